@@ -1,0 +1,31 @@
+"""Repository-wide pytest setup.
+
+Every test that touches DDS keeps it to itself: discovery is limited to this host
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) and each test gets a ROS_DOMAIN_ID of its own,
+so parallel runs (two CI jobs, a developer's shell) never hear each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+# Set before anything in this process creates an rclpy context.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+# Domain ids 1..100 are valid with the default port mapping and leave room for
+# the participants of several processes. Start where this pytest process's pid points,
+# so two concurrent sessions are unlikely to start on the same id, and step per test.
+_DOMAIN_IDS = itertools.cycle([1 + (os.getpid() + i) % 100 for i in range(100)])
+
+
+@pytest.fixture
+def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A ROS_DOMAIN_ID for this test alone; subprocesses inherit it through the environment."""
+    domain_id = next(_DOMAIN_IDS)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return domain_id
