@@ -1,0 +1,326 @@
+"""System 2 backbone: an Eagle-2 style vision-language model cut at ``select_layer``.
+
+Module tree (mirrors the official GR00T N1 state dict, see DESIGN.md)::
+
+    EagleBackbone
+      .model.vision_model.vision_model   transformers SiglipVisionModel (no pooling head)
+      .model.mlp1                    Sequential(LayerNorm, Linear, GELU, Linear)
+      .model.language_model.model    transformers LlamaModel with select_layer layers
+      .linear                        Linear(lm_hidden_size -> output_dim)
+
+``BackboneRunner`` is the numpy-in / numpy-out wrapper System 2 calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gr00t_policy.backbone_config import BackboneConfig
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def pixel_shuffle(x: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Fold a (N, W, H, C) token grid into (N, W*ratio, H*ratio, C/ratio^2).
+
+    The InternVL / Eagle ordering: fold H into channels, transpose, fold W, transpose back.
+    """
+    n, w, h, c = x.shape
+    x = x.reshape(n, w, int(h * ratio), int(c / ratio))  # (N, W, H*r, C/r)
+    x = x.permute(0, 2, 1, 3).contiguous()  # (N, H*r, W, C/r)
+    x = x.reshape(n, int(h * ratio), int(w * ratio), int(c / (ratio * ratio)))  # (N, H*r, W*r, C/r^2)
+    return x.permute(0, 2, 1, 3).contiguous()  # (N, W*r, H*r, C/r^2)
+
+
+def siglip_config(config: BackboneConfig):
+    """transformers ``SiglipVisionConfig`` for a backbone config (pooling head removed)."""
+    from transformers import SiglipVisionConfig
+
+    return SiglipVisionConfig(
+        hidden_size=config.vision_hidden_size,
+        intermediate_size=config.vision_intermediate_size,
+        num_hidden_layers=config.vision_num_layers,
+        num_attention_heads=config.vision_num_heads,
+        patch_size=config.vision_patch_size,
+        image_size=config.image_size,
+        layer_norm_eps=config.vision_layer_norm_eps,
+        num_channels=3,
+        hidden_act="gelu_pytorch_tanh",
+        vision_use_head=False,
+        attn_implementation="sdpa",
+    )
+
+
+def llama_config(config: BackboneConfig):
+    """transformers ``LlamaConfig`` of the truncated language model (select_layer layers)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=config.vocab_size,
+        hidden_size=config.lm_hidden_size,
+        intermediate_size=config.lm_intermediate_size,
+        num_hidden_layers=config.select_layer,
+        num_attention_heads=config.lm_num_heads,
+        num_key_value_heads=config.lm_num_kv_heads,
+        head_dim=config.lm_head_dim,
+        hidden_act="silu",
+        rms_norm_eps=config.lm_rms_norm_eps,
+        max_position_embeddings=config.lm_max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": float(config.lm_rope_theta)},
+        tie_word_embeddings=config.tie_word_embeddings,
+        attention_bias=False,
+        mlp_bias=False,
+        use_cache=False,
+        attn_implementation="sdpa",
+    )
+
+
+class VisionModel(nn.Module):
+    """Holder so that the vision keys read ``vision_model.vision_model.*``.
+
+    transformers 4.x nested the encoder as ``SiglipVisionModel.vision_model``; transformers
+    5 flattened it. This holder keeps the official GR00T N1 key layout either way.
+    """
+
+    def __init__(self, config: BackboneConfig) -> None:
+        super().__init__()
+        from transformers import SiglipVisionModel
+
+        self.vision_model = SiglipVisionModel(siglip_config(config))
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) -> last hidden state after the post-LayerNorm (N, P, Cv)."""
+        return self.vision_model(pixel_values=pixel_values).last_hidden_state
+
+
+class LanguageModel(nn.Module):
+    """Holder so that the LM's keys read ``language_model.model.*`` as in the official dict."""
+
+    def __init__(self, config: BackboneConfig) -> None:
+        super().__init__()
+        from transformers import LlamaModel
+
+        self.model = LlamaModel(llama_config(config))
+
+
+class EagleVLM(nn.Module):
+    """Vision encoder, projector and truncated language model (the official ``model``)."""
+
+    def __init__(self, config: BackboneConfig) -> None:
+        super().__init__()
+        self.vision_model = VisionModel(config)
+        d_in, d_lm = config.projector_input_dim, config.lm_hidden_size
+        self.mlp1 = nn.Sequential(
+            nn.LayerNorm(d_in), nn.Linear(d_in, d_lm), nn.GELU(), nn.Linear(d_lm, d_lm)
+        )
+        self.language_model = LanguageModel(config)
+
+
+class EagleBackbone(nn.Module):
+    """Images + token ids -> ``max_tokens`` conditioning tokens for the action head.
+
+    ``image_context_id`` is the tokenizer id of ``<IMG_CONTEXT>``; it is used when
+    ``forward`` is not given an explicit ``image_token_mask`` (``load_checkpoint`` sets it
+    from the checkpoint's tokenizer).
+    """
+
+    def __init__(self, config: BackboneConfig, image_context_id: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.image_context_id = image_context_id
+        self.model = EagleVLM(config)
+        self.linear = nn.Linear(config.lm_hidden_size, config.output_dim)
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) normalized pixels -> (N, image_tokens_per_view, lm_hidden_size)."""
+        cfg = self.config
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (3, cfg.image_size, cfg.image_size):
+            raise ValueError(
+                f"pixel_values must be (N, 3, {cfg.image_size}, {cfg.image_size}), got "
+                f"{tuple(pixel_values.shape)}"
+            )
+        vit = self.model.vision_model(pixel_values)  # (N, P, Cv)
+        n, p, c = vit.shape
+        side = cfg.patches_per_side
+        vit = vit.reshape(n, side, side, c)  # (N, h, w, Cv)
+        vit = pixel_shuffle(vit, cfg.pixel_shuffle_ratio)  # (N, h/2, w/2, 4Cv)
+        vit = vit.reshape(n, -1, vit.shape[-1])  # (N, T, 4Cv)
+        return self.model.mlp1(vit)  # (N, T, D)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pixel_values: torch.Tensor,
+        image_token_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the backbone.
+
+        Args:
+            input_ids: (B, L) long, left-padded prompt ids (L = max_tokens at run time).
+            attention_mask: (B, L) bool/int, 1 on real tokens.
+            pixel_values: (B, V, 3, S, S) normalized images, V = images per prompt.
+            image_token_mask: (B, L) bool, True on ``<IMG_CONTEXT>`` positions; derived
+                from ``image_context_id`` when None.
+
+        Returns:
+            tokens (B, L, output_dim) with padded rows zeroed, and the mask (B, L) bool.
+        """
+        cfg = self.config
+        if input_ids.ndim != 2 or attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"input_ids and attention_mask must both be (B, L); got "
+                f"{tuple(input_ids.shape)} and {tuple(attention_mask.shape)}"
+            )
+        if pixel_values.ndim != 5 or pixel_values.shape[0] != input_ids.shape[0]:
+            raise ValueError(
+                f"pixel_values must be (B, V, 3, S, S) with B={input_ids.shape[0]}, got "
+                f"{tuple(pixel_values.shape)}"
+            )
+        if image_token_mask is None:
+            if self.image_context_id is None:
+                raise ValueError(
+                    "EagleBackbone.image_context_id is unset: pass image_token_mask or set "
+                    "image_context_id to the tokenizer id of "
+                    f"{cfg.image_context_token!r}"
+                )
+            image_token_mask = input_ids == self.image_context_id  # (B, L)
+        mask = attention_mask.bool()  # (B, L)
+        b, v = pixel_values.shape[:2]
+        lm = self.model.language_model.model
+        embeds = lm.embed_tokens(input_ids)  # (B, L, D)
+        vis = self.encode_images(pixel_values.reshape(b * v, *pixel_values.shape[2:]))  # (B*V, T, D)
+        vis = vis.reshape(-1, vis.shape[-1]).to(embeds.dtype)  # (B*V*T, D)
+        n_slots = int(image_token_mask.sum())
+        if n_slots != vis.shape[0]:
+            raise ValueError(
+                f"the prompts hold {n_slots} {cfg.image_context_token} tokens but the images "
+                f"give {vis.shape[0]} ({b} x {v} images x {cfg.image_tokens_per_view})"
+            )
+        embeds = embeds.masked_scatter(image_token_mask.unsqueeze(-1), vis)  # (B, L, D)
+        # Positions count real tokens only, so left padding does not shift them.
+        position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L)
+        hidden = lm(
+            inputs_embeds=embeds, attention_mask=mask.long(), position_ids=position_ids
+        ).last_hidden_state  # (B, L, D)
+        tokens = self.linear(hidden)  # (B, L, C)
+        tokens = tokens * mask.unsqueeze(-1).to(tokens.dtype)  # (B, L, C)
+        return tokens, mask
+
+
+def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> torch.Tensor:
+    """uint8 (H, W, 3) RGB images of any size -> (V, 3, S, S) float32 normalized pixels.
+
+    Resizing is bilinear with anti-aliasing (torch, deterministic on the CPU) straight to
+    ``image_size`` x ``image_size`` (no cropping); pixels in [0, 1] become (x - mean) / std.
+    """
+    out = []
+    for i, img in enumerate(images):
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            desc = (
+                f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+            )
+            raise ValueError(f"images[{i}] must be a uint8 (H, W, 3) RGB array, got {desc}")
+        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()  # (3, H, W)
+        x = x.unsqueeze(0) / 255.0  # (1, 3, H, W)
+        size = config.image_size
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            x = x.clamp(0.0, 1.0)
+        out.append(x[0])
+    pix = torch.stack(out)  # (V, 3, S, S)
+    mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(config.image_std).view(1, 3, 1, 1)
+    return (pix - mean) / std  # (V, 3, S, S)
+
+
+class BackboneRunner:
+    """System 2's numpy interface: camera images + instruction -> embedding tokens."""
+
+    def __init__(self, ckpt_dir: str | Path, device: str = "cpu", dtype: str = "float32") -> None:
+        """Load the backbone part and the tokenizer of a checkpoint directory."""
+        from gr00t_policy.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(ckpt_dir, parts=("backbone",), device=device)
+        self._init(ckpt.policy.backbone, ckpt.tokenizer, ckpt.backbone_id, device, dtype)
+
+    @classmethod
+    def from_modules(
+        cls,
+        backbone: EagleBackbone,
+        tokenizer,
+        backbone_id: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+    ) -> "BackboneRunner":
+        """Wrap an in-memory backbone and tokenizer (no checkpoint directory)."""
+        runner = cls.__new__(cls)
+        runner._init(backbone, tokenizer, backbone_id, device, dtype)
+        return runner
+
+    def _init(self, backbone: EagleBackbone, tokenizer, backbone_id: str, device: str, dtype: str) -> None:
+        from gr00t_policy.prompt import PromptBuilder
+
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        self.config: BackboneConfig = backbone.config
+        self.device = torch.device(device)
+        self.dtype = _DTYPES[dtype]
+        self.prompt = PromptBuilder(tokenizer, self.config)
+        backbone.image_context_id = self.prompt.image_context_id
+        self.backbone = backbone.to(device=self.device, dtype=self.dtype).eval()
+        self._backbone_id = backbone_id
+
+    @property
+    def backbone_id(self) -> str:
+        """Identity of the backbone weights (``config.json``'s ``backbone_id``)."""
+        return self._backbone_id
+
+    @property
+    def max_tokens(self) -> int:
+        return self.config.max_tokens
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.output_dim
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    @property
+    def num_views(self) -> int:
+        return self.config.num_views
+
+    def encode(self, images: Sequence[np.ndarray], instruction: str) -> tuple[np.ndarray, np.ndarray]:
+        """Encode one set of camera images (checkpoint order) and an instruction.
+
+        Returns tokens np.float32 (max_tokens, output_dim) and mask np.bool_ (max_tokens,).
+        Raises ValueError for a wrong number of images or a prompt over ``max_tokens``.
+        """
+        if len(images) != self.config.num_views:
+            raise ValueError(
+                f"expected {self.config.num_views} camera image(s) (the checkpoint's views), "
+                f"got {len(images)}"
+            )
+        prompt = self.prompt.encode(instruction, num_images=len(images))
+        pix = preprocess_images(images, self.config)  # (V, 3, S, S)
+        with torch.inference_mode():
+            tokens, mask = self.backbone(
+                torch.from_numpy(prompt.input_ids).unsqueeze(0).to(self.device),  # (1, L)
+                torch.from_numpy(prompt.attention_mask).unsqueeze(0).to(self.device),  # (1, L)
+                pix.unsqueeze(0).to(device=self.device, dtype=self.dtype),  # (1, V, 3, S, S)
+            )
+        return (
+            tokens[0].float().cpu().numpy().astype(np.float32, copy=False),
+            mask[0].cpu().numpy().astype(np.bool_, copy=False),
+        )

@@ -1,0 +1,247 @@
+"""State / action normalization from Isaac-GR00T ``metadata.json`` statistics.
+
+``metadata.json`` holds one entry per embodiment tag (see DESIGN.md)::
+
+    {"<tag>": {"statistics": {"state":  {"<key>": {"min", "max", "mean", "std", "q01", "q99"}},
+                              "action": {...}},
+               "modalities": {"state": {"<key>": {"shape": [n], "absolute": true}}, "action": {...}},
+               "embodiment_tag": "<tag>"}}
+
+A state (action) vector is its keys' segments concatenated in the order given. Modes:
+
+- ``min_max``: [min, max] -> [-1, 1]; dimensions with max == min map to 0.
+- ``q99``: [q01, q99] -> [-1, 1], then clipped to [-1, 1]; constant dimensions map to 0.
+- ``mean_std``: (x - mean) / max(std, STD_FLOOR).
+- ``binary``: x > 0.5 -> 1 else 0 (both directions; unnormalize thresholds at 0.5).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+MODES = ("min_max", "q99", "mean_std", "binary")
+STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
+STD_FLOOR = 1e-6
+# A range narrower than this is "constant": it normalizes to 0 instead of dividing by ~0.
+RANGE_EPS = 1e-8
+
+_NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"), "binary": ()}
+
+
+class NormalizationError(ValueError):
+    """Metadata that cannot drive a normalizer (missing tag, key or statistic)."""
+
+
+@dataclass(frozen=True)
+class _Segment:
+    key: str
+    mode: str
+    start: int
+    stop: int
+    low: np.ndarray  # (d,) min / q01 / mean
+    high: np.ndarray  # (d,) max / q99 / std (floored)
+
+
+def _check_mode(mode: str, where: str) -> None:
+    if mode not in MODES:
+        raise NormalizationError(f"{where}: unknown normalization mode {mode!r}; known: {list(MODES)}")
+
+
+def _segments(
+    stats: Mapping[str, Any], tag: str, modality: str, keys: Sequence[tuple[str, str]]
+) -> tuple[list[_Segment], int]:
+    segments: list[_Segment] = []
+    start = 0
+    for item in keys:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise NormalizationError(f"{modality}_keys entries must be (key, mode) pairs, got {item!r}")
+        key, mode = item
+        where = f"embodiment {tag!r} {modality} key {key!r}"
+        _check_mode(mode, where)
+        if key not in stats:
+            raise NormalizationError(
+                f"{where}: no statistics in metadata; {modality} keys there: {sorted(stats)}"
+            )
+        entry = stats[key]
+        missing = [f for f in _NEEDED[mode] if f not in entry]
+        if missing:
+            raise NormalizationError(
+                f"{where}: mode {mode!r} needs statistic(s) {missing}; present: {sorted(entry)}"
+            )
+        dims = {f: np.asarray(entry[f], dtype=np.float64).reshape(-1) for f in STAT_FIELDS if f in entry}
+        if not dims:
+            raise NormalizationError(f"{where}: no statistics fields; expected some of {list(STAT_FIELDS)}")
+        sizes = {f: v.shape[0] for f, v in dims.items()}
+        if len(set(sizes.values())) != 1:
+            raise NormalizationError(f"{where}: statistics have different lengths {sizes}")
+        d = next(iter(sizes.values()))
+        if mode == "min_max":
+            low, high = dims["min"], dims["max"]
+        elif mode == "q99":
+            low, high = dims["q01"], dims["q99"]
+        elif mode == "mean_std":
+            low, high = dims["mean"], np.maximum(dims["std"], STD_FLOOR)
+        else:
+            low, high = np.zeros(d), np.ones(d)
+        segments.append(_Segment(key, mode, start, start + d, low, high))
+        start += d
+    return segments, start
+
+
+def _out_dtype(x: np.ndarray) -> np.dtype:
+    return x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+
+
+def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[-1] != dim:
+        raise ValueError(f"{what} must have last dimension {dim}, got shape {x.shape}")
+    xf = x.astype(np.float64)
+    out = np.empty_like(xf)
+    for s in segments:
+        v = xf[..., s.start:s.stop]
+        if s.mode in ("min_max", "q99"):
+            span = s.high - s.low
+            const = span < RANGE_EPS
+            y = 2.0 * (v - s.low) / np.where(const, 1.0, span) - 1.0
+            y = np.where(const, 0.0, y)
+            if s.mode == "q99":
+                y = np.clip(y, -1.0, 1.0)
+        elif s.mode == "mean_std":
+            y = (v - s.low) / s.high
+        else:
+            y = (v > 0.5).astype(np.float64)
+        out[..., s.start:s.stop] = y
+    return out.astype(_out_dtype(x), copy=False)
+
+
+def _unnormalize(y: np.ndarray, segments: list[_Segment], dim: int, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[-1] != dim:
+        raise ValueError(f"{what} must have last dimension {dim}, got shape {y.shape}")
+    yf = y.astype(np.float64)
+    out = np.empty_like(yf)
+    for s in segments:
+        v = yf[..., s.start:s.stop]
+        if s.mode in ("min_max", "q99"):
+            x = (v + 1.0) * 0.5 * (s.high - s.low) + s.low
+        elif s.mode == "mean_std":
+            x = v * s.high + s.low
+        else:
+            x = (v > 0.5).astype(np.float64)
+        out[..., s.start:s.stop] = x
+    return out.astype(_out_dtype(y), copy=False)
+
+
+class Normalizer:
+    """Normalizes state vectors and unnormalizes action vectors of one embodiment."""
+
+    def __init__(
+        self,
+        tag: str,
+        state_segments: list[_Segment],
+        state_dim: int,
+        action_segments: list[_Segment],
+        action_dim: int,
+    ) -> None:
+        self.tag = tag
+        self._state = state_segments
+        self._action = action_segments
+        self.state_dim = state_dim
+        self.action_dim = action_dim
+
+    @classmethod
+    def from_metadata(
+        cls,
+        metadata: Mapping[str, Any],
+        tag: str,
+        state_keys: Sequence[tuple[str, str]],
+        action_keys: Sequence[tuple[str, str]],
+    ) -> "Normalizer":
+        """Build from an Isaac-GR00T ``metadata.json`` dict.
+
+        Args:
+            metadata: the parsed metadata.json (one entry per embodiment tag).
+            tag: embodiment tag to read.
+            state_keys: ordered (key, mode) pairs; the state vector concatenates them.
+            action_keys: ordered (key, mode) pairs for the action vector.
+
+        Raises NormalizationError naming the missing tag / key / statistic and what exists.
+        """
+        if tag not in metadata:
+            raise NormalizationError(
+                f"embodiment tag {tag!r} not in metadata; tags there: {sorted(metadata)}"
+            )
+        entry = metadata[tag]
+        stats = entry.get("statistics") if isinstance(entry, Mapping) else None
+        if not isinstance(stats, Mapping):
+            raise NormalizationError(f"embodiment {tag!r}: metadata entry has no 'statistics' dict")
+        for modality in ("state", "action"):
+            if modality not in stats:
+                raise NormalizationError(
+                    f"embodiment {tag!r}: statistics has no {modality!r}; present: {sorted(stats)}"
+                )
+        s_seg, s_dim = _segments(stats["state"], tag, "state", state_keys)
+        a_seg, a_dim = _segments(stats["action"], tag, "action", action_keys)
+        return cls(tag, s_seg, s_dim, a_seg, a_dim)
+
+    def normalize_state(self, x: np.ndarray) -> np.ndarray:
+        """Raw state (..., S) -> normalized state (..., S)."""
+        return _normalize(x, self._state, self.state_dim, "state")
+
+    def unnormalize_state(self, y: np.ndarray) -> np.ndarray:
+        """Normalized state (..., S) -> raw state (..., S) (training / debugging)."""
+        return _unnormalize(y, self._state, self.state_dim, "normalized state")
+
+    def normalize_action(self, x: np.ndarray) -> np.ndarray:
+        """Raw actions (..., A) -> normalized actions (..., A) (training targets)."""
+        return _normalize(x, self._action, self.action_dim, "action")
+
+    def unnormalize_action(self, y: np.ndarray) -> np.ndarray:
+        """Normalized actions (..., A) from the policy -> raw actions (..., A)."""
+        return _unnormalize(y, self._action, self.action_dim, "normalized action")
+
+
+def compute_statistics(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, list[float]]]:
+    """Per-key statistics for metadata.json from samples of shape (N, d) (or (N,) for d=1).
+
+    Returns {key: {"min", "max", "mean", "std", "q01", "q99"}} with lists of d floats.
+    """
+    out: dict[str, dict[str, list[float]]] = {}
+    for key, value in arrays.items():
+        x = np.asarray(value, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(f"compute_statistics: {key!r} must be (N, d) with N > 0, got {x.shape}")
+        out[key] = {
+            "min": x.min(axis=0).tolist(),
+            "max": x.max(axis=0).tolist(),
+            "mean": x.mean(axis=0).tolist(),
+            "std": x.std(axis=0).tolist(),
+            "q01": np.quantile(x, 0.01, axis=0).tolist(),
+            "q99": np.quantile(x, 0.99, axis=0).tolist(),
+        }
+    return out
+
+
+def metadata_entry(
+    tag: str,
+    state_stats: Mapping[str, Mapping[str, list[float]]],
+    action_stats: Mapping[str, Mapping[str, list[float]]],
+) -> dict[str, Any]:
+    """One embodiment's metadata.json entry (statistics + modalities) from key statistics."""
+
+    def modalities(stats: Mapping[str, Mapping[str, list[float]]]) -> dict[str, Any]:
+        return {k: {"shape": [len(next(iter(v.values())))], "absolute": True} for k, v in stats.items()}
+
+    return {
+        "statistics": {"state": copy.deepcopy(dict(state_stats)),
+                       "action": copy.deepcopy(dict(action_stats))},
+        "modalities": {"state": modalities(state_stats), "action": modalities(action_stats)},
+        "embodiment_tag": tag,
+    }

@@ -1,0 +1,216 @@
+"""ChatML prompts for the System 2 backbone, image-token expansion and left padding.
+
+A prompt for ``V`` images and one instruction reads (newlines are part of the text)::
+
+    <|im_start|>system
+    You are a helpful assistant.<|im_end|>
+    <|im_start|>user
+    <img><IMG_CONTEXT>...<IMG_CONTEXT></img>     (once per image, N context tokens each)
+    {instruction}<|im_end|>
+    <|im_start|>assistant
+
+The backbone scatters each image's N projected vision tokens into its ``<IMG_CONTEXT>``
+positions. Token ids are left-padded to ``max_tokens`` so that System 2 always emits the
+same number of tokens; the mask is True on real tokens.
+
+Tokenizers are only ever read from a local directory (a checkpoint), never from a hub.
+``build_nano_tokenizer`` makes the small word-level tokenizer of the nano preset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gr00t_policy.backbone_config import BackboneConfig
+
+logger = logging.getLogger(__name__)
+
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+NANO_PAD = "[PAD]"
+NANO_UNK = "[UNK]"
+
+# Words of the nano vocabulary besides the special tokens: the ChatML roles, the system
+# message, our tasks ("touch the red cube with your left hand", "raise your right hand")
+# and common manipulation words. Order does not matter (the vocabulary is sorted).
+NANO_WORDS: tuple[str, ...] = tuple(
+    """
+    system user assistant you are a an helpful
+    touch the red green blue yellow orange purple black white gray grey pink brown
+    cube cubes block blocks ball box cup mug bottle can bowl plate object objects item
+    with your my its their left right both hand hands arm arms finger fingers thumb palm
+    raise lower lift drop up down pick place put set move moving grasp grab release open
+    close hold keep stop wait wave point reach push pull press turn rotate slide shake
+    give take bring hand over under above below on in into onto out of off to from at
+    by near next beside between behind front back side top bottom middle center
+    forward backward forwards backwards toward towards away home start position pose
+    and or then it this that these those is be do not no yes please now again slowly
+    quickly gently carefully fast slow little bit small large big tall short
+    table shelf drawer door lid handle tray basket bin container gripper robot head body
+    waist leg legs look go come follow clap fist high low one two three first second last
+    all other same different for while until before after when if
+    """.split()
+)
+NANO_PUNCTUATION: tuple[str, ...] = (".", ",", "!", "?", "'", "-", ":", ";", '"', "(", ")")
+
+
+def chat_prompt(instruction: str, num_images: int, config: BackboneConfig) -> str:
+    """Return the ChatML text for ``num_images`` images followed by ``instruction``."""
+    if not isinstance(instruction, str):
+        raise ValueError(f"instruction must be a string, got {type(instruction).__name__}")
+    if num_images < 0:
+        raise ValueError(f"num_images must be >= 0, got {num_images}")
+    image_block = (
+        config.image_start_token
+        + config.image_context_token * config.image_tokens_per_view
+        + config.image_end_token
+    ) * num_images
+    return (
+        f"{IM_START}system\n{config.system_message}{IM_END}\n"
+        f"{IM_START}user\n{image_block}\n{instruction.strip()}{IM_END}\n"
+        f"{IM_START}assistant\n"
+    )
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """Left-padded token ids of one prompt.
+
+    Attributes:
+        input_ids: np.int64 (max_tokens,), padding ids first.
+        attention_mask: np.bool_ (max_tokens,), True on real tokens.
+        num_real: number of real (unpadded) tokens.
+    """
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    num_real: int
+
+
+class PromptBuilder:
+    """Turns (number of images, instruction) into left-padded token ids for one config."""
+
+    def __init__(self, tokenizer, config: BackboneConfig) -> None:
+        """Bind a tokenizer (a transformers fast tokenizer) to a backbone config.
+
+        Raises ValueError if a special token of the config is not a single token of the
+        tokenizer, or if the tokenizer does not fit in the config's ``vocab_size``.
+        """
+        self.tokenizer = tokenizer
+        self.config = config
+        if len(tokenizer) > config.vocab_size:
+            raise ValueError(
+                f"tokenizer has {len(tokenizer)} tokens but BackboneConfig.vocab_size is "
+                f"{config.vocab_size}; use the tokenizer saved with the checkpoint"
+            )
+        self.image_context_id = self._single_id(config.image_context_token)
+        for token in (config.image_start_token, config.image_end_token, IM_START, IM_END):
+            self._single_id(token)
+        pad_id = tokenizer.pad_token_id
+        if pad_id is None:
+            pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+            logger.info("tokenizer has no pad token; padding with id %d (masked anyway)", pad_id)
+        self.pad_id = int(pad_id)
+
+    def _single_id(self, token: str) -> int:
+        ids = self.tokenizer.convert_tokens_to_ids([token])
+        unk = self.tokenizer.unk_token_id
+        if not ids or ids[0] is None or (unk is not None and ids[0] == unk):
+            raise ValueError(
+                f"special token {token!r} is not in the tokenizer's vocabulary; the tokenizer "
+                f"must define it as a single token"
+            )
+        return int(ids[0])
+
+    def token_ids(self, instruction: str, num_images: int) -> list[int]:
+        """Unpadded token ids of the prompt."""
+        text = chat_prompt(instruction, num_images, self.config)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode(self, instruction: str, num_images: int | None = None) -> EncodedPrompt:
+        """Token ids left-padded to ``max_tokens``.
+
+        Raises ValueError naming both lengths if the prompt is longer than ``max_tokens``.
+        """
+        if num_images is None:
+            num_images = self.config.num_views
+        ids = self.token_ids(instruction, num_images)
+        max_tokens = self.config.max_tokens
+        if len(ids) > max_tokens:
+            raise ValueError(
+                f"prompt is {len(ids)} tokens long but the backbone emits max_tokens="
+                f"{max_tokens}; shorten the instruction {instruction!r}"
+            )
+        n_ctx = sum(1 for i in ids if i == self.image_context_id)
+        expected = num_images * self.config.image_tokens_per_view
+        if n_ctx != expected:
+            raise ValueError(
+                f"prompt holds {n_ctx} {self.config.image_context_token} tokens, expected "
+                f"{expected}; the instruction must not contain image tokens"
+            )
+        pad = max_tokens - len(ids)
+        input_ids = np.full((max_tokens,), self.pad_id, dtype=np.int64)  # (L,)
+        input_ids[pad:] = ids
+        mask = np.zeros((max_tokens,), dtype=np.bool_)  # (L,)
+        mask[pad:] = True
+        return EncodedPrompt(input_ids=input_ids, attention_mask=mask, num_real=len(ids))
+
+
+def nano_vocabulary(config: BackboneConfig | None = None) -> dict[str, int]:
+    """The nano tokenizer's vocabulary: special tokens first, then sorted words/punctuation."""
+    config = config or BackboneConfig()
+    specials = [
+        NANO_PAD, NANO_UNK, IM_START, IM_END,
+        config.image_start_token, config.image_end_token, config.image_context_token,
+    ]
+    words = sorted(set(NANO_WORDS) | set(NANO_PUNCTUATION))
+    return {tok: i for i, tok in enumerate(specials + words)}
+
+
+def build_nano_tokenizer(config: BackboneConfig | None = None):
+    """Build the deterministic word-level tokenizer of the nano preset.
+
+    Lower-cases, splits on whitespace and punctuation, maps unknown words to ``[UNK]``.
+    Returns a transformers ``PreTrainedTokenizerFast`` (save it with ``save_pretrained``).
+    """
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    config = config or BackboneConfig()
+    vocab = nano_vocabulary(config)
+    tok = Tokenizer(WordLevel(vocab=vocab, unk_token=NANO_UNK))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+    )
+    specials = [
+        NANO_PAD, NANO_UNK, IM_START, IM_END,
+        config.image_start_token, config.image_end_token, config.image_context_token,
+    ]
+    tok.add_special_tokens(specials)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token=NANO_UNK,
+        pad_token=NANO_PAD,
+        eos_token=IM_END,
+        padding_side="left",
+    )
+    return wrapped
+
+
+def load_tokenizer(directory: str | Path):
+    """Load the tokenizer saved in a checkpoint directory (local files only, never a hub)."""
+    from transformers import PreTrainedTokenizerFast
+
+    directory = Path(directory)
+    if not (directory / "tokenizer.json").is_file():
+        raise FileNotFoundError(
+            f"no tokenizer.json in {directory}; a checkpoint must carry its tokenizer files "
+            f"(tokenizer.json, tokenizer_config.json, special_tokens_map.json)"
+        )
+    return PreTrainedTokenizerFast.from_pretrained(str(directory), local_files_only=True)

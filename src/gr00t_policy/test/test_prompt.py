@@ -1,0 +1,122 @@
+"""ChatML prompt building, image-token expansion, left padding and the nano tokenizer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gr00t_policy.backbone_config import nano_backbone
+from gr00t_policy.prompt import (
+    IM_END,
+    IM_START,
+    PromptBuilder,
+    build_nano_tokenizer,
+    chat_prompt,
+    load_tokenizer,
+    nano_vocabulary,
+)
+
+TASKS = [
+    f"touch the {color} cube with your {side} hand"
+    for color in ("red", "green", "blue")
+    for side in ("left", "right")
+] + ["raise your left hand", "raise your right hand"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_nano_tokenizer(nano_backbone())
+
+
+def test_chat_prompt_layout():
+    cfg = nano_backbone()
+    text = chat_prompt("  raise your left hand ", 2, cfg)
+    n = cfg.image_tokens_per_view
+    image = "<img>" + "<IMG_CONTEXT>" * n + "</img>"
+    assert text == (
+        f"{IM_START}system\nYou are a helpful assistant.{IM_END}\n"
+        f"{IM_START}user\n{image}{image}\nraise your left hand{IM_END}\n"
+        f"{IM_START}assistant\n"
+    )
+
+
+def test_nano_tokenizer_covers_tasks_and_specials(tokenizer):
+    cfg = nano_backbone()
+    assert len(tokenizer) <= cfg.vocab_size
+    unk = tokenizer.unk_token_id
+    for task in TASKS + ["pick up the cube and place it on the table", cfg.system_message]:
+        ids = tokenizer(task, add_special_tokens=False)["input_ids"]
+        assert unk not in ids, task
+    for special in (IM_START, IM_END, "<img>", "</img>", "<IMG_CONTEXT>", "[PAD]"):
+        ids = tokenizer(special, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1 and ids[0] != unk, special
+    # Lower-cased, punctuation split off, unknown words -> [UNK].
+    ids = tokenizer("Touch, ZEBRA!", add_special_tokens=False)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == ["touch", ",", "[UNK]", "!"]
+
+
+def test_nano_tokenizer_is_deterministic_and_saves(tokenizer, tmp_path):
+    again = build_nano_tokenizer(nano_backbone())
+    assert again.get_vocab() == tokenizer.get_vocab() == nano_vocabulary(nano_backbone())
+    tokenizer.save_pretrained(str(tmp_path))
+    loaded = load_tokenizer(tmp_path)
+    text = chat_prompt(TASKS[0], 1, nano_backbone())
+    assert loaded(text, add_special_tokens=False)["input_ids"] == tokenizer(
+        text, add_special_tokens=False
+    )["input_ids"]
+    assert loaded.pad_token_id == tokenizer.pad_token_id
+
+
+def test_load_tokenizer_missing_dir(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tokenizer.json"):
+        load_tokenizer(tmp_path)
+
+
+def test_left_padding_and_mask(tokenizer):
+    cfg = nano_backbone()
+    builder = PromptBuilder(tokenizer, cfg)
+    enc = builder.encode(TASKS[0])
+    ids = builder.token_ids(TASKS[0], 1)
+    assert enc.input_ids.shape == (cfg.max_tokens,) and enc.input_ids.dtype == np.int64
+    assert enc.attention_mask.dtype == np.bool_
+    assert enc.num_real == len(ids) == int(enc.attention_mask.sum())
+    pad = cfg.max_tokens - len(ids)
+    assert not enc.attention_mask[:pad].any() and enc.attention_mask[pad:].all()
+    assert (enc.input_ids[:pad] == builder.pad_id).all()
+    assert enc.input_ids[pad:].tolist() == ids
+    ctx = int((enc.input_ids == builder.image_context_id).sum())
+    assert ctx == cfg.image_tokens_per_view
+
+
+def test_twenty_word_instruction_fits_nano(tokenizer):
+    cfg = nano_backbone()
+    builder = PromptBuilder(tokenizer, cfg)
+    words = "pick up the red cube with your left hand and place it on the blue block then wave".split()
+    words = (words * 2)[:20]
+    enc = builder.encode(" ".join(words) + ".")
+    assert enc.num_real <= cfg.max_tokens
+
+
+def test_too_long_prompt_names_both_numbers(tokenizer):
+    cfg = nano_backbone()
+    builder = PromptBuilder(tokenizer, cfg)
+    n = len(builder.token_ids("cube " * 100, 1))
+    with pytest.raises(ValueError, match=f"{n} tokens.*max_tokens={cfg.max_tokens}"):
+        builder.encode("cube " * 100)
+
+
+def test_image_tokens_in_instruction_rejected(tokenizer):
+    builder = PromptBuilder(tokenizer, nano_backbone())
+    with pytest.raises(ValueError, match="IMG_CONTEXT"):
+        builder.encode("touch <IMG_CONTEXT> the cube")
+
+
+def test_tokenizer_must_fit_vocab_and_define_specials(tokenizer):
+    small = dataclasses.replace(nano_backbone(), vocab_size=100)
+    with pytest.raises(ValueError, match="vocab_size"):
+        PromptBuilder(tokenizer, small)
+    odd = dataclasses.replace(nano_backbone(), image_context_token="<IMAGE_PAD>")
+    with pytest.raises(ValueError, match="<IMAGE_PAD>"):
+        PromptBuilder(tokenizer, odd)
