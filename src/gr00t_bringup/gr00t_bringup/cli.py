@@ -1,0 +1,122 @@
+"""``gr00t-bringup``: run the gr00t_ros graph, print it, or check embodiment files.
+
+    gr00t-bringup run   [--embodiment NAME|PATH] [--checkpoint DIR] [--backend B] [--sim]
+                        [--namespace NS] [--use-sim-time] [--remap FROM:=TO ...]
+                        [--duration S] [--log-dir DIR]
+    gr00t-bringup graph [same graph options] [--json]
+    gr00t-bringup check CONFIG.yaml|NAME [...] [--config-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, Graph,
+                                 build_graph, default_config_dirs)
+
+EXIT_BAD_CONFIG = 2
+
+
+def _remap(text: str) -> tuple[str, str]:
+    src, sep, dst = text.partition(":=")
+    if not sep or not src or not dst:
+        raise argparse.ArgumentTypeError(f"bad remapping {text!r}: write FROM:=TO, "
+                                         "e.g. /joint_states:=/g1/joint_states")
+    return src, dst
+
+
+def _add_graph_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embodiment", default=DEFAULT_EMBODIMENT,
+                   help="embodiment name (config/<name>.yaml) or path to a YAML file "
+                        f"(default {DEFAULT_EMBODIMENT})")
+    p.add_argument("--checkpoint", default=None,
+                   help="gr00t_ros checkpoint directory (default: checkpoints/nano)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
+                   help=f"System 1 action head backend (default {DEFAULT_BACKEND})")
+    p.add_argument("--sim", action="store_true", help="also start the MuJoCo simulator node")
+    p.add_argument("--namespace", default="", help="ROS namespace for every node")
+    p.add_argument("--use-sim-time", action="store_true", help="set use_sim_time on every node")
+    p.add_argument("--remap", action="append", type=_remap, default=[], metavar="FROM:=TO",
+                   help="topic remapping applied to every node; repeatable")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gr00t-bringup", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start every node as its own process and supervise them")
+    _add_graph_options(run)
+    run.add_argument("--duration", type=float, default=None, metavar="S",
+                     help="stop everything after S seconds (default: run until Ctrl-C)")
+    run.add_argument("--log-dir", type=Path, default=None,
+                     help="also write each node's output to DIR/<node>.log, and keep the "
+                          "parameter files there")
+    graph = sub.add_parser("graph", help="print the resolved node graph")
+    _add_graph_options(graph)
+    graph.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("check", add_help=False,
+                   help="validate embodiment YAML files (see `gr00t-bringup check --help`)")
+    return p
+
+
+def _build(args: argparse.Namespace) -> Graph:
+    return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
+                       backend=args.backend, sim=args.sim, namespace=args.namespace,
+                       use_sim_time=args.use_sim_time, remappings=args.remap)
+
+
+def format_graph(graph: Graph) -> str:
+    """Human-readable listing of the graph."""
+    lines = [f"embodiment: {graph.embodiment_path}", f"checkpoint: {graph.checkpoint}"]
+    for n in graph.nodes:
+        lines.append(f"node {n.namespace or ''}/{n.name}: {n.package}/{n.executable}")
+        for k, v in n.parameters.items():
+            lines.append(f"    {k}: {v}")
+        for a, b in n.remappings:
+            lines.append(f"    remap {a} -> {b}")
+    return "\n".join(lines)
+
+
+def check_command(argv: Sequence[str]) -> int:
+    """`gr00t-bringup check`: gr00t_policy's checker, searching our config dirs for bare names."""
+    try:
+        from gr00t_policy.embodiment_check import check_main
+    except ImportError:
+        from gr00t_policy.embodiment import check_main  # type: ignore[attr-defined,no-redef]
+    argv = list(argv)
+    if "--config-dir" not in argv and not any(a.startswith("--config-dir=") for a in argv):
+        for d in default_config_dirs():
+            argv += ["--config-dir", str(d)]
+    return check_main(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] == "check":
+        return check_command(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        graph = _build(args)
+    except ValueError as exc:  # EmbodimentConfigError, GraphError
+        print(f"gr00t-bringup: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if args.command == "graph":
+        print(graph.to_json() if args.json else format_graph(graph))
+        return 0
+    from gr00t_bringup.runner import run_graph
+
+    if args.log_dir is not None:
+        return run_graph(graph, work_dir=args.log_dir, duration=args.duration,
+                         log_dir=args.log_dir)
+    with tempfile.TemporaryDirectory(prefix="gr00t-bringup-") as tmp:
+        return run_graph(graph, work_dir=Path(tmp), duration=args.duration)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The gr00t_ros node graph as plain data, independent of ROS launch.
+
+`build_graph` turns an embodiment name (or YAML path) and a checkpoint into a `Graph`: one
+`NodeSpec` per process (System 2, System 1 and, with ``sim=True``, the simulator) with every
+parameter filled in from the embodiment YAML. Two front ends consume it:
+``launch/humanoid.launch.py`` (``ros2 launch``) and the ``gr00t-bringup run`` runner, so both
+start the same graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gr00t_policy.embodiment import (
+    EmbodimentConfig,
+    EmbodimentConfigError,
+    check_against_checkpoint,
+    find_embodiment,
+    load_embodiment,
+)
+
+PACKAGE = "gr00t_bringup"
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+DEFAULT_EMBODIMENT = "unitree_g1"
+DEFAULT_BACKEND = "onnxruntime"
+# Relative to the repository root or the package share directory.
+DEFAULT_CHECKPOINT = Path("checkpoints") / "nano"
+
+SYSTEM2 = ("gr00t_system2", "system2_node")
+SYSTEM1 = ("gr00t_system1", "system1_node")
+SIM = ("gr00t_sim", "sim_node")
+
+
+class GraphError(ValueError):
+    """The graph cannot be built: a bad argument, a missing checkpoint or embodiment file."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node process: what to run, under which name, with which parameters."""
+
+    package: str
+    executable: str
+    name: str
+    namespace: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The nodes to start, plus the resolved embodiment and checkpoint they were built from."""
+
+    nodes: list[NodeSpec]
+    embodiment: EmbodimentConfig | None = None
+    embodiment_path: str = ""
+    checkpoint: str = ""
+
+    def node(self, name: str) -> NodeSpec:
+        """The node called `name`; KeyError lists the node names."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node {name!r} in the graph; nodes: {[n.name for n in self.nodes]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (what `gr00t-bringup graph --json` prints)."""
+        return {
+            "embodiment": self.embodiment.name if self.embodiment else None,
+            "embodiment_path": self.embodiment_path,
+            "checkpoint": self.checkpoint,
+            "nodes": [{**asdict(n), "remappings": [list(r) for r in n.remappings]}
+                      for n in self.nodes],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+# -- locating files -------------------------------------------------------------------------
+
+def share_dir() -> Path | None:
+    """The installed share directory of gr00t_bringup, or None when it is not installed."""
+    try:
+        from ament_index_python.packages import (PackageNotFoundError,
+                                                 get_package_share_directory)
+    except ImportError:
+        return None
+    try:
+        return Path(get_package_share_directory(PACKAGE))
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
+def repo_root() -> Path | None:
+    """The gr00t_ros source tree this module runs from (or $GR00T_ROS_ROOT), if any."""
+    candidates = []
+    if os.environ.get("GR00T_ROS_ROOT"):
+        candidates.append(Path(os.environ["GR00T_ROS_ROOT"]))
+    # src/gr00t_bringup/gr00t_bringup/graph.py -> the repository root is three levels up.
+    here = Path(__file__).resolve()
+    if len(here.parents) > 3:
+        candidates.append(here.parents[3])
+    for c in candidates:
+        if (c / "config").is_dir() and (c / "src").is_dir():
+            return c
+    return None
+
+
+def default_config_dirs() -> list[Path]:
+    """Where embodiment names are looked up: the repository's config/, then the share dir's."""
+    dirs: list[Path] = []
+    root, share = repo_root(), share_dir()
+    if root is not None:
+        dirs.append(root / "config")
+    if share is not None and (share / "config") not in dirs:
+        dirs.append(share / "config")
+    return dirs
+
+
+def default_checkpoint() -> Path:
+    """`checkpoints/nano` in the repository or the share dir; GraphError when neither exists."""
+    places = [p / DEFAULT_CHECKPOINT for p in (repo_root(), share_dir()) if p is not None]
+    for p in places:
+        if (p / "config.json").is_file():
+            return p
+    looked = ", ".join(str(p) for p in places) or "(no repository or installed share dir found)"
+    raise GraphError(
+        f"no default checkpoint (looked for {looked}); pass --checkpoint DIR "
+        "(launch: checkpoint:=DIR), or create a random one with "
+        "`gr00t-policy make-random-checkpoint DIR`")
+
+
+def resolve_embodiment(embodiment: str, config_dirs: Sequence[str | Path] | None = None
+                       ) -> tuple[Path, EmbodimentConfig]:
+    """An embodiment name (config/<name>.yaml) or YAML path -> (absolute path, validated config).
+
+    Raises EmbodimentConfigError (a ValueError) listing the known embodiment names when the name
+    is unknown, or naming the bad key when the YAML is invalid.
+    """
+    dirs = list(config_dirs) if config_dirs is not None else default_config_dirs()
+    path = find_embodiment(embodiment, dirs).resolve()
+    return path, load_embodiment(path)
+
+
+def _check_checkpoint(ckpt: Path, emb: EmbodimentConfig) -> None:
+    """The checkpoint directory exists and its config.json has a matching entry for `emb`."""
+    cfg_path = ckpt / "config.json"
+    if not cfg_path.is_file():
+        raise GraphError(f"checkpoint {ckpt} has no config.json; pass a gr00t_ros checkpoint "
+                         "directory (create one with `gr00t-policy make-random-checkpoint DIR`)")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GraphError(f"cannot read {cfg_path}: {exc}") from exc
+    head = cfg.get("action_head", {})
+    if not all(k in head for k in ("num_embodiments", "max_state_dim", "max_action_dim")):
+        return  # Not our format (e.g. an official checkpoint): the nodes check it in full.
+    check_against_checkpoint(emb, num_embodiments=int(head["num_embodiments"]),
+                             max_state_dim=int(head["max_state_dim"]),
+                             max_action_dim=int(head["max_action_dim"]),
+                             embodiments=cfg.get("embodiments"))
+
+
+def _normalize_namespace(namespace: str) -> str:
+    ns = namespace.strip()
+    if ns in ("", "/"):
+        return ""
+    return "/" + ns.strip("/")
+
+
+# -- the graph ------------------------------------------------------------------------------
+
+def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | None = None,
+                backend: str = DEFAULT_BACKEND, sim: bool = False, namespace: str = "",
+                use_sim_time: bool = False, config_dirs: Sequence[str | Path] | None = None,
+                remappings: Iterable[tuple[str, str]] = ()) -> Graph:
+    """Resolve and validate everything, and describe the nodes to start.
+
+    embodiment: a name (config/<name>.yaml in `config_dirs`) or a path to a YAML file.
+    checkpoint: a gr00t_ros checkpoint directory; None picks `checkpoints/nano`.
+    backend: System 1's action head backend (torch | onnxruntime | tensorrt).
+    sim: add the MuJoCo simulator node (package gr00t_sim).
+    namespace: ROS namespace of every node ("" = root). The embodiment's topics are absolute
+        names and stay as they are; remap them with `remappings` when the robot's differ.
+    use_sim_time: set use_sim_time on every node.
+    config_dirs: where embodiment names are searched; default: the repository's config/,
+        then the installed share/gr00t_bringup/config.
+    remappings: (from, to) topic remappings applied to every node.
+
+    Raises EmbodimentConfigError or GraphError (both ValueError) with a message naming the fix.
+    """
+    if backend not in BACKENDS:
+        raise GraphError(f"unknown backend {backend!r}; use one of {list(BACKENDS)}")
+    emb_path, emb = resolve_embodiment(embodiment, config_dirs)
+    ckpt = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
+    if not ckpt.is_dir():
+        raise GraphError(f"checkpoint directory {ckpt} does not exist; pass --checkpoint DIR "
+                         "or create one with `gr00t-policy make-random-checkpoint DIR`")
+    _check_checkpoint(ckpt, emb)
+    ns = _normalize_namespace(namespace)
+    remaps = [(str(a), str(b)) for a, b in remappings]
+    for a, b in remaps:
+        if not a or not b:
+            raise GraphError(f"bad remapping {a!r} -> {b!r}: both names must be non-empty")
+    sim_time = bool(use_sim_time)
+
+    system2 = NodeSpec(
+        package=SYSTEM2[0], executable=SYSTEM2[1], name="system2", namespace=ns,
+        parameters={
+            "checkpoint": str(ckpt),
+            "camera_topics": [c.topic for c in emb.cameras],
+            "rate_hz": float(emb.rates.system2_hz),
+            "use_sim_time": sim_time,
+        },
+        remappings=list(remaps))
+    system1 = NodeSpec(
+        package=SYSTEM1[0], executable=SYSTEM1[1], name="system1", namespace=ns,
+        parameters={
+            "checkpoint": str(ckpt),
+            "embodiment": str(emb_path),
+            "backend": backend,
+            "control_rate_hz": float(emb.rates.system1_hz),
+            "state_staleness_s": float(emb.staleness.state_s),
+            "token_staleness_s": float(emb.staleness.tokens_s),
+            "start_enabled": bool(emb.start_enabled),
+            "use_sim_time": sim_time,
+        },
+        remappings=list(remaps))
+    nodes = [system2, system1]
+    if sim:
+        nodes.insert(0, NodeSpec(
+            package=SIM[0], executable=SIM[1], name="sim", namespace=ns,
+            parameters={"embodiment": str(emb_path), "use_sim_time": sim_time},
+            remappings=list(remaps)))
+    return Graph(nodes=nodes, embodiment=emb, embodiment_path=str(emb_path),
+                 checkpoint=str(ckpt))
+
+
+__all__ = ["BACKENDS", "Graph", "GraphError", "NodeSpec", "EmbodimentConfigError",
+           "build_graph", "default_checkpoint", "default_config_dirs", "resolve_embodiment"]

@@ -1,0 +1,266 @@
+"""Run a `Graph` without ROS launch: one OS process per node, supervised.
+
+Each node gets a ROS 2 parameters file and is started as
+``<prefix>/lib/<package>/<executable> --ros-args -r __node:=NAME [-r __ns:=NS]
+--params-file FILE [-r from:=to ...]``, in a session of its own (so a signal reaches exactly
+the process we mean). Its output lines are copied to our stdout prefixed with ``[name]``.
+
+Stopping: SIGINT/SIGTERM to the runner (or `duration` elapsing) sends SIGINT to every node,
+waits, then escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). A node that
+exits on its own is a failure: the runner names it with its exit code and last output lines,
+stops the others and returns non-zero.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from gr00t_bringup.graph import Graph, NodeSpec
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NODE_FAILED = 1
+EXIT_MISSING_EXECUTABLE = 3
+TAIL_LINES = 30
+
+_MISSING_HINTS = {
+    "gr00t_sim": "the simulator package gr00t_sim is not built in this workspace yet; "
+                 "run without --sim and publish /joint_states from your robot or bridge",
+}
+
+
+class ExecutableNotFound(RuntimeError):
+    """A node's package or executable is not installed."""
+
+
+def find_executable(package: str, executable: str) -> Path:
+    """`<install prefix of package>/lib/<package>/<executable>`; ExecutableNotFound otherwise."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    hint = _MISSING_HINTS.get(package, "build the workspace (./scripts/setup.sh) and "
+                                       "`source env.sh`")
+    try:
+        prefix = Path(get_package_prefix(package))
+    except (PackageNotFoundError, ValueError) as exc:
+        raise ExecutableNotFound(f"package {package!r} is not installed (not in "
+                                 f"AMENT_PREFIX_PATH); {hint}") from exc
+    path = prefix / "lib" / package / executable
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise ExecutableNotFound(f"executable {executable!r} of package {package!r} not found "
+                                 f"at {path}; {hint}")
+    return path
+
+
+def params_file_content(spec: NodeSpec) -> dict[str, Any]:
+    """The ROS 2 parameters-file document for one node (wildcard node key, one node per file)."""
+    for key, value in spec.parameters.items():
+        if isinstance(value, (list, tuple)) and not value:
+            raise ValueError(f"parameter {key!r} of node {spec.name!r} is an empty list; ROS 2 "
+                             "parameter files cannot type an empty list, drop it instead")
+    return {"/**": {"ros__parameters": {k: list(v) if isinstance(v, tuple) else v
+                                        for k, v in spec.parameters.items()}}}
+
+
+def node_command(spec: NodeSpec, executable: Path, params_file: Path) -> list[str]:
+    """The argv that starts `spec`."""
+    argv = [str(executable), "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        argv += ["-r", f"__ns:={spec.namespace}"]
+    argv += ["--params-file", str(params_file)]
+    for src, dst in spec.remappings:
+        argv += ["-r", f"{src}:={dst}"]
+    return argv
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the runner dies without stopping it (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class _Child:
+    spec: NodeSpec
+    argv: list[str]
+    proc: subprocess.Popen
+    tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    reader: threading.Thread | None = None
+
+
+class GraphRunner:
+    """Start, supervise and stop the nodes of a `Graph`."""
+
+    def __init__(self, graph: Graph, *, work_dir: Path, log_dir: Path | None = None,
+                 out: IO[str] | None = None, stop_timeout: float = 10.0,
+                 term_timeout: float = 5.0) -> None:
+        self.graph = graph
+        self.work_dir = Path(work_dir)
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.out = out if out is not None else sys.stdout
+        self.stop_timeout = stop_timeout
+        self.term_timeout = term_timeout
+        self.children: list[_Child] = []
+        self._out_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.stop_reason = ""
+
+    # -- output ------------------------------------------------------------------------
+    def say(self, line: str) -> None:
+        """Write one line of our own (prefixed [gr00t-bringup])."""
+        self._emit("gr00t-bringup", line)
+
+    def _emit(self, name: str, line: str) -> None:
+        with self._out_lock:
+            self.out.write(f"[{name}] {line}\n")
+            self.out.flush()
+
+    def _pump(self, child: _Child) -> None:
+        logf = open(self.log_dir / f"{child.spec.name}.log", "w") if self.log_dir else None
+        try:
+            for raw in iter(child.proc.stdout.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                child.tail.append(line)
+                self._emit(child.spec.name, line)
+                if logf:
+                    logf.write(line + "\n")
+                    logf.flush()
+        finally:
+            if logf:
+                logf.close()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        """Ask the supervision loop to stop every node (safe from a signal handler)."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    def start(self) -> None:
+        """Resolve every executable first (nothing starts if one is missing), then start all."""
+        executables = [find_executable(n.package, n.executable) for n in self.graph.nodes]
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RCUTILS_LOGGING_BUFFERED_STREAM": "1"}
+        for spec, exe in zip(self.graph.nodes, executables):
+            params = self.work_dir / f"{spec.name}.params.yaml"
+            params.write_text(yaml.safe_dump(params_file_content(spec), sort_keys=False))
+            argv = node_command(spec, exe, params)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env={**env, **spec.env},
+                                    start_new_session=True, preexec_fn=_die_with_parent)
+            child = _Child(spec, argv, proc)
+            child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True,
+                                            name=f"pump-{spec.name}")
+            child.reader.start()
+            self.children.append(child)
+            self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(argv)}")
+
+    def supervise(self, duration: float | None = None, poll: float = 0.05) -> int:
+        """Wait for a stop request, `duration` or a node's death; stop all; return exit code."""
+        deadline = time.monotonic() + duration if duration is not None else None
+        failed: _Child | None = None
+        while not self._stop.is_set():
+            for c in self.children:
+                if c.proc.poll() is not None:
+                    failed = c
+                    break
+            if failed:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                self.request_stop(f"--duration {duration:g} s elapsed")
+                break
+            self._stop.wait(poll)
+        if failed is not None:
+            if failed.reader:
+                failed.reader.join(timeout=2.0)
+            tail = "\n".join(f"    {line}" for line in failed.tail) or "    (no output)"
+            self.say(f"node {failed.spec.name!r} ({failed.spec.package}/"
+                     f"{failed.spec.executable}) exited unexpectedly with code "
+                     f"{failed.proc.returncode}; its last output:\n{tail}")
+            self.say("stopping the other nodes")
+            self.stop_all()
+            return EXIT_NODE_FAILED
+        self.say(f"stopping all nodes ({self.stop_reason})")
+        self.stop_all()
+        return EXIT_OK
+
+    def stop_all(self) -> None:
+        """SIGINT every running node, wait, then SIGTERM, then SIGKILL whatever is left."""
+        for sig, timeout in ((signal.SIGINT, self.stop_timeout),
+                             (signal.SIGTERM, self.term_timeout),
+                             (signal.SIGKILL, 5.0)):
+            running = [c for c in self.children if c.proc.poll() is None]
+            if not running:
+                break
+            if sig != signal.SIGINT:
+                self.say(f"{', '.join(c.spec.name for c in running)} still running: "
+                         f"sending {sig.name}")
+            for c in running:
+                try:
+                    os.killpg(c.proc.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + timeout
+            for c in running:
+                try:
+                    c.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        for c in self.children:
+            if c.reader:
+                c.reader.join(timeout=2.0)
+            self.say(f"{c.spec.name} exited with code {c.proc.returncode}")
+
+
+def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
+              log_dir: Path | None = None, out: IO[str] | None = None,
+              install_signal_handlers: bool = True) -> int:
+    """Run `graph` until SIGINT/SIGTERM, `duration`, or a node's death. Returns the exit code.
+
+    EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own,
+    EXIT_MISSING_EXECUTABLE when a node's executable is not installed (nothing was started).
+    """
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out)
+    previous: dict[int, Any] = {}
+    if install_signal_handlers:
+        def on_signal(signum: int, _frame: Any) -> None:
+            runner.request_stop(f"received {signal.Signals(signum).name}")
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, on_signal)
+    try:
+        try:
+            runner.start()
+        except ExecutableNotFound as exc:
+            runner.say(f"error: {exc}")
+            runner.stop_all()
+            return EXIT_MISSING_EXECUTABLE
+        except BaseException:
+            runner.stop_all()
+            raise
+        return runner.supervise(duration)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+__all__ = ["EXIT_MISSING_EXECUTABLE", "EXIT_NODE_FAILED", "EXIT_OK", "ExecutableNotFound",
+           "GraphRunner", "find_executable", "node_command", "params_file_content", "run_graph"]

@@ -1,0 +1,142 @@
+"""build_graph: the node list and parameters for each shipped embodiment (no ROS needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gr00t_bringup.graph import GraphError, build_graph, default_config_dirs
+from gr00t_bringup.runner import node_command, params_file_content
+from gr00t_policy.embodiment import EmbodimentConfigError
+
+REPO = Path(__file__).resolve().parents[3]
+CONFIG = REPO / "config"
+
+
+def write_ckpt_config(ckpt: Path, embodiments: dict) -> Path:
+    """A checkpoint directory holding just the config.json fields build_graph reads."""
+    ckpt.mkdir(parents=True, exist_ok=True)
+    (ckpt / "config.json").write_text(json.dumps({
+        "format": "gr00t_ros/1",
+        "action_head": {"num_embodiments": 4, "max_state_dim": 64, "max_action_dim": 32},
+        "embodiments": embodiments,
+    }))
+    return ckpt
+
+
+@pytest.fixture
+def ckpt(tmp_path: Path) -> Path:
+    return write_ckpt_config(tmp_path / "ckpt", {
+        "unitree_g1": {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31},
+        "gr1": {"slot": 1, "action_dt": 0.05, "state_dim": 29, "action_dim": 29},
+    })
+
+
+def load_yaml(name: str) -> dict:
+    return yaml.safe_load((CONFIG / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["unitree_g1", "fourier_gr1"])
+def test_nodes_and_parameters_come_from_the_yaml(name: str, ckpt: Path) -> None:
+    raw = load_yaml(name)
+    g = build_graph(name, checkpoint=ckpt, config_dirs=[CONFIG])
+    assert [(n.package, n.executable, n.name) for n in g.nodes] == [
+        ("gr00t_system2", "system2_node", "system2"),
+        ("gr00t_system1", "system1_node", "system1"),
+    ]
+    assert g.embodiment.name == name
+    s2, s1 = g.node("system2").parameters, g.node("system1").parameters
+    assert s2["checkpoint"] == s1["checkpoint"] == str(ckpt.resolve())
+    assert s2["camera_topics"] == [c["topic"] for c in raw["cameras"]]
+    assert s2["rate_hz"] == pytest.approx(raw["rates"]["system2_hz"])
+    assert Path(s1["embodiment"]) == (CONFIG / f"{name}.yaml").resolve()
+    assert s1["backend"] == "onnxruntime"
+    assert s1["control_rate_hz"] == pytest.approx(raw["rates"]["system1_hz"])
+    assert s1["state_staleness_s"] == pytest.approx(raw["staleness"]["state_s"])
+    assert s1["token_staleness_s"] == pytest.approx(raw["staleness"]["tokens_s"])
+    assert s1["start_enabled"] is bool(raw.get("start_enabled", False))
+    for n in g.nodes:
+        assert n.parameters["use_sim_time"] is False
+        assert n.namespace == "" and n.remappings == []
+
+
+def test_the_two_embodiments_differ_where_their_yamls_do(ckpt: Path) -> None:
+    g1 = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    gr1 = build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])
+    assert g1.node("system2").parameters["camera_topics"] == ["/camera/head/image_raw"]
+    assert gr1.node("system2").parameters["camera_topics"] == ["/camera/ego_view/image_raw"]
+    assert g1.node("system1").parameters["start_enabled"] is True
+    assert gr1.node("system1").parameters["start_enabled"] is False
+
+
+def test_a_yaml_path_works_like_a_name(ckpt: Path) -> None:
+    g = build_graph(str(CONFIG / "fourier_gr1.yaml"), checkpoint=ckpt, config_dirs=[])
+    assert g.embodiment.tag == "gr1"
+
+
+def test_namespace_remappings_sim_time_and_backend(ckpt: Path) -> None:
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], namespace="robot1/",
+                    use_sim_time=True, backend="torch",
+                    remappings=[("/joint_states", "/g1/joint_states")])
+    for n in g.nodes:
+        assert n.namespace == "/robot1"
+        assert n.remappings == [("/joint_states", "/g1/joint_states")]
+        assert n.parameters["use_sim_time"] is True
+    assert g.node("system1").parameters["backend"] == "torch"
+    argv = node_command(g.node("system1"), Path("/x/system1_node"), Path("/tmp/p.yaml"))
+    assert argv == ["/x/system1_node", "--ros-args", "-r", "__node:=system1",
+                    "-r", "__ns:=/robot1", "--params-file", "/tmp/p.yaml",
+                    "-r", "/joint_states:=/g1/joint_states"]
+
+
+def test_params_file_round_trips_types(ckpt: Path) -> None:
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    doc = yaml.safe_load(yaml.safe_dump(params_file_content(g.node("system2"))))
+    params = doc["/**"]["ros__parameters"]
+    assert params["camera_topics"] == ["/camera/head/image_raw"]
+    assert isinstance(params["rate_hz"], float) and isinstance(params["use_sim_time"], bool)
+
+
+def test_sim_adds_the_simulator_node_only_when_asked(ckpt: Path) -> None:
+    without = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    with_sim = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+    assert "sim" not in [n.name for n in without.nodes]
+    sim = with_sim.node("sim")
+    assert (sim.package, sim.executable) == ("gr00t_sim", "sim_node")
+    assert sim.parameters["embodiment"] == with_sim.embodiment_path
+
+
+def test_unknown_embodiment_lists_the_known_ones(ckpt: Path) -> None:
+    with pytest.raises(EmbodimentConfigError) as err:
+        build_graph("unitree_g2", checkpoint=ckpt, config_dirs=[CONFIG])
+    text = str(err.value)
+    assert "unitree_g2" in text and "unitree_g1" in text and "fourier_gr1" in text
+
+
+def test_default_config_dirs_find_the_shipped_configs() -> None:
+    dirs = default_config_dirs()
+    assert any((d / "unitree_g1.yaml").is_file() for d in dirs), dirs
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(GraphError, match="make-random-checkpoint"):
+        build_graph("unitree_g1", checkpoint=tmp_path / "nope", config_dirs=[CONFIG])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GraphError, match="config.json"):
+        build_graph("unitree_g1", checkpoint=tmp_path / "empty", config_dirs=[CONFIG])
+
+
+def test_checkpoint_without_the_embodiment_tag_is_refused(tmp_path: Path) -> None:
+    ckpt = write_ckpt_config(tmp_path / "g1only", {
+        "unitree_g1": {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31}})
+    build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    with pytest.raises(EmbodimentConfigError, match="gr1"):
+        build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])
+
+
+def test_unknown_backend_is_refused(ckpt: Path) -> None:
+    with pytest.raises(GraphError, match="onnxruntime"):
+        build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], backend="tensorflow")
