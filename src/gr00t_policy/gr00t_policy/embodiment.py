@@ -628,7 +628,8 @@ def _parse_held(c: _Collector, value: Any) -> list[HeldJoint]:
     seen: set[str] = set()
     for i, hv in enumerate(lst):
         path = _join("held_joints", i)
-        m = c.mapping(hv, path, ["name", "position"], [], "`{name: left_knee_joint, position: 0.0}`")
+        m = c.mapping(hv, path, ["name", "position"], [],
+                      "`{name: left_knee_joint, position: 0.0}`")
         if m is None or "name" not in m or "position" not in m:
             continue
         name = c.string(m["name"], _join(path, "name"), what="a joint name")
