@@ -1,0 +1,104 @@
+"""Newest frame per camera, staleness, and the "is there anything new?" rule (no ROS).
+
+Camera callbacks `put` converted frames; the inference loop takes a `snapshot` of the newest
+frame of every camera. A camera counts as missing when it never delivered a frame or its
+newest frame was *received* more than ``stale_s`` ago (receipt time on this host's
+monotonic clock, so a camera whose clock disagrees with ours is judged by when its frames
+arrive, not by its stamps).
+
+Republish rule (`NoveltyGate`): tokens are computed only when at least one camera has a
+frame that was not used for the previous tokens, or the instruction changed since then.
+An instruction change alone recomputes with the same frames: the tokens depend on the
+instruction, so that is new information for System 1.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One accepted camera frame."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8 RGB
+    stamp_ns: int  # header.stamp of the image, in nanoseconds
+    frame_id: str
+    received: float  # time.monotonic() at receipt, seconds
+    seq: int  # per-camera counter of accepted frames, starting at 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The newest frame of every camera at one instant, or why some are missing."""
+
+    frames: tuple[Frame | None, ...]
+    missing: dict[str, str]  # topic -> "never received" | "stale: ..."; empty when complete
+    ages: dict[str, float | None]  # topic -> seconds since receipt, None if never received
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def oldest_stamp_ns(self) -> int:
+        """The oldest header stamp among the frames (the stamp the tokens carry)."""
+        if not self.complete:
+            raise ValueError("oldest_stamp_ns needs every camera's frame; some are missing")
+        return min(f.stamp_ns for f in self.frames if f is not None)
+
+    def seqs(self) -> tuple[int, ...]:
+        return tuple(0 if f is None else f.seq for f in self.frames)
+
+
+class FrameStore:
+    """Thread-safe newest-frame slot per camera topic (order = checkpoint view order)."""
+
+    def __init__(self, topics: Sequence[str]) -> None:
+        if not topics:
+            raise ValueError("FrameStore needs at least one camera topic")
+        self.topics = tuple(topics)
+        self._lock = threading.Lock()
+        self._frames: list[Frame | None] = [None] * len(self.topics)
+
+    def put(self, index: int, rgb: np.ndarray, stamp_ns: int, frame_id: str, received: float) -> Frame:
+        """Replace camera ``index``'s newest frame; return the stored Frame."""
+        with self._lock:
+            prev = self._frames[index]
+            frame = Frame(rgb, int(stamp_ns), frame_id, float(received), 1 if prev is None else prev.seq + 1)
+            self._frames[index] = frame
+        return frame
+
+    def snapshot(self, now: float, stale_s: float) -> Snapshot:
+        """Newest frames at monotonic time ``now``; cameras older than ``stale_s`` are missing."""
+        with self._lock:
+            frames = tuple(self._frames)
+        missing: dict[str, str] = {}
+        ages: dict[str, float | None] = {}
+        for topic, frame in zip(self.topics, frames):
+            if frame is None:
+                missing[topic] = "never received"
+                ages[topic] = None
+                continue
+            age = now - frame.received
+            ages[topic] = age
+            if age > stale_s:
+                missing[topic] = f"stale: last frame {age:.2f} s ago > stale_image_s={stale_s}"
+        return Snapshot(frames, missing, ages)
+
+
+class NoveltyGate:
+    """Remembers what the previous tokens were computed from; says whether a run is new."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[int, ...], int] | None = None
+
+    def is_new(self, snapshot: Snapshot, instruction_id: int) -> bool:
+        """True when some frame or the instruction differs from the previous run's."""
+        return self._last != (snapshot.seqs(), instruction_id)
+
+    def mark_used(self, snapshot: Snapshot, instruction_id: int) -> None:
+        self._last = (snapshot.seqs(), instruction_id)

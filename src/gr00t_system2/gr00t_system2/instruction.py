@@ -1,0 +1,104 @@
+"""The instruction in force and its id (no ROS).
+
+The default instruction (from parameters) has id 0; every accepted instruction gets the
+next id (first accepted = 1). A refused instruction leaves the previous one in force and
+reports its id. Text is stripped of surrounding whitespace before it is checked, so the
+length limit applies to the stripped text.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Control characters that count as ordinary whitespace inside an instruction.
+ALLOWED_CONTROL = frozenset("\t\n\r")
+
+
+class InstructionError(ValueError):
+    """An instruction that cannot be put in force; the message says why."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """An instruction in force: its id and its (stripped) text."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to an offered instruction."""
+
+    accepted: bool
+    message: str
+    instruction: Instruction  # the one in force after the offer
+
+
+def validate_instruction(text: object, max_length: int) -> str:
+    """Return ``text`` stripped, or raise InstructionError saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise InstructionError(f"instruction must be a string, got {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise InstructionError("instruction is empty or whitespace only; send some words")
+    if len(stripped) > max_length:
+        raise InstructionError(
+            f"instruction has {len(stripped)} characters, more than max_instruction_length="
+            f"{max_length}; shorten it"
+        )
+    for i, ch in enumerate(stripped):
+        if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROL:
+            raise InstructionError(
+                f"instruction holds control character U+{ord(ch):04X} at index {i}; "
+                "only tab, newline and carriage return are allowed"
+            )
+    return stripped
+
+
+class InstructionState:
+    """Thread-safe holder of the instruction in force.
+
+    ``check`` (optional) is called with the stripped text of every offered instruction and
+    may raise ValueError to refuse it (e.g. a prompt that does not fit the backbone).
+    """
+
+    def __init__(
+        self,
+        default: str,
+        max_length: int,
+        check: Callable[[str], None] | None = None,
+    ) -> None:
+        if max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self._max_length = max_length
+        self._check = check
+        self._lock = threading.Lock()
+        text = validate_instruction(default, max_length)
+        if check is not None:
+            check(text)
+        self._current = Instruction(0, text)
+
+    @property
+    def current(self) -> Instruction:
+        with self._lock:
+            return self._current
+
+    def offer(self, text: object) -> Decision:
+        """Put ``text`` in force if it is acceptable; otherwise keep the current one."""
+        try:
+            stripped = validate_instruction(text, self._max_length)
+            if self._check is not None:
+                self._check(stripped)
+        except ValueError as exc:
+            current = self.current
+            return Decision(
+                False, f"refused: {exc}; instruction {current.id} stays in force", current
+            )
+        with self._lock:
+            self._current = Instruction(self._current.id + 1, stripped)
+            current = self._current
+        return Decision(True, f"accepted as instruction {current.id}", current)

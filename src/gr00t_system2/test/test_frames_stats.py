@@ -1,0 +1,115 @@
+"""gr00t_system2.frames / stats / tokens / params: the small pure pieces (no DDS)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gr00t_system2.frames import FrameStore, NoveltyGate
+from gr00t_system2.params import ParameterError, validate
+from gr00t_system2.stats import LatencyWindow, RateMeter, Throttle
+from gr00t_system2.tokens import TokenError, pack_tokens, unpack_tokens
+
+IMG = np.zeros((2, 2, 3), np.uint8)
+
+
+def test_snapshot_missing_stale_and_oldest_stamp():
+    store = FrameStore(["/a", "/b"])
+    snap = store.snapshot(now=10.0, stale_s=1.0)
+    assert snap.missing == {"/a": "never received", "/b": "never received"}
+    store.put(0, IMG, stamp_ns=5_000, frame_id="cam_a", received=9.5)
+    store.put(1, IMG, stamp_ns=3_000, frame_id="cam_b", received=8.0)
+    snap = store.snapshot(now=10.0, stale_s=1.0)
+    assert list(snap.missing) == ["/b"] and "stale" in snap.missing["/b"]
+    assert snap.ages["/a"] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        snap.oldest_stamp_ns()
+    store.put(1, IMG, stamp_ns=4_000, frame_id="cam_b", received=9.9)
+    snap = store.snapshot(now=10.0, stale_s=1.0)
+    assert snap.complete and snap.oldest_stamp_ns() == 4_000 and snap.seqs() == (1, 2)
+
+
+def test_novelty_gate_new_frame_or_new_instruction():
+    store = FrameStore(["/a", "/b"])
+    store.put(0, IMG, 1, "a", 0.0)
+    store.put(1, IMG, 1, "b", 0.0)
+    gate = NoveltyGate()
+    snap = store.snapshot(0.1, 1.0)
+    assert gate.is_new(snap, 0)
+    gate.mark_used(snap, 0)
+    assert not gate.is_new(store.snapshot(0.2, 1.0), 0)  # nothing new
+    assert gate.is_new(store.snapshot(0.2, 1.0), 1)  # instruction changed
+    store.put(1, IMG, 2, "b", 0.25)
+    assert gate.is_new(store.snapshot(0.3, 1.0), 0)  # one camera has a new frame
+
+
+def test_rate_latency_throttle():
+    meter = RateMeter(window_s=2.0)
+    for i in range(21):
+        meter.tick(i * 0.1)
+    assert meter.rate(2.0) == pytest.approx(10.5)
+    assert meter.rate(10.0) == 0.0
+    lat = LatencyWindow(size=100)
+    assert lat.percentile(50) is None and lat.fraction_over(0.1) is None
+    for v in range(1, 101):
+        lat.add(v / 1000)
+    assert lat.percentile(50) == pytest.approx(0.0505)
+    assert lat.fraction_over(0.09) == pytest.approx(0.10)
+    thr = Throttle(2.0)
+    assert thr.allow("k", 0.0) and not thr.allow("k", 1.9) and thr.allow("other", 1.9)
+    assert thr.allow("k", 2.0)
+
+
+def test_pack_unpack_tokens_float16_and_float32():
+    rng = np.random.default_rng(0)
+    tokens = rng.standard_normal((6, 4)).astype(np.float32)
+    mask = np.array([0, 0, 1, 1, 1, 1], bool)
+    data, mbytes, code = pack_tokens(tokens, mask, "float16")
+    assert len(data) == 6 * 4 * 2 and code == 1 and mbytes == bytes([0, 0, 1, 1, 1, 1])
+    back, mback = unpack_tokens(data, mbytes, 6, 4, code)
+    np.testing.assert_allclose(back, tokens, atol=2e-3)
+    assert (mback == mask).all()
+    data, _, code = pack_tokens(tokens, mask, "float32")
+    assert code == 2 and np.array_equal(unpack_tokens(data, mbytes, 6, 4, code)[0], tokens)
+    assert np.frombuffer(data[:4], "<f4")[0] == tokens[0, 0]  # little-endian, row-major
+    with pytest.raises(TokenError, match="not finite in float16"):
+        pack_tokens(tokens * 1e5, mask, "float16")
+    bad = tokens.copy()
+    bad[1, 1] = math.nan
+    with pytest.raises(TokenError, match="1 of 24"):
+        pack_tokens(bad, mask, "float32")
+
+
+def good_params(tmp_path, **over):
+    (tmp_path / "config.json").write_text("{}")
+    values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], rate_hz=10.0,
+                  default_instruction="wave", device="cpu", dtype="float32",
+                  token_dtype="float16", max_instruction_length=512, stale_image_s=1.0,
+                  torch_threads=0)
+    values.update(over)
+    return values
+
+
+@pytest.mark.parametrize("name,value,match", [
+    ("checkpoint", "", "checkpoint is empty"),
+    ("checkpoint", "/nonexistent/dir", "not a checkpoint directory"),
+    ("camera_topics", [], "camera_topics is empty"),
+    ("camera_topics", ["/a", "/a"], "twice"),
+    ("camera_topics", ["/bad topic"], "not a valid topic name"),
+    ("rate_hz", 0.0, "rate_hz=0.0"),
+    ("rate_hz", math.inf, "rate_hz=inf"),
+    ("stale_image_s", -1.0, "stale_image_s"),
+    ("device", "tpu", "device='tpu'"),
+    ("dtype", "int8", "dtype='int8'"),
+    ("token_dtype", "bfloat16", "token_dtype='bfloat16'"),
+    ("max_instruction_length", 0, "max_instruction_length=0"),
+    ("torch_threads", -2, "torch_threads=-2"),
+])
+def test_params_validation_names_the_parameter(tmp_path, name, value, match):
+    with pytest.raises(ParameterError, match=match):
+        validate(good_params(tmp_path, **{name: value}))
+
+
+def test_params_relative_topics_are_expanded(tmp_path):
+    p = validate(good_params(tmp_path, camera_topics=["cam/image", "/b"]), "gr00t_system2", "/robot")
+    assert p.camera_topics == ("/robot/cam/image", "/b")

@@ -1,0 +1,50 @@
+"""gr00t_system2.instruction: ids, refusals, stripping (no DDS)."""
+
+import pytest
+
+from gr00t_system2.instruction import InstructionError, InstructionState, validate_instruction
+
+
+def test_ids_advance_only_on_acceptance():
+    state = InstructionState("hold your position", max_length=20)
+    assert state.current.id == 0 and state.current.text == "hold your position"
+    d = state.offer("  raise your left hand \n")
+    assert d.accepted and d.instruction.id == 1 and d.instruction.text == "raise your left hand"
+    for bad in ["", "   \t\n", "x" * 21, "wave\x00", "wave\x1b[31m", "a\x7fb"]:
+        d = state.offer(bad)
+        assert not d.accepted, bad
+        assert d.instruction.id == 1 and d.instruction.text == "raise your left hand"
+        assert "refused" in d.message and "instruction 1 stays in force" in d.message
+    d = state.offer("wave")
+    assert d.accepted and d.instruction.id == 2
+
+
+def test_refusal_messages_say_why():
+    with pytest.raises(InstructionError, match="empty"):
+        validate_instruction(" \t ", 10)
+    with pytest.raises(InstructionError, match="11 characters.*max_instruction_length=10"):
+        validate_instruction("abcdefghijk", 10)
+    with pytest.raises(InstructionError, match="U\\+0007 at index 4"):
+        validate_instruction("wave\x07", 10)
+    with pytest.raises(InstructionError, match="string"):
+        validate_instruction(None, 10)
+
+
+def test_length_counts_stripped_characters_and_ordinary_whitespace_is_allowed():
+    assert validate_instruction("   " + "a" * 10 + "   ", 10) == "a" * 10
+    assert validate_instruction("pick up\tthe cup\r\nthen wave", 100) == "pick up\tthe cup\r\nthen wave"
+    assert validate_instruction("touch the cube ✋", 100) == "touch the cube ✋"
+
+
+def test_check_hook_refuses_and_default_is_checked():
+    def check(text: str) -> None:
+        if "cube" in text:
+            raise ValueError("prompt too long for max_tokens=64")
+
+    state = InstructionState("wave", 50, check=check)
+    d = state.offer("touch the cube")
+    assert not d.accepted and "max_tokens=64" in d.message and d.instruction.id == 0
+    with pytest.raises(ValueError, match="max_tokens"):
+        InstructionState("cube", 50, check=check)
+    with pytest.raises(InstructionError):
+        InstructionState("", 50)
