@@ -1,0 +1,588 @@
+"""Action head runners: the interface System 1 calls at its control rate.
+
+    runner = make_runner("onnxruntime", checkpoint_dir, embodiment_slot=0, num_steps=4)
+    runner.set_conditioning(tokens (L, C) float32, mask (L,) bool)   # once per token message
+    actions = runner.sample(state (S_max,) float32, noise (H, A_max) float32)  # (H, A_max)
+
+All runners take and return normalized, zero-padded numpy arrays (the caller owns
+normalization and padding), bind their buffers once at construction and keep the
+conditioning's keys/values between `sample` calls.
+
+- `TorchRunner`: eager torch on the CPU; on CUDA the Euler loop is captured in a CUDA graph.
+- `OnnxRuntimeRunner`: the exported graphs (see `gr00t_policy.export`) on the CPU
+  (the default backend); inputs and outputs are numpy buffers bound once with IOBinding.
+- `TensorRTRunner`: FP16 TensorRT engines built from the same ONNX graphs, cached on disk
+  keyed by GPU name, TensorRT version and ONNX sha256. `tensorrt` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
+from gr00t_policy.export import ExportedActionHead, export_action_head
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path("~/.cache/gr00t_ros").expanduser()
+# onnxruntime intra-op threads. Measured on our 2-core EPYC (nano, 64 tokens, 4 steps,
+# bench/action_head_latency.py): 1 thread was as fast as 2 at batch 1 and leaves the other
+# core to the ROS executor and System 2, so 1 is the default.
+DEFAULT_ORT_THREADS = 1
+
+
+class ActionHeadRunner(abc.ABC):
+    """One embodiment slot's action head behind numpy in / numpy out.
+
+    Attributes:
+        name: backend name ("torch", "onnxruntime", "tensorrt").
+        horizon: H, actions per chunk.
+        max_state_dim: S_max, the padded state width `sample` takes.
+        max_action_dim: A_max, the padded action width `sample` returns.
+        num_tokens: L, the static number of backbone tokens `set_conditioning` takes.
+        token_dim: C, the width of one backbone token.
+        embodiment_slot: the slot whose weights this runner uses.
+        num_steps: K Euler steps per chunk.
+    """
+
+    name: str = "abstract"
+
+    def __init__(
+        self,
+        *,
+        horizon: int,
+        max_state_dim: int,
+        max_action_dim: int,
+        num_tokens: int,
+        token_dim: int,
+        embodiment_slot: int,
+        num_steps: int,
+    ) -> None:
+        self.horizon = horizon
+        self.max_state_dim = max_state_dim
+        self.max_action_dim = max_action_dim
+        self.num_tokens = num_tokens
+        self.token_dim = token_dim
+        self.embodiment_slot = embodiment_slot
+        self.num_steps = num_steps
+        self._has_conditioning = False
+
+    # -- the interface -------------------------------------------------------------------------
+
+    def set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        """Store backbone tokens (L, C) float32 and mask (L,) bool (True = real token)."""
+        tokens = self._checked("tokens", tokens, (self.num_tokens, self.token_dim), np.float32)
+        mask = np.asarray(mask)
+        if mask.shape != (self.num_tokens,):
+            raise ValueError(f"mask has shape {mask.shape}, expected ({self.num_tokens},)")
+        if mask.dtype != np.bool_:
+            raise ValueError(f"mask has dtype {mask.dtype}, expected bool (True = real token)")
+        if not mask.any():
+            raise ValueError("mask marks no real token: the conditioning is all padding")
+        self._set_conditioning(tokens, mask)
+        self._has_conditioning = True
+
+    def sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """One action chunk (H, A_max) float32 from padded state (S_max,) and noise (H, A_max)."""
+        if not self._has_conditioning:
+            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
+        state = self._checked("state", state, (self.max_state_dim,), np.float32)
+        noise = self._checked("noise", noise, (self.horizon, self.max_action_dim), np.float32)
+        return self._sample(state, noise)
+
+    @abc.abstractmethod
+    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        """Backend part of `set_conditioning` (inputs already validated)."""
+
+    @abc.abstractmethod
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Backend part of `sample` (inputs already validated); returns a fresh array."""
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _checked(name: str, array: np.ndarray, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        array = np.asarray(array)
+        if array.shape != shape:
+            raise ValueError(f"{name} has shape {array.shape}, expected {shape} (zero-pad it)")
+        if array.dtype != dtype:
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"{name} has dtype {array.dtype}, expected {np.dtype(dtype)}")
+            array = array.astype(dtype)
+        return array
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(slot={self.embodiment_slot}, steps={self.num_steps}, "
+            f"tokens={self.num_tokens}x{self.token_dim}, horizon={self.horizon})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# torch
+# ---------------------------------------------------------------------------------------------
+
+
+class TorchRunner(ActionHeadRunner):
+    """Eager torch; on CUDA the whole Euler loop is replayed from a captured CUDA graph."""
+
+    name = "torch"
+
+    def __init__(
+        self,
+        head: FlowMatchingActionHead,
+        *,
+        embodiment_slot: int,
+        num_steps: int,
+        num_tokens: int,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        cfg = head.config
+        _check_slot(embodiment_slot, cfg.num_embodiments)
+        super().__init__(
+            horizon=cfg.action_horizon,
+            max_state_dim=cfg.max_state_dim,
+            max_action_dim=cfg.max_action_dim,
+            num_tokens=num_tokens,
+            token_dim=cfg.cross_attention_dim,
+            embodiment_slot=embodiment_slot,
+            num_steps=num_steps,
+        )
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for but torch sees no CUDA device")
+        self.head = head.to(self.device).eval()
+        dev = self.device
+        # Static buffers, bound once: inputs are copied in, the graph/loop reads them.
+        self._tokens = torch.zeros(1, num_tokens, cfg.cross_attention_dim, device=dev)
+        self._mask = torch.zeros(1, num_tokens, dtype=torch.bool, device=dev)
+        self._state = torch.zeros(1, 1, cfg.max_state_dim, device=dev)
+        self._noise = torch.zeros(1, cfg.action_horizon, cfg.max_action_dim, device=dev)
+        self._slot = torch.full((1,), embodiment_slot, dtype=torch.long, device=dev)
+        self._cond: Conditioning | None = None
+        self._out: torch.Tensor | None = None
+        self._graph: Any = None  # torch.cuda.CUDAGraph once captured
+
+    @torch.inference_mode()
+    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        self._tokens.copy_(torch.from_numpy(tokens).unsqueeze(0))
+        self._mask.copy_(torch.from_numpy(mask).unsqueeze(0))
+        cond = self.head.encode_conditioning(self._tokens, self._mask)
+        if self._cond is None:
+            self._cond = cond  # these tensors become the static K/V the CUDA graph reads
+        else:
+            for static, new in zip(self._cond, cond):
+                static.copy_(new)
+
+    def _run_loop(self) -> torch.Tensor:
+        if self._cond is None:
+            raise RuntimeError("torch runner: call set_conditioning() before sample()")
+        return self.head.sample_from_conditioning(
+            self._cond, self._state, self._slot, self._noise, self.num_steps
+        )  # (1, H, A_max)
+
+    @torch.inference_mode()
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        self._state.copy_(torch.from_numpy(state).view(1, 1, -1))
+        self._noise.copy_(torch.from_numpy(noise).unsqueeze(0))
+        if self.device.type != "cuda":
+            return self._run_loop()[0].numpy().copy()
+        if self._graph is None:
+            self._capture()
+        self._graph.replay()
+        return self._out[0].cpu().numpy()
+
+    def _capture(self) -> None:
+        """Warm up on a side stream, then capture the Euler loop into a CUDA graph."""
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._run_loop()
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._out = self._run_loop()
+        self._graph = graph
+        logger.info("captured the %d-step action head loop in a CUDA graph", self.num_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# onnxruntime
+# ---------------------------------------------------------------------------------------------
+
+
+class OnnxRuntimeRunner(ActionHeadRunner):
+    """The exported conditioning + denoise graphs on onnxruntime's CPU provider.
+
+    All inputs and outputs are numpy buffers bound once with IOBinding; the conditioning
+    graph writes keys/values/bias straight into the buffers the denoise graph reads.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        exported: ExportedActionHead,
+        *,
+        num_threads: int = DEFAULT_ORT_THREADS,
+    ) -> None:
+        import onnxruntime as ort
+
+        cfg = exported.config
+        super().__init__(
+            horizon=cfg.action_horizon,
+            max_state_dim=cfg.max_state_dim,
+            max_action_dim=cfg.max_action_dim,
+            num_tokens=exported.num_tokens,
+            token_dim=cfg.cross_attention_dim,
+            embodiment_slot=exported.slot,
+            num_steps=exported.num_steps,
+        )
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        self.num_threads = num_threads
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        self._cond_sess = ort.InferenceSession(str(exported.conditioning), opts, providers=providers)
+        self._den_sess = ort.InferenceSession(str(exported.denoise), opts, providers=providers)
+
+        kv_shape = exported.kv_shape
+        self._buffers = {
+            "tokens": np.zeros((1, self.num_tokens, self.token_dim), np.float32),
+            "mask": np.zeros((1, self.num_tokens), np.bool_),
+            "keys": np.zeros(kv_shape, np.float32),
+            "values": np.zeros(kv_shape, np.float32),
+            "bias": np.zeros((1, 1, 1, self.num_tokens), np.float32),
+            "state": np.zeros((1, 1, self.max_state_dim), np.float32),
+            "noise": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+            "actions": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+        }
+        # OrtValues over the numpy buffers share their memory (CPU), so copying into the numpy
+        # arrays is all a call has to do.
+        self._ort_values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in self._buffers.items()}
+        self._cond_binding = self._bind(self._cond_sess, ("tokens", "mask"), ("keys", "values", "bias"))
+        self._den_binding = self._bind(
+            self._den_sess, ("state", "noise", "keys", "values", "bias"), ("actions",)
+        )
+
+    def _bind(self, session: Any, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Any:
+        names_in = [i.name for i in session.get_inputs()]
+        names_out = [o.name for o in session.get_outputs()]
+        if sorted(names_in) != sorted(inputs) or sorted(names_out) != sorted(outputs):
+            raise ValueError(
+                f"ONNX graph has inputs {names_in} / outputs {names_out}, expected {list(inputs)}"
+                f" / {list(outputs)}: re-export it with gr00t_policy.export"
+            )
+        binding = session.io_binding()
+        for name in inputs:
+            binding.bind_ortvalue_input(name, self._ort_values[name])
+        for name in outputs:
+            binding.bind_ortvalue_output(name, self._ort_values[name])
+        return binding
+
+    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        np.copyto(self._buffers["tokens"][0], tokens)
+        np.copyto(self._buffers["mask"][0], mask)
+        self._cond_sess.run_with_iobinding(self._cond_binding)
+
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        np.copyto(self._buffers["state"][0, 0], state)
+        np.copyto(self._buffers["noise"][0], noise)
+        self._den_sess.run_with_iobinding(self._den_binding)
+        return self._buffers["actions"][0].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorRT
+# ---------------------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex of a file (and of its external-data file `<name>.data` if present)."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    for part in (path, path.with_name(path.name + ".data")):
+        if part.is_file():
+            with part.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tensorrt_engine_path(cache_dir: Path, onnx_path: Path, gpu_name: str, trt_version: str) -> Path:
+    """Cache file of the engine built from `onnx_path` for this GPU and TensorRT version."""
+    gpu = re.sub(r"[^A-Za-z0-9]+", "_", gpu_name).strip("_")
+    return Path(cache_dir) / "tensorrt" / f"{gpu}-trt{trt_version}-{file_sha256(onnx_path)[:16]}.engine"
+
+
+class TensorRTRunner(ActionHeadRunner):
+    """FP16 TensorRT engines of the exported graphs; buffers are torch CUDA tensors bound once."""
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        exported: ExportedActionHead,
+        *,
+        cache_dir: str | Path | None = None,
+        device: str | torch.device = "cuda",
+    ) -> None:
+        try:
+            import tensorrt as trt
+        except ImportError as exc:
+            raise RuntimeError(
+                "the tensorrt backend needs the `tensorrt` Python package and an NVIDIA GPU; "
+                "use backend 'onnxruntime' on the CPU"
+            ) from exc
+        if not torch.cuda.is_available():
+            raise RuntimeError("the tensorrt backend needs an NVIDIA GPU with CUDA")
+        cfg = exported.config
+        super().__init__(
+            horizon=cfg.action_horizon,
+            max_state_dim=cfg.max_state_dim,
+            max_action_dim=cfg.max_action_dim,
+            num_tokens=exported.num_tokens,
+            token_dim=cfg.cross_attention_dim,
+            embodiment_slot=exported.slot,
+            num_steps=exported.num_steps,
+        )
+        self.device = torch.device(device)
+        cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+        self._trt_logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._trt_logger)
+        gpu_name = torch.cuda.get_device_name(self.device)
+        self._buffers: dict[str, torch.Tensor] = {}
+        self._cond_ctx = self._load(trt, exported.conditioning, cache, gpu_name)
+        self._den_ctx = self._load(trt, exported.denoise, cache, gpu_name)
+        self._stream = torch.cuda.Stream(self.device)
+
+    def _load(self, trt: Any, onnx_path: Path, cache: Path, gpu_name: str) -> Any:
+        engine_path = tensorrt_engine_path(cache, onnx_path, gpu_name, trt.__version__)
+        if not engine_path.is_file():
+            self._build(trt, onnx_path, engine_path)
+        engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
+        if engine is None:
+            raise RuntimeError(f"TensorRT could not deserialize {engine_path}; delete it to rebuild")
+        self._engines = getattr(self, "_engines", []) + [engine]  # keep engines alive
+        context = engine.create_execution_context()
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            if name not in self._buffers:  # keys/values/bias are shared by both engines
+                shape = tuple(engine.get_tensor_shape(name))
+                dtype = torch.from_numpy(np.zeros(0, trt.nptype(engine.get_tensor_dtype(name)))).dtype
+                self._buffers[name] = torch.zeros(shape, dtype=dtype, device=self.device)
+            context.set_tensor_address(name, self._buffers[name].data_ptr())
+        return context
+
+    def _build(self, trt: Any, onnx_path: Path, engine_path: Path) -> None:
+        logger.info("building FP16 TensorRT engine %s from %s", engine_path, onnx_path)
+        builder = trt.Builder(self._trt_logger)
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, self._trt_logger)
+        if not parser.parse_from_file(str(onnx_path)):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
+        config = builder.create_builder_config()
+        config.set_flag(trt.BuilderFlag.FP16)
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
+        engine_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = engine_path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(bytes(serialized))
+        tmp.replace(engine_path)
+
+    def _execute(self, context: Any) -> None:
+        if not context.execute_async_v3(self._stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+
+    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        with torch.cuda.stream(self._stream):
+            self._buffers["tokens"].copy_(torch.from_numpy(tokens).unsqueeze(0))
+            self._buffers["mask"].copy_(torch.from_numpy(mask).unsqueeze(0))
+            self._execute(self._cond_ctx)
+        self._stream.synchronize()
+
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        with torch.cuda.stream(self._stream):
+            self._buffers["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
+            self._buffers["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
+            self._execute(self._den_ctx)
+            out = self._buffers["actions"][0].float().cpu()
+        return out.numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# factory
+# ---------------------------------------------------------------------------------------------
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+def _check_slot(slot: int, num_embodiments: int) -> None:
+    if not isinstance(slot, int) or not 0 <= slot < num_embodiments:
+        raise ValueError(
+            f"embodiment_slot {slot!r} out of range [0, {num_embodiments}) "
+            "(ActionHeadConfig.num_embodiments)"
+        )
+
+
+def head_content_hash(head: FlowMatchingActionHead) -> str:
+    """sha256 hex over the head's config JSON and tensors (sorted key, dtype, shape, bytes)."""
+    digest = hashlib.sha256(json.dumps(head.config.to_dict(), sort_keys=True).encode())
+    for key, tensor in sorted(head.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
+    """sha256 hex over a checkpoint's config.json and *.safetensors files (sorted by name)."""
+    checkpoint_dir = Path(checkpoint_dir)
+    files = [checkpoint_dir / "config.json", *sorted(checkpoint_dir.glob("*.safetensors"))]
+    digest = hashlib.sha256()
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing: {checkpoint_dir} is not a gr00t_ros checkpoint")
+        digest.update(path.name.encode())
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checkpoint_num_tokens(checkpoint_dir: Path) -> int:
+    config = json.loads((checkpoint_dir / "config.json").read_text())
+    try:
+        return int(config["backbone"]["max_tokens"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{checkpoint_dir}/config.json has no backbone.max_tokens; pass num_tokens="
+        ) from exc
+
+
+def _load_head(checkpoint_dir: Path, device: str) -> FlowMatchingActionHead:
+    from gr00t_policy.checkpoint import load_checkpoint  # lazy: heavy, and written separately
+
+    loaded = load_checkpoint(checkpoint_dir, parts=("action_head",), device=device)
+    return loaded.policy.action_head
+
+
+def cached_export(
+    head: FlowMatchingActionHead | None,
+    key: str,
+    cache_dir: Path,
+    *,
+    slot: int,
+    num_steps: int,
+    num_tokens: int,
+    load_head: Any = None,
+) -> ExportedActionHead:
+    """The export for `key` under `cache_dir/onnx/`, exporting it (atomically) if missing.
+
+    `head` may be None when `load_head()` can produce it; it is only called on a cache miss.
+    """
+    out_dir = Path(cache_dir) / "onnx" / f"{key[:16]}-slot{slot}-k{num_steps}-l{num_tokens}"
+    try:
+        return ExportedActionHead.load(out_dir)
+    except FileNotFoundError:
+        pass
+    if head is None:
+        head = load_head()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
+    try:
+        export_action_head(head, tmp, slot=slot, num_steps=num_steps, num_tokens=num_tokens)
+        try:
+            tmp.rename(out_dir)
+        except OSError:  # another process won the race; use its export
+            logger.info("export %s appeared concurrently; using it", out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ExportedActionHead.load(out_dir)
+
+
+def make_runner(
+    backend: str,
+    head_or_checkpoint: FlowMatchingActionHead | str | Path,
+    *,
+    embodiment_slot: int,
+    num_steps: int | None = None,
+    num_tokens: int | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    num_threads: int = DEFAULT_ORT_THREADS,
+) -> ActionHeadRunner:
+    """Build the runner `backend` for one embodiment slot.
+
+    Args:
+        backend: one of BACKENDS ("torch", "onnxruntime", "tensorrt").
+        head_or_checkpoint: an in-memory `FlowMatchingActionHead` or a checkpoint directory
+            (its action head is loaded with `gr00t_policy.checkpoint.load_checkpoint`).
+        embodiment_slot: the slot whose weights to run.
+        num_steps: Euler steps; default `ActionHeadConfig.num_inference_steps`.
+        num_tokens: backbone tokens L; default the checkpoint's `backbone.max_tokens`
+            (required with an in-memory head).
+        cache_dir: where ONNX exports (onnx/<hash>-slot-k-l/) and TensorRT engines go;
+            default ~/.cache/gr00t_ros. Keyed by content hash, slot, steps and tokens.
+        device: torch backend device ("cpu", "cuda", "cuda:1"); tensorrt uses "cuda" when
+            this is "cpu".
+        num_threads: onnxruntime intra-op threads.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown action head backend {backend!r}; known backends: {list(BACKENDS)}")
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else DEFAULT_CACHE_DIR
+
+    if isinstance(head_or_checkpoint, FlowMatchingActionHead):
+        head: FlowMatchingActionHead | None = head_or_checkpoint
+        if num_tokens is None:
+            raise ValueError("num_tokens is required with an in-memory action head")
+        cfg = head.config
+        key_fn = lambda: head_content_hash(head_or_checkpoint)  # noqa: E731
+        load_fn = None
+    else:
+        ckpt_dir = Path(head_or_checkpoint).expanduser()
+        if not (ckpt_dir / "config.json").is_file():
+            raise ValueError(f"{ckpt_dir} is not a checkpoint directory (no config.json)")
+        from gr00t_policy.action_head_config import ActionHeadConfig
+
+        cfg = ActionHeadConfig.from_dict(json.loads((ckpt_dir / "config.json").read_text())["action_head"])
+        if num_tokens is None:
+            num_tokens = _checkpoint_num_tokens(ckpt_dir)
+        head = None
+        key_fn = lambda: checkpoint_content_hash(ckpt_dir)  # noqa: E731
+        load_fn = lambda: _load_head(ckpt_dir, "cpu")  # noqa: E731
+    _check_slot(embodiment_slot, cfg.num_embodiments)
+    steps = cfg.num_inference_steps if num_steps is None else num_steps
+    if steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {steps}")
+
+    if backend == "torch":
+        if head is None:
+            head = _load_head(ckpt_dir, device)
+        return TorchRunner(head, embodiment_slot=embodiment_slot, num_steps=steps,
+                           num_tokens=num_tokens, device=device)
+    exported = cached_export(head, key_fn(), cache, slot=embodiment_slot, num_steps=steps,
+                             num_tokens=num_tokens, load_head=load_fn)
+    if backend == "onnxruntime":
+        return OnnxRuntimeRunner(exported, num_threads=num_threads)
+    return TensorRTRunner(exported, cache_dir=cache, device="cuda" if device == "cpu" else device)
