@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -106,12 +107,18 @@ class _Child:
 
 
 class GraphRunner:
-    """Start, supervise and stop the nodes of a `Graph`."""
+    """Start, supervise and stop the nodes of a `Graph`.
+
+    `resolve` maps a NodeSpec to the program to run (default: the installed executable, see
+    `find_executable`); `stop_timeout`/`term_timeout` are the waits after SIGINT and SIGTERM.
+    """
 
     def __init__(self, graph: Graph, *, work_dir: Path, log_dir: Path | None = None,
                  out: IO[str] | None = None, stop_timeout: float = 10.0,
-                 term_timeout: float = 5.0) -> None:
+                 term_timeout: float = 5.0,
+                 resolve: Callable[[NodeSpec], Path] | None = None) -> None:
         self.graph = graph
+        self.resolve = resolve or (lambda n: find_executable(n.package, n.executable))
         self.work_dir = Path(work_dir)
         self.log_dir = Path(log_dir) if log_dir else None
         self.out = out if out is not None else sys.stdout
@@ -155,7 +162,7 @@ class GraphRunner:
 
     def start(self) -> None:
         """Resolve every executable first (nothing starts if one is missing), then start all."""
-        executables = [find_executable(n.package, n.executable) for n in self.graph.nodes]
+        executables = [self.resolve(n) for n in self.graph.nodes]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -233,13 +240,14 @@ class GraphRunner:
 
 def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
               log_dir: Path | None = None, out: IO[str] | None = None,
-              install_signal_handlers: bool = True) -> int:
+              install_signal_handlers: bool = True,
+              resolve: Callable[[NodeSpec], Path] | None = None) -> int:
     """Run `graph` until SIGINT/SIGTERM, `duration`, or a node's death. Returns the exit code.
 
     EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own,
     EXIT_MISSING_EXECUTABLE when a node's executable is not installed (nothing was started).
     """
-    runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out)
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out, resolve=resolve)
     previous: dict[int, Any] = {}
     if install_signal_handlers:
         def on_signal(signum: int, _frame: Any) -> None:

@@ -1,0 +1,147 @@
+"""GraphRunner supervision with small real rclpy nodes (stub_node.py) standing in for System 1/2.
+
+These check the runner's own behaviour (params files that rclpy accepts, name/namespace
+remapping, output prefixing, clean stop, a crashing node, escalation past a node that ignores
+SIGINT, a missing executable) in seconds; test_bringup_system.py runs the real nodes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXIT_OK,
+                                  GraphRunner, find_executable, run_graph)
+from gr00t_bringup.testing import wait_until
+
+STUB = Path(__file__).with_name("stub_node.py")
+
+
+@pytest.fixture
+def stub_exe(tmp_path: Path) -> Path:
+    """An executable that runs stub_node.py with this interpreter (like a console script)."""
+    exe = tmp_path / "stub_node"
+    exe.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{STUB}' \"$@\"\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def spec(name: str, **params) -> NodeSpec:
+    return NodeSpec(package="stub_pkg", executable="stub_node", name=name, namespace="/bench",
+                    parameters={"greeting": f"hello from {name}", "numbers": [1.5, 2.5],
+                                **params})
+
+
+class Output(io.StringIO):
+    """Thread-safe enough for our use: the runner serialises writes under its own lock."""
+
+    def lines(self) -> list[str]:
+        return self.getvalue().splitlines()
+
+
+def start_runner(graph: Graph, stub_exe: Path, tmp_path: Path, **kw) -> tuple[GraphRunner, Output]:
+    out = Output()
+    runner = GraphRunner(graph, work_dir=tmp_path / "work", out=out,
+                         resolve=lambda n: stub_exe, **kw)
+    runner.start()
+    return runner, out
+
+
+def test_params_names_and_clean_stop(ros_domain_id, stub_exe: Path, tmp_path: Path) -> None:
+    graph = Graph(nodes=[spec("alpha"), spec("beta")])
+    runner, out = start_runner(graph, stub_exe, tmp_path)
+    try:
+        for name in ("alpha", "beta"):
+            wait_until(lambda: any(l.startswith(f"[{name}] ready /bench/{name} ")
+                                   for l in out.lines()), 30, f"{name} ready")
+        assert f"[alpha] ready /bench/alpha greeting=hello from alpha numbers=[1.5, 2.5]" \
+            in out.lines()
+        threading.Timer(0.2, runner.request_stop, args=("test over",)).start()
+        code = runner.supervise()
+    finally:
+        runner.stop_all()
+    assert code == EXIT_OK
+    assert all(c.proc.returncode == 0 for c in runner.children), out.getvalue()
+    assert "[alpha] stub stopped cleanly" in out.lines()
+    assert "[beta] stub stopped cleanly" in out.lines()
+
+
+def test_a_dying_node_is_named_and_the_others_stopped(ros_domain_id, stub_exe: Path,
+                                                      tmp_path: Path) -> None:
+    graph = Graph(nodes=[spec("steady"), spec("flaky", exit_after_s=1.0)])
+    runner, out = start_runner(graph, stub_exe, tmp_path)
+    try:
+        code = runner.supervise(duration=60.0)
+    finally:
+        runner.stop_all()
+    text = out.getvalue()
+    assert code == EXIT_NODE_FAILED
+    assert "node 'flaky' (stub_pkg/stub_node) exited unexpectedly with code 7" in text
+    assert "    stub giving up on purpose" in text  # the tail of its output
+    steady = runner.children[0]
+    assert steady.proc.returncode == 0 and "[steady] stub stopped cleanly" in text
+
+
+def test_killed_node_is_reported(ros_domain_id, stub_exe: Path, tmp_path: Path) -> None:
+    runner, out = start_runner(Graph(nodes=[spec("one"), spec("two")]), stub_exe, tmp_path)
+    try:
+        for name in ("one", "two"):
+            wait_until(lambda: any(l.startswith(f"[{name}] ready") for l in out.lines()), 30,
+                       name)
+        os.kill(runner.children[1].proc.pid, signal.SIGKILL)
+        code = runner.supervise(duration=60.0)
+    finally:
+        runner.stop_all()
+    assert code == EXIT_NODE_FAILED
+    assert f"node 'two' (stub_pkg/stub_node) exited unexpectedly with code {-signal.SIGKILL}" \
+        in out.getvalue()
+    assert runner.children[0].proc.returncode == 0
+
+
+def test_escalates_past_a_node_that_ignores_sigint(ros_domain_id, stub_exe: Path,
+                                                   tmp_path: Path) -> None:
+    runner, out = start_runner(Graph(nodes=[spec("stubborn", ignore_sigint=True)]), stub_exe,
+                               tmp_path, stop_timeout=1.0, term_timeout=5.0)
+    try:
+        wait_until(lambda: any(l.startswith("[stubborn] ready") for l in out.lines()), 30, "up")
+        t0 = time.monotonic()
+        runner.request_stop("test")
+        code = runner.supervise()
+    finally:
+        runner.stop_all()
+    assert code == EXIT_OK
+    assert "stubborn still running: sending SIGTERM" in out.getvalue()
+    assert runner.children[0].proc.returncode is not None
+    assert time.monotonic() - t0 < 10.0
+
+
+def test_duration_and_log_dir(ros_domain_id, stub_exe: Path, tmp_path: Path) -> None:
+    out = Output()
+    code = run_graph(Graph(nodes=[spec("timed")]), work_dir=tmp_path / "w", duration=3.0,
+                     log_dir=tmp_path / "logs", out=out, install_signal_handlers=False,
+                     resolve=lambda n: stub_exe)
+    assert code == EXIT_OK
+    assert "--duration 3 s elapsed" in out.getvalue()
+    log = (tmp_path / "logs" / "timed.log").read_text()
+    assert "ready /bench/timed" in log and "stub stopped cleanly" in log
+    assert (tmp_path / "w" / "timed.params.yaml").is_file()
+
+
+def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> None:
+    graph = Graph(nodes=[spec("fine"), NodeSpec("gr00t_sim", "sim_node", "sim")])
+    out = Output()
+    code = run_graph(graph, work_dir=tmp_path, out=out, install_signal_handlers=False,
+                     resolve=lambda n: stub_exe if n.package == "stub_pkg" else
+                     find_executable(n.package, n.executable))
+    assert code == EXIT_MISSING_EXECUTABLE
+    text = out.getvalue()
+    assert "gr00t_sim" in text and "without --sim" in text
+    assert "started" not in text
