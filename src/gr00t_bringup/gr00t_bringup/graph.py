@@ -187,8 +187,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     checkpoint: a gr00t_ros checkpoint directory; None picks `checkpoints/nano`.
     backend: System 1's action head backend (torch | onnxruntime | tensorrt).
     sim: add the MuJoCo simulator node (package gr00t_sim).
-    namespace: ROS namespace of every node ("" = root). The embodiment's topics are absolute
-        names and stay as they are; remap them with `remappings` when the robot's differ.
+    namespace: ROS namespace of every node ("" = root). The /gr00t/* names (DESIGN.md) and
+        the embodiment's topics are absolute, so a namespace moves the nodes (and their
+        parameter services) only; move topics with `remappings`.
     use_sim_time: set use_sim_time on every node.
     config_dirs: where embodiment names are searched; default: the repository's config/,
         then the installed share/gr00t_bringup/config.
@@ -212,7 +213,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     sim_time = bool(use_sim_time)
 
     system2 = NodeSpec(
-        package=SYSTEM2[0], executable=SYSTEM2[1], name="system2", namespace=ns,
+        package=SYSTEM2[0], executable=SYSTEM2[1], name="gr00t_system2", namespace=ns,
         parameters={
             "checkpoint": str(ckpt),
             "camera_topics": [c.topic for c in emb.cameras],
@@ -221,7 +222,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         },
         remappings=list(remaps))
     system1 = NodeSpec(
-        package=SYSTEM1[0], executable=SYSTEM1[1], name="system1", namespace=ns,
+        package=SYSTEM1[0], executable=SYSTEM1[1], name="gr00t_system1", namespace=ns,
         parameters={
             "checkpoint": str(ckpt),
             "embodiment": str(emb_path),
@@ -236,7 +237,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     nodes = [system2, system1]
     if sim:
         nodes.insert(0, NodeSpec(
-            package=SIM[0], executable=SIM[1], name="sim", namespace=ns,
+            package=SIM[0], executable=SIM[1], name="gr00t_sim", namespace=ns,
             parameters={"embodiment": str(emb_path), "use_sim_time": sim_time},
             remappings=list(remaps)))
     return Graph(nodes=nodes, embodiment=emb, embodiment_path=str(emb_path),

@@ -44,11 +44,11 @@ def test_nodes_and_parameters_come_from_the_yaml(name: str, ckpt: Path) -> None:
     raw = load_yaml(name)
     g = build_graph(name, checkpoint=ckpt, config_dirs=[CONFIG])
     assert [(n.package, n.executable, n.name) for n in g.nodes] == [
-        ("gr00t_system2", "system2_node", "system2"),
-        ("gr00t_system1", "system1_node", "system1"),
+        ("gr00t_system2", "system2_node", "gr00t_system2"),
+        ("gr00t_system1", "system1_node", "gr00t_system1"),
     ]
     assert g.embodiment.name == name
-    s2, s1 = g.node("system2").parameters, g.node("system1").parameters
+    s2, s1 = g.node("gr00t_system2").parameters, g.node("gr00t_system1").parameters
     assert s2["checkpoint"] == s1["checkpoint"] == str(ckpt.resolve())
     assert s2["camera_topics"] == [c["topic"] for c in raw["cameras"]]
     assert s2["rate_hz"] == pytest.approx(raw["rates"]["system2_hz"])
@@ -66,10 +66,10 @@ def test_nodes_and_parameters_come_from_the_yaml(name: str, ckpt: Path) -> None:
 def test_the_two_embodiments_differ_where_their_yamls_do(ckpt: Path) -> None:
     g1 = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
     gr1 = build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])
-    assert g1.node("system2").parameters["camera_topics"] == ["/camera/head/image_raw"]
-    assert gr1.node("system2").parameters["camera_topics"] == ["/camera/ego_view/image_raw"]
-    assert g1.node("system1").parameters["start_enabled"] is True
-    assert gr1.node("system1").parameters["start_enabled"] is False
+    assert g1.node("gr00t_system2").parameters["camera_topics"] == ["/camera/head/image_raw"]
+    assert gr1.node("gr00t_system2").parameters["camera_topics"] == ["/camera/ego_view/image_raw"]
+    assert g1.node("gr00t_system1").parameters["start_enabled"] is True
+    assert gr1.node("gr00t_system1").parameters["start_enabled"] is False
 
 
 def test_a_yaml_path_works_like_a_name(ckpt: Path) -> None:
@@ -85,16 +85,16 @@ def test_namespace_remappings_sim_time_and_backend(ckpt: Path) -> None:
         assert n.namespace == "/robot1"
         assert n.remappings == [("/joint_states", "/g1/joint_states")]
         assert n.parameters["use_sim_time"] is True
-    assert g.node("system1").parameters["backend"] == "torch"
-    argv = node_command(g.node("system1"), Path("/x/system1_node"), Path("/tmp/p.yaml"))
-    assert argv == ["/x/system1_node", "--ros-args", "-r", "__node:=system1",
+    assert g.node("gr00t_system1").parameters["backend"] == "torch"
+    argv = node_command(g.node("gr00t_system1"), Path("/x/system1_node"), Path("/tmp/p.yaml"))
+    assert argv == ["/x/system1_node", "--ros-args", "-r", "__node:=gr00t_system1",
                     "-r", "__ns:=/robot1", "--params-file", "/tmp/p.yaml",
                     "-r", "/joint_states:=/g1/joint_states"]
 
 
 def test_params_file_round_trips_types(ckpt: Path) -> None:
     g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
-    doc = yaml.safe_load(yaml.safe_dump(params_file_content(g.node("system2"))))
+    doc = yaml.safe_load(yaml.safe_dump(params_file_content(g.node("gr00t_system2"))))
     params = doc["/**"]["ros__parameters"]
     assert params["camera_topics"] == ["/camera/head/image_raw"]
     assert isinstance(params["rate_hz"], float) and isinstance(params["use_sim_time"], bool)
@@ -103,8 +103,8 @@ def test_params_file_round_trips_types(ckpt: Path) -> None:
 def test_sim_adds_the_simulator_node_only_when_asked(ckpt: Path) -> None:
     without = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
     with_sim = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
-    assert "sim" not in [n.name for n in without.nodes]
-    sim = with_sim.node("sim")
+    assert "gr00t_sim" not in [n.name for n in without.nodes]
+    sim = with_sim.node("gr00t_sim")
     assert (sim.package, sim.executable) == ("gr00t_sim", "sim_node")
     assert sim.parameters["embodiment"] == with_sim.embodiment_path
 
