@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path("~/.cache/gr00t_ros").expanduser()
 # onnxruntime intra-op threads. Measured on our 2-core EPYC (nano, 64 tokens, 4 steps,
-# bench/action_head_latency.py): 1 thread was as fast as 2 at batch 1 and leaves the other
-# core to the ROS executor and System 2, so 1 is the default.
+# bench/action_head_latency.py): 1 thread 2.0 ms median per chunk vs 3.1 ms with 2 threads
+# (6.5 ms under load: the second thread fights the other processes for the 2 cores). At
+# batch 1 the graph is too small to split; 1 thread also leaves a core to ROS and System 2.
 DEFAULT_ORT_THREADS = 1
 
 
