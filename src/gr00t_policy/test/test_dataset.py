@@ -1,0 +1,176 @@
+"""LeRobot v2 writer / reader: values round-trip, meta files are consistent, errors name the fix.
+
+Videos: the default codec (h264-lossless, libx264rgb qp 0) must decode bit-exactly; the lossy
+``h264`` (yuv420p) codec within a small mean error on smooth frames.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from gr00t_policy.dataset import (
+    ACTION,
+    STATE,
+    DatasetError,
+    LeRobotDataset,
+    LeRobotWriter,
+    read_video,
+    write_video,
+)
+
+STATE_KEYS = [("waist", ["w0", "w1"]), ("arm", ["a0", "a1", "a2"])]
+ACTION_KEYS = [("arm", ["a0", "a1", "a2"])]
+SIZE = (24, 32)  # (H, W)
+
+
+def _frames(rng: np.random.Generator, length: int) -> np.ndarray:
+    """Smooth moving gradients plus noise: (T, H, W, 3) uint8."""
+    h, w = SIZE
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 6, yy * 8, (xx + yy) * 3], axis=-1).astype(np.float64)
+    out = [base + 5 * t + rng.normal(0, 3, base.shape) for t in range(length)]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _episodes(n: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    eps = []
+    for i in range(n):
+        length = int(rng.integers(3, 9))
+        eps.append({
+            "states": rng.normal(size=(length, 5)).astype(np.float32),
+            "actions": rng.normal(size=(length, 3)).astype(np.float32),
+            "frames": {"head": _frames(rng, length)},
+            "task": ["raise your left hand", "touch the red cube with your right hand"][i % 2],
+        })
+    return eps
+
+
+def _write(root, eps, **kw) -> None:
+    with LeRobotWriter(root, fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                       cameras=["head"], image_shape=SIZE, **kw) as w:
+        for ep in eps:
+            w.add_episode(ep["states"], ep["actions"], ep["frames"], ep["task"])
+
+
+def test_round_trip_values_and_frames(tmp_path):
+    eps = _episodes(3)
+    _write(tmp_path / "ds", eps)
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.num_episodes == 3
+    for i, ep in enumerate(eps):
+        back = ds.episode(i)
+        np.testing.assert_array_equal(back.states, ep["states"])
+        np.testing.assert_array_equal(back.actions, ep["actions"])
+        np.testing.assert_array_equal(back.frames["head"], ep["frames"]["head"])  # lossless
+        assert back.task == ep["task"]
+        np.testing.assert_allclose(back.timestamps, np.arange(len(ep["states"])) / 20.0, atol=1e-6)
+
+
+def test_meta_files_consistent(tmp_path):
+    eps = _episodes(4)
+    root = tmp_path / "ds"
+    _write(root, eps, chunks_size=3)
+    info = json.loads((root / "meta" / "info.json").read_text())
+    lengths = [len(e["states"]) for e in eps]
+    assert info["codebase_version"] == "v2.0"
+    assert info["total_episodes"] == 4 and info["total_frames"] == sum(lengths)
+    assert info["total_tasks"] == 2 and info["total_videos"] == 4 and info["total_chunks"] == 2
+    assert info["fps"] == 20 and info["splits"] == {"train": "0:4"}
+    assert info["features"][STATE]["shape"] == [5]
+    assert info["features"][STATE]["names"] == ["w0", "w1", "a0", "a1", "a2"]
+    assert info["features"]["observation.images.head"]["shape"] == [24, 32, 3]
+    # episode 3 lands in chunk 1
+    assert (root / "data/chunk-001/episode_000003.parquet").is_file()
+    assert (root / "videos/chunk-001/observation.images.head/episode_000003.mp4").is_file()
+
+    episodes = [json.loads(x) for x in (root / "meta/episodes.jsonl").read_text().splitlines()]
+    assert [e["length"] for e in episodes] == lengths
+    assert [e["episode_index"] for e in episodes] == [0, 1, 2, 3]
+    tasks = [json.loads(x) for x in (root / "meta/tasks.jsonl").read_text().splitlines()]
+    assert tasks == [{"task_index": 0, "task": eps[0]["task"]}, {"task_index": 1, "task": eps[1]["task"]}]
+
+    modality = json.loads((root / "meta/modality.json").read_text())
+    assert modality["state"] == {"waist": {"start": 0, "end": 2}, "arm": {"start": 2, "end": 5}}
+    assert modality["action"] == {"arm": {"start": 0, "end": 3}}
+    assert modality["video"] == {"head": {"original_key": "observation.images.head"}}
+    assert "human.action.task_description" in modality["annotation"]
+
+    # global index runs over episodes; task columns match tasks.jsonl
+    table = pq.read_table(root / "data/chunk-000/episode_000002.parquet").to_pydict()
+    start = sum(lengths[:2])
+    assert table["index"] == list(range(start, start + lengths[2]))
+    assert table["episode_index"] == [2] * lengths[2]
+    assert table["task_index"] == [0] * lengths[2]
+    assert table["annotation.human.action.task_description"] == [0] * lengths[2]
+
+    stats = json.loads((root / "meta/stats.json").read_text())
+    all_states = np.concatenate([e["states"] for e in eps]).astype(np.float64)
+    np.testing.assert_allclose(stats[STATE]["mean"], all_states.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(stats[STATE]["max"], all_states.max(0), rtol=1e-6)
+    np.testing.assert_allclose(stats[ACTION]["q99"],
+                               np.quantile(np.concatenate([e["actions"] for e in eps]), 0.99, axis=0),
+                               rtol=1e-6)
+    assert LeRobotDataset(root).key_ranges("state") == [("waist", 0, 2), ("arm", 2, 5)]
+
+
+def test_append_continues_indices_and_stats(tmp_path):
+    eps = _episodes(3, seed=1)
+    root = tmp_path / "ds"
+    _write(root, eps[:2])
+    _write(root, eps[2:], append=True)
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == 3
+    np.testing.assert_array_equal(ds.episode(2, load_video=False).states, eps[2]["states"])
+    table = pq.read_table(root / "data/chunk-000/episode_000002.parquet").to_pydict()
+    assert table["index"][0] == len(eps[0]["states"]) + len(eps[1]["states"])
+    stats = json.loads((root / "meta/stats.json").read_text())
+    assert stats[STATE]["min"] == pytest.approx(
+        np.concatenate([e["states"] for e in eps]).min(0).tolist(), rel=1e-6)
+    with pytest.raises(DatasetError, match="append=True"):
+        _write(root, eps[:1])
+
+
+def test_lossy_codec_close(tmp_path):
+    h, w = 32, 32
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = np.stack([np.stack([xx * 4 + t, yy * 4, 128 + 0 * xx], -1) for t in range(6)]).astype(np.uint8)
+    path = tmp_path / "v.mp4"
+    write_video(path, frames, 20, codec="h264")
+    back = read_video(path)
+    assert back.shape == frames.shape
+    err = np.abs(back.astype(np.int16) - frames.astype(np.int16))
+    assert err.mean() < 3.0, err.mean()
+
+
+def test_bad_inputs_raise_named_errors(tmp_path):
+    ep = _episodes(1)[0]
+    w = LeRobotWriter(tmp_path / "ds", fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                      cameras=["head"], image_shape=SIZE)
+    with pytest.raises(DatasetError, match="states must be"):
+        w.add_episode(ep["states"][:, :4], ep["actions"], ep["frames"], ep["task"])
+    with pytest.raises(DatasetError, match="frames must hold cameras"):
+        w.add_episode(ep["states"], ep["actions"], {"wrist": ep["frames"]["head"]}, ep["task"])
+    with pytest.raises(DatasetError, match="frames\\['head'\\] must be uint8"):
+        w.add_episode(ep["states"], ep["actions"], {"head": ep["frames"]["head"][:-1]}, ep["task"])
+    with pytest.raises(DatasetError, match="no episodes"):
+        w.finalize()
+    with pytest.raises(DatasetError, match="unknown video codec"):
+        write_video(tmp_path / "x.mp4", ep["frames"]["head"], 20, codec="vp8")
+    with pytest.raises(DatasetError, match="missing"):
+        LeRobotDataset(tmp_path / "nothing")
+
+
+def test_modality_ranges_checked(tmp_path):
+    root = tmp_path / "ds"
+    _write(root, _episodes(1))
+    path = root / "meta/modality.json"
+    modality = json.loads(path.read_text())
+    modality["state"]["arm"]["end"] = 4
+    path.write_text(json.dumps(modality))
+    with pytest.raises(DatasetError, match="cover 4 dims"):
+        LeRobotDataset(root)
