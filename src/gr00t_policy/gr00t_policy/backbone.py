@@ -140,6 +140,17 @@ class EagleBackbone(nn.Module):
         self.model = EagleVLM(config)
         self.linear = nn.Linear(config.lm_hidden_size, config.output_dim)
 
+    def reset_nonpersistent_buffers(self, device: str | torch.device) -> None:
+        """Recompute the buffers a state dict does not carry (rotary table, patch positions).
+
+        Needed after building on the meta device and assigning loaded weights.
+        """
+        lm = self.model.language_model.model
+        with torch.device(device):
+            lm.rotary_emb = type(lm.rotary_emb)(lm.config)
+        emb = self.model.vision_model.vision_model.embeddings
+        emb.position_ids = torch.arange(emb.num_positions, device=device).expand((1, -1))
+
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) normalized pixels -> (N, image_tokens_per_view, lm_hidden_size)."""
         cfg = self.config
