@@ -149,3 +149,51 @@ class NodeProcess:
                 self.proc.wait(timeout=5.0)
         self._log.close()
         return self.proc.returncode
+
+
+# -- checkpoints and commands for bringup tests -----------------------------------------------
+
+def checkpoint_entry(embodiment_yaml: str | Path) -> tuple[str, dict[str, Any]]:
+    """(tag, the `embodiments` entry `make_random_checkpoint` needs) for one embodiment YAML.
+
+    Slot, action_dt, dims and the per-key widths come from the YAML, so the checkpoint matches
+    it exactly.
+    """
+    from gr00t_policy.embodiment import load_embodiment
+
+    emb = load_embodiment(embodiment_yaml)
+    return emb.tag, {
+        "slot": emb.slot,
+        "action_dt": emb.action_dt,
+        "state_dim": emb.state_dim,
+        "action_dim": emb.action_dim,
+        "state_keys": [[k.key, k.mode] for k in emb.state_keys],
+        "action_keys": [[k.key, k.mode] for k in emb.action_keys],
+        "state_key_dims": {k.key: len(k.joints) for k in emb.state_keys},
+        "action_key_dims": {k.key: len(k.joints) for k in emb.action_keys},
+    }
+
+
+def make_checkpoint_for(out_dir: Path, embodiment_yamls: Sequence[str | Path], seed: int = 0
+                        ) -> Path:
+    """A random nano checkpoint with one entry per embodiment YAML."""
+    from gr00t_policy.checkpoint import make_random_checkpoint
+
+    entries = dict(checkpoint_entry(p) for p in embodiment_yamls)
+    return make_random_checkpoint(out_dir, preset="nano", seed=seed, embodiments=entries)
+
+
+def bringup_command(*args: str) -> list[str]:
+    """argv for the `gr00t-bringup` CLI (the installed script, else `python -m` of the same)."""
+    import shutil
+
+    exe = shutil.which("gr00t-bringup")
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.cli", *args]
+
+
+def instruct_command(*args: str) -> list[str]:
+    """argv for the `gr00t-instruct` CLI (the installed script, else `python -m`)."""
+    import shutil
+
+    exe = shutil.which("gr00t-instruct")
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.instruct", *args]

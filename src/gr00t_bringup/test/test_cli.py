@@ -1,0 +1,74 @@
+"""The CLIs as processes: gr00t-bringup graph/check/run argument errors, gr00t-instruct with no
+service. (Runs without the System 1/2 nodes; test_bringup_system.py runs them.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from gr00t_bringup.testing import bringup_command, instruct_command
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run(argv: list[str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def fake_checkpoint(tmp_path: Path) -> Path:
+    """Just the config.json that build_graph checks (the nodes are not started here)."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text(json.dumps({
+        "action_head": {"num_embodiments": 2, "max_state_dim": 64, "max_action_dim": 32},
+        "embodiments": {"unitree_g1": {"slot": 0, "state_dim": 31, "action_dim": 31}}}))
+    return ckpt
+
+
+def test_check_accepts_the_shipped_configs_by_name_from_anywhere(tmp_path: Path) -> None:
+    done = run(bringup_command("check", "unitree_g1", "fourier_gr1"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("OK ") == 2
+
+
+def test_check_rejects_a_broken_config(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "config" / "unitree_g1.yaml").read_text())
+    data["controllers"][0]["type"] = "forward_comand"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    done = run(bringup_command("check", str(broken), str(REPO / "config" / "fourier_gr1.yaml")))
+    assert done.returncode == 1
+    assert "forward_comand" in done.stderr and "forward_command" in done.stderr
+    assert done.stdout.count("OK ") == 1
+
+
+def test_graph_json(tmp_path: Path) -> None:
+    ckpt = fake_checkpoint(tmp_path)
+    done = run(bringup_command("graph", "--json", "--checkpoint", str(ckpt), "--namespace", "g1",
+                               "--remap", "/joint_states:=/g1/joint_states"))
+    assert done.returncode == 0, done.stderr
+    graph = json.loads(done.stdout)
+    assert [n["name"] for n in graph["nodes"]] == ["gr00t_system2", "gr00t_system1"]
+    assert graph["nodes"][1]["parameters"]["embodiment"].endswith("unitree_g1.yaml")
+    assert all(n["namespace"] == "/g1" for n in graph["nodes"])
+    assert graph["nodes"][0]["remappings"] == [["/joint_states", "/g1/joint_states"]]
+
+
+def test_run_with_bad_arguments_explains_and_exits_2(tmp_path: Path) -> None:
+    done = run(bringup_command("run", "--checkpoint", str(tmp_path / "missing")))
+    assert done.returncode == 2
+    assert "make-random-checkpoint" in done.stderr
+    ckpt = fake_checkpoint(tmp_path)
+    done = run(bringup_command("run", "--checkpoint", str(ckpt), "--embodiment", "g1"))
+    assert done.returncode == 2
+    assert "unitree_g1" in done.stderr and "fourier_gr1" in done.stderr
+
+
+def test_instruct_without_a_service_exits_2(ros_domain_id) -> None:
+    done = run(instruct_command("wave", "--service", "/nobody/set_instruction", "--timeout", "1"),
+               timeout=60)
+    assert done.returncode == 2
+    assert "/nobody/set_instruction" in done.stderr and "ROS_DOMAIN_ID" in done.stderr
