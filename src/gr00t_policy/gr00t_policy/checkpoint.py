@@ -1,0 +1,655 @@
+"""Checkpoints: our directory format, the official GR00T-N1-2B layout, and ``backbone_id``.
+
+Our format (DESIGN.md "Checkpoint directory")::
+
+    CKPT/config.json                   {"format": "gr00t_ros/1", "preset", "backbone",
+                                        "action_head", "backbone_id", "embodiments"}
+    CKPT/model.safetensors             keys backbone.* and action_head.*
+    CKPT/tokenizer.json, tokenizer_config.json, ...
+    CKPT/experiment_cfg/metadata.json  Isaac-GR00T statistics per embodiment tag
+
+The official GR00T-N1-2B checkpoint shares our key names (our module tree mirrors it), may
+be sharded (``model.safetensors.index.json``), and carries tensors we do not build:
+``action_head.decode_layer.*``, language-model layers at and after ``select_layer`` and the
+LM head. Those are skipped with a logged note.
+
+Loading builds the model on the meta device and assigns the stored tensors, so nothing is
+initialised twice and only the requested parts are built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from gr00t_policy.backbone_config import BackboneConfig
+from gr00t_policy.normalization import metadata_entry
+from gr00t_policy.policy import PARTS, GR00TPolicy, build_policy, check_parts
+from gr00t_policy.policy_config import PolicyConfig, get_preset
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "gr00t_ros/1"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+METADATA_FILE = Path("experiment_cfg") / "metadata.json"
+
+# The default embodiment of make_random_checkpoint: a Unitree G1 upper body with hands
+# (arms 2 x 7, three-finger hands 2 x 7, waist 3 = 31 joints), 20 Hz actions.
+DEFAULT_G1_KEYS: tuple[tuple[str, int, str], ...] = (
+    ("left_arm", 7, "min_max"),
+    ("right_arm", 7, "min_max"),
+    ("left_hand", 7, "min_max"),
+    ("right_hand", 7, "min_max"),
+    ("waist", 3, "min_max"),
+)
+DEFAULT_EMBODIMENTS: dict[str, dict[str, Any]] = {
+    "unitree_g1": {
+        "slot": 0,
+        "action_dt": 0.05,
+        "state_dim": 31,
+        "action_dim": 31,
+        "state_keys": [[k, m] for k, _, m in DEFAULT_G1_KEYS],
+        "action_keys": [[k, m] for k, _, m in DEFAULT_G1_KEYS],
+        "state_key_dims": {k: d for k, d, _ in DEFAULT_G1_KEYS},
+        "action_key_dims": {k: d for k, d, _ in DEFAULT_G1_KEYS},
+    }
+}
+
+# Official tensors we never build (matched against the full key).
+_OFFICIAL_SKIP = (
+    re.compile(r"^action_head\.decode_layer\."),
+    re.compile(r"^backbone\.model\.language_model\.lm_head\."),
+    re.compile(r"^backbone\.model\.vision_model\.vision_model\.head\."),
+)
+_LM_LAYER = re.compile(r"^backbone\.model\.language_model\.model\.layers\.(\d+)\.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not match its config (missing key, wrong shape, bad layout)."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    """What :func:`load_checkpoint` returns.
+
+    Attributes:
+        config: the policy config stored with the weights.
+        policy: the model, with only the requested parts built (others None), in eval mode.
+        tokenizer: the checkpoint's tokenizer (None when the backbone was not requested).
+        metadata: experiment_cfg/metadata.json ({} if absent).
+        backbone_id: identity of the backbone weights ("" if unknown).
+        embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}.
+        preset: name of the preset the config came from, if any.
+        path: the checkpoint directory.
+    """
+
+    config: PolicyConfig
+    policy: GR00TPolicy
+    tokenizer: Any | None
+    metadata: dict[str, Any]
+    backbone_id: str
+    embodiments: dict[str, dict[str, Any]]
+    preset: str | None = None
+    path: Path | None = None
+    skipped_keys: list[str] = field(default_factory=list)
+
+
+# backbone_id ----------------------------------------------------------------------------------
+
+
+def compute_backbone_id(config: BackboneConfig, state_dict: Mapping[str, torch.Tensor]) -> str:
+    """sha256 (first 16 hex chars) over the backbone config JSON and its tensors.
+
+    The config is hashed as JSON with sorted keys; then, for every tensor in sorted key
+    order: key, dtype, shape and raw bytes. ``state_dict`` may be a whole policy's (only
+    ``backbone.*`` keys are used, the prefix stripped) or the backbone module's own.
+    """
+    if not isinstance(config, BackboneConfig):
+        raise ValueError(f"compute_backbone_id needs a BackboneConfig, got {type(config).__name__}")
+    if any(k.startswith("backbone.") for k in state_dict):
+        tensors = {k[len("backbone."):]: v for k, v in state_dict.items() if k.startswith("backbone.")}
+    else:
+        tensors = dict(state_dict)
+    if not tensors:
+        raise ValueError("compute_backbone_id: the state dict holds no backbone tensors")
+    h = hashlib.sha256()
+    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for key in sorted(tensors):
+        t = tensors[key].detach()
+        if t.is_meta:
+            raise ValueError(f"compute_backbone_id: tensor {key!r} is on the meta device (no data)")
+        h.update(b"\0" + key.encode() + b"\0")
+        h.update(str(t.dtype).removeprefix("torch.").encode() + b"\0")
+        h.update(json.dumps(list(t.shape)).encode() + b"\0")
+        raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()  # (bytes,)
+        h.update(memoryview(raw))
+    return h.hexdigest()[:16]
+
+
+# Embodiments ----------------------------------------------------------------------------------
+
+
+def check_embodiments(
+    embodiments: Mapping[str, Mapping[str, Any]], config: PolicyConfig
+) -> dict[str, dict[str, Any]]:
+    """Validate {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}; returns a copy."""
+    head = config.action_head
+    out: dict[str, dict[str, Any]] = {}
+    slots: dict[int, str] = {}
+    if not isinstance(embodiments, Mapping) or not embodiments:
+        raise CheckpointError("embodiments must be a non-empty {tag: {...}} dict")
+    for tag, entry in embodiments.items():
+        where = f"embodiments[{tag!r}]"
+        if not isinstance(entry, Mapping):
+            raise CheckpointError(f"{where} must be a dict, got {type(entry).__name__}")
+        missing = [k for k in ("slot", "action_dt", "state_dim", "action_dim") if k not in entry]
+        if missing:
+            raise CheckpointError(f"{where} lacks {missing}; has {sorted(entry)}")
+        slot = entry["slot"]
+        if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < head.num_embodiments:
+            raise CheckpointError(
+                f"{where}.slot={slot!r} must be an int in [0, {head.num_embodiments}) "
+                "(action_head.num_embodiments)"
+            )
+        if slot in slots:
+            raise CheckpointError(f"{where}.slot={slot} is already used by {slots[slot]!r}")
+        slots[slot] = tag
+        dt = entry["action_dt"]
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
+            raise CheckpointError(f"{where}.action_dt={dt!r} must be a positive number of seconds")
+        for name, limit, cfg_field in (
+            ("state_dim", head.max_state_dim, "max_state_dim"),
+            ("action_dim", head.max_action_dim, "max_action_dim"),
+        ):
+            value = entry[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+                raise CheckpointError(
+                    f"{where}.{name}={value!r} must be an int in [1, {limit}] "
+                    f"(action_head.{cfg_field})"
+                )
+        out[str(tag)] = json.loads(json.dumps(dict(entry)))
+    return out
+
+
+# Tensor IO ------------------------------------------------------------------------------------
+
+
+def _weight_files(ckpt_dir: Path) -> dict[str, Path]:
+    """{key: file} from model.safetensors or a sharded model.safetensors.index.json."""
+    from safetensors import safe_open
+
+    index = ckpt_dir / INDEX_FILE
+    single = ckpt_dir / WEIGHTS_FILE
+    if index.is_file():
+        weight_map = json.loads(index.read_text()).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise CheckpointError(f"{index} has no 'weight_map' dict")
+        files = {k: ckpt_dir / f for k, f in weight_map.items()}
+        for f in sorted(set(files.values())):
+            if not f.is_file():
+                raise CheckpointError(f"{index} names shard {f.name}, which is missing")
+        return files
+    if single.is_file():
+        with safe_open(str(single), framework="pt") as f:
+            return {k: single for k in f.keys()}
+    raise CheckpointError(f"{ckpt_dir} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}")
+
+
+def _stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    by_file: dict[Path, list[str]] = {}
+    for k, f in files.items():
+        by_file.setdefault(f, []).append(k)
+    for f, keys in by_file.items():
+        with safe_open(str(f), framework="pt") as handle:
+            for k in keys:
+                shapes[k] = tuple(handle.get_slice(k).get_shape())
+    return shapes
+
+
+def _check_shapes(
+    expected: Mapping[str, tuple[int, ...]], stored: Mapping[str, tuple[int, ...]], where: str
+) -> None:
+    for key, shape in expected.items():
+        if key not in stored:
+            raise CheckpointError(
+                f"{where}: missing key {key!r} (config expects shape {list(shape)})"
+            )
+        if tuple(stored[key]) != tuple(shape):
+            raise CheckpointError(
+                f"{where}: key {key!r} has shape {list(stored[key])} in the checkpoint but the "
+                f"config expects {list(shape)}"
+            )
+
+
+def _read_tensors(
+    files: Mapping[str, Path], keys: Iterable[str], device: str, dtype: torch.dtype | None
+) -> dict[str, torch.Tensor]:
+    from safetensors import safe_open
+
+    by_file: dict[Path, list[str]] = {}
+    for k in keys:
+        by_file.setdefault(files[k], []).append(k)
+    out: dict[str, torch.Tensor] = {}
+    for f, ks in by_file.items():
+        with safe_open(str(f), framework="pt", device=str(device)) as handle:
+            for k in ks:
+                t = handle.get_tensor(k)
+                out[k] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
+    return out
+
+
+def _materialize(
+    config: PolicyConfig,
+    parts: tuple[str, ...],
+    files: Mapping[str, Path],
+    device: str,
+    dtype: torch.dtype | None,
+    where: str,
+) -> GR00TPolicy:
+    """Build ``parts`` on the meta device, check shapes, assign the stored tensors."""
+    policy = build_policy(config, "meta", parts=parts)
+    expected = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
+    _check_shapes(expected, _stored_shapes({k: files[k] for k in expected if k in files}), where)
+    tensors = _read_tensors(files, expected.keys(), device, dtype)
+    policy.load_state_dict(tensors, strict=True, assign=True)
+    if policy.backbone is not None:
+        policy.backbone.reset_nonpersistent_buffers(device)
+    left = [n for n, t in [*policy.named_parameters(), *policy.named_buffers()] if t.is_meta]
+    if left:
+        raise CheckpointError(f"{where}: tensors left without data after loading: {left[:5]}")
+    return policy.eval()
+
+
+# Our format -----------------------------------------------------------------------------------
+
+
+def save_checkpoint(
+    policy: GR00TPolicy,
+    out_dir: str | Path,
+    *,
+    tokenizer,
+    metadata: Mapping[str, Any],
+    embodiments: Mapping[str, Mapping[str, Any]],
+    preset: str | None = None,
+) -> Path:
+    """Write ``policy`` (both parts) in our checkpoint format; returns the directory.
+
+    Args:
+        policy: a GR00TPolicy with backbone and action head.
+        out_dir: directory to write (created; existing files are overwritten).
+        tokenizer: the tokenizer the backbone was trained with (``save_pretrained``).
+        metadata: Isaac-GR00T metadata.json dict with an entry for every embodiment tag.
+        embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}.
+        preset: optional name of the preset the config came from.
+    """
+    from safetensors.torch import save_file
+
+    if policy.backbone is None or policy.action_head is None:
+        raise CheckpointError(f"save_checkpoint needs both parts; policy has {list(policy.parts)}")
+    config = policy.config
+    emb = check_embodiments(embodiments, config)
+    missing = [tag for tag in emb if tag not in metadata]
+    if missing:
+        raise CheckpointError(
+            f"metadata has no statistics for embodiment(s) {missing}; tags there: {sorted(metadata)}"
+        )
+    out = Path(out_dir)
+    (out / METADATA_FILE.parent).mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+    backbone_id = compute_backbone_id(config.backbone, state)
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": "pt", "gr00t_ros": FORMAT})
+    tokenizer.save_pretrained(str(out))
+    (out / METADATA_FILE).write_text(json.dumps(dict(metadata), indent=2, sort_keys=True))
+    cfg = {
+        "format": FORMAT,
+        "preset": preset,
+        **config.to_dict(),
+        "backbone_id": backbone_id,
+        "embodiments": emb,
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    logger.info("saved checkpoint %s (backbone_id %s)", out, backbone_id)
+    return out
+
+
+def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
+    """Parse and check ``config.json`` of one of our checkpoints."""
+    path = Path(ckpt_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{ckpt_dir} is not a gr00t_ros checkpoint: no {CONFIG_FILE}")
+    data = json.loads(path.read_text())
+    if data.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: format {data.get('format')!r} is not {FORMAT!r} (for the official "
+            "GR00T-N1-2B layout use load_official_gr00t_n1)"
+        )
+    return data
+
+
+def load_checkpoint(
+    ckpt_dir: str | Path,
+    *,
+    parts: Iterable[str] = PARTS,
+    device: str = "cpu",
+) -> LoadedCheckpoint:
+    """Load a checkpoint in our format, building only ``parts``.
+
+    Raises CheckpointError naming the key and both shapes if a tensor does not match the
+    stored config, or naming the key if one is missing or unexpected.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    parts = check_parts(parts)
+    data = read_checkpoint_config(ckpt_dir)
+    try:
+        config = PolicyConfig.from_dict(data)
+    except ValueError as exc:
+        raise CheckpointError(f"{ckpt_dir / CONFIG_FILE}: {exc}") from exc
+    files = _weight_files(ckpt_dir)
+    prefixes = tuple(f"{p}." for p in parts)
+    policy = _materialize(config, parts, files, device, None, str(ckpt_dir))
+    expected = set(policy.state_dict())
+    unexpected = sorted(k for k in files if k.startswith(prefixes) and k not in expected)
+    if unexpected:
+        raise CheckpointError(f"{ckpt_dir}: unexpected key(s) {unexpected[:5]} for this config")
+    tokenizer = None
+    if "backbone" in parts:
+        from gr00t_policy.prompt import PromptBuilder, load_tokenizer
+
+        tokenizer = load_tokenizer(ckpt_dir)
+        policy.backbone.image_context_id = PromptBuilder(tokenizer, config.backbone).image_context_id
+    meta_path = ckpt_dir / METADATA_FILE
+    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return LoadedCheckpoint(
+        config=config,
+        policy=policy,
+        tokenizer=tokenizer,
+        metadata=metadata,
+        backbone_id=str(data.get("backbone_id", "")),
+        embodiments=dict(data.get("embodiments", {})),
+        preset=data.get("preset"),
+        path=ckpt_dir,
+    )
+
+
+def _random_stats(rng: np.random.Generator, dim: int) -> dict[str, list[float]]:
+    low = rng.uniform(-2.5, -0.5, dim)
+    high = low + rng.uniform(1.0, 4.0, dim)
+    span = high - low
+    return {
+        "min": low.tolist(),
+        "max": high.tolist(),
+        "mean": (low + 0.5 * span).tolist(),
+        "std": (0.25 * span).tolist(),
+        "q01": (low + 0.01 * span).tolist(),
+        "q99": (high - 0.01 * span).tolist(),
+    }
+
+
+def _key_dims(entry: Mapping[str, Any], modality: str) -> list[tuple[str, int]]:
+    """(key, dim) of an embodiment's state/action keys; one key "<modality>" if none given."""
+    total = int(entry[f"{modality}_dim"])
+    keys = entry.get(f"{modality}_keys")
+    if not keys:
+        return [(modality, total)]
+    dims = entry.get(f"{modality}_key_dims", {})
+    out = []
+    for item in keys:
+        key = item[0]
+        if key not in dims:
+            raise CheckpointError(
+                f"embodiment {modality}_keys names {key!r} but {modality}_key_dims has no "
+                f"width for it; widths given: {sorted(dims)}"
+            )
+        out.append((key, int(dims[key])))
+    if sum(d for _, d in out) != total:
+        raise CheckpointError(
+            f"embodiment {modality}_key_dims sum to {sum(d for _, d in out)} but "
+            f"{modality}_dim is {total}"
+        )
+    return out
+
+
+def make_random_checkpoint(
+    out_dir: str | Path,
+    preset: str = "nano",
+    *,
+    seed: int = 0,
+    embodiments: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """Write a randomly initialised checkpoint (real model, nano tokenizer, plausible stats).
+
+    Args:
+        out_dir: directory to write.
+        preset: policy preset name ("nano" by default).
+        seed: seeds the weights and the statistics (same seed, same bytes).
+        embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", and optionally
+            "state_keys"/"action_keys": [[key, mode], ...] with "state_key_dims"/
+            "action_key_dims": {key: width}}}; default one Unitree G1 upper body
+            ("unitree_g1", slot 0, 31 state / 31 action dims, action_dt 0.05).
+    """
+    from gr00t_policy.prompt import build_nano_tokenizer
+
+    config = get_preset(preset)
+    emb = check_embodiments(embodiments or DEFAULT_EMBODIMENTS, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        policy = build_policy(config, "cpu")
+    rng = np.random.default_rng(seed)
+    metadata = {}
+    for tag, entry in emb.items():
+        state = {k: _random_stats(rng, d) for k, d in _key_dims(entry, "state")}
+        action = {k: _random_stats(rng, d) for k, d in _key_dims(entry, "action")}
+        metadata[tag] = metadata_entry(tag, state, action)
+    return save_checkpoint(
+        policy, out_dir, tokenizer=build_nano_tokenizer(config.backbone), metadata=metadata,
+        embodiments=emb, preset=preset,
+    )
+
+
+# Official GR00T-N1-2B layout ------------------------------------------------------------------
+
+
+def _siglip_shapes(cfg: BackboneConfig) -> dict[str, tuple[int, ...]]:
+    p = "backbone.model.vision_model.vision_model."
+    c, i, k = cfg.vision_hidden_size, cfg.vision_intermediate_size, cfg.vision_patch_size
+    s = {
+        p + "embeddings.patch_embedding.weight": (c, 3, k, k),
+        p + "embeddings.patch_embedding.bias": (c,),
+        p + "embeddings.position_embedding.weight": (cfg.patches_per_side ** 2, c),
+        p + "post_layernorm.weight": (c,),
+        p + "post_layernorm.bias": (c,),
+    }
+    for n in range(cfg.vision_num_layers):
+        layer = f"{p}encoder.layers.{n}."
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            s[f"{layer}self_attn.{proj}.weight"] = (c, c)
+            s[f"{layer}self_attn.{proj}.bias"] = (c,)
+        for norm in ("layer_norm1", "layer_norm2"):
+            s[f"{layer}{norm}.weight"] = (c,)
+            s[f"{layer}{norm}.bias"] = (c,)
+        s[f"{layer}mlp.fc1.weight"] = (i, c)
+        s[f"{layer}mlp.fc1.bias"] = (i,)
+        s[f"{layer}mlp.fc2.weight"] = (c, i)
+        s[f"{layer}mlp.fc2.bias"] = (c,)
+    return s
+
+
+def _llama_shapes(cfg: BackboneConfig) -> dict[str, tuple[int, ...]]:
+    p = "backbone.model.language_model.model."
+    d, i = cfg.lm_hidden_size, cfg.lm_intermediate_size
+    q, kv = cfg.lm_num_heads * cfg.lm_head_dim, cfg.lm_num_kv_heads * cfg.lm_head_dim
+    s = {p + "embed_tokens.weight": (cfg.vocab_size, d), p + "norm.weight": (d,)}
+    for n in range(cfg.select_layer):
+        layer = f"{p}layers.{n}."
+        s[layer + "self_attn.q_proj.weight"] = (q, d)
+        s[layer + "self_attn.k_proj.weight"] = (kv, d)
+        s[layer + "self_attn.v_proj.weight"] = (kv, d)
+        s[layer + "self_attn.o_proj.weight"] = (d, q)
+        s[layer + "mlp.gate_proj.weight"] = (i, d)
+        s[layer + "mlp.up_proj.weight"] = (i, d)
+        s[layer + "mlp.down_proj.weight"] = (d, i)
+        s[layer + "input_layernorm.weight"] = (d,)
+        s[layer + "post_attention_layernorm.weight"] = (d,)
+    return s
+
+
+def _linear(s: dict, name: str, out_f: int, in_f: int) -> None:
+    s[name + ".weight"] = (out_f, in_f)
+    s[name + ".bias"] = (out_f,)
+
+
+def _action_head_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
+    h = config.action_head
+    d, hid, e = h.input_embedding_dim, h.hidden_size, h.num_embodiments
+    inner = h.num_heads * h.head_dim
+    s: dict[str, tuple[int, ...]] = {}
+    m = "action_head.model."
+    _linear(s, m + "timestep_encoder.timestep_embedder.linear_1", d, h.timestep_channels)
+    _linear(s, m + "timestep_encoder.timestep_embedder.linear_2", d, d)
+    for n in range(h.num_layers):
+        b = f"{m}transformer_blocks.{n}."
+        kv_dim = h.cross_attention_dim if h.is_cross_attention_block(n) else d
+        _linear(s, b + "norm1.linear", 2 * d, d)
+        _linear(s, b + "attn1.to_q", inner, d)
+        _linear(s, b + "attn1.to_k", inner, kv_dim)
+        _linear(s, b + "attn1.to_v", inner, kv_dim)
+        _linear(s, b + "attn1.to_out.0", d, inner)
+        _linear(s, b + "ff.net.0.proj", h.ff_mult * d, d)
+        _linear(s, b + "ff.net.2", d, h.ff_mult * d)
+    _linear(s, m + "proj_out_1", 2 * d, d)
+    _linear(s, m + "proj_out_2", hid, d)
+
+    def cat_linear(name: str, in_f: int, out_f: int) -> None:
+        s[name + ".W"] = (e, in_f, out_f)
+        s[name + ".b"] = (e, out_f)
+
+    cat_linear("action_head.state_encoder.layer1", h.max_state_dim, hid)
+    cat_linear("action_head.state_encoder.layer2", hid, d)
+    cat_linear("action_head.action_encoder.W1", h.max_action_dim, d)
+    cat_linear("action_head.action_encoder.W2", 2 * d, d)
+    cat_linear("action_head.action_encoder.W3", d, d)
+    cat_linear("action_head.action_decoder.layer1", hid, hid)
+    cat_linear("action_head.action_decoder.layer2", hid, h.max_action_dim)
+    s["action_head.position_embedding.weight"] = (h.max_seq_len, d)
+    return s
+
+
+def official_key_shapes(
+    config: PolicyConfig, parts: Iterable[str] = PARTS
+) -> dict[str, tuple[int, ...]]:
+    """Every tensor key of the official GR00T-N1 layout that ``config`` needs, with its shape.
+
+    Excludes what we never build (``action_head.decode_layer.*``, LM layers from
+    ``select_layer`` on, the LM head).
+    """
+    parts = check_parts(parts)
+    shapes: dict[str, tuple[int, ...]] = {}
+    if "backbone" in parts:
+        b = config.backbone
+        shapes.update(_siglip_shapes(b))
+        d_in, d = b.projector_input_dim, b.lm_hidden_size
+        shapes["backbone.model.mlp1.0.weight"] = (d_in,)
+        shapes["backbone.model.mlp1.0.bias"] = (d_in,)
+        _linear(shapes, "backbone.model.mlp1.1", d, d_in)
+        _linear(shapes, "backbone.model.mlp1.3", d, d)
+        shapes.update(_llama_shapes(b))
+        _linear(shapes, "backbone.linear", b.output_dim, d)
+    if "action_head" in parts:
+        shapes.update(_action_head_shapes(config))
+    return shapes
+
+
+def _skippable(key: str, config: PolicyConfig) -> bool:
+    if any(p.match(key) for p in _OFFICIAL_SKIP):
+        return True
+    m = _LM_LAYER.match(key)
+    return bool(m) and int(m.group(1)) >= config.backbone.select_layer
+
+
+def load_official_gr00t_n1(
+    ckpt_dir: str | Path,
+    *,
+    config: PolicyConfig | None = None,
+    parts: Iterable[str] = PARTS,
+    device: str = "cpu",
+    dtype: str | None = "float32",
+    tokenizer_dir: str | Path | None = None,
+    embodiments: Mapping[str, Mapping[str, Any]] | None = None,
+) -> LoadedCheckpoint:
+    """Load an official GR00T-N1-2B checkpoint directory (single file or sharded).
+
+    Args:
+        ckpt_dir: directory with model.safetensors or model.safetensors.index.json (+ shards)
+            and optionally experiment_cfg/metadata.json.
+        config: sizes to expect; default the ``gr00t-n1-2b`` preset.
+        parts: which parts to build.
+        device: where the tensors go.
+        dtype: cast floating tensors ("float32", "float16", "bfloat16"; None keeps them).
+        tokenizer_dir: where the Eagle-2 tokenizer lives (default ``ckpt_dir`` if it holds
+            tokenizer.json); needed to run the backbone.
+        embodiments: our {tag: {"slot", ...}} table for the checkpoint's tags (default {}).
+
+    Raises CheckpointError naming the key (and both shapes) on a missing or mis-shaped tensor.
+    """
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype is not None and dtype not in dtypes:
+        raise ValueError(f"dtype must be one of {sorted(dtypes)} or None, got {dtype!r}")
+    ckpt_dir = Path(ckpt_dir)
+    config = config or get_preset("gr00t-n1-2b")
+    parts = check_parts(parts)
+    files = _weight_files(ckpt_dir)
+    expected = official_key_shapes(config, parts)
+    _check_shapes(expected, _stored_shapes({k: files[k] for k in expected if k in files}), str(ckpt_dir))
+    prefixes = tuple(f"{p}." for p in parts)
+    skipped = sorted(k for k in files if k not in expected and _skippable(k, config))
+    unknown = sorted(
+        k for k in files if k not in expected and k.startswith(prefixes) and k not in skipped
+    )
+    if skipped:
+        logger.info(
+            "official checkpoint: skipping %d tensors we do not build (decode_layer, LM layers "
+            ">= %d, lm_head), e.g. %s", len(skipped), config.backbone.select_layer, skipped[:3],
+        )
+    if unknown:
+        logger.warning("official checkpoint: ignoring %d unknown tensors, e.g. %s",
+                       len(unknown), unknown[:5])
+    policy = _materialize(config, parts, files, device, dtypes.get(dtype) if dtype else None,
+                          str(ckpt_dir))
+    tokenizer = None
+    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else ckpt_dir
+    if "backbone" in parts and (tok_dir / "tokenizer.json").is_file():
+        from gr00t_policy.prompt import PromptBuilder, load_tokenizer
+
+        tokenizer = load_tokenizer(tok_dir)
+        policy.backbone.image_context_id = PromptBuilder(tokenizer, config.backbone).image_context_id
+    elif "backbone" in parts:
+        logger.warning("no tokenizer.json in %s: pass tokenizer_dir to run the backbone", tok_dir)
+    backbone_id = ""
+    if policy.backbone is not None:
+        backbone_id = compute_backbone_id(config.backbone, policy.backbone.state_dict())
+    meta_path = ckpt_dir / METADATA_FILE
+    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return LoadedCheckpoint(
+        config=config,
+        policy=policy,
+        tokenizer=tokenizer,
+        metadata=metadata,
+        backbone_id=backbone_id,
+        embodiments=check_embodiments(embodiments, config) if embodiments else {},
+        preset=None,
+        path=ckpt_dir,
+        skipped_keys=skipped,
+    )

@@ -1,0 +1,294 @@
+"""Our checkpoint format, random checkpoints, backbone_id and the official GR00T-N1 layout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from gr00t_policy.action_head_config import ActionHeadConfig
+from gr00t_policy.backbone import BackboneRunner
+from gr00t_policy.backbone_config import BackboneConfig
+from gr00t_policy.checkpoint import (
+    CheckpointError,
+    check_embodiments,
+    compute_backbone_id,
+    load_checkpoint,
+    load_official_gr00t_n1,
+    make_random_checkpoint,
+    official_key_shapes,
+    save_checkpoint,
+)
+from gr00t_policy.normalization import Normalizer
+from gr00t_policy.policy import build_policy
+from gr00t_policy.policy_config import PolicyConfig, get_preset
+from gr00t_policy.prompt import build_nano_tokenizer
+
+torch.set_num_threads(1)
+
+
+def tiny_policy_config() -> PolicyConfig:
+    backbone = BackboneConfig(
+        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
+        vision_num_heads=2, image_size=56, lm_hidden_size=64, lm_intermediate_size=128,
+        lm_num_layers=4, lm_num_heads=2, lm_num_kv_heads=1, lm_max_position_embeddings=128,
+        vocab_size=512, select_layer=2, output_dim=32, max_tokens=48,
+    )
+    head = ActionHeadConfig(
+        hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
+        cross_attention_dim=32, timestep_channels=16, max_state_dim=8, max_action_dim=6,
+        action_horizon=4, max_seq_len=8, num_embodiments=2,
+    )
+    return PolicyConfig(backbone, head)
+
+
+@pytest.fixture(scope="module")
+def nano_ckpt(tmp_path_factory):
+    return make_random_checkpoint(tmp_path_factory.mktemp("nano"), "nano", seed=0)
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+
+
+# Our format -----------------------------------------------------------------------------------
+
+
+def test_random_checkpoint_layout(nano_ckpt):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "experiment_cfg/metadata.json"):
+        assert (nano_ckpt / name).is_file(), name
+    cfg = json.loads((nano_ckpt / "config.json").read_text())
+    assert cfg["format"] == "gr00t_ros/1" and cfg["preset"] == "nano"
+    assert cfg["backbone"] == get_preset("nano").backbone.to_dict()
+    assert cfg["action_head"] == get_preset("nano").action_head.to_dict()
+    assert len(cfg["backbone_id"]) == 16 and int(cfg["backbone_id"], 16) >= 0
+    g1 = cfg["embodiments"]["unitree_g1"]
+    assert (g1["slot"], g1["action_dt"], g1["state_dim"], g1["action_dim"]) == (0, 0.05, 31, 31)
+    meta = json.loads((nano_ckpt / "experiment_cfg/metadata.json").read_text())
+    entry = meta["unitree_g1"]
+    assert entry["embodiment_tag"] == "unitree_g1"
+    dims = sum(v["shape"][0] for v in entry["modalities"]["state"].values())
+    assert dims == 31
+    norm = Normalizer.from_metadata(meta, "unitree_g1", g1["state_keys"], g1["action_keys"])
+    assert norm.state_dim == norm.action_dim == 31
+    stats = entry["statistics"]["action"]["left_arm"]
+    assert all(lo < hi for lo, hi in zip(stats["min"], stats["max"]))
+
+
+def test_load_round_trip_is_bit_identical(nano_ckpt, tmp_path):
+    ckpt = load_checkpoint(nano_ckpt)
+    stored = load_file(str(nano_ckpt / "model.safetensors"))
+    state = ckpt.policy.state_dict()
+    assert set(state) == set(stored)
+    assert all(torch.equal(state[k], stored[k]) for k in stored)
+    assert ckpt.backbone_id == compute_backbone_id(ckpt.config.backbone, state)
+    # Save again and load: same tensors, same backbone_id, same outputs.
+    again_dir = save_checkpoint(
+        ckpt.policy, tmp_path / "again", tokenizer=ckpt.tokenizer, metadata=ckpt.metadata,
+        embodiments=ckpt.embodiments, preset="nano",
+    )
+    again = load_checkpoint(again_dir)
+    assert again.backbone_id == ckpt.backbone_id
+    assert again.embodiments == ckpt.embodiments and again.metadata == ckpt.metadata
+    a = BackboneRunner(nano_ckpt).encode([_image(0)], "touch the red cube with your left hand")
+    b = BackboneRunner(again_dir).encode([_image(0)], "touch the red cube with your left hand")
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    head_a, head_b = ckpt.policy.action_head, again.policy.action_head
+    h = ckpt.config.action_head
+    feats, mask = torch.from_numpy(a[0])[None], torch.from_numpy(a[1])[None]
+    state_in = torch.randn(1, 1, h.max_state_dim, generator=torch.Generator().manual_seed(1))
+    noise = torch.randn(1, h.action_horizon, h.max_action_dim, generator=torch.Generator().manual_seed(2))
+    slot = torch.tensor([0])
+    assert torch.equal(head_a.sample(feats, mask, state_in, slot, noise, 4),
+                       head_b.sample(feats, mask, state_in, slot, noise, 4))
+
+
+def test_action_head_only_load_builds_no_backbone(nano_ckpt):
+    ckpt = load_checkpoint(nano_ckpt, parts=("action_head",))
+    assert ckpt.policy.backbone is None and ckpt.tokenizer is None
+    assert ckpt.policy.action_head is not None
+    assert all(k.startswith("action_head.") for k in ckpt.policy.state_dict())
+    assert ckpt.backbone_id == json.loads((nano_ckpt / "config.json").read_text())["backbone_id"]
+    backbone_only = load_checkpoint(nano_ckpt, parts=("backbone",))
+    assert backbone_only.policy.action_head is None
+    rope = backbone_only.policy.backbone.model.language_model.model.rotary_emb.inv_freq
+    assert rope.device.type == "cpu" and torch.isfinite(rope).all()
+
+
+def test_same_seed_same_id_other_seed_other_id(nano_ckpt, tmp_path):
+    cfg0 = json.loads((nano_ckpt / "config.json").read_text())
+    same = json.loads((make_random_checkpoint(tmp_path / "a", seed=0) / "config.json").read_text())
+    other = json.loads((make_random_checkpoint(tmp_path / "b", seed=1) / "config.json").read_text())
+    assert same["backbone_id"] == cfg0["backbone_id"] != other["backbone_id"]
+
+
+def test_backbone_id_covers_config_and_every_byte():
+    cfg = tiny_policy_config()
+    torch.manual_seed(0)
+    policy = build_policy(cfg)
+    state = policy.state_dict()
+    base = compute_backbone_id(cfg.backbone, state)
+    # Same id from the backbone module's own state dict (no "backbone." prefix).
+    assert compute_backbone_id(cfg.backbone, policy.backbone.state_dict()) == base
+    # Action head tensors do not count.
+    changed_head = dict(state)
+    changed_head["action_head.position_embedding.weight"] = state[
+        "action_head.position_embedding.weight"
+    ] + 1
+    assert compute_backbone_id(cfg.backbone, changed_head) == base
+    tweaked = dict(state)
+    w = state["backbone.linear.weight"].clone()
+    w[3, 5] = torch.nextafter(w[3, 5], torch.tensor(10.0))
+    tweaked["backbone.linear.weight"] = w
+    assert compute_backbone_id(cfg.backbone, tweaked) != base
+    other_cfg = BackboneConfig.from_dict({**cfg.backbone.to_dict(), "max_tokens": 40})
+    assert compute_backbone_id(other_cfg, state) != base
+    half = {k: v.half() if k.startswith("backbone.") else v for k, v in state.items()}
+    assert compute_backbone_id(cfg.backbone, half) != base
+    with pytest.raises(ValueError, match="no backbone tensors"):
+        compute_backbone_id(cfg.backbone, {})
+
+
+def test_shape_mismatch_names_key_and_both_shapes(nano_ckpt, tmp_path):
+    bad = make_random_checkpoint(tmp_path / "bad", seed=0)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["action_head"]["max_state_dim"] = 48
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"state_encoder\.layer1\.W.*\[4, 64, 128\].*\[4, 48, 128\]"):
+        load_checkpoint(bad, parts=("action_head",))
+
+
+def test_missing_key_is_named(nano_ckpt, tmp_path):
+    bad = make_random_checkpoint(tmp_path / "bad", seed=0)
+    tensors = load_file(str(bad / "model.safetensors"))
+    del tensors["backbone.linear.bias"]
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"missing key 'backbone\.linear\.bias'"):
+        load_checkpoint(bad)
+    # The action head alone still loads.
+    load_checkpoint(bad, parts=("action_head",))
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(CheckpointError, match="load_official_gr00t_n1"):
+        load_checkpoint(tmp_path)
+
+
+def test_embodiment_validation():
+    cfg = get_preset("nano")
+    ok = {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31}
+    assert check_embodiments({"g1": ok}, cfg)["g1"]["slot"] == 0
+    with pytest.raises(CheckpointError, match=r"slot=4.*\[0, 4\)"):
+        check_embodiments({"g1": {**ok, "slot": 4}}, cfg)
+    with pytest.raises(CheckpointError, match="already used by 'a'"):
+        check_embodiments({"a": ok, "b": ok}, cfg)
+    with pytest.raises(CheckpointError, match=r"action_dim=40.*max_action_dim"):
+        check_embodiments({"g1": {**ok, "action_dim": 40}}, cfg)
+    with pytest.raises(CheckpointError, match="action_dt"):
+        check_embodiments({"g1": {**ok, "action_dt": 0}}, cfg)
+
+
+def test_custom_embodiments_and_keys(tmp_path):
+    emb = {
+        "arm_a": {"slot": 1, "action_dt": 0.1, "state_dim": 8, "action_dim": 7,
+                  "state_keys": [["joints", "mean_std"], ["gripper", "binary"]],
+                  "state_key_dims": {"joints": 7, "gripper": 1},
+                  "action_keys": [["joints", "q99"]], "action_key_dims": {"joints": 7}},
+        "arm_b": {"slot": 2, "action_dt": 0.05, "state_dim": 5, "action_dim": 5},
+    }
+    path = make_random_checkpoint(tmp_path / "c", seed=3, embodiments=emb)
+    ckpt = load_checkpoint(path, parts=("action_head",))
+    assert set(ckpt.embodiments) == {"arm_a", "arm_b"} == set(ckpt.metadata)
+    a = ckpt.embodiments["arm_a"]
+    norm = Normalizer.from_metadata(ckpt.metadata, "arm_a", a["state_keys"], a["action_keys"])
+    assert (norm.state_dim, norm.action_dim) == (8, 7)
+    assert set(ckpt.metadata["arm_b"]["statistics"]["state"]) == {"state"}
+    bad = {"x": {**emb["arm_a"], "state_key_dims": {"joints": 6, "gripper": 1}}}
+    with pytest.raises(CheckpointError, match="sum to 7.*state_dim is 8"):
+        make_random_checkpoint(tmp_path / "d", embodiments=bad)
+
+
+# Official layout ------------------------------------------------------------------------------
+
+
+def test_official_key_shapes_match_full_preset_on_meta():
+    cfg = get_preset("gr00t-n1-2b")
+    policy = build_policy(cfg, "meta")
+    built = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
+    assert official_key_shapes(cfg) == built
+    assert official_key_shapes(cfg)["backbone.model.mlp1.1.weight"] == (2048, 4608)
+    assert not any("decode_layer" in k for k in official_key_shapes(cfg))
+
+
+def _write_fake_official(cfg: PolicyConfig, out, seed: int = 0, shards: int = 2) -> dict:
+    """A GR00T-N1-style directory from a tiny model, with the tensors the loader skips."""
+    torch.manual_seed(seed)
+    state = {k: v.contiguous() for k, v in build_policy(cfg).state_dict().items()}
+    extra = {
+        "action_head.decode_layer.weight": torch.randn(6, 32),
+        "action_head.decode_layer.bias": torch.randn(6),
+        "backbone.model.language_model.lm_head.weight": torch.randn(512, 64),
+    }
+    for n in range(cfg.backbone.select_layer, cfg.backbone.lm_num_layers):
+        extra[f"backbone.model.language_model.model.layers.{n}.mlp.up_proj.weight"] = torch.randn(128, 64)
+    everything = {**state, **extra}
+    keys = sorted(everything)
+    out.mkdir(parents=True, exist_ok=True)
+    weight_map = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = {k: everything[k] for k in keys[i::shards]}
+        save_file(part, str(out / name))
+        weight_map.update({k: name for k in part})
+    (out / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return state
+
+
+def test_official_loader_reads_sharded_layout(tmp_path):
+    cfg = tiny_policy_config()
+    assert official_key_shapes(cfg) == {
+        k: tuple(v.shape) for k, v in build_policy(cfg, "meta").state_dict().items()
+    }
+    state = _write_fake_official(cfg, tmp_path / "official")
+    build_nano_tokenizer(cfg.backbone).save_pretrained(str(tmp_path / "official"))
+    ckpt = load_official_gr00t_n1(tmp_path / "official", config=cfg)
+    loaded = ckpt.policy.state_dict()
+    assert set(loaded) == set(state)
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    assert any("decode_layer" in k for k in ckpt.skipped_keys)
+    assert any(".layers.3." in k for k in ckpt.skipped_keys)
+    assert "backbone.model.language_model.lm_head.weight" in ckpt.skipped_keys
+    assert ckpt.backbone_id == compute_backbone_id(cfg.backbone, state)
+    assert ckpt.policy.backbone.image_context_id is not None
+    head_only = load_official_gr00t_n1(tmp_path / "official", config=cfg, parts=("action_head",),
+                                       dtype="bfloat16")
+    assert head_only.policy.backbone is None
+    assert head_only.policy.action_head.model.proj_out_2.weight.dtype == torch.bfloat16
+
+
+def test_official_loader_errors_name_the_key(tmp_path):
+    cfg = tiny_policy_config()
+    _write_fake_official(cfg, tmp_path / "o", shards=1)
+    shard = tmp_path / "o" / "model-00001-of-00001.safetensors"
+    tensors = load_file(str(shard))
+    tensors["action_head.model.proj_out_2.weight"] = torch.zeros(30, 32)
+    save_file(tensors, str(shard))
+    with pytest.raises(CheckpointError, match=r"proj_out_2\.weight.*\[30, 32\].*\[32, 32\]"):
+        load_official_gr00t_n1(tmp_path / "o", config=cfg)
+    del tensors["action_head.model.proj_out_2.weight"]
+    del tensors["backbone.model.mlp1.3.bias"]
+    save_file(tensors, str(shard))
+    index = json.loads((tmp_path / "o" / "model.safetensors.index.json").read_text())
+    index["weight_map"] = {k: shard.name for k in tensors}
+    (tmp_path / "o" / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match=r"missing key 'backbone\.model\.mlp1\.3\.bias'"):
+        load_official_gr00t_n1(tmp_path / "o", config=cfg)
+    with pytest.raises(CheckpointError, match="neither"):
+        load_official_gr00t_n1(tmp_path / "nothing_here", config=cfg)
