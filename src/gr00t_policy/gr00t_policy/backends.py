@@ -370,6 +370,7 @@ class TensorRTRunner(ActionHeadRunner):
         self._runtime = trt.Runtime(self._trt_logger)
         gpu_name = torch.cuda.get_device_name(self.device)
         self._buffers: dict[str, torch.Tensor] = {}
+        self._engines: list[Any] = []  # the contexts need their engines alive
         self._cond_ctx = self._load(trt, exported.conditioning, cache, gpu_name)
         self._den_ctx = self._load(trt, exported.denoise, cache, gpu_name)
         self._stream = torch.cuda.Stream(self.device)
@@ -381,7 +382,7 @@ class TensorRTRunner(ActionHeadRunner):
         engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if engine is None:
             raise RuntimeError(f"TensorRT could not deserialize {engine_path}; delete it to rebuild")
-        self._engines = getattr(self, "_engines", []) + [engine]  # keep engines alive
+        self._engines.append(engine)
         context = engine.create_execution_context()
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
@@ -395,7 +396,10 @@ class TensorRTRunner(ActionHeadRunner):
     def _build(self, trt: Any, onnx_path: Path, engine_path: Path) -> None:
         logger.info("building FP16 TensorRT engine %s from %s", engine_path, onnx_path)
         builder = trt.Builder(self._trt_logger)
-        network = builder.create_network(0)
+        major = int(trt.__version__.split(".")[0])
+        # TensorRT >= 10 networks are always explicit-batch; 8.x needs the flag.
+        flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+        network = builder.create_network(flags)
         parser = trt.OnnxParser(network, self._trt_logger)
         if not parser.parse_from_file(str(onnx_path)):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))

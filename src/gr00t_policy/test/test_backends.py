@@ -158,6 +158,7 @@ def test_checkpoint_directory(tmp_path) -> None:
     assert np.abs(t_runner.sample(state, noise) - o_runner.sample(state, noise)).max() < 1e-4
 
 
+@pytest.mark.gpu
 @needs_cuda
 def test_torch_cuda_graph_runner_matches_cpu(head) -> None:
     cpu = make_runner("torch", head, embodiment_slot=1, num_tokens=TOKENS)
@@ -176,6 +177,8 @@ def test_torch_cuda_graph_runner_matches_cpu(head) -> None:
     assert np.abs(gpu.sample(state2, noise2) - cpu.sample(state2, noise2)).max() < 1e-3
 
 
+@pytest.mark.gpu
+@pytest.mark.tensorrt
 @needs_tensorrt
 def test_tensorrt_fp16_engine_matches_torch(head, tmp_path) -> None:
     ref = make_runner("torch", head, embodiment_slot=1, num_tokens=TOKENS)
