@@ -1,0 +1,519 @@
+"""Joint flow-matching training of the whole policy (backbone + action head) on a LeRobot v2
+dataset, producing our checkpoint format. CLI: ``gr00t-train``.
+
+One training sample is a random (episode, frame t) of the dataset:
+
+- the camera image(s) at frame ``t - k``: with probability ``stale_prob`` ``k`` is drawn from
+  1..``max_stale_frames`` (the System 2 tokens are up to ~100 ms older than the state at run
+  time), else ``k = 0``; clamped at the episode start;
+- the instruction, as a left-padded ChatML prompt;
+- the state at ``t``, normalized with the dataset statistics (per key, the embodiment's
+  normalization mode) and zero-padded to ``max_state_dim``;
+- the action chunk: the ``H`` joint targets commanded at frames ``t .. t+H-1`` (row ``t`` is
+  the target commanded right after observing state ``t``, i.e. the set-points for times
+  ``t+dt .. t+H*dt``), normalized, zero-padded to ``max_action_dim``; rows past the episode end
+  repeat the last row and are masked out of the loss;
+- the embodiment slot of the embodiment config.
+
+The loss is ``GR00TPolicy.loss`` (masked flow-matching MSE through backbone and action head
+jointly). AdamW, linear warmup then cosine decay to zero, optional bfloat16 autocast, gradient
+clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
+Generator for augmentation, noise and flow times; no loader workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gr00t_policy.dataset import ACTION, STATE, LeRobotDataset
+from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
+from gr00t_policy.normalization import Normalizer, compute_statistics, metadata_entry
+from gr00t_policy.policy import GR00TPolicy
+from gr00t_policy.policy_config import PolicyConfig, get_preset
+from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBODIMENT = "config/unitree_g1.yaml"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and sampling settings.
+
+    Attributes:
+        steps: optimizer steps.
+        batch_size: samples per step.
+        lr: peak learning rate (after warmup).
+        weight_decay: AdamW weight decay.
+        betas: AdamW betas.
+        warmup_ratio: fraction of ``steps`` with a linear warmup from 0.
+        grad_clip: max global gradient norm (0 disables clipping).
+        seed: seeds model init, sampling, augmentation, noise and flow times.
+        stale_prob: probability that a sample's image is older than its state.
+        max_stale_frames: the image is then 1..max_stale_frames frames older.
+        augment: random shift (+-``shift_px``) and colour jitter on the images.
+        shift_px: largest random translation, pixels at the backbone's image size.
+        jitter: largest relative brightness / contrast change.
+        bf16: bfloat16 autocast for the forward pass (fp32 master weights).
+        log_every: steps between logged (averaged) losses.
+        save_every: steps between intermediate checkpoints (0: only at the end).
+    """
+
+    steps: int = 5000
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-5
+    betas: tuple[float, float] = (0.95, 0.999)
+    warmup_ratio: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    stale_prob: float = 0.5
+    max_stale_frames: int = 2
+    augment: bool = True
+    shift_px: int = 4
+    jitter: float = 0.1
+    bf16: bool = False
+    log_every: int = 50
+    save_every: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0.0 <= self.stale_prob <= 1.0:
+            raise ValueError(f"TrainConfig.stale_prob must be in [0, 1], got {self.stale_prob}")
+        if self.max_stale_frames < 0 or self.shift_px < 0 or self.log_every < 1 or self.save_every < 0:
+            raise ValueError(
+                "TrainConfig.max_stale_frames, shift_px, save_every must be >= 0 and log_every "
+                f">= 1; got {self.max_stale_frames}, {self.shift_px}, {self.save_every}, "
+                f"{self.log_every}"
+            )
+        if not 0.0 <= self.jitter < 1.0:
+            raise ValueError(f"TrainConfig.jitter must be in [0, 1), got {self.jitter}")
+
+
+# --------------------------------------------------------------------------------- metadata
+
+
+def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
+    """The dataset's keys, joints and cameras must be the embodiment's."""
+    for modality, keys, names in (
+        ("state", emb.state_keys, ds.state_names),
+        ("action", emb.action_keys, ds.action_names),
+    ):
+        ds_keys = [(k, e - s) for k, s, e in ds.key_ranges(modality)]
+        emb_keys = [(k.key, len(k.joints)) for k in keys]
+        if ds_keys != emb_keys:
+            raise ValueError(
+                f"dataset {ds.root} {modality} keys {ds_keys} differ from embodiment "
+                f"{emb.name!r} keys {emb_keys}; record the dataset with this embodiment"
+            )
+        joints = [j for k in keys for j in k.joints]
+        if names and names != joints:
+            raise ValueError(
+                f"dataset {ds.root} {modality} joint names differ from embodiment {emb.name!r}: "
+                f"first mismatch at {next(i for i, (a, b) in enumerate(zip(names, joints)) if a != b)}"
+            )
+    cams = [c.name for c in emb.cameras]
+    missing = [c for c in cams if c not in ds.cameras]
+    if missing:
+        raise ValueError(
+            f"embodiment {emb.name!r} cameras {missing} are not in dataset {ds.root} "
+            f"(it has {ds.cameras})"
+        )
+
+
+def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig) -> dict[str, Any]:
+    """Isaac-GR00T ``experiment_cfg/metadata.json`` for the embodiment, from the dataset.
+
+    Per state / action key: min, max, mean, std, q01, q99 over all frames (recomputed from
+    the episode files, so meta/stats.json need not be current).
+    """
+    _check_layout(ds, emb)
+    states = np.concatenate([ds.episode(i, load_video=False).states for i in range(ds.num_episodes)])
+    actions = np.concatenate([ds.episode(i, load_video=False).actions for i in range(ds.num_episodes)])
+    state_stats = compute_statistics({k: states[:, s:e] for k, s, e in ds.key_ranges("state")})
+    action_stats = compute_statistics({k: actions[:, s:e] for k, s, e in ds.key_ranges("action")})
+    return {emb.tag: metadata_entry(emb.tag, state_stats, action_stats)}
+
+
+def embodiment_entry(emb: EmbodimentConfig) -> dict[str, dict[str, Any]]:
+    """config.json "embodiments" entry: {tag: {slot, action_dt, state_dim, action_dim}}."""
+    return {emb.tag: {"slot": emb.slot, "action_dt": emb.action_dt,
+                      "state_dim": emb.state_dim, "action_dim": emb.action_dim}}
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def resize_frames(frames: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> uint8 (T, 3, size, size), bilinear with anti-aliasing.
+
+    The same resampling as ``backbone.preprocess_images`` (then rounded to uint8).
+    """
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8)  # (T, 3, S, S)
+
+
+class TrainingData:
+    """All episodes in memory (images resized to the backbone's size, vectors normalized)."""
+
+    def __init__(
+        self,
+        ds: LeRobotDataset,
+        emb: EmbodimentConfig,
+        config: PolicyConfig,
+        prompt: PromptBuilder,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch."""
+        _check_layout(ds, emb)
+        bb, ah = config.backbone, config.action_head
+        if len(emb.cameras) != bb.num_views:
+            raise ValueError(
+                f"embodiment {emb.name!r} has {len(emb.cameras)} camera(s) but the backbone "
+                f"takes num_views={bb.num_views}"
+            )
+        if emb.state_dim > ah.max_state_dim or emb.action_dim > ah.max_action_dim:
+            raise ValueError(
+                f"embodiment dims state {emb.state_dim} / action {emb.action_dim} exceed the "
+                f"action head's max_state_dim {ah.max_state_dim} / max_action_dim {ah.max_action_dim}"
+            )
+        if not 0 <= emb.slot < ah.num_embodiments:
+            raise ValueError(
+                f"embodiment slot {emb.slot} out of range [0, {ah.num_embodiments}) "
+                "(ActionHeadConfig.num_embodiments)"
+            )
+        self.horizon = ah.action_horizon
+        self.slot = emb.slot
+        self.cameras = [c.name for c in emb.cameras]
+        norm = Normalizer.from_metadata(
+            metadata, emb.tag,
+            state_keys=[(k.key, k.mode) for k in emb.state_keys],
+            action_keys=[(k.key, k.mode) for k in emb.action_keys],
+        )
+        task_ids = sorted(ds.tasks)
+        encoded = [prompt.encode(ds.tasks[i], num_images=bb.num_views) for i in task_ids]
+        self._task_row = {t: r for r, t in enumerate(task_ids)}
+        self.input_ids = torch.from_numpy(np.stack([e.input_ids for e in encoded]))  # (K, L)
+        self.attention_mask = torch.from_numpy(np.stack([e.attention_mask for e in encoded]))  # (K, L)
+
+        self.images: list[torch.Tensor] = []  # per episode (T, V, 3, S, S) uint8
+        self.states: list[torch.Tensor] = []  # per episode (T, S_max) float32
+        self.actions: list[torch.Tensor] = []  # per episode (T + H - 1, A_max) float32
+        self.lengths: list[int] = []
+        self.task_rows: list[int] = []
+        for i in range(ds.num_episodes):
+            ep = ds.episode(i, load_video=False)
+            views = [resize_frames(ds.frames(i, cam), bb.image_size) for cam in self.cameras]
+            self.images.append(torch.stack(views, dim=1))  # (T, V, 3, S, S)
+            state = np.zeros((ep.length, ah.max_state_dim), dtype=np.float32)
+            state[:, : emb.state_dim] = norm.normalize_state(ep.states)
+            act = norm.normalize_action(ep.actions).astype(np.float32)  # (T, A)
+            act = np.concatenate([act, np.repeat(act[-1:], self.horizon - 1, axis=0)])  # (T+H-1, A)
+            padded = np.zeros((act.shape[0], ah.max_action_dim), dtype=np.float32)
+            padded[:, : emb.action_dim] = act
+            self.states.append(torch.from_numpy(state))
+            self.actions.append(torch.from_numpy(padded))
+            self.lengths.append(ep.length)
+            self.task_rows.append(self._task_row[ep.task_index])
+        self.action_dim = emb.action_dim
+        self.max_action_dim = ah.max_action_dim
+        self.mean = torch.tensor(bb.image_mean).view(1, 1, 3, 1, 1)
+        self.std = torch.tensor(bb.image_std).view(1, 1, 3, 1, 1)
+        self._episode_of = np.concatenate(
+            [np.full(n, i, dtype=np.int64) for i, n in enumerate(self.lengths)]
+        )
+        self._frame_of = np.concatenate([np.arange(n, dtype=np.int64) for n in self.lengths])
+        mib = sum(x.numel() for x in self.images) / 2**20
+        logger.info("training data: %d episodes, %d frames, images %.0f MiB",
+                    len(self.lengths), self.num_frames, mib)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self._episode_of.shape[0])
+
+    def sample(
+        self,
+        rng: np.random.Generator,
+        batch_size: int,
+        cfg: TrainConfig,
+        generator: torch.Generator,
+    ) -> dict[str, torch.Tensor]:
+        """A batch for ``GR00TPolicy.loss`` from uniformly drawn (episode, frame) pairs."""
+        flat = rng.integers(0, self.num_frames, size=batch_size)
+        eps, ts = self._episode_of[flat], self._frame_of[flat]
+        stale = rng.random(batch_size) < cfg.stale_prob
+        lag = rng.integers(1, cfg.max_stale_frames + 1, size=batch_size) if cfg.max_stale_frames else (
+            np.zeros(batch_size, dtype=np.int64))
+        img_t = np.maximum(ts - np.where(stale, lag, 0), 0)
+        images = torch.stack([self.images[e][t] for e, t in zip(eps, img_t)])  # (B, V, 3, S, S)
+        state = torch.stack([self.states[e][t] for e, t in zip(eps, ts)]).unsqueeze(1)  # (B, 1, S_max)
+        actions = torch.stack(
+            [self.actions[e][t : t + self.horizon] for e, t in zip(eps, ts)]
+        )  # (B, H, A_max)
+        steps = torch.arange(self.horizon)  # (H,)
+        remaining = torch.as_tensor([self.lengths[e] - t for e, t in zip(eps, ts)])  # (B,)
+        row_valid = steps.unsqueeze(0) < remaining.unsqueeze(1)  # (B, H)
+        dim_valid = torch.arange(self.max_action_dim) < self.action_dim  # (A_max,)
+        action_mask = (row_valid.unsqueeze(-1) & dim_valid).float()  # (B, H, A_max)
+        pix = images.float() / 255.0  # (B, V, 3, S, S)
+        if cfg.augment:
+            pix = augment(pix, generator, cfg.shift_px, cfg.jitter)
+        rows = torch.as_tensor([self.task_rows[e] for e in eps])  # (B,)
+        return {
+            "input_ids": self.input_ids[rows],  # (B, L)
+            "attention_mask": self.attention_mask[rows],  # (B, L)
+            "pixel_values": (pix - self.mean) / self.std,  # (B, V, 3, S, S)
+            "state": state,
+            "actions": actions,
+            "action_mask": action_mask,
+            "embodiment_id": torch.full((batch_size,), self.slot, dtype=torch.long),  # (B,)
+        }
+
+
+def augment(pix: torch.Tensor, generator: torch.Generator, shift_px: int, jitter: float) -> torch.Tensor:
+    """Random translation (edge-replicated, +-shift_px) and brightness/contrast jitter.
+
+    pix: (B, V, 3, S, S) in [0, 1]; returns the same shape, clamped to [0, 1].
+    """
+    b, v, c, s, _ = pix.shape
+    x = pix.reshape(b * v, c, s, s)  # (N, 3, S, S)
+    if shift_px > 0:
+        padded = F.pad(x, [shift_px] * 4, mode="replicate")  # (N, 3, S+2p, S+2p)
+        offs = torch.randint(0, 2 * shift_px + 1, (b * v, 2), generator=generator)
+        x = torch.stack([padded[i, :, dy : dy + s, dx : dx + s] for i, (dy, dx) in enumerate(offs.tolist())])
+    if jitter > 0:
+        scale = 1.0 + (torch.rand(b * v, 2, generator=generator) * 2.0 - 1.0) * jitter  # (N, 2)
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)  # (N, 1, 1, 1)
+        x = (x - mean) * scale[:, 0].view(-1, 1, 1, 1) + mean  # contrast
+        x = x * scale[:, 1].view(-1, 1, 1, 1)  # brightness
+    return x.clamp(0.0, 1.0).reshape(b, v, c, s, s)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warmup over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: per-step losses, the checkpoint directory, seconds per step."""
+
+    losses: list[float]
+    checkpoint: Path
+    seconds_per_step: float
+
+
+def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> None:
+    """PNG of the per-step loss and its moving average (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = np.asarray(losses, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(np.arange(1, len(y) + 1), y, lw=0.5, alpha=0.4, label="loss")
+    w = max(1, min(window, len(y)))
+    if len(y) >= w:
+        ma = np.convolve(y, np.ones(w) / w, mode="valid")
+        ax.plot(np.arange(w, len(y) + 1), ma, lw=1.5, label=f"moving average ({w})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _save(policy, out: Path, tokenizer, metadata, emb, preset, losses, cfg, info) -> None:
+    from gr00t_policy.checkpoint import save_checkpoint
+
+    save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
+                    embodiments=embodiment_entry(emb), preset=preset)
+    save_loss_plot(losses, out / "loss.png")
+    log = {"train_config": asdict(cfg), "losses": losses, **info}
+    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+
+
+def train(
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    policy_config: PolicyConfig,
+    embodiment: EmbodimentConfig,
+    cfg: TrainConfig,
+    preset: str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a randomly initialised policy on a dataset and save it as a checkpoint.
+
+    Args:
+        dataset_dir: a LeRobot v2 dataset recorded for ``embodiment``.
+        out_dir: the checkpoint directory written (also loss.png, train_log.json).
+        policy_config: model sizes (a preset or a custom config).
+        embodiment: the robot (keys, normalization modes, slot, cameras, action_dt).
+        cfg: optimisation settings.
+        preset: preset name written into config.json (None for a custom config).
+        progress: show a tqdm progress bar.
+    """
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ds = LeRobotDataset(dataset_dir)
+    if abs(ds.fps * embodiment.action_dt - 1.0) > 1e-6:
+        raise ValueError(
+            f"dataset fps {ds.fps} does not match embodiment action_dt {embodiment.action_dt} "
+            f"(expected fps {1.0 / embodiment.action_dt:g})"
+        )
+    tokenizer = build_nano_tokenizer(policy_config.backbone)
+    prompt = PromptBuilder(tokenizer, policy_config.backbone)
+    metadata = build_metadata(ds, embodiment)
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
+    policy = GR00TPolicy(policy_config, image_context_id=prompt.image_context_id)
+    policy.train()
+    decay, no_decay = [], []
+    for name, p in policy.named_parameters():
+        (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
+    optim = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=cfg.betas,
+    )
+    warmup = int(cfg.warmup_ratio * cfg.steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, cfg.steps, warmup))
+    out = Path(out_dir)
+    losses: list[float] = []
+    info = {"dataset": str(Path(dataset_dir).resolve()), "episodes": ds.num_episodes,
+            "frames": data.num_frames, "preset": preset, "threads": torch.get_num_threads()}
+    bar = tqdm(range(cfg.steps), desc="train", unit="step", disable=not progress)
+    start = time.perf_counter()
+    for step in bar:
+        batch = data.sample(rng, cfg.batch_size, cfg, generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = policy.loss(batch, generator=generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        optim.step()
+        sched.step()
+        losses.append(float(loss.item()))
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            recent = float(np.mean(losses[-cfg.log_every:]))
+            bar.set_postfix(loss=f"{recent:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            logger.info("step %d loss %.4f", step + 1, recent)
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            policy.eval()
+            _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
+                  {**info, "step": step + 1})
+            policy.train()
+    elapsed = time.perf_counter() - start
+    policy.eval()
+    sps = elapsed / cfg.steps
+    _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
+          {**info, "step": cfg.steps, "seconds_per_step": sps})
+    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def _default_embodiment() -> Path:
+    here = Path(DEFAULT_EMBODIMENT)
+    if here.is_file():
+        return here
+    repo = Path(__file__).resolve().parents[3] / DEFAULT_EMBODIMENT
+    return repo if repo.is_file() else here
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gr00t-train",
+        description="Train the policy (backbone + action head jointly, flow matching) on a "
+        "LeRobot v2 dataset and write a gr00t_ros checkpoint.",
+    )
+    d = TrainConfig()
+    p.add_argument("--dataset", required=True, help="LeRobot v2 dataset directory (gr00t-collect output)")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--preset", default="nano", help="policy size preset (default: nano)")
+    p.add_argument("--embodiment", default=None,
+                   help=f"embodiment YAML (default: {DEFAULT_EMBODIMENT})")
+    p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per step")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
+    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio, help="warmup fraction of steps")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (init, sampling, noise)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--stale-prob", type=float, default=d.stale_prob,
+                   help="probability of an image older than the state")
+    p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
+                   help="how many frames older the image may be")
+    p.add_argument("--no-augment", action="store_true", help="disable image shift / colour jitter")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass")
+    p.add_argument("--save-every", type=int, default=d.save_every,
+                   help="steps between intermediate checkpoints (0: only at the end)")
+    p.add_argument("--log-every", type=int, default=d.log_every, help="steps between loss logs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    emb_path = Path(args.embodiment) if args.embodiment else _default_embodiment()
+    if not emb_path.is_file():
+        raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
+    cfg = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio, seed=args.seed, stale_prob=args.stale_prob,
+        max_stale_frames=args.max_stale_frames, augment=not args.no_augment, bf16=args.bf16,
+        log_every=args.log_every, save_every=args.save_every,
+    )
+    result = train(
+        args.dataset, args.out, policy_config=get_preset(args.preset),
+        embodiment=load_embodiment(emb_path), cfg=cfg, preset=args.preset,
+        progress=not args.no_progress,
+    )
+    print(f"checkpoint: {result.checkpoint}  final loss (mean of last {cfg.log_every}): "
+          f"{np.mean(result.losses[-cfg.log_every:]):.4f}  {result.seconds_per_step:.3f} s/step")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
