@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -258,3 +259,57 @@ def test_nano_head_learns_a_conditional_task() -> None:
     # measured: err ~0.16, baseline (predict the mean chunk) ~0.54
     assert err.item() < 0.25, (err.item(), baseline.item())
     assert err.item() < 0.5 * baseline.item()
+
+
+# -- conventions (closed form) ---------------------------------------------------------------
+
+
+def test_time_embeddings_follow_the_stated_conventions() -> None:
+    from gr00t_policy.action_head import sinusoidal_encoding, timestep_projection
+
+    t = torch.tensor([0, 7, 250, 999])
+    proj = timestep_projection(t, 256).double()  # cos half first, freq exp(-ln(1e4) i / 127)
+    tf = t.double()
+    torch.testing.assert_close(proj[:, 0], torch.cos(tf), atol=1e-5, rtol=0)
+    torch.testing.assert_close(proj[:, 127], torch.cos(tf * 1e-4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(proj[:, 128], torch.sin(tf), atol=1e-5, rtol=0)
+    torch.testing.assert_close(proj[:, 255], torch.sin(tf * 1e-4), atol=1e-5, rtol=0)
+
+    enc = sinusoidal_encoding(t[:, None].expand(4, 3), 128).double()  # sin half first
+    assert enc.shape == (4, 3, 128)
+    last = math.exp(-63 * math.log(1e4) / 64)  # the last of 64 frequencies
+    torch.testing.assert_close(enc[:, 0, 0], torch.sin(tf), atol=1e-5, rtol=0)
+    torch.testing.assert_close(enc[:, 1, 64], torch.cos(tf), atol=1e-5, rtol=0)
+    torch.testing.assert_close(enc[:, 2, 63], torch.sin(tf * last), atol=1e-5, rtol=0)
+
+
+def test_modulation_chunk_order() -> None:
+    """norm1 chunks (scale, shift); proj_out_1 chunks (shift, scale) (a swap gives 4x + 2)."""
+    head = make_head()
+    dim = NANO.input_embedding_dim
+    x = torch.randn(2, 5, dim)
+    temb = torch.randn(2, dim)
+    scale, shift = torch.full((dim,), 2.0), torch.full((dim,), 3.0)
+    normed = torch.nn.functional.layer_norm(x, (dim,), eps=1e-5)
+    ada = head.model.transformer_blocks[0].norm1
+    with torch.no_grad():
+        ada.linear.weight.zero_()
+        ada.linear.bias.copy_(torch.cat([scale, shift]))
+    torch.testing.assert_close(ada(x, temb), normed * 3.0 + 3.0)
+
+    dit = head.model
+    with torch.no_grad():
+        dit.proj_out_1.weight.zero_()
+        dit.proj_out_1.bias.copy_(torch.cat([shift, scale]))  # shift 3, scale 2
+        dit.proj_out_2.weight.copy_(torch.eye(dim))
+        dit.proj_out_2.bias.zero_()
+        for block in dit.transformer_blocks:  # make every block the identity
+            block.attn1.to_out[0].weight.zero_()
+            block.attn1.to_out[0].bias.zero_()
+            block.ff.net[2].weight.zero_()
+            block.ff.net[2].bias.zero_()
+    features, mask, _, _ = make_inputs(NANO, batch=2, tokens=6)
+    cond = dit.encode_conditioning(features, mask)
+    out = dit(x, torch.tensor([3, 500]), cond)
+    expected = torch.nn.functional.layer_norm(x, (dim,), eps=1e-6) * 3.0 + 3.0
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
