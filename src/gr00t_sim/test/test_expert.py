@@ -1,0 +1,64 @@
+"""The scripted expert solves every task on its own within 4 s of simulated time."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gr00t_policy.embodiment import load_embodiment
+from gr00t_sim.expert import ScriptedExpert
+from gr00t_sim.world import G1World, Task, all_instructions
+
+EMBODIMENT = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
+EPISODE_S = 4.0
+SEEDS = range(10)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    emb = load_embodiment(EMBODIMENT)
+    world = G1World()
+    expert = ScriptedExpert(world, emb.action_joints, emb.action_dt)
+    return emb, world, expert
+
+
+def run_episode(emb, world, expert, seed: int, instruction: str) -> tuple[bool, np.ndarray]:
+    world.reset(seed)
+    expert.reset(instruction)
+    index = world.actuator_index(emb.action_joints)
+    substeps = round(emb.action_dt / world.model.opt.timestep)
+    rows = []
+    for _ in range(round(EPISODE_S / emb.action_dt)):
+        row = expert.act()
+        rows.append(row)
+        world.data.ctrl[index] = row
+        world.step(substeps)
+    return world.success(Task.parse(instruction)), np.stack(rows)
+
+
+def test_expert_succeeds_on_every_task_and_seed(setup):
+    emb, world, expert = setup
+    failures = []
+    for seed in SEEDS:
+        for instruction in all_instructions():
+            ok, _ = run_episode(emb, world, expert, seed, instruction)
+            if not ok:
+                failures.append((seed, instruction))
+    total = len(SEEDS) * len(all_instructions())
+    assert len(failures) <= 0.05 * total, failures
+
+
+def test_expert_actions_are_smooth_and_within_limits(setup):
+    emb, world, expert = setup
+    _, rows = run_episode(emb, world, expert, 3, "touch the green cube with your left hand")
+    assert rows.shape == (80, 31)
+    limits = emb.position_limits  # (A, 2)
+    assert np.all(rows >= limits[:, 0] - 1e-9) and np.all(rows <= limits[:, 1] + 1e-9)
+    # No jump bigger than 0.25 rad between two 50 ms rows (5 rad/s).
+    assert np.abs(np.diff(rows, axis=0)).max() < 0.25
+    # The right arm and both hands hold their rest pose.
+    rest = world.rest_pose()
+    for name in emb.action_joints:
+        if name.startswith("right_") or "_hand_" in name:
+            col = rows[:, emb.action_joints.index(name)]
+            assert np.allclose(col, rest[name]), name

@@ -1,0 +1,86 @@
+"""The tabletop world: fixed pelvis, cubes on the table, a head camera that sees them."""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gr00t_sim.world import (CUBE_COLORS, G1World, HeadCamera, SceneConfig, Task,  # noqa: E402
+                             all_instructions)
+
+
+@pytest.fixture(scope="module")
+def world() -> G1World:
+    return G1World()
+
+
+def test_model_has_the_g1_joints_and_no_free_base(world):
+    assert len(world.robot_joints) == 43
+    assert "floating_base_joint" not in world.robot_joints
+    assert world.robot_joints[:3] == ("left_hip_pitch_joint", "left_hip_roll_joint",
+                                      "left_hip_yaw_joint")
+    assert "right_hand_index_1_joint" in world.robot_joints
+
+
+def test_pelvis_fixed_and_cubes_stay_on_the_table(world):
+    world.reset(5)
+    pelvis0 = world.data.xpos[world.pelvis_id].copy()
+    cubes0 = world.cube_positions()
+    world.set_targets({n: 0.0 for n in world.robot_joints})  # zero commands
+    world.step(1000)  # 2 s
+    assert np.abs(world.data.xpos[world.pelvis_id] - pelvis0).max() < 1e-9
+    cfg = world.cfg
+    for color, pos in world.cube_positions().items():
+        assert pos[2] == pytest.approx(cfg.table_height + cfg.cube_half_size, abs=3e-3), color
+        assert np.linalg.norm(pos[:2] - cubes0[color][:2]) < 5e-3, color
+        assert cfg.cube_x[0] <= pos[0] <= cfg.cube_x[1]
+
+
+def test_reset_is_seeded(world):
+    world.reset(11)
+    a = world.cube_positions()
+    world.reset(12)
+    b = world.cube_positions()
+    world.reset(11)
+    c = world.cube_positions()
+    assert all(np.array_equal(a[k], c[k]) for k in CUBE_COLORS)
+    assert not all(np.allclose(a[k], b[k]) for k in CUBE_COLORS)
+
+
+def test_tasks_parse_and_success_geometry(world):
+    assert len(all_instructions()) == 8
+    assert Task.parse("Touch the red cube with your left hand.") == Task("touch", "left", "red")
+    with pytest.raises(ValueError, match="known"):
+        Task.parse("wave")
+    world.reset(0)
+    assert not world.success("raise your left hand")
+    assert not world.success("touch the red cube with your left hand")
+
+
+def test_head_camera_sees_three_coloured_cubes(world):
+    world.reset(0)
+    camera = HeadCamera(world.model)
+    try:
+        img = camera.render(world.data)
+    finally:
+        camera.close()
+    assert img.shape == (224, 224, 3) and img.dtype == np.uint8
+    assert img.std() > 10  # not blank
+    rgb = img.astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    counts = {
+        "red": int(((r > 120) & (r > 2 * g) & (r > 2 * b)).sum()),
+        "green": int(((g > 100) & (g > 2 * r) & (g > 1.5 * b)).sum()),
+        "blue": int(((b > 100) & (b > 2 * r) & (b > 1.5 * g)).sum()),
+    }
+    for color, n in counts.items():
+        assert n > 20, (color, counts)
+
+
+def test_scene_config_validation():
+    with pytest.raises(ValueError, match="table_near_x"):
+        SceneConfig(table_near_x=1.0, table_far_x=0.5)
+    with pytest.raises(ValueError, match="cube_x"):
+        SceneConfig(cube_x=(0.1, 0.3))
