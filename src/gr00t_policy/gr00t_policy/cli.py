@@ -1,0 +1,163 @@
+"""``gr00t-policy``: inspect presets and checkpoints, export the action head, make test checkpoints.
+
+    gr00t-policy info --preset gr00t-n1-2b [--json]
+    gr00t-policy info --checkpoint DIR [--json]
+    gr00t-policy export-onnx CHECKPOINT OUT_DIR [--slot N] [--steps 4] [--tolerance 1e-4]
+    gr00t-policy make-random-checkpoint OUT_DIR [--preset nano] [--seed 0]
+
+Parameter counts are computed on the meta device: nothing is allocated or read from disk
+but the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+COUNT_LABELS = (
+    ("vision", "vision encoder (SigLIP)"),
+    ("projector", "projector (mlp1)"),
+    ("language_model", "language model (Llama, truncated)"),
+    ("backbone_linear", "backbone linear"),
+    ("backbone_total", "backbone total"),
+    ("dit", "DiT"),
+    ("state_encoder", "state encoder"),
+    ("action_encoder", "action encoder"),
+    ("action_decoder", "action decoder"),
+    ("position_embedding", "position embedding"),
+    ("action_head_total", "action head total"),
+    ("total", "total"),
+)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from gr00t_policy.policy import build_policy, count_parameters
+    from gr00t_policy.policy_config import PolicyConfig, get_preset
+
+    report: dict[str, Any] = {}
+    if args.checkpoint is not None:
+        from gr00t_policy.checkpoint import read_checkpoint_config
+
+        data = read_checkpoint_config(args.checkpoint)
+        config = PolicyConfig.from_dict(data)
+        report.update(
+            checkpoint=str(args.checkpoint),
+            preset=data.get("preset"),
+            backbone_id=data.get("backbone_id", ""),
+            embodiments={
+                tag: {k: e[k] for k in ("slot", "action_dt", "state_dim", "action_dim") if k in e}
+                for tag, e in data.get("embodiments", {}).items()
+            },
+        )
+    else:
+        config = get_preset(args.preset)
+        report["preset"] = args.preset
+    counts = count_parameters(build_policy(config, "meta"))
+    b, h = config.backbone, config.action_head
+    report["parameters"] = counts
+    report["tokens"] = {"max_tokens": b.max_tokens, "dim": b.output_dim,
+                        "image_tokens_per_view": b.image_tokens_per_view, "num_views": b.num_views}
+    report["action_head"] = {"horizon": h.action_horizon, "max_state_dim": h.max_state_dim,
+                             "max_action_dim": h.max_action_dim,
+                             "num_embodiments": h.num_embodiments,
+                             "num_inference_steps": h.num_inference_steps}
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    for key in ("checkpoint", "preset", "backbone_id"):
+        if report.get(key) is not None:
+            print(f"{key}: {report[key]}")
+    for tag, e in report.get("embodiments", {}).items():
+        print(f"embodiment {tag}: " + ", ".join(f"{k}={v}" for k, v in e.items()))
+    t = report["tokens"]
+    print(f"tokens: {t['max_tokens']} x {t['dim']} ({t['image_tokens_per_view']} per image, "
+          f"{t['num_views']} view(s))")
+    print("parameters:")
+    width = max(len(label) for _, label in COUNT_LABELS)
+    for key, label in COUNT_LABELS:
+        print(f"  {label:<{width}}  {counts[key]:>15,}")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from gr00t_policy.checkpoint import load_checkpoint
+    from gr00t_policy.export import check_parity, export_action_head
+
+    ckpt = load_checkpoint(args.checkpoint, parts=("action_head",))
+    slots = sorted(e["slot"] for e in ckpt.embodiments.values())
+    slot = args.slot if args.slot is not None else (slots[0] if slots else 0)
+    if slots and slot not in slots:
+        print(f"note: slot {slot} is not one of the checkpoint's embodiments {slots}",
+              file=sys.stderr)
+    head = ckpt.policy.action_head
+    exported = export_action_head(
+        head, args.out_dir, slot=slot, num_steps=args.steps,
+        num_tokens=ckpt.config.backbone.max_tokens,
+    )
+    diff = check_parity(head, exported)
+    print(f"exported {exported.conditioning} and {exported.denoise} "
+          f"(slot {slot}, {args.steps} steps, {exported.num_tokens} tokens)")
+    print(f"parity max abs difference vs torch: {diff:.3e}")
+    if diff > args.tolerance:
+        print(f"error: parity {diff:.3e} exceeds --tolerance {args.tolerance:g}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _make_random(args: argparse.Namespace) -> int:
+    from gr00t_policy.checkpoint import make_random_checkpoint, read_checkpoint_config
+
+    path = make_random_checkpoint(args.out_dir, args.preset, seed=args.seed)
+    data = read_checkpoint_config(path)
+    print(f"wrote {path} (preset {args.preset}, seed {args.seed}, "
+          f"backbone_id {data['backbone_id']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``gr00t-policy``."""
+    parser = argparse.ArgumentParser(prog="gr00t-policy", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="parameter counts and sizes of a preset or checkpoint")
+    src = info.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", help="policy preset name (gr00t-n1-2b, nano)")
+    src.add_argument("--checkpoint", type=Path, help="checkpoint directory (our format)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(func=_info)
+
+    exp = sub.add_parser("export-onnx", help="export the action head to ONNX and check parity")
+    exp.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    exp.add_argument("out_dir", type=Path, help="directory for the .onnx files")
+    exp.add_argument("--slot", type=int, default=None,
+                     help="embodiment slot to bake in (default: the checkpoint's first)")
+    exp.add_argument("--steps", type=int, default=4, help="Euler steps unrolled (default 4)")
+    exp.add_argument("--tolerance", type=float, default=1e-4,
+                     help="fail if the parity max abs difference exceeds this (default 1e-4)")
+    exp.set_defaults(func=_export_onnx)
+
+    mk = sub.add_parser("make-random-checkpoint",
+                        help="write a randomly initialised checkpoint (for tests)")
+    mk.add_argument("out_dir", type=Path, help="directory to write")
+    mk.add_argument("--preset", default="nano", help="policy preset (default nano)")
+    mk.add_argument("--seed", type=int, default=0, help="seed of weights and stats (default 0)")
+    mk.set_defaults(func=_make_random)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 on a usage or checkpoint error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"gr00t-policy {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
