@@ -90,7 +90,7 @@ class FakeRobot:
 
         self.probe = probe
         names = list(emb.state_joints) + [h.name for h in emb.held_joints]
-        lim = {j: emb.joint(j).position for j in emb.state_joints}
+        lim = {j: emb.joint(j).position_limits for j in emb.state_joints}
         # Mid-range positions: valid for every joint.
         self.names = names
         self.positions = [float(sum(lim[n]) / 2) if n in lim else 0.0 for n in names]
@@ -170,7 +170,7 @@ def wait_for_commands(probe: RosProbe, emb: EmbodimentConfig, runner: NodeProces
         assert got == want, f"{c.name}: {got} != {want}"
         if c.type == "forward_command":
             values = np.asarray(received[c.name][-1].data)
-            lo, hi = np.asarray([emb.joint(j).position for j in c.joints]).T
+            lo, hi = np.asarray([emb.joint(j).position_limits for j in c.joints]).T
             assert np.all(np.isfinite(values))
             assert np.all((values >= lo - 1e-6) & (values <= hi + 1e-6)), c.name
 
