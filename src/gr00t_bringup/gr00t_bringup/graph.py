@@ -190,7 +190,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     namespace: ROS namespace of every node ("" = root). The /gr00t/* names (DESIGN.md) and
         the embodiment's topics are absolute, so a namespace moves the nodes (and their
         parameter services) only; move topics with `remappings`.
-    use_sim_time: set use_sim_time on every node.
+    use_sim_time: set use_sim_time on System 1 and 2; with `sim`, the simulator publishes
+        /clock instead (it is the clock source).
     config_dirs: where embodiment names are searched; default: the repository's config/,
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
@@ -238,7 +239,10 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     if sim:
         nodes.insert(0, NodeSpec(
             package=SIM[0], executable=SIM[1], name="gr00t_sim", namespace=ns,
-            parameters={"embodiment": str(emb_path), "use_sim_time": sim_time},
+            # The simulator is the clock source: it publishes /clock when the others use sim
+            # time, and never listens to /clock itself.
+            parameters={"embodiment": str(emb_path), "publish_clock": sim_time,
+                        "use_sim_time": False},
             remappings=list(remaps)))
     return Graph(nodes=nodes, embodiment=emb, embodiment_path=str(emb_path),
                  checkpoint=str(ckpt))
