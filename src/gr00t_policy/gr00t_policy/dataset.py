@@ -283,6 +283,7 @@ class LeRobotWriter:
         actions: np.ndarray,
         frames: Mapping[str, np.ndarray],
         task: str,
+        extra: Mapping[str, Any] | None = None,
     ) -> int:
         """Write one episode; returns its episode index.
 
@@ -291,6 +292,8 @@ class LeRobotWriter:
             actions: (T, A) joint targets.
             frames: camera name -> uint8 (T, H, W, 3) RGB frames.
             task: the instruction text.
+            extra: JSON-able fields added to the episode's episodes.jsonl line (e.g. the
+                simulator seed); they must not shadow episode_index, tasks or length.
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -317,6 +320,10 @@ class LeRobotWriter:
                 )
         if not isinstance(task, str) or not task.strip():
             raise DatasetError(f"task must be a non-empty string, got {task!r}")
+        extra = dict(extra or {})
+        shadowed = sorted(set(extra) & {"episode_index", "tasks", "length"})
+        if shadowed:
+            raise DatasetError(f"extra must not set {shadowed}: the writer owns those fields")
 
         index = len(self._episodes)
         chunk = index // self.chunks_size
@@ -340,7 +347,9 @@ class LeRobotWriter:
                 episode_chunk=chunk, video_key=VIDEO_PREFIX + cam, episode_index=index
             )
             write_video(video_path, np.asarray(video), self.fps, self.codec)
-        self._episodes.append({"episode_index": index, "tasks": [task], "length": int(length)})
+        self._episodes.append(
+            {"episode_index": index, "tasks": [task], "length": int(length), **extra}
+        )
         self._total_frames += int(length)
         if self._bar is not None:
             self._bar.update(1)

@@ -1,0 +1,266 @@
+"""Demonstrations from the scripted expert, written as a LeRobot v2 dataset. CLI: ``gr00t-collect``.
+
+One episode, for seed ``s``: ``world.reset(s)`` (cube positions), a task drawn from the eight
+instructions with a generator seeded by ``s``, then every ``action_dt`` (0.05 s, 20 fps):
+
+1. render the head camera (224x224 RGB) and read the state: the embodiment's state joints'
+   positions, in YAML order;
+2. ask the expert for its next joint targets (the embodiment's action joints, YAML order) and
+   command them;
+3. step the physics for ``action_dt``.
+
+Row ``t`` = (frame and state observed at ``t * action_dt``, targets commanded right after).
+The episode ends ``hold_s`` after the task's success condition first holds, or fails after
+``max_s``; only episodes whose success condition still holds at their last frame are kept.
+
+Seeds: training demonstrations use seeds in ``[0, EVAL_SEED_START)``; evaluation uses seeds
+``>= EVAL_SEED_START`` (100000), so no evaluation scene is ever trained on. Consecutive seeds
+``S, S+1, ...`` are tried until ``--episodes`` successful episodes are written; each episode's
+seed is stored in meta/episodes.jsonl.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Offscreen rendering without a display; must be set before mujoco is imported.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
+from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment  # noqa: E402
+from gr00t_sim.expert import ScriptedExpert  # noqa: E402
+from gr00t_sim.world import G1World, HeadCamera, Task, all_instructions  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+EVAL_SEED_START = 100_000
+DEFAULT_EMBODIMENT = "config/unitree_g1.yaml"
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """Episode timing (seconds).
+
+    Attributes:
+        hold_s: keep recording this long after the success condition first holds.
+        max_s: an episode that has not succeeded after this long is dropped.
+    """
+
+    hold_s: float = 0.5
+    max_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.hold_s < 0 or not self.max_s > 0:
+            raise ValueError(f"CollectConfig: need hold_s >= 0 and max_s > 0, got "
+                             f"hold_s={self.hold_s}, max_s={self.max_s}")
+
+
+@dataclass
+class Demo:
+    """One recorded episode.
+
+    Attributes:
+        seed: the scene seed.
+        task: the instruction.
+        success: whether the success condition held at the last frame.
+        states: np.float32 (T, S); actions: np.float32 (T, A); frames: np.uint8 (T, H, W, 3).
+    """
+
+    seed: int
+    task: str
+    success: bool
+    states: np.ndarray
+    actions: np.ndarray
+    frames: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+def task_for_seed(seed: int) -> str:
+    """The instruction of the episode with scene seed ``seed`` (uniform over the eight)."""
+    tasks = all_instructions()
+    return tasks[int(np.random.default_rng([seed, 0x7A5C]).integers(len(tasks)))]
+
+
+class DemoRecorder:
+    """World + head camera + expert for one embodiment; :meth:`record` runs one episode."""
+
+    def __init__(self, emb: EmbodimentConfig, cfg: CollectConfig | None = None,
+                 world: G1World | None = None) -> None:
+        self.emb = emb
+        self.cfg = cfg or CollectConfig()
+        self.world = world or G1World()
+        self.camera = HeadCamera(self.world.model)
+        self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt)
+        index = {n: i for i, n in enumerate(self.world.robot_joints)}
+        missing = [n for n in emb.state_joints if n not in index]
+        if missing:
+            raise ValueError(f"embodiment {emb.name!r} state joints {missing} are not in the model")
+        self._state_idx = np.array([index[n] for n in emb.state_joints])
+        substeps = emb.action_dt / self.world.model.opt.timestep
+        if abs(substeps - round(substeps)) > 1e-6:
+            raise ValueError(f"action_dt {emb.action_dt} is not a multiple of the physics "
+                             f"timestep {self.world.model.opt.timestep}")
+        self.substeps = int(round(substeps))
+
+    @property
+    def image_size(self) -> int:
+        return self.camera.size
+
+    def record(self, seed: int, task: str | None = None) -> Demo:
+        """Run the expert on scene ``seed`` for ``task`` (default: :func:`task_for_seed`)."""
+        task = task or task_for_seed(seed)
+        parsed = Task.parse(task)
+        w, dt = self.world, self.emb.action_dt
+        w.reset(seed)
+        self.expert.reset(parsed)
+        states, actions, frames = [], [], []
+        max_steps = int(round(self.cfg.max_s / dt))
+        hold_steps = int(round(self.cfg.hold_s / dt))
+        first_success = None
+        for step in range(max_steps):
+            frames.append(self.camera.render(w.data))
+            states.append(w.joint_positions()[self._state_idx])
+            target = self.expert.act()
+            actions.append(target)
+            w.set_targets(dict(zip(self.emb.action_joints, target)))
+            w.step(self.substeps)
+            mujoco.mj_forward(w.model, w.data)  # current kinematics for success / rendering
+            if first_success is None and w.success(parsed):
+                first_success = step
+            if first_success is not None and step - first_success >= hold_steps:
+                break
+        success = first_success is not None and w.success(parsed)
+        return Demo(
+            seed=int(seed), task=parsed.instruction, success=bool(success),
+            states=np.asarray(states, dtype=np.float32),
+            actions=np.asarray(actions, dtype=np.float32),
+            frames=np.stack(frames),
+            info={"first_success_step": first_success},
+        )
+
+    def close(self) -> None:
+        self.camera.close()
+
+
+def collect(
+    out: str | Path,
+    episodes: int,
+    seed: int,
+    emb: EmbodimentConfig,
+    *,
+    cfg: CollectConfig | None = None,
+    codec: str = "h264-lossless",
+    max_attempts: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Write ``episodes`` successful demonstrations from seeds ``seed, seed+1, ...``.
+
+    Returns a summary {"episodes", "attempts", "failed_seeds", "frames", "seconds"}. Raises
+    ValueError if the seeds would reach the evaluation range, RuntimeError if fewer than
+    ``episodes`` succeed within ``max_attempts`` (default 2 * episodes + 10) seeds.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    max_attempts = max_attempts or 2 * episodes + 10
+    if seed < 0 or seed + max_attempts > EVAL_SEED_START:
+        raise ValueError(
+            f"training seeds must lie in [0, {EVAL_SEED_START}) (evaluation uses seeds >= "
+            f"{EVAL_SEED_START}); seed {seed} + up to {max_attempts} attempts crosses it"
+        )
+    recorder = DemoRecorder(emb, cfg)
+    size = recorder.image_size
+    state_keys = [(k.key, list(k.joints)) for k in emb.state_keys]
+    action_keys = [(k.key, list(k.joints)) for k in emb.action_keys]
+    failed: list[int] = []
+    frames = 0
+    start = time.perf_counter()
+    try:
+        with LeRobotWriter(out, fps=1.0 / emb.action_dt, state_keys=state_keys,
+                           action_keys=action_keys, cameras=[c.name for c in emb.cameras],
+                           image_shape=(size, size), robot_type=emb.name, codec=codec,
+                           overwrite=overwrite,
+                           progress_total=episodes if progress else None) as writer:
+            s = seed
+            while writer.num_episodes < episodes:
+                if s - seed >= max_attempts:
+                    raise RuntimeError(
+                        f"only {writer.num_episodes} of {episodes} episodes succeeded in "
+                        f"{max_attempts} seeds (failed: {failed[:20]}...); check the expert"
+                    )
+                demo = recorder.record(s)
+                if demo.success:
+                    frames_by_cam = {c.name: demo.frames for c in emb.cameras}
+                    writer.add_episode(demo.states, demo.actions, frames_by_cam, demo.task,
+                                       extra={"seed": demo.seed})
+                    frames += len(demo.states)
+                else:
+                    failed.append(s)
+                    logger.info("seed %d (%s) failed; skipped", s, demo.task)
+                s += 1
+    finally:
+        recorder.close()
+    summary = {"episodes": episodes, "attempts": s - seed, "failed_seeds": failed,
+               "frames": frames, "seconds": time.perf_counter() - start,
+               "first_seed": seed, "codec": codec}
+    (Path(out) / "meta" / "collect.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _default_embodiment() -> Path:
+    here = Path(DEFAULT_EMBODIMENT)
+    if here.is_file():
+        return here
+    repo = Path(__file__).resolve().parents[3] / DEFAULT_EMBODIMENT
+    return repo if repo.is_file() else here
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="gr00t-collect",
+        description="Record successful scripted-expert demonstrations in the MuJoCo tabletop "
+        "as a LeRobot v2 dataset (GR00T modality.json + stats.json).",
+    )
+    p.add_argument("--episodes", type=int, required=True, help="successful episodes to write")
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"first scene seed; training seeds must stay below {EVAL_SEED_START}")
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--embodiment", default=None,
+                   help=f"embodiment YAML (default: {DEFAULT_EMBODIMENT})")
+    p.add_argument("--codec", default="h264-lossless", choices=["h264-lossless", "h264"],
+                   help="video codec: bit-exact (default) or smaller yuv420p")
+    p.add_argument("--hold-s", type=float, default=CollectConfig.hold_s,
+                   help="seconds recorded after the first success")
+    p.add_argument("--max-s", type=float, default=CollectConfig.max_s,
+                   help="seconds before an episode counts as failed")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    emb_path = Path(args.embodiment) if args.embodiment else _default_embodiment()
+    if not emb_path.is_file():
+        raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
+    summary = collect(
+        args.out, args.episodes, args.seed, load_embodiment(emb_path),
+        cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s), codec=args.codec,
+        overwrite=args.overwrite, progress=not args.no_progress,
+    )
+    print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "
+          f"from {summary['attempts']} seeds ({len(summary['failed_seeds'])} failed) in "
+          f"{summary['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
