@@ -1,0 +1,292 @@
+"""ROS 2 node `gr00t_sim`: the MuJoCo G1 tabletop as a robot on the ROS graph.
+
+Threads: physics (500 Hz, paced to the wall clock: sleep to each step's deadline; late steps
+are counted as overruns and logged), rendering (head camera at `camera_hz`), and the executor
+(command subscriptions, reset service) in the main thread. One lock guards the MjData.
+
+Publishes
+- /joint_states (sensor_msgs/JointState): the 43 robot joints, names as in the model,
+  position + velocity, every `joint_state_decimation` physics steps (4 -> 125 Hz);
+- /camera/head/image_raw (sensor_msgs/Image): 224x224 rgb8, frame_id "head_camera";
+- /gr00t_sim/state (std_msgs/Float64MultiArray, 25 Hz): 20 values [time since reset,
+  red cube xyz, green cube xyz, blue cube xyz, left palm xyz, right palm xyz, seed] in world
+  coordinates (m); the layout's dim[0].label spells it out;
+- /clock (rosgraph_msgs/Clock) when `publish_clock` is true.
+Every stamp is `start + simulated time`, where `start` is the wall clock at start-up; /clock
+carries the same time, so use_sim_time consumers see consistent stamps.
+
+Subscribes: /<controller>/commands (std_msgs/Float64MultiArray, reliable) for each
+forward_command controller of the embodiment YAML, values in the controller's joint order.
+A message of the wrong size or with a non-finite value is rejected with a log line.
+
+Service /gr00t_sim/reset (std_srvs/Trigger): new cube positions and the rest pose, seeded by
+the parameter `reset_seed` when it is >= 0 (set it through the parameter service first), else
+by the previous seed + 1. The reply's message lists the seed and the cube positions.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (offscreen, no display)
+
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from gr00t_sim.world import CUBE_COLORS, G1World, HeadCamera  # noqa: E402
+
+STATE_LAYOUT = ("t_since_reset,red_xyz,green_xyz,blue_xyz,left_palm_xyz,right_palm_xyz,seed")
+
+
+def default_embodiment_path() -> str:
+    """config/unitree_g1.yaml of the checkout ($GR00T_ROS_ROOT, else found upwards from here)."""
+    root = os.environ.get("GR00T_ROS_ROOT")
+    candidates = [Path(root)] if root else []
+    candidates += list(Path(__file__).resolve().parents)
+    for base in candidates:
+        path = base / "config" / "unitree_g1.yaml"
+        if path.is_file():
+            return str(path)
+    return ""
+
+
+class SimNode(Node):
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__("gr00t_sim")
+        p = self._declare_parameters()
+        from gr00t_policy.embodiment import load_embodiment
+
+        if not p["embodiment"]:
+            raise ValueError("parameter embodiment is empty and config/unitree_g1.yaml was not "
+                             "found; pass -p embodiment:=/path/to/unitree_g1.yaml")
+        self.embodiment = load_embodiment(p["embodiment"])
+        self.world = G1World()
+        self.world.reset(p["seed"])
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.dt = float(self.world.model.opt.timestep)
+        self.js_decimation = p["joint_state_decimation"]
+        self.camera_period = 1.0 / p["camera_hz"]
+        self.publish_clock = p["publish_clock"]
+        self.start_ns = self.get_clock().now().nanoseconds
+        self.sim_elapsed_steps = 0  # never reset: the stamp base
+        self.overruns = 0
+        self.resyncs = 0
+        self.step_time_s = 0.0
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.js_pub = self.create_publisher(JointState, "/joint_states", reliable)
+        self.image_pub = self.create_publisher(Image, "/camera/head/image_raw", reliable)
+        self.state_pub = self.create_publisher(Float64MultiArray, "/gr00t_sim/state", reliable)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
+        self.controllers = {}
+        for ctrl in self.embodiment.controllers:
+            if ctrl.type != "forward_command":
+                self.get_logger().warning(
+                    f"controller {ctrl.name}: type {ctrl.type!r} is not served (only "
+                    f"forward_command); its joints hold their targets")
+                continue
+            index = self.world.actuator_index(list(ctrl.joints))
+            self.controllers[ctrl.name] = index
+            self.create_subscription(
+                Float64MultiArray, ctrl.topic,
+                lambda msg, name=ctrl.name, idx=index: self._on_command(name, idx, msg), reliable)
+        self.create_service(Trigger, "/gr00t_sim/reset", self._on_reset)
+        self.js_msg = JointState()
+        self.js_msg.name = list(self.world.robot_joints)
+
+        self.physics_thread = threading.Thread(target=self._physics_loop, name="physics")
+        self.render_thread = threading.Thread(target=self._render_loop, name="render",
+                                              daemon=True)
+        self.physics_thread.start()
+        if p["camera_hz"] > 0:
+            self.render_thread.start()
+        self.create_timer(10.0, self._log_stats)
+        self.get_logger().info(
+            f"G1 sim up: {len(self.world.robot_joints)} joints, physics {1 / self.dt:.0f} Hz, "
+            f"joint states {1 / (self.dt * self.js_decimation):.0f} Hz, camera {p['camera_hz']} Hz,"
+            f" controllers {list(self.controllers)}, seed {self.world.seed}")
+
+    def _declare_parameters(self) -> dict:
+        def declare(name, default, description):
+            return self.declare_parameter(
+                name, default, ParameterDescriptor(description=description)).value
+
+        p = {
+            "embodiment": declare("embodiment", default_embodiment_path(),
+                                  "embodiment YAML (joint groups, controllers)"),
+            "seed": declare("seed", 0, "seed of the first scene (cube positions)"),
+            "reset_seed": declare("reset_seed", -1, "seed used by the next /gr00t_sim/reset; "
+                                  "< 0: previous seed + 1"),
+            "publish_clock": declare("publish_clock", False, "publish /clock (for use_sim_time)"),
+            "camera_hz": declare("camera_hz", 30.0, "head camera rate (Hz); 0 disables it"),
+            "joint_state_decimation": declare("joint_state_decimation", 4,
+                                              "publish /joint_states every N physics steps"),
+        }
+        if p["camera_hz"] < 0 or p["camera_hz"] > 120:
+            raise ValueError(f"camera_hz={p['camera_hz']} must be in [0, 120]")
+        if p["joint_state_decimation"] < 1:
+            raise ValueError(f"joint_state_decimation={p['joint_state_decimation']} must be >= 1")
+        return p
+
+    # -- time ----------------------------------------------------------------------------
+    def _stamp(self, steps: int):
+        ns = self.start_ns + round(steps * self.dt * 1e9)
+        return rclpy.time.Time(nanoseconds=ns).to_msg()
+
+    # -- physics -------------------------------------------------------------------------
+    def _physics_loop(self) -> None:
+        period = self.dt
+        deadline = time.monotonic()
+        while not self.stop_event.is_set():
+            t0 = time.perf_counter()
+            with self.lock:
+                self.world.step()
+                self.sim_elapsed_steps += 1
+                steps = self.sim_elapsed_steps
+                publish_js = steps % self.js_decimation == 0
+                if publish_js:
+                    pos = self.world.joint_positions()
+                    vel = self.world.joint_velocities()
+                state = self.world.state_vector() if steps % 20 == 0 else None
+                seed = self.world.seed
+            self.step_time_s += time.perf_counter() - t0
+            if publish_js:
+                self.js_msg.header.stamp = self._stamp(steps)
+                self.js_msg.position = pos.tolist()
+                self.js_msg.velocity = vel.tolist()
+                self.js_pub.publish(self.js_msg)
+                if self.clock_pub is not None:
+                    self.clock_pub.publish(Clock(clock=self.js_msg.header.stamp))
+            if state is not None:
+                msg = Float64MultiArray()
+                msg.layout.dim = [MultiArrayDimension(label=STATE_LAYOUT, size=20, stride=20)]
+                msg.data = np.append(state, float(seed)).tolist()
+                self.state_pub.publish(msg)
+            deadline += period
+            now = time.monotonic()
+            if now > deadline:
+                self.overruns += 1
+                if now - deadline > 0.1:  # fell far behind: restart the pacing from now
+                    self.resyncs += 1
+                    deadline = now
+            else:
+                time.sleep(deadline - now)
+
+    # -- rendering -----------------------------------------------------------------------
+    def _render_loop(self) -> None:
+        try:
+            camera = HeadCamera(self.world.model)
+        except Exception as exc:  # noqa: BLE001 - report and keep the rest of the sim alive
+            self.get_logger().error(f"head camera disabled: could not create a renderer "
+                                    f"({exc}); set MUJOCO_GL=egl or osmesa")
+            return
+        model = self.world.model
+        data = mujoco.MjData(model)
+        msg = Image(height=camera.size, width=camera.size, encoding="rgb8", is_bigendian=0,
+                    step=camera.size * 3)
+        msg.header.frame_id = "head_camera"
+        next_t = time.monotonic()
+        self.render_ms: list[float] = []
+        try:
+            while not self.stop_event.is_set():
+                with self.lock:
+                    data.qpos[:] = self.world.data.qpos
+                    steps = self.sim_elapsed_steps
+                t0 = time.perf_counter()
+                mujoco.mj_kinematics(model, data)
+                mujoco.mj_camlight(model, data)
+                rgb = camera.render(data)  # (H, W, 3) uint8
+                self.render_ms.append((time.perf_counter() - t0) * 1e3)
+                msg.header.stamp = self._stamp(steps)
+                msg.data = rgb.tobytes()
+                self.image_pub.publish(msg)
+                next_t += self.camera_period
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    self.stop_event.wait(delay)
+                else:
+                    next_t = time.monotonic()
+        finally:
+            camera.close()
+
+    # -- commands and services -----------------------------------------------------------
+    def _on_command(self, name: str, index: np.ndarray, msg: Float64MultiArray) -> None:
+        values = np.asarray(msg.data, dtype=np.float64)
+        if values.shape != (len(index),):
+            self.get_logger().error(
+                f"{name}: command has {values.size} values, expected {len(index)} "
+                f"(one per joint of the controller); ignored")
+            return
+        if not np.all(np.isfinite(values)):
+            self.get_logger().error(f"{name}: command has non-finite values {values.tolist()}; "
+                                    f"ignored")
+            return
+        with self.lock:
+            self.world.data.ctrl[index] = values
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        seed = int(self.get_parameter("reset_seed").value)
+        with self.lock:
+            if seed < 0:
+                seed = (self.world.seed or 0) + 1
+            self.world.reset(seed)
+            cubes = self.world.cube_positions()
+        response.success = True
+        response.message = f"seed {seed}; " + "; ".join(
+            f"{c} {np.round(cubes[c], 4).tolist()}" for c in CUBE_COLORS)
+        self.get_logger().info(f"reset: {response.message}")
+        return response
+
+    def _log_stats(self) -> None:
+        steps = max(self.sim_elapsed_steps, 1)
+        render = getattr(self, "render_ms", [])
+        render_txt = f", render {np.median(render[-300:]):.1f} ms/frame" if render else ""
+        self.get_logger().info(
+            f"physics: {steps} steps, {self.overruns} overruns ({100 * self.overruns / steps:.2f}%),"
+            f" {self.resyncs} resyncs, {1e6 * self.step_time_s / steps:.0f} us/step{render_txt}")
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.physics_thread.join(timeout=5.0)
+        if self.render_thread.is_alive():
+            self.render_thread.join(timeout=5.0)
+        self._log_stats()
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = SimNode()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        executor.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
