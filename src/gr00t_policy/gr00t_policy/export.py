@@ -159,7 +159,9 @@ def example_inputs(
     }
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs, outputs) -> None:
+def _export(
+    module: nn.Module, args: tuple, path: Path, inputs, outputs, external_data: bool | None
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter deprecation chatter
         program = torch.onnx.export(
@@ -172,7 +174,7 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs, outputs) -> None
             optimize=True,
             verbose=False,
         )
-    program.save(str(path))
+    program.save(str(path), external_data=external_data)
 
 
 def export_action_head(
@@ -182,6 +184,7 @@ def export_action_head(
     slot: int,
     num_steps: int,
     num_tokens: int,
+    external_data: bool | None = None,
 ) -> ExportedActionHead:
     """Export `conditioning.onnx` and `denoise.onnx` (+ `export.json`) into `out_dir`.
 
@@ -191,6 +194,8 @@ def export_action_head(
         slot: embodiment slot whose weights are baked into denoise.onnx.
         num_steps: K Euler steps unrolled in denoise.onnx.
         num_tokens: L, the static number of backbone tokens.
+        external_data: store weights in `<graph>.onnx.data` files; None = only when a graph's
+            weights exceed 2 GB (the gr00t-n1-2b head), as protobuf requires.
     """
     cfg = head.config
     if num_steps < 1:
@@ -216,9 +221,9 @@ def export_action_head(
         logger.info("exporting %s (slot %d, %d steps, %d tokens)", out_dir, slot, num_steps,
                     num_tokens)
         _export(cond_graph, (ex["tokens"], ex["mask"]), paths.conditioning,
-                CONDITIONING_INPUTS, CONDITIONING_OUTPUTS)
+                CONDITIONING_INPUTS, CONDITIONING_OUTPUTS, external_data)
         _export(denoise_graph, (ex["state"], ex["noise"], keys, values, bias), paths.denoise,
-                DENOISE_INPUTS, DENOISE_OUTPUTS)
+                DENOISE_INPUTS, DENOISE_OUTPUTS, external_data)
     paths.write_meta(out_dir)
     return paths
 

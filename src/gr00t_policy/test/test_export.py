@@ -99,3 +99,19 @@ def test_export_metadata_round_trip(exported: ExportedActionHead) -> None:
     assert loaded == exported
     with pytest.raises(FileNotFoundError, match="export.json"):
         ExportedActionHead.load(exported.denoise.parent / "nope")
+
+
+def test_external_data_export_runs_and_hashes_its_weights(head, tmp_path) -> None:
+    """The layout the 2 B head needs (> 2 GB protobuf limit), exercised on nano."""
+    from gr00t_policy.backends import file_sha256
+
+    exported = export_action_head(head, tmp_path / "ext", slot=0, num_steps=2, num_tokens=16,
+                                  external_data=True)
+    data_files = sorted(p.name for p in (tmp_path / "ext").iterdir() if p.suffix == ".data")
+    assert data_files == ["conditioning.onnx.data", "denoise.onnx.data"]
+    assert exported.denoise.stat().st_size < 1_000_000  # weights are outside the graph
+    assert check_parity(head, exported, seed=1) < 1e-4
+    before = file_sha256(exported.denoise)
+    data = tmp_path / "ext" / "denoise.onnx.data"
+    data.write_bytes(data.read_bytes()[:-4] + b"\0\0\0\1")
+    assert file_sha256(exported.denoise) != before  # an engine cache key sees weight changes
