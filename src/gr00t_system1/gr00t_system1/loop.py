@@ -1,0 +1,146 @@
+"""One control tick, ROS-free: newest plan + safety -> the command to publish (or none).
+
+The node's timer callback calls `CommandLoop.tick` and publishes what it returns; all the
+decisions live here so they are unit tested without DDS:
+
+1. ages of the newest state / tokens, whether a new plan from fresh inputs is waiting;
+2. the `Supervisor` picks the state (RUNNING, HOLD_*, WAITING, DISABLED);
+3. on the first publishing tick after enabling, the limiter and the blender start from
+   the measured position (no jump);
+4. RUNNING: a new plan is cross-faded in and the blended command is the target;
+   HOLD_*: the last command (`hold_last_command`) or the measured position
+   (`hold_measured`) is the target;
+5. the `CommandLimiter` makes the target safe; that is the command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gr00t_system1.chunk import Chunk, ChunkBlender
+from gr00t_system1.planner import Plan, StateSample, TokenSample
+from gr00t_system1.safety import (
+    ON_STALE_CHOICES, CommandLimiter, SafetyState, Supervisor, SupervisorInputs)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick decided.
+
+    Attributes:
+        state: the safety state for this tick.
+        command: np.float64 (A,) safe command to publish, or None (publish nothing).
+        new_plan: the plan swapped in this tick (for latency statistics), else None.
+    """
+
+    state: SafetyState
+    command: np.ndarray | None
+    new_plan: Plan | None
+
+
+def tokens_age(tokens: TokenSample | None, now: float, mono: float) -> float | None:
+    """Age of tokens: the larger of age by arrival (monotonic) and by header stamp (clock)."""
+    if tokens is None:
+        return None
+    return max(mono - tokens.arrival, now - tokens.stamp)
+
+
+class CommandLoop:
+    """The control loop's state: blender, limiter and supervisor for one embodiment.
+
+    Args:
+        limiter: position/velocity limits for the action joints, dt = control period.
+        supervisor: the safety state machine (owns the staleness limits).
+        blend_s: cross-fade time between successive chunks.
+        on_stale: "hold_last_command" or "hold_measured".
+    """
+
+    def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *, blend_s: float,
+                 on_stale: str) -> None:
+        if on_stale not in ON_STALE_CHOICES:
+            raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
+        self.limiter = limiter
+        self.supervisor = supervisor
+        self.blender = ChunkBlender(blend_s)
+        self.on_stale = on_stale
+        self._used_seq = 0  # newest plan seq taken into the blender
+        self._plan_until = float("inf")  # end time of the newest chunk taken in
+
+    def _fresh_plan(self, plan: Plan | None, mono: float) -> Plan | None:
+        if plan is None or plan.seq <= self._used_seq:
+            return None
+        if mono - plan.state.arrival > self.supervisor.state_staleness_s:
+            return None  # planned from a state that is stale by now
+        return plan
+
+    def tick(self, now: float, mono: float, *, enabled: bool, state: StateSample | None,
+             tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool) -> TickResult:
+        """Decide this tick's command.
+
+        Args:
+            now: node-clock seconds (chunks and token stamps use this clock).
+            mono: time.monotonic() (arrival times use this clock).
+            enabled: the /gr00t/enable flag.
+            state, tokens: the newest accepted inputs (None = never received).
+            plan: the newest plan from the inference thread (None = none yet).
+            worker_healthy: whether the inference thread is alive and not failing.
+        """
+        fresh = self._fresh_plan(plan, mono)
+        exhausted = fresh is None and now > self._plan_until
+        previous = self.supervisor.state
+        s = self.supervisor.update(SupervisorInputs(
+            enabled=enabled,
+            state_age=None if state is None else mono - state.arrival,
+            tokens_age=tokens_age(tokens, now, mono),
+            fresh_plan=fresh is not None,
+            plan_exhausted=exhausted,
+            worker_alive=worker_healthy,
+        ))
+        if not s.publishes:
+            self.blender.clear()
+            return TickResult(s, None, None)
+        if not previous.publishes:
+            # (Re)armed: start from the measured position so enabling never jumps.
+            start = self.limiter.reset(state.action_positions)
+            self.blender.reset(start)
+        swapped = None
+        if s == SafetyState.RUNNING:
+            if fresh is not None:
+                self.blender.push(fresh.chunk, now)
+                self._used_seq = fresh.seq
+                self._plan_until = fresh.chunk.end_time
+                swapped = fresh
+            target = self.blender.command(now)
+        elif self.on_stale == "hold_measured" and state is not None:
+            target = state.action_positions
+        else:
+            target = self.limiter.last
+        command = self.limiter.apply(target)
+        if s.holds:
+            # Resume from the held command: new plans fade in from here.
+            self.blender.reset(command)
+        return TickResult(s, command, swapped)
+
+    def path(self, now: float, lead_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The safe future for trajectory decoders: (times (N,), positions (N, A)).
+
+        The first point is the current command at `lead_s` (one control period); then the
+        newest chunk's rows after that, each clamped and velocity-limited from the previous.
+        In a hold (or before the first chunk) it is the current command alone.
+        """
+        last = self.limiter.last
+        if last is None:
+            raise RuntimeError("CommandLoop.path() before the first published command")
+        newest = self.blender.newest
+        times = np.array([lead_s])
+        rows = last[None, :]
+        if self.supervisor.state == SafetyState.RUNNING and isinstance(newest, Chunk):
+            future_t, future_rows = newest.future(now)
+            keep = future_t > lead_s
+            if keep.any():
+                safe = self.limiter.limit_path(future_t[keep], future_rows[keep], t0=lead_s)
+                times = np.concatenate([times, future_t[keep]])  # (N,)
+                rows = np.vstack([rows, safe])  # (N, A)
+        return times, rows

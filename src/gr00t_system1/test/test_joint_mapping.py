@@ -1,0 +1,49 @@
+"""JointMapper: by-name mapping, extra joints ignored, every bad message rejected with names."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gr00t_system1.joint_mapping import (
+    JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
+
+JOINTS = ["a", "b", "c"]
+
+
+def test_shuffled_order_and_extra_joints_map_by_name():
+    m = JointMapper(JOINTS)
+    out = m.map(["x", "c", "a", "y", "b"], [9.0, 3.0, 1.0, 8.0, 2.0])
+    assert out.tolist() == [1.0, 2.0, 3.0]
+    # Same names again (cached index) and then a different order.
+    assert m.map(["x", "c", "a", "y", "b"], [0.0, 6.0, 4.0, 0.0, 5.0]).tolist() == [4.0, 5.0, 6.0]
+    assert m.map(["b", "a", "c"], [2.0, 1.0, 3.0]).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_missing_joints_are_named():
+    with pytest.raises(MissingJointsError) as info:
+        JointMapper(JOINTS).map(["a", "x"], [1.0, 2.0])
+    assert info.value.missing == ("b", "c")
+    assert "b" in str(info.value) and "c" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_needed_joint_is_rejected(bad):
+    with pytest.raises(NonFiniteJointError) as info:
+        JointMapper(JOINTS).map(["a", "b", "c"], [0.0, bad, 0.0])
+    assert info.value.joints == ("b",)
+
+
+def test_non_finite_extra_joint_is_ignored():
+    out = JointMapper(JOINTS).map(["a", "b", "c", "z"], [0.0, 1.0, 2.0, math.nan])
+    assert np.isfinite(out).all()
+
+
+def test_duplicates_and_length_mismatch_are_rejected():
+    m = JointMapper(JOINTS)
+    with pytest.raises(JointStateError, match="more than once"):
+        m.map(["a", "b", "c", "a"], [0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(JointStateError, match="3 names but 2 positions"):
+        m.map(["a", "b", "c"], [0.0, 1.0])
+    with pytest.raises(ValueError, match="unique"):
+        JointMapper(["a", "a"])

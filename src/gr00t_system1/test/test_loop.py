@@ -1,0 +1,154 @@
+"""CommandLoop: one control tick from plan + safety, simulated tick by tick (no DDS)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gr00t_system1.chunk import Chunk
+from gr00t_system1.loop import CommandLoop
+from gr00t_system1.planner import Plan, StateSample, TokenSample
+from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
+
+A, TICK, DT = 2, 1 / 120, 0.05
+VEL = np.array([1.0, 1.0])
+STATE_S, TOKENS_S = 0.05, 0.5
+
+
+class Sim:
+    """Drives a CommandLoop with a clock, inputs and plans that the test controls."""
+
+    def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3)):
+        lim = CommandLimiter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), VEL, TICK)
+        self.loop = CommandLoop(lim, Supervisor(STATE_S, TOKENS_S), blend_s=0.1, on_stale=on_stale)
+        self.t = 100.0
+        self.measured = np.array(measured)
+        self.state = self.tokens = self.plan = None
+        self.seq = 0
+
+    def feed_state(self):
+        self.seq += 1
+        self.state = StateSample(self.measured.copy(), self.measured.copy(), self.t, self.t, self.seq)
+
+    def feed_tokens(self):
+        self.tokens = TokenSample(None, None, self.t, self.t, 1, 1)
+
+    def feed_plan(self, target):
+        rows = np.tile(np.asarray(target, dtype=float), (16, 1))
+        self.plan = Plan(Chunk(self.state.stamp, DT, self.state.action_positions, rows,
+                               seq=self.state.seq), self.state, 1, 0.001, self.t)
+
+    def tick(self, enabled=True):
+        self.t += TICK
+        return self.loop.tick(self.t, self.t, enabled=enabled, state=self.state,
+                              tokens=self.tokens, plan=self.plan, worker_healthy=True)
+
+
+def running_sim(**kw):
+    sim = Sim(**kw)
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.9])
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING
+    return sim, r
+
+
+def test_enabling_starts_from_the_measured_position():
+    sim = Sim()
+    assert sim.tick().command is None  # nothing received: WAITING, nothing published
+    sim.feed_state()
+    sim.feed_tokens()
+    assert sim.tick(enabled=False).command is None
+    sim.feed_plan([0.9, 0.9])
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING and r.new_plan is sim.plan
+    assert np.abs(r.command - sim.measured).max() <= VEL[0] * TICK + 1e-12
+
+
+def test_stale_state_holds_within_one_tick_and_the_command_stays_constant():
+    sim, _ = running_sim()
+    arrival = sim.state.arrival
+    held = None
+    while True:
+        r = sim.tick()
+        if r.state != SafetyState.RUNNING:
+            break
+        sim.feed_tokens()
+    assert r.state == SafetyState.HOLD_STALE_STATE
+    assert sim.t - arrival - STATE_S <= TICK + 1e-9
+    held = r.command
+    for _ in range(10):
+        sim.feed_tokens()
+        r = sim.tick()
+        assert r.state == SafetyState.HOLD_STALE_STATE
+        assert r.command.tolist() == held.tolist()
+
+
+def test_stale_tokens_hold_and_fresh_inputs_recover_without_a_step():
+    sim, _ = running_sim()
+    prev = None
+    while True:
+        sim.feed_state()
+        sim.feed_plan([0.9, 0.9])
+        r = sim.tick()
+        if r.state != SafetyState.RUNNING:
+            break
+        prev = r.command
+    assert r.state == SafetyState.HOLD_STALE_TOKENS
+    assert sim.t - sim.tokens.arrival - TOKENS_S <= TICK + 1e-9
+    held = r.command
+    assert np.abs(held - prev).max() <= VEL[0] * TICK + 1e-12
+    sim.feed_tokens()
+    sim.feed_state()
+    sim.feed_plan([-0.9, -0.9])  # a very different plan after the hold
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING
+    assert np.abs(r.command - held).max() <= VEL[0] * TICK + 1e-12
+
+
+def test_hold_measured_moves_towards_the_measured_position():
+    sim, _ = running_sim(on_stale="hold_measured", measured=(0.0, 0.0))
+    for _ in range(30):
+        sim.feed_state()
+        sim.feed_plan([0.9, 0.9])
+        sim.tick()
+    away = sim.loop.limiter.last.copy()
+    assert away.min() > 0.1
+    # Tokens go stale: hold the measured position (0, 0), rate limited.
+    sim.tokens = TokenSample(None, None, sim.t - 1.0, sim.t - 1.0, 1, 1)
+    sim.feed_state()
+    r = sim.tick()
+    assert r.state == SafetyState.HOLD_STALE_TOKENS
+    assert (r.command < away).all()
+
+
+def test_non_finite_plan_never_reaches_the_command():
+    sim, _ = running_sim()
+    sim.feed_state()
+    sim.feed_plan([math.nan, math.inf])
+    for _ in range(5):
+        r = sim.tick()
+        assert np.isfinite(r.command).all()
+
+
+def test_disable_publishes_nothing_and_re_enable_restarts_from_measured():
+    sim, _ = running_sim()
+    assert sim.tick(enabled=False).command is None
+    sim.measured = np.array([-0.5, 0.5])
+    sim.feed_state()
+    sim.feed_tokens()
+    assert sim.tick().command is None  # no new plan since the state: WAITING
+    sim.feed_plan([0.0, 0.0])
+    r = sim.tick()
+    assert np.abs(r.command - sim.measured).max() <= VEL[0] * TICK + 1e-12
+
+
+def test_plan_path_is_safe_and_starts_one_period_ahead():
+    sim, _ = running_sim()
+    times, rows = sim.loop.path(sim.t, TICK)
+    assert times[0] == pytest.approx(TICK)
+    assert rows[0].tolist() == sim.loop.limiter.last.tolist()
+    assert (np.diff(times) > 0).all() and len(times) > 1
+    steps = np.abs(np.diff(rows, axis=0))
+    assert (steps <= VEL * np.diff(times)[:, None] + 1e-12).all()
