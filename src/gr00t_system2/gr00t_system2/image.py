@@ -62,19 +62,20 @@ def check_layout(encoding: str, height: int, width: int, step: int, data_length:
     channels = ACCEPTED_ENCODINGS[encoding]
     if height <= 0 or width <= 0:
         raise ImageError(
-            REASON_SIZE, f"height={height}, width={width}: both must be > 0"
+            REASON_SIZE, f"height={height}, width={width}: both must be > 0 (empty image)"
         )
     row_bytes = width * channels
     if step < row_bytes:
         raise ImageError(
             REASON_STEP,
             f"step={step} is less than width*channels*bytes = {width}*{channels}*1 = "
-            f"{row_bytes} for {encoding}",
+            f"{row_bytes} for {encoding}; step must be at least one row of pixels",
         )
     if data_length != step * height:
         raise ImageError(
             REASON_DATA_LENGTH,
-            f"data length {data_length} != step*height = {step}*{height} = {step * height}",
+            f"data length {data_length} != step*height = {step}*{height} = {step * height}; "
+            "data must hold exactly height rows of step bytes",
         )
     return channels
 

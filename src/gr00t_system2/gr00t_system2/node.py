@@ -1,0 +1,405 @@
+"""System 2 node: camera images + instruction in, EmbeddingTokens out at ``rate_hz``.
+
+Wiring only: parameters (params.py), image checks (image.py), the instruction in force
+(instruction.py), newest frames and the republish rule (frames.py), token packing
+(tokens.py) and rolling statistics (stats.py) live in their own modules; the backbone is
+gr00t_policy's BackboneRunner.
+
+Threads: the executor thread runs the camera and instruction subscriptions, the
+SetInstruction service and the 1 Hz diagnostics timer; a dedicated inference thread ticks
+at ``rate_hz``, takes the newest frame of every camera and runs the backbone. A slow
+inference therefore never delays a frame or a service reply, and when inference is slower
+than the period the thread simply starts the next run at once with the then-newest frames
+(no backlog). Publishing rules:
+  - a camera never received, or whose newest frame arrived more than ``stale_image_s`` ago,
+    blocks publishing (diagnostics ERROR names it, throttled warning);
+  - nothing is republished when no camera has a new frame and the instruction is unchanged;
+    an instruction change alone recomputes with the same frames.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from gr00t_msgs.msg import EmbeddingTokens
+from gr00t_msgs.srv import SetInstruction
+from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
+from gr00t_system2.image import ImageError, image_to_rgb
+from gr00t_system2.instruction import Decision, InstructionState
+from gr00t_system2.params import ParameterError, System2Params, declare_and_read
+from gr00t_system2.stats import LatencyWindow, RateMeter, Throttle
+from gr00t_system2.tokens import TokenError, pack_tokens
+
+NODE_NAME = "gr00t_system2"
+TOKENS_TOPIC = "/gr00t/embedding_tokens"
+INSTRUCTION_TOPIC = "/gr00t/instruction"
+SET_INSTRUCTION_SERVICE = "/gr00t/set_instruction"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+
+# Reliable, newest only: tokens are large and only the newest matters (docs/MEASURED.md:
+# never send large messages best effort).
+TOKENS_QOS = QoSProfile(
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    history=HistoryPolicy.KEEP_LAST,
+    durability=DurabilityPolicy.VOLATILE,
+)
+LOG_THROTTLE_S = 2.0
+KEEP_UP_MAX_OVERRUN_SHARE = 0.1  # inference "keeps up" when <= 10% of runs overrun the period
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameter, unreadable checkpoint, failed warm-up)."""
+
+
+class System2Node(Node):
+    """GR00T System 2: cameras + instruction -> EmbeddingTokens (see module docstring)."""
+
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        try:
+            self.params: System2Params = declare_and_read(self)
+        except ParameterError as exc:
+            raise StartupError(str(exc)) from exc
+        p = self.params
+        self.encoder = self._load_encoder(p)
+        try:
+            self.instructions = InstructionState(
+                p.default_instruction, p.max_instruction_length, check=self._check_prompt
+            )
+        except ValueError as exc:
+            raise StartupError(
+                f"parameter default_instruction={p.default_instruction!r} is refused: {exc}; "
+                "pass another with -p default_instruction:='...'"
+            ) from exc
+        self._warm_up()
+
+        self.frames = FrameStore(p.camera_topics)
+        self._gate = NoveltyGate()
+        self._period = 1.0 / p.rate_hz
+        self._rate = RateMeter(window_s=5.0)
+        self._latency = LatencyWindow(size=200)
+        self._throttle = Throttle(LOG_THROTTLE_S)
+        self._stats_lock = threading.Lock()
+        self._rejected: dict[tuple[str, str], int] = {}
+        self._errors: dict[str, int] = {}
+        self._published = 0
+        self._last_missing: dict[str, str] = {}
+
+        io_group = MutuallyExclusiveCallbackGroup()
+        diag_group = MutuallyExclusiveCallbackGroup()
+        self._tokens_pub = self.create_publisher(EmbeddingTokens, TOKENS_TOPIC, TOKENS_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        for index, topic in enumerate(p.camera_topics):
+            self.create_subscription(
+                Image, topic, self._make_image_callback(index, topic), qos_profile_sensor_data,
+                callback_group=io_group,
+            )
+        self.create_subscription(
+            String, INSTRUCTION_TOPIC, self._on_instruction_topic, 10, callback_group=io_group
+        )
+        self.create_service(
+            SetInstruction, SET_INSTRUCTION_SERVICE, self._on_set_instruction,
+            callback_group=io_group,
+        )
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=diag_group)
+
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self.context.on_shutdown(self._stop.set)  # SIGINT/SIGTERM: stop before rcl goes away
+        self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: cameras {list(p.camera_topics)}, {p.rate_hz} Hz, backbone "
+            f"{self.encoder.backbone_id}, {self.encoder.max_tokens} tokens x "
+            f"{self.encoder.output_dim} as {p.token_dtype}, instruction 0: "
+            f"{self.instructions.current.text!r}"
+        )
+
+    # -- setup ---------------------------------------------------------------------------
+    def _load_encoder(self, p: System2Params):
+        import torch
+
+        from gr00t_policy.backbone import BackboneRunner
+
+        if p.device == "cuda" and not torch.cuda.is_available():
+            raise StartupError(
+                "parameter device='cuda' but torch sees no CUDA device; pass -p device:=cpu"
+            )
+        if p.torch_threads > 0:
+            torch.set_num_threads(p.torch_threads)
+        t0 = time.monotonic()
+        try:
+            encoder = BackboneRunner(p.checkpoint, device=p.device, dtype=p.dtype)
+        except Exception as exc:
+            raise StartupError(
+                f"could not load the backbone from parameter checkpoint={str(p.checkpoint)!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if encoder.num_views != len(p.camera_topics):
+            raise StartupError(
+                f"parameter camera_topics lists {len(p.camera_topics)} camera(s) "
+                f"{list(p.camera_topics)} but the checkpoint expects {encoder.num_views} view(s); "
+                "list exactly one topic per view, in checkpoint order"
+            )
+        self.get_logger().info(
+            f"loaded backbone {encoder.backbone_id} from {p.checkpoint} on {p.device}/{p.dtype} "
+            f"in {time.monotonic() - t0:.2f} s"
+        )
+        return encoder
+
+    def _check_prompt(self, text: str) -> None:
+        """Raise ValueError when ``text`` does not fit the backbone's max_tokens."""
+        self.encoder.prompt.encode(text, num_images=self.encoder.num_views)
+
+    def _warm_up(self) -> None:
+        """One encode on grey images: catches device/dtype problems before going live."""
+        import numpy as np
+
+        size = self.encoder.image_size
+        images = [np.full((size, size, 3), 128, np.uint8) for _ in range(self.encoder.num_views)]
+        t0 = time.perf_counter()
+        try:
+            self.encoder.encode(images, self.instructions.current.text)
+        except Exception as exc:
+            raise StartupError(
+                f"warm-up inference failed on device={self.params.device} "
+                f"dtype={self.params.dtype}: {type(exc).__name__}: {exc}; try -p dtype:=float32"
+            ) from exc
+        self.get_logger().info(f"warm-up inference took {1e3 * (time.perf_counter() - t0):.1f} ms")
+
+    # -- inputs --------------------------------------------------------------------------
+    def _make_image_callback(self, index: int, topic: str):
+        def on_image(msg: Image) -> None:
+            received = time.monotonic()
+            try:
+                rgb = image_to_rgb(msg)
+            except ImageError as exc:
+                self._reject(topic, exc, received)
+                return
+            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.frames.put(index, rgb, stamp_ns, msg.header.frame_id, received)
+
+        return on_image
+
+    def _reject(self, topic: str, exc: ImageError, now: float) -> None:
+        key = (topic, exc.reason)
+        with self._stats_lock:
+            self._rejected[key] = self._rejected.get(key, 0) + 1
+            count = self._rejected[key]
+        if self._throttle.allow(("reject",) + key, now):
+            self.get_logger().error(
+                f"camera {topic}: rejected frame: {exc} ({count} rejected for this reason so "
+                f"far; logged at most every {LOG_THROTTLE_S:.0f} s)"
+            )
+
+    def _on_set_instruction(self, request, response):
+        decision = self._offer_instruction(request.instruction, "service")
+        response.accepted = decision.accepted
+        response.message = decision.message
+        response.instruction_id = decision.instruction.id
+        return response
+
+    def _on_instruction_topic(self, msg: String) -> None:
+        self._offer_instruction(msg.data, INSTRUCTION_TOPIC)
+
+    def _offer_instruction(self, text: str, source: str) -> Decision:
+        decision = self.instructions.offer(text)
+        if decision.accepted:
+            self.get_logger().info(
+                f"instruction {decision.instruction.id} from {source}: {decision.instruction.text!r}"
+            )
+        else:
+            self.get_logger().warning(f"instruction from {source} {decision.message}")
+        return decision
+
+    # -- inference -----------------------------------------------------------------------
+    def _inference_loop(self) -> None:
+        """Tick at rate_hz; after an overrun start at once (newest frames, no backlog)."""
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now < next_tick:
+                self._stop.wait(next_tick - now)
+                continue
+            try:
+                self._step(now)
+            except Exception as exc:  # keep serving; the error is logged and counted
+                if self._stop.is_set() or not self.context.ok():
+                    break  # shutting down: the publisher's context went away mid-step
+                self._count_error("unexpected", exc, now, with_traceback=True)
+            next_tick += self._period
+            if time.monotonic() > next_tick:
+                next_tick = time.monotonic()
+
+    def _step(self, now: float) -> None:
+        snapshot = self.frames.snapshot(now, self.params.stale_image_s)
+        with self._stats_lock:
+            self._last_missing = dict(snapshot.missing)
+        if not snapshot.complete:
+            starting = now - self._started < self.params.stale_image_s
+            if not starting and self._throttle.allow("missing", now):
+                self.get_logger().warning(
+                    "not publishing tokens, camera(s) missing: "
+                    + "; ".join(f"{t} ({why})" for t, why in snapshot.missing.items())
+                )
+            return
+        instruction = self.instructions.current
+        if not self._gate.is_new(snapshot, instruction.id):
+            return
+        self._gate.mark_used(snapshot, instruction.id)
+        t0 = time.perf_counter()
+        try:
+            tokens, mask = self.encoder.encode([f.rgb for f in snapshot.frames], instruction.text)
+            latency = time.perf_counter() - t0
+            data, mask_bytes, dtype_code = pack_tokens(tokens, mask, self.params.token_dtype)
+        except (ValueError, RuntimeError) as exc:  # TokenError is a ValueError
+            reason = "tokens" if isinstance(exc, TokenError) else "inference"
+            self._count_error(reason, exc, now)
+            return
+        self._latency.add(latency)
+        self._tokens_pub.publish(self._tokens_msg(snapshot, instruction, tokens.shape,
+                                                  data, mask_bytes, dtype_code, latency))
+        self._rate.tick(time.monotonic())
+        with self._stats_lock:
+            self._published += 1
+
+    def _tokens_msg(self, snapshot: Snapshot, instruction, shape, data: bytes,
+                    mask_bytes: bytes, dtype_code: int, latency: float) -> EmbeddingTokens:
+        msg = EmbeddingTokens()
+        stamp_ns = snapshot.oldest_stamp_ns()
+        msg.header.stamp.sec = stamp_ns // 1_000_000_000
+        msg.header.stamp.nanosec = stamp_ns % 1_000_000_000
+        msg.header.frame_id = snapshot.frames[0].frame_id
+        msg.instruction_id = instruction.id
+        msg.instruction = instruction.text
+        msg.num_tokens, msg.dim = int(shape[0]), int(shape[1])
+        msg.dtype = dtype_code
+        msg.data = data
+        msg.attention_mask = mask_bytes
+        msg.backbone_id = self.encoder.backbone_id
+        msg.inference_latency = float(latency)
+        return msg
+
+    def _count_error(self, reason: str, exc: Exception, now: float, with_traceback: bool = False) -> None:
+        with self._stats_lock:
+            self._errors[reason] = self._errors.get(reason, 0) + 1
+        if self._throttle.allow(("error", reason), now):
+            text = f"no tokens published ({reason}): {type(exc).__name__}: {exc}"
+            if with_traceback:
+                import traceback
+
+                text += "\n" + "".join(traceback.format_exception(exc))
+            self.get_logger().error(text)
+
+    # -- diagnostics ---------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        snapshot = self.frames.snapshot(now, self.params.stale_image_s)
+        rate = self._rate.rate(now)
+        median = self._latency.percentile(50)
+        p99 = self._latency.percentile(99)
+        overrun = self._latency.fraction_over(self._period)
+        keeps_up = overrun is None or overrun <= KEEP_UP_MAX_OVERRUN_SHARE
+        with self._stats_lock:
+            rejected = dict(self._rejected)
+            errors = dict(self._errors)
+            published = self._published
+        instruction = self.instructions.current
+
+        def ms(seconds: float | None) -> str:
+            return "n/a" if seconds is None else f"{1e3 * seconds:.1f}"
+
+        values = [
+            ("achieved_rate_hz", f"{rate:.2f}"),
+            ("target_rate_hz", f"{self.params.rate_hz:.2f}"),
+            ("published", str(published)),
+            ("inference_latency_median_ms", ms(median)),
+            ("inference_latency_p99_ms", ms(p99)),
+            ("inference_keeps_up", str(keeps_up)),
+            ("inference_overrun_share", "n/a" if overrun is None else f"{overrun:.2f}"),
+            ("missing_cameras", ", ".join(snapshot.missing) or "none"),
+            ("instruction_id", str(instruction.id)),
+            ("instruction", instruction.text),
+            ("backbone_id", self.encoder.backbone_id),
+        ]
+        values += [(f"image_age_ms {t}", ms(age)) for t, age in snapshot.ages.items()]
+        values += [(f"missing {t}", why) for t, why in snapshot.missing.items()]
+        values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(rejected.items())]
+        values += [(f"errors {r}", str(n)) for r, n in sorted(errors.items())]
+
+        if snapshot.missing:
+            level, message = DiagnosticStatus.ERROR, "camera(s) missing, no tokens: " + ", ".join(snapshot.missing)
+        elif not keeps_up:
+            level, message = DiagnosticStatus.WARN, (
+                f"inference slower than the {1e3 * self._period:.0f} ms period "
+                f"({100 * overrun:.0f}% of runs overrun); running as fast as it can"
+            )
+        elif errors:
+            level, message = DiagnosticStatus.WARN, f"inference errors: {errors}"
+        else:
+            level, message = DiagnosticStatus.OK, f"publishing at {rate:.1f} Hz"
+        if rejected:
+            message += f"; rejected frames: {sum(rejected.values())}"
+
+        status = DiagnosticStatus()
+        status.level = level
+        status.name = NODE_NAME
+        status.message = message
+        status.hardware_id = f"{self.params.device}/{self.params.dtype} backbone {self.encoder.backbone_id}"
+        status.values = [KeyValue(key=k, value=v) for k, v in values]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self._diag_pub.publish(array)
+
+    # -- shutdown ------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        """Stop the inference thread, then destroy the node."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+            self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; exit code 1 when it cannot start."""
+    logger = rclpy.logging.get_logger(NODE_NAME)
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # rcl refuses malformed --ros-args (RCLError)
+        logger.error(f"cannot start: invalid command-line arguments: {exc}")
+        return 2
+    node: System2Node | None = None
+    code = 0
+    try:
+        node = System2Node()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except StartupError as exc:
+        logger.error(f"cannot start: {exc}")
+        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""The System 2 node as an OS process over real DDS, with a random-init nano checkpoint.
+
+Two cameras (/cam/left, /cam/right) on a two-view variant of the nano preset. Frames are
+published by a probe node; the tests assert on what reaches /gr00t/embedding_tokens and
+/diagnostics, and on the node's log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+from gr00t_msgs.msg import EmbeddingTokens
+from gr00t_msgs.srv import SetInstruction
+from gr00t_system2.tokens import unpack_tokens
+
+LEFT, RIGHT = "/cam/left", "/cam/right"
+DEFAULT_INSTRUCTION = "hold your position"
+
+
+def make_checkpoint(out_dir: Path, num_views: int) -> Path:
+    """A random-init nano checkpoint whose backbone takes ``num_views`` camera views.
+
+    The nano preset is single-view. The backbone's weights do not depend on the number of
+    views (only the prompt does), so the two-view variant is the nano checkpoint's weights
+    saved again under a config with ``backbone.num_views`` changed (new backbone_id).
+    """
+    from gr00t_policy.checkpoint import load_checkpoint, make_random_checkpoint, save_checkpoint
+    from gr00t_policy.policy import build_policy
+
+    base = make_random_checkpoint(out_dir.with_name(out_dir.name + "_1view"), preset="nano")
+    if num_views == 1:
+        return Path(base)
+    ckpt = load_checkpoint(base)
+    config = dataclasses.replace(
+        ckpt.config, backbone=dataclasses.replace(ckpt.config.backbone, num_views=num_views))
+    policy = build_policy(config, "cpu")
+    policy.load_state_dict(ckpt.policy.state_dict())
+    return Path(save_checkpoint(policy, out_dir, tokenizer=ckpt.tokenizer, metadata=ckpt.metadata,
+                                embodiments=ckpt.embodiments, preset=None))
+
+
+@pytest.fixture(scope="module")
+def ckpt2(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt2") / "nano2", num_views=2)
+
+
+def start_node(ckpt: Path, log: Path, *extra: str) -> NodeProcess:
+    return NodeProcess.python_module("gr00t_system2.node", [
+        "--ros-args",
+        "-p", f"checkpoint:={ckpt}",
+        "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
+        "-p", "rate_hz:=10.0",
+        "-p", "stale_image_s:=30.0",
+        "-p", "torch_threads:=1",
+        "-p", f"default_instruction:={DEFAULT_INSTRUCTION}",
+        *extra,
+    ], log)
+
+
+def scene(seed: int, h: int = 96, w: int = 128) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+def image_msg(rgb: np.ndarray, encoding: str, stamp: float, frame_id: str) -> Image:
+    pixels = {"rgb8": rgb, "bgr8": rgb[..., ::-1]}[encoding]
+    msg = Image()
+    msg.header.stamp.sec = int(stamp)
+    msg.header.stamp.nanosec = int(round((stamp - int(stamp)) * 1e9))
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = rgb.shape[:2]
+    msg.encoding = encoding
+    msg.step = rgb.shape[1] * 3
+    msg.data = np.ascontiguousarray(pixels).tobytes()
+    return msg
+
+
+def stamp_of(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def decode(msg: EmbeddingTokens) -> tuple[np.ndarray, np.ndarray]:
+    return unpack_tokens(bytes(msg.data), bytes(msg.attention_mask), msg.num_tokens, msg.dim, msg.dtype)
+
+
+class Rig:
+    """Probe-side publishers/collectors for one test."""
+
+    def __init__(self, probe: RosProbe, node: NodeProcess) -> None:
+        self.probe, self.node = probe, node
+        self.tokens = probe.collect(EmbeddingTokens, "/gr00t/embedding_tokens")
+        self.diag = probe.collect(DiagnosticArray, "/diagnostics")
+        self.cams = {t: probe.publisher(Image, t, qos_profile_sensor_data) for t in (LEFT, RIGHT)}
+        self.instr_pub = probe.publisher(String, "/gr00t/instruction")
+        for pub in self.cams.values():
+            probe.wait_for_subscribers(pub, timeout=90.0)
+
+    def publish_until(self, frames: dict[str, Image], predicate, what: str, timeout: float = 30.0) -> None:
+        """Publish ``frames`` every 100 ms until ``predicate()`` holds."""
+        def step() -> bool:
+            if predicate():
+                return True
+            if not self.node.alive():
+                raise RuntimeError(f"node exited:\n{self.node.output()}")
+            for topic, msg in frames.items():
+                self.cams[topic].publish(msg)
+            time.sleep(0.1)
+            return predicate()
+
+        wait_until(step, timeout, what)
+
+    def tokens_with(self, **fields) -> list[EmbeddingTokens]:
+        out = []
+        for m in list(self.tokens):
+            if all((stamp_of(m) if k == "stamp" else getattr(m, k)) == v for k, v in fields.items()):
+                out.append(m)
+        return out
+
+    def last_status(self) -> DiagnosticStatus | None:
+        for arr in reversed(list(self.diag)):
+            for st in arr.status:
+                if st.name == "gr00t_system2":
+                    return st
+        return None
+
+
+def values(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def backbone_id_of(ckpt: Path) -> str:
+    return json.loads((ckpt / "config.json").read_text())["backbone_id"]
+
+
+def test_two_cameras_instructions_and_publish_rules(ros_domain_id, ckpt2, tmp_path):
+    node = start_node(ckpt2, tmp_path / "node.log")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rig = Rig(probe, node)
+            left, right = scene(1), scene(2)
+
+            # Only the left camera: nothing published, diagnostics name the right one.
+            def right_reported_missing() -> bool:
+                st = rig.last_status()
+                return st is not None and values(st)["missing_cameras"] == RIGHT
+            rig.publish_until({LEFT: image_msg(left, "rgb8", 100.5, "left_optical")},
+                              right_reported_missing, "diagnostics naming the missing camera", 90)
+            st = rig.last_status()
+            assert st.level == DiagnosticStatus.ERROR and RIGHT in st.message
+            assert values(st)["image_age_ms " + RIGHT] == "n/a"
+            assert values(st)["image_age_ms " + LEFT] != "n/a"
+            assert not rig.tokens
+
+            # Both cameras: tokens with the checkpoint's shape, stamped with the older frame.
+            frames = {LEFT: image_msg(left, "rgb8", 100.5, "left_optical"),
+                      RIGHT: image_msg(right, "rgb8", 100.25, "right_optical")}
+            rig.publish_until(frames, lambda: bool(rig.tokens), "first tokens")
+            cfg = json.loads((ckpt2 / "config.json").read_text())
+            first = rig.tokens[0]
+            assert first.num_tokens == cfg["backbone"]["max_tokens"] == 64
+            assert first.dim == cfg["backbone"]["output_dim"] == 128
+            assert first.dtype == EmbeddingTokens.DTYPE_FLOAT16
+            assert len(first.data) == first.num_tokens * first.dim * 2
+            assert len(first.attention_mask) == first.num_tokens
+            assert stamp_of(first) == pytest.approx(100.25)
+            assert first.header.frame_id == "left_optical"
+            assert first.backbone_id == backbone_id_of(ckpt2)
+            assert (first.instruction_id, first.instruction) == (0, DEFAULT_INSTRUCTION)
+            assert 0.0 < first.inference_latency < 5.0
+            tok0, mask0 = decode(first)
+            assert np.isfinite(tok0).all()
+            assert mask0[-1] and not mask0[0]  # left-padded: real tokens at the end
+            assert 40 < mask0.sum() < 64
+
+            # No new frame, same instruction: nothing is republished.
+            time.sleep(0.5)
+            settled = len(rig.tokens)
+            time.sleep(1.5)
+            assert len(rig.tokens) == settled
+
+            # A new instruction through the service: recomputed with the same frames.
+            req = SetInstruction.Request(instruction="  raise your left hand ")
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction", req)
+            assert reply.accepted and reply.instruction_id == 1, reply.message
+            wait_until(lambda: rig.tokens_with(instruction_id=1), 20, "tokens for instruction 1")
+            t1 = rig.tokens_with(instruction_id=1)[0]
+            assert t1.instruction == "raise your left hand"
+            assert stamp_of(t1) == pytest.approx(100.25)
+            assert not np.array_equal(decode(t1)[0], tok0)
+
+            # An empty instruction is refused and the old one stays in force.
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction=" \t "))
+            assert not reply.accepted and reply.instruction_id == 1
+            assert "empty" in reply.message
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction="touch the red cube " * 5))
+            assert not reply.accepted and reply.instruction_id == 1
+            assert "max_tokens=64" in reply.message
+            frames = {LEFT: image_msg(left, "rgb8", 101.5, "left_optical"),
+                      RIGHT: image_msg(right, "rgb8", 101.75, "right_optical")}
+            rig.publish_until(frames, lambda: rig.tokens_with(stamp=101.5), "tokens of new frames")
+            after = rig.tokens_with(stamp=101.5)[0]
+            assert (after.instruction_id, after.instruction) == (1, "raise your left hand")
+            assert not rig.tokens_with(instruction_id=2)
+
+            # The instruction topic works too and advances the id.
+            wait_until(lambda: probe.node.count_subscribers("/gr00t/instruction") >= 1, 20,
+                       "the node's instruction subscription")
+            rig.instr_pub.publish(String(data="wave your right hand"))
+            wait_until(lambda: rig.tokens_with(instruction_id=2), 20, "tokens for instruction 2")
+            assert rig.tokens_with(instruction_id=2)[0].instruction == "wave your right hand"
+
+            wait_until(lambda: values(rig.last_status())["instruction_id"] == "2", 5,
+                       "diagnostics with instruction 2")
+            v = values(rig.last_status())
+            assert v["missing_cameras"] == "none" and v["instruction"] == "wave your right hand"
+            assert float(v["inference_latency_median_ms"]) > 0
+    finally:
+        code = node.stop(signal.SIGINT)
+    out = node.log_path.read_text(errors="replace")
+    assert code == 0, out
+    assert "Traceback" not in out, out
+
+
+def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
+    node = start_node(ckpt2, tmp_path / "node.log")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rig = Rig(probe, node)
+            left, right = scene(3, 60, 80), scene(4, 112, 112)
+            rig.publish_until({LEFT: image_msg(left, "rgb8", 10.0, "l"),
+                               RIGHT: image_msg(right, "rgb8", 10.0, "r")},
+                              lambda: rig.tokens_with(stamp=10.0), "tokens from rgb8 frames", 90)
+            rgb_tokens = decode(rig.tokens_with(stamp=10.0)[0])[0]
+
+            # Bad frames on the left camera: rejected, no publish, no crash.
+            bad_encoding = image_msg(left, "rgb8", 11.0, "l")
+            bad_encoding.encoding = "16UC1"
+            bad_step = image_msg(left, "rgb8", 11.0, "l")
+            bad_step.step = left.shape[1] * 3 - 1
+            truncated = image_msg(left, "rgb8", 11.0, "l")
+            truncated.data = bytes(truncated.data)[:-10]
+            time.sleep(0.3)
+            before = len(rig.tokens)
+            for _ in range(8):
+                for bad in (bad_encoding, bad_step, truncated):
+                    rig.cams[LEFT].publish(bad)
+                time.sleep(0.1)
+
+            def all_reasons_counted() -> bool:
+                st = rig.last_status()
+                return st is not None and all(
+                    f"rejected_frames {LEFT} {r}" in values(st)
+                    for r in ("encoding", "step", "data_length"))
+            wait_until(all_reasons_counted, 10, "rejection counts in diagnostics")
+            time.sleep(0.5)
+            assert len(rig.tokens) == before
+            assert node.alive()
+            log = node.output()
+            for needle in ("'16UC1' is not supported", "step=", "data length"):
+                lines = [ln for ln in log.splitlines() if needle in ln]
+                assert lines, f"no log line with {needle!r}:\n{log}"
+                assert LEFT in lines[0]
+            # Rate-limited: 8 bad frames per reason, at most a couple of lines per reason.
+            assert sum("'16UC1' is not supported" in ln for ln in log.splitlines()) <= 2
+
+            # The same scenes as bgr8 give the same tokens (both new frames used: stamp 12).
+            rig.publish_until({LEFT: image_msg(left, "bgr8", 12.0, "l"),
+                               RIGHT: image_msg(right, "bgr8", 12.5, "r")},
+                              lambda: rig.tokens_with(stamp=12.0), "tokens from bgr8 frames")
+            bgr_tokens = decode(rig.tokens_with(stamp=12.0)[0])[0]
+            np.testing.assert_array_equal(bgr_tokens, rgb_tokens)
+    finally:
+        code = node.stop(signal.SIGTERM)
+    out = node.log_path.read_text(errors="replace")
+    assert code == 0, out
+    assert "Traceback" not in out, out
+
+
+def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, tmp_path):
+    cases = [
+        (["-p", "checkpoint:=/nonexistent/ckpt"], "checkpoint='/nonexistent/ckpt'"),
+        (["-p", f"checkpoint:={ckpt2}", "-p", "rate_hz:=-1.0"], "rate_hz=-1.0"),
+        (["-p", f"checkpoint:={ckpt2}", "-p", "rate_hz:=10"], "parameter rate_hz has the wrong type"),
+        (["-p", f"checkpoint:={ckpt2}", "-p", "camera_topics:=[/only/one]"],
+         "expects 2 view(s)"),
+        (["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
+          "-p", "max_instruction_length:=5"], "default_instruction='hold your position' is refused"),
+        (["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
+          "-p", "default_instruction:=" + "touch the red cube " * 5], "max_tokens"),
+    ]
+    cases = [(args, needle, 1) for args, needle in cases]
+    # rcl itself refuses a parameter value it cannot parse: exit 2, no traceback.
+    cases.append((["-p", "default_instruction:=wave\u0007"], "invalid command-line arguments", 2))
+    for i, (args, needle, expected_code) in enumerate(cases):
+        proc = NodeProcess.python_module("gr00t_system2.node", ["--ros-args", *args],
+                                         tmp_path / f"bad{i}.log")
+        proc.proc.wait(timeout=120)
+        proc.stop()
+        out = proc.log_path.read_text(errors="replace")
+        assert proc.proc.returncode == expected_code, out
+        assert needle in out, out
+        assert "Traceback" not in out, out
