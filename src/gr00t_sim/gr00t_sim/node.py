@@ -30,6 +30,7 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (offscreen, no display)
 
+import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -38,6 +39,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
+from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
@@ -84,6 +86,7 @@ class SimNode(Node):
         self.camera_period = 1.0 / p["camera_hz"]
         self.publish_clock = p["publish_clock"]
         self.start_ns = self.get_clock().now().nanoseconds
+        self.start_wall = time.monotonic()
         self.sim_elapsed_steps = 0  # never reset: the stamp base
         self.overruns = 0
         self.resyncs = 0
@@ -149,6 +152,17 @@ class SimNode(Node):
         ns = self.start_ns + round(steps * self.dt * 1e9)
         return rclpy.time.Time(nanoseconds=ns).to_msg()
 
+    def _publish(self, publisher, msg) -> bool:
+        """Publish; False once shutdown has begun (the context goes invalid before the
+        threads are stopped), so the thread can end quietly. Other errors propagate."""
+        try:
+            publisher.publish(msg)
+            return True
+        except RCLError:
+            if self.stop_event.is_set() or not self.context.ok():
+                return False
+            raise
+
     # -- physics -------------------------------------------------------------------------
     def _physics_loop(self) -> None:
         period = self.dt
@@ -170,23 +184,25 @@ class SimNode(Node):
                 self.js_msg.header.stamp = self._stamp(steps)
                 self.js_msg.position = pos.tolist()
                 self.js_msg.velocity = vel.tolist()
-                self.js_pub.publish(self.js_msg)
+                if not self._publish(self.js_pub, self.js_msg):
+                    return
                 if self.clock_pub is not None:
-                    self.clock_pub.publish(Clock(clock=self.js_msg.header.stamp))
+                    self._publish(self.clock_pub, Clock(clock=self.js_msg.header.stamp))
             if state is not None:
                 msg = Float64MultiArray()
                 msg.layout.dim = [MultiArrayDimension(label=STATE_LAYOUT, size=20, stride=20)]
                 msg.data = np.append(state, float(seed)).tolist()
-                self.state_pub.publish(msg)
+                self._publish(self.state_pub, msg)
             deadline += period
             now = time.monotonic()
-            if now > deadline:
+            late = now - deadline
+            if late > period:  # more than a whole step behind the wall clock
                 self.overruns += 1
-                if now - deadline > 0.1:  # fell far behind: restart the pacing from now
+                if late > 0.1:  # fell far behind: restart the pacing from now
                     self.resyncs += 1
                     deadline = now
-            else:
-                time.sleep(deadline - now)
+            elif late < 0:
+                time.sleep(-late)
 
     # -- rendering -----------------------------------------------------------------------
     def _render_loop(self) -> None:
@@ -215,7 +231,8 @@ class SimNode(Node):
                 self.render_ms.append((time.perf_counter() - t0) * 1e3)
                 msg.header.stamp = self._stamp(steps)
                 msg.data = rgb.tobytes()
-                self.image_pub.publish(msg)
+                if not self._publish(self.image_pub, msg):
+                    return
                 next_t += self.camera_period
                 delay = next_t - time.monotonic()
                 if delay > 0:
@@ -257,9 +274,11 @@ class SimNode(Node):
         steps = max(self.sim_elapsed_steps, 1)
         render = getattr(self, "render_ms", [])
         render_txt = f", render {np.median(render[-300:]):.1f} ms/frame" if render else ""
+        rtf = steps * self.dt / max(time.monotonic() - self.start_wall, 1e-9)
         self.get_logger().info(
-            f"physics: {steps} steps, {self.overruns} overruns ({100 * self.overruns / steps:.2f}%),"
-            f" {self.resyncs} resyncs, {1e6 * self.step_time_s / steps:.0f} us/step{render_txt}")
+            f"physics: {steps} steps, real-time factor {rtf:.3f}, {self.overruns} steps > 1 "
+            f"period late ({100 * self.overruns / steps:.2f}%), {self.resyncs} resyncs, "
+            f"{1e6 * self.step_time_s / steps:.0f} us/step{render_txt}")
 
     def close(self) -> None:
         self.stop_event.set()
@@ -280,6 +299,9 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second signal must not interrupt the orderly stop of the threads.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
             node.close()
             node.destroy_node()
