@@ -83,7 +83,7 @@ class SimNode(Node):
         self.stop_event = threading.Event()
         self.dt = float(self.world.model.opt.timestep)
         self.js_decimation = p["joint_state_decimation"]
-        self.camera_period = 1.0 / p["camera_hz"]
+        self.camera_period = 1.0 / p["camera_hz"] if p["camera_hz"] > 0 else 0.0
         self.publish_clock = p["publish_clock"]
         self.start_ns = self.get_clock().now().nanoseconds
         self.start_wall = time.monotonic()
