@@ -91,6 +91,7 @@ class LoadedCheckpoint:
         embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}.
         preset: name of the preset the config came from, if any.
         path: the checkpoint directory.
+        skipped_keys: stored tensors deliberately not loaded (official layout only).
     """
 
     config: PolicyConfig
@@ -361,7 +362,11 @@ def load_checkpoint(
     prefixes = tuple(f"{p}." for p in parts)
     policy = _materialize(config, parts, files, device, None, str(ckpt_dir))
     expected = set(policy.state_dict())
-    unexpected = sorted(k for k in files if k.startswith(prefixes) and k not in expected)
+    foreign = tuple(f"{p}." for p in PARTS)
+    unexpected = sorted(
+        k for k in files
+        if k not in expected and (k.startswith(prefixes) or not k.startswith(foreign))
+    )
     if unexpected:
         raise CheckpointError(f"{ckpt_dir}: unexpected key(s) {unexpected[:5]} for this config")
     tokenizer = None

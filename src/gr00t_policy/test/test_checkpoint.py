@@ -171,6 +171,11 @@ def test_missing_key_is_named(nano_ckpt, tmp_path):
         load_checkpoint(bad)
     # The action head alone still loads.
     load_checkpoint(bad, parts=("action_head",))
+    tensors["backbone.linear.bias"] = torch.zeros(128)
+    tensors["stray.weight"] = torch.zeros(2)
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"unexpected key\(s\) \['stray\.weight'\]"):
+        load_checkpoint(bad, parts=("action_head",))
 
 
 def test_not_a_checkpoint(tmp_path):
