@@ -39,8 +39,8 @@ EXIT_MISSING_EXECUTABLE = 3
 TAIL_LINES = 30
 
 _MISSING_HINTS = {
-    "gr00t_sim": "the simulator package gr00t_sim is not built in this workspace yet; "
-                 "run without --sim and publish /joint_states from your robot or bridge",
+    "gr00t_sim": "build the simulator package gr00t_sim (./scripts/setup.sh), or run "
+                 "without --sim and publish /joint_states from your robot or bridge",
 }
 
 

@@ -136,12 +136,16 @@ def test_duration_and_log_dir(ros_domain_id, stub_exe: Path, tmp_path: Path) -> 
 
 
 def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> None:
-    graph = Graph(nodes=[spec("fine"), NodeSpec("gr00t_sim", "sim_node", "sim")])
-    out = Output()
-    code = run_graph(graph, work_dir=tmp_path, out=out, install_signal_handlers=False,
-                     resolve=lambda n: stub_exe if n.package == "stub_pkg" else
-                     find_executable(n.package, n.executable))
-    assert code == EXIT_MISSING_EXECUTABLE
-    text = out.getvalue()
-    assert "gr00t_sim" in text and "without --sim" in text
-    assert "started" not in text
+    for ghost, expected in ((NodeSpec("gr00t_no_such_pkg", "sim_node", "ghost"),
+                             "package 'gr00t_no_such_pkg' is not installed"),
+                            (NodeSpec("gr00t_bringup", "no_such_exe", "ghost"),
+                             "executable 'no_such_exe' of package 'gr00t_bringup' not found")):
+        out = Output()
+        code = run_graph(Graph(nodes=[spec("fine"), ghost]), work_dir=tmp_path, duration=5.0,
+                         out=out, install_signal_handlers=False,
+                         resolve=lambda n: stub_exe if n.package == "stub_pkg" else
+                         find_executable(n.package, n.executable))
+        assert code == EXIT_MISSING_EXECUTABLE
+        text = out.getvalue()
+        assert expected in text and "setup.sh" in text
+        assert "started" not in text
