@@ -9,17 +9,24 @@ import numpy as np
 
 
 class RateMeter:
-    """Events per second over the last ``window_s`` seconds (monotonic time)."""
+    """Events per second over the last ``window_s`` seconds (monotonic time).
+
+    Until ``window_s`` has passed since the first event, the window is the time since that
+    event, so the rate is not under-reported while it fills.
+    """
 
     def __init__(self, window_s: float = 5.0) -> None:
         if window_s <= 0:
             raise ValueError(f"window_s must be > 0, got {window_s}")
         self.window_s = window_s
         self._times: deque[float] = deque()
+        self._first: float | None = None
         self._lock = threading.Lock()
 
     def tick(self, now: float) -> None:
         with self._lock:
+            if self._first is None:
+                self._first = now
             self._times.append(now)
             self._trim(now)
 
@@ -27,7 +34,12 @@ class RateMeter:
         """Events in the window divided by the window length (0.0 when none)."""
         with self._lock:
             self._trim(now)
-            return len(self._times) / self.window_s
+            if self._first is None:
+                return 0.0
+            span = min(self.window_s, now - self._first)
+            if span <= 0.0:
+                return 0.0
+            return len(self._times) / span
 
     def _trim(self, now: float) -> None:
         while self._times and self._times[0] < now - self.window_s:

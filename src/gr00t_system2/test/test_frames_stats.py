@@ -45,9 +45,13 @@ def test_novelty_gate_new_frame_or_new_instruction():
 
 def test_rate_latency_throttle():
     meter = RateMeter(window_s=2.0)
-    for i in range(21):
+    assert meter.rate(0.0) == 0.0
+    for i in range(5):
         meter.tick(i * 0.1)
-    assert meter.rate(2.0) == pytest.approx(10.5)
+    assert meter.rate(0.5) == pytest.approx(10.0)  # window still filling: 5 events in 0.5 s
+    for i in range(5, 41):
+        meter.tick(i * 0.1)
+    assert meter.rate(4.0) == pytest.approx(10.5)  # 21 events in the last 2 s
     assert meter.rate(10.0) == 0.0
     lat = LatencyWindow(size=100)
     assert lat.percentile(50) is None and lat.fraction_over(0.1) is None

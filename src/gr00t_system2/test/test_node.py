@@ -57,12 +57,12 @@ def ckpt2(tmp_path_factory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("ckpt2") / "nano2", num_views=2)
 
 
-def start_node(ckpt: Path, log: Path, *extra: str) -> NodeProcess:
+def start_node(ckpt: Path, log: Path, *extra: str, rate_hz: float = 10.0) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args",
         "-p", f"checkpoint:={ckpt}",
         "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
-        "-p", "rate_hz:=10.0",
+        "-p", f"rate_hz:={float(rate_hz)}",
         "-p", "stale_image_s:=30.0",
         "-p", "torch_threads:=1",
         "-p", f"default_instruction:={DEFAULT_INSTRUCTION}",
@@ -107,16 +107,18 @@ class Rig:
         for pub in self.cams.values():
             probe.wait_for_subscribers(pub, timeout=90.0)
 
-    def publish_until(self, frames: dict[str, Image], predicate, what: str, timeout: float = 30.0) -> None:
-        """Publish ``frames`` every 100 ms until ``predicate()`` holds."""
+    def publish_until(self, frames, predicate, what: str, timeout: float = 30.0,
+                      period: float = 0.1) -> None:
+        """Publish ``frames`` (a dict topic -> Image, or a callable returning one) every
+        ``period`` s until ``predicate()`` holds."""
         def step() -> bool:
             if predicate():
                 return True
             if not self.node.alive():
                 raise RuntimeError(f"node exited:\n{self.node.output()}")
-            for topic, msg in frames.items():
+            for topic, msg in (frames() if callable(frames) else frames).items():
                 self.cams[topic].publish(msg)
-            time.sleep(0.1)
+            time.sleep(period)
             return predicate()
 
         wait_until(step, timeout, what)
@@ -288,6 +290,39 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
     out = node.log_path.read_text(errors="replace")
     assert code == 0, out
     assert "Traceback" not in out, out
+
+
+def test_inference_slower_than_period_runs_back_to_back_on_newest_frames(ros_domain_id, ckpt2, tmp_path):
+    # A 2 ms period that no backbone run meets: the node must keep publishing from the
+    # newest frames (stamps only move forward, no backlog) and diagnostics must say so.
+    node = start_node(ckpt2, tmp_path / "node.log", rate_hz=500.0)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rig = Rig(probe, node)
+            left, right = scene(5), scene(6)
+            stamp = [1000.0]
+
+            def fresh_frames() -> dict[str, Image]:
+                stamp[0] += 0.05
+                return {LEFT: image_msg(left, "rgb8", stamp[0], "l"),
+                        RIGHT: image_msg(right, "rgb8", stamp[0], "r")}
+
+            def behind_reported() -> bool:
+                st = rig.last_status()
+                return (st is not None and values(st)["inference_keeps_up"] == "False"
+                        and len(rig.tokens) >= 15)
+
+            rig.publish_until(fresh_frames, behind_reported, "diagnostics: inference behind",
+                              timeout=60, period=1 / 30)
+            st = rig.last_status()
+            assert st.level == DiagnosticStatus.WARN and "slower than" in st.message
+            assert float(values(st)["achieved_rate_hz"]) > 2.0
+            stamps = [stamp_of(m) for m in list(rig.tokens)]
+            assert all(b > a for a, b in zip(stamps, stamps[1:])), stamps
+    finally:
+        code = node.stop(signal.SIGINT)
+    out = node.log_path.read_text(errors="replace")
+    assert code == 0, out
 
 
 def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, tmp_path):
