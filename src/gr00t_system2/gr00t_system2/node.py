@@ -34,6 +34,7 @@ from std_msgs.msg import String
 
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
+from gr00t_system2.diagnostics import System2Health, summarize
 from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
 from gr00t_system2.image import ImageError, image_to_rgb
 from gr00t_system2.instruction import Decision, InstructionState
@@ -56,7 +57,6 @@ TOKENS_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 LOG_THROTTLE_S = 2.0
-KEEP_UP_MAX_OVERRUN_SHARE = 0.1  # inference "keeps up" when <= 10% of runs overrun the period
 
 
 class StartupError(RuntimeError):
@@ -95,7 +95,6 @@ class System2Node(Node):
         self._rejected: dict[tuple[str, str], int] = {}
         self._errors: dict[str, int] = {}
         self._published = 0
-        self._last_missing: dict[str, str] = {}
 
         io_group = MutuallyExclusiveCallbackGroup()
         diag_group = MutuallyExclusiveCallbackGroup()
@@ -245,8 +244,6 @@ class System2Node(Node):
 
     def _step(self, now: float) -> None:
         snapshot = self.frames.snapshot(now, self.params.stale_image_s)
-        with self._stats_lock:
-            self._last_missing = dict(snapshot.missing)
         if not snapshot.complete:
             starting = now - self._started < self.params.stale_image_s
             if not starting and self._throttle.allow("missing", now):
@@ -307,54 +304,26 @@ class System2Node(Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         snapshot = self.frames.snapshot(now, self.params.stale_image_s)
-        rate = self._rate.rate(now)
-        median = self._latency.percentile(50)
-        p99 = self._latency.percentile(99)
-        overrun = self._latency.fraction_over(self._period)
-        keeps_up = overrun is None or overrun <= KEEP_UP_MAX_OVERRUN_SHARE
-        with self._stats_lock:
-            rejected = dict(self._rejected)
-            errors = dict(self._errors)
-            published = self._published
         instruction = self.instructions.current
-
-        def ms(seconds: float | None) -> str:
-            return "n/a" if seconds is None else f"{1e3 * seconds:.1f}"
-
-        values = [
-            ("achieved_rate_hz", f"{rate:.2f}"),
-            ("target_rate_hz", f"{self.params.rate_hz:.2f}"),
-            ("published", str(published)),
-            ("inference_latency_median_ms", ms(median)),
-            ("inference_latency_p99_ms", ms(p99)),
-            ("inference_keeps_up", str(keeps_up)),
-            ("inference_overrun_share", "n/a" if overrun is None else f"{overrun:.2f}"),
-            ("missing_cameras", ", ".join(snapshot.missing) or "none"),
-            ("instruction_id", str(instruction.id)),
-            ("instruction", instruction.text),
-            ("backbone_id", self.encoder.backbone_id),
-        ]
-        values += [(f"image_age_ms {t}", ms(age)) for t, age in snapshot.ages.items()]
-        values += [(f"missing {t}", why) for t, why in snapshot.missing.items()]
-        values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(rejected.items())]
-        values += [(f"errors {r}", str(n)) for r, n in sorted(errors.items())]
-
-        if snapshot.missing:
-            level, message = DiagnosticStatus.ERROR, "camera(s) missing, no tokens: " + ", ".join(snapshot.missing)
-        elif not keeps_up:
-            level, message = DiagnosticStatus.WARN, (
-                f"inference slower than the {1e3 * self._period:.0f} ms period "
-                f"({100 * overrun:.0f}% of runs overrun); running as fast as it can"
-            )
-        elif errors:
-            level, message = DiagnosticStatus.WARN, f"inference errors: {errors}"
-        else:
-            level, message = DiagnosticStatus.OK, f"publishing at {rate:.1f} Hz"
-        if rejected:
-            message += f"; rejected frames: {sum(rejected.values())}"
-
+        with self._stats_lock:
+            rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
+        level, message, values = summarize(System2Health(
+            target_rate_hz=self.params.rate_hz,
+            achieved_rate_hz=self._rate.rate(now),
+            published=published,
+            latency_median_s=self._latency.percentile(50),
+            latency_p99_s=self._latency.percentile(99),
+            overrun_share=self._latency.fraction_over(self._period),
+            missing=dict(snapshot.missing),
+            image_ages_s=dict(snapshot.ages),
+            instruction_id=instruction.id,
+            instruction=instruction.text,
+            backbone_id=self.encoder.backbone_id,
+            rejected=rejected,
+            errors=errors,
+        ))
         status = DiagnosticStatus()
-        status.level = level
+        status.level = bytes([level])
         status.name = NODE_NAME
         status.message = message
         status.hardware_id = f"{self.params.device}/{self.params.dtype} backbone {self.encoder.backbone_id}"

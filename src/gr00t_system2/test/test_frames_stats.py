@@ -117,3 +117,37 @@ def test_params_validation_names_the_parameter(tmp_path, name, value, match):
 def test_params_relative_topics_are_expanded(tmp_path):
     p = validate(good_params(tmp_path, camera_topics=["cam/image", "/b"]), "gr00t_system2", "/robot")
     assert p.camera_topics == ("/robot/cam/image", "/b")
+
+
+def health(**over):
+    from gr00t_system2.diagnostics import System2Health
+
+    base = dict(target_rate_hz=10.0, achieved_rate_hz=9.9, published=50, latency_median_s=0.02,
+                latency_p99_s=0.04, overrun_share=0.0, missing={},
+                image_ages_s={"/a": 0.012, "/b": None}, instruction_id=3, instruction="wave",
+                backbone_id="abc")
+    base.update(over)
+    return System2Health(**base)
+
+
+def test_diagnostics_levels_and_values():
+    from gr00t_system2.diagnostics import ERROR, OK, WARN, summarize
+
+    level, message, values = summarize(health())
+    kv = dict(values)
+    assert level == OK and "9.9 Hz" in message
+    assert kv["inference_latency_median_ms"] == "20.0" and kv["inference_latency_p99_ms"] == "40.0"
+    assert kv["image_age_ms /a"] == "12.0" and kv["image_age_ms /b"] == "n/a"
+    assert kv["instruction_id"] == "3" and kv["inference_keeps_up"] == "True"
+
+    level, message, values = summarize(health(missing={"/b": "never received"}))
+    assert level == ERROR and "/b" in message and dict(values)["missing_cameras"] == "/b"
+
+    level, message, values = summarize(health(overrun_share=0.5, achieved_rate_hz=6.0))
+    assert level == WARN and "slower than the 100 ms period" in message
+    assert dict(values)["inference_keeps_up"] == "False"
+
+    level, message, values = summarize(health(rejected={("/a", "step"): 4}))
+    assert level == OK and "rejected frames: 4" in message
+    assert dict(values)["rejected_frames /a step"] == "4"
+    assert summarize(health(errors={"tokens": 1}))[0] == WARN

@@ -1,0 +1,80 @@
+"""The System 2 diagnostic status as plain data: level, message and key/values (no ROS).
+
+Levels (the diagnostic_msgs/DiagnosticStatus values):
+  ERROR  a camera is missing (never received or stale): no tokens are published;
+  WARN   inference does not keep up with the period (more than KEEP_UP_MAX_OVERRUN_SHARE of
+         the recent runs took longer than 1 / rate_hz), or inference errors occurred;
+  OK     otherwise.
+Rejected frames are reported in the message and the key/values at any level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OK, WARN, ERROR = 0, 1, 2
+KEEP_UP_MAX_OVERRUN_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class System2Health:
+    """Everything the status is computed from; times in seconds."""
+
+    target_rate_hz: float
+    achieved_rate_hz: float
+    published: int
+    latency_median_s: float | None
+    latency_p99_s: float | None
+    overrun_share: float | None  # share of recent runs slower than the period, None if no runs
+    missing: dict[str, str]  # topic -> why
+    image_ages_s: dict[str, float | None]  # topic -> seconds since receipt, None if never
+    instruction_id: int
+    instruction: str
+    backbone_id: str
+    rejected: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason) -> n
+    errors: dict[str, int] = field(default_factory=dict)  # reason -> n
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.overrun_share is None or self.overrun_share <= KEEP_UP_MAX_OVERRUN_SHARE
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{1e3 * seconds:.1f}"
+
+
+def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
+    """(level, message, [(key, value)]) for one DiagnosticStatus."""
+    values = [
+        ("achieved_rate_hz", f"{h.achieved_rate_hz:.2f}"),
+        ("target_rate_hz", f"{h.target_rate_hz:.2f}"),
+        ("published", str(h.published)),
+        ("inference_latency_median_ms", _ms(h.latency_median_s)),
+        ("inference_latency_p99_ms", _ms(h.latency_p99_s)),
+        ("inference_keeps_up", str(h.keeps_up)),
+        ("inference_overrun_share", "n/a" if h.overrun_share is None else f"{h.overrun_share:.2f}"),
+        ("missing_cameras", ", ".join(h.missing) or "none"),
+        ("instruction_id", str(h.instruction_id)),
+        ("instruction", h.instruction),
+        ("backbone_id", h.backbone_id),
+    ]
+    values += [(f"image_age_ms {t}", _ms(age)) for t, age in h.image_ages_s.items()]
+    values += [(f"missing {t}", why) for t, why in h.missing.items()]
+    values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(h.rejected.items())]
+    values += [(f"errors {r}", str(n)) for r, n in sorted(h.errors.items())]
+
+    period_ms = 1e3 / h.target_rate_hz
+    if h.missing:
+        level, message = ERROR, "camera(s) missing, no tokens: " + ", ".join(h.missing)
+    elif not h.keeps_up:
+        level, message = WARN, (
+            f"inference slower than the {period_ms:.0f} ms period ({100 * h.overrun_share:.0f}% "
+            f"of runs overrun); running as fast as it can at {h.achieved_rate_hz:.1f} Hz"
+        )
+    elif h.errors:
+        level, message = WARN, f"inference errors: {h.errors}"
+    else:
+        level, message = OK, f"publishing at {h.achieved_rate_hz:.1f} Hz"
+    if h.rejected:
+        message += f"; rejected frames: {sum(h.rejected.values())}"
+    return level, message, values
