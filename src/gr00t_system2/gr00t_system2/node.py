@@ -12,7 +12,8 @@ inference therefore never delays a frame or a service reply, and when inference 
 than the period the thread simply starts the next run at once with the then-newest frames
 (no backlog). Publishing rules:
   - a camera never received, or whose newest frame arrived more than ``stale_image_s`` ago,
-    blocks publishing (diagnostics ERROR names it, throttled warning);
+    blocks publishing (diagnostics ERROR names it; a warning every 2 s, from
+    ``stale_image_s`` after start on, so a normal start-up does not warn);
   - nothing is republished when no camera has a new frame and the instruction is unchanged;
     an instruction change alone recomputes with the same frames.
 """
@@ -24,6 +25,7 @@ import threading
 import time
 
 import rclpy
+from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -86,6 +88,7 @@ class System2Node(Node):
         self._warm_up()
 
         self.frames = FrameStore(p.camera_topics)
+        self._bridge = CvBridge()
         self._gate = NoveltyGate()
         self._period = 1.0 / p.rate_hz
         self._rate = RateMeter(window_s=5.0)
@@ -183,7 +186,7 @@ class System2Node(Node):
         def on_image(msg: Image) -> None:
             received = time.monotonic()
             try:
-                rgb = image_to_rgb(msg)
+                rgb = image_to_rgb(msg, self._bridge)
             except ImageError as exc:
                 self._reject(topic, exc, received)
                 return
