@@ -39,11 +39,20 @@ class RollingStats:
         if self.late_threshold_s is not None and value_s > self.late_threshold_s:
             self.late += 1
 
-    def percentiles_ms(self, *qs: float) -> list[float]:
-        """Percentiles (0..100) of the recent window in ms; NaN when empty."""
+    def recent(self) -> np.ndarray:
+        """The recent window, np.float64 (n,) seconds (a copy)."""
+        return np.array(list(self._recent), dtype=np.float64)  # list(): one C-level copy
+
+    def percentiles_ms(self, *qs: float, around: float | None = None) -> list[float]:
+        """Percentiles (0..100) of the recent window in ms; NaN when empty.
+
+        With `around`, percentiles of |sample - around| (e.g. period error vs nominal).
+        """
         if not self._recent:
             return [math.nan for _ in qs]
-        arr = np.array(list(self._recent), dtype=np.float64)  # list(): one C-level copy
+        arr = self.recent()
+        if around is not None:
+            arr = np.abs(arr - around)
         return [float(v) * 1e3 for v in np.percentile(arr, qs)]
 
     def recent_max_ms(self) -> float:

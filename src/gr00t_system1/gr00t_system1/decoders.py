@@ -1,0 +1,227 @@
+"""Decoder plugins: the safe command -> one controller's message.
+
+One embodiment feeds several controllers; each `controllers[i]` entry of the embodiment YAML
+becomes one decoder instance, picked by its `type` the way ros2_control picks a controller.
+Types are looked up in the entry-point group `gr00t_system1.decoders` (name -> class), so a
+third-party package adds a decoder by registering its class there:
+
+    entry_points={"gr00t_system1.decoders": ["my_driver = my_pkg.decoders:MyDecoder"]}
+
+Built in:
+
+- `forward_command`: std_msgs/Float64MultiArray in the controller's joint order, RELIABLE
+  (ros2_control's forward_command_controller subscribes reliably and rejects a message whose
+  size differs from its joint count). `layout.dim[0]` is labelled with the System 1 safety
+  state ("running", "hold_stale_state", ...); the controller ignores the layout.
+- `joint_trajectory`: trajectory_msgs/JointTrajectory for joint_trajectory_controller's
+  `~/joint_trajectory` topic: the current command one control period ahead, then the rest of
+  the newest chunk, every point clamped and velocity-limited. The header stamp is zero
+  ("start on receipt") so the controller's clock need not match ours.
+- `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
+
+Every decoder receives the same safe command; it never changes values, only selects and
+orders its joints.
+"""
+
+from __future__ import annotations
+
+import abc
+import array
+import importlib.metadata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+ENTRY_POINT_GROUP = "gr00t_system1.decoders"
+
+# Reliable; a few samples of history so that a briefly slow reader misses no tick.
+COMMAND_QOS = QoSProfile(
+    depth=10,
+    reliability=ReliabilityPolicy.RELIABLE,
+    history=HistoryPolicy.KEEP_LAST,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+
+class DecoderError(ValueError):
+    """A controller entry that no decoder can serve (unknown type, bad joints or params)."""
+
+
+class Decoder(abc.ABC):
+    """Base class: one controller, one publisher.
+
+    Args:
+        node: the System 1 node (publishers are created on it).
+        spec: the controller entry of the embodiment YAML (name, type, topic, joints, params).
+        action_joints: the column order of the command vectors passed to `publish`.
+
+    Subclasses set `wants_path` if they need the future path, implement `_create_publisher`
+    and `publish`, and list the `params` keys they accept in `PARAMS` (name -> default).
+    """
+
+    wants_path: bool = False
+    PARAMS: Mapping[str, Any] = {}
+
+    def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
+        self.name = spec.name
+        self.topic = spec.topic
+        self.joints = tuple(spec.joints)
+        where = {n: i for i, n in enumerate(action_joints)}
+        missing = [j for j in self.joints if j not in where]
+        if missing:
+            raise DecoderError(
+                f"controller {spec.name!r}: joints {missing} are not action joints of the "
+                "embodiment; a controller can only command joints the policy drives"
+            )
+        self.indices = np.array([where[j] for j in self.joints], dtype=np.int64)  # (n,)
+        params = dict(getattr(spec, "params", {}) or {})
+        unknown = sorted(set(params) - set(self.PARAMS))
+        if unknown:
+            raise DecoderError(
+                f"controller {spec.name!r} ({type(self).__name__}): unknown params {unknown}; "
+                f"known: {sorted(self.PARAMS) or 'none'}"
+            )
+        self.params = {**self.PARAMS, **params}
+        self.published = 0
+        self.publisher = self._create_publisher(node)
+
+    @abc.abstractmethod
+    def _create_publisher(self, node: Node) -> Any:
+        """Create and return this decoder's publisher on `node`."""
+
+    @abc.abstractmethod
+    def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
+                stamp: Time, state_label: str) -> None:
+        """Publish one tick.
+
+        Args:
+            command: np.float64 (A,) the safe command, in action-joint order.
+            path: (times (N,) seconds from now, positions (N, A)) safe future, or None when
+                no decoder asked for it.
+            stamp: the tick time (node clock).
+            state_label: the safety state's name ("running", "hold_stale_tokens", ...).
+        """
+
+
+def _float64_array(values: np.ndarray) -> array.array:
+    return array.array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+
+def _duration(seconds: float) -> Duration:
+    ns = max(int(round(seconds * 1e9)), 0)
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+class ForwardCommandDecoder(Decoder):
+    """std_msgs/Float64MultiArray for ros2_control's forward_command_controller."""
+
+    def _create_publisher(self, node: Node) -> Any:
+        self._msg = Float64MultiArray()
+        self._dim = MultiArrayDimension(label="", size=len(self.joints), stride=len(self.joints))
+        self._msg.layout.dim = [self._dim]
+        return node.create_publisher(Float64MultiArray, self.topic, COMMAND_QOS)
+
+    def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
+                stamp: Time, state_label: str) -> None:
+        self._dim.label = state_label
+        self._msg.data = _float64_array(command[self.indices])
+        self.publisher.publish(self._msg)
+        self.published += 1
+
+
+class JointTrajectoryDecoder(Decoder):
+    """trajectory_msgs/JointTrajectory for joint_trajectory_controller (`~/joint_trajectory`).
+
+    Params:
+        every_n_ticks: publish every n-th control tick (default 1: every tick).
+    """
+
+    wants_path = True
+    PARAMS = {"every_n_ticks": 1}
+
+    def _create_publisher(self, node: Node) -> Any:
+        n = self.params["every_n_ticks"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise DecoderError(
+                f"controller {self.name!r}: params.every_n_ticks must be an int >= 1, got {n!r}")
+        self._every = n
+        self._tick = 0
+        return node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
+
+    def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
+                stamp: Time, state_label: str) -> None:
+        self._tick += 1
+        if (self._tick - 1) % self._every:
+            return
+        if path is None:
+            raise ValueError("JointTrajectoryDecoder.publish needs the path (wants_path is True)")
+        times, rows = path  # (N,), (N, A)
+        msg = JointTrajectory()
+        msg.joint_names = list(self.joints)  # header stamp 0: the controller starts on receipt
+        points = []
+        for t, row in zip(times, rows[:, self.indices]):
+            p = JointTrajectoryPoint()
+            p.positions = _float64_array(row)
+            p.time_from_start = _duration(float(t))
+            points.append(p)
+        msg.points = points
+        self.publisher.publish(msg)
+        self.published += 1
+
+
+class JointStateDecoder(Decoder):
+    """sensor_msgs/JointState command (header stamp, name, position)."""
+
+    def _create_publisher(self, node: Node) -> Any:
+        self._msg = JointState()
+        self._msg.name = list(self.joints)
+        return node.create_publisher(JointState, self.topic, COMMAND_QOS)
+
+    def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
+                stamp: Time, state_label: str) -> None:
+        self._msg.header.stamp = stamp
+        self._msg.position = _float64_array(command[self.indices])
+        self.publisher.publish(self._msg)
+        self.published += 1
+
+
+BUILTIN_DECODERS: dict[str, type[Decoder]] = {
+    "forward_command": ForwardCommandDecoder,
+    "joint_trajectory": JointTrajectoryDecoder,
+    "joint_state": JointStateDecoder,
+}
+
+
+def installed_decoders() -> dict[str, importlib.metadata.EntryPoint | type[Decoder]]:
+    """Registered decoder names: the entry-point group, plus the built-ins (for source trees)."""
+    found: dict[str, importlib.metadata.EntryPoint | type[Decoder]] = dict(BUILTIN_DECODERS)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep
+    return found
+
+
+def load_decoder_class(name: str) -> type[Decoder]:
+    """The decoder class registered as `name`; DecoderError lists the installed names."""
+    known = installed_decoders()
+    if name not in known:
+        raise DecoderError(
+            f"unknown decoder type {name!r}; installed decoders: {sorted(known)} (register more "
+            f"under the {ENTRY_POINT_GROUP!r} entry-point group)"
+        )
+    item = known[name]
+    cls = item if isinstance(item, type) else item.load()
+    if not (isinstance(cls, type) and issubclass(cls, Decoder)):
+        raise DecoderError(f"decoder {name!r} resolves to {cls!r}, which is not a Decoder subclass")
+    return cls
+
+
+def make_decoders(node: Node, controllers: Sequence[Any], action_joints: Sequence[str]) -> list[Decoder]:
+    """One decoder per controller entry, in YAML order."""
+    return [load_decoder_class(spec.type)(node, spec, action_joints) for spec in controllers]

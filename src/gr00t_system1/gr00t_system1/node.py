@@ -1,0 +1,399 @@
+"""The System 1 node: joint states + embedding tokens -> safe joint commands at 120 Hz.
+
+Wiring only; the decisions live in ROS-free modules (joint_mapping, tokens, planner, loop,
+safety, chunk). Threads:
+
+- the executor thread (SingleThreadedExecutor) runs the control timer, the subscriptions,
+  the enable service and the 1 Hz diagnostics. The timer callback never waits for
+  inference: it reads the newest plan reference, computes the command and publishes it;
+- the inference thread (`InferenceWorker`) replans on every new joint state with the
+  newest tokens and publishes each chunk on /gr00t/action_chunk.
+
+Disabled (`/gr00t/enable` false, or `start_enabled` false at start) means no commands are
+published at all: the robot's controllers keep their last target. Enabling starts the rate
+limiter from the measured position, so the first commands move away from where the robot is.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool
+
+from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
+from gr00t_system1 import params
+from gr00t_system1.decoders import DecoderError, make_decoders
+from gr00t_system1.joint_mapping import (
+    JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
+from gr00t_system1.loop import CommandLoop
+from gr00t_system1.planner import InferenceWorker, Mailbox, Plan, Planner, StateSample, TokenSample
+from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
+from gr00t_system1.stats import RateCounter, RollingStats
+from gr00t_system1.tokens import TokenDecoder, TokenError
+
+NODE_NAME = "gr00t_system1"
+TOKENS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+# Best effort receives from reliable and best-effort publishers alike; only the newest
+# joint state matters.
+STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
+                       history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
+                       history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+# A header stamp further than this from our clock is treated as "unstamped" (arrival time).
+MAX_STAMP_SKEW_S = 1.0
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameter, embodiment, checkpoint or decoder)."""
+
+
+def _seconds(stamp: object) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9  # type: ignore[attr-defined]
+
+
+class System1Node(Node):
+    """Declares parameters, loads the embodiment and the runner, wires topics and threads."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        try:
+            self._configure()
+        except (params.ParameterError, ValueError, OSError, RuntimeError, KeyError) as exc:
+            raise StartupError(str(exc)) from exc
+
+    # -- configure -----------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        from gr00t_policy.backends import make_runner
+        from gr00t_policy.checkpoint import METADATA_FILE, read_checkpoint_config
+        from gr00t_policy.embodiment import check_against_checkpoint, load_embodiment
+        from gr00t_policy.normalization import Normalizer
+
+        params.declare(self)
+        s = params.read(self)
+        self.settings = s
+        emb = load_embodiment(s.embodiment)
+        self.embodiment = emb
+        ckpt_dir = Path(s.checkpoint).expanduser()
+        config = read_checkpoint_config(ckpt_dir)
+        head = config["action_head"]
+        check_against_checkpoint(emb, num_embodiments=head["num_embodiments"],
+                                 max_state_dim=head["max_state_dim"],
+                                 max_action_dim=head["max_action_dim"],
+                                 embodiments=config.get("embodiments"))
+        meta_path = ckpt_dir / METADATA_FILE
+        if not meta_path.is_file():
+            raise StartupError(f"{meta_path} is missing: the checkpoint has no normalization "
+                               "statistics")
+        normalizer = Normalizer.from_metadata(
+            json.loads(meta_path.read_text()), emb.tag,
+            state_keys=[(k.key, k.mode) for k in emb.state_keys],
+            action_keys=[(k.key, k.mode) for k in emb.action_keys])
+
+        self.rate_hz = s.control_rate_hz or emb.rates.system1_hz
+        self.period = 1.0 / self.rate_hz
+        state_stale = s.state_staleness_s or emb.staleness.state_s
+        token_stale = s.token_staleness_s or emb.staleness.tokens_s
+        self.enabled = emb.start_enabled if s.start_enabled is None else s.start_enabled
+
+        # Decoders first: an unknown type or bad joints fails before the slow runner build.
+        self.action_joints = emb.action_joints
+        self.decoders = make_decoders(self, emb.controllers, self.action_joints)
+        self._needs_path = any(d.wants_path for d in self.decoders)
+
+        self.token_decoder = TokenDecoder(config.get("backbone_id", ""),
+                                          config["backbone"]["max_tokens"],
+                                          head["cross_attention_dim"])
+        t0 = time.monotonic()
+        if s.backend == "torch" and s.device == "cpu":
+            import torch
+
+            torch.set_num_threads(s.ort_threads)
+        runner = make_runner(s.backend, ckpt_dir, embodiment_slot=emb.slot,
+                             num_steps=s.denoising_steps, device=s.device,
+                             cache_dir=s.cache_dir or None, num_threads=s.ort_threads)
+        self.get_logger().info(
+            f"{runner!r} on {s.backend} ready in {time.monotonic() - t0:.1f} s; embodiment "
+            f"{emb.name} ({emb.action_dim} joints, {len(self.decoders)} controllers), "
+            f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
+            f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}")
+
+        # Joint states: one mapper over the state joints and the action joints.
+        union = list(dict.fromkeys([*emb.state_joints, *emb.action_joints]))
+        self.mapper = JointMapper(union)
+        where = {n: i for i, n in enumerate(union)}
+        self._state_idx = np.array([where[n] for n in emb.state_joints], dtype=np.int64)
+        self._action_idx = np.array([where[n] for n in emb.action_joints], dtype=np.int64)
+
+        lim = emb.position_limits  # (A, 2)
+        limiter = CommandLimiter(lim[:, 0], lim[:, 1], emb.velocity_limits, self.period)
+        supervisor = Supervisor(state_stale, token_stale, log=self._log_transition)
+        self.loop = CommandLoop(limiter, supervisor, blend_s=s.blend_s, on_stale=emb.on_stale)
+
+        self.mailbox = Mailbox()
+        planner = Planner(runner, normalizer, action_dt=emb.action_dt,
+                          seed=None if s.seed < 0 else s.seed)
+        self.worker = InferenceWorker(planner, self.mailbox, is_fresh=self._inputs_fresh,
+                                      on_plan=self._publish_chunk, log=self.get_logger(),
+                                      niceness=s.inference_niceness)
+
+        # Counters and statistics (executor thread only, except the worker's own counters).
+        self.state_seq = self.tokens_seq = 0
+        self.dropped = {"missing_joints": 0, "non_finite": 0, "invalid": 0}
+        self.refused_tokens = 0
+        self.ticks = self.commands = self.deadline_misses = 0
+        self.period_stats = RollingStats(window=1200, late_threshold_s=2.0 * self.period)
+        self.tick_cost = RollingStats(window=1200)
+        self.latency_stats = RollingStats(window=240)
+        self.state_to_command = RollingStats(window=240)
+        self._replans = RateCounter(time.monotonic())
+        self._last_tick: float | None = None
+        self._last_plan_seq_seen = 0
+        self._warned_skew = False
+
+        self.chunk_pub = self.create_publisher(ActionChunk, "/gr00t/action_chunk", CHUNK_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, STATE_QOS)
+        self.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
+                                 TOKENS_QOS)
+        self.create_service(SetBool, "/gr00t/enable", self._on_enable)
+        self.worker.start()
+        self.timer = self.create_timer(self.period, self._on_tick)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _stamp_or_now(self, stamp: object, now: float) -> float:
+        t = _seconds(stamp)
+        if t == 0.0:
+            return now
+        if abs(now - t) > MAX_STAMP_SKEW_S:
+            if not self._warned_skew:
+                self._warned_skew = True
+                self.get_logger().warn(
+                    f"input header stamp {t:.3f} is {now - t:+.3f} s from this node's clock; "
+                    "using arrival times instead (check use_sim_time and clock sync)")
+            return now
+        return t
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        arrival = time.monotonic()
+        try:
+            pos = self.mapper.map(msg.name, msg.position)  # (n,) embodiment order
+        except MissingJointsError as exc:
+            self.dropped["missing_joints"] += 1
+            self.get_logger().error(str(exc), throttle_duration_sec=2.0)
+            return
+        except NonFiniteJointError as exc:
+            self.dropped["non_finite"] += 1
+            self.get_logger().warn(f"dropped: {exc}", throttle_duration_sec=2.0)
+            return
+        except JointStateError as exc:
+            self.dropped["invalid"] += 1
+            self.get_logger().error(f"dropped: {exc}", throttle_duration_sec=2.0)
+            return
+        self.state_seq += 1
+        self.mailbox.put_state(StateSample(
+            state=pos[self._state_idx], action_positions=pos[self._action_idx],
+            stamp=self._stamp_or_now(msg.header.stamp, self._now()), arrival=arrival,
+            seq=self.state_seq))
+
+    def _on_tokens(self, msg: EmbeddingTokens) -> None:
+        arrival = time.monotonic()
+        try:
+            tokens, mask = self.token_decoder.decode(msg)
+        except TokenError as exc:
+            self.refused_tokens += 1
+            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
+            return
+        self.tokens_seq += 1
+        self.mailbox.put_tokens(TokenSample(
+            tokens=tokens, mask=mask, stamp=self._stamp_or_now(msg.header.stamp, self._now()),
+            arrival=arrival, instruction_id=msg.instruction_id, seq=self.tokens_seq))
+
+    def _inputs_fresh(self, state: StateSample, tokens: TokenSample) -> bool:
+        mono = time.monotonic()
+        sup = self.loop.supervisor
+        return (mono - state.arrival <= sup.state_staleness_s
+                and max(mono - tokens.arrival, self._now() - tokens.stamp) <= sup.token_staleness_s)
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        self.enabled = bool(request.data)
+        response.success = True
+        response.message = ("enabled: commands start from the measured position" if self.enabled
+                            else "disabled: no commands are published; controllers keep their "
+                                 "last target")
+        self.get_logger().info(response.message)
+        return response
+
+    # -- the control tick ----------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        mono = time.monotonic()
+        if self._last_tick is not None:
+            self.period_stats.add(mono - self._last_tick)
+        self._last_tick = mono
+        self.ticks += 1
+        now = self._now()
+        plan = self.worker.latest
+        r = self.loop.tick(now, mono, enabled=self.enabled, state=self.mailbox.state,
+                           tokens=self.mailbox.tokens, plan=plan,
+                           worker_healthy=self.worker.healthy)
+        if r.command is not None:
+            path = self.loop.path(now, self.period) if self._needs_path else None
+            stamp = Time(nanoseconds=int(now * 1e9)).to_msg()
+            label = r.state.value
+            for d in self.decoders:
+                d.publish(r.command, path, stamp, label)
+            self.commands += 1
+        if r.state == SafetyState.RUNNING:
+            seq = plan.seq if plan is not None else 0
+            if seq == self._last_plan_seq_seen:
+                self.deadline_misses += 1  # no new plan since the previous tick
+            self._last_plan_seq_seen = seq
+        if r.new_plan is not None:
+            self.latency_stats.add(r.new_plan.latency_s)
+            self.state_to_command.add(self._now() - r.new_plan.state.stamp)
+        self.tick_cost.add(time.monotonic() - mono)
+
+    # -- outputs from the inference thread -------------------------------------------------
+
+    def _publish_chunk(self, plan: Plan) -> None:
+        self._replans.add()
+        if not self.context.ok():
+            return  # shutting down: the inference thread is about to be stopped
+        msg = ActionChunk()
+        msg.header.stamp = Time(nanoseconds=int(plan.state.stamp * 1e9)).to_msg()
+        msg.joint_names = list(self.action_joints)
+        msg.horizon = plan.chunk.horizon
+        msg.action_dt = plan.chunk.action_dt
+        msg.positions = array.array("d", np.ascontiguousarray(plan.chunk.rows).tobytes())
+        msg.instruction_id = plan.instruction_id
+        msg.inference_latency = float(plan.latency_s)
+        try:
+            self.chunk_pub.publish(msg)
+        except Exception:  # noqa: BLE001 - only a shutdown race is expected here
+            if self.context.ok():
+                raise
+
+    # -- diagnostics -----------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        sup = self.loop.supervisor
+        state = sup.state
+        p50, p99 = self.period_stats.percentiles_ms(50, 99)
+        e50, e90, e99 = self.period_stats.percentiles_ms(50, 90, 99, around=self.period)
+        l50, l99 = self.latency_stats.percentiles_ms(50, 99)
+        s50, s99 = self.state_to_command.percentiles_ms(50, 99)
+        c50, c99 = self.tick_cost.percentiles_ms(50, 99)
+        values = {
+            "safety_state": state.value,
+            "reason": sup.reason,
+            "enabled": str(self.enabled).lower(),
+            "control_rate_hz": f"{self.rate_hz:g}",
+            "period_median_ms": f"{p50:.3f}",
+            "period_p99_ms": f"{p99:.3f}",
+            "period_max_ms": f"{self.period_stats.recent_max_ms():.3f}",
+            "period_max_all_ms": f"{self.period_stats.max_s * 1e3:.3f}",
+            "period_error_p50_ms": f"{e50:.3f}",
+            "period_error_p90_ms": f"{e90:.3f}",
+            "period_error_p99_ms": f"{e99:.3f}",
+            "ticks": str(self.ticks),
+            "ticks_late_2x_period": str(self.period_stats.late),
+            "tick_cost_median_ms": f"{c50:.3f}",
+            "tick_cost_p99_ms": f"{c99:.3f}",
+            "commands_published": str(self.commands),
+            "inference_latency_median_ms": f"{l50:.3f}",
+            "inference_latency_p99_ms": f"{l99:.3f}",
+            "state_to_command_median_ms": f"{s50:.3f}",
+            "state_to_command_p99_ms": f"{s99:.3f}",
+            "replans_per_s": f"{self._replans.rate(time.monotonic()):.1f}",
+            "replans_total": str(self.worker.plans),
+            "deadline_misses": str(self.deadline_misses),
+            "planning_failures": str(self.worker.failures),
+            "dropped_joint_states_missing": str(self.dropped["missing_joints"]),
+            "dropped_joint_states_non_finite": str(self.dropped["non_finite"]),
+            "dropped_joint_states_invalid": str(self.dropped["invalid"]),
+            "refused_tokens": str(self.refused_tokens),
+            "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
+        }
+        status = DiagnosticStatus()
+        status.name = f"{NODE_NAME}: control loop"
+        status.hardware_id = self.embodiment.name
+        if state == SafetyState.FAULT:
+            status.level = DiagnosticStatus.ERROR
+        elif state.holds or state == SafetyState.WAITING:
+            status.level = DiagnosticStatus.WARN
+        else:
+            status.level = DiagnosticStatus.OK
+        status.message = f"{state.value}: {sup.reason}"
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        msg = DiagnosticArray()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.status = [status]
+        self.diag_pub.publish(msg)
+
+    def _log_transition(self, old: SafetyState, new: SafetyState, reason: str) -> None:
+        text = f"safety state {old.value} -> {new.value}: {reason}"
+        if new.holds:
+            self.get_logger().warn(text)
+        else:
+            self.get_logger().info(text)
+
+    def shutdown(self) -> None:
+        """Stop the inference thread (before the node is destroyed)."""
+        worker = getattr(self, "worker", None)
+        if worker is not None:
+            worker.stop()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; exit status 0 on a clean stop, 1 on a startup error."""
+    # The inference thread runs Python between onnxruntime calls; a short GIL switch interval
+    # bounds how long the control timer can wait for the GIL (default 5 ms).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    rclpy.init(args=args)  # installs SIGINT/SIGTERM handlers that stop spin()
+    node: System1Node | None = None
+    try:
+        try:
+            node = System1Node()
+        except StartupError as exc:
+            rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
+            return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        except Exception:  # noqa: BLE001
+            if rclpy.ok():
+                raise
+            # SIGINT/SIGTERM shut the context down while a callback was publishing: a clean stop.
+        return 0
+    finally:
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Helpers for System 1 tests and benchmarks.
+
+- `make_matching_checkpoint` writes a random-init checkpoint (real model classes, real
+  safetensors) whose `embodiments` entries and normalization statistics follow the given
+  embodiment YAMLs, so a System 1 node started with that YAML accepts it.
+- `scale_action_decoder` rigs a checkpoint to output huge actions (safety tests).
+- `InputFeeder` publishes joint states and embedding tokens from a thread (needs rclpy and
+  gr00t_msgs; imported lazily so the checkpoint helpers stay ROS-free).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def checkpoint_entry(emb: Any) -> dict[str, Any]:
+    """The checkpoint config.json `embodiments[tag]` entry for an EmbodimentConfig."""
+    return {
+        "slot": emb.slot,
+        "action_dt": emb.action_dt,
+        "state_dim": emb.state_dim,
+        "action_dim": emb.action_dim,
+        "state_keys": [[k.key, k.mode] for k in emb.state_keys],
+        "action_keys": [[k.key, k.mode] for k in emb.action_keys],
+        "state_key_dims": {k.key: len(k.joints) for k in emb.state_keys},
+        "action_key_dims": {k.key: len(k.joints) for k in emb.action_keys},
+    }
+
+
+def make_matching_checkpoint(out_dir: str | Path, embodiment_yamls: Sequence[str | Path],
+                             preset: str = "nano", seed: int = 0) -> Path:
+    """A random-init `preset` checkpoint with one embodiment entry per YAML."""
+    from gr00t_policy.checkpoint import make_random_checkpoint
+    from gr00t_policy.embodiment import load_embodiment
+
+    embs = [load_embodiment(p) for p in embodiment_yamls]
+    return make_random_checkpoint(out_dir, preset=preset, seed=seed,
+                                  embodiments={e.tag: checkpoint_entry(e) for e in embs})
+
+
+def scale_action_decoder(ckpt_dir: str | Path, factor: float) -> None:
+    """Multiply action_head.action_decoder.layer2 weights and biases by `factor` in place
+    (rigs a checkpoint to output huge actions, for safety tests)."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    path = Path(ckpt_dir) / "model.safetensors"
+    with safe_open(str(path), "np") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(path))
+    keys = [k for k in tensors if k.startswith("action_head.action_decoder.layer2.")]
+    if not keys:
+        raise KeyError(f"{path} has no action_head.action_decoder.layer2.* tensors")
+    for k in keys:
+        tensors[k] = tensors[k] * factor
+    save_file(tensors, str(path), metadata=metadata)
+
+
+class InputFeeder:
+    """Publishes /joint_states (`state_hz`) and tokens (`token_hz`) from a thread, each pausable.
+
+    Joint states carry the embodiment's joints shuffled, plus extra joints; `measured` maps
+    joint name -> position. Every `nan_every`-th state message has a NaN in a needed joint.
+    """
+
+    def __init__(self, probe, state_joints, measured: dict[str, float], *, backbone_id: str,
+                 num_tokens: int = 64, dim: int = 128, nan_every: int = 0, seed: int = 0,
+                 state_hz: float = 150.0, token_hz: float = 10.0) -> None:
+        from gr00t_msgs.msg import EmbeddingTokens
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import JointState
+
+        self._JointState, self._Tokens = JointState, EmbeddingTokens
+        self.probe = probe
+        rng = np.random.default_rng(seed)
+        names = list(state_joints) + ["extra_head_joint", "extra_gripper_joint"]
+        rng.shuffle(names)
+        self.names = names
+        self.measured = measured
+        self.nan_every = nan_every
+        self.state_period, self.token_period = 1.0 / state_hz, 1.0 / token_hz
+        self.state_pub = probe.publisher(JointState, "/joint_states")
+        self.token_pub = probe.publisher(
+            EmbeddingTokens, "/gr00t/embedding_tokens",
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        tokens = rng.standard_normal((num_tokens, dim)).astype("<f2")
+        self.token_msg = EmbeddingTokens(num_tokens=num_tokens, dim=dim,
+                                         dtype=EmbeddingTokens.DTYPE_FLOAT16,
+                                         data=tokens.tobytes(), backbone_id=backbone_id,
+                                         attention_mask=bytes([0] * 8 + [1] * (num_tokens - 8)),
+                                         instruction_id=1, instruction="wave")
+        self.send_states = threading.Event()
+        self.send_tokens = threading.Event()
+        self.send_states.set()
+        self.send_tokens.set()
+        self.last_state = self.last_tokens = 0.0  # monotonic time of the last publish
+        self.states_sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "InputFeeder":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+    def _run(self) -> None:
+        clock = self.probe.node.get_clock()
+        next_tokens = next_state = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if self.send_states.is_set():
+                msg = self._JointState()
+                msg.header.stamp = clock.now().to_msg()
+                msg.name = self.names
+                pos = [self.measured.get(n, 0.25) for n in self.names]
+                self.states_sent += 1
+                if self.nan_every and self.states_sent % self.nan_every == 0:
+                    pos[self.names.index(next(iter(self.measured)))] = float("nan")
+                msg.position = pos
+                self.state_pub.publish(msg)
+                self.last_state = time.monotonic()
+            if self.send_tokens.is_set() and now >= next_tokens:
+                self.token_msg.header.stamp = clock.now().to_msg()
+                self.token_pub.publish(self.token_msg)
+                self.last_tokens = time.monotonic()
+                next_tokens = max(next_tokens + self.token_period, now)
+            next_state = max(next_state + self.state_period, now - self.state_period)
+            time.sleep(max(0.0, next_state - time.monotonic()))
+
+
+def backbone_id(checkpoint: Path) -> str:
+    """The checkpoint's backbone_id (what System 2 would publish)."""
+    return json.loads((checkpoint / "config.json").read_text())["backbone_id"]

@@ -1,0 +1,327 @@
+"""The System 1 node as an OS process over real DDS: what reaches the controller topics.
+
+Each test starts `python -m gr00t_system1.node` in a ROS domain of its own, feeds it joint
+states (shuffled, with extra joints) and embedding tokens from a probe, and asserts on the
+published commands, action chunks, diagnostics and log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gr00t_bringup.testing import RELIABLE, NodeProcess, RosProbe, wait_until
+from gr00t_policy.embodiment import load_embodiment
+from gr00t_system1.testing import InputFeeder, backbone_id, scale_action_decoder
+
+REPO = Path(__file__).resolve().parents[3]
+G1_YAML = REPO / "config" / "unitree_g1.yaml"
+GR1_YAML = REPO / "config" / "fourier_gr1.yaml"
+START_TIMEOUT = 120.0  # node start on a loaded 2-core machine (imports + runner)
+
+
+def start_node(tmp_path: Path, checkpoint: Path, *params: str, embodiment: Path = G1_YAML,
+               name: str = "system1") -> NodeProcess:
+    args = ["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={embodiment}",
+            *[x for p in params for x in ("-p", p)]]
+    return NodeProcess.python_module("gr00t_system1.node", args, tmp_path / f"{name}.log")
+
+
+def measured_positions(emb, seed: int = 3) -> dict[str, float]:
+    """A distinct position per joint, spread inside its limits."""
+    rng = np.random.default_rng(seed)
+    lim = np.array([emb.joint(n).position_limits for n in emb.state_joints])  # (S, 2)
+    pos = lim[:, 0] + (lim[:, 1] - lim[:, 0]) * rng.uniform(0.15, 0.85, len(lim))
+    return dict(zip(emb.state_joints, pos.tolist()))
+
+
+class Recorder:
+    """(receive monotonic time, message) per topic, filled by the probe's spin thread."""
+
+    def __init__(self, probe: RosProbe, msg_type, topics) -> None:
+        self.lock = threading.Lock()
+        self.msgs: dict[str, list] = {t: [] for t in topics}
+        for topic in topics:
+            probe.node.create_subscription(
+                msg_type, topic, lambda m, t=topic: self._add(t, m), RELIABLE)
+
+    def _add(self, topic, msg) -> None:
+        with self.lock:
+            self.msgs[topic].append((time.monotonic(), msg))
+
+    def snapshot(self, topic) -> list:
+        with self.lock:
+            return list(self.msgs[topic])
+
+
+def diag_values(probe_diags) -> dict[str, str]:
+    return {kv.key: kv.value for kv in probe_diags[-1].status[0].values}
+
+
+def stop_ok(node: NodeProcess, sig=signal.SIGTERM) -> None:
+    rc = node.stop(sig)
+    log = node.log_path.read_text(errors="replace")
+    assert rc == 0, f"node exited with {rc} on {sig.name}:\n{log[-3000:]}"
+
+
+def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache, ros_domain_id,
+                                                         tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from gr00t_msgs.msg import ActionChunk
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    emb = load_embodiment(G1_YAML)
+    measured = measured_positions(emb)
+    node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}", "start_enabled:=false",
+                      "state_staleness_s:=0.2")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            topics = [c.topic for c in emb.controllers]
+            rec = Recorder(probe, Float64MultiArray, topics)
+            chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
+            feeder = InputFeeder(probe, emb.state_joints, measured, backbone_id=backbone_id(checkpoint),
+                                 nan_every=7).start()
+            try:
+                wait_until(lambda: len(chunks) >= 3, START_TIMEOUT, "action chunks")
+                time.sleep(0.5)
+                assert all(not rec.snapshot(t) for t in topics), "published while disabled"
+                reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=True))
+                assert reply.success
+                wait_until(lambda: all(len(rec.snapshot(t)) >= 400 for t in topics), 30,
+                           "400 commands on every controller topic")
+            finally:
+                feeder.stop()
+            dt = 1.0 / emb.rates.system1_hz
+            for c in emb.controllers:
+                got = rec.snapshot(c.topic)
+                first = np.array(got[0][1].data)
+                assert len(first) == len(c.joints)
+                # Enabling starts from the measured position, in the controller's joint order.
+                want = np.array([measured[j] for j in c.joints])
+                step = np.array([emb.joint(j).velocity_limit for j in c.joints]) * dt
+                assert (np.abs(first - want) <= step + 1e-9).all(), (c.name, first, want)
+                values = np.array([m.data for _, m in got])  # (N, n)
+                assert np.isfinite(values).all()  # NaN states (every 7th) never leak
+                lim = np.array([emb.joint(j).position_limits for j in c.joints])
+                assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
+                assert (np.abs(np.diff(values, axis=0)) <= step + 1e-9).all()
+                assert {m.layout.dim[0].label for _, m in got} == {"running"}
+                # About the configured rate (receive times; this machine is shared and loaded).
+                t = np.array([r for r, _ in got])
+                period = np.diff(t)
+                assert abs(np.median(period) - dt) < 0.25 * dt, np.median(period)
+                assert len(got) / (t[-1] - t[0]) > 0.6 * emb.rates.system1_hz
+            chunk = chunks[-1]
+            assert list(chunk.joint_names) == list(emb.action_joints)
+            assert chunk.horizon == 16 and len(chunk.positions) == 16 * emb.action_dim
+            assert chunk.action_dt == pytest.approx(emb.action_dt)
+            assert chunk.instruction_id == 1 and chunk.inference_latency > 0
+            wait_until(lambda: diags and diag_values(diags)["safety_state"] == "running", 5,
+                       "running diagnostics")
+            values = diag_values(diags)
+            assert int(values["dropped_joint_states_non_finite"]) > 0
+            assert int(values["refused_tokens"]) == 0
+            assert float(values["replans_per_s"]) > 0
+            assert float(values["period_median_ms"]) == pytest.approx(1e3 * dt, rel=0.2)
+    finally:
+        stop_ok(node)
+
+
+def first_labelled(rec: Recorder, topic: str, label: str, after: float):
+    for t, m in rec.snapshot(topic):
+        if t > after and m.layout.dim[0].label == label:
+            return t, m
+    return None
+
+
+def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
+        checkpoint, onnx_cache, ros_domain_id, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import Float64MultiArray
+
+    emb = load_embodiment(G1_YAML)
+    state_s, tokens_s, period = 0.15, 0.4, 1.0 / 120
+    slack = 0.03  # DDS delivery + scheduling on a loaded 2-core machine
+    node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}",
+                      f"state_staleness_s:={state_s}", f"token_staleness_s:={tokens_s}")
+    topic = emb.controllers[1].topic
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rec = Recorder(probe, Float64MultiArray, [topic])
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
+            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: first_labelled(rec, topic, "running", 0) is not None,
+                           START_TIMEOUT, "running commands")
+                time.sleep(1.0)
+                for pause, label, limit in ((feeder.send_tokens, "hold_stale_tokens", tokens_s),
+                                            (feeder.send_states, "hold_stale_state", state_s)):
+                    pause.clear()
+                    time.sleep(0.05)
+                    last_input = feeder.last_tokens if pause is feeder.send_tokens \
+                        else feeder.last_state
+                    wait_until(lambda: first_labelled(rec, topic, label, last_input), 5, label)
+                    t_hold, _ = first_labelled(rec, topic, label, last_input)
+                    delay = t_hold - last_input
+                    assert delay <= limit + period + slack, (label, delay)
+                    assert delay >= limit - 0.01, (label, delay)
+                    time.sleep(0.3)
+                    held = [m for t, m in rec.snapshot(topic) if t >= t_hold]
+                    assert {m.layout.dim[0].label for m in held} == {label}
+                    assert len({tuple(m.data) for m in held}) == 1, "hold must be constant"
+                    wait_until(lambda: diags and diag_values(diags)["safety_state"] == label,
+                               3, f"{label} in diagnostics")
+                    pause.set()
+                    t_resume = time.monotonic()
+                    wait_until(lambda: first_labelled(rec, topic, "running", t_resume), 5,
+                               f"recovery from {label}")
+            finally:
+                feeder.stop()
+        out = node.output()
+        assert "running -> hold_stale_tokens" in out and "running -> hold_stale_state" in out
+    finally:
+        stop_ok(node, signal.SIGINT)
+
+
+def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
+        checkpoint, ros_domain_id, tmp_path):
+    from gr00t_msgs.msg import ActionChunk
+    from std_msgs.msg import Float64MultiArray
+
+    rigged = tmp_path / "rigged"
+    shutil.copytree(checkpoint, rigged)
+    scale_action_decoder(rigged, 1e6)
+    emb = load_embodiment(G1_YAML)
+    # torch backend: no ONNX export of this one-off checkpoint needed.
+    node = start_node(tmp_path, rigged, "backend:=torch", "state_staleness_s:=0.2")
+    dt = 1.0 / 120
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            topics = [c.topic for c in emb.controllers]
+            rec = Recorder(probe, Float64MultiArray, topics)
+            chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
+            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: all(len(rec.snapshot(t)) >= 240 for t in topics),
+                           START_TIMEOUT, "240 commands per controller")
+            finally:
+                feeder.stop()
+            assert np.abs(np.array(chunks[-1].positions)).max() > 1e3, "rigging had no effect"
+            hit_limit = False
+            for c in emb.controllers:
+                values = np.array([m.data for _, m in rec.snapshot(c.topic)])  # (N, n)
+                lim = np.array([emb.joint(j).position_limits for j in c.joints])
+                step = np.array([emb.joint(j).velocity_limit for j in c.joints]) * dt
+                assert np.isfinite(values).all()
+                assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
+                assert (np.abs(np.diff(values, axis=0)) <= step + 1e-9).all()
+                hit_limit |= bool(np.isclose(values[-1], lim[:, 0]).any()
+                                  or np.isclose(values[-1], lim[:, 1]).any())
+            assert hit_limit, "huge actions should drive some joint to its limit"
+    finally:
+        stop_ok(node)
+
+
+def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domain_id, tmp_path):
+    bad = tmp_path / "unitree_g1.yaml"
+    bad.write_text(G1_YAML.read_text().replace("type: forward_command", "type: forward_comand", 1))
+    node = start_node(tmp_path, checkpoint, embodiment=bad)
+    rc = node.proc.wait(START_TIMEOUT)
+    out = node.output()
+    node.stop()
+    assert rc != 0
+    assert "forward_comand" in out
+    for known in ("forward_command", "joint_trajectory", "joint_state"):
+        assert known in out
+
+
+@pytest.mark.parametrize("param,needle", [
+    ("blend_s:=-1.0", "blend_s"),
+    ("backend:=tensorflow", "backend"),
+    ("control_rate_hz:=0", "control_rate_hz"),
+])
+def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
+    node = start_node(tmp_path, checkpoint, param)
+    rc = node.proc.wait(START_TIMEOUT)
+    out = node.output()
+    node.stop()
+    assert rc != 0 and needle in out, out[-2000:]
+
+
+def test_mismatched_tokens_are_refused_naming_both_values(checkpoint, onnx_cache, ros_domain_id,
+                                                         tmp_path):
+    from std_msgs.msg import Float64MultiArray
+
+    emb = load_embodiment(G1_YAML)
+    node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}")
+    right = backbone_id(checkpoint)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rec = Recorder(probe, Float64MultiArray, [emb.controllers[0].topic])
+            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb),
+                                 backbone_id="feedfacecafebeef").start()
+            try:
+                wait_until(lambda: "feedfacecafebeef" in node.output(), START_TIMEOUT,
+                           "the backbone_id refusal in the log")
+                feeder.stop()
+                feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb),
+                                     backbone_id=right, dim=96).start()
+                wait_until(lambda: "dim 96" in node.output(), 10, "the dim refusal in the log")
+            finally:
+                feeder.stop()
+            assert not rec.snapshot(emb.controllers[0].topic), "refused tokens drove the robot"
+        out = node.output()
+        assert right in out  # both backbone ids are named
+        assert "takes 128" in out  # both dims are named
+    finally:
+        stop_ok(node)
+
+
+def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_id, tmp_path):
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    emb = load_embodiment(GR1_YAML)
+    traj_c = next(c for c in emb.controllers if c.type == "joint_trajectory")
+    js_c = next(c for c in emb.controllers if c.type == "joint_state")
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "state_staleness_s:=0.2",
+                      "start_enabled:=true", embodiment=GR1_YAML, name="gr1")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            trajs = probe.collect(JointTrajectory, traj_c.topic)
+            states = probe.collect(JointState, js_c.topic)
+            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: len(trajs) >= 60 and len(states) >= 60, START_TIMEOUT,
+                           "trajectory and joint_state commands")
+            finally:
+                feeder.stop()
+        assert list(trajs[-1].joint_names) == list(traj_c.joints)
+        assert list(states[-1].name) == list(js_c.joints)
+        assert all(len(s.position) == len(js_c.joints) for s in states)
+        lim = np.array([emb.joint(j).position_limits for j in traj_c.joints])
+        long_ones = [t for t in trajs if len(t.points) > 1]
+        assert long_ones, "trajectories should carry the chunk's future rows"
+        for traj in long_ones[-5:]:
+            times = [p.time_from_start.sec + 1e-9 * p.time_from_start.nanosec for p in traj.points]
+            assert times[0] == pytest.approx(1 / 120, abs=1e-6)
+            assert all(b > a for a, b in zip(times, times[1:]))
+            pos = np.array([p.positions for p in traj.points])  # (N, n)
+            assert pos.shape[1] == len(traj_c.joints)
+            assert (pos >= lim[:, 0]).all() and (pos <= lim[:, 1]).all()
+        hand_lim = np.array([emb.joint(j).position_limits for j in js_c.joints])
+        hand = np.array([s.position for s in states])
+        assert (hand >= hand_lim[:, 0]).all() and (hand <= hand_lim[:, 1]).all()
+    finally:
+        stop_ok(node)
