@@ -16,8 +16,8 @@ One training sample is a random (episode, frame t) of the dataset:
 - the embodiment slot of the embodiment config.
 
 The loss is ``GR00TPolicy.loss`` (masked flow-matching MSE through backbone and action head
-jointly). AdamW, linear warmup then cosine decay to zero, optional bfloat16 autocast, gradient
-clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
+jointly). AdamW, linear warmup then cosine decay to zero, bfloat16 autocast (``--fp32`` to turn
+it off), gradient clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
 Generator for augmentation, noise and flow times; no loader workers).
 """
 
@@ -66,7 +66,9 @@ class TrainConfig:
         augment: random shift (+-``shift_px``) and colour jitter on the images.
         shift_px: largest random translation, pixels at the backbone's image size.
         jitter: largest relative brightness / contrast change.
-        bf16: bfloat16 autocast for the forward pass (fp32 master weights).
+        bf16: bfloat16 autocast for the forward pass (fp32 master weights). On by default:
+            on our AVX512-BF16 CPU a nano step at batch 32 took ~0.46 s against ~0.67 s in
+            fp32 (best of 12 interleaved steps each, 2 threads, shared machine).
         log_every: steps between logged (averaged) losses.
         save_every: steps between intermediate checkpoints (0: only at the end).
     """
@@ -84,7 +86,7 @@ class TrainConfig:
     augment: bool = True
     shift_px: int = 4
     jitter: float = 0.1
-    bf16: bool = False
+    bf16: bool = True
     log_every: int = 50
     save_every: int = 1000
 
@@ -339,7 +341,7 @@ def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> Non
     y = np.asarray(losses, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(y) + 1), y, lw=0.5, alpha=0.4, label="loss")
-    w = max(1, min(window, len(y)))
+    w = max(1, min(window, len(y) // 5))
     if len(y) >= w:
         ma = np.convolve(y, np.ones(w) / w, mode="valid")
         ax.plot(np.arange(w, len(y) + 1), ma, lw=1.5, label=f"moving average ({w})")
@@ -481,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
                    help="how many frames older the image may be")
     p.add_argument("--no-augment", action="store_true", help="disable image shift / colour jitter")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass")
+    p.add_argument("--fp32", action="store_true",
+                   help="plain float32 forward pass (default: bfloat16 autocast, faster here)")
     p.add_argument("--save-every", type=int, default=d.save_every,
                    help="steps between intermediate checkpoints (0: only at the end)")
     p.add_argument("--log-every", type=int, default=d.log_every, help="steps between loss logs")
@@ -502,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, stale_prob=args.stale_prob,
-        max_stale_frames=args.max_stale_frames, augment=not args.no_augment, bf16=args.bf16,
+        max_stale_frames=args.max_stale_frames, augment=not args.no_augment, bf16=not args.fp32,
         log_every=args.log_every, save_every=args.save_every,
     )
     result = train(
