@@ -1,0 +1,75 @@
+"""Decoder plugins: lookup by name, joint order, and the messages they publish (real DDS)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from gr00t_bringup.testing import RosProbe, wait_until
+from gr00t_system1.decoders import (
+    DecoderError, ForwardCommandDecoder, JointStateDecoder, JointTrajectoryDecoder,
+    installed_decoders, load_decoder_class)
+
+ACTION_JOINTS = ["j0", "j1", "j2", "j3"]
+
+
+def spec(type_, topic, joints, **params):
+    return SimpleNamespace(name=f"{type_}_ctrl", type=type_, topic=topic, joints=joints,
+                           params=params)
+
+
+def test_builtins_are_registered_and_unknown_names_list_them():
+    names = installed_decoders()
+    assert {"forward_command", "joint_trajectory", "joint_state"} <= set(names)
+    assert load_decoder_class("joint_state") is JointStateDecoder
+    with pytest.raises(DecoderError) as info:
+        load_decoder_class("forward_comand")
+    for name in ("forward_command", "joint_trajectory", "joint_state"):
+        assert name in str(info.value)
+
+
+def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+    from trajectory_msgs.msg import JointTrajectory
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        fwd = ForwardCommandDecoder(probe.node, spec("forward_command", "/t/fwd", ["j3", "j1"]),
+                                    ACTION_JOINTS)
+        traj = JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/traj", ["j2", "j0"]),
+                                      ACTION_JOINTS)
+        js = JointStateDecoder(probe.node, spec("joint_state", "/t/js", ["j1"]), ACTION_JOINTS)
+        got_fwd = probe.collect(Float64MultiArray, "/t/fwd")
+        got_traj = probe.collect(JointTrajectory, "/t/traj")
+        got_js = probe.collect(JointState, "/t/js")
+        for pub in (fwd.publisher, traj.publisher, js.publisher):
+            probe.wait_for_subscribers(pub)
+        command = np.array([0.0, 1.0, 2.0, 3.0])
+        path = (np.array([0.01, 0.05, 0.10]), np.array([command, command + 1, command + 2]))
+        stamp = probe.node.get_clock().now().to_msg()
+
+        def deliver():
+            for d in (fwd, traj, js):
+                d.publish(command, path, stamp, "running")
+            return got_fwd and got_traj and got_js
+
+        wait_until(deliver, 10, "decoded commands")
+        assert list(got_fwd[0].data) == [3.0, 1.0]
+        assert got_fwd[0].layout.dim[0].label == "running"
+        t = got_traj[0]
+        assert list(t.joint_names) == ["j2", "j0"]
+        assert [list(p.positions) for p in t.points] == [[2.0, 0.0], [3.0, 1.0], [4.0, 2.0]]
+        assert t.points[1].time_from_start.nanosec == 50_000_000
+        assert list(got_js[0].name) == ["j1"] and list(got_js[0].position) == [1.0]
+
+
+def test_bad_controller_entries_are_refused(ros_domain_id):
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        with pytest.raises(DecoderError, match="not action joints"):
+            ForwardCommandDecoder(probe.node, spec("forward_command", "/t/a", ["jX"]), ACTION_JOINTS)
+        with pytest.raises(DecoderError, match="unknown params"):
+            ForwardCommandDecoder(probe.node, spec("forward_command", "/t/b", ["j0"], rate=3),
+                                  ACTION_JOINTS)
+        with pytest.raises(DecoderError, match="every_n_ticks"):
+            JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/c", ["j0"],
+                                                    every_n_ticks=0), ACTION_JOINTS)

@@ -1,0 +1,67 @@
+"""Planner and InferenceWorker with a real runner (torch backend, random nano checkpoint)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from gr00t_system1.planner import InferenceWorker, Mailbox, Planner, StateSample, TokenSample
+
+
+@pytest.fixture(scope="module")
+def planner(checkpoint):
+    import json
+
+    from gr00t_policy.backends import make_runner
+    from gr00t_policy.normalization import Normalizer
+
+    entry = json.loads((checkpoint / "config.json").read_text())["embodiments"]["unitree_g1"]
+    meta = json.loads((checkpoint / "experiment_cfg" / "metadata.json").read_text())
+    norm = Normalizer.from_metadata(meta, "unitree_g1", entry["state_keys"], entry["action_keys"])
+    runner = make_runner("torch", checkpoint, embodiment_slot=0, num_steps=2)
+    return Planner(runner, norm, action_dt=0.05, seed=0)
+
+
+def samples(seq=1, stamp=50.0):
+    rng = np.random.default_rng(seq)
+    state = StateSample(rng.uniform(-0.5, 0.5, 31), rng.uniform(-0.5, 0.5, 31), stamp,
+                        time.monotonic(), seq)
+    tokens = TokenSample(rng.standard_normal((64, 128)).astype(np.float32),
+                         np.arange(64) >= 4, stamp, time.monotonic(), 7, seq)
+    return state, tokens
+
+
+def test_plan_is_an_unnormalized_chunk_anchored_at_the_state(planner):
+    state, tokens = samples()
+    planner.set_tokens(tokens)
+    plan = planner.plan(state)
+    chunk = plan.chunk
+    assert chunk.rows.shape == (16, 31) and np.isfinite(chunk.rows).all()
+    assert chunk.stamp == 50.0 and chunk.at(50.0).tolist() == state.action_positions.tolist()
+    assert plan.instruction_id == 7 and plan.latency_s > 0
+    # Fresh noise every call: two plans from the same inputs differ.
+    assert not np.allclose(planner.plan(state).chunk.rows, chunk.rows)
+
+
+def test_worker_plans_on_each_new_state_and_skips_stale_inputs(planner):
+    box = Mailbox()
+    plans = []
+    fresh = {"ok": True}
+    worker = InferenceWorker(planner, box, is_fresh=lambda s, t: fresh["ok"], on_plan=plans.append)
+    worker.start()
+    try:
+        state, tokens = samples(seq=1)
+        box.put_tokens(tokens)
+        box.put_state(state)
+        deadline = time.monotonic() + 30
+        while not plans and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(plans) == 1 and worker.latest is plans[0] and worker.healthy
+        time.sleep(0.3)
+        assert len(plans) == 1  # no new state: no replan
+        fresh["ok"] = False
+        box.put_state(samples(seq=2)[0])
+        time.sleep(0.3)
+        assert len(plans) == 1  # stale inputs are not planned on
+    finally:
+        worker.stop()
