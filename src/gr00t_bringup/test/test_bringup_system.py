@@ -36,22 +36,8 @@ ANY_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT,
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _nodes_installed() -> bool:
-    try:
-        from gr00t_bringup.runner import find_executable
-
-        find_executable("gr00t_system1", "system1_node")
-        find_executable("gr00t_system2", "system2_node")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not built here"
-        return False
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _nodes_installed(),
-                       reason="system1_node/system2_node are not installed; run ./scripts/setup.sh"),
-]
+# The test command builds the nodes, so a missing node is a failure, not a skip.
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -460,7 +460,12 @@ def head_content_hash(head: FlowMatchingActionHead) -> str:
 
 
 def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
-    """sha256 hex over a checkpoint's config.json and *.safetensors files (sorted by name)."""
+    """sha256 hex over a checkpoint's config.json and *.safetensors files (sorted by name).
+
+    A safetensors header is JSON whose key order is not stable between two saves of the
+    same tensors, so it is hashed in canonical form (sorted keys), then the data section
+    byte for byte: byte-identical weights give the same hash, and the export cache hits.
+    """
     checkpoint_dir = Path(checkpoint_dir)
     files = [checkpoint_dir / "config.json", *sorted(checkpoint_dir.glob("*.safetensors"))]
     digest = hashlib.sha256()
@@ -469,6 +474,10 @@ def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
             raise FileNotFoundError(f"{path} missing: {checkpoint_dir} is not a gr00t_ros checkpoint")
         digest.update(path.name.encode())
         with path.open("rb") as f:
+            if path.suffix == ".safetensors":
+                header_len = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(header_len))
+                digest.update(json.dumps(header, sort_keys=True).encode())
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()

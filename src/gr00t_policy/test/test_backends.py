@@ -16,8 +16,10 @@ from gr00t_policy.backends import (
     ActionHeadRunner,
     OnnxRuntimeRunner,
     TorchRunner,
+    checkpoint_content_hash,
     make_runner,
 )
+from gr00t_policy.checkpoint import make_random_checkpoint
 
 NANO = ACTION_HEAD_PRESETS["nano"]
 TOKENS = 64
@@ -140,10 +142,7 @@ def test_export_is_cached_by_content_slot_steps_tokens(head, ort_runner, cache_d
 
 
 def test_checkpoint_directory(tmp_path) -> None:
-    checkpoint = pytest.importorskip("gr00t_policy.checkpoint")
-    if not hasattr(checkpoint, "make_random_checkpoint"):
-        pytest.skip("gr00t_policy.checkpoint.make_random_checkpoint not written yet")
-    ckpt = checkpoint.make_random_checkpoint(tmp_path / "ckpt", "nano", seed=0)
+    ckpt = make_random_checkpoint(tmp_path / "ckpt", "nano", seed=0)
     t_runner = make_runner("torch", ckpt, embodiment_slot=0, num_steps=4)
     o_runner = make_runner("onnxruntime", ckpt, embodiment_slot=0, num_steps=4,
                            cache_dir=tmp_path / "cache")
@@ -156,6 +155,15 @@ def test_checkpoint_directory(tmp_path) -> None:
     for runner in (t_runner, o_runner):
         runner.set_conditioning(tokens, mask)
     assert np.abs(t_runner.sample(state, noise) - o_runner.sample(state, noise)).max() < 1e-4
+
+
+def test_checkpoint_hash_is_stable_across_saves_of_the_same_weights(tmp_path) -> None:
+    # safetensors writes its JSON header in no stable order; the export cache must still hit.
+    a = make_random_checkpoint(tmp_path / "a", "nano", seed=0)
+    b = make_random_checkpoint(tmp_path / "b", "nano", seed=0)
+    c = make_random_checkpoint(tmp_path / "c", "nano", seed=1)
+    assert checkpoint_content_hash(a) == checkpoint_content_hash(b)
+    assert checkpoint_content_hash(a) != checkpoint_content_hash(c)
 
 
 @pytest.mark.gpu

