@@ -391,7 +391,7 @@ class LeRobotWriter:
             "total_videos": n * len(self.cameras),
             "total_chunks": (n + self.chunks_size - 1) // self.chunks_size if n else 0,
             "chunks_size": self.chunks_size,
-            "fps": self.fps,
+            "fps": int(self.fps) if float(self.fps).is_integer() else self.fps,
             "splits": {"train": f"0:{n}"},
             "data_path": DATA_PATH,
             "video_path": VIDEO_PATH,

@@ -97,6 +97,10 @@ class DemoRecorder:
 
     def __init__(self, emb: EmbodimentConfig, cfg: CollectConfig | None = None,
                  world: G1World | None = None) -> None:
+        cams = [c.name for c in emb.cameras]
+        if cams != ["head"]:
+            raise ValueError(f"the simulator renders one camera, 'head'; embodiment {emb.name!r} "
+                             f"asks for {cams}")
         self.emb = emb
         self.cfg = cfg or CollectConfig()
         self.world = world or G1World()
@@ -201,8 +205,7 @@ def collect(
                     )
                 demo = recorder.record(s)
                 if demo.success:
-                    frames_by_cam = {c.name: demo.frames for c in emb.cameras}
-                    writer.add_episode(demo.states, demo.actions, frames_by_cam, demo.task,
+                    writer.add_episode(demo.states, demo.actions, {"head": demo.frames}, demo.task,
                                        extra={"seed": demo.seed})
                     frames += len(demo.states)
                 else:
