@@ -50,11 +50,12 @@ class ExpertConfig:
     orientation_weight: float = 0.3
     posture_gain: float = 0.05
     max_joint_step: float = 0.15  # rad per IK iteration
+    max_joint_speed: float = 4.0  # rad/s: each action row moves a joint at most this * action_dt
     feedback_gain: float = 0.3  # per step, measured palm error -> goal correction
     max_correction: float = 0.03  # m
 
     def __post_init__(self) -> None:
-        for name in ("reach_time", "descend_time", "raise_time", "ik_damping"):
+        for name in ("reach_time", "descend_time", "raise_time", "ik_damping", "max_joint_speed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be > 0")
         if self.ik_iterations < 1:
@@ -175,7 +176,11 @@ class ScriptedExpert:
         self._t += self.action_dt
         pos, rot, blend = self._goal(self._t)
         self._last_goal = pos
-        self._q = self._solve_ik(self.task.side, self._q, pos + self._correction, rot, blend)
+        q = self._solve_ik(self.task.side, self._q, pos + self._correction, rot, blend)
+        # The IK solution can swing a joint (the wrist roll, as the orientation weight
+        # ramps in) faster than a demonstration should; bound each row's change.
+        step = self.cfg.max_joint_speed * self.action_dt
+        self._q = self._q + np.clip(q - self._q, -step, step)
         targets = dict(self._rest)
         targets.update(zip(self._arm[self.task.side], self._q))
         return np.array([targets[n] for n in self.action_joints])
