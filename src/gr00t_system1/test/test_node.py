@@ -112,11 +112,19 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
                 assert np.isfinite(values).all()  # NaN states (every 7th) never leak
                 lim = np.array([emb.joint(j).position_limits for j in c.joints])
                 assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
-                assert (np.abs(np.diff(values, axis=0)) <= step + 1e-9).all()
-                assert {m.layout.dim[0].label for _, m in got} == {"running"}
-                # About the configured rate (receive times; this machine is shared and loaded).
+                # Per-tick change within the velocity limit, checked on pairs of commands that
+                # are known to be consecutive ticks. A command lost to the KEEP_LAST history on
+                # a loaded machine needs the probe stalled for many periods, so a lost one shows
+                # up as a receive gap of several periods: pairs under two periods apart are
+                # consecutive. Most pairs must qualify, so the check cannot go vacuous.
                 t = np.array([r for r, _ in got])
                 period = np.diff(t)
+                consecutive = period < 2.0 * dt
+                assert consecutive.mean() > 0.8, consecutive.mean()
+                steps = np.abs(np.diff(values, axis=0))[consecutive]
+                assert (steps <= step + 1e-9).all(), (c.name, steps.max(axis=0), step)
+                assert {m.layout.dim[0].label for _, m in got} == {"running"}
+                # About the configured rate (receive times; this machine is shared and loaded).
                 assert abs(np.median(period) - dt) < 0.25 * dt, np.median(period)
                 assert len(got) / (t[-1] - t[0]) > 0.6 * emb.rates.system1_hz
             chunk = chunks[-1]

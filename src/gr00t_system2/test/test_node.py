@@ -318,7 +318,10 @@ def test_inference_slower_than_period_runs_back_to_back_on_newest_frames(ros_dom
             assert st.level == DiagnosticStatus.WARN and "slower than" in st.message
             assert float(values(st)["achieved_rate_hz"]) > 2.0
             stamps = [stamp_of(m) for m in list(rig.tokens)]
-            assert all(b > a for a, b in zip(stamps, stamps[1:])), stamps
+            # The stamp is the older of the two newest frames: when only one camera has a new
+            # frame, the tokens are new but the stamp may repeat. It never goes back.
+            assert all(b >= a for a, b in zip(stamps, stamps[1:])), stamps
+            assert stamps[-1] > stamps[0], stamps
     finally:
         code = node.stop(signal.SIGINT)
     out = node.log_path.read_text(errors="replace")
