@@ -32,6 +32,7 @@ setup(
         "console_scripts": [
             "gr00t-bringup = gr00t_bringup.cli:main",
             "gr00t-instruct = gr00t_bringup.instruct:main",
+            "gr00t-eval = gr00t_bringup.evaluate:main",
         ],
     },
 )

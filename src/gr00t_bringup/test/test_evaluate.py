@@ -1,0 +1,195 @@
+"""gr00t-eval: task selection and scoring (fast, ROS-free), and one short closed-loop episode
+through the real graph (simulator + System 2 + System 1, one process each)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from gr00t_bringup.evaluate import (score_episode, success_at, task_for_seed, task_list,
+                                    task_margin)
+from gr00t_sim.world import RAISE_HEIGHT, SIDES, TOUCH_RADIUS, G1World, Task, all_instructions
+
+REPO = Path(__file__).resolve().parents[3]
+CONFIG = REPO / "config"
+
+
+@pytest.fixture(scope="module")
+def world() -> G1World:
+    return G1World()
+
+
+def sample(world: G1World, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The /gr00t_sim/state vector (17,) the sim node would send now, and the shoulder z (2,)."""
+    state = np.append(world.state_vector(), float(seed))
+    return state, np.array([world.shoulder_position(s)[2] for s in SIDES])
+
+
+# -- task selection ------------------------------------------------------------------------------
+
+def test_task_selection_cycles_through_all_eight_from_the_seed() -> None:
+    tasks = task_list("all")
+    assert tasks == all_instructions() and len(tasks) == 8
+    picked = [task_for_seed(100_000 + k, tasks) for k in range(8)]
+    assert sorted(picked) == sorted(tasks)  # N = 8 covers every task once
+    # Deterministic from the seed alone, whatever the episode index.
+    assert task_for_seed(100_003, tasks) == picked[3]
+    assert task_for_seed(100_011, tasks) == picked[3]
+    assert task_for_seed(100_004, tasks) != picked[3]
+    touch, raise_ = task_list("touch"), task_list("raise")
+    assert len(touch) == 6 and all(t.startswith("touch") for t in touch)
+    assert raise_ == ["raise your left hand", "raise your right hand"]
+    assert {task_for_seed(100_000 + k, raise_) for k in range(2)} == set(raise_)
+    with pytest.raises(ValueError, match="tasks"):
+        task_list("wave")
+    with pytest.raises(ValueError, match="seed"):
+        task_for_seed(-1, tasks)
+    with pytest.raises(ValueError, match="empty"):
+        task_for_seed(5, [])
+
+
+# -- scoring --------------------------------------------------------------------------------------
+
+def test_success_at_matches_the_worlds_criterion(world: G1World) -> None:
+    """On states the world builds itself, our state-vector criterion agrees with
+    G1World.success for every task, with successes and failures both present."""
+    verdicts = []
+    world.reset(100_000)
+    for instruction in all_instructions():  # rest pose: nothing succeeds
+        state, z = sample(world, 100_000)
+        assert success_at(Task.parse(instruction), state, z) is world.success(instruction)
+        verdicts.append(world.success(instruction))
+    # Put the red cube 3 cm from the right palm: touching red with the right hand succeeds.
+    adr = world.model.joint("red_cube_joint").qposadr[0]
+    world.data.qpos[adr:adr + 3] = world.palm_position("right") + np.array([0.0, 0.03, 0.0])
+    mujoco.mj_forward(world.model, world.data)
+    # Raise the left arm (shoulder pitch -2.0 puts the palm ~0.3 m above the shoulder).
+    world.data.qpos[world.qpos_index(["left_shoulder_pitch_joint"])] = -2.0
+    mujoco.mj_forward(world.model, world.data)
+    state, z = sample(world, 100_000)
+    for instruction in all_instructions():
+        ours = success_at(Task.parse(instruction), state, z)
+        assert ours is world.success(instruction), instruction
+        verdicts.append(ours)
+    assert success_at(Task.parse("touch the red cube with your right hand"), state, z)
+    assert success_at(Task.parse("raise your left hand"), state, z)
+    assert not success_at(Task.parse("raise your right hand"), state, z)
+    assert any(verdicts) and not all(verdicts)
+    with pytest.raises(ValueError, match="17 values"):
+        task_margin(Task.parse("raise your left hand"), state[:16], z)
+
+
+def test_score_episode_over_a_recorded_state_sequence(world: G1World) -> None:
+    """Any-moment success, at-end success, first success time, best margin, stale samples."""
+    world.reset(100_001)
+    rest, z = sample(world, 100_001)
+    touch = "touch the green cube with your left hand"
+    green = rest[4:7]
+    # The left palm approaches the green cube, touches it at sample 3, then moves away again.
+    distances = [0.30, 0.15, 0.08, 0.03, 0.04, 0.12]
+    states = []
+    for i, d in enumerate(distances):
+        s = rest.copy()
+        s[0] = 0.04 * i  # t since reset
+        s[10:13] = green + np.array([0.0, d, 0.0])  # left palm xyz
+        states.append(s)
+    states = np.array(states)  # (T, 17)
+    shoulders = np.repeat(z[None], len(states), axis=0)  # (T, 2)
+    score = score_episode(touch, states, shoulders, seed=100_001)
+    assert score.success and not score.success_at_end
+    assert score.first_success_s == pytest.approx(0.12)
+    assert score.best == pytest.approx(0.03)
+    assert score.samples == 6
+    # Ending inside the radius: success at the end too.
+    score = score_episode(touch, states[:4], shoulders[:4])
+    assert score.success and score.success_at_end
+    # Never closer than 8 cm: no success.
+    score = score_episode(touch, states[:3], shoulders[:3])
+    assert not score.success and score.best == pytest.approx(0.08)
+    # Samples of another seed (sent before the episode's reset) do not count.
+    stale = states.copy()
+    stale[3:5, 16] = 99_999.0
+    score = score_episode(touch, stale, shoulders, seed=100_001)
+    assert not score.success and score.samples == 4
+    assert score_episode(touch, states, shoulders, seed=7).samples == 0
+
+    # Raise: the palm height above the shoulder crosses RAISE_HEIGHT; a lower shoulder (waist
+    # bent) makes the same palm height count more.
+    raise_left = "raise your left hand"
+    s = rest.copy()
+    s[12] = z[0] + RAISE_HEIGHT - 0.01
+    assert not score_episode(raise_left, s[None], z[None]).success
+    lowered = z.copy()
+    lowered[0] -= 0.02
+    assert score_episode(raise_left, s[None], lowered[None]).success
+    assert score_episode(raise_left, s[None], lowered[None]).best == pytest.approx(
+        RAISE_HEIGHT + 0.01)
+    with pytest.raises(ValueError, match="shoulder_z"):
+        score_episode(raise_left, states, shoulders[:2])
+    assert TOUCH_RADIUS == 0.05  # the threshold the brief and the report name
+
+
+# -- one closed-loop episode through the real graph -----------------------------------------------
+
+EVAL_FIELDS = {"checkpoint", "embodiment", "episodes", "seed", "episode_s", "tasks",
+               "success_definition", "success_rate", "success_rate_at_end", "overall",
+               "per_task", "episodes_detail", "rates", "latency_ms", "startup_s", "wall_s"}
+
+
+def eval_command(*args: str) -> list[str]:
+    import shutil
+
+    exe = shutil.which("gr00t-eval")
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.evaluate", *args]
+
+
+@pytest.mark.slow
+def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> None:
+    from gr00t_bringup.testing import make_checkpoint_for
+
+    ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
+    video = tmp_path / "episode.mp4"
+    t0 = time.monotonic()
+    done = subprocess.run(
+        eval_command("--episodes", "1", "--episode-s", "3", "--seed", "100000", "--checkpoint",
+                     str(ckpt), "--json", "--video", str(video), "--log-dir",
+                     str(tmp_path / "logs")),
+        capture_output=True, text=True, timeout=280,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    wall = time.monotonic() - t0
+    logs = "\n".join(p.read_text(errors="replace")[-3000:]
+                     for p in sorted((tmp_path / "logs").glob("*.log")))
+    assert done.returncode == 0, f"{done.stderr[-4000:]}\n{logs}"
+    r = json.loads(done.stdout)
+    assert EVAL_FIELDS <= set(r), EVAL_FIELDS - set(r)
+    assert r["episodes"] == 1 and r["seed"] == 100_000
+    (episode,) = r["episodes_detail"]
+    instruction = task_for_seed(100_000, all_instructions())
+    assert episode["seed"] == 100_000 and episode["instruction"] == instruction
+    assert episode["instruction_id"] >= 1
+    assert isinstance(episode["success"], bool) and isinstance(episode["success_at_end"], bool)
+    assert episode["samples"] >= 25  # /gr00t_sim/state at 25 Hz over 3 s, loaded machine
+    assert isinstance(episode["best"], float)
+    assert set(r["per_task"]) == set(all_instructions())
+    assert r["per_task"][instruction]["episodes"] == 1
+    assert r["per_task"][instruction]["successes"] == int(episode["success"])
+    assert 0.0 <= r["success_rate"] <= 1.0 and r["success_rate"] == float(episode["success"])
+    rates = r["rates"]
+    assert rates["enabled_s"] >= 3.0
+    assert rates["system1_command_hz"] > 0 and rates["system1_replans_hz"] > 0
+    assert rates["system2_hz"] > 0
+    assert r["latency_ms"]["system1_inference"]["n"] > 0
+    assert r["latency_ms"]["system1_inference"]["p50"] > 0
+    assert r["latency_ms"]["system2_inference"]["n"] > 0
+    assert r["video"]["frames"] > 30 and video.stat().st_size > 10_000
+    assert r["video"]["error"] is None
+    print(f"gr00t-eval, 1 episode of 3 s: {wall:.0f} s wall, start-up {r['startup_s']} s; "
+          f"rates {rates['system1_command_hz']} / {rates['system1_replans_hz']} / "
+          f"{rates['system2_hz']} Hz")
