@@ -8,7 +8,7 @@ Publishes
 - /joint_states (sensor_msgs/JointState): the 43 robot joints, names as in the model,
   position + velocity, every `joint_state_decimation` physics steps (4 -> 125 Hz);
 - /camera/head/image_raw (sensor_msgs/Image): 224x224 rgb8, frame_id "head_camera";
-- /gr00t_sim/state (std_msgs/Float64MultiArray, 25 Hz): 20 values [time since reset,
+- /gr00t_sim/state (std_msgs/Float64MultiArray, 25 Hz): 17 values [time since reset,
   red cube xyz, green cube xyz, blue cube xyz, left palm xyz, right palm xyz, seed] in world
   coordinates (m); the layout's dim[0].label spells it out;
 - /clock (rosgraph_msgs/Clock) when `publish_clock` is true.
@@ -190,7 +190,7 @@ class SimNode(Node):
                     self._publish(self.clock_pub, Clock(clock=self.js_msg.header.stamp))
             if state is not None:
                 msg = Float64MultiArray()
-                msg.layout.dim = [MultiArrayDimension(label=STATE_LAYOUT, size=20, stride=20)]
+                msg.layout.dim = [MultiArrayDimension(label=STATE_LAYOUT, size=17, stride=17)]
                 msg.data = np.append(state, float(seed)).tolist()
                 self._publish(self.state_pub, msg)
             deadline += period
