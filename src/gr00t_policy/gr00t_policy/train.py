@@ -9,9 +9,9 @@ One training sample is a random (episode, frame t) of the dataset:
 - the instruction, as a left-padded ChatML prompt;
 - the state at ``t``, normalized with the dataset statistics (per key, the embodiment's
   normalization mode) and zero-padded to ``max_state_dim``;
-- the action chunk: the ``H`` joint targets commanded at frames ``t .. t+H-1`` (row ``t`` is
-  the target commanded right after observing state ``t``, i.e. the set-points for times
-  ``t+dt .. t+H*dt``), normalized, zero-padded to ``max_action_dim``; rows past the episode end
+- the action chunk: the ``H`` joint set-points commanded at frames ``t .. t+H-1`` (row 0 is
+  commanded right after observing state ``t`` and held for one action_dt; row k at
+  ``t + k*dt``: System 1's `gr00t_system1.chunk` plays them back on the same timeline), normalized, zero-padded to ``max_action_dim``; rows past the episode end
   repeat the last row and are masked out of the loss;
 - the embodiment slot of the embodiment config.
 

@@ -1,12 +1,18 @@
 """Action chunks in time, and the cross-fade between successive chunks (ROS-free).
 
 A chunk is anchored at the stamp of the joint state it was planned from. Row k (0-based) is
-the target for `stamp + (k + 1) * action_dt`; row "-1" is the measured state the plan
-started from, at `stamp` itself. The command for time t interpolates linearly between the
-two rows around t and is clamped to the first/last knot outside [stamp, stamp + H * dt]:
+the set-point to command at `stamp + k * action_dt`: the convention the demonstrations were
+recorded in (the expert observes state t and commands row 0 at once, holding each row for
+one action_dt) and the one training uses (`gr00t_policy.train`). The command for time t
+interpolates linearly between the two rows around t and is clamped to the first/last row
+outside [stamp, stamp + (H - 1) * dt]:
 
-    knots   start    row0     row1   ...   row H-1
-    time    stamp    +dt      +2dt         +H*dt
+    rows    row0     row1     row2   ...   row H-1
+    time    stamp    +dt      +2dt         +(H-1)*dt
+
+Position-controlled joints lag their set-points; a plan that started from the measured
+position (row "-1" = the state) would command mostly where the robot already is and lose
+the lead the demonstrations had. The measured start is kept for reference only.
 
 Replanning swaps in a new chunk many times a second. `ChunkBlender` fades from what was
 commanded to what the new chunk commands over `blend_s` seconds, so a swap never steps the
@@ -36,8 +42,8 @@ class Chunk:
     Attributes:
         stamp: time of the joint state the chunk was planned from (seconds).
         action_dt: seconds between rows (> 0).
-        start: np.float64 (A,) measured positions at `stamp` (row "-1").
-        rows: np.float64 (H, A) position targets, row k for stamp + (k + 1) * action_dt.
+        start: np.float64 (A,) measured positions at `stamp` (for reference, not a row).
+        rows: np.float64 (H, A) position set-points, row k for stamp + k * action_dt.
         seq: sequence number assigned by the planner (0 = unnumbered).
     """
 
@@ -59,36 +65,36 @@ class Chunk:
             raise ValueError(
                 f"Chunk.rows must be (H >= 1, A={start.shape[0]}), got shape {rows.shape}"
             )
-        knots = np.vstack([start[None, :], rows])  # (H + 1, A)
+        knots = rows.copy()  # (H, A)
         knots.setflags(write=False)
         object.__setattr__(self, "_knots", knots)
 
     @property
     def horizon(self) -> int:
-        return self._knots.shape[0] - 1
+        return self._knots.shape[0]
 
     @property
     def end_time(self) -> float:
         """Time of the last row: after it the command stays at that row."""
-        return self.stamp + self.horizon * self.action_dt
+        return self.stamp + (self.horizon - 1) * self.action_dt
 
     def at(self, t: float) -> np.ndarray:
-        """Interpolated command (A,) at time t, clamped to the first/last knot."""
-        f = (t - self.stamp) / self.action_dt  # knot coordinate: 0 = start, H = last row
+        """Interpolated command (A,) at time t, clamped to the first/last row."""
+        f = (t - self.stamp) / self.action_dt  # row coordinate: 0 = row 0 at the stamp
         if f <= 0.0:
             return self._knots[0].copy()
-        h = self.horizon
-        if f >= h:
-            return self._knots[h].copy()
+        last = self.horizon - 1
+        if f >= last:
+            return self._knots[last].copy()
         i = int(f)
         w = f - i
         return self._knots[i] * (1.0 - w) + self._knots[i + 1] * w  # (A,)
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Rows strictly after t: (times (N,) seconds from t, positions (N, A))."""
-        times = self.stamp + self.action_dt * np.arange(1, self.horizon + 1)  # (H,)
+        times = self.stamp + self.action_dt * np.arange(self.horizon)  # (H,)
         keep = times > t
-        return times[keep] - t, self._knots[1:][keep]
+        return times[keep] - t, self._knots[keep]
 
 
 @dataclass(frozen=True)

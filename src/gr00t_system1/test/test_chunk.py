@@ -16,24 +16,26 @@ def make_chunk(stamp=10.0, start=(0.0, 1.0), rows=((1.0, 1.0), (3.0, 0.0), (3.0,
 
 
 def test_rows_land_exactly_at_their_times_and_midpoints_interpolate():
+    # Row 0 is commanded at the state's stamp, as in the demonstrations; the measured
+    # start is not a row.
     c = make_chunk()
-    assert c.at(10.0).tolist() == [0.0, 1.0]  # row -1 = the state
-    assert np.allclose(c.at(10.0 + DT), [1.0, 1.0])
-    assert np.allclose(c.at(10.0 + 2 * DT), [3.0, 0.0])
-    assert np.allclose(c.at(10.0 + 3 * DT), [3.0, 2.0])
-    assert np.allclose(c.at(10.0 + 0.5 * DT), [0.5, 1.0])
-    assert np.allclose(c.at(10.0 + 1.25 * DT), [1.5, 0.75])
-    assert c.end_time == pytest.approx(10.0 + 3 * DT)
+    assert c.at(10.0).tolist() == [1.0, 1.0]
+    assert np.allclose(c.at(10.0 + DT), [3.0, 0.0])
+    assert np.allclose(c.at(10.0 + 2 * DT), [3.0, 2.0])
+    assert np.allclose(c.at(10.0 + 0.5 * DT), [2.0, 0.5])
+    assert np.allclose(c.at(10.0 + 1.25 * DT), [3.0, 0.5])
+    assert c.end_time == pytest.approx(10.0 + 2 * DT)
+    assert c.horizon == 3
 
 
 def test_clamped_outside_the_chunk():
     c = make_chunk()
-    assert c.at(9.0).tolist() == [0.0, 1.0]
+    assert c.at(9.0).tolist() == [1.0, 1.0]
     assert c.at(99.0).tolist() == [3.0, 2.0]
 
 
 def test_future_rows_are_relative_to_now():
-    times, rows = make_chunk().future(10.0 + 1.5 * DT)
+    times, rows = make_chunk().future(10.0 + 0.5 * DT)
     assert np.allclose(times, [0.5 * DT, 1.5 * DT])
     assert np.allclose(rows, [[3.0, 0.0], [3.0, 2.0]])
 
@@ -76,7 +78,7 @@ def run_replanning(blend_s, tick=1 / 120, vel=3.0, offset=0.1, seconds=2.0, seed
     for k in range(1, int(seconds / tick)):
         t = k * tick
         base = blend.command(t) + rng.uniform(-offset, offset, 3)
-        times = DT * np.arange(1, 17)[:, None]
+        times = DT * np.arange(16)[:, None]
         rows = base + 0.5 * vel * times * np.sign(rng.uniform(-1, 1, 3))  # (16, 3)
         blend.push(Chunk(t, DT, base, rows), t)
         out = blend.command(t)
@@ -112,5 +114,5 @@ def test_limiter_caps_any_blend():
 def test_interpolation_stays_between_neighbouring_knots(t, offset):
     c = make_chunk()
     v = c.at(10.0 + t * 3 * DT)
-    knots = np.vstack([c.start, c.rows])
+    knots = c.rows
     assert (v >= knots.min(axis=0) - 1e-12).all() and (v <= knots.max(axis=0) + 1e-12).all()
