@@ -72,7 +72,7 @@ def test_g1_counts_and_orders():
     assert sorted(driven) == sorted(emb.action_joints)
     assert [c.topic for c in emb.cameras] == ["/camera/head/image_raw"]
     assert (emb.rates.system1_hz, emb.rates.system2_hz) == (120.0, 10.0)
-    assert (emb.staleness.state_s, emb.staleness.tokens_s) == (0.05, 0.5)
+    assert (emb.staleness.state_s, emb.staleness.tokens_s) == (0.1, 0.5)
     assert emb.on_stale == "hold_last_command" and emb.start_enabled is True
     assert emb.position_limits.shape == (31, 2) and emb.velocity_limits.shape == (31,)
     assert np.all(emb.position_limits[:, 0] < emb.position_limits[:, 1])
