@@ -60,6 +60,7 @@ STATE_SIZE = 17  # /gr00t_sim/state: t, red, green, blue, left palm, right palm 
 _CUBE_OFFSET = {"red": 1, "green": 4, "blue": 7}
 _PALM_OFFSET = {"left": 10, "right": 13}
 _SEED_INDEX = 16
+SETTLE_TOLERANCE_M = 0.02  # palms at rest after a reset move less than this while settling
 SUCCESS_DEFINITION = (
     "gr00t_sim.world criterion (touch: named palm within {touch:.2f} m of the named cube's "
     "centre; raise: named palm >= {raise_:.2f} m above that side's shoulder pitch joint), "
@@ -236,6 +237,7 @@ class EpisodeResult:
     sim_s: float  # simulated seconds System 1 was enabled
     real_time_factor: float  # sim_s / run_s
     wait_tokens_s: float  # from the instruction request to tokens carrying its id
+    settle_drift_m: float  # how far a palm moved between the reset and the instruction
 
 
 def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
@@ -385,7 +387,7 @@ class VideoRecorder:
                 h, w = frame.shape[:2]
                 self._writer = self._imageio_ffmpeg.write_frames(
                     str(self.path), (w, h), fps=self.fps, macro_block_size=16,
-                    ffmpeg_log_level="error")
+                    ffmpeg_log_level="error", output_params=["-preset", "veryfast"])
                 self._writer.send(None)
             gap = target - self.frames
             if gap > self.max_gap:  # a long pause (between episodes): cut it short
@@ -422,6 +424,8 @@ class _Window:
     enabled: bool = False
     success: bool = False
     sim_t: float | None = None  # t_since_reset of the newest state sample of this seed
+    first_palms: np.ndarray | None = None  # (6,) both palms at the first sample after reset
+    last_palms: np.ndarray | None = None  # (6,) both palms at the newest sample
     states: list[np.ndarray] = field(default_factory=list)
     shoulder_z: list[np.ndarray] = field(default_factory=list)
 
@@ -538,6 +542,9 @@ class Evaluation:
         with self._lock:
             if self.window is w:
                 w.sim_t = float(state[0])
+                w.last_palms = state[10:16].copy()  # (6,) left, right palm xyz
+                if w.first_palms is None:
+                    w.first_palms = w.last_palms
             if self.window is w and w.enabled:
                 w.states.append(state)
                 w.shoulder_z.append(z)
@@ -638,8 +645,14 @@ class Evaluation:
         reply = self.reset_sim(seed)
         log.info("episode %d: reset: %s", episode, reply)
         time.sleep(self.settle_s)  # the reset puts the arms at rest; let the cubes settle
+        self.wait(lambda: window.sim_t is not None, self.timeout_s,
+                  f"a /gr00t_sim/state sample with seed {seed}")
         with self._lock:
             self.phase = "instruct"
+            drift = float(np.abs(window.last_palms - window.first_palms).max())
+        if drift > SETTLE_TOLERANCE_M:
+            log.warning("episode %d: the palms moved %.3f m while settling after the reset "
+                        "(rest pose expected)", episode, drift)
         t0 = time.monotonic()
         answer = self.call("instruction",
                            self._types["SetInstruction"].Request(instruction=instruction),
@@ -650,8 +663,6 @@ class Evaluation:
         self.wait(lambda: self.last_tokens is not None and self.last_tokens[0] == iid,
                   self.timeout_s, f"tokens with instruction_id {iid}")
         wait_tokens = time.monotonic() - t0
-        self.wait(lambda: window.sim_t is not None, self.timeout_s,
-                  f"a /gr00t_sim/state sample with seed {seed}")
         self.set_enabled(True)
         start = time.monotonic()
         with self._lock:
@@ -681,7 +692,7 @@ class Evaluation:
             best_kind="min_distance_m" if task.kind == "touch" else "max_height_m",
             samples=score.samples, run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
-            wait_tokens_s=round(wait_tokens, 3))
+            wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4))
 
     def measurements(self) -> dict[str, Any]:
         """Rates and latency percentiles over the enabled windows so far."""
@@ -749,6 +760,8 @@ def _parser() -> argparse.ArgumentParser:
                         "the wall clock when the CPU is loaded, and wall-clock nodes would then "
                         "find its frames stale)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--json-out", type=Path, default=None, metavar="PATH",
+                   help="also write the JSON object to PATH")
     p.add_argument("--video", type=Path, default=None, metavar="PATH",
                    help="save the head camera with the instruction overlaid as an mp4")
     p.add_argument("--log-dir", type=Path, default=None,
@@ -884,7 +897,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             except KeyboardInterrupt:
                 print("gr00t-eval: interrupted; the nodes were stopped", file=sys.stderr)
                 return 130
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    text = json.dumps(result, indent=2)
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text + "\n")
+    print(text if args.json else format_report(result))
     return EXIT_OK
 
 

@@ -136,6 +136,21 @@ def test_score_episode_over_a_recorded_state_sequence(world: G1World) -> None:
     assert TOUCH_RADIUS == 0.05  # the threshold the brief and the report name
 
 
+# -- arguments -------------------------------------------------------------------------------------
+
+def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
+    """Refused before any node starts; the message names the option and the fix."""
+    from gr00t_bringup.evaluate import EXIT_BAD_ARGS, main
+
+    assert main(["--episodes", "0", "--checkpoint", str(tmp_path)]) == EXIT_BAD_ARGS
+    assert "--episodes 0" in capsys.readouterr().err
+    assert main(["--checkpoint", str(tmp_path / "missing")]) == EXIT_BAD_ARGS
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--checkpoint" in err
+    assert main(["--video", str(tmp_path / "demo.avi"), "--checkpoint", str(tmp_path)]) == 2
+    assert ".mp4" in capsys.readouterr().err
+
+
 # -- one closed-loop episode through the real graph -----------------------------------------------
 
 EVAL_FIELDS = {"checkpoint", "embodiment", "episodes", "seed", "episode_s", "tasks",
@@ -177,6 +192,8 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert isinstance(episode["success"], bool) and isinstance(episode["success_at_end"], bool)
     assert episode["samples"] >= 25  # /gr00t_sim/state at 25 Hz over 3 s, loaded machine
     assert isinstance(episode["best"], float)
+    # Disabled System 1 + the reset put the arms at rest: nothing moved while settling.
+    assert episode["settle_drift_m"] < 0.02, episode
     assert set(r["per_task"]) == set(all_instructions())
     assert r["per_task"][instruction]["episodes"] == 1
     assert r["per_task"][instruction]["successes"] == int(episode["success"])
