@@ -29,6 +29,10 @@ from gr00t_system1.chunk import Chunk
 logger = logging.getLogger(__name__)
 
 
+class NonFiniteActionsError(ValueError):
+    """The action head returned NaN/inf actions (bad input, not a bug: logged without a trace)."""
+
+
 @dataclass(frozen=True)
 class StateSample:
     """One accepted joint state.
@@ -150,6 +154,15 @@ class Planner:
         latency = time.monotonic() - t0
         rows = self.normalizer.unnormalize_action(
             actions[:, : self.action_dim].astype(np.float64))  # (H, A)
+        if not np.isfinite(rows).all():
+            # E.g. a finite but absurd joint position (1e308) overflows normalization. A NaN
+            # chunk must not be published as a plan: the control loop would hold silently
+            # while reporting "running", and /gr00t/action_chunk readers would get NaN.
+            raise NonFiniteActionsError(
+                f"the action head produced non-finite actions ({int((~np.isfinite(rows)).sum())} "
+                f"of {rows.size} values) from a state with max |position| "
+                f"{float(np.max(np.abs(state.state))):.3g}; check /joint_states for implausible "
+                "positions (the loop holds until a plan is finite again)")
         self._seq += 1
         chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
                       start=state.action_positions, rows=rows, seq=self._seq)
@@ -232,7 +245,8 @@ class InferenceWorker:
                 self.failures += 1
                 self.consecutive_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                trace = traceback.format_exc() if self.consecutive_failures == 1 else ""
+                trace = (traceback.format_exc() if self.consecutive_failures == 1
+                         and not isinstance(exc, NonFiniteActionsError) else "")
                 self.log.error(f"planning failed ({self.consecutive_failures} in a row): "
                                f"{self.last_error}\n{trace}".rstrip())
                 planned_state, planned_tokens = state.seq, tokens.seq

@@ -5,7 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from gr00t_system1.planner import InferenceWorker, Mailbox, Planner, StateSample, TokenSample
+from gr00t_system1.planner import (InferenceWorker, Mailbox, NonFiniteActionsError, Planner,
+                                   StateSample, TokenSample)
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,14 @@ def test_worker_plans_on_each_new_state_and_skips_stale_inputs(planner):
         assert len(plans) == 1  # stale inputs are not planned on
     finally:
         worker.stop()
+
+
+def test_absurd_finite_state_is_a_planning_error_not_a_nan_chunk(planner):
+    # 1e308 is finite (the joint mapper accepts it) but overflows normalization.
+    state, tokens = samples(seq=3)
+    planner.set_tokens(tokens)
+    huge = StateSample(np.full(31, 1e308), state.action_positions, state.stamp, state.arrival, 3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(NonFiniteActionsError, match="non-finite actions"):
+            planner.plan(huge)
+    assert np.isfinite(planner.plan(state).chunk.rows).all()  # a good state plans again
