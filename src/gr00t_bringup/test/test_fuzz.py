@@ -398,6 +398,8 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
                     (js(joints + joints[:1], positions + positions[:1]), "more than once"),
                     (js(joints[1:], positions[1:]), "lacks 1 joint"),
                     (js(joints, [math.nan] + positions[1:]), "non-finite positions"),
+                    # Finite but absurd: planned on, and the NaN plan it gives is refused.
+                    (js(joints, [1e308] * len(joints)), "non-finite actions"),
                 ]:
                     send_until_logged(node, send, needle)
 
