@@ -67,7 +67,7 @@ def make_graph(kind: str, with_sim: bool, args: argparse.Namespace, ckpt: Path,
     from gr00t_bringup.graph import Graph, build_graph
 
     full = build_graph(embodiment=str(emb_path), checkpoint=ckpt, backend=args.backend,
-                       sim=with_sim)
+                       sim=with_sim, use_sim_time=with_sim and args.sim_time)
     if kind == "dual":
         return full
     nodes = ([full.node("gr00t_sim")] if with_sim else []) + [baseline_spec(args, ckpt, emb_path)]
@@ -142,27 +142,31 @@ class SimClock:
     """Maps simulator stamps to wall-clock receive times.
 
     The simulator stamps with start + simulated time; on a loaded machine it runs slower than
-    real time and its stamps fall behind the wall clock (`offset_ms` in the results). A stamp
-    within `tol` of a JointState stamp the probe received is moved by that message's (receive
-    time - stamp); other stamps (already wall-clock: System 1 falls back to arrival times when
-    stamps are more than 1 s off its clock) are kept.
+    real time and its stamps fall behind the wall clock (see "JointState receive - stamp" in
+    the results). `wall` moves a stamp within `tol` of the stamp of a JointState the probe
+    received (no later than `recv` + `margin`, when given) by that message's receive time -
+    stamp; other stamps are kept as they are (System 1 stamps a chunk with the state's
+    arrival time, already wall clock, when the state's stamp is more than 1 s off its clock).
     """
 
-    def __init__(self, joint_states: list[tuple[float, float]], tol: float = 0.01) -> None:
+    def __init__(self, joint_states: list[tuple[float, float]]) -> None:
         js = sorted(joint_states, key=lambda x: x[1])
         self.stamp = np.array([st for _, st in js])
-        self.offset = np.array([t - st for t, st in js])
-        self.tol = tol
+        self.recv = np.array([t for t, _ in js])
 
-    def wall(self, stamps: np.ndarray) -> np.ndarray:
+    def wall(self, stamps: np.ndarray, tol: float, recv: np.ndarray | None = None,
+             margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """(wall times, bool mask of the stamps that matched a JointState)."""
         stamps = np.asarray(stamps, dtype=np.float64)
-        if self.stamp.size == 0 or stamps.size == 0:
-            return stamps
+        if self.stamp.size < 2 or stamps.size == 0:
+            return stamps, np.zeros(stamps.shape, bool)
         i = np.clip(np.searchsorted(self.stamp, stamps), 1, self.stamp.size - 1)
         left, right = self.stamp[i - 1], self.stamp[i]
         j = np.where(np.abs(stamps - left) <= np.abs(right - stamps), i - 1, i)
-        near = np.abs(self.stamp[j] - stamps) <= self.tol
-        return np.where(near, stamps + self.offset[j], stamps)
+        near = np.abs(self.stamp[j] - stamps) <= tol
+        if recv is not None:
+            near &= self.recv[j] <= np.asarray(recv) + margin
+        return np.where(near, stamps + (self.recv[j] - self.stamp[j]), stamps), near
 
 
 def analyze_closed_loop(kind: str, w: dict[str, list], diags: list, t0: float, t1: float,
@@ -175,7 +179,8 @@ def analyze_closed_loop(kind: str, w: dict[str, list], diags: list, t0: float, t
     chunks = sorted(w["chunks"])
     chunk_t = np.array([c[0] for c in chunks])
     chunk_stamp = np.array([c[1] for c in chunks])
-    chunk_wall = clock.wall(chunk_stamp)  # when the state behind each chunk reached the probe
+    # When the state behind each chunk reached the probe (chunk stamps copy the state's).
+    chunk_wall, matched = clock.wall(chunk_stamp, tol=1e-4, recv=chunk_t)
     # state -> command seen by the probe: the chunk's state -> first command received after it.
     s2c, s2c_rel = [], []
     for t, st in zip(chunk_t, chunk_wall):
@@ -198,6 +203,7 @@ def analyze_closed_loop(kind: str, w: dict[str, list], diags: list, t0: float, t
         "state_age_at_command_ms": summary_ms(_state_age_at_commands(cmd_t, chunk_t,
                                                                      chunk_wall)),
         "sim_stamp_offset_ms": summary_ms(js_offset),
+        "chunks_stamped_by_arrival": int((~matched).sum()) if joint_states else None,
     }
     series = {
         "period": {"t": list(cmd_t[1:] - t0), "gap_ms": list(np.diff(cmd_t) * 1e3),
@@ -208,7 +214,7 @@ def analyze_closed_loop(kind: str, w: dict[str, list], diags: list, t0: float, t
         r.update(_dual_diagnostics(diags, t0, t1, series))
         tokens = sorted(w["tokens"])
         tok_t = np.array([x[0] for x in tokens])
-        tok_wall = clock.wall(np.array([x[1] for x in tokens]))
+        tok_wall, _ = clock.wall(np.array([x[1] for x in tokens]), tol=0.01)
         # Token age at use: a chunk's state time minus the camera time of the newest tokens
         # the probe had received before the chunk (System 1 does not report it itself).
         idx = np.searchsorted(tok_t, chunk_t, side="right") - 1
@@ -584,6 +590,10 @@ def main() -> int:
     ap.add_argument("--startup-timeout", type=float, default=300.0,
                     help="seconds to wait for a graph's first commands (an ONNX export of a "
                          "new checkpoint takes ~1 min)")
+    ap.add_argument("--sim-time", action="store_true",
+                    help="nodes follow the simulator's /clock (gr00t-bringup's default with "
+                         "--sim; /clock comes at 125 Hz, so System 1's 120 Hz timer is "
+                         "quantized to it); default: the wall clock, as on a robot")
     ap.add_argument("--out", type=Path, default=REPO / "artifacts" / "bench")
     ap.add_argument("--phases", default=",".join(PHASES),
                     help="comma-separated subset of the phases to run (default: all four; a "
@@ -611,8 +621,8 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     print(note, flush=True)
-    print(f"DiT backend for both: {args.backend} (1 thread); VLM: torch, default threads",
-          flush=True)
+    print(f"DiT backend for both: {args.backend} (1 thread); VLM: torch, default threads; "
+          f"clock: {'simulator /clock' if args.sim_time else 'wall clock'}", flush=True)
 
     res: dict[str, Any] = {"machine_before": info_before, "checkpoint": str(ckpt),
                            "checkpoint_note": note, "backend": args.backend,
