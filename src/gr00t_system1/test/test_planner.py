@@ -38,7 +38,9 @@ def test_plan_is_an_unnormalized_chunk_anchored_at_the_state(planner):
     plan = planner.plan(state)
     chunk = plan.chunk
     assert chunk.rows.shape == (16, 31) and np.isfinite(chunk.rows).all()
-    assert chunk.stamp == 50.0 and chunk.at(50.0).tolist() == state.action_positions.tolist()
+    # Row 0 is commanded at the state's stamp; the measured start is kept for reference.
+    assert chunk.stamp == 50.0 and chunk.at(50.0).tolist() == chunk.rows[0].tolist()
+    assert chunk.start.tolist() == state.action_positions.tolist()
     assert plan.instruction_id == 7 and plan.latency_s > 0
     # Fresh noise every call: two plans from the same inputs differ.
     assert not np.allclose(planner.plan(state).chunk.rows, chunk.rows)
