@@ -75,6 +75,21 @@ def make_graph(kind: str, with_sim: bool, args: argparse.Namespace, ckpt: Path,
                  checkpoint=full.checkpoint)
 
 
+def wait_started(s: "Session", kind: str, timeout: float) -> None:
+    """Wait for the first chunks and commands; on failure say what the probe did see."""
+    try:
+        wait_for(lambda: len(s.rec.chunks) >= 3 and len(s.rec.commands) >= 10, timeout,
+                 f"{kind}'s first chunks and commands", s.runner)
+    except MeasurementError as exc:
+        with s.rec.lock:
+            seen = (f"the probe saw {len(s.rec.tokens)} token messages, {len(s.rec.chunks)} "
+                    f"chunks, {len(s.rec.commands)} commands")
+            last = {name: v.get("safety_state", v.get("achieved_rate_hz", ""))
+                    for _, name, v in s.rec.diagnostics[-6:]}
+        raise MeasurementError(f"{exc}; {seen}; newest diagnostics: {last}; node logs: "
+                               f"{s.runner.work_dir / 'nodes.log'}") from exc
+
+
 class Session:
     """One phase: a graph started in a fresh ROS domain, a probe and a Recorder on it."""
 
@@ -111,8 +126,7 @@ def closed_loop(kind: str, args: argparse.Namespace, ckpt: Path, emb_path: Path,
                 chunk_topic, command_topic, joint_states=True)
     try:
         print(f"[{kind}] closed loop: starting (ROS_DOMAIN_ID {s.domain})...", flush=True)
-        wait_for(lambda: len(s.rec.chunks) >= 3 and len(s.rec.commands) >= 20,
-                 args.startup_timeout, f"{kind}'s first chunks and commands", s.runner)
+        wait_started(s, kind, args.startup_timeout)
         sleep_watching(args.warmup, s.runner)
         load_before = [round(x, 2) for x in os.getloadavg()]
         t0 = time.time()
@@ -195,6 +209,8 @@ def analyze_closed_loop(kind: str, w: dict[str, list], diags: list, t0: float, t
         "nominal_period_ms": round(period * 1e3, 3),
         "commands": period_stats(cmd_t, period),
         "command_labels": {lab: labels.count(lab) for lab in sorted(set(labels))},
+        "running_share": round(labels.count("running") / len(labels), 4)
+        if kind == "dual" and labels else None,
         "replans_per_s": round(len(chunks) / span, 3),
         "chunk_interval_ms": summary_ms(np.diff(chunk_t)) if len(chunk_t) > 1 else summary_ms([]),
         "inference_latency_ms": summary_ms([c[3] for c in chunks]),
@@ -370,8 +386,7 @@ def reactions(kind: str, args: argparse.Namespace, ckpt: Path, emb_path: Path, e
     try:
         source = StepSource(s.probe, emb, args.step_joint)
         print(f"[{kind}] reactions: starting (ROS_DOMAIN_ID {s.domain})...", flush=True)
-        wait_for(lambda: len(s.rec.chunks) >= 3 and len(s.rec.commands) >= 10,
-                 args.startup_timeout, f"{kind}'s first chunks and commands", s.runner)
+        wait_started(s, kind, args.startup_timeout)
         sleep_watching(args.warmup, s.runner)
         if kind == "baseline" and cycle_s is None:
             c = [x[0] for x in s.rec.chunks]
@@ -487,7 +502,12 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, Any, Any]]:
                    ("p99", "period_error_p99_ms")):
         rows.append((f"command period error {q} (ms, System 1 diagnostics)",
                      _get(d, "system1_diag", key), None))
+    for q, key in (("p50", "period_error_p50_ms"), ("p99", "period_error_p99_ms")):
+        rows.append((f"command period error {q} (ms, System 1, no simulator)",
+                     _get(dr, "system1_diag_wall_clock_stamps", key), None))
     rows += [
+        ("share of dual commands in state 'running' (rest: holds)", _get(d, "running_share"),
+         None),
         ("gaps > 2 periods (probe, count)", _get(d, "commands", "late_2x"),
          _get(b, "commands", "late_2x")),
         ("ticks later than 2 periods (System 1 diagnostics)",
