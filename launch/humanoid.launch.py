@@ -21,8 +21,8 @@ ARGUMENTS = [
     ("backend", "onnxruntime", "System 1 action head backend: torch | onnxruntime | tensorrt"),
     ("sim", "false", "true to also start the MuJoCo simulator node (gr00t_sim)"),
     ("namespace", "", "ROS namespace for every node (empty = root)"),
-    ("use_sim_time", "auto",
-     "true to make System 1 and 2 follow /clock; auto = true exactly when sim is true"),
+    ("use_sim_time", "false",
+     "true to make System 1 and 2 follow the simulator's /clock (it then publishes one)"),
 ]
 
 
@@ -40,7 +40,7 @@ def _nodes(context, *_args, **_kwargs):
         backend=arg("backend"),
         sim=_is_true(arg("sim")),
         namespace=arg("namespace"),
-        use_sim_time=None if arg("use_sim_time") == "auto" else _is_true(arg("use_sim_time")),
+        use_sim_time=_is_true(arg("use_sim_time")),
     )
     return [
         Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace,

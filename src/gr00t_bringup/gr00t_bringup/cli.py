@@ -40,8 +40,9 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
                    help=f"System 1 action head backend (default {DEFAULT_BACKEND})")
     p.add_argument("--sim", action="store_true", help="also start the MuJoCo simulator node")
     p.add_argument("--namespace", default="", help="ROS namespace for every node")
-    p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=None,
-                   help="make System 1 and 2 follow /clock (default: on with --sim, else off)")
+    p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
+                   help="make System 1 and 2 follow the simulator's /clock (default off: the "
+                        "simulator stamps with the wall clock, like a robot)")
     p.add_argument("--remap", action="append", type=_remap, default=[], metavar="FROM:=TO",
                    help="topic remapping applied to every node; repeatable")
 

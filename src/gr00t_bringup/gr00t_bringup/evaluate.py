@@ -707,7 +707,7 @@ class Evaluation:
                     "command_topic": self.command_topic,
                     "system1_target_hz": float(emb.rates.system1_hz),
                     "system1_command_hz": round(self.n_commands / t, 2),
-                    # System 1 ticks on the simulator's clock with --use-sim-time:
+                    # Commands per simulated second (the world's pace when physics lags):
                     "system1_command_hz_sim": round(self.n_commands
                                                     / max(self.enabled_sim_s, 1e-9), 2),
                     "system1_replans_hz": round(self.n_chunks / t, 2),
@@ -754,11 +754,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds between the reset and the instruction (default 0.5)")
     p.add_argument("--tasks", default="all", choices=TASK_SETS,
                    help="which tasks to cycle through (default all eight)")
-    p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=True,
-                   help="System 1 and 2 run on the simulator's /clock (default on: the "
-                        "simulator stamps its messages with simulated time, which falls behind "
-                        "the wall clock when the CPU is loaded, and wall-clock nodes would then "
-                        "find its frames stale)")
+    p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
+                   help="System 1 and 2 run on the simulator's /clock (default off: the "
+                        "simulator stamps with the wall clock like a robot; episodes are "
+                        "timed in simulated seconds either way)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--json-out", type=Path, default=None, metavar="PATH",
                    help="also write the JSON object to PATH")

@@ -179,7 +179,7 @@ def _normalize_namespace(namespace: str) -> str:
 
 def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | None = None,
                 backend: str = DEFAULT_BACKEND, sim: bool = False, namespace: str = "",
-                use_sim_time: bool | None = None, config_dirs: Sequence[str | Path] | None = None,
+                use_sim_time: bool = False, config_dirs: Sequence[str | Path] | None = None,
                 remappings: Iterable[tuple[str, str]] = ()) -> Graph:
     """Resolve and validate everything, and describe the nodes to start.
 
@@ -191,9 +191,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         the embodiment's topics are absolute, so a namespace moves the nodes (and their
         parameter services) only; move topics with `remappings`.
     use_sim_time: set use_sim_time on System 1 and 2; with `sim`, the simulator publishes
-        /clock instead (it is the clock source). None (default) means "when `sim`": the
-        simulator stamps everything with simulated time, which falls behind the wall clock
-        whenever physics lags, and nodes on the wall clock would then judge its frames stale.
+        /clock instead (it is the clock source). Off by default: the simulator then stamps
+        with the wall clock like a robot, and System 1's 120 Hz timer is not quantised to
+        the simulator's 125 Hz /clock.
     config_dirs: where embodiment names are searched; default: the repository's config/,
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
@@ -213,7 +213,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     for a, b in remaps:
         if not a or not b:
             raise GraphError(f"bad remapping {a!r} -> {b!r}: both names must be non-empty")
-    sim_time = bool(sim) if use_sim_time is None else bool(use_sim_time)
+    sim_time = bool(use_sim_time)
 
     system2 = NodeSpec(
         package=SYSTEM2[0], executable=SYSTEM2[1], name="gr00t_system2", namespace=ns,

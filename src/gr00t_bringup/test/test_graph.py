@@ -107,15 +107,15 @@ def test_sim_adds_the_simulator_node_only_when_asked(ckpt: Path) -> None:
     sim = with_sim.node("gr00t_sim")
     assert (sim.package, sim.executable) == ("gr00t_sim", "sim_node")
     assert sim.parameters["embodiment"] == with_sim.embodiment_path
-    # With the simulator, the nodes follow its clock unless told otherwise.
-    assert sim.parameters == {
-        "embodiment": with_sim.embodiment_path, "publish_clock": True, "use_sim_time": False}
-    assert with_sim.node("gr00t_system1").parameters["use_sim_time"] is True
-    assert with_sim.node("gr00t_system2").parameters["use_sim_time"] is True
-    wall = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True,
-                       use_sim_time=False)
-    assert wall.node("gr00t_sim").parameters["publish_clock"] is False
-    assert wall.node("gr00t_system1").parameters["use_sim_time"] is False
+    # By default everything runs on the wall clock (the simulator stamps like a robot).
+    assert sim.parameters["publish_clock"] is False
+    assert with_sim.node("gr00t_system1").parameters["use_sim_time"] is False
+    clocked = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True,
+                          use_sim_time=True)
+    assert clocked.node("gr00t_sim").parameters == {
+        "embodiment": clocked.embodiment_path, "publish_clock": True, "use_sim_time": False}
+    assert clocked.node("gr00t_system1").parameters["use_sim_time"] is True
+    assert clocked.node("gr00t_system2").parameters["use_sim_time"] is True
 
 
 def test_unknown_embodiment_lists_the_known_ones(ckpt: Path) -> None:

@@ -12,8 +12,11 @@ Publishes
   red cube xyz, green cube xyz, blue cube xyz, left palm xyz, right palm xyz, seed] in world
   coordinates (m); the layout's dim[0].label spells it out;
 - /clock (rosgraph_msgs/Clock) when `publish_clock` is true.
-Every stamp is `start + simulated time`, where `start` is the wall clock at start-up; /clock
-carries the same time, so use_sim_time consumers see consistent stamps.
+Stamps: by default the simulator behaves like a robot: every message is stamped with the
+wall clock at the moment its state was read, so nodes on the wall clock judge ages honestly
+even when physics falls behind real time on a loaded machine (the world then just moves
+slower). With `publish_clock` true, stamps are `start + simulated time` and /clock carries
+the same time, for use_sim_time consumers.
 
 Subscribes: /<controller>/commands (std_msgs/Float64MultiArray, reliable) for each
 forward_command controller of the embodiment YAML, values in the controller's joint order.
@@ -149,6 +152,10 @@ class SimNode(Node):
 
     # -- time ----------------------------------------------------------------------------
     def _stamp(self, steps: int):
+        """Stamp for a state read after `steps` physics steps: simulated time with /clock,
+        else the wall clock now (call it when the state is read)."""
+        if not self.publish_clock:
+            return self.get_clock().now().to_msg()
         ns = self.start_ns + round(steps * self.dt * 1e9)
         return rclpy.time.Time(nanoseconds=ns).to_msg()
 
@@ -177,11 +184,12 @@ class SimNode(Node):
                 if publish_js:
                     pos = self.world.joint_positions()
                     vel = self.world.joint_velocities()
+                    js_stamp = self._stamp(steps)
                 state = self.world.state_vector() if steps % 20 == 0 else None
                 seed = self.world.seed
             self.step_time_s += time.perf_counter() - t0
             if publish_js:
-                self.js_msg.header.stamp = self._stamp(steps)
+                self.js_msg.header.stamp = js_stamp
                 self.js_msg.position = pos.tolist()
                 self.js_msg.velocity = vel.tolist()
                 if not self._publish(self.js_pub, self.js_msg):
@@ -223,13 +231,13 @@ class SimNode(Node):
             while not self.stop_event.is_set():
                 with self.lock:
                     data.qpos[:] = self.world.data.qpos
-                    steps = self.sim_elapsed_steps
+                    stamp = self._stamp(self.sim_elapsed_steps)
                 t0 = time.perf_counter()
                 mujoco.mj_kinematics(model, data)
                 mujoco.mj_camlight(model, data)
                 rgb = camera.render(data)  # (H, W, 3) uint8
                 self.render_ms.append((time.perf_counter() - t0) * 1e3)
-                msg.header.stamp = self._stamp(steps)
+                msg.header.stamp = stamp
                 msg.data = rgb.tobytes()
                 if not self._publish(self.image_pub, msg):
                     return
