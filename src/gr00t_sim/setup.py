@@ -20,7 +20,6 @@ setup(
     entry_points={
         "console_scripts": [
             "sim_node = gr00t_sim.node:main",
-            "gr00t-collect = gr00t_sim.collect:main",
         ],
     },
 )
