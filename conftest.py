@@ -14,6 +14,11 @@ import pytest
 
 # Set before anything in this process creates an rclpy context.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+# MuJoCo picks its GL backend when it is first imported, and many test modules import it
+# (the embodiment tests read the G1 model) before the simulator's modules get the chance to
+# ask for EGL: without a display the default (GLFW) aborts the whole process on the first
+# renderer. Decide it here, before any test module is imported.
+os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 # Domain ids 1..100 are valid with the default port mapping and leave room for

@@ -14,6 +14,8 @@ case ":${AMENT_PREFIX_PATH:-}:" in
 esac
 # shellcheck disable=SC1091
 source "$_gr00t_root/install/setup.bash"
+# Offscreen rendering for the simulator (no display): EGL, unless the caller chose.
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # Fast DDS is the only RMW the wheels ship.
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export GR00T_ROS_ROOT="$_gr00t_root"
