@@ -67,6 +67,7 @@ class CommandLoop:
         self.on_stale = on_stale
         self._used_seq = 0  # newest plan seq taken into the blender
         self._plan_until = float("inf")  # end time of the newest chunk taken in
+        self._hold_target: np.ndarray | None = None  # fixed when a hold starts
 
     def _fresh_plan(self, plan: Plan | None, mono: float) -> Plan | None:
         if plan is None or plan.seq <= self._used_seq:
@@ -113,10 +114,16 @@ class CommandLoop:
                 self._plan_until = fresh.chunk.end_time
                 swapped = fresh
             target = self.blender.command(now)
-        elif self.on_stale == "hold_measured" and state is not None:
-            target = state.action_positions
         else:
-            target = self.limiter.last
+            if self._hold_target is None or not previous.holds:
+                # Fix the hold target once, when the hold starts: following the live
+                # measured position would let a position-controlled arm sink under
+                # gravity, tick after tick, onto its stops.
+                if self.on_stale == "hold_measured" and state is not None:
+                    self._hold_target = self.limiter.clamp(state.action_positions)
+                else:
+                    self._hold_target = self.limiter.last.copy()
+            target = self._hold_target
         command = self.limiter.apply(target)
         if s.holds:
             # Resume from the held command: new plans fade in from here.

@@ -123,6 +123,25 @@ def test_hold_measured_moves_towards_the_measured_position():
     assert (r.command < away).all()
 
 
+def test_hold_measured_target_is_fixed_when_the_hold_starts():
+    # A position-controlled arm settles below its target under gravity; if the hold
+    # followed the live measurement, the arm would sink tick after tick.
+    sim, _ = running_sim(on_stale="hold_measured", measured=(0.2, 0.2))
+    sim.tokens = TokenSample(None, None, sim.t - 1.0, sim.t - 1.0, 1, 1)
+    sim.feed_state()
+    assert sim.tick().state == SafetyState.HOLD_STALE_TOKENS  # the hold starts at (0.2, 0.2)
+    commands = []
+    for _ in range(120):
+        sim.measured = sim.measured - 0.01  # the arm sags while held
+        sim.feed_state()
+        r = sim.tick()
+        assert r.state == SafetyState.HOLD_STALE_TOKENS
+        commands.append(r.command)
+    # It converges on the position measured when the hold began, and stays there.
+    assert np.allclose(commands[-1], [0.2, 0.2])
+    assert np.allclose(commands[-1], commands[-20])
+
+
 def test_non_finite_plan_never_reaches_the_command():
     sim, _ = running_sim()
     sim.feed_state()
