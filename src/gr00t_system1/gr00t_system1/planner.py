@@ -29,6 +29,9 @@ from gr00t_system1.chunk import Chunk
 logger = logging.getLogger(__name__)
 
 
+# A planning failure that repeats is logged at most this often (seconds).
+FAILURE_LOG_PERIOD_S = 2.0
+
 class NonFiniteActionsError(ValueError):
     """The action head returned NaN/inf actions (bad input, not a bug: logged without a trace)."""
 
@@ -198,6 +201,7 @@ class InferenceWorker:
         self.plans = 0
         self.failures = 0  # total
         self.consecutive_failures = 0
+        self._last_failure_log = -float("inf")
         self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gr00t_system1_inference", daemon=True)
@@ -245,10 +249,17 @@ class InferenceWorker:
                 self.failures += 1
                 self.consecutive_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                trace = (traceback.format_exc() if self.consecutive_failures == 1
-                         and not isinstance(exc, NonFiniteActionsError) else "")
-                self.log.error(f"planning failed ({self.consecutive_failures} in a row): "
-                               f"{self.last_error}\n{trace}".rstrip())
+                # The first failure of a streak is logged (with its traceback unless it is
+                # the expected non-finite case), then at most one line per
+                # FAILURE_LOG_PERIOD_S: a stuck sensor fails every state, 125 times a second.
+                now = time.monotonic()
+                if (self.consecutive_failures == 1
+                        or now - self._last_failure_log >= FAILURE_LOG_PERIOD_S):
+                    self._last_failure_log = now
+                    trace = (traceback.format_exc() if self.consecutive_failures == 1
+                             and not isinstance(exc, NonFiniteActionsError) else "")
+                    self.log.error(f"planning failed ({self.consecutive_failures} in a row): "
+                                   f"{self.last_error}\n{trace}".rstrip())
                 planned_state, planned_tokens = state.seq, tokens.seq
                 continue
             planned_state, planned_tokens = state.seq, tokens.seq
