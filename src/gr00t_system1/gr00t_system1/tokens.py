@@ -31,6 +31,11 @@ class TokenDecoder:
     """
 
     def __init__(self, backbone_id: str, num_tokens: int, dim: int) -> None:
+        if not backbone_id:
+            # An empty id on both sides would accept tokens from any backbone.
+            raise ValueError("the checkpoint has no backbone_id, so System 1 cannot tell its "
+                             "System 2's tokens from another backbone's; re-save it with "
+                             "gr00t_policy.checkpoint.save_checkpoint")
         self.backbone_id = str(backbone_id)
         self.num_tokens = int(num_tokens)
         self.dim = int(dim)

@@ -49,3 +49,9 @@ def test_non_finite_tokens_are_refused():
     bad = np.full((L, C), np.nan, "<f2").tobytes()
     with pytest.raises(TokenError, match="NaN"):
         TokenDecoder("abc", L, C).decode(msg(data=bad))
+
+
+def test_a_checkpoint_without_backbone_id_is_refused():
+    # Both sides empty would match anything: System 1 must not start that way.
+    with pytest.raises(ValueError, match="no backbone_id"):
+        TokenDecoder("", L, C)
