@@ -162,16 +162,7 @@ def checkpoint_entry(embodiment_yaml: str | Path) -> tuple[str, dict[str, Any]]:
     from gr00t_policy.embodiment import load_embodiment
 
     emb = load_embodiment(embodiment_yaml)
-    return emb.tag, {
-        "slot": emb.slot,
-        "action_dt": emb.action_dt,
-        "state_dim": emb.state_dim,
-        "action_dim": emb.action_dim,
-        "state_keys": [[k.key, k.mode] for k in emb.state_keys],
-        "action_keys": [[k.key, k.mode] for k in emb.action_keys],
-        "state_key_dims": {k.key: len(k.joints) for k in emb.state_keys},
-        "action_key_dims": {k.key: len(k.joints) for k in emb.action_keys},
-    }
+    return emb.tag, emb.checkpoint_entry()
 
 
 def make_checkpoint_for(out_dir: Path, embodiment_yamls: Sequence[str | Path], seed: int = 0

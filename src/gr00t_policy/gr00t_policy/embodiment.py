@@ -20,6 +20,7 @@ packages are read from the ``gr00t_system1.decoders`` entry-point group without 
 from __future__ import annotations
 
 import difflib
+import json
 import importlib.metadata
 import math
 import re
@@ -307,6 +308,24 @@ class EmbodimentConfig:
         if missing:
             raise KeyError(f"joints {missing} are not state joints of {self.name!r}")
         return np.array([index[n] for n in joints], dtype=np.int64)
+
+    def checkpoint_entry(self) -> dict[str, Any]:
+        """The checkpoint ``config.json["embodiments"][tag]`` entry a policy trained on this
+        embodiment records: slot, action_dt, sizes, and the vector layout (keys with their
+        normalization modes and widths, joint order), so that a later YAML edit that
+        reorders or renormalizes the vectors is caught at start-up, not fed to the model."""
+        return {
+            "slot": self.slot,
+            "action_dt": self.action_dt,
+            "state_dim": self.state_dim,
+            "action_dim": self.action_dim,
+            "state_keys": [[k.key, k.mode] for k in self.state_keys],
+            "action_keys": [[k.key, k.mode] for k in self.action_keys],
+            "state_key_dims": {k.key: len(k.joints) for k in self.state_keys},
+            "action_key_dims": {k.key: len(k.joints) for k in self.action_keys},
+            "state_joints": list(self.state_joints),
+            "action_joints": list(self.action_joints),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML-shaped dict; ``parse_embodiment(cfg.to_dict())`` gives back an equal config."""
@@ -1020,5 +1039,21 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                         ("state_keys" if key == "state_dim" else "action_keys")
                     c.add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
                           f"{emb.tag!r}", f"make {key} match the checkpoint ({theirs})")
+            # The vector layout, where the checkpoint records it (EmbodimentConfig.
+            # checkpoint_entry): same sizes in another order or normalization would be fed
+            # to the model silently.
+            mine_entry = emb.checkpoint_entry()
+            for key, path in (("state_keys", "state_keys"), ("action_keys", "action_keys"),
+                              ("state_key_dims", "state_keys"),
+                              ("action_key_dims", "action_keys"),
+                              ("state_joints", "joint_groups"),
+                              ("action_joints", "joint_groups")):
+                theirs = entry.get(key)
+                mine = mine_entry[key]
+                if theirs is not None and json.loads(json.dumps(theirs)) != \
+                        json.loads(json.dumps(mine)):
+                    c.add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
+                          f"{emb.tag!r}", "the model was trained on the checkpoint's layout: "
+                          "restore that order, grouping and normalization, or retrain")
     if c.issues:
         raise EmbodimentConfigError(emb.source, c.issues)

@@ -156,9 +156,8 @@ def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig) -> dict[str, Any]:
 
 
 def embodiment_entry(emb: EmbodimentConfig) -> dict[str, dict[str, Any]]:
-    """config.json "embodiments" entry: {tag: {slot, action_dt, state_dim, action_dim}}."""
-    return {emb.tag: {"slot": emb.slot, "action_dt": emb.action_dt,
-                      "state_dim": emb.state_dim, "action_dim": emb.action_dim}}
+    """config.json "embodiments" entry: {tag: EmbodimentConfig.checkpoint_entry()}."""
+    return {emb.tag: emb.checkpoint_entry()}
 
 
 # ------------------------------------------------------------------------------------ data

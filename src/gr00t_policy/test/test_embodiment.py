@@ -397,6 +397,26 @@ def test_check_against_checkpoint():
                                  embodiments={"unitree_g1x": {}})
 
 
+def test_check_against_checkpoint_catches_a_reordered_or_renormalized_layout():
+    # Same sizes, another order or normalization: the model would get a permuted vector.
+    emb = load_embodiment(G1_YAML)
+    entry = emb.checkpoint_entry()
+    check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                             embodiments={"unitree_g1": entry})
+    reordered = dict(entry, state_keys=entry["state_keys"][1:] + entry["state_keys"][:1])
+    with pytest.raises(EmbodimentConfigError, match="state_keys is .* in the checkpoint"):
+        check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                                 embodiments={"unitree_g1": reordered})
+    modes = [[k, "q99"] for k, _ in entry["action_keys"]]
+    with pytest.raises(EmbodimentConfigError, match="retrain"):
+        check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                                 embodiments={"unitree_g1": dict(entry, action_keys=modes)})
+    joints = list(reversed(entry["action_joints"]))
+    with pytest.raises(EmbodimentConfigError, match="action_joints"):
+        check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
+                                 embodiments={"unitree_g1": dict(entry, action_joints=joints)})
+
+
 # ----------------------------------------------------------------------------- check CLI
 
 

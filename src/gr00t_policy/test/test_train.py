@@ -139,8 +139,12 @@ def test_training_drops_loss_and_checkpoint_acts(dataset, tmp_path):
     assert log["step"] == 150 and len(log["losses"]) == 150
 
     ckpt = load_checkpoint(out)
-    assert ckpt.embodiments["tiny_bot"] == {"slot": 1, "action_dt": 0.05, "state_dim": 4,
-                                            "action_dim": 4}
+    entry = ckpt.embodiments["tiny_bot"]
+    assert {k: entry[k] for k in ("slot", "action_dt", "state_dim", "action_dim")} == {
+        "slot": 1, "action_dt": 0.05, "state_dim": 4, "action_dim": 4}
+    # The vector layout the model was trained on is recorded for the start-up check.
+    assert entry["action_keys"] == [["arm", "min_max"], ["hand", "q99"]]
+    assert entry["action_joints"] == ["j0", "j1", "j2", "h0"]
     stats = ckpt.metadata["tiny_bot"]["statistics"]
     assert len(stats["action"]["hand"]["q99"]) == 1
     ds = LeRobotDataset(dataset)

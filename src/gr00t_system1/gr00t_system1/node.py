@@ -103,6 +103,12 @@ class System1Node(Node):
             json.loads(meta_path.read_text()), emb.tag,
             state_keys=[(k.key, k.mode) for k in emb.state_keys],
             action_keys=[(k.key, k.mode) for k in emb.action_keys])
+        if (normalizer.state_dim, normalizer.action_dim) != (emb.state_dim, emb.action_dim):
+            raise StartupError(
+                f"the checkpoint's statistics give a {normalizer.state_dim}-dim state and a "
+                f"{normalizer.action_dim}-dim action for tag {emb.tag!r}, but {s.embodiment} "
+                f"has {emb.state_dim} and {emb.action_dim}: the keys' joint groups differ from "
+                "what the checkpoint was trained on")
 
         self.rate_hz = s.control_rate_hz or emb.rates.system1_hz
         self.period = 1.0 / self.rate_hz

@@ -22,16 +22,7 @@ import numpy as np
 
 def checkpoint_entry(emb: Any) -> dict[str, Any]:
     """The checkpoint config.json `embodiments[tag]` entry for an EmbodimentConfig."""
-    return {
-        "slot": emb.slot,
-        "action_dt": emb.action_dt,
-        "state_dim": emb.state_dim,
-        "action_dim": emb.action_dim,
-        "state_keys": [[k.key, k.mode] for k in emb.state_keys],
-        "action_keys": [[k.key, k.mode] for k in emb.action_keys],
-        "state_key_dims": {k.key: len(k.joints) for k in emb.state_keys},
-        "action_key_dims": {k.key: len(k.joints) for k in emb.action_keys},
-    }
+    return emb.checkpoint_entry()
 
 
 def make_matching_checkpoint(out_dir: str | Path, embodiment_yamls: Sequence[str | Path],
