@@ -60,6 +60,20 @@ class Recorder:
             return list(self.msgs[topic])
 
 
+def assert_per_tick_limit(received, step: np.ndarray, dt: float, name: str) -> None:
+    """Per-tick change within the velocity limit, on pairs of commands known to be
+    consecutive ticks. A command lost from a KEEP_LAST history on a loaded machine needs the
+    probe stalled for many periods, so a loss shows as a receive gap of several periods:
+    pairs under two periods apart are consecutive. Most pairs must qualify, so the check
+    cannot go vacuous."""
+    t = np.array([r for r, _ in received])
+    values = np.array([m.data for _, m in received])  # (N, n)
+    consecutive = np.diff(t) < 2.0 * dt
+    assert consecutive.mean() > 0.8, (name, consecutive.mean())
+    steps = np.abs(np.diff(values, axis=0))[consecutive]
+    assert (steps <= step + 1e-9).all(), (name, steps.max(axis=0), step)
+
+
 def diag_values(probe_diags) -> dict[str, str]:
     return {kv.key: kv.value for kv in probe_diags[-1].status[0].values}
 
@@ -112,19 +126,11 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
                 assert np.isfinite(values).all()  # NaN states (every 7th) never leak
                 lim = np.array([emb.joint(j).position_limits for j in c.joints])
                 assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
-                # Per-tick change within the velocity limit, checked on pairs of commands that
-                # are known to be consecutive ticks. A command lost to the KEEP_LAST history on
-                # a loaded machine needs the probe stalled for many periods, so a lost one shows
-                # up as a receive gap of several periods: pairs under two periods apart are
-                # consecutive. Most pairs must qualify, so the check cannot go vacuous.
-                t = np.array([r for r, _ in got])
-                period = np.diff(t)
-                consecutive = period < 2.0 * dt
-                assert consecutive.mean() > 0.8, consecutive.mean()
-                steps = np.abs(np.diff(values, axis=0))[consecutive]
-                assert (steps <= step + 1e-9).all(), (c.name, steps.max(axis=0), step)
+                assert_per_tick_limit(got, step, dt, c.name)
                 assert {m.layout.dim[0].label for _, m in got} == {"running"}
                 # About the configured rate (receive times; this machine is shared and loaded).
+                t = np.array([r for r, _ in got])
+                period = np.diff(t)
                 assert abs(np.median(period) - dt) < 0.25 * dt, np.median(period)
                 assert len(got) / (t[-1] - t[0]) > 0.6 * emb.rates.system1_hz
             chunk = chunks[-1]
@@ -157,7 +163,7 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
 
     emb = load_embodiment(G1_YAML)
     state_s, tokens_s, period = 0.15, 0.4, 1.0 / 120
-    slack = 0.03  # DDS delivery + scheduling on a loaded 2-core machine
+    slack = 0.05  # DDS delivery + scheduling on a loaded 2-core machine (as test_faults)
     node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}",
                       f"state_staleness_s:={state_s}", f"token_staleness_s:={tokens_s}")
     topic = emb.controllers[1].topic
@@ -232,7 +238,7 @@ def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
                 step = np.array([emb.joint(j).velocity_limit for j in c.joints]) * dt
                 assert np.isfinite(values).all()
                 assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
-                assert (np.abs(np.diff(values, axis=0)) <= step + 1e-9).all()
+                assert_per_tick_limit(rec.snapshot(c.topic), step, dt, c.name)
                 hit_limit |= bool(np.isclose(values[-1], lim[:, 0]).any()
                                   or np.isclose(values[-1], lim[:, 1]).any())
             assert hit_limit, "huge actions should drive some joint to its limit"
