@@ -1,4 +1,4 @@
-"""Token matrix <-> EmbeddingTokens byte fields (no ROS imports).
+"""Token matrix <-> EmbeddingTokens byte fields (no rclpy; only the message's constants).
 
 ``data`` holds num_tokens * dim little-endian elements of the wire dtype, row-major;
 ``attention_mask`` one byte per token (1 = real, 0 = padding).
@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import numpy as np
+from gr00t_msgs.msg import EmbeddingTokens
 
 # Wire dtype name -> (numpy little-endian dtype, EmbeddingTokens.DTYPE_* value).
-WIRE_DTYPES: dict[str, tuple[str, int]] = {"float16": ("<f2", 1), "float32": ("<f4", 2)}
+WIRE_DTYPES: dict[str, tuple[str, int]] = {
+    "float16": ("<f2", EmbeddingTokens.DTYPE_FLOAT16),
+    "float32": ("<f4", EmbeddingTokens.DTYPE_FLOAT32),
+}
 
 
 class TokenError(ValueError):

@@ -73,6 +73,15 @@ def test_pack_unpack_tokens_float16_and_float32():
     back, mback = unpack_tokens(data, mbytes, 6, 4, code)
     np.testing.assert_allclose(back, tokens, atol=2e-3)
     assert (mback == mask).all()
+    # The other side of the contract: System 1's decoder reads what System 2 packs.
+    from gr00t_msgs.msg import EmbeddingTokens
+    from gr00t_system1.tokens import TokenDecoder
+
+    msg = EmbeddingTokens(num_tokens=6, dim=4, dtype=code, data=data, attention_mask=mbytes,
+                          backbone_id="0123456789abcdef")
+    s1_tokens, s1_mask = TokenDecoder("0123456789abcdef", 6, 4).decode(msg)
+    np.testing.assert_array_equal(s1_tokens, back)
+    assert (s1_mask == mask).all()
     data, _, code = pack_tokens(tokens, mask, "float32")
     assert code == 2 and np.array_equal(unpack_tokens(data, mbytes, 6, 4, code)[0], tokens)
     assert np.frombuffer(data[:4], "<f4")[0] == tokens[0, 0]  # little-endian, row-major
