@@ -19,6 +19,14 @@ The loss is ``GR00TPolicy.loss`` (masked flow-matching MSE through backbone and 
 jointly). AdamW, linear warmup then cosine decay to zero, bfloat16 autocast (``--fp32`` to turn
 it off), gradient clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
 Generator for augmentation, noise and flow times; no loader workers).
+
+Resuming (``--resume``): every intermediate save also writes ``train_state.pt`` (optimizer
+moments and the random generators' states) beside the weights; a run cut off after a save
+continues from it with the same command plus ``--resume`` and gives the same weights as an
+uninterrupted run. A checkpoint without ``train_state.pt`` (one from before it existed) can be
+resumed too: its weights and losses carry on, the optimizer moments start from zero and the
+generators are re-seeded from (seed, step); ``train_log.json`` records that in ``resumed``.
+The final save removes ``train_state.pt``.
 """
 
 from __future__ import annotations
@@ -354,6 +362,10 @@ def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> Non
     plt.close(fig)
 
 
+TRAIN_STATE_FILE = "train_state.pt"
+TRAIN_LOG_FILE = "train_log.json"
+
+
 def _save(policy, out: Path, tokenizer, metadata, emb, preset, losses, cfg, info) -> None:
     from gr00t_policy.checkpoint import save_checkpoint
 
@@ -361,7 +373,43 @@ def _save(policy, out: Path, tokenizer, metadata, emb, preset, losses, cfg, info
                     embodiments=embodiment_entry(emb), preset=preset)
     save_loss_plot(losses, out / "loss.png")
     log = {"train_config": asdict(cfg), "losses": losses, **info}
-    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+    (out / TRAIN_LOG_FILE).write_text(json.dumps(log, indent=1))
+
+
+def _save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator) -> None:
+    """What an exact resume needs beyond the weights: optimizer moments, generator states."""
+    state = {
+        "optimizer": optim.state_dict(),
+        "numpy_rng": rng.bit_generator.state,
+        "torch_generator": generator.get_state(),
+        "torch_global": torch.get_rng_state(),
+    }
+    tmp = out / (TRAIN_STATE_FILE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(out / TRAIN_STATE_FILE)
+
+
+def _read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
+    """The interrupted run's train_log.json, checked against ``cfg``; raises ValueError."""
+    path = out / TRAIN_LOG_FILE
+    if not path.is_file():
+        raise ValueError(f"--resume: {path} not found; resume needs a checkpoint saved by gr00t-train")
+    log = json.loads(path.read_text())
+    saved = dict(log.get("train_config", {}))
+    saved["betas"] = tuple(saved.get("betas", ()))
+    want = asdict(cfg)
+    # How often to save or log may change on resume; what shapes the weights may not.
+    free = {"save_every", "log_every"}
+    differ = sorted(k for k in want if k not in free and saved.get(k) != want[k])
+    if differ:
+        pairs = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {want[k]!r}" for k in differ)
+        raise ValueError(f"--resume: {path} was trained with other settings ({pairs}); "
+                         "pass the same options as the interrupted run")
+    step = int(log.get("step", 0))
+    if not 0 < step < cfg.steps or len(log.get("losses", [])) != step:
+        raise ValueError(f"--resume: {path} is at step {step} of {cfg.steps} with "
+                         f"{len(log.get('losses', []))} losses; nothing to resume")
+    return log
 
 
 def train(
@@ -373,6 +421,7 @@ def train(
     cfg: TrainConfig,
     preset: str | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -384,6 +433,8 @@ def train(
         cfg: optimisation settings.
         preset: preset name written into config.json (None for a custom config).
         progress: show a tqdm progress bar.
+        resume: continue the run whose intermediate checkpoint is in ``out_dir`` (same
+            dataset and settings; see the module docstring).
     """
     from tqdm import tqdm
 
@@ -401,6 +452,12 @@ def train(
     metadata = build_metadata(ds, embodiment)
     data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
     policy = GR00TPolicy(policy_config, image_context_id=prompt.image_context_id)
+    out = Path(out_dir)
+    start, losses, resumed = 0, [], []
+    if resume:
+        log = _read_resume_log(out, cfg)
+        start, losses, resumed = int(log["step"]), list(log["losses"]), list(log.get("resumed", []))
+        _load_resume_weights(policy, out, metadata)
     policy.train()
     decay, no_decay = [], []
     for name, p in policy.named_parameters():
@@ -409,14 +466,26 @@ def train(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr, betas=cfg.betas,
     )
+    if resume:
+        exact = _restore_train_state(out, optim, rng, generator)
+        resumed.append({"step": start, "exact": exact})
+        if not exact:
+            rng = np.random.default_rng([cfg.seed, start])
+            generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + start)
+            logger.warning("resuming at step %d without %s: optimizer moments restart from zero and "
+                           "the generators are re-seeded from (seed, step); the weights will differ "
+                           "from an uninterrupted run's", start, TRAIN_STATE_FILE)
+        else:
+            logger.info("resuming at step %d from %s", start, out / TRAIN_STATE_FILE)
     warmup = int(cfg.warmup_ratio * cfg.steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, cfg.steps, warmup))
-    out = Path(out_dir)
-    losses: list[float] = []
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
     info = {"dataset": str(Path(dataset_dir).resolve()), "episodes": ds.num_episodes,
             "frames": data.num_frames, "preset": preset, "threads": torch.get_num_threads()}
-    bar = tqdm(range(cfg.steps), desc="train", unit="step", disable=not progress)
-    start = time.perf_counter()
+    if resumed:
+        info["resumed"] = resumed
+    bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
+               initial=start, total=cfg.steps)
+    t0 = time.perf_counter()
     for step in bar:
         batch = data.sample(rng, cfg.batch_size, cfg, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -438,13 +507,41 @@ def train(
             policy.eval()
             _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
                   {**info, "step": step + 1})
+            _save_train_state(out, optim, rng, generator)
             policy.train()
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - t0
     policy.eval()
-    sps = elapsed / cfg.steps
+    sps = elapsed / max(1, cfg.steps - start)
     _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
           {**info, "step": cfg.steps, "seconds_per_step": sps})
+    (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
     return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)
+
+
+def _load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]) -> None:
+    """Load the interrupted run's weights; its statistics must be this dataset's."""
+    from gr00t_policy.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(out)
+    if ckpt.config.to_dict() != policy.config.to_dict():
+        raise ValueError(f"--resume: {out} holds a different model config than --preset asks for")
+    if json.loads(json.dumps(metadata)) != ckpt.metadata:
+        raise ValueError(f"--resume: the normalization statistics in {out} differ from this "
+                         "dataset's; resume on the dataset the run was started on")
+    policy.load_state_dict(ckpt.policy.state_dict())
+
+
+def _restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator) -> bool:
+    """Restore optimizer and generators from train_state.pt; False if there is none."""
+    path = out / TRAIN_STATE_FILE
+    if not path.is_file():
+        return False
+    state = torch.load(path, weights_only=True)
+    optim.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["numpy_rng"]
+    generator.set_state(state["torch_generator"])
+    torch.set_rng_state(state["torch_global"])
+    return True
 
 
 # --------------------------------------------------------------------------------------- CLI
@@ -488,6 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps between intermediate checkpoints (0: only at the end)")
     p.add_argument("--log-every", type=int, default=d.log_every, help="steps between loss logs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run whose intermediate checkpoint is in --out (same options)")
     return p
 
 
@@ -510,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = train(
         args.dataset, args.out, policy_config=get_preset(args.preset),
         embodiment=load_embodiment(emb_path), cfg=cfg, preset=args.preset,
-        progress=not args.no_progress,
+        progress=not args.no_progress, resume=args.resume,
     )
     print(f"checkpoint: {result.checkpoint}  final loss (mean of last {cfg.log_every}): "
           f"{np.mean(result.losses[-cfg.log_every:]):.4f}  {result.seconds_per_step:.3f} s/step")

@@ -195,3 +195,75 @@ def test_cli_rejects_missing_embodiment(dataset, tmp_path):
     with pytest.raises(SystemExit, match="not found"):
         main(["--dataset", str(dataset), "--out", str(tmp_path / "x"), "--steps", "1",
               "--embodiment", str(tmp_path / "nope.yaml")])
+
+
+def _train_cut_off_after(dataset, out, cfg, cut_at_step):
+    """Run ``train`` and kill it (an exception from the sampler) when step ``cut_at_step`` starts."""
+    calls = {"n": 0}
+    original = TrainingData.sample
+
+    def sample(self, *args, **kwargs):
+        if calls["n"] == cut_at_step:
+            raise KeyboardInterrupt("cut off")
+        calls["n"] += 1
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TrainingData, "sample", sample)
+        with pytest.raises(KeyboardInterrupt):
+            train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
+                  cfg=cfg, progress=False)
+
+
+def test_resume_after_a_cut_gives_the_uninterrupted_run(dataset, tmp_path):
+    from safetensors.torch import load_file
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    whole = train(dataset, tmp_path / "whole", policy_config=config, embodiment=emb, cfg=cfg,
+                  progress=False)
+    _train_cut_off_after(dataset, tmp_path / "cut", cfg, cut_at_step=4)
+    assert (tmp_path / "cut" / "train_state.pt").is_file()
+    assert json.loads((tmp_path / "cut" / "train_log.json").read_text())["step"] == 3
+    resumed = train(dataset, tmp_path / "cut", policy_config=config, embodiment=emb, cfg=cfg,
+                    progress=False, resume=True)
+    assert resumed.losses == whole.losses
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log = json.loads((tmp_path / "cut" / "train_log.json").read_text())
+    assert log["step"] == 6 and log["resumed"] == [{"step": 3, "exact": True}]
+    # The final checkpoint carries no optimizer state.
+    assert not (tmp_path / "cut" / "train_state.pt").exists()
+
+
+def test_resume_without_train_state_continues_and_says_so(dataset, tmp_path):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    (out / "train_state.pt").unlink()
+    first = json.loads((out / "train_log.json").read_text())["losses"]
+    result = train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+                   resume=True)
+    assert result.losses[:3] == first and len(result.losses) == 6
+    assert np.isfinite(result.losses).all()
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["resumed"] == [{"step": 3, "exact": False}]
+
+
+def test_resume_refuses_other_settings_and_finished_runs(dataset, tmp_path):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    with pytest.raises(ValueError, match=r"lr: saved 0\.0003 vs now 0\.001"):
+        train(dataset, out, policy_config=config, embodiment=emb, progress=False, resume=True,
+              cfg=TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, lr=1e-3))
+    train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False, resume=True)
+    with pytest.raises(ValueError, match="at step 6 of 6 .*nothing to resume"):
+        train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+              resume=True)
+    with pytest.raises(ValueError, match="train_log.json not found"):
+        train(dataset, tmp_path / "empty", policy_config=config, embodiment=emb, cfg=cfg,
+              progress=False, resume=True)
