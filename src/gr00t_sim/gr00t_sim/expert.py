@@ -1,16 +1,23 @@
-"""A scripted expert for the eight tabletop tasks: Cartesian waypoints + damped least squares IK.
+"""A scripted expert for the eight tabletop tasks: IK keyframes, minimum-jerk in joint space.
 
-ROS-free. Each action step (``action_dt``, 0.05 s for the G1) the expert moves a Cartesian
-goal for the named palm site along a minimum-jerk path through waypoints, then solves a few
-damped-least-squares iterations of inverse kinematics for the 7 joints of that arm, starting
-from its previous solution, on a private MjData (the simulation is never touched). The IK
-tracks the palm position and a palm orientation (fingers forward and slightly down, palm
-facing the table), with a null-space pull towards the rest pose. The other arm stays at its
-rest pose, the waist at zero and the hands open (all zeros).
+ROS-free. At ``reset`` the expert solves damped-least-squares inverse kinematics, to
+convergence and from the rest pose, for a few palm keyframes of the named arm (the waist's yaw
+and pitch plus the arm's 7 joints, on a private MjData: the simulation is never touched). The
+IK tracks the palm position and a palm orientation (fingers forward and slightly down, palm
+facing the table), with a null-space pull towards the rest pose. Each action step
+(``action_dt``, 0.05 s for the G1) it then moves every joint along a minimum-jerk path from
+one keyframe to the next. The other arm stays at its rest pose, the hands open (all zeros).
 
-- touch: lift the palm to table height, move to `approach_height` above the cube, then down
-  until the palm site (centre of the palm's face) is `touch_height` above the cube's centre,
-  1 cm above its top (3.5 cm from the centre, inside the 5 cm success radius), hold;
+Why joint space: a policy has to learn the map from what it sees (cube position, its own
+joints) to these targets. Re-solving a few IK iterations per step along a Cartesian path
+swung the wrist and the waist back and forth (the IK's redundancy, and its history), which
+the nano policy could not imitate closely enough to touch a cube; keyframes solved from one
+fixed start are a smooth function of the cube's position, and so is the path between them.
+
+- touch: lift the palm to `approach_height` above the cube's height, move to that height
+  above the cube, then down until the palm site (centre of the palm's face) is
+  `touch_height` above the cube's centre, 1 cm above its top (3.5 cm from the centre, inside
+  the 5 cm success radius), hold;
 - raise: to `raise_offset` from the shoulder (palm up by 0.32 m, above the 0.20 m threshold),
   fingers pointing up, hold.
 
@@ -45,21 +52,21 @@ class ExpertConfig:
     wrist_shift: float = 0.015  # ... and this far towards the wrist (the thumb is near the fingers)
     raise_offset: tuple[float, float, float] = (0.12, 0.06, 0.32)  # (x, outward y, z)
     finger_pitch_deg: float = 5.0  # fingers this far below horizontal when touching
-    ik_iterations: int = 8
+    keyframes_per_segment: int = 8
+    ik_iterations: int = 40  # per keyframe, from the previous keyframe's solution
     ik_damping: float = 0.05
     orientation_weight: float = 0.3
     posture_gain: float = 0.05
     max_joint_step: float = 0.15  # rad per IK iteration
     max_joint_speed: float = 4.0  # rad/s: each action row moves a joint at most this * action_dt
-    feedback_gain: float = 0.3  # per step, measured palm error -> goal correction
-    max_correction: float = 0.03  # m
 
     def __post_init__(self) -> None:
         for name in ("reach_time", "descend_time", "raise_time", "ik_damping", "max_joint_speed"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be > 0")
-        if self.ik_iterations < 1:
-            raise ValueError(f"ik_iterations={self.ik_iterations} must be >= 1")
+        for name in ("ik_iterations", "keyframes_per_segment"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
 
 
 def _min_jerk(s: float) -> float:
@@ -109,32 +116,39 @@ class ScriptedExpert:
         self.task: Task | None = None
         self._t = 0.0
         self._q: np.ndarray | None = None
-        self._waypoints: list[tuple[float, np.ndarray]] = []
-        self._start_rot: np.ndarray | None = None
+        self._plan: list[tuple[float, float, np.ndarray]] = []  # (start, duration, keyframes)
 
     # -- episode -----------------------------------------------------------------------
     def reset(self, task: Task | str) -> None:
-        """Start a task from the world's current state (call after world.reset)."""
+        """Plan a task from the world's current state (call after world.reset)."""
         self.task = Task.parse(task) if isinstance(task, str) else task
         w, side = self.world, self.task.side
         self._data.qpos[:] = w.data.qpos
         mujoco.mj_kinematics(w.model, self._data)
-        self._q = np.array([self._rest[n] for n in self._arm[side]])
+        rest = np.array([self._rest[n] for n in self._arm[side]])
         start = self._data.site_xpos[w.palm_site_id(side)].copy()
-        # Cube target fixed at the start: following a cube the hand pushes runs after it.
-        self._cube = w.cube_position(self.task.color) if self.task.kind == "touch" else None
-        self._correction = np.zeros(3)
-        self._last_goal: np.ndarray | None = None
-        self._start_rot = self._data.site_xmat[w.palm_site_id(side)].reshape(3, 3).copy()
-        self._start = start
+        # Each segment's keyframes are IK solutions along its straight Cartesian path, each
+        # solved from the one before: the arm stays on one branch of the IK all the way.
+        self._plan = []
+        q, t0 = rest, 0.0
+        n = self.cfg.keyframes_per_segment
+        for duration, p0, p1, rot, b0, b1 in self._segments(start):
+            frames = [q]
+            for i in range(1, n + 1):
+                s = i / n
+                q = self._solve_ik(side, q, p0 + s * (p1 - p0), rot, b0 + s * (b1 - b0))
+                frames.append(q)
+            self._plan.append((t0, duration, np.stack(frames)))  # (n + 1, 9)
+            t0 += duration
+        self._q = rest.copy()
         self._t = 0.0
 
-    def _goal(self, t: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Palm goal position, rotation and orientation blend (0 = start, 1 = goal) at t."""
+    def _segments(self, start: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray, float, float]]:
+        """(duration, palm from, palm to, palm rotation, orientation blend from, to) per segment."""
         cfg, task, w = self.cfg, self.task, self.world
         sign = 1.0 if task.side == "left" else -1.0
         if task.kind == "touch":
-            cube = self._cube
+            cube = w.cube_position(task.color)
             pitch = np.deg2rad(cfg.finger_pitch_deg)
             fingers = np.array([np.cos(pitch), 0.0, -np.sin(pitch)])
             # Palm normal is -y (left) / +y (right) in the wrist frame: make it face down.
@@ -144,41 +158,35 @@ class ScriptedExpert:
             above = over + [0.0, 0.0, cfg.approach_height]
             touch = over + [0.0, 0.0, cfg.touch_height]
             # Lift the palm above the table's height first, then move over the cube.
-            lift = self._start + [0.05, 0.0, 0.0]
+            lift = start + [0.05, 0.0, 0.0]
             lift[2] = max(lift[2], above[2])
             t_lift = cfg.reach_time * 0.4
-            if t < t_lift:
-                s = _min_jerk(t / t_lift)
-                return self._start + s * (lift - self._start), rot, 0.5 * s
-            if t < cfg.reach_time:
-                s = _min_jerk((t - t_lift) / (cfg.reach_time - t_lift))
-                return lift + s * (above - lift), rot, 0.5 + 0.5 * s
-            s = _min_jerk((t - cfg.reach_time) / cfg.descend_time)
-            return above + s * (touch - above), rot, 1.0
+            return [(t_lift, start, lift, rot, 0.0, 0.5),
+                    (cfg.reach_time - t_lift, lift, above, rot, 0.5, 1.0),
+                    (cfg.descend_time, above, touch, rot, 1.0, 1.0)]
         shoulder = w.shoulder_position(task.side)
         dx, dy, dz = cfg.raise_offset
         goal = shoulder + [dx, sign * dy, dz]
         # Fingers up, palm facing forward.
         rot = _frame(np.array([0.0, 0.0, 1.0]), np.array([sign, 0.0, 0.0]))
-        s = _min_jerk(t / cfg.raise_time)
-        return self._start + s * (goal - self._start), rot, s
+        return [(cfg.raise_time, start, goal, rot, 0.0, 1.0)]
+
+    def _planned(self, t: float) -> np.ndarray:
+        """Joint targets at time t: each segment's keyframes at minimum-jerk timing, then hold."""
+        for t0, duration, frames in self._plan:
+            if t < t0 + duration:
+                x = _min_jerk((t - t0) / duration) * (len(frames) - 1)
+                i = min(int(x), len(frames) - 2)
+                return frames[i] + (x - i) * (frames[i + 1] - frames[i])
+        return self._plan[-1][2][-1]
 
     def act(self) -> np.ndarray:
         """The next action row: absolute joint targets, (len(action_joints),) float64."""
         if self.task is None or self._q is None:
             raise RuntimeError("call reset(task) before act()")
-        if self._last_goal is not None:
-            # Closed loop: nudge the IK goal by the measured palm error (gravity sag of the
-            # position actuators), bounded so that contact cannot wind it up.
-            err = self._last_goal - self.world.palm_position(self.task.side)
-            self._correction = np.clip(self._correction + self.cfg.feedback_gain * err,
-                                       -self.cfg.max_correction, self.cfg.max_correction)
         self._t += self.action_dt
-        pos, rot, blend = self._goal(self._t)
-        self._last_goal = pos
-        q = self._solve_ik(self.task.side, self._q, pos + self._correction, rot, blend)
-        # The IK solution can swing a joint (the wrist roll, as the orientation weight
-        # ramps in) faster than a demonstration should; bound each row's change.
+        q = self._planned(self._t)
+        # A guard on demonstration speed: bound each row's change.
         step = self.cfg.max_joint_speed * self.action_dt
         self._q = self._q + np.clip(q - self._q, -step, step)
         targets = dict(self._rest)
