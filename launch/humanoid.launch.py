@@ -45,8 +45,7 @@ def _nodes(context, *_args, **_kwargs):
     return [
         Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace,
              parameters=[n.parameters], remappings=n.remappings,
-             additional_env=n.env, output="screen", emulate_tty=True,
-             prefix=f"nice -n {n.niceness}" if n.niceness else None)
+             additional_env=n.env, output="screen", emulate_tty=True)
         for n in graph.nodes
     ]
 

@@ -34,10 +34,6 @@ DEFAULT_CHECKPOINT = Path("checkpoints") / "nano"
 SYSTEM2 = ("gr00t_system2", "system2_node")
 SYSTEM1 = ("gr00t_system1", "system1_node")
 SIM = ("gr00t_sim", "sim_node")
-# System 2's process runs this much nicer than the others. On a machine whose cores System 1
-# shares with the VLM, a 25 ms burst of the VLM on every core (torch's threads) otherwise
-# delays System 1's 120 Hz timer; at a lower priority the VLM takes the idle time instead.
-SYSTEM2_NICENESS = 10
 
 
 class GraphError(ValueError):
@@ -55,8 +51,6 @@ class NodeSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
-    # Added to the process's nice value at start (>= 0: needs no privilege).
-    niceness: int = 0
 
 
 @dataclass(frozen=True)
@@ -229,7 +223,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "rate_hz": float(emb.rates.system2_hz),
             "use_sim_time": sim_time,
         },
-        remappings=list(remaps), niceness=SYSTEM2_NICENESS)
+        remappings=list(remaps))
     system1 = NodeSpec(
         package=SYSTEM1[0], executable=SYSTEM1[1], name="gr00t_system1", namespace=ns,
         parameters={

@@ -97,15 +97,6 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child_setup(niceness: int):
-    """preexec_fn for one node: die with the runner, then lower its priority by `niceness`."""
-    def setup() -> None:
-        _die_with_parent()
-        if niceness:
-            os.nice(niceness)
-    return setup
-
-
 @dataclass
 class _Child:
     spec: NodeSpec
@@ -182,7 +173,7 @@ class GraphRunner:
             argv = node_command(spec, exe, params)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env={**env, **spec.env},
-                                    start_new_session=True, preexec_fn=_child_setup(spec.niceness))
+                                    start_new_session=True, preexec_fn=_die_with_parent)
             child = _Child(spec, argv, proc)
             child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True,
                                             name=f"pump-{spec.name}")

@@ -149,12 +149,3 @@ def test_checkpoint_without_the_embodiment_tag_is_refused(tmp_path: Path) -> Non
 def test_unknown_backend_is_refused(ckpt: Path) -> None:
     with pytest.raises(GraphError, match="onnxruntime"):
         build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], backend="tensorflow")
-
-
-def test_only_system2_runs_at_a_lower_priority(ckpt: Path) -> None:
-    from gr00t_bringup.graph import SYSTEM2_NICENESS
-
-    graph = build_graph("unitree_g1", checkpoint=ckpt, sim=True)
-    assert {n.name: n.niceness for n in graph.nodes} == {
-        "gr00t_sim": 0, "gr00t_system2": SYSTEM2_NICENESS, "gr00t_system1": 0}
-    assert SYSTEM2_NICENESS > 0

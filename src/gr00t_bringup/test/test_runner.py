@@ -74,17 +74,6 @@ def test_params_names_and_clean_stop(ros_domain_id, stub_exe: Path, tmp_path: Pa
     assert "[beta] stub stopped cleanly" in out.lines()
 
 
-def test_each_node_starts_with_its_niceness(ros_domain_id, stub_exe: Path, tmp_path: Path) -> None:
-    graph = Graph(nodes=[spec("plain"), NodeSpec(**{**spec("background").__dict__, "niceness": 7})])
-    runner, out = start_runner(graph, stub_exe, tmp_path)
-    try:
-        base = os.getpriority(os.PRIO_PROCESS, 0)
-        nice = {c.spec.name: os.getpriority(os.PRIO_PROCESS, c.proc.pid) for c in runner.children}
-    finally:
-        runner.stop_all()
-    assert nice == {"plain": base, "background": min(19, base + 7)}, out.getvalue()
-
-
 def test_a_dying_node_is_named_and_the_others_stopped(ros_domain_id, stub_exe: Path,
                                                       tmp_path: Path) -> None:
     graph = Graph(nodes=[spec("steady"), spec("flaky", exit_after_s=1.0)])
