@@ -45,7 +45,8 @@ def _nodes(context, *_args, **_kwargs):
     return [
         Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace,
              parameters=[n.parameters], remappings=n.remappings,
-             additional_env=n.env, output="screen", emulate_tty=True)
+             additional_env=n.env, output="screen", emulate_tty=True,
+             prefix=f"chrt -f {n.realtime_priority}" if n.realtime_priority else None)
         for n in graph.nodes
     ]
 

@@ -34,6 +34,12 @@ DEFAULT_CHECKPOINT = Path("checkpoints") / "nano"
 SYSTEM2 = ("gr00t_system2", "system2_node")
 SYSTEM1 = ("gr00t_system1", "system1_node")
 SIM = ("gr00t_sim", "sim_node")
+# System 1's process asks for SCHED_FIFO at this priority (ros2_control's controller_manager
+# uses 50 for its loop). Without it, on our 2-core machines, the simulator and the VLM delay
+# its 120 Hz timer: 14-23 ticks later than two periods per minute against 0 with it
+# (docs/BENCHMARKS.md). Needs root, CAP_SYS_NICE or an rtprio limit (`ulimit -r`); the
+# runner says when it could not, and the node then runs at normal priority.
+SYSTEM1_RT_PRIORITY = 50
 
 
 class GraphError(ValueError):
@@ -51,6 +57,8 @@ class NodeSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # SCHED_FIFO priority (1-99) the process asks for at start; 0: normal scheduling.
+    realtime_priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -236,7 +244,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "start_enabled": bool(emb.start_enabled),
             "use_sim_time": sim_time,
         },
-        remappings=list(remaps))
+        remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY)
     nodes = [system2, system1]
     if sim:
         nodes.insert(0, NodeSpec(

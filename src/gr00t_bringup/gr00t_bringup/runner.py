@@ -97,6 +97,31 @@ def _die_with_parent() -> None:
         pass
 
 
+def _child_setup(realtime_priority: int) -> Callable[[], None]:
+    """preexec_fn for one node: die with the runner; ask for SCHED_FIFO if it wants it.
+
+    Without the permission the node runs at normal priority; the runner checks and says so.
+    """
+    def setup() -> None:
+        _die_with_parent()
+        if realtime_priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(realtime_priority))
+            except OSError:
+                pass
+    return setup
+
+
+def scheduling(pid: int) -> str:
+    """A process's scheduling as text: 'SCHED_FIFO 50', 'SCHED_OTHER', ..."""
+    policy = os.sched_getscheduler(pid)
+    names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR"}
+    name = names.get(policy, f"policy {policy}")
+    if policy in (os.SCHED_FIFO, os.SCHED_RR):
+        name += f" {os.sched_getparam(pid).sched_priority}"
+    return name
+
+
 @dataclass
 class _Child:
     spec: NodeSpec
@@ -173,13 +198,29 @@ class GraphRunner:
             argv = node_command(spec, exe, params)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env={**env, **spec.env},
-                                    start_new_session=True, preexec_fn=_die_with_parent)
+                                    start_new_session=True,
+                                    preexec_fn=_child_setup(spec.realtime_priority))
             child = _Child(spec, argv, proc)
             child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True,
                                             name=f"pump-{spec.name}")
             child.reader.start()
             self.children.append(child)
             self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(argv)}")
+            if spec.realtime_priority > 0:
+                self._report_realtime(spec, proc.pid)
+
+    def _report_realtime(self, spec: NodeSpec, pid: int) -> None:
+        try:
+            got = scheduling(pid)
+        except OSError:  # already gone: supervise() reports that
+            return
+        if got == f"SCHED_FIFO {spec.realtime_priority}":
+            self.say(f"{spec.name} runs real-time: {got}")
+        else:
+            self.say(f"WARNING: {spec.name} asked for SCHED_FIFO {spec.realtime_priority} but runs "
+                     f"{got} (no permission). Its control loop will jitter on a busy CPU; allow "
+                     "real-time priority (root, CAP_SYS_NICE, or an rtprio limit such as "
+                     "'ulimit -r 99'; docker/compose.yaml sets one)")
 
     def supervise(self, duration: float | None = None, poll: float = 0.05) -> int:
         """Wait for a stop request, `duration` or a node's death; stop all; return exit code."""

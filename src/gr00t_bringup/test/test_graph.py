@@ -149,3 +149,12 @@ def test_checkpoint_without_the_embodiment_tag_is_refused(tmp_path: Path) -> Non
 def test_unknown_backend_is_refused(ckpt: Path) -> None:
     with pytest.raises(GraphError, match="onnxruntime"):
         build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], backend="tensorflow")
+
+
+def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
+    from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY
+
+    graph = build_graph("unitree_g1", checkpoint=ckpt, sim=True)
+    assert {n.name: n.realtime_priority for n in graph.nodes} == {
+        "gr00t_sim": 0, "gr00t_system2": 0, "gr00t_system1": SYSTEM1_RT_PRIORITY}
+    assert 1 <= SYSTEM1_RT_PRIORITY <= 99

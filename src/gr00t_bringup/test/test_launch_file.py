@@ -46,7 +46,8 @@ def test_nodes_come_from_build_graph_with_every_argument() -> None:
     assert {k.arg for k in call.keywords} == EXPECTED
     (node,) = calls(mod, "Node")
     assert {k.arg for k in node.keywords} >= {"package", "executable", "name", "namespace",
-                                              "parameters", "remappings", "additional_env"}
+                                              "parameters", "remappings", "additional_env",
+                                              "prefix"}
     assert calls(mod, "OpaqueFunction")
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
                for n in mod.body)

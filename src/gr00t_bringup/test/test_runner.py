@@ -19,6 +19,7 @@ import pytest
 
 from gr00t_bringup.graph import Graph, NodeSpec
 from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXIT_OK,
+                                  scheduling,
                                   GraphRunner, find_executable, run_graph)
 from gr00t_bringup.testing import wait_until
 
@@ -72,6 +73,40 @@ def test_params_names_and_clean_stop(ros_domain_id, stub_exe: Path, tmp_path: Pa
     assert all(c.proc.returncode == 0 for c in runner.children), out.getvalue()
     assert "[alpha] stub stopped cleanly" in out.lines()
     assert "[beta] stub stopped cleanly" in out.lines()
+
+
+def _may_use_fifo() -> bool:
+    """Whether this process may give a child SCHED_FIFO (root, CAP_SYS_NICE or rtprio limit)."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        os.sched_setscheduler(child.pid, os.SCHED_FIFO, os.sched_param(1))
+        return True
+    except PermissionError:
+        return False
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_realtime_priority_is_applied_or_its_absence_reported(ros_domain_id, stub_exe: Path,
+                                                              tmp_path: Path) -> None:
+    graph = Graph(nodes=[spec("plain"), NodeSpec(**{**spec("control").__dict__,
+                                                     "realtime_priority": 10})])
+    runner, out = start_runner(graph, stub_exe, tmp_path)
+    try:
+        got = {c.spec.name: scheduling(c.proc.pid) for c in runner.children}
+    finally:
+        runner.stop_all()
+    assert got["plain"] == "SCHED_OTHER"
+    if _may_use_fifo():
+        assert got["control"] == "SCHED_FIFO 10"
+        assert "[gr00t-bringup] control runs real-time: SCHED_FIFO 10" in out.lines()
+    else:
+        assert got["control"] == "SCHED_OTHER"
+        assert any("WARNING: control asked for SCHED_FIFO 10 but runs SCHED_OTHER" in line
+                   for line in out.lines()), out.getvalue()
 
 
 def test_a_dying_node_is_named_and_the_others_stopped(ros_domain_id, stub_exe: Path,

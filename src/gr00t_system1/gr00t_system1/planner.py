@@ -183,7 +183,12 @@ class InferenceWorker:
         max_failures: consecutive planning errors after which `healthy` turns False.
         log: where errors go: anything with `.error(str)` (the node passes its logger).
         niceness: added to this thread's nice value (Linux: per thread) so that, on a busy
-            CPU, the control loop wins over replanning; 0 leaves it alone.
+            CPU, the control loop wins over replanning; 0 leaves it alone. It has no effect
+            in a real-time process (SCHED_FIFO, see gr00t_bringup's runner), and this thread
+            deliberately stays real-time there: it holds the GIL between its native calls,
+            and at normal priority it was preempted while holding it, stalling the timer
+            (System 1 period error p99 1.9 ms and 2 late ticks a minute, against 0.3 ms and
+            none with every thread at SCHED_FIFO; docs/BENCHMARKS.md).
     """
 
     def __init__(self, planner: Planner, mailbox: Mailbox, *,
