@@ -11,7 +11,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from gr00t_bringup.graph import build_graph
+from gr00t_bringup.graph import build_graph, may_use_realtime
 
 ARGUMENTS = [
     ("embodiment", "unitree_g1",
@@ -46,7 +46,8 @@ def _nodes(context, *_args, **_kwargs):
         Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace,
              parameters=[n.parameters], remappings=n.remappings,
              additional_env=n.env, output="screen", emulate_tty=True,
-             prefix=f"chrt -f {n.realtime_priority}" if n.realtime_priority else None)
+             prefix=(f"chrt -f {n.realtime_priority}"
+                     if n.realtime_priority and may_use_realtime(n.realtime_priority) else None))
         for n in graph.nodes
     ]
 

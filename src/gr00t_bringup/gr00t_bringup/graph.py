@@ -91,6 +91,16 @@ class Graph:
         return json.dumps(self.to_dict(), indent=2)
 
 
+def may_use_realtime(priority: int) -> bool:
+    """Whether processes started from here may take SCHED_FIFO at `priority` (root, or an
+    rtprio limit of at least `priority`). The launch file only adds `chrt` when they may,
+    since chrt refuses to start the node otherwise."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= priority
+
+
 # -- locating files -------------------------------------------------------------------------
 
 def share_dir() -> Path | None:
@@ -258,5 +268,5 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                  checkpoint=str(ckpt))
 
 
-__all__ = ["BACKENDS", "Graph", "GraphError", "NodeSpec", "EmbodimentConfigError",
+__all__ = ["may_use_realtime", "BACKENDS", "Graph", "GraphError", "NodeSpec", "EmbodimentConfigError",
            "build_graph", "default_checkpoint", "default_config_dirs", "resolve_embodiment"]

@@ -158,3 +158,22 @@ def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
     assert {n.name: n.realtime_priority for n in graph.nodes} == {
         "gr00t_sim": 0, "gr00t_system2": 0, "gr00t_system1": SYSTEM1_RT_PRIORITY}
     assert 1 <= SYSTEM1_RT_PRIORITY <= 99
+
+
+def test_may_use_realtime_follows_root_and_the_rtprio_limit(monkeypatch) -> None:
+    import os
+    import resource
+
+    from gr00t_bringup.graph import may_use_realtime
+
+    limit = {"v": (0, 0)}
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limit["v"])
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert not may_use_realtime(50)  # an ordinary user without an rtprio limit
+    limit["v"] = (10, 10)
+    assert may_use_realtime(10) and not may_use_realtime(50)
+    limit["v"] = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    assert may_use_realtime(99)
+    limit["v"] = (0, 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert may_use_realtime(99)  # root
