@@ -66,6 +66,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds dropped at the start")
     ap.add_argument("--cache-dir", default="", help="ONNX export cache (default ~/.cache/gr00t_ros)")
     ap.add_argument("--domain-id", type=int, default=None)
+    ap.add_argument("--realtime-priority", type=int, default=None,
+                    help="SCHED_FIFO priority for the node, as gr00t-bringup gives it (default: "
+                    "gr00t_bringup's SYSTEM1_RT_PRIORITY where permitted); 0: normal scheduling")
     args = ap.parse_args()
 
     print(machine_line(), flush=True)
@@ -90,8 +93,16 @@ def main() -> int:
               f"control_rate_hz:={args.rate}", "start_enabled:=true"]
     if args.cache_dir:
         params.append(f"cache_dir:={args.cache_dir}")
-    node = NodeProcess.python_module(
-        "gr00t_system1.node", ["--ros-args", *[x for p in params for x in ("-p", p)]],
+    from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY, may_use_realtime
+
+    rt = SYSTEM1_RT_PRIORITY if args.realtime_priority is None else args.realtime_priority
+    if rt > 0 and not may_use_realtime(rt):
+        print(f"no permission for SCHED_FIFO {rt}: the node runs at normal priority", flush=True)
+        rt = 0
+    print(f"System 1 scheduling: {f'SCHED_FIFO {rt}' if rt else 'SCHED_OTHER'}", flush=True)
+    node = NodeProcess(
+        [*(["chrt", "-f", str(rt)] if rt else []), sys.executable, "-m", "gr00t_system1.node",
+         "--ros-args", *[x for p in params for x in ("-p", p)]],
         tmp / "system1.log")
     topic = emb.controllers[0].topic
     period = 1.0 / args.rate
