@@ -17,6 +17,7 @@ limiter from the measured position, so the first commands move away from where t
 from __future__ import annotations
 
 import array
+import gc
 import json
 import sys
 import time
@@ -385,6 +386,11 @@ def main(args: list[str] | None = None) -> int:
             return 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        # Everything allocated so far (models, sessions, messages types) lives for the whole
+        # run: move it out of the garbage collector's sight, so that a full collection,
+        # which stops every thread, only walks what the loop allocates afterwards.
+        gc.collect()
+        gc.freeze()
         try:
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
