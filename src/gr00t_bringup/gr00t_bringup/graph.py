@@ -268,5 +268,6 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                  checkpoint=str(ckpt))
 
 
-__all__ = ["may_use_realtime", "BACKENDS", "Graph", "GraphError", "NodeSpec", "EmbodimentConfigError",
-           "build_graph", "default_checkpoint", "default_config_dirs", "resolve_embodiment"]
+__all__ = ["BACKENDS", "SYSTEM1_RT_PRIORITY", "Graph", "GraphError", "NodeSpec",
+           "EmbodimentConfigError", "build_graph", "default_checkpoint", "default_config_dirs",
+           "may_use_realtime", "resolve_embodiment"]
