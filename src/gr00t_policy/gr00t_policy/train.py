@@ -447,17 +447,18 @@ def train(
             f"dataset fps {ds.fps} does not match embodiment action_dt {embodiment.action_dt} "
             f"(expected fps {1.0 / embodiment.action_dt:g})"
         )
+    out = Path(out_dir)
+    start, losses, resumed = 0, [], []
+    if resume:  # checked before the (slow) video decoding below
+        log = _read_resume_log(out, cfg)
+        start, losses, resumed = int(log["step"]), list(log["losses"]), list(log.get("resumed", []))
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata = build_metadata(ds, embodiment)
-    data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
     policy = GR00TPolicy(policy_config, image_context_id=prompt.image_context_id)
-    out = Path(out_dir)
-    start, losses, resumed = 0, [], []
     if resume:
-        log = _read_resume_log(out, cfg)
-        start, losses, resumed = int(log["step"]), list(log["losses"]), list(log.get("resumed", []))
         _load_resume_weights(policy, out, metadata)
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
     policy.train()
     decay, no_decay = [], []
     for name, p in policy.named_parameters():
