@@ -87,3 +87,38 @@ def test_failures_are_dropped_and_reported(emb, tmp_path):
 def test_eval_seeds_are_refused(emb, tmp_path):
     with pytest.raises(ValueError, match="evaluation uses seeds"):
         collect(tmp_path / "x", 5, EVAL_SEED_START - 3, emb, progress=False)
+
+
+def test_perturbation_moves_the_states_and_leaves_the_recorded_actions(emb):
+    """DART: the commanded targets are perturbed, the recorded ones are the expert's own."""
+    clean_rec = DemoRecorder(emb, CollectConfig(noise_std=0.0))
+    noisy_rec = DemoRecorder(emb, CollectConfig(noise_std=0.03))
+    try:
+        clean, noisy = clean_rec.record(4), noisy_rec.record(4)
+    finally:
+        clean_rec.close()
+        noisy_rec.close()
+    n = min(len(clean.actions), len(noisy.actions))
+    np.testing.assert_array_equal(clean.actions[:n], noisy.actions[:n])
+    arm = [j for j, name in enumerate(emb.state_joints) if "_hand_" not in name]
+    moved = np.abs(noisy.states[:n, arm] - clean.states[:n, arm]).max(axis=0)
+    assert moved.max() > 0.02  # rad: the perturbation reaches the joints
+    np.testing.assert_array_equal(noisy.states[0], clean.states[0])  # both start at rest
+    assert noisy.success and clean.success
+    with pytest.raises(ValueError, match="noise_std"):
+        CollectConfig(noise_std=-0.1)
+
+
+def test_workers_write_the_same_dataset(emb, tmp_path):
+    """--workers records in other processes; the files are byte for byte the one-worker ones."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    collect(one, 2, 10, emb, progress=False)
+    collect(two, 2, 10, emb, progress=False, workers=2)
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and p.name != "collect.json")
+    assert any(p.suffix == ".mp4" for p in files) and any(p.suffix == ".parquet" for p in files)
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*")
+                           if p.is_file() and p.name != "collect.json")
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+    with pytest.raises(ValueError, match="workers"):
+        collect(tmp_path / "x", 1, 0, emb, progress=False, workers=0)
