@@ -111,7 +111,12 @@ def test_batch_layout_masks_and_normalization(dataset):
     batch = data.sample(np.random.default_rng(0), 64, cfg, torch.Generator().manual_seed(0))
     assert batch["pixel_values"].shape == (64, 1, 3, 28, 28)
     assert batch["state"].shape == (64, 1, 8) and batch["actions"].shape == (64, 4, 6)
-    assert batch["input_ids"].shape == (64, 40)
+    # prompts are cut to the longest one (columns of padding in every prompt dropped)
+    builder = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    longest = max(builder.encode(t).num_real for t in TASKS)
+    assert longest < config.backbone.max_tokens
+    assert batch["input_ids"].shape == batch["attention_mask"].shape == (64, longest)
+    assert batch["attention_mask"][:, 0].any()
     assert (batch["embodiment_id"] == 1).all()
     # padding dims are zero and masked; min_max arm state lies in [-1, 1]
     assert (batch["state"][..., 4:] == 0).all() and (batch["actions"][..., 4:] == 0).all()
@@ -121,6 +126,37 @@ def test_batch_layout_masks_and_normalization(dataset):
     rows = batch["action_mask"][..., 0]  # (B, H)
     assert (rows[:, 0] == 1).all() and (rows == 0).any()
     assert ((rows[:, 1:] <= rows[:, :-1])).all()  # once masked, stays masked
+
+
+def test_cut_prompts_give_the_run_time_features(dataset):
+    """Training's shorter prompts: the same tokens and action samples as max_tokens ones."""
+    from gr00t_policy.policy import GR00TPolicy
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    ds = LeRobotDataset(dataset)
+    builder = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    data = TrainingData(ds, emb, config, builder, build_metadata(ds, emb))
+    cfg = TrainConfig(steps=1, stale_prob=0.0, augment=False)
+    batch = data.sample(np.random.default_rng(1), 8, cfg, torch.Generator().manual_seed(1))
+    full = [builder.encode(t) for t in TASKS]
+    rows = [next(i for i, e in enumerate(full) if (e.input_ids[-batch["input_ids"].shape[1]:]
+                                                    == b.numpy()).all())
+            for b in batch["input_ids"]]
+    full_batch = dict(batch,
+                      input_ids=torch.from_numpy(np.stack([full[r].input_ids for r in rows])),
+                      attention_mask=torch.from_numpy(np.stack([full[r].attention_mask for r in rows])))
+    torch.manual_seed(0)
+    policy = GR00TPolicy(config, image_context_id=builder.image_context_id).eval()
+    noise = torch.randn(8, 4, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        cut_f, cut_m = policy.encode(batch)
+        full_f, full_m = policy.encode(full_batch)
+        width = cut_f.shape[1]
+        torch.testing.assert_close(cut_f[cut_m], full_f[:, -width:][cut_m], atol=1e-5, rtol=1e-5)
+        assert not full_m[:, :-width].any()
+        torch.testing.assert_close(policy.sample(batch, noise), policy.sample(full_batch, noise),
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_training_drops_loss_and_checkpoint_acts(dataset, tmp_path):
