@@ -84,12 +84,6 @@ def stop_ok(node: NodeProcess, sig=signal.SIGTERM) -> None:
     assert rc == 0, f"node exited with {rc} on {sig.name}:\n{log[-3000:]}"
 
 
-# Two retries: the joint states come from a thread of this pytest process. In two of four
-# full-suite runs here (never in runs of gr00t_system1's tests alone) that feed paused for
-# more than the 0.2 s staleness limit and the node, rightly, held. The cause is not pinned
-# down; a full garbage collection over the suite's ~700k objects is one suspect (conftest's
-# ros_domain_id now freezes them). A real fault fails every try.
-@pytest.mark.flaky(reruns=2)
 def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache, ros_domain_id,
                                                          tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
@@ -99,8 +93,13 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
 
     emb = load_embodiment(G1_YAML)
     measured = measured_positions(emb)
+    # The joint states come from a thread of this pytest process. With a 0.2 s staleness
+    # limit that feed paused past it in two of four full-suite runs on our loaded 2-core
+    # machine (never in gr00t_system1's tests alone) and the node, rightly, held. Holding on
+    # stale input is test_stale_tokens_and_stale_state_hold_within_one_period_and_recover's
+    # subject; here the limit is 1 s so that a hiccup of the feeder is not a failure.
     node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}", "start_enabled:=false",
-                      "state_staleness_s:=0.2")
+                      "state_staleness_s:=1.0")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             topics = [c.topic for c in emb.controllers]
