@@ -275,7 +275,9 @@ def _worker_init(emb: dict, source: str, cfg: CollectConfig) -> None:
 
 
 def _worker_record(seed: int) -> Demo:
-    assert _WORKER_RECORDER is not None
+    if _WORKER_RECORDER is None:
+        raise RuntimeError("_worker_record runs only in collect()'s worker pool, after "
+                           "_worker_init built the process's DemoRecorder")
     return _WORKER_RECORDER.record(seed)
 
 
