@@ -29,6 +29,13 @@ uninterrupted run. A checkpoint without ``train_state.pt`` (one from before it e
 resumed too: its weights and losses carry on, the optimizer moments start from zero and the
 generators are re-seeded from (seed, step); ``train_log.json`` records that in ``resumed``.
 The final save removes ``train_state.pt``.
+
+Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint of the same
+model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
+and step count start afresh, and the normalization statistics are the new dataset's (as when
+Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
+``init_from``. A two-stage run (train, then fine-tune on more or other demonstrations at a
+lower learning rate) is how the committed nano checkpoint was made (README).
 """
 
 from __future__ import annotations
@@ -435,6 +442,7 @@ def train(
     preset: str | None = None,
     progress: bool = True,
     resume: bool = False,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -448,6 +456,9 @@ def train(
         progress: show a tqdm progress bar.
         resume: continue the run whose intermediate checkpoint is in ``out_dir`` (same
             dataset and settings; see the module docstring).
+        init_from: a checkpoint (same model config) whose weights replace the random init
+            (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
+            already holds the fine-tuned weights.
     """
     from tqdm import tqdm
 
@@ -471,6 +482,8 @@ def train(
     policy = GR00TPolicy(policy_config, image_context_id=prompt.image_context_id)
     if resume:
         _load_resume_weights(policy, out, metadata)
+    elif init_from is not None:
+        _load_init_weights(policy, Path(init_from))
     data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
     policy.train()
     decay, no_decay = [], []
@@ -497,6 +510,8 @@ def train(
             "frames": data.num_frames, "preset": preset, "threads": torch.get_num_threads()}
     if resumed:
         info["resumed"] = resumed
+    if init_from is not None:
+        info["init_from"] = str(Path(init_from).resolve())
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
                initial=start, total=cfg.steps)
     t0 = time.perf_counter()
@@ -543,6 +558,23 @@ def _load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any
         raise ValueError(f"--resume: the normalization statistics in {out} differ from this "
                          "dataset's; resume on the dataset the run was started on")
     policy.load_state_dict(ckpt.policy.state_dict())
+
+
+def _load_init_weights(policy: GR00TPolicy, path: Path) -> None:
+    """Start from a trained checkpoint's weights; its model config must be ``policy``'s."""
+    from gr00t_policy.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    if ckpt.config.to_dict() != policy.config.to_dict():
+        ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
+        differ = sorted(
+            f"{part}.{k}" for part in ours for k in ours[part]
+            if isinstance(ours[part], dict) and ours[part][k] != theirs.get(part, {}).get(k)
+        )
+        raise ValueError(f"--init-from: {path} holds another model config than --preset asks for "
+                         f"(differs in {differ or 'its layout'}); pass the preset it was trained with")
+    policy.load_state_dict(ckpt.policy.state_dict())
+    logger.info("weights initialised from %s", path)
 
 
 def _restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator) -> bool:
@@ -601,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue the run whose intermediate checkpoint is in --out (same options)")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="fine-tune: start from this checkpoint's weights (same --preset); "
+                   "optimizer and schedule start afresh, statistics are --dataset's")
     return p
 
 
@@ -623,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = train(
         args.dataset, args.out, policy_config=get_preset(args.preset),
         embodiment=load_embodiment(emb_path), cfg=cfg, preset=args.preset,
-        progress=not args.no_progress, resume=args.resume,
+        progress=not args.no_progress, resume=args.resume, init_from=args.init_from,
     )
     print(f"checkpoint: {result.checkpoint}  final loss (mean of last {cfg.log_every}): "
           f"{np.mean(result.losses[-cfg.log_every:]):.4f}  {result.seconds_per_step:.3f} s/step")

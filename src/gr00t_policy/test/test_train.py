@@ -303,3 +303,34 @@ def test_resume_refuses_other_settings_and_finished_runs(dataset, tmp_path):
     with pytest.raises(ValueError, match="train_log.json not found"):
         train(dataset, tmp_path / "empty", policy_config=config, embodiment=emb, cfg=cfg,
               progress=False, resume=True)
+
+
+def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    base = train(dataset, tmp_path / "base", policy_config=config, embodiment=emb,
+                 cfg=TrainConfig(steps=5, batch_size=4, lr=3e-3, seed=1, save_every=0), progress=False)
+    # A learning rate too small to move the weights: what comes out is what went in.
+    tuned = train(dataset, tmp_path / "tuned", policy_config=config, embodiment=emb,
+                  cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
+                  progress=False, init_from=base.checkpoint)
+    fresh = train(dataset, tmp_path / "fresh", policy_config=config, embodiment=emb,
+                  cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
+                  progress=False)
+    a = load_file(str(tmp_path / "base" / "model.safetensors"))
+    b = load_file(str(tmp_path / "tuned" / "model.safetensors"))
+    c = load_file(str(tmp_path / "fresh" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-8) for k in a)
+    assert not all(torch.allclose(a[k], c[k], atol=1e-3) for k in a)  # the init mattered
+    log = json.loads((tmp_path / "tuned" / "train_log.json").read_text())
+    assert log["init_from"] == str(base.checkpoint.resolve()) and len(log["losses"]) == 2
+
+    other = PolicyConfig(config.backbone, replace(config.action_head, num_layers=1))
+    with pytest.raises(ValueError, match=r"another model config .*action_head\.num_layers"):
+        train(dataset, tmp_path / "bad", policy_config=other, embodiment=emb,
+              cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
+              init_from=base.checkpoint)
