@@ -41,6 +41,8 @@ def main() -> int:
                     help="chunk rows executed (one per action_dt) before the next observation")
     ap.add_argument("--backend", default="onnxruntime", help="System 1's action head backend")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the VLM)")
+    ap.add_argument("--noise-scale", type=float, default=1.0,
+                    help="System 1's noise_scale (initial noise std of the sampler)")
     args = ap.parse_args()
     if args.episodes < 1 or args.exec_rows < 1 or args.episode_s <= 0:
         ap.error("--episodes and --exec-rows must be >= 1 and --episode-s > 0")
@@ -70,7 +72,8 @@ def main() -> int:
         json.loads((ckpt / METADATA_FILE).read_text()), emb.tag,
         state_keys=[(k.key, k.mode) for k in emb.state_keys],
         action_keys=[(k.key, k.mode) for k in emb.action_keys])
-    planner = Planner(runner, normalizer, action_dt=emb.action_dt, seed=args.seed)
+    planner = Planner(runner, normalizer, action_dt=emb.action_dt, seed=args.seed,
+                      noise_scale=args.noise_scale)
     world = G1World()
     camera = HeadCamera(world.model)
     index = {n: i for i, n in enumerate(world.robot_joints)}

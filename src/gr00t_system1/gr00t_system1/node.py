@@ -153,7 +153,7 @@ class System1Node(Node):
 
         self.mailbox = Mailbox()
         planner = Planner(runner, normalizer, action_dt=emb.action_dt,
-                          seed=None if s.seed < 0 else s.seed)
+                          seed=None if s.seed < 0 else s.seed, noise_scale=s.noise_scale)
         self.worker = InferenceWorker(planner, self.mailbox, is_fresh=self._inputs_fresh,
                                       on_plan=self._publish_chunk, log=self.get_logger(),
                                       niceness=s.inference_niceness)

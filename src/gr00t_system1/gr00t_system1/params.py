@@ -40,6 +40,7 @@ class Settings:
     ort_threads: int
     inference_niceness: int
     seed: int
+    noise_scale: float
     cache_dir: str
 
 
@@ -99,6 +100,10 @@ _SPECS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "seed": (-1, _desc(
         "Noise seed for the sampler; -1 draws one from the OS.",
         ParameterType.PARAMETER_INTEGER)),
+    "noise_scale": (1.0, _desc(
+        "Standard deviation of the sampler's initial noise: 1 samples the trained "
+        "distribution; below 1 draws chunks nearer its most likely one.",
+        ParameterType.PARAMETER_DOUBLE, frange=(0.0, 2.0))),
     "cache_dir": ("", _desc(
         "Where ONNX exports / TensorRT engines are cached. Empty: ~/.cache/gr00t_ros.",
         ParameterType.PARAMETER_STRING)),
@@ -164,5 +169,6 @@ def read(node: Node) -> Settings:
         ort_threads=int(threads),
         inference_niceness=int(get("inference_niceness")),
         seed=int(get("seed")),
+        noise_scale=_number(node, "noise_scale", lo=0.0, hi=2.0),
         cache_dir=str(get("cache_dir")),
     )

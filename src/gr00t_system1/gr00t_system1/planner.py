@@ -14,6 +14,7 @@ onnxruntime releases the GIL while it runs, so the two threads run concurrently.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -122,9 +123,13 @@ class Planner:
         normalizer: a gr00t_policy Normalizer for this embodiment (state_dim, action_dim).
         action_dt: seconds between chunk rows.
         seed: noise seed; None draws one from the OS.
+        noise_scale: standard deviation of the initial noise the sampler integrates from
+            (1 = the training distribution; below 1 draws chunks nearer the most likely one,
+            as a lower temperature does).
     """
 
-    def __init__(self, runner: Any, normalizer: Any, *, action_dt: float, seed: int | None = None) -> None:
+    def __init__(self, runner: Any, normalizer: Any, *, action_dt: float, seed: int | None = None,
+                 noise_scale: float = 1.0) -> None:
         self.runner = runner
         self.normalizer = normalizer
         self.action_dt = float(action_dt)
@@ -135,6 +140,9 @@ class Planner:
                 f"embodiment has state {self.state_dim} / action {self.action_dim} dims but the "
                 f"checkpoint takes at most {runner.max_state_dim} / {runner.max_action_dim}"
             )
+        if not (math.isfinite(noise_scale) and noise_scale >= 0.0):
+            raise ValueError(f"noise_scale must be finite and >= 0, got {noise_scale}")
+        self.noise_scale = float(noise_scale)
         self._rng = np.random.default_rng(seed)
         self._state = np.zeros(runner.max_state_dim, np.float32)  # (S_max,) padded, reused
         self._seq = 0
@@ -152,6 +160,8 @@ class Planner:
         self._state[: self.state_dim] = self.normalizer.normalize_state(state.state)
         noise = self._rng.standard_normal(
             (self.runner.horizon, self.runner.max_action_dim), dtype=np.float32)  # (H, A_max)
+        if self.noise_scale != 1.0:
+            noise *= np.float32(self.noise_scale)
         t0 = time.monotonic()
         actions = self.runner.sample(self._state, noise)  # (H, A_max) normalized
         latency = time.monotonic() - t0

@@ -46,6 +46,23 @@ def test_plan_is_an_unnormalized_chunk_anchored_at_the_state(planner):
     assert not np.allclose(planner.plan(state).chunk.rows, chunk.rows)
 
 
+
+def test_noise_scale_zero_gives_one_chunk_and_bad_scales_are_refused(planner):
+    state, tokens = samples()
+    zero = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1, noise_scale=0.0)
+    zero.set_tokens(tokens)
+    a, b = zero.plan(state).chunk.rows, zero.plan(state).chunk.rows
+    assert np.array_equal(a, b)  # no noise: the same chunk every time
+    half = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1, noise_scale=0.5)
+    full = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1)
+    # Same seed, same noise draw: the half-scale chunk lies nearer the noise-free one.
+    d_half = np.abs(half.plan(state).chunk.rows - a).mean()
+    d_full = np.abs(full.plan(state).chunk.rows - a).mean()
+    assert 0 < d_half < d_full
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="noise_scale"):
+            Planner(planner.runner, planner.normalizer, action_dt=0.05, noise_scale=bad)
+
 def test_worker_plans_on_each_new_state_and_skips_stale_inputs(planner):
     box = Mailbox()
     plans = []
