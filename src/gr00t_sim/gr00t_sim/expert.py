@@ -7,12 +7,14 @@ IK tracks the palm position and a palm orientation (fingers forward and slightly
 facing the table), with a null-space pull towards the rest pose. Each action step
 (``action_dt``, 0.05 s for the G1) it then moves every joint along the keyframes, linearly
 in joint space between two, timed by one minimum-jerk profile over the whole joint-space
-path length: the motion starts and ends at rest and never stops in between. The other arm stays at its rest pose, the hands open (all zeros).
+path length: the motion starts and ends at rest and never stops in between. The other arm
+stays at its rest pose, the hands open (all zeros).
 
 Why one profile and not one per segment: a stop between two segments (above the cube, before
 the descent) is a state the policy sees with no motion and nearly the same targets for the
-next rows; the policy, which sees joint positions only, stalled there (palm 5-10 cm from the
-cube in `bench/policy_loop.py`), while the raise, a single segment, succeeded every time.
+next rows, where a policy that sees joint positions only can stall. With per-segment timing
+the committed checkpoint missed 11 of 12 touches in `bench/policy_loop.py`, 9 of them 5-10 cm
+from the cube (the descent is 7 cm), while the raise, a single segment, succeeded every time.
 
 Why joint space: a policy has to learn the map from what it sees (cube position, its own
 joints) to these targets. Re-solving a few IK iterations per step along a Cartesian path
