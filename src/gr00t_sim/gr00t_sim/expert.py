@@ -5,16 +5,8 @@ convergence and from the rest pose, for a few palm keyframes of the named arm (t
 and pitch plus the arm's 7 joints, on a private MjData: the simulation is never touched). The
 IK tracks the palm position and a palm orientation (fingers forward and slightly down, palm
 facing the table), with a null-space pull towards the rest pose. Each action step
-(``action_dt``, 0.05 s for the G1) it then moves every joint along the keyframes, linearly
-in joint space between two, timed by one minimum-jerk profile over the whole joint-space
-path length: the motion starts and ends at rest and never stops in between. The other arm
-stays at its rest pose, the hands open (all zeros).
-
-Why one profile and not one per segment: a stop between two segments (above the cube, before
-the descent) is a state the policy sees with no motion and nearly the same targets for the
-next rows, where a policy that sees joint positions only can stall. With per-segment timing
-the committed checkpoint missed 11 of 12 touches in `bench/policy_loop.py`, 9 of them 5-10 cm
-from the cube (the descent is 7 cm), while the raise, a single segment, succeeded every time.
+(``action_dt``, 0.05 s for the G1) it then moves every joint along a minimum-jerk path from
+one keyframe to the next. The other arm stays at its rest pose, the hands open (all zeros).
 
 Why joint space: a policy has to learn the map from what it sees (cube position, its own
 joints) to these targets. Re-solving a few IK iterations per step along a Cartesian path
@@ -126,9 +118,7 @@ class ScriptedExpert:
         self.task: Task | None = None
         self._t = 0.0
         self._q: np.ndarray | None = None
-        self._keyframes = np.zeros((1, 9))  # (N, 9) the whole path's IK solutions, in order
-        self._path = np.zeros(1)  # (N,) joint-space path length (rad) at each keyframe
-        self._duration = 0.0  # s, the whole motion
+        self._plan: list[tuple[float, float, np.ndarray]] = []  # (start, duration, keyframes)
 
     # -- episode -----------------------------------------------------------------------
     def reset(self, task: Task | str) -> None:
@@ -141,17 +131,17 @@ class ScriptedExpert:
         start = self._data.site_xpos[w.palm_site_id(side)].copy()
         # Each segment's keyframes are IK solutions along its straight Cartesian path, each
         # solved from the one before: the arm stays on one branch of the IK all the way.
-        frames, q, self._duration = [rest], rest, 0.0
+        self._plan = []
+        q, t0 = rest, 0.0
         n = self.cfg.keyframes_per_segment
         for duration, p0, p1, rot, b0, b1 in self._segments(start):
+            frames = [q]
             for i in range(1, n + 1):
                 s = i / n
                 q = self._solve_ik(side, q, p0 + s * (p1 - p0), rot, b0 + s * (b1 - b0))
                 frames.append(q)
-            self._duration += duration
-        self._keyframes = np.stack(frames)  # (N, 9)
-        steps = np.linalg.norm(np.diff(self._keyframes, axis=0), axis=1)  # (N-1,)
-        self._path = np.concatenate([[0.0], np.cumsum(steps)])  # (N,)
+            self._plan.append((t0, duration, np.stack(frames)))  # (n + 1, 9)
+            t0 += duration
         self._q = rest.copy()
         self._t = 0.0
 
@@ -184,12 +174,13 @@ class ScriptedExpert:
         return [(cfg.raise_time, start, goal, rot, 0.0, 1.0)]
 
     def _planned(self, t: float) -> np.ndarray:
-        """Joint targets at time t: along the keyframes at one minimum-jerk timing, then hold."""
-        u = _min_jerk(t / self._duration) * self._path[-1]  # path length travelled
-        i = int(np.clip(np.searchsorted(self._path, u, side="right") - 1, 0, len(self._path) - 2))
-        step = self._path[i + 1] - self._path[i]
-        x = (u - self._path[i]) / step if step > 0 else 1.0
-        return self._keyframes[i] + min(x, 1.0) * (self._keyframes[i + 1] - self._keyframes[i])
+        """Joint targets at time t: each segment's keyframes at minimum-jerk timing, then hold."""
+        for t0, duration, frames in self._plan:
+            if t < t0 + duration:
+                x = _min_jerk((t - t0) / duration) * (len(frames) - 1)
+                i = min(int(x), len(frames) - 2)
+                return frames[i] + (x - i) * (frames[i + 1] - frames[i])
+        return self._plan[-1][2][-1]
 
     def act(self) -> np.ndarray:
         """The next action row: absolute joint targets, (len(action_joints),) float64."""
