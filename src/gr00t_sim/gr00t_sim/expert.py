@@ -61,9 +61,15 @@ class ExpertConfig:
     posture_gain: float = 0.05
     max_joint_step: float = 0.15  # rad per IK iteration
     max_joint_speed: float = 4.0  # rad/s: each action row moves a joint at most this * action_dt
+    # How freely the IK moves the waist (yaw, pitch) against the arm: it scales their Jacobian
+    # columns (weighted least squares). 1 treats them like arm joints, which swings the torso,
+    # and the head camera with it, by up to ~0.5 rad within one motion (docs/BENCHMARKS.md);
+    # below 1 the arm does more of the reach. The committed checkpoint's data used 1.
+    waist_ik_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("reach_time", "descend_time", "raise_time", "ik_damping", "max_joint_speed"):
+        for name in ("reach_time", "descend_time", "raise_time", "ik_damping", "max_joint_speed",
+                     "waist_ik_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be > 0")
         for name in ("ik_iterations", "keyframes_per_segment"):
@@ -210,6 +216,9 @@ class ScriptedExpert:
         jacr = np.zeros((3, m.nv))
         q = q0.copy()
         w_rot = cfg.orientation_weight * blend
+        # Weighted least squares in scaled coordinates q' = q / scale (waist columns first).
+        scale = np.ones(len(q))
+        scale[: len(WAIST_IK_JOINTS)] = cfg.waist_ik_scale
         for _ in range(cfg.ik_iterations):
             d.qpos[qadr] = q
             mujoco.mj_kinematics(m, d)
@@ -219,12 +228,12 @@ class ScriptedExpert:
             # Small-angle rotation error, the sum of axis cross products.
             err_r = 0.5 * sum(np.cross(cur_rot[:, i], rot[:, i]) for i in range(2))  # (3,)
             mujoco.mj_jacSite(m, d, jacp, jacr, site)
-            jac = np.vstack([jacp[:, vadr], w_rot * jacr[:, vadr]])  # (6, 9)
+            jac = np.vstack([jacp[:, vadr], w_rot * jacr[:, vadr]]) * scale  # (6, 9)
             err = np.concatenate([err_p, w_rot * err_r])  # (6,)
             jjt = jac @ jac.T + cfg.ik_damping ** 2 * np.eye(6)
             dq = jac.T @ np.linalg.solve(jjt, err)
             null = np.eye(len(q)) - jac.T @ np.linalg.solve(jjt, jac)
-            dq += null @ (cfg.posture_gain * (rest - q))
+            dq = scale * (dq + null @ (cfg.posture_gain * (rest - q) / scale))
             dq = np.clip(dq, -cfg.max_joint_step, cfg.max_joint_step)
             q = np.clip(q + dq, lim[:, 0], lim[:, 1])
         return q

@@ -62,3 +62,16 @@ def test_expert_actions_are_smooth_and_within_limits(setup):
         if name.startswith("right_") or "_hand_" in name:
             col = rows[:, emb.action_joints.index(name)]
             assert np.allclose(col, rest[name]), name
+
+
+def test_waist_ik_scale_moves_the_waist_less(setup):
+    from gr00t_sim.expert import ExpertConfig
+
+    emb, world, expert = setup
+    stiff = ScriptedExpert(world, emb.action_joints, emb.action_dt, ExpertConfig(waist_ik_scale=0.3))
+    yaw = emb.action_joints.index("waist_yaw_joint")
+    spans = [np.ptp(run_episode(emb, world, e, 2, "touch the blue cube with your right hand")[1][:, yaw])
+             for e in (expert, stiff)]
+    assert spans[1] < 0.5 * spans[0], spans
+    with pytest.raises(ValueError, match="waist_ik_scale"):
+        ExpertConfig(waist_ik_scale=0.0)
