@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 
 from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
-from gr00t_sim.expert import ScriptedExpert  # noqa: E402
+from gr00t_sim.expert import ExpertConfig, ScriptedExpert  # noqa: E402
 from gr00t_sim.world import G1World, HeadCamera, Task, all_instructions  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -69,12 +69,15 @@ class CollectConfig:
         noise_std: standard deviation (rad) of the perturbation added to the commanded
             waist and arm targets (not to the recorded actions); 0 records clean paths.
         noise_tau_s: its correlation time (s).
+        waist_ik_scale: the expert's ExpertConfig.waist_ik_scale (how freely it moves the
+            waist; 1 = as much as an arm joint).
     """
 
     hold_s: float = 0.5
     max_s: float = 5.0
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
+    waist_ik_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:
@@ -124,7 +127,8 @@ class DemoRecorder:
         self.cfg = cfg or CollectConfig()
         self.world = world or G1World()
         self.camera = HeadCamera(self.world.model)
-        self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt)
+        self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt,
+                                     ExpertConfig(waist_ik_scale=self.cfg.waist_ik_scale))
         index = {n: i for i, n in enumerate(self.world.robot_joints)}
         missing = [n for n in emb.state_joints if n not in index]
         if missing:
@@ -309,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="seconds before an episode counts as failed")
     p.add_argument("--noise-std", type=float, default=CollectConfig.noise_std,
                    help="rad; perturbation of the commanded waist and arm targets (0: none)")
+    p.add_argument("--waist-ik-scale", type=float, default=CollectConfig.waist_ik_scale,
+                   help="how freely the expert's IK moves the waist (1: like an arm joint)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes recording episodes (the dataset is the same for any number)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
@@ -320,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
     summary = collect(
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
-        cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std), codec=args.codec,
+        cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
+                          waist_ik_scale=args.waist_ik_scale), codec=args.codec,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )
     print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "
