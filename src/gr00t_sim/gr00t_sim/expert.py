@@ -63,8 +63,9 @@ class ExpertConfig:
     max_joint_speed: float = 4.0  # rad/s: each action row moves a joint at most this * action_dt
     # How freely the IK moves the waist (yaw, pitch) against the arm: it scales their Jacobian
     # columns (weighted least squares). 1 treats them like arm joints, which swings the torso,
-    # and the head camera with it, by up to ~0.5 rad within one motion (docs/BENCHMARKS.md);
-    # below 1 the arm does more of the reach. The committed checkpoint's data used 1.
+    # and the head camera with it: a waist yaw span of ~1 rad (median) within one motion, the
+    # pitch leaning back to its limit (docs/BENCHMARKS.md); below 1 the arm does more of the
+    # reach. The committed checkpoint's first-stage data used 1.
     waist_ik_scale: float = 1.0
 
     def __post_init__(self) -> None:
