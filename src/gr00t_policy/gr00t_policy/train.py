@@ -34,8 +34,7 @@ Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint 
 model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
 and step count start afresh, and the normalization statistics are the new dataset's (as when
 Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
-``init_from``. A two-stage run (train, then fine-tune on more or other demonstrations at a
-lower learning rate) is how the committed nano checkpoint was made (README).
+``init_from``.
 """
 
 from __future__ import annotations
