@@ -546,13 +546,24 @@ def train(
     return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)
 
 
-def _load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]) -> None:
-    """Load the interrupted run's weights; its statistics must be this dataset's."""
+def _load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str):
+    """The checkpoint at ``path``; raises ValueError naming the fields if its model config
+    is not ``policy``'s."""
     from gr00t_policy.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(out)
-    if ckpt.config.to_dict() != policy.config.to_dict():
-        raise ValueError(f"--resume: {out} holds a different model config than --preset asks for")
+    ckpt = load_checkpoint(path)
+    ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
+    if theirs != ours:
+        differ = sorted(f"{part}.{k}" for part in ours for k in ours[part]
+                        if ours[part][k] != theirs.get(part, {}).get(k))
+        raise ValueError(f"{option}: {path} holds another model config than --preset asks for "
+                         f"(differs in {differ or 'its layout'}); pass the preset it was trained with")
+    return ckpt
+
+
+def _load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]) -> None:
+    """Load the interrupted run's weights; its statistics must be this dataset's."""
+    ckpt = _load_matching_checkpoint(policy, out, "--resume")
     if json.loads(json.dumps(metadata)) != ckpt.metadata:
         raise ValueError(f"--resume: the normalization statistics in {out} differ from this "
                          "dataset's; resume on the dataset the run was started on")
@@ -561,18 +572,7 @@ def _load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any
 
 def _load_init_weights(policy: GR00TPolicy, path: Path) -> None:
     """Start from a trained checkpoint's weights; its model config must be ``policy``'s."""
-    from gr00t_policy.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(path)
-    if ckpt.config.to_dict() != policy.config.to_dict():
-        ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
-        differ = sorted(
-            f"{part}.{k}" for part in ours for k in ours[part]
-            if isinstance(ours[part], dict) and ours[part][k] != theirs.get(part, {}).get(k)
-        )
-        raise ValueError(f"--init-from: {path} holds another model config than --preset asks for "
-                         f"(differs in {differ or 'its layout'}); pass the preset it was trained with")
-    policy.load_state_dict(ckpt.policy.state_dict())
+    policy.load_state_dict(_load_matching_checkpoint(policy, path, "--init-from").policy.state_dict())
     logger.info("weights initialised from %s", path)
 
 

@@ -160,8 +160,7 @@ class Planner:
         self._state[: self.state_dim] = self.normalizer.normalize_state(state.state)
         noise = self._rng.standard_normal(
             (self.runner.horizon, self.runner.max_action_dim), dtype=np.float32)  # (H, A_max)
-        if self.noise_scale != 1.0:
-            noise *= np.float32(self.noise_scale)
+        noise *= np.float32(self.noise_scale)  # exact for 1
         t0 = time.monotonic()
         actions = self.runner.sample(self._state, noise)  # (H, A_max) normalized
         latency = time.monotonic() - t0
