@@ -41,6 +41,9 @@ def main() -> int:
                     help="chunk rows executed (one per action_dt) before the next observation")
     ap.add_argument("--backend", default="onnxruntime", help="System 1's action head backend")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the VLM)")
+    ap.add_argument("--collect-tasks", action="store_true",
+                    help="give seed s the task gr00t-collect recorded for it (with --seed < "
+                         "100000: the training episodes themselves) instead of gr00t-eval's")
     ap.add_argument("--noise-scale", type=float, default=1.0,
                     help="System 1's noise_scale (initial noise std of the sampler)")
     args = ap.parse_args()
@@ -58,6 +61,7 @@ def main() -> int:
     from gr00t_policy.checkpoint import METADATA_FILE
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.normalization import Normalizer
+    from gr00t_sim.collect import task_for_seed as collect_task_for_seed
     from gr00t_sim.world import G1World, HeadCamera, Task
     from gr00t_system1.planner import Planner, StateSample, TokenSample
 
@@ -99,10 +103,12 @@ def main() -> int:
     seq = 0
     start = time.perf_counter()
     for seed in range(args.seed, args.seed + args.episodes):
-        instruction = task_for_seed(seed, tasks)
+        instruction = (collect_task_for_seed(seed) if args.collect_tasks
+                       else task_for_seed(seed, tasks))
         task = Task.parse(instruction)
         world.reset(seed)
         success, best, rows = False, float("inf"), np.empty((0, emb.action_dim))
+        near = {c: float("inf") for c in world.cube_positions()}  # closest approach per cube
         for _ in range(steps):
             if len(rows) == 0:
                 seq += 1
@@ -115,10 +121,14 @@ def main() -> int:
             palm = world.palm_position(task.side)
             if task.kind == "touch":
                 best = min(best, float(np.linalg.norm(palm - world.cube_position(task.color))))
+                for c, p in world.cube_positions().items():
+                    near[c] = min(near[c], float(np.linalg.norm(palm - p)))
             else:
                 best = min(best, -float(palm[2] - world.shoulder_position(task.side)[2]))
         results[task.kind].append(success)
-        what = f"min dist {best:.3f} m" if task.kind == "touch" else f"max height {-best:.3f} m"
+        what = (f"min dist {best:.3f} m (closest to each cube: "
+                + ", ".join(f"{c} {d:.3f}" for c, d in near.items()) + ")"
+                if task.kind == "touch" else f"max height {-best:.3f} m")
         print(f"{seed}  {instruction:42s} {'yes' if success else 'no ':3s}  {what}", flush=True)
     camera.close()
     total = [s for v in results.values() for s in v]

@@ -77,6 +77,14 @@ class TrainConfig:
         warmup_ratio: fraction of ``steps`` with a linear warmup from 0.
         grad_clip: max global gradient norm (0 disables clipping).
         seed: seeds model init, sampling, augmentation, noise and flow times.
+        start_prob: probability that a sample's frame is drawn from its episode's first
+            ``start_frames`` frames instead of uniformly from the whole episode.
+        start_frames: that window. Why: there the state is the rest pose (or the first,
+            cube-independent lift) whatever the instruction, so only the image and the words
+            say where the arm goes; later frames can be fitted by continuing the motion the
+            state already shows. The checkpoint trained with uniform frames went to the wrong
+            cube in 6 of 8 failed touches *on its own training scenes*
+            (bench/policy_loop.py --collect-tasks).
         stale_prob: probability that a sample's image is older than its state.
         max_stale_frames: the image is then 1..max_stale_frames frames older.
         augment: random shift (+-``shift_px``) and colour jitter on the images.
@@ -99,6 +107,8 @@ class TrainConfig:
     warmup_ratio: float = 0.05
     grad_clip: float = 1.0
     seed: int = 0
+    start_prob: float = 0.0
+    start_frames: int = 16
     stale_prob: float = 0.5
     max_stale_frames: int = 4
     augment: bool = True
@@ -116,8 +126,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"TrainConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not 0.0 <= self.stale_prob <= 1.0:
-            raise ValueError(f"TrainConfig.stale_prob must be in [0, 1], got {self.stale_prob}")
+        for name in ("stale_prob", "start_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.start_frames < 1:
+            raise ValueError(f"TrainConfig.start_frames must be >= 1, got {self.start_frames}")
         if self.max_stale_frames < 0 or self.shift_px < 0 or self.log_every < 1 or self.save_every < 0:
             raise ValueError(
                 "TrainConfig.max_stale_frames, shift_px, save_every must be >= 0 and log_every "
@@ -279,6 +292,21 @@ class TrainingData:
     def num_frames(self) -> int:
         return int(self._episode_of.shape[0])
 
+    def draw_frames(self, rng: np.random.Generator, batch_size: int,
+                    cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(episode, frame) index pairs, (B,) each: uniform over all frames, except that with
+        probability ``cfg.start_prob`` a pair comes from a uniformly drawn episode's first
+        ``cfg.start_frames`` frames."""
+        flat = rng.integers(0, self.num_frames, size=batch_size)
+        eps, ts = self._episode_of[flat], self._frame_of[flat]
+        if cfg.start_prob > 0:  # no extra draws otherwise: runs before this option repeat
+            early = rng.random(batch_size) < cfg.start_prob
+            start_eps = rng.integers(0, len(self.lengths), size=batch_size)
+            window = np.minimum(np.asarray(self.lengths)[start_eps], cfg.start_frames)
+            start_ts = (rng.random(batch_size) * window).astype(np.int64)
+            eps, ts = np.where(early, start_eps, eps), np.where(early, start_ts, ts)
+        return eps, ts
+
     def sample(
         self,
         rng: np.random.Generator,
@@ -286,9 +314,8 @@ class TrainingData:
         cfg: TrainConfig,
         generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
-        """A batch for ``GR00TPolicy.loss`` from uniformly drawn (episode, frame) pairs."""
-        flat = rng.integers(0, self.num_frames, size=batch_size)
-        eps, ts = self._episode_of[flat], self._frame_of[flat]
+        """A batch for ``GR00TPolicy.loss`` at the frames :meth:`draw_frames` picks."""
+        eps, ts = self.draw_frames(rng, batch_size, cfg)
         stale = rng.random(batch_size) < cfg.stale_prob
         lag = rng.integers(1, cfg.max_stale_frames + 1, size=batch_size) if cfg.max_stale_frames else (
             np.zeros(batch_size, dtype=np.int64))
@@ -619,6 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio, help="warmup fraction of steps")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (init, sampling, noise)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--start-prob", type=float, default=d.start_prob,
+                   help="probability of a frame from an episode's first --start-frames frames "
+                   f"(default {d.start_prob:g}: uniform)")
+    p.add_argument("--start-frames", type=int, default=d.start_frames,
+                   help="that window, in frames")
     p.add_argument("--stale-prob", type=float, default=d.stale_prob,
                    help="probability of an image older than the state")
     p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
@@ -650,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio, seed=args.seed, stale_prob=args.stale_prob,
+        warmup_ratio=args.warmup_ratio, seed=args.seed, start_prob=args.start_prob,
+        start_frames=args.start_frames, stale_prob=args.stale_prob,
         max_stale_frames=args.max_stale_frames, augment=not args.no_augment, bf16=not args.fp32,
         log_every=args.log_every, save_every=args.save_every,
     )

@@ -128,6 +128,30 @@ def test_batch_layout_masks_and_normalization(dataset):
     assert ((rows[:, 1:] <= rows[:, :-1])).all()  # once masked, stays masked
 
 
+def test_start_prob_draws_frames_from_the_episode_starts(dataset):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    ds = LeRobotDataset(dataset)
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    builder = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    data = TrainingData(ds, emb, config, builder, build_metadata(ds, emb))
+    n = 4000
+    _, uniform = data.draw_frames(np.random.default_rng(0), n, TrainConfig(start_frames=2))
+    eps, ts = data.draw_frames(np.random.default_rng(0), n,
+                               TrainConfig(start_prob=0.5, start_frames=2))
+    assert (ts < np.asarray(data.lengths)[eps]).all()
+    early = np.mean(ts < 2)
+    base = np.mean(uniform < 2)  # the first two frames' share when drawing uniformly
+    assert base < 0.5 and abs(early - (0.5 + 0.5 * base)) < 0.04, (early, base)
+    _, only = data.draw_frames(np.random.default_rng(0), n, TrainConfig(start_prob=1.0,
+                                                                       start_frames=2))
+    assert set(np.unique(only)) == {0, 1}
+    with pytest.raises(ValueError, match="start_prob"):
+        TrainConfig(start_prob=1.5)
+    with pytest.raises(ValueError, match="start_frames"):
+        TrainConfig(start_frames=0)
+
+
 def test_cut_prompts_give_the_run_time_features(dataset):
     """Training's shorter prompts: the same tokens and action samples as max_tokens ones."""
     from gr00t_policy.policy import GR00TPolicy
