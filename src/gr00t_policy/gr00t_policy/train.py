@@ -18,8 +18,8 @@ One training sample is a random (episode, frame t) of the dataset:
 - the embodiment slot of the embodiment config.
 
 The loss is ``GR00TPolicy.loss`` (masked flow-matching MSE through backbone and action head
-jointly). AdamW, linear warmup then cosine decay to zero, bfloat16 autocast (``--fp32`` to turn
-it off), gradient clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
+jointly). AdamW, linear warmup then cosine decay to zero, bfloat16 autocast where the CPU computes
+bfloat16 natively (``--precision`` to choose), gradient clipping. Deterministic for a given ``seed`` (one numpy Generator for sampling, one torch
 Generator for augmentation, noise and flow times; no loader workers).
 
 Resuming (``--resume``): every intermediate save also writes ``train_state.pt`` (optimizer
@@ -92,9 +92,11 @@ class TrainConfig:
             small (2): the camera is fixed to the torso, so where a cube appears is where it
             is, and a cube is ~10 px wide at 112 px.
         jitter: largest relative brightness / contrast change.
-        bf16: bfloat16 autocast for the forward pass (fp32 master weights). On by default:
-            on our AVX512-BF16 CPU a nano step at batch 32 took ~0.46 s against ~0.67 s in
-            fp32 (best of 12 interleaved steps each, 2 threads, shared machine).
+        bf16: bfloat16 autocast for the forward pass (fp32 master weights). The CLI turns it
+            on only where the CPU has native bfloat16 (:func:`native_bf16`): on an AVX512-BF16
+            CPU a nano step at batch 32 took ~0.46 s against ~0.67 s in fp32 (best of 12
+            interleaved steps each, 2 threads, shared machine), but on an AVX2-only AMD EPYC
+            (2026-12-02) a bfloat16 step took ~18 s: emulated.
         log_every: steps between logged (averaged) losses.
         save_every: steps between intermediate checkpoints (0: only at the end).
     """
@@ -627,6 +629,21 @@ def _default_embodiment() -> Path:
     return repo if repo.is_file() else here
 
 
+def native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this x86 CPU computes bfloat16 natively (the avx512_bf16 or amx_bf16 flag).
+
+    ``cpuinfo`` is /proc/cpuinfo's text (read when None); False where it cannot be read.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                  if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gr00t-train",
@@ -656,8 +673,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
                    help="how many frames older the image may be")
     p.add_argument("--no-augment", action="store_true", help="disable image shift / colour jitter")
-    p.add_argument("--fp32", action="store_true",
-                   help="plain float32 forward pass (default: bfloat16 autocast, faster here)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="forward pass: bfloat16 autocast or plain float32 (default auto: bf16 "
+                   "where the CPU has native bfloat16, avx512_bf16/amx_bf16; elsewhere it is "
+                   "emulated and ~30x slower)")
     p.add_argument("--save-every", type=int, default=d.save_every,
                    help="steps between intermediate checkpoints (0: only at the end)")
     p.add_argument("--log-every", type=int, default=d.log_every, help="steps between loss logs")
@@ -684,9 +703,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, start_prob=args.start_prob,
         start_frames=args.start_frames, stale_prob=args.stale_prob,
-        max_stale_frames=args.max_stale_frames, augment=not args.no_augment, bf16=not args.fp32,
+        max_stale_frames=args.max_stale_frames, augment=not args.no_augment,
+        bf16=native_bf16() if args.precision == "auto" else args.precision == "bf16",
         log_every=args.log_every, save_every=args.save_every,
     )
+    logger.info("forward pass in %s (--precision %s)", "bfloat16" if cfg.bf16 else "float32",
+                args.precision)
     result = train(
         args.dataset, args.out, policy_config=get_preset(args.preset),
         embodiment=load_embodiment(emb_path), cfg=cfg, preset=args.preset,

@@ -19,7 +19,8 @@ from gr00t_policy.checkpoint import load_checkpoint
 from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
 from gr00t_policy.embodiment import parse_embodiment
 from gr00t_policy.policy_config import PolicyConfig
-from gr00t_policy.train import TrainConfig, TrainingData, build_metadata, lr_factor, main, train
+from gr00t_policy.train import (TrainConfig, TrainingData, build_metadata, lr_factor, main,
+                                native_bf16, train)
 
 torch.set_num_threads(1)
 
@@ -358,3 +359,12 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
         train(dataset, tmp_path / "bad", policy_config=other, embodiment=emb,
               cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
               init_from=base.checkpoint)
+
+
+def test_native_bf16_reads_the_cpu_flags():
+    zen2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
+    zen4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+    sapphire = "processor\t: 0\nflags\t\t: avx2 avx512f amx_bf16 amx_tile\n"
+    assert not native_bf16(zen2)
+    assert native_bf16(zen4) and native_bf16(sapphire)
+    assert not native_bf16("")  # no flags line (not x86 Linux): float32
