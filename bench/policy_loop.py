@@ -120,9 +120,9 @@ def main() -> int:
             success = success or world.success(task)
             palm = world.palm_position(task.side)
             if task.kind == "touch":
-                best = min(best, float(np.linalg.norm(palm - world.cube_position(task.color))))
                 for c, p in world.cube_positions().items():
                     near[c] = min(near[c], float(np.linalg.norm(palm - p)))
+                best = near[task.color]
             else:
                 best = min(best, -float(palm[2] - world.shoulder_position(task.side)[2]))
         results[task.kind].append(success)

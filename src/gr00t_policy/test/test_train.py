@@ -130,10 +130,10 @@ def test_batch_layout_masks_and_normalization(dataset):
 
 
 def test_start_prob_draws_frames_from_the_episode_starts(dataset):
-    emb, config = tiny_embodiment(), tiny_policy_config()
-    ds = LeRobotDataset(dataset)
     from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
 
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    ds = LeRobotDataset(dataset)
     builder = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
     data = TrainingData(ds, emb, config, builder, build_metadata(ds, emb))
     n = 4000
