@@ -1,7 +1,7 @@
 """Shared helpers for the bench scripts (machine report, statistics, graph runs, recording).
 
-Imported by ``bench/graph_vs_baseline.py``, ``bench/soak.py`` and ``bench/baseline_node.py``
-with ``bench/`` on ``sys.path`` (a script's own directory is). Nothing here runs at import
+Imported by ``bench/graph_vs_baseline.py``, ``bench/soak.py``, ``bench/baseline_node.py``,
+``bench/policy_loop.py`` and ``bench/grounding_probe.py`` with ``bench/`` on ``sys.path`` (a script's own directory is). Nothing here runs at import
 time except the standard library and numpy; ROS imports happen inside the functions that
 need them, after the caller has set ROS_DOMAIN_ID.
 """
@@ -320,3 +320,56 @@ def diag_float(values: dict[str, str], key: str) -> float | None:
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=float) + "\n")
+
+
+# -- the policy in one process ------------------------------------------------------------------
+
+class InProcessPolicy:
+    """System 2's encoder and System 1's Planner in this process, without ROS or timing.
+
+    The deployed code path (``BackboneRunner.encode``, then ``Planner``: normalize, pad,
+    sample on the ``backend`` runner, unnormalize) that the in-process diagnostics run.
+    Attributes: ``emb`` (the EmbodimentConfig), ``horizon``, ``name`` (the runner's).
+    """
+
+    def __init__(self, checkpoint: Path, embodiment_yaml: Path, *, backend: str = "onnxruntime",
+                 seed: int | None = None, noise_scale: float = 1.0) -> None:
+        from gr00t_policy.backbone import BackboneRunner
+        from gr00t_policy.backends import make_runner
+        from gr00t_policy.checkpoint import METADATA_FILE
+        from gr00t_policy.embodiment import load_embodiment
+        from gr00t_policy.normalization import Normalizer
+        from gr00t_system1.planner import Planner
+
+        self.emb = load_embodiment(embodiment_yaml)
+        self.encoder = BackboneRunner(checkpoint)
+        runner = make_runner(backend, checkpoint, embodiment_slot=self.emb.slot)
+        normalizer = Normalizer.from_metadata(
+            json.loads((Path(checkpoint) / METADATA_FILE).read_text()), self.emb.tag,
+            state_keys=[(k.key, k.mode) for k in self.emb.state_keys],
+            action_keys=[(k.key, k.mode) for k in self.emb.action_keys])
+        self.planner = Planner(runner, normalizer, action_dt=self.emb.action_dt, seed=seed,
+                               noise_scale=noise_scale)
+        self.horizon, self.name = runner.horizon, runner.name
+        self._seq = 0
+
+    def observe(self, image: np.ndarray, instruction: str, stamp: float) -> np.ndarray:
+        """Encode one camera image with the instruction; later plans use these tokens.
+
+        Returns the tokens (L, C)."""
+        from gr00t_system1.planner import TokenSample
+
+        tokens, mask = self.encoder.encode([image], instruction)  # (L, C), (L,)
+        self._seq += 1
+        self.planner.set_tokens(TokenSample(tokens=tokens, mask=mask, stamp=stamp,
+                                            arrival=time.monotonic(), instruction_id=0,
+                                            seq=self._seq))
+        return tokens
+
+    def plan(self, state: np.ndarray, action_positions: np.ndarray, stamp: float) -> np.ndarray:
+        """Absolute joint targets (H, A) from the state, with fresh noise."""
+        from gr00t_system1.planner import StateSample
+
+        sample = StateSample(state=state, action_positions=action_positions, stamp=stamp,
+                             arrival=time.monotonic(), seq=self._seq)
+        return self.planner.plan(sample).chunk.rows

@@ -50,34 +50,21 @@ def main() -> int:
     if args.episodes < 1 or args.exec_rows < 1 or args.episode_s <= 0:
         ap.error("--episodes and --exec-rows must be >= 1 and --episode-s > 0")
 
-    import json
-
     import mujoco
     import torch
 
+    from common import InProcessPolicy
     from gr00t_bringup.evaluate import task_for_seed, task_list
-    from gr00t_policy.backbone import BackboneRunner
-    from gr00t_policy.backends import make_runner
-    from gr00t_policy.checkpoint import METADATA_FILE
-    from gr00t_policy.embodiment import load_embodiment
-    from gr00t_policy.normalization import Normalizer
     from gr00t_sim.collect import task_for_seed as collect_task_for_seed
     from gr00t_sim.world import G1World, HeadCamera, Task
-    from gr00t_system1.planner import Planner, StateSample, TokenSample
 
     torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)
-    emb = load_embodiment(args.embodiment)
-    encoder = BackboneRunner(ckpt)
-    runner = make_runner(args.backend, ckpt, embodiment_slot=emb.slot)
-    if args.exec_rows > runner.horizon:
-        ap.error(f"--exec-rows {args.exec_rows} exceeds the action horizon {runner.horizon}")
-    normalizer = Normalizer.from_metadata(
-        json.loads((ckpt / METADATA_FILE).read_text()), emb.tag,
-        state_keys=[(k.key, k.mode) for k in emb.state_keys],
-        action_keys=[(k.key, k.mode) for k in emb.action_keys])
-    planner = Planner(runner, normalizer, action_dt=emb.action_dt, seed=args.seed,
-                      noise_scale=args.noise_scale)
+    policy = InProcessPolicy(ckpt, Path(args.embodiment), backend=args.backend, seed=args.seed,
+                             noise_scale=args.noise_scale)
+    emb = policy.emb
+    if args.exec_rows > policy.horizon:
+        ap.error(f"--exec-rows {args.exec_rows} exceeds the action horizon {policy.horizon}")
     world = G1World()
     camera = HeadCamera(world.model)
     index = {n: i for i, n in enumerate(world.robot_joints)}
@@ -87,20 +74,15 @@ def main() -> int:
     steps = int(round(args.episode_s / emb.action_dt))
     tasks = task_list(args.tasks)
     print(f"checkpoint {ckpt}; {args.episodes} episode(s) from seed {args.seed}, "
-          f"{args.episode_s:g} s each; {args.exec_rows} row(s) per chunk; {runner.name}",
+          f"{args.episode_s:g} s each; {args.exec_rows} row(s) per chunk; {policy.name}",
           flush=True)
 
-    def chunk(instruction: str, seq: int) -> np.ndarray:
-        tokens, mask = encoder.encode([camera.render(world.data)], instruction)  # (L, C), (L,)
-        planner.set_tokens(TokenSample(tokens=tokens, mask=mask, stamp=world.time,
-                                       arrival=time.monotonic(), instruction_id=0, seq=seq))
+    def chunk(instruction: str) -> np.ndarray:
+        policy.observe(camera.render(world.data), instruction, world.time)
         q = world.joint_positions()
-        plan = planner.plan(StateSample(state=q[state_idx], action_positions=q[action_idx],
-                                        stamp=world.time, arrival=time.monotonic(), seq=seq))
-        return plan.chunk.rows  # (H, A)
+        return policy.plan(q[state_idx], q[action_idx], world.time)  # (H, A)
 
     results: dict[str, list[bool]] = defaultdict(list)
-    seq = 0
     start = time.perf_counter()
     for seed in range(args.seed, args.seed + args.episodes):
         instruction = (collect_task_for_seed(seed) if args.collect_tasks
@@ -111,8 +93,7 @@ def main() -> int:
         near = {c: float("inf") for c in world.cube_positions()}  # closest approach per cube
         for _ in range(steps):
             if len(rows) == 0:
-                seq += 1
-                rows = chunk(instruction, seq)[: args.exec_rows]
+                rows = chunk(instruction)[: args.exec_rows]
             world.set_targets(dict(zip(emb.action_joints, rows[0])))
             rows = rows[1:]
             world.step(substeps)
