@@ -88,6 +88,18 @@ class GR00TPolicy(nn.Module):
         if missing:
             raise ValueError(f"GR00TPolicy.loss: batch lacks {missing}; has {sorted(batch)}")
         features, mask = self.encode(batch)  # (B, L, C), (B, L)
+        return self.loss_from_features(features, mask, batch, generator)
+
+    def loss_from_features(
+        self,
+        features: torch.Tensor,
+        mask: torch.Tensor,
+        batch: Mapping[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """:meth:`loss` on backbone tokens already computed by :meth:`encode` (for a trainer
+        that also uses the tokens elsewhere)."""
+        self._require("action_head")
         return self.action_head.loss(
             features, mask, batch["state"], batch["actions"], batch["action_mask"],
             batch["embodiment_id"], noise=batch.get("noise"), t=batch.get("t"),

@@ -85,6 +85,15 @@ class TrainConfig:
             state already shows. The checkpoint trained with uniform frames went to the wrong
             cube in 6 of 8 failed touches *on its own training scenes*
             (bench/policy_loop.py --collect-tasks).
+        goal_weight: weight of the auxiliary goal loss (0: off, plain flow matching). When on,
+            a small training-only head (:class:`GoalHead`) reads the backbone's last token
+            and regresses the episode's ``goal_position`` (meta/episodes.jsonl: where the
+            named hand ends, world frame; gr00t-collect records it), and its MSE on
+            normalized positions is added to the flow-matching loss times this weight. Why:
+            flow matching alone did not teach the nano backbone, trained from scratch, to
+            find the named cube: System 2's tokens changed 0.2% with the colour word
+            (bench/grounding_probe.py). GR00T N1 gets that grounding from its pretrained
+            VLM; this loss is the nano stand-in. The head is not part of the checkpoint.
         stale_prob: probability that a sample's image is older than its state.
         max_stale_frames: the image is then 1..max_stale_frames frames older.
         augment: random shift (+-``shift_px``) and colour jitter on the images.
@@ -111,6 +120,7 @@ class TrainConfig:
     seed: int = 0
     start_prob: float = 0.0
     start_frames: int = 16
+    goal_weight: float = 0.0
     stale_prob: float = 0.5
     max_stale_frames: int = 4
     augment: bool = True
@@ -131,6 +141,8 @@ class TrainConfig:
         for name in ("stale_prob", "start_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not (math.isfinite(self.goal_weight) and self.goal_weight >= 0):
+            raise ValueError(f"TrainConfig.goal_weight must be >= 0, got {self.goal_weight}")
         if self.start_frames < 1:
             raise ValueError(f"TrainConfig.start_frames must be >= 1, got {self.start_frames}")
         if self.max_stale_frames < 0 or self.shift_px < 0 or self.log_every < 1 or self.save_every < 0:
@@ -217,8 +229,14 @@ class TrainingData:
         config: PolicyConfig,
         prompt: PromptBuilder,
         metadata: dict[str, Any],
+        *,
+        goals: bool = False,
     ) -> None:
-        """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch."""
+        """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch.
+
+        ``goals``: also load each episode's ``goal_position`` (for ``TrainConfig.goal_weight``),
+        normalized over the episodes; batches then carry ``goal`` (B, 3).
+        """
         _check_layout(ds, emb)
         bb, ah = config.backbone, config.action_head
         if len(emb.cameras) != bb.num_views:
@@ -278,6 +296,7 @@ class TrainingData:
             self.actions.append(torch.from_numpy(padded))
             self.lengths.append(ep.length)
             self.task_rows.append(self._task_row[ep.task_index])
+        self.goals = _episode_goals(ds) if goals else None  # (N, 3) normalized
         self.action_dim = emb.action_dim
         self.max_action_dim = ah.max_action_dim
         self.mean = torch.tensor(bb.image_mean).view(1, 1, 3, 1, 1)
@@ -336,7 +355,9 @@ class TrainingData:
         if cfg.augment:
             pix = augment(pix, generator, cfg.shift_px, cfg.jitter)
         rows = torch.as_tensor([self.task_rows[e] for e in eps])  # (B,)
+        extra = {} if self.goals is None else {"goal": self.goals[torch.from_numpy(eps)]}  # (B, 3)
         return {
+            **extra,
             "input_ids": self.input_ids[rows],  # (B, L)
             "attention_mask": self.attention_mask[rows],  # (B, L)
             "pixel_values": (pix - self.mean) / self.std,  # (B, V, 3, S, S)
@@ -345,6 +366,41 @@ class TrainingData:
             "action_mask": action_mask,
             "embodiment_id": torch.full((batch_size,), self.slot, dtype=torch.long),  # (B,)
         }
+
+
+GOAL_KEY = "goal_position"
+GOAL_STD_FLOOR = 0.01  # m: a coordinate that barely varies (the table's height) is not inflated
+
+
+def _episode_goals(ds: LeRobotDataset) -> torch.Tensor:
+    """Every episode's ``goal_position`` from meta/episodes.jsonl, normalized per axis by its
+    mean and standard deviation over the episodes (floored at GOAL_STD_FLOOR); (N, 3)."""
+    goals = []
+    for i, entry in enumerate(ds.episodes):
+        goal = np.asarray(entry.get(GOAL_KEY, []), dtype=np.float64)
+        if goal.shape != (3,) or not np.isfinite(goal).all():
+            raise ValueError(
+                f"episode {i} of {ds.root} has no valid {GOAL_KEY!r} (x, y, z) in "
+                f"meta/episodes.jsonl (got {entry.get(GOAL_KEY)!r}); --goal-weight needs it: "
+                "record the dataset with this gr00t-collect, or train with --goal-weight 0")
+        goals.append(goal)
+    goals = np.stack(goals)
+    std = np.maximum(goals.std(axis=0), GOAL_STD_FLOOR)
+    return torch.from_numpy(((goals - goals.mean(axis=0)) / std).astype(np.float32))
+
+
+class GoalHead(torch.nn.Module):
+    """Training-only auxiliary head (``TrainConfig.goal_weight``): the backbone's last token
+    (B, L, C) -> the goal position (B, 3), normalized. With left-padded prompts the last
+    column is the last real token, which attends to the whole prompt and image."""
+
+    def __init__(self, width: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.GELU(),
+                                       torch.nn.Linear(hidden, 3))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features[:, -1].float())
 
 
 def augment(pix: torch.Tensor, generator: torch.Generator, shift_px: int, jitter: float) -> torch.Tensor:
@@ -424,9 +480,12 @@ def _save(policy, out: Path, tokenizer, metadata, emb, preset, losses, cfg, info
     (out / TRAIN_LOG_FILE).write_text(json.dumps(log, indent=1))
 
 
-def _save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator) -> None:
-    """What an exact resume needs beyond the weights: optimizer moments, generator states."""
+def _save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
+                      goal_head: GoalHead | None = None) -> None:
+    """What an exact resume needs beyond the weights: optimizer moments, generator states
+    (and the training-only goal head, which the checkpoint does not hold)."""
     state = {
+        "goal_head": None if goal_head is None else goal_head.state_dict(),
         "optimizer": optim.state_dict(),
         "numpy_rng": rng.bit_generator.state,
         "torch_generator": generator.get_state(),
@@ -446,11 +505,15 @@ def _read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
     saved = dict(log.get("train_config", {}))
     saved["betas"] = tuple(saved.get("betas", ()))
     want = asdict(cfg)
+    # A setting added after the run was saved is absent from its log; the run used the
+    # setting's default (each new setting's default keeps the old behaviour).
+    default = asdict(TrainConfig())
     # How often to save or log may change on resume; what shapes the weights may not.
     free = {"save_every", "log_every"}
-    differ = sorted(k for k in want if k not in free and saved.get(k) != want[k])
+    differ = sorted(k for k in want if k not in free and saved.get(k, default[k]) != want[k])
     if differ:
-        pairs = ", ".join(f"{k}: saved {saved.get(k)!r} vs now {want[k]!r}" for k in differ)
+        pairs = ", ".join(f"{k}: saved {saved.get(k, default[k])!r} vs now {want[k]!r}"
+                          for k in differ)
         raise ValueError(f"--resume: {path} was trained with other settings ({pairs}); "
                          "pass the same options as the interrupted run")
     step = int(log.get("step", 0))
@@ -500,10 +563,11 @@ def train(
             f"(expected fps {1.0 / embodiment.action_dt:g})"
         )
     out = Path(out_dir)
-    start, losses, resumed = 0, [], []
+    start, losses, resumed, goal_losses = 0, [], [], []
     if resume:  # checked before the (slow) video decoding below
         log = _read_resume_log(out, cfg)
         start, losses, resumed = int(log["step"]), list(log["losses"]), list(log.get("resumed", []))
+        goal_losses = list(log.get("goal_losses", []))
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata = build_metadata(ds, embodiment)
@@ -512,17 +576,21 @@ def train(
         _load_resume_weights(policy, out, metadata)
     elif init_from is not None:
         _load_init_weights(policy, Path(init_from))
-    data = TrainingData(ds, embodiment, policy_config, prompt, metadata)
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, goals=cfg.goal_weight > 0)
+    goal_head = GoalHead(policy_config.backbone.output_dim) if cfg.goal_weight > 0 else None
     policy.train()
     decay, no_decay = [], []
-    for name, p in policy.named_parameters():
+    named = list(policy.named_parameters())
+    if goal_head is not None:
+        named += [(f"goal_head.{n}", p) for n, p in goal_head.named_parameters()]
+    for name, p in named:
         (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
     optim = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr, betas=cfg.betas,
     )
     if resume:
-        exact = _restore_train_state(out, optim, rng, generator)
+        exact = _restore_train_state(out, optim, rng, generator, goal_head)
         resumed.append({"step": start, "exact": exact})
         if not exact:
             rng = np.random.default_rng([cfg.seed, start])
@@ -540,31 +608,45 @@ def train(
         info["resumed"] = resumed
     if init_from is not None:
         info["init_from"] = str(Path(init_from).resolve())
+    if goal_head is not None:
+        info["goal_losses"] = goal_losses  # the same list, appended to below
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
                initial=start, total=cfg.steps)
     t0 = time.perf_counter()
     for step in bar:
         batch = data.sample(rng, cfg.batch_size, cfg, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = policy.loss(batch, generator=generator)
+            if goal_head is None:
+                loss = flow = policy.loss(batch, generator=generator)
+            else:
+                features, mask = policy.encode(batch)  # (B, L, C), (B, L)
+                flow = policy.loss_from_features(features, mask, batch, generator=generator)
+                goal = F.mse_loss(goal_head(features), batch["goal"])
+                loss = flow + cfg.goal_weight * goal
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
         optim.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_([p for _, p in named], cfg.grad_clip)
         optim.step()
         sched.step()
-        losses.append(float(loss.item()))
+        losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
+        if goal_head is not None:
+            goal_losses.append(float(goal.item()))
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             recent = float(np.mean(losses[-cfg.log_every:]))
             bar.set_postfix(loss=f"{recent:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            logger.info("step %d loss %.4f", step + 1, recent)
+            if goal_head is None:
+                logger.info("step %d loss %.4f", step + 1, recent)
+            else:
+                logger.info("step %d loss %.4f goal loss %.4f", step + 1, recent,
+                            float(np.mean(goal_losses[-cfg.log_every:])))
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             policy.eval()
             _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
                   {**info, "step": step + 1})
-            _save_train_state(out, optim, rng, generator)
+            _save_train_state(out, optim, rng, generator, goal_head)
             policy.train()
     elapsed = time.perf_counter() - t0
     policy.eval()
@@ -605,12 +687,16 @@ def _load_init_weights(policy: GR00TPolicy, path: Path) -> None:
     logger.info("weights initialised from %s", path)
 
 
-def _restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator) -> bool:
-    """Restore optimizer and generators from train_state.pt; False if there is none."""
+def _restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
+                         goal_head: GoalHead | None = None) -> bool:
+    """Restore optimizer, generators (and goal head) from train_state.pt; False if there is
+    none."""
     path = out / TRAIN_STATE_FILE
     if not path.is_file():
         return False
     state = torch.load(path, weights_only=True)
+    if goal_head is not None:
+        goal_head.load_state_dict(state["goal_head"])
     optim.load_state_dict(state["optimizer"])
     rng.bit_generator.state = state["numpy_rng"]
     generator.set_state(state["torch_generator"])
@@ -668,6 +754,10 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default {d.start_prob:g}: uniform)")
     p.add_argument("--start-frames", type=int, default=d.start_frames,
                    help="that window, in frames")
+    p.add_argument("--goal-weight", type=float, default=d.goal_weight,
+                   help="weight of the auxiliary goal-position loss that teaches the backbone "
+                   "to find the named object (default 0: off; needs goal_position in the "
+                   "dataset's episodes.jsonl, which gr00t-collect writes)")
     p.add_argument("--stale-prob", type=float, default=d.stale_prob,
                    help="probability of an image older than the state")
     p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
@@ -702,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, start_prob=args.start_prob,
-        start_frames=args.start_frames, stale_prob=args.stale_prob,
+        start_frames=args.start_frames, goal_weight=args.goal_weight, stale_prob=args.stale_prob,
         max_stale_frames=args.max_stale_frames, augment=not args.no_augment,
         bf16=native_bf16() if args.precision == "auto" else args.precision == "bf16",
         log_every=args.log_every, save_every=args.save_every,

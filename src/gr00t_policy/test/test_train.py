@@ -65,8 +65,9 @@ def tiny_policy_config() -> PolicyConfig:
     return PolicyConfig(backbone, head)
 
 
-def write_tiny_dataset(root, episodes: int = 4, seed: int = 0) -> None:
-    """Frames coloured by task; actions = task-dependent ramp + 0.5 * state."""
+def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False) -> None:
+    """Frames coloured by task; actions = task-dependent ramp + 0.5 * state; with ``goals``
+    each episode's goal_position depends on its task."""
     rng = np.random.default_rng(seed)
     with LeRobotWriter(root, fps=20, state_keys=[("arm", ARM), ("hand", HAND)],
                        action_keys=[("arm", ARM), ("hand", HAND)], cameras=["head"],
@@ -80,7 +81,9 @@ def write_tiny_dataset(root, episodes: int = 4, seed: int = 0) -> None:
             frames = np.zeros((length, 32, 32, 3), dtype=np.uint8)
             frames[..., task] = 200
             frames[:, :, :, 2] = np.linspace(0, 255, length, dtype=np.uint8)[:, None, None]
-            w.add_episode(states, actions.astype(np.float32), {"head": frames}, TASKS[task])
+            extra = {"goal_position": [0.3, 0.2 if task else -0.2, 0.8 + 0.1 * task]} if goals else {}
+            w.add_episode(states, actions.astype(np.float32), {"head": frames}, TASKS[task],
+                          extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -368,3 +371,88 @@ def test_native_bf16_reads_the_cpu_flags():
     assert not native_bf16(zen2)
     assert native_bf16(zen4) and native_bf16(sapphire)
     assert not native_bf16("")  # no flags line (not x86 Linux): float32
+
+
+@pytest.fixture(scope="module")
+def goal_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds") / "tiny_goals"
+    write_tiny_dataset(root, goals=True)
+    return root
+
+
+def test_goal_loss_is_learned_logged_and_not_saved(goal_dataset, tmp_path):
+    from safetensors.torch import load_file
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=80, batch_size=8, lr=3e-3, seed=0, goal_weight=1.0, log_every=20,
+                      save_every=0)
+    result = train(goal_dataset, tmp_path / "ckpt", policy_config=config, embodiment=emb,
+                   cfg=cfg, progress=False)
+    log = json.loads((tmp_path / "ckpt" / "train_log.json").read_text())
+    goal = np.asarray(log["goal_losses"])
+    assert goal.shape == (80,) and len(log["losses"]) == 80 and np.isfinite(result.losses).all()
+    # The goal is a function of the words: ~1 (normalized) at first, learned well below.
+    assert goal[-20:].mean() < 0.3 * goal[:5].mean(), (goal[:5], goal[-20:])
+    # The head is for training only: the checkpoint holds exactly the policy's tensors.
+    saved = load_file(str(tmp_path / "ckpt" / "model.safetensors"))
+    assert not [k for k in saved if "goal" in k]
+    assert load_checkpoint(tmp_path / "ckpt").policy is not None
+
+
+def test_goal_batches_carry_normalized_goals_and_a_missing_goal_is_named(goal_dataset, dataset):
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    ds = LeRobotDataset(goal_dataset)
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb), goals=True)
+    batch = data.sample(np.random.default_rng(0), 16, TrainConfig(augment=False),
+                        torch.Generator().manual_seed(0))
+    touch = batch["input_ids"].eq(prompt.tokenizer.convert_tokens_to_ids("touch")).any(dim=1)
+    assert 0 < touch.sum() < 16  # both tasks drawn
+    # y is +0.2 m for the touch task, -0.2 m for raise: +-1 normalized; x is the same in
+    # every episode, so its spread is floored (1 cm) instead of dividing by ~0.
+    assert torch.equal(batch["goal"][:, 1], torch.where(touch, 1.0, -1.0))
+    assert torch.allclose(batch["goal"][:, 0], torch.zeros(16))
+    plain = LeRobotDataset(dataset)
+    with pytest.raises(ValueError, match=r"episode 0 .* no valid 'goal_position'.*--goal-weight 0"):
+        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb), goals=True)
+    with pytest.raises(ValueError, match="goal_weight must be >= 0"):
+        TrainConfig(goal_weight=-1.0)
+
+
+def test_resume_with_the_goal_head_gives_the_uninterrupted_run(goal_dataset, tmp_path):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5)
+    whole = train(goal_dataset, tmp_path / "whole", policy_config=config, embodiment=emb,
+                  cfg=cfg, progress=False)
+    _train_cut_off_after(goal_dataset, tmp_path / "cut", cfg, cut_at_step=4)
+    resumed = train(goal_dataset, tmp_path / "cut", policy_config=config, embodiment=emb,
+                    cfg=cfg, progress=False, resume=True)
+    assert resumed.losses == whole.losses
+    logs = [json.loads((tmp_path / d / "train_log.json").read_text()) for d in ("whole", "cut")]
+    assert logs[0]["goal_losses"] == logs[1]["goal_losses"] and len(logs[1]["goal_losses"]) == 6
+
+
+def test_resume_accepts_a_run_saved_before_a_setting_existed(dataset, tmp_path):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    path = out / "train_log.json"
+    log = json.loads(path.read_text())
+    for newer in ("start_prob", "start_frames", "goal_weight"):  # absent from older logs
+        del log["train_config"][newer]
+    path.write_text(json.dumps(log))
+    result = train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+                   resume=True)
+    assert len(result.losses) == 6
+    # ... but a run saved before the setting existed used its default: another value is refused.
+    _train_cut_off_after(dataset, tmp_path / "cut2", cfg, cut_at_step=4)
+    log = json.loads((tmp_path / "cut2" / "train_log.json").read_text())
+    del log["train_config"]["start_prob"]
+    (tmp_path / "cut2" / "train_log.json").write_text(json.dumps(log))
+    with pytest.raises(ValueError, match=r"start_prob: saved 0\.0 vs now 0\.5"):
+        train(dataset, tmp_path / "cut2", policy_config=config, embodiment=emb, progress=False,
+              resume=True, cfg=TrainConfig(steps=6, batch_size=4, seed=3, save_every=3,
+                                           start_prob=0.5))

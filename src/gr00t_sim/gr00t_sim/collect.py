@@ -26,7 +26,9 @@ The episode ends ``hold_s`` after the task's success condition first holds, or f
 Seeds: training demonstrations use seeds in ``[0, EVAL_SEED_START)``; evaluation uses seeds
 ``>= EVAL_SEED_START`` (100000), so no evaluation scene is ever trained on. Consecutive seeds
 ``S, S+1, ...`` are tried until ``--episodes`` successful episodes are written; each episode's
-seed is stored in meta/episodes.jsonl.
+seed is stored in meta/episodes.jsonl, with ``goal_position``: where the expert's palm ends
+(world frame, m; over the named cube for a touch, above the shoulder for a raise), the target
+of gr00t-train's auxiliary goal loss (``--goal-weight``).
 """
 
 from __future__ import annotations
@@ -180,7 +182,8 @@ class DemoRecorder:
             states=np.asarray(states, dtype=np.float32),
             actions=np.asarray(actions, dtype=np.float32),
             frames=np.stack(frames),
-            info={"first_success_step": first_success},
+            info={"first_success_step": first_success,
+                  "goal_position": [float(x) for x in self.expert.goal]},
         )
 
     def close(self) -> None:
@@ -251,7 +254,8 @@ def collect(
                 demo = next(demos)
                 if demo.success:
                     writer.add_episode(demo.states, demo.actions, {"head": demo.frames}, demo.task,
-                                       extra={"seed": demo.seed})
+                                       extra={"seed": demo.seed,
+                                              "goal_position": demo.info["goal_position"]})
                     frames += len(demo.states)
                 else:
                     failed.append(s)

@@ -126,6 +126,7 @@ class ScriptedExpert:
         self._t = 0.0
         self._q: np.ndarray | None = None
         self._plan: list[tuple[float, float, np.ndarray]] = []  # (start, duration, keyframes)
+        self.goal: np.ndarray | None = None  # where the task's palm ends, world frame (3,)
 
     # -- episode -----------------------------------------------------------------------
     def reset(self, task: Task | str) -> None:
@@ -141,7 +142,9 @@ class ScriptedExpert:
         self._plan = []
         q, t0 = rest, 0.0
         n = self.cfg.keyframes_per_segment
-        for duration, p0, p1, rot, b0, b1 in self._segments(start):
+        segments = self._segments(start)
+        self.goal = np.array(segments[-1][2], dtype=np.float64)  # the last segment's end
+        for duration, p0, p1, rot, b0, b1 in segments:
             frames = [q]
             for i in range(1, n + 1):
                 s = i / n

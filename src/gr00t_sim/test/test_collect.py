@@ -60,6 +60,20 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
         arm = [j for j, n in enumerate(emb.action_joints) if n.startswith(f"{side}_shoulder")]
         assert np.abs(ep.actions[-1, arm] - ep.actions[0, arm]).max() > 0.2
         assert np.abs(ep.frames["head"][-1].astype(int) - ep.frames["head"][0]).mean() > 1.0
+    # Each episode records where the expert's palm ends (gr00t-train --goal-weight): a touch
+    # goal is over the named cube, a raise goal above the shoulder.
+    from gr00t_sim.world import G1World
+
+    world = G1World()
+    for entry in ds.episodes:
+        task = Task.parse(entry["tasks"][0])
+        goal = np.asarray(entry["goal_position"])
+        world.reset(entry["seed"])
+        if task.kind == "touch":
+            offset = goal - world.cube_position(task.color)
+            assert np.linalg.norm(offset[:2]) < 0.03 and 0.0 < offset[2] < 0.06, offset
+        else:
+            assert goal[2] > world.shoulder_position(task.side)[2] + 0.2
 
 
 def test_replayed_episode_matches_and_succeeds(emb, tmp_path):
