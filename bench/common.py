@@ -1,9 +1,10 @@
 """Shared helpers for the bench scripts (machine report, statistics, graph runs, recording).
 
 Imported by ``bench/graph_vs_baseline.py``, ``bench/soak.py``, ``bench/baseline_node.py``,
-``bench/policy_loop.py`` and ``bench/grounding_probe.py`` with ``bench/`` on ``sys.path`` (a script's own directory is). Nothing here runs at import
-time except the standard library and numpy; ROS imports happen inside the functions that
-need them, after the caller has set ROS_DOMAIN_ID.
+``bench/policy_loop.py`` and ``bench/grounding_probe.py`` with ``bench/`` on ``sys.path`` (a
+script's own directory is). Nothing here runs at import time except the standard library and
+numpy; ROS imports happen inside the functions that need them, after the caller has set
+ROS_DOMAIN_ID.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ Prints, per instruction colour, how often the plan is nearest to the named cube'
 (chance: 1/3), the mean RMS to the named chunk and to the other two, and a confusion matrix
 (rows: colour named, columns: colour whose expert chunk the plan is nearest), how far apart
 the plans for the three colours are against the expert's, and how much System 2's tokens
-change with the colour word, the hand word and the scene (another scene's image at the same frame). A policy that ignores the
-words or cannot find the named colour in the image scores ~33%.
+change with the colour word, the hand word and the scene (another scene's image at the same
+frame). A policy that ignores the words or cannot find the named colour in the image scores
+~33%.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def main() -> int:
     changes: dict[str, list[float]] = {"colour word": [], "hand word": [], "scene image": []}
     previous_image: dict[str, np.ndarray] = {}  # per hand: the arm is posed the same
 
+    pairs = [(a, b) for a in range(len(colors)) for b in range(a + 1, len(colors))]
+
     def change(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a - b).mean() / max(np.abs(a).mean(), 1e-12))
+
     start = time.perf_counter()
     print(f"checkpoint {ckpt}; {args.scenes} scene(s) from seed {args.seed} x {len(SIDES)} hands; "
           f"decision frame {t}; {args.samples} noise draws per plan; {policy.name}", flush=True)
@@ -102,7 +106,6 @@ def main() -> int:
                 confusion[i, nearest[-1]] += 1
                 named_rms.append(rms[i])
                 other_rms.extend(np.delete(rms, i))
-            pairs = [(a, b) for a in range(len(colors)) for b in range(a + 1, len(colors))]
             changes["colour word"].extend(change(tokens[a], tokens[b]) for a, b in pairs)
             other_hand = demos[0].task.replace(f"your {side} hand",
                                                f"your {next(s for s in SIDES if s != side)} hand")
