@@ -94,6 +94,15 @@ class TrainConfig:
             find the named cube: System 2's tokens changed 0.2% with the colour word
             (bench/grounding_probe.py). GR00T N1 gets that grounding from its pretrained
             VLM; this loss is the nano stand-in. The head is not part of the checkpoint.
+        scene_weight: weight of the auxiliary scene loss (0: off). When on, a training-only
+            head (:class:`SceneHead`) reads the backbone's tokens at the image positions and
+            regresses every object's position in the episode's ``object_positions``
+            (meta/episodes.jsonl; gr00t-collect records the cubes), MSE on normalized
+            positions, times this weight. Why: a ridge regression finds the cubes to ~2-3 cm
+            from raw pixels but only to ~7 cm from the image tokens of a backbone trained by
+            flow matching alone: the vision tower, trained from scratch, dropped them. This
+            keeps them in the tokens System 1 cross-attends to; ``goal_weight`` then teaches
+            the words to pick one. Not part of the checkpoint either.
         stale_prob: probability that a sample's image is older than its state.
         max_stale_frames: the image is then 1..max_stale_frames frames older.
         augment: random shift (+-``shift_px``) and colour jitter on the images.
@@ -121,6 +130,7 @@ class TrainConfig:
     start_prob: float = 0.0
     start_frames: int = 16
     goal_weight: float = 0.0
+    scene_weight: float = 0.0
     stale_prob: float = 0.5
     max_stale_frames: int = 4
     augment: bool = True
@@ -141,8 +151,10 @@ class TrainConfig:
         for name in ("stale_prob", "start_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"TrainConfig.{name} must be in [0, 1], got {getattr(self, name)}")
-        if not (math.isfinite(self.goal_weight) and self.goal_weight >= 0):
-            raise ValueError(f"TrainConfig.goal_weight must be >= 0, got {self.goal_weight}")
+        for name in ("goal_weight", "scene_weight"):
+            weight = getattr(self, name)
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"TrainConfig.{name} must be >= 0, got {weight}")
         if self.start_frames < 1:
             raise ValueError(f"TrainConfig.start_frames must be >= 1, got {self.start_frames}")
         if self.max_stale_frames < 0 or self.shift_px < 0 or self.log_every < 1 or self.save_every < 0:
@@ -231,11 +243,14 @@ class TrainingData:
         metadata: dict[str, Any],
         *,
         goals: bool = False,
+        scene: bool = False,
     ) -> None:
         """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch.
 
         ``goals``: also load each episode's ``goal_position`` (for ``TrainConfig.goal_weight``),
         normalized over the episodes; batches then carry ``goal`` (B, 3).
+        ``scene``: likewise its ``object_positions`` (``TrainConfig.scene_weight``); batches
+        then carry ``scene`` (B, 3 * objects), objects in name order.
         """
         _check_layout(ds, emb)
         bb, ah = config.backbone, config.action_head
@@ -297,6 +312,7 @@ class TrainingData:
             self.lengths.append(ep.length)
             self.task_rows.append(self._task_row[ep.task_index])
         self.goals = _episode_goals(ds) if goals else None  # (N, 3) normalized
+        self.scene = _episode_objects(ds) if scene else None  # (N, 3 * objects) normalized
         self.action_dim = emb.action_dim
         self.max_action_dim = ah.max_action_dim
         self.mean = torch.tensor(bb.image_mean).view(1, 1, 3, 1, 1)
@@ -355,7 +371,11 @@ class TrainingData:
         if cfg.augment:
             pix = augment(pix, generator, cfg.shift_px, cfg.jitter)
         rows = torch.as_tensor([self.task_rows[e] for e in eps])  # (B,)
-        extra = {} if self.goals is None else {"goal": self.goals[torch.from_numpy(eps)]}  # (B, 3)
+        extra = {}
+        if self.goals is not None:
+            extra["goal"] = self.goals[torch.from_numpy(eps)]  # (B, 3)
+        if self.scene is not None:
+            extra["scene"] = self.scene[torch.from_numpy(eps)]  # (B, 3 * objects)
         return {
             **extra,
             "input_ids": self.input_ids[rows],  # (B, L)
@@ -369,12 +389,20 @@ class TrainingData:
 
 
 GOAL_KEY = "goal_position"
+SCENE_KEY = "object_positions"
 GOAL_STD_FLOOR = 0.01  # m: a coordinate that barely varies (the table's height) is not inflated
 
 
+def _normalized(rows: list[np.ndarray]) -> torch.Tensor:
+    """(N, D) float32: each column minus its mean over the episodes, divided by its standard
+    deviation (floored at GOAL_STD_FLOOR)."""
+    x = np.stack(rows)
+    std = np.maximum(x.std(axis=0), GOAL_STD_FLOOR)
+    return torch.from_numpy(((x - x.mean(axis=0)) / std).astype(np.float32))
+
+
 def _episode_goals(ds: LeRobotDataset) -> torch.Tensor:
-    """Every episode's ``goal_position`` from meta/episodes.jsonl, normalized per axis by its
-    mean and standard deviation over the episodes (floored at GOAL_STD_FLOOR); (N, 3)."""
+    """Every episode's ``goal_position`` from meta/episodes.jsonl, normalized; (N, 3)."""
     goals = []
     for i, entry in enumerate(ds.episodes):
         goal = np.asarray(entry.get(GOAL_KEY, []), dtype=np.float64)
@@ -384,9 +412,27 @@ def _episode_goals(ds: LeRobotDataset) -> torch.Tensor:
                 f"meta/episodes.jsonl (got {entry.get(GOAL_KEY)!r}); --goal-weight needs it: "
                 "record the dataset with this gr00t-collect, or train with --goal-weight 0")
         goals.append(goal)
-    goals = np.stack(goals)
-    std = np.maximum(goals.std(axis=0), GOAL_STD_FLOOR)
-    return torch.from_numpy(((goals - goals.mean(axis=0)) / std).astype(np.float32))
+    return _normalized(goals)
+
+
+def _episode_objects(ds: LeRobotDataset) -> torch.Tensor:
+    """Every episode's ``object_positions`` ({name: (x, y, z)}, the same names in every
+    episode) from meta/episodes.jsonl, in name order and normalized; (N, 3 * objects)."""
+    names, rows = None, []
+    for i, entry in enumerate(ds.episodes):
+        objects = entry.get(SCENE_KEY)
+        if names is None and isinstance(objects, dict) and objects:
+            names = sorted(objects)
+        ok = isinstance(objects, dict) and sorted(objects) == names
+        row = np.asarray([objects[n] for n in names], dtype=np.float64) if ok else np.zeros(0)
+        if row.shape != (len(names or ()), 3) or not np.isfinite(row).all():
+            raise ValueError(
+                f"episode {i} of {ds.root} has no valid {SCENE_KEY!r} in meta/episodes.jsonl "
+                f"({{name: [x, y, z]}} with the names {names} of episode 0; got {objects!r}); "
+                "--scene-weight needs it: record the dataset with this gr00t-collect, or train "
+                "with --scene-weight 0")
+        rows.append(row.reshape(-1))
+    return _normalized(rows)
 
 
 class GoalHead(torch.nn.Module):
@@ -399,8 +445,25 @@ class GoalHead(torch.nn.Module):
         self.net = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.GELU(),
                                        torch.nn.Linear(hidden, 3))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, image_mask: torch.Tensor) -> torch.Tensor:
         return self.net(features[:, -1].float())
+
+
+class SceneHead(torch.nn.Module):
+    """Training-only auxiliary head (``TrainConfig.scene_weight``): the backbone's tokens at
+    the image positions, (B, tokens, C) flattened, so which token holds what stays known ->
+    every object's position (B, outputs), normalized."""
+
+    def __init__(self, width: int, tokens: int, outputs: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.tokens = tokens
+        self.net = torch.nn.Sequential(torch.nn.Linear(width * tokens, hidden), torch.nn.GELU(),
+                                       torch.nn.Linear(hidden, outputs))
+
+    def forward(self, features: torch.Tensor, image_mask: torch.Tensor) -> torch.Tensor:
+        b, _, c = features.shape
+        image = features[image_mask].reshape(b, self.tokens, c)  # (B, tokens, C)
+        return self.net(image.reshape(b, -1).float())
 
 
 def augment(pix: torch.Tensor, generator: torch.Generator, shift_px: int, jitter: float) -> torch.Tensor:
@@ -481,11 +544,11 @@ def _save(policy, out: Path, tokenizer, metadata, emb, preset, losses, cfg, info
 
 
 def _save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
-                      goal_head: GoalHead | None = None) -> None:
+                      heads: torch.nn.ModuleDict | None = None) -> None:
     """What an exact resume needs beyond the weights: optimizer moments, generator states
-    (and the training-only goal head, which the checkpoint does not hold)."""
+    (and the training-only auxiliary heads, which the checkpoint does not hold)."""
     state = {
-        "goal_head": None if goal_head is None else goal_head.state_dict(),
+        "heads": {} if heads is None else {k: h.state_dict() for k, h in heads.items()},
         "optimizer": optim.state_dict(),
         "numpy_rng": rng.bit_generator.state,
         "torch_generator": generator.get_state(),
@@ -563,11 +626,10 @@ def train(
             f"(expected fps {1.0 / embodiment.action_dt:g})"
         )
     out = Path(out_dir)
-    start, losses, resumed, goal_losses = 0, [], [], []
+    start, losses, resumed, log = 0, [], [], {}
     if resume:  # checked before the (slow) video decoding below
         log = _read_resume_log(out, cfg)
         start, losses, resumed = int(log["step"]), list(log["losses"]), list(log.get("resumed", []))
-        goal_losses = list(log.get("goal_losses", []))
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata = build_metadata(ds, embodiment)
@@ -576,13 +638,21 @@ def train(
         _load_resume_weights(policy, out, metadata)
     elif init_from is not None:
         _load_init_weights(policy, Path(init_from))
-    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, goals=cfg.goal_weight > 0)
-    goal_head = GoalHead(policy_config.backbone.output_dim) if cfg.goal_weight > 0 else None
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata,
+                        goals=cfg.goal_weight > 0, scene=cfg.scene_weight > 0)
+    bb = policy_config.backbone
+    heads = torch.nn.ModuleDict()  # training-only auxiliary heads, name -> head
+    if cfg.goal_weight > 0:
+        heads["goal"] = GoalHead(bb.output_dim)
+    if cfg.scene_weight > 0:
+        heads["scene"] = SceneHead(bb.output_dim, bb.image_tokens_per_view * bb.num_views,
+                                   data.scene.shape[1])
+    weights = {"goal": cfg.goal_weight, "scene": cfg.scene_weight}
+    aux_losses = {name: list(log.get(f"{name}_losses", [])) for name in heads}
     policy.train()
     decay, no_decay = [], []
-    named = list(policy.named_parameters())
-    if goal_head is not None:
-        named += [(f"goal_head.{n}", p) for n, p in goal_head.named_parameters()]
+    named = list(policy.named_parameters()) + [
+        (f"aux.{n}", p) for n, p in heads.named_parameters()]
     for name, p in named:
         (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
     optim = torch.optim.AdamW(
@@ -590,7 +660,7 @@ def train(
         lr=cfg.lr, betas=cfg.betas,
     )
     if resume:
-        exact = _restore_train_state(out, optim, rng, generator, goal_head)
+        exact = _restore_train_state(out, optim, rng, generator, heads)
         resumed.append({"step": start, "exact": exact})
         if not exact:
             rng = np.random.default_rng([cfg.seed, start])
@@ -608,21 +678,21 @@ def train(
         info["resumed"] = resumed
     if init_from is not None:
         info["init_from"] = str(Path(init_from).resolve())
-    if goal_head is not None:
-        info["goal_losses"] = goal_losses  # the same list, appended to below
+    for name, values in aux_losses.items():
+        info[f"{name}_losses"] = values  # the same lists, appended to below
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
                initial=start, total=cfg.steps)
     t0 = time.perf_counter()
     for step in bar:
         batch = data.sample(rng, cfg.batch_size, cfg, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            if goal_head is None:
-                loss = flow = policy.loss(batch, generator=generator)
-            else:
-                features, mask = policy.encode(batch)  # (B, L, C), (B, L)
-                flow = policy.loss_from_features(features, mask, batch, generator=generator)
-                goal = F.mse_loss(goal_head(features), batch["goal"])
-                loss = flow + cfg.goal_weight * goal
+            features, mask = policy.encode(batch)  # (B, L, C), (B, L)
+            loss = flow = policy.loss_from_features(features, mask, batch, generator=generator)
+            image_mask = batch["input_ids"] == policy.backbone.image_context_id  # (B, L)
+            aux = {name: F.mse_loss(head(features, image_mask), batch[name])
+                   for name, head in heads.items()}
+            for name, value in aux.items():
+                loss = loss + weights[name] * value
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
         optim.zero_grad(set_to_none=True)
@@ -632,21 +702,19 @@ def train(
         optim.step()
         sched.step()
         losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
-        if goal_head is not None:
-            goal_losses.append(float(goal.item()))
+        for name, value in aux.items():
+            aux_losses[name].append(float(value.item()))
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             recent = float(np.mean(losses[-cfg.log_every:]))
             bar.set_postfix(loss=f"{recent:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            if goal_head is None:
-                logger.info("step %d loss %.4f", step + 1, recent)
-            else:
-                logger.info("step %d loss %.4f goal loss %.4f", step + 1, recent,
-                            float(np.mean(goal_losses[-cfg.log_every:])))
+            logger.info("step %d loss %.4f%s", step + 1, recent, "".join(
+                f" {name} loss {np.mean(values[-cfg.log_every:]):.4f}"
+                for name, values in aux_losses.items()))
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             policy.eval()
             _save(policy, out, tokenizer, metadata, embodiment, preset, losses, cfg,
                   {**info, "step": step + 1})
-            _save_train_state(out, optim, rng, generator, goal_head)
+            _save_train_state(out, optim, rng, generator, heads)
             policy.train()
     elapsed = time.perf_counter() - t0
     policy.eval()
@@ -688,15 +756,18 @@ def _load_init_weights(policy: GR00TPolicy, path: Path) -> None:
 
 
 def _restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
-                         goal_head: GoalHead | None = None) -> bool:
-    """Restore optimizer, generators (and goal head) from train_state.pt; False if there is
-    none."""
+                         heads: torch.nn.ModuleDict | None = None) -> bool:
+    """Restore optimizer, generators (and auxiliary heads) from train_state.pt; False if there
+    is none."""
     path = out / TRAIN_STATE_FILE
     if not path.is_file():
         return False
     state = torch.load(path, weights_only=True)
-    if goal_head is not None:
-        goal_head.load_state_dict(state["goal_head"])
+    saved = state.get("heads")
+    if saved is None:  # written before the scene head: a goal head or none
+        saved = {} if state.get("goal_head") is None else {"goal": state["goal_head"]}
+    for name, head in (heads or {}).items():
+        head.load_state_dict(saved[name])
     optim.load_state_dict(state["optimizer"])
     rng.bit_generator.state = state["numpy_rng"]
     generator.set_state(state["torch_generator"])
@@ -758,6 +829,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the auxiliary goal-position loss that teaches the backbone "
                    "to find the named object (default 0: off; needs goal_position in the "
                    "dataset's episodes.jsonl, which gr00t-collect writes)")
+    p.add_argument("--scene-weight", type=float, default=d.scene_weight,
+                   help="weight of the auxiliary loss that keeps every object's position in "
+                   "the image tokens (default 0: off; needs object_positions in episodes.jsonl, "
+                   "which gr00t-collect writes)")
     p.add_argument("--stale-prob", type=float, default=d.stale_prob,
                    help="probability of an image older than the state")
     p.add_argument("--max-stale-frames", type=int, default=d.max_stale_frames,
@@ -792,7 +867,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, start_prob=args.start_prob,
-        start_frames=args.start_frames, goal_weight=args.goal_weight, stale_prob=args.stale_prob,
+        start_frames=args.start_frames, goal_weight=args.goal_weight,
+        scene_weight=args.scene_weight, stale_prob=args.stale_prob,
         max_stale_frames=args.max_stale_frames, augment=not args.no_augment,
         bf16=native_bf16() if args.precision == "auto" else args.precision == "bf16",
         log_every=args.log_every, save_every=args.save_every,

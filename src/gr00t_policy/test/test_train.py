@@ -67,7 +67,7 @@ def tiny_policy_config() -> PolicyConfig:
 
 def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False) -> None:
     """Frames coloured by task; actions = task-dependent ramp + 0.5 * state; with ``goals``
-    each episode's goal_position depends on its task."""
+    each episode's goal_position and object_positions depend on its task."""
     rng = np.random.default_rng(seed)
     with LeRobotWriter(root, fps=20, state_keys=[("arm", ARM), ("hand", HAND)],
                        action_keys=[("arm", ARM), ("hand", HAND)], cameras=["head"],
@@ -81,7 +81,9 @@ def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = Fal
             frames = np.zeros((length, 32, 32, 3), dtype=np.uint8)
             frames[..., task] = 200
             frames[:, :, :, 2] = np.linspace(0, 255, length, dtype=np.uint8)[:, None, None]
-            extra = {"goal_position": [0.3, 0.2 if task else -0.2, 0.8 + 0.1 * task]} if goals else {}
+            extra = {"goal_position": [0.3, 0.2 if task else -0.2, 0.8 + 0.1 * task],
+                     "object_positions": {"red": [0.4, 0.1 if task else -0.1, 0.8],
+                                          "blue": [0.5, 0.0, 0.8 - 0.2 * task]}} if goals else {}
             w.add_episode(states, actions.astype(np.float32), {"head": frames}, TASKS[task],
                           extra=extra)
 
@@ -380,22 +382,24 @@ def goal_dataset(tmp_path_factory):
     return root
 
 
-def test_goal_loss_is_learned_logged_and_not_saved(goal_dataset, tmp_path):
+def test_goal_and_scene_losses_are_learned_logged_and_not_saved(goal_dataset, tmp_path):
     from safetensors.torch import load_file
 
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=80, batch_size=8, lr=3e-3, seed=0, goal_weight=1.0, log_every=20,
-                      save_every=0)
+    cfg = TrainConfig(steps=80, batch_size=8, lr=3e-3, seed=0, goal_weight=1.0,
+                      scene_weight=1.0, log_every=20, save_every=0)
     result = train(goal_dataset, tmp_path / "ckpt", policy_config=config, embodiment=emb,
                    cfg=cfg, progress=False)
     log = json.loads((tmp_path / "ckpt" / "train_log.json").read_text())
-    goal = np.asarray(log["goal_losses"])
-    assert goal.shape == (80,) and len(log["losses"]) == 80 and np.isfinite(result.losses).all()
-    # The goal is a function of the words: ~1 (normalized) at first, learned well below.
-    assert goal[-20:].mean() < 0.3 * goal[:5].mean(), (goal[:5], goal[-20:])
-    # The head is for training only: the checkpoint holds exactly the policy's tensors.
+    assert len(log["losses"]) == 80 and np.isfinite(result.losses).all()
+    # The goal is a function of the words, the objects of the image: ~1 (normalized) at
+    # first, learned well below.
+    for key in ("goal_losses", "scene_losses"):
+        aux = np.asarray(log[key])
+        assert aux.shape == (80,) and aux[-20:].mean() < 0.3 * aux[:5].mean(), (key, aux)
+    # The heads are for training only: the checkpoint holds exactly the policy's tensors.
     saved = load_file(str(tmp_path / "ckpt" / "model.safetensors"))
-    assert not [k for k in saved if "goal" in k]
+    assert not [k for k in saved if "goal" in k or "scene" in k or "aux" in k]
     assert load_checkpoint(tmp_path / "ckpt").policy is not None
 
 
@@ -414,16 +418,31 @@ def test_goal_batches_carry_normalized_goals_and_a_missing_goal_is_named(goal_da
     # every episode, so its spread is floored (1 cm) instead of dividing by ~0.
     assert torch.equal(batch["goal"][:, 1], torch.where(touch, 1.0, -1.0))
     assert torch.allclose(batch["goal"][:, 0], torch.zeros(16))
+    assert "scene" not in batch  # only asked for
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb), scene=True)
+    batch = data.sample(np.random.default_rng(0), 16, TrainConfig(augment=False),
+                        torch.Generator().manual_seed(0))
+    touch = batch["input_ids"].eq(prompt.tokenizer.convert_tokens_to_ids("touch")).any(dim=1)
+    # Objects in name order (blue, red), x y z each: blue's z and red's y follow the task.
+    sign = torch.where(touch, 1.0, -1.0)
+    assert batch["scene"].shape == (16, 6) and "goal" not in batch
+    assert torch.equal(batch["scene"][:, 2], -sign) and torch.equal(batch["scene"][:, 4], sign)
+    assert torch.allclose(batch["scene"][:, [0, 1, 3, 5]], torch.zeros(16, 4))
     plain = LeRobotDataset(dataset)
     with pytest.raises(ValueError, match=r"episode 0 .* no valid 'goal_position'.*--goal-weight 0"):
         TrainingData(plain, emb, config, prompt, build_metadata(plain, emb), goals=True)
+    with pytest.raises(ValueError, match=r"episode 0 .* no valid 'object_positions'.*--scene-weight 0"):
+        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb), scene=True)
     with pytest.raises(ValueError, match="goal_weight must be >= 0"):
         TrainConfig(goal_weight=-1.0)
+    with pytest.raises(ValueError, match="scene_weight must be >= 0"):
+        TrainConfig(scene_weight=float("nan"))
 
 
-def test_resume_with_the_goal_head_gives_the_uninterrupted_run(goal_dataset, tmp_path):
+def test_resume_with_the_auxiliary_heads_gives_the_uninterrupted_run(goal_dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5)
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5,
+                      scene_weight=0.5)
     whole = train(goal_dataset, tmp_path / "whole", policy_config=config, embodiment=emb,
                   cfg=cfg, progress=False)
     _train_cut_off_after(goal_dataset, tmp_path / "cut", cfg, cut_at_step=4)
@@ -431,7 +450,24 @@ def test_resume_with_the_goal_head_gives_the_uninterrupted_run(goal_dataset, tmp
                     cfg=cfg, progress=False, resume=True)
     assert resumed.losses == whole.losses
     logs = [json.loads((tmp_path / d / "train_log.json").read_text()) for d in ("whole", "cut")]
-    assert logs[0]["goal_losses"] == logs[1]["goal_losses"] and len(logs[1]["goal_losses"]) == 6
+    for key in ("goal_losses", "scene_losses"):
+        assert logs[0][key] == logs[1][key] and len(logs[1][key]) == 6
+
+
+def test_resume_reads_the_goal_head_of_an_older_train_state(goal_dataset, tmp_path):
+    """train_state.pt written before the scene head held the goal head as "goal_head"."""
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5)
+    whole = train(goal_dataset, tmp_path / "whole", policy_config=config, embodiment=emb,
+                  cfg=cfg, progress=False)
+    _train_cut_off_after(goal_dataset, tmp_path / "cut", cfg, cut_at_step=4)
+    path = tmp_path / "cut" / "train_state.pt"
+    state = torch.load(path, weights_only=True)
+    state["goal_head"] = state.pop("heads")["goal"]
+    torch.save(state, path)
+    resumed = train(goal_dataset, tmp_path / "cut", policy_config=config, embodiment=emb,
+                    cfg=cfg, progress=False, resume=True)
+    assert resumed.losses == whole.losses
 
 
 def test_resume_accepts_a_run_saved_before_a_setting_existed(dataset, tmp_path):
@@ -441,7 +477,7 @@ def test_resume_accepts_a_run_saved_before_a_setting_existed(dataset, tmp_path):
     _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
     path = out / "train_log.json"
     log = json.loads(path.read_text())
-    for newer in ("start_prob", "start_frames", "goal_weight"):  # absent from older logs
+    for newer in ("start_prob", "start_frames", "goal_weight", "scene_weight"):  # absent from older logs
         del log["train_config"][newer]
     path.write_text(json.dumps(log))
     result = train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,

@@ -28,7 +28,8 @@ Seeds: training demonstrations use seeds in ``[0, EVAL_SEED_START)``; evaluation
 ``S, S+1, ...`` are tried until ``--episodes`` successful episodes are written; each episode's
 seed is stored in meta/episodes.jsonl, with ``goal_position``: where the expert's palm ends
 (world frame, m; over the named cube for a touch, above the shoulder for a raise), the target
-of gr00t-train's auxiliary goal loss (``--goal-weight``).
+of gr00t-train's auxiliary goal loss (``--goal-weight``), and ``object_positions``: where each
+cube starts ({colour: [x, y, z]}), the target of its scene loss (``--scene-weight``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class DemoRecorder:
         parsed = Task.parse(task)
         w, dt = self.world, self.emb.action_dt
         w.reset(seed)
+        objects = {name: [float(x) for x in pos] for name, pos in w.cube_positions().items()}
         self.expert.reset(parsed)
         states, actions, frames = [], [], []
         max_steps = int(round(self.cfg.max_s / dt))
@@ -183,7 +185,8 @@ class DemoRecorder:
             actions=np.asarray(actions, dtype=np.float32),
             frames=np.stack(frames),
             info={"first_success_step": first_success,
-                  "goal_position": [float(x) for x in self.expert.goal]},
+                  "goal_position": [float(x) for x in self.expert.goal],
+                  "object_positions": objects},
         )
 
     def close(self) -> None:
@@ -255,7 +258,8 @@ def collect(
                 if demo.success:
                     writer.add_episode(demo.states, demo.actions, {"head": demo.frames}, demo.task,
                                        extra={"seed": demo.seed,
-                                              "goal_position": demo.info["goal_position"]})
+                                              "goal_position": demo.info["goal_position"],
+                                              "object_positions": demo.info["object_positions"]})
                     frames += len(demo.states)
                 else:
                     failed.append(s)

@@ -74,6 +74,10 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
             assert np.linalg.norm(offset[:2]) < 0.03 and 0.0 < offset[2] < 0.06, offset
         else:
             assert goal[2] > world.shoulder_position(task.side)[2] + 0.2
+        # ... and where every cube starts (gr00t-train --scene-weight): the scene of its seed.
+        assert sorted(entry["object_positions"]) == sorted(world.cube_positions())
+        for name, pos in entry["object_positions"].items():
+            np.testing.assert_allclose(pos, world.cube_position(name), atol=1e-9)
 
 
 def test_replayed_episode_matches_and_succeeds(emb, tmp_path):
