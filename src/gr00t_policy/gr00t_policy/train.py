@@ -446,6 +446,7 @@ class GoalHead(torch.nn.Module):
                                        torch.nn.Linear(hidden, 3))
 
     def forward(self, features: torch.Tensor, image_mask: torch.Tensor) -> torch.Tensor:
+        # image_mask is unused: every auxiliary head takes (features, image_mask).
         return self.net(features[:, -1].float())
 
 
