@@ -54,9 +54,10 @@ import torch.nn.functional as F
 
 from gr00t_policy.dataset import ACTION, STATE, LeRobotDataset
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
-from gr00t_policy.normalization import Normalizer, compute_statistics, metadata_entry
+from gr00t_policy.normalization import compute_statistics, metadata_entry
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.policy_config import PolicyConfig, get_preset
+from gr00t_policy.processor import Processor
 from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -259,11 +260,6 @@ class TrainingData:
                 f"embodiment {emb.name!r} has {len(emb.cameras)} camera(s) but the backbone "
                 f"takes num_views={bb.num_views}"
             )
-        if emb.state_dim > ah.max_state_dim or emb.action_dim > ah.max_action_dim:
-            raise ValueError(
-                f"embodiment dims state {emb.state_dim} / action {emb.action_dim} exceed the "
-                f"action head's max_state_dim {ah.max_state_dim} / max_action_dim {ah.max_action_dim}"
-            )
         if not 0 <= emb.slot < ah.num_embodiments:
             raise ValueError(
                 f"embodiment slot {emb.slot} out of range [0, {ah.num_embodiments}) "
@@ -272,10 +268,11 @@ class TrainingData:
         self.horizon = ah.action_horizon
         self.slot = emb.slot
         self.cameras = [c.name for c in emb.cameras]
-        norm = Normalizer.from_metadata(
+        proc = Processor.from_metadata(
             metadata, emb.tag,
             state_keys=[(k.key, k.mode) for k in emb.state_keys],
             action_keys=[(k.key, k.mode) for k in emb.action_keys],
+            max_state_dim=ah.max_state_dim, max_action_dim=ah.max_action_dim,
         )
         task_ids = sorted(ds.tasks)
         encoded = [prompt.encode(ds.tasks[i], num_images=bb.num_views) for i in task_ids]
@@ -301,14 +298,11 @@ class TrainingData:
             ep = ds.episode(i, load_video=False)
             views = [resize_frames(ds.frames(i, cam), bb.image_size) for cam in self.cameras]
             self.images.append(torch.stack(views, dim=1))  # (T, V, 3, S, S)
-            state = np.zeros((ep.length, ah.max_state_dim), dtype=np.float32)
-            state[:, : emb.state_dim] = norm.normalize_state(ep.states)
-            act = norm.normalize_action(ep.actions).astype(np.float32)  # (T, A)
-            act = np.concatenate([act, np.repeat(act[-1:], self.horizon - 1, axis=0)])  # (T+H-1, A)
-            padded = np.zeros((act.shape[0], ah.max_action_dim), dtype=np.float32)
-            padded[:, : emb.action_dim] = act
+            state = proc.state(ep.states)  # (T, S_max)
+            act = proc.actions(ep.actions)  # (T, A_max)
+            act = np.concatenate([act, np.repeat(act[-1:], self.horizon - 1, axis=0)])  # (T+H-1, A_max)
             self.states.append(torch.from_numpy(state))
-            self.actions.append(torch.from_numpy(padded))
+            self.actions.append(torch.from_numpy(act))
             self.lengths.append(ep.length)
             self.task_rows.append(self._task_row[ep.task_index])
         self.goals = _episode_goals(ds) if goals else None  # (N, 3) normalized
