@@ -59,14 +59,10 @@ class BaselineNode(Node):
         super().__init__(NODE_NAME)
         import torch
 
-        from gr00t_policy.backbone import BackboneRunner
-        from gr00t_policy.backends import make_runner
-        from gr00t_policy.checkpoint import METADATA_FILE
         from gr00t_policy.embodiment import load_embodiment
-        from gr00t_policy.normalization import Normalizer
+        from gr00t_policy.runtime.bundle import PolicyBundle
         from gr00t_system1.decoders import make_decoders
         from gr00t_system1.joint_mapping import JointMapper
-        from gr00t_system1.planner import Planner
 
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("checkpoint", ""), ("embodiment", ""), ("backend", "onnxruntime"),
@@ -82,18 +78,12 @@ class BaselineNode(Node):
         self.ort_threads = int(p["ort_threads"])
         self.vlm_threads = int(p["torch_threads"]) or torch.get_num_threads()
         torch.set_num_threads(self.vlm_threads)
-        self.encoder = BackboneRunner(ckpt)
-        runner = make_runner(self.backend, ckpt, embodiment_slot=emb.slot,
-                             num_steps=int(p["denoising_steps"]),
-                             cache_dir=p["cache_dir"] or None, num_threads=self.ort_threads)
-        import json
-
-        normalizer = Normalizer.from_metadata(
-            json.loads((ckpt / METADATA_FILE).read_text()), emb.tag,
-            state_keys=[(k.key, k.mode) for k in emb.state_keys],
-            action_keys=[(k.key, k.mode) for k in emb.action_keys])
-        self.planner = Planner(runner, normalizer, action_dt=emb.action_dt,
-                               seed=None if p["seed"] < 0 else int(p["seed"]))
+        bundle = PolicyBundle.open(ckpt, emb)
+        self.encoder = bundle.backbone_runner()
+        runner = bundle.action_runner(self.backend, num_steps=int(p["denoising_steps"]),
+                                      cache_dir=p["cache_dir"] or None,
+                                      num_threads=self.ort_threads)
+        self.planner = bundle.planner(runner, seed=None if p["seed"] < 0 else int(p["seed"]))
         self.action_dt = emb.action_dt
         steps = int(p["execute_steps"])
         if not 0 <= steps <= runner.horizon:
@@ -183,7 +173,7 @@ class BaselineNode(Node):
             self.context.try_shutdown()
 
     def _run_loop(self) -> None:
-        from gr00t_system1.planner import StateSample, TokenSample
+        from gr00t_policy.runtime.planner import StateSample, TokenSample
 
         seq = 0
         while not self.stop.is_set():

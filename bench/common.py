@@ -335,22 +335,14 @@ class InProcessPolicy:
 
     def __init__(self, checkpoint: Path, embodiment_yaml: Path, *, backend: str = "onnxruntime",
                  seed: int | None = None, noise_scale: float = 1.0) -> None:
-        from gr00t_policy.backbone import BackboneRunner
-        from gr00t_policy.backends import make_runner
-        from gr00t_policy.checkpoint import METADATA_FILE
         from gr00t_policy.embodiment import load_embodiment
-        from gr00t_policy.normalization import Normalizer
-        from gr00t_system1.planner import Planner
+        from gr00t_policy.runtime.bundle import PolicyBundle
 
         self.emb = load_embodiment(embodiment_yaml)
-        self.encoder = BackboneRunner(checkpoint)
-        runner = make_runner(backend, checkpoint, embodiment_slot=self.emb.slot)
-        normalizer = Normalizer.from_metadata(
-            json.loads((Path(checkpoint) / METADATA_FILE).read_text()), self.emb.tag,
-            state_keys=[(k.key, k.mode) for k in self.emb.state_keys],
-            action_keys=[(k.key, k.mode) for k in self.emb.action_keys])
-        self.planner = Planner(runner, normalizer, action_dt=self.emb.action_dt, seed=seed,
-                               noise_scale=noise_scale)
+        bundle = PolicyBundle.open(checkpoint, self.emb)
+        self.encoder = bundle.backbone_runner()
+        runner = bundle.action_runner(backend)
+        self.planner = bundle.planner(runner, seed=seed, noise_scale=noise_scale)
         self.horizon, self.name = runner.horizon, runner.name
         self._seq = 0
 
@@ -358,7 +350,7 @@ class InProcessPolicy:
         """Encode one camera image with the instruction; later plans use these tokens.
 
         Returns the tokens (L, C)."""
-        from gr00t_system1.planner import TokenSample
+        from gr00t_policy.runtime.planner import TokenSample
 
         tokens, mask = self.encoder.encode([image], instruction)  # (L, C), (L,)
         self._seq += 1
@@ -369,7 +361,7 @@ class InProcessPolicy:
 
     def plan(self, state: np.ndarray, action_positions: np.ndarray, stamp: float) -> np.ndarray:
         """Absolute joint targets (H, A) from the state, with fresh noise."""
-        from gr00t_system1.planner import StateSample
+        from gr00t_policy.runtime.planner import StateSample
 
         sample = StateSample(state=state, action_positions=action_positions, stamp=stamp,
                              arrival=time.monotonic(), seq=self._seq)

@@ -19,10 +19,10 @@ from typing import Any
 from gr00t_policy.embodiment import (
     EmbodimentConfig,
     EmbodimentConfigError,
-    check_against_checkpoint,
     find_embodiment,
     load_embodiment,
 )
+from gr00t_policy.runtime.bundle import check_fits
 
 PACKAGE = "gr00t_bringup"
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
@@ -177,13 +177,9 @@ def _check_checkpoint(ckpt: Path, emb: EmbodimentConfig) -> None:
         cfg = json.loads(cfg_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise GraphError(f"cannot read {cfg_path}: {exc}") from exc
-    head = cfg.get("action_head", {})
-    if not all(k in head for k in ("num_embodiments", "max_state_dim", "max_action_dim")):
-        return  # Not our format (e.g. an official checkpoint): the nodes check it in full.
-    check_against_checkpoint(emb, num_embodiments=int(head["num_embodiments"]),
-                             max_state_dim=int(head["max_state_dim"]),
-                             max_action_dim=int(head["max_action_dim"]),
-                             embodiments=cfg.get("embodiments"))
+    # A config without our action head sizes (e.g. an official checkpoint) is left to the
+    # nodes, which check it in full.
+    check_fits(cfg, emb)
 
 
 def _normalize_namespace(namespace: str) -> str:

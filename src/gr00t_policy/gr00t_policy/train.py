@@ -13,7 +13,7 @@ One training sample is a random (episode, frame t) of the dataset:
   normalization mode) and zero-padded to ``max_state_dim``;
 - the action chunk: the ``H`` joint set-points commanded at frames ``t .. t+H-1`` (row 0 is
   commanded right after observing state ``t`` and held for one action_dt; row k at
-  ``t + k*dt``: System 1's `gr00t_system1.chunk` plays them back on the same timeline), normalized, zero-padded to ``max_action_dim``; rows past the episode end
+  ``t + k*dt``: `gr00t_policy.runtime.chunk` plays them back on the same timeline), normalized, zero-padded to ``max_action_dim``; rows past the episode end
   repeat the last row and are masked out of the loss;
 - the embodiment slot of the embodiment config.
 

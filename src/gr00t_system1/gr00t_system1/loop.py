@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gr00t_system1.chunk import Chunk, ChunkBlender
-from gr00t_system1.planner import Plan, StateSample, TokenSample
+from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
+from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.safety import (
     ON_STALE_CHOICES, CommandLimiter, SafetyState, Supervisor, SupervisorInputs)
 

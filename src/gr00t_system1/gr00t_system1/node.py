@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import array
 import gc
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -39,7 +37,8 @@ from gr00t_system1.decoders import DecoderError, make_decoders
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
 from gr00t_system1.loop import CommandLoop
-from gr00t_system1.planner import InferenceWorker, Mailbox, Plan, Planner, StateSample, TokenSample
+from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
+from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
 from gr00t_system1.stats import RateCounter, RollingStats
 from gr00t_system1.tokens import TokenDecoder, TokenError
@@ -79,37 +78,15 @@ class System1Node(Node):
     # -- configure -----------------------------------------------------------------------
 
     def _configure(self) -> None:
-        from gr00t_policy.backends import make_runner
-        from gr00t_policy.checkpoint import METADATA_FILE, read_checkpoint_config
-        from gr00t_policy.embodiment import check_against_checkpoint, load_embodiment
-        from gr00t_policy.normalization import Normalizer
+        from gr00t_policy.embodiment import load_embodiment
+        from gr00t_policy.runtime.bundle import PolicyBundle
 
         params.declare(self)
         s = params.read(self)
         self.settings = s
         emb = load_embodiment(s.embodiment)
         self.embodiment = emb
-        ckpt_dir = Path(s.checkpoint).expanduser()
-        config = read_checkpoint_config(ckpt_dir)
-        head = config["action_head"]
-        check_against_checkpoint(emb, num_embodiments=head["num_embodiments"],
-                                 max_state_dim=head["max_state_dim"],
-                                 max_action_dim=head["max_action_dim"],
-                                 embodiments=config.get("embodiments"))
-        meta_path = ckpt_dir / METADATA_FILE
-        if not meta_path.is_file():
-            raise StartupError(f"{meta_path} is missing: the checkpoint has no normalization "
-                               "statistics")
-        normalizer = Normalizer.from_metadata(
-            json.loads(meta_path.read_text()), emb.tag,
-            state_keys=[(k.key, k.mode) for k in emb.state_keys],
-            action_keys=[(k.key, k.mode) for k in emb.action_keys])
-        if (normalizer.state_dim, normalizer.action_dim) != (emb.state_dim, emb.action_dim):
-            raise StartupError(
-                f"the checkpoint's statistics give a {normalizer.state_dim}-dim state and a "
-                f"{normalizer.action_dim}-dim action for tag {emb.tag!r}, but {s.embodiment} "
-                f"has {emb.state_dim} and {emb.action_dim}: the keys' joint groups differ from "
-                "what the checkpoint was trained on")
+        bundle = PolicyBundle.open(s.checkpoint, emb)
 
         self.rate_hz = s.control_rate_hz or emb.rates.system1_hz
         self.period = 1.0 / self.rate_hz
@@ -122,17 +99,15 @@ class System1Node(Node):
         self.decoders = make_decoders(self, emb.controllers, self.action_joints)
         self._needs_path = any(d.wants_path for d in self.decoders)
 
-        self.token_decoder = TokenDecoder(config.get("backbone_id", ""),
-                                          config["backbone"]["max_tokens"],
-                                          head["cross_attention_dim"])
+        self.token_decoder = TokenDecoder(bundle.backbone_id, bundle.num_tokens,
+                                          bundle.token_dim)
         t0 = time.monotonic()
         if s.backend == "torch" and s.device == "cpu":
             import torch
 
             torch.set_num_threads(s.ort_threads)
-        runner = make_runner(s.backend, ckpt_dir, embodiment_slot=emb.slot,
-                             num_steps=s.denoising_steps, device=s.device,
-                             cache_dir=s.cache_dir or None, num_threads=s.ort_threads)
+        runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps, device=s.device,
+                                      cache_dir=s.cache_dir or None, num_threads=s.ort_threads)
         self.get_logger().info(
             f"{runner!r} on {s.backend} ready in {time.monotonic() - t0:.1f} s; embodiment "
             f"{emb.name} ({emb.action_dim} joints, {len(self.decoders)} controllers), "
@@ -152,8 +127,8 @@ class System1Node(Node):
         self.loop = CommandLoop(limiter, supervisor, blend_s=s.blend_s, on_stale=emb.on_stale)
 
         self.mailbox = Mailbox()
-        planner = Planner(runner, normalizer, action_dt=emb.action_dt,
-                          seed=None if s.seed < 0 else s.seed, noise_scale=s.noise_scale)
+        planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
+                                 noise_scale=s.noise_scale)
         self.worker = InferenceWorker(planner, self.mailbox, is_fresh=self._inputs_fresh,
                                       on_plan=self._publish_chunk, log=self.get_logger(),
                                       niceness=s.inference_niceness)

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from gr00t_system1.chunk import Chunk
+from gr00t_policy.runtime.chunk import Chunk
 from gr00t_system1.loop import CommandLoop
-from gr00t_system1.planner import Plan, StateSample, TokenSample
+from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
 
 A, TICK, DT = 2, 1 / 120, 0.05

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gr00t_system1.chunk import Chunk, ChunkBlender
+from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
 from gr00t_system1.safety import CommandLimiter
 
 DT = 0.05

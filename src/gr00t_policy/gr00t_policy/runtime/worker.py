@@ -1,100 +1,31 @@
-"""Planning in its own thread: newest state + tokens -> an action chunk (ROS-free).
+"""Planning in its own thread: the control loop never waits for inference (ROS-free).
 
     mailbox = Mailbox()                      # written by the ROS callbacks
-    planner = Planner(runner, normalizer, action_dt=0.05)
     worker = InferenceWorker(planner, mailbox, on_plan=..., is_fresh=...)
     worker.start()
 
-The control loop never waits for inference: the worker plans as often as new joint states
-arrive (every control tick when the state rate and the runner keep up), and hands each
-`Plan` over by replacing one reference (`worker.latest`), which the control loop reads.
-onnxruntime releases the GIL while it runs, so the two threads run concurrently.
+The worker plans as often as new joint states arrive (every control tick when the state
+rate and the runner keep up), and hands each `Plan` over by replacing one reference
+(`worker.latest`), which the control loop reads. onnxruntime releases the GIL while it
+runs, so the two threads run concurrently.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from gr00t_system1.chunk import Chunk
+from gr00t_policy.runtime.planner import NonFiniteActionsError, Plan, Planner, StateSample, TokenSample
 
 logger = logging.getLogger(__name__)
 
-
 # A planning failure that repeats is logged at most this often (seconds).
 FAILURE_LOG_PERIOD_S = 2.0
-
-class NonFiniteActionsError(ValueError):
-    """The action head returned NaN/inf actions (bad input, not a bug: logged without a trace)."""
-
-
-@dataclass(frozen=True)
-class StateSample:
-    """One accepted joint state.
-
-    Attributes:
-        state: np.float64 (S,) positions in the embodiment's state-vector order.
-        action_positions: np.float64 (A,) measured positions of the action joints.
-        stamp: header stamp in node-clock seconds (the arrival time if the header was 0).
-        arrival: time.monotonic() when the message arrived.
-        seq: count of accepted states (1 = first).
-    """
-
-    state: np.ndarray
-    action_positions: np.ndarray
-    stamp: float
-    arrival: float
-    seq: int
-
-
-@dataclass(frozen=True)
-class TokenSample:
-    """One accepted EmbeddingTokens message.
-
-    Attributes:
-        tokens: np.float32 (L, C); mask: np.bool_ (L,) True = real token.
-        stamp: header stamp in node-clock seconds; arrival: time.monotonic() on arrival.
-        instruction_id: System 2's instruction id; seq: count of accepted messages.
-    """
-
-    tokens: np.ndarray
-    mask: np.ndarray
-    stamp: float
-    arrival: float
-    instruction_id: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A chunk and where it came from.
-
-    Attributes:
-        chunk: the unnormalized chunk, anchored at `state.stamp`.
-        state: the state it was planned from.
-        instruction_id: of the tokens it was conditioned on.
-        latency_s: wall time of the runner's `sample` call.
-        done: time.monotonic() when planning finished.
-    """
-
-    chunk: Chunk
-    state: StateSample
-    instruction_id: int
-    latency_s: float
-    done: float
-
-    @property
-    def seq(self) -> int:
-        return self.chunk.seq
 
 
 class Mailbox:
@@ -112,73 +43,6 @@ class Mailbox:
     def put_tokens(self, sample: TokenSample) -> None:
         self.tokens = sample
         self.wake.set()
-
-
-class Planner:
-    """Normalize, pad, sample with fresh noise, slice, unnormalize: state -> chunk rows.
-
-    Args:
-        runner: a gr00t_policy ActionHeadRunner (set_conditioning / sample, horizon,
-            max_state_dim, max_action_dim).
-        normalizer: a gr00t_policy Normalizer for this embodiment (state_dim, action_dim).
-        action_dt: seconds between chunk rows.
-        seed: noise seed; None draws one from the OS.
-        noise_scale: standard deviation of the initial noise the sampler integrates from
-            (1 = the training distribution; below 1 draws chunks nearer the most likely one,
-            as a lower temperature does).
-    """
-
-    def __init__(self, runner: Any, normalizer: Any, *, action_dt: float, seed: int | None = None,
-                 noise_scale: float = 1.0) -> None:
-        self.runner = runner
-        self.normalizer = normalizer
-        self.action_dt = float(action_dt)
-        self.state_dim = int(normalizer.state_dim)
-        self.action_dim = int(normalizer.action_dim)
-        if self.state_dim > runner.max_state_dim or self.action_dim > runner.max_action_dim:
-            raise ValueError(
-                f"embodiment has state {self.state_dim} / action {self.action_dim} dims but the "
-                f"checkpoint takes at most {runner.max_state_dim} / {runner.max_action_dim}"
-            )
-        if not (math.isfinite(noise_scale) and noise_scale >= 0.0):
-            raise ValueError(f"noise_scale must be finite and >= 0, got {noise_scale}")
-        self.noise_scale = float(noise_scale)
-        self._rng = np.random.default_rng(seed)
-        self._state = np.zeros(runner.max_state_dim, np.float32)  # (S_max,) padded, reused
-        self._seq = 0
-        self.tokens_seq = 0  # seq of the TokenSample in force (0 = none yet)
-        self.instruction_id = 0
-
-    def set_tokens(self, sample: TokenSample) -> None:
-        """Compute the conditioning (K/V) once for this token message."""
-        self.runner.set_conditioning(sample.tokens, sample.mask)
-        self.tokens_seq = sample.seq
-        self.instruction_id = sample.instruction_id
-
-    def plan(self, state: StateSample) -> Plan:
-        """One chunk from `state` with the tokens in force."""
-        self._state[: self.state_dim] = self.normalizer.normalize_state(state.state)
-        noise = self._rng.standard_normal(
-            (self.runner.horizon, self.runner.max_action_dim), dtype=np.float32)  # (H, A_max)
-        noise *= np.float32(self.noise_scale)  # exact for 1
-        t0 = time.monotonic()
-        actions = self.runner.sample(self._state, noise)  # (H, A_max) normalized
-        latency = time.monotonic() - t0
-        rows = self.normalizer.unnormalize_action(
-            actions[:, : self.action_dim].astype(np.float64))  # (H, A)
-        if not np.isfinite(rows).all():
-            # E.g. a finite but absurd joint position (1e308) overflows normalization. A NaN
-            # chunk must not be published as a plan: the control loop would hold silently
-            # while reporting "running", and /gr00t/action_chunk readers would get NaN.
-            raise NonFiniteActionsError(
-                f"the action head produced non-finite actions ({int((~np.isfinite(rows)).sum())} "
-                f"of {rows.size} values) from a state with max |position| "
-                f"{float(np.max(np.abs(state.state))):.3g}; check /joint_states for implausible "
-                "positions (the loop holds until a plan is finite again)")
-        self._seq += 1
-        chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
-                      start=state.action_positions, rows=rows, seq=self._seq)
-        return Plan(chunk, state, self.instruction_id, latency, time.monotonic())
 
 
 class InferenceWorker:

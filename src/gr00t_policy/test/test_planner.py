@@ -5,22 +5,27 @@ import time
 import numpy as np
 import pytest
 
-from gr00t_system1.planner import (InferenceWorker, Mailbox, NonFiniteActionsError, Planner,
-                                   StateSample, TokenSample)
+from gr00t_policy.runtime.planner import NonFiniteActionsError, Planner, StateSample, TokenSample
+from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 
 
 @pytest.fixture(scope="module")
-def planner(checkpoint):
+def planner(tmp_path_factory):
     import json
 
     from gr00t_policy.backends import make_runner
-    from gr00t_policy.normalization import Normalizer
+    from gr00t_policy.checkpoint import make_random_checkpoint
+    from gr00t_policy.processor import Processor
 
+    checkpoint = make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano")
     entry = json.loads((checkpoint / "config.json").read_text())["embodiments"]["unitree_g1"]
     meta = json.loads((checkpoint / "experiment_cfg" / "metadata.json").read_text())
-    norm = Normalizer.from_metadata(meta, "unitree_g1", entry["state_keys"], entry["action_keys"])
     runner = make_runner("torch", checkpoint, embodiment_slot=0, num_steps=2)
-    return Planner(runner, norm, action_dt=0.05, seed=0)
+    proc = Processor.from_metadata(meta, "unitree_g1", state_keys=entry["state_keys"],
+                                   action_keys=entry["action_keys"],
+                                   max_state_dim=runner.max_state_dim,
+                                   max_action_dim=runner.max_action_dim)
+    return Planner(runner, proc, action_dt=0.05, seed=0)
 
 
 def samples(seq=1, stamp=50.0):
@@ -49,19 +54,19 @@ def test_plan_is_an_unnormalized_chunk_anchored_at_the_state(planner):
 
 def test_noise_scale_zero_gives_one_chunk_and_bad_scales_are_refused(planner):
     state, tokens = samples()
-    zero = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1, noise_scale=0.0)
+    zero = Planner(planner.runner, planner.processor, action_dt=0.05, seed=1, noise_scale=0.0)
     zero.set_tokens(tokens)
     a, b = zero.plan(state).chunk.rows, zero.plan(state).chunk.rows
     assert np.array_equal(a, b)  # no noise: the same chunk every time
-    half = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1, noise_scale=0.5)
-    full = Planner(planner.runner, planner.normalizer, action_dt=0.05, seed=1)
+    half = Planner(planner.runner, planner.processor, action_dt=0.05, seed=1, noise_scale=0.5)
+    full = Planner(planner.runner, planner.processor, action_dt=0.05, seed=1)
     # Same seed, same noise draw: the half-scale chunk lies nearer the noise-free one.
     d_half = np.abs(half.plan(state).chunk.rows - a).mean()
     d_full = np.abs(full.plan(state).chunk.rows - a).mean()
     assert 0 < d_half < d_full
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="noise_scale"):
-            Planner(planner.runner, planner.normalizer, action_dt=0.05, noise_scale=bad)
+            Planner(planner.runner, planner.processor, action_dt=0.05, noise_scale=bad)
 
 def test_worker_plans_on_each_new_state_and_skips_stale_inputs(planner):
     box = Mailbox()
@@ -96,3 +101,11 @@ def test_absurd_finite_state_is_a_planning_error_not_a_nan_chunk(planner):
         with pytest.raises(NonFiniteActionsError, match="non-finite actions"):
             planner.plan(huge)
     assert np.isfinite(planner.plan(state).chunk.rows).all()  # a good state plans again
+
+
+def test_processor_of_another_width_is_refused(planner):
+    from gr00t_policy.processor import Processor
+
+    narrow = Processor(planner.processor.normalizer, max_state_dim=40, max_action_dim=32)
+    with pytest.raises(ValueError, match="pads to state 40 / action 32 but the runner takes 64 / 32"):
+        Planner(planner.runner, narrow, action_dt=0.05)

@@ -1,0 +1,130 @@
+"""A checkpoint opened for one embodiment: what a runtime needs, checked once, in one place.
+
+    bundle = PolicyBundle.open(checkpoint_dir, embodiment)   # config.json + metadata.json only
+    runner = bundle.action_runner("onnxruntime", num_steps=4) # System 1's action head
+    planner = bundle.planner(runner, seed=None)               # normalize, pad, sample, unpad
+    encoder = bundle.backbone_runner()                        # System 2's encoder
+
+Opening reads the small JSON files only; the weights load when a runner is built. Every
+mismatch between the checkpoint and the embodiment (slot, sizes, vector layout, missing
+statistics) is found by `open`, before anything slow, and raised as a `BundleError` (or the
+embodiment check's `EmbodimentConfigError`; both are ValueErrors) naming what differs.
+Importing this module does not import torch (`check_fits` serves the launch-time checks).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from gr00t_policy.embodiment import EmbodimentConfig, check_against_checkpoint
+from gr00t_policy.normalization import NormalizationError
+from gr00t_policy.policy_config import PolicyConfig
+from gr00t_policy.processor import Processor
+
+_HEAD_SIZES = ("num_embodiments", "max_state_dim", "max_action_dim")
+
+
+class BundleError(ValueError):
+    """A checkpoint that cannot serve an embodiment (missing statistics, other vector sizes)."""
+
+
+def check_fits(config: Mapping[str, Any], emb: EmbodimentConfig) -> bool:
+    """Check `emb` against a checkpoint's parsed config.json (sizes, slot, recorded layout).
+
+    Returns False, checking nothing, when the config does not carry our action head sizes
+    (not our format); raises EmbodimentConfigError naming both values on any mismatch.
+    """
+    head = config.get("action_head")
+    if not isinstance(head, Mapping) or not all(k in head for k in _HEAD_SIZES):
+        return False
+    check_against_checkpoint(emb, num_embodiments=int(head["num_embodiments"]),
+                             max_state_dim=int(head["max_state_dim"]),
+                             max_action_dim=int(head["max_action_dim"]),
+                             embodiments=config.get("embodiments"))
+    return True
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """One checkpoint + one embodiment, checked against each other.
+
+    Attributes:
+        path: the checkpoint directory.
+        embodiment: the robot.
+        config: the checkpoint's model config.
+        backbone_id: identity of the checkpoint's backbone (System 2 publishes it with its
+            tokens; System 1 refuses tokens from another).
+        processor: the embodiment's normalization and padding.
+    """
+
+    path: Path
+    embodiment: EmbodimentConfig
+    config: PolicyConfig
+    backbone_id: str
+    processor: Processor
+
+    @classmethod
+    def open(cls, checkpoint_dir: str | Path, embodiment: EmbodimentConfig) -> "PolicyBundle":
+        from gr00t_policy.checkpoint import METADATA_FILE, read_checkpoint_config  # torch: lazy
+
+        path = Path(checkpoint_dir).expanduser()
+        data = read_checkpoint_config(path)
+        check_fits(data, embodiment)
+        config = PolicyConfig.from_dict(data)
+        meta_path = path / METADATA_FILE
+        if not meta_path.is_file():
+            raise BundleError(f"{meta_path} is missing: the checkpoint has no normalization "
+                              "statistics")
+        head = config.action_head
+        try:
+            processor = Processor.from_metadata(
+                json.loads(meta_path.read_text()), embodiment.tag,
+                state_keys=[(k.key, k.mode) for k in embodiment.state_keys],
+                action_keys=[(k.key, k.mode) for k in embodiment.action_keys],
+                max_state_dim=head.max_state_dim, max_action_dim=head.max_action_dim)
+        except NormalizationError as exc:
+            raise BundleError(f"{meta_path}: {exc}") from exc
+        if (processor.state_dim, processor.action_dim) != (embodiment.state_dim,
+                                                           embodiment.action_dim):
+            raise BundleError(
+                f"the checkpoint's statistics give a {processor.state_dim}-dim state and a "
+                f"{processor.action_dim}-dim action for tag {embodiment.tag!r}, but "
+                f"{embodiment.source} has {embodiment.state_dim} and {embodiment.action_dim}: "
+                "the keys' joint groups differ from what the checkpoint was trained on")
+        return cls(path=path, embodiment=embodiment, config=config,
+                   backbone_id=str(data.get("backbone_id", "")), processor=processor)
+
+    @property
+    def num_tokens(self) -> int:
+        """L: tokens per System 2 message (the backbone's max_tokens)."""
+        return self.config.backbone.max_tokens
+
+    @property
+    def token_dim(self) -> int:
+        """C: width of one token (the action head's cross_attention_dim)."""
+        return self.config.action_head.cross_attention_dim
+
+    def action_runner(self, backend: str, *, num_steps: int | None = None, device: str = "cpu",
+                      cache_dir: str | Path | None = None, num_threads: int = 1) -> Any:
+        """The action head of this embodiment's slot on `backend` (see `make_runner`)."""
+        from gr00t_policy.backends import make_runner
+
+        return make_runner(backend, self.path, embodiment_slot=self.embodiment.slot,
+                           num_steps=num_steps, device=device, cache_dir=cache_dir,
+                           num_threads=num_threads)
+
+    def planner(self, runner: Any, *, seed: int | None = None, noise_scale: float = 1.0) -> Any:
+        """A `Planner` over `runner` with this embodiment's processor and action_dt."""
+        from gr00t_policy.runtime.planner import Planner
+
+        return Planner(runner, self.processor, action_dt=self.embodiment.action_dt, seed=seed,
+                       noise_scale=noise_scale)
+
+    def backbone_runner(self, *, device: str = "cpu", dtype: str = "float32") -> Any:
+        """System 2's encoder (images + instruction -> tokens) from this checkpoint."""
+        from gr00t_policy.backbone import BackboneRunner
+
+        return BackboneRunner(self.path, device=device, dtype=dtype)
