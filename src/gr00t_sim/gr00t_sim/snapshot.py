@@ -50,7 +50,7 @@ class Snapshot:
         """Read `world` now (the caller holds whatever lock guards it) and judge `task`."""
         objects = {name: world.cube_position(c) for name, c in zip(OBJECT_NAMES, CUBE_COLORS)}
         palms = {name: world.palm_position(s) for name, s in zip(PALM_NAMES, SIDES)}
-        common = dict(seed=int(world.seed if world.seed is not None else 0),
+        common = dict(seed=int(world.seed),
                       reset_count=int(reset_count), time_since_reset=world.time,
                       objects=objects, palms=palms)
         if task is None:

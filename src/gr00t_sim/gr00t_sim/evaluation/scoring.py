@@ -17,6 +17,9 @@ import numpy as np
 from gr00t_sim.snapshot import Snapshot
 from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, best_margin
 
+# Word for word what gr00t-eval has always printed and written into its JSON, so results stay
+# comparable across versions ("gr00t_sim.world criterion": G1World.verdict applies
+# gr00t_sim.tasks.judge, the one definition).
 _SUCCESS_DEFINITION = (
     "gr00t_sim.world criterion (touch: named palm within {touch:.2f} m of the named cube's "
     "centre; raise: named palm >= {raise_:.2f} m above that side's shoulder pitch joint), "
