@@ -54,7 +54,7 @@ def main() -> int:
 
     from common import InProcessPolicy
     from gr00t_sim.collect import CollectConfig, DemoRecorder
-    from gr00t_sim.world import CUBE_COLORS, SIDES
+    from gr00t_sim.tasks import CUBE_COLORS, SIDES
 
     torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)

@@ -54,9 +54,10 @@ def main() -> int:
     import torch
 
     from common import InProcessPolicy
-    from gr00t_bringup.evaluate import task_for_seed, task_list
     from gr00t_sim.collect import task_for_seed as collect_task_for_seed
-    from gr00t_sim.world import G1World, HeadCamera, Task
+    from gr00t_sim.evaluation.schedule import task_for_seed, task_list
+    from gr00t_sim.tasks import Task
+    from gr00t_sim.world import G1World, HeadCamera
 
     torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)

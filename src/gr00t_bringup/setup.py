@@ -32,10 +32,6 @@ setup(
         "console_scripts": [
             "gr00t-bringup = gr00t_bringup.cli:main",
             "gr00t-instruct = gr00t_bringup.instruct:main",
-            "gr00t-eval = gr00t_bringup.evaluate:main",
-            # The demonstration recorder lives with the simulator; its command is installed
-            # here because gr00t_sim's scripts go to lib/gr00t_sim (where ros2 run looks).
-            "gr00t-collect = gr00t_sim.collect:main",
         ],
     },
 )

@@ -54,7 +54,8 @@ import numpy as np  # noqa: E402
 from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
 from gr00t_sim.expert import ExpertConfig, ScriptedExpert  # noqa: E402
-from gr00t_sim.world import G1World, HeadCamera, Task, all_instructions  # noqa: E402
+from gr00t_sim.tasks import Task, all_instructions  # noqa: E402
+from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

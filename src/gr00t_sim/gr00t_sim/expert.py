@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gr00t_sim.world import G1World, Task
+from gr00t_sim.tasks import Task
+from gr00t_sim.world import G1World
 
 WAIST_IK_JOINTS = ("waist_yaw_joint", "waist_pitch_joint")
 ARM_JOINTS = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll",

@@ -8,9 +8,9 @@ Publishes
 - /joint_states (sensor_msgs/JointState): the 43 robot joints, names as in the model,
   position + velocity, every `joint_state_decimation` physics steps (4 -> 125 Hz);
 - /camera/head/image_raw (sensor_msgs/Image): 224x224 rgb8, frame_id "head_camera";
-- /gr00t_sim/state (std_msgs/Float64MultiArray, 25 Hz): 17 values [time since reset,
-  red cube xyz, green cube xyz, blue cube xyz, left palm xyz, right palm xyz, seed] in world
-  coordinates (m); the layout's dim[0].label spells it out;
+- /gr00t_sim/state (gr00t_msgs/SimState, reliable, 25 Hz): seed and reset count, the cubes'
+  and palms' world positions, and the task set at the last reset with its success criterion
+  (gr00t_sim.tasks) evaluated on that very state (success, margin); see gr00t_sim.snapshot;
 - /clock (rosgraph_msgs/Clock) when `publish_clock` is true.
 Stamps: by default the simulator behaves like a robot: every message is stamped with the
 wall clock at the moment its state was read, so nodes on the wall clock judge ages honestly
@@ -22,9 +22,11 @@ Subscribes: /<controller>/commands (std_msgs/Float64MultiArray, reliable) for ea
 forward_command controller of the embodiment YAML, values in the controller's joint order.
 A message of the wrong size or with a non-finite value is rejected with a log line.
 
-Service /gr00t_sim/reset (std_srvs/Trigger): new cube positions and the rest pose, seeded by
-the parameter `reset_seed` when it is >= 0 (set it through the parameter service first), else
-by the previous seed + 1. The reply's message lists the seed and the cube positions.
+Service /gr00t_sim/reset (gr00t_msgs/ResetSim): new cube positions drawn from the request's
+seed (< 0: the previous seed + 1) and the rest pose, and the task to judge from then on (the
+request's instruction; "" for none, an unknown one is refused and nothing is reset). The
+reply's message lists the seed and the cube positions; its state is the scene after the
+reset, as /gr00t_sim/state reports it.
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension  # noqa: E402
-from std_srvs.srv import Trigger  # noqa: E402
+from std_msgs.msg import Float64MultiArray  # noqa: E402
 
-from gr00t_sim.world import CUBE_COLORS, G1World, HeadCamera  # noqa: E402
+from gr00t_msgs.msg import SimState  # noqa: E402
+from gr00t_msgs.srv import ResetSim  # noqa: E402
+from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
+from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
+from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
 
-STATE_LAYOUT = ("t_since_reset,red_xyz,green_xyz,blue_xyz,left_palm_xyz,right_palm_xyz,seed")
+STATE_DECIMATION = 20  # physics steps per /gr00t_sim/state message (500 Hz / 20 = 25 Hz)
 
 
 def default_embodiment_path() -> str:
@@ -82,6 +87,8 @@ class SimNode(Node):
         self.embodiment = load_embodiment(p["embodiment"])
         self.world = G1World()
         self.world.reset(p["seed"])
+        self.task: Task | None = None  # judged in /gr00t_sim/state; set by each reset
+        self.reset_count = 0
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.dt = float(self.world.model.opt.timestep)
@@ -98,7 +105,7 @@ class SimNode(Node):
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.js_pub = self.create_publisher(JointState, "/joint_states", reliable)
         self.image_pub = self.create_publisher(Image, "/camera/head/image_raw", reliable)
-        self.state_pub = self.create_publisher(Float64MultiArray, "/gr00t_sim/state", reliable)
+        self.state_pub = self.create_publisher(SimState, "/gr00t_sim/state", reliable)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self.controllers = {}
         for ctrl in self.embodiment.controllers:
@@ -112,7 +119,7 @@ class SimNode(Node):
             self.create_subscription(
                 Float64MultiArray, ctrl.topic,
                 lambda msg, name=ctrl.name, idx=index: self._on_command(name, idx, msg), reliable)
-        self.create_service(Trigger, "/gr00t_sim/reset", self._on_reset)
+        self.create_service(ResetSim, "/gr00t_sim/reset", self._on_reset)
         self.js_msg = JointState()
         self.js_msg.name = list(self.world.robot_joints)
 
@@ -137,8 +144,6 @@ class SimNode(Node):
             "embodiment": declare("embodiment", default_embodiment_path(),
                                   "embodiment YAML (joint groups, controllers)"),
             "seed": declare("seed", 0, "seed of the first scene (cube positions)"),
-            "reset_seed": declare("reset_seed", -1, "seed used by the next /gr00t_sim/reset; "
-                                  "< 0: previous seed + 1"),
             "publish_clock": declare("publish_clock", False, "publish /clock (for use_sim_time)"),
             "camera_hz": declare("camera_hz", 30.0, "head camera rate (Hz); 0 disables it"),
             "joint_state_decimation": declare("joint_state_decimation", 4,
@@ -185,8 +190,10 @@ class SimNode(Node):
                     pos = self.world.joint_positions()
                     vel = self.world.joint_velocities()
                     js_stamp = self._stamp(steps)
-                state = self.world.state_vector() if steps % 20 == 0 else None
-                seed = self.world.seed
+                snapshot = None
+                if steps % STATE_DECIMATION == 0:
+                    snapshot = Snapshot.of_world(self.world, self.task, self.reset_count)
+                    state_stamp = self._stamp(steps)
             self.step_time_s += time.perf_counter() - t0
             if publish_js:
                 self.js_msg.header.stamp = js_stamp
@@ -196,11 +203,8 @@ class SimNode(Node):
                     return
                 if self.clock_pub is not None:
                     self._publish(self.clock_pub, Clock(clock=self.js_msg.header.stamp))
-            if state is not None:
-                msg = Float64MultiArray()
-                msg.layout.dim = [MultiArrayDimension(label=STATE_LAYOUT, size=17, stride=17)]
-                msg.data = np.append(state, float(seed)).tolist()
-                self._publish(self.state_pub, msg)
+            if snapshot is not None:
+                self._publish(self.state_pub, to_msg(snapshot, state_stamp))
             deadline += period
             now = time.monotonic()
             late = now - deadline
@@ -265,13 +269,30 @@ class SimNode(Node):
         with self.lock:
             self.world.data.ctrl[index] = values
 
-    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        seed = int(self.get_parameter("reset_seed").value)
+    def _on_reset(self, request: ResetSim.Request,
+                  response: ResetSim.Response) -> ResetSim.Response:
+        task, refusal = None, None
+        if request.instruction.strip():
+            try:
+                task = Task.parse(request.instruction)
+            except ValueError as exc:
+                refusal = f"refused, nothing was reset: {exc}"
         with self.lock:
-            if seed < 0:
-                seed = (self.world.seed or 0) + 1
-            self.world.reset(seed)
-            cubes = self.world.cube_positions()
+            if refusal is None:
+                seed = int(request.seed)
+                if seed < 0:
+                    seed = (self.world.seed or 0) + 1
+                self.world.reset(seed)
+                self.task = task
+                self.reset_count += 1
+                cubes = self.world.cube_positions()
+            snapshot = Snapshot.of_world(self.world, self.task, self.reset_count)
+            stamp = self._stamp(self.sim_elapsed_steps)
+        response.state = to_msg(snapshot, stamp)
+        if refusal is not None:
+            response.success, response.message = False, refusal
+            self.get_logger().error(f"reset: {refusal}")
+            return response
         response.success = True
         response.message = f"seed {seed}; " + "; ".join(
             f"{c} {np.round(cubes[c], 4).tolist()}" for c in CUBE_COLORS)

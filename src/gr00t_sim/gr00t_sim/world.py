@@ -22,11 +22,8 @@ the installed file with ``mujoco.MjSpec``:
 The compiled model is cached as an MJB file under ``~/.cache/gr00t_ros/models`` keyed by the
 model sources and the scene settings: building from scratch takes ~4 s, loading ~0.05 s.
 
-Tasks (``Task.parse``):
-- ``touch the {red,green,blue} cube with your {left,right} hand``: success when that palm
-  site is within `TOUCH_RADIUS` (0.05 m) of that cube's centre;
-- ``raise your {left,right} hand``: success when that palm site is at least `RAISE_HEIGHT`
-  (0.20 m) above the same side's shoulder pitch joint (world z).
+The tasks and their success criterion are defined in ``gr00t_sim.tasks``; `G1World.verdict`
+applies it to the world's current state.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +41,10 @@ import mujoco
 import numpy as np
 
 from gr00t_sim import meshes
+from gr00t_sim.tasks import CUBE_COLORS, SIDES, Task, Verdict, judge
 
 _LOG = logging.getLogger(__name__)
 
-CUBE_COLORS: tuple[str, ...] = ("red", "green", "blue")
-SIDES: tuple[str, ...] = ("left", "right")
-TOUCH_RADIUS = 0.05  # m, palm site to cube centre
-RAISE_HEIGHT = 0.20  # m, palm site above the shoulder pitch joint
 _RGBA = {"red": (0.85, 0.1, 0.1, 1.0), "green": (0.1, 0.75, 0.15, 1.0),
          "blue": (0.1, 0.2, 0.85, 1.0)}
 # Bump when build_spec changes what it builds, so cached models are rebuilt.
@@ -143,40 +136,6 @@ class SceneConfig:
             raise ValueError(f"image_size={self.image_size} must be >= 16")
         if self.cube_half_size <= 0:
             raise ValueError(f"cube_half_size={self.cube_half_size} must be > 0")
-
-
-@dataclass(frozen=True)
-class Task:
-    """One of the eight scripted tasks: kind 'touch' (with a cube colour) or 'raise'."""
-
-    kind: str
-    side: str
-    color: str | None = None
-
-    _TOUCH = re.compile(r"^touch the (red|green|blue) cube with your (left|right) hand$")
-    _RAISE = re.compile(r"^raise your (left|right) hand$")
-
-    @classmethod
-    def parse(cls, instruction: str) -> "Task":
-        """Parse an instruction (case and surrounding space/punctuation ignored)."""
-        text = instruction.strip().strip(".!").strip().lower()
-        if m := cls._TOUCH.match(text):
-            return cls("touch", m.group(2), m.group(1))
-        if m := cls._RAISE.match(text):
-            return cls("raise", m.group(1))
-        raise ValueError(f"unknown task {instruction!r}; known: {', '.join(all_instructions())}")
-
-    @property
-    def instruction(self) -> str:
-        if self.kind == "touch":
-            return f"touch the {self.color} cube with your {self.side} hand"
-        return f"raise your {self.side} hand"
-
-
-def all_instructions() -> list[str]:
-    """The eight task instructions, touch tasks first."""
-    touch = [f"touch the {c} cube with your {s} hand" for c in CUBE_COLORS for s in SIDES]
-    return touch + [f"raise your {s} hand" for s in SIDES]
 
 
 # ---------------------------------------------------------------------------------------
@@ -438,21 +397,16 @@ class G1World:
     def palm_site_id(self, side: str) -> int:
         return self._palm[side]
 
-    def success(self, task: Task | str) -> bool:
-        """Whether the task's success condition holds now (see the module docstring)."""
+    def verdict(self, task: Task | str) -> Verdict:
+        """The task's success criterion (gr00t_sim.tasks.judge) on the current state."""
         task = Task.parse(task) if isinstance(task, str) else task
-        palm = self.palm_position(task.side)
-        if task.kind == "touch":
-            return bool(np.linalg.norm(palm - self.cube_position(task.color)) <= TOUCH_RADIUS)
-        return bool(palm[2] - self.shoulder_position(task.side)[2] >= RAISE_HEIGHT)
+        target = (self.cube_position(task.color) if task.kind == "touch"
+                  else self.shoulder_position(task.side))
+        return judge(task, self.palm_position(task.side), target)
 
-    def state_vector(self) -> np.ndarray:
-        """(19,) evaluation state: [time, red xyz, green xyz, blue xyz, left palm xyz,
-        right palm xyz]; the layout of the node's /gr00t_sim/state topic."""
-        parts = [np.array([self.time])]
-        parts += [self.cube_position(c) for c in CUBE_COLORS]
-        parts += [self.palm_position(s) for s in SIDES]
-        return np.concatenate(parts)
+    def success(self, task: Task | str) -> bool:
+        """Whether the task's success criterion holds now."""
+        return self.verdict(task).success
 
 
 class HeadCamera:

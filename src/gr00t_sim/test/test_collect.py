@@ -18,7 +18,7 @@ from gr00t_sim.collect import (
     main,
     task_for_seed,
 )
-from gr00t_sim.world import Task, all_instructions
+from gr00t_sim.tasks import Task, all_instructions
 
 G1_YAML = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
 

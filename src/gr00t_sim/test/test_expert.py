@@ -7,7 +7,8 @@ import pytest
 
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_sim.expert import ScriptedExpert
-from gr00t_sim.world import G1World, Task, all_instructions
+from gr00t_sim.tasks import Task, all_instructions
+from gr00t_sim.world import G1World
 
 EMBODIMENT = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
 EPISODE_S = 4.0

@@ -1,4 +1,4 @@
-"""The sim node over real DDS: joint states, camera, forward commands, reset."""
+"""The sim node over real DDS: joint states, camera, forward commands, reset, scene state."""
 
 import sys
 import time
@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
+from gr00t_msgs.msg import SimState
+from gr00t_msgs.srv import ResetSim
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
-from std_srvs.srv import Trigger
 
 LEFT_ARM = ["left_shoulder_pitch_joint", "left_shoulder_roll_joint", "left_shoulder_yaw_joint",
             "left_elbow_joint", "left_wrist_roll_joint", "left_wrist_pitch_joint",
@@ -42,15 +41,18 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
     with RosProbe(domain_id=ros_domain_id) as probe:
         states = probe.collect(JointState, "/joint_states")
         images = probe.collect(Image, "/camera/head/image_raw")
-        wait_until(lambda: len(states) > 50 and len(images) > 5, 60, "joint states and images")
+        scenes = probe.collect(SimState, "/gr00t_sim/state")
+        wait_until(lambda: len(states) > 50 and len(images) > 5 and len(scenes) > 5, 60,
+                   "joint states, images and scene states")
         first = states[0]
         assert len(first.name) == 43 and "left_elbow_joint" in first.name
         assert len(first.position) == 43 and len(first.velocity) == 43
 
         # Rates over ~2 s, from message stamps (sim time) and from wall arrival.
-        n0, i0, t0 = len(states), len(images), time.monotonic()
+        n0, i0, s0, t0 = len(states), len(images), len(scenes), time.monotonic()
         time.sleep(2.0)
         wall = time.monotonic() - t0
+        assert 15 <= (len(scenes) - s0) / wall <= 30, (len(scenes) - s0) / wall  # 25 Hz
         assert (len(states) - n0) / wall >= 110, (len(states) - n0) / wall
         stamp_rate = rate(states[n0:], 0.0)
         assert 120 <= stamp_rate <= 130, stamp_rate
@@ -59,6 +61,15 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
         assert (img.height, img.width, img.encoding, img.step) == (224, 224, "rgb8", 672)
         assert len(img.data) == 224 * 672
         assert np.frombuffer(bytes(img.data), np.uint8).std() > 10
+        # Before any reset: the start scene (seed parameter 3), no task judged.
+        scene = scenes[-1]
+        assert (scene.seed, scene.reset_count, scene.instruction, scene.task_kind) == (
+            3, 0, "", "")
+        assert not scene.success and np.isnan(scene.margin)
+        assert scene.header.frame_id == "world"
+        assert list(scene.object_names) == ["red_cube", "green_cube", "blue_cube"]
+        assert list(scene.palm_names) == ["left_palm", "right_palm"]
+        assert len(scene.object_positions) == 3 and len(scene.palm_positions) == 2
 
         # A wrong-size command moves nothing.
         pub = probe.publisher(Float64MultiArray, "/left_arm_controller/commands")
@@ -76,13 +87,35 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
                    "the left arm at its commanded target")
         assert np.abs(positions(states[-1], LEFT_ARM) - before).max() > 0.25
 
-        # Reset with a chosen seed: parameter first, then the Trigger.
-        req = SetParameters.Request(parameters=[Parameter(
-            name="reset_seed",
-            value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=42))])
-        reply = probe.call(SetParameters, "/gr00t_sim/set_parameters", req)
-        assert reply.results[0].successful
-        reply = probe.call(Trigger, "/gr00t_sim/reset", Trigger.Request())
+        # An unknown task is refused and resets nothing.
+        reply = probe.call(ResetSim, "/gr00t_sim/reset",
+                           ResetSim.Request(seed=42, instruction="wave"))
+        assert not reply.success and "known" in reply.message
+        assert (reply.state.seed, reply.state.reset_count) == (3, 0)
+
+        # Reset with a chosen seed and task, in one request.
+        reply = probe.call(ResetSim, "/gr00t_sim/reset", ResetSim.Request(
+            seed=42, instruction="Touch the red cube with your left hand."))
         assert reply.success and reply.message.startswith("seed 42;")
+        task = "touch the red cube with your left hand"
+        assert (reply.state.seed, reply.state.reset_count, reply.state.instruction,
+                reply.state.task_kind) == (42, 1, task, "touch")
+        assert reply.state.time_since_reset == 0.0
         wait_until(lambda: np.abs(positions(states[-1], LEFT_ARM) - before).max() < 0.08, 10,
                    "the left arm back at its rest pose after reset")
+
+        # The scene state now judges that task; its margin is the palm-to-cube distance.
+        wait_until(lambda: scenes[-1].reset_count == 1, 10, "a scene state of the reset")
+        scene = scenes[-1]
+        assert (scene.seed, scene.instruction, scene.task_kind) == (42, task, "touch")
+        palm, cube = scene.palm_positions[0], scene.object_positions[0]  # left palm, red cube
+        distance = np.linalg.norm([palm.x - cube.x, palm.y - cube.y, palm.z - cube.z])
+        assert scene.margin == pytest.approx(distance, abs=1e-9)
+        assert scene.threshold == 0.05 and scene.success is bool(distance <= 0.05)
+        assert not scene.success  # the arms are at rest, below the table's edge
+
+        # An empty request steps to the next seed and judges nothing.
+        reply = probe.call(ResetSim, "/gr00t_sim/reset", ResetSim.Request())
+        assert reply.success and reply.message.startswith("seed 43;")
+        assert (reply.state.seed, reply.state.reset_count, reply.state.instruction) == (
+            43, 2, "")

@@ -7,8 +7,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from gr00t_sim.world import (CUBE_COLORS, G1World, HeadCamera, SceneConfig, Task,  # noqa: E402
-                             all_instructions)
+from gr00t_sim.tasks import CUBE_COLORS, Task, all_instructions  # noqa: E402
+from gr00t_sim.world import G1World, HeadCamera, SceneConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
-"""gr00t-eval: task selection and scoring (fast, ROS-free), and one short closed-loop episode
-through the real graph (simulator + System 2 + System 1, one process each)."""
+"""gr00t-eval: task selection, the simulator's verdicts on the wire, scoring (fast, no graph),
+and one short closed-loop episode through the real graph (simulator + System 2 + System 1,
+one process each)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import subprocess
 import sys
 import time
@@ -13,9 +16,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from gr00t_bringup.evaluate import (score_episode, success_at, task_for_seed, task_list,
-                                    task_margin)
-from gr00t_sim.world import RAISE_HEIGHT, SIDES, TOUCH_RADIUS, G1World, Task, all_instructions
+from gr00t_sim.evaluation.schedule import task_for_seed, task_list
+from gr00t_sim.evaluation.scoring import score_episode
+from gr00t_sim.snapshot import PALM_NAMES, Snapshot, from_msg, to_msg
+from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, all_instructions, judge
+from gr00t_sim.world import G1World
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "config"
@@ -26,10 +31,23 @@ def world() -> G1World:
     return G1World()
 
 
-def sample(world: G1World, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The /gr00t_sim/state vector (17,) the sim node would send now, and the shoulder z (2,)."""
-    state = np.append(world.state_vector(), float(seed))
-    return state, np.array([world.shoulder_position(s)[2] for s in SIDES])
+def published(world: G1World, task: Task | None, reset_count: int = 1) -> Snapshot:
+    """What the sim node would publish on /gr00t_sim/state now, as the evaluator reads it:
+    the world's snapshot through a real gr00t_msgs/SimState and back."""
+    from builtin_interfaces.msg import Time
+
+    return from_msg(to_msg(Snapshot.of_world(world, task, reset_count), Time(sec=1)))
+
+
+def sample(task: Task, palm: np.ndarray, target: np.ndarray, t: float, seed: int = 100_001,
+           reset_count: int = 1) -> Snapshot:
+    """A /gr00t_sim/state sample judging `task` with its palm at `palm` (the sim's criterion)."""
+    verdict = judge(task, palm, target)
+    return Snapshot(seed=seed, reset_count=reset_count, time_since_reset=t,
+                    palms={f"{task.side}_palm": np.asarray(palm)},
+                    instruction=task.instruction, task_kind=task.kind,
+                    success=verdict.success, margin=verdict.margin,
+                    threshold=verdict.threshold)
 
 
 # -- task selection ------------------------------------------------------------------------------
@@ -55,16 +73,16 @@ def test_task_selection_cycles_through_all_eight_from_the_seed() -> None:
         task_for_seed(5, [])
 
 
-# -- scoring --------------------------------------------------------------------------------------
+# -- the simulator's verdicts, as published ------------------------------------------------------
 
-def test_success_at_matches_the_worlds_criterion(world: G1World) -> None:
-    """On states the world builds itself, our state-vector criterion agrees with
+def test_published_verdict_matches_the_worlds_criterion(world: G1World) -> None:
+    """On states the world builds itself, the verdict a SimState carries agrees with
     G1World.success for every task, with successes and failures both present."""
     verdicts = []
     world.reset(100_000)
     for instruction in all_instructions():  # rest pose: nothing succeeds
-        state, z = sample(world, 100_000)
-        assert success_at(Task.parse(instruction), state, z) is world.success(instruction)
+        snap = published(world, Task.parse(instruction))
+        assert snap.success is world.success(instruction)
         verdicts.append(world.success(instruction))
     # Put the red cube 3 cm from the right palm: touching red with the right hand succeeds.
     adr = world.model.joint("red_cube_joint").qposadr[0]
@@ -73,74 +91,95 @@ def test_success_at_matches_the_worlds_criterion(world: G1World) -> None:
     # Raise the left arm (shoulder pitch -2.0 puts the palm ~0.3 m above the shoulder).
     world.data.qpos[world.qpos_index(["left_shoulder_pitch_joint"])] = -2.0
     mujoco.mj_forward(world.model, world.data)
-    state, z = sample(world, 100_000)
+    snaps = {}
     for instruction in all_instructions():
-        ours = success_at(Task.parse(instruction), state, z)
-        assert ours is world.success(instruction), instruction
-        verdicts.append(ours)
-    assert success_at(Task.parse("touch the red cube with your right hand"), state, z)
-    assert success_at(Task.parse("raise your left hand"), state, z)
-    assert not success_at(Task.parse("raise your right hand"), state, z)
+        snaps[instruction] = snap = published(world, Task.parse(instruction))
+        assert snap.success is world.success(instruction), instruction
+        assert snap.instruction == instruction and snap.task_kind == Task.parse(instruction).kind
+        verdicts.append(snap.success)
+    touch = snaps["touch the red cube with your right hand"]
+    assert touch.success and touch.margin == pytest.approx(0.03, abs=1e-6)
+    assert touch.threshold == TOUCH_RADIUS
+    # The margin is the distance between the positions the same message carries.
+    assert touch.margin == pytest.approx(
+        float(np.linalg.norm(touch.palms["right_palm"] - touch.objects["red_cube"])), abs=1e-9)
+    raised = snaps["raise your left hand"]
+    assert raised.success and raised.margin >= RAISE_HEIGHT and raised.threshold == RAISE_HEIGHT
+    assert not snaps["raise your right hand"].success
     assert any(verdicts) and not all(verdicts)
-    with pytest.raises(ValueError, match="17 values"):
-        task_margin(Task.parse("raise your left hand"), state[:16], z)
+    # Without a task the scene is still reported, and nothing is judged.
+    idle = published(world, None)
+    assert idle.instruction == "" and idle.task_kind == "" and idle.success is False
+    assert math.isnan(idle.margin) and set(idle.palms) == set(PALM_NAMES)
+    assert len(idle.objects) == 3 and idle.reset_count == 1 and idle.seed == 100_000
+    with pytest.raises(ValueError, match="3 values"):
+        judge(Task.parse("raise your left hand"), world.palm_position("left")[:2],
+              world.shoulder_position("left"))
 
 
 def test_score_episode_over_a_recorded_state_sequence(world: G1World) -> None:
     """Any-moment success, at-end success, first success time, best margin, stale samples."""
     world.reset(100_001)
-    rest, z = sample(world, 100_001)
     touch = "touch the green cube with your left hand"
-    green = rest[4:7]
+    green = world.cube_position("green")
     # The left palm approaches the green cube, touches it at sample 3, then moves away again.
     distances = [0.30, 0.15, 0.08, 0.03, 0.04, 0.12]
-    states = []
-    for i, d in enumerate(distances):
-        s = rest.copy()
-        s[0] = 0.04 * i  # t since reset
-        s[10:13] = green + np.array([0.0, d, 0.0])  # left palm xyz
-        states.append(s)
-    states = np.array(states)  # (T, 17)
-    shoulders = np.repeat(z[None], len(states), axis=0)  # (T, 2)
-    score = score_episode(touch, states, shoulders, seed=100_001)
+    states = [sample(Task.parse(touch), green + np.array([0.0, d, 0.0]), green, 0.04 * i)
+              for i, d in enumerate(distances)]
+    score = score_episode(touch, states, seed=100_001)
     assert score.success and not score.success_at_end
     assert score.first_success_s == pytest.approx(0.12)
     assert score.best == pytest.approx(0.03)
     assert score.samples == 6
     # Ending inside the radius: success at the end too.
-    score = score_episode(touch, states[:4], shoulders[:4])
+    score = score_episode(touch, states[:4])
     assert score.success and score.success_at_end
     # Never closer than 8 cm: no success.
-    score = score_episode(touch, states[:3], shoulders[:3])
+    score = score_episode(touch, states[:3])
     assert not score.success and score.best == pytest.approx(0.08)
-    # Samples of another seed (sent before the episode's reset) do not count.
-    stale = states.copy()
-    stale[3:5, 16] = 99_999.0
-    score = score_episode(touch, stale, shoulders, seed=100_001)
+    # Samples of another scene (sent before the episode's reset) do not count.
+    stale = [dataclasses.replace(s, seed=99_999) if i in (3, 4) else s
+             for i, s in enumerate(states)]
+    score = score_episode(touch, stale, seed=100_001)
     assert not score.success and score.samples == 4
-    assert score_episode(touch, states, shoulders, seed=7).samples == 0
+    assert score_episode(touch, states, seed=7).samples == 0
+    earlier = [dataclasses.replace(s, reset_count=0) if i in (3, 4) else s
+               for i, s in enumerate(states)]
+    score = score_episode(touch, earlier, reset_count=1)
+    assert not score.success and score.samples == 4
 
     # Raise: the palm height above the shoulder crosses RAISE_HEIGHT; a lower shoulder (waist
     # bent) makes the same palm height count more.
-    raise_left = "raise your left hand"
-    s = rest.copy()
-    s[12] = z[0] + RAISE_HEIGHT - 0.01
-    assert not score_episode(raise_left, s[None], z[None]).success
-    lowered = z.copy()
-    lowered[0] -= 0.02
-    assert score_episode(raise_left, s[None], lowered[None]).success
-    assert score_episode(raise_left, s[None], lowered[None]).best == pytest.approx(
-        RAISE_HEIGHT + 0.01)
-    with pytest.raises(ValueError, match="shoulder_z"):
-        score_episode(raise_left, states, shoulders[:2])
+    raise_left = Task.parse("raise your left hand")
+    shoulder = world.shoulder_position("left")
+    palm = world.palm_position("left")
+    palm[2] = shoulder[2] + RAISE_HEIGHT - 0.01
+    assert not score_episode(raise_left.instruction, [sample(raise_left, palm, shoulder, 0.0)]
+                             ).success
+    lowered = shoulder - np.array([0.0, 0.0, 0.02])
+    scored = score_episode(raise_left.instruction, [sample(raise_left, palm, lowered, 0.0)])
+    assert scored.success
+    assert scored.best == pytest.approx(RAISE_HEIGHT + 0.01)
+    # Samples that judge another task than the episode's are a broken reset, not a score.
+    with pytest.raises(ValueError, match="judge"):
+        score_episode(raise_left.instruction, states)
     assert TOUCH_RADIUS == 0.05  # the threshold the brief and the report name
+
+
+def test_the_evaluator_needs_no_mujoco() -> None:
+    """The simulator judges its own state: gr00t-eval imports no MuJoCo (a fresh process)."""
+    code = ("import sys, gr00t_sim.evaluation.cli; "
+            "sys.exit('mujoco' in sys.modules or 'gr00t_sim.world' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:] or "mujoco was imported"
 
 
 # -- arguments -------------------------------------------------------------------------------------
 
 def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
     """Refused before any node starts; the message names the option and the fix."""
-    from gr00t_bringup.evaluate import EXIT_BAD_ARGS, main
+    from gr00t_sim.evaluation.cli import EXIT_BAD_ARGS, main
 
     assert main(["--episodes", "0", "--checkpoint", str(tmp_path)]) == EXIT_BAD_ARGS
     assert "--episodes 0" in capsys.readouterr().err
@@ -162,7 +201,7 @@ def eval_command(*args: str) -> list[str]:
     import shutil
 
     exe = shutil.which("gr00t-eval")
-    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.evaluate", *args]
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_sim.evaluation.cli", *args]
 
 
 @pytest.mark.slow

@@ -1,0 +1,227 @@
+"""``gr00t-eval``: closed-loop evaluation of a checkpoint on the MuJoCo G1 through the real graph.
+
+    gr00t-eval --episodes 8 --seed 100000 [--checkpoint DIR] [--embodiment unitree_g1]
+               [--episode-s 6] [--tasks all|touch|raise] [--json] [--video out.mp4]
+
+The graph is the one `gr00t-bringup run --sim` starts (`build_graph(sim=True)`, one process per
+node, supervised by `runner.GraphRunner`). This process is only a client on the ROS graph:
+per episode k it uses seed = --seed + k, picks the task from the seed (`task_for_seed`),
+disables System 1 (/gr00t/enable false), resets the simulator with that seed and task
+(/gr00t_sim/reset, gr00t_msgs/ResetSim: new cube positions, arms at the rest pose), waits
+--settle-s, sends the instruction through /gr00t/set_instruction, waits until
+/gr00t/embedding_tokens carries the instruction's id, enables System 1 and lets the policy act
+for --episode-s seconds.
+
+Success is the simulator's criterion (gr00t_sim.tasks): touch = the named palm within
+`TOUCH_RADIUS` of the named cube's centre, raise = the named palm at least `RAISE_HEIGHT` above
+that side's shoulder pitch joint. The simulator evaluates it on every state it publishes
+(/gr00t_sim/state, gr00t_msgs/SimState, 25 Hz), and an episode counts as a success when the
+criterion held at ANY sample of the episode; the rate at the last sample is reported too
+("at end").
+
+Rates and latencies are measured while System 1 is enabled: System 1 commands (messages on the
+first controller topic), replans (/gr00t/action_chunk), System 2 tokens, the inference latencies
+both nodes put in their messages, and the token age at planning (the chunk's joint-state stamp
+minus the camera stamp of the newest tokens, both in the simulator's time base).
+
+Seeds: training data uses seeds < 100000 (gr00t_sim.collect), so evaluation starts at 100000.
+Exit status: 0 when the episodes were measured (whatever the success rate), 1 when the graph
+failed (a node died, a service or topic never came), 2 on bad arguments or a missing
+checkpoint, 3 when a node's executable is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, GraphError,
+                                 build_graph)
+from gr00t_bringup.runner import ExecutableNotFound, GraphRunner
+from gr00t_bringup.testing import RosProbe
+from gr00t_sim.evaluation.client import Evaluation, GraphFailed
+from gr00t_sim.evaluation.report import format_report
+from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, task_list
+from gr00t_sim.evaluation.scoring import per_task, success_definition
+from gr00t_sim.evaluation.video import VideoRecorder
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_GRAPH_FAILED = 1
+EXIT_BAD_ARGS = 2
+EXIT_MISSING_EXECUTABLE = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gr00t-eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--episodes", type=int, default=8, help="number of episodes (default 8)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seed of episode 0; episode k uses seed + k (default {DEFAULT_SEED}; "
+                        "training uses seeds < 100000)")
+    p.add_argument("--checkpoint", default=None,
+                   help="gr00t_ros checkpoint directory (default: checkpoints/nano)")
+    p.add_argument("--embodiment", default=DEFAULT_EMBODIMENT,
+                   help=f"embodiment name or YAML path (default {DEFAULT_EMBODIMENT})")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
+                   help=f"System 1 backend (default {DEFAULT_BACKEND})")
+    p.add_argument("--episode-s", type=float, default=6.0,
+                   help="seconds System 1 acts per episode (default 6)")
+    p.add_argument("--settle-s", type=float, default=0.5,
+                   help="seconds between the reset and the instruction (default 0.5)")
+    p.add_argument("--tasks", default="all", choices=TASK_SETS,
+                   help="which tasks to cycle through (default all eight)")
+    p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
+                   help="System 1 and 2 run on the simulator's /clock (default off: the "
+                        "simulator stamps with the wall clock like a robot; episodes are "
+                        "timed in simulated seconds either way)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--json-out", type=Path, default=None, metavar="PATH",
+                   help="also write the JSON object to PATH")
+    p.add_argument("--video", type=Path, default=None, metavar="PATH",
+                   help="save the head camera with the instruction overlaid as an mp4")
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="keep the nodes' output and parameter files in DIR (default: a "
+                        "temporary directory, removed afterwards)")
+    p.add_argument("--startup-timeout", type=float, default=240.0,
+                   help="seconds to wait for the nodes to come up (default 240)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for a service reply or the episode's tokens "
+                        "(default 60)")
+    return p
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.episodes < 1:
+        raise ValueError(f"--episodes {args.episodes}: run at least 1 episode")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed} must be >= 0 (evaluation uses >= 100000)")
+    for name in ("episode_s", "startup_timeout", "timeout"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be a number > 0")
+    if not (math.isfinite(args.settle_s) and args.settle_s >= 0):
+        raise ValueError(f"--settle-s {args.settle_s} must be >= 0")
+    if args.video is not None and args.video.suffix.lower() != ".mp4":
+        raise ValueError(f"--video {args.video}: the file name must end in .mp4")
+
+
+def build_eval_graph(args: argparse.Namespace) -> Any:
+    """build_graph(sim=True) for the arguments; GraphError says how to get a checkpoint."""
+    try:
+        return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
+                           backend=args.backend, sim=True, use_sim_time=args.use_sim_time)
+    except GraphError as exc:
+        if args.checkpoint is None:
+            raise GraphError(
+                f"{exc}. No trained checkpoint has been committed at checkpoints/nano yet; "
+                "until then pass --checkpoint DIR (./scripts/demo.sh makes an UNTRAINED random "
+                "one under artifacts/)") from exc
+        raise
+
+
+def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) -> dict:
+    """Start the graph, run the episodes, stop the graph; returns the result dict.
+
+    Raises GraphFailed (the graph failed) or runner.ExecutableNotFound.
+    """
+    t_start = time.monotonic()
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out)
+    probe = video = None
+    try:
+        runner.start()
+        probe = RosProbe(name="gr00t_eval")
+        if args.video is not None:
+            video = VideoRecorder(args.video)
+        ev = Evaluation(graph, runner, probe, tasks=task_list(args.tasks),
+                        episode_s=args.episode_s, settle_s=args.settle_s,
+                        timeout_s=args.timeout, video=video)
+        ev.wait_ready(args.startup_timeout)
+        startup_s = time.monotonic() - t_start
+        log.info("graph ready after %.1f s", startup_s)
+        episodes = []
+        for k in range(args.episodes):
+            result = ev.run_episode(k, args.seed + k)
+            log.info("episode %d (seed %d) %r: %s", k, result.seed, result.instruction,
+                     "success" if result.success else "no success")
+            episodes.append(result)
+        measured = ev.measurements()
+    finally:
+        video_info = video.close() if video is not None else None
+        if probe is not None:
+            probe.close()
+        runner.stop_all()
+    n = len(episodes)
+    k, k_end = sum(e.success for e in episodes), sum(e.success_at_end for e in episodes)
+    return {
+        "checkpoint": graph.checkpoint,
+        "embodiment": graph.embodiment.name,
+        "backend": args.backend,
+        "episodes": n,
+        "seed": args.seed,
+        "episode_s": args.episode_s,
+        "tasks": ev.tasks,
+        "success_definition": success_definition(),
+        "success_rate": k / n,
+        "success_rate_at_end": k_end / n,
+        "overall": {"episodes": n, "successes": k, "success_rate": k / n,
+                    "successes_at_end": k_end, "success_rate_at_end": k_end / n},
+        "per_task": per_task(episodes, ev.tasks),
+        "episodes_detail": [asdict(e) for e in episodes],
+        **measured,
+        "startup_s": round(startup_s, 2),
+        "wall_s": round(time.monotonic() - t_start, 2),
+        "video": video_info,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `gr00t-eval`; returns the exit status (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="[gr00t-eval] %(levelname)s %(message)s")
+    try:
+        _check_args(args)
+        graph = build_eval_graph(args)
+    except ValueError as exc:  # GraphError, EmbodimentConfigError, bad arguments
+        print(f"gr00t-eval: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    with tempfile.TemporaryDirectory(prefix="gr00t-eval-") as tmp:
+        work_dir = args.log_dir or Path(tmp)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        node_log = work_dir / "nodes.log"
+        with open(node_log, "w") as out:
+            try:
+                result = evaluate(args, graph, work_dir, out)
+            except ExecutableNotFound as exc:
+                print(f"gr00t-eval: {exc}", file=sys.stderr)
+                return EXIT_MISSING_EXECUTABLE
+            except GraphFailed as exc:
+                out.flush()
+                print(f"gr00t-eval: the graph failed: {exc}\n(the nodes' output: "
+                      f"{node_log if args.log_dir else 'pass --log-dir DIR to keep it'})",
+                      file=sys.stderr)
+                return EXIT_GRAPH_FAILED
+            except KeyboardInterrupt:
+                print("gr00t-eval: interrupted; the nodes were stopped", file=sys.stderr)
+                return 130
+    text = json.dumps(result, indent=2)
+    if args.json_out is not None:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text + "\n")
+    print(text if args.json else format_report(result))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

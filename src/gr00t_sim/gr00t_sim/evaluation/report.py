@@ -1,0 +1,65 @@
+"""The human-readable tables of a gr00t-eval result dict (what `cli.evaluate` returns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The human-readable tables of a result dict (see `Evaluation.result`)."""
+    def pct(x: float | None) -> str:
+        return "  n/a" if x is None else f"{100 * x:4.0f}%"
+
+    def num(x: float | None, fmt: str = "{:7.1f}") -> str:
+        return "    n/a" if x is None else fmt.format(x)
+
+    lines = [f"gr00t-eval: {r['episodes']} episode(s), seeds {r['seed']}..."
+             f"{r['seed'] + r['episodes'] - 1}, {r['episode_s']:g} s each; checkpoint "
+             f"{r['checkpoint']}; embodiment {r['embodiment']}; backend {r['backend']}",
+             f"success: {r['success_definition']}", "",
+             f"{'ep':>3} {'seed':>7}  {'task':<42} {'success':>7} {'at end':>6}  best"]
+    for e in r["episodes_detail"]:
+        best = ("n/a" if e["best"] is None else
+                f"{'min dist' if e['best_kind'] == 'min_distance_m' else 'max height'} "
+                f"{e['best']:.3f} m")
+        when = f" (at {e['first_success_s']:.1f} s)" if e["first_success_s"] is not None else ""
+        lines.append(f"{e['episode']:>3} {e['seed']:>7}  {e['instruction']:<42} "
+                     f"{'yes' if e['success'] else 'no':>7} "
+                     f"{'yes' if e['success_at_end'] else 'no':>6}  {best}{when}")
+    lines += ["", f"{'task':<42} {'episodes':>8} {'success':>9} {'at end':>9}"]
+    for t, s in r["per_task"].items():
+        lines.append(f"{t:<42} {s['episodes']:>8} {s['successes']:>3} {pct(s['success_rate'])} "
+                     f"{s['successes_at_end']:>3} {pct(s['success_rate_at_end'])}")
+    o = r["overall"]
+    lines.append(f"{'overall':<42} {o['episodes']:>8} {o['successes']:>3} "
+                 f"{pct(o['success_rate'])} {o['successes_at_end']:>3} "
+                 f"{pct(o['success_rate_at_end'])}")
+    rt = r["rates"]
+    d1, d2 = rt["diagnostics"]["system1"], rt["diagnostics"]["system2"]
+    lines += ["", f"rates while System 1 was enabled ({rt['enabled_s']:.1f} s wall, "
+                  f"{rt['enabled_sim_s']:.1f} s simulated: real-time factor "
+                  f"{rt['sim_real_time_factor']:.2f}; rates per wall second):",
+              f"  System 1 commands  {num(rt['system1_command_hz'])} Hz   on "
+              f"{rt['command_topic']} (target {rt['system1_target_hz']:g} Hz; "
+              f"{rt['system1_command_hz_sim']:.1f} per simulated second)",
+              f"  System 1 replans   {num(rt['system1_replans_hz'])} /s   /gr00t/action_chunk"
+              f"  (diagnostics replans_per_s: {d1.get('replans_per_s', 'n/a')})",
+              f"  System 2 tokens    {num(rt['system2_hz'])} Hz   /gr00t/embedding_tokens"
+              f"  (diagnostics achieved_rate_hz: {d2.get('achieved_rate_hz', 'n/a')})",
+              "", f"latency (ms){'':<31} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} {'n':>6}"]
+    names = {"system2_inference": "System 2 inference (EmbeddingTokens)",
+             "system1_inference": "System 1 inference (ActionChunk)",
+             "token_age_at_plan": "token age at System 1 planning"}
+    for key, label in names.items():
+        p = r["latency_ms"][key]
+        lines.append(f"  {label:<41} {num(p['p50'])} {num(p['p90'])} {num(p['p99'])} "
+                     f"{num(p['max'])} {p['n']:>6}")
+    if "state_to_command_p99_ms" in d1:
+        lines.append(f"  System 1 state->command (diagnostics): median "
+                     f"{d1.get('state_to_command_median_ms')} p99 "
+                     f"{d1.get('state_to_command_p99_ms')}")
+    lines.append(f"\nwall time {r['wall_s']:.1f} s (graph start-up {r['startup_s']:.1f} s)")
+    if r.get("video"):
+        lines.append(f"video: {r['video']['path']} ({r['video']['frames']} frames at "
+                     f"{r['video']['fps']} fps)")
+    return "\n".join(lines)

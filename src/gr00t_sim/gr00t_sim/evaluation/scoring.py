@@ -1,0 +1,122 @@
+"""Scoring (ROS-free): an episode's score from the simulator's verdicts, the per-task table
+and latency percentiles.
+
+The simulator judges the task on every state it publishes (gr00t_sim.tasks, carried by
+/gr00t_sim/state as `Snapshot.success` and `.margin`); an episode counts as a success when
+the criterion held at ANY sample while System 1 acted, and "at end" when it held at the last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gr00t_sim.snapshot import Snapshot
+from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, best_margin
+
+# Word for word what gr00t-eval has always printed and written into its JSON, so results stay
+# comparable across versions ("gr00t_sim.world criterion": G1World.verdict applies
+# gr00t_sim.tasks.judge, the one definition).
+_SUCCESS_DEFINITION = (
+    "gr00t_sim.world criterion (touch: named palm within {touch:.2f} m of the named cube's "
+    "centre; raise: named palm >= {raise_:.2f} m above that side's shoulder pitch joint), "
+    "checked on every /gr00t_sim/state sample (25 Hz); success = held at ANY sample of the "
+    "episode, at_end = held at its last sample")
+
+
+def success_definition() -> str:
+    """The sentence the report and the JSON's `success_definition` give."""
+    return _SUCCESS_DEFINITION.format(touch=TOUCH_RADIUS, raise_=RAISE_HEIGHT)
+
+
+@dataclass(frozen=True)
+class EpisodeScore:
+    """The score of one episode from its state samples.
+
+    success: the criterion held at any sample; success_at_end: at the last one;
+    first_success_s: t_since_reset of the first successful sample (None if none);
+    best: the best margin (touch: smallest distance, raise: largest height; None if no
+    samples); samples: how many samples were scored.
+    """
+
+    success: bool
+    success_at_end: bool
+    first_success_s: float | None
+    best: float | None
+    samples: int
+
+
+def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | None = None,
+                  reset_count: int | None = None) -> EpisodeScore:
+    """Score the /gr00t_sim/state samples of one episode (arrival order) for `instruction`.
+
+    With `seed` or `reset_count`, samples of another scene (sent before the episode's reset)
+    are ignored. A kept sample that judges another task raises ValueError: the simulator was
+    reset with a different instruction than the episode's.
+    """
+    task = Task.parse(instruction)
+    kept = [s for s in samples if (seed is None or s.seed == seed)
+            and (reset_count is None or s.reset_count == reset_count)]
+    if not kept:
+        return EpisodeScore(False, False, None, None, 0)
+    wrong = [s.instruction for s in kept if s.instruction != task.instruction]
+    if wrong:
+        raise ValueError(f"{len(wrong)} of {len(kept)} samples judge {wrong[0]!r}, not the "
+                         f"episode's {task.instruction!r}; reset the simulator with the "
+                         "episode's instruction")
+    ok = [bool(s.success) for s in kept]
+    first = next((float(s.time_since_reset) for s in kept if s.success), None)
+    best = best_margin(task.kind, [float(s.margin) for s in kept])
+    return EpisodeScore(any(ok), ok[-1], first, best, len(kept))
+
+
+def percentiles_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
+    """p50/p90/p99/max/mean in ms of values in seconds, and their count n."""
+    v = np.asarray([x for x in values_s if math.isfinite(x)], dtype=np.float64) * 1e3
+    if v.size == 0:
+        return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None, "n": 0}
+    p50, p90, p99 = np.percentile(v, [50, 90, 99])
+    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3),
+            "p99": round(float(p99), 3), "max": round(float(v.max()), 3),
+            "mean": round(float(v.mean()), 3), "n": int(v.size)}
+
+
+@dataclass
+class EpisodeResult:
+    """One episode as reported."""
+
+    episode: int
+    seed: int
+    instruction: str
+    instruction_id: int
+    success: bool
+    success_at_end: bool
+    first_success_s: float | None
+    best: float | None
+    best_kind: str  # "min_distance_m" (touch) | "max_height_m" (raise)
+    samples: int
+    run_s: float  # wall seconds System 1 was enabled
+    sim_s: float  # simulated seconds System 1 was enabled
+    real_time_factor: float  # sim_s / run_s
+    wait_tokens_s: float  # from the instruction request to tokens carrying its id
+    settle_drift_m: float  # how far a palm moved between the reset and the instruction
+
+
+def best_kind(task: Task) -> str:
+    """What EpisodeResult.best measures for `task`."""
+    return "min_distance_m" if task.kind == "touch" else "max_height_m"
+
+
+def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
+    """{instruction: {episodes, successes, success_rate, successes_at_end, success_rate_at_end}}
+    for every task in `tasks` (rates are None for a task with no episode)."""
+    out = {}
+    for t in tasks:
+        eps = [e for e in episodes if e.instruction == t]
+        n, k, k_end = len(eps), sum(e.success for e in eps), sum(e.success_at_end for e in eps)
+        out[t] = {"episodes": n, "successes": k, "success_rate": k / n if n else None,
+                  "successes_at_end": k_end, "success_rate_at_end": k_end / n if n else None}
+    return out
