@@ -19,8 +19,8 @@ from gr00t_policy.checkpoint import load_checkpoint
 from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
 from gr00t_policy.embodiment import parse_embodiment
 from gr00t_policy.policy_config import PolicyConfig
-from gr00t_policy.train import (TrainConfig, TrainingData, build_metadata, lr_factor, main,
-                                native_bf16, train)
+from gr00t_policy.train import TrainConfig, TrainingData, build_metadata, lr_factor, train
+from gr00t_policy.train.auxiliary import get_aux_loss
 
 torch.set_num_threads(1)
 
@@ -257,12 +257,6 @@ def test_layout_mismatch_is_named(dataset, tmp_path):
         build_metadata(LeRobotDataset(dataset), parse_embodiment(emb))
 
 
-def test_cli_rejects_missing_embodiment(dataset, tmp_path):
-    with pytest.raises(SystemExit, match="not found"):
-        main(["--dataset", str(dataset), "--out", str(tmp_path / "x"), "--steps", "1",
-              "--embodiment", str(tmp_path / "nope.yaml")])
-
-
 def _train_cut_off_after(dataset, out, cfg, cut_at_step):
     """Run ``train`` and kill it (an exception from the sampler) when step ``cut_at_step`` starts."""
     calls = {"n": 0}
@@ -366,15 +360,6 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
               init_from=base.checkpoint)
 
 
-def test_native_bf16_reads_the_cpu_flags():
-    zen2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
-    zen4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
-    sapphire = "processor\t: 0\nflags\t\t: avx2 avx512f amx_bf16 amx_tile\n"
-    assert not native_bf16(zen2)
-    assert native_bf16(zen4) and native_bf16(sapphire)
-    assert not native_bf16("")  # no flags line (not x86 Linux): float32
-
-
 @pytest.fixture(scope="module")
 def goal_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("ds") / "tiny_goals"
@@ -386,8 +371,8 @@ def test_goal_and_scene_losses_are_learned_logged_and_not_saved(goal_dataset, tm
     from safetensors.torch import load_file
 
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=80, batch_size=8, lr=3e-3, seed=0, goal_weight=1.0,
-                      scene_weight=1.0, log_every=20, save_every=0)
+    cfg = TrainConfig(steps=80, batch_size=8, lr=3e-3, seed=0,
+                      aux_weights={"goal": 1.0, "scene": 1.0}, log_every=20, save_every=0)
     result = train(goal_dataset, tmp_path / "ckpt", policy_config=config, embodiment=emb,
                    cfg=cfg, progress=False)
     log = json.loads((tmp_path / "ckpt" / "train_log.json").read_text())
@@ -409,7 +394,8 @@ def test_goal_batches_carry_normalized_goals_and_a_missing_goal_is_named(goal_da
     emb, config = tiny_embodiment(), tiny_policy_config()
     prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
     ds = LeRobotDataset(goal_dataset)
-    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb), goals=True)
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb),
+                        aux=[get_aux_loss("goal")])
     batch = data.sample(np.random.default_rng(0), 16, TrainConfig(augment=False),
                         torch.Generator().manual_seed(0))
     touch = batch["input_ids"].eq(prompt.tokenizer.convert_tokens_to_ids("touch")).any(dim=1)
@@ -419,7 +405,8 @@ def test_goal_batches_carry_normalized_goals_and_a_missing_goal_is_named(goal_da
     assert torch.equal(batch["goal"][:, 1], torch.where(touch, 1.0, -1.0))
     assert torch.allclose(batch["goal"][:, 0], torch.zeros(16))
     assert "scene" not in batch  # only asked for
-    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb), scene=True)
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb),
+                        aux=[get_aux_loss("scene")])
     batch = data.sample(np.random.default_rng(0), 16, TrainConfig(augment=False),
                         torch.Generator().manual_seed(0))
     touch = batch["input_ids"].eq(prompt.tokenizer.convert_tokens_to_ids("touch")).any(dim=1)
@@ -430,19 +417,21 @@ def test_goal_batches_carry_normalized_goals_and_a_missing_goal_is_named(goal_da
     assert torch.allclose(batch["scene"][:, [0, 1, 3, 5]], torch.zeros(16, 4))
     plain = LeRobotDataset(dataset)
     with pytest.raises(ValueError, match=r"episode 0 .* no valid 'goal_position'.*--goal-weight 0"):
-        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb), goals=True)
+        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb),
+                     aux=[get_aux_loss("goal")])
     with pytest.raises(ValueError, match=r"episode 0 .* no valid 'object_positions'.*--scene-weight 0"):
-        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb), scene=True)
+        TrainingData(plain, emb, config, prompt, build_metadata(plain, emb),
+                     aux=[get_aux_loss("scene")])
     with pytest.raises(ValueError, match="goal_weight must be >= 0"):
-        TrainConfig(goal_weight=-1.0)
+        TrainConfig(aux_weights={"goal": -1.0})
     with pytest.raises(ValueError, match="scene_weight must be >= 0"):
-        TrainConfig(scene_weight=float("nan"))
+        TrainConfig(aux_weights={"scene": float("nan")})
 
 
 def test_resume_with_the_auxiliary_heads_gives_the_uninterrupted_run(goal_dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5,
-                      scene_weight=0.5)
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3,
+                      aux_weights={"goal": 0.5, "scene": 0.5})
     whole = train(goal_dataset, tmp_path / "whole", policy_config=config, embodiment=emb,
                   cfg=cfg, progress=False)
     _train_cut_off_after(goal_dataset, tmp_path / "cut", cfg, cut_at_step=4)
@@ -457,7 +446,7 @@ def test_resume_with_the_auxiliary_heads_gives_the_uninterrupted_run(goal_datase
 def test_resume_reads_the_goal_head_of_an_older_train_state(goal_dataset, tmp_path):
     """train_state.pt written before the scene head held the goal head as "goal_head"."""
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, goal_weight=0.5)
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, aux_weights={"goal": 0.5})
     whole = train(goal_dataset, tmp_path / "whole", policy_config=config, embodiment=emb,
                   cfg=cfg, progress=False)
     _train_cut_off_after(goal_dataset, tmp_path / "cut", cfg, cut_at_step=4)
@@ -472,7 +461,9 @@ def test_resume_reads_the_goal_head_of_an_older_train_state(goal_dataset, tmp_pa
 
 def test_resume_accepts_a_run_saved_before_a_setting_existed(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    # the auxiliary weights at 0, as gr00t-train writes them
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3,
+                      aux_weights={"goal": 0.0, "scene": 0.0})
     out = tmp_path / "cut"
     _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
     path = out / "train_log.json"

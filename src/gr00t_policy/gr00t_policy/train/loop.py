@@ -1,0 +1,235 @@
+"""The training loop: joint flow-matching training of the whole policy (backbone + action
+head) on a LeRobot v2 dataset, producing our checkpoint format.
+
+The loss is ``GR00TPolicy.loss`` (masked flow-matching MSE through backbone and action head
+jointly), plus each auxiliary loss the config turns on (:mod:`gr00t_policy.train.auxiliary`)
+times its weight. AdamW, linear warmup then cosine decay to zero, bfloat16 autocast if
+``TrainConfig.bf16``, gradient clipping. Deterministic for a given ``seed`` (one numpy
+Generator for sampling, one torch Generator for augmentation, noise and flow times; no loader
+workers). Saving and resuming: :mod:`gr00t_policy.train.state`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.policy import GR00TPolicy
+from gr00t_policy.policy_config import PolicyConfig
+from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+from gr00t_policy.train.auxiliary import AuxLoss, active_losses, get_aux_loss
+from gr00t_policy.train.config import TrainConfig
+from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
+from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
+                                      read_resume_log, restore_train_state, save_run,
+                                      save_train_state)
+
+logger = logging.getLogger(__name__)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warmup over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: per-step losses, the checkpoint directory, seconds per step."""
+
+    losses: list[float]
+    checkpoint: Path
+    seconds_per_step: float
+
+
+def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any],
+            resume_from: Path | None, init_from: str | Path | None) -> GR00TPolicy:
+    """A random init (torch's global generator), then the interrupted run's weights
+    (``resume_from``) or a trained checkpoint's (``init_from``), if any."""
+    policy = GR00TPolicy(config, image_context_id=prompt.image_context_id)
+    if resume_from is not None:
+        load_resume_weights(policy, resume_from, metadata)
+    elif init_from is not None:
+        load_init_weights(policy, Path(init_from))
+    return policy
+
+
+def _run_info(dataset_dir: str | Path, episodes: int, frames: int, preset: str | None,
+              resumed: list[dict[str, Any]], init_from: str | Path | None,
+              aux_losses: Mapping[str, list[float]]) -> dict[str, Any]:
+    """What train_log.json records besides the settings and the flow-matching losses. The
+    auxiliary losses are the loop's own lists, so each save writes them as they stand."""
+    info: dict[str, Any] = {"dataset": str(Path(dataset_dir).resolve()), "episodes": episodes,
+                            "frames": frames, "preset": preset, "threads": torch.get_num_threads()}
+    if resumed:
+        info["resumed"] = resumed
+    if init_from is not None:
+        info["init_from"] = str(Path(init_from).resolve())
+    for name, values in aux_losses.items():
+        info[f"{name}_losses"] = values
+    return info
+
+
+def _optimizer(policy: GR00TPolicy, heads: torch.nn.ModuleDict,
+               cfg: TrainConfig) -> tuple[torch.optim.AdamW, list[torch.nn.Parameter]]:
+    """AdamW over the policy's and the heads' parameters (no decay on biases and norms), and
+    those parameters in the order gradient clipping sees them."""
+    named = list(policy.named_parameters()) + [(f"aux.{n}", p) for n, p in heads.named_parameters()]
+    decay, no_decay = [], []
+    for name, p in named:
+        (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
+    optim = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=cfg.betas,
+    )
+    return optim, [p for _, p in named]
+
+
+def _resume_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
+                  heads: torch.nn.ModuleDict, aux: list[AuxLoss], cfg: TrainConfig,
+                  start: int) -> tuple[np.random.Generator, torch.Generator, bool]:
+    """Restore train_state.pt; without one, generators re-seeded from (seed, step).
+    Returns (rng, generator, exact)."""
+    if restore_train_state(out, optim, rng, generator, heads, aux):
+        logger.info("resuming at step %d from %s", start, out / TRAIN_STATE_FILE)
+        return rng, generator, True
+    logger.warning("resuming at step %d without %s: optimizer moments restart from zero and "
+                   "the generators are re-seeded from (seed, step); the weights will differ "
+                   "from an uninterrupted run's", start, TRAIN_STATE_FILE)
+    return (np.random.default_rng([cfg.seed, start]),
+            torch.Generator().manual_seed(cfg.seed * 1_000_003 + start), False)
+
+
+def _losses(policy: GR00TPolicy, heads: torch.nn.ModuleDict, weights: Mapping[str, float],
+            batch: dict[str, torch.Tensor], generator: torch.Generator, cfg: TrainConfig,
+            step: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """(total, flow-matching, {aux name: loss}) of one batch."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        features, mask = policy.encode(batch)  # (B, L, C), (B, L)
+        loss = flow = policy.loss_from_features(features, mask, batch, generator=generator)
+        image_mask = batch["input_ids"] == policy.backbone.image_context_id  # (B, L)
+        aux = {name: F.mse_loss(head(features, image_mask), batch[name])
+               for name, head in heads.items()}
+        for name, value in aux.items():
+            loss = loss + weights[name] * value
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
+    return loss, flow, aux
+
+
+def _update(loss: torch.Tensor, optim, sched, params: list[torch.nn.Parameter],
+            grad_clip: float) -> None:
+    """One optimizer and learning-rate step on ``loss``."""
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optim.step()
+    sched.step()
+
+
+def _report(bar, sched, losses: list[float], aux_losses: Mapping[str, list[float]], step: int,
+            cfg: TrainConfig) -> None:
+    """Every log_every steps (and at the end): the mean losses on the bar and in the log."""
+    if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        recent = float(np.mean(losses[-cfg.log_every:]))
+        bar.set_postfix(loss=f"{recent:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        logger.info("step %d loss %.4f%s", step + 1, recent, "".join(
+            f" {name} loss {np.mean(values[-cfg.log_every:]):.4f}"
+            for name, values in aux_losses.items()))
+
+
+def train(
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    policy_config: PolicyConfig,
+    embodiment: EmbodimentConfig,
+    cfg: TrainConfig,
+    preset: str | None = None,
+    progress: bool = True,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+) -> TrainResult:
+    """Train a randomly initialised policy on a dataset and save it as a checkpoint.
+
+    Args:
+        dataset_dir: a LeRobot v2 dataset recorded for ``embodiment``.
+        out_dir: the checkpoint directory written (also loss.png, train_log.json).
+        policy_config: model sizes (a preset or a custom config).
+        embodiment: the robot (keys, normalization modes, slot, cameras, action_dt).
+        cfg: optimisation settings.
+        preset: preset name written into config.json (None for a custom config).
+        progress: show a tqdm progress bar.
+        resume: continue the run whose intermediate checkpoint is in ``out_dir`` (same
+            dataset and settings; see :mod:`gr00t_policy.train.state`).
+        init_from: a checkpoint (same model config) whose weights replace the random init
+            (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
+            already holds the fine-tuned weights.
+    """
+    from tqdm import tqdm
+
+    weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
+    aux = [get_aux_loss(name) for name in weights]  # in registration order
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ds = open_dataset(dataset_dir, embodiment)
+    out = Path(out_dir)
+    log = read_resume_log(out, cfg) if resume else {}  # checked before the slow video decoding
+    start, losses = int(log.get("step", 0)), list(log.get("losses", []))
+    resumed = list(log.get("resumed", []))
+    tokenizer = build_nano_tokenizer(policy_config.backbone)
+    prompt = PromptBuilder(tokenizer, policy_config.backbone)
+    metadata = build_metadata(ds, embodiment)
+    policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, aux=aux)
+    # Training-only heads, name -> head; built in registration order (their init draws from
+    # torch's global generator).
+    heads = torch.nn.ModuleDict({a.name: a.build_head(policy_config, data) for a in aux})
+    aux_losses = {name: list(log.get(f"{name}_losses", [])) for name in heads}
+    policy.train()
+    optim, params = _optimizer(policy, heads, cfg)
+    if resume:
+        rng, generator, exact = _resume_state(out, optim, rng, generator, heads, aux, cfg, start)
+        resumed.append({"step": start, "exact": exact})
+    warmup = int(cfg.warmup_ratio * cfg.steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
+    info = _run_info(dataset_dir, ds.num_episodes, data.num_frames, preset, resumed, init_from,
+                     aux_losses)
+    save = functools.partial(save_run, policy, out, tokenizer, metadata, embodiment, preset,
+                             losses, cfg)
+    bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
+               initial=start, total=cfg.steps)
+    t0 = time.perf_counter()
+    for step in bar:
+        batch = data.sample(rng, cfg.batch_size, cfg, generator)
+        loss, flow, aux_values = _losses(policy, heads, weights, batch, generator, cfg, step)
+        _update(loss, optim, sched, params, cfg.grad_clip)
+        losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
+        for name, value in aux_values.items():
+            aux_losses[name].append(float(value.item()))
+        _report(bar, sched, losses, aux_losses, step, cfg)
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            policy.eval()
+            save({**info, "step": step + 1})
+            save_train_state(out, optim, rng, generator, heads)
+            policy.train()
+    elapsed = time.perf_counter() - t0
+    policy.eval()
+    sps = elapsed / max(1, cfg.steps - start)
+    save({**info, "step": cfg.steps, "seconds_per_step": sps})
+    (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
+    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)

@@ -1,0 +1,171 @@
+"""What a training run leaves on disk and reads back: the checkpoint with its ``loss.png``
+and ``train_log.json``, the ``train_state.pt`` an exact resume needs, and the checked loading
+of a checkpoint's weights for ``--resume`` and ``--init-from``.
+
+Resuming (``--resume``): every intermediate save also writes ``train_state.pt`` (optimizer
+moments, the random generators' states and the auxiliary heads) beside the weights; a run
+cut off after a save continues from it with the same command plus ``--resume`` and gives the
+same weights as an uninterrupted run. A checkpoint without ``train_state.pt`` (one from
+before it existed) can be resumed too: its weights and losses carry on, the optimizer moments
+start from zero and the generators are re-seeded from (seed, step); ``train_log.json``
+records that in ``resumed``. The final save removes ``train_state.pt``.
+
+Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint of the same
+model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
+and step count start afresh, and the normalization statistics are the new dataset's (as when
+Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
+``init_from``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.policy import GR00TPolicy
+from gr00t_policy.train.auxiliary import AuxLoss
+from gr00t_policy.train.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+TRAIN_STATE_FILE = "train_state.pt"
+TRAIN_LOG_FILE = "train_log.json"
+
+
+def embodiment_entry(emb: EmbodimentConfig) -> dict[str, dict[str, Any]]:
+    """config.json "embodiments" entry: {tag: EmbodimentConfig.checkpoint_entry()}."""
+    return {emb.tag: emb.checkpoint_entry()}
+
+
+def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> None:
+    """PNG of the per-step loss and its moving average (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = np.asarray(losses, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(np.arange(1, len(y) + 1), y, lw=0.5, alpha=0.4, label="loss")
+    w = max(1, min(window, len(y) // 5))
+    if len(y) >= w:
+        ma = np.convolve(y, np.ones(w) / w, mode="valid")
+        ax.plot(np.arange(w, len(y) + 1), ma, lw=1.5, label=f"moving average ({w})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+
+def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any],
+             emb: EmbodimentConfig, preset: str | None, losses: list[float], cfg: TrainConfig,
+             info: dict[str, Any]) -> None:
+    """The checkpoint, loss.png and train_log.json (settings, flow-matching losses, ``info``)."""
+    from gr00t_policy.checkpoint import save_checkpoint
+
+    save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
+                    embodiments=embodiment_entry(emb), preset=preset)
+    save_loss_plot(losses, out / "loss.png")
+    log = {"train_config": cfg.to_dict(), "losses": losses, **info}
+    (out / TRAIN_LOG_FILE).write_text(json.dumps(log, indent=1))
+
+
+def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
+                     heads: Mapping[str, torch.nn.Module]) -> None:
+    """What an exact resume needs beyond the weights: optimizer moments, generator states
+    and the training-only auxiliary heads (the checkpoint does not hold them)."""
+    state = {
+        "heads": {k: h.state_dict() for k, h in heads.items()},
+        "optimizer": optim.state_dict(),
+        "numpy_rng": rng.bit_generator.state,
+        "torch_generator": generator.get_state(),
+        "torch_global": torch.get_rng_state(),
+    }
+    tmp = out / (TRAIN_STATE_FILE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(out / TRAIN_STATE_FILE)
+
+
+def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
+                        heads: Mapping[str, torch.nn.Module], aux: Sequence[AuxLoss] = ()) -> bool:
+    """Restore optimizer, generators and auxiliary heads (``aux``: their losses, for the
+    keys older files kept heads under) from train_state.pt; False if there is none."""
+    path = out / TRAIN_STATE_FILE
+    if not path.is_file():
+        return False
+    state = torch.load(path, weights_only=True)
+    saved = state.get("heads")
+    if saved is None:  # written before heads were saved by name: a head under its old key or none
+        saved = {loss.name: state[loss.legacy_state_key] for loss in aux
+                 if loss.legacy_state_key and state.get(loss.legacy_state_key) is not None}
+    for name, head in heads.items():
+        if name not in saved:
+            raise ValueError(f"--resume: {path} holds no {name!r} auxiliary head (it holds "
+                             f"{sorted(saved)}); resume with the interrupted run's weights")
+        head.load_state_dict(saved[name])
+    optim.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["numpy_rng"]
+    generator.set_state(state["torch_generator"])
+    torch.set_rng_state(state["torch_global"])
+    return True
+
+
+def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
+    """The interrupted run's train_log.json, checked against ``cfg``; raises ValueError."""
+    path = out / TRAIN_LOG_FILE
+    if not path.is_file():
+        raise ValueError(f"--resume: {path} not found; resume needs a checkpoint saved by gr00t-train")
+    log = json.loads(path.read_text())
+    differ = cfg.resume_differences(log.get("train_config", {}))
+    if differ:
+        pairs = ", ".join(f"{k}: saved {then!r} vs now {now!r}" for k, then, now in differ)
+        raise ValueError(f"--resume: {path} was trained with other settings ({pairs}); "
+                         "pass the same options as the interrupted run")
+    step = int(log.get("step", 0))
+    if not 0 < step < cfg.steps or len(log.get("losses", [])) != step:
+        raise ValueError(f"--resume: {path} is at step {step} of {cfg.steps} with "
+                         f"{len(log.get('losses', []))} losses; nothing to resume")
+    return log
+
+
+def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str):
+    """The checkpoint at ``path``; raises ValueError naming the fields if its model config
+    is not ``policy``'s."""
+    from gr00t_policy.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
+    if theirs != ours:
+        differ = sorted(f"{part}.{k}" for part in ours for k in ours[part]
+                        if ours[part][k] != theirs.get(part, {}).get(k))
+        raise ValueError(f"{option}: {path} holds another model config than --preset asks for "
+                         f"(differs in {differ or 'its layout'}); pass the preset it was trained with")
+    return ckpt
+
+
+def load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]) -> None:
+    """Load the interrupted run's weights; its statistics must be this dataset's."""
+    ckpt = load_matching_checkpoint(policy, out, "--resume")
+    if json.loads(json.dumps(metadata)) != ckpt.metadata:
+        raise ValueError(f"--resume: the normalization statistics in {out} differ from this "
+                         "dataset's; resume on the dataset the run was started on")
+    policy.load_state_dict(ckpt.policy.state_dict())
+
+
+def load_init_weights(policy: GR00TPolicy, path: Path) -> None:
+    """Start from a trained checkpoint's weights; its model config must be ``policy``'s."""
+    policy.load_state_dict(load_matching_checkpoint(policy, path, "--init-from").policy.state_dict())
+    logger.info("weights initialised from %s", path)
+
+

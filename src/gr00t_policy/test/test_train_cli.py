@@ -1,0 +1,121 @@
+"""gr00t-train's command line: every setting reachable, the README's flags kept, bad values
+refused naming their flag. No training runs here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from gr00t_policy.train import main, native_bf16
+from gr00t_policy.train.auxiliary import registered
+from gr00t_policy.train.cli import build_parser, parse_args
+from gr00t_policy.train.config import RunOptions, TrainConfig
+
+REPO = Path(__file__).resolve().parents[3]
+REQUIRED = ["--dataset", "D", "--out", "O"]
+
+
+def test_cli_rejects_missing_embodiment(tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        main(["--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "x"), "--steps", "1",
+              "--embodiment", str(tmp_path / "nope.yaml")])
+
+
+def test_native_bf16_reads_the_cpu_flags():
+    zen2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
+    zen4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+    sapphire = "processor\t: 0\nflags\t\t: avx2 avx512f amx_bf16 amx_tile\n"
+    assert not native_bf16(zen2)
+    assert native_bf16(zen4) and native_bf16(sapphire)
+    assert not native_bf16("")  # no flags line (not x86 Linux): float32
+
+
+# A value other than the default for every field, and the flags that set it.
+EVERY_FIELD = {
+    "steps": ["--steps", "7"], "batch_size": ["--batch-size", "3"], "lr": ["--lr", "0.002"],
+    "weight_decay": ["--weight-decay", "0.01"], "betas": ["--betas", "0.9", "0.99"],
+    "warmup_ratio": ["--warmup-ratio", "0.2"], "grad_clip": ["--grad-clip", "0.5"],
+    "seed": ["--seed", "4"], "start_prob": ["--start-prob", "0.3"],
+    "start_frames": ["--start-frames", "8"],
+    "aux_weights": ["--goal-weight", "0.5", "--scene-weight", "0.25"],
+    "stale_prob": ["--stale-prob", "0.1"], "max_stale_frames": ["--max-stale-frames", "2"],
+    "augment": ["--no-augment"], "shift_px": ["--shift-px", "3"], "jitter": ["--jitter", "0.2"],
+    "bf16": ["--precision", "fp32"], "log_every": ["--log-every", "5"],
+    "save_every": ["--save-every", "0"],
+    "dataset": [], "out": [], "preset": ["--preset", "gr00t-n1-2b"],
+    "embodiment": ["--embodiment", "e.yaml"], "threads": ["--threads", "2"],
+    "precision": [], "progress": ["--no-progress"], "resume": ["--resume"],
+    "init_from": ["--init-from", "C"],
+}
+
+
+def test_every_field_has_a_flag():
+    """Each TrainConfig and RunOptions field is set from the command line (flags derived
+    from the fields; the fields without their own flag name the option that sets them)."""
+    names = [f.name for cls in (TrainConfig, RunOptions) for f in dataclasses.fields(cls)]
+    assert sorted(names) == sorted(EVERY_FIELD), "a field was added: give it a line here"
+    run, cfg = parse_args(REQUIRED + [a for flags in EVERY_FIELD.values() for a in flags])
+    default_cfg, default_run = TrainConfig(), RunOptions(dataset="D", out="O")
+    unchanged = [f.name for f in dataclasses.fields(TrainConfig)
+                 if getattr(cfg, f.name) == getattr(default_cfg, f.name)]
+    unchanged += [f.name for f in dataclasses.fields(RunOptions)
+                  if getattr(run, f.name) == getattr(default_run, f.name)
+                  and f.name not in ("dataset", "out")]
+    assert not unchanged, unchanged
+    assert cfg.betas == (0.9, 0.99) and dict(cfg.aux_weights) == {"goal": 0.5, "scene": 0.25}
+    assert cfg.bf16 is False and run.precision == "fp32" and run.progress is False
+    # every field documents its flag
+    helps = {a.dest: a.help for a in build_parser()._actions}
+    for f in dataclasses.fields(TrainConfig) + dataclasses.fields(RunOptions):
+        assert f.metadata["help"], f.name
+        if f.name in helps:
+            assert helps[f.name].startswith(f.metadata["help"]), f.name
+
+
+def test_readme_command_and_defaults():
+    """The README's training command gives the settings the committed checkpoint was
+    trained with (its train_log.json), and no flag gives the dataclass defaults."""
+    run, cfg = parse_args(REQUIRED + "--preset nano --steps 10000 --batch-size 32 --seed 0 "
+                          "--threads 2 --goal-weight 1.0 --scene-weight 1.0".split())
+    assert run.threads == 2 and run.preset == "nano" and run.progress and not run.resume
+    assert dict(cfg.aux_weights) == {"goal": 1.0, "scene": 1.0}
+    log_path = REPO / "checkpoints" / "nano" / "train_log.json"
+    if log_path.is_file():
+        saved = json.loads(log_path.read_text())["train_config"]
+        assert cfg.resume_differences(saved) == []  # log_every may differ on resume
+        assert list(saved) == list(cfg.to_dict())  # the log's layout is unchanged
+    run, cfg = parse_args(REQUIRED + ["--precision", "bf16"])
+    assert cfg == TrainConfig(aux_weights={"goal": 0.0, "scene": 0.0})
+    assert run == RunOptions(dataset="D", out="O", precision="bf16")
+    _, auto = parse_args(REQUIRED)
+    assert auto.bf16 == native_bf16()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--lr", "-1"], "--lr"),
+    (["--steps", "0"], "--steps"),
+    (["--start-prob", "1.5"], "--start-prob"),
+    (["--betas", "0.9", "1.5"], "--betas"),
+    (["--log-every", "0"], "--log-every"),
+    (["--goal-weight", "-1"], "--goal-weight"),
+    (["--scene-weight", "nan"], "--scene-weight"),
+    (["--threads", "0"], "--threads"),
+    (["--precision", "fp16"], "--precision"),
+    (["--steps", "many"], "--steps"),
+])
+def test_a_bad_value_names_its_flag(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(REQUIRED + argv)
+    assert exit_info.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_every_registered_aux_loss_has_a_weight_flag():
+    flags = {s for a in build_parser()._actions for s in a.option_strings}
+    losses = registered()
+    assert {"goal", "scene"} <= {loss.name for loss in losses}
+    for loss in losses:
+        assert f"--{loss.name}-weight" in flags
