@@ -18,13 +18,9 @@ conditioning's keys/values between `sample` calls.
 from __future__ import annotations
 
 import abc
-import hashlib
 import json
 import logging
 import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +28,13 @@ import numpy as np
 import torch
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
-from gr00t_policy.export import ExportedActionHead, export_action_head
+from gr00t_policy.export import ExportedActionHead
+from gr00t_policy.export_cache import (
+    DEFAULT_CACHE_DIR, cached_export, checkpoint_content_hash, head_content_hash,
+    tensorrt_engine_path)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = Path("~/.cache/gr00t_ros").expanduser()
 # onnxruntime intra-op threads. Measured on our 2-core EPYC (nano, 64 tokens, 4 steps,
 # bench/action_head_latency.py): 1 thread 2.0 ms median per chunk vs 3.1 ms with 2 threads
 # (6.5 ms under load: the second thread fights the other processes for the 2 cores). At
@@ -315,24 +313,6 @@ class OnnxRuntimeRunner(ActionHeadRunner):
 # ---------------------------------------------------------------------------------------------
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 hex of a file (and of its external-data file `<name>.data` if present)."""
-    digest = hashlib.sha256()
-    path = Path(path)
-    for part in (path, path.with_name(path.name + ".data")):
-        if part.is_file():
-            with part.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()
-
-
-def tensorrt_engine_path(cache_dir: Path, onnx_path: Path, gpu_name: str, trt_version: str) -> Path:
-    """Cache file of the engine built from `onnx_path` for this GPU and TensorRT version."""
-    gpu = re.sub(r"[^A-Za-z0-9]+", "_", gpu_name).strip("_")
-    return Path(cache_dir) / "tensorrt" / f"{gpu}-trt{trt_version}-{file_sha256(onnx_path)[:16]}.engine"
-
-
 class TensorRTRunner(ActionHeadRunner):
     """FP16 TensorRT engines of the exported graphs; buffers are torch CUDA tensors bound once."""
 
@@ -449,40 +429,6 @@ def _check_slot(slot: int, num_embodiments: int) -> None:
         )
 
 
-def head_content_hash(head: FlowMatchingActionHead) -> str:
-    """sha256 hex over the head's config JSON and tensors (sorted key, dtype, shape, bytes)."""
-    digest = hashlib.sha256(json.dumps(head.config.to_dict(), sort_keys=True).encode())
-    for key, tensor in sorted(head.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
-
-
-def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
-    """sha256 hex over a checkpoint's config.json and *.safetensors files (sorted by name).
-
-    A safetensors header is JSON whose key order is not stable between two saves of the
-    same tensors, so it is hashed in canonical form (sorted keys), then the data section
-    byte for byte: byte-identical weights give the same hash, and the export cache hits.
-    """
-    checkpoint_dir = Path(checkpoint_dir)
-    files = [checkpoint_dir / "config.json", *sorted(checkpoint_dir.glob("*.safetensors"))]
-    digest = hashlib.sha256()
-    for path in files:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} missing: {checkpoint_dir} is not a gr00t_ros checkpoint")
-        digest.update(path.name.encode())
-        with path.open("rb") as f:
-            if path.suffix == ".safetensors":
-                header_len = int.from_bytes(f.read(8), "little")
-                header = json.loads(f.read(header_len))
-                digest.update(json.dumps(header, sort_keys=True).encode())
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checkpoint_num_tokens(checkpoint_dir: Path) -> int:
     config = json.loads((checkpoint_dir / "config.json").read_text())
     try:
@@ -498,41 +444,6 @@ def _load_head(checkpoint_dir: Path, device: str) -> FlowMatchingActionHead:
 
     loaded = load_checkpoint(checkpoint_dir, parts=("action_head",), device=device)
     return loaded.policy.action_head
-
-
-def cached_export(
-    head: FlowMatchingActionHead | None,
-    key: str,
-    cache_dir: Path,
-    *,
-    slot: int,
-    num_steps: int,
-    num_tokens: int,
-    load_head: Any = None,
-) -> ExportedActionHead:
-    """The export for `key` under `cache_dir/onnx/`, exporting it (atomically) if missing.
-
-    `head` may be None when `load_head()` can produce it; it is only called on a cache miss.
-    """
-    out_dir = Path(cache_dir) / "onnx" / f"{key[:16]}-slot{slot}-k{num_steps}-l{num_tokens}"
-    try:
-        return ExportedActionHead.load(out_dir)
-    except FileNotFoundError:
-        pass
-    if head is None:
-        head = load_head()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
-    try:
-        export_action_head(head, tmp, slot=slot, num_steps=num_steps, num_tokens=num_tokens)
-        try:
-            tmp.rename(out_dir)
-        except OSError:  # another process won the race; use its export
-            logger.info("export %s appeared concurrently; using it", out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return ExportedActionHead.load(out_dir)
 
 
 def make_runner(

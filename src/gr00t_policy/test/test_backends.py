@@ -16,10 +16,10 @@ from gr00t_policy.backends import (
     ActionHeadRunner,
     OnnxRuntimeRunner,
     TorchRunner,
-    checkpoint_content_hash,
     make_runner,
 )
 from gr00t_policy.checkpoint import make_random_checkpoint
+from gr00t_policy.export_cache import checkpoint_content_hash
 
 NANO = ACTION_HEAD_PRESETS["nano"]
 TOKENS = 64

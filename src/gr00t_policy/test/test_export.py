@@ -103,7 +103,7 @@ def test_export_metadata_round_trip(exported: ExportedActionHead) -> None:
 
 def test_external_data_export_runs_and_hashes_its_weights(head, tmp_path) -> None:
     """The layout the 2 B head needs (> 2 GB protobuf limit), exercised on nano."""
-    from gr00t_policy.backends import file_sha256
+    from gr00t_policy.export_cache import file_sha256
 
     exported = export_action_head(head, tmp_path / "ext", slot=0, num_steps=2, num_tokens=16,
                                   external_data=True)

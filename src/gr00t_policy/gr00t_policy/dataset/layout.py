@@ -1,0 +1,60 @@
+"""The LeRobot v2 layout as we write and read it: path templates, column names, meta files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+CODEBASE_VERSION = "v2.0"
+DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+STATE = "observation.state"
+ACTION = "action"
+VIDEO_PREFIX = "observation.images."
+TASK_ANNOTATION = "annotation.human.action.task_description"
+
+
+class DatasetError(ValueError):
+    """A dataset directory or an episode that does not follow the layout above."""
+
+
+def _feature_names(keys: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    return [name for _, names in keys for name in names]
+
+
+def _modality_ranges(keys: Sequence[tuple[str, Sequence[str]]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    start = 0
+    for key, names in keys:
+        out[key] = {"start": start, "end": start + len(names)}
+        start += len(names)
+    return out
+
+
+def _check_keys(keys: Sequence[tuple[str, Sequence[str]]], what: str) -> list[tuple[str, list[str]]]:
+    out = []
+    for item in keys:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise DatasetError(f"{what} entries must be (key, [joint names]) pairs, got {item!r}")
+        key, names = item
+        names = [str(n) for n in names]
+        if not isinstance(key, str) or not key or not names:
+            raise DatasetError(f"{what}: key {key!r} needs a non-empty name and joint list")
+        out.append((key, names))
+    if not out:
+        raise DatasetError(f"{what} must name at least one key")
+    dup = {k for k, _ in out if [x for x, _ in out].count(k) > 1}
+    if dup:
+        raise DatasetError(f"{what}: duplicate keys {sorted(dup)}")
+    return out
+
+
+def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise DatasetError(f"missing {path}; is this a LeRobot v2 dataset directory?")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

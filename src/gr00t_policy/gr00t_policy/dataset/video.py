@@ -1,0 +1,72 @@
+"""Episode videos: mp4 encoding with a named codec and decoding back to RGB frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gr00t_policy.dataset.layout import DatasetError
+
+@dataclass(frozen=True)
+class VideoCodec:
+    """An ffmpeg encoder setting: codec name, output pixel format and extra arguments."""
+
+    codec: str
+    pix_fmt: str
+    params: tuple[str, ...]
+    lossless: bool
+
+
+VIDEO_CODECS: dict[str, VideoCodec] = {
+    "h264-lossless": VideoCodec("libx264rgb", "rgb24", ("-qp", "0", "-preset", "veryfast"), True),
+    "h264": VideoCodec("libx264", "yuv420p", ("-crf", "18", "-preset", "veryfast"), False),
+}
+
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "h264-lossless") -> None:
+    """Encode uint8 frames (T, H, W, 3) RGB to an mp4 file with the named ``VIDEO_CODECS`` entry."""
+    import imageio_ffmpeg
+
+    if codec not in VIDEO_CODECS:
+        raise DatasetError(f"unknown video codec {codec!r}; known: {sorted(VIDEO_CODECS)}")
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+        raise DatasetError(
+            f"frames must be uint8 (T, H, W, 3) RGB with T > 0, got {frames.dtype} {frames.shape}"
+        )
+    spec = VIDEO_CODECS[codec]
+    height, width = frames.shape[1:3]
+    if not spec.lossless and (height % 2 or width % 2):
+        raise DatasetError(f"codec {codec!r} (yuv420p) needs even frame sides, got {width}x{height}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = imageio_ffmpeg.write_frames(
+        str(path), (width, height), pix_fmt_in="rgb24", pix_fmt_out=spec.pix_fmt, fps=fps,
+        quality=None, codec=spec.codec, macro_block_size=1, ffmpeg_log_level="error",
+        output_params=list(spec.params),
+    )
+    writer.send(None)  # start ffmpeg
+    try:
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()
+
+
+def read_video(path: str | Path) -> np.ndarray:
+    """Decode an mp4 file to uint8 frames (T, H, W, 3) RGB."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"missing video file {path}")
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(gen)
+    width, height = meta["size"]
+    frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3) for buf in gen]
+    if not frames:
+        raise DatasetError(f"video {path} holds no frames")
+    return np.stack(frames)  # (T, H, W, 3)

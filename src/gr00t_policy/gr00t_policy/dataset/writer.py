@@ -1,0 +1,297 @@
+"""LeRobotWriter: episodes in, a LeRobot v2 dataset directory with GR00T's meta files out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from gr00t_policy.dataset.layout import (
+    ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
+    DatasetError, _check_keys, _feature_names, _modality_ranges, _write_jsonl)
+from gr00t_policy.dataset.reader import LeRobotDataset
+from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
+from gr00t_policy.normalization import compute_statistics
+
+logger = logging.getLogger(__name__)
+
+
+class LeRobotWriter:
+    """Writes episodes into a LeRobot v2 dataset directory; :meth:`finalize` writes ``meta/``.
+
+    Usage::
+
+        with LeRobotWriter(root, fps=20, state_keys=[("left_arm", [...]), ...],
+                           action_keys=[...], cameras=["head"], image_shape=(224, 224)) as w:
+            w.add_episode(states, actions, {"head": frames}, "raise your left hand")
+
+    ``append=True`` continues an existing dataset with the same layout (its statistics are
+    recomputed over all episodes at :meth:`finalize`).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        fps: float,
+        state_keys: Sequence[tuple[str, Sequence[str]]],
+        action_keys: Sequence[tuple[str, Sequence[str]]],
+        cameras: Sequence[str],
+        image_shape: tuple[int, int],
+        robot_type: str = "unitree_g1",
+        codec: str = "h264-lossless",
+        chunks_size: int = 1000,
+        append: bool = False,
+        overwrite: bool = False,
+        progress_total: int | None = None,
+    ) -> None:
+        """Open ``root`` for writing.
+
+        Args:
+            root: dataset directory.
+            fps: frames per second (1 / action_dt).
+            state_keys: ordered (key, joint names) of the state vector.
+            action_keys: ordered (key, joint names) of the action vector.
+            cameras: camera names; video key ``observation.images.<name>``.
+            image_shape: (height, width) of every camera frame.
+            robot_type: info.json ``robot_type``.
+            codec: a ``VIDEO_CODECS`` name.
+            chunks_size: episodes per ``chunk-XXX`` folder.
+            append: continue the dataset already at ``root`` (same layout required).
+            overwrite: delete an existing dataset's meta/, data/ and videos/ first.
+            progress_total: if given, show a tqdm bar over this many episodes.
+        """
+        if not fps > 0:
+            raise DatasetError(f"fps must be > 0, got {fps!r}")
+        if codec not in VIDEO_CODECS:
+            raise DatasetError(f"unknown video codec {codec!r}; known: {sorted(VIDEO_CODECS)}")
+        if chunks_size < 1:
+            raise DatasetError(f"chunks_size must be >= 1, got {chunks_size}")
+        if append and overwrite:
+            raise DatasetError("append and overwrite exclude each other; pick one")
+        if not cameras:
+            raise DatasetError("cameras must name at least one camera")
+        self.root = Path(root)
+        self.fps = float(fps)
+        self.state_keys = _check_keys(state_keys, "state_keys")
+        self.action_keys = _check_keys(action_keys, "action_keys")
+        self.cameras = [str(c) for c in cameras]
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.robot_type = robot_type
+        self.codec = codec
+        self.chunks_size = int(chunks_size)
+        self.state_dim = len(_feature_names(self.state_keys))
+        self.action_dim = len(_feature_names(self.action_keys))
+        self._episodes: list[dict[str, Any]] = []
+        self._tasks: dict[str, int] = {}
+        self._total_frames = 0
+        self._finalized = False
+
+        exists = (self.root / "meta" / "info.json").is_file()
+        if exists and overwrite:
+            for sub in ("meta", "data", "videos"):
+                shutil.rmtree(self.root / sub, ignore_errors=True)
+            exists = False
+        if exists and not append:
+            raise DatasetError(
+                f"{self.root} already holds a dataset; pass append=True to continue it or "
+                "overwrite=True to replace it"
+            )
+        if exists:
+            self._load_existing()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._bar = None
+        if progress_total is not None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=progress_total, desc="episodes", unit="ep")
+
+    def _load_existing(self) -> None:
+        ds = LeRobotDataset(self.root)
+        if ds.info["fps"] != self.fps or ds.state_names != _feature_names(self.state_keys) or (
+            ds.action_names != _feature_names(self.action_keys)
+        ) or ds.cameras != self.cameras:
+            raise DatasetError(
+                f"cannot append to {self.root}: its fps / state / action / camera layout differs "
+                "from this writer's"
+            )
+        self._episodes = list(ds.episodes)
+        self._tasks = {text: idx for idx, text in ds.tasks.items()}
+        self._total_frames = ds.num_frames
+
+    # -- episodes ---------------------------------------------------------------------
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._episodes)
+
+    def task_index(self, task: str) -> int:
+        """Index of ``task`` in tasks.jsonl (added if new)."""
+        if task not in self._tasks:
+            self._tasks[task] = len(self._tasks)
+        return self._tasks[task]
+
+    def add_episode(
+        self,
+        states: np.ndarray,
+        actions: np.ndarray,
+        frames: Mapping[str, np.ndarray],
+        task: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write one episode; returns its episode index.
+
+        Args:
+            states: (T, S) joint positions, S = total state joints.
+            actions: (T, A) joint targets.
+            frames: camera name -> uint8 (T, H, W, 3) RGB frames.
+            task: the instruction text.
+            extra: JSON-able fields added to the episode's episodes.jsonl line (e.g. the
+                simulator seed); they must not shadow episode_index, tasks or length.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._finalized:
+            raise DatasetError("this writer was finalized; open a new one with append=True")
+        states = np.asarray(states, dtype=np.float32)
+        actions = np.asarray(actions, dtype=np.float32)
+        length = states.shape[0] if states.ndim == 2 else -1
+        if states.ndim != 2 or states.shape[1] != self.state_dim or length < 1:
+            raise DatasetError(f"states must be (T, {self.state_dim}) with T >= 1, got {states.shape}")
+        if actions.shape != (length, self.action_dim):
+            raise DatasetError(f"actions must be ({length}, {self.action_dim}), got {actions.shape}")
+        if not (np.isfinite(states).all() and np.isfinite(actions).all()):
+            raise DatasetError("states and actions must be finite")
+        if sorted(frames) != sorted(self.cameras):
+            raise DatasetError(f"frames must hold cameras {self.cameras}, got {sorted(frames)}")
+        for cam, video in frames.items():
+            shape = (length, *self.image_shape, 3)
+            if np.shape(video) != shape or np.asarray(video).dtype != np.uint8:
+                raise DatasetError(
+                    f"frames[{cam!r}] must be uint8 {shape}, got {np.asarray(video).dtype} "
+                    f"{np.shape(video)}"
+                )
+        if not isinstance(task, str) or not task.strip():
+            raise DatasetError(f"task must be a non-empty string, got {task!r}")
+        extra = dict(extra or {})
+        shadowed = sorted(set(extra) & {"episode_index", "tasks", "length"})
+        if shadowed:
+            raise DatasetError(f"extra must not set {shadowed}: the writer owns those fields")
+
+        index = len(self._episodes)
+        chunk = index // self.chunks_size
+        task_index = self.task_index(task)
+        frame_index = np.arange(length, dtype=np.int64)
+        table = pa.table({
+            STATE: pa.FixedSizeListArray.from_arrays(pa.array(states.reshape(-1)), self.state_dim),
+            ACTION: pa.FixedSizeListArray.from_arrays(pa.array(actions.reshape(-1)), self.action_dim),
+            "timestamp": pa.array((frame_index / self.fps).astype(np.float32)),
+            "frame_index": pa.array(frame_index),
+            "episode_index": pa.array(np.full(length, index, dtype=np.int64)),
+            "index": pa.array(frame_index + self._total_frames),
+            "task_index": pa.array(np.full(length, task_index, dtype=np.int64)),
+            TASK_ANNOTATION: pa.array(np.full(length, task_index, dtype=np.int64)),
+        })
+        data_path = self.root / DATA_PATH.format(episode_chunk=chunk, episode_index=index)
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, data_path)
+        for cam, video in frames.items():
+            video_path = self.root / VIDEO_PATH.format(
+                episode_chunk=chunk, video_key=VIDEO_PREFIX + cam, episode_index=index
+            )
+            write_video(video_path, np.asarray(video), self.fps, self.codec)
+        self._episodes.append(
+            {"episode_index": index, "tasks": [task], "length": int(length), **extra}
+        )
+        self._total_frames += int(length)
+        if self._bar is not None:
+            self._bar.update(1)
+        return index
+
+    # -- meta ---------------------------------------------------------------------------
+
+    def _info(self) -> dict[str, Any]:
+        height, width = self.image_shape
+        spec = VIDEO_CODECS[self.codec]
+        features: dict[str, Any] = {
+            STATE: {"dtype": "float32", "shape": [self.state_dim],
+                    "names": _feature_names(self.state_keys)},
+            ACTION: {"dtype": "float32", "shape": [self.action_dim],
+                     "names": _feature_names(self.action_keys)},
+        }
+        for cam in self.cameras:
+            features[VIDEO_PREFIX + cam] = {
+                "dtype": "video",
+                "shape": [height, width, 3],
+                "names": ["height", "width", "channel"],
+                "info": {
+                    "video.fps": self.fps, "video.height": height, "video.width": width,
+                    "video.channels": 3, "video.codec": "h264", "video.pix_fmt": spec.pix_fmt,
+                    "video.is_depth_map": False, "has_audio": False,
+                },
+            }
+        for name, dtype in (("timestamp", "float32"), ("frame_index", "int64"),
+                            ("episode_index", "int64"), ("index", "int64"),
+                            ("task_index", "int64"), (TASK_ANNOTATION, "int64")):
+            features[name] = {"dtype": dtype, "shape": [1], "names": None}
+        n = len(self._episodes)
+        return {
+            "codebase_version": CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": n,
+            "total_frames": self._total_frames,
+            "total_tasks": len(self._tasks),
+            "total_videos": n * len(self.cameras),
+            "total_chunks": (n + self.chunks_size - 1) // self.chunks_size if n else 0,
+            "chunks_size": self.chunks_size,
+            "fps": int(self.fps) if float(self.fps).is_integer() else self.fps,
+            "splits": {"train": f"0:{n}"},
+            "data_path": DATA_PATH,
+            "video_path": VIDEO_PATH,
+            "features": features,
+        }
+
+    def _modality(self) -> dict[str, Any]:
+        return {
+            "state": _modality_ranges(self.state_keys),
+            "action": _modality_ranges(self.action_keys),
+            "video": {cam: {"original_key": VIDEO_PREFIX + cam} for cam in self.cameras},
+            "annotation": {"human.action.task_description": {}},
+        }
+
+    def finalize(self) -> Path:
+        """Write meta/ (info, episodes, tasks, modality, stats); returns the dataset root."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if not self._episodes:
+            raise DatasetError(f"no episodes were written to {self.root}; nothing to finalize")
+        meta = self.root / "meta"
+        meta.mkdir(parents=True, exist_ok=True)
+        tasks = sorted(self._tasks.items(), key=lambda kv: kv[1])
+        _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for t, i in tasks])
+        _write_jsonl(meta / "episodes.jsonl", self._episodes)
+        (meta / "modality.json").write_text(json.dumps(self._modality(), indent=2))
+        (meta / "info.json").write_text(json.dumps(self._info(), indent=2))
+        ds = LeRobotDataset(self.root)
+        states = np.concatenate([ds.episode(i, load_video=False).states for i in range(ds.num_episodes)])
+        actions = np.concatenate([ds.episode(i, load_video=False).actions for i in range(ds.num_episodes)])
+        stats = compute_statistics({STATE: states, ACTION: actions})
+        (meta / "stats.json").write_text(json.dumps(stats, indent=2))
+        self._finalized = True
+        logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
+        return self.root
+
+    def __enter__(self) -> "LeRobotWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and not self._finalized:
+            self.finalize()
+        elif self._bar is not None:
+            self._bar.close()
