@@ -21,11 +21,9 @@ setup(
         "console_scripts": [
             "system1_node = gr00t_system1.node:main",
         ],
-        # Decoder plugins: name -> class. Third parties add their own under this group.
-        "gr00t_system1.decoders": [
-            "forward_command = gr00t_system1.decoders:ForwardCommandDecoder",
-            "joint_trajectory = gr00t_system1.decoders:JointTrajectoryDecoder",
-            "joint_state = gr00t_system1.decoders:JointStateDecoder",
-        ],
+        # Decoder plugins: name -> class. Third parties add their own under this group; the
+        # built-ins are not repeated here (their names live in gr00t_policy.embodiment, their
+        # classes in gr00t_system1.decoders.BUILTIN_DECODERS).
+        "gr00t_system1.decoders": [],
     },
 )

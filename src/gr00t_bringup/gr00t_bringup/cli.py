@@ -86,10 +86,7 @@ def format_graph(graph: Graph) -> str:
 
 def check_command(argv: Sequence[str]) -> int:
     """`gr00t-bringup check`: gr00t_policy's checker, searching our config dirs for bare names."""
-    try:
-        from gr00t_policy.embodiment_check import check_main
-    except ImportError:
-        from gr00t_policy.embodiment import check_main  # type: ignore[attr-defined,no-redef]
+    from gr00t_policy.embodiment.check import check_main
     argv = list(argv)
     if "--config-dir" not in argv and not any(a.startswith("--config-dir=") for a in argv):
         for d in default_config_dirs():

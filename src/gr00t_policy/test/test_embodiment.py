@@ -21,7 +21,7 @@ from gr00t_policy.embodiment import (
     load_embodiment,
     parse_embodiment,
 )
-from gr00t_policy.embodiment_check import check_main
+from gr00t_policy.embodiment.check import check_main
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG_DIR = REPO / "config"
@@ -463,7 +463,7 @@ def test_module_is_ros_free():
     import subprocess
     import sys
 
-    code = ("import sys, gr00t_policy.embodiment, gr00t_policy.embodiment_check; "
+    code = ("import sys, gr00t_policy.embodiment, gr00t_policy.embodiment.check; "
             "bad = [m for m in ('rclpy', 'torch', 'tensorrt') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

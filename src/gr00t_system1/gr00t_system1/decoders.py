@@ -39,7 +39,14 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-ENTRY_POINT_GROUP = "gr00t_system1.decoders"
+from gr00t_policy.embodiment import (
+    DECODER_ENTRY_POINT_GROUP,
+    FORWARD_COMMAND,
+    JOINT_STATE,
+    JOINT_TRAJECTORY,
+)
+
+ENTRY_POINT_GROUP = DECODER_ENTRY_POINT_GROUP
 
 # Reliable; a few samples of history so that a briefly slow reader misses no tick.
 COMMAND_QOS = QoSProfile(
@@ -192,10 +199,12 @@ class JointStateDecoder(Decoder):
         self.published += 1
 
 
+# The built-in names are the embodiment schema's (gr00t_policy.embodiment.BUILTIN_DECODER_TYPES,
+# their one home): each gets its class here.
 BUILTIN_DECODERS: dict[str, type[Decoder]] = {
-    "forward_command": ForwardCommandDecoder,
-    "joint_trajectory": JointTrajectoryDecoder,
-    "joint_state": JointStateDecoder,
+    FORWARD_COMMAND: ForwardCommandDecoder,
+    JOINT_TRAJECTORY: JointTrajectoryDecoder,
+    JOINT_STATE: JointStateDecoder,
 }
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from gr00t_bringup.testing import RosProbe, wait_until
+from gr00t_policy.embodiment import BUILTIN_DECODER_TYPES, known_decoder_types
 from gr00t_system1.decoders import (
-    DecoderError, ForwardCommandDecoder, JointStateDecoder, JointTrajectoryDecoder,
-    installed_decoders, load_decoder_class)
+    BUILTIN_DECODERS, DecoderError, ForwardCommandDecoder, JointStateDecoder,
+    JointTrajectoryDecoder, installed_decoders, load_decoder_class)
 
 ACTION_JOINTS = ["j0", "j1", "j2", "j3"]
 
@@ -26,6 +27,12 @@ def test_builtins_are_registered_and_unknown_names_list_them():
         load_decoder_class("forward_comand")
     for name in ("forward_command", "joint_trajectory", "joint_state"):
         assert name in str(info.value)
+
+
+def test_every_name_the_schema_accepts_has_a_decoder():
+    # The built-in names live in gr00t_policy.embodiment; this registry gives each a class.
+    assert tuple(BUILTIN_DECODERS) == BUILTIN_DECODER_TYPES
+    assert set(known_decoder_types()) <= set(installed_decoders())
 
 
 def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):

@@ -1,7 +1,7 @@
 """``gr00t-bringup check CONFIG.yaml [...]``: validate embodiment files and say what is wrong.
 
 The bringup package wires :func:`check_main` as a subcommand; it is ROS-free so it also runs as
-``python -m gr00t_policy.embodiment_check``.
+``python -m gr00t_policy.embodiment.check``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from gr00t_policy.embodiment import EmbodimentConfigError, find_embodiment, load_embodiment
+from gr00t_policy.embodiment.errors import EmbodimentConfigError
+from gr00t_policy.embodiment.load import find_embodiment, load_embodiment
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,71 @@
+"""Does an embodiment fit a checkpoint? Its action head's sizes and its recorded layout.
+
+A checkpoint records, per embodiment tag, the entry :meth:`EmbodimentConfig.checkpoint_entry`
+gives (slot, action_dt, sizes, key order and normalization, joint order). A YAML edit that
+changes any of them after training would feed the model a vector it was not trained on, so
+start-up refuses it, naming both values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from gr00t_policy.embodiment.config import EmbodimentConfig
+from gr00t_policy.embodiment.errors import ConfigIssue, EmbodimentConfigError, did_you_mean
+
+
+def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
+                             max_state_dim: int, max_action_dim: int,
+                             embodiments: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Check that ``emb`` fits a checkpoint (its action head sizes and ``config.json`` entry).
+
+    ``embodiments`` is the checkpoint's ``config.json["embodiments"]`` when available. Raises
+    EmbodimentConfigError naming both values on any mismatch.
+    """
+    issues: list[ConfigIssue] = []
+
+    def add(path: str, message: str, fix: str) -> None:
+        issues.append(ConfigIssue(path, message, fix))
+
+    if emb.slot >= num_embodiments:
+        add("slot", f"slot {emb.slot} is not below the checkpoint's num_embodiments "
+            f"({num_embodiments})", f"use a slot in 0..{num_embodiments - 1}")
+    if emb.state_dim > max_state_dim:
+        add("state_keys", f"the state vector has {emb.state_dim} joints but the checkpoint "
+            f"accepts at most {max_state_dim}", "drop state keys or use a larger checkpoint")
+    if emb.action_dim > max_action_dim:
+        add("action_keys", f"the action vector has {emb.action_dim} joints but the checkpoint "
+            f"produces at most {max_action_dim}", "drop action keys or use a larger checkpoint")
+    if embodiments is not None:
+        entry = embodiments.get(emb.tag)
+        if entry is None:
+            add("tag", f"tag {emb.tag!r} is not in the checkpoint (it has {sorted(embodiments)})",
+                f"{did_you_mean(emb.tag, embodiments)}set tag to one the checkpoint was "
+                "trained on")
+        else:
+            for key, mine in (("slot", emb.slot), ("action_dt", emb.action_dt),
+                              ("state_dim", emb.state_dim), ("action_dim", emb.action_dim)):
+                theirs = entry.get(key)
+                if theirs is not None and theirs != mine:
+                    path = key if key in ("slot", "action_dt") else \
+                        ("state_keys" if key == "state_dim" else "action_keys")
+                    add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
+                        f"{emb.tag!r}", f"make {key} match the checkpoint ({theirs})")
+            # The vector layout, where the checkpoint records it: same sizes in another order
+            # or normalization would be fed to the model silently.
+            mine_entry = emb.checkpoint_entry()
+            for key, path in (("state_keys", "state_keys"), ("action_keys", "action_keys"),
+                              ("state_key_dims", "state_keys"),
+                              ("action_key_dims", "action_keys"),
+                              ("state_joints", "joint_groups"),
+                              ("action_joints", "joint_groups")):
+                theirs = entry.get(key)
+                mine = mine_entry[key]
+                if theirs is not None and json.loads(json.dumps(theirs)) != \
+                        json.loads(json.dumps(mine)):
+                    add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
+                        f"{emb.tag!r}", "the model was trained on the checkpoint's layout: "
+                        "restore that order, grouping and normalization, or retrain")
+    if issues:
+        raise EmbodimentConfigError(emb.source, issues)

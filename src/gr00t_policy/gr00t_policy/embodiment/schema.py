@@ -1,0 +1,275 @@
+"""The parts of an embodiment file as declarative pydantic models, one per YAML mapping.
+
+Each model is both the schema of its YAML mapping (field alias = YAML key, ``description`` =
+the reference text in docs/EMBODIMENT.md) and the frozen object the runtime reads. A field is
+declared with :func:`key`, which also records the words error messages use for its values
+(``what``) and an example of the fix; adding a key is one line here.
+
+Checks that look at one value or one mapping live here (types, ranges, name patterns, choices,
+``position`` min < max). Checks across entries or sections (names used once, references between
+sections, controller coverage) live in :mod:`.validate`.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, ClassVar, Literal, Mapping, NamedTuple, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictFloat,
+    StrictStr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+
+from gr00t_policy.embodiment.decoder_types import (
+    BUILTIN_DECODER_TYPES,
+    DECODER_ENTRY_POINT_GROUP,
+    known_decoder_types,
+)
+from gr00t_policy.embodiment.errors import choice_error, rule_error
+
+Normalization = Literal["min_max", "q99", "mean_std", "binary"]
+NORMALIZATION_MODES: tuple[str, ...] = get_args(Normalization)
+
+NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
+# A ROS topic name: optional leading '/', tokens of [A-Za-z0-9_] that do not start with a digit,
+# separated by single '/'; '~' and substitutions are not allowed in embodiment files.
+TOPIC_PATTERN = r"^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$"
+# What each pattern allows, in words, for error messages and the key reference.
+PATTERN_RULES = {
+    NAME_PATTERN: "only letters, digits, '_' and '-'",
+    TOPIC_PATTERN: "'/'-separated tokens of letters, digits and '_' that do not start with "
+                   "a digit, e.g. /camera/head/image_raw",
+}
+
+# Value types. Strict: YAML `slot: "0"` or `velocity: true` is a mistake, not a number.
+Name = Annotated[StrictStr, StringConstraints(min_length=1, pattern=NAME_PATTERN)]
+TopicName = Annotated[StrictStr, StringConstraints(min_length=1, pattern=TOPIC_PATTERN)]
+Text = Annotated[StrictStr, StringConstraints(min_length=1)]
+Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+Positive = Annotated[StrictFloat, Field(allow_inf_nan=False, gt=0)]
+
+
+def yaml_key(description: str, *, what: str | tuple[str, ...] | None = None,
+             example: str | None = None, default_doc: str | None = None,
+             choices_doc: str | None = None, **field: Any) -> Any:
+    """A YAML key: ``Field(**field)`` with its reference text and the words its errors use.
+
+    ``what`` names one value in messages ("the velocity limit (rad/s or m/s)"; a tuple gives
+    one name per position of a fixed-length list); ``example`` shows a correct entry in a fix;
+    ``default_doc``/``choices_doc`` replace the generated default / allowed values in the key
+    reference where those are not plain values.
+    """
+    extra = {name: value for name, value in (("what", what), ("example", example),
+                                             ("default_doc", default_doc),
+                                             ("choices_doc", choices_doc)) if value is not None}
+    return Field(description=description, json_schema_extra=extra, **field)
+
+
+def null_as(empty: Any) -> BeforeValidator:
+    """An optional key written as ``key:`` or ``key: null`` means its empty default."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+def yaml_keys(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A model's fields by YAML key (the alias where there is one), in declaration order."""
+    return {f.alias or name: f for name, f in model.model_fields.items()}
+
+
+class Section(BaseModel):
+    """Base of every YAML mapping: frozen, unknown keys are errors (a typo must not vanish)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A correct mapping, quoted in "expected a mapping" fixes.
+    yaml_example: ClassVar[str]
+
+
+class Joint(Section):
+    """A driven or observed joint: position limits [min, max] (rad or m), velocity limit (>0)."""
+
+    yaml_example: ClassVar[str] = "`{name: j1, position: [-1.0, 1.0], velocity: 3.0}`"
+
+    name: Text = yaml_key(
+        "The joint's name, exactly as on /joint_states and in the robot model.",
+        what="a joint name")
+    position_limits: tuple[Number, Number] = yaml_key(
+        "Position limits `[min, max]` (rad or m; finite, min < max).", alias="position",
+        what=("the lower position limit", "the upper position limit"),
+        example="`position: [min, max]`")
+    velocity_limit: Positive = yaml_key(
+        "Velocity limit (rad/s or m/s, > 0).", alias="velocity",
+        what="the velocity limit (rad/s or m/s)")
+
+    @field_validator("position_limits")
+    @classmethod
+    def _min_below_max(cls, limits: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = limits
+        if lo >= hi:
+            raise rule_error(f"position limits [{lo}, {hi}] have min >= max",
+                             "write them as [min, max] with min < max (swap them if reversed)")
+        return limits
+
+
+class JointGroup(Section):
+    """A named, ordered group of joints; state and action keys each name one group.
+
+    The name is the group's key under ``joint_groups`` (set when the embodiment is validated).
+    """
+
+    yaml_example: ClassVar[str] = "`{joints: [...]}`"
+
+    joints: tuple[Joint, ...] = yaml_key(
+        "The group's joints, in order. A joint belongs to at most one group.", min_length=1,
+        example="`- {name: waist_yaw_joint, position: [-2.6, 2.6], velocity: 30.0}`")
+    _name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return tuple(j.name for j in self.joints)
+
+    def __repr_args__(self):  # the name first, as for the other parts
+        yield "name", self._name
+        yield from super().__repr_args__()
+
+
+class HeldJoint(Section):
+    """A joint the policy does not drive (e.g. the G1 legs) and the position to hold it at."""
+
+    yaml_example: ClassVar[str] = "`{name: left_knee_joint, position: 0.0}`"
+
+    name: Text = yaml_key(
+        "The joint's name. It must not be an action joint or sit in a controller.",
+        what="a joint name")
+    position: Number = yaml_key(
+        "The position to hold it at (rad or m), inside its limits when the joint is also in a "
+        "joint group.", what="the held position")
+
+
+class KeySpec(Section):
+    """A state or action key as written in the YAML: key name, joint group, normalization mode."""
+
+    yaml_example: ClassVar[str] = "`{key: left_arm, group: left_arm, normalization: min_max}`"
+
+    key: Name = yaml_key("The key's name (the metadata.json state or action key).",
+                         what="a key name")
+    group: Name = yaml_key(
+        "The joint group whose joints this key carries; each group at most once per vector.",
+        default=None, default_doc="the value of `key`", what="a joint group name")
+    normalization: Normalization = yaml_key(
+        "How the key's values are normalized for the model.", what="normalization mode")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_defaults_to_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "group" not in data and "key" in data:
+            return {**data, "group": data["key"]}
+        return data
+
+
+class ModalityKey(NamedTuple):
+    """A state or action key resolved to its joints: unpacks as ``key, joints, mode``."""
+
+    key: str
+    joints: tuple[str, ...]
+    mode: str
+
+
+class Camera(Section):
+    """A camera: a name (the checkpoint's video key, e.g. ``ego_view``) and its image topic."""
+
+    yaml_example: ClassVar[str] = "`{name: ego_view, topic: /camera/ego_view/image_raw}`"
+
+    name: Name = yaml_key(
+        "The checkpoint's video key without `video.`; each camera's name differs.",
+        what="a camera name")
+    topic: TopicName = yaml_key("The sensor_msgs/Image topic; each camera has its own.",
+                                what="a ROS topic name")
+
+
+def _decoder_type(value: Any, info: ValidationInfo) -> Any:
+    """Known decoder names; parse_embodiment passes them in the context (one plugin scan)."""
+    known = (info.context or {}).get("decoder_types") or known_decoder_types()
+    if not isinstance(value, str) or value not in known:
+        raise choice_error("decoder type", value, known)
+    return value
+
+
+DecoderType = Annotated[str, BeforeValidator(_decoder_type)]
+# Decoder options, passed through untouched and read-only.
+ReadOnlyMapping = Annotated[Mapping[Any, Any], null_as({}),
+                            AfterValidator(lambda m: types.MappingProxyType(dict(m))),
+                            PlainSerializer(dict)]
+
+
+class ControllerSpec(Section):
+    """A controller fed by a System 1 decoder plugin.
+
+    ``type`` picks the decoder (``forward_command``, ``joint_trajectory``, ``joint_state`` or an
+    entry point in ``gr00t_system1.decoders``); ``joints`` is the controller's own joint order;
+    ``params`` are decoder-specific options passed through untouched.
+    """
+
+    yaml_example: ClassVar[str] = ("`{name: arm_controller, type: forward_command, "
+                                   "topic: /arm_controller/commands, joints: [...]}`")
+
+    name: Name = yaml_key("The controller's name; each controller's name differs.",
+                          what="a controller name")
+    type: DecoderType = yaml_key(
+        "The decoder plugin that builds this controller's messages.", what="decoder type",
+        choices_doc=", ".join(f"`{t}`" for t in BUILTIN_DECODER_TYPES)
+        + f", or a name registered under the `{DECODER_ENTRY_POINT_GROUP}` entry-point group")
+    topic: TopicName = yaml_key("The command topic; each controller has its own.",
+                                what="a ROS topic name")
+    joints: tuple[Text, ...] = yaml_key(
+        "Action joints in the controller's own order; every action joint goes to exactly one "
+        "controller.", min_length=1, what="a joint name",
+        example="`joints: [left_elbow_joint, left_wrist_roll_joint]`")
+    params: ReadOnlyMapping = yaml_key(
+        "Decoder-specific options, passed to the decoder untouched.",
+        default_factory=lambda: types.MappingProxyType({}), default_doc="`{}`",
+        example="`params: {option: value}`")
+
+    def __hash__(self) -> int:  # params (a mapping) is not hashable and not part of identity
+        return hash((self.name, self.type, self.topic, self.joints))
+
+
+DEFAULT_SYSTEM1_HZ = 120.0
+DEFAULT_SYSTEM2_HZ = 10.0
+
+
+class Rates(Section):
+    """Node rates in Hz: System 1 (action head) and System 2 (VLM)."""
+
+    yaml_example: ClassVar[str] = "`rates: {system1_hz: 120, system2_hz: 10}`"
+
+    system1_hz: Positive = yaml_key("System 1 (action head loop) rate, Hz.",
+                                    default=DEFAULT_SYSTEM1_HZ, what="the System 1 rate (Hz)")
+    system2_hz: Positive = yaml_key("System 2 (VLM) rate, Hz.", default=DEFAULT_SYSTEM2_HZ,
+                                    what="the System 2 rate (Hz)")
+
+
+class Staleness(Section):
+    """Maximum input ages in seconds before System 1 treats joint states / tokens as stale."""
+
+    yaml_example: ClassVar[str] = "`staleness: {state_s: 0.05, tokens_s: 0.5}`"
+
+    state_s: Positive = yaml_key(
+        "Max age of /joint_states (s) before System 1 treats the state as stale.",
+        what="the joint-state age limit (s)")
+    tokens_s: Positive = yaml_key(
+        "Max age of the embedding tokens (s); at least one System 2 period.",
+        what="the token age limit (s)")

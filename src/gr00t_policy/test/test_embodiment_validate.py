@@ -1,0 +1,129 @@
+"""How the embodiment checks report: one issue per mistake, everything else still checked.
+
+The schema (pydantic) and the checks across sections (gr00t_policy.embodiment.validate) run on
+the same document; these tests pin how their reports combine. test_embodiment.py covers each
+kind of mistake on its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gr00t_policy.embodiment import (
+    BUILTIN_DECODER_TYPES,
+    EmbodimentConfigError,
+    load_embodiment,
+    parse_embodiment,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+G1_YAML = REPO / "config" / "unitree_g1.yaml"
+
+
+@pytest.fixture()
+def g1() -> dict[str, Any]:
+    return yaml.safe_load(G1_YAML.read_text())
+
+
+def _issues(data: dict[str, Any]) -> list:
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(data, "test")
+    return list(info.value.issues)
+
+
+def test_a_type_error_elsewhere_does_not_hide_cross_section_problems(g1):
+    g1["slot"] = 40
+    g1["controllers"][1]["joints"][3] = "left_elbow_jiont"
+    paths = [i.path for i in _issues(g1)]
+    assert paths == ["slot", "controllers[1].joints[3]", "action_keys[1]"]
+
+
+def test_a_broken_group_is_reported_once_not_by_every_key_that_uses_it(g1):
+    g1["joint_groups"]["waist"] = ["waist_yaw_joint"]
+    (issue,) = _issues(g1)
+    assert issue.path == "joint_groups.waist" and "expected a mapping" in issue.message
+
+
+def test_a_key_list_that_is_not_a_list_is_reported_once(g1):
+    g1["action_keys"] = {"waist": "min_max"}
+    (issue,) = _issues(g1)
+    assert issue.path == "action_keys" and "expected a list" in issue.message
+
+
+def test_a_group_that_is_defined_nowhere_is_reported_with_the_closest_name(g1):
+    g1["state_keys"][1]["group"] = "left_armm"
+    (issue,) = _issues(g1)
+    assert issue.path == "state_keys[1].group"
+    assert "did you mean 'left_arm'?" in issue.fix
+
+
+def test_a_list_with_a_broken_entry_is_not_also_called_empty(g1):
+    g1["cameras"][0]["topic"] = 7
+    (issue,) = _issues(g1)
+    assert issue.path == "cameras[0].topic"
+    assert "got int 7" in issue.message
+
+
+def test_position_of_the_wrong_shape_is_one_issue(g1):
+    g1["joint_groups"]["waist"]["joints"][0]["position"] = [1.0]
+    (issue,) = _issues(g1)
+    assert issue.path == "joint_groups.waist.joints[0].position"
+    assert "2 values" in issue.message and "[min, max]" in issue.fix
+
+
+def test_strict_values_are_not_coerced(g1):
+    g1["action_dt"] = "0.05"
+    g1["start_enabled"] = "true"
+    g1["rates"]["system1_hz"] = True
+    paths = {i.path for i in _issues(g1)}
+    assert paths == {"action_dt", "start_enabled", "rates.system1_hz"}
+
+
+def test_a_bad_group_name_names_the_rule(g1):
+    g1["joint_groups"]["left arm"] = g1["joint_groups"].pop("left_arm")
+    issues = _issues(g1)
+    assert issues[0].path == "joint_groups.left arm"
+    assert "not valid as a joint group name" in issues[0].message
+    assert "only letters, digits" in issues[0].fix
+
+
+def test_issues_are_listed_in_file_order(tmp_path, g1):
+    g1["on_stale"] = "freeze"
+    g1["slot"] = -1
+    g1["controllers"][0]["type"] = "nope"
+    f = tmp_path / "g1.yaml"
+    f.write_text(yaml.safe_dump(g1, sort_keys=False))
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(f)
+    lines = [i.line for i in info.value.issues]
+    assert len(lines) == 3 and lines == sorted(lines)
+
+
+def test_params_are_read_only_and_round_trip(g1):
+    g1["controllers"][0]["params"] = {"gain": 2.0, "names": ["a", "b"]}
+    emb = parse_embodiment(copy.deepcopy(g1), "params")
+    with pytest.raises(TypeError):
+        emb.controllers[0].params["gain"] = 3.0  # type: ignore[index]
+    assert emb.to_dict()["controllers"][0]["params"] == {"gain": 2.0, "names": ["a", "b"]}
+    assert parse_embodiment(emb.to_dict(), "again") == emb
+
+
+def test_config_is_frozen_hashable_and_groups_know_their_names(g1):
+    emb = parse_embodiment(g1, "frozen")
+    with pytest.raises(ValueError):
+        emb.slot = 3  # type: ignore[misc]
+    assert hash(emb) == hash(parse_embodiment(copy.deepcopy(g1), "other source"))
+    assert [g.name for g in emb.joint_groups] == list(g1["joint_groups"])
+    assert emb.source == "frozen"
+
+
+def test_builtin_decoder_names_are_accepted(g1):
+    for i, name in enumerate(BUILTIN_DECODER_TYPES):
+        g1["controllers"][i]["type"] = name
+    emb = parse_embodiment(g1, "decoders")
+    assert [c.type for c in emb.controllers[:3]] == list(BUILTIN_DECODER_TYPES)
