@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
+from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.export import ExportedActionHead, export_action_head
 
 logger = logging.getLogger(__name__)
@@ -437,9 +438,6 @@ class TensorRTRunner(ActionHeadRunner):
 # ---------------------------------------------------------------------------------------------
 # factory
 # ---------------------------------------------------------------------------------------------
-
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-
 
 def _check_slot(slot: int, num_embodiments: int) -> None:
     if not isinstance(slot, int) or not 0 <= slot < num_embodiments:
