@@ -39,17 +39,46 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.time import Time
 from sensor_msgs.msg import Image, JointState
 
+from gr00t_common.params import Range, Spec, declare_and_read
+from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk
 from gr00t_msgs.srv import SetInstruction
+from gr00t_policy.backend_names import BACKENDS
 
 NODE_NAME = "gr00t_baseline"
 CHUNK_TOPIC = "/bench/baseline/action_chunk"
 STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 LABEL = "baseline"
+
+# Writable like any parameter declared without a descriptor (as before), though read once.
+SPECS = (
+    Spec("checkpoint", "string", "", "Checkpoint directory (gr00t_ros format). Required.",
+         required=True, read_only=False, example="/path/to/checkpoint"),
+    Spec("embodiment", "string", "", "Embodiment YAML path. Required.",
+         required=True, read_only=False, example="config/unitree_g1.yaml"),
+    Spec("backend", "string", "onnxruntime", "Action head backend of the DiT.",
+         choices=BACKENDS, read_only=False),
+    Spec("ort_threads", "integer", 1,
+         "Intra-op threads of the DiT (onnxruntime, or torch for the torch backend).",
+         range=Range(1, 64), read_only=False),
+    Spec("torch_threads", "integer", 0,
+         "torch intra-op threads for the VLM, or 0 to keep torch's default.",
+         range=Range.at_least(0), read_only=False),
+    Spec("denoising_steps", "integer", 4, "Euler steps K of the flow-matching sampler.",
+         range=Range(1, 100), read_only=False),
+    Spec("execute_steps", "integer", 0,
+         "Rows of each chunk executed open-loop before observing again; 0: the whole chunk "
+         "(at most the checkpoint's horizon).", range=Range.at_least(0), read_only=False),
+    Spec("default_instruction", "string", "hold your position",
+         "Instruction in force at start until one is set.", read_only=False),
+    Spec("seed", "integer", -1, "Noise seed for the sampler; -1 draws one from the OS.",
+         read_only=False),
+    Spec("cache_dir", "string", "",
+         "Where ONNX exports are cached. Empty: ~/.cache/gr00t_ros.", read_only=False),
+)
 
 
 class BaselineNode(Node):
@@ -64,14 +93,7 @@ class BaselineNode(Node):
         from gr00t_system1.decoders import make_decoders
         from gr00t_system1.joint_mapping import JointMapper
 
-        p = {name: self.declare_parameter(name, default).value for name, default in (
-            ("checkpoint", ""), ("embodiment", ""), ("backend", "onnxruntime"),
-            ("ort_threads", 1), ("torch_threads", 0), ("denoising_steps", 4),
-            ("execute_steps", 0), ("default_instruction", "hold your position"),
-            ("seed", -1), ("cache_dir", ""))}
-        if not p["checkpoint"] or not p["embodiment"]:
-            raise ValueError("parameters checkpoint and embodiment are required: pass "
-                             "-p checkpoint:=DIR -p embodiment:=config/unitree_g1.yaml")
+        p = declare_and_read(self, SPECS)
         ckpt = Path(p["checkpoint"]).expanduser()
         emb = load_embodiment(p["embodiment"])
         self.backend = str(p["backend"])
@@ -131,7 +153,7 @@ class BaselineNode(Node):
         except JointStateError as exc:
             self.get_logger().error(f"dropped joint state: {exc}", throttle_duration_sec=2.0)
             return
-        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        stamp = stamp_to_seconds(msg.header.stamp)
         if stamp == 0.0:
             stamp = self.get_clock().now().nanoseconds * 1e-9
         with self.lock:
@@ -219,7 +241,7 @@ class BaselineNode(Node):
 
     def _publish_chunk(self, plan, rows: np.ndarray, instr_id: int, latency: float) -> None:
         msg = ActionChunk()
-        msg.header.stamp = Time(nanoseconds=int(plan.state.stamp * 1e9)).to_msg()
+        msg.header.stamp = seconds_to_stamp(plan.state.stamp)
         msg.joint_names = list(self.action_joints)
         msg.horizon = int(rows.shape[0])
         msg.action_dt = float(self.action_dt)

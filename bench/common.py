@@ -2,9 +2,9 @@
 
 Imported by ``bench/graph_vs_baseline.py``, ``bench/soak.py``, ``bench/baseline_node.py``,
 ``bench/policy_loop.py`` and ``bench/grounding_probe.py`` with ``bench/`` on ``sys.path`` (a
-script's own directory is). Nothing here runs at import time except the standard library and
-numpy; ROS imports happen inside the functions that need them, after the caller has set
-ROS_DOMAIN_ID.
+script's own directory is). Nothing here runs at import time except the standard library,
+numpy and gr00t_common's statistics and stamp conversions (no rclpy); ROS imports happen
+inside the functions that need them, after the caller has set ROS_DOMAIN_ID.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gr00t_common.stamps import stamp_to_seconds
+from gr00t_common.stats import finite, percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EMBODIMENT = REPO / "config" / "unitree_g1.yaml"
@@ -79,10 +82,10 @@ def machine_line(info: dict[str, Any]) -> str:
 
 def summary_ms(values_s: Iterable[float], qs: Sequence[int] = (50, 90, 99)) -> dict[str, Any]:
     """{"n", "p50", "p90", "p99", "max"} of values in seconds, reported in ms (None if empty)."""
-    arr = np.asarray([v for v in values_s if math.isfinite(v)], dtype=np.float64)
+    arr = finite(values_s)
     out: dict[str, Any] = {"n": int(arr.size)}
-    for q in qs:
-        out[f"p{q}"] = round(float(np.percentile(arr, q)) * 1e3, 3) if arr.size else None
+    for q, v in zip(qs, percentiles(arr, qs)):
+        out[f"p{q}"] = round(v * 1e3, 3) if arr.size else None
     out["max"] = round(float(arr.max()) * 1e3, 3) if arr.size else None
     return out
 
@@ -107,11 +110,6 @@ def period_stats(times_s: Sequence[float], period_s: float) -> dict[str, Any]:
         "late_2x": late,
         "late_2x_share": round(late / gaps.size, 6),
     }
-
-
-def stamp_s(stamp: Any) -> float:
-    """builtin_interfaces/Time -> float seconds."""
-    return stamp.sec + 1e-9 * stamp.nanosec
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -270,13 +268,13 @@ class Recorder:
     def _on_chunk(self, msg: Any) -> None:
         t = time.time()
         with self.lock:
-            self.chunks.append((t, stamp_s(msg.header.stamp), int(msg.instruction_id),
+            self.chunks.append((t, stamp_to_seconds(msg.header.stamp), int(msg.instruction_id),
                                 float(msg.inference_latency)))
 
     def _on_tokens(self, msg: Any) -> None:
         t = time.time()
         with self.lock:
-            self.tokens.append((t, stamp_s(msg.header.stamp), int(msg.instruction_id),
+            self.tokens.append((t, stamp_to_seconds(msg.header.stamp), int(msg.instruction_id),
                                 float(msg.inference_latency)))
 
     def _on_diag(self, msg: Any) -> None:
@@ -288,7 +286,7 @@ class Recorder:
     def _on_js(self, msg: Any) -> None:
         t = time.time()
         with self.lock:
-            self.joint_states.append((t, stamp_s(msg.header.stamp)))
+            self.joint_states.append((t, stamp_to_seconds(msg.header.stamp)))
 
     def window(self, t0: float, t1: float) -> dict[str, list]:
         """Copies of every list restricted to receive times in [t0, t1]."""

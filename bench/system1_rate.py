@@ -78,6 +78,7 @@ def main() -> int:
 
     from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_bringup.testing import RELIABLE, NodeProcess, RosProbe, wait_until
+    from gr00t_common.stamps import stamp_to_seconds
     from gr00t_msgs.msg import ActionChunk
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_system1.testing import InputFeeder, backbone_id, make_matching_checkpoint
@@ -181,8 +182,7 @@ def main() -> int:
           f"p99 {last['tick_cost_p99_ms']} ms; safety state {last['safety_state']}")
 
     lat = np.array([c.inference_latency for _, c in chunk_win]) * 1e3
-    stamp_to_chunk = np.array([w - (c.header.stamp.sec + 1e-9 * c.header.stamp.nanosec)
-                               for w, c in chunk_win]) * 1e3
+    stamp_to_chunk = np.array([w - stamp_to_seconds(c.header.stamp) for w, c in chunk_win]) * 1e3
     replans = len(chunk_win) / span
     l50, _, l99 = pct(lat)
     s50, _, s99 = pct(stamp_to_chunk)

@@ -75,6 +75,7 @@ def main() -> int:
     from sensor_msgs.msg import Image
 
     from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+    from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
     from gr00t_msgs.msg import EmbeddingTokens
 
     print(machine_line(args.torch_threads))
@@ -113,11 +114,10 @@ def main() -> int:
                 period, k = 1.0 / args.camera_hz, 0
                 next_t = time.monotonic()
                 while not stop.is_set():
-                    now_wall = time.time()
+                    stamp = seconds_to_stamp(time.time())
                     for p in pubs:
                         msg = Image()
-                        msg.header.stamp.sec = int(now_wall)
-                        msg.header.stamp.nanosec = int((now_wall % 1) * 1e9)
+                        msg.header.stamp = stamp
                         msg.header.frame_id = "bench_camera"
                         msg.height, msg.width, msg.encoding = args.height, args.width, "rgb8"
                         msg.step = args.width * 3
@@ -149,8 +149,7 @@ def main() -> int:
         return 1
     times = np.array([t for t, _ in window])
     infer = np.array([m.inference_latency for _, m in window])
-    frame_to_tokens = np.array([t - (m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec)
-                                for t, m in window])
+    frame_to_tokens = np.array([t - stamp_to_seconds(m.header.stamp) for t, m in window])
     gaps = np.diff(times)
     m0 = window[0][1]
     rate = len(window) / args.seconds

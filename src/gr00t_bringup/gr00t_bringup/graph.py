@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.embodiment import (
     EmbodimentConfig,
     EmbodimentConfigError,
@@ -25,7 +26,6 @@ from gr00t_policy.embodiment import (
 from gr00t_policy.runtime.bundle import check_fits
 
 PACKAGE = "gr00t_bringup"
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
 DEFAULT_EMBODIMENT = "unitree_g1"
 DEFAULT_BACKEND = "onnxruntime"
 # Relative to the repository root or the package share directory.

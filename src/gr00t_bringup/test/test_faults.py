@@ -31,6 +31,7 @@ import pytest
 
 from gr00t_bringup.testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
                                    wait_until)
+from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -118,7 +119,7 @@ class Robot:
             self.commands[topic].append((time.monotonic(), msg))
 
     def _tokens(self, msg) -> None:
-        age = self._now_s() - (msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
+        age = self._now_s() - stamp_to_seconds(msg.header.stamp)
         with self.lock:
             self.tokens.append((time.monotonic(), age))
 

@@ -62,6 +62,7 @@ def agent_main(argv: list[str]) -> int:
     from std_msgs.msg import Float64MultiArray
 
     from gr00t_bringup.testing import RELIABLE, RosProbe
+    from gr00t_common.stamps import stamp_to_seconds
 
     emb = load_embodiment(args.embodiment)
     stop = threading.Event()
@@ -78,10 +79,9 @@ def agent_main(argv: list[str]) -> int:
     clock = probe.node.get_clock()
 
     def on_tokens(msg) -> None:
-        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
         write(kind="tokens", t=time.monotonic(), now=clock.now().nanoseconds * 1e-9,
               key=[msg.header.stamp.sec, msg.header.stamp.nanosec, msg.instruction_id],
-              stamp=stamp)
+              stamp=stamp_to_seconds(msg.header.stamp))
 
     probe.node.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", on_tokens, RELIABLE)
     if args.role == "robot":

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
+from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_cache import (
     DEFAULT_CACHE_DIR, cached_export, checkpoint_content_hash, head_content_hash,
@@ -417,9 +418,6 @@ class TensorRTRunner(ActionHeadRunner):
 # ---------------------------------------------------------------------------------------------
 # factory
 # ---------------------------------------------------------------------------------------------
-
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-
 
 def _check_slot(slot: int, num_embodiments: int) -> None:
     if not isinstance(slot, int) or not 0 <= slot < num_embodiments:

@@ -38,12 +38,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (offscree
 import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
-from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
 from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -54,6 +52,8 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gr00t_msgs.msg import SimState  # noqa: E402
 from gr00t_msgs.srv import ResetSim  # noqa: E402
+from gr00t_common.params import declare_and_read  # noqa: E402
+from gr00t_sim.params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
 from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
@@ -61,29 +61,14 @@ from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
 STATE_DECIMATION = 20  # physics steps per /gr00t_sim/state message (500 Hz / 20 = 25 Hz)
 
 
-def default_embodiment_path() -> str:
-    """config/unitree_g1.yaml of the checkout ($GR00T_ROS_ROOT, else found upwards from here)."""
-    root = os.environ.get("GR00T_ROS_ROOT")
-    candidates = [Path(root)] if root else []
-    candidates += list(Path(__file__).resolve().parents)
-    for base in candidates:
-        path = base / "config" / "unitree_g1.yaml"
-        if path.is_file():
-            return str(path)
-    return ""
-
-
 class SimNode(Node):
     """See the module docstring."""
 
     def __init__(self) -> None:
         super().__init__("gr00t_sim")
-        p = self._declare_parameters()
+        p = declare_and_read(self, SPECS)  # parameters and their checks: gr00t_sim/params.py
         from gr00t_policy.embodiment import load_embodiment
 
-        if not p["embodiment"]:
-            raise ValueError("parameter embodiment is empty and config/unitree_g1.yaml was not "
-                             "found; pass -p embodiment:=/path/to/unitree_g1.yaml")
         self.embodiment = load_embodiment(p["embodiment"])
         self.world = G1World()
         self.world.reset(p["seed"])
@@ -134,26 +119,6 @@ class SimNode(Node):
             f"G1 sim up: {len(self.world.robot_joints)} joints, physics {1 / self.dt:.0f} Hz, "
             f"joint states {1 / (self.dt * self.js_decimation):.0f} Hz, camera {p['camera_hz']} Hz,"
             f" controllers {list(self.controllers)}, seed {self.world.seed}")
-
-    def _declare_parameters(self) -> dict:
-        def declare(name, default, description):
-            return self.declare_parameter(
-                name, default, ParameterDescriptor(description=description)).value
-
-        p = {
-            "embodiment": declare("embodiment", default_embodiment_path(),
-                                  "embodiment YAML (joint groups, controllers)"),
-            "seed": declare("seed", 0, "seed of the first scene (cube positions)"),
-            "publish_clock": declare("publish_clock", False, "publish /clock (for use_sim_time)"),
-            "camera_hz": declare("camera_hz", 30.0, "head camera rate (Hz); 0 disables it"),
-            "joint_state_decimation": declare("joint_state_decimation", 4,
-                                              "publish /joint_states every N physics steps"),
-        }
-        if p["camera_hz"] < 0 or p["camera_hz"] > 120:
-            raise ValueError(f"camera_hz={p['camera_hz']} must be in [0, 120]")
-        if p["joint_state_decimation"] < 1:
-            raise ValueError(f"joint_state_decimation={p['joint_state_decimation']} must be >= 1")
-        return p
 
     # -- time ----------------------------------------------------------------------------
     def _stamp(self, steps: int):

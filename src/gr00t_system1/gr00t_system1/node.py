@@ -27,20 +27,20 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
+from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
+from gr00t_common.stats import RateCounter, RollingWindow
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
-from gr00t_system1.decoders import DecoderError, make_decoders
+from gr00t_system1.decoders import make_decoders
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
-from gr00t_system1.stats import RateCounter, RollingStats
 from gr00t_system1.tokens import TokenDecoder, TokenError
 
 NODE_NAME = "gr00t_system1"
@@ -59,10 +59,6 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 class StartupError(RuntimeError):
     """The node cannot start (bad parameter, embodiment, checkpoint or decoder)."""
-
-
-def _seconds(stamp: object) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9  # type: ignore[attr-defined]
 
 
 class System1Node(Node):
@@ -138,10 +134,10 @@ class System1Node(Node):
         self.dropped = {"missing_joints": 0, "non_finite": 0, "invalid": 0}
         self.refused_tokens = 0
         self.ticks = self.commands = self.deadline_misses = 0
-        self.period_stats = RollingStats(window=1200, late_threshold_s=2.0 * self.period)
-        self.tick_cost = RollingStats(window=1200)
-        self.latency_stats = RollingStats(window=240)
-        self.state_to_command = RollingStats(window=240)
+        self.period_stats = RollingWindow(size=1200, late_threshold=2.0 * self.period)
+        self.tick_cost = RollingWindow(size=1200)
+        self.latency_stats = RollingWindow(size=240)
+        self.state_to_command = RollingWindow(size=240)
         self._replans = RateCounter(time.monotonic())
         self._last_tick: float | None = None
         self._last_plan_seq_seen = 0
@@ -163,7 +159,7 @@ class System1Node(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _stamp_or_now(self, stamp: object, now: float) -> float:
-        t = _seconds(stamp)
+        t = stamp_to_seconds(stamp)
         if t == 0.0:
             return now
         if abs(now - t) > MAX_STAMP_SKEW_S:
@@ -240,7 +236,7 @@ class System1Node(Node):
                            worker_healthy=self.worker.healthy)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
-            stamp = Time(nanoseconds=int(now * 1e9)).to_msg()
+            stamp = seconds_to_stamp(now)
             label = r.state.value
             for d in self.decoders:
                 d.publish(r.command, path, stamp, label)
@@ -262,7 +258,7 @@ class System1Node(Node):
         if not self.context.ok():
             return  # shutting down: the inference thread is about to be stopped
         msg = ActionChunk()
-        msg.header.stamp = Time(nanoseconds=int(plan.state.stamp * 1e9)).to_msg()
+        msg.header.stamp = seconds_to_stamp(plan.state.stamp)
         msg.joint_names = list(self.action_joints)
         msg.horizon = plan.chunk.horizon
         msg.action_dt = plan.chunk.action_dt
@@ -292,8 +288,8 @@ class System1Node(Node):
             "control_rate_hz": f"{self.rate_hz:g}",
             "period_median_ms": f"{p50:.3f}",
             "period_p99_ms": f"{p99:.3f}",
-            "period_max_ms": f"{self.period_stats.recent_max_ms():.3f}",
-            "period_max_all_ms": f"{self.period_stats.max_s * 1e3:.3f}",
+            "period_max_ms": f"{self.period_stats.recent_max() * 1e3:.3f}",
+            "period_max_all_ms": f"{self.period_stats.max_all * 1e3:.3f}",
             "period_error_p50_ms": f"{e50:.3f}",
             "period_error_p90_ms": f"{e90:.3f}",
             "period_error_p99_ms": f"{e99:.3f}",

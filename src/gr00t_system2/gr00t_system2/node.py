@@ -1,9 +1,9 @@
 """System 2 node: camera images + instruction in, EmbeddingTokens out at ``rate_hz``.
 
 Wiring only: parameters (params.py), image checks (image.py), the instruction in force
-(instruction.py), newest frames and the republish rule (frames.py), token packing
-(tokens.py) and rolling statistics (stats.py) live in their own modules; the backbone is
-gr00t_policy's BackboneRunner.
+(instruction.py), newest frames and the republish rule (frames.py) and token packing
+(tokens.py) live in their own modules, rolling statistics in gr00t_common.stats; the
+backbone is gr00t_policy's BackboneRunner.
 
 Threads: the executor thread runs the camera and instruction subscriptions, the
 SetInstruction service and the 1 Hz diagnostics timer; a dedicated inference thread ticks
@@ -34,6 +34,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
+from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
 from gr00t_system2.diagnostics import System2Health, summarize
@@ -41,7 +43,6 @@ from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
 from gr00t_system2.image import ImageError, image_to_rgb
 from gr00t_system2.instruction import Decision, InstructionState
 from gr00t_system2.params import ParameterError, System2Params, declare_and_read
-from gr00t_system2.stats import LatencyWindow, RateMeter, Throttle
 from gr00t_system2.tokens import TokenError, pack_tokens
 
 NODE_NAME = "gr00t_system2"
@@ -92,7 +93,7 @@ class System2Node(Node):
         self._gate = NoveltyGate()
         self._period = 1.0 / p.rate_hz
         self._rate = RateMeter(window_s=5.0)
-        self._latency = LatencyWindow(size=200)
+        self._latency = RollingWindow(size=200)
         self._throttle = Throttle(LOG_THROTTLE_S)
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
@@ -190,8 +191,8 @@ class System2Node(Node):
             except ImageError as exc:
                 self._reject(topic, exc, received)
                 return
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.frames.put(index, rgb, stamp_ns, msg.header.frame_id, received)
+            self.frames.put(index, rgb, stamp_to_nanoseconds(msg.header.stamp),
+                            msg.header.frame_id, received)
 
         return on_image
 
@@ -278,9 +279,7 @@ class System2Node(Node):
     def _tokens_msg(self, snapshot: Snapshot, instruction, shape, data: bytes,
                     mask_bytes: bytes, dtype_code: int, latency: float) -> EmbeddingTokens:
         msg = EmbeddingTokens()
-        stamp_ns = snapshot.oldest_stamp_ns()
-        msg.header.stamp.sec = stamp_ns // 1_000_000_000
-        msg.header.stamp.nanosec = stamp_ns % 1_000_000_000
+        msg.header.stamp = nanoseconds_to_stamp(snapshot.oldest_stamp_ns())
         msg.header.frame_id = snapshot.frames[0].frame_id
         msg.instruction_id = instruction.id
         msg.instruction = instruction.text

@@ -1,4 +1,4 @@
-"""gr00t_system2.frames / stats / tokens / params: the small pure pieces (no DDS)."""
+"""gr00t_system2.frames / tokens / params: the small pure pieces (no DDS)."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 
 from gr00t_system2.frames import FrameStore, NoveltyGate
 from gr00t_system2.params import ParameterError, validate
-from gr00t_system2.stats import LatencyWindow, RateMeter, Throttle
 from gr00t_system2.tokens import TokenError, pack_tokens, unpack_tokens
 
 IMG = np.zeros((2, 2, 3), np.uint8)
@@ -41,27 +40,6 @@ def test_novelty_gate_new_frame_or_new_instruction():
     assert gate.is_new(store.snapshot(0.2, 1.0), 1)  # instruction changed
     store.put(1, IMG, 2, "b", 0.25)
     assert gate.is_new(store.snapshot(0.3, 1.0), 0)  # one camera has a new frame
-
-
-def test_rate_latency_throttle():
-    meter = RateMeter(window_s=2.0)
-    assert meter.rate(0.0) == 0.0
-    for i in range(5):
-        meter.tick(i * 0.1)
-    assert meter.rate(0.5) == pytest.approx(10.0)  # window still filling: 5 events in 0.5 s
-    for i in range(5, 41):
-        meter.tick(i * 0.1)
-    assert meter.rate(4.0) == pytest.approx(10.5)  # 21 events in the last 2 s
-    assert meter.rate(10.0) == 0.0
-    lat = LatencyWindow(size=100)
-    assert lat.percentile(50) is None and lat.fraction_over(0.1) is None
-    for v in range(1, 101):
-        lat.add(v / 1000)
-    assert lat.percentile(50) == pytest.approx(0.0505)
-    assert lat.fraction_over(0.09) == pytest.approx(0.10)
-    thr = Throttle(2.0)
-    assert thr.allow("k", 0.0) and not thr.allow("k", 1.9) and thr.allow("other", 1.9)
-    assert thr.allow("k", 2.0)
 
 
 def test_pack_unpack_tokens_float16_and_float32():
