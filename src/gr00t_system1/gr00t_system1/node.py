@@ -41,7 +41,7 @@ from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
-from gr00t_system1.tokens import TokenDecoder, TokenError
+from gr00t_common.tokens import TokenDecoder, TokenError
 
 NODE_NAME = "gr00t_system1"
 TOKENS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

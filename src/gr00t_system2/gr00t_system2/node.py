@@ -1,9 +1,10 @@
 """System 2 node: camera images + instruction in, EmbeddingTokens out at ``rate_hz``.
 
 Wiring only: parameters (params.py), image checks (image.py), the instruction in force
-(instruction.py), newest frames and the republish rule (frames.py) and token packing
-(tokens.py) live in their own modules, rolling statistics in gr00t_common.stats; the
-backbone is gr00t_policy's BackboneRunner.
+(instruction.py) and newest frames and the republish rule (frames.py) live in their own
+modules; the token wire format (gr00t_common.tokens, shared with System 1) and rolling
+statistics (gr00t_common.stats) in gr00t_common; the backbone is gr00t_policy's
+BackboneRunner.
 
 Threads: the executor thread runs the camera and instruction subscriptions, the
 SetInstruction service and the 1 Hz diagnostics timer; a dedicated inference thread ticks
@@ -43,7 +44,7 @@ from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
 from gr00t_system2.image import ImageError, image_to_rgb
 from gr00t_system2.instruction import Decision, InstructionState
 from gr00t_system2.params import ParameterError, System2Params, declare_and_read
-from gr00t_system2.tokens import TokenError, pack_tokens
+from gr00t_common.tokens import TokenError, pack_tokens
 
 NODE_NAME = "gr00t_system2"
 TOKENS_TOPIC = "/gr00t/embedding_tokens"

@@ -1,4 +1,4 @@
-"""gr00t_system2.frames / tokens / params: the small pure pieces (no DDS)."""
+"""gr00t_system2.frames / params: the small pure pieces (no DDS)."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 
 from gr00t_system2.frames import FrameStore, NoveltyGate
 from gr00t_system2.params import ParameterError, validate
-from gr00t_system2.tokens import TokenError, pack_tokens, unpack_tokens
 
 IMG = np.zeros((2, 2, 3), np.uint8)
 
@@ -40,35 +39,6 @@ def test_novelty_gate_new_frame_or_new_instruction():
     assert gate.is_new(store.snapshot(0.2, 1.0), 1)  # instruction changed
     store.put(1, IMG, 2, "b", 0.25)
     assert gate.is_new(store.snapshot(0.3, 1.0), 0)  # one camera has a new frame
-
-
-def test_pack_unpack_tokens_float16_and_float32():
-    rng = np.random.default_rng(0)
-    tokens = rng.standard_normal((6, 4)).astype(np.float32)
-    mask = np.array([0, 0, 1, 1, 1, 1], bool)
-    data, mbytes, code = pack_tokens(tokens, mask, "float16")
-    assert len(data) == 6 * 4 * 2 and code == 1 and mbytes == bytes([0, 0, 1, 1, 1, 1])
-    back, mback = unpack_tokens(data, mbytes, 6, 4, code)
-    np.testing.assert_allclose(back, tokens, atol=2e-3)
-    assert (mback == mask).all()
-    # The other side of the contract: System 1's decoder reads what System 2 packs.
-    from gr00t_msgs.msg import EmbeddingTokens
-    from gr00t_system1.tokens import TokenDecoder
-
-    msg = EmbeddingTokens(num_tokens=6, dim=4, dtype=code, data=data, attention_mask=mbytes,
-                          backbone_id="0123456789abcdef")
-    s1_tokens, s1_mask = TokenDecoder("0123456789abcdef", 6, 4).decode(msg)
-    np.testing.assert_array_equal(s1_tokens, back)
-    assert (s1_mask == mask).all()
-    data, _, code = pack_tokens(tokens, mask, "float32")
-    assert code == 2 and np.array_equal(unpack_tokens(data, mbytes, 6, 4, code)[0], tokens)
-    assert np.frombuffer(data[:4], "<f4")[0] == tokens[0, 0]  # little-endian, row-major
-    with pytest.raises(TokenError, match="not finite in float16"):
-        pack_tokens(tokens * 1e5, mask, "float16")
-    bad = tokens.copy()
-    bad[1, 1] = math.nan
-    with pytest.raises(TokenError, match="1 of 24"):
-        pack_tokens(bad, mask, "float32")
 
 
 def good_params(tmp_path, **over):

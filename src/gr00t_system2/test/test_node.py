@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from std_msgs.msg import String
 from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
-from gr00t_system2.tokens import unpack_tokens
+from gr00t_common.tokens import TokenDecoder
 
 LEFT, RIGHT = "/cam/left", "/cam/right"
 DEFAULT_INSTRUCTION = "hold your position"
@@ -92,7 +91,7 @@ def stamp_of(msg) -> float:
 
 
 def decode(msg: EmbeddingTokens) -> tuple[np.ndarray, np.ndarray]:
-    return unpack_tokens(bytes(msg.data), bytes(msg.attention_mask), msg.num_tokens, msg.dim, msg.dtype)
+    return TokenDecoder(msg.backbone_id, msg.num_tokens, msg.dim).decode(msg)
 
 
 class Rig:
