@@ -327,7 +327,9 @@ def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} must hold a JSON object")
     if data.get("format") == FORMAT:
         return data
-    if str(data.get("model_type", "")).startswith("gr00t_n1") or "action_head_cfg" in data:
+    from gr00t_policy.official import is_official_config  # official imports this module
+
+    if is_official_config(data):
         raise CheckpointError(
             f"{ckpt_dir} is an official GR00T checkpoint (model_type "
             f"{data.get('model_type')!r}), not in gr00t_ros's format: convert it once with "

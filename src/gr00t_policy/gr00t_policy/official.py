@@ -39,6 +39,7 @@ from gr00t_policy.checkpoint import (
     CheckpointError,
     LoadedCheckpoint,
     check_embodiments,
+    check_shapes,
     compute_backbone_id,
     materialize_policy,
     stored_shapes,
@@ -201,8 +202,6 @@ def check_official_tensors(files: Mapping[str, Path], config: PolicyConfig, part
     Stored keys of the requested parts that are neither expected nor skippable raise too
     when ``strict`` (the converter), and are logged otherwise.
     """
-    from gr00t_policy.checkpoint import check_shapes
-
     parts = check_parts(parts)
     expected = official_key_shapes(config, parts)
     later = sorted(k for k in files if k.startswith(_LATER_KEYS))
