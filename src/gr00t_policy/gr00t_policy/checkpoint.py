@@ -1,4 +1,4 @@
-"""Checkpoints: our directory format, the official GR00T-N1-2B layout, and ``backbone_id``.
+"""Checkpoints in our directory format, their tensor IO, and ``backbone_id``.
 
 Our format (DESIGN.md "Checkpoint directory")::
 
@@ -8,10 +8,8 @@ Our format (DESIGN.md "Checkpoint directory")::
     CKPT/tokenizer.json, tokenizer_config.json, ...
     CKPT/experiment_cfg/metadata.json  Isaac-GR00T statistics per embodiment tag
 
-The official GR00T-N1-2B checkpoint shares our key names (our module tree mirrors it), may
-be sharded (``model.safetensors.index.json``), and carries tensors we do not build:
-``action_head.decode_layer.*``, language-model layers at and after ``select_layer`` and the
-LM head. Those are skipped with a logged note.
+An official GR00T N1 checkpoint (NVIDIA's layout, ``gr00t_policy.official``) shares our key
+names; ``gr00t-policy convert`` (``gr00t_policy.convert``) writes it once in this format.
 
 Loading builds the model on the meta device and assigns the stored tensors, so nothing is
 initialised twice and only the requested parts are built.
@@ -22,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -64,15 +61,6 @@ DEFAULT_EMBODIMENTS: dict[str, dict[str, Any]] = {
         "action_key_dims": {k: d for k, d, _ in DEFAULT_G1_KEYS},
     }
 }
-
-# Official tensors we never build (matched against the full key).
-_OFFICIAL_SKIP = (
-    re.compile(r"^action_head\.decode_layer\."),
-    re.compile(r"^backbone\.model\.language_model\.lm_head\."),
-    re.compile(r"^backbone\.model\.vision_model\.vision_model\.head\."),
-)
-_LM_LAYER = re.compile(r"^backbone\.model\.language_model\.model\.layers\.(\d+)\.")
-
 
 class CheckpointError(ValueError):
     """A checkpoint that does not match its config (missing key, wrong shape, bad layout)."""
@@ -185,7 +173,7 @@ def check_embodiments(
 # Tensor IO ------------------------------------------------------------------------------------
 
 
-def _weight_files(ckpt_dir: Path) -> dict[str, Path]:
+def weight_files(ckpt_dir: Path) -> dict[str, Path]:
     """{key: file} from model.safetensors or a sharded model.safetensors.index.json."""
     from safetensors import safe_open
 
@@ -206,7 +194,8 @@ def _weight_files(ckpt_dir: Path) -> dict[str, Path]:
     raise CheckpointError(f"{ckpt_dir} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}")
 
 
-def _stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
+def stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
+    """{key: shape} of the stored tensors, read from the safetensors headers only."""
     from safetensors import safe_open
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -220,9 +209,10 @@ def _stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _check_shapes(
+def check_shapes(
     expected: Mapping[str, tuple[int, ...]], stored: Mapping[str, tuple[int, ...]], where: str
 ) -> None:
+    """CheckpointError naming the key and both shapes on the first missing or mis-shaped tensor."""
     for key, shape in expected.items():
         if key not in stored:
             raise CheckpointError(
@@ -235,9 +225,10 @@ def _check_shapes(
             )
 
 
-def _read_tensors(
+def read_tensors(
     files: Mapping[str, Path], keys: Iterable[str], device: str, dtype: torch.dtype | None
 ) -> dict[str, torch.Tensor]:
+    """The tensors ``keys`` on ``device``; floating ones cast to ``dtype`` unless it is None."""
     from safetensors import safe_open
 
     by_file: dict[Path, list[str]] = {}
@@ -252,7 +243,7 @@ def _read_tensors(
     return out
 
 
-def _materialize(
+def materialize_policy(
     config: PolicyConfig,
     parts: tuple[str, ...],
     files: Mapping[str, Path],
@@ -263,8 +254,8 @@ def _materialize(
     """Build ``parts`` on the meta device, check shapes, assign the stored tensors."""
     policy = build_policy(config, "meta", parts=parts)
     expected = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
-    _check_shapes(expected, _stored_shapes({k: files[k] for k in expected if k in files}), where)
-    tensors = _read_tensors(files, expected.keys(), device, dtype)
+    check_shapes(expected, stored_shapes({k: files[k] for k in expected if k in files}), where)
+    tensors = read_tensors(files, expected.keys(), device, dtype)
     policy.load_state_dict(tensors, strict=True, assign=True)
     if policy.backbone is not None:
         policy.backbone.reset_nonpersistent_buffers(device)
@@ -332,12 +323,24 @@ def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{ckpt_dir} is not a gr00t_ros checkpoint: no {CONFIG_FILE}")
     data = json.loads(path.read_text())
-    if data.get("format") != FORMAT:
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    if data.get("format") == FORMAT:
+        return data
+    from gr00t_policy.official import is_official_config  # official imports this module
+
+    if is_official_config(data):
         raise CheckpointError(
-            f"{path}: format {data.get('format')!r} is not {FORMAT!r} (for the official "
-            "GR00T-N1-2B layout use load_official_gr00t_n1)"
+            f"{ckpt_dir} is an official GR00T checkpoint (model_type "
+            f"{data.get('model_type')!r}), not in gr00t_ros's format: convert it once with "
+            f"`gr00t-policy convert {ckpt_dir} OUT_DIR --embodiment YOUR_ROBOT.yaml` and use "
+            "OUT_DIR (README, 'Running an official GR00T N1 checkpoint')"
         )
-    return data
+    raise CheckpointError(
+        f"{path}: format {data.get('format')!r} is not {FORMAT!r} (an official GR00T N1 "
+        "checkpoint converts with `gr00t-policy convert`; "
+        "gr00t_policy.official.load_official_gr00t_n1 loads one in memory)"
+    )
 
 
 def load_checkpoint(
@@ -358,9 +361,9 @@ def load_checkpoint(
         config = PolicyConfig.from_dict(data)
     except ValueError as exc:
         raise CheckpointError(f"{ckpt_dir / CONFIG_FILE}: {exc}") from exc
-    files = _weight_files(ckpt_dir)
+    files = weight_files(ckpt_dir)
     prefixes = tuple(f"{p}." for p in parts)
-    policy = _materialize(config, parts, files, device, None, str(ckpt_dir))
+    policy = materialize_policy(config, parts, files, device, None, str(ckpt_dir))
     expected = set(policy.state_dict())
     foreign = tuple(f"{p}." for p in PARTS)
     unexpected = sorted(
@@ -461,200 +464,4 @@ def make_random_checkpoint(
     return save_checkpoint(
         policy, out_dir, tokenizer=build_nano_tokenizer(config.backbone), metadata=metadata,
         embodiments=emb, preset=preset,
-    )
-
-
-# Official GR00T-N1-2B layout ------------------------------------------------------------------
-
-
-def _siglip_shapes(cfg: BackboneConfig) -> dict[str, tuple[int, ...]]:
-    p = "backbone.model.vision_model.vision_model."
-    c, i, k = cfg.vision_hidden_size, cfg.vision_intermediate_size, cfg.vision_patch_size
-    s = {
-        p + "embeddings.patch_embedding.weight": (c, 3, k, k),
-        p + "embeddings.patch_embedding.bias": (c,),
-        p + "embeddings.position_embedding.weight": (cfg.patches_per_side ** 2, c),
-        p + "post_layernorm.weight": (c,),
-        p + "post_layernorm.bias": (c,),
-    }
-    for n in range(cfg.vision_num_layers):
-        layer = f"{p}encoder.layers.{n}."
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            s[f"{layer}self_attn.{proj}.weight"] = (c, c)
-            s[f"{layer}self_attn.{proj}.bias"] = (c,)
-        for norm in ("layer_norm1", "layer_norm2"):
-            s[f"{layer}{norm}.weight"] = (c,)
-            s[f"{layer}{norm}.bias"] = (c,)
-        s[f"{layer}mlp.fc1.weight"] = (i, c)
-        s[f"{layer}mlp.fc1.bias"] = (i,)
-        s[f"{layer}mlp.fc2.weight"] = (c, i)
-        s[f"{layer}mlp.fc2.bias"] = (c,)
-    return s
-
-
-def _llama_shapes(cfg: BackboneConfig) -> dict[str, tuple[int, ...]]:
-    p = "backbone.model.language_model.model."
-    d, i = cfg.lm_hidden_size, cfg.lm_intermediate_size
-    q, kv = cfg.lm_num_heads * cfg.lm_head_dim, cfg.lm_num_kv_heads * cfg.lm_head_dim
-    s = {p + "embed_tokens.weight": (cfg.vocab_size, d), p + "norm.weight": (d,)}
-    for n in range(cfg.select_layer):
-        layer = f"{p}layers.{n}."
-        s[layer + "self_attn.q_proj.weight"] = (q, d)
-        s[layer + "self_attn.k_proj.weight"] = (kv, d)
-        s[layer + "self_attn.v_proj.weight"] = (kv, d)
-        s[layer + "self_attn.o_proj.weight"] = (d, q)
-        s[layer + "mlp.gate_proj.weight"] = (i, d)
-        s[layer + "mlp.up_proj.weight"] = (i, d)
-        s[layer + "mlp.down_proj.weight"] = (d, i)
-        s[layer + "input_layernorm.weight"] = (d,)
-        s[layer + "post_attention_layernorm.weight"] = (d,)
-    return s
-
-
-def _linear(s: dict, name: str, out_f: int, in_f: int) -> None:
-    s[name + ".weight"] = (out_f, in_f)
-    s[name + ".bias"] = (out_f,)
-
-
-def _action_head_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
-    h = config.action_head
-    d, hid, e = h.input_embedding_dim, h.hidden_size, h.num_embodiments
-    inner = h.num_heads * h.head_dim
-    s: dict[str, tuple[int, ...]] = {}
-    m = "action_head.model."
-    _linear(s, m + "timestep_encoder.timestep_embedder.linear_1", d, h.timestep_channels)
-    _linear(s, m + "timestep_encoder.timestep_embedder.linear_2", d, d)
-    for n in range(h.num_layers):
-        b = f"{m}transformer_blocks.{n}."
-        kv_dim = h.cross_attention_dim if h.is_cross_attention_block(n) else d
-        _linear(s, b + "norm1.linear", 2 * d, d)
-        _linear(s, b + "attn1.to_q", inner, d)
-        _linear(s, b + "attn1.to_k", inner, kv_dim)
-        _linear(s, b + "attn1.to_v", inner, kv_dim)
-        _linear(s, b + "attn1.to_out.0", d, inner)
-        _linear(s, b + "ff.net.0.proj", h.ff_mult * d, d)
-        _linear(s, b + "ff.net.2", d, h.ff_mult * d)
-    _linear(s, m + "proj_out_1", 2 * d, d)
-    _linear(s, m + "proj_out_2", hid, d)
-
-    def cat_linear(name: str, in_f: int, out_f: int) -> None:
-        s[name + ".W"] = (e, in_f, out_f)
-        s[name + ".b"] = (e, out_f)
-
-    cat_linear("action_head.state_encoder.layer1", h.max_state_dim, hid)
-    cat_linear("action_head.state_encoder.layer2", hid, d)
-    cat_linear("action_head.action_encoder.W1", h.max_action_dim, d)
-    cat_linear("action_head.action_encoder.W2", 2 * d, d)
-    cat_linear("action_head.action_encoder.W3", d, d)
-    cat_linear("action_head.action_decoder.layer1", hid, hid)
-    cat_linear("action_head.action_decoder.layer2", hid, h.max_action_dim)
-    s["action_head.position_embedding.weight"] = (h.max_seq_len, d)
-    return s
-
-
-def official_key_shapes(
-    config: PolicyConfig, parts: Iterable[str] = PARTS
-) -> dict[str, tuple[int, ...]]:
-    """Every tensor key of the official GR00T-N1 layout that ``config`` needs, with its shape.
-
-    Excludes what we never build (``action_head.decode_layer.*``, LM layers from
-    ``select_layer`` on, the LM head).
-    """
-    parts = check_parts(parts)
-    shapes: dict[str, tuple[int, ...]] = {}
-    if "backbone" in parts:
-        b = config.backbone
-        shapes.update(_siglip_shapes(b))
-        d_in, d = b.projector_input_dim, b.lm_hidden_size
-        shapes["backbone.model.mlp1.0.weight"] = (d_in,)
-        shapes["backbone.model.mlp1.0.bias"] = (d_in,)
-        _linear(shapes, "backbone.model.mlp1.1", d, d_in)
-        _linear(shapes, "backbone.model.mlp1.3", d, d)
-        shapes.update(_llama_shapes(b))
-        _linear(shapes, "backbone.linear", b.output_dim, d)
-    if "action_head" in parts:
-        shapes.update(_action_head_shapes(config))
-    return shapes
-
-
-def _skippable(key: str, config: PolicyConfig) -> bool:
-    if any(p.match(key) for p in _OFFICIAL_SKIP):
-        return True
-    m = _LM_LAYER.match(key)
-    return bool(m) and int(m.group(1)) >= config.backbone.select_layer
-
-
-def load_official_gr00t_n1(
-    ckpt_dir: str | Path,
-    *,
-    config: PolicyConfig | None = None,
-    parts: Iterable[str] = PARTS,
-    device: str = "cpu",
-    dtype: str | None = "float32",
-    tokenizer_dir: str | Path | None = None,
-    embodiments: Mapping[str, Mapping[str, Any]] | None = None,
-) -> LoadedCheckpoint:
-    """Load an official GR00T-N1-2B checkpoint directory (single file or sharded).
-
-    Args:
-        ckpt_dir: directory with model.safetensors or model.safetensors.index.json (+ shards)
-            and optionally experiment_cfg/metadata.json.
-        config: sizes to expect; default the ``gr00t-n1-2b`` preset.
-        parts: which parts to build.
-        device: where the tensors go.
-        dtype: cast floating tensors ("float32", "float16", "bfloat16"; None keeps them).
-        tokenizer_dir: where the Eagle-2 tokenizer lives (default ``ckpt_dir`` if it holds
-            tokenizer.json); needed to run the backbone.
-        embodiments: our {tag: {"slot", ...}} table for the checkpoint's tags (default {}).
-
-    Raises CheckpointError naming the key (and both shapes) on a missing or mis-shaped tensor.
-    """
-    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-    if dtype is not None and dtype not in dtypes:
-        raise ValueError(f"dtype must be one of {sorted(dtypes)} or None, got {dtype!r}")
-    ckpt_dir = Path(ckpt_dir)
-    config = config or get_preset("gr00t-n1-2b")
-    parts = check_parts(parts)
-    files = _weight_files(ckpt_dir)
-    expected = official_key_shapes(config, parts)
-    _check_shapes(expected, _stored_shapes({k: files[k] for k in expected if k in files}), str(ckpt_dir))
-    prefixes = tuple(f"{p}." for p in parts)
-    skipped = sorted(k for k in files if k not in expected and _skippable(k, config))
-    unknown = sorted(
-        k for k in files if k not in expected and k.startswith(prefixes) and k not in skipped
-    )
-    if skipped:
-        logger.info(
-            "official checkpoint: skipping %d tensors we do not build (decode_layer, LM layers "
-            ">= %d, lm_head), e.g. %s", len(skipped), config.backbone.select_layer, skipped[:3],
-        )
-    if unknown:
-        logger.warning("official checkpoint: ignoring %d unknown tensors, e.g. %s",
-                       len(unknown), unknown[:5])
-    policy = _materialize(config, parts, files, device, dtypes.get(dtype) if dtype else None,
-                          str(ckpt_dir))
-    tokenizer = None
-    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else ckpt_dir
-    if "backbone" in parts and (tok_dir / "tokenizer.json").is_file():
-        from gr00t_policy.prompt import PromptBuilder, load_tokenizer
-
-        tokenizer = load_tokenizer(tok_dir)
-        policy.backbone.image_context_id = PromptBuilder(tokenizer, config.backbone).image_context_id
-    elif "backbone" in parts:
-        logger.warning("no tokenizer.json in %s: pass tokenizer_dir to run the backbone", tok_dir)
-    backbone_id = ""
-    if policy.backbone is not None:
-        backbone_id = compute_backbone_id(config.backbone, policy.backbone.state_dict())
-    meta_path = ckpt_dir / METADATA_FILE
-    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return LoadedCheckpoint(
-        config=config,
-        policy=policy,
-        tokenizer=tokenizer,
-        metadata=metadata,
-        backbone_id=backbone_id,
-        embodiments=check_embodiments(embodiments, config) if embodiments else {},
-        preset=None,
-        path=ckpt_dir,
-        skipped_keys=skipped,
     )

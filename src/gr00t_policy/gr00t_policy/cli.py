@@ -4,6 +4,8 @@
     gr00t-policy info --checkpoint DIR [--json]
     gr00t-policy export-onnx CHECKPOINT OUT_DIR [--slot N] [--steps 4] [--tolerance 1e-4]
     gr00t-policy make-random-checkpoint OUT_DIR [--preset nano] [--seed 0]
+    gr00t-policy convert OFFICIAL_DIR OUT_DIR --embodiment ROBOT.yaml [--tag TAG] [--slot N]
+                 [--eagle-dir DIR] [--preset gr00t-n1-2b] [--force]
 
 Parameter counts are computed on the meta device: nothing is allocated or read from disk
 but the config.
@@ -117,6 +119,31 @@ def _make_random(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    import logging
+
+    from gr00t_policy.convert import convert_official
+    from gr00t_policy.embodiment import load_embodiment
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not Path(args.embodiment).is_file():
+        raise FileNotFoundError(f"--embodiment {args.embodiment}: no such file (an embodiment "
+                                "YAML, e.g. config/fourier_gr1.yaml)")
+    report = convert_official(
+        args.official_dir, args.out_dir, load_embodiment(args.embodiment), tag=args.tag,
+        slot=args.slot, eagle_dir=args.eagle_dir, base=args.preset, overwrite=args.force)
+    b = report.config.backbone
+    print(f"wrote {report.out_dir} (preset {report.preset or 'none: sizes differ from ' + args.preset})")
+    print(f"embodiment {args.embodiment}: statistics of official tag {report.official_tag!r}, "
+          f"slot {report.slot}")
+    print(f"tokenizer from {report.tokenizer_dir}; backbone sizes "
+          f"{'from the Eagle config' if report.eagle_config else 'from the preset (unchecked)'}; "
+          f"{b.max_tokens} tokens x {b.output_dim}")
+    if report.skipped_keys:
+        print(f"skipped {len(report.skipped_keys)} stored tensors we do not build")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gr00t-policy``."""
     parser = argparse.ArgumentParser(prog="gr00t-policy", description=__doc__.splitlines()[0])
@@ -145,6 +172,27 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--preset", default="nano", help="policy preset (default nano)")
     mk.add_argument("--seed", type=int, default=0, help="seed of weights and stats (default 0)")
     mk.set_defaults(func=_make_random)
+
+    cv = sub.add_parser("convert", help="convert an official GR00T N1 checkpoint (e.g. "
+                        "nvidia/GR00T-N1-2B or a fine-tune) into our format, once")
+    cv.add_argument("official_dir", type=Path,
+                    help="the official directory: config.json, model.safetensors (or the "
+                         "sharded index), experiment_cfg/metadata.json")
+    cv.add_argument("out_dir", type=Path, help="where to write our checkpoint")
+    cv.add_argument("--embodiment", required=True, type=Path,
+                    help="the robot's YAML (its slot must be the official tag's slot)")
+    cv.add_argument("--tag", default=None,
+                    help="official metadata tag to take statistics and slot from (default: the "
+                         "YAML's tag; gr1 -> slot 24, new_embodiment -> slot 31)")
+    cv.add_argument("--slot", type=int, default=None,
+                    help="action-head slot of --tag when Isaac-GR00T's index does not know it")
+    cv.add_argument("--eagle-dir", type=Path, default=None,
+                    help="Isaac-GR00T's gr00t/model/backbone/eagle2_hg_model (Eagle-2 tokenizer "
+                         "and config.json); not needed if OFFICIAL_DIR holds the tokenizer")
+    cv.add_argument("--preset", default="gr00t-n1-2b",
+                    help="preset for what the official files do not decide (default gr00t-n1-2b)")
+    cv.add_argument("--force", action="store_true", help="write into a non-empty OUT_DIR")
+    cv.set_defaults(func=_convert)
     return parser
 
 

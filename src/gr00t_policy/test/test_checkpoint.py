@@ -1,4 +1,4 @@
-"""Our checkpoint format, random checkpoints, backbone_id and the official GR00T-N1 layout."""
+"""Our checkpoint format, random checkpoints and backbone_id (official layout: test_official.py)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ from gr00t_policy.checkpoint import (
     check_embodiments,
     compute_backbone_id,
     load_checkpoint,
-    load_official_gr00t_n1,
     make_random_checkpoint,
-    official_key_shapes,
     save_checkpoint,
 )
 from gr00t_policy.normalization import Normalizer
 from gr00t_policy.policy import build_policy
 from gr00t_policy.policy_config import PolicyConfig, get_preset
-from gr00t_policy.prompt import build_nano_tokenizer
 
 torch.set_num_threads(1)
 
@@ -218,82 +215,3 @@ def test_custom_embodiments_and_keys(tmp_path):
     bad = {"x": {**emb["arm_a"], "state_key_dims": {"joints": 6, "gripper": 1}}}
     with pytest.raises(CheckpointError, match="sum to 7.*state_dim is 8"):
         make_random_checkpoint(tmp_path / "d", embodiments=bad)
-
-
-# Official layout ------------------------------------------------------------------------------
-
-
-def test_official_key_shapes_match_full_preset_on_meta():
-    cfg = get_preset("gr00t-n1-2b")
-    policy = build_policy(cfg, "meta")
-    built = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
-    assert official_key_shapes(cfg) == built
-    assert official_key_shapes(cfg)["backbone.model.mlp1.1.weight"] == (2048, 4608)
-    assert not any("decode_layer" in k for k in official_key_shapes(cfg))
-
-
-def _write_fake_official(cfg: PolicyConfig, out, seed: int = 0, shards: int = 2) -> dict:
-    """A GR00T-N1-style directory from a tiny model, with the tensors the loader skips."""
-    torch.manual_seed(seed)
-    state = {k: v.contiguous() for k, v in build_policy(cfg).state_dict().items()}
-    extra = {
-        "action_head.decode_layer.weight": torch.randn(6, 32),
-        "action_head.decode_layer.bias": torch.randn(6),
-        "backbone.model.language_model.lm_head.weight": torch.randn(512, 64),
-    }
-    for n in range(cfg.backbone.select_layer, cfg.backbone.lm_num_layers):
-        extra[f"backbone.model.language_model.model.layers.{n}.mlp.up_proj.weight"] = torch.randn(128, 64)
-    everything = {**state, **extra}
-    keys = sorted(everything)
-    out.mkdir(parents=True, exist_ok=True)
-    weight_map = {}
-    for i in range(shards):
-        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
-        part = {k: everything[k] for k in keys[i::shards]}
-        save_file(part, str(out / name))
-        weight_map.update({k: name for k in part})
-    (out / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
-    return state
-
-
-def test_official_loader_reads_sharded_layout(tmp_path):
-    cfg = tiny_policy_config()
-    assert official_key_shapes(cfg) == {
-        k: tuple(v.shape) for k, v in build_policy(cfg, "meta").state_dict().items()
-    }
-    state = _write_fake_official(cfg, tmp_path / "official")
-    build_nano_tokenizer(cfg.backbone).save_pretrained(str(tmp_path / "official"))
-    ckpt = load_official_gr00t_n1(tmp_path / "official", config=cfg)
-    loaded = ckpt.policy.state_dict()
-    assert set(loaded) == set(state)
-    assert all(torch.equal(loaded[k], state[k]) for k in state)
-    assert any("decode_layer" in k for k in ckpt.skipped_keys)
-    assert any(".layers.3." in k for k in ckpt.skipped_keys)
-    assert "backbone.model.language_model.lm_head.weight" in ckpt.skipped_keys
-    assert ckpt.backbone_id == compute_backbone_id(cfg.backbone, state)
-    assert ckpt.policy.backbone.image_context_id is not None
-    head_only = load_official_gr00t_n1(tmp_path / "official", config=cfg, parts=("action_head",),
-                                       dtype="bfloat16")
-    assert head_only.policy.backbone is None
-    assert head_only.policy.action_head.model.proj_out_2.weight.dtype == torch.bfloat16
-
-
-def test_official_loader_errors_name_the_key(tmp_path):
-    cfg = tiny_policy_config()
-    _write_fake_official(cfg, tmp_path / "o", shards=1)
-    shard = tmp_path / "o" / "model-00001-of-00001.safetensors"
-    tensors = load_file(str(shard))
-    tensors["action_head.model.proj_out_2.weight"] = torch.zeros(30, 32)
-    save_file(tensors, str(shard))
-    with pytest.raises(CheckpointError, match=r"proj_out_2\.weight.*\[30, 32\].*\[32, 32\]"):
-        load_official_gr00t_n1(tmp_path / "o", config=cfg)
-    del tensors["action_head.model.proj_out_2.weight"]
-    del tensors["backbone.model.mlp1.3.bias"]
-    save_file(tensors, str(shard))
-    index = json.loads((tmp_path / "o" / "model.safetensors.index.json").read_text())
-    index["weight_map"] = {k: shard.name for k in tensors}
-    (tmp_path / "o" / "model.safetensors.index.json").write_text(json.dumps(index))
-    with pytest.raises(CheckpointError, match=r"missing key 'backbone\.model\.mlp1\.3\.bias'"):
-        load_official_gr00t_n1(tmp_path / "o", config=cfg)
-    with pytest.raises(CheckpointError, match="neither"):
-        load_official_gr00t_n1(tmp_path / "nothing_here", config=cfg)

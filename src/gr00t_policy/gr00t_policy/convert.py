@@ -1,0 +1,267 @@
+"""One-time conversion of an official GR00T N1 checkpoint into our checkpoint format.
+
+    gr00t-policy convert OFFICIAL_DIR OUT_DIR --embodiment config/my_robot.yaml \
+        [--tag new_embodiment] [--eagle-dir Isaac-GR00T/gr00t/model/backbone/eagle2_hg_model]
+
+reads what NVIDIA publishes (``config.json``, ``model.safetensors`` or the sharded
+``model.safetensors.index.json``, ``experiment_cfg/metadata.json``) plus the Eagle-2
+tokenizer and config, which live in the Isaac-GR00T source tree rather than in the
+checkpoint, and writes a directory `load_checkpoint`, the nodes and
+``gr00t-train --init-from`` take. Nothing is downloaded.
+
+The embodiment's normalization statistics come from the official metadata entry of
+``--tag`` (default: the YAML's tag), its action-head slot from Isaac-GR00T's projector
+index of that tag (gr1 -> 24, new_embodiment -> 31; ``--slot`` overrides), and the YAML's
+``slot`` must name that slot. The converted checkpoint carries that one embodiment, keyed by
+the YAML's tag. Every check that can fail runs before the weights are read.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gr00t_policy.checkpoint import (
+    METADATA_FILE,
+    CheckpointError,
+    materialize_policy,
+    save_checkpoint,
+    weight_files,
+)
+from gr00t_policy.official import (
+    EAGLE_CONFIG_FILE,
+    PROJECTOR_INDEX,
+    check_official_tensors,
+    policy_config_from_official,
+    read_json,
+    read_official_config,
+)
+from gr00t_policy.policy import PARTS
+from gr00t_policy.policy_config import PolicyConfig, get_preset
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE_FILE = "converted_from.json"
+EAGLE_HINT = ("they ship with the Isaac-GR00T source (github.com/NVIDIA/Isaac-GR00T, the GR00T N1 "
+              "release), in gr00t/model/backbone/eagle2_hg_model/: pass that directory as "
+              "--eagle-dir")
+# Eagle-2's tokenizer as Isaac-GR00T stores it (a GPT-2 style byte-level BPE), or a single
+# tokenizer.json; added_tokens.json and special_tokens_map.json complete the former.
+SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json")
+FAST_TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass
+class ConversionReport:
+    """What `convert_official` did.
+
+    Attributes:
+        out_dir: the converted checkpoint.
+        config: its model config.
+        preset: the preset it equals (None if its sizes differ from ``base``).
+        official_tag: the official metadata tag the statistics came from.
+        slot: the action-head slot of the embodiment.
+        tokenizer_dir: where the tokenizer was read.
+        eagle_config: True if the backbone sizes came from an Eagle config.json.
+        skipped_keys: stored tensors not converted (we never build them).
+    """
+
+    out_dir: Path
+    config: PolicyConfig
+    preset: str | None
+    official_tag: str
+    slot: int
+    tokenizer_dir: Path
+    eagle_config: bool
+    skipped_keys: list[str] = field(default_factory=list)
+
+
+# Tokenizer ------------------------------------------------------------------------------------
+
+
+def find_tokenizer_dir(candidates: list[Path]) -> Path:
+    """The first directory holding tokenizer.json or all of SLOW_TOKENIZER_FILES.
+
+    Raises CheckpointError naming, per directory, the files that are missing and where they
+    come from.
+    """
+    missing: list[str] = []
+    for d in candidates:
+        if (d / FAST_TOKENIZER_FILE).is_file():
+            return d
+        absent = [f for f in SLOW_TOKENIZER_FILES if not (d / f).is_file()]
+        if not absent:
+            return d
+        missing.append(f"{d}: no {FAST_TOKENIZER_FILE} and no {', '.join(absent)}")
+    raise CheckpointError("the Eagle-2 tokenizer is missing (" + "; ".join(missing) + "): "
+                          + EAGLE_HINT)
+
+
+def load_eagle_tokenizer(directory: Path):
+    """The Eagle-2 tokenizer of ``directory`` as a fast tokenizer (local files only)."""
+    from transformers import GPT2TokenizerFast, PreTrainedTokenizerFast
+
+    if (directory / FAST_TOKENIZER_FILE).is_file():
+        return PreTrainedTokenizerFast.from_pretrained(str(directory), local_files_only=True)
+    # GPT2TokenizerFast builds the byte-level BPE from vocab.json + merges.txt and reads the
+    # added and special tokens from tokenizer_config.json.
+    return GPT2TokenizerFast.from_pretrained(str(directory), local_files_only=True)
+
+
+# Embodiment -----------------------------------------------------------------------------------
+
+
+def official_slot(tag: str, override: int | None, num_embodiments: int) -> int:
+    """The action-head slot of an official tag (``override`` wins)."""
+    slot = override if override is not None else PROJECTOR_INDEX.get(tag)
+    if slot is None:
+        raise CheckpointError(
+            f"official tag {tag!r} has no slot in GR00T N1's projector index {PROJECTOR_INDEX}: "
+            "pass --slot N with the embodiment id your fine-tune was trained with")
+    if not 0 <= slot < num_embodiments:
+        raise CheckpointError(f"slot {slot} is outside the action head's {num_embodiments} "
+                              "embodiment slots")
+    return slot
+
+
+def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
+                        config: PolicyConfig) -> dict[str, Any]:
+    """{emb.tag: the official tag's statistics}, checked against the YAML's keys and sizes."""
+    from gr00t_policy.normalization import NormalizationError
+    from gr00t_policy.processor import Processor
+
+    if official_tag not in metadata:
+        raise CheckpointError(f"{METADATA_FILE} has no statistics for tag {official_tag!r}; it "
+                              f"holds {sorted(metadata)}: pass one of them as --tag")
+    entry = copy.deepcopy(metadata[official_tag])
+    entry["embodiment_tag"] = emb.tag
+    out = {emb.tag: entry}
+    head = config.action_head
+    try:
+        proc = Processor.from_metadata(
+            out, emb.tag, state_keys=[(k.key, k.mode) for k in emb.state_keys],
+            action_keys=[(k.key, k.mode) for k in emb.action_keys],
+            max_state_dim=head.max_state_dim, max_action_dim=head.max_action_dim)
+    except (NormalizationError, ValueError) as exc:
+        raise CheckpointError(f"official tag {official_tag!r} does not fit {emb.source}: {exc}"
+                              ) from exc
+    if (proc.state_dim, proc.action_dim) != (emb.state_dim, emb.action_dim):
+        raise CheckpointError(
+            f"the statistics of tag {official_tag!r} give a {proc.state_dim}-dim state and a "
+            f"{proc.action_dim}-dim action but {emb.source} has {emb.state_dim} and "
+            f"{emb.action_dim}: its keys' joint groups differ from the checkpoint's")
+    return out
+
+
+def _with_views(config: PolicyConfig, views: int) -> PolicyConfig:
+    """``config`` for ``views`` cameras: each extra view adds its image tokens to max_tokens."""
+    b = config.backbone
+    if views == b.num_views:
+        return config
+    extra = (views - b.num_views) * b.image_tokens_per_view
+    backbone = b.from_dict({**b.to_dict(), "num_views": views,
+                            "max_tokens": max(b.max_tokens + extra, b.image_tokens_total)})
+    return PolicyConfig(backbone, config.action_head)
+
+
+# Conversion -----------------------------------------------------------------------------------
+
+
+def convert_official(
+    official_dir: str | Path,
+    out_dir: str | Path,
+    embodiment: Any,
+    *,
+    tag: str | None = None,
+    slot: int | None = None,
+    eagle_dir: str | Path | None = None,
+    base: str = "gr00t-n1-2b",
+    overwrite: bool = False,
+) -> ConversionReport:
+    """Convert an official GR00T N1 directory into our checkpoint format.
+
+    Args:
+        official_dir: the official checkpoint (config.json, weights, experiment_cfg/).
+        out_dir: where to write ours (must not exist or be empty unless ``overwrite``).
+        embodiment: the robot (`gr00t_policy.embodiment.EmbodimentConfig`).
+        tag: the official metadata tag whose statistics and slot to use (default the
+            embodiment's tag).
+        slot: the action-head slot of ``tag`` when Isaac-GR00T's index does not know it.
+        eagle_dir: Isaac-GR00T's eagle2_hg_model directory (tokenizer + Eagle config.json);
+            the official directory is searched for the tokenizer too.
+        base: preset for the fields the official files do not decide (token budget,
+            default Euler steps).
+        overwrite: allow writing into a non-empty ``out_dir``.
+
+    Raises CheckpointError (a ValueError) naming the file, key, field or value at fault.
+    """
+    src, out = Path(official_dir), Path(out_dir)
+    if out.resolve() == src.resolve():
+        raise CheckpointError(f"OUT_DIR {out} is the official directory; choose another")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise CheckpointError(f"{out} exists and is not empty (pass --force to overwrite)")
+    official = read_official_config(src)
+    files = weight_files(src)
+    eagle = Path(eagle_dir) if eagle_dir is not None else None
+    eagle_cfg = None
+    if eagle is not None and (eagle / EAGLE_CONFIG_FILE).is_file():
+        eagle_cfg = read_json(eagle / EAGLE_CONFIG_FILE, "the Eagle-2 config")
+    else:
+        logger.warning("no Eagle config.json (--eagle-dir): the backbone's head counts, norms and "
+                       "rotary base are taken from preset %r, unchecked", base)
+    config = policy_config_from_official(official, eagle_cfg, files, base=get_preset(base),
+                                         where=str(src / "config.json"))
+    config = _with_views(config, len(embodiment.cameras))
+    skipped = check_official_tensors(files, config, PARTS, str(src), strict=True)
+
+    tok_dir = find_tokenizer_dir([d for d in (eagle, src) if d is not None])
+    tokenizer = load_eagle_tokenizer(tok_dir)
+    from gr00t_policy.prompt import PromptBuilder
+
+    try:
+        PromptBuilder(tokenizer, config.backbone)
+    except ValueError as exc:
+        raise CheckpointError(f"the tokenizer in {tok_dir} does not fit the model: {exc}") from exc
+
+    official_tag = tag or embodiment.tag
+    meta = read_json(src / METADATA_FILE, "normalization statistics per embodiment tag")
+    the_slot = official_slot(official_tag, slot, config.action_head.num_embodiments)
+    if embodiment.slot != the_slot:
+        raise CheckpointError(
+            f"{embodiment.source}: slot is {embodiment.slot} but the official checkpoint keeps "
+            f"tag {official_tag!r} in slot {the_slot}: set `slot: {the_slot}` in the YAML")
+    metadata = embodiment_metadata(meta, official_tag, embodiment, config)
+    if official_tag == "gr1":
+        logger.warning("Isaac-GR00T's gr1 data configs feed the state as [sin, cos] of the joint "
+                       "angles; this runtime normalizes it with the YAML's modes, so the "
+                       "pre-trained gr1 weights see another state encoding (docs/DESIGN.md)")
+
+    logger.info("reading %d tensors from %s as float32", len(files) - len(skipped), src)
+    policy = materialize_policy(config, PARTS, files, "cpu", torch.float32, str(src))
+    preset = base if config == get_preset(base) else None
+    save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
+                    embodiments={embodiment.tag: embodiment.checkpoint_entry()}, preset=preset)
+    (out / PROVENANCE_FILE).write_text(json.dumps({
+        "source": str(src.resolve()),
+        "official_tag": official_tag,
+        "slot": the_slot,
+        "tokenizer_dir": str(tok_dir.resolve()),
+        "eagle_config": eagle_cfg is not None,
+        "skipped_keys": skipped,
+        "official_config": official,
+    }, indent=2, sort_keys=True))
+    del policy
+    from gr00t_policy.runtime.bundle import PolicyBundle
+
+    PolicyBundle.open(out, embodiment)  # what the nodes will check, checked now
+    logger.info("converted %s -> %s (tag %r from %r, slot %d)", src, out, embodiment.tag,
+                official_tag, the_slot)
+    return ConversionReport(out_dir=out, config=config, preset=preset, official_tag=official_tag,
+                            slot=the_slot, tokenizer_dir=tok_dir, eagle_config=eagle_cfg is not None,
+                            skipped_keys=skipped)

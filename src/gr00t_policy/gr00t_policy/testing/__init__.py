@@ -1,0 +1,9 @@
+"""Test helpers that other packages' tests reuse (not imported by runtime code).
+
+- `gr00t_policy.testing.layout`: the official GR00T-N1-2B layout fixture
+  (``data/gr00t_n1_2b_layout.json``, written from Isaac-GR00T's source, not from our model)
+  and its instantiation at any size.
+- `gr00t_policy.testing.official`: writes a directory in the official layout (random
+  weights, sharded safetensors, config.json, experiment_cfg/metadata.json) and an Eagle
+  tokenizer directory, for the converter's tests and node tests.
+"""
