@@ -152,7 +152,7 @@ def ensure_checkpoint(checkpoint: str | None, out_dir: Path, embodiment_yaml: Pa
         return default, f"checkpoint: {default} (the default trained nano checkpoint)"
     path = out_dir / "random_nano_checkpoint"
     if not (path / "config.json").is_file():
-        from gr00t_bringup.testing import make_checkpoint_for
+        from gr00t_testing import make_checkpoint_for
 
         make_checkpoint_for(path, [embodiment_yaml])
     return path, (f"checkpoint: {path} -- a RANDOM (untrained) nano checkpoint, because "
@@ -237,7 +237,7 @@ class Recorder:
     def __init__(self, probe: Any, command_topic: str, *,
                  chunk_topic: str = "/gr00t/action_chunk", joint_states: bool = True) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
-        from gr00t_bringup.testing import RELIABLE
+        from gr00t_testing import RELIABLE
         from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState

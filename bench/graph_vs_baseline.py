@@ -95,7 +95,7 @@ class Session:
 
     def __init__(self, name: str, graph: Any, args: argparse.Namespace, chunk_topic: str,
                  command_topic: str, joint_states: bool) -> None:
-        from gr00t_bringup.testing import RosProbe
+        from gr00t_testing import RosProbe
 
         self.domain = fresh_domain_id()
         use_domain(self.domain)
@@ -304,7 +304,7 @@ class StepSource:
     JointState carrying it (wall-clock seconds, the same clock the nodes stamp with)."""
 
     def __init__(self, probe: Any, emb: Any, joint: str) -> None:
-        from gr00t_bringup.testing import RELIABLE
+        from gr00t_testing import RELIABLE
         from sensor_msgs.msg import Image, JointState
 
         names = list(dict.fromkeys([*emb.state_joints, *emb.action_joints]))

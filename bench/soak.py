@@ -124,7 +124,7 @@ def main() -> int:
     print(machine_line(info), flush=True)
 
     from gr00t_bringup.graph import build_graph
-    from gr00t_bringup.testing import RELIABLE, RosProbe
+    from gr00t_testing import RELIABLE, RosProbe
     from gr00t_policy.embodiment import load_embodiment
 
     emb = load_embodiment(args.embodiment)

@@ -77,16 +77,16 @@ def main() -> int:
     os.environ["ROS_DOMAIN_ID"] = str(domain)
 
     from diagnostic_msgs.msg import DiagnosticArray
-    from gr00t_bringup.testing import RELIABLE, NodeProcess, RosProbe, wait_until
+    from gr00t_testing import RELIABLE, NodeProcess, RosProbe, wait_until
     from gr00t_common.stamps import stamp_to_seconds
     from gr00t_msgs.msg import ActionChunk
     from gr00t_policy.embodiment import load_embodiment
-    from gr00t_system1.testing import InputFeeder, backbone_id, make_matching_checkpoint
+    from gr00t_testing import InputFeeder, backbone_id, make_checkpoint_for
     from std_msgs.msg import Float64MultiArray
 
     emb = load_embodiment(args.embodiment)
     tmp = Path(tempfile.mkdtemp(prefix="system1_rate_"))
-    ckpt = Path(args.checkpoint) if args.checkpoint else make_matching_checkpoint(
+    ckpt = Path(args.checkpoint) if args.checkpoint else make_checkpoint_for(
         tmp / "nano", [args.embodiment])
     if not args.checkpoint:
         print(f"random nano checkpoint: {ckpt}", flush=True)

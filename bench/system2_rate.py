@@ -74,7 +74,7 @@ def main() -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
-    from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+    from gr00t_testing import NodeProcess, RosProbe, wait_until
     from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
     from gr00t_msgs.msg import EmbeddingTokens
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy
 
-from gr00t_bringup.testing import (NodeProcess, RosProbe, bringup_command, instruct_command,
+from gr00t_testing import (NodeProcess, RosProbe, bringup_command, instruct_command,
                                    make_checkpoint_for, wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from gr00t_bringup.testing import bringup_command, instruct_command
+from gr00t_testing import bringup_command, instruct_command
 
 REPO = Path(__file__).resolve().parents[3]
 

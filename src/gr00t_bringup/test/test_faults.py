@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_bringup.testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
+from gr00t_testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
                                    wait_until)
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment

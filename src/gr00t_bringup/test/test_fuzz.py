@@ -37,7 +37,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gr00t_bringup.testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
+from gr00t_testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
                                    wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 

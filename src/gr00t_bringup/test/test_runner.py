@@ -21,7 +21,7 @@ from gr00t_bringup.graph import Graph, NodeSpec
 from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXIT_OK,
                                   scheduling,
                                   GraphRunner, find_executable, run_graph)
-from gr00t_bringup.testing import wait_until
+from gr00t_testing import wait_until
 
 STUB = Path(__file__).with_name("stub_node.py")
 

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from gr00t_bringup import netns
-from gr00t_bringup.testing import NodeProcess, make_checkpoint_for, wait_until
+from gr00t_testing import NodeProcess, make_checkpoint_for, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -61,7 +61,7 @@ def agent_main(argv: list[str]) -> int:
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Float64MultiArray
 
-    from gr00t_bringup.testing import RELIABLE, RosProbe
+    from gr00t_testing import RELIABLE, RosProbe
     from gr00t_common.stamps import stamp_to_seconds
 
     emb = load_embodiment(args.embodiment)

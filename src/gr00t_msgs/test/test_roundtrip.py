@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+from gr00t_testing import NodeProcess, RosProbe, wait_until
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
 

@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
-from gr00t_system1.safety import CommandLimiter
 
 DT = 0.05
 
@@ -95,18 +94,6 @@ def test_no_step_at_chunk_boundaries_when_replanning_every_tick():
     blend_s = 2 * offset / vel  # offset / blend_s = vel / 2
     assert run_replanning(blend_s, tick, vel, offset) <= vel * tick + 1e-9
     assert run_replanning(0.0, tick, vel, offset) > 2 * vel * tick
-
-
-def test_limiter_caps_any_blend():
-    tick, vel = 1 / 120, 3.0
-    lim = CommandLimiter(np.full(3, -3.0), np.full(3, 3.0), np.full(3, vel), tick)
-    lim.reset(np.zeros(3))
-    rng = np.random.default_rng(1)
-    prev = lim.last
-    for _ in range(200):
-        cmd = lim.apply(rng.uniform(-10, 10, 3))
-        assert np.abs(cmd - prev).max() <= vel * tick + 1e-12
-        prev = cmd
 
 
 @settings(max_examples=60, deadline=None)

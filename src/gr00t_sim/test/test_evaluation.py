@@ -206,7 +206,7 @@ def eval_command(*args: str) -> list[str]:
 
 @pytest.mark.slow
 def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> None:
-    from gr00t_bringup.testing import make_checkpoint_for
+    from gr00t_testing import make_checkpoint_for
 
     ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
     video = tmp_path / "episode.mp4"

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+from gr00t_testing import NodeProcess, RosProbe, wait_until
 from gr00t_msgs.msg import SimState
 from gr00t_msgs.srv import ResetSim
 from sensor_msgs.msg import Image, JointState

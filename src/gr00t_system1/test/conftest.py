@@ -15,9 +15,9 @@ GR1_YAML = REPO / "config" / "fourier_gr1.yaml"
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Random-init nano checkpoint with entries for unitree_g1 (slot 0) and gr1 (slot 1)."""
-    from gr00t_system1.testing import make_matching_checkpoint
+    from gr00t_testing import make_checkpoint_for
 
-    return make_matching_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano", [G1_YAML, GR1_YAML])
+    return make_checkpoint_for(tmp_path_factory.mktemp("ckpt") / "nano", [G1_YAML, GR1_YAML])
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gr00t_bringup.testing import RosProbe, wait_until
+from gr00t_testing import RosProbe, wait_until
 from gr00t_policy.embodiment import BUILTIN_DECODER_TYPES, known_decoder_types
 from gr00t_system1.decoders import (
     BUILTIN_DECODERS, DecoderError, ForwardCommandDecoder, JointStateDecoder,

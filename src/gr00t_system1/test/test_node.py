@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_bringup.testing import RELIABLE, NodeProcess, RosProbe, wait_until
 from gr00t_policy.embodiment import load_embodiment
-from gr00t_system1.testing import InputFeeder, backbone_id, scale_action_decoder
+from gr00t_testing import (RELIABLE, InputFeeder, NodeProcess, RosProbe, backbone_id,
+                           scale_action_decoder, wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"

@@ -110,3 +110,15 @@ def test_stale_state_wins_over_stale_tokens_and_names_the_age():
     sup.update(inputs())
     state, reason = sup.decide(inputs(state_age=0.2, tokens_age=0.9))
     assert state == SafetyState.HOLD_STALE_STATE and "0.200" in reason
+
+
+def test_limiter_caps_any_target_sequence():
+    tick, vel = 1 / 120, 3.0
+    lim = CommandLimiter(np.full(3, -3.0), np.full(3, 3.0), np.full(3, vel), tick)
+    lim.reset(np.zeros(3))
+    rng = np.random.default_rng(1)
+    prev = lim.last
+    for _ in range(200):
+        cmd = lim.apply(rng.uniform(-10, 10, 3))
+        assert np.abs(cmd - prev).max() <= vel * tick + 1e-12
+        prev = cmd

@@ -20,7 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from gr00t_bringup.testing import NodeProcess, RosProbe, wait_until
+from gr00t_testing import NodeProcess, RosProbe, wait_until
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
 from gr00t_common.tokens import TokenDecoder

@@ -6,4 +6,9 @@
 - `gr00t_policy.testing.official`: writes a directory in the official layout (random
   weights, sharded safetensors, config.json, experiment_cfg/metadata.json) and an Eagle
   tokenizer directory, for the converter's tests and node tests.
+- `gr00t_policy.testing.checkpoints`: random-init checkpoints matching embodiment YAMLs,
+  and a way to rig one to output huge actions.
+
+The ROS-side helpers (node processes, the input feeder) are in the gr00t_testing package,
+which re-exports these.
 """

@@ -47,7 +47,7 @@ from typing import Any, TextIO
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, GraphError,
                                  build_graph)
 from gr00t_bringup.runner import ExecutableNotFound, GraphRunner
-from gr00t_bringup.testing import RosProbe
+from gr00t_common.probe import RosProbe
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.report import format_report
 from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, task_list

@@ -73,7 +73,7 @@ class Evaluation:
     """Drives the episodes through a started graph and measures what the nodes do.
 
     `graph` is the `Graph` the `runner` (a started `GraphRunner`) runs; `probe` a
-    `gr00t_bringup.testing.RosProbe`-style node with its own context and spinning thread.
+    `gr00t_common.probe.RosProbe`-style node with its own context and spinning thread.
     """
 
     def __init__(self, graph: Any, runner: Any, probe: Any, *, tasks: Sequence[str],

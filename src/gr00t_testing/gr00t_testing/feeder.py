@@ -1,57 +1,11 @@
-"""Helpers for System 1 tests and benchmarks.
-
-- `make_matching_checkpoint` writes a random-init checkpoint (real model classes, real
-  safetensors) whose `embodiments` entries and normalization statistics follow the given
-  embodiment YAMLs, so a System 1 node started with that YAML accepts it.
-- `scale_action_decoder` rigs a checkpoint to output huge actions (safety tests).
-- `InputFeeder` publishes joint states and embedding tokens from a thread (needs rclpy and
-  gr00t_msgs; imported lazily so the checkpoint helpers stay ROS-free).
-"""
+"""Joint states and embedding tokens published from a thread, for System 1 tests and benchmarks."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-
-def checkpoint_entry(emb: Any) -> dict[str, Any]:
-    """The checkpoint config.json `embodiments[tag]` entry for an EmbodimentConfig."""
-    return emb.checkpoint_entry()
-
-
-def make_matching_checkpoint(out_dir: str | Path, embodiment_yamls: Sequence[str | Path],
-                             preset: str = "nano", seed: int = 0) -> Path:
-    """A random-init `preset` checkpoint with one embodiment entry per YAML."""
-    from gr00t_policy.checkpoint import make_random_checkpoint
-    from gr00t_policy.embodiment import load_embodiment
-
-    embs = [load_embodiment(p) for p in embodiment_yamls]
-    return make_random_checkpoint(out_dir, preset=preset, seed=seed,
-                                  embodiments={e.tag: checkpoint_entry(e) for e in embs})
-
-
-def scale_action_decoder(ckpt_dir: str | Path, factor: float) -> None:
-    """Multiply action_head.action_decoder.layer2 weights and biases by `factor` in place
-    (rigs a checkpoint to output huge actions, for safety tests)."""
-    from safetensors import safe_open
-    from safetensors.numpy import load_file, save_file
-
-    path = Path(ckpt_dir) / "model.safetensors"
-    with safe_open(str(path), "np") as f:
-        metadata = f.metadata()
-    tensors = load_file(str(path))
-    keys = [k for k in tensors if k.startswith("action_head.action_decoder.layer2.")]
-    if not keys:
-        raise KeyError(f"{path} has no action_head.action_decoder.layer2.* tensors")
-    for k in keys:
-        tensors[k] = tensors[k] * factor
-    save_file(tensors, str(path), metadata=metadata)
 
 
 class InputFeeder:
@@ -127,8 +81,3 @@ class InputFeeder:
                 next_tokens = max(next_tokens + self.token_period, now)
             next_state = max(next_state + self.state_period, now - self.state_period)
             time.sleep(max(0.0, next_state - time.monotonic()))
-
-
-def backbone_id(checkpoint: Path) -> str:
-    """The checkpoint's backbone_id (what System 2 would publish)."""
-    return json.loads((checkpoint / "config.json").read_text())["backbone_id"]

@@ -1,0 +1,66 @@
+"""Nodes and CLIs in their own OS processes, for tests that drive them over real DDS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class NodeProcess:
+    """A node (or any command) in its own OS process, with output captured to a file."""
+
+    def __init__(self, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+
+    @classmethod
+    def python_module(cls, module: str, args: Sequence[str], log_path: Path,
+                      env: dict[str, str] | None = None) -> "NodeProcess":
+        return cls([sys.executable, "-m", module, *args], log_path, env)
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
+        """Signal the process group and wait; kill it if it does not exit in time."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5.0)
+        self._log.close()
+        return self.proc.returncode
+
+
+def bringup_command(*args: str) -> list[str]:
+    """argv for the `gr00t-bringup` CLI (the installed script, else `python -m` of the same)."""
+    exe = shutil.which("gr00t-bringup")
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.cli", *args]
+
+
+def instruct_command(*args: str) -> list[str]:
+    """argv for the `gr00t-instruct` CLI (the installed script, else `python -m`)."""
+    exe = shutil.which("gr00t-instruct")
+    return [exe, *args] if exe else [sys.executable, "-m", "gr00t_bringup.instruct", *args]
