@@ -36,8 +36,8 @@ SYSTEM1 = ("gr00t_system1", "system1_node")
 SIM = ("gr00t_sim", "sim_node")
 # System 1's process asks for SCHED_FIFO at this priority (ros2_control's controller_manager
 # uses 50 for its loop). Without it, on our 2-core machines, the simulator and the VLM delay
-# its 120 Hz timer: 14-23 ticks later than two periods per minute against 0 with it
-# (docs/BENCHMARKS.md). Needs root, CAP_SYS_NICE or an rtprio limit (`ulimit -r`); the
+# its 120 Hz timer past two periods many times a minute, with it never (docs/BENCHMARKS.md).
+# Needs root, CAP_SYS_NICE or an rtprio limit (`ulimit -r`); the
 # runner says when it could not, and the node then runs at normal priority.
 SYSTEM1_RT_PRIORITY = 50
 

@@ -138,12 +138,10 @@ class ActionHeadConfig:
 
 # nano: the CPU default. Same code as gr00t-n1-2b with small numbers: 4 blocks of width 128
 # (4 heads x 32), 128-wide backbone tokens, 4 embodiment slots; 1.42 M parameters.
-# Chosen by measurement (bench/action_head_latency.py, 2026-11-25, 2-core AMD EPYC shared with
-# four other engineers, onnxruntime 1.32, batch 1, 64 tokens x 128, whole 4-step loop in one
-# graph): onnxruntime 1 thread 2.0 ms median / 2.6 ms p99 on a quiet machine, 7.8 ms p99 under
-# load (2 threads: 3.1 / 4.1 quiet, 6.5 / 8.6 loaded); torch eager 2 threads 5.7 / 11.2 ms.
-# The 8.33 ms (120 Hz) budget holds with margin on onnxruntime at 1 thread, so we kept the
-# starting point rather than growing it; ~5 M parameters is the ceiling (shared/MEASURED.md).
+# Chosen by measurement (bench/action_head_latency.py; figures in docs/BENCHMARKS.md,
+# "Results: components"): a whole 4-step chunk fits one 120 Hz period with margin on
+# onnxruntime at 1 thread on a 2-core CPU, even under load, so the preset stays this small;
+# a few million parameters is where that budget runs out.
 ACTION_HEAD_PRESETS: dict[str, ActionHeadConfig] = {
     "gr00t-n1-2b": ActionHeadConfig(),
     "nano": ActionHeadConfig(

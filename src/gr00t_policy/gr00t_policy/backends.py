@@ -36,10 +36,10 @@ from gr00t_policy.export_cache import (
 
 logger = logging.getLogger(__name__)
 
-# onnxruntime intra-op threads. Measured on our 2-core EPYC (nano, 64 tokens, 4 steps,
-# bench/action_head_latency.py): 1 thread 2.0 ms median per chunk vs 3.1 ms with 2 threads
-# (6.5 ms under load: the second thread fights the other processes for the 2 cores). At
-# batch 1 the graph is too small to split; 1 thread also leaves a core to ROS and System 2.
+# onnxruntime intra-op threads. At batch 1 the nano graph is too small to split: a second
+# thread was no faster, and slower under load, where it fights the other processes for the
+# cores (bench/action_head_latency.py, docs/BENCHMARKS.md). One thread also leaves a core to
+# ROS and System 2.
 DEFAULT_ORT_THREADS = 1
 
 

@@ -10,9 +10,9 @@ Two graphs per (action head, slot, num_steps, num_tokens):
   (only that slot's slices of the embodiment-specific weights are in the graph).
 
 Exporter: `torch.onnx.export(dynamo=True, opset_version=18)` (torch.export + onnxscript). It is
-the exporter torch maintains, it exported every DiT variant we measured with max abs difference
-<= 1e-6 (shared/MEASURED.md), and it writes external data for the 2 B-size head (> 2 GB)
-without special handling. The legacy TorchScript exporter is deprecated in torch 2.x.
+the exporter torch maintains, it exported every DiT variant we tried with outputs matching
+torch (test_export.py checks the parity), and it writes external data for the 2 B-size head
+(> 2 GB) without special handling. The legacy TorchScript exporter is deprecated in torch 2.x.
 """
 
 from __future__ import annotations

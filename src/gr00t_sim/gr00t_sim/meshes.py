@@ -1,7 +1,8 @@
 """Cheap render meshes for the G1: binary STL reading and vertex-clustering decimation.
 
-The Menagerie G1 meshes total ~629k triangles; a software-rasterised 224x224 head camera
-spends ~39 ms a frame on them. Rendering needs far less detail than that, so each visual
+The Menagerie G1 meshes total ~629k triangles, too many for a software-rasterised head
+camera at 30 Hz (docs/BENCHMARKS.md, "Figures behind defaults"). Rendering needs far less
+detail than that, so each visual
 mesh gets a decimated copy: vertices are snapped to a uniform grid (cell = the mesh's
 bounding-box diagonal / `cells_per_diagonal`), each cell's vertices merge into their mean,
 and triangles that collapse (two corners in one cell) or repeat are dropped. Collision

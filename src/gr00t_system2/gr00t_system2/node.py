@@ -52,8 +52,8 @@ INSTRUCTION_TOPIC = "/gr00t/instruction"
 SET_INSTRUCTION_SERVICE = "/gr00t/set_instruction"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
-# Reliable, newest only: tokens are large and only the newest matters (docs/MEASURED.md:
-# never send large messages best effort).
+# Reliable, newest only: tokens are large and only the newest matters; large messages sent
+# best effort lose fragments (docs/BENCHMARKS.md, "Figures behind defaults").
 TOKENS_QOS = QoSProfile(
     depth=1,
     reliability=ReliabilityPolicy.RELIABLE,

@@ -60,8 +60,8 @@ class InferenceWorker:
             in a real-time process (SCHED_FIFO, see gr00t_bringup's runner), and this thread
             deliberately stays real-time there: it holds the GIL between its native calls,
             and at normal priority it was preempted while holding it, stalling the timer
-            (System 1 period error p99 1.9 ms and 2 late ticks a minute, against 0.3 ms and
-            none with every thread at SCHED_FIFO; docs/BENCHMARKS.md).
+            (late ticks with it at normal priority, none with every thread at SCHED_FIFO;
+            docs/BENCHMARKS.md, "Results: graph vs baseline").
     """
 
     def __init__(self, planner: Planner, mailbox: Mailbox, *,

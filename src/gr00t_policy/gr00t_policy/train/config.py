@@ -58,9 +58,9 @@ class TrainConfig:
         HELP: "weight of each auxiliary loss by name (0 or absent: off), given as a mapping "
               "{'goal': 1.0} or (name, weight) pairs and kept as pairs sorted by name; set "
               "with --<name>-weight", CLI: False})
-    # Why stale images: the System 2 tokens are older than the state at run time (up to
-    # ~100 ms by design, p99 160-190 ms measured in the graph on 2 cores, where System 1's
-    # real-time priority slows System 2); the default 4 frames at 20 fps cover 200 ms.
+    # Why stale images: the System 2 tokens are older than the state at run time (up to a
+    # System 2 period by design, more on 2 cores, where System 1's real-time priority slows
+    # System 2: docs/BENCHMARKS.md, "Policy"); the default 4 frames at 20 fps cover 200 ms.
     stale_prob: float = _doc("probability that a sample's image is older than its state", 0.5)
     max_stale_frames: int = _doc("the image is then 1..max_stale_frames frames older", 4)
     augment: bool = _doc("random shift and colour jitter on the images", True)

@@ -157,8 +157,8 @@ class TrainingData:
         # columns that are padding in every prompt. The language model's positions count real
         # tokens only (backbone: cumsum of the mask) and the action head masks padding out of
         # its cross-attention, so the policy computes the same function as on max_tokens
-        # columns at run time, and a training step runs ~21% faster (602 -> 476 ms forward and
-        # backward at batch 32, 2 threads, AMD EPYC).
+        # columns at run time, and a training step runs faster (docs/BENCHMARKS.md, "Figures
+        # behind defaults").
         first = int(np.argmax(real.any(axis=0)))
         self.input_ids = torch.from_numpy(ids[:, first:])  # (K, L)
         self.attention_mask = torch.from_numpy(real[:, first:])  # (K, L)
