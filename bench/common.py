@@ -16,14 +16,14 @@ import platform
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gr00t_common.stamps import stamp_to_seconds
-from gr00t_common.stats import finite, percentiles
+from gr00t_common.stats import summary_ms
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EMBODIMENT = REPO / "config" / "unitree_g1.yaml"
@@ -79,16 +79,6 @@ def machine_line(info: dict[str, Any]) -> str:
 
 
 # -- statistics -------------------------------------------------------------------------------
-
-def summary_ms(values_s: Iterable[float], qs: Sequence[int] = (50, 90, 99)) -> dict[str, Any]:
-    """{"n", "p50", "p90", "p99", "max"} of values in seconds, reported in ms (None if empty)."""
-    arr = finite(values_s)
-    out: dict[str, Any] = {"n": int(arr.size)}
-    for q, v in zip(qs, percentiles(arr, qs)):
-        out[f"p{q}"] = round(v * 1e3, 3) if arr.size else None
-    out["max"] = round(float(arr.max()) * 1e3, 3) if arr.size else None
-    return out
-
 
 def period_stats(times_s: Sequence[float], period_s: float) -> dict[str, Any]:
     """Inter-arrival statistics of event times against a nominal period.

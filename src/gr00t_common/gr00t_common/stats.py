@@ -41,6 +41,20 @@ def percentiles(values: Iterable[float], qs: Sequence[float], *,
     return [float(v) for v in np.percentile(arr, qs)]
 
 
+def summary_ms(values_s: Iterable[float], qs: Sequence[int] = (50, 90, 99), *,
+               mean: bool = False) -> dict[str, float | int | None]:
+    """{"n", "p50", ..., "max"[, "mean"]} of the finite values (seconds), in ms rounded to
+    the microsecond; None for each figure when there is none (reports and JSON files)."""
+    arr = finite(values_s)
+    out: dict[str, float | int | None] = {"n": int(arr.size)}
+    for q, v in zip(qs, percentiles(arr, qs)):
+        out[f"p{q}"] = round(v * 1e3, 3) if arr.size else None
+    out["max"] = round(float(arr.max()) * 1e3, 3) if arr.size else None
+    if mean:
+        out["mean"] = round(float(arr.mean()) * 1e3, 3) if arr.size else None
+    return out
+
+
 class RollingWindow:
     """The last `size` samples, and whole-run counters over every sample added.
 

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from gr00t_common.stamps import stamp_to_seconds
 from gr00t_testing import NodeProcess, RosProbe, wait_until
 from gr00t_msgs.msg import SimState
 from gr00t_msgs.srv import ResetSim
@@ -32,7 +33,7 @@ def positions(msg: JointState, names: list[str]) -> np.ndarray:
 
 
 def rate(msgs, since: float) -> float:
-    stamps = [m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in msgs]
+    stamps = [stamp_to_seconds(m.header.stamp) for m in msgs]
     stamps = [s for s in stamps if s >= since]
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 

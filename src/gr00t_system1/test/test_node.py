@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_testing import (RELIABLE, InputFeeder, NodeProcess, RosProbe, backbone_id,
                            scale_action_decoder, wait_until)
@@ -333,7 +334,7 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         long_ones = [t for t in trajs if len(t.points) > 1]
         assert long_ones, "trajectories should carry the chunk's future rows"
         for traj in long_ones[-5:]:
-            times = [p.time_from_start.sec + 1e-9 * p.time_from_start.nanosec for p in traj.points]
+            times = [stamp_to_seconds(p.time_from_start) for p in traj.points]
             assert times[0] == pytest.approx(1 / 120, abs=1e-6)
             assert all(b > a for a, b in zip(times, times[1:]))
             pos = np.array([p.positions for p in traj.points])  # (N, n)

@@ -20,10 +20,11 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from gr00t_testing import NodeProcess, RosProbe, wait_until
+from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_seconds
+from gr00t_common.tokens import TokenDecoder
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
-from gr00t_common.tokens import TokenDecoder
+from gr00t_testing import NodeProcess, RosProbe, wait_until
 
 LEFT, RIGHT = "/cam/left", "/cam/right"
 DEFAULT_INSTRUCTION = "hold your position"
@@ -76,8 +77,7 @@ def scene(seed: int, h: int = 96, w: int = 128) -> np.ndarray:
 def image_msg(rgb: np.ndarray, encoding: str, stamp: float, frame_id: str) -> Image:
     pixels = {"rgb8": rgb, "bgr8": rgb[..., ::-1]}[encoding]
     msg = Image()
-    msg.header.stamp.sec = int(stamp)
-    msg.header.stamp.nanosec = int(round((stamp - int(stamp)) * 1e9))
+    msg.header.stamp = nanoseconds_to_stamp(round(stamp * 1e9))
     msg.header.frame_id = frame_id
     msg.height, msg.width = rgb.shape[:2]
     msg.encoding = encoding
@@ -87,7 +87,7 @@ def image_msg(rgb: np.ndarray, encoding: str, stamp: float, frame_id: str) -> Im
 
 
 def stamp_of(msg) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return stamp_to_seconds(msg.header.stamp)
 
 
 def decode(msg: EmbeddingTokens) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SimState
 from gr00t_msgs.srv import ResetSim, SetInstruction
 from gr00t_sim.evaluation.schedule import task_for_seed
@@ -135,14 +136,14 @@ class Evaluation:
             self.n_chunks += 1
             self.s1_latency.append(float(msg.inference_latency))
             if self.last_tokens is not None:
-                age = _stamp_s(msg.header.stamp) - self.last_tokens[1]
+                age = stamp_to_seconds(msg.header.stamp) - self.last_tokens[1]
                 if -1.0 < age < 5.0:  # both stamps in the simulator's time base
                     self.token_age.append(age)
 
     def _on_tokens(self, msg: Any) -> None:
         with self._lock:
             self.tokens_seen += 1
-            self.last_tokens = (int(msg.instruction_id), _stamp_s(msg.header.stamp))
+            self.last_tokens = (int(msg.instruction_id), stamp_to_seconds(msg.header.stamp))
             if self.window is not None and self.window.enabled:
                 self.n_tokens += 1
                 self.s2_latency.append(float(msg.inference_latency))
@@ -188,7 +189,7 @@ class Evaluation:
                  (f"episode {w.episode}  seed {w.seed}  {text}", colour)]
         if w.success:
             lines.append(("SUCCESS", (0, 255, 0)))
-        self.video.submit(rgb, _stamp_s(msg.header.stamp), lines)
+        self.video.submit(rgb, stamp_to_seconds(msg.header.stamp), lines)
 
     # -- waiting with the graph's health in view ---------------------------------------------
     def check_graph(self) -> None:
@@ -332,7 +333,4 @@ class Evaluation:
                 },
             }
 
-
-def _stamp_s(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 

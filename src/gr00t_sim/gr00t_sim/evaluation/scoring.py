@@ -8,12 +8,10 @@ the criterion held at ANY sample while System 1 acted, and "at end" when it held
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from gr00t_common.stats import summary_ms
 from gr00t_sim.snapshot import Snapshot
 from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, best_margin
 
@@ -75,13 +73,7 @@ def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | Non
 
 def percentiles_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
     """p50/p90/p99/max/mean in ms of values in seconds, and their count n."""
-    v = np.asarray([x for x in values_s if math.isfinite(x)], dtype=np.float64) * 1e3
-    if v.size == 0:
-        return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None, "n": 0}
-    p50, p90, p99 = np.percentile(v, [50, 90, 99])
-    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3),
-            "p99": round(float(p99), 3), "max": round(float(v.max()), 3),
-            "mean": round(float(v.mean()), 3), "n": int(v.size)}
+    return summary_ms(values_s, mean=True)
 
 
 @dataclass
