@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -22,20 +21,11 @@ import time
 import numpy as np
 import torch
 
+from common import cpu_model  # bench/ is on sys.path: the script's own directory
+
 from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS
 from gr00t_policy.backends import BACKENDS, make_runner
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine_line() -> str:
