@@ -9,9 +9,10 @@ a function counts too.
 
 from __future__ import annotations
 
-import ast
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from gr00t_testing import imported_modules
 
 PKG = Path(__file__).resolve().parents[1]
 REPO = PKG.parents[1]
@@ -21,24 +22,6 @@ FORBIDDEN = {"mujoco", "gr00t_sim"}
 def sources() -> list[Path]:
     files = sorted((PKG / "gr00t_bringup").rglob("*.py"))
     return files + [PKG / "setup.py", REPO / "launch" / "humanoid.launch.py"]
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Top-level names of every module `path` imports: import statements anywhere in the
-    file, and importlib.import_module / __import__ calls with a literal name."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-        elif (isinstance(node, ast.Call)
-              and getattr(node.func, "id", getattr(node.func, "attr", None))
-              in ("import_module", "__import__")
-              and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
-            names.add(node.args[0].value)
-    return {n.split(".")[0] for n in names}
 
 
 def test_the_import_scan_sees_lazy_and_dynamic_imports(tmp_path: Path) -> None:

@@ -8,13 +8,15 @@
 - `InputFeeder`: joint states and tokens published from a thread.
 - `make_checkpoint_for`, `scale_action_decoder`, `backbone_id`: random checkpoints matching
   embodiment YAMLs (gr00t_policy.testing.checkpoints, ROS-free).
+- `imported_modules`, `offenders`: static import scans for the package-boundary tests.
 """
 
 from gr00t_common.probe import RELIABLE, RosProbe, wait_until
 from gr00t_policy.testing.checkpoints import backbone_id, make_checkpoint_for, scale_action_decoder
+from gr00t_policy.testing.imports import imported_modules, offenders
 from gr00t_testing.feeder import InputFeeder
 from gr00t_testing.processes import NodeProcess, bringup_command, instruct_command
 
 __all__ = ["RELIABLE", "InputFeeder", "NodeProcess", "RosProbe", "backbone_id",
-           "bringup_command", "instruct_command", "make_checkpoint_for", "scale_action_decoder",
+           "bringup_command", "imported_modules", "instruct_command", "make_checkpoint_for", "offenders", "scale_action_decoder",
            "wait_until"]
