@@ -307,7 +307,7 @@ class StepSource:
         from gr00t_testing import RELIABLE
         from sensor_msgs.msg import Image, JointState
 
-        names = list(dict.fromkeys([*emb.state_joints, *emb.action_joints]))
+        names = list(emb.monitored_joints)
         if joint not in names:
             raise ValueError(f"--step-joint {joint!r} is not a state joint of {emb.name}; "
                              f"pick one of {names}")

@@ -124,7 +124,7 @@ def main() -> int:
             probe.node.create_subscription(Float64MultiArray, topic, on_cmd, RELIABLE)
             probe.node.create_subscription(ActionChunk, "/gr00t/action_chunk", on_chunk, RELIABLE)
             diags = probe.collect(DiagnosticArray, "/diagnostics")
-            feeder = InputFeeder(probe, emb.state_joints, {n: 0.0 for n in emb.state_joints},
+            feeder = InputFeeder(probe, emb.monitored_joints, {n: 0.0 for n in emb.monitored_joints},
                                  backbone_id=backbone_id(ckpt), state_hz=args.state_hz).start()
             try:
                 print("waiting for the node (an ONNX export of a new checkpoint takes ~1 min)...",

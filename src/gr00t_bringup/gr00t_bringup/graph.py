@@ -247,7 +247,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "control_rate_hz": float(emb.rates.system1_hz),
             "state_staleness_s": float(emb.staleness.state_s),
             "token_staleness_s": float(emb.staleness.tokens_s),
-            "start_enabled": bool(emb.start_enabled),
+            # A real robot waits for /gr00t/enable (start_enabled: false in the shipped
+            # YAMLs); the simulator has no person at the robot, so its graph enables.
+            "start_enabled": True if sim else bool(emb.start_enabled),
             "use_sim_time": sim_time,
         },
         remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY)

@@ -74,8 +74,8 @@ def start_system2(checkpoint: Path, emb: EmbodimentConfig, log: Path) -> NodePro
 def positions_inside_limits(emb: EmbodimentConfig, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     out = {}
-    for name in dict.fromkeys([*emb.state_joints, *emb.action_joints]):
-        lo, hi = emb.joint(name).position_limits
+    for name in emb.monitored_joints:
+        lo, hi = emb.limits_of(name)
         out[name] = float(lo + (hi - lo) * rng.uniform(0.2, 0.8))
     return out
 

@@ -16,8 +16,9 @@ publishing commands all along) and publishes generated bad messages in between:
 Pass: every node process is alive afterwards and still works on good input (System 2
 publishes tokens for a new instruction, System 1 plans on them and publishes "running"
 commands, /gr00t/enable answers), every command published on every controller topic during
-the run was finite, inside the embodiment's position limits and within one velocity step of
-the previous command, and the node logged a line naming each kind of bad input.
+the run was finite, inside the embodiment's position limits, within one velocity step of
+the previous command and one acceleration step of the previous velocity, and the node logged
+a line naming each kind of bad input.
 
 hypothesis is derandomized (the same examples on every run, so CI is reproducible) and the
 example counts are modest: the file runs in about two to three minutes on a loaded 2-core
@@ -96,8 +97,8 @@ def measured_positions(emb: EmbodimentConfig) -> dict[str, float]:
     """Every joint System 1 needs, at a distinct position inside its limits."""
     rng = np.random.default_rng(7)
     out = {}
-    for name in dict.fromkeys([*emb.state_joints, *emb.action_joints]):
-        lo, hi = emb.joint(name).position_limits
+    for name in emb.monitored_joints:
+        lo, hi = emb.limits_of(name)
         out[name] = float(lo + (hi - lo) * rng.uniform(0.2, 0.8))
     return out
 
@@ -145,6 +146,13 @@ class CommandRecorder:
             consecutive = np.diff(t) < 2.0 * period
             steps = np.abs(np.diff(values, axis=0))[consecutive]  # (K, n)
             assert (steps <= step + 1e-9).all(), (c.topic, steps.max(axis=0), step)
+            # Acceleration: the change between successive steps of three consecutive ticks
+            # is at most acceleration * period^2 (velocity change per tick times a tick).
+            accel = np.array([self.emb.joint(j).acceleration_limit or np.inf for j in c.joints])
+            both = consecutive[1:] & consecutive[:-1]
+            dsteps = np.abs(np.diff(np.diff(values, axis=0), axis=0))[both]  # (K', n)
+            assert (dsteps <= accel * period ** 2 + 1e-9).all(), (
+                c.topic, (dsteps / period ** 2).max(axis=0), accel)
             total += len(got)
         return total
 
@@ -398,8 +406,8 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
                     (js(joints + joints[:1], positions + positions[:1]), "more than once"),
                     (js(joints[1:], positions[1:]), "lacks 1 joint"),
                     (js(joints, [math.nan] + positions[1:]), "non-finite positions"),
-                    # Finite but absurd: planned on, and the NaN plan it gives is refused.
-                    (js(joints, [1e308] * len(joints)), "non-finite actions"),
+                    # Finite but absurd: a fault, never planned on (issue 17).
+                    (js(joints, [1e308] * len(joints)), "implausible joint state"),
                 ]:
                     send_until_logged(node, send, needle)
 
@@ -424,7 +432,11 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
                 ]:
                     send_until_logged(node, send, needle)
 
-                # Still alive and still working on good input: running commands keep coming.
+                # Implausible joint states latched a fault: it holds until a person disables
+                # and re-enables System 1. Then, on good input, running commands come again.
+                wait_until(lambda: rec.count("fault", after=t_fuzz) > 0, 10, "a fault hold")
+                for enable in (False, True):
+                    assert probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=enable)).success
                 t_after = time.monotonic()
                 wait_until(lambda: rec.count("running", after=t_after) > 5 * len(emb.controllers),
                            30, "running commands after the fuzzing")
@@ -442,6 +454,7 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
             assert int(values["dropped_joint_states_invalid"]) > 5
             assert int(values["dropped_joint_states_missing"]) > 5
             assert int(values["dropped_joint_states_non_finite"]) > 0
+            assert int(values["implausible_joint_states"]) > 0
     finally:
         stop_clean(node)
 

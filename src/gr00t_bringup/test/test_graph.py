@@ -68,8 +68,11 @@ def test_the_two_embodiments_differ_where_their_yamls_do(ckpt: Path) -> None:
     gr1 = build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])
     assert g1.node("gr00t_system2").parameters["camera_topics"] == ["/camera/head/image_raw"]
     assert gr1.node("gr00t_system2").parameters["camera_topics"] == ["/camera/ego_view/image_raw"]
-    assert g1.node("gr00t_system1").parameters["start_enabled"] is True
+    # Real robots wait for /gr00t/enable; the simulator graph enables itself.
+    assert g1.node("gr00t_system1").parameters["start_enabled"] is False
     assert gr1.node("gr00t_system1").parameters["start_enabled"] is False
+    sim = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+    assert sim.node("gr00t_system1").parameters["start_enabled"] is True
 
 
 def test_a_yaml_path_works_like_a_name(ckpt: Path) -> None:

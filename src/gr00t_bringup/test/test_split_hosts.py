@@ -93,8 +93,8 @@ def agent_main(argv: list[str]) -> int:
         js_pub = probe.publisher(JointState, "/joint_states")
         img_pub = probe.publisher(Image, emb.cameras[0].topic)
         rng = np.random.default_rng(0)
-        names = list(dict.fromkeys([*emb.state_joints, *emb.action_joints]))
-        positions = [float(np.mean(emb.joint(n).position_limits)) for n in names]
+        names = list(emb.monitored_joints)
+        positions = [float(np.mean(emb.limits_of(n))) for n in names]
         pixels = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
         image = Image(height=48, width=64, encoding="rgb8", step=64 * 3, data=pixels.tobytes())
         i = 0

@@ -144,6 +144,19 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_stats(args: argparse.Namespace) -> int:
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.token_stats import record
+
+    emb = load_embodiment(args.embodiment)
+    stats = record(args.checkpoint, args.dataset, [c.name for c in emb.cameras],
+                   count=args.samples, seed=args.seed)
+    print(f"recorded token statistics in {args.checkpoint / 'config.json'} over "
+          f"{stats.samples} messages: rms {stats.rms_min:.4g}..{stats.rms_max:.4g}, "
+          f"largest |value| {stats.abs_max:.4g}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gr00t-policy``."""
     parser = argparse.ArgumentParser(prog="gr00t-policy", description=__doc__.splitlines()[0])
@@ -193,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="preset for what the official files do not decide (default gr00t-n1-2b)")
     cv.add_argument("--force", action="store_true", help="write into a non-empty OUT_DIR")
     cv.set_defaults(func=_convert)
+
+    ts = sub.add_parser("token-stats", help="record what the checkpoint's System 2 produces "
+                        "(System 1 refuses tokens far outside it)")
+    ts.add_argument("checkpoint", type=Path, help="checkpoint directory (config.json is updated)")
+    ts.add_argument("--dataset", required=True, type=Path,
+                    help="a LeRobot dataset of the robot (e.g. the training data)")
+    ts.add_argument("--embodiment", type=Path, default=Path("config/unitree_g1.yaml"),
+                    help="the robot's YAML: its cameras, in checkpoint order (default "
+                         "config/unitree_g1.yaml)")
+    ts.add_argument("--samples", type=int, default=200, help="frames to encode (default 200)")
+    ts.add_argument("--seed", type=int, default=0, help="which frames (default 0)")
+    ts.set_defaults(func=_token_stats)
     return parser
 
 

@@ -48,7 +48,7 @@ EVERY_FIELD = {
     "dataset": [], "out": [], "preset": ["--preset", "gr00t-n1-2b"],
     "embodiment": ["--embodiment", "e.yaml"], "threads": ["--threads", "2"],
     "precision": [], "progress": ["--no-progress"], "resume": ["--resume"],
-    "init_from": ["--init-from", "C"],
+    "init_from": ["--init-from", "C"], "token_stats_samples": ["--token-stats-samples", "0"],
 }
 
 

@@ -8,8 +8,9 @@ decisions live here so they are unit tested without DDS:
 3. on the first publishing tick after enabling, the limiter and the blender start from
    the measured position (no jump);
 4. RUNNING: a new plan is cross-faded in and the blended command is the target;
-   HOLD_*: the last command (`hold_last_command`) or the measured position
-   (`hold_measured`) is the target;
+   HOLD_*: where the last command comes to rest when braking at the acceleration limits
+   (`hold_last_command`, and every fault) or the measured position (`hold_measured`) is the
+   target;
 5. the `CommandLimiter` makes the target safe; that is the command.
 """
 
@@ -21,8 +22,9 @@ import numpy as np
 
 from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
+from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import (
-    ON_STALE_CHOICES, CommandLimiter, SafetyState, Supervisor, SupervisorInputs)
+    ON_STALE_CHOICES, SafetyState, Supervisor, SupervisorInputs)
 
 
 @dataclass(frozen=True)
@@ -40,27 +42,31 @@ class TickResult:
     new_plan: Plan | None
 
 
-def tokens_age(tokens: TokenSample | None, now: float, mono: float) -> float | None:
-    """Age of tokens: the larger of age by arrival (monotonic) and by header stamp (clock)."""
-    if tokens is None:
-        return None
-    return max(mono - tokens.arrival, now - tokens.stamp)
+def input_age(sample: StateSample | TokenSample | None, now: float, mono: float) -> float | None:
+    """Age of an input (None if never received): the larger of its age by arrival and by
+    header stamp, so an input stamped long ago is stale however recently it arrived."""
+    return None if sample is None else sample.age(now, mono)
 
 
 class CommandLoop:
     """The control loop's state: blender, limiter and supervisor for one embodiment.
 
     Args:
-        limiter: position/velocity limits for the action joints, dt = control period.
+        limiter: limits of the commanded joints (the action joints, then any held joints
+            System 1 drives to their held positions), dt = control period.
         supervisor: the safety state machine (owns the staleness limits).
         blend_s: cross-fade time between successive chunks.
         on_stale: "hold_last_command" or "hold_measured".
+        held_posture: np (H,) the held positions of the commanded held joints (default none);
+            the limiter's vector is the A action joints followed by these H.
     """
 
     def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *, blend_s: float,
-                 on_stale: str) -> None:
+                 on_stale: str, held_posture: np.ndarray | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
+        self.held_posture = (np.zeros(0) if held_posture is None
+                             else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
         self.supervisor = supervisor
         self.blender = ChunkBlender(blend_s)
@@ -68,16 +74,19 @@ class CommandLoop:
         self._used_seq = 0  # newest plan seq taken into the blender
         self._plan_until = float("inf")  # end time of the newest chunk taken in
         self._hold_target: np.ndarray | None = None  # fixed when a hold starts
+        self.now = float("-inf")  # node-clock time of the tick in progress
 
     def _fresh_plan(self, plan: Plan | None, mono: float) -> Plan | None:
         if plan is None or plan.seq <= self._used_seq:
             return None
-        if mono - plan.state.arrival > self.supervisor.state_staleness_s:
+        if plan.state.age(self.now, mono) > self.supervisor.state_staleness_s:
             return None  # planned from a state that is stale by now
         return plan
 
     def tick(self, now: float, mono: float, *, enabled: bool, state: StateSample | None,
-             tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool) -> TickResult:
+             tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool,
+             worker_problem: str = "inference thread stopped",
+             fault: str | None = None) -> TickResult:
         """Decide this tick's command.
 
         Args:
@@ -87,25 +96,31 @@ class CommandLoop:
             state, tokens: the newest accepted inputs (None = never received).
             plan: the newest plan from the inference thread (None = none yet).
             worker_healthy: whether the inference thread is alive and not failing.
+            worker_problem: why it is not (the fault's reason).
+            fault: a fault the node latched (e.g. an implausible measurement): hold the last
+                command, whatever `on_stale` says, until it is cleared.
         """
+        self.now = now
         fresh = self._fresh_plan(plan, mono)
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
         s = self.supervisor.update(SupervisorInputs(
             enabled=enabled,
-            state_age=None if state is None else mono - state.arrival,
-            tokens_age=tokens_age(tokens, now, mono),
+            state_age=input_age(state, now, mono),
+            tokens_age=input_age(tokens, now, mono),
             fresh_plan=fresh is not None,
             plan_exhausted=exhausted,
             worker_alive=worker_healthy,
+            worker_problem=worker_problem,
+            fault=fault,
         ))
         if not s.publishes:
             self.blender.clear()
             return TickResult(s, None, None)
         if not previous.publishes:
             # (Re)armed: start from the measured position so enabling never jumps.
-            start = self.limiter.reset(state.action_positions)
-            self.blender.reset(start)
+            start = self.limiter.reset(state.command_positions)
+            self.blender.reset(start[: self._action_dim])
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
@@ -113,22 +128,30 @@ class CommandLoop:
                 self._used_seq = fresh.seq
                 self._plan_until = fresh.chunk.end_time
                 swapped = fresh
-            target = self.blender.command(now)
+            target = np.concatenate([self.blender.command(now), self.held_posture])
         else:
             if self._hold_target is None or not previous.holds:
-                # Fix the hold target once, when the hold starts: following the live
-                # measured position would let a position-controlled arm sink under
-                # gravity, tick after tick, onto its stops.
-                if self.on_stale == "hold_measured" and state is not None:
-                    self._hold_target = self.limiter.clamp(state.action_positions)
+                # Fix the hold target when a hold starts: following the live measured
+                # position would let a position-controlled arm sink under gravity, tick
+                # after tick, onto its stops. A fault always holds the last command: the
+                # measurement may be what is wrong (an implausible state never reaches the
+                # mailbox, so hold_measured only ever uses a plausible one).
+                if (self.on_stale == "hold_measured" and state is not None
+                        and s != SafetyState.FAULT):
+                    self._hold_target = self.limiter.clamp(state.command_positions)
                 else:
-                    self._hold_target = self.limiter.last.copy()
+                    # Stop as the acceleration limits allow, where the arm comes to rest.
+                    self._hold_target = self.limiter.stopping_point()
             target = self._hold_target
         command = self.limiter.apply(target)
         if s.holds:
             # Resume from the held command: new plans fade in from here.
-            self.blender.reset(command)
+            self.blender.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    @property
+    def _action_dim(self) -> int:
+        return self.limiter.dim - self.held_posture.shape[0]
 
     def path(self, now: float, lead_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The safe future for trajectory decoders: (times (N,), positions (N, A)).
@@ -147,7 +170,9 @@ class CommandLoop:
             future_t, future_rows = newest.future(now)
             keep = future_t > lead_s
             if keep.any():
-                safe = self.limiter.limit_path(future_t[keep], future_rows[keep], t0=lead_s)
+                held = np.broadcast_to(self.held_posture, (int(keep.sum()), self.held_posture.size))
+                future = np.hstack([future_rows[keep], held])  # (N, A + H)
+                safe = self.limiter.limit_path(future_t[keep], future, t0=lead_s)
                 times = np.concatenate([times, future_t[keep]])  # (N,)
                 rows = np.vstack([rows, safe])  # (N, A)
         return times, rows

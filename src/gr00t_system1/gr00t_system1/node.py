@@ -31,17 +31,17 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
-from gr00t_common.stats import RateCounter, RollingWindow
+from gr00t_common.stats import Throttle, RateCounter, RollingWindow
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
 from gr00t_system1.decoders import make_decoders
-from gr00t_system1.joint_mapping import (
-    JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
-from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
-from gr00t_common.tokens import TokenDecoder, TokenError
+from gr00t_system1.inputs import Refusal, StateGate, TokenGate
+from gr00t_system1.limiter import CommandLimiter
+from gr00t_system1.safety import SafetyState, Supervisor
+from gr00t_common.tokens import TokenDecoder
 
 NODE_NAME = "gr00t_system1"
 TOKENS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -52,8 +52,12 @@ STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
-# A header stamp further than this from our clock is treated as "unstamped" (arrival time).
-MAX_STAMP_SKEW_S = 1.0
+LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this often
+# Every diagnostics counter of refused inputs (published from the start, at 0).
+REFUSAL_COUNTERS = (
+    "dropped_joint_states_missing", "dropped_joint_states_non_finite",
+    "dropped_joint_states_invalid", "implausible_joint_states", "refused_future_stamp_joint_states",
+    "refused_tokens", "refused_tokens_implausible", "refused_future_stamp_tokens")
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -91,12 +95,21 @@ class System1Node(Node):
         self.enabled = emb.start_enabled if s.start_enabled is None else s.start_enabled
 
         # Decoders first: an unknown type or bad joints fails before the slow runner build.
+        # They command the action joints, then any held joints driven to their held position.
         self.action_joints = emb.action_joints
-        self.decoders = make_decoders(self, emb.controllers, self.action_joints)
+        self.decoders = make_decoders(self, emb.controllers, emb.command_joints)
         self._needs_path = any(d.wants_path for d in self.decoders)
 
-        self.token_decoder = TokenDecoder(bundle.backbone_id, bundle.num_tokens,
-                                          bundle.token_dim)
+        token_range = bundle.token_range(s.token_range_tolerance)
+        if token_range is None:
+            self.get_logger().warn(
+                f"{s.checkpoint} records no token_stats: tokens are checked for shape and "
+                "finiteness only, not for plausible values; add them with `gr00t-policy "
+                "token-stats CHECKPOINT --dataset DATASET`")
+        self.token_gate = TokenGate(
+            TokenDecoder(bundle.backbone_id, bundle.num_tokens, bundle.token_dim), token_range,
+            s.max_future_stamp_s)
+        self.state_gate = StateGate(emb, s.max_future_stamp_s)
         t0 = time.monotonic()
         if s.backend == "torch" and s.device == "cpu":
             import torch
@@ -110,17 +123,14 @@ class System1Node(Node):
             f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
             f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}")
 
-        # Joint states: one mapper over the state joints and the action joints.
-        union = list(dict.fromkeys([*emb.state_joints, *emb.action_joints]))
-        self.mapper = JointMapper(union)
-        where = {n: i for i, n in enumerate(union)}
-        self._state_idx = np.array([where[n] for n in emb.state_joints], dtype=np.int64)
-        self._action_idx = np.array([where[n] for n in emb.action_joints], dtype=np.int64)
-
-        lim = emb.position_limits  # (A, 2)
-        limiter = CommandLimiter(lim[:, 0], lim[:, 1], emb.velocity_limits, self.period)
+        lim = emb.command_limits()  # action joints, then commanded held joints
+        limiter = CommandLimiter(lim["lower"], lim["upper"], lim["velocity"], self.period,
+                                 acceleration=lim["acceleration"])
         supervisor = Supervisor(state_stale, token_stale, log=self._log_transition)
-        self.loop = CommandLoop(limiter, supervisor, blend_s=s.blend_s, on_stale=emb.on_stale)
+        held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
+        self.loop = CommandLoop(limiter, supervisor, blend_s=s.blend_s, on_stale=emb.on_stale,
+                                held_posture=held)
+        self.fault: str | None = None  # latched until /gr00t/enable false, then true
 
         self.mailbox = Mailbox()
         planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
@@ -130,9 +140,8 @@ class System1Node(Node):
                                       niceness=s.inference_niceness)
 
         # Counters and statistics (executor thread only, except the worker's own counters).
-        self.state_seq = self.tokens_seq = 0
-        self.dropped = {"missing_joints": 0, "non_finite": 0, "invalid": 0}
-        self.refused_tokens = 0
+        self.refused = dict.fromkeys(REFUSAL_COUNTERS, 0)
+        self._log_throttle = Throttle(LOG_THROTTLE_S)
         self.ticks = self.commands = self.deadline_misses = 0
         self.period_stats = RollingWindow(size=1200, late_threshold=2.0 * self.period)
         self.tick_cost = RollingWindow(size=1200)
@@ -141,7 +150,6 @@ class System1Node(Node):
         self._replans = RateCounter(time.monotonic())
         self._last_tick: float | None = None
         self._last_plan_seq_seen = 0
-        self._warned_skew = False
 
         self.chunk_pub = self.create_publisher(ActionChunk, "/gr00t/action_chunk", CHUNK_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -158,61 +166,49 @@ class System1Node(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _stamp_or_now(self, stamp: object, now: float) -> float:
-        t = stamp_to_seconds(stamp)
-        if t == 0.0:
-            return now
-        if abs(now - t) > MAX_STAMP_SKEW_S:
-            if not self._warned_skew:
-                self._warned_skew = True
-                self.get_logger().warn(
-                    f"input header stamp {t:.3f} is {now - t:+.3f} s from this node's clock; "
-                    "using arrival times instead (check use_sim_time and clock sync)")
-            return now
-        return t
+    def _refuse(self, refusal: Refusal) -> None:
+        """Count a refused input, log it (throttled: a broken sensor fails every message) and
+        latch its fault, if it carries one."""
+        self.refused[refusal.counter] = self.refused.get(refusal.counter, 0) + 1
+        # One throttle per kind of refusal, so that one kind never hides another.
+        if self._log_throttle.allow(refusal.counter, time.monotonic()):
+            if refusal.error:
+                self.get_logger().error(refusal.message)
+            else:
+                self.get_logger().warn(refusal.message)
+        if refusal.fault is not None and self.fault is None:
+            self.fault = refusal.fault
 
     def _on_joint_state(self, msg: JointState) -> None:
         arrival = time.monotonic()
-        try:
-            pos = self.mapper.map(msg.name, msg.position)  # (n,) embodiment order
-        except MissingJointsError as exc:
-            self.dropped["missing_joints"] += 1
-            self.get_logger().error(str(exc), throttle_duration_sec=2.0)
-            return
-        except NonFiniteJointError as exc:
-            self.dropped["non_finite"] += 1
-            self.get_logger().warn(f"dropped: {exc}", throttle_duration_sec=2.0)
-            return
-        except JointStateError as exc:
-            self.dropped["invalid"] += 1
-            self.get_logger().error(f"dropped: {exc}", throttle_duration_sec=2.0)
-            return
-        self.state_seq += 1
-        self.mailbox.put_state(StateSample(
-            state=pos[self._state_idx], action_positions=pos[self._action_idx],
-            stamp=self._stamp_or_now(msg.header.stamp, self._now()), arrival=arrival,
-            seq=self.state_seq))
+        got = self.state_gate.accept(msg.name, msg.position, stamp_to_seconds(msg.header.stamp),
+                                     self._now(), arrival)
+        if isinstance(got, Refusal):
+            self._refuse(got)
+        else:
+            self.mailbox.put_state(got)
 
     def _on_tokens(self, msg: EmbeddingTokens) -> None:
         arrival = time.monotonic()
-        try:
-            tokens, mask = self.token_decoder.decode(msg)
-        except TokenError as exc:
-            self.refused_tokens += 1
-            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
-            return
-        self.tokens_seq += 1
-        self.mailbox.put_tokens(TokenSample(
-            tokens=tokens, mask=mask, stamp=self._stamp_or_now(msg.header.stamp, self._now()),
-            arrival=arrival, instruction_id=msg.instruction_id, seq=self.tokens_seq))
+        got = self.token_gate.accept(msg, stamp_to_seconds(msg.header.stamp), self._now(),
+                                     arrival)
+        if isinstance(got, Refusal):
+            self._refuse(got)
+        else:
+            self.mailbox.put_tokens(got)
 
     def _inputs_fresh(self, state: StateSample, tokens: TokenSample) -> bool:
-        mono = time.monotonic()
+        mono, now = time.monotonic(), self._now()
         sup = self.loop.supervisor
-        return (mono - state.arrival <= sup.state_staleness_s
-                and max(mono - tokens.arrival, self._now() - tokens.stamp) <= sup.token_staleness_s)
+        return (self.fault is None and state.age(now, mono) <= sup.state_staleness_s
+                and tokens.age(now, mono) <= sup.token_staleness_s)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        if self.fault is not None and (not request.data or not self.enabled):
+            # A person acted on it: the next joint state is checked afresh and latches the
+            # fault again if the measurement is still implausible.
+            self.get_logger().info(f"fault cleared by /gr00t/enable: {self.fault}")
+            self.fault = None
         self.enabled = bool(request.data)
         response.success = True
         response.message = ("enabled: commands start from the measured position" if self.enabled
@@ -233,7 +229,8 @@ class System1Node(Node):
         plan = self.worker.latest
         r = self.loop.tick(now, mono, enabled=self.enabled, state=self.mailbox.state,
                            tokens=self.mailbox.tokens, plan=plan,
-                           worker_healthy=self.worker.healthy)
+                           worker_healthy=self.worker.healthy,
+                           worker_problem=self.worker.problem, fault=self.fault)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             stamp = seconds_to_stamp(now)
@@ -306,10 +303,8 @@ class System1Node(Node):
             "replans_total": str(self.worker.plans),
             "deadline_misses": str(self.deadline_misses),
             "planning_failures": str(self.worker.failures),
-            "dropped_joint_states_missing": str(self.dropped["missing_joints"]),
-            "dropped_joint_states_non_finite": str(self.dropped["non_finite"]),
-            "dropped_joint_states_invalid": str(self.dropped["invalid"]),
-            "refused_tokens": str(self.refused_tokens),
+            **{key: str(count) for key, count in self.refused.items()},
+            "fault": self.fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
         }
         status = DiagnosticStatus()

@@ -34,11 +34,21 @@ SPECS = (
     Spec("denoising_steps", "integer", 4, "Euler steps K of the flow-matching sampler.",
          range=Range(1, 100)),
     Spec("state_staleness_s", "double", UNSET,
-         "Max age (by arrival) of /joint_states before holding. Unset: the YAML's "
-         "staleness.state_s.", range=Range.above(0.0), example="0.1"),
+         "Max age (by header stamp and by arrival) of /joint_states before holding. Unset: "
+         "the YAML's staleness.state_s.", range=Range.above(0.0), example="0.1"),
     Spec("token_staleness_s", "double", UNSET,
          "Max age (by header stamp and by arrival) of the embedding tokens before holding. "
          "Unset: the YAML's staleness.tokens_s.", range=Range.above(0.0), example="0.5"),
+    Spec("max_future_stamp_s", "double", 0.1,
+         "How far ahead of this node's clock an input's header stamp may be (clock offset "
+         "between machines); an input stamped further in the future is refused, counted in "
+         "diagnostics and logged. A stamp of 0 means unstamped: the arrival time is used.",
+         range=Range(0.0, 10.0)),
+    Spec("token_range_tolerance", "double", 1.5,
+         "Tokens whose rms or largest value lies outside the range the checkpoint's System 2 "
+         "produced (config.json token_stats) by more than this factor are refused; without "
+         "token_stats in the checkpoint the check is off (a warning says so).",
+         range=Range(1.0, 100.0)),
     Spec("blend_s", "double", 0.1,
          "Cross-fade time from the old chunk's command to a new chunk's, seconds (0 = swap).",
          range=Range(0.0, 10.0)),
@@ -73,6 +83,8 @@ class Settings:
     denoising_steps: int
     state_staleness_s: float | None
     token_staleness_s: float | None
+    max_future_stamp_s: float
+    token_range_tolerance: float
     blend_s: float
     start_enabled: bool | None
     ort_threads: int

@@ -1,11 +1,5 @@
-"""Always-on command safety for System 1 (ROS-free).
+"""The System 1 safety state machine (ROS-free); the command limits are `limiter.py`.
 
-Two pieces:
-
-- `CommandLimiter` turns any target vector into a command that is finite, inside the
-  embodiment's position limits and at most `velocity_limit * dt` away from the previous
-  command, per joint. Non-finite targets are replaced by the last safe command. It starts
-  from the measured position (`reset`), so enabling never jumps.
 - `Supervisor` is the explicit state machine that decides, every control tick, whether
   System 1 publishes, and what: RUNNING follows the plan; the HOLD_* states hold (the last
   command, or the measured position, per the embodiment's `on_stale`); DISABLED and WAITING
@@ -19,7 +13,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 
 
 class SafetyState(enum.Enum):
@@ -50,95 +43,6 @@ HOLD_STATES = frozenset(
 ON_STALE_CHOICES = ("hold_last_command", "hold_measured")
 
 
-class CommandLimiter:
-    """Position clamp + per-tick rate limit + non-finite guard, per joint.
-
-    Args:
-        lower, upper: np (A,) position limits (lower < upper, finite).
-        velocity: np (A,) velocity limits (> 0), units per second.
-        dt: the control period in seconds; a tick moves a joint at most velocity * dt.
-    """
-
-    def __init__(self, lower: np.ndarray, upper: np.ndarray, velocity: np.ndarray, dt: float) -> None:
-        lower = np.asarray(lower, dtype=np.float64).reshape(-1)  # (A,)
-        upper = np.asarray(upper, dtype=np.float64).reshape(-1)  # (A,)
-        velocity = np.asarray(velocity, dtype=np.float64).reshape(-1)  # (A,)
-        if not (lower.shape == upper.shape == velocity.shape) or lower.size == 0:
-            raise ValueError(
-                f"limits must be equal-length non-empty vectors, got lower {lower.shape}, "
-                f"upper {upper.shape}, velocity {velocity.shape}"
-            )
-        if not (np.isfinite(lower).all() and np.isfinite(upper).all() and (lower < upper).all()):
-            raise ValueError("position limits must be finite with lower < upper for every joint")
-        if not (np.isfinite(velocity).all() and (velocity > 0).all()):
-            raise ValueError("velocity limits must be finite and > 0 for every joint")
-        if not (math.isfinite(dt) and dt > 0):
-            raise ValueError(f"control period dt must be finite and > 0, got {dt}")
-        self.lower, self.upper, self.velocity, self.dt = lower, upper, velocity, float(dt)
-        self.max_step = velocity * self.dt  # (A,)
-        self.last: np.ndarray | None = None
-        self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
-
-    @property
-    def dim(self) -> int:
-        return self.lower.shape[0]
-
-    def clamp(self, x: np.ndarray) -> np.ndarray:
-        """Clip to the position limits (non-finite entries must be handled before)."""
-        return np.minimum(np.maximum(x, self.lower), self.upper)
-
-    def reset(self, measured: np.ndarray) -> np.ndarray:
-        """Start from the measured position (clamped into the limits); returns it."""
-        measured = np.asarray(measured, dtype=np.float64).reshape(-1)  # (A,)
-        if measured.shape != self.lower.shape or not np.isfinite(measured).all():
-            raise ValueError(
-                f"reset needs a finite position vector of {self.dim} joints, got {measured!r}"
-            )
-        self.last = self.clamp(measured)
-        return self.last.copy()
-
-    def apply(self, target: np.ndarray) -> np.ndarray:
-        """The safe command (A,) closest to `target` reachable this tick; becomes `last`."""
-        if self.last is None:
-            raise RuntimeError("CommandLimiter.apply() before reset(measured)")
-        target = np.asarray(target, dtype=np.float64).reshape(-1)  # (A,)
-        if target.shape != self.lower.shape:
-            raise ValueError(f"target has {target.shape[0]} joints, expected {self.dim}")
-        finite = np.isfinite(target)
-        if not finite.all():
-            self.nonfinite_replaced += 1
-            target = np.where(finite, target, self.last)
-        step = np.minimum(np.maximum(self.clamp(target) - self.last, -self.max_step), self.max_step)
-        # last is inside the limits and so is last + step (the clamped target is on the same
-        # side): the clamp below only guards against rounding.
-        self.last = self.clamp(self.last + step)
-        return self.last.copy()
-
-    def limit_path(self, times: np.ndarray, rows: np.ndarray, t0: float = 0.0) -> np.ndarray:
-        """Make a future path safe without changing `last`.
-
-        Args:
-            times: np (N,) seconds from now, increasing, > t0.
-            rows: np (N, A) position targets.
-            t0: the time (seconds from now) at which the path is at `last`.
-        Returns np (N, A): finite, inside the limits, each point within velocity * (time gap)
-        of the previous one, the first within velocity * (times[0] - t0) of `last`.
-        """
-        if self.last is None:
-            raise RuntimeError("CommandLimiter.limit_path() before reset(measured)")
-        rows = np.asarray(rows, dtype=np.float64)  # (N, A)
-        out = np.empty_like(rows)
-        prev, prev_t = self.last, float(t0)
-        for k in range(rows.shape[0]):
-            t = float(times[k])
-            target = np.where(np.isfinite(rows[k]), rows[k], prev)
-            room = self.velocity * max(t - prev_t, 0.0)  # (A,)
-            prev = self.clamp(prev + np.minimum(np.maximum(self.clamp(target) - prev, -room), room))
-            out[k] = prev
-            prev_t = t
-        return out
-
-
 @dataclass(frozen=True)
 class SupervisorInputs:
     """What the supervisor needs to know each tick (ages in seconds; None = never seen)."""
@@ -149,6 +53,10 @@ class SupervisorInputs:
     fresh_plan: bool  # a plan from fresh inputs is available (needed to start)
     plan_exhausted: bool  # the plan being followed has run past its last row
     worker_alive: bool
+    # Why the inference thread is not healthy (when worker_alive is False).
+    worker_problem: str = "inference thread stopped"
+    # A fault the node latched (e.g. an implausible measured position): hold, do not plan.
+    fault: str | None = None
 
 
 class Supervisor:
@@ -184,6 +92,8 @@ class Supervisor:
         tokens_stale = self._stale(i.tokens_age, self.token_staleness_s)
         if not i.enabled:
             return SafetyState.DISABLED, "disabled through /gr00t/enable"
+        if i.fault is not None:
+            return (SafetyState.FAULT if self.armed else SafetyState.WAITING), i.fault
         if not self.armed:
             if i.state_age is None:
                 return SafetyState.WAITING, "no joint state received yet"
@@ -194,12 +104,12 @@ class Supervisor:
             if tokens_stale:
                 return SafetyState.WAITING, f"tokens are {i.tokens_age:.3f} s old"
             if not i.worker_alive:
-                return SafetyState.WAITING, "inference thread is not running"
+                return SafetyState.WAITING, f"no plans: {i.worker_problem}"
             if not i.fresh_plan:
                 return SafetyState.WAITING, "waiting for the first plan"
             return SafetyState.RUNNING, "first plan from fresh inputs"
         if not i.worker_alive:
-            return SafetyState.FAULT, "inference thread stopped"
+            return SafetyState.FAULT, i.worker_problem
         if state_stale:
             return SafetyState.HOLD_STALE_STATE, (
                 f"joint state {i.state_age:.3f} s old > state_staleness_s "
@@ -208,7 +118,12 @@ class Supervisor:
             return SafetyState.HOLD_STALE_TOKENS, (
                 f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}")
         if i.plan_exhausted:
-            return SafetyState.HOLD_NO_PLAN, "the newest plan has run out (inference too slow?)"
+            if self.state.holds and self.state != SafetyState.HOLD_NO_PLAN:
+                # Inputs just came back: the plan in hand was made before the hold, so wait
+                # in the same hold for one from the fresh inputs rather than blame inference.
+                return self.state, "inputs are fresh again; waiting for a plan from them"
+            return SafetyState.HOLD_NO_PLAN, ("the newest plan has run out and no newer one "
+                                              "came (inference slower than the chunk?)")
         return SafetyState.RUNNING, "fresh inputs"
 
     def update(self, i: SupervisorInputs) -> SafetyState:

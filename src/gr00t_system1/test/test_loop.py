@@ -8,7 +8,8 @@ import pytest
 from gr00t_policy.runtime.chunk import Chunk
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
-from gr00t_system1.safety import CommandLimiter, SafetyState, Supervisor
+from gr00t_system1.limiter import CommandLimiter
+from gr00t_system1.safety import SafetyState, Supervisor
 
 A, TICK, DT = 2, 1 / 120, 0.05
 VEL = np.array([1.0, 1.0])

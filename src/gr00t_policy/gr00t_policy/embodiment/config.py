@@ -21,6 +21,7 @@ from gr00t_policy.embodiment.schema import (
     KeySpec,
     ModalityKey,
     Name,
+    Plausibility,
     Positive,
     Rates,
     Section,
@@ -107,8 +108,11 @@ class EmbodimentConfig(Section):
         "command, `hold_measured` commands the last measured positions.",
         what="on_stale behaviour")
     start_enabled: StrictBool = yaml_key(
-        "Whether System 1 sends commands without a /gr00t/enable call.", default=False,
-        what="start_enabled")
+        "Whether System 1 sends commands without a /gr00t/enable call. Keep it false for a "
+        "real robot: a person enables it.", default=False, what="start_enabled")
+    plausibility: Annotated[Plausibility, null_as({})] = yaml_key(
+        "Limits on what a measurement may be before System 1 faults.",
+        default_factory=Plausibility, default_doc="the defaults of its keys")
 
     _source: str = "<dict>"
 
@@ -192,6 +196,61 @@ class EmbodimentConfig(Section):
                        dtype=np.float64)  # (A,)
         out.setflags(write=False)
         return out
+
+    @property
+    def acceleration_limits(self) -> np.ndarray:
+        """np.float64 (A,): acceleration limit per action joint, inf where none, read-only."""
+        out = np.array([self.joint(n).acceleration_limit or np.inf for n in self.action_joints],
+                       dtype=np.float64)  # (A,)
+        out.setflags(write=False)
+        return out
+
+    def held(self, name: str) -> HeldJoint:
+        """The held joint called ``name``; KeyError if it is not held."""
+        for h in self.held_joints:
+            if h.name == name:
+                return h
+        raise KeyError(f"joint {name!r} is not a held joint of embodiment {self.name!r}")
+
+    def limits_of(self, name: str) -> tuple[float, float]:
+        """Position limits of any joint System 1 reads: its group's, else its held entry's."""
+        try:
+            return self.joint(name).position_limits
+        except KeyError:
+            limits = self.held(name).position_limits
+            if limits is None:  # validation requires them; a hand-built config may lack them
+                raise KeyError(f"held joint {name!r} has no limits") from None
+            return limits
+
+    @property
+    def monitored_joints(self) -> tuple[str, ...]:
+        """Every joint System 1 needs in each joint state: state, action and held joints."""
+        held = [h.name for h in self.held_joints]
+        return tuple(dict.fromkeys([*self.state_joints, *self.action_joints, *held]))
+
+    @property
+    def commanded_held_joints(self) -> tuple[str, ...]:
+        """Held joints a `holds: true` controller drives to their held positions, in
+        controller order."""
+        return tuple(j for c in self.controllers if c.holds for j in c.joints)
+
+    @property
+    def command_joints(self) -> tuple[str, ...]:
+        """What System 1 commands each tick: the action joints, then the commanded held
+        joints."""
+        return (*self.action_joints, *self.commanded_held_joints)
+
+    def command_limits(self) -> dict[str, np.ndarray]:
+        """Limits of `command_joints`: {"lower", "upper", "velocity", "acceleration"} (C,)
+        each, inf acceleration where none."""
+        rows = [(*self.joint(n).position_limits, self.joint(n).velocity_limit,
+                 self.joint(n).acceleration_limit or np.inf) for n in self.action_joints]
+        for n in self.commanded_held_joints:
+            h = self.held(n)
+            lo, hi = self.limits_of(n)
+            rows.append((lo, hi, h.velocity_limit, h.acceleration_limit or np.inf))
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)  # (C, 4)
+        return dict(zip(("lower", "upper", "velocity", "acceleration"), table.T))
 
     def action_indices(self, joints: Iterable[str]) -> np.ndarray:
         """np.int64 (n,): positions of ``joints`` in the action vector (for decoders)."""

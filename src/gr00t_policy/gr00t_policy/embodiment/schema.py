@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StrictFloat,
     StrictStr,
     StringConstraints,
@@ -107,8 +108,14 @@ class Joint(Section):
         what=("the lower position limit", "the upper position limit"),
         example="`position: [min, max]`")
     velocity_limit: Positive = yaml_key(
-        "Velocity limit (rad/s or m/s, > 0).", alias="velocity",
+        "Velocity limit (rad/s or m/s, > 0): the fastest System 1 may command the joint; use "
+        "an operating speed, not the actuator's maximum.", alias="velocity",
         what="the velocity limit (rad/s or m/s)")
+    acceleration_limit: Positive | None = yaml_key(
+        "Acceleration limit (rad/s^2 or m/s^2, > 0): System 1 changes the commanded velocity "
+        "by at most this much per second, and starts braking in time to stop at the position "
+        "limits. Without it, System 1 limits position and velocity only.", alias="acceleration",
+        default=None, default_doc="none", what="the acceleration limit (rad/s^2 or m/s^2)")
 
     @field_validator("position_limits")
     @classmethod
@@ -147,16 +154,40 @@ class JointGroup(Section):
 
 
 class HeldJoint(Section):
-    """A joint the policy does not drive (e.g. the G1 legs) and the position to hold it at."""
+    """A joint the policy does not drive (e.g. the G1 legs), the position to hold it at, and
+    the limits System 1 watches it against."""
 
-    yaml_example: ClassVar[str] = "`{name: left_knee_joint, position: 0.0}`"
+    yaml_example: ClassVar[str] = "`{name: left_knee_joint, position: 0.0, limits: [-0.1, 2.8]}`"
 
     name: Text = yaml_key(
-        "The joint's name. It must not be an action joint or sit in a controller.",
-        what="a joint name")
+        "The joint's name, as on /joint_states. System 1 needs it in every joint state, finite "
+        "and inside its limits (plus `plausibility.position_margin`), like a driven joint. It "
+        "must not be an action joint, and sits in a controller only if that controller has "
+        "`holds: true`.", what="a joint name")
     position: Number = yaml_key(
-        "The position to hold it at (rad or m), inside its limits when the joint is also in a "
-        "joint group.", what="the held position")
+        "The position to hold it at (rad or m), inside its limits.", what="the held position")
+    position_limits: tuple[Number, Number] | None = yaml_key(
+        "Position limits `[min, max]` (rad or m) System 1 checks measurements against; "
+        "required unless the joint is also in a joint group, whose limits then apply.",
+        alias="limits", default=None, default_doc="the joint group's, if any",
+        what=("the lower position limit", "the upper position limit"),
+        example="`limits: [min, max]`")
+    velocity_limit: Positive | None = yaml_key(
+        "Velocity limit (rad/s or m/s) for moving it to its held position; required when a "
+        "`holds: true` controller commands it.", alias="velocity", default=None,
+        default_doc="none", what="the velocity limit (rad/s or m/s)")
+    acceleration_limit: Positive | None = yaml_key(
+        "Acceleration limit (rad/s^2 or m/s^2) for moving it to its held position.",
+        alias="acceleration", default=None, default_doc="none",
+        what="the acceleration limit (rad/s^2 or m/s^2)")
+
+    @field_validator("position_limits")
+    @classmethod
+    def _min_below_max(cls, limits: tuple[float, float] | None) -> tuple[float, float] | None:
+        if limits is not None and limits[0] >= limits[1]:
+            raise rule_error(f"position limits [{limits[0]}, {limits[1]}] have min >= max",
+                             "write them as [min, max] with min < max (swap them if reversed)")
+        return limits
 
 
 class KeySpec(Section):
@@ -236,8 +267,13 @@ class ControllerSpec(Section):
                                 what="a ROS topic name")
     joints: tuple[Text, ...] = yaml_key(
         "Action joints in the controller's own order; every action joint goes to exactly one "
-        "controller.", min_length=1, what="a joint name",
-        example="`joints: [left_elbow_joint, left_wrist_roll_joint]`")
+        "controller. With `holds: true`, held joints instead.", min_length=1,
+        what="a joint name", example="`joints: [left_elbow_joint, left_wrist_roll_joint]`")
+    holds: StrictBool = yaml_key(
+        "The controller drives held joints (`held_joints`) to their held positions, moving "
+        "them from where they are measured within their velocity and acceleration limits, "
+        "whenever System 1 commands. Leave false where another controller owns them (e.g. a "
+        "walking controller owns the legs).", default=False, what="holds")
     params: ReadOnlyMapping = yaml_key(
         "Decoder-specific options, passed to the decoder untouched.",
         default_factory=lambda: types.MappingProxyType({}), default_doc="`{}`",
@@ -260,6 +296,19 @@ class Rates(Section):
                                     default=DEFAULT_SYSTEM1_HZ, what="the System 1 rate (Hz)")
     system2_hz: Positive = yaml_key("System 2 (VLM) rate, Hz.", default=DEFAULT_SYSTEM2_HZ,
                                     what="the System 2 rate (Hz)")
+
+
+class Plausibility(Section):
+    """What System 1 treats as an impossible measurement (a fault, not a state to plan on)."""
+
+    yaml_example: ClassVar[str] = "`plausibility: {position_margin: 0.1}`"
+
+    position_margin: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=0)] = yaml_key(
+        "How far (rad or m) a measured position may lie outside its joint's limits before "
+        "System 1 faults: it stops following the policy, holds its last command, and says "
+        "which joint, the value and the limits. Encoders read slightly past soft limits; "
+        "much further means a broken sensor or wrong joint names.", default=0.1,
+        what="the position margin (rad or m)")
 
 
 class Staleness(Section):

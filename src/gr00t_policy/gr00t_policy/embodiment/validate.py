@@ -35,8 +35,10 @@ CHECKS = (
     "Every controller joint is in a joint group, is carried by an action key, and goes to one "
     "controller only.",
     "Every action joint is driven by a controller.",
-    "A held joint is listed once, is neither an action joint nor in a controller, and its "
-    "position is inside its limits when the joint is also in a joint group.",
+    "A held joint is listed once and is not an action joint; it has limits (its own "
+    "`limits`, or its joint group's) and its held position is inside them.",
+    "A held joint sits only in `holds: true` controllers, which list held joints only, each "
+    "with a `velocity` limit.",
     "`staleness.tokens_s` is at least one System 2 period (1 / `rates.system2_hz`).",
 )
 
@@ -194,6 +196,7 @@ class _Controller:
     index: int  # in the YAML list
     name: str
     joints: dict[str, int]  # each joint once -> its index in the YAML `joints` list
+    holds: bool = False  # drives held joints to their held positions
 
 
 def _controllers(r: _Report, raw: Any, context: Mapping[str, Any] | None) -> list[_Controller]:
@@ -225,7 +228,7 @@ def _controllers(r: _Report, raw: Any, context: Mapping[str, Any] | None) -> lis
         if ok:
             names.add(ctl.name)
             topics.add(ctl.topic)
-            out.append(_Controller(i, ctl.name, joints))
+            out.append(_Controller(i, ctl.name, joints, ctl.holds))
     return out
 
 
@@ -253,7 +256,16 @@ def _coverage(r: _Report, groups: Mapping[str, list[Joint]], action: list[KeySpe
 
     # Controller joints: in a group, driven by an action key, sent to one controller only.
     driven_by: dict[str, str] = {}
+    held_names = {h.name: h for _, h in held}
     for ctl in controllers:
+        if ctl.holds:
+            for jn, k in ctl.joints.items():
+                if jn not in held_names and "held_joints" not in r.incomplete:
+                    r.add(f"controllers[{ctl.index}].joints[{k}]", f"joint {jn!r} is not a held "
+                          f"joint, but controller {ctl.name!r} has holds: true",
+                          f"{did_you_mean(jn, held_names)}a holds: true controller drives held "
+                          "joints only: add it to held_joints, or move it to another controller")
+            continue
         for jn, k in ctl.joints.items():
             path = f"controllers[{ctl.index}].joints[{k}]"
             if jn not in group_of:
@@ -283,22 +295,36 @@ def _coverage(r: _Report, groups: Mapping[str, list[Joint]], action: list[KeySpe
                       "add them to a controller's joints (a robot must not have undriven "
                       "action joints)")
 
-    # Held joints are never driven, and sit inside their limits when they are also observed.
-    ctl_of = {jn: ctl.name for ctl in controllers for jn in ctl.joints}
+    # Held joints are never driven by the policy, have limits, and are held inside them.
+    ctl_of = {jn: ctl for ctl in controllers for jn in ctl.joints}
     for i, h in held:
         path = f"held_joints[{i}]"
+        ctl = ctl_of.get(h.name)
         if h.name in action_key_of:
             r.add(f"{path}.name", f"held joint {h.name!r} is also driven by action key "
                   f"{action_key_of[h.name]!r}", "a joint is either held or driven: remove it "
                   "from held_joints or from the action key's group")
-        elif h.name in ctl_of:
+        elif ctl is not None and not ctl.holds:
             r.add(f"{path}.name", f"held joint {h.name!r} is also listed in controller "
-                  f"{ctl_of[h.name]!r}", "remove it from held_joints or from the controller")
-        if h.name in joint_by_name:
-            lo, hi = joint_by_name[h.name].position_limits
-            if not lo <= h.position <= hi:
-                r.add(f"{path}.position", f"held position {h.position} is outside the "
-                      f"joint's limits [{lo}, {hi}]", "hold it at a position inside its limits")
+                  f"{ctl.name!r}", "remove it from held_joints or from the controller, or set "
+                  "holds: true on a controller of held joints only")
+        elif ctl is not None and h.velocity_limit is None:
+            r.add(path, f"held joint {h.name!r} is driven by controller {ctl.name!r} "
+                  "(holds: true) but has no velocity limit",
+                  "add `velocity: <rad/s>` to the held joint (how fast it may be moved to its "
+                  "held position)")
+        limits = (joint_by_name[h.name].position_limits if h.name in joint_by_name
+                  else h.position_limits)
+        if limits is None:
+            if "joint_groups" not in r.incomplete and h.name not in r.tainted_joints:
+                r.add(path, f"held joint {h.name!r} has no position limits",
+                      "add `limits: [min, max]` (System 1 checks its measured position against "
+                      "them), or list the joint in a joint group")
+            continue
+        lo, hi = limits
+        if not lo <= h.position <= hi:
+            r.add(f"{path}.position", f"held position {h.position} is outside the "
+                  f"joint's limits [{lo}, {hi}]", "hold it at a position inside its limits")
 
 
 def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list[ConfigIssue]:

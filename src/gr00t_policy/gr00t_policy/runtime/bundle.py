@@ -23,6 +23,7 @@ from gr00t_policy.embodiment import EmbodimentConfig, check_against_checkpoint
 from gr00t_policy.normalization import NormalizationError
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.processor import Processor
+from gr00t_policy.token_stats import TokenRange, TokenStats
 
 _HEAD_SIZES = ("num_embodiments", "max_state_dim", "max_action_dim")
 
@@ -58,6 +59,7 @@ class PolicyBundle:
         backbone_id: identity of the checkpoint's backbone (System 2 publishes it with its
             tokens; System 1 refuses tokens from another).
         processor: the embodiment's normalization and padding.
+        token_stats: what the checkpoint's System 2 produced (None: not recorded).
     """
 
     path: Path
@@ -65,6 +67,7 @@ class PolicyBundle:
     config: PolicyConfig
     backbone_id: str
     processor: Processor
+    token_stats: TokenStats | None = None
 
     @classmethod
     def open(cls, checkpoint_dir: str | Path, embodiment: EmbodimentConfig) -> "PolicyBundle":
@@ -94,8 +97,13 @@ class PolicyBundle:
                 f"{processor.action_dim}-dim action for tag {embodiment.tag!r}, but "
                 f"{embodiment.source} has {embodiment.state_dim} and {embodiment.action_dim}: "
                 "the keys' joint groups differ from what the checkpoint was trained on")
+        try:
+            token_range = TokenRange.from_config(data, tolerance=1.0)
+        except ValueError as exc:
+            raise BundleError(f"{path / 'config.json'}: {exc}") from exc
         return cls(path=path, embodiment=embodiment, config=config,
-                   backbone_id=str(data.get("backbone_id", "")), processor=processor)
+                   backbone_id=str(data.get("backbone_id", "")), processor=processor,
+                   token_stats=None if token_range is None else token_range.stats)
 
     @property
     def num_tokens(self) -> int:
@@ -106,6 +114,10 @@ class PolicyBundle:
     def token_dim(self) -> int:
         """C: width of one token (the action head's cross_attention_dim)."""
         return self.config.action_head.cross_attention_dim
+
+    def token_range(self, tolerance: float) -> TokenRange | None:
+        """The check System 1 runs on each token message; None when no statistics exist."""
+        return None if self.token_stats is None else TokenRange(self.token_stats, tolerance)
 
     def action_runner(self, backend: str, *, num_steps: int | None = None, device: str = "cpu",
                       cache_dir: str | Path | None = None, num_threads: int = 1) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,8 @@ class StateSample:
         stamp: header stamp in node-clock seconds (the arrival time if the header was 0).
         arrival: time.monotonic() when the message arrived.
         seq: count of accepted states (1 = first).
+        held_positions: np.float64 (H,) measured positions of the held joints System 1
+            commands to their held positions (empty when it commands none).
     """
 
     state: np.ndarray
@@ -42,6 +44,18 @@ class StateSample:
     stamp: float
     arrival: float
     seq: int
+    held_positions: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def age(self, now: float, mono: float) -> float:
+        """Seconds since the state was measured: the larger of its age by arrival
+        (monotonic clock) and by header stamp (node clock), so a state stamped long ago is
+        stale however recently it arrived."""
+        return max(mono - self.arrival, now - self.stamp)
+
+    @property
+    def command_positions(self) -> np.ndarray:
+        """np.float64 (A + H,): measured positions of everything System 1 commands."""
+        return np.concatenate([self.action_positions, self.held_positions])
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,10 @@ class TokenSample:
     arrival: float
     instruction_id: int
     seq: int
+
+    def age(self, now: float, mono: float) -> float:
+        """The larger of the age by arrival (monotonic) and by header stamp (node clock)."""
+        return max(mono - self.arrival, now - self.stamp)
 
 
 @dataclass(frozen=True)

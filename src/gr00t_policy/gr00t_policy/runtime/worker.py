@@ -88,6 +88,16 @@ class InferenceWorker:
     def healthy(self) -> bool:
         return self._thread.is_alive() and self.consecutive_failures < self.max_failures
 
+    @property
+    def problem(self) -> str:
+        """Why the worker is not healthy, in words ("" when it is)."""
+        if not self._thread.is_alive():
+            return "inference thread stopped"
+        if self.consecutive_failures >= self.max_failures:
+            return (f"planning failed {self.consecutive_failures} times in a row: "
+                    f"{self.last_error}")
+        return ""
+
     def start(self) -> None:
         self._thread.start()
 

@@ -110,11 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
     logger.info("forward pass in %s (--precision %s)", "bfloat16" if cfg.bf16 else "float32",
                 run.precision)
+    embodiment = load_embodiment(emb_path)
     result = train(
         run.dataset, run.out, policy_config=get_preset(run.preset),
-        embodiment=load_embodiment(emb_path), cfg=cfg, preset=run.preset,
+        embodiment=embodiment, cfg=cfg, preset=run.preset,
         progress=run.progress, resume=run.resume, init_from=run.init_from,
     )
+    if run.token_stats_samples:
+        from gr00t_policy.token_stats import record
+
+        stats = record(result.checkpoint, run.dataset, [c.name for c in embodiment.cameras],
+                       count=run.token_stats_samples, seed=cfg.seed)
+        logger.info("token statistics over %d messages: rms %.4g..%.4g, |value| <= %.4g",
+                    stats.samples, stats.rms_min, stats.rms_max, stats.abs_max)
     print(f"checkpoint: {result.checkpoint}  final loss (mean of last {cfg.log_every}): "
           f"{np.mean(result.losses[-cfg.log_every:]):.4f}  {result.seconds_per_step:.3f} s/step")
     return 0

@@ -169,10 +169,17 @@ class RunOptions:
     init_from: str | None = _doc(
         "fine-tune: start from this checkpoint's weights (same --preset); optimizer and "
         "schedule start afresh, statistics are --dataset's", None, metavar="CKPT")
+    token_stats_samples: int = _doc(
+        "frames of --dataset System 2's encoder runs over after training, to record the range "
+        "of its tokens in config.json (token_stats: System 1 refuses tokens far outside it); "
+        "0 skips it", 100)
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise FieldError("threads", f"RunOptions.threads must be >= 1, got {self.threads}")
+        if self.token_stats_samples < 0:
+            raise FieldError("token_stats_samples", "RunOptions.token_stats_samples must be "
+                             f">= 0, got {self.token_stats_samples}")
         if self.precision not in PRECISIONS:
             raise FieldError("precision", f"RunOptions.precision must be one of {PRECISIONS}, "
                              f"got {self.precision!r}")

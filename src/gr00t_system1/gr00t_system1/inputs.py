@@ -1,0 +1,138 @@
+"""What System 1 accepts from its two inputs, ROS-free: joint states and embedding tokens.
+
+Each gate turns a message into a sample for the planner or a `Refusal` that says why, which
+counter it counts under in diagnostics, how loudly to log it, and whether it latches a fault:
+
+- stamps: 0 means unstamped (the arrival time stands in); a stamp further ahead of the node's
+  clock than `max_future_stamp_s` is refused; an old stamp is kept, so the input is as old as
+  its stamp says and goes stale by it (it is never made fresh by its arrival time);
+- joint states: every joint System 1 reads (state, action and held joints) present, once,
+  finite, and within its limits widened by the embodiment's `plausibility.position_margin`;
+  a position beyond that latches a fault (a broken encoder or wrong joint names), so the
+  state is never planned on and never held toward;
+- tokens: the System 2 -> System 1 contract (gr00t_common.tokens) and, where the checkpoint
+  recorded them, the range of values its System 2 produces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gr00t_common.tokens import TokenDecoder, TokenError
+from gr00t_policy.runtime.planner import StateSample, TokenSample
+from gr00t_policy.token_stats import TokenRange
+from gr00t_system1.joint_mapping import (
+    JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
+from gr00t_system1.plausibility import PositionCheck
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused input.
+
+    Attributes:
+        counter: diagnostics counter it counts under.
+        message: the log line: what was wrong and the fix.
+        error: log as an error (else a warning).
+        fault: when set, the node latches a fault with this reason.
+    """
+
+    counter: str
+    message: str
+    error: bool = True
+    fault: str | None = None
+
+
+def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str) -> float | Refusal:
+    """The input's time on the node clock (`now` for an unstamped one), or a Refusal for a
+    stamp from the future."""
+    if stamp_s == 0.0:
+        return now
+    if stamp_s - now > max_future_s:
+        return Refusal(f"refused_future_stamp_{what}", (
+            f"{what} refused: header stamp {stamp_s:.3f} is {stamp_s - now:.3f} s ahead of this "
+            f"node's clock (max_future_stamp_s {max_future_s:g}); synchronise the clocks (PTP / "
+            "chrony) or set use_sim_time the same on every node"))
+    return stamp_s
+
+
+class StateGate:
+    """Joint states -> StateSample, or a Refusal.
+
+    Args:
+        embodiment: the EmbodimentConfig (joints, limits, plausibility margin).
+        max_future_stamp_s: how far ahead of the node clock a stamp may be.
+    """
+
+    def __init__(self, embodiment: Any, max_future_stamp_s: float) -> None:
+        emb = embodiment
+        joints = emb.monitored_joints
+        self.mapper = JointMapper(joints)
+        where = {n: i for i, n in enumerate(joints)}
+        self._state_idx = np.array([where[n] for n in emb.state_joints], dtype=np.int64)
+        self._action_idx = np.array([where[n] for n in emb.action_joints], dtype=np.int64)
+        self._held_idx = np.array([where[n] for n in emb.commanded_held_joints], dtype=np.int64)
+        limits = np.array([emb.limits_of(n) for n in joints], dtype=np.float64).reshape(-1, 2)
+        self.check = PositionCheck(joints, limits[:, 0], limits[:, 1],
+                                   emb.plausibility.position_margin)
+        self.max_future_stamp_s = float(max_future_stamp_s)
+        self.seq = 0
+
+    def accept(self, names: Any, positions: Any, stamp_s: float, now: float,
+               arrival: float) -> StateSample | Refusal:
+        """One /joint_states message: names, positions, header stamp (s), node-clock now,
+        monotonic arrival time."""
+        try:
+            pos = self.mapper.map(names, positions)  # (n,) monitored-joint order
+        except MissingJointsError as exc:
+            return Refusal("dropped_joint_states_missing", str(exc))
+        except NonFiniteJointError as exc:
+            return Refusal("dropped_joint_states_non_finite", f"dropped: {exc}", error=False)
+        except JointStateError as exc:
+            return Refusal("dropped_joint_states_invalid", f"dropped: {exc}")
+        problem = self.check.problem(pos)
+        if problem is not None:
+            return Refusal("implausible_joint_states", problem, fault=problem)
+        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "joint_states")
+        if isinstance(stamp, Refusal):
+            return stamp
+        self.seq += 1
+        return StateSample(state=pos[self._state_idx], action_positions=pos[self._action_idx],
+                           stamp=stamp, arrival=arrival, seq=self.seq,
+                           held_positions=pos[self._held_idx])
+
+
+class TokenGate:
+    """EmbeddingTokens -> TokenSample, or a Refusal.
+
+    Args:
+        decoder: the wire-format check for this checkpoint.
+        token_range: the checkpoint's recorded token range (None: not checked).
+        max_future_stamp_s: how far ahead of the node clock a stamp may be.
+    """
+
+    def __init__(self, decoder: TokenDecoder, token_range: TokenRange | None,
+                 max_future_stamp_s: float) -> None:
+        self.decoder = decoder
+        self.token_range = token_range
+        self.max_future_stamp_s = float(max_future_stamp_s)
+        self.seq = 0
+
+    def accept(self, msg: Any, stamp_s: float, now: float, arrival: float) -> TokenSample | Refusal:
+        try:
+            tokens, mask = self.decoder.decode(msg)
+        except TokenError as exc:
+            return Refusal("refused_tokens", str(exc))
+        if self.token_range is not None:
+            problem = self.token_range.problem(tokens, mask)
+            if problem is not None:
+                return Refusal("refused_tokens_implausible", problem)
+        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "tokens")
+        if isinstance(stamp, Refusal):
+            return stamp
+        self.seq += 1
+        return TokenSample(tokens=tokens, mask=mask, stamp=stamp, arrival=arrival,
+                           instruction_id=msg.instruction_id, seq=self.seq)

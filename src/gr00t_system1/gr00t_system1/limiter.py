@@ -1,0 +1,162 @@
+"""Always-on command limits for System 1 (ROS-free): every command a robot receives is finite,
+inside the position limits, within `velocity * dt` of the previous command and, for joints
+with an acceleration limit, changes velocity by at most `acceleration * dt` per tick.
+
+The command's velocity is `(x_k - x_{k-1}) / dt`. Per joint with an acceleration limit `a`,
+each tick picks the velocity closest to the one that would reach the target, subject to:
+
+1. arrival (soft): no faster than the speed from which braking at `a` stops at the target,
+   `a * (sqrt(dt^2 + 2 d / a) - dt)` for a distance `d`, so the command settles on a
+   target instead of overshooting and ringing around it;
+2. acceleration (hard): within `a * dt` of the previous tick's velocity;
+3. position limits (hard): no faster toward a limit than the speed from which braking at
+   `a` stops before it, so a joint is never driven into a limit it cannot stop short of;
+4. velocity (hard): within the velocity limit.
+
+2-4 are compatible: a velocity that respected 3 last tick can always slow down by `a * dt`
+and still respect it. The limiter starts at rest at the measured position (`reset`), so
+enabling never jumps. Joints without an acceleration limit are only clamped and rate
+limited. Non-finite targets are replaced by the last safe command.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+def _stopping_speed(distance: np.ndarray, accel: np.ndarray, dt: float) -> np.ndarray:
+    """The largest speed that, moving one more tick of `dt` and then braking at `accel`,
+    covers at most `distance` (>= 0): `a * (sqrt(dt^2 + 2 d / a) - dt)`."""
+    d = np.maximum(distance, 0.0)
+    return accel * (np.sqrt(dt * dt + 2.0 * d / accel) - dt)
+
+
+class CommandLimiter:
+    """Position clamp + velocity and acceleration limits + non-finite guard, per joint.
+
+    Args:
+        lower, upper: np (A,) position limits (lower < upper, finite).
+        velocity: np (A,) velocity limits (> 0), units per second.
+        dt: the control period in seconds.
+        acceleration: np (A,) acceleration limits (> 0, units per second squared), inf for a
+            joint without one; None: no joint has one.
+    """
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray, velocity: np.ndarray, dt: float,
+                 acceleration: np.ndarray | None = None) -> None:
+        lower = np.asarray(lower, dtype=np.float64).reshape(-1)  # (A,)
+        upper = np.asarray(upper, dtype=np.float64).reshape(-1)  # (A,)
+        velocity = np.asarray(velocity, dtype=np.float64).reshape(-1)  # (A,)
+        accel = (np.full(lower.shape, math.inf) if acceleration is None
+                 else np.asarray(acceleration, dtype=np.float64).reshape(-1))  # (A,)
+        if not (lower.shape == upper.shape == velocity.shape == accel.shape) or lower.size == 0:
+            raise ValueError(
+                f"limits must be equal-length non-empty vectors, got lower {lower.shape}, "
+                f"upper {upper.shape}, velocity {velocity.shape}, acceleration {accel.shape}")
+        if not (np.isfinite(lower).all() and np.isfinite(upper).all() and (lower < upper).all()):
+            raise ValueError("position limits must be finite with lower < upper for every joint")
+        if not (np.isfinite(velocity).all() and (velocity > 0).all()):
+            raise ValueError("velocity limits must be finite and > 0 for every joint")
+        if np.isnan(accel).any() or not (accel > 0).all():
+            raise ValueError("acceleration limits must be > 0 for every joint (inf: none)")
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"control period dt must be finite and > 0, got {dt}")
+        self.lower, self.upper, self.velocity, self.dt = lower, upper, velocity, float(dt)
+        self.acceleration = accel
+        self._bounded = np.isfinite(accel)  # (A,) joints with an acceleration limit
+        self._accel = np.where(self._bounded, accel, 1.0)  # (A,) finite stand-in for the math
+        self.max_step = velocity * self.dt  # (A,)
+        self.last: np.ndarray | None = None
+        self.last_velocity: np.ndarray | None = None  # (A,) of the last command
+        self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
+
+    @property
+    def dim(self) -> int:
+        return self.lower.shape[0]
+
+    def clamp(self, x: np.ndarray) -> np.ndarray:
+        """Clip to the position limits (non-finite entries must be handled before)."""
+        return np.minimum(np.maximum(x, self.lower), self.upper)
+
+    def reset(self, measured: np.ndarray) -> np.ndarray:
+        """Start at rest from the measured position (clamped into the limits); returns it."""
+        measured = np.asarray(measured, dtype=np.float64).reshape(-1)  # (A,)
+        if measured.shape != self.lower.shape or not np.isfinite(measured).all():
+            raise ValueError(
+                f"reset needs a finite position vector of {self.dim} joints, got {measured!r}")
+        self.last = self.clamp(measured)
+        self.last_velocity = np.zeros_like(self.last)
+        return self.last.copy()
+
+    def stopping_point(self) -> np.ndarray:
+        """Where the last command comes to rest if System 1 brakes at once, as hard as the
+        acceleration limits allow (the last command itself for joints without one): the
+        target of a hold that stops the arm without overshooting and coming back."""
+        if self.last is None:
+            raise RuntimeError("CommandLimiter.stopping_point() before reset(measured)")
+        v = self.last_velocity
+        travel = v * np.abs(v) / (2.0 * self._accel)  # (A,) continuous braking distance
+        return self.clamp(np.where(self._bounded, self.last + travel, self.last))
+
+    def _step(self, last: np.ndarray, vel: np.ndarray, target: np.ndarray,
+              dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """One limited step of `dt` from (last, vel) toward a finite target inside the
+        limits: (position, velocity)."""
+        vmax = self.velocity
+        exact = (target - last) / dt  # (A,) the velocity that lands on the target
+        a = self._accel
+        arrive = _stopping_speed(np.abs(target - last), a, dt)
+        v = np.clip(exact, -np.minimum(vmax, arrive), np.minimum(vmax, arrive))
+        v = np.clip(v, vel - a * dt - _EPS, vel + a * dt + _EPS)
+        v = np.clip(v, -_stopping_speed(last - self.lower, a, dt),
+                    _stopping_speed(self.upper - last, a, dt))
+        v = np.clip(v, -vmax, vmax)
+        bounded = np.where(v == exact, target, last + v * dt)  # land exactly when allowed
+        step = np.clip(target - last, -dt * vmax, dt * vmax)  # joints without a limit
+        x = self.clamp(np.where(self._bounded, bounded, last + step))
+        return x, (x - last) / dt
+
+    def apply(self, target: np.ndarray) -> np.ndarray:
+        """The safe command (A,) closest to `target` reachable this tick; becomes `last`."""
+        if self.last is None:
+            raise RuntimeError("CommandLimiter.apply() before reset(measured)")
+        target = np.asarray(target, dtype=np.float64).reshape(-1)  # (A,)
+        if target.shape != self.lower.shape:
+            raise ValueError(f"target has {target.shape[0]} joints, expected {self.dim}")
+        finite = np.isfinite(target)
+        if not finite.all():
+            self.nonfinite_replaced += 1
+            target = np.where(finite, target, self.last)
+        self.last, self.last_velocity = self._step(self.last, self.last_velocity,
+                                                   self.clamp(target), self.dt)
+        return self.last.copy()
+
+    def limit_path(self, times: np.ndarray, rows: np.ndarray, t0: float = 0.0) -> np.ndarray:
+        """Make a future path safe without changing `last`.
+
+        Args:
+            times: np (N,) seconds from now, increasing, > t0.
+            rows: np (N, A) position targets.
+            t0: the time (seconds from now) at which the path is at `last`.
+        Returns np (N, A): finite, inside the limits, each point reached from the previous
+        within the velocity and acceleration limits over its time gap, starting from `last`
+        and its velocity.
+        """
+        if self.last is None:
+            raise RuntimeError("CommandLimiter.limit_path() before reset(measured)")
+        rows = np.asarray(rows, dtype=np.float64)  # (N, A)
+        out = np.empty_like(rows)
+        prev, vel, prev_t = self.last, self.last_velocity, float(t0)
+        for k in range(rows.shape[0]):
+            t = float(times[k])
+            gap = t - prev_t
+            target = self.clamp(np.where(np.isfinite(rows[k]), rows[k], prev))
+            if gap > 0:
+                prev, vel = self._step(prev, vel, target, gap)
+            out[k] = prev
+            prev_t = t
+        return out

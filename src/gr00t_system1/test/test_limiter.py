@@ -1,0 +1,182 @@
+"""CommandLimiter: finite, inside the limits, velocity- and acceleration-limited, always."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from gr00t_system1.limiter import CommandLimiter
+
+LOWER = np.array([-1.0, 0.0, -3.0])
+UPPER = np.array([1.0, 2.0, -1.0])
+VEL = np.array([2.0, 10.0, 0.5])
+DT = 1 / 120
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+def limiter(start=(0.0, 1.0, -2.0)):
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT)
+    lim.reset(np.array(start))
+    return lim
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(arrays(np.float64, 3, elements=any_float), min_size=1, max_size=20))
+def test_every_command_is_finite_inside_limits_and_rate_limited(targets):
+    lim = limiter()
+    prev = lim.last.copy()
+    for target in targets:
+        cmd = lim.apply(target)
+        assert np.isfinite(cmd).all()
+        assert (cmd >= LOWER).all() and (cmd <= UPPER).all()
+        assert (np.abs(cmd - prev) <= VEL * DT + 1e-12).all()
+        prev = cmd
+
+
+def test_non_finite_entries_keep_the_last_safe_value():
+    lim = limiter()
+    cmd = lim.apply(np.array([math.nan, 1.0, math.inf]))
+    assert cmd[0] == 0.0 and cmd[2] == -2.0
+    assert lim.nonfinite_replaced == 1
+
+
+def test_reachable_target_is_reached_exactly():
+    lim = limiter()
+    assert lim.apply(np.array([0.01, 1.05, -2.001])).tolist() == [0.01, 1.05, -2.001]
+
+
+def test_reset_clamps_a_measured_position_outside_the_limits():
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT)
+    assert lim.reset(np.array([5.0, -1.0, -2.0])).tolist() == [1.0, 0.0, -2.0]
+    with pytest.raises(ValueError):
+        lim.reset(np.array([math.nan, 0.0, 0.0]))
+
+
+def test_limit_path_is_safe_and_leaves_last_alone():
+    lim = limiter()
+    times = np.array([0.1, 0.2, 0.3])
+    rows = np.array([[9.0, 9.0, 9.0], [math.nan, 1.0, -9.0], [-9.0, 1.0, -1.5]])
+    out = lim.limit_path(times, rows, t0=0.05)
+    assert np.isfinite(out).all()
+    assert (out >= LOWER).all() and (out <= UPPER).all()
+    gaps = np.diff(np.concatenate([[0.05], times]))
+    steps = np.abs(np.diff(np.vstack([lim.last, out]), axis=0))
+    assert (steps <= VEL * gaps[:, None] + 1e-12).all()
+    assert lim.last.tolist() == [0.0, 1.0, -2.0]
+
+
+def test_bad_limits_are_refused():
+    with pytest.raises(ValueError, match="lower < upper"):
+        CommandLimiter(UPPER, LOWER, VEL, DT)
+    with pytest.raises(ValueError, match="velocity"):
+        CommandLimiter(LOWER, UPPER, -VEL, DT)
+
+
+def test_limiter_caps_any_target_sequence():
+    tick, vel = 1 / 120, 3.0
+    lim = CommandLimiter(np.full(3, -3.0), np.full(3, 3.0), np.full(3, vel), tick)
+    lim.reset(np.zeros(3))
+    rng = np.random.default_rng(1)
+    prev = lim.last
+    for _ in range(200):
+        cmd = lim.apply(rng.uniform(-10, 10, 3))
+        assert np.abs(cmd - prev).max() <= vel * tick + 1e-12
+        prev = cmd
+
+
+ACC = np.array([20.0, 50.0, 5.0])
+
+
+def accel_limiter(start=(0.0, 1.0, -2.0)):
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT, acceleration=ACC)
+    lim.reset(np.array(start))
+    return lim
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(arrays(np.float64, 3, elements=any_float), min_size=1, max_size=40))
+def test_with_acceleration_limits_every_velocity_change_is_bounded(targets):
+    lim = accel_limiter()
+    prev, prev_v = lim.last.copy(), np.zeros(3)
+    for target in targets:
+        cmd = lim.apply(target)
+        v = (cmd - prev) / DT
+        assert np.isfinite(cmd).all()
+        assert (cmd >= LOWER).all() and (cmd <= UPPER).all()
+        assert (np.abs(cmd - prev) <= VEL * DT + 1e-9).all()
+        assert (np.abs(v - prev_v) <= ACC * DT + 1e-6).all()
+        prev, prev_v = cmd, v
+
+
+def test_a_reversed_target_decelerates_instead_of_reversing_in_one_tick():
+    # The finding of issue 17: a velocity-only limiter reversed a joint from +max to -max
+    # velocity in one tick (~8,900 rad/s^2 at 120 Hz).
+    lim = CommandLimiter(np.array([-3.0]), np.array([3.0]), np.array([2.0]), DT,
+                         acceleration=np.array([10.0]))
+    lim.reset(np.array([0.0]))
+    for _ in range(60):
+        lim.apply(np.array([3.0]))
+    v_before = lim.last_velocity[0]
+    assert v_before == pytest.approx(2.0)  # cruising at the velocity limit
+    lim.apply(np.array([-3.0]))
+    assert lim.last_velocity[0] == pytest.approx(2.0 - 10.0 * DT)
+
+
+def test_a_step_target_is_reached_without_overshoot():
+    lim = CommandLimiter(np.array([-3.0]), np.array([3.0]), np.array([2.0]), DT,
+                         acceleration=np.array([10.0]))
+    lim.reset(np.array([0.0]))
+    path = [lim.apply(np.array([1.0]))[0] for _ in range(240)]
+    assert max(path) <= 1.0 + 1e-12
+    assert path[-1] == 1.0  # lands exactly on the target
+
+
+def test_motion_toward_a_limit_stops_at_it_within_the_acceleration_limit():
+    lim = CommandLimiter(np.array([-1.0]), np.array([1.0]), np.array([5.0]), DT,
+                         acceleration=np.array([4.0]))
+    lim.reset(np.array([0.0]))
+    prev_v = 0.0
+    for _ in range(400):
+        cmd = lim.apply(np.array([50.0]))  # far beyond the limit
+        v = lim.last_velocity[0]
+        assert cmd[0] <= 1.0 and abs(v - prev_v) <= 4.0 * DT + 1e-9
+        prev_v = v
+    assert lim.last[0] == pytest.approx(1.0, abs=1e-3) and abs(prev_v) < 1e-6
+
+
+def test_limit_path_respects_acceleration_from_the_current_velocity():
+    lim = accel_limiter()
+    for _ in range(30):
+        lim.apply(np.array([1.0, 2.0, -1.0]))
+    times = np.array([DT, 0.05, 0.1, 0.15])
+    rows = np.array([[-1.0, 0.0, -3.0]] * 4)
+    out = lim.limit_path(times, rows, t0=0.0)
+    pos = np.vstack([lim.last, out])
+    gaps = np.diff(np.concatenate([[0.0], times]))
+    vel = np.diff(pos, axis=0) / gaps[:, None]
+    dv = np.diff(np.vstack([lim.last_velocity, vel]), axis=0)
+    assert (np.abs(dv) <= ACC * gaps[:, None] + 1e-6).all()
+    assert (out >= LOWER).all() and (out <= UPPER).all()
+
+
+def test_bad_acceleration_limits_are_refused():
+    with pytest.raises(ValueError, match="acceleration"):
+        CommandLimiter(LOWER, UPPER, VEL, DT, acceleration=np.array([1.0, 0.0, 1.0]))
+
+
+def test_braking_to_the_stopping_point_stops_without_coming_back():
+    lim = CommandLimiter(np.array([-3.0]), np.array([3.0]), np.array([2.0]), DT,
+                         acceleration=np.array([10.0]))
+    lim.reset(np.array([0.0]))
+    for _ in range(60):
+        lim.apply(np.array([3.0]))  # cruising at +2 rad/s
+    stop = lim.stopping_point()
+    assert stop[0] == pytest.approx(lim.last[0] + 2.0 ** 2 / 20.0)
+    path = [lim.apply(stop)[0] for _ in range(120)]
+    assert all(b >= a - 1e-9 for a, b in zip(path, path[1:]))  # never moves back
+    assert path[-1] == pytest.approx(stop[0], abs=1e-3)
+    assert lim.last_velocity[0] == pytest.approx(0.0, abs=1e-9)
