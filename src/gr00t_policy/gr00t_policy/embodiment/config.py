@@ -107,7 +107,8 @@ class EmbodimentConfig(Section):
         "command, `hold_measured` commands the last measured positions.",
         what="on_stale behaviour")
     start_enabled: StrictBool = yaml_key(
-        "Whether System 1 sends commands without a /gr00t/enable call.", default=False,
+        "Whether System 1 sends commands as soon as it is active, without a /gr00t/enable "
+        "call.", default=False,
         what="start_enabled")
 
     _source: str = "<dict>"
