@@ -46,7 +46,7 @@ from typing import Any, TextIO
 
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, GraphError,
                                  build_graph)
-from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, TransitionError
+from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.report import format_report
@@ -137,7 +137,9 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) 
     configure or activate) or runner.ExecutableNotFound.
     """
     t_start = time.monotonic()
-    runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out)
+    # The start-up timeout also bounds configuring the lifecycle nodes (runner.start()).
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out,
+                         timeouts=Timeouts(configure_s=args.startup_timeout))
     probe = video = None
     try:
         runner.start()
