@@ -168,7 +168,7 @@ def start_graph(graph: Any, work_dir: Path, *, extra_resolve: dict[str, Path] | 
     extra_resolve: package name -> executable for nodes that are not installed packages (the
     bench's baseline node). Returns the started runner; call `runner.stop_all()` when done.
     """
-    from gr00t_bringup.runner import GraphRunner, find_executable
+    from gr00t_bringup.runner import GraphRunner, TransitionError, find_executable
 
     work_dir.mkdir(parents=True, exist_ok=True)
     extra = extra_resolve or {}
@@ -180,7 +180,11 @@ def start_graph(graph: Any, work_dir: Path, *, extra_resolve: dict[str, Path] | 
 
     out = open(work_dir / "nodes.log", "w")
     runner = GraphRunner(graph, work_dir=work_dir, out=out, resolve=resolve)
-    runner.start()
+    try:
+        runner.start()  # returns once the lifecycle nodes are active
+    except TransitionError as exc:
+        runner.stop_all()
+        raise MeasurementError(f"the graph did not come up: {exc}") from exc
     return runner
 
 

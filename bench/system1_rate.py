@@ -91,7 +91,8 @@ def main() -> int:
     if not args.checkpoint:
         print(f"random nano checkpoint: {ckpt}", flush=True)
     params = [f"checkpoint:={ckpt}", f"embodiment:={args.embodiment}", f"backend:={args.backend}",
-              f"control_rate_hz:={args.rate}", "start_enabled:=true"]
+              f"control_rate_hz:={args.rate}", "start_enabled:=true",
+              "autostart:=true"]  # a lifecycle node: configure and activate at start
     if args.cache_dir:
         params.append(f"cache_dir:={args.cache_dir}")
     from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY, may_use_realtime

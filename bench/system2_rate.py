@@ -81,7 +81,8 @@ def main() -> int:
     views = json.loads((Path(ckpt) / "config.json").read_text())["backbone"]["num_views"]
     topics = [f"/bench/camera{i}/image_raw" for i in range(views)]
     node = NodeProcess.python_module("gr00t_system2.node", [
-        "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", f"camera_topics:=[{','.join(topics)}]",
+        "--ros-args", "-p", "autostart:=true",  # a lifecycle node: configure + activate now
+        "-p", f"checkpoint:={ckpt}", "-p", f"camera_topics:=[{','.join(topics)}]",
         "-p", f"rate_hz:={float(args.rate_hz)}", "-p", f"torch_threads:={args.torch_threads}",
     ], Path(tmp.name) / "node.log")
 

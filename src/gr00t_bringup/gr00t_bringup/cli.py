@@ -2,7 +2,10 @@
 
     gr00t-bringup run   [--embodiment NAME|PATH] [--checkpoint DIR] [--backend B] [--sim]
                         [--namespace NS] [--use-sim-time] [--remap FROM:=TO ...]
-                        [--duration S] [--log-dir DIR]
+                        [--duration S] [--log-dir DIR] [--configure-timeout S]
+
+`run` starts every node as its own process, configures and activates the lifecycle nodes
+(System 2, System 1), supervises them, and deactivates them before stopping them.
     gr00t-bringup graph [same graph options] [--json]
     gr00t-bringup check CONFIG.yaml|NAME [...] [--config-dir DIR]
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, Graph,
                                  build_graph, default_config_dirs)
+from gr00t_bringup.lifecycle import Timeouts
 
 EXIT_BAD_CONFIG = 2
 
@@ -58,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-dir", type=Path, default=None,
                      help="also write each node's output to DIR/<node>.log, and keep the "
                           "parameter files there")
+    run.add_argument("--configure-timeout", type=float, default=Timeouts.configure_s,
+                     metavar="S",
+                     help="how long a lifecycle node may take to configure (load and warm up "
+                          f"its model; default {Timeouts.configure_s:g} s: a TensorRT engine "
+                          "build of a full-size model takes minutes)")
     graph = sub.add_parser("graph", help="print the resolved node graph")
     _add_graph_options(graph)
     graph.add_argument("--json", action="store_true", help="print JSON")
@@ -76,7 +85,8 @@ def format_graph(graph: Graph) -> str:
     """Human-readable listing of the graph."""
     lines = [f"embodiment: {graph.embodiment_path}", f"checkpoint: {graph.checkpoint}"]
     for n in graph.nodes:
-        lines.append(f"node {n.namespace or ''}/{n.name}: {n.package}/{n.executable}")
+        kind = " (lifecycle)" if n.lifecycle else ""
+        lines.append(f"node {n.namespace or ''}/{n.name}: {n.package}/{n.executable}{kind}")
         for k, v in n.parameters.items():
             lines.append(f"    {k}: {v}")
         for a, b in n.remappings:
@@ -110,11 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from gr00t_bringup.runner import run_graph
 
+    try:
+        timeouts = Timeouts(configure_s=args.configure_timeout)
+    except ValueError as exc:
+        print(f"gr00t-bringup: --configure-timeout: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     if args.log_dir is not None:
         return run_graph(graph, work_dir=args.log_dir, duration=args.duration,
-                         log_dir=args.log_dir)
+                         log_dir=args.log_dir, timeouts=timeouts)
     with tempfile.TemporaryDirectory(prefix="gr00t-bringup-") as tmp:
-        return run_graph(graph, work_dir=Path(tmp), duration=args.duration)
+        return run_graph(graph, work_dir=Path(tmp), duration=args.duration, timeouts=timeouts)
 
 
 if __name__ == "__main__":

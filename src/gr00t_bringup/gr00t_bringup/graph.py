@@ -4,7 +4,8 @@
 `NodeSpec` per process (System 2, System 1 and, with ``sim=True``, the simulator) with every
 parameter filled in from the embodiment YAML. Two front ends consume it:
 ``launch/humanoid.launch.py`` (``ros2 launch``) and the ``gr00t-bringup run`` runner, so both
-start the same graph.
+start the same graph. System 1 and System 2 are lifecycle nodes (`NodeSpec.lifecycle`): both
+front ends configure and activate them after starting them.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ class NodeSpec:
     env: dict[str, str] = field(default_factory=dict)
     # SCHED_FIFO priority (1-99) the process asks for at start; 0: normal scheduling.
     realtime_priority: int = 0
+    # A managed (lifecycle) node: it starts unconfigured; the runner and the launch file
+    # configure and activate it once it is up, and the runner deactivates it before
+    # stopping it. False: a plain node, working from its start (the simulator).
+    lifecycle: bool = False
+
+    @property
+    def full_name(self) -> str:
+        """The node's fully qualified name: "/gr00t_system1", "/g1/gr00t_system1"."""
+        ns = self.namespace.strip("/")
+        return f"/{ns}/{self.name}" if ns else f"/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -237,7 +248,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "rate_hz": float(emb.rates.system2_hz),
             "use_sim_time": sim_time,
         },
-        remappings=list(remaps))
+        remappings=list(remaps), lifecycle=True)
     system1 = NodeSpec(
         package=SYSTEM1[0], executable=SYSTEM1[1], name="gr00t_system1", namespace=ns,
         parameters={
@@ -252,7 +263,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "start_enabled": True if sim else bool(emb.start_enabled),
             "use_sim_time": sim_time,
         },
-        remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY)
+        remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY, lifecycle=True)
     nodes = [system2, system1]
     if sim:
         nodes.insert(0, NodeSpec(

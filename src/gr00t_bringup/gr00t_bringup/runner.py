@@ -5,10 +5,16 @@ Each node gets a ROS 2 parameters file and is started as
 --params-file FILE [-r from:=to ...]``, in a session of its own (so a signal reaches exactly
 the process we mean). Its output lines are copied to our stdout prefixed with ``[name]``.
 
-Stopping: SIGINT/SIGTERM to the runner (or `duration` elapsing) sends SIGINT to every node,
-waits, then escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). A node that
-exits on its own is a failure: the runner names it with its exit code and last output lines,
-stops the others and returns non-zero.
+Lifecycle nodes (`NodeSpec.lifecycle`: System 1 and System 2) start unconfigured; `start`
+configures and activates them once every process runs (`gr00t_bringup.lifecycle`), and
+raises `TransitionError` naming the node and its last output when one fails to (the caller
+then stops the graph: `run_graph` exits 1).
+
+Stopping: SIGINT/SIGTERM to the runner (or `duration` elapsing) first deactivates the active
+lifecycle nodes (System 1 stops commanding), then sends SIGINT to every node, waits, then
+escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). A node that exits on its
+own is a failure: the runner names it with its exit code and last output lines, stops the
+others and returns non-zero.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import IO, Any
 import yaml
 
 from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.lifecycle import LifecycleDriver, Timeouts, TransitionError
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +137,24 @@ class _Child:
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
 
+    def tail_text(self) -> str:
+        """The last output lines, indented, for error messages."""
+        return "\n".join(f"    {line}" for line in list(self.tail)) or "    (no output)"
+
 
 class GraphRunner:
     """Start, supervise and stop the nodes of a `Graph`.
 
     `resolve` maps a NodeSpec to the program to run (default: the installed executable, see
-    `find_executable`); `stop_timeout`/`term_timeout` are the waits after SIGINT and SIGTERM.
+    `find_executable`); `stop_timeout`/`term_timeout` are the waits after SIGINT and SIGTERM;
+    `timeouts` bound the lifecycle transitions (`gr00t_bringup.lifecycle.Timeouts`).
     """
 
     def __init__(self, graph: Graph, *, work_dir: Path, log_dir: Path | None = None,
                  out: IO[str] | None = None, stop_timeout: float = 10.0,
                  term_timeout: float = 5.0,
-                 resolve: Callable[[NodeSpec], Path] | None = None) -> None:
+                 resolve: Callable[[NodeSpec], Path] | None = None,
+                 timeouts: Timeouts | None = None) -> None:
         self.graph = graph
         self.resolve = resolve or (lambda n: find_executable(n.package, n.executable))
         self.work_dir = Path(work_dir)
@@ -153,6 +166,8 @@ class GraphRunner:
         self._out_lock = threading.Lock()
         self._stop = threading.Event()
         self.stop_reason = ""
+        self.timeouts = timeouts or Timeouts()
+        self._lifecycle: LifecycleDriver | None = None
 
     # -- output ------------------------------------------------------------------------
     def say(self, line: str) -> None:
@@ -186,7 +201,9 @@ class GraphRunner:
             self._stop.set()
 
     def start(self) -> None:
-        """Resolve every executable first (nothing starts if one is missing), then start all."""
+        """Resolve every executable first (nothing starts if one is missing), start all, then
+        configure and activate the lifecycle nodes. Raises ExecutableNotFound (nothing was
+        started) or TransitionError (call `stop_all`); returns early on a stop request."""
         executables = [self.resolve(n) for n in self.graph.nodes]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.log_dir:
@@ -208,6 +225,11 @@ class GraphRunner:
             self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(argv)}")
             if spec.realtime_priority > 0:
                 self._report_realtime(spec, proc.pid)
+        managed = [c for c in self.children if c.spec.lifecycle]
+        if managed:
+            self._lifecycle = LifecycleDriver(managed, say=self.say, stop=self._stop,
+                                              timeouts=self.timeouts)
+            self._lifecycle.bring_up()
 
     def _report_realtime(self, spec: NodeSpec, pid: int) -> None:
         try:
@@ -240,10 +262,9 @@ class GraphRunner:
         if failed is not None:
             if failed.reader:
                 failed.reader.join(timeout=2.0)
-            tail = "\n".join(f"    {line}" for line in failed.tail) or "    (no output)"
             self.say(f"node {failed.spec.name!r} ({failed.spec.package}/"
                      f"{failed.spec.executable}) exited unexpectedly with code "
-                     f"{failed.proc.returncode}; its last output:\n{tail}")
+                     f"{failed.proc.returncode}; its last output:\n{failed.tail_text()}")
             self.say("stopping the other nodes")
             self.stop_all()
             return EXIT_NODE_FAILED
@@ -252,7 +273,14 @@ class GraphRunner:
         return EXIT_OK
 
     def stop_all(self) -> None:
-        """SIGINT every running node, wait, then SIGTERM, then SIGKILL whatever is left."""
+        """Deactivate the active lifecycle nodes, then SIGINT every running node, wait, then
+        SIGTERM, then SIGKILL whatever is left. Safe to call more than once."""
+        if self._lifecycle is not None:
+            try:
+                self._lifecycle.deactivate()
+            finally:
+                self._lifecycle.close()
+                self._lifecycle = None
         for sig, timeout in ((signal.SIGINT, self.stop_timeout),
                              (signal.SIGTERM, self.term_timeout),
                              (signal.SIGKILL, 5.0)):
@@ -282,13 +310,16 @@ class GraphRunner:
 def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
               log_dir: Path | None = None, out: IO[str] | None = None,
               install_signal_handlers: bool = True,
-              resolve: Callable[[NodeSpec], Path] | None = None) -> int:
+              resolve: Callable[[NodeSpec], Path] | None = None,
+              timeouts: Timeouts | None = None) -> int:
     """Run `graph` until SIGINT/SIGTERM, `duration`, or a node's death. Returns the exit code.
 
-    EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own,
-    EXIT_MISSING_EXECUTABLE when a node's executable is not installed (nothing was started).
+    EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own or a
+    lifecycle node failed to configure or activate, EXIT_MISSING_EXECUTABLE when a node's
+    executable is not installed (nothing was started).
     """
-    runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out, resolve=resolve)
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out, resolve=resolve,
+                         timeouts=timeouts)
     previous: dict[int, Any] = {}
     if install_signal_handlers:
         def on_signal(signum: int, _frame: Any) -> None:
@@ -302,6 +333,11 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
             runner.say(f"error: {exc}")
             runner.stop_all()
             return EXIT_MISSING_EXECUTABLE
+        except TransitionError as exc:
+            runner.say(f"error: {exc}")
+            runner.say("stopping the other nodes")
+            runner.stop_all()
+            return EXIT_NODE_FAILED
         except BaseException:
             runner.stop_all()
             raise
@@ -312,4 +348,5 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
 
 
 __all__ = ["EXIT_MISSING_EXECUTABLE", "EXIT_NODE_FAILED", "EXIT_OK", "ExecutableNotFound",
-           "GraphRunner", "find_executable", "node_command", "params_file_content", "run_graph"]
+           "GraphRunner", "Timeouts", "TransitionError", "find_executable", "node_command",
+           "params_file_content", "run_graph"]

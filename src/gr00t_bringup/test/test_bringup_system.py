@@ -206,6 +206,11 @@ def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpo
         out = runner.output()
         assert code == 0, out[-4000:]
         assert "stopping all nodes (received SIGINT)" in out
+        # Deactivated over their lifecycle services before the signals.
+        for name in ("gr00t_system1", "gr00t_system2"):
+            assert out.index(f"[gr00t-bringup] {name} deactivated") \
+                < out.index(f"[gr00t-bringup] {name} exited with code 0")
+        assert "[gr00t_system1] " in out and "deactivated: no commands are published" in out
         assert not [n for n, p in pids.items() if pid_alive(p)]
         assert (tmp_path / "logs" / "gr00t_system1.log").is_file()
     finally:
@@ -233,3 +238,30 @@ def test_fourier_gr1_commands_and_a_dying_node(ros_domain_id, checkpoint: Path,
     finally:
         runner.stop()
 
+
+
+def test_a_node_that_fails_to_configure_stops_the_graph_naming_it(ros_domain_id,
+                                                                  checkpoint: Path,
+                                                                  tmp_path: Path) -> None:
+    import shutil
+
+    # config.json passes the runner's own checks; the weights do not load.
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    runner = start_graph("unitree_g1", broken, tmp_path)
+    try:
+        code = runner.proc.wait(timeout=STARTUP_S)
+        out = runner.output()
+        assert code == 1, out[-4000:]
+        error = out[out.index("[gr00t-bringup] error: "):]
+        assert re.match(r"\[gr00t-bringup\] error: node 'gr00t_system[12]' failed to "
+                        r"configure", error), error[:2000]
+        # The runner's error carries the node's own reason line.
+        assert "configure failed unexpectedly, the node stays unconfigured" in error, error
+        assert "is active" not in out
+        pids = child_pids(runner)
+        assert set(pids) == {"gr00t_system1", "gr00t_system2"}
+        assert not [n for n, p in pids.items() if pid_alive(p)]
+    finally:
+        runner.stop()

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
-                                   wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
+                           wait_until)
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
@@ -58,7 +58,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start_system1(checkpoint: Path, log: Path, start_enabled: bool) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system1.node", [
-        "--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
+        "--ros-args", "-p", AUTOSTART,
+        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
         "-p", f"start_enabled:={str(start_enabled).lower()}",
         "-p", f"state_staleness_s:={STATE_STALE_S}", "-p", f"token_staleness_s:={TOKEN_STALE_S}",
     ], log, env=CHILD_ENV)
@@ -66,7 +67,7 @@ def start_system1(checkpoint: Path, log: Path, start_enabled: bool) -> NodeProce
 
 def start_system2(checkpoint: Path, emb: EmbodimentConfig, log: Path) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system2.node", [
-        "--ros-args", "-p", f"checkpoint:={checkpoint}",
+        "--ros-args", "-p", AUTOSTART, "-p", f"checkpoint:={checkpoint}",
         "-p", f"camera_topics:=[{emb.cameras[0].topic}]", "-p", "rate_hz:=10.0",
         "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1"], log, env=CHILD_ENV)
 

@@ -38,8 +38,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gr00t_testing import (RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
-                                   wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
+                           wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,14 +75,15 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start_system1(checkpoint: Path, log: Path) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system1.node", [
-        "--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
+        "--ros-args", "-p", AUTOSTART,
+        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
         "-p", "start_enabled:=true", "-p", "state_staleness_s:=0.3",
         "-p", "token_staleness_s:=2.0"], log, env=CHILD_ENV)
 
 
 def start_system2(checkpoint: Path, emb: EmbodimentConfig, log: Path) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system2.node", [
-        "--ros-args", "-p", f"checkpoint:={checkpoint}",
+        "--ros-args", "-p", AUTOSTART, "-p", f"checkpoint:={checkpoint}",
         "-p", f"camera_topics:=[{emb.cameras[0].topic}]", "-p", "rate_hz:=10.0",
         "-p", "stale_image_s:=30.0", "-p", "torch_threads:=1"], log, env=CHILD_ENV)
 

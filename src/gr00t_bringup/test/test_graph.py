@@ -61,6 +61,8 @@ def test_nodes_and_parameters_come_from_the_yaml(name: str, ckpt: Path) -> None:
     for n in g.nodes:
         assert n.parameters["use_sim_time"] is False
         assert n.namespace == "" and n.remappings == []
+        assert n.lifecycle  # both front ends configure and activate them
+        assert "autostart" not in n.parameters  # the front ends drive the transitions
 
 
 def test_the_two_embodiments_differ_where_their_yamls_do(ckpt: Path) -> None:
@@ -161,6 +163,9 @@ def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
     assert {n.name: n.realtime_priority for n in graph.nodes} == {
         "gr00t_sim": 0, "gr00t_system2": 0, "gr00t_system1": SYSTEM1_RT_PRIORITY}
     assert 1 <= SYSTEM1_RT_PRIORITY <= 99
+    # The simulator stays a plain node: it runs from its start.
+    assert {n.name: n.lifecycle for n in graph.nodes} == {
+        "gr00t_sim": False, "gr00t_system2": True, "gr00t_system1": True}
 
 
 def test_may_use_realtime_follows_root_and_the_rtprio_limit(monkeypatch) -> None:

@@ -184,3 +184,93 @@ def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> No
         text = out.getvalue()
         assert expected in text and "setup.sh" in text
         assert "started" not in text
+
+
+# -- lifecycle nodes ----------------------------------------------------------------------------
+
+LIFECYCLE_STUB = Path(__file__).with_name("stub_lifecycle_node.py")
+
+
+@pytest.fixture
+def lifecycle_exe(tmp_path: Path) -> Path:
+    exe = tmp_path / "stub_lifecycle_node"
+    exe.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{LIFECYCLE_STUB}' \"$@\"\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def managed(name: str, **params) -> NodeSpec:
+    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
+                    namespace="/bench", parameters=params, lifecycle=True)
+
+
+def resolver(stub_exe: Path, lifecycle_exe: Path):
+    return lambda n: lifecycle_exe if n.lifecycle else stub_exe
+
+
+def test_lifecycle_nodes_are_brought_up_after_start_and_deactivated_before_stop(
+        ros_domain_id, stub_exe: Path, lifecycle_exe: Path, tmp_path: Path) -> None:
+    graph = Graph(nodes=[spec("plain"), managed("first", configure_s=1.0), managed("second")])
+    out = Output()
+    runner = GraphRunner(graph, work_dir=tmp_path / "work", out=out,
+                         resolve=resolver(stub_exe, lifecycle_exe))
+    try:
+        runner.start()  # returns once both are active
+        lines = out.lines()
+        assert "[gr00t-bringup] first is active" in lines
+        assert "[gr00t-bringup] second is active" in lines
+        # Both configured (at once) before either was activated, in graph order.
+        configured = next(i for i, l in enumerate(lines)
+                          if l.startswith("[gr00t-bringup] configured first, second in "))
+        assert configured < lines.index("[gr00t-bringup] first is active") \
+            < lines.index("[gr00t-bringup] second is active")
+        threading.Timer(0.2, runner.request_stop, args=("test over",)).start()
+        code = runner.supervise()
+    finally:
+        runner.stop_all()
+    lines = out.lines()
+    assert code == EXIT_OK, out.getvalue()
+    for name in ("first", "second"):
+        # Deactivated over the lifecycle service first, then stopped by SIGINT.
+        assert lines.index(f"[{name}] deactivated") < lines.index(f"[{name}] stub stopped cleanly")
+        assert f"[gr00t-bringup] {name} deactivated" in lines
+    assert "[plain] stub stopped cleanly" in lines
+    assert all(c.proc.returncode == 0 for c in runner.children), out.getvalue()
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"fail_configure": True}, "node 'broken' failed to configure"),
+    ({"exit_in_configure": True}, "node 'broken' exited with code 7 before it could configure"),
+])
+def test_a_failed_configure_is_named_with_its_output_and_the_graph_stopped(
+        ros_domain_id, stub_exe: Path, lifecycle_exe: Path, tmp_path: Path, params,
+        message) -> None:
+    out = Output()
+    graph = Graph(nodes=[spec("plain"), managed("fine"), managed("broken", **params)])
+    code = run_graph(graph, work_dir=tmp_path / "w", duration=60.0, out=out,
+                     install_signal_handlers=False, resolve=resolver(stub_exe, lifecycle_exe))
+    text = out.getvalue()
+    assert code == EXIT_NODE_FAILED, text
+    assert message in text
+    reason = "stub cannot configure" if params.get("fail_configure") else "stub crashing"
+    assert f"    {reason}" in text  # the node's own output, in the runner's error
+    assert "is active" not in text  # nothing was activated
+    assert "[plain] stub stopped cleanly" in text and "[fine] stub stopped cleanly" in text
+
+
+def test_a_configure_that_takes_too_long_is_a_timeout(ros_domain_id, stub_exe: Path,
+                                                      lifecycle_exe: Path,
+                                                      tmp_path: Path) -> None:
+    from gr00t_bringup.runner import Timeouts
+
+    out = Output()
+    t0 = time.monotonic()
+    code = run_graph(Graph(nodes=[managed("slow", configure_s=30.0)]), work_dir=tmp_path / "w",
+                     duration=60.0, out=out, install_signal_handlers=False,
+                     resolve=resolver(stub_exe, lifecycle_exe),
+                     timeouts=Timeouts(configure_s=2.0))
+    assert code == EXIT_NODE_FAILED
+    assert "node(s) 'slow' did not configure within 2 s" in out.getvalue()
+    assert time.monotonic() - t0 < 30.0
+    with pytest.raises(ValueError, match="configure_s"):
+        Timeouts(configure_s=0.0)

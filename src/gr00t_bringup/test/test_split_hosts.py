@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from gr00t_bringup import netns
-from gr00t_testing import NodeProcess, make_checkpoint_for, wait_until
+from gr00t_testing import AUTOSTART, NodeProcess, make_checkpoint_for, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -158,14 +158,14 @@ def test_tokens_cross_the_link_cut_holds_and_restore_resumes(ros_domain_id, chec
         return proc
 
     try:
-        system2 = start(link.a, [py, "-m", "gr00t_system2.node", "--ros-args",
+        system2 = start(link.a, [py, "-m", "gr00t_system2.node", "--ros-args", "-p", AUTOSTART,
                                  "-p", f"checkpoint:={checkpoint}",
                                  "-p", f"camera_topics:=[{emb.cameras[0].topic}]",
                                  "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1"],
                         "system2.log")
         start(link.a, [py, __file__, "--role", "listener", "--out", str(listener_out)],
               "listener.log")
-        system1 = start(link.b, [py, "-m", "gr00t_system1.node", "--ros-args",
+        system1 = start(link.b, [py, "-m", "gr00t_system1.node", "--ros-args", "-p", AUTOSTART,
                                  "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
                                  "-p", "start_enabled:=true",
                                  "-p", f"state_staleness_s:={STATE_STALE_S}",

@@ -282,9 +282,13 @@ def declare(node: Any, specs: Iterable[Spec]) -> None:
     """Declare every spec on `node` (an rclpy Node) with its descriptor.
 
     A value passed with the wrong type, or outside a descriptor's range, raises
-    ParameterError naming the parameter (rclpy refuses both at declaration).
+    ParameterError naming the parameter (rclpy refuses both at declaration). A parameter
+    that is already declared is left as it is: a lifecycle node declares its parameters in
+    on_configure, and configures again after a cleanup.
     """
     for spec in specs:
+        if node.has_parameter(spec.name):
+            continue
         default = spec.default() if callable(spec.default) else spec.default
         try:
             node.declare_parameter(spec.name, None if default is UNSET else default,

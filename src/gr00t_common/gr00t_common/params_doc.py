@@ -3,7 +3,8 @@
     python -m gr00t_common.params_doc > docs/PARAMETERS.md     # from the repository root
 
 One table per node (name, type, default, range / choices, read-only, description), read
-from each node's `SPECS`. A development command: it imports the node packages (and the
+from each node's `SPECS` (for the lifecycle nodes also `gr00t_common.lifecycle.SPECS`,
+`autostart`). A development command: it imports the node packages (and the
 bench's baseline node by its path under the repository root), which depend on this package,
 not the other way round; nothing in gr00t_common imports them otherwise.
 """
@@ -22,12 +23,14 @@ from gr00t_common.params import Spec
 
 COMMAND = "python -m gr00t_common.params_doc > docs/PARAMETERS.md"
 
-# (node name, what it is, where its SPECS live: a module, or a file under the repository root)
+# (node name, what it is, where its SPECS live: a module, a file under the repository root, or
+# a tuple of those, whose specs are listed in that order)
+LIFECYCLE = "gr00t_common.lifecycle"
 NODES = (
     ("gr00t_system2", "System 2: camera images and the instruction in, embedding tokens out",
-     "gr00t_system2.params"),
+     ("gr00t_system2.params", LIFECYCLE)),
     ("gr00t_system1", "System 1: joint states and tokens in, controller commands out",
-     "gr00t_system1.params"),
+     ("gr00t_system1.params", LIFECYCLE)),
     ("gr00t_sim", "The MuJoCo Unitree G1 tabletop simulator", "gr00t_sim.params"),
     ("gr00t_baseline", "The synchronous baseline of bench/graph_vs_baseline.py (benchmarks only)",
      "bench/baseline_node.py"),
@@ -45,8 +48,10 @@ regenerate it from the repository root with
 Pass a parameter as `--ros-args -p name:=value`; `gr00t-bringup run` and the launch file set
 those that the embodiment YAML and their own arguments decide (`gr00t_bringup/graph.py`).
 `ros2 param describe` shows the same type, description, range and constraints. Read-only
-parameters are fixed once the node has started. A range `[a, b]` includes both ends, `> 0`
-excludes 0. "unset: from the embodiment YAML" means the parameter is declared without a value
+parameters are fixed once the node has started. System 1 and System 2 are lifecycle nodes:
+they declare `autostart` at start and the others when they configure (so `ros2 param list`
+shows those once configured). A range `[a, b]` includes both ends, `> 0` excludes 0.
+"unset: from the embodiment YAML" means the parameter is declared without a value
 and the node takes the YAML's; pass it to override. Every node also has rclpy's own
 `use_sim_time`.
 """
@@ -82,14 +87,19 @@ def load_specs(where: str, root: Path) -> tuple[Spec, ...]:
     return tuple(module.SPECS)
 
 
+def _source(where: str) -> str:
+    return where if where.endswith(".py") else (
+        f"src/{where.split('.')[0]}/{where.replace('.', '/')}.py")
+
+
 def render(root: Path) -> str:
     """The whole of docs/PARAMETERS.md."""
     parts = [HEADER]
     for name, what, where in NODES:
-        source = where if where.endswith(".py") else (
-            f"src/{where.split('.')[0]}/{where.replace('.', '/')}.py")
-        parts.append(f"## {name}\n\n{what}. Specs: `{source}`.\n\n"
-                     + markdown_table(load_specs(where, root)))
+        places = (where,) if isinstance(where, str) else where
+        specs = [s for place in places for s in load_specs(place, root)]
+        sources = ", ".join(f"`{_source(place)}`" for place in places)
+        parts.append(f"## {name}\n\n{what}. Specs: {sources}.\n\n" + markdown_table(specs))
     return "\n".join(parts)
 
 

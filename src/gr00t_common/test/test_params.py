@@ -130,6 +130,16 @@ def test_read_only_parameters_refuse_changes(make_node):
     assert not node.set_parameters([Parameter("gain", value=3.0)])[0].successful
 
 
+def test_declaring_again_keeps_the_declared_values(make_node):
+    # A lifecycle node declares in on_configure and configures again after a cleanup.
+    node = make_node(GOOD, "rate_hz:=5.0")
+    declare(node, SPECS)
+    node.set_parameters([Parameter("seed", value=7)])
+    declare(node, SPECS)
+    values = read(node, SPECS)
+    assert values["rate_hz"] == 5.0 and values["seed"] == 7
+
+
 def test_callable_default_is_resolved_at_declaration(make_node):
     node = make_node()
     spec = Spec("path", "string", lambda: "/found/here", "A path.", required=True,

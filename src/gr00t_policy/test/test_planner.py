@@ -51,7 +51,6 @@ def test_plan_is_an_unnormalized_chunk_anchored_at_the_state(planner):
     assert not np.allclose(planner.plan(state).chunk.rows, chunk.rows)
 
 
-
 def test_noise_scale_zero_gives_one_chunk_and_bad_scales_are_refused(planner):
     state, tokens = samples()
     zero = Planner(planner.runner, planner.processor, action_dt=0.05, seed=1, noise_scale=0.0)
@@ -67,6 +66,18 @@ def test_noise_scale_zero_gives_one_chunk_and_bad_scales_are_refused(planner):
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="noise_scale"):
             Planner(planner.runner, planner.processor, action_dt=0.05, noise_scale=bad)
+
+def test_warm_up_runs_once_and_leaves_no_tokens_in_force(planner):
+    state, tokens = samples(seq=3)
+    planner.set_tokens(tokens)
+    assert planner.tokens_seq == 3
+    assert planner.warm_up() > 0
+    # The warm-up replaced the conditioning: the planner must not claim seq 3 any more, so
+    # the worker sets the same tokens again before planning.
+    assert planner.tokens_seq == 0
+    planner.set_tokens(tokens)
+    assert np.isfinite(planner.plan(state).chunk.rows).all()
+
 
 def test_worker_plans_on_each_new_state_and_skips_stale_inputs(planner):
     box = Mailbox()

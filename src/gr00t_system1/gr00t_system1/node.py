@@ -1,7 +1,20 @@
 """The System 1 node: joint states + embedding tokens -> safe joint commands at 120 Hz.
 
 Wiring only; the decisions live in ROS-free modules (joint_mapping, tokens, planner, loop,
-safety, chunk). Threads:
+safety, chunk). A managed (lifecycle) node (gr00t_common.lifecycle):
+
+- configure: parameters, the embodiment, the checkpoint (PolicyBundle), the decoders, the
+  runner and one warm-up inference; the subscriptions, the enable service and the
+  (lifecycle) publishers. A failure is logged with its reason and the node stays
+  unconfigured.
+- activate: a fresh control loop, the inference thread and the control and diagnostics
+  timers; chunks and diagnostics are published. Commands follow `/gr00t/enable`.
+- deactivate: the timers and the inference thread stop before the transition returns: no
+  command after it (the controllers keep their last target). Activating again starts a new
+  control loop, so the first command starts from the measured position, as enabling does.
+- cleanup / shutdown: everything configure built is released.
+
+Threads while active:
 
 - the executor thread (SingleThreadedExecutor) runs the control timer, the subscriptions,
   the enable service and the 1 Hz diagnostics. The timer callback never waits for
@@ -9,9 +22,13 @@ safety, chunk). Threads:
 - the inference thread (`InferenceWorker`) replans on every new joint state with the
   newest tokens and publishes each chunk on /gr00t/action_chunk.
 
-Disabled (`/gr00t/enable` false, or `start_enabled` false at start) means no commands are
-published at all: the robot's controllers keep their last target. Enabling starts the rate
-limiter from the measured position, so the first commands move away from where the robot is.
+`/gr00t/enable` is the fast switch inside the active state: disabled (`/gr00t/enable` false,
+or `start_enabled` false at configure) means no commands are published at all while the
+node stays active, plans and publishes chunks; the robot's controllers keep their last
+target. Enabling starts the rate limiter from the measured position, so the first commands
+move away from where the robot is. The flag is kept across deactivate/activate (set at
+configure from `start_enabled`); it can be set in any state once configured, and commands
+flow only when the node is active AND enabled. Deactivate is the full stop.
 """
 
 from __future__ import annotations
@@ -24,14 +41,16 @@ import time
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
+from gr00t_common.lifecycle import (EXIT_STARTUP_FAILED, Entities, autostart,
+                                    declare_autostart, guarded, spin)
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
-from gr00t_common.stats import Throttle, RateCounter, RollingWindow
+from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
 from gr00t_system1.decoders import make_decoders
@@ -61,19 +80,95 @@ REFUSAL_COUNTERS = (
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
-class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, embodiment, checkpoint or decoder)."""
-
-
-class System1Node(Node):
-    """Declares parameters, loads the embodiment and the runner, wires topics and threads."""
+class System1Node(LifecycleNode):
+    """A managed node: configure loads the embodiment and the runner and wires the topics,
+    activate starts the loop and the threads, deactivate stops them (module docstring)."""
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        try:
-            self._configure()
-        except (params.ParameterError, ValueError, OSError, RuntimeError, KeyError) as exc:
-            raise StartupError(str(exc)) from exc
+        self.autostart = declare_autostart(self)
+        self.enabled = False
+        self.worker: InferenceWorker | None = None
+        self.timer = self.diag_timer = None
+        self._configured = Entities(self)  # what configure creates, cleanup destroys
+
+    # -- lifecycle transitions -----------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "configure", self._configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._release()
+            return result
+        # Everything allocated so far (models, sessions, messages types) lives until cleanup:
+        # move it out of the garbage collector's sight, so that a full collection, which
+        # stops every thread, only walks what the loop allocates afterwards.
+        gc.collect()
+        gc.freeze()
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "activate", self._activate)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._stop_activity()
+            return result
+        return super().on_activate(state)  # enables the lifecycle publishers
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self.get_logger().info("deactivated: no commands are published; controllers keep "
+                               "their last target")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_error(state)
+
+    def _activate(self) -> None:
+        # A fresh loop: its first publishing tick starts the limiter from the measured
+        # position, so reactivating never jumps to where the robot was commanded before.
+        self.loop = self._new_loop()
+        self.fault = None  # activating is a person's decision too, like /gr00t/enable
+        self.worker = InferenceWorker(self.planner, self.mailbox, is_fresh=self._inputs_fresh,
+                                      on_plan=self._publish_chunk, log=self.get_logger(),
+                                      niceness=self.settings.inference_niceness)
+        self._last_tick = None
+        self._last_plan_seq_seen = 0
+        self.worker.start()
+        self.timer = self.create_timer(self.period, self._on_tick)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(
+            "activated: " + ("enabled, commands start once the inputs are fresh" if self.enabled
+                             else "disabled, no commands until /gr00t/enable true"))
+
+    def _stop_activity(self) -> None:
+        """Stop the timers, then the inference thread. Ticks run on this executor thread, so
+        no command is published once this returns."""
+        for timer in (self.timer, self.diag_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self.timer = self.diag_timer = None
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def _release(self) -> None:
+        """Destroy what configure created (publishers, subscriptions, service) and drop the
+        models; the node is unconfigured again."""
+        self._configured.destroy_newer()
+        for name in ("decoders", "planner", "mailbox", "loop", "token_gate", "state_gate",
+                     "chunk_pub", "diag_pub"):
+            self.__dict__.pop(name, None)
+        gc.unfreeze()
 
     # -- configure -----------------------------------------------------------------------
 
@@ -90,8 +185,8 @@ class System1Node(Node):
 
         self.rate_hz = s.control_rate_hz or emb.rates.system1_hz
         self.period = 1.0 / self.rate_hz
-        state_stale = s.state_staleness_s or emb.staleness.state_s
-        token_stale = s.token_staleness_s or emb.staleness.tokens_s
+        self._state_stale = state_stale = s.state_staleness_s or emb.staleness.state_s
+        self._token_stale = token_stale = s.token_staleness_s or emb.staleness.tokens_s
         self.enabled = emb.start_enabled if s.start_enabled is None else s.start_enabled
 
         # Decoders first: an unknown type or bad joints fails before the slow runner build.
@@ -123,21 +218,14 @@ class System1Node(Node):
             f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
             f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}")
 
-        lim = emb.command_limits()  # action joints, then commanded held joints
-        limiter = CommandLimiter(lim["lower"], lim["upper"], lim["velocity"], self.period,
-                                 acceleration=lim["acceleration"])
-        supervisor = Supervisor(state_stale, token_stale, log=self._log_transition)
-        held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
-        self.loop = CommandLoop(limiter, supervisor, blend_s=s.blend_s, on_stale=emb.on_stale,
-                                held_posture=held)
-        self.fault: str | None = None  # latched until /gr00t/enable false, then true
+        self.fault: str | None = None  # latched until /gr00t/enable is cycled
+        self.loop = self._new_loop()  # checks the limits now; activate makes a fresh one
 
         self.mailbox = Mailbox()
-        planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
-                                 noise_scale=s.noise_scale)
-        self.worker = InferenceWorker(planner, self.mailbox, is_fresh=self._inputs_fresh,
-                                      on_plan=self._publish_chunk, log=self.get_logger(),
-                                      niceness=s.inference_niceness)
+        self.planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
+                                      noise_scale=s.noise_scale)
+        warm = self.planner.warm_up()
+        self.get_logger().info(f"warm-up inference took {1e3 * warm:.1f} ms")
 
         # Counters and statistics (executor thread only, except the worker's own counters).
         self.refused = dict.fromkeys(REFUSAL_COUNTERS, 0)
@@ -151,15 +239,24 @@ class System1Node(Node):
         self._last_tick: float | None = None
         self._last_plan_seq_seen = 0
 
-        self.chunk_pub = self.create_publisher(ActionChunk, "/gr00t/action_chunk", CHUNK_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "/gr00t/action_chunk",
+                                                         CHUNK_QOS)
+        self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, STATE_QOS)
         self.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
                                  TOKENS_QOS)
         self.create_service(SetBool, "/gr00t/enable", self._on_enable)
-        self.worker.start()
-        self.timer = self.create_timer(self.period, self._on_tick)
-        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+
+    def _new_loop(self) -> CommandLoop:
+        """A control loop (limiter, supervisor, blender) in its initial state."""
+        emb = self.embodiment
+        lim = emb.command_limits()  # action joints, then commanded held joints
+        limiter = CommandLimiter(lim["lower"], lim["upper"], lim["velocity"], self.period,
+                                 acceleration=lim["acceleration"])
+        supervisor = Supervisor(self._state_stale, self._token_stale, log=self._log_transition)
+        held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
+        return CommandLoop(limiter, supervisor, blend_s=self.settings.blend_s,
+                           on_stale=emb.on_stale, held_posture=held)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -214,6 +311,8 @@ class System1Node(Node):
         response.message = ("enabled: commands start from the measured position" if self.enabled
                             else "disabled: no commands are published; controllers keep their "
                                  "last target")
+        if self.timer is None:
+            response.message += " (the node is inactive: nothing is published until activated)"
         self.get_logger().info(response.message)
         return response
 
@@ -331,14 +430,14 @@ class System1Node(Node):
             self.get_logger().info(text)
 
     def shutdown(self) -> None:
-        """Stop the inference thread (before the node is destroyed)."""
-        worker = getattr(self, "worker", None)
-        if worker is not None:
-            worker.stop()
+        """Stop the timers and the inference thread (before the node is destroyed)."""
+        self._stop_activity()
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; exit status 0 on a clean stop, 1 on a startup error."""
+    """Run the node until SIGINT/SIGTERM; exit status 0 on a clean stop, 1 when it cannot
+    start (a bad `autostart` value, or with `autostart:=true` a failed configure/activate).
+    Without autostart it waits unconfigured for a lifecycle manager."""
     # The inference thread runs Python between onnxruntime calls; a short GIL switch interval
     # bounds how long the control timer can wait for the GIL (default 5 ms).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -347,24 +446,14 @@ def main(args: list[str] | None = None) -> int:
     try:
         try:
             node = System1Node()
-        except StartupError as exc:
+        except params.ParameterError as exc:
             rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
-            return 1
+            return EXIT_STARTUP_FAILED
+        if node.autostart and not autostart(node):
+            return EXIT_STARTUP_FAILED
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        # Everything allocated so far (models, sessions, messages types) lives for the whole
-        # run: move it out of the garbage collector's sight, so that a full collection,
-        # which stops every thread, only walks what the loop allocates afterwards.
-        gc.collect()
-        gc.freeze()
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        except Exception:  # noqa: BLE001
-            if rclpy.ok():
-                raise
-            # SIGINT/SIGTERM shut the context down while a callback was publishing: a clean stop.
+        spin(node, executor)
         return 0
     finally:
         if node is not None:

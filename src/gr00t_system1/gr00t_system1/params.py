@@ -53,8 +53,8 @@ SPECS = (
          "Cross-fade time from the old chunk's command to a new chunk's, seconds (0 = swap).",
          range=Range(0.0, 10.0)),
     Spec("start_enabled", "bool", UNSET,
-         "Publish commands from the start without a /gr00t/enable call. Unset: the YAML's "
-         "start_enabled.", example="true"),
+         "Publish commands as soon as the node is active, without a /gr00t/enable call (read "
+         "at configure). Unset: the YAML's start_enabled.", example="true"),
     Spec("ort_threads", "integer", 1,
          "Intra-op threads of onnxruntime (and of torch on the CPU).", range=Range(1, 64)),
     Spec("inference_niceness", "integer", 5,

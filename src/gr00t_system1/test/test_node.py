@@ -18,8 +18,9 @@ import pytest
 
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
-from gr00t_testing import (RELIABLE, InputFeeder, NodeProcess, RosProbe, backbone_id,
-                           scale_action_decoder, wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, InputFeeder, NodeProcess, RosProbe,
+                           backbone_id, change_state, lifecycle_state, scale_action_decoder,
+                           wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -28,9 +29,12 @@ START_TIMEOUT = 120.0  # node start on a loaded 2-core machine (imports + runner
 
 
 def start_node(tmp_path: Path, checkpoint: Path, *params: str, embodiment: Path = G1_YAML,
-               name: str = "system1") -> NodeProcess:
-    # The shipped YAMLs start disabled (a person enables a real robot); these tests drive
-    # the node as enabled unless they pass start_enabled themselves (the last -p wins).
+               name: str = "system1", autostart: bool = True) -> NodeProcess:
+    """The node as a process; with `autostart` it configures and activates itself, without
+    it waits unconfigured for lifecycle requests (test_lifecycle.py drives those). The
+    shipped YAMLs start disabled (a person enables a real robot); these tests drive the node
+    as enabled unless they pass start_enabled themselves (the last -p wins)."""
+    params = (*params, AUTOSTART) if autostart else params
     args = ["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={embodiment}",
             "-p", "start_enabled:=true", *[x for p in params for x in ("-p", p)]]
     return NodeProcess.python_module("gr00t_system1.node", args, tmp_path / f"{name}.log")
@@ -348,5 +352,113 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         hand_lim = np.array([emb.joint(j).position_limits for j in js_c.joints])
         hand = np.array([s.position for s in states])
         assert (hand >= hand_lim[:, 0]).all() and (hand <= hand_lim[:, 1]).all()
+    finally:
+        stop_ok(node)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measured(
+        checkpoint, onnx_cache, ros_domain_id, tmp_path):
+    from gr00t_msgs.msg import ActionChunk
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    emb = load_embodiment(G1_YAML)
+    dt = 1.0 / emb.rates.system1_hz
+    slack = 0.05  # DDS delivery + scheduling on a loaded 2-core machine
+    node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}", "start_enabled:=true",
+                      "state_staleness_s:=1.0", autostart=False)
+    topics = [c.topic for c in emb.controllers]
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rec = Recorder(probe, Float64MultiArray, topics)
+            chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
+            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb, seed=3),
+                                 backbone_id=backbone_id(checkpoint)).start()
+
+            def assert_first_commands_at(measured, after: float) -> None:
+                wait_until(lambda: all(any(t > after for t, _ in rec.snapshot(c.topic))
+                                       for c in emb.controllers), 10, "a command on every topic")
+                for c in emb.controllers:
+                    first = next(np.array(m.data) for t, m in rec.snapshot(c.topic) if t > after)
+                    want = np.array([measured[j] for j in c.joints])
+                    step = np.array([emb.joint(j).velocity_limit for j in c.joints]) * dt
+                    assert (np.abs(first - want) <= step + 1e-9).all(), (c.name, first, want)
+
+            try:
+                # Started alone: unconfigured, silent, and the enable service is not there yet.
+                assert lifecycle_state(probe, "/gr00t_system1", START_TIMEOUT) == "unconfigured"
+                assert change_state(probe, "/gr00t_system1", "configure", START_TIMEOUT)
+                assert lifecycle_state(probe, "/gr00t_system1") == "inactive"
+                # Inactive: inputs are taken, nothing is planned or commanded.
+                time.sleep(1.0)
+                assert not chunks and all(not rec.snapshot(t) for t in topics)
+                reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=True))
+                assert reply.success and "inactive" in reply.message, reply.message
+
+                # configure -> activate: commands flow, from the measured position.
+                t_activate = time.monotonic()
+                assert change_state(probe, "/gr00t_system1", "activate")
+                wait_until(lambda: all(len(rec.snapshot(t)) >= 120 for t in topics), 30,
+                           "120 commands on every controller topic")
+                assert_first_commands_at(feeder.measured, t_activate)
+                assert chunks
+
+                # deactivate: no command later than one period after the reply.
+                assert change_state(probe, "/gr00t_system1", "deactivate")
+                t_reply = time.monotonic()
+                n_chunks = len(chunks)
+                time.sleep(1.0)
+                late = [t - t_reply for c in topics for t, _ in rec.snapshot(c) if t > t_reply]
+                assert not late or max(late) <= dt + slack, f"commands after deactivate: {late}"
+                assert len(chunks) <= n_chunks + 1, "planning went on while inactive"
+                assert lifecycle_state(probe, "/gr00t_system1") == "inactive"
+
+                # While inactive the robot settles elsewhere; activating again starts the
+                # commands there, not where they were before.
+                feeder.measured = measured_positions(emb, seed=4)
+                time.sleep(0.3)
+                t_again = time.monotonic()
+                assert change_state(probe, "/gr00t_system1", "activate")
+                assert_first_commands_at(feeder.measured, t_again)
+            finally:
+                feeder.stop()
+        out = node.output()
+        assert "deactivated: no commands are published" in out
+        assert out.count("activated: enabled") == 2
+    finally:
+        stop_ok(node)
+
+
+@pytest.mark.parametrize("damage,reason,expected", [
+    ("missing", "no config.json", True),  # a reported error: FAILURE
+    ("corrupt_weights", "deserializing header", False),  # an unexpected one: ERROR, on_error
+])
+def test_configure_failure_leaves_the_node_unconfigured_with_the_reason(
+        checkpoint, ros_domain_id, tmp_path, damage, reason, expected):
+    bad = tmp_path / "bad_checkpoint"
+    if damage == "corrupt_weights":
+        shutil.copytree(checkpoint, bad)
+        (bad / "model.safetensors").write_bytes(b"not a safetensors file")
+    node = start_node(tmp_path, bad, "backend:=torch", autostart=False)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            assert not change_state(probe, "/gr00t_system1", "configure", START_TIMEOUT)
+            assert lifecycle_state(probe, "/gr00t_system1") == "unconfigured"
+            assert not change_state(probe, "/gr00t_system1", "activate")  # refused, no crash
+            assert node.alive()
+            # What configure built before the failure (the decoders' publishers, when the
+            # weights were the problem) is gone.
+            topic = load_embodiment(G1_YAML).controllers[0].topic
+            wait_until(lambda: probe.node.count_publishers(topic) == 0, 5,
+                       f"no publisher left on {topic}")
+            assert "/gr00t/enable" not in dict(probe.node.get_service_names_and_types())
+        out = node.output()
+        stays = "configure failed, the node stays unconfigured" if expected else \
+            "configure failed unexpectedly, the node stays unconfigured"
+        assert stays in out and reason in out, out[-3000:]
+        if expected:
+            assert "Traceback" not in out and str(bad) in out, out[-3000:]
     finally:
         stop_ok(node)

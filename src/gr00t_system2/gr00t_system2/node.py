@@ -6,7 +6,14 @@ modules; the token wire format (gr00t_common.tokens, shared with System 1) and r
 statistics (gr00t_common.stats) in gr00t_common; the backbone is gr00t_policy's
 BackboneRunner.
 
-Threads: the executor thread runs the camera and instruction subscriptions, the
+A managed (lifecycle) node (gr00t_common.lifecycle): configure reads the parameters, loads
+the backbone, warms it up and creates the subscriptions, the SetInstruction service and
+the (lifecycle) publishers, so frames and instructions are taken from then on; activate
+starts the inference thread and the diagnostics timer; deactivate stops both before it
+returns (no tokens while inactive); cleanup releases what configure built. A configure
+failure is logged with its reason and the node stays unconfigured.
+
+Threads while active: the executor thread runs the camera and instruction subscriptions, the
 SetInstruction service and the 1 Hz diagnostics timer; a dedicated inference thread ticks
 at ``rate_hz``, takes the newest frame of every camera and runs the backbone. A slow
 inference therefore never delays a frame or a service reply, and when inference is slower
@@ -29,12 +36,14 @@ import rclpy
 from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from gr00t_common.lifecycle import (EXIT_STARTUP_FAILED, Entities, autostart,
+                                    declare_autostart, guarded, spin)
 from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
 from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
@@ -64,18 +73,85 @@ LOG_THROTTLE_S = 2.0
 
 
 class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, unreadable checkpoint, failed warm-up)."""
+    """The node cannot be configured (unreadable checkpoint, refused instruction, failed
+    warm-up); the message is the reason."""
 
 
-class System2Node(Node):
+class System2Node(LifecycleNode):
     """GR00T System 2: cameras + instruction -> EmbeddingTokens (see module docstring)."""
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        try:
-            self.params: System2Params = declare_and_read(self)
-        except ParameterError as exc:
-            raise StartupError(str(exc)) from exc
+        self.autostart = declare_autostart(self)
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._diag_timer = None
+        self.context.on_shutdown(self._stop.set)  # SIGINT/SIGTERM: stop before rcl goes away
+        self._configured = Entities(self)  # what configure creates, cleanup destroys
+
+    # -- lifecycle transitions -----------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "configure", self._configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._release()
+            return result
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "activate", self._activate)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._stop_activity()
+            return result
+        return super().on_activate(state)  # enables the lifecycle publishers
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self.get_logger().info("deactivated: no tokens are published")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_error(state)
+
+    def _activate(self) -> None:
+        self._gate = NoveltyGate()  # the first tick publishes, also on the frames seen before
+        self._started = time.monotonic()
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
+        self._worker.start()
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics,
+                                             callback_group=self._diag_group)
+        self.get_logger().info(f"activated: publishing tokens at {self.params.rate_hz} Hz")
+
+    def _stop_activity(self) -> None:
+        """Stop the diagnostics timer and the inference thread (joined: no tokens after)."""
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _release(self) -> None:
+        """Destroy what configure created and drop the backbone: unconfigured again."""
+        self._configured.destroy_newer()
+        for name in ("encoder", "instructions", "frames", "_tokens_pub", "_diag_pub"):
+            self.__dict__.pop(name, None)
+
+    # -- setup ---------------------------------------------------------------------------
+    def _configure(self) -> None:
+        self.params: System2Params = declare_and_read(self)
         p = self.params
         self.encoder = self._load_encoder(p)
         try:
@@ -102,9 +178,10 @@ class System2Node(Node):
         self._published = 0
 
         io_group = MutuallyExclusiveCallbackGroup()
-        diag_group = MutuallyExclusiveCallbackGroup()
-        self._tokens_pub = self.create_publisher(EmbeddingTokens, TOKENS_TOPIC, TOKENS_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        self._diag_group = MutuallyExclusiveCallbackGroup()
+        self._tokens_pub = self.create_lifecycle_publisher(EmbeddingTokens, TOKENS_TOPIC,
+                                                           TOKENS_QOS)
+        self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         for index, topic in enumerate(p.camera_topics):
             self.create_subscription(
                 Image, topic, self._make_image_callback(index, topic), qos_profile_sensor_data,
@@ -117,21 +194,13 @@ class System2Node(Node):
             SetInstruction, SET_INSTRUCTION_SERVICE, self._on_set_instruction,
             callback_group=io_group,
         )
-        self.create_timer(1.0, self._publish_diagnostics, callback_group=diag_group)
-
-        self._started = time.monotonic()
-        self._stop = threading.Event()
-        self.context.on_shutdown(self._stop.set)  # SIGINT/SIGTERM: stop before rcl goes away
-        self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
-        self._worker.start()
         self.get_logger().info(
-            f"ready: cameras {list(p.camera_topics)}, {p.rate_hz} Hz, backbone "
+            f"configured: cameras {list(p.camera_topics)}, {p.rate_hz} Hz, backbone "
             f"{self.encoder.backbone_id}, {self.encoder.max_tokens} tokens x "
             f"{self.encoder.output_dim} as {p.token_dtype}, instruction 0: "
             f"{self.instructions.current.text!r}"
         )
 
-    # -- setup ---------------------------------------------------------------------------
     def _load_encoder(self, p: System2Params):
         import torch
 
@@ -339,15 +408,15 @@ class System2Node(Node):
     # -- shutdown ------------------------------------------------------------------------
     def destroy_node(self) -> None:
         """Stop the inference thread, then destroy the node."""
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
-            self._worker.join(timeout=10.0)
+        if hasattr(self, "_stop"):
+            self._stop_activity()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; exit code 1 when it cannot start."""
+    """Run the node until SIGINT/SIGTERM; exit code 1 when it cannot start (a bad
+    `autostart` value, or with `autostart:=true` a failed configure/activate), 2 on
+    malformed arguments. Without autostart it waits unconfigured for a lifecycle manager."""
     logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         rclpy.init(args=args)
@@ -358,14 +427,15 @@ def main(args: list[str] | None = None) -> int:
     code = 0
     try:
         node = System2Node()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except StartupError as exc:
+        if node.autostart and not autostart(node):
+            code = EXIT_STARTUP_FAILED
+        else:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            spin(node, executor)
+    except ParameterError as exc:
         logger.error(f"cannot start: {exc}")
-        code = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        code = EXIT_STARTUP_FAILED
     finally:
         if node is not None:
             node.destroy_node()

@@ -24,7 +24,8 @@ from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_seconds
 from gr00t_common.tokens import TokenDecoder
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
-from gr00t_testing import NodeProcess, RosProbe, wait_until
+from gr00t_testing import (AUTOSTART, NodeProcess, RosProbe, activate, change_state,
+                           lifecycle_state, wait_until)
 
 LEFT, RIGHT = "/cam/left", "/cam/right"
 DEFAULT_INSTRUCTION = "hold your position"
@@ -57,9 +58,13 @@ def ckpt2(tmp_path_factory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("ckpt2") / "nano2", num_views=2)
 
 
-def start_node(ckpt: Path, log: Path, *extra: str, rate_hz: float = 10.0) -> NodeProcess:
+def start_node(ckpt: Path, log: Path, *extra: str, rate_hz: float = 10.0,
+               autostart: bool = True) -> NodeProcess:
+    """The node as a process; with `autostart` it configures and activates itself, without
+    it waits unconfigured for lifecycle requests."""
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args",
+        *(["-p", AUTOSTART] if autostart else []),
         "-p", f"checkpoint:={ckpt}",
         "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
         "-p", f"rate_hz:={float(rate_hz)}",
@@ -343,7 +348,8 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
     # rcl itself refuses a parameter value it cannot parse: exit 2, no traceback.
     cases.append((["-p", "default_instruction:=wave\u0007"], "invalid command-line arguments", 2))
     for i, (args, needle, expected_code) in enumerate(cases):
-        proc = NodeProcess.python_module("gr00t_system2.node", ["--ros-args", *args],
+        proc = NodeProcess.python_module("gr00t_system2.node",
+                                         ["--ros-args", "-p", AUTOSTART, *args],
                                          tmp_path / f"bad{i}.log")
         proc.proc.wait(timeout=120)
         proc.stop()
@@ -351,3 +357,50 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         assert proc.proc.returncode == expected_code, out
         assert needle in out, out
         assert "Traceback" not in out, out
+
+
+def test_deactivated_publishes_no_tokens_and_keeps_taking_instructions(ros_domain_id, ckpt2,
+                                                                        tmp_path):
+    node = start_node(ckpt2, tmp_path / "node.log", autostart=False)
+    left, right = scene(7), scene(8)
+    stamp = [200.0]
+
+    def fresh_frames() -> dict[str, Image]:
+        stamp[0] += 0.1
+        return {LEFT: image_msg(left, "rgb8", stamp[0], "l"),
+                RIGHT: image_msg(right, "rgb8", stamp[0], "r")}
+
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            assert lifecycle_state(probe, "/gr00t_system2", 90) == "unconfigured"
+            activate(probe, "/gr00t_system2")
+            rig = Rig(probe, node)
+            rig.publish_until(fresh_frames, lambda: len(rig.tokens) >= 3, "tokens while active",
+                              90)
+
+            assert change_state(probe, "/gr00t_system2", "deactivate")
+            t_reply = time.monotonic()
+            count = len(rig.tokens)
+            # A token already on the wire may still land; nothing is computed afterwards.
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                for topic, msg in fresh_frames().items():
+                    rig.cams[topic].publish(msg)
+                time.sleep(0.1)
+            assert len(rig.tokens) <= count + 1, (len(rig.tokens), count)
+            assert lifecycle_state(probe, "/gr00t_system2") == "inactive"
+            # Instructions are still taken while inactive, and used once active again.
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction="raise your left hand"))
+            assert reply.accepted and reply.instruction_id == 1, reply.message
+            assert not rig.tokens_with(instruction_id=1)
+
+            assert change_state(probe, "/gr00t_system2", "activate")
+            rig.publish_until(fresh_frames, lambda: rig.tokens_with(instruction_id=1),
+                              "tokens for instruction 1 after activating again")
+            assert time.monotonic() - t_reply > 2.0
+    finally:
+        code = node.stop(signal.SIGINT)
+    out = node.log_path.read_text(errors="replace")
+    assert code == 0, out
+    assert "deactivated: no tokens are published" in out and "Traceback" not in out, out

@@ -6,6 +6,8 @@
   (gr00t_common.probe, also used by gr00t-eval and the benchmarks).
 - `NodeProcess`, `bringup_command`, `instruct_command`: nodes and CLIs as OS processes.
 - `InputFeeder`: joint states and tokens published from a thread.
+- `activate`, `change_state`, `lifecycle_state`, `AUTOSTART`: lifecycle transitions of a
+  node under test (or the parameter that makes it configure and activate itself).
 - `make_checkpoint_for`, `scale_action_decoder`, `backbone_id`: random checkpoints matching
   embodiment YAMLs (gr00t_policy.testing.checkpoints, ROS-free).
 - `imported_modules`, `offenders`: static import scans for the package-boundary tests.
@@ -15,8 +17,11 @@ from gr00t_common.probe import RELIABLE, RosProbe, wait_until
 from gr00t_policy.testing.checkpoints import backbone_id, make_checkpoint_for, scale_action_decoder
 from gr00t_policy.testing.imports import imported_modules, offenders
 from gr00t_testing.feeder import InputFeeder
+from gr00t_testing.lifecycle import AUTOSTART, activate, change_state
+from gr00t_testing.lifecycle import state as lifecycle_state
 from gr00t_testing.processes import NodeProcess, bringup_command, instruct_command
 
-__all__ = ["RELIABLE", "InputFeeder", "NodeProcess", "RosProbe", "backbone_id",
-           "bringup_command", "imported_modules", "instruct_command", "make_checkpoint_for", "offenders", "scale_action_decoder",
-           "wait_until"]
+__all__ = ["AUTOSTART", "RELIABLE", "InputFeeder", "NodeProcess", "RosProbe", "activate",
+           "backbone_id", "bringup_command", "change_state", "imported_modules",
+           "instruct_command", "lifecycle_state", "make_checkpoint_for", "offenders",
+           "scale_action_decoder", "wait_until"]

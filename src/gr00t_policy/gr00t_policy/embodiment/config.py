@@ -108,8 +108,9 @@ class EmbodimentConfig(Section):
         "command, `hold_measured` commands the last measured positions.",
         what="on_stale behaviour")
     start_enabled: StrictBool = yaml_key(
-        "Whether System 1 sends commands without a /gr00t/enable call. Keep it false for a "
-        "real robot: a person enables it.", default=False, what="start_enabled")
+        "Whether System 1 sends commands as soon as it is active, without a /gr00t/enable "
+        "call. Keep it false for a real robot: a person enables it.", default=False,
+        what="start_enabled")
     plausibility: Annotated[Plausibility, null_as({})] = yaml_key(
         "Limits on what a measurement may be before System 1 faults.",
         default_factory=Plausibility, default_doc="the defaults of its keys")

@@ -140,6 +140,22 @@ class Planner:
         self.tokens_seq = 0  # seq of the TokenSample in force (0 = none yet)
         self.instruction_id = 0
 
+    def warm_up(self) -> float:
+        """Run the runner once on zero tokens and a zero state, before going live: the first
+        call pays for lazy initialisation (allocations, kernel selection, a CUDA context).
+        Returns the seconds it took. The conditioning it leaves is marked as none, so the
+        next `set_tokens` sets it again."""
+        runner = self.runner
+        tokens = np.zeros((runner.num_tokens, runner.token_dim), np.float32)  # (L, C)
+        mask = np.ones(runner.num_tokens, np.bool_)  # (L,)
+        state = np.zeros(runner.max_state_dim, np.float32)  # (S_max,)
+        noise = np.zeros((runner.horizon, runner.max_action_dim), np.float32)  # (H, A_max)
+        t0 = time.monotonic()
+        runner.set_conditioning(tokens, mask)
+        runner.sample(state, noise)
+        self.tokens_seq = 0
+        return time.monotonic() - t0
+
     def set_tokens(self, sample: TokenSample) -> None:
         """Compute the conditioning (K/V) once for this token message."""
         self.runner.set_conditioning(sample.tokens, sample.mask)

@@ -26,8 +26,8 @@ minus the camera stamp of the newest tokens, both in the simulator's time base).
 
 Seeds: training data uses seeds < 100000 (gr00t_sim.collect), so evaluation starts at 100000.
 Exit status: 0 when the episodes were measured (whatever the success rate), 1 when the graph
-failed (a node died, a service or topic never came), 2 on bad arguments or a missing
-checkpoint, 3 when a node's executable is not installed.
+failed (a node died or failed to configure or activate, a service or topic never came), 2 on
+bad arguments or a missing checkpoint, 3 when a node's executable is not installed.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any, TextIO
 
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, GraphError,
                                  build_graph)
-from gr00t_bringup.runner import ExecutableNotFound, GraphRunner
+from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.report import format_report
@@ -133,10 +133,13 @@ def build_eval_graph(args: argparse.Namespace) -> Any:
 def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) -> dict:
     """Start the graph, run the episodes, stop the graph; returns the result dict.
 
-    Raises GraphFailed (the graph failed) or runner.ExecutableNotFound.
+    Raises GraphFailed (the graph failed), runner.TransitionError (a lifecycle node did not
+    configure or activate) or runner.ExecutableNotFound.
     """
     t_start = time.monotonic()
-    runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out)
+    # The start-up timeout also bounds configuring the lifecycle nodes (runner.start()).
+    runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out,
+                         timeouts=Timeouts(configure_s=args.startup_timeout))
     probe = video = None
     try:
         runner.start()
@@ -206,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ExecutableNotFound as exc:
                 print(f"gr00t-eval: {exc}", file=sys.stderr)
                 return EXIT_MISSING_EXECUTABLE
-            except GraphFailed as exc:
+            except (GraphFailed, TransitionError) as exc:
                 out.flush()
                 print(f"gr00t-eval: the graph failed: {exc}\n(the nodes' output: "
                       f"{node_log if args.log_dir else 'pass --log-dir DIR to keep it'})",

@@ -1,0 +1,171 @@
+"""Bringing the graph's lifecycle nodes up and down, for `GraphRunner` (gr00t-bringup run,
+gr00t-eval, the benchmarks), as nav2's lifecycle manager does for its nodes.
+
+Up, once every process is started: configure every lifecycle node at once (each loads its
+checkpoint, in parallel), then activate them in graph order (System 2 before System 1, so
+tokens are on their way when System 1 starts planning). Down, before the processes are
+signalled: deactivate every node that was activated (System 1 stops commanding at once).
+
+Every wait watches the processes too: a node that exits, refuses a transition (its log says
+why) or does not answer in time is a `TransitionError` naming the node, the transition and
+the node's last output lines. A stop request (SIGINT to the runner) ends the wait quietly.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["LifecycleDriver", "Timeouts", "TransitionError"]
+
+POLL_S = 0.05
+# A node logs why a transition failed just before it answers; its output reaches the
+# runner through a pipe, the answer through DDS: give the log line this long to arrive.
+OUTPUT_GRACE_S = 0.5
+
+
+class TransitionError(RuntimeError):
+    """A lifecycle node did not reach the state it was asked for."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long each step of bringing a node up or down may take (seconds).
+
+    Attributes:
+        services_s: from the process start until its lifecycle services answer (imports).
+        configure_s: configure: loading the checkpoint, an ONNX export or a TensorRT
+            engine build (minutes for a full-size model), the warm-up.
+        activate_s: activate (starting threads and timers).
+        deactivate_s: deactivate at shutdown; past it the node is stopped anyway.
+    """
+
+    services_s: float = 120.0
+    configure_s: float = 900.0
+    activate_s: float = 30.0
+    deactivate_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("services_s", "configure_s", "activate_s", "deactivate_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Timeouts.{name} must be a finite number of seconds > 0, "
+                                 f"got {value!r}")
+
+
+class LifecycleDriver:
+    """Drives the lifecycle nodes among a runner's children through a client node.
+
+    Args:
+        children: the runner's children whose spec is a lifecycle node, in graph order;
+            each has `.spec` (name, full_name), `.proc` (a Popen) and `.tail_text()`.
+        say: writes one line of the runner's own output.
+        stop: set when the runner is asked to stop; waits end early, without an error.
+        timeouts: see `Timeouts`.
+    """
+
+    def __init__(self, children: Sequence[Any], *, say: Callable[[str], None],
+                 stop: threading.Event, timeouts: Timeouts) -> None:
+        from gr00t_common.lifecycle_client import LifecycleClient
+        from gr00t_common.probe import RosProbe
+
+        self.children = list(children)
+        self.say = say
+        self.stop = stop
+        self.timeouts = timeouts
+        # A context of its own, in the domain of the environment the nodes inherit.
+        self._probe = RosProbe(name="gr00t_bringup")
+        self._clients = {c.spec.name: LifecycleClient(self._probe.node, c.spec.full_name)
+                         for c in self.children}
+        self.active: list[Any] = []
+
+    # -- up ------------------------------------------------------------------------------
+    def bring_up(self) -> bool:
+        """configure all, then activate one by one. True when all are active, False when a
+        stop was requested meanwhile; TransitionError when a node fails."""
+        t0 = time.monotonic()
+        ready = [(c, lambda c=c: True if self._clients[c.spec.name].ready() else None)
+                 for c in self.children]
+        if not self._await(ready, "offer its lifecycle services", self.timeouts.services_s):
+            return False
+        configure = [(c, self._answer(c, "configure")) for c in self.children]
+        if not self._await(configure, "configure", self.timeouts.configure_s):
+            return False
+        names = ", ".join(c.spec.name for c in self.children)
+        self.say(f"configured {names} in {time.monotonic() - t0:.1f} s")
+        for c in self.children:
+            if not self._await([(c, self._answer(c, "activate"))], "activate",
+                               self.timeouts.activate_s):
+                return False
+            self.active.append(c)
+            self.say(f"{c.spec.name} is active")
+        return True
+
+    def _answer(self, child: Any, transition: str) -> Callable[[], bool | None]:
+        """Send `transition`; a check that is None until answered, then the answer."""
+        future = self._clients[child.spec.name].request(transition)
+        return lambda: bool(future.result().success) if future.done() else None
+
+    def _await(self, checks: list[tuple[Any, Callable[[], bool | None]]], what: str,
+               timeout: float) -> bool:
+        """Wait until every (child, check) check is True; False on a stop request;
+        TransitionError when a check is False, its node exits, or `timeout` passes."""
+        pending = {child.spec.name: (child, check) for child, check in checks}
+        deadline = time.monotonic() + timeout
+        while pending:
+            if self.stop.is_set():
+                return False
+            for name, (child, check) in list(pending.items()):
+                if child.proc.poll() is not None:
+                    raise TransitionError(
+                        f"node {name!r} exited with code {child.proc.returncode} before it "
+                        f"could {what}; its last output:\n{child.tail_text()}")
+                answer = check()
+                if answer is False:
+                    time.sleep(OUTPUT_GRACE_S)
+                    raise TransitionError(
+                        f"node {name!r} failed to {what} (its lifecycle callback refused or "
+                        f"failed; the reason is in its output); its last output:\n"
+                        f"{child.tail_text()}")
+                if answer:
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                late = ", ".join(repr(name) for name in pending)
+                raise TransitionError(
+                    f"node(s) {late} did not {what} within {timeout:g} s; the last output of "
+                    f"each:\n" + "\n".join(c.tail_text() for c, _ in pending.values()))
+            self.stop.wait(POLL_S)
+        return True
+
+    # -- down ----------------------------------------------------------------------------
+    def deactivate(self) -> None:
+        """Deactivate every node this driver activated and that still runs (all at once),
+        waiting at most `timeouts.deactivate_s`; a node that does not answer is reported and
+        left to be stopped by signal."""
+        running = [c for c in self.active if c.proc.poll() is None]
+        self.active = []
+        if not running:
+            return
+        answers = [(c, self._answer(c, "deactivate")) for c in running]
+        deadline = time.monotonic() + self.timeouts.deactivate_s
+        while time.monotonic() < deadline and any(a() is None for _, a in answers):
+            time.sleep(POLL_S)
+        for c, answer in answers:
+            result = answer()
+            if result:
+                self.say(f"{c.spec.name} deactivated")
+            elif c.proc.poll() is None:
+                why = "refused" if result is False else \
+                    f"no answer within {self.timeouts.deactivate_s:g} s"
+                self.say(f"WARNING: {c.spec.name} did not deactivate ({why}); stopping it "
+                         "anyway")
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.destroy()
+        self._clients = {}
+        self._probe.close()

@@ -1,0 +1,62 @@
+"""A minimal real rclpy lifecycle node the runner tests start in place of System 1/2.
+
+It prints one line per transition (`configured`, `activated`, `deactivated`) and spins until
+SIGINT, then exits 0. Parameters: `configure_s` (seconds configure takes), `fail_configure`
+(configure fails, logging why), `exit_in_configure` (the process exits with code 7 while
+configuring, as a crash while loading would).
+"""
+
+import os
+import sys
+import time
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+
+
+class Stub(LifecycleNode):
+    def __init__(self) -> None:
+        super().__init__("stub")
+        self.configure_s = self.declare_parameter("configure_s", 0.0).value
+        self.fail = self.declare_parameter("fail_configure", False).value
+        self.crash = self.declare_parameter("exit_in_configure", False).value
+
+    def on_configure(self, state):
+        time.sleep(self.configure_s)
+        if self.crash:
+            print("stub crashing while configuring", flush=True)
+            os._exit(7)
+        if self.fail:
+            print("stub cannot configure: the checkpoint is missing", flush=True)
+            return TransitionCallbackReturn.FAILURE
+        print("configured", flush=True)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        print("activated", flush=True)
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        print("deactivated", flush=True)
+        return super().on_deactivate(state)
+
+
+def main() -> int:
+    rclpy.init(args=sys.argv)
+    node = Stub()
+    print(f"up {node.get_fully_qualified_name()}", flush=True)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    print("stub stopped cleanly", flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Managed (lifecycle) nodes, the node side: the `autostart` parameter, guarded transitions
+and the spin loop that System 1 and System 2 share.
+
+System 1 and System 2 are `rclpy.lifecycle.LifecycleNode`s (the ROS 2 managed-node state
+machine that ros2_control and nav2 use):
+
+    unconfigured --configure--> inactive --activate--> active
+    active --deactivate--> inactive --cleanup--> unconfigured;   shutdown from any of them
+
+configure reads the parameters, loads the checkpoint and warms it up; activate starts the
+timers and threads and enables the publishers; deactivate stops them; cleanup releases what
+configure built. A node started alone stays unconfigured until a manager asks for a
+transition (`gr00t-bringup run`, the launch file, `ros2 lifecycle set`), as nav2 and
+ros2_control nodes do, unless it is started with `-p autostart:=true`.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from rclpy.client import Client
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, TransitionCallbackReturn
+from rclpy.publisher import Publisher
+from rclpy.service import Service
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
+
+from gr00t_common.params import Spec, declare, read
+
+__all__ = ["AUTOSTART", "EXIT_STARTUP_FAILED", "SPECS", "Entities", "TransitionCallbackReturn",
+           "autostart", "declare_autostart", "guarded", "spin"]
+
+EXIT_STARTUP_FAILED = 1
+
+AUTOSTART = Spec(
+    "autostart", "bool", False,
+    "Configure and activate at start, for a node run by hand without a lifecycle manager. "
+    "False: the node waits unconfigured for configure/activate requests (gr00t-bringup run "
+    "and the launch file send them). With true, a failed configure exits with status 1.")
+SPECS = (AUTOSTART,)
+
+# Errors a transition expects and reports as its reason (a bad parameter, file, checkpoint
+# or embodiment); anything else is a bug and is logged with its traceback.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError, KeyError)
+
+# rclpy's lifecycle service raises this from the node's executor when a request names a
+# transition by id that the current state does not have (ros2cli and our clients send
+# labels, which rclpy refuses politely).
+_BAD_TRANSITION = "Failed to trigger lifecycle state machine transition"
+# Where a failed transition leaves the node (an ERROR passes through on_error, which our
+# nodes answer with SUCCESS after releasing everything: unconfigured).
+_STAYS = {"configure": "unconfigured", "activate": "inactive"}
+
+
+def declare_autostart(node: LifecycleNode) -> bool:
+    """Declare `autostart` on `node` (in its constructor) and return its value."""
+    declare(node, SPECS)
+    return bool(read(node, SPECS)["autostart"])
+
+
+def guarded(node: LifecycleNode, transition: str, work: Callable[[], None],
+            expected: tuple[type[BaseException], ...] = EXPECTED_ERRORS
+            ) -> TransitionCallbackReturn:
+    """Run one transition's work: SUCCESS; FAILURE on an expected error, logged as the reason
+    (the node stays in its previous state); ERROR on anything else, logged with its
+    traceback (rclpy then runs on_error)."""
+    stays = _STAYS.get(transition, "")
+    stays = f", the node stays {stays}" if stays else ""
+    try:
+        work()
+    except expected as exc:
+        node.get_logger().error(f"{transition} failed{stays}: {exc}")
+        return TransitionCallbackReturn.FAILURE
+    except Exception:  # noqa: BLE001 - reported as an ERROR transition, never swallowed
+        node.get_logger().error(f"{transition} failed unexpectedly{stays}:\n"
+                                f"{traceback.format_exc()}")
+        return TransitionCallbackReturn.ERROR
+    return TransitionCallbackReturn.SUCCESS
+
+
+def autostart(node: LifecycleNode) -> bool:
+    """configure then activate `node` from inside (for `autostart:=true`); False, with a
+    fatal line, when either fails (the failing callback has logged why)."""
+    for name, trigger in (("configure", node.trigger_configure),
+                          ("activate", node.trigger_activate)):
+        if trigger() != TransitionCallbackReturn.SUCCESS:
+            node.get_logger().fatal(f"cannot start: {name} failed (the reason is logged "
+                                    "above)")
+            return False
+    return True
+
+
+def spin(node: LifecycleNode, executor) -> None:
+    """Spin `executor` until SIGINT/SIGTERM shut the context down.
+
+    A lifecycle request by id that the current state does not allow makes rclpy raise out
+    of the executor; it is logged and refused (the client gets no reply) instead of taking
+    the node down. An exception while the context is shutting down (a callback that was
+    publishing) is a clean stop.
+    """
+    while True:
+        try:
+            executor.spin()
+            return
+        except (KeyboardInterrupt, ExternalShutdownException):
+            return
+        except Exception as exc:  # noqa: BLE001 - re-raised unless explained below
+            if not node.context.ok():
+                return
+            if _BAD_TRANSITION not in str(exc):
+                raise
+            node.get_logger().error(f"refused a lifecycle request: {exc}")
+
+
+def _entities(node: LifecycleNode) -> list[Any]:
+    return [*node.publishers, *node.subscriptions, *node.services, *node.timers, *node.clients]
+
+
+class Entities:
+    """The publishers, subscriptions, services, timers and clients a node creates after this
+    object is made (at the end of its constructor); `destroy_newer` destroys them.
+
+    Cleanup, and a configure that failed half-way, release exactly what configure built,
+    also what a decoder plugin created on the node, and never the node's own lifecycle and
+    parameter services.
+    """
+
+    def __init__(self, node: LifecycleNode) -> None:
+        self._node = node
+        self._keep = set(_entities(node))
+
+    def destroy_newer(self) -> int:
+        """Destroy every entity created since construction; returns how many."""
+        node = self._node
+        newer = [e for e in _entities(node) if e not in self._keep]
+        for e in newer:
+            if isinstance(e, LifecyclePublisher):
+                node.destroy_lifecycle_publisher(e)
+            elif isinstance(e, Publisher):
+                node.destroy_publisher(e)
+            elif isinstance(e, Subscription):
+                node.destroy_subscription(e)
+            elif isinstance(e, Service):
+                node.destroy_service(e)
+            elif isinstance(e, Timer):
+                node.destroy_timer(e)
+            elif isinstance(e, Client):
+                node.destroy_client(e)
+        return len(newer)
