@@ -73,8 +73,15 @@ def test_g1_counts_and_orders():
     assert [c.topic for c in emb.cameras] == ["/camera/head/image_raw"]
     assert (emb.rates.system1_hz, emb.rates.system2_hz) == (120.0, 10.0)
     assert (emb.staleness.state_s, emb.staleness.tokens_s) == (0.1, 0.5)
-    assert emb.on_stale == "hold_last_command" and emb.start_enabled is True
+    # A real robot waits for a person to enable it (issue 17).
+    assert emb.on_stale == "hold_last_command" and emb.start_enabled is False
     assert emb.position_limits.shape == (31, 2) and emb.velocity_limits.shape == (31,)
+    # Operating limits, far below the URDF's 22-37 rad/s, with accelerations on every joint.
+    assert np.all(emb.velocity_limits <= 6.0) and np.all(np.isfinite(emb.acceleration_limits))
+    assert emb.plausibility.position_margin == 0.1
+    # The legs are watched (limits from the MJCF), not commanded.
+    assert len(emb.monitored_joints) == 43 and emb.commanded_held_joints == ()
+    assert emb.limits_of("left_knee_joint") == (-0.087267, 2.8798)
     assert np.all(emb.position_limits[:, 0] < emb.position_limits[:, 1])
     assert np.all(emb.velocity_limits > 0)
 

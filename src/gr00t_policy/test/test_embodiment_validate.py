@@ -127,3 +127,42 @@ def test_builtin_decoder_names_are_accepted(g1):
         g1["controllers"][i]["type"] = name
     emb = parse_embodiment(g1, "decoders")
     assert [c.type for c in emb.controllers[:3]] == list(BUILTIN_DECODER_TYPES)
+
+
+def test_a_held_joint_needs_limits_and_its_position_inside_them(g1):
+    del g1["held_joints"][3]["limits"]
+    g1["held_joints"][4]["position"] = 2.0  # left ankle pitch: limits [-0.87, 0.52]
+    issues = _issues(g1)
+    assert [i.path for i in issues] == ["held_joints[3]", "held_joints[4].position"]
+    assert "no position limits" in issues[0].message and "limits: [min, max]" in issues[0].fix
+    assert "outside the joint's limits" in issues[1].message
+
+
+def test_a_holds_controller_drives_held_joints_with_velocity_limits_only(g1):
+    legs = [h["name"] for h in g1["held_joints"]]
+    g1["controllers"].append({"name": "legs", "type": "forward_command",
+                              "topic": "/legs/commands", "joints": legs, "holds": True})
+    issues = _issues(g1)  # no velocity limits on the held joints yet
+    assert {i.path for i in issues} == {f"held_joints[{k}]" for k in range(len(legs))}
+    assert "no velocity limit" in issues[0].message
+    for h in g1["held_joints"]:
+        h["velocity"], h["acceleration"] = 1.0, 5.0
+    emb = parse_embodiment(copy.deepcopy(g1), "test")
+    assert emb.commanded_held_joints == tuple(legs)
+    assert emb.command_joints == (*emb.action_joints, *legs)
+    lim = emb.command_limits()
+    assert lim["velocity"][-1] == 1.0 and lim["acceleration"][-1] == 5.0
+    # An action joint in a holds controller, or a held joint in a plain one, is refused.
+    g1["controllers"][-1]["joints"].append("left_elbow_joint")
+    (issue,) = [i for i in _issues(copy.deepcopy(g1)) if "holds: true" in i.message]
+    assert "left_elbow_joint" in issue.message
+    g1["controllers"][-1]["joints"].pop()
+    g1["controllers"][-1]["holds"] = False
+    assert any("also listed in controller" in i.message for i in _issues(g1))
+
+
+def test_acceleration_and_margin_must_be_positive(g1):
+    g1["joint_groups"]["waist"]["joints"][0]["acceleration"] = 0.0
+    g1["plausibility"] = {"position_margin": -1.0}
+    paths = {i.path for i in _issues(g1)}
+    assert paths == {"joint_groups.waist.joints[0].acceleration", "plausibility.position_margin"}

@@ -374,7 +374,7 @@ def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measure
         with RosProbe(domain_id=ros_domain_id) as probe:
             rec = Recorder(probe, Float64MultiArray, topics)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
-            feeder = InputFeeder(probe, emb.state_joints, measured_positions(emb, seed=3),
+            feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb, seed=3),
                                  backbone_id=backbone_id(checkpoint)).start()
 
             def assert_first_commands_at(measured, after: float) -> None:
