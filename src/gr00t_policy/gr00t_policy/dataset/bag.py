@@ -161,8 +161,14 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
                                     f"{channel.message_encoding!r} and no ros2msg schema; "
                                     "only CDR messages with their .msg schema are read")
                             decoders[channel.id] = decode
+                        try:
+                            msg = decode(record.data)
+                        except Exception as exc:  # noqa: BLE001 - any decoder failure
+                            raise BagError(
+                                f"{file}: a message on {channel.topic} does not decode with "
+                                f"its schema {bag.topics[channel.topic]} ({exc!r})") from None
                         bag.messages.setdefault(channel.topic, []).append(
-                            (int(record.log_time), decode(record.data)))
+                            (int(record.log_time), msg))
                     elif isinstance(record, Metadata) and record.name == EPISODE_METADATA:
                         bag.custom_data.update(record.metadata)
                     elif isinstance(record, (DataEnd, Footer)):
