@@ -22,7 +22,7 @@ from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.dataset.bag import read_bag
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.embodiment import parse_embodiment
-from gr00t_testing import NodeProcess, RosProbe, wait_until
+from gr00t_testing import NodeProcess, RosProbe
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -145,10 +145,13 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
     with Reader(bag0) as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
         types = {c.topic: c.msgtype for c in reader.connections}
+        seconds = reader.duration / 1e9
     assert sorted(counts) == sorted(TOPICS), counts
     assert types["/camera/head/image_raw"] == "sensor_msgs/msg/Image"
-    assert 1.0 * 125 <= counts["/joint_states"] <= 2.5 * 125, counts
-    assert counts["/arm/commands"] >= 20 and counts["/extra"] >= 10 and counts["/gr00t/instruction"] == 0
+    assert seconds >= 1.4 and counts["/gr00t/instruction"] == 0, (seconds, counts)
+    for topic, hz in (("/joint_states", 125), ("/camera/head/image_raw", 30),
+                      ("/arm/commands", 20), ("/extra", 10)):  # nothing lost, nothing twice
+        assert 0.75 * hz <= counts[topic] / seconds <= 1.1 * hz, (topic, counts, seconds)
     emb = parse_embodiment(embodiment_dict())
     [report] = convert_bags([bag0], emb, tmp_path / "ds0")
     assert report.complete and report.task == "touch the red cube"
