@@ -28,6 +28,7 @@ setup(
     entry_points={
         "console_scripts": [
             "sim_node = gr00t_sim.node:main",
+            "expert_node = gr00t_sim.expert_node:main",
         ],
     },
 )

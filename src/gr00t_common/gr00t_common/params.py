@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                               ParameterUninitializedException)
+from rclpy.parameter import Parameter
 
 
 class ParameterError(ValueError):
@@ -290,9 +292,14 @@ def declare(node: Any, specs: Iterable[Spec]) -> None:
         if node.has_parameter(spec.name):
             continue
         default = spec.default() if callable(spec.default) else spec.default
+        if default is UNSET:
+            default = None
+        elif spec.type == "string_array" and not default:
+            # rclpy takes an empty list for a byte array: declare the type instead (`read`
+            # gives the empty default while nothing is passed).
+            default = Parameter.Type.STRING_ARRAY
         try:
-            node.declare_parameter(spec.name, None if default is UNSET else default,
-                                   spec.descriptor())
+            node.declare_parameter(spec.name, default, spec.descriptor())
         except InvalidParameterTypeException as exc:
             raise spec._wrong_type(str(exc)) from exc
         except InvalidParameterValueException as exc:
@@ -309,7 +316,14 @@ def check(specs: Iterable[Spec], values: Mapping[str, Any]) -> dict[str, Any]:
 def read(node: Any, specs: Iterable[Spec]) -> dict[str, Any]:
     """{name: validated value} of the declared parameters (see `check`)."""
     specs = tuple(specs)
-    return check(specs, {s.name: node.get_parameter(s.name).value for s in specs})
+    return check(specs, {s.name: _value(node, s) for s in specs})
+
+
+def _value(node: Any, spec: Spec) -> Any:
+    try:
+        return node.get_parameter(spec.name).value
+    except ParameterUninitializedException:  # an empty string_array default (see `declare`)
+        return spec.default() if callable(spec.default) else spec.default
 
 
 def declare_and_read(node: Any, specs: Iterable[Spec]) -> dict[str, Any]:

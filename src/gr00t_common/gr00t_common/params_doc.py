@@ -32,6 +32,10 @@ NODES = (
     ("gr00t_system1", "System 1: joint states and tokens in, controller commands out",
      ("gr00t_system1.params", LIFECYCLE)),
     ("gr00t_sim", "The MuJoCo Unitree G1 tabletop simulator", "gr00t_sim.params"),
+    ("gr00t_expert", "The scripted expert commanding the simulator (gr00t_sim.expert_node)",
+     "gr00t_sim.expert_params"),
+    ("gr00t_record", "gr00t-record: an embodiment's topics into one rosbag2 MCAP bag per "
+     "episode", "gr00t_record.params"),
     ("gr00t_baseline", "The synchronous baseline of bench/graph_vs_baseline.py (benchmarks only)",
      "bench/baseline_node.py"),
 )

@@ -87,6 +87,12 @@ def test_unset_numbers_take_ints_and_overrides_are_read(make_node):
     assert values["topics"] == ("/a", "/b")
 
 
+def test_empty_string_array_default_reads_empty_and_takes_strings(make_node):
+    specs = (Spec("extra", "string_array", [], "More topics."),)
+    assert declare_and_read(make_node(), specs) == {"extra": ()}
+    assert declare_and_read(make_node("extra:=[/a,/b]"), specs) == {"extra": ("/a", "/b")}
+
+
 @pytest.mark.parametrize("override,pattern", [
     # checked by `read` (no descriptor can say these):
     ("control_rate_hz:=0",

@@ -1,4 +1,13 @@
-"""LeRobot v2 datasets with GR00T's extra meta files: a writer and a reader (ROS-free).
+"""LeRobot datasets with GR00T's extra meta files: a writer, a reader, and a converter from
+rosbag2 bags (ROS-free).
+
+- ``writer.py`` :class:`LeRobotWriter` writes the v2.0 layout below;
+- ``reader.py`` :class:`LeRobotDataset` reads it, and LeRobot v2.1 and v3.0 datasets that
+  other tools wrote (``formats.py``; without modality.json the embodiment YAML gives the key
+  layout);
+- ``from_bag.py`` (``gr00t-dataset from-bag``, ``cli.py``): rosbag2 MCAP bags (``bag.py``)
+  -> the embodiment's signals (``bag_streams.py``) -> rows on the action_dt grid
+  (``resample.py``) -> :class:`LeRobotWriter`.
 
 Layout written (LeRobot ``codebase_version`` "v2.0", one file per episode)::
 
@@ -28,10 +37,11 @@ grey levels, plays everywhere).
 from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
     DatasetError)
+from gr00t_policy.dataset.bag import Bag, BagError, read_bag
 from gr00t_policy.dataset.reader import Episode, LeRobotDataset
 from gr00t_policy.dataset.video import VIDEO_CODECS, VideoCodec, read_video, write_video
 from gr00t_policy.dataset.writer import LeRobotWriter
 
-__all__ = ["ACTION", "CODEBASE_VERSION", "DATA_PATH", "STATE", "TASK_ANNOTATION", "VIDEO_PATH",
+__all__ = ["ACTION", "Bag", "BagError", "CODEBASE_VERSION", "DATA_PATH", "STATE", "TASK_ANNOTATION", "VIDEO_PATH",
            "VIDEO_PREFIX", "VIDEO_CODECS", "DatasetError", "Episode", "LeRobotDataset",
-           "LeRobotWriter", "VideoCodec", "read_video", "write_video"]
+           "LeRobotWriter", "VideoCodec", "read_bag", "read_video", "write_video"]

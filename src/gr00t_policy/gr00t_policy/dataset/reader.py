@@ -1,4 +1,4 @@
-"""LeRobotDataset: reads a LeRobot v2 dataset (ours, or any with GR00T's modality.json)."""
+"""LeRobotDataset: reads a LeRobot dataset, v2.0 (ours), v2.1 or v3.0 (gr00t_policy.dataset.formats)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gr00t_policy.dataset.layout import (
-    ACTION, STATE, VIDEO_PREFIX, DatasetError, _read_jsonl)
+from gr00t_policy.dataset.layout import ACTION, STATE, VIDEO_PREFIX, DatasetError
 from gr00t_policy.dataset.video import read_video
 
 
@@ -42,38 +41,81 @@ class Episode:
 
 
 class LeRobotDataset:
-    """Reads a dataset written by :class:`LeRobotWriter` (or any LeRobot v2 + modality.json)."""
+    """Reads a LeRobot dataset: v2.0 (ours, :class:`LeRobotWriter`), v2.1 or v3.0.
 
-    def __init__(self, root: str | Path) -> None:
+    The state/action key layout and the camera names come from GR00T's meta/modality.json;
+    datasets written by other tools have none, and then ``embodiment`` (an
+    EmbodimentConfig) supplies them: its state and action keys tile ``observation.state`` and
+    ``action`` in YAML order, and camera ``name`` is video feature ``observation.images.<name>``.
+    """
+
+    def __init__(self, root: str | Path, *, embodiment: Any = None) -> None:
         """Read ``root/meta``; raises DatasetError naming a missing or inconsistent file."""
+        from gr00t_policy.dataset.formats import V2Files, V3Files
+
         self.root = Path(root)
         meta = self.root / "meta"
         info_path = meta / "info.json"
         if not info_path.is_file():
-            raise DatasetError(f"missing {info_path}; is {self.root} a LeRobot v2 dataset?")
+            raise DatasetError(f"missing {info_path}; is {self.root} a LeRobot dataset?")
         self.info: dict[str, Any] = json.loads(info_path.read_text())
-        version = str(self.info.get("codebase_version", ""))
-        if not version.startswith("v2"):
-            raise DatasetError(
-                f"{info_path}: codebase_version {version!r} is not a LeRobot v2.x dataset"
-            )
+        self.version = str(self.info.get("codebase_version", ""))
+        if self.version.startswith("v2"):
+            self._files: Any = V2Files(self.root, self.info)
+        elif self.version.startswith("v3"):
+            self._files = V3Files(self.root, self.info)
+        else:
+            raise DatasetError(f"{info_path}: codebase_version {self.version!r} is not a LeRobot "
+                               "v2.x or v3.x dataset")
+        for feature in (STATE, ACTION):
+            if feature not in self.info.get("features", {}):
+                raise DatasetError(f"{info_path}: no {feature!r} feature; features: "
+                                   f"{sorted(self.info.get('features', {}))}")
         modality_path = meta / "modality.json"
-        if not modality_path.is_file():
-            raise DatasetError(f"missing {modality_path} (GR00T's state/action key ranges)")
-        self.modality: dict[str, Any] = json.loads(modality_path.read_text())
-        self.episodes = _read_jsonl(meta / "episodes.jsonl")
-        self.tasks: dict[int, str] = {
-            int(r["task_index"]): str(r["task"]) for r in _read_jsonl(meta / "tasks.jsonl")
-        }
-        stats_path = meta / "stats.json"
-        self.stats: dict[str, Any] = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
-        for i, ep in enumerate(self.episodes):
-            if int(ep["episode_index"]) != i:
-                raise DatasetError(
-                    f"{meta / 'episodes.jsonl'}: line {i} has episode_index {ep['episode_index']}"
-                )
+        if modality_path.is_file():
+            self.modality: dict[str, Any] = json.loads(modality_path.read_text())
+        elif embodiment is not None:
+            self.modality = self._modality_from(embodiment)
+        else:
+            raise DatasetError(
+                f"missing {modality_path} (GR00T's state/action key ranges): datasets from "
+                "other tools have none; pass the embodiment YAML (--embodiment) to give the "
+                "key layout")
+        self.episodes = self._files.episodes
+        self.tasks: dict[int, str] = self._files.tasks
+        self.stats: dict[str, Any] = self._files.episode_stats()
         self._check_ranges("state", STATE)
         self._check_ranges("action", ACTION)
+
+    def _modality_from(self, emb: Any) -> dict[str, Any]:
+        """modality.json's content from an embodiment config (see the class docstring)."""
+        out: dict[str, Any] = {"annotation": {}}
+        for modality, keys, feature in (("state", emb.state_keys, STATE),
+                                        ("action", emb.action_keys, ACTION)):
+            ranges, start = {}, 0
+            for key in keys:
+                ranges[key.key] = {"start": start, "end": start + len(key.joints)}
+                start += len(key.joints)
+            out[modality] = ranges
+            names = _names(self.info["features"][feature].get("names"))
+            joints = [j for k in keys for j in k.joints]
+            if names and len(names) == len(joints) and names != joints:
+                raise DatasetError(
+                    f"{self.root}: {feature} names {names[:8]}... are not embodiment "
+                    f"{emb.name!r}'s {modality} joints {joints[:8]}...; list the dataset's "
+                    "joints, in its order, in the YAML's joint_groups")
+        video = {}
+        for cam in emb.cameras:
+            key = VIDEO_PREFIX + cam.name
+            if key not in self.info["features"]:
+                videos = [k for k, f in self.info["features"].items() if f.get("dtype") == "video"]
+                raise DatasetError(
+                    f"{self.root}: no video feature {key!r} for camera {cam.name!r} of "
+                    f"embodiment {emb.name!r}; the dataset's videos: {videos}. Fix: name the "
+                    "YAML's camera after one of them (the part after 'observation.images.')")
+            video[cam.name] = {"original_key": key}
+        out["video"] = video
+        return out
 
     def _check_ranges(self, modality: str, feature: str) -> None:
         dim = int(self.info["features"][feature]["shape"][0])
@@ -87,7 +129,7 @@ class LeRobotDataset:
             end = int(r["end"])
         if end != dim:
             raise DatasetError(
-                f"modality.json {modality} keys cover {end} dims but {feature} has {dim}"
+                f"modality {modality} keys cover {end} dims but {feature} has {dim}"
             )
 
     # -- layout -------------------------------------------------------------------------
@@ -106,11 +148,11 @@ class LeRobotDataset:
 
     @property
     def state_names(self) -> list[str]:
-        return list(self.info["features"][STATE].get("names") or [])
+        return _names(self.info["features"][STATE].get("names"))
 
     @property
     def action_names(self) -> list[str]:
-        return list(self.info["features"][ACTION].get("names") or [])
+        return _names(self.info["features"][ACTION].get("names"))
 
     @property
     def cameras(self) -> list[str]:
@@ -133,37 +175,27 @@ class LeRobotDataset:
             raise DatasetError(f"unknown camera {camera!r}; cameras: {self.cameras}")
         return str(self.modality["video"][camera].get("original_key", VIDEO_PREFIX + camera))
 
-    def _path(self, template_key: str, index: int, **extra: str) -> Path:
-        chunk = index // int(self.info["chunks_size"])
-        return self.root / self.info[template_key].format(
-            episode_chunk=chunk, episode_index=index, **extra
-        )
-
     # -- episodes -----------------------------------------------------------------------
 
     def episode(self, index: int, *, load_video: bool = True) -> Episode:
         """Read episode ``index`` (states, actions, timestamps, task and optionally frames)."""
-        import pyarrow.parquet as pq
-
         if not 0 <= index < self.num_episodes:
             raise DatasetError(f"episode {index} out of range [0, {self.num_episodes})")
-        path = self._path("data_path", index)
-        if not path.is_file():
-            raise DatasetError(f"missing episode file {path}")
-        table = pq.read_table(path)
-        states = np.asarray(table.column(STATE).combine_chunks().flatten(), dtype=np.float32)
-        actions = np.asarray(table.column(ACTION).combine_chunks().flatten(), dtype=np.float32)
+        table, path = self._files.table(index)
         length = table.num_rows
-        states = states.reshape(length, -1)  # (T, S)
-        actions = actions.reshape(length, -1)  # (T, A)
         if length != int(self.episodes[index]["length"]):
             raise DatasetError(
-                f"{path} has {length} rows but episodes.jsonl says {self.episodes[index]['length']}"
+                f"{path} has {length} rows of episode {index} but the episode index says "
+                f"{self.episodes[index]['length']}"
             )
+        states = np.asarray(table.column(STATE).combine_chunks().flatten(), dtype=np.float32)
+        actions = np.asarray(table.column(ACTION).combine_chunks().flatten(), dtype=np.float32)
+        states = states.reshape(length, -1)  # (T, S)
+        actions = actions.reshape(length, -1)  # (T, A)
         task_index = int(table.column("task_index")[0].as_py())
         episode = Episode(
             index=index, states=states, actions=actions,
-            timestamps=np.asarray(table.column("timestamp"), dtype=np.float32),
+            timestamps=np.asarray(table.column("timestamp"), dtype=np.float32).reshape(-1),
             task_index=task_index, task=self.tasks[task_index],
         )
         if load_video:
@@ -173,9 +205,20 @@ class LeRobotDataset:
 
     def frames(self, index: int, camera: str) -> np.ndarray:
         """Decoded uint8 frames (T, H, W, 3) of one episode and camera."""
-        path = self._path("video_path", index, video_key=self.video_key(camera))
-        frames = read_video(path)
         expected = int(self.episodes[index]["length"])
+        path, start_s = self._files.video(index, self.video_key(camera))
+        if start_s is None:
+            frames = read_video(path)
+        else:
+            frames = read_video(path, start_s=start_s, num_frames=expected, fps=self.fps)
         if frames.shape[0] != expected:
-            raise DatasetError(f"{path} decodes to {frames.shape[0]} frames, expected {expected}")
+            raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
+                               f"expected {expected}")
         return frames
+
+
+def _names(names: Any) -> list[str]:
+    """A feature's joint names: a list, or LeRobot's older {"motors": [...]} form."""
+    if isinstance(names, dict) and len(names) == 1:
+        names = next(iter(names.values()))
+    return [str(n) for n in names] if isinstance(names, list) else []

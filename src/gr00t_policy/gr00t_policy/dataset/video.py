@@ -56,17 +56,31 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
         writer.close()
 
 
-def read_video(path: str | Path) -> np.ndarray:
-    """Decode an mp4 file to uint8 frames (T, H, W, 3) RGB."""
+def read_video(path: str | Path, *, start_s: float | None = None, num_frames: int | None = None,
+               fps: float | None = None) -> np.ndarray:
+    """Decode an mp4 file to uint8 frames (T, H, W, 3) RGB.
+
+    ``start_s`` / ``num_frames``: only the ``num_frames`` frames from the one shown at
+    ``start_s`` on (an episode in a LeRobot v3.0 file of several); ``fps`` places the seek a
+    quarter frame early, so rounding of the stored timestamp cannot skip the first frame.
+    """
     import imageio_ffmpeg
 
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"missing video file {path}")
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    input_params, output_params = [], []
+    if start_s is not None:
+        early = 0.25 / fps if fps else 0.0
+        input_params = ["-ss", f"{max(start_s - early, 0.0):.6f}"]
+    if num_frames is not None:
+        output_params = ["-frames:v", str(int(num_frames))]
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", input_params=input_params,
+                                     output_params=output_params)
     meta = next(gen)
     width, height = meta["size"]
     frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3) for buf in gen]
     if not frames:
-        raise DatasetError(f"video {path} holds no frames")
+        raise DatasetError(f"video {path} holds no frames"
+                           + (f" from {start_s} s" if start_s is not None else ""))
     return np.stack(frames)  # (T, H, W, 3)

@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 
 def open_dataset(path: str | Path, emb: EmbodimentConfig) -> LeRobotDataset:
-    """The dataset at ``path``; raises ValueError unless it was recorded at the embodiment's
-    rate (one frame per action_dt)."""
-    ds = LeRobotDataset(path)
+    """The dataset at ``path`` (LeRobot v2.0, v2.1 or v3.0; without meta/modality.json the
+    embodiment gives the key layout); raises ValueError unless it was recorded at the
+    embodiment's rate (one frame per action_dt)."""
+    ds = LeRobotDataset(path, embodiment=emb)
     if abs(ds.fps * emb.action_dt - 1.0) > 1e-6:
         raise ValueError(
             f"dataset fps {ds.fps} does not match embodiment action_dt {emb.action_dt} "

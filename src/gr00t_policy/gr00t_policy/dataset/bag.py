@@ -1,0 +1,192 @@
+"""rosbag2 MCAP bags read without ROS: topics, types and CDR-decoded messages in log-time order.
+
+A bag is what ``ros2 bag record -s mcap`` or ``gr00t-record`` writes: a directory with
+``metadata.yaml`` and one or more ``.mcap`` files (or a single ``.mcap`` file). The MCAP
+records are streamed from the start of each file (:class:`mcap.stream_reader.StreamReader`),
+so a file whose writer was killed mid-write (no summary, no footer, no metadata.yaml) is read
+up to its last complete record, with a warning; messages are decoded with the ``ros2msg``
+schemas the file carries (``mcap_ros2``), so no ROS install and no message package is needed.
+
+Times are the bag's log times (when the recorder received each message), in nanoseconds: one
+clock for every topic, which is what the converter's pairing rules need (commands carry no
+header stamp).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Collection
+
+import yaml
+
+from gr00t_policy.dataset.layout import DatasetError
+
+logger = logging.getLogger(__name__)
+
+EPISODE_METADATA = "gr00t_episode"  # the MCAP metadata record gr00t-record writes first
+INSTRUCTION_KEY = "instruction"
+
+
+class BagError(DatasetError):
+    """A bag that cannot be read, or that lacks what a conversion needs."""
+
+
+@dataclass
+class Bag:
+    """One bag, read.
+
+    Attributes:
+        path: the bag directory (or the .mcap file given).
+        files: the .mcap files read, in order.
+        topics: topic -> message type (``pkg/msg/Type``), every channel of every file.
+        counts: topic -> messages read (complete ones).
+        messages: topic -> [(log_time_ns, decoded message)] for the topics asked for.
+        custom_data: metadata.yaml ``custom_data`` merged with the ``gr00t_episode`` MCAP
+            metadata record (the latter survives a cut-off recording).
+        complete: every file ended with its MCAP footer and metadata.yaml was there.
+        warnings: what was odd (a cut-off file, a missing metadata.yaml, undecodable types).
+    """
+
+    path: Path
+    files: list[Path]
+    topics: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    messages: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    custom_data: dict[str, str] = field(default_factory=dict)
+    complete: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+    def topics_of_type(self, msgtype: str) -> list[str]:
+        return sorted(t for t, ty in self.topics.items() if ty == msgtype)
+
+
+def _metadata(path: Path) -> dict[str, Any] | None:
+    meta = path / "metadata.yaml"
+    if not meta.is_file():
+        return None
+    try:
+        doc = yaml.safe_load(meta.read_text())
+    except yaml.YAMLError as exc:
+        raise BagError(f"{meta}: not valid YAML ({exc})") from None
+    info = (doc or {}).get("rosbag2_bagfile_information")
+    if not isinstance(info, dict):
+        raise BagError(f"{meta}: no 'rosbag2_bagfile_information' mapping; is it a rosbag2 bag?")
+    return info
+
+
+def bag_files(path: str | Path) -> tuple[Path, list[Path], dict[str, Any] | None]:
+    """(bag path, its .mcap files in order, metadata.yaml's rosbag2_bagfile_information or None)."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".mcap":
+            raise BagError(f"{path}: not an .mcap file; pass the bag directory or its .mcap file")
+        return path, [path], _metadata(path.parent)
+    if not path.is_dir():
+        raise BagError(f"bag {path} does not exist")
+    info = _metadata(path)
+    if info is not None:
+        storage = str(info.get("storage_identifier", ""))
+        if storage != "mcap":
+            raise BagError(
+                f"{path}: storage {storage!r}; only MCAP bags are read (convert one with "
+                f"`ros2 bag convert` to storage_id mcap, or record with `-s mcap`)")
+        files = [path / str(f) for f in info.get("relative_file_paths", [])]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise BagError(f"{path}/metadata.yaml names files that are missing: {missing}")
+        if files:
+            return path, files, info
+    files = sorted(path.glob("*.mcap"))
+    if not files:
+        found = sorted(p.name for p in path.iterdir())[:10]
+        raise BagError(f"{path}: no .mcap file (found {found}); only rosbag2 MCAP bags are read")
+    return path, files, info
+
+
+def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
+    """Read a bag; decode the messages of ``topics`` (all topics when None).
+
+    Raises BagError for what is not a readable MCAP bag. A file cut off mid-write is not an
+    error: its complete messages are kept and ``complete`` is False, with a warning.
+    """
+    from mcap.exceptions import McapError
+    from mcap.records import Channel, DataEnd, Footer, Message, Metadata, Schema
+    from mcap.stream_reader import StreamReader
+    from mcap_ros2.decoder import DecoderFactory
+
+    root, files, info = bag_files(path)
+    bag = Bag(path=root, files=files)
+    if info is None:
+        bag.complete = False
+        bag.warnings.append(f"{root}: no metadata.yaml (the recorder did not close the bag; "
+                            "was it killed?): reading the .mcap file(s) as far as they go")
+    else:
+        bag.custom_data.update({str(k): str(v) for k, v in (info.get("custom_data") or {}).items()})
+    factory = DecoderFactory()
+    for file in files:
+        schemas: dict[int, Any] = {}
+        channels: dict[int, Any] = {}
+        decoders: dict[int, Any] = {}
+        ended = False
+        last_time = None
+        before = sum(bag.counts.values())
+        with open(file, "rb") as stream:
+            try:
+                for record in StreamReader(stream).records:
+                    if isinstance(record, Schema):
+                        schemas[record.id] = record
+                    elif isinstance(record, Channel):
+                        channels[record.id] = record
+                        schema = schemas.get(record.schema_id)
+                        bag.topics[record.topic] = schema.name if schema else ""
+                        bag.counts.setdefault(record.topic, 0)
+                    elif isinstance(record, Message):
+                        channel = channels.get(record.channel_id)
+                        if channel is None:
+                            raise BagError(f"{file}: a message on unknown channel "
+                                           f"{record.channel_id} (the file is corrupt)")
+                        bag.counts[channel.topic] += 1
+                        last_time = record.log_time
+                        if topics is not None and channel.topic not in topics:
+                            continue
+                        decode = decoders.get(channel.id)
+                        if decode is None:
+                            decode = factory.decoder_for(channel.message_encoding,
+                                                         schemas.get(channel.schema_id))
+                            if decode is None:
+                                raise BagError(
+                                    f"{file}: topic {channel.topic} has encoding "
+                                    f"{channel.message_encoding!r} and no ros2msg schema; "
+                                    "only CDR messages with their .msg schema are read")
+                            decoders[channel.id] = decode
+                        try:
+                            msg = decode(record.data)
+                        except Exception as exc:  # noqa: BLE001 - any decoder failure
+                            raise BagError(
+                                f"{file}: a message on {channel.topic} does not decode with "
+                                f"its schema {bag.topics[channel.topic]} ({exc!r})") from None
+                        bag.messages.setdefault(channel.topic, []).append(
+                            (int(record.log_time), msg))
+                    elif isinstance(record, Metadata) and record.name == EPISODE_METADATA:
+                        bag.custom_data.update(record.metadata)
+                    elif isinstance(record, (DataEnd, Footer)):
+                        ended = True
+            except (McapError, EOFError, ValueError) as exc:
+                if isinstance(exc, BagError):
+                    raise
+                if not channels:
+                    raise BagError(f"{file}: not a readable MCAP file, or cut off before its "
+                                   f"first complete message ({type(exc).__name__} {exc})") from None
+                ended = False
+                logger.debug("%s: stream ended early: %s", file, exc)
+        if not ended:
+            bag.complete = False
+            at = f", the last complete one logged at {last_time} ns" if last_time else ""
+            bag.warnings.append(
+                f"{file}: cut off mid-write (no MCAP footer): kept its "
+                f"{sum(bag.counts.values()) - before} complete messages{at}")
+    for topic in bag.messages:
+        bag.messages[topic].sort(key=lambda item: item[0])
+    return bag

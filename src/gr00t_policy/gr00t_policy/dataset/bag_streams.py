@@ -1,0 +1,253 @@
+"""One embodiment's signals out of a bag: joint states, actions, camera frames, the instruction.
+
+Which topics stand for what comes from the embodiment YAML: the state joints from a
+``sensor_msgs/JointState`` topic (``/joint_states``), one camera topic per ``cameras`` entry
+(``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage``), and the actions from the
+``controllers`` (forward_command: ``std_msgs/Float64MultiArray`` in the controller's joint
+order; joint_trajectory: the first point of a ``trajectory_msgs/JointTrajectory``;
+joint_state: ``sensor_msgs/JointState``) or, for teleoperation, one ``sensor_msgs/JointState``
+command topic naming every action joint (``action_topic``). Every error names the topic, what
+is missing and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
+from gr00t_policy.embodiment import EmbodimentConfig
+
+JOINT_STATE = "sensor_msgs/msg/JointState"
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+STRING = "std_msgs/msg/String"
+DEFAULT_JOINT_STATES = "/joint_states"
+DEFAULT_INSTRUCTION = "/gr00t/instruction"
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """Where a bag keeps each signal (None: the embodiment YAML decides)."""
+
+    joint_states: str = DEFAULT_JOINT_STATES
+    instruction: str = DEFAULT_INSTRUCTION
+    action_topic: str | None = None  # a JointState command topic instead of the controllers
+
+    def all(self, emb: EmbodimentConfig) -> set[str]:
+        topics = {self.joint_states, self.instruction, *(c.topic for c in emb.cameras)}
+        if self.action_topic:
+            topics.add(self.action_topic)
+        else:
+            topics.update(c.topic for c in emb.controllers)
+        return topics
+
+
+@dataclass
+class Streams:
+    """A bag's signals on one clock (seconds since ``t0_ns``).
+
+    state_t (N,), state (N, S) float64; commands: per controller (times (n,), values (n, j),
+    action columns (j,)); frames: camera -> (times (F,), raw messages); counts of what was
+    left out.
+    """
+
+    t0_ns: int
+    state_t: np.ndarray
+    state: np.ndarray
+    commands: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    frames: dict[str, tuple[np.ndarray, list[Any]]]
+    task: str
+    nan_states: int = 0
+    bad_commands: dict[str, int] = field(default_factory=dict)
+
+
+def _fix_hint(bag: Bag, msgtype: str) -> str:
+    found = bag.topics_of_type(msgtype)
+    return f"the bag's {msgtype} topics: {found}" if found else f"the bag has no {msgtype} topic"
+
+
+def _require(bag: Bag, topic: str, what: str, fix: str, msgtypes: tuple[str, ...]) -> list:
+    msgs = bag.messages.get(topic, [])
+    if not msgs:
+        hint = "; ".join(_fix_hint(bag, t) for t in msgtypes)
+        raise BagError(f"bag {bag.path}: no messages on {topic} ({what}); {hint}. Fix: {fix}")
+    msgtype = bag.topics.get(topic, "")
+    if msgtype not in msgtypes:
+        raise BagError(f"bag {bag.path}: {topic} ({what}) has type {msgtype}, expected one of "
+                       f"{list(msgtypes)}. Fix: {fix}")
+    return msgs
+
+
+def _names_columns(names: list[str], wanted: list[str]) -> np.ndarray | None:
+    """Index into ``names`` of each wanted joint, or None if one is missing."""
+    index = {n: i for i, n in enumerate(names)}
+    if not all(w in index for w in wanted):
+        return None
+    return np.array([index[w] for w in wanted])
+
+
+def _missing_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str,
+                    fix: str) -> BagError:
+    seen = sorted({n for _, m in msgs for n in m.name})
+    missing = [j for j in wanted if j not in seen]
+    shown = missing[:12] + ([f"... {len(missing) - 12} more"] if len(missing) > 12 else [])
+    return BagError(
+        f"bag {bag.path}: {topic} lacks {len(missing)} of the {len(wanted)} {what} "
+        f"joints: {shown}; it names {seen[:12]}{' ...' if len(seen) > 12 else ''}. Fix: {fix}")
+
+
+def _joint_series(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str,
+                  fix: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(log times ns (n,), positions (n, len(wanted)), messages dropped for NaN / no joints)."""
+    cache: dict[tuple[str, ...], np.ndarray | None] = {}
+    times, rows, dropped = [], [], 0
+    for t, msg in msgs:
+        key = tuple(msg.name)
+        if key not in cache:
+            cache[key] = _names_columns(list(key), wanted)
+        cols = cache[key]
+        pos = np.asarray(msg.position, dtype=np.float64)
+        if cols is None or len(pos) != len(key):
+            dropped += 1
+            continue
+        row = pos[cols]
+        if not np.isfinite(row).all():
+            dropped += 1
+            continue
+        times.append(t)
+        rows.append(row)
+    if not rows and all(v is None for v in cache.values()):
+        raise _missing_joints(bag, topic, msgs, wanted, what, fix)
+    return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(wanted)), dropped
+
+
+def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> tuple:
+    joints = list(ctrl.joints)
+    cols = np.array([emb.action_joints.index(j) for j in joints])
+    what = f"commands of controller {ctrl.name} ({ctrl.type})"
+    if ctrl.type == "forward_command":
+        msgs = _require(bag, ctrl.topic, what, fix, ("std_msgs/msg/Float64MultiArray",))
+        times, rows, bad = [], [], 0
+        for t, msg in msgs:
+            values = np.asarray(msg.data, dtype=np.float64)
+            if values.shape != (len(joints),) or not np.isfinite(values).all():
+                bad += 1
+                continue
+            times.append(t)
+            rows.append(values)
+        return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
+    if ctrl.type == "joint_trajectory":
+        msgs = _require(bag, ctrl.topic, what, fix, ("trajectory_msgs/msg/JointTrajectory",))
+        times, rows, bad = [], [], 0
+        for t, msg in msgs:
+            idx = _names_columns(list(msg.joint_names), joints)
+            if idx is None or not msg.points:
+                bad += 1
+                continue
+            values = np.asarray(msg.points[0].positions, dtype=np.float64)[idx]
+            if not np.isfinite(values).all():
+                bad += 1
+                continue
+            times.append(t)
+            rows.append(values)
+        return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
+    if ctrl.type == "joint_state":
+        msgs = _require(bag, ctrl.topic, what, fix, (JOINT_STATE,))
+        times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)
+        return times, rows, cols, bad
+    raise BagError(f"controller {ctrl.name}: type {ctrl.type!r} has no bag reader (known: "
+                   "forward_command, joint_trajectory, joint_state); pass --action-topic with a "
+                   "sensor_msgs/JointState command topic instead")
+
+
+def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | None) -> str:
+    if override:
+        return override
+    if bag.custom_data.get(INSTRUCTION_KEY, "").strip():
+        return bag.custom_data[INSTRUCTION_KEY].strip()
+    said = [(t, m.data) for t, m in bag.messages.get(topics.instruction, []) if m.data.strip()]
+    before = [text for t, text in said if t <= first_action_ns]
+    if before or said:
+        return (before or [said[0][1]])[-1].strip()
+    raise BagError(f"bag {bag.path}: no instruction: no '{INSTRUCTION_KEY}' in its metadata "
+                   f"(gr00t-record writes it) and no {STRING} on {topics.instruction}. Fix: pass "
+                   "--task TEXT, or record the instruction topic")
+
+
+def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
+            task: str | None = None) -> Streams:
+    """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``)."""
+    yaml_fix = f"record it (gr00t-record records every topic the embodiment YAML names)"
+    state_msgs = _require(bag, topics.joint_states, f"joint states of embodiment {emb.name!r}",
+                          f"{yaml_fix}, or pass --joint-states-topic TOPIC", (JOINT_STATE,))
+    state_t, state, nan_states = _joint_series(
+        bag, topics.joint_states, state_msgs, list(emb.state_joints), "state",
+        "correct the joint names in the embodiment YAML's joint_groups (they must be the names "
+        "the robot publishes), or record the topic that carries these joints")
+    bad: dict[str, int] = {}
+    commands = []
+    if topics.action_topic:
+        fix = "pass the sensor_msgs/JointState topic that carries the commanded positions"
+        msgs = _require(bag, topics.action_topic, "commanded joint positions", fix, (JOINT_STATE,))
+        times, rows, n = _joint_series(bag, topics.action_topic, msgs, list(emb.action_joints),
+                                       "action", "correct the embodiment YAML's joint names, "
+                                       "or pass the command topic that names these joints")
+        commands.append((times, rows, np.arange(len(emb.action_joints))))
+        bad[topics.action_topic] = n
+    else:
+        fix = (f"{yaml_fix}, or pass --action-topic TOPIC (a sensor_msgs/JointState topic "
+               "with the commanded positions, e.g. a teleoperation leader arm)")
+        for ctrl in emb.controllers:
+            times, rows, cols, n = _controller_series(bag, emb, ctrl, fix)
+            commands.append((times, rows, cols))
+            bad[ctrl.topic] = n
+        covered = {j for c in emb.controllers for j in c.joints}
+        missing = [j for j in emb.action_joints if j not in covered]
+        if missing:
+            raise BagError(f"embodiment {emb.name!r}: action joints {missing} are in no "
+                           "controller, so no command topic carries them. Fix: add them to a "
+                           "controller in the YAML, or pass --action-topic TOPIC")
+    frames = {}
+    for cam in emb.cameras:
+        msgs = _require(
+            bag, cam.topic, f"camera {cam.name!r} of embodiment {emb.name!r}",
+            f"{yaml_fix}; if the camera is on another topic, set cameras[].topic in the YAML",
+            (IMAGE, COMPRESSED_IMAGE))
+        frames[cam.name] = (np.array([t for t, _ in msgs], dtype=np.int64), [m for _, m in msgs])
+    stamps = [s[0] for s in (state_t, *(c[0] for c in commands)) if len(s)]
+    if not stamps or not all(len(c[0]) for c in commands):
+        raise BagError(f"bag {bag.path}: no usable joint state or command (all were NaN, "
+                       "of the wrong size or without the embodiment's joints)")
+    t0 = int(min(s.min() for s in stamps))
+    first_action = int(max(c[0][0] for c in commands))
+    return Streams(
+        t0_ns=t0, state_t=(state_t - t0) / 1e9, state=state,
+        commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
+        frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
+        task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad)
+
+
+def image_rgb(msg: Any, topic: str) -> np.ndarray:
+    """A sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) or CompressedImage -> (H, W, 3) uint8."""
+    if hasattr(msg, "format"):  # CompressedImage
+        import imageio.v3 as iio
+
+        rgb = np.asarray(iio.imread(bytes(msg.data)))
+        if rgb.ndim == 2:
+            rgb = np.repeat(rgb[..., None], 3, axis=-1)
+        return np.ascontiguousarray(rgb[..., :3].astype(np.uint8))
+    channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+    if msg.encoding not in channels:
+        raise BagError(f"{topic}: image encoding {msg.encoding!r} is not read (known: "
+                       f"{sorted(channels)}); publish 8-bit colour images")
+    c = channels[msg.encoding]
+    buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    img = buf.reshape(msg.height, msg.step)[:, : msg.width * c].reshape(msg.height, msg.width, c)
+    if msg.encoding.startswith("bgr"):
+        img = img[..., [2, 1, 0]]
+    elif c == 1:
+        img = np.repeat(img, 3, axis=-1)
+    return np.ascontiguousarray(img[..., :3])

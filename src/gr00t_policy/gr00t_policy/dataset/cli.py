@@ -1,0 +1,105 @@
+"""``gr00t-dataset``: make and inspect LeRobot datasets.
+
+    gr00t-dataset from-bag BAG... --embodiment config/unitree_g1.yaml --out DIR
+    gr00t-dataset info DIR [--embodiment YAML]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Sequence
+
+from gr00t_policy.dataset.bag_streams import DEFAULT_INSTRUCTION, DEFAULT_JOINT_STATES, BagTopics
+from gr00t_policy.dataset.layout import DatasetError
+from gr00t_policy.dataset.resample import ResampleConfig
+
+
+def _from_bag(args: argparse.Namespace) -> int:
+    from gr00t_policy.dataset.from_bag import convert_bags
+    from gr00t_policy.embodiment import load_embodiment
+
+    emb = load_embodiment(args.embodiment)
+    cfg = ResampleConfig(
+        dt=emb.action_dt,
+        max_state_age=args.max_state_age if args.max_state_age else emb.staleness.state_s,
+        max_frame_age=args.max_frame_age, max_gap_steps=args.max_gap_steps,
+        min_steps=args.min_steps)
+    topics = BagTopics(joint_states=args.joint_states_topic, instruction=args.instruction_topic,
+                       action_topic=args.action_topic)
+    reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
+                           codec=args.codec, overwrite=args.overwrite, append=args.append)
+    for report in reports:
+        print("\n".join(report.lines()))
+    episodes = sum(len(r.episodes) for r in reports)
+    steps = sum(r.steps for r in reports)
+    print(f"wrote {episodes} episodes ({steps} steps at {1 / emb.action_dt:g} fps) from "
+          f"{len(reports)} bags to {args.out}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from gr00t_policy.dataset.reader import LeRobotDataset
+    from gr00t_policy.embodiment import load_embodiment
+
+    emb = load_embodiment(args.embodiment) if args.embodiment else None
+    ds = LeRobotDataset(args.dataset, embodiment=emb)
+    print(f"{ds.root}: LeRobot {ds.version}, {ds.num_episodes} episodes, {ds.num_frames} "
+          f"frames at {ds.fps:g} fps, cameras {ds.cameras}")
+    print(f"  state keys {ds.key_ranges('state')}, action keys {ds.key_ranges('action')}")
+    for index, task in sorted(ds.tasks.items()):
+        print(f"  task {index}: {task}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gr00t-dataset", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    fb = sub.add_parser("from-bag", help="convert rosbag2 MCAP bags into a LeRobot v2 dataset",
+                        description="Convert rosbag2 MCAP bags (one recording each, e.g. from "
+                        "gr00t-record) into a LeRobot v2 dataset for one embodiment, on the "
+                        "dataset grid (1 / action_dt) with the runtime's pairing rules.")
+    fb.add_argument("bags", nargs="+", help="bag directories (or .mcap files)")
+    fb.add_argument("--embodiment", required=True, help="embodiment YAML (e.g. config/unitree_g1.yaml)")
+    fb.add_argument("--out", required=True, help="dataset directory to write")
+    fb.add_argument("--task", default=None, help="instruction for every bag (default: each "
+                    "bag's own, from gr00t-record's metadata or the instruction topic)")
+    fb.add_argument("--joint-states-topic", default=DEFAULT_JOINT_STATES,
+                    help="sensor_msgs/JointState topic with the state joints")
+    fb.add_argument("--instruction-topic", default=DEFAULT_INSTRUCTION,
+                    help="std_msgs/String topic with the instruction (when the bag's metadata "
+                    "has none)")
+    fb.add_argument("--action-topic", default=None,
+                    help="a sensor_msgs/JointState topic with commanded positions (e.g. a "
+                    "teleoperation leader) instead of the YAML's controller topics")
+    fb.add_argument("--max-state-age", type=float, default=None,
+                    help="s; oldest joint state a step may take (default: the YAML's "
+                    "staleness.state_s)")
+    fb.add_argument("--max-frame-age", type=float, default=ResampleConfig.max_frame_age,
+                    help="s; oldest camera frame a step may take")
+    fb.add_argument("--max-gap-steps", type=int, default=ResampleConfig.max_gap_steps,
+                    help="steps without a command that repeat the previous action; longer "
+                    "gaps end the episode")
+    fb.add_argument("--min-steps", type=int, default=ResampleConfig.min_steps,
+                    help="shorter runs of pairable steps are dropped")
+    fb.add_argument("--codec", default="h264-lossless", choices=["h264-lossless", "h264"],
+                    help="video codec")
+    mode = fb.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace a dataset at --out")
+    mode.add_argument("--append", action="store_true", help="add to the dataset at --out")
+    fb.set_defaults(run=_from_bag)
+    info = sub.add_parser("info", help="summarise a LeRobot dataset (v2.0, v2.1 or v3.0)")
+    info.add_argument("dataset", help="dataset directory")
+    info.add_argument("--embodiment", default=None,
+                      help="embodiment YAML giving the key layout when meta/modality.json is absent")
+    info.set_defaults(run=_info)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (DatasetError, ValueError) as exc:
+        raise SystemExit(f"gr00t-dataset {args.command}: {exc}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""rosbag2 MCAP bags -> a LeRobot v2 dataset for one embodiment. CLI: ``gr00t-dataset from-bag``.
+
+Each bag is one recording (``gr00t-record`` writes one bag per episode, its instruction in the
+bag's metadata). Its joint states, commands and camera frames (:mod:`.bag_streams`) are put
+on the dataset's grid (1 / action_dt) by the pairing rules of :mod:`.resample`: the same row
+gr00t-collect writes (state observed at ``t``, the targets commanded right after it, the
+newest camera frame at or before it). Runs of valid steps become episodes, written through
+:class:`LeRobotWriter` (parquet, mp4, info, episodes, tasks, modality.json, stats.json).
+
+The returned :class:`BagReport` per bag says what was kept, repaired (actions repeated over
+short gaps, joint states with NaN skipped) and dropped (steps before the first camera frame,
+stale inputs, long gaps, a cut-off file), and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gr00t_policy.dataset.bag import Bag, BagError, read_bag
+from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
+from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
+from gr00t_policy.dataset.writer import LeRobotWriter
+from gr00t_policy.embodiment import EmbodimentConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BagReport:
+    """What one bag became."""
+
+    path: Path
+    task: str = ""
+    episodes: list[tuple[int, int]] = field(default_factory=list)  # (episode index, steps)
+    complete: bool = True
+    dropped: dict[str, int] = field(default_factory=dict)  # steps, by reason
+    held: int = 0  # steps repeating the previous action (short command gaps)
+    nan_states: int = 0  # joint-state messages skipped (NaN, or without the state joints)
+    bad_commands: dict[str, int] = field(default_factory=dict)  # topic -> messages skipped
+    early_commands: int = 0  # messages before every controller had spoken
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return sum(n for _, n in self.episodes)
+
+    def lines(self) -> list[str]:
+        eps = ", ".join(f"#{i} ({n} steps)" for i, n in self.episodes) or "none"
+        out = [f"{self.path}: {self.task!r} -> episodes {eps}"]
+        out += [f"  warning: {w}" for w in self.warnings]
+        if self.held:
+            out.append(f"  repaired: {self.held} steps repeat the previous action (command gap)")
+        if self.nan_states:
+            out.append(f"  repaired: skipped {self.nan_states} joint states with NaN or "
+                       "without the state joints (the step takes the one before)")
+        out += [f"  skipped {n} commands on {t} (NaN or wrong size)"
+                for t, n in self.bad_commands.items() if n]
+        if self.early_commands:
+            out.append(f"  skipped {self.early_commands} command updates before every "
+                       "controller had spoken")
+        out += [f"  dropped {n} steps: {why}" for why, n in self.dropped.items() if n]
+        return out
+
+
+def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
+                    cameras: Sequence[str], topics: dict[str, str]):
+    states = streams.state[run["state"]].astype(np.float32)  # (T, S)
+    actions = update_a[run["action"]].astype(np.float32)  # (T, A)
+    frames = {}
+    for cam in cameras:
+        _, msgs = streams.frames[cam]
+        decoded: dict[int, np.ndarray] = {}
+        rows = []
+        for i in run["frames"][cam]:
+            if int(i) not in decoded:
+                decoded[int(i)] = image_rgb(msgs[int(i)], topics[cam])
+            rows.append(decoded[int(i)])
+        shapes = {r.shape for r in rows}
+        if len(shapes) != 1:
+            raise BagError(f"{topics[cam]}: frames change size within the recording "
+                           f"({sorted(shapes)}); record one resolution per camera")
+        frames[cam] = np.stack(rows)  # (T, H, W, 3)
+    return states, actions, frames
+
+
+def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,
+                cfg: ResampleConfig, task: str | None = None) -> BagReport:
+    """Convert one read bag; ``writer_factory(image_shape)`` gives the (shared) writer."""
+    report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
+    streams = extract(bag, emb, topics, task)
+    report.task = streams.task
+    report.nan_states = streams.nan_states
+    report.bad_commands = streams.bad_commands
+    update_t, update_a, report.early_commands = merge_commands(
+        streams.commands, len(emb.action_joints), cfg.group)
+    steps = align(update_t, streams.state_t,
+                  {cam: t for cam, (t, _) in streams.frames.items()}, cfg)
+    report.dropped, report.held = steps.dropped, steps.held
+    cameras = [c.name for c in emb.cameras]
+    cam_topics = {c.name: c.topic for c in emb.cameras}
+    for run in steps.runs:
+        states, actions, frames = _episode_arrays(streams, run, update_a, cameras, cam_topics)
+        shape = frames[cameras[0]].shape[1:3]
+        writer = writer_factory(shape)
+        if writer.image_shape != tuple(shape) or any(f.shape[1:3] != shape for f in frames.values()):
+            raise BagError(f"bag {bag.path}: camera frames are {shape} but the dataset's are "
+                           f"{writer.image_shape}; every camera must record one resolution")
+        start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
+        index = writer.add_episode(states, actions, frames, streams.task,
+                                   extra={"source_bag": str(bag.path), "start_time_ns": start_ns})
+        report.episodes.append((index, len(states)))
+    if not steps.runs:
+        report.warnings.append("no step could be paired: nothing written from this bag")
+    return report
+
+
+def convert_bags(
+    bags: Sequence[str | Path],
+    emb: EmbodimentConfig,
+    out: str | Path,
+    *,
+    topics: BagTopics | None = None,
+    cfg: ResampleConfig | None = None,
+    task: str | None = None,
+    codec: str = "h264-lossless",
+    overwrite: bool = False,
+    append: bool = False,
+) -> list[BagReport]:
+    """Convert ``bags`` (each a rosbag2 MCAP directory or .mcap file) into one dataset at ``out``.
+
+    ``cfg`` defaults to dt = action_dt and max_state_age = the embodiment's staleness.state_s.
+    ``task`` overrides every bag's instruction. Raises BagError (naming the bag, the topic,
+    what is missing and the fix) before anything is written when a bag cannot be converted.
+    """
+    if not bags:
+        raise BagError("no bag given; pass one or more bag directories")
+    topics = topics or BagTopics()
+    cfg = cfg or ResampleConfig(dt=emb.action_dt, max_state_age=emb.staleness.state_s)
+    if abs(cfg.dt - emb.action_dt) > 1e-9:
+        raise BagError(f"ResampleConfig.dt={cfg.dt} must be the embodiment's action_dt "
+                       f"{emb.action_dt}")
+    wanted = topics.all(emb)
+    read = [read_bag(b, wanted) for b in bags]
+    for bag in read:  # check every bag before writing anything
+        extract(bag, emb, topics, task)
+    writer: LeRobotWriter | None = None
+
+    def factory(shape) -> LeRobotWriter:
+        nonlocal writer
+        if writer is None:
+            writer = LeRobotWriter(
+                out, fps=1.0 / emb.action_dt,
+                state_keys=[(k.key, list(k.joints)) for k in emb.state_keys],
+                action_keys=[(k.key, list(k.joints)) for k in emb.action_keys],
+                cameras=[c.name for c in emb.cameras], image_shape=tuple(shape),
+                robot_type=emb.name, codec=codec, overwrite=overwrite, append=append)
+        return writer
+
+    reports = []
+    for bag in read:
+        report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
+        for line in report.lines():
+            logger.info("%s", line)
+        reports.append(report)
+    if writer is None or writer.num_episodes == 0:
+        raise BagError("no episode could be made from the bags: " + "; ".join(
+            f"{r.path}: {r.dropped}" for r in reports))
+    writer.finalize()
+    return reports

@@ -1,0 +1,231 @@
+"""Recorded streams onto the dataset's time grid, with the rules the runtime uses.
+
+Inputs are time series on one clock (a bag's log times, s): joint states, command updates
+and camera frames, each at its own rate. Output: steps ``k`` at the dataset rate
+(``dt`` = the embodiment's action_dt) such that
+
+- the action of step k is a command update from the window ``[t_k, t_k + dt)`` of a grid
+  that starts half a step before the first update (so a command stream at the dataset rate,
+  jittering by less than dt/2, gives every update exactly once); the step's instant
+  ``tau_k`` is that update's time;
+- the state of step k is the newest joint state at or before ``tau_k``, and each camera's
+  frame the newest at or before ``tau_k``: an observation is never paired with an action
+  commanded before it, and state and action are taken at the same instant. This is
+  gr00t-collect's row (state observed, then the targets commanded right after it) and the
+  chunk timeline of docs/DESIGN.md ("Action chunk timeline");
+- a window without an update (a command stream slower than the dataset rate, or a late
+  message) repeats the previous action for at most ``max_gap_steps`` steps (counted as
+  repaired); a longer gap ends the episode there;
+- a step whose state is older than ``max_state_age`` (the runtime's staleness.state_s) or
+  whose frame is older than ``max_frame_age`` is invalid; runs of valid steps become
+  episodes (runs shorter than ``min_steps`` are dropped), so invalid steps at the start (no
+  camera frame yet) are dropped and a dropout in the middle splits the recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Why a step is not kept: the report's keys.
+NO_STATE = "no joint state yet"
+STALE_STATE = "joint state older than max_state_age"
+NO_FRAME = "no camera frame yet"
+STALE_FRAME = "camera frame older than max_frame_age"
+ACTION_GAP = "no command for longer than max_gap_steps"
+SHORT_RUN = "in a run shorter than min_steps"
+# An update may come this many steps after its window (a late timer tick) and still be that
+# step's action, unless it is another step's: each update is used at most once, so a late one
+# does not push its successor out.
+LATE = 0.25
+
+
+@dataclass(frozen=True)
+class ResampleConfig:
+    """Tolerances of the pairing rules (seconds, steps).
+
+    Attributes:
+        dt: the dataset step (the embodiment's action_dt).
+        max_state_age: a step's joint state may be at most this old (the runtime's
+            staleness.state_s).
+        max_frame_age: a step's camera frame may be at most this old (training shows
+            System 1 images up to 0.2 s older than the state).
+        max_gap_steps: steps without a command update that repeat the previous action.
+        min_steps: shorter runs of valid steps are dropped.
+        group_s: command messages of several controllers this close together are one
+            update (a controller tick publishes all of them).
+    """
+
+    dt: float
+    max_state_age: float = 0.1
+    max_frame_age: float = 0.2
+    max_gap_steps: int = 2
+    min_steps: int = 2
+    group_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("dt", "max_state_age", "max_frame_age"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ResampleConfig.{name}={getattr(self, name)!r} must be > 0")
+        if self.max_gap_steps < 0 or self.min_steps < 1:
+            raise ValueError(f"ResampleConfig: need max_gap_steps >= 0 and min_steps >= 1, got "
+                             f"{self.max_gap_steps}, {self.min_steps}")
+        if self.group_s is not None and not 0 <= self.group_s < self.dt:
+            raise ValueError(f"ResampleConfig.group_s={self.group_s!r} must be in [0, dt)")
+
+    @property
+    def group(self) -> float:
+        return self.dt / 4 if self.group_s is None else self.group_s
+
+
+@dataclass
+class Steps:
+    """Indices of what each kept step pairs, per episode (run of valid steps).
+
+    ``runs[i]`` holds, for episode i: ``tau`` (T,) step instants, ``state`` (T,) indices
+    into the state series, ``action`` (T,) into the updates, ``frames`` {camera: (T,)}.
+    ``dropped`` counts steps not kept, by reason; ``held`` the steps that repeat the
+    previous action.
+    """
+
+    runs: list[dict] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    held: int = 0
+
+
+def merge_commands(
+    streams: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int, group_s: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Command messages of several controllers -> complete action updates.
+
+    Args:
+        streams: per controller (times (n,), values (n, j), action columns (j,)).
+        width: the action vector's length.
+        group_s: messages within this much of an update's first message join it.
+    Returns:
+        (times (M,), actions (M, width), messages before every controller had spoken).
+    """
+    events = sorted((float(t), c, i) for c, (times, _, _) in enumerate(streams)
+                    for i, t in enumerate(times))
+    current = np.full(width, np.nan)
+    out_t: list[float] = []
+    out_a: list[np.ndarray] = []
+    early = 0
+    start = None
+    for t, c, i in events:
+        if start is not None and t - start > group_s:
+            if np.isfinite(current).all():
+                out_t.append(start)
+                out_a.append(current.copy())
+            start = None
+        _, values, cols = streams[c]
+        current[cols] = values[i]
+        if start is None:
+            start = t
+            if not np.isfinite(current).all():
+                early += 1
+    if start is not None and np.isfinite(current).all():
+        out_t.append(start)
+        out_a.append(current.copy())
+    actions = np.array(out_a).reshape(-1, width)  # (M, A)
+    return np.array(out_t, dtype=np.float64), actions, early
+
+
+def _newest_at_or_before(times: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Index of the newest sample at or before each instant; -1 where none."""
+    return np.searchsorted(times, tau, side="right") - 1
+
+
+def _grid_start(update_t: np.ndarray, dt: float) -> float:
+    """The grid's first window start: the updates' mean phase (circular, so jitter either
+    way cancels) minus dt/2, placed so that the first update falls in the first window."""
+    angle = 2 * np.pi * np.mod(update_t, dt) / dt
+    phase = float(np.angle(np.exp(1j * angle).mean())) * dt / (2 * np.pi)
+    return float(update_t[0] - np.mod(update_t[0] - (phase - dt / 2), dt))
+
+
+def align(
+    update_t: np.ndarray,
+    state_t: np.ndarray,
+    frame_t: dict[str, np.ndarray],
+    cfg: ResampleConfig,
+) -> Steps:
+    """Pair updates, states and frames step by step; see the module docstring."""
+    out = Steps()
+    if len(update_t) == 0:
+        return out
+    dt = cfg.dt
+    taus: list[float] = []
+    picks: list[int] = []
+    gap_reason: list[str | None] = []
+    t = _grid_start(update_t, dt)
+    last = -1
+    held = 0
+    while True:
+        j = max(int(np.searchsorted(update_t, t, side="left")), last + 1)
+        if j >= len(update_t):
+            break
+        if update_t[j] < t + dt * (1 + LATE):
+            taus.append(float(update_t[j]))
+            picks.append(j)
+            gap_reason.append(None)
+            last, held = j, 0
+            t += dt
+            continue
+        held += 1
+        if held <= cfg.max_gap_steps:
+            taus.append(t + dt / 2)
+            picks.append(last)
+            gap_reason.append("held")
+            t += dt
+            continue
+        # A long gap: the held steps go too; the grid restarts at the next update.
+        for _ in range(held - 1):
+            taus.pop(), picks.pop(), gap_reason.pop()
+        gap_start = t - (held - 1) * dt
+        skipped = int((update_t[j] - gap_start) // dt)
+        out.dropped[ACTION_GAP] = out.dropped.get(ACTION_GAP, 0) + skipped
+        taus.append(np.nan)  # a run break
+        picks.append(-1)
+        gap_reason.append("break")
+        held = 0
+        t = _grid_start(update_t[j:], dt)
+    tau = np.array(taus)  # (K,)
+    valid = np.array([r != "break" for r in gap_reason])
+    reasons = np.array([""] * len(tau), dtype=object)
+    s_idx = _newest_at_or_before(state_t, np.nan_to_num(tau, nan=-np.inf))
+    no_state = s_idx < 0
+    stale = ~no_state & (tau - state_t[np.maximum(s_idx, 0)] > cfg.max_state_age)
+    reasons[valid & no_state] = NO_STATE
+    reasons[valid & stale] = STALE_STATE
+    f_idx = {}
+    for cam, times in frame_t.items():
+        idx = _newest_at_or_before(times, np.nan_to_num(tau, nan=-np.inf))
+        none = idx < 0
+        old = ~none & (tau - times[np.maximum(idx, 0)] > cfg.max_frame_age)
+        reasons[valid & (reasons == "") & none] = NO_FRAME
+        reasons[valid & (reasons == "") & old] = STALE_FRAME
+        f_idx[cam] = idx
+    ok = valid & (reasons == "")
+    for reason in reasons[valid & ~ok]:
+        out.dropped[reason] = out.dropped.get(reason, 0) + 1
+    # Runs of valid steps -> episodes.
+    k = 0
+    while k < len(tau):
+        if not ok[k]:
+            k += 1
+            continue
+        end = k
+        while end < len(tau) and ok[end]:
+            end += 1
+        if end - k < cfg.min_steps:
+            out.dropped[SHORT_RUN] = out.dropped.get(SHORT_RUN, 0) + end - k
+        else:
+            sl = slice(k, end)
+            out.held += sum(r == "held" for r in gap_reason[k:end])
+            out.runs.append({"tau": tau[sl], "state": s_idx[sl],
+                             "action": np.array(picks[k:end]),
+                             "frames": {cam: idx[sl] for cam, idx in f_idx.items()}})
+        k = end
+    return out

@@ -1,0 +1,87 @@
+"""Synthetic rosbag2 MCAP bags for converter tests, written with the ``rosbags`` library.
+
+``rosbags`` is not what gr00t-record writes with (that is ``mcap``), so these bags also check
+that the converter reads rosbag2 bags from another writer (chunked, with metadata.yaml).
+
+A :class:`Recording` is a robot's streams on one clock: joint states, forward_command
+messages, camera frames whose pixels encode their index (so a test can tell which frame a
+step took), and the instruction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Recording:
+    """Streams to write; times in seconds from ``t0_ns``.
+
+    state: (times (N,), names, positions (N, J)); commands: topic -> (times (M,), values
+    (M, j)); frames: topic -> times (F,) (frame i is filled with value i % 256);
+    instruction: (time, text) messages on /gr00t/instruction; custom_data: metadata.yaml's.
+    """
+
+    state: tuple[np.ndarray, list[str], np.ndarray]
+    commands: dict[str, tuple[np.ndarray, np.ndarray]]
+    frames: dict[str, np.ndarray]
+    instruction: list[tuple[float, str]] = field(default_factory=list)
+    custom_data: dict[str, str] = field(default_factory=dict)
+    image_size: int = 16
+    t0_ns: int = 1_700_000_000_000_000_000
+
+
+def frame_value(i: int) -> int:
+    return i % 256
+
+
+def write_bag(path: str | Path, rec: Recording) -> Path:
+    """Write ``rec`` as a rosbag2 MCAP bag directory at ``path`` (metadata.yaml + .mcap)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_JAZZY)
+    T = ts.types
+    Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
+
+    def header(ns: int) -> object:
+        return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
+
+    events: list[tuple[int, str, object]] = []
+    times, names, pos = rec.state
+    for t, row in zip(times, pos):
+        ns = rec.t0_ns + int(round(t * 1e9))
+        events.append((ns, "/joint_states", T["sensor_msgs/msg/JointState"](
+            header=header(ns), name=list(names), position=np.asarray(row, np.float64),
+            velocity=np.zeros(0), effort=np.zeros(0))))
+    layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+    for topic, (ctimes, values) in rec.commands.items():
+        for t, row in zip(ctimes, values):
+            events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
+                "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
+    size = rec.image_size
+    for topic, ftimes in rec.frames.items():
+        for i, t in enumerate(ftimes):
+            ns = rec.t0_ns + int(round(t * 1e9))
+            events.append((ns, topic, T["sensor_msgs/msg/Image"](
+                header=header(ns), height=size, width=size, encoding="rgb8", is_bigendian=0,
+                step=size * 3, data=np.full(size * size * 3, frame_value(i), np.uint8))))
+    for t, text in rec.instruction:
+        events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
+                       T["std_msgs/msg/String"](data=text)))
+    events.sort(key=lambda e: e[0])
+    types = {"/joint_states": "sensor_msgs/msg/JointState", "/gr00t/instruction": "std_msgs/msg/String",
+             **{t: "std_msgs/msg/Float64MultiArray" for t in rec.commands},
+             **{t: "sensor_msgs/msg/Image" for t in rec.frames}}
+    path = Path(path)
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        for key, value in rec.custom_data.items():
+            writer.set_custom_data(key, value)
+        conns = {topic: writer.add_connection(topic, msgtype, typestore=ts)
+                 for topic, msgtype in types.items()}
+        for ns, topic, msg in events:
+            writer.write(conns[topic], ns, ts.serialize_cdr(msg, types[topic]))
+    return path

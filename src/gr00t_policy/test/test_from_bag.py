@@ -1,0 +1,217 @@
+"""gr00t-dataset from-bag: bags written by another library (rosbags) -> our LeRobot dataset.
+
+The synthetic recordings have known times, so every pairing rule is checked against a brute
+force: each row's action is one command (none skipped, none repeated), its state the newest
+joint state at or before that command, its frame the newest frame at or before it.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from gr00t_policy.dataset import LeRobotDataset
+from gr00t_policy.dataset.bag import BagError, read_bag
+from gr00t_policy.dataset.bag_streams import BagTopics
+from gr00t_policy.dataset.cli import main as dataset_main
+from gr00t_policy.dataset.from_bag import convert_bags
+from gr00t_policy.dataset.resample import (ACTION_GAP, NO_FRAME, ResampleConfig, align,
+                                           merge_commands)
+from gr00t_policy.embodiment import parse_embodiment
+from gr00t_policy.testing.bags import Recording, frame_value, write_bag
+
+ARM = ["j0", "j1", "j2"]
+HAND = ["h0"]
+DT = 0.05
+TASK = "touch the red cube with your left hand"
+CAMERA = "/camera/head/image_raw"
+
+
+def embodiment(controllers=None):
+    joint = {"position": [-3.0, 3.0], "velocity": 5.0}
+    return parse_embodiment({
+        "name": "tiny", "tag": "tiny_bot", "slot": 1, "action_dt": DT,
+        "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in ARM]},
+                         "hand": {"joints": [{"name": n, **joint} for n in HAND]}},
+        "state_keys": [{"key": "arm", "normalization": "min_max"},
+                       {"key": "hand", "normalization": "min_max"}],
+        "action_keys": [{"key": "arm", "normalization": "min_max"},
+                        {"key": "hand", "normalization": "min_max"}],
+        "cameras": [{"name": "head", "topic": CAMERA}],
+        "controllers": controllers or [
+            {"name": "arm_controller", "type": "forward_command", "topic": "/arm/commands",
+             "joints": ARM},
+            {"name": "hand_controller", "type": "forward_command", "topic": "/hand/commands",
+             "joints": HAND}],
+        "staleness": {"state_s": 0.1, "tokens_s": 0.5},
+        "on_stale": "hold_last_command",
+    })
+
+
+def state_of(t):
+    t = np.asarray(t)[:, None]
+    return np.concatenate([np.sin(t), np.cos(t), 0.1 * t, -0.1 * t], axis=1)  # (N, 4)
+
+
+def recording(n_cmd=30, seed=0, cam_start=0.0, late=0.012, drop=()):
+    """Commands at 20 Hz from 0.5 s (each tick late by up to ``late``), joint states at
+    125 Hz from 0, frames at 30 Hz from ``cam_start``; ``drop``: command ticks left out."""
+    rng = np.random.default_rng(seed)
+    ticks = np.array([k for k in range(n_cmd) if k not in drop])
+    t_cmd = 0.5 + ticks * DT + rng.uniform(0, late, len(ticks))
+    cmd = np.stack([np.sin(ticks), np.cos(ticks), ticks / 10, -ticks / 10], axis=1)
+    end = t_cmd[-1] + 0.2
+    t_state = np.arange(0.0, end, 0.008) + rng.uniform(0, 0.001)
+    t_frames = np.arange(cam_start, end, 1 / 30)
+    return Recording(
+        state=(t_state, ARM + HAND + ["other"], np.c_[state_of(t_state), np.zeros(len(t_state))]),
+        commands={"/arm/commands": (t_cmd, cmd[:, :3]),
+                  "/hand/commands": (t_cmd + 0.0002, cmd[:, 3:])},
+        frames={CAMERA: t_frames},
+        custom_data={"instruction": TASK}), t_cmd, cmd, t_state, t_frames
+
+
+def expected(t_cmd, t_state, t_frames):
+    s = np.searchsorted(t_state, t_cmd, side="right") - 1
+    f = np.searchsorted(t_frames, t_cmd, side="right") - 1
+    return state_of(t_state[s]), f
+
+
+def test_pairing_rules_against_brute_force(tmp_path):
+    rec, t_cmd, cmd, t_state, t_frames = recording()
+    bag = write_bag(tmp_path / "bag", rec)
+    reports = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert [r.steps for r in reports] == [len(t_cmd)] and reports[0].complete
+    assert reports[0].held == 0 and not any(reports[0].dropped.values())
+    ds = LeRobotDataset(tmp_path / "ds")
+    ep = ds.episode(0)
+    want_state, want_frame = expected(t_cmd, t_state, t_frames)
+    np.testing.assert_allclose(ep.actions, cmd, atol=1e-6)  # every command once, in order
+    np.testing.assert_allclose(ep.states, want_state, atol=1e-6)
+    assert list(ep.frames["head"][:, 0, 0, 0]) == [frame_value(i) for i in want_frame]
+    assert ep.task == TASK and ds.fps == 20
+    assert ds.episodes[0]["source_bag"] == str(bag)
+    stats = ds.stats["observation.state"]
+    assert np.allclose(stats["max"], ep.states.max(0), atol=1e-6)
+
+
+def test_late_camera_nan_states_and_gaps_are_reported(tmp_path):
+    rec, t_cmd, cmd, t_state, _ = recording(n_cmd=40, cam_start=0.62, drop=(20, 21, 22, 23))
+    names, pos = rec.state[1], rec.state[2].copy()
+    pos[::25, 1] = np.nan  # every 25th joint state has a NaN joint
+    rec.state = (t_state, names, pos)
+    bag = write_bag(tmp_path / "bag", rec)
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds",
+                            cfg=ResampleConfig(dt=DT, max_gap_steps=2))
+    # Commands start at 0.5 s, frames at 0.62 s: the first steps have no frame.
+    assert report.dropped[NO_FRAME] == 3, report.lines()
+    # Ticks 20-23 missing (4 steps): longer than max_gap_steps -> split into two episodes.
+    assert report.dropped[ACTION_GAP] == 4
+    assert [n for _, n in report.episodes] == [20 - 3, 40 - 24]
+    assert report.nan_states == int(np.ceil(len(t_state) / 25))
+    text = "\n".join(report.lines())
+    assert "no camera frame yet" in text and "NaN" in text and "episodes #0" in text
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.num_episodes == 2 and np.isfinite(ds.episode(0, load_video=False).states).all()
+    # A short gap (1 tick) repeats the previous action instead.
+    rec, *_ = recording(n_cmd=20, drop=(10,))
+    [report] = convert_bags([write_bag(tmp_path / "bag2", rec)], embodiment(), tmp_path / "ds2")
+    assert report.held == 1 and [n for _, n in report.episodes] == [20]
+    acts = LeRobotDataset(tmp_path / "ds2").episode(0, load_video=False).actions
+    np.testing.assert_array_equal(acts[10], acts[9])
+
+
+def test_joint_name_mismatch_names_topic_joints_and_fix(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    t, _, pos = rec.state
+    rec.state = (t, ["j0", "j1", "wrist", "h0", "other"], pos)
+    bag = write_bag(tmp_path / "bag", rec)
+    with pytest.raises(BagError) as err:
+        convert_bags([bag], embodiment(), tmp_path / "ds")
+    msg = str(err.value)
+    assert "/joint_states" in msg and "['j2']" in msg and "wrist" in msg
+    assert "Fix:" in msg and "joint_groups" in msg
+    assert not (tmp_path / "ds").exists()  # nothing written
+
+
+def test_bag_without_camera_names_topic_and_fix(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    rec.frames = {"/camera/wrist/image_raw": rec.frames[CAMERA]}
+    bag = write_bag(tmp_path / "bag", rec)
+    with pytest.raises(BagError) as err:
+        convert_bags([bag], embodiment(), tmp_path / "ds")
+    msg = str(err.value)
+    assert CAMERA in msg and "camera 'head'" in msg and "/camera/wrist/image_raw" in msg
+    assert "Fix:" in msg and "cameras[].topic" in msg
+
+
+def test_cut_off_bag_converts_up_to_last_complete_message(tmp_path):
+    rec, t_cmd, *_ = recording(n_cmd=60)
+    rec.image_size = 96  # several 1 MiB chunks: the cut loses only the last one
+    bag = write_bag(tmp_path / "bag", rec)
+    full = read_bag(bag)
+    assert full.complete and full.counts["/arm/commands"] == 60
+    mcap = next(bag.glob("*.mcap"))
+    data = mcap.read_bytes()
+    (bag / "metadata.yaml").unlink()
+    mcap.write_bytes(data[: int(len(data) * 0.8)])  # cut inside a record
+    cut = read_bag(bag)
+    assert not cut.complete and any("cut off" in w for w in cut.warnings)
+    assert any("no metadata.yaml" in w for w in cut.warnings)
+    assert 0 < cut.counts["/arm/commands"] < 60
+    assert cut.custom_data == {}  # rosbags keeps custom_data in metadata.yaml only
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds", task=TASK)
+    assert 0 < report.steps <= cut.counts["/arm/commands"] and not report.complete
+    assert any("cut off" in line for line in report.lines())
+
+
+def test_instruction_from_topic_and_override(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    rec.custom_data = {}
+    rec.instruction = [(0.1, "raise your left hand"), (5.0, "later")]
+    bag = write_bag(tmp_path / "bag", rec)
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert report.task == "raise your left hand"
+    shutil.rmtree(tmp_path / "ds")
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds", task="x")
+    assert report.task == "x"
+    rec.instruction = []
+    bag = write_bag(tmp_path / "bag3", rec)
+    with pytest.raises(BagError, match="--task"):
+        convert_bags([bag], embodiment(), tmp_path / "ds3")
+
+
+def test_teleop_action_topic_and_cli(tmp_path, capsys):
+    rec, t_cmd, cmd, *_ = recording(n_cmd=12)
+    bag = write_bag(tmp_path / "bag", rec)
+    emb_yaml = tmp_path / "tiny.yaml"
+    import yaml
+
+    emb_yaml.write_text(yaml.safe_dump(embodiment().to_dict()))
+    rc = dataset_main(["from-bag", str(bag), "--embodiment", str(emb_yaml),
+                       "--out", str(tmp_path / "ds")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "wrote 1 episodes (12 steps at 20 fps)" in out
+    # Joint states standing for the commands (a teleoperation leader): --action-topic.
+    topics = BagTopics(action_topic="/joint_states")
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds2", topics=topics)
+    assert report.steps > 12  # the 125 Hz stream is sampled at 20 Hz over the whole bag
+
+
+def test_merge_and_align_units():
+    t1 = np.array([0.0, 0.05, 0.1])
+    times, actions, early = merge_commands(
+        [(t1, np.arange(6.0).reshape(3, 2), np.array([0, 1])),
+         (t1 + 0.001, 10 * np.arange(3.0)[:, None], np.array([2]))], 3, 0.0125)
+    np.testing.assert_array_equal(times, t1)
+    np.testing.assert_array_equal(actions, [[0, 1, 0], [2, 3, 10], [4, 5, 20]])
+    assert early == 1
+    # Commands at 100 Hz, dataset at 20 Hz: every 5th, none repeated.
+    u = 1.0 + np.arange(100) * 0.01
+    steps = align(u, np.arange(0.9, 2.2, 0.008), {"c": np.arange(0.9, 2.2, 0.03)},
+                  ResampleConfig(dt=DT))
+    assert list(steps.runs[0]["action"][:4]) == [0, 5, 10, 15] and steps.held == 0
+    with pytest.raises(ValueError, match="max_frame_age"):
+        ResampleConfig(dt=DT, max_frame_age=0.0)

@@ -1,0 +1,116 @@
+"""LeRobot v2.1 and v3.0 datasets written the way lerobot writes them (no modality.json):
+read with the embodiment YAML's key layout, episode by episode, frames included; trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gr00t_policy.dataset import DatasetError, LeRobotDataset
+from gr00t_policy.dataset.cli import main as dataset_main
+from gr00t_policy.embodiment import parse_embodiment
+from gr00t_policy.testing.lerobot import write_v21, write_v30
+
+ARM = ["shoulder", "elbow", "wrist"]
+GRIP = ["gripper"]
+TASKS = ["pick up the cube", "open the drawer"]
+
+
+def embodiment(camera="front", joints=ARM + GRIP):
+    joint = {"position": [-3.0, 3.0], "velocity": 5.0}
+    return parse_embodiment({
+        "name": "so100", "tag": "so100", "slot": 1, "action_dt": 0.05,
+        "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in joints[:3]]},
+                         "gripper": {"joints": [{"name": n, **joint} for n in joints[3:]]}},
+        "state_keys": [{"key": "arm", "normalization": "min_max"},
+                       {"key": "gripper", "normalization": "min_max"}],
+        "action_keys": [{"key": "arm", "normalization": "min_max"},
+                        {"key": "gripper", "normalization": "min_max"}],
+        "cameras": [{"name": camera, "topic": "/camera/front/image_raw"}],
+        "controllers": [{"name": "all", "type": "forward_command", "topic": "/all/commands",
+                         "joints": joints}],
+        "staleness": {"state_s": 0.1, "tokens_s": 0.5}, "on_stale": "hold_last_command",
+    })
+
+
+def episodes(n=3, seed=0):
+    """Frames whose pixels say (episode, frame); tasks alternate."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        length = 8 + 3 * i
+        frames = np.zeros((length, 32, 32, 3), dtype=np.uint8)
+        frames[..., 0] = 40 * i
+        frames[..., 1] = np.arange(length, dtype=np.uint8)[:, None, None] * 7
+        out.append((rng.normal(size=(length, 4)).astype(np.float32),
+                    rng.normal(size=(length, 4)).astype(np.float32), frames, TASKS[i % 2]))
+    return out
+
+
+@pytest.mark.parametrize("version", ["v2.1", "v3.0"])
+def test_reads_other_tools_layouts_with_the_yaml(tmp_path, version):
+    eps = episodes()
+    write = write_v21 if version == "v2.1" else write_v30
+    root = write(tmp_path / version, eps, state_names=ARM + GRIP, action_names=ARM + GRIP,
+                 camera="front")
+    with pytest.raises(DatasetError, match="modality.json.*--embodiment"):
+        LeRobotDataset(root)
+    ds = LeRobotDataset(root, embodiment=embodiment())
+    assert ds.version == version and ds.num_episodes == 3 and ds.fps == 20
+    assert ds.cameras == ["front"] and ds.key_ranges("state") == [("arm", 0, 3), ("gripper", 3, 4)]
+    assert ds.action_names == ARM + GRIP  # from v2's nested {"motors": [...]} form too
+    for i, (states, actions, frames, task) in enumerate(eps):
+        ep = ds.episode(i)
+        np.testing.assert_array_equal(ep.states, states)
+        np.testing.assert_array_equal(ep.actions, actions)
+        np.testing.assert_array_equal(ep.frames["front"], frames)  # lossless, right slice
+        assert ep.task == task and ep.length == len(states)
+        np.testing.assert_allclose(ep.timestamps, np.arange(len(states)) / 20, atol=1e-6)
+    everything = np.concatenate([e[0] for e in eps])
+    stats = ds.stats["observation.state"]  # v2.1: pooled from episodes_stats.jsonl
+    np.testing.assert_allclose(stats["mean"], everything.mean(0), atol=1e-5)
+    np.testing.assert_allclose(stats["std"], everything.std(0), atol=1e-5)
+    np.testing.assert_allclose(stats["max"], everything.max(0), atol=1e-6)
+
+
+def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
+    root = write_v30(tmp_path / "ds", episodes(2), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    with pytest.raises(DatasetError, match=r"camera 'wrist'.*observation.images.front.*Fix"):
+        LeRobotDataset(root, embodiment=embodiment(camera="wrist"))
+    with pytest.raises(DatasetError, match=r"names .* are not embodiment 'so100'.*joint_groups"):
+        LeRobotDataset(root, embodiment=embodiment(joints=["a", "b", "c", "d"]))
+
+
+def test_train_from_v30_and_info_cli(tmp_path, capsys):
+    import torch
+    import yaml
+
+    from gr00t_policy.action_head_config import ActionHeadConfig
+    from gr00t_policy.backbone_config import BackboneConfig
+    from gr00t_policy.policy_config import PolicyConfig
+    from gr00t_policy.train import TrainConfig, train
+
+    torch.set_num_threads(1)
+    root = write_v30(tmp_path / "ds", episodes(3), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    emb = embodiment()
+    emb_yaml = tmp_path / "so100.yaml"
+    emb_yaml.write_text(yaml.safe_dump(emb.to_dict()))
+    assert dataset_main(["info", str(root), "--embodiment", str(emb_yaml)]) == 0
+    out = capsys.readouterr().out
+    assert "LeRobot v3.0, 3 episodes, 33 frames at 20 fps, cameras ['front']" in out
+    assert "task 1: open the drawer" in out
+    config = PolicyConfig(
+        BackboneConfig(vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
+                       vision_num_heads=2, vision_patch_size=14, image_size=28,
+                       lm_hidden_size=32, lm_intermediate_size=64, lm_num_layers=1,
+                       lm_num_heads=2, lm_num_kv_heads=1, lm_max_position_embeddings=64,
+                       vocab_size=512, select_layer=1, output_dim=32, max_tokens=40),
+        ActionHeadConfig(hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2,
+                         head_dim=16, cross_attention_dim=32, max_state_dim=8,
+                         max_action_dim=6, action_horizon=4, max_seq_len=8, num_embodiments=2,
+                         timestep_channels=32))
+    result = train(root, tmp_path / "ckpt", policy_config=config, embodiment=emb,
+                   cfg=TrainConfig(steps=2, batch_size=4, seed=0), progress=False)
+    assert len(result.losses) == 2 and np.isfinite(result.losses).all()

@@ -1,0 +1,115 @@
+"""``gr00t-record``: record episodes on the robot as rosbag2 MCAP bags.
+
+    gr00t-record run --embodiment config/unitree_g1.yaml --out bags/   # the recorder node
+    gr00t-record start "touch the red cube with your left hand"        # episode N begins
+    gr00t-record stop                                                  # ... and ends
+
+``start`` and ``stop`` call the node's services (the same as ``ros2 service call
+/gr00t_record/start gr00t_msgs/srv/SetInstruction "{instruction: '...'}"`` and
+``/gr00t_record/stop std_srvs/srv/Trigger``). Exit status: 0 done, 1 refused, 2 no answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from gr00t_record.node import START_SERVICE, STOP_SERVICE
+
+EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
+
+
+def call(srv_type, service: str, request, timeout: float):
+    """Call ``service`` once from a short-lived node; None when it does not answer in time."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = Context()
+    rclpy.init(context=context, args=[])
+    node = rclpy.create_node("gr00t_record_cli", context=context, enable_rosout=False,
+                             start_parameter_services=False)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        client = node.create_client(srv_type, service)
+        if not client.wait_for_service(timeout_sec=timeout):
+            return None
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return future.result() if future.done() else None
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
+
+
+def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
+    from gr00t_record.node import main as node_main
+
+    params = ["-p", f"embodiment:={args.embodiment}", "-p", f"output_dir:={args.out}"]
+    if args.action_topic:
+        params += ["-p", f"action_topic:={args.action_topic}"]
+    if args.extra_topic:
+        params += ["-p", f"extra_topics:=[{','.join(args.extra_topic)}]"]
+    node_main(["gr00t_record", "--ros-args", *params, *ros_args])
+    return EXIT_DONE
+
+
+def _client(args: argparse.Namespace) -> int:
+    from gr00t_msgs.srv import SetInstruction
+    from std_srvs.srv import Trigger
+
+    if args.command == "start":
+        reply = call(SetInstruction, START_SERVICE,
+                     SetInstruction.Request(instruction=args.instruction), args.timeout)
+        ok = reply is not None and reply.accepted
+    else:
+        reply = call(Trigger, STOP_SERVICE, Trigger.Request(), args.timeout)
+        ok = reply is not None and reply.success
+    if reply is None:
+        print(f"gr00t-record {args.command}: the recorder did not answer within "
+              f"{args.timeout:g} s; is `gr00t-record run` up on this ROS_DOMAIN_ID?",
+              file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(reply.message)
+    return EXIT_DONE if ok else EXIT_REFUSED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args: list[str] = []
+    if "--ros-args" in argv:  # passed through to the node untouched
+        at = argv.index("--ros-args")
+        argv, ros_args = argv[:at], argv[at + 1:]
+    p = argparse.ArgumentParser(prog="gr00t-record", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the recorder node (until Ctrl-C)")
+    run.add_argument("--embodiment", required=True, help="embodiment YAML naming the topics")
+    run.add_argument("--out", default="bags", help="directory of the episode bags")
+    run.add_argument("--action-topic", default="",
+                     help="a sensor_msgs/JointState topic with commanded positions (teleop) "
+                     "instead of the YAML's controller topics")
+    run.add_argument("--extra-topic", action="append", default=[],
+                     help="another topic to record (repeatable)")
+    start = sub.add_parser("start", help="begin an episode")
+    start.add_argument("instruction", nargs="?", default="",
+                       help="the episode's instruction (default: the last one published on "
+                       "/gr00t/instruction)")
+    stop = sub.add_parser("stop", help="end the episode")
+    for sp in (start, stop):
+        sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait")
+    args = p.parse_args(argv)
+    if args.command == "run":
+        return _run(args, ros_args)
+    return _client(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

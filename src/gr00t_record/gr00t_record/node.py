@@ -1,0 +1,230 @@
+"""ROS 2 node `gr00t_record`: an embodiment's topics into one rosbag2 MCAP bag per episode.
+
+Records the topics the embodiment YAML names: /joint_states, every camera's image topic,
+every controller's command topic (or `action_topic`, a teleoperation JointState topic),
+the instruction topic, and `extra_topics`. Each topic is subscribed (serialized, raw=True:
+nothing is deserialized) as soon as a publisher of it appears, with its publishers'
+reliability, as `ros2 bag record` does; messages carry the node clock at reception as their
+log time.
+
+Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
+- /gr00t_record/start (gr00t_msgs/srv/SetInstruction): opens the next episode's bag; the
+  request's instruction (empty: the last one heard on the instruction topic) is the
+  episode's, stored as metadata ("instruction") at once; the reply's instruction_id is the
+  episode number;
+- /gr00t_record/stop (std_srvs/srv/Trigger): closes it (metadata.yaml with the counts).
+Between episodes nothing is written. A bag is written through to the OS message by message
+(gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag that reads up to
+its last complete message; SIGINT / SIGTERM close the open bag properly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import signal
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from gr00t_common.params import declare_and_read
+from gr00t_msgs.srv import SetInstruction
+from gr00t_record.bag_writer import BagWriter, qos_to_dict
+from gr00t_record.params import SPECS
+from gr00t_record.topics import embodiment_topics
+
+START_SERVICE = "/gr00t_record/start"
+STOP_SERVICE = "/gr00t_record/stop"
+EPISODE_DIR = "episode_{:06d}"
+_EPISODE_RE = re.compile(r"^episode_(\d{6})$")
+DISCOVERY_PERIOD_S = 0.2
+
+
+def _message_class(msgtype: str):
+    package, kind, name = msgtype.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+
+
+def _duration_ns(d) -> int | None:
+    ns = getattr(d, "nanoseconds", None)
+    return None if ns is None or ns >= 2**63 - 1 else int(ns)
+
+
+def offered_qos(infos) -> list[dict]:
+    """The publishers' QoS profiles as metadata.yaml version 9 lists them."""
+    out = []
+    for info in infos:
+        q = info.qos_profile
+        out.append(qos_to_dict(
+            q.history.name.lower(), q.depth, q.reliability.name.lower(),
+            q.durability.name.lower(), _duration_ns(q.deadline), _duration_ns(q.lifespan),
+            q.liveliness.name.lower(), _duration_ns(q.liveliness_lease_duration),
+            q.avoid_ros_namespace_conventions))
+    return out
+
+
+def next_episode(output_dir: Path) -> int:
+    """One past the highest episode_NNNNNN under output_dir (0 when none)."""
+    taken = [int(m.group(1)) for p in output_dir.glob("episode_*")
+             if (m := _EPISODE_RE.match(p.name))]
+    return max(taken, default=-1) + 1
+
+
+class RecorderNode(Node):
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__("gr00t_record")
+        p = declare_and_read(self, SPECS)  # parameters and their checks: gr00t_record/params.py
+        from gr00t_policy.embodiment import load_embodiment
+
+        self.embodiment = load_embodiment(p["embodiment"])
+        self.output_dir = Path(p["output_dir"])
+        self.instruction_topic = p["instruction_topic"]
+        self.depth = p["queue_depth"]
+        self.wanted = embodiment_topics(
+            self.embodiment, joint_states=p["joint_states_topic"],
+            instruction=self.instruction_topic, action_topic=p["action_topic"],
+            extra=p["extra_topics"])
+        self.types: dict[str, str] = {}  # subscribed topic -> type
+        self.refused: set[str] = set()
+        self.last_instruction = ""
+        self.writer: BagWriter | None = None
+        self.episode = -1
+        self.create_service(SetInstruction, START_SERVICE, self._on_start)
+        self.create_service(Trigger, STOP_SERVICE, self._on_stop)
+        self.create_timer(DISCOVERY_PERIOD_S, self._discover)
+        self._discover()
+        self.get_logger().info(
+            f"recording {self.embodiment.name!r} topics {sorted(self.wanted)} into "
+            f"{self.output_dir}/episode_NNNNNN on {START_SERVICE} ... {STOP_SERVICE}")
+
+    # -- topics --------------------------------------------------------------------------
+    def _discover(self) -> None:
+        for topic, expected in self.wanted.items():
+            if topic in self.types or topic in self.refused:
+                continue
+            infos = self.get_publishers_info_by_topic(topic)
+            if not infos:
+                continue
+            msgtype = infos[0].topic_type
+            if expected is not None and msgtype != expected:
+                self.refused.add(topic)
+                self.get_logger().error(
+                    f"{topic} carries {msgtype}, expected {expected} for the embodiment YAML; "
+                    "not recorded (fix the YAML's topic or the publisher)")
+                continue
+            best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                              for i in infos)
+            qos = QoSProfile(depth=self.depth, durability=DurabilityPolicy.VOLATILE,
+                             reliability=ReliabilityPolicy.BEST_EFFORT if best_effort
+                             else ReliabilityPolicy.RELIABLE)
+            self.create_subscription(
+                _message_class(msgtype), topic,
+                lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
+                raw=True)
+            self.types[topic] = msgtype
+            self.get_logger().info(f"subscribed to {topic} ({msgtype})")
+            if self.writer is not None:
+                self._add_topic(topic)
+
+    def _add_topic(self, topic: str) -> None:
+        infos = self.get_publishers_info_by_topic(topic)
+        digest = infos[0].topic_type_hash if infos else None
+        self.writer.add_topic(topic, self.types[topic], offered_qos(infos),
+                              str(digest) if digest else None)
+
+    def _on_message(self, topic: str, data: bytes, info: dict) -> None:
+        if topic == self.instruction_topic:
+            self.last_instruction = deserialize_message(data, String).data
+        if self.writer is None:
+            return
+        now = self.get_clock().now().nanoseconds
+        self.writer.write(topic, data, now, info.get("source_timestamp") or now)
+
+    # -- episodes ------------------------------------------------------------------------
+    def _on_start(self, request: SetInstruction.Request,
+                  response: SetInstruction.Response) -> SetInstruction.Response:
+        instruction = request.instruction.strip() or self.last_instruction.strip()
+        if self.writer is not None:
+            response.accepted = False
+            response.message = (f"episode {self.episode} is recording ({self.writer.path}); "
+                                f"call {STOP_SERVICE} first")
+        elif not instruction:
+            response.accepted = False
+            response.message = (f"no instruction: pass one in the request, or publish it on "
+                                f"{self.instruction_topic} first")
+        else:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.episode = next_episode(self.output_dir)
+            path = self.output_dir / EPISODE_DIR.format(self.episode)
+            self.writer = BagWriter(path, {"instruction": instruction,
+                                           "episode_index": str(self.episode),
+                                           "embodiment": self.embodiment.name})
+            for topic in self.types:
+                self._add_topic(topic)
+            missing = sorted(set(self.wanted) - set(self.types))
+            note = f"; no publisher yet on {missing}" if missing else ""
+            response.accepted = True
+            response.instruction_id = self.episode
+            response.message = f"recording episode {self.episode} to {path}{note}"
+        if response.accepted:
+            self.get_logger().info(f"start: {response.message}")
+        else:
+            self.get_logger().error(f"start: {response.message}")
+        return response
+
+    def close_episode(self) -> str:
+        """Close the open bag (if any); returns what was recorded, in words."""
+        if self.writer is None:
+            return ""
+        counts = self.writer.close()
+        text = (f"episode {self.episode}: {sum(counts.values())} messages in "
+                f"{self.writer.path} ({', '.join(f'{t} {n}' for t, n in counts.items())})")
+        empty = sorted(set(self.wanted) - {t for t, n in counts.items() if n})
+        if empty:
+            text += f"; nothing on {empty}"
+        self.writer = None
+        return text
+
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.writer is None:
+            response.success, response.message = False, f"not recording; call {START_SERVICE}"
+            self.get_logger().error(f"stop: {response.message}")
+            return response
+        response.success, response.message = True, self.close_episode()
+        self.get_logger().info(f"stop: {response.message}")
+        return response
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = RecorderNode()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if node is not None:
+            text = node.close_episode()
+            if text:
+                node.get_logger().info(f"shutdown: closed {text}")
+            node.destroy_node()
+        executor.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The recorder node's parameters: one spec each (gr00t_common.params). All are read once."""
+
+from __future__ import annotations
+
+from gr00t_common.params import Range, Spec
+
+__all__ = ["SPECS"]
+
+SPECS = (
+    Spec("embodiment", "string", "", "Embodiment YAML: its cameras and controllers (or "
+         "action_topic) name the topics recorded.", required=True,
+         example="config/unitree_g1.yaml"),
+    Spec("output_dir", "string", "bags", "Directory of the episode bags "
+         "(<output_dir>/episode_NNNNNN/, numbered on from the bags already there).",
+         required=True),
+    Spec("joint_states_topic", "string", "/joint_states",
+         "sensor_msgs/JointState topic with the robot's joint positions.", required=True),
+    Spec("instruction_topic", "string", "/gr00t/instruction",
+         "std_msgs/String topic with the instruction; a start request without one takes "
+         "the last instruction heard here.", required=True),
+    Spec("action_topic", "string", "", "A sensor_msgs/JointState topic with commanded "
+         "positions (e.g. a teleoperation leader arm), recorded as the actions instead of "
+         "the controllers' command topics; empty: the YAML's controllers."),
+    Spec("extra_topics", "string_array", [], "More topics to record (any type; e.g. "
+         "/gr00t_sim/state)."),
+    Spec("queue_depth", "integer", 100, "Subscription queue depth per topic (messages).",
+         range=Range(1, 10000)),
+)

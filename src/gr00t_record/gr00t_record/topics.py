@@ -1,0 +1,31 @@
+"""Which topics an embodiment YAML names, and the message type each is expected to carry."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+# Controller type (gr00t_policy.embodiment.decoder_types) -> the command message it takes.
+CONTROLLER_TYPES = {
+    "forward_command": "std_msgs/msg/Float64MultiArray",
+    "joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
+    "joint_state": "sensor_msgs/msg/JointState",
+}
+JOINT_STATE = "sensor_msgs/msg/JointState"
+IMAGE = "sensor_msgs/msg/Image"
+STRING = "std_msgs/msg/String"
+
+
+def embodiment_topics(emb, *, joint_states: str, instruction: str, action_topic: str = "",
+                      extra: Iterable[str] = ()) -> dict[str, str | None]:
+    """topic -> expected type (None: whatever the graph says) for one embodiment."""
+    topics: dict[str, str | None] = {joint_states: JOINT_STATE, instruction: STRING}
+    for cam in emb.cameras:
+        topics[cam.topic] = None  # sensor_msgs/Image or CompressedImage
+    if action_topic:
+        topics[action_topic] = JOINT_STATE
+    else:
+        for ctrl in emb.controllers:
+            topics[ctrl.topic] = CONTROLLER_TYPES.get(ctrl.type)
+    for topic in extra:
+        topics.setdefault(topic, None)
+    return topics

@@ -1,0 +1,173 @@
+"""The recorder node over real DDS: episodes by service, bags another reader opens, SIGKILL.
+
+A probe publishes a tiny robot's topics (joint states 125 Hz, a camera 30 Hz, two command
+topics 20 Hz, an extra topic); the recorder records two episodes. The first is stopped with
+`gr00t-record stop` and read with the independent `rosbags` reader; the second is cut short
+by SIGKILL and still converts, up to its last message, with a warning.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import yaml
+
+from gr00t_msgs.srv import SetInstruction
+from gr00t_policy.dataset import LeRobotDataset
+from gr00t_policy.dataset.bag import read_bag
+from gr00t_policy.dataset.from_bag import convert_bags
+from gr00t_policy.embodiment import parse_embodiment
+from gr00t_testing import NodeProcess, RosProbe
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+ARM, HAND = ["j0", "j1", "j2"], ["h0"]
+TOPICS = ["/joint_states", "/camera/head/image_raw", "/arm/commands", "/hand/commands",
+          "/gr00t/instruction", "/extra"]
+
+
+def embodiment_dict():
+    joint = {"position": [-3.0, 3.0], "velocity": 5.0}
+    return {
+        "name": "tiny", "tag": "tiny_bot", "slot": 1, "action_dt": 0.05,
+        "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in ARM]},
+                         "hand": {"joints": [{"name": n, **joint} for n in HAND]}},
+        "state_keys": [{"key": "arm", "normalization": "min_max"},
+                       {"key": "hand", "normalization": "min_max"}],
+        "action_keys": [{"key": "arm", "normalization": "min_max"},
+                        {"key": "hand", "normalization": "min_max"}],
+        "cameras": [{"name": "head", "topic": "/camera/head/image_raw"}],
+        "controllers": [
+            {"name": "arm", "type": "forward_command", "topic": "/arm/commands", "joints": ARM},
+            {"name": "hand", "type": "forward_command", "topic": "/hand/commands",
+             "joints": HAND}],
+        "staleness": {"state_s": 0.1, "tokens_s": 0.5}, "on_stale": "hold_last_command",
+    }
+
+
+class Robot:
+    """Publishes the tiny robot's topics from a thread (one loop at 250 Hz, each topic at
+    its own rate); counts what it sent."""
+
+    def __init__(self, probe: RosProbe) -> None:
+        self.pubs = {
+            "/joint_states": probe.publisher(JointState, "/joint_states"),
+            "/camera/head/image_raw": probe.publisher(Image, "/camera/head/image_raw"),
+            "/arm/commands": probe.publisher(Float64MultiArray, "/arm/commands"),
+            "/hand/commands": probe.publisher(Float64MultiArray, "/hand/commands"),
+            "/extra": probe.publisher(String, "/extra"),
+        }
+        self.instruction = probe.publisher(String, "/gr00t/instruction")
+        self.sent = {t: 0 for t in self.pubs}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        period = {"/joint_states": 0.008, "/camera/head/image_raw": 1 / 30,
+                  "/arm/commands": 0.05, "/hand/commands": 0.05, "/extra": 0.1}
+        due = {t: time.monotonic() for t in period}
+        image = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes(range(192)))
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for topic, p in period.items():
+                if now < due[topic]:
+                    continue
+                due[topic] += p
+                x = np.sin(now)
+                msg = {"/joint_states": lambda: JointState(name=ARM + HAND + ["other"],
+                                                           position=[x, -x, 0.1, 0.2, 0.0]),
+                       "/camera/head/image_raw": lambda: image,
+                       "/arm/commands": lambda: Float64MultiArray(data=[x, x, x]),
+                       "/hand/commands": lambda: Float64MultiArray(data=[0.5]),
+                       "/extra": lambda: String(data="extra")}[topic]()
+                self.pubs[topic].publish(msg)
+                self.sent[topic] += 1
+            time.sleep(0.004)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+
+def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_path):
+    from rosbags.rosbag2 import Reader
+
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    out = tmp_path / "bags"
+    recorder = NodeProcess(
+        [sys.executable, "-m", "gr00t_record.node", "--ros-args", "-p", f"embodiment:={emb_yaml}",
+         "-p", f"output_dir:={out}", "-p", "extra_topics:=[/extra]"], tmp_path / "rec.log")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            robot = Robot(probe)
+            try:
+                for topic, pub in robot.pubs.items():
+                    probe.wait_for_subscribers(pub, timeout=60)
+                probe.wait_for_subscribers(robot.instruction, timeout=30)
+                stop = probe.call(Trigger, "/gr00t_record/stop", Trigger.Request())
+                assert not stop.success and "not recording" in stop.message
+                # Episode 0: started by service, stopped by the CLI.
+                reply = probe.call(SetInstruction, "/gr00t_record/start",
+                                   SetInstruction.Request(instruction="touch the red cube"))
+                assert reply.accepted and reply.instruction_id == 0, reply.message
+                again = probe.call(SetInstruction, "/gr00t_record/start",
+                                   SetInstruction.Request(instruction="x"))
+                assert not again.accepted and "call /gr00t_record/stop" in again.message
+                time.sleep(1.5)
+                cli = subprocess.run([sys.executable, "-m", "gr00t_record.cli", "stop"],
+                                     capture_output=True, text=True, timeout=60)
+                assert cli.returncode == 0, cli.stderr
+                assert "episode 0:" in cli.stdout and "episode_000000" in cli.stdout
+                # Episode 1: the instruction is the last one heard on /gr00t/instruction.
+                robot.instruction.publish(String(data="raise your left hand"))
+                time.sleep(0.5)
+                reply = probe.call(SetInstruction, "/gr00t_record/start",
+                                   SetInstruction.Request(instruction=""))
+                assert reply.accepted and reply.instruction_id == 1, reply.message
+                time.sleep(1.5)
+                recorder.stop(signal.SIGKILL)
+                killed_at = time.time_ns()
+            finally:
+                robot.close()
+    finally:
+        recorder.stop()
+
+    # Episode 0 with another library: every topic, with its count.
+    bag0 = out / "episode_000000"
+    with Reader(bag0) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        types = {c.topic: c.msgtype for c in reader.connections}
+        seconds = reader.duration / 1e9
+    assert sorted(counts) == sorted(TOPICS), counts
+    assert types["/camera/head/image_raw"] == "sensor_msgs/msg/Image"
+    assert seconds >= 1.4 and counts["/gr00t/instruction"] == 0, (seconds, counts)
+    for topic, hz in (("/joint_states", 125), ("/camera/head/image_raw", 30),
+                      ("/arm/commands", 20), ("/extra", 10)):  # nothing lost, nothing twice
+        assert 0.75 * hz <= counts[topic] / seconds <= 1.1 * hz, (topic, counts, seconds)
+    emb = parse_embodiment(embodiment_dict())
+    [report] = convert_bags([bag0], emb, tmp_path / "ds0")
+    assert report.complete and report.task == "touch the red cube"
+    assert 20 <= report.steps <= counts["/arm/commands"], report.lines()
+
+    # Episode 1, killed: readable up to its last message, nothing before it lost.
+    bag1 = out / "episode_000001"
+    assert not (bag1 / "metadata.yaml").exists()
+    got = read_bag(bag1)
+    assert not got.complete and got.custom_data["instruction"] == "raise your left hand"
+    states = [t for t, _ in got.messages["/joint_states"]]
+    span = (states[-1] - states[0]) / 1e9
+    assert 1.0 <= span <= 2.5 and len(states) >= 0.8 * 125 * span, (span, len(states))
+    assert killed_at - states[-1] < 0.5e9  # written up to (about) the kill
+    assert np.all(np.diff(states) > 0)
+    [report] = convert_bags([bag1], emb, tmp_path / "ds1")
+    assert not report.complete and report.task == "raise your left hand"
+    assert any("cut off" in w for w in report.warnings) and report.steps >= 15
+    assert LeRobotDataset(tmp_path / "ds1").episode(0).task == "raise your left hand"
