@@ -8,6 +8,11 @@ carry System 1's safety state in `layout.dim[0].label`.
 - System 2 is killed (SIGKILL) mid-run: System 1 holds (`hold_stale_tokens`) within one
   control period (+ MARGIN_S) of its token staleness limit after the last token, and runs
   again, with moving commands, once System 2 is restarted.
+- System 2 is paused (SIGSTOP for 3 s, then SIGCONT): the same hold, and System 1 resumes only
+  once a token computed after the pause has arrived (tokens from the old frames are stale by
+  their stamps).
+- Every command of that run is finite, inside the limits and within the velocity and
+  acceleration limits of the ones before it.
 - The joint-state source stops: `hold_stale_state` within one period (+ MARGIN_S) of the
   state staleness limit after the last joint state; it resumes when the source restarts.
 - System 1 is restarted: it comes back enabled or disabled as `start_enabled` says, and its
@@ -21,6 +26,7 @@ the limits under test only need to be known, not tight.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -29,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
-                           wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, assert_commands_safe,
+                           make_checkpoint_for, wait_until)
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
@@ -41,6 +47,8 @@ STATE_STALE_S = 0.3
 TOKEN_STALE_S = 1.0
 # Scheduling + DDS delivery of the command to the probe on a loaded, shared 2-core machine.
 MARGIN_S = 0.05
+# A hold brakes to rest within the acceleration limits first (G1: 6 rad/s at 60 rad/s^2).
+HOLD_SETTLE_S = 0.2
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 pytestmark = [pytest.mark.slow]
@@ -162,6 +170,12 @@ class Robot:
         with self.lock:
             return self.tokens[-1]
 
+    def first_fresh_token(self, after: float, limit: float) -> float | None:
+        """Receive time of the first token after `after` whose stamp was less than `limit`
+        old when it arrived (computed from a frame taken after `after`, give or take)."""
+        with self.lock:
+            return next((t for t, age in self.tokens if t > after and age < limit), None)
+
 
 def wait_running(robot: Robot, after: float, nodes, timeout: float, what: str) -> float:
     def ok() -> bool:
@@ -221,10 +235,14 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                       f"{1e3 * age:.1f} ms, period {1e3 * period:.2f} ms)")
                 assert delay <= TOKEN_STALE_S + period + MARGIN_S, delay
                 assert delay >= TOKEN_STALE_S - age - MARGIN_S, (delay, age)
-                time.sleep(0.3)
+                time.sleep(0.4)
                 held = [m for t, m in robot.topic_commands(emb.controllers[1].topic, t_hold)]
                 assert {m.layout.dim[0].label for m in held} == {"hold_stale_tokens"}
-                assert len({tuple(m.data) for m in held}) == 1, "a hold must not move"
+                # The hold brakes within the acceleration limits (at most 6 rad/s at
+                # 60 rad/s^2 on the G1: 0.1 s), then does not move.
+                settled = [m for t, m in robot.topic_commands(emb.controllers[1].topic,
+                                                              t_hold + HOLD_SETTLE_S)]
+                assert len({tuple(m.data) for m in settled}) == 1, "a hold must settle"
 
                 # 2. Restart System 2: System 1 resumes with moving commands.
                 restarted = start_system2(checkpoint, emb, tmp_path / "system2b.log")
@@ -233,7 +251,33 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                                      "running again after System 2 restarted")
                 assert_moving(robot, t_run + 0.1)
 
-                # 3. Stop the joint-state source: hold on stale state; restart it: resume.
+                # 3. Pause System 2 (SIGSTOP 3 s, then SIGCONT), as an overloaded or
+                # debugged process would be: System 1 holds within one period of the token
+                # limit, and after SIGCONT resumes only on tokens computed from frames taken
+                # after the pause, never on the 3-s-old ones System 2 may still send.
+                time.sleep(1.0)
+                os.kill(restarted.proc.pid, signal.SIGSTOP)
+                t_stop = time.monotonic()
+                try:
+                    wait_until(lambda: robot.first_labelled("hold_stale_tokens", t_stop), 10,
+                               "hold_stale_tokens while System 2 is paused")
+                    t_tok, age = robot.last_token()
+                    delay = robot.first_labelled("hold_stale_tokens", t_stop)[0] - t_tok
+                    print(f"System 2 paused: hold {1e3 * delay:.1f} ms after the last token")
+                    assert TOKEN_STALE_S - age - MARGIN_S <= delay, (delay, age)
+                    assert delay <= TOKEN_STALE_S + period + MARGIN_S, delay
+                    time.sleep(max(0.0, 3.0 - (time.monotonic() - t_stop)))
+                finally:
+                    os.kill(restarted.proc.pid, signal.SIGCONT)
+                t_cont = time.monotonic()
+                t_run = wait_running(robot, t_cont, (system1, restarted), 30,
+                                     "running again after SIGCONT")
+                fresh = robot.first_fresh_token(t_cont, TOKEN_STALE_S)
+                assert fresh is not None and fresh <= t_run, (
+                    "System 1 resumed before a token from after the pause arrived", fresh, t_run)
+                assert_moving(robot, t_run + 0.1)
+
+                # 4. Stop the joint-state source: hold on stale state; restart it: resume.
                 robot.send_states.clear()
                 time.sleep(0.05)
                 t_state = robot.last_state
@@ -250,6 +294,11 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                 assert_moving(robot, t_run + 0.1)
             finally:
                 robot.stop()
+            # Every command of the whole run: finite, in limits, velocity- and
+            # acceleration-limited (the holds, the pause and both resumes included).
+            checked = assert_commands_safe(
+                emb, {c.topic: robot.topic_commands(c.topic) for c in emb.controllers}, period)
+            assert checked > 1000, checked
         out = system1.output()
         assert "running -> hold_stale_tokens" in out and "running -> hold_stale_state" in out
     finally:

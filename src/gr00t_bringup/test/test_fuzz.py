@@ -38,8 +38,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, make_checkpoint_for,
-                           wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, assert_commands_safe,
+                           make_checkpoint_for, wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -130,32 +130,13 @@ class CommandRecorder:
                    if t > after and (label is None or m.layout.dim[0].label == label))
 
     def assert_all_safe(self, period: float) -> int:
-        """Every command finite, inside the limits, within a velocity step of the previous
-        one (on pairs that arrived less than two periods apart: consecutive ticks). Returns
-        the number of commands checked."""
-        total = 0
+        """Every command finite, inside the limits, within the velocity and acceleration
+        limits of the previous ones (gr00t_testing.assert_commands_safe). Returns the number
+        of commands checked."""
         for c in self.emb.controllers:
-            got = self.snapshot(c.topic)
-            assert got, f"no commands on {c.topic}"
-            values = np.array([m.data for _, m in got])  # (N, n)
-            assert values.shape[1] == len(c.joints)
-            assert np.isfinite(values).all(), f"non-finite command on {c.topic}"
-            lim = np.array([self.emb.joint(j).position_limits for j in c.joints])  # (n, 2)
-            assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all(), c.topic
-            step = np.array([self.emb.joint(j).velocity_limit for j in c.joints]) * period
-            t = np.array([r for r, _ in got])
-            consecutive = np.diff(t) < 2.0 * period
-            steps = np.abs(np.diff(values, axis=0))[consecutive]  # (K, n)
-            assert (steps <= step + 1e-9).all(), (c.topic, steps.max(axis=0), step)
-            # Acceleration: the change between successive steps of three consecutive ticks
-            # is at most acceleration * period^2 (velocity change per tick times a tick).
-            accel = np.array([self.emb.joint(j).acceleration_limit or np.inf for j in c.joints])
-            both = consecutive[1:] & consecutive[:-1]
-            dsteps = np.abs(np.diff(np.diff(values, axis=0), axis=0))[both]  # (K', n)
-            assert (dsteps <= accel * period ** 2 + 1e-9).all(), (
-                c.topic, (dsteps / period ** 2).max(axis=0), accel)
-            total += len(got)
-        return total
+            assert self.snapshot(c.topic), f"no commands on {c.topic}"
+        return assert_commands_safe(
+            self.emb, {c.topic: self.snapshot(c.topic) for c in self.emb.controllers}, period)
 
 
 class GoodInputs:

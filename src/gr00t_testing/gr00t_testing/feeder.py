@@ -12,7 +12,10 @@ class InputFeeder:
     """Publishes /joint_states (`state_hz`) and tokens (`token_hz`) from a thread, each pausable.
 
     Joint states carry the embodiment's joints shuffled, plus extra joints; `measured` maps
-    joint name -> position. Every `nan_every`-th state message has a NaN in a needed joint.
+    joint name -> position (change it while running to move the "robot"). Every
+    `nan_every`-th state message has a NaN in a needed joint. `state_stamp_offset_s` and
+    `token_stamp_offset_s` shift the header stamps from the probe's clock (stale or future
+    stamps); `scale_tokens(k)` multiplies the published token values.
     """
 
     def __init__(self, probe, state_joints, measured: dict[str, float], *, backbone_id: str,
@@ -45,10 +48,21 @@ class InputFeeder:
         self.send_tokens = threading.Event()
         self.send_states.set()
         self.send_tokens.set()
+        self.state_stamp_offset_s = self.token_stamp_offset_s = 0.0
+        self._tokens = tokens
         self.last_state = self.last_tokens = 0.0  # monotonic time of the last publish
         self.states_sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def scale_tokens(self, factor: float) -> None:
+        """Publish the tokens multiplied by `factor` from now on (1 restores them)."""
+        self.token_msg.data = (self._tokens.astype(np.float32) * factor).astype("<f2").tobytes()
+
+    def _stamp(self, clock, offset_s: float):
+        from rclpy.time import Time
+
+        return Time(nanoseconds=clock.now().nanoseconds + int(offset_s * 1e9)).to_msg()
 
     def start(self) -> "InputFeeder":
         self._thread.start()
@@ -65,7 +79,7 @@ class InputFeeder:
             now = time.monotonic()
             if self.send_states.is_set():
                 msg = self._JointState()
-                msg.header.stamp = clock.now().to_msg()
+                msg.header.stamp = self._stamp(clock, self.state_stamp_offset_s)
                 msg.name = self.names
                 pos = [self.measured.get(n, 0.25) for n in self.names]
                 self.states_sent += 1
@@ -75,7 +89,7 @@ class InputFeeder:
                 self.state_pub.publish(msg)
                 self.last_state = time.monotonic()
             if self.send_tokens.is_set() and now >= next_tokens:
-                self.token_msg.header.stamp = clock.now().to_msg()
+                self.token_msg.header.stamp = self._stamp(clock, self.token_stamp_offset_s)
                 self.token_pub.publish(self.token_msg)
                 self.last_tokens = time.monotonic()
                 next_tokens = max(next_tokens + self.token_period, now)
