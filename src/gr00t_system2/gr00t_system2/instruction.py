@@ -43,8 +43,11 @@ def validate_instruction(text: object, max_length: int) -> str:
     if not isinstance(text, str):
         raise InstructionError(f"instruction must be a string, got {type(text).__name__}")
     stripped = text.strip()
-    if not stripped:
-        raise InstructionError("instruction is empty or whitespace only; send some words")
+    # Zero-width and other invisible format characters (U+200B, U+2060, U+FEFF, ...) are
+    # not whitespace to str.strip, but they carry no word either.
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in stripped):
+        raise InstructionError("instruction is empty or only whitespace and invisible "
+                               "characters (e.g. zero-width or no-break spaces); send some words")
     if len(stripped) > max_length:
         raise InstructionError(
             f"instruction has {len(stripped)} characters, more than max_instruction_length="

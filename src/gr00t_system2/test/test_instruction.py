@@ -48,3 +48,11 @@ def test_check_hook_refuses_and_default_is_checked():
         InstructionState("cube", 50, check=check)
     with pytest.raises(InstructionError):
         InstructionState("", 50)
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\u00a0 \u00a0", "\ufeff\u2060", " \u200d\t"])
+def test_invisible_only_instructions_are_refused(text):
+    # Issue 17: an instruction of zero-width or no-break spaces was accepted.
+    with pytest.raises(InstructionError, match="invisible"):
+        validate_instruction(text, 512)
+    assert validate_instruction("\u200btouch the red cube\u00a0", 512) == "\u200btouch the red cube"
