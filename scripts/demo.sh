@@ -33,7 +33,7 @@ else
 import sys
 from pathlib import Path
 
-from gr00t_bringup.testing import make_checkpoint_for
+from gr00t_policy.testing.checkpoints import make_checkpoint_for
 
 make_checkpoint_for(Path(sys.argv[1]), [Path("config/unitree_g1.yaml")], seed=0)
 PY
