@@ -43,7 +43,8 @@ def test_novelty_gate_new_frame_or_new_instruction():
 
 def good_params(tmp_path, **over):
     (tmp_path / "config.json").write_text("{}")
-    values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], rate_hz=10.0,
+    values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], camera_qos="auto",
+                  camera_transport="auto", rate_hz=10.0,
                   default_instruction="wave", device="cpu", dtype="float32",
                   token_dtype="float16", max_instruction_length=512, stale_image_s=1.0,
                   torch_threads=0)
@@ -57,6 +58,8 @@ def good_params(tmp_path, **over):
     ("camera_topics", [], "camera_topics is empty"),
     ("camera_topics", ["/a", "/a"], "twice"),
     ("camera_topics", ["/bad topic"], "not a valid topic name"),
+    ("camera_qos", "sensor_data", "camera_qos='sensor_data'"),
+    ("camera_transport", "theora", "camera_transport='theora'"),
     ("rate_hz", 0.0, "rate_hz=0.0"),
     ("rate_hz", math.inf, "rate_hz=inf"),
     ("stale_image_s", -1.0, "stale_image_s"),
