@@ -39,6 +39,7 @@ REASON_STEP = "step"
 REASON_DATA_LENGTH = "data_length"
 REASON_CONVERSION = "conversion"
 REASON_FORMAT = "format"
+REASON_PAYLOAD = "payload"
 REASON_DECODE = "decode"
 
 # CompressedImage payload kinds OpenCV decodes here -> the bytes every such file starts with.
@@ -162,7 +163,7 @@ def check_compressed(fmt: str, data: Any) -> str:
     signature = COMPRESSED_SIGNATURES[kind]
     if not head.startswith(signature):
         raise ImageError(
-            REASON_DECODE,
+            REASON_PAYLOAD,
             f"payload of {len(data)} bytes is not {kind.upper()} (format {str(fmt)!r}): it "
             f"starts with {head.hex(' ') or 'nothing'}, a {kind} file starts with "
             f"{signature.hex(' ')}; " + COMPRESSED_FIX,
