@@ -9,20 +9,19 @@
 Starts System 2 and System 1 as the graph does (gr00t_bringup's `build_graph` and
 `GraphRunner`: System 1 at SCHED_FIFO where permitted, the committed checkpoints/nano, the
 unitree_g1 embodiment) with joint states fed at 150 Hz, once. Then, for every combination of
-resolution x encoding (rgb8, bgr8 raw; jpeg, png compressed) x publisher (reliable; best
-effort with Fast DDS's defaults; best effort with `config/fastdds_large_images.xml` in the
-publisher's process), it starts a camera publisher in its own process on the embodiment's
-camera topic, waits until tokens computed from its frames arrive (System 2 follows the
-publisher's type and reliability with camera_qos / camera_transport auto), and measures for
-``--seconds`` after ``--warmup``:
+resolution x encoding (rgb8, bgr8 raw; jpeg, png compressed) x publisher (reliable or best
+effort, each with Fast DDS's defaults or with `config/fastdds_large_images.xml` loaded in
+the publisher's process: "+profile"), it starts a camera publisher in its own process
+(gr00t_testing.camera) on the embodiment's camera topic, waits until tokens computed from
+its frames arrive (System 2 follows the publisher's type and reliability with camera_qos /
+camera_transport auto), and measures for ``--seconds`` after ``--warmup``:
   - frames sent by the camera and received by System 2 (its diagnostics: frames_received,
     frames_lost reported by DDS), per second;
   - tokens per second, and frame -> tokens latency (token arrival here minus the frame's
     stamp, which is the camera's wall clock at publish) p50 / p99;
   - System 1's commands per second and the share that were "running" (not a hold).
-Frames are synthetic scenes (gradient, shapes, sensor noise) so that JPEG and PNG sizes are
-like a camera's; compressed frames use image_transport's defaults (JPEG quality 95, PNG
-level 3). With ``--cross-host`` (root) System 2, System 1 and this probe run in one network
+Frames are gr00t_testing.camera's synthetic scenes (JPEG and PNG about as large as a
+camera's). With ``--cross-host`` (root) System 2, System 1 and this probe run in one network
 namespace and the camera in another, joined by a veth pair, over UDPv4 only
 (gr00t_bringup.netns). Writes every figure to ``--json``. Exits 1 if the graph did not start.
 """
@@ -30,13 +29,11 @@ namespace and the camera in another, joined by a veth pair, over UDPv4 only
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -50,114 +47,8 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 TOPIC_FALLBACK = "/camera/head/image_raw"
 PROFILE = REPO / "config" / "fastdds_large_images.xml"
 ENCODINGS = ("rgb8", "bgr8", "jpeg", "png")
-PUBLISHERS = ("reliable", "best_effort", "best_effort+profile")
+PUBLISHERS = ("reliable", "reliable+profile", "best_effort", "best_effort+profile")
 RESOLUTIONS = ("640x480", "1280x720", "1920x1080")
-FRAMES = 4  # distinct frames cycled by the camera
-
-
-# -- the camera (this file with --role camera) ---------------------------------------------------
-
-def scene(width: int, height: int, k: int, seed: int = 0) -> np.ndarray:
-    """A camera-like RGB frame: gradient, coloured shapes, a ball at step k, sensor noise."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)  # (H, W)
-    img = np.stack([90 + 60 * x / width, 110 + 40 * y / height, 140 - 30 * x / width], -1)
-    s = width / 640
-    for _ in range(12):
-        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
-        cv2.rectangle(img, (cx, cy), (cx + int(80 * s), cy + int(50 * s)), colour, -1)
-        cv2.circle(img, (int(rng.integers(0, width)), int(rng.integers(0, height))),
-                   int(30 * s), colour, -1)
-    cv2.circle(img, (int((0.2 + 0.1 * k) * width), height // 2), int(40 * s), (220, 40, 40), -1)
-    img = cv2.GaussianBlur(img, (0, 0), s)
-    img += np.random.default_rng(seed + 1 + k).normal(0, 2.0, img.shape).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)  # (H, W, 3)
-
-
-def frame_payloads(width: int, height: int, encoding: str, cache: Path) -> list[bytes]:
-    """FRAMES payloads for one resolution and encoding, made once and kept in `cache`."""
-    import cv2
-
-    out = []
-    for k in range(FRAMES):
-        path = cache / f"{width}x{height}_{encoding}_{k}.bin"
-        if not path.exists():
-            rgb = scene(width, height, k)
-            if encoding == "rgb8":
-                data = rgb.tobytes()
-            elif encoding == "bgr8":
-                data = rgb[..., ::-1].tobytes()
-            else:
-                params = ([cv2.IMWRITE_JPEG_QUALITY, 95] if encoding == "jpeg"
-                          else [cv2.IMWRITE_PNG_COMPRESSION, 3])
-                ok, enc = cv2.imencode(".jpg" if encoding == "jpeg" else ".png",
-                                       rgb[..., ::-1], params)
-                if not ok:
-                    raise RuntimeError(f"OpenCV could not encode {encoding}")
-                data = enc.tobytes()
-            path.write_bytes(data)
-        out.append(path.read_bytes())
-    return out
-
-
-def camera_main(args: argparse.Namespace) -> int:
-    """Publish frames at --camera-hz until SIGINT; print 'sent <wall time> <count>' each second."""
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-    from sensor_msgs.msg import CompressedImage, Image
-
-    width, height = (int(v) for v in args.resolution.split("x"))
-    payloads = frame_payloads(width, height, args.encoding, Path(args.cache))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
-    node = rclpy.create_node("bench_camera")
-    qos = (QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-           if args.qos == "reliable" else qos_profile_sensor_data)
-    msgs = []
-    for data in payloads:
-        if args.encoding in ("jpeg", "png"):
-            m = CompressedImage(format=f"rgb8; {args.encoding} compressed bgr8", data=data)
-        else:
-            m = Image(height=height, width=width, encoding=args.encoding, step=width * 3,
-                      data=data)
-        m.header.frame_id = "bench_camera"
-        msgs.append(m)
-    pub = node.create_publisher(type(msgs[0]), args.topic, qos)
-    period, sent, k = 1.0 / args.camera_hz, 0, 0
-    next_t = next_report = time.monotonic()
-    while not stop.is_set():
-        msg = msgs[k % len(msgs)]
-        ns = time.time_ns()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
-        pub.publish(msg)
-        sent, k = sent + 1, k + 1
-        now = time.monotonic()
-        if now >= next_report:
-            print(f"sent {time.time():.3f} {sent}", flush=True)
-            next_report += 1.0
-        next_t += period
-        stop.wait(max(0.0, next_t - time.monotonic()))
-    print(f"sent {time.time():.3f} {sent}", flush=True)
-    node.destroy_node()
-    rclpy.try_shutdown()
-    return 0
-
-
-def sent_between(log: str, t0: float, t1: float) -> float | None:
-    """Frames the camera sent per second between wall times t0 and t1 (from its log)."""
-    points = [(float(p[1]), int(p[2])) for p in (ln.split() for ln in log.splitlines())
-              if len(p) == 3 and p[0] == "sent"]
-    before = [p for p in points if p[0] <= t0]
-    after = [p for p in points if p[0] >= t1]
-    if not before or not after:
-        return None
-    (ta, na), (tb, nb) = before[-1], after[0]
-    return (nb - na) / (tb - ta) if tb > ta else None
 
 
 # -- the measurement ------------------------------------------------------------------------------
@@ -186,22 +77,19 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
                 publisher: str, cache: Path, work: Path, camera_prefix: list[str],
                 camera_env: dict[str, str]) -> dict:
     from common import check_alive
-    from gr00t_testing import NodeProcess
+    from gr00t_testing.camera import camera_process, payloads
 
-    qos = "reliable" if publisher == "reliable" else "best_effort"
     env = dict(camera_env)
     if publisher.endswith("+profile"):
         env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(PROFILE)
     width, height = (int(v) for v in resolution.split("x"))
-    payload = frame_payloads(width, height, encoding, cache)[0]  # made before the camera starts
+    payload = payloads(width, height, encoding, cache)[0]  # made before the camera starts
     row = {"resolution": resolution, "encoding": encoding, "publisher": publisher,
            "payload_kb": round(len(payload) / 1e3)}
     started = time.time()
-    log = work / f"camera_{resolution}_{encoding}_{publisher}.log"
-    cam = NodeProcess([*camera_prefix, sys.executable, __file__, "--role", "camera",
-                       "--resolution", resolution, "--encoding", encoding, "--qos", qos,
-                       "--camera-hz", str(args.camera_hz), "--topic", topic,
-                       "--cache", str(cache)], log, env=env)
+    cam = camera_process(topic, resolution, encoding, publisher.split("+")[0], args.camera_hz,
+                         work / f"camera_{resolution}_{encoding}_{publisher}.log", env=env,
+                         cache=cache, prefix=camera_prefix)
     try:
         deadline = time.monotonic() + args.first_tokens_timeout
         while time.monotonic() < deadline:
@@ -221,6 +109,8 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
         time.sleep(1.2)  # one more diagnostics message after the window
     finally:
         cam.stop(signal.SIGINT)
+    from gr00t_testing.camera import sent_per_second
+
     window = recorder.window(t0, t1)
     tokens = [(t, s) for t, s, _, _ in window["tokens"] if s >= started]
     infer = [lat for _, s, _, lat in window["tokens"] if s >= started]
@@ -230,7 +120,7 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
     running = sum(1 for _, label in commands if label == "running")
     span = t1 - t0
     row.update({
-        "sent_hz": sent_between(cam.log_path.read_text(errors="replace"), t0, t1),
+        "sent_hz": sent_per_second(cam.log_path.read_text(errors="replace"), t0, t1),
         "received_hz": per_second(series, t0 - 1.0, t1 + 1.2, 1),
         "lost_hz": per_second(series, t0 - 1.0, t1 + 1.2, 2),
         "tokens_hz": round(len(tokens) / span, 2),
@@ -349,12 +239,11 @@ def cross_host_main(args: argparse.Namespace) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--role", choices=("main", "camera"), default="main")
     ap.add_argument("--resolutions", default=",".join(RESOLUTIONS))
     ap.add_argument("--encodings", default=",".join(ENCODINGS))
     ap.add_argument("--publishers", default=",".join(PUBLISHERS),
-                    help="reliable, best_effort, best_effort+profile (the publisher loads "
-                    "config/fastdds_large_images.xml)")
+                    help="reliable, best_effort, and either with +profile (the publisher "
+                    "loads config/fastdds_large_images.xml)")
     ap.add_argument("--camera-hz", type=float, default=30.0)
     ap.add_argument("--seconds", type=float, default=5.0, help="measurement window per row")
     ap.add_argument("--warmup", type=float, default=1.5, help="seconds after the first tokens")
@@ -366,14 +255,7 @@ def main() -> int:
     ap.add_argument("--json", default="", help="write every figure here")
     ap.add_argument("--cross-host", action="store_true", help="camera in another netns (root)")
     ap.add_argument("--camera-netns", default="", help=argparse.SUPPRESS)
-    # camera role
-    ap.add_argument("--resolution", default="640x480", help=argparse.SUPPRESS)
-    ap.add_argument("--encoding", default="rgb8", help=argparse.SUPPRESS)
-    ap.add_argument("--qos", default="reliable", help=argparse.SUPPRESS)
-    ap.add_argument("--topic", default=TOPIC_FALLBACK, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.role == "camera":
-        return camera_main(args)
     if args.cross_host:
         return cross_host_main(args)
     if args.camera_netns:

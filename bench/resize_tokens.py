@@ -72,10 +72,10 @@ def main() -> int:
     import cv2
     import torch
 
-    from camera_streams import scene
     from gr00t_policy.backbone import BackboneRunner, preprocess_images
     from gr00t_policy.train.data import resize_frames
     from gr00t_system2.image import resize_rgb
+    from gr00t_testing.camera import scene
 
     torch.set_num_threads(args.threads)
     enc = BackboneRunner(args.checkpoint)

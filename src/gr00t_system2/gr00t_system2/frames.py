@@ -1,10 +1,10 @@
 """Newest frame per camera, staleness, and the "is there anything new?" rule (no ROS).
 
 Camera callbacks `offer` each received message, unconverted (the newest replaces an older
-one not yet used); the inference loop `take_pending`s them at its tick, converts only those,
-`put`s the results and takes a `snapshot` of the newest frame of every camera. A camera
-stream at 30 Hz and tokens at 10 Hz thus convert (or decode) one frame in three, and never
-in the executor thread that receives the frames. A camera counts as missing when it never delivered a frame or its
+one not yet used); the converter (converter.py) `take_pending`s them just before a tick,
+converts only those and `put`s the results; the inference loop takes a `snapshot` of the
+newest frame of every camera. A camera stream at 30 Hz and tokens at 10 Hz thus convert (or
+decode) one frame in three, and never in the executor thread that receives the frames. A camera counts as missing when it never delivered a frame or its
 newest frame was *received* more than ``stale_s`` ago (receipt time on this host's
 monotonic clock, so a camera whose clock disagrees with ours is judged by when its frames
 arrive, not by its stamps).
@@ -88,6 +88,10 @@ class FrameStore:
                 self._replaced[index] += 1
             self._pending[index] = Pending(msg, int(stamp_ns), frame_id, float(received))
             self._offered[index] += 1
+
+    def has_pending(self) -> bool:
+        with self._lock:
+            return any(p is not None for p in self._pending)
 
     def take_pending(self) -> list[tuple[int, Pending]]:
         """(camera index, message) of every camera with a message offered since the last call."""

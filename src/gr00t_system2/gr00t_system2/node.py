@@ -9,14 +9,15 @@ BackboneRunner.
 
 Threads: the executor thread runs the camera and instruction subscriptions, the
 SetInstruction service, the camera subscription check and the 1 Hz diagnostics timer; it
-only checks each camera message's layout and keeps the newest. A dedicated inference
-thread ticks at ``rate_hz``, converts (or decodes) the newest message of every camera,
-resizes it to the backbone's input size and runs the backbone. A slow inference therefore
-never delays a frame or a service reply, and when inference is slower than the period the
-thread simply starts the next run at once with the then-newest frames (no backlog). A tick
-that finds no new frame runs as soon as one arrives instead of a period later, so a camera
-at about ``rate_hz`` is not halved by the beat between its frames and the ticks. Publishing
-rules:
+only checks each camera message's layout and keeps the newest. A converter thread
+(converter.py) converts (or decodes) the newest message of every camera and resizes it to
+the backbone's input size, timed to finish just before the next tick. A dedicated
+inference thread ticks at ``rate_hz``, takes the newest frame of every camera and runs the
+backbone. A slow inference therefore never delays a frame or a service reply, and when
+inference is slower than the period the thread simply starts the next run at once with the
+then-newest frames (no backlog). A tick that finds no new frame runs as soon as one arrives
+instead of a period later, so a camera at about ``rate_hz`` is not halved by the beat
+between its frames and the ticks. Publishing rules:
   - a camera never received, or whose newest frame arrived more than ``stale_image_s`` ago,
     blocks publishing (diagnostics ERROR names it; a warning every 2 s, from
     ``stale_image_s`` after start on, so a normal start-up does not warn);
@@ -44,6 +45,7 @@ from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
 from gr00t_system2.cameras import CameraSubscriptions
+from gr00t_system2.converter import FrameConverter
 from gr00t_system2.diagnostics import System2Health, summarize
 from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
 from gr00t_system2.image import ImageError, check_message, message_to_rgb, resize_rgb
@@ -109,6 +111,9 @@ class System2Node(Node):
         self._errors: dict[str, int] = {}
         self._published = 0
         self._new_frame = threading.Event()
+        self._converter = FrameConverter(
+            self.frames, self._to_backbone_rgb, on_reject=self._reject_index,
+            on_frame=self._new_frame.set, min_interval_s=self._period / 2)
 
         io_group = MutuallyExclusiveCallbackGroup()
         diag_group = MutuallyExclusiveCallbackGroup()
@@ -134,6 +139,7 @@ class System2Node(Node):
         self._stop = threading.Event()
         self.context.on_shutdown(self._stop_worker)  # SIGINT/SIGTERM: stop before rcl goes away
         self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
+        self._converter.start()
         self._worker.start()
         self.get_logger().info(
             f"ready: cameras {list(p.camera_topics)}, {p.rate_hz} Hz, backbone "
@@ -205,18 +211,14 @@ class System2Node(Node):
             return
         self.frames.offer(index, msg, stamp_to_nanoseconds(msg.header.stamp),
                           msg.header.frame_id, received)
-        self._new_frame.set()
+        self._converter.offered()
 
-    def _convert_pending(self, now: float) -> None:
-        """Inference thread: convert the newest message of each camera that has one."""
-        size = self.encoder.image_size
-        for index, pending in self.frames.take_pending():
-            try:
-                rgb = resize_rgb(message_to_rgb(pending.msg, self._bridge), size)  # (S, S, 3)
-            except ImageError as exc:
-                self._reject(self.frames.topics[index], exc, now)
-                continue
-            self.frames.put(index, rgb, pending.stamp_ns, pending.frame_id, pending.received)
+    def _to_backbone_rgb(self, msg):
+        """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
+        return resize_rgb(message_to_rgb(msg, self._bridge), self.encoder.image_size)
+
+    def _reject_index(self, index: int, exc: ImageError, now: float) -> None:
+        self._reject(self.frames.topics[index], exc, now)
 
     def _camera_problem(self, topic: str, text: str) -> None:
         if self._throttle.allow(("camera", topic), time.monotonic()):
@@ -279,17 +281,19 @@ class System2Node(Node):
                 if time.monotonic() > next_tick:
                     next_tick = time.monotonic()
                 waited = False
+                self._converter.schedule(next_tick)
             else:
+                self._converter.schedule(None)
                 self._new_frame.wait(self._period)
                 next_tick, waited = time.monotonic(), True
 
     def _stop_worker(self) -> None:
         self._stop.set()
         self._new_frame.set()
+        self._converter.stop(timeout=0.0)
 
     def _step(self, now: float) -> bool:
         """One tick; True when tokens were computed (published or failed)."""
-        self._convert_pending(now)
         snapshot = self.frames.snapshot(now, self.params.stale_image_s)
         if not snapshot.complete:
             starting = now - self._started < self.params.stale_image_s
@@ -390,6 +394,7 @@ class System2Node(Node):
         if stop is not None:
             self._stop_worker()
             self._worker.join(timeout=10.0)
+            self._converter.stop()
         super().destroy_node()
 
 
