@@ -7,14 +7,16 @@
     python bench/camera_streams.py --cross-host --resolutions 640x480     # root: two netns
 
 Starts System 2 and System 1 as the graph does (gr00t_bringup's `build_graph` and
-`GraphRunner`: System 1 at SCHED_FIFO where permitted, the committed checkpoints/nano, the
-unitree_g1 embodiment) with joint states fed at 150 Hz, once. Then, for every combination of
-resolution x encoding (rgb8, bgr8 raw; jpeg, png compressed) x publisher (reliable or best
-effort, each with Fast DDS's defaults or with `config/fastdds_large_images.xml` loaded in
-the publisher's process: "+profile"), it starts a camera publisher in its own process
-(gr00t_testing.camera) on the embodiment's camera topic, waits until tokens computed from
-its frames arrive (System 2 follows the publisher's type and reliability with camera_qos /
-camera_transport auto), and measures for ``--seconds`` after ``--warmup``:
+`GraphRunner`: System 1 at SCHED_FIFO where permitted, System 2 with its Fast DDS profile
+config/fastdds_system2.xml, the committed checkpoints/nano, the unitree_g1 embodiment) with
+joint states fed at 150 Hz, once, with ROS's default discovery range (SUBNET; a fresh
+domain id). Then, for every combination of resolution x encoding (rgb8, bgr8 raw; jpeg, png
+compressed) x publisher (reliable or best effort with Fast DDS's default settings, as a
+driver has them; "+profile": the publisher's process loads config/fastdds_large_images.xml),
+it starts a camera publisher in its own process (gr00t_testing.camera) on the embodiment's
+camera topic, waits until tokens computed from its frames arrive (System 2 follows the
+publisher's type and reliability with camera_qos / camera_transport auto), and measures for
+``--seconds`` after ``--warmup``:
   - frames sent by the camera and received by System 2 (its diagnostics: frames_received,
     frames_lost reported by DDS), per second;
   - tokens per second, and frame -> tokens latency (token arrival here minus the frame's
@@ -47,7 +49,7 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 TOPIC_FALLBACK = "/camera/head/image_raw"
 PROFILE = REPO / "config" / "fastdds_large_images.xml"
 ENCODINGS = ("rgb8", "bgr8", "jpeg", "png")
-PUBLISHERS = ("reliable", "reliable+profile", "best_effort", "best_effort+profile")
+PUBLISHERS = ("reliable", "best_effort")
 RESOLUTIONS = ("640x480", "1280x720", "1920x1080")
 
 
@@ -81,7 +83,7 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
 
     env = dict(camera_env)
     if publisher.endswith("+profile"):
-        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(PROFILE)
+        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = args.camera_profile
     width, height = (int(v) for v in resolution.split("x"))
     payload = payloads(width, height, encoding, cache)[0]  # made before the camera starts
     row = {"resolution": resolution, "encoding": encoding, "publisher": publisher,
@@ -152,7 +154,7 @@ def print_row(row: dict) -> None:
 def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: dict[str, str]
               ) -> int:
     from common import DEFAULT_EMBODIMENT, Recorder, start_graph, wait_for
-    from gr00t_bringup.graph import build_graph
+    from gr00t_bringup.graph import DDS_PROFILE_ENV, build_graph
     from gr00t_testing import InputFeeder, RosProbe, backbone_id
 
     info = machine_info()
@@ -166,9 +168,15 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
     s2 = graph.node("gr00t_system2")
     s2 = replace(s2, parameters={**s2.parameters, "camera_qos": args.system2_qos,
                                  "torch_threads": args.torch_threads})
+    if args.system2_profile == "none":
+        s2 = replace(s2, env={k: v for k, v in s2.env.items() if k != DDS_PROFILE_ENV})
+    elif args.system2_profile != "graph":
+        s2 = replace(s2, env={**s2.env, DDS_PROFILE_ENV: args.system2_profile})
     graph = replace(graph, nodes=[s2 if n.name == s2.name else n for n in graph.nodes])
     print(f"graph: {', '.join(n.name for n in graph.nodes)}; checkpoint {graph.checkpoint}; "
-          f"camera topic {topic}; System 2 camera_qos={args.system2_qos}; camera "
+          f"camera topic {topic}; System 2 camera_qos={args.system2_qos}, Fast DDS profile "
+          f"{s2.env.get(DDS_PROFILE_ENV, 'none')}; discovery range "
+          f"{os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}; camera "
           f"{args.camera_hz:g} Hz; window {args.seconds:g} s after {args.warmup:g} s; "
           f"{'cross-host (veth, UDPv4)' if camera_prefix else 'same host'}", flush=True)
     runner = start_graph(graph, work / "graph")
@@ -216,8 +224,9 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
 def cross_host_main(args: argparse.Namespace) -> int:
     """Make two namespaces; run the table inside A with the camera in B (UDPv4 only).
 
-    The publisher profile rows are left out: shared memory is what it changes, and it must
-    not be used across the link (it would bypass it)."""
+    The publisher rows with config/fastdds_large_images.xml are left out: shared memory is
+    what it changes, and it must not be used across the link (it would bypass it); a
+    --camera-profile of UDP settings is kept."""
     from gr00t_bringup import netns
 
     why = netns.unavailable_reason()
@@ -230,8 +239,9 @@ def cross_host_main(args: argparse.Namespace) -> int:
     pair = netns.VethPair(f"cs{tag}a", f"cs{tag}b", "10.232.0.1/24", "10.232.0.2/24")
     env = {**os.environ, **netns.dds_env(fresh_domain_id())}
     argv = [a for a in sys.argv[1:] if a != "--cross-host"]
-    publishers = [p for p in args.publishers.split(",") if not p.endswith("+profile")]
-    argv += ["--publishers", ",".join(publishers)]
+    if args.camera_profile == str(PROFILE):
+        publishers = [p for p in args.publishers.split(",") if not p.endswith("+profile")]
+        argv += ["--publishers", ",".join(publishers)]
     with pair:
         inner = [*pair.a.wrap([sys.executable, __file__, *argv, "--camera-netns", pair.b.netns])]
         return subprocess.call(inner, env=env)
@@ -243,13 +253,21 @@ def main() -> int:
     ap.add_argument("--encodings", default=",".join(ENCODINGS))
     ap.add_argument("--publishers", default=",".join(PUBLISHERS),
                     help="reliable, best_effort, and either with +profile (the publisher "
-                    "loads config/fastdds_large_images.xml)")
+                    "loads --camera-profile)")
     ap.add_argument("--camera-hz", type=float, default=30.0)
     ap.add_argument("--seconds", type=float, default=5.0, help="measurement window per row")
     ap.add_argument("--warmup", type=float, default=1.5, help="seconds after the first tokens")
     ap.add_argument("--first-tokens-timeout", type=float, default=20.0)
     ap.add_argument("--system2-qos", default="auto", help="System 2's camera_qos parameter")
     ap.add_argument("--torch-threads", type=int, default=0, help="System 2's torch_threads")
+    ap.add_argument("--camera-profile", default=str(PROFILE),
+                    help="Fast DDS profile of the +profile publishers")
+    ap.add_argument("--system2-profile", default="graph",
+                    help="System 2's Fast DDS profile: graph (what build_graph gives it: "
+                    "config/fastdds_system2.xml), none, or a file")
+    ap.add_argument("--discovery-range", default="SUBNET", choices=("LOCALHOST", "SUBNET"),
+                    help="ROS_AUTOMATIC_DISCOVERY_RANGE on one host (SUBNET: ROS's default; "
+                    "with LOCALHOST rmw_fastrtps adds its own transports to every participant)")
     ap.add_argument("--checkpoint", default="", help="default: checkpoints/nano")
     ap.add_argument("--cache", default="", help="directory for the encoded frames")
     ap.add_argument("--json", default="", help="write every figure here")
@@ -263,6 +281,7 @@ def main() -> int:
     from common import fresh_domain_id, use_domain
 
     use_domain(fresh_domain_id())
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = args.discovery_range
     return run_table(args, [], {})
 
 
