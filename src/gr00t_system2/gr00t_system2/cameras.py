@@ -15,7 +15,7 @@ reliable, some best effort (SensorDataQoS). Two parameters say how System 2 subs
 `choose` is the decision, from the publishers' types and reliabilities (no ROS types).
 `CameraSubscriptions` applies it: an ``auto`` camera is subscribed once a publisher appears,
 and re-subscribed when its publishers change (a driver restarted with other settings);
-`refresh` runs at start and on a timer. It counts frames lost in DDS (the message-lost event)
+`refresh` runs at start and on a timer (node.CAMERA_CHECK_S). It counts frames lost in DDS (the message-lost event)
 and describes each camera's subscription for the diagnostics.
 """
 

@@ -38,11 +38,11 @@ SPECS = (
     Spec("camera_qos", "string", "auto",
          "Reliability of the camera subscriptions: auto = reliable when every publisher of "
          "the topic is reliable, else best effort (waits for a publisher, re-checked every "
-         "second); reliable never connects to a best-effort publisher.", choices=CAMERA_QOS),
+         "0.5 s); reliable never connects to a best-effort publisher.", choices=CAMERA_QOS),
     Spec("camera_transport", "string", "auto",
          "Message type of the camera topics: raw = sensor_msgs/Image, compressed = "
          "sensor_msgs/CompressedImage, auto = the type the topic's publishers advertise "
-         "(waits for a publisher, re-checked every second).", choices=CAMERA_TRANSPORTS),
+         "(waits for a publisher, re-checked every 0.5 s).", choices=CAMERA_TRANSPORTS),
     Spec("rate_hz", "double", 10.0,
          "Rate at which tokens are computed and published (Hz). Runs as fast as it can when "
          "inference is slower than the period.", range=Range.above(0.0)),
