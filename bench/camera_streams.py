@@ -18,7 +18,8 @@ camera topic, waits until tokens computed from its frames arrive (System 2 follo
 publisher's type and reliability with camera_qos / camera_transport auto), and measures for
 ``--seconds`` after ``--warmup``:
   - frames sent by the camera and received by System 2 (its diagnostics: frames_received,
-    frames_lost reported by DDS), per second;
+    frames_lost reported by DDS, frames_unused: replaced by a newer one before a tick used
+    them), per second;
   - tokens per second, and frame -> tokens latency (token arrival here minus the frame's
     stamp, which is the camera's wall clock at publish) p50 / p99;
   - System 1's commands per second and the share that were "running" (not a hold).
@@ -55,19 +56,20 @@ RESOLUTIONS = ("640x480", "1280x720", "1920x1080")
 
 # -- the measurement ------------------------------------------------------------------------------
 
-def diag_series(recorder, topic: str) -> list[tuple[float, int, int]]:
-    """(time, frames_received, frames_lost) from System 2's diagnostics."""
+def diag_series(recorder, topic: str) -> list[tuple[float, int, int, int]]:
+    """(time, frames_received, frames_lost, frames_unused) from System 2's diagnostics."""
     out = []
     for t, values in recorder.diag("gr00t_system2", 0.0, float("inf")):
         try:
             out.append((t, int(values[f"frames_received {topic}"]),
-                        int(values[f"frames_lost {topic}"])))
+                        int(values[f"frames_lost {topic}"]),
+                        int(values[f"frames_unused {topic}"])))
         except (KeyError, ValueError):
             continue
     return out
 
 
-def per_second(series: list[tuple[float, int, int]], t0: float, t1: float, col: int
+def per_second(series: list[tuple[float, ...]], t0: float, t1: float, col: int
                ) -> float | None:
     inside = [s for s in series if t0 <= s[0] <= t1]
     if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
@@ -125,6 +127,7 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
         "sent_hz": sent_per_second(cam.log_path.read_text(errors="replace"), t0, t1),
         "received_hz": per_second(series, t0 - 1.0, t1 + 1.2, 1),
         "lost_hz": per_second(series, t0 - 1.0, t1 + 1.2, 2),
+        "unused_hz": per_second(series, t0 - 1.0, t1 + 1.2, 3),
         "tokens_hz": round(len(tokens) / span, 2),
         "latency_p50_ms": round(float(np.percentile(latency, 50)) * 1e3, 1) if len(latency) else None,
         "latency_p99_ms": round(float(np.percentile(latency, 99)) * 1e3, 1) if len(latency) else None,
@@ -132,7 +135,7 @@ def measure_one(args, recorder, runner, topic: str, resolution: str, encoding: s
         "system1_hz": round(len(commands) / span, 1),
         "system1_running_share": round(running / len(commands), 3) if commands else 0.0,
     })
-    for key in ("sent_hz", "received_hz", "lost_hz"):
+    for key in ("sent_hz", "received_hz", "lost_hz", "unused_hz"):
         if row[key] is not None:
             row[key] = round(row[key], 1)
     return row
@@ -145,7 +148,7 @@ def fmt(v) -> str:
 def print_row(row: dict) -> None:
     print(f"| {row['resolution']} | {row['encoding']} ({row['payload_kb']} KB) | "
           f"{row['publisher']} | {fmt(row['sent_hz'])} | {fmt(row['received_hz'])} | "
-          f"{fmt(row['lost_hz'])} | **{fmt(row['tokens_hz'])}** | {fmt(row['latency_p50_ms'])} / "
+          f"{fmt(row['lost_hz'])} | {fmt(row['unused_hz'])} | **{fmt(row['tokens_hz'])}** | {fmt(row['latency_p50_ms'])} / "
           f"{fmt(row['latency_p99_ms'])} | {fmt(row['inference_p50_ms'])} | "
           f"{fmt(row['system1_hz'])} ({100 * row['system1_running_share']:.0f}% running) |"
           + (f" {row['note']}" if row.get("note") else ""), flush=True)
@@ -193,8 +196,9 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
                 wait_for(lambda: bool(recorder.diag("gr00t_system2", 0, float("inf"))), 180,
                          "System 2's first diagnostics", runner)
                 print("| resolution | encoding (payload) | publisher | sent /s | received /s "
-                      "| lost /s | tokens Hz | frame->tokens p50 / p99 ms | inference p50 ms "
-                      "| System 1 commands Hz |\n|---|---|---|---|---|---|---|---|---|---|",
+                      "| lost /s | unused /s | tokens Hz | frame->tokens p50 / p99 ms | "
+                      "inference p50 ms | System 1 commands Hz |\n"
+                      "|---|---|---|---|---|---|---|---|---|---|---|",
                       flush=True)
                 for resolution in args.resolutions.split(","):
                     for encoding in args.encodings.split(","):

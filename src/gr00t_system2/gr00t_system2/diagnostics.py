@@ -7,7 +7,8 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
   OK     otherwise.
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
-received and the frames DDS reported lost.
+received, those a newer frame replaced before a tick used them, and the frames DDS reported
+lost.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class System2Health:
     errors: dict[str, int] = field(default_factory=dict)  # reason -> n
     subscriptions: dict[str, str] = field(default_factory=dict)  # topic -> type, reliability
     received: dict[str, int] = field(default_factory=dict)  # topic -> frames received
+    unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
 
     @property
@@ -67,6 +69,7 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     values += [(f"missing {t}", why) for t, why in h.missing.items()]
     values += [(f"camera_subscription {t}", how) for t, how in h.subscriptions.items()]
     values += [(f"frames_received {t}", str(n)) for t, n in h.received.items()]
+    values += [(f"frames_unused {t}", str(n)) for t, n in h.unused.items()]
     values += [(f"frames_lost {t}", str(n)) for t, n in h.lost.items()]
     values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(h.rejected.items())]
     values += [(f"errors {r}", str(n)) for r, n in sorted(h.errors.items())]

@@ -358,6 +358,7 @@ class System2Node(Node):
         instruction = self.instructions.current
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
+        counts = self.frames.counts()
         level, message, values = summarize(System2Health(
             target_rate_hz=self.params.rate_hz,
             achieved_rate_hz=self._rate.rate(now),
@@ -373,7 +374,8 @@ class System2Node(Node):
             rejected=rejected,
             errors=errors,
             subscriptions=self._cameras.describe(),
-            received={t: n for t, (n, _) in self.frames.counts().items()},
+            received={t: n for t, (n, _) in counts.items()},
+            unused={t: n for t, (_, n) in counts.items()},
             lost=self._cameras.lost(),
         ))
         status = DiagnosticStatus()

@@ -130,8 +130,9 @@ def test_diagnostics_levels_and_values():
     level, message, values = summarize(health(
         missing={"/b": "never received"}, subscriptions={"/a": "sensor_msgs/msg/Image, reliable",
                                                          "/b": "no publisher yet"},
-        received={"/a": 30, "/b": 0}, lost={"/a": 2, "/b": 0}))
+        received={"/a": 30, "/b": 0}, unused={"/a": 20, "/b": 0}, lost={"/a": 2, "/b": 0}))
     kv = dict(values)
     assert level == ERROR and "/b (no publisher yet)" in message
     assert kv["camera_subscription /a"] == "sensor_msgs/msg/Image, reliable"
     assert kv["frames_received /a"] == "30" and kv["frames_lost /a"] == "2"
+    assert kv["frames_unused /a"] == "20"
