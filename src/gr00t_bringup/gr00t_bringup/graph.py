@@ -41,6 +41,12 @@ SIM = ("gr00t_sim", "sim_node")
 # Needs root, CAP_SYS_NICE or an rtprio limit (`ulimit -r`); the
 # runner says when it could not, and the node then runs at normal priority.
 SYSTEM1_RT_PRIORITY = 50
+# System 2's Fast DDS profile (config/): UDPv4 with 4 MB socket buffers, so that camera
+# frames of 640x480 and larger arrive whole from publishers with default settings, on this
+# host or another (docs/BENCHMARKS.md, "Camera streams"). A profile file the environment
+# names already is left in place.
+SYSTEM2_DDS_PROFILE = "fastdds_system2.xml"
+DDS_PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
 
 
 class GraphError(ValueError):
@@ -193,6 +199,19 @@ def _check_checkpoint(ckpt: Path, emb: EmbodimentConfig) -> None:
     check_fits(cfg, emb)
 
 
+def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, str]:
+    """The environment System 2's process gets: its Fast DDS profile (SYSTEM2_DDS_PROFILE,
+    looked up in `config_dirs`, then the default ones), unless $FASTRTPS_DEFAULT_PROFILES_FILE
+    is set already; {} when the file is nowhere."""
+    if os.environ.get(DDS_PROFILE_ENV):
+        return {}
+    for d in [*(config_dirs or []), *default_config_dirs()]:
+        path = Path(d) / SYSTEM2_DDS_PROFILE
+        if path.is_file():
+            return {DDS_PROFILE_ENV: str(path.resolve())}
+    return {}
+
+
 def _normalize_namespace(namespace: str) -> str:
     ns = namespace.strip()
     if ns in ("", "/"):
@@ -248,7 +267,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "rate_hz": float(emb.rates.system2_hz),
             "use_sim_time": sim_time,
         },
-        remappings=list(remaps), lifecycle=True)
+        remappings=list(remaps), env=system2_env(config_dirs), lifecycle=True)
     system1 = NodeSpec(
         package=SYSTEM1[0], executable=SYSTEM1[1], name="gr00t_system1", namespace=ns,
         parameters={
@@ -277,6 +296,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                  checkpoint=str(ckpt))
 
 
-__all__ = ["BACKENDS", "SYSTEM1_RT_PRIORITY", "Graph", "GraphError", "NodeSpec",
+__all__ = ["BACKENDS", "DDS_PROFILE_ENV", "SYSTEM1_RT_PRIORITY", "SYSTEM2_DDS_PROFILE", "Graph",
+           "GraphError", "NodeSpec", "system2_env",
            "EmbodimentConfigError", "build_graph", "default_checkpoint", "default_config_dirs",
            "may_use_realtime", "resolve_embodiment"]

@@ -185,3 +185,30 @@ def test_may_use_realtime_follows_root_and_the_rtprio_limit(monkeypatch) -> None
     limit["v"] = (0, 0)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert may_use_realtime(99)  # root
+
+
+def test_system2_runs_with_its_fast_dds_profile_unless_one_is_set(ckpt: Path, monkeypatch) -> None:
+    import xml.etree.ElementTree as ET
+
+    from gr00t_bringup.graph import DDS_PROFILE_ENV, SYSTEM2_DDS_PROFILE
+
+    monkeypatch.delenv(DDS_PROFILE_ENV, raising=False)
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    profile = Path(g.node("gr00t_system2").env[DDS_PROFILE_ENV])
+    assert profile == (CONFIG / SYSTEM2_DDS_PROFILE).resolve()
+    assert DDS_PROFILE_ENV not in g.node("gr00t_system1").env
+    # UDPv4 only (no shared memory) with socket buffers of at least 4 MB, as the default.
+    ns = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    root = ET.parse(profile).getroot()
+    (transport,) = root.findall("f:transport_descriptors/f:transport_descriptor", ns)
+    assert transport.findtext("f:type", namespaces=ns) == "UDPv4"
+    for field in ("sendBufferSize", "receiveBufferSize"):
+        assert int(transport.findtext(f"f:{field}", namespaces=ns)) >= 4 * 1024 * 1024
+    (participant,) = root.findall("f:participant", ns)
+    assert participant.get("is_default_profile") == "true"
+    assert participant.findtext("f:rtps/f:useBuiltinTransports", namespaces=ns) == "false"
+
+    # A profile the user set already is theirs to keep.
+    monkeypatch.setenv(DDS_PROFILE_ENV, "/etc/my_fastdds.xml")
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    assert DDS_PROFILE_ENV not in g.node("gr00t_system2").env

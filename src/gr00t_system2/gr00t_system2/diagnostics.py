@@ -5,7 +5,10 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
   WARN   inference does not keep up with the period (more than KEEP_UP_MAX_OVERRUN_SHARE of
          the recent runs took longer than 1 / rate_hz), or inference errors occurred;
   OK     otherwise.
-Rejected frames are reported in the message and the key/values at any level.
+Rejected frames are reported in the message and the key/values at any level. Per camera:
+its subscription (message type and reliability, or why there is none yet), the frames it
+received, those a newer frame replaced before a tick used them, and the frames DDS reported
+lost.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class System2Health:
     backbone_id: str
     rejected: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason) -> n
     errors: dict[str, int] = field(default_factory=dict)  # reason -> n
+    subscriptions: dict[str, str] = field(default_factory=dict)  # topic -> type, reliability
+    received: dict[str, int] = field(default_factory=dict)  # topic -> frames received
+    unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
+    lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
 
     @property
     def keeps_up(self) -> bool:
@@ -60,12 +67,17 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     ]
     values += [(f"image_age_ms {t}", _ms(age)) for t, age in h.image_ages_s.items()]
     values += [(f"missing {t}", why) for t, why in h.missing.items()]
+    values += [(f"camera_subscription {t}", how) for t, how in h.subscriptions.items()]
+    values += [(f"frames_received {t}", str(n)) for t, n in h.received.items()]
+    values += [(f"frames_unused {t}", str(n)) for t, n in h.unused.items()]
+    values += [(f"frames_lost {t}", str(n)) for t, n in h.lost.items()]
     values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(h.rejected.items())]
     values += [(f"errors {r}", str(n)) for r, n in sorted(h.errors.items())]
 
     period_ms = 1e3 / h.target_rate_hz
     if h.missing:
-        level, message = ERROR, "camera(s) missing, no tokens: " + ", ".join(h.missing)
+        level, message = ERROR, "camera(s) missing, no tokens: " + ", ".join(
+            f"{t} ({h.subscriptions[t]})" if t in h.subscriptions else t for t in h.missing)
     elif not h.keeps_up:
         level, message = WARN, (
             f"inference slower than the {period_ms:.0f} ms period ({100 * h.overrun_share:.0f}% "

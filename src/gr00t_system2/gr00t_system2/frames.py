@@ -1,7 +1,10 @@
 """Newest frame per camera, staleness, and the "is there anything new?" rule (no ROS).
 
-Camera callbacks `put` converted frames; the inference loop takes a `snapshot` of the newest
-frame of every camera. A camera counts as missing when it never delivered a frame or its
+Camera callbacks `offer` each received message, unconverted (the newest replaces an older
+one not yet used); the converter (converter.py) `take_pending`s them just before a tick,
+converts only those and `put`s the results; the inference loop takes a `snapshot` of the
+newest frame of every camera. A camera stream at 30 Hz and tokens at 10 Hz thus convert (or
+decode) one frame in three, and never in the executor thread that receives the frames. A camera counts as missing when it never delivered a frame or its
 newest frame was *received* more than ``stale_s`` ago (receipt time on this host's
 monotonic clock, so a camera whose clock disagrees with ours is judged by when its frames
 arrive, not by its stamps).
@@ -17,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +34,16 @@ class Frame:
     frame_id: str
     received: float  # time.monotonic() at receipt, seconds
     seq: int  # per-camera counter of accepted frames, starting at 1
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One received camera message, not yet converted."""
+
+    msg: Any  # sensor_msgs/Image or sensor_msgs/CompressedImage
+    stamp_ns: int
+    frame_id: str
+    received: float  # time.monotonic() at receipt, seconds
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,33 @@ class FrameStore:
         self.topics = tuple(topics)
         self._lock = threading.Lock()
         self._frames: list[Frame | None] = [None] * len(self.topics)
+        self._pending: list[Pending | None] = [None] * len(self.topics)
+        self._offered = [0] * len(self.topics)
+        self._replaced = [0] * len(self.topics)
+
+    def offer(self, index: int, msg: Any, stamp_ns: int, frame_id: str, received: float) -> None:
+        """Keep camera ``index``'s newest received message until the next `take_pending`."""
+        with self._lock:
+            if self._pending[index] is not None:
+                self._replaced[index] += 1
+            self._pending[index] = Pending(msg, int(stamp_ns), frame_id, float(received))
+            self._offered[index] += 1
+
+    def has_pending(self) -> bool:
+        with self._lock:
+            return any(p is not None for p in self._pending)
+
+    def take_pending(self) -> list[tuple[int, Pending]]:
+        """(camera index, message) of every camera with a message offered since the last call."""
+        with self._lock:
+            taken = [(i, p) for i, p in enumerate(self._pending) if p is not None]
+            self._pending = [None] * len(self.topics)
+        return taken
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """topic -> (messages offered, of which replaced by a newer one before being used)."""
+        with self._lock:
+            return {t: (self._offered[i], self._replaced[i]) for i, t in enumerate(self.topics)}
 
     def put(self, index: int, rgb: np.ndarray, stamp_ns: int, frame_id: str, received: float) -> Frame:
         """Replace camera ``index``'s newest frame; return the stored Frame."""

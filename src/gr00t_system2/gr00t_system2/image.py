@@ -1,13 +1,21 @@
 """Camera image validation and conversion to RGB uint8 (no DDS needed).
 
-`image_to_rgb` takes anything with the fields of a ``sensor_msgs/Image`` (encoding, height,
-width, step, data, is_bigendian), checks that they agree with each other, and returns an
-(H, W, 3) uint8 RGB array converted by cv_bridge. cv_bridge never looks at ``step``, so a
-padded row or a short buffer would silently scramble the image: every layout field is
-checked here first, and padded rows are packed before cv_bridge sees them.
+Raw images: `image_to_rgb` takes anything with the fields of a ``sensor_msgs/Image``
+(encoding, height, width, step, data, is_bigendian), checks that they agree with each other,
+and returns an (H, W, 3) uint8 RGB array converted by cv_bridge. cv_bridge never looks at
+``step``, so a padded row or a short buffer would silently scramble the image: every layout
+field is checked here first (`check_layout`, cheap enough for every received frame), and
+padded rows are packed before cv_bridge sees them. Accepted encodings: rgb8, bgr8, rgba8,
+bgra8 (alpha dropped) and mono8 (grey replicated to three channels). Anything else (16UC1,
+yuv422, bayer_*, 32FC1, ...) raises `ImageError`.
 
-Accepted encodings: rgb8, bgr8, rgba8, bgra8 (alpha dropped) and mono8 (grey replicated to
-three channels). Anything else (16UC1, yuv422, bayer_*, 32FC1, ...) raises `ImageError`.
+Compressed images: `compressed_to_rgb` decodes a ``sensor_msgs/CompressedImage`` (fields
+format, data) holding JPEG or PNG, as image_transport's ``compressed`` plugin publishes it
+(format "jpeg", "png", "rgb8; jpeg compressed bgr8", ...), with OpenCV. `check_compressed`
+checks the format and the payload's signature bytes without decoding.
+
+`message_to_rgb` / `check_message` pick the one that fits the message. `resize_rgb` brings
+an image to the backbone's square input size the way training did (see its docstring).
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from cv_bridge import CvBridge, CvBridgeError
 
 # encoding -> channels; every accepted encoding has one byte per channel.
@@ -27,6 +38,16 @@ REASON_SIZE = "size"
 REASON_STEP = "step"
 REASON_DATA_LENGTH = "data_length"
 REASON_CONVERSION = "conversion"
+REASON_FORMAT = "format"
+REASON_PAYLOAD = "payload"
+REASON_DECODE = "decode"
+
+# CompressedImage payload kinds OpenCV decodes here -> the bytes every such file starts with.
+COMPRESSED_SIGNATURES: dict[str, bytes] = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
+COMPRESSED_FIX = (
+    "publish JPEG or PNG (image_transport's compressed plugin, format jpeg or png), or list "
+    "the raw sensor_msgs/Image topic in camera_topics instead"
+)
 
 
 class ImageError(ValueError):
@@ -110,3 +131,93 @@ def image_to_rgb(msg: Any, bridge: CvBridge | None = None) -> np.ndarray:
     if np.may_share_memory(rgb, buf) or not rgb.flags.c_contiguous:
         rgb = rgb.copy()
     return rgb
+
+
+def compressed_kind(fmt: str) -> str:
+    """'jpeg' or 'png' from a CompressedImage ``format`` string; ImageError otherwise.
+
+    image_transport's compressed plugin writes "jpeg" / "png" or
+    "<encoding>; <jpeg|png> compressed <encoding>"; compressedDepth (16-bit depth in PNG)
+    and video codecs (h264, theora, ...) are not camera colour images and are refused.
+    """
+    text = str(fmt).lower()
+    if "compresseddepth" not in text:
+        words = text.replace(";", " ").split()
+        for kind in COMPRESSED_SIGNATURES:
+            if kind in words or (kind == "jpeg" and "jpg" in words):
+                return kind
+    raise ImageError(
+        REASON_FORMAT,
+        f"compressed format {str(fmt)!r} is not supported; accepted: jpeg, png; "
+        + COMPRESSED_FIX,
+    )
+
+
+def check_compressed(fmt: str, data: Any) -> str:
+    """Check a CompressedImage's format and payload signature; return 'jpeg' or 'png'.
+
+    Cheap (no decoding): run on every received frame. Raises ImageError naming what is wrong.
+    """
+    kind = compressed_kind(fmt)
+    head = bytes(data[:8])
+    signature = COMPRESSED_SIGNATURES[kind]
+    if not head.startswith(signature):
+        raise ImageError(
+            REASON_PAYLOAD,
+            f"payload of {len(data)} bytes is not {kind.upper()} (format {str(fmt)!r}): it "
+            f"starts with {head.hex(' ') or 'nothing'}, a {kind} file starts with "
+            f"{signature.hex(' ')}; " + COMPRESSED_FIX,
+        )
+    return kind
+
+
+def compressed_to_rgb(msg: Any) -> np.ndarray:
+    """Decode a CompressedImage-like object (format, data) to uint8 (H, W, 3) RGB.
+
+    Raises ImageError for an unsupported format or a payload OpenCV cannot decode.
+    """
+    kind = check_compressed(msg.format, msg.data)
+    buf = np.frombuffer(msg.data, dtype=np.uint8)  # (N,), zero-copy
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # (H, W, 3) BGR, or None
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
+        raise ImageError(
+            REASON_DECODE,
+            f"OpenCV could not decode the {len(msg.data)}-byte {kind.upper()} payload (corrupt "
+            "or truncated); " + COMPRESSED_FIX,
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # (H, W, 3) RGB, owns its memory
+
+
+def is_compressed(msg: Any) -> bool:
+    """True for a CompressedImage-like object (it has ``format``, no ``encoding``)."""
+    return hasattr(msg, "format") and not hasattr(msg, "encoding")
+
+
+def check_message(msg: Any) -> None:
+    """The cheap per-frame checks of an Image or CompressedImage (no conversion)."""
+    if is_compressed(msg):
+        check_compressed(msg.format, msg.data)
+    else:
+        check_layout(str(msg.encoding), int(msg.height), int(msg.width), int(msg.step),
+                     len(msg.data))
+
+
+def message_to_rgb(msg: Any, bridge: CvBridge | None = None) -> np.ndarray:
+    """An Image or CompressedImage as uint8 (H, W, 3) RGB; ImageError when it cannot be."""
+    return compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg, bridge)
+
+
+def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB -> uint8 (size, size, 3): bilinear with anti-aliasing, no crop.
+
+    What training fed the backbone: gr00t_policy.train.data.resize_frames resizes every
+    recorded frame with this filter and rounds to uint8; this is torch's uint8 kernel for
+    the same filter (fixed-point weights, within one grey level of it) and costs a few
+    percent of resizing a float copy (docs/BENCHMARKS.md, "Camera streams"). An image
+    already ``size`` x ``size`` is returned as it is.
+    """
+    if rgb.shape[:2] == (size, size):
+        return rgb
+    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last
+    y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return np.ascontiguousarray(y[0].permute(1, 2, 0).numpy())  # (S, S, 3) uint8

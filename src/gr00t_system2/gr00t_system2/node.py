@@ -1,6 +1,7 @@
 """System 2 node: camera images + instruction in, EmbeddingTokens out at ``rate_hz``.
 
-Wiring only: parameters (params.py), image checks (image.py), the instruction in force
+Wiring only: parameters (params.py), camera subscriptions that fit each camera's publishers
+(cameras.py), image checks and conversion (image.py), the instruction in force
 (instruction.py) and newest frames and the republish rule (frames.py) live in their own
 modules; the token wire format (gr00t_common.tokens, shared with System 1) and rolling
 statistics (gr00t_common.stats) in gr00t_common; the backbone is gr00t_policy's
@@ -14,11 +15,16 @@ returns (no tokens while inactive); cleanup releases what configure built. A con
 failure is logged with its reason and the node stays unconfigured.
 
 Threads while active: the executor thread runs the camera and instruction subscriptions, the
-SetInstruction service and the 1 Hz diagnostics timer; a dedicated inference thread ticks
-at ``rate_hz``, takes the newest frame of every camera and runs the backbone. A slow
-inference therefore never delays a frame or a service reply, and when inference is slower
-than the period the thread simply starts the next run at once with the then-newest frames
-(no backlog). Publishing rules:
+SetInstruction service, the camera subscription check and the 1 Hz diagnostics timer; it
+only checks each camera message's layout and keeps the newest. A converter thread
+(converter.py) converts (or decodes) the newest message of every camera and resizes it to
+the backbone's input size, timed to finish just before the next tick. A dedicated
+inference thread ticks at ``rate_hz``, takes the newest frame of every camera and runs the
+backbone. A slow inference therefore never delays a frame or a service reply, and when
+inference is slower than the period the thread simply starts the next run at once with the
+then-newest frames (no backlog). A tick that finds no new frame runs as soon as one arrives
+instead of a period later, so a camera at about ``rate_hz`` is not halved by the beat
+between its frames and the ticks. Publishing rules:
   - a camera never received, or whose newest frame arrived more than ``stale_image_s`` ago,
     blocks publishing (diagnostics ERROR names it; a warning every 2 s, from
     ``stale_image_s`` after start on, so a normal start-up does not warn);
@@ -38,8 +44,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from gr00t_common.lifecycle import (EXIT_STARTUP_FAILED, Entities, autostart,
@@ -48,9 +53,11 @@ from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
 from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
+from gr00t_system2.cameras import CameraSubscriptions
+from gr00t_system2.converter import FrameConverter
 from gr00t_system2.diagnostics import System2Health, summarize
 from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
-from gr00t_system2.image import ImageError, image_to_rgb
+from gr00t_system2.image import ImageError, check_message, message_to_rgb, resize_rgb
 from gr00t_system2.instruction import Decision, InstructionState
 from gr00t_system2.params import ParameterError, System2Params, declare_and_read
 from gr00t_common.tokens import TokenError, pack_tokens
@@ -70,6 +77,9 @@ TOKENS_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 LOG_THROTTLE_S = 2.0
+# How often camera subscriptions are checked against their publishers (camera_qos /
+# camera_transport auto): the first frames wait at most this long after a driver starts.
+CAMERA_CHECK_S = 0.5
 
 
 class StartupError(RuntimeError):
@@ -127,6 +137,11 @@ class System2Node(LifecycleNode):
         self._gate = NoveltyGate()  # the first tick publishes, also on the frames seen before
         self._started = time.monotonic()
         self._stop.clear()
+        self._new_frame.clear()
+        self._converter = FrameConverter(
+            self.frames, self._to_backbone_rgb, on_reject=self._reject_index,
+            on_frame=self._new_frame.set, min_interval_s=self._period / 2)
+        self._converter.start()
         self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
         self._worker.start()
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics,
@@ -139,9 +154,13 @@ class System2Node(LifecycleNode):
             self.destroy_timer(self._diag_timer)
             self._diag_timer = None
         self._stop.set()
+        self._new_frame.set()  # a tick waiting for a frame wakes and sees the stop
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
+        if self._converter is not None:
+            self._converter.stop()
+            self._converter = None
 
     def _release(self) -> None:
         """Destroy what configure created and drop the backbone: unconfigured again."""
@@ -176,17 +195,21 @@ class System2Node(LifecycleNode):
         self._rejected: dict[tuple[str, str], int] = {}
         self._errors: dict[str, int] = {}
         self._published = 0
+        self._new_frame = threading.Event()
+        self._converter: FrameConverter | None = None  # one per activation (a thread runs once)
 
         io_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
         self._tokens_pub = self.create_lifecycle_publisher(EmbeddingTokens, TOKENS_TOPIC,
                                                            TOKENS_QOS)
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
-        for index, topic in enumerate(p.camera_topics):
-            self.create_subscription(
-                Image, topic, self._make_image_callback(index, topic), qos_profile_sensor_data,
-                callback_group=io_group,
-            )
+        self._cameras = CameraSubscriptions(
+            self, p.camera_topics, p.camera_qos, p.camera_transport, io_group,
+            on_message=self._on_camera_message, on_problem=self._camera_problem,
+            log=self.get_logger().info,
+        )
+        self._cameras.refresh()
+        self.create_timer(CAMERA_CHECK_S, self._cameras.refresh, callback_group=io_group)
         self.create_subscription(
             String, INSTRUCTION_TOPIC, self._on_instruction_topic, 10, callback_group=io_group
         )
@@ -253,18 +276,30 @@ class System2Node(LifecycleNode):
         self.get_logger().info(f"warm-up inference took {1e3 * (time.perf_counter() - t0):.1f} ms")
 
     # -- inputs --------------------------------------------------------------------------
-    def _make_image_callback(self, index: int, topic: str):
-        def on_image(msg: Image) -> None:
-            received = time.monotonic()
-            try:
-                rgb = image_to_rgb(msg, self._bridge)
-            except ImageError as exc:
-                self._reject(topic, exc, received)
-                return
-            self.frames.put(index, rgb, stamp_to_nanoseconds(msg.header.stamp),
-                            msg.header.frame_id, received)
+    def _on_camera_message(self, index: int, topic: str, msg) -> None:
+        """Executor thread, every frame: cheap checks, keep the newest for the next tick."""
+        received = time.monotonic()
+        try:
+            check_message(msg)
+        except ImageError as exc:
+            self._reject(topic, exc, received)
+            return
+        self.frames.offer(index, msg, stamp_to_nanoseconds(msg.header.stamp),
+                          msg.header.frame_id, received)
+        converter = self._converter
+        if converter is not None:  # inactive: frames are kept, converted once active
+            converter.offered()
 
-        return on_image
+    def _to_backbone_rgb(self, msg):
+        """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
+        return resize_rgb(message_to_rgb(msg, self._bridge), self.encoder.image_size)
+
+    def _reject_index(self, index: int, exc: ImageError, now: float) -> None:
+        self._reject(self.frames.topics[index], exc, now)
+
+    def _camera_problem(self, topic: str, text: str) -> None:
+        if self._throttle.allow(("camera", topic), time.monotonic()):
+            self.get_logger().error(text)
 
     def _reject(self, topic: str, exc: ImageError, now: float) -> None:
         key = (topic, exc.reason)
@@ -299,36 +334,52 @@ class System2Node(LifecycleNode):
 
     # -- inference -----------------------------------------------------------------------
     def _inference_loop(self) -> None:
-        """Tick at rate_hz; after an overrun start at once (newest frames, no backlog)."""
+        """Tick at rate_hz; after an overrun start at once (newest frames, no backlog); a
+        tick with nothing new runs again when a frame arrives (at most a period later)."""
+        converter = self._converter  # this activation's; set before the thread starts
         next_tick = time.monotonic()
+        waited = False  # the coming run waited for a frame past its tick
         while not self._stop.is_set():
             now = time.monotonic()
             if now < next_tick:
                 self._stop.wait(next_tick - now)
                 continue
+            self._new_frame.clear()
+            ran = False
             try:
-                self._step(now)
+                ran = self._step(now)
             except Exception as exc:  # keep serving; the error is logged and counted
                 if self._stop.is_set() or not self.context.ok():
                     break  # shutting down: the publisher's context went away mid-step
                 self._count_error("unexpected", exc, now, with_traceback=True)
-            next_tick += self._period
-            if time.monotonic() > next_tick:
-                next_tick = time.monotonic()
+            if ran:
+                # On schedule: keep the tick grid. After waiting for a frame: a new grid from
+                # this run, so runs are never closer than a period.
+                next_tick = (now if waited else next_tick) + self._period
+                if time.monotonic() > next_tick:
+                    next_tick = time.monotonic()
+                waited = False
+                converter.schedule(next_tick)
+            else:
+                converter.schedule(None)
+                self._new_frame.wait(self._period)
+                next_tick, waited = time.monotonic(), True
 
-    def _step(self, now: float) -> None:
+    def _step(self, now: float) -> bool:
+        """One tick; True when tokens were computed (published or failed)."""
         snapshot = self.frames.snapshot(now, self.params.stale_image_s)
         if not snapshot.complete:
             starting = now - self._started < self.params.stale_image_s
             if not starting and self._throttle.allow("missing", now):
                 self.get_logger().warning(
                     "not publishing tokens, camera(s) missing: "
-                    + "; ".join(f"{t} ({why})" for t, why in snapshot.missing.items())
+                    + "; ".join(f"{t} ({why}; subscription: {self._cameras.describe()[t]})"
+                                for t, why in snapshot.missing.items())
                 )
-            return
+            return False
         instruction = self.instructions.current
         if not self._gate.is_new(snapshot, instruction.id):
-            return
+            return False
         self._gate.mark_used(snapshot, instruction.id)
         t0 = time.perf_counter()
         try:
@@ -338,13 +389,14 @@ class System2Node(LifecycleNode):
         except (ValueError, RuntimeError) as exc:  # TokenError is a ValueError
             reason = "tokens" if isinstance(exc, TokenError) else "inference"
             self._count_error(reason, exc, now)
-            return
+            return True
         self._latency.add(latency)
         self._tokens_pub.publish(self._tokens_msg(snapshot, instruction, tokens.shape,
                                                   data, mask_bytes, dtype_code, latency))
         self._rate.tick(time.monotonic())
         with self._stats_lock:
             self._published += 1
+        return True
 
     def _tokens_msg(self, snapshot: Snapshot, instruction, shape, data: bytes,
                     mask_bytes: bytes, dtype_code: int, latency: float) -> EmbeddingTokens:
@@ -379,6 +431,7 @@ class System2Node(LifecycleNode):
         instruction = self.instructions.current
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
+        counts = self.frames.counts()
         level, message, values = summarize(System2Health(
             target_rate_hz=self.params.rate_hz,
             achieved_rate_hz=self._rate.rate(now),
@@ -393,6 +446,10 @@ class System2Node(LifecycleNode):
             backbone_id=self.encoder.backbone_id,
             rejected=rejected,
             errors=errors,
+            subscriptions=self._cameras.describe(),
+            received={t: n for t, (n, _) in counts.items()},
+            unused={t: n for t, (_, n) in counts.items()},
+            lost=self._cameras.lost(),
         ))
         status = DiagnosticStatus()
         status.level = bytes([level])

@@ -18,6 +18,7 @@ from rclpy.node import Node
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
 from gr00t_common.params import ParameterError, Range, Spec, check, declare, read
+from gr00t_system2.cameras import CAMERA_QOS, CAMERA_TRANSPORTS
 
 __all__ = ["SPECS", "ParameterError", "System2Params", "declare_and_read", "validate"]
 
@@ -30,8 +31,18 @@ SPECS = (
          "Checkpoint directory (gr00t_ros format: config.json, model.safetensors, tokenizer). "
          "Required.", required=True, example="/path/to/checkpoint"),
     Spec("camera_topics", "string_array", ["/camera/head/image_raw"],
-         "sensor_msgs/Image topics, one per camera view, in the order the checkpoint expects. "
-         "Encodings rgb8, bgr8, rgba8, bgra8, mono8.", required=True),
+         "Camera topics, one per camera view, in the order the checkpoint expects: "
+         "sensor_msgs/Image (encodings rgb8, bgr8, rgba8, bgra8, mono8) or "
+         "sensor_msgs/CompressedImage (JPEG or PNG, e.g. image_transport's "
+         "<camera>/image_raw/compressed).", required=True),
+    Spec("camera_qos", "string", "auto",
+         "Reliability of the camera subscriptions: auto = reliable when every publisher of "
+         "the topic is reliable, else best effort (waits for a publisher, re-checked every "
+         "0.5 s); reliable never connects to a best-effort publisher.", choices=CAMERA_QOS),
+    Spec("camera_transport", "string", "auto",
+         "Message type of the camera topics: raw = sensor_msgs/Image, compressed = "
+         "sensor_msgs/CompressedImage, auto = the type the topic's publishers advertise "
+         "(waits for a publisher, re-checked every 0.5 s).", choices=CAMERA_TRANSPORTS),
     Spec("rate_hz", "double", 10.0,
          "Rate at which tokens are computed and published (Hz). Runs as fast as it can when "
          "inference is slower than the period.", range=Range.above(0.0)),
@@ -60,6 +71,8 @@ class System2Params:
 
     checkpoint: Path
     camera_topics: tuple[str, ...]
+    camera_qos: str
+    camera_transport: str
     rate_hz: float
     default_instruction: str
     device: str

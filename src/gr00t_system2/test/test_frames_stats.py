@@ -41,9 +41,25 @@ def test_novelty_gate_new_frame_or_new_instruction():
     assert gate.is_new(store.snapshot(0.3, 1.0), 0)  # one camera has a new frame
 
 
+def test_offered_messages_wait_unconverted_and_only_the_newest_is_taken():
+    store = FrameStore(["/a", "/b"])
+    assert store.take_pending() == []
+    store.offer(0, "msg a1", 1, "a", 0.10)
+    store.offer(0, "msg a2", 2, "a", 0.13)  # replaces a1 before any tick used it
+    store.offer(1, "msg b1", 3, "b", 0.12)
+    taken = store.take_pending()
+    assert [(i, p.msg, p.stamp_ns, p.received) for i, p in taken] == [
+        (0, "msg a2", 2, 0.13), (1, "msg b1", 3, 0.12)]
+    assert store.take_pending() == []
+    assert store.counts() == {"/a": (2, 1), "/b": (1, 0)}
+    # Offering does not make a camera present: only converted frames count.
+    assert store.snapshot(0.2, 1.0).missing == {"/a": "never received", "/b": "never received"}
+
+
 def good_params(tmp_path, **over):
     (tmp_path / "config.json").write_text("{}")
-    values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], rate_hz=10.0,
+    values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], camera_qos="auto",
+                  camera_transport="auto", rate_hz=10.0,
                   default_instruction="wave", device="cpu", dtype="float32",
                   token_dtype="float16", max_instruction_length=512, stale_image_s=1.0,
                   torch_threads=0)
@@ -57,6 +73,8 @@ def good_params(tmp_path, **over):
     ("camera_topics", [], "camera_topics is empty"),
     ("camera_topics", ["/a", "/a"], "twice"),
     ("camera_topics", ["/bad topic"], "not a valid topic name"),
+    ("camera_qos", "sensor_data", "camera_qos='sensor_data'"),
+    ("camera_transport", "theora", "camera_transport='theora'"),
     ("rate_hz", 0.0, "rate_hz=0.0"),
     ("rate_hz", math.inf, "rate_hz=inf"),
     ("stale_image_s", -1.0, "stale_image_s"),
@@ -108,3 +126,13 @@ def test_diagnostics_levels_and_values():
     assert level == OK and "rejected frames: 4" in message
     assert dict(values)["rejected_frames /a step"] == "4"
     assert summarize(health(errors={"tokens": 1}))[0] == WARN
+
+    level, message, values = summarize(health(
+        missing={"/b": "never received"}, subscriptions={"/a": "sensor_msgs/msg/Image, reliable",
+                                                         "/b": "no publisher yet"},
+        received={"/a": 30, "/b": 0}, unused={"/a": 20, "/b": 0}, lost={"/a": 2, "/b": 0}))
+    kv = dict(values)
+    assert level == ERROR and "/b (no publisher yet)" in message
+    assert kv["camera_subscription /a"] == "sensor_msgs/msg/Image, reliable"
+    assert kv["frames_received /a"] == "30" and kv["frames_lost /a"] == "2"
+    assert kv["frames_unused /a"] == "20"

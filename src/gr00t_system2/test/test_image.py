@@ -121,3 +121,85 @@ def test_plain_object_with_image_fields_works():
         data = encode(RGB, "bgr8").tobytes()
 
     np.testing.assert_array_equal(image_to_rgb(Fields()), RGB)
+
+
+# -- compressed images and the resize ---------------------------------------------------------
+
+def smooth_rgb(h: int = 48, w: int = 64) -> np.ndarray:
+    """A smooth image (lossy JPEG stays close to it)."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 90)], -1).astype(np.uint8)
+
+
+def compressed(rgb: np.ndarray, kind: str, fmt: str | None = None):
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    ok, data = cv2.imencode(".jpg" if kind == "jpeg" else ".png", rgb[..., ::-1])
+    assert ok
+    fmt = f"rgb8; {kind} compressed bgr8" if fmt is None else fmt
+    return CompressedImage(format=fmt, data=data.tobytes())
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "rgb8; jpeg compressed bgr8", "JPG"])
+def test_jpeg_is_decoded_to_rgb(fmt):
+    from gr00t_system2.image import check_message, message_to_rgb
+
+    rgb = smooth_rgb()
+    msg = compressed(rgb, "jpeg", fmt)
+    check_message(msg)
+    out = message_to_rgb(msg)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - rgb).mean() < 3  # lossy, but the channels are in order
+
+
+def test_png_is_decoded_exactly():
+    from gr00t_system2.image import message_to_rgb
+
+    np.testing.assert_array_equal(message_to_rgb(compressed(RGB, "png", "png")), RGB)
+
+
+@pytest.mark.parametrize("fmt", ["h264", "16UC1; compressedDepth png", "theora", ""])
+def test_unsupported_compressed_formats_are_rejected(fmt):
+    from gr00t_system2.image import REASON_FORMAT, check_message
+
+    msg = compressed(smooth_rgb(), "png", fmt)
+    with pytest.raises(ImageError) as err:
+        check_message(msg)
+    assert err.value.reason == REASON_FORMAT
+    assert repr(fmt) in str(err.value) and "jpeg, png" in str(err.value)
+
+
+def test_bad_compressed_payloads_are_rejected_naming_the_fix():
+    from sensor_msgs.msg import CompressedImage
+
+    from gr00t_system2.image import REASON_DECODE, REASON_PAYLOAD, check_message, message_to_rgb
+
+    not_jpeg = CompressedImage(format="jpeg", data=bytes(range(200)))
+    with pytest.raises(ImageError) as err:
+        check_message(not_jpeg)  # caught on receipt, by the signature
+    assert err.value.reason == REASON_PAYLOAD
+    assert "not JPEG" in str(err.value) and "image_transport" in str(err.value)
+    good = compressed(smooth_rgb(), "jpeg")
+    truncated = CompressedImage(format=good.format, data=bytes(good.data)[:40])
+    check_message(truncated)  # the signature is right: only decoding finds it
+    with pytest.raises(ImageError) as err:
+        message_to_rgb(truncated)
+    assert err.value.reason == REASON_DECODE and "corrupt or truncated" in str(err.value)
+    with pytest.raises(ImageError):
+        check_message(CompressedImage(format="png", data=b""))
+
+
+@pytest.mark.parametrize("shape", [(224, 224), (480, 640), (1080, 1920), (97, 131)])
+def test_resize_matches_training_within_one_grey_level(shape):
+    from gr00t_policy.train.data import resize_frames
+
+    from gr00t_system2.image import resize_rgb
+
+    img = np.random.default_rng(shape[0]).integers(0, 256, shape + (3,), dtype=np.uint8)
+    out = resize_rgb(img, 112)
+    assert out.shape == (112, 112, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    trained = resize_frames(img[None], 112)[0].permute(1, 2, 0).numpy()  # (S, S, 3)
+    assert np.abs(out.astype(int) - trained).max() <= 1
+    same = np.zeros((112, 112, 3), np.uint8)
+    assert resize_rgb(same, 112) is same

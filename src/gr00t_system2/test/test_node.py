@@ -263,8 +263,9 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
             before = len(rig.tokens)
             for _ in range(8):
                 for bad in (bad_encoding, bad_step, truncated):
+                    # The node keeps only the newest frame (depth 1): space them out.
                     rig.cams[LEFT].publish(bad)
-                time.sleep(0.1)
+                    time.sleep(0.04)
 
             def all_reasons_counted() -> bool:
                 st = rig.last_status()
