@@ -258,7 +258,9 @@ def test_a_node_that_fails_to_configure_stops_the_graph_naming_it(ros_domain_id,
         assert re.match(r"\[gr00t-bringup\] error: node 'gr00t_system[12]' failed to "
                         r"configure", error), error[:2000]
         # The runner's error carries the node's own reason line.
-        assert "configure failed unexpectedly, the node stays unconfigured" in error, error
+        # (System 2 names the unreadable weights; System 1 may get there first, either way.)
+        assert re.search(r"configure failed( unexpectedly)?, the node stays unconfigured",
+                         error), error
         assert "is active" not in out
         pids = child_pids(runner)
         assert set(pids) == {"gr00t_system1", "gr00t_system2"}

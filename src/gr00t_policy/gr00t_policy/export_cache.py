@@ -72,7 +72,15 @@ def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
         with path.open("rb") as f:
             if path.suffix == ".safetensors":
                 header_len = int.from_bytes(f.read(8), "little")
-                header = json.loads(f.read(header_len))
+                if not 0 < header_len <= path.stat().st_size - 8:
+                    raise ValueError(f"{path} is not a safetensors file (its header claims "
+                                     f"{header_len} bytes; the file has {path.stat().st_size}); "
+                                     "copy the checkpoint again")
+                try:
+                    header = json.loads(f.read(header_len))
+                except ValueError as exc:
+                    raise ValueError(f"{path} has an unreadable safetensors header ({exc}); "
+                                     "copy the checkpoint again") from None
                 digest.update(json.dumps(header, sort_keys=True).encode())
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)

@@ -199,3 +199,12 @@ def test_tensorrt_fp16_engine_matches_torch(head, tmp_path) -> None:
     assert np.abs(trt_runner.sample(state, noise) - ref.sample(state, noise)).max() < 5e-2
     engines = list((tmp_path / "tensorrt").glob("*.engine"))
     assert len(engines) == 2  # conditioning + denoise, keyed by GPU, TRT version, ONNX sha256
+
+
+def test_a_corrupt_weights_file_is_named_not_a_memory_error(tmp_path):
+    from gr00t_policy.export_cache import checkpoint_content_hash
+
+    ckpt = make_random_checkpoint(tmp_path / "ckpt")
+    (ckpt / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="model.safetensors is not a safetensors file"):
+        checkpoint_content_hash(ckpt)

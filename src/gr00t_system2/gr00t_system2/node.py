@@ -95,6 +95,8 @@ class System2Node(LifecycleNode):
         self.autostart = declare_autostart(self)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._new_frame = threading.Event()  # the converter stored frames the tick can use
+        self._converter: FrameConverter | None = None  # one per activation (a thread runs once)
         self._diag_timer = None
         self.context.on_shutdown(self._stop.set)  # SIGINT/SIGTERM: stop before rcl goes away
         self._configured = Entities(self)  # what configure creates, cleanup destroys
@@ -195,8 +197,6 @@ class System2Node(LifecycleNode):
         self._rejected: dict[tuple[str, str], int] = {}
         self._errors: dict[str, int] = {}
         self._published = 0
-        self._new_frame = threading.Event()
-        self._converter: FrameConverter | None = None  # one per activation (a thread runs once)
 
         io_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
