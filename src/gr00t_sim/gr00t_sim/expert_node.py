@@ -20,10 +20,10 @@ messages are not even deserialized).
 
 One thread (a single-threaded executor): the timer, the services and the subscription never
 run at once, and the start service's coroutine gives way only while it awaits the simulator's
-reset. A second executor thread bought nothing but CPU time, which on a busy machine is what
-makes the timer late: a tick late by more than a period is skipped by the timer (the plan goes
-on one row per tick, so the robot holds its targets a period longer; the recording shows that
-as a repeated action).
+reset. A second executor thread only cost CPU time, and on a busy machine too little CPU is
+what makes the timer late: a tick late by more than a period is skipped by the timer (the plan
+goes on one row per tick, so the robot holds its targets a period longer; the recording shows
+that as a repeated action).
 """
 
 from __future__ import annotations
