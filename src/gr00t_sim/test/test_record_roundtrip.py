@@ -142,13 +142,15 @@ class Walk:
 
 
 def walk_rows(actions: np.ndarray, expert: np.ndarray) -> Walk:
-    """actions (T, A) converted, expert (N, A) gr00t-collect's."""
+    """actions (T, A) converted, expert (N, A) the expert's rows in order."""
     def same(a, b) -> bool:
         return float(np.abs(a - b).max()) < SAME
 
     # The first steps (before the first camera frame) may have been dropped.
-    p = next((k for k in range(4) if same(actions[0], expert[k])), 0)
-    walk = Walk(matched=[(0, p)], repeats=0, tail=0, skipped=0, foreign=[])
+    first = next((k for k in range(4) if same(actions[0], expert[k])), None)
+    walk = Walk(matched=[] if first is None else [(0, first)], repeats=0, tail=0, skipped=0,
+                foreign=[0] if first is None else [])
+    p = first or 0
     for i in range(1, len(actions)):
         if p + 1 < len(expert) and same(actions[i], expert[p + 1]):
             p += 1
