@@ -20,7 +20,7 @@ from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.dataset.resample import (ACTION_GAP, NO_FRAME, ResampleConfig, align,
                                            merge_commands)
 from gr00t_policy.embodiment import parse_embodiment
-from gr00t_policy.testing.bags import Recording, frame_value, write_bag
+from gr00t_policy.testing.bags import Recording, delay_reception, frame_value, write_bag
 
 ARM = ["j0", "j1", "j2"]
 HAND = ["h0"]
@@ -95,6 +95,33 @@ def test_pairing_rules_against_brute_force(tmp_path):
     assert ds.episodes[0]["source_bag"] == str(bag)
     stats = ds.stats["observation.state"]
     assert np.allclose(stats["max"], ep.states.max(0), atol=1e-6)
+
+
+def test_recorder_kept_waiting_pairs_on_send_times(tmp_path):
+    # The recorder got no CPU from 0.9 s to 1.1 s: what was sent meanwhile reached it in one
+    # burst at 1.1 s (a gap, then ticks microseconds apart, by log time). Paired on the send
+    # times, every command is still used once and every state is the newest sent before it.
+    rec, t_cmd, cmd, t_state, t_frames = recording(n_cmd=40)
+    bag = write_bag(tmp_path / "bag", rec)
+    delay_reception(bag, lambda topic, t: 1.1 - t + 1e-5 * t if 0.9 <= t < 1.1 else 0.001)
+    stalled = read_bag(bag)
+    log_cmd = np.array([t for t, _ in stalled.messages["/arm/commands"]]) / 1e9
+    assert np.diff(log_cmd).max() > 0.15 and np.diff(log_cmd).min() < 0.001  # gap and burst
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert report.steps == len(t_cmd) and report.held == 0 and not report.log_time_topics
+    ep = LeRobotDataset(tmp_path / "ds").episode(0)
+    want_state, want_frame = expected(t_cmd, t_state, t_frames)
+    np.testing.assert_allclose(ep.actions, cmd, atol=1e-6)
+    np.testing.assert_allclose(ep.states, want_state, atol=1e-6)
+    assert list(ep.frames["head"][:, 0, 0, 0]) == [frame_value(i) for i in want_frame]
+    # A publisher whose clock runs ahead of the recorder's (publish time after reception):
+    # its topic is timed by reception, and the report says so.
+    rec, *_ = recording(n_cmd=20)
+    bag = write_bag(tmp_path / "bag2", rec)
+    delay_reception(bag, lambda topic, t: -0.002 if topic == CAMERA else 0.001)
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds2")
+    assert report.log_time_topics == [CAMERA] and report.steps == 20
+    assert any("reception (log) times" in line and CAMERA in line for line in report.lines())
 
 
 def test_late_camera_nan_states_and_gaps_are_reported(tmp_path):
@@ -207,7 +234,46 @@ def test_merge_and_align_units():
          (t1 + 0.001, 10 * np.arange(3.0)[:, None], np.array([2]))], 3, 0.0125)
     np.testing.assert_array_equal(times, t1)
     np.testing.assert_array_equal(actions, [[0, 1, 0], [2, 3, 10], [4, 5, 20]])
+    assert early == 0  # every tick complete: nothing left out
+    # The first controller's first tick came alone (the other was not publishing yet): that
+    # update is left out and counted. Two ticks 1 ms apart stay two updates.
+    t2 = np.array([0.0, 0.05, 0.051, 0.1])
+    times, actions, early = merge_commands(
+        [(np.r_[-0.05, t2], np.arange(10.0).reshape(5, 2), np.array([0, 1])),
+         (t2 + 0.0002, 10 * np.arange(4.0)[:, None], np.array([2]))], 3, 0.0125)
+    np.testing.assert_array_equal(times, t2)
+    np.testing.assert_array_equal(actions[:, 2], [0, 10, 20, 30])
+    np.testing.assert_array_equal(actions[:, 0], [2, 4, 6, 8])
     assert early == 1
+    # A tick whose publisher was preempted after its first controller (the rest 30 ms later,
+    # more than group_s) is one update, at its first message: never half of one tick with
+    # half of the one before.
+    times, actions, early = merge_commands(
+        [(t1, np.arange(6.0).reshape(3, 2), np.array([0, 1])),
+         (t1 + np.r_[0.001, 0.03, 0.001], 10 * np.arange(3.0)[:, None], np.array([2]))],
+        3, 0.0125)
+    np.testing.assert_array_equal(times, t1)
+    np.testing.assert_array_equal(actions, [[0, 1, 0], [2, 3, 10], [4, 5, 20]])
+    # A controller that speaks only now and then (not in every tick) is its own update when
+    # it comes later than group_s after a tick.
+    times, actions, early = merge_commands(
+        [(t1, np.arange(6.0).reshape(3, 2), np.array([0, 1])),
+         (np.r_[0.001, 0.07], np.array([[0.0], [7.0]]), np.array([2]))], 3, 0.0125)
+    np.testing.assert_array_equal(times, [0.0, 0.05, 0.07, 0.1])
+    np.testing.assert_array_equal(actions[:, 2], [0, 0, 7, 7])
+    # 20 Hz: a tick 45 ms late (the next on time, in the same window) is its own step; a
+    # tick that slipped a period (the controller skipped one) repeats the previous action.
+    cfg = ResampleConfig(dt=DT)
+    states, frames = np.arange(-0.1, 1.0, 0.008), {"c": np.arange(-0.1, 1.0, 0.03)}
+    late = np.r_[0.0, 0.05, 0.1 + 0.045, 0.15, 0.2, 0.25]
+    steps = align(late, states, frames, cfg)
+    assert list(steps.runs[0]["action"]) == [0, 1, 2, 3, 4, 5] and steps.held == 0
+    slipped = np.r_[0.0, 0.05, 0.16, 0.2, 0.25]
+    steps = align(slipped, states, frames, cfg)
+    assert list(steps.runs[0]["action"]) == [0, 1, 1, 2, 3, 4] and steps.held == 1
+    # The very first tick late too: no row lost either.
+    steps = align(late[2:], states, frames, cfg)
+    assert list(steps.runs[0]["action"]) == [0, 1, 2, 3] and steps.held == 0
     # Commands at 100 Hz, dataset at 20 Hz: every 5th, none repeated.
     u = 1.0 + np.arange(100) * 0.01
     steps = align(u, np.arange(0.9, 2.2, 0.008), {"c": np.arange(0.9, 2.2, 0.03)},

@@ -5,7 +5,7 @@ every controller's command topic (or `action_topic`, a teleoperation JointState 
 the instruction topic, and `extra_topics`. Each topic is subscribed (serialized, raw=True:
 nothing is deserialized) as soon as a publisher of it appears, with its publishers'
 reliability, as `ros2 bag record` does; messages carry the node clock at reception as their
-log time.
+log time and the DDS source timestamp (when they were sent) as their publish time.
 
 Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
 - /gr00t_record/start (gr00t_msgs/srv/SetInstruction): opens the next episode's bag; the
@@ -161,6 +161,9 @@ class RecorderNode(Node):
             response.message = (f"no instruction: pass one in the request, or publish it on "
                                 f"{self.instruction_topic} first")
         else:
+            # Publishers that appeared since the last discovery pass are recorded from the
+            # episode's first message, not from the next pass.
+            self._discover()
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self.episode = next_episode(self.output_dir)
             path = self.output_dir / EPISODE_DIR.format(self.episode)

@@ -15,7 +15,15 @@ While commanding, every action_dt it publishes the expert's next action row (gr0
 ``expert.act()``, without collect's perturbation) to each forward_command controller of the
 embodiment YAML (std_msgs/Float64MultiArray, the controller's joints in order). After the
 plan ends it keeps sending the final row, as the expert holds it in gr00t-collect.
-Subscribes to /joint_states (only to know that the robot has been seen after the reset).
+Subscribes to /joint_states (only to know that the robot has been seen after the reset: the
+messages are not even deserialized).
+
+One thread (a single-threaded executor): the timer, the services and the subscription never
+run at once, and the start service's coroutine gives way only while it awaits the simulator's
+reset. A second executor thread only cost CPU time, and on a busy machine too little CPU is
+what makes the timer late: a tick late by more than a period is skipped by the timer (the plan
+goes on one row per tick, so the robot holds its targets a period longer; the recording shows
+that as a repeated action).
 """
 
 from __future__ import annotations
@@ -25,13 +33,12 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")  # the world is never rendered; set before mujoco
 
 import signal  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
@@ -74,13 +81,14 @@ class ExpertNode(Node):
                                  "publishes forward_command controllers only")
             self.outputs.append((self.create_publisher(Float64MultiArray, ctrl.topic, reliable),
                                  np.array([index[j] for j in ctrl.joints])))
+        # The start service awaits the reset client's reply: in one mutually exclusive group
+        # (the default) that reply would wait for the service to finish, for ever.
         group = ReentrantCallbackGroup()
         self.reset_client = self.create_client(ResetSim, SIM_RESET, callback_group=group)
         self.create_service(ResetSim, START_SERVICE, self._on_start, callback_group=group)
-        self.create_service(Trigger, STOP_SERVICE, self._on_stop, callback_group=group)
+        self.create_service(Trigger, STOP_SERVICE, self._on_stop)
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, reliable,
-                                 callback_group=group)
-        self.lock = threading.Lock()  # the expert's plan: the timer and start both use it
+                                 raw=True)
         self.active = False
         self.go_at = float("inf")  # monotonic time of the first command
         self.reset_ns = 0  # node clock at the reset reply
@@ -90,23 +98,19 @@ class ExpertNode(Node):
             f"expert up for {self.embodiment.name!r}: {len(self.outputs)} controllers, "
             f"{1 / self.embodiment.action_dt:g} Hz; {START_SERVICE} (seed, instruction)")
 
-    def _on_joint_state(self, msg: JointState) -> None:
+    def _on_joint_state(self, data: bytes) -> None:
         self.state_ns = self.get_clock().now().nanoseconds
 
     def _tick(self) -> None:
         if not self.active or time.monotonic() < self.go_at or self.state_ns <= self.reset_ns:
             return
-        with self.lock:
-            if not self.active:
-                return
-            row = self.expert.act()  # (A,) absolute joint targets
+        row = self.expert.act()  # (A,) absolute joint targets
         for pub, cols in self.outputs:
             pub.publish(Float64MultiArray(data=row[cols].tolist()))
 
     async def _on_start(self, request: ResetSim.Request,
                         response: ResetSim.Response) -> ResetSim.Response:
-        with self.lock:
-            self.active = False
+        self.active = False
         try:
             task = Task.parse(request.instruction)
         except ValueError as exc:
@@ -130,25 +134,23 @@ class ExpertNode(Node):
                 self.get_logger().error(
                     f"the simulator's {name} is not where seed {reply.state.seed} puts it "
                     f"({p} vs {mine.tolist()}); the plan may miss")
-        with self.lock:
-            self.expert.reset(task)
-            self.go_at = time.monotonic() + self.settle_s
-            self.active = True
+        self.expert.reset(task)
+        self.go_at = time.monotonic() + self.settle_s
+        self.active = True
         self.get_logger().info(f"start: seed {reply.state.seed}, {task.instruction!r}")
         return reply
 
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        with self.lock:
-            response.success, response.message = self.active, (
-                "stopped commanding" if self.active else "was not commanding")
-            self.active = False
+        response.success, response.message = self.active, (
+            "stopped commanding" if self.active else "was not commanding")
+        self.active = False
         return response
 
 
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = None
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     try:
         node = ExpertNode()
         executor.add_node(node)

@@ -7,9 +7,10 @@ so a file whose writer was killed mid-write (no summary, no footer, no metadata.
 up to its last complete record, with a warning; messages are decoded with the ``ros2msg``
 schemas the file carries (``mcap_ros2``), so no ROS install and no message package is needed.
 
-Times are the bag's log times (when the recorder received each message), in nanoseconds: one
-clock for every topic, which is what the converter's pairing rules need (commands carry no
-header stamp).
+Each message keeps both of its MCAP times, in nanoseconds: the log time (when the recorder
+received it) and the publish time (when it was sent, where the recorder stored that:
+gr00t-record stores the DDS source timestamp; a recorder that does not repeats the log time).
+Which one the converter pairs on is :mod:`.bag_streams`' choice.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class Bag:
         files: the .mcap files read, in order.
         topics: topic -> message type (``pkg/msg/Type``), every channel of every file.
         counts: topic -> messages read (complete ones).
-        messages: topic -> [(log_time_ns, decoded message)] for the topics asked for.
+        messages: topic -> [(log_time_ns, decoded message)] for the topics asked for, in
+            log-time order.
+        publish_times: topic -> the publish time (ns) of each message in ``messages``.
         custom_data: metadata.yaml ``custom_data`` merged with the ``gr00t_episode`` MCAP
             metadata record (the latter survives a cut-off recording).
         complete: every file ended with its MCAP footer and metadata.yaml was there.
@@ -54,6 +57,7 @@ class Bag:
     topics: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     messages: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    publish_times: dict[str, list[int]] = field(default_factory=dict)
     custom_data: dict[str, str] = field(default_factory=dict)
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -125,6 +129,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
     else:
         bag.custom_data.update({str(k): str(v) for k, v in (info.get("custom_data") or {}).items()})
     factory = DecoderFactory()
+    read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
     for file in files:
         schemas: dict[int, Any] = {}
         channels: dict[int, Any] = {}
@@ -167,8 +172,8 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
                             raise BagError(
                                 f"{file}: a message on {channel.topic} does not decode with "
                                 f"its schema {bag.topics[channel.topic]} ({exc!r})") from None
-                        bag.messages.setdefault(channel.topic, []).append(
-                            (int(record.log_time), msg))
+                        read.setdefault(channel.topic, []).append(
+                            (int(record.log_time), int(record.publish_time), msg))
                     elif isinstance(record, Metadata) and record.name == EPISODE_METADATA:
                         bag.custom_data.update(record.metadata)
                     elif isinstance(record, (DataEnd, Footer)):
@@ -187,6 +192,8 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
             bag.warnings.append(
                 f"{file}: cut off mid-write (no MCAP footer): kept its "
                 f"{sum(bag.counts.values()) - before} complete messages{at}")
-    for topic in bag.messages:
-        bag.messages[topic].sort(key=lambda item: item[0])
+    for topic, items in read.items():
+        items.sort(key=lambda item: item[0])
+        bag.messages[topic] = [(log, msg) for log, _, msg in items]
+        bag.publish_times[topic] = [pub for _, pub, _ in items]
     return bag

@@ -8,6 +8,13 @@ order; joint_trajectory: the first point of a ``trajectory_msgs/JointTrajectory`
 joint_state: ``sensor_msgs/JointState``) or, for teleoperation, one ``sensor_msgs/JointState``
 command topic naming every action joint (``action_topic``). Every error names the topic, what
 is missing and how to fix it.
+
+A message's time is when it was sent (its publish time) when the topic's publish times are on
+the recorder's clock (none after its reception, the median transit under
+``MAX_MEDIAN_TRANSIT_S``): a recorder kept waiting by a busy CPU receives messages late and
+in bunches, and its reception times (log times) would show gaps and bursts the robot never
+saw. Otherwise (a publisher on another host's clock, or a recorder that stored no send time)
+the log time.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 STRING = "std_msgs/msg/String"
 DEFAULT_JOINT_STATES = "/joint_states"
 DEFAULT_INSTRUCTION = "/gr00t/instruction"
+MAX_MEDIAN_TRANSIT_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class Streams:
 
     state_t (N,), state (N, S) float64; commands: per controller (times (n,), values (n, j),
     action columns (j,)); frames: camera -> (times (F,), raw messages); counts of what was
-    left out.
+    left out; the topics whose times are log times.
     """
 
     t0_ns: int
@@ -62,6 +70,26 @@ class Streams:
     task: str
     nan_states: int = 0
     bad_commands: dict[str, int] = field(default_factory=dict)
+    log_time_topics: list[str] = field(default_factory=list)  # timed by reception, not sending
+
+
+def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
+    """Whether the topic's publish times are its messages' times (see the module docstring)."""
+    msgs, sent = bag.messages.get(topic, []), bag.publish_times.get(topic)
+    if not msgs or sent is None or len(sent) != len(msgs):
+        return False
+    transit = np.array([t for t, _ in msgs], dtype=np.int64) - np.asarray(sent, np.int64)  # (n,)
+    return bool(transit.min() >= 0 and np.median(transit) <= MAX_MEDIAN_TRANSIT_S * 1e9)
+
+
+def timed_messages(bag: Bag, topic: str) -> list[tuple[int, Any]]:
+    """The topic's [(time ns, message)] in time order: publish times when
+    :func:`sent_on_recorder_clock`, else log times."""
+    msgs = bag.messages.get(topic, [])
+    if not sent_on_recorder_clock(bag, topic):
+        return msgs
+    sent = np.asarray(bag.publish_times[topic], dtype=np.int64)  # (n,)
+    return [(int(sent[i]), msgs[i][1]) for i in np.argsort(sent, kind="stable")]
 
 
 def _fix_hint(bag: Bag, msgtype: str) -> str:
@@ -70,7 +98,7 @@ def _fix_hint(bag: Bag, msgtype: str) -> str:
 
 
 def _require(bag: Bag, topic: str, what: str, fix: str, msgtypes: tuple[str, ...]) -> list:
-    msgs = bag.messages.get(topic, [])
+    msgs = timed_messages(bag, topic)
     if not msgs:
         hint = "; ".join(_fix_hint(bag, t) for t in msgtypes)
         raise BagError(f"bag {bag.path}: no messages on {topic} ({what}); {hint}. Fix: {fix}")
@@ -168,7 +196,7 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
         return override
     if bag.custom_data.get(INSTRUCTION_KEY, "").strip():
         return bag.custom_data[INSTRUCTION_KEY].strip()
-    said = [(t, m.data) for t, m in bag.messages.get(topics.instruction, []) if m.data.strip()]
+    said = [(t, m.data) for t, m in timed_messages(bag, topics.instruction) if m.data.strip()]
     before = [text for t, text in said if t <= first_action_ns]
     if before or said:
         return (before or [said[0][1]])[-1].strip()
@@ -223,7 +251,10 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
                        "of the wrong size or without the embodiment's joints)")
     t0 = int(min(s.min() for s in stamps))
     first_action = int(max(c[0][0] for c in commands))
+    used = [topics.joint_states, *(c.topic for c in emb.cameras),
+            *([topics.action_topic] if topics.action_topic else [c.topic for c in emb.controllers])]
     return Streams(
+        log_time_topics=[t for t in used if not sent_on_recorder_clock(bag, t)],
         t0_ns=t0, state_t=(state_t - t0) / 1e9, state=state,
         commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},

@@ -42,7 +42,8 @@ class BagReport:
     held: int = 0  # steps repeating the previous action (short command gaps)
     nan_states: int = 0  # joint-state messages skipped (NaN, or without the state joints)
     bad_commands: dict[str, int] = field(default_factory=dict)  # topic -> messages skipped
-    early_commands: int = 0  # messages before every controller had spoken
+    early_commands: int = 0  # updates left out: some controller had not spoken yet
+    log_time_topics: list[str] = field(default_factory=list)  # timed by reception, not sending
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -60,6 +61,9 @@ class BagReport:
                        "without the state joints (the step takes the one before)")
         out += [f"  skipped {n} commands on {t} (NaN or wrong size)"
                 for t, n in self.bad_commands.items() if n]
+        if self.log_time_topics:
+            out.append(f"  times: reception (log) times on {self.log_time_topics} (their "
+                       "publish times are not on the recorder's clock)")
         if self.early_commands:
             out.append(f"  skipped {self.early_commands} command updates before every "
                        "controller had spoken")
@@ -96,6 +100,7 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     report.task = streams.task
     report.nan_states = streams.nan_states
     report.bad_commands = streams.bad_commands
+    report.log_time_topics = streams.log_time_topics
     update_t, update_a, report.early_commands = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     steps = align(update_t, streams.state_t,

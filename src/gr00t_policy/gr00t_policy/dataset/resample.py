@@ -7,15 +7,18 @@ and camera frames, each at its own rate. Output: steps ``k`` at the dataset rate
 - the action of step k is a command update from the window ``[t_k, t_k + dt)`` of a grid
   that starts half a step before the first update (so a command stream at the dataset rate,
   jittering by less than dt/2, gives every update exactly once); the step's instant
-  ``tau_k`` is that update's time;
+  ``tau_k`` is that update's time. Each update is used at most once, in order. A late
+  update of a stream at the dataset rate (a controller tick that ran late and the next one
+  on time, both in window k + 1, window k empty) is step k's: a late tick neither repeats
+  a row nor pushes its successor out;
 - the state of step k is the newest joint state at or before ``tau_k``, and each camera's
   frame the newest at or before ``tau_k``: an observation is never paired with an action
   commanded before it, and state and action are taken at the same instant. This is
   gr00t-collect's row (state observed, then the targets commanded right after it) and the
   chunk timeline of docs/DESIGN.md ("Action chunk timeline");
-- a window without an update (a command stream slower than the dataset rate, or a late
-  message) repeats the previous action for at most ``max_gap_steps`` steps (counted as
-  repaired); a longer gap ends the episode there;
+- a window without an update (a command stream slower than the dataset rate, or a tick
+  the controller missed: the robot held its targets) repeats the previous action for at
+  most ``max_gap_steps`` steps (counted as repaired); a longer gap ends the episode there;
 - a step whose state is older than ``max_state_age`` (the runtime's staleness.state_s) or
   whose frame is older than ``max_frame_age`` is invalid; runs of valid steps become
   episodes (runs shorter than ``min_steps`` are dropped), so invalid steps at the start (no
@@ -35,10 +38,13 @@ NO_FRAME = "no camera frame yet"
 STALE_FRAME = "camera frame older than max_frame_age"
 ACTION_GAP = "no command for longer than max_gap_steps"
 SHORT_RUN = "in a run shorter than min_steps"
-# An update may come this many steps after its window (a late timer tick) and still be that
-# step's action, unless it is another step's: each update is used at most once, so a late one
-# does not push its successor out.
+# An update may come this many steps after its window (jitter) and still be that step's action.
 LATE = 0.25
+# A controller with at least this share of the busiest one's messages speaks in every tick.
+REGULAR = 0.9
+# A stream whose updates are this many steps apart (median) or more is at the dataset rate:
+# an empty window followed by one holding two updates is a late tick, not a gap.
+AT_RATE = 0.75
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,21 @@ def merge_commands(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Command messages of several controllers -> complete action updates.
 
+    An update is one controller tick: from its first message on, each controller at most once
+    (a controller speaking again starts the next tick, so ticks that reached the bag close
+    together stay two updates), the messages within ``group_s`` of the first, and later ones
+    of the controllers that speak in (nearly) every tick while one of those has not spoken yet
+    in an update one of them opened (a publisher preempted half-way through a tick: its rest
+    still belongs to it, or the update would mix two ticks). An update's time is its first
+    message's.
+
     Args:
         streams: per controller (times (n,), values (n, j), action columns (j,)).
         width: the action vector's length.
         group_s: messages within this much of an update's first message join it.
     Returns:
-        (times (M,), actions (M, width), messages before every controller had spoken).
+        (times (M,), actions (M, width), updates left out because some controller had not
+        spoken yet).
     """
     events = sorted((float(t), c, i) for c, (times, _, _) in enumerate(streams)
                     for i, t in enumerate(times))
@@ -112,22 +127,33 @@ def merge_commands(
     out_t: list[float] = []
     out_a: list[np.ndarray] = []
     early = 0
-    start = None
+    start, opener = None, -1
+    spoken: set[int] = set()
+    most = max((len(times) for times, _, _ in streams), default=0)
+    regular = {c for c, (times, _, _) in enumerate(streams) if len(times) >= REGULAR * most}
+
+    def close() -> None:
+        nonlocal early
+        if np.isfinite(current).all():
+            out_t.append(start)
+            out_a.append(current.copy())
+        else:
+            early += 1
+
     for t, c, i in events:
-        if start is not None and t - start > group_s:
-            if np.isfinite(current).all():
-                out_t.append(start)
-                out_a.append(current.copy())
-            start = None
+        if start is not None:
+            # A tick of the regular controllers that not all of them have finished.
+            unfinished = c in regular and opener in regular and not regular <= spoken
+            if c in spoken or (t - start > group_s and not unfinished):
+                close()
+                start, spoken = None, set()
         _, values, cols = streams[c]
         current[cols] = values[i]
+        spoken.add(c)
         if start is None:
-            start = t
-            if not np.isfinite(current).all():
-                early += 1
-    if start is not None and np.isfinite(current).all():
-        out_t.append(start)
-        out_a.append(current.copy())
+            start, opener = t, c
+    if start is not None:
+        close()
     actions = np.array(out_a).reshape(-1, width)  # (M, A)
     return np.array(out_t, dtype=np.float64), actions, early
 
@@ -137,12 +163,17 @@ def _newest_at_or_before(times: np.ndarray, tau: np.ndarray) -> np.ndarray:
     return np.searchsorted(times, tau, side="right") - 1
 
 
-def _grid_start(update_t: np.ndarray, dt: float) -> float:
+def _grid_start(update_t: np.ndarray, dt: float, at_rate: bool) -> float:
     """The grid's first window start: the updates' mean phase (circular, so jitter either
-    way cancels) minus dt/2, placed so that the first update falls in the first window."""
+    way cancels) minus dt/2, placed so that the first update falls in the first window, or in
+    the second when the first window would hold two updates of a stream at the dataset rate
+    (the first of them a late tick whose window is the one before)."""
     angle = 2 * np.pi * np.mod(update_t, dt) / dt
     phase = float(np.angle(np.exp(1j * angle).mean())) * dt / (2 * np.pi)
-    return float(update_t[0] - np.mod(update_t[0] - (phase - dt / 2), dt))
+    start = float(update_t[0] - np.mod(update_t[0] - (phase - dt / 2), dt))
+    if at_rate and len(update_t) > 1 and update_t[1] < start + dt:
+        start -= dt
+    return start
 
 
 def align(
@@ -159,14 +190,18 @@ def align(
     taus: list[float] = []
     picks: list[int] = []
     gap_reason: list[str | None] = []
-    t = _grid_start(update_t, dt)
+    at_rate = len(update_t) > 1 and float(np.median(np.diff(update_t))) >= AT_RATE * dt
+    t = _grid_start(update_t, dt, at_rate)
     last = -1
     held = 0
     while True:
         j = max(int(np.searchsorted(update_t, t, side="left")), last + 1)
         if j >= len(update_t):
             break
-        if update_t[j] < t + dt * (1 + LATE):
+        # When window k has no update and j, the next window's first, shares that window with
+        # j + 1, j is a tick that ran late (its successor came on time): step k's.
+        late_tick = at_rate and j + 1 < len(update_t) and update_t[j + 1] < t + 2 * dt
+        if update_t[j] < t + dt * (1 + LATE) or late_tick:
             taus.append(float(update_t[j]))
             picks.append(j)
             gap_reason.append(None)
@@ -190,7 +225,7 @@ def align(
         picks.append(-1)
         gap_reason.append("break")
         held = 0
-        t = _grid_start(update_t[j:], dt)
+        t = _grid_start(update_t[j:], dt, at_rate)
     tau = np.array(taus)  # (K,)
     valid = np.array([r != "break" for r in gap_reason])
     reasons = np.array([""] * len(tau), dtype=object)

@@ -5,13 +5,15 @@ that the converter reads rosbag2 bags from another writer (chunked, with metadat
 
 A :class:`Recording` is a robot's streams on one clock: joint states, forward_command
 messages, camera frames whose pixels encode their index (so a test can tell which frame a
-step took), and the instruction.
+step took), and the instruction. :func:`delay_reception` turns a written bag into one whose
+recorder received late (log times after the publish times).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -85,3 +87,40 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         for ns, topic, msg in events:
             writer.write(conns[topic], ns, ts.serialize_cdr(msg, types[topic]))
     return path
+
+
+def delay_reception(bag: str | Path, delay: Callable[[str, float], float]) -> None:
+    """Rewrite the bag's .mcap files as a recorder that received late would have written them:
+    each message keeps its time as the publish time, and its log time becomes that plus
+    ``delay(topic, seconds since the first message)`` seconds."""
+    from mcap.reader import make_reader
+    from mcap.writer import CompressionType, Writer
+
+    for path in sorted(Path(bag).glob("*.mcap")):
+        with open(path, "rb") as f:
+            reader = make_reader(f)
+            profile = reader.get_header().profile
+            summary = reader.get_summary()
+            metadata = [(m.name, dict(m.metadata)) for m in reader.iter_metadata()]
+            messages = [(ch.topic, ch.id, m) for _, ch, m in reader.iter_messages()]
+        t0 = min(m.publish_time for _, _, m in messages)
+        logged = sorted(
+            (m.publish_time + int(round(delay(topic, (m.publish_time - t0) / 1e9) * 1e9)), cid, m)
+            for topic, cid, m in messages)
+        tmp = path.with_suffix(".rewrite")
+        with open(tmp, "wb") as f:
+            writer = Writer(f, compression=CompressionType.NONE)
+            writer.start(profile=profile, library="gr00t_policy.testing.bags")
+            schema_ids = {sid: writer.register_schema(s.name, s.encoding, s.data)
+                          for sid, s in summary.schemas.items()}
+            channel_ids = {cid: writer.register_channel(c.topic, c.message_encoding,
+                                                        schema_ids.get(c.schema_id, 0),
+                                                        dict(c.metadata))
+                           for cid, c in summary.channels.items()}
+            for log_time, cid, m in logged:
+                writer.add_message(channel_ids[cid], log_time, m.data, m.publish_time,
+                                   m.sequence)
+            for name, data in metadata:
+                writer.add_metadata(name, data)
+            writer.finish()
+        tmp.replace(path)
