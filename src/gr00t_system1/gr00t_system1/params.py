@@ -75,8 +75,9 @@ SPECS = (
     Spec("inference_delay_ms", "double", 0.0,
          "Milliseconds every plan is held back after sampling, before the control loop gets "
          "it: makes a small action head behave like a slow one (a GR00T N1-size head on an "
-         "embedded GPU) for experiments. Plan latency plus this must stay below "
-         "state_staleness_s, or every plan is stale on arrival (configure refuses that).",
+         "embedded GPU) for experiments. It plus the plan's own latency must stay below "
+         "state_staleness_s, or every plan is stale on arrival (configure refuses a delay "
+         "at or above it).",
          range=Range(0.0, 10000.0)),
     Spec("start_enabled", "bool", UNSET,
          "Publish commands as soon as the node is active, without a /gr00t/enable call (read "
