@@ -12,17 +12,17 @@ from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, ConstantSource
 from gr00t_policy.runtime.execution import (CHUNK_MODES, CrossfadeExecutor, EnsembleExecutor,
                                             LatestExecutor, RtcExecutor, make_executor)
 from gr00t_policy.runtime.planner import Plan, StateSample
-from gr00t_policy.runtime.rtc import RtcLink, SplicedSource
+from gr00t_policy.runtime.rtc import RtcLink
 
 DT, H, A = 0.05, 16, 2
 
 
 def plan(stamp: float, value: float, slope: float = 0.0, seq: int = 1,
-         spliced: SplicedSource | None = None) -> Plan:
+         frozen_until: float | None = None) -> Plan:
     rows = value + slope * DT * np.arange(H)[:, None] + np.zeros((H, A))  # (H, A)
     state = StateSample(np.zeros(3), np.zeros(A), stamp, time.monotonic(), seq)
     return Plan(Chunk(stamp, DT, np.zeros(A), rows, seq=seq), state, 1, 0.001,
-                time.monotonic(), spliced)
+                time.monotonic(), frozen_until)
 
 
 def test_crossfade_is_the_chunk_blender() -> None:
@@ -31,7 +31,7 @@ def test_crossfade_is_the_chunk_blender() -> None:
         e.reset(np.zeros(A))
     p1, p2 = plan(0.0, 1.0, slope=1.0), plan(0.05, -1.0, seq=2)
     for t, p in ((0.0, p1), (0.05, p2)):
-        assert ex.push(p, t)
+        ex.push(p, t)
         ref.push(p.chunk, t)
     for t in np.linspace(0.05, 0.4, 15):
         assert np.array_equal(ex.command(t), ref.command(t))
@@ -90,27 +90,27 @@ def test_ensemble_weights_never_overflow_with_many_chunks() -> None:
 def test_rtc_executes_the_frozen_prefix_from_the_previous_chunk_then_the_new_one() -> None:
     link = RtcLink()
     ex = RtcExecutor(link)
-    ex.reset(np.array([0.1, 0.2]))  # epoch 1: the measured position
-    epoch = link.epoch
-    old = plan(0.0, 1.0, slope=1.0)
-    anchor = SplicedSource(((-math.inf, ConstantSource(np.array([0.1, 0.2]))),), epoch)
-    chain1 = anchor.then(old.chunk, 0.05, now=0.0)
-    assert ex.push(plan(0.0, 1.0, slope=1.0, spliced=chain1), 0.004)
+    ex.reset(np.array([0.1, 0.2]))  # the measured position
+    assert link.executed.resets == 1 and link.executed.source.at(0.0).tolist() == [0.1, 0.2]
+    old = plan(0.0, 1.0, slope=1.0, frozen_until=0.05)
+    ex.push(old, 0.004)
     assert ex.command(0.004).tolist() == [0.1, 0.2]  # the frozen row: still the reset's
-    new = plan(0.2, -1.0, seq=2)
-    chain2 = chain1.then(new.chunk, 0.2 + 3 * DT, now=0.2)  # d = 3 frozen rows
-    assert ex.push(plan(0.2, -1.0, seq=2, spliced=chain2), 0.26)
+    assert np.array_equal(ex.command(0.06), old.chunk.at(0.06))
+    assert link.executed.seq == 1 and link.executed.resets == 1
+    new = plan(0.2, -1.0, seq=2, frozen_until=0.2 + 3 * DT)  # d = 3 frozen rows
+    ex.push(new, 0.26)
     for t in np.linspace(0.26, 0.2 + 3 * DT - 1e-6, 7):
         assert np.array_equal(ex.command(t), old.chunk.at(t))  # exactly the previous chunk
     assert ex.command(0.2 + 3 * DT).tolist() == [-1.0, -1.0]
     times, rows = ex.future(0.26)
     assert rows[-1].tolist() == [-1.0, -1.0]
-
-    # A hold resets the executor: a plan built on the old chain is refused, not executed.
+    assert np.array_equal(rows[0], old.chunk.at(0.26 + times[0]))
+    assert link.executed.source.at(0.4).tolist() == [-1.0, -1.0] and link.executed.seq == 2
+    # A hold resets it: the loop now commands the held point, and says it was reset.
     ex.reset(np.array([0.5, 0.5]))
-    assert not ex.push(plan(0.4, 7.0, seq=3, spliced=chain2.then(plan(0.4, 7.0).chunk, 0.45,
-                                                                 now=0.4)), 0.41)
-    assert ex.refused == 1 and ex.command(0.5).tolist() == [0.5, 0.5]
+    assert ex.command(0.5).tolist() == [0.5, 0.5] and link.executed.resets == 2
+    ex.clear()
+    assert link.executed.source is None
     with pytest.raises(ValueError, match="RtcSampling"):
         ex.push(plan(0.5, 1.0), 0.5)
 

@@ -175,30 +175,36 @@ def test_inference_delay_holds_every_plan_back_and_the_worker_measures_it():
 
 
 def test_rtc_planner_on_a_real_runner_keeps_to_what_the_loop_commands(planner):
-    """RtcSampling through the Planner (torch runner, real normalization): after a reset to
-    the measured position, plans start from it; the next plan's frozen rows are exactly what
-    the previous plan's source commands there, and its guided rows stay near them."""
+    """RtcSampling through the Planner (torch runner, real normalization) and the loop's
+    RtcExecutor: after a reset to the measured position, plans start from it; the next
+    plan's frozen rows are exactly what the loop commands there, and its guided rows stay
+    near that, far nearer than a plan from fresh noise alone."""
+    from gr00t_policy.runtime.execution import RtcExecutor
     from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
 
     link = RtcLink()
+    loop = RtcExecutor(link)
     rtc = Planner(planner.runner, planner.processor, action_dt=0.05, seed=0,
                   sampling=RtcSampling(link, planner.processor))
     fresh = Planner(planner.runner, planner.processor, action_dt=0.05, seed=0)
     state, tokens = samples(seq=1, stamp=50.0)
     for p in (rtc, fresh):
         p.set_tokens(tokens)
-    link.reset(state.action_positions)
+    loop.reset(state.action_positions)
     first = rtc.plan(state, latency_s=0.06)
-    assert first.spliced is not None and first.spliced.epoch == link.epoch
+    assert first.frozen_until == pytest.approx(50.0 + 2 * 0.05)
     assert np.array_equal(first.chunk.rows[:2], np.tile(state.action_positions, (2, 1)))
+    loop.push(first, 50.01)
     later = StateSample(state.state, state.action_positions, 50.03, time.monotonic(), 2)
     second = rtc.plan(later, latency_s=0.06)
     times = 50.03 + 0.05 * np.arange(second.chunk.horizon)
-    executed = first.spliced.at_many(times)  # (H, A)
+    executed = np.stack([loop.command(t) for t in times])  # (H, A) before `second`
     assert np.array_equal(second.chunk.rows[:2], executed[:2])
-    assert np.array_equal(second.spliced.at(50.1), first.spliced.at(50.1))
-    # Rows 2-4 are guided with weights near 1: far closer to the previous plan than a plan
-    # from fresh noise alone.
+    loop.push(second, 50.04)
+    for t in (50.04, 50.08, 50.12):
+        assert np.array_equal(loop.command(t), first.chunk.at(t) if t >= 50.1 else
+                              state.action_positions)
+    # Rows 2-4 are guided with weights near 1.
     fresh.plan(state)
     other = fresh.plan(later)
     near = np.abs(second.chunk.rows[2:5] - executed[2:5]).mean()

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from gr00t_policy.runtime.chunk import Chunk, ConstantSource
-from gr00t_policy.runtime.rtc import (RtcLink, RtcSampling, SplicedSource, frozen_rows,
-                                      soft_mask)
+from gr00t_policy.runtime.chunk import Chunk
+from gr00t_policy.runtime.execution import RtcExecutor
+from gr00t_policy.runtime.planner import Plan, StateSample
+from gr00t_policy.runtime.rtc import RtcLink, RtcSampling, SplicedSource, frozen_rows, soft_mask
 
 DT, H, A, A_MAX = 0.05, 8, 2, 4
 
@@ -50,14 +51,13 @@ def chunk(stamp: float, value: float, slope: float = 0.0, seq: int = 1) -> Chunk
 
 def test_spliced_source_switches_at_each_switch_time_and_prunes_the_past() -> None:
     c1, c2, c3 = chunk(0.0, 1.0), chunk(0.1, 2.0), chunk(0.2, 3.0)
-    src = SplicedSource(((-math.inf, ConstantSource(np.zeros(A))),), epoch=4)
+    src = SplicedSource.constant(np.zeros(A))
     src = src.then(c1, 0.05, now=0.0).then(c2, 0.15, now=0.1)
     assert src.at(0.1).tolist() == [1.0, 1.0]  # c2 only from 0.15
     assert src.at(0.15).tolist() == [2.0, 2.0]
     src = src.then(c3, 0.3, now=0.2)
     assert src.at(0.2).tolist() == [2.0, 2.0]
     assert src.at(0.3).tolist() == [3.0, 3.0]
-    assert src.epoch == 4
     # Nothing at or after now = 0.2 reaches c1 or the constant: they are gone.
     assert [s for _, s in src.entries] == [c2, c3]
     assert src.covered_until == pytest.approx(c3.end_time)
@@ -94,6 +94,7 @@ class FakeRunner:
 
 
 def plan_once(sampling, runner, stamp, latency_s, value=5.0, seq=1):
+    """One plan through RtcSampling: (the chunk as published, its frozen_until)."""
     noise = np.full((H, A_MAX), value, np.float32)
     rows = sampling.sample(runner, np.zeros(3, np.float32), noise, stamp=stamp, action_dt=DT,
                            latency_s=latency_s)
@@ -101,57 +102,71 @@ def plan_once(sampling, runner, stamp, latency_s, value=5.0, seq=1):
     return sampling.finish(new)
 
 
-def test_rtc_sampling_guides_towards_the_previous_chunk_and_freezes_the_delay() -> None:
-    link, runner = RtcLink(), FakeRunner()
-    sampling = RtcSampling(link, FakeProcessor(), beta=5.0)
-    # Nothing commanded yet (no reset): plain sampling, the chunk drives from the start.
-    first, src1 = plan_once(sampling, runner, stamp=0.0, latency_s=0.0, value=1.0)
-    assert runner.calls[-1] == ("plain",)
-    assert src1.at(0.0).tolist() == [1.0, 1.0]
+def as_plan(chunk: Chunk, frozen_until: float) -> Plan:
+    state = StateSample(np.zeros(3), np.zeros(A), chunk.stamp, 0.0, chunk.seq)
+    return Plan(chunk, state, 1, 0.001, 0.0, frozen_until)
 
-    link.reset(np.array([0.5, -0.5]))  # the loop starts from the measured position
-    second, src2 = plan_once(sampling, runner, stamp=1.0, latency_s=0.06, value=2.0, seq=2)
+
+def test_rtc_guides_towards_what_the_loop_will_command_and_freezes_the_delay() -> None:
+    link, runner = RtcLink(), FakeRunner()
+    loop = RtcExecutor(link)
+    sampling = RtcSampling(link, FakeProcessor(), beta=5.0)
+    # Nothing commanded yet (disabled): plain sampling.
+    plan_once(sampling, runner, stamp=0.0, latency_s=0.0, value=1.0)
+    assert runner.calls[-1] == ("plain",)
+
+    loop.reset(np.array([0.5, -0.5]))  # enabled: the loop starts from the measured position
+    second, until2 = plan_once(sampling, runner, stamp=1.0, latency_s=0.06, value=2.0, seq=2)
     kind, target, weights, beta = runner.calls[-1]
     assert kind == "guided" and beta == 5.0
-    # The previous chunk is the reset's constant: it reaches no row beyond the frozen ones.
+    # The loop commands the reset's constant: it reaches no row beyond the frozen ones.
     assert np.allclose(target[:, :A], 2.0 * np.array([0.5, -0.5]))
     assert weights[:, 0].tolist() == [1, 1, 0, 0, 0, 0, 0, 0]  # d = 2 for 60 ms
     assert not weights[:, A:].any()  # padding columns are never guided
     assert second.rows[:2].tolist() == [[0.5, -0.5]] * 2  # frozen rows = what executes
     assert second.rows[2:].tolist() == [[2.0, 2.0]] * (H - 2)
-    assert src2.epoch == link.epoch
-    assert src2.at(1.0 + 2 * DT - 1e-9).tolist() == [0.5, -0.5]  # the constant until then
-    assert src2.at(1.0 + 2 * DT).tolist() == [2.0, 2.0]
+    assert until2 == pytest.approx(1.0 + 2 * DT)
 
-    # The next plan, 30 ms later: Y = what src2 commands at its rows, overlap up to the end
-    # of `second` (H - 1 rows of the new chunk), mask soft in between.
-    third, src3 = plan_once(sampling, runner, stamp=1.03, latency_s=0.06, value=3.0, seq=3)
+    # The next plan starts before the loop took `second` (one plan is always on its way):
+    # the prediction is the loop's constant, then `second` from its frozen_until.
+    third, until3 = plan_once(sampling, runner, stamp=1.03, latency_s=0.06, value=3.0, seq=3)
     _, target, weights, _ = runner.calls[-1]
     times = 1.03 + DT * np.arange(H)
-    assert np.allclose(target[:, :A], 2.0 * src2.at_many(times))
-    assert np.allclose(weights[:, 0], soft_mask(2, 1, H))
-    assert np.array_equal(third.rows[:2], src2.at_many(times[:2]))
-    # Executed: src2 (exactly) until 1.03 + 2 DT, then the new chunk.
-    for t in (1.03, 1.05, 1.1, 1.12):
-        assert np.array_equal(src3.at(t), src2.at(t))
-    assert src3.at(1.03 + 2 * DT).tolist() == [3.0, 3.0]
+    expected = SplicedSource.constant(np.array([0.5, -0.5])).then(second, until2, 1.03)
+    assert np.allclose(target[:, :A], 2.0 * expected.at_many(times))
+    assert np.allclose(weights[:, 0], soft_mask(2, 1, H))  # `second` ends a row before
+    assert np.array_equal(third.rows[:2], expected.at_many(times[:2]))
+
+    # The loop takes both; what it executes is what the planner predicted, exactly.
+    loop.push(as_plan(second, until2), 1.02)
+    loop.push(as_plan(third, until3), 1.05)
+    for t in (1.05, 1.08, 1.1, 1.129):
+        assert np.array_equal(loop.command(t), expected.at(t))
+    assert loop.command(until3).tolist() == [3.0, 3.0]
+    # A plan after those: the loop took everything, so the prediction is its source.
+    plan_once(sampling, runner, stamp=1.06, latency_s=0.06, seq=4)
+    _, target, _, _ = runner.calls[-1]
+    assert np.allclose(target[:, :A], 2.0 * loop._source.at_many(1.06 + DT * np.arange(H)))
 
 
-def test_a_reset_in_the_loop_starts_a_new_chain_from_its_command() -> None:
+def test_in_a_hold_the_prediction_is_the_held_command_alone() -> None:
     link, runner = RtcLink(), FakeRunner()
+    loop = RtcExecutor(link)
     sampling = RtcSampling(link, FakeProcessor())
-    link.reset(np.zeros(A))
-    _, src = plan_once(sampling, runner, stamp=0.0, latency_s=0.0, value=1.0)
+    loop.reset(np.zeros(A))
+    first, until = plan_once(sampling, runner, stamp=0.0, latency_s=0.0, value=1.0)
+    loop.push(as_plan(first, until), 0.01)
     held = np.array([0.25, 0.75])
-    link.reset(held)  # a hold: the loop commands this, not the previous plan
-    assert src.epoch != link.epoch
-    new, src2 = plan_once(sampling, runner, stamp=0.5, latency_s=0.0, value=4.0, seq=2)
+    loop.reset(held)  # a hold: the loop commands this, not the plans, resetting every tick
+    plan_once(sampling, runner, stamp=0.5, latency_s=0.0, value=4.0, seq=2)
+    loop.reset(held)
+    new, _ = plan_once(sampling, runner, stamp=0.51, latency_s=0.0, value=4.0, seq=3)
     _, target, weights, _ = runner.calls[-1]
-    assert np.allclose(target[:, :A], 2.0 * held)  # not the stale plan
+    assert np.allclose(target[:, :A], 2.0 * held)  # not the plans made during the hold
     assert weights[:, 0].tolist() == [1] + [0] * (H - 1)
-    assert new.rows[0].tolist() == held.tolist() and src2.epoch == link.epoch
-    link.clear()  # disabled: nothing commanded, nothing to guide towards
-    plan_once(sampling, runner, stamp=1.0, latency_s=0.0, seq=3)
+    assert new.rows[0].tolist() == held.tolist()
+    loop.clear()  # disabled: nothing commanded, nothing to guide towards
+    plan_once(sampling, runner, stamp=1.0, latency_s=0.0, seq=4)
     assert runner.calls[-1] == ("plain",)
     with pytest.raises(ValueError, match="beta"):
         RtcSampling(link, FakeProcessor(), beta=-1.0)

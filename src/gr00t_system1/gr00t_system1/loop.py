@@ -126,10 +126,10 @@ class CommandLoop:
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
+                self.executor.push(fresh, now)
                 self._used_seq = fresh.seq
-                if self.executor.push(fresh, now):
-                    self._plan_until = fresh.chunk.end_time
-                    swapped = fresh
+                self._plan_until = fresh.chunk.end_time
+                swapped = fresh
             target = np.concatenate([self.executor.command(now), self.held_posture])
         else:
             if self._hold_target is None or not previous.holds:

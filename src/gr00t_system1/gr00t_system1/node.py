@@ -432,7 +432,6 @@ class System1Node(LifecycleNode):
         }
         if self.rtc_link is not None:
             values["rtc_frozen_rows"] = str(self.planner.sampling.last_frozen_rows)
-            values["rtc_plans_refused"] = str(self.loop.executor.refused)
         status = DiagnosticStatus()
         status.name = f"{NODE_NAME}: control loop"
         status.hardware_id = self.embodiment.name

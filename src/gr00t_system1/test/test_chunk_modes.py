@@ -102,7 +102,6 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                 assert min(c.inference_latency for c in chunks) >= DELAY_MS / 1e3
                 assert int(values["rtc_frozen_rows"]) >= 2
                 assert float(values["plan_latency_estimate_ms"]) >= DELAY_MS
-                assert int(values["rtc_plans_refused"]) <= 2  # at most around the start
         out = node.output()
         assert "Traceback" not in out, out[-3000:]
     finally:

@@ -4,7 +4,7 @@ Every mode is a `ChunkExecutor`; the loop (gr00t_system1.loop) calls, on its own
 
     executor.reset(command)   # (re)armed or holding: command this (A,) until the next plan
     executor.clear()          # nothing is commanded (disabled, waiting)
-    executor.push(plan, t)    # a new plan taken into use at time t; False: refused
+    executor.push(plan, t)    # a new plan taken into use at time t
     executor.command(t)       # the target (A,) at time t
     executor.future(t)        # what it would command at the newest chunk's rows after t
 
@@ -13,7 +13,7 @@ Every mode is a `ChunkExecutor`; the loop (gr00t_system1.loop) calls, on its own
 | `crossfade` | fade from the command in force over `blend_s` | `ChunkBlender` (runtime.chunk) |
 | `latest` | switch at once | the newest chunk at t (the rate limiter smooths the step) |
 | `ensemble` | add it to the live chunks | sum_i w_i c_i(t) / sum_i w_i over the chunks still covering t, w_i = exp(-m * i), i = 0 for the newest (temporal ensembling, ACT: Zhao et al. 2023; m < 0 weights older chunks more, as ACT's own k does) |
-| `rtc` | switch at once to the plan's `SplicedSource` | the previous chunks until the new one's frozen rows are over, then the new chunk (runtime.rtc: the planner guides each chunk towards what this executes) |
+| `rtc` | splice it on: it takes over at its `frozen_until` | what was commanded until the new chunk's frozen rows are over, then the new chunk (runtime.rtc: the planner guides each chunk towards what this executes) |
 
 Times are the node clock's seconds, the clock chunks are stamped with.
 """
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, CommandSource, ConstantSource
-from gr00t_policy.runtime.rtc import RtcLink, SplicedSource
+from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource
 
 CHUNK_MODES = ("crossfade", "latest", "ensemble", "rtc")
 DEFAULT_ENSEMBLE_DECAY = 0.05  # per chunk of age: ~20 chunks (~0.15 s at 130 replans/s) weigh
@@ -51,8 +51,8 @@ class ChunkExecutor(abc.ABC):
         """Forget everything: nothing is commanded until reset()."""
 
     @abc.abstractmethod
-    def push(self, plan: Any, t: float) -> bool:
-        """Take `plan` (a runtime.planner.Plan) into use at time t; False if refused."""
+    def push(self, plan: Any, t: float) -> None:
+        """Take `plan` (a runtime.planner.Plan) into use at time t."""
 
     @abc.abstractmethod
     def command(self, t: float) -> np.ndarray:
@@ -78,9 +78,8 @@ class CrossfadeExecutor(ChunkExecutor):
     def clear(self) -> None:
         self.blender.clear()
 
-    def push(self, plan: Any, t: float) -> bool:
+    def push(self, plan: Any, t: float) -> None:
         self.blender.push(plan.chunk, t)
-        return True
 
     def command(self, t: float) -> np.ndarray:
         return self.blender.command(t)
@@ -103,9 +102,8 @@ class LatestExecutor(ChunkExecutor):
     def clear(self) -> None:
         self._source = None
 
-    def push(self, plan: Any, t: float) -> bool:
+    def push(self, plan: Any, t: float) -> None:
         self._source = plan.chunk
-        return True
 
     def command(self, t: float) -> np.ndarray:
         if self._source is None:
@@ -145,14 +143,13 @@ class EnsembleExecutor(ChunkExecutor):
         self._chunks = []
         self._start = None
 
-    def push(self, plan: Any, t: float) -> bool:
+    def push(self, plan: Any, t: float) -> None:
         chunk = plan.chunk
         if self._chunks and chunk.rows.shape != self._chunks[-1].rows.shape:
             raise ValueError(f"chunk rows {chunk.rows.shape} differ from the live chunks' "
                              f"{self._chunks[-1].rows.shape}")
         self._chunks.append(chunk)
         del self._chunks[:-self.capacity]
-        return True
 
     def _average(self, t: float, chunks: list[Chunk]) -> np.ndarray:
         stamps = np.array([c.stamp for c in chunks])  # (N,)
@@ -194,35 +191,39 @@ class EnsembleExecutor(ChunkExecutor):
 
 
 class RtcExecutor(ChunkExecutor):
-    """Switch at once to each plan's `SplicedSource` (runtime.rtc): the rows the planner
-    froze execute from the chunks before, exactly. Tells the planner, through `link`, when
-    it stops following the chain (reset, clear), and refuses a plan built on an older chain.
-    """
+    """Splice each plan onto what is commanded: the new chunk takes over at the end of its
+    frozen rows (`Plan.frozen_until`), so those rows execute from the chunks before, exactly.
+    Publishes what it executes through `link`, for the planner's `RtcSampling`."""
 
     name = "rtc"
 
     def __init__(self, link: RtcLink) -> None:
         self.link = link
-        self._source: CommandSource | SplicedSource | None = None
-        self.refused = 0  # plans built on a chain this executor no longer followed
+        self._source: SplicedSource | None = None
+        self._seq = 0  # the newest plan taken
+        self._resets = link.executed.resets  # continues across loops sharing the link
+
+    def _publish(self) -> None:
+        self.link.publish(Executed(self._source, self._seq, self._resets))
 
     def reset(self, command: np.ndarray) -> None:
-        self._source = self.link.reset(command)
+        self._source = SplicedSource.constant(command)
+        self._resets += 1
+        self._publish()
 
     def clear(self) -> None:
-        self.link.clear()
         self._source = None
+        self._resets += 1
+        self._publish()
 
-    def push(self, plan: Any, t: float) -> bool:
-        spliced = plan.spliced
-        if spliced is None:
+    def push(self, plan: Any, t: float) -> None:
+        if plan.frozen_until is None:
             raise ValueError("chunk_mode rtc needs plans from a planner with RtcSampling "
-                             "(gr00t_policy.runtime.rtc); this plan has no spliced source")
-        if spliced.epoch != self.link.epoch:
-            self.refused += 1
-            return False
-        self._source = spliced
-        return True
+                             "(gr00t_policy.runtime.rtc); this plan has no frozen_until")
+        base = self._source if self._source is not None else SplicedSource()
+        self._source = base.then(plan.chunk, plan.frozen_until, now=t)
+        self._seq = plan.seq
+        self._publish()
 
     def command(self, t: float) -> np.ndarray:
         if self._source is None:
@@ -230,7 +231,7 @@ class RtcExecutor(ChunkExecutor):
         return self._source.at(t)
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
-        return self._source.future(t) if isinstance(self._source, SplicedSource) else None
+        return None if self._source is None else self._source.future(t)
 
 
 def make_executor(mode: str, *, blend_s: float = 0.1,

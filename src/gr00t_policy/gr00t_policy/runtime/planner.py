@@ -6,8 +6,8 @@
 
 How a chunk is sampled is the planner's `sampling` strategy: `FreshSampling` (default) draws
 every chunk from fresh noise alone; `gr00t_policy.runtime.rtc.RtcSampling` guides it towards
-what the control loop will command (real-time chunking) and gives the plan the source the
-loop switches to (`Plan.spliced`).
+what the control loop will command (real-time chunking) and says from when the loop may
+follow it (`Plan.frozen_until`).
 
 The samples (`StateSample`, `TokenSample`) and the result (`Plan`) are what the threads of a
 runtime hand each other; `gr00t_policy.runtime.worker` runs the planner in its own thread.
@@ -24,7 +24,6 @@ import numpy as np
 
 from gr00t_policy.processor import Processor
 from gr00t_policy.runtime.chunk import Chunk
-from gr00t_policy.runtime.rtc import SplicedSource
 
 
 class NonFiniteActionsError(ValueError):
@@ -97,8 +96,8 @@ class Plan:
         latency_s: wall time of the runner's `sample` call (plus any delay the worker adds,
             `InferenceWorker(delay_s=...)`).
         done: time.monotonic() when planning finished (when the worker handed it over).
-        spliced: with `RtcSampling`, what the loop commands from this plan on: the previous
-            chunks until `chunk` takes over at the end of its frozen rows; else None.
+        frozen_until: with `RtcSampling`, the end of the chunk's frozen rows: before it the
+            loop keeps commanding what it did (chunk_mode rtc); else None.
     """
 
     chunk: Chunk
@@ -106,7 +105,7 @@ class Plan:
     instruction_id: int
     latency_s: float
     done: float
-    spliced: SplicedSource | None = None
+    frozen_until: float | None = None
 
     @property
     def seq(self) -> int:
@@ -123,7 +122,8 @@ class FreshSampling:
         """Normalized padded rows (H, A_max)."""
         return runner.sample(state, noise)
 
-    def finish(self, chunk: Chunk) -> tuple[Chunk, None]:
+    def finish(self, chunk: Chunk) -> tuple[Chunk, float | None]:
+        """The chunk as published, and no frozen rows."""
         return chunk, None
 
 
@@ -216,5 +216,5 @@ class Planner:
         self._seq += 1
         chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
                       start=state.action_positions, rows=rows, seq=self._seq)
-        chunk, spliced = self.sampling.finish(chunk)
-        return Plan(chunk, state, self.instruction_id, latency, time.monotonic(), spliced)
+        chunk, frozen_until = self.sampling.finish(chunk)
+        return Plan(chunk, state, self.instruction_id, latency, time.monotonic(), frozen_until)

@@ -10,24 +10,30 @@ plans the new chunk as an inpainting of the previous one:
                               c = (H - s - i) / (H - s - d + 1)
 
 - d = `frozen_rows`: the running estimate of the plan latency in rows, rounded up. These
-  rows execute from the previous chunk whatever the new one says: the loop switches to the
-  new chunk at `stamp + d * action_dt` (`SplicedSource`), and the published chunk carries
-  the previous chunk's values there.
+  rows execute from the previous chunks whatever the new one says: the loop switches to the
+  new chunk at `stamp + d * action_dt` (`Plan.frozen_until`; the loop's `SplicedSource`),
+  and the published chunk carries the previous chunks' values there.
 - s: the rows at the end of the new chunk that the previous one does not reach (the
   paper's execution horizon: how far the previous chunk had advanced when this one started).
 - Y, the guidance target, is what the loop will command at the new chunk's row times
-  (the previous `SplicedSource`), normalized like any action; the sampler guides every
-  Euler step towards it (`gr00t_policy.flow_matching.guided_euler_integrate`).
+  (predicted: the loop's `SplicedSource` and the plans on their way), normalized like any
+  action; the sampler guides every Euler step towards it
+  (`gr00t_policy.flow_matching.guided_euler_integrate`).
 
-The loop and the planner run in different threads. The planner keeps the source of its own
-last plan as "the previous chunk" (the loop may skip a plan, but each plan's source contains
-the ones before it); the loop tells it through an `RtcLink` when it stopped following plans
-(a hold, a reset to the measured position, disabling), and refuses a plan built on a chain
-it no longer follows (`epoch`).
+The loop and the planner run in different threads. The loop owns what is executed: its
+`RtcExecutor` splices each plan it takes onto its `SplicedSource` and publishes it, with the
+seq of the newest plan in it and how often it was reset, through an `RtcLink`. The planner
+predicts what the loop will command as that source followed by its own plans the loop has
+not taken yet (each switching at its frozen_until; one plan is always on its way), counting
+only plans made since the loop's last reset: in a hold the loop resets every tick, so each
+plan then starts from the held command alone. A plan the loop skips (two plans between
+ticks) only differs from the prediction between its switch time and the next plan's,
+where consecutive plans agree by construction.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +44,7 @@ from gr00t_policy.runtime.chunk import Chunk, CommandSource, ConstantSource
 
 DEFAULT_GUIDANCE_CLIP = 5.0  # the paper's beta
 MAX_ENTRIES = 256  # a SplicedSource never holds more (a bound on memory, never reached)
+MAX_PENDING = 64  # own plans remembered until the loop takes a later one
 
 
 def frozen_rows(latency_s: float, action_dt: float, horizon: int) -> int:
@@ -75,13 +82,17 @@ class SplicedSource:
     Attributes:
         entries: ((switch_time, source), ...) in push order; the first may be the constant
             a reset left (switch time -inf).
-        epoch: the `RtcLink` epoch this chain was built in.
     """
 
-    entries: tuple[tuple[float, CommandSource], ...]
-    epoch: int
+    entries: tuple[tuple[float, CommandSource], ...] = ()
+
+    @classmethod
+    def constant(cls, command: np.ndarray) -> "SplicedSource":
+        return cls(((-math.inf, ConstantSource(np.array(command, dtype=np.float64))),))
 
     def at(self, t: float) -> np.ndarray:
+        if not self.entries:
+            raise RuntimeError("SplicedSource.at() on an empty source")
         for switch, source in reversed(self.entries):
             if switch <= t:
                 return source.at(t)
@@ -92,27 +103,27 @@ class SplicedSource:
         return np.stack([self.at(float(t)) for t in times])
 
     @property
-    def newest(self) -> CommandSource:
-        return self.entries[-1][1]
+    def newest(self) -> CommandSource | None:
+        return self.entries[-1][1] if self.entries else None
 
     @property
     def covered_until(self) -> float:
-        """The last row time of any chunk in the chain (-inf for a reset's constant alone):
-        beyond it the chain only repeats its last row, which tells a new plan nothing."""
+        """The last row time of any chunk in it (-inf for a reset's constant alone): beyond
+        it the source only repeats a last row, which tells a new plan nothing."""
         ends = [s.end_time for _, s in self.entries if isinstance(s, Chunk)]
         return max(ends) if ends else -math.inf
 
     def then(self, source: CommandSource, switch: float, now: float) -> "SplicedSource":
-        """This chain with `source` taking over at `switch`, without the entries no time at
+        """This source with `source` taking over at `switch`, without the entries no time at
         or after `now` can reach."""
         entries = (*self.entries, (switch, source))
         live = [i for i, (sw, _) in enumerate(entries) if sw <= now]
         first = live[-1] if live else 0
-        return SplicedSource(entries[first:][-MAX_ENTRIES:], self.epoch)
+        return SplicedSource(entries[first:][-MAX_ENTRIES:])
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """The newest chunk's row times after t (seconds from t) and what this chain commands
-        then: (times (N,), positions (N, A)); None without a chunk."""
+        """The newest chunk's row times after t (seconds from t) and what this source
+        commands then: (times (N,), positions (N, A)); None without a chunk."""
         newest = self.newest
         if not isinstance(newest, Chunk):
             return None
@@ -123,40 +134,35 @@ class SplicedSource:
         return times - t, self.at_many(times)
 
 
+@dataclass(frozen=True)
+class Executed:
+    """What the loop published: its source (None: nothing commanded), the seq of the newest
+    plan it took, and how many times it was reset or cleared (a hold resets every tick)."""
+
+    source: SplicedSource | None = None
+    seq: int = 0
+    resets: int = 0
+
+
 class RtcLink:
-    """The control loop's word to the planner (one writer: the loop's thread; one reader:
-    the planner's). `state` is (epoch, anchor): the epoch grows whenever the loop stops
-    following the chain of plans; the anchor is the constant command a reset left (None
-    after a clear, when nothing is commanded)."""
+    """The loop's word to the planner: one writer (the loop's thread), one reader (the
+    planner's); `executed` is replaced whole, so either thread sees a consistent value."""
 
     def __init__(self) -> None:
-        self._state: tuple[int, ConstantSource | None] = (0, None)
+        self.executed = Executed()
 
-    @property
-    def state(self) -> tuple[int, ConstantSource | None]:
-        return self._state  # one tuple, replaced whole: a consistent pair in either thread
-
-    @property
-    def epoch(self) -> int:
-        return self._state[0]
-
-    def reset(self, command: np.ndarray) -> ConstantSource:
-        anchor = ConstantSource(np.array(command, dtype=np.float64))
-        self._state = (self._state[0] + 1, anchor)
-        return anchor
-
-    def clear(self) -> None:
-        self._state = (self._state[0] + 1, None)
+    def publish(self, executed: Executed) -> None:
+        self.executed = executed
 
 
 class RtcSampling:
-    """The planner's side of RTC: the guided sample and the spliced source of each plan.
+    """The planner's side of RTC: the guided sample and the frozen rows of each plan.
 
     Args:
         link: shared with the loop's `RtcExecutor`.
         processor: normalizes the guidance target like the model's actions.
         beta: the guidance clip (0: no guidance; the frozen rows still execute from the
-            previous chunk).
+            previous chunks).
     """
 
     name = "rtc"
@@ -167,29 +173,33 @@ class RtcSampling:
         self.link = link
         self.processor = processor
         self.beta = float(beta)
-        self._previous: SplicedSource | None = None
-        self._pending: tuple[SplicedSource, int, np.ndarray | None] | None = None
+        # (seq, frozen_until, chunk, the loop's reset count then) of recent plans
+        self._mine: collections.deque[tuple[int, float, Chunk, int]] = collections.deque(
+            maxlen=MAX_PENDING)
+        self._pending: tuple[int, np.ndarray | None, int] | None = None
         self.last_frozen_rows = 0  # d of the newest plan (diagnostics)
 
-    def _chain(self) -> tuple[SplicedSource, bool]:
-        """The chain the loop follows: the previous plan's, or the reset's constant when the
-        loop reset since (guided: False when there is nothing to guide towards)."""
-        epoch, anchor = self.link.state
-        prev = self._previous
-        if prev is not None and prev.epoch == epoch:
-            return prev, True
-        if anchor is not None:
-            return SplicedSource(((-math.inf, anchor),), epoch), True
-        return SplicedSource((), epoch), False
+    @staticmethod
+    def _predicted(ex: Executed, mine: Any, now: float) -> SplicedSource | None:
+        """What the loop will command: its source, then the plans it has not taken yet that
+        were made since its last reset."""
+        if ex.source is None:
+            return None
+        chain = ex.source
+        for seq, switch, chunk, resets in mine:
+            if seq > ex.seq and resets == ex.resets:
+                chain = chain.then(chunk, switch, now)
+        return chain
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
                action_dt: float, latency_s: float) -> np.ndarray:
         """Normalized padded rows (H, A_max), guided towards what the loop will command."""
-        chain, guided = self._chain()
+        ex = self.link.executed  # read once: one consistent value
+        chain = self._predicted(ex, self._mine, stamp)
         horizon = runner.horizon
         d = frozen_rows(latency_s, action_dt, horizon)
-        if not guided:
-            self._pending = (chain, d, None)
+        if chain is None:
+            self._pending = (d, None, ex.resets)
             return runner.sample(state, noise)
         times = stamp + action_dt * np.arange(horizon)  # (H,)
         y_raw = chain.at_many(times)  # (H, A) what the loop will command at each row
@@ -197,23 +207,21 @@ class RtcSampling:
         rows_w = soft_mask(d, s, horizon)  # (H,)
         target = self.processor.actions(y_raw)  # (H, A_max)
         weights = (rows_w[:, None] * self.processor.action_mask()[None, :]).astype(np.float32)
-        self._pending = (chain, d, y_raw)
+        self._pending = (d, y_raw, ex.resets)
         return runner.sample_guided(state, noise, target, weights, self.beta)
 
-    def finish(self, chunk: Chunk) -> tuple[Chunk, SplicedSource]:
-        """The chunk as published (its frozen rows: the previous chunk's values there) and
-        the source the loop switches to."""
+    def finish(self, chunk: Chunk) -> tuple[Chunk, float]:
+        """The chunk as published (its frozen rows: what the loop commands there) and the
+        time from which the loop follows it (`Plan.frozen_until`)."""
         if self._pending is None:
             raise RuntimeError("RtcSampling.finish() without sample()")
-        chain, d, y_raw = self._pending
+        d, y_raw, resets = self._pending
         self._pending = None
         if y_raw is not None:
             rows = chunk.rows.copy()  # (H, A)
             rows[:d] = y_raw[:d]
             chunk = Chunk(chunk.stamp, chunk.action_dt, chunk.start, rows, seq=chunk.seq)
-        # Nothing commanded before (no chain): the chunk drives from the start.
-        switch = chunk.stamp + d * chunk.action_dt if chain.entries else -math.inf
-        spliced = chain.then(chunk, switch, chunk.stamp)
-        self._previous = spliced
+        switch = chunk.stamp + d * chunk.action_dt
+        self._mine.append((chunk.seq, switch, chunk, resets))
         self.last_frozen_rows = d
-        return chunk, spliced
+        return chunk, switch
