@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, ConstantSource
+from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
 from gr00t_policy.runtime.execution import (CHUNK_MODES, CrossfadeExecutor, EnsembleExecutor,
                                             LatestExecutor, RtcExecutor, make_executor)
 from gr00t_policy.runtime.planner import Plan, StateSample

@@ -8,12 +8,15 @@ Every mode is a `ChunkExecutor`; the loop (gr00t_system1.loop) calls, on its own
     executor.command(t)       # the target (A,) at time t
     executor.future(t)        # what it would command at the newest chunk's rows after t
 
-| mode | on a new plan | the command at time t |
-|---|---|---|
-| `crossfade` | fade from the command in force over `blend_s` | `ChunkBlender` (runtime.chunk) |
-| `latest` | switch at once | the newest chunk at t (the rate limiter smooths the step) |
-| `ensemble` | add it to the live chunks | sum_i w_i c_i(t) / sum_i w_i over the chunks still covering t, w_i = exp(-m * i), i = 0 for the newest (temporal ensembling, ACT: Zhao et al. 2023; m < 0 weights older chunks more, as ACT's own k does) |
-| `rtc` | splice it on: it takes over at its `frozen_until` | what was commanded until the new chunk's frozen rows are over, then the new chunk (runtime.rtc: the planner guides each chunk towards what this executes) |
+- `crossfade`: a new chunk is faded in over `blend_s` from the command in force
+  (`runtime.chunk.ChunkBlender`);
+- `latest`: the newest chunk is followed from the moment it arrives (the rate limiter
+  smooths the step);
+- `ensemble`: the command at t is sum_i w_i c_i(t) / sum_i w_i over the chunks still
+  covering t, w_i = exp(-m * i), i = 0 for the newest (temporal ensembling, ACT: Zhao et al.
+  2023; m < 0 weighs older chunks more, as ACT's own k does);
+- `rtc`: each plan is spliced on and takes over at its `frozen_until`; before that what was
+  commanded goes on (runtime.rtc: the planner guides each chunk towards what this executes).
 
 Times are the node clock's seconds, the clock chunks are stamped with.
 """
@@ -30,7 +33,7 @@ from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, CommandSource, Const
 from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource
 
 CHUNK_MODES = ("crossfade", "latest", "ensemble", "rtc")
-DEFAULT_ENSEMBLE_DECAY = 0.05  # per chunk of age: ~20 chunks (~0.15 s at 130 replans/s) weigh
+DEFAULT_ENSEMBLE_DECAY = 0.05  # per chunk of age: the newest ~20 chunks carry most weight
 
 
 def _chunk_future(chunk: Any, t: float) -> tuple[np.ndarray, np.ndarray] | None:
