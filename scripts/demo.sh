@@ -3,8 +3,10 @@
 # Unitree G1 and print what it did:
 #   gr00t-eval --episodes 8 --seed 100000 --video artifacts/demo.mp4
 # i.e. the MuJoCo simulator, System 2 and System 1 as three processes over ROS 2, one episode
-# per task (seeds 100000..100007; training uses seeds < 100000), success rate per task,
-# System 1/2 rates and latency percentiles. Results: artifacts/demo.json, artifacts/demo.mp4.
+# per task (seeds 100000..100007; training uses seeds < 100000), the success rate per task
+# (first the strict one: the hand still there when the episode ends; then at any time),
+# System 1/2 rates and latency percentiles, and how smooth the arm commands were.
+# Results: artifacts/demo.json, artifacts/demo.mp4.
 #
 # The policy is the committed checkpoint checkpoints/nano. Until one is committed the demo
 # makes a randomly initialised (UNTRAINED) checkpoint under artifacts/ so that the graph still

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,7 +224,8 @@ def _normalize_namespace(namespace: str) -> str:
 def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | None = None,
                 backend: str = DEFAULT_BACKEND, sim: bool = False, namespace: str = "",
                 use_sim_time: bool = False, config_dirs: Sequence[str | Path] | None = None,
-                remappings: Iterable[tuple[str, str]] = ()) -> Graph:
+                remappings: Iterable[tuple[str, str]] = (),
+                system1_parameters: Mapping[str, Any] | None = None) -> Graph:
     """Resolve and validate everything, and describe the nodes to start.
 
     embodiment: a name (config/<name>.yaml in `config_dirs`) or a path to a YAML file.
@@ -241,6 +242,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     config_dirs: where embodiment names are searched; default: the repository's config/,
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
+    system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
+        inference_delay_ms), overriding the ones derived here; the node checks them at
+        configure.
 
     Raises EmbodimentConfigError or GraphError (both ValueError) with a message naming the fix.
     """
@@ -281,6 +285,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             # YAMLs); the simulator has no person at the robot, so its graph enables.
             "start_enabled": True if sim else bool(emb.start_enabled),
             "use_sim_time": sim_time,
+            **dict(system1_parameters or {}),
         },
         remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY, lifecycle=True)
     nodes = [system2, system1]

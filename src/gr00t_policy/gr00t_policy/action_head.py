@@ -22,6 +22,7 @@ from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.flow_matching import (
     discretize,
     euler_integrate,
+    guided_euler_integrate,
     interpolate,
     sample_time,
     target_velocity,
@@ -409,6 +410,33 @@ class FlowMatchingActionHead(nn.Module):
             return self.velocity(x, t_bucket, state_features, cond, embodiment_id)
 
         return euler_integrate(velocity_fn, noise, steps, self.config.num_timestep_buckets)
+
+    def sample_guided_from_conditioning(
+        self,
+        cond: Conditioning,
+        state: torch.Tensor,
+        embodiment_id: torch.Tensor,
+        noise: torch.Tensor,
+        target: torch.Tensor,
+        weights: torch.Tensor,
+        beta: torch.Tensor | float,
+        num_steps: int | None = None,
+    ) -> torch.Tensor:
+        """`sample_from_conditioning` guided towards `target` (B, H, A_max) with `weights`
+        (B, H, A_max) and clip `beta` (`flow_matching.guided_euler_integrate`): real-time
+        chunking's inpainting. Needs autograd: never call it under torch.inference_mode."""
+        steps = self.config.num_inference_steps if num_steps is None else num_steps
+        self._check_last_dim("noise", noise, self.config.max_action_dim, "max_action_dim")
+        if target.shape != noise.shape:
+            raise ValueError(f"target shape {tuple(target.shape)} must equal noise shape "
+                             f"{tuple(noise.shape)}")
+        state_features = self.encode_state(state, embodiment_id)  # (B, 1, E)
+
+        def velocity_fn(x: torch.Tensor, t_bucket: torch.Tensor) -> torch.Tensor:
+            return self.velocity(x, t_bucket, state_features, cond, embodiment_id)
+
+        return guided_euler_integrate(velocity_fn, noise, steps, target, weights, beta,
+                                      self.config.num_timestep_buckets)
 
     @torch.no_grad()
     def sample(

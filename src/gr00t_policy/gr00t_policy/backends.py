@@ -3,6 +3,7 @@
     runner = make_runner("onnxruntime", checkpoint_dir, embodiment_slot=0, num_steps=4)
     runner.set_conditioning(tokens (L, C) float32, mask (L,) bool)   # once per token message
     actions = runner.sample(state (S_max,) float32, noise (H, A_max) float32)  # (H, A_max)
+    actions = runner.sample_guided(state, noise, target (H, A_max), weights (H, A_max), beta)
 
 All runners take and return normalized, zero-padded numpy arrays (the caller owns
 normalization and padding), bind their buffers once at construction and keep the
@@ -11,8 +12,13 @@ conditioning's keys/values between `sample` calls.
 - `TorchRunner`: eager torch on the CPU; on CUDA the Euler loop is captured in a CUDA graph.
 - `OnnxRuntimeRunner`: the exported graphs (see `gr00t_policy.export`) on the CPU
   (the default backend); inputs and outputs are numpy buffers bound once with IOBinding.
-- `TensorRTRunner`: FP16 TensorRT engines built from the same ONNX graphs, cached on disk
-  keyed by GPU name, TensorRT version and ONNX sha256. `tensorrt` is imported lazily.
+- `TensorRTRunner` (`gr00t_policy.tensorrt_runner`): FP16 TensorRT engines built from the
+  same ONNX graphs, cached on disk keyed by GPU name, TensorRT version and ONNX sha256.
+  `tensorrt` is imported lazily.
+
+`sample_guided` (real-time chunking's inpainting, `flow_matching.guided_euler_integrate`)
+runs on torch always and on onnxruntime / TensorRT when the runner was built with
+`guidance=True`, which adds the exported guided graph (`gr00t_policy.export_guided`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from __future__ import annotations
 import abc
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +35,9 @@ import torch
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.export import ExportedActionHead
+from gr00t_policy.export_guided import cached_guided
 from gr00t_policy.export_cache import (
-    DEFAULT_CACHE_DIR, cached_export, checkpoint_content_hash, head_content_hash,
-    tensorrt_engine_path)
+    DEFAULT_CACHE_DIR, cached_export, checkpoint_content_hash, head_content_hash)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,10 @@ logger = logging.getLogger(__name__)
 # cores (bench/action_head_latency.py, docs/BENCHMARKS.md). One thread also leaves a core to
 # ROS and System 2.
 DEFAULT_ORT_THREADS = 1
+
+
+class GuidanceUnsupported(ValueError):
+    """A runner built without the guided graph was asked for guided sampling."""
 
 
 class ActionHeadRunner(abc.ABC):
@@ -55,9 +64,11 @@ class ActionHeadRunner(abc.ABC):
         token_dim: C, the width of one backbone token.
         embodiment_slot: the slot whose weights this runner uses.
         num_steps: K Euler steps per chunk.
+        supports_guidance: whether `sample_guided` can guide (see the module docstring).
     """
 
     name: str = "abstract"
+    supports_guidance: bool = False
 
     def __init__(
         self,
@@ -102,6 +113,38 @@ class ActionHeadRunner(abc.ABC):
         noise = self._checked("noise", noise, (self.horizon, self.max_action_dim), np.float32)
         return self._sample(state, noise)
 
+    def sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
+                      weights: np.ndarray, beta: float) -> np.ndarray:
+        """`sample` with every Euler step guided towards `target` (H, A_max) float32 where
+        `weights` (H, A_max) float32 (>= 0) are non-zero, the guidance clipped at `beta`.
+        All-zero weights or beta 0 is `sample` exactly. Raises GuidanceUnsupported when this
+        runner was built without the guided graph."""
+        if not self._has_conditioning:
+            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
+        shape = (self.horizon, self.max_action_dim)
+        state = self._checked("state", state, (self.max_state_dim,), np.float32)
+        noise = self._checked("noise", noise, shape, np.float32)
+        target = self._checked("target", target, shape, np.float32)
+        weights = self._checked("weights", weights, shape, np.float32)
+        if not (np.isfinite(beta) and beta >= 0.0):
+            raise ValueError(f"beta (the guidance clip) must be finite and >= 0, got {beta}")
+        if not (np.isfinite(weights).all() and (weights >= 0.0).all()):
+            raise ValueError("weights must be finite and >= 0")
+        if not np.isfinite(target).all():
+            raise ValueError("target has non-finite entries")
+        if beta == 0.0 or not weights.any():
+            return self._sample(state, noise)
+        if not self.supports_guidance:
+            raise GuidanceUnsupported(
+                f"this {self.name} runner was built without the guided graph: build it with "
+                "make_runner(..., guidance=True) (System 1 does for chunk_mode rtc)")
+        return self._sample_guided(state, noise, target, weights, float(beta))
+
+    def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
+                       weights: np.ndarray, beta: float) -> np.ndarray:
+        """Backend part of `sample_guided` (inputs validated, guidance not zero)."""
+        raise GuidanceUnsupported(f"the {self.name} backend has no guided sampling")
+
     @abc.abstractmethod
     def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
         """Backend part of `set_conditioning` (inputs already validated)."""
@@ -139,6 +182,7 @@ class TorchRunner(ActionHeadRunner):
     """Eager torch; on CUDA the whole Euler loop is replayed from a captured CUDA graph."""
 
     name = "torch"
+    supports_guidance = True
 
     def __init__(
         self,
@@ -204,6 +248,23 @@ class TorchRunner(ActionHeadRunner):
         self._graph.replay()
         return self._out[0].cpu().numpy()
 
+    def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
+                       weights: np.ndarray, beta: float) -> np.ndarray:
+        # Eager, also on CUDA: the vector-Jacobian products need autograd, which neither
+        # inference_mode nor the captured graph allow.
+        if self._cond is None:
+            raise RuntimeError("torch runner: call set_conditioning() before sample()")
+        dev = self.device
+        with torch.no_grad():
+            self._state.copy_(torch.from_numpy(state).view(1, 1, -1))
+            self._noise.copy_(torch.from_numpy(noise).unsqueeze(0))
+        cond = Conditioning(*(c.clone() for c in self._cond))  # out of inference mode
+        out = self.head.sample_guided_from_conditioning(
+            cond, self._state.clone(), self._slot, self._noise.clone(),
+            torch.from_numpy(target).unsqueeze(0).to(dev),
+            torch.from_numpy(weights).unsqueeze(0).to(dev), beta, self.num_steps)  # (1, H, A_max)
+        return out[0].detach().cpu().numpy().copy()
+
     def _capture(self) -> None:
         """Warm up on a side stream, then capture the Euler loop into a CUDA graph."""
         side = torch.cuda.Stream(self.device)
@@ -238,6 +299,7 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         exported: ExportedActionHead,
         *,
         num_threads: int = DEFAULT_ORT_THREADS,
+        guided: Path | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -273,6 +335,9 @@ class OnnxRuntimeRunner(ActionHeadRunner):
             "state": np.zeros((1, 1, self.max_state_dim), np.float32),
             "noise": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
             "actions": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+            "target": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+            "weights": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+            "beta": np.zeros((1,), np.float32),
         }
         # OrtValues over the numpy buffers share their memory (CPU), so copying into the numpy
         # arrays is all a call has to do.
@@ -281,6 +346,13 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         self._den_binding = self._bind(
             self._den_sess, ("state", "noise", "keys", "values", "bias"), ("actions",)
         )
+        self._guided_binding = None
+        if guided is not None:
+            self._guided_sess = ort.InferenceSession(str(guided), opts, providers=providers)
+            self._guided_binding = self._bind(
+                self._guided_sess, ("state", "noise", "keys", "values", "bias", "target",
+                                    "weights", "beta"), ("actions",))
+            self.supports_guidance = True
 
     def _bind(self, session: Any, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Any:
         names_in = [i.name for i in session.get_inputs()]
@@ -308,111 +380,16 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         self._den_sess.run_with_iobinding(self._den_binding)
         return self._buffers["actions"][0].copy()
 
-
-# ---------------------------------------------------------------------------------------------
-# TensorRT
-# ---------------------------------------------------------------------------------------------
-
-
-class TensorRTRunner(ActionHeadRunner):
-    """FP16 TensorRT engines of the exported graphs; buffers are torch CUDA tensors bound once."""
-
-    name = "tensorrt"
-
-    def __init__(
-        self,
-        exported: ExportedActionHead,
-        *,
-        cache_dir: str | Path | None = None,
-        device: str | torch.device = "cuda",
-    ) -> None:
-        try:
-            import tensorrt as trt
-        except ImportError as exc:
-            raise RuntimeError(
-                "the tensorrt backend needs the `tensorrt` Python package and an NVIDIA GPU; "
-                "use backend 'onnxruntime' on the CPU"
-            ) from exc
-        if not torch.cuda.is_available():
-            raise RuntimeError("the tensorrt backend needs an NVIDIA GPU with CUDA")
-        cfg = exported.config
-        super().__init__(
-            horizon=cfg.action_horizon,
-            max_state_dim=cfg.max_state_dim,
-            max_action_dim=cfg.max_action_dim,
-            num_tokens=exported.num_tokens,
-            token_dim=cfg.cross_attention_dim,
-            embodiment_slot=exported.slot,
-            num_steps=exported.num_steps,
-        )
-        self.device = torch.device(device)
-        cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
-        self._trt_logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._trt_logger)
-        gpu_name = torch.cuda.get_device_name(self.device)
-        self._buffers: dict[str, torch.Tensor] = {}
-        self._engines: list[Any] = []  # the contexts need their engines alive
-        self._cond_ctx = self._load(trt, exported.conditioning, cache, gpu_name)
-        self._den_ctx = self._load(trt, exported.denoise, cache, gpu_name)
-        self._stream = torch.cuda.Stream(self.device)
-
-    def _load(self, trt: Any, onnx_path: Path, cache: Path, gpu_name: str) -> Any:
-        engine_path = tensorrt_engine_path(cache, onnx_path, gpu_name, trt.__version__)
-        if not engine_path.is_file():
-            self._build(trt, onnx_path, engine_path)
-        engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
-        if engine is None:
-            raise RuntimeError(f"TensorRT could not deserialize {engine_path}; delete it to rebuild")
-        self._engines.append(engine)
-        context = engine.create_execution_context()
-        for i in range(engine.num_io_tensors):
-            name = engine.get_tensor_name(i)
-            if name not in self._buffers:  # keys/values/bias are shared by both engines
-                shape = tuple(engine.get_tensor_shape(name))
-                dtype = torch.from_numpy(np.zeros(0, trt.nptype(engine.get_tensor_dtype(name)))).dtype
-                self._buffers[name] = torch.zeros(shape, dtype=dtype, device=self.device)
-            context.set_tensor_address(name, self._buffers[name].data_ptr())
-        return context
-
-    def _build(self, trt: Any, onnx_path: Path, engine_path: Path) -> None:
-        logger.info("building FP16 TensorRT engine %s from %s", engine_path, onnx_path)
-        builder = trt.Builder(self._trt_logger)
-        major = int(trt.__version__.split(".")[0])
-        # TensorRT >= 10 networks are always explicit-batch; 8.x needs the flag.
-        flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-        network = builder.create_network(flags)
-        parser = trt.OnnxParser(network, self._trt_logger)
-        if not parser.parse_from_file(str(onnx_path)):
-            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
-        config = builder.create_builder_config()
-        config.set_flag(trt.BuilderFlag.FP16)
-        serialized = builder.build_serialized_network(network, config)
-        if serialized is None:
-            raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
-        engine_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = engine_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(bytes(serialized))
-        tmp.replace(engine_path)
-
-    def _execute(self, context: Any) -> None:
-        if not context.execute_async_v3(self._stream.cuda_stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed")
-
-    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
-        with torch.cuda.stream(self._stream):
-            self._buffers["tokens"].copy_(torch.from_numpy(tokens).unsqueeze(0))
-            self._buffers["mask"].copy_(torch.from_numpy(mask).unsqueeze(0))
-            self._execute(self._cond_ctx)
-        self._stream.synchronize()
-
-    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        with torch.cuda.stream(self._stream):
-            self._buffers["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
-            self._buffers["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
-            self._execute(self._den_ctx)
-            out = self._buffers["actions"][0].float().cpu()
-        return out.numpy()
+    def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
+                       weights: np.ndarray, beta: float) -> np.ndarray:
+        b = self._buffers
+        np.copyto(b["state"][0, 0], state)
+        np.copyto(b["noise"][0], noise)
+        np.copyto(b["target"][0], target)
+        np.copyto(b["weights"][0], weights)
+        b["beta"][0] = beta
+        self._guided_sess.run_with_iobinding(self._guided_binding)
+        return b["actions"][0].copy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,6 +431,7 @@ def make_runner(
     cache_dir: str | Path | None = None,
     device: str = "cpu",
     num_threads: int = DEFAULT_ORT_THREADS,
+    guidance: bool = False,
 ) -> ActionHeadRunner:
     """Build the runner `backend` for one embodiment slot.
 
@@ -470,6 +448,9 @@ def make_runner(
         device: torch backend device ("cpu", "cuda", "cuda:1"); tensorrt uses "cuda" when
             this is "cpu".
         num_threads: onnxruntime intra-op threads.
+        guidance: also load the guided graph (exported on first use, cached beside the
+            others), so that `sample_guided` guides on onnxruntime and TensorRT; torch
+            always can.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown action head backend {backend!r}; known backends: {list(BACKENDS)}")
@@ -506,6 +487,10 @@ def make_runner(
                            num_tokens=num_tokens, device=device)
     exported = cached_export(head, key_fn(), cache, slot=embodiment_slot, num_steps=steps,
                              num_tokens=num_tokens, load_head=load_fn)
+    guided = cached_guided(exported, head, load_fn) if guidance else None
     if backend == "onnxruntime":
-        return OnnxRuntimeRunner(exported, num_threads=num_threads)
-    return TensorRTRunner(exported, cache_dir=cache, device="cuda" if device == "cpu" else device)
+        return OnnxRuntimeRunner(exported, num_threads=num_threads, guided=guided)
+    from gr00t_policy.tensorrt_runner import TensorRTRunner
+
+    return TensorRTRunner(exported, cache_dir=cache, device="cuda" if device == "cpu" else device,
+                          guided=guided)

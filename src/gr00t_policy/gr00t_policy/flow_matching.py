@@ -10,10 +10,22 @@ Training samples t = (s - u) / s with u ~ Beta(alpha, beta) (GR00T N1: alpha 1.5
 s 0.999), which puts more weight on the noisy end. Both time embeddings see t discretised
 into integer buckets, int(t * num_buckets). Inference integrates x from noise with K Euler
 steps at t_k = k / K: x <- x + v(x, t_k) / K.
+
+Guided sampling (real-time chunking, Black et al. 2025, arXiv 2506.07339; pseudoinverse
+guidance after Song et al. 2023, written here in our time convention) steers each step
+towards a target Y with per-entry weights W:
+
+    A_hat = x + (1 - t) * v(x, t)                 (the final sample predicted from x_t)
+    e     = (Y - A_hat) * W
+    v'    = v + min(beta, (1 - t) / (t * r_t^2)) * e^T d(A_hat)/d(x),
+    r_t^2 = (1 - t)^2 / (t^2 + (1 - t)^2)
+
+(a vector-Jacobian product; at t = 0 the weight is beta). W = 0 or beta = 0 is plain sampling.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -113,4 +125,60 @@ def euler_integrate(
         bucket = time_bucket(k, num_steps, num_buckets)
         t_bucket = torch.full((noise.shape[0],), bucket, dtype=torch.long, device=noise.device)
         x = x + dt * velocity_fn(x, t_bucket)  # (B, ...)
+    return x
+
+
+def guidance_scale(t: float) -> float:
+    """(1 - t) / (t * r_t^2) with r_t^2 = (1 - t)^2 / (t^2 + (1 - t)^2), i.e.
+    (t^2 + (1 - t)^2) / (t * (1 - t)): inf at t = 0 and t = 1, 2 at t = 0.5."""
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"guidance_scale: t must be in [0, 1], got {t}")
+    if t == 0.0 or t == 1.0:
+        return math.inf
+    return (t * t + (1.0 - t) ** 2) / (t * (1.0 - t))
+
+
+def guided_euler_integrate(
+    velocity_fn: VelocityFn,
+    noise: torch.Tensor,
+    num_steps: int,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    beta: torch.Tensor | float,
+    num_buckets: int = 1000,
+) -> torch.Tensor:
+    """`euler_integrate` with every velocity guided towards `target` (module docstring).
+
+    Args:
+        velocity_fn: v(x, t_bucket) as for `euler_integrate`; it is differentiated with
+            respect to x (torch.func.vjp), so it must not run under torch.inference_mode.
+        noise: x_0, (B, H, A).
+        num_steps: K Euler steps at t_k = k / K.
+        target: Y, (B, H, A), what the sample should match where `weights` > 0.
+        weights: W, (B, H, A) (or broadcastable), >= 0; 0 = unguided entry.
+        beta: the guidance clip (a float, or a 0-d / (1,) tensor for an exported graph).
+        num_buckets: as for `euler_integrate`.
+
+    Returns x_1, same shape as `noise`. The loop is unrolled in Python over static steps, so
+    `torch.fx` traces it (gr00t_policy.export_guided).
+    """
+    if num_steps < 1:
+        raise ValueError(f"guided_euler_integrate: num_steps must be >= 1, got {num_steps}")
+    beta_t = torch.as_tensor(beta, dtype=noise.dtype, device=noise.device).reshape(())
+    x = noise
+    dt = 1.0 / num_steps
+    for k in range(num_steps):
+        t = k / num_steps
+        bucket = time_bucket(k, num_steps, num_buckets)
+        t_bucket = torch.full((noise.shape[0],), bucket, dtype=torch.long, device=noise.device)
+
+        def predict(a: torch.Tensor, t=t, t_bucket=t_bucket) -> tuple[torch.Tensor, torch.Tensor]:
+            v = velocity_fn(a, t_bucket)  # (B, H, A)
+            return a + (1.0 - t) * v, v  # A_hat, and v as the auxiliary output
+
+        a_hat, vjp_fn, v = torch.func.vjp(predict, x, has_aux=True)
+        (pull,) = vjp_fn((target - a_hat) * weights)  # (B, H, A) e^T dA_hat/dx
+        scale = guidance_scale(t)
+        w = beta_t if math.isinf(scale) else torch.clamp(beta_t, max=scale)
+        x = x + dt * (v + w * pull)  # (B, H, A)
     return x

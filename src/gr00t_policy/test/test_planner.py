@@ -120,3 +120,93 @@ def test_processor_of_another_width_is_refused(planner):
     narrow = Processor(planner.processor.normalizer, max_state_dim=40, max_action_dim=32)
     with pytest.raises(ValueError, match="pads to state 40 / action 32 but the runner takes 64 / 32"):
         Planner(planner.runner, narrow, action_dt=0.05)
+
+
+class RecordingPlanner:
+    """A planner that plans at once and records the latency it was told to expect."""
+
+    tokens_seq = 0
+
+    def __init__(self) -> None:
+        self.expected: list[float] = []
+        self.finished: list[float] = []
+
+    def set_tokens(self, tokens) -> None:
+        self.tokens_seq = tokens.seq
+
+    def plan(self, state, latency_s=0.0):
+        from gr00t_policy.runtime.chunk import Chunk
+        from gr00t_policy.runtime.planner import Plan
+
+        self.expected.append(latency_s)
+        self.finished.append(time.monotonic())
+        chunk = Chunk(state.stamp, 0.05, np.zeros(2), np.zeros((4, 2)), seq=state.seq)
+        return Plan(chunk, state, 7, 0.002, self.finished[-1])
+
+
+def test_inference_delay_holds_every_plan_back_and_the_worker_measures_it():
+    """delay_s: the plan reaches the loop (worker.latest, on_plan) that long after planning
+    finished, its latency says so, and the next plan is told to expect at least that."""
+    planner, box, got = RecordingPlanner(), Mailbox(), []
+    delay = 0.15
+    worker = InferenceWorker(planner, box, is_fresh=lambda s, t: True,
+                             on_plan=lambda p: got.append((time.monotonic(), p)), delay_s=delay)
+    assert worker.latency.value == delay  # known before the first plan
+    worker.start()
+    try:
+        state, tokens = samples(seq=1)
+        box.put_tokens(tokens)
+        box.put_state(state)
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            assert worker.latest is None or got  # nothing handed over before the delay
+            time.sleep(0.005)
+        handed, p = got[0]
+        assert handed - planner.finished[0] >= delay
+        assert p.done - planner.finished[0] >= delay and p.latency_s >= 0.002 + delay - 1e-9
+        box.put_state(samples(seq=2)[0])
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert planner.expected[0] == delay and planner.expected[1] >= delay
+    finally:
+        worker.stop()
+    with pytest.raises(ValueError, match="delay_s"):
+        InferenceWorker(planner, box, is_fresh=lambda s, t: True, delay_s=-1.0)
+
+
+def test_rtc_planner_on_a_real_runner_keeps_to_what_the_loop_commands(planner):
+    """RtcSampling through the Planner (torch runner, real normalization) and the loop's
+    RtcExecutor: after a reset to the measured position, plans start from it; the next
+    plan's frozen rows are exactly what the loop commands there, and its guided rows stay
+    near that, far nearer than a plan from fresh noise alone."""
+    from gr00t_policy.runtime.execution import RtcExecutor
+    from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
+
+    link = RtcLink()
+    loop = RtcExecutor(link)
+    rtc = Planner(planner.runner, planner.processor, action_dt=0.05, seed=0,
+                  sampling=RtcSampling(link, planner.processor))
+    fresh = Planner(planner.runner, planner.processor, action_dt=0.05, seed=0)
+    state, tokens = samples(seq=1, stamp=50.0)
+    for p in (rtc, fresh):
+        p.set_tokens(tokens)
+    loop.reset(state.action_positions)
+    first = rtc.plan(state, latency_s=0.06)
+    assert first.frozen_until == pytest.approx(50.0 + 2 * 0.05)
+    assert np.array_equal(first.chunk.rows[:2], np.tile(state.action_positions, (2, 1)))
+    loop.push(first, 50.01)
+    later = StateSample(state.state, state.action_positions, 50.03, time.monotonic(), 2)
+    second = rtc.plan(later, latency_s=0.06)
+    times = 50.03 + 0.05 * np.arange(second.chunk.horizon)
+    executed = np.stack([loop.command(t) for t in times])  # (H, A) before `second`
+    assert np.array_equal(second.chunk.rows[:2], executed[:2])
+    loop.push(second, 50.04)
+    for t in (50.04, 50.08, 50.12):
+        assert np.array_equal(loop.command(t), first.chunk.at(t) if t >= 50.1 else
+                              state.action_positions)
+    # Rows 2-4 are guided with weights near 1.
+    fresh.plan(state)
+    other = fresh.plan(later)
+    near = np.abs(second.chunk.rows[2:5] - executed[2:5]).mean()
+    far = np.abs(other.chunk.rows[2:5] - executed[2:5]).mean()
+    assert near < 0.5 * far, (near, far)

@@ -175,7 +175,105 @@ def test_the_evaluator_needs_no_mujoco() -> None:
     assert done.returncode == 0, done.stderr[-3000:] or "mujoco was imported"
 
 
+# -- smoothness and the report ---------------------------------------------------------------------
+
+def test_smoothness_figures_on_synthetic_command_streams() -> None:
+    """Closed forms: a cubic has third difference 6 c dt^3 (jerk 6 c), a ramp none; a sine at
+    f Hz reverses 2 f times a second; a velocity step right after a chunk arrived is the
+    acceleration at a switch; a gap starts a new run (no difference across it)."""
+    from gr00t_sim.evaluation.smoothness import joint_figures, summarize
+
+    dt = 1 / 120
+    t = np.arange(240) * dt  # 2 s
+    cubic = 0.5 * t ** 3
+    ramp = 0.3 * t
+    sine = 0.2 * np.sin(2 * np.pi * 1.5 * t)
+    f = joint_figures(t, np.stack([cubic, ramp, sine], axis=1), [], period=dt,
+                      switch_window_s=0.06)
+    assert f["rms_jerk"][0] == pytest.approx(3.0, rel=1e-6)
+    assert f["rms_jerk"][1] == pytest.approx(0.0, abs=1e-6)
+    assert f["reversals"].tolist()[:2] == [0, 0] and f["reversals"][2] in (5, 6)  # 3 periods
+    assert np.isnan(f["max_accel_at_switch"]).all()  # no chunk arrived
+    # A velocity step of 0.6 units/s at command 100, a chunk arriving just before it.
+    x = np.concatenate([np.zeros(100), 0.6 * dt * np.arange(1, 141)])
+    f = joint_figures(t, x[:, None], [t[100] - 0.001], period=dt, switch_window_s=0.06)
+    assert f["max_accel_at_switch"][0] == pytest.approx(0.6 / dt, rel=1e-9)
+    f = joint_figures(t, x[:, None], [t[10]], period=dt, switch_window_s=0.06)
+    assert f["max_accel_at_switch"][0] == pytest.approx(0.0, abs=1e-9)  # not near the step
+    # A gap of a second splits the stream: the jump across it is not a jerk.
+    gap = np.concatenate([t[:120], t[120:] + 1.0])
+    jumpy = np.concatenate([np.zeros(120), np.full(120, 5.0)])
+    assert joint_figures(gap, jumpy[:, None], [], period=dt,
+                         switch_window_s=0.06)["rms_jerk"][0] == 0.0
+    s = summarize([(["a", "b"], t, np.stack([cubic, ramp], axis=1))], [], period=dt,
+                  switch_window_s=0.06)
+    assert s["joints"]["a"]["rms_jerk"] == pytest.approx(3.0, abs=1e-3)
+    assert s["arms"]["rms_jerk"] == pytest.approx(math.sqrt(4.5), abs=1e-3)
+    assert s["arms"]["max_accel_at_switch"] is None and s["chunk_switches"] == 0
+    json.dumps(s)  # JSON-ready
+
+
+def test_report_and_json_lead_with_the_strict_success() -> None:
+    from gr00t_sim.evaluation.report import format_report
+    from gr00t_sim.evaluation.scoring import EpisodeResult, per_task, rates
+
+    def episode(k, at_end, any_time):
+        return EpisodeResult(k, 100_000 + k, "raise your left hand", 1, at_end, any_time,
+                             1.0 if any_time else None, 0.3, "max_height_m", 30, 3.0, 3.0,
+                             1.0, 0.5, 0.0)
+
+    eps = [episode(0, False, True), episode(1, True, True), episode(2, False, False)]
+    overall = rates(eps)
+    assert list(overall)[:3] == ["episodes", "successes_at_end", "success_rate_at_end"]
+    assert overall["success_rate_at_end"] == pytest.approx(1 / 3)
+    assert overall["success_rate_any_time"] == overall["success_rate"] == pytest.approx(2 / 3)
+    result = {"episodes": 3, "seed": 100_000, "episode_s": 3.0, "checkpoint": "ckpt",
+              "embodiment": "unitree_g1", "backend": "onnxruntime", "chunk_mode": "rtc",
+              "inference_delay_ms": 80.0, "success_definition": "def", "overall": overall,
+              "per_task": per_task(eps, ["raise your left hand"]),
+              "episodes_detail": [dataclasses.asdict(e) for e in eps],
+              "rates": {"enabled_s": 9.0, "enabled_sim_s": 9.0, "sim_real_time_factor": 1.0,
+                        "system1_command_hz": 120.0, "command_topic": "/x",
+                        "system1_target_hz": 120.0, "system1_command_hz_sim": 120.0,
+                        "system1_replans_hz": 10.0, "system2_hz": 10.0,
+                        "diagnostics": {"system1": {}, "system2": {}}},
+              "latency_ms": {k: {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0, "n": 1}
+                             for k in ("system2_inference", "system1_inference",
+                                       "token_age_at_plan")},
+              "smoothness": {"definition": "d", "chunk_switches": 2,
+                             "arms": {"rms_jerk": 1.0, "max_accel_at_switch": 2.0,
+                                      "reversals_per_s": 0.5},
+                             "joints": {"j": {"rms_jerk": 1.0, "max_accel_at_switch": None,
+                                              "reversals_per_s": 0.5}}},
+              "wall_s": 10.0, "startup_s": 1.0}
+    text = format_report(result)
+    strict = text.index("SUCCESS (strict, held at the episode's end): 1 of 3 (33%)")
+    assert strict < text.index("at any time during the episode: 2 of 3 (67%)")
+    header = next(line for line in text.splitlines() if line.startswith(" ep "))
+    assert header.index("at end") < header.index("any time")
+    assert "chunk_mode rtc; inference delay 80 ms" in text
+    assert "largest acceleration at a switch 2.00/s^2" in text
+
+
 # -- arguments -------------------------------------------------------------------------------------
+
+def test_chunk_mode_and_delay_reach_system1s_parameters(tmp_path: Path) -> None:
+    from gr00t_sim.evaluation.cli import _parser, build_eval_graph
+    from gr00t_testing import make_checkpoint_for
+
+    ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
+    args = _parser().parse_args(["--checkpoint", str(ckpt), "--chunk-mode", "rtc",
+                                 "--inference-delay-ms", "80", "--system1-param",
+                                 "rtc_guidance_clip:=2.5", "--system1-param", "seed:=3"])
+    p = build_eval_graph(args).node("gr00t_system1").parameters
+    assert p["chunk_mode"] == "rtc" and p["inference_delay_ms"] == 80.0
+    assert p["state_staleness_s"] == pytest.approx(0.1 + 0.08)  # the YAML's + the delay
+    assert p["rtc_guidance_clip"] == 2.5 and p["seed"] == 3
+    plain = build_eval_graph(_parser().parse_args(["--checkpoint", str(ckpt)]))
+    assert "chunk_mode" not in plain.node("gr00t_system1").parameters
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--chunk-mode", "blend"])
+
 
 def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
     """Refused before any node starts; the message names the option and the fix."""
@@ -193,8 +291,10 @@ def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
 # -- one closed-loop episode through the real graph -----------------------------------------------
 
 EVAL_FIELDS = {"checkpoint", "embodiment", "episodes", "seed", "episode_s", "tasks",
-               "success_definition", "success_rate", "success_rate_at_end", "overall",
-               "per_task", "episodes_detail", "rates", "latency_ms", "startup_s", "wall_s"}
+               "success_definition", "success_rate", "success_rate_at_end",
+               "success_rate_any_time", "overall", "per_task", "episodes_detail", "rates",
+               "latency_ms", "smoothness", "chunk_mode", "inference_delay_ms", "startup_s",
+               "wall_s"}
 
 
 def eval_command(*args: str) -> list[str]:
@@ -244,6 +344,13 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert r["latency_ms"]["system1_inference"]["n"] > 0
     assert r["latency_ms"]["system1_inference"]["p50"] > 0
     assert r["latency_ms"]["system2_inference"]["n"] > 0
+    keys = list(r)
+    assert keys.index("success_rate_at_end") < keys.index("success_rate_any_time")
+    assert r["chunk_mode"] == "crossfade" and r["inference_delay_ms"] == 0.0
+    sm = r["smoothness"]
+    assert sm["chunk_switches"] > 0 and len(sm["joints"]) == 14  # both arms' joints
+    assert sm["arms"]["rms_jerk"] is not None and sm["arms"]["rms_jerk"] >= 0
+    assert sm["arms"]["max_accel_at_switch"] is not None
     assert r["video"]["frames"] > 30 and video.stat().st_size > 10_000
     assert r["video"]["error"] is None
     print(f"gr00t-eval, 1 episode of 3 s: {wall:.0f} s wall, start-up {r['startup_s']} s; "

@@ -5,9 +5,10 @@ decisions live here so they are unit tested without DDS:
 
 1. ages of the newest state / tokens, whether a new plan from fresh inputs is waiting;
 2. the `Supervisor` picks the state (RUNNING, HOLD_*, WAITING, DISABLED);
-3. on the first publishing tick after enabling, the limiter and the blender start from
-   the measured position (no jump);
-4. RUNNING: a new plan is cross-faded in and the blended command is the target;
+3. on the first publishing tick after enabling, the limiter and the chunk executor start
+   from the measured position (no jump);
+4. RUNNING: a new plan goes to the chunk executor (`gr00t_policy.runtime.execution`: the
+   chunk mode, e.g. a cross-fade) and its command is the target;
    HOLD_*: where the last command comes to rest when braking at the acceleration limits
    (`hold_last_command`, and every fault) or the measured position (`hold_measured`) is the
    target;
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gr00t_policy.runtime.chunk import Chunk, ChunkBlender
+from gr00t_policy.runtime.execution import ChunkExecutor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import (
@@ -34,7 +35,7 @@ class TickResult:
     Attributes:
         state: the safety state for this tick.
         command: np.float64 (A,) safe command to publish, or None (publish nothing).
-        new_plan: the plan swapped in this tick (for latency statistics), else None.
+        new_plan: the plan taken into use this tick (for latency statistics), else None.
     """
 
     state: SafetyState
@@ -49,29 +50,30 @@ def input_age(sample: StateSample | TokenSample | None, now: float, mono: float)
 
 
 class CommandLoop:
-    """The control loop's state: blender, limiter and supervisor for one embodiment.
+    """The control loop's state: chunk executor, limiter and supervisor for one embodiment.
 
     Args:
         limiter: limits of the commanded joints (the action joints, then any held joints
             System 1 drives to their held positions), dt = control period.
         supervisor: the safety state machine (owns the staleness limits).
-        blend_s: cross-fade time between successive chunks.
+        executor: how plans become commands (the chunk mode; `make_executor`).
         on_stale: "hold_last_command" or "hold_measured".
         held_posture: np (H,) the held positions of the commanded held joints (default none);
             the limiter's vector is the A action joints followed by these H.
     """
 
-    def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *, blend_s: float,
-                 on_stale: str, held_posture: np.ndarray | None = None) -> None:
+    def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *,
+                 executor: ChunkExecutor, on_stale: str,
+                 held_posture: np.ndarray | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
         self.supervisor = supervisor
-        self.blender = ChunkBlender(blend_s)
+        self.executor = executor
         self.on_stale = on_stale
-        self._used_seq = 0  # newest plan seq taken into the blender
+        self._used_seq = 0  # newest plan seq given to the executor
         self._plan_until = float("inf")  # end time of the newest chunk taken in
         self._hold_target: np.ndarray | None = None  # fixed when a hold starts
         self.now = float("-inf")  # node-clock time of the tick in progress
@@ -115,20 +117,20 @@ class CommandLoop:
             fault=fault,
         ))
         if not s.publishes:
-            self.blender.clear()
+            self.executor.clear()
             return TickResult(s, None, None)
         if not previous.publishes:
             # (Re)armed: start from the measured position so enabling never jumps.
             start = self.limiter.reset(state.command_positions)
-            self.blender.reset(start[: self._action_dim])
+            self.executor.reset(start[: self._action_dim])
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
-                self.blender.push(fresh.chunk, now)
+                self.executor.push(fresh, now)
                 self._used_seq = fresh.seq
                 self._plan_until = fresh.chunk.end_time
                 swapped = fresh
-            target = np.concatenate([self.blender.command(now), self.held_posture])
+            target = np.concatenate([self.executor.command(now), self.held_posture])
         else:
             if self._hold_target is None or not previous.holds:
                 # Fix the hold target when a hold starts: following the live measured
@@ -145,8 +147,8 @@ class CommandLoop:
             target = self._hold_target
         command = self.limiter.apply(target)
         if s.holds:
-            # Resume from the held command: new plans fade in from here.
-            self.blender.reset(command[: self._action_dim])
+            # Resume from the held command: new plans start from here.
+            self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
 
     @property
@@ -157,22 +159,24 @@ class CommandLoop:
         """The safe future for trajectory decoders: (times (N,), positions (N, A)).
 
         The first point is the current command at `lead_s` (one control period); then the
-        newest chunk's rows after that, each clamped and velocity-limited from the previous.
+        newest chunk's row times after that, with what the chunk mode commands there
+        (`ChunkExecutor.future`), each clamped and velocity-limited from the previous.
         In a hold (or before the first chunk) it is the current command alone.
         """
         last = self.limiter.last
         if last is None:
             raise RuntimeError("CommandLoop.path() before the first published command")
-        newest = self.blender.newest
         times = np.array([lead_s])
         rows = last[None, :]
-        if self.supervisor.state == SafetyState.RUNNING and isinstance(newest, Chunk):
-            future_t, future_rows = newest.future(now)
+        future = (self.executor.future(now) if self.supervisor.state == SafetyState.RUNNING
+                  else None)
+        if future is not None:
+            future_t, future_rows = future
             keep = future_t > lead_s
             if keep.any():
                 held = np.broadcast_to(self.held_posture, (int(keep.sum()), self.held_posture.size))
-                future = np.hstack([future_rows[keep], held])  # (N, A + H)
-                safe = self.limiter.limit_path(future_t[keep], future, t0=lead_s)
+                ahead = np.hstack([future_rows[keep], held])  # (N, A + H)
+                safe = self.limiter.limit_path(future_t[keep], ahead, t0=lead_s)
                 times = np.concatenate([times, future_t[keep]])  # (N,)
                 rows = np.vstack([rows, safe])  # (N, A)
         return times, rows

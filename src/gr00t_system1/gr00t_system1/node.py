@@ -1,7 +1,7 @@
 """The System 1 node: joint states + embedding tokens -> safe joint commands at 120 Hz.
 
 Wiring only; the decisions live in ROS-free modules (joint_mapping, tokens, planner, loop,
-safety, chunk). A managed (lifecycle) node (gr00t_common.lifecycle):
+safety, chunk, execution, rtc). A managed (lifecycle) node (gr00t_common.lifecycle):
 
 - configure: parameters, the embodiment, the checkpoint (PolicyBundle), the decoders, the
   runner and one warm-up inference; the subscriptions, the enable service and the
@@ -55,7 +55,9 @@ from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
 from gr00t_system1.decoders import make_decoders
 from gr00t_system1.loop import CommandLoop
+from gr00t_policy.runtime.execution import make_executor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
+from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
 from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.inputs import Refusal, StateGate, TokenGate
 from gr00t_system1.limiter import CommandLimiter
@@ -140,7 +142,8 @@ class System1Node(LifecycleNode):
         self.fault = None  # activating is a person's decision too, like /gr00t/enable
         self.worker = InferenceWorker(self.planner, self.mailbox, is_fresh=self._inputs_fresh,
                                       on_plan=self._publish_chunk, log=self.get_logger(),
-                                      niceness=self.settings.inference_niceness)
+                                      niceness=self.settings.inference_niceness,
+                                      delay_s=self.settings.inference_delay_ms / 1e3)
         self._last_tick = None
         self._last_plan_seq_seen = 0
         self.worker.start()
@@ -166,7 +169,7 @@ class System1Node(LifecycleNode):
         models; the node is unconfigured again."""
         self._configured.destroy_newer()
         for name in ("decoders", "planner", "mailbox", "loop", "token_gate", "state_gate",
-                     "chunk_pub", "diag_pub"):
+                     "chunk_pub", "diag_pub", "rtc_link"):
             self.__dict__.pop(name, None)
         gc.unfreeze()
 
@@ -188,6 +191,12 @@ class System1Node(LifecycleNode):
         self._state_stale = state_stale = s.state_staleness_s or emb.staleness.state_s
         self._token_stale = token_stale = s.token_staleness_s or emb.staleness.tokens_s
         self.enabled = emb.start_enabled if s.start_enabled is None else s.start_enabled
+        if s.inference_delay_ms / 1e3 >= state_stale:
+            raise ValueError(
+                f"inference_delay_ms {s.inference_delay_ms:g} is not below state_staleness_s "
+                f"{state_stale:g} s: every plan would come from a stale state and System 1 "
+                "would only hold; raise state_staleness_s above the delay plus the plan "
+                "latency (-p state_staleness_s:=...)")
 
         # Decoders first: an unknown type or bad joints fails before the slow runner build.
         # They command the action joints, then any held joints driven to their held position.
@@ -210,20 +219,29 @@ class System1Node(LifecycleNode):
             import torch
 
             torch.set_num_threads(s.ort_threads)
+        # rtc guides each chunk towards the previous ones: onnxruntime and TensorRT need the
+        # guided graph beside the plain one (exported on first use and cached).
+        rtc = s.chunk_mode == "rtc"
         runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps, device=s.device,
-                                      cache_dir=s.cache_dir or None, num_threads=s.ort_threads)
+                                      cache_dir=s.cache_dir or None, num_threads=s.ort_threads,
+                                      guidance=rtc)
         self.get_logger().info(
             f"{runner!r} on {s.backend} ready in {time.monotonic() - t0:.1f} s; embodiment "
             f"{emb.name} ({emb.action_dim} joints, {len(self.decoders)} controllers), "
             f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
-            f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}")
+            f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}; "
+            f"chunk_mode {s.chunk_mode}"
+            + (f", inference_delay_ms {s.inference_delay_ms:g}" if s.inference_delay_ms else ""))
+        self.rtc_link = RtcLink() if rtc else None
 
         self.fault: str | None = None  # latched until /gr00t/enable is cycled
         self.loop = self._new_loop()  # checks the limits now; activate makes a fresh one
 
         self.mailbox = Mailbox()
+        sampling = (RtcSampling(self.rtc_link, bundle.processor, s.rtc_guidance_clip) if rtc
+                    else None)
         self.planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
-                                      noise_scale=s.noise_scale)
+                                      noise_scale=s.noise_scale, sampling=sampling)
         warm = self.planner.warm_up()
         self.get_logger().info(f"warm-up inference took {1e3 * warm:.1f} ms")
 
@@ -248,15 +266,18 @@ class System1Node(LifecycleNode):
         self.create_service(SetBool, "/gr00t/enable", self._on_enable)
 
     def _new_loop(self) -> CommandLoop:
-        """A control loop (limiter, supervisor, blender) in its initial state."""
+        """A control loop (limiter, supervisor, chunk executor) in its initial state."""
         emb = self.embodiment
         lim = emb.command_limits()  # action joints, then commanded held joints
         limiter = CommandLimiter(lim["lower"], lim["upper"], lim["velocity"], self.period,
                                  acceleration=lim["acceleration"])
         supervisor = Supervisor(self._state_stale, self._token_stale, log=self._log_transition)
         held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
-        return CommandLoop(limiter, supervisor, blend_s=self.settings.blend_s,
-                           on_stale=emb.on_stale, held_posture=held)
+        s = self.settings
+        executor = make_executor(s.chunk_mode, blend_s=s.blend_s,
+                                 ensemble_decay=s.ensemble_decay, link=self.rtc_link)
+        return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
+                           held_posture=held)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -405,7 +426,12 @@ class System1Node(LifecycleNode):
             **{key: str(count) for key, count in self.refused.items()},
             "fault": self.fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
+            "chunk_mode": self.settings.chunk_mode,
+            "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
+            "plan_latency_estimate_ms": f"{self.worker.latency.value * 1e3:.3f}",
         }
+        if self.rtc_link is not None:
+            values["rtc_frozen_rows"] = str(self.planner.sampling.last_frozen_rows)
         status = DiagnosticStatus()
         status.name = f"{NODE_NAME}: control loop"
         status.hardware_id = self.embodiment.name

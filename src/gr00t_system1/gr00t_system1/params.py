@@ -14,8 +14,10 @@ from gr00t_common.params import UNSET, ParameterError, Range, Spec
 from gr00t_common.params import declare as _declare
 from gr00t_common.params import read as _read
 from gr00t_policy.backend_names import BACKENDS
+from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY
+from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP
 
-__all__ = ["BACKENDS", "SPECS", "ParameterError", "Settings", "declare", "read"]
+__all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare", "read"]
 
 SPECS = (
     Spec("checkpoint", "string", "",
@@ -49,9 +51,34 @@ SPECS = (
          "produced (config.json token_stats) by more than this factor are refused; without "
          "token_stats in the checkpoint the check is off (a warning says so).",
          range=Range(1.0, 100.0)),
+    Spec("chunk_mode", "string", "crossfade",
+         "How successive chunks become commands: crossfade (fade each new chunk in over "
+         "blend_s), latest (switch to the newest chunk at once; the rate limiter smooths), "
+         "ensemble (average every live chunk, weights exp(-ensemble_decay * age index), "
+         "newest 0), rtc (real-time chunking: the planner guides each chunk towards what the "
+         "previous ones command and the rows that lie in the past when it arrives execute "
+         "from them; needs backend torch, or onnxruntime / tensorrt, which export a guided "
+         "graph on first use). docs/DESIGN.md, \"Chunk execution modes\".",
+         choices=CHUNK_MODES),
     Spec("blend_s", "double", 0.1,
-         "Cross-fade time from the old chunk's command to a new chunk's, seconds (0 = swap).",
+         "chunk_mode crossfade: cross-fade time from the old chunk's command to a new "
+         "chunk's, seconds (0 = swap).",
          range=Range(0.0, 10.0)),
+    Spec("ensemble_decay", "double", DEFAULT_ENSEMBLE_DECAY,
+         "chunk_mode ensemble: m in the weight exp(-m * i) of the chunk i plans old (0 = the "
+         "newest); 0 averages equally, below 0 weighs older chunks more (ACT's convention).",
+         range=Range(-1.0, 10.0)),
+    Spec("rtc_guidance_clip", "double", DEFAULT_GUIDANCE_CLIP,
+         "chunk_mode rtc: beta, the largest guidance weight per denoising step (0 = no "
+         "guidance: only the frozen rows keep to the previous chunk).",
+         range=Range(0.0, 100.0)),
+    Spec("inference_delay_ms", "double", 0.0,
+         "Milliseconds every plan is held back after sampling, before the control loop gets "
+         "it: makes a small action head behave like a slow one (a GR00T N1-size head on an "
+         "embedded GPU) for experiments. It plus the plan's own latency must stay below "
+         "state_staleness_s, or every plan is stale on arrival (configure refuses a delay "
+         "at or above it).",
+         range=Range(0.0, 10000.0)),
     Spec("start_enabled", "bool", UNSET,
          "Publish commands as soon as the node is active, without a /gr00t/enable call (read "
          "at configure). Unset: the YAML's start_enabled.", example="true"),
@@ -85,7 +112,11 @@ class Settings:
     token_staleness_s: float | None
     max_future_stamp_s: float
     token_range_tolerance: float
+    chunk_mode: str
     blend_s: float
+    ensemble_decay: float
+    rtc_guidance_clip: float
+    inference_delay_ms: float
     start_enabled: bool | None
     ort_threads: int
     inference_niceness: int

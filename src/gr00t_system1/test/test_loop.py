@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gr00t_policy.runtime.chunk import Chunk
+from gr00t_policy.runtime.execution import CrossfadeExecutor
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.limiter import CommandLimiter
@@ -21,7 +22,8 @@ class Sim:
 
     def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3)):
         lim = CommandLimiter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), VEL, TICK)
-        self.loop = CommandLoop(lim, Supervisor(STATE_S, TOKENS_S), blend_s=0.1, on_stale=on_stale)
+        self.loop = CommandLoop(lim, Supervisor(STATE_S, TOKENS_S),
+                                executor=CrossfadeExecutor(0.1), on_stale=on_stale)
         self.t = 100.0
         self.measured = np.array(measured)
         self.state = self.tokens = self.plan = None

@@ -278,6 +278,9 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     ("blend_s:=-1.0", "blend_s"),
     ("backend:=tensorflow", "backend"),
     ("control_rate_hz:=0", "control_rate_hz"),
+    ("chunk_mode:=blend", "chunk_mode"),
+    # Held back longer than a state stays fresh: every plan would be stale on arrival.
+    ("inference_delay_ms:=150.0", "raise state_staleness_s"),
 ])
 def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
     node = start_node(tmp_path, checkpoint, param)

@@ -120,20 +120,24 @@ class PolicyBundle:
         return None if self.token_stats is None else TokenRange(self.token_stats, tolerance)
 
     def action_runner(self, backend: str, *, num_steps: int | None = None, device: str = "cpu",
-                      cache_dir: str | Path | None = None, num_threads: int = 1) -> Any:
-        """The action head of this embodiment's slot on `backend` (see `make_runner`)."""
+                      cache_dir: str | Path | None = None, num_threads: int = 1,
+                      guidance: bool = False) -> Any:
+        """The action head of this embodiment's slot on `backend` (see `make_runner`;
+        `guidance`: guided sampling, for real-time chunking)."""
         from gr00t_policy.backends import make_runner
 
         return make_runner(backend, self.path, embodiment_slot=self.embodiment.slot,
                            num_steps=num_steps, device=device, cache_dir=cache_dir,
-                           num_threads=num_threads)
+                           num_threads=num_threads, guidance=guidance)
 
-    def planner(self, runner: Any, *, seed: int | None = None, noise_scale: float = 1.0) -> Any:
-        """A `Planner` over `runner` with this embodiment's processor and action_dt."""
+    def planner(self, runner: Any, *, seed: int | None = None, noise_scale: float = 1.0,
+                sampling: Any = None) -> Any:
+        """A `Planner` over `runner` with this embodiment's processor and action_dt
+        (`sampling`: see `Planner`)."""
         from gr00t_policy.runtime.planner import Planner
 
         return Planner(runner, self.processor, action_dt=self.embodiment.action_dt, seed=seed,
-                       noise_scale=noise_scale)
+                       noise_scale=noise_scale, sampling=sampling)
 
     def backbone_runner(self, *, device: str = "cpu", dtype: str = "float32") -> Any:
         """System 2's encoder (images + instruction -> tokens) from this checkpoint."""

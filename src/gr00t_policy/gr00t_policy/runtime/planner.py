@@ -4,6 +4,11 @@
     planner.set_tokens(token_sample)          # once per System 2 message (keys/values)
     plan = planner.plan(state_sample)         # normalize, pad, sample, unpad, unnormalize
 
+How a chunk is sampled is the planner's `sampling` strategy: `FreshSampling` (default) draws
+every chunk from fresh noise alone; `gr00t_policy.runtime.rtc.RtcSampling` guides it towards
+what the control loop will command (real-time chunking) and says from when the loop may
+follow it (`Plan.frozen_until`).
+
 The samples (`StateSample`, `TokenSample`) and the result (`Plan`) are what the threads of a
 runtime hand each other; `gr00t_policy.runtime.worker` runs the planner in its own thread.
 """
@@ -88,8 +93,11 @@ class Plan:
         chunk: the unnormalized chunk, anchored at `state.stamp`.
         state: the state it was planned from.
         instruction_id: of the tokens it was conditioned on.
-        latency_s: wall time of the runner's `sample` call.
-        done: time.monotonic() when planning finished.
+        latency_s: wall time of the runner's `sample` call (plus any delay the worker adds,
+            `InferenceWorker(delay_s=...)`).
+        done: time.monotonic() when planning finished (when the worker handed it over).
+        frozen_until: with `RtcSampling`, the end of the chunk's frozen rows: before it the
+            loop keeps commanding what it did (chunk_mode rtc); else None.
     """
 
     chunk: Chunk
@@ -97,10 +105,26 @@ class Plan:
     instruction_id: int
     latency_s: float
     done: float
+    frozen_until: float | None = None
 
     @property
     def seq(self) -> int:
         return self.chunk.seq
+
+
+class FreshSampling:
+    """Every chunk from fresh noise alone, independent of the chunks before it."""
+
+    name = "fresh"
+
+    def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
+               action_dt: float, latency_s: float) -> np.ndarray:
+        """Normalized padded rows (H, A_max)."""
+        return runner.sample(state, noise)
+
+    def finish(self, chunk: Chunk) -> tuple[Chunk, float | None]:
+        """The chunk as published, and no frozen rows."""
+        return chunk, None
 
 
 class Planner:
@@ -116,10 +140,13 @@ class Planner:
         noise_scale: standard deviation of the initial noise the sampler integrates from
             (1 = the training distribution; below 1 draws chunks nearer the most likely one,
             as a lower temperature does).
+        sampling: how each chunk is sampled (`FreshSampling` by default, or
+            `gr00t_policy.runtime.rtc.RtcSampling`).
     """
 
     def __init__(self, runner: Any, processor: Processor, *, action_dt: float,
-                 seed: int | None = None, noise_scale: float = 1.0) -> None:
+                 seed: int | None = None, noise_scale: float = 1.0,
+                 sampling: Any = None) -> None:
         self.runner = runner
         self.processor = processor
         self.action_dt = float(action_dt)
@@ -134,6 +161,7 @@ class Planner:
         if not (math.isfinite(noise_scale) and noise_scale >= 0.0):
             raise ValueError(f"noise_scale must be finite and >= 0, got {noise_scale}")
         self.noise_scale = float(noise_scale)
+        self.sampling = FreshSampling() if sampling is None else sampling
         self._rng = np.random.default_rng(seed)
         self._state = np.zeros(runner.max_state_dim, np.float32)  # (S_max,) padded, reused
         self._seq = 0
@@ -162,14 +190,18 @@ class Planner:
         self.tokens_seq = sample.seq
         self.instruction_id = sample.instruction_id
 
-    def plan(self, state: StateSample) -> Plan:
-        """One chunk from `state` with the tokens in force."""
+    def plan(self, state: StateSample, latency_s: float = 0.0) -> Plan:
+        """One chunk from `state` with the tokens in force. `latency_s`: how long after
+        `state.stamp` the plan is expected to reach the control loop (what the worker
+        measured; real-time chunking freezes the rows before then)."""
         self.processor.state(state.state, out=self._state)  # (S_max,)
         noise = self._rng.standard_normal(
             (self.runner.horizon, self.runner.max_action_dim), dtype=np.float32)  # (H, A_max)
         noise *= np.float32(self.noise_scale)  # exact for 1
         t0 = time.monotonic()
-        actions = self.runner.sample(self._state, noise)  # (H, A_max) normalized
+        actions = self.sampling.sample(self.runner, self._state, noise, stamp=state.stamp,
+                                       action_dt=self.action_dt,
+                                       latency_s=latency_s)  # (H, A_max) normalized
         latency = time.monotonic() - t0
         rows = self.processor.unpad_actions(actions)  # (H, A)
         if not np.isfinite(rows).all():
@@ -184,4 +216,5 @@ class Planner:
         self._seq += 1
         chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
                       start=state.action_positions, rows=rows, seq=self._seq)
-        return Plan(chunk, state, self.instruction_id, latency, time.monotonic())
+        chunk, frozen_until = self.sampling.finish(chunk)
+        return Plan(chunk, state, self.instruction_id, latency, time.monotonic(), frozen_until)

@@ -8,11 +8,20 @@ The worker plans as often as new joint states arrive (every control tick when th
 rate and the runner keep up), and hands each `Plan` over by replacing one reference
 (`worker.latest`), which the control loop reads. onnxruntime releases the GIL while it
 runs, so the two threads run concurrently.
+
+It measures how long a plan takes from its state's arrival to the hand-over
+(`LatencyEstimate`) and tells the planner before each plan (real-time chunking freezes the
+rows that will lie in the past). `delay_s` holds every plan back that long after sampling,
+before the hand-over, so that a small action head behaves like a slow one (a GR00T N1-size
+head on an embedded GPU): its plans start executing from a state that much older.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import logging
+import math
 import os
 import threading
 import time
@@ -26,6 +35,28 @@ logger = logging.getLogger(__name__)
 
 # A planning failure that repeats is logged at most this often (seconds).
 FAILURE_LOG_PERIOD_S = 2.0
+
+
+class LatencyEstimate:
+    """How long plans take from their state's arrival to the hand-over: the largest of the
+    last `window` (a plan later than estimated has rows in the past that were not frozen,
+    one earlier only freezes a row more). Starts at `initial` seconds."""
+
+    def __init__(self, window: int = 32, initial: float = 0.0) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        if not (math.isfinite(initial) and initial >= 0.0):
+            raise ValueError(f"initial must be finite and >= 0, got {initial}")
+        self._recent: collections.deque[float] = collections.deque(maxlen=window)
+        self._initial = float(initial)
+
+    def add(self, seconds: float) -> None:
+        if math.isfinite(seconds) and seconds >= 0.0:
+            self._recent.append(float(seconds))
+
+    @property
+    def value(self) -> float:
+        return max(self._recent) if self._recent else self._initial
 
 
 class Mailbox:
@@ -62,12 +93,17 @@ class InferenceWorker:
             and at normal priority it was preempted while holding it, stalling the timer
             (late ticks with it at normal priority, none with every thread at SCHED_FIFO;
             docs/BENCHMARKS.md, "Results: graph vs baseline").
+        delay_s: seconds each plan is held back after sampling, before the hand-over (the
+            inference delay of a slower action head; 0: none).
     """
 
     def __init__(self, planner: Planner, mailbox: Mailbox, *,
                  is_fresh: Callable[[StateSample, TokenSample], bool],
                  on_plan: Callable[[Plan], None] | None = None,
-                 max_failures: int = 3, log: Any = logger, niceness: int = 0) -> None:
+                 max_failures: int = 3, log: Any = logger, niceness: int = 0,
+                 delay_s: float = 0.0) -> None:
+        if not (math.isfinite(delay_s) and delay_s >= 0.0):
+            raise ValueError(f"delay_s must be finite and >= 0, got {delay_s}")
         self.planner = planner
         self.mailbox = mailbox
         self.is_fresh = is_fresh
@@ -75,6 +111,8 @@ class InferenceWorker:
         self.max_failures = max_failures
         self.log = log
         self.niceness = niceness
+        self.delay_s = float(delay_s)
+        self.latency = LatencyEstimate(initial=self.delay_s)
         self.latest: Plan | None = None
         self.plans = 0
         self.failures = 0  # total
@@ -132,7 +170,7 @@ class InferenceWorker:
             try:
                 if tokens.seq != self.planner.tokens_seq:
                     self.planner.set_tokens(tokens)
-                plan = self.planner.plan(state)
+                plan = self.planner.plan(state, latency_s=self.latency.value)
             except Exception as exc:  # noqa: BLE001 - reported, counted, and the loop holds
                 self.failures += 1
                 self.consecutive_failures += 1
@@ -151,6 +189,12 @@ class InferenceWorker:
                 planned_state, planned_tokens = state.seq, tokens.seq
                 continue
             planned_state, planned_tokens = state.seq, tokens.seq
+            if self.delay_s > 0.0:
+                if self._stop.wait(self.delay_s):
+                    break  # stopping: this plan is never handed over
+                plan = dataclasses.replace(plan, latency_s=plan.latency_s + self.delay_s,
+                                           done=time.monotonic())
+            self.latency.add(plan.done - state.arrival)
             self.consecutive_failures = 0
             self.plans += 1
             self.latest = plan

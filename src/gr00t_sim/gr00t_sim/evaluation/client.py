@@ -16,6 +16,9 @@ Rates and latencies are measured while System 1 is enabled: System 1 commands (m
 first controller topic), replans (/gr00t/action_chunk), System 2 tokens, the inference latencies
 both nodes put in their messages, and the token age at planning (the chunk's joint-state stamp
 minus the camera stamp of the newest tokens, both in the simulator's time base).
+
+It also records every arm command (the forward_command controllers whose name has "arm" in
+it) and when each chunk arrived, for the smoothness figures (`smoothness.summarize`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from gr00t_msgs.srv import ResetSim, SetInstruction
 from gr00t_sim.evaluation.schedule import task_for_seed
 from gr00t_sim.evaluation.scoring import (EpisodeResult, best_kind, percentiles_ms,
                                           score_episode)
+from gr00t_sim.evaluation.smoothness import summarize
 from gr00t_sim.evaluation.video import VideoRecorder
 from gr00t_sim.snapshot import Snapshot, from_msg
 from gr00t_sim.tasks import Task
@@ -109,6 +113,15 @@ class Evaluation:
         self.command_topic = forward[0].topic
         node.create_subscription(Float64MultiArray, self.command_topic, self._on_command,
                                  reliable)
+        # Every arm controller's commands, for the smoothness figures: (joints, [(t, data)]).
+        arms = [c for c in forward if "arm" in c.name] or forward
+        self.arm_commands: dict[str, tuple[list[str], list[tuple[float, list[float]]]]] = {
+            c.topic: (list(c.joints), []) for c in arms}
+        self.chunk_times: list[float] = []  # monotonic arrival of each chunk while enabled
+        for topic in self.arm_commands:
+            node.create_subscription(Float64MultiArray, topic,
+                                     lambda msg, topic=topic: self._on_arm_command(topic, msg),
+                                     reliable)
         node.create_subscription(ActionChunk, "/gr00t/action_chunk", self._on_chunk, reliable)
         node.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
@@ -129,10 +142,18 @@ class Evaluation:
             if self.window is not None and self.window.enabled:
                 self.n_commands += 1
 
+    def _on_arm_command(self, topic: str, msg: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.window is not None and self.window.enabled:
+                self.arm_commands[topic][1].append((now, list(msg.data)))
+
     def _on_chunk(self, msg: Any) -> None:
+        now = time.monotonic()
         with self._lock:
             if self.window is None or not self.window.enabled:
                 return
+            self.chunk_times.append(now)
             self.n_chunks += 1
             self.s1_latency.append(float(msg.inference_latency))
             if self.last_tokens is not None:
@@ -331,6 +352,16 @@ class Evaluation:
                     "system1_inference": percentiles_ms(self.s1_latency),
                     "token_age_at_plan": percentiles_ms(self.token_age),
                 },
+                "smoothness": self.smoothness(),
             }
+
+    def smoothness(self) -> dict[str, Any]:
+        """Smoothness figures of the arm commands so far (call with the lock held)."""
+        emb = self.graph.embodiment
+        period = 1.0 / float(emb.rates.system1_hz)
+        streams = [(names, [t for t, _ in got], np.array([d for _, d in got]))
+                   for names, got in self.arm_commands.values()]
+        return summarize(streams, self.chunk_times, period=period,
+                         switch_window_s=float(emb.action_dt) + 2.0 * period)
 
 

@@ -13,27 +13,32 @@ def format_report(r: dict[str, Any]) -> str:
     def num(x: float | None, fmt: str = "{:7.1f}") -> str:
         return "    n/a" if x is None else fmt.format(x)
 
+    o = r["overall"]
+    delay = r.get("inference_delay_ms") or 0.0
     lines = [f"gr00t-eval: {r['episodes']} episode(s), seeds {r['seed']}..."
              f"{r['seed'] + r['episodes'] - 1}, {r['episode_s']:g} s each; checkpoint "
-             f"{r['checkpoint']}; embodiment {r['embodiment']}; backend {r['backend']}",
-             f"success: {r['success_definition']}", "",
-             f"{'ep':>3} {'seed':>7}  {'task':<42} {'success':>7} {'at end':>6}  best"]
+             f"{r['checkpoint']}; embodiment {r['embodiment']}; backend {r['backend']}; "
+             f"chunk_mode {r.get('chunk_mode', 'crossfade')}"
+             + (f"; inference delay {delay:g} ms" if delay else ""),
+             f"success: {r['success_definition']}",
+             f"SUCCESS (strict, held at the episode's end): {o['successes_at_end']} of "
+             f"{o['episodes']} ({pct(o['success_rate_at_end']).strip()}); at any time during "
+             f"the episode: {o['successes_any_time']} of {o['episodes']} "
+             f"({pct(o['success_rate_any_time']).strip()})", "",
+             f"{'ep':>3} {'seed':>7}  {'task':<42} {'at end':>6} {'any time':>8}  best"]
     for e in r["episodes_detail"]:
         best = ("n/a" if e["best"] is None else
                 f"{'min dist' if e['best_kind'] == 'min_distance_m' else 'max height'} "
                 f"{e['best']:.3f} m")
         when = f" (at {e['first_success_s']:.1f} s)" if e["first_success_s"] is not None else ""
         lines.append(f"{e['episode']:>3} {e['seed']:>7}  {e['instruction']:<42} "
-                     f"{'yes' if e['success'] else 'no':>7} "
-                     f"{'yes' if e['success_at_end'] else 'no':>6}  {best}{when}")
-    lines += ["", f"{'task':<42} {'episodes':>8} {'success':>9} {'at end':>9}"]
-    for t, s in r["per_task"].items():
-        lines.append(f"{t:<42} {s['episodes']:>8} {s['successes']:>3} {pct(s['success_rate'])} "
-                     f"{s['successes_at_end']:>3} {pct(s['success_rate_at_end'])}")
-    o = r["overall"]
-    lines.append(f"{'overall':<42} {o['episodes']:>8} {o['successes']:>3} "
-                 f"{pct(o['success_rate'])} {o['successes_at_end']:>3} "
-                 f"{pct(o['success_rate_at_end'])}")
+                     f"{'yes' if e['success_at_end'] else 'no':>6} "
+                     f"{'yes' if e['success'] else 'no':>8}  {best}{when}")
+    lines += ["", f"{'task':<42} {'episodes':>8} {'at end':>9} {'any time':>9}"]
+    for t, s in [*r["per_task"].items(), ("overall", o)]:
+        lines.append(f"{t:<42} {s['episodes']:>8} {s['successes_at_end']:>3} "
+                     f"{pct(s['success_rate_at_end'])} {s['successes_any_time']:>3} "
+                     f"{pct(s['success_rate_any_time'])}")
     rt = r["rates"]
     d1, d2 = rt["diagnostics"]["system1"], rt["diagnostics"]["system2"]
     lines += ["", f"rates while System 1 was enabled ({rt['enabled_s']:.1f} s wall, "
@@ -58,6 +63,20 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"  System 1 state->command (diagnostics): median "
                      f"{d1.get('state_to_command_median_ms')} p99 "
                      f"{d1.get('state_to_command_p99_ms')}")
+    sm = r.get("smoothness")
+    if sm:
+        a = sm["arms"]
+        lines += ["", f"smoothness of the arm commands ({sm['chunk_switches']} chunk switches; "
+                      f"{sm['definition']}):",
+                  f"  arms: rms jerk {num(a['rms_jerk'], '{:.1f}').strip()}/s^3, largest "
+                  f"acceleration at a switch {num(a['max_accel_at_switch'], '{:.2f}').strip()}"
+                  f"/s^2, {num(a['reversals_per_s'], '{:.2f}').strip()} direction reversals "
+                  "per s (mean per joint)",
+                  f"  {'joint':<28} {'rms jerk':>10} {'accel@switch':>13} {'reversals/s':>12}"]
+        for name, j in sm["joints"].items():
+            lines.append(f"  {name:<28} {num(j['rms_jerk'], '{:10.1f}')} "
+                         f"{num(j['max_accel_at_switch'], '{:13.2f}')} "
+                         f"{num(j['reversals_per_s'], '{:12.2f}')}")
     lines.append(f"\nwall time {r['wall_s']:.1f} s (graph start-up {r['startup_s']:.1f} s)")
     if r.get("video"):
         lines.append(f"video: {r['video']['path']} ({r['video']['frames']} frames at "

@@ -2,8 +2,9 @@
 and latency percentiles.
 
 The simulator judges the task on every state it publishes (gr00t_sim.tasks, carried by
-/gr00t_sim/state as `Snapshot.success` and `.margin`); an episode counts as a success when
-the criterion held at ANY sample while System 1 acted, and "at end" when it held at the last.
+/gr00t_sim/state as `Snapshot.success` and `.margin`). Two rates, the strict one first:
+"at end" = the criterion held at the episode's last sample (a touch that holds), "any time" =
+it held at ANY sample while System 1 acted (`success`, the older figure).
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class EpisodeResult:
     seed: int
     instruction: str
     instruction_id: int
-    success: bool
-    success_at_end: bool
+    success_at_end: bool  # strict: held at the episode's last sample
+    success: bool  # held at any sample
     first_success_s: float | None
     best: float | None
     best_kind: str  # "min_distance_m" (touch) | "max_height_m" (raise)
@@ -102,13 +103,18 @@ def best_kind(task: Task) -> str:
     return "min_distance_m" if task.kind == "touch" else "max_height_m"
 
 
+def rates(episodes: Sequence[EpisodeResult]) -> dict[str, int | float | None]:
+    """{episodes, successes_at_end, success_rate_at_end (strict, first), successes_any_time,
+    success_rate_any_time, successes, success_rate} (the last two: the any-time figures under
+    the names results before the strict one used); rates are None without an episode."""
+    n = len(episodes)
+    k, k_end = sum(e.success for e in episodes), sum(e.success_at_end for e in episodes)
+    return {"episodes": n,
+            "successes_at_end": k_end, "success_rate_at_end": k_end / n if n else None,
+            "successes_any_time": k, "success_rate_any_time": k / n if n else None,
+            "successes": k, "success_rate": k / n if n else None}
+
+
 def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
-    """{instruction: {episodes, successes, success_rate, successes_at_end, success_rate_at_end}}
-    for every task in `tasks` (rates are None for a task with no episode)."""
-    out = {}
-    for t in tasks:
-        eps = [e for e in episodes if e.instruction == t]
-        n, k, k_end = len(eps), sum(e.success for e in eps), sum(e.success_at_end for e in eps)
-        out[t] = {"episodes": n, "successes": k, "success_rate": k / n if n else None,
-                  "successes_at_end": k_end, "success_rate_at_end": k_end / n if n else None}
-    return out
+    """{instruction: `rates` of its episodes} for every task in `tasks`."""
+    return {t: rates([e for e in episodes if e.instruction == t]) for t in tasks}

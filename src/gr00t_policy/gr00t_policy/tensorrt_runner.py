@@ -1,0 +1,141 @@
+"""The TensorRT action head runner: FP16 engines built from the exported ONNX graphs.
+
+Engines are cached on disk keyed by GPU name, TensorRT version and ONNX sha256
+(`gr00t_policy.export_cache.tensorrt_engine_path`). `tensorrt` is imported when a runner is
+built, never at module import. Built by `gr00t_policy.backends.make_runner("tensorrt", ...)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gr00t_policy.backends import ActionHeadRunner
+from gr00t_policy.export import ExportedActionHead
+from gr00t_policy.export_cache import DEFAULT_CACHE_DIR, tensorrt_engine_path
+
+logger = logging.getLogger(__name__)
+
+
+class TensorRTRunner(ActionHeadRunner):
+    """FP16 TensorRT engines of the exported graphs; buffers are torch CUDA tensors bound once."""
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        exported: ExportedActionHead,
+        *,
+        cache_dir: str | Path | None = None,
+        device: str | torch.device = "cuda",
+        guided: Path | None = None,
+    ) -> None:
+        try:
+            import tensorrt as trt
+        except ImportError as exc:
+            raise RuntimeError(
+                "the tensorrt backend needs the `tensorrt` Python package and an NVIDIA GPU; "
+                "use backend 'onnxruntime' on the CPU"
+            ) from exc
+        if not torch.cuda.is_available():
+            raise RuntimeError("the tensorrt backend needs an NVIDIA GPU with CUDA")
+        cfg = exported.config
+        super().__init__(
+            horizon=cfg.action_horizon,
+            max_state_dim=cfg.max_state_dim,
+            max_action_dim=cfg.max_action_dim,
+            num_tokens=exported.num_tokens,
+            token_dim=cfg.cross_attention_dim,
+            embodiment_slot=exported.slot,
+            num_steps=exported.num_steps,
+        )
+        self.device = torch.device(device)
+        cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+        self._trt_logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._trt_logger)
+        gpu_name = torch.cuda.get_device_name(self.device)
+        self._buffers: dict[str, torch.Tensor] = {}
+        self._engines: list[Any] = []  # the contexts need their engines alive
+        self._cond_ctx = self._load(trt, exported.conditioning, cache, gpu_name)
+        self._den_ctx = self._load(trt, exported.denoise, cache, gpu_name)
+        # The guided graph shares state/noise/keys/values/bias/actions with the others.
+        self._guided_ctx = (None if guided is None
+                            else self._load(trt, guided, cache, gpu_name))
+        self.supports_guidance = guided is not None
+        self._stream = torch.cuda.Stream(self.device)
+
+    def _load(self, trt: Any, onnx_path: Path, cache: Path, gpu_name: str) -> Any:
+        engine_path = tensorrt_engine_path(cache, onnx_path, gpu_name, trt.__version__)
+        if not engine_path.is_file():
+            self._build(trt, onnx_path, engine_path)
+        engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
+        if engine is None:
+            raise RuntimeError(f"TensorRT could not deserialize {engine_path}; delete it to rebuild")
+        self._engines.append(engine)
+        context = engine.create_execution_context()
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            if name not in self._buffers:  # keys/values/bias are shared by both engines
+                shape = tuple(engine.get_tensor_shape(name))
+                dtype = torch.from_numpy(np.zeros(0, trt.nptype(engine.get_tensor_dtype(name)))).dtype
+                self._buffers[name] = torch.zeros(shape, dtype=dtype, device=self.device)
+            context.set_tensor_address(name, self._buffers[name].data_ptr())
+        return context
+
+    def _build(self, trt: Any, onnx_path: Path, engine_path: Path) -> None:
+        logger.info("building FP16 TensorRT engine %s from %s", engine_path, onnx_path)
+        builder = trt.Builder(self._trt_logger)
+        major = int(trt.__version__.split(".")[0])
+        # TensorRT >= 10 networks are always explicit-batch; 8.x needs the flag.
+        flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, self._trt_logger)
+        if not parser.parse_from_file(str(onnx_path)):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
+        config = builder.create_builder_config()
+        config.set_flag(trt.BuilderFlag.FP16)
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
+        engine_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = engine_path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(bytes(serialized))
+        tmp.replace(engine_path)
+
+    def _execute(self, context: Any) -> None:
+        if not context.execute_async_v3(self._stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+
+    def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
+        with torch.cuda.stream(self._stream):
+            self._buffers["tokens"].copy_(torch.from_numpy(tokens).unsqueeze(0))
+            self._buffers["mask"].copy_(torch.from_numpy(mask).unsqueeze(0))
+            self._execute(self._cond_ctx)
+        self._stream.synchronize()
+
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        with torch.cuda.stream(self._stream):
+            self._buffers["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
+            self._buffers["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
+            self._execute(self._den_ctx)
+            out = self._buffers["actions"][0].float().cpu()
+        return out.numpy()
+
+    def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
+                       weights: np.ndarray, beta: float) -> np.ndarray:
+        b = self._buffers
+        with torch.cuda.stream(self._stream):
+            b["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
+            b["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
+            b["target"].copy_(torch.from_numpy(target).unsqueeze(0))
+            b["weights"].copy_(torch.from_numpy(weights).unsqueeze(0))
+            b["beta"].fill_(beta)
+            self._execute(self._guided_ctx)
+            out = b["actions"][0].float().cpu()
+        return out.numpy()
