@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, machine_info, machine_line, write_json  # bench/ is on sys.path
+from common import REPO, MeasurementError, machine_info, machine_line, write_json  # bench/ is on sys.path
 
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
@@ -52,6 +52,7 @@ PROFILE = REPO / "config" / "fastdds_large_images.xml"
 ENCODINGS = ("rgb8", "bgr8", "jpeg", "png")
 PUBLISHERS = ("reliable", "best_effort")
 RESOLUTIONS = ("640x480", "1280x720", "1920x1080")
+MIN_SYSTEM1_HZ = 100.0  # of 120: below it the row is not "with System 1 running"
 
 
 # -- the measurement ------------------------------------------------------------------------------
@@ -175,7 +176,12 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
         s2 = replace(s2, env={k: v for k, v in s2.env.items() if k != DDS_PROFILE_ENV})
     elif args.system2_profile != "graph":
         s2 = replace(s2, env={**s2.env, DDS_PROFILE_ENV: args.system2_profile})
-    graph = replace(graph, nodes=[s2 if n.name == s2.name else n for n in graph.nodes])
+    # The shipped YAMLs wait for /gr00t/enable; nobody stands at this "robot", and the table is
+    # about System 2 keeping its rate while System 1 commands at 120 Hz beside it.
+    s1 = graph.node("gr00t_system1")
+    s1 = replace(s1, parameters={**s1.parameters, "start_enabled": True})
+    graph = replace(graph, nodes=[s2 if n.name == s2.name else s1 if n.name == s1.name else n
+                                  for n in graph.nodes])
     print(f"graph: {', '.join(n.name for n in graph.nodes)}; checkpoint {graph.checkpoint}; "
           f"camera topic {topic}; System 2 camera_qos={args.system2_qos}, Fast DDS profile "
           f"{s2.env.get(DDS_PROFILE_ENV, 'none')}; discovery range "
@@ -188,7 +194,8 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
     try:
         with RosProbe("camera_streams_bench") as probe:
             recorder = Recorder(probe, emb.controllers[0].topic, joint_states=False)
-            feeder = InputFeeder(probe, emb.state_joints, {n: 0.0 for n in emb.state_joints},
+            feeder = InputFeeder(probe, emb.monitored_joints,
+                                 {n: 0.0 for n in emb.monitored_joints},
                                  backbone_id=backbone_id(Path(graph.checkpoint)))
             feeder.send_tokens.clear()  # System 2 makes the tokens
             feeder.start()
@@ -208,6 +215,11 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
                                               camera_env)
                             rows.append(row)
                             print_row(row)
+                            if row["system1_hz"] < MIN_SYSTEM1_HZ:
+                                raise MeasurementError(
+                                    f"System 1 commanded at {row['system1_hz']} Hz (< "
+                                    f"{MIN_SYSTEM1_HZ}): the row was not measured with System 1 "
+                                    "running; see its log")
             finally:
                 feeder.stop()
     except Exception as exc:  # noqa: BLE001 - report what failed, with the node logs' path
