@@ -75,6 +75,9 @@ class CollectConfig:
         noise_tau_s: its correlation time (s).
         waist_ik_scale: the expert's ExpertConfig.waist_ik_scale (how freely it moves the
             waist; 1 = as much as an arm joint).
+        touch_height: the expert's ExpertConfig.touch_height (m, the palm's target height
+            above the cube's centre). Its thumb hangs below the palm and pushes the cube
+            ~2 cm at the default (bench/expert_hold.py); higher touches push it less.
     """
 
     hold_s: float = 0.5
@@ -82,6 +85,7 @@ class CollectConfig:
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
     waist_ik_scale: float = 1.0
+    touch_height: float = ExpertConfig.touch_height
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:
@@ -132,7 +136,8 @@ class DemoRecorder:
         self.world = world or G1World()
         self.camera = HeadCamera(self.world.model)
         self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt,
-                                     ExpertConfig(waist_ik_scale=self.cfg.waist_ik_scale))
+                                     ExpertConfig(waist_ik_scale=self.cfg.waist_ik_scale,
+                                                  touch_height=self.cfg.touch_height))
         index = {n: i for i, n in enumerate(self.world.robot_joints)}
         missing = [n for n in emb.state_joints if n not in index]
         if missing:
@@ -322,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="seconds before an episode counts as failed")
     p.add_argument("--noise-std", type=float, default=CollectConfig.noise_std,
                    help="rad; perturbation of the commanded waist and arm targets (0: none)")
+    p.add_argument("--touch-height", type=float, default=CollectConfig.touch_height,
+                   help="m; the expert's palm target above the touched cube's centre")
     p.add_argument("--waist-ik-scale", type=float, default=CollectConfig.waist_ik_scale,
                    help="how freely the expert's IK moves the waist (1: like an arm joint)")
     p.add_argument("--workers", type=int, default=1,
@@ -336,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = collect(
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
-                          waist_ik_scale=args.waist_ik_scale), codec=args.codec,
+                          waist_ik_scale=args.waist_ik_scale,
+                          touch_height=args.touch_height), codec=args.codec,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )
     print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "

@@ -71,7 +71,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("reach_time", "descend_time", "raise_time", "ik_damping", "max_joint_speed",
-                     "waist_ik_scale"):
+                     "waist_ik_scale", "touch_height"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be > 0")
         for name in ("ik_iterations", "keyframes_per_segment"):

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Does the scripted expert itself still satisfy each touch at the end of an episode?
+
+    source env.sh
+    python bench/expert_hold.py                                   # today's expert, 24 touches
+    python bench/expert_hold.py --touch-heights 0.027,0.035,0.040 --episodes 48
+
+A policy imitates gr00t-collect's expert, so the expert's own strict success ("at the end")
+bounds what a policy can learn. For each --touch-heights value (ExpertConfig.touch_height,
+m above the cube's centre) this runs the expert, noise-free, on the first --episodes touch
+seeds from --seed for --episode-s simulated seconds (gr00t-eval's episode length) and prints:
+the palm-to-cube distance at the end (p50, max) and its share within the success radius,
+the nearest distance during the episode (p50), and how far the touched cube was pushed
+(p50, max), with the first robot body that touched it. ROS-free; one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def touch_seeds(first: int, count: int) -> list[int]:
+    """The first `count` seeds from `first` whose gr00t-collect task is a touch."""
+    from gr00t_sim.collect import task_for_seed
+    from gr00t_sim.tasks import Task
+
+    seeds, seed = [], first
+    while len(seeds) < count:
+        if Task.parse(task_for_seed(seed)).kind == "touch":
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
+def first_toucher(world, cube_body: str) -> str | None:
+    """The robot body in contact with `cube_body` now (not the table), or None."""
+    m, d = world.model, world.data
+    for c in d.contact[:d.ncon]:
+        names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
+                 for g in (c.geom1, c.geom2)]
+        if cube_body in names:
+            other = names[1] if names[0] == cube_body else names[0]
+            if other != "table":
+                return other
+    return None
+
+
+def run(touch_height: float, seeds: list[int], episode_s: float) -> dict:
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_sim.collect import CollectConfig, DemoRecorder, task_for_seed
+    from gr00t_sim.tasks import Task
+
+    emb = load_embodiment(REPO / "config" / "unitree_g1.yaml")
+    rec = DemoRecorder(emb, CollectConfig(touch_height=touch_height))
+    w, steps = rec.world, int(round(episode_s / emb.action_dt))
+    final, nearest, pushed, held, touchers = [], [], [], 0, Counter()
+    for seed in seeds:
+        task = Task.parse(task_for_seed(seed))
+        w.reset(seed)
+        rec.expert.reset(task)
+        start = w.cube_position(task.color).copy()
+        best, toucher = np.inf, None
+        for _ in range(steps):
+            w.set_targets(dict(zip(emb.action_joints, rec.expert.act())))
+            w.step(rec.substeps)
+            mujoco.mj_forward(w.model, w.data)
+            best = min(best, float(np.linalg.norm(w.palm_position(task.side)
+                                                  - w.cube_position(task.color))))
+            toucher = toucher or first_toucher(w, f"{task.color}_cube")
+        final.append(float(np.linalg.norm(w.palm_position(task.side) - w.cube_position(task.color))))
+        nearest.append(best)
+        pushed.append(float(np.linalg.norm(w.cube_position(task.color) - start)))
+        held += bool(w.success(task))
+        touchers[(toucher or "nothing").replace("left_", "").replace("right_", "")] += 1
+    cm = lambda xs: 100 * np.asarray(xs)  # noqa: E731
+    return {"touch_height": touch_height, "episodes": len(seeds), "held_at_end": held,
+            "final_p50_cm": float(np.median(cm(final))), "final_max_cm": float(cm(final).max()),
+            "nearest_p50_cm": float(np.median(cm(nearest))),
+            "pushed_p50_cm": float(np.median(cm(pushed))), "pushed_max_cm": float(cm(pushed).max()),
+            "first_contact": dict(touchers)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--touch-heights", default=None,
+                    help="comma-separated metres (default: ExpertConfig.touch_height)")
+    ap.add_argument("--episodes", type=int, default=24, help="touch episodes per height")
+    ap.add_argument("--seed", type=int, default=0, help="first seed (gr00t-collect's rule)")
+    ap.add_argument("--episode-s", type=float, default=6.0)
+    args = ap.parse_args()
+    from gr00t_sim.expert import ExpertConfig
+
+    heights = ([float(x) for x in args.touch_heights.split(",")] if args.touch_heights
+               else [ExpertConfig.touch_height])
+    if args.episodes < 1 or args.episode_s <= 0:
+        print("--episodes must be >= 1 and --episode-s > 0", file=sys.stderr)
+        return 2
+    seeds = touch_seeds(args.seed, args.episodes)
+    print(f"touch seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {args.episode_s:g} s, no noise")
+    print("| touch_height m | held at the end | final distance p50 / max cm | nearest p50 cm "
+          "| cube pushed p50 / max cm | first contact |\n|---|---|---|---|---|---|")
+    for h in heights:
+        r = run(h, seeds, args.episode_s)
+        contact = ", ".join(f"{k} {v}" for k, v in r["first_contact"].items())
+        print(f"| {h:.3f} | {r['held_at_end']}/{r['episodes']} | {r['final_p50_cm']:.1f} / "
+              f"{r['final_max_cm']:.1f} | {r['nearest_p50_cm']:.1f} | {r['pushed_p50_cm']:.1f} / "
+              f"{r['pushed_max_cm']:.1f} | {contact} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
