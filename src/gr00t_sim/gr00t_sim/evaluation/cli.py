@@ -193,9 +193,10 @@ def phrasings_for(args: argparse.Namespace) -> dict[str, tuple[str, ...]] | None
     phrasings = load_phrasings(args.instructions, tasks)
     period = coverage_period(tasks, phrasings)
     if args.episodes % period:
-        log.warning("--episodes %d is not a multiple of %d: some phrasings of %s get one "
-                    "episode more than others (each run of %d consecutive seeds covers every "
-                    "phrasing equally)", args.episodes, period, args.instructions, period)
+        log.warning("--episodes %d is not a multiple of %d: some phrasings in %s get one "
+                    "episode more than others of the same task (every %d consecutive seeds "
+                    "cover each phrasing equally often)", args.episodes, period,
+                    args.instructions, period)
     return phrasings
 
 
