@@ -14,7 +14,8 @@ positions. Token ids are left-padded to ``max_tokens`` so that System 2 always e
 same number of tokens; the mask is True on real tokens.
 
 Tokenizers are only ever read from a local directory (a checkpoint), never from a hub.
-``build_nano_tokenizer`` makes the small word-level tokenizer of the nano preset.
+``build_nano_tokenizer`` makes the small word-level tokenizer of the nano preset, which reads
+every word outside its vocabulary as ``[UNK]``; ``PromptBuilder.unknown_words`` names them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,28 @@ NANO_WORDS: tuple[str, ...] = tuple(
     """.split()
 )
 NANO_PUNCTUATION: tuple[str, ...] = (".", ",", "!", "?", "'", "-", ":", ";", '"', "(", ")")
+
+
+def unknown_words(tokenizer, instruction: str) -> list[str]:
+    """The pieces of ``instruction`` that ``tokenizer`` reads as its unknown token, in order,
+    each once (in its first spelling: case aside); [] when it has no unknown token (a
+    byte-level BPE has no unknown pieces).
+
+    The nano tokenizer is word-level: a word outside its vocabulary neither fails nor
+    vanishes, it reaches the model as ``[UNK]``, so to a nano checkpoint "tap the red cube"
+    and "poke the red cube" are one and the same prompt.
+    """
+    unk = tokenizer.unk_token_id
+    if unk is None:
+        return []
+    text = instruction.strip()
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    words: list[str] = []
+    for token_id, (start, end) in zip(enc["input_ids"], enc["offset_mapping"]):
+        word = text[start:end]
+        if token_id == unk and word.casefold() not in {w.casefold() for w in words}:
+            words.append(word)
+    return words
 
 
 def chat_prompt(instruction: str, num_images: int, config: BackboneConfig) -> str:
@@ -125,6 +148,21 @@ class PromptBuilder:
                 f"must define it as a single token"
             )
         return int(ids[0])
+
+    def unknown_words(self, instruction: str) -> list[str]:
+        """The words of ``instruction`` this tokenizer reads as its unknown token
+        (module-level `unknown_words`)."""
+        return unknown_words(self.tokenizer, instruction)
+
+    def vocabulary_note(self, instruction: str) -> str | None:
+        """A sentence for the log when ``instruction`` has words the tokenizer does not know
+        (`unknown_words`), else None. Say it once per instruction, not per inference."""
+        words = self.unknown_words(instruction)
+        if not words:
+            return None
+        return (f"{len(words)} word(s) not in the tokenizer's vocabulary reach the model as "
+                f"{self.tokenizer.unk_token}, all as the same token: "
+                + ", ".join(repr(w) for w in words))
 
     def token_ids(self, instruction: str, num_images: int) -> list[int]:
         """Unpadded token ids of the prompt."""

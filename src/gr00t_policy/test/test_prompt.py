@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from gr00t_policy.prompt import (
     chat_prompt,
     load_tokenizer,
     nano_vocabulary,
+    unknown_words,
 )
 
 TASKS = [
@@ -120,3 +122,37 @@ def test_tokenizer_must_fit_vocab_and_define_specials(tokenizer):
     odd = dataclasses.replace(nano_backbone(), image_context_token="<IMAGE_PAD>")
     with pytest.raises(ValueError, match="<IMAGE_PAD>"):
         PromptBuilder(tokenizer, odd)
+
+
+def test_unknown_words_reach_the_model_as_unk_and_are_named(tokenizer, caplog):
+    """An unseen word is no error and is not dropped: it becomes one [UNK] token, which
+    `unknown_words` names (original spelling, in order, each once); encoding logs nothing, so
+    a caller can report it once per instruction instead of on every inference."""
+    builder = PromptBuilder(tokenizer, nano_backbone())
+    unk = tokenizer.unk_token_id
+    text = "Poke the RED cube, tap it & poke it again!"
+    assert builder.unknown_words(text) == ["Poke", "tap", "&"]
+    assert unknown_words(tokenizer, "  poke the red cube ") == ["poke"]
+    with caplog.at_level(logging.DEBUG, logger="gr00t_policy"):
+        enc = builder.encode(text)
+    assert not [r for r in caplog.records if r.name.startswith("gr00t_policy")]
+    real = enc.input_ids[enc.attention_mask].tolist()
+    assert real.count(unk) == 4  # Poke, tap, &, poke: one token each, none dropped
+    # As long as the same sentence in known words: each unknown word is exactly one token.
+    assert enc.num_real == builder.encode("Touch the RED cube, touch it and touch it again!"
+                                          ).num_real
+    # Two different unknown verbs give the same prompt: the model cannot tell them apart.
+    assert np.array_equal(builder.encode("poke the red cube").input_ids,
+                          builder.encode("tap the red cube").input_ids)
+    for task in TASKS:
+        assert builder.unknown_words(task) == [] and builder.vocabulary_note(task) is None
+    note = builder.vocabulary_note("tap the scarlet cube")
+    assert note.startswith("2 word(s) not in the tokenizer's vocabulary reach the model as "
+                           "[UNK]") and note.endswith("'tap', 'scarlet'")
+
+
+def test_unknown_words_of_a_tokenizer_without_an_unknown_token():
+    class ByteLevel:  # a byte-level BPE has no unknown token: every text has ids
+        unk_token_id = None
+
+    assert unknown_words(ByteLevel(), "poke the scarlet cube") == []

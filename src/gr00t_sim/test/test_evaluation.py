@@ -213,9 +213,34 @@ def test_smoothness_figures_on_synthetic_command_streams() -> None:
     json.dumps(s)  # JSON-ready
 
 
+def report_input(eps: list, tasks: list[str]) -> dict:
+    """A result dict as `cli.evaluate` returns it, for `episodes` (EpisodeResult)."""
+    from gr00t_sim.evaluation.scoring import per_task, rates
+
+    return {"episodes": len(eps), "seed": 100_000, "episode_s": 3.0, "checkpoint": "ckpt",
+            "embodiment": "unitree_g1", "backend": "onnxruntime", "chunk_mode": "rtc",
+            "inference_delay_ms": 80.0, "success_definition": "def", "overall": rates(eps),
+            "per_task": per_task(eps, tasks),
+            "episodes_detail": [dataclasses.asdict(e) for e in eps],
+            "rates": {"enabled_s": 9.0, "enabled_sim_s": 9.0, "sim_real_time_factor": 1.0,
+                      "system1_command_hz": 120.0, "command_topic": "/x",
+                      "system1_target_hz": 120.0, "system1_command_hz_sim": 120.0,
+                      "system1_replans_hz": 10.0, "system2_hz": 10.0,
+                      "diagnostics": {"system1": {}, "system2": {}}},
+            "latency_ms": {k: {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0, "n": 1}
+                           for k in ("system2_inference", "system1_inference",
+                                     "token_age_at_plan")},
+            "smoothness": {"definition": "d", "chunk_switches": 2,
+                           "arms": {"rms_jerk": 1.0, "max_accel_at_switch": 2.0,
+                                    "reversals_per_s": 0.5},
+                           "joints": {"j": {"rms_jerk": 1.0, "max_accel_at_switch": None,
+                                            "reversals_per_s": 0.5}}},
+            "wall_s": 10.0, "startup_s": 1.0}
+
+
 def test_report_and_json_lead_with_the_strict_success() -> None:
     from gr00t_sim.evaluation.report import format_report
-    from gr00t_sim.evaluation.scoring import EpisodeResult, per_task, rates
+    from gr00t_sim.evaluation.scoring import EpisodeResult, rates
 
     def episode(k, at_end, any_time):
         return EpisodeResult(k, 100_000 + k, "raise your left hand", 1, at_end, any_time,
@@ -227,25 +252,7 @@ def test_report_and_json_lead_with_the_strict_success() -> None:
     assert list(overall)[:3] == ["episodes", "successes_at_end", "success_rate_at_end"]
     assert overall["success_rate_at_end"] == pytest.approx(1 / 3)
     assert overall["success_rate_any_time"] == overall["success_rate"] == pytest.approx(2 / 3)
-    result = {"episodes": 3, "seed": 100_000, "episode_s": 3.0, "checkpoint": "ckpt",
-              "embodiment": "unitree_g1", "backend": "onnxruntime", "chunk_mode": "rtc",
-              "inference_delay_ms": 80.0, "success_definition": "def", "overall": overall,
-              "per_task": per_task(eps, ["raise your left hand"]),
-              "episodes_detail": [dataclasses.asdict(e) for e in eps],
-              "rates": {"enabled_s": 9.0, "enabled_sim_s": 9.0, "sim_real_time_factor": 1.0,
-                        "system1_command_hz": 120.0, "command_topic": "/x",
-                        "system1_target_hz": 120.0, "system1_command_hz_sim": 120.0,
-                        "system1_replans_hz": 10.0, "system2_hz": 10.0,
-                        "diagnostics": {"system1": {}, "system2": {}}},
-              "latency_ms": {k: {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0, "n": 1}
-                             for k in ("system2_inference", "system1_inference",
-                                       "token_age_at_plan")},
-              "smoothness": {"definition": "d", "chunk_switches": 2,
-                             "arms": {"rms_jerk": 1.0, "max_accel_at_switch": 2.0,
-                                      "reversals_per_s": 0.5},
-                             "joints": {"j": {"rms_jerk": 1.0, "max_accel_at_switch": None,
-                                              "reversals_per_s": 0.5}}},
-              "wall_s": 10.0, "startup_s": 1.0}
+    result = report_input(eps, ["raise your left hand"])
     text = format_report(result)
     strict = text.index("SUCCESS (strict, held at the episode's end): 1 of 3 (33%)")
     assert strict < text.index("at any time during the episode: 2 of 3 (67%)")
@@ -253,6 +260,100 @@ def test_report_and_json_lead_with_the_strict_success() -> None:
     assert header.index("at end") < header.index("any time")
     assert "chunk_mode rtc; inference delay 80 ms" in text
     assert "largest acceleration at a switch 2.00/s^2" in text
+    assert "per phrasing" not in text and "System 2 read" not in text  # no instruction file
+
+
+def test_report_and_json_per_phrasing() -> None:
+    """With an instruction file, each episode carries what System 2 read, and the report adds
+    the success per phrasing under each task (strict first) with the unknown words."""
+    from gr00t_sim.evaluation.cli import _with_vocabulary
+    from gr00t_sim.evaluation.report import format_report
+    from gr00t_sim.evaluation.scoring import EpisodeResult, per_phrasing
+
+    task = "raise your left hand"
+    said = ["lift your left hand", "put your left hand up in the air"]
+
+    def episode(k, phrasing, at_end, any_time):
+        return EpisodeResult(k, 100_000 + k, task, k + 1, at_end, any_time, None, 0.3,
+                             "max_height_m", 30, 3.0, 3.0, 1.0, 0.5, 0.0, phrasing=phrasing)
+
+    eps = [episode(0, said[0], True, True), episode(1, said[1], False, True),
+           episode(2, said[0], False, False)]
+    table = per_phrasing(eps, {task: said})
+    assert table[task][said[0]]["episodes"] == 2
+    assert table[task][said[0]]["success_rate_at_end"] == pytest.approx(0.5)
+    assert table[task][said[1]]["success_rate_at_end"] == 0.0
+    assert table[task][said[1]]["success_rate_any_time"] == 1.0
+    # Without a phrasing the episode read its task's own instruction.
+    plain = EpisodeResult(0, 100_000, task, 1, True, True, None, 0.3, "max_height_m", 30, 3.0,
+                          3.0, 1.0, 0.5, 0.0)
+    assert plain.phrasing == task
+    assert per_phrasing([plain], {task: [task]})[task][task]["episodes"] == 1
+    rows = _with_vocabulary(table, {said[0]: [], said[1]: ["air"]})
+    json.dumps(rows)
+    assert rows[task][said[1]]["unknown_words"] == ["air"]
+    assert _with_vocabulary(table, None)[task][said[0]]["unknown_words"] is None
+    text = format_report({**report_input(eps, [task]), "instructions_file": "held.yaml",
+                          "per_phrasing": rows})
+    assert f"System 2 read: '{said[1]}'" in text  # under episode 1's row
+    assert text.index("per phrasing (what System 2 read; from held.yaml)") > text.index(
+        "overall")
+    lines = text[text.index("per phrasing"):].splitlines()
+    assert task in lines
+    row = next(line for line in lines if said[0] in line)
+    assert row.split()[-6:] == ["2", "1", "50%", "1", "50%", "none"]
+    row = next(line for line in lines if said[1] in line)
+    assert row.split()[-6:] == ["1", "0", "0%", "1", "100%", "air"]
+
+
+def test_instructions_file_problems_exit_2_before_any_node_starts(tmp_path: Path, capsys,
+                                                                  caplog) -> None:
+    from gr00t_sim.evaluation.cli import EXIT_BAD_ARGS, _parser, main, phrasings_for
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("raise your left hand: [lift your left hand]\nwave: [wave at me]\n")
+    assert main(["--instructions", str(bad), "--tasks", "raise",
+                 "--checkpoint", str(tmp_path)]) == EXIT_BAD_ARGS
+    err = capsys.readouterr().err
+    assert f"--instructions {bad}" in err and "'wave' (line 2): is not one of the tasks" in err
+    assert "'raise your right hand': is evaluated but the file has no phrasing" not in err
+    assert main(["--instructions", str(tmp_path / "none.yaml"),
+                 "--checkpoint", str(tmp_path)]) == EXIT_BAD_ARGS
+    assert "cannot read the file" in capsys.readouterr().err
+    partial = tmp_path / "raise.yaml"
+    partial.write_text("raise your left hand: [lift your left hand]\n")
+    assert main(["--instructions", str(partial), "--checkpoint", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'touch the red cube with your left hand': is evaluated but the file has no " \
+           "phrasing" in err and "--tasks touch|raise" in err
+    # A good file for the evaluated tasks; an episode count that covers it unevenly warns.
+    both = tmp_path / "both.yaml"
+    both.write_text("raise your left hand: [lift your left hand, put your left hand up]\n"
+                    "raise your right hand: lift your right hand\n")
+    args = _parser().parse_args(["--instructions", str(both), "--tasks", "raise",
+                                 "--episodes", "3"])
+    with caplog.at_level("WARNING"):
+        assert phrasings_for(args) == {
+            "raise your left hand": ("lift your left hand", "put your left hand up"),
+            "raise your right hand": ("lift your right hand",)}
+    assert "--episodes 3 is not a multiple of 4" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        phrasings_for(_parser().parse_args(["--instructions", str(both), "--tasks", "raise",
+                                            "--episodes", "8"]))
+    assert not caplog.records
+    assert phrasings_for(_parser().parse_args([])) is None
+
+
+def test_unknown_words_of_the_checkpoints_tokenizer(tmp_path: Path) -> None:
+    from gr00t_sim.evaluation.cli import unknown_words
+
+    found = unknown_words(str(REPO / "checkpoints" / "nano"),
+                          {"raise your left hand": ["poke the air with your left hand",
+                                                    "lift your left hand"]})
+    assert found == {"poke the air with your left hand": ["poke", "air"],
+                     "lift your left hand": []}
+    assert unknown_words(str(tmp_path), {"raise your left hand": ["lift it"]}) is None
 
 
 # -- arguments -------------------------------------------------------------------------------------
@@ -292,7 +393,8 @@ def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
 
 EVAL_FIELDS = {"checkpoint", "embodiment", "episodes", "seed", "episode_s", "tasks",
                "success_definition", "success_rate", "success_rate_at_end",
-               "success_rate_any_time", "overall", "per_task", "episodes_detail", "rates",
+               "success_rate_any_time", "overall", "per_task", "instructions_file",
+               "phrasings", "per_phrasing", "episodes_detail", "rates",
                "latency_ms", "smoothness", "chunk_mode", "inference_delay_ms", "startup_s",
                "wall_s"}
 
@@ -310,11 +412,19 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
 
     ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
     video = tmp_path / "episode.mp4"
+    # System 2 reads a phrasing ("poke": a word the nano tokenizer does not know); the
+    # simulator judges the task.
+    instruction = task_for_seed(100_000, all_instructions())
+    said = "please poke the red block with your left hand"
+    assert instruction == "touch the red cube with your left hand"
+    phrasings = tmp_path / "phrasings.yaml"
+    phrasings.write_text("".join(f"{t}: [{said if t == instruction else t}]\n"
+                                 for t in all_instructions()))
     t0 = time.monotonic()
     done = subprocess.run(
         eval_command("--episodes", "1", "--episode-s", "3", "--seed", "100000", "--checkpoint",
                      str(ckpt), "--json", "--video", str(video), "--log-dir",
-                     str(tmp_path / "logs")),
+                     str(tmp_path / "logs"), "--instructions", str(phrasings)),
         capture_output=True, text=True, timeout=280,
         env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     wall = time.monotonic() - t0
@@ -325,8 +435,17 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert EVAL_FIELDS <= set(r), EVAL_FIELDS - set(r)
     assert r["episodes"] == 1 and r["seed"] == 100_000
     (episode,) = r["episodes_detail"]
-    instruction = task_for_seed(100_000, all_instructions())
     assert episode["seed"] == 100_000 and episode["instruction"] == instruction
+    assert episode["phrasing"] == said
+    assert r["instructions_file"] == str(phrasings)
+    row = r["per_phrasing"][instruction][said]
+    assert row["episodes"] == 1 and row["unknown_words"] == ["poke"]
+    assert row["successes_at_end"] == int(episode["success_at_end"])
+    assert r["per_phrasing"]["raise your left hand"]["raise your left hand"]["episodes"] == 0
+    # System 2 read the phrasing and named the unknown word once.
+    s2_log = (tmp_path / "logs" / "gr00t_system2.log").read_text(errors="replace")
+    noted = [line for line in s2_log.splitlines() if "not in the tokenizer's vocabulary" in line]
+    assert len(noted) == 1 and "'poke'" in noted[0] and said in noted[0], s2_log[-3000:]
     assert episode["instruction_id"] >= 1
     assert isinstance(episode["success"], bool) and isinstance(episode["success_at_end"], bool)
     assert episode["samples"] >= 25  # /gr00t_sim/state at 25 Hz over 3 s, loaded machine

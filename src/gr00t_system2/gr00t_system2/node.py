@@ -30,6 +30,9 @@ between its frames and the ticks. Publishing rules:
     ``stale_image_s`` after start on, so a normal start-up does not warn);
   - nothing is republished when no camera has a new frame and the instruction is unchanged;
     an instruction change alone recomputes with the same frames.
+Words of an instruction that the checkpoint's tokenizer does not know (the nano one reads
+each as ``[UNK]``) are named once, at INFO, when the instruction is put in force, and in the
+SetInstruction reply; the instruction is still accepted.
 """
 
 from __future__ import annotations
@@ -222,6 +225,7 @@ class System2Node(LifecycleNode):
             f"{self.encoder.backbone_id}, {self.encoder.max_tokens} tokens x "
             f"{self.encoder.output_dim} as {p.token_dtype}, instruction 0: "
             f"{self.instructions.current.text!r}"
+            f"{self._vocabulary_note(self.instructions.current)}"
         )
 
     def _load_encoder(self, p: System2Params):
@@ -313,24 +317,36 @@ class System2Node(LifecycleNode):
             )
 
     def _on_set_instruction(self, request, response):
-        decision = self._offer_instruction(request.instruction, "service")
+        decision, note = self._offer_instruction(request.instruction, "service")
         response.accepted = decision.accepted
-        response.message = decision.message
+        response.message = decision.message + note
         response.instruction_id = decision.instruction.id
         return response
 
     def _on_instruction_topic(self, msg: String) -> None:
         self._offer_instruction(msg.data, INSTRUCTION_TOPIC)
 
-    def _offer_instruction(self, text: str, source: str) -> Decision:
+    def _offer_instruction(self, text: str, source: str) -> tuple[Decision, str]:
+        """Offer ``text``; returns the decision and the vocabulary note of an accepted one
+        ("" or "; N word(s) not in the tokenizer's vocabulary ...")."""
         decision = self.instructions.offer(text)
+        note = ""
         if decision.accepted:
+            note = self._vocabulary_note(decision.instruction)
             self.get_logger().info(
-                f"instruction {decision.instruction.id} from {source}: {decision.instruction.text!r}"
+                f"instruction {decision.instruction.id} from {source}: "
+                f"{decision.instruction.text!r}{note}"
             )
         else:
             self.get_logger().warning(f"instruction from {source} {decision.message}")
-        return decision
+        return decision, note
+
+    def _vocabulary_note(self, instruction) -> str:
+        """'; <note>' when the backbone's tokenizer does not know some words of the
+        instruction, else ''. Logged once, when the instruction is put in force: every tick
+        encodes it again, and the words are as unknown then as they were the first time."""
+        note = self.encoder.prompt.vocabulary_note(instruction.text)
+        return f"; {note}" if note else ""
 
     # -- inference -----------------------------------------------------------------------
     def _inference_loop(self) -> None:

@@ -2,7 +2,8 @@
 
 One module per idea:
 
-- `schedule`: which task each episode gets (task sets, seeds);
+- `schedule`: which task each episode gets, and which phrasing of it (task sets, seeds);
+- `phrasings`: the instruction file of --instructions (task -> what System 2 reads instead);
 - `scoring`: an episode's score from the simulator's /gr00t_sim/state verdicts, the
   per-task table and latency percentiles (ROS-free);
 - `report`: the human-readable tables;

@@ -1,7 +1,8 @@
 """``gr00t-eval``: closed-loop evaluation of a checkpoint on the MuJoCo G1 through the real graph.
 
     gr00t-eval --episodes 8 --seed 100000 [--checkpoint DIR] [--embodiment unitree_g1]
-               [--episode-s 6] [--tasks all|touch|raise] [--json] [--video out.mp4]
+               [--episode-s 6] [--tasks all|touch|raise] [--instructions FILE]
+               [--json] [--video out.mp4]
                [--chunk-mode crossfade|latest|ensemble|rtc] [--inference-delay-ms D]
                [--system1-param NAME:=VALUE ...]
 
@@ -13,6 +14,13 @@ disables System 1 (/gr00t/enable false), resets the simulator with that seed and
 --settle-s, sends the instruction through /gr00t/set_instruction, waits until
 /gr00t/embedding_tokens carries the instruction's id, enables System 1 and lets the policy act
 for --episode-s seconds.
+
+--instructions FILE (YAML, or JSON by its .json suffix; `phrasings`) maps each task's
+instruction to the phrasings System 2 reads instead, e.g. the held-out set
+config/instructions/heldout_phrasings.yaml. The simulator still judges the task; the episode
+with seed s reads phrasing (s // n) % k of its task (n tasks, k phrasings of that task:
+`schedule.phrasing_for_seed`), and the report adds the success per phrasing, with the words
+the checkpoint's tokenizer does not know (the nano one reads each as [UNK]).
 
 Success is the simulator's criterion (gr00t_sim.tasks): touch = the named palm within
 `TOUCH_RADIUS` of the named cube's centre, raise = the named palm at least `RAISE_HEIGHT` above
@@ -49,7 +57,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,9 +68,10 @@ from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, Tran
 from gr00t_common.probe import RosProbe
 from gr00t_policy.runtime.execution import CHUNK_MODES
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
+from gr00t_sim.evaluation.phrasings import load_phrasings
 from gr00t_sim.evaluation.report import format_report
-from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, task_list
-from gr00t_sim.evaluation.scoring import per_task, rates, success_definition
+from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, coverage_period, task_list
+from gr00t_sim.evaluation.scoring import per_phrasing, per_task, rates, success_definition
 from gr00t_sim.evaluation.video import VideoRecorder
 
 log = logging.getLogger(__name__)
@@ -92,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds between the reset and the instruction (default 0.5)")
     p.add_argument("--tasks", default="all", choices=TASK_SETS,
                    help="which tasks to cycle through (default all eight)")
+    p.add_argument("--instructions", type=Path, default=None, metavar="FILE",
+                   help="YAML (or .json) mapping each evaluated task's instruction to one or "
+                        "more phrasings System 2 reads instead (success is still judged on "
+                        "the task), e.g. config/instructions/heldout_phrasings.yaml; the "
+                        "report adds the success per phrasing")
     p.add_argument("--chunk-mode", default=None, choices=CHUNK_MODES,
                    help="System 1's chunk_mode (default: System 1's, crossfade); rtc needs "
                         "a backend with guided sampling (all three; onnxruntime exports a "
@@ -170,6 +184,42 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--video {args.video}: the file name must end in .mp4")
 
 
+def phrasings_for(args: argparse.Namespace) -> dict[str, tuple[str, ...]] | None:
+    """{task: phrasings} from --instructions for the evaluated tasks (None without the flag);
+    warns when --episodes would cover the phrasings unevenly. Raises PhrasingFileError."""
+    if args.instructions is None:
+        return None
+    tasks = task_list(args.tasks)
+    phrasings = load_phrasings(args.instructions, tasks)
+    period = coverage_period(tasks, phrasings)
+    if args.episodes % period:
+        log.warning("--episodes %d is not a multiple of %d: some phrasings in %s get one "
+                    "episode more than others of the same task (every %d consecutive seeds "
+                    "cover each phrasing equally often)", args.episodes, period,
+                    args.instructions, period)
+    return phrasings
+
+
+def unknown_words(checkpoint: str, phrasings: Mapping[str, Sequence[str]]
+                  ) -> dict[str, list[str]] | None:
+    """{phrasing: the words the checkpoint's tokenizer reads as its unknown token}; None (and
+    a warning) when the tokenizer cannot be read: the evaluation does not need it."""
+    from gr00t_policy.prompt import load_tokenizer, unknown_words as unknown_in
+
+    try:
+        tokenizer = load_tokenizer(checkpoint)
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the tokenizer of %s (%s); the report will not say which "
+                    "words of a phrasing it does not know", checkpoint, exc)
+        return None
+    found = {said: unknown_in(tokenizer, said) for p in phrasings.values() for said in p}
+    for said, words in found.items():
+        if words:
+            log.info("phrasing %r: the checkpoint's tokenizer does not know %s (read as %s)",
+                     said, ", ".join(repr(w) for w in words), tokenizer.unk_token)
+    return found
+
+
 def build_eval_graph(args: argparse.Namespace) -> Any:
     """build_graph(sim=True) for the arguments; GraphError says how to get a checkpoint."""
     try:
@@ -190,13 +240,18 @@ def build_eval_graph(args: argparse.Namespace) -> Any:
         raise
 
 
-def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) -> dict:
+def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
+             phrasings: Mapping[str, Sequence[str]] | None = None) -> dict:
     """Start the graph, run the episodes, stop the graph; returns the result dict.
+
+    `phrasings` ({task: phrasings}, `phrasings_for`): what System 2 reads instead of each
+    task's instruction.
 
     Raises GraphFailed (the graph failed), runner.TransitionError (a lifecycle node did not
     configure or activate) or runner.ExecutableNotFound.
     """
     t_start = time.monotonic()
+    vocabulary = unknown_words(graph.checkpoint, phrasings) if phrasings else None
     # The start-up timeout also bounds configuring the lifecycle nodes (runner.start()).
     runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out,
                          timeouts=Timeouts(configure_s=args.startup_timeout))
@@ -208,15 +263,17 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) 
             video = VideoRecorder(args.video)
         ev = Evaluation(graph, runner, probe, tasks=task_list(args.tasks),
                         episode_s=args.episode_s, settle_s=args.settle_s,
-                        timeout_s=args.timeout, video=video)
+                        timeout_s=args.timeout, video=video, phrasings=phrasings)
         ev.wait_ready(args.startup_timeout)
         startup_s = time.monotonic() - t_start
         log.info("graph ready after %.1f s", startup_s)
         episodes = []
         for k in range(args.episodes):
             result = ev.run_episode(k, args.seed + k)
-            log.info("episode %d (seed %d) %r: %s at the end, %s at any time", k,
-                     result.seed, result.instruction,
+            said = (f" read as {result.phrasing!r}" if result.phrasing != result.instruction
+                    else "")
+            log.info("episode %d (seed %d) %r%s: %s at the end, %s at any time", k,
+                     result.seed, result.instruction, said,
                      "success" if result.success_at_end else "no success",
                      "success" if result.success else "no success")
             episodes.append(result)
@@ -246,12 +303,25 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO) 
         "success_rate": overall["success_rate"],  # = any time (the name used before)
         "overall": overall,
         "per_task": per_task(episodes, ev.tasks),
+        # What System 2 read for each task; without --instructions, the task's instruction.
+        "instructions_file": None if args.instructions is None else str(args.instructions),
+        "phrasings": ev.phrasings,
+        "per_phrasing": _with_vocabulary(per_phrasing(episodes, ev.phrasings), vocabulary),
         "episodes_detail": [asdict(e) for e in episodes],
         **measured,
         "startup_s": round(startup_s, 2),
         "wall_s": round(time.monotonic() - t_start, 2),
         "video": video_info,
     }
+
+
+def _with_vocabulary(table: dict[str, dict[str, dict]],
+                     vocabulary: dict[str, list[str]] | None) -> dict[str, dict[str, dict]]:
+    """Each per-phrasing row with its `unknown_words` (None when not looked up)."""
+    return {t: {said: {**row, "unknown_words": None if vocabulary is None
+                       else vocabulary.get(said)}
+                for said, row in rows.items()}
+            for t, rows in table.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,8 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="[gr00t-eval] %(levelname)s %(message)s")
     try:
         _check_args(args)
+        phrasings = phrasings_for(args)
         graph = build_eval_graph(args)
-    except ValueError as exc:  # GraphError, EmbodimentConfigError, bad arguments
+    except ValueError as exc:  # GraphError, EmbodimentConfigError, PhrasingFileError, bad args
         print(f"gr00t-eval: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS
     with tempfile.TemporaryDirectory(prefix="gr00t-eval-") as tmp:
@@ -271,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         node_log = work_dir / "nodes.log"
         with open(node_log, "w") as out:
             try:
-                result = evaluate(args, graph, work_dir, out)
+                result = evaluate(args, graph, work_dir, out, phrasings)
             except ExecutableNotFound as exc:
                 print(f"gr00t-eval: {exc}", file=sys.stderr)
                 return EXIT_MISSING_EXECUTABLE

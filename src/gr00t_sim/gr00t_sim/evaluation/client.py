@@ -4,9 +4,10 @@ what the nodes do.
 Per episode k it uses seed = --seed + k and the task `schedule.task_for_seed` picks, disables
 System 1 (/gr00t/enable false), resets the simulator with that seed and task
 (/gr00t_sim/reset, gr00t_msgs/ResetSim: new cube positions, arms at the rest pose), waits
---settle-s, sends the instruction through /gr00t/set_instruction, waits until
-/gr00t/embedding_tokens carries the instruction's id, enables System 1 and lets the policy act
-for --episode-s simulated seconds.
+--settle-s, sends the instruction through /gr00t/set_instruction (with an instruction file,
+the phrasing `schedule.phrasing_for_seed` picks; the simulator still judges the task), waits
+until /gr00t/embedding_tokens carries the instruction's id, enables System 1 and lets the
+policy act for --episode-s simulated seconds.
 
 The simulator judges the task on every /gr00t_sim/state sample (gr00t_msgs/SimState, 25 Hz);
 the samples of this episode's reset taken while System 1 was enabled are scored
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ from std_srvs.srv import SetBool
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SimState
 from gr00t_msgs.srv import ResetSim, SetInstruction
-from gr00t_sim.evaluation.schedule import task_for_seed
+from gr00t_sim.evaluation.schedule import phrasing_for_seed, task_for_seed
 from gr00t_sim.evaluation.scoring import (EpisodeResult, best_kind, percentiles_ms,
                                           score_episode)
 from gr00t_sim.evaluation.smoothness import summarize
@@ -63,7 +64,8 @@ class _Window:
 
     episode: int
     seed: int
-    instruction: str
+    instruction: str  # the task's, which the simulator judges
+    phrasing: str  # what System 2 reads
     task: Task
     reset_count: int | None = None  # the simulator's, from the reset reply
     enabled: bool = False
@@ -79,13 +81,18 @@ class Evaluation:
 
     `graph` is the `Graph` the `runner` (a started `GraphRunner`) runs; `probe` a
     `gr00t_common.probe.RosProbe`-style node with its own context and spinning thread.
+    `phrasings` ({task: what System 2 may read for it}, `phrasings.load_phrasings`) defaults
+    to each task's own instruction.
     """
 
     def __init__(self, graph: Any, runner: Any, probe: Any, *, tasks: Sequence[str],
                  episode_s: float, settle_s: float, timeout_s: float,
-                 video: VideoRecorder | None = None) -> None:
+                 video: VideoRecorder | None = None,
+                 phrasings: Mapping[str, Sequence[str]] | None = None) -> None:
         self.graph, self.runner, self.probe = graph, runner, probe
         self.tasks = list(tasks)
+        self.phrasings = {t: list(phrasings.get(t, ())) if phrasings is not None else [t]
+                          for t in self.tasks}
         self.episode_s, self.settle_s, self.timeout_s = episode_s, settle_s, timeout_s
         self.video = video
         self._lock = threading.Lock()
@@ -206,8 +213,10 @@ class Evaluation:
         if status is None:
             return
         colour, text = status
-        lines = [(w.instruction, (255, 255, 255)),
-                 (f"episode {w.episode}  seed {w.seed}  {text}", colour)]
+        lines = [(w.phrasing, (255, 255, 255))]
+        if w.phrasing != w.instruction:
+            lines.append((f"(task: {w.instruction})", (180, 180, 180)))
+        lines.append((f"episode {w.episode}  seed {w.seed}  {text}", colour))
         if w.success:
             lines.append(("SUCCESS", (0, 255, 0)))
         self.video.submit(rgb, stamp_to_seconds(msg.header.stamp), lines)
@@ -263,8 +272,9 @@ class Evaluation:
 
     def run_episode(self, episode: int, seed: int) -> EpisodeResult:
         instruction = task_for_seed(seed, self.tasks)
+        said = phrasing_for_seed(seed, self.tasks, self.phrasings)
         task = Task.parse(instruction)
-        window = _Window(episode, seed, instruction, task)
+        window = _Window(episode, seed, instruction, said, task)
         self.set_enabled(False)
         time.sleep(0.2)  # commands already in flight land before the reset
         with self._lock:
@@ -283,10 +293,9 @@ class Evaluation:
             log.warning("episode %d: the palms moved %.3f m while settling after the reset "
                         "(rest pose expected)", episode, drift)
         t0 = time.monotonic()
-        answer = self.call("instruction", SetInstruction.Request(instruction=instruction),
-                           instruction)
+        answer = self.call("instruction", SetInstruction.Request(instruction=said), said)
         if not answer.accepted:
-            raise GraphFailed(f"System 2 refused {instruction!r}: {answer.message}")
+            raise GraphFailed(f"System 2 refused {said!r}: {answer.message}")
         iid = int(answer.instruction_id)
         self.wait(lambda: self.last_tokens is not None and self.last_tokens[0] == iid,
                   self.timeout_s, f"tokens with instruction_id {iid}")
@@ -322,7 +331,8 @@ class Evaluation:
             best_kind=best_kind(task),
             samples=score.samples, run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
-            wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4))
+            wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4),
+            phrasing=said)
 
     def measurements(self) -> dict[str, Any]:
         """Rates and latency percentiles over the enabled windows so far."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def pct(x: float | None) -> str:
+    """A rate as a right-aligned percentage ('  n/a' without episodes)."""
+    return "  n/a" if x is None else f"{100 * x:4.0f}%"
+
+
 def format_report(r: dict[str, Any]) -> str:
     """The human-readable tables of a result dict (see `Evaluation.result`)."""
-    def pct(x: float | None) -> str:
-        return "  n/a" if x is None else f"{100 * x:4.0f}%"
-
     def num(x: float | None, fmt: str = "{:7.1f}") -> str:
         return "    n/a" if x is None else fmt.format(x)
 
@@ -34,11 +36,15 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"{e['episode']:>3} {e['seed']:>7}  {e['instruction']:<42} "
                      f"{'yes' if e['success_at_end'] else 'no':>6} "
                      f"{'yes' if e['success'] else 'no':>8}  {best}{when}")
+        if e.get("phrasing", e["instruction"]) != e["instruction"]:
+            lines.append(f"{'':>13}System 2 read: {e['phrasing']!r}")
     lines += ["", f"{'task':<42} {'episodes':>8} {'at end':>9} {'any time':>9}"]
     for t, s in [*r["per_task"].items(), ("overall", o)]:
         lines.append(f"{t:<42} {s['episodes']:>8} {s['successes_at_end']:>3} "
                      f"{pct(s['success_rate_at_end'])} {s['successes_any_time']:>3} "
                      f"{pct(s['success_rate_any_time'])}")
+    if r.get("instructions_file"):
+        lines += ["", *_phrasing_table(r)]
     rt = r["rates"]
     d1, d2 = rt["diagnostics"]["system1"], rt["diagnostics"]["system2"]
     lines += ["", f"rates while System 1 was enabled ({rt['enabled_s']:.1f} s wall, "
@@ -82,3 +88,22 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"video: {r['video']['path']} ({r['video']['frames']} frames at "
                      f"{r['video']['fps']} fps)")
     return "\n".join(lines)
+
+
+def _phrasing_table(r: dict[str, Any]) -> list[str]:
+    """Success per phrasing (gr00t-eval --instructions), grouped by task."""
+    table = r["per_phrasing"]
+    width = max([42] + [len(p) + 2 for rows in table.values() for p in rows])
+    lines = [f"per phrasing (what System 2 read; from {r['instructions_file']}):",
+             f"{'task / phrasing':<{width}} {'episodes':>8} {'at end':>9} {'any time':>9}"
+             "  unknown words"]
+    for task, rows in table.items():
+        lines.append(task)
+        for said, s in rows.items():
+            unknown = s.get("unknown_words")
+            words = ("n/a" if unknown is None else
+                     ", ".join(unknown) if unknown else "none")
+            lines.append(f"  {said:<{width - 2}} {s['episodes']:>8} {s['successes_at_end']:>3} "
+                         f"{pct(s['success_rate_at_end'])} {s['successes_any_time']:>3} "
+                         f"{pct(s['success_rate_any_time'])}  {words}")
+    return lines

@@ -1,5 +1,5 @@
-"""Scoring (ROS-free): an episode's score from the simulator's verdicts, the per-task table
-and latency percentiles.
+"""Scoring (ROS-free): an episode's score from the simulator's verdicts, the per-task and
+per-phrasing tables and latency percentiles.
 
 The simulator judges the task on every state it publishes (gr00t_sim.tasks, carried by
 /gr00t_sim/state as `Snapshot.success` and `.margin`). Two rates, the strict one first:
@@ -9,7 +9,7 @@ it held at ANY sample while System 1 acted (`success`, the older figure).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gr00t_common.stats import summary_ms
@@ -96,6 +96,12 @@ class EpisodeResult:
     real_time_factor: float  # sim_s / run_s
     wait_tokens_s: float  # from the instruction request to tokens carrying its id
     settle_drift_m: float  # how far a palm moved between the reset and the instruction
+    # What System 2 read (gr00t-eval --instructions); the task's instruction when not given.
+    phrasing: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.phrasing:
+            self.phrasing = self.instruction
 
 
 def best_kind(task: Task) -> str:
@@ -118,3 +124,12 @@ def rates(episodes: Sequence[EpisodeResult]) -> dict[str, int | float | None]:
 def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
     """{instruction: `rates` of its episodes} for every task in `tasks`."""
     return {t: rates([e for e in episodes if e.instruction == t]) for t in tasks}
+
+
+def per_phrasing(episodes: Sequence[EpisodeResult], phrasings: Mapping[str, Sequence[str]]
+                 ) -> dict[str, dict[str, dict]]:
+    """{task: {phrasing: `rates` of the task's episodes System 2 read it in}} for every task
+    and phrasing in `phrasings` (a phrasing no episode got has episodes 0)."""
+    return {t: {p: rates([e for e in episodes if e.instruction == t and e.phrasing == p])
+                for p in said}
+            for t, said in phrasings.items()}
