@@ -76,3 +76,14 @@ def test_waist_ik_scale_moves_the_waist_less(setup):
     assert spans[1] < 0.5 * spans[0], spans
     with pytest.raises(ValueError, match="waist_ik_scale"):
         ExpertConfig(waist_ik_scale=0.0)
+
+
+def test_touch_height_reaches_the_recorder_and_is_validated(setup):
+    from gr00t_sim.collect import CollectConfig, DemoRecorder
+    from gr00t_sim.expert import ExpertConfig
+
+    emb, world, _ = setup
+    rec = DemoRecorder(emb, CollectConfig(touch_height=0.04), world=world)
+    assert rec.expert.cfg.touch_height == 0.04
+    with pytest.raises(ValueError, match="touch_height"):
+        ExpertConfig(touch_height=0.0)
