@@ -53,7 +53,8 @@ def build_llama_config(spec: Mapping[str, Any], num_layers: int):
 
 def check_num_layers(num_layers: Any, available: int) -> int:
     """``num_layers`` as an int in [1, available]; ValueError naming the value otherwise."""
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or not 1 <= num_layers <= available:
+    is_int = isinstance(num_layers, int) and not isinstance(num_layers, bool)
+    if not is_int or not 1 <= num_layers <= available:
         raise ValueError(
             f"num_layers={num_layers!r} must be an int in [1, {available}] (the source model "
             f"has {available} decoder layers)"

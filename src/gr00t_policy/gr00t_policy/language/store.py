@@ -106,8 +106,9 @@ def save_language_model(
     out = Path(out_dir)
     _check_out_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    stored = STORED_DTYPES[dtype]
     state = {
-        k: v.detach().to("cpu", STORED_DTYPES[dtype] if v.is_floating_point() else v.dtype).contiguous()
+        k: v.detach().to("cpu", stored if v.is_floating_point() else v.dtype).contiguous()
         for k, v in model.state_dict().items()
     }
     weights = out / WEIGHTS_FILE
