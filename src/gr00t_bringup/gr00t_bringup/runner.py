@@ -44,6 +44,7 @@ EXIT_OK = 0
 EXIT_NODE_FAILED = 1
 EXIT_MISSING_EXECUTABLE = 3
 TAIL_LINES = 30
+DRAIN_S = 2.0  # the most an error message waits for an exited node's last lines
 
 _MISSING_HINTS = {
     "gr00t_sim": "build the simulator package gr00t_sim (./scripts/setup.sh), or run "
@@ -138,7 +139,13 @@ class _Child:
     reader: threading.Thread | None = None
 
     def tail_text(self) -> str:
-        """The last output lines, indented, for error messages."""
+        """The last output lines, indented, for error messages.
+
+        For a node that has exited, its reader is given DRAIN_S to take what is still in the
+        pipe: on a busy machine the lines a node printed just before it died (its reason)
+        arrive after its exit is seen."""
+        if self.reader is not None and self.proc.poll() is not None:
+            self.reader.join(DRAIN_S)
         return "\n".join(f"    {line}" for line in list(self.tail)) or "    (no output)"
 
 
