@@ -120,9 +120,8 @@ def instruction_set() -> list[dict]:
 
 def encode(tokenizer, texts: list[str]):
     """Left-padded prompt ids/mask and, per text, the positions of its instruction tokens."""
-    import torch
-
     from gr00t_policy.backbone_config import BackboneConfig
+    from gr00t_policy.language.model import left_pad
     from gr00t_policy.prompt import chat_prompt
 
     config = BackboneConfig()
@@ -135,12 +134,8 @@ def encode(tokenizer, texts: list[str]):
                   if a < start + len(text) and b > start]
         rows.append(enc["input_ids"])
         spans.append(inside)
-    length = max(len(r) for r in rows)
-    ids = torch.zeros((len(rows), length), dtype=torch.long)  # (B, L)
-    mask = torch.zeros((len(rows), length), dtype=torch.bool)  # (B, L)
-    for i, row in enumerate(rows):
-        ids[i, length - len(row):] = torch.tensor(row)
-        mask[i, length - len(row):] = True
+    ids, mask = left_pad(rows)  # (B, L) each
+    length = ids.shape[1]
     positions = [[length - len(row) + k for k in span] for row, span in zip(rows, spans)]
     return ids, mask, positions
 

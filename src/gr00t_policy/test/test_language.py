@@ -16,7 +16,8 @@ import torch
 
 from gr00t_policy import cli
 from gr00t_policy.backbone_config import NANO_VOCAB_SIZE, BackboneConfig
-from gr00t_policy.language.model import CutLanguageModel, check_num_layers, cut_language_model
+from gr00t_policy.language.model import (CutLanguageModel, check_num_layers, cut_language_model,
+                                         left_pad)
 from gr00t_policy.language.source import (
     SMOLLM2_135M,
     GGUFSource,
@@ -57,13 +58,7 @@ def _batch(tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ChatML prompts (no image tokens) of INSTRUCTIONS: ids and mask, (2, L)."""
     rows = [tokenizer(chat_prompt(text, 0, BackboneConfig()), add_special_tokens=False)["input_ids"]
             for text in INSTRUCTIONS]
-    length = max(len(r) for r in rows)
-    ids = torch.zeros((len(rows), length), dtype=torch.long)  # (B, L)
-    mask = torch.zeros((len(rows), length), dtype=torch.bool)  # (B, L)
-    for i, row in enumerate(rows):
-        ids[i, length - len(row):] = torch.tensor(row)
-        mask[i, length - len(row):] = True
-    return ids, mask
+    return left_pad(rows)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ cut is rebuilt without transformers' config files.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -110,6 +110,18 @@ class CutLanguageModel(nn.Module):
             input_ids=input_ids, attention_mask=mask.long(), position_ids=position_ids
         ).last_hidden_state  # (B, L, D)
         return torch.where(mask.unsqueeze(-1), hidden, torch.zeros_like(hidden))  # (B, L, D)
+
+
+def left_pad(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id lists of different lengths as one left-padded batch for ``CutLanguageModel``:
+    ids (B, L) long, padding 0, and mask (B, L) bool, True on real tokens; L = the longest."""
+    length = max(len(r) for r in rows)
+    ids = torch.zeros((len(rows), length), dtype=torch.long)  # (B, L)
+    mask = torch.zeros((len(rows), length), dtype=torch.bool)  # (B, L)
+    for i, row in enumerate(rows):
+        ids[i, length - len(row):] = torch.tensor(row)
+        mask[i, length - len(row):] = True
+    return ids, mask
 
 
 def cut_language_model(lm: nn.Module, num_layers: int) -> CutLanguageModel:
