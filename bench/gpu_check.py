@@ -9,6 +9,9 @@ Measures, with random weights (latency does not depend on their values), batch 1
 - action head, K-step chunk: torch eager (``head.sample_from_conditioning``, synchronized),
   torch CUDA graph (System 1's ``TorchRunner``), TensorRT FP16 (``TensorRTRunner``), each
   median / p99 in ms;
+- real-time chunking: the torch runner's guided sample (eager, a vector-Jacobian product
+  per Euler step), median / p99, and how far plain and guided samples sit from the target
+  over the guided half of the chunk;
 - System 2: one ``BackboneRunner.encode`` (image preprocessing, prompt, backbone) in
   bfloat16 and float32;
 - agreement: max abs difference of TensorRT's actions vs torch float32 on the same inputs.
@@ -188,6 +191,27 @@ def main(argv: list[str] | None = None) -> int:
                 "max_abs_diff_vs_torch_fp32": diff,
                 "reference_abs_max": float(np.abs(ref).max())}
 
+    def guided_latency() -> dict[str, Any]:
+        # Real-time chunking's guided sampling: eager with autograd (a vector-Jacobian product
+        # per Euler step), so it cannot be replayed from the CUDA graph. The first half of the
+        # chunk is weighted towards a target, as when the previous chunk overlaps it.
+        runner = make_runner("torch", head, embodiment_slot=args.slot, num_steps=args.steps,
+                             num_tokens=num_tokens, device=device)
+        runner.set_conditioning(ex["tokens"][0], ex["mask"][0])
+        state, noise = ex["state"][0, 0], ex["noise"][0]
+        target = runner.sample(state, ex["noise"][0][::-1].copy())
+        weights = np.zeros_like(target)
+        weights[: target.shape[0] // 2] = 1.0
+        ms = time_ms(lambda: runner.sample_guided(state, noise, target, weights, 5.0), runs,
+                     warmup, lambda: None)
+        plain = runner.sample(state, noise)
+        guided = runner.sample_guided(state, noise, target, weights, 5.0)
+        half = target.shape[0] // 2
+        return {"what": "TorchRunner.sample_guided (eager + autograd), numpy in/out",
+                **percentiles(ms),
+                "overlap_err_plain": float(np.abs(plain[:half] - target[:half]).mean()),
+                "overlap_err_guided": float(np.abs(guided[:half] - target[:half]).mean())}
+
     def head_reference() -> np.ndarray:
         x = inputs(device)
         with torch.inference_mode():
@@ -213,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     check.part("action_head_torch_cuda_graph", lambda: runner_latency("torch"), needs=no_gpu)
     if args.dry_run:  # the runner, timing and agreement code of the GPU parts, on the CPU
         check.part("action_head_torch_runner_cpu_stand_in", lambda: runner_latency("torch"))
+    check.part("action_head_rtc_guided", guided_latency)
     check.part("system2_bfloat16", system2("bfloat16"), needs=no_gpu)
     check.part("system2_float32", system2("float32"))
     trt_missing = no_gpu or (None if report["environment"]["tensorrt"] != "not installed"
