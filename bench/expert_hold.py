@@ -4,11 +4,14 @@
     source env.sh
     python bench/expert_hold.py                                   # today's expert, 24 touches
     python bench/expert_hold.py --touch-heights 0.027,0.035,0.040 --episodes 48
+    python bench/expert_hold.py --set palm_roll_deg=0,20 --set wrist_shift=0.015,0.03
 
 A policy imitates gr00t-collect's expert, so the expert's own strict success ("at the end")
-bounds what a policy can learn. For each --touch-heights value (ExpertConfig.touch_height,
-m above the cube's centre) this runs the expert, noise-free, on the first --episodes touch
-seeds from --seed for --episode-s simulated seconds (gr00t-eval's episode length) and prints:
+bounds what a policy can learn. For each expert geometry (--touch-heights values of
+ExpertConfig.touch_height, m above the cube's centre, or the product of the --set FIELD=values
+of any numeric ExpertConfig fields) this runs the expert, noise-free, on the first --episodes
+touch seeds from --seed for --episode-s simulated seconds (gr00t-eval's episode length) and
+prints:
 the palm-to-cube distance at the end (p50, max) and its share within the success radius,
 the nearest distance during the episode (p50), and how far the touched cube was pushed
 (p50, max), with the first robot body that touched it. ROS-free; one process.
@@ -17,6 +20,8 @@ the nearest distance during the episode (p50), and how far the touched cube was 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -53,13 +58,16 @@ def first_toucher(world, cube_body: str) -> str | None:
     return None
 
 
-def run(touch_height: float, seeds: list[int], episode_s: float) -> dict:
+def run(expert: dict[str, float], seeds: list[int], episode_s: float) -> dict:
     from gr00t_policy.embodiment import load_embodiment
-    from gr00t_sim.collect import CollectConfig, DemoRecorder, task_for_seed
+    from gr00t_sim.collect import DemoRecorder, task_for_seed
+    from gr00t_sim.expert import ExpertConfig, ScriptedExpert
     from gr00t_sim.tasks import Task
 
     emb = load_embodiment(REPO / "config" / "unitree_g1.yaml")
-    rec = DemoRecorder(emb, CollectConfig(touch_height=touch_height))
+    rec = DemoRecorder(emb)
+    rec.expert = ScriptedExpert(rec.world, emb.action_joints, emb.action_dt,
+                                ExpertConfig(**expert))
     w, steps = rec.world, int(round(episode_s / emb.action_dt))
     final, nearest, pushed, held, touchers = [], [], [], 0, Counter()
     for seed in seeds:
@@ -81,7 +89,7 @@ def run(touch_height: float, seeds: list[int], episode_s: float) -> dict:
         held += bool(w.success(task))
         touchers[(toucher or "nothing").replace("left_", "").replace("right_", "")] += 1
     cm = lambda xs: 100 * np.asarray(xs)  # noqa: E731
-    return {"touch_height": touch_height, "episodes": len(seeds), "held_at_end": held,
+    return {"expert": expert, "episodes": len(seeds), "held_at_end": held,
             "final_p50_cm": float(np.median(cm(final))), "final_max_cm": float(cm(final).max()),
             "nearest_p50_cm": float(np.median(cm(nearest))),
             "pushed_p50_cm": float(np.median(cm(pushed))), "pushed_max_cm": float(cm(pushed).max()),
@@ -92,25 +100,39 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--touch-heights", default=None,
                     help="comma-separated metres (default: ExpertConfig.touch_height)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=V1,V2",
+                    help="ExpertConfig field values to try (repeat: their product)")
     ap.add_argument("--episodes", type=int, default=24, help="touch episodes per height")
     ap.add_argument("--seed", type=int, default=0, help="first seed (gr00t-collect's rule)")
     ap.add_argument("--episode-s", type=float, default=6.0)
     args = ap.parse_args()
     from gr00t_sim.expert import ExpertConfig
 
-    heights = ([float(x) for x in args.touch_heights.split(",")] if args.touch_heights
-               else [ExpertConfig.touch_height])
+    grid: dict[str, list[float]] = {}
+    if args.touch_heights:
+        grid["touch_height"] = [float(x) for x in args.touch_heights.split(",")]
+    fields = {f.name for f in dataclasses.fields(ExpertConfig)}
+    for item in args.set:
+        name, _, values = item.partition("=")
+        if name not in fields or not values:
+            print(f"--set {item!r}: want FIELD=V1,V2,... with FIELD one of ExpertConfig's "
+                  f"{sorted(fields)}", file=sys.stderr)
+            return 2
+        grid[name] = [float(x) for x in values.split(",")]
     if args.episodes < 1 or args.episode_s <= 0:
         print("--episodes must be >= 1 and --episode-s > 0", file=sys.stderr)
         return 2
     seeds = touch_seeds(args.seed, args.episodes)
     print(f"touch seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {args.episode_s:g} s, no noise")
-    print("| touch_height m | held at the end | final distance p50 / max cm | nearest p50 cm "
-          "| cube pushed p50 / max cm | first contact |\n|---|---|---|---|---|---|")
-    for h in heights:
-        r = run(h, seeds, args.episode_s)
+    print("| expert (ExpertConfig; default where not named) | held at the end "
+          "| final distance p50 / max cm | nearest p50 cm | cube pushed p50 / max cm "
+          "| first contact |\n|---|---|---|---|---|---|")
+    for values in itertools.product(*grid.values()):
+        expert = dict(zip(grid, values))
+        r = run(expert, seeds, args.episode_s)
+        name = ", ".join(f"{k} {v:g}" for k, v in expert.items()) or "default"
         contact = ", ".join(f"{k} {v}" for k, v in r["first_contact"].items())
-        print(f"| {h:.3f} | {r['held_at_end']}/{r['episodes']} | {r['final_p50_cm']:.1f} / "
+        print(f"| {name} | {r['held_at_end']}/{r['episodes']} | {r['final_p50_cm']:.1f} / "
               f"{r['final_max_cm']:.1f} | {r['nearest_p50_cm']:.1f} | {r['pushed_p50_cm']:.1f} / "
               f"{r['pushed_max_cm']:.1f} | {contact} |", flush=True)
     return 0

@@ -19,7 +19,11 @@ fixed start are a smooth function of the cube's position, and so is the path bet
   `touch_height` above the cube's centre, 4.5 mm above its top (3.3 cm from the centre with
   the thumb and wrist offsets below, inside the 5 cm success radius), hold. (It was 1 cm above
   the top, 3.8 cm from the centre: a policy's palm could then miss the spot by 1.9 cm in
-  the worst horizontal direction, now by 2.3 cm.);
+  the worst horizontal direction, now by 2.3 cm.) The palm is rolled `palm_roll_deg` about
+  the finger axis, thumb side up: the G1's folded thumb hangs ~3 cm below the palm's face at
+  any joint angle, and with the palm flat it landed on the cube and slid it 2-3 cm, so the
+  palm ended 4.6-5.1 cm from the cube's centre, at the radius; rolled 25 deg the cube moves
+  ~1 cm and the palm ends 4.1-4.2 cm away (`bench/expert_hold.py`, docs/BENCHMARKS.md);
 - raise: to `raise_offset` from the shoulder (palm up by 0.32 m, above the 0.20 m threshold),
   fingers pointing up, hold.
 
@@ -55,6 +59,7 @@ class ExpertConfig:
     wrist_shift: float = 0.015  # ... and this far towards the wrist (the thumb is near the fingers)
     raise_offset: tuple[float, float, float] = (0.12, 0.06, 0.32)  # (x, outward y, z)
     finger_pitch_deg: float = 5.0  # fingers this far below horizontal when touching
+    palm_roll_deg: float = 25.0  # touch: palm rolled about the finger axis, lifting the thumb
     keyframes_per_segment: int = 8
     ik_iterations: int = 40  # per keyframe, from the previous keyframe's solution
     ik_damping: float = 0.05
@@ -168,6 +173,10 @@ class ScriptedExpert:
             rot = _frame(fingers, np.array([0.0, 0.0, sign]))
             # The folded thumb sits on the wrist frame's +z side: keep the cube off it.
             over = cube + cfg.thumb_clearance * rot[:, 2] + cfg.wrist_shift * rot[:, 0]
+            if cfg.palm_roll_deg:
+                roll = np.deg2rad(cfg.palm_roll_deg) * sign
+                c, s = np.cos(roll), np.sin(roll)
+                rot = rot @ np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
             above = over + [0.0, 0.0, cfg.approach_height]
             touch = over + [0.0, 0.0, cfg.touch_height]
             # Lift the palm above the table's height first, then move over the cube.

@@ -127,6 +127,27 @@ def test_perturbation_moves_the_states_and_leaves_the_recorded_actions(emb):
         CollectConfig(noise_std=-0.1)
 
 
+def test_the_perturbation_fades_after_the_first_success(emb):
+    """The hold ends on the expert's own path: the noisy recording's last state meets the
+    clean one's, while before the success they differ."""
+    clean_rec = DemoRecorder(emb, CollectConfig(noise_std=0.0, hold_s=1.5))
+    noisy_rec = DemoRecorder(emb, CollectConfig(noise_std=0.03, hold_s=1.5, noise_fade_s=0.5))
+    try:
+        clean, noisy = clean_rec.record(4), noisy_rec.record(4)
+    finally:
+        clean_rec.close()
+        noisy_rec.close()
+    arm = [j for j, name in enumerate(emb.state_joints) if "_hand_" not in name]
+    first = noisy.info["first_success_step"]
+    assert np.abs(noisy.states[first, arm] - clean.states[first, arm]).max() > 0.01
+    assert np.abs(noisy.states[-1, arm] - clean.states[-1, arm]).max() < 0.01
+    scale = noisy_rec._noise_scale
+    assert scale(7, None) == 1.0 and scale(10, 10) == 1.0
+    assert scale(15, 10) == pytest.approx(0.5) and scale(40, 10) == 0.0  # 0.05 s rows
+    with pytest.raises(ValueError, match="noise_fade_s"):
+        CollectConfig(noise_fade_s=-1.0)
+
+
 def test_workers_write_the_same_dataset(emb, tmp_path):
     """--workers records in other processes; the files are byte for byte the one-worker ones."""
     one, two = tmp_path / "one", tmp_path / "two"

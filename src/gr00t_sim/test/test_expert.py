@@ -87,3 +87,26 @@ def test_touch_height_reaches_the_recorder_and_is_validated(setup):
     assert rec.expert.cfg.touch_height == 0.04
     with pytest.raises(ValueError, match="touch_height"):
         ExpertConfig(touch_height=0.0)
+
+
+def test_rolling_the_palm_keeps_the_thumb_from_pushing_the_cube(setup):
+    """The G1's folded thumb hangs ~3 cm below the palm; flat, it lands on the cube and slides
+    it 1-3 cm, and the palm ends near the 5 cm success radius. Rolled (the default), far less."""
+    from gr00t_sim.expert import ExpertConfig
+
+    emb, world, expert = setup
+    flat = ScriptedExpert(world, emb.action_joints, emb.action_dt, ExpertConfig(palm_roll_deg=0.0))
+    assert expert.cfg.palm_roll_deg > 0
+    for seed, instruction in ((0, "touch the red cube with your left hand"),
+                              (2, "touch the blue cube with your right hand")):
+        task = Task.parse(instruction)
+        result = {}
+        for name, e in (("flat", flat), ("rolled", expert)):
+            world.reset(seed)
+            start = world.cube_position(task.color).copy()
+            run_episode(emb, world, e, seed, instruction)
+            pushed = np.linalg.norm(world.cube_position(task.color) - start)
+            final = np.linalg.norm(world.palm_position(task.side) - world.cube_position(task.color))
+            result[name] = (pushed, final)
+        assert result["rolled"][0] < min(0.012, 0.5 * result["flat"][0]), result
+        assert result["rolled"][1] < 0.045, result  # ~0.5 cm inside the radius, or more
