@@ -6,7 +6,8 @@ Every flag comes from a field: :class:`~gr00t_policy.train.config.RunOptions` (w
 where to, how to run), :class:`~gr00t_policy.train.config.TrainConfig` (what shapes the
 weights) and one ``--<name>-weight`` per registered auxiliary loss
 (:mod:`gr00t_policy.train.auxiliary`); ``--precision`` sets ``TrainConfig.bf16``. A bad value
-is refused naming its flag.
+is refused naming its flag. Under ``torchrun`` the processes train one model together
+(:mod:`gr00t_policy.train.distributed`); ``--batch-size`` is then the global batch.
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.policy_config import get_preset
+    from gr00t_policy.train.distributed import DataParallel
     from gr00t_policy.train.loop import train
 
     run, cfg = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    group = DataParallel.from_environment()  # torchrun's processes, or this one alone
+    logging.basicConfig(level=logging.INFO if group.is_main else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")
     if run.threads is not None:
         torch.set_num_threads(run.threads)
     emb_path = Path(run.embodiment) if run.embodiment else _default_embodiment()
@@ -114,8 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = train(
         run.dataset, run.out, policy_config=get_preset(run.preset),
         embodiment=embodiment, cfg=cfg, preset=run.preset,
-        progress=run.progress, resume=run.resume, init_from=run.init_from,
+        progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
     )
+    group.close()
+    if not group.is_main:
+        return 0
     if run.token_stats_samples:
         from gr00t_policy.token_stats import record
 

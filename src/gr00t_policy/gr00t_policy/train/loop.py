@@ -30,6 +30,7 @@ from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
 from gr00t_policy.train.auxiliary import AuxLoss, active_losses, get_aux_loss
 from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
+from gr00t_policy.train.distributed import DataParallel
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
                                       read_resume_log, restore_train_state, save_run,
                                       save_train_state)
@@ -112,20 +113,48 @@ def _resume_state(out: Path, optim, rng: np.random.Generator, generator: torch.G
             torch.Generator().manual_seed(cfg.seed * 1_000_003 + start), False)
 
 
-def _losses(policy: GR00TPolicy, heads: torch.nn.ModuleDict, weights: Mapping[str, float],
-            batch: dict[str, torch.Tensor], generator: torch.Generator, cfg: TrainConfig,
-            step: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """(total, flow-matching, {aux name: loss}) of one batch."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-        features, mask = policy.encode(batch)  # (B, L, C), (B, L)
-        loss = flow = policy.loss_from_features(features, mask, batch, generator=generator)
-        image_mask = batch["input_ids"] == policy.backbone.image_context_id  # (B, L)
-        aux = {name: F.mse_loss(head(features, image_mask), batch[name])
-               for name, head in heads.items()}
-        for name, value in aux.items():
-            loss = loss + weights[name] * value
+class _Objective(torch.nn.Module):
+    """The policy and the training-only heads as one module, whose forward is one batch's
+    losses: what DistributedDataParallel wraps under torchrun."""
+
+    def __init__(self, policy: GR00TPolicy, heads: torch.nn.ModuleDict,
+                 weights: Mapping[str, float], bf16: bool) -> None:
+        super().__init__()
+        self.policy, self.heads, self.weights, self.bf16 = policy, heads, dict(weights), bf16
+
+    def forward(self, batch: dict[str, torch.Tensor], flow_scale: float
+                ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(total, flow-matching, {aux name: loss}); the batch carries its flow noise and
+        times, and the total weighs the flow-matching loss by `flow_scale`
+        (:meth:`DataParallel.flow_scale`, 1.0 in one process)."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            features, mask = self.policy.encode(batch)  # (B, L, C), (B, L)
+            flow = self.policy.loss_from_features(features, mask, batch)
+            loss = flow * flow_scale
+            image_mask = batch["input_ids"] == self.policy.backbone.image_context_id  # (B, L)
+            aux = {name: F.mse_loss(head(features, image_mask), batch[name])
+                   for name, head in self.heads.items()}
+            for name, value in aux.items():
+                loss = loss + self.weights[name] * value
+        return loss, flow, aux
+
+
+def _losses(objective: torch.nn.Module, policy: GR00TPolicy, group: DataParallel,
+            batch: dict[str, torch.Tensor], generator: torch.Generator, step: int
+            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """(total to back-propagate here, global flow-matching, {aux name: global loss}) of one
+    global batch: its flow noise and times are drawn for the whole batch, then this process
+    computes its share (all of it in one process)."""
+    batch["noise"], batch["t"] = policy.action_head.draw_noise_and_time(batch["actions"],
+                                                                        generator)
+    local = group.shard(batch)
+    scale = group.flow_scale(batch["action_mask"], local["action_mask"])
+    loss, flow, aux = objective(local, scale)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
+    if group.world_size > 1:  # what one process would have logged
+        flow = group.sum(flow.detach() * (scale / group.world_size))
+        aux = {name: group.sum(value.detach()) / group.world_size for name, value in aux.items()}
     return loss, flow, aux
 
 
@@ -162,6 +191,7 @@ def train(
     progress: bool = True,
     resume: bool = False,
     init_from: str | Path | None = None,
+    group: DataParallel | None = None,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -178,10 +208,16 @@ def train(
         init_from: a checkpoint (same model config) whose weights replace the random init
             (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
             already holds the fine-tuned weights.
+        group: the processes training together under torchrun (default: from the
+            environment; one process without torchrun). Each computes its share of every
+            global batch of ``cfg.batch_size``; rank 0 alone writes ``out_dir``
+            (:mod:`gr00t_policy.train.distributed`).
     """
     from tqdm import tqdm
 
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
+    group = group or DataParallel.from_environment()
+    group.check_batch_size(cfg.batch_size)
     aux = [get_aux_loss(name) for name in weights]  # in registration order
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -201,6 +237,7 @@ def train(
     heads = torch.nn.ModuleDict({a.name: a.build_head(policy_config, data) for a in aux})
     aux_losses = {name: list(log.get(f"{name}_losses", [])) for name in heads}
     policy.train()
+    objective = group.wrap(_Objective(policy, heads, weights, cfg.bf16))
     optim, params = _optimizer(policy, heads, cfg)
     if resume:
         rng, generator, exact = _resume_state(out, optim, rng, generator, heads, aux, cfg, start)
@@ -211,18 +248,21 @@ def train(
                      aux_losses)
     save = functools.partial(save_run, policy, out, tokenizer, metadata, embodiment, preset,
                              losses, cfg)
-    bar = tqdm(range(start, cfg.steps), desc="train", unit="step", disable=not progress,
+    bar = tqdm(range(start, cfg.steps), desc="train", unit="step",
+               disable=not (progress and group.is_main),
                initial=start, total=cfg.steps)
     t0 = time.perf_counter()
     for step in bar:
         batch = data.sample(rng, cfg.batch_size, cfg, generator)
-        loss, flow, aux_values = _losses(policy, heads, weights, batch, generator, cfg, step)
+        loss, flow, aux_values = _losses(objective, policy, group, batch, generator, step)
         _update(loss, optim, sched, params, cfg.grad_clip)
         losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
         for name, value in aux_values.items():
             aux_losses[name].append(float(value.item()))
-        _report(bar, sched, losses, aux_losses, step, cfg)
-        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+        if group.is_main:
+            _report(bar, sched, losses, aux_losses, step, cfg)
+        if (cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps
+                and group.is_main):
             policy.eval()
             save({**info, "step": step + 1})
             save_train_state(out, optim, rng, generator, heads)
@@ -230,6 +270,8 @@ def train(
     elapsed = time.perf_counter() - t0
     policy.eval()
     sps = elapsed / max(1, cfg.steps - start)
-    save({**info, "step": cfg.steps, "seconds_per_step": sps})
-    (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
+    if group.is_main:
+        save({**info, "step": cfg.steps, "seconds_per_step": sps})
+        (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
+    group.barrier()  # the checkpoint is complete before any process returns
     return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)
