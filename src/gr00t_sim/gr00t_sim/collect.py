@@ -44,7 +44,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import multiprocessing  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
@@ -83,6 +83,8 @@ class CollectConfig:
         touch_height: the expert's ExpertConfig.touch_height (m, the palm's target height
             above the cube's centre). Its thumb hangs below the palm and pushes the cube
             ~2 cm at the default (bench/expert_hold.py); higher touches push it less.
+        palm_roll_deg: the expert's ExpertConfig.palm_roll_deg (0: the palm flat, as the
+            committed checkpoint's first-stage data was recorded).
     """
 
     hold_s: float = 0.5
@@ -92,6 +94,7 @@ class CollectConfig:
     noise_fade_s: float = 1.0
     waist_ik_scale: float = 1.0
     touch_height: float = ExpertConfig.touch_height
+    palm_roll_deg: float = ExpertConfig.palm_roll_deg
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:
@@ -144,7 +147,8 @@ class DemoRecorder:
         self.camera = HeadCamera(self.world.model)
         self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt,
                                      ExpertConfig(waist_ik_scale=self.cfg.waist_ik_scale,
-                                                  touch_height=self.cfg.touch_height))
+                                                  touch_height=self.cfg.touch_height,
+                                                  palm_roll_deg=self.cfg.palm_roll_deg))
         index = {n: i for i, n in enumerate(self.world.robot_joints)}
         missing = [n for n in emb.state_joints if n not in index]
         if missing:
@@ -231,7 +235,8 @@ def collect(
 ) -> dict:
     """Write ``episodes`` successful demonstrations from seeds ``seed, seed+1, ...``.
 
-    Returns a summary {"episodes", "attempts", "failed_seeds", "frames", "seconds"}. Raises
+    Returns a summary {"episodes", "attempts", "failed_seeds", "frames", "seconds",
+    "first_seed", "codec", "config"}, also written to meta/collect.json. Raises
     ValueError if the seeds would reach the evaluation range, RuntimeError if fewer than
     ``episodes`` succeed within ``max_attempts`` (default 2 * episodes + 10) seeds.
 
@@ -296,7 +301,7 @@ def collect(
             recorder.close()
     summary = {"episodes": episodes, "attempts": s - seed, "failed_seeds": failed,
                "frames": frames, "seconds": time.perf_counter() - start,
-               "first_seed": seed, "codec": codec}
+               "first_seed": seed, "codec": codec, "config": asdict(cfg or CollectConfig())}
     (Path(out) / "meta" / "collect.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -349,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "(0: no fade)")
     p.add_argument("--touch-height", type=float, default=CollectConfig.touch_height,
                    help="m; the expert's palm target above the touched cube's centre")
+    p.add_argument("--palm-roll-deg", type=float, default=CollectConfig.palm_roll_deg,
+                   help="deg; the expert's palm roll for touches, thumb side up (0: flat)")
     p.add_argument("--waist-ik-scale", type=float, default=CollectConfig.waist_ik_scale,
                    help="how freely the expert's IK moves the waist (1: like an arm joint)")
     p.add_argument("--workers", type=int, default=1,
@@ -364,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
                           noise_fade_s=args.noise_fade_s,
-                          waist_ik_scale=args.waist_ik_scale,
+                          waist_ik_scale=args.waist_ik_scale, palm_roll_deg=args.palm_roll_deg,
                           touch_height=args.touch_height), codec=args.codec,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )

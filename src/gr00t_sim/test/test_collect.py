@@ -48,6 +48,7 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
     seeds = [e["seed"] for e in ds.episodes]
     assert seeds[0] == 3 and all(3 <= s < EVAL_SEED_START for s in seeds)
     assert collected["attempts"] == 2 + len(collected["failed_seeds"])
+    assert collected["config"]["palm_roll_deg"] == CollectConfig().palm_roll_deg  # how it was made
     for i, seed in enumerate(seeds):
         ep = ds.episode(i)
         assert ep.task == task_for_seed(seed)
