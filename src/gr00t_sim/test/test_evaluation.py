@@ -130,7 +130,7 @@ def test_score_episode_over_a_recorded_state_sequence(world: G1World) -> None:
     assert score.success and not score.success_at_end
     assert score.first_success_s == pytest.approx(0.12)
     assert score.best == pytest.approx(0.03)
-    assert score.samples == 6
+    assert score.samples == 6 and score.final == pytest.approx(0.12)
     # Ending inside the radius: success at the end too.
     score = score_episode(touch, states[:4])
     assert score.success and score.success_at_end
@@ -288,6 +288,8 @@ def test_report_and_json_per_phrasing() -> None:
     plain = EpisodeResult(0, 100_000, task, 1, True, True, None, 0.3, "max_height_m", 30, 3.0,
                           3.0, 1.0, 0.5, 0.0)
     assert plain.phrasing == task
+    ended = dataclasses.replace(plain, final=0.215)
+    assert "max height 0.300 m, at the end 0.215 m" in format_report(report_input([ended], [task]))
     assert per_phrasing([plain], {task: [task]})[task][task]["episodes"] == 1
     rows = _with_vocabulary(table, {said[0]: [], said[1]: ["air"]})
     json.dumps(rows)

@@ -38,7 +38,8 @@ class EpisodeScore:
     success: the criterion held at any sample; success_at_end: at the last one;
     first_success_s: t_since_reset of the first successful sample (None if none);
     best: the best margin (touch: smallest distance, raise: largest height; None if no
-    samples); samples: how many samples were scored.
+    samples); samples: how many samples were scored; final: the margin at the last sample
+    (what the strict measure judged; None if no samples).
     """
 
     success: bool
@@ -46,6 +47,7 @@ class EpisodeScore:
     first_success_s: float | None
     best: float | None
     samples: int
+    final: float | None = None
 
 
 def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | None = None,
@@ -69,7 +71,7 @@ def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | Non
     ok = [bool(s.success) for s in kept]
     first = next((float(s.time_since_reset) for s in kept if s.success), None)
     best = best_margin(task.kind, [float(s.margin) for s in kept])
-    return EpisodeScore(any(ok), ok[-1], first, best, len(kept))
+    return EpisodeScore(any(ok), ok[-1], first, best, len(kept), float(kept[-1].margin))
 
 
 def percentiles_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
@@ -98,6 +100,7 @@ class EpisodeResult:
     settle_drift_m: float  # how far a palm moved between the reset and the instruction
     # What System 2 read (gr00t-eval --instructions); the task's instruction when not given.
     phrasing: str = ""
+    final: float | None = None  # the margin (distance or height) at the last sample
 
     def __post_init__(self) -> None:
         if not self.phrasing:
