@@ -75,9 +75,11 @@ class CollectConfig:
         noise_tau_s: its correlation time (s).
         noise_fade_s: after the success condition first holds, the perturbation fades
             linearly to zero over this long, so the hold ends on the expert's own path
-            (0: no fade). Kept through a 1.5 s hold, it carried the palm out of the 5 cm
-            radius by the last frame in 43% of the seeds tried (docs/BENCHMARKS.md), and
-            the data kept only the episodes it happened to spare.
+            (0, the default: no fade). Kept through a 3 s hold it carries the palm out of
+            the 5 cm radius by the last frame in 45% of the seeds tried, and those are
+            dropped; faded, few are. But a policy fine-tuned on faded holds held fewer
+            touches (25/48 strict against 30/48, docs/BENCHMARKS.md): still holds teach
+            nothing about getting back.
         waist_ik_scale: the expert's ExpertConfig.waist_ik_scale (how freely it moves the
             waist; 1 = as much as an arm joint).
         touch_height: the expert's ExpertConfig.touch_height (m, the palm's target height
@@ -91,7 +93,7 @@ class CollectConfig:
     max_s: float = 5.0
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
-    noise_fade_s: float = 1.0
+    noise_fade_s: float = 0.0
     waist_ik_scale: float = 1.0
     touch_height: float = ExpertConfig.touch_height
     palm_roll_deg: float = ExpertConfig.palm_roll_deg
