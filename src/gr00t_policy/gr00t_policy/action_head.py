@@ -453,16 +453,20 @@ class FlowMatchingActionHead(nn.Module):
         cond = self.encode_conditioning(features, mask)
         return self.sample_from_conditioning(cond, state, embodiment_id, noise, num_steps)
 
-    def draw_noise_and_time(self, actions: torch.Tensor, generator: torch.Generator | None = None
+    def draw_noise_and_time(self, actions: torch.Tensor, generator: torch.Generator | None = None,
+                            noise: torch.Tensor | None = None, t: torch.Tensor | None = None
                             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The flow noise (B, H, A_max) ~ N(0, I) and flow times (B,) that :meth:`loss` draws
-        when given none, in that order from `generator` (a trainer that splits a batch across
+        """The flow noise (B, H, A_max) ~ N(0, I) and flow times (B,) of :meth:`loss`: each one
+        not given is drawn from `generator`, noise first (a trainer that splits a batch across
         processes draws them for the whole batch first)."""
         cfg = self.config
-        noise = torch.randn(actions.shape, generator=generator, device=actions.device,
+        if noise is None:
+            noise = torch.randn(actions.shape, generator=generator, device=actions.device,
+                                dtype=actions.dtype)
+        if t is None:
+            t = sample_time(actions.shape[0], generator, cfg.noise_beta_alpha,
+                            cfg.noise_beta_beta, cfg.noise_s, device=actions.device,
                             dtype=actions.dtype)
-        t = sample_time(actions.shape[0], generator, cfg.noise_beta_alpha, cfg.noise_beta_beta,
-                        cfg.noise_s, device=actions.device, dtype=actions.dtype)
         return noise, t
 
     def loss(
@@ -497,10 +501,7 @@ class FlowMatchingActionHead(nn.Module):
                 f"{tuple(actions.shape)}"
             )
         self._check_embodiment(embodiment_id)
-        if noise is None or t is None:
-            drawn_noise, drawn_t = self.draw_noise_and_time(actions, generator)
-            noise = drawn_noise if noise is None else noise
-            t = drawn_t if t is None else t
+        noise, t = self.draw_noise_and_time(actions, generator, noise, t)
         x_t = interpolate(noise, actions, t)  # (B, H, A)
         target = target_velocity(noise, actions)  # (B, H, A)
         t_bucket = discretize(t, cfg.num_timestep_buckets)  # (B,)

@@ -211,9 +211,7 @@ class DemoRecorder:
 
     def _noise_scale(self, step: int, first_success: int | None) -> float:
         """1 until the first success, then down to 0 over ``noise_fade_s``."""
-        if first_success is None:
-            return 1.0
-        if self.cfg.noise_fade_s <= 0:
+        if first_success is None or self.cfg.noise_fade_s <= 0:
             return 1.0
         elapsed = (step - first_success) * self.emb.action_dt
         return max(0.0, 1.0 - elapsed / self.cfg.noise_fade_s)
