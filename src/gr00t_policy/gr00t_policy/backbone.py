@@ -7,6 +7,12 @@ Module tree (mirrors the official GR00T N1 state dict, see DESIGN.md)::
       .model.mlp1                    Sequential(LayerNorm, Linear, GELU, Linear)
       .model.language_model.model    transformers LlamaModel with select_layer layers
       .linear                        Linear(lm_hidden_size -> output_dim)
+      .instruction_proj              Sequential(LayerNorm, Linear(instruction_encoder_dim ->
+                                     lm_hidden_size)); only with an instruction encoder
+
+With an instruction encoder (``BackboneConfig.instruction_encoder``, the ``nano-smollm2``
+preset) the frozen pretrained LM that reads the instruction lives outside this module
+(`gr00t_policy.language.instruction`); ``forward`` takes its states aligned with the prompt.
 
 ``BackboneRunner`` is the numpy-in / numpy-out wrapper System 2 calls.
 """
@@ -133,12 +139,24 @@ class EagleBackbone(nn.Module):
     from the checkpoint's tokenizer).
     """
 
-    def __init__(self, config: BackboneConfig, image_context_id: int | None = None) -> None:
+    def __init__(self, config: BackboneConfig, image_context_id: int | None = None,
+                 text_context_id: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.image_context_id = image_context_id
+        self.text_context_id = text_context_id
         self.model = EagleVLM(config)
         self.linear = nn.Linear(config.lm_hidden_size, config.output_dim)
+        if config.has_instruction_encoder:
+            self.instruction_proj = nn.Sequential(
+                nn.LayerNorm(config.instruction_encoder_dim),
+                nn.Linear(config.instruction_encoder_dim, config.lm_hidden_size),
+            )
+
+    def bind_prompt(self, prompt) -> None:
+        """Take the placeholder token ids from a ``PromptBuilder`` of this config."""
+        self.image_context_id = prompt.image_context_id
+        self.text_context_id = prompt.text_context_id
 
     def reset_nonpersistent_buffers(self, device: str | torch.device) -> None:
         """Recompute the buffers a state dict does not carry (rotary table, patch positions).
@@ -173,6 +191,7 @@ class EagleBackbone(nn.Module):
         attention_mask: torch.Tensor,
         pixel_values: torch.Tensor,
         image_token_mask: torch.Tensor | None = None,
+        instruction_states: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the backbone.
 
@@ -182,6 +201,9 @@ class EagleBackbone(nn.Module):
             pixel_values: (B, V, 3, S, S) normalized images, V = images per prompt.
             image_token_mask: (B, L) bool, True on ``<IMG_CONTEXT>`` positions; derived
                 from ``image_context_id`` when None.
+            instruction_states: (B, L, instruction_encoder_dim), with an instruction encoder
+                only: the encoder's states at the ``instruction_context_token`` positions of
+                ``input_ids`` (in order), anything elsewhere (ignored).
 
         Returns:
             tokens (B, L, output_dim) with padded rows zeroed, and the mask (B, L) bool.
@@ -218,6 +240,11 @@ class EagleBackbone(nn.Module):
                 f"give {vis.shape[0]} ({b} x {v} images x {cfg.image_tokens_per_view})"
             )
         embeds = embeds.masked_scatter(image_token_mask.unsqueeze(-1), vis)  # (B, L, D)
+        if cfg.has_instruction_encoder:
+            embeds = self._place_instruction(input_ids, embeds, instruction_states)
+        elif instruction_states is not None:
+            raise ValueError("instruction_states given but the backbone config has no "
+                             "instruction_encoder")
         # Positions count real tokens only, so left padding does not shift them.
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L)
         hidden = lm(
@@ -226,6 +253,26 @@ class EagleBackbone(nn.Module):
         tokens = self.linear(hidden)  # (B, L, C)
         tokens = tokens * mask.unsqueeze(-1).to(tokens.dtype)  # (B, L, C)
         return tokens, mask
+
+
+    def _place_instruction(self, input_ids: torch.Tensor, embeds: torch.Tensor,
+                           states: torch.Tensor | None) -> torch.Tensor:
+        """``embeds`` (B, L, D) with the projected encoder states at the text slots."""
+        cfg = self.config
+        if states is None:
+            raise ValueError(
+                f"this backbone reads the instruction through {cfg.instruction_encoder!r}: pass "
+                "instruction_states (gr00t_policy.language.instruction.InstructionEncoder)")
+        want = (*input_ids.shape, cfg.instruction_encoder_dim)
+        if tuple(states.shape) != want:
+            raise ValueError(f"instruction_states must be {want} (aligned with input_ids), got "
+                             f"{tuple(states.shape)}")
+        if self.text_context_id is None:
+            raise ValueError("EagleBackbone.text_context_id is unset: bind_prompt(PromptBuilder) "
+                             f"first ({cfg.instruction_context_token!r})")
+        slots = (input_ids == self.text_context_id).unsqueeze(-1)  # (B, L, 1)
+        projected = self.instruction_proj(states.to(embeds.dtype))  # (B, L, D)
+        return torch.where(slots, projected, embeds)  # (B, L, D)
 
 
 def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> torch.Tensor:
@@ -254,15 +301,32 @@ def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> t
     return (pix - mean) / std  # (V, 3, S, S)
 
 
+def aligned_states(input_ids: np.ndarray, text_context_id: int, states: torch.Tensor) -> torch.Tensor:
+    """(L, D) float32: the rows of ``states`` (n, D) at the n text slots of ``input_ids`` (L,),
+    in order, zeros elsewhere (the layout ``EagleBackbone.forward`` takes)."""
+    slots = np.flatnonzero(np.asarray(input_ids) == text_context_id)
+    if len(slots) != states.shape[0]:
+        raise ValueError(f"the prompt has {len(slots)} text slots for {states.shape[0]} states")
+    out = torch.zeros((len(input_ids), states.shape[1]), dtype=torch.float32)  # (L, D)
+    out[torch.from_numpy(slots)] = states.float()
+    return out
+
+
 class BackboneRunner:
     """System 2's numpy interface: camera images + instruction -> embedding tokens."""
 
     def __init__(self, ckpt_dir: str | Path, device: str = "cpu", dtype: str = "float32") -> None:
-        """Load the backbone part and the tokenizer of a checkpoint directory."""
+        """Load the backbone part and the tokenizer of a checkpoint directory (and its
+        instruction encoder, when the config names one: `language.instruction`)."""
         from gr00t_policy.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(ckpt_dir, parts=("backbone",), device=device)
-        self._init(ckpt.policy.backbone, ckpt.tokenizer, ckpt.backbone_id, device, dtype)
+        encoder = None
+        if ckpt.config.backbone.has_instruction_encoder:
+            from gr00t_policy.language.instruction import load_instruction_encoder
+
+            encoder = load_instruction_encoder(ckpt.config.backbone, ckpt_dir, device=device)
+        self._init(ckpt.policy.backbone, ckpt.tokenizer, ckpt.backbone_id, device, dtype, encoder)
 
     @classmethod
     def from_modules(
@@ -272,22 +336,28 @@ class BackboneRunner:
         backbone_id: str,
         device: str = "cpu",
         dtype: str = "float32",
+        instruction_encoder=None,
     ) -> "BackboneRunner":
         """Wrap an in-memory backbone and tokenizer (no checkpoint directory)."""
         runner = cls.__new__(cls)
-        runner._init(backbone, tokenizer, backbone_id, device, dtype)
+        runner._init(backbone, tokenizer, backbone_id, device, dtype, instruction_encoder)
         return runner
 
-    def _init(self, backbone: EagleBackbone, tokenizer, backbone_id: str, device: str, dtype: str) -> None:
+    def _init(self, backbone: EagleBackbone, tokenizer, backbone_id: str, device: str, dtype: str,
+              instruction_encoder=None) -> None:
         from gr00t_policy.prompt import PromptBuilder
 
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.config: BackboneConfig = backbone.config
+        if self.config.has_instruction_encoder and instruction_encoder is None:
+            raise ValueError(f"the backbone reads the instruction through "
+                             f"{self.config.instruction_encoder!r}: pass instruction_encoder")
         self.device = torch.device(device)
         self.dtype = _DTYPES[dtype]
         self.prompt = PromptBuilder(tokenizer, self.config)
-        backbone.image_context_id = self.prompt.image_context_id
+        self.instruction_encoder = instruction_encoder
+        backbone.bind_prompt(self.prompt)
         self.backbone = backbone.to(device=self.device, dtype=self.dtype).eval()
         self._backbone_id = backbone_id
 
@@ -312,6 +382,22 @@ class BackboneRunner:
     def num_views(self) -> int:
         return self.config.num_views
 
+    def prompt_inputs(self, instruction: str):
+        """The padded prompt of ``instruction`` and, with an instruction encoder, its states
+        aligned with the prompt (max_tokens, dim) float32 (None without one; `aligned_states`).
+        Raises ValueError when the prompt is over max_tokens."""
+        if self.instruction_encoder is None:
+            return self.prompt.encode(instruction, num_images=self.config.num_views), None
+        states = self.instruction_encoder.states(instruction)  # (n, D)
+        prompt = self.prompt.encode(instruction, num_images=self.config.num_views,
+                                    text_slots=states.shape[0])
+        return prompt, aligned_states(prompt.input_ids, self.prompt.text_context_id, states)
+
+    def check_instruction(self, instruction: str) -> None:
+        """Raise ValueError when ``instruction`` does not fit the backbone's max_tokens
+        (with an instruction encoder this also computes and caches its states)."""
+        self.prompt_inputs(instruction)
+
     def encode(self, images: Sequence[np.ndarray], instruction: str) -> tuple[np.ndarray, np.ndarray]:
         """Encode one set of camera images (checkpoint order) and an instruction.
 
@@ -323,13 +409,14 @@ class BackboneRunner:
                 f"expected {self.config.num_views} camera image(s) (the checkpoint's views), "
                 f"got {len(images)}"
             )
-        prompt = self.prompt.encode(instruction, num_images=len(images))
+        prompt, states = self.prompt_inputs(instruction)
         pix = preprocess_images(images, self.config)  # (V, 3, S, S)
         with torch.inference_mode():
             tokens, mask = self.backbone(
                 torch.from_numpy(prompt.input_ids).unsqueeze(0).to(self.device),  # (1, L)
                 torch.from_numpy(prompt.attention_mask).unsqueeze(0).to(self.device),  # (1, L)
                 pix.unsqueeze(0).to(device=self.device, dtype=self.dtype),  # (1, V, 3, S, S)
+                instruction_states=None if states is None else states.unsqueeze(0).to(self.device),
             )
         return (
             tokens[0].float().cpu().numpy().astype(np.float32, copy=False),

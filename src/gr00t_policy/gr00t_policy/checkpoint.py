@@ -377,7 +377,7 @@ def load_checkpoint(
         from gr00t_policy.prompt import PromptBuilder, load_tokenizer
 
         tokenizer = load_tokenizer(ckpt_dir)
-        policy.backbone.image_context_id = PromptBuilder(tokenizer, config.backbone).image_context_id
+        policy.backbone.bind_prompt(PromptBuilder(tokenizer, config.backbone))
     meta_path = ckpt_dir / METADATA_FILE
     metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return LoadedCheckpoint(

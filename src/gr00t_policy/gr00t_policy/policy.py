@@ -66,7 +66,7 @@ class GR00TPolicy(nn.Module):
         self._require("backbone")
         return self.backbone(
             batch["input_ids"], batch["attention_mask"], batch["pixel_values"],
-            batch.get("image_token_mask"),
+            batch.get("image_token_mask"), batch.get("instruction_states"),
         )
 
     def loss(
@@ -78,6 +78,8 @@ class GR00TPolicy(nn.Module):
             input_ids (B, L) long, attention_mask (B, L) bool: left-padded prompts.
             pixel_values (B, V, 3, S, S) float: normalized images.
             image_token_mask (B, L) bool, optional: ``<IMG_CONTEXT>`` positions.
+            instruction_states (B, L, D_text): with an instruction encoder only
+                (``EagleBackbone.forward``).
             state (B, 1, S_max), actions (B, H, A_max), action_mask (B, H, A_max): normalized,
                 zero-padded.
             embodiment_id (B,) long.

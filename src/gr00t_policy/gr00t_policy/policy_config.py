@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS, ActionHeadConfig
-from gr00t_policy.backbone_config import BackboneConfig, gr00t_n1_backbone, nano_backbone
+from gr00t_policy.backbone_config import (
+    BackboneConfig,
+    gr00t_n1_backbone,
+    nano_backbone,
+    nano_smollm2_backbone,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class PolicyConfig:
 POLICY_PRESETS: dict[str, PolicyConfig] = {
     "gr00t-n1-2b": PolicyConfig(gr00t_n1_backbone(), ACTION_HEAD_PRESETS["gr00t-n1-2b"]),
     "nano": PolicyConfig(nano_backbone(), ACTION_HEAD_PRESETS["nano"]),
+    # The nano policy with a frozen pretrained SmolLM2 reading the instruction (issue 19).
+    "nano-smollm2": PolicyConfig(nano_smollm2_backbone(), ACTION_HEAD_PRESETS["nano"]),
 }
 
 

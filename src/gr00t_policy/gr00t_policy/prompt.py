@@ -10,7 +10,10 @@ A prompt for ``V`` images and one instruction reads (newlines are part of the te
     <|im_start|>assistant
 
 The backbone scatters each image's N projected vision tokens into its ``<IMG_CONTEXT>``
-positions. Token ids are left-padded to ``max_tokens`` so that System 2 always emits the
+positions. With an instruction encoder (``BackboneConfig.instruction_encoder``) the
+instruction's words are not in the prompt: ``{instruction}`` is ``text_slots`` copies of
+``<TXT_CONTEXT>``, one per token the encoder read, and the backbone puts the encoder's
+projected states there. Token ids are left-padded to ``max_tokens`` so that System 2 always emits the
 same number of tokens; the mask is True on real tokens.
 
 Tokenizers are only ever read from a local directory (a checkpoint), never from a hub.
@@ -81,12 +84,19 @@ def unknown_words(tokenizer, instruction: str) -> list[str]:
     return words
 
 
-def chat_prompt(instruction: str, num_images: int, config: BackboneConfig) -> str:
-    """Return the ChatML text for ``num_images`` images followed by ``instruction``."""
+def chat_prompt(instruction: str, num_images: int, config: BackboneConfig,
+                text_slots: int | None = None) -> str:
+    """Return the ChatML text for ``num_images`` images followed by ``instruction``; for a
+    config with an instruction encoder, by ``text_slots`` instruction context tokens instead."""
     if not isinstance(instruction, str):
         raise ValueError(f"instruction must be a string, got {type(instruction).__name__}")
     if num_images < 0:
         raise ValueError(f"num_images must be >= 0, got {num_images}")
+    if config.has_instruction_encoder:
+        if text_slots is None or text_slots < 1:
+            raise ValueError("a backbone with an instruction encoder needs text_slots >= 1 "
+                             f"(the encoder's token count), got {text_slots!r}")
+        instruction = config.instruction_context_token * text_slots
     image_block = (
         config.image_start_token
         + config.image_context_token * config.image_tokens_per_view
@@ -131,6 +141,8 @@ class PromptBuilder:
                 f"{config.vocab_size}; use the tokenizer saved with the checkpoint"
             )
         self.image_context_id = self._single_id(config.image_context_token)
+        self.text_context_id = (self._single_id(config.instruction_context_token)
+                                if config.has_instruction_encoder else None)
         for token in (config.image_start_token, config.image_end_token, IM_START, IM_END):
             self._single_id(token)
         pad_id = tokenizer.pad_token_id
@@ -151,7 +163,10 @@ class PromptBuilder:
 
     def unknown_words(self, instruction: str) -> list[str]:
         """The words of ``instruction`` this tokenizer reads as its unknown token
-        (module-level `unknown_words`)."""
+        (module-level `unknown_words`); none with an instruction encoder, whose byte-level
+        tokenizer reads every word (the words never reach this tokenizer)."""
+        if self.config.has_instruction_encoder:
+            return []
         return unknown_words(self.tokenizer, instruction)
 
     def vocabulary_note(self, instruction: str) -> str | None:
@@ -164,19 +179,20 @@ class PromptBuilder:
                 f"{self.tokenizer.unk_token}, all as the same token: "
                 + ", ".join(repr(w) for w in words))
 
-    def token_ids(self, instruction: str, num_images: int) -> list[int]:
-        """Unpadded token ids of the prompt."""
-        text = chat_prompt(instruction, num_images, self.config)
+    def token_ids(self, instruction: str, num_images: int, text_slots: int | None = None) -> list[int]:
+        """Unpadded token ids of the prompt (``text_slots``: `chat_prompt`)."""
+        text = chat_prompt(instruction, num_images, self.config, text_slots)
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def encode(self, instruction: str, num_images: int | None = None) -> EncodedPrompt:
-        """Token ids left-padded to ``max_tokens``.
+    def encode(self, instruction: str, num_images: int | None = None,
+               text_slots: int | None = None) -> EncodedPrompt:
+        """Token ids left-padded to ``max_tokens`` (``text_slots``: `chat_prompt`).
 
         Raises ValueError naming both lengths if the prompt is longer than ``max_tokens``.
         """
         if num_images is None:
             num_images = self.config.num_views
-        ids = self.token_ids(instruction, num_images)
+        ids = self.token_ids(instruction, num_images, text_slots)
         max_tokens = self.config.max_tokens
         if len(ids) > max_tokens:
             raise ValueError(
@@ -206,7 +222,8 @@ def nano_vocabulary(config: BackboneConfig | None = None) -> dict[str, int]:
         config.image_start_token, config.image_end_token, config.image_context_token,
     ]
     words = sorted(set(NANO_WORDS) | set(NANO_PUNCTUATION))
-    return {tok: i for i, tok in enumerate(specials + words)}
+    # The instruction context token comes last, so that adding it kept every earlier id.
+    return {tok: i for i, tok in enumerate(specials + words + [config.instruction_context_token])}
 
 
 def build_nano_tokenizer(config: BackboneConfig | None = None):
@@ -229,6 +246,7 @@ def build_nano_tokenizer(config: BackboneConfig | None = None):
     specials = [
         NANO_PAD, NANO_UNK, IM_START, IM_END,
         config.image_start_token, config.image_end_token, config.image_context_token,
+        config.instruction_context_token,
     ]
     tok.add_special_tokens(specials)
     wrapped = PreTrainedTokenizerFast(

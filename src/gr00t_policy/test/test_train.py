@@ -483,3 +483,49 @@ def test_resume_accepts_a_run_saved_before_a_setting_existed(dataset, tmp_path):
         train(dataset, tmp_path / "cut2", policy_config=config, embodiment=emb, progress=False,
               resume=True, cfg=TrainConfig(steps=6, batch_size=4, seed=3, save_every=3,
                                            start_prob=0.5))
+
+
+def test_phrasings_are_drawn_per_sample_with_the_encoders_states(dataset, tmp_path):
+    """--instructions: every phrasing of an episode's task is drawn, and with an instruction
+    encoder each row carries that phrasing's states at its text slots."""
+    import dataclasses
+
+    from gr00t_policy.backbone import aligned_states
+    from gr00t_policy.language.instruction import CHECKPOINT_SUBDIR, load_instruction_encoder
+    from gr00t_policy.phrasings import read_phrasings
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+    from gr00t_policy.testing.language import write_tiny_language_model
+
+    sha = "12" * 32
+    write_tiny_language_model(tmp_path / CHECKPOINT_SUBDIR, sha256=sha, layers=2, width=64)
+    base = tiny_policy_config()
+    backbone = dataclasses.replace(base.backbone, instruction_encoder="tiny",
+                                   instruction_encoder_sha256=sha, instruction_encoder_layers=2,
+                                   instruction_encoder_dim=64)
+    config = PolicyConfig(backbone, base.action_head)
+    encoder = load_instruction_encoder(backbone, tmp_path)
+    file = tmp_path / "phrasings.yaml"
+    file.write_text("Raise your left hand.: [lift your left hand, left hand up]\n")
+    phrasings = read_phrasings(file, TASKS)
+    assert phrasings == {TASKS[0]: ("lift your left hand", "left hand up")}
+    emb, ds = tiny_embodiment(), LeRobotDataset(dataset)
+    prompt = PromptBuilder(build_nano_tokenizer(backbone), backbone)
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb), phrasings=phrasings,
+                        instruction_encoder=encoder)
+    assert data.texts == [TASKS[0], "lift your left hand", "left hand up", TASKS[1]]
+    cfg = TrainConfig(steps=1, batch_size=256, stale_prob=0.0, augment=False)
+    batch = data.sample(np.random.default_rng(0), 256, cfg, torch.Generator().manual_seed(0))
+    seen = set()
+    for ids, states in zip(batch["input_ids"], batch["instruction_states"]):
+        row = next(i for i, t in enumerate(data.texts)
+                   if torch.equal(data.input_ids[i], ids) and torch.equal(data.instruction_states[i], states))
+        seen.add(data.texts[row])
+    assert seen == set(data.texts)
+    # A row's states are the encoder's for its text, at the prompt's slots.
+    text = "left hand up"
+    row = data.texts.index(text)
+    want = aligned_states(data.input_ids[row].numpy(), prompt.text_context_id, encoder.states(text))
+    torch.testing.assert_close(data.instruction_states[row], want[-data.input_ids.shape[1]:])
+    # Without an encoder for a config that names one, the data refuses to build.
+    with pytest.raises(ValueError, match="pass its InstructionEncoder"):
+        TrainingData(ds, emb, config, prompt, build_metadata(ds, emb))

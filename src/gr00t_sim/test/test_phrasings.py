@@ -16,6 +16,7 @@ from gr00t_sim.tasks import Task, all_instructions
 
 REPO = Path(__file__).resolve().parents[3]
 HELDOUT = REPO / "config" / "instructions" / "heldout_phrasings.yaml"
+TRAINING = REPO / "config" / "instructions" / "training_phrasings.yaml"
 RED_LEFT = "touch the red cube with your left hand"
 RAISE_LEFT = "raise your left hand"
 
@@ -166,12 +167,12 @@ def test_the_phrasing_depends_on_the_seed_alone_and_covers_every_phrasing_evenly
 def training_instructions() -> set[str]:
     """Every instruction the training data generators can produce: gr00t-collect records the
     canonical instructions (collect.task_for_seed draws one of `all_instructions` per seed)
-    and gr00t-train reads the dataset's tasks as they are (no text augmentation)."""
+    and gr00t-train reads them and, with --instructions, the committed training phrasings."""
     from gr00t_sim import collect
 
     drawn = {collect.task_for_seed(seed) for seed in range(400)}
     assert drawn == set(all_instructions())  # the generator draws from these, all of them
-    return drawn
+    return drawn | {p for ps in read_phrasings(TRAINING).values() for p in ps}
 
 
 def norm(text: str) -> str:
@@ -194,6 +195,23 @@ def test_heldout_set_covers_every_task_with_phrasings_training_never_saw() -> No
             assert t.side in words and not ({"left", "right"} - {t.side}) & words, said
             if t.kind == "touch":
                 assert not ({"red", "green", "blue"} - {t.color}) & words, said
+
+
+def test_training_phrasings_avoid_the_words_only_the_heldout_set_uses() -> None:
+    """The held-out set measures what a pretrained language model brings only if training
+    never saw its new words (the training file's header lists them)."""
+    found = read_phrasings(TRAINING)
+    assert list(found) == all_instructions()
+    assert all(len(p) >= 10 for p in found.values())
+    trained = {w for ps in found.values() for p in ps for w in norm(p).split()}
+    canonical = {w for t in all_instructions() for w in norm(t).split()}
+    heldout_only = {w for ps in read_phrasings(HELDOUT).values() for p in ps
+                    for w in norm(p).split()} - canonical - trained
+    header = re.search(r"new\n?# ?words is used here \(([^)]*)\)", TRAINING.read_text())
+    assert header is not None
+    listed = {w.strip(" #\n") for w in header.group(1).split(",")}
+    assert listed <= heldout_only, listed - heldout_only
+    assert not listed & trained
 
 
 def test_heldout_phrasings_fit_the_nano_prompt_with_the_documented_unknown_words() -> None:

@@ -260,8 +260,9 @@ class System2Node(LifecycleNode):
         return encoder
 
     def _check_prompt(self, text: str) -> None:
-        """Raise ValueError when ``text`` does not fit the backbone's max_tokens."""
-        self.encoder.prompt.encode(text, num_images=self.encoder.num_views)
+        """Raise ValueError when ``text`` does not fit the backbone's max_tokens (with an
+        instruction encoder this also computes the instruction's states, once)."""
+        self.encoder.check_instruction(text)
 
     def _warm_up(self) -> None:
         """One encode on grey images: catches device/dtype problems before going live."""

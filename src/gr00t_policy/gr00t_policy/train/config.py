@@ -169,6 +169,10 @@ class RunOptions:
     init_from: str | None = _doc(
         "fine-tune: start from this checkpoint's weights (same --preset); optimizer and "
         "schedule start afresh, statistics are --dataset's", None, metavar="CKPT")
+    instructions: str | None = _doc(
+        "YAML/JSON file of other phrasings per task of --dataset (gr00t_policy.phrasings, e.g. "
+        "config/instructions/training_phrasings.yaml); each sample reads its episode's "
+        "instruction or one of them, uniformly (paraphrase augmentation)", None, metavar="FILE")
     token_stats_samples: int = _doc(
         "frames of --dataset System 2's encoder runs over after training, to record the range "
         "of its tokens in config.json (token_stats: System 1 refuses tokens far outside it); "

@@ -5,7 +5,10 @@ One training sample is a random (episode, frame t) of the dataset:
 - the camera image(s) at frame ``t - k``: with probability ``stale_prob`` ``k`` is drawn from
   1..``max_stale_frames`` (System 2's tokens are older than the state at run time), else
   ``k = 0``; clamped at the episode start;
-- the instruction, as a left-padded ChatML prompt;
+- the instruction, as a left-padded ChatML prompt: the episode's recorded one or, with
+  phrasings (``gr00t-train --instructions FILE``), one drawn uniformly from it and its
+  phrasings; with an instruction encoder, also the encoder's states at the prompt's text
+  slots (computed once per phrasing, before the first step: the encoder is frozen);
 - the state at ``t``, normalized with the dataset statistics (per key, the embodiment's
   normalization mode) and zero-padded to ``max_state_dim`` (through
   :class:`gr00t_policy.processor.Processor`, the path run time takes too);
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -120,12 +123,17 @@ class TrainingData:
         metadata: dict[str, Any],
         *,
         aux: Sequence[AuxLoss] = (),
+        phrasings: Mapping[str, Sequence[str]] | None = None,
+        instruction_encoder=None,
     ) -> None:
         """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch.
 
         ``aux``: auxiliary losses whose per-episode targets to load (before the slow video
         decoding, so a dataset without them fails at once); batches then carry each loss's
         targets under its name, (B, D).
+        ``phrasings``: {dataset task text: other phrasings of it} (`gr00t_policy.phrasings`).
+        ``instruction_encoder``: the config's `InstructionEncoder`, required when the backbone
+        config has one.
         """
         _check_layout(ds, emb)
         bb, ah = config.backbone, config.action_head
@@ -149,9 +157,32 @@ class TrainingData:
             action_keys=[(k.key, k.mode) for k in emb.action_keys],
             max_state_dim=ah.max_state_dim, max_action_dim=ah.max_action_dim,
         )
+        if bb.has_instruction_encoder and instruction_encoder is None:
+            raise ValueError(f"the backbone reads instructions through {bb.instruction_encoder!r}: "
+                             "pass its InstructionEncoder")
         task_ids = sorted(ds.tasks)
-        encoded = [prompt.encode(ds.tasks[i], num_images=bb.num_views) for i in task_ids]
+        texts: list[str] = []  # one prompt row per (task, phrasing), a task's rows adjacent
+        first_row, num_rows = [], []
+        for i in task_ids:
+            said = [ds.tasks[i]] + [p for p in (phrasings or {}).get(ds.tasks[i], ())
+                                    if p.strip() != ds.tasks[i].strip()]
+            first_row.append(len(texts))
+            num_rows.append(len(said))
+            texts.extend(said)
         self._task_row = {t: r for r, t in enumerate(task_ids)}
+        self._first_row, self._num_rows = np.asarray(first_row), np.asarray(num_rows)
+        states = None
+        if bb.has_instruction_encoder:
+            from gr00t_policy.backbone import aligned_states
+
+            per_text = [s for k in range(0, len(texts), 32)
+                        for s in instruction_encoder.states_of(texts[k:k + 32])]  # (n_i, D)
+            encoded = [prompt.encode(t, num_images=bb.num_views, text_slots=s.shape[0])
+                       for t, s in zip(texts, per_text)]
+            states = torch.stack([aligned_states(e.input_ids, prompt.text_context_id, s)
+                                  for e, s in zip(encoded, per_text)])  # (K, max_tokens, D)
+        else:
+            encoded = [prompt.encode(t, num_images=bb.num_views) for t in texts]
         ids = np.stack([e.input_ids for e in encoded])  # (K, max_tokens)
         real = np.stack([e.attention_mask for e in encoded])  # (K, max_tokens)
         # Prompts are left-padded to max_tokens (64) and ours are <= 40 tokens: drop the
@@ -163,6 +194,11 @@ class TrainingData:
         first = int(np.argmax(real.any(axis=0)))
         self.input_ids = torch.from_numpy(ids[:, first:])  # (K, L)
         self.attention_mask = torch.from_numpy(real[:, first:])  # (K, L)
+        self.instruction_states = None if states is None else states[:, first:]  # (K, L, D)
+        self.texts = texts
+        if len(texts) > len(task_ids):
+            logger.info("instructions: %d tasks, %d phrasings in all (%d to %d per task)",
+                        len(task_ids), len(texts), min(num_rows), max(num_rows))
 
         self.images: list[torch.Tensor] = []  # per episode (T, V, 3, S, S) uint8
         self.states: list[torch.Tensor] = []  # per episode (T, S_max) float32
@@ -237,8 +273,15 @@ class TrainingData:
         pix = images.float() / 255.0  # (B, V, 3, S, S)
         if cfg.augment:
             pix = augment(pix, generator, cfg.shift_px, cfg.jitter)
-        rows = torch.as_tensor([self.task_rows[e] for e in eps])  # (B,)
+        task = np.asarray([self.task_rows[e] for e in eps])  # (B,)
+        rows = self._first_row[task]
+        if self._num_rows.max() > 1:  # no extra draw without phrasings: earlier runs repeat
+            rows = rows + (rng.random(batch_size) * self._num_rows[task]).astype(np.int64)
+        rows = torch.from_numpy(rows)  # (B,)
+        extra = {} if self.instruction_states is None else {
+            "instruction_states": self.instruction_states[rows]}  # (B, L, D)
         return {
+            **extra,
             **{name: t[torch.from_numpy(eps)] for name, t in self.targets.items()},  # (B, D)
             "input_ids": self.input_ids[rows],  # (B, L)
             "attention_mask": self.attention_mask[rows],  # (B, L)

@@ -59,7 +59,8 @@ def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any
             resume_from: Path | None, init_from: str | Path | None) -> GR00TPolicy:
     """A random init (torch's global generator), then the interrupted run's weights
     (``resume_from``) or a trained checkpoint's (``init_from``), if any."""
-    policy = GR00TPolicy(config, image_context_id=prompt.image_context_id)
+    policy = GR00TPolicy(config)
+    policy.backbone.bind_prompt(prompt)
     if resume_from is not None:
         load_resume_weights(policy, resume_from, metadata)
     elif init_from is not None:
@@ -192,6 +193,7 @@ def train(
     resume: bool = False,
     init_from: str | Path | None = None,
     group: DataParallel | None = None,
+    instructions: str | Path | None = None,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -212,6 +214,8 @@ def train(
             environment; one process without torchrun). Each computes its share of every
             global batch of ``cfg.batch_size``; rank 0 alone writes ``out_dir``
             (:mod:`gr00t_policy.train.distributed`).
+        instructions: a file of other phrasings per dataset task (`gr00t_policy.phrasings`),
+            drawn beside the recorded instruction.
     """
     from tqdm import tqdm
 
@@ -223,6 +227,16 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     ds = open_dataset(dataset_dir, embodiment)
+    phrasings = None
+    if instructions is not None:  # read before the slow video decoding: a bad file fails at once
+        from gr00t_policy.phrasings import read_phrasings
+
+        phrasings = read_phrasings(instructions, [ds.tasks[i] for i in sorted(ds.tasks)])
+    encoder = None
+    if policy_config.backbone.has_instruction_encoder:
+        from gr00t_policy.language.instruction import load_instruction_encoder
+
+        encoder = load_instruction_encoder(policy_config.backbone)
     out = Path(out_dir)
     log = read_resume_log(out, cfg) if resume else {}  # checked before the slow video decoding
     start, losses = int(log.get("step", 0)), list(log.get("losses", []))
@@ -231,7 +245,8 @@ def train(
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata = build_metadata(ds, embodiment)
     policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
-    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, aux=aux)
+    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, aux=aux,
+                        phrasings=phrasings, instruction_encoder=encoder)
     # Training-only heads, name -> head; built in registration order (their init draws from
     # torch's global generator).
     heads = torch.nn.ModuleDict({a.name: a.build_head(policy_config, data) for a in aux})
@@ -246,6 +261,8 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
     info = _run_info(dataset_dir, ds.num_episodes, data.num_frames, preset, resumed, init_from,
                      aux_losses)
+    if phrasings is not None:
+        info["instructions"] = {"file": str(instructions), "phrasings": data.texts}
     save = functools.partial(save_run, policy, out, tokenizer, metadata, embodiment, preset,
                              losses, cfg)
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step",

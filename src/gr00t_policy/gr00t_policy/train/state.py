@@ -139,16 +139,27 @@ def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
     return log
 
 
-def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str):
+def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """``part.field`` names where two PolicyConfig dicts differ (either side may lack one)."""
+    return sorted(f"{part}.{k}" for part in ours for k in set(ours[part]) | set(theirs.get(part, {}))
+                  if ours[part].get(k) != theirs.get(part, {}).get(k))
+
+
+def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
+                             *, allow_new_instruction_encoder: bool = False):
     """The checkpoint at ``path``; raises ValueError naming the fields if its model config
-    is not ``policy``'s."""
+    is not ``policy``'s. ``allow_new_instruction_encoder``: the policy may add an instruction
+    encoder to the checkpoint's config (and differ in nothing else)."""
     from gr00t_policy.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)
     ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
+    differ = _differences(ours, theirs)
+    if (allow_new_instruction_encoder and differ and policy.config.backbone.has_instruction_encoder
+            and not ckpt.config.backbone.has_instruction_encoder
+            and all(d.startswith("backbone.instruction_") for d in differ)):
+        return ckpt
     if theirs != ours:
-        differ = sorted(f"{part}.{k}" for part in ours for k in ours[part]
-                        if ours[part][k] != theirs.get(part, {}).get(k))
         raise ValueError(f"{option}: {path} holds another model config than --preset asks for "
                          f"(differs in {differ or 'its layout'}); pass the preset it was trained with")
     return ckpt
@@ -164,8 +175,19 @@ def load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]
 
 
 def load_init_weights(policy: GR00TPolicy, path: Path) -> None:
-    """Start from a trained checkpoint's weights; its model config must be ``policy``'s."""
-    policy.load_state_dict(load_matching_checkpoint(policy, path, "--init-from").policy.state_dict())
-    logger.info("weights initialised from %s", path)
+    """Start from a trained checkpoint's weights; its model config must be ``policy``'s, or
+    the same without an instruction encoder (then the projection of the encoder's states,
+    ``backbone.instruction_proj``, keeps its random init: a fine-tune that gives a trained
+    policy a pretrained language model)."""
+    ckpt = load_matching_checkpoint(policy, path, "--init-from", allow_new_instruction_encoder=True)
+    missing, unexpected = policy.load_state_dict(ckpt.policy.state_dict(), strict=False)
+    new = [k for k in missing if not k.startswith("backbone.instruction_proj.")]
+    if new or unexpected:
+        raise ValueError(f"--init-from: {path} lacks {new} and has unexpected {unexpected}; "
+                         "pass a checkpoint of the same preset")
+    if missing:
+        logger.info("weights initialised from %s; new, randomly initialised: %s", path, missing)
+    else:
+        logger.info("weights initialised from %s", path)
 
 

@@ -202,21 +202,25 @@ def phrasings_for(args: argparse.Namespace) -> dict[str, tuple[str, ...]] | None
 
 def unknown_words(checkpoint: str, phrasings: Mapping[str, Sequence[str]]
                   ) -> dict[str, list[str]] | None:
-    """{phrasing: the words the checkpoint's tokenizer reads as its unknown token}; None (and
-    a warning) when the tokenizer cannot be read: the evaluation does not need it."""
-    from gr00t_policy.prompt import load_tokenizer, unknown_words as unknown_in
+    """{phrasing: the words the checkpoint's tokenizer reads as its unknown token} (none for a
+    checkpoint whose instruction encoder reads every word); None (and a warning) when the
+    tokenizer cannot be read: the evaluation does not need it."""
+    from gr00t_policy.backbone_config import BackboneConfig
+    from gr00t_policy.checkpoint import read_checkpoint_config
+    from gr00t_policy.prompt import PromptBuilder, load_tokenizer
 
     try:
-        tokenizer = load_tokenizer(checkpoint)
-    except (OSError, ValueError) as exc:
+        config = BackboneConfig.from_dict(read_checkpoint_config(checkpoint)["backbone"])
+        builder = PromptBuilder(load_tokenizer(checkpoint), config)
+    except (OSError, ValueError, KeyError) as exc:
         log.warning("cannot read the tokenizer of %s (%s); the report will not say which "
                     "words of a phrasing it does not know", checkpoint, exc)
         return None
-    found = {said: unknown_in(tokenizer, said) for p in phrasings.values() for said in p}
+    found = {said: builder.unknown_words(said) for p in phrasings.values() for said in p}
     for said, words in found.items():
         if words:
             log.info("phrasing %r: the checkpoint's tokenizer does not know %s (read as %s)",
-                     said, ", ".join(repr(w) for w in words), tokenizer.unk_token)
+                     said, ", ".join(repr(w) for w in words), builder.tokenizer.unk_token)
     return found
 
 
