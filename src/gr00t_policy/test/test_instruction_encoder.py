@@ -126,7 +126,11 @@ def test_tokens_depend_on_the_encoder_states(runner):
     assert mask.sum() > 16 and np.abs(a - b).max() > 1e-4
     # Same words, other states: the tokens follow the states, not the words.
     encoder = runner.instruction_encoder
+    runner.encode(image, "raise your left hand")
     encoder._cache["raise your left hand"] = encoder.states("raise your left hand").flip(-1)
+    again, _ = runner.encode(image, "raise your left hand")  # the runner kept its inputs
+    assert np.array_equal(again, a)
+    runner.encode(image, "raise your right hand")
     c, _ = runner.encode(image, "raise your left hand")
     assert np.abs(a - c).max() > 1e-4
 
