@@ -52,6 +52,10 @@ fi
 # __init__ needs the dependencies --no-deps leaves out).
 "$VENV/bin/python" -c "from gr00t_policy.language.source import find_gguf; find_gguf()" \
   || { echo "setup: the pretrained language model's package is missing (see the error above)" >&2; exit 1; }
+# A checkpoint whose System 2 reads instructions with that model finds it in an import cache
+# (gr00t_policy.language.instruction); fill it now (~13 s, once) rather than at the first start.
+HF_HUB_OFFLINE=1 "$VENV/bin/gr00t-policy" import-lm --for-checkpoint checkpoints/nano \
+  || { echo "setup: could not import the committed checkpoint's language model" >&2; exit 1; }
 
 # 4. The ROS wheels were built under /opt/python/cp311-cp311 (manylinux). Their exported
 # CMake targets name that prefix's Python and numpy include directories, which do not

@@ -20,6 +20,7 @@ preset) the frozen pretrained LM that reads the instruction lives outside this m
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -358,6 +359,7 @@ class BackboneRunner:
         self.prompt = PromptBuilder(tokenizer, self.config)
         self.instruction_encoder = instruction_encoder
         self._last_inputs = None  # (instruction, prompt_inputs' result) of the latest call
+        self._inputs_lock = threading.Lock()
         backbone.bind_prompt(self.prompt)
         self.backbone = backbone.to(device=self.device, dtype=self.dtype).eval()
         self._backbone_id = backbone_id
@@ -389,14 +391,18 @@ class BackboneRunner:
         Raises ValueError when the prompt is over max_tokens."""
         if self.instruction_encoder is None:
             return self.prompt.encode(instruction, num_images=self.config.num_views), None
-        if self._last_inputs is not None and self._last_inputs[0] == instruction:
-            return self._last_inputs[1]  # System 2 encodes one instruction for many frames
-        states = self.instruction_encoder.states(instruction)  # (n, D)
-        prompt = self.prompt.encode(instruction, num_images=self.config.num_views,
-                                    text_slots=states.shape[0])
-        inputs = prompt, aligned_states(prompt.input_ids, self.prompt.text_context_id, states)
-        self._last_inputs = (instruction, inputs)
-        return inputs
+        # System 2 calls this from its inference thread and, for a new instruction, from its
+        # executor (check_instruction): one at a time.
+        with self._inputs_lock:
+            last = self._last_inputs
+            if last is not None and last[0] == instruction:
+                return last[1]  # System 2 encodes one instruction for many frames
+            states = self.instruction_encoder.states(instruction)  # (n, D)
+            prompt = self.prompt.encode(instruction, num_images=self.config.num_views,
+                                        text_slots=states.shape[0])
+            inputs = prompt, aligned_states(prompt.input_ids, self.prompt.text_context_id, states)
+            self._last_inputs = (instruction, inputs)
+            return inputs
 
     def check_instruction(self, instruction: str) -> None:
         """Raise ValueError when ``instruction`` does not fit the backbone's max_tokens

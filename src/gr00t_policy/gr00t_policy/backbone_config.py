@@ -213,6 +213,11 @@ class BackboneConfig:
             raise ValueError("BackboneConfig.instruction_encoder must be a string (\"\" for "
                              f"none), got {self.instruction_encoder!r}")
         if not self.instruction_encoder:
+            set_ = [n for n in _INSTRUCTION_ENCODER_FIELDS[1:]
+                    if getattr(self, n) != _NO_ENCODER_DEFAULTS[n]]
+            if set_:
+                raise ValueError(f"BackboneConfig sets {set_} but instruction_encoder is \"\"; "
+                                 "name the encoder or leave those fields at their defaults")
             return
         sha = self.instruction_encoder_sha256
         if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
@@ -223,7 +228,8 @@ class BackboneConfig:
             _positive_int(name, getattr(self, name))
         token = self.instruction_context_token
         if not isinstance(token, str) or not token or token in (
-                self.image_start_token, self.image_end_token, self.image_context_token):
+                self.image_start_token, self.image_end_token, self.image_context_token,
+                "<|im_start|>", "<|im_end|>"):
             raise ValueError(
                 "BackboneConfig.instruction_context_token must be a non-empty string other "
                 f"than the image tokens, got {token!r}")
@@ -304,6 +310,10 @@ _INSTRUCTION_ENCODER_FIELDS = (
     "instruction_encoder", "instruction_encoder_sha256", "instruction_encoder_layers",
     "instruction_encoder_dim", "instruction_context_token",
 )
+_NO_ENCODER_DEFAULTS = {
+    "instruction_encoder_sha256": "", "instruction_encoder_layers": 0,
+    "instruction_encoder_dim": 0, "instruction_context_token": "<TXT_CONTEXT>",
+}
 
 
 def gr00t_n1_backbone() -> BackboneConfig:

@@ -186,6 +186,7 @@ def read_phrasings(path: str | Path, tasks: Sequence[str],
     issues: list[Issue] = []
     result: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}  # normalized phrasing -> its task
+    own = {task_key(t): t for t in known}  # each task's own instruction -> the task
     for key, value in data.items():
         line = key_lines.get(key)
         if not isinstance(key, str):
@@ -227,6 +228,12 @@ def read_phrasings(path: str | Path, tasks: Sequence[str],
             if not said:
                 issues.append(Issue(key, f"phrasing {i} is empty",
                                     "write some words or remove the item", at))
+                continue
+            named = own.get(task_key(said))
+            if named is not None and named != task:
+                issues.append(Issue(key, f"phrasing {i} {said!r} is the instruction of task "
+                                    f"{named!r}; the two tasks could not be told apart",
+                                    "remove it or move it under that task", at))
                 continue
             other = owner.get(_norm(said))
             if other == task:

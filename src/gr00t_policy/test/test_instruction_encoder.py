@@ -67,6 +67,8 @@ def test_config_without_an_encoder_reads_and_hashes_as_before():
         _config(instruction_encoder_sha256="nope")
     with pytest.raises(ValueError, match="instruction_context_token"):
         _config(instruction_context_token="<IMG_CONTEXT>")
+    with pytest.raises(ValueError, match=r"sets \['instruction_encoder_dim'\] but instruction_encoder"):
+        dataclasses.replace(nano_backbone(), instruction_encoder_dim=576)
 
 
 def test_the_checkpoints_own_directory_is_used_and_checked(ckpt_dir, tmp_path_factory):

@@ -131,6 +131,13 @@ def test_all_problems_at_once(tmp_path: Path) -> None:
     assert text.count("Fix: ") == 3 and "3 problems" in text
 
 
+def test_a_phrasing_may_be_its_own_tasks_instruction_but_not_anothers(tmp_path: Path) -> None:
+    assert read_phrasings(write(tmp_path, f"{RAISE_LEFT}: [{RAISE_LEFT.upper()}]\n")) == {
+        RAISE_LEFT: (RAISE_LEFT.upper(),)}
+    text = problems(write(tmp_path, f"{RAISE_LEFT}: [Raise your right hand.]\n"))
+    assert "is the instruction of task 'raise your right hand'" in text
+
+
 # -- the seed -> (task, phrasing) rule -------------------------------------------------------
 
 def test_the_phrasing_depends_on_the_seed_alone_and_covers_every_phrasing_evenly() -> None:

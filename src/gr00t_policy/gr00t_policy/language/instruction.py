@@ -7,7 +7,8 @@ one per token of that turn, are what the backbone projects into its prompt in pl
 ``instruction_context_token`` slots (`gr00t_policy.prompt`, `gr00t_policy.backbone`).
 
 The states depend on the text alone, so they are computed once per instruction and kept
-(``cache_size`` instructions, least recently used dropped): System 2 pays the encoder's ~25 ms
+(``cache_size`` instructions, least recently used dropped): System 2 pays the encoder's forward
+(24 ms for a short instruction on a quiet 2-core machine, ~50 ms beside the running graph)
 when the instruction changes, not at 10 Hz, and training computes the states of every phrasing
 once before its first step.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -100,12 +102,20 @@ def _import_into_cache(config: BackboneConfig, out: Path) -> None:
             f"the installed {gguf.name} has sha256 {sha[:16]}... but the checkpoint's encoder "
             f"was cut from {config.instruction_encoder_sha256[:16]}...; install the version it "
             f"was trained with (`{source.install_command}`)")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
     logger.info("importing %s (%d layers) from %s into %s, once",
                 config.instruction_encoder, config.instruction_encoder_layers, gguf, out)
-    import_language_model(tmp, num_layers=config.instruction_encoder_layers, source=source,
-                          overwrite=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not (out / MANIFEST_FILE).is_file():
+            shutil.rmtree(out)  # an interrupted copy of ours, never a user's directory
+        import_language_model(tmp, num_layers=config.instruction_encoder_layers, source=source,
+                              overwrite=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise LanguageModelError(
+            f"cannot write the language model cache {out} ({exc}); point ${CACHE_ENV} at a "
+            "writable directory, or put the model in CKPT/language_model/") from exc
     try:
         tmp.rename(out)
     except OSError:  # another process finished first: keep its directory
@@ -139,6 +149,16 @@ def resolve_language_model_dir(config: BackboneConfig, checkpoint_dir: str | Pat
     return cached
 
 
+def _load(directory: Path, device: str) -> LoadedLanguageModel:
+    try:
+        return load_language_model(directory, device=device, dtype=torch.float32)
+    except LanguageModelError as exc:
+        if directory.parent == cache_root():
+            raise LanguageModelError(f"{exc} (in the import cache: remove {directory} and it is "
+                                     "imported again)") from exc
+        raise
+
+
 class InstructionEncoder:
     """Instruction text -> the frozen LM's hidden states, one row per token of its input."""
 
@@ -155,6 +175,7 @@ class InstructionEncoder:
         self.path = loaded.path
         self.cache_size = cache_size
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -179,22 +200,24 @@ class InstructionEncoder:
         return [hidden[i, hidden.shape[1] - len(r):].clone() for i, r in enumerate(rows)]
 
     def states(self, instruction: str) -> torch.Tensor:
-        """Hidden states (n, dim) float32 of one instruction, from the cache when seen."""
+        """Hidden states (n, dim) float32 of one instruction, from the cache when seen
+        (thread-safe: one caller computes at a time)."""
         key = instruction.strip()
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        (out,) = self.states_of([key])
-        self._cache[key] = out
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return out
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+            (out,) = self.states_of([key])
+            self._cache[key] = out
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+            return out
 
 
 def load_instruction_encoder(config: BackboneConfig, checkpoint_dir: str | Path | None = None,
                              *, device: str = "cpu", cache_size: int = 64) -> InstructionEncoder:
     """The config's encoder, in float32 on ``device`` (`resolve_language_model_dir`)."""
     directory = resolve_language_model_dir(config, checkpoint_dir)
-    loaded = load_language_model(directory, device=device, dtype=torch.float32)
+    loaded = _load(directory, device)
     return InstructionEncoder(loaded, config, cache_size=cache_size)

@@ -35,6 +35,7 @@ from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.normalization import compute_statistics, metadata_entry
 from gr00t_policy.policy_config import PolicyConfig
+from gr00t_policy.phrasings import task_key
 from gr00t_policy.processor import Processor
 from gr00t_policy.prompt import PromptBuilder
 from gr00t_policy.train.auxiliary import AuxLoss
@@ -165,7 +166,7 @@ class TrainingData:
         first_row, num_rows = [], []
         for i in task_ids:
             said = [ds.tasks[i]] + [p for p in (phrasings or {}).get(ds.tasks[i], ())
-                                    if p.strip() != ds.tasks[i].strip()]
+                                    if task_key(p) != task_key(ds.tasks[i])]
             first_row.append(len(texts))
             num_rows.append(len(said))
             texts.extend(said)

@@ -263,6 +263,10 @@ def train(
                      aux_losses)
     if phrasings is not None:
         info["instructions"] = {"file": str(instructions), "phrasings": data.texts}
+    then = log.get("instructions", {})
+    if resume and then.get("phrasings") != info.get("instructions", {}).get("phrasings"):
+        raise ValueError(f"--resume: {out} was trained with other --instructions (its phrasings "
+                         f"came from {then.get('file', 'no file')!r}); pass the same file")
     save = functools.partial(save_run, policy, out, tokenizer, metadata, embodiment, preset,
                              losses, cfg)
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step",
