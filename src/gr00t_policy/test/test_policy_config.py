@@ -60,15 +60,21 @@ def tiny_batch(config: PolicyConfig, batch: int = 2) -> dict[str, torch.Tensor]:
 
 
 def test_presets_are_consistent():
-    assert set(POLICY_PRESETS) == {"gr00t-n1-2b", "nano"}
+    assert set(POLICY_PRESETS) == {"gr00t-n1-2b", "nano", "nano-smollm2"}
     nano = get_preset("nano")
     assert nano.backbone.output_dim == nano.action_head.cross_attention_dim == 128
+    # nano-smollm2 is nano plus the instruction encoder, nothing else
+    smol = get_preset("nano-smollm2").to_dict()
+    assert smol["action_head"] == nano.to_dict()["action_head"]
+    assert {k: v for k, v in smol["backbone"].items() if not k.startswith("instruction_")} == (
+        nano.to_dict()["backbone"])
+    assert smol["backbone"]["instruction_encoder_dim"] == 576
     full = get_preset("gr00t-n1-2b")
     assert full.backbone.output_dim == full.action_head.cross_attention_dim == 1536
 
 
 def test_unknown_preset_lists_and_suggests():
-    with pytest.raises(ValueError, match=r"'gr00t-n1'.*\['gr00t-n1-2b', 'nano'\].*'gr00t-n1-2b'"):
+    with pytest.raises(ValueError, match=r"'gr00t-n1'.*\['gr00t-n1-2b', 'nano', 'nano-smollm2'\].*'gr00t-n1-2b'"):
         get_preset("gr00t-n1")
 
 

@@ -49,6 +49,7 @@ EVERY_FIELD = {
     "embodiment": ["--embodiment", "e.yaml"], "threads": ["--threads", "2"],
     "precision": [], "progress": ["--no-progress"], "resume": ["--resume"],
     "init_from": ["--init-from", "C"], "token_stats_samples": ["--token-stats-samples", "0"],
+    "instructions": ["--instructions", "P.yaml"],
 }
 
 
