@@ -140,12 +140,11 @@ class EagleBackbone(nn.Module):
     from the checkpoint's tokenizer).
     """
 
-    def __init__(self, config: BackboneConfig, image_context_id: int | None = None,
-                 text_context_id: int | None = None) -> None:
+    def __init__(self, config: BackboneConfig, image_context_id: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.image_context_id = image_context_id
-        self.text_context_id = text_context_id
+        self.text_context_id: int | None = None  # set by bind_prompt
         self.model = EagleVLM(config)
         self.linear = nn.Linear(config.lm_hidden_size, config.output_dim)
         if config.has_instruction_encoder:

@@ -184,11 +184,11 @@ def _import_lm(args: argparse.Namespace) -> int:
 def _import_lm_for_checkpoint(ckpt: Path) -> int:
     """Make sure the instruction encoder a checkpoint names is in the import cache (or the
     checkpoint's own language_model/), importing it from the installed package if not."""
-    from gr00t_policy.backbone_config import BackboneConfig
     from gr00t_policy.checkpoint import read_checkpoint_config
     from gr00t_policy.language.instruction import resolve_language_model_dir
+    from gr00t_policy.policy_config import PolicyConfig
 
-    config = BackboneConfig.from_dict(read_checkpoint_config(ckpt)["backbone"])
+    config = PolicyConfig.from_dict(read_checkpoint_config(ckpt)).backbone
     if not config.has_instruction_encoder:
         print(f"{ckpt}: no instruction encoder (its backbone reads the words itself); nothing "
               "to import")

@@ -19,8 +19,8 @@ SetInstruction service, the camera subscription check and the 1 Hz diagnostics t
 only checks each camera message's layout and keeps the newest. One exception: with a
 checkpoint whose instruction encoder is a pretrained language model (the nano-smollm2
 preset), checking a new instruction runs that model once (24-50 ms on 2 cores; the states are
-kept for the instruction, so repeating it costs nothing), in the service or topic callback. A converter thread
-(converter.py) converts (or decodes) the newest message of every camera and resizes it to
+kept for the instruction, so repeating it costs nothing), in the service or topic callback.
+A converter thread (converter.py) converts (or decodes) the newest message of every camera and resizes it to
 the backbone's input size, timed to finish just before the next tick. A dedicated
 inference thread ticks at ``rate_hz``, takes the newest frame of every camera and runs the
 backbone. A slow inference therefore never delays a frame or a service reply, and when

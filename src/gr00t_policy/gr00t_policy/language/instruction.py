@@ -172,14 +172,9 @@ class InstructionEncoder:
                 f"{config.instruction_encoder_dim}")
         self.model = loaded.model.eval().requires_grad_(False)
         self.tokenizer = loaded.tokenizer
-        self.path = loaded.path
         self.cache_size = cache_size
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
-
-    @property
-    def dim(self) -> int:
-        return self.model.hidden_size
 
     def token_ids(self, instruction: str) -> list[int]:
         """The encoder's input ids for ``instruction`` (stripped), as one ChatML user turn."""

@@ -205,12 +205,12 @@ def unknown_words(checkpoint: str, phrasings: Mapping[str, Sequence[str]]
     """{phrasing: the words the checkpoint's tokenizer reads as its unknown token} (none for a
     checkpoint whose instruction encoder reads every word); None (and a warning) when the
     tokenizer cannot be read: the evaluation does not need it."""
-    from gr00t_policy.backbone_config import BackboneConfig
     from gr00t_policy.checkpoint import read_checkpoint_config
+    from gr00t_policy.policy_config import PolicyConfig
     from gr00t_policy.prompt import PromptBuilder, load_tokenizer
 
     try:
-        config = BackboneConfig.from_dict(read_checkpoint_config(checkpoint)["backbone"])
+        config = PolicyConfig.from_dict(read_checkpoint_config(checkpoint)).backbone
         builder = PromptBuilder(load_tokenizer(checkpoint), config)
     except (OSError, ValueError, KeyError) as exc:
         log.warning("cannot read the tokenizer of %s (%s); the report will not say which "
