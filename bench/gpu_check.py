@@ -177,19 +177,30 @@ def main(argv: list[str] | None = None) -> int:
                 cond, x["state"], slot, x["noise"], args.steps), runs, warmup, sync)
         return {"what": "head.sample_from_conditioning, synchronized", **percentiles(ms)}
 
-    def runner_latency(backend: str) -> dict[str, Any]:
+    def runner_latency(backend: str, ref: np.ndarray | None = None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as cache:
             runner = make_runner(backend, head, embodiment_slot=args.slot, num_steps=args.steps,
                                  num_tokens=num_tokens, cache_dir=cache, device=device)
             runner.set_conditioning(ex["tokens"][0], ex["mask"][0])
             ms = time_ms(lambda: runner.sample(ex["state"][0, 0], ex["noise"][0]), runs, warmup,
                          lambda: None)  # sample returns host numpy: already synchronized
-            ref = head_reference()
+            ref = head_reference() if ref is None else ref
             got = runner.sample(ex["state"][0, 0], ex["noise"][0])
-        diff = float(np.abs(got - ref).max())
         return {"what": f"{type(runner).__name__}.sample (numpy in/out)", **percentiles(ms),
-                "max_abs_diff_vs_torch_fp32": diff,
+                "max_abs_diff_vs_torch_fp32": float(np.abs(got - ref).max()),
+                "mean_abs_diff_vs_torch_fp32": float(np.abs(got - ref).mean()),
                 "reference_abs_max": float(np.abs(ref).max())}
+
+    def tf32_latency() -> dict[str, Any]:
+        # What TF32 matmuls would buy System 1 (it keeps strict float32 today) and how far
+        # they move the actions: the reference is taken in float32 before the switch.
+        ref = head_reference()
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            return runner_latency("torch", ref)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
     def guided_latency() -> dict[str, Any]:
         # Real-time chunking's guided sampling: eager with autograd (a vector-Jacobian product
@@ -235,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check.part("action_head_torch_eager", eager)
     check.part("action_head_torch_cuda_graph", lambda: runner_latency("torch"), needs=no_gpu)
+    check.part("action_head_torch_cuda_graph_tf32", tf32_latency, needs=no_gpu)
     if args.dry_run:  # the runner, timing and agreement code of the GPU parts, on the CPU
         check.part("action_head_torch_runner_cpu_stand_in", lambda: runner_latency("torch"))
     check.part("action_head_rtc_guided", guided_latency)

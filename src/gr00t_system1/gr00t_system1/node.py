@@ -215,10 +215,13 @@ class System1Node(LifecycleNode):
             s.max_future_stamp_s)
         self.state_gate = StateGate(emb, s.max_future_stamp_s)
         t0 = time.monotonic()
-        if s.backend == "torch" and s.device == "cpu":
+        if s.backend == "torch":
             import torch
 
-            torch.set_num_threads(s.ort_threads)
+            if s.device == "cpu":
+                torch.set_num_threads(s.ort_threads)
+            # process-wide, read when the CUDA graph is captured: set before the runner exists
+            torch.set_float32_matmul_precision(s.float32_matmul_precision)
         # rtc guides each chunk towards the previous ones: onnxruntime and TensorRT need the
         # guided graph beside the plain one (exported on first use and cached).
         rtc = s.chunk_mode == "rtc"

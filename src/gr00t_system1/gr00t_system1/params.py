@@ -30,6 +30,12 @@ SPECS = (
     Spec("backend", "string", "onnxruntime", "Action head backend.", choices=BACKENDS),
     Spec("device", "string", "cpu",
          "torch device for the torch backend (cpu, cuda, cuda:1); tensorrt always uses CUDA."),
+    Spec("float32_matmul_precision", "string", "highest",
+         "torch backend on CUDA: highest keeps float32 matrix products strict; high lets "
+         "them use TF32 (on an H200 the GR00T-N1-size head took 7.8 instead of 18.2 ms per "
+         "4-step chunk and its actions moved by at most 2.5e-4 in normalized units: "
+         "docs/BENCHMARKS.md, \"On an NVIDIA H200\"). Other backends ignore it.",
+         choices=("highest", "high")),
     Spec("control_rate_hz", "double", UNSET,
          "Command rate in Hz. Unset: the YAML's rates.system1_hz.",
          range=Range(1.0, 2000.0), example="120"),
@@ -106,6 +112,7 @@ class Settings:
     embodiment: str
     backend: str
     device: str
+    float32_matmul_precision: str
     control_rate_hz: float | None
     denoising_steps: int
     state_staleness_s: float | None
