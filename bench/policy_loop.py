@@ -57,7 +57,7 @@ def main() -> int:
     from gr00t_sim.collect import task_for_seed as collect_task_for_seed
     from gr00t_sim.evaluation.schedule import task_for_seed, task_list
     from gr00t_sim.tasks import Task
-    from gr00t_sim.world import G1World, HeadCamera
+    from gr00t_sim.world import SimWorld, HeadCamera
 
     torch.set_num_threads(args.threads)
     ckpt = Path(args.checkpoint)
@@ -66,8 +66,8 @@ def main() -> int:
     emb = policy.emb
     if args.exec_rows > policy.horizon:
         ap.error(f"--exec-rows {args.exec_rows} exceeds the action horizon {policy.horizon}")
-    world = G1World()
-    camera = HeadCamera(world.model)
+    world = SimWorld()
+    camera = HeadCamera(world)
     index = {n: i for i, n in enumerate(world.robot_joints)}
     state_idx = np.array([index[n] for n in emb.state_joints])
     action_idx = np.array([index[n] for n in emb.action_joints])

@@ -36,9 +36,9 @@ def sim_frames(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     os.environ.setdefault("MUJOCO_GL", "egl")
     import mujoco
 
-    from gr00t_sim.world import G1World
+    from gr00t_sim.world import SimWorld
 
-    world = G1World()
+    world = SimWorld()
     world.reset(seed)
     model = world.model
     model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)

@@ -40,7 +40,7 @@ def main() -> int:
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.runtime.bundle import PolicyBundle
     from gr00t_sim.evaluation.schedule import task_for_seed, task_list
-    from gr00t_sim.world import G1World, HeadCamera
+    from gr00t_sim.world import SimWorld, HeadCamera
 
     torch.set_num_threads(2)
     emb = load_embodiment(args.embodiment)
@@ -48,8 +48,8 @@ def main() -> int:
     encoder = bundle.backbone_runner()
     runner = bundle.action_runner("torch", num_steps=args.steps)
     proc = bundle.processor
-    world = G1World()
-    camera = HeadCamera(world.model)
+    world = SimWorld()
+    camera = HeadCamera(world)
     index = {n: i for i, n in enumerate(world.robot_joints)}
     state_idx = np.array([index[n] for n in emb.state_joints])
     cols = proc.action_mask()

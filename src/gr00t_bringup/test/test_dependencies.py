@@ -27,7 +27,7 @@ def sources() -> list[Path]:
 def test_the_import_scan_sees_lazy_and_dynamic_imports(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import os\n"
-                     "def f():\n    from gr00t_sim.world import G1World\n"
+                     "def f():\n    from gr00t_sim.world import SimWorld\n"
                      "def g():\n    import importlib\n    importlib.import_module('mujoco')\n")
     assert imported_modules(probe) == {"os", "gr00t_sim", "importlib", "mujoco"}
 

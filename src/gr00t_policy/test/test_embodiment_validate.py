@@ -166,3 +166,42 @@ def test_acceleration_and_margin_must_be_positive(g1):
     g1["plausibility"] = {"position_margin": -1.0}
     paths = {i.path for i in _issues(g1)}
     assert paths == {"joint_groups.waist.joints[0].acceleration", "plausibility.position_margin"}
+
+
+@pytest.mark.parametrize("change, path, words", [
+    (lambda s: s["rest_pose"].update(left_knee_joint=0.1), "simulator.rest_pose.left_knee_joint",
+     "not an action joint"),
+    (lambda s: s["rest_pose"].update(left_elbow_joint=9.0), "simulator.rest_pose.left_elbow_joint",
+     "outside the joint's limits"),
+    (lambda s: s["expert"]["waist_joints"].append("waist_yaw"),
+     "simulator.expert.waist_joints[2]", "did you mean 'waist_yaw_joint'?"),
+    (lambda s: s["expert"]["arm_groups"].update(left="left_arms"),
+     "simulator.expert.arm_groups.left", "did you mean 'left_arm'?"),
+    (lambda s: s["expert"].update(noise_groups=["waist", "legs"]),
+     "simulator.expert.noise_groups[1]", "not a joint group"),
+    (lambda s: s["cameras"].update(wrist={"body": "torso_link", "pos": [0, 0, 0]}),
+     "simulator.cameras.wrist", "not one of `cameras`"),
+    (lambda s: s.update(cameras={"ego": s["cameras"]["head"]}), "simulator.cameras.ego",
+     "not one of `cameras`"),
+    (lambda s: s["palms"]["left"].update(quat=[1, 0, 0]), "simulator.palms.left.quat",
+     "4"),
+    (lambda s: s["cameras"]["head"].update(pitch_deg=120.0),
+     "simulator.cameras.head.pitch_deg", "90"),
+])
+def test_the_simulator_section_is_checked_against_the_file(g1, change, path, words):
+    """The simulator section's references to joints, groups and cameras are checked like
+    the rest of the file, each mistake once, with its key path."""
+    sim = copy.deepcopy(g1["simulator"])
+    change(sim)
+    issues = _issues({**g1, "simulator": sim})
+    assert path in [i.path for i in issues], issues
+    issue = next(i for i in issues if i.path == path)
+    assert words in f"{issue.message} {issue.fix}", issue
+
+
+def test_a_file_without_a_simulator_section_is_still_a_robot(g1):
+    """The runtime never needs the section: without it the file parses to the same robot."""
+    del g1["simulator"]
+    emb = parse_embodiment(g1, "test")
+    assert emb.simulator is None
+    assert emb.checkpoint_entry() == load_embodiment(G1_YAML).checkpoint_entry()

@@ -53,9 +53,9 @@ import numpy as np  # noqa: E402
 
 from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
-from gr00t_sim.expert import ExpertConfig, ScriptedExpert  # noqa: E402
+from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
 from gr00t_sim.tasks import Task, all_instructions  # noqa: E402
-from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
+from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +80,13 @@ class CollectConfig:
             dropped; faded, few are. But a policy fine-tuned on faded holds held fewer
             touches (25/48 strict against 30/48, docs/BENCHMARKS.md): still holds teach
             nothing about getting back.
-        waist_ik_scale: the expert's ExpertConfig.waist_ik_scale (how freely it moves the
-            waist; 1 = as much as an arm joint).
-        touch_height: the expert's ExpertConfig.touch_height (m, the palm's target height
-            above the cube's centre). Its thumb hangs below the palm and pushes the cube
-            ~2 cm at the default (bench/expert_hold.py); higher touches push it less.
-        palm_roll_deg: the expert's ExpertConfig.palm_roll_deg (0: the palm flat, as the
-            committed checkpoint's first-stage data was recorded).
+        waist_ik_scale, touch_height, palm_roll_deg: override the expert's settings of these
+            names (gr00t_sim.expert.ExpertConfig: how freely it moves the waist, the palm's
+            target height above the touched cube's centre, the palm's roll for touches);
+            None, the default, keeps the robot's (`simulator.expert.params`, else
+            ExpertConfig's). The G1's thumb hangs below the palm and pushes the cube ~2 cm at
+            the default touch height (bench/expert_hold.py); the committed checkpoint's
+            first-stage data was recorded with palm_roll_deg 0.
     """
 
     hold_s: float = 0.5
@@ -94,9 +94,9 @@ class CollectConfig:
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
     noise_fade_s: float = 0.0
-    waist_ik_scale: float = 1.0
-    touch_height: float = ExpertConfig.touch_height
-    palm_roll_deg: float = ExpertConfig.palm_roll_deg
+    waist_ik_scale: float | None = None
+    touch_height: float | None = None
+    palm_roll_deg: float | None = None
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:
@@ -138,25 +138,28 @@ class DemoRecorder:
     """World + head camera + expert for one embodiment; :meth:`record` runs one episode."""
 
     def __init__(self, emb: EmbodimentConfig, cfg: CollectConfig | None = None,
-                 world: G1World | None = None) -> None:
+                 world: SimWorld | None = None) -> None:
         cams = [c.name for c in emb.cameras]
-        if cams != ["head"]:
-            raise ValueError(f"the simulator renders one camera, 'head'; embodiment {emb.name!r} "
+        if len(cams) != 1:
+            raise ValueError(f"the recorder renders one camera; embodiment {emb.name!r} "
                              f"asks for {cams}")
         self.emb = emb
         self.cfg = cfg or CollectConfig()
-        self.world = world or G1World()
-        self.camera = HeadCamera(self.world.model)
-        self.expert = ScriptedExpert(self.world, emb.action_joints, emb.action_dt,
-                                     ExpertConfig(waist_ik_scale=self.cfg.waist_ik_scale,
-                                                  touch_height=self.cfg.touch_height,
-                                                  palm_roll_deg=self.cfg.palm_roll_deg))
+        self.world = world or SimWorld(emb)
+        self.camera_name = cams[0]
+        self.camera = HeadCamera(self.world, self.camera_name)
+        c = self.cfg
+        self.expert = ScriptedExpert(
+            self.world, emb.action_joints, emb.action_dt,
+            expert_config(self.world.sim, waist_ik_scale=c.waist_ik_scale,
+                          touch_height=c.touch_height, palm_roll_deg=c.palm_roll_deg))
         index = {n: i for i, n in enumerate(self.world.robot_joints)}
         missing = [n for n in emb.state_joints if n not in index]
         if missing:
             raise ValueError(f"embodiment {emb.name!r} state joints {missing} are not in the model")
         self._state_idx = np.array([index[n] for n in emb.state_joints])
-        self._noisy = np.array(["_hand_" not in n for n in emb.action_joints])  # waist + arms
+        noisy = {j.name for g in self.world.sim.expert.noise_groups for j in emb.group(g).joints}
+        self._noisy = np.array([n in noisy for n in emb.action_joints])
         substeps = emb.action_dt / self.world.model.opt.timestep
         if abs(substeps - round(substeps)) > 1e-6:
             raise ValueError(f"action_dt {emb.action_dt} is not a multiple of the physics "
@@ -255,7 +258,8 @@ def collect(
             f"{EVAL_SEED_START}); seed {seed} + up to {max_attempts} attempts crosses it"
         )
     recorder = DemoRecorder(emb, cfg)
-    size = recorder.image_size
+    size, camera = recorder.image_size, recorder.camera_name
+    expert_settings = asdict(recorder.expert.cfg)
     pool = None
     if workers > 1:
         recorder.close()  # the workers render; no GL context is needed here
@@ -284,7 +288,7 @@ def collect(
                     )
                 demo = next(demos)
                 if demo.success:
-                    writer.add_episode(demo.states, demo.actions, {"head": demo.frames}, demo.task,
+                    writer.add_episode(demo.states, demo.actions, {camera: demo.frames}, demo.task,
                                        extra={"seed": demo.seed,
                                               "goal_position": demo.info["goal_position"],
                                               "object_positions": demo.info["object_positions"]})
@@ -301,7 +305,8 @@ def collect(
             recorder.close()
     summary = {"episodes": episodes, "attempts": s - seed, "failed_seeds": failed,
                "frames": frames, "seconds": time.perf_counter() - start,
-               "first_seed": seed, "codec": codec, "config": asdict(cfg or CollectConfig())}
+               "first_seed": seed, "codec": codec, "config": asdict(cfg or CollectConfig()),
+               "embodiment": emb.name, "expert": expert_settings}
     (Path(out) / "meta" / "collect.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -352,12 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--noise-fade-s", type=float, default=CollectConfig.noise_fade_s,
                    help="s; the perturbation fades to zero this long after the first success "
                    "(0: no fade)")
-    p.add_argument("--touch-height", type=float, default=CollectConfig.touch_height,
-                   help="m; the expert's palm target above the touched cube's centre")
-    p.add_argument("--palm-roll-deg", type=float, default=CollectConfig.palm_roll_deg,
-                   help="deg; the expert's palm roll for touches, thumb side up (0: flat)")
-    p.add_argument("--waist-ik-scale", type=float, default=CollectConfig.waist_ik_scale,
-                   help="how freely the expert's IK moves the waist (1: like an arm joint)")
+    robots = "default: the robot's (simulator.expert.params, else the expert's own)"
+    p.add_argument("--touch-height", type=float, default=None,
+                   help=f"m; the expert's palm target above the touched cube's centre ({robots})")
+    p.add_argument("--palm-roll-deg", type=float, default=None,
+                   help=f"deg; the expert's palm roll for touches, thumb side up, 0 flat ({robots})")
+    p.add_argument("--waist-ik-scale", type=float, default=None,
+                   help=f"how freely the expert's IK moves the waist, 1 like an arm joint ({robots})")
     p.add_argument("--workers", type=int, default=1,
                    help="processes recording episodes (the dataset is the same for any number)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")

@@ -1,12 +1,15 @@
 """A scripted expert for the eight tabletop tasks: IK keyframes, minimum-jerk in joint space.
 
 ROS-free. At ``reset`` the expert solves damped-least-squares inverse kinematics, to
-convergence and from the rest pose, for a few palm keyframes of the named arm (the waist's yaw
-and pitch plus the arm's 7 joints, on a private MjData: the simulation is never touched). The
+convergence and from the rest pose, for a few palm keyframes of the named arm (the robot's
+``simulator.expert``: waist joints, then the arm's group; for the G1 the waist's yaw and pitch
+plus the arm's 7 joints), on a private MjData: the simulation is never touched. The
 IK tracks the palm position and a palm orientation (fingers forward and slightly down, palm
 facing the table), with a null-space pull towards the rest pose. Each action step
 (``action_dt``, 0.05 s for the G1) it then moves every joint along a minimum-jerk path from
-one keyframe to the next. The other arm stays at its rest pose, the hands open (all zeros).
+one keyframe to the next. The other arm stays at its rest pose, the hands at theirs. The
+geometry defaults below are tuned to the G1's hand; another robot sets its own in
+``simulator.expert.params``.
 
 Why joint space: a policy has to learn the map from what it sees (cube position, its own
 joints) to these targets. Re-solving a few IK iterations per step along a Cartesian path
@@ -32,18 +35,17 @@ Targets are absolute joint positions for the embodiment's action joints in their
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
 
 from gr00t_sim.tasks import Task
-from gr00t_sim.world import G1World
-
-WAIST_IK_JOINTS = ("waist_yaw_joint", "waist_pitch_joint")
-ARM_JOINTS = ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll",
-              "wrist_pitch", "wrist_yaw")
+from gr00t_policy.embodiment.simulator import SimulatorSpec
+from gr00t_sim.world import SimWorld
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,23 @@ class ExpertConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
 
 
+def expert_config(sim: SimulatorSpec, **overrides: Any) -> ExpertConfig:
+    """ExpertConfig's defaults, then the robot's ``simulator.expert.params``, then
+    ``overrides`` (None values skipped); ValueError naming the key for a bad name or value."""
+    known = {f.name for f in dataclasses.fields(ExpertConfig)}
+    values: dict[str, Any] = {}
+    for key, value in sim.expert.params.items():
+        if key not in known:
+            raise ValueError(f"simulator.expert.params.{key}: not an expert setting; use one "
+                             f"of {sorted(known)}")
+        values[key] = tuple(value) if isinstance(value, list) else value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ExpertConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"simulator.expert.params: {exc}") from exc
+
+
 def _min_jerk(s: float) -> float:
     s = min(max(s, 0.0), 1.0)
     return s ** 3 * (10 - 15 * s + 6 * s * s)
@@ -106,12 +125,12 @@ class ScriptedExpert:
         action_dt: seconds between two rows.
     """
 
-    def __init__(self, world: G1World, action_joints: Sequence[str], action_dt: float = 0.05,
+    def __init__(self, world: SimWorld, action_joints: Sequence[str], action_dt: float = 0.05,
                  cfg: ExpertConfig | None = None):
         if action_dt <= 0:
             raise ValueError(f"action_dt={action_dt} must be > 0")
         self.world = world
-        self.cfg = cfg or ExpertConfig()
+        self.cfg = cfg or expert_config(world.sim)
         self.action_joints = tuple(action_joints)
         self.action_dt = float(action_dt)
         m = world.model
@@ -119,13 +138,16 @@ class ScriptedExpert:
         if unknown:
             raise ValueError(f"action_joints {unknown} are not joints of the model")
         self._data = mujoco.MjData(m)  # private copy for IK
-        # The IK chain: waist yaw and pitch (reach across and forward), then the 7 arm joints.
-        self._arm = {s: list(WAIST_IK_JOINTS) + [f"{s}_{j}_joint" for j in ARM_JOINTS]
+        # The IK chain: the waist joints (reach across and forward), then the side's arm.
+        emb, spec = world.embodiment, world.sim.expert
+        self._waist = tuple(spec.waist_joints)
+        self._arm = {s: list(self._waist)
+                     + [j.name for j in emb.group(getattr(spec.arm_groups, s)).joints]
                      for s in ("left", "right")}
         self._arm_q = {s: world.qpos_index(self._arm[s]) for s in self._arm}
         self._arm_v = {s: np.array([m.joint(n).dofadr[0] for n in self._arm[s]]) for s in self._arm}
         lo_hi = {s: m.jnt_range[[m.joint(n).id for n in self._arm[s]]] for s in self._arm}
-        self._limits = lo_hi  # (7, 2) each
+        self._limits = lo_hi  # (chain length, 2) each
         self._rest = world.rest_pose()
         self._index = {n: i for i, n in enumerate(self.action_joints)}
         self.task: Task | None = None
@@ -156,7 +178,7 @@ class ScriptedExpert:
                 s = i / n
                 q = self._solve_ik(side, q, p0 + s * (p1 - p0), rot, b0 + s * (b1 - b0))
                 frames.append(q)
-            self._plan.append((t0, duration, np.stack(frames)))  # (n + 1, 9)
+            self._plan.append((t0, duration, np.stack(frames)))  # (n + 1, chain length)
             t0 += duration
         self._q = rest.copy()
         self._t = 0.0
@@ -232,7 +254,7 @@ class ScriptedExpert:
         w_rot = cfg.orientation_weight * blend
         # Weighted least squares in scaled coordinates q' = q / scale (waist columns first).
         scale = np.ones(len(q))
-        scale[: len(WAIST_IK_JOINTS)] = cfg.waist_ik_scale
+        scale[: len(self._waist)] = cfg.waist_ik_scale
         for _ in range(cfg.ik_iterations):
             d.qpos[qadr] = q
             mujoco.mj_kinematics(m, d)
@@ -242,7 +264,7 @@ class ScriptedExpert:
             # Small-angle rotation error, the sum of axis cross products.
             err_r = 0.5 * sum(np.cross(cur_rot[:, i], rot[:, i]) for i in range(2))  # (3,)
             mujoco.mj_jacSite(m, d, jacp, jacr, site)
-            jac = np.vstack([jacp[:, vadr], w_rot * jacr[:, vadr]]) * scale  # (6, 9)
+            jac = np.vstack([jacp[:, vadr], w_rot * jacr[:, vadr]]) * scale  # (6, chain)
             err = np.concatenate([err_p, w_rot * err_r])  # (6,)
             jjt = jac @ jac.T + cfg.ik_damping ** 2 * np.eye(6)
             dq = jac.T @ np.linalg.solve(jjt, err)

@@ -51,7 +51,7 @@ from gr00t_sim.expert import ExpertConfig, ScriptedExpert  # noqa: E402
 from gr00t_sim.expert_params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import OBJECT_NAMES  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
-from gr00t_sim.world import G1World  # noqa: E402
+from gr00t_sim.world import SimWorld  # noqa: E402
 
 START_SERVICE = "/gr00t_expert/start"
 STOP_SERVICE = "/gr00t_expert/stop"
@@ -68,7 +68,7 @@ class ExpertNode(Node):
 
         self.embodiment = load_embodiment(p["embodiment"])
         self.settle_s = p["settle_s"]
-        self.world = G1World()
+        self.world = SimWorld(self.embodiment)
         self.expert = ScriptedExpert(self.world, self.embodiment.action_joints,
                                      self.embodiment.action_dt,
                                      ExpertConfig(waist_ik_scale=p["waist_ik_scale"]))

@@ -7,7 +7,8 @@ are counted as overruns and logged), rendering (head camera at `camera_hz`), and
 Publishes
 - /joint_states (sensor_msgs/JointState): the 43 robot joints, names as in the model,
   position + velocity, every `joint_state_decimation` physics steps (4 -> 125 Hz);
-- /camera/head/image_raw (sensor_msgs/Image): 224x224 rgb8, frame_id "head_camera";
+- the embodiment's first camera's topic (G1: /camera/head/image_raw; sensor_msgs/Image):
+  `simulator.image_size` square rgb8 (224), frame_id "<camera>_camera" ("head_camera");
 - /gr00t_sim/state (gr00t_msgs/SimState, reliable, 25 Hz): seed and reset count, the cubes'
   and palms' world positions, and the task set at the last reset with its success criterion
   (gr00t_sim.tasks) evaluated on that very state (success, margin); see gr00t_sim.snapshot;
@@ -56,7 +57,7 @@ from gr00t_common.params import declare_and_read  # noqa: E402
 from gr00t_sim.params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
-from gr00t_sim.world import G1World, HeadCamera  # noqa: E402
+from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 
 STATE_DECIMATION = 20  # physics steps per /gr00t_sim/state message (500 Hz / 20 = 25 Hz)
 
@@ -70,8 +71,10 @@ class SimNode(Node):
         from gr00t_policy.embodiment import load_embodiment
 
         self.embodiment = load_embodiment(p["embodiment"])
-        self.world = G1World()
+        self.world = SimWorld(self.embodiment)
         self.world.reset(p["seed"])
+        # One rendered camera: the embodiment's first (the nano policy reads one view).
+        self.camera_spec = self.embodiment.cameras[0]
         self.task: Task | None = None  # judged in /gr00t_sim/state; set by each reset
         self.reset_count = 0
         self.lock = threading.Lock()
@@ -89,7 +92,7 @@ class SimNode(Node):
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.js_pub = self.create_publisher(JointState, "/joint_states", reliable)
-        self.image_pub = self.create_publisher(Image, "/camera/head/image_raw", reliable)
+        self.image_pub = self.create_publisher(Image, self.camera_spec.topic, reliable)
         self.state_pub = self.create_publisher(SimState, "/gr00t_sim/state", reliable)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self.controllers = {}
@@ -184,7 +187,7 @@ class SimNode(Node):
     # -- rendering -----------------------------------------------------------------------
     def _render_loop(self) -> None:
         try:
-            camera = HeadCamera(self.world.model)
+            camera = HeadCamera(self.world, self.camera_spec.name)
         except Exception as exc:  # noqa: BLE001 - report and keep the rest of the sim alive
             self.get_logger().error(f"head camera disabled: could not create a renderer "
                                     f"({exc}); set MUJOCO_GL=egl or osmesa")
@@ -193,7 +196,7 @@ class SimNode(Node):
         data = mujoco.MjData(model)
         msg = Image(height=camera.size, width=camera.size, encoding="rgb8", is_bigendian=0,
                     step=camera.size * 3)
-        msg.header.frame_id = "head_camera"
+        msg.header.frame_id = f"{self.camera_spec.name}_camera"
         next_t = time.monotonic()
         self.render_ms: list[float] = []
         try:

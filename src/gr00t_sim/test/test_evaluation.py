@@ -20,18 +20,18 @@ from gr00t_sim.evaluation.schedule import task_for_seed, task_list
 from gr00t_sim.evaluation.scoring import score_episode
 from gr00t_sim.snapshot import PALM_NAMES, Snapshot, from_msg, to_msg
 from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, all_instructions, judge
-from gr00t_sim.world import G1World
+from gr00t_sim.world import SimWorld
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "config"
 
 
 @pytest.fixture(scope="module")
-def world() -> G1World:
-    return G1World()
+def world() -> SimWorld:
+    return SimWorld()
 
 
-def published(world: G1World, task: Task | None, reset_count: int = 1) -> Snapshot:
+def published(world: SimWorld, task: Task | None, reset_count: int = 1) -> Snapshot:
     """What the sim node would publish on /gr00t_sim/state now, as the evaluator reads it:
     the world's snapshot through a real gr00t_msgs/SimState and back."""
     from builtin_interfaces.msg import Time
@@ -75,9 +75,9 @@ def test_task_selection_cycles_through_all_eight_from_the_seed() -> None:
 
 # -- the simulator's verdicts, as published ------------------------------------------------------
 
-def test_published_verdict_matches_the_worlds_criterion(world: G1World) -> None:
+def test_published_verdict_matches_the_worlds_criterion(world: SimWorld) -> None:
     """On states the world builds itself, the verdict a SimState carries agrees with
-    G1World.success for every task, with successes and failures both present."""
+    SimWorld.success for every task, with successes and failures both present."""
     verdicts = []
     world.reset(100_000)
     for instruction in all_instructions():  # rest pose: nothing succeeds
@@ -117,7 +117,7 @@ def test_published_verdict_matches_the_worlds_criterion(world: G1World) -> None:
               world.shoulder_position("left"))
 
 
-def test_score_episode_over_a_recorded_state_sequence(world: G1World) -> None:
+def test_score_episode_over_a_recorded_state_sequence(world: SimWorld) -> None:
     """Any-moment success, at-end success, first success time, best margin, stale samples."""
     world.reset(100_001)
     touch = "touch the green cube with your left hand"

@@ -8,7 +8,7 @@ import pytest
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_sim.expert import ScriptedExpert
 from gr00t_sim.tasks import Task, all_instructions
-from gr00t_sim.world import G1World
+from gr00t_sim.world import SimWorld
 
 EMBODIMENT = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
 EPISODE_S = 4.0
@@ -18,7 +18,7 @@ SEEDS = range(10)
 @pytest.fixture(scope="module")
 def setup():
     emb = load_embodiment(EMBODIMENT)
-    world = G1World()
+    world = SimWorld()
     expert = ScriptedExpert(world, emb.action_joints, emb.action_dt)
     return emb, world, expert
 

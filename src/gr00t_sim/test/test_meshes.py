@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from gr00t_sim import meshes
-from gr00t_sim.world import g1_model_path
+from gr00t_sim.world import default_embodiment, model_path
 
 
 def test_decimation_reduces_faces_and_keeps_the_bounding_box():
-    path = g1_model_path().parent / "assets" / "left_hand_palm_link.STL"
+    path = model_path(default_embodiment().simulator).parent / "assets" / "left_hand_palm_link.STL"
     verts, faces = meshes.read_binary_stl(path)
     small_v, small_f = meshes.cluster_decimate(verts, faces, 40)
     assert len(small_f) < len(faces) / 4

@@ -1,4 +1,5 @@
-"""The tabletop world: fixed pelvis, cubes on the table, a head camera that sees them."""
+"""The tabletop world: fixed base, cubes on the table, a head camera that sees them; built from
+the embodiment's simulator section, with errors that name the key."""
 
 import os
 
@@ -8,12 +9,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gr00t_sim.tasks import CUBE_COLORS, Task, all_instructions  # noqa: E402
-from gr00t_sim.world import G1World, HeadCamera, SceneConfig  # noqa: E402
+from gr00t_sim.world import SimWorld, HeadCamera, SceneConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def world() -> G1World:
-    return G1World()
+def world() -> SimWorld:
+    return SimWorld()
 
 
 def test_model_has_the_g1_joints_and_no_free_base(world):
@@ -26,11 +27,11 @@ def test_model_has_the_g1_joints_and_no_free_base(world):
 
 def test_pelvis_fixed_and_cubes_stay_on_the_table(world):
     world.reset(5)
-    pelvis0 = world.data.xpos[world.pelvis_id].copy()
+    pelvis0 = world.data.xpos[world.base_id].copy()
     cubes0 = world.cube_positions()
     world.set_targets({n: 0.0 for n in world.robot_joints})  # zero commands
     world.step(1000)  # 2 s
-    assert np.abs(world.data.xpos[world.pelvis_id] - pelvis0).max() < 1e-9
+    assert np.abs(world.data.xpos[world.base_id] - pelvis0).max() < 1e-9
     cfg = world.cfg
     for color, pos in world.cube_positions().items():
         assert pos[2] == pytest.approx(cfg.table_height + cfg.cube_half_size, abs=3e-3), color
@@ -62,7 +63,7 @@ def test_tasks_parse_and_success_geometry(world):
 def test_head_camera_sees_three_coloured_cubes(world):
     """The camera is framed on the cubes' region: each cube, wherever it was put, is in view
     and large (a 4.5 cm cube is ~20 px wide at 224 px: 320-390 pixels over seeds 0-7)."""
-    camera = HeadCamera(world.model)
+    camera = HeadCamera(world)
     try:
         for seed in range(8):
             world.reset(seed)
@@ -87,7 +88,37 @@ def test_scene_config_validation():
         SceneConfig(table_near_x=1.0, table_far_x=0.5)
     with pytest.raises(ValueError, match="cube_x"):
         SceneConfig(cube_x=(0.1, 0.3))
-    with pytest.raises(ValueError, match="camera_fovy"):
-        SceneConfig(camera_fovy=0.0)
-    with pytest.raises(ValueError, match="camera_pitch_deg"):
-        SceneConfig(camera_pitch_deg=120.0)
+
+
+def test_simulator_section_errors_name_the_key(world):
+    """A bad scene or expert setting, a body the model lacks, a model file that is missing:
+    each error names the simulator key and what to do."""
+    import dataclasses
+
+    from gr00t_policy.embodiment import parse_embodiment
+    from gr00t_sim.expert import expert_config
+    from gr00t_sim.world import build_spec, scene_config
+
+    emb = world.embodiment
+    raw = emb.to_dict()
+
+    def with_sim(**changes):
+        return parse_embodiment({**raw, "simulator": {**raw["simulator"], **changes}})
+
+    with pytest.raises(ValueError, match=r"simulator.scene.table_hight: not a scene setting"):
+        scene_config(with_sim(scene={"table_hight": 0.8}).simulator)
+    with pytest.raises(ValueError, match=r"simulator.scene: cube_x="):
+        scene_config(with_sim(scene={"cube_x": [0.9, 1.0]}).simulator)
+    assert scene_config(with_sim(scene={"cube_x": [0.3, 0.4]}).simulator).cube_x == (0.3, 0.4)
+    with pytest.raises(ValueError, match=r"simulator.expert.params.palm_rol: not an expert"):
+        expert_config(with_sim(expert={**raw["simulator"]["expert"],
+                                       "params": {"palm_rol": 0}}).simulator)
+    assert expert_config(emb.simulator, palm_roll_deg=0.0, touch_height=None).palm_roll_deg == 0.0
+    bad_palm = {**raw["simulator"]["palms"], "left": {"body": "left_wrist_link", "pos": [0, 0, 0]}}
+    with pytest.raises(ValueError, match=r"simulator.palms.left.body: the model has no body"):
+        build_spec(with_sim(palms=bad_palm), dataclasses.replace(world.cfg, simplify_meshes=False))
+    with pytest.raises(FileNotFoundError, match=r"simulator.model: .* does not exist"):
+        build_spec(with_sim(model="unitree_g1/nope.xml"), world.cfg)
+    no_sim = parse_embodiment({k: v for k, v in raw.items() if k != "simulator"})
+    with pytest.raises(ValueError, match="has no `simulator:` section"):
+        SimWorld(no_sim)

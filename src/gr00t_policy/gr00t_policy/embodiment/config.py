@@ -29,6 +29,7 @@ from gr00t_policy.embodiment.schema import (
     null_as,
     yaml_key,
 )
+from gr00t_policy.embodiment.simulator import SimulatorSpec
 
 ActionRepresentation = Literal["absolute"]
 ACTION_REPRESENTATIONS: tuple[str, ...] = get_args(ActionRepresentation)
@@ -114,6 +115,10 @@ class EmbodimentConfig(Section):
     plausibility: Annotated[Plausibility, null_as({})] = yaml_key(
         "Limits on what a measurement may be before System 1 faults.",
         default_factory=Plausibility, default_doc="the defaults of its keys")
+    simulator: SimulatorSpec | None = yaml_key(
+        "How gr00t_sim simulates this robot (model file, mounts, rest pose, expert); only the "
+        "simulator, the scripted expert and gr00t-collect read it.", default=None,
+        default_doc="none: the robot cannot be simulated")
 
     _source: str = "<dict>"
 

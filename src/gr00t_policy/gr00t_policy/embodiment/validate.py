@@ -24,6 +24,7 @@ from gr00t_policy.embodiment.schema import (
     Rates,
     Staleness,
 )
+from gr00t_policy.embodiment.simulator import SimulatorSpec
 
 # Listed in docs/EMBODIMENT.md; keep in step with the functions below.
 CHECKS = (
@@ -40,6 +41,9 @@ CHECKS = (
     "A held joint sits only in `holds: true` controllers, which list held joints only, each "
     "with a `velocity` limit.",
     "`staleness.tokens_s` is at least one System 2 period (1 / `rates.system2_hz`).",
+    "`simulator`: `rest_pose` names action joints, each inside its limits; "
+    "`expert.waist_joints` are action joints; `expert.arm_groups` and `expert.noise_groups` "
+    "name joint groups; `cameras` has a mount for each camera and no other.",
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -327,6 +331,49 @@ def _coverage(r: _Report, groups: Mapping[str, list[Joint]], action: list[KeySpe
                   f"joint's limits [{lo}, {hi}]", "hold it at a position inside its limits")
 
 
+def _simulator(r: _Report, raw: Any, groups: Mapping[str, list[Joint]], action: list[KeySpec],
+               camera_names: list[str] | None) -> None:
+    """The simulator section refers to this file's joints, groups and cameras."""
+    sim = _valid(SimulatorSpec, raw) if raw is not None else None
+    if sim is None:
+        return
+    joints = {j.name: j for key in action for j in groups.get(key.group, [])}
+    judged = "joint_groups" not in r.incomplete and "action_keys" not in r.incomplete
+    for name, value in sim.rest_pose.items():
+        joint = joints.get(name)
+        if joint is None:
+            if judged and name not in r.tainted_joints:
+                r.add(f"simulator.rest_pose.{name}", f"{name!r} is not an action joint",
+                      f"{did_you_mean(name, joints)}name an action joint")
+            continue
+        lo, hi = joint.position_limits
+        if not lo <= value <= hi:
+            r.add(f"simulator.rest_pose.{name}", f"rest position {value} is outside the "
+                  f"joint's limits [{lo}, {hi}]", "start it inside its limits")
+    for i, name in enumerate(sim.expert.waist_joints):
+        if judged and name not in joints and name not in r.tainted_joints:
+            r.add(f"simulator.expert.waist_joints[{i}]", f"{name!r} is not an action joint",
+                  f"{did_you_mean(name, joints)}name an action joint")
+    if "joint_groups" not in r.incomplete:
+        named = [(f"simulator.expert.arm_groups.{side}", getattr(sim.expert.arm_groups, side))
+                 for side in ("left", "right")]
+        named += [(f"simulator.expert.noise_groups[{i}]", g)
+                  for i, g in enumerate(sim.expert.noise_groups)]
+        for path, group in named:
+            if group not in groups:
+                r.add(path, f"{group!r} is not a joint group",
+                      f"{did_you_mean(group, groups)}name one of `joint_groups`")
+    if camera_names is not None:
+        for name in sim.cameras:
+            if name not in camera_names:
+                r.add(f"simulator.cameras.{name}", f"{name!r} is not one of `cameras`",
+                      f"mount only the cameras the file lists: {camera_names}")
+        for name in camera_names:
+            if name not in sim.cameras:
+                r.add("simulator.cameras", f"camera {name!r} has no mount",
+                      f"add `{name}: {{body: ..., pos: [x, y, z]}}`")
+
+
 def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list[ConfigIssue]:
     """Every problem across entries and sections of the YAML document ``data``."""
     if not isinstance(data, Mapping):
@@ -341,4 +388,9 @@ def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list
     _token_staleness(r, data)
     if groups:
         _coverage(r, groups, action, held, controllers, len(_list(data.get("controllers"))))
+    valid_cameras = [_valid(Camera, e) for e in _list(data.get("cameras"))]
+    # judged only when every camera entry is valid, and there is one (else the schema reports)
+    cameras = (None if None in valid_cameras or not valid_cameras
+               else [c.name for c in valid_cameras])
+    _simulator(r, data.get("simulator"), groups, action, cameras)
     return r.issues

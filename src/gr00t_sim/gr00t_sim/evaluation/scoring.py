@@ -17,7 +17,7 @@ from gr00t_sim.snapshot import Snapshot
 from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, best_margin
 
 # Word for word what gr00t-eval has always printed and written into its JSON, so results stay
-# comparable across versions ("gr00t_sim.world criterion": G1World.verdict applies
+# comparable across versions ("gr00t_sim.world criterion": SimWorld.verdict applies
 # gr00t_sim.tasks.judge, the one definition).
 _SUCCESS_DEFINITION = (
     "gr00t_sim.world criterion (touch: named palm within {touch:.2f} m of the named cube's "
