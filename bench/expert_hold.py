@@ -5,11 +5,13 @@
     python bench/expert_hold.py                                   # today's expert, 24 touches
     python bench/expert_hold.py --touch-heights 0.027,0.035,0.040 --episodes 48
     python bench/expert_hold.py --set palm_roll_deg=0,20 --set wrist_shift=0.015,0.03
+    python bench/expert_hold.py --embodiment config/apptronik_apollo.yaml
 
 A policy imitates gr00t-collect's expert, so the expert's own strict success ("at the end")
 bounds what a policy can learn. For each expert geometry (--touch-heights values of
 ExpertConfig.touch_height, m above the cube's centre, or the product of the --set FIELD=values
-of any numeric ExpertConfig fields) this runs the expert, noise-free, on the first --episodes
+of any numeric ExpertConfig fields, over the robot's own simulator.expert.params) this runs
+the expert of the --embodiment's robot (default the G1), noise-free, on the first --episodes
 touch seeds from --seed for --episode-s simulated seconds (gr00t-eval's episode length) and
 prints:
 the palm-to-cube distance at the end (p50, max) and its share within the success radius,
@@ -58,16 +60,14 @@ def first_toucher(world, cube_body: str) -> str | None:
     return None
 
 
-def run(expert: dict[str, float], seeds: list[int], episode_s: float) -> dict:
-    from gr00t_policy.embodiment import load_embodiment
-    from gr00t_sim.collect import DemoRecorder, task_for_seed
-    from gr00t_sim.expert import ExpertConfig, ScriptedExpert
+def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec) -> dict:
+    from gr00t_sim.collect import task_for_seed
+    from gr00t_sim.expert import ScriptedExpert, expert_config
     from gr00t_sim.tasks import Task
 
-    emb = load_embodiment(REPO / "config" / "unitree_g1.yaml")
-    rec = DemoRecorder(emb)
+    emb = rec.emb
     rec.expert = ScriptedExpert(rec.world, emb.action_joints, emb.action_dt,
-                                ExpertConfig(**expert))
+                                expert_config(rec.world.sim, **expert))
     w, steps = rec.world, int(round(episode_s / emb.action_dt))
     final, nearest, pushed, held, touchers = [], [], [], 0, Counter()
     for seed in seeds:
@@ -87,7 +87,9 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float) -> dict:
         nearest.append(best)
         pushed.append(float(np.linalg.norm(w.cube_position(task.color) - start)))
         held += bool(w.success(task))
-        touchers[(toucher or "nothing").replace("left_", "").replace("right_", "")] += 1
+        for prefix in ("left_", "right_", "l_", "r_"):
+            toucher = toucher.removeprefix(prefix) if toucher else toucher
+        touchers[toucher or "nothing"] += 1
     cm = lambda xs: 100 * np.asarray(xs)  # noqa: E731
     return {"expert": expert, "episodes": len(seeds), "held_at_end": held,
             "final_p50_cm": float(np.median(cm(final))), "final_max_cm": float(cm(final).max()),
@@ -105,7 +107,11 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=24, help="touch episodes per height")
     ap.add_argument("--seed", type=int, default=0, help="first seed (gr00t-collect's rule)")
     ap.add_argument("--episode-s", type=float, default=6.0)
+    ap.add_argument("--embodiment", type=Path, default=REPO / "config" / "unitree_g1.yaml",
+                    help="the robot (an embodiment YAML with a simulator section)")
     args = ap.parse_args()
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_sim.collect import DemoRecorder
     from gr00t_sim.expert import ExpertConfig
 
     grid: dict[str, list[float]] = {}
@@ -123,13 +129,15 @@ def main() -> int:
         print("--episodes must be >= 1 and --episode-s > 0", file=sys.stderr)
         return 2
     seeds = touch_seeds(args.seed, args.episodes)
-    print(f"touch seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {args.episode_s:g} s, no noise")
-    print("| expert (ExpertConfig; default where not named) | held at the end "
+    rec = DemoRecorder(load_embodiment(args.embodiment))
+    print(f"{rec.emb.name}: touch seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), "
+          f"{args.episode_s:g} s, no noise")
+    print("| expert (ExpertConfig; the robot's where not named) | held at the end "
           "| final distance p50 / max cm | nearest p50 cm | cube pushed p50 / max cm "
           "| first contact |\n|---|---|---|---|---|---|")
     for values in itertools.product(*grid.values()):
         expert = dict(zip(grid, values))
-        r = run(expert, seeds, args.episode_s)
+        r = run(expert, seeds, args.episode_s, rec)
         name = ", ".join(f"{k} {v:g}" for k, v in expert.items()) or "default"
         contact = ", ".join(f"{k} {v}" for k, v in r["first_contact"].items())
         print(f"| {name} | {r['held_at_end']}/{r['episodes']} | {r['final_p50_cm']:.1f} / "
