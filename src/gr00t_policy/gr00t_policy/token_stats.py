@@ -142,10 +142,19 @@ def record(checkpoint_dir: str | Path, dataset_dir: str | Path, cameras: Sequenc
     """Run the checkpoint's System 2 encoder (the deployed code path) over `count` frames of
     a dataset (its `cameras`, in checkpoint order) and record the statistics in the
     checkpoint's config.json."""
+    return record_sources(checkpoint_dir, [(dataset_dir, cameras)], count=count, seed=seed)
+
+
+def record_sources(checkpoint_dir: str | Path,
+                   sources: Sequence[tuple[str | Path, Sequence[str]]], *, count: int = 200,
+                   seed: int = 0) -> TokenStats:
+    """`record` over several datasets, `count` frames of each (dataset, its cameras): the
+    range of a checkpoint that drives several robots covers every robot's images."""
     from gr00t_policy.backbone import BackboneRunner
 
     encoder = BackboneRunner(checkpoint_dir)
     figures = (message_figures(*encoder.encode(images, text))
+               for dataset_dir, cameras in sources
                for images, text in dataset_samples(dataset_dir, cameras, count=count, seed=seed))
     stats = measure(figures)
     write_stats(checkpoint_dir, stats)

@@ -30,8 +30,9 @@ _EXPORTS = {
     "AuxLoss": "auxiliary", "get_aux_loss": "auxiliary", "register": "auxiliary",
     "registered": "auxiliary",
     "GoalHead": "tabletop", "SceneHead": "tabletop",
-    "TRAIN_LOG_FILE": "state", "TRAIN_STATE_FILE": "state", "embodiment_entry": "state",
+    "TRAIN_LOG_FILE": "state", "TRAIN_STATE_FILE": "state", "embodiment_entries": "state",
     "save_loss_plot": "state",
+    "MixtureData": "mixture", "MixtureEntry": "mixture", "read_mixture": "mixture",
     "TrainResult": "loop", "lr_factor": "loop", "train": "loop",
 }
 __all__ = sorted(_EXPORTS)

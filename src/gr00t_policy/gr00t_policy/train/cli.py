@@ -109,25 +109,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(name)s: %(message)s")
     if run.threads is not None:
         torch.set_num_threads(run.threads)
-    emb_path = Path(run.embodiment) if run.embodiment else _default_embodiment()
-    if not emb_path.is_file():
-        raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
     logger.info("forward pass in %s (--precision %s)", "bfloat16" if cfg.bf16 else "float32",
                 run.precision)
-    embodiment = load_embodiment(emb_path)
+    if run.mixture is not None:
+        from gr00t_policy.train.mixture import read_mixture
+
+        try:
+            entries = read_mixture(run.mixture)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from exc
+        mixture = [(e, load_embodiment(e.embodiment)) for e in entries]
+        sources = [(e.dataset, emb) for e, emb in mixture]
+        dataset, embodiment = None, None
+    else:
+        emb_path = Path(run.embodiment) if run.embodiment else _default_embodiment()
+        if not emb_path.is_file():
+            raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
+        embodiment, dataset, mixture = load_embodiment(emb_path), run.dataset, None
+        sources = [(run.dataset, embodiment)]
     result = train(
-        run.dataset, run.out, policy_config=get_preset(run.preset),
+        dataset, run.out, policy_config=get_preset(run.preset),
         embodiment=embodiment, cfg=cfg, preset=run.preset,
         progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
-        instructions=run.instructions,
+        instructions=run.instructions, mixture=mixture,
     )
     group.close()
     if not group.is_main:
         return 0
     if run.token_stats_samples:
-        from gr00t_policy.token_stats import record
+        from gr00t_policy.token_stats import record_sources
 
-        stats = record(result.checkpoint, run.dataset, [c.name for c in embodiment.cameras],
+        # every robot's camera images: System 1 refuses tokens outside the recorded range
+        stats = record_sources(result.checkpoint, [(d, [c.name for c in emb.cameras]) for d, emb in sources],
                        count=run.token_stats_samples, seed=cfg.seed)
         logger.info("token statistics over %d messages: rms %.4g..%.4g, |value| <= %.4g",
                     stats.samples, stats.rms_min, stats.rms_max, stats.abs_max)

@@ -154,8 +154,13 @@ class TrainConfig:
 class RunOptions:
     """Where a run reads and writes and how it runs; none of it changes the weights."""
 
-    dataset: str = _doc("LeRobot v2 dataset directory (gr00t-collect output)")
     out: str = _doc("checkpoint directory to write")
+    dataset: str | None = _doc("LeRobot v2 dataset directory (gr00t-collect output); or "
+                               "--mixture", None)
+    mixture: str | None = _doc(
+        "YAML file of several datasets, each with its embodiment YAML and a weight "
+        "(gr00t_policy.train.mixture): one checkpoint for several robots; instead of "
+        "--dataset and --embodiment", None, metavar="FILE")
     preset: str = _doc("policy size preset", "nano")
     embodiment: str | None = _doc(f"embodiment YAML (default: {DEFAULT_EMBODIMENT})", None)
     threads: int | None = _doc("torch CPU threads (default: torch's)", None)
@@ -179,6 +184,11 @@ class RunOptions:
         "0 skips it", 100)
 
     def __post_init__(self) -> None:
+        if (self.dataset is None) == (self.mixture is None):
+            raise FieldError("dataset", "give --dataset DIR or --mixture FILE (one of them)")
+        if self.mixture is not None and self.embodiment is not None:
+            raise FieldError("embodiment", "--mixture names each dataset's embodiment; drop "
+                             "--embodiment")
         if self.threads is not None and self.threads < 1:
             raise FieldError("threads", f"RunOptions.threads must be >= 1, got {self.threads}")
         if self.token_stats_samples < 0:

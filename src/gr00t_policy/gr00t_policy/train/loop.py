@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from gr00t_policy.train.auxiliary import AuxLoss, active_losses, get_aux_loss
 from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
 from gr00t_policy.train.distributed import DataParallel
+from gr00t_policy.train.mixture import MixtureData, MixtureEntry
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
                                       read_resume_log, restore_train_state, save_run,
                                       save_train_state)
@@ -182,11 +183,11 @@ def _report(bar, sched, losses: list[float], aux_losses: Mapping[str, list[float
 
 
 def train(
-    dataset_dir: str | Path,
+    dataset_dir: str | Path | None,
     out_dir: str | Path,
     *,
     policy_config: PolicyConfig,
-    embodiment: EmbodimentConfig,
+    embodiment: EmbodimentConfig | None,
     cfg: TrainConfig,
     preset: str | None = None,
     progress: bool = True,
@@ -194,11 +195,12 @@ def train(
     init_from: str | Path | None = None,
     group: DataParallel | None = None,
     instructions: str | Path | None = None,
+    mixture: Sequence[tuple[MixtureEntry, EmbodimentConfig]] | None = None,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
     Args:
-        dataset_dir: a LeRobot v2 dataset recorded for ``embodiment``.
+        dataset_dir: a LeRobot v2 dataset recorded for ``embodiment`` (None with ``mixture``).
         out_dir: the checkpoint directory written (also loss.png, train_log.json).
         policy_config: model sizes (a preset or a custom config).
         embodiment: the robot (keys, normalization modes, slot, cameras, action_dt).
@@ -215,10 +217,21 @@ def train(
             global batch of ``cfg.batch_size``; rank 0 alone writes ``out_dir``
             (:mod:`gr00t_policy.train.distributed`).
         instructions: a file of other phrasings per dataset task (`gr00t_policy.phrasings`),
-            drawn beside the recorded instruction.
+            drawn beside the recorded instruction (in every dataset of a mixture).
+        mixture: instead of ``dataset_dir`` and ``embodiment``, several datasets, each with
+            its robot and weight (:mod:`gr00t_policy.train.mixture`); the checkpoint then
+            holds every robot.
     """
     from tqdm import tqdm
 
+    if (mixture is None) == (dataset_dir is None) or (mixture is None) == (embodiment is None):
+        raise ValueError("train: pass dataset_dir and embodiment, or mixture")
+    entries = list(mixture) if mixture is not None else [
+        (MixtureEntry(str(dataset_dir), embodiment.source), embodiment)]
+    tags = [emb.tag for _, emb in entries]
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"--mixture: embodiment tags {tags} repeat; each robot once (merge "
+                         "the datasets of one robot into one)")
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)
@@ -226,12 +239,13 @@ def train(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    ds = open_dataset(dataset_dir, embodiment)
+    datasets = [open_dataset(e.dataset, emb) for e, emb in entries]
     phrasings = None
     if instructions is not None:  # read before the slow video decoding: a bad file fails at once
         from gr00t_policy.phrasings import read_phrasings
 
-        phrasings = read_phrasings(instructions, [ds.tasks[i] for i in sorted(ds.tasks)])
+        tasks = sorted({ds.tasks[i] for ds in datasets for i in ds.tasks})
+        phrasings = read_phrasings(instructions, tasks)
     encoder = None
     if policy_config.backbone.has_instruction_encoder:
         from gr00t_policy.language.instruction import load_instruction_encoder
@@ -243,10 +257,14 @@ def train(
     resumed = list(log.get("resumed", []))
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
-    metadata = build_metadata(ds, embodiment)
+    metadata: dict[str, Any] = {}
+    for ds, (_, emb) in zip(datasets, entries):
+        metadata.update(build_metadata(ds, emb))
     policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
-    data = TrainingData(ds, embodiment, policy_config, prompt, metadata, aux=aux,
-                        phrasings=phrasings, instruction_encoder=encoder)
+    data = MixtureData([TrainingData(ds, emb, policy_config, prompt, metadata, aux=aux,
+                                     phrasings=phrasings, instruction_encoder=encoder)
+                        for ds, (_, emb) in zip(datasets, entries)],
+                       [e.weight for e, _ in entries], prompt.pad_id)
     # Training-only heads, name -> head; built in registration order (their init draws from
     # torch's global generator).
     heads = torch.nn.ModuleDict({a.name: a.build_head(policy_config, data) for a in aux})
@@ -259,16 +277,24 @@ def train(
         resumed.append({"step": start, "exact": exact})
     warmup = int(cfg.warmup_ratio * cfg.steps)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
-    info = _run_info(dataset_dir, ds.num_episodes, data.num_frames, preset, resumed, init_from,
-                     aux_losses)
+    info = _run_info(entries[0][0].dataset, sum(ds.num_episodes for ds in datasets),
+                     data.num_frames, preset, resumed, init_from, aux_losses)
+    if mixture is not None:
+        info["mixture"] = [{"dataset": str(Path(e.dataset).resolve()), "embodiment": emb.name,
+                            "weight": e.weight, "episodes": ds.num_episodes,
+                            "frames": src.num_frames}
+                           for (e, emb), ds, src in zip(entries, datasets, data.sources)]
     if phrasings is not None:
         info["instructions"] = {"file": str(instructions), "phrasings": data.texts}
     then = log.get("instructions", {})
     if resume and then.get("phrasings") != info.get("instructions", {}).get("phrasings"):
         raise ValueError(f"--resume: {out} was trained with other --instructions (its phrasings "
                          f"came from {then.get('file', 'no file')!r}); pass the same file")
-    save = functools.partial(save_run, policy, out, tokenizer, metadata, embodiment, preset,
-                             losses, cfg)
+    if resume and log.get("mixture") != info.get("mixture"):
+        raise ValueError(f"--resume: {out} was trained on another mixture of datasets; pass "
+                         "the same --mixture (or --dataset) as the run it continues")
+    save = functools.partial(save_run, policy, out, tokenizer, metadata,
+                             [emb for _, emb in entries], preset, losses, cfg)
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step",
                disable=not (progress and group.is_main),
                initial=start, total=cfg.steps)

@@ -38,9 +38,9 @@ TRAIN_STATE_FILE = "train_state.pt"
 TRAIN_LOG_FILE = "train_log.json"
 
 
-def embodiment_entry(emb: EmbodimentConfig) -> dict[str, dict[str, Any]]:
-    """config.json "embodiments" entry: {tag: EmbodimentConfig.checkpoint_entry()}."""
-    return {emb.tag: emb.checkpoint_entry()}
+def embodiment_entries(embodiments: Sequence[EmbodimentConfig]) -> dict[str, dict[str, Any]]:
+    """config.json "embodiments": {tag: EmbodimentConfig.checkpoint_entry()} per robot."""
+    return {emb.tag: emb.checkpoint_entry() for emb in embodiments}
 
 
 def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> None:
@@ -69,13 +69,14 @@ def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> Non
 
 
 def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any],
-             emb: EmbodimentConfig, preset: str | None, losses: list[float], cfg: TrainConfig,
+             embodiments: Sequence[EmbodimentConfig], preset: str | None, losses: list[float],
+             cfg: TrainConfig,
              info: dict[str, Any]) -> None:
     """The checkpoint, loss.png and train_log.json (settings, flow-matching losses, ``info``)."""
     from gr00t_policy.checkpoint import save_checkpoint
 
     save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
-                    embodiments=embodiment_entry(emb), preset=preset)
+                    embodiments=embodiment_entries(embodiments), preset=preset)
     save_loss_plot(losses, out / "loss.png")
     log = {"train_config": cfg.to_dict(), "losses": losses, **info}
     (out / TRAIN_LOG_FILE).write_text(json.dumps(log, indent=1))

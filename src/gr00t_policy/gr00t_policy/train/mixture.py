@@ -1,0 +1,127 @@
+"""Co-training over several datasets: one policy, several robots, mixture weights.
+
+A mixture file names the datasets, the embodiment each was recorded with, and a weight::
+
+    # gr00t-train --mixture FILE --out CKPT ...
+    datasets:
+      - {dataset: artifacts/data/g1_tabletop, embodiment: config/unitree_g1.yaml, weight: 1.0}
+      - {dataset: artifacts/data/apollo_tabletop, embodiment: config/apptronik_apollo.yaml}
+
+Relative paths are read from the current directory, as on the command line. Each training
+batch draws its samples from the datasets in proportion to their weights (a multinomial draw
+per batch), whatever their sizes; within a dataset, frames are drawn as in a one-dataset run
+(:class:`~gr00t_policy.train.data.TrainingData`). Each sample carries its own robot's
+embodiment slot, so the action head's per-embodiment encoders and decoder learn each robot
+while the backbone and the DiT are shared. The checkpoint records every embodiment and its
+normalization statistics, so one checkpoint drives each robot by its tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import yaml
+
+from gr00t_policy.train.config import TrainConfig
+from gr00t_policy.train.data import TrainingData
+
+
+@dataclass(frozen=True)
+class MixtureEntry:
+    """One dataset of a mixture: where it is, the robot it was recorded with, its weight."""
+
+    dataset: str
+    embodiment: str
+    weight: float = 1.0
+
+
+def read_mixture(path: str | Path) -> list[MixtureEntry]:
+    """The entries of a mixture file; ValueError naming the entry, the key and the fix."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"--mixture {path}: cannot read it ({exc})") from exc
+    entries = doc.get("datasets") if isinstance(doc, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"--mixture {path}: expected `datasets:` with a list of "
+                         "{dataset: DIR, embodiment: YAML, weight: W} entries")
+    out: list[MixtureEntry] = []
+    for i, entry in enumerate(entries):
+        where = f"--mixture {path}: datasets[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: expected a mapping {{dataset: DIR, embodiment: YAML}}")
+        unknown = sorted(set(entry) - {"dataset", "embodiment", "weight"})
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {unknown}; the keys are dataset, "
+                             "embodiment, weight")
+        for key in ("dataset", "embodiment"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ValueError(f"{where}.{key}: missing; give the {key} path")
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
+                np.isfinite(weight) and weight > 0):
+            raise ValueError(f"{where}.weight: {weight!r} is not a positive number")
+        out.append(MixtureEntry(entry["dataset"], entry["embodiment"], float(weight)))
+    return out
+
+
+class MixtureData:
+    """Several :class:`TrainingData` sources sampled as one, in proportion to their weights."""
+
+    def __init__(self, sources: Sequence[TrainingData], weights: Sequence[float], pad_id: int):
+        if len(sources) != len(weights) or not sources:
+            raise ValueError("MixtureData: one weight per source, at least one source")
+        slots = [s.slot for s in sources]
+        if len(set(slots)) != len(slots):
+            raise ValueError(f"MixtureData: two datasets share an embodiment slot ({slots}); "
+                             "each robot needs its own slot")
+        names = [set(s.targets) for s in sources]
+        if any(n != names[0] for n in names):
+            raise ValueError("MixtureData: the datasets carry different auxiliary targets")
+        self.sources = list(sources)
+        p = np.asarray(weights, dtype=np.float64)
+        self.p = p / p.sum()
+        self.pad_id = int(pad_id)
+        # What build_head reads: each target's width (the same in every source).
+        self.targets = {name: torch.cat([s.targets[name] for s in sources]) for name in names[0]}
+        self.texts = [t for s in sources for t in s.texts]
+
+    @property
+    def num_frames(self) -> int:
+        return sum(s.num_frames for s in self.sources)
+
+    def sample(self, rng: np.random.Generator, batch_size: int, cfg: TrainConfig,
+               generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A batch whose samples come from the sources in proportion to their weights."""
+        if len(self.sources) == 1:  # no extra draw: a one-dataset run repeats bitwise
+            return self.sources[0].sample(rng, batch_size, cfg, generator)
+        counts = rng.multinomial(batch_size, self.p)
+        parts = [s.sample(rng, int(n), cfg, generator)
+                 for s, n in zip(self.sources, counts) if n > 0]
+        return merge_batches(parts, self.pad_id)
+
+
+def merge_batches(parts: Sequence[dict[str, torch.Tensor]], pad_id: int) -> dict[str, Any]:
+    """Concatenate batches along the batch axis. The prompt columns (``input_ids``,
+    ``attention_mask``, ``instruction_states``) are left-padded to the longest first: left
+    padding is masked and does not shift the language model's positions."""
+    width = max(p["input_ids"].shape[1] for p in parts)
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        values = []
+        for p in parts:
+            v = p[key]
+            short = width - v.shape[1] if key in ("input_ids", "attention_mask",
+                                                   "instruction_states") else 0
+            if short:
+                fill = pad_id if key == "input_ids" else 0
+                pad = torch.full((v.shape[0], short, *v.shape[2:]), fill, dtype=v.dtype)
+                v = torch.cat([pad, v], dim=1)
+            values.append(v)
+        out[key] = torch.cat(values)
+    return out

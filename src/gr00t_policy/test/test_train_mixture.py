@@ -1,0 +1,162 @@
+"""Co-training one policy on two robots (gr00t-train --mixture): weighted batches, one
+checkpoint holding both robots, and a one-dataset mixture that is exactly a --dataset run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gr00t_policy.checkpoint import load_checkpoint
+from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
+from gr00t_policy.embodiment import parse_embodiment
+from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+from gr00t_policy.train import TrainConfig, TrainingData, build_metadata, train
+from gr00t_policy.train.cli import parse_args
+from gr00t_policy.train.mixture import MixtureData, MixtureEntry, merge_batches, read_mixture
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the tiny robot, dataset and policy of test_train.py
+from test_train import TASKS, tiny_embodiment, tiny_policy_config, write_tiny_dataset  # noqa: E402
+
+torch.set_num_threads(1)
+OTHER = ["k0", "k1"]
+
+
+def other_embodiment():
+    """A second tiny robot: two joints, slot 0 (the first robot has slot 1)."""
+    joint = {"position": [-1.0, 1.0], "velocity": 5.0}
+    return parse_embodiment({
+        "name": "other", "tag": "other_bot", "slot": 0, "action_dt": 0.05,
+        "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in OTHER]}},
+        "state_keys": [{"key": "arm", "normalization": "min_max"}],
+        "action_keys": [{"key": "arm", "normalization": "min_max"}],
+        "cameras": [{"name": "head", "topic": "/camera/head/image_raw"}],
+        "controllers": [{"name": "arm", "type": "forward_command", "topic": "/arm/commands",
+                         "joints": OTHER}],
+        "staleness": {"state_s": 0.05, "tokens_s": 0.5},
+        "on_stale": "hold_last_command",
+    })
+
+
+def write_other_dataset(root, episodes: int = 3) -> None:
+    rng = np.random.default_rng(1)
+    with LeRobotWriter(root, fps=20, state_keys=[("arm", OTHER)], action_keys=[("arm", OTHER)],
+                       cameras=["head"], image_shape=(32, 32)) as w:
+        for i in range(episodes):
+            length = int(rng.integers(8, 12))
+            states = rng.uniform(-0.5, 0.5, size=(length, 2)).astype(np.float32)
+            frames = np.full((length, 32, 32, 3), 90, dtype=np.uint8)
+            w.add_episode(states, (0.8 * states).astype(np.float32), {"head": frames},
+                          TASKS[i % 2])
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mix")
+    write_tiny_dataset(root / "tiny")
+    write_other_dataset(root / "other")
+    return root / "tiny", root / "other"
+
+
+def _data(ds_dir, emb, config, prompt):
+    ds = LeRobotDataset(ds_dir)
+    return TrainingData(ds, emb, config, prompt, build_metadata(ds, emb))
+
+
+def test_batches_follow_the_weights_and_pad_prompts_on_the_left(datasets):
+    config = tiny_policy_config()
+    prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    a = _data(datasets[0], tiny_embodiment(), config, prompt)
+    b = _data(datasets[1], other_embodiment(), config, prompt)
+    mix = MixtureData([a, b], [3.0, 1.0], prompt.pad_id)
+    cfg = TrainConfig(steps=1, batch_size=16, augment=False)
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    slots = torch.cat([mix.sample(rng, 16, cfg, gen)["embodiment_id"] for _ in range(50)])
+    share = float((slots == 1).float().mean())  # the first robot's slot
+    assert 0.70 < share < 0.80, share
+    assert set(slots.tolist()) == {0, 1}
+    # a robot's padded action dims stay masked out of the loss
+    batch = mix.sample(rng, 16, cfg, gen)
+    other = batch["embodiment_id"] == 0
+    assert batch["action_mask"][other][..., 2:].sum() == 0
+    assert batch["action_mask"][~other][..., 4:].sum() == 0
+
+    short = {"input_ids": torch.tensor([[5, 6]]), "attention_mask": torch.tensor([[1, 1]]),
+             "x": torch.tensor([[1.0]])}
+    long = {"input_ids": torch.tensor([[7, 8, 9]]), "attention_mask": torch.tensor([[1, 1, 1]]),
+            "x": torch.tensor([[2.0]])}
+    merged = merge_batches([short, long], pad_id=0)
+    assert merged["input_ids"].tolist() == [[0, 5, 6], [7, 8, 9]]
+    assert merged["attention_mask"].tolist() == [[0, 1, 1], [1, 1, 1]]
+    assert merged["x"].tolist() == [[1.0], [2.0]]
+
+
+def test_one_checkpoint_holds_both_robots(datasets, tmp_path):
+    config = tiny_policy_config()
+    cfg = TrainConfig(steps=3, batch_size=8, seed=2, save_every=0, log_every=1)
+    mixture = [(MixtureEntry(str(datasets[0]), "tiny.yaml", 1.0), tiny_embodiment()),
+               (MixtureEntry(str(datasets[1]), "other.yaml", 1.0), other_embodiment())]
+    result = train(None, tmp_path / "ckpt", policy_config=config, embodiment=None, cfg=cfg,
+                   progress=False, mixture=mixture)
+    ckpt = load_checkpoint(result.checkpoint)
+    assert set(ckpt.embodiments) == {"tiny_bot", "other_bot"}
+    assert ckpt.embodiments["other_bot"]["action_joints"] == OTHER
+    assert set(ckpt.metadata) == {"tiny_bot", "other_bot"}
+    assert sorted(ckpt.metadata["other_bot"]["statistics"]["action"]) == ["arm"]
+    log = __import__("json").loads((result.checkpoint / "train_log.json").read_text())
+    assert [m["embodiment"] for m in log["mixture"]] == ["tiny", "other"]
+    assert log["episodes"] == 4 + 3
+
+
+def test_a_one_dataset_mixture_is_the_dataset_run(datasets, tmp_path):
+    """Same seed, same losses: the mixture adds no random draw with one dataset."""
+    config, emb = tiny_policy_config(), tiny_embodiment()
+    cfg = TrainConfig(steps=3, batch_size=4, seed=7, save_every=0)
+    plain = train(datasets[0], tmp_path / "a", policy_config=config, embodiment=emb, cfg=cfg,
+                  progress=False)
+    mixed = train(None, tmp_path / "b", policy_config=config, embodiment=None, cfg=cfg,
+                  progress=False, mixture=[(MixtureEntry(str(datasets[0]), "t.yaml"), emb)])
+    assert plain.losses == mixed.losses
+
+
+def test_two_datasets_of_one_robot_are_refused(datasets, tmp_path):
+    emb = tiny_embodiment()
+    with pytest.raises(ValueError, match="each robot once"):
+        train(None, tmp_path / "x", policy_config=tiny_policy_config(), embodiment=None,
+              cfg=TrainConfig(steps=1, batch_size=2), progress=False,
+              mixture=[(MixtureEntry(str(datasets[0]), "a"), emb),
+                       (MixtureEntry(str(datasets[0]), "b"), emb)])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("datasets: []", "expected `datasets:`"),
+    ("datasets: [{dataset: d}]", "datasets[0].embodiment: missing"),
+    ("datasets: [{dataset: d, embodiment: e, weight: -1}]", "datasets[0].weight"),
+    ("datasets: [{dataset: d, embodiment: e, wieght: 2}]", "unknown keys ['wieght']"),
+    ("datasets: [{dataset: d, embodiment: e}, 3]", "datasets[1]: expected a mapping"),
+    ("datasets: [", "cannot read it"),
+])
+def test_a_bad_mixture_file_names_the_entry(tmp_path, text, words):
+    path = tmp_path / "mix.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=None) as info:
+        read_mixture(path)
+    assert words in str(info.value)
+
+
+def test_mixture_file_and_flags(tmp_path):
+    path = tmp_path / "mix.yaml"
+    path.write_text("datasets:\n  - {dataset: a, embodiment: a.yaml, weight: 2}\n"
+                    "  - {dataset: b, embodiment: b.yaml}\n")
+    assert read_mixture(path) == [MixtureEntry("a", "a.yaml", 2.0), MixtureEntry("b", "b.yaml")]
+    run, _ = parse_args(["--mixture", str(path), "--out", "O"])
+    assert run.mixture == str(path) and run.dataset is None
+    for argv in (["--out", "O"], ["--dataset", "D", "--mixture", str(path), "--out", "O"],
+                 ["--mixture", str(path), "--embodiment", "e.yaml", "--out", "O"]):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(argv)
+        assert exit_info.value.code == 2
