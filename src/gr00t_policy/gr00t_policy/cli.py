@@ -167,10 +167,16 @@ def _import_lm(args: argparse.Namespace) -> int:
     from gr00t_policy.language.importer import import_language_model
 
     if args.for_checkpoint is not None:
+        given = [flag for flag, value in (("--layers", args.layers), ("--dtype", args.dtype),
+                                          ("--force", args.force or None)) if value is not None]
+        if given:
+            raise SystemExit(f"import-lm --for-checkpoint: {', '.join(given)} would be ignored: "
+                             "the checkpoint's config names the layers, and the cache entry is "
+                             "checked, not overwritten; use --out DIR for a copy of your own")
         return _import_lm_for_checkpoint(args.for_checkpoint)
     try:
-        report = import_language_model(args.out, num_layers=args.layers, dtype=args.dtype,
-                                       overwrite=args.force)
+        report = import_language_model(args.out, num_layers=args.layers or 12,
+                                       dtype=args.dtype or "bfloat16", overwrite=args.force)
     except ImportError as exc:
         raise FileNotFoundError(str(exc)) from exc
     print(f"wrote {report.out_dir}: {report.num_layers} of {report.source_num_layers} layers, "
@@ -269,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead: put the instruction encoder CKPT's config names into the "
                             "import cache (gr00t_policy.language.instruction), if it is not "
                             "there yet; nothing to do for a checkpoint without one")
-    lm.add_argument("--layers", type=int, default=12,
+    lm.add_argument("--layers", type=int, default=None,
                     help="decoder layers kept, 1..30 (default 12, GR00T N1's cut)")
-    lm.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16",
+    lm.add_argument("--dtype", choices=("bfloat16", "float32"), default=None,
                     help="stored dtype (default bfloat16: half the size; float32 keeps the "
                          "dequantised values exactly)")
     lm.add_argument("--force", action="store_true",

@@ -269,3 +269,10 @@ def test_real_smollm2_cut_at_12():
     assert torch.isfinite(hidden).all() and hidden.abs().mean() > 0
     with pytest.raises(ValueError, match=r"num_layers=31 must be an int in \[1, 30\]"):
         load_pretrained(31)
+
+
+def test_cli_import_lm_for_checkpoint_refuses_flags_it_would_ignore(tmp_path):
+    """The checkpoint's config decides the layers; a --layers, --dtype or --force beside
+    --for-checkpoint would be silently ignored, so it is refused, naming the flags."""
+    with pytest.raises(SystemExit, match=r"--layers, --force would be ignored"):
+        cli.main(["import-lm", "--for-checkpoint", str(tmp_path), "--layers", "6", "--force"])
