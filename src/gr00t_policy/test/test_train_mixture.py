@@ -160,3 +160,13 @@ def test_mixture_file_and_flags(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             parse_args(argv)
         assert exit_info.value.code == 2
+
+
+def test_the_committed_mixture_names_robots_that_exist():
+    from gr00t_policy.embodiment import load_embodiment
+
+    repo = HERE.parents[2]
+    entries = read_mixture(repo / "config" / "mixtures" / "g1_apollo.yaml")
+    robots = [load_embodiment(repo / e.embodiment) for e in entries]
+    assert [r.name for r in robots] == ["unitree_g1", "apptronik_apollo"]
+    assert len({r.slot for r in robots}) == 2
