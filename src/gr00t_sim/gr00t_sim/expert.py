@@ -35,7 +35,6 @@ Targets are absolute joint positions for the embodiment's action joints in their
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from gr00t_sim.section import settings_from
 from gr00t_sim.tasks import Task
 from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim.world import SimWorld
@@ -89,18 +89,8 @@ class ExpertConfig:
 def expert_config(sim: SimulatorSpec, **overrides: Any) -> ExpertConfig:
     """ExpertConfig's defaults, then the robot's ``simulator.expert.params``, then
     ``overrides`` (None values skipped); ValueError naming the key for a bad name or value."""
-    known = {f.name for f in dataclasses.fields(ExpertConfig)}
-    values: dict[str, Any] = {}
-    for key, value in sim.expert.params.items():
-        if key not in known:
-            raise ValueError(f"simulator.expert.params.{key}: not an expert setting; use one "
-                             f"of {sorted(known)}")
-        values[key] = tuple(value) if isinstance(value, list) else value
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return ExpertConfig(**values)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"simulator.expert.params: {exc}") from exc
+    return settings_from(ExpertConfig, sim.expert.params, "simulator.expert.params",
+                         "an expert setting", **overrides)
 
 
 def _min_jerk(s: float) -> float:

@@ -47,7 +47,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from gr00t_common.params import declare_and_read  # noqa: E402
 from gr00t_msgs.srv import ResetSim  # noqa: E402
-from gr00t_sim.expert import ExpertConfig, ScriptedExpert  # noqa: E402
+from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
 from gr00t_sim.expert_params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import OBJECT_NAMES  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
@@ -71,7 +71,8 @@ class ExpertNode(Node):
         self.world = SimWorld(self.embodiment)
         self.expert = ScriptedExpert(self.world, self.embodiment.action_joints,
                                      self.embodiment.action_dt,
-                                     ExpertConfig(waist_ik_scale=p["waist_ik_scale"]))
+                                     expert_config(self.world.sim,
+                                                   waist_ik_scale=p["waist_ik_scale"]))
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         index = {n: i for i, n in enumerate(self.embodiment.action_joints)}
         self.outputs = []

@@ -44,6 +44,7 @@ from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim import meshes
 from gr00t_sim.params import default_embodiment_path
+from gr00t_sim.section import settings_from
 from gr00t_sim.tasks import CUBE_COLORS, SIDES, Task, Verdict, judge
 
 _LOG = logging.getLogger(__name__)
@@ -142,17 +143,8 @@ class SceneConfig:
 def scene_config(sim: SimulatorSpec, **overrides: Any) -> SceneConfig:
     """SceneConfig's defaults, then the robot's ``simulator.scene``, then ``overrides``;
     ValueError naming the key for an unknown name or a bad value."""
-    known = {f.name for f in dataclasses.fields(SceneConfig)}
-    values: dict[str, Any] = {}
-    for key, value in sim.scene.items():
-        if key not in known:
-            raise ValueError(f"simulator.scene.{key}: not a scene setting; use one of "
-                             f"{sorted(known)}")
-        values[key] = tuple(value) if isinstance(value, list) else value
-    try:
-        return SceneConfig(**{**values, **overrides})
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"simulator.scene: {exc}") from exc
+    return settings_from(SceneConfig, sim.scene, "simulator.scene", "a scene setting",
+                         **overrides)
 
 
 # ---------------------------------------------------------------------------------------
