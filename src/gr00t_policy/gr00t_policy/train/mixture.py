@@ -80,15 +80,16 @@ class MixtureData:
         if len(set(slots)) != len(slots):
             raise ValueError(f"MixtureData: two datasets share an embodiment slot ({slots}); "
                              "each robot needs its own slot")
-        names = [set(s.targets) for s in sources]
-        if any(n != names[0] for n in names):
-            raise ValueError("MixtureData: the datasets carry different auxiliary targets")
+        widths = [{name: t.shape[1] for name, t in s.targets.items()} for s in sources]
+        if any(w != widths[0] for w in widths):
+            raise ValueError(f"MixtureData: the datasets carry different auxiliary targets "
+                             f"(name: width per dataset: {widths})")
         self.sources = list(sources)
         p = np.asarray(weights, dtype=np.float64)
         self.p = p / p.sum()
         self.pad_id = int(pad_id)
-        # What build_head reads: each target's width (the same in every source).
-        self.targets = {name: torch.cat([s.targets[name] for s in sources]) for name in names[0]}
+        # What build_head reads: each target's width, the same in every source.
+        self.targets = sources[0].targets
         self.texts = [t for s in sources for t in s.texts]
 
     @property
