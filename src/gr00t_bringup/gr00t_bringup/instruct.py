@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 
 DEFAULT_SERVICE = "/gr00t/set_instruction"
@@ -37,6 +36,7 @@ def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: f
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
+    from gr00t_common.service_call import call_resending
     from gr00t_msgs.srv import SetInstruction
 
     context = Context()
@@ -52,13 +52,10 @@ def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: f
             return EXIT_UNAVAILABLE, (
                 f"service {service} is not available after {timeout:g} s: check that System 2 "
                 f"(system2_node) is running and that ROS_DOMAIN_ID matches its (here: {domain})")
-        future = client.call_async(SetInstruction.Request(instruction=instruction))
-        deadline = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        if not future.done():
+        reply = call_resending(client, SetInstruction.Request(instruction=instruction),
+                               timeout, lambda s: executor.spin_once(timeout_sec=s))
+        if reply is None:
             return EXIT_UNAVAILABLE, f"service {service} did not reply within {timeout:g} s"
-        reply = future.result()
         status = "accepted" if reply.accepted else "refused"
         text = (f"{status}: {reply.message} (instruction_id {reply.instruction_id})")
         return (EXIT_ACCEPTED if reply.accepted else EXIT_REFUSED), text

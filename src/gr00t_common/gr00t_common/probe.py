@@ -19,6 +19,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from gr00t_common.service_call import call_resending
+
 RELIABLE = QoSProfile(
     depth=50,
     reliability=ReliabilityPolicy.RELIABLE,
@@ -68,13 +70,16 @@ class RosProbe:
 
     # -- services ----------------------------------------------------------------------
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 20.0) -> Any:
+        """Call service `name`, repeating the request if its reply is lost (see
+        gr00t_common.service_call: only for requests that may act twice)."""
         client = self.node.create_client(srv_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise TimeoutError(f"service {name} did not appear within {timeout} s")
-            future = client.call_async(request)
-            wait_until(future.done, timeout, f"a reply from {name}")
-            return future.result()
+            reply = call_resending(client, request, timeout, time.sleep)
+            if reply is None:
+                raise TimeoutError(f"timed out after {timeout} s waiting for a reply from {name}")
+            return reply
         finally:
             self.node.destroy_client(client)
 

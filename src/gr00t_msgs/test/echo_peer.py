@@ -2,10 +2,15 @@
 
 Echoes every EmbeddingTokens from /rt/tokens_in to /rt/tokens_out unchanged, and serves
 /rt/set_instruction, answering with fields derived from the request so the test can check
-both directions of the service.
+both directions of the service. /rt/set_instruction_lossy answers the same way, except that
+its first reply is never sent: what a client sees when DDS drops a reply.
 """
 
+import threading
+
 import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
@@ -22,6 +27,12 @@ class EchoPeer(Node):
         self.create_subscription(EmbeddingTokens, "/rt/tokens_in", self._tokens_out.publish, qos)
         self.create_subscription(ActionChunk, "/rt/chunk_in", self._chunk_out.publish, qos)
         self.create_service(SetInstruction, "/rt/set_instruction", self._on_set)
+        self._lossy_calls = 0
+        self._lossy_lock = threading.Lock()
+        self.closing = threading.Event()
+        # Reentrant: the second call is answered while the first one's callback still waits.
+        self.create_service(SetInstruction, "/rt/set_instruction_lossy", self._on_set_lossy,
+                            callback_group=ReentrantCallbackGroup())
         self.get_logger().info("echo peer ready")
 
     def _on_set(self, request: SetInstruction.Request, response: SetInstruction.Response):
@@ -30,15 +41,30 @@ class EchoPeer(Node):
         response.instruction_id = len(request.instruction.encode("utf-8"))
         return response
 
+    def _on_set_lossy(self, request: SetInstruction.Request,
+                      response: SetInstruction.Response):
+        with self._lossy_lock:
+            self._lossy_calls += 1
+            call = self._lossy_calls
+        if call == 1:
+            self.closing.wait()  # holds this reply back until the peer stops
+        response = self._on_set(request, response)
+        response.message += f" (call {call})"
+        return response
+
 
 def main() -> None:
     rclpy.init()
     node = EchoPeer()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        executor.spin()
     except KeyboardInterrupt:
         pass
     finally:
+        node.closing.set()
+        executor.shutdown(timeout_sec=2.0)
         node.destroy_node()
         rclpy.try_shutdown()
 

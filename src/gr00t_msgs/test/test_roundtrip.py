@@ -102,3 +102,13 @@ def test_set_instruction_service_round_trip(peer, ros_domain_id):
         reply = probe.call(SetInstruction, "/rt/set_instruction", request)
         assert reply.accepted is False
         assert reply.instruction_id == 3
+
+
+def test_a_lost_service_reply_is_asked_again(peer, ros_domain_id):
+    # The peer never answers the first request to this service, as when the server has not
+    # yet discovered a fresh client's reply reader; the probe repeats it and gets the second.
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        request = SetInstruction.Request(instruction="raise your left hand")
+        reply = probe.call(SetInstruction, "/rt/set_instruction_lossy", request, timeout=20.0)
+        assert reply.accepted is True
+        assert reply.message == "echo: raise your left hand (call 2)"

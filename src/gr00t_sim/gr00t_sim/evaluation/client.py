@@ -38,6 +38,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SimState
 from gr00t_msgs.srv import ResetSim, SetInstruction
@@ -241,9 +242,16 @@ class Evaluation:
     def call(self, name: str, request: Any, what: str) -> Any:
         client = self.clients[name]
         self.wait(client.service_is_ready, self.timeout_s, f"service {client.srv_name}")
-        future = client.call_async(request)
-        self.wait(future.done, self.timeout_s, f"a reply from {client.srv_name} ({what})")
-        return future.result()
+        def pump(seconds: float) -> None:
+            self.check_graph()
+            time.sleep(seconds)
+
+        # reset, enable and instruction may all act twice, so a lost reply is asked again
+        reply = call_resending(client, request, self.timeout_s, pump)
+        if reply is None:
+            raise GraphFailed(f"timed out after {self.timeout_s:g} s waiting for a reply from "
+                              f"{client.srv_name} ({what})")
+        return reply
 
     # -- the run -------------------------------------------------------------------------------
     def wait_ready(self, startup_timeout: float) -> None:

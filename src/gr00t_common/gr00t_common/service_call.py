@@ -1,0 +1,76 @@
+"""Calling a ROS service from a client that has just been created, without losing the reply.
+
+A fresh client can see the server (``wait_for_service`` is true) before the server has
+discovered the client's reply reader. rmw_fastrtps then waits 100 ms for that reader and,
+when discovery is slower (a loaded machine, a server process that has just started), drops
+the reply: the server logs "failed to send response (timeout)" and the caller waits for
+nothing (ros2/rmw_fastrtps#390, #467; rmw_cyclonedds blocks in the server instead). The
+request itself did arrive and did act.
+
+`call_resending` sends the request again when no reply has come after `resend_after`
+seconds (then twice as long, ...), until `timeout`. Use it only for requests that may act
+twice: resetting to a seed, enabling, setting an instruction (a repeat puts the same words
+in force again under the next id). It returns the reply to the *latest* request that was
+answered, so what it reports is the state the server was left in (e.g. the instruction id
+in force), not an earlier answer that a repeat has since replaced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["RESEND_AFTER_S", "call_resending"]
+
+# A reply normally comes in milliseconds; two seconds without one means it was lost (or the
+# server is far behind, in which case a repeat costs nothing but a second answer).
+RESEND_AFTER_S = 2.0
+# Once an earlier request has been answered, how long to wait for the answer to a later
+# repeat (the server answers in order, so it follows within moments if it comes at all).
+LATER_ANSWERS_S = 0.5
+
+
+def call_resending(
+    client: Any,
+    request: Any,
+    timeout: float,
+    pump: Callable[[float], None],
+    resend_after: float = RESEND_AFTER_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any | None:
+    """Call `client` (an rclpy Client whose server is available) with `request`; the reply,
+    or None when nothing answered within `timeout` seconds.
+
+    `pump(seconds)` lets replies arrive: a sleep when another thread spins the client's
+    node, ``executor.spin_once(timeout_sec=seconds)`` otherwise.
+    """
+    if timeout <= 0 or resend_after <= 0:
+        raise ValueError(f"timeout and resend_after must be > 0 (got {timeout}, {resend_after})")
+    start = clock()
+    deadline = start + timeout
+    futures = [client.call_async(request)]
+    next_send = start + resend_after
+    interval = resend_after
+    answered_at: float | None = None
+    try:
+        while True:
+            now = clock()
+            done = [i for i, f in enumerate(futures) if f.done()]
+            if done:
+                if answered_at is None:
+                    answered_at = now
+                latest = max(done)
+                if latest == len(futures) - 1 or now - answered_at >= LATER_ANSWERS_S:
+                    return futures[latest].result()
+            elif now >= deadline:
+                return None
+            elif now >= next_send:
+                interval *= 2
+                next_send = now + interval
+                futures.append(client.call_async(request))
+            pump(0.02)
+    finally:
+        for f in futures:
+            if not f.done():
+                client.remove_pending_request(f)
