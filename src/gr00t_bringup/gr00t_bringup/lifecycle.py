@@ -107,8 +107,7 @@ class LifecycleDriver:
 
     def _answer(self, child: Any, transition: str) -> Callable[[], bool | None]:
         """Send `transition`; a check that is None until answered, then the answer."""
-        future = self._clients[child.spec.name].request(transition)
-        return lambda: bool(future.result().success) if future.done() else None
+        return self._clients[child.spec.name].check(transition)
 
     def _await(self, checks: list[tuple[Any, Callable[[], bool | None]]], what: str,
                timeout: float) -> bool:

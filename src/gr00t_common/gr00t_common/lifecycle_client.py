@@ -10,20 +10,32 @@ over its lifecycle_msgs services (`<node>/change_state`, `<node>/get_state`).
 node that owns the clients must be spun by another thread (a `RosProbe`'s is).
 Transitions are sent by label, never by id: rclpy refuses an impossible label with
 `success: false`, while an impossible id raises inside the managed node's executor.
+
+A transition's reply can be lost like any service reply from a client the node has only
+just discovered (see gr00t_common.service_call), and a transition may not be sent twice. So
+`TransitionCheck` asks for the node's state when no reply has come after a while: a node
+already in the transition's goal state has made it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 
 from gr00t_common.probe import wait_until
+from gr00t_common.service_call import RESEND_AFTER_S
 
-__all__ = ["TRANSITIONS", "LifecycleClient", "get_state", "transition"]
+__all__ = ["GOAL_STATE", "TRANSITIONS", "LifecycleClient", "TransitionCheck", "get_state",
+           "transition"]
 
-TRANSITIONS = ("configure", "activate", "deactivate", "cleanup", "shutdown")
+# The state each transition ends in when it succeeds (never the state it starts from).
+GOAL_STATE = {"configure": "inactive", "activate": "active", "deactivate": "inactive",
+              "cleanup": "unconfigured", "shutdown": "finalized"}
+TRANSITIONS = tuple(GOAL_STATE)
 
 
 class LifecycleClient:
@@ -56,9 +68,67 @@ class LifecycleClient:
         """A future of GetState.Response (`current_state.label`)."""
         return self._get.call_async(GetState.Request())
 
+    def check(self, name: str) -> "TransitionCheck":
+        """Ask for transition `name`; a check that says when it has been made."""
+        return TransitionCheck(self, name)
+
+    def forget(self, future: Any) -> None:
+        """Stop waiting for the reply `future` (a late one is then dropped)."""
+        self._change.remove_pending_request(future)
+        self._get.remove_pending_request(future)
+
     def destroy(self) -> None:
         self.node.destroy_client(self._change)
         self.node.destroy_client(self._get)
+
+
+class TransitionCheck:
+    """One transition asked of a node. Calling it answers None while there is no answer
+    yet, then the answer: True made, False refused or failed.
+
+    Without a reply after `ask_state_after` seconds it asks the node's state (again each
+    time an answer comes, or the question has gone that long unanswered): the goal state
+    means made. A refusal whose reply was lost stays None; the caller's timeout names it.
+    """
+
+    def __init__(self, client: LifecycleClient, name: str,
+                 ask_state_after: float = RESEND_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.name = client, name
+        self.goal = GOAL_STATE.get(name)
+        self.ask_state_after = ask_state_after
+        self.clock = clock
+        self.reply = client.request(name)
+        self.sent_at = clock()
+        self._state: Any = None
+        self._state_asked_at = 0.0
+        self.answer: bool | None = None
+
+    def __call__(self) -> bool | None:
+        if self.answer is None:
+            self.answer = self._look()
+        return self.answer
+
+    def _look(self) -> bool | None:
+        if self.reply.done():
+            if self._state is not None:
+                self.client.forget(self._state)
+            return bool(self.reply.result().success)
+        now = self.clock()
+        if now - self.sent_at < self.ask_state_after:
+            return None
+        if self._state is not None and self._state.done():
+            if str(self._state.result().current_state.label) == self.goal:
+                self.client.forget(self.reply)
+                return True
+            self._state = None
+        if self._state is not None and now - self._state_asked_at >= self.ask_state_after:
+            self.client.forget(self._state)  # that reply was lost too: ask again
+            self._state = None
+        if self._state is None:
+            self._state = self.client.request_state()
+            self._state_asked_at = now
+        return None
 
 
 def _wait_ready(client: LifecycleClient, timeout: float) -> None:
@@ -71,9 +141,9 @@ def transition(node: Any, target: str, name: str, timeout: float = 30.0) -> bool
     client = LifecycleClient(node, target)
     try:
         _wait_ready(client, timeout)
-        future = client.request(name)
-        wait_until(future.done, timeout, f"{target} to answer {name}")
-        return bool(future.result().success)
+        check = client.check(name)
+        wait_until(lambda: check() is not None, timeout, f"{target} to answer {name}")
+        return bool(check.answer)
     finally:
         client.destroy()
 
