@@ -170,3 +170,101 @@ def test_the_committed_mixture_names_robots_that_exist():
     robots = [load_embodiment(repo / e.embodiment) for e in entries]
     assert [r.name for r in robots] == ["unitree_g1", "apptronik_apollo"]
     assert len({r.slot for r in robots}) == 2
+
+
+# -- per-trajectory selection and weights -------------------------------------------------------
+
+def test_episode_keys_are_read_from_the_file(tmp_path):
+    weights = tmp_path / "w.json"
+    weights.write_text('{"2": 3.0, "5": 0}')
+    path = tmp_path / "mix.yaml"
+    path.write_text("datasets:\n"
+                    "  - {dataset: a, embodiment: a.yaml, episodes: '0:80', "
+                    "episode_weights: {3: 2.5}}\n"
+                    "  - {dataset: b, embodiment: b.yaml, episodes: [5, 2, 7], "
+                    f"episode_weights: {weights}}}\n")
+    a, b = read_mixture(path)
+    assert a.episodes == "0:80" and a.episode_weights == {3: 2.5}
+    assert b.episodes == (5, 2, 7) and b.episode_weights == {2: 3.0, 5: 0.0}
+
+
+@pytest.mark.parametrize("value, words", [
+    ("episodes: '1-5'", "not a \"start:stop[:step]\" slice"),
+    ("episodes: '::0'", "the step must be positive"),
+    ("episodes: [1, 1]", "repeats an episode"),
+    ("episodes: 3", "neither a list of episode indices"),
+    ("episode_weights: {1: -2}", "episode 1: weight -2 is not a number >= 0"),
+    ("episode_weights: {x: 1}", "key 'x' is not an episode index"),
+    ("episode_weights: no_such_file.json", "cannot read no_such_file.json"),
+])
+def test_bad_episode_keys_name_the_entry(tmp_path, monkeypatch, value, words):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "mix.yaml"
+    path.write_text(f"datasets:\n  - {{dataset: d, embodiment: e, {value}}}\n")
+    with pytest.raises(ValueError) as info:
+        read_mixture(path)
+    assert "datasets[0].episode" in str(info.value) and words in str(info.value)
+
+
+def test_select_checks_the_indices_against_the_dataset():
+    assert MixtureEntry("d", "e").select(4) == ([0, 1, 2, 3], [1.0] * 4)
+    assert MixtureEntry("d", "e", episodes="1::2").select(6) == ([1, 3, 5], [1.0] * 3)
+    assert MixtureEntry("d", "e", episodes=(3, 0), episode_weights={0: 2.0}).select(4) == (
+        [3, 0], [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"episodes \[4\] out of range; it has 4 episodes"):
+        MixtureEntry("d", "e", episodes=(1, 4)).select(4)
+    with pytest.raises(ValueError, match=r"names episodes \[2\] that are not among"):
+        MixtureEntry("d", "e", episodes="0:2", episode_weights={2: 1.0}).select(4)
+    with pytest.raises(ValueError, match="no episode left to train on"):
+        MixtureEntry("d", "e", episodes="5:9").select(4)
+    with pytest.raises(ValueError, match="no episode left to train on"):
+        MixtureEntry("d", "e", episodes=(0,), episode_weights={0: 0.0}).select(4)
+
+
+def test_only_the_chosen_episodes_are_loaded_and_normalized(datasets):
+    config, emb = tiny_policy_config(), tiny_embodiment()
+    prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    ds = LeRobotDataset(datasets[0])
+    data = TrainingData(ds, emb, config, prompt, build_metadata(ds, emb, [2, 0]),
+                        episodes=[2, 0])
+    assert data.episode_index == [2, 0]
+    assert data.lengths == [ds.episode(2).length, ds.episode(0).length]
+    every = build_metadata(ds, emb)["tiny_bot"]["statistics"]["state"]["arm"]["max"]
+    chosen = build_metadata(ds, emb, [2, 0])["tiny_bot"]["statistics"]["state"]["arm"]["max"]
+    states = np.concatenate([ds.episode(i).states for i in (2, 0)])
+    assert np.allclose(chosen, states[:, :len(chosen)].max(axis=0))
+    assert not np.allclose(every, chosen)
+
+
+def test_episode_weights_set_how_often_an_episode_is_drawn(datasets):
+    config, emb = tiny_policy_config(), tiny_embodiment()
+    prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    ds = LeRobotDataset(datasets[0])
+    meta = build_metadata(ds, emb)
+    cfg = TrainConfig(steps=1, batch_size=8, start_prob=0.3)
+    plain = TrainingData(ds, emb, config, prompt, meta)
+    ones = TrainingData(ds, emb, config, prompt, meta, episode_weights=[1.0] * 4)
+    draws = [d.draw_frames(np.random.default_rng(3), 64, cfg) for d in (plain, ones)]
+    assert all(np.array_equal(x, y) for x, y in zip(*draws))  # weights of 1 draw as before
+
+    weighted = TrainingData(ds, emb, config, prompt, meta, episode_weights=[3.0, 1.0, 0.0, 1.0])
+    eps, _ = weighted.draw_frames(np.random.default_rng(0), 40000, cfg)
+    assert not (eps == 2).any()  # weight 0: never drawn, not even as a start frame
+    lengths = np.asarray(weighted.lengths, dtype=float)
+    expected = np.array([3.0, 1.0, 0.0, 1.0]) * lengths
+    expected = 0.7 * expected / expected.sum() + 0.3 * np.array([3.0, 1.0, 0.0, 1.0]) / 5.0
+    share = np.bincount(eps, minlength=4) / eps.size
+    assert np.allclose(share, expected, atol=0.01), (share, expected)
+
+
+def test_a_mixture_entry_trains_on_its_chosen_episodes(datasets, tmp_path):
+    config, emb = tiny_policy_config(), tiny_embodiment()
+    cfg = TrainConfig(steps=2, batch_size=4, seed=1, save_every=0)
+    entry = MixtureEntry(str(datasets[0]), "t.yaml", episodes="0:3",
+                         episode_weights={1: 2.0})
+    result = train(None, tmp_path / "c", policy_config=config, embodiment=None, cfg=cfg,
+                   progress=False, mixture=[(entry, emb)])
+    log = __import__("json").loads((result.checkpoint / "train_log.json").read_text())
+    assert log["episodes"] == 3
+    assert log["mixture"][0]["selected"] == "0:3" and log["mixture"][0]["of_episodes"] == 4
+    assert log["mixture"][0]["episode_weights"] == {"1": 2.0}

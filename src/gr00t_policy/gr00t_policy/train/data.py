@@ -85,15 +85,18 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
         )
 
 
-def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig) -> dict[str, Any]:
+def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
+                   episodes: Sequence[int] | None = None) -> dict[str, Any]:
     """Isaac-GR00T ``experiment_cfg/metadata.json`` for the embodiment, from the dataset.
 
-    Per state / action key: min, max, mean, std, q01, q99 over all frames (recomputed from
-    the episode files, so meta/stats.json need not be current).
+    Per state / action key: min, max, mean, std, q01, q99 over all frames of `episodes`
+    (default: every episode), recomputed from the episode files, so meta/stats.json need not
+    be current.
     """
     _check_layout(ds, emb)
-    states = np.concatenate([ds.episode(i, load_video=False).states for i in range(ds.num_episodes)])
-    actions = np.concatenate([ds.episode(i, load_video=False).actions for i in range(ds.num_episodes)])
+    chosen = range(ds.num_episodes) if episodes is None else episodes
+    states = np.concatenate([ds.episode(i, load_video=False).states for i in chosen])
+    actions = np.concatenate([ds.episode(i, load_video=False).actions for i in chosen])
     state_stats = compute_statistics({k: states[:, s:e] for k, s, e in ds.key_ranges("state")})
     action_stats = compute_statistics({k: actions[:, s:e] for k, s, e in ds.key_ranges("action")})
     return {emb.tag: metadata_entry(emb.tag, state_stats, action_stats)}
@@ -126,6 +129,8 @@ class TrainingData:
         aux: Sequence[AuxLoss] = (),
         phrasings: Mapping[str, Sequence[str]] | None = None,
         instruction_encoder=None,
+        episodes: Sequence[int] | None = None,
+        episode_weights: Sequence[float] | None = None,
     ) -> None:
         """Load and preprocess every episode of ``ds``; raises ValueError on a layout mismatch.
 
@@ -135,6 +140,9 @@ class TrainingData:
         ``phrasings``: {dataset task text: other phrasings of it} (`gr00t_policy.phrasings`).
         ``instruction_encoder``: the config's `InstructionEncoder`, required when the backbone
         config has one.
+        ``episodes``: the dataset's episode indices to load (default: all); batch indices
+        count these. ``episode_weights``: one weight >= 0 per loaded episode, multiplying the
+        chance of drawing each of its frames (default: all frames alike).
         """
         _check_layout(ds, emb)
         bb, ah = config.backbone, config.action_head
@@ -148,7 +156,11 @@ class TrainingData:
                 f"embodiment slot {emb.slot} out of range [0, {ah.num_embodiments}) "
                 "(ActionHeadConfig.num_embodiments)"
             )
-        self.targets = {loss.name: loss.targets(ds) for loss in aux}  # name -> (N, D)
+        chosen = list(range(ds.num_episodes) if episodes is None else episodes)
+        self.episode_index = chosen  # loaded episode k is dataset episode chosen[k]
+        # name -> (N, D), row k for loaded episode k
+        self.targets = {loss.name: loss.targets(ds)[torch.as_tensor(chosen, dtype=torch.long)]
+                        for loss in aux}
         self.horizon = ah.action_horizon
         self.slot = emb.slot
         self.cameras = [c.name for c in emb.cameras]
@@ -206,7 +218,7 @@ class TrainingData:
         self.actions: list[torch.Tensor] = []  # per episode (T + H - 1, A_max) float32
         self.lengths: list[int] = []
         self.task_rows: list[int] = []
-        for i in range(ds.num_episodes):
+        for i in chosen:
             ep = ds.episode(i, load_video=False)
             views = [resize_frames(ds.frames(i, cam), bb.image_size) for cam in self.cameras]
             self.images.append(torch.stack(views, dim=1))  # (T, V, 3, S, S)
@@ -225,6 +237,17 @@ class TrainingData:
             [np.full(n, i, dtype=np.int64) for i, n in enumerate(self.lengths)]
         )
         self._frame_of = np.concatenate([np.arange(n, dtype=np.int64) for n in self.lengths])
+        self._frame_p = self._episode_p = None  # None: uniform, drawn as before weights existed
+        if episode_weights is not None:
+            w = np.asarray(episode_weights, dtype=np.float64)
+            if w.shape != (len(chosen),) or not (np.isfinite(w).all() and (w >= 0).all()
+                                                 and w.sum() > 0):
+                raise ValueError(f"episode_weights: expected {len(chosen)} weights >= 0, not "
+                                 f"all 0 (one per loaded episode), got {w.tolist()[:10]}...")
+            if not (w == 1.0).all():
+                self._episode_p = w / w.sum()
+                frame_w = w[self._episode_of]
+                self._frame_p = frame_w / frame_w.sum()
         mib = sum(x.numel() for x in self.images) / 2**20
         logger.info("training data: %d episodes, %d frames, images %.0f MiB",
                     len(self.lengths), self.num_frames, mib)
@@ -237,12 +260,18 @@ class TrainingData:
                     cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
         """(episode, frame) index pairs, (B,) each: uniform over all frames, except that with
         probability ``cfg.start_prob`` a pair comes from a uniformly drawn episode's first
-        ``cfg.start_frames`` frames."""
-        flat = rng.integers(0, self.num_frames, size=batch_size)
+        ``cfg.start_frames`` frames; with episode weights, both draws follow them."""
+        if self._frame_p is None:
+            flat = rng.integers(0, self.num_frames, size=batch_size)
+        else:
+            flat = rng.choice(self.num_frames, size=batch_size, p=self._frame_p)
         eps, ts = self._episode_of[flat], self._frame_of[flat]
         if cfg.start_prob > 0:  # no extra draws otherwise: runs before this option repeat
             early = rng.random(batch_size) < cfg.start_prob
-            start_eps = rng.integers(0, len(self.lengths), size=batch_size)
+            if self._episode_p is None:
+                start_eps = rng.integers(0, len(self.lengths), size=batch_size)
+            else:
+                start_eps = rng.choice(len(self.lengths), size=batch_size, p=self._episode_p)
             window = np.minimum(np.asarray(self.lengths)[start_eps], cfg.start_frames)
             start_ts = (rng.random(batch_size) * window).astype(np.int64)
             eps, ts = np.where(early, start_eps, eps), np.where(early, start_ts, ts)

@@ -182,6 +182,21 @@ def _report(bar, sched, losses: list[float], aux_losses: Mapping[str, list[float
             for name, values in aux_losses.items()))
 
 
+def _mixture_info(entry: MixtureEntry, embodiment: str, ds: Any, src: TrainingData
+                  ) -> dict[str, Any]:
+    """What train_log.json records of one dataset of a mixture (and --resume compares)."""
+    out: dict[str, Any] = {"dataset": str(Path(entry.dataset).resolve()),
+                           "embodiment": embodiment, "weight": entry.weight,
+                           "episodes": len(src.episode_index), "frames": src.num_frames}
+    if entry.episodes is not None:
+        out["selected"] = (entry.episodes if isinstance(entry.episodes, str)
+                           else list(entry.episodes))
+        out["of_episodes"] = ds.num_episodes
+    if entry.episode_weights is not None:
+        out["episode_weights"] = {str(k): w for k, w in sorted(entry.episode_weights.items())}
+    return out
+
+
 def train(
     dataset_dir: str | Path | None,
     out_dir: str | Path,
@@ -240,6 +255,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     datasets = [open_dataset(e.dataset, emb) for e, emb in entries]
+    selections = [e.select(ds.num_episodes) for (e, _), ds in zip(entries, datasets)]
     phrasings = None
     if instructions is not None:  # read before the slow video decoding: a bad file fails at once
         from gr00t_policy.phrasings import read_phrasings
@@ -258,12 +274,13 @@ def train(
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata: dict[str, Any] = {}
-    for ds, (_, emb) in zip(datasets, entries):
-        metadata.update(build_metadata(ds, emb))
+    for ds, (_, emb), (chosen, _) in zip(datasets, entries, selections):
+        metadata.update(build_metadata(ds, emb, chosen))
     policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
     data = MixtureData([TrainingData(ds, emb, policy_config, prompt, metadata, aux=aux,
-                                     phrasings=phrasings, instruction_encoder=encoder)
-                        for ds, (_, emb) in zip(datasets, entries)],
+                                     phrasings=phrasings, instruction_encoder=encoder,
+                                     episodes=chosen, episode_weights=w)
+                        for ds, (_, emb), (chosen, w) in zip(datasets, entries, selections)],
                        [e.weight for e, _ in entries], prompt.pad_id)
     # Training-only heads, name -> head; built in registration order (their init draws from
     # torch's global generator).
@@ -277,12 +294,10 @@ def train(
         resumed.append({"step": start, "exact": exact})
     warmup = int(cfg.warmup_ratio * cfg.steps)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
-    info = _run_info(entries[0][0].dataset, sum(ds.num_episodes for ds in datasets),
+    info = _run_info(entries[0][0].dataset, sum(len(c) for c, _ in selections),
                      data.num_frames, preset, resumed, init_from, aux_losses)
     if mixture is not None:
-        info["mixture"] = [{"dataset": str(Path(e.dataset).resolve()), "embodiment": emb.name,
-                            "weight": e.weight, "episodes": ds.num_episodes,
-                            "frames": src.num_frames}
+        info["mixture"] = [_mixture_info(e, emb.name, ds, src)
                            for (e, emb), ds, src in zip(entries, datasets, data.sources)]
     if phrasings is not None:
         info["instructions"] = {"file": str(instructions), "phrasings": data.texts}

@@ -10,7 +10,19 @@ A mixture file names the datasets, the embodiment each was recorded with, and a 
 Relative paths are read from the current directory, as on the command line. Each training
 batch draws its samples from the datasets in proportion to their weights (a multinomial draw
 per batch), whatever their sizes; within a dataset, frames are drawn as in a one-dataset run
-(:class:`~gr00t_policy.train.data.TrainingData`). Each sample carries its own robot's
+(:class:`~gr00t_policy.train.data.TrainingData`).
+
+Within a dataset, two optional keys choose and weigh its trajectories (episodes)::
+
+      - dataset: artifacts/data/g1_holds
+        embodiment: config/unitree_g1.yaml
+        episodes: "0:80"              # or [0, 4, 9]: train on these only (default: all)
+        episode_weights: {4: 3.0, 9: 0.5}   # or a JSON/YAML file holding such a mapping
+
+``episodes`` is a list of episode indices or a ``"start:stop[:step]"`` slice; only those
+episodes are loaded, and the normalization statistics come from them. An episode's weight
+(default 1) multiplies the chance of drawing each of its frames, so weight 2 counts as if it
+had been recorded twice and 0 leaves it out. Each sample carries its own robot's
 embodiment slot, so the action head's per-embodiment encoders and decoder learn each robot
 while the backbone and the DiT are shared. The checkpoint records every embodiment and its
 normalization statistics, so one checkpoint drives each robot by its tag.
@@ -20,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,13 +42,44 @@ from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData
 
 
+KEYS = ("dataset", "embodiment", "weight", "episodes", "episode_weights")
+
+
 @dataclass(frozen=True)
 class MixtureEntry:
-    """One dataset of a mixture: where it is, the robot it was recorded with, its weight."""
+    """One dataset of a mixture: where it is, the robot it was recorded with, its weight,
+    and optionally which of its episodes to train on and how much each weighs."""
 
     dataset: str
     embodiment: str
     weight: float = 1.0
+    episodes: str | tuple[int, ...] | None = None  # a "start:stop[:step]" slice or indices
+    episode_weights: Mapping[int, float] | None = None  # dataset episode index -> weight
+
+    def select(self, num_episodes: int) -> tuple[list[int], list[float]]:
+        """The dataset episode indices to load and their weights; ValueError naming the
+        entry's key when an index is out of range or nothing is left to train on."""
+        where = f"dataset {self.dataset}"
+        if self.episodes is None:
+            chosen = list(range(num_episodes))
+        elif isinstance(self.episodes, str):
+            chosen = list(range(num_episodes))[_slice(self.episodes, where)]
+        else:
+            bad = [i for i in self.episodes if not 0 <= i < num_episodes]
+            if bad:
+                raise ValueError(f"{where}: episodes {bad} out of range; it has "
+                                 f"{num_episodes} episodes (0 to {num_episodes - 1})")
+            chosen = list(self.episodes)
+        weights = dict(self.episode_weights or {})
+        stray = sorted(set(weights) - set(chosen))
+        if stray:
+            raise ValueError(f"{where}: episode_weights names episodes {stray[:10]} that are "
+                             "not among the chosen `episodes`; weigh only episodes it trains on")
+        w = [float(weights.get(i, 1.0)) for i in chosen]
+        if not chosen or not any(x > 0 for x in w):
+            raise ValueError(f"{where}: no episode left to train on (episodes "
+                             f"{self.episodes!r}, episode_weights all 0?)")
+        return chosen, w
 
 
 def read_mixture(path: str | Path) -> list[MixtureEntry]:
@@ -55,10 +98,10 @@ def read_mixture(path: str | Path) -> list[MixtureEntry]:
         where = f"--mixture {path}: datasets[{i}]"
         if not isinstance(entry, dict):
             raise ValueError(f"{where}: expected a mapping {{dataset: DIR, embodiment: YAML}}")
-        unknown = sorted(set(entry) - {"dataset", "embodiment", "weight"})
+        unknown = sorted(set(entry) - set(KEYS))
         if unknown:
-            raise ValueError(f"{where}: unknown keys {unknown}; the keys are dataset, "
-                             "embodiment, weight")
+            raise ValueError(f"{where}: unknown keys {unknown}; the keys are "
+                             f"{', '.join(KEYS)}")
         for key in ("dataset", "embodiment"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise ValueError(f"{where}.{key}: missing; give the {key} path")
@@ -66,7 +109,66 @@ def read_mixture(path: str | Path) -> list[MixtureEntry]:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
                 np.isfinite(weight) and weight > 0):
             raise ValueError(f"{where}.weight: {weight!r} is not a positive number")
-        out.append(MixtureEntry(entry["dataset"], entry["embodiment"], float(weight)))
+        episodes = _episodes(entry.get("episodes"), f"{where}.episodes")
+        episode_weights = _episode_weights(entry.get("episode_weights"),
+                                           f"{where}.episode_weights")
+        out.append(MixtureEntry(entry["dataset"], entry["embodiment"], float(weight),
+                                episodes, episode_weights))
+    return out
+
+
+def _slice(text: str, where: str) -> slice:
+    parts = text.split(":")
+    try:
+        if not 2 <= len(parts) <= 3:
+            raise ValueError
+        bounds = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise ValueError(f"{where}: episodes {text!r} is not a \"start:stop[:step]\" slice "
+                         "(e.g. \"0:80\" or \"::10\")") from None
+    if len(bounds) == 3 and bounds[2] is not None and bounds[2] <= 0:
+        raise ValueError(f"{where}: episodes {text!r}: the step must be positive")
+    return slice(*bounds)
+
+
+def _episodes(value: Any, where: str) -> str | tuple[int, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        _slice(value, where)  # checked now; applied once the dataset's size is known
+        return value
+    if (isinstance(value, list) and value and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value)):
+        if len(set(value)) != len(value):
+            raise ValueError(f"{where}: {value!r} repeats an episode; to weigh one more, "
+                             "use episode_weights")
+        return tuple(value)
+    raise ValueError(f"{where}: {value!r} is neither a list of episode indices nor a "
+                     "\"start:stop[:step]\" slice")
+
+
+def _episode_weights(value: Any, where: str) -> dict[int, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # a file of its own, e.g. written by a quality filter
+        file = Path(value)
+        try:
+            value = yaml.safe_load(file.read_text())  # JSON is YAML too
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{where}: cannot read {file} ({exc})") from exc
+        where = f"{where} ({file})"
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{where}: expected a mapping {{episode index: weight}}")
+    out: dict[int, float] = {}
+    for k, w in value.items():
+        try:
+            index = int(k)  # JSON keys are strings
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: key {k!r} is not an episode index") from None
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not (
+                np.isfinite(w) and w >= 0):
+            raise ValueError(f"{where}: episode {index}: weight {w!r} is not a number >= 0")
+        out[index] = float(w)
     return out
 
 
