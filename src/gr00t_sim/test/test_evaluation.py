@@ -459,7 +459,11 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert r["per_task"][instruction]["successes"] == int(episode["success"])
     assert 0.0 <= r["success_rate"] <= 1.0 and r["success_rate"] == float(episode["success"])
     rates = r["rates"]
-    assert rates["enabled_s"] >= 3.0
+    # An episode ends after 3 s of simulated time counted from the last state sample before
+    # System 1 was enabled; that sample can be a few hundred ms old, so the wall-clock span
+    # may be a little under 3 s (2.87 s seen in CI) while the simulator keeps real time.
+    assert rates["enabled_sim_s"] >= 3.0
+    assert rates["enabled_s"] >= 2.5
     assert rates["system1_command_hz"] > 0 and rates["system1_replans_hz"] > 0
     assert rates["system2_hz"] > 0
     assert r["latency_ms"]["system1_inference"]["n"] > 0
