@@ -60,16 +60,7 @@ class MixtureEntry:
         """The dataset episode indices to load and their weights; ValueError naming the
         entry's key when an index is out of range or nothing is left to train on."""
         where = f"dataset {self.dataset}"
-        if self.episodes is None:
-            chosen = list(range(num_episodes))
-        elif isinstance(self.episodes, str):
-            chosen = list(range(num_episodes))[_slice(self.episodes, where)]
-        else:
-            bad = [i for i in self.episodes if not 0 <= i < num_episodes]
-            if bad:
-                raise ValueError(f"{where}: episodes {bad} out of range; it has "
-                                 f"{num_episodes} episodes (0 to {num_episodes - 1})")
-            chosen = list(self.episodes)
+        chosen = choose_episodes(self.episodes, num_episodes, where)
         weights = dict(self.episode_weights or {})
         stray = sorted(set(weights) - set(chosen))
         if stray:
@@ -115,6 +106,21 @@ def read_mixture(path: str | Path) -> list[MixtureEntry]:
         out.append(MixtureEntry(entry["dataset"], entry["embodiment"], float(weight),
                                 episodes, episode_weights))
     return out
+
+
+def choose_episodes(spec: str | Sequence[int] | None, num_episodes: int, where: str
+                    ) -> list[int]:
+    """The episode indices `spec` names (a "start:stop[:step]" slice, a list, or None for
+    all) in a dataset of `num_episodes`; ValueError naming `where` when one is out of range."""
+    if spec is None:
+        return list(range(num_episodes))
+    if isinstance(spec, str):
+        return list(range(num_episodes))[_slice(spec, where)]
+    bad = [i for i in spec if not 0 <= i < num_episodes]
+    if bad:
+        raise ValueError(f"{where}: episodes {bad} out of range; it has {num_episodes} "
+                         f"episodes (0 to {num_episodes - 1})")
+    return list(spec)
 
 
 def _slice(text: str, where: str) -> slice:

@@ -1,0 +1,74 @@
+"""What both pyramid models share: a small convolutional image encoder, and saving a model
+as safetensors weights beside a JSON description."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+WEIGHTS = "model.safetensors"
+DESCRIPTION = "model.json"
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, S, S) -> (B, 4 * width, S / 8, S / 8): three stride-2 convolutions."""
+
+    def __init__(self, channels: int, width: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1), nn.GELU(),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.GELU(),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.GELU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def warmup_cosine(optim: torch.optim.Optimizer, steps: int, warmup: float = 0.05
+                  ) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate rises linearly over the first `warmup` of `steps`, then follows a
+    cosine down to 0."""
+    rise = max(1, int(warmup * steps))
+
+    def factor(step: int) -> float:
+        if step < rise:
+            return (step + 1) / rise
+        return 0.5 * (1 + math.cos(math.pi * (step - rise) / max(1, steps - rise)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optim, factor)
+
+
+def save_model(out: str | Path, model: nn.Module, description: dict[str, Any]) -> Path:
+    """Write `model`'s weights and `description` (its kind, config, anything to rebuild it)."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              str(out / WEIGHTS))
+    (out / DESCRIPTION).write_text(json.dumps(description, indent=2))
+    return out
+
+
+def read_model(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The description and weights of a model saved by :func:`save_model`; ValueError
+    naming the file and the fix when it is missing or of another kind."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        description = json.loads((path / DESCRIPTION).read_text())
+        weights = load_file(str(path / WEIGHTS))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a saved pyramid model ({exc}); pass the directory "
+                         f"`gr00t-pyramid` wrote") from exc
+    if description.get("kind") != kind:
+        raise ValueError(f"{path} holds a {description.get('kind')!r} model, not a {kind!r} "
+                         "one; pass the other directory")
+    return description, weights

@@ -1,0 +1,50 @@
+"""A dataset's episodes written again with other labels (pseudo-labels from a model).
+
+The new dataset has the source's layout (state and action keys and joint names, cameras,
+fps), its frames and instructions, and each episode's extra fields (seed, goal and object
+positions), plus ``pseudo_labels``: where the labels came from and the source episode. It is
+written with :class:`~gr00t_policy.dataset.LeRobotWriter`, so it reads back like any
+recording and trains with ``gr00t-train`` (alone or in a ``--mixture``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
+
+logger = logging.getLogger(__name__)
+RESERVED = ("episode_index", "tasks", "length")
+
+
+def _keys(ds: LeRobotDataset, modality: str, names: list[str]) -> list[tuple[str, list[str]]]:
+    return [(key, names[start:end]) for key, start, end in ds.key_ranges(modality)]
+
+
+def relabel(ds: LeRobotDataset, out: str | Path, episodes: Sequence[int],
+            labeller: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]],
+            source: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write `episodes` of `ds` to `out` with the (states, actions) `labeller` gives for the
+    episode's frames ({camera: uint8 (T, H, W, 3)}); `source` is recorded per episode."""
+    cameras = ds.cameras
+    height, width = ds.image_shape(cameras[0])
+    with LeRobotWriter(out, fps=ds.fps, state_keys=_keys(ds, "state", ds.state_names),
+                       action_keys=_keys(ds, "action", ds.action_names), cameras=cameras,
+                       image_shape=(height, width),
+                       robot_type=str(ds.info.get("robot_type", "unknown")),
+                       overwrite=overwrite) as writer:
+        for n, i in enumerate(episodes):
+            frames = {cam: ds.frames(i, cam) for cam in cameras}
+            states, actions = labeller(frames)
+            meta = {k: v for k, v in ds.episodes[i].items() if k not in RESERVED}
+            meta["pseudo_labels"] = {**source, "source_episode": int(i)}
+            writer.add_episode(states, actions, frames, ds.episode(i, load_video=False).task,
+                               extra=meta)
+            if (n + 1) % 50 == 0:
+                logger.info("relabelled %d / %d episodes", n + 1, len(episodes))
+    return Path(out)
