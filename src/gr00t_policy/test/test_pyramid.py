@@ -149,3 +149,36 @@ def test_a_model_of_another_kind_is_refused(dataset, tmp_path, capsys):
     assert cli.main(["label", "--idm", str(lam_dir), "--dataset", str(dataset), "--out",
                      str(tmp_path / "x")]) == 2
     assert "not a 'inverse_dynamics_model' one" in capsys.readouterr().err
+
+
+def test_latent_writes_the_latent_robot_that_gr00t_train_reads(dataset, tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.train import TrainConfig, train
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_train import tiny_policy_config
+
+    lam_dir, out = tmp_path / "lam", tmp_path / "latent"
+    assert cli.main(["lam", "--dataset", str(dataset), "--out", str(lam_dir), "--steps", "3",
+                     "--batch-size", "4", "--image-size", str(SIZE), "--gap", str(GAP)]) == 0
+    assert cli.main(["latent", "--lam", str(lam_dir), "--dataset", str(dataset), "--out",
+                     str(out), "--episodes", "0:4", "--slot", "1"]) == 0
+    emb = load_embodiment(out / "embodiment.yaml")
+    assert emb.name == "latent_actions" and emb.slot == 1
+    assert list(emb.action_joints) == [f"latent_{i}" for i in range(6)]
+    new, src = LeRobotDataset(out), LeRobotDataset(dataset)
+    model = load_latent_actions(lam_dir)
+    ep = new.episode(2)
+    frames = load_clips(src, "head", SIZE, [2], labels=False).frames[0]
+    first, later = frames[:-GAP].float() / 255, frames[GAP:].float() / 255
+    assert np.allclose(ep.actions[:-GAP], model.latents(first, later)[1].numpy(), atol=1e-6)
+    assert np.allclose(ep.states[1:], ep.actions[:-1]) and not ep.states[0].any()
+    assert np.abs(ep.actions).max() <= 1.0
+    assert ep.task == src.episode(2).task
+    # The policy trains on it like on any robot's recording.
+    result = train(out, tmp_path / "ckpt", policy_config=tiny_policy_config(), embodiment=emb,
+                   cfg=TrainConfig(steps=2, batch_size=4, save_every=0), progress=False)
+    assert len(result.losses) == 2 and np.isfinite(result.losses).all()

@@ -8,6 +8,9 @@
     # the other 720 episodes, pseudo-labelled by it, as a dataset gr00t-train reads
     gr00t-pyramid label --idm artifacts/pyramid/idm --dataset artifacts/data/g1_holds \\
         --episodes 80:800 --out artifacts/data/g1_pseudo
+    # ... or labelled with latent actions, as a robot of its own (with its embodiment.yaml)
+    gr00t-pyramid latent --lam artifacts/pyramid/lam --dataset artifacts/data/g1_holds \\
+        --episodes 80:800 --out artifacts/data/g1_latent
 
 ``lam`` and ``idm`` print their figures as JSON (and write them to ``figures.json`` in
 ``--out``): the forward model's error with each pair's own latent action, another pair's,
@@ -59,6 +62,16 @@ def parser() -> argparse.ArgumentParser:
     _common(label, model=False)
     label.add_argument("--idm", required=True, help="directory `gr00t-pyramid idm` wrote")
     label.add_argument("--overwrite", action="store_true")
+    latent = sub.add_parser("latent", help="write episodes as the latent robot's, labelled "
+                            "with a latent action model (and its embodiment.yaml)")
+    _common(latent, model=False)
+    latent.add_argument("--lam", required=True, help="directory `gr00t-pyramid lam` wrote")
+    latent.add_argument("--name", default="latent_actions",
+                        help="the latent robot's name and tag (default latent_actions)")
+    latent.add_argument("--slot", type=int, default=3,
+                        help="its embodiment slot in the policy (default 3; the G1 is 0, the "
+                             "GR-1 1, the Apollo 2)")
+    latent.add_argument("--overwrite", action="store_true")
     return p
 
 
@@ -84,6 +97,8 @@ def _run(args: argparse.Namespace) -> dict:
               "episodes": args.episodes or f"0:{ds.num_episodes}"}
     if args.command == "label":
         return _label(args, ds, camera, chosen, source)
+    if args.command == "latent":
+        return _latent(args, ds, camera, chosen, source)
     check = _episodes(ds, args.check, "--check") if args.check else []
     overlap = sorted(set(check) & set(chosen))
     if overlap:
@@ -139,6 +154,30 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
                   {"model": str(Path(args.idm).resolve()), "kind": "inverse_dynamics"},
                   overwrite=args.overwrite)
     return {"dataset": str(out), "episodes": len(chosen)}
+
+
+def _latent(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.pyramid import latent_embodiment as latent
+    from gr00t_policy.pyramid.latent_actions import load_latent_actions
+    from gr00t_policy.pyramid.relabel import relabel
+    from gr00t_policy.train.data import resize_frames
+
+    model = load_latent_actions(args.lam)
+    keys = [(latent.KEY, latent.joint_names(model.cfg.latent_dim))]
+
+    def labeller(frames):
+        return latent.latent_labels(model, resize_frames(frames[camera], model.cfg.image_size))
+
+    out = relabel(ds, args.out, chosen, labeller,
+                  {"model": str(Path(args.lam).resolve()), "kind": "latent_actions"},
+                  overwrite=args.overwrite, layout=(keys, keys, args.name))
+    yaml_path = out / "embodiment.yaml"
+    yaml_path.write_text(latent.embodiment_yaml(
+        name=args.name, slot=args.slot, dim=model.cfg.latent_dim, camera=camera,
+        action_dt=1.0 / ds.fps, source=f"{args.dataset} (camera {camera})"))
+    load_embodiment(yaml_path)  # what gr00t-train will read: it must validate
+    return {"dataset": str(out), "episodes": len(chosen), "embodiment": str(yaml_path)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

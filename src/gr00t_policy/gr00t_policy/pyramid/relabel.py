@@ -28,15 +28,19 @@ def _keys(ds: LeRobotDataset, modality: str, names: list[str]) -> list[tuple[str
 
 def relabel(ds: LeRobotDataset, out: str | Path, episodes: Sequence[int],
             labeller: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]],
-            source: dict[str, Any], overwrite: bool = False) -> Path:
+            source: dict[str, Any], overwrite: bool = False,
+            layout: tuple[list, list, str] | None = None) -> Path:
     """Write `episodes` of `ds` to `out` with the (states, actions) `labeller` gives for the
-    episode's frames ({camera: uint8 (T, H, W, 3)}); `source` is recorded per episode."""
+    episode's frames ({camera: uint8 (T, H, W, 3)}); `source` is recorded per episode.
+    `layout` = (state keys, action keys, robot type) of another robot (default: the
+    source's), the keys as ``[(key, joint names)]``."""
     cameras = ds.cameras
     height, width = ds.image_shape(cameras[0])
-    with LeRobotWriter(out, fps=ds.fps, state_keys=_keys(ds, "state", ds.state_names),
-                       action_keys=_keys(ds, "action", ds.action_names), cameras=cameras,
-                       image_shape=(height, width),
-                       robot_type=str(ds.info.get("robot_type", "unknown")),
+    state_keys, action_keys, robot_type = layout or (
+        _keys(ds, "state", ds.state_names), _keys(ds, "action", ds.action_names),
+        str(ds.info.get("robot_type", "unknown")))
+    with LeRobotWriter(out, fps=ds.fps, state_keys=state_keys, action_keys=action_keys,
+                       cameras=cameras, image_shape=(height, width), robot_type=robot_type,
                        overwrite=overwrite) as writer:
         for n, i in enumerate(episodes):
             frames = {cam: ds.frames(i, cam) for cam in cameras}

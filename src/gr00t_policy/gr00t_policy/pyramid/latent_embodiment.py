@@ -1,0 +1,81 @@
+"""Video labelled with latent actions, as a robot of its own for co-training.
+
+GR00T N1 trains its latent-action data as one more embodiment: the policy's per-embodiment
+state encoder, action encoder and decoder learn the latent "robot", while the backbone and the
+DiT are shared with the real ones. Here that robot has one joint per latent dimension, each
+in [-1, 1] (the quantizer's range); its action at ``t`` is the latent action of
+``(o_t, o_{t+k})`` and its state the previous latent action (zero at the start), the
+closest thing it has to proprioception.
+
+Its embodiment file is written beside the dataset. It exists for training only: no robot
+has these joints, and its controller topic is never served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+KEY = "latent"
+
+
+def joint_names(dim: int) -> list[str]:
+    return [f"latent_{i}" for i in range(dim)]
+
+
+def latent_labels(model: Any, frames: torch.Tensor, chunk: int = 256
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(states, actions) of one episode's uint8 frames (T, 3, S, S) for the latent robot."""
+    n, gap = frames.shape[0], model.cfg.gap
+    actions = []
+    for start in range(0, n, chunk):
+        t = torch.arange(start, min(start + chunk, n))
+        first = frames[t].float() / 255.0
+        later = frames[torch.clamp(t + gap, max=n - 1)].float() / 255.0
+        actions.append(model.latents(first, later)[1])
+    actions = torch.cat(actions).numpy().astype(np.float32)
+    states = np.concatenate([np.zeros_like(actions[:1]), actions[:-1]])
+    return states, actions
+
+
+def embodiment_yaml(*, name: str, slot: int, dim: int, camera: str, action_dt: float,
+                    source: str) -> str:
+    """The latent robot's embodiment file (validated by gr00t_policy.embodiment)."""
+    joints = "\n".join(f"      - {{name: {j}, position: [-1.0, 1.0], velocity: 100.0}}"
+                       for j in joint_names(dim))
+    names = ", ".join(joint_names(dim))
+    return f"""# The latent actions of {source}: video without robot actions, labelled by
+# `gr00t-pyramid latent` (gr00t_policy.pyramid.latent_embodiment). For co-training only
+# (gr00t-train --mixture): no robot has these joints and nothing serves the controller topic.
+name: {name}
+tag: {name}
+slot: {slot}
+action_representation: absolute
+action_dt: {action_dt}
+
+joint_groups:
+  {KEY}:
+    joints:
+{joints}
+
+state_keys:
+  - {{key: {KEY}, group: {KEY}, normalization: min_max}}
+action_keys:
+  - {{key: {KEY}, group: {KEY}, normalization: min_max}}
+
+cameras:
+  - {{name: {camera}, topic: /camera/{camera}/image_raw}}
+
+controllers:
+  - name: {KEY}_controller
+    type: forward_command
+    topic: /{name}/never_commanded
+    joints: [{names}]
+
+staleness:
+  state_s: 0.1
+  tokens_s: 0.5
+on_stale: hold_last_command
+"""
