@@ -268,3 +268,13 @@ def test_a_mixture_entry_trains_on_its_chosen_episodes(datasets, tmp_path):
     assert log["episodes"] == 3
     assert log["mixture"][0]["selected"] == "0:3" and log["mixture"][0]["of_episodes"] == 4
     assert log["mixture"][0]["episode_weights"] == {"1": 2.0}
+
+
+def test_the_pyramid_mixtures_take_80_of_the_800_demonstrations():
+    repo = HERE.parents[2]
+    for name in ("pyramid_10", "pyramid_10_pseudo", "pyramid_10_latent"):
+        entries = read_mixture(repo / "config" / "mixtures" / f"{name}.yaml")
+        top = entries[0]
+        assert top.dataset == "artifacts/data/g1_holds" and top.episodes == "0:80"
+        assert top.select(800)[0] == list(range(80))
+        assert (repo / top.embodiment).is_file()

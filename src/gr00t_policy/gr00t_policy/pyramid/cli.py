@@ -104,7 +104,9 @@ def _run(args: argparse.Namespace) -> dict:
     if overlap:
         raise ValueError(f"--check episodes {overlap[:5]}... are also trained on; measure on "
                          "others")
-    train_clips = clip_io.load_clips(ds, camera, args.image_size, chosen)
+    # The latent action model never reads labels; they are loaded for its motion figure only.
+    train_clips = clip_io.load_clips(ds, camera, args.image_size, chosen,
+                                     labels=args.command == "idm" or bool(check))
     check_clips = clip_io.load_clips(ds, camera, args.image_size, check) if check else None
     fit = {"steps": args.steps, "batch": args.batch_size, "lr": args.lr, "seed": args.seed}
     if args.command == "lam":
