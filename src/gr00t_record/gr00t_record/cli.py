@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 
 from gr00t_record.node import START_SERVICE, STOP_SERVICE
@@ -22,10 +21,13 @@ EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
 
 
 def call(srv_type, service: str, request, timeout: float):
-    """Call ``service`` once from a short-lived node; None when it does not answer in time."""
+    """Call ``service`` from a short-lived node (again if its reply is lost); None when it
+    does not answer in time."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
+
+    from gr00t_common.service_call import call_resending
 
     context = Context()
     rclpy.init(context=context, args=[])
@@ -37,11 +39,9 @@ def call(srv_type, service: str, request, timeout: float):
         client = node.create_client(srv_type, service)
         if not client.wait_for_service(timeout_sec=timeout):
             return None
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        return future.result() if future.done() else None
+        # The recorder answers a repeat like the first request (gr00t_record.node.REPEAT_S).
+        return call_resending(client, request, timeout,
+                              lambda s: executor.spin_once(timeout_sec=s))
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import re
 import signal
+import time
 from pathlib import Path
 
 import rclpy
@@ -44,6 +45,9 @@ STOP_SERVICE = "/gr00t_record/stop"
 EPISODE_DIR = "episode_{:06d}"
 _EPISODE_RE = re.compile(r"^episode_(\d{6})$")
 DISCOVERY_PERIOD_S = 0.2
+# A start (same instruction) or stop that comes again this soon is a client's repeat of a
+# request whose reply it lost; clients repeat after 2 s and 6 s (gr00t_common.service_call).
+REPEAT_S = 10.0
 
 
 def _message_class(msgtype: str):
@@ -97,6 +101,8 @@ class RecorderNode(Node):
         self.last_instruction = ""
         self.writer: BagWriter | None = None
         self.episode = -1
+        self._last_start: tuple[float, str, str] | None = None  # (when, instruction, reply)
+        self._last_stop: tuple[float, str, str] | None = None
         self.create_service(SetInstruction, START_SERVICE, self._on_start)
         self.create_service(Trigger, STOP_SERVICE, self._on_stop)
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
@@ -152,7 +158,12 @@ class RecorderNode(Node):
     def _on_start(self, request: SetInstruction.Request,
                   response: SetInstruction.Response) -> SetInstruction.Response:
         instruction = request.instruction.strip() or self.last_instruction.strip()
-        if self.writer is not None:
+        if self.writer is not None and self._is_repeat(self._last_start, instruction):
+            # A client asked again because it lost the reply (gr00t_common.service_call).
+            response.accepted = True
+            response.instruction_id = self.episode
+            response.message = self._last_start[2]
+        elif self.writer is not None:
             response.accepted = False
             response.message = (f"episode {self.episode} is recording ({self.writer.path}); "
                                 f"call {STOP_SERVICE} first")
@@ -177,6 +188,7 @@ class RecorderNode(Node):
             response.accepted = True
             response.instruction_id = self.episode
             response.message = f"recording episode {self.episode} to {path}{note}"
+            self._last_start = (time.monotonic(), instruction, response.message)
         if response.accepted:
             self.get_logger().info(f"start: {response.message}")
         else:
@@ -197,13 +209,24 @@ class RecorderNode(Node):
         return text
 
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.writer is None and self._is_repeat(self._last_stop, ""):
+            response.success, response.message = True, self._last_stop[2]
+            return response
         if self.writer is None:
             response.success, response.message = False, f"not recording; call {START_SERVICE}"
             self.get_logger().error(f"stop: {response.message}")
             return response
         response.success, response.message = True, self.close_episode()
+        self._last_stop = (time.monotonic(), "", response.message)
         self.get_logger().info(f"stop: {response.message}")
         return response
+
+    @staticmethod
+    def _is_repeat(last: tuple[float, str, str] | None, text: str) -> bool:
+        """Whether a request is the repeat of `last` (when, text, reply) that a client sends
+        when it lost the reply: the same text within REPEAT_S. Answered like the first, so
+        `gr00t-record start` / `stop` may ask again without a refusal."""
+        return last is not None and last[1] == text and time.monotonic() - last[0] < REPEAT_S
 
 
 def main(args: list[str] | None = None) -> None:

@@ -121,11 +121,19 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
                 again = probe.call(SetInstruction, "/gr00t_record/start",
                                    SetInstruction.Request(instruction="x"))
                 assert not again.accepted and "call /gr00t_record/stop" in again.message
+                # The same start again soon (a client that lost the reply asks again): the
+                # first answer, and no new episode.
+                repeat = probe.call(SetInstruction, "/gr00t_record/start",
+                                    SetInstruction.Request(instruction="touch the red cube"))
+                assert repeat.accepted and repeat.instruction_id == 0
+                assert repeat.message == reply.message
                 time.sleep(1.5)
                 cli = subprocess.run([sys.executable, "-m", "gr00t_record.cli", "stop"],
                                      capture_output=True, text=True, timeout=60)
                 assert cli.returncode == 0, cli.stderr
                 assert "episode 0:" in cli.stdout and "episode_000000" in cli.stdout
+                repeat = probe.call(Trigger, "/gr00t_record/stop", Trigger.Request())
+                assert repeat.success and repeat.message == cli.stdout.strip()
                 # Episode 1: the instruction is the last one heard on /gr00t/instruction.
                 robot.instruction.publish(String(data="raise your left hand"))
                 time.sleep(0.5)
