@@ -26,11 +26,11 @@ torch.set_num_threads(1)
 OTHER = ["k0", "k1"]
 
 
-def other_embodiment():
+def other_embodiment(tag: str = "other_bot"):
     """A second tiny robot: two joints, slot 0 (the first robot has slot 1)."""
     joint = {"position": [-1.0, 1.0], "velocity": 5.0}
     return parse_embodiment({
-        "name": "other", "tag": "other_bot", "slot": 0, "action_dt": 0.05,
+        "name": "other", "tag": tag, "slot": 0, "action_dt": 0.05,
         "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in OTHER]}},
         "state_keys": [{"key": "arm", "normalization": "min_max"}],
         "action_keys": [{"key": "arm", "normalization": "min_max"}],
@@ -123,13 +123,29 @@ def test_a_one_dataset_mixture_is_the_dataset_run(datasets, tmp_path):
     assert plain.losses == mixed.losses
 
 
-def test_two_datasets_of_one_robot_are_refused(datasets, tmp_path):
+def test_two_datasets_of_one_robot_share_its_slot_and_statistics(datasets, tmp_path):
     emb = tiny_embodiment()
-    with pytest.raises(ValueError, match="each robot once"):
+    write_tiny_dataset(tmp_path / "more", episodes=2, seed=5)
+    result = train(None, tmp_path / "x", policy_config=tiny_policy_config(), embodiment=None,
+                   cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
+                   mixture=[(MixtureEntry(str(datasets[0]), "a"), emb),
+                            (MixtureEntry(str(tmp_path / "more"), "b"), emb)])
+    ckpt = load_checkpoint(result.checkpoint)
+    assert list(ckpt.embodiments) == ["tiny_bot"]
+    both = build_metadata(LeRobotDataset(datasets[0]), emb, None,
+                          [(LeRobotDataset(tmp_path / "more"), None)])
+    assert ckpt.metadata["tiny_bot"]["statistics"] == both["tiny_bot"]["statistics"]
+    alone = build_metadata(LeRobotDataset(datasets[0]), emb)
+    assert alone["tiny_bot"]["statistics"] != both["tiny_bot"]["statistics"]
+
+
+def test_one_tag_for_two_robots_is_refused(datasets, tmp_path):
+    impostor = other_embodiment(tag="tiny_bot")  # another robot under the first one's tag
+    with pytest.raises(ValueError, match="gives embodiment tag 'tiny_bot' to another robot"):
         train(None, tmp_path / "x", policy_config=tiny_policy_config(), embodiment=None,
               cfg=TrainConfig(steps=1, batch_size=2), progress=False,
-              mixture=[(MixtureEntry(str(datasets[0]), "a"), emb),
-                       (MixtureEntry(str(datasets[0]), "b"), emb)])
+              mixture=[(MixtureEntry(str(datasets[0]), "a"), tiny_embodiment()),
+                       (MixtureEntry(str(datasets[1]), "b"), impostor)])
 
 
 @pytest.mark.parametrize("text, words", [

@@ -86,17 +86,23 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
 
 
 def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
-                   episodes: Sequence[int] | None = None) -> dict[str, Any]:
+                   episodes: Sequence[int] | None = None,
+                   others: Sequence[tuple[LeRobotDataset, Sequence[int] | None]] = ()
+                   ) -> dict[str, Any]:
     """Isaac-GR00T ``experiment_cfg/metadata.json`` for the embodiment, from the dataset.
 
     Per state / action key: min, max, mean, std, q01, q99 over all frames of `episodes`
-    (default: every episode), recomputed from the episode files, so meta/stats.json need not
-    be current.
+    (default: every episode), and of `others` (more datasets of the same robot, with their
+    episodes), recomputed from the episode files, so meta/stats.json need not be current.
     """
-    _check_layout(ds, emb)
-    chosen = range(ds.num_episodes) if episodes is None else episodes
-    states = np.concatenate([ds.episode(i, load_video=False).states for i in chosen])
-    actions = np.concatenate([ds.episode(i, load_video=False).actions for i in chosen])
+    states, actions = [], []
+    for d, chosen in [(ds, episodes), *others]:
+        _check_layout(d, emb)
+        for i in (range(d.num_episodes) if chosen is None else chosen):
+            ep = d.episode(i, load_video=False)
+            states.append(ep.states)
+            actions.append(ep.actions)
+    states, actions = np.concatenate(states), np.concatenate(actions)
     state_stats = compute_statistics({k: states[:, s:e] for k, s, e in ds.key_ranges("state")})
     action_stats = compute_statistics({k: actions[:, s:e] for k, s, e in ds.key_ranges("action")})
     return {emb.tag: metadata_entry(emb.tag, state_stats, action_stats)}

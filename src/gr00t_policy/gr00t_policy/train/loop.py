@@ -243,10 +243,13 @@ def train(
         raise ValueError("train: pass dataset_dir and embodiment, or mixture")
     entries = list(mixture) if mixture is not None else [
         (MixtureEntry(str(dataset_dir), embodiment.source), embodiment)]
-    tags = [emb.tag for _, emb in entries]
-    if len(set(tags)) != len(tags):
-        raise ValueError(f"--mixture: embodiment tags {tags} repeat; each robot once (merge "
-                         "the datasets of one robot into one)")
+    robots: dict[str, Any] = {}  # tag -> the checkpoint entry of its embodiment
+    for (e, emb) in entries:
+        entry = emb.checkpoint_entry()
+        if robots.setdefault(emb.tag, entry) != entry:
+            raise ValueError(f"--mixture: {e.dataset} gives embodiment tag {emb.tag!r} to "
+                             "another robot (other slot or joints) than an earlier dataset; "
+                             "one tag, one robot: rename the tag or use the same file")
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)
@@ -274,8 +277,13 @@ def train(
     tokenizer = build_nano_tokenizer(policy_config.backbone)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata: dict[str, Any] = {}
+    # One set of statistics per robot, over all of its datasets (a robot's recordings and,
+    # say, pseudo-labelled video of it normalize alike).
+    groups: dict[str, list[tuple[Any, EmbodimentConfig, list[int]]]] = {}
     for ds, (_, emb), (chosen, _) in zip(datasets, entries, selections):
-        metadata.update(build_metadata(ds, emb, chosen))
+        groups.setdefault(emb.tag, []).append((ds, emb, chosen))
+    for (ds, emb, chosen), *rest in groups.values():
+        metadata.update(build_metadata(ds, emb, chosen, [(d, c) for d, _, c in rest]))
     policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
     data = MixtureData([TrainingData(ds, emb, policy_config, prompt, metadata, aux=aux,
                                      phrasings=phrasings, instruction_encoder=encoder,
@@ -309,7 +317,7 @@ def train(
         raise ValueError(f"--resume: {out} was trained on another mixture of datasets; pass "
                          "the same --mixture (or --dataset) as the run it continues")
     save = functools.partial(save_run, policy, out, tokenizer, metadata,
-                             [emb for _, emb in entries], preset, losses, cfg)
+                             [group[0][1] for group in groups.values()], preset, losses, cfg)
     bar = tqdm(range(start, cfg.steps), desc="train", unit="step",
                disable=not (progress and group.is_main),
                initial=start, total=cfg.steps)

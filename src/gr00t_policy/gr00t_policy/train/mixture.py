@@ -25,7 +25,9 @@ episodes are loaded, and the normalization statistics come from them. An episode
 had been recorded twice and 0 leaves it out. Each sample carries its own robot's
 embodiment slot, so the action head's per-embodiment encoders and decoder learn each robot
 while the backbone and the DiT are shared. The checkpoint records every embodiment and its
-normalization statistics, so one checkpoint drives each robot by its tag.
+normalization statistics, so one checkpoint drives each robot by its tag. Several datasets
+may be one robot's (its recordings and pseudo-labelled video of it, say): they share its
+slot, and its statistics are computed over all of them.
 """
 
 from __future__ import annotations
@@ -184,10 +186,6 @@ class MixtureData:
     def __init__(self, sources: Sequence[TrainingData], weights: Sequence[float], pad_id: int):
         if len(sources) != len(weights) or not sources:
             raise ValueError("MixtureData: one weight per source, at least one source")
-        slots = [s.slot for s in sources]
-        if len(set(slots)) != len(slots):
-            raise ValueError(f"MixtureData: two datasets share an embodiment slot ({slots}); "
-                             "each robot needs its own slot")
         widths = [{name: t.shape[1] for name, t in s.targets.items()} for s in sources]
         if any(w != widths[0] for w in widths):
             raise ValueError(f"MixtureData: the datasets carry different auxiliary targets "
