@@ -8,6 +8,7 @@ changed between them is the motion an action caused. Frames are kept as uint8
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,3 +73,13 @@ def pair_tensors(clips: Clips, eps: np.ndarray, ts: np.ndarray, gap: int
     later = torch.stack([clips.frames[e][min(t + gap, clips.frames[e].shape[0] - 1)]
                          for e, t in zip(eps, ts)])
     return first.float() / 255.0, later.float() / 255.0
+
+
+def episode_pairs(frames: torch.Tensor, gap: int, chunk: int = 256
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every frame's pair in one episode's uint8 frames (T, 3, S, S), in order and in
+    chunks: (first, later) float in [0, 1], the later frame clamped at the episode's end."""
+    n = frames.shape[0]
+    for start in range(0, n, chunk):
+        t = torch.arange(start, min(start + chunk, n))
+        yield frames[t].float() / 255.0, frames[torch.clamp(t + gap, max=n - 1)].float() / 255.0

@@ -9,8 +9,6 @@ standardized with the labelled episodes' mean and std, which the saved model kee
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gr00t_policy.pyramid.clips import Clips, draw_pairs, pair_tensors
-from gr00t_policy.pyramid.nets import ConvEncoder, read_model, save_model, warmup_cosine
+from gr00t_policy.pyramid.clips import Clips, draw_pairs, episode_pairs, pair_tensors
+from gr00t_policy.pyramid.nets import ConvEncoder, fit, read_model, save_model
 
-logger = logging.getLogger(__name__)
 KIND = "inverse_dynamics_model"
 
 
@@ -75,23 +72,14 @@ def train_inverse_dynamics(clips: Clips, cfg: InverseDynamicsConfig, *, steps: i
                             for s, a in zip(clips.states, clips.actions)])
     model.mean.copy_(torch.from_numpy(every.mean(axis=0)))
     model.std.copy_(torch.from_numpy(np.maximum(every.std(axis=0), 1e-3)))
-    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = warmup_cosine(optim, steps)
-    log: list[dict[str, float]] = []
-    t0 = time.monotonic()
-    for step in range(1, steps + 1):
+
+    def batch_loss() -> torch.Tensor:
         eps, ts = draw_pairs(clips, rng, batch, cfg.gap)
         first, later = pair_tensors(clips, eps, ts, cfg.gap)
         target = (_targets(clips, eps, ts) - model.mean) / model.std
-        loss = F.mse_loss(model(first, later), target)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        sched.step()
-        if step % log_every == 0 or step == steps:
-            log.append({"step": step, "loss": float(loss.detach()), "s": time.monotonic() - t0})
-            logger.info("idm step %d: loss %.4f", step, float(loss.detach()))
-    model.eval()
+        return F.mse_loss(model(first, later), target)
+
+    log = fit(model, batch_loss, steps=steps, lr=lr, name="idm", log_every=log_every)
     return model, log
 
 
@@ -99,12 +87,8 @@ def train_inverse_dynamics(clips: Clips, cfg: InverseDynamicsConfig, *, steps: i
 def label_episode(model: InverseDynamicsModel, frames: torch.Tensor, chunk: int = 256
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Pseudo-labels of one episode's uint8 frames (T, 3, S, S): (states, actions)."""
-    n, gap = frames.shape[0], model.cfg.gap
     states, actions = [], []
-    for start in range(0, n, chunk):
-        t = torch.arange(start, min(start + chunk, n))
-        first = frames[t].float() / 255.0
-        later = frames[torch.clamp(t + gap, max=n - 1)].float() / 255.0
+    for first, later in episode_pairs(frames, model.cfg.gap, chunk):
         s, a = model.label(first, later)
         states.append(s)
         actions.append(a)

@@ -21,8 +21,6 @@ Choices, ours:
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,9 +28,8 @@ import torch
 from torch import nn
 
 from gr00t_policy.pyramid.clips import Clips, draw_pairs, pair_tensors
-from gr00t_policy.pyramid.nets import ConvEncoder, read_model, save_model, warmup_cosine
+from gr00t_policy.pyramid.nets import ConvEncoder, fit, read_model, save_model
 
-logger = logging.getLogger(__name__)
 KIND = "latent_action_model"
 MOVED = 0.1  # a pixel moved when a channel changed by more than this (of 1)
 
@@ -111,21 +108,11 @@ def train_latent_actions(clips: Clips, cfg: LatentActionConfig, *, steps: int, b
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = LatentActionModel(cfg)
-    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = warmup_cosine(optim, steps)
-    log: list[dict[str, float]] = []
-    t0 = time.monotonic()
-    for step in range(1, steps + 1):
-        first, later = pair_tensors(clips, *draw_pairs(clips, rng, batch, cfg.gap), cfg.gap)
-        loss = model.loss(first, later)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        sched.step()
-        if step % log_every == 0 or step == steps:
-            log.append({"step": step, "loss": float(loss.detach()), "s": time.monotonic() - t0})
-            logger.info("lam step %d: loss %.5f", step, float(loss.detach()))
-    model.eval()
+
+    def batch_loss() -> torch.Tensor:
+        return model.loss(*pair_tensors(clips, *draw_pairs(clips, rng, batch, cfg.gap), cfg.gap))
+
+    log = fit(model, batch_loss, steps=steps, lr=lr, name="lam", log_every=log_every)
     return model, log
 
 

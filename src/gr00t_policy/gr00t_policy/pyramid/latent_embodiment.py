@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from gr00t_policy.pyramid.clips import episode_pairs
+
 KEY = "latent"
 
 
@@ -28,13 +30,8 @@ def joint_names(dim: int) -> list[str]:
 def latent_labels(model: Any, frames: torch.Tensor, chunk: int = 256
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(states, actions) of one episode's uint8 frames (T, 3, S, S) for the latent robot."""
-    n, gap = frames.shape[0], model.cfg.gap
-    actions = []
-    for start in range(0, n, chunk):
-        t = torch.arange(start, min(start + chunk, n))
-        first = frames[t].float() / 255.0
-        later = frames[torch.clamp(t + gap, max=n - 1)].float() / 255.0
-        actions.append(model.latents(first, later)[1])
+    actions = [model.latents(first, later)[1]
+               for first, later in episode_pairs(frames, model.cfg.gap, chunk)]
     actions = torch.cat(actions).numpy().astype(np.float32)
     states = np.concatenate([np.zeros_like(actions[:1]), actions[:-1]])
     return states, actions

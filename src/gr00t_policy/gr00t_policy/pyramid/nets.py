@@ -4,13 +4,17 @@ as safetensors weights beside a JSON description."""
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+logger = logging.getLogger(__name__)
 WEIGHTS = "model.safetensors"
 DESCRIPTION = "model.json"
 
@@ -42,6 +46,28 @@ def warmup_cosine(optim: torch.optim.Optimizer, steps: int, warmup: float = 0.05
         return 0.5 * (1 + math.cos(math.pi * (step - rise) / max(1, steps - rise)))
 
     return torch.optim.lr_scheduler.LambdaLR(optim, factor)
+
+
+def fit(model: nn.Module, batch_loss: Callable[[], torch.Tensor], *, steps: int, lr: float,
+        name: str, log_every: int = 100) -> list[dict[str, float]]:
+    """AdamW on `batch_loss()` (a fresh batch each call) for `steps`, with `warmup_cosine`;
+    the log of every `log_every`-th step's loss and elapsed seconds. Leaves `model` in eval
+    mode."""
+    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = warmup_cosine(optim, steps)
+    log: list[dict[str, float]] = []
+    t0 = time.monotonic()
+    for step in range(1, steps + 1):
+        loss = batch_loss()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        sched.step()
+        if step % log_every == 0 or step == steps:
+            log.append({"step": step, "loss": float(loss.detach()), "s": time.monotonic() - t0})
+            logger.info("%s step %d: loss %.5f", name, step, float(loss.detach()))
+    model.eval()
+    return log
 
 
 def save_model(out: str | Path, model: nn.Module, description: dict[str, Any]) -> Path:
