@@ -86,9 +86,10 @@ class TransitionCheck:
     """One transition asked of a node. Calling it answers None while there is no answer
     yet, then the answer: True made, False refused or failed.
 
-    Without a reply after `ask_state_after` seconds it asks the node's state (again each
-    time an answer comes, or the question has gone that long unanswered): the goal state
-    means made. A refusal whose reply was lost stays None; the caller's timeout names it.
+    Without a reply after `ask_state_after` seconds it asks the node's state, at most once
+    per `ask_state_after`: the goal state means made. A refusal whose reply was lost stays
+    None (the caller's timeout names it); a transition asked of a node already in its goal
+    state, refused and its reply lost, reads as made.
     """
 
     def __init__(self, client: LifecycleClient, name: str,
@@ -125,7 +126,7 @@ class TransitionCheck:
         if self._state is not None and now - self._state_asked_at >= self.ask_state_after:
             self.client.forget(self._state)  # that reply was lost too: ask again
             self._state = None
-        if self._state is None:
+        if self._state is None and now - self._state_asked_at >= self.ask_state_after:
             self._state = self.client.request_state()
             self._state_asked_at = now
         return None

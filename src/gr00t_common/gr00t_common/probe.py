@@ -19,7 +19,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from gr00t_common.service_call import call_resending
+from gr00t_common.service_call import RESEND_AFTER_S, call_resending
 
 RELIABLE = QoSProfile(
     depth=50,
@@ -69,14 +69,17 @@ class RosProbe:
                    f"a subscriber on {publisher.topic_name}")
 
     # -- services ----------------------------------------------------------------------
-    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 20.0) -> Any:
+    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 20.0,
+             resend: bool = True) -> Any:
         """Call service `name`, repeating the request if its reply is lost (see
-        gr00t_common.service_call: only for requests that may act twice)."""
+        gr00t_common.service_call); `resend=False` for a request that must not act twice
+        (e.g. a reset without a seed, which steps to the next one)."""
         client = self.node.create_client(srv_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise TimeoutError(f"service {name} did not appear within {timeout} s")
-            reply = call_resending(client, request, timeout, time.sleep)
+            reply = call_resending(client, request, timeout, time.sleep,
+                                   resend_after=RESEND_AFTER_S if resend else timeout)
             if reply is None:
                 raise TimeoutError(f"timed out after {timeout} s waiting for a reply from {name}")
             return reply

@@ -10,9 +10,11 @@ request itself did arrive and did act.
 `call_resending` sends the request again when no reply has come after `resend_after`
 seconds (then twice as long, ...), until `timeout`. Use it only for requests that may act
 twice: resetting to a seed, enabling, setting an instruction (a repeat puts the same words
-in force again under the next id). It returns the reply to the *latest* request that was
-answered, so what it reports is the state the server was left in (e.g. the instruction id
-in force), not an earlier answer that a repeat has since replaced.
+in force again under the next id). It returns the reply to the *latest* request answered
+within moments of the first answer, so when the repeat is answered too, what it reports is
+the state the server was left in (e.g. the instruction id in force). A server that is slow
+rather than deaf still runs the repeat after the first answer has been returned; long-lived
+clients whose server may be slow should resend late (gr00t-eval: 10 s).
 """
 
 from __future__ import annotations

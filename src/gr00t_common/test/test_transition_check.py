@@ -80,6 +80,8 @@ def test_a_lost_reply_is_made_good_by_the_goal_state():
     assert check() is None and len(node.states) == 1  # asks the state now
     node.states[0].set_result(state("activating"))   # the callback still runs
     clock.t = 2.1
+    assert check() is None and len(node.states) == 1  # at most one question per 2 s
+    clock.t = 4.0
     assert check() is None
     assert len(node.states) == 2                      # asks again
     node.states[1].set_result(state("active"))

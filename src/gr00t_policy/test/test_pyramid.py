@@ -62,12 +62,20 @@ def write_squares(root):
     return root
 
 
-def test_pairs_stay_inside_their_episode(dataset):
+def test_pairs_are_gap_apart_and_held_at_the_episode_end(dataset):
     clips = load_clips(LeRobotDataset(dataset), "head", SIZE, labels=False)
-    eps, ts = draw_pairs(clips, np.random.default_rng(0), 500, GAP)
-    assert all(0 <= t < clips.frames[e].shape[0] for e, t in zip(eps, ts))
-    first, later = pair_tensors(clips, eps[:4], ts[:4], GAP)
-    assert first.shape == (4, 3, SIZE, SIZE) and 0.0 <= float(first.min()) <= float(later.max()) <= 1.0
+    eps, ts = draw_pairs(clips, np.random.default_rng(0), 2000)
+    lengths = np.asarray([f.shape[0] for f in clips.frames])
+    assert ((ts >= 0) & (ts < lengths[eps])).all()
+    assert set(np.unique(eps)) == set(range(len(clips.frames)))
+    assert (ts == lengths[eps] - 1).any()  # last frames are drawn too
+    # an early pair, and pairs whose later frame falls past the end (held at the last frame)
+    e = np.array([0, 1, 1]); t = np.array([3, lengths[1] - 1, lengths[1] - GAP + 1])
+    first, later = pair_tensors(clips, e, t, GAP)
+    expected_later = [clips.frames[0][3 + GAP], clips.frames[1][-1], clips.frames[1][-1]]
+    assert torch.equal(later, torch.stack(expected_later).float() / 255)
+    assert torch.equal(first[0], clips.frames[0][3].float() / 255)
+    assert first.shape == (3, 3, SIZE, SIZE)
 
 
 def test_the_latent_code_carries_the_motion(dataset, tmp_path):
@@ -132,8 +140,10 @@ def test_label_writes_a_dataset_with_the_models_labels(dataset, tmp_path, capsys
 
 @pytest.mark.parametrize("argv, words", [
     (["idm", "--episodes", "0:8", "--check", "6:10"], "are also trained on"),
-    (["lam", "--episodes", "40:50"], "chooses no episode"),
+    (["lam", "--episodes", "40:50"], "ends past the dataset's 12 episodes"),
+    (["lam", "--episodes", "5:5"], "chooses no episode"),
     (["lam", "--camera", "wrist"], "camera 'wrist' is not in"),
+    (["label", "--idm", "nowhere", "--camera", "wrist"], "camera 'wrist' is not in"),
 ])
 def test_bad_requests_name_the_flag(dataset, tmp_path, capsys, argv, words):
     full = [argv[0], "--dataset", str(dataset), "--out", str(tmp_path / "o"), *argv[1:]]

@@ -28,8 +28,12 @@ OTHER = ["k0", "k1"]
 
 def other_embodiment(tag: str = "other_bot"):
     """A second tiny robot: two joints, slot 0 (the first robot has slot 1)."""
+    return parse_embodiment(_other_dict(tag))
+
+
+def _other_dict(tag: str) -> dict:
     joint = {"position": [-1.0, 1.0], "velocity": 5.0}
-    return parse_embodiment({
+    return {
         "name": "other", "tag": tag, "slot": 0, "action_dt": 0.05,
         "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in OTHER]}},
         "state_keys": [{"key": "arm", "normalization": "min_max"}],
@@ -39,7 +43,7 @@ def other_embodiment(tag: str = "other_bot"):
                          "joints": OTHER}],
         "staleness": {"state_s": 0.05, "tokens_s": 0.5},
         "on_stale": "hold_last_command",
-    })
+    }
 
 
 def write_other_dataset(root, episodes: int = 3) -> None:
@@ -139,6 +143,15 @@ def test_two_datasets_of_one_robot_share_its_slot_and_statistics(datasets, tmp_p
     assert alone["tiny_bot"]["statistics"] != both["tiny_bot"]["statistics"]
 
 
+def test_two_robots_in_one_slot_are_refused(datasets, tmp_path):
+    squatter = parse_embodiment({**_other_dict("squatter"), "slot": tiny_embodiment().slot})
+    with pytest.raises(ValueError, match="both take embodiment slot 1"):
+        train(None, tmp_path / "x", policy_config=tiny_policy_config(), embodiment=None,
+              cfg=TrainConfig(steps=1, batch_size=2), progress=False,
+              mixture=[(MixtureEntry(str(datasets[0]), "a"), tiny_embodiment()),
+                       (MixtureEntry(str(datasets[1]), "b"), squatter)])
+
+
 def test_one_tag_for_two_robots_is_refused(datasets, tmp_path):
     impostor = other_embodiment(tag="tiny_bot")  # another robot under the first one's tag
     with pytest.raises(ValueError, match="gives embodiment tag 'tiny_bot' to another robot"):
@@ -211,6 +224,8 @@ def test_episode_keys_are_read_from_the_file(tmp_path):
     ("episodes: 3", "neither a list of episode indices"),
     ("episode_weights: {1: -2}", "episode 1: weight -2 is not a number >= 0"),
     ("episode_weights: {x: 1}", "key 'x' is not an episode index"),
+    ("episode_weights: {1.5: 1}", "key 1.5 is not an episode index"),
+    ("episodes: []", "an empty list chooses no episode"),
     ("episode_weights: no_such_file.json", "cannot read no_such_file.json"),
 ])
 def test_bad_episode_keys_name_the_entry(tmp_path, monkeypatch, value, words):
@@ -231,8 +246,13 @@ def test_select_checks_the_indices_against_the_dataset():
         MixtureEntry("d", "e", episodes=(1, 4)).select(4)
     with pytest.raises(ValueError, match=r"names episodes \[2\] that are not among"):
         MixtureEntry("d", "e", episodes="0:2", episode_weights={2: 1.0}).select(4)
-    with pytest.raises(ValueError, match="no episode left to train on"):
-        MixtureEntry("d", "e", episodes="5:9").select(4)
+    with pytest.raises(ValueError, match="ends past the dataset's 4 episodes"):
+        MixtureEntry("d", "e", episodes="0:9").select(4)
+    with pytest.raises(ValueError, match=r"episode_weights names episodes \[7\] out of range"):
+        MixtureEntry("d", "e", episode_weights={7: 1.0}).select(4)
+    # weight 0: not loaded at all (nor in the statistics)
+    assert MixtureEntry("d", "e", episode_weights={1: 0.0, 2: 2.0}).select(4) == (
+        [0, 2, 3], [1.0, 2.0, 1.0])
     with pytest.raises(ValueError, match="no episode left to train on"):
         MixtureEntry("d", "e", episodes=(0,), episode_weights={0: 0.0}).select(4)
 

@@ -45,9 +45,10 @@ STOP_SERVICE = "/gr00t_record/stop"
 EPISODE_DIR = "episode_{:06d}"
 _EPISODE_RE = re.compile(r"^episode_(\d{6})$")
 DISCOVERY_PERIOD_S = 0.2
-# A start (same instruction) or stop that comes again this soon is a client's repeat of a
-# request whose reply it lost; clients repeat after 2 s and 6 s (gr00t_common.service_call).
-REPEAT_S = 10.0
+# A start (same request) or stop that comes again this soon is a client's repeat of a
+# request whose reply it lost; clients repeat after 2, 6, 14 and 30 s
+# (gr00t_common.service_call), and gr00t-record's CLI gives up after --timeout (10 s).
+REPEAT_S = 30.0
 
 
 def _message_class(msgtype: str):
@@ -158,7 +159,7 @@ class RecorderNode(Node):
     def _on_start(self, request: SetInstruction.Request,
                   response: SetInstruction.Response) -> SetInstruction.Response:
         instruction = request.instruction.strip() or self.last_instruction.strip()
-        if self.writer is not None and self._is_repeat(self._last_start, instruction):
+        if self.writer is not None and self._is_repeat(self._last_start, request.instruction):
             # A client asked again because it lost the reply (gr00t_common.service_call).
             response.accepted = True
             response.instruction_id = self.episode
@@ -188,7 +189,7 @@ class RecorderNode(Node):
             response.accepted = True
             response.instruction_id = self.episode
             response.message = f"recording episode {self.episode} to {path}{note}"
-            self._last_start = (time.monotonic(), instruction, response.message)
+            self._last_start = (time.monotonic(), request.instruction, response.message)
         if response.accepted:
             self.get_logger().info(f"start: {response.message}")
         else:
@@ -223,8 +224,8 @@ class RecorderNode(Node):
 
     @staticmethod
     def _is_repeat(last: tuple[float, str, str] | None, text: str) -> bool:
-        """Whether a request is the repeat of `last` (when, text, reply) that a client sends
-        when it lost the reply: the same text within REPEAT_S. Answered like the first, so
+        """Whether a request is the repeat of `last` (when, request text, reply) that a
+        client sends when it lost the reply: the same request text within REPEAT_S. Answered like the first, so
         `gr00t-record start` / `stop` may ask again without a refusal."""
         return last is not None and last[1] == text and time.monotonic() - last[0] < REPEAT_S
 

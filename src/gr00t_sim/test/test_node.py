@@ -116,7 +116,7 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
         assert not scene.success  # the arms are at rest, below the table's edge
 
         # An empty request steps to the next seed and judges nothing.
-        reply = probe.call(ResetSim, "/gr00t_sim/reset", ResetSim.Request())
+        reply = probe.call(ResetSim, "/gr00t_sim/reset", ResetSim.Request(), resend=False)
         assert reply.success and reply.message.startswith("seed 43;")
         assert (reply.state.seed, reply.state.reset_count, reply.state.instruction) == (
             43, 2, "")

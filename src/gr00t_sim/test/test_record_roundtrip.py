@@ -70,12 +70,12 @@ KEPT_UP_S = 0.05  # a simulator that fell behind by less than a step kept real t
 
 
 def record_episode(probe: RosProbe, scenes: list, seed: int, task: str) -> None:
-    probe.call(Trigger, "/gr00t_expert/stop", Trigger.Request())
+    probe.call(Trigger, "/gr00t_expert/stop", Trigger.Request(), resend=False)
     start = probe.call(SetInstruction, "/gr00t_record/start",
                        SetInstruction.Request(instruction=task))
     assert start.accepted, start.message
     reply = probe.call(ResetSim, "/gr00t_expert/start",
-                       ResetSim.Request(seed=seed, instruction=task), timeout=60)
+                       ResetSim.Request(seed=seed, instruction=task), timeout=60, resend=False)
     assert reply.success, reply.message
     count = reply.state.reset_count
     wait_until(lambda: any(s.reset_count == count and s.success for s in scenes), 30,

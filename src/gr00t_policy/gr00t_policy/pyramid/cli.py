@@ -92,6 +92,9 @@ def _run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     ds = LeRobotDataset(args.dataset)
     camera = args.camera or ds.cameras[0]
+    if camera not in ds.cameras:  # before anything is written (label --overwrite deletes)
+        raise ValueError(f"camera {camera!r} is not in {ds.root} (it has {ds.cameras}); pass "
+                         "--camera with one of those")
     chosen = _episodes(ds, args.episodes, "--episodes")
     source = {"dataset": str(Path(args.dataset).resolve()), "camera": camera,
               "episodes": args.episodes or f"0:{ds.num_episodes}"}

@@ -54,10 +54,10 @@ def load_clips(ds: LeRobotDataset, camera: str, size: int,
     return Clips(frames, states if labels else None, actions if labels else None, chosen)
 
 
-def draw_pairs(clips: Clips, rng: np.random.Generator, batch: int, gap: int
+def draw_pairs(clips: Clips, rng: np.random.Generator, batch: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """(episode entry, t) for `batch` pairs, uniform over frames; the later frame is
-    ``min(t + gap, T - 1)`` (an episode's end holds still)."""
+    """(episode entry, t) of `batch` pairs' first frames, uniform over all frames (the later
+    frame is :func:`later_index`'s)."""
     lengths = np.asarray([f.shape[0] for f in clips.frames])
     flat = rng.integers(0, lengths.sum(), size=batch)
     ends = np.cumsum(lengths)
@@ -66,11 +66,19 @@ def draw_pairs(clips: Clips, rng: np.random.Generator, batch: int, gap: int
     return eps, ts
 
 
+def later_index(t, gap: int, length: int):
+    """The pair's later frame: ``gap`` after ``t``, held at the episode's last frame (an
+    episode's end holds still). Works on ints and on index tensors."""
+    if isinstance(t, torch.Tensor):
+        return torch.clamp(t + gap, max=length - 1)
+    return min(t + gap, length - 1)
+
+
 def pair_tensors(clips: Clips, eps: np.ndarray, ts: np.ndarray, gap: int
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The frame pairs as float in [0, 1]: (B, 3, S, S) each."""
     first = torch.stack([clips.frames[e][t] for e, t in zip(eps, ts)])
-    later = torch.stack([clips.frames[e][min(t + gap, clips.frames[e].shape[0] - 1)]
+    later = torch.stack([clips.frames[e][later_index(t, gap, clips.frames[e].shape[0])]
                          for e, t in zip(eps, ts)])
     return first.float() / 255.0, later.float() / 255.0
 
@@ -82,4 +90,4 @@ def episode_pairs(frames: torch.Tensor, gap: int, chunk: int = 256
     n = frames.shape[0]
     for start in range(0, n, chunk):
         t = torch.arange(start, min(start + chunk, n))
-        yield frames[t].float() / 255.0, frames[torch.clamp(t + gap, max=n - 1)].float() / 255.0
+        yield frames[t].float() / 255.0, frames[later_index(t, gap, n)].float() / 255.0

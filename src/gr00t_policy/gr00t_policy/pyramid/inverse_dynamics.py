@@ -9,7 +9,7 @@ standardized with the labelled episodes' mean and std, which the saved model kee
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gr00t_policy.pyramid.clips import Clips, draw_pairs, episode_pairs, pair_tensors
-from gr00t_policy.pyramid.nets import ConvEncoder, fit, read_model, save_model
+from gr00t_policy.pyramid.nets import ConvEncoder, fit, load_typed, save_typed
 
 KIND = "inverse_dynamics_model"
 
@@ -74,7 +74,7 @@ def train_inverse_dynamics(clips: Clips, cfg: InverseDynamicsConfig, *, steps: i
     model.std.copy_(torch.from_numpy(np.maximum(every.std(axis=0), 1e-3)))
 
     def batch_loss() -> torch.Tensor:
-        eps, ts = draw_pairs(clips, rng, batch, cfg.gap)
+        eps, ts = draw_pairs(clips, rng, batch)
         first, later = pair_tensors(clips, eps, ts, cfg.gap)
         target = (_targets(clips, eps, ts) - model.mean) / model.std
         return F.mse_loss(model(first, later), target)
@@ -115,11 +115,9 @@ def label_errors(model: InverseDynamicsModel, clips: Clips) -> dict[str, float]:
 
 
 def save_inverse_dynamics(out, model: InverseDynamicsModel, extra: dict) -> None:
-    save_model(out, model, {"kind": KIND, "config": asdict(model.cfg), **extra})
+    save_typed(out, model, KIND, extra)
 
 
 def load_inverse_dynamics(path) -> InverseDynamicsModel:
-    description, weights = read_model(path, KIND)
-    model = InverseDynamicsModel(InverseDynamicsConfig(**description["config"]))
-    model.load_state_dict(weights)
-    return model.eval()
+    return load_typed(path, KIND,
+                      lambda config: InverseDynamicsModel(InverseDynamicsConfig(**config)))

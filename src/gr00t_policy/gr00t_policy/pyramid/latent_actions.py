@@ -21,14 +21,14 @@ Choices, ours:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from gr00t_policy.pyramid.clips import Clips, draw_pairs, pair_tensors
-from gr00t_policy.pyramid.nets import ConvEncoder, fit, read_model, save_model
+from gr00t_policy.pyramid.clips import Clips, draw_pairs, later_index, pair_tensors
+from gr00t_policy.pyramid.nets import ConvEncoder, fit, load_typed, save_typed
 
 KIND = "latent_action_model"
 MOVED = 0.1  # a pixel moved when a channel changed by more than this (of 1)
@@ -110,7 +110,7 @@ def train_latent_actions(clips: Clips, cfg: LatentActionConfig, *, steps: int, b
     model = LatentActionModel(cfg)
 
     def batch_loss() -> torch.Tensor:
-        return model.loss(*pair_tensors(clips, *draw_pairs(clips, rng, batch, cfg.gap), cfg.gap))
+        return model.loss(*pair_tensors(clips, *draw_pairs(clips, rng, batch), cfg.gap))
 
     log = fit(model, batch_loss, steps=steps, lr=lr, name="lam", log_every=log_every)
     return model, log
@@ -123,8 +123,7 @@ def forward_errors(model: LatentActionModel, clips: Clips, pairs: int, seed: int
     pixels) with the pair's own latent action, with another pair's (what the code carries),
     with none (zeros), and of copying o_t; plus how many distinct codes the pairs got."""
     rng = np.random.default_rng(seed)
-    first, later = pair_tensors(clips, *draw_pairs(clips, rng, pairs, model.cfg.gap),
-                                model.cfg.gap)
+    first, later = pair_tensors(clips, *draw_pairs(clips, rng, pairs), model.cfg.gap)
     codes, latent = model.latents(first, later)
     shuffled = latent[torch.from_numpy(rng.permutation(pairs))]
     out: dict[str, float] = {"pairs": pairs, "distinct_codes": int(codes.unique().numel())}
@@ -136,11 +135,12 @@ def forward_errors(model: LatentActionModel, clips: Clips, pairs: int, seed: int
     return out
 
 
-def motion_probe(model: LatentActionModel, fit: Clips, check: Clips, pairs: int, seed: int,
+def motion_probe(model: LatentActionModel, fit_clips: Clips, check: Clips, pairs: int, seed: int,
                  steps: int = 1500) -> dict[str, float]:
     """How much of the robot's recorded motion the latent actions carry: a small MLP from a
     pair's latent action and o_t's state to the state change over the pair, fitted on
-    `fit`'s pairs (stopped early on a fifth of them) and scored on `check`'s as R^2 (1: all of it; 0: no better than the mean),
+    `fit_clips`' pairs (stopped early on a fifth of them) and scored on `check`'s as R^2 against `fit_clips`' mean change (1: all
+    of it; 0: no better than that mean),
     beside the same MLP from the state alone. (A code means "this change of the picture",
     which depends on where the arm is, hence a nonlinear map with the state.)"""
     rng = np.random.default_rng(seed)
@@ -148,14 +148,14 @@ def motion_probe(model: LatentActionModel, fit: Clips, check: Clips, pairs: int,
 
     @torch.no_grad()
     def table(clips: Clips) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        eps, ts = draw_pairs(clips, rng, pairs, gap)
+        eps, ts = draw_pairs(clips, rng, pairs)
         latent = model.latents(*pair_tensors(clips, eps, ts, gap))[1]
         now = np.stack([clips.states[e][t] for e, t in zip(eps, ts)])
-        later = np.stack([clips.states[e][min(t + gap, len(clips.states[e]) - 1)]
+        later = np.stack([clips.states[e][later_index(t, gap, len(clips.states[e]))]
                           for e, t in zip(eps, ts)])
         return latent, torch.from_numpy(now), torch.from_numpy(later - now)
 
-    lf, sf, yf = table(fit)
+    lf, sf, yf = table(fit_clips)
     lc, sc, yc = table(check)
     # Floors: joints that barely move in `fit` (fingers) must not blow up `check`'s inputs.
     s_mean, s_std = sf.mean(0), sf.std(0).clamp_min(1e-2)
@@ -179,7 +179,8 @@ def motion_probe(model: LatentActionModel, fit: Clips, check: Clips, pairs: int,
                     held = float(((mlp(x_fit[cut:]) - target[cut:]) ** 2).mean())
                 if held < best:
                     best, kept = held, {k: v.clone() for k, v in mlp.state_dict().items()}
-        mlp.load_state_dict(kept)
+        if kept is not None:
+            mlp.load_state_dict(kept)
         with torch.no_grad():
             pred = mlp(x_check) * y_std + y_mean
         return float(1 - ((pred - yc) ** 2).sum() / ((yc - y_mean) ** 2).sum())
@@ -190,11 +191,8 @@ def motion_probe(model: LatentActionModel, fit: Clips, check: Clips, pairs: int,
 
 
 def save_latent_actions(out, model: LatentActionModel, extra: dict) -> None:
-    save_model(out, model, {"kind": KIND, "config": asdict(model.cfg), **extra})
+    save_typed(out, model, KIND, extra)
 
 
 def load_latent_actions(path) -> LatentActionModel:
-    description, weights = read_model(path, KIND)
-    model = LatentActionModel(LatentActionConfig(**description["config"]))
-    model.load_state_dict(weights)
-    return model.eval()
+    return load_typed(path, KIND, lambda config: LatentActionModel(LatentActionConfig(**config)))

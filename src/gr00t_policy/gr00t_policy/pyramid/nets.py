@@ -98,3 +98,19 @@ def read_model(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, t
         raise ValueError(f"{path} holds a {description.get('kind')!r} model, not a {kind!r} "
                          "one; pass the other directory")
     return description, weights
+
+
+def save_typed(out: str | Path, model: nn.Module, kind: str, extra: dict[str, Any]) -> Path:
+    """`save_model` for a model with a dataclass ``cfg``: its kind, config and `extra`."""
+    from dataclasses import asdict
+
+    return save_model(out, model, {"kind": kind, "config": asdict(model.cfg), **extra})
+
+
+def load_typed(path: str | Path, kind: str, build: Callable[[dict[str, Any]], nn.Module]
+               ) -> nn.Module:
+    """A model `save_typed` wrote, rebuilt by `build(config)`, in eval mode."""
+    description, weights = read_model(path, kind)
+    model = build(description["config"])
+    model.load_state_dict(weights)
+    return model.eval()

@@ -244,12 +244,17 @@ def train(
     entries = list(mixture) if mixture is not None else [
         (MixtureEntry(str(dataset_dir), embodiment.source), embodiment)]
     robots: dict[str, Any] = {}  # tag -> the checkpoint entry of its embodiment
+    slots: dict[int, str] = {}  # slot -> the tag that has it
     for (e, emb) in entries:
         entry = emb.checkpoint_entry()
         if robots.setdefault(emb.tag, entry) != entry:
             raise ValueError(f"--mixture: {e.dataset} gives embodiment tag {emb.tag!r} to "
                              "another robot (other slot or joints) than an earlier dataset; "
                              "one tag, one robot: rename the tag or use the same file")
+        if slots.setdefault(emb.slot, emb.tag) != emb.tag:
+            raise ValueError(f"--mixture: {e.dataset}'s robot {emb.tag!r} and "
+                             f"{slots[emb.slot]!r} both take embodiment slot {emb.slot}; each "
+                             "robot needs a slot of its own (its encoders and decoder)")
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)

@@ -64,15 +64,20 @@ class MixtureEntry:
         where = f"dataset {self.dataset}"
         chosen = choose_episodes(self.episodes, num_episodes, where)
         weights = dict(self.episode_weights or {})
+        outside = sorted(i for i in weights if not 0 <= i < num_episodes)
+        if outside:
+            raise ValueError(f"{where}: episode_weights names episodes {outside[:10]} out of "
+                             f"range; it has {num_episodes} episodes (0 to {num_episodes - 1})")
         stray = sorted(set(weights) - set(chosen))
         if stray:
             raise ValueError(f"{where}: episode_weights names episodes {stray[:10]} that are "
                              "not among the chosen `episodes`; weigh only episodes it trains on")
-        w = [float(weights.get(i, 1.0)) for i in chosen]
-        if not chosen or not any(x > 0 for x in w):
+        kept = [(i, float(weights.get(i, 1.0))) for i in chosen]
+        kept = [(i, w) for i, w in kept if w > 0]  # weight 0: not loaded, not in the statistics
+        if not kept:
             raise ValueError(f"{where}: no episode left to train on (episodes "
                              f"{self.episodes!r}, episode_weights all 0?)")
-        return chosen, w
+        return [i for i, _ in kept], [w for _, w in kept]
 
 
 def read_mixture(path: str | Path) -> list[MixtureEntry]:
@@ -117,7 +122,11 @@ def choose_episodes(spec: str | Sequence[int] | None, num_episodes: int, where: 
     if spec is None:
         return list(range(num_episodes))
     if isinstance(spec, str):
-        return list(range(num_episodes))[_slice(spec, where)]
+        cut = _slice(spec, where)
+        if cut.stop is not None and cut.stop > num_episodes:
+            raise ValueError(f"{where}: episodes {spec!r} ends past the dataset's "
+                             f"{num_episodes} episodes; end it at {num_episodes} or before")
+        return list(range(num_episodes))[cut]
     bad = [i for i in spec if not 0 <= i < num_episodes]
     if bad:
         raise ValueError(f"{where}: episodes {bad} out of range; it has {num_episodes} "
@@ -145,7 +154,10 @@ def _episodes(value: Any, where: str) -> str | tuple[int, ...] | None:
     if isinstance(value, str):
         _slice(value, where)  # checked now; applied once the dataset's size is known
         return value
-    if (isinstance(value, list) and value and all(
+    if isinstance(value, list) and not value:
+        raise ValueError(f"{where}: an empty list chooses no episode; leave the key out to "
+                         "train on all")
+    if (isinstance(value, list) and all(
             isinstance(i, int) and not isinstance(i, bool) for i in value)):
         if len(set(value)) != len(value):
             raise ValueError(f"{where}: {value!r} repeats an episode; to weigh one more, "
@@ -169,10 +181,12 @@ def _episode_weights(value: Any, where: str) -> dict[int, float] | None:
         raise ValueError(f"{where}: expected a mapping {{episode index: weight}}")
     out: dict[int, float] = {}
     for k, w in value.items():
-        try:
-            index = int(k)  # JSON keys are strings
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: key {k!r} is not an episode index") from None
+        if isinstance(k, int) and not isinstance(k, bool):
+            index = k
+        elif isinstance(k, str) and k.strip().isdigit():  # JSON keys are strings
+            index = int(k)
+        else:
+            raise ValueError(f"{where}: key {k!r} is not an episode index")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not (
                 np.isfinite(w) and w >= 0):
             raise ValueError(f"{where}: episode {index}: weight {w!r} is not a number >= 0")

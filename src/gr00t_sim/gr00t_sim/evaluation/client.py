@@ -50,6 +50,9 @@ from gr00t_sim.evaluation.video import VideoRecorder
 from gr00t_sim.snapshot import Snapshot, from_msg
 from gr00t_sim.tasks import Task
 
+# gr00t-eval's clients live for the whole run: a reply is asked again only after this long.
+RESEND_LATE_S = 10.0
+
 log = logging.getLogger(__name__)
 
 SETTLE_TOLERANCE_M = 0.02  # palms at rest after a reset move less than this while settling
@@ -246,8 +249,11 @@ class Evaluation:
             self.check_graph()
             time.sleep(seconds)
 
-        # reset, enable and instruction may all act twice, so a lost reply is asked again
-        reply = call_resending(client, request, self.timeout_s, pump)
+        # reset (seeded), enable and instruction may act twice, so a lost reply is asked
+        # again; late (RESEND_LATE_S), as a reset that is only slow must not run twice
+        # mid-episode.
+        reply = call_resending(client, request, self.timeout_s, pump,
+                               resend_after=min(RESEND_LATE_S, self.timeout_s))
         if reply is None:
             raise GraphFailed(f"timed out after {self.timeout_s:g} s waiting for a reply from "
                               f"{client.srv_name} ({what})")
