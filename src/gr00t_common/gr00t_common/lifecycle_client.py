@@ -27,7 +27,7 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 
 from gr00t_common.probe import wait_until
-from gr00t_common.service_call import RESEND_AFTER_S
+from gr00t_common.service_call import RESEND_AFTER_S, call_resending
 
 __all__ = ["GOAL_STATE", "TRANSITIONS", "LifecycleClient", "TransitionCheck", "get_state",
            "transition"]
@@ -71,6 +71,11 @@ class LifecycleClient:
     def check(self, name: str) -> "TransitionCheck":
         """Ask for transition `name`; a check that says when it has been made."""
         return TransitionCheck(self, name)
+
+    def ask_state(self, timeout: float) -> Any | None:
+        """GetState.Response, asked again if a reply is lost (a question may be asked twice);
+        None after `timeout`. The node must be spun by another thread."""
+        return call_resending(self._get, GetState.Request(), timeout, time.sleep)
 
     def forget(self, future: Any) -> None:
         """Stop waiting for the reply `future` (a late one is then dropped)."""
@@ -154,8 +159,10 @@ def get_state(node: Any, target: str, timeout: float = 30.0) -> str:
     client = LifecycleClient(node, target)
     try:
         _wait_ready(client, timeout)
-        future = client.request_state()
-        wait_until(future.done, timeout, f"the state of {target}")
-        return str(future.result().current_state.label)
+        # A question, not an act: asked again if its reply is lost (fresh client).
+        reply = client.ask_state(timeout)
+        if reply is None:
+            raise TimeoutError(f"timed out after {timeout} s waiting for the state of {target}")
+        return str(reply.current_state.label)
     finally:
         client.destroy()
