@@ -32,38 +32,21 @@ def _parser() -> argparse.ArgumentParser:
 def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: float = 10.0
                     ) -> tuple[int, str]:
     """Call the service; return (exit status, text to print)."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-
-    from gr00t_common.service_call import call_resending
+    from gr00t_common.service_call import call_from_own_node
     from gr00t_msgs.srv import SetInstruction
 
-    context = Context()
-    rclpy.init(context=context, args=[])
-    node = rclpy.create_node("gr00t_instruct", context=context,
-                             enable_rosout=False, start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    domain = os.environ.get("ROS_DOMAIN_ID", "0")
-    try:
-        client = node.create_client(SetInstruction, service)
-        if not client.wait_for_service(timeout_sec=timeout):
-            return EXIT_UNAVAILABLE, (
-                f"service {service} is not available after {timeout:g} s: check that System 2 "
-                f"(system2_node) is running and that ROS_DOMAIN_ID matches its (here: {domain})")
-        reply = call_resending(client, SetInstruction.Request(instruction=instruction),
-                               timeout, lambda s: executor.spin_once(timeout_sec=s))
-        if reply is None:
-            return EXIT_UNAVAILABLE, f"service {service} did not reply within {timeout:g} s"
-        status = "accepted" if reply.accepted else "refused"
-        text = (f"{status}: {reply.message} (instruction_id {reply.instruction_id})")
-        return (EXIT_ACCEPTED if reply.accepted else EXIT_REFUSED), text
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+    appeared, reply = call_from_own_node("gr00t_instruct", SetInstruction, service,
+                                         SetInstruction.Request(instruction=instruction), timeout)
+    if not appeared:
+        domain = os.environ.get("ROS_DOMAIN_ID", "0")
+        return EXIT_UNAVAILABLE, (
+            f"service {service} is not available after {timeout:g} s: check that System 2 "
+            f"(system2_node) is running and that ROS_DOMAIN_ID matches its (here: {domain})")
+    if reply is None:
+        return EXIT_UNAVAILABLE, f"service {service} did not reply within {timeout:g} s"
+    status = "accepted" if reply.accepted else "refused"
+    text = (f"{status}: {reply.message} (instruction_id {reply.instruction_id})")
+    return (EXIT_ACCEPTED if reply.accepted else EXIT_REFUSED), text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

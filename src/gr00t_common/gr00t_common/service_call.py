@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["RESEND_AFTER_S", "call_resending"]
+__all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending"]
 
 # A reply normally comes in milliseconds; two seconds without one means it was lost (or the
 # server is far behind, in which case a repeat costs nothing but a second answer).
@@ -76,3 +76,32 @@ def call_resending(
         for f in futures:
             if not f.done():
                 client.remove_pending_request(f)
+
+
+def call_from_own_node(node_name: str, srv_type: Any, service: str, request: Any,
+                       timeout: float) -> tuple[bool, Any | None]:
+    """For a command-line tool: call `service` once (again if its reply is lost) from a node
+    of its own, in a context of its own, then tear both down. (appeared, reply): appeared is
+    False when the service did not appear within `timeout`; reply is None when it did not
+    answer within `timeout`."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = Context()
+    rclpy.init(context=context, args=[])
+    node = rclpy.create_node(node_name, context=context, enable_rosout=False,
+                             start_parameter_services=False)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        client = node.create_client(srv_type, service)
+        if not client.wait_for_service(timeout_sec=timeout):
+            return False, None
+        return True, call_resending(client, request, timeout,
+                                    lambda s: executor.spin_once(timeout_sec=s))
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)

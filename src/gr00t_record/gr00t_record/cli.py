@@ -21,32 +21,12 @@ EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
 
 
 def call(srv_type, service: str, request, timeout: float):
-    """Call ``service`` from a short-lived node (again if its reply is lost); None when it
-    does not answer in time."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+    """Call ``service`` from a short-lived node (again if its reply is lost: the recorder
+    answers a repeat like the first request, gr00t_record.node.REPEAT_S); None when it does
+    not answer in time."""
+    from gr00t_common.service_call import call_from_own_node
 
-    from gr00t_common.service_call import call_resending
-
-    context = Context()
-    rclpy.init(context=context, args=[])
-    node = rclpy.create_node("gr00t_record_cli", context=context, enable_rosout=False,
-                             start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        client = node.create_client(srv_type, service)
-        if not client.wait_for_service(timeout_sec=timeout):
-            return None
-        # The recorder answers a repeat like the first request (gr00t_record.node.REPEAT_S).
-        return call_resending(client, request, timeout,
-                              lambda s: executor.spin_once(timeout_sec=s))
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+    return call_from_own_node("gr00t_record_cli", srv_type, service, request, timeout)[1]
 
 
 def _run(args: argparse.Namespace, ros_args: list[str]) -> int:

@@ -102,7 +102,8 @@ class RecorderNode(Node):
         self.last_instruction = ""
         self.writer: BagWriter | None = None
         self.episode = -1
-        self._last_start: tuple[float, str, str] | None = None  # (when, instruction, reply)
+        # (when, request text, reply) of the last start / stop that acted
+        self._last_start: tuple[float, str, str] | None = None
         self._last_stop: tuple[float, str, str] | None = None
         self.create_service(SetInstruction, START_SERVICE, self._on_start)
         self.create_service(Trigger, STOP_SERVICE, self._on_stop)
@@ -225,8 +226,9 @@ class RecorderNode(Node):
     @staticmethod
     def _is_repeat(last: tuple[float, str, str] | None, text: str) -> bool:
         """Whether a request is the repeat of `last` (when, request text, reply) that a
-        client sends when it lost the reply: the same request text within REPEAT_S. Answered like the first, so
-        `gr00t-record start` / `stop` may ask again without a refusal."""
+        client sends when it lost the reply: the same request text within REPEAT_S. It is
+        answered like the first, so `gr00t-record start` / `stop` may ask again without a
+        refusal."""
         return last is not None and last[1] == text and time.monotonic() - last[0] < REPEAT_S
 
 

@@ -138,7 +138,8 @@ class TrainingData:
         episodes: Sequence[int] | None = None,
         episode_weights: Sequence[float] | None = None,
     ) -> None:
-        """Load and preprocess the episodes of ``ds`` (``episodes``, default all); raises ValueError on a layout mismatch.
+        """Load and preprocess the episodes of ``ds`` (``episodes``, default all); raises
+        ValueError on a layout mismatch.
 
         ``aux``: auxiliary losses whose per-episode targets to load (before the slow video
         decoding, so a dataset without them fails at once); batches then carry each loss's
