@@ -23,6 +23,7 @@ one (`-p name:=value`).
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -327,8 +328,33 @@ def _value(node: Any, spec: Spec) -> Any:
 
 
 def declare_and_read(node: Any, specs: Iterable[Spec]) -> dict[str, Any]:
-    """`declare`, then `read`."""
+    """`declare`, then `refuse_unknown`, then `read`."""
     specs = tuple(specs)
     declare(node, specs)
+    refuse_unknown(node)
     return read(node, specs)
+
+
+# Overrides that rclpy reads itself when a publisher or subscription asks for them.
+_FRAMEWORK_PREFIXES = ("qos_overrides.",)
+
+
+def refuse_unknown(node: Any) -> None:
+    """Raise ParameterError when `node` was given a parameter (`-p`, `--params-file`) that it
+    has not declared. rclpy ignores such overrides without a word, so a misspelt or renamed
+    parameter would leave its default in force on the robot. Call it once every parameter
+    of the node is declared."""
+    given = getattr(node, "_parameter_overrides", None) or {}  # rclpy has no public getter
+    unknown = sorted(n for n in given
+                     if not node.has_parameter(n) and not n.startswith(_FRAMEWORK_PREFIXES))
+    if not unknown:
+        return
+    known = sorted(node.list_parameters([], 0).names)
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ParameterError(
+        f"node {node.get_name()} has no parameter {', '.join(hints)}; it would be ignored. "
+        f"Its parameters: {', '.join(known)} (`ros2 param describe`, docs/PARAMETERS.md)")
 

@@ -13,7 +13,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from gr00t_common.params import (UNSET, ParameterError, Range, Spec, check, declare,
-                                 declare_and_read, literal, read)
+                                 declare_and_read, literal, read, refuse_unknown)
 
 SPECS = (
     Spec("checkpoint", "string", "", "Checkpoint directory. Required.", required=True,
@@ -85,6 +85,19 @@ def test_unset_numbers_take_ints_and_overrides_are_read(make_node):
     assert values["control_rate_hz"] == 120.0 and isinstance(values["control_rate_hz"], float)
     assert values["start_enabled"] is True and values["device"] == "cuda"
     assert values["topics"] == ("/a", "/b")
+
+
+def test_a_parameter_the_node_does_not_have_is_refused_with_the_nearest_name(make_node):
+    node = make_node(GOOD, "blend_sec:=0.2", "qos_overrides./tokens.subscription.depth:=5")
+    with pytest.raises(ParameterError, match=r"no parameter blend_sec \(did you mean blend_s\?\)"):
+        declare_and_read(node, SPECS)
+    node = make_node(GOOD, "zzz:=1")
+    declare(node, SPECS)
+    with pytest.raises(ParameterError, match=r"no parameter zzz; .*Its parameters: .*blend_s"):
+        refuse_unknown(node)
+    # rclpy's own (use_sim_time) and QoS overrides are the framework's, not typos.
+    node = make_node(GOOD, "use_sim_time:=true", "qos_overrides./tokens.subscription.depth:=5")
+    assert declare_and_read(node, SPECS)["checkpoint"] == "/ckpt"
 
 
 def test_empty_string_array_default_reads_empty_and_takes_strings(make_node):

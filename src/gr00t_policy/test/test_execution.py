@@ -55,33 +55,36 @@ def test_latest_switches_to_the_newest_chunk_at_once() -> None:
         ex.command(0.04)
 
 
-@pytest.mark.parametrize("decay", [0.0, 0.5, -0.3])
-def test_ensemble_averages_live_chunks_with_exponential_weights_by_age(decay: float) -> None:
+@pytest.mark.parametrize("decay", [0.0, 50.0, -30.0])
+def test_ensemble_averages_live_chunks_with_exponential_weights_by_age_in_seconds(
+        decay: float) -> None:
     ex = EnsembleExecutor(decay)
     ex.reset(np.zeros(A))
     assert ex.command(0.0).tolist() == [0.0, 0.0]  # before any chunk: the reset's command
-    plans = [plan(0.01 * k, float(k), slope=1.0 + k, seq=k + 1) for k in range(4)]
+    # Irregular: plans do not come at a fixed rate, and the weights count seconds, not plans.
+    stamps = [0.0, 0.01, 0.03, 0.06]
+    plans = [plan(s, float(k), slope=1.0 + k, seq=k + 1) for k, s in enumerate(stamps)]
     for k, p in enumerate(plans):
-        ex.push(p, 0.01 * k + 0.005)
+        ex.push(p, stamps[k] + 0.005)
     t = 0.1
     values = np.array([p.chunk.at(t) for p in plans])  # (4, A), oldest first
-    w = np.exp(-decay * np.array([3, 2, 1, 0]))  # age 0 = the newest
+    w = np.exp(-decay * (0.06 - np.array(stamps)))  # seconds before the newest
     assert np.allclose(ex.command(t), (w[:, None] * values).sum(0) / w.sum(), atol=1e-12)
     # The first chunk ends at 0.75 s; after that only the three others are averaged.
     t = plans[0].chunk.end_time + 1e-6
     values = np.array([p.chunk.at(t) for p in plans[1:]])
-    w = np.exp(-decay * np.array([2, 1, 0]))
+    w = np.exp(-decay * (0.06 - np.array(stamps[1:])))
     assert np.allclose(ex.command(t), (w[:, None] * values).sum(0) / w.sum(), atol=1e-12)
     # When every chunk has ended, the newest one's last row stays.
     assert ex.command(100.0).tolist() == plans[-1].chunk.rows[-1].tolist()
 
 
 def test_ensemble_weights_never_overflow_with_many_chunks() -> None:
-    ex = EnsembleExecutor(decay=-5.0, capacity=300)
+    ex = EnsembleExecutor(decay_per_s=-20000.0, capacity=300)  # exp(5980) unscaled
     ex.reset(np.zeros(A))
     for k in range(300):
-        ex.push(plan(0.0, float(k % 3), seq=k + 1), 0.0)
-    out = ex.command(0.1)
+        ex.push(plan(0.001 * k, float(k % 3), seq=k + 1), 0.001 * k)
+    out = ex.command(0.5)
     assert np.isfinite(out).all() and 0.0 <= out[0] < 0.01  # the oldest (value 0) dominates
     with pytest.raises(ValueError, match="finite"):
         EnsembleExecutor(math.inf)
@@ -118,7 +121,7 @@ def test_rtc_executes_the_frozen_prefix_from_the_previous_chunk_then_the_new_one
 def test_make_executor_names_the_modes() -> None:
     assert CHUNK_MODES == ("crossfade", "latest", "ensemble", "rtc")
     assert isinstance(make_executor("latest"), LatestExecutor)
-    assert make_executor("ensemble", ensemble_decay=0.2).decay == 0.2
+    assert make_executor("ensemble", ensemble_decay_per_s=0.2).decay_per_s == 0.2
     with pytest.raises(ValueError, match="RtcLink"):
         make_executor("rtc")
     with pytest.raises(ValueError, match="crossfade"):

@@ -278,7 +278,7 @@ class System1Node(LifecycleNode):
         held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
         s = self.settings
         executor = make_executor(s.chunk_mode, blend_s=s.blend_s,
-                                 ensemble_decay=s.ensemble_decay, link=self.rtc_link)
+                                 ensemble_decay_per_s=s.ensemble_decay_per_s, link=self.rtc_link)
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
                            held_posture=held)
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from gr00t_common.params import UNSET, ParameterError, Range, Spec
 from gr00t_common.params import declare as _declare
 from gr00t_common.params import read as _read
+from gr00t_common.params import refuse_unknown
 from gr00t_policy.backend_names import BACKENDS
-from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY
+from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY_PER_S
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP
 
 __all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare", "read"]
@@ -60,20 +61,23 @@ SPECS = (
     Spec("chunk_mode", "string", "crossfade",
          "How successive chunks become commands: crossfade (fade each new chunk in over "
          "blend_s), latest (switch to the newest chunk at once; the rate limiter smooths), "
-         "ensemble (average every live chunk, weights exp(-ensemble_decay * age index), "
-         "newest 0), rtc (real-time chunking: the planner guides each chunk towards what the "
-         "previous ones command and the rows that lie in the past when it arrives execute "
-         "from them; needs backend torch, or onnxruntime / tensorrt, which export a guided "
-         "graph on first use). docs/DESIGN.md, \"Chunk execution modes\".",
+         "ensemble (average every live chunk, weights exp(-ensemble_decay_per_s * age), age "
+         "in seconds from the newest plan), rtc (real-time chunking: the planner guides each "
+         "chunk towards what the previous ones command and the rows that lie in the past "
+         "when it arrives execute from them; needs backend torch, or onnxruntime / tensorrt, "
+         "which export a guided graph on first use). docs/DESIGN.md, \"Chunk execution "
+         "modes\".",
          choices=CHUNK_MODES),
     Spec("blend_s", "double", 0.1,
          "chunk_mode crossfade: cross-fade time from the old chunk's command to a new "
          "chunk's, seconds (0 = swap).",
          range=Range(0.0, 10.0)),
-    Spec("ensemble_decay", "double", DEFAULT_ENSEMBLE_DECAY,
-         "chunk_mode ensemble: m in the weight exp(-m * i) of the chunk i plans old (0 = the "
-         "newest); 0 averages equally, below 0 weighs older chunks more (ACT's convention).",
-         range=Range(-1.0, 10.0)),
+    Spec("ensemble_decay_per_s", "double", DEFAULT_ENSEMBLE_DECAY_PER_S,
+         "chunk_mode ensemble: m in the weight exp(-m * a) of a chunk planned a seconds "
+         "before the newest; 0 averages equally, below 0 weighs older chunks more (ACT's "
+         "convention). Per second, not per chunk, so the average spans the same time at any "
+         "replanning rate (it replaced ensemble_decay, per chunk, in December 2026).",
+         range=Range(-100.0, 1000.0)),
     Spec("rtc_guidance_clip", "double", DEFAULT_GUIDANCE_CLIP,
          "chunk_mode rtc: beta, the largest guidance weight per denoising step (0 = no "
          "guidance: only the frozen rows keep to the previous chunk).",
@@ -121,7 +125,7 @@ class Settings:
     token_range_tolerance: float
     chunk_mode: str
     blend_s: float
-    ensemble_decay: float
+    ensemble_decay_per_s: float
     rtc_guidance_clip: float
     inference_delay_ms: float
     start_enabled: bool | None
@@ -133,9 +137,10 @@ class Settings:
 
 
 def declare(node) -> None:
-    """Declare every parameter on `node`; a mistyped or out-of-range override raises
-    ParameterError."""
+    """Declare every parameter on `node`; a mistyped or out-of-range override, or one that
+    System 1 does not have, raises ParameterError."""
     _declare(node, SPECS)
+    refuse_unknown(node)
 
 
 def read(node) -> Settings:

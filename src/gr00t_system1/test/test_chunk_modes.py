@@ -29,7 +29,7 @@ DELAY_MS = 60.0
 MODES = {
     "crossfade": (),
     "latest": (),
-    "ensemble": ("ensemble_decay:=0.1",),
+    "ensemble": ("ensemble_decay_per_s:=13.0",),
     "rtc": ("backend:=torch", f"inference_delay_ms:={DELAY_MS}"),
 }
 

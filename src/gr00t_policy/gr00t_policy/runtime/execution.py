@@ -13,8 +13,10 @@ Every mode is a `ChunkExecutor`; the loop (gr00t_system1.loop) calls, on its own
 - `latest`: the newest chunk is followed from the moment it arrives (the rate limiter
   smooths the step);
 - `ensemble`: the command at t is sum_i w_i c_i(t) / sum_i w_i over the chunks still
-  covering t, w_i = exp(-m * i), i = 0 for the newest (temporal ensembling, ACT: Zhao et al.
-  2023; m < 0 weighs older chunks more, as ACT's own k does);
+  covering t, w_i = exp(-m * a_i), a_i the seconds by which chunk i was planned before the
+  newest (temporal ensembling, ACT: Zhao et al. 2023, whose weights count chunks, one per
+  control step; ours count seconds, so the average spans the same time whether plans come
+  130 times a second or 4; m < 0 weighs older chunks more, as ACT's own k does);
 - `rtc`: each plan is spliced on and takes over at its `frozen_until`; before that what was
   commanded goes on (runtime.rtc: the planner guides each chunk towards what this executes).
 
@@ -33,7 +35,9 @@ from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, CommandSource, Const
 from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource
 
 CHUNK_MODES = ("crossfade", "latest", "ensemble", "rtc")
-DEFAULT_ENSEMBLE_DECAY = 0.05  # per chunk of age: the newest ~20 chunks carry most weight
+# Per second of age: a chunk planned 0.15 s before the newest weighs 1/e of it (at ~130 plans
+# a second, what 0.05 per chunk of age gave before the weights counted seconds).
+DEFAULT_ENSEMBLE_DECAY_PER_S = 6.5
 
 
 def _chunk_future(chunk: Any, t: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -118,22 +122,25 @@ class LatestExecutor(ChunkExecutor):
 
 
 class EnsembleExecutor(ChunkExecutor):
-    """Average every live chunk's value at t, the newest weighted exp(0), the one before
-    exp(-decay), ... (a chunk is live until its last row's time).
+    """Average every live chunk's value at t, the newest weighted exp(0), one planned a
+    seconds before it exp(-decay_per_s * a) (a chunk is live until its last row's time).
 
     Args:
-        decay: m, per chunk of age (0: a plain mean; < 0: older chunks weigh more).
+        decay_per_s: m, per second of age (0: a plain mean; < 0: older chunks weigh more).
+            Age is the difference of the chunks' stamps (their states' times), so the weights
+            do not depend on how often plans come.
         capacity: at most this many chunks are kept (the oldest go first).
     """
 
     name = "ensemble"
 
-    def __init__(self, decay: float = DEFAULT_ENSEMBLE_DECAY, capacity: int = 512) -> None:
-        if not math.isfinite(decay):
-            raise ValueError(f"ensemble decay must be finite, got {decay}")
+    def __init__(self, decay_per_s: float = DEFAULT_ENSEMBLE_DECAY_PER_S,
+                 capacity: int = 512) -> None:
+        if not math.isfinite(decay_per_s):
+            raise ValueError(f"ensemble decay_per_s must be finite, got {decay_per_s}")
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
-        self.decay = float(decay)
+        self.decay_per_s = float(decay_per_s)
         self.capacity = int(capacity)
         self._chunks: list[Chunk] = []  # push order, oldest first
         self._start: np.ndarray | None = None  # (A,) what a reset left, before any chunk
@@ -164,8 +171,8 @@ class EnsembleExecutor(ChunkExecutor):
         w = (f - i)[:, None]  # (N, 1)
         n = np.arange(len(chunks))
         values = knots[n, i] * (1.0 - w) + knots[n, np.minimum(i + 1, last)] * w  # (N, A)
-        age = np.arange(len(chunks) - 1, -1, -1, dtype=np.float64)  # (N,) 0 = newest
-        expo = -self.decay * age  # (N,)
+        age = stamps.max() - stamps  # (N,) seconds, 0 = the newest
+        expo = -self.decay_per_s * age  # (N,)
         weights = np.exp(expo - expo.max())  # (N,) scaled by a constant: never overflows
         return (weights[:, None] * values).sum(axis=0) / weights.sum()  # (A,)
 
@@ -238,7 +245,7 @@ class RtcExecutor(ChunkExecutor):
 
 
 def make_executor(mode: str, *, blend_s: float = 0.1,
-                  ensemble_decay: float = DEFAULT_ENSEMBLE_DECAY,
+                  ensemble_decay_per_s: float = DEFAULT_ENSEMBLE_DECAY_PER_S,
                   link: RtcLink | None = None) -> ChunkExecutor:
     """The executor of chunk mode `mode` (one of CHUNK_MODES); `link` is required for rtc
     (the planner's `RtcSampling` must share it)."""
@@ -247,7 +254,7 @@ def make_executor(mode: str, *, blend_s: float = 0.1,
     if mode == "latest":
         return LatestExecutor()
     if mode == "ensemble":
-        return EnsembleExecutor(ensemble_decay)
+        return EnsembleExecutor(ensemble_decay_per_s)
     if mode == "rtc":
         if link is None:
             raise ValueError("chunk_mode rtc needs the RtcLink its planner's RtcSampling uses")

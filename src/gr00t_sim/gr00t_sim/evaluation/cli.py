@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
                         "action head (default 0); raises state_staleness_s by D ms")
     p.add_argument("--system1-param", action="append", type=_param, default=[],
                    metavar="NAME:=VALUE",
-                   help="another System 1 parameter, e.g. ensemble_decay:=0.1, "
+                   help="another System 1 parameter, e.g. ensemble_decay_per_s:=13.0, "
                         "rtc_guidance_clip:=5.0 (write doubles with a decimal point); "
                         "repeatable")
     p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
@@ -142,7 +142,8 @@ def _param(text: str) -> tuple[str, Any]:
     """NAME:=VALUE -> (name, bool | int | float | str), typed as a ROS parameter file would."""
     name, sep, value = text.partition(":=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay:=0.1")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay_per_s:=13.0")
     value = value.strip()
     if value.lower() in ("true", "false"):
         return name.strip(), value.lower() == "true"
