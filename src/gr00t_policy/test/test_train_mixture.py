@@ -143,6 +143,17 @@ def test_two_datasets_of_one_robot_share_its_slot_and_statistics(datasets, tmp_p
     assert alone["tiny_bot"]["statistics"] != both["tiny_bot"]["statistics"]
 
 
+def test_a_mixture_lists_each_phrasing_once(datasets):
+    config = tiny_policy_config()
+    prompt = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    a = _data(datasets[0], tiny_embodiment(), config, prompt)
+    again = _data(datasets[0], tiny_embodiment(), config, prompt)
+    other = _data(datasets[1], other_embodiment(), config, prompt)
+    mix = MixtureData([a, again, other], [1.0, 1.0, 1.0], prompt.pad_id)
+    assert len(a.texts) >= 2 and mix.texts == list(dict.fromkeys(a.texts + other.texts))
+    assert len(mix.texts) == len(set(mix.texts))
+
+
 def test_two_robots_in_one_slot_are_refused(datasets, tmp_path):
     squatter = parse_embodiment({**_other_dict("squatter"), "slot": tiny_embodiment().slot})
     with pytest.raises(ValueError, match="both take embodiment slot 1"):

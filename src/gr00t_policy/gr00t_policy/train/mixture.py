@@ -210,7 +210,8 @@ class MixtureData:
         self.pad_id = int(pad_id)
         # What build_head reads: each target's width, the same in every source.
         self.targets = sources[0].targets
-        self.texts = [t for s in sources for t in s.texts]
+        # Every phrasing once (two datasets of one robot share their tasks' phrasings).
+        self.texts = list(dict.fromkeys(t for s in sources for t in s.texts))
 
     @property
     def num_frames(self) -> int:
