@@ -16,6 +16,12 @@ from gr00t_sim.tasks import Task, all_instructions
 
 REPO = Path(__file__).resolve().parents[3]
 HELDOUT = REPO / "config" / "instructions" / "heldout_phrasings.yaml"
+UNSEEN = REPO / "config" / "instructions" / "heldout_unseen_words.yaml"
+HELDOUT_SETS = pytest.mark.parametrize("heldout", [HELDOUT, UNSEEN], ids=["heldout", "unseen"])
+# The unseen-words set names each colour only by one of these (its header says so).
+UNSEEN_COLOURS = {"red": ("crimson", "scarlet", "ruby", "cherry"),
+                  "green": ("emerald", "lime", "jade", "mint"),
+                  "blue": ("azure", "navy", "cobalt", "sapphire")}
 TRAINING = REPO / "config" / "instructions" / "training_phrasings.yaml"
 RED_LEFT = "touch the red cube with your left hand"
 RAISE_LEFT = "raise your left hand"
@@ -186,8 +192,9 @@ def norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text).split()).casefold()
 
 
-def test_heldout_set_covers_every_task_with_phrasings_training_never_saw() -> None:
-    found = read_phrasings(HELDOUT)
+@HELDOUT_SETS
+def test_heldout_set_covers_every_task_with_phrasings_training_never_saw(heldout: Path) -> None:
+    found = read_phrasings(heldout)
     assert list(found) == all_instructions()
     assert all(len(p) >= 3 for p in found.values()), {t: len(p) for t, p in found.items()}
     trained = {norm(t) for t in training_instructions()}
@@ -221,7 +228,9 @@ def test_training_phrasings_avoid_the_words_only_the_heldout_set_uses() -> None:
     assert not listed & trained
 
 
-def test_heldout_phrasings_fit_the_nano_prompt_with_the_documented_unknown_words() -> None:
+@HELDOUT_SETS
+def test_heldout_phrasings_fit_the_nano_prompt_with_the_documented_unknown_words(
+        heldout: Path) -> None:
     """Every phrasing fits the committed checkpoint's prompt, and the words its tokenizer
     reads as [UNK] are exactly those the file's header names."""
     from gr00t_policy.backbone_config import nano_backbone
@@ -229,10 +238,30 @@ def test_heldout_phrasings_fit_the_nano_prompt_with_the_documented_unknown_words
 
     builder = PromptBuilder(load_tokenizer(REPO / "checkpoints" / "nano"), nano_backbone())
     unknown: set[str] = set()
-    for phrasings in read_phrasings(HELDOUT).values():
+    for phrasings in read_phrasings(heldout).values():
         for said in phrasings:
             builder.encode(said)  # raises when a prompt is over max_tokens
             unknown |= {w.lower() for w in builder.unknown_words(said)}
-    header = re.search(r"\(here: ([^)]*)\)", HELDOUT.read_text())
+    header = re.search(r"\(here: ([^)]*)\)", heldout.read_text())
     assert header is not None
     assert unknown == {w.strip(" #\n") for w in header.group(1).split(",")}
+
+
+def test_the_unseen_words_set_names_colours_only_by_words_training_never_used() -> None:
+    found = read_phrasings(UNSEEN)
+    trained = {w for ps in read_phrasings(TRAINING).values() for p in ps for w in norm(p).split()}
+    trained |= {w for t in training_instructions() for w in norm(t).split()}
+    new_words = set().union(*UNSEEN_COLOURS.values()) | {"tap", "poke", "pat", "hoist", "skyward"}
+    assert not new_words & trained, new_words & trained
+    for task, phrasings in found.items():
+        t = Task.parse(task)
+        for said in phrasings:
+            words = set(norm(said).split())
+            assert not words & {"red", "green", "blue"}, said
+            if t.kind == "touch":
+                assert len(words & set(UNSEEN_COLOURS[t.color])) == 1, said
+                others = set().union(*(v for c, v in UNSEEN_COLOURS.items() if c != t.color))
+                assert not words & others, said
+    header = " ".join(line.strip("# ") for line in UNSEEN.read_text().splitlines())
+    for colour, names in UNSEEN_COLOURS.items():
+        assert f"{', '.join(names)} ({colour})" in header, colour
