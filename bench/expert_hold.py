@@ -61,23 +61,25 @@ def first_toucher(world, cube_body: str) -> str | None:
 
 
 def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec) -> dict:
+    """The expert with settings `expert` (over the robot's) on `rec`'s world, one touch per
+    seed; `rec` (a DemoRecorder) lends its world and timing only."""
     from gr00t_sim.collect import task_for_seed
     from gr00t_sim.expert import ScriptedExpert, expert_config
     from gr00t_sim.tasks import Task
 
     emb = rec.emb
-    rec.expert = ScriptedExpert(rec.world, emb.action_joints, emb.action_dt,
-                                expert_config(rec.world.sim, **expert))
+    scripted = ScriptedExpert(rec.world, emb.action_joints, emb.action_dt,
+                              expert_config(rec.world.sim, **expert))
     w, steps = rec.world, int(round(episode_s / emb.action_dt))
     final, nearest, pushed, held, touchers = [], [], [], 0, Counter()
     for seed in seeds:
         task = Task.parse(task_for_seed(seed))
         w.reset(seed)
-        rec.expert.reset(task)
+        scripted.reset(task)
         start = w.cube_position(task.color).copy()
         best, toucher = np.inf, None
         for _ in range(steps):
-            w.set_targets(dict(zip(emb.action_joints, rec.expert.act())))
+            w.set_targets(dict(zip(emb.action_joints, scripted.act())))
             w.step(rec.substeps)
             mujoco.mj_forward(w.model, w.data)
             best = min(best, float(np.linalg.norm(w.palm_position(task.side)

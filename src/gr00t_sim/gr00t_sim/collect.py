@@ -46,7 +46,7 @@ import multiprocessing  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Sequence  # noqa: E402
+from typing import Any, Mapping, Sequence  # noqa: E402
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
@@ -80,13 +80,12 @@ class CollectConfig:
             dropped; faded, few are. But a policy fine-tuned on faded holds held fewer
             touches (25/48 strict against 30/48, docs/BENCHMARKS.md): still holds teach
             nothing about getting back.
-        waist_ik_scale, touch_height, palm_roll_deg: override the expert's settings of these
-            names (gr00t_sim.expert.ExpertConfig: how freely it moves the waist, the palm's
-            target height above the touched cube's centre, the palm's roll for touches);
-            None, the default, keeps the robot's (`simulator.expert.params`, else
-            ExpertConfig's). The G1's thumb hangs below the palm and pushes the cube ~2 cm at
-            the default touch height (bench/expert_hold.py); the committed checkpoint's
-            first-stage data was recorded with palm_roll_deg 0.
+        expert: overrides of the expert's settings, by gr00t_sim.expert.ExpertConfig field
+            name (e.g. touch_height, palm_roll_deg, waist_ik_scale); the others are the
+            robot's (`simulator.expert.params`, else ExpertConfig's). A bad name or value is
+            refused when the recorder builds its expert. The G1's thumb hangs below the palm
+            and pushes the cube ~2 cm at the default touch height (bench/expert_hold.py); the
+            committed checkpoint's first-stage data was recorded with palm_roll_deg 0.
     """
 
     hold_s: float = 0.5
@@ -94,9 +93,7 @@ class CollectConfig:
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
     noise_fade_s: float = 0.0
-    waist_ik_scale: float | None = None
-    touch_height: float | None = None
-    palm_roll_deg: float | None = None
+    expert: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:
@@ -151,8 +148,7 @@ class DemoRecorder:
         c = self.cfg
         self.expert = ScriptedExpert(
             self.world, emb.action_joints, emb.action_dt,
-            expert_config(self.world.sim, waist_ik_scale=c.waist_ik_scale,
-                          touch_height=c.touch_height, palm_roll_deg=c.palm_roll_deg))
+            expert_config(self.world.sim, **c.expert))
         index = {n: i for i, n in enumerate(self.world.robot_joints)}
         missing = [n for n in emb.state_joints if n not in index]
         if missing:
@@ -334,6 +330,13 @@ def _default_embodiment() -> Path:
     return repo if repo.is_file() else here
 
 
+def _expert_flags(args: argparse.Namespace) -> dict[str, float]:
+    """The expert settings given on the command line (the flags left unset are the robot's)."""
+    given = {"touch_height": args.touch_height, "palm_roll_deg": args.palm_roll_deg,
+             "waist_ik_scale": args.waist_ik_scale}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="gr00t-collect",
@@ -376,9 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = collect(
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
-                          noise_fade_s=args.noise_fade_s,
-                          waist_ik_scale=args.waist_ik_scale, palm_roll_deg=args.palm_roll_deg,
-                          touch_height=args.touch_height), codec=args.codec,
+                          noise_fade_s=args.noise_fade_s, expert=_expert_flags(args)),
+        codec=args.codec,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )
     print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "

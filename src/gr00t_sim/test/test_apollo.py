@@ -121,7 +121,7 @@ def test_the_hand_stops_on_the_cube_not_inside_it(emb, world):
     """Aimed at the cube's centre, the palm ends on top of the cube: the hands collide (the
     section's contact_bodies); without that it would sink to the centre."""
     rec = DemoRecorder(emb, CollectConfig(hold_s=1.0, max_s=4.0, noise_std=0.0,
-                                          touch_height=0.001), world=world)
+                                          expert={"touch_height": 0.001}), world=world)
     try:
         instruction = "touch the green cube with your left hand"
         task = Task.parse(instruction)

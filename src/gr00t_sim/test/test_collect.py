@@ -50,7 +50,7 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
     assert seeds[0] == 3 and all(3 <= s < EVAL_SEED_START for s in seeds)
     assert collected["attempts"] == 2 + len(collected["failed_seeds"])
     # how it was made: the settings asked for (None: the robot's) and the expert's effective ones
-    assert collected["config"]["palm_roll_deg"] is None
+    assert collected["config"]["expert"] == {}
     assert collected["expert"]["palm_roll_deg"] == ExpertConfig().palm_roll_deg
     assert collected["embodiment"] == "unitree_g1"
     for i, seed in enumerate(seeds):

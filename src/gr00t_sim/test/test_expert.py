@@ -83,8 +83,11 @@ def test_touch_height_reaches_the_recorder_and_is_validated(setup):
     from gr00t_sim.expert import ExpertConfig
 
     emb, world, _ = setup
-    rec = DemoRecorder(emb, CollectConfig(touch_height=0.04, palm_roll_deg=0.0), world=world)
+    rec = DemoRecorder(emb, CollectConfig(expert={"touch_height": 0.04, "palm_roll_deg": 0.0}),
+                       world=world)
     assert rec.expert.cfg.touch_height == 0.04 and rec.expert.cfg.palm_roll_deg == 0.0
+    with pytest.raises(ValueError, match="touch_hieght"):
+        DemoRecorder(emb, CollectConfig(expert={"touch_hieght": 0.04}), world=world)
     with pytest.raises(ValueError, match="touch_height"):
         ExpertConfig(touch_height=0.0)
 
