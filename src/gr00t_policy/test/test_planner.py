@@ -1,5 +1,7 @@
 """Planner and InferenceWorker with a real runner (torch backend, random nano checkpoint)."""
 
+import dataclasses
+import math
 import time
 
 import numpy as np
@@ -172,6 +174,38 @@ def test_inference_delay_holds_every_plan_back_and_the_worker_measures_it():
         worker.stop()
     with pytest.raises(ValueError, match="delay_s"):
         InferenceWorker(planner, box, is_fresh=lambda s, t: True, delay_s=-1.0)
+
+
+def test_min_period_spaces_plans_and_each_plans_on_the_newest_state():
+    """min_period_s: with states arriving every few ms, plans start >= 0.1 s apart, and each
+    takes the newest state there is when it starts (not the one that woke the worker)."""
+    planner, box, puts = RecordingPlanner(), Mailbox(), []
+    planned: list[tuple[float, int]] = []
+    plan = planner.plan
+    planner.plan = lambda state, latency_s=0.0: (planned.append((time.monotonic(), state.seq)),
+                                                 plan(state, latency_s))[1]
+    period = 0.1
+    worker = InferenceWorker(planner, box, is_fresh=lambda s, t: True, min_period_s=period)
+    state, tokens = samples(seq=1)
+    box.put_tokens(tokens)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 0.65
+        while time.monotonic() < deadline:
+            seq = len(puts) + 1
+            puts.append((time.monotonic(), seq))
+            box.put_state(dataclasses.replace(state, seq=seq))
+            time.sleep(0.003)
+    finally:
+        worker.stop()
+    starts = np.array([t for t, _ in planned])
+    assert 4 <= len(starts) <= 8, starts  # ~0.65 / 0.1 plans, not one per state
+    assert np.diff(starts).min() >= period - 1e-3, np.diff(starts)
+    for t, seq in planned[1:]:
+        newest = max(q for p, q in puts if p <= t)
+        assert seq >= newest - 1, (seq, newest)  # at most the one put while it started
+    with pytest.raises(ValueError, match="min_period_s"):
+        InferenceWorker(planner, box, is_fresh=lambda s, t: True, min_period_s=math.nan)
 
 
 def test_rtc_planner_on_a_real_runner_keeps_to_what_the_loop_commands(planner):

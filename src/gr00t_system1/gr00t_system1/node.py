@@ -143,7 +143,8 @@ class System1Node(LifecycleNode):
         self.worker = InferenceWorker(self.planner, self.mailbox, is_fresh=self._inputs_fresh,
                                       on_plan=self._publish_chunk, log=self.get_logger(),
                                       niceness=self.settings.inference_niceness,
-                                      delay_s=self.settings.inference_delay_ms / 1e3)
+                                      delay_s=self.settings.inference_delay_ms / 1e3,
+                                      min_period_s=self.settings.replan_period_ms / 1e3)
         self._last_tick = None
         self._last_plan_seq_seen = 0
         self.worker.start()
@@ -234,7 +235,8 @@ class System1Node(LifecycleNode):
             f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
             f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}; "
             f"chunk_mode {s.chunk_mode}"
-            + (f", inference_delay_ms {s.inference_delay_ms:g}" if s.inference_delay_ms else ""))
+            + (f", inference_delay_ms {s.inference_delay_ms:g}" if s.inference_delay_ms else "")
+            + (f", replan_period_ms {s.replan_period_ms:g}" if s.replan_period_ms else ""))
         self.rtc_link = RtcLink() if rtc else None
 
         self.fault: str | None = None  # latched until /gr00t/enable is cycled
@@ -431,6 +433,7 @@ class System1Node(LifecycleNode):
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
             "chunk_mode": self.settings.chunk_mode,
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
+            "replan_period_ms": f"{self.settings.replan_period_ms:g}",
             "plan_latency_estimate_ms": f"{self.worker.latency.value * 1e3:.3f}",
         }
         if self.rtc_link is not None:

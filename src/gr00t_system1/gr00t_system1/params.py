@@ -89,6 +89,12 @@ SPECS = (
          "state_staleness_s, or every plan is stale on arrival (configure refuses a delay "
          "at or above it).",
          range=Range(0.0, 10000.0)),
+    Spec("replan_period_ms", "double", 0.0,
+         "A plan starts at least this many milliseconds after the previous one started (0: "
+         "on every new joint state, the default). Fewer plans a second, each as fresh as "
+         "without it: to spare a shared accelerator, or (beside inference_delay_ms) to tell "
+         "apart what a slow action head costs through its plans' age and through their rate.",
+         range=Range(0.0, 10000.0)),
     Spec("start_enabled", "bool", UNSET,
          "Publish commands as soon as the node is active, without a /gr00t/enable call (read "
          "at configure). Unset: the YAML's start_enabled.", example="true"),
@@ -128,6 +134,7 @@ class Settings:
     ensemble_decay_per_s: float
     rtc_guidance_clip: float
     inference_delay_ms: float
+    replan_period_ms: float
     start_enabled: bool | None
     ort_threads: int
     inference_niceness: int

@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
 START_TIMEOUT = 150.0
 DELAY_MS = 60.0
+REPLAN_MS = 100.0
 
 MODES = {
     "crossfade": (),
-    "latest": (),
+    "latest": (f"replan_period_ms:={REPLAN_MS}",),  # and plans at most every 100 ms
     "ensemble": ("ensemble_decay_per_s:=13.0",),
     "rtc": ("backend:=torch", f"inference_delay_ms:={DELAY_MS}"),
 }
@@ -96,6 +97,13 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                                              diags[-1].status[0].values), 5, "diagnostics")
             values = {kv.key: kv.value for kv in diags[-1].status[0].values}
             assert values["chunk_mode"] == mode
+            if mode == "latest":
+                # Each plan anchors at the state it read; those states are >= ~100 ms apart
+                # (with replanning on every state they would be 8 ms apart).
+                stamps = np.array([c.header.stamp.sec + 1e-9 * c.header.stamp.nanosec
+                                   for c in list(chunks)])
+                assert np.diff(stamps).min() >= 0.8 * REPLAN_MS / 1e3, np.diff(stamps)
+                assert values["replan_period_ms"] == f"{REPLAN_MS:g}"
             if mode == "rtc":
                 # Plans are held back 60 ms: more than one row (50 ms) lies in the past
                 # when each arrives, and rtc freezes them.

@@ -14,6 +14,9 @@ It measures how long a plan takes from its state's arrival to the hand-over
 rows that will lie in the past). `delay_s` holds every plan back that long after sampling,
 before the hand-over, so that a small action head behaves like a slow one (a GR00T N1-size
 head on an embedded GPU): its plans start executing from a state that much older.
+`min_period_s` spaces plans at least that far apart (measured from one plan's start to the
+next): fewer plans a second, each as fresh as without it (to save a shared accelerator, or to
+tell apart what a slow head costs by its age and by its rate).
 """
 
 from __future__ import annotations
@@ -95,15 +98,19 @@ class InferenceWorker:
             docs/BENCHMARKS.md, "Results: graph vs baseline").
         delay_s: seconds each plan is held back after sampling, before the hand-over (the
             inference delay of a slower action head; 0: none).
+        min_period_s: a plan starts at least this long after the previous one started
+            (0: as soon as a new state arrives).
     """
 
     def __init__(self, planner: Planner, mailbox: Mailbox, *,
                  is_fresh: Callable[[StateSample, TokenSample], bool],
                  on_plan: Callable[[Plan], None] | None = None,
                  max_failures: int = 3, log: Any = logger, niceness: int = 0,
-                 delay_s: float = 0.0) -> None:
+                 delay_s: float = 0.0, min_period_s: float = 0.0) -> None:
         if not (math.isfinite(delay_s) and delay_s >= 0.0):
             raise ValueError(f"delay_s must be finite and >= 0, got {delay_s}")
+        if not (math.isfinite(min_period_s) and min_period_s >= 0.0):
+            raise ValueError(f"min_period_s must be finite and >= 0, got {min_period_s}")
         self.planner = planner
         self.mailbox = mailbox
         self.is_fresh = is_fresh
@@ -112,6 +119,7 @@ class InferenceWorker:
         self.log = log
         self.niceness = niceness
         self.delay_s = float(delay_s)
+        self.min_period_s = float(min_period_s)
         self.latency = LatencyEstimate(initial=self.delay_s)
         self.latest: Plan | None = None
         self.plans = 0
@@ -157,7 +165,11 @@ class InferenceWorker:
     def _run(self) -> None:
         self._lower_priority()
         planned_state = planned_tokens = 0
+        started = -math.inf  # monotonic time the latest plan started
         while not self._stop.is_set():
+            wait = started + self.min_period_s - time.monotonic()
+            if wait > 0.0 and self._stop.wait(wait):
+                break
             self.mailbox.wake.wait(0.1)
             self.mailbox.wake.clear()
             state, tokens = self.mailbox.state, self.mailbox.tokens
@@ -167,6 +179,7 @@ class InferenceWorker:
                 continue
             if not self.is_fresh(state, tokens):
                 continue
+            started = time.monotonic()
             try:
                 if tokens.seq != self.planner.tokens_seq:
                     self.planner.set_tokens(tokens)
