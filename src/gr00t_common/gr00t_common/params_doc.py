@@ -58,7 +58,8 @@ shows those once configured). A range `[a, b]` includes both ends, `> 0` exclude
 "unset: from the embodiment YAML" means the parameter is declared without a value
 and the node takes the YAML's; pass it to override. Every node also has rclpy's own
 `use_sim_time`. A parameter a node does not have (a misspelt or retired name) is an error
-naming it and the nearest real one, not silently ignored as rclpy would.
+naming it and the nearest real one, not silently ignored as rclpy would; so a parameter
+file's `/**:` section may hold only parameters that every node reading it has.
 """
 
 

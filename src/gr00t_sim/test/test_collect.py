@@ -49,7 +49,7 @@ def test_collect_writes_successful_episodes(emb, tmp_path):
     seeds = [e["seed"] for e in ds.episodes]
     assert seeds[0] == 3 and all(3 <= s < EVAL_SEED_START for s in seeds)
     assert collected["attempts"] == 2 + len(collected["failed_seeds"])
-    # how it was made: the settings asked for (None: the robot's) and the expert's effective ones
+    # how it was made: the settings asked for (none: the robot's) and the expert's effective ones
     assert collected["config"]["expert"] == {}
     assert collected["expert"]["palm_roll_deg"] == ExpertConfig().palm_roll_deg
     assert collected["embodiment"] == "unitree_g1"

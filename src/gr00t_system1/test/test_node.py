@@ -281,6 +281,10 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     ("chunk_mode:=blend", "chunk_mode"),
     # Held back longer than a state stays fresh: every plan would be stale on arrival.
     ("inference_delay_ms:=150.0", "raise state_staleness_s"),
+    # Plans further apart than a chunk lasts (16 rows: 750 ms): it would run out each time.
+    ("replan_period_ms:=800.0", "the 750 ms a chunk covers"),
+    # A parameter System 1 does not have is named with the nearest one, not ignored.
+    ("blend_sec:=0.2", "did you mean blend_s?"),
 ])
 def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
     node = start_node(tmp_path, checkpoint, param)
