@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""How well does each row of a chunk predict the demonstration? (issue 21: why plans that
+arrive late fail).
+
+    source env.sh
+    python bench/chunk_rows.py --episodes 8                     # checkpoints/nano, G1
+    python bench/chunk_rows.py --checkpoint CKPT --every 5 --threads 2
+
+A chunk's row k is the target for k * action_dt after the state it was planned from. With no
+inference delay System 1 replans ~130 times a second and only the first row or two of each
+chunk ever execute; a plan that arrives D seconds late executes rows D / action_dt onwards.
+This records fresh scripted-expert demonstrations exactly as gr00t-collect does (its DART
+perturbation on, the same DemoRecorder) on held-out seeds (>= 100000 by default), plans from
+frames along each one with the deployed code path (System 2's encoder, then System 1's
+Planner; bench/common.py InProcessPolicy), and compares row k with the demonstration's action
+k frames later: the mean absolute error over the arm joints per row, beside two baselines,
+"hold" (the action at the plan's frame repeated) and "expert spread" (the same recorded
+action against a second recording of the same seed with another draw of the perturbation,
+i.e. how far the demonstrations themselves disagree k frames ahead). Prints one Markdown
+row per chunk row; no ROS, no timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "nano"))
+    ap.add_argument("--embodiment", default=str(REPO / "config" / "unitree_g1.yaml"))
+    ap.add_argument("--episodes", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=100000, help="first scene seed")
+    ap.add_argument("--every", type=int, default=4, help="plan from every Nth frame")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the VLM)")
+    ap.add_argument("--backend", default="onnxruntime", help="System 1's action head backend")
+    args = ap.parse_args()
+    if args.episodes < 1 or args.every < 1:
+        ap.error("--episodes and --every must be >= 1")
+
+    import torch
+
+    from common import InProcessPolicy
+    from gr00t_sim.collect import CollectConfig, DemoRecorder, task_for_seed
+
+    torch.set_num_threads(args.threads)
+    policy = InProcessPolicy(Path(args.checkpoint), Path(args.embodiment), backend=args.backend,
+                             seed=args.seed)
+    emb, horizon = policy.emb, policy.horizon
+    state_index = {n: i for i, n in enumerate(emb.state_joints)}
+    missing = [n for n in emb.action_joints if n not in state_index]
+    if missing:
+        print(f"action joints {missing} are not state joints; this diagnostic needs them",
+              file=sys.stderr)
+        return 2
+    to_action = np.array([state_index[n] for n in emb.action_joints])
+    arms = np.array([i for i, n in enumerate(emb.action_joints)
+                     if any(g in n for g in ("shoulder", "elbow", "wrist"))])
+    # Long enough that every plan's chunk lies inside the recording.
+    cfg = CollectConfig(hold_s=3.0, max_s=6.0)
+    rec = DemoRecorder(emb, cfg)
+    errors = {"policy": [[] for _ in range(horizon)], "hold": [[] for _ in range(horizon)],
+              "spread": [[] for _ in range(horizon)]}
+    start = time.perf_counter()
+    for seed in range(args.seed, args.seed + args.episodes):
+        task = task_for_seed(seed)
+        demo = rec.record(seed, task)
+        twin = rec.record(seed, task, noise_draw=1)  # the same scene, another perturbation
+        steps = min(len(demo.actions), len(twin.actions))
+        for t in range(0, steps - horizon, args.every):
+            policy.observe(demo.frames[t], task, float(t))
+            state = demo.states[t]
+            rows = policy.plan(state, state[to_action], float(t))  # (H, A)
+            for k in range(horizon):
+                truth = demo.actions[t + k][arms]
+                errors["policy"][k].append(np.abs(rows[k][arms] - truth).mean())
+                errors["hold"][k].append(np.abs(demo.actions[t][arms] - truth).mean())
+                errors["spread"][k].append(np.abs(twin.actions[t + k][arms] - truth).mean())
+        print(f"# seed {seed} {task!r}: {steps} frames, success {demo.success}",
+              file=sys.stderr, flush=True)
+    n = len(errors["policy"][0])
+    print(f"{args.checkpoint}: {args.episodes} demonstrations from seed {args.seed}, {n} plans "
+          f"(every {args.every} frames), arm joints {len(arms)}, "
+          f"{time.perf_counter() - start:.0f} s\n")
+    print("| row k (s after the state) | policy row k vs demo, rad | hold (row 0 repeated) | "
+          "expert spread |\n|---|---|---|---|")
+    for k in range(horizon):
+        print(f"| {k} ({k * emb.action_dt:.2f}) | {np.mean(errors['policy'][k]):.4f} | "
+              f"{np.mean(errors['hold'][k]):.4f} | {np.mean(errors['spread'][k]):.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
