@@ -166,9 +166,8 @@ class DemoRecorder:
     def image_size(self) -> int:
         return self.camera.size
 
-    def record(self, seed: int, task: str | None = None, noise_draw: int = 0) -> Demo:
-        """Run the expert on scene ``seed`` for ``task`` (default: :func:`task_for_seed`);
-        ``noise_draw`` > 0 draws the perturbation anew (0: the one gr00t-collect records)."""
+    def record(self, seed: int, task: str | None = None) -> Demo:
+        """Run the expert on scene ``seed`` for ``task`` (default: :func:`task_for_seed`)."""
         task = task or task_for_seed(seed)
         parsed = Task.parse(task)
         w, dt = self.world, self.emb.action_dt
@@ -179,7 +178,7 @@ class DemoRecorder:
         max_steps = int(round(self.cfg.max_s / dt))
         hold_steps = int(round(self.cfg.hold_s / dt))
         first_success = None
-        rng = np.random.default_rng([seed, 0xDA27] + ([noise_draw] if noise_draw else []))
+        rng = np.random.default_rng([seed, 0xDA27])
         keep = float(np.exp(-dt / self.cfg.noise_tau_s))
         noise = np.zeros(len(self.emb.action_joints))
         for step in range(max_steps):

@@ -92,19 +92,6 @@ def test_touch_height_reaches_the_recorder_and_is_validated(setup):
         ExpertConfig(touch_height=0.0)
 
 
-def test_another_noise_draw_perturbs_the_same_scene_differently(setup):
-    from gr00t_sim.collect import CollectConfig, DemoRecorder
-
-    emb, world, _ = setup
-    rec = DemoRecorder(emb, CollectConfig(hold_s=0.0, max_s=0.5), world=world)
-    task = "raise your left hand"
-    first, again = rec.record(3, task), rec.record(3, task)
-    other = rec.record(3, task, noise_draw=1)
-    assert np.array_equal(first.states, again.states)  # what gr00t-collect records, repeated
-    assert len(other.states) == len(first.states)
-    assert not np.array_equal(other.states, first.states)
-
-
 def test_rolling_the_palm_keeps_the_thumb_from_pushing_the_cube(setup):
     """The G1's folded thumb hangs ~3 cm below the palm; flat, it lands on the cube and slides
     it 1-3 cm, and the palm ends near the 5 cm success radius. Rolled (the default), far less."""
