@@ -28,15 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from common import add_policy_args
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "nano"))
-    ap.add_argument("--embodiment", default=str(REPO / "config" / "unitree_g1.yaml"))
-    ap.add_argument("--episodes", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=100000, help="first scene seed")
+    add_policy_args(ap)
     ap.add_argument("--every", type=int, default=4, help="plan from every Nth frame")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the VLM)")
     ap.add_argument("--backend", default="onnxruntime", help="System 1's action head backend")

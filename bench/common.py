@@ -317,6 +317,16 @@ def write_json(path: Path, data: Any) -> None:
 
 # -- the policy in one process ------------------------------------------------------------------
 
+def add_policy_args(ap: Any, *, count: str = "--episodes", default_count: int = 8) -> None:
+    """The arguments every in-process diagnostic takes: --checkpoint, --embodiment, a count of
+    episodes or scenes (`count`) and --seed, the first scene seed (held-out: >= 100000)."""
+    ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "nano"))
+    ap.add_argument("--embodiment", default=str(REPO / "config" / "unitree_g1.yaml"))
+    ap.add_argument(count, type=int, default=default_count)
+    ap.add_argument("--seed", type=int, default=100000,
+                    help="first scene seed (training uses < 100000)")
+
+
 class InProcessPolicy:
     """System 2's encoder and System 1's Planner in this process, without ROS or timing.
 

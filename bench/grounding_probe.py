@@ -32,15 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 def main() -> int:
+    from common import add_policy_args
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "nano"))
-    ap.add_argument("--embodiment", default=str(REPO / "config" / "unitree_g1.yaml"))
-    ap.add_argument("--scenes", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=100000, help="first scene seed (training uses < 100000)")
+    add_policy_args(ap, count="--scenes", default_count=16)
     ap.add_argument("--frame", type=int, default=10,
                     help="the decision frame (action_dt rows from the start; the lift ends at 11)")
     ap.add_argument("--samples", type=int, default=8, help="noise draws averaged per plan")

@@ -26,15 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 def main() -> int:
+    from common import add_policy_args
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "nano"))
-    ap.add_argument("--embodiment", default=str(REPO / "config" / "unitree_g1.yaml"))
-    ap.add_argument("--episodes", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=100000, help="first seed (training uses < 100000)")
+    add_policy_args(ap)
     ap.add_argument("--episode-s", type=float, default=6.0, help="simulated seconds per episode")
     ap.add_argument("--tasks", default="all", choices=("all", "touch", "raise"))
     ap.add_argument("--exec-rows", type=int, default=1,
