@@ -180,8 +180,7 @@ class System1Node(LifecycleNode):
         from gr00t_policy.embodiment import load_embodiment
         from gr00t_policy.runtime.bundle import PolicyBundle
 
-        params.declare(self)
-        s = params.read(self)
+        s = params.declare_and_read(self)
         self.settings = s
         emb = load_embodiment(s.embodiment)
         self.embodiment = emb

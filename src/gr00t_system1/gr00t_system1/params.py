@@ -11,14 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gr00t_common.params import UNSET, ParameterError, Range, Spec
-from gr00t_common.params import declare as _declare
-from gr00t_common.params import read as _read
-from gr00t_common.params import refuse_unknown
+from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY_PER_S
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP
 
-__all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare", "read"]
+__all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare_and_read"]
 
 SPECS = (
     Spec("checkpoint", "string", "",
@@ -145,13 +143,7 @@ class Settings:
     cache_dir: str
 
 
-def declare(node) -> None:
-    """Declare every parameter on `node`; a mistyped or out-of-range override, or one that
-    System 1 does not have, raises ParameterError."""
-    _declare(node, SPECS)
-    refuse_unknown(node)
-
-
-def read(node) -> Settings:
-    """Read and validate the declared parameters."""
-    return Settings(**_read(node, SPECS))
+def declare_and_read(node) -> Settings:
+    """Declare every parameter on `node`, then read and validate them; a mistyped or
+    out-of-range override, or one that System 1 does not have, raises ParameterError."""
+    return Settings(**_declare_and_read(node, SPECS))

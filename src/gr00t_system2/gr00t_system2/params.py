@@ -17,7 +17,8 @@ from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
-from gr00t_common.params import ParameterError, Range, Spec, check, declare, read, refuse_unknown
+from gr00t_common.params import ParameterError, Range, Spec, check
+from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_system2.cameras import CAMERA_QOS, CAMERA_TRANSPORTS
 
 __all__ = ["SPECS", "ParameterError", "System2Params", "declare_and_read", "validate"]
@@ -85,9 +86,7 @@ class System2Params:
 
 def declare_and_read(node: Node) -> System2Params:
     """Declare the parameters on ``node``, read and validate them."""
-    declare(node, SPECS)
-    refuse_unknown(node)
-    return _params(read(node, SPECS), node.get_name(), node.get_namespace())
+    return _params(_declare_and_read(node, SPECS), node.get_name(), node.get_namespace())
 
 
 def validate(values: Mapping[str, Any], node_name: str = "gr00t_system2",
