@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def main() -> int:
     from common import add_policy_args
 

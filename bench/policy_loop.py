@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def main() -> int:
     from common import add_policy_args
 
