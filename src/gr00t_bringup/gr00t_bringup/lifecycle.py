@@ -98,10 +98,16 @@ class LifecycleDriver:
         names = ", ".join(c.spec.name for c in self.children)
         self.say(f"configured {names} in {time.monotonic() - t0:.1f} s")
         for c in self.children:
-            if not self._await([(c, self._answer(c, "activate"))], "activate",
-                               self.timeouts.activate_s):
-                return False
+            # Counted as active from the request on: a stop asked for before the answer
+            # arrives (a lost or late reply) must still deactivate a node that may be active.
             self.active.append(c)
+            try:
+                if not self._await([(c, self._answer(c, "activate"))], "activate",
+                                   self.timeouts.activate_s):
+                    return False
+            except TransitionError:
+                self.active.remove(c)  # refused or failed: it stayed inactive (or exited)
+                raise
             self.say(f"{c.spec.name} is active")
         return True
 
@@ -142,9 +148,11 @@ class LifecycleDriver:
 
     # -- down ----------------------------------------------------------------------------
     def deactivate(self) -> None:
-        """Deactivate every node this driver activated and that still runs (all at once),
-        waiting at most `timeouts.deactivate_s`; a node that does not answer is reported and
-        left to be stopped by signal."""
+        """Deactivate every node this driver asked to activate and that still runs (all at
+        once), waiting at most `timeouts.deactivate_s`; a node that does not answer is reported
+        and left to be stopped by signal. A node is asked even when its activation was not
+        confirmed: its change_state service serves requests in order, so the deactivation
+        follows the activation, and is refused only when that failed."""
         running = [c for c in self.active if c.proc.poll() is None]
         self.active = []
         if not running:

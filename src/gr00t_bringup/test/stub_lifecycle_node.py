@@ -1,7 +1,8 @@
 """A minimal real rclpy lifecycle node the runner tests start in place of System 1/2.
 
 It prints one line per transition (`configured`, `activated`, `deactivated`) and spins until
-SIGINT, then exits 0. Parameters: `configure_s` (seconds configure takes), `fail_configure`
+SIGINT, then exits 0. Parameters: `configure_s` and `activate_s` (seconds configure and
+activate take), `fail_configure`
 (configure fails, logging why), `exit_in_configure` (the process exits with code 7 while
 configuring, as a crash while loading would).
 """
@@ -19,6 +20,7 @@ class Stub(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("stub")
         self.configure_s = self.declare_parameter("configure_s", 0.0).value
+        self.activate_s = self.declare_parameter("activate_s", 0.0).value
         self.fail = self.declare_parameter("fail_configure", False).value
         self.crash = self.declare_parameter("exit_in_configure", False).value
 
@@ -34,6 +36,7 @@ class Stub(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
+        time.sleep(self.activate_s)
         print("activated", flush=True)
         return super().on_activate(state)
 

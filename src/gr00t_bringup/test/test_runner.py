@@ -238,6 +238,33 @@ def test_lifecycle_nodes_are_brought_up_after_start_and_deactivated_before_stop(
     assert all(c.proc.returncode == 0 for c in runner.children), out.getvalue()
 
 
+def test_a_stop_during_activation_still_deactivates_that_node(
+        ros_domain_id, stub_exe: Path, lifecycle_exe: Path, tmp_path: Path) -> None:
+    # SIGINT before the runner has the activation's answer (a slow on_activate here; in the
+    # field also a late or lost reply): the node may be active, so it is deactivated.
+    out = Output()
+    runner = GraphRunner(Graph(nodes=[managed("slow_up", activate_s=3.0)]),
+                         work_dir=tmp_path / "work", out=out,
+                         resolve=resolver(stub_exe, lifecycle_exe))
+    try:
+        stopper = threading.Thread(target=lambda: (
+            wait_until(lambda: "[gr00t-bringup] configured slow_up" in out.getvalue(), 60,
+                       "the configure"),
+            time.sleep(0.5), runner.request_stop("test over")))
+        stopper.start()
+        runner.start()
+        stopper.join()
+        code = runner.supervise()
+    finally:
+        runner.stop_all()
+    lines = out.lines()
+    assert code == EXIT_OK, out.getvalue()
+    assert "[gr00t-bringup] slow_up is active" not in lines  # the stop came first
+    assert lines.index("[slow_up] activated") < lines.index("[slow_up] deactivated") \
+        < lines.index("[slow_up] stub stopped cleanly"), out.getvalue()
+    assert "[gr00t-bringup] slow_up deactivated" in lines
+
+
 @pytest.mark.parametrize("params,message", [
     ({"fail_configure": True}, "node 'broken' failed to configure"),
     ({"exit_in_configure": True}, "node 'broken' exited with code 7 before it could configure"),
