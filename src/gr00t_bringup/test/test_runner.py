@@ -63,7 +63,7 @@ def test_params_names_and_clean_stop(ros_domain_id, stub_exe: Path, tmp_path: Pa
         for name in ("alpha", "beta"):
             wait_until(lambda: any(l.startswith(f"[{name}] ready /bench/{name} ")
                                    for l in out.lines()), 30, f"{name} ready")
-        assert f"[alpha] ready /bench/alpha greeting=hello from alpha numbers=[1.5, 2.5]" \
+        assert "[alpha] ready /bench/alpha greeting=hello from alpha numbers=[1.5, 2.5]" \
             in out.lines()
         threading.Timer(0.2, runner.request_stop, args=("test over",)).start()
         code = runner.supervise()
