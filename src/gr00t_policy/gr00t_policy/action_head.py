@@ -24,6 +24,8 @@ from gr00t_policy.flow_matching import (
     euler_integrate,
     guided_euler_integrate,
     interpolate,
+    prefix_euler_integrate,
+    prefix_rows_mask,
     sample_time,
     target_velocity,
 )
@@ -84,7 +86,10 @@ def sinusoidal_encoding(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class MultiEmbodimentActionEncoder(nn.Module):
-    """Noisy action chunk + time bucket -> action tokens: W3(swish(W2([W1(a), tau(t)])))."""
+    """Noisy action chunk + time bucket -> action tokens: W3(swish(W2([W1(a), tau(t)]))).
+
+    The bucket is one per sample (B,) or one per action token (B, H) (prefix conditioning:
+    given rows carry the bucket of clean data)."""
 
     def __init__(self, num_categories: int, action_dim: int, embed_dim: int) -> None:
         super().__init__()
@@ -98,7 +103,8 @@ class MultiEmbodimentActionEncoder(nn.Module):
     ) -> torch.Tensor:
         batch, horizon, _ = actions.shape
         a_emb = self.W1(actions, category_ids)  # (B, H, E)
-        tau = sinusoidal_encoding(t_bucket.unsqueeze(1).expand(batch, horizon), self.embed_dim)
+        buckets = t_bucket if t_bucket.dim() == 2 else t_bucket.unsqueeze(1).expand(batch, horizon)
+        tau = sinusoidal_encoding(buckets, self.embed_dim)  # (B, H, E)
         x = torch.cat([a_emb, tau.to(a_emb.dtype)], dim=-1)  # (B, H, 2E)
         x = F.silu(self.W2(x, category_ids))  # (B, H, E)
         return self.W3(x, category_ids)  # (B, H, E)
@@ -375,13 +381,17 @@ class FlowMatchingActionHead(nn.Module):
         state_features: torch.Tensor,
         cond: Conditioning,
         embodiment_id: torch.Tensor,
+        token_bucket: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One denoising step: the predicted velocity of noisy actions x (B, H, A_max).
 
-        This is the pure function exported to ONNX / compiled by TensorRT.
+        `t_bucket` (B,) conditions the DiT; the action tokens take `token_bucket` (B, H)
+        when given (prefix conditioning), else `t_bucket`. This is the pure function
+        exported to ONNX / compiled by TensorRT.
         """
         horizon = x.shape[1]
-        action_tokens = self.action_encoder(x, t_bucket, embodiment_id)  # (B, H, E)
+        per_token = t_bucket if token_bucket is None else token_bucket
+        action_tokens = self.action_encoder(x, per_token, embodiment_id)  # (B, H, E)
         action_tokens = action_tokens + self.position_embedding.weight[:horizon].unsqueeze(0)
         tokens = torch.cat([state_features, action_tokens], dim=1)  # (B, 1 + H, E)
         out = self.model(tokens, t_bucket, cond)  # (B, 1 + H, hidden)
@@ -438,6 +448,33 @@ class FlowMatchingActionHead(nn.Module):
         return guided_euler_integrate(velocity_fn, noise, steps, target, weights, beta,
                                       self.config.num_timestep_buckets)
 
+    def sample_prefix_from_conditioning(
+        self,
+        cond: Conditioning,
+        state: torch.Tensor,
+        embodiment_id: torch.Tensor,
+        noise: torch.Tensor,
+        prefix: torch.Tensor,
+        given: torch.Tensor,
+        num_steps: int | None = None,
+    ) -> torch.Tensor:
+        """`sample_from_conditioning` with the rows where `given` (B, H) bool is True held at
+        `prefix` (B, H, A_max) (`flow_matching.prefix_euler_integrate`): real-time chunking
+        by prefix conditioning, for a head trained so (`ActionHeadConfig.prefix_rows`)."""
+        steps = self.config.num_inference_steps if num_steps is None else num_steps
+        self._check_last_dim("noise", noise, self.config.max_action_dim, "max_action_dim")
+        if prefix.shape != noise.shape:
+            raise ValueError(f"prefix shape {tuple(prefix.shape)} must equal noise shape "
+                             f"{tuple(noise.shape)}")
+        state_features = self.encode_state(state, embodiment_id)  # (B, 1, E)
+
+        def velocity_fn(x: torch.Tensor, t_bucket: torch.Tensor,
+                        token_bucket: torch.Tensor) -> torch.Tensor:
+            return self.velocity(x, t_bucket, state_features, cond, embodiment_id, token_bucket)
+
+        return prefix_euler_integrate(velocity_fn, noise, steps, prefix, given,
+                                      self.config.num_timestep_buckets)
+
     @torch.no_grad()
     def sample(
         self,
@@ -480,6 +517,7 @@ class FlowMatchingActionHead(nn.Module):
         noise: torch.Tensor | None = None,
         t: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        prefix_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Masked flow-matching MSE: sum((v - (actions - noise))^2 * action_mask) / sum(mask).
 
@@ -492,6 +530,9 @@ class FlowMatchingActionHead(nn.Module):
             noise: (B, H, A_max); N(0, I) drawn with `generator` when None.
             t: (B,) flow times; sampled t = (s - u) / s, u ~ Beta when None.
             generator: optional RNG for noise and t.
+            prefix_rows: (B,) long, optional: the first d rows of each sample are given
+                (prefix conditioning, `gr00t_policy.flow_matching`): clean, at the bucket of
+                t = 1, and left out of the loss. None or 0: plain flow matching.
         """
         cfg = self.config
         self._check_last_dim("actions", actions, cfg.max_action_dim, "max_action_dim")
@@ -505,8 +546,16 @@ class FlowMatchingActionHead(nn.Module):
         x_t = interpolate(noise, actions, t)  # (B, H, A)
         target = target_velocity(noise, actions)  # (B, H, A)
         t_bucket = discretize(t, cfg.num_timestep_buckets)  # (B,)
+        token_bucket = None
+        weight = action_mask
+        if prefix_rows is not None:
+            given = prefix_rows_mask(prefix_rows, actions.shape[1])  # (B, H)
+            x_t = torch.where(given.unsqueeze(-1), actions, x_t)
+            token_bucket = torch.where(given, cfg.num_timestep_buckets, t_bucket.unsqueeze(1))
+            weight = weight * (~given).unsqueeze(-1).to(weight.dtype)
         cond = self.encode_conditioning(features, mask)
         state_features = self.encode_state(state, embodiment_id)  # (B, 1, E)
-        pred = self.velocity(x_t, t_bucket, state_features, cond, embodiment_id)  # (B, H, A)
-        weight = action_mask.to(pred.dtype)
+        pred = self.velocity(x_t, t_bucket, state_features, cond, embodiment_id,
+                             token_bucket)  # (B, H, A)
+        weight = weight.to(pred.dtype)
         return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)

@@ -41,6 +41,10 @@ class ActionHeadConfig:
         noise_beta_alpha: alpha of the Beta distribution of u (t = (s - u) / s).
         noise_beta_beta: beta of that Beta distribution.
         noise_s: s in t = (s - u) / s.
+        prefix_rows: the most leading rows of a chunk the head was trained to take as given
+            (clean, at the top time bucket) and plan the rest from: real-time chunking by
+            prefix conditioning (`flow_matching.prefix_euler_integrate`). 0: never trained
+            so; a checkpoint written before this field reads as 0.
     """
 
     hidden_size: int = 1024
@@ -62,6 +66,7 @@ class ActionHeadConfig:
     noise_beta_alpha: float = 1.5
     noise_beta_beta: float = 1.0
     noise_s: float = 0.999
+    prefix_rows: int = 0
 
     def __post_init__(self) -> None:
         positive_ints = (
@@ -103,6 +108,10 @@ class ActionHeadConfig:
                 raise ValueError(f"ActionHeadConfig.{name} must be > 0, got {value!r}")
         if not isinstance(self.noise_s, (int, float)) or not 0.0 < self.noise_s <= 1.0:
             raise ValueError(f"ActionHeadConfig.noise_s must be in (0, 1], got {self.noise_s!r}")
+        if (isinstance(self.prefix_rows, bool) or not isinstance(self.prefix_rows, int)
+                or not 0 <= self.prefix_rows < self.action_horizon):
+            raise ValueError(f"ActionHeadConfig.prefix_rows must be an int in [0, "
+                             f"action_horizon = {self.action_horizon}), got {self.prefix_rows!r}")
 
     @property
     def num_cross_attention_blocks(self) -> int:

@@ -21,6 +21,12 @@ towards a target Y with per-entry weights W:
     r_t^2 = (1 - t)^2 / (t^2 + (1 - t)^2)
 
 (a vector-Jacobian product; at t = 0 the weight is beta). W = 0 or beta = 0 is plain sampling.
+
+Prefix conditioning (training-time real-time chunking, arXiv 2512.05964) gives the head the
+first d rows of the chunk as data: they are clean (x = the given actions) and their action
+tokens carry the time bucket of t = 1, while the other rows are noised and denoised as
+usual. Training draws d per sample and leaves those rows out of the loss; sampling resets
+them to the given actions before every Euler step. d = 0 is plain training and sampling.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from typing import Callable
 import torch
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# v(x (B, H, A), t_bucket (B,), token_bucket (B, H)): the bucket of each action token apart
+PrefixVelocityFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def sample_time(
@@ -182,3 +190,62 @@ def guided_euler_integrate(
         w = beta_t if math.isinf(scale) else torch.clamp(beta_t, max=scale)
         x = x + dt * (v + w * pull)  # (B, H, A)
     return x
+
+
+def prefix_rows_mask(rows: torch.Tensor, horizon: int) -> torch.Tensor:
+    """(B,) counts d of given rows -> (B, H) bool, True on rows 0 .. d-1."""
+    index = torch.arange(horizon, device=rows.device)  # (H,)
+    return index.unsqueeze(0) < rows.reshape(-1, 1)  # (B, H)
+
+
+def draw_prefix_rows(batch: int, prob: float, max_rows: int,
+                     generator: torch.Generator | None = None,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    """Training's d per sample (B,) long: 0 with probability 1 - `prob`, else uniform in
+    [1, `max_rows`]. (A trainer not training prefixes does not call it, so its other draws
+    stay what they were.)"""
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"draw_prefix_rows: prob must be in [0, 1], got {prob}")
+    if max_rows < 1:
+        raise ValueError(f"draw_prefix_rows: max_rows must be >= 1, got {max_rows}")
+    use = torch.rand(batch, generator=generator, device=device) < prob  # (B,)
+    rows = torch.randint(1, max_rows + 1, (batch,), generator=generator, device=device)
+    return torch.where(use, rows, torch.zeros_like(rows))  # (B,)
+
+
+def prefix_euler_integrate(
+    velocity_fn: PrefixVelocityFn,
+    noise: torch.Tensor,
+    num_steps: int,
+    prefix: torch.Tensor,
+    given: torch.Tensor,
+    num_buckets: int = 1000,
+) -> torch.Tensor:
+    """`euler_integrate` with the rows where `given` is True held at `prefix` (module
+    docstring): before every step they are set to the prefix and their tokens get the
+    bucket of t = 1; the result carries them unchanged.
+
+    Args:
+        velocity_fn: v(x, t_bucket (B,), token_bucket (B, H)).
+        noise: x_0, (B, H, A).
+        num_steps: K Euler steps at t_k = k / K.
+        prefix: (B, H, A), the given actions (read where `given` is True only).
+        given: (B, H) bool. All False is `euler_integrate` exactly.
+        num_buckets: as for `euler_integrate`.
+    """
+    if num_steps < 1:
+        raise ValueError(f"prefix_euler_integrate: num_steps must be >= 1, got {num_steps}")
+    batch, horizon = noise.shape[:2]
+    if given.shape != (batch, horizon):
+        raise ValueError(f"given has shape {tuple(given.shape)}, expected {(batch, horizon)}")
+    rows = given.unsqueeze(-1)  # (B, H, 1)
+    clean = torch.full((batch, horizon), num_buckets, dtype=torch.long, device=noise.device)
+    x = noise
+    dt = 1.0 / num_steps
+    for k in range(num_steps):
+        bucket = time_bucket(k, num_steps, num_buckets)
+        t_bucket = torch.full((batch,), bucket, dtype=torch.long, device=noise.device)
+        token_bucket = torch.where(given, clean, t_bucket.unsqueeze(1))  # (B, H)
+        x = torch.where(rows, prefix, x)
+        x = x + dt * velocity_fn(x, t_bucket, token_bucket)  # (B, H, A)
+    return torch.where(rows, prefix, x)

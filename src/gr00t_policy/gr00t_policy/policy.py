@@ -17,7 +17,7 @@ from gr00t_policy.policy_config import PolicyConfig
 
 PARTS = ("backbone", "action_head")
 
-# Batch keys of GR00TPolicy.loss. Optional: image_token_mask, noise, t.
+# Batch keys of GR00TPolicy.loss. Optional: image_token_mask, noise, t, prefix_rows.
 BATCH_KEYS = (
     "input_ids", "attention_mask", "pixel_values", "state", "actions", "action_mask",
     "embodiment_id",
@@ -84,6 +84,8 @@ class GR00TPolicy(nn.Module):
                 zero-padded.
             embodiment_id (B,) long.
             noise (B, H, A_max), t (B,): optional; sampled with ``generator`` when absent.
+            prefix_rows (B,) long: optional; rows given to the head
+                (``FlowMatchingActionHead.loss``).
         """
         self._require("backbone", "action_head")
         missing = [k for k in BATCH_KEYS if k not in batch]
@@ -105,7 +107,7 @@ class GR00TPolicy(nn.Module):
         return self.action_head.loss(
             features, mask, batch["state"], batch["actions"], batch["action_mask"],
             batch["embodiment_id"], noise=batch.get("noise"), t=batch.get("t"),
-            generator=generator,
+            generator=generator, prefix_rows=batch.get("prefix_rows"),
         )
 
     @torch.no_grad()

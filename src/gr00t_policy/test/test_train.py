@@ -529,3 +529,28 @@ def test_phrasings_are_drawn_per_sample_with_the_encoders_states(dataset, tmp_pa
     # Without an encoder for a config that names one, the data refuses to build.
     with pytest.raises(ValueError, match="pass its InstructionEncoder"):
         TrainingData(ds, emb, config, prompt, build_metadata(ds, emb))
+
+
+def test_prefix_training_records_its_rows_and_fine_tunes_either_way(dataset, tmp_path):
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    plain = train(dataset, tmp_path / "plain", policy_config=config, embodiment=emb,
+                  cfg=TrainConfig(steps=2, batch_size=4, seed=1, save_every=0), progress=False)
+    assert load_checkpoint(plain.checkpoint).config.action_head.prefix_rows == 0
+    # A fine-tune that teaches given prefixes (the model config differs only in how it
+    # was trained), and one back without them.
+    prefixed = train(dataset, tmp_path / "prefixed", policy_config=config, embodiment=emb,
+                     cfg=TrainConfig(steps=2, batch_size=4, seed=1, save_every=0,
+                                     prefix_prob=1.0, prefix_max_rows=2),
+                     progress=False, init_from=plain.checkpoint)
+    assert load_checkpoint(prefixed.checkpoint).config.action_head.prefix_rows == 2
+    assert all(np.isfinite(x) for x in json.loads(
+        (tmp_path / "prefixed" / "train_log.json").read_text())["losses"])
+    back = train(dataset, tmp_path / "back", policy_config=config, embodiment=emb,
+                 cfg=TrainConfig(steps=1, batch_size=4, seed=1, save_every=0), progress=False,
+                 init_from=prefixed.checkpoint)
+    assert load_checkpoint(back.checkpoint).config.action_head.prefix_rows == 0
+    with pytest.raises(ValueError, match="--prefix-max-rows"):
+        train(dataset, tmp_path / "bad", policy_config=config, embodiment=emb,
+              cfg=TrainConfig(steps=1, batch_size=4, save_every=0, prefix_prob=0.5,
+                              prefix_max_rows=config.action_head.action_horizon),
+              progress=False)

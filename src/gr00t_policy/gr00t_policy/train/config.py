@@ -68,6 +68,15 @@ class TrainConfig:
     # and a cube is ~10 px wide at 112 px.
     shift_px: int = _doc("largest random translation, pixels at the backbone's image size", 2)
     jitter: float = _doc("largest relative brightness / contrast change", 0.1)
+    # Why prefixes: a chunk planned under inference delay arrives with its first rows already
+    # executed from the previous chunk; a head trained to take those rows as given plans the
+    # rest from where they lead (real-time chunking by prefix conditioning; System 1's
+    # chunk_mode rtc with rtc_method prefix; docs/plans/prefix_conditioning.md).
+    prefix_prob: float = _doc(
+        "probability that a sample's first rows are given to the head as clean actions and "
+        "left out of the loss (0: plain flow matching)", 0.0)
+    prefix_max_rows: int = _doc("those rows number 1..prefix_max_rows (the most inference "
+                                "delay, in chunk rows, the head will plan under)", 8)
     # The CLI sets it from --precision: bfloat16 only where the CPU computes it natively
     # (gr00t_policy.train.cli.native_bf16); emulated it is ~30x slower (docs/BENCHMARKS.md).
     bf16: bool = _doc("bfloat16 autocast for the forward pass (fp32 master weights); "
@@ -96,7 +105,8 @@ class TrainConfig:
             self._check(name, getattr(self, name) >= 1, ">= 1")
         for name in ("seed", "max_stale_frames", "shift_px", "save_every"):
             self._check(name, getattr(self, name) >= 0, ">= 0")
-        for name in ("stale_prob", "start_prob"):
+        self._check("prefix_max_rows", self.prefix_max_rows >= 1, ">= 1")
+        for name in ("stale_prob", "start_prob", "prefix_prob"):
             self._check(name, 0.0 <= getattr(self, name) <= 1.0, "in [0, 1]")
         for name in ("weight_decay", "grad_clip"):
             self._check(name, getattr(self, name) >= 0, ">= 0")

@@ -11,6 +11,7 @@ workers). Saving and resuming: :mod:`gr00t_policy.train.state`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.flow_matching import draw_prefix_rows, prefix_rows_mask
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
@@ -141,14 +143,32 @@ class _Objective(torch.nn.Module):
         return loss, flow, aux
 
 
+def with_prefix_rows(policy_config: PolicyConfig, cfg: TrainConfig) -> PolicyConfig:
+    """The model config a run writes: its action head's `prefix_rows` says how many given
+    rows this run trained the head on (0 without --prefix-prob)."""
+    head = policy_config.action_head
+    rows = cfg.prefix_max_rows if cfg.prefix_prob > 0.0 else 0
+    if rows >= head.action_horizon:
+        raise ValueError(f"--prefix-max-rows {rows} must be below the action horizon "
+                         f"({head.action_horizon} rows): some rows must be left to plan")
+    return dataclasses.replace(policy_config, action_head=head.replace(prefix_rows=rows))
+
+
 def _losses(objective: torch.nn.Module, policy: GR00TPolicy, group: DataParallel,
-            batch: dict[str, torch.Tensor], generator: torch.Generator, step: int
-            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+            batch: dict[str, torch.Tensor], generator: torch.Generator, step: int,
+            cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """(total to back-propagate here, global flow-matching, {aux name: global loss}) of one
-    global batch: its flow noise and times are drawn for the whole batch, then this process
-    computes its share (all of it in one process)."""
+    global batch: its flow noise and times (and given prefix rows) are drawn for the whole
+    batch, then this process computes its share (all of it in one process)."""
     batch["noise"], batch["t"] = policy.action_head.draw_noise_and_time(batch["actions"],
                                                                         generator)
+    if cfg.prefix_prob > 0.0:
+        rows = draw_prefix_rows(batch["actions"].shape[0], cfg.prefix_prob,
+                                cfg.prefix_max_rows, generator)  # (B,)
+        batch["prefix_rows"] = rows
+        # Given rows are not predicted: out of the loss and of its normalization.
+        given = prefix_rows_mask(rows, batch["actions"].shape[1])  # (B, H)
+        batch["action_mask"] = batch["action_mask"] * (~given).unsqueeze(-1)
     local = group.shard(batch)
     scale = group.flow_scale(batch["action_mask"], local["action_mask"])
     loss, flow, aux = objective(local, scale)
@@ -256,6 +276,7 @@ def train(
                              f"{slots[emb.slot]!r} both take embodiment slot {emb.slot}; each "
                              "robot needs a slot of its own (its encoders and decoder)")
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
+    policy_config = with_prefix_rows(policy_config, cfg)
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)
     aux = [get_aux_loss(name) for name in weights]  # in registration order
@@ -329,7 +350,7 @@ def train(
     t0 = time.perf_counter()
     for step in bar:
         batch = data.sample(rng, cfg.batch_size, cfg, generator)
-        loss, flow, aux_values = _losses(objective, policy, group, batch, generator, step)
+        loss, flow, aux_values = _losses(objective, policy, group, batch, generator, step, cfg)
         _update(loss, optim, sched, params, cfg.grad_clip)
         losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
         for name, value in aux_values.items():

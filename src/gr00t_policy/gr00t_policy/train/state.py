@@ -146,6 +146,11 @@ def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
                   if ours[part].get(k) != theirs.get(part, {}).get(k))
 
 
+# Model config fields that record how a run trained rather than the weights' shapes: a
+# fine-tune (--init-from) may change them.
+TRAINING_CHOICES = ("action_head.prefix_rows",)
+
+
 def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
                              *, allow_new_instruction_encoder: bool = False):
     """The checkpoint at ``path``; raises ValueError naming the fields if its model config
@@ -156,6 +161,10 @@ def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
     ckpt = load_checkpoint(path)
     ours, theirs = policy.config.to_dict(), ckpt.config.to_dict()
     differ = _differences(ours, theirs)
+    if option == "--init-from":  # how the weights were trained, not their shapes
+        differ = [d for d in differ if d not in TRAINING_CHOICES]
+        if not differ:
+            return ckpt
     if (allow_new_instruction_encoder and differ and policy.config.backbone.has_instruction_encoder
             and not ckpt.config.backbone.has_instruction_encoder
             and all(d.startswith("backbone.instruction_") for d in differ)):
