@@ -4,6 +4,7 @@
     runner.set_conditioning(tokens (L, C) float32, mask (L,) bool)   # once per token message
     actions = runner.sample(state (S_max,) float32, noise (H, A_max) float32)  # (H, A_max)
     actions = runner.sample_guided(state, noise, target (H, A_max), weights (H, A_max), beta)
+    actions = runner.sample_prefix(state, noise, prefix (H, A_max), rows)  # rows 0..rows-1 given
 
 All runners take and return normalized, zero-padded numpy arrays (the caller owns
 normalization and padding), bind their buffers once at construction and keep the
@@ -19,6 +20,10 @@ conditioning's keys/values between `sample` calls.
 `sample_guided` (real-time chunking's inpainting, `flow_matching.guided_euler_integrate`)
 runs on torch always and on onnxruntime / TensorRT when the runner was built with
 `guidance=True`, which adds the exported guided graph (`gr00t_policy.export_guided`).
+`sample_prefix` (real-time chunking by prefix conditioning,
+`flow_matching.prefix_euler_integrate`) likewise with `prefix=True`
+(`gr00t_policy.export_prefix`); it is meant for heads trained so
+(`ActionHeadConfig.prefix_rows`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_guided import cached_guided
+from gr00t_policy.export_prefix import cached_prefix
 from gr00t_policy.export_cache import (
     DEFAULT_CACHE_DIR, cached_export, checkpoint_content_hash, head_content_hash)
 
@@ -52,6 +58,10 @@ class GuidanceUnsupported(ValueError):
     """A runner built without the guided graph was asked for guided sampling."""
 
 
+class PrefixUnsupported(ValueError):
+    """A runner built without the prefix graph was asked for prefix-conditioned sampling."""
+
+
 class ActionHeadRunner(abc.ABC):
     """One embodiment slot's action head behind numpy in / numpy out.
 
@@ -65,10 +75,12 @@ class ActionHeadRunner(abc.ABC):
         embodiment_slot: the slot whose weights this runner uses.
         num_steps: K Euler steps per chunk.
         supports_guidance: whether `sample_guided` can guide (see the module docstring).
+        supports_prefix: whether `sample_prefix` can condition on given rows.
     """
 
     name: str = "abstract"
     supports_guidance: bool = False
+    supports_prefix: bool = False
 
     def __init__(
         self,
@@ -145,6 +157,38 @@ class ActionHeadRunner(abc.ABC):
         """Backend part of `sample_guided` (inputs validated, guidance not zero)."""
         raise GuidanceUnsupported(f"the {self.name} backend has no guided sampling")
 
+    def sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
+                      rows: int) -> np.ndarray:
+        """`sample` with rows 0 .. rows-1 given as `prefix` (H, A_max) float32 (normalized,
+        padded): the chunk is planned on from them, and carries them unchanged. rows 0 is
+        `sample` exactly. Raises PrefixUnsupported when this runner was built without the
+        prefix graph."""
+        if not self._has_conditioning:
+            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
+        shape = (self.horizon, self.max_action_dim)
+        state = self._checked("state", state, (self.max_state_dim,), np.float32)
+        noise = self._checked("noise", noise, shape, np.float32)
+        prefix = self._checked("prefix", prefix, shape, np.float32)
+        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) \
+                or not 0 <= rows <= self.horizon:
+            raise ValueError(f"rows must be an int in [0, {self.horizon}], got {rows!r}")
+        if not np.isfinite(prefix[:rows]).all():
+            raise ValueError("prefix has non-finite entries in its given rows")
+        if rows == 0:
+            return self._sample(state, noise)
+        if not self.supports_prefix:
+            raise PrefixUnsupported(
+                f"this {self.name} runner was built without the prefix graph: build it with "
+                "make_runner(..., prefix=True) (System 1 does for rtc_method prefix)")
+        given = np.zeros(self.horizon, np.bool_)
+        given[:rows] = True
+        return self._sample_prefix(state, noise, prefix, given)
+
+    def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
+                       given: np.ndarray) -> np.ndarray:
+        """Backend part of `sample_prefix` (inputs validated, given (H,) bool not all False)."""
+        raise PrefixUnsupported(f"the {self.name} backend has no prefix-conditioned sampling")
+
     @abc.abstractmethod
     def _set_conditioning(self, tokens: np.ndarray, mask: np.ndarray) -> None:
         """Backend part of `set_conditioning` (inputs already validated)."""
@@ -183,6 +227,7 @@ class TorchRunner(ActionHeadRunner):
 
     name = "torch"
     supports_guidance = True
+    supports_prefix = True
 
     def __init__(
         self,
@@ -265,6 +310,21 @@ class TorchRunner(ActionHeadRunner):
             torch.from_numpy(weights).unsqueeze(0).to(dev), beta, self.num_steps)  # (1, H, A_max)
         return out[0].detach().cpu().numpy().copy()
 
+    @torch.inference_mode()
+    def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
+                       given: np.ndarray) -> np.ndarray:
+        # Eager, also on CUDA (the captured graph is the plain loop).
+        if self._cond is None:
+            raise RuntimeError("torch runner: call set_conditioning() before sample()")
+        dev = self.device
+        self._state.copy_(torch.from_numpy(state).view(1, 1, -1))
+        self._noise.copy_(torch.from_numpy(noise).unsqueeze(0))
+        out = self.head.sample_prefix_from_conditioning(
+            self._cond, self._state, self._slot, self._noise,
+            torch.from_numpy(prefix).unsqueeze(0).to(dev),
+            torch.from_numpy(given).unsqueeze(0).to(dev), self.num_steps)  # (1, H, A_max)
+        return out[0].cpu().numpy().copy()
+
     def _capture(self) -> None:
         """Warm up on a side stream, then capture the Euler loop into a CUDA graph."""
         side = torch.cuda.Stream(self.device)
@@ -300,6 +360,7 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         *,
         num_threads: int = DEFAULT_ORT_THREADS,
         guided: Path | None = None,
+        prefix: Path | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -338,6 +399,8 @@ class OnnxRuntimeRunner(ActionHeadRunner):
             "target": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
             "weights": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
             "beta": np.zeros((1,), np.float32),
+            "prefix": np.zeros((1, self.horizon, self.max_action_dim), np.float32),
+            "given": np.zeros((1, self.horizon), np.bool_),
         }
         # OrtValues over the numpy buffers share their memory (CPU), so copying into the numpy
         # arrays is all a call has to do.
@@ -353,6 +416,13 @@ class OnnxRuntimeRunner(ActionHeadRunner):
                 self._guided_sess, ("state", "noise", "keys", "values", "bias", "target",
                                     "weights", "beta"), ("actions",))
             self.supports_guidance = True
+        self._prefix_binding = None
+        if prefix is not None:
+            self._prefix_sess = ort.InferenceSession(str(prefix), opts, providers=providers)
+            self._prefix_binding = self._bind(
+                self._prefix_sess, ("state", "noise", "keys", "values", "bias", "prefix",
+                                    "given"), ("actions",))
+            self.supports_prefix = True
 
     def _bind(self, session: Any, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Any:
         names_in = [i.name for i in session.get_inputs()]
@@ -389,6 +459,16 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         np.copyto(b["weights"][0], weights)
         b["beta"][0] = beta
         self._guided_sess.run_with_iobinding(self._guided_binding)
+        return b["actions"][0].copy()
+
+    def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
+                       given: np.ndarray) -> np.ndarray:
+        b = self._buffers
+        np.copyto(b["state"][0, 0], state)
+        np.copyto(b["noise"][0], noise)
+        np.copyto(b["prefix"][0], prefix)
+        np.copyto(b["given"][0], given)
+        self._prefix_sess.run_with_iobinding(self._prefix_binding)
         return b["actions"][0].copy()
 
 
@@ -432,6 +512,7 @@ def make_runner(
     device: str = "cpu",
     num_threads: int = DEFAULT_ORT_THREADS,
     guidance: bool = False,
+    prefix: bool = False,
 ) -> ActionHeadRunner:
     """Build the runner `backend` for one embodiment slot.
 
@@ -451,6 +532,7 @@ def make_runner(
         guidance: also load the guided graph (exported on first use, cached beside the
             others), so that `sample_guided` guides on onnxruntime and TensorRT; torch
             always can.
+        prefix: likewise the prefix graph, for `sample_prefix`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown action head backend {backend!r}; known backends: {list(BACKENDS)}")
@@ -488,9 +570,11 @@ def make_runner(
     exported = cached_export(head, key_fn(), cache, slot=embodiment_slot, num_steps=steps,
                              num_tokens=num_tokens, load_head=load_fn)
     guided = cached_guided(exported, head, load_fn) if guidance else None
+    prefixed = cached_prefix(exported, head, load_fn) if prefix else None
     if backend == "onnxruntime":
-        return OnnxRuntimeRunner(exported, num_threads=num_threads, guided=guided)
+        return OnnxRuntimeRunner(exported, num_threads=num_threads, guided=guided,
+                                 prefix=prefixed)
     from gr00t_policy.tensorrt_runner import TensorRTRunner
 
     return TensorRTRunner(exported, cache_dir=cache, device="cuda" if device == "cpu" else device,
-                          guided=guided)
+                          guided=guided, prefix=prefixed)

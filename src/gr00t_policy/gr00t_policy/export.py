@@ -21,9 +21,12 @@ import copy
 import dataclasses
 import json
 import logging
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -175,6 +178,22 @@ def _export(
             verbose=False,
         )
     program.save(str(path), external_data=external_data)
+
+
+def save_beside(program: Any, path: Path) -> None:
+    """Save an exported ONNX `program` as `path` in an existing export directory, so that a
+    reader that finds the file finds it whole: saved under its final name in a scratch
+    directory (an external-data file, for a head over 2 GB, is referenced by that name), then
+    moved in, the graph last."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=path.parent))
+    try:
+        program.save(str(tmp / path.name), external_data=None)
+        data = tmp / f"{path.name}.data"
+        if data.is_file():
+            data.replace(path.with_name(data.name))
+        (tmp / path.name).replace(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def export_action_head(

@@ -19,8 +19,6 @@ torch (test_export_guided.py checks the parity).
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -28,7 +26,8 @@ import torch
 from torch import nn
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
-from gr00t_policy.export import OPSET, ExportedActionHead, example_inputs, single_slot_head
+from gr00t_policy.export import (OPSET, ExportedActionHead, example_inputs, save_beside,
+                                 single_slot_head)
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +90,7 @@ def export_guided(head: FlowMatchingActionHead, exported: ExportedActionHead) ->
                                     output_names=list(GUIDED_OUTPUTS), optimize=True,
                                     verbose=False)
     path = guided_path(exported)
-    # Saved under its final name in a scratch directory (an external-data file, for a head
-    # over 2 GB, is referenced by that name), then moved in, the graph last: a reader that
-    # finds guided.onnx finds it whole.
-    tmp = Path(tempfile.mkdtemp(prefix=".guided-", dir=path.parent))
-    try:
-        program.save(str(tmp / GUIDED_FILE), external_data=None)
-        data = tmp / f"{GUIDED_FILE}.data"
-        if data.is_file():
-            data.replace(path.with_name(data.name))
-        (tmp / GUIDED_FILE).replace(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    save_beside(program, path)
     return path
 
 

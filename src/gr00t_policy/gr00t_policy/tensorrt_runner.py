@@ -34,6 +34,7 @@ class TensorRTRunner(ActionHeadRunner):
         cache_dir: str | Path | None = None,
         device: str | torch.device = "cuda",
         guided: Path | None = None,
+        prefix: Path | None = None,
     ) -> None:
         try:
             import tensorrt as trt
@@ -67,6 +68,9 @@ class TensorRTRunner(ActionHeadRunner):
         self._guided_ctx = (None if guided is None
                             else self._load(trt, guided, cache, gpu_name))
         self.supports_guidance = guided is not None
+        self._prefix_ctx = (None if prefix is None
+                            else self._load(trt, prefix, cache, gpu_name))
+        self.supports_prefix = prefix is not None
         self._stream = torch.cuda.Stream(self.device)
 
     def _load(self, trt: Any, onnx_path: Path, cache: Path, gpu_name: str) -> Any:
@@ -137,5 +141,17 @@ class TensorRTRunner(ActionHeadRunner):
             b["weights"].copy_(torch.from_numpy(weights).unsqueeze(0))
             b["beta"].fill_(beta)
             self._execute(self._guided_ctx)
+            out = b["actions"][0].float().cpu()
+        return out.numpy()
+
+    def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
+                       given: np.ndarray) -> np.ndarray:
+        b = self._buffers
+        with torch.cuda.stream(self._stream):
+            b["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
+            b["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
+            b["prefix"].copy_(torch.from_numpy(prefix).unsqueeze(0))
+            b["given"].copy_(torch.from_numpy(given).unsqueeze(0))
+            self._execute(self._prefix_ctx)
             out = b["actions"][0].float().cpu()
         return out.numpy()
