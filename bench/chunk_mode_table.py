@@ -4,9 +4,12 @@
     source env.sh
     python bench/chunk_mode_table.py --out artifacts/chunk_modes              # 20 rows, ~1 h
     python bench/chunk_mode_table.py --modes crossfade,rtc --delays 0,200 --episodes 8
+    python bench/chunk_mode_table.py --modes rtc_prefix --checkpoint CKPT   # a prefix-trained head
 
 Each row is `gr00t-eval --episodes N --seed S --chunk-mode M --inference-delay-ms D
---json-out OUT/M_D.json` on the same seeds (the real graph: simulator, System 2, System 1).
+--json-out OUT/M_D.json` on the same seeds (the real graph: simulator, System 2, System 1);
+mode rtc_prefix is rtc with `--system1-param rtc_method:=prefix` (a checkpoint trained with
+gr00t-train --prefix-prob).
 A row whose JSON is already in --out is read, not run again, so an interrupted table
 continues where it stopped; --rerun runs every row. Prints a Markdown table: strict success
 (held at the episode's end), success at any time, and the arm joints' RMS jerk, largest
@@ -24,7 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("crossfade", "latest", "ensemble", "rtc")
+# row name -> gr00t-eval arguments
+MODES = {
+    "crossfade": ["--chunk-mode", "crossfade"],
+    "latest": ["--chunk-mode", "latest"],
+    "ensemble": ["--chunk-mode", "ensemble"],
+    "rtc": ["--chunk-mode", "rtc"],
+    "rtc_prefix": ["--chunk-mode", "rtc", "--system1-param", "rtc_method:=prefix"],
+}
 DELAYS_MS = (0, 50, 100, 200, 300)
 
 
@@ -35,7 +45,7 @@ def run_row(out: Path, mode: str, delay: int, args: argparse.Namespace) -> dict 
     if path.is_file() and not args.rerun:
         return json.loads(path.read_text())
     cmd = ["gr00t-eval", "--episodes", str(args.episodes), "--seed", str(args.seed),
-           "--chunk-mode", mode, "--inference-delay-ms", str(delay), "--json-out", str(path)]
+           *MODES[mode], "--inference-delay-ms", str(delay), "--json-out", str(path)]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     t0 = time.monotonic()
@@ -59,7 +69,8 @@ def row_line(mode: str, delay: int, r: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="artifacts/chunk_modes", help="one JSON and log per row")
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--modes", default="crossfade,latest,ensemble,rtc",
+                    help=f"comma-separated, of {list(MODES)}")
     ap.add_argument("--delays", default=",".join(map(str, DELAYS_MS)), help="ms, comma-separated")
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--seed", type=int, default=100000)

@@ -229,28 +229,30 @@ class System1Node(LifecycleNode):
                 torch.set_num_threads(s.ort_threads)
             # process-wide, read when the CUDA graph is captured: set before the runner exists
             torch.set_float32_matmul_precision(s.float32_matmul_precision)
-        # rtc guides each chunk towards the previous ones: onnxruntime and TensorRT need the
-        # guided graph beside the plain one (exported on first use and cached).
+        # rtc plans each chunk on from the previous ones: onnxruntime and TensorRT need the
+        # guided (or prefix) graph beside the plain one (exported on first use and cached).
         rtc = s.chunk_mode == "rtc"
+        prefix_rows = bundle.config.action_head.prefix_rows
+        sampling = (RtcSampling(RtcLink(), bundle.processor, s.rtc_guidance_clip,
+                                method=s.rtc_method, prefix_rows=prefix_rows) if rtc else None)
         runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps, device=s.device,
                                       cache_dir=s.cache_dir or None, num_threads=s.ort_threads,
-                                      guidance=rtc)
+                                      guidance=rtc and s.rtc_method == "guidance",
+                                      prefix=rtc and s.rtc_method == "prefix")
         self.get_logger().info(
             f"{runner!r} on {s.backend} ready in {time.monotonic() - t0:.1f} s; embodiment "
             f"{emb.name} ({emb.action_dim} joints, {len(self.decoders)} controllers), "
             f"{self.rate_hz:g} Hz, staleness state {state_stale} s / tokens {token_stale} s, "
             f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}; "
-            f"chunk_mode {s.chunk_mode}"
+            f"chunk_mode {s.chunk_mode}" + (f" ({s.rtc_method})" if rtc else "")
             + (f", inference_delay_ms {s.inference_delay_ms:g}" if s.inference_delay_ms else "")
             + (f", replan_period_ms {s.replan_period_ms:g}" if s.replan_period_ms else ""))
-        self.rtc_link = RtcLink() if rtc else None
+        self.rtc_link = sampling.link if sampling is not None else None
 
         self.fault: str | None = None  # latched until /gr00t/enable is cycled
         self.loop = self._new_loop()  # checks the limits now; activate makes a fresh one
 
         self.mailbox = Mailbox()
-        sampling = (RtcSampling(self.rtc_link, bundle.processor, s.rtc_guidance_clip) if rtc
-                    else None)
         self.planner = bundle.planner(runner, seed=None if s.seed < 0 else s.seed,
                                       noise_scale=s.noise_scale, sampling=sampling)
         warm = self.planner.warm_up()
@@ -444,6 +446,7 @@ class System1Node(LifecycleNode):
         }
         if self.rtc_link is not None:
             values["rtc_frozen_rows"] = str(self.planner.sampling.last_frozen_rows)
+            values["rtc_method"] = self.settings.rtc_method
         status = DiagnosticStatus()
         status.name = f"{NODE_NAME}: control loop"
         status.hardware_id = self.embodiment.name

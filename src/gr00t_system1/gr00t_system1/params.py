@@ -14,7 +14,7 @@ from gr00t_common.params import UNSET, ParameterError, Range, Spec
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY_PER_S
-from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP
+from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
 
 __all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare_and_read"]
 
@@ -80,6 +80,13 @@ SPECS = (
          "chunk_mode rtc: beta, the largest guidance weight per denoising step (0 = no "
          "guidance: only the frozen rows keep to the previous chunk).",
          range=Range(0.0, 100.0)),
+    Spec("rtc_method", "string", "guidance",
+         "chunk_mode rtc: how a chunk is planned on from the rows that execute while it is "
+         "computed: guidance (guided inpainting; any checkpoint) or prefix (those rows are "
+         "given to the head, which plans the rest from them; only for a checkpoint trained "
+         "with gr00t-train --prefix-prob, whose config.json action_head.prefix_rows is >= 1, "
+         "configure refuses others).",
+         choices=RTC_METHODS),
     Spec("inference_delay_ms", "double", 0.0,
          "Milliseconds every plan is held back after sampling, before the control loop gets "
          "it: makes a small action head behave like a slow one (a GR00T N1-size head on an "
@@ -133,6 +140,7 @@ class Settings:
     blend_s: float
     ensemble_decay_per_s: float
     rtc_guidance_clip: float
+    rtc_method: str
     inference_delay_ms: float
     replan_period_ms: float
     start_enabled: bool | None

@@ -5,11 +5,16 @@ acceleration limits of the commands before them).
 
 rtc runs on the torch backend (guided sampling without an ONNX export; the exported guided
 graph is gr00t_policy's test_guidance.py) and with a 60 ms inference delay, so that it has
-more than one frozen row and its plans arrive like a slower action head's.
+more than one frozen row and its plans arrive like a slower action head's. rtc_prefix is rtc
+by prefix conditioning on onnxruntime (its prefix graph exported on first use), with the
+test checkpoint's config saying it was trained with given rows (the weights are random
+either way: this is about wiring and safety, not quality).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -34,7 +39,19 @@ MODES = {
     "latest_spaced": (f"replan_period_ms:={REPLAN_MS}",),  # plans at most every 100 ms
     "ensemble": ("ensemble_decay_per_s:=13.0",),
     "rtc": ("backend:=torch", f"inference_delay_ms:={DELAY_MS}"),
+    "rtc_prefix": ("rtc_method:=prefix", f"inference_delay_ms:={DELAY_MS}"),
 }
+
+
+@pytest.fixture(scope="module")
+def prefix_checkpoint(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test checkpoint, its config saying the head was trained with 4 given rows."""
+    out = tmp_path_factory.mktemp("prefix_ckpt") / "nano"
+    shutil.copytree(checkpoint, out)
+    config = json.loads((out / "config.json").read_text())
+    config["action_head"]["prefix_rows"] = 4
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    return out
 
 
 class Recorder:
@@ -58,11 +75,13 @@ class Recorder:
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
-        mode, checkpoint, onnx_cache, ros_domain_id, tmp_path):
+        mode, request, onnx_cache, ros_domain_id, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_msgs.msg import ActionChunk
 
-    chunk_mode = mode.removesuffix("_spaced")
+    checkpoint = request.getfixturevalue("prefix_checkpoint" if mode == "rtc_prefix"
+                                         else "checkpoint")
+    chunk_mode = mode.removesuffix("_spaced").removesuffix("_prefix")
     emb = load_embodiment(G1_YAML)
     rng = np.random.default_rng(1)
     lim = np.array([emb.limits_of(n) for n in emb.monitored_joints])  # (n, 2)
@@ -106,12 +125,13 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                 stamps = np.array([stamp_to_seconds(c.header.stamp) for c in list(chunks)])
                 assert np.median(np.diff(stamps)) >= 0.8 * REPLAN_MS / 1e3, np.diff(stamps)
                 assert values["replan_period_ms"] == f"{REPLAN_MS:g}"
-            if mode == "rtc":
+            if chunk_mode == "rtc":
                 # Plans are held back 60 ms: more than one row (50 ms) lies in the past
                 # when each arrives, and rtc freezes them.
                 assert min(c.inference_latency for c in chunks) >= DELAY_MS / 1e3
                 assert int(values["rtc_frozen_rows"]) >= 2
                 assert float(values["plan_latency_estimate_ms"]) >= DELAY_MS
+                assert values["rtc_method"] == ("prefix" if mode == "rtc_prefix" else "guidance")
         out = node.output()
         assert "Traceback" not in out, out[-3000:]
     finally:

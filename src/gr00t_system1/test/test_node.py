@@ -285,9 +285,12 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     ("replan_period_ms:=800.0", "the 750 ms a chunk covers"),
     # A parameter System 1 does not have is named with the nearest one, not ignored.
     ("blend_sec:=0.2", "did you mean blend_s?"),
+    ("rtc_method:=inpaint", "rtc_method"),
+    # Prefix conditioning on a head never trained with given rows: refused, saying how.
+    ("chunk_mode:=rtc rtc_method:=prefix", "gr00t-train --init-from CHECKPOINT --prefix-prob"),
 ])
 def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
-    node = start_node(tmp_path, checkpoint, param)
+    node = start_node(tmp_path, checkpoint, *param.split())
     rc = node.proc.wait(START_TIMEOUT)
     out = node.output()
     node.stop()

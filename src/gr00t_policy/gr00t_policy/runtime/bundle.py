@@ -121,14 +121,15 @@ class PolicyBundle:
 
     def action_runner(self, backend: str, *, num_steps: int | None = None, device: str = "cpu",
                       cache_dir: str | Path | None = None, num_threads: int = 1,
-                      guidance: bool = False) -> Any:
+                      guidance: bool = False, prefix: bool = False) -> Any:
         """The action head of this embodiment's slot on `backend` (see `make_runner`;
-        `guidance`: guided sampling, for real-time chunking)."""
+        `guidance`, `prefix`: guided or prefix-conditioned sampling, for real-time
+        chunking)."""
         from gr00t_policy.backends import make_runner
 
         return make_runner(backend, self.path, embodiment_slot=self.embodiment.slot,
                            num_steps=num_steps, device=device, cache_dir=cache_dir,
-                           num_threads=num_threads, guidance=guidance)
+                           num_threads=num_threads, guidance=guidance, prefix=prefix)
 
     def planner(self, runner: Any, *, seed: int | None = None, noise_scale: float = 1.0,
                 sampling: Any = None) -> Any:

@@ -17,8 +17,14 @@ plans the new chunk as an inpainting of the previous one:
   paper's execution horizon: how far the previous chunk had advanced when this one started).
 - Y, the guidance target, is what the loop will command at the new chunk's row times
   (predicted: the loop's `SplicedSource` and the plans on their way), normalized like any
-  action; the sampler guides every Euler step towards it
-  (`gr00t_policy.flow_matching.guided_euler_integrate`).
+  action. Two ways to plan from it (`RTC_METHODS`):
+  - guidance (the paper's): the sampler guides every Euler step towards it with the soft
+    mask below (`gr00t_policy.flow_matching.guided_euler_integrate`); any checkpoint.
+  - prefix (training-time RTC, arXiv 2512.05964): its first d rows are given to the head as
+    clean actions and the head plans the rest from them
+    (`gr00t_policy.flow_matching.prefix_euler_integrate`); only for a head trained so
+    (`ActionHeadConfig.prefix_rows`, at most that many rows are given), and free of the
+    vector-Jacobian products guidance costs.
 
 The loop and the planner run in different threads. The loop owns what is executed: its
 `RtcExecutor` splices each plan it takes onto its `SplicedSource` and publishes it, with the
@@ -43,6 +49,7 @@ import numpy as np
 from gr00t_policy.runtime.chunk import Chunk, CommandSource, ConstantSource
 
 DEFAULT_GUIDANCE_CLIP = 5.0  # the paper's beta
+RTC_METHODS = ("guidance", "prefix")
 MAX_ENTRIES = 256  # a SplicedSource never holds more (a bound on memory, never reached)
 MAX_PENDING = 64  # own plans remembered until the loop takes a later one
 
@@ -156,23 +163,39 @@ class RtcLink:
 
 
 class RtcSampling:
-    """The planner's side of RTC: the guided sample and the frozen rows of each plan.
+    """The planner's side of RTC: the guided (or prefix-conditioned) sample and the frozen
+    rows of each plan.
 
     Args:
         link: shared with the loop's `RtcExecutor`.
         processor: normalizes the guidance target like the model's actions.
         beta: the guidance clip (0: no guidance; the frozen rows still execute from the
-            previous chunks).
+            previous chunks). Unused by the prefix method.
+        method: one of RTC_METHODS (module docstring).
+        prefix_rows: prefix method: the most rows given to the head (the checkpoint's
+            `ActionHeadConfig.prefix_rows`, >= 1); frozen rows beyond them still execute
+            from the previous chunks.
     """
 
     name = "rtc"
 
-    def __init__(self, link: RtcLink, processor: Any, beta: float = DEFAULT_GUIDANCE_CLIP) -> None:
+    def __init__(self, link: RtcLink, processor: Any, beta: float = DEFAULT_GUIDANCE_CLIP,
+                 method: str = "guidance", prefix_rows: int = 0) -> None:
         if not (math.isfinite(beta) and beta >= 0.0):
             raise ValueError(f"rtc guidance clip beta must be finite and >= 0, got {beta}")
+        if method not in RTC_METHODS:
+            raise ValueError(f"unknown rtc method {method!r}; use one of {list(RTC_METHODS)}")
+        if method == "prefix" and prefix_rows < 1:
+            raise ValueError(
+                "rtc method prefix needs a checkpoint trained with given prefix rows "
+                "(config.json action_head.prefix_rows >= 1, got {}); fine-tune it with "
+                "gr00t-train --init-from CHECKPOINT --prefix-prob 0.5, or use rtc method "
+                "guidance".format(prefix_rows))
         self.link = link
         self.processor = processor
         self.beta = float(beta)
+        self.method = method
+        self.prefix_rows = int(prefix_rows)
         # (seq, frozen_until, chunk, the loop's reset count then) of recent plans
         self._mine: collections.deque[tuple[int, float, Chunk, int]] = collections.deque(
             maxlen=MAX_PENDING)
@@ -193,7 +216,7 @@ class RtcSampling:
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
                action_dt: float, latency_s: float) -> np.ndarray:
-        """Normalized padded rows (H, A_max), guided towards what the loop will command."""
+        """Normalized padded rows (H, A_max), planned on from what the loop will command."""
         ex = self.link.executed  # read once: one consistent value
         chain = self._predicted(ex, self._mine, stamp)
         horizon = runner.horizon
@@ -208,6 +231,8 @@ class RtcSampling:
         target = self.processor.actions(y_raw)  # (H, A_max)
         weights = (rows_w[:, None] * self.processor.action_mask()[None, :]).astype(np.float32)
         self._pending = (d, y_raw, ex.resets)
+        if self.method == "prefix":  # the frozen rows execute as predicted: give them
+            return runner.sample_prefix(state, noise, target, min(d, self.prefix_rows))
         return runner.sample_guided(state, noise, target, weights, self.beta)
 
     def finish(self, chunk: Chunk) -> tuple[Chunk, float]:
