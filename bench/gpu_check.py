@@ -9,6 +9,8 @@ Measures, with random weights (latency does not depend on their values), batch 1
 - action head, K-step chunk: torch eager (``head.sample_from_conditioning``, synchronized),
   torch CUDA graph (System 1's ``TorchRunner``), TensorRT FP16 (``TensorRTRunner``), each
   median / p99 in ms;
+- real-time chunking by prefix conditioning: sample_prefix on torch and TensorRT (its
+  prefix.onnx), latency and agreement with torch;
 - real-time chunking: the torch runner's guided sample (eager, a vector-Jacobian product
   per Euler step), median / p99, and how far plain and guided samples sit from the target
   over the guided half of the chunk;
@@ -223,6 +225,33 @@ def main(argv: list[str] | None = None) -> int:
                 "overlap_err_plain": float(np.abs(plain[:half] - target[:half]).mean()),
                 "overlap_err_guided": float(np.abs(guided[:half] - target[:half]).mean())}
 
+    def prefix_latency(backend: str) -> Callable[[], dict[str, Any]]:
+        # Real-time chunking by prefix conditioning: the first rows given (as many as a
+        # 300 ms delay freezes at 20 Hz rows); on TensorRT from the exported prefix.onnx,
+        # checked against torch's eager prefix sample.
+        def run() -> dict[str, Any]:
+            rows = 6
+            with tempfile.TemporaryDirectory() as cache:
+                runner = make_runner(backend, head, embodiment_slot=args.slot,
+                                     num_steps=args.steps, num_tokens=num_tokens,
+                                     cache_dir=cache, device=device, prefix=True)
+                ref_runner = make_runner("torch", head, embodiment_slot=args.slot,
+                                         num_steps=args.steps, num_tokens=num_tokens,
+                                         device=device)
+                for r in (runner, ref_runner):
+                    r.set_conditioning(ex["tokens"][0], ex["mask"][0])
+                state, noise = ex["state"][0, 0], ex["noise"][0]
+                prefix = ref_runner.sample(state, noise[::-1].copy())
+                ms = time_ms(lambda: runner.sample_prefix(state, noise, prefix, rows), runs,
+                             warmup, lambda: None)
+                got = runner.sample_prefix(state, noise, prefix, rows)
+                ref = ref_runner.sample_prefix(state, noise, prefix, rows)
+            return {"what": f"{type(runner).__name__}.sample_prefix, {rows} rows given",
+                    **percentiles(ms), "given_rows_exact": bool(np.array_equal(got[:rows],
+                                                                               prefix[:rows])),
+                    "max_abs_diff_vs_torch_fp32": float(np.abs(got - ref).max())}
+        return run
+
     def head_reference() -> np.ndarray:
         x = inputs(device)
         with torch.inference_mode():
@@ -255,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     trt_missing = no_gpu or (None if report["environment"]["tensorrt"] != "not installed"
                              else "needs the tensorrt Python package")
     check.part("action_head_tensorrt_fp16", lambda: runner_latency("tensorrt"), needs=trt_missing)
+    check.part("action_head_rtc_prefix_torch", prefix_latency("torch"))
+    check.part("action_head_rtc_prefix_tensorrt", prefix_latency("tensorrt"), needs=trt_missing)
     report["results"] = check.results
     report["elapsed_s"] = round(time.perf_counter() - check.start, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -162,22 +162,20 @@ def example_inputs(
     }
 
 
+def onnx_program(module: nn.Module, args: tuple, inputs, outputs) -> Any:
+    """`module` (or a traced graph) on example `args` as an ONNX program, this package's
+    exporter settings (module docstring)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exporter deprecation chatter
+        return torch.onnx.export(module, args, dynamo=True, opset_version=OPSET,
+                                 input_names=list(inputs), output_names=list(outputs),
+                                 optimize=True, verbose=False)
+
+
 def _export(
     module: nn.Module, args: tuple, path: Path, inputs, outputs, external_data: bool | None
 ) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter deprecation chatter
-        program = torch.onnx.export(
-            module,
-            args,
-            dynamo=True,
-            opset_version=OPSET,
-            input_names=list(inputs),
-            output_names=list(outputs),
-            optimize=True,
-            verbose=False,
-        )
-    program.save(str(path), external_data=external_data)
+    onnx_program(module, args, inputs, outputs).save(str(path), external_data=external_data)
 
 
 def save_beside(program: Any, path: Path) -> None:
@@ -194,6 +192,17 @@ def save_beside(program: Any, path: Path) -> None:
         (tmp / path.name).replace(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cached_beside(path: Path, export: Any, head: FlowMatchingActionHead | None,
+                  load_head: Any = None) -> Path:
+    """An extra graph of an export directory (guided.onnx, prefix.onnx) at `path`, written by
+    `export(head)` on first use. `head` may be None when `load_head()` can produce it (called
+    only when the graph is missing)."""
+    if path.is_file():
+        return path
+    export(head if head is not None else load_head())
+    return path
 
 
 def export_action_head(

@@ -19,15 +19,14 @@ torch (test_export_guided.py checks the parity).
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
-from gr00t_policy.export import (OPSET, ExportedActionHead, example_inputs, save_beside,
-                                 single_slot_head)
+from gr00t_policy.export import (ExportedActionHead, cached_beside, example_inputs, onnx_program,
+                                 save_beside, single_slot_head)
 
 logger = logging.getLogger(__name__)
 
@@ -83,22 +82,13 @@ def export_guided(head: FlowMatchingActionHead, exported: ExportedActionHead) ->
                 exported.denoise.parent, exported.slot, exported.num_steps, exported.num_tokens)
     with sdpa_kernel(SDPBackend.MATH):
         traced = make_fx(graph, tracing_mode="real")(*args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter deprecation chatter
-        program = torch.onnx.export(traced, args, dynamo=True, opset_version=OPSET,
-                                    input_names=list(GUIDED_INPUTS),
-                                    output_names=list(GUIDED_OUTPUTS), optimize=True,
-                                    verbose=False)
     path = guided_path(exported)
-    save_beside(program, path)
+    save_beside(onnx_program(traced, args, GUIDED_INPUTS, GUIDED_OUTPUTS), path)
     return path
 
 
 def cached_guided(exported: ExportedActionHead, head: FlowMatchingActionHead | None,
                   load_head=None) -> Path:
-    """The guided graph of `exported`, exported on first use. `head` may be None when
-    `load_head()` can produce it (called only when the graph is missing)."""
-    path = guided_path(exported)
-    if path.is_file():
-        return path
-    return export_guided(head if head is not None else load_head(), exported)
+    """The guided graph of `exported`, exported on first use (`export.cached_beside`)."""
+    return cached_beside(guided_path(exported), lambda h: export_guided(h, exported), head,
+                         load_head)

@@ -16,15 +16,14 @@ Unlike the guided loop there is no autograd inside, so it exports like denoise.o
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
-from gr00t_policy.export import (OPSET, ExportedActionHead, example_inputs, save_beside,
-                                 single_slot_head)
+from gr00t_policy.export import (ExportedActionHead, cached_beside, example_inputs, onnx_program,
+                                 save_beside, single_slot_head)
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +73,7 @@ def export_prefix(head: FlowMatchingActionHead, exported: ExportedActionHead) ->
         cond = small.encode_conditioning(ex["tokens"], ex["mask"])
         args = (ex["state"], ex["noise"], cond.keys, cond.values, cond.bias,
                 torch.zeros_like(ex["noise"]), given)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # exporter deprecation chatter
-            program = torch.onnx.export(graph, args, dynamo=True, opset_version=OPSET,
-                                        input_names=list(PREFIX_INPUTS),
-                                        output_names=list(PREFIX_OUTPUTS), optimize=True,
-                                        verbose=False)
+        program = onnx_program(graph, args, PREFIX_INPUTS, PREFIX_OUTPUTS)
     path = prefix_path(exported)
     save_beside(program, path)
     return path
@@ -87,9 +81,6 @@ def export_prefix(head: FlowMatchingActionHead, exported: ExportedActionHead) ->
 
 def cached_prefix(exported: ExportedActionHead, head: FlowMatchingActionHead | None,
                   load_head=None) -> Path:
-    """The prefix graph of `exported`, exported on first use. `head` may be None when
-    `load_head()` can produce it (called only when the graph is missing)."""
-    path = prefix_path(exported)
-    if path.is_file():
-        return path
-    return export_prefix(head if head is not None else load_head(), exported)
+    """The prefix graph of `exported`, exported on first use (`export.cached_beside`)."""
+    return cached_beside(prefix_path(exported), lambda h: export_prefix(h, exported), head,
+                         load_head)

@@ -1,6 +1,6 @@
 """Real-time chunking by prefix conditioning: the loss ignores the given rows and sees them
 clean, sampling carries them unchanged and with none given is plain sampling bit for bit,
-the runners agree, and RtcSampling gives the frozen rows (fake runner, exact)."""
+and the runners agree. RtcSampling's prefix method: test_rtc.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS, ActionHeadConfig
 from gr00t_policy.export import example_inputs
 from gr00t_policy.flow_matching import draw_prefix_rows, prefix_rows_mask
-from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
 
 NANO = ACTION_HEAD_PRESETS["nano"].replace(prefix_rows=6)
 SLOT = 1
@@ -133,64 +132,3 @@ def test_runners_sample_prefix_and_say_when_they_cannot(head, tmp_path) -> None:
     bare.set_conditioning(ex["tokens"][0], ex["mask"][0])
     with pytest.raises(PrefixUnsupported, match="prefix=True"):
         bare.sample_prefix(state, noise, prefix, 2)
-
-
-# -- RtcSampling with the prefix method ---------------------------------------------------------
-
-DT, H, A, A_MAX = 0.05, 8, 2, 4
-
-
-class FakeProcessor:
-    def actions(self, raw):
-        out = np.zeros(raw.shape[:-1] + (A_MAX,), np.float32)
-        out[..., :A] = 2.0 * raw
-        return out
-
-    def action_mask(self):
-        return np.arange(A_MAX) < A
-
-
-class FakeRunner:
-    horizon, max_action_dim = H, A_MAX
-
-    def __init__(self) -> None:
-        self.calls = []
-
-    def sample(self, state, noise):
-        self.calls.append(("plain",))
-        return noise
-
-    def sample_prefix(self, state, noise, prefix, rows):
-        self.calls.append(("prefix", prefix, rows))
-        return noise
-
-
-def test_rtc_prefix_method_gives_the_frozen_rows_up_to_the_trained_count() -> None:
-    with pytest.raises(ValueError, match="--prefix-prob"):
-        RtcSampling(RtcLink(), FakeProcessor(), method="prefix", prefix_rows=0)
-    with pytest.raises(ValueError, match="unknown rtc method"):
-        RtcSampling(RtcLink(), FakeProcessor(), method="inpaint")
-    link, runner = RtcLink(), FakeRunner()
-    from gr00t_policy.runtime.execution import RtcExecutor
-
-    loop = RtcExecutor(link)
-    sampling = RtcSampling(link, FakeProcessor(), method="prefix", prefix_rows=3)
-    state = np.zeros(3, np.float32)
-    noise = np.full((H, A_MAX), 5.0, np.float32)
-    sampling.sample(runner, state, noise, stamp=0.0, action_dt=DT, latency_s=0.06)
-    assert runner.calls[-1] == ("plain",)  # nothing commanded yet
-    sampling.finish(_chunk(0.0, noise))
-    loop.reset(np.array([0.5, -0.5]))
-    sampling.sample(runner, state, noise, stamp=1.0, action_dt=DT, latency_s=0.06)
-    kind, prefix, rows = runner.calls[-1]
-    assert kind == "prefix" and rows == 2  # 60 ms: two frozen rows
-    assert np.allclose(prefix[:2, :A], 2.0 * np.array([0.5, -0.5]))  # what the loop commands
-    sampling.finish(_chunk(1.0, noise))
-    sampling.sample(runner, state, noise, stamp=2.0, action_dt=DT, latency_s=0.3)
-    assert runner.calls[-1][2] == 3  # 6 frozen rows, 3 given: as many as the head learnt
-
-
-def _chunk(stamp, rows):
-    from gr00t_policy.runtime.chunk import Chunk
-
-    return Chunk(stamp, DT, np.zeros(A), rows[:, :A].astype(np.float64), seq=int(stamp) + 1)

@@ -92,6 +92,10 @@ class FakeRunner:
         self.calls.append(("guided", target, weights, beta))
         return noise
 
+    def sample_prefix(self, state, noise, prefix, rows):
+        self.calls.append(("prefix", prefix, rows))
+        return noise
+
 
 def plan_once(sampling, runner, stamp, latency_s, value=5.0, seq=1):
     """One plan through RtcSampling: (the chunk as published, its frozen_until)."""
@@ -170,3 +174,22 @@ def test_in_a_hold_the_prediction_is_the_held_command_alone() -> None:
     assert runner.calls[-1] == ("plain",)
     with pytest.raises(ValueError, match="beta"):
         RtcSampling(link, FakeProcessor(), beta=-1.0)
+
+
+def test_rtc_prefix_method_gives_the_frozen_rows_up_to_the_trained_count() -> None:
+    with pytest.raises(ValueError, match="--prefix-prob"):
+        RtcSampling(RtcLink(), FakeProcessor(), method="prefix", prefix_rows=0)
+    with pytest.raises(ValueError, match="unknown rtc method"):
+        RtcSampling(RtcLink(), FakeProcessor(), method="inpaint")
+    link, runner = RtcLink(), FakeRunner()
+    loop = RtcExecutor(link)
+    sampling = RtcSampling(link, FakeProcessor(), method="prefix", prefix_rows=3)
+    plan_once(sampling, runner, stamp=0.0, latency_s=0.06)
+    assert runner.calls[-1] == ("plain",)  # nothing commanded yet
+    loop.reset(np.array([0.5, -0.5]))
+    plan_once(sampling, runner, stamp=1.0, latency_s=0.06, seq=2)
+    kind, prefix, rows = runner.calls[-1]
+    assert kind == "prefix" and rows == 2  # 60 ms: two frozen rows, both given
+    assert np.allclose(prefix[:2, :A], 2.0 * np.array([0.5, -0.5]))  # what the loop commands
+    plan_once(sampling, runner, stamp=2.0, latency_s=0.3, seq=3)
+    assert runner.calls[-1][2] == 3  # 6 frozen rows, 3 given: as many as the head learnt
