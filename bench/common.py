@@ -336,14 +336,14 @@ class InProcessPolicy:
     """
 
     def __init__(self, checkpoint: Path, embodiment_yaml: Path, *, backend: str = "onnxruntime",
-                 seed: int | None = None, noise_scale: float = 1.0) -> None:
+                 seed: int | None = None, noise_scale: float = 1.0, prefix: bool = False) -> None:
         from gr00t_policy.embodiment import load_embodiment
         from gr00t_policy.runtime.bundle import PolicyBundle
 
         self.emb = load_embodiment(embodiment_yaml)
         bundle = PolicyBundle.open(checkpoint, self.emb)
         self.encoder = bundle.backbone_runner()
-        runner = bundle.action_runner(backend)
+        runner = bundle.action_runner(backend, prefix=prefix)
         self.planner = bundle.planner(runner, seed=seed, noise_scale=noise_scale)
         self.horizon, self.name = runner.horizon, runner.name
         self._seq = 0
@@ -368,3 +368,30 @@ class InProcessPolicy:
         sample = StateSample(state=state, action_positions=action_positions, stamp=stamp,
                              arrival=time.monotonic(), seq=self._seq)
         return self.planner.plan(sample).chunk.rows
+
+    def plan_given(self, state: np.ndarray, action_positions: np.ndarray, stamp: float,
+                   given: np.ndarray) -> np.ndarray:
+        """`plan` with the chunk's first len(given) rows given (absolute targets (D, A)), as
+        rtc_method prefix gives the rows that execute during a delay. Needs prefix=True."""
+        previous = self.planner.sampling
+        self.planner.sampling = _GivenRows(self.planner.processor, given)
+        try:
+            return self.plan(state, action_positions, stamp)
+        finally:
+            self.planner.sampling = previous
+
+
+class _GivenRows:
+    """A Planner sampling that gives the head fixed leading rows (`InProcessPolicy.plan_given`)."""
+
+    def __init__(self, processor: Any, given: np.ndarray) -> None:
+        self.processor, self.given = processor, np.asarray(given, np.float64)
+
+    def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, **_: Any) -> np.ndarray:
+        rows = len(self.given)
+        prefix = np.zeros((runner.horizon, runner.max_action_dim), np.float32)  # (H, A_max)
+        prefix[:rows] = self.processor.actions(self.given)
+        return runner.sample_prefix(state, noise, prefix, rows)
+
+    def finish(self, chunk: Any) -> tuple[Any, None]:
+        return chunk, None
