@@ -198,21 +198,6 @@ def prefix_rows_mask(rows: torch.Tensor, horizon: int) -> torch.Tensor:
     return index.unsqueeze(0) < rows.reshape(-1, 1)  # (B, H)
 
 
-def draw_prefix_rows(batch: int, prob: float, max_rows: int,
-                     generator: torch.Generator | None = None,
-                     device: torch.device | str | None = None) -> torch.Tensor:
-    """Training's d per sample (B,) long: 0 with probability 1 - `prob`, else uniform in
-    [1, `max_rows`]. (A trainer not training prefixes does not call it, so its other draws
-    stay what they were.)"""
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"draw_prefix_rows: prob must be in [0, 1], got {prob}")
-    if max_rows < 1:
-        raise ValueError(f"draw_prefix_rows: max_rows must be >= 1, got {max_rows}")
-    use = torch.rand(batch, generator=generator, device=device) < prob  # (B,)
-    rows = torch.randint(1, max_rows + 1, (batch,), generator=generator, device=device)
-    return torch.where(use, rows, torch.zeros_like(rows))  # (B,)
-
-
 def prefix_euler_integrate(
     velocity_fn: PrefixVelocityFn,
     noise: torch.Tensor,

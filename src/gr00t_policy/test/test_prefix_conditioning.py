@@ -11,7 +11,10 @@ import torch
 from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS, ActionHeadConfig
 from gr00t_policy.export import example_inputs
-from gr00t_policy.flow_matching import draw_prefix_rows, prefix_rows_mask
+from gr00t_policy.flow_matching import prefix_rows_mask
+from gr00t_policy.train.config import TrainConfig
+from gr00t_policy.train.prefix import (SHIFT_DECAY_ROWS, add_prefix_rows, draw_prefix_rows,
+                                       shift_profile)
 
 NANO = ACTION_HEAD_PRESETS["nano"].replace(prefix_rows=6)
 SLOT = 1
@@ -51,6 +54,34 @@ def test_draw_prefix_rows() -> None:
                                                                   [True, True, False, False]]
     with pytest.raises(ValueError, match="max_rows"):
         draw_prefix_rows(4, 0.5, 0, g)
+
+
+def test_a_prefix_batch_masks_the_given_rows_and_shifts_them_fading_after() -> None:
+    b, h, a = 64, 16, 4
+    actions = torch.randn(b, h, a)
+    mask = torch.ones(b, h, a)
+    mask[..., 3] = 0.0  # a padded action dimension
+    actions[..., 3] = 0.0
+    batch = {"actions": actions.clone(), "action_mask": mask.clone()}
+    add_prefix_rows(batch, TrainConfig(prefix_prob=0.5, prefix_max_rows=5, prefix_shift=0.1),
+                    torch.Generator().manual_seed(0))
+    rows = batch["prefix_rows"]
+    assert 0 < int((rows == 0).sum()) < b and rows.max() <= 5
+    given = prefix_rows_mask(rows, h)
+    assert torch.equal(batch["action_mask"][..., 0], (~given).float())
+    assert not batch["action_mask"][..., 3].any()
+    shift = batch["actions"] - actions
+    assert not shift[rows == 0].any() and not shift[..., 3].any()
+    i = int(torch.nonzero(rows == 3)[0])
+    assert torch.allclose(shift[i, 0], shift[i, 2]) and shift[i, 0].abs().max() > 0
+    assert torch.allclose(shift[i, 3], shift[i, 0] * torch.exp(torch.tensor(-1 / SHIFT_DECAY_ROWS)))
+    assert shift_profile(torch.tensor([0, 2]), 4).tolist()[0] == [0.0] * 4
+    # Without --prefix-prob nothing is drawn or changed.
+    plain = {"actions": actions.clone(), "action_mask": mask.clone()}
+    g = torch.Generator().manual_seed(0)
+    add_prefix_rows(plain, TrainConfig(), g)
+    assert "prefix_rows" not in plain and torch.equal(plain["actions"], actions)
+    assert torch.equal(g.get_state(), torch.Generator().manual_seed(0).get_state())
 
 
 def test_loss_sees_the_given_rows_clean_at_the_top_bucket_and_leaves_them_out(head) -> None:

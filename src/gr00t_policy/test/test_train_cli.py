@@ -44,6 +44,7 @@ EVERY_FIELD = {
     "stale_prob": ["--stale-prob", "0.1"], "max_stale_frames": ["--max-stale-frames", "2"],
     "augment": ["--no-augment"], "shift_px": ["--shift-px", "3"], "jitter": ["--jitter", "0.2"],
     "prefix_prob": ["--prefix-prob", "0.5"], "prefix_max_rows": ["--prefix-max-rows", "4"],
+    "prefix_shift": ["--prefix-shift", "0.05"],
     "bf16": ["--precision", "fp32"], "log_every": ["--log-every", "5"],
     "save_every": ["--save-every", "0"],
     "dataset": [], "out": [], "preset": ["--preset", "gr00t-n1-2b"],

@@ -24,7 +24,7 @@ def test_config_imports_without_torch():
     ("seed", -1), ("start_prob", -0.1), ("start_frames", 0), ("stale_prob", 1.1),
     ("max_stale_frames", -1), ("augment", 1), ("shift_px", -1), ("jitter", 1.0),
     ("bf16", "yes"), ("log_every", 0), ("save_every", -1), ("prefix_prob", 1.5),
-    ("prefix_max_rows", 0),
+    ("prefix_max_rows", 0), ("prefix_shift", -0.1),
 ])
 def test_a_bad_value_is_named(field, value):
     with pytest.raises(FieldError, match=rf"TrainConfig\.{field} must be .*got") as err:

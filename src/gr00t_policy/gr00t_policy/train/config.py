@@ -77,6 +77,11 @@ class TrainConfig:
         "left out of the loss (0: plain flow matching)", 0.0)
     prefix_max_rows: int = _doc("those rows number 1..prefix_max_rows (the most inference "
                                 "delay, in chunk rows, the head will plan under)", 8)
+    prefix_shift: float = _doc(
+        "std of an offset (normalized units) added to such a sample's given rows and, "
+        "fading out, the rows after them, the state unchanged, so that the head learns to "
+        "continue from given rows that disagree with its state (gr00t_policy.train.prefix)",
+        0.0)
     # The CLI sets it from --precision: bfloat16 only where the CPU computes it natively
     # (gr00t_policy.train.cli.native_bf16); emulated it is ~30x slower (docs/BENCHMARKS.md).
     bf16: bool = _doc("bfloat16 autocast for the forward pass (fp32 master weights); "
@@ -106,6 +111,8 @@ class TrainConfig:
         for name in ("seed", "max_stale_frames", "shift_px", "save_every"):
             self._check(name, getattr(self, name) >= 0, ">= 0")
         self._check("prefix_max_rows", self.prefix_max_rows >= 1, ">= 1")
+        self._check("prefix_shift", math.isfinite(self.prefix_shift) and self.prefix_shift >= 0,
+                    ">= 0")
         for name in ("stale_prob", "start_prob", "prefix_prob"):
             self._check(name, 0.0 <= getattr(self, name) <= 1.0, "in [0, 1]")
         for name in ("weight_decay", "grad_clip"):

@@ -11,7 +11,6 @@ workers). Saving and resuming: :mod:`gr00t_policy.train.state`.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
@@ -25,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from gr00t_policy.embodiment import EmbodimentConfig
-from gr00t_policy.flow_matching import draw_prefix_rows, prefix_rows_mask
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
@@ -34,6 +32,7 @@ from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
 from gr00t_policy.train.distributed import DataParallel
 from gr00t_policy.train.mixture import MixtureData, MixtureEntry
+from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
                                       read_resume_log, restore_train_state, save_run,
                                       save_train_state)
@@ -143,17 +142,6 @@ class _Objective(torch.nn.Module):
         return loss, flow, aux
 
 
-def with_prefix_rows(policy_config: PolicyConfig, cfg: TrainConfig) -> PolicyConfig:
-    """The model config a run writes: its action head's `prefix_rows` says how many given
-    rows this run trained the head on (0 without --prefix-prob)."""
-    head = policy_config.action_head
-    rows = cfg.prefix_max_rows if cfg.prefix_prob > 0.0 else 0
-    if rows >= head.action_horizon:
-        raise ValueError(f"--prefix-max-rows {rows} must be below the action horizon "
-                         f"({head.action_horizon} rows): some rows must be left to plan")
-    return dataclasses.replace(policy_config, action_head=head.replace(prefix_rows=rows))
-
-
 def _losses(objective: torch.nn.Module, policy: GR00TPolicy, group: DataParallel,
             batch: dict[str, torch.Tensor], generator: torch.Generator, step: int,
             cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -162,13 +150,7 @@ def _losses(objective: torch.nn.Module, policy: GR00TPolicy, group: DataParallel
     batch, then this process computes its share (all of it in one process)."""
     batch["noise"], batch["t"] = policy.action_head.draw_noise_and_time(batch["actions"],
                                                                         generator)
-    if cfg.prefix_prob > 0.0:
-        rows = draw_prefix_rows(batch["actions"].shape[0], cfg.prefix_prob,
-                                cfg.prefix_max_rows, generator)  # (B,)
-        batch["prefix_rows"] = rows
-        # Given rows are not predicted: out of the loss and of its normalization.
-        given = prefix_rows_mask(rows, batch["actions"].shape[1])  # (B, H)
-        batch["action_mask"] = batch["action_mask"] * (~given).unsqueeze(-1)
+    add_prefix_rows(batch, cfg, generator)
     local = group.shard(batch)
     scale = group.flow_scale(batch["action_mask"], local["action_mask"])
     loss, flow, aux = objective(local, scale)
