@@ -32,12 +32,6 @@ needs_tensorrt = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def head() -> FlowMatchingActionHead:
-    torch.manual_seed(0)
-    return FlowMatchingActionHead(NANO).eval()
-
-
-@pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 

@@ -9,7 +9,6 @@ import onnx
 import pytest
 import torch
 
-from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS
 from gr00t_policy.export import (
     ExportedActionHead,
@@ -23,12 +22,6 @@ NANO = ACTION_HEAD_PRESETS["nano"]
 SLOT, STEPS, TOKENS = 1, 4, 64
 
 logger = logging.getLogger(__name__)
-
-
-@pytest.fixture(scope="module")
-def head() -> FlowMatchingActionHead:
-    torch.manual_seed(0)
-    return FlowMatchingActionHead(NANO).eval()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS
 from gr00t_policy.export import example_inputs
 from gr00t_policy.flow_matching import euler_integrate, guidance_scale, guided_euler_integrate
@@ -55,23 +54,8 @@ def test_one_guided_step_on_a_linear_field_is_the_closed_form() -> None:
                           atol=1e-12)
 
 
-@pytest.fixture(scope="module")
-def head() -> FlowMatchingActionHead:
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    return FlowMatchingActionHead(NANO).eval()
-
-
-@pytest.fixture(scope="module")
-def inputs(head):
-    ex = {k: torch.from_numpy(v) for k, v in example_inputs(NANO, 64, seed=5).items()}
-    with torch.no_grad():
-        cond = head.encode_conditioning(ex["tokens"], ex["mask"])
-    return cond, ex["state"], torch.tensor([SLOT]), ex["noise"]
-
-
-def test_zero_weights_or_zero_clip_is_plain_sampling_bit_for_bit(head, inputs) -> None:
-    cond, state, slot, noise = inputs
+def test_zero_weights_or_zero_clip_is_plain_sampling_bit_for_bit(head, head_inputs) -> None:
+    cond, state, slot, noise = head_inputs
     with torch.no_grad():
         plain = head.sample_from_conditioning(cond, state, slot, noise, 4)
     target = torch.randn_like(plain)
@@ -83,11 +67,11 @@ def test_zero_weights_or_zero_clip_is_plain_sampling_bit_for_bit(head, inputs) -
     assert torch.equal(no_clip.detach(), plain)
 
 
-def test_guided_sample_is_closer_to_the_target_where_weighted(head, inputs) -> None:
+def test_guided_sample_is_closer_to_the_target_where_weighted(head, head_inputs) -> None:
     """Same noise, same conditioning: with RTC's mask (d = 3 frozen rows, overlap up to
     H - 4) the guided chunk is nearer the previous chunk on the weighted rows, and the
     frozen rows nearly reproduce it."""
-    cond, state, slot, noise = inputs
+    cond, state, slot, noise = head_inputs
     horizon, width = noise.shape[1], noise.shape[2]
     with torch.no_grad():
         plain = head.sample_from_conditioning(cond, state, slot, noise, 4)

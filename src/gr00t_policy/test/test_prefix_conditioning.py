@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from gr00t_policy.action_head import FlowMatchingActionHead
 from gr00t_policy.action_head_config import ACTION_HEAD_PRESETS, ActionHeadConfig
 from gr00t_policy.export import example_inputs
 from gr00t_policy.flow_matching import prefix_rows_mask
@@ -18,21 +17,6 @@ from gr00t_policy.train.prefix import (SHIFT_DECAY_ROWS, add_prefix_rows, draw_p
 
 NANO = ACTION_HEAD_PRESETS["nano"].replace(prefix_rows=6)
 SLOT = 1
-
-
-@pytest.fixture(scope="module")
-def head() -> FlowMatchingActionHead:
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    return FlowMatchingActionHead(NANO).eval()
-
-
-@pytest.fixture(scope="module")
-def inputs(head):
-    ex = {k: torch.from_numpy(v) for k, v in example_inputs(NANO, 64, seed=5).items()}
-    with torch.no_grad():
-        cond = head.encode_conditioning(ex["tokens"], ex["mask"])
-    return cond, ex["state"], torch.tensor([SLOT]), ex["noise"]
 
 
 def test_prefix_rows_config_is_checked_and_old_configs_read_as_zero() -> None:
@@ -119,8 +103,9 @@ def test_loss_sees_the_given_rows_clean_at_the_top_bucket_and_leaves_them_out(he
     assert loss.item() == pytest.approx((kept ** 2).mean().item(), rel=1e-6)
 
 
-def test_no_given_row_is_plain_sampling_and_given_rows_come_out_unchanged(head, inputs) -> None:
-    cond, state, slot, noise = inputs
+def test_no_given_row_is_plain_sampling_and_given_rows_come_out_unchanged(head,
+                                                                            head_inputs) -> None:
+    cond, state, slot, noise = head_inputs
     prefix = torch.randn(noise.shape, generator=torch.Generator().manual_seed(9))
     none = torch.zeros(1, NANO.action_horizon, dtype=torch.bool)
     with torch.no_grad():
