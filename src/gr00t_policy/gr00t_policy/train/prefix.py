@@ -15,6 +15,12 @@ exp(-(k - d + 1) / SHIFT_DECAY_ROWS) over the rows k >= d after them, with the s
 unchanged: the only way to predict the rows after a shifted prefix is to continue from it,
 then return to the path the state implies, which is what the robot should do when the
 previous chunk and the new state disagree.
+
+Measured (docs/BENCHMARKS.md, "Real-time chunking by prefix conditioning"): with
+prefix_shift 0.1 the head does continue from shifted rows, and in closed loop it does worse
+than without: replanning every few rows, each plan carries the last one's offset on, so the
+arm follows its own commands rather than its state. Kept as an option for that record and
+for other data; off by default.
 """
 
 from __future__ import annotations
