@@ -226,13 +226,13 @@ class RtcSampling:
             return runner.sample(state, noise)
         times = stamp + action_dt * np.arange(horizon)  # (H,)
         y_raw = chain.at_many(times)  # (H, A) what the loop will command at each row
-        s = horizon - int(np.count_nonzero(times <= chain.covered_until))
-        rows_w = soft_mask(d, s, horizon)  # (H,)
         target = self.processor.actions(y_raw)  # (H, A_max)
-        weights = (rows_w[:, None] * self.processor.action_mask()[None, :]).astype(np.float32)
         self._pending = (d, y_raw, ex.resets)
         if self.method == "prefix":  # the frozen rows execute as predicted: give them
             return runner.sample_prefix(state, noise, target, min(d, self.prefix_rows))
+        s = horizon - int(np.count_nonzero(times <= chain.covered_until))
+        rows_w = soft_mask(d, s, horizon)  # (H,)
+        weights = (rows_w[:, None] * self.processor.action_mask()[None, :]).astype(np.float32)
         return runner.sample_guided(state, noise, target, weights, self.beta)
 
     def finish(self, chunk: Chunk) -> tuple[Chunk, float]:
