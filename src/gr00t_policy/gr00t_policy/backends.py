@@ -119,11 +119,7 @@ class ActionHeadRunner(abc.ABC):
 
     def sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """One action chunk (H, A_max) float32 from padded state (S_max,) and noise (H, A_max)."""
-        if not self._has_conditioning:
-            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
-        state = self._checked("state", state, (self.max_state_dim,), np.float32)
-        noise = self._checked("noise", noise, (self.horizon, self.max_action_dim), np.float32)
-        return self._sample(state, noise)
+        return self._sample(*self._checked_call(state, noise))
 
     def sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
                       weights: np.ndarray, beta: float) -> np.ndarray:
@@ -131,11 +127,8 @@ class ActionHeadRunner(abc.ABC):
         `weights` (H, A_max) float32 (>= 0) are non-zero, the guidance clipped at `beta`.
         All-zero weights or beta 0 is `sample` exactly. Raises GuidanceUnsupported when this
         runner was built without the guided graph."""
-        if not self._has_conditioning:
-            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
+        state, noise = self._checked_call(state, noise)
         shape = (self.horizon, self.max_action_dim)
-        state = self._checked("state", state, (self.max_state_dim,), np.float32)
-        noise = self._checked("noise", noise, shape, np.float32)
         target = self._checked("target", target, shape, np.float32)
         weights = self._checked("weights", weights, shape, np.float32)
         if not (np.isfinite(beta) and beta >= 0.0):
@@ -163,12 +156,8 @@ class ActionHeadRunner(abc.ABC):
         padded): the chunk is planned on from them, and carries them unchanged. rows 0 is
         `sample` exactly. Raises PrefixUnsupported when this runner was built without the
         prefix graph."""
-        if not self._has_conditioning:
-            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
-        shape = (self.horizon, self.max_action_dim)
-        state = self._checked("state", state, (self.max_state_dim,), np.float32)
-        noise = self._checked("noise", noise, shape, np.float32)
-        prefix = self._checked("prefix", prefix, shape, np.float32)
+        state, noise = self._checked_call(state, noise)
+        prefix = self._checked("prefix", prefix, (self.horizon, self.max_action_dim), np.float32)
         if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) \
                 or not 0 <= rows <= self.horizon:
             raise ValueError(f"rows must be an int in [0, {self.horizon}], got {rows!r}")
@@ -198,6 +187,15 @@ class ActionHeadRunner(abc.ABC):
         """Backend part of `sample` (inputs already validated); returns a fresh array."""
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _checked_call(self, state: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What every sampling call checks first: conditioning set, state (S_max,) and noise
+        (H, A_max) float32 (converted from another float dtype)."""
+        if not self._has_conditioning:
+            raise RuntimeError(f"{self.name} runner: call set_conditioning() before sample()")
+        state = self._checked("state", state, (self.max_state_dim,), np.float32)
+        noise = self._checked("noise", noise, (self.horizon, self.max_action_dim), np.float32)
+        return state, noise
 
     @staticmethod
     def _checked(name: str, array: np.ndarray, shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -444,32 +442,27 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         np.copyto(self._buffers["mask"][0], mask)
         self._cond_sess.run_with_iobinding(self._cond_binding)
 
-    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        np.copyto(self._buffers["state"][0, 0], state)
-        np.copyto(self._buffers["noise"][0], noise)
-        self._den_sess.run_with_iobinding(self._den_binding)
+    def _run(self, session: Any, binding: Any, **inputs: Any) -> np.ndarray:
+        """Copy `inputs` (by buffer name, batch dimensions left out) into the bound buffers,
+        run `session`, return a copy of its actions (H, A_max)."""
+        for name, value in inputs.items():
+            buffer = self._buffers[name]
+            np.copyto(buffer, np.reshape(value, buffer.shape))
+        session.run_with_iobinding(binding)
         return self._buffers["actions"][0].copy()
+
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return self._run(self._den_sess, self._den_binding, state=state, noise=noise)
 
     def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
                        weights: np.ndarray, beta: float) -> np.ndarray:
-        b = self._buffers
-        np.copyto(b["state"][0, 0], state)
-        np.copyto(b["noise"][0], noise)
-        np.copyto(b["target"][0], target)
-        np.copyto(b["weights"][0], weights)
-        b["beta"][0] = beta
-        self._guided_sess.run_with_iobinding(self._guided_binding)
-        return b["actions"][0].copy()
+        return self._run(self._guided_sess, self._guided_binding, state=state, noise=noise,
+                         target=target, weights=weights, beta=beta)
 
     def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
                        given: np.ndarray) -> np.ndarray:
-        b = self._buffers
-        np.copyto(b["state"][0, 0], state)
-        np.copyto(b["noise"][0], noise)
-        np.copyto(b["prefix"][0], prefix)
-        np.copyto(b["given"][0], given)
-        self._prefix_sess.run_with_iobinding(self._prefix_binding)
-        return b["actions"][0].copy()
+        return self._run(self._prefix_sess, self._prefix_binding, state=state, noise=noise,
+                         prefix=prefix, given=given)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -123,35 +123,25 @@ class TensorRTRunner(ActionHeadRunner):
             self._execute(self._cond_ctx)
         self._stream.synchronize()
 
-    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    def _run(self, context: Any, **inputs: Any) -> np.ndarray:
+        """Copy `inputs` (by buffer name, batch dimensions left out) into the bound buffers on
+        the runner's stream, execute `context`, return its actions (H, A_max) float32."""
+        b = self._buffers
         with torch.cuda.stream(self._stream):
-            self._buffers["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
-            self._buffers["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
-            self._execute(self._den_ctx)
-            out = self._buffers["actions"][0].float().cpu()
+            for name, value in inputs.items():
+                b[name].copy_(torch.as_tensor(np.reshape(value, tuple(b[name].shape))))
+            self._execute(context)
+            out = b["actions"][0].float().cpu()
         return out.numpy()
+
+    def _sample(self, state: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return self._run(self._den_ctx, state=state, noise=noise)
 
     def _sample_guided(self, state: np.ndarray, noise: np.ndarray, target: np.ndarray,
                        weights: np.ndarray, beta: float) -> np.ndarray:
-        b = self._buffers
-        with torch.cuda.stream(self._stream):
-            b["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
-            b["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
-            b["target"].copy_(torch.from_numpy(target).unsqueeze(0))
-            b["weights"].copy_(torch.from_numpy(weights).unsqueeze(0))
-            b["beta"].fill_(beta)
-            self._execute(self._guided_ctx)
-            out = b["actions"][0].float().cpu()
-        return out.numpy()
+        return self._run(self._guided_ctx, state=state, noise=noise, target=target,
+                         weights=weights, beta=beta)
 
     def _sample_prefix(self, state: np.ndarray, noise: np.ndarray, prefix: np.ndarray,
                        given: np.ndarray) -> np.ndarray:
-        b = self._buffers
-        with torch.cuda.stream(self._stream):
-            b["state"].copy_(torch.from_numpy(state).view(1, 1, -1))
-            b["noise"].copy_(torch.from_numpy(noise).unsqueeze(0))
-            b["prefix"].copy_(torch.from_numpy(prefix).unsqueeze(0))
-            b["given"].copy_(torch.from_numpy(given).unsqueeze(0))
-            self._execute(self._prefix_ctx)
-            out = b["actions"][0].float().cpu()
-        return out.numpy()
+        return self._run(self._prefix_ctx, state=state, noise=noise, prefix=prefix, given=given)
