@@ -124,15 +124,21 @@ class ConditioningGraph(nn.Module):
         return cond.keys, cond.values, cond.bias
 
 
-class DenoiseGraph(nn.Module):
-    """The K-step Euler loop for one slot: (state, noise, keys, values, bias) -> actions."""
+class SlotLoopGraph(nn.Module):
+    """Base of the exported K-step loops (denoise, guided, prefix): a single_slot_head and
+    the number of Euler steps unrolled."""
 
     def __init__(self, head: FlowMatchingActionHead, num_steps: int) -> None:
         super().__init__()
         if head.config.num_embodiments != 1:
-            raise ValueError("DenoiseGraph expects a single_slot_head(...) (num_embodiments 1)")
+            raise ValueError(f"{type(self).__name__} expects a single_slot_head(...) "
+                             "(num_embodiments 1)")
         self.head = head
         self.num_steps = num_steps
+
+
+class DenoiseGraph(SlotLoopGraph):
+    """The K-step Euler loop for one slot: (state, noise, keys, values, bias) -> actions."""
 
     def forward(
         self,

@@ -19,11 +19,10 @@ import logging
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
-from gr00t_policy.export import (ExportedActionHead, cached_beside, example_inputs, onnx_program,
-                                 save_beside, single_slot_head)
+from gr00t_policy.export import (ExportedActionHead, SlotLoopGraph, cached_beside,
+                                 example_inputs, onnx_program, save_beside, single_slot_head)
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +31,9 @@ PREFIX_INPUTS = ("state", "noise", "keys", "values", "bias", "prefix", "given")
 PREFIX_OUTPUTS = ("actions",)
 
 
-class PrefixDenoiseGraph(nn.Module):
+class PrefixDenoiseGraph(SlotLoopGraph):
     """The prefix-conditioned K-step loop for one slot: (state, noise, K/V/bias, prefix,
     given) -> actions."""
-
-    def __init__(self, head: FlowMatchingActionHead, num_steps: int) -> None:
-        super().__init__()
-        if head.config.num_embodiments != 1:
-            raise ValueError("PrefixDenoiseGraph expects a single_slot_head(...) "
-                             "(num_embodiments 1)")
-        self.head = head
-        self.num_steps = num_steps
 
     def forward(self, state: torch.Tensor, noise: torch.Tensor, keys: torch.Tensor,
                 values: torch.Tensor, bias: torch.Tensor, prefix: torch.Tensor,
