@@ -4,12 +4,19 @@
     source env.sh
     python bench/policy_loop.py --episodes 24 --seed 100000              # like gr00t-eval's seeds
     python bench/policy_loop.py --tasks touch --exec-rows 4
+    python bench/policy_loop.py --exec-rows 4 --delay-rows 4 [--forecast]   # a slow head
 
 A diagnostic, not a benchmark of the runtime: it tells whether a closed-loop failure comes
 from the policy or from the graph around it. Each episode runs exactly the loop gr00t-collect
 recorded the expert with (gr00t_sim.collect.DemoRecorder.record): every action_dt, render the
 head camera, read the joint state, and set the joint targets, here from the policy instead
-of the expert, one chunk per --exec-rows rows. The policy is the deployed code path without
+of the expert, one chunk per --exec-rows rows. With --delay-rows D each chunk takes effect
+D rows after the state it was planned from (a slow head; the rows before it come from the
+previous chunk, the first chunk's wait holds the start posture): its rows D .. D+E-1
+execute, or, with --forecast, it is planned from the state moved along the previous chunk
+over those D rows (x + c(t + D dt) - c(t), a Smith predictor with the tracking model "each
+joint follows its set-point with a constant lag"; tried for System 1 on 2026-12-05 and not
+kept: docs/BENCHMARKS.md) and its rows 0 .. E-1 execute. The policy is the deployed code path without
 its timing: System 2's BackboneRunner.encode, then System 1's Planner (normalize, pad,
 sample on the --backend runner, unnormalize), as bench/baseline_node.py uses them. Episodes, tasks and the success criterion are gr00t-eval's (task =
 tasks[seed % len(tasks)], gr00t_sim.world's success test at any step). Prints one line per
@@ -36,6 +43,13 @@ def main() -> int:
     ap.add_argument("--tasks", default="all", choices=("all", "touch", "raise"))
     ap.add_argument("--exec-rows", type=int, default=1,
                     help="chunk rows executed (one per action_dt) before the next observation")
+    ap.add_argument("--delay-rows", type=int, default=0,
+                    help="rows between a chunk's state and its first executed row")
+    ap.add_argument("--image-lag-rows", type=int, default=0,
+                    help="plan on the camera image of this many rows before the state (System "
+                         "2's tokens are older than the state in the graph)")
+    ap.add_argument("--forecast", action="store_true",
+                    help="with --delay-rows: plan from the forecast state (module docstring)")
     ap.add_argument("--backend", default="onnxruntime", help="System 1's action head backend")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the VLM)")
     ap.add_argument("--collect-tasks", action="store_true",
@@ -54,6 +68,7 @@ def main() -> int:
     from gr00t_sim.collect import task_for_seed as collect_task_for_seed
     from gr00t_sim.evaluation.schedule import task_for_seed, task_list
     from gr00t_sim.tasks import Task
+    from gr00t_policy.runtime.chunk import Chunk
     from gr00t_sim.world import SimWorld, HeadCamera
 
     torch.set_num_threads(args.threads)
@@ -61,8 +76,9 @@ def main() -> int:
     policy = InProcessPolicy(ckpt, Path(args.embodiment), backend=args.backend, seed=args.seed,
                              noise_scale=args.noise_scale)
     emb = policy.emb
-    if args.exec_rows > policy.horizon:
-        ap.error(f"--exec-rows {args.exec_rows} exceeds the action horizon {policy.horizon}")
+    if args.exec_rows + args.delay_rows > policy.horizon or args.delay_rows < 0:
+        ap.error(f"--exec-rows {args.exec_rows} plus --delay-rows {args.delay_rows} exceeds "
+                 f"the action horizon {policy.horizon} (or the delay is negative)")
     world = SimWorld()
     camera = HeadCamera(world)
     index = {n: i for i, n in enumerate(world.robot_joints)}
@@ -72,13 +88,28 @@ def main() -> int:
     steps = int(round(args.episode_s / emb.action_dt))
     tasks = task_list(args.tasks)
     print(f"checkpoint {ckpt}; {args.episodes} episode(s) from seed {args.seed}, "
-          f"{args.episode_s:g} s each; {args.exec_rows} row(s) per chunk; {policy.name}",
-          flush=True)
+          f"{args.episode_s:g} s each; {args.exec_rows} row(s) per chunk, {args.delay_rows} "
+          f"row(s) of delay{', forecast' if args.forecast else ''}; {policy.name}", flush=True)
+    dt, delay, every = emb.action_dt, args.delay_rows, args.exec_rows
+    limits = emb.position_limits  # (A, 2)
+    state_of_action = np.array([list(emb.state_joints).index(n) if n in emb.state_joints
+                                else -1 for n in emb.action_joints])  # (A,)
 
-    def chunk(instruction: str) -> np.ndarray:
-        policy.observe(camera.render(world.data), instruction, world.time)
+    def chunk(instruction: str, k: int, previous: Chunk | None) -> Chunk:
+        """The chunk planned at row k, anchored (in rows) where its row 0 is for."""
+        policy.observe(images[max(len(images) - 1 - args.image_lag_rows, 0)], instruction,
+                       world.time)
         q = world.joint_positions()
-        return policy.plan(q[state_idx], q[action_idx], world.time)  # (H, A)
+        x, a, anchor = q[state_idx], q[action_idx], k
+        if args.forecast and delay > 0 and previous is not None:
+            # x(t + L) = x(t) + c(t + L) - c(t): moved along what the previous chunk commands
+            step = previous.at((k + delay) * dt) - previous.at(k * dt)  # (A,)
+            moved = np.clip(a + step, limits[:, 0], limits[:, 1])  # (A,)
+            x = x.copy()
+            x[state_of_action[state_of_action >= 0]] += (moved - a)[state_of_action >= 0]
+            a, anchor = moved, k + delay
+        rows = policy.plan(x, a, world.time)  # (H, A)
+        return Chunk(stamp=anchor * dt, action_dt=dt, start=a, rows=rows)
 
     results: dict[str, list[bool]] = defaultdict(list)
     start = time.perf_counter()
@@ -87,13 +118,23 @@ def main() -> int:
                        else task_for_seed(seed, tasks))
         task = Task.parse(instruction)
         world.reset(seed)
-        success, best, rows = False, float("inf"), np.empty((0, emb.action_dim))
+        success, best = False, float("inf")
         near = {c: float("inf") for c in world.cube_positions()}  # closest approach per cube
-        for _ in range(steps):
-            if len(rows) == 0:
-                rows = chunk(instruction)[: args.exec_rows]
-            world.set_targets(dict(zip(emb.action_joints, rows[0])))
-            rows = rows[1:]
+        target = world.joint_positions()[action_idx]  # (A,) held until the first chunk
+        planned: dict[int, np.ndarray] = {}  # row -> target (A,)
+        newest = None
+        images: list[np.ndarray] = []  # the camera at each row so far (with --image-lag-rows)
+        for k in range(steps):
+            if args.image_lag_rows or k % every == 0:
+                images.append(camera.render(world.data))
+                del images[:-args.image_lag_rows - 1]
+            if k % every == 0:
+                newest = chunk(instruction, k, newest)
+                anchor = int(round(newest.stamp / dt))  # the row newest.rows[0] is for
+                for i in range(k + delay, k + delay + every):
+                    planned[i] = newest.rows[i - anchor]
+            target = planned.pop(k, target)
+            world.set_targets(dict(zip(emb.action_joints, target)))
             world.step(substeps)
             mujoco.mj_forward(world.model, world.data)
             success = success or world.success(task)

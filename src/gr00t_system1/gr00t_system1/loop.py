@@ -3,7 +3,9 @@
 The node's timer callback calls `CommandLoop.tick` and publishes what it returns; all the
 decisions live here so they are unit tested without DDS:
 
-1. ages of the newest state / tokens, whether a new plan from fresh inputs is waiting;
+1. ages of the newest state / tokens, whether a new plan from fresh inputs is waiting
+   (planned for the instruction of the newest tokens: one made for a replaced instruction
+   is never taken);
 2. the `Supervisor` picks the state (RUNNING, HOLD_*, WAITING, DISABLED);
 3. on the first publishing tick after enabling, the limiter and the chunk executor start
    from the measured position (no jump);
@@ -77,12 +79,21 @@ class CommandLoop:
         self._plan_until = float("inf")  # end time of the newest chunk taken in
         self._hold_target: np.ndarray | None = None  # fixed when a hold starts
         self.now = float("-inf")  # node-clock time of the tick in progress
+        self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
 
-    def _fresh_plan(self, plan: Plan | None, mono: float) -> Plan | None:
+    def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
+                    mono: float) -> Plan | None:
         if plan is None or plan.seq <= self._used_seq:
             return None
         if plan.state.age(self.now, mono) > self.supervisor.state_staleness_s:
             return None  # planned from a state that is stale by now
+        if tokens is not None and plan.instruction_id != tokens.instruction_id:
+            # Planned for an instruction that has since been replaced: with a slow head the
+            # plan in flight when a new instruction's tokens arrive still carries the old
+            # one (e.g. the first plan after enabling for a new episode), and following it
+            # for one latency turns the waist and arms towards the old task.
+            self.stale_instruction_plans += 1
+            return None
         return plan
 
     def tick(self, now: float, mono: float, *, enabled: bool, state: StateSample | None,
@@ -103,7 +114,7 @@ class CommandLoop:
                 command, whatever `on_stale` says, until it is cleared.
         """
         self.now = now
-        fresh = self._fresh_plan(plan, mono)
+        fresh = self._fresh_plan(plan, tokens, mono)
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
         s = self.supervisor.update(SupervisorInputs(

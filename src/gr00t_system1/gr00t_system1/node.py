@@ -436,6 +436,7 @@ class System1Node(LifecycleNode):
             "replans_total": str(self.worker.plans),
             "deadline_misses": str(self.deadline_misses),
             "planning_failures": str(self.worker.failures),
+            "plans_for_replaced_instruction": str(self.loop.stale_instruction_plans),
             **{key: str(count) for key, count in self.refused.items()},
             "fault": self.fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),

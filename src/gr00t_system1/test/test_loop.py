@@ -33,13 +33,14 @@ class Sim:
         self.seq += 1
         self.state = StateSample(self.measured.copy(), self.measured.copy(), self.t, self.t, self.seq)
 
-    def feed_tokens(self):
-        self.tokens = TokenSample(None, None, self.t, self.t, 1, 1)
+    def feed_tokens(self, instruction_id=1):
+        seq = 1 if self.tokens is None else self.tokens.seq + 1
+        self.tokens = TokenSample(None, None, self.t, self.t, instruction_id, seq)
 
-    def feed_plan(self, target):
+    def feed_plan(self, target, instruction_id=1):
         rows = np.tile(np.asarray(target, dtype=float), (16, 1))
         self.plan = Plan(Chunk(self.state.stamp, DT, self.state.action_positions, rows,
-                               seq=self.state.seq), self.state, 1, 0.001, self.t)
+                               seq=self.state.seq), self.state, instruction_id, 0.001, self.t)
 
     def tick(self, enabled=True):
         self.t += TICK
@@ -174,3 +175,29 @@ def test_plan_path_is_safe_and_starts_one_period_ahead():
     assert (np.diff(times) > 0).all() and len(times) > 1
     steps = np.abs(np.diff(rows, axis=0))
     assert (steps <= VEL * np.diff(times)[:, None] + 1e-12).all()
+
+
+def test_a_plan_for_a_replaced_instruction_is_never_taken():
+    # A slow head's plan in flight when a new instruction's tokens arrive carries the old
+    # instruction: enabling for a new episode must wait for a plan of the new one, not
+    # turn the arms towards the old task for one latency.
+    sim = Sim()
+    sim.feed_state()
+    sim.feed_tokens(instruction_id=2)
+    sim.feed_plan([0.9, 0.9], instruction_id=1)
+    r = sim.tick()
+    assert r.command is None and r.state == SafetyState.WAITING and r.new_plan is None
+    assert sim.loop.stale_instruction_plans == 1
+    sim.feed_state()
+    sim.feed_plan([0.9, 0.9], instruction_id=2)
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING and r.new_plan is sim.plan
+    # Running: the chunk in force goes on while a plan for the old instruction is refused.
+    sim.feed_tokens(instruction_id=3)
+    sim.feed_state()
+    sim.feed_plan([-0.9, -0.9], instruction_id=2)
+    before = sim.loop.executor.command(sim.t + TICK)
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING and r.new_plan is None
+    assert np.allclose(sim.loop.executor.command(sim.t), before)
+    assert sim.loop.stale_instruction_plans == 2
