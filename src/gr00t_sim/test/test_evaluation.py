@@ -471,7 +471,7 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert r["latency_ms"]["system2_inference"]["n"] > 0
     keys = list(r)
     assert keys.index("success_rate_at_end") < keys.index("success_rate_any_time")
-    assert r["chunk_mode"] == "crossfade" and r["inference_delay_ms"] == 0.0
+    assert r["chunk_mode"] == "ensemble" and r["inference_delay_ms"] == 0.0
     sm = r["smoothness"]
     assert sm["chunk_switches"] > 0 and len(sm["joints"]) == 14  # both arms' joints
     assert sm["arms"]["rms_jerk"] is not None and sm["arms"]["rms_jerk"] >= 0

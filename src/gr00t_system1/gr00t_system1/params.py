@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from gr00t_common.params import UNSET, ParameterError, Range, Spec
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
-from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_ENSEMBLE_DECAY_PER_S
+from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
+                                            DEFAULT_ENSEMBLE_DECAY_PER_S)
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
 
 __all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare_and_read"]
@@ -56,7 +57,7 @@ SPECS = (
          "produced (config.json token_stats) by more than this factor are refused; without "
          "token_stats in the checkpoint the check is off (a warning says so).",
          range=Range(1.0, 100.0)),
-    Spec("chunk_mode", "string", "crossfade",
+    Spec("chunk_mode", "string", DEFAULT_CHUNK_MODE,
          "How successive chunks become commands: crossfade (fade each new chunk in over "
          "blend_s), latest (switch to the newest chunk at once; the rate limiter smooths), "
          "ensemble (average every live chunk, weights exp(-ensemble_decay_per_s * age), age "

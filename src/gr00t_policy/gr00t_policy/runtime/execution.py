@@ -35,9 +35,15 @@ from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, CommandSource, Const
 from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource
 
 CHUNK_MODES = ("crossfade", "latest", "ensemble", "rtc")
-# Per second of age: a chunk planned 0.15 s before the newest weighs 1/e of it (at ~130 plans
-# a second, what 0.05 per chunk of age gave before the weights counted seconds).
-DEFAULT_ENSEMBLE_DECAY_PER_S = 6.5
+# System 1's default: the smoothest mode, and the one that kept its success best under an
+# inference delay (docs/BENCHMARKS.md, "Chunk mode x inference delay, without the old
+# instruction's plan").
+DEFAULT_CHUNK_MODE = "ensemble"
+# Per second of age: a chunk planned 0.33 s before the newest weighs 1/e of it. 3.0 held more
+# touches than 6.5 (0.15 s; what 0.05 per chunk gave at ~130 plans a second before the
+# weights counted seconds): 33 against 29 of 48 held-out episodes, with 40% less jerk
+# (docs/BENCHMARKS.md, "Chunk mode x inference delay, without the old instruction's plan").
+DEFAULT_ENSEMBLE_DECAY_PER_S = 3.0
 
 
 def _chunk_future(chunk: Any, t: float) -> tuple[np.ndarray, np.ndarray] | None:

@@ -66,7 +66,7 @@ from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, 
                                  build_graph)
 from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
-from gr00t_policy.runtime.execution import CHUNK_MODES
+from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_CHUNK_MODE
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.phrasings import load_phrasings
 from gr00t_sim.evaluation.report import format_report
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                         "the task), e.g. config/instructions/heldout_phrasings.yaml; the "
                         "report adds the success per phrasing")
     p.add_argument("--chunk-mode", default=None, choices=CHUNK_MODES,
-                   help="System 1's chunk_mode (default: System 1's, crossfade); rtc needs "
+                   help=f"System 1's chunk_mode (default: System 1's, {DEFAULT_CHUNK_MODE}); rtc needs "
                         "a backend with guided sampling (all three; onnxruntime exports a "
                         "guided graph on first use)")
     p.add_argument("--inference-delay-ms", type=float, default=0.0, metavar="D",
@@ -294,7 +294,7 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
         "checkpoint": graph.checkpoint,
         "embodiment": graph.embodiment.name,
         "backend": args.backend,
-        "chunk_mode": s1.get("chunk_mode", "crossfade"),
+        "chunk_mode": s1.get("chunk_mode", DEFAULT_CHUNK_MODE),
         "inference_delay_ms": float(s1.get("inference_delay_ms", 0.0)),
         "system1_parameters": system1_parameters(args, graph.embodiment),
         "episodes": overall["episodes"],

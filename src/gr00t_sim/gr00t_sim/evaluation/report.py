@@ -20,7 +20,7 @@ def format_report(r: dict[str, Any]) -> str:
     lines = [f"gr00t-eval: {r['episodes']} episode(s), seeds {r['seed']}..."
              f"{r['seed'] + r['episodes'] - 1}, {r['episode_s']:g} s each; checkpoint "
              f"{r['checkpoint']}; embodiment {r['embodiment']}; backend {r['backend']}; "
-             f"chunk_mode {r.get('chunk_mode', 'crossfade')}"
+             f"chunk_mode {r.get('chunk_mode', '?')}"
              + (f"; inference delay {delay:g} ms" if delay else ""),
              f"success: {r['success_definition']}",
              f"SUCCESS (strict, held at the episode's end): {o['successes_at_end']} of "
