@@ -16,9 +16,10 @@ previous chunk, the first chunk's wait holds the start posture): its rows D .. D
 execute, or, with --forecast, it is planned from the state moved along the previous chunk
 over those D rows (x + c(t + D dt) - c(t), a Smith predictor with the tracking model "each
 joint follows its set-point with a constant lag"; tried for System 1 on 2026-12-05 and not
-kept: docs/BENCHMARKS.md) and its rows 0 .. E-1 execute. The policy is the deployed code path without
-its timing: System 2's BackboneRunner.encode, then System 1's Planner (normalize, pad,
-sample on the --backend runner, unnormalize), as bench/baseline_node.py uses them. Episodes, tasks and the success criterion are gr00t-eval's (task =
+kept: docs/BENCHMARKS.md) and its rows 0 .. E-1 execute. The policy is the deployed code
+path without its timing: System 2's BackboneRunner.encode, then System 1's Planner
+(normalize, pad, sample on the --backend runner, unnormalize), as bench/baseline_node.py
+uses them. Episodes, tasks and the success criterion are gr00t-eval's (task =
 tasks[seed % len(tasks)], gr00t_sim.world's success test at any step, and, strict, at the
 episode's last step). Prints one line per episode and the success rates per task kind;
 exits 1 if no episode ran.
@@ -93,8 +94,8 @@ def main() -> int:
           f"row(s) of delay{', forecast' if args.forecast else ''}; {policy.name}", flush=True)
     dt, delay, every = emb.action_dt, args.delay_rows, args.exec_rows
     limits = emb.position_limits  # (A, 2)
-    state_of_action = np.array([list(emb.state_joints).index(n) if n in emb.state_joints
-                                else -1 for n in emb.action_joints])  # (A,)
+    in_state = np.array([n in emb.state_joints for n in emb.action_joints])  # (A,)
+    state_of_action = emb.state_indices(np.array(emb.action_joints)[in_state])  # (A',)
 
     def chunk(instruction: str, k: int, previous: Chunk | None) -> Chunk:
         """The chunk planned at row k, anchored (in rows) where its row 0 is for."""
@@ -107,7 +108,7 @@ def main() -> int:
             step = previous.at((k + delay) * dt) - previous.at(k * dt)  # (A,)
             moved = np.clip(a + step, limits[:, 0], limits[:, 1])  # (A,)
             x = x.copy()
-            x[state_of_action[state_of_action >= 0]] += (moved - a)[state_of_action >= 0]
+            x[state_of_action] += (moved - a)[in_state]
             a, anchor = moved, k + delay
         rows = policy.plan(x, a, world.time)  # (H, A)
         return Chunk(stamp=anchor * dt, action_dt=dt, start=a, rows=rows)

@@ -80,6 +80,7 @@ class CommandLoop:
         self._hold_target: np.ndarray | None = None  # fixed when a hold starts
         self.now = float("-inf")  # node-clock time of the tick in progress
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
+        self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
 
     def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
                     mono: float) -> Plan | None:
@@ -92,7 +93,9 @@ class CommandLoop:
             # plan in flight when a new instruction's tokens arrive still carries the old
             # one (e.g. the first plan after enabling for a new episode), and following it
             # for one latency turns the waist and arms towards the old task.
-            self.stale_instruction_plans += 1
+            if plan.seq != self._refused_seq:
+                self._refused_seq = plan.seq
+                self.stale_instruction_plans += 1
             return None
         return plan
 

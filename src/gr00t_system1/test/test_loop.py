@@ -188,6 +188,8 @@ def test_a_plan_for_a_replaced_instruction_is_never_taken():
     r = sim.tick()
     assert r.command is None and r.state == SafetyState.WAITING and r.new_plan is None
     assert sim.loop.stale_instruction_plans == 1
+    assert sim.tick().new_plan is None  # still waiting; the same plan is counted once
+    assert sim.loop.stale_instruction_plans == 1
     sim.feed_state()
     sim.feed_plan([0.9, 0.9], instruction_id=2)
     r = sim.tick()
