@@ -231,7 +231,7 @@ class Recorder:
     def __init__(self, probe: Any, command_topic: str, *,
                  chunk_topic: str = "/gr00t/action_chunk", joint_states: bool = True) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
-        from gr00t_testing import RELIABLE
+        from gr00t_testing import RECORDING, RELIABLE
         from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
@@ -244,7 +244,7 @@ class Recorder:
         self.diagnostics: list[tuple[float, str, dict[str, str]]] = []
         self.joint_states: list[tuple[float, float]] = []
         node = probe.node
-        node.create_subscription(Float64MultiArray, command_topic, self._on_command, RELIABLE)
+        node.create_subscription(Float64MultiArray, command_topic, self._on_command, RECORDING)
         node.create_subscription(ActionChunk, chunk_topic, self._on_chunk, RELIABLE)
         node.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
                                  RELIABLE)

@@ -124,7 +124,7 @@ def main() -> int:
     print(machine_line(info), flush=True)
 
     from gr00t_bringup.graph import build_graph
-    from gr00t_testing import RELIABLE, RosProbe
+    from gr00t_testing import RECORDING, RELIABLE, RosProbe
     from gr00t_policy.embodiment import load_embodiment
 
     emb = load_embodiment(args.embodiment)
@@ -160,7 +160,7 @@ def main() -> int:
                     del diags[:-2]  # bounded: only the newest matter after the warm-up mark
 
         probe.node.create_subscription(Float64MultiArray, emb.controllers[0].topic,
-                                       cmds.on_command, RELIABLE)
+                                       cmds.on_command, RECORDING)
         probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, RELIABLE)
         print(f"soak: starting the graph (ROS_DOMAIN_ID {domain})...", flush=True)
         wait_for(lambda: cmds.count >= 20, args.startup_timeout, "System 1's first commands",

@@ -77,7 +77,7 @@ def main() -> int:
     os.environ["ROS_DOMAIN_ID"] = str(domain)
 
     from diagnostic_msgs.msg import DiagnosticArray
-    from gr00t_testing import RELIABLE, NodeProcess, RosProbe, wait_until
+    from gr00t_testing import RECORDING, RELIABLE, NodeProcess, RosProbe, wait_until
     from gr00t_common.stamps import stamp_to_seconds
     from gr00t_msgs.msg import ActionChunk
     from gr00t_policy.embodiment import load_embodiment
@@ -122,7 +122,7 @@ def main() -> int:
                 with lock:
                     chunks.append((t, msg))
 
-            probe.node.create_subscription(Float64MultiArray, topic, on_cmd, RELIABLE)
+            probe.node.create_subscription(Float64MultiArray, topic, on_cmd, RECORDING)
             probe.node.create_subscription(ActionChunk, "/gr00t/action_chunk", on_chunk, RELIABLE)
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             feeder = InputFeeder(probe, emb.monitored_joints, {n: 0.0 for n in emb.monitored_joints},

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, assert_commands_safe,
+from gr00t_testing import (AUTOSTART, CommandRecorder, NodeProcess, RosProbe, assert_commands_safe,
                            make_checkpoint_for, wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
@@ -104,39 +104,14 @@ def measured_positions(emb: EmbodimentConfig) -> dict[str, float]:
     return out
 
 
-class CommandRecorder:
-    """Every message on every controller topic, with its receive time (probe thread)."""
-
-    def __init__(self, probe: RosProbe, emb: EmbodimentConfig) -> None:
-        from std_msgs.msg import Float64MultiArray
-
-        self.emb = emb
-        self._lock = threading.Lock()
-        self.msgs: dict[str, list] = {c.topic: [] for c in emb.controllers}
-        for c in emb.controllers:
-            probe.node.create_subscription(Float64MultiArray, c.topic,
-                                           lambda m, t=c.topic: self._add(t, m), RELIABLE)
-
-    def _add(self, topic: str, msg) -> None:
-        with self._lock:
-            self.msgs[topic].append((time.monotonic(), msg))
-
-    def snapshot(self, topic: str) -> list:
-        with self._lock:
-            return list(self.msgs[topic])
-
-    def count(self, label: str | None = None, after: float = 0.0) -> int:
-        return sum(1 for c in self.emb.controllers for t, m in self.snapshot(c.topic)
-                   if t > after and (label is None or m.layout.dim[0].label == label))
-
-    def assert_all_safe(self, period: float) -> int:
-        """Every command finite, inside the limits, within the velocity and acceleration
-        limits of the previous ones (gr00t_testing.assert_commands_safe). Returns the number
-        of commands checked."""
-        for c in self.emb.controllers:
-            assert self.snapshot(c.topic), f"no commands on {c.topic}"
-        return assert_commands_safe(
-            self.emb, {c.topic: self.snapshot(c.topic) for c in self.emb.controllers}, period)
+def assert_all_safe(rec: CommandRecorder, emb: EmbodimentConfig, period: float) -> int:
+    """Commands arrived on every controller topic, and every one is finite, inside the limits,
+    within the velocity and acceleration limits of the previous ones
+    (gr00t_testing.assert_commands_safe). Returns the number of commands checked."""
+    got = rec.snapshot()
+    for c in emb.controllers:
+        assert got[c.topic], f"no commands on {c.topic}"
+    return assert_commands_safe(emb, got, period)
 
 
 class GoodInputs:
@@ -347,7 +322,7 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
     node = start_system1(checkpoint, tmp_path / "system1.log")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = CommandRecorder(probe, emb)
+            rec = CommandRecorder(probe, [c.topic for c in emb.controllers])
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             js_pub = probe.publisher(JointState, "/joint_states")
             tok_pub = probe.publisher(EmbeddingTokens, "/gr00t/embedding_tokens",
@@ -427,7 +402,7 @@ def test_system1_survives_bad_joint_states_and_tokens(ros_domain_id, checkpoint,
             finally:
                 good.stop()
             assert node.alive()
-            checked = rec.assert_all_safe(period)
+            checked = assert_all_safe(rec, emb, period)
             assert rec.count(after=t_fuzz) > 0, "no commands recorded during the fuzzing"
             assert checked > 500, checked
             wait_until(lambda: diags, 5, "diagnostics")
@@ -458,7 +433,7 @@ def test_system2_survives_bad_images_and_instructions(ros_domain_id, checkpoint,
     nodes = (system2, system1)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = CommandRecorder(probe, emb)
+            rec = CommandRecorder(probe, [c.topic for c in emb.controllers])
             tokens = probe.collect(EmbeddingTokens, "/gr00t/embedding_tokens")
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
             img_pub = probe.publisher(Image, camera)
@@ -535,7 +510,7 @@ def test_system2_survives_bad_images_and_instructions(ros_domain_id, checkpoint,
                 good.stop()
             assert all(n.alive() for n in nodes)
             assert rec.count(after=t_fuzz) > 0, "no commands recorded during the fuzzing"
-            rec.assert_all_safe(period)
+            assert_all_safe(rec, emb, period)
             for m in list(tokens):
                 assert m.num_tokens == 64 and m.dim == 128 and len(m.data) == 64 * 128 * 2
     finally:

@@ -28,6 +28,20 @@ RELIABLE = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 
+# For recording a command stream whose consecutive messages are compared (steps,
+# accelerations). The probe's callbacks run on one Python thread, which stalls for up to
+# ~0.2 s on a loaded 2-core machine (measured with gr00t-eval beside a training run); a short
+# KEEP_LAST history then drops commands while the thread catches up, and a command dropped
+# inside such a burst makes its neighbours look like successive ticks: a false acceleration
+# spike (gr00t-eval reported 188-519 rad/s^2 against a limiter capped at 100). 1200 is 10 s
+# of a 120 Hz stream.
+RECORDING = QoSProfile(
+    depth=1200,
+    reliability=ReliabilityPolicy.RELIABLE,
+    history=HistoryPolicy.KEEP_LAST,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
 
 class RosProbe:
     """A test-side node with its own context and spinning thread."""

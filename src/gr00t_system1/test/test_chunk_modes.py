@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ import pytest
 
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
-from gr00t_testing import (AUTOSTART, RELIABLE, InputFeeder, NodeProcess, RosProbe,
+from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
                            assert_commands_safe, backbone_id, wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
@@ -54,25 +52,6 @@ def prefix_checkpoint(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
     return out
 
 
-class Recorder:
-    def __init__(self, probe, emb) -> None:
-        from std_msgs.msg import Float64MultiArray
-
-        self.lock = threading.Lock()
-        self.msgs = {c.topic: [] for c in emb.controllers}
-        for c in emb.controllers:
-            probe.node.create_subscription(
-                Float64MultiArray, c.topic, lambda m, t=c.topic: self._add(t, m), RELIABLE)
-
-    def _add(self, topic, msg) -> None:
-        with self.lock:
-            self.msgs[topic].append((time.monotonic(), msg))
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {t: list(v) for t, v in self.msgs.items()}
-
-
 @pytest.mark.parametrize("mode", list(MODES))
 def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
         mode, request, onnx_cache, ros_domain_id, tmp_path):
@@ -99,7 +78,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
     period = 1.0 / emb.rates.system1_hz
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = Recorder(probe, emb)
+            rec = CommandRecorder(probe, [c.topic for c in emb.controllers])
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             feeder = InputFeeder(probe, emb.monitored_joints, measured,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
-from gr00t_testing import (AUTOSTART, RELIABLE, InputFeeder, NodeProcess, RosProbe,
+from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
                            backbone_id, change_state, lifecycle_state, scale_action_decoder,
                            wait_until)
 
@@ -46,25 +45,6 @@ def measured_positions(emb, seed: int = 3) -> dict[str, float]:
     lim = np.array([emb.joint(n).position_limits for n in emb.state_joints])  # (S, 2)
     pos = lim[:, 0] + (lim[:, 1] - lim[:, 0]) * rng.uniform(0.15, 0.85, len(lim))
     return dict(zip(emb.state_joints, pos.tolist()))
-
-
-class Recorder:
-    """(receive monotonic time, message) per topic, filled by the probe's spin thread."""
-
-    def __init__(self, probe: RosProbe, msg_type, topics) -> None:
-        self.lock = threading.Lock()
-        self.msgs: dict[str, list] = {t: [] for t in topics}
-        for topic in topics:
-            probe.node.create_subscription(
-                msg_type, topic, lambda m, t=topic: self._add(t, m), RELIABLE)
-
-    def _add(self, topic, msg) -> None:
-        with self.lock:
-            self.msgs[topic].append((time.monotonic(), msg))
-
-    def snapshot(self, topic) -> list:
-        with self.lock:
-            return list(self.msgs[topic])
 
 
 def assert_per_tick_limit(received, step: np.ndarray, dt: float, name: str) -> None:
@@ -95,7 +75,6 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
                                                          tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_msgs.msg import ActionChunk
-    from std_msgs.msg import Float64MultiArray
     from std_srvs.srv import SetBool
 
     emb = load_embodiment(G1_YAML)
@@ -110,7 +89,7 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             topics = [c.topic for c in emb.controllers]
-            rec = Recorder(probe, Float64MultiArray, topics)
+            rec = CommandRecorder(probe, topics)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             feeder = InputFeeder(probe, emb.monitored_joints, measured, backbone_id=backbone_id(checkpoint),
@@ -161,7 +140,7 @@ def test_g1_commands_on_every_controller_in_order_at_rate(checkpoint, onnx_cache
         stop_ok(node)
 
 
-def first_labelled(rec: Recorder, topic: str, label: str, after: float):
+def first_labelled(rec: CommandRecorder, topic: str, label: str, after: float):
     for t, m in rec.snapshot(topic):
         if t > after and m.layout.dim[0].label == label:
             return t, m
@@ -171,7 +150,6 @@ def first_labelled(rec: Recorder, topic: str, label: str, after: float):
 def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
         checkpoint, onnx_cache, ros_domain_id, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
-    from std_msgs.msg import Float64MultiArray
 
     emb = load_embodiment(G1_YAML)
     state_s, tokens_s, period = 0.15, 0.4, 1.0 / 120
@@ -181,7 +159,7 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
     topic = emb.controllers[1].topic
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = Recorder(probe, Float64MultiArray, [topic])
+            rec = CommandRecorder(probe, [topic])
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id=backbone_id(checkpoint)).start()
@@ -224,7 +202,6 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
 def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
         checkpoint, ros_domain_id, tmp_path):
     from gr00t_msgs.msg import ActionChunk
-    from std_msgs.msg import Float64MultiArray
 
     rigged = tmp_path / "rigged"
     shutil.copytree(checkpoint, rigged)
@@ -236,7 +213,7 @@ def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             topics = [c.topic for c in emb.controllers]
-            rec = Recorder(probe, Float64MultiArray, topics)
+            rec = CommandRecorder(probe, topics)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id=backbone_id(checkpoint)).start()
@@ -299,14 +276,13 @@ def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, para
 
 def test_mismatched_tokens_are_refused_naming_both_values(checkpoint, onnx_cache, ros_domain_id,
                                                          tmp_path):
-    from std_msgs.msg import Float64MultiArray
 
     emb = load_embodiment(G1_YAML)
     node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}")
     right = backbone_id(checkpoint)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = Recorder(probe, Float64MultiArray, [emb.controllers[0].topic])
+            rec = CommandRecorder(probe, [emb.controllers[0].topic])
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id="feedfacecafebeef").start()
             try:
@@ -371,7 +347,6 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
 def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measured(
         checkpoint, onnx_cache, ros_domain_id, tmp_path):
     from gr00t_msgs.msg import ActionChunk
-    from std_msgs.msg import Float64MultiArray
     from std_srvs.srv import SetBool
 
     emb = load_embodiment(G1_YAML)
@@ -382,7 +357,7 @@ def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measure
     topics = [c.topic for c in emb.controllers]
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = Recorder(probe, Float64MultiArray, topics)
+            rec = CommandRecorder(probe, topics)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb, seed=3),
                                  backbone_id=backbone_id(checkpoint)).start()

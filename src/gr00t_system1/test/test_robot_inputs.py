@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import yaml
 
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_policy.token_stats import TokenStats, write_stats
-from gr00t_testing import (AUTOSTART, RELIABLE, InputFeeder, NodeProcess, RosProbe,
+from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
                            assert_commands_safe, backbone_id, make_checkpoint_for, wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
@@ -59,28 +58,6 @@ def checkpoint(tmp_path_factory, embodiment_yaml) -> Path:
     return ckpt
 
 
-class Recorder:
-    def __init__(self, probe, emb) -> None:
-        from std_msgs.msg import Float64MultiArray
-
-        self.lock = threading.Lock()
-        self.msgs = {c.topic: [] for c in emb.controllers}
-        for c in emb.controllers:
-            probe.node.create_subscription(
-                Float64MultiArray, c.topic, lambda m, t=c.topic: self._add(t, m), RELIABLE)
-
-    def _add(self, topic, msg) -> None:
-        with self.lock:
-            self.msgs[topic].append((time.monotonic(), msg))
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {t: list(v) for t, v in self.msgs.items()}
-
-    def labels_since(self, t0: float, topic: str) -> list[str]:
-        return [m.layout.dim[0].label for t, m in self.snapshot()[topic] if t >= t0]
-
-
 def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yaml,
                                                       ros_domain_id, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
@@ -97,7 +74,7 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
     elbow = list(emb.controllers[1].joints).index("left_elbow_joint")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            rec = Recorder(probe, emb)
+            rec = CommandRecorder(probe, [c.topic for c in emb.controllers])
             diags = probe.collect(DiagnosticArray, "/diagnostics")
             measured = {n: float(np.mean(emb.limits_of(n))) for n in emb.monitored_joints}
             feeder = InputFeeder(probe, emb.monitored_joints, measured,

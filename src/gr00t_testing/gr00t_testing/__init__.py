@@ -2,12 +2,13 @@
 
     from gr00t_testing import NodeProcess, RosProbe, make_checkpoint_for, wait_until
 
-- `RosProbe`, `RELIABLE`, `wait_until`: a client node in its own context
-  (gr00t_common.probe, also used by gr00t-eval and the benchmarks).
+- `RosProbe`, `RELIABLE`, `RECORDING`, `wait_until`: a client node in its own context
+  (gr00t_common.probe, also used by gr00t-eval and the benchmarks); RECORDING is the QoS
+  for command streams that `assert_commands_safe` checks.
 - `NodeProcess`, `bringup_command`, `instruct_command`: nodes and CLIs as OS processes.
 - `InputFeeder`: joint states and tokens published from a thread.
-- `assert_commands_safe`: every recorded command finite, in limits, velocity- and
-  acceleration-limited.
+- `CommandRecorder`, `assert_commands_safe`: controller commands recorded with their receive
+  times; every one finite, in limits, velocity- and acceleration-limited.
 - `activate`, `change_state`, `lifecycle_state`, `AUTOSTART`: lifecycle transitions of a
   node under test (or the parameter that makes it configure and activate itself).
 - `make_checkpoint_for`, `scale_action_decoder`, `backbone_id`: random checkpoints matching
@@ -15,16 +16,16 @@
 - `imported_modules`, `offenders`: static import scans for the package-boundary tests.
 """
 
-from gr00t_common.probe import RELIABLE, RosProbe, wait_until
+from gr00t_common.probe import RECORDING, RELIABLE, RosProbe, wait_until
 from gr00t_policy.testing.checkpoints import backbone_id, make_checkpoint_for, scale_action_decoder
 from gr00t_policy.testing.imports import imported_modules, offenders
-from gr00t_testing.commands import assert_commands_safe
+from gr00t_testing.commands import CommandRecorder, assert_commands_safe
 from gr00t_testing.feeder import InputFeeder
 from gr00t_testing.lifecycle import AUTOSTART, activate, change_state
 from gr00t_testing.lifecycle import state as lifecycle_state
 from gr00t_testing.processes import NodeProcess, bringup_command, instruct_command
 
-__all__ = ["AUTOSTART", "RELIABLE", "InputFeeder", "NodeProcess", "RosProbe", "activate",
-           "backbone_id", "bringup_command", "change_state", "imported_modules",
-           "instruct_command", "lifecycle_state", "make_checkpoint_for", "offenders",
-           "scale_action_decoder", "wait_until"]
+__all__ = ["AUTOSTART", "CommandRecorder", "InputFeeder", "NodeProcess", "RECORDING", "RELIABLE",
+           "RosProbe", "activate", "assert_commands_safe", "backbone_id", "bringup_command",
+           "change_state", "imported_modules", "instruct_command", "lifecycle_state",
+           "make_checkpoint_for", "offenders", "scale_action_decoder", "wait_until"]

@@ -1,6 +1,8 @@
 """What every command a robot receives must be, checked on what a test recorded.
 
-    count = assert_commands_safe(emb, {topic: [(receive_time, msg), ...]}, period)
+    rec = CommandRecorder(probe, [c.topic for c in emb.controllers])
+    ...
+    count = assert_commands_safe(emb, rec.snapshot(), period)
 
 For every controller topic of the embodiment, every command (`msg.data`, in the controller's
 joint order) is finite, inside the joints' position limits, within `velocity * period` of the
@@ -14,13 +16,59 @@ single unpublished tick, received with a little jitter, for consecutive ticks.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from gr00t_common.probe import RECORDING
+
 SLACK = 1e-9  # float rounding in the comparisons
 CONSECUTIVE = 1.5  # receive gaps (in periods) below which two commands are successive ticks
+
+
+class CommandRecorder:
+    """(receive monotonic time, message) of every message on `topics`, appended by the probe's
+    spin thread. Subscribed with `RECORDING`'s deep history, so a stalled probe thread does not
+    drop commands and make two non-successive ones look consecutive.
+
+    Args:
+        probe: a started `RosProbe`.
+        topics: the topics to record (e.g. every controller topic of an embodiment).
+        msg_type: their message type (default std_msgs/Float64MultiArray, the
+            forward_command controllers').
+    """
+
+    def __init__(self, probe: Any, topics: Iterable[str], msg_type: Any = None) -> None:
+        if msg_type is None:
+            from std_msgs.msg import Float64MultiArray as msg_type
+        self._lock = threading.Lock()
+        self.msgs: dict[str, list[tuple[float, Any]]] = {t: [] for t in topics}
+        for topic in self.msgs:
+            probe.node.create_subscription(msg_type, topic,
+                                           lambda m, t=topic: self._add(t, m), RECORDING)
+
+    def _add(self, topic: str, msg: Any) -> None:
+        with self._lock:
+            self.msgs[topic].append((time.monotonic(), msg))
+
+    def snapshot(self, topic: str | None = None) -> Any:
+        """A copy of one topic's [(t, msg)], or of every topic's {topic: [(t, msg)]}."""
+        with self._lock:
+            if topic is not None:
+                return list(self.msgs[topic])
+            return {t: list(v) for t, v in self.msgs.items()}
+
+    def labels_since(self, t0: float, topic: str) -> list[str]:
+        """System 1's safety-state labels (`layout.dim[0].label`) received at or after t0."""
+        return [m.layout.dim[0].label for t, m in self.snapshot(topic) if t >= t0]
+
+    def count(self, label: str | None = None, after: float = 0.0) -> int:
+        """Messages on all topics received after `after`, with that label if given."""
+        return sum(1 for got in self.snapshot().values() for t, m in got
+                   if t > after and (label is None or m.layout.dim[0].label == label))
 
 
 def assert_commands_safe(emb: Any, recorded: Mapping[str, Sequence[tuple[float, Any]]],

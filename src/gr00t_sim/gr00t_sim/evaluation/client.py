@@ -38,6 +38,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from gr00t_common.probe import RECORDING
 from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SimState
@@ -122,8 +123,10 @@ class Evaluation:
             raise ValueError(f"embodiment {emb.name} has no forward_command controller; the "
                              "simulator only serves forward_command controllers")
         self.command_topic = forward[0].topic
+        # Commands with a deep history: a stalled probe thread must not drop any, or the
+        # counts and the smoothness figures (successive commands compared) go wrong.
         node.create_subscription(Float64MultiArray, self.command_topic, self._on_command,
-                                 reliable)
+                                 RECORDING)
         # Every arm controller's commands, for the smoothness figures: (joints, [(t, data)]).
         arms = [c for c in forward if "arm" in c.name] or forward
         self.arm_commands: dict[str, tuple[list[str], list[tuple[float, list[float]]]]] = {
@@ -132,7 +135,7 @@ class Evaluation:
         for topic in self.arm_commands:
             node.create_subscription(Float64MultiArray, topic,
                                      lambda msg, topic=topic: self._on_arm_command(topic, msg),
-                                     reliable)
+                                     RECORDING)
         node.create_subscription(ActionChunk, "/gr00t/action_chunk", self._on_chunk, reliable)
         node.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))

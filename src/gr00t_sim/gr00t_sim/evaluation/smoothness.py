@@ -4,6 +4,10 @@ gr00t-eval recorded, and the times chunks arrived.
 Commands are compared only within runs of consecutive ticks (receive gaps under 1.5 control
 periods, as `gr00t_testing.assert_commands_safe` does); differences use the nominal control
 period dt, since System 1's limiter steps once per tick and receive times only add jitter.
+The messages carry no sequence number, so this needs a recording that loses none: gr00t-eval
+subscribes with `gr00t_common.probe.RECORDING` (a command dropped while the recording thread
+catches up would make its neighbours look successive, and a one-tick skip at speed v reads as
+an acceleration of v / dt).
 With x_k the k-th command of a run:
 
 - `rms_jerk` (units/s^3): root mean square of (x_k - 3 x_{k-1} + 3 x_{k-2} - x_{k-3}) / dt^3;
