@@ -97,11 +97,11 @@ class FakeRunner:
         return noise
 
 
-def plan_once(sampling, runner, stamp, latency_s, value=5.0, seq=1):
+def plan_once(sampling, runner, stamp, latency_s, value=5.0, seq=1, instruction_id=0):
     """One plan through RtcSampling: (the chunk as published, its frozen_until)."""
     noise = np.full((H, A_MAX), value, np.float32)
     rows = sampling.sample(runner, np.zeros(3, np.float32), noise, stamp=stamp, action_dt=DT,
-                           latency_s=latency_s)
+                           latency_s=latency_s, instruction_id=instruction_id)
     new = Chunk(stamp, DT, np.zeros(A), rows[:, :A].astype(np.float64), seq=seq)
     return sampling.finish(new)
 
@@ -174,6 +174,27 @@ def test_in_a_hold_the_prediction_is_the_held_command_alone() -> None:
     assert runner.calls[-1] == ("plain",)
     with pytest.raises(ValueError, match="beta"):
         RtcSampling(link, FakeProcessor(), beta=-1.0)
+
+
+def test_plans_for_a_replaced_instruction_are_not_predicted() -> None:
+    # The loop refuses a plan made for an instruction other than the newest tokens', so the
+    # next instruction's first plan must not guide towards the old one's untaken plans.
+    link, runner = RtcLink(), FakeRunner()
+    loop = RtcExecutor(link)
+    sampling = RtcSampling(link, FakeProcessor(), beta=5.0)
+    start = np.array([0.5, -0.5])
+    loop.reset(start)
+    old, until = plan_once(sampling, runner, stamp=1.0, latency_s=0.06, value=9.0, seq=1,
+                           instruction_id=1)
+    plan_once(sampling, runner, stamp=1.03, latency_s=0.06, seq=2, instruction_id=2)
+    _, target, _, _ = runner.calls[-1]
+    assert np.allclose(target[:, :A], 2.0 * start)  # the loop's constant alone
+    # The same plan under the instruction still in force is predicted.
+    plan_once(sampling, runner, stamp=1.03, latency_s=0.06, seq=3, instruction_id=1)
+    _, target, _, _ = runner.calls[-1]
+    expected = SplicedSource.constant(start).then(old, until, 1.03)
+    assert np.allclose(target[:, :A], 2.0 * expected.at_many(1.03 + DT * np.arange(H)))
+    assert not np.allclose(target[:, :A], 2.0 * start)
 
 
 def test_rtc_prefix_method_gives_the_frozen_rows_up_to_the_trained_count() -> None:

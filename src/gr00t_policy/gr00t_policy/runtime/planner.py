@@ -118,7 +118,7 @@ class FreshSampling:
     name = "fresh"
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
-               action_dt: float, latency_s: float) -> np.ndarray:
+               action_dt: float, latency_s: float, instruction_id: int = 0) -> np.ndarray:
         """Normalized padded rows (H, A_max)."""
         return runner.sample(state, noise)
 
@@ -200,8 +200,8 @@ class Planner:
         noise *= np.float32(self.noise_scale)  # exact for 1
         t0 = time.monotonic()
         actions = self.sampling.sample(self.runner, self._state, noise, stamp=state.stamp,
-                                       action_dt=self.action_dt,
-                                       latency_s=latency_s)  # (H, A_max) normalized
+                                       action_dt=self.action_dt, latency_s=latency_s,
+                                       instruction_id=self.instruction_id)  # (H, A_max)
         latency = time.monotonic() - t0
         rows = self.processor.unpad_actions(actions)  # (H, A)
         if not np.isfinite(rows).all():

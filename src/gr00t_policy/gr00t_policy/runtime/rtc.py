@@ -196,38 +196,42 @@ class RtcSampling:
         self.beta = float(beta)
         self.method = method
         self.prefix_rows = int(prefix_rows)
-        # (seq, frozen_until, chunk, the loop's reset count then) of recent plans
-        self._mine: collections.deque[tuple[int, float, Chunk, int]] = collections.deque(
+        # (seq, frozen_until, chunk, the loop's reset count then, instruction id) of recent
+        # plans
+        self._mine: collections.deque[tuple[int, float, Chunk, int, int]] = collections.deque(
             maxlen=MAX_PENDING)
-        self._pending: tuple[int, np.ndarray | None, int] | None = None
+        self._pending: tuple[int, np.ndarray | None, int, int] | None = None
         self.last_frozen_rows = 0  # d of the newest plan (diagnostics)
 
     @staticmethod
-    def _predicted(ex: Executed, mine: Any, now: float) -> SplicedSource | None:
+    def _predicted(ex: Executed, mine: Any, now: float,
+                   instruction_id: int) -> SplicedSource | None:
         """What the loop will command: its source, then the plans it has not taken yet that
-        were made since its last reset."""
+        were made since its last reset for the instruction in force (the loop refuses a plan
+        made for a replaced instruction, `CommandLoop`)."""
         if ex.source is None:
             return None
         chain = ex.source
-        for seq, switch, chunk, resets in mine:
-            if seq > ex.seq and resets == ex.resets:
+        for seq, switch, chunk, resets, instruction in mine:
+            if seq > ex.seq and resets == ex.resets and instruction == instruction_id:
                 chain = chain.then(chunk, switch, now)
         return chain
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
-               action_dt: float, latency_s: float) -> np.ndarray:
-        """Normalized padded rows (H, A_max), planned on from what the loop will command."""
+               action_dt: float, latency_s: float, instruction_id: int = 0) -> np.ndarray:
+        """Normalized padded rows (H, A_max), planned on from what the loop will command;
+        `instruction_id`: the instruction of the tokens this plan is made with."""
         ex = self.link.executed  # read once: one consistent value
-        chain = self._predicted(ex, self._mine, stamp)
+        chain = self._predicted(ex, self._mine, stamp, instruction_id)
         horizon = runner.horizon
         d = frozen_rows(latency_s, action_dt, horizon)
         if chain is None:
-            self._pending = (d, None, ex.resets)
+            self._pending = (d, None, ex.resets, instruction_id)
             return runner.sample(state, noise)
         times = stamp + action_dt * np.arange(horizon)  # (H,)
         y_raw = chain.at_many(times)  # (H, A) what the loop will command at each row
         target = self.processor.actions(y_raw)  # (H, A_max)
-        self._pending = (d, y_raw, ex.resets)
+        self._pending = (d, y_raw, ex.resets, instruction_id)
         if self.method == "prefix":  # the frozen rows execute as predicted: give them
             return runner.sample_prefix(state, noise, target, min(d, self.prefix_rows))
         s = horizon - int(np.count_nonzero(times <= chain.covered_until))
@@ -240,13 +244,13 @@ class RtcSampling:
         time from which the loop follows it (`Plan.frozen_until`)."""
         if self._pending is None:
             raise RuntimeError("RtcSampling.finish() without sample()")
-        d, y_raw, resets = self._pending
+        d, y_raw, resets, instruction_id = self._pending
         self._pending = None
         if y_raw is not None:
             rows = chunk.rows.copy()  # (H, A)
             rows[:d] = y_raw[:d]
             chunk = Chunk(chunk.stamp, chunk.action_dt, chunk.start, rows, seq=chunk.seq)
         switch = chunk.stamp + d * chunk.action_dt
-        self._mine.append((chunk.seq, switch, chunk, resets))
+        self._mine.append((chunk.seq, switch, chunk, resets, instruction_id))
         self.last_frozen_rows = d
         return chunk, switch
