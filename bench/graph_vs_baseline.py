@@ -304,7 +304,6 @@ class StepSource:
     JointState carrying it (wall-clock seconds, the same clock the nodes stamp with)."""
 
     def __init__(self, probe: Any, emb: Any, joint: str) -> None:
-        from gr00t_testing import RELIABLE
         from sensor_msgs.msg import Image, JointState
 
         names = list(emb.monitored_joints)

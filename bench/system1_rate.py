@@ -136,7 +136,7 @@ def main() -> int:
                 time.sleep(args.warmup)
                 with lock:
                     start_cmd, start_chunk = len(commands), len(chunks)
-                t_start, w_start = time.monotonic(), time.time()
+                t_start = time.monotonic()
                 n_diag_start = len(diags)
                 time.sleep(args.seconds)
                 t_end = time.monotonic()

@@ -208,7 +208,7 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
 def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             task: str | None = None) -> Streams:
     """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``)."""
-    yaml_fix = f"record it (gr00t-record records every topic the embodiment YAML names)"
+    yaml_fix = "record it (gr00t-record records every topic the embodiment YAML names)"
     state_msgs = _require(bag, topics.joint_states, f"joint states of embodiment {emb.name!r}",
                           f"{yaml_fix}, or pass --joint-states-topic TOPIC", (JOINT_STATE,))
     state_t, state, nan_states = _joint_series(
