@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gr00t_testing import (AUTOSTART, RELIABLE, NodeProcess, RosProbe, assert_commands_safe,
-                           make_checkpoint_for, wait_until)
+from gr00t_testing import (AUTOSTART, RELIABLE, CommandRecorder, NodeProcess, RosProbe,
+                           assert_commands_safe, make_checkpoint_for, wait_until)
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
@@ -95,16 +95,11 @@ class Robot:
     def __init__(self, probe: RosProbe, emb: EmbodimentConfig) -> None:
         from gr00t_msgs.msg import EmbeddingTokens
         from sensor_msgs.msg import Image, JointState
-        from std_msgs.msg import Float64MultiArray
-
         self.probe, self.emb = probe, emb
         self.lock = threading.Lock()
         self.measured = positions_inside_limits(emb, seed=3)
-        self.commands: dict[str, list] = {c.topic: [] for c in emb.controllers}
+        self.recorder = CommandRecorder(probe, [c.topic for c in emb.controllers])
         self.tokens: list[tuple[float, float]] = []  # (receive monotonic, stamp age at receipt)
-        for c in emb.controllers:
-            probe.node.create_subscription(Float64MultiArray, c.topic,
-                                           lambda m, t=c.topic: self._command(t, m), RELIABLE)
         probe.node.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens",
                                        self._tokens, RELIABLE)
         self.js_pub = probe.publisher(JointState, "/joint_states")
@@ -122,10 +117,6 @@ class Robot:
 
     def _now_s(self) -> float:
         return self.probe.node.get_clock().now().nanoseconds * 1e-9
-
-    def _command(self, topic: str, msg) -> None:
-        with self.lock:
-            self.commands[topic].append((time.monotonic(), msg))
 
     def _tokens(self, msg) -> None:
         age = self._now_s() - stamp_to_seconds(msg.header.stamp)
@@ -155,8 +146,7 @@ class Robot:
 
     # -- queries -------------------------------------------------------------------------
     def topic_commands(self, topic: str, after: float = 0.0) -> list:
-        with self.lock:
-            return [(t, m) for t, m in self.commands[topic] if t > after]
+        return [(t, m) for t, m in self.recorder.snapshot(topic) if t > after]
 
     def first_labelled(self, label: str, after: float):
         """(receive time, msg) of the first command labelled `label` after `after`."""

@@ -49,10 +49,9 @@ def measured_positions(emb, seed: int = 3) -> dict[str, float]:
 
 def assert_per_tick_limit(received, step: np.ndarray, dt: float, name: str) -> None:
     """Per-tick change within the velocity limit, on pairs of commands known to be
-    consecutive ticks. A command lost from a KEEP_LAST history on a loaded machine needs the
-    probe stalled for many periods, so a loss shows as a receive gap of several periods:
-    pairs under two periods apart are consecutive. Most pairs must qualify, so the check
-    cannot go vacuous."""
+    consecutive ticks. The recording loses no command (`CommandRecorder`'s deep history), so
+    a receive gap of two periods or more is a pause in publishing: pairs under two periods
+    apart are consecutive. Most pairs must qualify, so the check cannot go vacuous."""
     t = np.array([r for r, _ in received])
     values = np.array([m.data for _, m in received])  # (N, n)
     consecutive = np.diff(t) < 2.0 * dt

@@ -31,8 +31,9 @@ The loop and the planner run in different threads. The loop owns what is execute
 seq of the newest plan in it and how often it was reset, through an `RtcLink`. The planner
 predicts what the loop will command as that source followed by its own plans the loop has
 not taken yet (each switching at its frozen_until; one plan is always on its way), counting
-only plans made since the loop's last reset: in a hold the loop resets every tick, so each
-plan then starts from the held command alone. A plan the loop skips (two plans between
+only plans made since the loop's last reset (in a hold the loop resets every tick, so each
+plan then starts from the held command alone) and for the instruction it plans for (the loop
+refuses a plan made for a replaced instruction). A plan the loop skips (two plans between
 ticks) only differs from the prediction between its switch time and the next plan's,
 where consecutive plans agree by construction.
 """
