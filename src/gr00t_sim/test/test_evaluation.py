@@ -43,8 +43,9 @@ def sample(task: Task, palm: np.ndarray, target: np.ndarray, t: float, seed: int
            reset_count: int = 1) -> Snapshot:
     """A /gr00t_sim/state sample judging `task` with its palm at `palm` (the sim's criterion)."""
     verdict = judge(task, palm, target)
+    objects = {f"{task.color}_cube": np.asarray(target)} if task.kind == "touch" else {}
     return Snapshot(seed=seed, reset_count=reset_count, time_since_reset=t,
-                    palms={f"{task.side}_palm": np.asarray(palm)},
+                    objects=objects, palms={f"{task.side}_palm": np.asarray(palm)},
                     instruction=task.instruction, task_kind=task.kind,
                     success=verdict.success, margin=verdict.margin,
                     threshold=verdict.threshold)
@@ -131,6 +132,12 @@ def test_score_episode_over_a_recorded_state_sequence(world: SimWorld) -> None:
     assert score.first_success_s == pytest.approx(0.12)
     assert score.best == pytest.approx(0.03)
     assert score.samples == 6 and score.final == pytest.approx(0.12)
+    assert score.cube_moved == pytest.approx(0.0)
+    # The touch pushed the cube 2 cm along x by the last sample: the score says how far.
+    pushed = green + np.array([0.02, 0.0, 0.0])
+    moved = [*states[:-1], sample(Task.parse(touch), pushed + [0.0, 0.04, 0.0], pushed, 0.2)]
+    score = score_episode(touch, moved, seed=100_001)
+    assert score.cube_moved == pytest.approx(0.02) and score.success_at_end
     # Ending inside the radius: success at the end too.
     score = score_episode(touch, states[:4])
     assert score.success and score.success_at_end
@@ -159,7 +166,7 @@ def test_score_episode_over_a_recorded_state_sequence(world: SimWorld) -> None:
     lowered = shoulder - np.array([0.0, 0.0, 0.02])
     scored = score_episode(raise_left.instruction, [sample(raise_left, palm, lowered, 0.0)])
     assert scored.success
-    assert scored.best == pytest.approx(RAISE_HEIGHT + 0.01)
+    assert scored.best == pytest.approx(RAISE_HEIGHT + 0.01) and scored.cube_moved is None
     # Samples that judge another task than the episode's are a broken reset, not a score.
     with pytest.raises(ValueError, match="judge"):
         score_episode(raise_left.instruction, states)
@@ -290,6 +297,11 @@ def test_report_and_json_per_phrasing() -> None:
     assert plain.phrasing == task
     ended = dataclasses.replace(plain, final=0.215)
     assert "max height 0.300 m, at the end 0.215 m" in format_report(report_input([ended], [task]))
+    touch = "touch the red cube with your left hand"
+    pushed = EpisodeResult(0, 100_000, touch, 1, False, True, 1.2, 0.041, "min_distance_m", 30,
+                           3.0, 3.0, 1.0, 0.5, 0.0, final=0.058, cube_moved=0.017)
+    assert ("min dist 0.041 m (at 1.2 s), at the end 0.058 m, cube moved 0.017 m"
+            in format_report(report_input([pushed], [touch])))
     assert per_phrasing([plain], {task: [task]})[task][task]["episodes"] == 1
     rows = _with_vocabulary(table, {said[0]: [], said[1]: ["air"]})
     json.dumps(rows)

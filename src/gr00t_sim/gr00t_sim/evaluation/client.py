@@ -346,7 +346,8 @@ class Evaluation:
             success=score.success, success_at_end=score.success_at_end,
             first_success_s=score.first_success_s, best=score.best,
             best_kind=best_kind(task),
-            samples=score.samples, final=score.final, run_s=round(run_s, 3), sim_s=round(sim_s, 3),
+            samples=score.samples, final=score.final, cube_moved=score.cube_moved,
+            run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
             wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4),
             phrasing=said)

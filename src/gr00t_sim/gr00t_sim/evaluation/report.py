@@ -35,6 +35,8 @@ def format_report(r: dict[str, Any]) -> str:
         when = f" (at {e['first_success_s']:.1f} s)" if e["first_success_s"] is not None else ""
         if e.get("final") is not None:
             when += f", at the end {e['final']:.3f} m"
+        if e.get("cube_moved") is not None:
+            when += f", cube moved {e['cube_moved']:.3f} m"
         lines.append(f"{e['episode']:>3} {e['seed']:>7}  {e['instruction']:<42} "
                      f"{'yes' if e['success_at_end'] else 'no':>6} "
                      f"{'yes' if e['success'] else 'no':>8}  {best}{when}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from gr00t_common.stats import summary_ms
 from gr00t_sim.snapshot import Snapshot
 from gr00t_sim.tasks import RAISE_HEIGHT, TOUCH_RADIUS, Task, best_margin
@@ -39,7 +41,10 @@ class EpisodeScore:
     first_success_s: t_since_reset of the first successful sample (None if none);
     best: the best margin (touch: smallest distance, raise: largest height; None if no
     samples); samples: how many samples were scored; final: the margin at the last sample
-    (what the strict measure judged; None if no samples).
+    (what the strict measure judged; None if no samples); cube_moved: for a touch, how far the
+    named cube's centre moved from the first sample to the last, in m (a touch that pushes the
+    cube out of reach vs a palm that drifts off a cube standing still; None for a raise or
+    where the samples carry no cube position).
     """
 
     success: bool
@@ -48,6 +53,7 @@ class EpisodeScore:
     best: float | None
     samples: int
     final: float | None = None
+    cube_moved: float | None = None
 
 
 def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | None = None,
@@ -71,7 +77,17 @@ def score_episode(instruction: str, samples: Sequence[Snapshot], seed: int | Non
     ok = [bool(s.success) for s in kept]
     first = next((float(s.time_since_reset) for s in kept if s.success), None)
     best = best_margin(task.kind, [float(s.margin) for s in kept])
-    return EpisodeScore(any(ok), ok[-1], first, best, len(kept), float(kept[-1].margin))
+    return EpisodeScore(any(ok), ok[-1], first, best, len(kept), float(kept[-1].margin),
+                        _cube_moved(task, kept))
+
+
+def _cube_moved(task: Task, kept: Sequence[Snapshot]) -> float | None:
+    """How far the touch's cube moved between the first and last of `kept` (m), or None."""
+    name = f"{task.color}_cube"
+    if task.kind != "touch" or any(name not in s.objects for s in (kept[0], kept[-1])):
+        return None
+    return float(np.linalg.norm(np.asarray(kept[-1].objects[name])
+                                - np.asarray(kept[0].objects[name])))
 
 
 def percentiles_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
@@ -101,6 +117,7 @@ class EpisodeResult:
     # What System 2 read (gr00t-eval --instructions); the task's instruction when not given.
     phrasing: str = ""
     final: float | None = None  # the margin (distance or height) at the last sample
+    cube_moved: float | None = None  # touch: the named cube's displacement over the episode, m
 
     def __post_init__(self) -> None:
         if not self.phrasing:
