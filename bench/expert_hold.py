@@ -6,6 +6,7 @@
     python bench/expert_hold.py --touch-heights 0.027,0.035,0.040 --episodes 48
     python bench/expert_hold.py --set palm_roll_deg=0,20 --set wrist_shift=0.015,0.03
     python bench/expert_hold.py --embodiment config/apptronik_apollo.yaml
+    python bench/expert_hold.py --miss-cm 0,1,2 --set palm_roll_deg=25,45   # vs a policy's miss
 
 A policy imitates gr00t-collect's expert, so the expert's own strict success ("at the end")
 bounds what a policy can learn. For each expert geometry (--touch-heights values of
@@ -16,7 +17,9 @@ touch seeds from --seed for --episode-s simulated seconds (gr00t-eval's episode 
 prints:
 the palm-to-cube distance at the end (p50, max) and its share within the success radius,
 the nearest distance during the episode (p50), and how far the touched cube was pushed
-(p50, max), with the first robot body that touched it. ROS-free; one process.
+(p50, max), with the first robot body that touched it. --miss-cm asks how much placement
+error a geometry tolerates: a policy reaches the expert's spot only to within a centimetre
+or two. ROS-free; one process.
 """
 
 from __future__ import annotations
@@ -47,22 +50,13 @@ def touch_seeds(first: int, count: int) -> list[int]:
     return seeds
 
 
-def first_toucher(world, cube_body: str) -> str | None:
-    """The robot body in contact with `cube_body` now (not the table), or None."""
-    m, d = world.model, world.data
-    for c in d.contact[:d.ncon]:
-        names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
-                 for g in (c.geom1, c.geom2)]
-        if cube_body in names:
-            other = names[1] if names[0] == cube_body else names[0]
-            if other != "table":
-                return other
-    return None
-
-
-def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec) -> dict:
+def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec,
+        miss: float = 0.0) -> dict:
     """The expert with settings `expert` (over the robot's) on `rec`'s world, one touch per
-    seed; `rec` (a DemoRecorder) lends its world and timing only."""
+    seed; `rec` (a DemoRecorder) lends its world and timing only. With `miss` (m), the named
+    cube is moved that far sideways after the expert planned its motion, in a direction that
+    turns by a full circle over the seeds: the expert misses its target like a policy that
+    placed the palm `miss` off."""
     from gr00t_sim.collect import task_for_seed
     from gr00t_sim.expert import ScriptedExpert, expert_config
     from gr00t_sim.tasks import Task
@@ -76,6 +70,11 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec) -> di
         task = Task.parse(task_for_seed(seed))
         w.reset(seed)
         scripted.reset(task)
+        if miss:
+            angle = 2 * np.pi * len(final) / len(seeds)
+            adr = w.model.joint(f"{task.color}_cube_joint").qposadr[0]
+            w.data.qpos[adr:adr + 2] += miss * np.array([np.cos(angle), np.sin(angle)])
+            mujoco.mj_forward(w.model, w.data)
         start = w.cube_position(task.color).copy()
         best, toucher = np.inf, None
         for _ in range(steps):
@@ -84,7 +83,7 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec) -> di
             mujoco.mj_forward(w.model, w.data)
             best = min(best, float(np.linalg.norm(w.palm_position(task.side)
                                                   - w.cube_position(task.color))))
-            toucher = toucher or first_toucher(w, f"{task.color}_cube")
+            toucher = toucher or w.cube_toucher(task.color)
         final.append(float(np.linalg.norm(w.palm_position(task.side) - w.cube_position(task.color))))
         nearest.append(best)
         pushed.append(float(np.linalg.norm(w.cube_position(task.color) - start)))
@@ -109,6 +108,9 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=24, help="touch episodes per height")
     ap.add_argument("--seed", type=int, default=0, help="first seed (gr00t-collect's rule)")
     ap.add_argument("--episode-s", type=float, default=6.0)
+    ap.add_argument("--miss-cm", default="0",
+                    help="comma-separated placement errors to try: the cube moved this far "
+                         "sideways after the expert planned (a policy's miss; see run)")
     ap.add_argument("--embodiment", type=Path, default=REPO / "config" / "unitree_g1.yaml",
                     help="the robot (an embodiment YAML with a simulator section)")
     args = ap.parse_args()
@@ -137,10 +139,12 @@ def main() -> int:
     print("| expert (ExpertConfig; the robot's where not named) | held at the end "
           "| final distance p50 / max cm | nearest p50 cm | cube pushed p50 / max cm "
           "| first contact |\n|---|---|---|---|---|---|")
-    for values in itertools.product(*grid.values()):
+    misses = [float(x) for x in args.miss_cm.split(",")]
+    for values, miss in itertools.product(itertools.product(*grid.values()), misses):
         expert = dict(zip(grid, values))
-        r = run(expert, seeds, args.episode_s, rec)
+        r = run(expert, seeds, args.episode_s, rec, miss / 100)
         name = ", ".join(f"{k} {v:g}" for k, v in expert.items()) or "default"
+        name += f"; miss {miss:g} cm" if miss else ""
         contact = ", ".join(f"{k} {v}" for k, v in r["first_contact"].items())
         print(f"| {name} | {r['held_at_end']}/{r['episodes']} | {r['final_p50_cm']:.1f} / "
               f"{r['final_max_cm']:.1f} | {r['nearest_p50_cm']:.1f} | {r['pushed_p50_cm']:.1f} / "

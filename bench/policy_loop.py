@@ -21,7 +21,8 @@ path without its timing: System 2's BackboneRunner.encode, then System 1's Plann
 (normalize, pad, sample on the --backend runner, unnormalize), as bench/baseline_node.py
 uses them. Episodes, tasks and the success criterion are gr00t-eval's (task =
 tasks[seed % len(tasks)], gr00t_sim.world's success test at any step, and, strict, at the
-episode's last step). Prints one line per episode and the success rates per task kind;
+episode's last step). Prints one line per episode (a touch: also how far its cube was pushed
+and which body touched it first, when) and the success rates per task kind;
 exits 1 if no episode ran.
 """
 
@@ -123,6 +124,8 @@ def main() -> int:
         world.reset(seed)
         success, held, best = False, False, float("inf")
         near = {c: float("inf") for c in world.cube_positions()}  # closest approach per cube
+        cube0 = world.cube_positions()  # where the cubes stood at the reset
+        touched: tuple[str, float] | None = None  # the first body to touch the named cube, when
         target = world.joint_positions()[action_idx]  # (A,) held until the first chunk
         planned: dict[int, np.ndarray] = {}  # row -> target (A,)
         newest = None
@@ -147,13 +150,20 @@ def main() -> int:
                 for c, p in world.cube_positions().items():
                     near[c] = min(near[c], float(np.linalg.norm(palm - p)))
                 best = near[task.color]
+                if touched is None and (body := world.cube_toucher(task.color)):
+                    touched = (body, world.time)
             else:
                 best = min(best, -float(palm[2] - world.shoulder_position(task.side)[2]))
         results[task.kind].append(success)
         at_end[task.kind].append(held)
-        what = (f"min dist {best:.3f} m (closest to each cube: "
-                + ", ".join(f"{c} {d:.3f}" for c, d in near.items()) + ")"
-                if task.kind == "touch" else f"max height {-best:.3f} m")
+        if task.kind == "touch":
+            pushed = float(np.linalg.norm(world.cube_position(task.color) - cube0[task.color]))
+            what = (f"min dist {best:.3f} m, at the end {world.verdict(task).margin:.3f} m "
+                    "(closest to each cube: " + ", ".join(f"{c} {d:.3f}" for c, d in near.items())
+                    + f"); cube pushed {pushed:.3f} m, first touched by "
+                    + (f"{touched[0]} at {touched[1]:.2f} s" if touched else "nothing"))
+        else:
+            what = f"max height {-best:.3f} m"
         print(f"{seed}  {instruction:42s} {'yes' if success else 'no ':3s} "
               f"{'held' if held else '    '}  {what}", flush=True)
     camera.close()

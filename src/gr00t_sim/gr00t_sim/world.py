@@ -447,6 +447,19 @@ class SimWorld:
     def cube_positions(self) -> dict[str, np.ndarray]:
         return {c: self.cube_position(c) for c in CUBE_COLORS}
 
+    def cube_toucher(self, color: str) -> str | None:
+        """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo
+        name; None when only the table (or nothing) touches it."""
+        m, d, cube = self.model, self.data, f"{color}_cube"
+        for c in d.contact[:d.ncon]:
+            names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
+                     for g in (c.geom1, c.geom2)]
+            if cube in names:
+                other = names[1] if names[0] == cube else names[0]
+                if other not in ("table", "world"):
+                    return other
+        return None
+
     def palm_position(self, side: str) -> np.ndarray:
         """(3,) world position of a palm site (as of the last forward/step)."""
         return self.data.site_xpos[self._palm[side]].copy()

@@ -39,6 +39,26 @@ def test_pelvis_fixed_and_cubes_stay_on_the_table(world):
         assert cfg.cube_x[0] <= pos[0] <= cfg.cube_x[1]
 
 
+def test_cube_toucher_names_what_touches_a_cube_besides_the_table(world):
+    import mujoco
+
+    world.reset(5)
+    world.step(50)
+    assert all(world.cube_toucher(c) is None for c in CUBE_COLORS)  # the table only
+    m, d = world.model, world.data
+    red = m.joint("red_cube_joint").qposadr[0]
+    # Stacked 1 mm into the green cube: the green cube touches the red one.
+    d.qpos[red:red + 3] = world.cube_position("green") + [0.0, 0.0, 2 * world.cfg.cube_half_size
+                                                           - 0.001]
+    mujoco.mj_forward(m, d)
+    assert world.cube_toucher("red") == "green_cube"
+    # Centred on the left palm: a body of the left hand or wrist.
+    d.qpos[red:red + 3] = world.palm_position("left")
+    mujoco.mj_forward(m, d)
+    assert (world.cube_toucher("red") or "").startswith("left_")
+    world.reset(5)
+
+
 def test_reset_is_seeded(world):
     world.reset(11)
     a = world.cube_positions()
