@@ -54,7 +54,7 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec,
         miss: float = 0.0) -> dict:
     """The expert with settings `expert` (over the robot's) on `rec`'s world, one touch per
     seed; `rec` (a DemoRecorder) lends its world and timing only. With `miss` (m), the named
-    cube is moved that far sideways after the expert planned its motion, in a direction that
+    cube is moved that far horizontally after the expert planned its motion, in a direction that
     turns by a full circle over the seeds: the expert misses its target like a policy that
     placed the palm `miss` off."""
     from gr00t_sim.collect import task_for_seed
@@ -66,12 +66,12 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec,
                               expert_config(rec.world.sim, **expert))
     w, steps = rec.world, int(round(episode_s / emb.action_dt))
     final, nearest, pushed, held, touchers = [], [], [], 0, Counter()
-    for seed in seeds:
+    for k, seed in enumerate(seeds):
         task = Task.parse(task_for_seed(seed))
         w.reset(seed)
         scripted.reset(task)
         if miss:
-            angle = 2 * np.pi * len(final) / len(seeds)
+            angle = 2 * np.pi * k / len(seeds)
             adr = w.model.joint(f"{task.color}_cube_joint").qposadr[0]
             w.data.qpos[adr:adr + 2] += miss * np.array([np.cos(angle), np.sin(angle)])
             mujoco.mj_forward(w.model, w.data)
@@ -110,7 +110,7 @@ def main() -> int:
     ap.add_argument("--episode-s", type=float, default=6.0)
     ap.add_argument("--miss-cm", default="0",
                     help="comma-separated placement errors to try: the cube moved this far "
-                         "sideways after the expert planned (a policy's miss; see run)")
+                         "horizontally after the expert planned (a policy's miss; see run)")
     ap.add_argument("--embodiment", type=Path, default=REPO / "config" / "unitree_g1.yaml",
                     help="the robot (an embodiment YAML with a simulator section)")
     args = ap.parse_args()

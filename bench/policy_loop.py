@@ -21,8 +21,8 @@ path without its timing: System 2's BackboneRunner.encode, then System 1's Plann
 (normalize, pad, sample on the --backend runner, unnormalize), as bench/baseline_node.py
 uses them. Episodes, tasks and the success criterion are gr00t-eval's (task =
 tasks[seed % len(tasks)], gr00t_sim.world's success test at any step, and, strict, at the
-episode's last step). Prints one line per episode (a touch: also how far its cube was pushed
-and which body touched it first, when) and the success rates per task kind;
+episode's last step). Prints one line per episode (a touch: also the distance at the end, how far
+its cube was pushed and which body touched it first, when) and the success rates per task kind;
 exits 1 if no episode ran.
 """
 

@@ -449,15 +449,17 @@ class SimWorld:
 
     def cube_toucher(self, color: str) -> str | None:
         """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo
-        name; None when only the table (or nothing) touches it."""
+        name (its body id where unnamed); None when only the table or the floor (or nothing)
+        touches it."""
         m, d, cube = self.model, self.data, f"{color}_cube"
         for c in d.contact[:d.ncon]:
             names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
                      for g in (c.geom1, c.geom2)]
             if cube in names:
+                geom = c.geom2 if names[0] == cube else c.geom1
                 other = names[1] if names[0] == cube else names[0]
                 if other not in ("table", "world"):
-                    return other
+                    return other or f"body {m.geom_bodyid[geom]}"
         return None
 
     def palm_position(self, side: str) -> np.ndarray:
