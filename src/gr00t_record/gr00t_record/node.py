@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import importlib
 import re
-import signal
 import time
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from gr00t_common import plain_node
 from gr00t_common.params import declare_and_read
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
@@ -233,26 +231,13 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = RecorderNode()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            text = node.close_episode()
-            if text:
-                node.get_logger().info(f"shutdown: closed {text}")
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+    plain_node.run(RecorderNode, close=_close_episode, args=args)
+
+
+def _close_episode(node: RecorderNode) -> None:
+    text = node.close_episode()
+    if text:
+        node.get_logger().info(f"shutdown: closed {text}")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,17 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # the world is never rendered; set before mujoco
 
-import signal  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
+from gr00t_common import plain_node  # noqa: E402
 from gr00t_common.params import declare_and_read  # noqa: E402
 from gr00t_msgs.srv import ResetSim  # noqa: E402
 from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
@@ -149,23 +147,7 @@ class ExpertNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = ExpertNode()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+    plain_node.run(ExpertNode, args=args)
 
 
 if __name__ == "__main__":

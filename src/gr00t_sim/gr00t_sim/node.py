@@ -36,7 +36,6 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported (offscreen, no display)
 
-import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -44,7 +43,6 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
@@ -53,6 +51,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gr00t_msgs.msg import SimState  # noqa: E402
 from gr00t_msgs.srv import ResetSim  # noqa: E402
+from gr00t_common import plain_node  # noqa: E402
 from gr00t_common.params import declare_and_read  # noqa: E402
 from gr00t_sim.params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
@@ -286,25 +285,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = SimNode()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        # A second signal must not interrupt the orderly stop of the threads.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+    plain_node.run(SimNode, close=SimNode.close, args=args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""The spin loop of a plain (not lifecycle) node: the simulator, the expert, the recorder.
+
+`run` spins the node until Ctrl-C or SIGTERM, then stops it in order: further signals are
+ignored from then on (a second Ctrl-C must not cut a recorder's episode file or a
+simulator's threads in half), the node's own `close` runs, and the node, the executor and
+the context are torn down. System 1 and System 2 are lifecycle nodes and have their own
+loop (`gr00t_common.lifecycle.spin`).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import TypeVar
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+N = TypeVar("N", bound=Node)
+
+
+def run(make: Callable[[], N], close: Callable[[N], None] | None = None,
+        args: list[str] | None = None) -> None:
+    """Make the node with `make()` (after `rclpy.init(args)`), spin it until shutdown, then
+    `close(node)` with SIGINT/SIGTERM ignored, and destroy it."""
+    rclpy.init(args=args)
+    node: N | None = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = make()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if node is not None:
+            if close is not None:
+                close(node)
+            node.destroy_node()
+        executor.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()

@@ -1,0 +1,62 @@
+"""gr00t_common.plain_node.run: a real node in a child process, stopped by signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from rclpy.node import Node
+    from gr00t_common import plain_node
+
+    class Slow(Node):
+        def __init__(self):
+            super().__init__("plain_node_test")
+            self.create_timer(0.05, lambda: None)
+            print("spinning", flush=True)
+
+    def close(node):
+        print("closing", flush=True)
+        time.sleep(1.0)  # a second signal arrives meanwhile and must not cut this short
+        print("closed", node.get_name(), flush=True)
+
+    plain_node.run(Slow, close=close)
+    print("returned", flush=True)
+""")
+
+
+def _wait_for_line(proc: subprocess.Popen, line: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = proc.stdout.readline()
+        if not got:
+            break
+        seen.append(got.strip())
+        if got.strip() == line:
+            return seen
+    raise AssertionError(f"no {line!r} from the child within {timeout} s; it printed {seen}")
+
+
+def test_sigint_closes_the_node_and_a_second_ctrl_c_does_not_cut_it(ros_domain_id):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros_domain_id),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, "spinning", 60)
+        proc.send_signal(signal.SIGINT)
+        _wait_for_line(proc, "closing", 10)
+        proc.send_signal(signal.SIGINT)  # a second Ctrl-C: ignored during close
+        rest = proc.communicate(timeout=30)[0].split()
+        assert proc.returncode == 0, rest
+        assert " ".join(rest).startswith("closed plain_node_test returned"), rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
