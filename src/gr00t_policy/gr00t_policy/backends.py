@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
+from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_guided import cached_guided
@@ -82,22 +83,15 @@ class ActionHeadRunner(abc.ABC):
     supports_guidance: bool = False
     supports_prefix: bool = False
 
-    def __init__(
-        self,
-        *,
-        horizon: int,
-        max_state_dim: int,
-        max_action_dim: int,
-        num_tokens: int,
-        token_dim: int,
-        embodiment_slot: int,
-        num_steps: int,
-    ) -> None:
-        self.horizon = horizon
-        self.max_state_dim = max_state_dim
-        self.max_action_dim = max_action_dim
+    def __init__(self, cfg: ActionHeadConfig, *, num_tokens: int, embodiment_slot: int,
+                 num_steps: int) -> None:
+        """The static shapes every backend checks its inputs against: the head's config
+        (horizon, padded state/action widths, token width) and what this runner serves."""
+        self.horizon = cfg.action_horizon
+        self.max_state_dim = cfg.max_state_dim
+        self.max_action_dim = cfg.max_action_dim
         self.num_tokens = num_tokens
-        self.token_dim = token_dim
+        self.token_dim = cfg.cross_attention_dim
         self.embodiment_slot = embodiment_slot
         self.num_steps = num_steps
         self._has_conditioning = False
@@ -238,15 +232,8 @@ class TorchRunner(ActionHeadRunner):
     ) -> None:
         cfg = head.config
         _check_slot(embodiment_slot, cfg.num_embodiments)
-        super().__init__(
-            horizon=cfg.action_horizon,
-            max_state_dim=cfg.max_state_dim,
-            max_action_dim=cfg.max_action_dim,
-            num_tokens=num_tokens,
-            token_dim=cfg.cross_attention_dim,
-            embodiment_slot=embodiment_slot,
-            num_steps=num_steps,
-        )
+        super().__init__(cfg, num_tokens=num_tokens, embodiment_slot=embodiment_slot,
+                         num_steps=num_steps)
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for but torch sees no CUDA device")
@@ -362,16 +349,8 @@ class OnnxRuntimeRunner(ActionHeadRunner):
     ) -> None:
         import onnxruntime as ort
 
-        cfg = exported.config
-        super().__init__(
-            horizon=cfg.action_horizon,
-            max_state_dim=cfg.max_state_dim,
-            max_action_dim=cfg.max_action_dim,
-            num_tokens=exported.num_tokens,
-            token_dim=cfg.cross_attention_dim,
-            embodiment_slot=exported.slot,
-            num_steps=exported.num_steps,
-        )
+        super().__init__(exported.config, num_tokens=exported.num_tokens,
+                         embodiment_slot=exported.slot, num_steps=exported.num_steps)
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.num_threads = num_threads
@@ -542,8 +521,6 @@ def make_runner(
         ckpt_dir = Path(head_or_checkpoint).expanduser()
         if not (ckpt_dir / "config.json").is_file():
             raise ValueError(f"{ckpt_dir} is not a checkpoint directory (no config.json)")
-        from gr00t_policy.action_head_config import ActionHeadConfig
-
         cfg = ActionHeadConfig.from_dict(json.loads((ckpt_dir / "config.json").read_text())["action_head"])
         if num_tokens is None:
             num_tokens = _checkpoint_num_tokens(ckpt_dir)

@@ -45,16 +45,8 @@ class TensorRTRunner(ActionHeadRunner):
             ) from exc
         if not torch.cuda.is_available():
             raise RuntimeError("the tensorrt backend needs an NVIDIA GPU with CUDA")
-        cfg = exported.config
-        super().__init__(
-            horizon=cfg.action_horizon,
-            max_state_dim=cfg.max_state_dim,
-            max_action_dim=cfg.max_action_dim,
-            num_tokens=exported.num_tokens,
-            token_dim=cfg.cross_attention_dim,
-            embodiment_slot=exported.slot,
-            num_steps=exported.num_steps,
-        )
+        super().__init__(exported.config, num_tokens=exported.num_tokens,
+                         embodiment_slot=exported.slot, num_steps=exported.num_steps)
         self.device = torch.device(device)
         cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
         self._trt_logger = trt.Logger(trt.Logger.WARNING)
