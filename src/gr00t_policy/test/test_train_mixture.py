@@ -202,14 +202,18 @@ def test_mixture_file_and_flags(tmp_path):
         assert exit_info.value.code == 2
 
 
-def test_the_committed_mixture_names_robots_that_exist():
+@pytest.mark.parametrize("name, g1_weight", [("g1_apollo", 1.0), ("g1_apollo_g1_heavy", 2.0)])
+def test_the_committed_mixtures_name_robots_that_exist(name, g1_weight):
     from gr00t_policy.embodiment import load_embodiment
 
     repo = HERE.parents[2]
-    entries = read_mixture(repo / "config" / "mixtures" / "g1_apollo.yaml")
+    entries = read_mixture(repo / "config" / "mixtures" / f"{name}.yaml")
     robots = [load_embodiment(repo / e.embodiment) for e in entries]
     assert [r.name for r in robots] == ["unitree_g1", "apptronik_apollo"]
     assert len({r.slot for r in robots}) == 2
+    assert [e.weight for e in entries] == [g1_weight, 1.0]
+    assert [e.dataset for e in entries] == ["artifacts/data/g1_holds",
+                                            "artifacts/data/apollo_tabletop"]
 
 
 # -- per-trajectory selection and weights -------------------------------------------------------
