@@ -17,8 +17,13 @@ CHILD = textwrap.dedent("""
     class Slow(Node):
         def __init__(self):
             super().__init__("plain_node_test")
-            self.create_timer(0.05, lambda: None)
-            print("spinning", flush=True)
+            self.ticks = 0
+            self.create_timer(0.05, self.tick)
+
+        def tick(self):  # only a spinning node prints it: a signal before spin finds no node
+            self.ticks += 1
+            if self.ticks == 1:
+                print("spinning", flush=True)
 
     def close(node):
         print("closing", flush=True)
