@@ -72,9 +72,8 @@ def run(expert: dict[str, float], seeds: list[int], episode_s: float, rec,
         scripted.reset(task)
         if miss:
             angle = 2 * np.pi * k / len(seeds)
-            adr = w.model.joint(f"{task.color}_cube_joint").qposadr[0]
-            w.data.qpos[adr:adr + 2] += miss * np.array([np.cos(angle), np.sin(angle)])
-            mujoco.mj_forward(w.model, w.data)
+            w.place_cube(task.color, w.cube_position(task.color)
+                         + miss * np.array([np.cos(angle), np.sin(angle), 0.0]))
         start = w.cube_position(task.color).copy()
         best, toucher = np.inf, None
         for _ in range(steps):

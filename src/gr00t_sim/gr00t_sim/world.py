@@ -447,6 +447,13 @@ class SimWorld:
     def cube_positions(self) -> dict[str, np.ndarray]:
         return {c: self.cube_position(c) for c in CUBE_COLORS}
 
+    def place_cube(self, color: str, position: np.ndarray) -> None:
+        """Put a cube's centre at `position` (3,), its orientation kept, and update the
+        derived quantities (contacts, sites): for benches and tests that move a cube on purpose."""
+        adr = self._cube_qadr[color]
+        self.data.qpos[adr:adr + 3] = position
+        mujoco.mj_forward(self.model, self.data)
+
     def cube_toucher(self, color: str) -> str | None:
         """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo
         name (its body id where unnamed); None when only the table or the floor (or nothing)

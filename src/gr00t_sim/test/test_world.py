@@ -40,21 +40,16 @@ def test_pelvis_fixed_and_cubes_stay_on_the_table(world):
 
 
 def test_cube_toucher_names_what_touches_a_cube_besides_the_table(world):
-    import mujoco
-
     world.reset(5)
     world.step(50)
     assert all(world.cube_toucher(c) is None for c in CUBE_COLORS)  # the table only
-    m, d = world.model, world.data
-    red = m.joint("red_cube_joint").qposadr[0]
     # Stacked 1 mm into the green cube: the green cube touches the red one.
-    d.qpos[red:red + 3] = world.cube_position("green") + [0.0, 0.0, 2 * world.cfg.cube_half_size
-                                                           - 0.001]
-    mujoco.mj_forward(m, d)
+    stacked = world.cube_position("green") + [0.0, 0.0, 2 * world.cfg.cube_half_size - 0.001]
+    world.place_cube("red", stacked)
+    np.testing.assert_allclose(world.cube_position("red"), stacked)
     assert world.cube_toucher("red") == "green_cube"
     # Centred on the left palm: a body of the left hand or wrist.
-    d.qpos[red:red + 3] = world.palm_position("left")
-    mujoco.mj_forward(m, d)
+    world.place_cube("red", world.palm_position("left"))
     assert (world.cube_toucher("red") or "").startswith("left_")
     world.reset(5)
 
