@@ -7,7 +7,12 @@ carry System 1's safety state in `layout.dim[0].label`.
 
 - System 2 is killed (SIGKILL) mid-run: System 1 holds (`hold_stale_tokens`) within one
   control period (+ MARGIN_S) of its token staleness limit after the last token, and runs
-  again, with moving commands, once System 2 is restarted.
+  again, with moving commands, once System 2 is restarted. "Within one period" is checked
+  twice: by the tokens' age System 1 logs when it holds (its own clocks, exact), and end to
+  end by the probe's receive times, which also carry the probe's own scheduling: where the
+  probe's spin thread stalled between the last token and the hold (a gap in its receipts
+  of the 120 Hz commands), that stall is allowed on top. (CI once measured the pause's hold
+  2.15 s after the probe's last token, with neither figure to tell whose stall it was.)
 - System 2 is paused (SIGSTOP for 3 s, then SIGCONT): the same hold, and System 1 resumes only
   once a token computed after the pause has arrived (tokens from the old frames are stale by
   their stamps).
@@ -27,6 +32,7 @@ the limits under test only need to be known, not tight.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -156,6 +162,14 @@ class Robot:
                 return t, m
         return None
 
+    def probe_stall(self, start: float, end: float) -> float:
+        """Seconds the probe received no command in (start, end], beyond one period: System 1
+        publishes every period, so a longer gap in the receive times is the probe's (or the
+        machine's) stall, not System 1's (System 1's own log is checked for that)."""
+        times = [start] + [t for t, _ in self.topic_commands(self.emb.controllers[0].topic, start)
+                           if t <= end] + [end]
+        return max(0.0, max(np.diff(times)) - 1.0 / self.emb.rates.system1_hz)
+
     def last_token(self) -> tuple[float, float]:
         with self.lock:
             return self.tokens[-1]
@@ -190,6 +204,44 @@ def assert_moving(robot: Robot, after: float, seconds: float = 1.0) -> None:
     assert np.ptp(values, axis=0).max() > 1e-6, "commands do not move after resuming"
 
 
+# System 1's log of a hold on stale inputs from running, with the inputs' age then (a hold
+# can also follow another hold, e.g. when the probe itself stalls during one).
+HOLD_LOG = {"hold_stale_tokens":
+            re.compile(r"running -> hold_stale_tokens: tokens ([0-9.]+) s old"),
+            "hold_stale_state":
+            re.compile(r"running -> hold_stale_state: joint state ([0-9.]+) s old")}
+
+
+def system1_hold_age(system1: NodeProcess, hold: str, nth: int) -> float:
+    """The inputs' age System 1 logged at its `nth` (1-based) transition from running into
+    `hold`."""
+    pattern = HOLD_LOG[hold]
+    wait_until(lambda: len(pattern.findall(system1.output())) >= nth, 5,
+               f"System 1's log of {hold} number {nth}")
+    return float(pattern.findall(system1.output())[nth - 1])
+
+
+def assert_hold_on_time(robot: Robot, system1: NodeProcess, nth: int, after: float,
+                        what: str) -> None:
+    """System 1 held on stale tokens within one period (+ MARGIN_S) of the limit, by its own
+    log and end to end (the probe's stall allowed, see the module docstring), not early."""
+    period = 1.0 / robot.emb.rates.system1_hz
+    t_tok, age = robot.last_token()  # read late: one may still have been in flight
+    t_hold = robot.first_labelled("hold_stale_tokens", after)[0]
+    delay, stall = t_hold - t_tok, robot.probe_stall(t_tok, t_hold)
+    s1_age = system1_hold_age(system1, "hold_stale_tokens", nth)
+    # System 1 ages tokens by arrival and by header stamp (the camera frame's), so it holds
+    # at (stamp + limit): `age` (stamp age at arrival) earlier than arrival + limit.
+    print(f"System 2 {what}: hold {1e3 * delay:.1f} ms after the last token at the probe "
+          f"(probe stall {1e3 * stall:.1f} ms), tokens {1e3 * s1_age:.0f} ms old by System 1's "
+          f"log (limit {1e3 * TOKEN_STALE_S:.0f} ms, token stamp age at arrival "
+          f"{1e3 * age:.1f} ms, period {1e3 * period:.2f} ms)")
+    # The log rounds to the millisecond.
+    assert TOKEN_STALE_S - 1e-3 <= s1_age <= TOKEN_STALE_S + period + MARGIN_S, s1_age
+    assert delay <= TOKEN_STALE_S + period + MARGIN_S + stall, (delay, stall)
+    assert delay >= TOKEN_STALE_S - age - MARGIN_S, (delay, age)
+
+
 def stop_clean(node: NodeProcess) -> None:
     rc = node.stop(signal.SIGTERM)
     out = node.log_path.read_text(errors="replace")
@@ -214,17 +266,8 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                 t_kill = time.monotonic()
                 wait_until(lambda: robot.first_labelled("hold_stale_tokens", t_kill), 10,
                            "hold_stale_tokens after killing System 2")
-                t_tok, age = robot.last_token()  # read late: one may still have been in flight
+                assert_hold_on_time(robot, system1, 1, t_kill, "killed")
                 t_hold = robot.first_labelled("hold_stale_tokens", t_kill)[0]
-                delay = t_hold - t_tok
-                # System 1 ages tokens by arrival and by header stamp (the camera frame's), so
-                # it holds at (stamp + limit): `age` (stamp age at arrival) earlier than
-                # arrival + limit.
-                print(f"System 2 killed: hold {1e3 * delay:.1f} ms after the last token "
-                      f"(limit {1e3 * TOKEN_STALE_S:.0f} ms, token stamp age at arrival "
-                      f"{1e3 * age:.1f} ms, period {1e3 * period:.2f} ms)")
-                assert delay <= TOKEN_STALE_S + period + MARGIN_S, delay
-                assert delay >= TOKEN_STALE_S - age - MARGIN_S, (delay, age)
                 time.sleep(0.4)
                 held = [m for t, m in robot.topic_commands(emb.controllers[1].topic, t_hold)]
                 assert {m.layout.dim[0].label for m in held} == {"hold_stale_tokens"}
@@ -251,11 +294,7 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                 try:
                     wait_until(lambda: robot.first_labelled("hold_stale_tokens", t_stop), 10,
                                "hold_stale_tokens while System 2 is paused")
-                    t_tok, age = robot.last_token()
-                    delay = robot.first_labelled("hold_stale_tokens", t_stop)[0] - t_tok
-                    print(f"System 2 paused: hold {1e3 * delay:.1f} ms after the last token")
-                    assert TOKEN_STALE_S - age - MARGIN_S <= delay, (delay, age)
-                    assert delay <= TOKEN_STALE_S + period + MARGIN_S, delay
+                    assert_hold_on_time(robot, system1, 2, t_stop, "paused")
                     time.sleep(max(0.0, 3.0 - (time.monotonic() - t_stop)))
                 finally:
                     os.kill(restarted.proc.pid, signal.SIGCONT)
@@ -273,10 +312,15 @@ def test_kill_system2_and_stop_joint_states_hold_then_resume(ros_domain_id, chec
                 t_state = robot.last_state
                 wait_until(lambda: robot.first_labelled("hold_stale_state", t_state), 10,
                            "hold_stale_state")
-                delay = robot.first_labelled("hold_stale_state", t_state)[0] - t_state
+                t_hold = robot.first_labelled("hold_stale_state", t_state)[0]
+                delay, stall = t_hold - t_state, robot.probe_stall(t_state, t_hold)
+                s1_age = system1_hold_age(system1, "hold_stale_state", 1)
                 print(f"joint states stopped: hold {1e3 * delay:.1f} ms after the last one "
-                      f"(limit {1e3 * STATE_STALE_S:.0f} ms)")
-                assert STATE_STALE_S - 0.01 <= delay <= STATE_STALE_S + period + MARGIN_S, delay
+                      f"(probe stall {1e3 * stall:.1f} ms), {1e3 * s1_age:.0f} ms old by "
+                      f"System 1's log (limit {1e3 * STATE_STALE_S:.0f} ms)")
+                assert STATE_STALE_S - 1e-3 <= s1_age <= STATE_STALE_S + period + MARGIN_S, s1_age
+                assert STATE_STALE_S - 0.01 <= delay, delay
+                assert delay <= STATE_STALE_S + period + MARGIN_S + stall, (delay, stall)
                 robot.send_states.set()
                 t_back = time.monotonic()
                 t_run = wait_running(robot, t_back, (system1, restarted), 10,
