@@ -12,6 +12,9 @@ timers and threads and enables the publishers; deactivate stops them; cleanup re
 configure built. A node started alone stays unconfigured until a manager asks for a
 transition (`gr00t-bringup run`, the launch file, `ros2 lifecycle set`), as nav2 and
 ros2_control nodes do, unless it is started with `-p autostart:=true`.
+
+`ManagedNode` maps those transitions onto four methods a node writes (`_configure`,
+`_activate`, `_stop_activity`, `_release`); `run_managed` is the `main` of such a node.
 """
 
 from __future__ import annotations
@@ -20,20 +23,24 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import rclpy
 from rclpy.client import Client
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, TransitionCallbackReturn
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
+                             TransitionCallbackReturn)
 from rclpy.publisher import Publisher
 from rclpy.service import Service
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 
-from gr00t_common.params import Spec, declare, read
+from gr00t_common.params import ParameterError, Spec, declare, read
 
-__all__ = ["AUTOSTART", "EXIT_STARTUP_FAILED", "SPECS", "Entities", "TransitionCallbackReturn",
-           "autostart", "declare_autostart", "guarded", "spin"]
+__all__ = ["AUTOSTART", "EXIT_BAD_ARGUMENTS", "EXIT_STARTUP_FAILED", "SPECS", "Entities",
+           "ManagedNode", "TransitionCallbackReturn", "autostart", "declare_autostart",
+           "guarded", "run_managed", "spin"]
 
 EXIT_STARTUP_FAILED = 1
+EXIT_BAD_ARGUMENTS = 2  # rcl refused the command line (malformed --ros-args)
 
 AUTOSTART = Spec(
     "autostart", "bool", False,
@@ -150,3 +157,114 @@ class Entities:
             elif isinstance(e, Client):
                 node.destroy_client(e)
         return len(newer)
+
+
+class ManagedNode(LifecycleNode):
+    """A lifecycle node that writes its transitions as four methods:
+
+    - `_configure()`: read parameters, load models, create publishers, subscriptions and
+      services; an expected error (`EXPECTED_ERRORS`) fails the transition with its message.
+    - `_activate()`: start the timers and threads.
+    - `_stop_activity()`: stop them (joined: nothing is published once it returns); safe to
+      call when nothing runs.
+    - `_release()`: undo configure; this class's destroys every entity created since the
+      constructor (`Entities`), a subclass drops its models after calling it.
+
+    configure failing half-way releases; activate failing stops what it started; deactivate
+    stops; cleanup releases; shutdown and error do both. `_after_configure()` runs after a
+    successful configure. A subclass creates no publishers, subscriptions, services, timers
+    or clients in its constructor: cleanup would destroy them.
+    """
+
+    #: logged when the node is deactivated (a subclass says what stops with it)
+    deactivated_message = "deactivated"
+
+    def __init__(self, node_name: str, **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        self.autostart = declare_autostart(self)
+        self._configured = Entities(self)  # what configure creates, cleanup destroys
+
+    # -- what a subclass writes -------------------------------------------------------------
+    def _configure(self) -> None:
+        raise NotImplementedError
+
+    def _activate(self) -> None:
+        raise NotImplementedError
+
+    def _stop_activity(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        self._configured.destroy_newer()
+
+    def _after_configure(self) -> None:
+        """Runs once configure succeeded (default: nothing)."""
+
+    # -- the transitions --------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "configure", self._configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._release()
+            return result
+        self._after_configure()
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = guarded(self, "activate", self._activate)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self._stop_activity()
+            return result
+        return super().on_activate(state)  # enables the lifecycle publishers
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self.get_logger().info(self.deactivated_message)
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        return super().on_error(state)
+
+
+def run_managed(make: Callable[[], ManagedNode], name: str,
+                args: list[str] | None = None) -> int:
+    """The `main` of a managed node: run it until SIGINT/SIGTERM, then stop its activity
+    (joined) and destroy it. Returns the exit status: 0 after a clean stop,
+    `EXIT_STARTUP_FAILED` when it cannot start (a parameter refused in the constructor, or
+    with `autostart:=true` a failed configure/activate), `EXIT_BAD_ARGUMENTS` when rcl
+    refuses the command line. Without autostart the node waits unconfigured for a lifecycle
+    manager."""
+    logger = rclpy.logging.get_logger(name)
+    try:
+        rclpy.init(args=args)  # installs SIGINT/SIGTERM handlers that stop spin()
+    except Exception as exc:  # noqa: BLE001 - rcl refuses malformed --ros-args (RCLError)
+        logger.fatal(f"cannot start: invalid command-line arguments: {exc}")
+        return EXIT_BAD_ARGUMENTS
+    node: ManagedNode | None = None
+    try:
+        try:
+            node = make()
+        except ParameterError as exc:
+            logger.fatal(f"cannot start: {exc}")
+            return EXIT_STARTUP_FAILED
+        if node.autostart and not autostart(node):
+            return EXIT_STARTUP_FAILED
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        spin(node, executor)
+        return 0
+    finally:
+        if node is not None:
+            node._stop_activity()
+            node.destroy_node()
+        rclpy.try_shutdown()

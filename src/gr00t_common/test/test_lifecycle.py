@@ -1,6 +1,7 @@
-"""gr00t_common.lifecycle and lifecycle_client on a small real lifecycle node in this process:
-guarded transitions, release of what configure built, the spin loop that survives an
-impossible transition id, and the client's transition / get_state."""
+"""gr00t_common.lifecycle and lifecycle_client on a small real ManagedNode in this process:
+guarded transitions, which of the node's methods each transition runs, release of what
+configure built, the spin loop that survives an impossible transition id, and the client's
+transition / get_state."""
 
 from __future__ import annotations
 
@@ -12,41 +13,54 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.lifecycle import TransitionCallbackReturn
 from std_msgs.msg import String
 
-from gr00t_common.lifecycle import Entities, declare_autostart, guarded, spin
+from gr00t_common.lifecycle import ManagedNode, spin
 from gr00t_common.lifecycle_client import LifecycleClient, get_state, transition
 from gr00t_common.probe import RosProbe
 
 TARGET = "/lifecycle_test"
 
 
-class Managed(LifecycleNode):
-    """configure creates a publisher, a subscription and a timer, then fails when asked to."""
+class Managed(ManagedNode):
+    """configure creates a publisher, a subscription and a timer, then fails when asked to;
+    activate fails when asked to. `calls` lists the methods the transitions ran."""
 
     def __init__(self, context: Context) -> None:
         super().__init__("lifecycle_test", context=context)
-        self.autostart = declare_autostart(self)
         self.fail_with: type[BaseException] | None = None
+        self.fail_activate = False
         self.released = 0
-        self._configured = Entities(self)
+        self.calls: list[str] = []
+
+    def _count(self) -> int:
+        return len([*self.publishers, *self.subscriptions, *self.timers])
 
     def _configure(self) -> None:
+        self.calls.append("configure")
         self.pub = self.create_lifecycle_publisher(String, "/lifecycle_test/out", 10)
         self.create_subscription(String, "/lifecycle_test/in", lambda _m: None, 10)
         self.create_timer(10.0, lambda: None)
         if self.fail_with is not None:
             raise self.fail_with("the checkpoint is broken")
 
-    def on_configure(self, state):
-        result = guarded(self, "configure", self._configure)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self.released += self._configured.destroy_newer()
-        return result
+    def _after_configure(self) -> None:
+        self.calls.append("after_configure")
 
-    def on_error(self, state):
-        return TransitionCallbackReturn.SUCCESS
+    def _activate(self) -> None:
+        self.calls.append("activate")
+        if self.fail_activate:
+            raise RuntimeError("the camera is gone")
+
+    def _stop_activity(self) -> None:
+        self.calls.append("stop")
+
+    def _release(self) -> None:
+        self.calls.append("release")
+        before = self._count()
+        super()._release()
+        self.released += before - self._count()
 
 
 @pytest.fixture
@@ -93,6 +107,24 @@ def test_unexpected_error_is_an_error_transition_back_to_unconfigured(managed):
     assert node.trigger_configure() == TransitionCallbackReturn.ERROR
     assert node._state_machine.current_state[1] == "unconfigured"  # on_error said SUCCESS
     assert node.released == 3
+
+
+def test_each_transition_runs_its_methods(managed):
+    node, _ = managed
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node.fail_activate = True
+    assert node.trigger_activate() == TransitionCallbackReturn.FAILURE  # stays inactive
+    node.fail_activate = False
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert node.calls == ["configure", "after_configure", "activate", "stop", "activate",
+                          "stop", "release"]
+    assert node.released == 3
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # again after cleanup
+    assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+    assert node.calls[-2:] == ["stop", "release"]
+    assert node.released == 6
 
 
 def test_client_transitions_and_an_impossible_id_does_not_kill_the_node(managed):

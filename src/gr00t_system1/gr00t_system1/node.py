@@ -39,16 +39,12 @@ import sys
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
-from gr00t_common.lifecycle import (EXIT_STARTUP_FAILED, Entities, autostart,
-                                    declare_autostart, guarded, spin)
+from gr00t_common.lifecycle import ManagedNode, run_managed
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
@@ -82,58 +78,27 @@ REFUSAL_COUNTERS = (
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
-class System1Node(LifecycleNode):
+class System1Node(ManagedNode):
     """A managed node: configure loads the embodiment and the runner and wires the topics,
     activate starts the loop and the threads, deactivate stops them (module docstring)."""
 
+    deactivated_message = "deactivated: no commands are published; controllers keep their " \
+                          "last target"
+
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        self.autostart = declare_autostart(self)
         self.enabled = False
         self.worker: InferenceWorker | None = None
         self.timer = self.diag_timer = None
-        self._configured = Entities(self)  # what configure creates, cleanup destroys
 
-    # -- lifecycle transitions -----------------------------------------------------------
+    # -- lifecycle transitions (gr00t_common.lifecycle.ManagedNode) ------------------------
 
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = guarded(self, "configure", self._configure)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self._release()
-            return result
+    def _after_configure(self) -> None:
         # Everything allocated so far (models, sessions, messages types) lives until cleanup:
         # move it out of the garbage collector's sight, so that a full collection, which
         # stops every thread, only walks what the loop allocates afterwards.
         gc.collect()
         gc.freeze()
-        return super().on_configure(state)
-
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = guarded(self, "activate", self._activate)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self._stop_activity()
-            return result
-        return super().on_activate(state)  # enables the lifecycle publishers
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self.get_logger().info("deactivated: no commands are published; controllers keep "
-                               "their last target")
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self._release()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self._release()
-        return super().on_error(state)
 
     def _activate(self) -> None:
         # A fresh loop: its first publishing tick starts the limiter from the measured
@@ -168,7 +133,7 @@ class System1Node(LifecycleNode):
     def _release(self) -> None:
         """Destroy what configure created (publishers, subscriptions, service) and drop the
         models; the node is unconfigured again."""
-        self._configured.destroy_newer()
+        super()._release()
         for name in ("decoders", "planner", "mailbox", "loop", "token_gate", "state_gate",
                      "chunk_pub", "diag_pub", "rtc_link"):
             self.__dict__.pop(name, None)
@@ -471,37 +436,15 @@ class System1Node(LifecycleNode):
         else:
             self.get_logger().info(text)
 
-    def shutdown(self) -> None:
-        """Stop the timers and the inference thread (before the node is destroyed)."""
-        self._stop_activity()
-
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; exit status 0 on a clean stop, 1 when it cannot
-    start (a bad `autostart` value, or with `autostart:=true` a failed configure/activate).
-    Without autostart it waits unconfigured for a lifecycle manager."""
+    """Run the node until SIGINT/SIGTERM (`gr00t_common.lifecycle.run_managed`: 0 on a clean
+    stop, 1 when it cannot start, 2 on a malformed command line). Without autostart it waits
+    unconfigured for a lifecycle manager."""
     # The inference thread runs Python between onnxruntime calls; a short GIL switch interval
     # bounds how long the control timer can wait for the GIL (default 5 ms).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    rclpy.init(args=args)  # installs SIGINT/SIGTERM handlers that stop spin()
-    node: System1Node | None = None
-    try:
-        try:
-            node = System1Node()
-        except params.ParameterError as exc:
-            rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
-            return EXIT_STARTUP_FAILED
-        if node.autostart and not autostart(node):
-            return EXIT_STARTUP_FAILED
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        spin(node, executor)
-        return 0
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_managed(System1Node, NODE_NAME, args)
 
 
 if __name__ == "__main__":

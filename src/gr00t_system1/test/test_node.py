@@ -273,6 +273,17 @@ def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, para
     assert rc != 0 and needle in out, out[-2000:]
 
 
+def test_malformed_command_line_exits_2_without_a_traceback(checkpoint, ros_domain_id,
+                                                           tmp_path):
+    # rcl itself refuses a parameter value it cannot parse (a control character).
+    node = start_node(tmp_path, checkpoint, "chunk_mode:=ensemble\u0007")
+    rc = node.proc.wait(START_TIMEOUT)
+    out = node.output()
+    node.stop()
+    assert rc == 2, out[-2000:]
+    assert "invalid command-line arguments" in out and "Traceback" not in out, out[-2000:]
+
+
 def test_mismatched_tokens_are_refused_naming_both_values(checkpoint, onnx_cache, ros_domain_id,
                                                          tmp_path):
 

@@ -44,17 +44,13 @@ import sys
 import threading
 import time
 
-import rclpy
 from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from gr00t_common.lifecycle import (EXIT_STARTUP_FAILED, Entities, autostart,
-                                    declare_autostart, guarded, spin)
+from gr00t_common.lifecycle import ManagedNode, run_managed
 from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
 from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
@@ -65,7 +61,7 @@ from gr00t_system2.diagnostics import System2Health, summarize
 from gr00t_system2.frames import FrameStore, NoveltyGate, Snapshot
 from gr00t_system2.image import ImageError, check_message, message_to_rgb, resize_rgb
 from gr00t_system2.instruction import Decision, InstructionState
-from gr00t_system2.params import ParameterError, System2Params, declare_and_read
+from gr00t_system2.params import System2Params, declare_and_read
 from gr00t_common.tokens import TokenError, pack_tokens
 
 NODE_NAME = "gr00t_system2"
@@ -93,54 +89,21 @@ class StartupError(RuntimeError):
     warm-up); the message is the reason."""
 
 
-class System2Node(LifecycleNode):
+class System2Node(ManagedNode):
     """GR00T System 2: cameras + instruction -> EmbeddingTokens (see module docstring)."""
+
+    deactivated_message = "deactivated: no tokens are published"
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        self.autostart = declare_autostart(self)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._new_frame = threading.Event()  # the converter stored frames the tick can use
         self._converter: FrameConverter | None = None  # one per activation (a thread runs once)
         self._diag_timer = None
         self.context.on_shutdown(self._stop.set)  # SIGINT/SIGTERM: stop before rcl goes away
-        self._configured = Entities(self)  # what configure creates, cleanup destroys
 
-    # -- lifecycle transitions -----------------------------------------------------------
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = guarded(self, "configure", self._configure)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self._release()
-            return result
-        return super().on_configure(state)
-
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = guarded(self, "activate", self._activate)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self._stop_activity()
-            return result
-        return super().on_activate(state)  # enables the lifecycle publishers
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self.get_logger().info("deactivated: no tokens are published")
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self._release()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_activity()
-        self._release()
-        return super().on_error(state)
-
+    # -- lifecycle transitions (gr00t_common.lifecycle.ManagedNode) ------------------------
     def _activate(self) -> None:
         self._gate = NoveltyGate()  # the first tick publishes, also on the frames seen before
         self._started = time.monotonic()
@@ -172,7 +135,7 @@ class System2Node(LifecycleNode):
 
     def _release(self) -> None:
         """Destroy what configure created and drop the backbone: unconfigured again."""
-        self._configured.destroy_newer()
+        super()._release()
         for name in ("encoder", "instructions", "frames", "_tokens_pub", "_diag_pub"):
             self.__dict__.pop(name, None)
 
@@ -491,33 +454,10 @@ class System2Node(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; exit code 1 when it cannot start (a bad
-    `autostart` value, or with `autostart:=true` a failed configure/activate), 2 on
-    malformed arguments. Without autostart it waits unconfigured for a lifecycle manager."""
-    logger = rclpy.logging.get_logger(NODE_NAME)
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # rcl refuses malformed --ros-args (RCLError)
-        logger.error(f"cannot start: invalid command-line arguments: {exc}")
-        return 2
-    node: System2Node | None = None
-    code = 0
-    try:
-        node = System2Node()
-        if node.autostart and not autostart(node):
-            code = EXIT_STARTUP_FAILED
-        else:
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            spin(node, executor)
-    except ParameterError as exc:
-        logger.error(f"cannot start: {exc}")
-        code = EXIT_STARTUP_FAILED
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    """Run the node until SIGINT/SIGTERM (`gr00t_common.lifecycle.run_managed`: 0 on a clean
+    stop, 1 when it cannot start, 2 on a malformed command line). Without autostart it waits
+    unconfigured for a lifecycle manager."""
+    return run_managed(System2Node, NODE_NAME, args)
 
 
 if __name__ == "__main__":
