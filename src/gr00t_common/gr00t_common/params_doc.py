@@ -31,7 +31,8 @@ NODES = (
      ("gr00t_system2.params", LIFECYCLE)),
     ("gr00t_system1", "System 1: joint states and tokens in, controller commands out",
      ("gr00t_system1.params", LIFECYCLE)),
-    ("gr00t_sim", "The MuJoCo Unitree G1 tabletop simulator", "gr00t_sim.params"),
+    ("gr00t_sim", "The MuJoCo tabletop simulator (the robot of the embodiment's "
+     "`simulator:` section)", "gr00t_sim.params"),
     ("gr00t_expert", "The scripted expert commanding the simulator (gr00t_sim.expert_node)",
      "gr00t_sim.expert_params"),
     ("gr00t_record", "gr00t-record: an embodiment's topics into one rosbag2 MCAP bag per "

@@ -1,4 +1,5 @@
-"""``gr00t-eval``: closed-loop evaluation of a checkpoint on the MuJoCo G1 through the real graph.
+"""``gr00t-eval``: closed-loop evaluation of a checkpoint in the MuJoCo tabletop (G1 or
+Apollo, `--embodiment`) through the real graph.
 
     gr00t-eval --episodes 8 --seed 100000 [--checkpoint DIR] [--embodiment unitree_g1]
                [--episode-s 6] [--tasks all|touch|raise] [--instructions FILE]
