@@ -26,6 +26,9 @@ import math
 import numpy as np
 
 _EPS = 1e-12
+# Below this speed (units/s) a joint counts as at rest: stopping from it changes the
+# velocity by less than any acceleration limit times a control period.
+REST_SPEED = 1e-6
 
 
 def _stopping_speed(distance: np.ndarray, accel: np.ndarray, dt: float) -> np.ndarray:
@@ -91,6 +94,15 @@ class CommandLimiter:
         self.last = self.clamp(measured)
         self.last_velocity = np.zeros_like(self.last)
         return self.last.copy()
+
+    @property
+    def moving(self) -> bool:
+        """Whether a joint with an acceleration limit still has velocity: stopping it now, by
+        publishing nothing more, would change its velocity in one step (a joint without one
+        may stop at once)."""
+        if self.last_velocity is None:
+            return False
+        return bool((np.abs(self.last_velocity[self._bounded]) > REST_SPEED).any())
 
     def stopping_point(self) -> np.ndarray:
         """Where the last command comes to rest if System 1 brakes at once, as hard as the

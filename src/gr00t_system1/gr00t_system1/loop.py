@@ -8,13 +8,19 @@ decisions live here so they are unit tested without DDS:
    is never taken);
 2. the `Supervisor` picks the state (RUNNING, HOLD_*, WAITING, DISABLED);
 3. on the first publishing tick after enabling, the limiter and the chunk executor start
-   from the measured position (no jump);
+   from the measured position (no jump), unless the loop published on the tick before (it
+   was braking after a disable): then they go on from the last command and its velocity;
 4. RUNNING: a new plan goes to the chunk executor (`gr00t_policy.runtime.execution`: the
    chunk mode, e.g. a cross-fade) and its command is the target;
    HOLD_*: where the last command comes to rest when braking at the acceleration limits
    (`hold_last_command`, and every fault) or the measured position (`hold_measured`) is the
    target;
 5. the `CommandLimiter` makes the target safe; that is the command.
+6. Disabled (or waiting) after publishing while moving: the loop keeps publishing, towards
+   where the last command comes to rest when braking at the acceleration limits, until it
+   is at rest (`brake`), then publishes nothing: a forward-command controller holds its
+   last target, and that target then stands still instead of stopping dead mid-motion.
+   (The node brakes the same way when it is deactivated.)
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ class CommandLoop:
         self.now = float("-inf")  # node-clock time of the tick in progress
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
+        self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
+        self._published_at = float("-inf")  # node-clock time of the last command returned
 
     def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
                     mono: float) -> Plan | None:
@@ -132,10 +140,18 @@ class CommandLoop:
         ))
         if not s.publishes:
             self.executor.clear()
-            return TickResult(s, None, None)
+            command = self.brake()
+            if command is not None:
+                self._published_at = now
+            return TickResult(s, command, None)
+        self._brake_target = None
         if not previous.publishes:
-            # (Re)armed: start from the measured position so enabling never jumps.
-            start = self.limiter.reset(state.command_positions)
+            if now - self._published_at <= 2.5 * self.limiter.dt:
+                # Re-enabled while braking: go on from the last command and its velocity.
+                start = self.limiter.last.copy()
+            else:
+                # (Re)armed: start from the measured position so enabling never jumps.
+                start = self.limiter.reset(state.command_positions)
             self.executor.reset(start[: self._action_dim])
         swapped = None
         if s == SafetyState.RUNNING:
@@ -160,10 +176,22 @@ class CommandLoop:
                     self._hold_target = self.limiter.stopping_point()
             target = self._hold_target
         command = self.limiter.apply(target)
+        self._published_at = now
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    def brake(self) -> np.ndarray | None:
+        """One command of braking to rest: towards where the last command comes to rest at
+        the acceleration limits (fixed when braking starts), within every limit; None once
+        it is at rest (or before any command). The loop calls it while it does not publish
+        otherwise; the node calls it when it is deactivated."""
+        if not self.limiter.moving:
+            return None
+        if self._brake_target is None:
+            self._brake_target = self.limiter.stopping_point()
+        return self.limiter.apply(self._brake_target)
 
     @property
     def _action_dim(self) -> int:

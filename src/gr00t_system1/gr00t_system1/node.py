@@ -9,8 +9,9 @@ safety, chunk, execution, rtc). A managed (lifecycle) node (gr00t_common.lifecyc
   unconfigured.
 - activate: a fresh control loop, the inference thread and the control and diagnostics
   timers; chunks and diagnostics are published. Commands follow `/gr00t/enable`.
-- deactivate: the timers and the inference thread stop before the transition returns: no
-  command after it (the controllers keep their last target). Activating again starts a new
+- deactivate: commands brake a moving arm to rest within the acceleration limits (label
+  "deactivating"), then the timers and the inference thread stop before the transition
+  returns: no command after it (the controllers keep their last target, standing still). Activating again starts a new
   control loop, so the first command starts from the measured position, as enabling does.
 - cleanup / shutdown: everything configure built is released.
 
@@ -23,9 +24,10 @@ Threads while active:
   replan_period_ms) with the newest tokens and publishes each chunk on /gr00t/action_chunk.
 
 `/gr00t/enable` is the fast switch inside the active state: disabled (`/gr00t/enable` false,
-or `start_enabled` false at configure) means no commands are published at all while the
-node stays active, plans and publishes chunks; the robot's controllers keep their last
-target. Enabling starts the rate limiter from the measured position, so the first commands
+or `start_enabled` false at configure) means no commands are published while the node stays
+active, plans and publishes chunks, once a moving arm has been braked to rest (commands
+labelled "disabled", within the acceleration limits); the robot's controllers keep that last
+target. Enabled again while braking, the commands go on from the braking ones. Enabling starts the rate limiter from the measured position, so the first commands
 move away from where the robot is. The flag is kept across deactivate/activate (set at
 configure from `start_enabled`); it can be set in any state once configured, and commands
 flow only when the node is active AND enabled. Deactivate is the full stop.
@@ -120,8 +122,10 @@ class System1Node(ManagedNode):
                              else "disabled, no commands until /gr00t/enable true"))
 
     def _stop_activity(self) -> None:
-        """Stop the timers, then the inference thread. Ticks run on this executor thread, so
-        no command is published once this returns."""
+        """Brake to rest, then stop the timers and the inference thread. Ticks run on this
+        executor thread, so no command is published once this returns."""
+        if self.timer is not None and self.context.ok():
+            self._brake_to_rest()
         for timer in (self.timer, self.diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
@@ -129,6 +133,31 @@ class System1Node(ManagedNode):
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+
+    def _brake_to_rest(self) -> None:
+        """Publish the loop's braking commands, one a control period, until the last command
+        is at rest (`CommandLoop.brake`; at most the longest velocity / acceleration limit
+        ratio, plus a margin): deactivating while the arm moves leaves the controllers a
+        target that stands still, not one that stops dead. Nothing when at rest already."""
+        lim = self.loop.limiter
+        ratio = np.where(np.isfinite(lim.acceleration), lim.velocity / lim.acceleration, 0.0)
+        deadline = time.monotonic() + float(ratio.max()) + 10 * self.period
+        next_tick = time.monotonic()
+        braked = 0
+        while time.monotonic() < deadline:
+            command = self.loop.brake()
+            if command is None:
+                break
+            now = self._now()
+            path = (np.array([self.period]), command[None, :]) if self._needs_path else None
+            for d in self.decoders:
+                d.publish(command, path, seconds_to_stamp(now), "deactivating")
+            self.commands += 1
+            braked += 1
+            next_tick += self.period
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+        if braked:
+            self.get_logger().info(f"braked to rest in {braked} commands before stopping")
 
     def _release(self) -> None:
         """Destroy what configure created (publishers, subscriptions, service) and drop the

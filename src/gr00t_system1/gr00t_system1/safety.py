@@ -18,7 +18,7 @@ from dataclasses import dataclass
 class SafetyState(enum.Enum):
     """What System 1 does this tick."""
 
-    DISABLED = "disabled"  # /gr00t/enable false: nothing is published
+    DISABLED = "disabled"  # /gr00t/enable false: nothing is published (once braked to rest)
     WAITING = "waiting"  # enabled, but no fresh state / tokens / first plan yet: nothing published
     RUNNING = "running"  # following the newest plan
     HOLD_STALE_STATE = "hold_stale_state"  # /joint_states older than state_staleness_s

@@ -20,8 +20,9 @@ STATE_S, TOKENS_S = 0.05, 0.5
 class Sim:
     """Drives a CommandLoop with a clock, inputs and plans that the test controls."""
 
-    def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3)):
-        lim = CommandLimiter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), VEL, TICK)
+    def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3), accel=None):
+        lim = CommandLimiter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), VEL, TICK,
+                             acceleration=accel)
         self.loop = CommandLoop(lim, Supervisor(STATE_S, TOKENS_S),
                                 executor=CrossfadeExecutor(0.1), on_stale=on_stale)
         self.t = 100.0
@@ -165,6 +166,64 @@ def test_disable_publishes_nothing_and_re_enable_restarts_from_measured():
     sim.feed_plan([0.0, 0.0])
     r = sim.tick()
     assert np.abs(r.command - sim.measured).max() <= VEL[0] * TICK + 1e-12
+
+
+ACCEL = np.array([5.0, 5.0])  # rad/s^2: from 1 rad/s, 0.2 s (24 ticks) to rest
+
+
+def moving_sim(ticks=60):
+    """Running with acceleration limits, at full speed towards (0.9, -0.9)."""
+    sim = Sim(accel=ACCEL, measured=(-0.9, 0.9))
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, -0.9])
+    commands = []
+    for _ in range(ticks):
+        sim.feed_state()  # fresh inputs: RUNNING throughout
+        sim.feed_tokens()
+        commands.append(sim.tick().command)
+    assert np.allclose(np.abs(np.diff(commands[-2:], axis=0)) / TICK, VEL), "not at speed"
+    return sim, commands
+
+
+def assert_within_limits(commands):
+    """Every step within the velocity limit, every velocity change within a * dt."""
+    x = np.array(commands)
+    v = np.diff(x, axis=0) / TICK
+    assert (np.abs(v) <= VEL + 1e-9).all()
+    assert (np.abs(np.diff(v, axis=0)) <= ACCEL * TICK + 1e-9).all(), np.diff(v, axis=0)
+
+
+def test_disable_while_moving_brakes_to_rest_then_publishes_nothing():
+    sim, commands = moving_sim()
+    braking = []
+    for _ in range(40):
+        r = sim.tick(enabled=False)
+        assert r.state == SafetyState.DISABLED
+        if r.command is None:
+            break
+        braking.append(r.command)
+    # 1 rad/s at 5 rad/s^2: 24 ticks, plus the last few that land softly on the target.
+    assert 24 <= len(braking) <= 32, len(braking)
+    assert_within_limits(commands + braking)
+    assert np.allclose(braking[-1], braking[-2], atol=1e-6 * TICK), "not at rest"
+    assert all(sim.tick(enabled=False).command is None for _ in range(5))
+    # At rest already: disabling publishes nothing at all.
+    sim2, _ = running_sim()
+    assert sim2.tick(enabled=False).command is None  # no acceleration limits: stops at once
+
+
+def test_re_enable_while_braking_goes_on_from_the_last_command():
+    sim, commands = moving_sim()
+    braking = [sim.tick(enabled=False).command for _ in range(5)]
+    assert all(c is not None for c in braking)
+    sim.measured = np.array([-0.5, 0.5])  # the measurement lags the commands
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, -0.9])
+    after = [sim.tick().command for _ in range(10)]
+    assert all(c is not None for c in after)
+    assert_within_limits(commands + braking + after)
 
 
 def test_plan_path_is_safe_and_starts_one_period_ahead():

@@ -18,8 +18,8 @@ import pytest
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
-                           backbone_id, change_state, lifecycle_state, scale_action_decoder,
-                           wait_until)
+                           assert_commands_safe, backbone_id, change_state, lifecycle_state,
+                           scale_action_decoder, wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -409,6 +409,13 @@ def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measure
                 assert not late or max(late) <= dt + slack, f"commands after deactivate: {late}"
                 assert len(chunks) <= n_chunks + 1, "planning went on while inactive"
                 assert lifecycle_state(probe, "/gr00t_system1") == "inactive"
+                # The random policy keeps the arms moving: deactivate first braked them to
+                # rest (labelled "deactivating"), so the last target stands still.
+                for c in emb.controllers:
+                    got = [m for t, m in rec.snapshot(c.topic) if t <= t_reply + slack]
+                    assert got[-1].layout.dim[0].label == "deactivating", c.name
+                    last, before = np.array(got[-1].data), np.array(got[-2].data)
+                    assert np.abs(last - before).max() <= 1e-6, (c.name, before, last)
 
                 # While inactive the robot settles elsewhere; activating again starts the
                 # commands there, not where they were before.
@@ -419,8 +426,13 @@ def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measure
                 assert_first_commands_at(feeder.measured, t_again)
             finally:
                 feeder.stop()
+        # Every command, the braking ones included, within the velocity and acceleration
+        # limits of the one before (the reactivation's jump to the new measured position
+        # follows a gap, which the check does not count as consecutive).
+        assert_commands_safe(emb, rec.snapshot(), dt)
         out = node.output()
         assert "deactivated: no commands are published" in out
+        assert "braked to rest in" in out
         assert out.count("activated: enabled") == 2
     finally:
         stop_ok(node)

@@ -56,6 +56,7 @@ RESEND_LATE_S = 10.0
 
 log = logging.getLogger(__name__)
 
+QUIET_S = 0.2  # no command for this long after disabling: System 1 is quiet
 SETTLE_TOLERANCE_M = 0.02  # palms at rest after a reset move less than this while settling
 
 
@@ -107,6 +108,7 @@ class Evaluation:
         self.enabled_s = 0.0
         self.enabled_sim_s = 0.0
         self.n_commands = self.n_chunks = self.n_tokens = 0
+        self.last_command_at = float("-inf")  # monotonic receipt of the newest command
         self.s1_latency: list[float] = []
         self.s2_latency: list[float] = []
         self.token_age: list[float] = []
@@ -153,6 +155,7 @@ class Evaluation:
     # -- subscriptions (probe thread) --------------------------------------------------------
     def _on_command(self, msg: Any) -> None:
         with self._lock:
+            self.last_command_at = time.monotonic()
             if self.window is not None and self.window.enabled:
                 self.n_commands += 1
 
@@ -293,7 +296,11 @@ class Evaluation:
         task = Task.parse(instruction)
         window = _Window(episode, seed, instruction, said, task)
         self.set_enabled(False)
-        time.sleep(0.2)  # commands already in flight land before the reset
+        # Disabled, System 1 first brakes a moving arm to rest (at most ~0.12 s on our
+        # robots), then goes quiet: reset only once no command came for QUIET_S, so neither
+        # braking commands nor ones in flight land on the new scene.
+        self.wait(lambda: time.monotonic() - self.last_command_at >= QUIET_S, self.timeout_s,
+                  "System 1 to stop commanding after /gr00t/enable false")
         with self._lock:
             self.window, self.phase = window, "reset"
         reply = self.reset_sim(seed, instruction)
