@@ -146,6 +146,11 @@ class ForwardCommandDecoder(Decoder):
 class JointTrajectoryDecoder(Decoder):
     """trajectory_msgs/JointTrajectory for joint_trajectory_controller (`~/joint_trajectory`).
 
+    Each message is the loop's safe path (`CommandLoop.path`): the current command one
+    period ahead, the chunk's rows after it, then points that brake to rest, so a controller
+    that gets no newer message (System 1 stopped or stalled) ends the trajectory standing
+    still rather than stopping dead from the chunk's speed.
+
     Params:
         every_n_ticks: publish every n-th control tick (default 1: every tick).
     """

@@ -158,9 +158,39 @@ class CommandLimiter:
         within the velocity and acceleration limits over its time gap, starting from `last`
         and its velocity.
         """
+        return self._walk(times, rows, t0)[0]
+
+    def path_to_rest(self, times: np.ndarray, rows: np.ndarray, t0: float,
+                     gap: float) -> tuple[np.ndarray, np.ndarray]:
+        """`limit_path`, then points `gap` apart that brake it to rest at the acceleration
+        limits: (times (N + R,), rows (N + R, A)). A trajectory controller that gets no newer
+        message runs the path to its end and stops there; ending at rest, it stops within
+        the limits instead of dead from full speed. N may be 0 (a path from `last` alone)."""
+        if not (math.isfinite(gap) and gap > 0):
+            raise ValueError(f"gap must be finite and > 0, got {gap}")
+        out, prev, vel, prev_t = self._walk(times, rows, t0)
+        target = self.clamp(np.where(self._bounded, prev + vel * np.abs(vel) / (2 * self._accel),
+                                     prev))  # (A,) where braking at once comes to rest
+        ratio = np.where(self._bounded, self.velocity / self._accel, 0.0)
+        most = int(math.ceil(float(ratio.max()) / gap)) + 8  # bound: the soft landing's ticks
+        tail_t, tail = [], []
+        while (np.abs(vel[self._bounded]) > REST_SPEED).any() and len(tail) < most:
+            prev, vel = self._step(prev, vel, target, gap)
+            prev_t += gap
+            tail_t.append(prev_t)
+            tail.append(prev)
+        if not tail:
+            return np.asarray(times, dtype=np.float64), out
+        return (np.concatenate([np.asarray(times, dtype=np.float64), tail_t]),
+                np.vstack([out, np.array(tail)]))
+
+    def _walk(self, times: np.ndarray, rows: np.ndarray,
+              t0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The safe path (N, A) from `last` and its velocity, and where it ends: (rows, end
+        position, end velocity, end time)."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.limit_path() before reset(measured)")
-        rows = np.asarray(rows, dtype=np.float64)  # (N, A)
+        rows = np.asarray(rows, dtype=np.float64).reshape(len(times), self.dim)  # (N, A)
         out = np.empty_like(rows)
         prev, vel, prev_t = self.last, self.last_velocity, float(t0)
         for k in range(rows.shape[0]):
@@ -171,4 +201,4 @@ class CommandLimiter:
                 prev, vel = self._step(prev, vel, target, gap)
             out[k] = prev
             prev_t = t
-        return out
+        return out, prev, vel, prev_t

@@ -202,14 +202,16 @@ class CommandLoop:
 
         The first point is the current command at `lead_s` (one control period); then the
         newest chunk's row times after that, with what the chunk mode commands there
-        (`ChunkExecutor.future`), each clamped and velocity-limited from the previous.
-        In a hold (or before the first chunk) it is the current command alone.
+        (`ChunkExecutor.future`), each clamped and velocity-limited from the previous. In a
+        hold (or before the first chunk) it is the current command alone. Either way it ends
+        with the points that brake it to rest (`CommandLimiter.path_to_rest`), so a
+        trajectory controller left without newer messages stops within the limits.
         """
         last = self.limiter.last
         if last is None:
             raise RuntimeError("CommandLoop.path() before the first published command")
-        times = np.array([lead_s])
-        rows = last[None, :]
+        ahead_t, ahead = np.zeros(0), np.zeros((0, last.shape[0]))
+        gap = lead_s
         future = (self.executor.future(now) if self.supervisor.state == SafetyState.RUNNING
                   else None)
         if future is not None:
@@ -218,7 +220,8 @@ class CommandLoop:
             if keep.any():
                 held = np.broadcast_to(self.held_posture, (int(keep.sum()), self.held_posture.size))
                 ahead = np.hstack([future_rows[keep], held])  # (N, A + H)
-                safe = self.limiter.limit_path(future_t[keep], ahead, t0=lead_s)
-                times = np.concatenate([times, future_t[keep]])  # (N,)
-                rows = np.vstack([rows, safe])  # (N, A)
-        return times, rows
+                ahead_t = future_t[keep]  # (N,)
+                gap = float(np.diff(ahead_t)[-1]) if ahead_t.size > 1 else lead_s
+        # The first point: where the current command goes on to at lead_s (at rest: itself).
+        times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=lead_s, gap=gap)
+        return np.concatenate([[lead_s], times]), np.vstack([last[None, :], rows])

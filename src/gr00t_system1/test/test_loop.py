@@ -236,6 +236,33 @@ def test_plan_path_is_safe_and_starts_one_period_ahead():
     assert (steps <= VEL * np.diff(times)[:, None] + 1e-12).all()
 
 
+def assert_path_ends_at_rest_within_limits(sim, times, rows):
+    v = np.diff(rows, axis=0) / np.diff(times)[:, None]  # (N-1, A)
+    v = np.vstack([sim.loop.limiter.last_velocity, v])  # the command's own velocity first
+    gaps = np.diff(np.concatenate([[0.0], times]))[1:]
+    assert (np.abs(v) <= VEL + 1e-9).all()
+    assert (np.abs(np.diff(v, axis=0)) <= ACCEL * gaps[:, None] + 1e-9).all()
+    assert np.abs(v[-1]).max() <= 1e-6, f"the path ends moving at {v[-1]}"
+
+
+def test_a_trajectory_path_ends_at_rest_running_and_holding():
+    # Running at full speed towards (0.9, -0.9), short of it: the chunk's last row is
+    # reached moving; the path goes on past it, braking, and ends at rest.
+    sim, _ = moving_sim(ticks=30)
+    times, rows = sim.loop.path(sim.t, TICK)
+    assert (np.diff(times) > 0).all() and rows[0].tolist() == sim.loop.limiter.last.tolist()
+    assert len(times) > 17  # the chunk's rows ahead plus the braking tail
+    assert_path_ends_at_rest_within_limits(sim, times, rows)
+    # Holding (stale tokens) while still braking: the path is the braking itself.
+    for _ in range(70):
+        sim.feed_state()
+        r = sim.tick()
+    assert r.state == SafetyState.HOLD_STALE_TOKENS and sim.loop.limiter.moving
+    times, rows = sim.loop.path(sim.t, TICK)
+    assert len(times) > 1
+    assert_path_ends_at_rest_within_limits(sim, times, rows)
+
+
 def test_a_plan_for_a_replaced_instruction_is_never_taken():
     # A slow head's plan in flight when a new instruction's tokens arrive carries the old
     # instruction: enabling for a new episode must wait for a plan of the new one, not
