@@ -110,9 +110,17 @@ class CommandLimiter:
         target of a hold that stops the arm without overshooting and coming back."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.stopping_point() before reset(measured)")
-        v = self.last_velocity
-        travel = v * np.abs(v) / (2.0 * self._accel)  # (A,) continuous braking distance
-        return self.clamp(np.where(self._bounded, self.last + travel, self.last))
+        return self._rest_point(self.last, self.last_velocity)
+
+    def _rest_point(self, pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
+        """Where (pos, vel) comes to rest braking at the acceleration limits (A,)."""
+        travel = vel * np.abs(vel) / (2.0 * self._accel)  # (A,) continuous braking distance
+        return self.clamp(np.where(self._bounded, pos + travel, pos))
+
+    @property
+    def longest_stop_s(self) -> float:
+        """Seconds the slowest joint takes to brake from its velocity limit to rest."""
+        return float(np.where(self._bounded, self.velocity / self._accel, 0.0).max())
 
     def _step(self, last: np.ndarray, vel: np.ndarray, target: np.ndarray,
               dt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -169,10 +177,8 @@ class CommandLimiter:
         if not (math.isfinite(gap) and gap > 0):
             raise ValueError(f"gap must be finite and > 0, got {gap}")
         out, prev, vel, prev_t = self._walk(times, rows, t0)
-        target = self.clamp(np.where(self._bounded, prev + vel * np.abs(vel) / (2 * self._accel),
-                                     prev))  # (A,) where braking at once comes to rest
-        ratio = np.where(self._bounded, self.velocity / self._accel, 0.0)
-        most = int(math.ceil(float(ratio.max()) / gap)) + 8  # bound: the soft landing's ticks
+        target = self._rest_point(prev, vel)  # (A,) where braking at once comes to rest
+        most = int(math.ceil(self.longest_stop_s / gap)) + 8  # bound: the soft landing's ticks
         tail_t, tail = [], []
         while (np.abs(vel[self._bounded]) > REST_SPEED).any() and len(tail) < most:
             prev, vel = self._step(prev, vel, target, gap)

@@ -139,9 +139,7 @@ class System1Node(ManagedNode):
         is at rest (`CommandLoop.brake`; at most the longest velocity / acceleration limit
         ratio, plus a margin): deactivating while the arm moves leaves the controllers a
         target that stands still, not one that stops dead. Nothing when at rest already."""
-        lim = self.loop.limiter
-        ratio = np.where(np.isfinite(lim.acceleration), lim.velocity / lim.acceleration, 0.0)
-        deadline = time.monotonic() + float(ratio.max()) + 10 * self.period
+        deadline = time.monotonic() + self.loop.limiter.longest_stop_s + 10 * self.period
         next_tick = time.monotonic()
         braked = 0
         while time.monotonic() < deadline:
