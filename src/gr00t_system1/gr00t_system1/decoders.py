@@ -14,8 +14,9 @@ Built in:
   size differs from its joint count). `layout.dim[0]` is labelled with the System 1 safety
   state ("running", "hold_stale_state", ...); the controller ignores the layout.
 - `joint_trajectory`: trajectory_msgs/JointTrajectory for joint_trajectory_controller's
-  `~/joint_trajectory` topic: the current command one control period ahead, then the rest of
-  the newest chunk, every point clamped and velocity-limited. The header stamp is zero
+  `~/joint_trajectory` topic: the newest chunk's rows from one control period ahead, on the
+  chunk's own times, then points braking to rest (`CommandLoop.path`), every point clamped
+  and velocity- and acceleration-limited from the current command. The header stamp is zero
   ("start on receipt") so the controller's clock need not match ours.
 - `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
 
@@ -146,10 +147,11 @@ class ForwardCommandDecoder(Decoder):
 class JointTrajectoryDecoder(Decoder):
     """trajectory_msgs/JointTrajectory for joint_trajectory_controller (`~/joint_trajectory`).
 
-    Each message is the loop's safe path (`CommandLoop.path`): the current command one
-    period ahead, the chunk's rows after it, then points that brake to rest, so a controller
-    that gets no newer message (System 1 stopped or stalled) ends the trajectory standing
-    still rather than stopping dead from the chunk's speed.
+    Each message is the loop's safe path (`CommandLoop.path`): the chunk's rows from one
+    period ahead on their own times (a hold: braking from the current command), then points
+    that brake to rest, so a controller that gets no newer message (System 1 stopped or
+    stalled) ends the trajectory standing still rather than stopping dead from the chunk's
+    speed; sent every n-th tick, it runs on at the plan's speed in between.
 
     Params:
         every_n_ticks: publish every n-th control tick (default 1: every tick).

@@ -2,6 +2,14 @@
 inside the position limits, within `velocity * dt` of the previous command and, for joints
 with an acceleration limit, changes velocity by at most `acceleration * dt` per tick.
 
+Every command counts one control period `dt`, so commands must come about a period apart: a
+timer that runs late fires its next tick close after (rcl keeps its phase), and two full
+steps an instant apart would be one jump of two. `too_soon(now)` says when a command would
+come less than `MIN_GAP` of a period after the last one; System 1 then gives none that tick
+(the next comes a period later). Ordinary scheduling jitter stays well inside `MIN_GAP`,
+and a command after a longer wait still moves one period's worth: a controller holds each
+target until the next, so a larger step would be a larger jump, however long the wait.
+
 The command's velocity is `(x_k - x_{k-1}) / dt`. Per joint with an acceleration limit `a`,
 each tick picks the velocity closest to the one that would reach the target, subject to:
 
@@ -29,6 +37,9 @@ _EPS = 1e-12
 # Below this speed (units/s) a joint counts as at rest: stopping from it changes the
 # velocity by less than any acceleration limit times a control period.
 REST_SPEED = 1e-6
+# The shortest gap between two commands, in control periods (`too_soon`): with it no
+# command moves faster than 1 / MIN_GAP times a limit over the time since the last one.
+MIN_GAP = 0.75
 
 
 def _stopping_speed(distance: np.ndarray, accel: np.ndarray, dt: float) -> np.ndarray:
@@ -75,6 +86,7 @@ class CommandLimiter:
         self.max_step = velocity * self.dt  # (A,)
         self.last: np.ndarray | None = None
         self.last_velocity: np.ndarray | None = None  # (A,) of the last command
+        self.last_time: float | None = None  # when it was given (apply's `now`), if said
         self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
 
     @property
@@ -93,7 +105,14 @@ class CommandLimiter:
                 f"reset needs a finite position vector of {self.dim} joints, got {measured!r}")
         self.last = self.clamp(measured)
         self.last_velocity = np.zeros_like(self.last)
+        self.last_time = None
         return self.last.copy()
+
+    def too_soon(self, now: float) -> bool:
+        """Whether a command at `now` (the clock `apply` was given) would come less than
+        MIN_GAP periods after the last one (module docstring); False after a reset or a
+        command without a time. A clock that jumped backwards counts as too soon once."""
+        return self.last_time is not None and now - self.last_time < MIN_GAP * self.dt
 
     @property
     def moving(self) -> bool:
@@ -140,8 +159,9 @@ class CommandLimiter:
         x = self.clamp(np.where(self._bounded, bounded, last + step))
         return x, (x - last) / dt
 
-    def apply(self, target: np.ndarray) -> np.ndarray:
-        """The safe command (A,) closest to `target` reachable this tick; becomes `last`."""
+    def apply(self, target: np.ndarray, now: float | None = None) -> np.ndarray:
+        """The safe command (A,) closest to `target` reachable this tick; becomes `last`,
+        given at `now` (seconds; for `too_soon`)."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.apply() before reset(measured)")
         target = np.asarray(target, dtype=np.float64).reshape(-1)  # (A,)
@@ -153,6 +173,7 @@ class CommandLimiter:
             target = np.where(finite, target, self.last)
         self.last, self.last_velocity = self._step(self.last, self.last_velocity,
                                                    self.clamp(target), self.dt)
+        self.last_time = now
         return self.last.copy()
 
     def limit_path(self, times: np.ndarray, rows: np.ndarray, t0: float = 0.0) -> np.ndarray:

@@ -15,7 +15,9 @@ decisions live here so they are unit tested without DDS:
    HOLD_*: where the last command comes to rest when braking at the acceleration limits
    (`hold_last_command`, and every fault) or the measured position (`hold_measured`) is the
    target;
-5. the `CommandLimiter` makes the target safe; that is the command.
+5. the `CommandLimiter` makes the target safe; that is the command. A tick that comes too
+   soon after the last command (`CommandLimiter.too_soon`: the tick after a late one) gives
+   none, so two full steps never reach a controller an instant apart.
 6. Disabled (or waiting) after publishing while moving: the loop keeps publishing, towards
    where the last command comes to rest when braking at the acceleration limits, until it
    is at rest (`brake`), then publishes nothing: a forward-command controller holds its
@@ -140,7 +142,9 @@ class CommandLoop:
         ))
         if not s.publishes:
             self.executor.clear()
-            command = self.brake()
+            if self.limiter.too_soon(now):
+                return TickResult(s, None, None)
+            command = self.brake(now)
             if command is not None:
                 self._published_at = now
             return TickResult(s, command, None)
@@ -175,23 +179,26 @@ class CommandLoop:
                     # Stop as the acceleration limits allow, where the arm comes to rest.
                     self._hold_target = self.limiter.stopping_point()
             target = self._hold_target
-        command = self.limiter.apply(target)
+        if self.limiter.too_soon(now):
+            return TickResult(s, None, swapped)
+        command = self.limiter.apply(target, now)
         self._published_at = now
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
 
-    def brake(self) -> np.ndarray | None:
-        """One command of braking to rest: towards where the last command comes to rest at
-        the acceleration limits (fixed when braking starts), within every limit; None once
-        it is at rest (or before any command). The loop calls it while it does not publish
-        otherwise; the node calls it when it is deactivated."""
+    def brake(self, now: float | None = None) -> np.ndarray | None:
+        """One command of braking to rest, given at node-clock time `now`: towards where the
+        last command comes to rest at the acceleration limits (fixed when braking starts),
+        within every limit; None once it is at rest (or before any command). The loop calls
+        it while it does not publish otherwise; the node calls it when it is deactivated,
+        a period apart."""
         if not self.limiter.moving:
             return None
         if self._brake_target is None:
             self._brake_target = self.limiter.stopping_point()
-        return self.limiter.apply(self._brake_target)
+        return self.limiter.apply(self._brake_target, now)
 
     @property
     def _action_dim(self) -> int:
@@ -200,28 +207,34 @@ class CommandLoop:
     def path(self, now: float, lead_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The safe future for trajectory decoders: (times (N,), positions (N, A)).
 
-        The first point is the current command at `lead_s` (one control period); then the
-        newest chunk's row times after that, with what the chunk mode commands there
-        (`ChunkExecutor.future`), each clamped and velocity-limited from the previous. In a
-        hold (or before the first chunk) it is the current command alone. Either way it ends
-        with the points that brake it to rest (`CommandLimiter.path_to_rest`), so a
-        trajectory controller left without newer messages stops within the limits.
+        Running with a chunk ahead: the newest chunk's row times at least `lead_s` (one
+        control period) after `now`, with what the chunk mode commands there
+        (`ChunkExecutor.future`), made safe from the current command and its velocity
+        (the command counts as now's): the path keeps the chunk's own timing, so a
+        controller sent only every n-th path runs on at the plan's speed between them. In a
+        hold, while braking (`brake`) or before the first chunk, it brakes from the current
+        command, a point every `lead_s` (at rest: the current command at `lead_s`). Either
+        way it ends with the points that brake it to rest (`CommandLimiter.path_to_rest`),
+        so a trajectory controller left without newer messages stops within the limits.
         """
         last = self.limiter.last
         if last is None:
             raise RuntimeError("CommandLoop.path() before the first published command")
-        ahead_t, ahead = np.zeros(0), np.zeros((0, last.shape[0]))
-        gap = lead_s
-        future = (self.executor.future(now) if self.supervisor.state == SafetyState.RUNNING
-                  else None)
+        running = self.supervisor.state == SafetyState.RUNNING and self._brake_target is None
+        future = self.executor.future(now) if running else None
         if future is not None:
             future_t, future_rows = future
-            keep = future_t > lead_s
+            keep = future_t >= lead_s
             if keep.any():
                 held = np.broadcast_to(self.held_posture, (int(keep.sum()), self.held_posture.size))
                 ahead = np.hstack([future_rows[keep], held])  # (N, A + H)
                 ahead_t = future_t[keep]  # (N,)
                 gap = float(np.diff(ahead_t)[-1]) if ahead_t.size > 1 else lead_s
-        # The first point: where the current command goes on to at lead_s (at rest: itself).
-        times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=lead_s, gap=gap)
-        return np.concatenate([[lead_s], times]), np.vstack([last[None, :], rows])
+                return self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=gap)
+        # Nothing ahead: braking from the current command, a point every lead_s; at rest,
+        # the current command itself at lead_s.
+        times, rows = self.limiter.path_to_rest(np.zeros(0), np.zeros((0, last.shape[0])),
+                                                t0=0.0, gap=lead_s)
+        if times.size == 0:
+            return np.array([lead_s]), last[None, :].copy()
+        return times, rows

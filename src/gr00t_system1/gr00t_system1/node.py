@@ -140,20 +140,20 @@ class System1Node(ManagedNode):
         ratio, plus a margin): deactivating while the arm moves leaves the controllers a
         target that stands still, not one that stops dead. Nothing when at rest already."""
         deadline = time.monotonic() + self.loop.limiter.longest_stop_s + 10 * self.period
-        next_tick = time.monotonic()
         braked = 0
         while time.monotonic() < deadline:
-            command = self.loop.brake()
+            sent = time.monotonic()
+            now = self._now()
+            command = self.loop.brake(now)
             if command is None:
                 break
-            now = self._now()
-            path = (np.array([self.period]), command[None, :]) if self._needs_path else None
+            path = self.loop.path(now, self.period) if self._needs_path else None
             for d in self.decoders:
                 d.publish(command, path, seconds_to_stamp(now), "deactivating")
             self.commands += 1
             braked += 1
-            next_tick += self.period
-            time.sleep(max(0.0, next_tick - time.monotonic()))
+            # A period after this one, never sooner (no catching up after a late one).
+            time.sleep(max(0.0, sent + self.period - time.monotonic()))
         if braked:
             self.get_logger().info(f"braked to rest in {braked} commands before stopping")
 

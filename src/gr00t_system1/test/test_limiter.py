@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gr00t_system1.limiter import CommandLimiter
+from gr00t_system1.limiter import MIN_GAP, CommandLimiter
 
 LOWER = np.array([-1.0, 0.0, -3.0])
 UPPER = np.array([1.0, 2.0, -1.0])
@@ -180,3 +180,17 @@ def test_braking_to_the_stopping_point_stops_without_coming_back():
     assert all(b >= a - 1e-9 for a, b in zip(path, path[1:]))  # never moves back
     assert path[-1] == pytest.approx(stop[0], abs=1e-3)
     assert lim.last_velocity[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_command_too_soon_after_the_last_is_flagged():
+    lim = limiter()
+    assert not lim.too_soon(1.0)  # nothing given since the reset
+    lim.apply(np.array([1.0, 2.0, -3.0]), now=1.0)
+    assert lim.too_soon(1.0 + 0.5 * DT) and lim.too_soon(1.0)
+    assert not lim.too_soon(1.0 + MIN_GAP * DT) and not lim.too_soon(1.0 + 3 * DT)
+    assert lim.too_soon(0.5)  # a clock that jumped backwards
+    lim.apply(np.array([1.0, 2.0, -3.0]))  # without a time: no gap to keep
+    assert not lim.too_soon(1.0)
+    lim.apply(np.array([1.0, 2.0, -3.0]), now=2.0)
+    lim.reset(np.array([0.0, 1.0, -2.0]))
+    assert not lim.too_soon(2.0)
