@@ -80,6 +80,16 @@ class CollectConfig:
             dropped; faded, few are. But a policy fine-tuned on faded holds held fewer
             touches (25/48 strict against 30/48, docs/BENCHMARKS.md): still holds teach
             nothing about getting back.
+        nudge_prob: the fraction of touch episodes in which the named cube is moved once,
+            on the table, while the palm comes down to it (between 0.2 s before and 0.3 s
+            after the expert starts its descent, drawn with the scene seed); the expert then
+            re-plans the rest of its motion for where the cube is (`ScriptedExpert.retarget`).
+            A policy lands a little off and shoves the cube; these frames show landing where
+            the cube is now. 0 (the default): never. Such an episode's `object_positions`
+            and `goal_position` are those after the nudge (most of its frames'), and
+            episodes.jsonl keeps the nudge (`nudge`: step, offset).
+        nudge_cm: how far (cm): uniform between half of it and all of it, in a direction
+            drawn the same way, never closer to another cube than the scene allows.
         expert: overrides of the expert's settings, by gr00t_sim.expert.ExpertConfig field
             name (e.g. touch_height, palm_roll_deg, waist_ik_scale); the others are the
             robot's (`simulator.expert.params`, else ExpertConfig's). A bad name or value is
@@ -93,6 +103,8 @@ class CollectConfig:
     noise_std: float = 0.03
     noise_tau_s: float = 0.3
     noise_fade_s: float = 0.0
+    nudge_prob: float = 0.0
+    nudge_cm: float = 3.0
     expert: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +115,9 @@ class CollectConfig:
             raise ValueError(f"CollectConfig: need noise_std >= 0, noise_tau_s > 0 and "
                              f"noise_fade_s >= 0, got noise_std={self.noise_std}, "
                              f"noise_tau_s={self.noise_tau_s}, noise_fade_s={self.noise_fade_s}")
+        if not (0.0 <= self.nudge_prob <= 1.0 and 0.0 < self.nudge_cm <= 20.0):
+            raise ValueError(f"CollectConfig: need nudge_prob in [0, 1] and nudge_cm in (0, 20], "
+                             f"got nudge_prob={self.nudge_prob}, nudge_cm={self.nudge_cm}")
 
 
 @dataclass
@@ -181,7 +196,12 @@ class DemoRecorder:
         rng = np.random.default_rng([seed, 0xDA27])
         keep = float(np.exp(-dt / self.cfg.noise_tau_s))
         noise = np.zeros(len(self.emb.action_joints))
+        nudge_step, nudge = self._nudge_plan(seed, parsed)
         for step in range(max_steps):
+            if step == nudge_step:
+                self._nudge(parsed.color, nudge)
+                # Most of the episode's frames show the cube here (the scene loss's target).
+                objects[parsed.color] = [float(x) for x in w.cube_position(parsed.color)]
             frames.append(self.camera.render(w.data))
             states.append(w.joint_positions()[self._state_idx])
             target = self.expert.act()
@@ -205,8 +225,36 @@ class DemoRecorder:
             frames=np.stack(frames),
             info={"first_success_step": first_success,
                   "goal_position": [float(x) for x in self.expert.goal],
-                  "object_positions": objects},
+                  "object_positions": objects,
+                  **({"nudge": {"step": nudge_step, "offset": [float(x) for x in nudge]}}
+                     if nudge_step is not None else {})},
         )
+
+    def _nudge_plan(self, seed: int, task: Task) -> tuple[int | None, np.ndarray]:
+        """(step, horizontal offset (3,) m) of this episode's cube nudge, or (None, zeros)."""
+        c = self.cfg
+        if task.kind != "touch" or c.nudge_prob <= 0:
+            return None, np.zeros(3)
+        rng = np.random.default_rng([seed, 0x4E0D])
+        if rng.random() >= c.nudge_prob:
+            return None, np.zeros(3)
+        at = self.expert.cfg.reach_time + rng.uniform(-0.2, 0.3)
+        cube = self.world.cube_position(task.color)
+        others = [p for name, p in self.world.cube_positions().items() if name != task.color]
+        for _ in range(32):
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            dist = rng.uniform(0.5, 1.0) * c.nudge_cm / 100.0
+            offset = dist * np.array([np.cos(angle), np.sin(angle), 0.0])
+            if self.world.cube_spot_allowed(cube + offset, others):
+                return int(round(at / self.emb.action_dt)), offset
+        return None, np.zeros(3)
+
+    def _nudge(self, color: str, offset: np.ndarray) -> None:
+        """Move the cube by `offset`, at rest, and let the expert re-plan for it."""
+        adr = self.world.cube_qvel_index(color)
+        self.world.data.qvel[adr:adr + 6] = 0.0
+        self.world.place_cube(color, self.world.cube_position(color) + offset)
+        self.expert.retarget()
 
     def _noise_scale(self, step: int, first_success: int | None) -> float:
         """1 until the first success, then down to 0 over ``noise_fade_s``."""
@@ -287,7 +335,9 @@ def collect(
                     writer.add_episode(demo.states, demo.actions, {camera: demo.frames}, demo.task,
                                        extra={"seed": demo.seed,
                                               "goal_position": demo.info["goal_position"],
-                                              "object_positions": demo.info["object_positions"]})
+                                              "object_positions": demo.info["object_positions"],
+                                              **({"nudge": demo.info["nudge"]}
+                                                 if "nudge" in demo.info else {})})
                     frames += len(demo.states)
                 else:
                     failed.append(s)
@@ -360,6 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--noise-fade-s", type=float, default=CollectConfig.noise_fade_s,
                    help="s; the perturbation fades to zero this long after the first success "
                    "(0: no fade)")
+    p.add_argument("--nudge-prob", type=float, default=CollectConfig.nudge_prob,
+                   help="fraction of touches whose cube is moved while the palm comes down, the "
+                   "expert re-planning for it (0: none)")
+    p.add_argument("--nudge-cm", type=float, default=CollectConfig.nudge_cm,
+                   help="cm; how far such a cube moves (between half of it and all of it)")
     robots = "default: the robot's (simulator.expert.params, else the expert's own)"
     p.add_argument("--touch-height", type=float, default=None,
                    help=f"m; the expert's palm target above the touched cube's centre ({robots})")
@@ -379,7 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = collect(
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
-                          noise_fade_s=args.noise_fade_s, expert=_expert_flags(args)),
+                          noise_fade_s=args.noise_fade_s, nudge_prob=args.nudge_prob,
+                          nudge_cm=args.nudge_cm, expert=_expert_flags(args)),
         codec=args.codec,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )

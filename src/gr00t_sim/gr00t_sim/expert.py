@@ -205,6 +205,40 @@ class ScriptedExpert:
         rot = _frame(np.array([0.0, 0.0, 1.0]), np.array([sign, 0.0, 0.0]))
         return [(cfg.raise_time, start, goal, rot, 0.0, 1.0)]
 
+    def retarget(self, duration: float | None = None) -> bool:
+        """Touch: re-plan the rest of the motion for where the named cube is now (it was
+        moved after `reset` planned it), from the current target along a straight palm path
+        to the touch pose over the cube, at minimum-jerk timing over `duration` (default:
+        what is left of the original plan, at least `descend_time`); then hold. The goal
+        follows. False, and nothing changes, for a raise (it does not depend on the cubes).
+
+        What a recording gets from it (gr00t-collect --nudge-prob): frames where the cube is
+        somewhere else than the motion so far aimed for, labelled with the way to the cube
+        as it is now, so a policy learns to land where it sees the cube rather than where it
+        first saw it."""
+        if self.task is None or self._q is None:
+            raise RuntimeError("call reset(task) before retarget()")
+        if self.task.kind != "touch":
+            return False
+        w, side, cfg = self.world, self.task.side, self.cfg
+        d = self._data
+        d.qpos[self._arm_q[side]] = self._q
+        mujoco.mj_kinematics(w.model, d)
+        palm = d.site_xpos[w.palm_site_id(side)].copy()
+        *_, (_, _, touch, rot, _, _) = self._segments(palm)
+        left = self._plan[-1][0] + self._plan[-1][1] - self._t
+        duration = max(left, cfg.descend_time) if duration is None else float(duration)
+        if not duration > 0:
+            raise ValueError(f"duration={duration} must be > 0")
+        q, frames = self._q.copy(), [self._q.copy()]
+        n = cfg.keyframes_per_segment
+        for i in range(1, n + 1):
+            q = self._solve_ik(side, q, palm + i / n * (touch - palm), rot, 1.0)
+            frames.append(q)
+        self._plan = [(self._t, duration, np.stack(frames))]
+        self.goal = np.array(touch, dtype=np.float64)
+        return True
+
     def _planned(self, t: float) -> np.ndarray:
         """Joint targets at time t: each segment's keyframes at minimum-jerk timing, then hold."""
         for t0, duration, frames in self._plan:

@@ -358,6 +358,7 @@ class SimWorld:
             raise ValueError(f"joints without a position actuator: {missing}")
         self._act = {n: act_of_joint[n] for n in self.robot_joints}
         self._cube_qadr = {c: m.joint(f"{c}_cube_joint").qposadr[0] for c in CUBE_COLORS}
+        self._cube_dadr = {c: m.joint(f"{c}_cube_joint").dofadr[0] for c in CUBE_COLORS}
         self._palm = {s: m.site(f"{s}_palm").id for s in SIDES}
         self._shoulder = {s: m.body(getattr(self.sim.shoulders, s)).id for s in SIDES}
         self.base_id = m.body(self.sim.base.body).id
@@ -453,6 +454,24 @@ class SimWorld:
         adr = self._cube_qadr[color]
         self.data.qpos[adr:adr + 3] = position
         mujoco.mj_forward(self.model, self.data)
+
+    def cube_qvel_index(self, color: str) -> int:
+        """The first of a cube's 6 qvel entries (its free joint's velocity)."""
+        return int(self._cube_dadr[color])
+
+    def cube_spot_allowed(self, position: np.ndarray, others: list[np.ndarray],
+                          margin: float = 0.03) -> bool:
+        """Whether a cube moved on purpose may stand at `position` (3,): within the ranges
+        cubes are drawn from, widened by `margin` but on the table, and at least 3/4 of
+        `cube_min_separation` from each of `others` (3,)."""
+        cfg = self.cfg
+        x, y = float(position[0]), float(position[1])
+        inside = (max(cfg.cube_x[0] - margin, cfg.table_near_x + cfg.cube_half_size) <= x
+                  <= min(cfg.cube_x[1] + margin, cfg.table_far_x - cfg.cube_half_size)
+                  and cfg.cube_y[0] - margin <= y <= cfg.cube_y[1] + margin)
+        apart = all(np.linalg.norm(np.asarray(o)[:2] - [x, y]) >= 0.75 * cfg.cube_min_separation
+                    for o in others)
+        return bool(inside and apart)
 
     def cube_toucher(self, color: str) -> str | None:
         """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo

@@ -166,3 +166,38 @@ def test_workers_write_the_same_dataset(emb, tmp_path):
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
     with pytest.raises(ValueError, match="workers"):
         collect(tmp_path / "x", 1, 0, emb, progress=False, workers=0)
+
+
+def test_a_nudged_cube_is_touched_where_it_was_moved_to(emb):
+    """--nudge-prob: the named cube moves while the palm comes down; the expert re-plans
+    (`ScriptedExpert.retarget`) and the episode ends held on the cube where it is, with the
+    goal moved by the nudge. Raises are never nudged."""
+    seed = next(s for s in range(100) if task_for_seed(s).startswith("touch"))
+    plain_rec = DemoRecorder(emb, CollectConfig(noise_std=0.0, hold_s=1.0))
+    rec = DemoRecorder(emb, CollectConfig(noise_std=0.0, hold_s=1.0, nudge_prob=1.0,
+                                          nudge_cm=3.0))
+    try:
+        plain, demo = plain_rec.record(seed), rec.record(seed)
+        task = Task.parse(demo.task)
+        nudge = demo.info["nudge"]
+        offset = np.array(nudge["offset"])
+        assert 0.015 <= np.linalg.norm(offset) <= 0.03 + 1e-9 and offset[2] == 0.0
+        start = np.array(plain.info["object_positions"][task.color])
+        after = np.array(demo.info["object_positions"][task.color])  # after the nudge
+        np.testing.assert_allclose(after - start, offset, atol=1e-3)  # it settles a little
+        moved = rec.world.cube_position(task.color) - start
+        assert np.linalg.norm(moved[:2] - offset[:2]) < 0.015  # where it was put, give or take
+        assert demo.success and rec.world.success(task)
+        goal_shift = np.array(demo.info["goal_position"]) - np.array(plain.info["goal_position"])
+        assert np.linalg.norm(goal_shift[:2] - offset[:2]) < 0.005
+        # The recorded actions are the plain episode's until the nudge, then differ.
+        step = nudge["step"]
+        np.testing.assert_allclose(demo.actions[:step], plain.actions[:step])
+        assert np.abs(demo.actions[step + 10] - plain.actions[step + 10]).max() > 0.01
+        raise_seed = next(s for s in range(100) if task_for_seed(s).startswith("raise"))
+        assert "nudge" not in rec.record(raise_seed).info
+    finally:
+        plain_rec.close()
+        rec.close()
+    with pytest.raises(ValueError, match="nudge_prob"):
+        CollectConfig(nudge_prob=1.5)

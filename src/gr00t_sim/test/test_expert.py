@@ -113,3 +113,30 @@ def test_rolling_the_palm_keeps_the_thumb_from_pushing_the_cube(setup):
             result[name] = (pushed, final)
         assert result["rolled"][0] < min(0.012, 0.5 * result["flat"][0]), result
         assert result["rolled"][1] < 0.045, result  # ~0.5 cm inside the radius, or more
+
+
+def test_retarget_follows_a_moved_cube_and_leaves_raises_alone(setup):
+    """Retargeting as the descent starts: the next targets start where the expert was (no
+    jump) and the palm ends on the cube where it is now, held."""
+    emb, world, expert = setup
+    world.reset(5)
+    task = "touch the red cube with your left hand"
+    expert.reset(task)
+    index = world.actuator_index(emb.action_joints)
+    substeps = round(emb.action_dt / world.model.opt.timestep)
+    rows = []
+    for k in range(round(EPISODE_S / emb.action_dt)):
+        if k == round(expert.cfg.reach_time / emb.action_dt):
+            goal = expert.goal.copy()
+            world.place_cube("red", world.cube_position("red") + [0.02, -0.015, 0.0])
+            assert expert.retarget()
+            assert np.linalg.norm(expert.goal[:2] - goal[:2] - [0.02, -0.015]) < 1e-9
+        rows.append(expert.act())
+        world.data.ctrl[index] = rows[-1]
+        world.step(substeps)
+    step = np.abs(np.diff(np.stack(rows), axis=0)).max()
+    assert step <= expert.cfg.max_joint_speed * emb.action_dt + 1e-9
+    assert world.success(Task.parse(task))
+    world.reset(5)
+    expert.reset("raise your left hand")
+    assert not expert.retarget()
