@@ -48,6 +48,11 @@ from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim.world import SimWorld
 
 
+# Retargeting moves the palm across at least this high above its touch pose (m): the G1's
+# folded thumb hangs ~3 cm below the palm.
+RETARGET_CLEARANCE = 0.05
+
+
 @dataclass(frozen=True)
 class ExpertConfig:
     """Timing (s) and geometry (m) of the scripted motions."""
@@ -207,10 +212,12 @@ class ScriptedExpert:
 
     def retarget(self, duration: float | None = None) -> bool:
         """Touch: re-plan the rest of the motion for where the named cube is now (it was
-        moved after `reset` planned it), from the current target along a straight palm path
-        to the touch pose over the cube, at minimum-jerk timing over `duration` (default:
-        what is left of the original plan, at least `descend_time`); then hold. The goal
-        follows. False, and nothing changes, for a raise (it does not depend on the cubes).
+        moved after `reset` planned it), from the current target: across at the palm's
+        height (at least `RETARGET_CLEARANCE` above the touch pose) to over the cube, then
+        straight down to the touch pose, at minimum-jerk timing over `duration` (default:
+        what is left of the original plan, at least `descend_time`; 40% across, 60% down);
+        then hold. The goal follows. False, and nothing changes, for a raise (it does not
+        depend on the cubes). A diagonal path instead swept the hanging thumb into the cube.
 
         What a recording gets from it (gr00t-collect --nudge-prob): frames where the cube is
         somewhere else than the motion so far aimed for, labelled with the way to the cube
@@ -230,12 +237,17 @@ class ScriptedExpert:
         duration = max(left, cfg.descend_time) if duration is None else float(duration)
         if not duration > 0:
             raise ValueError(f"duration={duration} must be > 0")
-        q, frames = self._q.copy(), [self._q.copy()]
-        n = cfg.keyframes_per_segment
-        for i in range(1, n + 1):
-            q = self._solve_ik(side, q, palm + i / n * (touch - palm), rot, 1.0)
-            frames.append(q)
-        self._plan = [(self._t, duration, np.stack(frames))]
+        over = touch.copy()
+        over[2] = max(palm[2], touch[2] + RETARGET_CLEARANCE)
+        q, t0, n = self._q.copy(), self._t, cfg.keyframes_per_segment
+        self._plan = []
+        for share, p0, p1 in ((0.4, palm, over), (0.6, over, touch)):
+            frames = [q]
+            for i in range(1, n + 1):
+                q = self._solve_ik(side, q, p0 + i / n * (p1 - p0), rot, 1.0)
+                frames.append(q)
+            self._plan.append((t0, share * duration, np.stack(frames)))
+            t0 += share * duration
         self.goal = np.array(touch, dtype=np.float64)
         return True
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gr00t_policy.embodiment import load_embodiment
-from gr00t_sim.expert import ScriptedExpert
+from gr00t_sim.expert import RETARGET_CLEARANCE, ScriptedExpert
 from gr00t_sim.tasks import Task, all_instructions
 from gr00t_sim.world import SimWorld
 
@@ -124,7 +124,7 @@ def test_retarget_follows_a_moved_cube_and_leaves_raises_alone(setup):
     expert.reset(task)
     index = world.actuator_index(emb.action_joints)
     substeps = round(emb.action_dt / world.model.opt.timestep)
-    rows = []
+    rows, palms = [], []
     for k in range(round(EPISODE_S / emb.action_dt)):
         if k == round(expert.cfg.reach_time / emb.action_dt):
             goal = expert.goal.copy()
@@ -134,6 +134,12 @@ def test_retarget_follows_a_moved_cube_and_leaves_raises_alone(setup):
         rows.append(expert.act())
         world.data.ctrl[index] = rows[-1]
         world.step(substeps)
+        if k > round(expert.cfg.reach_time / emb.action_dt):
+            palms.append(world.palm_position("left"))
+    # Across first, then down: below the clearance the palm is already over the cube (a
+    # diagonal path swept the hanging thumb into it).
+    low = [p for p in palms if p[2] < expert.goal[2] + RETARGET_CLEARANCE - 0.01]
+    assert low and max(np.linalg.norm(p[:2] - expert.goal[:2]) for p in low) < 0.015
     step = np.abs(np.diff(np.stack(rows), axis=0)).max()
     assert step <= expert.cfg.max_joint_speed * emb.action_dt + 1e-9
     assert world.success(Task.parse(task))
