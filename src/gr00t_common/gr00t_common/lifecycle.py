@@ -265,6 +265,8 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
         return 0
     finally:
         if node is not None:
-            node._stop_activity()
-            node.destroy_node()
+            try:
+                node._stop_activity()
+            finally:  # destroyed even when stopping failed: no half-alive node at exit
+                node.destroy_node()
         rclpy.try_shutdown()

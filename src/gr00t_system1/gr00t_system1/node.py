@@ -148,8 +148,16 @@ class System1Node(ManagedNode):
             if command is None:
                 break
             path = self.loop.path(now, self.period) if self._needs_path else None
-            for d in self.decoders:
-                d.publish(command, path, seconds_to_stamp(now), "deactivating")
+            try:
+                for d in self.decoders:
+                    d.publish(command, path, seconds_to_stamp(now), "deactivating")
+            except Exception as exc:  # noqa: BLE001 - rclpy raises its own error types
+                if self.context.ok():
+                    raise
+                # SIGINT/SIGTERM shut the context down while braking: nothing can be sent.
+                self.get_logger().warning(
+                    f"stopped braking after {braked} commands: the ROS context shut down ({exc})")
+                return
             self.commands += 1
             braked += 1
             # A period after this one, never sooner (no catching up after a late one).
