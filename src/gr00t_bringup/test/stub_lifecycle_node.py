@@ -48,10 +48,10 @@ class Stub(LifecycleNode):
 def main() -> int:
     rclpy.init(args=sys.argv)
     node = Stub()
-    print(f"up {node.get_fully_qualified_name()}", flush=True)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    try:
+    try:  # from the up line on, SIGINT ends in "stopped cleanly"
+        print(f"up {node.get_fully_qualified_name()}", flush=True)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

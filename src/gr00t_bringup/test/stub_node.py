@@ -24,10 +24,10 @@ def main() -> int:
     ignore = node.declare_parameter("ignore_sigint", False).value
     if ignore:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    print(f"ready {node.get_fully_qualified_name()} greeting={greeting} "
-          f"numbers={list(numbers)}", flush=True)
     start = time.monotonic()
-    try:
+    try:  # from the ready line on, SIGINT ends in "stopped cleanly"
+        print(f"ready {node.get_fully_qualified_name()} greeting={greeting} "
+              f"numbers={list(numbers)}", flush=True)
         while rclpy.ok():
             rclpy.spin_once(node, timeout_sec=0.05)
             if exit_after > 0 and time.monotonic() - start > exit_after:

@@ -282,7 +282,13 @@ def test_a_failed_configure_is_named_with_its_output_and_the_graph_stopped(
     reason = "stub cannot configure" if params.get("fail_configure") else "stub crashing"
     assert f"    {reason}" in text  # the node's own output, in the runner's error
     assert "is active" not in text  # nothing was activated
-    assert "[plain] stub stopped cleanly" in text and "[fine] stub stopped cleanly" in text
+    for name in ("plain", "fine"):  # the others were stopped, not left running
+        assert f"[gr00t-bringup] {name} exited with code" in text, text
+        # A node still importing when the graph stops (broken can fail first) is
+        # interrupted there and never says so; one that came up stops cleanly.
+        came_up = any(line.startswith((f"[{name}] up ", f"[{name}] ready "))
+                      for line in text.splitlines())
+        assert not came_up or f"[{name}] stub stopped cleanly" in text, text
 
 
 def test_a_configure_that_takes_too_long_is_a_timeout(ros_domain_id, stub_exe: Path,
