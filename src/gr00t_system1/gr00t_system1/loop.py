@@ -90,7 +90,6 @@ class CommandLoop:
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
         self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
-        self._published_at = float("-inf")  # node-clock time of the last command returned
 
     def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
                     mono: float) -> Plan | None:
@@ -144,13 +143,11 @@ class CommandLoop:
             self.executor.clear()
             if self.limiter.too_soon(now):
                 return TickResult(s, None, None)
-            command = self.brake(now)
-            if command is not None:
-                self._published_at = now
-            return TickResult(s, command, None)
+            return TickResult(s, self.brake(now), None)
         self._brake_target = None
         if not previous.publishes:
-            if now - self._published_at <= 2.5 * self.limiter.dt:
+            last_time = self.limiter.last_time  # the last command's, None since a reset
+            if last_time is not None and now - last_time <= 2.5 * self.limiter.dt:
                 # Re-enabled while braking: go on from the last command and its velocity.
                 start = self.limiter.last.copy()
             else:
@@ -182,7 +179,6 @@ class CommandLoop:
         if self.limiter.too_soon(now):
             return TickResult(s, None, swapped)
         command = self.limiter.apply(target, now)
-        self._published_at = now
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
