@@ -60,6 +60,11 @@ from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 logger = logging.getLogger(__name__)
 
 EVAL_SEED_START = 100_000
+NUDGE_PHASES = ("descent", "hold")
+HOLD_RETARGET_S = 1.5  # up, across and down again after a cube is moved from under the palm
+# A cube moved from under a resting palm may overlap it this deep (m): a resting contact
+# sinks ~2 mm; a cube put into the hanging thumb overlaps by centimetres.
+SHOVE_MAX_OVERLAP = 0.005
 DEFAULT_EMBODIMENT = "config/unitree_g1.yaml"
 
 
@@ -90,6 +95,12 @@ class CollectConfig:
             episodes.jsonl keeps the nudge (`nudge`: step, offset).
         nudge_cm: how far (cm): uniform between half of it and all of it, in a direction
             drawn the same way, never closer to another cube than the scene allows.
+        nudge_phase: "descent" (above) or "hold": the cube moves 0.2-1.0 s after the palm
+            first reaches it, away from the palm (within 60 deg of straight away, never into
+            the hand), as a policy's landing shoves it; the expert goes straight up, across
+            and down again over `HOLD_RETARGET_S`, and the hold (`hold_s`) counts again from
+            the landing. These frames show a palm beside a cube it has pushed, labelled with
+            the way back onto it, which no plain recording has. Give `max_s` room for it.
         expert: overrides of the expert's settings, by gr00t_sim.expert.ExpertConfig field
             name (e.g. touch_height, palm_roll_deg, waist_ik_scale); the others are the
             robot's (`simulator.expert.params`, else ExpertConfig's). A bad name or value is
@@ -105,6 +116,7 @@ class CollectConfig:
     noise_fade_s: float = 0.0
     nudge_prob: float = 0.0
     nudge_cm: float = 3.0
+    nudge_phase: str = "descent"
     expert: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +130,9 @@ class CollectConfig:
         if not (0.0 <= self.nudge_prob <= 1.0 and 0.0 < self.nudge_cm <= 20.0):
             raise ValueError(f"CollectConfig: need nudge_prob in [0, 1] and nudge_cm in (0, 20], "
                              f"got nudge_prob={self.nudge_prob}, nudge_cm={self.nudge_cm}")
+        if self.nudge_phase not in NUDGE_PHASES:
+            raise ValueError(f"CollectConfig: nudge_phase={self.nudge_phase!r}; use one of "
+                             f"{NUDGE_PHASES}")
 
 
 @dataclass
@@ -196,9 +211,19 @@ class DemoRecorder:
         rng = np.random.default_rng([seed, 0xDA27])
         keep = float(np.exp(-dt / self.cfg.noise_tau_s))
         noise = np.zeros(len(self.emb.action_joints))
-        nudge_step, nudge = self._nudge_plan(seed, parsed)
+        nudge_rng = np.random.default_rng([seed, 0x4E0D])
+        nudge_step, nudge = self._nudge_plan(nudge_rng, parsed)
+        hold_nudge_step = None  # drawn when the palm first lands
         for step in range(max_steps):
-            if step == nudge_step:
+            if step == hold_nudge_step:
+                nudge_step, nudge, hold_nudge_step = step, self._shove_offset(nudge_rng, parsed), None
+                if nudge is None:  # no free spot away from the palm: not nudged
+                    nudge_step, nudge = None, np.zeros(3)
+                else:
+                    self._nudge(parsed.color, nudge, HOLD_RETARGET_S)
+                    first_success = None  # the hold counts from the new landing
+                    objects[parsed.color] = [float(x) for x in w.cube_position(parsed.color)]
+            elif step == nudge_step:
                 self._nudge(parsed.color, nudge)
                 # Most of the episode's frames show the cube here (the scene loss's target).
                 objects[parsed.color] = [float(x) for x in w.cube_position(parsed.color)]
@@ -215,6 +240,8 @@ class DemoRecorder:
             mujoco.mj_forward(w.model, w.data)  # current kinematics for success / rendering
             if first_success is None and w.success(parsed):
                 first_success = step
+                if nudge_step is None and self._hold_nudged(nudge_rng, parsed):
+                    hold_nudge_step = step + int(round(nudge_rng.uniform(0.2, 1.0) / dt))
             if first_success is not None and step - first_success >= hold_steps:
                 break
         success = first_success is not None and w.success(parsed)
@@ -230,12 +257,39 @@ class DemoRecorder:
                      if nudge_step is not None else {})},
         )
 
-    def _nudge_plan(self, seed: int, task: Task) -> tuple[int | None, np.ndarray]:
-        """(step, horizontal offset (3,) m) of this episode's cube nudge, or (None, zeros)."""
+    def _hold_nudged(self, rng: np.random.Generator, task: Task) -> bool:
+        """At the first landing: whether this episode's cube is moved during the hold."""
         c = self.cfg
-        if task.kind != "touch" or c.nudge_prob <= 0:
+        return (c.nudge_phase == "hold" and task.kind == "touch" and c.nudge_prob > 0
+                and rng.random() < c.nudge_prob)
+
+    def _shove_offset(self, rng: np.random.Generator, task: Task) -> np.ndarray | None:
+        """A horizontal offset (3,) m moving the named cube away from the palm, to a spot the
+        scene allows and without overlapping the hand; None if 32 draws find none. The cube
+        is back where it was when this returns."""
+        w, c = self.world, self.cfg
+        cube = w.cube_position(task.color)
+        others = [p for name, p in w.cube_positions().items() if name != task.color]
+        away = (cube - w.palm_position(task.side))[:2]
+        heading = float(np.arctan2(away[1], away[0]))
+        for _ in range(32):
+            angle = heading + rng.uniform(-np.pi / 3, np.pi / 3)
+            dist = rng.uniform(0.5, 1.0) * c.nudge_cm / 100.0
+            offset = dist * np.array([np.cos(angle), np.sin(angle), 0.0])
+            if not w.cube_spot_allowed(cube + offset, others):
+                continue
+            w.place_cube(task.color, cube + offset)
+            clear = w.cube_overlap(task.color) < SHOVE_MAX_OVERLAP
+            w.place_cube(task.color, cube)
+            if clear:
+                return offset
+        return None
+
+    def _nudge_plan(self, rng: np.random.Generator, task: Task) -> tuple[int | None, np.ndarray]:
+        """(step, horizontal offset (3,) m) of this episode's descent nudge, or (None, zeros)."""
+        c = self.cfg
+        if task.kind != "touch" or c.nudge_prob <= 0 or c.nudge_phase != "descent":
             return None, np.zeros(3)
-        rng = np.random.default_rng([seed, 0x4E0D])
         if rng.random() >= c.nudge_prob:
             return None, np.zeros(3)
         at = self.expert.cfg.reach_time + rng.uniform(-0.2, 0.3)
@@ -249,12 +303,13 @@ class DemoRecorder:
                 return int(round(at / self.emb.action_dt)), offset
         return None, np.zeros(3)
 
-    def _nudge(self, color: str, offset: np.ndarray) -> None:
-        """Move the cube by `offset`, at rest, and let the expert re-plan for it."""
+    def _nudge(self, color: str, offset: np.ndarray, duration: float | None = None) -> None:
+        """Move the cube by `offset`, at rest, and let the expert re-plan for it (over
+        `duration` s; default: `ScriptedExpert.retarget`'s)."""
         adr = self.world.cube_qvel_index(color)
         self.world.data.qvel[adr:adr + 6] = 0.0
         self.world.place_cube(color, self.world.cube_position(color) + offset)
-        self.expert.retarget()
+        self.expert.retarget(duration)
 
     def _noise_scale(self, step: int, first_success: int | None) -> float:
         """1 until the first success, then down to 0 over ``noise_fade_s``."""
@@ -415,6 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "expert re-planning for it (0: none)")
     p.add_argument("--nudge-cm", type=float, default=CollectConfig.nudge_cm,
                    help="cm; how far such a cube moves (between half of it and all of it)")
+    p.add_argument("--nudge-phase", default=CollectConfig.nudge_phase, choices=NUDGE_PHASES,
+                   help="when the cube moves: while the palm comes down (default), or during the "
+                   "hold, away from the palm, the expert landing again (give --max-s room)")
     robots = "default: the robot's (simulator.expert.params, else the expert's own)"
     p.add_argument("--touch-height", type=float, default=None,
                    help=f"m; the expert's palm target above the touched cube's centre ({robots})")
@@ -422,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"deg; the expert's palm roll for touches, thumb side up, 0 flat ({robots})")
     p.add_argument("--waist-ik-scale", type=float, default=None,
                    help=f"how freely the expert's IK moves the waist, 1 like an arm joint ({robots})")
+    p.add_argument("--max-attempts", type=int, default=None,
+                   help="seeds to try before giving up (default: 2 * episodes + 10)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes recording episodes (the dataset is the same for any number)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
@@ -435,8 +495,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out, args.episodes, args.seed, load_embodiment(emb_path),
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
                           noise_fade_s=args.noise_fade_s, nudge_prob=args.nudge_prob,
-                          nudge_cm=args.nudge_cm, expert=_expert_flags(args)),
-        codec=args.codec,
+                          nudge_cm=args.nudge_cm, nudge_phase=args.nudge_phase,
+                          expert=_expert_flags(args)),
+        codec=args.codec, max_attempts=args.max_attempts,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )
     print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "

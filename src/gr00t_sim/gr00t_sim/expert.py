@@ -216,7 +216,8 @@ class ScriptedExpert:
         height (at least `RETARGET_CLEARANCE` above the touch pose) to over the cube, then
         straight down to the touch pose, at minimum-jerk timing over `duration` (default:
         what is left of the original plan, at least `descend_time`; 40% across, 60% down);
-        then hold. The goal follows. False, and nothing changes, for a raise (it does not
+        then hold. A palm lower than that height (on or beside the cube: a hold) first goes
+        straight up to it (30% up, 30% across, 40% down). The goal follows. False, and nothing changes, for a raise (it does not
         depend on the cubes). A diagonal path instead swept the hanging thumb into the cube.
 
         What a recording gets from it (gr00t-collect --nudge-prob): frames where the cube is
@@ -239,9 +240,14 @@ class ScriptedExpert:
             raise ValueError(f"duration={duration} must be > 0")
         over = touch.copy()
         over[2] = max(palm[2], touch[2] + RETARGET_CLEARANCE)
+        path = [(0.4, palm, over), (0.6, over, touch)]
+        if over[2] - palm[2] > 1e-3:  # from near the table (a hold): straight up first
+            up = palm.copy()
+            up[2] = over[2]
+            path = [(0.3, palm, up), (0.3, up, over), (0.4, over, touch)]
         q, t0, n = self._q.copy(), self._t, cfg.keyframes_per_segment
         self._plan = []
-        for share, p0, p1 in ((0.4, palm, over), (0.6, over, touch)):
+        for share, p0, p1 in path:
             frames = [q]
             for i in range(1, n + 1):
                 q = self._solve_ik(side, q, p0 + i / n * (p1 - p0), rot, 1.0)

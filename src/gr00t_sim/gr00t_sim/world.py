@@ -488,6 +488,18 @@ class SimWorld:
                     return other or f"body {m.geom_bodyid[geom]}"
         return None
 
+    def cube_overlap(self, color: str) -> float:
+        """How deep (m, >= 0) a cube overlaps anything but the table and the floor now (as of
+        the last forward/step): 0 when nothing else touches it or only touches it."""
+        m, d, cube = self.model, self.data, f"{color}_cube"
+        deepest = 0.0
+        for c in d.contact[:d.ncon]:
+            names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
+                     for g in (c.geom1, c.geom2)]
+            if cube in names and not {"table", "world"} & set(names):
+                deepest = max(deepest, -float(c.dist))
+        return deepest
+
     def palm_position(self, side: str) -> np.ndarray:
         """(3,) world position of a palm site (as of the last forward/step)."""
         return self.data.site_xpos[self._palm[side]].copy()

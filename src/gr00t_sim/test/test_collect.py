@@ -201,3 +201,38 @@ def test_a_nudged_cube_is_touched_where_it_was_moved_to(emb):
         rec.close()
     with pytest.raises(ValueError, match="nudge_prob"):
         CollectConfig(nudge_prob=1.5)
+    with pytest.raises(ValueError, match="nudge_phase"):
+        CollectConfig(nudge_phase="landing")
+
+
+def test_a_cube_shoved_during_the_hold_is_landed_on_again(emb):
+    """--nudge-phase hold: after the palm first lands, the cube moves away from it (as a
+    policy's landing shoves it); the expert lifts, lands on it again, and the hold is counted
+    from there, so the episode ends held on the cube where it is and lasts longer."""
+    seed = next(s for s in range(100) if task_for_seed(s).startswith("touch"))
+    plain_rec = DemoRecorder(emb, CollectConfig(noise_std=0.0, hold_s=1.0))
+    rec = DemoRecorder(emb, CollectConfig(noise_std=0.0, hold_s=1.0, max_s=9.0, nudge_prob=1.0,
+                                          nudge_phase="hold"))
+    try:
+        plain, demo = plain_rec.record(seed), rec.record(seed)
+        task = Task.parse(demo.task)
+        nudge = demo.info["nudge"]
+        step, offset = nudge["step"], np.array(nudge["offset"])
+        landed = plain.info["first_success_step"]
+        assert landed + 3 <= step <= landed + 21  # 0.2-1.0 s after the first landing
+        assert 0.015 <= np.linalg.norm(offset) <= 0.03 + 1e-9 and offset[2] == 0.0
+        np.testing.assert_allclose(demo.actions[:step], plain.actions[:step])
+        assert demo.success and rec.world.success(task)
+        assert demo.info["first_success_step"] > step  # counted again from the new landing
+        assert len(demo.states) > len(plain.states)
+        start = np.array(plain.info["object_positions"][task.color])
+        after = np.array(demo.info["object_positions"][task.color])
+        assert np.linalg.norm(after[:2] - start[:2] - offset[:2]) < 0.01
+        # Away from where the palm rested: within 60 degrees of straight away.
+        palm = plain_rec.world.palm_position(task.side)  # the plain episode ends resting there
+        away = (start - palm)[:2]
+        cos = float(away @ offset[:2]) / (np.linalg.norm(away) * np.linalg.norm(offset[:2]))
+        assert cos >= 0.5 - 1e-6
+    finally:
+        plain_rec.close()
+        rec.close()
