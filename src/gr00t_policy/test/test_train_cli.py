@@ -82,8 +82,8 @@ def test_every_field_has_a_flag():
 def test_readme_command_and_defaults():
     """The README's training command gives the settings the committed checkpoint was
     trained with (its train_log.json), and no flag gives the dataclass defaults."""
-    run, cfg = parse_args(["--mixture", "config/mixtures/g1_apollo_g1_heavy.yaml", "--out", "O"]
-                          + "--preset nano --steps 8000 --lr 1e-4 --seed 3 --threads 2 "
+    run, cfg = parse_args(["--mixture", "config/mixtures/g1_shoved_apollo.yaml", "--out", "O"]
+                          + "--preset nano --steps 4000 --lr 5e-5 --seed 4 --threads 2 "
                           "--goal-weight 1.0 --scene-weight 1.0".split())
     assert run.threads == 2 and run.preset == "nano" and run.progress and not run.resume
     assert dict(cfg.aux_weights) == {"goal": 1.0, "scene": 1.0}

@@ -216,6 +216,18 @@ def test_the_committed_mixtures_name_robots_that_exist(name, g1_weight):
                                             "artifacts/data/apollo_tabletop"]
 
 
+def test_the_last_stage_s_mixture_adds_the_shoved_g1_touches():
+    from gr00t_policy.embodiment import load_embodiment
+
+    repo = HERE.parents[2]
+    entries = read_mixture(repo / "config" / "mixtures" / "g1_shoved_apollo.yaml")
+    robots = [load_embodiment(repo / e.embodiment).name for e in entries]
+    assert robots == ["unitree_g1", "unitree_g1", "apptronik_apollo"]
+    assert [e.weight for e in entries] == [1.0, 1.0, 1.0]
+    assert [e.dataset for e in entries] == ["artifacts/data/g1_holds", "artifacts/data/g1_shoved",
+                                            "artifacts/data/apollo_tabletop_200"]
+
+
 # -- per-trajectory selection and weights -------------------------------------------------------
 
 def test_episode_keys_are_read_from_the_file(tmp_path):
