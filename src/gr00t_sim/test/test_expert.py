@@ -115,15 +115,21 @@ def test_rolling_the_palm_keeps_the_thumb_from_pushing_the_cube(setup):
         assert result["rolled"][1] < 0.045, result  # ~0.5 cm inside the radius, or more
 
 
+def _touch_red_left(emb, world, expert):
+    """Scene 5, the expert planning "touch the red cube with your left hand": (task, the action
+    joints' actuator indices, physics steps per action row)."""
+    world.reset(5)
+    task = "touch the red cube with your left hand"
+    expert.reset(task)
+    return (task, world.actuator_index(emb.action_joints),
+            round(emb.action_dt / world.model.opt.timestep))
+
+
 def test_retarget_follows_a_moved_cube_and_leaves_raises_alone(setup):
     """Retargeting as the descent starts: the next targets start where the expert was (no
     jump) and the palm ends on the cube where it is now, held."""
     emb, world, expert = setup
-    world.reset(5)
-    task = "touch the red cube with your left hand"
-    expert.reset(task)
-    index = world.actuator_index(emb.action_joints)
-    substeps = round(emb.action_dt / world.model.opt.timestep)
+    task, index, substeps = _touch_red_left(emb, world, expert)
     rows, palms = [], []
     for k in range(round(EPISODE_S / emb.action_dt)):
         if k == round(expert.cfg.reach_time / emb.action_dt):
@@ -153,11 +159,7 @@ def test_retarget_from_a_hold_lifts_straight_up_before_crossing(setup):
     before it moves across (sliding across at the cube's height would drag the hanging thumb
     through it), then lands on the cube where it is now."""
     emb, world, expert = setup
-    world.reset(5)
-    task = "touch the red cube with your left hand"
-    expert.reset(task)
-    index = world.actuator_index(emb.action_joints)
-    substeps = round(emb.action_dt / world.model.opt.timestep)
+    task, index, substeps = _touch_red_left(emb, world, expert)
     landed = round((expert.cfg.reach_time + expert.cfg.descend_time + 0.5) / emb.action_dt)
     shove = np.array([0.0, -0.025, 0.0])  # away from the left palm, towards the robot's right
     palms = []
