@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 EVAL_SEED_START = 100_000
 NUDGE_PHASES = ("descent", "hold")
+HOLD_NUDGE_S = (0.2, 1.0)  # a hold nudge comes this long (s) after the first landing
 HOLD_RETARGET_S = 1.5  # up, across and down again after a cube is moved from under the palm
 # A cube moved from under a resting palm may overlap it this deep (m): a resting contact
 # sinks ~2 mm; a cube put into the hanging thumb overlaps by centimetres.
@@ -133,6 +134,10 @@ class CollectConfig:
         if self.nudge_phase not in NUDGE_PHASES:
             raise ValueError(f"CollectConfig: nudge_phase={self.nudge_phase!r}; use one of "
                              f"{NUDGE_PHASES}")
+        if self.nudge_phase == "hold" and self.nudge_prob > 0 and self.hold_s < HOLD_NUDGE_S[1]:
+            raise ValueError(f"CollectConfig: nudges in the hold come up to {HOLD_NUDGE_S[1]} s "
+                             f"after the first landing, but hold_s={self.hold_s} ends the "
+                             f"episode before; give --hold-s {HOLD_NUDGE_S[1]} or more")
 
 
 @dataclass
@@ -241,7 +246,7 @@ class DemoRecorder:
             if first_success is None and w.success(parsed):
                 first_success = step
                 if nudge_step is None and self._hold_nudged(nudge_rng, parsed):
-                    hold_nudge_step = step + int(round(nudge_rng.uniform(0.2, 1.0) / dt))
+                    hold_nudge_step = step + int(round(nudge_rng.uniform(*HOLD_NUDGE_S) / dt))
             if first_success is not None and step - first_success >= hold_steps:
                 break
         success = first_success is not None and w.success(parsed)

@@ -217,8 +217,9 @@ class ScriptedExpert:
         straight down to the touch pose, at minimum-jerk timing over `duration` (default:
         what is left of the original plan, at least `descend_time`; 40% across, 60% down);
         then hold. A palm lower than that height (on or beside the cube: a hold) first goes
-        straight up to it (30% up, 30% across, 40% down). The goal follows. False, and nothing changes, for a raise (it does not
-        depend on the cubes). A diagonal path instead swept the hanging thumb into the cube.
+        straight up to it (30% up, 30% across, 40% down). The goal follows. False, and
+        nothing changes, for a raise (it does not depend on the cubes). A diagonal path
+        instead swept the hanging thumb into the cube.
 
         What a recording gets from it (gr00t-collect --nudge-prob): frames where the cube is
         somewhere else than the motion so far aimed for, labelled with the way to the cube

@@ -203,6 +203,8 @@ def test_a_nudged_cube_is_touched_where_it_was_moved_to(emb):
         CollectConfig(nudge_prob=1.5)
     with pytest.raises(ValueError, match="nudge_phase"):
         CollectConfig(nudge_phase="landing")
+    with pytest.raises(ValueError, match="--hold-s 1.0"):
+        CollectConfig(nudge_prob=1.0, nudge_phase="hold", hold_s=0.5)
 
 
 def test_a_cube_shoved_during_the_hold_is_landed_on_again(emb):
