@@ -46,7 +46,7 @@ import multiprocessing  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Sequence  # noqa: E402
+from typing import Any, Iterator, Sequence  # noqa: E402
 
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 EVAL_SEED_START = 100_000
 NUDGE_PHASES = ("descent", "hold")
+NUDGE_DRAWS = 32  # directions and lengths tried for a nudge before it is given up
 HOLD_NUDGE_S = (0.2, 1.0)  # a hold nudge comes this long (s) after the first landing
 HOLD_RETARGET_S = 1.5  # up, across and down again after a cube is moved from under the palm
 # A cube moved from under a resting palm may overlap it this deep (m): a resting contact
@@ -221,10 +222,10 @@ class DemoRecorder:
         hold_nudge_step = None  # drawn when the palm first lands
         for step in range(max_steps):
             if step == hold_nudge_step:
-                nudge_step, nudge, hold_nudge_step = step, self._shove_offset(nudge_rng, parsed), None
-                if nudge is None:  # no free spot away from the palm: not nudged
-                    nudge_step, nudge = None, np.zeros(3)
-                else:
+                hold_nudge_step = None
+                shove = self._shove_offset(nudge_rng, parsed)
+                if shove is not None:  # else no free spot away from the palm: not nudged
+                    nudge_step, nudge = step, shove
                     self._nudge(parsed.color, nudge, HOLD_RETARGET_S)
                     first_success = None  # the hold counts from the new landing
                     objects[parsed.color] = [float(x) for x in w.cube_position(parsed.color)]
@@ -270,19 +271,13 @@ class DemoRecorder:
 
     def _shove_offset(self, rng: np.random.Generator, task: Task) -> np.ndarray | None:
         """A horizontal offset (3,) m moving the named cube away from the palm, to a spot the
-        scene allows and without overlapping the hand; None if 32 draws find none. The cube
+        scene allows and without overlapping the hand; None if `NUDGE_DRAWS` find none. The cube
         is back where it was when this returns."""
-        w, c = self.world, self.cfg
+        w = self.world
         cube = w.cube_position(task.color)
-        others = [p for name, p in w.cube_positions().items() if name != task.color]
         away = (cube - w.palm_position(task.side))[:2]
         heading = float(np.arctan2(away[1], away[0]))
-        for _ in range(32):
-            angle = heading + rng.uniform(-np.pi / 3, np.pi / 3)
-            dist = rng.uniform(0.5, 1.0) * c.nudge_cm / 100.0
-            offset = dist * np.array([np.cos(angle), np.sin(angle), 0.0])
-            if not w.cube_spot_allowed(cube + offset, others):
-                continue
+        for offset in self._allowed_offsets(rng, task.color, heading, (-np.pi / 3, np.pi / 3)):
             w.place_cube(task.color, cube + offset)
             clear = w.cube_overlap(task.color) < SHOVE_MAX_OVERLAP
             w.place_cube(task.color, cube)
@@ -298,15 +293,24 @@ class DemoRecorder:
         if rng.random() >= c.nudge_prob:
             return None, np.zeros(3)
         at = self.expert.cfg.reach_time + rng.uniform(-0.2, 0.3)
-        cube = self.world.cube_position(task.color)
-        others = [p for name, p in self.world.cube_positions().items() if name != task.color]
-        for _ in range(32):
-            angle = rng.uniform(0.0, 2.0 * np.pi)
-            dist = rng.uniform(0.5, 1.0) * c.nudge_cm / 100.0
-            offset = dist * np.array([np.cos(angle), np.sin(angle), 0.0])
-            if self.world.cube_spot_allowed(cube + offset, others):
-                return int(round(at / self.emb.action_dt)), offset
+        for offset in self._allowed_offsets(rng, task.color, 0.0, (0.0, 2.0 * np.pi)):
+            return int(round(at / self.emb.action_dt)), offset
         return None, np.zeros(3)
+
+    def _allowed_offsets(self, rng: np.random.Generator, color: str, heading: float,
+                         spread: tuple[float, float]) -> Iterator[np.ndarray]:
+        """Of `NUDGE_DRAWS` horizontal offsets (3,) m for the cube `color` (direction `heading`
+        + U(spread) rad, length U(1/2, 1) * nudge_cm), those to spots the scene allows
+        (`SimWorld.cube_spot_allowed`), lazily: a caller that stops early draws no more."""
+        w = self.world
+        cube = w.cube_position(color)
+        others = [p for name, p in w.cube_positions().items() if name != color]
+        for _ in range(NUDGE_DRAWS):
+            angle = heading + rng.uniform(*spread)
+            dist = rng.uniform(0.5, 1.0) * self.cfg.nudge_cm / 100.0
+            offset = dist * np.array([np.cos(angle), np.sin(angle), 0.0])
+            if w.cube_spot_allowed(cube + offset, others):
+                yield offset
 
     def _nudge(self, color: str, offset: np.ndarray, duration: float | None = None) -> None:
         """Move the cube by `offset`, at rest, and let the expert re-plan for it (over

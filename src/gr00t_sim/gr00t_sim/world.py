@@ -35,7 +35,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import mujoco
 import numpy as np
@@ -473,10 +473,9 @@ class SimWorld:
                     for o in others)
         return bool(inside and apart)
 
-    def cube_toucher(self, color: str) -> str | None:
-        """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo
-        name (its body id where unnamed); None when only the table or the floor (or nothing)
-        touches it."""
+    def _cube_contacts(self, color: str) -> Iterator[tuple[str, int, Any]]:
+        """(the other body's name, its geom id, the MjContact) of each contact of a cube now
+        with anything but the table and the floor (as of the last forward/step)."""
         m, d, cube = self.model, self.data, f"{color}_cube"
         for c in d.contact[:d.ncon]:
             names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
@@ -485,20 +484,20 @@ class SimWorld:
                 geom = c.geom2 if names[0] == cube else c.geom1
                 other = names[1] if names[0] == cube else names[0]
                 if other not in ("table", "world"):
-                    return other or f"body {m.geom_bodyid[geom]}"
+                    yield other, geom, c
+
+    def cube_toucher(self, color: str) -> str | None:
+        """The body of the robot (or another cube) in contact with a cube now, by its MuJoCo
+        name (its body id where unnamed); None when only the table or the floor (or nothing)
+        touches it."""
+        for other, geom, _ in self._cube_contacts(color):
+            return other or f"body {self.model.geom_bodyid[geom]}"
         return None
 
     def cube_overlap(self, color: str) -> float:
         """How deep (m, >= 0) a cube overlaps anything but the table and the floor now (as of
         the last forward/step): 0 when nothing else touches it or only touches it."""
-        m, d, cube = self.model, self.data, f"{color}_cube"
-        deepest = 0.0
-        for c in d.contact[:d.ncon]:
-            names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, m.geom_bodyid[g])
-                     for g in (c.geom1, c.geom2)]
-            if cube in names and not {"table", "world"} & set(names):
-                deepest = max(deepest, -float(c.dist))
-        return deepest
+        return max([0.0, *(-float(c.dist) for *_, c in self._cube_contacts(color))])
 
     def palm_position(self, side: str) -> np.ndarray:
         """(3,) world position of a palm site (as of the last forward/step)."""
