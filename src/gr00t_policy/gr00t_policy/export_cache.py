@@ -46,9 +46,15 @@ def tensorrt_engine_path(cache_dir: Path, onnx_path: Path, gpu_name: str, trt_ve
 
 
 def head_content_hash(head: FlowMatchingActionHead) -> str:
-    """sha256 hex over the head's config JSON and tensors (sorted key, dtype, shape, bytes)."""
-    digest = hashlib.sha256(json.dumps(head.config.to_dict(), sort_keys=True).encode())
-    for key, tensor in sorted(head.state_dict().items()):
+    """sha256 hex over the head's config JSON and tensors (`module_content_hash`)."""
+    return module_content_hash(head.config.to_dict(), head)
+
+
+def module_content_hash(config: dict[str, Any], module: torch.nn.Module) -> str:
+    """sha256 hex over a config dict (as sorted JSON) and a module's tensors (sorted key,
+    dtype, shape, bytes): what an export of the module depends on."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for key, tensor in sorted(module.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
@@ -106,12 +112,24 @@ def cached_export(
         return ExportedActionHead.load(out_dir)
     except FileNotFoundError:
         pass
-    if head is None:
-        head = load_head()
+
+    def write(tmp: Path) -> None:
+        export_action_head(head if head is not None else load_head(), tmp, slot=slot,
+                           num_steps=num_steps, num_tokens=num_tokens)
+
+    export_once(out_dir, write)
+    return ExportedActionHead.load(out_dir)
+
+
+def export_once(out_dir: Path, write: Any) -> Path:
+    """Make the export directory `out_dir` by `write(tmp)` into a scratch directory beside it,
+    then one rename, so a reader never finds half an export; when another process renamed
+    its export in first, that one is kept."""
+    out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
     try:
-        export_action_head(head, tmp, slot=slot, num_steps=num_steps, num_tokens=num_tokens)
+        write(tmp)
         try:
             tmp.rename(out_dir)
         except OSError:  # another process won the race; use its export
@@ -119,4 +137,4 @@ def cached_export(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return ExportedActionHead.load(out_dir)
+    return out_dir
