@@ -225,7 +225,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                 backend: str = DEFAULT_BACKEND, sim: bool = False, namespace: str = "",
                 use_sim_time: bool = False, config_dirs: Sequence[str | Path] | None = None,
                 remappings: Iterable[tuple[str, str]] = (),
-                system1_parameters: Mapping[str, Any] | None = None) -> Graph:
+                system1_parameters: Mapping[str, Any] | None = None,
+                system2_parameters: Mapping[str, Any] | None = None) -> Graph:
     """Resolve and validate everything, and describe the nodes to start.
 
     embodiment: a name (config/<name>.yaml in `config_dirs`) or a path to a YAML file.
@@ -245,6 +246,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
         inference_delay_ms), overriding the ones derived here; the node checks them at
         configure.
+    system2_parameters: the same for System 2 (gr00t_system2.params, e.g. backend,
+        torch_threads).
 
     Raises EmbodimentConfigError or GraphError (both ValueError) with a message naming the fix.
     """
@@ -270,6 +273,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "camera_topics": [c.topic for c in emb.cameras],
             "rate_hz": float(emb.rates.system2_hz),
             "use_sim_time": sim_time,
+            **dict(system2_parameters or {}),
         },
         remappings=list(remaps), env=system2_env(config_dirs), lifecycle=True)
     system1 = NodeSpec(

@@ -390,6 +390,23 @@ def test_chunk_mode_and_delay_reach_system1s_parameters(tmp_path: Path) -> None:
         _parser().parse_args(["--chunk-mode", "blend"])
 
 
+def test_system2_parameters_reach_system2_only(tmp_path: Path) -> None:
+    from gr00t_sim.evaluation.cli import _parser, build_eval_graph
+    from gr00t_testing import make_checkpoint_for
+
+    ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
+    args = _parser().parse_args(["--checkpoint", str(ckpt), "--system2-param",
+                                 "backend:=torch", "--system2-param", "torch_threads:=1"])
+    graph = build_eval_graph(args)
+    p2 = graph.node("gr00t_system2").parameters
+    assert p2["backend"] == "torch" and p2["torch_threads"] == 1
+    assert p2["rate_hz"] == 10.0  # the derived ones stay
+    p1 = graph.node("gr00t_system1").parameters
+    assert p1["backend"] == "onnxruntime" and "torch_threads" not in p1  # System 1's own
+    plain = build_eval_graph(_parser().parse_args(["--checkpoint", str(ckpt)]))
+    assert "torch_threads" not in plain.node("gr00t_system2").parameters
+
+
 def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
     """Refused before any node starts; the message names the option and the fix."""
     from gr00t_sim.evaluation.cli import EXIT_BAD_ARGS, main

@@ -5,7 +5,7 @@ Apollo, `--embodiment`) through the real graph.
                [--episode-s 6] [--tasks all|touch|raise] [--instructions FILE]
                [--json] [--video out.mp4]
                [--chunk-mode crossfade|latest|ensemble|rtc] [--inference-delay-ms D]
-               [--system1-param NAME:=VALUE ...]
+               [--system1-param NAME:=VALUE ...] [--system2-param NAME:=VALUE ...]
 
 The graph is the one `gr00t-bringup run --sim` starts (`build_graph(sim=True)`, one process per
 node, supervised by `runner.GraphRunner`). This process is only a client on the ROS graph:
@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="NAME:=VALUE",
                    help="another System 1 parameter, e.g. ensemble_decay_per_s:=13.0, "
                         "rtc_guidance_clip:=5.0 (write doubles with a decimal point); "
+                        "repeatable")
+    p.add_argument("--system2-param", action="append", type=_param, default=[],
+                   metavar="NAME:=VALUE",
+                   help="a System 2 parameter, e.g. backend:=torch, torch_threads:=1; "
                         "repeatable")
     p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
                    help="System 1 and 2 run on the simulator's /clock (default off: the "
@@ -232,11 +236,12 @@ def build_eval_graph(args: argparse.Namespace) -> Any:
         graph = build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
                             backend=args.backend, sim=True, use_sim_time=args.use_sim_time)
         extra = system1_parameters(args, graph.embodiment)
-        if not extra:
+        if not extra and not args.system2_param:
             return graph
         return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
                            backend=args.backend, sim=True, use_sim_time=args.use_sim_time,
-                           system1_parameters=extra)
+                           system1_parameters=extra,
+                           system2_parameters=dict(args.system2_param))
     except GraphError as exc:
         if args.checkpoint is None:
             raise GraphError(
@@ -298,6 +303,7 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
         "chunk_mode": s1.get("chunk_mode", DEFAULT_CHUNK_MODE),
         "inference_delay_ms": float(s1.get("inference_delay_ms", 0.0)),
         "system1_parameters": system1_parameters(args, graph.embodiment),
+        "system2_parameters": dict(args.system2_param),
         "episodes": overall["episodes"],
         "seed": args.seed,
         "episode_s": args.episode_s,
