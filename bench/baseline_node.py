@@ -101,7 +101,9 @@ class BaselineNode(Node):
         self.vlm_threads = int(p["torch_threads"]) or torch.get_num_threads()
         torch.set_num_threads(self.vlm_threads)
         bundle = PolicyBundle.open(ckpt, emb)
-        self.encoder = bundle.backbone_runner()
+        # The same backbone backend as System 2's default (auto), so that the two sides of
+        # the comparison run the same models the same way.
+        self.encoder = bundle.backbone_runner(backend="auto", cache_dir=p["cache_dir"] or None)
         runner = bundle.action_runner(self.backend, num_steps=int(p["denoising_steps"]),
                                       cache_dir=p["cache_dir"] or None,
                                       num_threads=self.ort_threads)

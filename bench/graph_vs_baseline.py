@@ -640,7 +640,8 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     print(note, flush=True)
-    print(f"DiT backend for both: {args.backend} (1 thread); VLM: torch, default threads; "
+    print(f"DiT backend for both: {args.backend} (1 thread); VLM: System 2's default backend (auto: onnxruntime for "
+          f"the nano backbones), default threads; "
           f"clock: {'simulator /clock' if args.sim_time else 'wall clock'}", flush=True)
 
     res: dict[str, Any] = {"machine_before": info_before, "checkpoint": str(ckpt),

@@ -233,7 +233,8 @@ class EagleBackbone(nn.Module):
         embeds = lm.embed_tokens(input_ids)  # (B, L, D)
         vis = self.encode_images(pixel_values.reshape(b * v, *pixel_values.shape[2:]))  # (B*V, T, D)
         vis = vis.reshape(-1, vis.shape[-1]).to(embeds.dtype)  # (B*V*T, D)
-        n_slots = int(image_token_mask.sum())
+        # (A traced export has no data to check: the exporter fixes the prompt's layout.)
+        n_slots = vis.shape[0] if torch.compiler.is_exporting() else int(image_token_mask.sum())
         if n_slots != vis.shape[0]:
             raise ValueError(
                 f"the prompts hold {n_slots} {cfg.image_context_token} tokens but the images "
@@ -315,9 +316,16 @@ def aligned_states(input_ids: np.ndarray, text_context_id: int, states: torch.Te
 class BackboneRunner:
     """System 2's numpy interface: camera images + instruction -> embedding tokens."""
 
-    def __init__(self, ckpt_dir: str | Path, device: str = "cpu", dtype: str = "float32") -> None:
+    def __init__(self, ckpt_dir: str | Path, device: str = "cpu", dtype: str = "float32",
+                 backend: str = "torch", cache_dir: str | Path | None = None,
+                 num_threads: int = 0) -> None:
         """Load the backbone part and the tokenizer of a checkpoint directory (and its
-        instruction encoder, when the config names one: `language.instruction`)."""
+        instruction encoder, when the config names one: `language.instruction`).
+
+        backend: "torch", "onnxruntime" (the backbone exported once into `cache_dir`,
+        `export_backbone`) or "auto" (`export_backbone.resolve_backend`); `num_threads` is
+        onnxruntime's intra-op thread count (0: 1; torch's is set by the caller).
+        """
         from gr00t_policy.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(ckpt_dir, parts=("backbone",), device=device)
@@ -326,7 +334,8 @@ class BackboneRunner:
             from gr00t_policy.language.instruction import load_instruction_encoder
 
             encoder = load_instruction_encoder(ckpt.config.backbone, ckpt_dir, device=device)
-        self._init(ckpt.policy.backbone, ckpt.tokenizer, ckpt.backbone_id, device, dtype, encoder)
+        self._init(ckpt.policy.backbone, ckpt.tokenizer, ckpt.backbone_id, device, dtype, encoder,
+                   backend, cache_dir, num_threads)
 
     @classmethod
     def from_modules(
@@ -337,14 +346,20 @@ class BackboneRunner:
         device: str = "cpu",
         dtype: str = "float32",
         instruction_encoder=None,
+        backend: str = "torch",
+        cache_dir: str | Path | None = None,
+        num_threads: int = 0,
     ) -> "BackboneRunner":
         """Wrap an in-memory backbone and tokenizer (no checkpoint directory)."""
         runner = cls.__new__(cls)
-        runner._init(backbone, tokenizer, backbone_id, device, dtype, instruction_encoder)
+        runner._init(backbone, tokenizer, backbone_id, device, dtype, instruction_encoder,
+                     backend, cache_dir, num_threads)
         return runner
 
     def _init(self, backbone: EagleBackbone, tokenizer, backbone_id: str, device: str, dtype: str,
-              instruction_encoder=None) -> None:
+              instruction_encoder=None, backend: str = "torch",
+              cache_dir: str | Path | None = None, num_threads: int = 0) -> None:
+        from gr00t_policy.export_backbone import resolve_backend
         from gr00t_policy.prompt import PromptBuilder
 
         if dtype not in _DTYPES:
@@ -362,6 +377,14 @@ class BackboneRunner:
         backbone.bind_prompt(self.prompt)
         self.backbone = backbone.to(device=self.device, dtype=self.dtype).eval()
         self._backbone_id = backbone_id
+        self.backend = resolve_backend(backend, self.device.type, dtype,
+                                       sum(p.numel() for p in backbone.parameters()))
+        self._onnx = None
+        if self.backend == "onnxruntime":
+            from gr00t_policy.export_backbone import OnnxBackbone, cached_backbone_export
+
+            self._onnx = OnnxBackbone(cached_backbone_export(self.backbone, cache_dir),
+                                      num_threads=num_threads or 1)
 
     @property
     def backbone_id(self) -> str:
@@ -421,6 +444,11 @@ class BackboneRunner:
             )
         prompt, states = self.prompt_inputs(instruction)
         pix = preprocess_images(images, self.config)  # (V, 3, S, S)
+        if self._onnx is not None:
+            tokens, mask = self._onnx(
+                prompt.input_ids[None], prompt.attention_mask[None], pix.numpy()[None],
+                None if states is None else states.numpy()[None])
+            return tokens[0], mask[0]
         with torch.inference_mode():
             tokens, mask = self.backbone(
                 torch.from_numpy(prompt.input_ids).unsqueeze(0).to(self.device),  # (1, L)

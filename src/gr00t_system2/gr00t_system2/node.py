@@ -207,7 +207,9 @@ class System2Node(ManagedNode):
             torch.set_num_threads(p.torch_threads)
         t0 = time.monotonic()
         try:
-            encoder = BackboneRunner(p.checkpoint, device=p.device, dtype=p.dtype)
+            encoder = BackboneRunner(p.checkpoint, device=p.device, dtype=p.dtype,
+                                     backend=p.backend, cache_dir=p.cache_dir or None,
+                                     num_threads=p.torch_threads)
         except Exception as exc:
             raise StartupError(
                 f"could not load the backbone from parameter checkpoint={str(p.checkpoint)!r}: "
@@ -221,7 +223,7 @@ class System2Node(ManagedNode):
             )
         self.get_logger().info(
             f"loaded backbone {encoder.backbone_id} from {p.checkpoint} on {p.device}/{p.dtype} "
-            f"in {time.monotonic() - t0:.2f} s"
+            f"({encoder.backend}) in {time.monotonic() - t0:.2f} s"
         )
         return encoder
 

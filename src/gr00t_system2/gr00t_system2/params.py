@@ -19,6 +19,7 @@ from rclpy.validate_full_topic_name import validate_full_topic_name
 
 from gr00t_common.params import ParameterError, Range, Spec, check
 from gr00t_common.params import declare_and_read as _declare_and_read
+from gr00t_policy.backend_names import SYSTEM2_BACKENDS
 from gr00t_system2.cameras import CAMERA_QOS, CAMERA_TRANSPORTS
 
 __all__ = ["SPECS", "ParameterError", "System2Params", "declare_and_read", "validate"]
@@ -50,6 +51,13 @@ SPECS = (
     Spec("default_instruction", "string", "hold your position",
          "Instruction in force at start (instruction_id 0) until one is set."),
     Spec("device", "string", "cpu", "Torch device.", choices=DEVICES),
+    Spec("backend", "string", "auto",
+         "How the backbone runs: torch; onnxruntime (float32 on the CPU, exported once per "
+         "backbone into cache_dir, ~10-20 s); auto = onnxruntime on the CPU in float32 for "
+         "backbones up to 300 M parameters (the nano presets), torch otherwise.",
+         choices=SYSTEM2_BACKENDS),
+    Spec("cache_dir", "string", "",
+         "Where the backbone's ONNX export is cached. Empty: ~/.cache/gr00t_ros."),
     Spec("dtype", "string", "float32", "Backbone compute dtype.", choices=COMPUTE_DTYPES),
     Spec("token_dtype", "string", "float16",
          "Element type of EmbeddingTokens.data on the wire: float16 (half the bytes) or "
@@ -61,7 +69,8 @@ SPECS = (
          "A camera whose newest frame arrived longer ago than this (s) counts as missing; "
          "nothing is published while a camera is missing.", range=Range.above(0.0)),
     Spec("torch_threads", "integer", 0,
-         "torch intra-op threads for the backbone (>= 1), or 0 to keep torch's default.",
+         "Intra-op threads for the backbone, torch's or onnxruntime's (>= 1), or 0 for the "
+         "default: torch's own, 1 on onnxruntime.",
          range=Range.at_least(0)),
 )
 
@@ -77,6 +86,8 @@ class System2Params:
     rate_hz: float
     default_instruction: str
     device: str
+    backend: str
+    cache_dir: str
     dtype: str
     token_dtype: str
     max_instruction_length: int
@@ -101,6 +112,11 @@ def validate(values: Mapping[str, Any], node_name: str = "gr00t_system2",
 
 def _params(values: dict[str, Any], node_name: str, namespace: str) -> System2Params:
     """System2Params from values that passed their specs."""
+    if values["backend"] == "onnxruntime" and (values["device"], values["dtype"]) != ("cpu",
+                                                                                   "float32"):
+        raise ParameterError(
+            f"parameter backend='onnxruntime' runs the backbone in float32 on the CPU, not "
+            f"{values['dtype']} on {values['device']!r}; use backend 'torch' (or 'auto') there")
     ckpt = values["checkpoint"].strip()
     ckpt_path = Path(ckpt).expanduser()
     if not (ckpt_path / "config.json").is_file():

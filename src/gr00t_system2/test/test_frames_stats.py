@@ -60,7 +60,8 @@ def good_params(tmp_path, **over):
     (tmp_path / "config.json").write_text("{}")
     values = dict(checkpoint=str(tmp_path), camera_topics=["/cam"], camera_qos="auto",
                   camera_transport="auto", rate_hz=10.0,
-                  default_instruction="wave", device="cpu", dtype="float32",
+                  default_instruction="wave", device="cpu", backend="auto", cache_dir="",
+                  dtype="float32",
                   token_dtype="float16", max_instruction_length=512, stale_image_s=1.0,
                   torch_threads=0)
     values.update(over)
@@ -83,10 +84,20 @@ def good_params(tmp_path, **over):
     ("token_dtype", "bfloat16", "token_dtype='bfloat16'"),
     ("max_instruction_length", 0, "max_instruction_length=0"),
     ("torch_threads", -2, "torch_threads=-2"),
+    ("backend", "tensorrt", "backend='tensorrt'"),
 ])
 def test_params_validation_names_the_parameter(tmp_path, name, value, match):
     with pytest.raises(ParameterError, match=match):
         validate(good_params(tmp_path, **{name: value}))
+
+
+def test_onnxruntime_backend_is_for_float32_on_the_cpu(tmp_path):
+    assert validate(good_params(tmp_path)).backend == "auto"
+    assert validate(good_params(tmp_path, backend="onnxruntime")).backend == "onnxruntime"
+    for over in (dict(device="cuda"), dict(dtype="bfloat16")):
+        with pytest.raises(ParameterError, match="backend='onnxruntime'.*use backend 'torch'"):
+            validate(good_params(tmp_path, backend="onnxruntime", **over))
+        assert validate(good_params(tmp_path, backend="auto", **over)).backend == "auto"
 
 
 def test_params_relative_topics_are_expanded(tmp_path):

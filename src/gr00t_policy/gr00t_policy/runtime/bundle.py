@@ -140,8 +140,11 @@ class PolicyBundle:
         return Planner(runner, self.processor, action_dt=self.embodiment.action_dt, seed=seed,
                        noise_scale=noise_scale, sampling=sampling)
 
-    def backbone_runner(self, *, device: str = "cpu", dtype: str = "float32") -> Any:
-        """System 2's encoder (images + instruction -> tokens) from this checkpoint."""
+    def backbone_runner(self, *, device: str = "cpu", dtype: str = "float32",
+                        backend: str = "torch", cache_dir: str | Path | None = None) -> Any:
+        """System 2's encoder (images + instruction -> tokens) from this checkpoint; backend
+        as System 2's parameter (torch, onnxruntime or auto)."""
         from gr00t_policy.backbone import BackboneRunner
 
-        return BackboneRunner(self.path, device=device, dtype=dtype)
+        return BackboneRunner(self.path, device=device, dtype=dtype, backend=backend,
+                              cache_dir=cache_dir)
