@@ -58,8 +58,9 @@ def test_sigint_closes_the_node_and_a_second_ctrl_c_does_not_cut_it(ros_domain_i
         proc.send_signal(signal.SIGINT)
         _wait_for_line(proc, "closing", 10)
         proc.send_signal(signal.SIGINT)  # a second Ctrl-C: ignored during close
-        rest = proc.communicate(timeout=30)[0].split()
-        assert proc.returncode == 0, rest
+        out = proc.communicate(timeout=30)[0]
+        rest = out.split()
+        assert proc.returncode == 0, out  # the whole output: a traceback names its line
         assert " ".join(rest).startswith("closed plain_node_test returned"), rest
     finally:
         if proc.poll() is None:

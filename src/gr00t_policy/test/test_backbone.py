@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -11,21 +9,9 @@ import torch
 from gr00t_policy.backbone import BackboneRunner, EagleBackbone, pixel_shuffle, preprocess_images
 from gr00t_policy.backbone_config import BACKBONE_PRESETS, BackboneConfig, nano_backbone
 from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+from gr00t_policy.testing.backbones import tiny_backbone
 
 torch.set_num_threads(1)
-
-
-def tiny_backbone(**changes) -> BackboneConfig:
-    """4 image tokens per 56 px view, 2-layer 64-wide LM, 32-wide output."""
-    cfg = dict(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=2,
-        vision_num_heads=2, vision_patch_size=14, image_size=56, lm_hidden_size=64,
-        lm_intermediate_size=128, lm_num_layers=3, lm_num_heads=2, lm_num_kv_heads=1,
-        lm_max_position_embeddings=256, vocab_size=512, select_layer=2, output_dim=32,
-        max_tokens=48,
-    )
-    cfg.update(changes)
-    return BackboneConfig(**cfg)
 
 
 @pytest.fixture(scope="module")

@@ -10,26 +10,13 @@ import pytest
 import torch
 
 from gr00t_policy.backbone import BackboneRunner, EagleBackbone
-from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.export_backbone import AUTO_ONNX_MAX_PARAMS, resolve_backend
 from gr00t_policy.prompt import build_nano_tokenizer
+from gr00t_policy.testing.backbones import tiny_backbone
 
 torch.set_num_threads(1)
 
 INSTRUCTIONS = ("touch the red cube with your left hand", "raise your right hand")
-
-
-def _config(**changes) -> BackboneConfig:
-    """4 image tokens per 56 px view, a 3-layer 64-wide LM."""
-    cfg = dict(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=2,
-        vision_num_heads=2, vision_patch_size=14, image_size=56, lm_hidden_size=64,
-        lm_intermediate_size=128, lm_num_layers=3, lm_num_heads=2, lm_num_kv_heads=1,
-        lm_max_position_embeddings=256, vocab_size=512, select_layer=2, output_dim=32,
-        max_tokens=48,
-    )
-    cfg.update(changes)
-    return BackboneConfig(**cfg)
 
 
 def _runner(cfg, backend, cache, seed=0, **kw) -> BackboneRunner:
@@ -45,7 +32,7 @@ def _images(n, seed):
 
 @pytest.mark.parametrize("views", [1, 2])
 def test_onnxruntime_tokens_match_torch(tmp_path, views):
-    cfg = _config(num_views=views)
+    cfg = tiny_backbone(num_views=views)
     ref = _runner(cfg, "torch", tmp_path)
     ort = _runner(cfg, "onnxruntime", tmp_path)
     assert (ref.backend, ort.backend) == ("torch", "onnxruntime")
@@ -66,7 +53,7 @@ def test_the_export_is_made_once_per_weights(tmp_path, monkeypatch):
     calls = []
     real = eb.export_backbone
     monkeypatch.setattr(eb, "export_backbone", lambda b, out: calls.append(out) or real(b, out))
-    cfg = _config()
+    cfg = tiny_backbone()
     _runner(cfg, "onnxruntime", tmp_path, seed=0)
     _runner(cfg, "onnxruntime", tmp_path, seed=0)
     assert len(calls) == 1
@@ -90,7 +77,7 @@ def test_instruction_states_reach_the_graph(tmp_path):
     sha, width = "ab" * 32, 64
     write_tiny_language_model(tmp_path / "lm" / CHECKPOINT_SUBDIR, sha256=sha, layers=2,
                               width=width)
-    cfg = _config(instruction_encoder="tiny", instruction_encoder_sha256=sha,
+    cfg = tiny_backbone(instruction_encoder="tiny", instruction_encoder_sha256=sha,
                   instruction_encoder_layers=2, instruction_encoder_dim=width)
     encoder = load_instruction_encoder(cfg, tmp_path / "lm")
     ref = _runner(cfg, "torch", tmp_path, instruction_encoder=encoder)
@@ -123,7 +110,7 @@ def test_auto_uses_onnxruntime_only_where_it_applies():
 def test_a_graph_of_other_inputs_is_refused(tmp_path):
     from gr00t_policy.export_backbone import ExportedBackbone, OnnxBackbone
 
-    runner = _runner(_config(), "onnxruntime", tmp_path)
+    runner = _runner(tiny_backbone(), "onnxruntime", tmp_path)
     exported = runner._onnx.exported
     lying = dataclasses.replace(exported, instruction_dim=8)
     with pytest.raises(ValueError, match="delete it to have it exported again"):

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from gr00t_policy.action_head_config import ActionHeadConfig
-from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.checkpoint import load_checkpoint
 from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
 from gr00t_policy.embodiment import parse_embodiment
 from gr00t_policy.policy_config import PolicyConfig
+from gr00t_policy.testing.backbones import tiny_backbone
 from gr00t_policy.train import TrainConfig, TrainingData, build_metadata, lr_factor, train
 from gr00t_policy.train.auxiliary import get_aux_loss
 
@@ -50,13 +50,9 @@ def tiny_embodiment():
 
 
 def tiny_policy_config() -> PolicyConfig:
-    backbone = BackboneConfig(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
-        vision_num_heads=2, vision_patch_size=14, image_size=28, lm_hidden_size=32,
-        lm_intermediate_size=64, lm_num_layers=1, lm_num_heads=2, lm_num_kv_heads=1,
-        lm_max_position_embeddings=64, vocab_size=512, select_layer=1, output_dim=32,
-        max_tokens=40,
-    )
+    backbone = tiny_backbone(vision_num_layers=1, image_size=28, lm_hidden_size=32,
+                             lm_intermediate_size=64, lm_num_layers=1,
+                             lm_max_position_embeddings=64, select_layer=1, max_tokens=40)
     head = ActionHeadConfig(
         hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
         cross_attention_dim=32, max_state_dim=8, max_action_dim=6, action_horizon=4,
