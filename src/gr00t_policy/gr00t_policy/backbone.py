@@ -233,7 +233,8 @@ class EagleBackbone(nn.Module):
         embeds = lm.embed_tokens(input_ids)  # (B, L, D)
         vis = self.encode_images(pixel_values.reshape(b * v, *pixel_values.shape[2:]))  # (B*V, T, D)
         vis = vis.reshape(-1, vis.shape[-1]).to(embeds.dtype)  # (B*V*T, D)
-        # (A traced export has no data to check: the exporter fixes the prompt's layout.)
+        # While torch.export traces, the count is data it cannot read; the exported graph is
+        # only fed prompts built for its views (export_backbone).
         n_slots = vis.shape[0] if torch.compiler.is_exporting() else int(image_token_mask.sum())
         if n_slots != vis.shape[0]:
             raise ValueError(

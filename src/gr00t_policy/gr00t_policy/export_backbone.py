@@ -7,10 +7,11 @@
   -> tokens (1, L, C) float32, mask (1, L) bool
 L is the checkpoint's max_tokens: the prompt is always padded to it.
 
-Why: the nano backbone's forward takes ~17 ms in torch eager on two of our CPU threads and
-~7 ms as this graph on onnxruntime (docs/BENCHMARKS.md, "System 2 on onnxruntime"); on a
-2-core machine shared with the simulator and System 1 that is the difference between
-System 2 keeping 10 Hz and missing ticks. `resolve_backend` says when the graph is used.
+Why: the nano backbone's forward takes ~20 ms in torch eager on two of our CPU threads and
+~12.5 ms as this graph on one onnxruntime thread (docs/BENCHMARKS.md, "System 2 on
+onnxruntime"); on a 2-core machine shared with the simulator and System 1 that is the
+difference between System 2 keeping 10 Hz and missing ticks. `resolve_backend` says when
+the graph is used.
 
     exported = cached_backbone_export(backbone, cache_dir)
     session = OnnxBackbone(exported, num_threads=1)
