@@ -330,6 +330,22 @@ class TorchRunner(ActionHeadRunner):
 # ---------------------------------------------------------------------------------------------
 
 
+def cpu_session_options(num_threads: int, spin: bool = True) -> Any:
+    """onnxruntime options for one graph called at a time on the CPU: `num_threads` intra-op
+    threads, sequential, every graph optimization; `spin=False` keeps idle threads from
+    spin-waiting (System 2's backbone, on cores it shares)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = num_threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxRuntimeRunner(ActionHeadRunner):
     """The exported conditioning + denoise graphs on onnxruntime's CPU provider.
 
@@ -354,11 +370,7 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.num_threads = num_threads
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = num_threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts = cpu_session_options(num_threads)
         providers = ["CPUExecutionProvider"]
         self._cond_sess = ort.InferenceSession(str(exported.conditioning), opts, providers=providers)
         self._den_sess = ort.InferenceSession(str(exported.denoise), opts, providers=providers)

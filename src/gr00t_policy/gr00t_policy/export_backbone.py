@@ -180,14 +180,11 @@ class OnnxBackbone:
     def __init__(self, exported: ExportedBackbone, num_threads: int = 1) -> None:
         import onnxruntime as ort
 
+        from gr00t_policy.backends import cpu_session_options
+
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = num_threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts = cpu_session_options(num_threads, spin=False)
         self.exported = exported
         self._session = ort.InferenceSession(str(exported.graph), opts,
                                              providers=["CPUExecutionProvider"])
