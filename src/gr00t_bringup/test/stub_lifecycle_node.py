@@ -15,6 +15,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
+from gr00t_common.teardown import bounded_teardown
+
 
 class Stub(LifecycleNode):
     def __init__(self) -> None:
@@ -56,8 +58,9 @@ def main() -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     print("stub stopped cleanly", flush=True)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    with bounded_teardown(status=0):  # as the real nodes' mains do (gr00t_common.teardown)
+        node.destroy_node()
+        rclpy.try_shutdown()
     return 0
 
 

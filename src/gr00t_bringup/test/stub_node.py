@@ -14,6 +14,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+from gr00t_common.teardown import bounded_teardown
+
 
 def main() -> int:
     rclpy.init(args=sys.argv)
@@ -36,8 +38,9 @@ def main() -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     print("stub stopped cleanly", flush=True)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    with bounded_teardown(status=0):  # as the real nodes' mains do (gr00t_common.teardown)
+        node.destroy_node()
+        rclpy.try_shutdown()
     return 0
 
 

@@ -34,6 +34,7 @@ from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 
 from gr00t_common.params import ParameterError, Spec, declare, read
+from gr00t_common.teardown import bounded_teardown
 
 __all__ = ["AUTOSTART", "EXIT_BAD_ARGUMENTS", "EXIT_STARTUP_FAILED", "SPECS", "Entities",
            "ManagedNode", "TransitionCallbackReturn", "autostart", "declare_autostart",
@@ -251,22 +252,28 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
         logger.fatal(f"cannot start: invalid command-line arguments: {exc}")
         return EXIT_BAD_ARGUMENTS
     node: ManagedNode | None = None
+    status = 1  # what an exception out of here exits with, if the teardown must cut it short
     try:
         try:
             node = make()
         except ParameterError as exc:
             logger.fatal(f"cannot start: {exc}")
-            return EXIT_STARTUP_FAILED
+            status = EXIT_STARTUP_FAILED
+            return status
         if node.autostart and not autostart(node):
-            return EXIT_STARTUP_FAILED
+            status = EXIT_STARTUP_FAILED
+            return status
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         spin(node, executor)
-        return 0
+        status = 0
+        return status
     finally:
-        if node is not None:
-            try:
+        try:
+            if node is not None:
                 node._stop_activity()
-            finally:  # destroyed even when stopping failed: no half-alive node at exit
-                node.destroy_node()
-        rclpy.try_shutdown()
+        finally:  # destroyed even when stopping failed: no half-alive node at exit
+            with bounded_teardown(status):
+                if node is not None:
+                    node.destroy_node()
+                rclpy.try_shutdown()

@@ -3,8 +3,8 @@
 `run` spins the node until Ctrl-C or SIGTERM, then stops it in order: further signals are
 ignored from then on (a second Ctrl-C must not cut a recorder's episode file or a
 simulator's threads in half), the node's own `close` runs, and the node, the executor and
-the context are torn down. System 1 and System 2 are lifecycle nodes and have their own
-loop (`gr00t_common.lifecycle.spin`).
+the context are torn down (within `gr00t_common.teardown`'s deadline). System 1 and System 2
+are lifecycle nodes and have their own loop (`gr00t_common.lifecycle.spin`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TypeVar
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+from gr00t_common.teardown import bounded_teardown
 
 N = TypeVar("N", bound=Node)
 
@@ -39,7 +41,8 @@ def run(make: Callable[[], N], close: Callable[[N], None] | None = None,
         if node is not None:
             if close is not None:
                 close(node)
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+        with bounded_teardown(status=0):
+            if node is not None:
+                node.destroy_node()
+            executor.shutdown()
+            rclpy.try_shutdown()

@@ -1,0 +1,63 @@
+"""A deadline on the last step of a node's exit: the rclpy and DDS teardown.
+
+A node stops in two steps. Its own stop comes first and has no deadline: System 1's loop
+joined, the recorder's episode file closed, the simulator's threads ended. Then rclpy's
+teardown: the node destroyed, the executor and the context shut down. On rare occasions the
+second step never returned after a SIGINT: in one CI run of the whole suite a stub node
+printed that it had stopped cleanly and then sat in that teardown until the supervisor's
+SIGTERM (ignored: rclpy's handler only shuts the context down, which had happened) and
+SIGKILL, 15 s later, so bringup reported a crashed node. On a robot that is a Ctrl-C that
+does not end the process.
+
+`bounded_teardown(status)` wraps that second step. When it has not finished within its
+deadline, every thread's stack goes to stderr (where the hang is, for a report upstream) and
+the process exits at once with `status`, the code it was about to return: the node's own stop
+had finished, so the exit is as clean as it would have been. If even that cannot run (a
+thread holding the interpreter), faulthandler's own watchdog dumps the stacks two seconds
+later and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+TEARDOWN_DEADLINE_S = 5.0
+"""Seconds rclpy's teardown may take after a node's own stop; it takes well under one
+normally. Below bringup's 10-s wait after SIGINT, so a hung teardown still ends as a clean
+exit there."""
+
+_FALLBACK_AFTER_S = 2.0
+
+
+@contextmanager
+def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
+                     what: str = "rclpy teardown") -> Iterator[None]:
+    """Run the block; if it is still running after `deadline_s`, dump every thread's stack to
+    stderr and end the process with `status` (`os._exit`: no further cleanup runs)."""
+    if deadline_s <= 0:
+        raise ValueError(f"bounded_teardown: deadline_s must be > 0 (got {deadline_s})")
+
+    def expire() -> None:
+        try:
+            sys.stderr.write(f"{what} still running after {deadline_s:g} s: exiting with "
+                             f"status {status} (the node had stopped); the threads were at:\n")
+            sys.stderr.flush()
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+    timer = threading.Timer(deadline_s, expire)
+    timer.daemon = True
+    timer.start()
+    faulthandler.dump_traceback_later(deadline_s + _FALLBACK_AFTER_S, exit=True)
+    try:
+        yield
+    finally:
+        timer.cancel()
+        faulthandler.cancel_dump_traceback_later()

@@ -1,0 +1,72 @@
+"""gr00t_common.teardown.bounded_teardown: a hung teardown ends the process with its status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from gr00t_common.teardown import bounded_teardown
+
+
+def _child(body: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess, float]:
+    code = textwrap.dedent("""
+        import time
+        from gr00t_common.teardown import bounded_teardown
+    """) + textwrap.dedent(body)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout)
+    return done, time.monotonic() - start
+
+
+def test_a_hung_teardown_exits_with_the_status_and_says_where_it_hung() -> None:
+    done, took = _child("""
+        print("stopped", flush=True)
+        def stuck_in_destroy():
+            time.sleep(60)
+        with bounded_teardown(status=0, deadline_s=0.5):
+            stuck_in_destroy()
+        print("never here", flush=True)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stopped"]
+    assert "rclpy teardown still running after 0.5 s: exiting with status 0" in done.stderr
+    assert "stuck_in_destroy" in done.stderr  # the stack names the hung call
+    assert took < 20
+
+
+def test_the_status_is_the_one_given() -> None:
+    done, _ = _child("""
+        with bounded_teardown(status=3, deadline_s=0.3):
+            time.sleep(60)
+    """)
+    assert done.returncode == 3, done.stderr
+
+
+def test_a_teardown_in_time_leaves_the_process_alone() -> None:
+    done, _ = _child("""
+        with bounded_teardown(status=5, deadline_s=0.5):
+            time.sleep(0.05)
+        time.sleep(3.0)  # past both deadlines: neither watchdog may fire now
+        print("went on", flush=True)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "went on"
+    assert done.stderr == ""
+
+
+def test_an_exception_in_the_block_propagates_and_cancels_the_deadline() -> None:
+    with pytest.raises(RuntimeError, match="destroy failed"):
+        with bounded_teardown(status=0, deadline_s=0.2):
+            raise RuntimeError("destroy failed")
+    time.sleep(0.5)  # this process is still here: the timer was cancelled
+
+
+def test_a_deadline_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="deadline_s must be > 0"):
+        with bounded_teardown(deadline_s=0):
+            pass
