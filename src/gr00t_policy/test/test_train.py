@@ -293,6 +293,51 @@ def test_resume_after_a_cut_gives_the_uninterrupted_run(dataset, tmp_path):
     assert not (tmp_path / "cut" / "train_state.pt").exists()
 
 
+def test_a_signal_saves_the_step_reached_and_resume_goes_on_as_if_never_stopped(
+        dataset, tmp_path, monkeypatch, caplog):
+    """SIGTERM while step 4 runs (a second signal, SIGINT, while stopping is refused): the
+    step finishes, the run saves at step 5 (between the saves every 3) and returns; --resume
+    then ends with the uninterrupted run's losses and weights."""
+    import os
+    import signal
+
+    from safetensors.torch import load_file
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=8, batch_size=4, seed=3, save_every=3)
+    whole = train(dataset, tmp_path / "whole", policy_config=config, embodiment=emb, cfg=cfg,
+                  progress=False)
+    calls = {"n": 0}
+    original = TrainingData.sample
+
+    def sample(self, *args, **kwargs):
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+        calls["n"] += 1
+        return original(self, *args, **kwargs)
+
+    handlers = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
+    with monkeypatch.context() as mp:
+        mp.setattr(TrainingData, "sample", sample)
+        stopped = train(dataset, tmp_path / "cut", policy_config=config, embodiment=emb,
+                        cfg=cfg, progress=False)
+    assert (stopped.stopped_at, stopped.stopped_by) == (5, "SIGTERM")
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
+    assert "SIGINT: already stopping" in caplog.text
+    assert stopped.losses == whole.losses[:5]
+    assert json.loads((tmp_path / "cut" / "train_log.json").read_text())["step"] == 5
+    assert (tmp_path / "cut" / "train_state.pt").is_file()
+    resumed = train(dataset, tmp_path / "cut", policy_config=config, embodiment=emb, cfg=cfg,
+                    progress=False, resume=True)
+    assert resumed.stopped_at is None and resumed.losses == whole.losses
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log = json.loads((tmp_path / "cut" / "train_log.json").read_text())
+    assert log["resumed"] == [{"step": 5, "exact": True}]
+
+
 def test_resume_without_train_state_continues_and_says_so(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
     cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
@@ -334,12 +379,12 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
     base = train(dataset, tmp_path / "base", policy_config=config, embodiment=emb,
                  cfg=TrainConfig(steps=5, batch_size=4, lr=3e-3, seed=1, save_every=0), progress=False)
     # A learning rate too small to move the weights: what comes out is what went in.
-    tuned = train(dataset, tmp_path / "tuned", policy_config=config, embodiment=emb,
-                  cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
-                  progress=False, init_from=base.checkpoint)
-    fresh = train(dataset, tmp_path / "fresh", policy_config=config, embodiment=emb,
-                  cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
-                  progress=False)
+    train(dataset, tmp_path / "tuned", policy_config=config, embodiment=emb,
+          cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
+          progress=False, init_from=base.checkpoint)
+    train(dataset, tmp_path / "fresh", policy_config=config, embodiment=emb,
+          cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
+          progress=False)
     a = load_file(str(tmp_path / "base" / "model.safetensors"))
     b = load_file(str(tmp_path / "tuned" / "model.safetensors"))
     c = load_file(str(tmp_path / "fresh" / "model.safetensors"))

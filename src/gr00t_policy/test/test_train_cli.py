@@ -128,3 +128,18 @@ def test_every_registered_aux_loss_has_a_weight_flag():
     assert {"goal", "scene"} <= {loss.name for loss in losses}
     for loss in losses:
         assert f"--{loss.name}-weight" in flags
+
+
+@pytest.mark.parametrize("signal_name, code", [("SIGINT", 130), ("SIGTERM", 143), (None, 1)])
+def test_a_stopped_run_exits_with_the_signal_status_and_says_how_to_go_on(
+        monkeypatch, capsys, tmp_path, signal_name, code):
+    import gr00t_policy.train.loop as loop
+
+    def stopped(*args, **kwargs):  # what train returns when a signal stopped it at step 7
+        return loop.TrainResult(losses=[0.5] * 7, checkpoint=tmp_path, seconds_per_step=0.1,
+                                stopped_at=7, stopped_by=signal_name)
+
+    monkeypatch.setattr(loop, "train", stopped)
+    assert main([*REQUIRED, "--steps", "20"]) == code
+    out = capsys.readouterr().out
+    assert f"at step 7 of 20: {tmp_path} holds it" in out and "--resume" in out

@@ -61,3 +61,19 @@ def test_two_torchrun_processes_match_one_process(tmp_path):
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-4, worst  # after 4 AdamW steps of lr 3e-3
     assert len(set(logs[0]["losses"])) == SETTINGS.steps  # it trained: every step differs
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_rank_stops_both_at_the_same_step(tmp_path):
+    dataset, out = tmp_path / "tiny", tmp_path / "stopped"
+    write_tiny_dataset(dataset, goals=True)  # SETTINGS train the goal head
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(HERE), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(HERE / "distributed_train_main.py"), str(dataset), str(out), "1:1"],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["step"] == 2 and len(log["losses"]) == 2  # rank 1's signal came in step 1
+    assert (out / "train_state.pt").is_file()  # what --resume needs

@@ -8,12 +8,15 @@ weights) and one ``--<name>-weight`` per registered auxiliary loss
 (:mod:`gr00t_policy.train.auxiliary`); ``--precision`` sets ``TrainConfig.bf16``. A bad value
 is refused naming its flag. Under ``torchrun`` the processes train one model together
 (:mod:`gr00t_policy.train.distributed`); ``--batch-size`` is then the global batch.
+Ctrl-C or SIGTERM saves the step reached and exits with 130 / 143; ``--resume`` goes on
+(:mod:`gr00t_policy.train.stop`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -136,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.close()
     if not group.is_main:
         return 0
+    if result.stopped_at is not None:
+        print(f"stopped by {result.stopped_by or 'another rank'} at step {result.stopped_at} "
+              f"of {cfg.steps}: {result.checkpoint} holds it; the same command with --resume "
+              "goes on")
+        return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 1
     if run.token_stats_samples:
         from gr00t_policy.token_stats import record_sources
 

@@ -33,6 +33,7 @@ from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
 from gr00t_policy.train.distributed import DataParallel
 from gr00t_policy.train.mixture import MixtureData, MixtureEntry
 from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
+from gr00t_policy.train.stop import StopRequest
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
                                       read_resume_log, restore_train_state, save_run,
                                       save_train_state)
@@ -50,11 +51,17 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: per-step losses, the checkpoint directory, seconds per step."""
+    """What :func:`train` returns: per-step losses, the checkpoint directory, seconds per step,
+    and where a stop request ended it."""
 
     losses: list[float]
     checkpoint: Path
     seconds_per_step: float
+    stopped_at: int | None = None
+    """The step a stop request (Ctrl-C, SIGTERM) ended the run at, saved for ``--resume``;
+    None when it ran to the end."""
+    stopped_by: str | None = None
+    """The signal's name (``SIGINT``, ``SIGTERM``) on the rank that received it."""
 
 
 def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any],
@@ -330,26 +337,39 @@ def train(
                disable=not (progress and group.is_main),
                initial=start, total=cfg.steps)
     t0 = time.perf_counter()
-    for step in bar:
-        batch = data.sample(rng, cfg.batch_size, cfg, generator)
-        loss, flow, aux_values = _losses(objective, policy, group, batch, generator, step, cfg)
-        _update(loss, optim, sched, params, cfg.grad_clip)
-        losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
-        for name, value in aux_values.items():
-            aux_losses[name].append(float(value.item()))
-        if group.is_main:
-            _report(bar, sched, losses, aux_losses, step, cfg)
-        if (cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps
-                and group.is_main):
-            policy.eval()
-            save({**info, "step": step + 1})
-            save_train_state(out, optim, rng, generator, heads)
-            policy.train()
-    elapsed = time.perf_counter() - t0
-    policy.eval()
-    sps = elapsed / max(1, cfg.steps - start)
-    if group.is_main:
-        save({**info, "step": cfg.steps, "seconds_per_step": sps})
-        (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
+    stopped_at = None
+    with StopRequest(group) as stop:  # Ctrl-C/SIGTERM: save this step, then return
+        for step in bar:
+            batch = data.sample(rng, cfg.batch_size, cfg, generator)
+            loss, flow, aux_values = _losses(objective, policy, group, batch, generator, step, cfg)
+            _update(loss, optim, sched, params, cfg.grad_clip)
+            losses.append(float(flow.item()))  # the flow-matching part, comparable across runs
+            for name, value in aux_values.items():
+                aux_losses[name].append(float(value.item()))
+            if group.is_main:
+                _report(bar, sched, losses, aux_losses, step, cfg)
+            if step + 1 < cfg.steps and stop.requested():
+                stopped_at = step + 1
+            if (stopped_at or (cfg.save_every and (step + 1) % cfg.save_every == 0
+                               and step + 1 < cfg.steps)) and group.is_main:
+                policy.eval()
+                save({**info, "step": step + 1})
+                save_train_state(out, optim, rng, generator, heads)
+                policy.train()
+            if stopped_at:
+                break
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        policy.eval()
+        sps = elapsed / max(1, (stopped_at or cfg.steps) - start)
+        if stopped_at:
+            if group.is_main:
+                logger.warning("stopped (%s) at step %d of %d: saved to %s; the same command "
+                               "with --resume goes on from there",
+                               stop.signal_name or "on another rank", stopped_at, cfg.steps, out)
+        elif group.is_main:
+            save({**info, "step": cfg.steps, "seconds_per_step": sps})
+            (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
     group.barrier()  # the checkpoint is complete before any process returns
-    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps)
+    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps,
+                       stopped_at=stopped_at, stopped_by=stop.signal_name)

@@ -5,7 +5,8 @@ of a checkpoint's weights for ``--resume`` and ``--init-from``.
 Resuming (``--resume``): every intermediate save also writes ``train_state.pt`` (optimizer
 moments, the random generators' states and the auxiliary heads) beside the weights; a run
 cut off after a save continues from it with the same command plus ``--resume`` and gives the
-same weights as an uninterrupted run. A checkpoint without ``train_state.pt`` (one from
+same weights as an uninterrupted run. Ctrl-C and SIGTERM make such a save at the step reached
+(:mod:`gr00t_policy.train.stop`). A checkpoint without ``train_state.pt`` (one from
 before it existed) can be resumed too: its weights and losses carry on, the optimizer moments
 start from zero and the generators are re-seeded from (seed, step); ``train_log.json``
 records that in ``resumed``. The final save removes ``train_state.pt``.
