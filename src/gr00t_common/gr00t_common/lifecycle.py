@@ -272,6 +272,9 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
         try:
             if node is not None:
                 node._stop_activity()
+        except BaseException:
+            status = 1
+            raise
         finally:  # destroyed even when stopping failed: no half-alive node at exit
             with bounded_teardown(status):
                 if node is not None:

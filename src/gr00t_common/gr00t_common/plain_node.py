@@ -29,20 +29,26 @@ def run(make: Callable[[], N], close: Callable[[N], None] | None = None,
     rclpy.init(args=args)
     node: N | None = None
     executor = SingleThreadedExecutor()
+    status = 1  # the exit status should the teardown hang: 1 unless it all ended cleanly
     try:
         node = make()
         executor.add_node(node)
         executor.spin()
+        status = 0
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        status = 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if node is not None:
-            if close is not None:
+        try:
+            if node is not None and close is not None:
                 close(node)
-        with bounded_teardown(status=0):
-            if node is not None:
-                node.destroy_node()
-            executor.shutdown()
-            rclpy.try_shutdown()
+        except BaseException:
+            status = 1
+            raise
+        finally:  # torn down even when close failed
+            with bounded_teardown(status):
+                if node is not None:
+                    node.destroy_node()
+                executor.shutdown()
+                rclpy.try_shutdown()

@@ -34,29 +34,48 @@ exit there."""
 _FALLBACK_AFTER_S = 2.0
 
 
+def _stderr_fd() -> int:
+    """A file descriptor for the stack dump: stderr's, or 2 when sys.stderr is replaced by
+    something without one (pytest's capture, a StringIO)."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            return stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+    return 2
+
+
 @contextmanager
 def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
                      what: str = "rclpy teardown") -> Iterator[None]:
     """Run the block; if it is still running after `deadline_s`, dump every thread's stack to
-    stderr and end the process with `status` (`os._exit`: no further cleanup runs)."""
+    stderr and end the process with `status` (`os._exit`: no further cleanup runs).
+
+    For a node's `main` only: whatever process it runs in ends there (pytest's too, where a
+    test calls a main in-process and its teardown hangs). It replaces any other
+    `faulthandler.dump_traceback_later` watchdog for the block's duration."""
     if deadline_s <= 0:
         raise ValueError(f"bounded_teardown: deadline_s must be > 0 (got {deadline_s})")
+    fd = _stderr_fd()
 
     def expire() -> None:
         try:
-            sys.stderr.write(f"{what} still running after {deadline_s:g} s: exiting with "
-                             f"status {status} (the node had stopped); the threads were at:\n")
-            sys.stderr.flush()
-            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):  # os._exit drops what is buffered
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 - a closed stream must not stop the exit
+                    pass
+            os.write(fd, f"{what} still running after {deadline_s:g} s: exiting with status "
+                         f"{status} (the node had stopped); the threads were at:\n".encode())
+            faulthandler.dump_traceback(file=fd, all_threads=True)
         finally:
             os._exit(status)
 
     timer = threading.Timer(deadline_s, expire)
     timer.daemon = True
-    timer.start()
-    faulthandler.dump_traceback_later(deadline_s + _FALLBACK_AFTER_S, exit=True)
     try:
+        faulthandler.dump_traceback_later(deadline_s + _FALLBACK_AFTER_S, exit=True, file=fd)
+        timer.start()
         yield
     finally:
         timer.cancel()

@@ -66,6 +66,35 @@ def test_an_exception_in_the_block_propagates_and_cancels_the_deadline() -> None
     time.sleep(0.5)  # this process is still here: the timer was cancelled
 
 
+def test_a_stderr_without_a_file_descriptor_still_works(monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # as pytest's sys capture does
+    with bounded_teardown(status=0, deadline_s=0.2):
+        pass
+    time.sleep(0.5)  # still here: both watchdogs were armed and cancelled
+
+
+def test_a_hang_under_a_replaced_stderr_still_dumps_to_fd_2() -> None:
+    done, _ = _child("""
+        import io, sys
+        sys.stderr = io.StringIO()
+        with bounded_teardown(status=4, deadline_s=0.3):
+            time.sleep(60)
+    """)
+    assert done.returncode == 4
+    assert "still running after 0.3 s: exiting with status 4" in done.stderr
+
+
+def test_buffered_stdout_is_flushed_before_the_exit() -> None:
+    done, _ = _child("""
+        print("node stopped")  # no flush: block-buffered into a pipe
+        with bounded_teardown(status=0, deadline_s=0.3):
+            time.sleep(60)
+    """)
+    assert done.stdout.strip() == "node stopped"
+
+
 def test_a_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="deadline_s must be > 0"):
         with bounded_teardown(deadline_s=0):

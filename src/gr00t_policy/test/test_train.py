@@ -338,6 +338,24 @@ def test_a_signal_saves_the_step_reached_and_resume_goes_on_as_if_never_stopped(
     assert log["resumed"] == [{"step": 5, "exact": True}]
 
 
+def test_resume_refuses_a_train_state_of_another_step(dataset, tmp_path, caplog):
+    """A save cut between the weights (step 3) and train_state.pt (left at an older step):
+    the stale optimizer and generators are not used, and the log says the resume was not
+    exact."""
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    _train_cut_off_after(dataset, tmp_path / "cut", cfg, cut_at_step=4)
+    path = tmp_path / "cut" / "train_state.pt"
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 3
+    torch.save({**state, "step": 1}, path)
+    train(dataset, tmp_path / "cut", policy_config=config, embodiment=emb, cfg=cfg,
+          progress=False, resume=True)
+    assert "was saved at step 1, the weights at step 3" in caplog.text
+    log = json.loads((tmp_path / "cut" / "train_log.json").read_text())
+    assert log["resumed"] == [{"step": 3, "exact": False}]
+
+
 def test_resume_without_train_state_continues_and_says_so(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
     cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)

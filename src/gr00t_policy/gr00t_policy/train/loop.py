@@ -113,7 +113,7 @@ def _resume_state(out: Path, optim, rng: np.random.Generator, generator: torch.G
                   start: int) -> tuple[np.random.Generator, torch.Generator, bool]:
     """Restore train_state.pt; without one, generators re-seeded from (seed, step).
     Returns (rng, generator, exact)."""
-    if restore_train_state(out, optim, rng, generator, heads, aux):
+    if restore_train_state(out, optim, rng, generator, heads, aux, step=start):
         logger.info("resuming at step %d from %s", start, out / TRAIN_STATE_FILE)
         return rng, generator, True
     logger.warning("resuming at step %d without %s: optimizer moments restart from zero and "
@@ -354,10 +354,11 @@ def train(
                                and step + 1 < cfg.steps)) and group.is_main:
                 policy.eval()
                 save({**info, "step": step + 1})
-                save_train_state(out, optim, rng, generator, heads)
+                save_train_state(out, optim, rng, generator, heads, step + 1)
                 policy.train()
             if stopped_at:
                 break
+        bar.update(bar.total - bar.n if stopped_at is None else stopped_at - bar.n)
         bar.close()
         elapsed = time.perf_counter() - t0
         policy.eval()
@@ -371,5 +372,5 @@ def train(
             save({**info, "step": cfg.steps, "seconds_per_step": sps})
             (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
     group.barrier()  # the checkpoint is complete before any process returns
-    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps,
-                       stopped_at=stopped_at, stopped_by=stop.signal_name)
+    return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps, stopped_at=stopped_at,
+                       stopped_by=stop.signal_name if stopped_at else None)

@@ -84,10 +84,12 @@ def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any]
 
 
 def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
-                     heads: Mapping[str, torch.nn.Module]) -> None:
+                     heads: Mapping[str, torch.nn.Module], step: int) -> None:
     """What an exact resume needs beyond the weights: optimizer moments, generator states
-    and the training-only auxiliary heads (the checkpoint does not hold them)."""
+    and the training-only auxiliary heads (the checkpoint does not hold them), for the
+    weights of `step` (a resume checks it against train_log.json's)."""
     state = {
+        "step": int(step),
         "heads": {k: h.state_dict() for k, h in heads.items()},
         "optimizer": optim.state_dict(),
         "numpy_rng": rng.bit_generator.state,
@@ -100,13 +102,21 @@ def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torc
 
 
 def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
-                        heads: Mapping[str, torch.nn.Module], aux: Sequence[AuxLoss] = ()) -> bool:
+                        heads: Mapping[str, torch.nn.Module], aux: Sequence[AuxLoss] = (),
+                        step: int | None = None) -> bool:
     """Restore optimizer, generators and auxiliary heads (``aux``: their losses, for the
-    keys older files kept heads under) from train_state.pt; False if there is none."""
+    keys older files kept heads under) from train_state.pt; False if there is none, or if it
+    was saved at another step than ``step`` (a save cut between the weights and this file:
+    its state belongs to other weights). Files from before the step was recorded are
+    taken as they are."""
     path = out / TRAIN_STATE_FILE
     if not path.is_file():
         return False
     state = torch.load(path, weights_only=True)
+    if step is not None and "step" in state and int(state["step"]) != step:
+        logger.warning("--resume: %s was saved at step %d, the weights at step %d (a save cut "
+                       "short); not using it", path, int(state["step"]), step)
+        return False
     saved = state.get("heads")
     if saved is None:  # written before heads were saved by name: a head under its old key or none
         saved = {loss.name: state[loss.legacy_state_key] for loss in aux

@@ -10,7 +10,15 @@ ends the process, at the cost of the steps since the last save).
 
 Under torchrun every rank must stop at the same step (each takes part in every step's
 gradient exchange), so the ranks agree once per step: a stop requested on any rank stops
-them all (one all-reduce of one number per step; nothing for a single process).
+them all (one all-reduce of one number per step; nothing for a single process). Ctrl-C on
+torchrun reaches its agent, which passes the signal to every rank and kills them after its
+shutdown timeout (30 s by default): the save must fit in it. With ``--max-restarts`` above 0
+torchrun would restart the ranks without ``--resume`` after a signal to a rank alone; stop
+such a run through the agent.
+
+The save writes the weights and train_log.json, then train_state.pt with its step; a save
+cut between the two is caught by ``--resume``, which then goes on from the weights with a
+fresh optimizer, as for a checkpoint without train_state.pt (:mod:`gr00t_policy.train.state`).
 """
 
 from __future__ import annotations
@@ -48,15 +56,16 @@ class StopRequest:
 
     def __exit__(self, *exc: object) -> None:
         for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
+            if previous is not None:  # None: a handler from outside Python, not restorable
+                signal.signal(sig, previous)
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.signal_name is None:
             self.signal_name = name
-            logger.warning("%s: stopping after this step and saving a checkpoint to --resume "
-                           "from", name)
+            logger.warning("%s: finishing this step, then saving a checkpoint (--resume goes "
+                           "on from it; in the last step, the final one)", name)
         else:
             logger.warning("%s: already stopping (saving the step's state; kill -9 would "
                            "lose the steps since the last save)", name)
