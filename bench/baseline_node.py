@@ -43,6 +43,7 @@ from sensor_msgs.msg import Image, JointState
 
 from gr00t_common.params import Range, Spec, declare_and_read
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
+from gr00t_common.teardown import bounded_teardown
 from gr00t_msgs.msg import ActionChunk
 from gr00t_msgs.srv import SetInstruction
 from gr00t_policy.backend_names import BACKENDS
@@ -287,8 +288,10 @@ def main(args: list[str] | None = None) -> int:
     finally:
         if node is not None:
             node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        with bounded_teardown(1 if node is None or node.failed else 0):
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
 
 
 if __name__ == "__main__":
