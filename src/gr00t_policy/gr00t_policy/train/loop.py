@@ -358,7 +358,7 @@ def train(
                 policy.train()
             if stopped_at:
                 break
-        bar.update(bar.total - bar.n if stopped_at is None else stopped_at - bar.n)
+        bar.update((stopped_at or cfg.steps) - bar.n)  # the step saved (tqdm skips the last)
         bar.close()
         elapsed = time.perf_counter() - t0
         policy.eval()
