@@ -43,7 +43,7 @@ from sensor_msgs.msg import Image, JointState
 
 from gr00t_common.params import Range, Spec, declare_and_read
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
-from gr00t_common.teardown import bounded_teardown
+from gr00t_common.teardown import finish
 from gr00t_msgs.msg import ActionChunk
 from gr00t_msgs.srv import SetInstruction
 from gr00t_policy.backend_names import BACKENDS
@@ -286,12 +286,8 @@ def main(args: list[str] | None = None) -> int:
             pass
         return 1 if node.failed else 0
     finally:
-        if node is not None:
-            node.shutdown()
-        with bounded_teardown(1 if node is None or node.failed else 0):
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
+        finish(node.shutdown if node is not None else None, node,
+               1 if node is None or node.failed else 0)
 
 
 if __name__ == "__main__":

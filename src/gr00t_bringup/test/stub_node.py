@@ -14,7 +14,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
-from gr00t_common.teardown import bounded_teardown
+from gr00t_common.teardown import finish
 
 
 def main() -> int:
@@ -38,9 +38,7 @@ def main() -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     print("stub stopped cleanly", flush=True)
-    with bounded_teardown(status=0):  # as the real nodes' mains do (gr00t_common.teardown)
-        node.destroy_node()
-        rclpy.try_shutdown()
+    finish(None, node, 0)  # as the real nodes' mains end (gr00t_common.teardown)
     return 0
 
 

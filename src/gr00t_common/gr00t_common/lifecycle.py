@@ -34,7 +34,7 @@ from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 
 from gr00t_common.params import ParameterError, Spec, declare, read
-from gr00t_common.teardown import bounded_teardown
+from gr00t_common.teardown import finish
 
 __all__ = ["AUTOSTART", "EXIT_BAD_ARGUMENTS", "EXIT_STARTUP_FAILED", "SPECS", "Entities",
            "ManagedNode", "TransitionCallbackReturn", "autostart", "declare_autostart",
@@ -269,14 +269,4 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
         status = 0
         return status
     finally:
-        try:
-            if node is not None:
-                node._stop_activity()
-        except BaseException:
-            status = 1
-            raise
-        finally:  # destroyed even when stopping failed: no half-alive node at exit
-            with bounded_teardown(status):
-                if node is not None:
-                    node.destroy_node()
-                rclpy.try_shutdown()
+        finish(node._stop_activity if node is not None else None, node, status)

@@ -9,6 +9,7 @@ are lifecycle nodes and have their own loop (`gr00t_common.lifecycle.spin`).
 
 from __future__ import annotations
 
+import functools
 import signal
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,7 +18,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from gr00t_common.teardown import bounded_teardown
+from gr00t_common.teardown import finish
 
 N = TypeVar("N", bound=Node)
 
@@ -40,15 +41,5 @@ def run(make: Callable[[], N], close: Callable[[N], None] | None = None,
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            if node is not None and close is not None:
-                close(node)
-        except BaseException:
-            status = 1
-            raise
-        finally:  # torn down even when close failed
-            with bounded_teardown(status):
-                if node is not None:
-                    node.destroy_node()
-                executor.shutdown()
-                rclpy.try_shutdown()
+        stop = None if node is None or close is None else functools.partial(close, node)
+        finish(stop, node, status, executor)  # torn down even when close failed

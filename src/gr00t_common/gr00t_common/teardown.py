@@ -15,6 +15,9 @@ the process exits at once with `status`, the code it was about to return: the no
 had finished, so the exit is as clean as it would have been. If even that cannot run (a
 thread holding the interpreter), faulthandler's own watchdog dumps the stacks two seconds
 later and exits with status 1.
+
+`finish(stop, node, status)` is the end of every node's `main`: the node's own stop, then the
+teardown under that deadline, even when the stop raised (then with status 1).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import faulthandler
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 TEARDOWN_DEADLINE_S = 5.0
 """Seconds rclpy's teardown may take after a node's own stop; it takes well under one
@@ -80,3 +84,26 @@ def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
     finally:
         timer.cancel()
         faulthandler.cancel_dump_traceback_later()
+
+
+def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
+           executor: Any | None = None, deadline_s: float = TEARDOWN_DEADLINE_S) -> None:
+    """End a node's `main`: run `stop()` (the node's own stop, no deadline), then destroy
+    `node`, shut `executor` and rclpy's context down under `bounded_teardown`. The teardown
+    runs even when `stop` raised (no half-alive node at exit); the exception then propagates
+    and a hung teardown exits with status 1 instead of `status`."""
+    try:
+        if stop is not None:
+            stop()
+    except BaseException:
+        status = 1
+        raise
+    finally:
+        import rclpy  # here, not above: the deadline itself needs no ROS
+
+        with bounded_teardown(status, deadline_s):
+            if node is not None:
+                node.destroy_node()
+            if executor is not None:
+                executor.shutdown()
+            rclpy.try_shutdown()

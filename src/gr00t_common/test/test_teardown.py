@@ -99,3 +99,55 @@ def test_a_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="deadline_s must be > 0"):
         with bounded_teardown(deadline_s=0):
             pass
+
+
+class _Node:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def destroy_node(self) -> None:
+        self.calls.append("destroy")
+
+
+class _Executor:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def shutdown(self) -> None:
+        self.calls.append("executor shutdown")
+
+
+def test_finish_stops_then_tears_down_in_order() -> None:
+    from gr00t_common.teardown import finish
+
+    calls: list[str] = []
+    finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls))
+    assert calls == ["stop", "destroy", "executor shutdown"]
+
+
+def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates() -> None:
+    from gr00t_common.teardown import finish
+
+    calls: list[str] = []
+
+    def stop() -> None:
+        raise RuntimeError("loop did not join")
+
+    with pytest.raises(RuntimeError, match="loop did not join"):
+        finish(stop, _Node(calls), 0)
+    assert calls == ["destroy"]  # no half-alive node at exit
+
+
+def test_finish_after_a_failed_stop_exits_1_when_the_teardown_hangs() -> None:
+    done, _ = _child("""
+        from gr00t_common.teardown import finish
+        class Hung:
+            def destroy_node(self):
+                time.sleep(60)
+        def stop():
+            raise RuntimeError("close failed")
+        finish(stop, Hung(), 0, deadline_s=0.3)
+    """)
+    assert done.returncode == 1, done.stderr
+    assert "exiting with status 1" in done.stderr
+    assert "RuntimeError: close failed" not in done.stderr  # exited inside the teardown

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rclpy
 
-    from gr00t_common.teardown import bounded_teardown
+    from gr00t_common.teardown import finish
 
     width, height = (int(v) for v in args.resolution.split("x"))
     msgs = messages(width, height, args.encoding, args.cache)
@@ -171,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         next_t += 1.0 / args.hz
         stop.wait(max(0.0, next_t - time.monotonic()))
     print(f"sent {time.time():.3f} {sent}", flush=True)
-    with bounded_teardown(status=0):
-        node.destroy_node()
-        rclpy.try_shutdown()
+    finish(None, node, 0)
     return 0
 
 
