@@ -92,6 +92,8 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
     `node`, shut `executor` and rclpy's context down under `bounded_teardown`. The teardown
     runs even when `stop` raised (no half-alive node at exit); the exception then propagates
     and a hung teardown exits with status 1 instead of `status`."""
+    import rclpy  # here, not at the top: bounded_teardown itself needs no ROS
+
     try:
         if stop is not None:
             stop()
@@ -99,8 +101,6 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
         status = 1
         raise
     finally:
-        import rclpy  # here, not above: the deadline itself needs no ROS
-
         with bounded_teardown(status, deadline_s):
             if node is not None:
                 node.destroy_node()

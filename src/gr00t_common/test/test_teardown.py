@@ -117,25 +117,39 @@ class _Executor:
         self.calls.append("executor shutdown")
 
 
-def test_finish_stops_then_tears_down_in_order() -> None:
+@pytest.fixture
+def calls(monkeypatch) -> list[str]:
+    """What finish did, in order; rclpy's context shutdown recorded, not run."""
+    import rclpy
+
+    done: list[str] = []
+    monkeypatch.setattr(rclpy, "try_shutdown", lambda: done.append("context shutdown"))
+    return done
+
+
+def test_finish_stops_then_tears_down_in_order(calls) -> None:
     from gr00t_common.teardown import finish
 
-    calls: list[str] = []
     finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls))
-    assert calls == ["stop", "destroy", "executor shutdown"]
+    assert calls == ["stop", "destroy", "executor shutdown", "context shutdown"]
 
 
-def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates() -> None:
+def test_finish_without_a_node_still_shuts_the_context_down(calls) -> None:
     from gr00t_common.teardown import finish
 
-    calls: list[str] = []
+    finish(None, None, 1)  # the node's constructor failed
+    assert calls == ["context shutdown"]
+
+
+def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates(calls) -> None:
+    from gr00t_common.teardown import finish
 
     def stop() -> None:
         raise RuntimeError("loop did not join")
 
     with pytest.raises(RuntimeError, match="loop did not join"):
         finish(stop, _Node(calls), 0)
-    assert calls == ["destroy"]  # no half-alive node at exit
+    assert calls == ["destroy", "context shutdown"]  # no half-alive node at exit
 
 
 def test_finish_after_a_failed_stop_exits_1_when_the_teardown_hangs() -> None:
@@ -151,3 +165,15 @@ def test_finish_after_a_failed_stop_exits_1_when_the_teardown_hangs() -> None:
     assert done.returncode == 1, done.stderr
     assert "exiting with status 1" in done.stderr
     assert "RuntimeError: close failed" not in done.stderr  # exited inside the teardown
+
+
+def test_finish_after_a_clean_stop_exits_with_the_status_given_when_the_teardown_hangs() -> None:
+    done, _ = _child("""
+        from gr00t_common.teardown import finish
+        class HungExecutor:
+            def shutdown(self):
+                time.sleep(60)
+        finish(None, None, 3, HungExecutor(), deadline_s=0.3)
+    """)
+    assert done.returncode == 3, done.stderr
+    assert "exiting with status 3" in done.stderr
