@@ -147,6 +147,34 @@ def test_lossy_codec_close(tmp_path):
     assert err.mean() < 3.0, err.mean()
 
 
+def test_read_video_retries_a_header_timeout_and_names_an_unreadable_file(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    frames = np.zeros((3, 16, 16, 3), np.uint8)
+    path = tmp_path / "v.mp4"
+    write_video(path, frames, 20)
+    real = imageio_ffmpeg.read_frames
+    calls = []
+
+    def stalled_once(*args, **kwargs):  # the first read times out as on a stalled machine
+        calls.append(args[0])
+        if len(calls) == 1:
+            def gen():
+                raise OSError("Could not load meta information\n=== stderr ===\n")
+                yield
+            return gen()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imageio_ffmpeg, "read_frames", stalled_once)
+    assert read_video(path).shape == frames.shape
+    assert calls == [str(path)] * 2
+    monkeypatch.setattr(imageio_ffmpeg, "read_frames", real)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video" * 100)
+    with pytest.raises(DatasetError, match="bad.mp4: ffmpeg gave no stream header in 3"):
+        read_video(bad)
+
+
 def test_bad_inputs_raise_named_errors(tmp_path):
     ep = _episodes(1)[0]
     w = LeRobotWriter(tmp_path / "ds", fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,

@@ -9,6 +9,12 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import DatasetError
 
+# imageio_ffmpeg gives ffmpeg 10 wall-clock seconds to print a file's header; a machine that
+# stalls longer (a process stopped and continued, a loaded 2-core machine) fails a sound
+# file. Such a read is tried again; a file that fails every time is reported.
+READ_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class VideoCodec:
     """An ffmpeg encoder setting: codec name, output pixel format and extra arguments."""
@@ -75,9 +81,19 @@ def read_video(path: str | Path, *, start_s: float | None = None, num_frames: in
         input_params = ["-ss", f"{max(start_s - early, 0.0):.6f}"]
     if num_frames is not None:
         output_params = ["-frames:v", str(int(num_frames))]
-    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", input_params=input_params,
-                                     output_params=output_params)
-    meta = next(gen)
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", input_params=input_params,
+                                         output_params=output_params)
+        try:
+            meta = next(gen)
+            break
+        except OSError as e:  # ffmpeg printed no header in time, or could not read the file
+            gen.close()
+            if attempt == READ_ATTEMPTS:
+                raise DatasetError(
+                    f"video {path}: ffmpeg gave no stream header in {READ_ATTEMPTS} attempts "
+                    f"({str(e).splitlines()[0]}); check the file plays (ffprobe), or re-record "
+                    "the episode") from e
     width, height = meta["size"]
     frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3) for buf in gen]
     if not frames:
