@@ -9,7 +9,7 @@
 Each row is `gr00t-eval --episodes N --seed S --chunk-mode M --inference-delay-ms D
 --json-out OUT/M_D.json` on the same seeds (the real graph: simulator, System 2, System 1);
 mode rtc_prefix is rtc with `--system1-param rtc_method:=prefix` (a checkpoint trained with
-gr00t-train --prefix-prob).
+gr00t-train --prefix-prob); mode rtc_blend is rtc with `rtc_method:=blend` (any checkpoint).
 A row whose JSON is already in --out is read, not run again, so an interrupted table
 continues where it stopped; --rerun runs every row. Prints a Markdown table: strict success
 (held at the episode's end), success at any time, and the arm joints' RMS jerk, largest
@@ -34,6 +34,7 @@ MODES = {
     "ensemble": ["--chunk-mode", "ensemble"],
     "rtc": ["--chunk-mode", "rtc"],
     "rtc_prefix": ["--chunk-mode", "rtc", "--system1-param", "rtc_method:=prefix"],
+    "rtc_blend": ["--chunk-mode", "rtc", "--system1-param", "rtc_method:=blend"],
 }
 DELAYS_MS = (0, 50, 100, 200, 300)
 

@@ -214,3 +214,28 @@ def test_rtc_prefix_method_gives_the_frozen_rows_up_to_the_trained_count() -> No
     assert np.allclose(prefix[:2, :A], 2.0 * np.array([0.5, -0.5]))  # what the loop commands
     plan_once(sampling, runner, stamp=2.0, latency_s=0.3, seq=3)
     assert runner.calls[-1][2] == 3  # 6 frozen rows, 3 given: as many as the head learnt
+
+
+def test_rtc_blend_method_mixes_a_plain_sample_with_the_target_by_the_soft_mask() -> None:
+    link, runner = RtcLink(), FakeRunner()
+    loop = RtcExecutor(link)
+    sampling = RtcSampling(link, FakeProcessor(), method="blend")
+    plan_once(sampling, runner, stamp=0.0, latency_s=0.06, value=1.0)
+    assert runner.calls[-1] == ("plain",)  # nothing commanded yet: the sample as it is
+    start = np.array([0.5, -0.5])
+    loop.reset(start)
+    first, until = plan_once(sampling, runner, stamp=1.0, latency_s=0.06, value=2.0, seq=2)
+    assert runner.calls[-1] == ("plain",)  # no guided sampling
+    assert first.rows[:2].tolist() == [start.tolist()] * 2  # frozen rows: what executes
+    assert first.rows[2:].tolist() == [[2.0, 2.0]] * (H - 2)  # the constant reaches no row
+    # The next plan overlaps `first` after its frozen rows: each row is W Y + (1 - W) A in
+    # normalized units (x -> 2 x here), so in joint units too.
+    noise = np.full((H, A_MAX), 3.0, np.float32)  # the plain sample: 3.0 normalized
+    rows = sampling.sample(runner, np.zeros(3, np.float32), noise, stamp=1.03, action_dt=DT,
+                           latency_s=0.06, instruction_id=0)
+    times = 1.03 + DT * np.arange(H)
+    target = 2.0 * SplicedSource.constant(start).then(first, until, 1.03).at_many(times)
+    w = soft_mask(2, 1, H)[:, None]
+    assert 0.0 < w[3, 0] < 1.0  # an overlap row is mixed
+    assert np.allclose(rows[:, :A], w * target + (1.0 - w) * 3.0)
+    assert np.allclose(rows[:, A:], 3.0)  # padding columns: the sample's

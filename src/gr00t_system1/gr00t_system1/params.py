@@ -86,7 +86,8 @@ SPECS = (
          "computed: guidance (guided inpainting; any checkpoint) or prefix (those rows are "
          "given to the head, which plans the rest from them; only for a checkpoint trained "
          "with gr00t-train --prefix-prob, whose config.json action_head.prefix_rows is >= 1, "
-         "configure refuses others).",
+         "configure refuses others) or blend (an experiment: a plain sample, then mixed with "
+         "those rows and the previous chunk by the soft mask's weights; any checkpoint).",
          choices=RTC_METHODS),
     Spec("inference_delay_ms", "double", 0.0,
          "Milliseconds every plan is held back after sampling, before the control loop gets "

@@ -8,7 +8,8 @@ graph is gr00t_policy's test_guidance.py) and with a 60 ms inference delay, so t
 more than one frozen row and its plans arrive like a slower action head's. rtc_prefix is rtc
 by prefix conditioning on onnxruntime (its prefix graph exported on first use), with the
 test checkpoint's config saying it was trained with given rows (the weights are random
-either way: this is about wiring and safety, not quality).
+either way: this is about wiring and safety, not quality). rtc_blend is rtc by a plain
+sample blended with the previous chunk (onnxruntime, no second graph).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MODES = {
     "ensemble": ("ensemble_decay_per_s:=13.0",),
     "rtc": ("backend:=torch", f"inference_delay_ms:={DELAY_MS}"),
     "rtc_prefix": ("rtc_method:=prefix", f"inference_delay_ms:={DELAY_MS}"),
+    "rtc_blend": ("rtc_method:=blend", f"inference_delay_ms:={DELAY_MS}"),
 }
 
 
@@ -60,7 +62,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
 
     checkpoint = request.getfixturevalue("prefix_checkpoint" if mode == "rtc_prefix"
                                          else "checkpoint")
-    chunk_mode = mode.removesuffix("_spaced").removesuffix("_prefix")
+    chunk_mode, _, variant = mode.partition("_")
     emb = load_embodiment(G1_YAML)
     rng = np.random.default_rng(1)
     lim = np.array([emb.limits_of(n) for n in emb.monitored_joints])  # (n, 2)
@@ -98,7 +100,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                                              diags[-1].status[0].values), 5, "diagnostics")
             values = {kv.key: kv.value for kv in diags[-1].status[0].values}
             assert values["chunk_mode"] == chunk_mode
-            if mode == "latest_spaced":
+            if variant == "spaced":
                 # Each plan anchors at the state it read; those states are ~100 ms apart
                 # (with replanning on every state, 8 ms).
                 stamps = np.array([stamp_to_seconds(c.header.stamp) for c in list(chunks)])
@@ -110,7 +112,7 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                 assert min(c.inference_latency for c in chunks) >= DELAY_MS / 1e3
                 assert int(values["rtc_frozen_rows"]) >= 2
                 assert float(values["plan_latency_estimate_ms"]) >= DELAY_MS
-                assert values["rtc_method"] == ("prefix" if mode == "rtc_prefix" else "guidance")
+                assert values["rtc_method"] == (variant or "guidance")
         out = node.output()
         assert "Traceback" not in out, out[-3000:]
     finally:

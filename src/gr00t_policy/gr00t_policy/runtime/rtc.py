@@ -25,6 +25,10 @@ plans the new chunk as an inpainting of the previous one:
     (`gr00t_policy.flow_matching.prefix_euler_integrate`); only for a head trained so
     (`ActionHeadConfig.prefix_rows`, at most that many rows are given), and free of the
     vector-Jacobian products guidance costs.
+  - blend (ours, an experiment): the head samples as without RTC, then each row is mixed
+    with the target by the soft mask, W Y + (1 - W) A: where guidance strong enough to reach
+    the target would end for a head whose samples hardly depend on the noise; any
+    checkpoint, at the cost of a plain sample.
 
 The loop and the planner run in different threads. The loop owns what is executed: its
 `RtcExecutor` splices each plan it takes onto its `SplicedSource` and publishes it, with the
@@ -50,7 +54,7 @@ import numpy as np
 from gr00t_policy.runtime.chunk import Chunk, CommandSource, ConstantSource
 
 DEFAULT_GUIDANCE_CLIP = 5.0  # the paper's beta
-RTC_METHODS = ("guidance", "prefix")
+RTC_METHODS = ("guidance", "prefix", "blend")
 MAX_ENTRIES = 256  # a SplicedSource never holds more (a bound on memory, never reached)
 MAX_PENDING = 64  # own plans remembered until the loop takes a later one
 
@@ -164,14 +168,14 @@ class RtcLink:
 
 
 class RtcSampling:
-    """The planner's side of RTC: the guided (or prefix-conditioned) sample and the frozen
-    rows of each plan.
+    """The planner's side of RTC: the guided (prefix-conditioned, blended) sample and the
+    frozen rows of each plan.
 
     Args:
         link: shared with the loop's `RtcExecutor`.
         processor: normalizes the guidance target like the model's actions.
         beta: the guidance clip (0: no guidance; the frozen rows still execute from the
-            previous chunks). Unused by the prefix method.
+            previous chunks). Unused by the prefix and blend methods.
         method: one of RTC_METHODS (module docstring).
         prefix_rows: prefix method: the most rows given to the head (the checkpoint's
             `ActionHeadConfig.prefix_rows`, >= 1); frozen rows beyond them still execute
@@ -238,6 +242,9 @@ class RtcSampling:
         s = horizon - int(np.count_nonzero(times <= chain.covered_until))
         rows_w = soft_mask(d, s, horizon)  # (H,)
         weights = (rows_w[:, None] * self.processor.action_mask()[None, :]).astype(np.float32)
+        if self.method == "blend":
+            free = runner.sample(state, noise)  # (H, A_max)
+            return (weights * target + (1.0 - weights) * free).astype(free.dtype)
         return runner.sample_guided(state, noise, target, weights, self.beta)
 
     def finish(self, chunk: Chunk) -> tuple[Chunk, float]:
