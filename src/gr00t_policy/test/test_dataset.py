@@ -147,8 +147,16 @@ def test_lossy_codec_close(tmp_path):
     assert err.mean() < 3.0, err.mean()
 
 
+def _no_header(*args, **kwargs):
+    """imageio_ffmpeg.read_frames as when ffmpeg printed no header in time."""
+    raise OSError("Could not load meta information\n=== stderr ===\n")
+    yield
+
+
 def test_read_video_retries_a_header_timeout_and_names_an_unreadable_file(tmp_path, monkeypatch):
     import imageio_ffmpeg
+
+    from gr00t_policy.dataset import video
 
     frames = np.zeros((3, 16, 16, 3), np.uint8)
     path = tmp_path / "v.mp4"
@@ -156,22 +164,26 @@ def test_read_video_retries_a_header_timeout_and_names_an_unreadable_file(tmp_pa
     real = imageio_ffmpeg.read_frames
     calls = []
 
-    def stalled_once(*args, **kwargs):  # the first read times out as on a stalled machine
+    def stalled_once(*args, **kwargs):  # the first read times out, as on a stalled machine
         calls.append(args[0])
-        if len(calls) == 1:
-            def gen():
-                raise OSError("Could not load meta information\n=== stderr ===\n")
-                yield
-            return gen()
-        return real(*args, **kwargs)
+        return (_no_header if len(calls) == 1 else real)(*args, **kwargs)
 
+    monkeypatch.setattr(video, "HEADER_WAIT_S", 0.0)  # every failure reads as the timeout
     monkeypatch.setattr(imageio_ffmpeg, "read_frames", stalled_once)
     assert read_video(path).shape == frames.shape
     assert calls == [str(path)] * 2
-    monkeypatch.setattr(imageio_ffmpeg, "read_frames", real)
+    # A read that times out every time is reported after READ_ATTEMPTS tries.
+    calls.clear()
+    monkeypatch.setattr(imageio_ffmpeg, "read_frames",
+                        lambda *a, **k: (calls.append(a[0]), _no_header())[1])
+    with pytest.raises(DatasetError, match="no stream header within 10 s in 3 attempts"):
+        read_video(path)
+    assert len(calls) == video.READ_ATTEMPTS == 3
+    monkeypatch.undo()
+    # An unreadable file fails at once (no 10-s wait: not retried), with ffmpeg's own words.
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video" * 100)
-    with pytest.raises(DatasetError, match="bad.mp4: ffmpeg gave no stream header in 3"):
+    with pytest.raises(DatasetError, match="bad.mp4: ffmpeg could not read it .*[Ii]nvalid data"):
         read_video(bad)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,10 +11,14 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import DatasetError
 
+logger = logging.getLogger(__name__)
+
 # imageio_ffmpeg gives ffmpeg 10 wall-clock seconds to print a file's header; a machine that
 # stalls longer (a process stopped and continued, a loaded 2-core machine) fails a sound
-# file. Such a read is tried again; a file that fails every time is reported.
+# file. A read that failed after waiting about that long is tried again; one that failed
+# sooner (ffmpeg could not read the file, or not start) is reported at once.
 READ_ATTEMPTS = 3
+HEADER_WAIT_S = 9.5  # a failed read that took this long was imageio's 10-s header timeout
 
 
 @dataclass(frozen=True)
@@ -82,21 +88,37 @@ def read_video(path: str | Path, *, start_s: float | None = None, num_frames: in
     if num_frames is not None:
         output_params = ["-frames:v", str(int(num_frames))]
     for attempt in range(1, READ_ATTEMPTS + 1):
+        t0 = time.monotonic()
         gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24", input_params=input_params,
                                          output_params=output_params)
         try:
             meta = next(gen)
             break
-        except OSError as e:  # ffmpeg printed no header in time, or could not read the file
+        except OSError as e:
             gen.close()
-            if attempt == READ_ATTEMPTS:
-                raise DatasetError(
-                    f"video {path}: ffmpeg gave no stream header in {READ_ATTEMPTS} attempts "
-                    f"({str(e).splitlines()[0]}); check the file plays (ffprobe), or re-record "
-                    "the episode") from e
+            timed_out = time.monotonic() - t0 >= HEADER_WAIT_S
+            if timed_out and attempt < READ_ATTEMPTS:
+                logger.warning("video %s: ffmpeg printed no header within imageio's 10 s "
+                               "(attempt %d of %d; a stalled or overloaded machine?): trying "
+                               "again", path, attempt, READ_ATTEMPTS)
+                continue
+            raise DatasetError(f"video {path}: {_read_failure(e, timed_out, attempt)}") from e
     width, height = meta["size"]
     frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3) for buf in gen]
     if not frames:
         raise DatasetError(f"video {path} holds no frames"
                            + (f" from {start_s} s" if start_s is not None else ""))
     return np.stack(frames)  # (T, H, W, 3)
+
+
+def _read_failure(e: OSError, timed_out: bool, attempts: int) -> str:
+    """Why imageio_ffmpeg could not open a video, and what to do about it."""
+    if e.errno is not None:  # raised by Popen: ffmpeg itself did not start
+        return f"could not start ffmpeg ({e}); check free memory and open files, then retry"
+    if timed_out:
+        return (f"ffmpeg printed no stream header within 10 s in {attempts} attempts; check the "
+                "machine is not stalled, and that the file plays (ffprobe)")
+    stderr = str(e).partition("=== stderr ===")[2]
+    said = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return (f"ffmpeg could not read it ({said[-1] if said else str(e).splitlines()[0]}); check "
+            "the file plays (ffprobe), or re-record the episode")
