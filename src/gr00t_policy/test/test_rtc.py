@@ -235,6 +235,7 @@ def test_rtc_blend_method_mixes_a_plain_sample_with_the_target_by_the_soft_mask(
                            latency_s=0.06, instruction_id=0)
     times = 1.03 + DT * np.arange(H)
     target = 2.0 * SplicedSource.constant(start).then(first, until, 1.03).at_many(times)
+    assert runner.calls[-1] == ("plain",)
     w = soft_mask(2, 1, H)[:, None]
     assert 0.0 < w[3, 0] < 1.0  # an overlap row is mixed
     assert np.allclose(rows[:, :A], w * target + (1.0 - w) * 3.0)

@@ -230,7 +230,8 @@ class System1Node(ManagedNode):
             # process-wide, read when the CUDA graph is captured: set before the runner exists
             torch.set_float32_matmul_precision(s.float32_matmul_precision)
         # rtc plans each chunk on from the previous ones: onnxruntime and TensorRT need the
-        # guided (or prefix) graph beside the plain one (exported on first use and cached).
+        # guided (or prefix) graph beside the plain one (exported on first use and cached);
+        # the blend method samples plainly.
         rtc = s.chunk_mode == "rtc"
         prefix_rows = bundle.config.action_head.prefix_rows
         sampling = (RtcSampling(RtcLink(), bundle.processor, s.rtc_guidance_clip,

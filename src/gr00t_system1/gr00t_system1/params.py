@@ -63,9 +63,9 @@ SPECS = (
          "ensemble (average every live chunk, weights exp(-ensemble_decay_per_s * age), age "
          "in seconds from the newest plan), rtc (real-time chunking: the planner guides each "
          "chunk towards what the previous ones command and the rows that lie in the past "
-         "when it arrives execute from them; needs backend torch, or onnxruntime / tensorrt, "
-         "which export a guided graph on first use). docs/DESIGN.md, \"Chunk execution "
-         "modes\".",
+         "when it arrives execute from them; rtc_method guidance and prefix need backend torch, "
+         "or onnxruntime / tensorrt, which export their graph on first use; blend samples "
+         "plainly). docs/DESIGN.md, \"Chunk execution modes\".",
          choices=CHUNK_MODES),
     Spec("blend_s", "double", 0.1,
          "chunk_mode crossfade: cross-fade time from the old chunk's command to a new "
@@ -78,8 +78,8 @@ SPECS = (
          "replanning rate (it replaced ensemble_decay, per chunk, in December 2026).",
          range=Range(-100.0, 1000.0)),
     Spec("rtc_guidance_clip", "double", DEFAULT_GUIDANCE_CLIP,
-         "chunk_mode rtc: beta, the largest guidance weight per denoising step (0 = no "
-         "guidance: only the frozen rows keep to the previous chunk).",
+         "chunk_mode rtc, rtc_method guidance: beta, the largest guidance weight per denoising "
+         "step (0 = no guidance: only the frozen rows keep to the previous chunk).",
          range=Range(0.0, 100.0)),
     Spec("rtc_method", "string", "guidance",
          "chunk_mode rtc: how a chunk is planned on from the rows that execute while it is "

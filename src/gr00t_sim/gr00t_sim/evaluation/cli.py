@@ -109,8 +109,9 @@ def _parser() -> argparse.ArgumentParser:
                         "report adds the success per phrasing")
     p.add_argument("--chunk-mode", default=None, choices=CHUNK_MODES,
                    help=f"System 1's chunk_mode (default: System 1's, {DEFAULT_CHUNK_MODE}); "
-                        "rtc needs a backend with guided sampling (all three; onnxruntime "
-                        "exports a guided graph on first use)")
+                        "rtc's guidance and prefix methods need their own graph (all three "
+                        "backends; onnxruntime exports it on first use), its blend method "
+                        "(--system1-param rtc_method:=blend) samples plainly")
     p.add_argument("--inference-delay-ms", type=float, default=0.0, metavar="D",
                    help="System 1 holds every plan back D ms before using it, like a slower "
                         "action head (default 0); raises state_staleness_s by D ms")
