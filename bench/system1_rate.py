@@ -4,6 +4,8 @@
     source env.sh
     python bench/system1_rate.py                       # nano random checkpoint, 60 s
     python bench/system1_rate.py --seconds 30 --checkpoint CKPT --backend onnxruntime
+    python bench/system1_rate.py --checkpoint checkpoints/nano --param chunk_mode:=rtc \
+        --param rtc_method:=blend                       # any System 1 parameter
 
 Starts ``system1_node`` as its own OS process (a ROS_DOMAIN_ID of its own, localhost
 discovery) with the unitree_g1 embodiment, a joint-state publisher at ``--state-hz`` and a
@@ -16,7 +18,10 @@ token publisher at 10 Hz, and records every command on one controller topic. Aft
   - replans per second (action chunks received / s, and the node's diagnostics) and
     inference latency (the chunks' ``inference_latency``);
   - state-to-command latency: stamp of the JointState a chunk was planned from -> the tick
-    that first published from that chunk (node diagnostics), and stamp -> chunk receive.
+    that first published from that chunk (node diagnostics), and stamp -> chunk receive;
+  - the node process's CPU time over the window (user + system, all its threads, from
+    /proc), in cores and per plan received: what System 1 takes from the machine's other
+    processes (the simulator, System 2) in a given chunk mode.
 Prints the machine first. Exits 1 if it could not measure (no node, no commands, no
 diagnostics). Goal: a replan every tick, period error p99 < 1 ms, no tick later than two
 periods.
@@ -51,6 +56,13 @@ def machine_line() -> str:
             f"usable | load avg {load} | Python {platform.python_version()}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def pct(values: np.ndarray, qs=(50, 90, 99)) -> list[float]:
     return [float(v) for v in np.percentile(values, qs)] if len(values) else [float("nan")] * len(qs)
 
@@ -66,6 +78,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds dropped at the start")
     ap.add_argument("--cache-dir", default="", help="ONNX export cache (default ~/.cache/gr00t_ros)")
     ap.add_argument("--domain-id", type=int, default=None)
+    ap.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                    help="a System 1 parameter (repeatable), e.g. chunk_mode:=rtc")
     ap.add_argument("--realtime-priority", type=int, default=None,
                     help="SCHED_FIFO priority for the node, as gr00t-bringup gives it (default: "
                     "gr00t_bringup's SYSTEM1_RT_PRIORITY where permitted); 0: normal scheduling")
@@ -95,6 +109,7 @@ def main() -> int:
               "autostart:=true"]  # a lifecycle node: configure and activate at start
     if args.cache_dir:
         params.append(f"cache_dir:={args.cache_dir}")
+    params += args.param
     from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY, may_use_realtime
 
     rt = SYSTEM1_RT_PRIORITY if args.realtime_priority is None else args.realtime_priority
@@ -137,9 +152,11 @@ def main() -> int:
                 with lock:
                     start_cmd, start_chunk = len(commands), len(chunks)
                 t_start = time.monotonic()
+                cpu_start = cpu_seconds(node.proc.pid)
                 n_diag_start = len(diags)
                 time.sleep(args.seconds)
                 t_end = time.monotonic()
+                cpu_end = cpu_seconds(node.proc.pid)
                 with lock:
                     cmd_t = np.array(commands[start_cmd:])
                     chunk_win = chunks[start_chunk:]
@@ -194,6 +211,9 @@ def main() -> int:
     print(f"state-to-command latency (node: JointState stamp -> first tick publishing its chunk): "
           f"p50 {last['state_to_command_median_ms']} / p99 {last['state_to_command_p99_ms']} ms; "
           f"JointState stamp -> ActionChunk received: p50 {s50:.2f} / p99 {s99:.2f} ms")
+    cpu = cpu_end - cpu_start
+    print(f"node CPU (user + system, all threads): {cpu / span:.2f} cores, "
+          f"{1e3 * cpu / max(len(chunk_win), 1):.2f} ms per plan received")
     goal = (p99 < 1.0 and late == 0 and replans >= 0.95 * args.rate)
     print(f"goal (replan every tick, period error p99 < 1 ms, no tick later than 2 periods): "
           f"{'met' if goal else 'NOT met'}")
