@@ -1,10 +1,11 @@
 """Shared helpers for the bench scripts (machine report, statistics, graph runs, recording).
 
 Imported by ``bench/graph_vs_baseline.py``, ``bench/soak.py``, ``bench/baseline_node.py``,
-``bench/policy_loop.py`` and ``bench/grounding_probe.py`` with ``bench/`` on ``sys.path`` (a
-script's own directory is). Nothing here runs at import time except the standard library,
-numpy and gr00t_common's statistics and stamp conversions (no rclpy); ROS imports happen
-inside the functions that need them, after the caller has set ROS_DOMAIN_ID.
+``bench/policy_loop.py``, ``bench/grounding_probe.py`` and ``bench/system1_rate.py`` with
+``bench/`` on ``sys.path`` (a script's own directory is). Nothing here runs at import time
+except the standard library, numpy and gr00t_common's statistics and stamp conversions (no
+rclpy); ROS imports happen inside the functions that need them, after the caller has set
+ROS_DOMAIN_ID.
 """
 
 from __future__ import annotations
@@ -147,6 +148,13 @@ def ensure_checkpoint(checkpoint: str | None, out_dir: Path, embodiment_yaml: Pa
         make_checkpoint_for(path, [embodiment_yaml])
     return path, (f"checkpoint: {path} -- a RANDOM (untrained) nano checkpoint, because "
                   f"{default} does not exist; timing is the same as a trained one's")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def rss_kib(pid: int) -> int | None:

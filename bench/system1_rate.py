@@ -40,27 +40,17 @@ from pathlib import Path
 
 import numpy as np
 
+from common import cpu_model, cpu_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def machine_line() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"machine: {platform.node()} | {model} | {os.cpu_count()} logical cores, {usable} "
             f"usable | load avg {load} | Python {platform.python_version()}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (all its threads), from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def pct(values: np.ndarray, qs=(50, 90, 99)) -> list[float]:
