@@ -1,6 +1,7 @@
 """Launch the gr00t_ros graph: System 2 (VLM), System 1 (action head) and optionally the sim.
 
     ros2 launch gr00t_bringup humanoid.launch.py embodiment:=unitree_g1 checkpoint:=/ckpt
+    ros2 launch gr00t_bringup humanoid.launch.py ... system2_params:="device:=cuda dtype:=bfloat16"
 
 A thin adapter: gr00t_bringup.graph.build_graph decides the nodes and their parameters (the
 same description `gr00t-bringup run` starts); this file only turns it into launch_ros Nodes.
@@ -23,6 +24,7 @@ from launch_ros.events.lifecycle import ChangeState
 from lifecycle_msgs.msg import Transition
 
 from gr00t_bringup.graph import build_graph, may_use_realtime
+from gr00t_bringup.overrides import parse_overrides
 
 ARGUMENTS = [
     ("embodiment", "unitree_g1",
@@ -34,6 +36,11 @@ ARGUMENTS = [
     ("namespace", "", "ROS namespace for every node (empty = root)"),
     ("use_sim_time", "false",
      "true to make System 1 and 2 follow the simulator's /clock (it then publishes one)"),
+    ("system1_params", "",
+     "more System 1 parameters as space-separated NAME:=VALUE, e.g. 'chunk_mode:=rtc'"),
+    ("system2_params", "",
+     "more System 2 parameters as space-separated NAME:=VALUE, e.g. "
+     "'device:=cuda dtype:=bfloat16'"),
 ]
 
 
@@ -75,6 +82,8 @@ def _nodes(context, *_args, **_kwargs):
         sim=_is_true(arg("sim")),
         namespace=arg("namespace"),
         use_sim_time=_is_true(arg("use_sim_time")),
+        system1_parameters=parse_overrides(arg("system1_params")),
+        system2_parameters=parse_overrides(arg("system2_params")),
     )
     actions = []
     for n in graph.nodes:

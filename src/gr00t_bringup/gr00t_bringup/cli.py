@@ -2,6 +2,7 @@
 
     gr00t-bringup run   [--embodiment NAME|PATH] [--checkpoint DIR] [--backend B] [--sim]
                         [--namespace NS] [--use-sim-time] [--remap FROM:=TO ...]
+                        [--system1-param NAME:=VALUE ...] [--system2-param NAME:=VALUE ...]
                         [--duration S] [--log-dir DIR] [--configure-timeout S]
 
 `run` starts every node as its own process, configures and activates the lifecycle nodes
@@ -22,6 +23,7 @@ from pathlib import Path
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, Graph,
                                  build_graph, default_config_dirs)
 from gr00t_bringup.lifecycle import Timeouts
+from gr00t_bringup.overrides import override_arg
 
 EXIT_BAD_CONFIG = 2
 
@@ -49,6 +51,15 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
                         "simulator stamps with the wall clock, like a robot)")
     p.add_argument("--remap", action="append", type=_remap, default=[], metavar="FROM:=TO",
                    help="topic remapping applied to every node; repeatable")
+    p.add_argument("--system1-param", action="append", type=override_arg, default=[],
+                   metavar="NAME:=VALUE",
+                   help="a System 1 parameter (docs/PARAMETERS.md), e.g. chunk_mode:=rtc, "
+                        "float32_matmul_precision:=high (write doubles with a decimal point); "
+                        "repeatable")
+    p.add_argument("--system2-param", action="append", type=override_arg, default=[],
+                   metavar="NAME:=VALUE",
+                   help="a System 2 parameter, e.g. device:=cuda, dtype:=bfloat16 (a GPU "
+                        "for a full-size backbone); repeatable")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args: argparse.Namespace) -> Graph:
     return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
                        backend=args.backend, sim=args.sim, namespace=args.namespace,
-                       use_sim_time=args.use_sim_time, remappings=args.remap)
+                       use_sim_time=args.use_sim_time, remappings=args.remap,
+                       system1_parameters=dict(args.system1_param),
+                       system2_parameters=dict(args.system2_param))
 
 
 def format_graph(graph: Graph) -> str:

@@ -10,6 +10,7 @@ front ends configure and activate them after starting them.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -212,6 +213,25 @@ def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, st
     return {}
 
 
+def _check_parameter_names(node: str, given: Mapping[str, Any] | None) -> None:
+    """Every name in `given` is a parameter of `node` ("system1" or "system2"): ROS drops a
+    parameter a node never declares without a word, so a misspelt name would change nothing.
+    GraphError names the unknown parameter, the closest known names and docs/PARAMETERS.md."""
+    if not given:
+        return
+    if node == "system1":
+        from gr00t_system1.params import SPECS
+    else:
+        from gr00t_system2.params import SPECS
+    known = {spec.name for spec in SPECS} | {"use_sim_time"}
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise GraphError(f"{node} has no parameter {name!r}; {hint}every parameter is "
+                             "listed in docs/PARAMETERS.md")
+
+
 def _normalize_namespace(namespace: str) -> str:
     ns = namespace.strip()
     if ns in ("", "/"):
@@ -244,8 +264,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
     system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
-        inference_delay_ms), overriding the ones derived here; the node checks them at
-        configure.
+        inference_delay_ms), overriding the ones derived here; an unknown name is a
+        GraphError here, a bad value the node's error at configure.
     system2_parameters: the same for System 2 (gr00t_system2.params, e.g. backend,
         torch_threads).
 
@@ -253,6 +273,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     """
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; use one of {list(BACKENDS)}")
+    _check_parameter_names("system1", system1_parameters)
+    _check_parameter_names("system2", system2_parameters)
     emb_path, emb = resolve_embodiment(embodiment, config_dirs)
     ckpt = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
     if not ckpt.is_dir():

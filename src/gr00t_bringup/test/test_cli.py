@@ -57,6 +57,21 @@ def test_graph_json(tmp_path: Path) -> None:
     assert graph["nodes"][0]["remappings"] == [["/joint_states", "/g1/joint_states"]]
 
 
+def test_node_parameters_from_the_command_line(tmp_path: Path) -> None:
+    ckpt = fake_checkpoint(tmp_path)
+    done = run(bringup_command("graph", "--json", "--checkpoint", str(ckpt),
+                               "--system2-param", "device:=cuda",
+                               "--system1-param", "ensemble_decay_per_s:=6.0"))
+    assert done.returncode == 0, done.stderr
+    nodes = {n["name"]: n["parameters"] for n in json.loads(done.stdout)["nodes"]}
+    assert nodes["gr00t_system2"]["device"] == "cuda"
+    assert nodes["gr00t_system1"]["ensemble_decay_per_s"] == 6.0
+    done = run(bringup_command("run", "--checkpoint", str(ckpt),
+                               "--system2-param", "dtpye:=bfloat16"))
+    assert done.returncode == 2
+    assert "'dtpye'" in done.stderr and "dtype" in done.stderr
+
+
 def test_run_with_bad_arguments_explains_and_exits_2(tmp_path: Path) -> None:
     done = run(bringup_command("run", "--checkpoint", str(tmp_path / "missing")))
     assert done.returncode == 2

@@ -156,6 +156,19 @@ def test_unknown_backend_is_refused(ckpt: Path) -> None:
         build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], backend="tensorflow")
 
 
+def test_extra_parameters_reach_their_node_and_misspelt_names_are_refused(ckpt: Path) -> None:
+    graph = build_graph(checkpoint=ckpt, system1_parameters={"chunk_mode": "rtc"},
+                        system2_parameters={"device": "cuda", "dtype": "bfloat16"})
+    assert graph.node("gr00t_system1").parameters["chunk_mode"] == "rtc"
+    assert graph.node("gr00t_system2").parameters["device"] == "cuda"
+    assert "chunk_mode" not in graph.node("gr00t_system2").parameters
+    # ROS would drop a parameter the node never declares: the name is checked here.
+    with pytest.raises(GraphError, match="system1 has no parameter 'chunk_mod'.*chunk_mode"):
+        build_graph(checkpoint=ckpt, system1_parameters={"chunk_mod": "rtc"})
+    with pytest.raises(GraphError, match="system2 has no parameter 'chunk_mode'"):
+        build_graph(checkpoint=ckpt, system2_parameters={"chunk_mode": "rtc"})
+
+
 def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
     from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY
 

@@ -1,6 +1,6 @@
 """launch/humanoid.launch.py: launch/launch_ros are not installable here, so check it statically.
 
-It must compile, declare the six arguments each with a description, build its nodes from
+It must compile, declare its eight arguments each with a description, build its nodes from
 gr00t_bringup.graph.build_graph (so it starts exactly what `gr00t-bringup run` starts), and
 configure then activate the lifecycle nodes the standard launch_ros way.
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 
 LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "humanoid.launch.py"
 EXPECTED = {"embodiment", "checkpoint", "backend", "sim", "namespace", "use_sim_time"}
+# Launch arguments that reach build_graph under another name.
+PASSED_AS = {"system1_params": "system1_parameters", "system2_params": "system2_parameters"}
 
 
 def tree() -> ast.Module:
@@ -28,12 +30,12 @@ def test_compiles(tmp_path: Path) -> None:
     py_compile.compile(str(LAUNCH), cfile=str(tmp_path / "launch.pyc"), doraise=True)
 
 
-def test_declares_the_six_arguments_each_with_a_description() -> None:
+def test_declares_the_eight_arguments_each_with_a_description() -> None:
     mod = tree()
     (assign,) = [n for n in mod.body if isinstance(n, ast.Assign)
                  and any(getattr(t, "id", None) == "ARGUMENTS" for t in n.targets)]
     arguments = ast.literal_eval(assign.value)
-    assert {a[0] for a in arguments} == EXPECTED
+    assert {a[0] for a in arguments} == EXPECTED | set(PASSED_AS)
     for name, default, description in arguments:
         assert isinstance(default, str), name
         assert len(description.split()) >= 4, f"{name} needs a real description"
@@ -44,7 +46,7 @@ def test_declares_the_six_arguments_each_with_a_description() -> None:
 def test_nodes_come_from_build_graph_with_every_argument() -> None:
     mod = tree()
     (call,) = calls(mod, "build_graph")
-    assert {k.arg for k in call.keywords} == EXPECTED
+    assert {k.arg for k in call.keywords} == EXPECTED | set(PASSED_AS.values())
     # One set of arguments per node, given to Node or, for lifecycle nodes, LifecycleNode.
     (kwargs,) = [c for c in calls(mod, "dict") if any(k.arg == "package" for k in c.keywords)]
     assert {k.arg for k in kwargs.keywords} >= {"package", "executable", "name", "namespace",

@@ -63,8 +63,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, GraphError,
-                                 build_graph)
+from gr00t_bringup.graph import BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, build_graph
+from gr00t_bringup.overrides import override_arg
 from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
 from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_CHUNK_MODE
@@ -115,12 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inference-delay-ms", type=float, default=0.0, metavar="D",
                    help="System 1 holds every plan back D ms before using it, like a slower "
                         "action head (default 0); raises state_staleness_s by D ms")
-    p.add_argument("--system1-param", action="append", type=_param, default=[],
+    p.add_argument("--system1-param", action="append", type=override_arg, default=[],
                    metavar="NAME:=VALUE",
                    help="another System 1 parameter, e.g. ensemble_decay_per_s:=13.0, "
                         "rtc_guidance_clip:=5.0 (write doubles with a decimal point); "
                         "repeatable")
-    p.add_argument("--system2-param", action="append", type=_param, default=[],
+    p.add_argument("--system2-param", action="append", type=override_arg, default=[],
                    metavar="NAME:=VALUE",
                    help="a System 2 parameter, e.g. backend:=torch, torch_threads:=1; "
                         "repeatable")
@@ -142,23 +142,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds to wait for a service reply or the episode's tokens "
                         "(default 60)")
     return p
-
-
-def _param(text: str) -> tuple[str, Any]:
-    """NAME:=VALUE -> (name, bool | int | float | str), typed as a ROS parameter file would."""
-    name, sep, value = text.partition(":=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay_per_s:=13.0")
-    value = value.strip()
-    if value.lower() in ("true", "false"):
-        return name.strip(), value.lower() == "true"
-    for kind in (int, float):
-        try:
-            return name.strip(), kind(value)
-        except ValueError:
-            pass
-    return name.strip(), value
 
 
 def system1_parameters(args: argparse.Namespace, emb: Any) -> dict[str, Any]:
@@ -232,24 +215,16 @@ def unknown_words(checkpoint: str, phrasings: Mapping[str, Sequence[str]]
 
 
 def build_eval_graph(args: argparse.Namespace) -> Any:
-    """build_graph(sim=True) for the arguments; GraphError says how to get a checkpoint."""
-    try:
-        graph = build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
-                            backend=args.backend, sim=True, use_sim_time=args.use_sim_time)
-        extra = system1_parameters(args, graph.embodiment)
-        if not extra and not args.system2_param:
-            return graph
-        return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
-                           backend=args.backend, sim=True, use_sim_time=args.use_sim_time,
-                           system1_parameters=extra,
-                           system2_parameters=dict(args.system2_param))
-    except GraphError as exc:
-        if args.checkpoint is None:
-            raise GraphError(
-                f"{exc}. No trained checkpoint has been committed at checkpoints/nano yet; "
-                "until then pass --checkpoint DIR (./scripts/demo.sh makes an UNTRAINED random "
-                "one under artifacts/)") from exc
-        raise
+    """build_graph(sim=True) with the System 1 and System 2 parameters the arguments set;
+    GraphError (a bad checkpoint, embodiment or parameter name) says what to change."""
+    graph = build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
+                        backend=args.backend, sim=True, use_sim_time=args.use_sim_time)
+    extra = system1_parameters(args, graph.embodiment)
+    if not extra and not args.system2_param:
+        return graph
+    return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
+                       backend=args.backend, sim=True, use_sim_time=args.use_sim_time,
+                       system1_parameters=extra, system2_parameters=dict(args.system2_param))
 
 
 def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,

@@ -1,0 +1,47 @@
+"""Node parameters given on a command line as NAME:=VALUE, typed as a ROS parameter file
+types them (true/false, integers, decimals, else a string).
+
+`gr00t-bringup run|graph` and `gr00t-eval` take them one per ``--system1-param`` /
+``--system2-param``; the launch file takes a whitespace-separated list in its
+``system1_params`` / ``system2_params`` arguments. `build_graph` then checks each name
+against the node's parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+class OverrideError(ValueError):
+    """Not NAME:=VALUE; the message shows the form."""
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """"chunk_mode:=rtc" -> ("chunk_mode", "rtc"); "ensemble_decay_per_s:=6.0" -> (..., 6.0)."""
+    name, sep, value = text.partition(":=")
+    if not sep or not name.strip():
+        raise OverrideError(f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay_per_s:=13.0 "
+                            "(a double needs its decimal point)")
+    value = value.strip()
+    if value.lower() in ("true", "false"):
+        return name.strip(), value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return name.strip(), kind(value)
+        except ValueError:
+            pass
+    return name.strip(), value
+
+
+def parse_overrides(text: str) -> dict[str, Any]:
+    """A whitespace-separated list of NAME:=VALUE ("" -> {})."""
+    return dict(parse_override(item) for item in text.split())
+
+
+def override_arg(text: str) -> tuple[str, Any]:
+    """`parse_override` as an argparse type (its message reaches the user)."""
+    try:
+        return parse_override(text)
+    except OverrideError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
