@@ -10,7 +10,6 @@ front ends configure and activate them after starting them.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -214,22 +213,21 @@ def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, st
 
 
 def _check_parameter_names(node: str, given: Mapping[str, Any] | None) -> None:
-    """Every name in `given` is a parameter of `node` ("system1" or "system2"): ROS drops a
-    parameter a node never declares without a word, so a misspelt name would change nothing.
-    GraphError names the unknown parameter, the closest known names and docs/PARAMETERS.md."""
+    """Every name in `given` is a parameter of `node` ("system1" or "system2"), checked here
+    as well as by the node (`refuse_unknown`) so that a misspelt name stops the command
+    before any process starts; GraphError names the closest known name."""
     if not given:
         return
+    from gr00t_common.params import ParameterError, check_names
     if node == "system1":
         from gr00t_system1.params import SPECS
     else:
         from gr00t_system2.params import SPECS
-    known = {spec.name for spec in SPECS} | {"use_sim_time"}
-    for name in given:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise GraphError(f"{node} has no parameter {name!r}; {hint}every parameter is "
-                             "listed in docs/PARAMETERS.md")
+    try:
+        # use_sim_time: every rclpy node declares it itself.
+        check_names(node, given, [spec.name for spec in SPECS] + ["use_sim_time"])
+    except ParameterError as exc:
+        raise GraphError(str(exc)) from None
 
 
 def _normalize_namespace(namespace: str) -> str:

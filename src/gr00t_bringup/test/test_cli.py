@@ -69,7 +69,7 @@ def test_node_parameters_from_the_command_line(tmp_path: Path) -> None:
     done = run(bringup_command("run", "--checkpoint", str(ckpt),
                                "--system2-param", "dtpye:=bfloat16"))
     assert done.returncode == 2
-    assert "'dtpye'" in done.stderr and "dtype" in done.stderr
+    assert "dtpye (did you mean dtype?)" in done.stderr
 
 
 def test_run_with_bad_arguments_explains_and_exits_2(tmp_path: Path) -> None:

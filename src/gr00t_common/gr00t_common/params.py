@@ -345,16 +345,20 @@ def refuse_unknown(node: Any) -> None:
     parameter would leave its default in force on the robot. Call it once every parameter
     of the node is declared."""
     given = getattr(node, "_parameter_overrides", None) or {}  # rclpy has no public getter
-    unknown = sorted(n for n in given
-                     if not node.has_parameter(n) and not n.startswith(_FRAMEWORK_PREFIXES))
+    check_names(f"node {node.get_name()}", given, node.list_parameters([], 0).names)
+
+
+def check_names(owner: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise ParameterError naming each of `given` that is not in `known` (nor one rclpy reads
+    itself), with the closest known name, and listing `owner`'s parameters."""
+    known = sorted(set(known))
+    unknown = sorted(n for n in given if n not in known and not n.startswith(_FRAMEWORK_PREFIXES))
     if not unknown:
         return
-    known = sorted(node.list_parameters([], 0).names)
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
     raise ParameterError(
-        f"node {node.get_name()} has no parameter {', '.join(hints)}; it would be ignored. "
+        f"{owner} has no parameter {', '.join(hints)}; it would be ignored. "
         f"Its parameters: {', '.join(known)} (`ros2 param describe`, docs/PARAMETERS.md)")
-
