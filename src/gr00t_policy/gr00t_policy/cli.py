@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="parameter counts and sizes of a preset or checkpoint")
     src = info.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", help="policy preset name (gr00t-n1-2b, nano)")
+    from gr00t_policy.policy_config import POLICY_PRESETS  # no torch
+    src.add_argument("--preset", help=f"policy preset name ({', '.join(sorted(POLICY_PRESETS))})")
     src.add_argument("--checkpoint", type=Path, help="checkpoint directory (our format)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=_info)
