@@ -135,6 +135,27 @@ def test_append_continues_indices_and_stats(tmp_path):
         _write(root, eps[:1])
 
 
+def test_overwrite_replaces_the_old_dataset_only_when_the_new_one_is_complete(tmp_path):
+    root = tmp_path / "ds"
+    old, new = _episodes(3, seed=2), _episodes(2, seed=3)
+    _write(root, old)
+    # Fails at the second episode (wrong frame size): the old dataset is untouched.
+    broken = [new[0], {**new[1], "frames": {"head": new[1]["frames"]["head"][:, :10]}}]
+    with pytest.raises(DatasetError, match="frames"):
+        _write(root, broken, overwrite=True)
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == 3
+    np.testing.assert_array_equal(ds.episode(2).states, old[2]["states"])
+    np.testing.assert_array_equal(ds.episode(2).frames["head"], old[2]["frames"]["head"])
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+    _write(root, new, overwrite=True)
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == 2
+    np.testing.assert_array_equal(ds.episode(1).frames["head"], new[1]["frames"]["head"])
+    assert not (root / "data/chunk-000/episode_000002.parquet").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+
+
 def test_lossy_codec_close(tmp_path):
     h, w = 32, 32
     yy, xx = np.mgrid[0:h, 0:w]

@@ -14,7 +14,7 @@ import pytest
 
 from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.dataset.bag import BagError, read_bag
-from gr00t_policy.dataset.bag_streams import BagTopics
+from gr00t_policy.dataset.bag_streams import BagTopics, check_frames
 from gr00t_policy.dataset.cli import main as dataset_main
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.dataset.resample import (ACTION_GAP, NO_FRAME, ResampleConfig, align,
@@ -161,6 +161,45 @@ def test_joint_name_mismatch_names_topic_joints_and_fix(tmp_path):
     assert "/joint_states" in msg and "['j2']" in msg and "wrist" in msg
     assert "Fix:" in msg and "joint_groups" in msg
     assert not (tmp_path / "ds").exists()  # nothing written
+
+
+def test_a_bad_camera_stream_in_a_later_bag_leaves_the_old_dataset_as_it_was(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    convert_bags([write_bag(tmp_path / "old", rec)], embodiment(), tmp_path / "ds")
+    before = LeRobotDataset(tmp_path / "ds").episode(0, load_video=False).states
+    good, *_ = recording(n_cmd=12, seed=1)
+    yuv, *_ = recording(n_cmd=12, seed=2)
+    yuv.encoding = "yuv422_yuy2"  # what many USB camera drivers publish
+    bags = [write_bag(tmp_path / "good", good), write_bag(tmp_path / "yuv", yuv)]
+    with pytest.raises(BagError, match=r"image_raw: image encoding 'yuv422_yuy2' .*rgb8"):
+        convert_bags(bags, embodiment(), tmp_path / "ds", overwrite=True)
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.num_episodes == 1
+    np.testing.assert_array_equal(ds.episode(0, load_video=False).states, before)
+    # A frame shorter than its size says (a damaged recording) is caught before writing too.
+    frames = [m for _, m in read_bag(bags[0]).messages[CAMERA]]
+    frames[3].data = frames[3].data[:-5]  # 16 x 16 rgb8: 768 bytes
+    with pytest.raises(BagError, match="message 3 holds 763 bytes, too few for 16x16 rgb8"):
+        check_frames(frames, CAMERA)
+
+
+def test_a_joint_that_never_has_a_position_is_named(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    t, names, pos = rec.state
+    pos = pos.copy()
+    pos[:, 1] = np.nan  # j1 never reports (e.g. its driver is off)
+    rec.state = (t, names, pos)
+    with pytest.raises(BagError, match=r"no.* usable position .* j1 \(\d+ messages\)"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_joints_split_over_two_publishers_are_named_as_such(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    rec.state_split = 3  # the arm driver publishes j0-j2, the hand driver h0 and "other"
+    with pytest.raises(BagError, match=r"no message on /joint_states names all 4 state joints"
+                                       r".*separate messages.*merged"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
 
 
 def test_bag_without_camera_names_topic_and_fix(tmp_path):

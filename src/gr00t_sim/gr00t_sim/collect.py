@@ -493,7 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="seeds to try before giving up (default: 2 * episodes + 10)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes recording episodes (the dataset is the same for any number)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing dataset at --out, once the new one is complete")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")

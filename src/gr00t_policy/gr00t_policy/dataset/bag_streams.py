@@ -148,8 +148,53 @@ def _joint_series(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str
         times.append(t)
         rows.append(row)
     if not rows and all(v is None for v in cache.values()):
+        named = {n for key in cache for n in key}
+        if all(w in named for w in wanted):
+            raise _split_joints(bag, topic, cache, wanted, what)
         raise _missing_joints(bag, topic, msgs, wanted, what, fix)
+    if not rows:
+        raise _unusable_joints(bag, topic, msgs, wanted, what)
     return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(wanted)), dropped
+
+
+def _split_joints(bag: Bag, topic: str, cache: dict, wanted: list[str], what: str) -> BagError:
+    """Every joint is named on the topic, but no single message names them all."""
+    groups = [[n for n in key if n in wanted] for key in cache]
+    shown = [g[:4] + (["..."] if len(g) > 4 else []) for g in groups if g][:4]
+    return BagError(
+        f"bag {bag.path}: no message on {topic} names all {len(wanted)} {what} joints: they "
+        f"come in separate messages ({len(groups)} kinds, e.g. {shown}), as when two drivers "
+        "publish on one topic. Fix: record one merged sensor_msgs/JointState topic (a "
+        "joint_state_broadcaster, or a relay that merges the drivers' messages) and pass it "
+        "with --joint-states-topic / --action-topic")
+
+
+def _unusable_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str) -> BagError:
+    """Messages name the joints, but none has a finite position for each of them."""
+    short, nan = 0, dict.fromkeys(wanted, 0)
+    for _, msg in msgs:
+        names = list(msg.name)
+        cols = _names_columns(names, wanted)
+        pos = np.asarray(msg.position, dtype=np.float64)
+        if cols is None:
+            continue
+        if len(pos) != len(names):
+            short += 1
+            continue
+        for joint, value in zip(wanted, pos[cols]):
+            nan[joint] += int(not np.isfinite(value))
+    worst = sorted((j for j in wanted if nan[j]), key=lambda j: -nan[j])
+    parts = []
+    if short:
+        parts.append(f"{short} have fewer positions than names (position empty?)")
+    if worst:
+        parts.append("non-finite positions in " + ", ".join(
+            f"{j} ({nan[j]} messages)" for j in worst[:6]) + (" ..." if len(worst) > 6 else ""))
+    return BagError(
+        f"bag {bag.path}: none of the {len(msgs)} messages on {topic} has a usable position for "
+        f"every {what} joint: {'; '.join(parts)}. Fix: the robot must report these joints "
+        "(a joint that is off, e.g. an unpowered gripper, cannot be in the embodiment's "
+        "state), or record the topic that carries them")
 
 
 def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> tuple:
@@ -244,6 +289,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             bag, cam.topic, f"camera {cam.name!r} of embodiment {emb.name!r}",
             f"{yaml_fix}; if the camera is on another topic, set cameras[].topic in the YAML",
             (IMAGE, COMPRESSED_IMAGE))
+        check_frames([m for _, m in msgs], cam.topic)
         frames[cam.name] = (np.array([t for t, _ in msgs], dtype=np.int64), [m for _, m in msgs])
     stamps = [s[0] for s in (state_t, *(c[0] for c in commands)) if len(s)]
     if not stamps or not all(len(c[0]) for c in commands):
@@ -261,16 +307,47 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad)
 
 
+# sensor_msgs/Image encodings read, with their bytes per pixel.
+CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+
+
+def check_frames(msgs: list[Any], topic: str) -> None:
+    """Before anything is written: every raw Image has an encoding `image_rgb` reads, the
+    camera's first size and as many bytes as its size says; a CompressedImage stream's first
+    and last frames decode to 8-bit images of one size. BagError names the topic and the fix."""
+    raw = [m for m in msgs if not hasattr(m, "format")]
+    sizes = set()
+    for i, msg in enumerate(raw):
+        if msg.encoding not in CHANNELS:
+            raise BagError(f"{topic}: image encoding {msg.encoding!r} (message {i}) is not read "
+                           f"(known: {sorted(CHANNELS)}); publish 8-bit colour images, e.g. "
+                           "set the camera driver's pixel format to rgb8 or bgr8")
+        sizes.add((msg.height, msg.width))
+        if msg.step < msg.width * CHANNELS[msg.encoding] or len(msg.data) < msg.height * msg.step:
+            raise BagError(f"{topic}: message {i} holds {len(msg.data)} bytes, too few for "
+                           f"{msg.width}x{msg.height} {msg.encoding} (step {msg.step}); the "
+                           "recording is damaged or the driver's step/size fields are wrong")
+    compressed = [m for m in msgs if hasattr(m, "format")]
+    for msg in compressed[:1] + compressed[-1:]:
+        sizes.add(image_rgb(msg, topic).shape[:2])
+    if len(sizes) > 1:
+        raise BagError(f"{topic}: frames change size within the recording ({sorted(sizes)}); "
+                       "record one resolution per camera")
+
+
 def image_rgb(msg: Any, topic: str) -> np.ndarray:
     """A sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) or CompressedImage -> (H, W, 3) uint8."""
     if hasattr(msg, "format"):  # CompressedImage
         import imageio.v3 as iio
 
         rgb = np.asarray(iio.imread(bytes(msg.data)))
+        if rgb.dtype != np.uint8:
+            raise BagError(f"{topic}: a {msg.format!r} frame decodes to {rgb.dtype} pixels, not "
+                           "8-bit; record 8-bit colour images (jpeg, or png of rgb8/bgr8)")
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[..., None], 3, axis=-1)
-        return np.ascontiguousarray(rgb[..., :3].astype(np.uint8))
-    channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+        return np.ascontiguousarray(rgb[..., :3])
+    channels = CHANNELS
     if msg.encoding not in channels:
         raise BagError(f"{topic}: image encoding {msg.encoding!r} is not read (known: "
                        f"{sorted(channels)}); publish 8-bit colour images")

@@ -85,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fb.add_argument("--codec", default="h264-lossless", choices=["h264-lossless", "h264"],
                     help="video codec")
     mode = fb.add_mutually_exclusive_group()
-    mode.add_argument("--overwrite", action="store_true", help="replace a dataset at --out")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="replace a dataset at --out, once the new one is complete (a failure "
+                           "leaves the old one as it was)")
     mode.add_argument("--append", action="store_true", help="add to the dataset at --out")
     fb.set_defaults(run=_from_bag)
     info = sub.add_parser("info", help="summarise a LeRobot dataset (v2.0, v2.1 or v3.0)")

@@ -167,13 +167,18 @@ def convert_bags(
         return writer
 
     reports = []
-    for bag in read:
-        report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
-        for line in report.lines():
-            logger.info("%s", line)
-        reports.append(report)
-    if writer is None or writer.num_episodes == 0:
-        raise BagError("no episode could be made from the bags: " + "; ".join(
-            f"{r.path}: {r.dropped}" for r in reports))
-    writer.finalize()
+    try:
+        for bag in read:
+            report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
+            for line in report.lines():
+                logger.info("%s", line)
+            reports.append(report)
+        if writer is None or writer.num_episodes == 0:
+            raise BagError("no episode could be made from the bags: " + "; ".join(
+                f"{r.path}: {r.dropped}" for r in reports))
+        writer.finalize()
+    except BaseException:
+        if writer is not None:
+            writer.discard()  # an overwritten dataset stays as it was
+        raise
     return reports

@@ -18,6 +18,8 @@ from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
 
 logger = logging.getLogger(__name__)
+# Under a dataset being overwritten: the new one, until finalize swaps it in.
+PARTIAL = ".partial"
 
 
 class LeRobotWriter:
@@ -30,7 +32,10 @@ class LeRobotWriter:
             w.add_episode(states, actions, {"head": frames}, "raise your left hand")
 
     ``append=True`` continues an existing dataset with the same layout (its statistics are
-    recomputed over all episodes at :meth:`finalize`).
+    recomputed over all episodes at :meth:`finalize`; until then its meta/ lists only the
+    episodes it had). ``overwrite=True`` writes the new episodes beside the old dataset
+    (``root/.partial/``) and replaces the old one only at :meth:`finalize`, so a failure on the
+    way (an unreadable recording, a full disk) leaves the old dataset as it was.
     """
 
     def __init__(
@@ -62,7 +67,7 @@ class LeRobotWriter:
             codec: a ``VIDEO_CODECS`` name.
             chunks_size: episodes per ``chunk-XXX`` folder.
             append: continue the dataset already at ``root`` (same layout required).
-            overwrite: delete an existing dataset's meta/, data/ and videos/ first.
+            overwrite: replace an existing dataset's meta/, data/ and videos/ at finalize.
             progress_total: if given, show a tqdm bar over this many episodes.
         """
         if not fps > 0:
@@ -92,9 +97,12 @@ class LeRobotWriter:
         self._finalized = False
 
         exists = (self.root / "meta" / "info.json").is_file()
+        # Where episodes and meta/ are written: the root, or beside an old dataset that
+        # finalize replaces.
+        self._dir = self.root
         if exists and overwrite:
-            for sub in ("meta", "data", "videos"):
-                shutil.rmtree(self.root / sub, ignore_errors=True)
+            self._dir = self.root / PARTIAL
+            shutil.rmtree(self._dir, ignore_errors=True)  # a run that died before finalize
             exists = False
         if exists and not append:
             raise DatasetError(
@@ -103,7 +111,7 @@ class LeRobotWriter:
             )
         if exists:
             self._load_existing()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(parents=True, exist_ok=True)
         self._bar = None
         if progress_total is not None:
             from tqdm import tqdm
@@ -197,11 +205,11 @@ class LeRobotWriter:
             "task_index": pa.array(np.full(length, task_index, dtype=np.int64)),
             TASK_ANNOTATION: pa.array(np.full(length, task_index, dtype=np.int64)),
         })
-        data_path = self.root / DATA_PATH.format(episode_chunk=chunk, episode_index=index)
+        data_path = self._dir / DATA_PATH.format(episode_chunk=chunk, episode_index=index)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, data_path)
         for cam, video in frames.items():
-            video_path = self.root / VIDEO_PATH.format(
+            video_path = self._dir / VIDEO_PATH.format(
                 episode_chunk=chunk, video_key=VIDEO_PREFIX + cam, episode_index=index
             )
             write_video(video_path, np.asarray(video), self.fps, self.codec)
@@ -271,18 +279,25 @@ class LeRobotWriter:
             self._bar = None
         if not self._episodes:
             raise DatasetError(f"no episodes were written to {self.root}; nothing to finalize")
-        meta = self.root / "meta"
+        meta = self._dir / "meta"
         meta.mkdir(parents=True, exist_ok=True)
         tasks = sorted(self._tasks.items(), key=lambda kv: kv[1])
         _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for t, i in tasks])
         _write_jsonl(meta / "episodes.jsonl", self._episodes)
         (meta / "modality.json").write_text(json.dumps(self._modality(), indent=2))
         (meta / "info.json").write_text(json.dumps(self._info(), indent=2))
-        ds = LeRobotDataset(self.root)
+        ds = LeRobotDataset(self._dir)
         states = np.concatenate([ds.episode(i, load_video=False).states for i in range(ds.num_episodes)])
         actions = np.concatenate([ds.episode(i, load_video=False).actions for i in range(ds.num_episodes)])
         stats = compute_statistics({STATE: states, ACTION: actions})
         (meta / "stats.json").write_text(json.dumps(stats, indent=2))
+        if self._dir != self.root:
+            for sub in ("meta", "data", "videos"):
+                shutil.rmtree(self.root / sub, ignore_errors=True)
+                if (self._dir / sub).exists():
+                    (self._dir / sub).rename(self.root / sub)
+            shutil.rmtree(self._dir)
+            self._dir = self.root
         self._finalized = True
         logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
         return self.root
@@ -293,5 +308,14 @@ class LeRobotWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None and not self._finalized:
             self.finalize()
-        elif self._bar is not None:
+            return
+        if self._bar is not None:
             self._bar.close()
+        self.discard()
+
+    def discard(self) -> None:
+        """Give up an unfinished overwrite: remove the new episodes, keep the old dataset."""
+        if not self._finalized and self._dir != self.root:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            logger.warning("%s: the new episodes were discarded; the dataset there is the one "
+                           "it held before", self.root)

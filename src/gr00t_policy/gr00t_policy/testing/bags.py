@@ -25,6 +25,9 @@ class Recording:
     state: (times (N,), names, positions (N, J)); commands: topic -> (times (M,), values
     (M, j)); frames: topic -> times (F,) (frame i is filled with value i % 256);
     instruction: (time, text) messages on /gr00t/instruction; custom_data: metadata.yaml's.
+    encoding: the frames' sensor_msgs/Image encoding (8 bits per channel, 2 bytes a pixel
+    for the yuv422 ones); state_split: if > 0, each joint state is published as two
+    messages, the first state_split joints and the rest (two drivers on one topic).
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -33,6 +36,8 @@ class Recording:
     instruction: list[tuple[float, str]] = field(default_factory=list)
     custom_data: dict[str, str] = field(default_factory=dict)
     image_size: int = 16
+    encoding: str = "rgb8"
+    state_split: int = 0
     t0_ns: int = 1_700_000_000_000_000_000
 
 
@@ -54,23 +59,30 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
 
     events: list[tuple[int, str, object]] = []
     times, names, pos = rec.state
+    parts = ([slice(0, rec.state_split), slice(rec.state_split, None)] if rec.state_split
+             else [slice(None)])
     for t, row in zip(times, pos):
         ns = rec.t0_ns + int(round(t * 1e9))
-        events.append((ns, "/joint_states", T["sensor_msgs/msg/JointState"](
-            header=header(ns), name=list(names), position=np.asarray(row, np.float64),
-            velocity=np.zeros(0), effort=np.zeros(0))))
+        for part in parts:
+            events.append((ns, "/joint_states", T["sensor_msgs/msg/JointState"](
+                header=header(ns), name=list(names)[part],
+                position=np.asarray(row, np.float64)[part], velocity=np.zeros(0),
+                effort=np.zeros(0))))
     layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
     for topic, (ctimes, values) in rec.commands.items():
         for t, row in zip(ctimes, values):
             events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                 "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
     size = rec.image_size
+    pixel = 2 if rec.encoding.startswith("yuv422") else {"mono8": 1, "rgba8": 4,
+                                                         "bgra8": 4}.get(rec.encoding, 3)
     for topic, ftimes in rec.frames.items():
         for i, t in enumerate(ftimes):
             ns = rec.t0_ns + int(round(t * 1e9))
             events.append((ns, topic, T["sensor_msgs/msg/Image"](
-                header=header(ns), height=size, width=size, encoding="rgb8", is_bigendian=0,
-                step=size * 3, data=np.full(size * size * 3, frame_value(i), np.uint8))))
+                header=header(ns), height=size, width=size, encoding=rec.encoding,
+                is_bigendian=0, step=size * pixel,
+                data=np.full(size * size * pixel, frame_value(i), np.uint8))))
     for t, text in rec.instruction:
         events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
                        T["std_msgs/msg/String"](data=text)))
