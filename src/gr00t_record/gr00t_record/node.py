@@ -97,6 +97,7 @@ class RecorderNode(Node):
             extra=p["extra_topics"])
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.refused: set[str] = set()
+        self._failure = ""  # why the open episode ended early, for the next stop's reply
         self.last_instruction = ""
         self.writer: BagWriter | None = None
         self.episode = -1
@@ -126,13 +127,22 @@ class RecorderNode(Node):
                     f"{topic} carries {msgtype}, expected {expected} for the embodiment YAML; "
                     "not recorded (fix the YAML's topic or the publisher)")
                 continue
+            try:
+                msgclass = _message_class(msgtype)
+            except (ImportError, AttributeError, ValueError) as exc:
+                self.refused.add(topic)
+                self.get_logger().error(
+                    f"{topic} carries {msgtype}, which this process cannot load ({exc}); not "
+                    f"recorded. Fix: source the workspace that builds {msgtype.split('/')[0]} "
+                    "before starting gr00t-record")
+                continue
             best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
                               for i in infos)
             qos = QoSProfile(depth=self.depth, durability=DurabilityPolicy.VOLATILE,
                              reliability=ReliabilityPolicy.BEST_EFFORT if best_effort
                              else ReliabilityPolicy.RELIABLE)
             self.create_subscription(
-                _message_class(msgtype), topic,
+                msgclass, topic,
                 lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
                 raw=True)
             self.types[topic] = msgtype
@@ -143,16 +153,39 @@ class RecorderNode(Node):
     def _add_topic(self, topic: str) -> None:
         infos = self.get_publishers_info_by_topic(topic)
         digest = infos[0].topic_type_hash if infos else None
-        self.writer.add_topic(topic, self.types[topic], offered_qos(infos),
-                              str(digest) if digest else None)
+        try:
+            self.writer.add_topic(topic, self.types[topic], offered_qos(infos),
+                                  str(digest) if digest else None)
+        except Exception as exc:  # MessageDefinitionError: its .msg file is not installed
+            self.get_logger().error(
+                f"{topic} ({self.types[topic]}) is not recorded in episode {self.episode}: "
+                f"{exc}. Fix: install the package that defines it where gr00t-record runs")
 
     def _on_message(self, topic: str, data: bytes, info: dict) -> None:
         if topic == self.instruction_topic:
             self.last_instruction = deserialize_message(data, String).data
-        if self.writer is None:
+        if self.writer is None or not self.writer.has_topic(topic):
             return
         now = self.get_clock().now().nanoseconds
-        self.writer.write(topic, data, now, info.get("source_timestamp") or now)
+        try:
+            self.writer.write(topic, data, now, info.get("source_timestamp") or now)
+        except OSError as exc:  # the disk is full, or gone
+            self._fail_episode(exc)
+
+    def _fail_episode(self, exc: OSError) -> None:
+        """Writing failed: close the bag with what it holds and say so on the next stop, so
+        the recorder keeps answering and the episode before the failure is kept."""
+        episode, path = self.episode, self.writer.path
+        try:
+            text = self.close_episode()
+        except OSError as again:
+            self.writer = None
+            text = (f"episode {episode}: {path} could not be closed ({again}); readers take "
+                    "it up to its last complete message")
+        self._failure = (f"episode {episode} stopped recording: writing failed ({exc}); "
+                         f"kept: {text}. Fix: free space under {self.output_dir}, then start "
+                         "the next episode")
+        self.get_logger().error(self._failure)
 
     # -- episodes ------------------------------------------------------------------------
     def _on_start(self, request: SetInstruction.Request,
@@ -175,6 +208,7 @@ class RecorderNode(Node):
             # Publishers that appeared since the last discovery pass are recorded from the
             # episode's first message, not from the next pass.
             self._discover()
+            self._failure = ""  # told in the log; this episode's stop answers for itself
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self.episode = next_episode(self.output_dir)
             path = self.output_dir / EPISODE_DIR.format(self.episode)
@@ -209,6 +243,12 @@ class RecorderNode(Node):
         return text
 
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.writer is None and self._failure:
+            response.success, response.message = False, self._failure
+            self._failure = ""
+            self._last_stop = None
+            self.get_logger().error(f"stop: {response.message}")
+            return response
         if self.writer is None and self._is_repeat(self._last_stop, ""):
             response.success, response.message = True, self._last_stop[2]
             return response

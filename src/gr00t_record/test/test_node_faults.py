@@ -1,0 +1,81 @@
+"""The recorder node in this process, on faults a recording on a robot meets: a topic whose
+type this process cannot load, and a disk that fills up mid-episode. The node must keep
+answering, keep what it wrote, and say why."""
+
+from __future__ import annotations
+
+import errno
+import time
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.serialization import serialize_message
+from std_msgs.msg import String
+
+import gr00t_record.node as recorder
+from gr00t_msgs.srv import SetInstruction
+from gr00t_policy.dataset.bag import read_bag
+from std_srvs.srv import Trigger
+
+G1 = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
+
+
+@pytest.fixture
+def node(ros_domain_id, tmp_path):
+    rclpy.init(args=["recorder_faults", "--ros-args", "-p", f"embodiment:={G1}",
+                     "-p", f"output_dir:={tmp_path / 'bags'}", "-p", "extra_topics:=['/extra']"])
+    made = recorder.RecorderNode()
+    yield made
+    made.close_episode()
+    made.destroy_node()
+    rclpy.shutdown()
+
+
+def wait_for_publisher(node, topic: str) -> None:
+    deadline = time.monotonic() + 10
+    while not node.get_publishers_info_by_topic(topic):
+        assert time.monotonic() < deadline, f"no publisher seen on {topic}"
+        time.sleep(0.05)
+
+
+def start(node, text="raise your left hand"):
+    return node._on_start(SetInstruction.Request(instruction=text), SetInstruction.Response())
+
+
+def test_a_type_it_cannot_load_is_refused_and_the_rest_recorded(node, monkeypatch):
+    def cannot_load(msgtype):
+        raise ModuleNotFoundError(f"No module named '{msgtype.split('/')[0]}'")
+
+    node.create_publisher(String, "/extra", 1)
+    wait_for_publisher(node, "/extra")
+    monkeypatch.setattr(recorder, "_message_class", cannot_load)
+    node._discover()  # used to raise out of the timer and end the node
+    assert "/extra" in node.refused and "/extra" not in node.types
+    assert start(node).accepted
+
+
+def test_a_full_disk_closes_the_episode_with_what_it_holds_and_stop_says_why(node):
+    node.create_publisher(String, "/gr00t/instruction", 1)
+    wait_for_publisher(node, "/gr00t/instruction")
+    reply = start(node)
+    assert reply.accepted, reply.message
+    path = node.writer.path
+    data = serialize_message(String(data="raise your left hand"))
+    node._on_message("/gr00t/instruction", data, {})
+    node._on_message("/gr00t/instruction", data, {})
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    node.writer.write = full
+    node._on_message("/gr00t/instruction", data, {})  # used to raise in the callback
+    assert node.writer is None
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert not stop.success
+    assert "No space left on device" in stop.message and "free space" in stop.message
+    assert "2 messages" in stop.message
+    assert len(read_bag(path).messages["/gr00t/instruction"]) == 2  # kept, and readable
+    # The next episode records, and its stop answers for itself.
+    assert start(node).accepted
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
