@@ -30,7 +30,8 @@ CAMERA = "/camera/head/image_raw"
 
 
 def embodiment(controllers=None):
-    joint = {"position": [-3.0, 3.0], "velocity": 5.0}
+    # Limits beyond the synthetic commands' range (up to +-4 rad, ticks / 10).
+    joint = {"position": [-5.0, 5.0], "velocity": 5.0}
     return parse_embodiment({
         "name": "tiny", "tag": "tiny_bot", "slot": 1, "action_dt": DT,
         "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in ARM]},
@@ -148,6 +149,30 @@ def test_late_camera_nan_states_and_gaps_are_reported(tmp_path):
     assert report.held == 1 and [n for _, n in report.episodes] == [20]
     acts = LeRobotDataset(tmp_path / "ds2").episode(0, load_video=False).actions
     np.testing.assert_array_equal(acts[10], acts[9])
+
+
+def test_positions_beyond_the_limits_are_left_out_and_reported(tmp_path):
+    rec, t_cmd, cmd, t_state, _ = recording(n_cmd=20)
+    names, pos = rec.state[1], rec.state[2].copy()
+    pos[40, 1] = 1e6  # an encoder glitch; the joint's limits are [-5, 5], the margin 0.1
+    pos[41, 2] = 5.05  # past the limit, within the margin: kept
+    rec.state = (t_state, names, pos)
+    t, values = rec.commands["/arm/commands"]
+    values = values.copy()
+    values[5, 0] = 180.0  # a command in degrees
+    rec.commands["/arm/commands"] = (t, values)
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    # One state left out: the one at 5.05 is within the margin, and kept.
+    assert report.implausible["/joint_states"] == (1, "j1 = 1e+06 (limits [-5, 5])")
+    assert report.implausible["/arm/commands"][0] == 1
+    text = "\n".join(report.lines())
+    assert "skipped 1 messages on /joint_states" in text and "position_margin" in text
+    ds = LeRobotDataset(tmp_path / "ds")
+    states = np.concatenate([ds.episode(i, load_video=False).states
+                             for i in range(ds.num_episodes)])
+    actions = np.concatenate([ds.episode(i, load_video=False).actions
+                              for i in range(ds.num_episodes)])
+    assert np.abs(states).max() < 5.2 and np.abs(actions).max() < 5.2
 
 
 def test_joint_name_mismatch_names_topic_joints_and_fix(tmp_path):

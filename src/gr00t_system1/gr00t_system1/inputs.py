@@ -26,7 +26,7 @@ from gr00t_policy.runtime.planner import StateSample, TokenSample
 from gr00t_policy.token_stats import TokenRange
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
-from gr00t_system1.plausibility import PositionCheck
+from gr00t_policy.embodiment.plausibility import PositionCheck
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,7 @@ class StateGate:
         self._state_idx = np.array([where[n] for n in emb.state_joints], dtype=np.int64)
         self._action_idx = np.array([where[n] for n in emb.action_joints], dtype=np.int64)
         self._held_idx = np.array([where[n] for n in emb.commanded_held_joints], dtype=np.int64)
-        limits = np.array([emb.limits_of(n) for n in joints], dtype=np.float64).reshape(-1, 2)
-        self.check = PositionCheck(joints, limits[:, 0], limits[:, 1],
-                                   emb.plausibility.position_margin)
+        self.check = PositionCheck.of(emb, joints)
         self.max_future_stamp_s = float(max_future_stamp_s)
         self.seq = 0
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.embodiment.plausibility import PositionCheck
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMAGE = "sensor_msgs/msg/Image"
@@ -71,6 +72,9 @@ class Streams:
     nan_states: int = 0
     bad_commands: dict[str, int] = field(default_factory=dict)
     log_time_topics: list[str] = field(default_factory=list)  # timed by reception, not sending
+    # topic -> (messages left out for a position beyond its joint's limits + the embodiment's
+    # plausibility.position_margin, the first such message's joints in words)
+    implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
@@ -250,9 +254,22 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
                    "--task TEXT, or record the instruction topic")
 
 
+def _plausible(emb: EmbodimentConfig, topic: str, joints: list[str], times: np.ndarray,
+               rows: np.ndarray, implausible: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The rows within their joints' limits widened by plausibility.position_margin (what
+    System 1 accepts from a robot); the others counted under ``implausible[topic]``: an
+    encoder glitch or a driver in degrees would set the dataset's normalization range."""
+    check = PositionCheck.of(emb, joints)
+    bad = check.implausible(rows)  # (n,)
+    if bad.any():
+        implausible[topic] = (int(bad.sum()), check.describe(rows[np.flatnonzero(bad)[0]]))
+    return times[~bad], rows[~bad]
+
+
 def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             task: str | None = None) -> Streams:
     """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``)."""
+    implausible: dict[str, tuple[int, str]] = {}
     yaml_fix = "record it (gr00t-record records every topic the embodiment YAML names)"
     state_msgs = _require(bag, topics.joint_states, f"joint states of embodiment {emb.name!r}",
                           f"{yaml_fix}, or pass --joint-states-topic TOPIC", (JOINT_STATE,))
@@ -260,6 +277,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         bag, topics.joint_states, state_msgs, list(emb.state_joints), "state",
         "correct the joint names in the embodiment YAML's joint_groups (they must be the names "
         "the robot publishes), or record the topic that carries these joints")
+    state_t, state = _plausible(emb, topics.joint_states, list(emb.state_joints), state_t,
+                                state, implausible)
     bad: dict[str, int] = {}
     commands = []
     if topics.action_topic:
@@ -268,6 +287,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         times, rows, n = _joint_series(bag, topics.action_topic, msgs, list(emb.action_joints),
                                        "action", "correct the embodiment YAML's joint names, "
                                        "or pass the command topic that names these joints")
+        times, rows = _plausible(emb, topics.action_topic, list(emb.action_joints), times, rows,
+                                 implausible)
         commands.append((times, rows, np.arange(len(emb.action_joints))))
         bad[topics.action_topic] = n
     else:
@@ -275,6 +296,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
                "with the commanded positions, e.g. a teleoperation leader arm)")
         for ctrl in emb.controllers:
             times, rows, cols, n = _controller_series(bag, emb, ctrl, fix)
+            times, rows = _plausible(emb, ctrl.topic, list(ctrl.joints), times, rows, implausible)
             commands.append((times, rows, cols))
             bad[ctrl.topic] = n
         covered = {j for c in emb.controllers for j in c.joints}
@@ -294,7 +316,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
     stamps = [s[0] for s in (state_t, *(c[0] for c in commands)) if len(s)]
     if not stamps or not all(len(c[0]) for c in commands):
         raise BagError(f"bag {bag.path}: no usable joint state or command (all were NaN, "
-                       "of the wrong size or without the embodiment's joints)")
+                       "of the wrong size, without the embodiment's joints or beyond their "
+                       f"limits{_implausible_words(implausible)})")
     t0 = int(min(s.min() for s in stamps))
     first_action = int(max(c[0][0] for c in commands))
     used = [topics.joint_states, *(c.topic for c in emb.cameras),
@@ -304,7 +327,13 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         t0_ns=t0, state_t=(state_t - t0) / 1e9, state=state,
         commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
-        task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad)
+        task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad,
+        implausible=implausible)
+
+
+def _implausible_words(implausible: dict[str, tuple[int, str]]) -> str:
+    return "".join(f"; {topic}: {n} beyond, e.g. {what}"
+                   for topic, (n, what) in implausible.items())
 
 
 # sensor_msgs/Image encodings read, with their bytes per pixel.

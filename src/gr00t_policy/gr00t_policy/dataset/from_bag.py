@@ -8,7 +8,7 @@ newest camera frame at or before it). Runs of valid steps become episodes, writt
 :class:`LeRobotWriter` (parquet, mp4, info, episodes, tasks, modality.json, stats.json).
 
 The returned :class:`BagReport` per bag says what was kept, repaired (actions repeated over
-short gaps, joint states with NaN skipped) and dropped (steps before the first camera frame,
+short gaps, joint states with NaN or beyond the joints' limits skipped) and dropped (steps before the first camera frame,
 stale inputs, long gaps, a cut-off file), and why.
 """
 
@@ -44,6 +44,8 @@ class BagReport:
     bad_commands: dict[str, int] = field(default_factory=dict)  # topic -> messages skipped
     early_commands: int = 0  # updates left out: some controller had not spoken yet
     log_time_topics: list[str] = field(default_factory=list)  # timed by reception, not sending
+    # topic -> (messages skipped beyond limits + plausibility.position_margin, an example)
+    implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -61,6 +63,9 @@ class BagReport:
                        "without the state joints (the step takes the one before)")
         out += [f"  skipped {n} commands on {t} (NaN or wrong size)"
                 for t, n in self.bad_commands.items() if n]
+        out += [f"  skipped {n} messages on {t} with a position beyond its joint's limits by "
+                f"more than plausibility.position_margin (e.g. {what}): check the encoders "
+                "and the units" for t, (n, what) in self.implausible.items()]
         if self.log_time_topics:
             out.append(f"  times: reception (log) times on {self.log_time_topics} (their "
                        "publish times are not on the recorder's clock)")
@@ -101,6 +106,7 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     report.nan_states = streams.nan_states
     report.bad_commands = streams.bad_commands
     report.log_time_topics = streams.log_time_topics
+    report.implausible = streams.implausible
     update_t, update_a, report.early_commands = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     steps = align(update_t, streams.state_t,

@@ -3,12 +3,14 @@
 A joint measured well outside its limits means a broken encoder, a calibration offset or
 joint names that do not match the robot; planning on it would send the arm somewhere on
 the strength of a number that is wrong. `PositionCheck` says which joints are implausible,
-so System 1 can refuse the state and fault instead.
+so System 1 can refuse the state and fault instead, and `gr00t-dataset from-bag` leaves
+such rows out of a dataset (one glitch would set its normalization range).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +34,22 @@ class PositionCheck:
             raise ValueError(f"{len(self.joints)} joints but {self.lower.size} lower and "
                              f"{self.upper.size} upper limits")
 
-    def problem(self, positions: np.ndarray) -> str | None:
-        """None when every position is plausible; else one line naming each implausible
-        joint, its value, its limits and the fix."""
+    @classmethod
+    def of(cls, embodiment: Any, joints: Sequence[str]) -> "PositionCheck":
+        """The check of `joints` (any joints System 1 reads) with the embodiment's limits and
+        its `plausibility.position_margin`."""
+        limits = np.array([embodiment.limits_of(n) for n in joints],
+                          dtype=np.float64).reshape(-1, 2)  # (n, 2)
+        return cls(joints, limits[:, 0], limits[:, 1], embodiment.plausibility.position_margin)
+
+    def implausible(self, positions: np.ndarray) -> np.ndarray:
+        """bool (N,): the rows of positions (N, n) with a joint beyond its widened limits."""
+        positions = np.asarray(positions, dtype=np.float64).reshape(-1, self.lower.size)
+        return ((positions < self.lower) | (positions > self.upper)).any(axis=1)
+
+    def describe(self, positions: np.ndarray) -> str | None:
+        """None when every position (n,) is plausible; else each implausible joint with its
+        value and limits, e.g. "j1 = 1e+06 (limits [-3, 3])"."""
         positions = np.asarray(positions, dtype=np.float64)  # (n,)
         bad = np.flatnonzero((positions < self.lower) | (positions > self.upper))
         if bad.size == 0:
@@ -42,8 +57,15 @@ class PositionCheck:
         shown = ", ".join(
             f"{self.joints[i]} = {positions[i]:.4g} (limits [{self.lower[i] + self.margin:.4g}, "
             f"{self.upper[i] - self.margin:.4g}])" for i in bad[:4])
-        more = f" and {bad.size - 4} more" if bad.size > 4 else ""
-        return (f"implausible joint state: {shown}{more}, beyond the limits by more than "
+        return shown + (f" and {bad.size - 4} more" if bad.size > 4 else "")
+
+    def problem(self, positions: np.ndarray) -> str | None:
+        """None when every position is plausible; else one line naming each implausible
+        joint, its value, its limits and the fix."""
+        shown = self.describe(positions)
+        if shown is None:
+            return None
+        return (f"implausible joint state: {shown}, beyond the limits by more than "
                 f"plausibility.position_margin {self.margin:g}; check the encoders and that "
                 "the joint names on /joint_states match the embodiment YAML, then disable and "
                 "re-enable System 1 (/gr00t/enable)")
