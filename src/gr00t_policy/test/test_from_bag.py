@@ -123,6 +123,13 @@ def test_recorder_kept_waiting_pairs_on_send_times(tmp_path):
     [report] = convert_bags([bag], embodiment(), tmp_path / "ds2")
     assert report.log_time_topics == [CAMERA] and report.steps == 20
     assert any("reception (log) times" in line and CAMERA in line for line in report.lines())
+    # One whose clock runs 60 ms behind: its messages would pass for sent 60 ms earlier than
+    # they were, more than a step's worth of misalignment at 20 Hz; timed by reception too.
+    rec, *_ = recording(n_cmd=20)
+    bag = write_bag(tmp_path / "bag3", rec)
+    delay_reception(bag, lambda topic, t: 0.0605 if topic == "/arm/commands" else 0.0005)
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds3")
+    assert report.log_time_topics == ["/arm/commands"] and report.steps == 20
 
 
 def test_late_camera_nan_states_and_gaps_are_reported(tmp_path):
