@@ -121,11 +121,11 @@ class RecorderNode(Node):
             if not infos:
                 continue
             msgtype = infos[0].topic_type
-            if expected is not None and msgtype != expected:
+            if expected is not None and msgtype not in expected:
                 self.refused.add(topic)
                 self.get_logger().error(
-                    f"{topic} carries {msgtype}, expected {expected} for the embodiment YAML; "
-                    "not recorded (fix the YAML's topic or the publisher)")
+                    f"{topic} carries {msgtype}, expected {' or '.join(expected)} for the "
+                    "embodiment YAML; not recorded (fix the YAML's topic or the publisher)")
                 continue
             try:
                 msgclass = _message_class(msgtype)

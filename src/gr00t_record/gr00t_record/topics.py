@@ -12,20 +12,23 @@ CONTROLLER_TYPES = {
 }
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 STRING = "std_msgs/msg/String"
 
 
 def embodiment_topics(emb, *, joint_states: str, instruction: str, action_topic: str = "",
-                      extra: Iterable[str] = ()) -> dict[str, str | None]:
-    """topic -> expected type (None: whatever the graph says) for one embodiment."""
-    topics: dict[str, str | None] = {joint_states: JOINT_STATE, instruction: STRING}
+                      extra: Iterable[str] = ()) -> dict[str, tuple[str, ...] | None]:
+    """topic -> the types it may carry (None: whatever the graph says) for one embodiment."""
+    topics: dict[str, tuple[str, ...] | None] = {joint_states: (JOINT_STATE,),
+                                                  instruction: (STRING,)}
     for cam in emb.cameras:
-        topics[cam.topic] = None  # sensor_msgs/Image or CompressedImage
+        topics[cam.topic] = (IMAGE, COMPRESSED_IMAGE)  # what from-bag reads
     if action_topic:
-        topics[action_topic] = JOINT_STATE
+        topics[action_topic] = (JOINT_STATE,)
     else:
         for ctrl in emb.controllers:
-            topics[ctrl.topic] = CONTROLLER_TYPES.get(ctrl.type)
+            known = CONTROLLER_TYPES.get(ctrl.type)
+            topics[ctrl.topic] = (known,) if known else None
     for topic in extra:
         topics.setdefault(topic, None)
     return topics

@@ -55,6 +55,15 @@ def test_a_type_it_cannot_load_is_refused_and_the_rest_recorded(node, monkeypatc
     assert start(node).accepted
 
 
+def test_a_camera_topic_of_another_type_is_refused(node):
+    # The G1's head camera topic, published as a String (a camera_info or a packet stream
+    # would be the same): recorded, it would be a day of episodes from-bag cannot read.
+    node.create_publisher(String, "/camera/head/image_raw", 1)
+    wait_for_publisher(node, "/camera/head/image_raw")
+    node._discover()
+    assert "/camera/head/image_raw" in node.refused
+
+
 def test_a_full_disk_closes_the_episode_with_what_it_holds_and_stop_says_why(node):
     node.create_publisher(String, "/gr00t/instruction", 1)
     wait_for_publisher(node, "/gr00t/instruction")
