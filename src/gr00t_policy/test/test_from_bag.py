@@ -265,6 +265,16 @@ def test_cut_off_bag_converts_up_to_last_complete_message(tmp_path):
     assert any("cut off" in line for line in report.lines())
 
 
+@pytest.mark.parametrize("text", ["just a string", "- a\n- list\n", "key: [unclosed"])
+def test_a_metadata_yaml_that_is_not_rosbag2_metadata_is_named(tmp_path, text):
+    rec, *_ = recording(n_cmd=5)
+    bag = write_bag(tmp_path / "bag", rec)
+    (bag / "metadata.yaml").write_text(text)
+    with pytest.raises(BagError, match="metadata.yaml: (no 'rosbag2_bagfile_information'|not "
+                                       "valid YAML)"):
+        read_bag(bag)
+
+
 def test_instruction_from_topic_and_override(tmp_path):
     rec, *_ = recording(n_cmd=10)
     rec.custom_data = {}

@@ -74,7 +74,7 @@ def _metadata(path: Path) -> dict[str, Any] | None:
         doc = yaml.safe_load(meta.read_text())
     except yaml.YAMLError as exc:
         raise BagError(f"{meta}: not valid YAML ({exc})") from None
-    info = (doc or {}).get("rosbag2_bagfile_information")
+    info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None
     if not isinstance(info, dict):
         raise BagError(f"{meta}: no 'rosbag2_bagfile_information' mapping; is it a rosbag2 bag?")
     return info
