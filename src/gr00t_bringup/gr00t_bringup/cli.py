@@ -23,7 +23,7 @@ from pathlib import Path
 from gr00t_bringup.graph import (BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, Graph,
                                  build_graph, default_config_dirs)
 from gr00t_bringup.lifecycle import Timeouts
-from gr00t_bringup.overrides import override_arg
+from gr00t_bringup.overrides import add_override_options
 
 EXIT_BAD_CONFIG = 2
 
@@ -51,15 +51,8 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
                         "simulator stamps with the wall clock, like a robot)")
     p.add_argument("--remap", action="append", type=_remap, default=[], metavar="FROM:=TO",
                    help="topic remapping applied to every node; repeatable")
-    p.add_argument("--system1-param", action="append", type=override_arg, default=[],
-                   metavar="NAME:=VALUE",
-                   help="a System 1 parameter (docs/PARAMETERS.md), e.g. chunk_mode:=rtc, "
-                        "float32_matmul_precision:=high (write doubles with a decimal point); "
-                        "repeatable")
-    p.add_argument("--system2-param", action="append", type=override_arg, default=[],
-                   metavar="NAME:=VALUE",
-                   help="a System 2 parameter, e.g. device:=cuda, dtype:=bfloat16 (a GPU "
-                        "for a full-size backbone); repeatable")
+    add_override_options(p, "chunk_mode:=rtc, float32_matmul_precision:=high",
+                         "device:=cuda, dtype:=bfloat16 (a GPU for a full-size backbone)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -45,3 +45,15 @@ def override_arg(text: str) -> tuple[str, Any]:
         return parse_override(text)
     except OverrideError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_override_options(parser: argparse.ArgumentParser, system1_example: str,
+                         system2_example: str) -> None:
+    """``--system1-param`` and ``--system2-param`` (repeatable NAME:=VALUE, into
+    ``args.system1_param`` / ``args.system2_param`` as (name, value) pairs)."""
+    for node, example in (("1", system1_example), ("2", system2_example)):
+        parser.add_argument(
+            f"--system{node}-param", action="append", type=override_arg, default=[],
+            metavar="NAME:=VALUE",
+            help=f"a System {node} parameter (docs/PARAMETERS.md), e.g. {example} (write "
+                 "doubles with a decimal point); repeatable")

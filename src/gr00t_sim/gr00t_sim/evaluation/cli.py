@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gr00t_bringup.graph import BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, build_graph
-from gr00t_bringup.overrides import override_arg
+from gr00t_bringup.overrides import add_override_options
 from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
 from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_CHUNK_MODE
@@ -115,15 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inference-delay-ms", type=float, default=0.0, metavar="D",
                    help="System 1 holds every plan back D ms before using it, like a slower "
                         "action head (default 0); raises state_staleness_s by D ms")
-    p.add_argument("--system1-param", action="append", type=override_arg, default=[],
-                   metavar="NAME:=VALUE",
-                   help="another System 1 parameter, e.g. ensemble_decay_per_s:=13.0, "
-                        "rtc_guidance_clip:=5.0 (write doubles with a decimal point); "
-                        "repeatable")
-    p.add_argument("--system2-param", action="append", type=override_arg, default=[],
-                   metavar="NAME:=VALUE",
-                   help="a System 2 parameter, e.g. backend:=torch, torch_threads:=1; "
-                        "repeatable")
+    add_override_options(p, "ensemble_decay_per_s:=13.0, rtc_guidance_clip:=5.0",
+                         "backend:=torch, torch_threads:=1")
     p.add_argument("--use-sim-time", action=argparse.BooleanOptionalAction, default=False,
                    help="System 1 and 2 run on the simulator's /clock (default off: the "
                         "simulator stamps with the wall clock like a robot; episodes are "
