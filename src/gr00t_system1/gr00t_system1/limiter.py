@@ -9,6 +9,8 @@ come less than `MIN_GAP` of a period after the last one; System 1 then gives non
 (the next comes a period later). Ordinary scheduling jitter stays well inside `MIN_GAP`,
 and a command after a longer wait still moves one period's worth: a controller holds each
 target until the next, so a larger step would be a larger jump, however long the wait.
+A clock that jumps backwards (a stepped wall clock, a replayed /clock) skips one tick, and
+the gap is measured from there on.
 
 The command's velocity is `(x_k - x_{k-1}) / dt`. Per joint with an acceleration limit `a`,
 each tick picks the velocity closest to the one that would reach the target, subject to:
@@ -88,6 +90,7 @@ class CommandLimiter:
         self.last_velocity: np.ndarray | None = None  # (A,) of the last command
         self.last_time: float | None = None  # when it was given (apply's `now`), if said
         self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
+        self.clock_jumps_back = 0  # ticks whose clock was behind the last command's time
 
     @property
     def dim(self) -> int:
@@ -111,8 +114,16 @@ class CommandLimiter:
     def too_soon(self, now: float) -> bool:
         """Whether a command at `now` (the clock `apply` was given) would come less than
         MIN_GAP periods after the last one (module docstring); False after a reset or a
-        command without a time. A clock that jumped backwards counts as too soon once."""
-        return self.last_time is not None and now - self.last_time < MIN_GAP * self.dt
+        command without a time. A clock that jumped backwards counts as too soon once: the
+        last command's time moves back to `now`, so commands go on a period later instead of
+        stopping until the clock has caught up with where it was."""
+        if self.last_time is None:
+            return False
+        if now < self.last_time:
+            self.last_time = now
+            self.clock_jumps_back += 1
+            return True
+        return now - self.last_time < MIN_GAP * self.dt
 
     @property
     def moving(self) -> bool:

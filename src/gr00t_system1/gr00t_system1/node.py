@@ -144,6 +144,11 @@ class System1Node(ManagedNode):
         while time.monotonic() < deadline:
             sent = time.monotonic()
             now = self._now()
+            if self.loop.limiter.too_soon(now):
+                # Not within MIN_GAP of the loop's last command, on the node clock (a
+                # simulator's /clock may run slower than the wall clock).
+                time.sleep(self.period / 4)
+                continue
             command = self.loop.brake(now)
             if command is None:
                 break
@@ -441,6 +446,7 @@ class System1Node(ManagedNode):
             **{key: str(count) for key, count in self.refused.items()},
             "fault": self.fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
+            "clock_jumps_back": str(self.loop.limiter.clock_jumps_back),
             "chunk_mode": self.settings.chunk_mode,
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
             "replan_period_ms": f"{self.settings.replan_period_ms:g}",

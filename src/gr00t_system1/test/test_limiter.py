@@ -188,7 +188,8 @@ def test_a_command_too_soon_after_the_last_is_flagged():
     lim.apply(np.array([1.0, 2.0, -3.0]), now=1.0)
     assert lim.too_soon(1.0 + 0.5 * DT) and lim.too_soon(1.0)
     assert not lim.too_soon(1.0 + MIN_GAP * DT) and not lim.too_soon(1.0 + 3 * DT)
-    assert lim.too_soon(0.5)  # a clock that jumped backwards
+    assert lim.too_soon(0.5)  # a clock that jumped backwards: once, then from there on
+    assert not lim.too_soon(0.5 + DT) and lim.clock_jumps_back == 1
     lim.apply(np.array([1.0, 2.0, -3.0]))  # without a time: no gap to keep
     assert not lim.too_soon(1.0)
     lim.apply(np.array([1.0, 2.0, -3.0]), now=2.0)

@@ -317,6 +317,24 @@ def test_a_plan_for_a_replaced_instruction_is_never_taken():
     assert sim.loop.stale_instruction_plans == 2
 
 
+def test_a_clock_that_jumps_back_skips_one_tick_not_the_seconds_it_jumped():
+    """A wall clock stepped back by NTP, or a replayed /clock: commands go on a period after
+    the jump, within the limits, instead of stopping until the clock is back where it was
+    (which stopped a moving arm dead for those seconds while the state said RUNNING)."""
+    sim, commands = moving_sim()
+    sim.t -= 5.0
+    after = []
+    for _ in range(30):
+        sim.feed_state()
+        sim.feed_tokens()
+        r = sim.tick()
+        assert r.state == SafetyState.RUNNING
+        after.append(r.command)
+    assert after[0] is None and all(c is not None for c in after[1:])
+    assert_within_limits([*commands, *after[1:]])
+    assert sim.loop.limiter.clock_jumps_back == 1
+
+
 def test_a_tick_right_after_a_late_one_gives_no_command():
     """rcl keeps a late timer's phase, so the tick after a late one comes almost at once:
     two full steps an instant apart would reach the controller as one jump of two. That
