@@ -4,8 +4,10 @@ Each gate turns a message into a sample for the planner or a `Refusal` that says
 counter it counts under in diagnostics, how loudly to log it, and whether it latches a fault:
 
 - stamps: 0 means unstamped (the arrival time stands in); a stamp further ahead of the node's
-  clock than `max_future_stamp_s` is refused; an old stamp is kept, so the input is as old as
-  its stamp says and goes stale by it (it is never made fresh by its arrival time);
+  clock than `max_future_stamp_s` is refused, and so is one already older than the input's
+  staleness limit as it arrives (naming the stamp and the clock fix); an old stamp within it
+  is kept, so the input is as old as its stamp says and goes stale by it (it is never made
+  fresh by its arrival time);
 - joint states: every joint System 1 reads (state, action and held joints) present, once,
   finite, and within its limits widened by the embodiment's `plausibility.position_margin`;
   a position beyond that latches a fault (a broken encoder or wrong joint names), so the
@@ -46,9 +48,12 @@ class Refusal:
     fault: str | None = None
 
 
-def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str) -> float | Refusal:
+def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
+                  max_age_s: float | None = None, age_name: str = "") -> float | Refusal:
     """The input's time on the node clock (`now` for an unstamped one), or a Refusal for a
-    stamp from the future."""
+    stamp from the future or, given `max_age_s` (parameter `age_name`), one already older
+    than that on arrival: a message stale before it arrived says more about the publisher's
+    clock than about its timing, and the refusal names the stamp and the fix."""
     if stamp_s == 0.0:
         return now
     if stamp_s - now > max_future_s:
@@ -56,6 +61,13 @@ def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str) ->
             f"{what} refused: header stamp {stamp_s:.3f} is {stamp_s - now:.3f} s ahead of this "
             f"node's clock (max_future_stamp_s {max_future_s:g}); synchronise the clocks (PTP / "
             "chrony) or set use_sim_time the same on every node"))
+    if max_age_s is not None and now - stamp_s > max_age_s:
+        return Refusal(f"refused_old_stamp_{what}", (
+            f"{what} refused: header stamp {stamp_s:.3f} is {now - stamp_s:.3f} s behind this "
+            f"node's clock as it arrives, older than {age_name} {max_age_s:g}; unless the "
+            "publisher stalls, its clock is off: synchronise the clocks (PTP / chrony), stamp "
+            "with the ROS clock (not the time since boot), or set use_sim_time the same on "
+            "every node"))
     return stamp_s
 
 
@@ -65,9 +77,12 @@ class StateGate:
     Args:
         embodiment: the EmbodimentConfig (joints, limits, plausibility margin).
         max_future_stamp_s: how far ahead of the node clock a stamp may be.
+        max_age_s: how far behind it a stamp may be on arrival (state_staleness_s); None:
+            not checked.
     """
 
-    def __init__(self, embodiment: Any, max_future_stamp_s: float) -> None:
+    def __init__(self, embodiment: Any, max_future_stamp_s: float,
+                 max_age_s: float | None = None) -> None:
         emb = embodiment
         joints = emb.monitored_joints
         self.mapper = JointMapper(joints)
@@ -77,6 +92,7 @@ class StateGate:
         self._held_idx = np.array([where[n] for n in emb.commanded_held_joints], dtype=np.int64)
         self.check = PositionCheck.of(emb, joints)
         self.max_future_stamp_s = float(max_future_stamp_s)
+        self.max_age_s = max_age_s
         self.seq = 0
 
     def accept(self, names: Any, positions: Any, stamp_s: float, now: float,
@@ -94,7 +110,8 @@ class StateGate:
         problem = self.check.problem(pos)
         if problem is not None:
             return Refusal("implausible_joint_states", problem, fault=problem)
-        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "joint_states")
+        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "joint_states",
+                              self.max_age_s, "state_staleness_s")
         if isinstance(stamp, Refusal):
             return stamp
         self.seq += 1
@@ -110,13 +127,16 @@ class TokenGate:
         decoder: the wire-format check for this checkpoint.
         token_range: the checkpoint's recorded token range (None: not checked).
         max_future_stamp_s: how far ahead of the node clock a stamp may be.
+        max_age_s: how far behind it a stamp may be on arrival (token_staleness_s); None:
+            not checked.
     """
 
     def __init__(self, decoder: TokenDecoder, token_range: TokenRange | None,
-                 max_future_stamp_s: float) -> None:
+                 max_future_stamp_s: float, max_age_s: float | None = None) -> None:
         self.decoder = decoder
         self.token_range = token_range
         self.max_future_stamp_s = float(max_future_stamp_s)
+        self.max_age_s = max_age_s
         self.seq = 0
 
     def accept(self, msg: Any, stamp_s: float, now: float, arrival: float) -> TokenSample | Refusal:
@@ -128,7 +148,8 @@ class TokenGate:
             problem = self.token_range.problem(tokens, mask)
             if problem is not None:
                 return Refusal("refused_tokens_implausible", problem)
-        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "tokens")
+        stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "tokens", self.max_age_s,
+                              "token_staleness_s")
         if isinstance(stamp, Refusal):
             return stamp
         self.seq += 1

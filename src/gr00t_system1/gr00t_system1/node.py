@@ -224,8 +224,8 @@ class System1Node(ManagedNode):
                 "token-stats CHECKPOINT --dataset DATASET`")
         self.token_gate = TokenGate(
             TokenDecoder(bundle.backbone_id, bundle.num_tokens, bundle.token_dim), token_range,
-            s.max_future_stamp_s)
-        self.state_gate = StateGate(emb, s.max_future_stamp_s)
+            s.max_future_stamp_s, self._token_stale)
+        self.state_gate = StateGate(emb, s.max_future_stamp_s, self._state_stale)
         t0 = time.monotonic()
         if s.backend == "torch":
             import torch

@@ -4,7 +4,8 @@ One System 1 process (random nano checkpoint with recorded token statistics, the
 `hold_measured`), a probe playing the robot and System 2, and every command on every
 controller topic recorded. In turn:
 
-1. tokens stamped 3 s old (while arriving now) -> hold_stale_tokens, not running;
+1. tokens stamped 3 s old (while arriving now) -> refused, counted, logged naming the clock
+   fix; hold_stale_tokens, not running;
 2. tokens stamped 5 s in the future -> refused, counted, logged naming the clock fix;
 3. tokens scaled x100 (finite, well-formed) -> refused as implausible, counted, logged;
 4. the left elbow measured 100 rad past its limit -> a fault naming the joint, the value
@@ -100,6 +101,9 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
                 t0 = time.monotonic()
                 wait_until(lambda: "hold_stale_tokens" in rec.labels_since(t0, topic), 5,
                            "hold on 3-s-old tokens")
+                logged("behind this node's clock as it arrives")
+                wait_until(lambda: diags and counter("refused_old_stamp_tokens") > 0, 5,
+                           "the old-stamp counter")
                 feeder.token_stamp_offset_s = 0.0
                 running_again("old stamps")
 
