@@ -7,6 +7,7 @@ Videos: the default codec (h264-lossless, libx264rgb qp 0) must decode bit-exact
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -146,6 +147,24 @@ def test_overwrite_replaces_the_old_dataset_only_when_the_new_one_is_complete(tm
     ds = LeRobotDataset(root)
     assert ds.num_episodes == 3
     np.testing.assert_array_equal(ds.episode(2).states, old[2]["states"])
+    np.testing.assert_array_equal(ds.episode(2).frames["head"], old[2]["frames"]["head"])
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+    # A failure in the middle of the swap (after the old folders moved aside): put back.
+    real_rename, calls = Path.rename, []
+
+    def rename_failing_once_new_data_moves(self, target):
+        calls.append(self.name)
+        if self.parent.name == ".partial" and self.name == "data":
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "rename", rename_failing_once_new_data_moves)
+        with pytest.raises(OSError, match="No space"):
+            _write(root, new, overwrite=True)
+    assert calls.count("videos") == 2  # the swap had begun: old videos aside, new ones in
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == 3
     np.testing.assert_array_equal(ds.episode(2).frames["head"], old[2]["frames"]["head"])
     assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
     _write(root, new, overwrite=True)

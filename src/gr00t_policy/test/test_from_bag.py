@@ -130,6 +130,12 @@ def test_recorder_kept_waiting_pairs_on_send_times(tmp_path):
     delay_reception(bag, lambda topic, t: 0.0605 if topic == "/arm/commands" else 0.0005)
     [report] = convert_bags([bag], embodiment(), tmp_path / "ds3")
     assert report.log_time_topics == ["/arm/commands"] and report.steps == 20
+    # A recorder behind by 50-70 ms all episode (every topic late): send times still hold.
+    rec, *_ = recording(n_cmd=20)
+    bag = write_bag(tmp_path / "bag4", rec)
+    delay_reception(bag, lambda topic, t: 0.05 + 0.02 * ((t * 37) % 1))
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds4")
+    assert report.log_time_topics == [] and report.steps == 20
 
 
 def test_late_camera_nan_states_and_gaps_are_reported(tmp_path):
@@ -180,6 +186,14 @@ def test_positions_beyond_the_limits_are_left_out_and_reported(tmp_path):
     actions = np.concatenate([ds.episode(i, load_video=False).actions
                               for i in range(ds.num_episodes)])
     assert np.abs(states).max() < 5.2 and np.abs(actions).max() < 5.2
+
+
+def test_a_state_stream_wholly_beyond_the_limits_is_named(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    t, names, pos = rec.state
+    rec.state = (t, names, np.degrees(pos) + 400.0)  # a driver in degrees, offset
+    with pytest.raises(BagError, match=r"every joint state on /joint_states is beyond .*units"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
 
 
 def test_joint_name_mismatch_names_topic_joints_and_fix(tmp_path):

@@ -10,9 +10,9 @@ command topic naming every action joint (``action_topic``). Every error names th
 is missing and how to fix it.
 
 A message's time is when it was sent (its publish time) when the topic's publish times are on
-the recorder's clock (none after its reception, and the quickest within
-``MAX_MIN_TRANSIT_S``: a clock behind the recorder's by more would pass its messages off as
-sent that much earlier): a recorder kept waiting by a busy CPU receives messages late and
+the recorder's clock (none after its reception, and its quickest within ``MAX_MIN_TRANSIT_S``
+of the quickest of any topic: a clock behind the recorder's by more would pass its messages
+off as sent that much earlier): a recorder kept waiting by a busy CPU receives messages late and
 in bunches, and its reception times (log times) would show gaps and bursts the robot never
 saw. Otherwise (a publisher on another host's clock, or a recorder that stored no send time)
 the log time.
@@ -35,8 +35,8 @@ COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 STRING = "std_msgs/msg/String"
 DEFAULT_JOINT_STATES = "/joint_states"
 DEFAULT_INSTRUCTION = "/gr00t/instruction"
-# DDS delivers on one host in well under a millisecond, over a LAN in a few; a topic none of
-# whose messages came that quickly is sent from a clock that is not the recorder's.
+# DDS delivers on one host in well under a millisecond, over a LAN in a few: a topic none of
+# whose messages came within this of the quickest topic's is sent from another clock.
 MAX_MIN_TRANSIT_S = 0.01
 
 
@@ -80,13 +80,25 @@ class Streams:
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
-def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
-    """Whether the topic's publish times are its messages' times (see the module docstring)."""
+def _quickest_transit_ns(bag: Bag, topic: str) -> int | None:
+    """The topic's shortest log time - publish time (ns), None without publish times."""
     msgs, sent = bag.messages.get(topic, []), bag.publish_times.get(topic)
     if not msgs or sent is None or len(sent) != len(msgs):
+        return None
+    return int((np.array([t for t, _ in msgs], dtype=np.int64)
+                - np.asarray(sent, np.int64)).min())
+
+
+def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
+    """Whether the topic's publish times are its messages' times (see the module docstring):
+    none after its reception, and its quickest message within MAX_MIN_TRANSIT_S of the
+    quickest of any topic in the bag (a recorder behind all episode delays every topic)."""
+    quickest = _quickest_transit_ns(bag, topic)
+    if quickest is None or quickest < 0:
         return False
-    transit = np.array([t for t, _ in msgs], dtype=np.int64) - np.asarray(sent, np.int64)  # (n,)
-    return bool(0 <= transit.min() <= MAX_MIN_TRANSIT_S * 1e9)
+    floor = min(q for t in bag.messages
+                if (q := _quickest_transit_ns(bag, t)) is not None and q >= 0)
+    return quickest - floor <= MAX_MIN_TRANSIT_S * 1e9
 
 
 def timed_messages(bag: Bag, topic: str) -> list[tuple[int, Any]]:
@@ -282,6 +294,12 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         "the robot publishes), or record the topic that carries these joints")
     state_t, state = _plausible(emb, topics.joint_states, list(emb.state_joints), state_t,
                                 state, implausible)
+    if not len(state_t):
+        n, what = implausible[topics.joint_states]
+        raise BagError(f"bag {bag.path}: every joint state on {topics.joint_states} is beyond "
+                       f"its joints' limits (+ plausibility.position_margin), {n} messages, "
+                       f"e.g. {what}. Fix: check the units (radians, metres) and the encoders' "
+                       "calibration, and that the YAML's limits are the robot's")
     bad: dict[str, int] = {}
     commands = []
     if topics.action_topic:
@@ -379,12 +397,11 @@ def image_rgb(msg: Any, topic: str) -> np.ndarray:
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[..., None], 3, axis=-1)
         return np.ascontiguousarray(rgb[..., :3])
-    channels = CHANNELS
-    if msg.encoding not in channels:
+    if msg.encoding not in CHANNELS:  # check_frames names it first in a conversion
         raise BagError(f"{topic}: image encoding {msg.encoding!r} is not read (known: "
-                       f"{sorted(channels)}); publish 8-bit colour images")
-    c = channels[msg.encoding]
-    buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+                       f"{sorted(CHANNELS)}); publish 8-bit colour images")
+    c = CHANNELS[msg.encoding]
+    buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)[: msg.height * msg.step]
     img = buf.reshape(msg.height, msg.step)[:, : msg.width * c].reshape(msg.height, msg.width, c)
     if msg.encoding.startswith("bgr"):
         img = img[..., [2, 1, 0]]

@@ -18,8 +18,10 @@ from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
 
 logger = logging.getLogger(__name__)
-# Under a dataset being overwritten: the new one, until finalize swaps it in.
-PARTIAL = ".partial"
+# Under a dataset being overwritten: the new one, until finalize swaps it in; and the old
+# one's folders while the swap runs.
+PARTIAL, OLD = ".partial", ".old"
+SUBDIRS = ("meta", "data", "videos")
 
 
 class LeRobotWriter:
@@ -292,12 +294,7 @@ class LeRobotWriter:
         stats = compute_statistics({STATE: states, ACTION: actions})
         (meta / "stats.json").write_text(json.dumps(stats, indent=2))
         if self._dir != self.root:
-            for sub in ("meta", "data", "videos"):
-                shutil.rmtree(self.root / sub, ignore_errors=True)
-                if (self._dir / sub).exists():
-                    (self._dir / sub).rename(self.root / sub)
-            shutil.rmtree(self._dir)
-            self._dir = self.root
+            self._swap_in()
         self._finalized = True
         logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
         return self.root
@@ -307,15 +304,46 @@ class LeRobotWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None and not self._finalized:
-            self.finalize()
+            try:
+                self.finalize()
+            except BaseException:
+                self.discard()
+                raise
             return
         if self._bar is not None:
             self._bar.close()
         self.discard()
 
+    def _swap_in(self) -> None:
+        """Replace the old dataset by the new one under root/PARTIAL: the old folders move
+        aside to root/OLD (renames), the new ones in (meta/ last, so a reader never finds
+        the new meta over old data), then OLD is deleted. A failure before the last rename
+        puts the old folders back (`discard`)."""
+        old = self.root / OLD
+        shutil.rmtree(old, ignore_errors=True)
+        old.mkdir()
+        for sub in SUBDIRS:
+            if (self.root / sub).exists():
+                (self.root / sub).rename(old / sub)
+        for sub in reversed(SUBDIRS):  # meta/ last
+            if (self._dir / sub).exists():
+                (self._dir / sub).rename(self.root / sub)
+        shutil.rmtree(self._dir)
+        self._dir = self.root
+        shutil.rmtree(old, ignore_errors=True)
+
     def discard(self) -> None:
-        """Give up an unfinished overwrite: remove the new episodes, keep the old dataset."""
-        if not self._finalized and self._dir != self.root:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            logger.warning("%s: the new episodes were discarded; the dataset there is the one "
-                           "it held before", self.root)
+        """Give up an unfinished overwrite: remove the new episodes, keep the old dataset
+        (moved back if a swap had begun)."""
+        if self._finalized or self._dir == self.root:
+            return
+        old = self.root / OLD
+        if old.is_dir():
+            for sub in SUBDIRS:
+                if (old / sub).exists():
+                    shutil.rmtree(self.root / sub, ignore_errors=True)
+                    (old / sub).rename(self.root / sub)
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
+        logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
+                       "held before", self.root)
