@@ -162,7 +162,8 @@ def test_overwrite_replaces_the_old_dataset_only_when_the_new_one_is_complete(tm
         mp.setattr(Path, "rename", rename_failing_once_new_data_moves)
         with pytest.raises(OSError, match="No space"):
             _write(root, new, overwrite=True)
-    assert calls.count("videos") == 2  # the swap had begun: old videos aside, new ones in
+    # The swap had begun: the old folders aside, the new videos in, then the new data failed.
+    assert calls[:5] == ["meta", "data", "videos", "videos", "data"]
     ds = LeRobotDataset(root)
     assert ds.num_episodes == 3
     np.testing.assert_array_equal(ds.episode(2).frames["head"], old[2]["frames"]["head"])
