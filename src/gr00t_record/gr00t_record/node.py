@@ -35,6 +35,7 @@ from gr00t_common import plain_node
 from gr00t_common.params import declare_and_read
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
+from gr00t_record.msgdefs import MessageDefinitionError
 from gr00t_record.params import SPECS
 from gr00t_record.topics import embodiment_topics
 
@@ -101,9 +102,10 @@ class RecorderNode(Node):
         self.last_instruction = ""
         self.writer: BagWriter | None = None
         self.episode = -1
-        # (when, request text, reply) of the last start / stop that acted
+        # (when, request text, reply) of the last start that acted, and (..., success) of
+        # the last stop
         self._last_start: tuple[float, str, str] | None = None
-        self._last_stop: tuple[float, str, str] | None = None
+        self._last_stop: tuple[float, str, str, bool] | None = None
         self.create_service(SetInstruction, START_SERVICE, self._on_start)
         self.create_service(Trigger, STOP_SERVICE, self._on_stop)
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
@@ -156,7 +158,7 @@ class RecorderNode(Node):
         try:
             self.writer.add_topic(topic, self.types[topic], offered_qos(infos),
                                   str(digest) if digest else None)
-        except Exception as exc:  # MessageDefinitionError: its .msg file is not installed
+        except MessageDefinitionError as exc:  # its .msg file is not installed
             self.get_logger().error(
                 f"{topic} ({self.types[topic]}) is not recorded in episode {self.episode}: "
                 f"{exc}. Fix: install the package that defines it where gr00t-record runs")
@@ -209,20 +211,27 @@ class RecorderNode(Node):
             # episode's first message, not from the next pass.
             self._discover()
             self._failure = ""  # told in the log; this episode's stop answers for itself
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            self.episode = next_episode(self.output_dir)
-            path = self.output_dir / EPISODE_DIR.format(self.episode)
-            self.writer = BagWriter(path, {"instruction": instruction,
-                                           "episode_index": str(self.episode),
-                                           "embodiment": self.embodiment.name})
-            for topic in self.types:
-                self._add_topic(topic)
-            missing = sorted(set(self.wanted) - set(self.types))
-            note = f"; no publisher yet on {missing}" if missing else ""
-            response.accepted = True
-            response.instruction_id = self.episode
-            response.message = f"recording episode {self.episode} to {path}{note}"
-            self._last_start = (time.monotonic(), request.instruction, response.message)
+            try:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                episode = next_episode(self.output_dir)
+                path = self.output_dir / EPISODE_DIR.format(episode)
+                writer = BagWriter(path, {"instruction": instruction,
+                                          "episode_index": str(episode),
+                                          "embodiment": self.embodiment.name})
+            except OSError as exc:  # a full or read-only disk: say so, keep answering
+                response.accepted = False
+                response.message = (f"cannot open a bag under {self.output_dir}: {exc}; free "
+                                     "space there or pass another output_dir")
+            else:
+                self.episode, self.writer = episode, writer
+                for topic in self.types:
+                    self._add_topic(topic)
+                missing = sorted(set(self.wanted) - set(self.types))
+                note = f"; no publisher yet on {missing}" if missing else ""
+                response.accepted = True
+                response.instruction_id = self.episode
+                response.message = f"recording episode {self.episode} to {path}{note}"
+                self._last_start = (time.monotonic(), request.instruction, response.message)
         if response.accepted:
             self.get_logger().info(f"start: {response.message}")
         else:
@@ -246,23 +255,23 @@ class RecorderNode(Node):
         if self.writer is None and self._failure:
             response.success, response.message = False, self._failure
             self._failure = ""
-            self._last_stop = None
+            self._last_stop = (time.monotonic(), "", response.message, False)
             self.get_logger().error(f"stop: {response.message}")
             return response
         if self.writer is None and self._is_repeat(self._last_stop, ""):
-            response.success, response.message = True, self._last_stop[2]
+            response.success, response.message = self._last_stop[3], self._last_stop[2]
             return response
         if self.writer is None:
             response.success, response.message = False, f"not recording; call {START_SERVICE}"
             self.get_logger().error(f"stop: {response.message}")
             return response
         response.success, response.message = True, self.close_episode()
-        self._last_stop = (time.monotonic(), "", response.message)
+        self._last_stop = (time.monotonic(), "", response.message, True)
         self.get_logger().info(f"stop: {response.message}")
         return response
 
     @staticmethod
-    def _is_repeat(last: tuple[float, str, str] | None, text: str) -> bool:
+    def _is_repeat(last: tuple | None, text: str) -> bool:
         """Whether a request is the repeat of `last` (when, request text, reply) that a
         client sends when it lost the reply: the same request text within REPEAT_S. It is
         answered like the first, so `gr00t-record start` / `stop` may ask again without a

@@ -55,6 +55,21 @@ def test_a_type_it_cannot_load_is_refused_and_the_rest_recorded(node, monkeypatc
     assert start(node).accepted
 
 
+def test_a_start_on_a_full_disk_is_refused_with_why(node, monkeypatch):
+    node.create_publisher(String, "/gr00t/instruction", 1)
+    wait_for_publisher(node, "/gr00t/instruction")
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(recorder, "BagWriter", full)
+    reply = start(node)  # used to raise out of the service callback and end the node
+    assert not reply.accepted and "No space left on device" in reply.message
+    assert node.writer is None
+    monkeypatch.undo()
+    assert start(node).accepted
+
+
 def test_a_camera_topic_of_another_type_is_refused(node):
     # The G1's head camera topic, published as a String (a camera_info or a packet stream
     # would be the same): recorded, it would be a day of episodes from-bag cannot read.
@@ -85,6 +100,9 @@ def test_a_full_disk_closes_the_episode_with_what_it_holds_and_stop_says_why(nod
     assert "No space left on device" in stop.message and "free space" in stop.message
     assert "2 messages" in stop.message
     assert len(read_bag(path).messages["/gr00t/instruction"]) == 2  # kept, and readable
+    # A client that lost that reply and asks again gets the same answer.
+    again = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert not again.success and again.message == stop.message
     # The next episode records, and its stop answers for itself.
     assert start(node).accepted
     assert node._on_stop(Trigger.Request(), Trigger.Response()).success
