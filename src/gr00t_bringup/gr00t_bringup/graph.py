@@ -224,8 +224,7 @@ def _check_parameter_names(node: str, given: Mapping[str, Any] | None) -> None:
     else:
         from gr00t_system2.params import SPECS
     try:
-        # use_sim_time: every rclpy node declares it itself.
-        check_names(node, given, [spec.name for spec in SPECS] + ["use_sim_time"])
+        check_names(node, given, [spec.name for spec in SPECS])
     except ParameterError as exc:
         raise GraphError(str(exc)) from None
 

@@ -1,5 +1,5 @@
 """Node parameters given on a command line as NAME:=VALUE, typed as a ROS parameter file
-types them (true/false, integers, decimals, else a string).
+types them (true/false, integers, decimals, a [list], else a string).
 
 `gr00t-bringup run|graph` and `gr00t-eval` take them one per ``--system1-param`` /
 ``--system2-param``; the launch file takes a whitespace-separated list in its
@@ -10,7 +10,10 @@ against the node's parameters.
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
+
+import yaml
 
 
 class OverrideError(ValueError):
@@ -26,6 +29,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     value = value.strip()
     if value.lower() in ("true", "false"):
         return name.strip(), value.lower() == "true"
+    if value.startswith("["):
+        try:
+            items = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise OverrideError(f"{text!r}: the list does not parse ({exc})") from None
+        return name.strip(), items
     for kind in (int, float):
         try:
             return name.strip(), kind(value)
@@ -35,8 +44,13 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def parse_overrides(text: str) -> dict[str, Any]:
-    """A whitespace-separated list of NAME:=VALUE ("" -> {})."""
-    return dict(parse_override(item) for item in text.split())
+    """NAME:=VALUE items separated by spaces, shell-quoted where a value has spaces
+    ("default_instruction:='wave hello' seed:=3"; "" -> {})."""
+    try:
+        items = shlex.split(text)
+    except ValueError as exc:
+        raise OverrideError(f"{text!r}: {exc} (quote a value that has spaces)") from None
+    return dict(parse_override(item) for item in items)
 
 
 def override_arg(text: str) -> tuple[str, Any]:

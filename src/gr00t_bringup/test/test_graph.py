@@ -168,6 +168,8 @@ def test_extra_parameters_reach_their_node_and_misspelt_names_are_refused(ckpt: 
         build_graph(checkpoint=ckpt, system1_parameters={"chunk_mod": "rtc"})
     with pytest.raises(GraphError, match="system2 has no parameter chunk_mode; "):
         build_graph(checkpoint=ckpt, system2_parameters={"chunk_mode": "rtc"})
+    # rclpy's own parameters are every node's.
+    build_graph(checkpoint=ckpt, system1_parameters={"start_type_description_service": False})
 
 
 def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:

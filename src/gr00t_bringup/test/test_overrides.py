@@ -22,7 +22,12 @@ def test_values_are_typed_like_a_parameter_file() -> None:
 def test_a_launch_argument_holds_several() -> None:
     assert parse_overrides("device:=cuda  dtype:=bfloat16") == {"device": "cuda",
                                                                 "dtype": "bfloat16"}
+    assert parse_overrides("default_instruction:='pick up the cup' seed:=3") == {
+        "default_instruction": "pick up the cup", "seed": 3}
+    assert parse_overrides("camera_topics:=['/a','/b']") == {"camera_topics": ["/a", "/b"]}
     assert parse_overrides("") == {}
+    with pytest.raises(OverrideError, match="quote"):
+        parse_overrides("default_instruction:='unclosed")
 
 
 @pytest.mark.parametrize("text", ["device=cuda", ":=cuda", "device"])

@@ -337,6 +337,8 @@ def declare_and_read(node: Any, specs: Iterable[Spec]) -> dict[str, Any]:
 
 # Overrides that rclpy reads itself when a publisher or subscription asks for them.
 _FRAMEWORK_PREFIXES = ("qos_overrides.",)
+# Parameters every rclpy node declares itself.
+FRAMEWORK_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
 
 def refuse_unknown(node: Any) -> None:
@@ -351,7 +353,7 @@ def refuse_unknown(node: Any) -> None:
 def check_names(owner: str, given: Iterable[str], known: Iterable[str]) -> None:
     """Raise ParameterError naming each of `given` that is not in `known` (nor one rclpy reads
     itself), with the closest known name, and listing `owner`'s parameters."""
-    known = sorted(set(known))
+    known = sorted(set(known) | set(FRAMEWORK_PARAMETERS))
     unknown = sorted(n for n in given if n not in known and not n.startswith(_FRAMEWORK_PREFIXES))
     if not unknown:
         return

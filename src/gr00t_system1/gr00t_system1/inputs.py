@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from gr00t_common.tokens import TokenDecoder, TokenError
+from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.planner import StateSample, TokenSample
 from gr00t_policy.token_stats import TokenRange
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
-from gr00t_policy.embodiment.plausibility import PositionCheck
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class Refusal:
     fault: str | None = None
 
 
+# An input this much older than its staleness limit on arrival is logged as an error (a
+# clock that is off, most likely), less as a warning (a slow publisher, most likely).
+CLOCK_OFF_S = 1.0
+
+
 def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
                   max_age_s: float | None = None, age_name: str = "") -> float | Refusal:
     """The input's time on the node clock (`now` for an unstamped one), or a Refusal for a
@@ -62,12 +67,14 @@ def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
             f"node's clock (max_future_stamp_s {max_future_s:g}); synchronise the clocks (PTP / "
             "chrony) or set use_sim_time the same on every node"))
     if max_age_s is not None and now - stamp_s > max_age_s:
+        behind = now - stamp_s
         return Refusal(f"refused_old_stamp_{what}", (
-            f"{what} refused: header stamp {stamp_s:.3f} is {now - stamp_s:.3f} s behind this "
-            f"node's clock as it arrives, older than {age_name} {max_age_s:g}; unless the "
-            "publisher stalls, its clock is off: synchronise the clocks (PTP / chrony), stamp "
-            "with the ROS clock (not the time since boot), or set use_sim_time the same on "
-            "every node"))
+            f"{what} refused: header stamp {stamp_s:.3f} is {behind:.3f} s behind this node's "
+            f"clock as it arrives, older than {age_name} {max_age_s:g}. Either it is that late "
+            "(a publisher or System 2 slower than the limit, a stalled camera: tokens carry "
+            "their oldest frame's stamp) or the publisher's clock is off: synchronise the "
+            "clocks (PTP / chrony), stamp with the ROS clock (not the time since boot), or set "
+            "use_sim_time the same on every node"), error=behind > CLOCK_OFF_S)
     return stamp_s
 
 

@@ -76,7 +76,8 @@ LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this ofte
 REFUSAL_COUNTERS = (
     "dropped_joint_states_missing", "dropped_joint_states_non_finite",
     "dropped_joint_states_invalid", "implausible_joint_states", "refused_future_stamp_joint_states",
-    "refused_tokens", "refused_tokens_implausible", "refused_future_stamp_tokens")
+    "refused_old_stamp_joint_states", "refused_tokens", "refused_tokens_implausible",
+    "refused_future_stamp_tokens", "refused_old_stamp_tokens")
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -167,7 +168,12 @@ class System1Node(ManagedNode):
             braked += 1
             # A period after this one, never sooner (no catching up after a late one).
             time.sleep(max(0.0, sent + self.period - time.monotonic()))
-        if braked:
+        if self.loop.limiter.moving:
+            self.get_logger().warning(
+                f"stopped braking after {braked} commands with the arm still moving: the node "
+                "clock ran slower than the wall clock (a slow or stopped /clock); the "
+                "controllers keep the last target")
+        elif braked:
             self.get_logger().info(f"braked to rest in {braked} commands before stopping")
 
     def _release(self) -> None:
