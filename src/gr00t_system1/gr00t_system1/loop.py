@@ -163,12 +163,14 @@ class CommandLoop:
                 swapped = fresh
             target = np.concatenate([self.executor.command(now), self.held_posture])
         else:
-            if self._hold_target is None or not previous.holds:
+            fault_starts = s == SafetyState.FAULT and previous != SafetyState.FAULT
+            if self._hold_target is None or not previous.holds or fault_starts:
                 # Fix the hold target when a hold starts: following the live measured
                 # position would let a position-controlled arm sink under gravity, tick
                 # after tick, onto its stops. A fault always holds the last command: the
                 # measurement may be what is wrong (an implausible state never reaches the
-                # mailbox, so hold_measured only ever uses a plausible one).
+                # mailbox, so hold_measured only ever uses a plausible one). A fault that
+                # starts during another hold replaces that hold's target too.
                 if (self.on_stale == "hold_measured" and state is not None
                         and s != SafetyState.FAULT):
                     self._hold_target = self.limiter.clamp(state.command_positions)

@@ -147,6 +147,25 @@ def test_hold_measured_target_is_fixed_when_the_hold_starts():
     assert np.allclose(commands[-1], commands[-20])
 
 
+def test_a_fault_during_a_measured_hold_holds_the_last_command_instead():
+    sim, _ = running_sim(on_stale="hold_measured", measured=(0.0, 0.0))
+    for _ in range(30):
+        sim.feed_state()
+        sim.feed_plan([0.9, 0.9])
+        sim.tick()
+    sim.tokens = TokenSample(None, None, sim.t - 1.0, sim.t - 1.0, 1, 1)
+    sim.feed_state()
+    assert sim.tick().state == SafetyState.HOLD_STALE_TOKENS  # towards (0, 0)
+    sim.feed_state()
+    braking = sim.tick().command
+    r = sim.loop.tick(sim.t + TICK, sim.t + TICK, enabled=True, state=sim.state,
+                      tokens=sim.tokens, plan=sim.plan, worker_healthy=True, fault="elbow")
+    assert r.state == SafetyState.FAULT
+    # The fault's target is where the last command comes to rest, not the old measurement.
+    assert np.allclose(sim.loop._hold_target, sim.loop.limiter.stopping_point(), atol=0.05)
+    assert (sim.loop._hold_target > 0.1).all() and (r.command <= braking + 1e-12).all()
+
+
 def test_non_finite_plan_never_reaches_the_command():
     sim, _ = running_sim()
     sim.feed_state()
