@@ -35,8 +35,19 @@ def test_crossfade_is_the_chunk_blender() -> None:
         ref.push(p.chunk, t)
     for t in np.linspace(0.05, 0.4, 15):
         assert np.array_equal(ex.command(t), ref.command(t))
-    times, rows = ex.future(0.1)
-    assert np.array_equal(rows, p2.chunk.future(0.1)[1])
+    ex2, ref2 = CrossfadeExecutor(0.1), ChunkBlender(0.1)
+    for e in (ex2, ref2):
+        e.reset(np.zeros(A))
+    ex2.push(p2, 0.05)
+    ref2.push(p2.chunk, 0.05)
+    times, rows = ex2.future(0.06)  # rows at 0.1 (halfway through the blend), 0.15, ...
+    # The path is what the mode will command: the first row still half faded in, the
+    # chunk's own rows once the blend is over; asking for it does not advance the blend.
+    chunk_rows = p2.chunk.future(0.06)[1]
+    assert not np.allclose(rows[0], chunk_rows[0])
+    np.testing.assert_allclose(rows[0], ref2.command(0.1))
+    assert np.array_equal(rows[1:], chunk_rows[1:])
+    assert np.array_equal(ex2.command(0.06), ref2.command(0.06))
 
 
 def test_latest_switches_to_the_newest_chunk_at_once() -> None:

@@ -166,13 +166,17 @@ class ChunkBlender:
 
     def command(self, t: float) -> np.ndarray:
         """Blended command (A,) at time t. Raises RuntimeError when nothing was pushed."""
+        out = self.at(t)
+        if self._offset is not None and self._weight(t) >= 1.0:
+            self._offset = None  # faded in: later commands are the chunk's alone
+        return out
+
+    def at(self, t: float) -> np.ndarray:
+        """The blended command (A,) at time t without advancing the blend (for a future t:
+        what `command` will give then with no newer push)."""
         if self._source is None:
             raise RuntimeError("ChunkBlender.command() before reset() or push()")
         out = self._source.at(t)  # (A,)
         if self._offset is not None:
-            w = self._weight(t)
-            if w >= 1.0:
-                self._offset = None
-            else:
-                out = out + (1.0 - w) * self._offset
+            out = out + (1.0 - self._weight(t)) * self._offset
         return out

@@ -98,7 +98,11 @@ class CrossfadeExecutor(ChunkExecutor):
         return self.blender.command(t)
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
-        return _chunk_future(self.blender.newest, t)
+        rows = _chunk_future(self.blender.newest, t)
+        if rows is None:
+            return None
+        times = rows[0]  # the chunk's rows, still faded in where the blend lasts
+        return times, np.stack([self.blender.at(t + s) for s in times])
 
 
 class LatestExecutor(ChunkExecutor):
