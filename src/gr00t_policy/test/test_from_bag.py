@@ -196,6 +196,18 @@ def test_a_state_stream_wholly_beyond_the_limits_is_named(tmp_path):
         convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
 
 
+def test_header_stamps_system1_would_refuse_are_reported(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    [report] = convert_bags([write_bag(tmp_path / "ok", rec)], embodiment(), tmp_path / "ds")
+    assert not any("header stamps" in w for w in report.warnings)
+    rec.stamp_offset_s = -5.0  # a driver's clock 5 s behind
+    [report] = convert_bags([write_bag(tmp_path / "late", rec)], embodiment(), tmp_path / "ds2")
+    [state, camera] = [w for w in report.warnings if "header stamps" in w]
+    assert state.startswith("/joint_states: ") and "5.000 s behind" in state
+    assert CAMERA in camera and "synchronise the clocks" in camera
+    assert report.steps == 10  # converted all the same: times come from the bag
+
+
 def test_joint_name_mismatch_names_topic_joints_and_fix(tmp_path):
     rec, *_ = recording(n_cmd=10)
     t, _, pos = rec.state

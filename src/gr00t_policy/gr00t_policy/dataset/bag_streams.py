@@ -78,6 +78,7 @@ class Streams:
     # topic -> (messages left out for a position beyond its joint's limits + the embodiment's
     # plausibility.position_margin, the first such message's joints in words)
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
+    stamp_warnings: list[str] = field(default_factory=list)  # see `stamp_warnings`
 
 
 def _quickest_transit_ns(bag: Bag, topic: str) -> int | None:
@@ -269,6 +270,37 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
                    "--task TEXT, or record the instruction topic")
 
 
+# Header stamps this far ahead of their reception, or behind it, would be refused by System 1
+# on the robot (its max_future_stamp_s default; an age no staleness limit allows).
+STAMP_AHEAD_S, STAMP_BEHIND_S = 0.1, 1.0
+
+
+def stamp_warnings(bag: Bag, topics: list[str]) -> list[str]:
+    """A line per topic whose header stamps lie far from their messages' times: the
+    conversion does not read stamps, but System 1 would refuse those inputs on the robot
+    (a clock that is off, or stamps in time since boot), so the team hears it now."""
+    out = []
+    for topic in topics:
+        timed = timed_messages(bag, topic)
+        stamps = [(t, m.header.stamp) for t, m in timed if hasattr(m, "header")]
+        if not stamps:
+            continue
+        lag = np.array([t / 1e9 - (st.sec + st.nanosec / 1e9) for t, st in stamps
+                        if st.sec or st.nanosec])  # (n,) seconds behind; unstamped left out
+        if not lag.size:
+            continue
+        ahead, behind = int((lag < -STAMP_AHEAD_S).sum()), int((lag > STAMP_BEHIND_S).sum())
+        if ahead or behind:
+            worst = float(lag[np.argmax(np.abs(lag))])
+            out.append(
+                f"{topic}: {ahead + behind} of {lag.size} header stamps are more than "
+                f"{STAMP_AHEAD_S:g} s ahead of or {STAMP_BEHIND_S:g} s behind when the message "
+                f"was sent (worst {abs(worst):.3f} s {'behind' if worst > 0 else 'ahead'}); "
+                "this conversion does not use them, but System 1 refuses such inputs on the "
+                "robot: synchronise the clocks (PTP / chrony) and stamp with the ROS clock")
+    return out
+
+
 def _plausible(emb: EmbodimentConfig, topic: str, joints: list[str], times: np.ndarray,
                rows: np.ndarray, implausible: dict) -> tuple[np.ndarray, np.ndarray]:
     """The rows within their joints' limits widened by plausibility.position_margin (what
@@ -349,7 +381,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
         task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad,
-        implausible=implausible)
+        implausible=implausible, stamp_warnings=stamp_warnings(bag, used))
 
 
 def _implausible_words(implausible: dict[str, tuple[int, str]]) -> str:

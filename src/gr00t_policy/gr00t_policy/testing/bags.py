@@ -27,7 +27,8 @@ class Recording:
     instruction: (time, text) messages on /gr00t/instruction; custom_data: metadata.yaml's.
     encoding: the frames' sensor_msgs/Image encoding (8 bits per channel, 2 bytes a pixel
     for the yuv422 ones); state_split: if > 0, each joint state is published as two
-    messages, the first state_split joints and the rest (two drivers on one topic).
+    messages, the first state_split joints and the rest (two drivers on one topic);
+    stamp_offset_s: every header stamp this much later than the message's time.
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -38,6 +39,7 @@ class Recording:
     image_size: int = 16
     encoding: str = "rgb8"
     state_split: int = 0
+    stamp_offset_s: float = 0.0  # header stamps this far from the messages' times
     t0_ns: int = 1_700_000_000_000_000_000
 
 
@@ -55,6 +57,7 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
     Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
 
     def header(ns: int) -> object:
+        ns += int(round(rec.stamp_offset_s * 1e9))
         return Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
 
     events: list[tuple[int, str, object]] = []
