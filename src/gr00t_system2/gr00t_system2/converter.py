@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_system2.frames import FrameStore
-from gr00t_system2.image import ImageError
+from gr00t_system2.image import REASON_CONVERSION, ImageError
 
 MARGIN_S = 0.005  # hand-over to the inference thread and scheduling slack
 INITIAL_ESTIMATE_S = 0.01
@@ -116,6 +116,14 @@ class FrameConverter:
                 rgb = self._convert(pending.msg)  # (S, S, 3)
             except ImageError as exc:
                 self._on_reject(index, exc, now)
+                continue
+            except Exception as exc:  # noqa: BLE001 - OpenCV, numpy, torch: not this frame's end
+                # One frame that breaks the decoder (cv2.error on a crafted header, a
+                # MemoryError) must not end this thread: every camera would then go stale
+                # with frames still arriving.
+                self._on_reject(index, ImageError(
+                    REASON_CONVERSION, f"could not convert the frame ({type(exc).__name__}: "
+                    f"{exc}); check what the camera driver publishes"), now)
                 continue
             self._store.put(index, rgb, pending.stamp_ns, pending.frame_id, pending.received)
             stored = True

@@ -44,6 +44,8 @@ REASON_DECODE = "decode"
 
 # CompressedImage payload kinds OpenCV decodes here -> the bytes every such file starts with.
 COMPRESSED_SIGNATURES: dict[str, bytes] = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
+# Pixel encodings (the part of a CompressedImage format before ";") that are not colour.
+DEPTH_ENCODINGS = frozenset({"16uc1", "mono16", "32fc1", "16sc1"})
 COMPRESSED_FIX = (
     "publish JPEG or PNG (image_transport's compressed plugin, format jpeg or png), or list "
     "the raw sensor_msgs/Image topic in camera_topics instead"
@@ -141,6 +143,13 @@ def compressed_kind(fmt: str) -> str:
     and video codecs (h264, theora, ...) are not camera colour images and are refused.
     """
     text = str(fmt).lower()
+    encoding = text.split(";")[0].strip() if ";" in text else ""
+    if encoding in DEPTH_ENCODINGS:  # "16UC1; png compressed 16UC1": depth, not colour
+        raise ImageError(
+            REASON_FORMAT,
+            f"compressed format {str(fmt)!r} holds {encoding} pixels, not an 8-bit colour "
+            "image (decoded as colour they would be shifted down to 1-15); accepted: jpeg, "
+            "png of 8-bit colour; " + COMPRESSED_FIX)
     if "compresseddepth" not in text:
         words = text.replace(";", " ").split()
         for kind in COMPRESSED_SIGNATURES:
@@ -178,7 +187,12 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
     """
     kind = check_compressed(msg.format, msg.data)
     buf = np.frombuffer(msg.data, dtype=np.uint8)  # (N,), zero-copy
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # (H, W, 3) BGR, or None
+    try:
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # (H, W, 3) BGR, or None
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        raise ImageError(REASON_DECODE, f"OpenCV refused the {len(msg.data)}-byte "
+                         f"{kind.upper()} payload ({str(exc).strip()}); "
+                         + COMPRESSED_FIX) from None
     if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
         raise ImageError(
             REASON_DECODE,

@@ -26,6 +26,8 @@ class Rig:
             time.sleep(self.cost)
             if msg == "bad":
                 raise ImageError(REASON_DECODE, "bad payload")
+            if msg == "breaks":
+                raise RuntimeError("decoder blew up")
             return IMG
 
         self.conv = FrameConverter(self.store, convert,
@@ -104,6 +106,18 @@ def test_rejected_frames_are_reported_and_not_stored(rig):
     assert rig.rejected == ["bad payload"]
     assert not rig.stored.is_set()
     assert not rig.store.snapshot(time.monotonic(), 1.0).complete
+
+
+def test_a_frame_that_breaks_the_decoder_is_rejected_and_the_next_still_converts(rig):
+    rig.conv.schedule(None)
+    rig.offer("breaks")
+    deadline = time.monotonic() + 1.0
+    while not rig.rejected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rig.rejected and "RuntimeError: decoder blew up" in rig.rejected[0]
+    rig.offer("good", stamp=2)  # the thread lives on
+    assert rig.stored.wait(1.0)
+    assert rig.store.snapshot(time.monotonic(), 1.0).complete
 
 
 def test_stop_is_prompt(rig):

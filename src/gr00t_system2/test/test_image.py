@@ -159,7 +159,8 @@ def test_png_is_decoded_exactly():
     np.testing.assert_array_equal(message_to_rgb(compressed(RGB, "png", "png")), RGB)
 
 
-@pytest.mark.parametrize("fmt", ["h264", "16UC1; compressedDepth png", "theora", ""])
+@pytest.mark.parametrize("fmt", ["h264", "16UC1; compressedDepth png", "theora", "",
+                                 "16UC1; png compressed 16UC1", "mono16; png compressed mono16"])
 def test_unsupported_compressed_formats_are_rejected(fmt):
     from gr00t_system2.image import REASON_FORMAT, check_message
 
@@ -168,6 +169,26 @@ def test_unsupported_compressed_formats_are_rejected(fmt):
         check_message(msg)
     assert err.value.reason == REASON_FORMAT
     assert repr(fmt) in str(err.value) and "jpeg, png" in str(err.value)
+
+
+def test_a_png_header_claiming_too_many_pixels_is_a_decode_error():
+    import struct
+    import zlib
+
+    from sensor_msgs.msg import CompressedImage
+
+    from gr00t_system2.image import REASON_DECODE, message_to_rgb
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    png = (b"\x89PNG\r\n\x1a\n"  # a header claiming 40000 x 40000 (1.6e9) RGB pixels
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    with pytest.raises(ImageError) as err:  # cv2.error before: it ended the converter thread
+        message_to_rgb(CompressedImage(format="png", data=png))
+    assert err.value.reason == REASON_DECODE
 
 
 def test_bad_compressed_payloads_are_rejected_naming_the_fix():
