@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,9 @@ class PromptBuilder:
                 + ", ".join(repr(w) for w in words))
 
     def token_ids(self, instruction: str, num_images: int, text_slots: int | None = None) -> list[int]:
-        """Unpadded token ids of the prompt (``text_slots``: `chat_prompt`)."""
+        """Unpadded token ids of the prompt (``text_slots``: `chat_prompt`); ValueError when
+        the instruction holds one of the tokenizer's control tokens."""
+        refuse_control_tokens(instruction, self.tokenizer)
         text = chat_prompt(instruction, num_images, self.config, text_slots)
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -257,6 +260,17 @@ def build_nano_tokenizer(config: BackboneConfig | None = None):
         padding_side="left",
     )
     return wrapped
+
+
+def refuse_control_tokens(instruction: str, tokenizer: Any) -> None:
+    """ValueError naming each control token of `tokenizer` (its special and added tokens:
+    <|im_end|>, <img>, [PAD], ...) that `instruction` contains: read as the real tokens,
+    they would end the user's turn or fake image blocks, rewriting the prompt's structure."""
+    controls = set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab())
+    found = sorted(t for t in controls if t and t in instruction)
+    if found:
+        raise ValueError(f"the instruction contains the tokenizer's control token(s) {found}, "
+                         "which would rewrite the prompt; remove them")
 
 
 def load_tokenizer(directory: str | Path):

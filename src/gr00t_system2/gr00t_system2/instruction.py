@@ -101,6 +101,12 @@ class InstructionState:
             return Decision(
                 False, f"refused: {exc}; instruction {current.id} stays in force", current
             )
+        except Exception as exc:  # noqa: BLE001 - e.g. CUDA out of memory in the check
+            # Raised out of the service callback it would end the node.
+            current = self.current
+            return Decision(
+                False, f"refused: the instruction could not be checked ({type(exc).__name__}: "
+                f"{exc}); instruction {current.id} stays in force", current)
         with self._lock:
             self._current = Instruction(self._current.id + 1, stripped)
             current = self._current

@@ -46,6 +46,15 @@ def test_check_hook_refuses_and_default_is_checked():
     assert not d.accepted and "max_tokens=64" in d.message and d.instruction.id == 0
     with pytest.raises(ValueError, match="max_tokens"):
         InstructionState("cube", 50, check=check)
+
+    def broken(text: str) -> None:
+        if "cube" in text:
+            raise RuntimeError("CUDA out of memory")
+
+    state = InstructionState("wave", 50, check=broken)  # used to end the node
+    d = state.offer("touch the cube")
+    assert not d.accepted and "RuntimeError: CUDA out of memory" in d.message
+    assert d.instruction.id == 0 and state.offer("wave again").accepted
     with pytest.raises(InstructionError):
         InstructionState("", 50)
 

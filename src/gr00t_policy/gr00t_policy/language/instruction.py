@@ -44,6 +44,7 @@ from gr00t_policy.language.store import (
     load_language_model,
     read_manifest,
 )
+from gr00t_policy.prompt import refuse_control_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,9 @@ class InstructionEncoder:
         self._lock = threading.Lock()
 
     def token_ids(self, instruction: str) -> list[int]:
-        """The encoder's input ids for ``instruction`` (stripped), as one ChatML user turn."""
+        """The encoder's input ids for ``instruction`` (stripped), as one ChatML user turn;
+        ValueError when it holds one of the tokenizer's control tokens."""
+        refuse_control_tokens(instruction, self.tokenizer)
         text = TURN_TEMPLATE.format(instruction=instruction.strip())
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
