@@ -59,10 +59,13 @@ class Snapshot:
         return not self.missing
 
     def oldest_stamp_ns(self) -> int:
-        """The oldest header stamp among the frames (the stamp the tokens carry)."""
+        """The oldest header stamp among the frames (the stamp the tokens carry). A camera
+        stamping 0 (unstamped) is left out unless every one does: 0 would make System 1
+        take the tokens as unstamped and lose the stamped cameras' age."""
         if not self.complete:
             raise ValueError("oldest_stamp_ns needs every camera's frame; some are missing")
-        return min(f.stamp_ns for f in self.frames if f is not None)
+        stamps = [f.stamp_ns for f in self.frames if f is not None]
+        return min((s for s in stamps if s != 0), default=0)
 
     def seqs(self) -> tuple[int, ...]:
         return tuple(0 if f is None else f.seq for f in self.frames)

@@ -25,6 +25,11 @@ def test_snapshot_missing_stale_and_oldest_stamp():
     store.put(1, IMG, stamp_ns=4_000, frame_id="cam_b", received=9.9)
     snap = store.snapshot(now=10.0, stale_s=1.0)
     assert snap.complete and snap.oldest_stamp_ns() == 4_000 and snap.seqs() == (1, 2)
+    # An unstamped camera (0) does not hide the stamped one's age; all unstamped: 0.
+    store.put(1, IMG, stamp_ns=0, frame_id="cam_b", received=9.95)
+    assert store.snapshot(now=10.0, stale_s=1.0).oldest_stamp_ns() == 5_000
+    store.put(0, IMG, stamp_ns=0, frame_id="cam_a", received=9.96)
+    assert store.snapshot(now=10.0, stale_s=1.0).oldest_stamp_ns() == 0
 
 
 def test_novelty_gate_new_frame_or_new_instruction():
