@@ -84,6 +84,10 @@ LOG_THROTTLE_S = 2.0
 CAMERA_CHECK_S = 0.5
 
 
+# How long deactivating waits for an inference in flight.
+WORKER_JOIN_S = 10.0
+
+
 class StartupError(RuntimeError):
     """The node cannot be configured (unreadable checkpoint, refused instruction, failed
     warm-up); the message is the reason."""
@@ -98,6 +102,7 @@ class System2Node(ManagedNode):
         super().__init__(NODE_NAME, **node_kwargs)
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._lingering: threading.Thread | None = None  # a worker that outlived its join
         self._new_frame = threading.Event()  # the converter stored frames the tick can use
         self._converter: FrameConverter | None = None  # one per activation (a thread runs once)
         self._diag_timer = None
@@ -105,6 +110,13 @@ class System2Node(ManagedNode):
 
     # -- lifecycle transitions (gr00t_common.lifecycle.ManagedNode) ------------------------
     def _activate(self) -> None:
+        if self._lingering is not None and self._lingering.is_alive():
+            # Clearing the stop flag would let it go on beside the new one, both publishing.
+            raise RuntimeError(
+                "the last activation's inference thread is still running (an inference "
+                f"longer than {WORKER_JOIN_S:g} s: a full-size backbone on the CPU, a hung "
+                "device call); activate again once it has ended")
+        self._lingering = None
         self._gate = NoveltyGate()  # the first tick publishes, also on the frames seen before
         self._started = time.monotonic()
         self._stop.clear()
@@ -127,7 +139,13 @@ class System2Node(ManagedNode):
         self._stop.set()
         self._new_frame.set()  # a tick waiting for a frame wakes and sees the stop
         if self._worker is not None:
-            self._worker.join(timeout=10.0)
+            self._worker.join(timeout=WORKER_JOIN_S)
+            if self._worker.is_alive():
+                self._lingering = self._worker
+                self.get_logger().error(
+                    f"the inference thread did not stop within {WORKER_JOIN_S:g} s (an "
+                    "inference still running); it publishes nothing more, and activating "
+                    "again waits for it to end")
             self._worker = None
         if self._converter is not None:
             self._converter.stop()

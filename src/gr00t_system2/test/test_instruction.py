@@ -65,3 +65,4 @@ def test_invisible_only_instructions_are_refused(text):
     with pytest.raises(InstructionError, match="invisible"):
         validate_instruction(text, 512)
     assert validate_instruction("\u200btouch the red cube\u00a0", 512) == "\u200btouch the red cube"
+

@@ -419,3 +419,20 @@ def test_deactivated_publishes_no_tokens_and_keeps_taking_instructions(ros_domai
     out = node.log_path.read_text(errors="replace")
     assert code == 0, out
     assert "deactivated: no tokens are published" in out and "Traceback" not in out, out
+
+
+def test_activate_waits_for_an_inference_thread_that_outlived_deactivate():
+    """An inference longer than the join timeout outlives deactivate; activating again
+    before it ends would clear its stop flag and run two loops, both publishing."""
+    import threading
+
+    from gr00t_system2.node import System2Node
+
+    node = System2Node.__new__(System2Node)  # the guard alone: no ROS node, no model
+    release = threading.Event()
+    node._lingering = threading.Thread(target=release.wait, daemon=True)
+    node._lingering.start()
+    with pytest.raises(RuntimeError, match="still running"):
+        System2Node._activate(node)
+    release.set()
+    node._lingering.join()
