@@ -97,23 +97,23 @@ def test_slow_conversions_start_earlier():
         r.conv.stop()
 
 
-def test_rejected_frames_are_reported_and_not_stored(rig):
+def offer_and_wait_for_a_reject(rig, msg: str) -> None:
     rig.conv.schedule(None)
-    rig.offer("bad")
+    rig.offer(msg)
     deadline = time.monotonic() + 1.0
     while not rig.rejected and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_rejected_frames_are_reported_and_not_stored(rig):
+    offer_and_wait_for_a_reject(rig, "bad")
     assert rig.rejected == ["bad payload"]
     assert not rig.stored.is_set()
     assert not rig.store.snapshot(time.monotonic(), 1.0).complete
 
 
 def test_a_frame_that_breaks_the_decoder_is_rejected_and_the_next_still_converts(rig):
-    rig.conv.schedule(None)
-    rig.offer("breaks")
-    deadline = time.monotonic() + 1.0
-    while not rig.rejected and time.monotonic() < deadline:
-        time.sleep(0.01)
+    offer_and_wait_for_a_reject(rig, "breaks")
     assert rig.rejected and "RuntimeError: decoder blew up" in rig.rejected[0]
     rig.offer("good", stamp=2)  # the thread lives on
     assert rig.stored.wait(1.0)
