@@ -101,9 +101,17 @@ def test_g1_names_and_limits_match_mujoco_model(g1_model):
     order = {n: i for i, n in enumerate(hinges)}
     for _, joints, _ in emb.action_keys:
         assert [order[j] for j in joints] == sorted(order[j] for j in joints)
-    # Position limits are the model's ranges.
+    # Position limits are the model's ranges, except the thumb_1 joints, which take Unitree's
+    # URDF range (g1_29dof_with_hand_rev_1_0.urdf: 0.610865 where the MJCF says 0.724312),
+    # never wider than the model's.
     model_ranges = np.array([g1_model.joint(n).range for n in emb.action_joints])  # (31, 2)
-    np.testing.assert_allclose(emb.position_limits, model_ranges, atol=1e-6)
+    urdf = {"left_hand_thumb_1_joint": (-0.610865, 1.0472),
+            "right_hand_thumb_1_joint": (-1.0472, 0.610865)}
+    for i, name in enumerate(emb.action_joints):
+        want = urdf.get(name, model_ranges[i])
+        np.testing.assert_allclose(emb.position_limits[i], want, atol=1e-6, err_msg=name)
+    assert (emb.position_limits[:, 0] >= model_ranges[:, 0] - 1e-9).all()
+    assert (emb.position_limits[:, 1] <= model_ranges[:, 1] + 1e-9).all()
     # Held positions are inside the model's ranges.
     for h in emb.held_joints:
         lo, hi = g1_model.joint(h.name).range
