@@ -328,8 +328,8 @@ class LeRobotWriter:
         for sub in reversed(SUBDIRS):  # meta/ last
             if (self._dir / sub).exists():
                 (self._dir / sub).rename(self.root / sub)
-        shutil.rmtree(self._dir)
-        self._dir = self.root
+        partial, self._dir = self._dir, self.root  # swapped: discard() leaves it be
+        shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
 
     def discard(self) -> None:
