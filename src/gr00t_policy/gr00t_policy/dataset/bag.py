@@ -15,11 +15,13 @@ Which one the converter pairs on is :mod:`.bag_streams`' choice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
+import numpy as np
 import yaml
 
 from gr00t_policy.dataset.layout import DatasetError
@@ -64,6 +66,18 @@ class Bag:
 
     def topics_of_type(self, msgtype: str) -> list[str]:
         return sorted(t for t, ty in self.topics.items() if ty == msgtype)
+
+    @functools.cached_property
+    def quickest_transit_ns(self) -> dict[str, int]:
+        """topic -> its shortest log time - publish time (ns), for each topic whose every
+        message has a publish time; computed once (every topic's decision needs them all)."""
+        out = {}
+        for topic, msgs in self.messages.items():
+            sent = self.publish_times.get(topic)
+            if msgs and sent is not None and len(sent) == len(msgs):
+                out[topic] = int((np.array([t for t, _ in msgs], dtype=np.int64)
+                                  - np.asarray(sent, np.int64)).min())
+        return out
 
 
 def _metadata(path: Path) -> dict[str, Any] | None:

@@ -81,24 +81,15 @@ class Streams:
     stamp_warnings: list[str] = field(default_factory=list)  # see `stamp_warnings`
 
 
-def _quickest_transit_ns(bag: Bag, topic: str) -> int | None:
-    """The topic's shortest log time - publish time (ns), None without publish times."""
-    msgs, sent = bag.messages.get(topic, []), bag.publish_times.get(topic)
-    if not msgs or sent is None or len(sent) != len(msgs):
-        return None
-    return int((np.array([t for t, _ in msgs], dtype=np.int64)
-                - np.asarray(sent, np.int64)).min())
-
-
 def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
     """Whether the topic's publish times are its messages' times (see the module docstring):
     none after its reception, and its quickest message within MAX_MIN_TRANSIT_S of the
     quickest of any topic in the bag (a recorder behind all episode delays every topic)."""
-    quickest = _quickest_transit_ns(bag, topic)
+    transits = bag.quickest_transit_ns
+    quickest = transits.get(topic)
     if quickest is None or quickest < 0:
         return False
-    floor = min(q for t in bag.messages
-                if (q := _quickest_transit_ns(bag, t)) is not None and q >= 0)
+    floor = min(q for q in transits.values() if q >= 0)
     return quickest - floor <= MAX_MIN_TRANSIT_S * 1e9
 
 
