@@ -44,8 +44,6 @@ REASON_DECODE = "decode"
 
 # CompressedImage payload kinds OpenCV decodes here -> the bytes every such file starts with.
 COMPRESSED_SIGNATURES: dict[str, bytes] = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
-# Pixel encodings (the part of a CompressedImage format before ";") that are not colour.
-DEPTH_ENCODINGS = frozenset({"16uc1", "mono16", "32fc1", "16sc1"})
 COMPRESSED_FIX = (
     "publish JPEG or PNG (image_transport's compressed plugin, format jpeg or png), or list "
     "the raw sensor_msgs/Image topic in camera_topics instead"
@@ -143,13 +141,14 @@ def compressed_kind(fmt: str) -> str:
     and video codecs (h264, theora, ...) are not camera colour images and are refused.
     """
     text = str(fmt).lower()
-    encoding = text.split(";")[0].strip() if ";" in text else ""
-    if encoding in DEPTH_ENCODINGS:  # "16UC1; png compressed 16UC1": depth, not colour
+    # "<raw encoding>; png compressed <payload encoding>": the payload's pixels must be one
+    # of the raw encodings accepted (16UC1 depth decoded as colour would be shifted to 1-15).
+    payload = text.split("compressed", 1)[1].strip() if "compressed " in text else ""
+    if payload and payload not in ACCEPTED_ENCODINGS:
         raise ImageError(
             REASON_FORMAT,
-            f"compressed format {str(fmt)!r} holds {encoding} pixels, not an 8-bit colour "
-            "image (decoded as colour they would be shifted down to 1-15); accepted: jpeg, "
-            "png of 8-bit colour; " + COMPRESSED_FIX)
+            f"compressed format {str(fmt)!r} holds {payload} pixels, not 8-bit colour; "
+            f"accepted: jpeg, png of {', '.join(ACCEPTED_ENCODINGS)}; " + COMPRESSED_FIX)
     if "compresseddepth" not in text:
         words = text.replace(";", " ").split()
         for kind in COMPRESSED_SIGNATURES:

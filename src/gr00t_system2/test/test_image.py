@@ -141,7 +141,8 @@ def compressed(rgb: np.ndarray, kind: str, fmt: str | None = None):
     return CompressedImage(format=fmt, data=data.tobytes())
 
 
-@pytest.mark.parametrize("fmt", ["jpeg", "rgb8; jpeg compressed bgr8", "JPG"])
+@pytest.mark.parametrize("fmt", ["jpeg", "rgb8; jpeg compressed bgr8", "JPG",
+                                 "yuv422_yuy2; jpeg compressed bgr8"])
 def test_jpeg_is_decoded_to_rgb(fmt):
     from gr00t_system2.image import check_message, message_to_rgb
 
