@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Iterable
 
+# What `gr00t-dataset from-bag` reads each signal as: a topic of another type is refused at
+# record time, not found at conversion.
+from gr00t_policy.dataset.bag_streams import COMPRESSED_IMAGE, IMAGE, JOINT_STATE, STRING
+
 # Controller type (gr00t_policy.embodiment.decoder_types) -> the command message it takes.
 CONTROLLER_TYPES = {
     "forward_command": "std_msgs/msg/Float64MultiArray",
     "joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
     "joint_state": "sensor_msgs/msg/JointState",
 }
-JOINT_STATE = "sensor_msgs/msg/JointState"
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
-STRING = "std_msgs/msg/String"
 
 
 def embodiment_topics(emb, *, joint_states: str, instruction: str, action_topic: str = "",
