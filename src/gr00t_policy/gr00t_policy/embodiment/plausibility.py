@@ -42,16 +42,20 @@ class PositionCheck:
                           dtype=np.float64).reshape(-1, 2)  # (n, 2)
         return cls(joints, limits[:, 0], limits[:, 1], embodiment.plausibility.position_margin)
 
+    def _beyond(self, positions: np.ndarray) -> np.ndarray:
+        """bool, positions' shape (..., n): beyond the widened limits."""
+        return (positions < self.lower) | (positions > self.upper)
+
     def implausible(self, positions: np.ndarray) -> np.ndarray:
         """bool (N,): the rows of positions (N, n) with a joint beyond its widened limits."""
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, self.lower.size)
-        return ((positions < self.lower) | (positions > self.upper)).any(axis=1)
+        return self._beyond(positions).any(axis=1)
 
     def describe(self, positions: np.ndarray) -> str | None:
         """None when every position (n,) is plausible; else each implausible joint with its
         value and limits, e.g. "j1 = 1e+06 (limits [-3, 3])"."""
         positions = np.asarray(positions, dtype=np.float64)  # (n,)
-        bad = np.flatnonzero((positions < self.lower) | (positions > self.upper))
+        bad = np.flatnonzero(self._beyond(positions))
         if bad.size == 0:
             return None
         shown = ", ".join(

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from gr00t_policy.dataset.bag_streams import CHANNELS
+
 
 @dataclass
 class Recording:
@@ -77,8 +79,7 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
             events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                 "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
     size = rec.image_size
-    pixel = 2 if rec.encoding.startswith("yuv422") else {"mono8": 1, "rgba8": 4,
-                                                         "bgra8": 4}.get(rec.encoding, 3)
+    pixel = CHANNELS.get(rec.encoding, 2)  # bytes a pixel; 2: the yuv422 encodings
     for topic, ftimes in rec.frames.items():
         for i, t in enumerate(ftimes):
             ns = rec.t0_ns + int(round(t * 1e9))
