@@ -14,12 +14,13 @@ import pytest
 
 from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.dataset.bag import BagError, read_bag
-from gr00t_policy.dataset.bag_streams import BagTopics, check_frames
+from gr00t_policy.dataset.bag_streams import CONTROLLER_MESSAGES, BagTopics, check_frames
 from gr00t_policy.dataset.cli import main as dataset_main
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.dataset.resample import (ACTION_GAP, NO_FRAME, ResampleConfig, align,
                                            merge_commands)
 from gr00t_policy.embodiment import parse_embodiment
+from gr00t_policy.embodiment.decoder_types import BUILTIN_DECODER_TYPES
 from gr00t_policy.testing.bags import Recording, delay_reception, frame_value, write_bag
 
 ARM = ["j0", "j1", "j2"]
@@ -258,6 +259,12 @@ def test_joints_split_over_two_publishers_are_named_as_such(tmp_path):
     with pytest.raises(BagError, match=r"no message on /joint_states names all 4 state joints"
                                        r".*separate messages.*merged"):
         convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+
+
+def test_every_builtin_controller_type_has_a_bag_reader():
+    # gr00t-record checks controller topics against the same table, so a decoder added
+    # without a reader would record bags from-bag then refuses.
+    assert set(CONTROLLER_MESSAGES) == set(BUILTIN_DECODER_TYPES)
 
 
 def test_bag_without_camera_names_topic_and_fix(tmp_path):

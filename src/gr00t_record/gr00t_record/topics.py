@@ -6,14 +6,8 @@ from typing import Iterable
 
 # What `gr00t-dataset from-bag` reads each signal as: a topic of another type is refused at
 # record time, not found at conversion.
-from gr00t_policy.dataset.bag_streams import COMPRESSED_IMAGE, IMAGE, JOINT_STATE, STRING
-
-# Controller type (gr00t_policy.embodiment.decoder_types) -> the command message it takes.
-CONTROLLER_TYPES = {
-    "forward_command": "std_msgs/msg/Float64MultiArray",
-    "joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
-    "joint_state": "sensor_msgs/msg/JointState",
-}
+from gr00t_policy.dataset.bag_streams import (COMPRESSED_IMAGE, CONTROLLER_MESSAGES, IMAGE,
+                                              JOINT_STATE, STRING)
 
 
 def embodiment_topics(emb, *, joint_states: str, instruction: str, action_topic: str = "",
@@ -27,7 +21,7 @@ def embodiment_topics(emb, *, joint_states: str, instruction: str, action_topic:
         topics[action_topic] = (JOINT_STATE,)
     else:
         for ctrl in emb.controllers:
-            known = CONTROLLER_TYPES.get(ctrl.type)
+            known = CONTROLLER_MESSAGES.get(ctrl.type)
             topics[ctrl.topic] = (known,) if known else None
     for topic in extra:
         topics.setdefault(topic, None)

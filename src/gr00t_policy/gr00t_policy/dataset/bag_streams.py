@@ -27,12 +27,20 @@ import numpy as np
 
 from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.embodiment import decoder_types
 from gr00t_policy.embodiment.plausibility import PositionCheck
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 STRING = "std_msgs/msg/String"
+FLOAT64_MULTI_ARRAY = "std_msgs/msg/Float64MultiArray"
+JOINT_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
+# Controller type -> the command message a bag's controller topic is read as (the built-in
+# decoders'; a plugin's controller has no reader here: pass --action-topic).
+CONTROLLER_MESSAGES = {decoder_types.FORWARD_COMMAND: FLOAT64_MULTI_ARRAY,
+                       decoder_types.JOINT_TRAJECTORY: JOINT_TRAJECTORY,
+                       decoder_types.JOINT_STATE: JOINT_STATE}
 DEFAULT_JOINT_STATES = "/joint_states"
 DEFAULT_INSTRUCTION = "/gr00t/instruction"
 # DDS delivers on one host in well under a millisecond, over a LAN in a few: a topic none of
@@ -212,8 +220,12 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
     joints = list(ctrl.joints)
     cols = np.array([emb.action_joints.index(j) for j in joints])
     what = f"commands of controller {ctrl.name} ({ctrl.type})"
-    if ctrl.type == "forward_command":
-        msgs = _require(bag, ctrl.topic, what, fix, ("std_msgs/msg/Float64MultiArray",))
+    if ctrl.type not in CONTROLLER_MESSAGES:
+        raise BagError(f"controller {ctrl.name}: type {ctrl.type!r} has no bag reader (known: "
+                       f"{', '.join(CONTROLLER_MESSAGES)}); pass --action-topic with a "
+                       "sensor_msgs/JointState command topic instead")
+    msgs = _require(bag, ctrl.topic, what, fix, (CONTROLLER_MESSAGES[ctrl.type],))
+    if ctrl.type == decoder_types.FORWARD_COMMAND:
         times, rows, bad = [], [], 0
         for t, msg in msgs:
             values = np.asarray(msg.data, dtype=np.float64)
@@ -223,8 +235,7 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
             times.append(t)
             rows.append(values)
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
-    if ctrl.type == "joint_trajectory":
-        msgs = _require(bag, ctrl.topic, what, fix, ("trajectory_msgs/msg/JointTrajectory",))
+    if ctrl.type == decoder_types.JOINT_TRAJECTORY:
         times, rows, bad = [], [], 0
         for t, msg in msgs:
             idx = _names_columns(list(msg.joint_names), joints)
@@ -238,13 +249,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
             times.append(t)
             rows.append(values)
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
-    if ctrl.type == "joint_state":
-        msgs = _require(bag, ctrl.topic, what, fix, (JOINT_STATE,))
-        times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)
-        return times, rows, cols, bad
-    raise BagError(f"controller {ctrl.name}: type {ctrl.type!r} has no bag reader (known: "
-                   "forward_command, joint_trajectory, joint_state); pass --action-topic with a "
-                   "sensor_msgs/JointState command topic instead")
+    times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)  # joint_state
+    return times, rows, cols, bad
 
 
 def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | None) -> str:
