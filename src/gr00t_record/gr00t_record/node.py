@@ -13,7 +13,10 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
   episode's, stored as metadata ("instruction") at once; the reply's instruction_id is the
   episode number;
 - /gr00t_record/stop (std_srvs/srv/Trigger): closes it (metadata.yaml with the counts).
-Between episodes nothing is written. A bag is written through to the OS message by message
+Between episodes nothing is written. Each camera's first frame in an episode is read with
+the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
+refuse is still recorded, but the log says so at once and the stop reply names it, so a day
+of episodes is not found unreadable at conversion. A bag is written through to the OS message by message
 (gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag that reads up to
 its last complete message; SIGINT / SIGTERM close the open bag properly.
 """
@@ -33,6 +36,8 @@ from std_srvs.srv import Trigger
 
 from gr00t_common import plain_node
 from gr00t_common.params import declare_and_read
+from gr00t_policy.dataset.bag import BagError
+from gr00t_policy.dataset.bag_streams import check_frames
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.msgdefs import MessageDefinitionError
@@ -97,6 +102,10 @@ class RecorderNode(Node):
             instruction=self.instruction_topic, action_topic=p["action_topic"],
             extra=p["extra_topics"])
         self.types: dict[str, str] = {}  # subscribed topic -> type
+        self.classes: dict[str, type] = {}  # subscribed topic -> message class
+        self.cameras = {cam.topic for cam in self.embodiment.cameras}
+        self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
+        self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
         self.refused: set[str] = set()
         self._failure = ""  # why the open episode ended early, for the next stop's reply
         self.last_instruction = ""
@@ -148,6 +157,7 @@ class RecorderNode(Node):
                 lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
                 raw=True)
             self.types[topic] = msgtype
+            self.classes[topic] = msgclass
             self.get_logger().info(f"subscribed to {topic} ({msgtype})")
             if self.writer is not None:
                 self._add_topic(topic)
@@ -173,6 +183,25 @@ class RecorderNode(Node):
             self.writer.write(topic, data, now, info.get("source_timestamp") or now)
         except OSError as exc:  # the disk is full, or gone
             self._fail_episode(exc)
+            return
+        if topic in self.cameras and topic not in self.frames_checked:
+            self._check_first_frame(topic, data)
+
+    def _check_first_frame(self, topic: str, data: bytes) -> None:
+        """Read an episode's first frame of a camera as from-bag will; a frame it would
+        refuse is recorded all the same (the bag is the raw record) and named at once."""
+        self.frames_checked.add(topic)
+        try:
+            check_frames([deserialize_message(data, self.classes[topic])], topic)
+        except BagError as exc:
+            problem = f"{exc} (gr00t-dataset from-bag will refuse this camera)"
+        except Exception as exc:  # noqa: BLE001 - a frame no reader decodes is the same news
+            problem = (f"{topic}: its first frame could not be read ({exc}); gr00t-dataset "
+                       "from-bag will refuse this camera. Fix the camera driver's output")
+        else:
+            return
+        self.frame_problems[topic] = problem
+        self.get_logger().error(f"episode {self.episode}: {problem}")
 
     def _fail_episode(self, exc: OSError) -> None:
         """Writing failed: close the bag with what it holds and say so on the next stop, so
@@ -224,6 +253,7 @@ class RecorderNode(Node):
                                      "space there or pass another output_dir")
             else:
                 self.episode, self.writer = episode, writer
+                self.frames_checked, self.frame_problems = set(), {}
                 for topic in self.types:
                     self._add_topic(topic)
                 missing = sorted(set(self.wanted) - set(self.types))
@@ -248,6 +278,8 @@ class RecorderNode(Node):
         empty = sorted(set(self.wanted) - {t for t, n in counts.items() if n})
         if empty:
             text += f"; nothing on {empty}"
+        for problem in self.frame_problems.values():
+            text += f"; {problem}"
         self.writer = None
         return text
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import rclpy
 from rclpy.serialization import serialize_message
+from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 import gr00t_record.node as recorder
@@ -106,3 +107,28 @@ def test_a_full_disk_closes_the_episode_with_what_it_holds_and_stop_says_why(nod
     # The next episode records, and its stop answers for itself.
     assert start(node).accepted
     assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+
+
+def test_a_camera_stream_from_bag_would_refuse_is_recorded_and_named(node):
+    # A driver left on its Bayer output: every frame is recorded (the bag is the raw record),
+    # but the first one tells the operator now, not at conversion after a day of episodes.
+    camera = "/camera/head/image_raw"
+    node.create_publisher(Image, camera, 1)
+    wait_for_publisher(node, camera)
+    assert start(node).accepted
+    path = node.writer.path
+    bayer = serialize_message(Image(height=4, width=4, encoding="bayer_rggb8", step=4,
+                                    data=bytes(16)))
+    for _ in range(3):
+        node._on_message(camera, bayer, {})
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert stop.success
+    assert "bayer_rggb8" in stop.message and "from-bag will refuse" in stop.message
+    assert "rgb8 or bgr8" in stop.message  # the fix
+    assert len(read_bag(path).messages[camera]) == 3
+    # The next episode starts clean: a good camera is not reported.
+    assert start(node).accepted
+    good = serialize_message(Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48)))
+    node._on_message(camera, good, {})
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert stop.success and "refuse" not in stop.message
