@@ -26,6 +26,7 @@ import numpy as np
 from gr00t_common.tokens import TokenDecoder, TokenError
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.planner import StateSample, TokenSample
+from gr00t_policy.runtime.stamps import CLOCK_OFF_S
 from gr00t_policy.token_stats import TokenRange
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
@@ -48,9 +49,6 @@ class Refusal:
     fault: str | None = None
 
 
-# An input this much older than its staleness limit on arrival is logged as an error (a
-# clock that is off, most likely), less as a warning (a slow publisher, most likely).
-CLOCK_OFF_S = 1.0
 
 
 def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
@@ -74,7 +72,8 @@ def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
             "(a publisher or System 2 slower than the limit, a stalled camera: tokens carry "
             "their oldest frame's stamp) or the publisher's clock is off: synchronise the "
             "clocks (PTP / chrony), stamp with the ROS clock (not the time since boot), or set "
-            "use_sim_time the same on every node"), error=behind > CLOCK_OFF_S)
+            "use_sim_time the same on every node"),
+            error=behind > CLOCK_OFF_S)  # else a warning: a slow publisher, most likely
     return stamp_s
 
 

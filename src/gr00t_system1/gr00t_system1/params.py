@@ -16,6 +16,7 @@ from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
                                             DEFAULT_ENSEMBLE_DECAY_PER_S)
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
+from gr00t_policy.runtime.stamps import MAX_FUTURE_STAMP_S
 
 __all__ = ["BACKENDS", "CHUNK_MODES", "SPECS", "ParameterError", "Settings", "declare_and_read"]
 
@@ -47,7 +48,7 @@ SPECS = (
     Spec("token_staleness_s", "double", UNSET,
          "Max age (by header stamp and by arrival) of the embedding tokens before holding. "
          "Unset: the YAML's staleness.tokens_s.", range=Range.above(0.0), example="0.5"),
-    Spec("max_future_stamp_s", "double", 0.1,
+    Spec("max_future_stamp_s", "double", MAX_FUTURE_STAMP_S,
          "How far ahead of this node's clock an input's header stamp may be (clock offset "
          "between machines); an input stamped further in the future is refused, counted in "
          "diagnostics and logged. A stamp of 0 means unstamped: the arrival time is used.",

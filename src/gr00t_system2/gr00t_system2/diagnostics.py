@@ -3,7 +3,9 @@
 Levels (the diagnostic_msgs/DiagnosticStatus values):
   ERROR  a camera is missing (never received or stale): no tokens are published;
   WARN   inference does not keep up with the period (more than KEEP_UP_MAX_OVERRUN_SHARE of
-         the recent runs took longer than 1 / rate_hz), or inference errors occurred;
+         the recent runs took longer than 1 / rate_hz), inference errors occurred, or a
+         camera stamps its frames more than CLOCK_OFF_S (gr00t_policy.runtime.stamps) off
+         this node's clock;
   OK     otherwise.
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
@@ -40,6 +42,7 @@ class System2Health:
     received: dict[str, int] = field(default_factory=dict)  # topic -> frames received
     unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
+    stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock
 
     @property
     def keeps_up(self) -> bool:
@@ -71,6 +74,7 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     values += [(f"frames_received {t}", str(n)) for t, n in h.received.items()]
     values += [(f"frames_unused {t}", str(n)) for t, n in h.unused.items()]
     values += [(f"frames_lost {t}", str(n)) for t, n in h.lost.items()]
+    values += [(f"frames_stamp_off_clock {t}", str(n)) for t, n in sorted(h.stamps_off.items())]
     values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(h.rejected.items())]
     values += [(f"errors {r}", str(n)) for r, n in sorted(h.errors.items())]
 
@@ -85,6 +89,9 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
         )
     elif h.errors:
         level, message = WARN, f"inference errors: {h.errors}"
+    elif h.stamps_off:
+        level, message = WARN, ("camera stamps off this node's clock (System 1 refuses such "
+                                "tokens): " + ", ".join(sorted(h.stamps_off)))
     else:
         level, message = OK, f"publishing at {h.achieved_rate_hz:.1f} Hz"
     if h.rejected:

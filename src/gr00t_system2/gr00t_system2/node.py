@@ -55,6 +55,7 @@ from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
 from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
+from gr00t_policy.runtime.stamps import CLOCK_OFF_S, clock_offset_s
 from gr00t_system2.cameras import CameraSubscriptions
 from gr00t_system2.converter import FrameConverter
 from gr00t_system2.diagnostics import System2Health, summarize
@@ -182,6 +183,7 @@ class System2Node(ManagedNode):
         self._throttle = Throttle(LOG_THROTTLE_S)
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
+        self._stamps_off: dict[str, int] = {}  # topic -> frames stamped CLOCK_OFF_S off the clock
         self._errors: dict[str, int] = {}
         self._published = 0
 
@@ -275,11 +277,30 @@ class System2Node(ManagedNode):
         except ImageError as exc:
             self._reject(topic, exc, received)
             return
-        self.frames.offer(index, msg, stamp_to_nanoseconds(msg.header.stamp),
-                          msg.header.frame_id, received)
+        stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
+        off = clock_offset_s(stamp_ns, self.get_clock().now().nanoseconds)
+        if off is not None:
+            self._stamp_off(topic, stamp_ns, off, received)
+        self.frames.offer(index, msg, stamp_ns, msg.header.frame_id, received)
         converter = self._converter
         if converter is not None:  # inactive: frames are kept, converted once active
             converter.offered()
+
+    def _stamp_off(self, topic: str, stamp_ns: int, off: float, now: float) -> None:
+        """A frame stamped far from this node's clock is kept (System 1 decides on the
+        tokens), but this is the one place that can say which camera's clock is off: the
+        tokens carry only the oldest frame's stamp."""
+        with self._stats_lock:
+            self._stamps_off[topic] = self._stamps_off.get(topic, 0) + 1
+            count = self._stamps_off[topic]
+        if self._throttle.allow(("stamp", topic), now):
+            where = f"{off:.3f} s behind" if off > 0 else f"{-off:.3f} s ahead of"
+            self.get_logger().warning(
+                f"camera {topic}: header stamp {stamp_ns / 1e9:.3f} is {where} this node's clock "
+                f"(more than {CLOCK_OFF_S:g} s; {count} such frames so far): System 1 refuses "
+                "tokens stamped that far off. Fix: stamp frames with the ROS clock (not the "
+                "time since boot), synchronise the clocks (PTP / chrony), or set use_sim_time "
+                "the same on every node")
 
     def _to_backbone_rgb(self, msg):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
@@ -434,6 +455,7 @@ class System2Node(ManagedNode):
         instruction = self.instructions.current
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
+            stamps_off = dict(self._stamps_off)
         counts = self.frames.counts()
         level, message, values = summarize(System2Health(
             target_rate_hz=self.params.rate_hz,
@@ -453,6 +475,7 @@ class System2Node(ManagedNode):
             received={t: n for t, (n, _) in counts.items()},
             unused={t: n for t, (_, n) in counts.items()},
             lost=self._cameras.lost(),
+            stamps_off=stamps_off,
         ))
         status = DiagnosticStatus()
         status.level = bytes([level])

@@ -143,6 +143,11 @@ def test_diagnostics_levels_and_values():
     assert dict(values)["rejected_frames /a step"] == "4"
     assert summarize(health(errors={"tokens": 1}))[0] == WARN
 
+    # A camera stamping in time since boot: named, with its count (tokens still go out).
+    level, message, values = summarize(health(stamps_off={"/b": 7}))
+    assert level == WARN and "/b" in message and "clock" in message
+    assert dict(values)["frames_stamp_off_clock /b"] == "7"
+
     level, message, values = summarize(health(
         missing={"/b": "never received"}, subscriptions={"/a": "sensor_msgs/msg/Image, reliable",
                                                          "/b": "no publisher yet"},

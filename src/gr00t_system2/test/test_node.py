@@ -297,6 +297,13 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
                 assert LEFT in lines[0]
             # Rate-limited: 8 bad frames per reason, at most a couple of lines per reason.
             assert sum("'16UC1' is not supported" in ln for ln in log.splitlines()) <= 2
+            # Stamps of 10-12 s are ~1.7e9 s behind the node's (wall) clock, as a camera
+            # stamping in time since boot would be: each camera is named, its frames counted.
+            st = rig.last_status()
+            for cam in (LEFT, RIGHT):
+                assert int(values(st)[f"frames_stamp_off_clock {cam}"]) > 0
+                assert any(cam in ln and "behind this node's clock" in ln
+                           for ln in log.splitlines()), log
 
             # The same scenes as bgr8 give the same tokens (both new frames used: stamp 12).
             rig.publish_until({LEFT: image_msg(left, "bgr8", 12.0, "l"),

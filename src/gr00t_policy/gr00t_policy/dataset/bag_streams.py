@@ -29,6 +29,7 @@ from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment import decoder_types
 from gr00t_policy.embodiment.plausibility import PositionCheck
+from gr00t_policy.runtime.stamps import CLOCK_OFF_S, MAX_FUTURE_STAMP_S
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMAGE = "sensor_msgs/msg/Image"
@@ -269,7 +270,7 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
 
 # Header stamps this far ahead of their reception, or behind it, would be refused by System 1
 # on the robot (its max_future_stamp_s default; an age no staleness limit allows).
-STAMP_AHEAD_S, STAMP_BEHIND_S = 0.1, 1.0
+STAMP_AHEAD_S, STAMP_BEHIND_S = MAX_FUTURE_STAMP_S, CLOCK_OFF_S
 
 
 def stamp_warnings(bag: Bag, topics: list[str]) -> list[str]:

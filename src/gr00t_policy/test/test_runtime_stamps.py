@@ -1,0 +1,15 @@
+"""The one rule for a stamp that lies too far from the receiving clock."""
+
+from gr00t_policy.runtime.stamps import CLOCK_OFF_S, NS_PER_S, clock_offset_s
+
+NOW = 1_760_000_000 * NS_PER_S
+
+
+def test_clock_offset_names_far_stamps_either_way_and_leaves_unstamped_alone():
+    assert clock_offset_s(0, NOW) is None  # unstamped
+    assert clock_offset_s(NOW - int(0.5 * NS_PER_S), NOW) is None  # late, not off
+    assert clock_offset_s(NOW + int(0.5 * NS_PER_S), NOW) is None
+    boot = 3600 * NS_PER_S  # a camera stamping in time since boot
+    assert clock_offset_s(boot, NOW) == (NOW - boot) / NS_PER_S
+    ahead = clock_offset_s(NOW + int((CLOCK_OFF_S + 0.5) * NS_PER_S), NOW)
+    assert ahead is not None and abs(ahead + CLOCK_OFF_S + 0.5) < 1e-9
