@@ -33,11 +33,11 @@ RECENT = 10  # conversions the estimate looks back on
 class FrameConverter:
     """Converts the messages offered to a FrameStore into its frames (see module doc).
 
-    convert(msg) -> uint8 (S, S, 3) RGB, or raises ImageError; on_reject(index, error, now)
+    convert(index, msg) -> uint8 (S, S, 3) RGB, or raises ImageError; on_reject(index, error, now)
     for a message that cannot be used; on_frame() after each set of frames is stored.
     """
 
-    def __init__(self, store: FrameStore, convert: Callable[[Any], np.ndarray],
+    def __init__(self, store: FrameStore, convert: Callable[[int, Any], np.ndarray],
                  on_reject: Callable[[int, ImageError, float], None],
                  on_frame: Callable[[], None], min_interval_s: float) -> None:
         self._store = store
@@ -113,7 +113,7 @@ class FrameConverter:
         stored = False
         for index, pending in self._store.take_pending():
             try:
-                rgb = self._convert(pending.msg)  # (S, S, 3)
+                rgb = self._convert(index, pending.msg)  # (S, S, 3)
             except ImageError as exc:
                 self._on_reject(index, exc, now)
                 continue

@@ -9,8 +9,8 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
   OK     otherwise.
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
-received, those a newer frame replaced before a tick used them, and the frames DDS reported
-lost.
+received, those a newer frame replaced before a tick used them, the frames DDS reported
+lost, its resolution and how often that changed mid-stream.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class System2Health:
     unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
     stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> last (width, height)
+    size_changes: dict[str, int] = field(default_factory=dict)  # topic -> resolution changes
 
     @property
     def keeps_up(self) -> bool:
@@ -75,6 +77,8 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     values += [(f"frames_unused {t}", str(n)) for t, n in h.unused.items()]
     values += [(f"frames_lost {t}", str(n)) for t, n in h.lost.items()]
     values += [(f"frames_stamp_off_clock {t}", str(n)) for t, n in sorted(h.stamps_off.items())]
+    values += [(f"frame_size {t}", f"{w}x{hh}") for t, (w, hh) in sorted(h.sizes.items())]
+    values += [(f"frame_size_changes {t}", str(n)) for t, n in sorted(h.size_changes.items())]
     values += [(f"rejected_frames {t} {r}", str(n)) for (t, r), n in sorted(h.rejected.items())]
     values += [(f"errors {r}", str(n)) for r, n in sorted(h.errors.items())]
 

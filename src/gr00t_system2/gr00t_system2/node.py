@@ -184,6 +184,8 @@ class System2Node(ManagedNode):
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
         self._stamps_off: dict[str, int] = {}  # topic -> frames stamped CLOCK_OFF_S off the clock
+        self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
+        self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
         self._published = 0
 
@@ -302,9 +304,31 @@ class System2Node(ManagedNode):
                 "time since boot), synchronise the clocks (PTP / chrony), or set use_sim_time "
                 "the same on every node")
 
-    def _to_backbone_rgb(self, msg):
+    def _to_backbone_rgb(self, index: int, msg):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
-        return resize_rgb(message_to_rgb(msg, self._bridge), self.encoder.image_size)
+        rgb = message_to_rgb(msg, self._bridge)
+        self._note_size(self.frames.topics[index], rgb.shape[1], rgb.shape[0])
+        return resize_rgb(rgb, self.encoder.image_size)
+
+    def _note_size(self, topic: str, width: int, height: int) -> None:
+        """Converter thread: a camera whose resolution changes mid-stream is named. Its
+        frames are still used, but each is squeezed to the backbone's square input, so a new
+        aspect ratio (or a crop) changes what the policy sees from what it was trained on."""
+        with self._stats_lock:
+            before = self._sizes.get(topic)
+            self._sizes[topic] = (width, height)
+            if before is None or before == (width, height):
+                return
+            self._size_changes[topic] = self._size_changes.get(topic, 0) + 1
+            count = self._size_changes[topic]
+        if self._throttle.allow(("size", topic), time.monotonic()):
+            s = self.encoder.image_size
+            self.get_logger().warning(
+                f"camera {topic}: frames changed from {before[0]}x{before[1]} to "
+                f"{width}x{height} mid-stream ({count} changes so far); each frame is "
+                f"squeezed to the backbone's {s}x{s} input, so the policy sees the scene "
+                "differently from its training. Fix: keep the camera driver at the "
+                "resolution the policy was trained on")
 
     def _reject_index(self, index: int, exc: ImageError, now: float) -> None:
         self._reject(self.frames.topics[index], exc, now)
@@ -456,6 +480,7 @@ class System2Node(ManagedNode):
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
             stamps_off = dict(self._stamps_off)
+            sizes, size_changes = dict(self._sizes), dict(self._size_changes)
         counts = self.frames.counts()
         level, message, values = summarize(System2Health(
             target_rate_hz=self.params.rate_hz,
@@ -476,6 +501,8 @@ class System2Node(ManagedNode):
             unused={t: n for t, (_, n) in counts.items()},
             lost=self._cameras.lost(),
             stamps_off=stamps_off,
+            sizes=sizes,
+            size_changes=size_changes,
         ))
         status = DiagnosticStatus()
         status.level = bytes([level])

@@ -21,7 +21,7 @@ class Rig:
         self.stored = threading.Event()
         self.cost = cost_s
 
-        def convert(msg):
+        def convert(_index, msg):
             self.converted.append((time.monotonic(), msg))
             time.sleep(self.cost)
             if msg == "bad":

@@ -147,6 +147,10 @@ def test_diagnostics_levels_and_values():
     level, message, values = summarize(health(stamps_off={"/b": 7}))
     assert level == WARN and "/b" in message and "clock" in message
     assert dict(values)["frames_stamp_off_clock /b"] == "7"
+    # Resolutions and their changes are reported; a change alone does not raise the level.
+    level, _, values = summarize(health(sizes={"/a": (640, 480)}, size_changes={"/a": 2}))
+    assert level == OK
+    assert dict(values)["frame_size /a"] == "640x480" and dict(values)["frame_size_changes /a"] == "2"
 
     level, message, values = summarize(health(
         missing={"/b": "never received"}, subscriptions={"/a": "sensor_msgs/msg/Image, reliable",

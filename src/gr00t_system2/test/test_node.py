@@ -311,6 +311,16 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
                               lambda: rig.tokens_with(stamp=12.0), "tokens from bgr8 frames")
             bgr_tokens = decode(rig.tokens_with(stamp=12.0)[0])[0]
             np.testing.assert_array_equal(bgr_tokens, rgb_tokens)
+
+            # The left driver switches from 80x60 to 160x90 mid-stream: still used, but named.
+            rig.publish_until({LEFT: image_msg(scene(5, 90, 160), "rgb8", 13.0, "l")},
+                              lambda: (st := rig.last_status()) is not None
+                              and values(st).get(f"frame_size {LEFT}") == "160x90",
+                              "the new resolution in diagnostics")
+            kv = values(rig.last_status())
+            assert kv[f"frame_size_changes {LEFT}"] == "1" and kv[f"frame_size {RIGHT}"] == "112x112"
+            assert any(LEFT in ln and "changed from 80x60 to 160x90" in ln
+                       for ln in node.output().splitlines())
     finally:
         code = node.stop(signal.SIGTERM)
     out = node.log_path.read_text(errors="replace")
