@@ -17,7 +17,8 @@ Built in:
   `~/joint_trajectory` topic: the newest chunk's rows from one control period ahead, on the
   chunk's own times, then points braking to rest (`CommandLoop.path`), every point clamped
   and velocity- and acceleration-limited from the current command. The header stamp is zero
-  ("start on receipt") so the controller's clock need not match ours.
+  ("start on receipt") so the controller's clock need not match ours. The controller must
+  have `interpolate_from_desired_state: true` (controller_check warns when it does not).
 - `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
 
 Every decoder receives the same safe command; it never changes values, only selects and
@@ -79,6 +80,7 @@ class Decoder(abc.ABC):
 
     def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
         self.name = spec.name
+        self.type = spec.type
         self.topic = spec.topic
         self.joints = tuple(spec.joints)
         where = {n: i for i, n in enumerate(action_joints)}

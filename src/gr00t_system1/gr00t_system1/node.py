@@ -3,8 +3,8 @@
 Wiring only; the decisions live in ROS-free modules (joint_mapping, tokens, planner, loop,
 safety, chunk, execution, rtc). A managed (lifecycle) node (gr00t_common.lifecycle):
 
-- configure: parameters, the embodiment, the checkpoint (PolicyBundle), the decoders, the
-  runner and one warm-up inference; the subscriptions, the enable service and the
+- configure: parameters, the embodiment, the checkpoint (PolicyBundle), the decoders (checked
+  against the running ros2_control controllers' joints: controller_check), the runner and one warm-up inference; the subscriptions, the enable service and the
   (lifecycle) publishers. A failure is logged with its reason and the node stays
   unconfigured.
 - activate: a fresh control loop, the inference thread and the control and diagnostics
@@ -51,6 +51,7 @@ from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
+from gr00t_system1.controller_check import check_controllers
 from gr00t_system1.decoders import make_decoders
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.execution import make_executor
@@ -220,6 +221,9 @@ class System1Node(ManagedNode):
         # They command the action joints, then any held joints driven to their held position.
         self.action_joints = emb.action_joints
         self.decoders = make_decoders(self, emb.controllers, emb.command_joints)
+        # The running ros2_control controllers take these joints in this order (raises if not).
+        for warn, line in check_controllers(self, self.decoders):
+            (self.get_logger().warn if warn else self.get_logger().info)(line)
         self._needs_path = any(d.wants_path for d in self.decoders)
 
         token_range = bundle.token_range(s.token_range_tolerance)

@@ -80,3 +80,74 @@ def test_bad_controller_entries_are_refused(ros_domain_id):
         with pytest.raises(DecoderError, match="every_n_ticks"):
             JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/c", ["j0"],
                                                     every_n_ticks=0), ACTION_JOINTS)
+
+
+class FakeController:
+    """A node named like a ros2_control controller, with its parameters, spun in its own
+    context (what check_controllers reads over the parameter services)."""
+
+    def __init__(self, name: str, **params) -> None:
+        import threading
+
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        for key, value in params.items():
+            self.node.declare_parameter(key, value)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        import rclpy
+
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self.thread.join(5.0)
+
+
+def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
+    from gr00t_system1.controller_check import ControllerMismatch, check_controllers
+
+    waist = FakeController("waist_controller", joints=["j1", "j0"])  # another order
+    upper = FakeController("upper_controller", joints=["j2", "j0"],
+                           interpolate_from_desired_state=False)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            wait_until(lambda: {"waist_controller", "upper_controller"} <= {
+                n for n, _ in probe.node.get_node_names_and_namespaces()}, 20, "the controllers")
+            fwd = ForwardCommandDecoder(probe.node, spec("forward_command",
+                                                         "/waist_controller/commands",
+                                                         ["j0", "j1"]), ACTION_JOINTS)
+            # Entry 0 would move the controller's j1: refused, naming both orders.
+            with pytest.raises(ControllerMismatch, match=r"\['j1', 'j0'\].*\['j0', 'j1'\]"):
+                check_controllers(probe.node, [fwd])
+            fwd_ok = ForwardCommandDecoder(probe.node, spec("forward_command",
+                                                            "/waist_controller/commands",
+                                                            ["j1", "j0"]), ACTION_JOINTS)
+            # A trajectory controller matches by name (any order), but would restart every
+            # trajectory from the measured position: a warning naming the parameter.
+            traj = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
+                                                           "/upper_controller/joint_trajectory",
+                                                           ["j0", "j2"]), ACTION_JOINTS)
+            sim = ForwardCommandDecoder(probe.node, spec("forward_command", "/sim_arm/commands",
+                                                         ["j3"]), ACTION_JOINTS)
+            lines = check_controllers(probe.node, [fwd_ok, traj, sim])
+            warnings = [line for warn, line in lines if warn]
+            assert len(warnings) == 1 and "interpolate_from_desired_state: true" in warnings[0]
+            assert any("waist_controller's joints match" in line for _, line in lines)
+            assert any("no node /sim_arm" in line for warn, line in lines if not warn)
+            short = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
+                                                            "/upper_controller/joint_trajectory",
+                                                            ["j0"]), ACTION_JOINTS)
+            with pytest.raises(ControllerMismatch, match=r"leaves out \['j2'\]"):
+                check_controllers(probe.node, [short])
+    finally:
+        waist.close()
+        upper.close()

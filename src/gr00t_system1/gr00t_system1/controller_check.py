@@ -1,0 +1,150 @@
+"""Checking the controller entries against the ros2_control controllers that will take them.
+
+What the controllers do with System 1's messages (ros2_controllers, Jazzy):
+
+- forward_command_controller (and position_controllers/JointGroupPositionController): a
+  std_msgs/Float64MultiArray carries no joint names; entry i goes to the i-th joint of the
+  controller's `joints` parameter. A YAML listing them in another order moves the wrong
+  joints, and nothing anywhere reports it; a different count makes the controller's update
+  fail and the controller manager deactivate it.
+- joint_trajectory_controller: joints are matched by name, but a message that does not name
+  every one of its `joints` (or names another) is refused. Unless `interpolate_from_desired_state`
+  (4.22 on; `open_loop_control` before) is true, each new trajectory starts from the
+  measured position; System 1 sends one every tick or every few, so the arm would restart
+  from where it sags to ~120 times a second.
+
+At configure, `check_controllers` reads those parameters from each forward_command /
+joint_trajectory controller whose node is in the graph (the topic's namespace:
+/arm_controller/commands -> /arm_controller), from a node of its own. Joints that do not
+match raise ControllerMismatch, naming both lists and the fix; the trajectory setting is a
+warning. A controller whose node is not in the graph (a simulator, a driver without
+ros2_control) or does not answer is not checked, and the returned lines say so.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from typing import Any
+
+from gr00t_policy.embodiment import FORWARD_COMMAND, JOINT_TRAJECTORY
+from gr00t_system1.decoders import Decoder, DecoderError
+
+PARAMETER_TIMEOUT_S = 5.0
+# A reading may be asked again: a fresh client's first reply can be lost (service_call).
+RESEND_AFTER_S = 0.5
+# Parameters read per controller type.
+JOINTS = "joints"
+INTERPOLATE = ("interpolate_from_desired_state", "open_loop_control")
+CHECKED_TYPES = {FORWARD_COMMAND: (JOINTS,), JOINT_TRAJECTORY: (JOINTS, *INTERPOLATE)}
+
+
+class ControllerMismatch(DecoderError):
+    """A controller entry that the running controller would apply to other joints, or refuse."""
+
+
+def controller_node(topic: str) -> str:
+    """The controller's node for its command topic: /ns/arm_controller/commands -> /ns/arm_controller."""
+    return posixpath.dirname(topic) or "/"
+
+
+def compare(type_: str, name: str, node: str, ours: Sequence[str],
+            params: dict[str, Any]) -> list[str]:
+    """Warnings for one controller whose parameters were read (`params`: name -> value, None
+    when not set); raises ControllerMismatch when its joints would not take our command."""
+    theirs = params.get(JOINTS)
+    if theirs is not None:
+        theirs = list(theirs)
+        if type_ == FORWARD_COMMAND and theirs != list(ours):
+            raise ControllerMismatch(
+                f"controller {name!r}: {node} applies a {FORWARD_COMMAND} command to its joints "
+                f"in the order {theirs}, but the embodiment YAML lists {list(ours)}: entry i of "
+                "every command would move the controller's i-th joint. Fix: list the "
+                f"controller's joints in the YAML in the controller's order (or the other way "
+                "round in the controller's configuration)")
+        if type_ == JOINT_TRAJECTORY and set(theirs) != set(ours):
+            extra, missing = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+            raise ControllerMismatch(
+                f"controller {name!r}: {node} refuses a trajectory that does not name exactly "
+                f"its joints: the YAML also sends {extra or 'none'} and leaves out "
+                f"{missing or 'none'}. Fix: the YAML controller's joints must be the "
+                "controller's `joints` parameter (any order)")
+    if type_ == JOINT_TRAJECTORY and not any(params.get(p) for p in INTERPOLATE):
+        set_here = [p for p in INTERPOLATE if params.get(p) is not None]
+        return [
+            f"controller {name!r}: {node} has {' and '.join(f'{p} false' for p in set_here)}: "
+            "it starts every new trajectory from the measured position, and System 1 sends one "
+            "every tick (or every_n_ticks), so the arm restarts from wherever it sags. Fix: set "
+            "interpolate_from_desired_state: true (open_loop_control before "
+            "joint_trajectory_controller 4.22) in the controller's configuration"] if set_here else []
+    return []
+
+
+def read_parameters(node: str, names: Sequence[str], timeout: float) -> dict[str, Any] | None:
+    """`names` -> value (None: not declared) of the node's parameters, or None when it did
+    not answer within `timeout`. From a node of its own, in a context of its own (safe inside
+    a callback). One request per name: rclcpp and rclpy answer a request naming any
+    undeclared parameter with no values at all."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rcl_interfaces.msg import ParameterType
+    from rcl_interfaces.srv import GetParameters
+
+    from gr00t_common.service_call import call_resending
+
+    field = {ParameterType.PARAMETER_BOOL: "bool_value",
+             ParameterType.PARAMETER_STRING_ARRAY: "string_array_value"}
+    context = Context()
+    rclpy.init(context=context, args=[])
+    own = rclpy.create_node("gr00t_system1_controller_check", context=context,
+                            enable_rosout=False, start_parameter_services=False)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(own)
+    try:
+        client = own.create_client(GetParameters, f"{node.rstrip('/')}/get_parameters")
+        if not client.wait_for_service(timeout_sec=timeout):
+            return None
+        out: dict[str, Any] = {}
+        for name in names:
+            reply = call_resending(client, GetParameters.Request(names=[name]), timeout,
+                                   lambda s: executor.spin_once(timeout_sec=s),
+                                   resend_after=RESEND_AFTER_S)
+            if reply is None:
+                return None
+            v = reply.values[0] if reply.values else None
+            out[name] = getattr(v, field[v.type]) if v is not None and v.type in field else None
+        return out
+    finally:
+        executor.shutdown()
+        own.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
+
+
+def check_controllers(node: Any, decoders: Sequence[Decoder],
+                      timeout: float = PARAMETER_TIMEOUT_S) -> list[tuple[bool, str]]:
+    """Check each decoder against its running controller (module docstring); returns
+    (is_warning, line) for the log. Raises ControllerMismatch (see compare)."""
+    running = {posixpath.join(ns, name) for name, ns in node.get_node_names_and_namespaces()}
+    lines: list[tuple[bool, str]] = []
+    for d in decoders:
+        kind = d.type
+        if kind not in CHECKED_TYPES:
+            continue
+        where = controller_node(d.topic)
+        if where not in running:
+            lines.append((False, f"controller {d.name!r}: no node {where} in the graph (a "
+                                 "simulator or a driver without ros2_control); its joints are "
+                                 "not checked"))
+            continue
+        params = read_parameters(where, CHECKED_TYPES[kind], timeout)
+        if params is None:
+            lines.append((True, f"controller {d.name!r}: {where} did not answer a parameter "
+                                f"request within {timeout:g} s; its joint order is not checked"))
+            continue
+        warnings = compare(kind, d.name, where, d.joints, params)
+        lines += [(True, w) for w in warnings]
+        if params.get(JOINTS) is not None and not warnings:
+            lines.append((False, f"controller {d.name!r}: {where}'s joints match the YAML"))
+    return lines
