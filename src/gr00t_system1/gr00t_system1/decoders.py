@@ -218,9 +218,16 @@ BUILTIN_DECODERS: dict[str, type[Decoder]] = {
 
 
 def installed_decoders() -> dict[str, importlib.metadata.EntryPoint | type[Decoder]]:
-    """Registered decoder names: the entry-point group, plus the built-ins (for source trees)."""
+    """Registered decoder names: the built-ins and the entry-point group. A plugin registered
+    under a built-in's name is refused: it would silently change what every YAML using that
+    type sends to its controller."""
     found: dict[str, importlib.metadata.EntryPoint | type[Decoder]] = dict(BUILTIN_DECODERS)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in BUILTIN_DECODERS:
+            raise DecoderError(
+                f"the {ENTRY_POINT_GROUP!r} entry point {ep.name} = {ep.value} takes the name of "
+                f"a built-in decoder; register it under a name of its own and use that as the "
+                "controllers' type")
         found[ep.name] = ep
     return found
 

@@ -151,3 +151,14 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
     finally:
         waist.close()
         upper.close()
+
+
+def test_a_plugin_cannot_take_a_builtin_name(monkeypatch):
+    import importlib.metadata
+
+    clash = importlib.metadata.EntryPoint(
+        name="forward_command", value="their_pkg.decoders:Theirs", group="gr00t_system1.decoders")
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [clash] if group == "gr00t_system1.decoders" else [])
+    with pytest.raises(DecoderError, match="their_pkg.decoders:Theirs.*built-in"):
+        installed_decoders()
