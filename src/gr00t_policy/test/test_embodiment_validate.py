@@ -205,3 +205,28 @@ def test_a_file_without_a_simulator_section_is_still_a_robot(g1):
     emb = parse_embodiment(g1, "test")
     assert emb.simulator is None
     assert emb.checkpoint_entry() == load_embodiment(G1_YAML).checkpoint_entry()
+
+
+def test_limits_in_degrees_are_refused_saying_so(g1):
+    g1["joint_groups"]["waist"]["joints"][0]["position"] = [-150.0, 150.0]
+    g1["held_joints"][0]["position"] = 45.0  # a knee held at "45" would be driven to 45 rad
+    issues = _issues(g1)
+    assert [i.path for i in issues] == ["joint_groups.waist.joints[0].position",
+                                        "held_joints[0].position"]
+    assert all("degrees" in i.message and "radians" in i.fix for i in issues)
+
+
+def test_relative_topics_and_ages_in_milliseconds_are_refused(g1):
+    g1["controllers"][0]["topic"] = "waist_controller/commands"  # would follow --namespace
+    g1["staleness"]["state_s"] = 50.0
+    by_path = {i.path: i for i in _issues(g1)}
+    assert "absolute" in by_path["controllers[0].topic"].fix
+    assert "milliseconds" in by_path["staleness.state_s"].fix
+
+
+def test_yaml_1_1_quirks_are_explained(g1):
+    g1["joint_groups"]["waist"]["joints"][0]["acceleration"] = "6e1"  # PyYAML: a string
+    g1["on_stale"] = False  # `on_stale: no`
+    by_path = {i.path: i for i in _issues(g1)}
+    assert "no '.'" in by_path["joint_groups.waist.joints[0].acceleration"].message
+    assert "quote" in by_path["on_stale"].fix

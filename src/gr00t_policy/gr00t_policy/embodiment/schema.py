@@ -12,6 +12,7 @@ sections, controller coverage) live in :mod:`.validate`.
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Annotated, Any, ClassVar, Literal, Mapping, NamedTuple, get_args
 
@@ -43,15 +44,20 @@ Normalization = Literal["min_max", "q99", "mean_std", "binary"]
 NORMALIZATION_MODES: tuple[str, ...] = get_args(Normalization)
 
 NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
-# A ROS topic name: optional leading '/', tokens of [A-Za-z0-9_] that do not start with a digit,
-# separated by single '/'; '~' and substitutions are not allowed in embodiment files.
-TOPIC_PATTERN = r"^/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$"
+# A ROS topic name, absolute: a leading '/', tokens of [A-Za-z0-9_] that do not start with a
+# digit, separated by single '/'; '~' and substitutions are not allowed in embodiment files. A
+# relative name would resolve under a node's namespace (`gr00t-bringup --namespace`), away
+# from the robot's driver, and compare unequal to the same topic written absolutely.
+TOPIC_PATTERN = r"^/[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$"
 # What each pattern allows, in words, for error messages and the key reference.
 PATTERN_RULES = {
     NAME_PATTERN: "only letters, digits, '_' and '-'",
-    TOPIC_PATTERN: "'/'-separated tokens of letters, digits and '_' that do not start with "
-                   "a digit, e.g. /camera/head/image_raw",
+    TOPIC_PATTERN: "an absolute name: '/' then '/'-separated tokens of letters, digits and '_' "
+                   "that do not start with a digit, e.g. /camera/head/image_raw",
 }
+# No humanoid joint travels more than a turn (rad), nor a linear one metres: limits beyond
+# this were written in degrees (or mm).
+MAX_POSITION = 2 * math.pi + 0.1
 
 # Value types. Strict: YAML `slot: "0"` or `velocity: true` is a mistake, not a number.
 Name = Annotated[StrictStr, StringConstraints(min_length=1, pattern=NAME_PATTERN)]
@@ -124,7 +130,7 @@ class Joint(Section):
         if lo >= hi:
             raise rule_error(f"position limits [{lo}, {hi}] have min >= max",
                              "write them as [min, max] with min < max (swap them if reversed)")
-        return limits
+        return _in_radians(limits, "position limits")
 
 
 class JointGroup(Section):
@@ -187,7 +193,23 @@ class HeldJoint(Section):
         if limits is not None and limits[0] >= limits[1]:
             raise rule_error(f"position limits [{limits[0]}, {limits[1]}] have min >= max",
                              "write them as [min, max] with min < max (swap them if reversed)")
-        return limits
+        return limits if limits is None else _in_radians(limits, "position limits")
+
+    @field_validator("position")
+    @classmethod
+    def _held_in_radians(cls, position: float) -> float:
+        return _in_radians((position,), "held position")[0]
+
+
+def _in_radians(values: tuple[float, ...], what: str) -> tuple[float, ...]:
+    """`values` when none lies beyond MAX_POSITION; a rule error that says degrees otherwise."""
+    far = [v for v in values if abs(v) > MAX_POSITION]
+    if far:
+        raise rule_error(
+            f"{what} {list(values)} lie beyond +-{MAX_POSITION:.2f}, more than a turn: they "
+            f"look like degrees ({far[0]:g} deg = {math.radians(far[0]):.4f} rad) or millimetres",
+            "write positions in radians (revolute joints) or metres (linear joints)")
+    return values
 
 
 class KeySpec(Section):
@@ -311,14 +333,21 @@ class Plausibility(Section):
         what="the position margin (rad or m)")
 
 
+# Ages beyond these are units mistaken (ms written as s): a state a second old is not where
+# the robot is, and tokens 5 s old describe another scene.
+MAX_STATE_AGE_S, MAX_TOKEN_AGE_S = 1.0, 5.0
+
+
 class Staleness(Section):
     """Maximum input ages in seconds before System 1 treats joint states / tokens as stale."""
 
     yaml_example: ClassVar[str] = "`staleness: {state_s: 0.05, tokens_s: 0.5}`"
 
-    state_s: Positive = yaml_key(
-        "Max age of /joint_states (s) before System 1 treats the state as stale.",
+    state_s: Annotated[StrictFloat, Field(allow_inf_nan=False, gt=0, le=MAX_STATE_AGE_S)] = yaml_key(
+        f"Max age of /joint_states (s) before System 1 treats the state as stale; at most "
+        f"{MAX_STATE_AGE_S:g} s (seconds, not ms: System 1 must not plan on an older state).",
         what="the joint-state age limit (s)")
-    tokens_s: Positive = yaml_key(
-        "Max age of the embedding tokens (s); at least one System 2 period.",
+    tokens_s: Annotated[StrictFloat, Field(allow_inf_nan=False, gt=0, le=MAX_TOKEN_AGE_S)] = yaml_key(
+        f"Max age of the embedding tokens (s); at least one System 2 period, at most "
+        f"{MAX_TOKEN_AGE_S:g} s (seconds, not ms).",
         what="the token age limit (s)")

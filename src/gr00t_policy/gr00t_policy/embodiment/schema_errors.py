@@ -9,6 +9,7 @@ names.
 
 from __future__ import annotations
 
+import re
 import types
 from collections import abc
 from typing import Annotated, Any, Mapping, NamedTuple, Sequence, Union, get_args, get_origin
@@ -158,6 +159,10 @@ def _key_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
                        f"{did_you_mean(name, known)}known keys here: {known}")
 
 
+# What YAML 1.1 leaves a string though it reads as a number: an exponent without a '.'.
+_YAML11_EXPONENT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+
+
 def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
     """A value of the wrong type, out of range, or not one of the allowed names."""
     loc, kind = tuple(err["loc"]), err["type"]
@@ -167,6 +172,9 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
     where = _resolve(root, loc[:-2] if loc[-1:] == (_DICT_KEY,) else loc)
     what = _what(where, loc)
     got = f"got {typename(value)} {value!r}"
+    # YAML 1.1 (PyYAML) reads unquoted yes/no/on/off as booleans, and 1e3 (no '.') as a string.
+    quote = (" (unquoted yes/no/on/off are booleans in YAML: quote the word)"
+             if isinstance(value, bool) else "")
     lo, hi = _bounds(where.field)
     if kind == RULE_ERROR:
         return ConfigIssue(path, ctx["message"], ctx["fix"])
@@ -174,7 +182,7 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
         choices = ctx.get("choices") or list(get_args(where.target))
         shown = ctx.get("value", repr(value))
         return ConfigIssue(path, f"unknown {ctx.get('what', what)} {shown}",
-                           f"{did_you_mean(value, choices)}use one of {choices}")
+                           f"{did_you_mean(value, choices)}use one of {choices}{quote}")
     if kind in ("model_type", "model_attributes_type", "dict_type", "mapping_type"):
         return ConfigIssue(path, f"expected a mapping, {got}",
                            f"write it as a mapping, e.g. {_example(where)}")
@@ -187,17 +195,26 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
                            f"give at least one entry, e.g. {_example(where)}")
     if kind in ("string_type", "string_too_short"):
         return ConfigIssue(path, f"expected a non-empty string ({what}), {got}",
-                           f"write {what} as a plain string")
+                           f"write {what} as a plain string{quote}")
     if kind == "string_pattern_mismatch":
         rule = PATTERN_RULES.get(ctx.get("pattern"), f"the pattern {ctx.get('pattern')}")
         return ConfigIssue(path, f"{value!r} is not valid as {what}", f"use {rule}")
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return ConfigIssue(path, f"expected an integer ({what}), {got}",
                            f"write {what} as an integer in {lo}..{hi}")
+    if kind == "less_than_equal" and isinstance(ctx.get("le"), float):  # a float key's maximum
+        return ConfigIssue(path, f"{what} {value:g} is above its largest allowed value, "
+                                 f"{ctx.get('le'):g}",
+                           f"write at most {ctx.get('le'):g}; a value far above it is usually "
+                           "in the wrong unit (milliseconds for seconds)")
     if kind in ("greater_than_equal", "less_than_equal"):
         return ConfigIssue(path, f"{what} {value} is out of range {lo}..{hi}",
                            f"use an integer in {lo}..{hi}")
     if kind in ("float_type", "float_parsing"):
+        if isinstance(value, str) and _YAML11_EXPONENT.match(value):
+            return ConfigIssue(path, f"expected a number ({what}), got the string {value!r}: "
+                                     "YAML reads a number like 1e3 (no '.') as a string",
+                               f"write it with a '.' (e.g. {float(value):.1e}) and unquoted")
         return ConfigIssue(path, f"expected a number ({what}), {got}",
                            f"write {what} as a number, e.g. 0.5")
     if kind == "finite_number":
