@@ -444,6 +444,18 @@ def test_check_main_good_files(capsys):
         f"OK {GR1_YAML}: fourier_gr1 (29 driven joints, 2 controllers)"]
 
 
+def test_check_main_warns_of_joints_without_acceleration_limits(capsys, g1_data, tmp_path):
+    # Optional in the schema, but without it a command may jump to full speed in one tick.
+    del g1_data["joint_groups"]["waist"]["joints"][0]["acceleration"]
+    path = tmp_path / "g1.yaml"
+    path.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    rc = check_main([str(path)])
+    out, _ = capsys.readouterr()
+    assert rc == 0
+    (warn,) = [line for line in out.splitlines() if line.startswith("WARN")]
+    assert "waist_yaw_joint" in warn and "no acceleration limit" in warn
+
+
 def test_check_main_bare_name(capsys):
     rc = check_main(["--config-dir", str(CONFIG_DIR), "fourier_gr1"])
     out, _ = capsys.readouterr()

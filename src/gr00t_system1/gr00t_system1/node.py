@@ -190,12 +190,15 @@ class System1Node(ManagedNode):
 
     def _configure(self) -> None:
         from gr00t_policy.embodiment import load_embodiment
+        from gr00t_policy.embodiment.check import unbraked_warning
         from gr00t_policy.runtime.bundle import PolicyBundle
 
         s = params.declare_and_read(self)
         self.settings = s
         emb = load_embodiment(s.embodiment)
         self.embodiment = emb
+        if emb.unbraked_joints:
+            self.get_logger().warn(unbraked_warning(emb))
         bundle = PolicyBundle.open(s.checkpoint, emb)
 
         self.rate_hz = s.control_rate_hz or emb.rates.system1_hz

@@ -15,6 +15,15 @@ from gr00t_policy.embodiment.errors import EmbodimentConfigError
 from gr00t_policy.embodiment.load import find_embodiment, load_embodiment
 
 
+def unbraked_warning(emb) -> str:
+    """The line for an embodiment with command joints that have no acceleration limit."""
+    names = emb.unbraked_joints
+    return (f"{len(names)} commanded joint(s) have no acceleration limit ({', '.join(names[:6])}"
+            f"{' ...' if len(names) > 6 else ''}): System 1 limits their position and velocity "
+            "only, so a command may go from rest to full speed in one tick. Fix: give each an "
+            "`acceleration` (rad/s^2 or m/s^2)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gr00t-bringup check",
@@ -43,6 +52,8 @@ def check_main(argv: Sequence[str] | None = None) -> int:
             continue
         print(f"OK {path}: {emb.name} ({emb.action_dim} driven joints, "
               f"{len(emb.controllers)} controllers)")
+        if emb.unbraked_joints:
+            print(f"WARN {path}: {unbraked_warning(emb)}")
     return 1 if failed else 0
 
 

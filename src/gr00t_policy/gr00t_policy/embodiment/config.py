@@ -258,6 +258,13 @@ class EmbodimentConfig(Section):
         table = np.array(rows, dtype=np.float64).reshape(-1, 4)  # (C, 4)
         return dict(zip(("lower", "upper", "velocity", "acceleration"), table.T))
 
+    @property
+    def unbraked_joints(self) -> tuple[str, ...]:
+        """Command joints without an acceleration limit: System 1 limits their position and
+        velocity only, so their commanded velocity may change fully in one tick."""
+        acceleration = self.command_limits()["acceleration"]
+        return tuple(n for n, a in zip(self.command_joints, acceleration) if not np.isfinite(a))
+
     def action_indices(self, joints: Iterable[str]) -> np.ndarray:
         """np.int64 (n,): positions of ``joints`` in the action vector (for decoders)."""
         index = {n: i for i, n in enumerate(self.action_joints)}
