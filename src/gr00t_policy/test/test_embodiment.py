@@ -419,15 +419,17 @@ def test_check_against_checkpoint_catches_a_reordered_or_renormalized_layout():
     check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
                              embodiments={"unitree_g1": entry})
     reordered = dict(entry, state_keys=entry["state_keys"][1:] + entry["state_keys"][:1])
-    with pytest.raises(EmbodimentConfigError, match="state_keys is .* in the checkpoint"):
+    with pytest.raises(EmbodimentConfigError, match=r"state_keys\[0\] is .* in the checkpoint"):
         check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
                                  embodiments={"unitree_g1": reordered})
     modes = [[k, "q99"] for k, _ in entry["action_keys"]]
     with pytest.raises(EmbodimentConfigError, match="retrain"):
         check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
                                  embodiments={"unitree_g1": dict(entry, action_keys=modes)})
-    joints = list(reversed(entry["action_joints"]))
-    with pytest.raises(EmbodimentConfigError, match="action_joints"):
+    joints = list(entry["action_joints"])
+    joints[3], joints[4] = joints[4], joints[3]  # two neighbours swapped: named by index
+    with pytest.raises(EmbodimentConfigError,
+                       match=rf"action_joints\[3\] is '{joints[4]}' here, '{joints[3]}' in the"):
         check_against_checkpoint(emb, num_embodiments=2, max_state_dim=64, max_action_dim=32,
                                  embodiments={"unitree_g1": dict(entry, action_joints=joints)})
 

@@ -230,3 +230,15 @@ def test_yaml_1_1_quirks_are_explained(g1):
     by_path = {i.path: i for i in _issues(g1)}
     assert "no '.'" in by_path["joint_groups.waist.joints[0].acceleration"].message
     assert "quote" in by_path["on_stale"].fix
+
+
+def test_a_file_not_in_utf8_or_nested_without_end_is_named_not_a_traceback(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(G1_YAML.read_text().replace("name: unitree_g1", "name: unitree_g1  # °", 1)
+                       .encode("latin-1", errors="replace"))
+    with pytest.raises(EmbodimentConfigError, match=r"not UTF-8 \(byte 0xb0 at line \d+"):
+        load_embodiment(latin1)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(EmbodimentConfigError, match="nested too deeply"):
+        load_embodiment(deep)

@@ -41,8 +41,10 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
         entry = embodiments.get(emb.tag)
         if entry is None:
             add("tag", f"tag {emb.tag!r} is not in the checkpoint (it has {sorted(embodiments)})",
-                f"{did_you_mean(emb.tag, embodiments)}set tag to one the checkpoint was "
-                "trained on")
+                f"{did_you_mean(emb.tag, embodiments)}set tag to the one the checkpoint was "
+                "trained on for this robot; a robot it was not trained on needs a checkpoint "
+                "fine-tuned on its own demonstrations (README, \"Training your own "
+                "checkpoint\"), not another robot's tag")
         else:
             for key, mine in (("slot", emb.slot), ("action_dt", emb.action_dt),
                               ("state_dim", emb.state_dim), ("action_dim", emb.action_dim)):
@@ -62,10 +64,21 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                               ("action_joints", "joint_groups")):
                 theirs = entry.get(key)
                 mine = mine_entry[key]
-                if theirs is not None and json.loads(json.dumps(theirs)) != \
-                        json.loads(json.dumps(mine)):
-                    add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
-                        f"{emb.tag!r}", "the model was trained on the checkpoint's layout: "
-                        "restore that order, grouping and normalization, or retrain")
+                theirs_plain, mine_plain = json.loads(json.dumps(theirs)), json.loads(json.dumps(mine))
+                if theirs is not None and theirs_plain != mine_plain:
+                    add(path, f"{key} differ from the checkpoint's for tag {emb.tag!r}: "
+                        f"{_first_difference(key, mine_plain, theirs_plain)} (here {mine}; "
+                        f"checkpoint {theirs})", "the model was trained on the checkpoint's "
+                        "layout: restore that order, grouping and normalization, or retrain")
     if issues:
         raise EmbodimentConfigError(emb.source, issues)
+
+
+def _first_difference(key: str, mine: Any, theirs: Any) -> str:
+    """Where two layouts part, in words: `action_joints[3] is X here, Y in the checkpoint`."""
+    if isinstance(mine, list) and isinstance(theirs, list):
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            if a != b:
+                return f"{key}[{i}] is {a!r} here, {b!r} in the checkpoint"
+        return f"{len(mine)} entries here, {len(theirs)} in the checkpoint"
+    return "they differ"

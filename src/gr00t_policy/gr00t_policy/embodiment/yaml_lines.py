@@ -41,6 +41,11 @@ def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (for lines) and the document; malformed YAML names line and column."""
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except RecursionError as exc:
+        raise EmbodimentConfigError(source, [ConfigIssue(
+            "", "the YAML is nested too deeply to read",
+            "an embodiment file needs a few levels: check for runaway indentation or brackets")]
+        ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -67,6 +72,14 @@ def read_yaml(path: str | Path) -> tuple[Any, dict[str, int]]:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        data = Path(path).read_bytes()
+        line = data[:exc.start].count(b"\n") + 1
+        raise EmbodimentConfigError(source, [ConfigIssue(
+            "", f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}; saved "
+            "as Latin-1 or Windows-1252?)",
+            "save it as UTF-8 (or remove the non-ASCII character, e.g. a degree sign in a "
+            "comment)", line)]) from exc
     except OSError as exc:
         raise EmbodimentConfigError(source, [ConfigIssue(
             "", f"cannot read the file ({exc.strerror or exc})",
