@@ -82,6 +82,26 @@ def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
         LeRobotDataset(root, embodiment=embodiment(joints=["a", "b", "c", "d"]))
 
 
+def test_a_dataset_in_degrees_is_refused_before_training(tmp_path, caplog):
+    from gr00t_policy.train.data import build_metadata
+
+    # LeRobot's own robots record degrees; the YAML's limits are radians. Read as radians,
+    # every value would set the normalization and the policy would command 57x too far.
+    eps = [(np.degrees(s) * 2, np.degrees(a) * 2, f, t) for s, a, f, t in episodes(2)]
+    root = write_v21(tmp_path / "deg", eps, state_names=ARM + GRIP, action_names=ARM + GRIP,
+                     camera="front")
+    emb = embodiment()
+    with pytest.raises(ValueError, match=r"observation.state of \d+ of 19 frames.*radians"):
+        build_metadata(LeRobotDataset(root, embodiment=emb), emb)
+    # A glitch or two is named in the log and trained on.
+    eps = episodes(2)
+    eps[0][0][3, 1] = 9.0
+    root = write_v21(tmp_path / "glitch", eps, state_names=ARM + GRIP, action_names=ARM + GRIP,
+                     camera="front")
+    build_metadata(LeRobotDataset(root, embodiment=emb), emb)
+    assert "elbow = 9 (limits [-3, 3])" in caplog.text
+
+
 def test_train_from_v30_and_info_cli(tmp_path, capsys):
     import torch
     import yaml

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.embodiment import EmbodimentConfig
+from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.normalization import compute_statistics, metadata_entry
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.phrasings import task_key
@@ -85,6 +86,36 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
         )
 
 
+# A dataset with more of its frames than this beyond the embodiment's limits (+ the
+# plausibility margin) is in other units or of another robot; fewer are glitches, named.
+MAX_IMPLAUSIBLE_SHARE = 0.1
+
+
+def check_plausible(ds: LeRobotDataset, emb: EmbodimentConfig, states: np.ndarray,
+                    actions: np.ndarray) -> None:
+    """States (N, S) and actions (N, A) against the embodiment's limits widened by
+    `plausibility.position_margin`: ValueError when more than MAX_IMPLAUSIBLE_SHARE of the
+    frames lie beyond (degrees or LeRobot's -100..100 read as radians, another robot's
+    joints), naming the joint, a value and the limits; a warning for a few."""
+    for what, joints, values in (("observation.state", emb.state_joints, states),
+                                 ("action", emb.action_joints, actions)):
+        check = PositionCheck.of(emb, joints)
+        bad = check.implausible(values)  # (N,)
+        if not bad.any():
+            continue
+        first = int(np.flatnonzero(bad)[0])
+        text = (f"dataset {ds.root}: {what} of {int(bad.sum())} of {len(bad)} frames lies "
+                f"beyond embodiment {emb.name!r}'s limits (+ plausibility.position_margin "
+                f"{emb.plausibility.position_margin:g}), e.g. frame {first}: "
+                f"{check.describe(values[first])}")
+        if bad.mean() > MAX_IMPLAUSIBLE_SHARE:
+            raise ValueError(
+                f"{text}. Fix: the values must be in radians (or metres), as the YAML's limits; "
+                "a dataset recorded in degrees, or as LeRobot's -100..100 motor range, must be "
+                "converted first; otherwise the YAML is another robot's")
+        logger.warning("%s; trained on as recorded", text)
+
+
 def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
                    episodes: Sequence[int] | None = None,
                    others: Sequence[tuple[LeRobotDataset, Sequence[int] | None]] = ()
@@ -98,10 +129,14 @@ def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
     states, actions = [], []
     for d, chosen in [(ds, episodes), *others]:
         _check_layout(d, emb)
+        mine_s, mine_a = [], []
         for i in (range(d.num_episodes) if chosen is None else chosen):
             ep = d.episode(i, load_video=False)
-            states.append(ep.states)
-            actions.append(ep.actions)
+            mine_s.append(ep.states)
+            mine_a.append(ep.actions)
+        check_plausible(d, emb, np.concatenate(mine_s), np.concatenate(mine_a))
+        states += mine_s
+        actions += mine_a
     states, actions = np.concatenate(states), np.concatenate(actions)
     state_stats = compute_statistics({k: states[:, s:e] for k, s, e in ds.key_ranges("state")})
     action_stats = compute_statistics({k: actions[:, s:e] for k, s, e in ds.key_ranges("action")})
