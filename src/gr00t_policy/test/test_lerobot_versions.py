@@ -82,6 +82,56 @@ def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
         LeRobotDataset(root, embodiment=embodiment(joints=["a", "b", "c", "d"]))
 
 
+def _rewrite_column(root, episode, name, values):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = root / f"data/chunk-000/episode_{episode:06d}.parquet"
+    table = pq.read_table(path)
+    table = table.set_column(table.column_names.index(name), name, pa.array(values))
+    pq.write_table(table, path)
+
+
+def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
+    import json
+
+    emb = embodiment()
+
+    def fresh(name):
+        return write_v21(tmp_path / name, episodes(2), state_names=ARM + GRIP,
+                         action_names=ARM + GRIP, camera="front")
+
+    # An episode whose task changes half way: it was trained on the first task throughout.
+    root = fresh("tasks")
+    _rewrite_column(root, 0, "task_index", [0] * 4 + [1] * 4)
+    with pytest.raises(DatasetError, match=r"changes task at row 4.*'open the drawer'.*split"):
+        LeRobotDataset(root, embodiment=emb).episode(0, load_video=False)
+    # A dropped frame: rows are taken as evenly spaced.
+    root = fresh("gap")
+    _rewrite_column(root, 1, "timestamp", [k / 20 + (0.1 if k >= 5 else 0.0) for k in range(11)])
+    with pytest.raises(DatasetError, match=r"row 5 has timestamp 0.3500 s, 2.00 frames off"):
+        LeRobotDataset(root, embodiment=emb).episode(1, load_video=False)
+    # Cameras stored as images, or a depth map: refused when the dataset is opened.
+    for name, change, words in (
+            ("image", {"dtype": "image"}, "stored as 'image', not 'video'"),
+            ("depth", {"info": {"video.is_depth_map": True}}, "is a depth map")):
+        root = fresh(name)
+        info = json.loads((root / "meta/info.json").read_text())
+        info["features"]["observation.images.front"].update(change)
+        (root / "meta/info.json").write_text(json.dumps(info))
+        with pytest.raises(DatasetError, match=words):
+            LeRobotDataset(root, embodiment=emb)
+    # GR00T's modality.json with relative (delta) actions: trained as absolute targets before.
+    root = fresh("delta")
+    (root / "meta/modality.json").write_text(json.dumps({
+        "state": {"arm": {"start": 0, "end": 3}, "gripper": {"start": 3, "end": 4}},
+        "action": {"arm": {"start": 0, "end": 3, "absolute": False},
+                   "gripper": {"start": 3, "end": 4}},
+        "video": {"front": {"original_key": "observation.images.front"}}}))
+    with pytest.raises(DatasetError, match=r"\['arm'\] are relative"):
+        LeRobotDataset(root)
+
+
 def test_a_dataset_in_degrees_is_refused_before_training(tmp_path, caplog):
     from gr00t_policy.train.data import build_metadata
 

@@ -12,6 +12,10 @@ import numpy as np
 from gr00t_policy.dataset.layout import ACTION, STATE, VIDEO_PREFIX, DatasetError
 from gr00t_policy.dataset.video import read_video
 
+# A row further than this (in frames) from where its index puts it on the fps grid is a
+# dropped frame or uneven sampling, not float rounding.
+MAX_TIMESTAMP_OFF_FRAMES = 0.25
+
 
 @dataclass
 class Episode:
@@ -86,6 +90,13 @@ class LeRobotDataset:
         self.stats: dict[str, Any] = self._files.episode_stats()
         self._check_ranges("state", STATE)
         self._check_ranges("action", ACTION)
+        self._check_cameras()
+        relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
+        if relative:
+            raise DatasetError(
+                f"{modality_path}: action keys {relative} are relative (\"absolute\": false); "
+                "this policy is trained on and commands absolute joint positions. Fix: convert "
+                "those actions to absolute targets (state + delta) first")
 
     def _modality_from(self, emb: Any) -> dict[str, Any]:
         """modality.json's content from an embodiment config (see the class docstring)."""
@@ -116,6 +127,25 @@ class LeRobotDataset:
             video[cam.name] = {"original_key": key}
         out["video"] = video
         return out
+
+    def _check_cameras(self) -> None:
+        """Each camera a colour video: cameras stored as images (PNG in the parquet files) and
+        depth maps (LeRobot's `is_depth_map`) would decode wrong or fail at the first episode."""
+        for cam in self.cameras:
+            key = self.video_key(cam)
+            feature = self.info["features"].get(key, {})
+            if feature.get("dtype") != "video":
+                raise DatasetError(
+                    f"{self.root}: camera {cam!r} ({key}) is stored as {feature.get('dtype')!r}, "
+                    "not 'video'; training decodes camera frames from the dataset's video files. "
+                    "Fix: re-encode the dataset with its images as videos (LeRobot: "
+                    "video=True)")
+            info = feature.get("info") or {}
+            if info.get("is_depth_map") or info.get("video.is_depth_map"):
+                raise DatasetError(
+                    f"{self.root}: camera {cam!r} ({key}) is a depth map; the backbone reads "
+                    "colour images. Fix: leave it out of the embodiment's cameras (or "
+                    "modality.json's video keys)")
 
     def _check_ranges(self, modality: str, feature: str) -> None:
         dim = int(self.info["features"][feature]["shape"][0])
@@ -192,11 +222,30 @@ class LeRobotDataset:
         actions = np.asarray(table.column(ACTION).combine_chunks().flatten(), dtype=np.float32)
         states = states.reshape(length, -1)  # (T, S)
         actions = actions.reshape(length, -1)  # (T, A)
-        task_index = int(table.column("task_index")[0].as_py())
+        task_rows = np.asarray(table.column("task_index"), dtype=np.int64).reshape(-1)  # (T,)
+        task_index = int(task_rows[0])
+        changes = np.flatnonzero(task_rows != task_index)
+        if changes.size:
+            row = int(changes[0])
+            raise DatasetError(
+                f"{path}: episode {index} changes task at row {row}, from {task_index} "
+                f"({self.tasks.get(task_index)!r}) to {int(task_rows[row])} "
+                f"({self.tasks.get(int(task_rows[row]))!r}); training reads one instruction per "
+                "episode. Fix: split the episode where its task changes")
+        timestamps = np.asarray(table.column("timestamp"), dtype=np.float64).reshape(-1)  # (T,)
+        off = np.abs(timestamps - timestamps[0] - np.arange(length) / self.fps)
+        if length and off.max() > MAX_TIMESTAMP_OFF_FRAMES / self.fps:
+            row = int(np.argmax(off > MAX_TIMESTAMP_OFF_FRAMES / self.fps))
+            raise DatasetError(
+                f"{path}: episode {index}'s row {row} has timestamp {timestamps[row]:.4f} s, "
+                f"{off[row] * self.fps:.2f} frames off the {self.fps:g} fps grid from "
+                f"{timestamps[0]:.4f} s (frames dropped or unevenly sampled); training takes "
+                "rows as evenly spaced. Fix: resample the episode to its fps (one row per "
+                "frame) before training")
         episode = Episode(
             index=index, states=states, actions=actions,
-            timestamps=np.asarray(table.column("timestamp"), dtype=np.float32).reshape(-1),
-            task_index=task_index, task=self.tasks[task_index],
+            timestamps=timestamps.astype(np.float32), task_index=task_index,
+            task=self.tasks[task_index],
         )
         if load_video:
             for cam in self.cameras:
