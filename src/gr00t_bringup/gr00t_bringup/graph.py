@@ -274,6 +274,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     _check_parameter_names("system2", system2_parameters)
     emb_path, emb = resolve_embodiment(embodiment, config_dirs)
     ckpt = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
+    if ckpt.is_file():
+        raise GraphError(f"checkpoint {ckpt} is a file; pass the directory that holds it "
+                         f"(--checkpoint {ckpt.parent})")
     if not ckpt.is_dir():
         raise GraphError(f"checkpoint directory {ckpt} does not exist; pass --checkpoint DIR "
                          "or create one with `gr00t-policy make-random-checkpoint DIR`")

@@ -141,6 +141,10 @@ def test_missing_checkpoint_says_how_to_make_one(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(GraphError, match="config.json"):
         build_graph("unitree_g1", checkpoint=tmp_path / "empty", config_dirs=[CONFIG])
+    (tmp_path / "empty" / "config.json").write_text("{}")  # the file, not its directory
+    with pytest.raises(GraphError, match=rf"is a file; .*--checkpoint {tmp_path / 'empty'}"):
+        build_graph("unitree_g1", checkpoint=tmp_path / "empty" / "config.json",
+                    config_dirs=[CONFIG])
 
 
 def test_checkpoint_without_the_embodiment_tag_is_refused(tmp_path: Path) -> None:

@@ -132,6 +132,16 @@ def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
         LeRobotDataset(root)
 
 
+def test_a_rate_that_does_not_match_says_the_action_dt_to_write(tmp_path):
+    from gr00t_policy.train.data import open_dataset
+
+    root = write_v21(tmp_path / "ds", episodes(1), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front", fps=30)
+    emb = embodiment().model_copy(update={"action_dt": 0.0333})  # 30.03 actions per second
+    with pytest.raises(ValueError, match=r"30 fps.*set action_dt: 0.03333333333333333"):
+        open_dataset(root, emb)
+
+
 def test_a_dataset_in_degrees_is_refused_before_training(tmp_path, caplog):
     from gr00t_policy.train.data import build_metadata
 

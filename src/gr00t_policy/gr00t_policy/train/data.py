@@ -52,8 +52,10 @@ def open_dataset(path: str | Path, emb: EmbodimentConfig) -> LeRobotDataset:
     ds = LeRobotDataset(path, embodiment=emb)
     if abs(ds.fps * emb.action_dt - 1.0) > 1e-6:
         raise ValueError(
-            f"dataset fps {ds.fps} does not match embodiment action_dt {emb.action_dt} "
-            f"(expected fps {1.0 / emb.action_dt:g})"
+            f"dataset {ds.root} is recorded at {ds.fps:g} fps, but embodiment {emb.name!r} has "
+            f"action_dt {emb.action_dt:g} ({1.0 / emb.action_dt:.6g} actions per second). Fix: "
+            f"if the robot acts at the dataset's rate, set action_dt: {1.0 / ds.fps!r} (to full "
+            "precision); otherwise resample the dataset to the robot's rate"
         )
     return ds
 
