@@ -47,6 +47,7 @@ SYSTEM1_RT_PRIORITY = 50
 # names already is left in place.
 SYSTEM2_DDS_PROFILE = "fastdds_system2.xml"
 DDS_PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
+DISCOVERY_RANGE_ENV = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 
 
 class GraphError(ValueError):
@@ -287,6 +288,11 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         if not a or not b:
             raise GraphError(f"bad remapping {a!r} -> {b!r}: both names must be non-empty")
     sim_time = bool(use_sim_time)
+    # A simulated graph enables itself and commands the embodiment's real controller topics:
+    # kept on this host, it cannot reach a robot on the network in the same ROS domain. A
+    # discovery range the user set is theirs (e.g. a viewer on another machine).
+    local = ({} if not sim or DISCOVERY_RANGE_ENV in os.environ
+             else {DISCOVERY_RANGE_ENV: "LOCALHOST"})
 
     system2 = NodeSpec(
         package=SYSTEM2[0], executable=SYSTEM2[1], name="gr00t_system2", namespace=ns,
@@ -297,7 +303,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "use_sim_time": sim_time,
             **dict(system2_parameters or {}),
         },
-        remappings=list(remaps), env=system2_env(config_dirs), lifecycle=True)
+        remappings=list(remaps), env={**system2_env(config_dirs), **local}, lifecycle=True)
     system1 = NodeSpec(
         package=SYSTEM1[0], executable=SYSTEM1[1], name="gr00t_system1", namespace=ns,
         parameters={
@@ -313,7 +319,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "use_sim_time": sim_time,
             **dict(system1_parameters or {}),
         },
-        remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY, lifecycle=True)
+        remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY, lifecycle=True,
+        env=dict(local))
     nodes = [system2, system1]
     if sim:
         nodes.insert(0, NodeSpec(
@@ -322,7 +329,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             # time, and never listens to /clock itself.
             parameters={"embodiment": str(emb_path), "publish_clock": sim_time,
                         "use_sim_time": False},
-            remappings=list(remaps)))
+            remappings=list(remaps), env=dict(local)))
     return Graph(nodes=nodes, embodiment=emb, embodiment_path=str(emb_path),
                  checkpoint=str(ckpt))
 

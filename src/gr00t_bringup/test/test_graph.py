@@ -77,6 +77,20 @@ def test_the_two_embodiments_differ_where_their_yamls_do(ckpt: Path) -> None:
     assert sim.node("gr00t_system1").parameters["start_enabled"] is True
 
 
+def test_a_simulated_graph_keeps_its_dds_on_this_host(ckpt: Path, monkeypatch) -> None:
+    # It enables itself and commands the YAML's real controller topics: a robot on the network
+    # in the same domain must not hear it. A range the user set is kept.
+    monkeypatch.delenv("ROS_AUTOMATIC_DISCOVERY_RANGE", raising=False)
+    sim = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+    for n in sim.nodes:
+        assert n.env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST", n.name
+    robot = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+    assert all("ROS_AUTOMATIC_DISCOVERY_RANGE" not in n.env for n in robot.nodes)
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
+    sim = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+    assert all("ROS_AUTOMATIC_DISCOVERY_RANGE" not in n.env for n in sim.nodes)
+
+
 def test_a_yaml_path_works_like_a_name(ckpt: Path) -> None:
     g = build_graph(str(CONFIG / "fourier_gr1.yaml"), checkpoint=ckpt, config_dirs=[])
     assert g.embodiment.tag == "gr1"
