@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending"]
+__all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending", "calls_from_own_node"]
 
 # A reply normally comes in milliseconds; two seconds without one means it was lost (or the
 # server is far behind, in which case a repeat costs nothing but a second answer).
@@ -84,6 +84,16 @@ def call_from_own_node(node_name: str, srv_type: Any, service: str, request: Any
     of its own, in a context of its own, then tear both down. (appeared, reply): appeared is
     False when the service did not appear within `timeout`; reply is None when it did not
     answer within `timeout`."""
+    appeared, replies = calls_from_own_node(node_name, srv_type, service, [request], timeout)
+    return appeared, (replies[0] if replies else None)
+
+
+def calls_from_own_node(node_name: str, srv_type: Any, service: str, requests: list[Any],
+                        timeout: float, resend_after: float = RESEND_AFTER_S
+                        ) -> tuple[bool, list[Any | None]]:
+    """`call_from_own_node` for several requests in turn, from one node (also safe inside
+    another node's callback: nothing is shared with it). (appeared, replies): replies stop
+    at the first request not answered within `timeout` (its None is the last entry)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -97,9 +107,15 @@ def call_from_own_node(node_name: str, srv_type: Any, service: str, request: Any
     try:
         client = node.create_client(srv_type, service)
         if not client.wait_for_service(timeout_sec=timeout):
-            return False, None
-        return True, call_resending(client, request, timeout,
-                                    lambda s: executor.spin_once(timeout_sec=s))
+            return False, []
+        replies: list[Any | None] = []
+        for request in requests:
+            replies.append(call_resending(client, request, timeout,
+                                          lambda s: executor.spin_once(timeout_sec=s),
+                                          resend_after=resend_after))
+            if replies[-1] is None:
+                break
+        return True, replies
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -7,9 +7,10 @@ What the controllers do with System 1's messages (ros2_controllers, Jazzy):
   controller's `joints` parameter. A YAML listing them in another order moves the wrong
   joints, and nothing anywhere reports it; a different count makes the controller's update
   fail and the controller manager deactivate it.
-- joint_trajectory_controller: joints are matched by name, but a message that does not name
-  every one of its `joints` (or names another) is refused. Unless `interpolate_from_desired_state`
-  (4.22 on; `open_loop_control` before) is true, each new trajectory starts from the
+- joint_trajectory_controller: joints are matched by name, but a message naming a joint it
+  does not have is refused, and so is one that leaves some of its `joints` out unless
+  `allow_partial_joints_goal` is true. Unless `interpolate_from_desired_state` (newer
+  releases; `open_loop_control` in older ones) is true, each new trajectory starts from the
   measured position; System 1 sends one every tick or every few, so the arm would restart
   from where it sags to ~120 times a second.
 
@@ -36,7 +37,8 @@ RESEND_AFTER_S = 0.5
 # Parameters read per controller type.
 JOINTS = "joints"
 INTERPOLATE = ("interpolate_from_desired_state", "open_loop_control")
-CHECKED_TYPES = {FORWARD_COMMAND: (JOINTS,), JOINT_TRAJECTORY: (JOINTS, *INTERPOLATE)}
+PARTIAL = "allow_partial_joints_goal"
+CHECKED_TYPES = {FORWARD_COMMAND: (JOINTS,), JOINT_TRAJECTORY: (JOINTS, PARTIAL, *INTERPOLATE)}
 
 
 class ControllerMismatch(DecoderError):
@@ -62,64 +64,45 @@ def compare(type_: str, name: str, node: str, ours: Sequence[str],
                 "every command would move the controller's i-th joint. Fix: list the "
                 f"controller's joints in the YAML in the controller's order (or the other way "
                 "round in the controller's configuration)")
-        if type_ == JOINT_TRAJECTORY and set(theirs) != set(ours):
-            extra, missing = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+        extra, missing = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+        if type_ == JOINT_TRAJECTORY and (extra or (missing and not params.get(PARTIAL))):
             raise ControllerMismatch(
-                f"controller {name!r}: {node} refuses a trajectory that does not name exactly "
-                f"its joints: the YAML also sends {extra or 'none'} and leaves out "
-                f"{missing or 'none'}. Fix: the YAML controller's joints must be the "
-                "controller's `joints` parameter (any order)")
+                f"controller {name!r}: {node} refuses a trajectory naming joints it does not "
+                f"have or (without {PARTIAL}) leaving some of its joints out: the YAML also "
+                f"sends {extra or 'none'} and leaves out {missing or 'none'}. Fix: the YAML "
+                "controller's joints must be the controller's `joints` parameter (any order)")
     if type_ == JOINT_TRAJECTORY and not any(params.get(p) for p in INTERPOLATE):
         set_here = [p for p in INTERPOLATE if params.get(p) is not None]
         return [
             f"controller {name!r}: {node} has {' and '.join(f'{p} false' for p in set_here)}: "
             "it starts every new trajectory from the measured position, and System 1 sends one "
             "every tick (or every_n_ticks), so the arm restarts from wherever it sags. Fix: set "
-            "interpolate_from_desired_state: true (open_loop_control before "
-            "joint_trajectory_controller 4.22) in the controller's configuration"] if set_here else []
+            "interpolate_from_desired_state: true (open_loop_control in older "
+            "joint_trajectory_controller releases) in the controller's configuration"
+        ] if set_here else []
     return []
 
 
 def read_parameters(node: str, names: Sequence[str], timeout: float) -> dict[str, Any] | None:
     """`names` -> value (None: not declared) of the node's parameters, or None when it did
-    not answer within `timeout`. From a node of its own, in a context of its own (safe inside
-    a callback). One request per name: rclcpp and rclpy answer a request naming any
-    undeclared parameter with no values at all."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+    not answer within `timeout`. From a node of its own (safe inside a callback); one request
+    per name: rclcpp and rclpy answer a request naming any undeclared parameter with no
+    values at all."""
     from rcl_interfaces.msg import ParameterType
     from rcl_interfaces.srv import GetParameters
 
-    from gr00t_common.service_call import call_resending
+    from gr00t_common.service_call import calls_from_own_node
 
     field = {ParameterType.PARAMETER_BOOL: "bool_value",
              ParameterType.PARAMETER_STRING_ARRAY: "string_array_value"}
-    context = Context()
-    rclpy.init(context=context, args=[])
-    own = rclpy.create_node("gr00t_system1_controller_check", context=context,
-                            enable_rosout=False, start_parameter_services=False)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(own)
-    try:
-        client = own.create_client(GetParameters, f"{node.rstrip('/')}/get_parameters")
-        if not client.wait_for_service(timeout_sec=timeout):
-            return None
-        out: dict[str, Any] = {}
-        for name in names:
-            reply = call_resending(client, GetParameters.Request(names=[name]), timeout,
-                                   lambda s: executor.spin_once(timeout_sec=s),
-                                   resend_after=RESEND_AFTER_S)
-            if reply is None:
-                return None
-            v = reply.values[0] if reply.values else None
-            out[name] = getattr(v, field[v.type]) if v is not None and v.type in field else None
-        return out
-    finally:
-        executor.shutdown()
-        own.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+    appeared, replies = calls_from_own_node(
+        "gr00t_system1_controller_check", GetParameters, f"{node.rstrip('/')}/get_parameters",
+        [GetParameters.Request(names=[n]) for n in names], timeout, resend_after=RESEND_AFTER_S)
+    if not appeared or len(replies) < len(names) or replies[-1] is None:
+        return None
+    values = [r.values[0] if r.values else None for r in replies]
+    return {n: getattr(v, field[v.type]) if v is not None and v.type in field else None
+            for n, v in zip(names, values)}
 
 
 def check_controllers(node: Any, decoders: Sequence[Decoder],
@@ -134,9 +117,9 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
             continue
         where = controller_node(d.topic)
         if where not in running:
-            lines.append((False, f"controller {d.name!r}: no node {where} in the graph (a "
-                                 "simulator or a driver without ros2_control); its joints are "
-                                 "not checked"))
+            lines.append((True, f"controller {d.name!r}: no node {where} in the graph (a "
+                                "simulator, a driver without ros2_control, or a controller "
+                                "not started yet); its joints are not checked"))
             continue
         params = read_parameters(where, CHECKED_TYPES[kind], timeout)
         if params is None:

@@ -118,6 +118,8 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
     waist = FakeController("waist_controller", joints=["j1", "j0"])  # another order
     upper = FakeController("upper_controller", joints=["j2", "j0"],
                            interpolate_from_desired_state=False)
+    partial = FakeController("partial_controller", joints=["j2", "j0"],
+                             allow_partial_joints_goal=True, interpolate_from_desired_state=True)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             wait_until(lambda: {"waist_controller", "upper_controller"} <= {
@@ -140,17 +142,31 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
                                                          ["j3"]), ACTION_JOINTS)
             lines = check_controllers(probe.node, [fwd_ok, traj, sim])
             warnings = [line for warn, line in lines if warn]
-            assert len(warnings) == 1 and "interpolate_from_desired_state: true" in warnings[0]
+            assert len(warnings) == 2 and "interpolate_from_desired_state: true" in warnings[0]
+            assert "no node /sim_arm" in warnings[1]  # said, not silently skipped
             assert any("waist_controller's joints match" in line for _, line in lines)
-            assert any("no node /sim_arm" in line for warn, line in lines if not warn)
             short = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
                                                             "/upper_controller/joint_trajectory",
                                                             ["j0"]), ACTION_JOINTS)
             with pytest.raises(ControllerMismatch, match=r"leaves out \['j2'\]"):
                 check_controllers(probe.node, [short])
+            # Unless the controller takes partial goals; a joint it does not have is refused
+            # either way.
+            wait_until(lambda: "partial_controller" in {
+                n for n, _ in probe.node.get_node_names_and_namespaces()}, 20, "the controller")
+            part = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
+                                                           "/partial_controller/joint_trajectory",
+                                                           ["j0"]), ACTION_JOINTS)
+            assert [w for w, _ in check_controllers(probe.node, [part])] == [False]
+            wrong = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
+                                                            "/partial_controller/joint_trajectory",
+                                                            ["j0", "j3"]), ACTION_JOINTS)
+            with pytest.raises(ControllerMismatch, match=r"also sends \['j3'\]"):
+                check_controllers(probe.node, [wrong])
     finally:
         waist.close()
         upper.close()
+        partial.close()
 
 
 def test_a_plugin_cannot_take_a_builtin_name(monkeypatch):
