@@ -26,7 +26,7 @@ import numpy as np
 from gr00t_common.tokens import TokenDecoder, TokenError
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.planner import StateSample, TokenSample
-from gr00t_policy.runtime.stamps import CLOCK_OFF_S
+from gr00t_policy.runtime.stamps import CLOCK_FIX, CLOCK_OFF_S
 from gr00t_policy.token_stats import TokenRange
 from gr00t_system1.joint_mapping import (
     JointMapper, JointStateError, MissingJointsError, NonFiniteJointError)
@@ -49,8 +49,6 @@ class Refusal:
     fault: str | None = None
 
 
-
-
 def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
                   max_age_s: float | None = None, age_name: str = "") -> float | Refusal:
     """The input's time on the node clock (`now` for an unstamped one), or a Refusal for a
@@ -62,17 +60,14 @@ def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
     if stamp_s - now > max_future_s:
         return Refusal(f"refused_future_stamp_{what}", (
             f"{what} refused: header stamp {stamp_s:.3f} is {stamp_s - now:.3f} s ahead of this "
-            f"node's clock (max_future_stamp_s {max_future_s:g}); synchronise the clocks (PTP / "
-            "chrony) or set use_sim_time the same on every node"))
+            f"node's clock (max_future_stamp_s {max_future_s:g}); {CLOCK_FIX}"))
     if max_age_s is not None and now - stamp_s > max_age_s:
         behind = now - stamp_s
         return Refusal(f"refused_old_stamp_{what}", (
             f"{what} refused: header stamp {stamp_s:.3f} is {behind:.3f} s behind this node's "
             f"clock as it arrives, older than {age_name} {max_age_s:g}. Either it is that late "
             "(a publisher or System 2 slower than the limit, a stalled camera: tokens carry "
-            "their oldest frame's stamp) or the publisher's clock is off: synchronise the "
-            "clocks (PTP / chrony), stamp with the ROS clock (not the time since boot), or set "
-            "use_sim_time the same on every node"),
+            f"their oldest frame's stamp) or the publisher's clock is off: {CLOCK_FIX}"),
             error=behind > CLOCK_OFF_S)  # else a warning: a slow publisher, most likely
     return stamp_s
 

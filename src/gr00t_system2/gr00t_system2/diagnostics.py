@@ -4,8 +4,8 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
   ERROR  a camera is missing (never received or stale): no tokens are published;
   WARN   inference does not keep up with the period (more than KEEP_UP_MAX_OVERRUN_SHARE of
          the recent runs took longer than 1 / rate_hz), inference errors occurred, or a
-         camera stamps its frames more than CLOCK_OFF_S (gr00t_policy.runtime.stamps) off
-         this node's clock;
+         camera's newest frame is stamped further from this node's clock than System 1
+         accepts (gr00t_policy.runtime.stamps; the count of such frames stays in the values);
   OK     otherwise.
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
@@ -43,6 +43,7 @@ class System2Health:
     unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
     stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock
+    stamp_off_now: set[str] = field(default_factory=set)  # cameras whose newest frame is
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> last (width, height)
     size_changes: dict[str, int] = field(default_factory=dict)  # topic -> resolution changes
 
@@ -93,9 +94,9 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
         )
     elif h.errors:
         level, message = WARN, f"inference errors: {h.errors}"
-    elif h.stamps_off:
+    elif h.stamp_off_now:
         level, message = WARN, ("camera stamps off this node's clock (System 1 refuses such "
-                                "tokens): " + ", ".join(sorted(h.stamps_off)))
+                                "tokens): " + ", ".join(sorted(h.stamp_off_now)))
     else:
         level, message = OK, f"publishing at {h.achieved_rate_hz:.1f} Hz"
     if h.rejected:

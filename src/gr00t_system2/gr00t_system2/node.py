@@ -55,7 +55,8 @@ from gr00t_common.stamps import nanoseconds_to_stamp, stamp_to_nanoseconds
 from gr00t_common.stats import RateMeter, RollingWindow, Throttle
 from gr00t_msgs.msg import EmbeddingTokens
 from gr00t_msgs.srv import SetInstruction
-from gr00t_policy.runtime.stamps import CLOCK_OFF_S, clock_offset_s
+from gr00t_policy.runtime.stamps import (CLOCK_FIX, CLOCK_OFF_S, MAX_FUTURE_STAMP_S,
+                                         clock_offset_s)
 from gr00t_system2.cameras import CameraSubscriptions
 from gr00t_system2.converter import FrameConverter
 from gr00t_system2.diagnostics import System2Health, summarize
@@ -183,7 +184,8 @@ class System2Node(ManagedNode):
         self._throttle = Throttle(LOG_THROTTLE_S)
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
-        self._stamps_off: dict[str, int] = {}  # topic -> frames stamped CLOCK_OFF_S off the clock
+        self._stamps_off: dict[str, int] = {}  # topic -> frames stamped off the clock (runtime.stamps)
+        self._stamp_off_now: dict[str, bool] = {}  # topic -> its newest frame was
         self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
         self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
@@ -281,6 +283,8 @@ class System2Node(ManagedNode):
             return
         stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
         off = clock_offset_s(stamp_ns, self.get_clock().now().nanoseconds)
+        with self._stats_lock:
+            self._stamp_off_now[topic] = off is not None  # the WARN clears with a good frame
         if off is not None:
             self._stamp_off(topic, stamp_ns, off, received)
         self.frames.offer(index, msg, stamp_ns, msg.header.frame_id, received)
@@ -296,13 +300,12 @@ class System2Node(ManagedNode):
             self._stamps_off[topic] = self._stamps_off.get(topic, 0) + 1
             count = self._stamps_off[topic]
         if self._throttle.allow(("stamp", topic), now):
-            where = f"{off:.3f} s behind" if off > 0 else f"{-off:.3f} s ahead of"
+            where = (f"{off:.3f} s behind (more than {CLOCK_OFF_S:g} s)" if off > 0 else
+                     f"{-off:.3f} s ahead of (more than {MAX_FUTURE_STAMP_S:g} s)")
             self.get_logger().warning(
-                f"camera {topic}: header stamp {stamp_ns / 1e9:.3f} is {where} this node's clock "
-                f"(more than {CLOCK_OFF_S:g} s; {count} such frames so far): System 1 refuses "
-                "tokens stamped that far off. Fix: stamp frames with the ROS clock (not the "
-                "time since boot), synchronise the clocks (PTP / chrony), or set use_sim_time "
-                "the same on every node")
+                f"camera {topic}: header stamp {stamp_ns / 1e9:.3f} is {where} this node's "
+                f"clock ({count} such frames so far): System 1 refuses tokens stamped that far "
+                f"off. Fix: {CLOCK_FIX}")
 
     def _to_backbone_rgb(self, index: int, msg):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
@@ -480,6 +483,7 @@ class System2Node(ManagedNode):
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
             stamps_off = dict(self._stamps_off)
+            stamp_off_now = {t for t, off in self._stamp_off_now.items() if off}
             sizes, size_changes = dict(self._sizes), dict(self._size_changes)
         counts = self.frames.counts()
         level, message, values = summarize(System2Health(
@@ -501,6 +505,7 @@ class System2Node(ManagedNode):
             unused={t: n for t, (_, n) in counts.items()},
             lost=self._cameras.lost(),
             stamps_off=stamps_off,
+            stamp_off_now=stamp_off_now,
             sizes=sizes,
             size_changes=size_changes,
         ))

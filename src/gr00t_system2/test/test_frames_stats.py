@@ -144,9 +144,12 @@ def test_diagnostics_levels_and_values():
     assert summarize(health(errors={"tokens": 1}))[0] == WARN
 
     # A camera stamping in time since boot: named, with its count (tokens still go out).
-    level, message, values = summarize(health(stamps_off={"/b": 7}))
+    level, message, values = summarize(health(stamps_off={"/b": 7}, stamp_off_now={"/b"}))
     assert level == WARN and "/b" in message and "clock" in message
     assert dict(values)["frames_stamp_off_clock /b"] == "7"
+    # Once its frames are stamped right again, the count stays but the WARN goes.
+    level, _, values = summarize(health(stamps_off={"/b": 7}))
+    assert level == OK and dict(values)["frames_stamp_off_clock /b"] == "7"
     # Resolutions and their changes are reported; a change alone does not raise the level.
     level, _, values = summarize(health(sizes={"/a": (640, 480)}, size_changes={"/a": 2}))
     assert level == OK

@@ -29,7 +29,7 @@ from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment import decoder_types
 from gr00t_policy.embodiment.plausibility import PositionCheck
-from gr00t_policy.runtime.stamps import CLOCK_OFF_S, MAX_FUTURE_STAMP_S
+from gr00t_policy.runtime.stamps import CLOCK_FIX, CLOCK_OFF_S, MAX_FUTURE_STAMP_S
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMAGE = "sensor_msgs/msg/Image"
@@ -295,7 +295,7 @@ def stamp_warnings(bag: Bag, topics: list[str]) -> list[str]:
                 f"{STAMP_AHEAD_S:g} s ahead of or {STAMP_BEHIND_S:g} s behind when the message "
                 f"was sent (worst {abs(worst):.3f} s {'behind' if worst > 0 else 'ahead'}); "
                 "this conversion does not use them, but System 1 refuses such inputs on the "
-                "robot: synchronise the clocks (PTP / chrony) and stamp with the ROS clock")
+                f"robot: {CLOCK_FIX}")
     return out
 
 

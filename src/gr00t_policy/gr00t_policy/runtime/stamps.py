@@ -13,12 +13,16 @@ from __future__ import annotations
 MAX_FUTURE_STAMP_S = 0.1
 CLOCK_OFF_S = 1.0
 NS_PER_S = 1_000_000_000
+# What to do about a clock that is off, in every message that finds one.
+CLOCK_FIX = ("synchronise the clocks (PTP / chrony), stamp with the ROS clock (not the time "
+             "since boot), or set use_sim_time the same on every node")
 
 
 def clock_offset_s(stamp_ns: int, now_ns: int) -> float | None:
-    """Seconds the stamp lies behind `now_ns` (negative: ahead) when that is more than
-    CLOCK_OFF_S; None when within it, or for a stamp of 0 (unstamped)."""
+    """Seconds the stamp lies behind `now_ns` (negative: ahead) when System 1 would refuse
+    it whatever its staleness limits (more than CLOCK_OFF_S behind, more than
+    MAX_FUTURE_STAMP_S ahead); None otherwise, and for a stamp of 0 (unstamped)."""
     if stamp_ns == 0:
         return None
     behind = (now_ns - stamp_ns) / NS_PER_S
-    return behind if abs(behind) > CLOCK_OFF_S else None
+    return behind if behind > CLOCK_OFF_S or -behind > MAX_FUTURE_STAMP_S else None
