@@ -111,7 +111,8 @@ def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
     _rewrite_column(root, 1, "timestamp", [k / 20 + (0.1 if k >= 5 else 0.0) for k in range(11)])
     with pytest.raises(DatasetError, match=r"row 5 has timestamp 0.3500 s, 2.00 frames off"):
         LeRobotDataset(root, embodiment=emb).episode(1, load_video=False)
-    # Cameras stored as images, or a depth map: refused when the dataset is opened.
+    # Cameras stored as images, or a depth map: refused when their frames are read (a dataset
+    # may hold cameras the embodiment does not use).
     for name, change, words in (
             ("image", {"dtype": "image"}, "stored as 'image', not 'video'"),
             ("depth", {"info": {"video.is_depth_map": True}}, "is a depth map")):
@@ -119,8 +120,9 @@ def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
         info = json.loads((root / "meta/info.json").read_text())
         info["features"]["observation.images.front"].update(change)
         (root / "meta/info.json").write_text(json.dumps(info))
+        ds = LeRobotDataset(root, embodiment=emb)
         with pytest.raises(DatasetError, match=words):
-            LeRobotDataset(root, embodiment=emb)
+            ds.frames(0, "front")
     # GR00T's modality.json with relative (delta) actions: trained as absolute targets before.
     root = fresh("delta")
     (root / "meta/modality.json").write_text(json.dumps({
@@ -159,7 +161,7 @@ def test_a_dataset_in_degrees_is_refused_before_training(tmp_path, caplog):
     root = write_v21(tmp_path / "glitch", eps, state_names=ARM + GRIP, action_names=ARM + GRIP,
                      camera="front")
     build_metadata(LeRobotDataset(root, embodiment=emb), emb)
-    assert "elbow = 9 (limits [-3, 3])" in caplog.text
+    assert "episode 0 row 3: elbow = 9 (limits [-3, 3])" in caplog.text
 
 
 def test_train_from_v30_and_info_cli(tmp_path, capsys):

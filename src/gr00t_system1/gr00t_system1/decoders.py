@@ -47,6 +47,7 @@ from gr00t_policy.embodiment import (
     JOINT_STATE,
     JOINT_TRAJECTORY,
 )
+from gr00t_policy.embodiment.decoder_types import clash_message, plugin_clashes
 
 ENTRY_POINT_GROUP = DECODER_ENTRY_POINT_GROUP
 
@@ -221,13 +222,11 @@ def installed_decoders() -> dict[str, importlib.metadata.EntryPoint | type[Decod
     """Registered decoder names: the built-ins and the entry-point group. A plugin registered
     under a built-in's name is refused: it would silently change what every YAML using that
     type sends to its controller."""
+    clashes = plugin_clashes()
+    if clashes:
+        raise DecoderError(clash_message(clashes))
     found: dict[str, importlib.metadata.EntryPoint | type[Decoder]] = dict(BUILTIN_DECODERS)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in BUILTIN_DECODERS:
-            raise DecoderError(
-                f"the {ENTRY_POINT_GROUP!r} entry point {ep.name} = {ep.value} takes the name of "
-                f"a built-in decoder; register it under a name of its own and use that as the "
-                "controllers' type")
         found[ep.name] = ep
     return found
 

@@ -1,5 +1,6 @@
 """Decoder plugins: lookup by name, joint order, and the messages they publish (real DDS)."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +13,7 @@ from gr00t_system1.decoders import (
     JointTrajectoryDecoder, installed_decoders, load_decoder_class)
 
 ACTION_JOINTS = ["j0", "j1", "j2", "j3"]
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 def spec(type_, topic, joints, **params):
@@ -178,3 +180,7 @@ def test_a_plugin_cannot_take_a_builtin_name(monkeypatch):
                         lambda group=None: [clash] if group == "gr00t_system1.decoders" else [])
     with pytest.raises(DecoderError, match="their_pkg.decoders:Theirs.*built-in"):
         installed_decoders()
+    # `gr00t-bringup check` says so too, rather than passing what System 1 refuses.
+    from gr00t_policy.embodiment.check import check_main
+
+    assert check_main([str(REPO_CONFIG / "unitree_g1.yaml")]) == 1

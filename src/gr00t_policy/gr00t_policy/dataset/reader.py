@@ -90,7 +90,6 @@ class LeRobotDataset:
         self.stats: dict[str, Any] = self._files.episode_stats()
         self._check_ranges("state", STATE)
         self._check_ranges("action", ACTION)
-        self._check_cameras()
         relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
         if relative:
             raise DatasetError(
@@ -128,24 +127,22 @@ class LeRobotDataset:
         out["video"] = video
         return out
 
-    def _check_cameras(self) -> None:
-        """Each camera a colour video: cameras stored as images (PNG in the parquet files) and
-        depth maps (LeRobot's `is_depth_map`) would decode wrong or fail at the first episode."""
-        for cam in self.cameras:
-            key = self.video_key(cam)
-            feature = self.info["features"].get(key, {})
-            if feature.get("dtype") != "video":
-                raise DatasetError(
-                    f"{self.root}: camera {cam!r} ({key}) is stored as {feature.get('dtype')!r}, "
-                    "not 'video'; training decodes camera frames from the dataset's video files. "
-                    "Fix: re-encode the dataset with its images as videos (LeRobot: "
-                    "video=True)")
-            info = feature.get("info") or {}
-            if info.get("is_depth_map") or info.get("video.is_depth_map"):
-                raise DatasetError(
-                    f"{self.root}: camera {cam!r} ({key}) is a depth map; the backbone reads "
-                    "colour images. Fix: leave it out of the embodiment's cameras (or "
-                    "modality.json's video keys)")
+    def check_camera(self, camera: str) -> None:
+        """A camera that is read must be a colour video: one stored as images (PNG in the
+        parquet files) failed at its first episode with a missing-file error, and a depth map
+        (LeRobot's `is_depth_map`) decoded as grey. Cameras no one reads are not checked."""
+        key = self.video_key(camera)
+        feature = self.info["features"].get(key, {})
+        if feature.get("dtype") != "video":
+            raise DatasetError(
+                f"{self.root}: camera {camera!r} ({key}) is stored as {feature.get('dtype')!r}, "
+                "not 'video'; training decodes camera frames from the dataset's video files. "
+                "Fix: re-encode the dataset with its images as videos (LeRobot: video=True)")
+        info = feature.get("info") or {}
+        if info.get("is_depth_map") or info.get("video.is_depth_map"):
+            raise DatasetError(
+                f"{self.root}: camera {camera!r} ({key}) is a depth map; the backbone reads "
+                "colour images. Fix: leave it out of the embodiment's cameras")
 
     def _check_ranges(self, modality: str, feature: str) -> None:
         dim = int(self.info["features"][feature]["shape"][0])
@@ -254,6 +251,7 @@ class LeRobotDataset:
 
     def frames(self, index: int, camera: str) -> np.ndarray:
         """Decoded uint8 frames (T, H, W, 3) of one episode and camera."""
+        self.check_camera(camera)
         expected = int(self.episodes[index]["length"])
         path, start_s = self._files.video(index, self.video_key(camera))
         if start_s is None:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from gr00t_policy.embodiment.decoder_types import clash_message, plugin_clashes
 from gr00t_policy.embodiment.errors import EmbodimentConfigError
 from gr00t_policy.embodiment.load import find_embodiment, load_embodiment
 
@@ -42,6 +43,10 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     search_dirs = [Path(d) for d in (args.config_dir or ["config"])]
     failed = 0
+    clashes = plugin_clashes()
+    if clashes:  # an installation problem: System 1 would refuse every file
+        failed += 1
+        print(f"FAIL {clash_message(clashes)}", file=sys.stderr)
     for item in args.configs:
         try:
             path = find_embodiment(item, search_dirs)

@@ -17,6 +17,21 @@ BUILTIN_DECODER_TYPES = (FORWARD_COMMAND, JOINT_TRAJECTORY, JOINT_STATE)
 DECODER_ENTRY_POINT_GROUP = "gr00t_system1.decoders"
 
 
+def plugin_clashes() -> list[str]:
+    """Registered plugins that take a built-in decoder's name, as "name = module:Class": they
+    would silently change what every YAML using that type sends, so System 1 refuses to start
+    with one installed (and `gr00t-bringup check` says so)."""
+    return [f"{ep.name} = {ep.value}"
+            for ep in importlib.metadata.entry_points(group=DECODER_ENTRY_POINT_GROUP)
+            if ep.name in BUILTIN_DECODER_TYPES]
+
+
+def clash_message(clashes: list[str]) -> str:
+    return (f"the {DECODER_ENTRY_POINT_GROUP!r} entry point(s) {clashes} take the name of a "
+            "built-in decoder; register each under a name of its own and use that as the "
+            "controllers' type")
+
+
 def known_decoder_types() -> tuple[str, ...]:
     """Built-in decoder types plus the names registered under ``gr00t_system1.decoders``.
 

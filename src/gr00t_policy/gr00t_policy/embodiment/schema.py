@@ -110,7 +110,8 @@ class Joint(Section):
         "The joint's name, exactly as on /joint_states and in the robot model.",
         what="a joint name")
     position_limits: tuple[Number, Number] = yaml_key(
-        "Position limits `[min, max]` (rad or m; finite, min < max).", alias="position",
+        "Position limits `[min, max]` (rad or m; finite, min < max, within +-(2 pi + 0.1): "
+        "values beyond a turn are taken for degrees and refused).", alias="position",
         what=("the lower position limit", "the upper position limit"),
         example="`position: [min, max]`")
     velocity_limit: Positive = yaml_key(
@@ -171,7 +172,8 @@ class HeldJoint(Section):
         "must not be an action joint, and sits in a controller only if that controller has "
         "`holds: true`.", what="a joint name")
     position: Number = yaml_key(
-        "The position to hold it at (rad or m), inside its limits.", what="the held position")
+        "The position to hold it at (rad or m), inside its limits (and within +-(2 pi + 0.1), "
+        "as all positions).", what="the held position")
     position_limits: tuple[Number, Number] | None = yaml_key(
         "Position limits `[min, max]` (rad or m) System 1 checks measurements against; "
         "required unless the joint is also in a joint group, whose limits then apply.",
@@ -284,7 +286,8 @@ class ControllerSpec(Section):
     type: DecoderType = yaml_key(
         "The decoder plugin that builds this controller's messages.", what="decoder type",
         choices_doc=", ".join(f"`{t}`" for t in BUILTIN_DECODER_TYPES)
-        + f", or a name registered under the `{DECODER_ENTRY_POINT_GROUP}` entry-point group")
+        + f", or a name registered under the `{DECODER_ENTRY_POINT_GROUP}` entry-point group "
+          "(not a built-in's name)")
     topic: TopicName = yaml_key("The command topic; each controller has its own.",
                                 what="a ROS topic name")
     joints: tuple[Text, ...] = yaml_key(

@@ -94,11 +94,13 @@ MAX_IMPLAUSIBLE_SHARE = 0.1
 
 
 def check_plausible(ds: LeRobotDataset, emb: EmbodimentConfig, states: np.ndarray,
-                    actions: np.ndarray) -> None:
-    """States (N, S) and actions (N, A) against the embodiment's limits widened by
-    `plausibility.position_margin`: ValueError when more than MAX_IMPLAUSIBLE_SHARE of the
-    frames lie beyond (degrees or LeRobot's -100..100 read as radians, another robot's
-    joints), naming the joint, a value and the limits; a warning for a few."""
+                    actions: np.ndarray, episodes: Sequence[int], lengths: Sequence[int]) -> None:
+    """States (N, S) and actions (N, A) of `episodes` (their `lengths` rows each, in turn)
+    against the embodiment's limits widened by `plausibility.position_margin`: ValueError
+    when more than MAX_IMPLAUSIBLE_SHARE of the frames lie beyond (degrees or LeRobot's
+    -100..100 read as radians, another robot's joints), naming the episode, row, joint,
+    value and limits; a warning for a few."""
+    starts = np.cumsum([0, *lengths])  # (E + 1,)
     for what, joints, values in (("observation.state", emb.state_joints, states),
                                  ("action", emb.action_joints, actions)):
         check = PositionCheck.of(emb, joints)
@@ -106,10 +108,11 @@ def check_plausible(ds: LeRobotDataset, emb: EmbodimentConfig, states: np.ndarra
         if not bad.any():
             continue
         first = int(np.flatnonzero(bad)[0])
+        k = int(np.searchsorted(starts, first, side="right")) - 1  # its episode's position
         text = (f"dataset {ds.root}: {what} of {int(bad.sum())} of {len(bad)} frames lies "
                 f"beyond embodiment {emb.name!r}'s limits (+ plausibility.position_margin "
-                f"{emb.plausibility.position_margin:g}), e.g. frame {first}: "
-                f"{check.describe(values[first])}")
+                f"{emb.plausibility.position_margin:g}), e.g. episode {episodes[k]} row "
+                f"{first - starts[k]}: {check.describe(values[first])}")
         if bad.mean() > MAX_IMPLAUSIBLE_SHARE:
             raise ValueError(
                 f"{text}. Fix: the values must be in radians (or metres), as the YAML's limits; "
@@ -131,12 +134,14 @@ def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
     states, actions = [], []
     for d, chosen in [(ds, episodes), *others]:
         _check_layout(d, emb)
-        mine_s, mine_a = [], []
-        for i in (range(d.num_episodes) if chosen is None else chosen):
+        mine_s, mine_a, indices = [], [], list(range(d.num_episodes) if chosen is None else chosen)
+        for i in indices:
             ep = d.episode(i, load_video=False)
             mine_s.append(ep.states)
             mine_a.append(ep.actions)
-        check_plausible(d, emb, np.concatenate(mine_s), np.concatenate(mine_a))
+        if indices:
+            check_plausible(d, emb, np.concatenate(mine_s), np.concatenate(mine_a),
+                            indices, [len(s) for s in mine_s])
         states += mine_s
         actions += mine_a
     states, actions = np.concatenate(states), np.concatenate(actions)
