@@ -300,12 +300,12 @@ class System2Node(ManagedNode):
             self._stamps_off[topic] = self._stamps_off.get(topic, 0) + 1
             count = self._stamps_off[topic]
         if self._throttle.allow(("stamp", topic), now):
-            where = (f"{off:.3f} s behind (more than {CLOCK_OFF_S:g} s)" if off > 0 else
-                     f"{-off:.3f} s ahead of (more than {MAX_FUTURE_STAMP_S:g} s)")
+            where = f"{off:.3f} s behind" if off > 0 else f"{-off:.3f} s ahead of"
             self.get_logger().warning(
                 f"camera {topic}: header stamp {stamp_ns / 1e9:.3f} is {where} this node's "
-                f"clock ({count} such frames so far): System 1 refuses tokens stamped that far "
-                f"off. Fix: {CLOCK_FIX}")
+                f"clock (more than {CLOCK_OFF_S:g} s behind or {MAX_FUTURE_STAMP_S:g} s ahead; "
+                f"{count} such frames so far): System 1 refuses tokens stamped that far off. "
+                f"Fix: {CLOCK_FIX}")
 
     def _to_backbone_rgb(self, index: int, msg):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
