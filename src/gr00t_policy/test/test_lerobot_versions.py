@@ -78,7 +78,8 @@ def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
                      action_names=ARM + GRIP, camera="front")
     with pytest.raises(DatasetError, match=r"camera 'wrist'.*observation.images.front.*Fix"):
         LeRobotDataset(root, embodiment=embodiment(camera="wrist"))
-    with pytest.raises(DatasetError, match=r"names .* are not embodiment 'so100'.*joint_groups"):
+    with pytest.raises(DatasetError, match=r"names .* are not embodiment 'so100'.*joint_groups"
+                                           r".*info.json.*/joint_states"):
         LeRobotDataset(root, embodiment=embodiment(joints=["a", "b", "c", "d"]))
 
 

@@ -112,8 +112,11 @@ class LeRobotDataset:
             if names and len(names) == len(joints) and names != joints:
                 raise DatasetError(
                     f"{self.root}: {feature} names {names[:8]}... are not embodiment "
-                    f"{emb.name!r}'s {modality} joints {joints[:8]}...; list the dataset's "
-                    "joints, in its order, in the YAML's joint_groups")
+                    f"{emb.name!r}'s {modality} joints {joints[:8]}.... Fix: if the dataset "
+                    "holds other joints or another order, list them so in the YAML's "
+                    "joint_groups; if it names the robot's joints its own way (LeRobot's "
+                    "'<motor>.pos'), rename them in its meta/info.json features' names instead: "
+                    "the YAML's names must stay the ones on the robot's /joint_states")
         video = {}
         for cam in emb.cameras:
             key = VIDEO_PREFIX + cam.name
