@@ -111,15 +111,14 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
     (is_warning, line) for the log. Raises ControllerMismatch (see compare)."""
     running = {posixpath.join(ns, name) for name, ns in node.get_node_names_and_namespaces()}
     lines: list[tuple[bool, str]] = []
+    absent: list[str] = []
     for d in decoders:
         kind = d.type
         if kind not in CHECKED_TYPES:
             continue
         where = controller_node(d.topic)
         if where not in running:
-            lines.append((True, f"controller {d.name!r}: no node {where} in the graph (a "
-                                "simulator, a driver without ros2_control, or a controller "
-                                "not started yet); its joints are not checked"))
+            absent.append(where)
             continue
         params = read_parameters(where, CHECKED_TYPES[kind], timeout)
         if params is None:
@@ -130,4 +129,8 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
         lines += [(True, w) for w in warnings]
         if params.get(JOINTS) is not None and not warnings:
             lines.append((False, f"controller {d.name!r}: {where}'s joints match the YAML"))
+    if absent:
+        lines.append((True, f"no node {', '.join(absent)} in the graph (a simulator, a driver "
+                            "without ros2_control, or controllers not started yet): their "
+                            "joints are not checked against the YAML"))
     return lines

@@ -145,7 +145,7 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
             lines = check_controllers(probe.node, [fwd_ok, traj, sim])
             warnings = [line for warn, line in lines if warn]
             assert len(warnings) == 2 and "interpolate_from_desired_state: true" in warnings[0]
-            assert "no node /sim_arm" in warnings[1]  # said, not silently skipped
+            assert "no node /sim_arm in the graph" in warnings[1]  # said, not silently skipped
             assert any("waist_controller's joints match" in line for _, line in lines)
             short = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
                                                             "/upper_controller/joint_trajectory",
