@@ -127,11 +127,7 @@ class Joint(Section):
     @field_validator("position_limits")
     @classmethod
     def _min_below_max(cls, limits: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = limits
-        if lo >= hi:
-            raise rule_error(f"position limits [{lo}, {hi}] have min >= max",
-                             "write them as [min, max] with min < max (swap them if reversed)")
-        return _in_radians(limits, "position limits")
+        return _position_limits(limits)
 
 
 class JointGroup(Section):
@@ -192,15 +188,21 @@ class HeldJoint(Section):
     @field_validator("position_limits")
     @classmethod
     def _min_below_max(cls, limits: tuple[float, float] | None) -> tuple[float, float] | None:
-        if limits is not None and limits[0] >= limits[1]:
-            raise rule_error(f"position limits [{limits[0]}, {limits[1]}] have min >= max",
-                             "write them as [min, max] with min < max (swap them if reversed)")
-        return limits if limits is None else _in_radians(limits, "position limits")
+        return limits if limits is None else _position_limits(limits)
 
     @field_validator("position")
     @classmethod
     def _held_in_radians(cls, position: float) -> float:
         return _in_radians((position,), "held position")[0]
+
+
+def _position_limits(limits: tuple[float, float]) -> tuple[float, float]:
+    """A joint's or held joint's `[min, max]`: min < max, and in radians (or metres)."""
+    lo, hi = limits
+    if lo >= hi:
+        raise rule_error(f"position limits [{lo}, {hi}] have min >= max",
+                         "write them as [min, max] with min < max (swap them if reversed)")
+    return _in_radians(limits, "position limits")
 
 
 def _in_radians(values: tuple[float, ...], what: str) -> tuple[float, ...]:
