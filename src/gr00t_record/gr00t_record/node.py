@@ -102,7 +102,6 @@ class RecorderNode(Node):
             instruction=self.instruction_topic, action_topic=p["action_topic"],
             extra=p["extra_topics"])
         self.types: dict[str, str] = {}  # subscribed topic -> type
-        self.classes: dict[str, type] = {}  # subscribed topic -> message class
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
         self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
         self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
@@ -157,7 +156,6 @@ class RecorderNode(Node):
                 lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
                 raw=True)
             self.types[topic] = msgtype
-            self.classes[topic] = msgclass
             self.get_logger().info(f"subscribed to {topic} ({msgtype})")
             if self.writer is not None:
                 self._add_topic(topic)
@@ -192,7 +190,7 @@ class RecorderNode(Node):
         refuse is recorded all the same (the bag is the raw record) and named at once."""
         self.frames_checked.add(topic)
         try:
-            check_frames([deserialize_message(data, self.classes[topic])], topic)
+            check_frames([deserialize_message(data, _message_class(self.types[topic]))], topic)
         except BagError as exc:
             problem = f"{exc} (gr00t-dataset from-bag will refuse this camera)"
         except Exception as exc:  # noqa: BLE001 - a frame no reader decodes is the same news
