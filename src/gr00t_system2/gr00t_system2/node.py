@@ -185,7 +185,7 @@ class System2Node(ManagedNode):
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
         self._stamps_off: dict[str, int] = {}  # topic -> frames stamped off the clock (runtime.stamps)
-        self._stamp_off_now: dict[str, bool] = {}  # topic -> its newest frame was
+        self._stamp_off_now: set[str] = set()  # cameras whose newest frame is (WARN)
         self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
         self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
@@ -283,10 +283,12 @@ class System2Node(ManagedNode):
             return
         stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
         off = clock_offset_s(stamp_ns, self.get_clock().now().nanoseconds)
-        with self._stats_lock:
-            self._stamp_off_now[topic] = off is not None  # the WARN clears with a good frame
         if off is not None:
             self._stamp_off(topic, stamp_ns, off, received)
+        elif topic in self._stamp_off_now:  # the WARN clears with a good frame (only the
+            # camera callbacks, one at a time, change the set: reading it here needs no lock)
+            with self._stats_lock:
+                self._stamp_off_now.discard(topic)
         self.frames.offer(index, msg, stamp_ns, msg.header.frame_id, received)
         converter = self._converter
         if converter is not None:  # inactive: frames are kept, converted once active
@@ -298,6 +300,7 @@ class System2Node(ManagedNode):
         tokens carry only the oldest frame's stamp."""
         with self._stats_lock:
             self._stamps_off[topic] = self._stamps_off.get(topic, 0) + 1
+            self._stamp_off_now.add(topic)
             count = self._stamps_off[topic]
         if self._throttle.allow(("stamp", topic), now):
             where = f"{off:.3f} s behind" if off > 0 else f"{-off:.3f} s ahead of"
@@ -483,7 +486,7 @@ class System2Node(ManagedNode):
         with self._stats_lock:
             rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
             stamps_off = dict(self._stamps_off)
-            stamp_off_now = {t for t, off in self._stamp_off_now.items() if off}
+            stamp_off_now = set(self._stamp_off_now)
             sizes, size_changes = dict(self._sizes), dict(self._size_changes)
         counts = self.frames.counts()
         level, message, values = summarize(System2Health(
