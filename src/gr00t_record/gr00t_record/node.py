@@ -16,9 +16,9 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
 Between episodes nothing is written. Each camera's first frame in an episode is read with
 the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
-of episodes is not found unreadable at conversion. A bag is written through to the OS message by message
-(gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag that reads up to
-its last complete message; SIGINT / SIGTERM close the open bag properly.
+of episodes is not found unreadable at conversion. A bag is written through to the OS
+message by message (gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag
+that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly.
 """
 
 from __future__ import annotations

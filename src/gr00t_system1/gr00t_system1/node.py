@@ -4,9 +4,9 @@ Wiring only; the decisions live in ROS-free modules (joint_mapping, tokens, plan
 safety, chunk, execution, rtc). A managed (lifecycle) node (gr00t_common.lifecycle):
 
 - configure: parameters, the embodiment, the checkpoint (PolicyBundle), the decoders (checked
-  against the running ros2_control controllers' joints: controller_check), the runner and one warm-up inference; the subscriptions, the enable service and the
-  (lifecycle) publishers. A failure is logged with its reason and the node stays
-  unconfigured.
+  against the running ros2_control controllers' joints: controller_check), the runner and
+  one warm-up inference; the subscriptions, the enable service and the (lifecycle)
+  publishers. A failure is logged with its reason and the node stays unconfigured.
 - activate: a fresh control loop, the inference thread and the control and diagnostics
   timers; chunks and diagnostics are published. Commands follow `/gr00t/enable`.
 - deactivate: commands brake a moving arm to rest within the acceleration limits (label
