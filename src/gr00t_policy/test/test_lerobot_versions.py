@@ -81,6 +81,14 @@ def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
     with pytest.raises(DatasetError, match=r"names .* are not embodiment 'so100'.*joint_groups"
                                            r".*info.json.*/joint_states"):
         LeRobotDataset(root, embodiment=embodiment(joints=["a", "b", "c", "d"]))
+    # Names grouped under several keys are checked too, in their order.
+    import json
+
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"]["observation.state"]["names"] = {"arm": ARM[::-1], "gripper": GRIP}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match=r"names \['wrist', 'elbow', 'shoulder', 'gripper'\]"):
+        LeRobotDataset(root, embodiment=embodiment())
 
 
 def _rewrite_column(root, episode, name, values):
@@ -89,7 +97,10 @@ def _rewrite_column(root, episode, name, values):
 
     path = root / f"data/chunk-000/episode_{episode:06d}.parquet"
     table = pq.read_table(path)
-    table = table.set_column(table.column_names.index(name), name, pa.array(values))
+    if name in table.column_names:
+        table = table.set_column(table.column_names.index(name), name, pa.array(values))
+    else:
+        table = table.append_column(name, pa.array(values))
     pq.write_table(table, path)
 
 
@@ -105,7 +116,8 @@ def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
     # An episode whose task changes half way: it was trained on the first task throughout.
     root = fresh("tasks")
     _rewrite_column(root, 0, "task_index", [0] * 4 + [1] * 4)
-    with pytest.raises(DatasetError, match=r"changes task at row 4.*'open the drawer'.*split"):
+    with pytest.raises(DatasetError,
+                       match=r"changes task \(task_index\) at row 4.*'open the drawer'.*split"):
         LeRobotDataset(root, embodiment=emb).episode(0, load_video=False)
     # A dropped frame: rows are taken as evenly spaced.
     root = fresh("gap")
@@ -133,6 +145,35 @@ def test_what_would_train_on_wrong_data_is_refused_naming_it(tmp_path):
         "video": {"front": {"original_key": "observation.images.front"}}}))
     with pytest.raises(DatasetError, match=r"\['arm'\] are relative"):
         LeRobotDataset(root)
+
+
+def test_gr00t_datasets_take_the_instruction_from_their_annotation_column(tmp_path):
+    """GR00T's modality.json lists annotation.human.action.task_description: the instruction
+    is the task that column indexes (task_index may be 0 throughout), as GR00T reads it."""
+    import json
+
+    root = write_v21(tmp_path / "gr00t", episodes(2), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    modality = {"state": {"arm": {"start": 0, "end": 3}, "gripper": {"start": 3, "end": 4}},
+                "action": {"arm": {"start": 0, "end": 3}, "gripper": {"start": 3, "end": 4}},
+                "video": {"front": {"original_key": "observation.images.front"}},
+                "annotation": {"human.action.task_description": {}}}
+    (root / "meta/modality.json").write_text(json.dumps(modality))
+    with pytest.raises(DatasetError, match=r"no 'annotation.human.action.task_description' "
+                                           r"column.*drop that entry"):
+        LeRobotDataset(root).episode(0, load_video=False)
+    _rewrite_column(root, 0, "annotation.human.action.task_description", [1] * 8)
+    assert LeRobotDataset(root).episode(0, load_video=False).task == TASKS[1]  # not task_index 0
+    _rewrite_column(root, 0, "annotation.human.action.task_description", [1] * 4 + [0] * 4)
+    with pytest.raises(DatasetError, match=r"changes task \(annotation.human.action.task_"
+                                           r"description\) at row 4"):
+        LeRobotDataset(root).episode(0, load_video=False)
+    del modality["annotation"]  # without the entry: task_index, as LeRobot reads it
+    (root / "meta/modality.json").write_text(json.dumps(modality))
+    assert LeRobotDataset(root).episode(0, load_video=False).task == TASKS[0]
+    _rewrite_column(root, 0, "task_index", [7] * 8)
+    with pytest.raises(DatasetError, match=r"task_index is 7, which is not a task index"):
+        LeRobotDataset(root).episode(0, load_video=False)
 
 
 def test_a_rate_that_does_not_match_says_the_action_dt_to_write(tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gr00t_policy.dataset.layout import ACTION, STATE, VIDEO_PREFIX, DatasetError
+from gr00t_policy.dataset.layout import ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError
 from gr00t_policy.dataset.video import read_video
 
 # A row further than this (in frames) from where its index puts it on the fps grid is a
@@ -26,7 +26,7 @@ class Episode:
         states: np.float32 (T, S).
         actions: np.float32 (T, A).
         timestamps: np.float32 (T,) seconds.
-        task_index: index into tasks.jsonl.
+        task_index: index into tasks.jsonl (from the dataset's `task_column`).
         task: the instruction text.
         frames: camera name -> np.uint8 (T, H, W, 3) (empty if videos were not loaded).
     """
@@ -51,6 +51,11 @@ class LeRobotDataset:
     datasets written by other tools have none, and then ``embodiment`` (an
     EmbodimentConfig) supplies them: its state and action keys tile ``observation.state`` and
     ``action`` in YAML order, and camera ``name`` is video feature ``observation.images.<name>``.
+
+    An episode's instruction is the task its ``task_column`` indexes: GR00T's language column
+    ``annotation.human.action.task_description`` where modality.json lists it under
+    "annotation" (GR00T's loader reads the instruction there, and a dataset may keep
+    ``task_index`` at 0 for every episode), else ``task_index`` (LeRobot's).
     """
 
     def __init__(self, root: str | Path, *, embodiment: Any = None) -> None:
@@ -87,6 +92,10 @@ class LeRobotDataset:
                 "key layout")
         self.episodes = self._files.episodes
         self.tasks: dict[int, str] = self._files.tasks
+        annotations = self.modality.get("annotation") or {}
+        self.task_column = (TASK_ANNOTATION
+                            if TASK_ANNOTATION.removeprefix("annotation.") in annotations
+                            else "task_index")
         self.stats: dict[str, Any] = self._files.episode_stats()
         self._check_ranges("state", STATE)
         self._check_ranges("action", ACTION)
@@ -222,13 +231,25 @@ class LeRobotDataset:
         actions = np.asarray(table.column(ACTION).combine_chunks().flatten(), dtype=np.float32)
         states = states.reshape(length, -1)  # (T, S)
         actions = actions.reshape(length, -1)  # (T, A)
-        task_rows = np.asarray(table.column("task_index"), dtype=np.int64).reshape(-1)  # (T,)
+        column = self.task_column
+        if column not in table.column_names:
+            raise DatasetError(
+                f"{path}: no {column!r} column, which meta/modality.json names as the "
+                "instruction (\"annotation\": {\"human.action.task_description\"}). Fix: add "
+                "the column (each row's index into the tasks), or drop that entry to read "
+                "task_index")
+        task_rows = np.asarray(table.column(column), dtype=np.int64).reshape(-1)  # (T,)
         task_index = int(task_rows[0])
+        if task_index not in self.tasks:
+            raise DatasetError(
+                f"{path}: episode {index}'s {column} is {task_index}, which is not a task "
+                f"index of the dataset's tasks ({sorted(self.tasks)[:8]}). Fix: add the task "
+                "to meta/tasks, or correct the column")
         changes = np.flatnonzero(task_rows != task_index)
         if changes.size:
             row = int(changes[0])
             raise DatasetError(
-                f"{path}: episode {index} changes task at row {row}, from {task_index} "
+                f"{path}: episode {index} changes task ({column}) at row {row}, from {task_index} "
                 f"({self.tasks.get(task_index)!r}) to {int(task_rows[row])} "
                 f"({self.tasks.get(int(task_rows[row]))!r}); training reads one instruction per "
                 "episode. Fix: split the episode where its task changes")
@@ -268,7 +289,12 @@ class LeRobotDataset:
 
 
 def _names(names: Any) -> list[str]:
-    """A feature's joint names: a list, or LeRobot's older {"motors": [...]} form."""
-    if isinstance(names, dict) and len(names) == 1:
-        names = next(iter(names.values()))
+    """A feature's joint names: a list, or LeRobot's older {"motors": [...]} form (several
+    such lists, {"arm": [...], "gripper": [...]}, are taken in their order); [] for anything
+    else."""
+    if isinstance(names, dict):
+        groups = list(names.values())
+        if not (groups and all(isinstance(g, list) for g in groups)):
+            return []
+        names = [n for g in groups for n in g]
     return [str(n) for n in names] if isinstance(names, list) else []
