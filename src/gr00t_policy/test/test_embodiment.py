@@ -394,6 +394,11 @@ def test_find_embodiment_by_name_and_path(tmp_path):
     assert "fourier_gr1" in msg and "unitree_g1" in msg
     with pytest.raises(EmbodimentConfigError, match="no such embodiment file"):
         find_embodiment(str(tmp_path / "nope.yaml"), [CONFIG_DIR])
+    # A bare file name not found in the working directory is searched for like a name.
+    found = find_embodiment("unitree_g1.yaml", [tmp_path, CONFIG_DIR])
+    assert found == CONFIG_DIR / "unitree_g1.yaml"
+    with pytest.raises(EmbodimentConfigError, match="no such embodiment file"):
+        find_embodiment("unitree_g2.yaml", [CONFIG_DIR])
 
 
 def test_check_against_checkpoint():

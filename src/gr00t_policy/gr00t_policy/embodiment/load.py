@@ -63,17 +63,22 @@ def load_embodiment(path: str | Path) -> EmbodimentConfig:
 
 
 def find_embodiment(name_or_path: str | Path, search_dirs: Sequence[str | Path]) -> Path:
-    """Resolve an embodiment file: an existing path, or a bare name ``<dir>/<name>.yaml``.
+    """Resolve an embodiment file: an existing path, or a bare name ``<dir>/<name>.yaml``
+    (a bare file name, ``unitree_g1.yaml``, not found here is searched for there too).
 
     Raises EmbodimentConfigError listing the known names (and the closest one) when nothing
     matches.
     """
     text = str(name_or_path)
     p = Path(text).expanduser()
-    looks_like_path = p.suffix in (".yaml", ".yml") or "/" in text or "\\" in text
+    has_dir = "/" in text or "\\" in text
     if p.is_file():
         return p
-    if looks_like_path:
+    if p.suffix in (".yaml", ".yml") and not has_dir:
+        for d in search_dirs:
+            if (Path(d) / text).is_file():
+                return Path(d) / text
+    if has_dir or p.suffix in (".yaml", ".yml"):
         raise EmbodimentConfigError(text, [ConfigIssue(
             "", "no such embodiment file", "check the path, or pass a bare name such as "
             "`unitree_g1` to search the config directories")])
