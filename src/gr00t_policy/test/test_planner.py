@@ -246,3 +246,40 @@ def test_rtc_planner_on_a_real_runner_keeps_to_what_the_loop_commands(planner):
     near = np.abs(second.chunk.rows[2:5] - executed[2:5]).mean()
     far = np.abs(other.chunk.rows[2:5] - executed[2:5]).mean()
     assert near < 0.5 * far, (near, far)
+
+
+def test_rtc_forward_state_is_what_the_head_plans_from_and_anchors_the_chunk(planner):
+    """With RtcSampling's forward_state the Planner normalizes the forwarded state for the
+    head, stamps the chunk at its anchor and keeps the loop's switch time."""
+    from gr00t_policy.runtime.execution import RtcExecutor
+    from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
+
+    seen = []
+
+    class Spy:  # the real runner, recording the normalized state each sample gets
+        def __getattr__(self, name):
+            return getattr(planner.runner, name)
+
+        def sample(self, state, noise):
+            seen.append(state.copy())
+            return planner.runner.sample(state, noise)
+
+    link = RtcLink()
+    loop = RtcExecutor(link)
+    rtc = Planner(Spy(), planner.processor, action_dt=0.05, seed=0,
+                  sampling=RtcSampling(link, planner.processor, method="blend",
+                                       forward_state=True, state_index=np.arange(31)))
+    state, tokens = samples(seq=1, stamp=50.0)
+    rtc.set_tokens(tokens)
+    loop.reset(state.action_positions)
+    loop.push(rtc.plan(state, latency_s=0.16), 50.01)
+    later = StateSample(state.state + 0.01, state.action_positions + 0.01, 50.1,
+                        time.monotonic(), 2)
+    plan = rtc.plan(later, latency_s=0.16)  # d = 4: the head's row 0 three rows on
+    moved = loop.command(50.25) - loop.command(50.1)  # (31,) the loop, meanwhile
+    assert np.abs(moved).max() > 1e-3  # the first plan (from 50.2) moves the arms
+    assert plan.chunk.stamp == pytest.approx(50.25)
+    assert plan.frozen_until == pytest.approx(50.3)  # later.stamp + 4 rows, as without it
+    assert np.allclose(plan.chunk.start, later.action_positions + moved)
+    assert np.allclose(seen[-1], planner.processor.state(later.state + moved), atol=1e-6)
+    assert np.allclose(plan.chunk.rows[0], loop.command(50.25))  # its frozen row

@@ -240,3 +240,42 @@ def test_rtc_blend_method_mixes_a_plain_sample_with_the_target_by_the_soft_mask(
     assert 0.0 < w[3, 0] < 1.0  # an overlap row is mixed
     assert np.allclose(rows[:, :A], w * target + (1.0 - w) * 3.0)
     assert np.allclose(rows[:, A:], 3.0)  # padding columns: the sample's
+
+
+def test_forward_state_plans_from_the_state_predicted_at_the_last_frozen_row() -> None:
+    """forward_state: the head's row 0 is the plan's last frozen row (d - 1 rows after the
+    stamp) and the state it plans from is the measurement moved by what the loop commands
+    until then; the loop switches at the same time as without it."""
+    link = RtcLink()
+    loop = RtcExecutor(link)
+    # Action joint 0 is state index 2, action joint 1 is state index 0; state index 1 is
+    # not an action joint.
+    sampling = RtcSampling(link, FakeProcessor(), method="blend", forward_state=True,
+                           state_index=[2, 0])
+    state = StateSample(np.array([10.0, 20.0, 30.0]), np.array([30.0, 10.0]), 1.0, 0.0, 1)
+
+    def anchor(latency_s, s=state):
+        return sampling.anchor(s, latency_s=latency_s, action_dt=DT, horizon=H)
+
+    assert anchor(0.16).stamp == 1.0  # nothing commanded yet: the measurement
+    loop.push(as_plan(chunk(0.95, 0.0, slope=2.0), 0.95), 0.95)  # 2 (t - 0.95), both joints
+    fwd = anchor(0.16)  # d = 4: row 0 of the new chunk at 1.0 + 3 dt
+    assert fwd.stamp == pytest.approx(1.0 + 3 * DT)
+    moved = 2.0 * 3 * DT
+    assert np.allclose(fwd.state, [10.0 + moved, 20.0, 30.0 + moved])
+    assert np.allclose(fwd.action_positions, [30.0 + moved, 10.0 + moved])
+    assert state.state.tolist() == [10.0, 20.0, 30.0]  # the sample is not changed
+    assert anchor(0.04).stamp == 1.0  # d = 1: row 0 is the stamp, nothing to forward
+    plain = RtcSampling(link, FakeProcessor(), method="blend", state_index=[2, 0])
+    assert plain.anchor(state, latency_s=0.16, action_dt=DT, horizon=H).stamp == 1.0
+    with pytest.raises(ValueError, match="state_index"):
+        RtcSampling(link, FakeProcessor(), forward_state=True)
+    # The published chunk: row 0 at the anchor, frozen there (d = 1 for what latency is
+    # left), the loop switching at the anchor + 1 row = 1.0 + 4 dt, as without forwarding.
+    runner = FakeRunner()
+    rows = sampling.sample(runner, np.zeros(3, np.float32), np.full((H, A_MAX), 8.0, np.float32),
+                           stamp=fwd.stamp, action_dt=DT, latency_s=0.16 - 3 * DT)
+    new, until = sampling.finish(Chunk(fwd.stamp, DT, fwd.action_positions,
+                                       rows[:, :A].astype(np.float64), seq=2))
+    assert until == pytest.approx(1.0 + 4 * DT)
+    assert np.allclose(new.rows[0], loop.command(fwd.stamp))
