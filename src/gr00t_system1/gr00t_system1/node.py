@@ -253,11 +253,7 @@ class System1Node(ManagedNode):
         rtc = s.chunk_mode == "rtc"
         prefix_rows = bundle.config.action_head.prefix_rows
         sampling = (RtcSampling(RtcLink(), bundle.processor, s.rtc_guidance_clip,
-                                method=s.rtc_method, prefix_rows=prefix_rows,
-                                forward_state=s.rtc_forward_state,
-                                state_index=[emb.state_joints.index(j) if j in emb.state_joints
-                                             else -1 for j in emb.action_joints])
-                    if rtc else None)
+                                method=s.rtc_method, prefix_rows=prefix_rows) if rtc else None)
         runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps, device=s.device,
                                       cache_dir=s.cache_dir or None, num_threads=s.ort_threads,
                                       guidance=rtc and s.rtc_method == "guidance",
@@ -411,7 +407,7 @@ class System1Node(ManagedNode):
         if not self.context.ok():
             return  # shutting down: the inference thread is about to be stopped
         msg = ActionChunk()
-        msg.header.stamp = seconds_to_stamp(plan.chunk.stamp)
+        msg.header.stamp = seconds_to_stamp(plan.state.stamp)
         msg.joint_names = list(self.action_joints)
         msg.horizon = plan.chunk.horizon
         msg.action_dt = plan.chunk.action_dt

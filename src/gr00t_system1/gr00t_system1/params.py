@@ -90,10 +90,6 @@ SPECS = (
          "configure refuses others) or blend (an experiment: a plain sample, then mixed with "
          "those rows and the previous chunk by the soft mask's weights; any checkpoint).",
          choices=RTC_METHODS),
-    Spec("rtc_forward_state", "bool", False,
-         "chunk_mode rtc: plan each chunk from the state predicted at its last frozen row "
-         "(the measured state moved by what the loop commands until then, which those rows "
-         "execute whatever the plan says) instead of the state measured before them."),
     Spec("inference_delay_ms", "double", 0.0,
          "Milliseconds every plan is held back after sampling, before the control loop gets "
          "it: makes a small action head behave like a slow one (a GR00T N1-size head on an "
@@ -148,7 +144,6 @@ class Settings:
     ensemble_decay_per_s: float
     rtc_guidance_clip: float
     rtc_method: str
-    rtc_forward_state: bool
     inference_delay_ms: float
     replan_period_ms: float
     start_enabled: bool | None

@@ -86,33 +86,11 @@ class TokenSample:
 
 
 @dataclass(frozen=True)
-class Anchor:
-    """Where a chunk starts: row 0's time and the state the head plans it from.
-
-    Attributes:
-        state: np.float64 (S,) positions in the embodiment's state-vector order.
-        action_positions: np.float64 (A,) positions of the action joints (the chunk's
-            `start`).
-        stamp: row 0's time, node-clock seconds.
-    """
-
-    state: np.ndarray
-    action_positions: np.ndarray
-    stamp: float
-
-    @classmethod
-    def measured(cls, state: StateSample) -> "Anchor":
-        """The measured state, at its own stamp."""
-        return cls(state.state, state.action_positions, state.stamp)
-
-
-@dataclass(frozen=True)
 class Plan:
     """A chunk and where it came from.
 
     Attributes:
-        chunk: the unnormalized chunk, anchored at `state.stamp` (with `RtcSampling`'s
-            forward_state, later: at its last frozen row, `Anchor`).
+        chunk: the unnormalized chunk, anchored at `state.stamp`.
         state: the state it was planned from.
         instruction_id: of the tokens it was conditioned on.
         latency_s: wall time of the runner's `sample` call (plus any delay the worker adds,
@@ -138,11 +116,6 @@ class FreshSampling:
     """Every chunk from fresh noise alone, independent of the chunks before it."""
 
     name = "fresh"
-
-    def anchor(self, state: StateSample, *, latency_s: float, action_dt: float, horizon: int,
-               instruction_id: int = 0) -> Anchor:
-        """The measured state at its stamp."""
-        return Anchor.measured(state)
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
                action_dt: float, latency_s: float, instruction_id: int = 0) -> np.ndarray:
@@ -221,17 +194,13 @@ class Planner:
         """One chunk from `state` with the tokens in force. `latency_s`: how long after
         `state.stamp` the plan is expected to reach the control loop (what the worker
         measured; real-time chunking freezes the rows before then)."""
-        anchor = self.sampling.anchor(state, latency_s=latency_s, action_dt=self.action_dt,
-                                      horizon=self.runner.horizon,
-                                      instruction_id=self.instruction_id)
-        latency_left = max(0.0, latency_s - (anchor.stamp - state.stamp))
-        self.processor.state(anchor.state, out=self._state)  # (S_max,)
+        self.processor.state(state.state, out=self._state)  # (S_max,)
         noise = self._rng.standard_normal(
             (self.runner.horizon, self.runner.max_action_dim), dtype=np.float32)  # (H, A_max)
         noise *= np.float32(self.noise_scale)  # exact for 1
         t0 = time.monotonic()
-        actions = self.sampling.sample(self.runner, self._state, noise, stamp=anchor.stamp,
-                                       action_dt=self.action_dt, latency_s=latency_left,
+        actions = self.sampling.sample(self.runner, self._state, noise, stamp=state.stamp,
+                                       action_dt=self.action_dt, latency_s=latency_s,
                                        instruction_id=self.instruction_id)  # (H, A_max)
         latency = time.monotonic() - t0
         rows = self.processor.unpad_actions(actions)  # (H, A)
@@ -245,7 +214,7 @@ class Planner:
                 f"{float(np.max(np.abs(state.state))):.3g}; check /joint_states for implausible "
                 "positions (the loop holds until a plan is finite again)")
         self._seq += 1
-        chunk = Chunk(stamp=anchor.stamp, action_dt=self.action_dt,
-                      start=anchor.action_positions, rows=rows, seq=self._seq)
+        chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
+                      start=state.action_positions, rows=rows, seq=self._seq)
         chunk, frozen_until = self.sampling.finish(chunk)
         return Plan(chunk, state, self.instruction_id, latency, time.monotonic(), frozen_until)

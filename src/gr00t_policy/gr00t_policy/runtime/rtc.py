@@ -180,18 +180,12 @@ class RtcSampling:
         prefix_rows: prefix method: the most rows given to the head (the checkpoint's
             `ActionHeadConfig.prefix_rows`, >= 1); frozen rows beyond them still execute
             from the previous chunks.
-        forward_state: plan each chunk from the state predicted at its last frozen row
-            instead of the measured one (module docstring, "Forwarded state"); needs
-            `state_index`.
-        state_index: (A,) each action joint's index in the state vector, -1 for one the
-            state lacks (its measured value is left as is).
     """
 
     name = "rtc"
 
     def __init__(self, link: RtcLink, processor: Any, beta: float = DEFAULT_GUIDANCE_CLIP,
-                 method: str = "guidance", prefix_rows: int = 0, forward_state: bool = False,
-                 state_index: Any = None) -> None:
+                 method: str = "guidance", prefix_rows: int = 0) -> None:
         if not (math.isfinite(beta) and beta >= 0.0):
             raise ValueError(f"rtc guidance clip beta must be finite and >= 0, got {beta}")
         if method not in RTC_METHODS:
@@ -202,12 +196,6 @@ class RtcSampling:
                 "(config.json action_head.prefix_rows >= 1, got {}); fine-tune it with "
                 "gr00t-train --init-from CHECKPOINT --prefix-prob 0.5, or use rtc method "
                 "guidance".format(prefix_rows))
-        if forward_state and state_index is None:
-            raise ValueError("forward_state needs state_index (each action joint's index in "
-                             "the state vector, -1 where the state lacks it)")
-        self.forward_state = bool(forward_state)
-        self.state_index = (None if state_index is None
-                            else np.asarray(state_index, dtype=np.int64).reshape(-1))
         self.link = link
         self.processor = processor
         self.beta = float(beta)
@@ -233,28 +221,6 @@ class RtcSampling:
             if seq > ex.seq and resets == ex.resets and instruction == instruction_id:
                 chain = chain.then(chunk, switch, now)
         return chain
-
-    def anchor(self, state: Any, *, latency_s: float, action_dt: float, horizon: int,
-               instruction_id: int = 0) -> Any:
-        """Where the next chunk starts (a `runtime.planner.Anchor`): the measured state, or
-        with forward_state the state predicted at the plan's last frozen row, d - 1 rows
-        after the measurement, as the measurement moved by what the loop will command
-        meanwhile (those rows execute whatever the plan says)."""
-        from gr00t_policy.runtime.planner import Anchor
-
-        measured = Anchor.measured(state)
-        d = frozen_rows(latency_s, action_dt, horizon)
-        if not self.forward_state or d <= 1:
-            return measured
-        chain = self._predicted(self.link.executed, self._mine, state.stamp, instruction_id)
-        if chain is None:
-            return measured
-        stamp = state.stamp + (d - 1) * action_dt
-        moved = chain.at(stamp) - chain.at(state.stamp)  # (A,)
-        forwarded = np.array(state.state, dtype=np.float64)  # (S,)
-        known = self.state_index >= 0  # (A,)
-        forwarded[self.state_index[known]] += moved[known]
-        return Anchor(forwarded, state.action_positions + moved, stamp)
 
     def sample(self, runner: Any, state: np.ndarray, noise: np.ndarray, *, stamp: float,
                action_dt: float, latency_s: float, instruction_id: int = 0) -> np.ndarray:
