@@ -10,9 +10,15 @@
 A state (action) vector is its keys' segments concatenated in the order given. Modes:
 
 - ``min_max``: [min, max] -> [-1, 1]; dimensions with max == min map to 0.
-- ``q99``: [q01, q99] -> [-1, 1], then clipped to [-1, 1]; constant dimensions map to 0.
-- ``mean_std``: (x - mean) / max(std, STD_FLOOR).
+- ``q99``: [q01, q99] -> [-1, 1], then clipped to [-1, 1]; where q01 == q99 the value itself
+  is kept (then clipped).
+- ``mean_std``: (x - mean) / std; where std == 0 the value itself is kept.
 - ``binary``: x > 0.5 -> 1 else 0 (both directions; unnormalize thresholds at 0.5).
+
+The constant-dimension cases are Isaac-GR00T's (``gr00t/data/transform/state_action.py``,
+``Normalizer``), so an official checkpoint sees what it was trained on: a joint that never
+moved in the demonstrations is not divided by ~0. Unnormalizing maps such a dimension back
+to its constant (min, q01 or mean).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import numpy as np
 
 MODES = ("min_max", "q99", "mean_std", "binary")
 STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
-STD_FLOOR = 1e-6
 # A range narrower than this is "constant": it normalizes to 0 instead of dividing by ~0.
 RANGE_EPS = 1e-8
 
@@ -43,7 +48,7 @@ class _Segment:
     start: int
     stop: int
     low: np.ndarray  # (d,) min / q01 / mean
-    high: np.ndarray  # (d,) max / q99 / std (floored)
+    high: np.ndarray  # (d,) max / q99 / std
 
 
 def _check_mode(mode: str, where: str) -> None:
@@ -84,7 +89,7 @@ def _segments(
         elif mode == "q99":
             low, high = dims["q01"], dims["q99"]
         elif mode == "mean_std":
-            low, high = dims["mean"], np.maximum(dims["std"], STD_FLOOR)
+            low, high = dims["mean"], dims["std"]
         else:
             low, high = np.zeros(d), np.ones(d)
         segments.append(_Segment(key, mode, start, start + d, low, high))
@@ -108,11 +113,13 @@ def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, what: str) -> 
             span = s.high - s.low
             const = span < RANGE_EPS
             y = 2.0 * (v - s.low) / np.where(const, 1.0, span) - 1.0
-            y = np.where(const, 0.0, y)
             if s.mode == "q99":
-                y = np.clip(y, -1.0, 1.0)
+                y = np.clip(np.where(const, v, y), -1.0, 1.0)
+            else:
+                y = np.where(const, 0.0, y)
         elif s.mode == "mean_std":
-            y = (v - s.low) / s.high
+            const = s.high == 0.0
+            y = np.where(const, v, (v - s.low) / np.where(const, 1.0, s.high))
         else:
             y = (v > 0.5).astype(np.float64)
         out[..., s.start:s.stop] = y

@@ -75,13 +75,19 @@ def test_q99_clips_and_inverts_inside_range():
     assert np.abs(y).max() <= 1.0
 
 
-def test_mean_std_floor():
-    stats = {"j": {"mean": [1.0, 2.0], "std": [0.0, 2.0]}}
+def test_constant_dimensions_are_normalized_as_isaac_gr00t_does():
+    # Isaac-GR00T keeps the value itself where std == 0 (mean_std) or q01 == q99 (q99, then
+    # clipped): a joint that never moved in the demonstrations and reads 1 mrad off is not
+    # divided by ~0 (it was 1000 with a 1e-6 floor).
+    stats = {"j": {"mean": [1.0, 2.0], "std": [0.0, 2.0], "q01": [0.3, 0.0], "q99": [0.3, 4.0]}}
     meta = {"r": metadata_entry("r", stats, stats)}
-    norm = Normalizer.from_metadata(meta, "r", [("j", "mean_std")], [("j", "mean_std")])
-    y = norm.normalize_state(np.array([1.5, 4.0]))
-    np.testing.assert_allclose(y, [0.5 / 1e-6, 1.0])
-    np.testing.assert_allclose(norm.unnormalize_state(y), [1.5, 4.0])
+    norm = Normalizer.from_metadata(meta, "r", [("j", "mean_std")], [("j", "q99")])
+    y = norm.normalize_state(np.array([1.001, 4.0]))
+    np.testing.assert_allclose(y, [1.001, 1.0])
+    np.testing.assert_allclose(norm.unnormalize_state(y), [1.0, 4.0])  # back to the mean
+    a = norm.normalize_action(np.array([[0.5, 2.0], [-3.0, 2.0]]))
+    np.testing.assert_allclose(a, [[0.5, 0.0], [-1.0, 0.0]])  # kept, clipped to [-1, 1]
+    np.testing.assert_allclose(norm.unnormalize_action(a)[:, 0], [0.3, 0.3])
 
 
 def test_binary_threshold():
