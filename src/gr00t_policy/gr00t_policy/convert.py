@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gr00t_policy.checkpoint import (
@@ -156,7 +157,38 @@ def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
             f"the statistics of tag {official_tag!r} give a {proc.state_dim}-dim state and a "
             f"{proc.action_dim}-dim action but {emb.source} has {emb.state_dim} and "
             f"{emb.action_dim}: its keys' joint groups differ from the checkpoint's")
+    for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
+        _check_keys(entry, official_tag, modality, keys, emb.source)
     return out
+
+
+def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any, source: str) -> None:
+    """Each YAML key against the tag's statistics and modalities: the same width (equal totals
+    can hide two keys of other widths, whose statistics would land on the wrong joints),
+    absolute positions (relative actions would be commanded as positions), no rotation
+    encoding."""
+    stats = entry["statistics"][modality]
+    described = (entry.get("modalities") or {}).get(modality) or {}
+    for key in keys:
+        width = len(np.asarray(next(iter(stats[key.key].values()))).reshape(-1))
+        if width != len(key.joints):
+            raise CheckpointError(
+                f"{modality} key {key.key!r}: tag {tag!r}'s statistics are {width} wide but "
+                f"{source} lists {len(key.joints)} joints for it; the keys must be the "
+                "checkpoint's, in its data config's order, each with its joints in the "
+                "columns of the fine-tune's meta/modality.json")
+        meta = described.get(key.key) or {}
+        if meta.get("absolute") is False:
+            raise CheckpointError(
+                f"{modality} key {key.key!r}: tag {tag!r} was trained on relative (delta) "
+                "values (metadata.json modalities: \"absolute\": false); this runtime commands "
+                "absolute joint positions, so its chunks would be sent as positions. Use a "
+                "checkpoint trained on absolute targets")
+        if meta.get("rotation_type"):
+            raise CheckpointError(
+                f"{modality} key {key.key!r}: tag {tag!r} encodes it as a rotation "
+                f"({meta['rotation_type']!r}); this runtime reads and commands joint positions "
+                "only")
 
 
 def _with_views(config: PolicyConfig, views: int) -> PolicyConfig:

@@ -186,6 +186,30 @@ def test_tag_and_slot_errors_say_what_to_change(official, eagle, emb, tmp_path):
         convert_official(official, tmp_path / "c", emb, eagle_dir=eagle)  # the YAML's own tag
 
 
+def test_statistics_that_would_land_on_other_joints_or_relative_actions_are_refused(
+        official, eagle, emb, tmp_path):
+    from gr00t_policy.testing.official import G1_KEY_DIMS
+
+    # Two keys of other widths with the YAML's total (4 + 6 = 3 + 7): the sizes agree, the
+    # joints do not.
+    dims = {**G1_KEY_DIMS, "waist": 4, "left_arm": 6}
+    shifted = write_official_checkpoint(tmp_path / "shifted", shards=1,
+                                        tags={DEFAULT_TAG: {"state": dims, "action": dims}})
+    with pytest.raises(CheckpointError, match=r"state key 'waist': tag 'new_embodiment'.s "
+                                              r"statistics are 4 wide but .* lists 3 joints"):
+        convert_official(shifted, tmp_path / "a", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    for change, words in ((("absolute", False), r"action key 'left_arm'.*relative \(delta\)"),
+                          (("rotation_type", "quaternion"), r"as a rotation \('quaternion'\)")):
+        bad = _copy(official, tmp_path / f"bad_{change[0]}")
+        path = bad / "experiment_cfg" / "metadata.json"
+        meta = json.loads(path.read_text())
+        meta[DEFAULT_TAG]["modalities"]["action"]["left_arm"][change[0]] = change[1]
+        path.write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError, match=words):
+            convert_official(bad, tmp_path / f"out_{change[0]}", emb, tag=DEFAULT_TAG,
+                             eagle_dir=eagle)
+
+
 def test_cli_convert(official, eagle, tmp_path, capsys):
     yaml = tmp_path / "g1.yaml"
     text = G1_YAML.read_text().replace("\nslot: 0\n", f"\nslot: {SLOT}\n")
