@@ -17,6 +17,7 @@ initialised twice and only the requested parts are built.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -173,14 +174,52 @@ def check_embodiments(
 # Tensor IO ------------------------------------------------------------------------------------
 
 
-def weight_files(ckpt_dir: Path) -> dict[str, Path]:
-    """{key: file} from model.safetensors or a sharded model.safetensors.index.json."""
+LFS_POINTER = b"version https://git-lfs"
+
+
+def read_json_file(path: Path) -> Any:
+    """The JSON in ``path``; CheckpointError naming the file (and a Git LFS pointer) if it
+    does not parse."""
+    raw = path.read_bytes()
+    if raw.startswith(LFS_POINTER):
+        raise CheckpointError(f"{path} is a Git LFS pointer, not the file: run `git lfs pull` "
+                              "in its repository (or download the file itself)")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+
+
+@contextlib.contextmanager
+def open_safetensors(path: Path, device: str = "cpu"):
+    """safetensors' safe_open, its errors as a CheckpointError naming the file (a Git LFS
+    pointer left by a clone without `git lfs pull` says so)."""
     from safetensors import safe_open
 
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(LFS_POINTER))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    if head == LFS_POINTER:
+        raise CheckpointError(f"{path} is a Git LFS pointer, not the weights: run `git lfs "
+                              "pull` in its repository (or download the file itself)")
+    try:
+        handle = safe_open(str(path), framework="pt", device=str(device))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); is it "
+                              "complete (a download cut short is)?") from exc
+    with handle as opened:
+        yield opened
+
+
+def weight_files(ckpt_dir: Path) -> dict[str, Path]:
+    """{key: file} from model.safetensors or a sharded model.safetensors.index.json."""
     index = ckpt_dir / INDEX_FILE
     single = ckpt_dir / WEIGHTS_FILE
     if index.is_file():
-        weight_map = json.loads(index.read_text()).get("weight_map")
+        data = read_json_file(index)
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(weight_map, dict):
             raise CheckpointError(f"{index} has no 'weight_map' dict")
         files = {k: ckpt_dir / f for k, f in weight_map.items()}
@@ -189,21 +228,19 @@ def weight_files(ckpt_dir: Path) -> dict[str, Path]:
                 raise CheckpointError(f"{index} names shard {f.name}, which is missing")
         return files
     if single.is_file():
-        with safe_open(str(single), framework="pt") as f:
+        with open_safetensors(single) as f:
             return {k: single for k in f.keys()}
     raise CheckpointError(f"{ckpt_dir} holds neither {WEIGHTS_FILE} nor {INDEX_FILE}")
 
 
 def stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
     """{key: shape} of the stored tensors, read from the safetensors headers only."""
-    from safetensors import safe_open
-
     shapes: dict[str, tuple[int, ...]] = {}
     by_file: dict[Path, list[str]] = {}
     for k, f in files.items():
         by_file.setdefault(f, []).append(k)
     for f, keys in by_file.items():
-        with safe_open(str(f), framework="pt") as handle:
+        with open_safetensors(f) as handle:
             for k in keys:
                 shapes[k] = tuple(handle.get_slice(k).get_shape())
     return shapes
@@ -229,14 +266,12 @@ def read_tensors(
     files: Mapping[str, Path], keys: Iterable[str], device: str, dtype: torch.dtype | None
 ) -> dict[str, torch.Tensor]:
     """The tensors ``keys`` on ``device``; floating ones cast to ``dtype`` unless it is None."""
-    from safetensors import safe_open
-
     by_file: dict[Path, list[str]] = {}
     for k in keys:
         by_file.setdefault(files[k], []).append(k)
     out: dict[str, torch.Tensor] = {}
     for f, ks in by_file.items():
-        with safe_open(str(f), framework="pt", device=str(device)) as handle:
+        with open_safetensors(f, device) as handle:
             for k in ks:
                 t = handle.get_tensor(k)
                 out[k] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
@@ -322,7 +357,7 @@ def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
     path = Path(ckpt_dir) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{ckpt_dir} is not a gr00t_ros checkpoint: no {CONFIG_FILE}")
-    data = json.loads(path.read_text())
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object")
     if data.get("format") == FORMAT:
@@ -379,7 +414,7 @@ def load_checkpoint(
         tokenizer = load_tokenizer(ckpt_dir)
         policy.backbone.bind_prompt(PromptBuilder(tokenizer, config.backbone))
     meta_path = ckpt_dir / METADATA_FILE
-    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    metadata = read_json_file(meta_path) if meta_path.is_file() else {}
     return LoadedCheckpoint(
         config=config,
         policy=policy,

@@ -23,7 +23,6 @@ language model's positions count padding. The facts and their sources are in
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -42,6 +41,7 @@ from gr00t_policy.checkpoint import (
     check_shapes,
     compute_backbone_id,
     materialize_policy,
+    read_json_file,
     stored_shapes,
     weight_files,
 )
@@ -235,9 +235,9 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing ({what})")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is not valid JSON ({what}): {exc}") from exc
+        data = read_json_file(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc} ({what})") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object ({what})")
     return data
@@ -482,7 +482,7 @@ def load_official_gr00t_n1(
     if policy.backbone is not None:
         backbone_id = compute_backbone_id(config.backbone, policy.backbone.state_dict())
     meta_path = ckpt_dir / METADATA_FILE
-    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    metadata = read_json_file(meta_path) if meta_path.is_file() else {}
     return LoadedCheckpoint(
         config=config,
         policy=policy,

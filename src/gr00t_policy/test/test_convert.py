@@ -210,6 +210,28 @@ def test_statistics_that_would_land_on_other_joints_or_relative_actions_are_refu
                              eagle_dir=eagle)
 
 
+def test_weights_left_as_git_lfs_pointers_or_cut_short_say_so(official, eagle, emb, tmp_path,
+                                                             capsys):
+    pointer = _copy(official, tmp_path / "lfs")
+    shard = sorted(pointer.glob("model-*.safetensors"))[0]
+    shard.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0123\n"
+                     "size 4321\n")
+    with pytest.raises(CheckpointError, match=r"model-00001-of-00002.safetensors is a Git LFS "
+                                              r"pointer.*git lfs pull"):
+        convert_official(pointer, tmp_path / "a", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    cut = _copy(official, tmp_path / "cut")
+    shard = sorted(cut.glob("model-*.safetensors"))[1]
+    shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"00002.safetensors is not a readable safetensors "
+                                              r"file.*complete"):
+        convert_official(cut, tmp_path / "b", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    (cut / "model.safetensors.index.json").write_text('{"weight_map": ')
+    argv = ["convert", str(cut), str(tmp_path / "c"), "--embodiment", str(G1_YAML), "--tag",
+            DEFAULT_TAG, "--eagle-dir", str(eagle), "--slot", str(SLOT)]
+    assert cli.main(argv) == 2  # an error line, not a traceback
+    assert "model.safetensors.index.json is not valid JSON" in capsys.readouterr().err
+
+
 def test_cli_convert(official, eagle, tmp_path, capsys):
     yaml = tmp_path / "g1.yaml"
     text = G1_YAML.read_text().replace("\nslot: 0\n", f"\nslot: {SLOT}\n")
