@@ -387,6 +387,10 @@ def _backbone_from_eagle(eagle: Mapping[str, Any], backbone_cfg: Mapping[str, An
     return config
 
 
+UNSUPPORTED_BACKBONE_OPTIONS = {"reproject_vision": False, "scale_image_resolution": 1,
+                                "remove_llm": False}
+
+
 def stored_select_layer(files: Mapping[str, Path]) -> int:
     """Language-model layers stored in an official checkpoint (0 if none)."""
     layers = {int(m.group(1)) for k in files if (m := _LM_LAYER.match(k))}
@@ -417,6 +421,14 @@ def policy_config_from_official(official: Mapping[str, Any], eagle: Mapping[str,
     if backbone_cfg.get("projector_dim", 0) == -1:
         raise OfficialConfigError(f"{where}: backbone_cfg.projector_dim=-1 (no backbone.linear)"
                                   " is not supported")
+    # EagleBackbone options whose published values are the only ones implemented here (any
+    # other changes what the backbone computes).
+    for name, published in UNSUPPORTED_BACKBONE_OPTIONS.items():
+        value = backbone_cfg.get(name, published)
+        if value != published:
+            raise OfficialConfigError(
+                f"{where}: backbone_cfg.{name}={value!r}; only the published {published!r} is "
+                "supported (the runtime's backbone would compute something else)")
     head = _action_head_from_official(official["action_head_cfg"], base.action_head, where)
     if eagle is None:
         backbone = BackboneConfig.from_dict({**base.backbone.to_dict(), "select_layer": select,

@@ -155,6 +155,12 @@ def test_config_mapping_names_the_bad_field():
     bad["backbone_cfg"]["select_layer"] = 5
     with pytest.raises(OfficialConfigError, match="select_layer=5 but only 2"):
         policy_config_from_official(bad, None, files, base=base)
+    for name, value in (("reproject_vision", True), ("scale_image_resolution", 2),
+                        ("remove_llm", True)):
+        bad = official_config_json(sizes)
+        bad["backbone_cfg"][name] = value
+        with pytest.raises(OfficialConfigError, match=f"backbone_cfg.{name}={value!r}; only"):
+            policy_config_from_official(bad, None, files, base=base)
     eagle = eagle_config_json(sizes)
     eagle["template"] = "llama3-chat"
     with pytest.raises(OfficialConfigError, match="template='llama3-chat'"):
