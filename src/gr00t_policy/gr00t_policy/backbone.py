@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gr00t_policy.backbone_config import BackboneConfig
+from gr00t_policy.image_crop import center_crop
 
 logger = logging.getLogger(__name__)
 
@@ -280,8 +281,9 @@ class EagleBackbone(nn.Module):
 def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> torch.Tensor:
     """uint8 (H, W, 3) RGB images of any size -> (V, 3, S, S) float32 normalized pixels.
 
-    Resizing is bilinear with anti-aliasing (torch, deterministic on the CPU) straight to
-    ``image_size`` x ``image_size`` (no cropping); pixels in [0, 1] become (x - mean) / std.
+    Each image is centre-cropped to ``image_crop`` of each side (`gr00t_policy.image_crop`;
+    none at 1), then resized bilinearly with anti-aliasing (torch, deterministic on the CPU)
+    to ``image_size`` x ``image_size``; pixels in [0, 1] become (x - mean) / std.
     """
     out = []
     for i, img in enumerate(images):
@@ -290,6 +292,7 @@ def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> t
                 f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             )
             raise ValueError(f"images[{i}] must be a uint8 (H, W, 3) RGB array, got {desc}")
+        img = center_crop(img, config.image_crop)  # (h, w, 3), a view
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()  # (3, H, W)
         x = x.unsqueeze(0) / 255.0  # (1, 3, H, W)
         size = config.image_size
@@ -403,6 +406,10 @@ class BackboneRunner:
     @property
     def image_size(self) -> int:
         return self.config.image_size
+
+    @property
+    def image_crop(self) -> float:
+        return self.config.image_crop
 
     @property
     def num_views(self) -> int:

@@ -20,6 +20,7 @@ The backbone always emits ``max_tokens`` tokens, left-padded, with a mask (1 = r
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,9 @@ class BackboneConfig:
         num_views: number of camera images per prompt.
         image_mean: per-channel mean for pixels scaled to [0, 1].
         image_std: per-channel std for pixels scaled to [0, 1].
+        image_crop: fraction of each image side kept by a centre crop before resizing
+            (`gr00t_policy.image_crop`): 0.95 for GR00T N1 and its Isaac-GR00T fine-tunes,
+            whose data configs crop so; 1 = the whole image (our nano checkpoints).
         system_message: ChatML system turn.
         image_start_token: token before each image's context tokens.
         image_end_token: token after each image's context tokens.
@@ -115,6 +119,7 @@ class BackboneConfig:
     num_views: int = 1
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_crop: float = 1.0
     system_message: str = DEFAULT_SYSTEM_MESSAGE
     image_start_token: str = "<img>"
     image_end_token: str = "</img>"
@@ -188,6 +193,11 @@ class BackboneConfig:
             object.__setattr__(self, name, tuple(float(v) for v in value))
         if any(s <= 0 for s in self.image_std):
             raise ValueError(f"BackboneConfig.image_std must be positive, got {self.image_std}")
+        crop = float(self.image_crop)
+        if not (math.isfinite(crop) and 0.0 < crop <= 1.0):
+            raise ValueError(f"BackboneConfig.image_crop must be in (0, 1] (the fraction of each "
+                             f"image side kept), got {self.image_crop!r}")
+        object.__setattr__(self, "image_crop", crop)
         for name in ("image_start_token", "image_end_token", "image_context_token"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -286,6 +296,8 @@ class BackboneConfig:
             # Configs without one read and hash (compute_backbone_id) as before these fields.
             for name in _INSTRUCTION_ENCODER_FIELDS:
                 out.pop(name)
+        if self.image_crop == 1.0:
+            out.pop("image_crop")  # likewise: checkpoints written before it keep their id
         return out
 
     @classmethod
@@ -317,8 +329,9 @@ _NO_ENCODER_DEFAULTS = {
 
 
 def gr00t_n1_backbone() -> BackboneConfig:
-    """GR00T N1 2B backbone: SigLIP-so400m/14 at 224 px + SmolLM2-1.7B cut at layer 12."""
-    return BackboneConfig()
+    """GR00T N1 2B backbone: SigLIP-so400m/14 at 224 px + SmolLM2-1.7B cut at layer 12, fed
+    the centre 95% of each image as Isaac-GR00T's data configs feed it."""
+    return BackboneConfig(image_crop=0.95)
 
 
 def nano_backbone() -> BackboneConfig:

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from cv_bridge import CvBridge, CvBridgeError
 
+from gr00t_policy.image_crop import center_crop
+
 # encoding -> channels; every accepted encoding has one byte per channel.
 ACCEPTED_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 
@@ -220,8 +222,10 @@ def message_to_rgb(msg: Any, bridge: CvBridge | None = None) -> np.ndarray:
     return compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg, bridge)
 
 
-def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, 3) RGB -> uint8 (size, size, 3): bilinear with anti-aliasing, no crop.
+def resize_rgb(rgb: np.ndarray, size: int, crop: float = 1.0) -> np.ndarray:
+    """uint8 (H, W, 3) RGB -> uint8 (size, size, 3): the centre ``crop`` of each side
+    (`gr00t_policy.image_crop`, the backbone's ``image_crop``; none at 1), then bilinear with
+    anti-aliasing.
 
     What training fed the backbone: gr00t_policy.train.data.resize_frames resizes every
     recorded frame with this filter and rounds to uint8; this is torch's uint8 kernel for
@@ -229,8 +233,9 @@ def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
     percent of resizing a float copy (docs/BENCHMARKS.md, "Camera streams"). An image
     already ``size`` x ``size`` is returned as it is.
     """
+    rgb = center_crop(rgb, crop)  # (h, w, 3), a view
     if rgb.shape[:2] == (size, size):
         return rgb
-    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last
     y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return np.ascontiguousarray(y[0].permute(1, 2, 0).numpy())  # (S, S, 3) uint8

@@ -314,7 +314,7 @@ class System2Node(ManagedNode):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
         rgb = message_to_rgb(msg, self._bridge)
         self._note_size(self.frames.topics[index], rgb.shape[1], rgb.shape[0])
-        return resize_rgb(rgb, self.encoder.image_size)
+        return resize_rgb(rgb, self.encoder.image_size, self.encoder.image_crop)
 
     def _note_size(self, topic: str, width: int, height: int) -> None:
         """Converter thread: a camera whose resolution changes mid-stream is named. Its

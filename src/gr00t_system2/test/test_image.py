@@ -219,9 +219,10 @@ def test_resize_matches_training_within_one_grey_level(shape):
     from gr00t_system2.image import resize_rgb
 
     img = np.random.default_rng(shape[0]).integers(0, 256, shape + (3,), dtype=np.uint8)
-    out = resize_rgb(img, 112)
-    assert out.shape == (112, 112, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
-    trained = resize_frames(img[None], 112)[0].permute(1, 2, 0).numpy()  # (S, S, 3)
-    assert np.abs(out.astype(int) - trained).max() <= 1
+    for crop in (1.0, 0.95):  # 0.95: GR00T N1's centre crop, the same in both
+        out = resize_rgb(img, 112, crop)
+        assert out.shape == (112, 112, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+        trained = resize_frames(img[None], 112, crop)[0].permute(1, 2, 0).numpy()  # (S, S, 3)
+        assert np.abs(out.astype(int) - trained).max() <= 1
     same = np.zeros((112, 112, 3), np.uint8)
     assert resize_rgb(same, 112) is same

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment.plausibility import PositionCheck
+from gr00t_policy.image_crop import center_crop
 from gr00t_policy.normalization import compute_statistics, metadata_entry
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.phrasings import task_key
@@ -152,11 +153,13 @@ def build_metadata(ds: LeRobotDataset, emb: EmbodimentConfig,
 
 
 
-def resize_frames(frames: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> uint8 (T, 3, size, size), bilinear with anti-aliasing.
+def resize_frames(frames: np.ndarray, size: int, crop: float = 1.0) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> uint8 (T, 3, size, size): the centre ``crop`` of each side (the
+    backbone's ``image_crop``), then bilinear with anti-aliasing.
 
-    The same resampling as ``backbone.preprocess_images`` (then rounded to uint8).
+    The same crop and resampling as ``backbone.preprocess_images`` (then rounded to uint8).
     """
+    frames = center_crop(frames, crop)  # (T, h, w, 3)
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -269,7 +272,7 @@ class TrainingData:
         self.task_rows: list[int] = []
         for i in chosen:
             ep = ds.episode(i, load_video=False)
-            views = [resize_frames(ds.frames(i, cam), bb.image_size) for cam in self.cameras]
+            views = [resize_frames(ds.frames(i, cam), bb.image_size, bb.image_crop) for cam in self.cameras]
             self.images.append(torch.stack(views, dim=1))  # (T, V, 3, S, S)
             state = proc.state(ep.states)  # (T, S_max)
             act = proc.actions(ep.actions)  # (T, A_max)
