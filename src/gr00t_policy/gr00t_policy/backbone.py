@@ -278,12 +278,17 @@ class EagleBackbone(nn.Module):
         return torch.where(slots, projected, embeds)  # (B, L, D)
 
 
-def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> torch.Tensor:
+def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig, *,
+                      prepared: bool = False) -> torch.Tensor:
     """uint8 (H, W, 3) RGB images of any size -> (V, 3, S, S) float32 normalized pixels.
 
     Each image is centre-cropped to ``image_crop`` of each side (`gr00t_policy.image_crop`;
     none at 1), then resized bilinearly with anti-aliasing (torch, deterministic on the CPU)
     to ``image_size`` x ``image_size``; pixels in [0, 1] become (x - mean) / std.
+
+    ``prepared``: the images are already cropped and resized to (S, S, 3) (System 2 does
+    that on its converter thread, `gr00t_system2.image.resize_rgb`): they are only
+    normalized (cropping them again would cut the view twice).
     """
     out = []
     for i, img in enumerate(images):
@@ -292,10 +297,14 @@ def preprocess_images(images: Sequence[np.ndarray], config: BackboneConfig) -> t
                 f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             )
             raise ValueError(f"images[{i}] must be a uint8 (H, W, 3) RGB array, got {desc}")
-        img = center_crop(img, config.image_crop)  # (h, w, 3), a view
+        size = config.image_size
+        if prepared and img.shape[:2] != (size, size):
+            raise ValueError(f"images[{i}] is {img.shape[1]}x{img.shape[0]}, but prepared images "
+                             f"are the backbone's {size}x{size} input")
+        if not prepared:
+            img = center_crop(img, config.image_crop)  # (h, w, 3), a view
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()  # (3, H, W)
         x = x.unsqueeze(0) / 255.0  # (1, 3, H, W)
-        size = config.image_size
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             x = x.clamp(0.0, 1.0)
@@ -439,8 +448,10 @@ class BackboneRunner:
         (with an instruction encoder this also computes and caches its states)."""
         self.prompt_inputs(instruction)
 
-    def encode(self, images: Sequence[np.ndarray], instruction: str) -> tuple[np.ndarray, np.ndarray]:
-        """Encode one set of camera images (checkpoint order) and an instruction.
+    def encode(self, images: Sequence[np.ndarray], instruction: str, *,
+               prepared: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Encode one set of camera images (checkpoint order) and an instruction
+        (``prepared``: the images are already cropped and resized, `preprocess_images`).
 
         Returns tokens np.float32 (max_tokens, output_dim) and mask np.bool_ (max_tokens,).
         Raises ValueError for a wrong number of images or a prompt over ``max_tokens``.
@@ -451,7 +462,7 @@ class BackboneRunner:
                 f"got {len(images)}"
             )
         prompt, states = self.prompt_inputs(instruction)
-        pix = preprocess_images(images, self.config)  # (V, 3, S, S)
+        pix = preprocess_images(images, self.config, prepared=prepared)  # (V, 3, S, S)
         if self._onnx is not None:
             tokens, mask = self._onnx(
                 prompt.input_ids[None], prompt.attention_mask[None], pix.numpy()[None],

@@ -264,7 +264,7 @@ class System2Node(ManagedNode):
         images = [np.full((size, size, 3), 128, np.uint8) for _ in range(self.encoder.num_views)]
         t0 = time.perf_counter()
         try:
-            self.encoder.encode(images, self.instructions.current.text)
+            self.encoder.encode(images, self.instructions.current.text, prepared=True)
         except Exception as exc:
             raise StartupError(
                 f"warm-up inference failed on device={self.params.device} "
@@ -437,7 +437,8 @@ class System2Node(ManagedNode):
         self._gate.mark_used(snapshot, instruction.id)
         t0 = time.perf_counter()
         try:
-            tokens, mask = self.encoder.encode([f.rgb for f in snapshot.frames], instruction.text)
+            tokens, mask = self.encoder.encode([f.rgb for f in snapshot.frames], instruction.text,
+                                               prepared=True)  # cropped, resized: _to_backbone_rgb
             latency = time.perf_counter() - t0
             data, mask_bytes, dtype_code = pack_tokens(tokens, mask, self.params.token_dtype)
         except (ValueError, RuntimeError) as exc:  # TokenError is a ValueError

@@ -226,3 +226,23 @@ def test_resize_matches_training_within_one_grey_level(shape):
         assert np.abs(out.astype(int) - trained).max() <= 1
     same = np.zeros((112, 112, 3), np.uint8)
     assert resize_rgb(same, 112) is same
+
+
+def test_prepared_frames_are_not_cropped_twice():
+    """System 2 crops and resizes on its converter thread and hands the backbone prepared
+    frames: they must encode like the raw frame would (within the uint8 rounding)."""
+    from gr00t_policy.backbone import preprocess_images
+    from gr00t_policy.backbone_config import BackboneConfig, nano_backbone
+
+    from gr00t_system2.image import resize_rgb
+
+    cfg = BackboneConfig.from_dict({**nano_backbone().to_dict(), "image_crop": 0.95})
+    raw = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    prepared = resize_rgb(raw, cfg.image_size, cfg.image_crop)
+    direct = preprocess_images([raw], cfg).numpy()
+    via_node = preprocess_images([prepared], cfg, prepared=True).numpy()
+    assert np.abs(via_node - direct).max() <= 1.01 / 255 / 0.5  # one grey level, std 0.5
+    twice = preprocess_images([prepared], cfg).numpy()  # what a second crop would give
+    assert np.abs(twice - direct).max() > 0.1
+    with pytest.raises(ValueError, match="prepared images are the backbone's 112x112"):
+        preprocess_images([raw], cfg, prepared=True)
