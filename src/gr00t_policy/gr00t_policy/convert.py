@@ -269,10 +269,12 @@ def convert_official(
             f"{embodiment.source}: slot is {embodiment.slot} but the official checkpoint keeps "
             f"tag {official_tag!r} in slot {the_slot}: set `slot: {the_slot}` in the YAML")
     metadata = embodiment_metadata(meta, official_tag, embodiment, config)
-    if official_tag == "gr1":
+    other = [k.key for k in embodiment.state_keys if k.mode != "sin_cos"]
+    if official_tag == "gr1" and other:
         logger.warning("Isaac-GR00T's gr1 data configs feed the state as [sin, cos] of the joint "
-                       "angles; this runtime normalizes it with the YAML's modes, so the "
-                       "pre-trained gr1 weights see another state encoding (docs/DESIGN.md)")
+                       "angles, but %s normalizes state keys %s otherwise: the pre-trained gr1 "
+                       "weights would see another state encoding. Fix: `normalization: "
+                       "sin_cos` for every state key", embodiment.source, other)
 
     logger.info("reading %d tensors from %s as float32", len(files) - len(skipped), src)
     policy = materialize_policy(config, PARTS, files, "cpu", torch.float32, str(src))

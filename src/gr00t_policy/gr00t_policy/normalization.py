@@ -14,6 +14,10 @@ A state (action) vector is its keys' segments concatenated in the order given. M
   is kept (then clipped).
 - ``mean_std``: (x - mean) / std; where std == 0 the value itself is kept.
 - ``binary``: x > 0.5 -> 1 else 0 (both directions; unnormalize thresholds at 0.5).
+- ``sin_cos`` (state keys only): the key's d angles become 2 d values, [sin(q), cos(q)], no
+  statistics used (Isaac-GR00T's ``StateActionSinCosTransform``, which its ``gr1`` data
+  configs apply to the state; the state's normalized width is then larger than its joint
+  count, `Normalizer.state_width`); back by atan2.
 
 The constant-dimension cases are Isaac-GR00T's (``gr00t/data/transform/state_action.py``,
 ``Normalizer``), so an official checkpoint sees what it was trained on: a joint that never
@@ -29,12 +33,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-MODES = ("min_max", "q99", "mean_std", "binary")
+MODES = ("min_max", "q99", "mean_std", "binary", "sin_cos")
+STATE_ONLY_MODES = ("sin_cos",)
 STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
 # A range narrower than this is "constant": it normalizes to 0 instead of dividing by ~0.
 RANGE_EPS = 1e-8
 
-_NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"), "binary": ()}
+_NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"),
+           "binary": (), "sin_cos": ()}
 
 
 class NormalizationError(ValueError):
@@ -45,10 +51,17 @@ class NormalizationError(ValueError):
 class _Segment:
     key: str
     mode: str
-    start: int
+    start: int  # raw columns [start, stop)
     stop: int
     low: np.ndarray  # (d,) min / q01 / mean
     high: np.ndarray  # (d,) max / q99 / std
+    out: int = -1  # first normalized column (sin_cos: d sines, then d cosines)
+
+    @property
+    def width(self) -> int:
+        """Normalized columns: 2 d for sin_cos, else d."""
+        d = self.stop - self.start
+        return 2 * d if self.mode == "sin_cos" else d
 
 
 def _check_mode(mode: str, where: str) -> None:
@@ -58,15 +71,19 @@ def _check_mode(mode: str, where: str) -> None:
 
 def _segments(
     stats: Mapping[str, Any], tag: str, modality: str, keys: Sequence[tuple[str, str]]
-) -> tuple[list[_Segment], int]:
+) -> tuple[list[_Segment], int, int]:
+    """The keys' segments, the raw width and the normalized width."""
     segments: list[_Segment] = []
-    start = 0
+    start = out = 0
     for item in keys:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
             raise NormalizationError(f"{modality}_keys entries must be (key, mode) pairs, got {item!r}")
         key, mode = item
         where = f"embodiment {tag!r} {modality} key {key!r}"
         _check_mode(mode, where)
+        if mode in STATE_ONLY_MODES and modality != "state":
+            raise NormalizationError(f"{where}: mode {mode!r} is for state keys only (the model "
+                                     "commands joint positions, not their sines)")
         if key not in stats:
             raise NormalizationError(
                 f"{where}: no statistics in metadata; {modality} keys there: {sorted(stats)}"
@@ -92,23 +109,31 @@ def _segments(
             low, high = dims["mean"], dims["std"]
         else:
             low, high = np.zeros(d), np.ones(d)
-        segments.append(_Segment(key, mode, start, start + d, low, high))
+        segment = _Segment(key, mode, start, start + d, low, high, out)
+        segments.append(segment)
         start += d
-    return segments, start
+        out += segment.width
+    return segments, start, out
 
 
 def _out_dtype(x: np.ndarray) -> np.dtype:
     return x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
 
 
-def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, what: str) -> np.ndarray:
+def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, width: int,
+               what: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[-1] != dim:
         raise ValueError(f"{what} must have last dimension {dim}, got shape {x.shape}")
     xf = x.astype(np.float64)
-    out = np.empty_like(xf)
+    out = np.empty(xf.shape[:-1] + (width,), np.float64)
     for s in segments:
         v = xf[..., s.start:s.stop]
+        if s.mode == "sin_cos":
+            d = s.stop - s.start
+            out[..., s.out:s.out + d] = np.sin(v)
+            out[..., s.out + d:s.out + 2 * d] = np.cos(v)
+            continue
         if s.mode in ("min_max", "q99"):
             span = s.high - s.low
             const = span < RANGE_EPS
@@ -122,18 +147,23 @@ def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, what: str) -> 
             y = np.where(const, v, (v - s.low) / np.where(const, 1.0, s.high))
         else:
             y = (v > 0.5).astype(np.float64)
-        out[..., s.start:s.stop] = y
+        out[..., s.out:s.out + s.width] = y
     return out.astype(_out_dtype(x), copy=False)
 
 
-def _unnormalize(y: np.ndarray, segments: list[_Segment], dim: int, what: str) -> np.ndarray:
+def _unnormalize(y: np.ndarray, segments: list[_Segment], dim: int, width: int,
+                 what: str) -> np.ndarray:
     y = np.asarray(y)
-    if y.ndim == 0 or y.shape[-1] != dim:
-        raise ValueError(f"{what} must have last dimension {dim}, got shape {y.shape}")
+    if y.ndim == 0 or y.shape[-1] != width:
+        raise ValueError(f"{what} must have last dimension {width}, got shape {y.shape}")
     yf = y.astype(np.float64)
-    out = np.empty_like(yf)
+    out = np.empty(yf.shape[:-1] + (dim,), np.float64)
     for s in segments:
-        v = yf[..., s.start:s.stop]
+        v = yf[..., s.out:s.out + s.width]
+        if s.mode == "sin_cos":
+            d = s.stop - s.start
+            out[..., s.start:s.stop] = np.arctan2(v[..., :d], v[..., d:])
+            continue
         if s.mode in ("min_max", "q99"):
             x = (v + 1.0) * 0.5 * (s.high - s.low) + s.low
         elif s.mode == "mean_std":
@@ -160,6 +190,8 @@ class Normalizer:
         self._action = action_segments
         self.state_dim = state_dim
         self.action_dim = action_dim
+        self.state_width = sum(s.width for s in state_segments)  # normalized (sin_cos: wider)
+        self.action_width = action_dim
 
     @classmethod
     def from_metadata(
@@ -192,25 +224,26 @@ class Normalizer:
                 raise NormalizationError(
                     f"embodiment {tag!r}: statistics has no {modality!r}; present: {sorted(stats)}"
                 )
-        s_seg, s_dim = _segments(stats["state"], tag, "state", state_keys)
-        a_seg, a_dim = _segments(stats["action"], tag, "action", action_keys)
+        s_seg, s_dim, _ = _segments(stats["state"], tag, "state", state_keys)
+        a_seg, a_dim, _ = _segments(stats["action"], tag, "action", action_keys)
         return cls(tag, s_seg, s_dim, a_seg, a_dim)
 
     def normalize_state(self, x: np.ndarray) -> np.ndarray:
-        """Raw state (..., S) -> normalized state (..., S)."""
-        return _normalize(x, self._state, self.state_dim, "state")
+        """Raw state (..., S) -> normalized state (..., state_width)."""
+        return _normalize(x, self._state, self.state_dim, self.state_width, "state")
 
     def unnormalize_state(self, y: np.ndarray) -> np.ndarray:
-        """Normalized state (..., S) -> raw state (..., S) (training / debugging)."""
-        return _unnormalize(y, self._state, self.state_dim, "normalized state")
+        """Normalized state (..., state_width) -> raw state (..., S) (training / debugging)."""
+        return _unnormalize(y, self._state, self.state_dim, self.state_width, "normalized state")
 
     def normalize_action(self, x: np.ndarray) -> np.ndarray:
         """Raw actions (..., A) -> normalized actions (..., A) (training targets)."""
-        return _normalize(x, self._action, self.action_dim, "action")
+        return _normalize(x, self._action, self.action_dim, self.action_dim, "action")
 
     def unnormalize_action(self, y: np.ndarray) -> np.ndarray:
         """Normalized actions (..., A) from the policy -> raw actions (..., A)."""
-        return _unnormalize(y, self._action, self.action_dim, "normalized action")
+        return _unnormalize(y, self._action, self.action_dim, self.action_dim,
+                            "normalized action")
 
 
 def compute_statistics(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, list[float]]]:

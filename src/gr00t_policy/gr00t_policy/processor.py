@@ -9,8 +9,9 @@ change to how state and actions reach the model cannot reach one side only::
     y = proc.actions(raw_actions)      # (..., A) raw -> (..., A_max) float32 (training targets)
     rows = proc.unpad_actions(model)   # (..., A_max) normalized -> (..., A) float64 raw
 
-The embodiment's vectors are the first S (A) columns of the model's padded ones; the
-remaining columns are zero on the way in and ignored on the way out.
+The embodiment's vectors are the first columns of the model's padded ones (A for actions;
+for the state its normalized width, S, or more with ``sin_cos`` keys, which give two values
+per joint); the remaining columns are zero on the way in and ignored on the way out.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ class Processor:
         self.normalizer = normalizer
         self.tag = normalizer.tag
         self.state_dim = int(normalizer.state_dim)
+        self.state_width = int(normalizer.state_width)  # normalized: >= state_dim
         self.action_dim = int(normalizer.action_dim)
         self.max_state_dim = int(max_state_dim)
         self.max_action_dim = int(max_action_dim)
-        if self.state_dim > self.max_state_dim or self.action_dim > self.max_action_dim:
+        if self.state_width > self.max_state_dim or self.action_dim > self.max_action_dim:
             raise ValueError(
-                f"embodiment {self.tag!r} has state {self.state_dim} / action {self.action_dim} "
-                f"dims but the checkpoint takes at most {self.max_state_dim} / "
+                f"embodiment {self.tag!r} has state {self.state_width} / action {self.action_dim} "
+                f"values but the checkpoint takes at most {self.max_state_dim} / "
                 f"{self.max_action_dim} (action_head.max_state_dim / max_action_dim)")
 
     @classmethod
@@ -65,7 +67,7 @@ class Processor:
         raw = np.asarray(raw)
         if out is None:
             out = np.zeros(raw.shape[:-1] + (self.max_state_dim,), np.float32)
-        out[..., : self.state_dim] = self.normalizer.normalize_state(raw)
+        out[..., : self.state_width] = self.normalizer.normalize_state(raw)
         return out
 
     def actions(self, raw: np.ndarray) -> np.ndarray:

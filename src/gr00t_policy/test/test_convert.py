@@ -116,6 +116,31 @@ def test_both_systems_run_on_the_converted_checkpoint(converted, emb):
     assert actions.shape == (runner.horizon, runner.max_action_dim) and np.isfinite(actions).all()
 
 
+def test_sin_cos_state_keys_reach_the_model_as_isaac_gr00t_feeds_them(official, eagle, tmp_path):
+    """A YAML whose left_arm state key is sin_cos (Isaac-GR00T's gr1 encoding) converts, and
+    the runtime feeds the head [sin(q), cos(q)] there: 38 values for the 31 joints."""
+    from gr00t_policy.embodiment import parse_embodiment
+
+    data = embodiment_with_slot(G1_YAML, SLOT).to_dict()
+    assert data["state_keys"][1]["key"] == "left_arm"  # state columns 3..9
+    data["state_keys"][1]["normalization"] = "sin_cos"
+    sin_cos = parse_embodiment(data, "sin_cos test")
+    out = tmp_path / "ours"
+    convert_official(official, out, sin_cos, tag=DEFAULT_TAG, eagle_dir=eagle)
+    proc = PolicyBundle.open(out, sin_cos).processor
+    q = np.linspace(-1.0, 1.0, 31)
+    state = proc.state(q)  # (max_state_dim,) = (40,)
+    np.testing.assert_allclose(state[3:10], np.sin(q[3:10]), rtol=1e-6)
+    np.testing.assert_allclose(state[10:17], np.cos(q[3:10]), rtol=1e-6)
+    assert proc.state_width == 38 and not state[38:].any()
+    for key in data["state_keys"]:  # every key: 62 values, more than the tiny head's 40
+        key["normalization"] = "sin_cos"
+    with pytest.raises(CheckpointError, match="state 62 / action 31 values but the checkpoint "
+                                              "takes at most 40"):
+        convert_official(official, tmp_path / "wide", parse_embodiment(data, "all sin_cos"),
+                         tag=DEFAULT_TAG, eagle_dir=eagle)
+
+
 def test_single_file_checkpoint_converts_too(emb, eagle, tmp_path):
     official = write_official_checkpoint(tmp_path / "single", shards=1, seed=3)
     assert (official / "model.safetensors").is_file()

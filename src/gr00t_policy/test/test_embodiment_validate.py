@@ -242,3 +242,16 @@ def test_a_file_not_in_utf8_or_nested_without_end_is_named_not_a_traceback(tmp_p
     deep.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
     with pytest.raises(EmbodimentConfigError, match="nested too deeply"):
         load_embodiment(deep)
+
+
+def test_sin_cos_is_a_state_normalization_only_and_widens_the_state(g1):
+    g1["state_keys"][1]["normalization"] = "sin_cos"  # left_arm: 7 joints, 14 values
+    emb = parse_embodiment(copy.deepcopy(g1), "test")
+    assert (emb.state_dim, emb.state_width) == (31, 38)
+    from gr00t_policy.embodiment import check_against_checkpoint
+
+    with pytest.raises(EmbodimentConfigError, match="gives the model 38 values"):
+        check_against_checkpoint(emb, num_embodiments=4, max_state_dim=32, max_action_dim=32)
+    g1["action_keys"][1]["normalization"] = "sin_cos"
+    (issue,) = _issues(g1)
+    assert issue.path == "action_keys[1].normalization" and "state keys only" in issue.message

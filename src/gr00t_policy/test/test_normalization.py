@@ -11,6 +11,7 @@ from gr00t_policy.normalization import (
     compute_statistics,
     metadata_entry,
 )
+from gr00t_policy.processor import Processor
 
 RNG = np.random.default_rng(0)
 ARM = RNG.uniform(-2.0, 2.0, size=(500, 4))
@@ -134,3 +135,23 @@ def test_metadata_entry_layout():
     assert entry["embodiment_tag"] == "g1"
     assert entry["modalities"]["state"]["arm"] == {"shape": [4], "absolute": True}
     assert entry["statistics"]["action"]["arm"]["q01"] == stats["arm"]["q01"]
+
+
+def test_sin_cos_state_keys_give_two_values_per_joint_as_isaac_gr00t():
+    # StateActionSinCosTransform: [sin(q), cos(q)] per key, concatenated in key order.
+    stats = {"arm": {"min": [-1.0, -1.0], "max": [1.0, 1.0]}, "grip": {"min": [0.0], "max": [2.0]}}
+    meta = {"r": metadata_entry("r", stats, stats)}
+    norm = Normalizer.from_metadata(meta, "r", [("arm", "sin_cos"), ("grip", "min_max")],
+                                    [("arm", "min_max"), ("grip", "min_max")])
+    assert (norm.state_dim, norm.state_width) == (3, 5)
+    q = np.array([[0.3, -2.0, 1.5]])
+    y = norm.normalize_state(q)
+    np.testing.assert_allclose(y, [[np.sin(0.3), np.sin(-2.0), np.cos(0.3), np.cos(-2.0), 0.5]])
+    np.testing.assert_allclose(norm.unnormalize_state(y), q)
+    proc = Processor(norm, max_state_dim=6, max_action_dim=4)
+    padded = proc.state(q[0])
+    np.testing.assert_allclose(padded, [*y[0], 0.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="state 5 / action 3 values"):
+        Processor(norm, max_state_dim=4, max_action_dim=4)
+    with pytest.raises(NormalizationError, match="'sin_cos' is for state keys only"):
+        Normalizer.from_metadata(meta, "r", [("arm", "min_max")], [("arm", "sin_cos")])

@@ -31,9 +31,10 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
     if emb.slot >= num_embodiments:
         add("slot", f"slot {emb.slot} is not below the checkpoint's num_embodiments "
             f"({num_embodiments})", f"use a slot in 0..{num_embodiments - 1}")
-    if emb.state_dim > max_state_dim:
-        add("state_keys", f"the state vector has {emb.state_dim} joints but the checkpoint "
-            f"accepts at most {max_state_dim}", "drop state keys or use a larger checkpoint")
+    if emb.state_width > max_state_dim:
+        add("state_keys", f"the state vector gives the model {emb.state_width} values (joints, "
+            f"two per joint of a sin_cos key) but the checkpoint accepts at most "
+            f"{max_state_dim}", "drop state keys or use a larger checkpoint")
     if emb.action_dim > max_action_dim:
         add("action_keys", f"the action vector has {emb.action_dim} joints but the checkpoint "
             f"produces at most {max_action_dim}", "drop action keys or use a larger checkpoint")

@@ -184,6 +184,12 @@ class EmbodimentConfig(Section):
         return len(self.state_joints)
 
     @property
+    def state_width(self) -> int:
+        """Values the model gets for the state: state_dim, plus one more per joint of a
+        `sin_cos` key (its sine and its cosine)."""
+        return sum(len(k.joints) * (2 if k.mode == "sin_cos" else 1) for k in self.state_keys)
+
+    @property
     def action_dim(self) -> int:
         return len(self.action_joints)
 

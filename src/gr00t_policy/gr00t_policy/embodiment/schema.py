@@ -40,7 +40,7 @@ from gr00t_policy.embodiment.decoder_types import (
 )
 from gr00t_policy.embodiment.errors import choice_error, rule_error
 
-Normalization = Literal["min_max", "q99", "mean_std", "binary"]
+Normalization = Literal["min_max", "q99", "mean_std", "binary", "sin_cos"]
 NORMALIZATION_MODES: tuple[str, ...] = get_args(Normalization)
 
 NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
@@ -227,7 +227,10 @@ class KeySpec(Section):
         "The joint group whose joints this key carries; each group at most once per vector.",
         default=None, default_doc="the value of `key`", what="a joint group name")
     normalization: Normalization = yaml_key(
-        "How the key's values are normalized for the model.", what="normalization mode")
+        "How the key's values are normalized for the model: min_max, q99 and mean_std from "
+        "the checkpoint's statistics, binary (> 0.5), or for state keys sin_cos (the sine and "
+        "the cosine of each joint angle, as Isaac-GR00T's gr1 data configs feed the state; "
+        "two values per joint).", what="normalization mode")
 
     @model_validator(mode="before")
     @classmethod

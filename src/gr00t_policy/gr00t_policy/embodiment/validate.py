@@ -30,7 +30,8 @@ from gr00t_policy.embodiment.simulator import SimulatorSpec
 CHECKS = (
     "A joint is listed in at most one joint group, and once in it.",
     "Keys are distinct within `state_keys` and within `action_keys`; each names a joint group "
-    "defined under `joint_groups`, and a group appears at most once per vector.",
+    "defined under `joint_groups`, and a group appears at most once per vector; `sin_cos` is "
+    "a state normalization only.",
     "Camera names and camera topics are each used once.",
     "Controller names and command topics are each used once; a controller lists a joint once.",
     "Every controller joint is in a joint group, is carried by an action key, and goes to one "
@@ -150,6 +151,11 @@ def _keys(r: _Report, raw_doc: Mapping[str, Any], section: str,
             r.add(f"{section}[{i}].group", f"joint group {spec.group!r} is already used by "
                   f"{section}[{seen_groups[spec.group]}]",
                   f"each group may appear once in {section}, or its joints would repeat")
+            ok = False
+        if spec.normalization == "sin_cos" and section == "action_keys":
+            r.add(f"{section}[{i}].normalization", "sin_cos is for state keys only: the model "
+                  "produces joint positions, not their sines and cosines",
+                  "use min_max (Isaac-GR00T's data configs normalize actions so)")
             ok = False
         if not ok:
             r.incomplete.add(section)
