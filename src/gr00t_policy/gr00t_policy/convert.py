@@ -159,7 +159,25 @@ def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
             f"{emb.action_dim}: its keys' joint groups differ from the checkpoint's")
     for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
         _check_keys(entry, official_tag, modality, keys, emb.source)
+    _check_rate(entry, official_tag, emb)
     return out
+
+
+def _check_rate(entry: dict[str, Any], tag: str, emb: Any) -> None:
+    """The YAML's action_dt against the rate the tag's data was recorded at (its videos' fps
+    in metadata.json modalities, the LeRobot dataset's fps): a chunk's rows are one frame
+    apart, so another action_dt plays every chunk faster or slower than it was learnt."""
+    videos = ((entry.get("modalities") or {}).get("video") or {}).values()
+    rates = {float(v["fps"]) for v in videos if isinstance(v, dict) and v.get("fps")}
+    if len(rates) != 1:
+        return  # not recorded, or cameras at several rates: nothing to compare
+    fps = rates.pop()
+    if fps > 0 and abs(emb.action_dt * fps - 1.0) > 0.01:
+        raise CheckpointError(
+            f"{emb.source}: action_dt is {emb.action_dt:g} s but tag {tag!r} was recorded at "
+            f"{fps:g} fps (metadata.json modalities.video), so each chunk row is "
+            f"{1.0 / fps:.4g} s apart: its chunks would play back {emb.action_dt * fps:.2f} "
+            f"times as slow. Fix: set action_dt: {1.0 / fps:.6g} in the YAML")
 
 
 def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any, source: str) -> None:

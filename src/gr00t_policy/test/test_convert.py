@@ -233,6 +233,16 @@ def test_statistics_that_would_land_on_other_joints_or_relative_actions_are_refu
         with pytest.raises(CheckpointError, match=words):
             convert_official(bad, tmp_path / f"out_{change[0]}", emb, tag=DEFAULT_TAG,
                              eagle_dir=eagle)
+    # Recorded at 30 fps, played at the YAML's 20 Hz rows: 1.5 times as slow.
+    bad = _copy(official, tmp_path / "bad_fps")
+    path = bad / "experiment_cfg" / "metadata.json"
+    meta = json.loads(path.read_text())
+    meta[DEFAULT_TAG]["modalities"]["video"]["ego_view"]["fps"] = 30.0
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"action_dt is 0.05 s but tag 'new_embodiment' "
+                                              r"was recorded at 30 fps.*1.50 times as slow.*"
+                                              r"action_dt: 0.0333333"):
+        convert_official(bad, tmp_path / "out_fps", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
 
 
 def test_weights_left_as_git_lfs_pointers_or_cut_short_say_so(official, eagle, emb, tmp_path,
