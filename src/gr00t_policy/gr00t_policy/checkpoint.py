@@ -39,6 +39,9 @@ FORMAT = "gr00t_ros/1"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
+# Written by `gr00t-policy convert` beside an official checkpoint's conversion: where it came
+# from and whether its embodiment slot was ever trained ("slot_trained").
+PROVENANCE_FILE = "converted_from.json"
 METADATA_FILE = Path("experiment_cfg") / "metadata.json"
 
 # The default embodiment of make_random_checkpoint: a Unitree G1 upper body with hands

@@ -30,6 +30,7 @@ import torch
 
 from gr00t_policy.checkpoint import (
     METADATA_FILE,
+    PROVENANCE_FILE,
     CheckpointError,
     materialize_policy,
     save_checkpoint,
@@ -42,13 +43,13 @@ from gr00t_policy.official import (
     policy_config_from_official,
     read_json,
     read_official_config,
+    slot_trained,
 )
 from gr00t_policy.policy import PARTS
 from gr00t_policy.policy_config import PolicyConfig, get_preset
 
 logger = logging.getLogger(__name__)
 
-PROVENANCE_FILE = "converted_from.json"
 EAGLE_HINT = ("they ship with the Isaac-GR00T source (github.com/NVIDIA/Isaac-GR00T, the GR00T N1 "
               "release), in gr00t/model/backbone/eagle2_hg_model/: pass that directory as "
               "--eagle-dir")
@@ -296,6 +297,13 @@ def convert_official(
 
     logger.info("reading %d tensors from %s as float32", len(files) - len(skipped), src)
     policy = materialize_policy(config, PARTS, files, "cpu", torch.float32, str(src))
+    trained = slot_trained(policy.state_dict(), the_slot)
+    if not trained:
+        logger.warning(
+            "slot %d (tag %r) of %s was never trained (its embodiment-specific biases are all "
+            "exactly zero, as Isaac-GR00T initialises them): the converted checkpoint can start "
+            "a fine-tune (gr00t-train --init-from) but System 1 refuses to drive a robot with "
+            "it", the_slot, official_tag, src)
     preset = base if config == get_preset(base) else None
     save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
                     embodiments={embodiment.tag: embodiment.checkpoint_entry()}, preset=preset)
@@ -303,6 +311,7 @@ def convert_official(
         "source": str(src.resolve()),
         "official_tag": official_tag,
         "slot": the_slot,
+        "slot_trained": trained,
         "tokenizer_dir": str(tok_dir.resolve()),
         "eagle_config": eagle_cfg is not None,
         "skipped_keys": skipped,

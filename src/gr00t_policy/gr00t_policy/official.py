@@ -387,6 +387,22 @@ def _backbone_from_eagle(eagle: Mapping[str, Any], backbone_cfg: Mapping[str, An
     return config
 
 
+# The embodiment-specific layers' biases. Isaac-GR00T initialises them to zero
+# (CategorySpecificLinear, flow_matching_action_head.py) and a slot that no training batch
+# used gets zero gradients, so AdamW leaves them exactly zero: a slot whose biases are all
+# zero was never trained (ours initialise them at random, so this is for official weights).
+SLOT_BIASES = ("action_head.state_encoder.layer1.b", "action_head.state_encoder.layer2.b",
+               "action_head.action_encoder.W1.b", "action_head.action_encoder.W2.b",
+               "action_head.action_encoder.W3.b", "action_head.action_decoder.layer1.b",
+               "action_head.action_decoder.layer2.b")
+
+
+def slot_trained(state_dict: Mapping[str, Any], slot: int) -> bool:
+    """False when every embodiment-specific bias of ``slot`` is exactly zero (see
+    SLOT_BIASES): the official checkpoint has not learnt that embodiment."""
+    return any(bool((state_dict[k][slot] != 0).any()) for k in SLOT_BIASES if k in state_dict)
+
+
 UNSUPPORTED_BACKBONE_OPTIONS = {"reproject_vision": False, "scale_image_resolution": 1,
                                 "remove_llm": False}
 

@@ -141,6 +141,35 @@ def test_sin_cos_state_keys_reach_the_model_as_isaac_gr00t_feeds_them(official, 
                          tag=DEFAULT_TAG, eagle_dir=eagle)
 
 
+def test_a_slot_the_official_checkpoint_never_trained_converts_but_does_not_drive(
+        emb, eagle, tmp_path, caplog):
+    """Isaac-GR00T initialises the embodiment-specific biases to zero and an unused slot keeps
+    them so: such a slot converts (to start a fine-tune) but System 1's runner is refused."""
+    from gr00t_policy.official import SLOT_BIASES
+    from gr00t_policy.runtime.bundle import BundleError
+
+    official = write_official_checkpoint(tmp_path / "base", shards=1, seed=5)
+    path = official / "model.safetensors"
+    tensors = load_file(str(path))
+    for key in SLOT_BIASES:
+        tensors[key][SLOT] = 0
+    save_file(tensors, str(path))
+    out = tmp_path / "ours"
+    with caplog.at_level("WARNING"):
+        convert_official(official, out, emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    assert "slot 31 (tag 'new_embodiment')" in caplog.text and "never trained" in caplog.text
+    assert json.loads((out / PROVENANCE_FILE).read_text())["slot_trained"] is False
+    bundle = PolicyBundle.open(out, emb)
+    with pytest.raises(BundleError, match=r"slot 31 \(unitree_g1\) was never trained.*"
+                                          r"gr00t-train --init-from"):
+        bundle.action_runner("torch")
+    # One trained bias is enough: a trained slot has no all-zero layer.
+    tensors[SLOT_BIASES[-1]][SLOT, 0] = 0.25
+    save_file(tensors, str(path))
+    convert_official(official, tmp_path / "trained", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    assert PolicyBundle.open(tmp_path / "trained", emb).untrained_slot is False
+
+
 def test_single_file_checkpoint_converts_too(emb, eagle, tmp_path):
     official = write_official_checkpoint(tmp_path / "single", shards=1, seed=3)
     assert (official / "model.safetensors").is_file()

@@ -14,7 +14,6 @@ Importing this module does not import torch (`check_fits` serves the launch-time
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -60,6 +59,10 @@ class PolicyBundle:
             tokens; System 1 refuses tokens from another).
         processor: the embodiment's normalization and padding.
         token_stats: what the checkpoint's System 2 produced (None: not recorded).
+        untrained_slot: a conversion of an official checkpoint whose slot for this
+            embodiment was never trained (`gr00t-policy convert` records it): fine for
+            starting a fine-tune, refused by `action_runner` (it would drive the robot with
+            untrained weights).
     """
 
     path: Path
@@ -68,10 +71,12 @@ class PolicyBundle:
     backbone_id: str
     processor: Processor
     token_stats: TokenStats | None = None
+    untrained_slot: bool = False
 
     @classmethod
     def open(cls, checkpoint_dir: str | Path, embodiment: EmbodimentConfig) -> "PolicyBundle":
-        from gr00t_policy.checkpoint import METADATA_FILE, read_checkpoint_config  # torch: lazy
+        from gr00t_policy.checkpoint import (  # torch: lazy
+            METADATA_FILE, PROVENANCE_FILE, read_checkpoint_config, read_json_file)
 
         path = Path(checkpoint_dir).expanduser()
         data = read_checkpoint_config(path)
@@ -84,7 +89,7 @@ class PolicyBundle:
         head = config.action_head
         try:
             processor = Processor.from_metadata(
-                json.loads(meta_path.read_text()), embodiment.tag,
+                read_json_file(meta_path), embodiment.tag,
                 state_keys=[(k.key, k.mode) for k in embodiment.state_keys],
                 action_keys=[(k.key, k.mode) for k in embodiment.action_keys],
                 max_state_dim=head.max_state_dim, max_action_dim=head.max_action_dim)
@@ -101,9 +106,12 @@ class PolicyBundle:
             token_range = TokenRange.from_config(data, tolerance=1.0)
         except ValueError as exc:
             raise BundleError(f"{path / 'config.json'}: {exc}") from exc
+        provenance = path / PROVENANCE_FILE
+        untrained = provenance.is_file() and read_json_file(provenance).get("slot_trained") is False
         return cls(path=path, embodiment=embodiment, config=config,
                    backbone_id=str(data.get("backbone_id", "")), processor=processor,
-                   token_stats=None if token_range is None else token_range.stats)
+                   token_stats=None if token_range is None else token_range.stats,
+                   untrained_slot=untrained)
 
     @property
     def num_tokens(self) -> int:
@@ -127,6 +135,14 @@ class PolicyBundle:
         chunking)."""
         from gr00t_policy.backends import make_runner
 
+        if self.untrained_slot:
+            raise BundleError(
+                f"{self.path} was converted from an official checkpoint whose slot "
+                f"{self.embodiment.slot} ({self.embodiment.tag}) was never trained (its "
+                "embodiment-specific weights are as initialised; converted_from.json "
+                "slot_trained false): it would drive the robot with untrained weights. Fix: "
+                f"fine-tune it on your robot's demonstrations first (gr00t-train --init-from "
+                f"{self.path} ...), or convert a checkpoint fine-tuned for this embodiment")
         return make_runner(backend, self.path, embodiment_slot=self.embodiment.slot,
                            num_steps=num_steps, device=device, cache_dir=cache_dir,
                            num_threads=num_threads, guidance=guidance, prefix=prefix)
