@@ -131,13 +131,22 @@ def _convert(args: argparse.Namespace) -> int:
     if not Path(args.embodiment).is_file():
         raise FileNotFoundError(f"--embodiment {args.embodiment}: no such file (an embodiment "
                                 "YAML, e.g. config/fourier_gr1.yaml)")
+    emb = load_embodiment(args.embodiment)
     report = convert_official(
-        args.official_dir, args.out_dir, load_embodiment(args.embodiment), tag=args.tag,
+        args.official_dir, args.out_dir, emb, tag=args.tag,
         slot=args.slot, eagle_dir=args.eagle_dir, base=args.preset, overwrite=args.force)
     b = report.config.backbone
     print(f"wrote {report.out_dir} (preset {report.preset or 'none: sizes differ from ' + args.preset})")
     print(f"embodiment {args.embodiment}: statistics of official tag {report.official_tag!r}, "
           f"slot {report.slot}")
+    # The layout the statistics are applied in: it must be the fine-tune's data config order
+    # (two keys of one width swapped would convert silently).
+    for name, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
+        start, parts = 0, []
+        for k in keys:
+            parts.append(f"{k.key}[{start}:{start + len(k.joints)}] {k.mode}")
+            start += len(k.joints)
+        print(f"{name} columns: " + ", ".join(parts))
     print(f"tokenizer from {report.tokenizer_dir}; backbone sizes "
           f"{'from the Eagle config' if report.eagle_config else 'from the preset (unchecked)'}; "
           f"{b.max_tokens} tokens x {b.output_dim}")

@@ -307,6 +307,7 @@ def test_cli_convert(official, eagle, tmp_path, capsys):
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "slot 31" in printed
+    assert "state columns: waist[0:3] min_max, left_arm[3:10] min_max," in printed
     assert cli.main(argv) == 2  # OUT_DIR is no longer empty
     assert "--force" in capsys.readouterr().err
     assert cli.main(argv + ["--force"]) == 0
