@@ -95,6 +95,10 @@ class StateGate:
         self.max_future_stamp_s = float(max_future_stamp_s)
         self.max_age_s = max_age_s
         self.seq = 0
+        self._needed = frozenset(joints)
+        # Needed joints named by the incomplete messages since the last complete one: when
+        # they add up to all, the state is split across publishers (say so, and the fix).
+        self._partial_names: set[str] = set()
 
     def accept(self, names: Any, positions: Any, stamp_s: float, now: float,
                arrival: float) -> StateSample | Refusal:
@@ -103,11 +107,21 @@ class StateGate:
         try:
             pos = self.mapper.map(names, positions)  # (n,) monitored-joint order
         except MissingJointsError as exc:
+            self._partial_names.update(self._needed.intersection(map(str, names)))
+            if self._partial_names >= self._needed:
+                return Refusal("dropped_joint_states_missing", (
+                    f"{exc}. The joints it lacks come in other /joint_states messages: the "
+                    "robot's joint states are split across publishers (two drivers on one "
+                    "topic), and System 1 needs every joint in one message, measured at one "
+                    "instant. Fix: merge them into one sensor_msgs/JointState stream (a "
+                    "joint_state_broadcaster for all joints, or joint_state_publisher with "
+                    "source_list) and remap System 1's /joint_states to it"))
             return Refusal("dropped_joint_states_missing", str(exc))
         except NonFiniteJointError as exc:
             return Refusal("dropped_joint_states_non_finite", f"dropped: {exc}", error=False)
         except JointStateError as exc:
             return Refusal("dropped_joint_states_invalid", f"dropped: {exc}")
+        self._partial_names.clear()
         problem = self.check.problem(pos)
         if problem is not None:
             return Refusal("implausible_joint_states", problem, fault=problem)

@@ -1,4 +1,5 @@
-"""StateGate's stamp rules, ROS-free: from the future, old on arrival, unstamped."""
+"""StateGate, ROS-free: its stamp rules (from the future, old on arrival, unstamped) and joint
+states split across publishers."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ def test_a_stamp_older_than_the_staleness_limit_on_arrival_is_refused_naming_the
     assert isinstance(ahead, Refusal) and ahead.counter == "refused_future_stamp_joint_states"
     # Without a limit (the default) an old stamp is kept: the loop ages it.
     assert accept(StateGate(G1, max_future_stamp_s=0.1), NOW - 0.3).stamp == NOW - 0.3
+
+
+def test_joint_states_split_across_publishers_are_named_with_the_fix():
+    gate = StateGate(G1, max_future_stamp_s=0.1)
+    names = list(G1.monitored_joints)
+    mid = {n: sum(G1.limits_of(n)) / 2 for n in names}
+    arms, legs = names[:20], names[20:]  # two drivers, one topic
+    first = gate.accept(arms, [mid[n] for n in arms], NOW, NOW, arrival=5.0)
+    assert isinstance(first, Refusal) and "split across publishers" not in first.message
+    second = gate.accept(legs, [mid[n] for n in legs], NOW, NOW, arrival=5.0)
+    assert isinstance(second, Refusal) and second.counter == "dropped_joint_states_missing"
+    assert "split across publishers" in second.message and "source_list" in second.message
+    # A complete message is a state, and starts the count again.
+    assert not isinstance(gate.accept(names, [mid[n] for n in names], NOW, NOW, 5.0), Refusal)
+    again = gate.accept(arms, [mid[n] for n in arms], NOW, NOW, arrival=5.0)
+    assert "split across publishers" not in again.message
