@@ -395,3 +395,22 @@ def test_merge_and_align_units():
     assert list(steps.runs[0]["action"][:4]) == [0, 5, 10, 15] and steps.held == 0
     with pytest.raises(ValueError, match="max_frame_age"):
         ResampleConfig(dt=DT, max_frame_age=0.0)
+
+
+def test_publish_times_of_zero_are_not_taken_as_times(tmp_path):
+    """A writer that fills only the log time leaves publish times at 0: every topic then
+    keeps its log times (were 0 a time, the earliest topics' messages all sat at t = 0)."""
+    from pathlib import Path
+
+    from gr00t_policy.dataset.bag import Bag
+    from gr00t_policy.dataset.bag_streams import timed_messages
+
+    logged = {"/a": [(1_000_000_000 + k * 10_000_000, k) for k in range(5)],
+              "/b": [(1_003_000_000 + k * 10_000_000, k) for k in range(5)]}
+    bag = Bag(path=Path(tmp_path), files=[], messages=logged,
+              publish_times={t: [0] * 5 for t in logged})
+    for topic in logged:
+        assert timed_messages(bag, topic) == logged[topic]
+    real = Bag(path=Path(tmp_path), files=[], messages=logged,  # publish times 1 ms earlier
+               publish_times={t: [ns - 1_000_000 for ns, _ in m] for t, m in logged.items()})
+    assert timed_messages(real, "/a")[0][0] == 999_000_000

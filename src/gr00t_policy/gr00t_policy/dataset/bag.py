@@ -74,7 +74,9 @@ class Bag:
         out = {}
         for topic, msgs in self.messages.items():
             sent = self.publish_times.get(topic)
-            if msgs and sent is not None and len(sent) == len(msgs):
+            # A publish time of 0 is "not recorded" (writers that fill only the log time),
+            # not a time: such a topic has no publish times.
+            if msgs and sent is not None and len(sent) == len(msgs) and min(sent) > 0:
                 out[topic] = int((np.array([t for t, _ in msgs], dtype=np.int64)
                                   - np.asarray(sent, np.int64)).min())
         return out
