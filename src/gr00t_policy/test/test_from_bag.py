@@ -414,3 +414,18 @@ def test_publish_times_of_zero_are_not_taken_as_times(tmp_path):
     real = Bag(path=Path(tmp_path), files=[], messages=logged,  # publish times 1 ms earlier
                publish_times={t: [ns - 1_000_000 for ns, _ in m] for t, m in logged.items()})
     assert timed_messages(real, "/a")[0][0] == 999_000_000
+
+
+def test_a_damaged_jpeg_frame_is_a_bag_error_naming_the_topic():
+    import types
+
+    import imageio.v3 as iio
+
+    from gr00t_policy.dataset.bag_streams import image_rgb
+
+    good = iio.imwrite("<bytes>", np.full((24, 32, 3), 90, np.uint8), extension=".jpg")
+    frame = types.SimpleNamespace(format="jpeg", data=good)
+    assert image_rgb(frame, "/cam/head").shape == (24, 32, 3)
+    frame.data = good[: len(good) // 2]  # cut short, as a USB camera's MJPEG frame can be
+    with pytest.raises(BagError, match=r"/cam/head: a 'jpeg' frame does not decode.*damaged"):
+        image_rgb(frame, "/cam/head")

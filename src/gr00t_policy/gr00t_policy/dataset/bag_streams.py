@@ -420,7 +420,13 @@ def image_rgb(msg: Any, topic: str) -> np.ndarray:
     if hasattr(msg, "format"):  # CompressedImage
         import imageio.v3 as iio
 
-        rgb = np.asarray(iio.imread(bytes(msg.data)))
+        try:
+            rgb = np.asarray(iio.imread(bytes(msg.data)))
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL's errors for damaged data
+            raise BagError(f"{topic}: a {msg.format!r} frame does not decode ({exc}): the "
+                           "recording holds a damaged frame (a USB camera's MJPEG stream can "
+                           "carry one). Fix: leave this bag out, or re-encode its camera "
+                           "topic without the damaged frame") from None
         if rgb.dtype != np.uint8:
             raise BagError(f"{topic}: a {msg.format!r} frame decodes to {rgb.dtype} pixels, not "
                            "8-bit; record 8-bit colour images (jpeg, or png of rgb8/bgr8)")
