@@ -15,7 +15,10 @@ Layout, as ``ros2 bag record -s mcap`` writes it (rosbag2 Jazzy, metadata versio
 Durability: messages are not chunked (rosbag2's "fastwrite" storage preset) and every record
 is handed to the operating system as soon as it is written, so a recorder killed with SIGKILL
 leaves an MCAP file that reads up to its last complete message; only the summary, the footer
-and metadata.yaml are missing (gr00t-dataset reads such a file and says so). The episode's
+and metadata.yaml are missing (gr00t-dataset reads such a file and says so). The file is
+synced to the disk at most FSYNC_PERIOD_S after a message and at close (the directory too,
+after metadata.yaml), so a power cut loses about the last second, not the page cache's
+worth. The episode's
 custom data (its instruction) is written first, as the MCAP metadata record
 "gr00t_episode", so it survives too.
 """
@@ -23,6 +26,7 @@ custom data (its instruction) is written first, as the MCAP metadata record
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -33,6 +37,8 @@ from gr00t_record.msgdefs import message_definition, type_hash
 EPISODE_METADATA = "gr00t_episode"  # read back by gr00t_policy.dataset.bag
 METADATA_VERSION = 9  # rosbag2 Jazzy
 LIBRARY = "gr00t-record"
+# A power cut loses at most about this much of a recording (fsync is a few ms on an SSD).
+FSYNC_PERIOD_S = 1.0
 RMW_INFINITE = {"sec": 9223372036, "nsec": 854775807}
 
 
@@ -83,6 +89,7 @@ class BagWriter:
         if self.custom_data:
             self._mcap.add_metadata(EPISODE_METADATA, self.custom_data)
         self._stream.flush()
+        self._synced = time.monotonic()
         self.closed = False
 
     @property
@@ -122,6 +129,9 @@ class BagWriter:
                                publish_time=int(publish_time_ns or log_time_ns),
                                sequence=entry["count"])
         self._stream.flush()
+        if time.monotonic() - self._synced >= FSYNC_PERIOD_S:
+            os.fsync(self._stream.fileno())
+            self._synced = time.monotonic()
         entry["count"] += 1
         self.start_ns = log_time_ns if self.start_ns is None else min(self.start_ns, log_time_ns)
         self.end_ns = log_time_ns if self.end_ns is None else max(self.end_ns, log_time_ns)
@@ -164,9 +174,19 @@ class BagWriter:
         self._mcap.add_metadata("rosbag2", {"serialized_metadata": yaml.safe_dump(
             meta["rosbag2_bagfile_information"], sort_keys=False)})
         self._mcap.finish()
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
         self._stream.close()
         tmp = self.path / "metadata.yaml.tmp"
-        tmp.write_text(text)
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self.path / "metadata.yaml")
+        directory = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename, and the new files' entries
+        finally:
+            os.close(directory)
         self.closed = True
         return self.counts

@@ -145,3 +145,23 @@ def test_sigkill_loses_nothing_written(tmp_path):
     assert len(texts) >= confirmed + 1  # every message confirmed before the kill is there
     assert texts == [str(i) for i in range(len(texts))]  # in order, none damaged
     np.testing.assert_array_equal(np.diff([t for t, _ in got.messages["/chatter"]]), 1000)
+
+
+def test_the_file_reaches_the_disk_every_second_and_at_close(tmp_path, monkeypatch):
+    """A power cut loses the page cache: the writer fsyncs the bag at most FSYNC_PERIOD_S
+    after a message, and the file, metadata.yaml and the directory at close."""
+    import gr00t_record.bag_writer as bw
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(bw.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    clock = [100.0]
+    monkeypatch.setattr(bw.time, "monotonic", lambda: clock[0])
+    w = write_some(tmp_path / "bag", n=4)  # all within one second: no sync yet
+    assert synced == []
+    clock[0] += bw.FSYNC_PERIOD_S
+    w.write("/joint_states", cdr(JointState(name=["a", "b"], position=[0.0, 0.0])),
+            1_800_000_001 * 10**9)
+    assert len(synced) == 1
+    w.close()
+    assert len(synced) == 4  # the MCAP file, metadata.yaml, the directory
