@@ -160,8 +160,16 @@ def test_gr00t_datasets_take_the_instruction_from_their_annotation_column(tmp_pa
                 "annotation": {"human.action.task_description": {}}}
     (root / "meta/modality.json").write_text(json.dumps(modality))
     with pytest.raises(DatasetError, match=r"no 'annotation.human.action.task_description' "
-                                           r"column.*drop that entry"):
+                                           r"column.*original_key"):
         LeRobotDataset(root).episode(0, load_video=False)
+    # The entry may point at the column that holds the index (GR00T's original_key), and
+    # Isaac-GR00T's SO-100 example names the key human.task_description.
+    for key in ("human.action.task_description", "human.task_description"):
+        modality["annotation"] = {key: {"original_key": "task_index"}}
+        (root / "meta/modality.json").write_text(json.dumps(modality))
+        assert LeRobotDataset(root).episode(0, load_video=False).task == TASKS[0]
+    modality["annotation"] = {"human.action.task_description": {}}
+    (root / "meta/modality.json").write_text(json.dumps(modality))
     _rewrite_column(root, 0, "annotation.human.action.task_description", [1] * 8)
     assert LeRobotDataset(root).episode(0, load_video=False).task == TASKS[1]  # not task_index 0
     _rewrite_column(root, 0, "annotation.human.action.task_description", [1] * 4 + [0] * 4)

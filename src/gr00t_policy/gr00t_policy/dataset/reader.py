@@ -52,10 +52,10 @@ class LeRobotDataset:
     EmbodimentConfig) supplies them: its state and action keys tile ``observation.state`` and
     ``action`` in YAML order, and camera ``name`` is video feature ``observation.images.<name>``.
 
-    An episode's instruction is the task its ``task_column`` indexes: GR00T's language column
-    ``annotation.human.action.task_description`` where modality.json lists it under
-    "annotation" (GR00T's loader reads the instruction there, and a dataset may keep
-    ``task_index`` at 0 for every episode), else ``task_index`` (LeRobot's).
+    An episode's instruction is the task its ``task_column`` indexes (`_task_column`): the
+    column of GR00T's task-description annotation where modality.json lists one (GR00T's
+    loader reads the instruction there, and a dataset may keep ``task_index`` at 0 for every
+    episode), else ``task_index`` (LeRobot's).
     """
 
     def __init__(self, root: str | Path, *, embodiment: Any = None) -> None:
@@ -92,10 +92,7 @@ class LeRobotDataset:
                 "key layout")
         self.episodes = self._files.episodes
         self.tasks: dict[int, str] = self._files.tasks
-        annotations = self.modality.get("annotation") or {}
-        self.task_column = (TASK_ANNOTATION
-                            if TASK_ANNOTATION.removeprefix("annotation.") in annotations
-                            else "task_index")
+        self.task_column = _task_column(self.modality.get("annotation") or {})
         self.stats: dict[str, Any] = self._files.episode_stats()
         self._check_ranges("state", STATE)
         self._check_ranges("action", ACTION)
@@ -234,10 +231,10 @@ class LeRobotDataset:
         column = self.task_column
         if column not in table.column_names:
             raise DatasetError(
-                f"{path}: no {column!r} column, which meta/modality.json names as the "
-                "instruction (\"annotation\": {\"human.action.task_description\"}). Fix: add "
-                "the column (each row's index into the tasks), or drop that entry to read "
-                "task_index")
+                f"{path}: no {column!r} column, which meta/modality.json's \"annotation\" "
+                "names as the instruction's task index. Fix: point that entry's "
+                "\"original_key\" at the column that holds it (often \"task_index\"), or add "
+                "the column")
         task_rows = np.asarray(table.column(column), dtype=np.int64).reshape(-1)  # (T,)
         task_index = int(task_rows[0])
         if task_index not in self.tasks:
@@ -286,6 +283,24 @@ class LeRobotDataset:
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
                                f"expected {expected}")
         return frames
+
+
+# modality.json "annotation" keys that carry the instruction, in the order they are looked
+# for: Isaac-GR00T's own datasets use the first, its SO-100 example the second.
+TASK_ANNOTATION_KEYS = (TASK_ANNOTATION.removeprefix("annotation."), "human.task_description")
+
+
+def _task_column(annotations: Any) -> str:
+    """The parquet column holding each row's task index: the first of TASK_ANNOTATION_KEYS
+    that modality.json lists, read from its ``original_key`` (GR00T's pointer to the column;
+    often "task_index") or else the column ``annotation.<key>``; ``task_index`` without one."""
+    if isinstance(annotations, dict):
+        for key in TASK_ANNOTATION_KEYS:
+            if key in annotations:
+                entry = annotations[key]
+                original = entry.get("original_key") if isinstance(entry, dict) else None
+                return str(original) if original else f"annotation.{key}"
+    return "task_index"
 
 
 def _names(names: Any) -> list[str]:
