@@ -82,8 +82,10 @@ def main() -> int:
     size = enc.image_size
     instruction = "touch the red cube with your right hand"
 
-    def tokens(rgb: np.ndarray) -> np.ndarray:
-        t, mask = enc.encode([rgb], instruction)
+    crop = enc.image_crop
+
+    def tokens(rgb: np.ndarray, prepared: bool = False) -> np.ndarray:
+        t, mask = enc.encode([rgb], instruction, prepared=prepared)
         return t[mask]  # (N, C) real tokens
 
     def rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -115,10 +117,12 @@ def main() -> int:
     groups: dict[str, list[tuple[float, ...]]] = {}
     for name, a, b in cases:
         old = tokens(a)  # the backbone resizes the float frame
-        new = tokens(resize_rgb(a, size))
-        trained = tokens(resize_frames(a[None], size)[0].permute(1, 2, 0).numpy())
+        new = tokens(resize_rgb(a, size, crop), prepared=True)
+        trained = tokens(resize_frames(a[None], size, crop)[0].permute(1, 2, 0).numpy(),
+                         prepared=True)
         t_old = ms(lambda: preprocess_images([a], enc.config))
-        t_new = ms(lambda: preprocess_images([resize_rgb(a, size)], enc.config))
+        t_new = ms(lambda: preprocess_images([resize_rgb(a, size, crop)], enc.config,
+                                             prepared=True))
         groups.setdefault(name, []).append(
             (rel(new, old), rel(tokens(jpeg(a)), old), rel(tokens(b), old),
              rel(old, trained), rel(new, trained), t_old, t_new))

@@ -130,6 +130,33 @@ def test_batch_layout_masks_and_normalization(dataset):
     assert ((rows[:, 1:] <= rows[:, :-1])).all()  # once masked, stays masked
 
 
+def test_training_frames_get_the_backbones_crop(dataset, monkeypatch):
+    """A backbone with image_crop 0.95 (GR00T N1's) trains on the centre crop, the same
+    pixels System 2 feeds it (resize_frames, as gr00t_system2.image.resize_rgb)."""
+    from dataclasses import replace
+
+    import gr00t_policy.train.data as data_module
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    crops = []
+    real = data_module.resize_frames
+
+    def spy(frames, size, crop=1.0):
+        crops.append(crop)
+        return real(frames, size, crop)
+
+    monkeypatch.setattr(data_module, "resize_frames", spy)
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    config = PolicyConfig(replace(config.backbone, image_crop=0.95), config.action_head)
+    ds = LeRobotDataset(dataset)
+    data = TrainingData(ds, emb, config, PromptBuilder(build_nano_tokenizer(config.backbone),
+                                                       config.backbone), build_metadata(ds, emb))
+    assert crops and set(crops) == {0.95}
+    size = config.backbone.image_size
+    expected = real(ds.frames(0, data.cameras[0]), size, 0.95)  # (T, 3, S, S)
+    assert torch.equal(data.images[0][:, 0], expected)
+
+
 def test_start_prob_draws_frames_from_the_episode_starts(dataset):
     from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
 
@@ -412,6 +439,14 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
     log = json.loads((tmp_path / "tuned" / "train_log.json").read_text())
     assert log["init_from"] == str(base.checkpoint.resolve()) and len(log["losses"]) == 2
 
+    # A fine-tune may feed its images with another crop (a GR00T N1 conversion made before
+    # the preset's 0.95 was recorded); its checkpoint records the crop it trained with.
+    cropped = PolicyConfig(replace(config.backbone, image_crop=0.95), config.action_head)
+    train(dataset, tmp_path / "cropped", policy_config=cropped, embodiment=emb,
+          cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
+          init_from=base.checkpoint)
+    saved = json.loads((tmp_path / "cropped" / "config.json").read_text())
+    assert saved["backbone"]["image_crop"] == 0.95
     other = PolicyConfig(config.backbone, replace(config.action_head, num_layers=1))
     with pytest.raises(ValueError, match=r"another model config .*action_head\.num_layers"):
         train(dataset, tmp_path / "bad", policy_config=other, embodiment=emb,

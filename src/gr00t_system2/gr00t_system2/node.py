@@ -43,6 +43,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -249,6 +250,14 @@ class System2Node(ManagedNode):
             f"loaded backbone {encoder.backbone_id} from {p.checkpoint} on {p.device}/{p.dtype} "
             f"({encoder.backend}) in {time.monotonic() - t0:.2f} s"
         )
+        from gr00t_policy.checkpoint import PROVENANCE_FILE
+
+        if encoder.image_crop == 1.0 and (Path(p.checkpoint) / PROVENANCE_FILE).is_file():
+            self.get_logger().warning(
+                f"{p.checkpoint} was converted from an official GR00T N1 checkpoint before "
+                "converted checkpoints recorded the centre crop Isaac-GR00T feeds its images "
+                "with (95% of each side): its frames are not cropped. Fix: convert it again "
+                "(gr00t-policy convert), whose config.json then has backbone.image_crop 0.95")
         return encoder
 
     def _check_prompt(self, text: str) -> None:

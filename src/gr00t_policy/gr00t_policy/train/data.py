@@ -272,7 +272,8 @@ class TrainingData:
         self.task_rows: list[int] = []
         for i in chosen:
             ep = ds.episode(i, load_video=False)
-            views = [resize_frames(ds.frames(i, cam), bb.image_size, bb.image_crop) for cam in self.cameras]
+            views = [resize_frames(ds.frames(i, cam), bb.image_size, bb.image_crop)
+                     for cam in self.cameras]
             self.images.append(torch.stack(views, dim=1))  # (T, V, 3, S, S)
             state = proc.state(ep.states)  # (T, S_max)
             act = proc.actions(ep.actions)  # (T, A_max)

@@ -157,9 +157,10 @@ def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
                   if ours[part].get(k) != theirs.get(part, {}).get(k))
 
 
-# Model config fields that record how a run trained rather than the weights' shapes: a
-# fine-tune (--init-from) may change them.
-TRAINING_CHOICES = ("action_head.prefix_rows",)
+# Model config fields that record how a run trained or fed its images rather than the
+# weights' shapes: a fine-tune (--init-from) may change them (a GR00T N1 conversion made
+# before image_crop existed fine-tunes with the preset's 0.95 crop).
+TRAINING_CHOICES = ("action_head.prefix_rows", "backbone.image_crop")
 
 
 def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
