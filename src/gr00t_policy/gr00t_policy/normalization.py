@@ -35,9 +35,12 @@ import numpy as np
 
 MODES = ("min_max", "q99", "mean_std", "binary", "sin_cos")
 STATE_ONLY_MODES = ("sin_cos",)
+
+
+def normalized_width(mode: str, joints: int) -> int:
+    """Values the model gets for a key of ``joints`` joints: two per joint for sin_cos."""
+    return 2 * joints if mode == "sin_cos" else joints
 STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
-# A range narrower than this is "constant": it normalizes to 0 instead of dividing by ~0.
-RANGE_EPS = 1e-8
 
 _NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"),
            "binary": (), "sin_cos": ()}
@@ -59,9 +62,8 @@ class _Segment:
 
     @property
     def width(self) -> int:
-        """Normalized columns: 2 d for sin_cos, else d."""
-        d = self.stop - self.start
-        return 2 * d if self.mode == "sin_cos" else d
+        """Normalized columns (`normalized_width`)."""
+        return normalized_width(self.mode, self.stop - self.start)
 
 
 def _check_mode(mode: str, where: str) -> None:
@@ -136,7 +138,7 @@ def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, width: int,
             continue
         if s.mode in ("min_max", "q99"):
             span = s.high - s.low
-            const = span < RANGE_EPS
+            const = span == 0.0  # Isaac-GR00T's test: exactly equal statistics
             y = 2.0 * (v - s.low) / np.where(const, 1.0, span) - 1.0
             if s.mode == "q99":
                 y = np.clip(np.where(const, v, y), -1.0, 1.0)

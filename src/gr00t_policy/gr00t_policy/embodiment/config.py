@@ -30,6 +30,7 @@ from gr00t_policy.embodiment.schema import (
     yaml_key,
 )
 from gr00t_policy.embodiment.simulator import SimulatorSpec
+from gr00t_policy.normalization import normalized_width
 
 ActionRepresentation = Literal["absolute"]
 ACTION_REPRESENTATIONS: tuple[str, ...] = get_args(ActionRepresentation)
@@ -187,7 +188,7 @@ class EmbodimentConfig(Section):
     def state_width(self) -> int:
         """Values the model gets for the state: state_dim, plus one more per joint of a
         `sin_cos` key (its sine and its cosine)."""
-        return sum(len(k.joints) * (2 if k.mode == "sin_cos" else 1) for k in self.state_keys)
+        return sum(normalized_width(k.mode, len(k.joints)) for k in self.state_keys)
 
     @property
     def action_dim(self) -> int:

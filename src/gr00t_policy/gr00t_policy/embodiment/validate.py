@@ -25,6 +25,7 @@ from gr00t_policy.embodiment.schema import (
     Staleness,
 )
 from gr00t_policy.embodiment.simulator import SimulatorSpec
+from gr00t_policy.normalization import STATE_ONLY_MODES
 
 # Listed in docs/EMBODIMENT.md; keep in step with the functions below.
 CHECKS = (
@@ -152,9 +153,9 @@ def _keys(r: _Report, raw_doc: Mapping[str, Any], section: str,
                   f"{section}[{seen_groups[spec.group]}]",
                   f"each group may appear once in {section}, or its joints would repeat")
             ok = False
-        if spec.normalization == "sin_cos" and section == "action_keys":
-            r.add(f"{section}[{i}].normalization", "sin_cos is for state keys only: the model "
-                  "produces joint positions, not their sines and cosines",
+        if spec.normalization in STATE_ONLY_MODES and section == "action_keys":
+            r.add(f"{section}[{i}].normalization", f"{spec.normalization} is for state keys "
+                  "only: the model produces joint positions, not their sines and cosines",
                   "use min_max (Isaac-GR00T's data configs normalize actions so)")
             ok = False
         if not ok:
