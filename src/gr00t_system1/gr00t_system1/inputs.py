@@ -72,6 +72,16 @@ def checked_stamp(stamp_s: float, now: float, max_future_s: float, what: str,
     return stamp_s
 
 
+def _split_across_publishers(sets: set[frozenset[str]], needed: frozenset[str]) -> bool:
+    """Whether joint-name sets of incomplete messages are disjoint and cover ``needed``."""
+    covered: set[str] = set()
+    for names in sets:
+        if covered & names:
+            return False
+        covered |= names
+    return len(sets) > 1 and covered >= needed
+
+
 class StateGate:
     """Joint states -> StateSample, or a Refusal.
 
@@ -96,9 +106,11 @@ class StateGate:
         self.max_age_s = max_age_s
         self.seq = 0
         self._needed = frozenset(joints)
-        # Needed joints named by the incomplete messages since the last complete one: when
-        # they add up to all, the state is split across publishers (say so, and the fix).
-        self._partial_names: set[str] = set()
+        # The distinct sets of needed joints that incomplete messages named since the last
+        # complete one: sets that do not overlap and add up to all are publishers each
+        # sending its own joints (say so, and the fix); one publisher that drops joints
+        # sends overlapping sets.
+        self._partial_sets: set[frozenset[str]] = set()
 
     def accept(self, names: Any, positions: Any, stamp_s: float, now: float,
                arrival: float) -> StateSample | Refusal:
@@ -107,8 +119,9 @@ class StateGate:
         try:
             pos = self.mapper.map(names, positions)  # (n,) monitored-joint order
         except MissingJointsError as exc:
-            self._partial_names.update(self._needed.intersection(map(str, names)))
-            if self._partial_names >= self._needed:
+            if len(self._partial_sets) < 8:
+                self._partial_sets.add(self._needed.intersection(map(str, names)))
+            if _split_across_publishers(self._partial_sets, self._needed):
                 return Refusal("dropped_joint_states_missing", (
                     f"{exc}. The joints it lacks come in other /joint_states messages: the "
                     "robot's joint states are split across publishers (two drivers on one "
@@ -121,7 +134,7 @@ class StateGate:
             return Refusal("dropped_joint_states_non_finite", f"dropped: {exc}", error=False)
         except JointStateError as exc:
             return Refusal("dropped_joint_states_invalid", f"dropped: {exc}")
-        self._partial_names.clear()
+        self._partial_sets.clear()
         problem = self.check.problem(pos)
         if problem is not None:
             return Refusal("implausible_joint_states", problem, fault=problem)
