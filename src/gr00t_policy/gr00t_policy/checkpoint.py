@@ -197,7 +197,7 @@ def read_json_file(path: Path) -> Any:
 def open_safetensors(path: Path, device: str = "cpu"):
     """safetensors' safe_open, its errors as a CheckpointError naming the file (a Git LFS
     pointer left by a clone without `git lfs pull` says so)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with open(path, "rb") as f:
@@ -209,9 +209,11 @@ def open_safetensors(path: Path, device: str = "cpu"):
                               "pull` in its repository (or download the file itself)")
     try:
         handle = safe_open(str(path), framework="pt", device=str(device))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}); is it "
-                              "complete (a download cut short is)?") from exc
+    except (SafetensorError, OSError) as exc:
+        damaged = any(w in str(exc) for w in ("header", "deserializ", "incomplete", "buffer"))
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc})" + (
+                "; is it complete (a download cut short is)?" if damaged else "")) from exc
     with handle as opened:
         yield opened
 

@@ -174,11 +174,13 @@ def _check_rate(entry: dict[str, Any], tag: str, emb: Any) -> None:
         return  # not recorded, or cameras at several rates: nothing to compare
     fps = rates.pop()
     if fps > 0 and abs(emb.action_dt * fps - 1.0) > 0.01:
+        ratio = emb.action_dt * fps
+        pace = (f"{ratio:.2f} times as slow" if ratio > 1 else f"{1.0 / ratio:.2f} times as fast")
         raise CheckpointError(
             f"{emb.source}: action_dt is {emb.action_dt:g} s but tag {tag!r} was recorded at "
             f"{fps:g} fps (metadata.json modalities.video), so each chunk row is "
-            f"{1.0 / fps:.4g} s apart: its chunks would play back {emb.action_dt * fps:.2f} "
-            f"times as slow. Fix: set action_dt: {1.0 / fps:.6g} in the YAML")
+            f"{1.0 / fps:.4g} s apart: its chunks would play back {pace} as learnt. Fix: set "
+            f"action_dt: {1.0 / fps:.6g} in the YAML")
 
 
 def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any, source: str) -> None:

@@ -400,7 +400,10 @@ SLOT_BIASES = ("action_head.state_encoder.layer1.b", "action_head.state_encoder.
 def slot_trained(state_dict: Mapping[str, Any], slot: int) -> bool:
     """False when every embodiment-specific bias of ``slot`` is exactly zero (see
     SLOT_BIASES): the official checkpoint has not learnt that embodiment."""
-    return any(bool((state_dict[k][slot] != 0).any()) for k in SLOT_BIASES if k in state_dict)
+    present = [k for k in SLOT_BIASES if k in state_dict]
+    if not present:
+        raise ValueError(f"slot_trained: none of {list(SLOT_BIASES)} in the state dict")
+    return any(bool((state_dict[k][slot] != 0).any()) for k in present)
 
 
 UNSUPPORTED_BACKBONE_OPTIONS = {"reproject_vision": False, "scale_image_resolution": 1,

@@ -269,7 +269,7 @@ def test_statistics_that_would_land_on_other_joints_or_relative_actions_are_refu
     meta[DEFAULT_TAG]["modalities"]["video"]["ego_view"]["fps"] = 30.0
     path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"action_dt is 0.05 s but tag 'new_embodiment' "
-                                              r"was recorded at 30 fps.*1.50 times as slow.*"
+                                              r"was recorded at 30 fps.*1.50 times as slow as learnt.*"
                                               r"action_dt: 0.0333333"):
         convert_official(bad, tmp_path / "out_fps", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
 

@@ -397,7 +397,8 @@ def test_find_embodiment_by_name_and_path(tmp_path):
     # A bare file name not found in the working directory is searched for like a name.
     found = find_embodiment("unitree_g1.yaml", [tmp_path, CONFIG_DIR])
     assert found == CONFIG_DIR / "unitree_g1.yaml"
-    with pytest.raises(EmbodimentConfigError, match="no such embodiment file"):
+    with pytest.raises(EmbodimentConfigError, match="unknown embodiment 'unitree_g2'.*did you "
+                                                    "mean 'unitree_g1'"):
         find_embodiment("unitree_g2.yaml", [CONFIG_DIR])
 
 

@@ -78,7 +78,8 @@ def find_embodiment(name_or_path: str | Path, search_dirs: Sequence[str | Path])
         for d in search_dirs:
             if (Path(d) / text).is_file():
                 return Path(d) / text
-    if has_dir or p.suffix in (".yaml", ".yml"):
+        text = p.stem  # not found: named like a bare name below, with the closest names
+    elif has_dir:
         raise EmbodimentConfigError(text, [ConfigIssue(
             "", "no such embodiment file", "check the path, or pass a bare name such as "
             "`unitree_g1` to search the config directories")])
