@@ -429,3 +429,28 @@ def test_a_damaged_jpeg_frame_is_a_bag_error_naming_the_topic():
     frame.data = good[: len(good) // 2]  # cut short, as a USB camera's MJPEG frame can be
     with pytest.raises(BagError, match=r"/cam/head: a 'jpeg' frame does not decode.*damaged"):
         image_rgb(frame, "/cam/head")
+
+
+def test_bags_are_held_in_memory_one_at_a_time(tmp_path, monkeypatch):
+    """Every bag is checked before writing, then converted: no earlier bag's messages are
+    still in memory when the next is read (a day of recordings does not fit)."""
+    import weakref
+
+    import gr00t_policy.dataset.from_bag as from_bag
+
+    alive: list[weakref.ref] = []
+    most = []
+    real = from_bag.read_bag
+
+    def spy(path, wanted=None):
+        most.append(sum(ref() is not None for ref in alive))
+        bag = real(path, wanted)
+        alive.append(weakref.ref(bag))
+        return bag
+
+    monkeypatch.setattr(from_bag, "read_bag", spy)
+    paths = [write_bag(tmp_path / f"bag{k}", recording(n_cmd=12)[0]) for k in range(3)]
+    reports = convert_bags(paths, embodiment(), tmp_path / "ds")
+    assert [r.steps for r in reports] == [12, 12, 12]
+    assert len(most) == 6 and max(most) == 0  # read twice each, never two at once
+    assert LeRobotDataset(tmp_path / "ds").num_episodes == 3

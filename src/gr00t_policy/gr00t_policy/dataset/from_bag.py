@@ -83,17 +83,20 @@ def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
     frames = {}
     for cam in cameras:
         _, msgs = streams.frames[cam]
-        decoded: dict[int, np.ndarray] = {}
-        rows = []
-        for i in run["frames"][cam]:
-            if int(i) not in decoded:
-                decoded[int(i)] = image_rgb(msgs[int(i)], topics[cam])
-            rows.append(decoded[int(i)])
-        shapes = {r.shape for r in rows}
-        if len(shapes) != 1:
-            raise BagError(f"{topics[cam]}: frames change size within the recording "
-                           f"({sorted(shapes)}); record one resolution per camera")
-        frames[cam] = np.stack(rows)  # (T, H, W, 3)
+        index = [int(i) for i in run["frames"][cam]]  # (T,) frame per step, in time order
+        out: np.ndarray | None = None  # (T, H, W, 3), filled row by row: one copy in memory
+        last, rgb = -1, None
+        for row, i in enumerate(index):
+            if i != last:  # a frame repeats on consecutive steps only: decode it once
+                rgb, last = image_rgb(msgs[i], topics[cam]), i
+            if out is None:
+                out = np.empty((len(index),) + rgb.shape, np.uint8)
+            if rgb.shape != out.shape[1:]:
+                raise BagError(f"{topics[cam]}: frames change size within the recording "
+                               f"({sorted({rgb.shape, out.shape[1:]})}); record one resolution "
+                               "per camera")
+            out[row] = rgb
+        frames[cam] = out  # (T, H, W, 3)
     return states, actions, frames
 
 
@@ -157,9 +160,15 @@ def convert_bags(
         raise BagError(f"ResampleConfig.dt={cfg.dt} must be the embodiment's action_dt "
                        f"{emb.action_dt}")
     wanted = topics.all(emb)
-    read = [read_bag(b, wanted) for b in bags]
-    for bag in read:  # check every bag before writing anything
+    # Every bag is checked before anything is written, then read again to be converted: one
+    # bag's messages in memory at a time (a day of recordings does not fit); a single bag is
+    # read once.
+    kept = None
+    for path in bags:
+        bag = read_bag(path, wanted)
         extract(bag, emb, topics, task)
+        kept = bag if len(bags) == 1 else None
+        del bag
     writer: LeRobotWriter | None = None
 
     def factory(shape) -> LeRobotWriter:
@@ -175,8 +184,11 @@ def convert_bags(
 
     reports = []
     try:
-        for bag in read:
+        for path in bags:
+            bag = kept if kept is not None else read_bag(path, wanted)
+            kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
+            del bag  # freed before the next bag is read
             for line in report.lines():
                 logger.info("%s", line)
             reports.append(report)
