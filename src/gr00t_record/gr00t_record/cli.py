@@ -3,10 +3,11 @@
     gr00t-record run --embodiment config/unitree_g1.yaml --out bags/   # the recorder node
     gr00t-record start "touch the red cube with your left hand"        # episode N begins
     gr00t-record stop                                                  # ... and ends
+    gr00t-record discard              # a failed one: moved to <out>/discarded/
 
-``start`` and ``stop`` call the node's services (the same as ``ros2 service call
-/gr00t_record/start gr00t_msgs/srv/SetInstruction "{instruction: '...'}"`` and
-``/gr00t_record/stop std_srvs/srv/Trigger``). Exit status: 0 done, 1 refused, 2 no answer.
+``start``, ``stop`` and ``discard`` call the node's services (the same as ``ros2 service
+call /gr00t_record/start gr00t_msgs/srv/SetInstruction "{instruction: '...'}"``,
+``/gr00t_record/stop std_srvs/srv/Trigger`` and ``/gr00t_record/discard``). Exit status: 0 done, 1 refused, 2 no answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gr00t_record.node import START_SERVICE, STOP_SERVICE
+from gr00t_record.node import DISCARD_SERVICE, START_SERVICE, STOP_SERVICE
 
 EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
 
@@ -50,7 +51,8 @@ def _client(args: argparse.Namespace) -> int:
                      SetInstruction.Request(instruction=args.instruction), args.timeout)
         ok = reply is not None and reply.accepted
     else:
-        reply = call(Trigger, STOP_SERVICE, Trigger.Request(), args.timeout)
+        service = STOP_SERVICE if args.command == "stop" else DISCARD_SERVICE
+        reply = call(Trigger, service, Trigger.Request(), args.timeout)
         ok = reply is not None and reply.success
     if reply is None:
         print(f"gr00t-record {args.command}: the recorder did not answer within "
@@ -83,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="the episode's instruction (default: the last one published on "
                        "/gr00t/instruction)")
     stop = sub.add_parser("stop", help="end the episode")
-    for sp in (start, stop):
+    discard = sub.add_parser("discard", help="move the episode being recorded, else the last "
+                             "one, out of the data (to <out>/discarded/)")
+    for sp in (start, stop, discard):
         sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait")
     args = p.parse_args(argv)
     if args.command == "run":

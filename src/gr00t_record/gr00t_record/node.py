@@ -12,7 +12,11 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
   request's instruction (empty: the last one heard on the instruction topic) is the
   episode's, stored as metadata ("instruction") at once; the reply's instruction_id is the
   episode number;
-- /gr00t_record/stop (std_srvs/srv/Trigger): closes it (metadata.yaml with the counts).
+- /gr00t_record/stop (std_srvs/srv/Trigger): closes it (metadata.yaml with the counts);
+- /gr00t_record/discard (std_srvs/srv/Trigger): a failed demonstration is kept out of the
+  data: the episode being recorded (closed first), else the last one closed, is moved to
+  `<output_dir>/discarded/` (which `episode_*` does not match; nothing is deleted), and its
+  number is used again by the next episode.
 Between episodes nothing is written. Each camera's first frame in an episode is read with
 the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
@@ -46,6 +50,8 @@ from gr00t_record.topics import embodiment_topics
 
 START_SERVICE = "/gr00t_record/start"
 STOP_SERVICE = "/gr00t_record/stop"
+DISCARD_SERVICE = "/gr00t_record/discard"
+DISCARDED_DIR = "discarded"
 EPISODE_DIR = "episode_{:06d}"
 _EPISODE_RE = re.compile(r"^episode_(\d{6})$")
 DISCOVERY_PERIOD_S = 0.2
@@ -114,8 +120,11 @@ class RecorderNode(Node):
         # the last stop
         self._last_start: tuple[float, str, str] | None = None
         self._last_stop: tuple[float, str, str, bool] | None = None
+        self._last_discard: tuple[float, str, str, bool] | None = None
+        self._last_closed: Path | None = None  # the episode discard takes when none is open
         self.create_service(SetInstruction, START_SERVICE, self._on_start)
         self.create_service(Trigger, STOP_SERVICE, self._on_stop)
+        self.create_service(Trigger, DISCARD_SERVICE, self._on_discard)
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
         self._discover()
         self.get_logger().info(
@@ -278,6 +287,7 @@ class RecorderNode(Node):
             text += f"; nothing on {empty}"
         for problem in self.frame_problems.values():
             text += f"; {problem}"
+        self._last_closed = self.writer.path
         self.writer = None
         return text
 
@@ -298,6 +308,39 @@ class RecorderNode(Node):
         response.success, response.message = True, self.close_episode()
         self._last_stop = (time.monotonic(), "", response.message, True)
         self.get_logger().info(f"stop: {response.message}")
+        return response
+
+    def _on_discard(self, request: Trigger.Request,
+                    response: Trigger.Response) -> Trigger.Response:
+        if self._is_repeat(self._last_discard, ""):  # a client that lost the reply
+            response.success, response.message = self._last_discard[3], self._last_discard[2]
+            return response
+        if self.writer is not None:
+            self.close_episode()
+        path = self._last_closed
+        if path is None or not path.is_dir():
+            response.success = False
+            response.message = "nothing to discard: no episode recorded since the recorder started"
+        else:
+            target = self.output_dir / DISCARDED_DIR / path.name
+            n = 1
+            while target.exists():  # a number used again, discarded again
+                target = self.output_dir / DISCARDED_DIR / f"{path.name}.{n}"
+                n += 1
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.rename(target)
+            except OSError as exc:
+                response.success = False
+                response.message = f"could not move {path} to {target}: {exc}"
+            else:
+                self._last_closed = None
+                response.success = True
+                response.message = (f"discarded {path.name}: moved to {target} (out of the "
+                                    "data; delete it there, or move it back to keep it)")
+        self._last_discard = (time.monotonic(), "", response.message, response.success)
+        log = self.get_logger().info if response.success else self.get_logger().error
+        log(f"discard: {response.message}")
         return response
 
     @staticmethod

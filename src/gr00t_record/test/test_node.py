@@ -2,8 +2,9 @@
 
 A probe publishes a tiny robot's topics (joint states 125 Hz, a camera 30 Hz, two command
 topics 20 Hz, an extra topic); the recorder records two episodes. The first is stopped with
-`gr00t-record stop` and read with the independent `rosbags` reader; the second is cut short
-by SIGKILL and still converts, up to its last message, with a warning.
+`gr00t-record stop` and read with the independent `rosbags` reader; one is discarded while
+recording; the second is cut short by SIGKILL and still converts, up to its last message,
+with a warning.
 """
 
 from __future__ import annotations
@@ -134,6 +135,16 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
                 assert "episode 0:" in cli.stdout and "episode_000000" in cli.stdout
                 repeat = probe.call(Trigger, "/gr00t_record/stop", Trigger.Request())
                 assert repeat.success and repeat.message == cli.stdout.strip()
+                # A failed demonstration, discarded while recording: moved out of the data,
+                # and its number used again.
+                reply = probe.call(SetInstruction, "/gr00t_record/start",
+                                   SetInstruction.Request(instruction="wave"))
+                assert reply.accepted and reply.instruction_id == 1, reply.message
+                time.sleep(0.3)
+                cli = subprocess.run([sys.executable, "-m", "gr00t_record.cli", "discard"],
+                                     capture_output=True, text=True, timeout=60)
+                assert cli.returncode == 0, cli.stderr
+                assert "discarded episode_000001" in cli.stdout, cli.stdout
                 # Episode 1: the instruction is the last one heard on /gr00t/instruction.
                 robot.instruction.publish(String(data="raise your left hand"))
                 time.sleep(0.5)
@@ -147,6 +158,10 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
                 robot.close()
     finally:
         recorder.stop()
+
+    discarded = out / "discarded" / "episode_000001"
+    assert read_bag(discarded).custom_data["instruction"] == "wave"
+    assert (discarded / "metadata.yaml").is_file()  # closed before it was moved
 
     # Episode 0 with another library: every topic, with its count.
     bag0 = out / "episode_000000"
