@@ -454,3 +454,16 @@ def test_bags_are_held_in_memory_one_at_a_time(tmp_path, monkeypatch):
     assert [r.steps for r in reports] == [12, 12, 12]
     assert len(most) == 6 and max(most) == 0  # read twice each, never two at once
     assert LeRobotDataset(tmp_path / "ds").num_episodes == 3
+
+
+def test_an_instruction_changed_mid_episode_is_named_in_the_report(tmp_path):
+    rec, *_ = recording(n_cmd=20)
+    rec.instruction = [(0.2, TASK), (1.0, "raise your left hand")]  # commands from 0.5 s
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    assert report.task == TASK
+    [warning] = [w for w in report.warnings if "changed to" in w]
+    assert "changed to 'raise your left hand' 0.4" in warning and "labelled" in warning
+    # The same words again, or --task: nothing to say.
+    rec.instruction = [(0.2, TASK), (1.0, TASK)]
+    [report] = convert_bags([write_bag(tmp_path / "bag2", rec)], embodiment(), tmp_path / "ds2")
+    assert not [w for w in report.warnings if "changed to" in w]

@@ -88,6 +88,7 @@ class Streams:
     # plausibility.position_margin, the first such message's joints in words)
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     stamp_warnings: list[str] = field(default_factory=list)  # see `stamp_warnings`
+    task_warnings: list[str] = field(default_factory=list)  # see `task_changes`
 
 
 def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
@@ -254,6 +255,20 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
     return times, rows, cols, bad
 
 
+def task_changes(bag: Bag, topics: BagTopics, first_action_ns: int, task: str) -> list[str]:
+    """A warning when another instruction was published during the episode: the whole bag
+    is labelled with one (``task``), so the steps after the change train on the wrong words."""
+    later = [(t, m.data.strip()) for t, m in timed_messages(bag, topics.instruction)
+             if t > first_action_ns and m.data.strip() and m.data.strip() != task]
+    if not later:
+        return []
+    t, text = later[0]
+    return [f"{topics.instruction} changed to {text!r} {(t - first_action_ns) / 1e9:.2f} s after "
+            f"the first command, but the whole episode is labelled {task!r}: the steps after "
+            "it train on the wrong instruction. Fix: record one instruction per episode "
+            "(gr00t-record stop, then start with the new one)"]
+
+
 def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | None) -> str:
     if override:
         return override
@@ -373,13 +388,15 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
     first_action = int(max(c[0][0] for c in commands))
     used = [topics.joint_states, *(c.topic for c in emb.cameras),
             *([topics.action_topic] if topics.action_topic else [c.topic for c in emb.controllers])]
+    the_task = _task(bag, topics, first_action, task)
     return Streams(
         log_time_topics=[t for t in used if not sent_on_recorder_clock(bag, t)],
         t0_ns=t0, state_t=(state_t - t0) / 1e9, state=state,
         commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
-        task=_task(bag, topics, first_action, task), nan_states=nan_states, bad_commands=bad,
-        implausible=implausible, stamp_warnings=stamp_warnings(bag, used))
+        task=the_task, nan_states=nan_states, bad_commands=bad,
+        implausible=implausible, stamp_warnings=stamp_warnings(bag, used),
+        task_warnings=[] if task else task_changes(bag, topics, first_action, the_task))
 
 
 def _implausible_words(implausible: dict[str, tuple[int, str]]) -> str:

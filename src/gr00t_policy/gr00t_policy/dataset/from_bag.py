@@ -110,7 +110,7 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     report.bad_commands = streams.bad_commands
     report.log_time_topics = streams.log_time_topics
     report.implausible = streams.implausible
-    report.warnings += streams.stamp_warnings
+    report.warnings += streams.stamp_warnings + streams.task_warnings
     update_t, update_a, report.early_commands = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     steps = align(update_t, streams.state_t,
