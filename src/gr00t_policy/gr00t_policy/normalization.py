@@ -35,15 +35,15 @@ import numpy as np
 
 MODES = ("min_max", "q99", "mean_std", "binary", "sin_cos")
 STATE_ONLY_MODES = ("sin_cos",)
+STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
+
+_NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"),
+           "binary": (), "sin_cos": ()}
 
 
 def normalized_width(mode: str, joints: int) -> int:
     """Values the model gets for a key of ``joints`` joints: two per joint for sin_cos."""
     return 2 * joints if mode == "sin_cos" else joints
-STAT_FIELDS = ("min", "max", "mean", "std", "q01", "q99")
-
-_NEEDED = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"),
-           "binary": (), "sin_cos": ()}
 
 
 class NormalizationError(ValueError):
