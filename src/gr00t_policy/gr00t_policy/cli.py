@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: a file it cannot read (a tokenizer's)
         print(f"gr00t-policy {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -353,6 +353,27 @@ def _backbone_from_eagle(eagle: Mapping[str, Any], backbone_cfg: Mapping[str, An
     _require(eagle.get("template", "qwen2-chat") == "qwen2-chat",
              f"{where}: template={eagle.get('template')!r}, only 'qwen2-chat' (ChatML) is supported")
     fields = dict(base.to_dict())
+    try:
+        _eagle_fields(fields, vision, llm, eagle, select_layer, output_dim)
+    except KeyError as exc:
+        raise OfficialConfigError(
+            f"{where}: field {exc.args[0]!r} of vision_config / llm_config is missing; the "
+            "Eagle-2 config.json of Isaac-GR00T's eagle2_hg_model has it") from None
+    config = BackboneConfig.from_dict(fields)
+    spec = (backbone_cfg.get("processor_cfg") or {}).get("model_spec") or {}
+    if "num_image_token" in spec:
+        _require(int(spec["num_image_token"]) == config.image_tokens_per_view,
+                 f"backbone_cfg.processor_cfg.model_spec.num_image_token={spec['num_image_token']}"
+                 f" but the Eagle config gives {config.image_tokens_per_view} tokens per image")
+    tiles = (backbone_cfg.get("processor_cfg") or {}).get("max_input_tiles", 1)
+    _require(tiles == 1, f"backbone_cfg.processor_cfg.max_input_tiles={tiles}: only 1 tile per "
+             "image is supported")
+    return config
+
+
+def _eagle_fields(fields: dict[str, Any], vision: Mapping[str, Any], llm: Mapping[str, Any],
+                  eagle: Mapping[str, Any], select_layer: int, output_dim: int) -> None:
+    """Our backbone sizes from the Eagle-2 config (KeyError naming a missing field)."""
     fields.update(
         vision_hidden_size=int(vision["hidden_size"]),
         vision_intermediate_size=int(vision["intermediate_size"]),
@@ -375,16 +396,6 @@ def _backbone_from_eagle(eagle: Mapping[str, Any], backbone_cfg: Mapping[str, An
         select_layer=select_layer,
         output_dim=output_dim,
     )
-    config = BackboneConfig.from_dict(fields)
-    spec = (backbone_cfg.get("processor_cfg") or {}).get("model_spec") or {}
-    if "num_image_token" in spec:
-        _require(int(spec["num_image_token"]) == config.image_tokens_per_view,
-                 f"backbone_cfg.processor_cfg.model_spec.num_image_token={spec['num_image_token']}"
-                 f" but the Eagle config gives {config.image_tokens_per_view} tokens per image")
-    tiles = (backbone_cfg.get("processor_cfg") or {}).get("max_input_tiles", 1)
-    _require(tiles == 1, f"backbone_cfg.processor_cfg.max_input_tiles={tiles}: only 1 tile per "
-             "image is supported")
-    return config
 
 
 # The embodiment-specific layers' biases. Isaac-GR00T initialises them to zero

@@ -162,6 +162,10 @@ def test_config_mapping_names_the_bad_field():
         with pytest.raises(OfficialConfigError, match=f"backbone_cfg.{name}={value!r}; only"):
             policy_config_from_official(bad, None, files, base=base)
     eagle = eagle_config_json(sizes)
+    del eagle["vision_config"]["num_attention_heads"]
+    with pytest.raises(OfficialConfigError, match="field 'num_attention_heads' of vision_config"):
+        policy_config_from_official(official_config_json(sizes), eagle, files, base=base)
+    eagle = eagle_config_json(sizes)
     eagle["template"] = "llama3-chat"
     with pytest.raises(OfficialConfigError, match="template='llama3-chat'"):
         policy_config_from_official(official_config_json(sizes), eagle, files, base=base)
