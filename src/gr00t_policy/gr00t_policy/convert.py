@@ -161,6 +161,13 @@ def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
     for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
         _check_keys(entry, official_tag, modality, keys, emb.source)
     _check_rate(entry, official_tag, emb)
+    recorded = sorted(((entry.get("modalities") or {}).get("video") or {}))
+    mine = [c.name for c in emb.cameras]
+    if recorded and sorted(mine) != recorded:
+        logger.warning("%s names its cameras %s but tag %r was trained on video keys %s: check "
+                       "that each YAML camera is the one the fine-tune saw in that place (the "
+                       "views are fed in the YAML's order, which must be the data config's "
+                       "video_keys order)", emb.source, mine, official_tag, recorded)
     return out
 
 

@@ -296,6 +296,15 @@ def test_weights_left_as_git_lfs_pointers_or_cut_short_say_so(official, eagle, e
     assert "model.safetensors.index.json is not valid JSON" in capsys.readouterr().err
 
 
+def test_cameras_named_otherwise_than_the_training_videos_are_warned_about(
+        official, eagle, tmp_path, caplog):
+    emb = embodiment_with_slot(G1_YAML, SLOT)  # its camera: "head"; the tag's video: ego_view
+    with caplog.at_level("WARNING"):
+        convert_official(official, tmp_path / "out", emb, tag=DEFAULT_TAG, eagle_dir=eagle)
+    assert "names its cameras ['head'] but tag 'new_embodiment' was trained on video keys " \
+           "['ego_view']" in caplog.text
+
+
 def test_cli_convert(official, eagle, tmp_path, capsys):
     yaml = tmp_path / "g1.yaml"
     text = G1_YAML.read_text().replace("\nslot: 0\n", f"\nslot: {SLOT}\n")
