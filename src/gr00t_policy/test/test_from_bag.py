@@ -467,3 +467,27 @@ def test_an_instruction_changed_mid_episode_is_named_in_the_report(tmp_path):
     rec.instruction = [(0.2, TASK), (1.0, TASK)]
     [report] = convert_bags([write_bag(tmp_path / "bag2", rec)], embodiment(), tmp_path / "ds2")
     assert not [w for w in report.warnings if "changed to" in w]
+
+
+def test_skip_bad_leaves_out_the_bags_it_cannot_convert_and_says_why(tmp_path, capsys):
+    import yaml
+
+    good, *_ = recording(n_cmd=12, seed=1)
+    yuv, *_ = recording(n_cmd=12, seed=2)
+    yuv.encoding = "yuv422_yuy2"
+    bags = [write_bag(tmp_path / "good", good), write_bag(tmp_path / "yuv", yuv)]
+    reports = convert_bags(bags, embodiment(), tmp_path / "ds", skip_bad=True)
+    assert [r.steps for r in reports] == [12, 0]
+    assert "image encoding 'yuv422_yuy2'" in reports[1].refused
+    assert reports[1].lines()[0].startswith(f"{bags[1]}: left out: ")
+    assert LeRobotDataset(tmp_path / "ds").num_episodes == 1
+    # The CLI: the same, exit status 1 (something was left out).
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment().to_dict()))
+    rc = dataset_main(["from-bag", *map(str, bags), "--embodiment", str(emb_yaml),
+                       "--out", str(tmp_path / "ds2"), "--skip-bad"])
+    assert rc == 1
+    assert "left out 1 bags" in capsys.readouterr().out
+    with pytest.raises(BagError, match="yuv422_yuy2"):  # without it: refused, nothing written
+        convert_bags(bags, embodiment(), tmp_path / "ds3")
+    assert not (tmp_path / "ds3" / "meta").exists()

@@ -28,14 +28,17 @@ def _from_bag(args: argparse.Namespace) -> int:
     topics = BagTopics(joint_states=args.joint_states_topic, instruction=args.instruction_topic,
                        action_topic=args.action_topic)
     reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
-                           codec=args.codec, overwrite=args.overwrite, append=args.append)
+                           codec=args.codec, overwrite=args.overwrite, append=args.append,
+                           skip_bad=args.skip_bad)
     for report in reports:
         print("\n".join(report.lines()))
     episodes = sum(len(r.episodes) for r in reports)
     steps = sum(r.steps for r in reports)
+    left_out = [r for r in reports if r.refused]
     print(f"wrote {episodes} episodes ({steps} steps at {1 / emb.action_dt:g} fps) from "
-          f"{len(reports)} bags to {args.out}")
-    return 0
+          f"{len(reports) - len(left_out)} bags to {args.out}"
+          + (f"; left out {len(left_out)} bags (above)" if left_out else ""))
+    return 1 if left_out else 0
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -60,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "gr00t-record) into a LeRobot v2 dataset for one embodiment, on the "
                         "dataset grid (1 / action_dt) with the runtime's pairing rules.")
     fb.add_argument("bags", nargs="+", help="bag directories (or .mcap files)")
+    fb.add_argument("--skip-bad", action="store_true",
+                    help="leave out a bag that cannot be converted (named, with why) and convert "
+                    "the others; exit status 1 if any was left out (default: refuse them all "
+                    "before writing anything)")
     fb.add_argument("--embodiment", required=True, help="embodiment YAML (e.g. config/unitree_g1.yaml)")
     fb.add_argument("--out", required=True, help="dataset directory to write")
     fb.add_argument("--task", default=None, help="instruction for every bag (default: each "

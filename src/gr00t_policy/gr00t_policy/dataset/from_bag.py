@@ -47,12 +47,15 @@ class BagReport:
     # topic -> (messages skipped beyond limits + plausibility.position_margin, an example)
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    refused: str = ""  # why the bag was left out (convert_bags(..., skip_bad=True))
 
     @property
     def steps(self) -> int:
         return sum(n for _, n in self.episodes)
 
     def lines(self) -> list[str]:
+        if self.refused:
+            return [f"{self.path}: left out: {self.refused}"]
         eps = ", ".join(f"#{i} ({n} steps)" for i, n in self.episodes) or "none"
         out = [f"{self.path}: {self.task!r} -> episodes {eps}"]
         out += [f"  warning: {w}" for w in self.warnings]
@@ -145,12 +148,15 @@ def convert_bags(
     codec: str = "h264-lossless",
     overwrite: bool = False,
     append: bool = False,
+    skip_bad: bool = False,
 ) -> list[BagReport]:
     """Convert ``bags`` (each a rosbag2 MCAP directory or .mcap file) into one dataset at ``out``.
 
     ``cfg`` defaults to dt = action_dt and max_state_age = the embodiment's staleness.state_s.
     ``task`` overrides every bag's instruction. Raises BagError (naming the bag, the topic,
-    what is missing and the fix) before anything is written when a bag cannot be converted.
+    what is missing and the fix) before anything is written when a bag cannot be converted;
+    with ``skip_bad`` such a bag is left out instead (its report's ``refused`` says why) and
+    the others are converted.
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
@@ -164,9 +170,16 @@ def convert_bags(
     # bag's messages in memory at a time (a day of recordings does not fit); a single bag is
     # read once.
     kept = None
-    for path in bags:
-        bag = read_bag(path, wanted)
-        extract(bag, emb, topics, task)
+    refused: dict[int, str] = {}  # bag index -> why (skip_bad)
+    for k, path in enumerate(bags):
+        try:
+            bag = read_bag(path, wanted)
+            extract(bag, emb, topics, task)
+        except BagError as exc:
+            if not skip_bad:
+                raise
+            refused[k] = str(exc)
+            continue
         kept = bag if len(bags) == 1 else None
         del bag
     writer: LeRobotWriter | None = None
@@ -184,7 +197,11 @@ def convert_bags(
 
     reports = []
     try:
-        for path in bags:
+        for k, path in enumerate(bags):
+            if k in refused:
+                reports.append(BagReport(path=Path(path), refused=refused[k]))
+                logger.warning("%s: left out: %s", path, refused[k])
+                continue
             bag = kept if kept is not None else read_bag(path, wanted)
             kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
@@ -194,7 +211,7 @@ def convert_bags(
             reports.append(report)
         if writer is None or writer.num_episodes == 0:
             raise BagError("no episode could be made from the bags: " + "; ".join(
-                f"{r.path}: {r.dropped}" for r in reports))
+                f"{r.path}: {r.refused or r.dropped}" for r in reports))
         writer.finalize()
     except BaseException:
         if writer is not None:
