@@ -90,6 +90,7 @@ class CommandLoop:
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
         self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
+        self._taken_instruction: int | None = None  # instruction_id of the last plan taken
 
     def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
                     mono: float) -> Plan | None:
@@ -157,7 +158,14 @@ class CommandLoop:
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
+                if (self._taken_instruction not in (None, fresh.instruction_id)
+                        and self.limiter.last is not None):
+                    # The first plan of a new instruction: the old one's chunks leave the
+                    # executor now (an ensemble would average them in for up to a chunk's
+                    # length, ~0.2 s of the old task); on from what was last commanded.
+                    self.executor.reset(self.limiter.last[: self._action_dim])
                 self.executor.push(fresh, now)
+                self._taken_instruction = fresh.instruction_id
                 self._used_seq = fresh.seq
                 self._plan_until = fresh.chunk.end_time
                 swapped = fresh

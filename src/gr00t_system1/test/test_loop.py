@@ -336,6 +336,31 @@ def test_a_plan_for_a_replaced_instruction_is_never_taken():
     assert sim.loop.stale_instruction_plans == 2
 
 
+def test_a_new_instruction_s_first_plan_replaces_the_old_instruction_s_chunks():
+    """The default mode averages every live chunk: the old instruction's must not steer the
+    arm once a plan for the new one is taken (they did for up to a chunk's length)."""
+    from gr00t_policy.runtime.execution import EnsembleExecutor
+
+    sim = Sim()
+    sim.loop.executor = EnsembleExecutor()
+    sim.feed_state()
+    sim.feed_tokens(instruction_id=1)
+    for _ in range(40):  # many plans towards +0.9: the ensemble is full of them
+        sim.feed_state()
+        sim.feed_plan([0.9, 0.9], instruction_id=1)
+        sim.tick()
+    last = sim.loop.limiter.last.copy()
+    sim.feed_tokens(instruction_id=2)
+    sim.feed_state()
+    sim.feed_plan([-0.9, -0.9], instruction_id=2)
+    r = sim.tick()
+    assert r.new_plan is sim.plan
+    # The executor now follows the new plan alone (the rate limiter takes the command there).
+    assert np.allclose(sim.loop.executor.command(sim.t), [-0.9, -0.9])
+    assert np.all(r.command < last)  # on its way, from where it was
+    assert np.abs(r.command - last).max() <= VEL[0] * TICK + 1e-12
+
+
 def test_a_clock_that_jumps_back_skips_one_tick_not_the_seconds_it_jumped():
     """A wall clock stepped back by NTP, or a replayed /clock: commands go on a period after
     the jump, within the limits, instead of stopping until the clock is back where it was
