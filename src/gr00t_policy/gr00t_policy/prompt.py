@@ -198,9 +198,12 @@ class PromptBuilder:
         ids = self.token_ids(instruction, num_images, text_slots)
         max_tokens = self.config.max_tokens
         if len(ids) > max_tokens:
+            fixed = len(self.token_ids("", num_images, text_slots))  # the prompt around it
+            shown = instruction if len(instruction) <= 80 else instruction[:77] + "..."
             raise ValueError(
-                f"prompt is {len(ids)} tokens long but the backbone emits max_tokens="
-                f"{max_tokens}; shorten the instruction {instruction!r}"
+                f"the instruction takes {len(ids) - fixed} tokens but this checkpoint's prompt "
+                f"has room for at most {max_tokens - fixed} (max_tokens {max_tokens}, "
+                f"{fixed} of them the prompt's own); shorten the instruction {shown!r}"
             )
         n_ctx = sum(1 for i in ids if i == self.image_context_id)
         expected = num_images * self.config.image_tokens_per_view

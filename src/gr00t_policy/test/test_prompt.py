@@ -105,7 +105,10 @@ def test_too_long_prompt_names_both_numbers(tokenizer):
     cfg = nano_backbone()
     builder = PromptBuilder(tokenizer, cfg)
     n = len(builder.token_ids("cube " * 100, 1))
-    with pytest.raises(ValueError, match=f"{n} tokens.*max_tokens={cfg.max_tokens}"):
+    fixed = len(builder.token_ids("", 1))  # the prompt around the instruction
+    with pytest.raises(ValueError, match=rf"takes {n - fixed} tokens but .* room for at most "
+                                         rf"{cfg.max_tokens - fixed} \(max_tokens "
+                                         rf"{cfg.max_tokens}.*'cube cube .*\.\.\.'"):
         builder.encode("cube " * 100)
 
 

@@ -288,6 +288,7 @@ class RecorderNode(Node):
         for problem in self.frame_problems.values():
             text += f"; {problem}"
         self._last_closed = self.writer.path
+        self._last_discard = None  # a discard after this is a new request, not a repeat
         self.writer = None
         return text
 
@@ -339,8 +340,10 @@ class RecorderNode(Node):
                 response.message = (f"discarded {path.name}: moved to {target} (out of the "
                                     "data; delete it there, or move it back to keep it)")
         self._last_discard = (time.monotonic(), "", response.message, response.success)
-        log = self.get_logger().info if response.success else self.get_logger().error
-        log(f"discard: {response.message}")
+        if response.success:  # (rclpy: one severity per logging call site)
+            self.get_logger().info(f"discard: {response.message}")
+        else:
+            self.get_logger().error(f"discard: {response.message}")
         return response
 
     @staticmethod

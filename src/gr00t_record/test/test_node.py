@@ -115,6 +115,8 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
                 probe.wait_for_subscribers(robot.instruction, timeout=30)
                 stop = probe.call(Trigger, "/gr00t_record/stop", Trigger.Request())
                 assert not stop.success and "not recording" in stop.message
+                nothing = probe.call(Trigger, "/gr00t_record/discard", Trigger.Request())
+                assert not nothing.success and "nothing to discard" in nothing.message
                 # Episode 0: started by service, stopped by the CLI.
                 reply = probe.call(SetInstruction, "/gr00t_record/start",
                                    SetInstruction.Request(instruction="touch the red cube"))
@@ -145,6 +147,8 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
                                      capture_output=True, text=True, timeout=60)
                 assert cli.returncode == 0, cli.stderr
                 assert "discarded episode_000001" in cli.stdout, cli.stdout
+                repeat = probe.call(Trigger, "/gr00t_record/discard", Trigger.Request())
+                assert repeat.success and repeat.message == cli.stdout.strip()  # lost reply
                 # Episode 1: the instruction is the last one heard on /gr00t/instruction.
                 robot.instruction.publish(String(data="raise your left hand"))
                 time.sleep(0.5)

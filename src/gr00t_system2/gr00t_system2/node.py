@@ -380,10 +380,13 @@ class System2Node(ManagedNode):
         note = ""
         if decision.accepted:
             note = self._vocabulary_note(decision.instruction)
-            self.get_logger().info(
-                f"instruction {decision.instruction.id} from {source}: "
-                f"{decision.instruction.text!r}{note}"
-            )
+            text = (f"instruction {decision.instruction.id} from {source}: "
+                    f"{decision.instruction.text!r}{note}")
+            if note:  # a warning: the model reads unknown words all as one token, so the
+                # instruction may mean something else to it (a negation, a colour it never saw)
+                self.get_logger().warning(text)
+            else:  # (rclpy: one severity per logging call site)
+                self.get_logger().info(text)
         else:
             self.get_logger().warning(f"instruction from {source} {decision.message}")
         return decision, note
