@@ -134,3 +134,14 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
                             "without ros2_control, or controllers not started yet): their "
                             "joints are not checked against the YAML"))
     return lines
+
+
+def log_lines(logger, lines: list[tuple[bool, str]]) -> None:
+    """Log `check_controllers`' lines, the warnings as warnings. Two call sites: rclpy
+    refuses a logging call site whose severity changes between calls (a configure with one
+    matching controller and one absent raised there)."""
+    for warn, line in lines:
+        if warn:
+            logger.warning(line)
+        else:
+            logger.info(line)

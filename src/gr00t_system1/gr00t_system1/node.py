@@ -51,7 +51,7 @@ from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_system1 import params
-from gr00t_system1.controller_check import check_controllers
+from gr00t_system1.controller_check import check_controllers, log_lines
 from gr00t_system1.decoders import make_decoders
 from gr00t_system1.loop import CommandLoop
 from gr00t_policy.runtime.execution import make_executor
@@ -225,8 +225,7 @@ class System1Node(ManagedNode):
         self.action_joints = emb.action_joints
         self.decoders = make_decoders(self, emb.controllers, emb.command_joints)
         # The running ros2_control controllers take these joints in this order (raises if not).
-        for warn, line in check_controllers(self, self.decoders):
-            (self.get_logger().warn if warn else self.get_logger().info)(line)
+        log_lines(self.get_logger(), check_controllers(self, self.decoders))
         self._needs_path = any(d.wants_path for d in self.decoders)
 
         token_range = bundle.token_range(s.token_range_tolerance)

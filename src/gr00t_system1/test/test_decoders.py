@@ -171,6 +171,20 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
         partial.close()
 
 
+def test_mixed_check_lines_are_logged_without_rclpy_refusing_a_severity_change(ros_domain_id):
+    """A configure with one controller that matches (info) and one absent (warning): rclpy
+    raises 'Logger severity cannot be changed between calls' at a call site whose severity
+    changes, which failed configure; log_lines logs them on two."""
+    from gr00t_system1.controller_check import log_lines
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        logger = probe.node.get_logger()
+        log_lines(logger, [(False, "joints match"), (True, "no node /x"), (False, "match")])
+        with pytest.raises(ValueError, match="severity cannot be changed"):
+            for warn, line in [(False, "a"), (True, "b")]:  # what the node did before
+                (logger.warning if warn else logger.info)(line)
+
+
 def test_a_plugin_cannot_take_a_builtin_name(monkeypatch):
     import importlib.metadata
 
