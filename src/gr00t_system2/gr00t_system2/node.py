@@ -367,6 +367,9 @@ class System2Node(ManagedNode):
         decision, note = self._offer_instruction(request.instruction, "service")
         response.accepted = decision.accepted
         response.message = decision.message + note
+        if decision.accepted and self._worker is None:  # configured, not active
+            response.message += ("; System 2 is inactive: no tokens for it until it is "
+                                 "activated")
         response.instruction_id = decision.instruction.id
         return response
 

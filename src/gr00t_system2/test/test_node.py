@@ -425,6 +425,7 @@ def test_deactivated_publishes_no_tokens_and_keeps_taking_instructions(ros_domai
             reply = probe.call(SetInstruction, "/gr00t/set_instruction",
                                SetInstruction.Request(instruction="raise your left hand"))
             assert reply.accepted and reply.instruction_id == 1, reply.message
+            assert "System 2 is inactive: no tokens for it until it is activated" in reply.message
             assert not rig.tokens_with(instruction_id=1)
 
             assert change_state(probe, "/gr00t_system2", "activate")
