@@ -7,7 +7,8 @@
 
 ``start``, ``stop`` and ``discard`` call the node's services (the same as ``ros2 service
 call /gr00t_record/start gr00t_msgs/srv/SetInstruction "{instruction: '...'}"``,
-``/gr00t_record/stop std_srvs/srv/Trigger`` and ``/gr00t_record/discard``). Exit status: 0 done, 1 refused, 2 no answer.
+``/gr00t_record/stop std_srvs/srv/Trigger`` and ``/gr00t_record/discard``). Exit status: 0
+done, 1 refused, 2 no answer.
 """
 
 from __future__ import annotations

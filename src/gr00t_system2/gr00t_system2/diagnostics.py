@@ -43,7 +43,7 @@ class System2Health:
     unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
     stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock
-    stamp_off_now: set[str] = field(default_factory=set)  # cameras whose newest frame is
+    stamp_off_now: set[str] = field(default_factory=set)  # newest frame stamped off the clock
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> last (width, height)
     size_changes: dict[str, int] = field(default_factory=dict)  # topic -> resolution changes
 

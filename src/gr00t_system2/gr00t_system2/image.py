@@ -236,6 +236,7 @@ def resize_rgb(rgb: np.ndarray, size: int, crop: float = 1.0) -> np.ndarray:
     rgb = center_crop(rgb, crop)  # (h, w, 3), a view
     if rgb.shape[:2] == (size, size):
         return rgb
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last
+    x = torch.from_numpy(np.ascontiguousarray(rgb))  # (h, w, 3): a crop is a strided view
+    x = x.permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last
     y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return np.ascontiguousarray(y[0].permute(1, 2, 0).numpy())  # (S, S, 3) uint8

@@ -186,7 +186,7 @@ class System2Node(ManagedNode):
         self._stats_lock = threading.Lock()
         self._rejected: dict[tuple[str, str], int] = {}
         self._stamps_off: dict[str, int] = {}  # topic -> frames stamped off the clock (runtime.stamps)
-        self._stamp_off_now: set[str] = set()  # cameras whose newest frame is (WARN)
+        self._stamp_off_now: set[str] = set()  # cameras whose newest frame is off (WARN)
         self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
         self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
