@@ -180,13 +180,19 @@ def check_embodiments(
 LFS_POINTER = b"version https://git-lfs"
 
 
+def _refuse_lfs_pointer(path: Path, head: bytes, what: str = "the file") -> None:
+    """CheckpointError when a file's first bytes are a Git LFS pointer's: a clone without
+    `git lfs pull` leaves those in place of the file."""
+    if head.startswith(LFS_POINTER):
+        raise CheckpointError(f"{path} is a Git LFS pointer, not {what}: run `git lfs pull` "
+                              "in its repository (or download the file itself)")
+
+
 def read_json_file(path: Path) -> Any:
     """The JSON in ``path``; CheckpointError naming the file (and a Git LFS pointer) if it
     does not parse."""
     raw = path.read_bytes()
-    if raw.startswith(LFS_POINTER):
-        raise CheckpointError(f"{path} is a Git LFS pointer, not the file: run `git lfs pull` "
-                              "in its repository (or download the file itself)")
+    _refuse_lfs_pointer(path, raw)
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -204,9 +210,7 @@ def open_safetensors(path: Path, device: str = "cpu"):
             head = f.read(len(LFS_POINTER))
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from exc
-    if head == LFS_POINTER:
-        raise CheckpointError(f"{path} is a Git LFS pointer, not the weights: run `git lfs "
-                              "pull` in its repository (or download the file itself)")
+    _refuse_lfs_pointer(path, head, "the weights")
     try:
         handle = safe_open(str(path), framework="pt", device=str(device))
     except (SafetensorError, OSError) as exc:
