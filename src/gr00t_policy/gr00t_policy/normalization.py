@@ -73,8 +73,8 @@ def _check_mode(mode: str, where: str) -> None:
 
 def _segments(
     stats: Mapping[str, Any], tag: str, modality: str, keys: Sequence[tuple[str, str]]
-) -> tuple[list[_Segment], int, int]:
-    """The keys' segments, the raw width and the normalized width."""
+) -> tuple[list[_Segment], int]:
+    """The keys' segments and the raw width (each segment knows its normalized columns)."""
     segments: list[_Segment] = []
     start = out = 0
     for item in keys:
@@ -115,7 +115,7 @@ def _segments(
         segments.append(segment)
         start += d
         out += segment.width
-    return segments, start, out
+    return segments, start
 
 
 def _out_dtype(x: np.ndarray) -> np.dtype:
@@ -193,7 +193,6 @@ class Normalizer:
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.state_width = sum(s.width for s in state_segments)  # normalized (sin_cos: wider)
-        self.action_width = action_dim
 
     @classmethod
     def from_metadata(
@@ -226,8 +225,8 @@ class Normalizer:
                 raise NormalizationError(
                     f"embodiment {tag!r}: statistics has no {modality!r}; present: {sorted(stats)}"
                 )
-        s_seg, s_dim, _ = _segments(stats["state"], tag, "state", state_keys)
-        a_seg, a_dim, _ = _segments(stats["action"], tag, "action", action_keys)
+        s_seg, s_dim = _segments(stats["state"], tag, "state", state_keys)
+        a_seg, a_dim = _segments(stats["action"], tag, "action", action_keys)
         return cls(tag, s_seg, s_dim, a_seg, a_dim)
 
     def normalize_state(self, x: np.ndarray) -> np.ndarray:
