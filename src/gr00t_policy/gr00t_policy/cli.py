@@ -141,12 +141,12 @@ def _convert(args: argparse.Namespace) -> int:
           f"slot {report.slot}")
     # The layout the statistics are applied in: it must be the fine-tune's data config order
     # (two keys of one width swapped would convert silently).
+    from gr00t_policy.dataset.layout import modality_ranges
+
     for name, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
-        start, parts = 0, []
-        for k in keys:
-            parts.append(f"{k.key}[{start}:{start + len(k.joints)}] {k.mode}")
-            start += len(k.joints)
-        print(f"{name} columns: " + ", ".join(parts))
+        ranges = modality_ranges([(k.key, k.joints) for k in keys])
+        print(f"{name} columns: " + ", ".join(
+            f"{k.key}[{ranges[k.key]['start']}:{ranges[k.key]['end']}] {k.mode}" for k in keys))
     print(f"tokenizer from {report.tokenizer_dir}; backbone sizes "
           f"{'from the Eagle config' if report.eagle_config else 'from the preset (unchecked)'}; "
           f"{b.max_tokens} tokens x {b.output_dim}")

@@ -23,7 +23,9 @@ def _feature_names(keys: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
     return [name for _, names in keys for name in names]
 
 
-def _modality_ranges(keys: Sequence[tuple[str, Sequence[str]]]) -> dict[str, dict[str, int]]:
+def modality_ranges(keys: Sequence[tuple[str, Sequence[str]]]) -> dict[str, dict[str, int]]:
+    """{key: {"start", "end"}}: the columns of each (key, joint names) in the concatenated
+    vector (modality.json's state / action entries)."""
     out: dict[str, dict[str, int]] = {}
     start = 0
     for key, names in keys:

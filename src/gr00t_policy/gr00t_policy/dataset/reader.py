@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from gr00t_policy.dataset.layout import ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError
+from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
+                                         modality_ranges)
 from gr00t_policy.dataset.video import read_video
 
 # A row further than this (in frames) from where its index puts it on the fps grid is a
@@ -108,11 +109,7 @@ class LeRobotDataset:
         out: dict[str, Any] = {"annotation": {}}
         for modality, keys, feature in (("state", emb.state_keys, STATE),
                                         ("action", emb.action_keys, ACTION)):
-            ranges, start = {}, 0
-            for key in keys:
-                ranges[key.key] = {"start": start, "end": start + len(key.joints)}
-                start += len(key.joints)
-            out[modality] = ranges
+            out[modality] = modality_ranges([(key.key, key.joints) for key in keys])
             names = _names(self.info["features"][feature].get("names"))
             joints = [j for k in keys for j in k.joints]
             if names and len(names) == len(joints) and names != joints:

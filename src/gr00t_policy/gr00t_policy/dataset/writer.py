@@ -12,7 +12,7 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
-    DatasetError, _check_keys, _feature_names, _modality_ranges, _write_jsonl)
+    DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl)
 from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
@@ -268,8 +268,8 @@ class LeRobotWriter:
 
     def _modality(self) -> dict[str, Any]:
         return {
-            "state": _modality_ranges(self.state_keys),
-            "action": _modality_ranges(self.action_keys),
+            "state": modality_ranges(self.state_keys),
+            "action": modality_ranges(self.action_keys),
             "video": {cam: {"original_key": VIDEO_PREFIX + cam} for cam in self.cameras},
             "annotation": {"human.action.task_description": {}},
         }
