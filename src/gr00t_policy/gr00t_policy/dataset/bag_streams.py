@@ -258,8 +258,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
 def task_changes(bag: Bag, topics: BagTopics, first_action_ns: int, task: str) -> list[str]:
     """A warning when another instruction was published during the episode: the whole bag
     is labelled with one (``task``), so the steps after the change train on the wrong words."""
-    later = [(t, m.data.strip()) for t, m in timed_messages(bag, topics.instruction)
-             if t > first_action_ns and m.data.strip() and m.data.strip() != task]
+    said = ((t, m.data.strip()) for t, m in timed_messages(bag, topics.instruction))
+    later = [(t, text) for t, text in said if t > first_action_ns and text and text != task]
     if not later:
         return []
     t, text = later[0]
