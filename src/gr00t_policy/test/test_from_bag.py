@@ -491,3 +491,19 @@ def test_skip_bad_leaves_out_the_bags_it_cannot_convert_and_says_why(tmp_path, c
     with pytest.raises(BagError, match="yuv422_yuy2"):  # without it: refused, nothing written
         convert_bags(bags, embodiment(), tmp_path / "ds3")
     assert not (tmp_path / "ds3" / "meta").exists()
+
+
+def test_a_single_bag_is_extracted_once(tmp_path, monkeypatch):
+    import gr00t_policy.dataset.from_bag as from_bag
+
+    calls = []
+    real = from_bag.extract
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(from_bag, "extract", spy)
+    [report] = convert_bags([write_bag(tmp_path / "bag", recording(n_cmd=12)[0])],
+                            embodiment(), tmp_path / "ds")
+    assert report.steps == 12 and len(calls) == 1  # checked, then converted from the same

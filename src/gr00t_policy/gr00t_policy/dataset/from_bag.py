@@ -104,10 +104,13 @@ def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
 
 
 def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,
-                cfg: ResampleConfig, task: str | None = None) -> BagReport:
-    """Convert one read bag; ``writer_factory(image_shape)`` gives the (shared) writer."""
+                cfg: ResampleConfig, task: str | None = None,
+                streams: Streams | None = None) -> BagReport:
+    """Convert one read bag; ``writer_factory(image_shape)`` gives the (shared) writer;
+    ``streams``: the bag's `extract`, when the caller has it already."""
     report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
-    streams = extract(bag, emb, topics, task)
+    if streams is None:
+        streams = extract(bag, emb, topics, task)
     report.task = streams.task
     report.nan_states = streams.nan_states
     report.bad_commands = streams.bad_commands
@@ -168,20 +171,20 @@ def convert_bags(
     wanted = topics.all(emb)
     # Every bag is checked before anything is written, then read again to be converted: one
     # bag's messages in memory at a time (a day of recordings does not fit); a single bag is
-    # read once.
-    kept = None
+    # read and extracted once.
+    kept = None  # (bag, its streams) of a single bag
     refused: dict[int, str] = {}  # bag index -> why (skip_bad)
     for k, path in enumerate(bags):
         try:
             bag = read_bag(path, wanted)
-            extract(bag, emb, topics, task)
+            streams = extract(bag, emb, topics, task)
         except BagError as exc:
             if not skip_bad:
                 raise
             refused[k] = str(exc)
             continue
-        kept = bag if len(bags) == 1 else None
-        del bag
+        kept = (bag, streams) if len(bags) == 1 else None
+        del bag, streams
     writer: LeRobotWriter | None = None
 
     def factory(shape) -> LeRobotWriter:
@@ -202,10 +205,11 @@ def convert_bags(
                 reports.append(BagReport(path=Path(path), refused=refused[k]))
                 logger.warning("%s: left out: %s", path, refused[k])
                 continue
-            bag = kept if kept is not None else read_bag(path, wanted)
+            bag, streams = kept if kept is not None else (read_bag(path, wanted), None)
             kept = None
-            report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task)
-            del bag  # freed before the next bag is read
+            report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task,
+                                 streams=streams)
+            del bag, streams  # freed before the next bag is read
             for line in report.lines():
                 logger.info("%s", line)
             reports.append(report)
