@@ -98,7 +98,7 @@ def read_parameters(node: str, names: Sequence[str], timeout: float) -> dict[str
     appeared, replies = calls_from_own_node(
         "gr00t_system1_controller_check", GetParameters, f"{node.rstrip('/')}/get_parameters",
         [GetParameters.Request(names=[n]) for n in names], timeout, resend_after=RESEND_AFTER_S)
-    if not appeared or len(replies) < len(names) or replies[-1] is None:
+    if not appeared or None in replies:  # replies stop at the first one not answered
         return None
     values = [r.values[0] if r.values else None for r in replies]
     return {n: getattr(v, field[v.type]) if v is not None and v.type in field else None
