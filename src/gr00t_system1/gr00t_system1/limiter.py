@@ -9,6 +9,12 @@ come less than `MIN_GAP` of a period after the last one; System 1 then gives non
 (the next comes a period later). Ordinary scheduling jitter stays well inside `MIN_GAP`,
 and a command after a longer wait still moves one period's worth: a controller holds each
 target until the next, so a larger step would be a larger jump, however long the wait.
+A wait of more than `STALL_GAP` periods is a stall (`stalled`): a forward-command controller
+held the last target meanwhile, so the joint stands still there and the next command must
+start it again from rest, not go on at the velocity it had before the stall (that would be a
+velocity jump the acceleration limit forbids). The caller says where the controllers have
+taken the joints (`resume`: at rest at the last command, or along a trajectory the
+controller was given) before the next `apply`.
 A clock that jumps backwards (a stepped wall clock, a replayed /clock) skips one tick, and
 the gap is measured from there on.
 
@@ -42,6 +48,11 @@ REST_SPEED = 1e-6
 # The shortest gap between two commands, in control periods (`too_soon`): with it no
 # command moves faster than 1 / MIN_GAP times a limit over the time since the last one.
 MIN_GAP = 0.75
+# A longer gap than this, in control periods, is a stall (`stalled`): the controllers held
+# the last command long enough for the joints to stand still. Shorter gaps go on at the last
+# velocity: one late tick, with the tick after it skipped (`too_soon`), leaves at most two
+# periods between commands, too short for a joint's inertia to stop it.
+STALL_GAP = 2.5
 
 
 def _stopping_speed(distance: np.ndarray, accel: np.ndarray, dt: float) -> np.ndarray:
@@ -91,6 +102,7 @@ class CommandLimiter:
         self.last_time: float | None = None  # when it was given (apply's `now`), if said
         self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
         self.clock_jumps_back = 0  # ticks whose clock was behind the last command's time
+        self.stalls = 0  # stalls while a joint was moving (`resume`)
 
     @property
     def dim(self) -> int:
@@ -124,6 +136,28 @@ class CommandLimiter:
             self.clock_jumps_back += 1
             return True
         return now - self.last_time < MIN_GAP * self.dt
+
+    def stalled(self, now: float) -> bool:
+        """Whether a command at `now` comes more than STALL_GAP periods after the last one
+        (module docstring); False after a reset or a command without a time."""
+        return self.last_time is not None and now - self.last_time > STALL_GAP * self.dt
+
+    def resume(self, position: np.ndarray, velocity: np.ndarray) -> None:
+        """After a stall: the joints are now at `position` moving at `velocity` (A,), where
+        the controllers took them while no command came (at rest at the last command for a
+        controller that holds its target); the next `apply` goes on from there."""
+        if self.last is None:
+            raise RuntimeError("CommandLimiter.resume() before reset(measured)")
+        position = np.asarray(position, dtype=np.float64).reshape(-1)  # (A,)
+        velocity = np.asarray(velocity, dtype=np.float64).reshape(-1)  # (A,)
+        if (position.shape != self.lower.shape or velocity.shape != self.lower.shape
+                or not (np.isfinite(position).all() and np.isfinite(velocity).all())):
+            raise ValueError(f"resume needs finite position and velocity vectors of {self.dim} "
+                             f"joints, got {position!r}, {velocity!r}")
+        self.stalls += int(self.moving)
+        self.last = self.clamp(position)
+        self.last_velocity = np.clip(velocity, -self.velocity, self.velocity)
+        self.last_time = None  # the stall is over: no gap to keep, none to resume from
 
     @property
     def moving(self) -> bool:

@@ -17,7 +17,12 @@ decisions live here so they are unit tested without DDS:
    target;
 5. the `CommandLimiter` makes the target safe; that is the command. A tick that comes too
    soon after the last command (`CommandLimiter.too_soon`: the tick after a late one) gives
-   none, so two full steps never reach a controller an instant apart.
+   none, so two full steps never reach a controller an instant apart. A tick after a stall
+   (`CommandLimiter.stalled`: no command for more than 2.5 periods) first tells the limiter
+   where the controllers took the joints meanwhile (`_catch_up`): a forward-command
+   controller held the last command, so its joints stand still there and start again from
+   rest; a trajectory controller (`path_joints`) ran on along the last path it was sent, so
+   its joints go on from that path's position and velocity now.
 6. Disabled (or waiting) after publishing while moving: the loop keeps publishing, towards
    where the last command comes to rest when braking at the acceleration limits, until it
    is at rest (`brake`), then publishes nothing: a forward-command controller holds its
@@ -70,16 +75,27 @@ class CommandLoop:
         on_stale: "hold_last_command" or "hold_measured".
         held_posture: np (H,) the held positions of the commanded held joints (default none);
             the limiter's vector is the A action joints followed by these H.
+        path_joints: np.bool_ (A + H,) the joints whose controllers follow the path
+            (`path`, trajectory decoders) rather than hold each command; None: none.
     """
 
     def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *,
                  executor: ChunkExecutor, on_stale: str,
-                 held_posture: np.ndarray | None = None) -> None:
+                 held_posture: np.ndarray | None = None,
+                 path_joints: np.ndarray | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
+        self.path_joints = (np.zeros(limiter.dim, dtype=bool) if path_joints is None
+                            else np.asarray(path_joints, dtype=bool).reshape(-1))  # (A + H,)
+        if self.path_joints.shape != (limiter.dim,):
+            raise ValueError(f"path_joints has {self.path_joints.size} entries, the limiter "
+                             f"{limiter.dim} joints")
+        # The newest path (`path`): absolute node-clock times (N + 1,) from the command it
+        # starts at, and positions (N + 1, A + H); None before any.
+        self._sent_path: tuple[np.ndarray, np.ndarray] | None = None
         self.supervisor = supervisor
         self.executor = executor
         self.on_stale = on_stale
@@ -148,13 +164,15 @@ class CommandLoop:
         self._brake_target = None
         if not previous.publishes:
             last_time = self.limiter.last_time  # the last command's, None since a reset
-            if last_time is not None and now - last_time <= 2.5 * self.limiter.dt:
+            if last_time is not None and not self.limiter.stalled(now):
                 # Re-enabled while braking: go on from the last command and its velocity.
                 start = self.limiter.last.copy()
             else:
                 # (Re)armed: start from the measured position so enabling never jumps.
                 start = self.limiter.reset(state.command_positions)
+                self._sent_path = None
             self.executor.reset(start[: self._action_dim])
+        self._catch_up(now)
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
@@ -200,11 +218,33 @@ class CommandLoop:
         within every limit; None once it is at rest (or before any command). The loop calls
         it while it does not publish otherwise; the node calls it when it is deactivated,
         a period apart."""
+        if now is not None:
+            self._catch_up(now)
         if not self.limiter.moving:
             return None
         if self._brake_target is None:
             self._brake_target = self.limiter.stopping_point()
         return self.limiter.apply(self._brake_target, now)
+
+    def _catch_up(self, now: float) -> None:
+        """After a stall (no command for more than `STALL_GAP` periods), tell the limiter
+        where the controllers took the joints meanwhile: the joints of controllers that hold
+        their target stand still at the last command; those that follow a path go on from
+        where the newest path has them, at its velocity there (at rest past its end). With
+        `every_n_ticks` > 1 a trajectory controller got an older path than the newest; they
+        differ only by the plans that came in between."""
+        lim = self.limiter
+        if lim.last is None or not lim.stalled(now):
+            return
+        position, velocity = lim.last.copy(), np.zeros(lim.dim)
+        if self._sent_path is not None and self.path_joints.any():
+            # A command is the position a period after the one before it (`path` starts
+            # from the current command as now's): the next command, one step on from the
+            # path a period ago, is where the controller is now.
+            p, v = position_on_path(*self._sent_path, now - lim.dt)
+            position[self.path_joints] = p[self.path_joints]
+            velocity[self.path_joints] = v[self.path_joints]
+        lim.resume(position, velocity)
 
     @property
     def _action_dim(self) -> int:
@@ -236,11 +276,36 @@ class CommandLoop:
                 ahead = np.hstack([future_rows[keep], held])  # (N, A + H)
                 ahead_t = future_t[keep]  # (N,)
                 gap = float(np.diff(ahead_t)[-1]) if ahead_t.size > 1 else lead_s
-                return self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=gap)
+                return self._sent(now, *self.limiter.path_to_rest(ahead_t, ahead, t0=0.0,
+                                                                  gap=gap))
         # Nothing ahead: braking from the current command, a point every lead_s; at rest,
         # the current command itself at lead_s.
         times, rows = self.limiter.path_to_rest(np.zeros(0), np.zeros((0, last.shape[0])),
                                                 t0=0.0, gap=lead_s)
         if times.size == 0:
-            return np.array([lead_s]), last[None, :].copy()
+            times, rows = np.array([lead_s]), last[None, :].copy()
+        return self._sent(now, times, rows)
+
+    def _sent(self, now: float, times: np.ndarray,
+              rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the path (times from `now`) with the command it starts from, for
+        `_catch_up`; returns it unchanged."""
+        self._sent_path = (np.concatenate([[now], now + times]),
+                           np.vstack([self.limiter.last, rows]))
         return times, rows
+
+
+def position_on_path(times: np.ndarray, rows: np.ndarray,
+                     t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where a path of points (times (N,) increasing, rows (N, A)), followed piecewise
+    linearly, is at time `t`, and its velocity there: (position (A,), velocity (A,)). Before
+    its start: its first point at rest; past its end: its last point at rest (a path
+    ends at rest)."""
+    if t <= times[0]:
+        return rows[0].copy(), np.zeros(rows.shape[1])
+    if t >= times[-1]:
+        return rows[-1].copy(), np.zeros(rows.shape[1])
+    i = int(np.searchsorted(times, t, side="right")) - 1  # times[i] <= t < times[i + 1]
+    span = times[i + 1] - times[i]
+    velocity = (rows[i + 1] - rows[i]) / span
+    return rows[i] + velocity * (t - times[i]), velocity

@@ -307,8 +307,13 @@ class System1Node(ManagedNode):
         s = self.settings
         executor = make_executor(s.chunk_mode, blend_s=s.blend_s,
                                  ensemble_decay_per_s=s.ensemble_decay_per_s, link=self.rtc_link)
+        # Joints of trajectory controllers: they run on along the last path in a stall.
+        path_joints = np.zeros(limiter.dim, dtype=bool)
+        for d in self.decoders:
+            if d.wants_path:
+                path_joints[d.indices] = True
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
-                           held_posture=held)
+                           held_posture=held, path_joints=path_joints)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -459,6 +464,7 @@ class System1Node(ManagedNode):
             "fault": self.fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
             "clock_jumps_back": str(self.loop.limiter.clock_jumps_back),
+            "stalls_while_moving": str(self.loop.limiter.stalls),
             "chunk_mode": self.settings.chunk_mode,
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
             "replan_period_ms": f"{self.settings.replan_period_ms:g}",

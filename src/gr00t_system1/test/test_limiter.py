@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gr00t_system1.limiter import MIN_GAP, CommandLimiter
+from gr00t_system1.limiter import MIN_GAP, STALL_GAP, CommandLimiter
 
 LOWER = np.array([-1.0, 0.0, -3.0])
 UPPER = np.array([1.0, 2.0, -1.0])
@@ -195,3 +195,24 @@ def test_a_command_too_soon_after_the_last_is_flagged():
     lim.apply(np.array([1.0, 2.0, -3.0]), now=2.0)
     lim.reset(np.array([0.0, 1.0, -2.0]))
     assert not lim.too_soon(2.0)
+
+
+def test_a_stall_is_a_gap_of_more_than_stall_gap_periods_and_resume_goes_on_from_where_said():
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT, acceleration=np.array([5.0, 5.0, 5.0]))
+    lim.reset(np.array([0.0, 1.0, -2.0]))
+    for k in range(30):  # up to speed towards the upper limits
+        lim.apply(np.array([1.0, 2.0, -1.0]), now=k * DT)
+    assert lim.moving and not lim.stalled(29 * DT + (STALL_GAP - 0.01) * DT)
+    assert lim.stalled(29 * DT + (STALL_GAP + 0.1) * DT)
+    with pytest.raises(ValueError, match="finite position and velocity"):
+        lim.resume(np.array([0.0, math.nan, -2.0]), np.zeros(3))
+    # The controllers held the last command: at rest there. The next command starts from
+    # rest, within one tick's acceleration, not at the velocity before the stall.
+    held = lim.last.copy()
+    lim.resume(held, np.zeros(3))
+    assert lim.stalls == 1 and not lim.moving and lim.last_time is None
+    step = lim.apply(np.array([1.0, 2.0, -1.0]), now=1.0) - held
+    assert (np.abs(step) <= 5.0 * DT * DT + 1e-12).all() and step.max() > 0
+    lim.resume(np.array([5.0, 1.0, -2.0]), np.array([9.0, 0.0, 0.0]))  # clamped into limits
+    assert lim.last[0] == 1.0 and lim.last_velocity[0] == VEL[0]
+    assert lim.stalls == 2  # it was moving: counted

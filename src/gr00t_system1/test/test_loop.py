@@ -7,7 +7,7 @@ import pytest
 
 from gr00t_policy.runtime.chunk import Chunk
 from gr00t_policy.runtime.execution import CrossfadeExecutor
-from gr00t_system1.loop import CommandLoop
+from gr00t_system1.loop import CommandLoop, position_on_path
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import SafetyState, Supervisor
@@ -20,11 +20,13 @@ STATE_S, TOKENS_S = 0.05, 0.5
 class Sim:
     """Drives a CommandLoop with a clock, inputs and plans that the test controls."""
 
-    def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3), accel=None):
+    def __init__(self, on_stale="hold_last_command", measured=(0.3, -0.3), accel=None,
+                 path_joints=None):
         lim = CommandLimiter(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), VEL, TICK,
                              acceleration=accel)
         self.loop = CommandLoop(lim, Supervisor(STATE_S, TOKENS_S),
-                                executor=CrossfadeExecutor(0.1), on_stale=on_stale)
+                                executor=CrossfadeExecutor(0.1), on_stale=on_stale,
+                                path_joints=path_joints)
         self.t = 100.0
         self.measured = np.array(measured)
         self.state = self.tokens = self.plan = None
@@ -459,3 +461,72 @@ def test_a_trajectory_controller_follows_a_steady_plan_without_dips(every):
     steady = t[w:] > t[0] + 0.2  # after the cross-fade and the limiter's start
     assert v[steady].min() >= 0.8 * speed, v[steady].min()
     assert v[steady].max() <= 1.2 * speed, v[steady].max()
+
+
+def test_after_a_stall_a_held_joint_starts_again_from_rest():
+    """A forward-command controller holds the last command through a stall: the joint stands
+    still there, so the first command after it must start from rest (one tick's worth of
+    acceleration), not jump back to the speed it had before the stall."""
+    sim, commands = moving_sim()
+    sim.t += 5 * TICK  # no tick for 6 periods
+    sim.feed_state()
+    sim.feed_tokens()
+    after = []
+    for _ in range(30):
+        after.append(sim.tick().command)
+        sim.feed_state()
+        sim.feed_tokens()
+    assert np.abs(after[0] - commands[-1]).max() <= ACCEL[0] * TICK * TICK + 1e-12
+    assert sim.loop.limiter.stalls == 1
+    assert_within_limits(after)  # then speeds up again within the limits
+    speeds = np.abs(np.diff(after[:20], axis=0))[:, 0] / TICK
+    assert (np.diff(speeds) > 0.9 * ACCEL[0] * TICK).all(), speeds
+    # Up to STALL_GAP periods (one late tick and the skipped one after it) is no stall.
+    sim.t += 1.4 * TICK
+    sim.feed_state()
+    sim.feed_tokens()
+    before = sim.loop.limiter.last_velocity.copy()
+    late = sim.tick().command
+    assert np.abs((late - after[-1]) / TICK - before).max() <= ACCEL[0] * TICK + 1e-9
+    assert np.abs(before).min() > 0.3 and sim.loop.limiter.stalls == 1
+
+
+def test_after_a_stall_a_trajectory_controller_goes_on_without_stepping_back():
+    """A trajectory controller runs on along the last path it was sent while System 1
+    stalls: the first path after the stall must go on from where the controller is by then
+    (at its speed), not from the last command, which it has long passed."""
+    sim = Sim(measured=(0.0, 0.0), accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.feed_state()
+    sim.feed_tokens()
+    speed = 0.5
+    rows = speed * DT * np.arange(16)[:, None] * np.ones((1, A))  # (16, A) a steady ramp
+    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    messages = []
+    for k in range(60):
+        if k == 40:
+            sim.t += 5 * TICK  # System 1 stalls for 6 periods; the controller runs on
+        sim.feed_state()
+        sim.feed_tokens()
+        assert sim.tick().state == SafetyState.RUNNING
+        messages.append((sim.t, *sim.loop.path(sim.t, TICK)))
+    assert sim.loop.limiter.stalls == 1
+    t, pos = jtc_positions(messages, sim.t)
+    w = 8
+    v = (pos[w:, 0] - pos[:-w, 0]) / (t[w:] - t[:-w])
+    steady = t[w:] > t[0] + 0.2
+    assert v[steady].min() >= 0.8 * speed, v[steady].min()  # no step back, no stop
+    assert v[steady].max() <= 1.2 * speed, v[steady].max()
+
+
+def test_position_on_a_path_is_piecewise_linear_and_at_rest_outside_it():
+    times = np.array([1.0, 2.0, 4.0])
+    rows = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 0.0]])
+    p, v = position_on_path(times, rows, 3.0)
+    assert p.tolist() == [2.0, 0.5] and v.tolist() == [1.0, -0.5]
+    p, v = position_on_path(times, rows, 1.5)
+    assert p.tolist() == [0.5, 1.0] and v.tolist() == [1.0, 0.0]
+    p, v = position_on_path(times, rows, 9.0)
+    assert p.tolist() == [3.0, 0.0] and v.tolist() == [0.0, 0.0]
+    p, v = position_on_path(times, rows, 0.0)
+    assert p.tolist() == [0.0, 1.0] and v.tolist() == [0.0, 0.0]
