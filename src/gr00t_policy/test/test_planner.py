@@ -246,3 +246,18 @@ def test_rtc_planner_on_a_real_runner_keeps_to_what_the_loop_commands(planner):
     near = np.abs(second.chunk.rows[2:5] - executed[2:5]).mean()
     far = np.abs(other.chunk.rows[2:5] - executed[2:5]).mean()
     assert near < 0.5 * far, (near, far)
+
+
+def test_refused_tokens_of_another_instruction_withdraw_the_held_ones():
+    box = Mailbox()
+    assert not box.withdraw_tokens(2)  # nothing held
+    held = TokenSample(np.zeros((4, 8), np.float32), np.ones(4, bool), stamp=10.0,
+                       arrival=100.0, instruction_id=1, seq=1)
+    box.put_tokens(held)
+    assert not box.withdraw_tokens(1)  # the same instruction: the held tokens still count
+    assert box.tokens is held and box.tokens.age(10.1, 100.1) == pytest.approx(0.1)
+    assert box.withdraw_tokens(2)  # a replacement was refused: stale from now on
+    assert box.tokens.age(10.1, 100.1) == math.inf and box.tokens.instruction_id == 1
+    assert not box.withdraw_tokens(3)  # once
+    box.put_tokens(dataclasses.replace(held, instruction_id=3, seq=2))  # accepted: counts
+    assert box.tokens.age(10.1, 100.1) == pytest.approx(0.1)

@@ -348,6 +348,12 @@ class System1Node(ManagedNode):
                                      arrival)
         if isinstance(got, Refusal):
             self._refuse(got)
+            if self.mailbox.withdraw_tokens(msg.instruction_id):
+                self.get_logger().warn(
+                    f"holding: the tokens of instruction {msg.instruction_id} "
+                    f"({msg.instruction!r}) were refused (above), and instruction "
+                    f"{self.mailbox.tokens.instruction_id} is replaced: no plan until its "
+                    "tokens are accepted")
         else:
             self.mailbox.put_tokens(got)
 

@@ -190,10 +190,24 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
                     t_resume = time.monotonic()
                     wait_until(lambda: first_labelled(rec, topic, "running", t_resume), 5,
                                f"recovery from {label}")
+                # A new instruction whose tokens System 1 refuses (here: another backbone)
+                # replaces the old one at once: hold on the first refused message, not after
+                # the old tokens age out (tokens_s later).
+                time.sleep(0.5)
+                t_switch = time.monotonic()
+                feeder.token_msg.backbone_id = "feedfacecafebeef"
+                feeder.token_msg.instruction_id = 2
+                wait_until(lambda: feeder.last_tokens > t_switch, 2, "a refused message")
+                t_refused = feeder.last_tokens
+                wait_until(lambda: first_labelled(rec, topic, "hold_stale_tokens", t_switch),
+                           5, "the hold on the refused instruction")
+                t_hold, _ = first_labelled(rec, topic, "hold_stale_tokens", t_switch)
+                assert t_hold - t_refused <= period + slack, t_hold - t_refused
             finally:
                 feeder.stop()
         out = node.output()
         assert "running -> hold_stale_tokens" in out and "running -> hold_stale_state" in out
+        assert "the tokens of instruction 2 ('wave') were refused" in out
     finally:
         stop_ok(node, signal.SIGINT)
 

@@ -78,6 +78,17 @@ class Mailbox:
         self.tokens = sample
         self.wake.set()
 
+    def withdraw_tokens(self, instruction_id: int) -> bool:
+        """Tokens for another instruction than the held ones were refused: the instruction
+        they carry has been replaced, so the held tokens stop counting (stale from now on:
+        nothing is planned on them and System 1 holds) instead of driving the replaced
+        instruction until they age out. Returns whether it withdrew any."""
+        held = self.tokens
+        if held is None or held.instruction_id == instruction_id or held.arrival == -math.inf:
+            return False
+        self.tokens = dataclasses.replace(held, arrival=-math.inf)
+        return True
+
 
 class InferenceWorker:
     """A daemon thread that replans whenever a new state (or new tokens) arrives.
