@@ -157,7 +157,7 @@ def print_row(row: dict) -> None:
 
 def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: dict[str, str]
               ) -> int:
-    from common import DEFAULT_EMBODIMENT, Recorder, start_graph, wait_for
+    from common import BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, Recorder, start_graph, wait_for
     from gr00t_bringup.graph import DDS_PROFILE_ENV, build_graph
     from gr00t_testing import InputFeeder, RosProbe, backbone_id
 
@@ -171,7 +171,8 @@ def run_table(args: argparse.Namespace, camera_prefix: list[str], camera_env: di
     topic = emb.cameras[0].topic if emb.cameras else TOPIC_FALLBACK
     s2 = graph.node("gr00t_system2")
     s2 = replace(s2, parameters={**s2.parameters, "camera_qos": args.system2_qos,
-                                 "torch_threads": args.torch_threads})
+                                 "torch_threads": args.torch_threads,
+                                 "default_instruction": BENCH_INSTRUCTION})
     if args.system2_profile == "none":
         s2 = replace(s2, env={k: v for k, v in s2.env.items() if k != DDS_PROFILE_ENV})
     elif args.system2_profile != "graph":

@@ -28,6 +28,9 @@ from gr00t_common.stats import summary_ms
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EMBODIMENT = REPO / "config" / "unitree_g1.yaml"
+# System 2 starts with no instruction (no tokens, no motion); the benches run the graph on
+# this one from the start, the same as the baseline node's default (bench/baseline_node.py).
+BENCH_INSTRUCTION = "hold your position"
 
 
 class MeasurementError(RuntimeError):

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from common import (DEFAULT_EMBODIMENT, REPO, MeasurementError, Recorder, diag_float,
+from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError, Recorder, diag_float,
                     ensure_checkpoint, first_after, fresh_domain_id, machine_info, machine_line,
                     period_stats, ratio, sleep_watching, start_graph, summary_ms, use_domain,
                     wait_for, write_json)
@@ -67,7 +67,8 @@ def make_graph(kind: str, with_sim: bool, args: argparse.Namespace, ckpt: Path,
     from gr00t_bringup.graph import Graph, build_graph
 
     full = build_graph(embodiment=str(emb_path), checkpoint=ckpt, backend=args.backend,
-                       sim=with_sim, use_sim_time=with_sim and args.sim_time)
+                       sim=with_sim, use_sim_time=with_sim and args.sim_time,
+                       system2_parameters={"default_instruction": BENCH_INSTRUCTION})
     if kind == "dual":
         return full
     nodes = ([full.node("gr00t_sim")] if with_sim else []) + [baseline_spec(args, ckpt, emb_path)]

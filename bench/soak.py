@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from common import (DEFAULT_EMBODIMENT, REPO, MeasurementError, check_alive, diag_float,
+from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError, check_alive, diag_float,
                     ensure_checkpoint, fresh_domain_id, machine_info, machine_line, rss_kib,
                     start_graph, use_domain, wait_for, write_json)
 
@@ -135,7 +135,8 @@ def main() -> int:
         return 2
     print(f"{note}; clock: {'simulator /clock' if args.sim_time else 'wall clock'}", flush=True)
     graph = build_graph(embodiment=str(args.embodiment), checkpoint=ckpt, backend=args.backend,
-                        sim=True, use_sim_time=args.sim_time)
+                        sim=True, use_sim_time=args.sim_time,
+                        system2_parameters={"default_instruction": BENCH_INSTRUCTION})
     domain = fresh_domain_id()
     use_domain(domain)
     period = 1.0 / emb.rates.system1_hz

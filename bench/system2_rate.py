@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import cpu_model  # bench/ is on sys.path: the script's own directory
+from common import BENCH_INSTRUCTION, cpu_model  # bench/ is on sys.path: the script's own directory
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
@@ -84,6 +84,7 @@ def main() -> int:
         "--ros-args", "-p", "autostart:=true",  # a lifecycle node: configure + activate now
         "-p", f"checkpoint:={ckpt}", "-p", f"camera_topics:=[{','.join(topics)}]",
         "-p", f"rate_hz:={float(args.rate_hz)}", "-p", f"torch_threads:={args.torch_threads}",
+        "-p", f"default_instruction:={BENCH_INSTRUCTION}",  # it starts with none: no tokens
     ], Path(tmp.name) / "node.log")
 
     arrivals: list[tuple[float, EmbeddingTokens]] = []

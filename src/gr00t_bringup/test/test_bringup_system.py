@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,10 +129,26 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def wait_for_commands(probe: RosProbe, emb: EmbodimentConfig, runner: NodeProcess) -> None:
-    """Every controller topic receives commands for exactly its joints."""
-    received = {c.name: probe.collect(controller_msg_type(c.type), c.topic, ANY_QOS)
-                for c in emb.controllers}
+def collect_commands(probe: RosProbe, emb: EmbodimentConfig) -> dict[str, list]:
+    return {c.name: probe.collect(controller_msg_type(c.type), c.topic, ANY_QOS)
+            for c in emb.controllers}
+
+
+def instruct(text: str) -> int:
+    """`gr00t-instruct text`; returns the accepted instruction's id."""
+    done = subprocess.run(instruct_command(text, "--timeout", "30"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    m = re.search(r"accepted: .*\(instruction_id (\d+)\)", done.stdout)
+    assert m, done.stdout
+    return int(m.group(1))
+
+
+def wait_for_commands(probe: RosProbe, emb: EmbodimentConfig, runner: NodeProcess,
+                      received: dict[str, list] | None = None) -> None:
+    """Every controller topic receives commands for exactly its joints (System 1 enabled
+    first when the embodiment starts disabled; an instruction must be set)."""
+    received = collect_commands(probe, emb) if received is None else received
     if not emb.start_enabled:
         from std_srvs.srv import SetBool
 
@@ -171,34 +188,44 @@ def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpo
         with RosProbe(domain_id=ros_domain_id) as probe:
             tokens = probe.collect(EmbeddingTokens, "/gr00t/embedding_tokens", ANY_QOS)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk", ANY_QOS)
+            received = collect_commands(probe, emb)
             FakeRobot(probe, emb)
-            # 1. Commands on every controller, with that controller's joints.
-            wait_for_commands(probe, emb, runner)
-            wait_until(lambda: tokens, 30, "embedding tokens")
-            assert tokens[-1].instruction_id == 0
+            # 1. No instruction yet (the shipped default): no tokens, and no command even
+            # when enabled.
+            wait_until(lambda: runner.output().count(" is active") >= 2 or not runner.alive(),
+                       STARTUP_S, "both nodes active")
+            assert runner.alive(), runner.output()[-4000:]
+            wait_until(lambda: "no instruction yet" in runner.output(), 30,
+                       "System 2 saying it has no instruction")
+            from std_srvs.srv import SetBool
 
-            # 2. gr00t-instruct: accepted -> tokens and chunks move to the new instruction.
+            reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=True), timeout=30)
+            assert reply.success, reply.message
+            time.sleep(2.0)
+            assert not tokens and not any(received.values()), "moved without an instruction"
+            first = instruct("raise your left hand")  # 2. then commands flow
+            assert first == 1
+            wait_for_commands(probe, emb, runner, received)
+            assert {m.instruction_id for m in tokens} == {1}
+            assert tokens[0].instruction == "raise your left hand"
+
+            # 3. gr00t-instruct: accepted -> tokens and chunks move to the new instruction.
             text = "touch the red cube with your right hand"
-            done = subprocess.run(instruct_command(text, "--timeout", "30"),
-                                  capture_output=True, text=True, timeout=60)
-            assert done.returncode == 0, done.stdout + done.stderr
-            m = re.search(r"accepted: .*\(instruction_id (\d+)\)", done.stdout)
-            assert m, done.stdout
-            new_id = int(m.group(1))
-            assert new_id >= 1
+            new_id = instruct(text)
+            assert new_id == 2
             wait_until(lambda: tokens[-1].instruction_id == new_id, 60,
                        f"tokens with instruction_id {new_id}")
             assert tokens[-1].instruction == text
             wait_until(lambda: chunks and chunks[-1].instruction_id == new_id, 60,
                        f"System 1 acting on instruction {new_id}")
 
-            # 3. A refused instruction: exit 1, the previous one stays in force.
+            # 4. A refused instruction: exit 1, the previous one stays in force.
             refused = subprocess.run(instruct_command("   ", "--timeout", "30"),
                                      capture_output=True, text=True, timeout=60)
             assert refused.returncode == 1, refused.stdout + refused.stderr
             assert "refused" in refused.stdout and f"instruction_id {new_id}" in refused.stdout
 
-        # 4. SIGINT to the runner: every node exits, the runner exits 0.
+        # 5. SIGINT to the runner: every node exits, the runner exits 0.
         pids = child_pids(runner)
         assert set(pids) == {"gr00t_system1", "gr00t_system2"}
         runner.proc.send_signal(signal.SIGINT)
@@ -226,6 +253,9 @@ def test_fourier_gr1_commands_and_a_dying_node(ros_domain_id, checkpoint: Path,
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             FakeRobot(probe, emb)
+            wait_until(lambda: "no instruction yet" in runner.output() or not runner.alive(),
+                       STARTUP_S, "System 2 configured")
+            instruct("wave your right hand")
             wait_for_commands(probe, emb, runner)
         # Kill System 2: the runner names it, stops System 1 and exits non-zero.
         pids = child_pids(runner)

@@ -83,7 +83,8 @@ def start_system2(checkpoint: Path, emb: EmbodimentConfig, log: Path) -> NodePro
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args", "-p", AUTOSTART, "-p", f"checkpoint:={checkpoint}",
         "-p", f"camera_topics:=[{emb.cameras[0].topic}]", "-p", "rate_hz:=10.0",
-        "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1"], log, env=CHILD_ENV)
+        "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1",
+        "-p", "default_instruction:=wave"], log, env=CHILD_ENV)
 
 
 def positions_inside_limits(emb: EmbodimentConfig, seed: int) -> dict[str, float]:

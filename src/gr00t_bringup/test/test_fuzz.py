@@ -85,7 +85,8 @@ def start_system2(checkpoint: Path, emb: EmbodimentConfig, log: Path) -> NodePro
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args", "-p", AUTOSTART, "-p", f"checkpoint:={checkpoint}",
         "-p", f"camera_topics:=[{emb.cameras[0].topic}]", "-p", "rate_hz:=10.0",
-        "-p", "stale_image_s:=30.0", "-p", "torch_threads:=1"], log, env=CHILD_ENV)
+        "-p", "stale_image_s:=30.0", "-p", "torch_threads:=1",
+        "-p", "default_instruction:=wave"], log, env=CHILD_ENV)
 
 
 def backbone_id(checkpoint: Path) -> str:

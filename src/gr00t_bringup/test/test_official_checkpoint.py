@@ -60,7 +60,8 @@ def test_both_systems_run_on_a_converted_official_checkpoint(converted, ros_doma
     emb = load_embodiment(yaml_path)
     system2 = NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", f"camera_topics:=[{emb.cameras[0].topic}]",
-        "-p", "torch_threads:=1", "-p", AUTOSTART], tmp_path / "system2.log", env=CHILD_ENV)
+        "-p", "torch_threads:=1", "-p", "default_instruction:=pick up the apple",
+        "-p", AUTOSTART], tmp_path / "system2.log", env=CHILD_ENV)
     system1 = NodeProcess.python_module("gr00t_system1.node", [
         "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", f"embodiment:={yaml_path}",
         "-p", "backend:=torch", "-p", "start_enabled:=true", "-p", "token_staleness_s:=2.0",

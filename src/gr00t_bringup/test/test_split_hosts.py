@@ -161,7 +161,8 @@ def test_tokens_cross_the_link_cut_holds_and_restore_resumes(ros_domain_id, chec
         system2 = start(link.a, [py, "-m", "gr00t_system2.node", "--ros-args", "-p", AUTOSTART,
                                  "-p", f"checkpoint:={checkpoint}",
                                  "-p", f"camera_topics:=[{emb.cameras[0].topic}]",
-                                 "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1"],
+                                 "-p", "stale_image_s:=1.0", "-p", "torch_threads:=1",
+                                 "-p", "default_instruction:=wave"],
                         "system2.log")
         start(link.a, [py, __file__, "--role", "listener", "--out", str(listener_out)],
               "listener.log")

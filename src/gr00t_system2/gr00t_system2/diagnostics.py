@@ -6,7 +6,8 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
          the recent runs took longer than 1 / rate_hz), inference errors occurred, or a
          camera's newest frame is stamped further from this node's clock than System 1
          accepts (gr00t_policy.runtime.stamps; the count of such frames stays in the values);
-  OK     otherwise.
+  OK     otherwise (with no instruction set yet: OK, saying that no tokens are published
+         until one is).
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
 received, those a newer frame replaced before a tick used them, the frames DDS reported
@@ -33,7 +34,7 @@ class System2Health:
     overrun_share: float | None  # share of recent runs slower than the period, None if no runs
     missing: dict[str, str]  # topic -> why
     image_ages_s: dict[str, float | None]  # topic -> seconds since receipt, None if never
-    instruction_id: int
+    instruction_id: int | None  # None: no instruction set yet (an empty default)
     instruction: str
     backbone_id: str
     rejected: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason) -> n
@@ -67,7 +68,7 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
         ("inference_keeps_up", str(h.keeps_up)),
         ("inference_overrun_share", "n/a" if h.overrun_share is None else f"{h.overrun_share:.2f}"),
         ("missing_cameras", ", ".join(h.missing) or "none"),
-        ("instruction_id", str(h.instruction_id)),
+        ("instruction_id", "none" if h.instruction_id is None else str(h.instruction_id)),
         ("instruction", h.instruction),
         ("backbone_id", h.backbone_id),
     ]
@@ -97,6 +98,8 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     elif h.stamp_off_now:
         level, message = WARN, ("camera stamps off this node's clock (System 1 refuses such "
                                 "tokens): " + ", ".join(sorted(h.stamp_off_now)))
+    elif h.instruction_id is None:
+        level, message = OK, "no instruction set yet: no tokens until one is"
     else:
         level, message = OK, f"publishing at {h.achieved_rate_hz:.1f} Hz"
     if h.rejected:

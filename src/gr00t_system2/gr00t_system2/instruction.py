@@ -1,8 +1,9 @@
 """The instruction in force and its id (no ROS).
 
-The default instruction (from parameters) has id 0; every accepted instruction gets the
-next id (first accepted = 1). A refused instruction leaves the previous one in force and
-reports its id. Text is stripped of surrounding whitespace before it is checked, so the
+The default instruction (from parameters) has id 0; an empty default means none: no
+instruction is in force (System 2 publishes no tokens, so System 1 does not move) until one
+is accepted. Every accepted instruction gets the next id (first accepted = 1). A refused
+instruction leaves the previous one in force (or none) and reports its id (0 for none). Text is stripped of surrounding whitespace before it is checked, so the
 length limit applies to the stripped text.
 """
 
@@ -35,7 +36,7 @@ class Decision:
 
     accepted: bool
     message: str
-    instruction: Instruction  # the one in force after the offer
+    instruction: Instruction | None  # the one in force after the offer (None: none yet)
 
 
 def validate_instruction(text: object, max_length: int) -> str:
@@ -80,13 +81,16 @@ class InstructionState:
         self._max_length = max_length
         self._check = check
         self._lock = threading.Lock()
-        text = validate_instruction(default, max_length)
-        if check is not None:
-            check(text)
-        self._current = Instruction(0, text)
+        self._current: Instruction | None = None
+        if default != "":  # "" = none; whitespace alone is refused, as in an offer
+            text = validate_instruction(default, max_length)
+            if check is not None:
+                check(text)
+            self._current = Instruction(0, text)
 
     @property
-    def current(self) -> Instruction:
+    def current(self) -> Instruction | None:
+        """The instruction in force; None before the first one when the default is empty."""
         with self._lock:
             return self._current
 
@@ -98,16 +102,22 @@ class InstructionState:
                 self._check(stripped)
         except ValueError as exc:
             current = self.current
-            return Decision(
-                False, f"refused: {exc}; instruction {current.id} stays in force", current
-            )
+            return Decision(False, f"refused: {exc}; {_stays(current)}", current)
         except Exception as exc:  # noqa: BLE001 - e.g. CUDA out of memory in the check
             # Raised out of the service callback it would end the node.
             current = self.current
             return Decision(
                 False, f"refused: the instruction could not be checked ({type(exc).__name__}: "
-                f"{exc}); instruction {current.id} stays in force", current)
+                f"{exc}); {_stays(current)}", current)
         with self._lock:
-            self._current = Instruction(self._current.id + 1, stripped)
+            last_id = 0 if self._current is None else self._current.id
+            self._current = Instruction(last_id + 1, stripped)
             current = self._current
         return Decision(True, f"accepted as instruction {current.id}", current)
+
+
+def _stays(current: Instruction | None) -> str:
+    """What stays in force after a refusal, for its message."""
+    if current is None:
+        return "no instruction is in force yet (System 2 publishes no tokens)"
+    return f"instruction {current.id} stays in force"

@@ -214,10 +214,17 @@ class System2Node(ManagedNode):
         self.get_logger().info(
             f"configured: cameras {list(p.camera_topics)}, {p.rate_hz} Hz, backbone "
             f"{self.encoder.backbone_id}, {self.encoder.max_tokens} tokens x "
-            f"{self.encoder.output_dim} as {p.token_dtype}, instruction 0: "
-            f"{self.instructions.current.text!r}"
-            f"{self._vocabulary_note(self.instructions.current)}"
+            f"{self.encoder.output_dim} as {p.token_dtype}, {self._default_note()}"
         )
+
+    def _default_note(self) -> str:
+        """The instruction in force at start, for the configure log."""
+        current = self.instructions.current
+        if current is None:
+            return (f"no instruction yet: no tokens (and no motion) until one is set "
+                    f"(gr00t-instruct '...', the {SET_INSTRUCTION_SERVICE} service or the "
+                    f"{INSTRUCTION_TOPIC} topic)")
+        return f"instruction 0: {current.text!r}{self._vocabulary_note(current)}"
 
     def _load_encoder(self, p: System2Params):
         import torch
@@ -273,7 +280,9 @@ class System2Node(ManagedNode):
         images = [np.full((size, size, 3), 128, np.uint8) for _ in range(self.encoder.num_views)]
         t0 = time.perf_counter()
         try:
-            self.encoder.encode(images, self.instructions.current.text, prepared=True)
+            current = self.instructions.current  # none set: any words do for a warm-up
+            self.encoder.encode(images, "wave" if current is None else current.text,
+                                prepared=True)
         except Exception as exc:
             raise StartupError(
                 f"warm-up inference failed on device={self.params.device} "
@@ -370,7 +379,7 @@ class System2Node(ManagedNode):
         if decision.accepted and self._worker is None:  # configured, not active
             response.message += ("; System 2 is inactive: no tokens for it until it is "
                                  "activated")
-        response.instruction_id = decision.instruction.id
+        response.instruction_id = 0 if decision.instruction is None else decision.instruction.id
         return response
 
     def _on_instruction_topic(self, msg: String) -> None:
@@ -447,6 +456,8 @@ class System2Node(ManagedNode):
                 )
             return False
         instruction = self.instructions.current
+        if instruction is None:
+            return False  # none set yet: nothing to condition on
         if not self._gate.is_new(snapshot, instruction.id):
             return False
         self._gate.mark_used(snapshot, instruction.id)
@@ -514,8 +525,8 @@ class System2Node(ManagedNode):
             overrun_share=self._latency.fraction_over(self._period),
             missing=dict(snapshot.missing),
             image_ages_s=dict(snapshot.ages),
-            instruction_id=instruction.id,
-            instruction=instruction.text,
+            instruction_id=None if instruction is None else instruction.id,
+            instruction="" if instruction is None else instruction.text,
             backbone_id=self.encoder.backbone_id,
             rejected=rejected,
             errors=errors,

@@ -48,8 +48,10 @@ SPECS = (
     Spec("rate_hz", "double", 10.0,
          "Rate at which tokens are computed and published (Hz). Runs as fast as it can when "
          "inference is slower than the period.", range=Range.above(0.0)),
-    Spec("default_instruction", "string", "hold your position",
-         "Instruction in force at start (instruction_id 0) until one is set."),
+    Spec("default_instruction", "string", "",
+         "Instruction in force at start (instruction_id 0) until one is set; empty: none, "
+         "so no tokens are published and System 1 does not move until one is set (also "
+         "after a restart of this node)."),
     Spec("device", "string", "cpu", "Torch device.", choices=DEVICES),
     Spec("backend", "string", "auto",
          "How the backbone runs: torch; onnxruntime (float32 on the CPU, exported once per "

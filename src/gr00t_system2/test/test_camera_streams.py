@@ -49,6 +49,7 @@ def start_node(ckpt: Path, log: Path) -> NodeProcess:
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args", "-p", f"checkpoint:={ckpt}", "-p", f"camera_topics:=[{CAMERA}]",
         "-p", "rate_hz:=10.0", "-p", "torch_threads:=1", "-p", AUTOSTART,
+        "-p", "default_instruction:=wave",
     ], log)
 
 

@@ -142,6 +142,10 @@ def test_diagnostics_levels_and_values():
     assert level == OK and "rejected frames: 4" in message
     assert dict(values)["rejected_frames /a step"] == "4"
     assert summarize(health(errors={"tokens": 1}))[0] == WARN
+    level, message, values = summarize(health(instruction_id=None, instruction="",
+                                              published=0))
+    assert level == OK and "no instruction set yet" in message
+    assert dict(values)["instruction_id"] == "none"
 
     # A camera stamping in time since boot: named, with its count (tokens still go out).
     level, message, values = summarize(health(stamps_off={"/b": 7}, stamp_off_now={"/b"}))

@@ -56,7 +56,17 @@ def test_check_hook_refuses_and_default_is_checked():
     assert not d.accepted and "RuntimeError: CUDA out of memory" in d.message
     assert d.instruction.id == 0 and state.offer("wave again").accepted
     with pytest.raises(InstructionError):
-        InstructionState("", 50)
+        InstructionState("  ", 50)
+
+
+def test_an_empty_default_is_no_instruction_until_one_is_accepted():
+    state = InstructionState("", 50)
+    assert state.current is None
+    d = state.offer("  ")
+    assert not d.accepted and d.instruction is None
+    assert "no instruction is in force yet" in d.message
+    d = state.offer("wave")
+    assert d.accepted and d.instruction.id == 1 and state.current.text == "wave"
 
 
 @pytest.mark.parametrize("text", ["\u200b\u200b", "\u00a0 \u00a0", "\ufeff\u2060", " \u200d\t"])

@@ -59,9 +59,10 @@ def ckpt2(tmp_path_factory) -> Path:
 
 
 def start_node(ckpt: Path, log: Path, *extra: str, rate_hz: float = 10.0,
-               autostart: bool = True) -> NodeProcess:
+               autostart: bool = True, default: str | None = DEFAULT_INSTRUCTION) -> NodeProcess:
     """The node as a process; with `autostart` it configures and activates itself, without
-    it waits unconfigured for lifecycle requests."""
+    it waits unconfigured for lifecycle requests. `default`: its default_instruction (None:
+    the shipped default, none)."""
     return NodeProcess.python_module("gr00t_system2.node", [
         "--ros-args",
         *(["-p", AUTOSTART] if autostart else []),
@@ -70,7 +71,7 @@ def start_node(ckpt: Path, log: Path, *extra: str, rate_hz: float = 10.0,
         "-p", f"rate_hz:={float(rate_hz)}",
         "-p", "stale_image_s:=30.0",
         "-p", "torch_threads:=1",
-        "-p", f"default_instruction:={DEFAULT_INSTRUCTION}",
+        *(["-p", f"default_instruction:={default}"] if default is not None else []),
         *extra,
     ], log)
 
@@ -372,7 +373,8 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         (["-p", f"checkpoint:={ckpt2}", "-p", "camera_topics:=[/only/one]"],
          "expects 2 view(s)"),
         (["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
-          "-p", "max_instruction_length:=5"], "default_instruction='hold your position' is refused"),
+          "-p", "max_instruction_length:=5", "-p", f"default_instruction:={DEFAULT_INSTRUCTION}"],
+         "default_instruction='hold your position' is refused"),
         (["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
           "-p", "default_instruction:=" + "touch the red cube " * 5], "max_tokens"),
     ]
@@ -437,6 +439,48 @@ def test_deactivated_publishes_no_tokens_and_keeps_taking_instructions(ros_domai
     out = node.log_path.read_text(errors="replace")
     assert code == 0, out
     assert "deactivated: no tokens are published" in out and "Traceback" not in out, out
+
+
+def test_without_an_instruction_no_tokens_until_one_is_set(ros_domain_id, ckpt2, tmp_path):
+    """The shipped default: no instruction, so no tokens (System 1 does not move), with
+    fresh frames coming in, until one is set; then tokens for instruction 1."""
+    node = start_node(ckpt2, tmp_path / "node.log", default=None)
+    left, right = scene(3), scene(4)
+    stamp = [300.0]
+
+    def fresh_frames() -> dict[str, Image]:
+        stamp[0] += 0.1
+        return {LEFT: image_msg(left, "rgb8", stamp[0], "l"),
+                RIGHT: image_msg(right, "rgb8", stamp[0], "r")}
+
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rig = Rig(probe, node)
+
+            def waiting() -> bool:  # (its message: the stamps, far from the clock, first)
+                st = rig.last_status()
+                values = {} if st is None else {kv.key: kv.value for kv in st.values}
+                return values.get("instruction_id") == "none" and values.get(
+                    f"frames_received {LEFT}", "0") != "0"
+
+            rig.publish_until(fresh_frames, waiting, "diagnostics: frames, no instruction", 90)
+            t0 = time.monotonic()
+            rig.publish_until(fresh_frames, lambda: time.monotonic() - t0 > 1.5, "1.5 s")
+            assert not rig.tokens, "tokens without an instruction"
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction="   "))
+            assert not reply.accepted and "no instruction is in force yet" in reply.message
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction="wave"))
+            assert reply.accepted and reply.instruction_id == 1, reply.message
+            rig.publish_until(fresh_frames, lambda: rig.tokens_with(instruction_id=1),
+                              "tokens for instruction 1")
+            assert {m.instruction_id for m in rig.tokens} == {1}
+    finally:
+        code = node.stop(signal.SIGINT)
+    out = node.log_path.read_text(errors="replace")
+    assert code == 0, out
+    assert "no instruction yet: no tokens (and no motion) until one is set" in out, out
 
 
 def test_activate_waits_for_an_inference_thread_that_outlived_deactivate():

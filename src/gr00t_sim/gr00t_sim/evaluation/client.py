@@ -267,11 +267,10 @@ class Evaluation:
 
     # -- the run -------------------------------------------------------------------------------
     def wait_ready(self, startup_timeout: float) -> None:
-        """Every service up and System 2 publishing tokens."""
+        """Every service up. (System 2 publishes no tokens before the first episode's
+        instruction: it starts with none.)"""
         for client in self.clients.values():
             self.wait(client.service_is_ready, startup_timeout, f"service {client.srv_name}")
-        self.wait(lambda: self.tokens_seen > 0, startup_timeout,
-                  "the first /gr00t/embedding_tokens (System 2 needs the head camera)")
 
     def set_enabled(self, enabled: bool) -> None:
         reply = self.call("enable", SetBool.Request(data=enabled), f"enable {enabled}")
@@ -322,7 +321,9 @@ class Evaluation:
             raise GraphFailed(f"System 2 refused {said!r}: {answer.message}")
         iid = int(answer.instruction_id)
         self.wait(lambda: self.last_tokens is not None and self.last_tokens[0] == iid,
-                  self.timeout_s, f"tokens with instruction_id {iid}")
+                  self.timeout_s, f"tokens with instruction_id {iid}" + (
+                      "" if self.tokens_seen else
+                      " (none have come yet: System 2 needs the head camera)"))
         wait_tokens = time.monotonic() - t0
         self.set_enabled(True)
         start = time.monotonic()
