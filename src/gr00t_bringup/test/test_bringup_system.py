@@ -134,14 +134,14 @@ def collect_commands(probe: RosProbe, emb: EmbodimentConfig) -> dict[str, list]:
             for c in emb.controllers}
 
 
-def instruct(text: str) -> int:
-    """`gr00t-instruct text`; returns the accepted instruction's id."""
-    done = subprocess.run(instruct_command(text, "--timeout", "30"),
+def instruct(text: str, *args: str) -> tuple[int, str]:
+    """`gr00t-instruct text [args]`; (the accepted instruction's id, what it printed)."""
+    done = subprocess.run(instruct_command(text, "--timeout", "30", *args),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     m = re.search(r"accepted: .*\(instruction_id (\d+)\)", done.stdout)
     assert m, done.stdout
-    return int(m.group(1))
+    return int(m.group(1)), done.stdout
 
 
 def wait_for_commands(probe: RosProbe, emb: EmbodimentConfig, runner: NodeProcess,
@@ -203,15 +203,18 @@ def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpo
             assert reply.success, reply.message
             time.sleep(2.0)
             assert not tokens and not any(received.values()), "moved without an instruction"
-            first = instruct("raise your left hand")  # 2. then commands flow
+            # 2. then commands flow; --wait says when System 1 plans on it, and its state.
+            first, said = instruct("raise your left hand", "--wait")
             assert first == 1
+            assert re.search(r"System 1 plans on instruction 1 \(first plan \d+\.\d\d s after "
+                             r"the reply\); System 1: running", said), said
             wait_for_commands(probe, emb, runner, received)
             assert {m.instruction_id for m in tokens} == {1}
             assert tokens[0].instruction == "raise your left hand"
 
             # 3. gr00t-instruct: accepted -> tokens and chunks move to the new instruction.
             text = "touch the red cube with your right hand"
-            new_id = instruct(text)
+            new_id, _ = instruct(text)
             assert new_id == 2
             wait_until(lambda: tokens[-1].instruction_id == new_id, 60,
                        f"tokens with instruction_id {new_id}")

@@ -87,3 +87,53 @@ def test_instruct_without_a_service_exits_2(ros_domain_id) -> None:
                timeout=60)
     assert done.returncode == 2
     assert "/nobody/set_instruction" in done.stderr and "ROS_DOMAIN_ID" in done.stderr
+
+
+def test_instruct_wait_says_when_system1_plans_on_it_and_exits_3_when_it_does_not(
+        ros_domain_id) -> None:
+    """A probe plays System 2's service (accepting with ids 1, 2, ...) and, for the second
+    instruction only, System 1: an ActionChunk with its id and a diagnostics status."""
+    import threading
+
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from gr00t_msgs.msg import ActionChunk
+    from gr00t_msgs.srv import SetInstruction
+    from gr00t_testing import RosProbe
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        ids = [0]
+
+        def serve(request, response):
+            ids[0] += 1
+            response.accepted, response.instruction_id = True, ids[0]
+            response.message = f"accepted as instruction {ids[0]}"
+            return response
+
+        probe.node.create_service(SetInstruction, "/gr00t/set_instruction", serve)
+        done = run(instruct_command("wave", "--wait", "--timeout", "2"), timeout=60)
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "accepted as instruction 1" in done.stdout
+        assert "System 1 published no plan for instruction 1 within 2 s" in done.stdout
+        assert "no System 1 diagnostics either" in done.stdout
+
+        chunks = probe.publisher(ActionChunk, "/gr00t/action_chunk")
+        diags = probe.publisher(DiagnosticArray, "/diagnostics")
+        stop = threading.Event()
+
+        def system1() -> None:  # plans for whatever instruction is newest, 50 Hz
+            while not stop.wait(0.02):
+                chunks.publish(ActionChunk(instruction_id=ids[0], horizon=1))
+                status = DiagnosticStatus(name="gr00t_system1: control loop",
+                                          message="disabled: /gr00t/enable is false")
+                diags.publish(DiagnosticArray(status=[status]))
+
+        thread = threading.Thread(target=system1, daemon=True)
+        thread.start()
+        try:
+            done = run(instruct_command("wave", "--wait", "--timeout", "10"), timeout=60)
+        finally:
+            stop.set()
+            thread.join(5)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "System 1 plans on instruction 2 (first plan" in done.stdout, done.stdout
+        assert "System 1: disabled: /gr00t/enable is false" in done.stdout, done.stdout

@@ -19,11 +19,13 @@ clients whose server may be slow should resend late (gr00t-eval: 10 s).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending", "calls_from_own_node"]
+__all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending", "calls_from_own_node",
+           "own_node"]
 
 # A reply normally comes in milliseconds; two seconds without one means it was lost (or the
 # server is far behind, in which case a repeat costs nothing but a second answer).
@@ -94,6 +96,24 @@ def calls_from_own_node(node_name: str, srv_type: Any, service: str, requests: l
     """`call_from_own_node` for several requests in turn, from one node (also safe inside
     another node's callback: nothing is shared with it). (appeared, replies): replies stop
     at the first request not answered within `timeout` (its None is the last entry)."""
+    with own_node(node_name) as (node, pump):
+        client = node.create_client(srv_type, service)
+        if not client.wait_for_service(timeout_sec=timeout):
+            return False, []
+        replies: list[Any | None] = []
+        for request in requests:
+            replies.append(call_resending(client, request, timeout, pump,
+                                          resend_after=resend_after))
+            if replies[-1] is None:
+                break
+        return True, replies
+
+
+@contextlib.contextmanager
+def own_node(node_name: str) -> Iterator[tuple[Any, Callable[[float], None]]]:
+    """(node, pump) for a command-line tool: a node in a context of its own (nothing shared
+    with any other node in the process), and `pump(seconds)` that runs its callbacks for up
+    to that long; both torn down on exit."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -105,17 +125,7 @@ def calls_from_own_node(node_name: str, srv_type: Any, service: str, requests: l
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     try:
-        client = node.create_client(srv_type, service)
-        if not client.wait_for_service(timeout_sec=timeout):
-            return False, []
-        replies: list[Any | None] = []
-        for request in requests:
-            replies.append(call_resending(client, request, timeout,
-                                          lambda s: executor.spin_once(timeout_sec=s),
-                                          resend_after=resend_after))
-            if replies[-1] is None:
-                break
-        return True, replies
+        yield node, lambda seconds: executor.spin_once(timeout_sec=seconds)
     finally:
         executor.shutdown()
         node.destroy_node()
