@@ -507,3 +507,13 @@ def test_a_single_bag_is_extracted_once(tmp_path, monkeypatch):
     [report] = convert_bags([write_bag(tmp_path / "bag", recording(n_cmd=12)[0])],
                             embodiment(), tmp_path / "ds")
     assert report.steps == 12 and len(calls) == 1  # checked, then converted from the same
+
+
+def test_messages_the_recorder_lost_are_reported_at_conversion(tmp_path):
+    rec, *_ = recording(n_cmd=10)
+    [report] = convert_bags([write_bag(tmp_path / "ok", rec)], embodiment(), tmp_path / "ds")
+    assert not any("lost messages" in w for w in report.warnings)
+    rec.custom_data = {**rec.custom_data, "lost_messages": f"{CAMERA} 7"}
+    [report] = convert_bags([write_bag(tmp_path / "lossy", rec)], embodiment(), tmp_path / "ds2")
+    [warning] = [w for w in report.warnings if "lost messages" in w]
+    assert f"({CAMERA} 7)" in warning and report.steps == 10

@@ -92,6 +92,12 @@ class BagWriter:
         self._synced = time.monotonic()
         self.closed = False
 
+    def note(self, key: str, value: str) -> None:
+        """A custom_data entry learnt while recording (e.g. lost messages): in metadata.yaml
+        and the rosbag2 record written at `close`, not in the gr00t_episode record written
+        at open."""
+        self.custom_data[str(key)] = str(value)
+
     @property
     def counts(self) -> dict[str, int]:
         return {t: int(v["count"]) for t, v in self._topics.items()}

@@ -22,7 +22,10 @@ the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
 of episodes is not found unreadable at conversion. A bag is written through to the OS
 message by message (gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag
-that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly.
+that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly. Messages that never reached the recorder
+(a best-effort link dropped them, or they overflowed its `queue_depth` queue) are counted per
+topic from the publishers' sequence numbers (gr00t_record.losses): logged as they happen,
+named in the stop reply and stored as metadata ("lost_messages").
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from gr00t_common import plain_node
+from gr00t_common.stats import Throttle
 from gr00t_common.params import declare_and_read
-from gr00t_policy.dataset.bag import BagError
+from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
+from gr00t_record.losses import LossCounter
 from gr00t_record.msgdefs import MessageDefinitionError
 from gr00t_record.params import SPECS
 from gr00t_record.topics import embodiment_topics
@@ -55,6 +60,10 @@ DISCARDED_DIR = "discarded"
 EPISODE_DIR = "episode_{:06d}"
 _EPISODE_RE = re.compile(r"^episode_(\d{6})$")
 DISCOVERY_PERIOD_S = 0.2
+LOSS_LOG_S = 2.0  # at most one lost-messages warning per topic this often
+LOST_FIX = ("never received: a best-effort link dropped them, or the recorder fell behind and "
+            "its queue overflowed; raise queue_depth, give the recorder a core, or record "
+            "cameras as JPEG")
 # A start (same request) or stop that comes again this soon is a client's repeat of a
 # request whose reply it lost; clients repeat after 2, 6, 14 and 30 s
 # (gr00t_common.service_call), and gr00t-record's CLI gives up after --timeout (10 s).
@@ -112,6 +121,9 @@ class RecorderNode(Node):
         self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
         self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
         self.refused: set[str] = set()
+        self.publisher_counts: dict[str, int] = {}  # subscribed topic -> its publishers now
+        self.losses = LossCounter()  # this episode's
+        self._loss_log = Throttle(LOSS_LOG_S)
         self._failure = ""  # why the open episode ended early, for the next stop's reply
         self.last_instruction = ""
         self.writer: BagWriter | None = None
@@ -133,6 +145,8 @@ class RecorderNode(Node):
 
     # -- topics --------------------------------------------------------------------------
     def _discover(self) -> None:
+        for topic in self.types:  # lost messages are counted only with a single publisher
+            self.publisher_counts[topic] = self.count_publishers(topic)
         for topic, expected in self.wanted.items():
             if topic in self.types or topic in self.refused:
                 continue
@@ -191,6 +205,12 @@ class RecorderNode(Node):
         except OSError as exc:  # the disk is full, or gone
             self._fail_episode(exc)
             return
+        if self.losses.observe(topic, info.get("publication_sequence_number"),
+                               self.publisher_counts.get(topic, 0)):
+            if self._loss_log.allow(topic, time.monotonic()):
+                self.get_logger().warning(
+                    f"episode {self.episode}: {self.losses.lost[topic]} message(s) on {topic} "
+                    f"lost so far ({LOST_FIX})")
         if topic in self.cameras and topic not in self.frames_checked:
             self._check_first_frame(topic, data)
 
@@ -261,6 +281,7 @@ class RecorderNode(Node):
             else:
                 self.episode, self.writer = episode, writer
                 self.frames_checked, self.frame_problems = set(), {}
+                self.losses.reset()
                 for topic in self.types:
                     self._add_topic(topic)
                 missing = sorted(set(self.wanted) - set(self.types))
@@ -279,6 +300,9 @@ class RecorderNode(Node):
         """Close the open bag (if any); returns what was recorded, in words."""
         if self.writer is None:
             return ""
+        lost = dict(sorted(self.losses.lost.items()))
+        if lost:
+            self.writer.note(LOST_MESSAGES_KEY, ", ".join(f"{t} {n}" for t, n in lost.items()))
         counts = self.writer.close()
         text = (f"episode {self.episode}: {sum(counts.values())} messages in "
                 f"{self.writer.path} ({', '.join(f'{t} {n}' for t, n in counts.items())})")
@@ -287,6 +311,8 @@ class RecorderNode(Node):
             text += f"; nothing on {empty}"
         for problem in self.frame_problems.values():
             text += f"; {problem}"
+        if lost:
+            text += (f"; LOST {', '.join(f'{n} on {t}' for t, n in lost.items())} ({LOST_FIX})")
         self._last_closed = self.writer.path
         self._last_discard = None  # a discard after this is a new request, not a repeat
         self.writer = None

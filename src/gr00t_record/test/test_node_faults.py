@@ -132,3 +132,48 @@ def test_a_camera_stream_from_bag_would_refuse_is_recorded_and_named(node):
     node._on_message(camera, good, {})
     stop = node._on_stop(Trigger.Request(), Trigger.Response())
     assert stop.success and "refuse" not in stop.message
+
+
+def test_messages_lost_in_its_queue_are_counted_named_and_kept_in_the_metadata(ros_domain_id,
+                                                                               tmp_path):
+    """The recorder stalls while a publisher sends 40 messages into a queue of 5: 35 never
+    reach it. They are counted from the publisher's sequence numbers, logged, named in the
+    stop reply and stored in metadata.yaml."""
+    import yaml
+
+    rclpy.init(args=["recorder_losses", "--ros-args", "-p", f"embodiment:={G1}",
+                     "-p", f"output_dir:={tmp_path / 'bags'}", "-p", "extra_topics:=['/extra']",
+                     "-p", "queue_depth:=5"])
+    node = recorder.RecorderNode()
+    try:
+        pub = node.create_publisher(String, "/extra", 100)
+        wait_for_publisher(node, "/extra")
+        node._discover()  # subscribes, and sees one publisher
+        deadline = time.monotonic() + 10
+        while pub.get_subscription_count() < 1:
+            assert time.monotonic() < deadline, "the recorder's subscription never matched"
+            time.sleep(0.05)
+        assert start(node).accepted
+        path = node.writer.path
+
+        def drain() -> None:
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.05)
+
+        pub.publish(String(data="0"))
+        drain()
+        for i in range(40):  # the recorder does not spin meanwhile: its queue keeps 5
+            pub.publish(String(data=str(i + 1)))
+        time.sleep(0.3)
+        drain()
+        assert node.losses.lost == {"/extra": 35}
+        stop = node._on_stop(Trigger.Request(), Trigger.Response())
+        assert stop.success and "LOST 35 on /extra" in stop.message and "queue_depth" in stop.message
+        meta = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        assert meta["custom_data"]["lost_messages"] == "/extra 35"
+        assert len(read_bag(path).messages["/extra"]) == 6
+    finally:
+        node.close_episode()
+        node.destroy_node()
+        rclpy.shutdown()

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 EPISODE_METADATA = "gr00t_episode"  # the MCAP metadata record gr00t-record writes first
 INSTRUCTION_KEY = "instruction"
+# custom_data gr00t-record adds when messages never reached it: "<topic> <count>, ..."
+LOST_MESSAGES_KEY = "lost_messages"
 
 
 class BagError(DatasetError):

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gr00t_policy.dataset.bag import Bag, BagError, read_bag
+from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, Bag, BagError, read_bag
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
 from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
 from gr00t_policy.dataset.writer import LeRobotWriter
@@ -117,6 +117,11 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     report.log_time_topics = streams.log_time_topics
     report.implausible = streams.implausible
     report.warnings += streams.stamp_warnings + streams.task_warnings
+    if bag.custom_data.get(LOST_MESSAGES_KEY):
+        report.warnings.append(
+            f"the recorder lost messages while recording ({bag.custom_data[LOST_MESSAGES_KEY]}):"
+            " a lost command leaves its step out, a lost joint state or frame is stood in for "
+            "by the one before it")
     update_t, update_a, report.early_commands = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     steps = align(update_t, streams.state_t,
