@@ -14,6 +14,7 @@ import pytest
 
 from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.dataset.bag import BagError, read_bag
+from gr00t_policy.dataset.layout import DatasetError
 from gr00t_policy.dataset.bag_streams import CONTROLLER_MESSAGES, BagTopics, check_frames
 from gr00t_policy.dataset.cli import main as dataset_main
 from gr00t_policy.dataset.from_bag import convert_bags
@@ -30,7 +31,10 @@ TASK = "touch the red cube with your left hand"
 CAMERA = "/camera/head/image_raw"
 
 
-def embodiment(controllers=None):
+WRIST = "/camera/wrist/image_raw"
+
+
+def embodiment(controllers=None, cameras=None):
     # Limits beyond the synthetic commands' range (up to +-4 rad, ticks / 10).
     joint = {"position": [-5.0, 5.0], "velocity": 5.0}
     return parse_embodiment({
@@ -41,7 +45,7 @@ def embodiment(controllers=None):
                        {"key": "hand", "normalization": "min_max"}],
         "action_keys": [{"key": "arm", "normalization": "min_max"},
                         {"key": "hand", "normalization": "min_max"}],
-        "cameras": [{"name": "head", "topic": CAMERA}],
+        "cameras": cameras or [{"name": "head", "topic": CAMERA}],
         "controllers": controllers or [
             {"name": "arm_controller", "type": "forward_command", "topic": "/arm/commands",
              "joints": ARM},
@@ -517,3 +521,25 @@ def test_messages_the_recorder_lost_are_reported_at_conversion(tmp_path):
     [report] = convert_bags([write_bag(tmp_path / "lossy", rec)], embodiment(), tmp_path / "ds2")
     [warning] = [w for w in report.warnings if "lost messages" in w]
     assert f"({CAMERA} 7)" in warning and report.steps == 10
+
+
+def test_cameras_of_different_resolutions_keep_their_own(tmp_path):
+    """A head camera and a wrist camera of another size (and aspect) convert, each at its
+    own resolution; a later bag whose wrist camera changed size is refused, naming both."""
+    emb = embodiment(cameras=[{"name": "head", "topic": CAMERA}, {"name": "wrist", "topic": WRIST}])
+    rec, t_cmd, _, _, t_frames = recording(n_cmd=10)
+    rec.frames[WRIST] = t_frames
+    rec.image_size = {CAMERA: (12, 16), WRIST: (8, 6)}
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+    assert report.steps == len(t_cmd)
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.image_shape("head") == (12, 16) and ds.image_shape("wrist") == (8, 6)
+    ep = ds.episode(0)
+    assert ep.frames["head"].shape[1:] == (12, 16, 3) and ep.frames["wrist"].shape[1:] == (8, 6, 3)
+    rec.image_size = {CAMERA: (12, 16), WRIST: (6, 8)}
+    turned = write_bag(tmp_path / "bag2", rec)
+    with pytest.raises(BagError, match=r"'wrist': \(6, 8\).*'wrist': \(8, 6\)"):
+        convert_bags([tmp_path / "bag", turned], emb, tmp_path / "ds2")
+    with pytest.raises(DatasetError, match=r"cannot append .*'wrist': \(8, 6\).*'wrist': \(6, 8\)"):
+        convert_bags([turned], emb, tmp_path / "ds", append=True)
+    assert LeRobotDataset(tmp_path / "ds").num_episodes == 1  # left as it was

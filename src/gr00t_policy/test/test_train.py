@@ -29,7 +29,7 @@ HAND = ["h0"]
 TASKS = ["raise your left hand", "touch the red cube with your right hand"]
 
 
-def tiny_embodiment():
+def tiny_embodiment(cameras=("head",)):
     joint = {"position": [-2.0, 2.0], "velocity": 5.0}
     return parse_embodiment({
         "name": "tiny", "tag": "tiny_bot", "slot": 1, "action_dt": 0.05,
@@ -41,7 +41,7 @@ def tiny_embodiment():
                        {"key": "hand", "normalization": "mean_std"}],
         "action_keys": [{"key": "arm", "normalization": "min_max"},
                         {"key": "hand", "normalization": "q99"}],
-        "cameras": [{"name": "head", "topic": "/camera/head/image_raw"}],
+        "cameras": [{"name": c, "topic": f"/camera/{c}/image_raw"} for c in cameras],
         "controllers": [{"name": "all", "type": "forward_command", "topic": "/all/commands",
                          "joints": ARM + HAND}],
         "staleness": {"state_s": 0.05, "tokens_s": 0.5},
@@ -648,3 +648,36 @@ def test_prefix_training_records_its_rows_and_fine_tunes_either_way(dataset, tmp
               cfg=TrainConfig(steps=1, batch_size=4, save_every=0, prefix_prob=0.5,
                               prefix_max_rows=config.action_head.action_horizon),
               progress=False)
+
+
+def test_cameras_of_different_resolutions_train_as_views_of_the_backbones_size(tmp_path):
+    """A head camera and a smaller wrist camera of another aspect: each view is resized to
+    the backbone's size on its own, in the camera order of the embodiment."""
+    import dataclasses
+
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    root = tmp_path / "two_cams"
+    with LeRobotWriter(root, fps=20, state_keys=[("arm", ARM), ("hand", HAND)],
+                       action_keys=[("arm", ARM), ("hand", HAND)], cameras=["head", "wrist"],
+                       image_shape={"head": (32, 32), "wrist": (20, 24)}) as w:
+        for task in range(2):
+            states = np.zeros((12, 4), np.float32)
+            w.add_episode(states, states + 0.1 * task,
+                          {"head": np.full((12, 32, 32, 3), 50, np.uint8),
+                           "wrist": np.full((12, 20, 24, 3), 200, np.uint8)}, TASKS[task])
+    emb = tiny_embodiment(cameras=("head", "wrist"))
+    config = tiny_policy_config()
+    config = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone,
+                                                                      num_views=2))
+    ds = LeRobotDataset(root)
+    data = TrainingData(ds, emb, config, PromptBuilder(build_nano_tokenizer(config.backbone),
+                                                       config.backbone), build_metadata(ds, emb))
+    batch = data.sample(np.random.default_rng(0), 8, TrainConfig(steps=1, batch_size=8,
+                                                                 stale_prob=0.0, augment=False),
+                        torch.Generator().manual_seed(0))
+    pixels = batch["pixel_values"]  # (B, V, 3, S, S)
+    assert pixels.shape == (8, 2, 3, 28, 28)
+    # each view its own camera's (uniform) frames, scaled to [-1, 1]
+    assert torch.allclose(pixels[:, 0], torch.tensor(50 / 127.5 - 1), atol=1e-5)
+    assert torch.allclose(pixels[:, 1], torch.tensor(200 / 127.5 - 1), atol=1e-5)

@@ -106,7 +106,8 @@ def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
 def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,
                 cfg: ResampleConfig, task: str | None = None,
                 streams: Streams | None = None) -> BagReport:
-    """Convert one read bag; ``writer_factory(image_shape)`` gives the (shared) writer;
+    """Convert one read bag; ``writer_factory(image_shapes)`` (camera -> (height, width))
+    gives the (shared) writer;
     ``streams``: the bag's `extract`, when the caller has it already."""
     report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
     if streams is None:
@@ -131,11 +132,12 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     cam_topics = {c.name: c.topic for c in emb.cameras}
     for run in steps.runs:
         states, actions, frames = _episode_arrays(streams, run, update_a, cameras, cam_topics)
-        shape = frames[cameras[0]].shape[1:3]
-        writer = writer_factory(shape)
-        if writer.image_shape != tuple(shape) or any(f.shape[1:3] != shape for f in frames.values()):
-            raise BagError(f"bag {bag.path}: camera frames are {shape} but the dataset's are "
-                           f"{writer.image_shape}; every camera must record one resolution")
+        shapes = {cam: tuple(int(n) for n in frames[cam].shape[1:3]) for cam in cameras}
+        writer = writer_factory(shapes)
+        if writer.image_shapes != shapes:
+            raise BagError(f"bag {bag.path}: its camera frames are {shapes} (height, width) but "
+                           f"the dataset's are {writer.image_shapes}; each camera must keep one "
+                           "resolution across the bags of a dataset")
         start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
         index = writer.add_episode(states, actions, frames, streams.task,
                                    extra={"source_bag": str(bag.path), "start_time_ns": start_ns})
@@ -192,14 +194,14 @@ def convert_bags(
         del bag, streams
     writer: LeRobotWriter | None = None
 
-    def factory(shape) -> LeRobotWriter:
+    def factory(shapes) -> LeRobotWriter:
         nonlocal writer
         if writer is None:
             writer = LeRobotWriter(
                 out, fps=1.0 / emb.action_dt,
                 state_keys=[(k.key, list(k.joints)) for k in emb.state_keys],
                 action_keys=[(k.key, list(k.joints)) for k in emb.action_keys],
-                cameras=[c.name for c in emb.cameras], image_shape=tuple(shape),
+                cameras=[c.name for c in emb.cameras], image_shape=shapes,
                 robot_type=emb.name, codec=codec, overwrite=overwrite, append=append)
         return writer
 

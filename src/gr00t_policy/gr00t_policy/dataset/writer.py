@@ -48,7 +48,7 @@ class LeRobotWriter:
         state_keys: Sequence[tuple[str, Sequence[str]]],
         action_keys: Sequence[tuple[str, Sequence[str]]],
         cameras: Sequence[str],
-        image_shape: tuple[int, int],
+        image_shape: tuple[int, int] | Mapping[str, tuple[int, int]],
         robot_type: str = "unitree_g1",
         codec: str = "h264-lossless",
         chunks_size: int = 1000,
@@ -64,7 +64,8 @@ class LeRobotWriter:
             state_keys: ordered (key, joint names) of the state vector.
             action_keys: ordered (key, joint names) of the action vector.
             cameras: camera names; video key ``observation.images.<name>``.
-            image_shape: (height, width) of every camera frame.
+            image_shape: (height, width) of every camera's frames, or camera name ->
+                (height, width) when the cameras differ (a head camera and wrist cameras).
             robot_type: info.json ``robot_type``.
             codec: a ``VIDEO_CODECS`` name.
             chunks_size: episodes per ``chunk-XXX`` folder.
@@ -87,7 +88,7 @@ class LeRobotWriter:
         self.state_keys = _check_keys(state_keys, "state_keys")
         self.action_keys = _check_keys(action_keys, "action_keys")
         self.cameras = [str(c) for c in cameras]
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.image_shapes = _camera_shapes(image_shape, self.cameras)  # camera -> (h, w)
         self.robot_type = robot_type
         self.codec = codec
         self.chunks_size = int(chunks_size)
@@ -129,6 +130,11 @@ class LeRobotWriter:
                 f"cannot append to {self.root}: its fps / state / action / camera layout differs "
                 "from this writer's"
             )
+        theirs = {cam: ds.image_shape(cam) for cam in self.cameras}
+        if theirs != self.image_shapes:
+            raise DatasetError(
+                f"cannot append to {self.root}: its frames are {theirs} (height, width), these "
+                f"{self.image_shapes}; record at the dataset's resolution or start a new one")
         self._episodes = list(ds.episodes)
         self._tasks = {text: idx for idx, text in ds.tasks.items()}
         self._total_frames = ds.num_frames
@@ -180,7 +186,7 @@ class LeRobotWriter:
         if sorted(frames) != sorted(self.cameras):
             raise DatasetError(f"frames must hold cameras {self.cameras}, got {sorted(frames)}")
         for cam, video in frames.items():
-            shape = (length, *self.image_shape, 3)
+            shape = (length, *self.image_shapes[cam], 3)
             if np.shape(video) != shape or np.asarray(video).dtype != np.uint8:
                 raise DatasetError(
                     f"frames[{cam!r}] must be uint8 {shape}, got {np.asarray(video).dtype} "
@@ -226,7 +232,6 @@ class LeRobotWriter:
     # -- meta ---------------------------------------------------------------------------
 
     def _info(self) -> dict[str, Any]:
-        height, width = self.image_shape
         spec = VIDEO_CODECS[self.codec]
         features: dict[str, Any] = {
             STATE: {"dtype": "float32", "shape": [self.state_dim],
@@ -235,6 +240,7 @@ class LeRobotWriter:
                      "names": _feature_names(self.action_keys)},
         }
         for cam in self.cameras:
+            height, width = self.image_shapes[cam]
             features[VIDEO_PREFIX + cam] = {
                 "dtype": "video",
                 "shape": [height, width, 3],
@@ -347,3 +353,24 @@ class LeRobotWriter:
         shutil.rmtree(self._dir, ignore_errors=True)
         logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
                        "held before", self.root)
+
+
+def _camera_shapes(image_shape: tuple[int, int] | Mapping[str, tuple[int, int]],
+                   cameras: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """camera -> (height, width), from one shape for all or one per camera (every camera
+    named, each side > 0)."""
+    if isinstance(image_shape, Mapping):
+        if sorted(image_shape) != sorted(cameras):
+            raise DatasetError(f"image_shape names cameras {sorted(image_shape)}, the writer "
+                               f"{sorted(cameras)}")
+        shapes = {cam: image_shape[cam] for cam in cameras}
+    else:
+        shapes = {cam: image_shape for cam in cameras}
+    out = {}
+    for cam, shape in shapes.items():
+        h, w = (int(shape[0]), int(shape[1]))
+        if h < 1 or w < 1:
+            raise DatasetError(f"image_shape of camera {cam!r} must be (height, width) > 0, "
+                               f"got {tuple(shape)}")
+        out[cam] = (h, w)
+    return out

@@ -35,12 +35,11 @@ def relabel(ds: LeRobotDataset, out: str | Path, episodes: Sequence[int],
     `layout` = (state keys, action keys, robot type) of another robot (default: the
     source's), the keys as ``[(key, joint names)]``."""
     cameras = ds.cameras
-    height, width = ds.image_shape(cameras[0])
     state_keys, action_keys, robot_type = layout or (
         _keys(ds, "state", ds.state_names), _keys(ds, "action", ds.action_names),
         str(ds.info.get("robot_type", "unknown")))
     with LeRobotWriter(out, fps=ds.fps, state_keys=state_keys, action_keys=action_keys,
-                       cameras=cameras, image_shape=(height, width), robot_type=robot_type,
+                       cameras=cameras, image_shape={c: ds.image_shape(c) for c in cameras}, robot_type=robot_type,
                        overwrite=overwrite) as writer:
         for n, i in enumerate(episodes):
             frames = {cam: ds.frames(i, cam) for cam in cameras}

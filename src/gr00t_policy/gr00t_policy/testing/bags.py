@@ -38,7 +38,7 @@ class Recording:
     frames: dict[str, np.ndarray]
     instruction: list[tuple[float, str]] = field(default_factory=list)
     custom_data: dict[str, str] = field(default_factory=dict)
-    image_size: int = 16
+    image_size: int | dict[str, tuple[int, int]] = 16  # all frames, or topic -> (height, width)
     encoding: str = "rgb8"
     state_split: int = 0
     stamp_offset_s: float = 0.0  # header stamps this far from the messages' times
@@ -78,15 +78,16 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         for t, row in zip(ctimes, values):
             events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                 "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
-    size = rec.image_size
     pixel = CHANNELS.get(rec.encoding, 2)  # bytes a pixel; 2: the yuv422 encodings
     for topic, ftimes in rec.frames.items():
+        height, width = ((rec.image_size, rec.image_size) if isinstance(rec.image_size, int)
+                         else rec.image_size[topic])
         for i, t in enumerate(ftimes):
             ns = rec.t0_ns + int(round(t * 1e9))
             events.append((ns, topic, T["sensor_msgs/msg/Image"](
-                header=header(ns), height=size, width=size, encoding=rec.encoding,
-                is_bigendian=0, step=size * pixel,
-                data=np.full(size * size * pixel, frame_value(i), np.uint8))))
+                header=header(ns), height=height, width=width, encoding=rec.encoding,
+                is_bigendian=0, step=width * pixel,
+                data=np.full(height * width * pixel, frame_value(i), np.uint8))))
     for t, text in rec.instruction:
         events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
                        T["std_msgs/msg/String"](data=text)))
