@@ -7,6 +7,7 @@ dozen steps on one thread.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -653,8 +654,6 @@ def test_prefix_training_records_its_rows_and_fine_tunes_either_way(dataset, tmp
 def test_cameras_of_different_resolutions_train_as_views_of_the_backbones_size(tmp_path):
     """A head camera and a smaller wrist camera of another aspect: each view is resized to
     the backbone's size on its own, in the camera order of the embodiment."""
-    import dataclasses
-
     from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
 
     root = tmp_path / "two_cams"
