@@ -102,6 +102,7 @@ class CommandLoop:
         self._used_seq = 0  # newest plan seq given to the executor
         self._plan_until = float("inf")  # end time of the newest chunk taken in
         self._hold_target: np.ndarray | None = None  # fixed when a hold starts
+        self._hold_measured = False  # the hold target is a measured position, not a stop
         self.now = float("-inf")  # node-clock time of the tick in progress
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
@@ -197,8 +198,9 @@ class CommandLoop:
                 # measurement may be what is wrong (an implausible state never reaches the
                 # mailbox, so hold_measured only ever uses a plausible one). A fault that
                 # starts during another hold replaces that hold's target too.
-                if (self.on_stale == "hold_measured" and state is not None
-                        and s != SafetyState.FAULT):
+                self._hold_measured = (self.on_stale == "hold_measured" and state is not None
+                                       and s != SafetyState.FAULT)
+                if self._hold_measured:
                     self._hold_target = self.limiter.clamp(state.command_positions)
                 else:
                     # Stop as the acceleration limits allow, where the arm comes to rest.
@@ -245,6 +247,11 @@ class CommandLoop:
             position[self.path_joints] = p[self.path_joints]
             velocity[self.path_joints] = v[self.path_joints]
         lim.resume(position, velocity)
+        # A stop fixed before the stall lies ahead of where the joints stopped meanwhile:
+        # stop again from here, rather than start the stopped joints towards it.
+        self._brake_target = None
+        if self._hold_target is not None and not self._hold_measured:
+            self._hold_target = lim.stopping_point()
 
     @property
     def _action_dim(self) -> int:

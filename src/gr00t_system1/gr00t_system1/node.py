@@ -59,7 +59,7 @@ from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
 from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.inputs import Refusal, StateGate, TokenGate
-from gr00t_system1.limiter import CommandLimiter
+from gr00t_system1.limiter import STALL_GAP, CommandLimiter
 from gr00t_system1.safety import SafetyState, Supervisor
 from gr00t_common.tokens import TokenDecoder
 
@@ -73,6 +73,8 @@ STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this often
+# More stalls a second than this are named in the log (limiter.STALL_GAP).
+STALLS_WARN_PER_S = 3
 # Every diagnostics counter of refused inputs (published from the start, at 0).
 REFUSAL_COUNTERS = (
     "dropped_joint_states_missing", "dropped_joint_states_non_finite",
@@ -116,6 +118,7 @@ class System1Node(ManagedNode):
                                       min_period_s=self.settings.replan_period_ms / 1e3)
         self._last_tick = None
         self._last_plan_seq_seen = 0
+        self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
         self.worker.start()
         self.timer = self.create_timer(self.period, self._on_tick)
         self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
@@ -435,6 +438,15 @@ class System1Node(ManagedNode):
     def _publish_diagnostics(self) -> None:
         sup = self.loop.supervisor
         state = sup.state
+        stalls = self.loop.limiter.stalls - self._stalls_reported
+        self._stalls_reported = self.loop.limiter.stalls
+        if stalls >= STALLS_WARN_PER_S:  # (this timer runs once a second)
+            self.get_logger().warning(
+                f"{stalls} stalls in the last second: commands came more than "
+                f"{STALL_GAP:g} control periods apart on the node clock, and each time the "
+                "moving joints started again from rest (an overloaded machine; with "
+                f"use_sim_time, a /clock published slower than "
+                f"{self.rate_hz / STALL_GAP:.0f} Hz: the timer ticks on it)")
         p50, p99 = self.period_stats.percentiles_ms(50, 99)
         e50, e90, e99 = self.period_stats.percentiles_ms(50, 90, 99, around=self.period)
         l50, l99 = self.latency_stats.percentiles_ms(50, 99)

@@ -530,3 +530,23 @@ def test_position_on_a_path_is_piecewise_linear_and_at_rest_outside_it():
     assert p.tolist() == [3.0, 0.0] and v.tolist() == [0.0, 0.0]
     p, v = position_on_path(times, rows, 0.0)
     assert p.tolist() == [0.0, 1.0] and v.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("stop", ["disable", "stale_tokens"])
+def test_a_stall_while_stopping_does_not_start_the_stopped_joints_again(stop):
+    """Braking (disabled) or holding (stale tokens) towards where the arm comes to rest; a
+    stall meanwhile stops the held joints dead at the last command. The stop is then there:
+    the commands stay put instead of driving the stopped joints on to the old stopping point."""
+    sim, _ = moving_sim()
+    if stop == "stale_tokens":
+        sim.tokens = TokenSample(None, None, sim.t - 1.0, sim.t - 1.0, 1, sim.tokens.seq + 1)
+    sim.feed_state()
+    first = sim.tick(enabled=stop != "disable").command  # the stop starts
+    assert first is not None and sim.loop.limiter.moving
+    sim.t += 5 * TICK  # stall
+    after = []
+    for _ in range(10):
+        sim.feed_state()
+        after.append(sim.tick(enabled=stop != "disable").command)
+    moved = [c for c in after if c is not None]
+    assert all(np.allclose(c, first, atol=1e-12) for c in moved), (first, moved)
