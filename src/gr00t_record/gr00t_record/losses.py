@@ -6,11 +6,16 @@ Each publisher numbers its messages 1, 2, 3, ... (rmw message info
 received means k - 1 were lost on the way: dropped by a best-effort link, or pushed out of
 the recorder's queue (`queue_depth`) while it was busy. Sequence numbers are per publisher
 and the message info does not say which one sent a message, so a topic is only counted while
-it has exactly one publisher. A number that goes back is a publisher that restarted: counting
-starts again from it.
+it has exactly one publisher; a middleware that gives no numbers leaves it uncounted too
+(both named in `uncounted`). A number that goes back is a publisher that restarted, or a
+second one that discovery has not reported yet: gaps are not counted on that topic again
+until discovery confirms a single publisher (`confirm`).
 """
 
 from __future__ import annotations
+
+# rmw's RMW_MESSAGE_INFO_SEQUENCE_NUMBER_UNSUPPORTED: the middleware gives no number.
+UNSUPPORTED = 2**64 - 1
 
 
 class LossCounter:
@@ -18,23 +23,37 @@ class LossCounter:
 
     def __init__(self) -> None:
         self.lost: dict[str, int] = {}  # topic -> messages lost
+        self.uncounted: set[str] = set()  # topics with messages whose losses were not counted
         self._last: dict[str, int] = {}  # topic -> last sequence number received
+        self._unsure: set[str] = set()  # a number went back: wait for discovery
 
     def reset(self) -> None:
         """Forget everything (a new episode)."""
         self.lost.clear()
+        self.uncounted.clear()
         self._last.clear()
+        self._unsure.clear()
+
+    def confirm(self, topic: str, publishers: int) -> None:
+        """Discovery's count of the topic's publishers: with one, counting may go on (from
+        the next message) after a number went back."""
+        if publishers == 1 and topic in self._unsure:
+            self._unsure.discard(topic)
+            self._last.pop(topic, None)
 
     def observe(self, topic: str, seq: int | None, publishers: int) -> int:
-        """A message of `topic` with sequence number `seq` (None or 0: the middleware gives
-        none) arrived while the topic had `publishers` publishers; returns how many messages
-        this one shows were lost just before it."""
-        if not seq or publishers != 1:
-            self._last.pop(topic, None)  # several senders (or none known): no order to follow
+        """A message of `topic` with sequence number `seq` (None, 0 or UNSUPPORTED: the
+        middleware gives none) arrived while the topic had `publishers` publishers; returns
+        how many messages this one shows were lost just before it."""
+        if not seq or seq >= UNSUPPORTED or publishers != 1:
+            self.uncounted.add(topic)  # no numbers, or several senders: no order to follow
+            self._last.pop(topic, None)
             return 0
         last = self._last.get(topic)
         self._last[topic] = seq
-        if last is None or seq <= last:
+        if last is not None and seq <= last:
+            self._unsure.add(topic)  # a restart, or a second publisher not discovered yet
+        if last is None or seq <= last or topic in self._unsure:
             return 0
         gap = seq - last - 1
         if gap:

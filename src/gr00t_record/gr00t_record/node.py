@@ -22,10 +22,11 @@ the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
 of episodes is not found unreadable at conversion. A bag is written through to the OS
 message by message (gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag
-that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly. Messages that never reached the recorder
-(a best-effort link dropped them, or they overflowed its `queue_depth` queue) are counted per
-topic from the publishers' sequence numbers (gr00t_record.losses): logged as they happen,
-named in the stop reply and stored as metadata ("lost_messages").
+that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly.
+Messages that never reached the recorder (a best-effort link dropped them, or they
+overflowed its `queue_depth` queue) are counted per topic from the publishers' sequence
+numbers (gr00t_record.losses): logged as they happen, named in the stop reply and stored as
+metadata ("lost_messages").
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class RecorderNode(Node):
     def _discover(self) -> None:
         for topic in self.types:  # lost messages are counted only with a single publisher
             self.publisher_counts[topic] = self.count_publishers(topic)
+            self.losses.confirm(topic, self.publisher_counts[topic])
         for topic, expected in self.wanted.items():
             if topic in self.types or topic in self.refused:
                 continue
@@ -313,6 +315,9 @@ class RecorderNode(Node):
             text += f"; {problem}"
         if lost:
             text += (f"; LOST {', '.join(f'{n} on {t}' for t, n in lost.items())} ({LOST_FIX})")
+        if self.losses.uncounted:
+            text += (f"; lost messages not counted on {sorted(self.losses.uncounted)} (several "
+                     "publishers, or a middleware without sequence numbers)")
         self._last_closed = self.writer.path
         self._last_discard = None  # a discard after this is a new request, not a repeat
         self.writer = None

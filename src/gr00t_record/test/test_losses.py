@@ -1,16 +1,28 @@
 """LossCounter: lost messages from publication sequence numbers."""
 
-from gr00t_record.losses import LossCounter
+from gr00t_record.losses import UNSUPPORTED, LossCounter
 
 
-def test_gaps_count_as_lost_and_restarts_or_several_publishers_do_not():
+def test_gaps_count_as_lost_and_several_publishers_or_no_numbers_do_not():
     c = LossCounter()
     assert [c.observe("/cam", s, 1) for s in (5, 6, 9, 10)] == [0, 0, 2, 0]
-    assert c.observe("/cam", 1, 1) == 0  # the publisher restarted
-    assert c.observe("/cam", 3, 1) == 1
     assert c.observe("/js", 4, 2) == 0 and c.observe("/js", 9, 2) == 0  # two senders
     assert c.observe("/js", 10, 1) == 0 and c.observe("/js", 12, 1) == 1
-    assert c.observe("/x", None, 1) == 0 and c.observe("/x", 0, 1) == 0
-    assert c.lost == {"/cam": 3, "/js": 1}
+    for seq in (None, 0, UNSUPPORTED, UNSUPPORTED):  # the middleware gives no numbers
+        assert c.observe("/x", seq, 1) == 0
+    assert c.lost == {"/cam": 2, "/js": 1} and c.uncounted == {"/js", "/x"}
     c.reset()
-    assert c.lost == {} and c.observe("/cam", 20, 1) == 0
+    assert c.lost == {} and c.uncounted == set() and c.observe("/cam", 20, 1) == 0
+
+
+def test_a_number_going_back_stops_counting_until_discovery_confirms_one_publisher():
+    c = LossCounter()
+    assert [c.observe("/cam", s, 1) for s in (5000, 5001)] == [0, 0]
+    # A second publisher, not discovered yet: its 1, 2 and the first one's 5002 interleave.
+    assert [c.observe("/cam", s, 1) for s in (1, 5002, 2, 5003)] == [0, 0, 0, 0]
+    assert c.lost == {}
+    c.confirm("/cam", 2)  # discovery sees both: still not counted
+    assert c.observe("/cam", 5005, 1) == 0
+    c.confirm("/cam", 1)  # one again (or a restart): counting goes on from the next message
+    assert [c.observe("/cam", s, 1) for s in (5010, 5011, 5014)] == [0, 0, 2]
+    assert c.lost == {"/cam": 2}

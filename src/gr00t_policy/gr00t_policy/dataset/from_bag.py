@@ -121,7 +121,8 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     if bag.custom_data.get(LOST_MESSAGES_KEY):
         report.warnings.append(
             f"the recorder lost messages while recording ({bag.custom_data[LOST_MESSAGES_KEY]}):"
-            " a lost command leaves its step out, a lost joint state or frame is stood in for "
+            " a lost command's step repeats the action before it (counted as repaired, up to "
+            "a gap where the recording is split), a lost joint state or frame is stood in for "
             "by the one before it")
     update_t, update_a, report.early_commands = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
