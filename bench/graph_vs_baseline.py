@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError, Recorder, diag_float,
-                    ensure_checkpoint, first_after, fresh_domain_id, machine_info, machine_line,
-                    period_stats, ratio, sleep_watching, start_graph, summary_ms, use_domain,
-                    wait_for, write_json)
+from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError,
+                    Recorder, diag_float, ensure_checkpoint, first_after, fresh_domain_id,
+                    machine_info, machine_line, period_stats, ratio, sleep_watching, start_graph,
+                    summary_ms, use_domain, wait_for, write_json)
 
 BASELINE_EXE = REPO / "bench" / "baseline_node.py"
 BASELINE_CHUNKS = "/bench/baseline/action_chunk"

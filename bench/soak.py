@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError, check_alive, diag_float,
-                    ensure_checkpoint, fresh_domain_id, machine_info, machine_line, rss_kib,
-                    start_graph, use_domain, wait_for, write_json)
+from common import (BENCH_INSTRUCTION, DEFAULT_EMBODIMENT, REPO, MeasurementError,
+                    check_alive, diag_float, ensure_checkpoint, fresh_domain_id, machine_info,
+                    machine_line, rss_kib, start_graph, use_domain, wait_for, write_json)
 
 
 class CommandMinutes:

@@ -4,7 +4,9 @@ service. (Runs without the System 1/2 nodes; test_bringup_system.py runs them.)"
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -101,10 +103,11 @@ def test_instruct_wait_says_when_system1_plans_on_it_and_exits_3_when_it_does_no
     from gr00t_testing import RosProbe
 
     with RosProbe(domain_id=ros_domain_id) as probe:
-        ids = [0]
+        ids, served = [0], [0.0]
 
         def serve(request, response):
             ids[0] += 1
+            served[0] = time.monotonic()
             response.accepted, response.instruction_id = True, ids[0]
             response.message = f"accepted as instruction {ids[0]}"
             return response
@@ -120,9 +123,10 @@ def test_instruct_wait_says_when_system1_plans_on_it_and_exits_3_when_it_does_no
         diags = probe.publisher(DiagnosticArray, "/diagnostics")
         stop = threading.Event()
 
-        def system1() -> None:  # plans for whatever instruction is newest, 50 Hz
+        def system1() -> None:  # plans for the newest instruction 0.5 s after it, 50 Hz
             while not stop.wait(0.02):
-                chunks.publish(ActionChunk(instruction_id=ids[0], horizon=1))
+                late = time.monotonic() - served[0] < 0.5
+                chunks.publish(ActionChunk(instruction_id=ids[0] - late, horizon=1))
                 status = DiagnosticStatus(name="gr00t_system1: control loop",
                                           message="disabled: /gr00t/enable is false")
                 diags.publish(DiagnosticArray(status=[status]))
@@ -135,5 +139,7 @@ def test_instruct_wait_says_when_system1_plans_on_it_and_exits_3_when_it_does_no
             stop.set()
             thread.join(5)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "System 1 plans on instruction 2 (first plan" in done.stdout, done.stdout
+        m = re.search(r"System 1 plans on instruction 2 \(first plan (\d+\.\d+) s after",
+                      done.stdout)
+        assert m and float(m.group(1)) >= 0.4, done.stdout  # not instruction 1's plans
         assert "System 1: disabled: /gr00t/enable is false" in done.stdout, done.stdout

@@ -3,8 +3,9 @@
 The default instruction (from parameters) has id 0; an empty default means none: no
 instruction is in force (System 2 publishes no tokens, so System 1 does not move) until one
 is accepted. Every accepted instruction gets the next id (first accepted = 1). A refused
-instruction leaves the previous one in force (or none) and reports its id (0 for none). Text is stripped of surrounding whitespace before it is checked, so the
-length limit applies to the stripped text.
+instruction leaves the previous one in force (or none) and reports its id (0 for none).
+Text is stripped of surrounding whitespace before it is checked, so the length limit
+applies to the stripped text.
 """
 
 from __future__ import annotations

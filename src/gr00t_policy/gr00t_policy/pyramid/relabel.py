@@ -39,8 +39,8 @@ def relabel(ds: LeRobotDataset, out: str | Path, episodes: Sequence[int],
         _keys(ds, "state", ds.state_names), _keys(ds, "action", ds.action_names),
         str(ds.info.get("robot_type", "unknown")))
     with LeRobotWriter(out, fps=ds.fps, state_keys=state_keys, action_keys=action_keys,
-                       cameras=cameras, image_shape={c: ds.image_shape(c) for c in cameras}, robot_type=robot_type,
-                       overwrite=overwrite) as writer:
+                       cameras=cameras, image_shape={c: ds.image_shape(c) for c in cameras},
+                       robot_type=robot_type, overwrite=overwrite) as writer:
         for n, i in enumerate(episodes):
             frames = {cam: ds.frames(i, cam) for cam in cameras}
             states, actions = labeller(frames)

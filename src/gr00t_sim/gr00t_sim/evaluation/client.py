@@ -100,6 +100,7 @@ class Evaluation:
         self.phrasings = {t: list(phrasings.get(t, ())) if phrasings is not None else [t]
                           for t in self.tasks}
         self.episode_s, self.settle_s, self.timeout_s = episode_s, settle_s, timeout_s
+        self.startup_timeout_s = timeout_s  # `wait_ready` sets the start-up one
         self.video = video
         self._lock = threading.Lock()
         self.window: _Window | None = None
@@ -271,6 +272,7 @@ class Evaluation:
         instruction: it starts with none.)"""
         for client in self.clients.values():
             self.wait(client.service_is_ready, startup_timeout, f"service {client.srv_name}")
+        self.startup_timeout_s = startup_timeout  # also for the first tokens (run_episode)
 
     def set_enabled(self, enabled: bool) -> None:
         reply = self.call("enable", SetBool.Request(data=enabled), f"enable {enabled}")
@@ -320,10 +322,11 @@ class Evaluation:
         if not answer.accepted:
             raise GraphFailed(f"System 2 refused {said!r}: {answer.message}")
         iid = int(answer.instruction_id)
+        first = not self.tokens_seen  # System 2's first tokens may take its start-up time
         self.wait(lambda: self.last_tokens is not None and self.last_tokens[0] == iid,
-                  self.timeout_s, f"tokens with instruction_id {iid}" + (
-                      "" if self.tokens_seen else
-                      " (none have come yet: System 2 needs the head camera)"))
+                  self.startup_timeout_s if first else self.timeout_s,
+                  f"tokens with instruction_id {iid}"
+                  + (" (the first tokens: System 2 needs the head camera)" if first else ""))
         wait_tokens = time.monotonic() - t0
         self.set_enabled(True)
         start = time.monotonic()
