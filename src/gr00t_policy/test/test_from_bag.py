@@ -543,3 +543,28 @@ def test_cameras_of_different_resolutions_keep_their_own(tmp_path):
     with pytest.raises(DatasetError, match=r"cannot append .*'wrist': \(8, 6\).*'wrist': \(6, 8\)"):
         convert_bags([turned], emb, tmp_path / "ds", append=True)
     assert LeRobotDataset(tmp_path / "ds").num_episodes == 1  # left as it was
+
+
+def test_frames_are_decoded_as_they_are_encoded_never_all_at_once(tmp_path, monkeypatch):
+    """A long episode's decoded frames would not fit in memory (bench/from_bag_memory.py):
+    the conversion streams them from the bag's messages into the video, each decoded once."""
+    from gr00t_policy.dataset import bag_streams, from_bag
+
+    def whole(self, *args, **kwargs):
+        raise AssertionError("an episode's frames were gathered into one array")
+
+    monkeypatch.setattr(from_bag.DecodedFrames, "__array__", whole)
+    decoded = []
+    real = bag_streams.image_rgb
+
+    def counting(msg, topic):
+        decoded.append(1)
+        return real(msg, topic)
+
+    monkeypatch.setattr(from_bag, "image_rgb", counting)
+    rec, t_cmd, cmd, t_state, t_frames = recording()
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    ep = LeRobotDataset(tmp_path / "ds").episode(0)
+    _, want_frame = expected(t_cmd, t_state, t_frames)
+    assert list(ep.frames["head"][:, 0, 0, 0]) == [frame_value(i) for i in want_frame]
+    assert len(decoded) == len(set(want_frame.tolist())) + 1  # + the first, for the shape

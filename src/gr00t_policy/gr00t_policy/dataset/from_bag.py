@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -83,24 +83,51 @@ def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
                     cameras: Sequence[str], topics: dict[str, str]):
     states = streams.state[run["state"]].astype(np.float32)  # (T, S)
     actions = update_a[run["action"]].astype(np.float32)  # (T, A)
-    frames = {}
-    for cam in cameras:
-        _, msgs = streams.frames[cam]
-        index = [int(i) for i in run["frames"][cam]]  # (T,) frame per step, in time order
-        out: np.ndarray | None = None  # (T, H, W, 3), filled row by row: one copy in memory
-        last, rgb = -1, None
-        for row, i in enumerate(index):
-            if i != last:  # a frame repeats on consecutive steps only: decode it once
-                rgb, last = image_rgb(msgs[i], topics[cam]), i
-            if out is None:
-                out = np.empty((len(index),) + rgb.shape, np.uint8)
-            if rgb.shape != out.shape[1:]:
-                raise BagError(f"{topics[cam]}: frames change size within the recording "
-                               f"({sorted({rgb.shape, out.shape[1:]})}); record one resolution "
-                               "per camera")
-            out[row] = rgb
-        frames[cam] = out  # (T, H, W, 3)
+    frames = {cam: DecodedFrames(streams.frames[cam][1], [int(i) for i in run["frames"][cam]],
+                                 topics[cam]) for cam in cameras}
     return states, actions, frames
+
+
+class DecodedFrames:
+    """One camera's frames for an episode's steps, decoded from the bag's messages while
+    they are iterated (the writer hands them to the video encoder one by one), so an
+    episode's decoded frames are never all in memory: only the bag's messages are (a JPEG
+    camera's are a few percent of the decoded size). Array-like: `shape` (T, H, W, 3),
+    `dtype` uint8, `len`, iteration over (H, W, 3) frames, `np.asarray` (all at once).
+
+    Args:
+        msgs: the camera's messages in time order.
+        index: (T,) the message of each step, non-decreasing (a frame repeats on consecutive
+            steps only: each is decoded once).
+        topic: for errors.
+    """
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, msgs: Sequence[Any], index: Sequence[int], topic: str) -> None:
+        self._msgs, self._index, self._topic = msgs, list(index), topic
+        first = image_rgb(msgs[self._index[0]], topic)  # (H, W, 3) sets the shape
+        self.shape = (len(self._index), *first.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        last, rgb = -1, None
+        for i in self._index:
+            if i != last:
+                rgb, last = image_rgb(self._msgs[i], self._topic), i
+                if rgb.shape != self.shape[1:]:
+                    raise BagError(f"{self._topic}: frames change size within the recording "
+                                   f"({sorted({rgb.shape, self.shape[1:]})}); record one "
+                                   "resolution per camera")
+            yield rgb
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.empty(self.shape, np.uint8)
+        for row, rgb in enumerate(self):
+            out[row] = rgb
+        return out if dtype is None else out.astype(dtype)
 
 
 def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,

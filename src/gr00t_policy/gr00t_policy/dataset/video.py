@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,19 +39,23 @@ VIDEO_CODECS: dict[str, VideoCodec] = {
 
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "h264-lossless") -> None:
-    """Encode uint8 frames (T, H, W, 3) RGB to an mp4 file with the named ``VIDEO_CODECS`` entry."""
+def write_video(path: str | Path, frames: Any, fps: float, codec: str = "h264-lossless") -> None:
+    """Encode uint8 frames (T, H, W, 3) RGB to an mp4 file with the named ``VIDEO_CODECS`` entry.
+
+    ``frames``: an array, or an object with that ``shape`` and ``dtype`` whose iteration
+    yields the (H, W, 3) frames (encoded as they come, never all in memory).
+    """
     import imageio_ffmpeg
 
     if codec not in VIDEO_CODECS:
         raise DatasetError(f"unknown video codec {codec!r}; known: {sorted(VIDEO_CODECS)}")
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
-        raise DatasetError(
-            f"frames must be uint8 (T, H, W, 3) RGB with T > 0, got {frames.dtype} {frames.shape}"
-        )
+    if not (hasattr(frames, "shape") and hasattr(frames, "dtype")):
+        frames = np.asarray(frames)
+    shape, dtype = tuple(frames.shape), frames.dtype
+    if dtype != np.uint8 or len(shape) != 4 or shape[-1] != 3 or not shape[0]:
+        raise DatasetError(f"frames must be uint8 (T, H, W, 3) RGB with T > 0, got {dtype} {shape}")
     spec = VIDEO_CODECS[codec]
-    height, width = frames.shape[1:3]
+    height, width = shape[1:3]
     if not spec.lossless and (height % 2 or width % 2):
         raise DatasetError(f"codec {codec!r} (yuv420p) needs even frame sides, got {width}x{height}")
     path = Path(path)
@@ -61,11 +66,17 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
         output_params=list(spec.params),
     )
     writer.send(None)  # start ffmpeg
+    sent = 0
     try:
         for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
+            if frame.shape != shape[1:]:
+                raise DatasetError(f"frame {sent} is {frame.shape}, the video {shape[1:]}")
+            writer.send(np.ascontiguousarray(frame, dtype=np.uint8))
+            sent += 1
     finally:
         writer.close()
+    if sent != shape[0]:
+        raise DatasetError(f"{sent} frames came, {shape[0]} were announced")
 
 
 def read_video(path: str | Path, *, start_s: float | None = None, num_frames: int | None = None,

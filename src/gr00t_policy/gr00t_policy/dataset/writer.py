@@ -164,7 +164,9 @@ class LeRobotWriter:
         Args:
             states: (T, S) joint positions, S = total state joints.
             actions: (T, A) joint targets.
-            frames: camera name -> uint8 (T, H, W, 3) RGB frames.
+            frames: camera name -> uint8 (T, H, W, 3) RGB frames: an array, or an object
+                with that `shape` and `dtype` that yields its frames when iterated (they are
+                encoded as they come: e.g. from_bag.DecodedFrames).
             task: the instruction text.
             extra: JSON-able fields added to the episode's episodes.jsonl line (e.g. the
                 simulator seed); they must not shadow episode_index, tasks or length.
@@ -187,11 +189,10 @@ class LeRobotWriter:
             raise DatasetError(f"frames must hold cameras {self.cameras}, got {sorted(frames)}")
         for cam, video in frames.items():
             shape = (length, *self.image_shapes[cam], 3)
-            if np.shape(video) != shape or np.asarray(video).dtype != np.uint8:
-                raise DatasetError(
-                    f"frames[{cam!r}] must be uint8 {shape}, got {np.asarray(video).dtype} "
-                    f"{np.shape(video)}"
-                )
+            dtype = getattr(video, "dtype", None) or np.asarray(video).dtype
+            if tuple(np.shape(video)) != shape or dtype != np.uint8:
+                raise DatasetError(f"frames[{cam!r}] must be uint8 {shape}, got {dtype} "
+                                   f"{tuple(np.shape(video))}")
         if not isinstance(task, str) or not task.strip():
             raise DatasetError(f"task must be a non-empty string, got {task!r}")
         extra = dict(extra or {})
@@ -220,7 +221,7 @@ class LeRobotWriter:
             video_path = self._dir / VIDEO_PATH.format(
                 episode_chunk=chunk, video_key=VIDEO_PREFIX + cam, episode_index=index
             )
-            write_video(video_path, np.asarray(video), self.fps, self.codec)
+            write_video(video_path, video, self.fps, self.codec)
         self._episodes.append(
             {"episode_index": index, "tasks": [task], "length": int(length), **extra}
         )

@@ -28,7 +28,8 @@ class Recording:
     (M, j)); frames: topic -> times (F,) (frame i is filled with value i % 256);
     instruction: (time, text) messages on /gr00t/instruction; custom_data: metadata.yaml's.
     encoding: the frames' sensor_msgs/Image encoding (8 bits per channel, 2 bytes a pixel
-    for the yuv422 ones); state_split: if > 0, each joint state is published as two
+    for the yuv422 ones), or "jpeg": sensor_msgs/CompressedImage frames, a horizontal
+    gradient plus the frame's value (decoded within a few levels of it); state_split: if > 0, each joint state is published as two
     messages, the first state_split joints and the rest (two drivers on one topic);
     stamp_offset_s: every header stamp this much later than the message's time.
     """
@@ -82,6 +83,9 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
     for topic, ftimes in rec.frames.items():
         height, width = ((rec.image_size, rec.image_size) if isinstance(rec.image_size, int)
                          else rec.image_size[topic])
+        if rec.encoding == "jpeg":
+            events += _jpeg_frames(T, header, rec.t0_ns, topic, ftimes, height, width)
+            continue
         for i, t in enumerate(ftimes):
             ns = rec.t0_ns + int(round(t * 1e9))
             events.append((ns, topic, T["sensor_msgs/msg/Image"](
@@ -92,9 +96,11 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
                        T["std_msgs/msg/String"](data=text)))
     events.sort(key=lambda e: e[0])
+    image_type = ("sensor_msgs/msg/CompressedImage" if rec.encoding == "jpeg"
+                  else "sensor_msgs/msg/Image")
     types = {"/joint_states": "sensor_msgs/msg/JointState", "/gr00t/instruction": "std_msgs/msg/String",
              **{t: "std_msgs/msg/Float64MultiArray" for t in rec.commands},
-             **{t: "sensor_msgs/msg/Image" for t in rec.frames}}
+             **{t: image_type for t in rec.frames}}
     path = Path(path)
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         for key, value in rec.custom_data.items():
@@ -104,6 +110,27 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         for ns, topic, msg in events:
             writer.write(conns[topic], ns, ts.serialize_cdr(msg, types[topic]))
     return path
+
+
+def _jpeg_frames(T, header, t0_ns: int, topic: str, ftimes: np.ndarray, height: int,
+                 width: int) -> list[tuple[int, str, object]]:
+    """CompressedImage events: a horizontal gradient plus frame_value(i), JPEG-encoded (one
+    encoding per distinct value)."""
+    import imageio.v3 as iio
+
+    ramp = np.linspace(0, 64, width, dtype=np.float32)[None, :, None]  # (1, W, 1)
+    encoded: dict[int, bytes] = {}
+    out = []
+    for i, t in enumerate(ftimes):
+        value = frame_value(i)
+        if value not in encoded:
+            img = np.broadcast_to(np.clip(ramp + value, 0, 255).astype(np.uint8),
+                                  (height, width, 3))
+            encoded[value] = iio.imwrite("<bytes>", np.ascontiguousarray(img), extension=".jpg")
+        ns = t0_ns + int(round(t * 1e9))
+        out.append((ns, topic, T["sensor_msgs/msg/CompressedImage"](
+            header=header(ns), format="jpeg", data=np.frombuffer(encoded[value], np.uint8))))
+    return out
 
 
 def delay_reception(bag: str | Path, delay: Callable[[str, float], float]) -> None:
