@@ -434,18 +434,24 @@ def jtc_positions(messages, t_end, step=1e-3):
     return out_t, pos
 
 
-@pytest.mark.parametrize("every", [1, 4])
-def test_a_trajectory_controller_follows_a_steady_plan_without_dips(every):
-    """A plan moving at a steady 0.5 rad/s must reach the joints at that speed whichever
-    tick a trajectory message is sent on: a path whose first point lagged the chunk's time
-    base made a controller updated every 4th tick stall for a period after each message."""
-    sim = Sim(measured=(0.0, 0.0))
+def ramp_sim(**kw):
+    """A Sim from (0, 0) whose plan is a steady 0.5 rad/s ramp of 16 rows; (sim, speed)."""
+    sim = Sim(measured=(0.0, 0.0), **kw)
     sim.feed_state()
     sim.feed_tokens()
     speed = 0.5
     rows = speed * DT * np.arange(16)[:, None] * np.ones((1, A))  # (16, A) a steady ramp
     sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
                           seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    return sim, speed
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_a_trajectory_controller_follows_a_steady_plan_without_dips(every):
+    """A plan moving at a steady 0.5 rad/s must reach the joints at that speed whichever
+    tick a trajectory message is sent on: a path whose first point lagged the chunk's time
+    base made a controller updated every 4th tick stall for a period after each message."""
+    sim, speed = ramp_sim()
     messages = []
     for k in range(60):  # 0.5 s, inside the 0.8 s chunk
         sim.feed_state()  # fresh inputs: RUNNING throughout
@@ -495,13 +501,7 @@ def test_after_a_stall_a_trajectory_controller_goes_on_without_stepping_back():
     """A trajectory controller runs on along the last path it was sent while System 1
     stalls: the first path after the stall must go on from where the controller is by then
     (at its speed), not from the last command, which it has long passed."""
-    sim = Sim(measured=(0.0, 0.0), accel=ACCEL, path_joints=np.ones(A, dtype=bool))
-    sim.feed_state()
-    sim.feed_tokens()
-    speed = 0.5
-    rows = speed * DT * np.arange(16)[:, None] * np.ones((1, A))  # (16, A) a steady ramp
-    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
-                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
     messages = []
     for k in range(60):
         if k == 40:

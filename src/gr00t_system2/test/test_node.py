@@ -393,16 +393,23 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         assert "Traceback" not in out, out
 
 
+def frame_source(left_seed: int, right_seed: int, stamp: float):
+    """A callable giving both cameras' next frames: the same scenes, stamps 0.1 s on each."""
+    left, right = scene(left_seed), scene(right_seed)
+    stamps = [stamp]
+
+    def fresh_frames() -> dict[str, Image]:
+        stamps[0] += 0.1
+        return {LEFT: image_msg(left, "rgb8", stamps[0], "l"),
+                RIGHT: image_msg(right, "rgb8", stamps[0], "r")}
+
+    return fresh_frames
+
+
 def test_deactivated_publishes_no_tokens_and_keeps_taking_instructions(ros_domain_id, ckpt2,
                                                                         tmp_path):
     node = start_node(ckpt2, tmp_path / "node.log", autostart=False)
-    left, right = scene(7), scene(8)
-    stamp = [200.0]
-
-    def fresh_frames() -> dict[str, Image]:
-        stamp[0] += 0.1
-        return {LEFT: image_msg(left, "rgb8", stamp[0], "l"),
-                RIGHT: image_msg(right, "rgb8", stamp[0], "r")}
+    fresh_frames = frame_source(7, 8, 200.0)
 
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
@@ -445,13 +452,7 @@ def test_without_an_instruction_no_tokens_until_one_is_set(ros_domain_id, ckpt2,
     """The shipped default: no instruction, so no tokens (System 1 does not move), with
     fresh frames coming in, until one is set; then tokens for instruction 1."""
     node = start_node(ckpt2, tmp_path / "node.log", default=None)
-    left, right = scene(3), scene(4)
-    stamp = [300.0]
-
-    def fresh_frames() -> dict[str, Image]:
-        stamp[0] += 0.1
-        return {LEFT: image_msg(left, "rgb8", stamp[0], "l"),
-                RIGHT: image_msg(right, "rgb8", stamp[0], "r")}
+    fresh_frames = frame_source(3, 4, 300.0)
 
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
