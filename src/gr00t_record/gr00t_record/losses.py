@@ -43,10 +43,11 @@ class LossCounter:
 
     def observe(self, topic: str, seq: int | None, publishers: int) -> int:
         """A message of `topic` with sequence number `seq` (None, 0 or UNSUPPORTED: the
-        middleware gives none) arrived while the topic had `publishers` publishers; returns
-        how many messages this one shows were lost just before it."""
+        middleware gives none) arrived while the topic had `publishers` publishers (0: not
+        counted yet); returns how many messages this one shows were lost just before it."""
         if not seq or seq >= UNSUPPORTED or publishers != 1:
-            self.uncounted.add(topic)  # no numbers, or several senders: no order to follow
+            if publishers:  # (0: discovery has not counted them yet, nothing to say)
+                self.uncounted.add(topic)  # no numbers, or several senders: no order
             self._last.pop(topic, None)
             return 0
         last = self._last.get(topic)

@@ -181,6 +181,7 @@ class RecorderNode(Node):
                 lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
                 raw=True)
             self.types[topic] = msgtype
+            self.publisher_counts[topic] = len(infos)
             self.get_logger().info(f"subscribed to {topic} ({msgtype})")
             if self.writer is not None:
                 self._add_topic(topic)

@@ -10,6 +10,7 @@ def test_gaps_count_as_lost_and_several_publishers_or_no_numbers_do_not():
     assert c.observe("/js", 10, 1) == 0 and c.observe("/js", 12, 1) == 1
     for seq in (None, 0, UNSUPPORTED, UNSUPPORTED):  # the middleware gives no numbers
         assert c.observe("/x", seq, 1) == 0
+    assert c.observe("/new", 7, 0) == 0  # its publisher not counted by discovery yet
     assert c.lost == {"/cam": 2, "/js": 1} and c.uncounted == {"/js", "/x"}
     c.reset()
     assert c.lost == {} and c.uncounted == set() and c.observe("/cam", 20, 1) == 0

@@ -73,7 +73,7 @@ STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this often
-# More stalls a second than this are named in the log (limiter.STALL_GAP).
+# This many stalls in a second (limiter.STALL_GAP) or more are named in the log.
 STALLS_WARN_PER_S = 3
 # Every diagnostics counter of refused inputs (published from the start, at 0).
 REFUSAL_COUNTERS = (
