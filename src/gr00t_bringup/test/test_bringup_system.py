@@ -180,6 +180,7 @@ def wait_for_commands(probe: RosProbe, emb: EmbodimentConfig, runner: NodeProces
 
 def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpoint: Path,
                                                          tmp_path: Path) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 
     emb = load_embodiment(CONFIG / "unitree_g1.yaml")
@@ -188,6 +189,7 @@ def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpo
         with RosProbe(domain_id=ros_domain_id) as probe:
             tokens = probe.collect(EmbeddingTokens, "/gr00t/embedding_tokens", ANY_QOS)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk", ANY_QOS)
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
             received = collect_commands(probe, emb)
             FakeRobot(probe, emb)
             # 1. No instruction yet (the shipped default): no tokens, and no command even
@@ -203,6 +205,10 @@ def test_unitree_g1_commands_instruction_and_clean_sigint(ros_domain_id, checkpo
             assert reply.success, reply.message
             time.sleep(2.0)
             assert not tokens and not any(received.values()), "moved without an instruction"
+            wait_until(lambda: any("until an instruction is set" in s.message
+                                   for d in list(diags) for s in d.status
+                                   if s.name == "gr00t_system1: control loop"),
+                       10, "System 1's diagnostics saying why it waits")
             # 2. then commands flow; --wait says when System 1 plans on it, and its state.
             first, said = instruct("raise your left hand", "--wait")
             assert first == 1

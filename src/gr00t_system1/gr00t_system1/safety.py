@@ -98,7 +98,9 @@ class Supervisor:
             if i.state_age is None:
                 return SafetyState.WAITING, "no joint state received yet"
             if i.tokens_age is None:
-                return SafetyState.WAITING, "no embedding tokens received yet"
+                return SafetyState.WAITING, ("no embedding tokens received yet (System 2 "
+                                             "publishes none until an instruction is set: "
+                                             "gr00t-instruct '...')")
             if state_stale:
                 return SafetyState.WAITING, f"joint state is {i.state_age:.3f} s old"
             if tokens_stale:
