@@ -255,3 +255,34 @@ def test_modality_ranges_checked(tmp_path):
     path.write_text(json.dumps(modality))
     with pytest.raises(DatasetError, match="cover 4 dims"):
         LeRobotDataset(root)
+
+
+class _FramesThatFail:
+    """Array-like frames (as from_bag.DecodedFrames) whose third frame cannot be decoded."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames, self.shape = frames, frames.shape
+
+    def __iter__(self):
+        for k, frame in enumerate(self.frames):
+            if k == 2:
+                raise ValueError("a damaged frame")
+            yield frame
+
+
+def test_an_episode_whose_frames_fail_midway_leaves_nothing_behind(tmp_path):
+    eps = _episodes(2)
+    _write(tmp_path / "ds", eps[:1])
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "ds").rglob("*"))
+    bad = dict(eps[1], task="a task only the failed episode had")
+    bad["frames"] = {"head": _FramesThatFail(bad["frames"]["head"])}
+    with LeRobotWriter(tmp_path / "ds", fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                       cameras=["head"], image_shape=SIZE, append=True) as w:
+        with pytest.raises(ValueError, match="damaged"):
+            w.add_episode(bad["states"], bad["actions"], bad["frames"], bad["task"])
+        assert w.num_episodes == 1
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ds").rglob("*")) == before
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.num_episodes == 1 and list(ds.tasks.values()) == [eps[0]["task"]]

@@ -124,6 +124,8 @@ class DecodedFrames:
             yield rgb
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("DecodedFrames decodes its frames: an array of them is a copy")
         out = np.empty(self.shape, np.uint8)
         for row, rgb in enumerate(self):
             out[row] = rgb

@@ -69,9 +69,10 @@ def write_video(path: str | Path, frames: Any, fps: float, codec: str = "h264-lo
     sent = 0
     try:
         for frame in frames:
-            if frame.shape != shape[1:]:
-                raise DatasetError(f"frame {sent} is {frame.shape}, the video {shape[1:]}")
-            writer.send(np.ascontiguousarray(frame, dtype=np.uint8))
+            if frame.shape != shape[1:] or frame.dtype != np.uint8:
+                raise DatasetError(f"frame {sent} is {frame.dtype} {frame.shape}, the video "
+                                   f"uint8 {shape[1:]}")
+            writer.send(np.ascontiguousarray(frame))
             sent += 1
     finally:
         writer.close()

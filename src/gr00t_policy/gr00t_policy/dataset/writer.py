@@ -202,6 +202,7 @@ class LeRobotWriter:
 
         index = len(self._episodes)
         chunk = index // self.chunks_size
+        new_task = task not in self._tasks
         task_index = self.task_index(task)
         frame_index = np.arange(length, dtype=np.int64)
         table = pa.table({
@@ -215,13 +216,22 @@ class LeRobotWriter:
             TASK_ANNOTATION: pa.array(np.full(length, task_index, dtype=np.int64)),
         })
         data_path = self._dir / DATA_PATH.format(episode_chunk=chunk, episode_index=index)
-        data_path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, data_path)
-        for cam, video in frames.items():
-            video_path = self._dir / VIDEO_PATH.format(
-                episode_chunk=chunk, video_key=VIDEO_PREFIX + cam, episode_index=index
-            )
-            write_video(video_path, video, self.fps, self.codec)
+        video_paths = [self._dir / VIDEO_PATH.format(episode_chunk=chunk,
+                                                     video_key=VIDEO_PREFIX + cam,
+                                                     episode_index=index) for cam in frames]
+        try:
+            data_path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, data_path)
+            for video_path, video in zip(video_paths, frames.values()):
+                # Frames may be decoded as they are encoded (from_bag.DecodedFrames): a
+                # damaged one fails here, with this episode half written.
+                write_video(video_path, video, self.fps, self.codec)
+        except BaseException:
+            for path in (data_path, *video_paths):  # the episode goes whole or not at all
+                path.unlink(missing_ok=True)
+            if new_task:
+                del self._tasks[task]
+            raise
         self._episodes.append(
             {"episode_index": index, "tasks": [task], "length": int(length), **extra}
         )
