@@ -9,7 +9,8 @@ and the message info does not say which one sent a message, so a topic is only c
 it has exactly one publisher; a middleware that gives no numbers leaves it uncounted too
 (both named in `uncounted`). A number that goes back is a publisher that restarted, or a
 second one that discovery has not reported yet: gaps are not counted on that topic again
-until discovery confirms a single publisher (`confirm`).
+until a whole discovery period (`confirm` to `confirm`) passes with one publisher and no
+number going back (two publishers' numbers keep going back; a restart's do not).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class LossCounter:
         self.lost: dict[str, int] = {}  # topic -> messages lost
         self.uncounted: set[str] = set()  # topics with messages whose losses were not counted
         self._last: dict[str, int] = {}  # topic -> last sequence number received
-        self._unsure: set[str] = set()  # a number went back: wait for discovery
+        self._unsure: set[str] = set()  # a number went back: not counted for now
+        self._back_since_confirm: set[str] = set()  # went back since the last `confirm`
 
     def reset(self) -> None:
         """Forget everything (a new episode)."""
@@ -33,11 +35,15 @@ class LossCounter:
         self.uncounted.clear()
         self._last.clear()
         self._unsure.clear()
+        self._back_since_confirm.clear()
 
     def confirm(self, topic: str, publishers: int) -> None:
-        """Discovery's count of the topic's publishers: with one, counting may go on (from
-        the next message) after a number went back."""
-        if publishers == 1 and topic in self._unsure:
+        """Discovery's count of the topic's publishers (every discovery period): counting
+        goes on, from the next message, once a number went back and then a period passed
+        with one publisher and no number going back."""
+        back = topic in self._back_since_confirm
+        self._back_since_confirm.discard(topic)
+        if publishers == 1 and topic in self._unsure and not back:
             self._unsure.discard(topic)
             self._last.pop(topic, None)
 
@@ -54,7 +60,12 @@ class LossCounter:
         self._last[topic] = seq
         if last is not None and seq <= last:
             self._unsure.add(topic)  # a restart, or a second publisher not discovered yet
-        if last is None or seq <= last or topic in self._unsure:
+            self._back_since_confirm.add(topic)
+        if last is None or seq <= last:
+            return 0
+        if topic in self._unsure:
+            if seq > last + 1:
+                self.uncounted.add(topic)  # a gap it cannot tell from another sender's
             return 0
         gap = seq - last - 1
         if gap:

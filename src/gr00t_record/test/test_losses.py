@@ -22,8 +22,20 @@ def test_a_number_going_back_stops_counting_until_discovery_confirms_one_publish
     # A second publisher, not discovered yet: its 1, 2 and the first one's 5002 interleave.
     assert [c.observe("/cam", s, 1) for s in (1, 5002, 2, 5003)] == [0, 0, 0, 0]
     assert c.lost == {}
-    c.confirm("/cam", 2)  # discovery sees both: still not counted
-    assert c.observe("/cam", 5005, 1) == 0
-    c.confirm("/cam", 1)  # one again (or a restart): counting goes on from the next message
+    c.confirm("/cam", 1)  # discovery lags: it still reports one publisher
+    assert [c.observe("/cam", s, 1) for s in (3, 5004, 4, 5005)] == [0, 0, 0, 0]
+    c.confirm("/cam", 1)  # numbers went back since the last pass: still not counted
+    assert c.lost == {} and "/cam" in c.uncounted  # the jumps it could not judge are said
+    assert [c.observe("/cam", s, 1) for s in (5006, 5008)] == [0, 0]  # the other one left
+    c.confirm("/cam", 1)  # a whole period with one publisher and no number going back
     assert [c.observe("/cam", s, 1) for s in (5010, 5011, 5014)] == [0, 0, 2]
     assert c.lost == {"/cam": 2}
+
+
+def test_a_restarted_publisher_is_counted_again_after_one_clean_period():
+    c = LossCounter()
+    assert [c.observe("/js", s, 1) for s in (40, 41, 1, 2)] == [0, 0, 0, 0]  # restart
+    c.confirm("/js", 1)
+    assert [c.observe("/js", s, 1) for s in (3, 4)] == [0, 0]
+    c.confirm("/js", 1)
+    assert [c.observe("/js", s, 1) for s in (5, 8)] == [0, 2] and c.lost == {"/js": 2}
