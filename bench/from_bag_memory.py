@@ -8,9 +8,10 @@
 Writes a synthetic bag (joint states at 125 Hz, commands at 20 Hz, each camera at 30 Hz: a
 gradient, JPEG-compressed or raw) under --out, then converts it in a child process
 (`gr00t_policy.dataset.from_bag.convert_bags`, what the CLI runs) and prints that process's
-peak resident memory (ru_maxrss), its wall time, the bag's size on disk, and what one
-episode's decoded frames take (steps x height x width x 3 per camera), the memory the
-conversion needs beside the bag's own messages if it holds the decoded frames at once.
+own peak resident memory (VmHWM: not ru_maxrss, which a child inherits from its parent;
+the ffmpeg encoder processes it runs, one at a time, are not counted: their ru_maxrss holds
+the forking process's too), its wall time, the bag's size on disk, and what one episode's decoded frames take (steps x height x width x 3 per camera),
+the memory the conversion needs beside the bag's own messages if it holds them at once.
 No ROS graph; a quiet machine gives repeatable figures.
 """
 
@@ -64,14 +65,16 @@ def write_recording(path: Path, seconds: float, cameras: int, height: int, width
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.embodiment import parse_embodiment
 emb = parse_embodiment(json.loads(sys.argv[1]))
 t0 = time.perf_counter()
 [report] = convert_bags([sys.argv[2]], emb, sys.argv[3], codec="h264")
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
+           if line.startswith("VmHWM:"))
 print(json.dumps({"steps": report.steps, "wall_s": time.perf_counter() - t0,
-                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak_kib": hwm}))
 """
 
 
@@ -101,7 +104,7 @@ def main() -> int:
     got = json.loads(done.stdout.strip().splitlines()[-1])
     decoded_mb = got["steps"] * height * width * 3 * args.cameras / 1e6
     print(f"from-bag: {got['steps']} steps in {got['wall_s']:.1f} s; peak RSS "
-          f"{got['maxrss_kib'] / 1024:.0f} MiB; one episode's decoded frames {decoded_mb:.0f} MB")
+          f"{got['peak_kib'] / 1024:.0f} MiB; one episode's decoded frames {decoded_mb:.0f} MB")
     return 0
 
 
