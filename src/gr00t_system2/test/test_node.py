@@ -385,8 +385,10 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         proc = NodeProcess.python_module("gr00t_system2.node",
                                          ["--ros-args", "-p", AUTOSTART, *args],
                                          tmp_path / f"bad{i}.log")
-        proc.proc.wait(timeout=120)
-        proc.stop()
+        try:
+            proc.proc.wait(timeout=120)
+        finally:
+            proc.stop()  # a node that started after all does not outlive the test
         out = proc.log_path.read_text(errors="replace")
         assert proc.proc.returncode == expected_code, out
         assert needle in out, out
