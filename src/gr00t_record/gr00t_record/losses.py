@@ -28,9 +28,10 @@ class LossCounter:
         self._last: dict[str, int] = {}  # topic -> last sequence number received
         self._unsure: set[str] = set()  # a number went back: not counted for now
         self._back_since_confirm: set[str] = set()  # went back since the last `confirm`
+        self.publishers: dict[str, int] = {}  # topic -> its publishers, as discovery last said
 
     def reset(self) -> None:
-        """Forget everything (a new episode)."""
+        """Forget the counts and numbers (a new episode); the publisher counts stay."""
         self.lost.clear()
         self.uncounted.clear()
         self._last.clear()
@@ -38,21 +39,24 @@ class LossCounter:
         self._back_since_confirm.clear()
 
     def confirm(self, topic: str, publishers: int) -> None:
-        """Discovery's count of the topic's publishers (every discovery period): counting
-        goes on, from the next message, once a number went back and then a period passed
-        with one publisher and no number going back."""
+        """Discovery's count of the topic's publishers (when it is subscribed, then every
+        discovery period): messages are counted while it is one; counting goes on, from the
+        next message, once a number went back and then a period passed with one publisher and
+        no number going back."""
+        self.publishers[topic] = publishers
         back = topic in self._back_since_confirm
         self._back_since_confirm.discard(topic)
         if publishers == 1 and topic in self._unsure and not back:
             self._unsure.discard(topic)
             self._last.pop(topic, None)
 
-    def observe(self, topic: str, seq: int | None, publishers: int) -> int:
+    def observe(self, topic: str, seq: int | None) -> int:
         """A message of `topic` with sequence number `seq` (None, 0 or UNSUPPORTED: the
-        middleware gives none) arrived while the topic had `publishers` publishers (0: not
-        counted yet); returns how many messages this one shows were lost just before it."""
+        middleware gives none) arrived; returns how many messages this one shows were lost
+        just before it."""
+        publishers = self.publishers.get(topic, 0)  # 0: discovery has not counted them yet
         if not seq or seq >= UNSUPPORTED or publishers != 1:
-            if publishers:  # (0: discovery has not counted them yet, nothing to say)
+            if publishers:  # (0: not counted yet, nothing to say)
                 self.uncounted.add(topic)  # no numbers, or several senders: no order
             self._last.pop(topic, None)
             return 0

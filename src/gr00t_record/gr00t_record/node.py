@@ -122,8 +122,7 @@ class RecorderNode(Node):
         self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
         self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
         self.refused: set[str] = set()
-        self.publisher_counts: dict[str, int] = {}  # subscribed topic -> its publishers now
-        self.losses = LossCounter()  # this episode's
+        self.losses = LossCounter()  # this episode's (and each topic's publisher count)
         self._loss_log = Throttle(LOSS_LOG_S)
         self._failure = ""  # why the open episode ended early, for the next stop's reply
         self.last_instruction = ""
@@ -147,8 +146,7 @@ class RecorderNode(Node):
     # -- topics --------------------------------------------------------------------------
     def _discover(self) -> None:
         for topic in self.types:  # lost messages are counted only with a single publisher
-            self.publisher_counts[topic] = self.count_publishers(topic)
-            self.losses.confirm(topic, self.publisher_counts[topic])
+            self.losses.confirm(topic, self.count_publishers(topic))
         for topic, expected in self.wanted.items():
             if topic in self.types or topic in self.refused:
                 continue
@@ -181,7 +179,7 @@ class RecorderNode(Node):
                 lambda data, info, topic=topic: self._on_message(topic, data, info), qos,
                 raw=True)
             self.types[topic] = msgtype
-            self.publisher_counts[topic] = len(infos)
+            self.losses.confirm(topic, len(infos))
             self.get_logger().info(f"subscribed to {topic} ({msgtype})")
             if self.writer is not None:
                 self._add_topic(topic)
@@ -208,8 +206,7 @@ class RecorderNode(Node):
         except OSError as exc:  # the disk is full, or gone
             self._fail_episode(exc)
             return
-        if self.losses.observe(topic, info.get("publication_sequence_number"),
-                               self.publisher_counts.get(topic, 0)):
+        if self.losses.observe(topic, info.get("publication_sequence_number")):
             if self._loss_log.allow(topic, time.monotonic()):
                 self.get_logger().warning(
                     f"episode {self.episode}: {self.losses.lost[topic]} message(s) on {topic} "
