@@ -93,9 +93,10 @@ class CommandLoop:
         if self.path_joints.shape != (limiter.dim,):
             raise ValueError(f"path_joints has {self.path_joints.size} entries, the limiter "
                              f"{limiter.dim} joints")
-        # The newest path (`path`): absolute node-clock times (N + 1,) from the command it
-        # starts at, and positions (N + 1, A + H); None before any.
-        self._sent_path: tuple[np.ndarray, np.ndarray] | None = None
+        # The newest path (`path`): (its `now`, times (N,) from then, rows (N, A + H), the
+        # command it starts from); None before any. Kept as given (the limiter replaces
+        # `last` rather than writing into it): assembled only after a stall.
+        self._sent_path: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.supervisor = supervisor
         self.executor = executor
         self.on_stale = on_stale
@@ -243,7 +244,9 @@ class CommandLoop:
             # A command is the position a period after the one before it (`path` starts
             # from the current command as now's): the next command, one step on from the
             # path a period ago, is where the controller is now.
-            p, v = position_on_path(*self._sent_path, now - lim.dt)
+            sent, times, rows, start = self._sent_path
+            p, v = position_on_path(np.concatenate([[sent], sent + times]),
+                                    np.vstack([start, rows]), now - lim.dt)
             position[self.path_joints] = p[self.path_joints]
             velocity[self.path_joints] = v[self.path_joints]
         lim.resume(position, velocity)
@@ -297,8 +300,7 @@ class CommandLoop:
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep the path (times from `now`) with the command it starts from, for
         `_catch_up`; returns it unchanged."""
-        self._sent_path = (np.concatenate([[now], now + times]),
-                           np.vstack([self.limiter.last, rows]))
+        self._sent_path = (now, times, rows, self.limiter.last)
         return times, rows
 
 
