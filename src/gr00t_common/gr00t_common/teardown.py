@@ -12,9 +12,15 @@ does not end the process.
 `bounded_teardown(status)` wraps that second step. When it has not finished within its
 deadline, every thread's stack goes to stderr (where the hang is, for a report upstream) and
 the process exits at once with `status`, the code it was about to return: the node's own stop
-had finished, so the exit is as clean as it would have been. If even that cannot run (a
-thread holding the interpreter), faulthandler's own watchdog dumps the stacks two seconds
-later and exits with status 1.
+had finished, so the exit is as clean as it would have been.
+
+That first watchdog is Python and cannot run while the hung call holds the interpreter lock,
+which rclpy's node destruction does: in a later CI run a stub node hung there, the Python
+watchdog never fired, and faulthandler's exited with status 1, so bringup reported a failed
+node. Two watchdogs that need no Python back it up: faulthandler dumps every thread's stack
+one second after the deadline (its header is "Timeout (...)!"), and an `ExitTimer` ends the
+process with `status` one second after that. Where POSIX timers are missing (not Linux),
+faulthandler's watchdog exits instead, with status 1.
 
 `finish(stop, node, status)` is the end of every node's `main`: the node's own stop, then the
 teardown under that deadline, even when the stop raised (then with status 1).
@@ -30,12 +36,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from gr00t_common.exit_timer import ExitTimer
+
 TEARDOWN_DEADLINE_S = 5.0
 """Seconds rclpy's teardown may take after a node's own stop; it takes well under one
 normally. Below bringup's 10-s wait after SIGINT, so a hung teardown still ends as a clean
 exit there."""
 
-_FALLBACK_AFTER_S = 2.0
+_DUMP_AFTER_S = 1.0
+"""After the deadline, when the Python watchdog has not ended the process: faulthandler's
+stack dump (the interpreter lock is held; the Python watchdog's dump could not run)."""
+_EXIT_AFTER_S = 2.0
+"""After the deadline: the exit that needs no Python (`ExitTimer`)."""
 
 
 def _stderr_fd() -> int:
@@ -47,6 +59,14 @@ def _stderr_fd() -> int:
         except (AttributeError, OSError, ValueError):
             continue
     return 2
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed stream must not stop the exit
+            pass
 
 
 @contextmanager
@@ -64,26 +84,32 @@ def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
 
     def expire() -> None:
         try:
-            for stream in (sys.stdout, sys.stderr):  # os._exit drops what is buffered
-                try:
-                    stream.flush()
-                except Exception:  # noqa: BLE001 - a closed stream must not stop the exit
-                    pass
+            _flush_std_streams()  # os._exit drops what is buffered
             os.write(fd, f"{what} still running after {deadline_s:g} s: exiting with status "
                          f"{status} (the node had stopped); the threads were at:\n".encode())
             faulthandler.dump_traceback(file=fd, all_threads=True)
         finally:
             os._exit(status)
 
+    _flush_std_streams()  # the exit without Python cannot flush them
     timer = threading.Timer(deadline_s, expire)
     timer.daemon = True
     try:
-        faulthandler.dump_traceback_later(deadline_s + _FALLBACK_AFTER_S, exit=True, file=fd)
+        hard_exit = ExitTimer.arm(deadline_s + _EXIT_AFTER_S, status)
+    except OSError:  # the C library refused a timer (a limit reached): faulthandler exits
+        hard_exit = None
+    try:
+        if hard_exit is None:
+            faulthandler.dump_traceback_later(deadline_s + _EXIT_AFTER_S, exit=True, file=fd)
+        else:
+            faulthandler.dump_traceback_later(deadline_s + _DUMP_AFTER_S, file=fd)
         timer.start()
         yield
     finally:
         timer.cancel()
         faulthandler.cancel_dump_traceback_later()
+        if hard_exit is not None:
+            hard_exit.cancel()
 
 
 def finish(stop: Callable[[], None] | None, node: Any | None, status: int,

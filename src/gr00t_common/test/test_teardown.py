@@ -39,6 +39,24 @@ def test_a_hung_teardown_exits_with_the_status_and_says_where_it_hung() -> None:
     assert took < 20
 
 
+def test_a_hang_holding_the_interpreter_lock_still_exits_with_the_status() -> None:
+    # As rclpy's node destruction does (pybind11 keeps the lock): no Python thread can run,
+    # so the Python watchdog cannot fire. Once this exited with faulthandler's status 1.
+    done, took = _child("""
+        import ctypes
+        print("stopped", flush=True)
+        def destroy_holding_the_lock():
+            ctypes.PyDLL(None).sleep(60)  # PyDLL: the call keeps the interpreter lock
+        with bounded_teardown(status=0, deadline_s=0.3):
+            destroy_holding_the_lock()
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stopped"]
+    assert "Timeout (" in done.stderr  # faulthandler's dump, which needs no lock
+    assert "destroy_holding_the_lock" in done.stderr
+    assert took < 20
+
+
 def test_the_status_is_the_one_given() -> None:
     done, _ = _child("""
         with bounded_teardown(status=3, deadline_s=0.3):
