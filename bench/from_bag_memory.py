@@ -10,15 +10,17 @@ gradient, JPEG-compressed or raw) under --out, then converts it in a child proce
 (`gr00t_policy.dataset.from_bag.convert_bags`, what the CLI runs) and prints that process's
 own peak resident memory (VmHWM: not ru_maxrss, which a child inherits from its parent;
 the ffmpeg encoder processes it runs, one at a time, are not counted: their ru_maxrss holds
-the forking process's too), its wall time, the bag's size on disk, and what one episode's decoded frames take (steps x height x width x 3 per camera),
-the memory the conversion needs beside the bag's own messages if it holds them at once.
-No ROS graph; a quiet machine gives repeatable figures.
+the forking process's too), its wall time, the bag's size on disk, and what one episode's
+decoded frames take (steps x height x width x 3 per camera), what the conversion would need
+if it held them at once. The bag is removed at the end unless --out is given (a minute of
+two raw cameras is 3.3 GB). No ROS graph; a quiet machine gives repeatable figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,14 @@ def main() -> int:
     width, height = (int(n) for n in args.size.lower().split("x"))
     work = args.out or Path(tempfile.mkdtemp(prefix="from_bag_memory_"))
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(args, work, width, height)
+    finally:
+        if args.out is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path, width: int, height: int) -> int:
     print(machine_line(machine_info()), flush=True)
     t0 = time.perf_counter()
     bag = write_recording(work / "bag", args.seconds, args.cameras, height, width, args.encoding)

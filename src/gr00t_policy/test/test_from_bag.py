@@ -446,9 +446,9 @@ def test_bags_are_held_in_memory_one_at_a_time(tmp_path, monkeypatch):
     most = []
     real = from_bag.read_bag
 
-    def spy(path, wanted=None):
+    def spy(path, wanted=None, data_later=()):
         most.append(sum(ref() is not None for ref in alive))
-        bag = real(path, wanted)
+        bag = real(path, wanted, data_later)
         alive.append(weakref.ref(bag))
         return bag
 
@@ -568,3 +568,51 @@ def test_frames_are_decoded_as_they_are_encoded_never_all_at_once(tmp_path, monk
     _, want_frame = expected(t_cmd, t_state, t_frames)
     assert list(ep.frames["head"][:, 0, 0, 0]) == [frame_value(i) for i in want_frame]
     assert len(decoded) == len(set(want_frame.tolist())) + 1  # + the first, for the shape
+
+
+def test_pixels_left_in_the_bag_are_read_back_the_same(tmp_path):
+    """convert_bags keeps a camera's messages without their pixels (a raw camera is 1.6 GB a
+    minute) and reads the bytes back as it encodes; they are the bytes a full read gives,
+    in any order asked, across the files of a split bag."""
+    import yaml
+
+    from gr00t_policy.dataset.bag import PayloadRef
+
+    first, *_ = recording(n_cmd=8, seed=0)
+    later, *_ = recording(n_cmd=8, seed=1)
+    later.t0_ns = first.t0_ns + 10**9 * 60  # recorded after the first file
+    bag = write_bag(tmp_path / "bag", first)
+    other = write_bag(tmp_path / "other", later)
+    [name] = [p.name for p in bag.glob("*.mcap")]
+    shutil.copy(next(other.glob("*.mcap")), bag / "second.mcap")
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    meta["rosbag2_bagfile_information"]["relative_file_paths"] = [name, "second.mcap"]
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+
+    full = [m for _, m in read_bag(bag).messages[CAMERA]]
+    lean = read_bag(bag, data_later={CAMERA})
+    msgs = [m for _, m in lean.messages[CAMERA]]
+    assert len(msgs) == len(full) and {r.data.file for r in msgs} == {0, 1}
+    assert all(isinstance(m.data, PayloadRef) and len(m.data) == 16 * 16 * 3 for m in msgs)
+    assert [bytes(m.data) for m in lean.with_data(CAMERA, msgs)] == [bytes(m.data) for m in full]
+    backwards = list(lean.with_data(CAMERA, msgs[::-1]))  # each step back starts over
+    assert [bytes(m.data) for m in backwards] == [bytes(m.data) for m in full[::-1]]
+    assert all(isinstance(m.data, PayloadRef) for m in msgs)  # copies were given, not these
+    assert next(lean.with_data(CAMERA, full[:1])) is full[0]  # bytes already there: as is
+    # Other topics keep their data.
+    assert not any(isinstance(getattr(m, "data", None), PayloadRef)
+                   for topic, items in lean.messages.items() if topic != CAMERA
+                   for _, m in items)
+
+
+def test_a_bag_changed_under_the_conversion_is_named(tmp_path):
+    rec, *_ = recording(n_cmd=8)
+    bag = write_bag(tmp_path / "bag", rec)
+    lean = read_bag(bag, data_later={CAMERA})
+    msgs = [m for _, m in lean.messages[CAMERA]]
+    rec.image_size = 8
+    write_bag(tmp_path / "bag2", rec)
+    mcap = next(bag.glob("*.mcap"))
+    mcap.write_bytes(next((tmp_path / "bag2").glob("*.mcap")).read_bytes())
+    with pytest.raises(BagError, match="now holds 192 bytes, not 768; was the bag changed"):
+        list(lean.with_data(CAMERA, msgs))

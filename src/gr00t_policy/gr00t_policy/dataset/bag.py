@@ -7,6 +7,12 @@ so a file whose writer was killed mid-write (no summary, no footer, no metadata.
 up to its last complete record, with a warning; messages are decoded with the ``ros2msg``
 schemas the file carries (``mcap_ros2``), so no ROS install and no message package is needed.
 
+A camera's pixels can stay in the file (`read_bag(..., data_later=...)`): each such message
+is decoded and kept without its ``data``, which becomes a :class:`PayloadRef` (where it is and
+how many bytes), and :meth:`Bag.with_data` reads the bytes back when they are used. A raw
+640x480 camera at 30 Hz is 1.6 GB a minute; converting an episode then needs memory for its
+messages' headers, not for its pixels.
+
 Each message keeps both of its MCAP times, in nanoseconds: the log time (when the recorder
 received it) and the publish time (when it was sent, where the recorder stored that:
 gr00t-record stores the DDS source timestamp; a recorder that does not repeats the log time).
@@ -15,8 +21,10 @@ Which one the converter pairs on is :mod:`.bag_streams`' choice.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
@@ -36,6 +44,19 @@ LOST_MESSAGES_KEY = "lost_messages"
 
 class BagError(DatasetError):
     """A bag that cannot be read, or that lacks what a conversion needs."""
+
+
+@dataclass(frozen=True)
+class PayloadRef:
+    """A message's ``data`` left in the bag: the ``ordinal``-th message of its topic in
+    ``Bag.files[file]``, ``nbytes`` long (``len()`` is that, as for the bytes)."""
+
+    file: int
+    ordinal: int
+    nbytes: int
+
+    def __len__(self) -> int:
+        return self.nbytes
 
 
 @dataclass
@@ -66,6 +87,64 @@ class Bag:
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
 
+    def with_data(self, topic: str, msgs: Iterable[Any]) -> Iterator[Any]:
+        """Each of ``msgs`` (this bag's messages on ``topic``) with its ``data``: as it is when
+        it was read with its data, else a copy with the bytes read back from the file.
+
+        One pass over the bag's files for messages in file order (log-time order, as a
+        recorder writes them); a message before the one last read starts the pass over."""
+        cursor: Iterator[tuple[int, int, Any]] | None = None
+        at = (-1, -1)  # (file, ordinal) of the message last read
+        for msg in msgs:
+            ref = msg.data
+            if not isinstance(ref, PayloadRef):
+                yield msg
+                continue
+            want = (ref.file, ref.ordinal)
+            if cursor is None or want <= at:
+                cursor = self._topic_messages(topic)
+            for file, ordinal, stored in cursor:
+                at = (file, ordinal)
+                if at == want:
+                    break
+            else:
+                raise BagError(f"{self.files[ref.file]}: message {ref.ordinal} of {topic} is no "
+                               "longer there; was the bag changed while it was converted?")
+            if len(stored.data) != ref.nbytes:
+                raise BagError(f"{self.files[ref.file]}: message {ref.ordinal} of {topic} now "
+                               f"holds {len(stored.data)} bytes, not {ref.nbytes}; was the bag "
+                               "changed while it was converted?")
+            yield _copy_with(msg, data=stored.data)
+
+    def _topic_messages(self, topic: str) -> Iterator[tuple[int, int, Any]]:
+        """(file index, ordinal, decoded message) of each message on ``topic``, in file
+        order; a cut-off file ends quietly where `read_bag` stopped reading it."""
+        from mcap.exceptions import McapError
+        from mcap.records import Channel, Message, Schema
+        from mcap.stream_reader import StreamReader
+        from mcap_ros2.decoder import DecoderFactory
+
+        factory = DecoderFactory()
+        for index, file in enumerate(self.files):
+            schemas: dict[int, Any] = {}
+            decoders: dict[int, Any] = {}
+            ordinal = 0
+            with open(file, "rb") as stream:
+                try:
+                    for record in StreamReader(stream).records:
+                        if isinstance(record, Schema):
+                            schemas[record.id] = record
+                        elif isinstance(record, Channel) and record.topic == topic:
+                            decode = factory.decoder_for(record.message_encoding,
+                                                         schemas.get(record.schema_id))
+                            if decode is not None:  # read_bag refused the topic otherwise
+                                decoders[record.id] = decode
+                        elif isinstance(record, Message) and record.channel_id in decoders:
+                            yield index, ordinal, decoders[record.channel_id](record.data)
+                            ordinal += 1
+                except (McapError, EOFError, ValueError):
+                    continue
+
     def topics_of_type(self, msgtype: str) -> list[str]:
         return sorted(t for t, ty in self.topics.items() if ty == msgtype)
 
@@ -82,6 +161,19 @@ class Bag:
                 out[topic] = int((np.array([t for t, _ in msgs], dtype=np.int64)
                                   - np.asarray(sent, np.int64)).min())
         return out
+
+
+def _copy_with(msg: Any, **fields: Any) -> Any:
+    """A shallow copy of a decoded message with ``fields`` replaced. mcap_ros2's message
+    classes are SimpleNamespaces whose fields live in ``__slots__``, which `copy.copy` leaves
+    out (it copies the namespace's empty ``__dict__``), so they are copied here."""
+    out = copy.copy(msg)
+    for name in getattr(type(msg), "__slots__", ()):
+        if hasattr(msg, name):
+            setattr(out, name, getattr(msg, name))
+    for name, value in fields.items():
+        setattr(out, name, value)
+    return out
 
 
 def _metadata(path: Path) -> dict[str, Any] | None:
@@ -127,8 +219,11 @@ def bag_files(path: str | Path) -> tuple[Path, list[Path], dict[str, Any] | None
     return path, files, info
 
 
-def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
-    """Read a bag; decode the messages of ``topics`` (all topics when None).
+def read_bag(path: str | Path, topics: Collection[str] | None = None,
+             data_later: Collection[str] = ()) -> Bag:
+    """Read a bag; decode the messages of ``topics`` (all topics when None). The messages of
+    ``data_later`` topics keep a :class:`PayloadRef` in their ``data`` field instead of the
+    bytes (:meth:`Bag.with_data` reads them back).
 
     Raises BagError for what is not a readable MCAP bag. A file cut off mid-write is not an
     error: its complete messages are kept and ``complete`` is False, with a warning.
@@ -148,10 +243,11 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
         bag.custom_data.update({str(k): str(v) for k, v in (info.get("custom_data") or {}).items()})
     factory = DecoderFactory()
     read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
-    for file in files:
+    for file_index, file in enumerate(files):
         schemas: dict[int, Any] = {}
         channels: dict[int, Any] = {}
         decoders: dict[int, Any] = {}
+        ordinals: dict[str, int] = {}  # data_later topic -> its messages so far in this file
         ended = False
         last_time = None
         before = sum(bag.counts.values())
@@ -190,6 +286,11 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None) -> Bag:
                             raise BagError(
                                 f"{file}: a message on {channel.topic} does not decode with "
                                 f"its schema {bag.topics[channel.topic]} ({exc!r})") from None
+                        if channel.topic in data_later and isinstance(
+                                getattr(msg, "data", None), (bytes, bytearray, memoryview)):
+                            ordinal = ordinals.get(channel.topic, 0)
+                            ordinals[channel.topic] = ordinal + 1
+                            msg.data = PayloadRef(file_index, ordinal, len(msg.data))
                         read.setdefault(channel.topic, []).append(
                             (int(record.log_time), int(record.publish_time), msg))
                     elif isinstance(record, Metadata) and record.name == EPISODE_METADATA:

@@ -20,6 +20,8 @@ the log time.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -377,7 +379,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             bag, cam.topic, f"camera {cam.name!r} of embodiment {emb.name!r}",
             f"{yaml_fix}; if the camera is on another topic, set cameras[].topic in the YAML",
             (IMAGE, COMPRESSED_IMAGE))
-        check_frames([m for _, m in msgs], cam.topic)
+        check_frames([m for _, m in msgs], cam.topic, functools.partial(bag.with_data, cam.topic))
         frames[cam.name] = (np.array([t for t, _ in msgs], dtype=np.int64), [m for _, m in msgs])
     stamps = [s[0] for s in (state_t, *(c[0] for c in commands)) if len(s)]
     if not stamps or not all(len(c[0]) for c in commands):
@@ -408,10 +410,13 @@ def _implausible_words(implausible: dict[str, tuple[int, str]]) -> str:
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 
 
-def check_frames(msgs: list[Any], topic: str) -> None:
+def check_frames(msgs: list[Any], topic: str,
+                 with_data: Callable[[list[Any]], Iterable[Any]] = iter) -> None:
     """Before anything is written: every raw Image has an encoding `image_rgb` reads, the
     camera's first size and as many bytes as its size says; a CompressedImage stream's first
-    and last frames decode to 8-bit images of one size. BagError names the topic and the fix."""
+    and last frames decode to 8-bit images of one size. BagError names the topic and the fix.
+    ``with_data``: the messages with their bytes, where they were left in the bag
+    (`Bag.with_data`)."""
     raw = [m for m in msgs if not hasattr(m, "format")]
     sizes = set()
     for i, msg in enumerate(raw):
@@ -425,7 +430,7 @@ def check_frames(msgs: list[Any], topic: str) -> None:
                            f"{msg.width}x{msg.height} {msg.encoding} (step {msg.step}); the "
                            "recording is damaged or the driver's step/size fields are wrong")
     compressed = [m for m in msgs if hasattr(m, "format")]
-    for msg in compressed[:1] + compressed[-1:]:
+    for msg in with_data(compressed[:1] + compressed[-1:]):
         sizes.add(image_rgb(msg, topic).shape[:2])
     if len(sizes) > 1:
         raise BagError(f"{topic}: frames change size within the recording ({sorted(sizes)}); "

@@ -14,10 +14,12 @@ stale inputs, long gaps, a cut-off file), and why.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,44 +81,54 @@ class BagReport:
         return out
 
 
-def _episode_arrays(streams: Streams, run: dict, update_a: np.ndarray,
+def _episode_arrays(bag: Bag, streams: Streams, run: dict, update_a: np.ndarray,
                     cameras: Sequence[str], topics: dict[str, str]):
     states = streams.state[run["state"]].astype(np.float32)  # (T, S)
     actions = update_a[run["action"]].astype(np.float32)  # (T, A)
     frames = {cam: DecodedFrames(streams.frames[cam][1], [int(i) for i in run["frames"][cam]],
-                                 topics[cam]) for cam in cameras}
+                                 topics[cam], functools.partial(bag.with_data, topics[cam]))
+              for cam in cameras}
     return states, actions, frames
 
 
 class DecodedFrames:
     """One camera's frames for an episode's steps, decoded from the bag's messages while
     they are iterated (the writer hands them to the video encoder one by one), so an
-    episode's decoded frames are never all in memory: only the bag's messages are (a JPEG
-    camera's are a few percent of the decoded size). Array-like: `shape` (T, H, W, 3),
-    `dtype` uint8, `len`, iteration over (H, W, 3) frames, `np.asarray` (all at once).
+    episode's decoded frames are never all in memory; nor are the messages' pixels, where
+    the bag was read with them left in the file (`read_bag`'s ``data_later``, as
+    `convert_bags` reads): they are read back in the same pass. Array-like: `shape`
+    (T, H, W, 3), `dtype` uint8, `len`, iteration over (H, W, 3) frames, `np.asarray`
+    (all at once).
 
     Args:
         msgs: the camera's messages in time order.
         index: (T,) the message of each step, non-decreasing (a frame repeats on consecutive
             steps only: each is decoded once).
         topic: for errors.
+        with_data: the messages given with their bytes (`Bag.with_data` for the topic);
+            by default they hold them.
     """
 
     dtype = np.dtype(np.uint8)
 
-    def __init__(self, msgs: Sequence[Any], index: Sequence[int], topic: str) -> None:
+    def __init__(self, msgs: Sequence[Any], index: Sequence[int], topic: str,
+                 with_data: Callable[[list[Any]], Iterable[Any]] = iter) -> None:
         self._msgs, self._index, self._topic = msgs, list(index), topic
-        first = image_rgb(msgs[self._index[0]], topic)  # (H, W, 3) sets the shape
-        self.shape = (len(self._index), *first.shape)
+        self._with_data = with_data
+        first = image_rgb(next(iter(with_data([msgs[self._index[0]]]))), topic)
+        self.shape = (len(self._index), *first.shape)  # the first frame's (H, W, 3)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        steps = self._index
+        each = [i for k, i in enumerate(steps) if k == 0 or i != steps[k - 1]]
+        loaded = iter(self._with_data([self._msgs[i] for i in each]))
         last, rgb = -1, None
-        for i in self._index:
+        for i in steps:
             if i != last:
-                rgb, last = image_rgb(self._msgs[i], self._topic), i
+                rgb, last = image_rgb(next(loaded), self._topic), i
                 if rgb.shape != self.shape[1:]:
                     raise BagError(f"{self._topic}: frames change size within the recording "
                                    f"({sorted({rgb.shape, self.shape[1:]})}); record one "
@@ -161,7 +173,8 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     cameras = [c.name for c in emb.cameras]
     cam_topics = {c.name: c.topic for c in emb.cameras}
     for run in steps.runs:
-        states, actions, frames = _episode_arrays(streams, run, update_a, cameras, cam_topics)
+        states, actions, frames = _episode_arrays(bag, streams, run, update_a, cameras,
+                                                  cam_topics)
         shapes = {cam: tuple(int(n) for n in frames[cam].shape[1:3]) for cam in cameras}
         writer = writer_factory(shapes)
         if writer.image_shapes != shapes:
@@ -206,14 +219,15 @@ def convert_bags(
         raise BagError(f"ResampleConfig.dt={cfg.dt} must be the embodiment's action_dt "
                        f"{emb.action_dt}")
     wanted = topics.all(emb)
+    pixels = {c.topic for c in emb.cameras}  # left in the file until encoded (Bag.with_data)
     # Every bag is checked before anything is written, then read again to be converted: one
-    # bag's messages in memory at a time (a day of recordings does not fit); a single bag is
-    # read and extracted once.
+    # bag's messages (without their pixels) in memory at a time (a day of recordings does
+    # not fit); a single bag is read and extracted once.
     kept = None  # (bag, its streams) of a single bag
     refused: dict[int, str] = {}  # bag index -> why (skip_bad)
     for k, path in enumerate(bags):
         try:
-            bag = read_bag(path, wanted)
+            bag = read_bag(path, wanted, pixels)
             streams = extract(bag, emb, topics, task)
         except BagError as exc:
             if not skip_bad:
@@ -242,7 +256,7 @@ def convert_bags(
                 reports.append(BagReport(path=Path(path), refused=refused[k]))
                 logger.warning("%s: left out: %s", path, refused[k])
                 continue
-            bag, streams = kept if kept is not None else (read_bag(path, wanted), None)
+            bag, streams = kept if kept is not None else (read_bag(path, wanted, pixels), None)
             kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task,
                                  streams=streams)
