@@ -110,7 +110,8 @@ class Decoder(abc.ABC):
     @abc.abstractmethod
     def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
                 stamp: Time, state_label: str) -> None:
-        """Publish one tick.
+        """Publish one tick; add 1 to `published` for each message sent (the node reads it:
+        a path decoder's joints go on from the path it last sent after a stall).
 
         Args:
             command: np.float64 (A,) the safe command, in action-joint order.

@@ -93,10 +93,15 @@ class CommandLoop:
         if self.path_joints.shape != (limiter.dim,):
             raise ValueError(f"path_joints has {self.path_joints.size} entries, the limiter "
                              f"{limiter.dim} joints")
-        # The newest path (`path`): (its `now`, times (N,) from then, rows (N, A + H), the
-        # command it starts from); None before any. Kept as given (the limiter replaces
-        # `last` rather than writing into it): assembled only after a stall.
-        self._sent_path: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # The paths made (`path`), by serial number: (its `now`, times (N,) from then, rows
+        # (N, A + H), the command it starts from); the newest, and those some joint's
+        # controller was last sent (`path_sent`). Kept as given (the limiter replaces `last`
+        # rather than writing into it): assembled only after a stall.
+        self._paths: dict[int, tuple[float, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._newest_path = 0  # serial of the newest path; 0: none yet
+        # Per joint: the serial of the path its controller was last sent; 0: not reported
+        # (then the newest stands in).
+        self._path_of = np.zeros(limiter.dim, dtype=np.int64)
         self.supervisor = supervisor
         self.executor = executor
         self.on_stale = on_stale
@@ -172,7 +177,7 @@ class CommandLoop:
             else:
                 # (Re)armed: start from the measured position so enabling never jumps.
                 start = self.limiter.reset(state.command_positions)
-                self._sent_path = None
+                self._forget_paths()
             self.executor.reset(start[: self._action_dim])
         self._catch_up(now)
         swapped = None
@@ -233,22 +238,26 @@ class CommandLoop:
         """After a stall (no command for more than `STALL_GAP` periods), tell the limiter
         where the controllers took the joints meanwhile: the joints of controllers that hold
         their target stand still at the last command; those that follow a path go on from
-        where the newest path has them, at its velocity there (at rest past its end). With
-        `every_n_ticks` > 1 a trajectory controller got an older path than the newest; they
-        differ only by the plans that came in between."""
+        where the path their controller was last sent has them (`path_sent`; with
+        `every_n_ticks` > 1 an older one than the newest), at its velocity there (at rest past
+        its end)."""
         lim = self.limiter
         if lim.last is None or not lim.stalled(now):
             return
         position, velocity = lim.last.copy(), np.zeros(lim.dim)
-        if self._sent_path is not None and self.path_joints.any():
+        given = np.where(self._path_of > 0, self._path_of, self._newest_path)
+        for serial in np.unique(given[self.path_joints]):
+            if serial not in self._paths:
+                continue
             # A command is the position a period after the one before it (`path` starts
             # from the current command as now's): the next command, one step on from the
             # path a period ago, is where the controller is now.
-            sent, times, rows, start = self._sent_path
+            sent, times, rows, start = self._paths[serial]
             p, v = position_on_path(np.concatenate([[sent], sent + times]),
                                     np.vstack([start, rows]), now - lim.dt)
-            position[self.path_joints] = p[self.path_joints]
-            velocity[self.path_joints] = v[self.path_joints]
+            joints = self.path_joints & (given == serial)
+            position[joints] = p[joints]
+            velocity[joints] = v[joints]
         lim.resume(position, velocity)
         # A stop fixed before the stall lies ahead of where the joints stopped meanwhile:
         # stop again from here, rather than start the stopped joints towards it.
@@ -300,8 +309,27 @@ class CommandLoop:
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep the path (times from `now`) with the command it starts from, for
         `_catch_up`; returns it unchanged."""
-        self._sent_path = (now, times, rows, self.limiter.last)
+        self._newest_path += 1
+        self._paths[self._newest_path] = (now, times, rows, self.limiter.last)
+        self._keep_paths_in_use()
         return times, rows
+
+    def path_sent(self, joints: np.ndarray) -> None:
+        """The newest path (`path`) went to the controllers of `joints` (indices into the
+        A + H command vector): after a stall they go on from it. The node reports each
+        trajectory decoder that published; a joint never reported goes on from the newest."""
+        if self._newest_path:
+            self._path_of[np.asarray(joints, dtype=np.int64)] = self._newest_path
+            self._keep_paths_in_use()
+
+    def _keep_paths_in_use(self) -> None:
+        used = {self._newest_path, *self._path_of[self.path_joints].tolist()}
+        for serial in [k for k in self._paths if k not in used]:
+            del self._paths[serial]
+
+    def _forget_paths(self) -> None:
+        self._paths.clear()
+        self._path_of[:] = 0
 
 
 def position_on_path(times: np.ndarray, rows: np.ndarray,

@@ -41,6 +41,7 @@ import sys
 import time
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -159,8 +160,7 @@ class System1Node(ManagedNode):
                 break
             path = self.loop.path(now, self.period) if self._needs_path else None
             try:
-                for d in self.decoders:
-                    d.publish(command, path, seconds_to_stamp(now), "deactivating")
+                self._publish(command, path, seconds_to_stamp(now), "deactivating")
             except Exception as exc:  # noqa: BLE001 - rclpy raises its own error types
                 if self.context.ok():
                     raise
@@ -384,6 +384,17 @@ class System1Node(ManagedNode):
 
     # -- the control tick ----------------------------------------------------------------
 
+    def _publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
+                 stamp: Time, label: str) -> None:
+        """One command to every decoder; the loop learns which trajectory controllers got
+        this tick's path (a decoder sent every n-th tick publishes on some only: its
+        `published` count moves when it does)."""
+        for d in self.decoders:
+            before = d.published
+            d.publish(command, path, stamp, label)
+            if d.wants_path and d.published != before:
+                self.loop.path_sent(d.indices)
+
     def _on_tick(self) -> None:
         mono = time.monotonic()
         if self._last_tick is not None:
@@ -398,10 +409,7 @@ class System1Node(ManagedNode):
                            worker_problem=self.worker.problem, fault=self.fault)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
-            stamp = seconds_to_stamp(now)
-            label = r.state.value
-            for d in self.decoders:
-                d.publish(r.command, path, stamp, label)
+            self._publish(r.command, path, seconds_to_stamp(now), r.state.value)
             self.commands += 1
         if r.state == SafetyState.RUNNING:
             seq = plan.seq if plan is not None else 0

@@ -72,6 +72,29 @@ def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):
         assert list(got_js[0].name) == ["j1"] and list(got_js[0].position) == [1.0]
 
 
+def test_the_loop_hears_which_ticks_a_trajectory_controller_was_sent_a_path(ros_domain_id):
+    """System 1 tells its loop which joints got this tick's path (after a stall they go on
+    from it): a decoder sent every 2nd tick on the ticks it publishes, never another one."""
+    from gr00t_system1.node import System1Node
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        traj = JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/every2",
+                                                       ["j2", "j0"], every_n_ticks=2),
+                                      ACTION_JOINTS)
+        fwd = ForwardCommandDecoder(probe.node, spec("forward_command", "/t/fwd2", ["j1"]),
+                                    ACTION_JOINTS)
+        told = []
+        node = SimpleNamespace(decoders=[traj, fwd],
+                               loop=SimpleNamespace(path_sent=lambda j: told.append(list(j))))
+        command = np.zeros(4)
+        path = (np.array([0.01]), command[None, :])
+        stamp = probe.node.get_clock().now().to_msg()
+        for tick in range(4):
+            System1Node._publish(node, command, path, stamp, "running")
+        assert traj.published == 2 and fwd.published == 4
+        assert told == [[2, 0], [2, 0]]
+
+
 def test_bad_controller_entries_are_refused(ros_domain_id):
     with RosProbe(domain_id=ros_domain_id) as probe:
         with pytest.raises(DecoderError, match="not action joints"):

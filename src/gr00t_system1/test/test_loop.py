@@ -519,6 +519,39 @@ def test_after_a_stall_a_trajectory_controller_goes_on_without_stepping_back():
     assert v[steady].max() <= 1.2 * speed, v[steady].max()
 
 
+def test_after_a_stall_a_controller_sent_every_nth_path_goes_on_from_the_one_it_got():
+    """A trajectory controller sent every 4th path follows an older one than the newest: a
+    plan that turned the arm round after the last path sent (a tick before the stall) must
+    not be taken for where the controller is. The first path after the stall starts from
+    the command; going on from the newest path put that 21 mrad from the controller."""
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    messages, starts = [], []
+    for k in range(52):
+        if k == 41:  # the arm turns round: a plan back down the ramp
+            here = sim.loop.limiter.last
+            rows = here - speed * DT * np.arange(16)[:, None] * np.ones((1, A))
+            sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                                  seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        if k == 42:
+            sim.t += 5 * TICK  # System 1 stalls for 6 periods; the controller runs on
+        sim.feed_state()
+        sim.feed_tokens()
+        assert sim.tick().state == SafetyState.RUNNING
+        path = sim.loop.path(sim.t, TICK)
+        if k % 4 == 0:  # every_n_ticks: 4
+            sim.loop.path_sent(np.arange(A))
+            messages.append((sim.t, *path))
+            starts.append(sim.loop.limiter.last.copy())
+    assert sim.loop.limiter.stalls == 1
+    t, pos = jtc_positions(messages, sim.t + TICK)
+    first_after = 11  # k == 44
+    received = messages[first_after][0]
+    at_receipt = np.array([np.interp(received, t, pos[:, j]) for j in range(A)])
+    # Without a stall this run's paths start within 8 mrad of the controller (a path from
+    # a newer plan than the controller's, every 4th tick); the first after the stall:
+    assert np.abs(at_receipt - starts[first_after]).max() <= 0.004
+
+
 def test_position_on_a_path_is_piecewise_linear_and_at_rest_outside_it():
     times = np.array([1.0, 2.0, 4.0])
     rows = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 0.0]])
