@@ -137,3 +137,24 @@ def test_make_executor_names_the_modes() -> None:
         make_executor("rtc")
     with pytest.raises(ValueError, match="crossfade"):
         make_executor("blend")
+
+
+@pytest.mark.parametrize("mode", CHUNK_MODES)
+def test_preview_is_what_command_gives_later_and_changes_nothing(mode: str) -> None:
+    """System 1's trajectory path runs through the next ticks' targets (`preview`); asking
+    must not move the executor on (an ensemble drops chunks dead at the time it is asked)."""
+    def build():
+        ex = make_executor(mode, link=RtcLink())
+        ex.reset(np.array([0.1, 0.2]))
+        ex.push(plan(0.0, 1.0, slope=1.0, frozen_until=0.01), 0.004)
+        ex.push(plan(0.3, -1.0, slope=0.5, seq=2, frozen_until=0.32), 0.31)
+        return ex
+
+    asked, fresh = build(), build()
+    ahead = np.array([0.01, 0.02, 5.0])  # the last past every chunk's end
+    seen = asked.preview(0.32, ahead)
+    assert seen.shape == (3, A) and np.isfinite(seen).all()
+    for t in (0.33, 0.34):
+        assert np.array_equal(asked.command(t), fresh.command(t))  # nothing moved on
+    later = [fresh.command(0.32 + s) for s in ahead]
+    np.testing.assert_allclose(asked.preview(0.32, ahead)[:2], later[:2], atol=1e-12)

@@ -14,9 +14,10 @@ Built in:
   size differs from its joint count). `layout.dim[0]` is labelled with the System 1 safety
   state ("running", "hold_stale_state", ...); the controller ignores the layout.
 - `joint_trajectory`: trajectory_msgs/JointTrajectory for joint_trajectory_controller's
-  `~/joint_trajectory` topic: the newest chunk's rows from one control period ahead, on the
-  chunk's own times, then points braking to rest (`CommandLoop.path`), every point clamped
-  and velocity- and acceleration-limited from the current command. The header stamp is zero
+  `~/joint_trajectory` topic: the commands of the next control ticks, a point a period,
+  then the newest chunk's rows on the chunk's own times, then points braking to rest
+  (`CommandLoop.path`), every point clamped and velocity- and acceleration-limited from the
+  current command. The header stamp is zero
   ("start on receipt") so the controller's clock need not match ours. The controller must
   have `interpolate_from_desired_state: true` (controller_check warns when it does not).
 - `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
@@ -79,6 +80,12 @@ class Decoder(abc.ABC):
     wants_path: bool = False
     PARAMS: Mapping[str, Any] = {}
 
+    @property
+    def ticks_per_message(self) -> int:
+        """Control ticks from one message to the next (a path decoder's path must reach at
+        least that far point by point: `CommandLoop.path_ticks`)."""
+        return 1
+
     def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
         self.name = spec.name
         self.type = spec.type
@@ -114,9 +121,10 @@ class Decoder(abc.ABC):
         a path decoder's joints go on from the path it last sent after a stall).
 
         Args:
-            command: np.float64 (A,) the safe command, in action-joint order.
+            command: np.float64 (A,) the safe command, in action-joint order; read-only
+                (every decoder gets the same array: convert a copy).
             path: (times (N,) seconds from now, positions (N, A)) safe future, or None when
-                no decoder asked for it.
+                no decoder asked for it; read-only, as `command`.
             stamp: the tick time (node clock).
             state_label: the safety state's name ("running", "hold_stale_tokens", ...).
         """
@@ -151,14 +159,19 @@ class ForwardCommandDecoder(Decoder):
 class JointTrajectoryDecoder(Decoder):
     """trajectory_msgs/JointTrajectory for joint_trajectory_controller (`~/joint_trajectory`).
 
-    Each message is the loop's safe path (`CommandLoop.path`): the chunk's rows from one
-    period ahead on their own times (a hold: braking from the current command), then points
-    that brake to rest, so a controller that gets no newer message (System 1 stopped or
-    stalled) ends the trajectory standing still rather than stopping dead from the chunk's
-    speed; sent every n-th tick, it runs on at the plan's speed in between.
+    Each message is the loop's safe path (`CommandLoop.path`): the next ticks' commands a
+    period apart, up to the next message and one more, then the chunk's rows on their own
+    times (a hold: braking from the current command), then points that brake to rest, so a
+    controller that gets no newer message (System 1 stopped or stalled) ends the trajectory
+    standing still rather than stopping dead from the chunk's speed; sent every n-th tick,
+    it runs on at the plan's speed in between.
 
     Params:
-        every_n_ticks: publish every n-th control tick (default 1: every tick).
+        every_n_ticks: publish every n-th control tick (default 1: every tick). Above 1, a
+            new plan reaches the controller only with the next message, which starts from
+            the command the loop gave meanwhile: where the plan turned the arm, the
+            controller's velocity changes by more than the acceleration limit allows in
+            that period (0.42 rad/s against 0.04 in test_loop's 5 rad/s^2 case at n = 4).
     """
 
     wants_path = True
@@ -172,6 +185,10 @@ class JointTrajectoryDecoder(Decoder):
         self._every = n
         self._tick = 0
         return node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
+
+    @property
+    def ticks_per_message(self) -> int:
+        return self._every
 
     def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
                 stamp: Time, state_label: str) -> None:

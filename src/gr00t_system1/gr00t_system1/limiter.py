@@ -15,6 +15,11 @@ start it again from rest, not go on at the velocity it had before the stall (tha
 velocity jump the acceleration limit forbids). The caller says where the controllers have
 taken the joints (`resume`: at rest at the last command, or along a trajectory the
 controller was given) before the next `apply`.
+A stall is measured on both clocks a command can be given (`apply`'s `now`, the node clock,
+and `mono`, the monotonic clock), and is one only when both gaps are that long: the node
+clock alone takes a stepped wall clock (NTP, PTP) for a stall, so a joint at full speed
+would be restarted from rest; the monotonic clock alone takes every tick of a simulator
+whose /clock runs slower than the wall for one, where the controllers run on /clock.
 A clock that jumps backwards (a stepped wall clock, a replayed /clock) skips one tick, and
 the gap is measured from there on.
 
@@ -100,6 +105,7 @@ class CommandLimiter:
         self.last: np.ndarray | None = None
         self.last_velocity: np.ndarray | None = None  # (A,) of the last command
         self.last_time: float | None = None  # when it was given (apply's `now`), if said
+        self.last_mono: float | None = None  # and on the monotonic clock (apply's `mono`)
         self.nonfinite_replaced = 0  # targets (vectors) that had a non-finite entry
         self.clock_jumps_back = 0  # ticks whose clock was behind the last command's time
         self.stalls = 0  # stalls while a joint was moving (`resume`)
@@ -120,7 +126,7 @@ class CommandLimiter:
                 f"reset needs a finite position vector of {self.dim} joints, got {measured!r}")
         self.last = self.clamp(measured)
         self.last_velocity = np.zeros_like(self.last)
-        self.last_time = None
+        self.last_time = self.last_mono = None
         return self.last.copy()
 
     def too_soon(self, now: float) -> bool:
@@ -137,10 +143,13 @@ class CommandLimiter:
             return True
         return now - self.last_time < MIN_GAP * self.dt
 
-    def stalled(self, now: float) -> bool:
-        """Whether a command at `now` comes more than STALL_GAP periods after the last one
-        (module docstring); False after a reset or a command without a time."""
-        return self.last_time is not None and now - self.last_time > STALL_GAP * self.dt
+    def stalled(self, now: float, mono: float | None = None) -> bool:
+        """Whether a command at `now` (and `mono`, the monotonic clock, where given) comes
+        more than STALL_GAP periods after the last one on both clocks (module docstring);
+        False after a reset or a command without a time."""
+        if self.last_time is None or now - self.last_time <= STALL_GAP * self.dt:
+            return False
+        return mono is None or self.last_mono is None or mono - self.last_mono > STALL_GAP * self.dt
 
     def resume(self, position: np.ndarray, velocity: np.ndarray) -> None:
         """After a stall: the joints are now at `position` moving at `velocity` (A,), where
@@ -157,7 +166,7 @@ class CommandLimiter:
         self.stalls += int(self.moving)
         self.last = self.clamp(position)
         self.last_velocity = np.clip(velocity, -self.velocity, self.velocity)
-        self.last_time = None  # the stall is over: no gap to keep, none to resume from
+        self.last_time = self.last_mono = None  # the stall is over: no gap to keep
 
     @property
     def moving(self) -> bool:
@@ -204,9 +213,11 @@ class CommandLimiter:
         x = self.clamp(np.where(self._bounded, bounded, last + step))
         return x, (x - last) / dt
 
-    def apply(self, target: np.ndarray, now: float | None = None) -> np.ndarray:
+    def apply(self, target: np.ndarray, now: float | None = None,
+              mono: float | None = None) -> np.ndarray:
         """The safe command (A,) closest to `target` reachable this tick; becomes `last`,
-        given at `now` (seconds; for `too_soon`)."""
+        given at `now` (seconds, the node clock; for `too_soon` and `stalled`) and `mono`
+        (time.monotonic(); for `stalled`)."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.apply() before reset(measured)")
         target = np.asarray(target, dtype=np.float64).reshape(-1)  # (A,)
@@ -218,7 +229,7 @@ class CommandLimiter:
             target = np.where(finite, target, self.last)
         self.last, self.last_velocity = self._step(self.last, self.last_velocity,
                                                    self.clamp(target), self.dt)
-        self.last_time = now
+        self.last_time, self.last_mono = now, mono
         return self.last.copy()
 
     def limit_path(self, times: np.ndarray, rows: np.ndarray, t0: float = 0.0) -> np.ndarray:

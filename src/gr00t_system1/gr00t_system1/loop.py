@@ -77,14 +77,20 @@ class CommandLoop:
             the limiter's vector is the A action joints followed by these H.
         path_joints: np.bool_ (A + H,) the joints whose controllers follow the path
             (`path`, trajectory decoders) rather than hold each command; None: none.
+        path_ticks: how many control periods a path covers point by point before the
+            chunk's rows (`path`): at least the ticks between two messages of the sparsest
+            trajectory decoder, plus one.
     """
 
     def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *,
                  executor: ChunkExecutor, on_stale: str,
                  held_posture: np.ndarray | None = None,
-                 path_joints: np.ndarray | None = None) -> None:
+                 path_joints: np.ndarray | None = None, path_ticks: int = 1) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
+        if isinstance(path_ticks, bool) or not isinstance(path_ticks, int) or path_ticks < 1:
+            raise ValueError(f"path_ticks must be an int >= 1, got {path_ticks!r}")
+        self.path_ticks = path_ticks
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
@@ -167,11 +173,11 @@ class CommandLoop:
             self.executor.clear()
             if self.limiter.too_soon(now):
                 return TickResult(s, None, None)
-            return TickResult(s, self.brake(now), None)
+            return TickResult(s, self.brake(now, mono), None)
         self._brake_target = None
         if not previous.publishes:
             last_time = self.limiter.last_time  # the last command's, None since a reset
-            if last_time is not None and not self.limiter.stalled(now):
+            if last_time is not None and not self.limiter.stalled(now, mono):
                 # Re-enabled while braking: go on from the last command and its velocity.
                 start = self.limiter.last.copy()
             else:
@@ -179,7 +185,7 @@ class CommandLoop:
                 start = self.limiter.reset(state.command_positions)
                 self._forget_paths()
             self.executor.reset(start[: self._action_dim])
-        self._catch_up(now)
+        self._catch_up(now, mono)
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
@@ -214,27 +220,27 @@ class CommandLoop:
             target = self._hold_target
         if self.limiter.too_soon(now):
             return TickResult(s, None, swapped)
-        command = self.limiter.apply(target, now)
+        command = self.limiter.apply(target, now, mono)
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
 
-    def brake(self, now: float | None = None) -> np.ndarray | None:
+    def brake(self, now: float | None = None, mono: float | None = None) -> np.ndarray | None:
         """One command of braking to rest, given at node-clock time `now`: towards where the
         last command comes to rest at the acceleration limits (fixed when braking starts),
         within every limit; None once it is at rest (or before any command). The loop calls
         it while it does not publish otherwise; the node calls it when it is deactivated,
         a period apart."""
         if now is not None:
-            self._catch_up(now)
+            self._catch_up(now, mono)
         if not self.limiter.moving:
             return None
         if self._brake_target is None:
             self._brake_target = self.limiter.stopping_point()
-        return self.limiter.apply(self._brake_target, now)
+        return self.limiter.apply(self._brake_target, now, mono)
 
-    def _catch_up(self, now: float) -> None:
+    def _catch_up(self, now: float, mono: float | None) -> None:
         """After a stall (no command for more than `STALL_GAP` periods), tell the limiter
         where the controllers took the joints meanwhile: the joints of controllers that hold
         their target stand still at the last command; those that follow a path go on from
@@ -242,7 +248,7 @@ class CommandLoop:
         `every_n_ticks` > 1 an older one than the newest), at its velocity there (at rest past
         its end)."""
         lim = self.limiter
-        if lim.last is None or not lim.stalled(now):
+        if lim.last is None or not lim.stalled(now, mono):
             return
         position, velocity = lim.last.copy(), np.zeros(lim.dim)
         given = np.where(self._path_of > 0, self._path_of, self._newest_path)
@@ -272,15 +278,21 @@ class CommandLoop:
     def path(self, now: float, lead_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The safe future for trajectory decoders: (times (N,), positions (N, A)).
 
-        Running with a chunk ahead: the newest chunk's row times at least `lead_s` (one
-        control period) after `now`, with what the chunk mode commands there
-        (`ChunkExecutor.future`), made safe from the current command and its velocity
-        (the command counts as now's): the path keeps the chunk's own timing, so a
-        controller sent only every n-th path runs on at the plan's speed between them. In a
-        hold, while braking (`brake`) or before the first chunk, it brakes from the current
-        command, a point every `lead_s` (at rest: the current command at `lead_s`). Either
-        way it ends with the points that brake it to rest (`CommandLimiter.path_to_rest`),
-        so a trajectory controller left without newer messages stops within the limits.
+        Running with a chunk ahead: first a point every `lead_s` (one control period) for
+        `path_ticks` periods, each the command the loop will give then with no newer plan
+        (the chunk mode's target, `ChunkExecutor.preview`, one limited step on from the
+        point before), then the newest chunk's rows after those, with what the chunk mode
+        commands there (`ChunkExecutor.future`), made safe from the last point; all from
+        the current command and its velocity (the command counts as now's). A controller
+        therefore runs through the same positions a forward-command controller is sent,
+        period by period, until its next message: a first point at the chunk's next row,
+        up to one row gap ahead, let its velocity change by the acceleration limit times
+        that gap within one period. The chunk's own timing after them keeps a controller
+        sent only every n-th path going at the plan's speed. In a hold, while braking
+        (`brake`) or before the first chunk, it brakes from the current command, a point
+        every `lead_s` (at rest: the current command at `lead_s`). Either way it ends with
+        the points that brake it to rest (`CommandLimiter.path_to_rest`), so a trajectory
+        controller left without newer messages stops within the limits.
         """
         last = self.limiter.last
         if last is None:
@@ -289,14 +301,15 @@ class CommandLoop:
         future = self.executor.future(now) if running else None
         if future is not None:
             future_t, future_rows = future
-            keep = future_t >= lead_s
-            if keep.any():
-                held = np.broadcast_to(self.held_posture, (int(keep.sum()), self.held_posture.size))
-                ahead = np.hstack([future_rows[keep], held])  # (N, A + H)
-                ahead_t = future_t[keep]  # (N,)
-                gap = float(np.diff(ahead_t)[-1]) if ahead_t.size > 1 else lead_s
-                return self._sent(now, *self.limiter.path_to_rest(ahead_t, ahead, t0=0.0,
-                                                                  gap=gap))
+            ticks_t = lead_s * np.arange(1, self.path_ticks + 1)  # (K,)
+            keep = future_t > ticks_t[-1] + 1e-9
+            ahead_t = np.concatenate([ticks_t, future_t[keep]])  # (N,)
+            targets = np.vstack([self.executor.preview(now, ticks_t), future_rows[keep]])
+            held = np.broadcast_to(self.held_posture, (ahead_t.size, self.held_posture.size))
+            ahead = np.hstack([targets, held])  # (N, A + H)
+            gap = float(np.diff(future_t[keep])[-1]) if keep.sum() > 1 else lead_s
+            return self._sent(now, *self.limiter.path_to_rest(ahead_t, ahead, t0=0.0,
+                                                              gap=gap))
         # Nothing ahead: braking from the current command, a point every lead_s; at rest,
         # the current command itself at lead_s.
         times, rows = self.limiter.path_to_rest(np.zeros(0), np.zeros((0, last.shape[0])),
@@ -308,7 +321,12 @@ class CommandLoop:
     def _sent(self, now: float, times: np.ndarray,
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep the path (times from `now`) with the command it starts from, for
-        `_catch_up`; returns it unchanged."""
+        `_catch_up`; returns it, read-only: every decoder gets these arrays and the loop
+        keeps them, so a plugin that wrote into them (units converted in place) would
+        change what the next decoder sends and where the joints go on from after a stall."""
+        times, rows = np.asarray(times), np.asarray(rows)
+        times.flags.writeable = False
+        rows.flags.writeable = False
         self._newest_path += 1
         self._paths[self._newest_path] = (now, times, rows, self.limiter.last)
         self._keep_paths_in_use()

@@ -155,7 +155,7 @@ class System1Node(ManagedNode):
                 # simulator's /clock may run slower than the wall clock).
                 time.sleep(self.period / 4)
                 continue
-            command = self.loop.brake(now)
+            command = self.loop.brake(now, sent)
             if command is None:
                 break
             path = self.loop.path(now, self.period) if self._needs_path else None
@@ -315,8 +315,11 @@ class System1Node(ManagedNode):
         for d in self.decoders:
             if d.wants_path:
                 path_joints[d.indices] = True
+        # Their paths go point by point through the next commands until the next message.
+        sparsest = max((d.ticks_per_message for d in self.decoders if d.wants_path), default=1)
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
-                           held_posture=held, path_joints=path_joints)
+                           held_posture=held, path_joints=path_joints,
+                           path_ticks=sparsest + 1)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -388,7 +391,9 @@ class System1Node(ManagedNode):
                  stamp: Time, label: str) -> None:
         """One command to every decoder; the loop learns which trajectory controllers got
         this tick's path (a decoder sent every n-th tick publishes on some only: its
-        `published` count moves when it does)."""
+        `published` count moves when it does). The command is read-only, as the path is
+        (`CommandLoop.path`): every decoder gets the same arrays."""
+        command.flags.writeable = False
         for d in self.decoders:
             before = d.published
             d.publish(command, path, stamp, label)

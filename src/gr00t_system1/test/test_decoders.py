@@ -93,6 +93,7 @@ def test_the_loop_hears_which_ticks_a_trajectory_controller_was_sent_a_path(ros_
             System1Node._publish(node, command, path, stamp, "running")
         assert traj.published == 2 and fwd.published == 4
         assert told == [[2, 0], [2, 0]]
+        assert not command.flags.writeable  # every decoder gets this array: none may change it
 
 
 def test_bad_controller_entries_are_refused(ros_domain_id):

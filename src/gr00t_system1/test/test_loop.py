@@ -255,9 +255,12 @@ def test_plan_path_is_safe_and_starts_at_least_one_period_ahead():
     steps = np.abs(np.diff(np.vstack([sim.loop.limiter.last, rows]), axis=0))
     gaps = np.diff(np.concatenate([[0.0], times]))
     assert (steps <= VEL * gaps[:, None] + 1e-12).all()
+    # A point a period for path_ticks periods (the next commands), then the chunk's rows.
+    k = sim.loop.path_ticks
+    assert np.allclose(times[:k], TICK * np.arange(1, k + 1))
     chunk = sim.plan.chunk
-    assert np.allclose((sim.t + times[:5] - chunk.stamp) / DT,
-                       np.round((sim.t + times[:5] - chunk.stamp) / DT))
+    rows_t = sim.t + times[k:k + 5] - chunk.stamp
+    assert np.allclose(rows_t / DT, np.round(rows_t / DT))
     # Holding: the current command one period ahead, then nothing (at rest already).
     for _ in range(70):
         sim.feed_state()
@@ -446,6 +449,55 @@ def ramp_sim(**kw):
     return sim, speed
 
 
+def test_the_first_path_points_are_the_next_commands_of_a_forward_controller(every=3):
+    """The path a trajectory controller gets runs through the commands the loop gives the
+    next ticks (with no newer plan), period by period, past its next message."""
+    sim, _ = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    for _ in range(10):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.tick()
+    times, rows = sim.loop.path(sim.t, TICK)
+    given = []
+    for _ in range(every + 1):
+        sim.feed_state()
+        sim.feed_tokens()
+        given.append(sim.tick().command)
+    np.testing.assert_allclose(rows[:every + 1], given, atol=1e-12)
+
+
+def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_turns(every=1):
+    """A controller sent a path every tick runs from rest up a ramp, then a new plan turns
+    the arm round: its velocity may change by the acceleration limit a period, as a forward
+    controller's. A first point at the chunk's next row (up to a row gap ahead) let it
+    change by up to a * gap within one period: 0.52 rad/s a period here, 0.04 allowed.
+    (Sent every 4th tick, it still changes by 0.42: it follows the path it got until the
+    next, which starts from the newer plan's command; DESIGN.md, System 1.)"""
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    messages, ticks = [], []
+    for k in range(90):
+        if k == 41:  # the arm turns round: a plan back down the ramp
+            here = sim.loop.limiter.last
+            rows = here - speed * DT * np.arange(16)[:, None] * np.ones((1, A))
+            sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                                  seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        sim.feed_state()
+        sim.feed_tokens()
+        assert sim.tick().state == SafetyState.RUNNING
+        ticks.append(sim.t)
+        path = sim.loop.path(sim.t, TICK)
+        if k % every == 0:
+            messages.append((sim.t, *path))
+    t, pos = jtc_positions(messages, sim.t, step=TICK / 40)
+    at = np.interp(ticks, t, pos[:, 0])
+    v = np.diff(at) / TICK  # the controller's velocity over each period
+    change = np.abs(np.diff(v))[1:]  # (the model starts at the first point: not from rest)
+    assert change.max() <= ACCEL[0] * TICK + 1e-9, change.max()
+    assert v.min() < -0.4 and v.max() > 0.4  # it did go up and come back
+
+
 @pytest.mark.parametrize("every", [1, 4])
 def test_a_trajectory_controller_follows_a_steady_plan_without_dips(every):
     """A plan moving at a steady 0.5 rad/s must reach the joints at that speed whichever
@@ -495,6 +547,22 @@ def test_after_a_stall_a_held_joint_starts_again_from_rest():
     late = sim.tick().command
     assert np.abs((late - after[-1]) / TICK - before).max() <= ACCEL[0] * TICK + 1e-9
     assert np.abs(before).min() > 0.3 and sim.loop.limiter.stalls == 1
+
+
+def test_a_node_clock_stepped_forward_is_no_stall():
+    """The robot computer's clock stepped 0.5 s (NTP) while the arm moves at full speed: a
+    period passed for the controllers, so the next command goes on at that speed; taking it
+    for a stall restarted the joints from rest, a velocity jump of the whole speed."""
+    sim, commands = moving_sim()
+    speed = (commands[-1] - commands[-2]) / TICK
+    mono = sim.t + TICK
+    sim.t += 0.5 + TICK  # the node clock steps; inputs come stamped on the new clock
+    sim.state = StateSample(sim.measured.copy(), sim.measured.copy(), sim.t, mono, sim.seq + 1)
+    sim.tokens = TokenSample(None, None, sim.t, mono, 1, sim.tokens.seq + 1)
+    r = sim.loop.tick(sim.t, mono, enabled=True, state=sim.state, tokens=sim.tokens,
+                      plan=sim.plan, worker_healthy=True)
+    assert r.command is not None and sim.loop.limiter.stalls == 0
+    assert np.abs((r.command - commands[-1]) / TICK - speed).max() <= ACCEL[0] * TICK + 1e-9
 
 
 def test_after_a_stall_a_trajectory_controller_goes_on_without_stepping_back():
@@ -550,6 +618,18 @@ def test_after_a_stall_a_controller_sent_every_nth_path_goes_on_from_the_one_it_
     # Without a stall this run's paths start within 8 mrad of the controller (a path from
     # a newer plan than the controller's, every 4th tick); the first after the stall:
     assert np.abs(at_receipt - starts[first_after]).max() <= 0.004
+
+
+def test_the_path_is_read_only():
+    """Every decoder gets the same path and the loop keeps it for after a stall: a plugin
+    converting it in place (to degrees, say) would move where the joints go on from."""
+    sim, _ = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.tick()
+    times, rows = sim.loop.path(sim.t, TICK)
+    with pytest.raises(ValueError, match="read-only"):
+        rows *= 57.3
+    with pytest.raises(ValueError, match="read-only"):
+        times[0] = 0.0
 
 
 def test_position_on_a_path_is_piecewise_linear_and_at_rest_outside_it():

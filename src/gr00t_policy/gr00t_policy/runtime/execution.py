@@ -76,6 +76,11 @@ class ChunkExecutor(abc.ABC):
         """(times (N,) seconds from t, positions (N, A)) at the newest chunk's rows after t,
         as this mode commands them with no newer plan; None without a chunk."""
 
+    @abc.abstractmethod
+    def preview(self, t: float, ahead: np.ndarray) -> np.ndarray:
+        """(N, A): what `command` will give at t + ahead (N,) with no newer plan, changing
+        nothing (the next control ticks' targets). RuntimeError before reset() or push()."""
+
 
 class CrossfadeExecutor(ChunkExecutor):
     """Fade each new chunk in over `blend_s` from the command in force (`ChunkBlender`)."""
@@ -102,7 +107,10 @@ class CrossfadeExecutor(ChunkExecutor):
         if rows is None:
             return None
         times = rows[0]  # the chunk's rows, still faded in where the blend lasts
-        return times, np.stack([self.blender.at(t + s) for s in times])
+        return times, self.preview(t, times)
+
+    def preview(self, t: float, ahead: np.ndarray) -> np.ndarray:
+        return np.stack([self.blender.at(t + float(s)) for s in ahead])
 
 
 class LatestExecutor(ChunkExecutor):
@@ -129,6 +137,11 @@ class LatestExecutor(ChunkExecutor):
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
         return _chunk_future(self._source, t)
+
+    def preview(self, t: float, ahead: np.ndarray) -> np.ndarray:
+        if self._source is None:
+            raise RuntimeError("LatestExecutor.preview() before reset() or push()")
+        return np.stack([self._source.at(t + float(s)) for s in ahead])
 
 
 class EnsembleExecutor(ChunkExecutor):
@@ -205,9 +218,16 @@ class EnsembleExecutor(ChunkExecutor):
         newest = self._chunks[-1]
         times = newest.stamp + newest.action_dt * np.arange(newest.horizon)  # (H,)
         times = times[times > t]
-        rows = [self._average(float(s), [c for c in self._chunks if c.end_time >= s]
-                              or [newest]) for s in times]
-        return times - t, np.array(rows).reshape(len(times), newest.rows.shape[1])
+        return times - t, self.preview(t, times - t)
+
+    def preview(self, t: float, ahead: np.ndarray) -> np.ndarray:
+        if not self._chunks:
+            if self._start is None:
+                raise RuntimeError("EnsembleExecutor.preview() before reset() or push()")
+            return np.tile(self._start, (len(ahead), 1))
+        rows = [self._average(s, [c for c in self._chunks if c.end_time >= s]
+                              or self._chunks[-1:]) for s in (t + float(a) for a in ahead)]
+        return np.array(rows).reshape(len(ahead), self._chunks[-1].rows.shape[1])
 
 
 class RtcExecutor(ChunkExecutor):
@@ -252,6 +272,11 @@ class RtcExecutor(ChunkExecutor):
 
     def future(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
         return None if self._source is None else self._source.future(t)
+
+    def preview(self, t: float, ahead: np.ndarray) -> np.ndarray:
+        if self._source is None:
+            raise RuntimeError("RtcExecutor.preview() before reset() or push()")
+        return self._source.at_many(t + np.asarray(ahead, dtype=np.float64))
 
 
 def make_executor(mode: str, *, blend_s: float = 0.1,
