@@ -85,7 +85,6 @@ class Decoder(abc.ABC):
         """Control ticks from one message to the next (a path decoder's path must reach at
         least that far point by point: `CommandLoop.path_ticks`)."""
         return 1
-
     def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
         self.name = spec.name
         self.type = spec.type
@@ -167,11 +166,9 @@ class JointTrajectoryDecoder(Decoder):
     it runs on at the plan's speed in between.
 
     Params:
-        every_n_ticks: publish every n-th control tick (default 1: every tick). Above 1, a
-            new plan reaches the controller only with the next message, which starts from
-            the command the loop gave meanwhile: where the plan turned the arm, the
-            controller's velocity changes by more than the acceleration limit allows in
-            that period (0.42 rad/s against 0.04 in test_loop's 5 rad/s^2 case at n = 4).
+        every_n_ticks: publish every n-th control tick (default 1: every tick). A new
+            plan reaches the controller with the next message; until then System 1's
+            commands for these joints stay on the path sent (`CommandLoop._as_sent`).
     """
 
     wants_path = True
@@ -189,7 +186,6 @@ class JointTrajectoryDecoder(Decoder):
     @property
     def ticks_per_message(self) -> int:
         return self._every
-
     def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
                 stamp: Time, state_label: str) -> None:
         self._tick += 1

@@ -195,14 +195,17 @@ class CommandLimiter:
         """Seconds the slowest joint takes to brake from its velocity limit to rest."""
         return float(np.where(self._bounded, self.velocity / self._accel, 0.0).max())
 
-    def _step(self, last: np.ndarray, vel: np.ndarray, target: np.ndarray,
-              dt: float) -> tuple[np.ndarray, np.ndarray]:
+    def _step(self, last: np.ndarray, vel: np.ndarray, target: np.ndarray, dt: float,
+              passing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One limited step of `dt` from (last, vel) toward a finite target inside the
-        limits: (position, velocity)."""
+        limits: (position, velocity). `passing` (A,) bool: joints whose target is a point
+        to pass through, not to stop at (no arrival limit, 1. in the module docstring)."""
         vmax = self.velocity
         exact = (target - last) / dt  # (A,) the velocity that lands on the target
         a = self._accel
         arrive = _stopping_speed(np.abs(target - last), a, dt)
+        if passing is not None:
+            arrive = np.where(passing, np.inf, arrive)
         v = np.clip(exact, -np.minimum(vmax, arrive), np.minimum(vmax, arrive))
         v = np.clip(v, vel - a * dt - _EPS, vel + a * dt + _EPS)
         v = np.clip(v, -_stopping_speed(last - self.lower, a, dt),
@@ -214,10 +217,12 @@ class CommandLimiter:
         return x, (x - last) / dt
 
     def apply(self, target: np.ndarray, now: float | None = None,
-              mono: float | None = None) -> np.ndarray:
+              mono: float | None = None, passing: np.ndarray | None = None) -> np.ndarray:
         """The safe command (A,) closest to `target` reachable this tick; becomes `last`,
         given at `now` (seconds, the node clock; for `too_soon` and `stalled`) and `mono`
-        (time.monotonic(); for `stalled`)."""
+        (time.monotonic(); for `stalled`). `passing` (A,) bool: joints whose target is a
+        point of a path already sent, passed through at speed rather than stopped at
+        (every hard limit still holds)."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.apply() before reset(measured)")
         target = np.asarray(target, dtype=np.float64).reshape(-1)  # (A,)
@@ -228,7 +233,7 @@ class CommandLimiter:
             self.nonfinite_replaced += 1
             target = np.where(finite, target, self.last)
         self.last, self.last_velocity = self._step(self.last, self.last_velocity,
-                                                   self.clamp(target), self.dt)
+                                                   self.clamp(target), self.dt, passing)
         self.last_time, self.last_mono = now, mono
         return self.last.copy()
 

@@ -154,6 +154,10 @@ class CommandLoop:
             worker_problem: why it is not (the fault's reason).
             fault: a fault the node latched (e.g. an implausible measurement): hold the last
                 command, whatever `on_stale` says, until it is cleared.
+
+        The joints of trajectory controllers are commanded where the path they were sent
+        has them (`_as_sent`): that is where the controller is, whatever plan came since,
+        and the next path starts from there.
         """
         self.now = now
         fresh = self._fresh_plan(plan, tokens, mono)
@@ -220,7 +224,8 @@ class CommandLoop:
             target = self._hold_target
         if self.limiter.too_soon(now):
             return TickResult(s, None, swapped)
-        command = self.limiter.apply(target, now, mono)
+        target, passing = self._as_sent(target, now)
+        command = self.limiter.apply(target, now, mono, passing)
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
@@ -238,7 +243,33 @@ class CommandLoop:
             return None
         if self._brake_target is None:
             self._brake_target = self.limiter.stopping_point()
-        return self.limiter.apply(self._brake_target, now, mono)
+        if now is None:
+            return self.limiter.apply(self._brake_target)
+        target, passing = self._as_sent(self._brake_target, now)
+        return self.limiter.apply(target, now, mono, passing)
+
+    def _as_sent(self, target: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """(target, passing) for `CommandLimiter.apply`: the joints of trajectory controllers
+        aim where the path they were last sent has them at `now`, the point the controller
+        is passing (a path's first points are the loop's own next commands, one limited step
+        each, so the limiter lands on them); passing marks them. A plan that came since
+        reaches them through the next path, which starts from there: with every_n_ticks > 1
+        the commands in between took the new plan while the controller did not, and the next
+        path started from a command it never followed (a velocity step of several times the
+        acceleration limit in one period). Joints never sent a path are left as they are."""
+        waiting = self.path_joints & (self._path_of > 0)
+        if not waiting.any():
+            return target, None
+        out = np.array(target, dtype=np.float64)
+        for serial in np.unique(self._path_of[waiting]):
+            if serial not in self._paths:  # never sent one (0), or forgotten by a re-arm
+                continue
+            sent, times, rows, start = self._paths[serial]
+            p, _ = position_on_path(np.concatenate([[sent], sent + times]),
+                                    np.vstack([start, rows]), now)
+            joints = waiting & (self._path_of == serial)
+            out[joints] = p[joints]
+        return out, waiting
 
     def _catch_up(self, now: float, mono: float | None) -> None:
         """After a stall (no command for more than `STALL_GAP` periods), tell the limiter

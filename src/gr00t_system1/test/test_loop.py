@@ -467,13 +467,15 @@ def test_the_first_path_points_are_the_next_commands_of_a_forward_controller(eve
     np.testing.assert_allclose(rows[:every + 1], given, atol=1e-12)
 
 
-def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_turns(every=1):
-    """A controller sent a path every tick runs from rest up a ramp, then a new plan turns
-    the arm round: its velocity may change by the acceleration limit a period, as a forward
-    controller's. A first point at the chunk's next row (up to a row gap ahead) let it
-    change by up to a * gap within one period: 0.52 rad/s a period here, 0.04 allowed.
-    (Sent every 4th tick, it still changes by 0.42: it follows the path it got until the
-    next, which starts from the newer plan's command; DESIGN.md, System 1.)"""
+@pytest.mark.parametrize("every", [1, 4])
+def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_turns(every):
+    """A controller sent a path every tick (or every 4th) runs from rest up a ramp, then a
+    new plan turns the arm round: its velocity may change by the acceleration limit a
+    period, as a forward controller's. A first point at the chunk's next row (up to a row
+    gap ahead) let it change by up to a * gap within one period: 0.52 rad/s a period here,
+    0.04 allowed. Sent every 4th tick, it followed the path it got while the commands took
+    the new plan, and the next path started from those: 0.57, then 0.42 with the first
+    points a period apart; the commands now stay on the path sent (`_as_sent`)."""
     sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
     sim.loop.path_ticks = every + 1
     messages, ticks = [], []
@@ -485,10 +487,12 @@ def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_t
                                   seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
         sim.feed_state()
         sim.feed_tokens()
+        sent = k % every == 0
         assert sim.tick().state == SafetyState.RUNNING
         ticks.append(sim.t)
         path = sim.loop.path(sim.t, TICK)
-        if k % every == 0:
+        if sent:
+            sim.loop.path_sent(np.arange(A))
             messages.append((sim.t, *path))
     t, pos = jtc_positions(messages, sim.t, step=TICK / 40)
     at = np.interp(ticks, t, pos[:, 0])
