@@ -231,3 +231,28 @@ def test_a_stall_is_a_gap_of_more_than_stall_gap_periods_and_resume_goes_on_from
     lim.resume(np.array([5.0, 1.0, -2.0]), np.array([9.0, 0.0, 0.0]))  # clamped into limits
     assert lim.last[0] == 1.0 and lim.last_velocity[0] == VEL[0]
     assert lim.stalls == 2  # it was moving: counted
+
+
+def test_a_point_passed_through_is_landed_on_at_speed_within_the_hard_limits():
+    """A trajectory controller's joints aim at the point of the path it was sent (one
+    limited step on): passed through at speed, not stopped at; the hard limits still hold."""
+    acc = np.array([5.0, 5.0, 5.0])
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT, acceleration=acc)
+    start = np.array([-0.5, 0.5, -2.5])
+    for passing in (None, np.array([True, True, True])):
+        lim.reset(start)
+        for _ in range(20):  # up to 20 * a * dt = 0.83 units/s (the third joint: 0.5)
+            lim.apply(np.array([1.0, 2.0, -1.0]))
+        v = lim.last_velocity.copy()
+        point = lim.last + v * DT  # one step on at the same speed
+        got = lim.apply(point, passing=passing)
+        if passing is None:  # a target to stop at: arriving, it slows down
+            assert (np.abs(got - point) > 1e-6).any()
+        else:
+            np.testing.assert_allclose(got, point, atol=1e-12)
+    far = lim.last + np.array([1.0, 1.0, 1.0])  # out of reach: the limits decide
+    before, v = lim.last.copy(), lim.last_velocity.copy()
+    got = lim.apply(far, passing=np.array([True, True, True]))
+    speed = (got - before) / DT
+    assert (np.abs(speed - v) <= acc * DT + 1e-9).all() and (np.abs(speed) <= VEL + 1e-9).all()
+    assert (got <= UPPER).all()
