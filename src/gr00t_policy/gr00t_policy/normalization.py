@@ -47,7 +47,8 @@ def normalized_width(mode: str, joints: int) -> int:
 
 
 class NormalizationError(ValueError):
-    """Metadata that cannot drive a normalizer (missing tag, key or statistic)."""
+    """Metadata that cannot drive a normalizer (missing tag, key or statistic; a statistic
+    that is NaN, inf or out of order)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,50 @@ class _Segment:
 def _check_mode(mode: str, where: str) -> None:
     if mode not in MODES:
         raise NormalizationError(f"{where}: unknown normalization mode {mode!r}; known: {list(MODES)}")
+
+
+# The fix for statistics no normalizer may use: training (or `gr00t-policy convert`) writes
+# them from the data, so the remedy is to write them again, never to edit one number.
+_STATS_FIX = ("the file is damaged or the checkpoint was trained on bad data: restore "
+              "metadata.json as training (or `gr00t-policy convert`) wrote it, or retrain; "
+              "gr00t-train computes the statistics from the dataset and refuses NaN in it, "
+              "naming the episode")
+
+
+def _check_values(mode: str, dims: Mapping[str, np.ndarray], path: str) -> None:
+    """NormalizationError, naming ``path``.field[i], unless the statistics ``mode`` reads are
+    finite and ordered.
+
+    NaN or inf (JSON null reads as NaN) makes the policy's inputs or actions NaN; min > max
+    (q01 > q99, std < 0) mirrors the range, so actions land far outside it. Equal bounds and
+    std == 0 are legal: a joint that never moved is a constant dimension (module docstring).
+    """
+    needed = _NEEDED[mode]
+    for field in needed:
+        bad = np.flatnonzero(~np.isfinite(dims[field]))
+        if bad.size:
+            i = int(bad[0])
+            raise NormalizationError(
+                f"{path}.{field}[{i}] is {dims[field][i]} ({bad.size} of {dims[field].size} "
+                "not finite): NaN or inf (null in JSON) turns the policy's inputs or actions "
+                f"into NaN. Fix: {_STATS_FIX}")
+    if mode == "mean_std":
+        bad = np.flatnonzero(dims["std"] < 0.0)
+        if bad.size:
+            i = int(bad[0])
+            raise NormalizationError(
+                f"{path}.std[{i}] = {dims['std'][i]:g} is negative ({bad.size} of "
+                f"{dims['std'].size}): a standard deviation is >= 0 (0 for a joint that never "
+                f"moved). Fix: {_STATS_FIX}")
+    elif needed:
+        lo, hi = needed  # min_max: ("min", "max"); q99: ("q01", "q99")
+        bad = np.flatnonzero(dims[lo] > dims[hi])
+        if bad.size:
+            i = int(bad[0])
+            raise NormalizationError(
+                f"{path}.{lo}[{i}] = {dims[lo][i]:g} is above {hi}[{i}] = {dims[hi][i]:g} "
+                f"({bad.size} of {dims[lo].size}): the range is inverted; normalizing with it "
+                f"mirrors the joints, and actions land outside it. Fix: {_STATS_FIX}")
 
 
 def _segments(
@@ -103,6 +148,7 @@ def _segments(
         if len(set(sizes.values())) != 1:
             raise NormalizationError(f"{where}: statistics have different lengths {sizes}")
         d = next(iter(sizes.values()))
+        _check_values(mode, dims, f"{tag}.statistics.{modality}.{key}")
         if mode == "min_max":
             low, high = dims["min"], dims["max"]
         elif mode == "q99":
@@ -210,7 +256,8 @@ class Normalizer:
             state_keys: ordered (key, mode) pairs; the state vector concatenates them.
             action_keys: ordered (key, mode) pairs for the action vector.
 
-        Raises NormalizationError naming the missing tag / key / statistic and what exists.
+        Raises NormalizationError naming the missing tag / key / statistic and what exists,
+        or the first unusable statistic a key's mode reads (NaN, inf, min > max, std < 0).
         """
         if tag not in metadata:
             raise NormalizationError(

@@ -175,6 +175,32 @@ def test_missing_key_is_named(nano_ckpt, tmp_path):
         load_checkpoint(bad, parts=("action_head",))
 
 
+def test_unusable_statistics_are_refused_when_the_bundle_opens(tmp_path):
+    # They loaded: NaN made every chunk NaN (blamed on /joint_states), min > max sent the
+    # arm rad beyond its range. The error names the file and the entry in it.
+    from pathlib import Path
+
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.runtime.bundle import BundleError, PolicyBundle
+    from gr00t_policy.testing.checkpoints import make_checkpoint_for
+
+    g1_yaml = Path(__file__).resolve().parents[3] / "config" / "unitree_g1.yaml"
+    ckpt = make_checkpoint_for(tmp_path / "ckpt", [g1_yaml])
+    g1 = load_embodiment(g1_yaml)
+    path = ckpt / "experiment_cfg/metadata.json"
+    good = path.read_text()
+    PolicyBundle.open(ckpt, g1)
+    for where, value, words in (
+            ("state", float("nan"), r"state\.left_arm\.min\[3\] is nan"),
+            ("action", 10.0, r"action\.left_arm\.min\[3\] = 10 is above max\[3\]")):
+        meta = json.loads(good)
+        meta["unitree_g1"]["statistics"][where]["left_arm"]["min"][3] = value
+        path.write_text(json.dumps(meta))
+        with pytest.raises(BundleError, match=r"ckpt/experiment_cfg/metadata\.json: unitree_g1\."
+                                              r"statistics\." + words + r".*Fix: .*retrain"):
+            PolicyBundle.open(ckpt, g1)
+
+
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="no config.json"):
         load_checkpoint(tmp_path)

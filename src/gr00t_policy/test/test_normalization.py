@@ -129,6 +129,38 @@ def test_errors_name_what_is_missing():
     Normalizer.from_metadata(meta, "robot", [("arm", "q99")], [("arm", "min_max")])
 
 
+@pytest.mark.parametrize("mode, field, value, words", [
+    ("min_max", "min", float("nan"), r"robot\.statistics\.action\.arm\.min\[1\] is nan "
+                                      r"\(1 of 4 not finite\).*Fix: .*retrain"),
+    ("min_max", "max", float("inf"), r"action\.arm\.max\[1\] is inf"),
+    ("min_max", "min", None, r"action\.arm\.min\[1\] is nan.*null in JSON"),  # JSON null
+    ("min_max", "min", 10.0, r"action\.arm\.min\[1\] = 10 is above max\[1\] = 1\.\d+ "
+                             r"\(1 of 4\): the range is inverted.*Fix"),
+    ("q99", "q01", 10.0, r"action\.arm\.q01\[1\] = 10 is above q99\[1\]"),
+    ("mean_std", "std", -0.5, r"action\.arm\.std\[1\] = -0\.5 is negative"),
+    ("mean_std", "mean", float("nan"), r"action\.arm\.mean\[1\] is nan"),
+], ids=["nan", "inf", "null", "min_above_max", "q01_above_q99", "negative_std", "nan_mean"])
+def test_unusable_statistics_are_refused_naming_the_entry(mode, field, value, words):
+    # NaN made every chunk NaN (blamed on /joint_states at run time); min > max put the
+    # actions rad beyond the joints' range.
+    meta = _metadata()
+    meta["robot"]["statistics"]["action"]["arm"][field][1] = value
+    with pytest.raises(NormalizationError, match=words):
+        Normalizer.from_metadata(meta, "robot", [("arm", mode)], [("arm", mode)])
+    # A statistic the key's mode does not read is left alone; the state entry is a copy.
+    other = "q99" if mode != "q99" else "min_max"
+    Normalizer.from_metadata(meta, "robot", [("arm", mode)], [("arm", other)])
+
+
+def test_equal_bounds_and_zero_std_still_load():
+    # A joint that never moved: min == max, q01 == q99, std == 0 (constant dimensions).
+    stats = {"j": {"min": [0.7], "max": [0.7], "mean": [0.7], "std": [0.0], "q01": [0.7],
+                   "q99": [0.7]}}
+    meta = {"r": metadata_entry("r", stats, stats)}
+    for mode in ("min_max", "q99", "mean_std"):
+        Normalizer.from_metadata(meta, "r", [("j", mode)], [("j", mode)])
+
+
 def test_metadata_entry_layout():
     stats = compute_statistics({"arm": ARM})
     entry = metadata_entry("g1", stats, stats)
