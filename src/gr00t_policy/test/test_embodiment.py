@@ -443,6 +443,16 @@ def test_check_against_checkpoint_catches_a_reordered_or_renormalized_layout():
 # ----------------------------------------------------------------------------- check CLI
 
 
+def test_position_check_counts_nan_as_implausible():
+    from gr00t_policy.embodiment.plausibility import PositionCheck
+
+    # NaN compares false both ways: a check asking "below or above" let it through.
+    check = PositionCheck(["a", "b"], np.array([-1.0, -1.0]), np.array([1.0, 1.0]), 0.1)
+    rows = np.array([[0.0, 0.0], [0.0, np.nan], [np.inf, 0.0], [1.1, -1.1]])
+    assert check.implausible(rows).tolist() == [False, True, True, False]
+    assert check.describe(rows[1]) == "b = nan (limits [-1, 1])"
+
+
 def test_check_main_good_files(capsys):
     rc = check_main([str(G1_YAML), str(GR1_YAML)])
     out, err = capsys.readouterr()

@@ -43,11 +43,13 @@ class PositionCheck:
         return cls(joints, limits[:, 0], limits[:, 1], embodiment.plausibility.position_margin)
 
     def _beyond(self, positions: np.ndarray) -> np.ndarray:
-        """bool, positions' shape (..., n): beyond the widened limits."""
-        return (positions < self.lower) | (positions > self.upper)
+        """bool, positions' shape (..., n): beyond the widened limits, or NaN (every
+        comparison with NaN is false, so "not within" is asked, not "below or above")."""
+        return ~((positions >= self.lower) & (positions <= self.upper))
 
     def implausible(self, positions: np.ndarray) -> np.ndarray:
-        """bool (N,): the rows of positions (N, n) with a joint beyond its widened limits."""
+        """bool (N,): the rows of positions (N, n) with a joint beyond its widened limits
+        (or NaN)."""
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, self.lower.size)
         return self._beyond(positions).any(axis=1)
 
