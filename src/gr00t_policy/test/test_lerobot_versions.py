@@ -214,6 +214,24 @@ def test_a_dataset_in_degrees_is_refused_before_training(tmp_path, caplog):
     assert "episode 0 row 3: elbow = 9 (limits [-3, 3])" in caplog.text
 
 
+def test_a_nan_in_the_dataset_is_refused_before_training_naming_where(tmp_path):
+    from gr00t_policy.train.data import build_metadata
+
+    # One NaN passed the limits check (NaN compares false), made the statistics NaN and
+    # training later stopped with "loss became nan; lower --lr".
+    emb = embodiment()
+    for what, part, value in (("observation.state", 0, np.nan), ("action", 1, np.inf)):
+        eps = episodes(2)
+        eps[1][part][4, 1] = value
+        root = write_v21(tmp_path / what, eps, state_names=ARM + GRIP, action_names=ARM + GRIP,
+                         camera="front")
+        with pytest.raises(ValueError, match=rf"{what} holds 1 NaN or infinite value\(s\) in "
+                                             rf"episode\(s\) \[1\], e.g. episode 1 row 4 column 1 "
+                                             rf"\(elbow\) = {value}.*Fix: repair or re-record"):
+            build_metadata(LeRobotDataset(root, embodiment=emb), emb)
+        build_metadata(LeRobotDataset(root, embodiment=emb), emb, episodes=[0])  # left out
+
+
 def test_train_from_v30_and_info_cli(tmp_path, capsys):
     import torch
     import yaml

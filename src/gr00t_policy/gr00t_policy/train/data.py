@@ -100,10 +100,24 @@ def check_plausible(ds: LeRobotDataset, emb: EmbodimentConfig, states: np.ndarra
     against the embodiment's limits widened by `plausibility.position_margin`: ValueError
     when more than MAX_IMPLAUSIBLE_SHARE of the frames lie beyond (degrees or LeRobot's
     -100..100 read as radians, another robot's joints), naming the episode, row, joint,
-    value and limits; a warning for a few."""
+    value and limits; a warning for a few. Any NaN or inf is a ValueError naming its
+    episodes, row and column: unlike a glitch it cannot be trained on as recorded (the
+    statistics and then the loss would be NaN)."""
     starts = np.cumsum([0, *lengths])  # (E + 1,)
     for what, joints, values in (("observation.state", emb.state_joints, states),
                                  ("action", emb.action_joints, actions)):
+        rows, cols = np.nonzero(~np.isfinite(values))
+        if rows.size:
+            at = np.searchsorted(starts, rows, side="right") - 1  # episode positions
+            hit = sorted({int(episodes[k]) for k in at})
+            raise ValueError(
+                f"dataset {ds.root}: {what} holds {rows.size} NaN or infinite value(s) in "
+                f"episode(s) {hit[:10]}{' ...' if len(hit) > 10 else ''}, e.g. episode "
+                f"{episodes[at[0]]} row {rows[0] - starts[at[0]]} column {cols[0]} "
+                f"({joints[cols[0]]}) = {values[rows[0], cols[0]]}; the normalization "
+                "statistics and then the loss would be NaN. Fix: repair or re-record those "
+                "episodes (a dropped sensor reading or a failed conversion), or leave them out "
+                "(a mixture file's `episodes:`)")
         check = PositionCheck.of(emb, joints)
         bad = check.implausible(values)  # (N,)
         if not bad.any():
