@@ -73,8 +73,10 @@ class Streams:
     """A bag's signals on one clock (seconds since ``t0_ns``).
 
     state_t (N,), state (N, S) float64; commands: per controller (times (n,), values (n, j),
-    action columns (j,)); frames: camera -> (times (F,), raw messages); counts of what was
-    left out; the topics whose times are log times.
+    action columns (j,)); frames: camera -> (times (F,), raw messages); image_shapes: camera
+    -> (height, width) of its frames, as `check_frames` found them (a dataset keeps one per
+    camera, so the bags are compared on them before anything is written); counts of what
+    was left out; the topics whose times are log times.
     """
 
     t0_ns: int
@@ -83,6 +85,7 @@ class Streams:
     commands: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     frames: dict[str, tuple[np.ndarray, list[Any]]]
     task: str
+    image_shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
     nan_states: int = 0
     bad_commands: dict[str, int] = field(default_factory=dict)
     log_time_topics: list[str] = field(default_factory=list)  # timed by reception, not sending
@@ -373,13 +376,14 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             raise BagError(f"embodiment {emb.name!r}: action joints {missing} are in no "
                            "controller, so no command topic carries them. Fix: add them to a "
                            "controller in the YAML, or pass --action-topic TOPIC")
-    frames = {}
+    frames, shapes = {}, {}
     for cam in emb.cameras:
         msgs = _require(
             bag, cam.topic, f"camera {cam.name!r} of embodiment {emb.name!r}",
             f"{yaml_fix}; if the camera is on another topic, set cameras[].topic in the YAML",
             (IMAGE, COMPRESSED_IMAGE))
-        check_frames([m for _, m in msgs], cam.topic, functools.partial(bag.with_data, cam.topic))
+        shapes[cam.name] = check_frames([m for _, m in msgs], cam.topic,
+                                        functools.partial(bag.with_data, cam.topic))
         frames[cam.name] = (np.array([t for t, _ in msgs], dtype=np.int64), [m for _, m in msgs])
     stamps = [s[0] for s in (state_t, *(c[0] for c in commands)) if len(s)]
     if not stamps or not all(len(c[0]) for c in commands):
@@ -396,7 +400,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         t0_ns=t0, state_t=(state_t - t0) / 1e9, state=state,
         commands=[((t - t0) / 1e9, v, cols) for t, v, cols in commands],
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
-        task=the_task, nan_states=nan_states, bad_commands=bad,
+        task=the_task, image_shapes=shapes, nan_states=nan_states, bad_commands=bad,
         implausible=implausible, stamp_warnings=stamp_warnings(bag, used),
         task_warnings=[] if task else task_changes(bag, topics, first_action, the_task))
 
@@ -411,12 +415,16 @@ CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 
 
 def check_frames(msgs: list[Any], topic: str,
-                 with_data: Callable[[list[Any]], Iterable[Any]] = iter) -> None:
+                 with_data: Callable[[list[Any]], Iterable[Any]] = iter,
+                 ) -> tuple[int, int] | None:
     """Before anything is written: every raw Image has an encoding `image_rgb` reads, the
     camera's first size and as many bytes as its size says; a CompressedImage stream's first
     and last frames decode to 8-bit images of one size. BagError names the topic and the fix.
     ``with_data``: the messages with their bytes, where they were left in the bag
-    (`Bag.with_data`)."""
+    (`Bag.with_data`).
+
+    Returns the frames' (height, width) (None without messages): the size the camera's
+    video will have, known before any frame is encoded."""
     raw = [m for m in msgs if not hasattr(m, "format")]
     sizes = set()
     for i, msg in enumerate(raw):
@@ -435,6 +443,10 @@ def check_frames(msgs: list[Any], topic: str,
     if len(sizes) > 1:
         raise BagError(f"{topic}: frames change size within the recording ({sorted(sizes)}); "
                        "record one resolution per camera")
+    if not sizes:
+        return None
+    [(height, width)] = sizes
+    return int(height), int(width)
 
 
 def image_rgb(msg: Any, topic: str) -> np.ndarray:
