@@ -545,6 +545,72 @@ def test_cameras_of_different_resolutions_keep_their_own(tmp_path):
     assert LeRobotDataset(tmp_path / "ds").num_episodes == 1  # left as it was
 
 
+def files_of(root):
+    """Every file (with its bytes) and folder under ``root``: what a failed run must leave
+    as it found."""
+    return {p.relative_to(root): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_a_later_bag_at_another_resolution_is_refused_before_anything_is_written(tmp_path):
+    """The check pass decides each bag's camera sizes: the second bag's 24x24 frames are
+    refused against the first's 16x16 before the first is converted, so --out is never
+    begun (it was left holding episode 0's files without meta/)."""
+    import yaml
+
+    rec, *_ = recording(n_cmd=12)
+    big, *_ = recording(n_cmd=12, seed=1)
+    big.image_size = 24
+    bags = [write_bag(tmp_path / "bag0", rec), write_bag(tmp_path / "bag_big", big)]
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment().to_dict()))
+    with pytest.raises(SystemExit, match=rf"bag {bags[1]}: its camera frames are "
+                                         r"\{'head': \(24, 24\)\}.*\{'head': \(16, 16\)\}"
+                                         rf".*{CAMERA}"):
+        dataset_main(["from-bag", *map(str, bags), "--embodiment", str(emb_yaml),
+                      "--out", str(tmp_path / "ds2")])
+    assert not (tmp_path / "ds2").exists()
+
+
+def test_an_append_with_a_bag_at_another_resolution_leaves_the_dataset_as_it_was(tmp_path):
+    """Appended bags are checked against the dataset's sizes before any is written: no
+    episode files that meta/ does not list are left in the user's dataset."""
+    rec, *_ = recording(n_cmd=12)
+    convert_bags([write_bag(tmp_path / "bag0", rec)], embodiment(), tmp_path / "ds")
+    before = files_of(tmp_path / "ds")
+    good, *_ = recording(n_cmd=12, seed=1)
+    big, *_ = recording(n_cmd=12, seed=2)
+    big.image_size = 24
+    bags = [write_bag(tmp_path / "bag1", good), write_bag(tmp_path / "bag_big", big)]
+    with pytest.raises(BagError, match=rf"bag {bags[1]}: cannot append to .*\{{'head': "
+                                       r"\(16, 16\)\}.*this bag's \{'head': \(24, 24\)\}"):
+        convert_bags(bags, embodiment(), tmp_path / "ds", append=True)
+    assert files_of(tmp_path / "ds") == before
+
+
+def test_skip_bad_leaves_out_a_bag_at_another_resolution(tmp_path):
+    """The first good bag sets the cameras' sizes; a bag at another is left out and named
+    like any other refused bag, and the rest are converted."""
+    rec, *_ = recording(n_cmd=12)
+    big, *_ = recording(n_cmd=12, seed=1)
+    big.image_size = 24
+    later, *_ = recording(n_cmd=10, seed=2)
+    bags = [write_bag(tmp_path / "bag0", rec), write_bag(tmp_path / "bag_big", big),
+            write_bag(tmp_path / "bag1", later)]
+    reports = convert_bags(bags, embodiment(), tmp_path / "ds", skip_bad=True)
+    assert [r.steps for r in reports] == [12, 0, 10]
+    assert "{'head': (24, 24)}" in reports[1].refused and CAMERA in reports[1].refused
+    assert reports[1].lines()[0].startswith(f"{bags[1]}: left out: ")
+    ds = LeRobotDataset(tmp_path / "ds")
+    assert ds.num_episodes == 2 and ds.image_shape("head") == (16, 16)
+    # Appending, the dataset's sizes decide: the 24x24 bag is left out again.
+    more, *_ = recording(n_cmd=8, seed=3)
+    reports = convert_bags([bags[1], write_bag(tmp_path / "bag2", more)], embodiment(),
+                           tmp_path / "ds", append=True, skip_bad=True)
+    assert [r.steps for r in reports] == [0, 8] and "cannot append" in reports[0].refused
+    assert LeRobotDataset(tmp_path / "ds").num_episodes == 3
+
+
 def test_frames_are_decoded_as_they_are_encoded_never_all_at_once(tmp_path, monkeypatch):
     """A long episode's decoded frames would not fit in memory (bench/from_bag_memory.py):
     the conversion streams them from the bag's messages into the video, each decoded once."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, Bag, BagError, read_bag
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
+from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
 from gr00t_policy.dataset.writer import LeRobotWriter
 from gr00t_policy.embodiment import EmbodimentConfig
@@ -177,10 +178,7 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
                                                   cam_topics)
         shapes = {cam: tuple(int(n) for n in frames[cam].shape[1:3]) for cam in cameras}
         writer = writer_factory(shapes)
-        if writer.image_shapes != shapes:
-            raise BagError(f"bag {bag.path}: its camera frames are {shapes} (height, width) but "
-                           f"the dataset's are {writer.image_shapes}; each camera must keep one "
-                           "resolution across the bags of a dataset")
+        _check_shapes(bag.path, shapes, writer.image_shapes, emb)
         start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
         index = writer.add_episode(states, actions, frames, streams.task,
                                    extra={"source_bag": str(bag.path), "start_time_ns": start_ns})
@@ -188,6 +186,36 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     if not steps.runs:
         report.warnings.append("no step could be paired: nothing written from this bag")
     return report
+
+
+def _check_shapes(path: Path, shapes: dict[str, tuple[int, int]],
+                  theirs: dict[str, tuple[int, int]], emb: EmbodimentConfig,
+                  appended_to: Path | None = None) -> None:
+    """BagError unless a bag's cameras' (height, width) are the dataset's (``theirs``; those
+    of the dataset at ``appended_to``, when it is one being appended to): a camera's
+    episodes share one video size."""
+    if shapes == theirs:
+        return
+    topics = [c.topic for c in emb.cameras if shapes.get(c.name) != theirs.get(c.name)]
+    if appended_to is not None:
+        raise BagError(f"bag {path}: cannot append to {appended_to}: the dataset's frames are "
+                       f"{theirs} (height, width), this bag's {shapes} (on {', '.join(topics)}). "
+                       "Fix: convert this bag into a new dataset, or leave it out")
+    raise BagError(f"bag {path}: its camera frames are {shapes} (height, width) but the "
+                   f"dataset's are {theirs} (on {', '.join(topics)}); each camera must keep one "
+                   "resolution across the bags of a dataset. Fix: convert this bag into a "
+                   "dataset of its own, or leave it out")
+
+
+def _appended_shapes(out: Path, emb: EmbodimentConfig) -> dict[str, tuple[int, int]] | None:
+    """camera -> (height, width) of the dataset at ``out`` that an append continues; None
+    when there is none, or its cameras are not the embodiment's (the writer refuses it,
+    naming both)."""
+    if not (out / "meta" / "info.json").is_file():
+        return None
+    ds = LeRobotDataset(out)
+    cameras = [c.name for c in emb.cameras]
+    return {cam: ds.image_shape(cam) for cam in cameras} if ds.cameras == cameras else None
 
 
 def convert_bags(
@@ -207,9 +235,10 @@ def convert_bags(
 
     ``cfg`` defaults to dt = action_dt and max_state_age = the embodiment's staleness.state_s.
     ``task`` overrides every bag's instruction. Raises BagError (naming the bag, the topic,
-    what is missing and the fix) before anything is written when a bag cannot be converted;
-    with ``skip_bad`` such a bag is left out instead (its report's ``refused`` says why) and
-    the others are converted.
+    what is missing and the fix) before anything is written when a bag cannot be converted
+    (its cameras' sizes not those of the first good bag, or of the dataset appended to,
+    included); with ``skip_bad`` such a bag is left out instead (its report's ``refused``
+    says why) and the others are converted.
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
@@ -222,13 +251,19 @@ def convert_bags(
     pixels = {c.topic for c in emb.cameras}  # left in the file until encoded (Bag.with_data)
     # Every bag is checked before anything is written, then read again to be converted: one
     # bag's messages (without their pixels) in memory at a time (a day of recordings does
-    # not fit); a single bag is read and extracted once.
+    # not fit); a single bag is read and extracted once. The check decides the cameras'
+    # sizes too (a camera's videos share one): the appended dataset's, else the first good
+    # bag's.
     kept = None  # (bag, its streams) of a single bag
     refused: dict[int, str] = {}  # bag index -> why (skip_bad)
+    sizes = _appended_shapes(Path(out), emb) if append else None  # camera -> (h, w)
+    appended_to = Path(out) if sizes else None
     for k, path in enumerate(bags):
         try:
             bag = read_bag(path, wanted, pixels)
             streams = extract(bag, emb, topics, task)
+            sizes = sizes or streams.image_shapes
+            _check_shapes(bag.path, streams.image_shapes, sizes, emb, appended_to)
         except BagError as exc:
             if not skip_bad:
                 raise
