@@ -286,3 +286,54 @@ def test_an_episode_whose_frames_fail_midway_leaves_nothing_behind(tmp_path):
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ds").rglob("*")) == before
     ds = LeRobotDataset(tmp_path / "ds")
     assert ds.num_episodes == 1 and list(ds.tasks.values()) == [eps[0]["task"]]
+
+
+def _files(root: Path) -> dict[Path, bytes | None]:
+    """Every file (with its bytes) and folder under ``root``."""
+    return {p.relative_to(root): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_an_append_that_fails_leaves_the_dataset_as_it_was(tmp_path, monkeypatch):
+    """Appending writes in place: a failure after episodes were written, or half way through
+    finalize's rewrite of meta/ (here the statistics), removes the new episodes' files and
+    puts meta/ back, so meta/ lists no episode that is gone and no file is left unlisted."""
+    from gr00t_policy.dataset import writer
+
+    eps = _episodes(4, seed=4)
+    root = tmp_path / "ds"
+    _write(root, eps[:1])
+    before = _files(root)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with LeRobotWriter(root, fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                           cameras=["head"], image_shape=SIZE, append=True) as w:
+            w.add_episode(eps[1]["states"], eps[1]["actions"], eps[1]["frames"], eps[1]["task"])
+            raise RuntimeError("interrupted")
+    assert _files(root) == before
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(writer, "compute_statistics", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            _write(root, eps[1:], append=True, chunks_size=2)  # chunk-001 made, then removed
+    assert _files(root) == before
+    _write(root, eps[1:], append=True)
+    assert LeRobotDataset(root).num_episodes == 4
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+
+
+def test_a_failed_write_into_a_new_folder_removes_it(tmp_path):
+    """A folder the writer made goes whole, with those it made above it; a folder that was
+    there before is left as it was (empty)."""
+    ep = _episodes(1)[0]
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "runs" / "day1" / "ds", tmp_path / "empty"):
+        with pytest.raises(RuntimeError, match="interrupted"):
+            with LeRobotWriter(root, fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                               cameras=["head"], image_shape=SIZE) as w:
+                w.add_episode(ep["states"], ep["actions"], ep["frames"], ep["task"])
+                raise RuntimeError("interrupted")
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+    assert list((tmp_path / "empty").iterdir()) == []

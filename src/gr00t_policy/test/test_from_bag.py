@@ -611,6 +611,43 @@ def test_skip_bad_leaves_out_a_bag_at_another_resolution(tmp_path):
     assert LeRobotDataset(tmp_path / "ds").num_episodes == 3
 
 
+def damaged_jpeg_bag(path):
+    """A CompressedImage bag with a frame in the middle of its episode that does not decode:
+    the check pass decodes a compressed stream's first and last frames only, so the damage
+    is found while the episode's video is encoded, with files already written."""
+    rec, t_cmd, _, t_state, t_frames = recording(n_cmd=12, seed=3)
+    rec.encoding = "jpeg"
+    bag = write_bag(path, rec)
+    _, used = expected(t_cmd, t_state, t_frames)
+    frame = int(used[len(used) // 2])
+    payload = bytes(read_bag(bag).messages[CAMERA][frame][1].data)
+    mcap = next(bag.glob("*.mcap"))
+    data = mcap.read_bytes()
+    assert data.count(payload) == 1  # the chunks are not compressed: found as it is
+    mcap.write_bytes(data.replace(payload, bytes(len(payload))))
+    return bag
+
+
+@pytest.mark.parametrize("mode", ["new", "append", "overwrite"])
+def test_a_frame_that_fails_while_encoding_leaves_the_output_as_it_was(tmp_path, mode):
+    """A failure after episodes were written: a new dataset is removed, an appended one
+    loses the episodes its meta/ does not list, an overwritten one is not touched."""
+    out = tmp_path / "ds"
+    if mode != "new":
+        rec, *_ = recording(n_cmd=10)
+        convert_bags([write_bag(tmp_path / "old", rec)], embodiment(), out)
+    before = files_of(out) if out.exists() else None
+    good, *_ = recording(n_cmd=12, seed=1)
+    bags = [write_bag(tmp_path / "good", good), damaged_jpeg_bag(tmp_path / "damaged")]
+    with pytest.raises(BagError, match=rf"{CAMERA}: a 'jpeg' frame does not decode"):
+        convert_bags(bags, embodiment(), out, append=mode == "append",
+                     overwrite=mode == "overwrite")
+    if before is None:
+        assert not out.exists()
+    else:
+        assert files_of(out) == before
+
+
 def test_frames_are_decoded_as_they_are_encoded_never_all_at_once(tmp_path, monkeypatch):
     """A long episode's decoded frames would not fit in memory (bench/from_bag_memory.py):
     the conversion streams them from the bag's messages into the video, each decoded once."""

@@ -238,7 +238,8 @@ def convert_bags(
     what is missing and the fix) before anything is written when a bag cannot be converted
     (its cameras' sizes not those of the first good bag, or of the dataset appended to,
     included); with ``skip_bad`` such a bag is left out instead (its report's ``refused``
-    says why) and the others are converted.
+    says why) and the others are converted. What fails only while it is written (a damaged
+    frame found as it is encoded) raises too, leaving ``out`` as it was.
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
@@ -305,6 +306,9 @@ def convert_bags(
         writer.finalize()
     except BaseException:
         if writer is not None:
-            writer.discard()  # an overwritten dataset stays as it was
+            # What fails while writing (a damaged frame found as it is encoded) leaves
+            # ``out`` as it was: a new dataset removed, an old one (appended to or
+            # overwritten) intact.
+            writer.discard()
         raise
     return reports

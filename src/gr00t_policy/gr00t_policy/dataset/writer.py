@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 # Under a dataset being overwritten: the new one, until finalize swaps it in; and the old
 # one's folders while the swap runs.
 PARTIAL, OLD = ".partial", ".old"
+# Under a dataset written in place (appended to): its meta/ as it was, while finalize
+# rewrites it.
+OLD_META = ".old-meta"
 SUBDIRS = ("meta", "data", "videos")
 
 
@@ -37,7 +40,10 @@ class LeRobotWriter:
     recomputed over all episodes at :meth:`finalize`; until then its meta/ lists only the
     episodes it had). ``overwrite=True`` writes the new episodes beside the old dataset
     (``root/.partial/``) and replaces the old one only at :meth:`finalize`, so a failure on the
-    way (an unreadable recording, a full disk) leaves the old dataset as it was.
+    way (an unreadable recording, a full disk) leaves the old dataset as it was. A failure
+    before :meth:`finalize` is through (:meth:`discard`, as leaving the ``with`` block on an
+    exception does) leaves ``root`` as it was in every mode: a dataset appended to loses the
+    new episodes' files, a folder the writer made is removed.
     """
 
     def __init__(
@@ -114,6 +120,14 @@ class LeRobotWriter:
             )
         if exists:
             self._load_existing()
+        # Written in place, discard() undoes what this writer did there: the episodes from
+        # _listed on (meta/ lists those before), and the folders from _made down (None: the
+        # root was there).
+        self._in_place = self._dir == self.root
+        self._listed = len(self._episodes)
+        self._made = next((p for p in reversed((self.root, *self.root.parents))
+                           if not p.exists()), None)
+        self._meta_begun = False  # finalize has begun to rewrite meta/ in place
         self._dir.mkdir(parents=True, exist_ok=True)
         self._bar = None
         if progress_total is not None:
@@ -201,7 +215,6 @@ class LeRobotWriter:
             raise DatasetError(f"extra must not set {shadowed}: the writer owns those fields")
 
         index = len(self._episodes)
-        chunk = index // self.chunks_size
         new_task = task not in self._tasks
         task_index = self.task_index(task)
         frame_index = np.arange(length, dtype=np.int64)
@@ -215,10 +228,7 @@ class LeRobotWriter:
             "task_index": pa.array(np.full(length, task_index, dtype=np.int64)),
             TASK_ANNOTATION: pa.array(np.full(length, task_index, dtype=np.int64)),
         })
-        data_path = self._dir / DATA_PATH.format(episode_chunk=chunk, episode_index=index)
-        video_paths = [self._dir / VIDEO_PATH.format(episode_chunk=chunk,
-                                                     video_key=VIDEO_PREFIX + cam,
-                                                     episode_index=index) for cam in frames]
+        data_path, *video_paths = self._episode_files(index, list(frames))
         try:
             data_path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, data_path)
@@ -239,6 +249,13 @@ class LeRobotWriter:
         if self._bar is not None:
             self._bar.update(1)
         return index
+
+    def _episode_files(self, index: int, cameras: Sequence[str]) -> list[Path]:
+        """The episode's parquet file, then its video of each of ``cameras``."""
+        chunk = index // self.chunks_size
+        return [self._dir / DATA_PATH.format(episode_chunk=chunk, episode_index=index),
+                *(self._dir / VIDEO_PATH.format(episode_chunk=chunk, video_key=VIDEO_PREFIX + cam,
+                                                episode_index=index) for cam in cameras)]
 
     # -- meta ---------------------------------------------------------------------------
 
@@ -299,6 +316,13 @@ class LeRobotWriter:
         if not self._episodes:
             raise DatasetError(f"no episodes were written to {self.root}; nothing to finalize")
         meta = self._dir / "meta"
+        if self._in_place:
+            # meta/ is rewritten where it is read: its copy lets discard() put it back should
+            # this fail half way (the new episodes' files go, so must their listing).
+            shutil.rmtree(self.root / OLD_META, ignore_errors=True)
+            if meta.is_dir():
+                shutil.copytree(meta, self.root / OLD_META)
+            self._meta_begun = True
         meta.mkdir(parents=True, exist_ok=True)
         tasks = sorted(self._tasks.items(), key=lambda kv: kv[1])
         _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for t, i in tasks])
@@ -312,6 +336,8 @@ class LeRobotWriter:
         (meta / "stats.json").write_text(json.dumps(stats, indent=2))
         if self._dir != self.root:
             self._swap_in()
+        else:
+            shutil.rmtree(self.root / OLD_META, ignore_errors=True)
         self._finalized = True
         logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
         return self.root
@@ -350,9 +376,15 @@ class LeRobotWriter:
         shutil.rmtree(old, ignore_errors=True)
 
     def discard(self) -> None:
-        """Give up an unfinished overwrite: remove the new episodes, keep the old dataset
-        (moved back if a swap had begun)."""
-        if self._finalized or self._dir == self.root:
+        """Give up an unfinished write, leaving ``root`` as it was: an overwrite's new
+        episodes are removed and the old dataset kept (moved back if a swap had begun);
+        written in place, see `_discard_in_place`."""
+        if self._finalized:
+            return
+        if self._in_place:
+            self._discard_in_place()
+            return
+        if self._dir == self.root:  # swapped in: the new dataset is the one there
             return
         old = self.root / OLD
         if old.is_dir():
@@ -364,6 +396,43 @@ class LeRobotWriter:
         shutil.rmtree(self._dir, ignore_errors=True)
         logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
                        "held before", self.root)
+
+    def _discard_in_place(self) -> None:
+        """A folder this writer made is removed whole (with those it made above it); in a
+        folder that was there (a dataset appended to), the files of the episodes meta/ did
+        not list are removed, with the folders they leave empty, and meta/ is put back as
+        finalize found it (removed, if it made it)."""
+        if self._made is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            folder = self.root
+            while folder != self._made:  # the folders made above the root, if still empty
+                folder = folder.parent
+                try:
+                    folder.rmdir()
+                except OSError:  # something else was put in it meanwhile: kept
+                    break
+            logger.warning("%s: the new dataset was discarded (removed)", self.root)
+            return
+        for index in range(self._listed, len(self._episodes)):
+            for path in self._episode_files(index, self.cameras):
+                path.unlink(missing_ok=True)
+                _remove_empty(path.parent, self.root)
+        if self._meta_begun:
+            shutil.rmtree(self.root / "meta", ignore_errors=True)
+            if (self.root / OLD_META).is_dir():
+                (self.root / OLD_META).rename(self.root / "meta")
+        logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
+                       "held before", self.root)
+
+
+def _remove_empty(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and those above it while they are empty, up to ``root`` (kept)."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty
+            return
+        folder = folder.parent
 
 
 def _camera_shapes(image_shape: tuple[int, int] | Mapping[str, tuple[int, int]],
