@@ -197,7 +197,7 @@ def _check_checkpoint(ckpt: Path, emb: EmbodimentConfig) -> None:
         raise GraphError(f"cannot read {cfg_path}: {exc}") from exc
     # A config without our action head sizes (e.g. an official checkpoint) is left to the
     # nodes, which check it in full.
-    check_fits(cfg, emb)
+    check_fits(cfg, emb, cfg_path)
 
 
 def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, str]:

@@ -29,14 +29,19 @@ import numpy as np
 import torch
 
 from gr00t_policy.backbone_config import BackboneConfig
+from gr00t_policy.checkpoint_config import (  # defined there, torch-free; importable from here
+    CONFIG_FILE,
+    FORMAT,
+    CheckpointError,
+    check_config,
+    check_embodiments,
+)
 from gr00t_policy.normalization import metadata_entry
 from gr00t_policy.policy import PARTS, GR00TPolicy, build_policy, check_parts
 from gr00t_policy.policy_config import PolicyConfig, get_preset
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "gr00t_ros/1"
-CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 # Written by `gr00t-policy convert` beside an official checkpoint's conversion: where it came
@@ -65,9 +70,6 @@ DEFAULT_EMBODIMENTS: dict[str, dict[str, Any]] = {
         "action_key_dims": {k: d for k, d, _ in DEFAULT_G1_KEYS},
     }
 }
-
-class CheckpointError(ValueError):
-    """A checkpoint that does not match its config (missing key, wrong shape, bad layout)."""
 
 
 @dataclass
@@ -127,51 +129,6 @@ def compute_backbone_id(config: BackboneConfig, state_dict: Mapping[str, torch.T
         raw = t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy()  # (bytes,)
         h.update(memoryview(raw))
     return h.hexdigest()[:16]
-
-
-# Embodiments ----------------------------------------------------------------------------------
-
-
-def check_embodiments(
-    embodiments: Mapping[str, Mapping[str, Any]], config: PolicyConfig
-) -> dict[str, dict[str, Any]]:
-    """Validate {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}; returns a copy."""
-    head = config.action_head
-    out: dict[str, dict[str, Any]] = {}
-    slots: dict[int, str] = {}
-    if not isinstance(embodiments, Mapping) or not embodiments:
-        raise CheckpointError("embodiments must be a non-empty {tag: {...}} dict")
-    for tag, entry in embodiments.items():
-        where = f"embodiments[{tag!r}]"
-        if not isinstance(entry, Mapping):
-            raise CheckpointError(f"{where} must be a dict, got {type(entry).__name__}")
-        missing = [k for k in ("slot", "action_dt", "state_dim", "action_dim") if k not in entry]
-        if missing:
-            raise CheckpointError(f"{where} lacks {missing}; has {sorted(entry)}")
-        slot = entry["slot"]
-        if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < head.num_embodiments:
-            raise CheckpointError(
-                f"{where}.slot={slot!r} must be an int in [0, {head.num_embodiments}) "
-                "(action_head.num_embodiments)"
-            )
-        if slot in slots:
-            raise CheckpointError(f"{where}.slot={slot} is already used by {slots[slot]!r}")
-        slots[slot] = tag
-        dt = entry["action_dt"]
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
-            raise CheckpointError(f"{where}.action_dt={dt!r} must be a positive number of seconds")
-        for name, limit, cfg_field in (
-            ("state_dim", head.max_state_dim, "max_state_dim"),
-            ("action_dim", head.max_action_dim, "max_action_dim"),
-        ):
-            value = entry[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-                raise CheckpointError(
-                    f"{where}.{name}={value!r} must be an int in [1, {limit}] "
-                    f"(action_head.{cfg_field})"
-                )
-        out[str(tag)] = json.loads(json.dumps(dict(entry)))
-    return out
 
 
 # Tensor IO ------------------------------------------------------------------------------------
@@ -370,6 +327,7 @@ def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object")
     if data.get("format") == FORMAT:
+        check_config(data, path)  # every reader gets a checked file or the key named
         return data
     from gr00t_policy.official import is_official_config  # official imports this module
 
@@ -401,10 +359,7 @@ def load_checkpoint(
     ckpt_dir = Path(ckpt_dir)
     parts = check_parts(parts)
     data = read_checkpoint_config(ckpt_dir)
-    try:
-        config = PolicyConfig.from_dict(data)
-    except ValueError as exc:
-        raise CheckpointError(f"{ckpt_dir / CONFIG_FILE}: {exc}") from exc
+    config = PolicyConfig.from_dict(data)  # checked by read_checkpoint_config
     files = weight_files(ckpt_dir)
     prefixes = tuple(f"{p}." for p in parts)
     policy = materialize_policy(config, parts, files, device, None, str(ckpt_dir))

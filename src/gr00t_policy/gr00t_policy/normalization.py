@@ -116,6 +116,16 @@ def _check_values(mode: str, dims: Mapping[str, np.ndarray], path: str) -> None:
                 f"mirrors the joints, and actions land outside it. Fix: {_STATS_FIX}")
 
 
+def _numbers(value: Any, where: str) -> np.ndarray:
+    """A statistic as a flat float64 array; NormalizationError naming it when it is not a
+    number or a list of numbers (a string, an object, a ragged list)."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise NormalizationError(f"{where} must be a list of numbers, got {value!r}. "
+                                 f"Fix: {_STATS_FIX}") from exc
+
+
 def _segments(
     stats: Mapping[str, Any], tag: str, modality: str, keys: Sequence[tuple[str, str]]
 ) -> tuple[list[_Segment], int]:
@@ -136,12 +146,17 @@ def _segments(
                 f"{where}: no statistics in metadata; {modality} keys there: {sorted(stats)}"
             )
         entry = stats[key]
+        if not isinstance(entry, Mapping):
+            raise NormalizationError(f"{where}: statistics must be an object {{\"min\": [...], "
+                                     f"\"max\": [...], ...}}, got {entry!r}. "
+                                     f"Fix: {_STATS_FIX}")
         missing = [f for f in _NEEDED[mode] if f not in entry]
         if missing:
             raise NormalizationError(
                 f"{where}: mode {mode!r} needs statistic(s) {missing}; present: {sorted(entry)}"
             )
-        dims = {f: np.asarray(entry[f], dtype=np.float64).reshape(-1) for f in STAT_FIELDS if f in entry}
+        dims = {f: _numbers(entry[f], f"{where} statistic {f!r}")
+                for f in STAT_FIELDS if f in entry}
         if not dims:
             raise NormalizationError(f"{where}: no statistics fields; expected some of {list(STAT_FIELDS)}")
         sizes = {f: v.shape[0] for f, v in dims.items()}

@@ -58,12 +58,15 @@ class TokenStats:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TokenStats":
+        """From config.json's ``token_stats``; ValueError naming the key when it is not an
+        object of four numbers."""
         try:
-            return cls(float(data["rms_min"]), float(data["rms_max"]), float(data["abs_max"]),
-                       int(data["samples"]))
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"config.json {STATS_KEY} must hold rms_min, rms_max, abs_max and "
-                             f"samples; got {dict(data)!r}") from exc
+            values = (float(data["rms_min"]), float(data["rms_max"]), float(data["abs_max"]),
+                      int(data["samples"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"config.json {STATS_KEY} must be an object of the numbers "
+                             f"rms_min, rms_max, abs_max and samples; got {data!r}") from exc
+        return cls(*values)
 
 
 def measure(figures: Iterable[tuple[float, float]]) -> TokenStats:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.backbone import BackboneRunner
 from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.checkpoint import (
+    FORMAT,
     CheckpointError,
     check_embodiments,
     compute_backbone_id,
@@ -25,6 +28,8 @@ from gr00t_policy.policy import build_policy
 from gr00t_policy.policy_config import PolicyConfig, get_preset
 
 torch.set_num_threads(1)
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 def tiny_policy_config() -> PolicyConfig:
@@ -241,3 +246,88 @@ def test_custom_embodiments_and_keys(tmp_path):
     bad = {"x": {**emb["arm_a"], "state_key_dims": {"joints": 6, "gripper": 1}}}
     with pytest.raises(CheckpointError, match="sum to 7.*state_dim is 8"):
         make_random_checkpoint(tmp_path / "d", embodiments=bad)
+
+
+# config.json's structure --------------------------------------------------------------------
+
+
+def _edited_copy(src, dst, edit):
+    """A copy of checkpoint ``src`` at ``dst`` (weights linked) whose config.json ``edit``
+    changed in place."""
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("model.safetensors"))
+    (dst / "model.safetensors").symlink_to(src / "model.safetensors")
+    cfg = json.loads((dst / "config.json").read_text())
+    edit(cfg)
+    (dst / "config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+# (edit, the key the error names, what it says was expected): each was a traceback
+# (AttributeError, TypeError, "invalid literal for int()") from deep in a loader.
+MALFORMED = {
+    "embodiments_list": (lambda c: c.update(embodiments=[]), r"embodiments", "JSON object"),
+    "embodiment_entry_str": (lambda c: c["embodiments"].update(unitree_g1="x"),
+                             r"embodiments\['unitree_g1'\]", "JSON object"),
+    "num_embodiments_str": (lambda c: c["action_head"].update(num_embodiments="four"),
+                            r"action_head\.num_embodiments", "positive int"),
+    "action_head_list": (lambda c: c.update(action_head=[]), r"action_head", "JSON object"),
+    "backbone_missing": (lambda c: c.pop("backbone"), r"backbone", "key is missing"),
+    "token_stats_list": (lambda c: c.update(token_stats=[1]), r"token_stats", "object of"),
+    "token_stats_str": (lambda c: c.update(token_stats={"rms_min": "x", "rms_max": 1.0,
+                                                        "abs_max": 1.0, "samples": 3}),
+                        r"token_stats", "numbers"),
+    "action_dt_str": (lambda c: c["embodiments"]["unitree_g1"].update(action_dt="0.05"),
+                      r"embodiments\['unitree_g1'\]\.action_dt", "positive number"),
+    "backbone_id_list": (lambda c: c.update(backbone_id=[1]), r"backbone_id", "a string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_config_json_is_named_by_every_reader(nano_ckpt, tmp_path, case, capsys):
+    """read_checkpoint_config (and so load_checkpoint, PolicyBundle.open and gr00t-policy
+    info) refuses it as a CheckpointError naming the file, the key, what was expected and
+    the fix."""
+    from gr00t_policy import cli
+    from gr00t_policy.checkpoint import read_checkpoint_config
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.runtime.bundle import PolicyBundle
+
+    edit, key, expected = MALFORMED[case]
+    bad = _edited_copy(nano_ckpt, tmp_path / "bad", edit)
+    where = str(bad / "config.json")
+    for read in (read_checkpoint_config, lambda d: load_checkpoint(d, parts=("action_head",)),
+                 lambda d: PolicyBundle.open(d, load_embodiment(CONFIG / "unitree_g1.yaml"))):
+        with pytest.raises(CheckpointError) as info:
+            read(bad)
+        message = str(info.value)
+        assert where in message and re.search(key, message) and expected in message, message
+        assert "Fix:" in message, message
+    assert cli.main(["info", "--checkpoint", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert where in err and "Traceback" not in err
+
+
+def test_the_launch_check_names_a_malformed_value_of_a_partial_config(tmp_path):
+    """check_fits reads the raw file at launch (gr00t_bringup), where test configs hold only
+    the action head's sizes and the embodiments: a malformed value there is named too."""
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.runtime.bundle import check_fits
+
+    emb = load_embodiment(CONFIG / "unitree_g1.yaml")
+    head = {"num_embodiments": 4, "max_state_dim": 64, "max_action_dim": 32}
+    entry = {"slot": 0, "state_dim": 31, "action_dim": 31}  # no action_dt: still checked
+    assert check_fits({"format": FORMAT, "action_head": head,
+                       "embodiments": {"unitree_g1": entry}}, emb, "C/config.json")
+    assert not check_fits({"model_type": "gr00t_n1"}, emb)  # not ours: left to the loader
+    for config, key in (
+            ({"format": FORMAT, "action_head": {**head, "num_embodiments": "four"}},
+             r"action_head\.num_embodiments"),
+            ({"format": FORMAT, "action_head": [], "embodiments": {}}, r"action_head"),
+            ({"format": FORMAT, "action_head": head, "embodiments": []}, r"embodiments"),
+            ({"format": FORMAT, "action_head": head, "embodiments": {"unitree_g1": "x"}},
+             r"embodiments\['unitree_g1'\]")):
+        with pytest.raises(CheckpointError, match=rf"C/config\.json: {key}"):
+            check_fits(config, emb, "C/config.json")
+

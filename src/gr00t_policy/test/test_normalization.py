@@ -161,6 +161,19 @@ def test_equal_bounds_and_zero_std_still_load():
         Normalizer.from_metadata(meta, "r", [("j", mode)], [("j", mode)])
 
 
+@pytest.mark.parametrize("value", ["abc", ["0.1", "x"], {"a": 1}, [[1.0, 2.0], [3.0]]])
+def test_a_statistic_that_is_not_numbers_is_named(value):
+    """It was numpy's "could not convert string to float" (no file, key or statistic)."""
+    meta = _metadata()
+    meta["robot"]["statistics"]["action"]["arm"]["max"] = value
+    with pytest.raises(NormalizationError,
+                       match=r"action key 'arm' statistic 'max' must be a list of numbers.*Fix:"):
+        Normalizer.from_metadata(meta, "robot", [("arm", "min_max")], [("arm", "min_max")])
+    meta["robot"]["statistics"]["action"]["arm"] = [1.0]
+    with pytest.raises(NormalizationError, match=r"action key 'arm': statistics must be an object"):
+        Normalizer.from_metadata(meta, "robot", [("arm", "min_max")], [("arm", "min_max")])
+
+
 def test_metadata_entry_layout():
     stats = compute_statistics({"arm": ARM})
     entry = metadata_entry("g1", stats, stats)

@@ -45,6 +45,10 @@ def test_stats_round_trip_through_config_and_bad_values_are_refused():
         TokenStats(0.8, 0.7, 5.0, 10)
     with pytest.raises(ValueError, match="factor >= 1"):
         TokenRange(stats, 0.5)
+    # Not an object of numbers: named, not a TypeError from dict() or float()
+    for bad in ([1], "x", {**stats.to_dict(), "rms_min": "low"}, {"rms": 1.0}):
+        with pytest.raises(ValueError, match="token_stats must be an object of the numbers"):
+            TokenStats.from_dict(bad)
 
 
 def test_record_runs_the_deployed_encoder_over_a_dataset(tmp_path, tiny_dataset_and_checkpoint):

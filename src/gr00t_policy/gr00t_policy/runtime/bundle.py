@@ -8,7 +8,8 @@
 Opening reads the small JSON files only; the weights load when a runner is built. Every
 mismatch between the checkpoint and the embodiment (slot, sizes, vector layout, missing
 statistics) is found by `open`, before anything slow, and raised as a `BundleError` (or the
-embodiment check's `EmbodimentConfigError`; both are ValueErrors) naming what differs.
+embodiment check's `EmbodimentConfigError`, or a `CheckpointError` for a malformed config.json;
+all are ValueErrors) naming what differs.
 Importing this module does not import torch (`check_fits` serves the launch-time checks).
 """
 
@@ -18,32 +19,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from gr00t_policy.checkpoint_config import (CONFIG_FILE, CheckpointError,
+                                           check_embodiment_entries, head_sizes)
 from gr00t_policy.embodiment import EmbodimentConfig, check_against_checkpoint
 from gr00t_policy.normalization import NormalizationError
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.processor import Processor
 from gr00t_policy.token_stats import TokenRange, TokenStats
 
-_HEAD_SIZES = ("num_embodiments", "max_state_dim", "max_action_dim")
-
 
 class BundleError(ValueError):
     """A checkpoint that cannot serve an embodiment (missing statistics, other vector sizes)."""
 
 
-def check_fits(config: Mapping[str, Any], emb: EmbodimentConfig) -> bool:
+def check_fits(config: Mapping[str, Any], emb: EmbodimentConfig,
+               where: str | Path = CONFIG_FILE) -> bool:
     """Check `emb` against a checkpoint's parsed config.json (sizes, slot, recorded layout).
 
     Returns False, checking nothing, when the config does not carry our action head sizes
-    (not our format); raises EmbodimentConfigError naming both values on any mismatch.
+    (not our format); raises EmbodimentConfigError naming both values on any mismatch, and
+    CheckpointError naming `where` (the file) and the key when a value read here is malformed.
     """
-    head = config.get("action_head")
-    if not isinstance(head, Mapping) or not all(k in head for k in _HEAD_SIZES):
+    sizes = head_sizes(config, where)
+    if sizes is None:
         return False
-    check_against_checkpoint(emb, num_embodiments=int(head["num_embodiments"]),
-                             max_state_dim=int(head["max_state_dim"]),
-                             max_action_dim=int(head["max_action_dim"]),
-                             embodiments=config.get("embodiments"))
+    embodiments = config.get("embodiments")
+    if embodiments is not None:
+        try:  # only the keys present: launch tests write partial files
+            embodiments = check_embodiment_entries(embodiments, sizes, complete=False)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{where}: {exc}") from exc
+    check_against_checkpoint(emb, **sizes, embodiments=embodiments)
     return True
 
 
@@ -79,8 +85,8 @@ class PolicyBundle:
             METADATA_FILE, PROVENANCE_FILE, read_checkpoint_config, read_json_file)
 
         path = Path(checkpoint_dir).expanduser()
-        data = read_checkpoint_config(path)
-        check_fits(data, embodiment)
+        data = read_checkpoint_config(path)  # its structure checked: CheckpointError
+        check_fits(data, embodiment, path / CONFIG_FILE)
         config = PolicyConfig.from_dict(data)
         meta_path = path / METADATA_FILE
         if not meta_path.is_file():
