@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
+from gr00t_policy.atomic_write import staged
 from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.checkpoint_config import (  # defined there, torch-free; importable from here
     CONFIG_FILE,
@@ -269,6 +270,17 @@ def materialize_policy(
 # Our format -----------------------------------------------------------------------------------
 
 
+# The order save_checkpoint's files replace the old ones in, after the tokenizer files. The
+# weights go first and config.json last: config.json is what makes a directory a checkpoint
+# (read_checkpoint_config) and what the weights are checked against, so a loader that reads a
+# new config.json finds the new weights, statistics and tokenizer beside it, never old weights
+# of another shape. A save killed between the renames leaves the new weights under the old
+# config.json: within a training run (one model config) that loads and resumes; where a
+# checkpoint of another preset was being saved over it, the loader names the key whose shape
+# differs.
+_REPLACE_ORDER = (WEIGHTS_FILE, str(METADATA_FILE), CONFIG_FILE)
+
+
 def save_checkpoint(
     policy: GR00TPolicy,
     out_dir: str | Path,
@@ -280,9 +292,13 @@ def save_checkpoint(
 ) -> Path:
     """Write ``policy`` (both parts) in our checkpoint format; returns the directory.
 
+    Every file is written to a scratch directory inside ``out_dir`` first, then each replaces
+    its namesake atomically, config.json last (`_REPLACE_ORDER`): a save killed at any point
+    leaves each file whole, and a config.json that is new means everything it describes is.
+
     Args:
         policy: a GR00TPolicy with backbone and action head.
-        out_dir: directory to write (created; existing files are overwritten).
+        out_dir: directory to write (created; a checkpoint there is replaced).
         tokenizer: the tokenizer the backbone was trained with (``save_pretrained``).
         metadata: Isaac-GR00T metadata.json dict with an entry for every embodiment tag.
         embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}.
@@ -300,12 +316,8 @@ def save_checkpoint(
             f"metadata has no statistics for embodiment(s) {missing}; tags there: {sorted(metadata)}"
         )
     out = Path(out_dir)
-    (out / METADATA_FILE.parent).mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     backbone_id = compute_backbone_id(config.backbone, state)
-    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": "pt", "gr00t_ros": FORMAT})
-    tokenizer.save_pretrained(str(out))
-    (out / METADATA_FILE).write_text(json.dumps(dict(metadata), indent=2, sort_keys=True))
     cfg = {
         "format": FORMAT,
         "preset": preset,
@@ -313,7 +325,12 @@ def save_checkpoint(
         "backbone_id": backbone_id,
         "embodiments": emb,
     }
-    (out / CONFIG_FILE).write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    with staged(out, last=_REPLACE_ORDER) as tmp:
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "gr00t_ros": FORMAT})
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / METADATA_FILE.parent).mkdir()
+        (tmp / METADATA_FILE).write_text(json.dumps(dict(metadata), indent=2, sort_keys=True))
+        (tmp / CONFIG_FILE).write_text(json.dumps(cfg, indent=2, sort_keys=True))
     logger.info("saved checkpoint %s (backbone_id %s)", out, backbone_id)
     return out
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from gr00t_policy.atomic_write import write_text_atomically
+
 STATS_KEY = "token_stats"
 
 
@@ -137,7 +139,8 @@ def write_stats(checkpoint_dir: str | Path, stats: TokenStats) -> None:
     path = Path(checkpoint_dir) / "config.json"
     config = json.loads(path.read_text())
     config[STATS_KEY] = stats.to_dict()
-    path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    # Replaced whole: a kill while writing must not cut off the checkpoint's only config.json.
+    write_text_atomically(path, json.dumps(config, indent=2, sort_keys=True))
 
 
 def record(checkpoint_dir: str | Path, dataset_dir: str | Path, cameras: Sequence[str], *,

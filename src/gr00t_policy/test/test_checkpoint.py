@@ -331,3 +331,89 @@ def test_the_launch_check_names_a_malformed_value_of_a_partial_config(tmp_path):
         with pytest.raises(CheckpointError, match=rf"C/config\.json: {key}"):
             check_fits(config, emb, "C/config.json")
 
+
+# Atomic saves ---------------------------------------------------------------------------------
+
+
+def _files(ckpt) -> dict[str, bytes]:
+    return {str(p.relative_to(ckpt)): p.read_bytes() for p in sorted(ckpt.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_save_cut_short_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch):
+    """A save killed while the weights are written (here: the writer fails half-way) used to
+    have truncated model.safetensors in place: the only copy was lost and --resume could not
+    go on. Now the old checkpoint is untouched, byte for byte, and still loads."""
+    import safetensors.torch
+
+    ckpt = make_random_checkpoint(tmp_path / "c", seed=0)
+    before = _files(ckpt)
+    newer = load_checkpoint(make_random_checkpoint(tmp_path / "other", seed=1))
+
+    def half_written(tensors, path, metadata=None):
+        with open(path, "wb") as f:
+            f.write(b"\0" * 1000)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", half_written)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(newer.policy, ckpt, tokenizer=newer.tokenizer, metadata=newer.metadata,
+                        embodiments=newer.embodiments, preset="nano")
+    assert _files(ckpt) == before  # nothing replaced, no scratch left behind
+    load_checkpoint(ckpt)
+
+
+def test_config_json_is_replaced_last_and_a_cut_between_renames_still_loads(tmp_path,
+                                                                           monkeypatch):
+    """The files replace their namesakes weights first, config.json last: a loader that finds
+    the new config.json finds the new weights beside it. A save killed just before that
+    last rename leaves the new weights under the old config (same model config: loads)."""
+    import os
+
+    from gr00t_policy import atomic_write
+
+    ckpt = make_random_checkpoint(tmp_path / "c", seed=0)
+    old_config = (ckpt / "config.json").read_bytes()
+    newer = load_checkpoint(make_random_checkpoint(tmp_path / "other", seed=1))
+    replaced = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(dst) == "config.json":
+            raise KeyboardInterrupt("killed before the last rename")
+        replaced.append(os.path.relpath(dst, ckpt))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_write.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(newer.policy, ckpt, tokenizer=newer.tokenizer, metadata=newer.metadata,
+                        embodiments=newer.embodiments, preset="nano")
+    assert replaced[-2:] == ["model.safetensors", "experiment_cfg/metadata.json"]
+    assert "tokenizer.json" in replaced
+    assert (ckpt / "config.json").read_bytes() == old_config
+    loaded = load_checkpoint(ckpt)
+    new_state = newer.policy.state_dict()
+    assert all(torch.equal(v, new_state[k]) for k, v in loaded.policy.state_dict().items())
+    monkeypatch.undo()
+    # The next save completes, and clears what a save killed outright (SIGKILL: no cleanup)
+    # left in its scratch directory.
+    (ckpt / ".save-in-progress").mkdir()
+    (ckpt / ".save-in-progress" / "model.safetensors").write_bytes(b"\0" * 100)
+    save_checkpoint(newer.policy, ckpt, tokenizer=newer.tokenizer, metadata=newer.metadata,
+                    embodiments=newer.embodiments, preset="nano")
+    assert json.loads((ckpt / "config.json").read_text())["backbone_id"] == newer.backbone_id
+    assert not (ckpt / ".save-in-progress").exists()
+
+
+def test_write_atomically_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    from gr00t_policy.atomic_write import write_atomically, write_text_atomically
+
+    path = write_text_atomically(tmp_path / "a.json", "old")
+
+    def fails(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(path, fails)
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from gr00t_policy.atomic_write import write_atomically, write_text_atomically
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.train.auxiliary import AuxLoss
@@ -80,7 +81,8 @@ def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any]
                     embodiments=embodiment_entries(embodiments), preset=preset)
     save_loss_plot(losses, out / "loss.png")
     log = {"train_config": cfg.to_dict(), "losses": losses, **info}
-    (out / TRAIN_LOG_FILE).write_text(json.dumps(log, indent=1))
+    # Replaced whole, like the checkpoint: --resume reads it first.
+    write_text_atomically(out / TRAIN_LOG_FILE, json.dumps(log, indent=1))
 
 
 def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
@@ -96,9 +98,7 @@ def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torc
         "torch_generator": generator.get_state(),
         "torch_global": torch.get_rng_state(),
     }
-    tmp = out / (TRAIN_STATE_FILE + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(out / TRAIN_STATE_FILE)
+    write_atomically(out / TRAIN_STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
