@@ -281,8 +281,9 @@ def test_layout_mismatch_is_named(dataset, tmp_path):
         build_metadata(LeRobotDataset(dataset), parse_embodiment(emb))
 
 
-def _train_cut_off_after(dataset, out, cfg, cut_at_step):
-    """Run ``train`` and kill it (an exception from the sampler) when step ``cut_at_step`` starts."""
+def _train_cut_off_after(dataset, out, cfg, cut_at_step, **kwargs):
+    """Run ``train`` (``kwargs``: its other options) and kill it (an exception from the
+    sampler) when step ``cut_at_step`` starts."""
     calls = {"n": 0}
     original = TrainingData.sample
 
@@ -296,7 +297,7 @@ def _train_cut_off_after(dataset, out, cfg, cut_at_step):
         mp.setattr(TrainingData, "sample", sample)
         with pytest.raises(KeyboardInterrupt):
             train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
-                  cfg=cfg, progress=False)
+                  cfg=cfg, progress=False, **kwargs)
 
 
 def test_resume_after_a_cut_gives_the_uninterrupted_run(dataset, tmp_path):
@@ -414,6 +415,35 @@ def test_resume_refuses_other_settings_and_finished_runs(dataset, tmp_path):
     with pytest.raises(ValueError, match="train_log.json not found"):
         train(dataset, tmp_path / "empty", policy_config=config, embodiment=emb, cfg=cfg,
               progress=False, resume=True)
+
+
+def test_a_fresh_run_refuses_an_out_that_holds_a_run_unless_told_to_replace_it(dataset, tmp_path):
+    """Its first save used to replace the checkpoint in --out without a word. Refused before
+    any work (even the dataset is not opened); ``overwrite`` replaces it, and drops the old
+    run's train_state.pt at once, so a --resume after a cut in the new run cannot take the
+    old optimizer state for its own (both were saved at step 3)."""
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    for source in (dataset, tmp_path / "no_dataset"):
+        with pytest.raises(ValueError, match=r"already holds .*config\.json.*train_state\.pt.*"
+                                             r"--resume.*--overwrite") as info:
+            train(source, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False)
+        assert str(out) in str(info.value)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    with pytest.raises(ValueError, match="pass one of them"):
+        train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+              resume=True, overwrite=True)
+    other = TrainConfig(steps=6, batch_size=4, seed=5, save_every=3)
+    _train_cut_off_after(dataset, out, other, cut_at_step=1, overwrite=True)
+    assert not (out / "train_state.pt").exists()
+    assert (out / "model.safetensors").read_bytes() == before["model.safetensors"]  # not yet
+    result = train(dataset, out, policy_config=config, embodiment=emb, cfg=other,
+                   progress=False, overwrite=True)
+    assert json.loads((out / "train_log.json").read_text())["losses"] == result.losses
+    assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
 
 
 def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, tmp_path):

@@ -51,6 +51,7 @@ EVERY_FIELD = {
     "mixture": [],  # excludes --dataset and --embodiment: test_train_mixture.py
     "embodiment": ["--embodiment", "e.yaml"], "threads": ["--threads", "2"],
     "precision": [], "progress": ["--no-progress"], "resume": ["--resume"],
+    "overwrite": [],  # excludes --resume: test_an_out_that_holds_a_run_is_refused_...
     "init_from": ["--init-from", "C"], "token_stats_samples": ["--token-stats-samples", "0"],
     "instructions": ["--instructions", "P.yaml"],
 }
@@ -67,7 +68,7 @@ def test_every_field_has_a_flag():
                  if getattr(cfg, f.name) == getattr(default_cfg, f.name)]
     unchanged += [f.name for f in dataclasses.fields(RunOptions)
                   if getattr(run, f.name) == getattr(default_run, f.name)
-                  and f.name not in ("dataset", "out", "mixture")]
+                  and f.name not in ("dataset", "out", "mixture", "overwrite")]
     assert not unchanged, unchanged
     assert cfg.betas == (0.9, 0.99) and dict(cfg.aux_weights) == {"goal": 0.5, "scene": 0.25}
     assert cfg.bf16 is False and run.precision == "fp32" and run.progress is False
@@ -143,3 +144,35 @@ def test_a_stopped_run_exits_with_the_signal_status_and_says_how_to_go_on(
     assert main([*REQUIRED, "--steps", "20"]) == code
     out = capsys.readouterr().out
     assert f"at step 7 of 20: {tmp_path} holds it" in out and "--resume" in out
+
+
+@pytest.mark.parametrize("held", ["config.json", "model.safetensors", "train_log.json",
+                                  "train_state.pt"])
+def test_an_out_that_holds_a_run_is_refused_unless_resume_or_overwrite(tmp_path, held):
+    """The first save of a fresh run used to replace a checkpoint in --out without a word.
+    Refused before anything loads (the dataset and embodiment here do not exist), naming the
+    directory, what is there and both ways on; the files are left as they were."""
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    (out / held).write_bytes(b"trained")
+    argv = ["--dataset", str(tmp_path / "no_data"), "--out", str(out),
+            "--embodiment", str(tmp_path / "no.yaml")]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    message = str(info.value.code)
+    assert str(out) in message and held in message, message
+    assert "--resume" in message and "--overwrite" in message, message
+    assert (out / held).read_bytes() == b"trained"
+    # With either flag the check passes and the run goes on to its next check.
+    for flag in ("--resume", "--overwrite"):
+        with pytest.raises(SystemExit, match="no.yaml not found"):
+            main([*argv, flag])
+    assert parse_args(REQUIRED + ["--overwrite"])[0].overwrite
+
+
+def test_resume_and_overwrite_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(REQUIRED + ["--resume", "--overwrite"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --overwrite" in err and "pass one of them" in err

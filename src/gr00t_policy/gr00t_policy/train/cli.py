@@ -9,7 +9,8 @@ weights) and one ``--<name>-weight`` per registered auxiliary loss
 is refused naming its flag. Under ``torchrun`` the processes train one model together
 (:mod:`gr00t_policy.train.distributed`); ``--batch-size`` is then the global batch.
 Ctrl-C or SIGTERM saves the step reached and exits with 130 / 143; ``--resume`` goes on
-(:mod:`gr00t_policy.train.stop`).
+(:mod:`gr00t_policy.train.stop`). An ``--out`` that already holds a checkpoint or a run is
+refused before anything loads, unless ``--resume`` continues it or ``--overwrite`` replaces it.
 """
 
 from __future__ import annotations
@@ -105,8 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gr00t_policy.policy_config import get_preset
     from gr00t_policy.train.distributed import DataParallel
     from gr00t_policy.train.loop import train
+    from gr00t_policy.train.state import check_out_dir
 
     run, cfg = parse_args(argv)
+    try:  # before anything slow: a run that would replace a checkpoint unasked never starts
+        check_out_dir(Path(run.out), resume=run.resume, overwrite=run.overwrite)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     group = DataParallel.from_environment()  # torchrun's processes, or this one alone
     logging.basicConfig(level=logging.INFO if group.is_main else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
@@ -134,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset, run.out, policy_config=get_preset(run.preset),
         embodiment=embodiment, cfg=cfg, preset=run.preset,
         progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
-        instructions=run.instructions, mixture=mixture,
+        instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
     )
     group.close()
     if not group.is_main:

@@ -188,6 +188,8 @@ class RunOptions:
     progress: bool = _doc("progress bar", True)
     resume: bool = _doc("continue the run whose intermediate checkpoint is in --out "
                         "(same options)", False)
+    overwrite: bool = _doc("replace the checkpoint or run already in --out (without this or "
+                           "--resume, gr00t-train refuses an --out that holds one)", False)
     init_from: str | None = _doc(
         "fine-tune: start from this checkpoint's weights (same --preset); optimizer and "
         "schedule start afresh, statistics are --dataset's", None, metavar="CKPT")
@@ -206,6 +208,9 @@ class RunOptions:
         if self.mixture is not None and self.embodiment is not None:
             raise FieldError("embodiment", "--mixture names each dataset's embodiment; drop "
                              "--embodiment")
+        if self.resume and self.overwrite:
+            raise FieldError("overwrite", "--resume continues the run in --out and --overwrite "
+                             "replaces it: pass one of them")
         if self.threads is not None and self.threads < 1:
             raise FieldError("threads", f"RunOptions.threads must be >= 1, got {self.threads}")
         if self.token_stats_samples < 0:

@@ -34,9 +34,9 @@ from gr00t_policy.train.distributed import DataParallel
 from gr00t_policy.train.mixture import MixtureData, MixtureEntry
 from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
 from gr00t_policy.train.stop import StopRequest
-from gr00t_policy.train.state import (TRAIN_STATE_FILE, load_init_weights, load_resume_weights,
-                                      read_resume_log, restore_train_state, save_run,
-                                      save_train_state)
+from gr00t_policy.train.state import (TRAIN_STATE_FILE, check_out_dir, load_init_weights,
+                                      load_resume_weights, read_resume_log,
+                                      restore_train_state, save_run, save_train_state)
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +220,7 @@ def train(
     group: DataParallel | None = None,
     instructions: str | Path | None = None,
     mixture: Sequence[tuple[MixtureEntry, EmbodimentConfig]] | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -233,6 +234,8 @@ def train(
         progress: show a tqdm progress bar.
         resume: continue the run whose intermediate checkpoint is in ``out_dir`` (same
             dataset and settings; see :mod:`gr00t_policy.train.state`).
+        overwrite: replace the checkpoint or run in ``out_dir``; without it (or ``resume``)
+            an ``out_dir`` that holds one is refused before any work (`check_out_dir`).
         init_from: a checkpoint (same model config) whose weights replace the random init
             (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
             already holds the fine-tuned weights.
@@ -250,6 +253,8 @@ def train(
 
     if (mixture is None) == (dataset_dir is None) or (mixture is None) == (embodiment is None):
         raise ValueError("train: pass dataset_dir and embodiment, or mixture")
+    out = Path(out_dir)
+    check_out_dir(out, resume=resume, overwrite=overwrite)  # before any slow work
     entries = list(mixture) if mixture is not None else [
         (MixtureEntry(str(dataset_dir), embodiment.source), embodiment)]
     robots: dict[str, Any] = {}  # tag -> the checkpoint entry of its embodiment
@@ -268,6 +273,12 @@ def train(
     policy_config = with_prefix_rows(policy_config, cfg)
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)
+    if overwrite and group.is_main and (out / TRAIN_STATE_FILE).exists():
+        # The replaced run's optimizer state: a --resume after this run's first save must not
+        # take it for this run's (its step may well match).
+        logger.warning("--overwrite: removing %s of the run being replaced",
+                       out / TRAIN_STATE_FILE)
+        (out / TRAIN_STATE_FILE).unlink()
     aux = [get_aux_loss(name) for name in weights]  # in registration order
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -285,7 +296,6 @@ def train(
         from gr00t_policy.language.instruction import load_instruction_encoder
 
         encoder = load_instruction_encoder(policy_config.backbone)
-    out = Path(out_dir)
     log = read_resume_log(out, cfg) if resume else {}  # checked before the slow video decoding
     start, losses = int(log.get("step", 0)), list(log.get("losses", []))
     resumed = list(log.get("resumed", []))

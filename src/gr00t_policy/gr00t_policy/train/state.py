@@ -45,6 +45,28 @@ def embodiment_entries(embodiments: Sequence[EmbodimentConfig]) -> dict[str, dic
     return {emb.tag: emb.checkpoint_entry() for emb in embodiments}
 
 
+def check_out_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a fresh run in a directory that holds a checkpoint or a run's state:
+    its first save would replace them (save_checkpoint writes over a checkpoint), losing a
+    trained model, or the state a --resume needs, without a word. ``resume`` continues the
+    run there; ``overwrite`` replaces it on purpose. Raises ValueError naming the directory,
+    what is there and both ways on."""
+    from gr00t_policy.checkpoint import CONFIG_FILE, INDEX_FILE, WEIGHTS_FILE
+
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: "
+                         "pass one of them")
+    if resume or overwrite:
+        return
+    found = [name for name in (CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE, TRAIN_LOG_FILE,
+                               TRAIN_STATE_FILE) if (out / name).exists()]
+    if found:
+        raise ValueError(
+            f"--out {out} already holds a checkpoint or training run ({', '.join(found)}); a new "
+            "run would replace it at its first save. Pass --resume to continue the run saved "
+            "there (same options), or --overwrite to replace it; or choose another --out")
+
+
 def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> None:
     """PNG of the per-step loss and its moving average (matplotlib, Agg backend)."""
     import matplotlib
