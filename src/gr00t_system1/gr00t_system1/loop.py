@@ -38,6 +38,7 @@ import numpy as np
 
 from gr00t_policy.runtime.execution import ChunkExecutor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
+from gr00t_policy.runtime.stamps import MAX_FUTURE_STAMP_S
 from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import (
     ON_STALE_CHOICES, SafetyState, Supervisor, SupervisorInputs)
@@ -127,6 +128,8 @@ class CommandLoop:
             return None
         if plan.state.age(self.now, mono) > self.supervisor.state_staleness_s:
             return None  # planned from a state that is stale by now
+        if plan.chunk.stamp > self.now + MAX_FUTURE_STAMP_S:
+            return None  # planned before the node clock went back: its times are ahead
         if tokens is not None and plan.instruction_id != tokens.instruction_id:
             # Planned for an instruction that has since been replaced: with a slow head the
             # plan in flight when a new instruction's tokens arrive still carries the old
@@ -159,6 +162,8 @@ class CommandLoop:
         has them (`_as_sent`): that is where the controller is, whatever plan came since,
         and the next path starts from there.
         """
+        if now < self.now:
+            self._clock_went_back(now)
         self.now = now
         fresh = self._fresh_plan(plan, tokens, mono)
         exhausted = fresh is None and now > self._plan_until
@@ -230,6 +235,19 @@ class CommandLoop:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    def _clock_went_back(self, now: float) -> None:
+        """The node clock went back (a simulator reset, a bag replayed in a loop, a stepped
+        wall clock; the limiter counts them): the chunks and paths held are stamped on the
+        old timeline, ahead of `now`. An ensemble kept them live, weighing most, at their
+        first row, for as long as the jump: 1 s after a 2-s jump it still commanded the old
+        plan while every new plan said otherwise. So they are dropped: the executor holds
+        the last command until the next plan (none made by the old clock is taken:
+        `_fresh_plan`), and the loop holds if none comes."""
+        if self.limiter.last is not None:
+            self.executor.reset(self.limiter.last[: self._action_dim])
+        self._plan_until = now
+        self._forget_paths()
 
     def brake(self, now: float | None = None, mono: float | None = None) -> np.ndarray | None:
         """One command of braking to rest, given at node-clock time `now`: towards where the

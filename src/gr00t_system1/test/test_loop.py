@@ -369,17 +369,28 @@ def test_a_new_instruction_s_first_plan_replaces_the_old_instruction_s_chunks():
 def test_a_clock_that_jumps_back_skips_one_tick_not_the_seconds_it_jumped():
     """A wall clock stepped back by NTP, or a replayed /clock: commands go on a period after
     the jump, within the limits, instead of stopping until the clock is back where it was
-    (which stopped a moving arm dead for those seconds while the state said RUNNING)."""
+    (which stopped a moving arm dead for those seconds while the state said RUNNING). The
+    plan it had is on the old clock (`_clock_went_back`): with no newer one the arm stops
+    within the limits, and the next plan runs."""
     sim, commands = moving_sim()
     sim.t -= 5.0
-    after = []
+    after, states = [], []
     for _ in range(30):
         sim.feed_state()
         sim.feed_tokens()
         r = sim.tick()
-        assert r.state == SafetyState.RUNNING
+        states.append(r.state)
         after.append(r.command)
     assert after[0] is None and all(c is not None for c in after[1:])
+    assert set(states[1:]) == {SafetyState.HOLD_NO_PLAN}
+    sim.feed_state()
+    sim.feed_plan([0.9, -0.9])  # made on the new clock
+    for _ in range(5):
+        sim.feed_tokens()
+        r = sim.tick()
+        after.append(r.command)
+        sim.feed_state()
+    assert r.state == SafetyState.RUNNING
     assert_within_limits([*commands, *after[1:]])
     assert sim.loop.limiter.clock_jumps_back == 1
 
@@ -622,6 +633,43 @@ def test_after_a_stall_a_controller_sent_every_nth_path_goes_on_from_the_one_it_
     # Without a stall this run's paths start within 8 mrad of the controller (a path from
     # a newer plan than the controller's, every 4th tick); the first after the stall:
     assert np.abs(at_receipt - starts[first_after]).max() <= 0.004
+
+
+@pytest.mark.parametrize("mode", ["ensemble", "crossfade", "latest"])
+def test_after_the_node_clock_goes_back_new_plans_take_over(mode):
+    """/clock went back 2 s (a simulator reset, a bag replayed in a loop): the chunks held
+    are stamped ahead of the new time. An ensemble kept them live and weighing most, at
+    their first row: 1.5 s later it still commanded 0.25 where every new plan said -0.5."""
+    from gr00t_policy.runtime.execution import make_executor
+
+    sim = Sim(accel=ACCEL, measured=(0.0, 0.0))
+    sim.loop.executor = make_executor(mode)
+    sim.feed_state()
+    sim.feed_tokens()
+    for _ in range(30):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.feed_plan([0.5, 0.5])
+        sim.tick()
+    sim.feed_state()
+    sim.feed_plan([0.5, 0.5])
+    in_flight = sim.plan  # not taken yet when the clock jumps: made by the old clock
+    sim.t -= 2.0
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.plan = in_flight
+    for _ in range(3):
+        assert sim.tick().new_plan is None  # its times are 2 s ahead of the clock
+    commands = []
+    for _ in range(180):  # 1.5 s of new plans that all say -0.5 (1.2 s away at the limits)
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.feed_plan([-0.5, -0.5])
+        r = sim.tick()
+        assert r.state == SafetyState.RUNNING
+        commands.append(r.command)
+    assert np.abs(commands[-1] + 0.5).max() < 1e-6, commands[-1]
+    assert_within_limits(commands)
 
 
 def test_the_path_is_read_only():
