@@ -81,17 +81,20 @@ class CommandLoop:
         path_ticks: how many control periods a path covers point by point before the
             chunk's rows (`path`): at least the ticks between two messages of the sparsest
             trajectory decoder, plus one.
+        joint_names: the A + H joints' names, for messages (default: their indices).
     """
 
     def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *,
                  executor: ChunkExecutor, on_stale: str,
                  held_posture: np.ndarray | None = None,
-                 path_joints: np.ndarray | None = None, path_ticks: int = 1) -> None:
+                 path_joints: np.ndarray | None = None, path_ticks: int = 1,
+                 joint_names: list[str] | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         if isinstance(path_ticks, bool) or not isinstance(path_ticks, int) or path_ticks < 1:
             raise ValueError(f"path_ticks must be an int >= 1, got {path_ticks!r}")
         self.path_ticks = path_ticks
+        self.joint_names = list(joint_names or [])
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
@@ -168,6 +171,8 @@ class CommandLoop:
         fresh = self._fresh_plan(plan, tokens, mono)
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
+        if fault is None and not previous.publishes and state is not None:
+            fault = self._cannot_start_at(state.command_positions, now, mono)
         s = self.supervisor.update(SupervisorInputs(
             enabled=enabled,
             state_age=input_age(state, now, mono),
@@ -185,8 +190,7 @@ class CommandLoop:
             return TickResult(s, self.brake(now, mono), None)
         self._brake_target = None
         if not previous.publishes:
-            last_time = self.limiter.last_time  # the last command's, None since a reset
-            if last_time is not None and not self.limiter.stalled(now, mono):
+            if not self._starts_from_measured(now, mono):
                 # Re-enabled while braking: go on from the last command and its velocity.
                 start = self.limiter.last.copy()
             else:
@@ -235,6 +239,37 @@ class CommandLoop:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    def _starts_from_measured(self, now: float, mono: float) -> bool:
+        """Whether publishing now starts from the measured position (at the first command
+        since a reset, or after a stall) rather than going on from the last command (re-
+        enabled while braking)."""
+        return self.limiter.last_time is None or self.limiter.stalled(now, mono)
+
+    def _cannot_start_at(self, measured: np.ndarray, now: float, mono: float) -> str | None:
+        """Why the loop must not start from `measured` (A + H,), or None. A joint measured
+        beyond a position limit by more than a period's travel at its velocity limit (the
+        plausibility margin lets such a reading in) would be commanded to the limit in one
+        step, a jump the velocity limit forbids: nothing is published until it is within."""
+        if not self._starts_from_measured(now, mono):
+            return None
+        lim = self.limiter
+        measured = np.asarray(measured, dtype=np.float64).reshape(-1)
+        if measured.shape != lim.lower.shape or not np.isfinite(measured).all():
+            return None  # the state gate names these; reset refuses them
+        excess = np.maximum(lim.lower - measured, measured - lim.upper)  # (A + H,) > 0: beyond
+        over = np.flatnonzero(excess > lim.velocity * lim.dt)
+        if not over.size:
+            return None
+        j = int(over[np.argmax(excess[over])])
+        name = self.joint_names[j] if self.joint_names else f"joint {j}"
+        side, limit = (("upper", lim.upper[j]) if measured[j] > lim.upper[j]
+                       else ("lower", lim.lower[j]))
+        return (f"{name} is measured at {measured[j]:.4f}, {excess[j]:.4f} beyond its {side} "
+                f"limit {limit:.4f} ({over.size} joint(s) beyond): the first command would "
+                f"move it to the limit in one step, beyond its velocity limit. Fix: move it "
+                "within its limits (or correct the limit in the embodiment YAML); System 1 "
+                "starts once it is")
 
     def _clock_went_back(self, now: float) -> None:
         """The node clock went back (a simulator reset, a bag replayed in a loop, a stepped

@@ -319,7 +319,8 @@ class System1Node(ManagedNode):
         sparsest = max((d.ticks_per_message for d in self.decoders if d.wants_path), default=1)
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
                            held_posture=held, path_joints=path_joints,
-                           path_ticks=sparsest + 1)
+                           path_ticks=sparsest + 1,
+                           joint_names=list(emb.command_joints))
 
     # -- inputs --------------------------------------------------------------------------
 

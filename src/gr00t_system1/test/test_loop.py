@@ -672,6 +672,30 @@ def test_after_the_node_clock_goes_back_new_plans_take_over(mode):
     assert_within_limits(commands)
 
 
+def test_a_joint_measured_beyond_its_limit_is_not_started_from():
+    """The plausibility margin lets a reading a little beyond a limit in (a thumb resting
+    past its limit); clamped into the limits, the first command jumped there in one step.
+    The loop waits, saying which joint and the fix, until it is within."""
+    sim = Sim(measured=(1.05, 0.0))  # upper limit 1.0; a period's travel is 1/120
+    sim.loop.joint_names = ["left_thumb", "right_thumb"]
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.0])
+    for _ in range(3):
+        r = sim.tick()
+        assert r.state == SafetyState.WAITING and r.command is None
+    reason = sim.loop.supervisor.reason
+    assert "left_thumb is measured at 1.0500, 0.0500 beyond its upper limit 1.0000" in reason
+    assert "Fix: move it within its limits" in reason
+    sim.measured = np.array([1.005, 0.0])  # within one period's travel: starts
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.0])
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING
+    assert np.abs(r.command - sim.measured).max() <= VEL[0] * TICK + 1e-12
+
+
 def test_the_path_is_read_only():
     """Every decoder gets the same path and the loop keeps it for after a stall: a plugin
     converting it in place (to degrees, say) would move where the joints go on from."""
