@@ -257,6 +257,84 @@ def test_modality_ranges_checked(tmp_path):
         LeRobotDataset(root)
 
 
+def _edit_json(path: Path, edit) -> None:
+    obj = json.loads(path.read_text())
+    edit(obj)
+    path.write_text(json.dumps(obj, indent=2))
+
+
+def _cut(path: Path, keep: int) -> None:
+    """The file cut short after ``keep`` characters, as an interrupted copy leaves it."""
+    path.write_text(path.read_text()[:keep])
+
+
+# id -> (meta file, what is done to it, what the error must say): each error names the file,
+# what is wrong (and where) and the fix.
+DAMAGED_META = {
+    "info_cut": ("info.json", lambda p: _cut(p, 100),
+                 r"meta/info.json: not valid JSON at line \d+ column \d+ .*cut short.*Fix: copy"),
+    "modality_cut": ("modality.json", lambda p: _cut(p, 60),
+                     r"meta/modality.json: not valid JSON at line 5 column \d+ .*Fix:"),
+    "tasks_cut": ("tasks.jsonl", lambda p: _cut(p, len(p.read_text()) - 10),
+                  r"meta/tasks.jsonl: not valid JSON at line 2 column \d+ .*Fix:"),
+    "episodes_cut": ("episodes.jsonl", lambda p: p.write_text(p.read_text() + '{"episode_'),
+                     r"meta/episodes.jsonl: not valid JSON at line 4 column \d+ .*Fix:"),
+    "stats_list": ("stats.json", lambda p: p.write_text("[1, 2]"),
+                   r"meta/stats.json holds a JSON list, not an object .*Fix:"),
+    "task_missing": ("tasks.jsonl", lambda p: p.write_text('{"task_index": 0}\n'),
+                     r"meta/tasks.jsonl line 1: \"task\" is None, not a str .*Fix: correct"),
+    "modality_no_state": ("modality.json", lambda p: _edit_json(p, lambda m: m.pop("state")),
+                          r"meta/modality.json: no \"state\" entry \(its entries: \['action', "
+                          r"'annotation', 'video'\]\).*Fix: write that entry, or remove the "
+                          r"file and pass the embodiment YAML"),
+    "range_no_end": ("modality.json",
+                     lambda p: _edit_json(p, lambda m: m["action"]["arm"].pop("end")),
+                     r"meta/modality.json: action.arm is \{'start': 0\}; it must be .*Fix:"),
+    "video_list": ("modality.json", lambda p: _edit_json(p, lambda m: m.update(video=["head"])),
+                   r"meta/modality.json: \"video\" is \['head'\]; it must map each camera.*Fix:"),
+    "state_no_shape": ("info.json",
+                       lambda p: _edit_json(p, lambda i: i["features"][STATE].pop("shape")),
+                       r"meta/info.json: features\['observation.state'\] has no \"shape\"; it "
+                       r"needs \"shape\": \[n\] .*Fix:"),
+    "action_shape_float": ("info.json", lambda p: _edit_json(
+                               p, lambda i: i["features"][ACTION].update(shape=[3.5])),
+                           r"features\['action'\] has \"shape\": \[3.5\]"),
+    "fps_text": ("info.json", lambda p: _edit_json(p, lambda i: i.update(fps="twenty")),
+                 r"meta/info.json: \"fps\" is 'twenty'; it must be a number > 0.*Fix: write"),
+    "fps_zero": ("info.json", lambda p: _edit_json(p, lambda i: i.update(fps=0)),
+                 r"\"fps\" is 0;"),
+    "no_chunks_size": ("info.json", lambda p: _edit_json(p, lambda i: i.pop("chunks_size")),
+                       r"meta/info.json: \"chunks_size\" is None; it must be a whole number "
+                       r">= 1.*Fix:"),
+}
+
+
+@pytest.mark.parametrize("name, damage, match", DAMAGED_META.values(), ids=DAMAGED_META)
+def test_a_damaged_meta_file_is_named_with_what_is_wrong_and_the_fix(tmp_path, name, damage,
+                                                                     match):
+    from gr00t_policy.dataset.cli import main as dataset_main
+
+    root = tmp_path / "ds"
+    _write(root, _episodes(3))
+    damage(root / "meta" / name)
+    with pytest.raises(DatasetError, match=match):
+        LeRobotDataset(root)
+    # gr00t-dataset info says the same, without a traceback.
+    with pytest.raises(SystemExit, match=match):
+        dataset_main(["info", str(root)])
+
+
+def test_a_camera_without_a_frame_size_is_named(tmp_path):
+    root = tmp_path / "ds"
+    _write(root, _episodes(1))
+    _edit_json(root / "meta/info.json",
+               lambda i: i["features"]["observation.images.head"].update(shape=[24]))
+    with pytest.raises(DatasetError, match=r"features\['observation.images.head'\] has "
+                                           r"\"shape\": \[24\]; it needs \"shape\": "
+                                           r"\[height, width, 3\]"):
+        LeRobotDataset(root).image_shape("head")
+
+
 class _FramesThatFail:
     """Array-like frames (as from_bag.DecodedFrames) whose third frame cannot be decoded."""
 

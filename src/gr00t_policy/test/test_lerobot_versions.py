@@ -91,6 +91,36 @@ def test_yaml_that_does_not_fit_says_what_to_change(tmp_path):
         LeRobotDataset(root, embodiment=embodiment())
 
 
+def test_other_tools_damaged_meta_files_are_named(tmp_path):
+    import json
+
+    # v2.1's per-episode statistics, cut short by an interrupted copy.
+    root = write_v21(tmp_path / "v21", episodes(2), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    path = root / "meta/episodes_stats.jsonl"
+    path.write_text(path.read_text()[:-40])
+    with pytest.raises(DatasetError, match=r"meta/episodes_stats.jsonl: not valid JSON at line 2 "
+                                           r"column \d+ .*Fix:"):
+        LeRobotDataset(root, embodiment=embodiment())
+    # v3.0 without the template of its data files' paths.
+    root = write_v30(tmp_path / "v30", episodes(2), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    info = json.loads((root / "meta/info.json").read_text())
+    del info["data_path"]
+    (root / "meta/info.json").write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match=r"meta/info.json: \"data_path\" is None.*Fix:"):
+        LeRobotDataset(root, embodiment=embodiment())
+
+
+def test_a_yaml_with_more_joints_than_the_dataset_is_named_as_the_source(tmp_path):
+    root = write_v21(tmp_path / "ds", episodes(1), state_names=ARM + GRIP,
+                     action_names=ARM + GRIP, camera="front")
+    # Not a modality.json's fault (there is none): the embodiment's keys are the layout.
+    with pytest.raises(DatasetError, match=r"the key layout of embodiment 'so100': the state keys "
+                                           r"cover 5 dims but observation.state has 4.*Fix:"):
+        LeRobotDataset(root, embodiment=embodiment(joints=ARM + GRIP + ["thumb"]))
+
+
 def _rewrite_column(root, episode, name, values):
     import pyarrow as pa
     import pyarrow.parquet as pq

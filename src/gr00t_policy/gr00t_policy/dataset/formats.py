@@ -25,13 +25,12 @@ frames are; :class:`gr00t_policy.dataset.LeRobotDataset` does the rest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gr00t_policy.dataset.layout import DatasetError, _read_jsonl
+from gr00t_policy.dataset.layout import DatasetError, _read_jsonl, read_json
 
 STATS = ("min", "max", "mean", "std")
 
@@ -41,9 +40,11 @@ class V2Files:
 
     def __init__(self, root: Path, info: dict[str, Any]) -> None:
         self.root, self.info = root, info
-        self.episodes = _read_jsonl(root / "meta" / "episodes.jsonl")
-        self.tasks = {int(r["task_index"]): str(r["task"])
-                      for r in _read_jsonl(root / "meta" / "tasks.jsonl")}
+        _check_paths(root, info, chunks_size=True)
+        self.episodes = _read_jsonl(root / "meta" / "episodes.jsonl",
+                                    {"episode_index": int, "length": int})
+        self.tasks = {r["task_index"]: r["task"] for r in
+                      _read_jsonl(root / "meta" / "tasks.jsonl", {"task_index": int, "task": str})}
         for i, ep in enumerate(self.episodes):
             if int(ep["episode_index"]) != i:
                 raise DatasetError(f"{root / 'meta' / 'episodes.jsonl'}: line {i} has "
@@ -69,11 +70,11 @@ class V2Files:
         """meta/stats.json, or v2.1's episodes_stats.jsonl pooled over the episodes."""
         path = self.root / "meta" / "stats.json"
         if path.is_file():
-            return json.loads(path.read_text())
+            return read_json(path)
         per_episode = self.root / "meta" / "episodes_stats.jsonl"
         if not per_episode.is_file():
             return {}
-        return pool_stats([row["stats"] for row in _read_jsonl(per_episode)])
+        return pool_stats([row["stats"] for row in _read_jsonl(per_episode, {"stats": dict})])
 
 
 class V3Files:
@@ -83,6 +84,7 @@ class V3Files:
         import pyarrow.parquet as pq
 
         self.root, self.info = root, info
+        _check_paths(root, info, chunks_size=False)
         files = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
         if not files:
             raise DatasetError(f"{root / 'meta' / 'episodes'} holds no parquet file; is "
@@ -140,7 +142,22 @@ class V3Files:
 
     def episode_stats(self) -> dict[str, Any]:
         path = self.root / "meta" / "stats.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_json(path) if path.is_file() else {}
+
+
+def _check_paths(root: Path, info: dict[str, Any], *, chunks_size: bool) -> None:
+    """info.json's path templates (and v2's chunks_size), which find every episode's file."""
+    path = root / "meta" / "info.json"
+    template = info.get("data_path")
+    if not isinstance(template, str):
+        raise DatasetError(f"{path}: \"data_path\" is {template!r}; it must be the template of "
+                           "the episodes' parquet paths. Fix: copy the file again from the "
+                           "dataset's source")
+    size = info.get("chunks_size")
+    if chunks_size and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise DatasetError(f"{path}: \"chunks_size\" is {size!r}; it must be a whole number "
+                           ">= 1, the episodes per chunk folder. Fix: write the number the "
+                           "dataset was written with (LeRobot's default: 1000)")
 
 
 def pool_stats(per_episode: list[dict[str, Any]]) -> dict[str, Any]:

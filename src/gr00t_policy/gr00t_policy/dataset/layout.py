@@ -56,7 +56,49 @@ def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+# A meta file that does not parse was most often cut short (a copy or a write interrupted).
+DAMAGED_FIX = "Fix: copy the file again from the dataset's source, or make the dataset again"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A meta file holding one JSON object; DatasetError naming the file and where it fails."""
+    obj = _parse(path, path.read_text(errors="replace"), line=None)
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{path} holds a JSON {type(obj).__name__}, not an object "
+                           f"({{\"key\": value, ...}}). {DAMAGED_FIX}")
+    return obj
+
+
+def _read_jsonl(path: Path, fields: Mapping[str, type] | None = None) -> list[dict[str, Any]]:
+    """A JSON Lines meta file: one object per line, each holding ``fields`` (name -> type);
+    DatasetError naming the file, the line and what is wrong."""
     if not path.is_file():
         raise DatasetError(f"missing {path}; is this a LeRobot v2 dataset directory?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = _parse(path, line, line=number)
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path} line {number} holds a JSON {type(row).__name__}, not an "
+                               f"object ({{\"key\": value, ...}}). {DAMAGED_FIX}")
+        for name, kind in (fields or {}).items():
+            value = row.get(name)
+            # bool is an int to Python, not to JSON
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise DatasetError(
+                    f"{path} line {number}: \"{name}\" is {value!r}, not a {kind.__name__} "
+                    f"(every line needs one; the line: {line.strip()[:120]}). Fix: correct "
+                    "that line, or copy the file again from the dataset's source")
+        rows.append(row)
+    return rows
+
+
+def _parse(path: Path, text: str, line: int | None) -> Any:
+    """json.loads, its error naming ``path`` (and the line of a JSON Lines file)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON at line {line or exc.lineno} column "
+                           f"{exc.colno} ({exc.msg}); the file is cut short or damaged. "
+                           f"{DAMAGED_FIX}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
-                                         modality_ranges)
+                                         modality_ranges, read_json)
 from gr00t_policy.dataset.video import read_video
 
 # A row further than this (in frames) from where its index puts it on the fps grid is a
@@ -68,24 +68,23 @@ class LeRobotDataset:
         info_path = meta / "info.json"
         if not info_path.is_file():
             raise DatasetError(f"missing {info_path}; is {self.root} a LeRobot dataset?")
-        self.info: dict[str, Any] = json.loads(info_path.read_text())
+        self.info: dict[str, Any] = read_json(info_path)
         self.version = str(self.info.get("codebase_version", ""))
-        if self.version.startswith("v2"):
-            self._files: Any = V2Files(self.root, self.info)
-        elif self.version.startswith("v3"):
-            self._files = V3Files(self.root, self.info)
-        else:
+        if not self.version.startswith(("v2", "v3")):
             raise DatasetError(f"{info_path}: codebase_version {self.version!r} is not a LeRobot "
                                "v2.x or v3.x dataset")
-        for feature in (STATE, ACTION):
-            if feature not in self.info.get("features", {}):
-                raise DatasetError(f"{info_path}: no {feature!r} feature; features: "
-                                   f"{sorted(self.info.get('features', {}))}")
+        _check_info(self.info, info_path)
+        if self.version.startswith("v2"):
+            self._files: Any = V2Files(self.root, self.info)
+        else:
+            self._files = V3Files(self.root, self.info)
         modality_path = meta / "modality.json"
         if modality_path.is_file():
-            self.modality: dict[str, Any] = json.loads(modality_path.read_text())
+            self.modality: dict[str, Any] = read_json(modality_path)
+            source = str(modality_path)
         elif embodiment is not None:
             self.modality = self._modality_from(embodiment)
+            source = f"{self.root}: the key layout of embodiment {embodiment.name!r}"
         else:
             raise DatasetError(
                 f"missing {modality_path} (GR00T's state/action key ranges): datasets from "
@@ -95,8 +94,9 @@ class LeRobotDataset:
         self.tasks: dict[int, str] = self._files.tasks
         self.task_column = _task_column(self.modality.get("annotation") or {})
         self.stats: dict[str, Any] = self._files.episode_stats()
-        self._check_ranges("state", STATE)
-        self._check_ranges("action", ACTION)
+        self._check_ranges("state", STATE, source)
+        self._check_ranges("action", ACTION, source)
+        self._check_videos(source)
         relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
         if relative:
             raise DatasetError(
@@ -150,26 +150,54 @@ class LeRobotDataset:
                 f"{self.root}: camera {camera!r} ({key}) is a depth map; the backbone reads "
                 "colour images. Fix: leave it out of the embodiment's cameras")
 
-    def _check_ranges(self, modality: str, feature: str) -> None:
-        dim = int(self.info["features"][feature]["shape"][0])
+    def _check_ranges(self, modality: str, feature: str, source: str) -> None:
+        """modality.json's ``modality`` ("state" or "action"): {key: {"start", "end"}} whose
+        ranges tile ``feature``'s vector in order; ``source``: the file, or the embodiment
+        that gave them (whose ranges are well formed, but may not fit the dataset)."""
+        dim = self.info["features"][feature]["shape"][0]
+        ranges = self.modality.get(modality)
+        if not (isinstance(ranges, dict) and ranges):
+            what = (f"no \"{modality}\" entry (its entries: {sorted(self.modality)})"
+                    if ranges is None else f"\"{modality}\" is {ranges!r}")
+            raise DatasetError(
+                f"{source}: {what}; it must map each {modality} key to its columns of "
+                f"{feature}: {{\"<key>\": {{\"start\": 0, \"end\": n}}, ...}}. Fix: write "
+                "that entry, or remove the file and pass the embodiment YAML (--embodiment) "
+                "to give the key layout")
         end = 0
-        for key, r in self.modality[modality].items():
-            if int(r["start"]) != end or int(r["end"]) <= int(r["start"]):
+        for key, r in ranges.items():
+            bounds = [r.get(b) if isinstance(r, dict) else None for b in ("start", "end")]
+            if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
                 raise DatasetError(
-                    f"modality.json {modality}.{key}: range [{r['start']}, {r['end']}) must start "
-                    f"at {end} (keys tile the vector in order)"
-                )
-            end = int(r["end"])
+                    f"{source}: {modality}.{key} is {r!r}; it must be {{\"start\": int, \"end\": "
+                    f"int}}, its columns of {feature}. Fix: give both as whole numbers")
+            start, stop = bounds
+            if start != end or stop <= start:
+                raise DatasetError(
+                    f"{source}: {modality}.{key}: range [{start}, {stop}) must start at {end} "
+                    "(keys tile the vector in order). Fix: list the keys in column order, each "
+                    "starting where the one before ends")
+            end = stop
         if end != dim:
             raise DatasetError(
-                f"modality {modality} keys cover {end} dims but {feature} has {dim}"
-            )
+                f"{source}: the {modality} keys cover {end} dims but {feature} has {dim} "
+                f"(its shape in info.json). Fix: make the keys cover all {dim} columns (for an "
+                f"embodiment: its {modality} keys' joints)")
+
+    def _check_videos(self, source: str) -> None:
+        """modality.json's "video" entry, where there is one: camera -> {"original_key"}."""
+        video = self.modality.get("video", {})
+        if not isinstance(video, dict) or not all(isinstance(v, dict) for v in video.values()):
+            raise DatasetError(
+                f"{source}: \"video\" is {video!r}; it must map each camera name to "
+                "{\"original_key\": \"observation.images.<name>\"}. Fix: write it so (the "
+                "video features of info.json are the keys)")
 
     # -- layout -------------------------------------------------------------------------
 
     @property
     def fps(self) -> float:
-        return float(self.info["fps"])
+        return float(self.info["fps"])  # a number > 0 (_check_info)
 
     @property
     def num_episodes(self) -> int:
@@ -200,8 +228,9 @@ class LeRobotDataset:
 
     def image_shape(self, camera: str) -> tuple[int, int]:
         """(height, width) of a camera's frames as recorded in info.json."""
-        shape = self.info["features"][self.video_key(camera)]["shape"]
-        return int(shape[0]), int(shape[1])
+        shape = _feature_shape(self.root / "meta" / "info.json", self.info["features"],
+                               self.video_key(camera), "[height, width, 3]", "in pixels")
+        return shape[0], shape[1]
 
     def video_key(self, camera: str) -> str:
         if camera not in self.modality.get("video", {}):
@@ -280,6 +309,42 @@ class LeRobotDataset:
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
                                f"expected {expected}")
         return frames
+
+
+def _check_info(info: dict[str, Any], path: Path) -> None:
+    """The info.json fields that every dataset needs read, checked once here: a damaged or
+    hand-edited file fails naming the field, not as a KeyError in the middle of training."""
+    fps = info.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not (
+            math.isfinite(fps) and fps > 0):
+        raise DatasetError(
+            f"{path}: \"fps\" is {fps!r}; it must be a number > 0, the frames per second the "
+            "episodes were recorded at. Fix: write that rate as a number (e.g. \"fps\": 20)")
+    features = info.get("features")
+    if not isinstance(features, dict):
+        raise DatasetError(
+            f"{path}: \"features\" is {features!r}; it must map each column to its "
+            "{\"dtype\", \"shape\", \"names\"}. Fix: copy the file again from the dataset's "
+            "source")
+    for feature in (STATE, ACTION):
+        if feature not in features:
+            raise DatasetError(f"{path}: no {feature!r} feature; features: {sorted(features)}")
+        _feature_shape(path, features, feature, "[n]", "n: its number of joints")
+
+
+def _feature_shape(path: Path, features: dict[str, Any], key: str, form: str,
+                   meaning: str) -> list[int]:
+    """info.json's ``features[key]["shape"]``: as many whole numbers >= 1 as ``form`` shows."""
+    feature = features.get(key)
+    shape = feature.get("shape") if isinstance(feature, dict) else None
+    if not (isinstance(shape, list) and len(shape) == form.count(",") + 1 and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)):
+        what = (f"no {key!r} feature" if feature is None else
+                f"features[{key!r}] has no \"shape\"" if shape is None else
+                f"features[{key!r}] has \"shape\": {shape!r}")
+        raise DatasetError(f"{path}: {what}; it needs \"shape\": {form} ({meaning}). Fix: "
+                           "write it so")
+    return shape
 
 
 # modality.json "annotation" keys that carry the instruction, in the order they are looked
