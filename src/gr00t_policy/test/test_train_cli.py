@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gr00t_policy.dataset import DatasetError
 from gr00t_policy.train import main, native_bf16
 from gr00t_policy.train.auxiliary import registered
 from gr00t_policy.train.cli import build_parser, parse_args
@@ -22,6 +23,18 @@ def test_cli_rejects_missing_embodiment(tmp_path):
     with pytest.raises(SystemExit, match="not found"):
         main(["--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "x"), "--steps", "1",
               "--embodiment", str(tmp_path / "nope.yaml")])
+
+
+def test_a_damaged_dataset_ends_the_run_naming_its_file_without_a_traceback(tmp_path):
+    meta = tmp_path / "ds" / "meta"
+    meta.mkdir(parents=True)
+    (meta / "info.json").write_text('{"codebase_version": "v2.0",\n "fps": 20,\n "feat')
+    with pytest.raises(SystemExit, match=r"^\S+/ds/meta/info.json: not valid JSON at line 3 "
+                                         r"column \d+ .*Fix:") as exit_info:
+        main(["--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "x"), "--steps", "1",
+              "--embodiment", str(REPO / "config/unitree_g1.yaml")])
+    assert isinstance(exit_info.value.__cause__, DatasetError)
+    assert not (tmp_path / "x").exists()
 
 
 def test_native_bf16_reads_the_cpu_flags():

@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from gr00t_policy.dataset import DatasetError
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.policy_config import get_preset
     from gr00t_policy.train.distributed import DataParallel
@@ -136,12 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
         embodiment, dataset, mixture = load_embodiment(emb_path), run.dataset, None
         sources = [(run.dataset, embodiment)]
-    result = train(
-        dataset, run.out, policy_config=get_preset(run.preset),
-        embodiment=embodiment, cfg=cfg, preset=run.preset,
-        progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
-        instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
-    )
+    try:
+        result = train(
+            dataset, run.out, policy_config=get_preset(run.preset),
+            embodiment=embodiment, cfg=cfg, preset=run.preset,
+            progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
+            instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
+        )
+    except DatasetError as exc:  # names the dataset's file and the fix: no traceback needed
+        raise SystemExit(str(exc)) from exc
     group.close()
     if not group.is_main:
         return 0
