@@ -345,6 +345,42 @@ def test_teleop_action_topic_and_cli(tmp_path, capsys):
     assert report.steps > 12  # the 125 Hz stream is sampled at 20 Hz over the whole bag
 
 
+def _embodiment_yaml(tmp_path):
+    import yaml
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(embodiment().to_dict()))
+    return path
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--max-state-age", "0"], "--max-state-age"),  # not "the YAML's": a limit of 0 s
+    (["--max-state-age", "inf"], "--max-state-age"),
+    (["--max-state-age", "nan"], "--max-state-age"),
+    (["--max-frame-age", "inf"], "--max-frame-age"),
+    (["--max-gap-steps", "-1"], "--max-gap-steps"),
+    (["--min-steps", "0"], "--min-steps"),
+])
+def test_a_bad_pairing_tolerance_is_refused_naming_its_flag(tmp_path, capsys, argv, flag):
+    with pytest.raises(SystemExit) as exit_info:
+        dataset_main(["from-bag", str(tmp_path / "bag"), "--embodiment",
+                      str(_embodiment_yaml(tmp_path)), "--out", str(tmp_path / "ds"), *argv])
+    assert exit_info.value.code == 2  # the usage error, before any bag is read
+    assert f"error: argument {flag}: ResampleConfig." in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_the_state_age_is_the_flags_where_given_else_the_yamls(tmp_path, monkeypatch):
+    import gr00t_policy.dataset.from_bag as from_bag
+
+    given = []
+    monkeypatch.setattr(from_bag, "convert_bags", lambda *a, cfg, **kw: given.append(cfg) or [])
+    argv = ["from-bag", "bag", "--embodiment", str(_embodiment_yaml(tmp_path)), "--out", "ds"]
+    dataset_main(argv)
+    dataset_main([*argv, "--max-state-age", "0.03"])
+    assert [cfg.max_state_age for cfg in given] == [0.1, 0.03]  # staleness.state_s, the flag
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

@@ -10,6 +10,7 @@ import argparse
 import logging
 from typing import Sequence
 
+from gr00t_policy import dataclass_cli
 from gr00t_policy.dataset.bag_streams import DEFAULT_INSTRUCTION, DEFAULT_JOINT_STATES, BagTopics
 from gr00t_policy.dataset.layout import DatasetError
 from gr00t_policy.dataset.resample import ResampleConfig
@@ -20,11 +21,15 @@ def _from_bag(args: argparse.Namespace) -> int:
     from gr00t_policy.embodiment import load_embodiment
 
     emb = load_embodiment(args.embodiment)
-    cfg = ResampleConfig(
-        dt=emb.action_dt,
-        max_state_age=args.max_state_age if args.max_state_age else emb.staleness.state_s,
-        max_frame_age=args.max_frame_age, max_gap_steps=args.max_gap_steps,
-        min_steps=args.min_steps)
+    # Only an absent --max-state-age takes the YAML's limit: a given one, 0 included, is
+    # ResampleConfig's to check, and a FieldError becomes the usage error naming the flag.
+    state_age = emb.staleness.state_s if args.max_state_age is None else args.max_state_age
+    cfg = dataclass_cli.build(
+        args.parser, ResampleConfig, args,
+        {"max_frame_age": "--max-frame-age", "max_gap_steps": "--max-gap-steps",
+         "min_steps": "--min-steps"},
+        {("max_state_age", None): "--max-state-age"},
+        dt=emb.action_dt, max_state_age=state_age)
     topics = BagTopics(joint_states=args.joint_states_topic, instruction=args.instruction_topic,
                        action_topic=args.action_topic)
     reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
@@ -80,10 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="a sensor_msgs/JointState topic with commanded positions (e.g. a "
                     "teleoperation leader) instead of the YAML's controller topics")
     fb.add_argument("--max-state-age", type=float, default=None,
-                    help="s; oldest joint state a step may take (default: the YAML's "
+                    help="s, > 0; oldest joint state a step may take (default: the YAML's "
                     "staleness.state_s)")
     fb.add_argument("--max-frame-age", type=float, default=ResampleConfig.max_frame_age,
-                    help="s; oldest camera frame a step may take")
+                    help="s, > 0; oldest camera frame a step may take")
     fb.add_argument("--max-gap-steps", type=int, default=ResampleConfig.max_gap_steps,
                     help="steps without a command that repeat the previous action; longer "
                     "gaps end the episode")
@@ -96,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="replace a dataset at --out, once the new one is complete (a failure "
                            "leaves the old one as it was)")
     mode.add_argument("--append", action="store_true", help="add to the dataset at --out")
-    fb.set_defaults(run=_from_bag)
+    fb.set_defaults(run=_from_bag, parser=fb)
     info = sub.add_parser("info", help="summarise a LeRobot dataset (v2.0, v2.1 or v3.0)")
     info.add_argument("dataset", help="dataset directory")
     info.add_argument("--embodiment", default=None,

@@ -27,9 +27,12 @@ and camera frames, each at its own rate. Output: steps ``k`` at the dataset rate
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from gr00t_policy.dataclass_cli import FieldError
 
 # Why a step is not kept: the report's keys.
 NO_STATE = "no joint state yet"
@@ -49,12 +52,16 @@ AT_RATE = 0.75
 
 @dataclass(frozen=True)
 class ResampleConfig:
-    """Tolerances of the pairing rules (seconds, steps).
+    """Tolerances of the pairing rules (seconds, steps). Raises FieldError (a ValueError)
+    naming a bad field, which gr00t-dataset from-bag reports as its flag.
 
     Attributes:
         dt: the dataset step (the embodiment's action_dt).
         max_state_age: a step's joint state may be at most this old (the runtime's
-            staleness.state_s).
+            staleness.state_s). There is no "no limit" (0 or inf): a dataset would pair
+            states that System 1 refuses as stale on the robot, and at 0 a state counts
+            only when it came at the very instant of its command, so nearly every step
+            would be dropped.
         max_frame_age: a step's camera frame may be at most this old (training shows
             System 1 images up to 0.2 s older than the state).
         max_gap_steps: steps without a command update that repeat the previous action.
@@ -72,13 +79,19 @@ class ResampleConfig:
 
     def __post_init__(self) -> None:
         for name in ("dt", "max_state_age", "max_frame_age"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"ResampleConfig.{name}={getattr(self, name)!r} must be > 0")
-        if self.max_gap_steps < 0 or self.min_steps < 1:
-            raise ValueError(f"ResampleConfig: need max_gap_steps >= 0 and min_steps >= 1, got "
-                             f"{self.max_gap_steps}, {self.min_steps}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise FieldError(name, f"ResampleConfig.{name} must be a finite number of "
+                                 f"seconds > 0, got {value!r}")
+        if self.max_gap_steps < 0:
+            raise FieldError("max_gap_steps", f"ResampleConfig.max_gap_steps must be >= 0, got "
+                             f"{self.max_gap_steps}")
+        if self.min_steps < 1:
+            raise FieldError("min_steps", f"ResampleConfig.min_steps must be >= 1, got "
+                             f"{self.min_steps}")
         if self.group_s is not None and not 0 <= self.group_s < self.dt:
-            raise ValueError(f"ResampleConfig.group_s={self.group_s!r} must be in [0, dt)")
+            raise FieldError("group_s", f"ResampleConfig.group_s={self.group_s!r} must be in "
+                             "[0, dt)")
 
     @property
     def group(self) -> float:
