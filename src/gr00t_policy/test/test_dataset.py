@@ -7,6 +7,7 @@ Videos: the default codec (h264-lossless, libx264rgb qp 0) must decode bit-exact
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +334,16 @@ def test_a_camera_without_a_frame_size_is_named(tmp_path):
                                            r"\"shape\": \[24\]; it needs \"shape\": "
                                            r"\[height, width, 3\]"):
         LeRobotDataset(root).image_shape("head")
+
+
+def test_a_file_where_the_dataset_goes_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "afile").write_text("not a dataset")
+    for root in (tmp_path / "afile", tmp_path / "afile" / "ds"):
+        with pytest.raises(DatasetError, match=re.escape(f"{tmp_path / 'afile'} is a file, "
+                                                         "not a directory. Fix: choose a path")):
+            LeRobotWriter(root, fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                          cameras=["head"], image_shape=SIZE)
+    assert (tmp_path / "afile").read_text() == "not a dataset"
 
 
 class _FramesThatFail:

@@ -381,6 +381,33 @@ def test_the_state_age_is_the_flags_where_given_else_the_yamls(tmp_path, monkeyp
     assert [cfg.max_state_age for cfg in given] == [0.1, 0.03]  # staleness.state_s, the flag
 
 
+def test_task_and_out_are_checked_before_any_bag_is_read(tmp_path, monkeypatch):
+    import gr00t_policy.dataset.from_bag as from_bag
+
+    bag = write_bag(tmp_path / "bag", recording(n_cmd=12)[0])
+    convert_bags([bag], embodiment(), tmp_path / "old")
+    (tmp_path / "afile").write_text("")
+    emb_yaml = _embodiment_yaml(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a bag was read")
+
+    monkeypatch.setattr(from_bag, "read_bag", no_read)
+    for argv, match in [
+        (["--out", str(tmp_path / "afile")], r"afile is a file, not a directory\. Fix: "),
+        (["--out", str(tmp_path / "afile" / "ds")], r"afile is a file, not a directory"),
+        (["--out", str(tmp_path / "old")], r"old already holds a dataset; pass append"),
+        (["--out", str(tmp_path / "ds"), "--task", "  "],
+         r"task \(--task\) must be an instruction \(text, not blank\), got '  '\. Fix: .*"
+         r"leave --task out"),
+        (["--out", str(tmp_path / "ds"), "--task", ""], r"task \(--task\) must be an instr"),
+    ]:
+        with pytest.raises(SystemExit, match="^gr00t-dataset from-bag: .*" + match):
+            dataset_main(["from-bag", str(bag), "--embodiment", str(emb_yaml), *argv])
+    assert sorted(tmp_path.rglob("*")) == before  # no --out directory made
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

@@ -27,7 +27,7 @@ from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, Bag, BagError, read_bag
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
 from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
-from gr00t_policy.dataset.writer import LeRobotWriter
+from gr00t_policy.dataset.writer import LeRobotWriter, check_root, check_task
 from gr00t_policy.embodiment import EmbodimentConfig
 
 logger = logging.getLogger(__name__)
@@ -239,10 +239,15 @@ def convert_bags(
     (its cameras' sizes not those of the first good bag, or of the dataset appended to,
     included); with ``skip_bad`` such a bag is left out instead (its report's ``refused``
     says why) and the others are converted. What fails only while it is written (a damaged
-    frame found as it is encoded) raises too, leaving ``out`` as it was.
+    frame found as it is encoded) raises too, leaving ``out`` as it was. A blank ``task`` or
+    an ``out`` where no dataset can be written raise DatasetError before any bag is read.
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
+    if task is not None:
+        check_task(task, "task (--task)", "pass the instruction's words, or leave --task out "
+                   "to take each bag's own")
+    check_root(Path(out), append=append, overwrite=overwrite)
     topics = topics or BagTopics()
     cfg = cfg or ResampleConfig(dt=emb.action_dt, max_state_age=emb.staleness.state_s)
     if abs(cfg.dt - emb.action_dt) > 1e-9:

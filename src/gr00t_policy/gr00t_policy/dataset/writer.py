@@ -105,7 +105,7 @@ class LeRobotWriter:
         self._total_frames = 0
         self._finalized = False
 
-        exists = (self.root / "meta" / "info.json").is_file()
+        exists = check_root(self.root, append=append, overwrite=overwrite)
         # Where episodes and meta/ are written: the root, or beside an old dataset that
         # finalize replaces.
         self._dir = self.root
@@ -113,11 +113,6 @@ class LeRobotWriter:
             self._dir = self.root / PARTIAL
             shutil.rmtree(self._dir, ignore_errors=True)  # a run that died before finalize
             exists = False
-        if exists and not append:
-            raise DatasetError(
-                f"{self.root} already holds a dataset; pass append=True to continue it or "
-                "overwrite=True to replace it"
-            )
         if exists:
             self._load_existing()
         # Written in place, discard() undoes what this writer did there: the episodes from
@@ -207,8 +202,7 @@ class LeRobotWriter:
             if tuple(np.shape(video)) != shape or dtype != np.uint8:
                 raise DatasetError(f"frames[{cam!r}] must be uint8 {shape}, got {dtype} "
                                    f"{tuple(np.shape(video))}")
-        if not isinstance(task, str) or not task.strip():
-            raise DatasetError(f"task must be a non-empty string, got {task!r}")
+        check_task(task)
         extra = dict(extra or {})
         shadowed = sorted(set(extra) & {"episode_index", "tasks", "length"})
         if shadowed:
@@ -433,6 +427,35 @@ def _remove_empty(folder: Path, root: Path) -> None:
         except OSError:  # not empty
             return
         folder = folder.parent
+
+
+def check_root(root: Path, *, append: bool, overwrite: bool) -> bool:
+    """Whether ``root`` holds a dataset; DatasetError where none can be written there (a
+    file in the way, or a dataset that neither ``append`` nor ``overwrite`` lets one touch).
+    Callers that work long before they open the writer (gr00t-dataset from-bag reads every
+    bag first) ask it up front, so that they fail before that work, with nothing written."""
+    for path in (root, *root.parents):
+        if path.is_dir():
+            break
+        if path.exists():
+            raise DatasetError(
+                f"cannot write a dataset at {root}: {path} is a file, not a directory. Fix: "
+                "choose a path for the dataset directory that is free (or holds a dataset)")
+    exists = (root / "meta" / "info.json").is_file()
+    if exists and not (append or overwrite):
+        raise DatasetError(
+            f"{root} already holds a dataset; pass append=True to continue it or "
+            "overwrite=True to replace it"
+        )
+    return exists
+
+
+def check_task(task: Any, what: str = "task", fix: str = "pass the instruction's words") -> None:
+    """An episode's task is the instruction it is trained on: text, not blank. ``what`` and
+    ``fix`` name where it came from (a command-line flag) and what to do."""
+    if not isinstance(task, str) or not task.strip():
+        raise DatasetError(f"{what} must be an instruction (text, not blank), got {task!r}. "
+                           f"Fix: {fix}")
 
 
 def _camera_shapes(image_shape: tuple[int, int] | Mapping[str, tuple[int, int]],
