@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -225,6 +226,18 @@ BROKEN = {
         _set(["controllers", 2, "type"], "forward_comand"), "controllers[2].type",
         "did you mean 'forward_command'? use one of ['forward_command', 'joint_trajectory', "
         "'joint_state'"),
+    # A built-in decoder's params, checked as System 1's decoder checks them (one rule).
+    "unknown_decoder_param": (
+        _set(["controllers", 0, "params"], {"bogus": 1}), "controllers[0].params",
+        "decoder forward_command takes no params: rename or remove it"),
+    "decoder_param_typo": (
+        lambda d: d["controllers"][0].update(type="joint_trajectory",
+                                             params={"every_n_tick": 2}),
+        "controllers[0].params", "did you mean 'every_n_ticks'?"),
+    "decoder_param_out_of_range": (
+        lambda d: d["controllers"][0].update(type="joint_trajectory",
+                                             params={"every_n_ticks": 0}),
+        "controllers[0].params", "set every_n_ticks to an int >= 1"),
     "unknown_normalization": (
         _set(["state_keys", 0, "normalization"], "minmax"), "state_keys[0].normalization",
         "did you mean 'min_max'?"),
@@ -379,6 +392,85 @@ def test_entry_point_decoder_types_are_known(g1_data, tmp_path, monkeypatch):
     assert "impedance" in known_decoder_types()
     emb = parse_embodiment(g1_data, "after")
     assert emb.controllers[0].type == "impedance"
+
+
+def _register_plugin(tmp_path, monkeypatch, source: str,
+                     entry: str = "impedance = gr00t_test_plugin_decoders:ImpedanceDecoder"):
+    """A decoder plugin package on sys.path for this test: its module and entry point."""
+    dist = tmp_path / "gr00t_test_plugin_decoders-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-plugin-decoders\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[gr00t_system1.decoders]\n{entry}\n")
+    (tmp_path / "gr00t_test_plugin_decoders.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "gr00t_test_plugin_decoders", raising=False)
+
+
+PLUGIN = """
+from gr00t_policy.embodiment.decoder_types import DecoderParam
+
+class ImpedanceDecoder:  # System 1's would subclass gr00t_system1.decoders.Decoder
+    PARAMS = {"stiffness": DecoderParam(100.0, "joint stiffness, N m/rad", minimum=0.0),
+              "label": "imp"}
+"""
+
+
+def test_check_main_refuses_the_params_system1_refuses(capsys, g1_data, tmp_path):
+    # Built-in decoders: the file itself is refused (load_embodiment), naming key and fix.
+    g1_data["controllers"][0]["params"] = {"bogus": 1}
+    g1_data["controllers"][1].update(type="joint_trajectory", params={"every_n_ticks": 0})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    assert check_main([str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and f"FAIL {bad}" in err
+    assert "controllers[0].params" in err and "unknown params ['bogus']" in err
+    assert "controllers[1].params" in err and "every_n_ticks must be an int >= 1, got 0" in err
+    g1_data["controllers"][0]["params"] = {}
+    g1_data["controllers"][1]["params"] = {"every_n_ticks": 2}
+    bad.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    assert check_main([str(bad)]) == 0
+
+
+def test_check_main_checks_a_plugins_params_against_its_class(capsys, g1_data, tmp_path,
+                                                              monkeypatch):
+    _register_plugin(tmp_path, monkeypatch, PLUGIN)
+    path = tmp_path / "plugin.yaml"
+
+    def check(params) -> tuple[int, str]:
+        g1_data["controllers"][2].update(type="impedance", params=params)
+        path.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+        rc = check_main([str(path)])
+        return rc, capsys.readouterr().err
+
+    assert check({"stiffness": 50, "label": "any value"}) == (0, "")
+    # The schema cannot judge a plugin's params (it imports no plugin): load_embodiment
+    # passes them; the check loads the plugin class and applies the same rule as System 1.
+    g1_data["controllers"][2]["params"] = {"stifness": 50}
+    assert parse_embodiment(copy.deepcopy(g1_data)).controllers[2].params == {"stifness": 50}
+    rc, err = check({"stifness": 50})
+    assert rc == 1 and "controllers[2].params (line " in err
+    assert "unknown params ['stifness']" in err and "did you mean 'stiffness'?" in err
+    rc, err = check({"stiffness": -1.0})
+    assert rc == 1 and "params.stiffness must be a number >= 0, got -1.0" in err
+
+
+def test_check_main_on_a_plugin_that_does_not_load_or_is_not_installed(capsys, g1_data,
+                                                                       tmp_path, monkeypatch):
+    _register_plugin(tmp_path, monkeypatch, "import gr00t_no_such_module\n")
+    g1_data["controllers"][2]["type"] = "impedance"
+    path = tmp_path / "plugin.yaml"
+    path.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    assert check_main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "decoder plugin 'impedance' (gr00t_test_plugin_decoders:ImpedanceDecoder) does " \
+           "not load: ModuleNotFoundError" in err
+    # Not installed here: an unknown decoder type, as System 1 on this machine would say.
+    g1_data["controllers"][2]["type"] = "admittance"
+    path.write_text(yaml.safe_dump(g1_data, sort_keys=False))
+    assert check_main([str(path)]) == 1
+    assert "unknown decoder type 'admittance'" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- find / checkpoint

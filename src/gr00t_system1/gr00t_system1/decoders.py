@@ -24,6 +24,10 @@ Built in:
 
 Every decoder receives the same safe command; it never changes values, only selects and
 orders its joints.
+
+A decoder lists the `params` keys it takes in `PARAMS`; `decoder_params`
+(gr00t_policy.embodiment.decoder_types, where the built-ins' PARAMS live) checks a controller's
+`params` against them, here and in `gr00t-bringup check` alike.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ from gr00t_policy.embodiment import (
     JOINT_STATE,
     JOINT_TRAJECTORY,
 )
-from gr00t_policy.embodiment.decoder_types import clash_message, plugin_clashes
+from gr00t_policy.embodiment.decoder_types import (BUILTIN_DECODER_PARAMS, DecoderParam,
+                                                   DecoderSpecError, clash_message,
+                                                   decoder_params, plugin_clashes)
 
 ENTRY_POINT_GROUP = DECODER_ENTRY_POINT_GROUP
 
@@ -74,17 +80,20 @@ class Decoder(abc.ABC):
         action_joints: the column order of the command vectors passed to `publish`.
 
     Subclasses set `wants_path` if they need the future path, implement `_create_publisher`
-    and `publish`, and list the `params` keys they accept in `PARAMS` (name -> default).
+    and `publish`, and list the `params` keys they accept in `PARAMS`: name -> `DecoderParam`
+    (default, meaning and allowed values, checked), or name -> a plain default (the name is
+    checked, the value passed through). `self.params` holds the checked values.
     """
 
     wants_path: bool = False
-    PARAMS: Mapping[str, Any] = {}
+    PARAMS: Mapping[str, DecoderParam | Any] = {}
 
     @property
     def ticks_per_message(self) -> int:
         """Control ticks from one message to the next (a path decoder's path must reach at
         least that far point by point: `CommandLoop.path_ticks`)."""
         return 1
+
     def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
         self.name = spec.name
         self.type = spec.type
@@ -98,14 +107,12 @@ class Decoder(abc.ABC):
                 "embodiment; a controller can only command joints the policy drives"
             )
         self.indices = np.array([where[j] for j in self.joints], dtype=np.int64)  # (n,)
-        params = dict(getattr(spec, "params", {}) or {})
-        unknown = sorted(set(params) - set(self.PARAMS))
-        if unknown:
-            raise DecoderError(
-                f"controller {spec.name!r} ({type(self).__name__}): unknown params {unknown}; "
-                f"known: {sorted(self.PARAMS) or 'none'}"
-            )
-        self.params = {**self.PARAMS, **params}
+        try:
+            self.params = decoder_params(f"decoder {spec.type}", self.PARAMS,
+                                         dict(getattr(spec, "params", {}) or {}))
+        except DecoderSpecError as exc:
+            raise DecoderError(f"controller {spec.name!r} ({type(self).__name__}): "
+                               f"{exc}") from None
         self.published = 0
         self.publisher = self._create_publisher(node)
 
@@ -141,6 +148,8 @@ def _duration(seconds: float) -> Duration:
 class ForwardCommandDecoder(Decoder):
     """std_msgs/Float64MultiArray for ros2_control's forward_command_controller."""
 
+    PARAMS = BUILTIN_DECODER_PARAMS[FORWARD_COMMAND]
+
     def _create_publisher(self, node: Node) -> Any:
         self._msg = Float64MultiArray()
         self._dim = MultiArrayDimension(label="", size=len(self.joints), stride=len(self.joints))
@@ -165,27 +174,23 @@ class JointTrajectoryDecoder(Decoder):
     standing still rather than stopping dead from the chunk's speed; sent every n-th tick,
     it runs on at the plan's speed in between.
 
-    Params:
-        every_n_ticks: publish every n-th control tick (default 1: every tick). A new
-            plan reaches the controller with the next message; until then System 1's
-            commands for these joints stay on the path sent (`CommandLoop._as_sent`).
+    Params (BUILTIN_DECODER_PARAMS): every_n_ticks, publish every n-th control tick. A new
+    plan reaches the controller with the next message; until then System 1's commands for
+    these joints stay on the path sent (`CommandLoop._as_sent`).
     """
 
     wants_path = True
-    PARAMS = {"every_n_ticks": 1}
+    PARAMS = BUILTIN_DECODER_PARAMS[JOINT_TRAJECTORY]
 
     def _create_publisher(self, node: Node) -> Any:
-        n = self.params["every_n_ticks"]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise DecoderError(
-                f"controller {self.name!r}: params.every_n_ticks must be an int >= 1, got {n!r}")
-        self._every = n
+        self._every = self.params["every_n_ticks"]
         self._tick = 0
         return node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
 
     @property
     def ticks_per_message(self) -> int:
         return self._every
+
     def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
                 stamp: Time, state_label: str) -> None:
         self._tick += 1
@@ -209,6 +214,8 @@ class JointTrajectoryDecoder(Decoder):
 
 class JointStateDecoder(Decoder):
     """sensor_msgs/JointState command (header stamp, name, position)."""
+
+    PARAMS = BUILTIN_DECODER_PARAMS[JOINT_STATE]
 
     def _create_publisher(self, node: Node) -> Any:
         self._msg = JointState()

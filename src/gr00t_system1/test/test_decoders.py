@@ -37,6 +37,15 @@ def test_every_name_the_schema_accepts_has_a_decoder():
     assert set(known_decoder_types()) <= set(installed_decoders())
 
 
+def test_builtin_decoders_take_the_params_the_schema_checks():
+    # One home for what each built-in takes: load_embodiment (and so `gr00t-bringup check`)
+    # refuses exactly the params the decoder would refuse at configure.
+    from gr00t_policy.embodiment.decoder_types import BUILTIN_DECODER_PARAMS
+
+    for name, cls in BUILTIN_DECODERS.items():
+        assert cls.PARAMS is BUILTIN_DECODER_PARAMS[name], name
+
+
 def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
@@ -103,9 +112,14 @@ def test_bad_controller_entries_are_refused(ros_domain_id):
         with pytest.raises(DecoderError, match="unknown params"):
             ForwardCommandDecoder(probe.node, spec("forward_command", "/t/b", ["j0"], rate=3),
                                   ACTION_JOINTS)
-        with pytest.raises(DecoderError, match="every_n_ticks"):
+        with pytest.raises(DecoderError, match="every_n_ticks must be an int >= 1, got 0"):
             JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/c", ["j0"],
                                                     every_n_ticks=0), ACTION_JOINTS)
+        with pytest.raises(DecoderError, match="did you mean 'every_n_ticks'"):
+            JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/d", ["j0"],
+                                                    every_n_tick=2), ACTION_JOINTS)
+        assert JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/e", ["j0"]),
+                                      ACTION_JOINTS).params == {"every_n_ticks": 1}
 
 
 class FakeController:

@@ -2,6 +2,13 @@
 
 The bringup package wires :func:`check_main` as a subcommand; it is ROS-free so it also runs as
 ``python -m gr00t_policy.embodiment.check``.
+
+It refuses what System 1 would refuse at configure, without a ROS graph: the file
+(``load_embodiment``, which checks the built-in decoders' ``params`` too), a decoder plugin
+registered under a built-in's name, and the ``params`` of each controller whose type is a
+plugin, against its class's PARAMS (:func:`plugin_issues`: this imports the plugin, and with
+it rclpy, only for a file that uses one). A type that is neither built in nor installed here
+is an unknown decoder type, refused like System 1 refuses it: check where the plugins are.
 """
 
 from __future__ import annotations
@@ -11,9 +18,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from gr00t_policy.embodiment.decoder_types import clash_message, plugin_clashes
-from gr00t_policy.embodiment.errors import EmbodimentConfigError
+from gr00t_policy.embodiment.decoder_types import (BUILTIN_DECODER_TYPES, DecoderSpecError,
+                                                   clash_message, decoder_params,
+                                                   plugin_clashes, plugin_params)
+from gr00t_policy.embodiment.errors import ConfigIssue, EmbodimentConfigError, line_of
 from gr00t_policy.embodiment.load import find_embodiment, load_embodiment
+from gr00t_policy.embodiment.yaml_lines import read_yaml
 
 
 def unbraked_warning(emb) -> str:
@@ -25,11 +35,27 @@ def unbraked_warning(emb) -> str:
             "`acceleration` (rad/s^2 or m/s^2)")
 
 
+def plugin_issues(emb) -> list[ConfigIssue]:
+    """The problems System 1 would find with the controllers whose type is a plugin: one that
+    does not load, or ``params`` its class's PARAMS refuse (the same check, `decoder_params`)."""
+    issues = []
+    for i, ctl in enumerate(emb.controllers):
+        if ctl.type in BUILTIN_DECODER_TYPES:  # load_embodiment checked these
+            continue
+        try:
+            decoder_params(f"decoder {ctl.type}", plugin_params(ctl.type), ctl.params)
+        except DecoderSpecError as exc:
+            issues.append(ConfigIssue(f"controllers[{i}].params", exc.message, exc.fix))
+    return issues
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gr00t-bringup check",
-        description="Validate embodiment YAML files (joint groups, keys, cameras, controllers, "
-                    "rates, staleness). Prints one OK line per valid file; errors go to stderr.")
+        description="Validate embodiment YAML files (joint groups, keys, cameras, controllers "
+                    "and their decoders' params, rates, staleness) as System 1 would at "
+                    "configure, without a ROS graph. Prints one OK line per valid file; errors "
+                    "go to stderr.")
     p.add_argument("configs", nargs="+", metavar="CONFIG",
                    help="a path to an embodiment YAML file, or a bare name (e.g. unitree_g1) "
                         "looked up in the --config-dir directories")
@@ -51,6 +77,12 @@ def check_main(argv: Sequence[str] | None = None) -> int:
         try:
             path = find_embodiment(item, search_dirs)
             emb = load_embodiment(path)
+            issues = plugin_issues(emb)
+            if issues:
+                _, lines = read_yaml(path)
+                raise EmbodimentConfigError(str(path), [
+                    ConfigIssue(i.path, i.message, i.fix, line_of(lines, i.path))
+                    for i in issues])
         except EmbodimentConfigError as exc:
             failed += 1
             print(f"FAIL {exc}", file=sys.stderr)

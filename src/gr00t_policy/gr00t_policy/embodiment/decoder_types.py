@@ -1,20 +1,161 @@
-"""The names a controller's ``type`` may take: the built-in decoders and registered plugins.
+"""What a controller's ``type`` may be, and what each decoder takes under ``params``.
 
-This is the one list of built-in decoder names: the embodiment schema accepts them, and the
-System 1 decoder registry (``gr00t_system1.decoders``) maps each of them to its class.
-Plugins from other packages are entry points in :data:`DECODER_ENTRY_POINT_GROUP`; only their
-names are read here, nothing is imported (so no rclpy in the core).
+This is the one list of built-in decoder names and of the ``params`` they take: the
+embodiment schema accepts the names and checks the built-ins' ``params``, the System 1
+decoder registry (``gr00t_system1.decoders``) maps each name to its class, and every decoder
+(a plugin's too) checks its ``params`` with :func:`decoder_params`, so System 1 and
+``gr00t-bringup check`` refuse the same entries.
+Plugins from other packages are entry points in :data:`DECODER_ENTRY_POINT_GROUP`; the schema
+reads only their names, nothing is imported (so no rclpy in the core). Only
+:func:`plugin_params` imports a plugin, for ``gr00t-bringup check``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gr00t_policy.embodiment.errors import did_you_mean
 
 FORWARD_COMMAND = "forward_command"
 JOINT_TRAJECTORY = "joint_trajectory"
 JOINT_STATE = "joint_state"
 BUILTIN_DECODER_TYPES = (FORWARD_COMMAND, JOINT_TRAJECTORY, JOINT_STATE)
 DECODER_ENTRY_POINT_GROUP = "gr00t_system1.decoders"
+
+
+class DecoderSpecError(ValueError):
+    """A controller entry its decoder refuses (its ``params``), or a plugin that cannot be
+    loaded: ``message`` says what is wrong, ``fix`` how to put it right."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(f"{message}; {fix}")
+        self.message = message
+        self.fix = fix
+
+
+_KINDS = {bool: "true or false", int: "an int", float: "a number", str: "a string"}
+
+
+@dataclass(frozen=True)
+class DecoderParam:
+    """One key a decoder takes under its controller's ``params``: the default, what it
+    means, and the values allowed: of the default's type (for a float, also an int; a bool
+    is no number; no NaN or infinity) and, for a number, at least ``minimum``."""
+
+    default: Any
+    description: str
+    minimum: float | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.default) not in _KINDS:
+            raise ValueError(f"DecoderParam default {self.default!r}: use one of "
+                             f"{[k.__name__ for k in _KINDS]}")
+        if self.minimum is not None and type(self.default) in (bool, str):
+            raise ValueError("DecoderParam minimum needs a number default")
+        if not self.accepts(self.default):
+            raise ValueError(f"DecoderParam default {self.default!r} is not {self.allowed}")
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words: ``an int >= 1``."""
+        kind = _KINDS[type(self.default)]
+        return kind if self.minimum is None else f"{kind} >= {self.minimum:g}"
+
+    def accepts(self, value: Any) -> bool:
+        kind = type(self.default)
+        if isinstance(value, bool) != (kind is bool):
+            return False
+        if kind is float:
+            ok = isinstance(value, (int, float)) and math.isfinite(value)
+        else:
+            ok = isinstance(value, kind)
+        return ok and (self.minimum is None or value >= self.minimum)
+
+
+# The params of each built-in decoder (its class's PARAMS is this mapping).
+BUILTIN_DECODER_PARAMS: dict[str, Mapping[str, DecoderParam]] = {
+    FORWARD_COMMAND: {},
+    JOINT_TRAJECTORY: {
+        "every_n_ticks": DecoderParam(1, "publish every n-th control tick (1: every tick)",
+                                      minimum=1),
+    },
+    JOINT_STATE: {},
+}
+
+
+def decoder_params(label: str, declared: Mapping[str, Any],
+                   given: Mapping[Any, Any]) -> dict[str, Any]:
+    """``given`` over the defaults of ``declared`` (a decoder's PARAMS: name -> DecoderParam,
+    or name -> plain default, whose values are not checked).
+
+    ``label`` names the decoder in messages. Raises DecoderSpecError naming every key that
+    ``declared`` does not have and every value a DecoderParam does not allow.
+    """
+    problems: list[str] = []
+    fixes: list[str] = []
+    unknown = sorted((k for k in given if k not in declared), key=str)
+    if unknown:
+        hints = "".join(did_you_mean(k, [str(d) for d in declared]) for k in unknown)
+        takes = f"only {sorted(declared)}" if declared else "no params"
+        problems.append(f"unknown params {unknown}")
+        fixes.append(f"{hints}{label} takes {takes}: rename or remove "
+                     f"{'it' if len(unknown) == 1 else 'them'}")
+    for key, spec in declared.items():
+        if key in given and isinstance(spec, DecoderParam) and not spec.accepts(given[key]):
+            problems.append(f"params.{key} must be {spec.allowed}, got {given[key]!r}")
+            fixes.append(f"set {key} to {spec.allowed} ({spec.description}; default "
+                         f"{spec.default!r})")
+    if problems:
+        raise DecoderSpecError("; ".join(problems), "; ".join(fixes))
+    defaults = {k: v.default if isinstance(v, DecoderParam) else v for k, v in declared.items()}
+    return {**defaults, **given}
+
+
+def params_reference() -> str:
+    """The built-in decoders' params in words, for the ``params`` key's reference text."""
+    parts = []
+    for name, declared in BUILTIN_DECODER_PARAMS.items():
+        keys = ", ".join(f"`{k}` ({p.description}; {p.allowed}, default {p.default!r})"
+                         for k, p in declared.items())
+        parts.append(f"`{name}`: {keys or 'none'}")
+    return "; ".join(parts)
+
+
+def plugin_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """The decoder plugins registered here, by name (none imported)."""
+    return {ep.name: ep
+            for ep in importlib.metadata.entry_points(group=DECODER_ENTRY_POINT_GROUP)}
+
+
+def plugin_params(name: str) -> Mapping[str, Any]:
+    """The PARAMS of the decoder plugin registered as ``name``, by importing its class (and
+    what it imports: System 1's Decoder base brings rclpy); System 1 loads its decoders
+    itself. Raises DecoderSpecError when no plugin has that name here, or its class does not
+    load or is no decoder (System 1 could not load it either)."""
+    ep = plugin_entry_points().get(name)
+    if ep is None:
+        raise DecoderSpecError(
+            f"no decoder plugin {name!r} is installed here",
+            f"install the package that registers it under {DECODER_ENTRY_POINT_GROUP!r} "
+            "(System 1 refuses the type without it)")
+    where = f"decoder plugin {name!r} ({ep.value})"
+    try:
+        cls = ep.load()
+    except Exception as exc:  # noqa: BLE001 - a plugin's import may raise anything
+        raise DecoderSpecError(
+            f"{where} does not load: {type(exc).__name__}: {exc}",
+            "install the plugin's package and what it needs (System 1 could not load it "
+            "either)") from exc
+    params = getattr(cls, "PARAMS", None)
+    if not isinstance(cls, type) or not isinstance(params, Mapping):
+        raise DecoderSpecError(
+            f"{where} resolves to {cls!r}, which is no decoder class (no PARAMS mapping)",
+            "register a subclass of gr00t_system1.decoders.Decoder")
+    return params
 
 
 def plugin_clashes() -> list[str]:
@@ -38,7 +179,7 @@ def known_decoder_types() -> tuple[str, ...]:
     Only entry-point names are read; nothing is imported (so no rclpy here).
     """
     names = list(BUILTIN_DECODER_TYPES)
-    for ep in importlib.metadata.entry_points(group=DECODER_ENTRY_POINT_GROUP):
-        if ep.name not in names:
-            names.append(ep.name)
+    for name in plugin_entry_points():
+        if name not in names:
+            names.append(name)
     return tuple(names)

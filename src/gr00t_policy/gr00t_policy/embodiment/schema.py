@@ -34,9 +34,13 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from gr00t_policy.embodiment.decoder_types import (
+    BUILTIN_DECODER_PARAMS,
     BUILTIN_DECODER_TYPES,
     DECODER_ENTRY_POINT_GROUP,
+    DecoderSpecError,
+    decoder_params,
     known_decoder_types,
+    params_reference,
 )
 from gr00t_policy.embodiment.errors import choice_error, rule_error
 
@@ -280,7 +284,9 @@ class ControllerSpec(Section):
 
     ``type`` picks the decoder (``forward_command``, ``joint_trajectory``, ``joint_state`` or an
     entry point in ``gr00t_system1.decoders``); ``joints`` is the controller's own joint order;
-    ``params`` are decoder-specific options passed through untouched.
+    ``params`` are the decoder's options: a built-in's are checked here
+    (``decoder_types.BUILTIN_DECODER_PARAMS``), a plugin's by its class (System 1 and
+    ``gr00t-bringup check``; the schema does not import plugins).
     """
 
     yaml_example: ClassVar[str] = ("`{name: arm_controller, type: forward_command, "
@@ -305,9 +311,23 @@ class ControllerSpec(Section):
         "whenever System 1 commands. Leave false where another controller owns them (e.g. a "
         "walking controller owns the legs).", default=False, what="holds")
     params: ReadOnlyMapping = yaml_key(
-        "Decoder-specific options, passed to the decoder untouched.",
+        "The decoder's options; a key it does not take, or a value it does not allow, is an "
+        "error (System 1 refuses it at configure, `gr00t-bringup check` says so). Built in: "
+        f"{params_reference()}. A plugin: the keys of its class's `PARAMS` (checked where "
+        "the plugin is installed).",
         default_factory=lambda: types.MappingProxyType({}), default_doc="`{}`",
-        example="`params: {option: value}`")
+        example="`params: {every_n_ticks: 2}`")
+
+    @field_validator("params")
+    @classmethod
+    def _builtin_params(cls, params: Mapping[Any, Any], info: ValidationInfo) -> Mapping[Any, Any]:
+        kind = info.data.get("type")  # absent when the type itself was refused
+        if kind in BUILTIN_DECODER_PARAMS:
+            try:
+                decoder_params(f"decoder {kind}", BUILTIN_DECODER_PARAMS[kind], params)
+            except DecoderSpecError as exc:
+                raise rule_error(exc.message, exc.fix) from None
+        return params
 
     def __hash__(self) -> int:  # params (a mapping) is not hashable and not part of identity
         return hash((self.name, self.type, self.topic, self.joints))
