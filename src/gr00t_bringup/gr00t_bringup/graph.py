@@ -213,10 +213,13 @@ def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, st
     return {}
 
 
-def _check_parameter_names(node: str, given: Mapping[str, Any] | None) -> None:
-    """Every name in `given` is a parameter of `node` ("system1" or "system2"), checked here
-    as well as by the node (`refuse_unknown`) so that a misspelt name stops the command
-    before any process starts; GraphError names the closest known name."""
+def _check_parameters(node: str, given: Mapping[str, Any] | None) -> None:
+    """Every name in `given` is a parameter of `node` ("system1" or "system2") and its value
+    passes the parameter's spec (type, range, choices), checked here as well as by the node
+    (`refuse_unknown`, `read`) so that a misspelt name or a value out of range stops the
+    command before any process starts; GraphError names the closest known name, or the
+    parameter, what it allows and the fix. What only the node's machine can judge (whether
+    its GPU exists, the checkpoint's fit) is left to the node."""
     if not given:
         return
     from gr00t_common.params import ParameterError, check_names
@@ -228,6 +231,12 @@ def _check_parameter_names(node: str, given: Mapping[str, Any] | None) -> None:
         check_names(node, given, [spec.name for spec in SPECS])
     except ParameterError as exc:
         raise GraphError(str(exc)) from None
+    for spec in SPECS:
+        if spec.name in given:
+            try:
+                spec.check(given[spec.name])
+            except ParameterError as exc:
+                raise GraphError(f"{node}: {exc}") from None
 
 
 def _normalize_namespace(namespace: str) -> str:
@@ -262,8 +271,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
     system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
-        inference_delay_ms), overriding the ones derived here; an unknown name is a
-        GraphError here, a bad value the node's error at configure.
+        inference_delay_ms), overriding the ones derived here; an unknown name or a value
+        its spec refuses is a GraphError here (what depends on the node's machine, such as
+        a CUDA device, is the node's error at configure).
     system2_parameters: the same for System 2 (gr00t_system2.params, e.g. backend,
         torch_threads).
 
@@ -271,8 +281,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     """
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; use one of {list(BACKENDS)}")
-    _check_parameter_names("system1", system1_parameters)
-    _check_parameter_names("system2", system2_parameters)
+    _check_parameters("system1", system1_parameters)
+    _check_parameters("system2", system2_parameters)
     emb_path, emb = resolve_embodiment(embodiment, config_dirs)
     ckpt = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
     if ckpt.is_file():

@@ -190,6 +190,22 @@ def test_extra_parameters_reach_their_node_and_misspelt_names_are_refused(ckpt: 
     build_graph(checkpoint=ckpt, system1_parameters={"start_type_description_service": False})
 
 
+def test_extra_parameter_values_are_checked_against_their_specs(ckpt: Path) -> None:
+    # A staleness limit written in ms would all but switch off the holds on stale inputs:
+    # refused with the bound of the YAML key it overrides, before any process starts.
+    with pytest.raises(GraphError, match=r"system1: parameter state_staleness_s=100.0 is out "
+                                         r"of range: it must be in \(0, 1\].*-p "
+                                         r"state_staleness_s:=0.1"):
+        build_graph(checkpoint=ckpt, system1_parameters={"state_staleness_s": 100.0})
+    with pytest.raises(GraphError, match=r"token_staleness_s=500.0 .* in \(0, 5\]"):
+        build_graph(checkpoint=ckpt, system1_parameters={"token_staleness_s": 500.0})
+    g = build_graph(checkpoint=ckpt, system1_parameters={"state_staleness_s": 1.0,
+                                                         "token_staleness_s": 5.0})
+    assert g.node("gr00t_system1").parameters["state_staleness_s"] == 1.0
+    with pytest.raises(GraphError, match="system2: parameter dtype='int8' is not one of"):
+        build_graph(checkpoint=ckpt, system2_parameters={"dtype": "int8"})
+
+
 def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
     from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gr00t_common.params import UNSET, ParameterError, Range, Spec
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
+from gr00t_policy.embodiment import MAX_STATE_AGE_S, MAX_TOKEN_AGE_S
 from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
                                             DEFAULT_ENSEMBLE_DECAY_PER_S)
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
@@ -42,12 +43,16 @@ SPECS = (
          range=Range(1.0, 2000.0), example="120"),
     Spec("denoising_steps", "integer", 4, "Euler steps K of the flow-matching sampler.",
          range=Range(1, 100)),
+    # The bounds of the YAML keys they override: beyond them the unit was mistaken (ms for s)
+    # and a hold on stale inputs would practically never come.
     Spec("state_staleness_s", "double", UNSET,
-         "Max age (by header stamp and by arrival) of /joint_states before holding. Unset: "
-         "the YAML's staleness.state_s.", range=Range.above(0.0), example="0.1"),
+         "Max age (s, not ms; by header stamp and by arrival) of /joint_states before "
+         "holding. Unset: the YAML's staleness.state_s.",
+         range=Range(0.0, MAX_STATE_AGE_S, lo_open=True), example="0.1"),
     Spec("token_staleness_s", "double", UNSET,
-         "Max age (by header stamp and by arrival) of the embedding tokens before holding. "
-         "Unset: the YAML's staleness.tokens_s.", range=Range.above(0.0), example="0.5"),
+         "Max age (s, not ms; by header stamp and by arrival) of the embedding tokens before "
+         "holding. Unset: the YAML's staleness.tokens_s.",
+         range=Range(0.0, MAX_TOKEN_AGE_S, lo_open=True), example="0.5"),
     Spec("max_future_stamp_s", "double", MAX_FUTURE_STAMP_S,
          "How far ahead of this node's clock an input's header stamp may be (clock offset "
          "between machines); an input stamped further in the future is refused, counted in "

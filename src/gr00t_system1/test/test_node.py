@@ -276,6 +276,11 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     # A parameter System 1 does not have is named with the nearest one, not ignored.
     ("blend_sec:=0.2", "did you mean blend_s?"),
     ("rtc_method:=inpaint", "rtc_method"),
+    # Staleness limits in ms would all but switch off the holds: the YAML keys' bounds.
+    ("state_staleness_s:=100.0", "parameter state_staleness_s=100.0 is out of range: it must "
+                                 "be in (0, 1]"),
+    ("token_staleness_s:=500.0", "parameter token_staleness_s=500.0 is out of range: it must "
+                                 "be in (0, 5]"),
     # Prefix conditioning on a head never trained with given rows: refused, saying how.
     ("chunk_mode:=rtc rtc_method:=prefix", "gr00t-train --init-from CHECKPOINT --prefix-prob"),
 ])
@@ -285,6 +290,22 @@ def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, para
     out = node.output()
     node.stop()
     assert rc != 0 and needle in out, out[-2000:]
+
+
+def test_staleness_parameters_have_the_bounds_of_the_yaml_keys_they_override():
+    from gr00t_common.params import ParameterError
+    from gr00t_policy.embodiment import MAX_STATE_AGE_S, MAX_TOKEN_AGE_S
+    from gr00t_system1.params import SPECS
+
+    specs = {s.name: s for s in SPECS}
+    for name, bound in (("state_staleness_s", MAX_STATE_AGE_S),
+                        ("token_staleness_s", MAX_TOKEN_AGE_S)):
+        spec = specs[name]
+        assert spec.check(bound) == bound and spec.check(None) is None  # None: the YAML's
+        for bad in (bound * 1.01, 100.0, 0.0):
+            with pytest.raises(ParameterError, match=rf"parameter {name}={bad!r} is out of "
+                                                     rf"range: .*-p {name}:="):
+                spec.check(bad)
 
 
 def test_malformed_command_line_exits_2_without_a_traceback(checkpoint, ros_domain_id,

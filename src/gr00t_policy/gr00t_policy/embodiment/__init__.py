@@ -44,6 +44,8 @@ from gr00t_policy.embodiment.load import find_embodiment, load_embodiment, parse
 from gr00t_policy.embodiment.schema import (
     DEFAULT_SYSTEM1_HZ,
     DEFAULT_SYSTEM2_HZ,
+    MAX_STATE_AGE_S,
+    MAX_TOKEN_AGE_S,
     NORMALIZATION_MODES,
     Camera,
     ControllerSpec,
@@ -66,6 +68,8 @@ __all__ = [
     "JOINT_STATE",
     "JOINT_TRAJECTORY",
     "MAX_EMBODIMENT_SLOTS",
+    "MAX_STATE_AGE_S",
+    "MAX_TOKEN_AGE_S",
     "NORMALIZATION_MODES",
     "ON_STALE_BEHAVIOURS",
     "Camera",

@@ -362,7 +362,8 @@ class Plausibility(Section):
 
 
 # Ages beyond these are units mistaken (ms written as s): a state a second old is not where
-# the robot is, and tokens 5 s old describe another scene.
+# the robot is, and tokens 5 s old describe another scene. System 1's state_staleness_s and
+# token_staleness_s parameters, which override these keys, have the same bounds.
 MAX_STATE_AGE_S, MAX_TOKEN_AGE_S = 1.0, 5.0
 
 
