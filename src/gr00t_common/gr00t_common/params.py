@@ -12,11 +12,11 @@ choices, description and whether it is read-only. A parameter whose default is `
 declared without a value (dynamically typed, so `-p control_rate_hz:=120` is accepted for a
 double) and reads as None: the node then takes the embodiment YAML's value.
 
-Ranges and choices are written once, in the spec. `declare` puts a closed range on the
-descriptor (`floating_point_range` / `integer_range`, which rclpy enforces whenever the
+Ranges, choices and patterns are written once, in the spec. `declare` puts a closed range on
+the descriptor (`floating_point_range` / `integer_range`, which rclpy enforces whenever the
 value is set) and every constraint into `additional_constraints`; `read` (or `check`, on
 plain values) validates each value against its spec: type, finiteness, range (also the
-open bounds a descriptor cannot express), choices, required. Every failure is a
+open bounds a descriptor cannot express), choices, pattern, required. Every failure is a
 `ParameterError` naming the parameter, the value, what is allowed and how to pass a good
 one (`-p name:=value`).
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +112,24 @@ class Range:
         return f"<= {_number_text(self.hi)}"
 
 
+@dataclass(frozen=True)
+class Pattern:
+    """Allowed strings: those that `regex` matches whole (a family too open for `choices`,
+    e.g. `cuda:N`); `text` says which in words, for errors, `ros2 param describe` and
+    docs/PARAMETERS.md."""
+
+    regex: str
+    text: str
+
+    def __post_init__(self) -> None:
+        re.compile(self.regex)  # a bad regex fails where it is written
+        if not self.text:
+            raise ValueError(f"Pattern {self.regex!r} needs a text saying what it allows")
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.regex, value) is not None
+
+
 def literal(value: Any) -> str:
     """`value` as written after `-p name:=` on the command line."""
     if isinstance(value, bool):
@@ -134,6 +153,7 @@ class Spec:
             docs/PARAMETERS.md show it.
         range: allowed numbers (double and integer only).
         choices: allowed strings (string only).
+        pattern: allowed strings, as a regular expression with its words (string only).
         required: an empty string / list is refused (string and string_array only).
         read_only: refuse changes after declaration (through the parameter services).
         example: a good value for error messages (`-p name:=example`); needed where the
@@ -147,6 +167,7 @@ class Spec:
     description: str
     range: Range | None = None
     choices: tuple[str, ...] = ()
+    pattern: Pattern | None = None
     required: bool = False
     read_only: bool = True
     example: str = ""
@@ -162,6 +183,8 @@ class Spec:
             raise ValueError(f"{where}: a range needs type double or integer, not {self.type}")
         if self.choices and self.type != "string":
             raise ValueError(f"{where}: choices need type string, not {self.type}")
+        if self.pattern is not None and self.type != "string":
+            raise ValueError(f"{where}: a pattern needs type string, not {self.type}")
         if self.required and self.type not in ("string", "string_array"):
             raise ValueError(f"{where}: required needs type string or string_array")
         machine_default = callable(self.default)
@@ -182,13 +205,16 @@ class Spec:
 
     @property
     def allowed(self) -> str:
-        """The constraints in words: `in [1, 2000]`, `> 0`, `one of a, b`, `not empty`."""
+        """The constraints in words: `in [1, 2000]`, `> 0`, `one of a, b`, a pattern's
+        text, `not empty`."""
         parts = []
         if self.range is not None:
             text = str(self.range)
             parts.append(f"in {text}" if text[0] in "[(" else text)
         if self.choices:
             parts.append("one of " + ", ".join(self.choices))
+        if self.pattern is not None:
+            parts.append(self.pattern.text)
         if self.required:
             parts.append("not empty")
         return "; ".join(parts)
@@ -253,6 +279,9 @@ class Spec:
         if self.choices and value not in self.choices:
             raise ParameterError(f"parameter {self.name}={value!r} is not one of "
                                  f"{list(self.choices)}: {self._pass()}")
+        if self.pattern is not None and not self.pattern.matches(value):
+            raise ParameterError(f"parameter {self.name}={value!r} is not allowed: it must be "
+                                 f"{self.allowed} ({self.description}); {self._pass()}")
         if self.range is not None and not self.range.contains(value):
             raise ParameterError(f"parameter {self.name}={value!r} is out of range: it must be "
                                  f"{self.allowed} ({self.description}); {self._pass()}")

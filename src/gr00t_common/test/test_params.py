@@ -12,7 +12,7 @@ from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from gr00t_common.params import (UNSET, ParameterError, Range, Spec, check, declare,
+from gr00t_common.params import (UNSET, ParameterError, Pattern, Range, Spec, check, declare,
                                  declare_and_read, literal, read, refuse_unknown)
 
 SPECS = (
@@ -200,11 +200,29 @@ def test_range_bounds_and_text():
     assert literal(True) == "true" and literal(["/a", "/b"]) == "[/a,/b]" and literal(0.5) == "0.5"
 
 
+def test_a_pattern_takes_a_family_of_strings_and_says_which_in_words():
+    spec = Spec("device", "string", "cpu", "Torch device.",
+                pattern=Pattern(r"cpu|cuda(:[0-9]+)?", "cpu, cuda or cuda:N"))
+    assert [spec.check(d) for d in ("cpu", "cuda", "cuda:12")] == ["cpu", "cuda", "cuda:12"]
+    assert spec.allowed == "cpu, cuda or cuda:N"
+    assert spec.descriptor().additional_constraints == "cpu, cuda or cuda:N"
+    for bad in ("gpu", "cuda:", "xcuda", "cuda:1 "):  # matched whole, not searched
+        with pytest.raises(ParameterError, match=(
+                rf"parameter device={bad!r} is not allowed: it must be cpu, cuda or cuda:N "
+                r"\(Torch device\.\); pass e\.g\. -p device:=cpu")):
+            spec.check(bad)
+    with pytest.raises(ValueError, match="needs a text"):
+        Pattern("a|b", "")
+
+
 @pytest.mark.parametrize("kwargs,pattern", [
     (dict(type="float"), "type 'float' is unknown"),
     (dict(description=""), "description is empty"),
     (dict(type="string", default="x", range=Range(0, 1)), "a range needs type double or integer"),
     (dict(choices=("a",)), "choices need type string"),
+    (dict(pattern=Pattern("a", "a")), "a pattern needs type string"),
+    (dict(type="string", default="b", pattern=Pattern("a", "only a")),
+     r"x='b' is not allowed: it must be only a"),
     (dict(required=True), "required needs type string"),
     (dict(default=20.0, range=Range(0, 10)), r"parameter x=20\.0 is out of range"),
     (dict(default=UNSET), "give an example"),

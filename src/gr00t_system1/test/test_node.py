@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
@@ -276,6 +277,9 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     # A parameter System 1 does not have is named with the nearest one, not ignored.
     ("blend_sec:=0.2", "did you mean blend_s?"),
     ("rtc_method:=inpaint", "rtc_method"),
+    # A device torch has no name for: refused by name, not as an unreadable checkpoint.
+    ("backend:=torch device:=gpu", "parameter device='gpu' is not allowed: it must be cpu, "
+                                   "cuda or cuda:N"),
     # Staleness limits in ms would all but switch off the holds: the YAML keys' bounds.
     ("state_staleness_s:=100.0", "parameter state_staleness_s=100.0 is out of range: it must "
                                  "be in (0, 1]"),
@@ -306,6 +310,19 @@ def test_staleness_parameters_have_the_bounds_of_the_yaml_keys_they_override():
             with pytest.raises(ParameterError, match=rf"parameter {name}={bad!r} is out of "
                                                      rf"range: .*-p {name}:="):
                 spec.check(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_a_cuda_device_without_cuda_fails_naming_the_parameter(checkpoint, ros_domain_id,
+                                                               tmp_path):
+    # Refused before any weights load (it failed in the data loader's pin_memory before).
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "device:=cuda")
+    rc = node.proc.wait(START_TIMEOUT)
+    out = node.output()
+    node.stop()
+    assert rc != 0, out[-2000:]
+    assert "parameter device='cuda' asks for CUDA, but" in out, out[-2000:]
+    assert "-p device:=cpu" in out and "pin_memory" not in out, out[-2000:]
 
 
 def test_malformed_command_line_exits_2_without_a_traceback(checkpoint, ros_domain_id,

@@ -230,11 +230,11 @@ class System2Node(ManagedNode):
         import torch
 
         from gr00t_policy.backbone import BackboneRunner
+        from gr00t_policy.devices import device_problem
 
-        if p.device == "cuda" and not torch.cuda.is_available():
-            raise StartupError(
-                "parameter device='cuda' but torch sees no CUDA device; pass -p device:=cpu"
-            )
+        problem = device_problem(p.device)
+        if problem:
+            raise StartupError(f"parameter device={p.device!r} {problem}")
         if p.torch_threads > 0:
             torch.set_num_threads(p.torch_threads)
         t0 = time.monotonic()

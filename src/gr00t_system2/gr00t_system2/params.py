@@ -17,14 +17,14 @@ from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
-from gr00t_common.params import ParameterError, Range, Spec, check
+from gr00t_common.params import ParameterError, Pattern, Range, Spec, check
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import SYSTEM2_BACKENDS
+from gr00t_policy.devices import DEVICE_FORMS, DEVICE_PATTERN
 from gr00t_system2.cameras import CAMERA_QOS, CAMERA_TRANSPORTS
 
 __all__ = ["SPECS", "ParameterError", "System2Params", "declare_and_read", "validate"]
 
-DEVICES = ("cpu", "cuda")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 TOKEN_DTYPES = ("float16", "float32")
 
@@ -52,7 +52,10 @@ SPECS = (
          "Instruction in force at start (instruction_id 0) until one is set; empty: none, "
          "so no tokens are published and System 1 does not move until one is set (also "
          "after a restart of this node)."),
-    Spec("device", "string", "cpu", "Torch device.", choices=DEVICES),
+    Spec("device", "string", "cpu",
+         "torch device of the backbone (onnxruntime runs on the CPU). A CUDA device is "
+         "refused at configure where torch sees none.",
+         pattern=Pattern(DEVICE_PATTERN, DEVICE_FORMS)),
     Spec("backend", "string", "auto",
          "How the backbone runs: torch; onnxruntime (float32 on the CPU, exported once per "
          "backbone into cache_dir, ~10-20 s); auto = onnxruntime on the CPU in float32 for "

@@ -84,7 +84,9 @@ def good_params(tmp_path, **over):
     ("rate_hz", 0.0, "rate_hz=0.0"),
     ("rate_hz", math.inf, "rate_hz=inf"),
     ("stale_image_s", -1.0, "stale_image_s"),
-    ("device", "tpu", "device='tpu'"),
+    ("device", "tpu", "device='tpu' is not allowed: it must be cpu, cuda or cuda:N"),
+    ("device", "gpu", "device='gpu' is not allowed"),
+    ("device", "cuda:", "device='cuda:' is not allowed"),
     ("dtype", "int8", "dtype='int8'"),
     ("token_dtype", "bfloat16", "token_dtype='bfloat16'"),
     ("max_instruction_length", 0, "max_instruction_length=0"),
@@ -103,6 +105,13 @@ def test_onnxruntime_backend_is_for_float32_on_the_cpu(tmp_path):
         with pytest.raises(ParameterError, match="backend='onnxruntime'.*use backend 'torch'"):
             validate(good_params(tmp_path, backend="onnxruntime", **over))
         assert validate(good_params(tmp_path, backend="auto", **over)).backend == "auto"
+
+
+def test_params_take_any_gpu_by_index(tmp_path):
+    # The forms System 1 takes too (gr00t_policy.devices); whether this machine has the GPU
+    # is the node's check at configure.
+    for device in ("cuda", "cuda:0", "cuda:1"):
+        assert validate(good_params(tmp_path, device=device)).device == device
 
 
 def test_params_relative_topics_are_expanded(tmp_path):

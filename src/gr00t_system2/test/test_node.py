@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -378,6 +379,14 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         (["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
           "-p", "default_instruction:=" + "touch the red cube " * 5], "max_tokens"),
     ]
+    # The device is refused by name before any weights load: a name torch has no device
+    # for, and (on a machine without CUDA) a GPU.
+    cases.append((["-p", f"checkpoint:={ckpt2}", "-p", "device:=gpu"],
+                  "parameter device='gpu' is not allowed: it must be cpu, cuda or cuda:N"))
+    if not torch.cuda.is_available():
+        cases.append((["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
+                       "-p", "device:=cuda:0", "-p", "backend:=torch"],
+                      "parameter device='cuda:0' asks for CUDA, but"))
     cases = [(args, needle, 1) for args, needle in cases]
     # rcl itself refuses a parameter value it cannot parse: exit 2, no traceback.
     cases.append((["-p", "default_instruction:=wave\u0007"], "invalid command-line arguments", 2))
