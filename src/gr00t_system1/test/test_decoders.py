@@ -223,6 +223,75 @@ def test_mixed_check_lines_are_logged_without_rclpy_refusing_a_severity_change(r
                 (logger.warning if warn else logger.info)(line)
 
 
+PLUGIN = """
+from gr00t_policy.embodiment.decoder_types import DecoderParam
+from gr00t_system1.decoders import Decoder
+
+
+class ImpedanceDecoder(Decoder):
+    PARAMS = {"stiffness": DecoderParam(100.0, "joint stiffness, N m/rad", minimum=0.0),
+              "label": "imp"}  # a plain default: the name is checked, not the value
+
+    def _create_publisher(self, node):
+        return None
+
+    def publish(self, command, path, stamp, state_label):
+        pass
+"""
+
+
+def test_check_refuses_the_plugin_params_the_plugin_refuses(capsys, tmp_path, monkeypatch):
+    """`gr00t-bringup check` loads an installed plugin's class and applies the rule its
+    decoder applies at configure (decoder_params), so the two refuse the same entries."""
+    import sys
+
+    import yaml
+
+    from gr00t_policy.embodiment.check import check_main
+
+    dist = tmp_path / "gr00t_test_impedance-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-impedance\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[gr00t_system1.decoders]\nimpedance = gr00t_test_impedance:ImpedanceDecoder\n")
+    (tmp_path / "gr00t_test_impedance.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "gr00t_test_impedance", raising=False)
+    doc = yaml.safe_load((REPO_CONFIG / "unitree_g1.yaml").read_text())
+    path = tmp_path / "g1_impedance.yaml"
+
+    def check(params) -> str:
+        doc["controllers"][2].update(type="impedance", params=params)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        rc = check_main([str(path)])
+        err = capsys.readouterr().err
+        assert rc == (1 if err else 0), err
+        return err
+
+    assert check({"stiffness": 50, "label": "any value"}) == ""
+    cls = load_decoder_class("impedance")
+    assert cls(None, spec("impedance", "/t/imp", ["j0"], stiffness=50), ACTION_JOINTS).params \
+        == {"stiffness": 50, "label": "imp"}
+    for params, needle in (({"stifness": 50}, "unknown params ['stifness']"),
+                           ({"stiffness": -1.0}, "params.stiffness must be a number >= 0, got "
+                                                 "-1.0")):
+        err = check(params)
+        assert "controllers[2].params (line " in err and needle in err, err
+        with pytest.raises(DecoderError) as info:  # refused before any publisher exists
+            cls(None, spec("impedance", "/t/imp", ["j0"], **params), ACTION_JOINTS)
+        assert needle in str(info.value)
+    assert "did you mean 'stiffness'?" in check({"stifness": 50})
+
+
+def test_the_check_knows_the_decoder_base_by_name():
+    # gr00t_policy tells a plugin class from another without importing rclpy: by name.
+    from gr00t_policy.embodiment.decoder_types import DECODER_BASE
+    from gr00t_system1.decoders import Decoder
+
+    assert (Decoder.__module__, Decoder.__qualname__) == DECODER_BASE
+
+
 def test_a_plugin_cannot_take_a_builtin_name(monkeypatch):
     import importlib.metadata
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ JOINT_TRAJECTORY = "joint_trajectory"
 JOINT_STATE = "joint_state"
 BUILTIN_DECODER_TYPES = (FORWARD_COMMAND, JOINT_TRAJECTORY, JOINT_STATE)
 DECODER_ENTRY_POINT_GROUP = "gr00t_system1.decoders"
+# (module, class) of the base class every decoder subclasses.
+DECODER_BASE = ("gr00t_system1.decoders", "Decoder")
 
 
 class DecoderSpecError(ValueError):
@@ -76,14 +79,14 @@ class DecoderParam:
         return ok and (self.minimum is None or value >= self.minimum)
 
 
-# The params of each built-in decoder (its class's PARAMS is this mapping).
+# The params of each built-in decoder (its class's PARAMS is this mapping), read-only.
 BUILTIN_DECODER_PARAMS: dict[str, Mapping[str, DecoderParam]] = {
-    FORWARD_COMMAND: {},
-    JOINT_TRAJECTORY: {
+    FORWARD_COMMAND: types.MappingProxyType({}),
+    JOINT_TRAJECTORY: types.MappingProxyType({
         "every_n_ticks": DecoderParam(1, "publish every n-th control tick (1: every tick)",
                                       minimum=1),
-    },
-    JOINT_STATE: {},
+    }),
+    JOINT_STATE: types.MappingProxyType({}),
 }
 
 
@@ -150,12 +153,13 @@ def plugin_params(name: str) -> Mapping[str, Any]:
             f"{where} does not load: {type(exc).__name__}: {exc}",
             "install the plugin's package and what it needs (System 1 could not load it "
             "either)") from exc
-    params = getattr(cls, "PARAMS", None)
-    if not isinstance(cls, type) or not isinstance(params, Mapping):
+    # Told by name: importing gr00t_system1 (rclpy) to compare would defeat the ROS-free core.
+    bases = getattr(cls, "__mro__", ())
+    if not any((c.__module__, c.__qualname__) == DECODER_BASE for c in bases):
         raise DecoderSpecError(
-            f"{where} resolves to {cls!r}, which is no decoder class (no PARAMS mapping)",
-            "register a subclass of gr00t_system1.decoders.Decoder")
-    return params
+            f"{where} resolves to {cls!r}, which is not a {'.'.join(DECODER_BASE)} subclass "
+            "(System 1 refuses it)", f"register a subclass of {'.'.join(DECODER_BASE)}")
+    return cls.PARAMS
 
 
 def plugin_clashes() -> list[str]:
