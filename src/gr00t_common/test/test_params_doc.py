@@ -24,7 +24,7 @@ def test_every_node_has_a_table_with_every_parameter():
     for name, _, _ in NODES:
         assert f"\n## {name}\n" in doc
     for needle in ("| `control_rate_hz` | double | unset: from the embodiment YAML | in [1, 2000] |",
-                   "| `device` | string | `cpu` | one of cpu, cuda | yes |",
+                   "| `device` | string | `cpu` | cpu, cuda or cuda:N (N: a GPU index) | yes |",
                    "| `joint_state_decimation` | integer | `4` | >= 1 | yes |"):
         assert needle in doc
 
