@@ -8,17 +8,19 @@
     values = read(node, SPECS)    # {name: value}, every value checked against its spec
 
 A spec says everything about its parameter in one place: name, type, default, range or
-choices, description and whether it is read-only. A parameter whose default is `UNSET` is
-declared without a value (dynamically typed, so `-p control_rate_hz:=120` is accepted for a
-double) and reads as None: the node then takes the embodiment YAML's value.
+choices (or that it holds topic names), description and whether it is read-only. A
+parameter whose default is `UNSET` is declared without a value (dynamically typed, so
+`-p control_rate_hz:=120` is accepted for a double) and reads as None: the node then takes
+the embodiment YAML's value.
 
 Ranges, choices and patterns are written once, in the spec. `declare` puts a closed range on
 the descriptor (`floating_point_range` / `integer_range`, which rclpy enforces whenever the
 value is set) and every constraint into `additional_constraints`; `read` (or `check`, on
 plain values) validates each value against its spec: type, finiteness, range (also the
-open bounds a descriptor cannot express), choices, pattern, required. Every failure is a
-`ParameterError` naming the parameter, the value, what is allowed and how to pass a good
-one (`-p name:=value`).
+open bounds a descriptor cannot express), choices, pattern, required, topic names (which
+rclpy refuses only when the node subscribes, in a traceback naming no parameter). Every
+failure is a `ParameterError` naming the parameter, the value, what is allowed and how to
+pass a good one (`-p name:=value`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
                                ParameterUninitializedException)
 from rclpy.parameter import Parameter
+
+from gr00t_common.ros_names import name_problem
 
 
 class ParameterError(ValueError):
@@ -155,6 +159,8 @@ class Spec:
         choices: allowed strings (string only).
         pattern: allowed strings, as a regular expression with its words (string only).
         required: an empty string / list is refused (string and string_array only).
+        topic: the value (string) or each item (string_array) is a ROS topic name; an empty
+            string that is not required means none.
         read_only: refuse changes after declaration (through the parameter services).
         example: a good value for error messages (`-p name:=example`); needed where the
             default does not make one (required with an empty default, UNSET or callable).
@@ -169,6 +175,7 @@ class Spec:
     choices: tuple[str, ...] = ()
     pattern: Pattern | None = None
     required: bool = False
+    topic: bool = False
     read_only: bool = True
     example: str = ""
     shown_default: str = ""
@@ -187,6 +194,8 @@ class Spec:
             raise ValueError(f"{where}: a pattern needs type string, not {self.type}")
         if self.required and self.type not in ("string", "string_array"):
             raise ValueError(f"{where}: required needs type string or string_array")
+        if self.topic and self.type not in ("string", "string_array"):
+            raise ValueError(f"{where}: topic needs type string or string_array")
         machine_default = callable(self.default)
         if machine_default and not self.shown_default:
             raise ValueError(f"{where}: a callable default needs shown_default for the docs")
@@ -206,7 +215,7 @@ class Spec:
     @property
     def allowed(self) -> str:
         """The constraints in words: `in [1, 2000]`, `> 0`, `one of a, b`, a pattern's
-        text, `not empty`."""
+        text, `not empty`, `topic names`."""
         parts = []
         if self.range is not None:
             text = str(self.range)
@@ -217,6 +226,8 @@ class Spec:
             parts.append(self.pattern.text)
         if self.required:
             parts.append("not empty")
+        if self.topic:
+            parts.append("topic names" if self.type == "string_array" else "a topic name")
         return "; ".join(parts)
 
     @property
@@ -285,7 +296,18 @@ class Spec:
         if self.range is not None and not self.range.contains(value):
             raise ParameterError(f"parameter {self.name}={value!r} is out of range: it must be "
                                  f"{self.allowed} ({self.description}); {self._pass()}")
+        if self.topic:
+            self._check_topics(value)
         return value
+
+    def _check_topics(self, value: str | tuple[str, ...]) -> None:
+        names = value if self.type == "string_array" else (value,) if value else ()  # "": none
+        for name in names:
+            problem = name_problem(name)
+            if problem:
+                holds = f" holds {name!r}," if self.type == "string_array" else f"={name!r} is"
+                raise ParameterError(f"parameter {self.name}{holds} not a valid topic name "
+                                     f"({problem}; {self.description}); {self._pass()}")
 
     def _typed(self, value: Any) -> Any:
         kind = self.type

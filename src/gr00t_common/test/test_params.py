@@ -185,6 +185,34 @@ def test_check_on_plain_values():
         check(SPECS, values | {"steps": 2.0})
 
 
+def test_topic_specs_refuse_names_rclpy_would_refuse_only_when_subscribing():
+    # rclpy refuses such a name only when the node subscribes to it, in a traceback that
+    # names no parameter (gr00t-record --extra-topic 'not a topic').
+    specs = (Spec("state_topic", "string", "/joint_states", "Joint states.", required=True,
+                  topic=True),
+             Spec("action_topic", "string", "", "Commanded positions; empty: none.", topic=True,
+                  example="/leader/joint_states"),
+             Spec("extra", "string_array", [], "More topics.", topic=True, example="[/a]"))
+    good = {"state_topic": "/joint_states", "action_topic": "", "extra": ["/a", "b/c", "~/d"]}
+    assert check(specs, good) == {"state_topic": "/joint_states", "action_topic": "",
+                                  "extra": ("/a", "b/c", "~/d")}
+    for bad, pattern in [
+            ({"extra": ["/a", "not a topic"]},
+             r"parameter extra holds 'not a topic', not a valid topic name \(topic name must "
+             r"not contain characters .*More topics\.\); pass e\.g\. -p extra:=\[/a\]"),
+            ({"state_topic": "/a//b"},
+             r"parameter state_topic='/a//b' is not a valid topic name \(topic name must not "
+             r"contain repeated '/'; Joint states\.\); pass e\.g\. -p state_topic:=/joint_states"),
+            ({"action_topic": "/1st"}, r"action_topic='/1st' is not a valid topic name .*"
+                                       r"-p action_topic:=/leader/joint_states")]:
+        with pytest.raises(ParameterError, match=pattern):
+            check(specs, good | bad)
+    assert [s.allowed for s in specs] == ["not empty; a topic name", "a topic name",
+                                          "topic names"]
+    with pytest.raises(ValueError, match="topic needs type string or string_array"):
+        Spec("x", "double", 1.0, "X.", topic=True)
+
+
 def test_range_bounds_and_text():
     assert Range(1, 100).contains(1) and Range(1, 100).contains(100)
     assert not Range(1, 100).contains(0) and not Range(1, 100).contains(101)

@@ -14,15 +14,17 @@ SPECS = (
          "(<output_dir>/episode_NNNNNN/, numbered on from the bags already there).",
          required=True),
     Spec("joint_states_topic", "string", "/joint_states",
-         "sensor_msgs/JointState topic with the robot's joint positions.", required=True),
+         "sensor_msgs/JointState topic with the robot's joint positions.", required=True,
+         topic=True),
     Spec("instruction_topic", "string", "/gr00t/instruction",
          "std_msgs/String topic with the instruction; a start request without one takes "
-         "the last instruction heard here.", required=True),
+         "the last instruction heard here.", required=True, topic=True),
     Spec("action_topic", "string", "", "A sensor_msgs/JointState topic with commanded "
          "positions (e.g. a teleoperation leader arm), recorded as the actions instead of "
-         "the controllers' command topics; empty: the YAML's controllers."),
+         "the controllers' command topics; empty: the YAML's controllers.", topic=True,
+         example="/leader/joint_states"),
     Spec("extra_topics", "string_array", [], "More topics to record (any type; e.g. "
-         "/gr00t_sim/state)."),
+         "/gr00t_sim/state).", topic=True, example="[/gr00t_sim/state]"),
     Spec("queue_depth", "integer", 100, "Subscription queue depth per topic (messages).",
          range=Range(1, 10000)),
 )
