@@ -6,7 +6,8 @@ instruction_id) and prints how long after the reply it came and System 1's safet
 /diagnostics (e.g. "disabled": it plans but does not command until /gr00t/enable true).
 
 Exit status: 0 accepted (with --wait: and System 1 plans on it), 1 refused, 2 the service did
-not answer within --timeout, 3 (--wait) accepted but System 1 published no plan for it within
+not answer within --timeout (or a bad argument: a --timeout not > 0, a --service that is not
+a service name), 3 (--wait) accepted but System 1 published no plan for it within
 --timeout (System 1 not running, its inputs stale, or the new tokens refused: see its
 /diagnostics).
 """
@@ -18,6 +19,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+
+from gr00t_common.ros_names import service_arg
+from gr00t_common.service_call import timeout_arg
 
 DEFAULT_SERVICE = "/gr00t/set_instruction"
 CHUNK_TOPIC = "/gr00t/action_chunk"
@@ -36,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("instruction", help="the language instruction, e.g. "
                                        "\"touch the red cube with your right hand\"")
-    p.add_argument("--service", default=DEFAULT_SERVICE,
+    p.add_argument("--service", default=DEFAULT_SERVICE, type=service_arg,
                    help=f"SetInstruction service name (default {DEFAULT_SERVICE})")
-    p.add_argument("--timeout", type=float, default=10.0,
+    p.add_argument("--timeout", type=timeout_arg, default=10.0,
                    help="seconds to wait for the service and for its reply, and with --wait "
                         "for System 1's first plan (default 10)")
     p.add_argument("--wait", action="store_true",
@@ -116,9 +120,6 @@ def _listen(node, planned: dict[int, float], status: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.timeout <= 0:
-        print(f"gr00t-instruct: --timeout must be > 0 (got {args.timeout})", file=sys.stderr)
-        return EXIT_UNAVAILABLE
     code, text = set_instruction(args.instruction, args.service, args.timeout, args.wait)
     print(text, file=sys.stderr if code == EXIT_UNAVAILABLE else sys.stdout)
     return code

@@ -1,5 +1,6 @@
 """The CLIs as processes: gr00t-bringup graph/check/run argument errors, gr00t-instruct with no
-service. (Runs without the System 1/2 nodes; test_bringup_system.py runs them.)"""
+service (and its bad flags, in this process). (Runs without the System 1/2 nodes;
+test_bringup_system.py runs them.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gr00t_testing import bringup_command, instruct_command
@@ -82,6 +84,22 @@ def test_run_with_bad_arguments_explains_and_exits_2(tmp_path: Path) -> None:
     done = run(bringup_command("run", "--checkpoint", str(ckpt), "--embodiment", "g1"))
     assert done.returncode == 2
     assert "unitree_g1" in done.stderr and "fourier_gr1" in done.stderr
+
+
+@pytest.mark.parametrize("args,says", [
+    # rclpy's InvalidServiceNameException traceback, naming no flag, before.
+    (["--service", "bad name"], "argument --service: 'bad name' is not a valid ROS service name"),
+    # nan passed the `<= 0` check and gave up at once.
+    (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds > 0"),
+    (["--timeout", "0"], "argument --timeout: '0' is not a number of seconds > 0"),
+])
+def test_instruct_refuses_a_bad_flag_at_parsing_naming_it(capsys, args, says) -> None:
+    from gr00t_bringup.instruct import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["wave", *args])
+    assert info.value.code == 2
+    assert says in capsys.readouterr().err
 
 
 def test_instruct_without_a_service_exits_2(ros_domain_id) -> None:

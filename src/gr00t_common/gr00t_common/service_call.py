@@ -15,17 +15,23 @@ within moments of the first answer, so when the repeat is answered too, what it 
 the state the server was left in (e.g. the instruction id in force). A server that is slow
 rather than deaf still runs the repeat after the first answer has been returned; long-lived
 clients whose server may be slow should resend late (gr00t-eval: 10 s).
+
+`timeout_arg` is the argparse type of the command-line tools' `--timeout`: a number of
+seconds > 0, refused at parsing (naming the flag) otherwise; a zero, negative or NaN
+timeout would give up at once and report a server that is up as not answering.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["RESEND_AFTER_S", "call_from_own_node", "call_resending", "calls_from_own_node",
-           "own_node"]
+           "own_node", "timeout_arg"]
 
 # A reply normally comes in milliseconds; two seconds without one means it was lost (or the
 # server is far behind, in which case a repeat costs nothing but a second answer).
@@ -49,7 +55,7 @@ def call_resending(
     `pump(seconds)` lets replies arrive: a sleep when another thread spins the client's
     node, ``executor.spin_once(timeout_sec=seconds)`` otherwise.
     """
-    if timeout <= 0 or resend_after <= 0:
+    if not (timeout > 0 and resend_after > 0):  # NaN too
         raise ValueError(f"timeout and resend_after must be > 0 (got {timeout}, {resend_after})")
     start = clock()
     deadline = start + timeout
@@ -78,6 +84,19 @@ def call_resending(
         for f in futures:
             if not f.done():
                 client.remove_pending_request(f)
+
+
+def timeout_arg(text: str) -> float:
+    """argparse `type` of a `--timeout` in seconds: a finite number > 0, else argparse's
+    error naming the flag."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds > 0; pass e.g. --timeout 10")
+    return seconds
 
 
 def call_from_own_node(node_name: str, srv_type: Any, service: str, request: Any,

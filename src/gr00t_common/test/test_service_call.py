@@ -1,8 +1,11 @@
-"""call_resending: a lost reply is recovered by a repeat; the latest answer is reported."""
+"""call_resending: a lost reply is recovered by a repeat; the latest answer is reported.
+timeout_arg: a command-line tool's --timeout that would give up at once is refused."""
+
+import argparse
 
 import pytest
 
-from gr00t_common.service_call import LATER_ANSWERS_S, call_resending
+from gr00t_common.service_call import LATER_ANSWERS_S, call_resending, timeout_arg
 
 
 class Future:
@@ -97,7 +100,24 @@ def test_an_earlier_answer_is_reported_when_the_repeat_is_never_answered():
     assert len(client.removed) == 1
 
 
-@pytest.mark.parametrize("timeout,resend_after", [(0.0, 2.0), (5.0, 0.0)])
+@pytest.mark.parametrize("timeout,resend_after", [(0.0, 2.0), (5.0, 0.0),
+                                                  (float("nan"), 2.0)])
 def test_non_positive_times_are_refused(timeout, resend_after):
     with pytest.raises(ValueError, match="must be > 0"):
         run([0.01], timeout=timeout, resend_after=resend_after)
+
+
+def test_a_timeout_flag_takes_seconds_above_0_and_refuses_the_rest_naming_the_flag(capsys):
+    # --timeout -1, 0 or nan used to give up at once and report the server as not answering
+    # (gr00t-record stop: "is `gr00t-record run` up?", while the episode went on recording).
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--timeout", type=timeout_arg, default=10.0)
+    assert parser.parse_args([]).timeout == 10.0
+    assert parser.parse_args(["--timeout", "2.5"]).timeout == 2.5
+    for bad in ("-1", "0", "nan", "inf", "soon"):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(["--timeout", bad])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert (f"argument --timeout: {bad!r} is not a number of seconds > 0; pass e.g. "
+                "--timeout 10") in err, err

@@ -17,6 +17,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from gr00t_common.ros_names import topic_arg
+from gr00t_common.service_call import timeout_arg
 from gr00t_record.node import DISCARD_SERVICE, START_SERVICE, STOP_SERVICE
 
 EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
@@ -76,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the recorder node (until Ctrl-C)")
     run.add_argument("--embodiment", required=True, help="embodiment YAML naming the topics")
     run.add_argument("--out", default="bags", help="directory of the episode bags")
-    run.add_argument("--action-topic", default="",
+    run.add_argument("--action-topic", default=None, type=topic_arg,
                      help="a sensor_msgs/JointState topic with commanded positions (teleop) "
                      "instead of the YAML's controller topics")
-    run.add_argument("--extra-topic", action="append", default=[],
+    run.add_argument("--extra-topic", action="append", default=[], type=topic_arg,
                      help="another topic to record (repeatable)")
     start = sub.add_parser("start", help="begin an episode")
     start.add_argument("instruction", nargs="?", default="",
@@ -89,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     discard = sub.add_parser("discard", help="move the episode being recorded, else the last "
                              "one, out of the data (to <out>/discarded/)")
     for sp in (start, stop, discard):
-        sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait")
+        sp.add_argument("--timeout", type=timeout_arg, default=10.0,
+                        help="seconds to wait (> 0; default 10)")
     args = p.parse_args(argv)
     if args.command == "run":
         return _run(args, ros_args)

@@ -16,6 +16,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import yaml
 
 from gr00t_msgs.srv import SetInstruction
@@ -23,6 +24,7 @@ from gr00t_policy.dataset import LeRobotDataset
 from gr00t_policy.dataset.bag import read_bag
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.embodiment import parse_embodiment
+from gr00t_record import cli as record_cli
 from gr00t_testing import NodeProcess, RosProbe
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -198,3 +200,19 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
     assert not report.complete and report.task == "raise your left hand"
     assert any("cut off" in w for w in report.warnings) and report.steps >= 15
     assert LeRobotDataset(tmp_path / "ds1").episode(0).task == "raise your left hand"
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["run", "--embodiment", "x.yaml", "--extra-topic", "not a topic"], "--extra-topic"),
+    (["run", "--embodiment", "x.yaml", "--action-topic", "/a//b"], "--action-topic"),
+    (["stop", "--timeout", "nan"], "--timeout"),
+    (["start", "wave", "--timeout", "0"], "--timeout"),
+    (["discard", "--timeout", "-1"], "--timeout"),
+])
+def test_a_bad_flag_is_refused_at_parsing_naming_it(capsys, argv, flag):
+    # A --timeout <= 0 or nan gave up at once and said the recorder did not answer, while
+    # the episode went on recording; a bad topic name failed in rclpy naming no flag.
+    with pytest.raises(SystemExit) as info:
+        record_cli.main(argv)
+    assert info.value.code == 2
+    assert f"error: argument {flag}: " in capsys.readouterr().err
