@@ -34,14 +34,12 @@ from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 
 from gr00t_common.params import ParameterError, Spec, declare, read
+from gr00t_common.startup import EXIT_BAD_ARGUMENTS, EXIT_STARTUP_FAILED, EXPECTED_ERRORS, init
 from gr00t_common.teardown import finish
 
 __all__ = ["AUTOSTART", "EXIT_BAD_ARGUMENTS", "EXIT_STARTUP_FAILED", "SPECS", "Entities",
            "ManagedNode", "TransitionCallbackReturn", "autostart", "declare_autostart",
            "guarded", "run_managed", "spin"]
-
-EXIT_STARTUP_FAILED = 1
-EXIT_BAD_ARGUMENTS = 2  # rcl refused the command line (malformed --ros-args)
 
 AUTOSTART = Spec(
     "autostart", "bool", False,
@@ -49,10 +47,6 @@ AUTOSTART = Spec(
     "False: the node waits unconfigured for configure/activate requests (gr00t-bringup run "
     "and the launch file send them). With true, a failed configure exits with status 1.")
 SPECS = (AUTOSTART,)
-
-# Errors a transition expects and reports as its reason (a bad parameter, file, checkpoint
-# or embodiment); anything else is a bug and is logged with its traceback.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError, KeyError)
 
 # rclpy's lifecycle service raises this from the node's executor when a request names a
 # transition by id that the current state does not have (ros2cli and our clients send
@@ -246,10 +240,7 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
     refuses the command line. Without autostart the node waits unconfigured for a lifecycle
     manager."""
     logger = rclpy.logging.get_logger(name)
-    try:
-        rclpy.init(args=args)  # installs SIGINT/SIGTERM handlers that stop spin()
-    except Exception as exc:  # noqa: BLE001 - rcl refuses malformed --ros-args (RCLError)
-        logger.fatal(f"cannot start: invalid command-line arguments: {exc}")
+    if not init(args, logger):
         return EXIT_BAD_ARGUMENTS
     node: ManagedNode | None = None
     status = 1  # what an exception out of here exits with, if the teardown must cut it short

@@ -66,3 +66,40 @@ def test_sigint_closes_the_node_and_a_second_ctrl_c_does_not_cut_it(ros_domain_i
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+REFUSING_CHILD = textwrap.dedent("""
+    import sys
+    from rclpy.node import Node
+    from gr00t_common import plain_node
+
+    class Refusing(Node):
+        def __init__(self):
+            super().__init__("plain_node_refusing")
+            raise ValueError("parameter gain=-1 is out of range; pass e.g. -p gain:=1")
+
+    sys.exit(plain_node.run(Refusing, args=sys.argv, name="plain_node_refusing"))
+""")
+
+
+def _refusing(ros_domain_id, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros_domain_id),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    return subprocess.run([sys.executable, "-c", REFUSING_CHILD, *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_a_node_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id):
+    done = _refusing(ros_domain_id)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out, out
+    assert ("[plain_node_refusing]: cannot start: parameter gain=-1 is out of range; pass e.g. "
+            "-p gain:=1") in out, out
+
+
+def test_a_malformed_command_line_exits_2_without_a_traceback(ros_domain_id):
+    done = _refusing(ros_domain_id, "--ros-args", "-p", "gain:=1\u0007")
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "invalid command-line arguments" in out and "Traceback" not in out, out

@@ -8,7 +8,8 @@
 ``start``, ``stop`` and ``discard`` call the node's services (the same as ``ros2 service
 call /gr00t_record/start gr00t_msgs/srv/SetInstruction "{instruction: '...'}"``,
 ``/gr00t_record/stop std_srvs/srv/Trigger`` and ``/gr00t_record/discard``). Exit status: 0
-done, 1 refused, 2 no answer.
+done, 1 refused, 2 no answer (or a bad argument). ``run`` exits 1 when the recorder cannot
+start (a bad embodiment YAML or parameter: one line says which, and the fix).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
         params += ["-p", f"action_topic:={args.action_topic}"]
     if args.extra_topic:
         params += ["-p", f"extra_topics:=[{','.join(args.extra_topic)}]"]
-    node_main(["gr00t_record", "--ros-args", *params, *ros_args])
-    return EXIT_DONE
+    return node_main(["gr00t_record", "--ros-args", *params, *ros_args])
 
 
 def _client(args: argparse.Namespace) -> int:

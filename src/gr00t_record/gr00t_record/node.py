@@ -384,8 +384,10 @@ class RecorderNode(Node):
         return last is not None and last[1] == text and time.monotonic() - last[0] < REPEAT_S
 
 
-def main(args: list[str] | None = None) -> None:
-    plain_node.run(RecorderNode, close=_close_episode, args=args)
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; the exit status (`gr00t_common.plain_node.run`: 0
+    on a clean stop, non-zero with one fatal line when it cannot start)."""
+    return plain_node.run(RecorderNode, close=_close_episode, args=args, name="gr00t_record")
 
 
 def _close_episode(node: RecorderNode) -> None:
@@ -395,4 +397,4 @@ def _close_episode(node: RecorderNode) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

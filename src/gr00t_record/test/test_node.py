@@ -202,6 +202,33 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
     assert LeRobotDataset(tmp_path / "ds1").episode(0).task == "raise your left hand"
 
 
+def _bad_position(emb: dict) -> None:
+    emb["joint_groups"]["arm"]["joints"][0]["position"] = [1, 2, 3]
+
+
+@pytest.mark.parametrize("spoil,args,says", [
+    (_bad_position, [], "tiny.yaml: 1 problem in embodiment config:\n  joint_groups.arm.joints[0]"
+                        ".position (line"),
+    (None, ["--ros-args", "-p", "queue_depth:=0"],
+     "parameter queue_depth is out of range"),
+    (None, ["--ros-args", "-p", "extra_topics:=[/a, b c]"],
+     "parameter extra_topics holds 'b c', not a valid topic name"),
+], ids=["embodiment", "queue_depth", "extra_topics"])
+def test_run_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, tmp_path, capfd,
+                                                                spoil, args, says):
+    # These used to end in a 24-36 line traceback (and exit status 0 from gr00t-record run).
+    emb = embodiment_dict()
+    if spoil is not None:
+        spoil(emb)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(emb))
+    code = record_cli.main(["run", "--embodiment", str(tmp_path / "tiny.yaml"), "--out",
+                            str(tmp_path / "bags"), *args])
+    err = capfd.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and "[gr00t_record]: cannot start: " in err, err
+    assert says in err, err
+
+
 @pytest.mark.parametrize("argv,flag", [
     (["run", "--embodiment", "x.yaml", "--extra-topic", "not a topic"], "--extra-topic"),
     (["run", "--embodiment", "x.yaml", "--action-topic", "/a//b"], "--action-topic"),

@@ -146,9 +146,10 @@ class ExpertNode(Node):
         return response
 
 
-def main(args: list[str] | None = None) -> None:
-    plain_node.run(ExpertNode, args=args)
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; the exit status (`gr00t_common.plain_node.run`)."""
+    return plain_node.run(ExpertNode, args=args, name="gr00t_expert")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -284,9 +284,11 @@ class SimNode(Node):
         self._log_stats()
 
 
-def main(args: list[str] | None = None) -> None:
-    plain_node.run(SimNode, close=SimNode.close, args=args)
+def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; the exit status (`gr00t_common.plain_node.run`: 0
+    on a clean stop, non-zero with one fatal line when it cannot start)."""
+    return plain_node.run(SimNode, close=SimNode.close, args=args, name="gr00t_sim")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,9 @@
 """The sim node over real DDS: joint states, camera, forward commands, reset, scene state."""
 
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +122,19 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
         assert reply.success and reply.message.startswith("seed 43;")
         assert (reply.state.seed, reply.state.reset_count, reply.state.instruction) == (
             43, 2, "")
+
+
+GR1_YAML = Path(__file__).resolve().parents[3] / "config" / "fourier_gr1.yaml"
+
+
+@pytest.mark.parametrize("param,says", [
+    ("joint_state_decimation:=0", "parameter joint_state_decimation"),
+    (f"embodiment:={GR1_YAML}", "embodiment 'fourier_gr1' has no `simulator:` section"),
+], ids=["decimation", "embodiment"])
+def test_a_sim_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, param, says):
+    done = subprocess.run([sys.executable, "-m", "gr00t_sim.node", "--ros-args", "-p", param],
+                          capture_output=True, text=True, timeout=120)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "[gr00t_sim]: cannot start: " in out, out
+    assert says in out, out
