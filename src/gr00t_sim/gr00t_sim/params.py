@@ -32,7 +32,9 @@ SPECS = (
          "of the checkout, is looked for under $GR00T_ROS_ROOT, else upwards from the package.",
          required=True, example="/path/to/unitree_g1.yaml",
          shown_default="config/unitree_g1.yaml of the checkout"),
-    Spec("seed", "integer", 0, "Seed of the first scene (cube positions)."),
+    Spec("seed", "integer", 0, "Seed of the first scene (cube positions). A reset request's "
+         "seed < 0 means the previous seed + 1, which the first scene does not have.",
+         range=Range.at_least(0)),
     Spec("publish_clock", "bool", False, "Publish /clock (for use_sim_time)."),
     Spec("camera_hz", "double", 30.0, "Head camera rate (Hz); 0 disables it.",
          range=Range(0.0, 120.0)),

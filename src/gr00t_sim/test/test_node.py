@@ -128,9 +128,12 @@ GR1_YAML = Path(__file__).resolve().parents[3] / "config" / "fourier_gr1.yaml"
 
 
 @pytest.mark.parametrize("param,says", [
+    # A reset's seed < 0 means the previous + 1; the first scene has none: refused by its
+    # range, not by numpy ("expected non-negative integer", naming no parameter).
+    ("seed:=-1", "parameter seed=-1 is out of range: it must be >= 0"),
     ("joint_state_decimation:=0", "parameter joint_state_decimation"),
     (f"embodiment:={GR1_YAML}", "embodiment 'fourier_gr1' has no `simulator:` section"),
-], ids=["decimation", "embodiment"])
+], ids=["seed", "decimation", "embodiment"])
 def test_a_sim_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, param, says):
     done = subprocess.run([sys.executable, "-m", "gr00t_sim.node", "--ros-args", "-p", param],
                           capture_output=True, text=True, timeout=120)
