@@ -37,6 +37,25 @@ def test_a_damaged_dataset_ends_the_run_naming_its_file_without_a_traceback(tmp_
     assert not (tmp_path / "x").exists()
 
 
+def test_a_bad_embodiment_or_dataset_is_one_message_naming_it(tmp_path):
+    """Both used to end in a traceback; now one message naming the file and the fix."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "config" / "unitree_g1.yaml").read_text().replace(
+        "action_dt:", "action_dt: -1\nretired_key:", 1))
+    with pytest.raises(SystemExit) as info:
+        main(["--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "x"), "--steps", "1",
+              "--embodiment", str(bad)])
+    message = str(info.value.code)
+    assert message.startswith(f"{bad}: ") and "problems in embodiment config" in message
+    assert "Fix: " in message, message
+    with pytest.raises(SystemExit) as info:
+        main(["--dataset", str(tmp_path / "no_data"), "--out", str(tmp_path / "y"), "--steps",
+              "1", "--embodiment", str(REPO / "config" / "unitree_g1.yaml")])
+    message = str(info.value.code)
+    assert f"missing {tmp_path / 'no_data' / 'meta' / 'info.json'}" in message, message
+    assert not (tmp_path / "y").exists()
+
+
 def test_native_bf16_reads_the_cpu_flags():
     zen2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
     zen4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"

@@ -11,6 +11,8 @@ is refused naming its flag. Under ``torchrun`` the processes train one model tog
 Ctrl-C or SIGTERM saves the step reached and exits with 130 / 143; ``--resume`` goes on
 (:mod:`gr00t_policy.train.stop`). An ``--out`` that already holds a checkpoint or a run is
 refused before anything loads, unless ``--resume`` continues it or ``--overwrite`` replaces it.
+A bad input (the embodiment YAML, the dataset, the mixture file, a checkpoint, ``--out``) ends
+the run with one line naming it and the fix, and exit status 1.
 """
 
 from __future__ import annotations
@@ -99,21 +101,29 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[RunOptions, TrainConf
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status. A bad input exits (SystemExit, status 1) with
+    its message: every error the run raises for what it was given (ValueError: the
+    embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read)
+    names the input and the fix."""
+    run, cfg = parse_args(argv)
+    try:
+        return _main(run, cfg)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(str(exc)) from exc
+
+
+def _main(run: RunOptions, cfg: TrainConfig) -> int:
     import numpy as np
     import torch
 
-    from gr00t_policy.dataset import DatasetError
     from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.policy_config import get_preset
     from gr00t_policy.train.distributed import DataParallel
     from gr00t_policy.train.loop import train
     from gr00t_policy.train.state import check_out_dir
 
-    run, cfg = parse_args(argv)
-    try:  # before anything slow: a run that would replace a checkpoint unasked never starts
-        check_out_dir(Path(run.out), resume=run.resume, overwrite=run.overwrite)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from exc
+    # Before anything slow: a run that would replace a checkpoint unasked never starts.
+    check_out_dir(Path(run.out), resume=run.resume, overwrite=run.overwrite)
     group = DataParallel.from_environment()  # torchrun's processes, or this one alone
     logging.basicConfig(level=logging.INFO if group.is_main else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
@@ -124,10 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run.mixture is not None:
         from gr00t_policy.train.mixture import read_mixture
 
-        try:
-            entries = read_mixture(run.mixture)
-        except ValueError as exc:
-            raise SystemExit(str(exc)) from exc
+        entries = read_mixture(run.mixture)
         mixture = [(e, load_embodiment(e.embodiment)) for e in entries]
         sources = [(e.dataset, emb) for e, emb in mixture]
         dataset, embodiment = None, None
@@ -137,15 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"embodiment YAML {emb_path} not found; pass --embodiment PATH")
         embodiment, dataset, mixture = load_embodiment(emb_path), run.dataset, None
         sources = [(run.dataset, embodiment)]
-    try:
-        result = train(
-            dataset, run.out, policy_config=get_preset(run.preset),
-            embodiment=embodiment, cfg=cfg, preset=run.preset,
-            progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
-            instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
-        )
-    except DatasetError as exc:  # names the dataset's file and the fix: no traceback needed
-        raise SystemExit(str(exc)) from exc
+    result = train(
+        dataset, run.out, policy_config=get_preset(run.preset),
+        embodiment=embodiment, cfg=cfg, preset=run.preset,
+        progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
+        instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
+    )
     group.close()
     if not group.is_main:
         return 0
