@@ -192,3 +192,31 @@ def test_latent_writes_the_latent_robot_that_gr00t_train_reads(dataset, tmp_path
     result = train(out, tmp_path / "ckpt", policy_config=tiny_policy_config(), embodiment=emb,
                    cfg=TrainConfig(steps=2, batch_size=4, save_every=0), progress=False)
     assert len(result.losses) == 2 and np.isfinite(result.losses).all()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--slot", "99"], "--slot 99 makes an invalid embodiment.yaml for the latent robot: slot: "
+                       "the embodiment slot 99 is out of range 0..31. Fix: use an integer in "
+                       "0..31"),
+    (["--slot", "-1"], "--slot -1 makes an invalid embodiment.yaml"),
+    (["--name", "a b"], "--name 'a b' makes an invalid embodiment.yaml for the latent robot: "
+                        "name: "),
+    # the name also names the (never served) controller topic
+    (["--name", "3d"], "--name '3d' makes an invalid embodiment.yaml for the latent robot: "
+                       "controllers[0].topic: "),
+], ids=["slot_99", "slot_negative", "name_with_space", "name_not_a_topic_token"])
+def test_latent_refuses_an_option_its_embodiment_file_cannot_hold_before_writing(
+        dataset, tmp_path, capsys, args, says):
+    """--slot 99 used to be refused only after the whole dataset was written (and, with
+    --overwrite, the old one replaced), by an error about the generated file that never
+    named --slot; the dataset and an invalid embodiment.yaml stayed on disk."""
+    lam_dir, out = tmp_path / "lam", tmp_path / "latent"
+    assert cli.main(["lam", "--dataset", str(dataset), "--out", str(lam_dir), "--steps", "1",
+                     "--batch-size", "4", "--image-size", str(SIZE), "--gap", str(GAP)]) == 0
+    out.mkdir()
+    (out / "kept").write_text("the dataset --overwrite would replace")
+    capsys.readouterr()
+    assert cli.main(["latent", "--lam", str(lam_dir), "--dataset", str(dataset), "--out",
+                     str(out), "--episodes", "0:2", "--overwrite", *args]) == 2
+    assert says in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["kept"]  # nothing written, nothing replaced

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
                         help="the latent robot's name and tag (default latent_actions)")
     latent.add_argument("--slot", type=int, default=3,
                         help="its embodiment slot in the policy (default 3; the G1 is 0, the "
-                             "GR-1 1, the Apollo 2)")
+                             "GR-1 1, the Apollo 2; the embodiment schema's range)")
     latent.add_argument("--overwrite", action="store_true")
     return p
 
@@ -161,14 +162,47 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
     return {"dataset": str(out), "episodes": len(chosen)}
 
 
+# The flag each top-level key of the latent robot's embodiment.yaml comes from (its
+# controller's topic is named after --name, its camera's topic after the camera).
+_YAML_FLAGS = {"name": "--name", "tag": "--name", "slot": "--slot", "controllers": "--name",
+               "cameras": "--camera"}
+
+
+def _latent_yaml(args, ds, camera: str, dim: int) -> str:
+    """The latent robot's embodiment.yaml, checked by the embodiment schema before anything
+    is written; a value it refuses is named by the flag it came from."""
+    import yaml
+
+    from gr00t_policy.embodiment import EmbodimentConfigError, parse_embodiment
+    from gr00t_policy.pyramid import latent_embodiment as latent
+
+    text = latent.embodiment_yaml(
+        name=args.name, slot=args.slot, dim=dim, camera=camera, action_dt=1.0 / ds.fps,
+        source=f"{args.dataset} (camera {camera})")
+    try:
+        parse_embodiment(yaml.safe_load(text), "embodiment.yaml")
+    except EmbodimentConfigError as exc:
+        values = {"--name": args.name, "--slot": args.slot, "--camera": camera}
+        problems = []
+        for issue in exc.issues:
+            flag = _YAML_FLAGS.get(re.split(r"[.\[]", issue.path, maxsplit=1)[0])
+            given = f"{flag} {values[flag]!r}" if flag else f"--dataset {args.dataset}"
+            if flag == "--camera" and args.camera is None:
+                given = f"camera {camera!r} (the dataset's first; --camera picks another)"
+            problems.append(f"{given} makes an invalid embodiment.yaml for the latent robot: "
+                            f"{issue.format()}")
+        raise ValueError("\n".join(problems)) from None
+    return text
+
+
 def _latent(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
-    from gr00t_policy.embodiment import load_embodiment
     from gr00t_policy.pyramid import latent_embodiment as latent
     from gr00t_policy.pyramid.latent_actions import load_latent_actions
     from gr00t_policy.pyramid.relabel import relabel
     from gr00t_policy.train.data import resize_frames
 
     model = load_latent_actions(args.lam)
+    text = _latent_yaml(args, ds, camera, model.cfg.latent_dim)  # before anything is written
     keys = [(latent.KEY, latent.joint_names(model.cfg.latent_dim))]
 
     def labeller(frames):
@@ -178,10 +212,7 @@ def _latent(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
                   {"model": str(Path(args.lam).resolve()), "kind": "latent_actions"},
                   overwrite=args.overwrite, layout=(keys, keys, args.name))
     yaml_path = out / "embodiment.yaml"
-    yaml_path.write_text(latent.embodiment_yaml(
-        name=args.name, slot=args.slot, dim=model.cfg.latent_dim, camera=camera,
-        action_dt=1.0 / ds.fps, source=f"{args.dataset} (camera {camera})"))
-    load_embodiment(yaml_path)  # what gr00t-train will read: it must validate
+    yaml_path.write_text(text)  # what gr00t-train will read: validated above
     return {"dataset": str(out), "episodes": len(chosen), "embodiment": str(yaml_path)}
 
 

@@ -13,6 +13,7 @@ has these joints, and its controller topic is never served.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -39,15 +40,18 @@ def latent_labels(model: Any, frames: torch.Tensor, chunk: int = 256
 
 def embodiment_yaml(*, name: str, slot: int, dim: int, camera: str, action_dt: float,
                     source: str) -> str:
-    """The latent robot's embodiment file (validated by gr00t_policy.embodiment)."""
+    """The latent robot's embodiment file (validated by gr00t_policy.embodiment). The names
+    are quoted, so that YAML reads each as the string given (`true`, `3`: not a bool, an int).
+    """
+    q = json.dumps  # a JSON string is a YAML double-quoted scalar
     joints = "\n".join(f"      - {{name: {j}, position: [-1.0, 1.0], velocity: 100.0}}"
                        for j in joint_names(dim))
     names = ", ".join(joint_names(dim))
     return f"""# The latent actions of {source}: video without robot actions, labelled by
 # `gr00t-pyramid latent` (gr00t_policy.pyramid.latent_embodiment). For co-training only
 # (gr00t-train --mixture): no robot has these joints and nothing serves the controller topic.
-name: {name}
-tag: {name}
+name: {q(name)}
+tag: {q(name)}
 slot: {slot}
 action_representation: absolute
 action_dt: {action_dt}
@@ -63,12 +67,12 @@ action_keys:
   - {{key: {KEY}, group: {KEY}, normalization: min_max}}
 
 cameras:
-  - {{name: {camera}, topic: /camera/{camera}/image_raw}}
+  - {{name: {q(camera)}, topic: {q(f"/camera/{camera}/image_raw")}}}
 
 controllers:
   - name: {KEY}_controller
     type: forward_command
-    topic: /{name}/never_commanded
+    topic: {q(f"/{name}/never_commanded")}
     joints: [{names}]
 
 staleness:
