@@ -21,17 +21,9 @@ from typing import Callable, Iterator, Sequence
 STAGING_DIR = ".save-in-progress"
 
 
-def fsync_file(path: Path) -> None:
-    """Flush ``path``'s data to disk (a file some library wrote and closed)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries (the renames and new names in it) to disk."""
+def fsync_path(path: Path) -> None:
+    """Flush ``path`` to disk: a file's data (one some library wrote and closed), or a
+    directory's entries (the renames and new names in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -46,11 +38,11 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)
-        fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
     return path
 
 
@@ -85,7 +77,7 @@ def staged(directory: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
                                     f"written to {scratch}")
         names = [n for n in names if n not in last] + last
         for name in names:
-            fsync_file(scratch / name)
+            fsync_path(scratch / name)
         parents = set()
         for name in names:
             target = directory / name
@@ -93,6 +85,6 @@ def staged(directory: str | Path, last: Sequence[str] = ()) -> Iterator[Path]:
             os.replace(scratch / name, target)
             parents.add(target.parent)
         for parent in sorted(parents):
-            fsync_dir(parent)
+            fsync_path(parent)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

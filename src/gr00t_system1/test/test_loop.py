@@ -448,6 +448,13 @@ def jtc_positions(messages, t_end, step=1e-3):
     return out_t, pos
 
 
+def turn_round(sim, speed):
+    """A new plan for `sim`: back down the ramp from the last command at `speed`."""
+    rows = sim.loop.limiter.last - speed * DT * np.arange(16)[:, None] * np.ones((1, A))
+    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+
+
 def ramp_sim(**kw):
     """A Sim from (0, 0) whose plan is a steady 0.5 rad/s ramp of 16 rows; (sim, speed)."""
     sim = Sim(measured=(0.0, 0.0), **kw)
@@ -491,11 +498,8 @@ def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_t
     sim.loop.path_ticks = every + 1
     messages, ticks = [], []
     for k in range(90):
-        if k == 41:  # the arm turns round: a plan back down the ramp
-            here = sim.loop.limiter.last
-            rows = here - speed * DT * np.arange(16)[:, None] * np.ones((1, A))
-            sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
-                                  seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        if k == 41:
+            turn_round(sim, speed)
         sim.feed_state()
         sim.feed_tokens()
         sent = k % every == 0
@@ -610,11 +614,8 @@ def test_after_a_stall_a_controller_sent_every_nth_path_goes_on_from_the_one_it_
     sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
     messages, starts = [], []
     for k in range(52):
-        if k == 41:  # the arm turns round: a plan back down the ramp
-            here = sim.loop.limiter.last
-            rows = here - speed * DT * np.arange(16)[:, None] * np.ones((1, A))
-            sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
-                                  seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        if k == 41:
+            turn_round(sim, speed)
         if k == 42:
             sim.t += 5 * TICK  # System 1 stalls for 6 periods; the controller runs on
         sim.feed_state()
