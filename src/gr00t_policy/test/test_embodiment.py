@@ -23,6 +23,7 @@ from gr00t_policy.embodiment import (
     parse_embodiment,
 )
 from gr00t_policy.embodiment.check import check_main
+from gr00t_policy.testing.plugins import write_decoder_distribution
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG_DIR = REPO / "config"
@@ -378,12 +379,8 @@ def test_state_only_group_joint_in_controller_is_an_error(g1_data):
 
 
 def test_entry_point_decoder_types_are_known(g1_data, tmp_path, monkeypatch):
-    dist = tmp_path / "gr00t_test_decoders-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-decoders\n"
-                                   "Version: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[gr00t_system1.decoders]\nimpedance = gr00t_test_decoders:ImpedanceDecoder\n")
+    write_decoder_distribution(tmp_path, "gr00t_test_decoders",
+                               "impedance = gr00t_test_decoders:ImpedanceDecoder")
     _set(["controllers", 0, "type"], "impedance")(g1_data)
     with pytest.raises(EmbodimentConfigError, match="unknown decoder type 'impedance'"):
         parse_embodiment(copy.deepcopy(g1_data), "before")
@@ -397,11 +394,7 @@ def test_entry_point_decoder_types_are_known(g1_data, tmp_path, monkeypatch):
 def _register_plugin(tmp_path, monkeypatch, source: str,
                      entry: str = "impedance = gr00t_test_plugin_decoders:ImpedanceDecoder"):
     """A decoder plugin package on sys.path for this test: its module and entry point."""
-    dist = tmp_path / "gr00t_test_plugin_decoders-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-plugin-decoders\n"
-                                   "Version: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[gr00t_system1.decoders]\n{entry}\n")
+    write_decoder_distribution(tmp_path, "gr00t_test_plugin_decoders", entry)
     (tmp_path / "gr00t_test_plugin_decoders.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "gr00t_test_plugin_decoders", raising=False)

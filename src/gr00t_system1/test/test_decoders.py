@@ -248,13 +248,10 @@ def test_check_refuses_the_plugin_params_the_plugin_refuses(capsys, tmp_path, mo
     import yaml
 
     from gr00t_policy.embodiment.check import check_main
+    from gr00t_policy.testing.plugins import write_decoder_distribution
 
-    dist = tmp_path / "gr00t_test_impedance-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gr00t-test-impedance\n"
-                                   "Version: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[gr00t_system1.decoders]\nimpedance = gr00t_test_impedance:ImpedanceDecoder\n")
+    write_decoder_distribution(tmp_path, "gr00t_test_impedance",
+                               "impedance = gr00t_test_impedance:ImpedanceDecoder")
     (tmp_path / "gr00t_test_impedance.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "gr00t_test_impedance", raising=False)
