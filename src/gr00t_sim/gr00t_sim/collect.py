@@ -346,10 +346,13 @@ def collect(
 ) -> dict:
     """Write ``episodes`` successful demonstrations from seeds ``seed, seed+1, ...``.
 
-    Returns a summary {"episodes", "attempts", "failed_seeds", "frames", "seconds",
-    "first_seed", "codec", "config"}, also written to meta/collect.json. Raises
-    ValueError if the seeds would reach the evaluation range, RuntimeError if fewer than
-    ``episodes`` succeed within ``max_attempts`` (default 2 * episodes + 10) seeds.
+    Returns a summary {"episodes" (written), "interrupted", "attempts", "failed_seeds",
+    "frames", "seconds", "first_seed", "codec", "config"}, also written to
+    meta/collect.json. Raises ValueError if the seeds would reach the evaluation range,
+    RuntimeError if fewer than ``episodes`` succeed within ``max_attempts`` (default
+    2 * episodes + 10) seeds. A KeyboardInterrupt (Ctrl-C) after the first episode finishes
+    the dataset with the episodes written (``interrupted`` True) unless ``overwrite`` (then
+    the old dataset stays, as after any failure); the caller decides how to exit.
 
     ``workers`` > 1 records episodes in that many processes (each its own simulator and
     renderer) while this process encodes and writes them, in seed order: the dataset is the
@@ -380,6 +383,7 @@ def collect(
     action_keys = [(k.key, list(k.joints)) for k in emb.action_keys]
     failed: list[int] = []
     frames = 0
+    interrupted = False
     start = time.perf_counter()
     try:
         with LeRobotWriter(out, fps=1.0 / emb.action_dt, state_keys=state_keys,
@@ -388,32 +392,43 @@ def collect(
                            overwrite=overwrite,
                            progress_total=episodes if progress else None) as writer:
             s = seed
-            while writer.num_episodes < episodes:
-                if s - seed >= max_attempts:
-                    raise RuntimeError(
-                        f"only {writer.num_episodes} of {episodes} episodes succeeded in "
-                        f"{max_attempts} seeds (failed: {failed[:20]}...); check the expert"
-                    )
-                demo = next(demos)
-                if demo.success:
-                    writer.add_episode(demo.states, demo.actions, {camera: demo.frames}, demo.task,
-                                       extra={"seed": demo.seed,
-                                              "goal_position": demo.info["goal_position"],
-                                              "object_positions": demo.info["object_positions"],
-                                              **({"nudge": demo.info["nudge"]}
-                                                 if "nudge" in demo.info else {})})
-                    frames += len(demo.states)
-                else:
-                    failed.append(s)
-                    logger.info("seed %d (%s) failed; skipped", s, demo.task)
-                s += 1
+            try:
+                while writer.num_episodes < episodes:
+                    if s - seed >= max_attempts:
+                        raise RuntimeError(
+                            f"only {writer.num_episodes} of {episodes} episodes succeeded in "
+                            f"{max_attempts} seeds (failed: {failed[:20]}...); check the expert"
+                        )
+                    demo = next(demos)
+                    if demo.success:
+                        writer.add_episode(
+                            demo.states, demo.actions, {camera: demo.frames}, demo.task,
+                            extra={"seed": demo.seed, "goal_position": demo.info["goal_position"],
+                                   "object_positions": demo.info["object_positions"],
+                                   **({"nudge": demo.info["nudge"]} if "nudge" in demo.info
+                                      else {})})
+                        frames += len(demo.states)
+                    else:
+                        failed.append(s)
+                        logger.info("seed %d (%s) failed; skipped", s, demo.task)
+                    s += 1
+            except KeyboardInterrupt:
+                # Ctrl-C keeps the episodes written (hours of rendering, on a big collection)
+                # as a complete dataset of fewer episodes; an overwrite keeps the old one,
+                # as it would after any failure before the new one was complete.
+                if overwrite or not writer.num_episodes:
+                    raise
+                interrupted = True
+                logger.warning("interrupted: keeping the %d of %d episodes written (seeds %d "
+                               "to %d)", writer.num_episodes, episodes, seed, s - 1)
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
         else:
             recorder.close()
-    summary = {"episodes": episodes, "attempts": s - seed, "failed_seeds": failed,
+    summary = {"episodes": writer.num_episodes, "interrupted": interrupted,
+               "attempts": s - seed, "failed_seeds": failed,
                "frames": frames, "seconds": time.perf_counter() - start,
                "first_seed": seed, "codec": codec, "config": asdict(cfg or CollectConfig()),
                "embodiment": emb.name, "expert": expert_settings}
@@ -513,6 +528,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {summary['episodes']} episodes ({summary['frames']} frames) to {args.out} "
           f"from {summary['attempts']} seeds ({len(summary['failed_seeds'])} failed) in "
           f"{summary['seconds']:.0f} s")
+    if summary["interrupted"]:
+        print(f"interrupted before {args.episodes}: the dataset holds the episodes above; "
+              f"collect more into another --out (from --seed {args.seed + summary['attempts']})"
+              " and train on both with a mixture file")
+        return 130
     return 0
 
 

@@ -101,6 +101,36 @@ def test_replayed_episode_matches_and_succeeds(emb, tmp_path):
     assert len(a.states) == a.info["first_success_step"] + 11
 
 
+def test_ctrl_c_keeps_the_episodes_written_unless_overwriting(emb, tmp_path, monkeypatch):
+    """A collection of hundreds of episodes interrupted keeps what it rendered, as a
+    complete dataset (it was deleted, or before that left without meta/); an overwrite keeps
+    the dataset it would have replaced."""
+    real = DemoRecorder.record
+    calls = []
+
+    def record(self, seed):
+        calls.append(seed)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, seed)
+
+    monkeypatch.setattr(DemoRecorder, "record", record)
+    out = tmp_path / "demos"
+    try:
+        rc = main(["--episodes", "3", "--seed", "3", "--out", str(out), "--embodiment",
+                   str(G1_YAML), "--no-progress"])
+    except KeyboardInterrupt:  # uncaught, it would end the whole pytest session
+        pytest.fail("the interrupted collection was not kept: KeyboardInterrupt escaped")
+    assert rc == 130
+    assert LeRobotDataset(out).num_episodes == 1
+    summary = json.loads((out / "meta/collect.json").read_text())
+    assert summary["interrupted"] is True and summary["episodes"] == 1
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        collect(out, 3, 20, emb, overwrite=True, progress=False)
+    assert [e["seed"] for e in LeRobotDataset(out).episodes] == [3]
+
+
 def test_failures_are_dropped_and_reported(emb, tmp_path):
     with pytest.raises(RuntimeError, match="only 0 of 1 episodes succeeded in 2 seeds"):
         collect(tmp_path / "none", 1, 0, emb, cfg=CollectConfig(max_s=0.3), max_attempts=2,
