@@ -575,3 +575,20 @@ def test_module_is_ros_free():
             "bad = [m for m in ('rclpy', 'torch', 'tensorrt') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("path, value, words", [
+    (["action_dt"], 50.0, r"action_dt: .* 50 is above its largest allowed value, 1\. Fix: write "
+                          r"at most 1; a value far above it is usually in milliseconds"),
+    (["plausibility", "position_margin"], -1.0,
+     r"position_margin: .* -1 is below its smallest allowed value, 0\. Fix: write at least 0"),
+    (["plausibility", "position_margin"], 100.0,
+     r"position_margin: .* 100 is above its largest allowed value, 1\. Fix: write at most 1"),
+])
+def test_values_that_are_units_mistaken_or_switch_a_check_off_are_named(g1_data, path, value,
+                                                                        words):
+    # action_dt 50 (ms written as s) was accepted; a margin of -1 said "use an integer in
+    # 0..None"; a margin of 100 switched the plausibility check off unsaid.
+    _set(path, value)(g1_data)
+    with pytest.raises(EmbodimentConfigError, match=words):
+        parse_embodiment(g1_data, "test")

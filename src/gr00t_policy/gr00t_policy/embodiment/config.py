@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Iterable, Literal, get_args
 
 import numpy as np
-from pydantic import AfterValidator, PlainSerializer, StrictBool, StrictInt
+from pydantic import AfterValidator, Field, PlainSerializer, StrictBool, StrictFloat, StrictInt
 
 from gr00t_policy.embodiment.schema import (
     Camera,
@@ -18,6 +18,7 @@ from gr00t_policy.embodiment.schema import (
     HeldJoint,
     Joint,
     JointGroup,
+    MAX_ACTION_DT_S,
     KeySpec,
     ModalityKey,
     Name,
@@ -82,8 +83,10 @@ class EmbodimentConfig(Section):
     action_representation: ActionRepresentation = yaml_key(
         "How action rows are read: `absolute` joint position targets (rad or m).",
         default="absolute", what="action representation")
-    action_dt: Positive = yaml_key("Seconds between two rows of an action chunk.",
-                                   what="action_dt (seconds between chunk rows)")
+    action_dt: Annotated[StrictFloat, Field(allow_inf_nan=False, gt=0, le=MAX_ACTION_DT_S)] = \
+        yaml_key("Seconds between two rows of an action chunk, at most "
+                 f"{MAX_ACTION_DT_S:g} s (seconds, not ms: GR00T's are 1/20 to 1/30 s).",
+                 what="action_dt (seconds between chunk rows)")
     joint_groups: JointGroups = yaml_key(
         "Named, ordered groups of joints: `<group name>: {joints: [...]}`. State and action "
         "keys refer to them by name.", min_length=1, what="a joint group name",

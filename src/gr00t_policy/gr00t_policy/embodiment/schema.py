@@ -348,16 +348,24 @@ class Rates(Section):
                                     what="the System 2 rate (Hz)")
 
 
+# A chunk row interval beyond this is milliseconds written as seconds (GR00T's are 1/20 to
+# 1/30 s: 50 means 50 ms).
+MAX_ACTION_DT_S = 1.0
+# A margin this large (rad or m) switches the plausibility check off.
+MAX_POSITION_MARGIN = 1.0
+
 class Plausibility(Section):
     """What System 1 treats as an impossible measurement (a fault, not a state to plan on)."""
 
     yaml_example: ClassVar[str] = "`plausibility: {position_margin: 0.1}`"
 
-    position_margin: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=0)] = yaml_key(
+    position_margin: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=0,
+                                                  le=MAX_POSITION_MARGIN)] = yaml_key(
         "How far (rad or m) a measured position may lie outside its joint's limits before "
         "System 1 faults: it stops following the policy, holds its last command, and says "
         "which joint, the value and the limits. Encoders read slightly past soft limits; "
-        "much further means a broken sensor or wrong joint names.", default=0.1,
+        "much further means a broken sensor or wrong joint names. At most "
+        f"{MAX_POSITION_MARGIN:g} (a wider one switches the check off).", default=0.1,
         what="the position margin (rad or m)")
 
 

@@ -204,9 +204,12 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
                            f"write {what} as an integer in {lo}..{hi}")
     if kind == "less_than_equal" and isinstance(ctx.get("le"), float):  # a float key's maximum
         unit = ("; a value far above it is usually in milliseconds, not seconds"
-                if path.startswith("staleness.") else "")
+                if path.startswith("staleness.") or path == "action_dt" else "")
         return ConfigIssue(path, f"{what} {value:g} is above its largest allowed value, "
                                  f"{ctx.get('le'):g}", f"write at most {ctx.get('le'):g}{unit}")
+    if kind == "greater_than_equal" and isinstance(value, float):  # a float key's minimum
+        return ConfigIssue(path, f"{what} {value:g} is below its smallest allowed value, "
+                                 f"{ctx.get('ge'):g}", f"write at least {ctx.get('ge'):g}")
     if kind in ("greater_than_equal", "less_than_equal"):
         return ConfigIssue(path, f"{what} {value} is out of range {lo}..{hi}",
                            f"use an integer in {lo}..{hi}")
