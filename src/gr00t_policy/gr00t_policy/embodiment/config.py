@@ -23,7 +23,6 @@ from gr00t_policy.embodiment.schema import (
     ModalityKey,
     Name,
     Plausibility,
-    Positive,
     Rates,
     Section,
     Staleness,
