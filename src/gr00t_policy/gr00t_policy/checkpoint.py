@@ -258,6 +258,13 @@ def materialize_policy(
     expected = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
     check_shapes(expected, stored_shapes({k: files[k] for k in expected if k in files}), where)
     tensors = read_tensors(files, expected.keys(), device, dtype)
+    broken = [k for k, t in tensors.items()
+              if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:
+        raise CheckpointError(
+            f"{where}: {len(broken)} tensor(s) hold NaN or inf, e.g. {broken[:3]}: every "
+            "action would be NaN. Fix: the file is damaged or training diverged; restore it "
+            "from a copy, or take an earlier checkpoint")
     policy.load_state_dict(tensors, strict=True, assign=True)
     if policy.backbone is not None:
         policy.backbone.reset_nonpersistent_buffers(device)

@@ -180,6 +180,18 @@ def test_missing_key_is_named(nano_ckpt, tmp_path):
         load_checkpoint(bad, parts=("action_head",))
 
 
+def test_weights_holding_nan_are_refused_naming_the_tensor(tmp_path):
+    # They loaded, and every chunk came out NaN (blamed on /joint_states at run time).
+    bad = make_random_checkpoint(tmp_path / "bad", seed=0)
+    tensors = load_file(str(bad / "model.safetensors"))
+    key = next(k for k in tensors if k.startswith("action_head.") and tensors[k].ndim == 2)
+    tensors[key][0, 0] = float("nan")
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=rf"1 tensor\(s\) hold NaN or inf, e\.g\. "
+                                              rf"\['{re.escape(key)}'\].*Fix:"):
+        load_checkpoint(bad, parts=("action_head",))
+
+
 def test_unusable_statistics_are_refused_when_the_bundle_opens(tmp_path):
     # They loaded: NaN made every chunk NaN (blamed on /joint_states), min > max sent the
     # arm rad beyond its range. The error names the file and the entry in it.
