@@ -52,19 +52,24 @@ class _ITimerSpec(ctypes.Structure):
 
 
 def _libc() -> ctypes.CDLL | None:
+    """The C library with the POSIX timer functions: the process's own (glibc 2.34 and
+    later have them in libc), else librt (older glibc, e.g. Ubuntu 20.04)."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        create, settime, delete = libc.timer_create, libc.timer_settime, libc.timer_delete
-        libc._exit  # noqa: B018 - only checks it is there
-    except (OSError, AttributeError):
-        return None
-    create.argtypes = [ctypes.c_int, ctypes.POINTER(_SigEvent), ctypes.POINTER(ctypes.c_void_p)]
-    settime.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_ITimerSpec),
-                        ctypes.c_void_p]
-    delete.argtypes = [ctypes.c_void_p]
-    return libc
+    for name in (None, "librt.so.1"):
+        try:
+            libc = ctypes.CDLL(name, use_errno=True)
+            create, settime, delete = libc.timer_create, libc.timer_settime, libc.timer_delete
+            libc._exit  # noqa: B018 - only checks it is there (librt links libc in)
+        except (OSError, AttributeError):
+            continue
+        create.argtypes = [ctypes.c_int, ctypes.POINTER(_SigEvent),
+                           ctypes.POINTER(ctypes.c_void_p)]
+        settime.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_ITimerSpec),
+                            ctypes.c_void_p]
+        delete.argtypes = [ctypes.c_void_p]
+        return libc
+    return None
 
 
 class ExitTimer:

@@ -43,6 +43,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import multiprocessing  # noqa: E402
+import signal  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -384,6 +385,7 @@ def collect(
     failed: list[int] = []
     frames = 0
     interrupted = False
+    previous_sigint = None  # the SIGINT handler while an interrupted collection finishes
     start = time.perf_counter()
     try:
         with LeRobotWriter(out, fps=1.0 / emb.action_dt, state_keys=state_keys,
@@ -419,9 +421,13 @@ def collect(
                 if overwrite or not writer.num_episodes:
                     raise
                 interrupted = True
+                # A second Ctrl-C while the dataset is finished would discard it all.
+                previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
                 logger.warning("interrupted: keeping the %d of %d episodes written (seeds %d "
                                "to %d)", writer.num_episodes, episodes, seed, s - 1)
     finally:
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
         if pool is not None:
             pool.terminate()
             pool.join()

@@ -125,6 +125,9 @@ def test_ctrl_c_keeps_the_episodes_written_unless_overwriting(emb, tmp_path, mon
     assert LeRobotDataset(out).num_episodes == 1
     summary = json.loads((out / "meta/collect.json").read_text())
     assert summary["interrupted"] is True and summary["episodes"] == 1
+    import signal
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
         collect(out, 3, 20, emb, overwrite=True, progress=False)

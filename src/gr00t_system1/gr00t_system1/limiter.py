@@ -15,11 +15,11 @@ start it again from rest, not go on at the velocity it had before the stall (tha
 velocity jump the acceleration limit forbids). The caller says where the controllers have
 taken the joints (`resume`: at rest at the last command, or along a trajectory the
 controller was given) before the next `apply`.
-A stall is measured on both clocks a command can be given (`apply`'s `now`, the node clock,
-and `mono`, the monotonic clock), and is one only when both gaps are that long: the node
-clock alone takes a stepped wall clock (NTP, PTP) for a stall, so a joint at full speed
-would be restarted from rest; the monotonic clock alone takes every tick of a simulator
-whose /clock runs slower than the wall for one, where the controllers run on /clock.
+A stall is measured on the controllers' clock: the monotonic clock (`apply`'s `mono`) where
+the caller gives one, for a robot (the node clock is the wall clock, which NTP or PTP may
+step: taken for a stall, a joint at full speed was restarted from rest), else the node clock
+(`now`), for a simulator's /clock, on which its controllers run whether it runs slower or
+faster than the wall.
 A clock that jumps backwards (a stepped wall clock, a replayed /clock) skips one tick, and
 the gap is measured from there on.
 
@@ -144,12 +144,14 @@ class CommandLimiter:
         return now - self.last_time < MIN_GAP * self.dt
 
     def stalled(self, now: float, mono: float | None = None) -> bool:
-        """Whether a command at `now` (and `mono`, the monotonic clock, where given) comes
-        more than STALL_GAP periods after the last one on both clocks (module docstring);
-        False after a reset or a command without a time."""
-        if self.last_time is None or now - self.last_time <= STALL_GAP * self.dt:
+        """Whether a command at `now` comes more than STALL_GAP periods after the last one:
+        on the monotonic clock where `mono` is given for both, else on the node clock
+        (module docstring); False after a reset or a command without a time."""
+        if self.last_time is None:
             return False
-        return mono is None or self.last_mono is None or mono - self.last_mono > STALL_GAP * self.dt
+        if mono is not None and self.last_mono is not None:
+            return mono - self.last_mono > STALL_GAP * self.dt
+        return now - self.last_time > STALL_GAP * self.dt
 
     def resume(self, position: np.ndarray, velocity: np.ndarray) -> None:
         """After a stall: the joints are now at `position` moving at `velocity` (A,), where

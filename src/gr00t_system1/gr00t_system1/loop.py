@@ -38,7 +38,6 @@ import numpy as np
 
 from gr00t_policy.runtime.execution import ChunkExecutor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
-from gr00t_policy.runtime.stamps import MAX_FUTURE_STAMP_S
 from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import (
     ON_STALE_CHOICES, SafetyState, Supervisor, SupervisorInputs)
@@ -82,6 +81,10 @@ class CommandLoop:
             chunk's rows (`path`): at least the ticks between two messages of the sparsest
             trajectory decoder, plus one.
         joint_names: the A + H joints' names, for messages (default: their indices).
+
+    `sim_time`: whether the node clock is a simulator's /clock (use_sim_time; the node sets
+    it each tick): then its controllers run on it, and stalls are measured on it, not on the
+    monotonic clock (`CommandLimiter.stalled`).
     """
 
     def __init__(self, limiter: CommandLimiter, supervisor: Supervisor, *,
@@ -95,6 +98,12 @@ class CommandLoop:
             raise ValueError(f"path_ticks must be an int >= 1, got {path_ticks!r}")
         self.path_ticks = path_ticks
         self.joint_names = list(joint_names or [])
+        self.sim_time = False
+        self._mono = float("-inf")  # monotonic time of the tick in progress
+        # At a (re)arm: (the start, the node-clock time until which trajectory joints not yet
+        # sent a path stay there): `_hold_paths_at`.
+        self._rearm: tuple[np.ndarray, float] | None = None
+        self._clock_back_mono = float("-inf")  # when the node clock last went back
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
         self.limiter = limiter
@@ -131,7 +140,7 @@ class CommandLoop:
             return None
         if plan.state.age(self.now, mono) > self.supervisor.state_staleness_s:
             return None  # planned from a state that is stale by now
-        if plan.chunk.stamp > self.now + MAX_FUTURE_STAMP_S:
+        if plan.state.arrival < self._clock_back_mono:
             return None  # planned before the node clock went back: its times are ahead
         if tokens is not None and plan.instruction_id != tokens.instruction_id:
             # Planned for an instruction that has since been replaced: with a slow head the
@@ -165,14 +174,13 @@ class CommandLoop:
         has them (`_as_sent`): that is where the controller is, whatever plan came since,
         and the next path starts from there.
         """
-        if now < self.now:
-            self._clock_went_back(now)
-        self.now = now
+        self._advance(now, mono)
+        stall = self._stall_mono(mono)  # the clock stalls are measured on (None: the node's)
         fresh = self._fresh_plan(plan, tokens, mono)
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
         if fault is None and not previous.publishes and state is not None:
-            fault = self._cannot_start_at(state.command_positions, now, mono)
+            fault = self._cannot_start_at(state.command_positions, now, stall)
         s = self.supervisor.update(SupervisorInputs(
             enabled=enabled,
             state_age=input_age(state, now, mono),
@@ -190,15 +198,16 @@ class CommandLoop:
             return TickResult(s, self.brake(now, mono), None)
         self._brake_target = None
         if not previous.publishes:
-            if not self._starts_from_measured(now, mono):
+            if not self._starts_from_measured(now, stall):
                 # Re-enabled while braking: go on from the last command and its velocity.
                 start = self.limiter.last.copy()
             else:
                 # (Re)armed: start from the measured position so enabling never jumps.
                 start = self.limiter.reset(state.command_positions)
                 self._forget_paths()
+                self._hold_paths_at(start, now)
             self.executor.reset(start[: self._action_dim])
-        self._catch_up(now, mono)
+        self._catch_up(now, stall)
         swapped = None
         if s == SafetyState.RUNNING:
             if fresh is not None:
@@ -234,19 +243,20 @@ class CommandLoop:
         if self.limiter.too_soon(now):
             return TickResult(s, None, swapped)
         target, passing = self._as_sent(target, now)
-        command = self.limiter.apply(target, now, mono, passing)
+        command = self.limiter.apply(target, now, stall, passing)
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
 
-    def _starts_from_measured(self, now: float, mono: float) -> bool:
+    def _starts_from_measured(self, now: float, mono: float | None) -> bool:
         """Whether publishing now starts from the measured position (at the first command
         since a reset, or after a stall) rather than going on from the last command (re-
         enabled while braking)."""
         return self.limiter.last_time is None or self.limiter.stalled(now, mono)
 
-    def _cannot_start_at(self, measured: np.ndarray, now: float, mono: float) -> str | None:
+    def _cannot_start_at(self, measured: np.ndarray, now: float,
+                         mono: float | None) -> str | None:
         """Why the loop must not start from `measured` (A + H,), or None. A joint measured
         beyond a position limit by more than a period's travel at its velocity limit (the
         plausibility margin lets such a reading in) would be commanded to the limit in one
@@ -271,18 +281,36 @@ class CommandLoop:
                 "within its limits (or correct the limit in the embodiment YAML); System 1 "
                 "starts once it is")
 
-    def _clock_went_back(self, now: float) -> None:
+    def _stall_mono(self, mono: float | None) -> float | None:
+        """The monotonic time to measure stalls on: None under sim time (the node clock)."""
+        return None if self.sim_time else mono
+
+    def _advance(self, now: float, mono: float | None) -> None:
+        """Take the tick's times; a node clock behind the last tick's went back."""
+        if now < self.now:
+            self._clock_went_back(now, mono)
+        self.now = now
+        if mono is not None:
+            self._mono = mono
+
+    def _clock_went_back(self, now: float, mono: float | None) -> None:
         """The node clock went back (a simulator reset, a bag replayed in a loop, a stepped
-        wall clock; the limiter counts them): the chunks and paths held are stamped on the
-        old timeline, ahead of `now`. An ensemble kept them live, weighing most, at their
-        first row, for as long as the jump: 1 s after a 2-s jump it still commanded the old
-        plan while every new plan said otherwise. So they are dropped: the executor holds
-        the last command until the next plan (none made by the old clock is taken:
-        `_fresh_plan`), and the loop holds if none comes."""
+        wall clock; the limiter counts them): the chunks held are stamped on the old
+        timeline, ahead of `now`. An ensemble kept them live, weighing most, at their first
+        row, for as long as the jump: 1 s after a 2-s jump it still commanded the old plan
+        while every new plan said otherwise. So they are dropped: the executor holds the
+        last command until the next plan (none made before now is taken: `_fresh_plan`), and
+        the loop holds if none comes. The paths sent go on on the controllers' own clocks:
+        they move onto the new timeline, by the jump less the time that passed."""
         if self.limiter.last is not None:
             self.executor.reset(self.limiter.last[: self._action_dim])
         self._plan_until = now
-        self._forget_paths()
+        passed = (mono - self._mono) if mono is not None and self._mono > float("-inf") \
+            else self.limiter.dt
+        shift = now - self.now - passed  # < 0
+        self._paths = {k: (sent + shift, times, rows, start)
+                       for k, (sent, times, rows, start) in self._paths.items()}
+        self._clock_back_mono = self._mono if mono is None else mono
 
     def brake(self, now: float | None = None, mono: float | None = None) -> np.ndarray | None:
         """One command of braking to rest, given at node-clock time `now`: towards where the
@@ -290,8 +318,11 @@ class CommandLoop:
         within every limit; None once it is at rest (or before any command). The loop calls
         it while it does not publish otherwise; the node calls it when it is deactivated,
         a period apart."""
+        stall = self._stall_mono(mono)
         if now is not None:
-            self._catch_up(now, mono)
+            if now != self.now:  # the node's call (the loop's comes within its tick)
+                self._advance(now, mono)
+            self._catch_up(now, stall)
         if not self.limiter.moving:
             return None
         if self._brake_target is None:
@@ -299,7 +330,7 @@ class CommandLoop:
         if now is None:
             return self.limiter.apply(self._brake_target)
         target, passing = self._as_sent(self._brake_target, now)
-        return self.limiter.apply(target, now, mono, passing)
+        return self.limiter.apply(target, now, stall, passing)
 
     def _as_sent(self, target: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray | None]:
         """(target, passing) for `CommandLimiter.apply`: the joints of trajectory controllers
@@ -311,9 +342,17 @@ class CommandLoop:
         path started from a command it never followed (a velocity step of several times the
         acceleration limit in one period). Joints never sent a path are left as they are."""
         waiting = self.path_joints & (self._path_of > 0)
+        out = np.array(target, dtype=np.float64)
+        if self._rearm is not None:
+            start, until = self._rearm
+            idle = self.path_joints & (self._path_of == 0)
+            if now < until and idle.any():
+                out[idle] = start[idle]
+                waiting = waiting | idle
+            elif not idle.any() or now >= until:
+                self._rearm = None
         if not waiting.any():
             return target, None
-        out = np.array(target, dtype=np.float64)
         for serial in np.unique(self._path_of[waiting]):
             if serial not in self._paths:  # never sent one (0), or forgotten by a re-arm
                 continue
@@ -432,6 +471,15 @@ class CommandLoop:
     def _forget_paths(self) -> None:
         self._paths.clear()
         self._path_of[:] = 0
+
+    def _hold_paths_at(self, start: np.ndarray, now: float) -> None:
+        """At a (re)arm, the trajectory joints stay at `start` until their controller's first
+        message (which a decoder sent every n-th tick may send up to n - 1 ticks later; at
+        most `path_ticks` periods, so a decoder that never reports its messages is not held
+        for good): the message then starts from where they were commanded, at rest, rather
+        than from commands of a plan the controller never got."""
+        self._rearm = (np.asarray(start, dtype=np.float64).copy(),
+                       now + self.path_ticks * self.limiter.dt)
 
 
 def position_on_path(times: np.ndarray, rows: np.ndarray,

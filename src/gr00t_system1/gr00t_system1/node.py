@@ -145,7 +145,10 @@ class System1Node(ManagedNode):
         is at rest (`CommandLoop.brake`; at most the longest velocity / acceleration limit
         ratio, plus a margin): deactivating while the arm moves leaves the controllers a
         target that stands still, not one that stops dead. Nothing when at rest already."""
-        deadline = time.monotonic() + self.loop.limiter.longest_stop_s + 10 * self.period
+        # The trajectory joints keep to the path sent until the next message: up to
+        # path_ticks periods before they brake.
+        deadline = time.monotonic() + self.loop.limiter.longest_stop_s + \
+            (10 + self.loop.path_ticks) * self.period
         braked = 0
         while time.monotonic() < deadline:
             sent = time.monotonic()
@@ -325,7 +328,13 @@ class System1Node(ManagedNode):
     # -- inputs --------------------------------------------------------------------------
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        """The node clock's time; tells the loop whether that is a simulator's /clock (its
+        stalls are then measured on it, `CommandLoop.sim_time`)."""
+        clock = self.get_clock()
+        loop = getattr(self, "loop", None)
+        if loop is not None:
+            loop.sim_time = bool(getattr(clock, "ros_time_is_active", False))
+        return clock.now().nanoseconds * 1e-9
 
     def _refuse(self, refusal: Refusal) -> None:
         """Count a refused input, log it (throttled: a broken sensor fails every message) and

@@ -28,17 +28,20 @@ class Sim:
                                 executor=CrossfadeExecutor(0.1), on_stale=on_stale,
                                 path_joints=path_joints)
         self.t = 100.0
+        self.mono_shift = 0.0  # the monotonic clock is t + this (a jump of t leaves it going)
         self.measured = np.array(measured)
         self.state = self.tokens = self.plan = None
         self.seq = 0
 
     def feed_state(self):
         self.seq += 1
-        self.state = StateSample(self.measured.copy(), self.measured.copy(), self.t, self.t, self.seq)
+        self.state = StateSample(self.measured.copy(), self.measured.copy(), self.t,
+                                 self.t + self.mono_shift, self.seq)
 
     def feed_tokens(self, instruction_id=1):
         seq = 1 if self.tokens is None else self.tokens.seq + 1
-        self.tokens = TokenSample(None, None, self.t, self.t, instruction_id, seq)
+        self.tokens = TokenSample(None, None, self.t, self.t + self.mono_shift, instruction_id,
+                                  seq)
 
     def feed_plan(self, target, instruction_id=1):
         rows = np.tile(np.asarray(target, dtype=float), (16, 1))
@@ -47,8 +50,9 @@ class Sim:
 
     def tick(self, enabled=True):
         self.t += TICK
-        return self.loop.tick(self.t, self.t, enabled=enabled, state=self.state,
-                              tokens=self.tokens, plan=self.plan, worker_healthy=True)
+        return self.loop.tick(self.t, self.t + self.mono_shift, enabled=enabled,
+                              state=self.state, tokens=self.tokens, plan=self.plan,
+                              worker_healthy=True)
 
 
 def running_sim(**kw):
@@ -374,6 +378,7 @@ def test_a_clock_that_jumps_back_skips_one_tick_not_the_seconds_it_jumped():
     within the limits, and the next plan runs."""
     sim, commands = moving_sim()
     sim.t -= 5.0
+    sim.mono_shift += 5.0
     after, states = [], []
     for _ in range(30):
         sim.feed_state()
@@ -517,6 +522,51 @@ def test_a_trajectory_controller_changes_speed_within_the_limits_when_the_plan_t
     assert v.min() < -0.4 and v.max() > 0.4  # it did go up and come back
 
 
+def test_re_enabled_a_controller_sent_every_4th_path_starts_from_rest_within_the_limits():
+    """Disabled, braked to rest, enabled again: a decoder sent every 4th tick may send its
+    first path 3 ticks after the re-arm. Those ticks' commands stay where the joints are,
+    so that path starts from there at rest; taking the plan meanwhile made the controller
+    step to the path's first point in one period (15 times the acceleration limit)."""
+    every = 4
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    messages, ticks, sent_ticks = [], [], 0
+
+    def step(enabled=True):
+        nonlocal sent_ticks
+        sim.feed_state()
+        sim.feed_tokens()
+        r = sim.tick(enabled=enabled)
+        if r.command is not None:
+            ticks.append(sim.t)
+            path = sim.loop.path(sim.t, TICK)
+            if sent_ticks % every == 0:  # the decoder's own count of published ticks
+                sim.loop.path_sent(np.arange(A))
+                messages.append((sim.t, *path))
+            sent_ticks += 1
+        return r
+
+    for _ in range(40):
+        step()
+    while step(enabled=False).command is not None:  # braking to rest
+        pass
+    for _ in range(5):
+        step(enabled=False)
+    sim.measured = sim.loop.limiter.last.copy()  # the arm stands where it was braked to
+    sim.feed_state()
+    rows = sim.measured + speed * DT * np.arange(16)[:, None] * np.ones((1, A))
+    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    while sent_ticks % every != 1:  # the next message three ticks after the re-arm
+        sent_ticks += 1
+    for _ in range(40):
+        assert step().state == SafetyState.RUNNING
+    t, pos = jtc_positions(messages, sim.t, step=TICK / 40)
+    v = np.diff(np.interp(ticks, t, pos[:, 0])) / np.diff(ticks)
+    change = np.abs(np.diff(v))[1:]
+    assert change.max() <= ACCEL[0] * TICK + 1e-6, change.max()
+
+
 @pytest.mark.parametrize("every", [1, 4])
 def test_a_trajectory_controller_follows_a_steady_plan_without_dips(every):
     """A plan moving at a steady 0.5 rad/s must reach the joints at that speed whichever
@@ -656,6 +706,7 @@ def test_after_the_node_clock_goes_back_new_plans_take_over(mode):
     sim.feed_plan([0.5, 0.5])
     in_flight = sim.plan  # not taken yet when the clock jumps: made by the old clock
     sim.t -= 2.0
+    sim.mono_shift += 2.0
     sim.feed_state()
     sim.feed_tokens()
     sim.plan = in_flight
