@@ -634,6 +634,21 @@ def test_a_node_clock_stepped_forward_is_no_stall():
     assert np.abs((r.command - commands[-1]) / TICK - speed).max() <= ACCEL[0] * TICK + 1e-9
 
 
+@pytest.mark.parametrize("sim_time", [True, False])
+def test_under_sim_time_a_stall_is_measured_on_the_node_clock(sim_time):
+    """A simulator faster than the wall: its /clock ran 6 periods while the wall ran 2. Its
+    controllers run on /clock, so under sim time that is a stall (the held joints stopped);
+    on a robot the monotonic clock decides, and 2 periods are none."""
+    sim, _ = moving_sim()
+    sim.loop.sim_time = sim_time
+    sim.t += 5 * TICK
+    sim.mono_shift -= 4 * TICK
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.tick()
+    assert sim.loop.limiter.stalls == (1 if sim_time else 0)
+
+
 def test_after_a_stall_a_trajectory_controller_goes_on_without_stepping_back():
     """A trajectory controller runs on along the last path it was sent while System 1
     stalls: the first path after the stall must go on from where the controller is by then
