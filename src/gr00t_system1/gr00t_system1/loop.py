@@ -341,6 +341,8 @@ class CommandLoop:
         the commands in between took the new plan while the controller did not, and the next
         path started from a command it never followed (a velocity step of several times the
         acceleration limit in one period). Joints never sent a path are left as they are."""
+        if not self.path_joints.any():
+            return target, None
         waiting = self.path_joints & (self._path_of > 0)
         out = np.array(target, dtype=np.float64)
         if self._rearm is not None:
@@ -349,19 +351,24 @@ class CommandLoop:
             if now < until and idle.any():
                 out[idle] = start[idle]
                 waiting = waiting | idle
-            elif not idle.any() or now >= until:
+            else:
                 self._rearm = None
         if not waiting.any():
             return target, None
         for serial in np.unique(self._path_of[waiting]):
             if serial not in self._paths:  # never sent one (0), or forgotten by a re-arm
                 continue
-            sent, times, rows, start = self._paths[serial]
-            p, _ = position_on_path(np.concatenate([[sent], sent + times]),
-                                    np.vstack([start, rows]), now)
+            p, _ = self._on_path(serial, now)
             joints = waiting & (self._path_of == serial)
             out[joints] = p[joints]
         return out, waiting
+
+    def _on_path(self, serial: int, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where path `serial`, followed from its start command, is at node-clock time `t`,
+        and its velocity there (`position_on_path`)."""
+        sent, times, rows, start = self._paths[serial]
+        return position_on_path(np.concatenate([[sent], sent + times]),
+                                np.vstack([start, rows]), t)
 
     def _catch_up(self, now: float, mono: float | None) -> None:
         """After a stall (no command for more than `STALL_GAP` periods), tell the limiter
@@ -381,9 +388,7 @@ class CommandLoop:
             # A command is the position a period after the one before it (`path` starts
             # from the current command as now's): the next command, one step on from the
             # path a period ago, is where the controller is now.
-            sent, times, rows, start = self._paths[serial]
-            p, v = position_on_path(np.concatenate([[sent], sent + times]),
-                                    np.vstack([start, rows]), now - lim.dt)
+            p, v = self._on_path(serial, now - lim.dt)
             joints = self.path_joints & (given == serial)
             position[joints] = p[joints]
             velocity[joints] = v[joints]
