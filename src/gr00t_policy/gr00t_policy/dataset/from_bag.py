@@ -87,7 +87,8 @@ def _episode_arrays(bag: Bag, streams: Streams, run: dict, update_a: np.ndarray,
     states = streams.state[run["state"]].astype(np.float32)  # (T, S)
     actions = update_a[run["action"]].astype(np.float32)  # (T, A)
     frames = {cam: DecodedFrames(streams.frames[cam][1], [int(i) for i in run["frames"][cam]],
-                                 topics[cam], functools.partial(bag.with_data, topics[cam]))
+                                 topics[cam], streams.image_shapes[cam],
+                                 functools.partial(bag.with_data, topics[cam]))
               for cam in cameras}
     return states, actions, frames
 
@@ -106,6 +107,9 @@ class DecodedFrames:
         index: (T,) the message of each step, non-decreasing (a frame repeats on consecutive
             steps only: each is decoded once).
         topic: for errors.
+        size: (height, width) of the camera's frames, as the bag's check found them
+            (`bag_streams.check_frames`, `Streams.image_shapes`); a frame of another size is
+            a BagError as it is decoded.
         with_data: the messages given with their bytes (`Bag.with_data` for the topic);
             by default they hold them.
     """
@@ -113,11 +117,11 @@ class DecodedFrames:
     dtype = np.dtype(np.uint8)
 
     def __init__(self, msgs: Sequence[Any], index: Sequence[int], topic: str,
+                 size: tuple[int, int],
                  with_data: Callable[[list[Any]], Iterable[Any]] = iter) -> None:
         self._msgs, self._index, self._topic = msgs, list(index), topic
         self._with_data = with_data
-        first = image_rgb(next(iter(with_data([msgs[self._index[0]]]))), topic)
-        self.shape = (len(self._index), *first.shape)  # the first frame's (H, W, 3)
+        self.shape = (len(self._index), int(size[0]), int(size[1]), 3)
 
     def __len__(self) -> int:
         return self.shape[0]
