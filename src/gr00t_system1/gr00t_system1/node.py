@@ -152,7 +152,7 @@ class System1Node(ManagedNode):
         braked = 0
         while time.monotonic() < deadline:
             sent = time.monotonic()
-            now = self._now()
+            now = self._command_time()
             if self.loop.limiter.too_soon(now):
                 # Not within MIN_GAP of the loop's last command, on the node clock (a
                 # simulator's /clock may run slower than the wall clock).
@@ -328,12 +328,14 @@ class System1Node(ManagedNode):
     # -- inputs --------------------------------------------------------------------------
 
     def _now(self) -> float:
-        """The node clock's time; tells the loop whether that is a simulator's /clock (its
-        stalls are then measured on it, `CommandLoop.sim_time`)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _command_time(self) -> float:
+        """The node clock's time for a command; tells the loop whether that clock is a
+        simulator's /clock (its stalls are then measured on it, `CommandLoop.sim_time`).
+        Only where commands are made: the input callbacks, at the sensors' rates, need not."""
         clock = self.get_clock()
-        loop = getattr(self, "loop", None)
-        if loop is not None:
-            loop.sim_time = bool(getattr(clock, "ros_time_is_active", False))
+        self.loop.sim_time = bool(getattr(clock, "ros_time_is_active", False))
         return clock.now().nanoseconds * 1e-9
 
     def _refuse(self, refusal: Refusal) -> None:
@@ -416,7 +418,7 @@ class System1Node(ManagedNode):
             self.period_stats.add(mono - self._last_tick)
         self._last_tick = mono
         self.ticks += 1
-        now = self._now()
+        now = self._command_time()
         plan = self.worker.latest
         r = self.loop.tick(now, mono, enabled=self.enabled, state=self.mailbox.state,
                            tokens=self.mailbox.tokens, plan=plan,
