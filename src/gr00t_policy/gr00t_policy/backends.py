@@ -215,7 +215,12 @@ class ActionHeadRunner(abc.ABC):
 
 
 class TorchRunner(ActionHeadRunner):
-    """Eager torch; on CUDA the whole Euler loop is replayed from a captured CUDA graph."""
+    """Eager torch; on CUDA the whole Euler loop is replayed from a captured CUDA graph.
+
+    Runs in float32 whatever the weights were stored in (a checkpoint saved in bfloat16 or
+    float16 is cast once, here), as the onnxruntime export does: the inputs and the bound
+    buffers are float32, and a half-precision head on the CPU is both slower and not what
+    the other backends compute. TensorRT is the backend for reduced precision."""
 
     name = "torch"
     supports_guidance = True
@@ -237,7 +242,7 @@ class TorchRunner(ActionHeadRunner):
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for but torch sees no CUDA device")
-        self.head = head.to(self.device).eval()
+        self.head = head.to(device=self.device, dtype=torch.float32).eval()
         dev = self.device
         # Static buffers, bound once: inputs are copied in, the graph/loop reads them.
         self._tokens = torch.zeros(1, num_tokens, cfg.cross_attention_dim, device=dev)
