@@ -426,3 +426,78 @@ def test_a_failed_write_into_a_new_folder_removes_it(tmp_path):
                 raise RuntimeError("interrupted")
     assert [p.name for p in tmp_path.iterdir()] == ["empty"]
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+def _killed_at(step: int, write) -> bool:
+    """Run ``write()`` in a forked child that dies (``os._exit``, no clean-up: a kill) at its
+    ``step``-th rename; True if it got that far, False if it finished first."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            real, calls = os.rename, [0]
+
+            def rename(src, dst, **kwargs):
+                calls[0] += 1
+                if calls[0] == step:
+                    os._exit(9)
+                return real(src, dst, **kwargs)
+
+            os.rename = rename
+            write()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 9
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite"])
+def test_a_writer_killed_at_any_rename_leaves_the_old_dataset_or_the_new_one(tmp_path, mode):
+    """A kill (no exception, no clean-up) at each rename of finalize: the next open finds the
+    old dataset whole or the new one whole, never a mix, and nothing left beside them. Once
+    an append's new meta/ is committed, the appended episodes are kept."""
+    old, new = _episodes(2, seed=5), _episodes(3, seed=6)  # told apart by their number
+    want_new = old + new if mode == "append" else new
+    outcomes = []
+    for step in range(1, 12):
+        root = tmp_path / f"ds{step}"
+        _write(root, old)
+        if not _killed_at(step, lambda: _write(root, new, **{mode: True})):
+            break
+        ds = LeRobotDataset(root)  # settles what the kill left
+        got = [ds.episode(i, load_video=False).states for i in range(ds.num_episodes)]
+        assert ds.num_episodes in (len(old), len(want_new)), step
+        expect = old if ds.num_episodes == len(old) else want_new
+        for states, ep in zip(got, expect):
+            np.testing.assert_array_equal(states, ep["states"])
+        np.testing.assert_array_equal(ds.episode(ds.num_episodes - 1).frames["head"],
+                                      expect[-1]["frames"]["head"])
+        stats = json.loads((root / "meta/stats.json").read_text())
+        assert stats[STATE]["max"] == pytest.approx(
+            np.concatenate([e["states"] for e in expect]).max(0).tolist(), rel=1e-6)
+        assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"], step
+        outcomes.append("new" if expect is want_new else "old")
+        _write(root, new, append=True)  # and the dataset takes the next write
+        assert LeRobotDataset(root).num_episodes == len(expect) + len(new)
+    # Every rename was a kill point. Append: its commit (killed before it: the old dataset),
+    # then the two of the swap. Overwrite: three folders aside, three in; the new dataset was
+    # complete before the first, so the swap is finished.
+    assert outcomes == (["old", "new", "new"] if mode == "append" else ["new"] * 6)
+
+
+def test_an_older_writers_half_rewritten_meta_is_put_back(tmp_path):
+    """Writers before the swap rewrote meta/ in place beside a copy (.old-meta); a kill left
+    both. Opening the dataset puts the copy back."""
+    import shutil
+
+    root = tmp_path / "ds"
+    old = _episodes(2, seed=7)
+    _write(root, old)
+    shutil.copytree(root / "meta", root / ".old-meta")
+    (root / "meta/episodes.jsonl").write_text("")  # half rewritten
+    (root / "meta/stats.json").unlink()
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == 2
+    np.testing.assert_array_equal(ds.episode(1, load_video=False).states, old[1]["states"])
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]

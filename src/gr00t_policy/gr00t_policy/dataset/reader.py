@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,10 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
                                          modality_ranges, read_json)
+from gr00t_policy.dataset.swap import settle
 from gr00t_policy.dataset.video import read_video
+
+logger = logging.getLogger(__name__)
 
 # A row further than this (in frames) from where its index puts it on the fps grid is a
 # dropped frame or uneven sampling, not float rounding.
@@ -64,6 +68,11 @@ class LeRobotDataset:
         from gr00t_policy.dataset.formats import V2Files, V3Files
 
         self.root = Path(root)
+        try:
+            settle(self.root)  # a killed writer's half-done change to meta/
+        except OSError as exc:  # a read-only copy: read what is there
+            logger.warning("%s: could not settle a writer's interrupted change: %s",
+                           self.root, exc)
         meta = self.root / "meta"
         info_path = meta / "info.json"
         if not info_path.is_file():

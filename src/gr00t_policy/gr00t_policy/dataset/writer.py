@@ -14,17 +14,11 @@ from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
     DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl)
 from gr00t_policy.dataset.reader import LeRobotDataset
+from gr00t_policy.dataset.swap import OLD, SUBDIRS, PARTIAL, replace_meta, settle, swap_in
 from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
 
 logger = logging.getLogger(__name__)
-# Under a dataset being overwritten: the new one, until finalize swaps it in; and the old
-# one's folders while the swap runs.
-PARTIAL, OLD = ".partial", ".old"
-# Under a dataset written in place (appended to): its meta/ as it was, while finalize
-# rewrites it.
-OLD_META = ".old-meta"
-SUBDIRS = ("meta", "data", "videos")
 
 
 class LeRobotWriter:
@@ -122,7 +116,6 @@ class LeRobotWriter:
         self._listed = len(self._episodes)
         self._made = next((p for p in reversed((self.root, *self.root.parents))
                            if not p.exists()), None)
-        self._meta_begun = False  # finalize has begun to rewrite meta/ in place
         self._dir.mkdir(parents=True, exist_ok=True)
         self._bar = None
         if progress_total is not None:
@@ -309,32 +302,53 @@ class LeRobotWriter:
             self._bar = None
         if not self._episodes:
             raise DatasetError(f"no episodes were written to {self.root}; nothing to finalize")
-        meta = self._dir / "meta"
         if self._in_place:
-            # meta/ is rewritten where it is read: its copy lets discard() put it back should
-            # this fail half way (the new episodes' files go, so must their listing).
-            shutil.rmtree(self.root / OLD_META, ignore_errors=True)
-            if meta.is_dir():
-                shutil.copytree(meta, self.root / OLD_META)
-            self._meta_begun = True
-        meta.mkdir(parents=True, exist_ok=True)
+            # meta/ is read where it is rewritten: the new one is written beside it and
+            # swapped in whole (dataset.swap), so a kill at any point leaves the old or the
+            # new. Once committed the episodes are the dataset's: discard() leaves them be.
+            replace_meta(self.root, self._write_meta, committed=self._committed)
+        else:
+            meta = self._dir / "meta"
+            meta.mkdir(parents=True, exist_ok=True)
+            self._write_meta(meta)
+            self._swap_in()
+        self._finalized = True
+        logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
+        return self.root
+
+    def _write_meta(self, meta: Path) -> None:
+        """meta/'s files for every episode written, into the folder ``meta``."""
         tasks = sorted(self._tasks.items(), key=lambda kv: kv[1])
+        states, actions = self._arrays()
+        stats = compute_statistics({STATE: states, ACTION: actions})
         _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for t, i in tasks])
         _write_jsonl(meta / "episodes.jsonl", self._episodes)
         (meta / "modality.json").write_text(json.dumps(self._modality(), indent=2))
         (meta / "info.json").write_text(json.dumps(self._info(), indent=2))
-        ds = LeRobotDataset(self._dir)
-        states = np.concatenate([ds.episode(i, load_video=False).states for i in range(ds.num_episodes)])
-        actions = np.concatenate([ds.episode(i, load_video=False).actions for i in range(ds.num_episodes)])
-        stats = compute_statistics({STATE: states, ACTION: actions})
         (meta / "stats.json").write_text(json.dumps(stats, indent=2))
-        if self._dir != self.root:
-            self._swap_in()
-        else:
-            shutil.rmtree(self.root / OLD_META, ignore_errors=True)
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(states, actions) of every episode, read back from their parquet files (what
+        training will read, written by this class: an appended dataset's episodes too)."""
+        import pyarrow.parquet as pq
+
+        states, actions = [], []
+        for index, episode in enumerate(self._episodes):
+            path = self._episode_files(index, [])[0]
+            table = pq.read_table(path, columns=[STATE, ACTION])
+            if table.num_rows != int(episode["length"]):
+                raise DatasetError(f"{path} has {table.num_rows} rows of episode {index} but "
+                                   f"meta/episodes.jsonl says {episode['length']}. Fix: the "
+                                   "file was changed or cut short; restore it from a copy")
+            length = table.num_rows
+            states.append(np.asarray(table.column(STATE).combine_chunks().flatten(),
+                                     dtype=np.float32).reshape(length, self.state_dim))
+            actions.append(np.asarray(table.column(ACTION).combine_chunks().flatten(),
+                                      dtype=np.float32).reshape(length, self.action_dim))
+        return np.concatenate(states), np.concatenate(actions)
+
+    def _committed(self) -> None:
         self._finalized = True
-        logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
-        return self.root
 
     def __enter__(self) -> "LeRobotWriter":
         return self
@@ -352,22 +366,11 @@ class LeRobotWriter:
         self.discard()
 
     def _swap_in(self) -> None:
-        """Replace the old dataset by the new one under root/PARTIAL: the old folders move
-        aside to root/OLD (renames), the new ones in (meta/ last, so a reader never finds
-        the new meta over old data), then OLD is deleted. A failure before the last rename
-        puts the old folders back (`discard`)."""
-        old = self.root / OLD
-        shutil.rmtree(old, ignore_errors=True)
-        old.mkdir()
-        for sub in SUBDIRS:
-            if (self.root / sub).exists():
-                (self.root / sub).rename(old / sub)
-        for sub in reversed(SUBDIRS):  # meta/ last
-            if (self._dir / sub).exists():
-                (self._dir / sub).rename(self.root / sub)
-        partial, self._dir = self._dir, self.root  # swapped: discard() leaves it be
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        """Replace the old dataset by the new one under root/PARTIAL (`swap.swap_in`). A
+        failure (an exception) before the last rename puts the old folders back (`discard`);
+        a kill, `swap.settle` finishes at the next open."""
+        swap_in(self.root, self._dir)
+        self._dir = self.root  # swapped: discard() leaves it be
 
     def discard(self) -> None:
         """Give up an unfinished write, leaving ``root`` as it was: an overwrite's new
@@ -381,7 +384,7 @@ class LeRobotWriter:
         if self._dir == self.root:  # swapped in: the new dataset is the one there
             return
         old = self.root / OLD
-        if old.is_dir():
+        if old.is_dir():  # the swap raised: the old folders go back
             for sub in SUBDIRS:
                 if (old / sub).exists():
                     shutil.rmtree(self.root / sub, ignore_errors=True)
@@ -394,8 +397,8 @@ class LeRobotWriter:
     def _discard_in_place(self) -> None:
         """A folder this writer made is removed whole (with those it made above it); in a
         folder that was there (a dataset appended to), the files of the episodes meta/ did
-        not list are removed, with the folders they leave empty, and meta/ is put back as
-        finalize found it (removed, if it made it)."""
+        not list are removed, with the folders they leave empty (meta/ is untouched until
+        finalize commits, after which discard() does nothing)."""
         if self._made is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             folder = self.root
@@ -411,10 +414,7 @@ class LeRobotWriter:
             for path in self._episode_files(index, self.cameras):
                 path.unlink(missing_ok=True)
                 _remove_empty(path.parent, self.root)
-        if self._meta_begun:
-            shutil.rmtree(self.root / "meta", ignore_errors=True)
-            if (self.root / OLD_META).is_dir():
-                (self.root / OLD_META).rename(self.root / "meta")
+        # finalize raised before its commit: replace_meta left meta/ as it was
         logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
                        "held before", self.root)
 
@@ -433,7 +433,9 @@ def check_root(root: Path, *, append: bool, overwrite: bool) -> bool:
     """Whether ``root`` holds a dataset; DatasetError where none can be written there (a
     file in the way, or a dataset that neither ``append`` nor ``overwrite`` lets one touch).
     Callers that work long before they open the writer (gr00t-dataset from-bag reads every
-    bag first) ask it up front, so that they fail before that work, with nothing written."""
+    bag first) ask it up front, so that they fail before that work, with nothing written.
+    A change to the dataset that a killed writer left half done is settled first
+    (`swap.settle`)."""
     for path in (root, *root.parents):
         if path.is_dir():
             break
@@ -441,6 +443,8 @@ def check_root(root: Path, *, append: bool, overwrite: bool) -> bool:
             raise DatasetError(
                 f"cannot write a dataset at {root}: {path} is a file, not a directory. Fix: "
                 "choose a path for the dataset directory that is free (or holds a dataset)")
+    if root.is_dir():
+        settle(root)
     exists = (root / "meta" / "info.json").is_file()
     if exists and not (append or overwrite):
         raise DatasetError(

@@ -1,0 +1,130 @@
+"""A dataset's folders replaced whole, and what a replacement a kill cut short leaves put right.
+
+A writer changes a dataset that exists in one of two ways (`LeRobotWriter`):
+- **appending** rewrites meta/ (the episode list, the statistics over every episode). The
+  next meta/ is written beside it (WRITING), flushed to disk and renamed to NEW: that rename
+  is the commit. NEW then replaces meta/ by two renames (meta/ -> REPLACED, NEW -> meta/).
+- **overwriting** writes a whole new dataset under PARTIAL; once it is complete, the old
+  folders move aside to OLD and the new ones in (meta/ last), and OLD is removed.
+
+A process killed half way (a power cut, `kill -9`, the robot's computer shutting down while
+recording) leaves one of these states, which `settle` (run wherever a dataset is opened)
+resolves so that nothing committed is lost and nothing half written is read:
+
+| left behind | means | settle |
+|---|---|---|
+| WRITING | the next meta/ was being written | removed: the dataset is as before the append (the new episodes' files, unlisted, are written over by the next one) |
+| NEW | committed, not yet swapped in | swapped in (REPLACED, if there, is the old meta/) |
+| REPLACED beside meta/ | swapped, the old copy not yet removed | removed |
+| OLD | an overwrite's swap had begun, so PARTIAL was complete | the swap redone from where it stopped |
+| LEGACY | a writer before 2026-12-07 was rewriting meta/ in place | LEGACY (the meta/ it started from) put back |
+
+A PARTIAL without OLD is an overwrite that never reached its swap; the next overwrite
+removes it, and the old dataset was never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from gr00t_policy.atomic_write import fsync_path
+
+logger = logging.getLogger(__name__)
+
+META = "meta"
+SUBDIRS = (META, "data", "videos")
+WRITING, NEW, REPLACED = ".meta-writing", ".meta-new", ".meta-replaced"
+PARTIAL, OLD = ".partial", ".old"
+LEGACY = ".old-meta"
+LEFTOVERS = (WRITING, NEW, REPLACED, OLD, LEGACY)
+
+
+def replace_meta(root: Path, write: Callable[[Path], None],
+                 committed: Callable[[], None] = lambda: None) -> None:
+    """Replace ``root/meta`` by what ``write(folder)`` writes into an empty folder, so that a
+    reader, or a process killed at any point, finds the old meta/ or the new one whole.
+    ``committed()`` is called once the new one can no longer be lost (before the swap, which
+    `settle` finishes should it be cut short). If ``write`` raises, nothing changed."""
+    writing = root / WRITING
+    shutil.rmtree(writing, ignore_errors=True)
+    writing.mkdir(parents=True)
+    try:
+        write(writing)
+        for path in sorted(writing.rglob("*")):
+            fsync_path(path)
+        fsync_path(writing)
+    except BaseException:
+        shutil.rmtree(writing, ignore_errors=True)
+        raise
+    os.rename(writing, root / NEW)  # the commit
+    fsync_path(root)
+    committed()
+    _swap_in_meta(root)
+
+
+def _swap_in_meta(root: Path) -> None:
+    meta, replaced = root / META, root / REPLACED
+    if meta.exists():
+        shutil.rmtree(replaced, ignore_errors=True)
+        meta.rename(replaced)
+    (root / NEW).rename(meta)
+    fsync_path(root)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def swap_in(root: Path, partial: Path) -> None:
+    """Replace ``root``'s folders by those under ``partial`` (a complete dataset): the old
+    ones move aside to root/OLD, the new ones in (meta/ last, so a reader never finds the new
+    meta/ over old data), then OLD and ``partial`` are removed. Safe to run again from any
+    point where a previous run stopped (what `settle` does): a folder still under
+    ``partial`` has not been moved in, so the one of that name in ``root`` is the old one."""
+    old = root / OLD
+    old.mkdir(exist_ok=True)
+    fsync_path(root)  # OLD on disk before anything moves: it tells settle the swap began
+    for sub in SUBDIRS:
+        if (partial / sub).exists() and (root / sub).exists():
+            shutil.rmtree(old / sub, ignore_errors=True)
+            (root / sub).rename(old / sub)
+    for sub in reversed(SUBDIRS):  # meta/ last
+        if (partial / sub).exists():
+            (partial / sub).rename(root / sub)
+    fsync_path(root)
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def settle(root: Path) -> list[str]:
+    """Finish or undo a change to the dataset at ``root`` that a killed process left half
+    done (the table above); returns what was done, one line each (nothing if nothing was
+    left). Run before a dataset is read or written; cheap when there is nothing to do."""
+    if not any((root / name).exists() for name in LEFTOVERS):
+        return []
+    done = []
+    if (root / WRITING).exists():
+        shutil.rmtree(root / WRITING)
+        done.append(f"removed {WRITING}/, a meta/ whose writing was cut short (the episodes "
+                    "appended then are not listed)")
+    if (root / NEW).is_dir():
+        _swap_in_meta(root)
+        done.append(f"swapped in {NEW}/, a committed meta/ (an append's)")
+    elif (root / REPLACED).is_dir():
+        if (root / META).exists():
+            shutil.rmtree(root / REPLACED)
+            done.append(f"removed {REPLACED}/, the meta/ an append had replaced")
+        else:
+            (root / REPLACED).rename(root / META)
+            done.append(f"put back {REPLACED}/ as meta/")
+    if (root / OLD).is_dir():
+        swap_in(root, root / PARTIAL)
+        done.append(f"finished replacing the dataset by {PARTIAL}/ (an overwrite's swap)")
+    if (root / LEGACY).is_dir():
+        shutil.rmtree(root / META, ignore_errors=True)
+        (root / LEGACY).rename(root / META)
+        done.append(f"put back {LEGACY}/ as meta/ (an append cut short, by an older writer)")
+    for line in done:
+        logger.warning("%s: %s", root, line)
+    return done
