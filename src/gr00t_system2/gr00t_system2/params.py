@@ -3,7 +3,7 @@
 `declare_and_read(node)` declares every parameter with its descriptor and returns a
 validated `System2Params`; a bad value raises `ParameterError` naming the parameter, the
 value and the fix. Beyond the specs, the checkpoint must be a checkpoint directory and the
-camera topics valid, distinct topic names (expanded against the node's namespace).
+camera topics distinct once expanded against the node's namespace.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
-from rclpy.validate_full_topic_name import validate_full_topic_name
 
 from gr00t_common.params import ParameterError, Pattern, Range, Spec, check
 from gr00t_common.params import declare_and_read as _declare_and_read
@@ -36,7 +35,7 @@ SPECS = (
          "Camera topics, one per camera view, in the order the checkpoint expects: "
          "sensor_msgs/Image (encodings rgb8, bgr8, rgba8, bgra8, mono8) or "
          "sensor_msgs/CompressedImage (JPEG or PNG, e.g. image_transport's "
-         "<camera>/image_raw/compressed).", required=True),
+         "<camera>/image_raw/compressed).", required=True, topic=True),
     Spec("camera_qos", "string", "auto",
          "Reliability of the camera subscriptions: auto = reliable when every publisher of "
          "the topic is reliable, else best effort (waits for a publisher, re-checked every "
@@ -130,17 +129,8 @@ def _params(values: dict[str, Any], node_name: str, namespace: str) -> System2Pa
             "there); pass a directory written by gr00t_policy's save_checkpoint"
         )
 
-    topics = []
-    for topic in values["camera_topics"]:
-        try:
-            full = expand_topic_name(topic, node_name, namespace)
-            validate_full_topic_name(full)
-        except Exception as exc:  # rclpy raises InvalidTopicNameException / ValueError
-            raise ParameterError(
-                f"parameter camera_topics holds {topic!r}, not a valid topic name "
-                f"({exc}); use names like /camera/head/image_raw"
-            ) from exc
-        topics.append(full)
+    # valid names (the spec's topic check); absolute as the subscriptions will resolve them
+    topics = [expand_topic_name(topic, node_name, namespace) for topic in values["camera_topics"]]
     if len(set(topics)) != len(topics):
         raise ParameterError(
             f"parameter camera_topics={topics} names a topic twice; list each camera once"
