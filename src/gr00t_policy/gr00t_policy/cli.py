@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from gr00t_policy.cli_errors import describe
+
 COUNT_LABELS = (
     ("vision", "vision encoder (SigLIP)"),
     ("projector", "projector (mlp1)"),
@@ -303,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ValueError, OSError) as exc:  # OSError: a file it cannot read (a tokenizer's)
-        print(f"gr00t-policy {args.command}: error: {exc}", file=sys.stderr)
+        print(describe(exc, f"gr00t-policy {args.command}: error: "), file=sys.stderr)
         return 2
 
 

@@ -11,6 +11,7 @@ import logging
 from typing import Sequence
 
 from gr00t_policy import dataclass_cli
+from gr00t_policy.cli_errors import describe
 from gr00t_policy.dataset.bag_streams import DEFAULT_INSTRUCTION, DEFAULT_JOINT_STATES, BagTopics
 from gr00t_policy.dataset.layout import DatasetError
 from gr00t_policy.dataset.resample import ResampleConfig
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (DatasetError, ValueError) as exc:
-        raise SystemExit(f"gr00t-dataset {args.command}: {exc}") from None
+        raise SystemExit(describe(exc, f"gr00t-dataset {args.command}: ")) from None
 
 
 if __name__ == "__main__":

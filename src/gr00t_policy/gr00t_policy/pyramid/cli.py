@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from gr00t_policy.cli_errors import describe
+
 logger = logging.getLogger("gr00t-pyramid")
 
 
@@ -222,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         figures = _run(args)
     except (ValueError, OSError) as exc:
-        print(f"gr00t-pyramid {args.command}: {exc}", file=sys.stderr)
+        print(describe(exc, f"gr00t-pyramid {args.command}: "), file=sys.stderr)
         return 2
     print(json.dumps(figures, indent=2))
     return 0

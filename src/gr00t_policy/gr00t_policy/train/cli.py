@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gr00t_policy import dataclass_cli
+from gr00t_policy.cli_errors import describe
 from gr00t_policy.train.auxiliary import registered
 from gr00t_policy.train.config import DEFAULT_EMBODIMENT, RunOptions, TrainConfig, aux_weight_key
 
@@ -104,12 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status. A bad input exits (SystemExit, status 1) with
     its message: every error the run raises for what it was given (ValueError: the
     embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read)
-    names the input and the fix."""
+    names the input and the fix; one a library raised comes with its traceback."""
     run, cfg = parse_args(argv)
     try:
         return _main(run, cfg)
-    except (ValueError, OSError) as exc:
-        raise SystemExit(str(exc)) from exc
+    except (ValueError, OSError) as exc:  # a library's: with its traceback (cli_errors)
+        raise SystemExit(describe(exc)) from exc
 
 
 def _main(run: RunOptions, cfg: TrainConfig) -> int:
