@@ -418,6 +418,11 @@ def test_bad_arguments_exit_2_naming_the_fix(tmp_path: Path, capsys) -> None:
     assert "does not exist" in err and "--checkpoint" in err
     assert main(["--video", str(tmp_path / "demo.avi"), "--checkpoint", str(tmp_path)]) == 2
     assert ".mp4" in capsys.readouterr().err
+    for flag in ("--timeout", "--startup-timeout"):  # argparse's exit, naming the flag
+        with pytest.raises(SystemExit) as stop:
+            main([flag, "0", "--checkpoint", str(tmp_path)])
+        assert stop.value.code == 2
+        assert f"argument {flag}: '0' is not a number of seconds > 0" in capsys.readouterr().err
 
 
 # -- one closed-loop episode through the real graph -----------------------------------------------

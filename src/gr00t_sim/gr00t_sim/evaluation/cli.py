@@ -67,6 +67,7 @@ from gr00t_bringup.graph import BACKENDS, DEFAULT_BACKEND, DEFAULT_EMBODIMENT, b
 from gr00t_bringup.overrides import add_override_options
 from gr00t_bringup.runner import ExecutableNotFound, GraphRunner, Timeouts, TransitionError
 from gr00t_common.probe import RosProbe
+from gr00t_common.service_call import timeout_arg
 from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_CHUNK_MODE
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.phrasings import load_phrasings
@@ -129,9 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", type=Path, default=None,
                    help="keep the nodes' output and parameter files in DIR (default: a "
                         "temporary directory, removed afterwards)")
-    p.add_argument("--startup-timeout", type=float, default=240.0,
+    p.add_argument("--startup-timeout", type=timeout_arg, default=240.0,
                    help="seconds to wait for the nodes to come up (default 240)")
-    p.add_argument("--timeout", type=float, default=60.0,
+    p.add_argument("--timeout", type=timeout_arg, default=60.0,
                    help="seconds to wait for a service reply or the episode's tokens "
                         "(default 60)")
     return p
@@ -155,10 +156,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--episodes {args.episodes}: run at least 1 episode")
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed} must be >= 0 (evaluation uses >= 100000)")
-    for name in ("episode_s", "startup_timeout", "timeout"):
-        value = getattr(args, name)
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"--{name.replace('_', '-')} {value} must be a number > 0")
+    if not (math.isfinite(args.episode_s) and args.episode_s > 0):
+        raise ValueError(f"--episode-s {args.episode_s} must be a number > 0")
     if not (math.isfinite(args.settle_s) and args.settle_s >= 0):
         raise ValueError(f"--settle-s {args.settle_s} must be >= 0")
     if not (math.isfinite(args.inference_delay_ms) and 0 <= args.inference_delay_ms <= 10000):
