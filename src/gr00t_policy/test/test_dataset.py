@@ -501,3 +501,23 @@ def test_an_older_writers_half_rewritten_meta_is_put_back(tmp_path):
     assert ds.num_episodes == 2
     np.testing.assert_array_equal(ds.episode(1, load_video=False).states, old[1]["states"])
     assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+
+
+def test_a_live_writers_change_is_left_be_and_a_second_writer_is_refused(tmp_path):
+    """Opening a dataset while another writer appends to it (a training job reading while
+    from-bag appends) must not take the new meta/ it is writing for a kill's leftover."""
+    root = tmp_path / "ds"
+    old = _episodes(2, seed=8)
+    _write(root, old)
+    with LeRobotWriter(root, fps=20, state_keys=STATE_KEYS, action_keys=ACTION_KEYS,
+                       cameras=["head"], image_shape=SIZE, append=True) as w:
+        w.add_episode(old[0]["states"], old[0]["actions"], old[0]["frames"], old[0]["task"])
+        (root / ".meta-writing").mkdir()  # as replace_meta has it while it writes
+        assert LeRobotDataset(root).num_episodes == 2  # reads the old meta/, touches nothing
+        assert (root / ".meta-writing").is_dir()
+        with pytest.raises(DatasetError, match="being written by another process"):
+            _write(root, old, append=True)
+        (root / ".meta-writing").rmdir()
+    assert LeRobotDataset(root).num_episodes == 3
+    _write(root, old, append=True)  # the lock went with the writer
+    assert LeRobotDataset(root).num_episodes == 5

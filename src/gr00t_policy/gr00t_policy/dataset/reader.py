@@ -69,7 +69,9 @@ class LeRobotDataset:
 
         self.root = Path(root)
         try:
-            settle(self.root)  # a killed writer's half-done change to meta/
+            # A killed writer's half-done change to meta/; a live writer's is left be, but
+            # without meta/ (between its two renames) it is waited for.
+            settle(self.root, wait_s=0.0 if (self.root / "meta").is_dir() else 5.0)
         except OSError as exc:  # a read-only copy: read what is there
             logger.warning("%s: could not settle a writer's interrupted change: %s",
                            self.root, exc)

@@ -21,13 +21,23 @@ resolves so that nothing committed is lost and nothing half written is read:
 
 A PARTIAL without OLD is an overwrite that never reached its swap; the next overwrite
 removes it, and the old dataset was never touched.
+
+These names are also what a writer that is still running has in flight. So a writer holds
+the dataset's lock (`lock`: flock on the directory, which the kernel releases when the
+process dies, however it dies) from open to finalize, and `settle` changes nothing while
+another process holds it: what it finds then is a change in progress, not one left behind
+(a training job opening the dataset while gr00t-dataset from-bag appends to it must not
+remove the new meta/ the appender is writing). A second writer is refused.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +51,31 @@ WRITING, NEW, REPLACED = ".meta-writing", ".meta-new", ".meta-replaced"
 PARTIAL, OLD = ".partial", ".old"
 LEGACY = ".old-meta"
 LEFTOVERS = (WRITING, NEW, REPLACED, OLD, LEGACY)
+
+
+def lock(root: Path, wait_s: float = 0.0) -> int | None:
+    """Take the write lock of the dataset directory ``root`` (an exclusive flock on it),
+    waiting up to ``wait_s``: the descriptor that holds it (`unlock` it), or None while
+    another process holds it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)
+                raise
+        if time.monotonic() >= deadline:
+            os.close(fd)
+            return None
+        time.sleep(0.01)
+
+
+def unlock(fd: int) -> None:
+    """Release a lock `lock` took."""
+    os.close(fd)  # closing the descriptor releases its flock
 
 
 def replace_meta(root: Path, write: Callable[[Path], None],
@@ -97,12 +132,27 @@ def swap_in(root: Path, partial: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def settle(root: Path) -> list[str]:
+def settle(root: Path, *, locked: bool = False, wait_s: float = 0.0) -> list[str]:
     """Finish or undo a change to the dataset at ``root`` that a killed process left half
     done (the table above); returns what was done, one line each (nothing if nothing was
-    left). Run before a dataset is read or written; cheap when there is nothing to do."""
+    left, or if a live writer holds the lock after waiting ``wait_s`` for it). ``locked``:
+    the caller holds the lock. Run before a dataset is read or written; cheap when there is
+    nothing to do."""
     if not any((root / name).exists() for name in LEFTOVERS):
         return []
+    fd = None
+    if not locked:
+        fd = lock(root, wait_s)
+        if fd is None:
+            return []  # a writer's change in progress, not one left behind
+    try:
+        return _settle(root)
+    finally:
+        if fd is not None:
+            unlock(fd)
+
+
+def _settle(root: Path) -> list[str]:
     done = []
     if (root / WRITING).exists():
         shutil.rmtree(root / WRITING)

@@ -14,7 +14,8 @@ from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
     DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl)
 from gr00t_policy.dataset.reader import LeRobotDataset
-from gr00t_policy.dataset.swap import OLD, SUBDIRS, PARTIAL, replace_meta, settle, swap_in
+from gr00t_policy.dataset.swap import (
+    OLD, PARTIAL, SUBDIRS, lock, replace_meta, settle, swap_in, unlock)
 from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
 
@@ -98,8 +99,18 @@ class LeRobotWriter:
         self._tasks: dict[str, int] = {}
         self._total_frames = 0
         self._finalized = False
+        self._lock: int | None = None  # the dataset's write lock, held until finalized
+        try:
+            self._open(append, overwrite, progress_total)
+        except BaseException:
+            self._release()
+            raise
 
-        exists = check_root(self.root, append=append, overwrite=overwrite)
+    def _open(self, append: bool, overwrite: bool, progress_total: int | None) -> None:
+        if self.root.is_dir():
+            self._take_lock()
+        exists = check_root(self.root, append=append, overwrite=overwrite,
+                            locked=self._lock is not None)
         # Where episodes and meta/ are written: the root, or beside an old dataset that
         # finalize replaces.
         self._dir = self.root
@@ -117,11 +128,29 @@ class LeRobotWriter:
         self._made = next((p for p in reversed((self.root, *self.root.parents))
                            if not p.exists()), None)
         self._dir.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            self._take_lock()
         self._bar = None
         if progress_total is not None:
             from tqdm import tqdm
 
             self._bar = tqdm(total=progress_total, desc="episodes", unit="ep")
+
+    def _take_lock(self) -> None:
+        self._lock = lock(self.root)
+        if self._lock is None:
+            raise DatasetError(
+                f"{self.root} is being written by another process (gr00t-dataset, "
+                "gr00t-collect or a script holds its lock). Fix: wait for it to finish, or "
+                "write to another --out")
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            unlock(self._lock)
+            self._lock = None
+
+    def __del__(self) -> None:
+        self._release()
 
     def _load_existing(self) -> None:
         ds = LeRobotDataset(self.root)
@@ -313,6 +342,7 @@ class LeRobotWriter:
             self._write_meta(meta)
             self._swap_in()
         self._finalized = True
+        self._release()
         logger.info("wrote %d episodes, %d frames to %s", len(self._episodes), self._total_frames, self.root)
         return self.root
 
@@ -375,7 +405,13 @@ class LeRobotWriter:
     def discard(self) -> None:
         """Give up an unfinished write, leaving ``root`` as it was: an overwrite's new
         episodes are removed and the old dataset kept (moved back if a swap had begun);
-        written in place, see `_discard_in_place`."""
+        written in place, see `_discard_in_place`. Releases the lock."""
+        try:
+            self._discard()
+        finally:
+            self._release()
+
+    def _discard(self) -> None:
         if self._finalized:
             return
         if self._in_place:
@@ -429,13 +465,13 @@ def _remove_empty(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
-def check_root(root: Path, *, append: bool, overwrite: bool) -> bool:
+def check_root(root: Path, *, append: bool, overwrite: bool, locked: bool = False) -> bool:
     """Whether ``root`` holds a dataset; DatasetError where none can be written there (a
     file in the way, or a dataset that neither ``append`` nor ``overwrite`` lets one touch).
     Callers that work long before they open the writer (gr00t-dataset from-bag reads every
     bag first) ask it up front, so that they fail before that work, with nothing written.
     A change to the dataset that a killed writer left half done is settled first
-    (`swap.settle`)."""
+    (`swap.settle`; ``locked``: the caller holds the dataset's lock)."""
     for path in (root, *root.parents):
         if path.is_dir():
             break
@@ -444,7 +480,7 @@ def check_root(root: Path, *, append: bool, overwrite: bool) -> bool:
                 f"cannot write a dataset at {root}: {path} is a file, not a directory. Fix: "
                 "choose a path for the dataset directory that is free (or holds a dataset)")
     if root.is_dir():
-        settle(root)
+        settle(root, locked=locked)
     exists = (root / "meta" / "info.json").is_file()
     if exists and not (append or overwrite):
         raise DatasetError(
