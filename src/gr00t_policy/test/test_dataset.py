@@ -521,3 +521,119 @@ def test_a_live_writers_change_is_left_be_and_a_second_writer_is_refused(tmp_pat
     assert LeRobotDataset(root).num_episodes == 3
     _write(root, old, append=True)  # the lock went with the writer
     assert LeRobotDataset(root).num_episodes == 5
+
+
+def _whole(root: Path, episodes: list[dict]) -> None:
+    """``root`` reads as exactly ``episodes``, every file there, nothing left beside it."""
+    ds = LeRobotDataset(root)
+    assert ds.num_episodes == len(episodes)
+    for i, ep in enumerate(episodes):
+        got = ds.episode(i)
+        np.testing.assert_array_equal(got.states, ep["states"])
+        np.testing.assert_array_equal(got.frames["head"], ep["frames"]["head"])
+    assert sorted(p.name for p in root.iterdir()) == ["data", "meta", "videos"]
+
+
+def test_an_exception_after_the_new_dataset_is_in_never_undoes_it(tmp_path, monkeypatch):
+    """A Ctrl-C (or an I/O error) once the change is committed: in an overwrite's clean-up
+    (removing the old folders, seconds for a large dataset), in an append's fsync right after
+    its commit. The new dataset stays, whole."""
+    import shutil
+
+    from gr00t_policy.dataset import swap
+
+    old, new = _episodes(2, seed=9), _episodes(3, seed=10)
+    root = tmp_path / "over"
+    _write(root, old)
+    real_rmtree = shutil.rmtree
+
+    def interrupted_cleanup(path, *args, **kwargs):
+        if Path(path) == root / ".old":
+            real_rmtree(Path(path) / "data")  # part of the old dataset gone, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_rmtree(path, *args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(swap.shutil, "rmtree", interrupted_cleanup)
+        with pytest.raises(KeyboardInterrupt):
+            _write(root, new, overwrite=True)
+    _whole(root, new)
+
+    root = tmp_path / "append"
+    _write(root, old)
+    real_fsync = swap.fsync_path
+
+    def interrupted_fsync(path):
+        if Path(path) == root and (root / ".meta-new").exists():
+            raise KeyboardInterrupt
+        return real_fsync(path)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(swap, "fsync_path", interrupted_fsync)
+        with pytest.raises(KeyboardInterrupt):
+            _write(root, new, append=True)
+    _whole(root, old + new)
+
+
+def test_a_rollback_killed_half_way_is_finished_not_taken_for_a_swap(tmp_path):
+    """An overwrite whose swap raised is undone (the old folders back); a kill in the middle
+    of that leaves .old-undo, which the next open finishes: the old dataset, whole."""
+    from gr00t_policy.dataset import swap
+
+    old, new = _episodes(2, seed=11), _episodes(3, seed=12)
+    root = tmp_path / "ds"
+    _write(root, old)
+    _write(root / ".partial", new)  # a complete new dataset beside it
+    (root / ".old").mkdir()
+    for sub in ("meta", "data", "videos"):  # the swap moved every old folder aside,
+        (root / sub).rename(root / ".old" / sub)
+    (root / ".partial" / "videos").rename(root / "videos")  # and the new videos in: raised
+    (root / ".old").rename(root / ".old-undo")  # discard began to undo it, and was killed
+    (root / ".old-undo" / "meta").rename(root / "meta")
+    assert swap.settle(root) == ["finished rolling back an overwrite's swap (.old-undo/)"]
+    _whole(root, old)
+
+
+def test_an_older_writers_copy_cut_short_is_not_put_back(tmp_path):
+    import shutil
+
+    root = tmp_path / "ds"
+    old = _episodes(2, seed=13)
+    _write(root, old)
+    shutil.copytree(root / "meta", root / ".old-meta")
+    (root / ".old-meta" / "tasks.jsonl").unlink()  # killed while copying: meta/ untouched
+    _whole(root, old)
+
+
+def test_an_append_keeps_the_files_others_put_in_meta(tmp_path):
+    root = tmp_path / "ds"
+    eps = _episodes(3, seed=14)
+    _write(root, eps[:2])
+    (root / "meta" / "collect.json").write_text('{"seed": 7}')  # gr00t-collect's provenance
+    _write(root, eps[2:], append=True)
+    assert json.loads((root / "meta" / "collect.json").read_text()) == {"seed": 7}
+    _whole(root, eps)
+
+
+def test_a_filesystem_without_directory_locks_is_written_unguarded(tmp_path, monkeypatch,
+                                                                    caplog):
+    """NFS refuses an exclusive flock on a descriptor not open for writing (EBADF): writers
+    go on, with a warning; readers read and leave leftovers to the next writer."""
+    import errno
+    import fcntl
+
+    from gr00t_policy.dataset import swap
+
+    def no_flock(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    root = tmp_path / "ds"
+    eps = _episodes(3, seed=15)
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    _write(root, eps[:2])
+    (root / ".meta-writing").mkdir()  # a leftover (or a live writer's: unknown)
+    assert LeRobotDataset(root).num_episodes == 2 and (root / ".meta-writing").is_dir()
+    assert swap.settle(root) == []
+    _write(root, eps[2:], append=True)  # a writer settles it
+    assert "cannot lock" in caplog.text
+    _whole(root, eps)

@@ -16,8 +16,13 @@ resolves so that nothing committed is lost and nothing half written is read:
 | WRITING | the next meta/ was being written | removed: the dataset is as before the append (the new episodes' files, unlisted, are written over by the next one) |
 | NEW | committed, not yet swapped in | swapped in (REPLACED, if there, is the old meta/) |
 | REPLACED beside meta/ | swapped, the old copy not yet removed | removed |
-| OLD | an overwrite's swap had begun, so PARTIAL was complete | the swap redone from where it stopped |
-| LEGACY | a writer before 2026-12-07 was rewriting meta/ in place | LEGACY (the meta/ it started from) put back |
+| OLD | an overwrite's swap had begun, so PARTIAL was complete (and on disk) | the swap redone from where it stopped |
+| UNDO | a swap that raised was being undone (`roll_back`) | the undoing finished: the old dataset |
+| LEGACY | a writer before 2026-12-07 was rewriting meta/ in place | LEGACY (the meta/ it started from) put back if whole, else removed (cut short while copied or removed: meta/ was whole then) |
+
+Files every episode needs are flushed to disk before the commit that lists them, so a power
+cut is a kill too. Files in meta/ that the writer does not write (gr00t-collect's
+collect.json) are carried into the new meta/.
 
 A PARTIAL without OLD is an overwrite that never reached its swap; the next overwrite
 removes it, and the old dataset was never touched.
@@ -27,7 +32,9 @@ the dataset's lock (`lock`: flock on the directory, which the kernel releases wh
 process dies, however it dies) from open to finalize, and `settle` changes nothing while
 another process holds it: what it finds then is a change in progress, not one left behind
 (a training job opening the dataset while gr00t-dataset from-bag appends to it must not
-remove the new meta/ the appender is writing). A second writer is refused.
+remove the new meta/ the appender is writing). A second writer is refused. On a filesystem
+without flock on directories (NFS) writers go unguarded, with a warning, and only a writer
+settles.
 """
 
 from __future__ import annotations
@@ -50,13 +57,18 @@ SUBDIRS = (META, "data", "videos")
 WRITING, NEW, REPLACED = ".meta-writing", ".meta-new", ".meta-replaced"
 PARTIAL, OLD = ".partial", ".old"
 LEGACY = ".old-meta"
-LEFTOVERS = (WRITING, NEW, REPLACED, OLD, LEGACY)
+UNDO = ".old-undo"  # an overwrite's swap being rolled back (the writer's exception)
+LEFTOVERS = (WRITING, NEW, REPLACED, OLD, LEGACY, UNDO)
+
+
+class LockUnsupported(OSError):
+    """The filesystem cannot flock a directory (NFS wants the file open for writing)."""
 
 
 def lock(root: Path, wait_s: float = 0.0) -> int | None:
     """Take the write lock of the dataset directory ``root`` (an exclusive flock on it),
     waiting up to ``wait_s``: the descriptor that holds it (`unlock` it), or None while
-    another process holds it."""
+    another process holds it. LockUnsupported where the filesystem has no such lock."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     deadline = time.monotonic() + wait_s
     while True:
@@ -66,6 +78,8 @@ def lock(root: Path, wait_s: float = 0.0) -> int | None:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 os.close(fd)
+                if exc.errno in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise LockUnsupported(exc.errno, f"cannot lock {root}: {exc.strerror}")
                 raise
         if time.monotonic() >= deadline:
             os.close(fd)
@@ -89,6 +103,10 @@ def replace_meta(root: Path, write: Callable[[Path], None],
     writing.mkdir(parents=True)
     try:
         write(writing)
+        if (root / META).is_dir():  # files others keep there (gr00t-collect's collect.json)
+            for path in (root / META).iterdir():
+                if path.is_file() and not (writing / path.name).exists():
+                    shutil.copy2(path, writing / path.name)
         for path in sorted(writing.rglob("*")):
             fsync_path(path)
         fsync_path(writing)
@@ -96,8 +114,8 @@ def replace_meta(root: Path, write: Callable[[Path], None],
         shutil.rmtree(writing, ignore_errors=True)
         raise
     os.rename(writing, root / NEW)  # the commit
+    committed()  # first: an exception (fsync's EIO, a Ctrl-C) must not undo the episodes
     fsync_path(root)
-    committed()
     _swap_in_meta(root)
 
 
@@ -111,13 +129,23 @@ def _swap_in_meta(root: Path) -> None:
     shutil.rmtree(replaced, ignore_errors=True)
 
 
-def swap_in(root: Path, partial: Path) -> None:
+def fsync_tree(folder: Path) -> None:
+    """Every file and folder under ``folder`` (and it) flushed to disk."""
+    for path in sorted(folder.rglob("*")):
+        fsync_path(path)
+    fsync_path(folder)
+
+
+def swap_in(root: Path, partial: Path,
+            committed: Callable[[], None] = lambda: None) -> None:
     """Replace ``root``'s folders by those under ``partial`` (a complete dataset): the old
     ones move aside to root/OLD, the new ones in (meta/ last, so a reader never finds the new
     meta/ over old data), then OLD and ``partial`` are removed. Safe to run again from any
     point where a previous run stopped (what `settle` does): a folder still under
     ``partial`` has not been moved in, so the one of that name in ``root`` is the old one."""
     old = root / OLD
+    if not old.is_dir():
+        fsync_tree(partial)  # PARTIAL on disk before OLD says it is complete
     old.mkdir(exist_ok=True)
     fsync_path(root)  # OLD on disk before anything moves: it tells settle the swap began
     for sub in SUBDIRS:
@@ -127,9 +155,42 @@ def swap_in(root: Path, partial: Path) -> None:
     for sub in reversed(SUBDIRS):  # meta/ last
         if (partial / sub).exists():
             (partial / sub).rename(root / sub)
+    committed()  # the new dataset is in: what follows is clean-up, never undone
     fsync_path(root)
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def roll_back(root: Path, partial: Path) -> None:
+    """Undo a begun swap_in: the old folders back from OLD (via UNDO, so that a kill half
+    way is finished by settle, not taken for a swap to redo), then PARTIAL removed."""
+    if (root / OLD).is_dir():
+        os.rename(root / OLD, root / UNDO)
+        fsync_path(root)
+    undo = root / UNDO
+    if undo.is_dir():
+        for sub in SUBDIRS:
+            if (undo / sub).exists():
+                shutil.rmtree(root / sub, ignore_errors=True)
+                (undo / sub).rename(root / sub)
+        fsync_path(root)
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(undo, ignore_errors=True)
+
+
+def _legacy_complete(folder: Path) -> bool:
+    """Whether an older writer's .old-meta holds a whole meta/ (not a copy cut short)."""
+    import json
+    try:
+        info = json.loads((folder / "info.json").read_text())
+        for name in ("modality.json", "stats.json"):
+            json.loads((folder / name).read_text())
+        lines = {}
+        for name in ("episodes.jsonl", "tasks.jsonl"):
+            lines[name] = [json.loads(l) for l in (folder / name).read_text().splitlines() if l.strip()]
+    except (OSError, ValueError):
+        return False
+    return len(lines["episodes.jsonl"]) == info.get("total_episodes")
 
 
 def settle(root: Path, *, locked: bool = False, wait_s: float = 0.0) -> list[str]:
@@ -142,7 +203,10 @@ def settle(root: Path, *, locked: bool = False, wait_s: float = 0.0) -> list[str
         return []
     fd = None
     if not locked:
-        fd = lock(root, wait_s)
+        try:
+            fd = lock(root, wait_s)
+        except LockUnsupported:
+            return []  # whether a writer is live is unknown: the next writer settles
         if fd is None:
             return []  # a writer's change in progress, not one left behind
     try:
@@ -168,10 +232,17 @@ def _settle(root: Path) -> list[str]:
         else:
             (root / REPLACED).rename(root / META)
             done.append(f"put back {REPLACED}/ as meta/")
+    if (root / UNDO).is_dir():
+        roll_back(root, root / PARTIAL)
+        done.append(f"finished rolling back an overwrite's swap ({UNDO}/)")
     if (root / OLD).is_dir():
         swap_in(root, root / PARTIAL)
         done.append(f"finished replacing the dataset by {PARTIAL}/ (an overwrite's swap)")
-    if (root / LEGACY).is_dir():
+    if (root / LEGACY).is_dir() and not _legacy_complete(root / LEGACY):
+        # cut short while copied (meta/ untouched) or while removed (meta/ rewritten whole)
+        shutil.rmtree(root / LEGACY)
+        done.append(f"removed {LEGACY}/, an older writer's partial copy of meta/")
+    elif (root / LEGACY).is_dir():
         shutil.rmtree(root / META, ignore_errors=True)
         (root / LEGACY).rename(root / META)
         done.append(f"put back {LEGACY}/ as meta/ (an append cut short, by an older writer)")

@@ -15,7 +15,8 @@ from gr00t_policy.dataset.layout import (
     DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl)
 from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.swap import (
-    OLD, PARTIAL, SUBDIRS, lock, replace_meta, settle, swap_in, unlock)
+    NEW, PARTIAL, LockUnsupported, fsync_path, lock, replace_meta, roll_back, settle, swap_in,
+    unlock)
 from gr00t_policy.dataset.video import VIDEO_CODECS, write_video
 from gr00t_policy.normalization import compute_statistics
 
@@ -100,6 +101,7 @@ class LeRobotWriter:
         self._total_frames = 0
         self._finalized = False
         self._lock: int | None = None  # the dataset's write lock, held until finalized
+        self._unlocked = False  # the filesystem has no such lock
         try:
             self._open(append, overwrite, progress_total)
         except BaseException:
@@ -110,7 +112,7 @@ class LeRobotWriter:
         if self.root.is_dir():
             self._take_lock()
         exists = check_root(self.root, append=append, overwrite=overwrite,
-                            locked=self._lock is not None)
+                            locked=self._lock is not None or self._unlocked)
         # Where episodes and meta/ are written: the root, or beside an old dataset that
         # finalize replaces.
         self._dir = self.root
@@ -128,7 +130,7 @@ class LeRobotWriter:
         self._made = next((p for p in reversed((self.root, *self.root.parents))
                            if not p.exists()), None)
         self._dir.mkdir(parents=True, exist_ok=True)
-        if self._lock is None:
+        if self._lock is None and not self._unlocked:
             self._take_lock()
         self._bar = None
         if progress_total is not None:
@@ -137,7 +139,14 @@ class LeRobotWriter:
             self._bar = tqdm(total=progress_total, desc="episodes", unit="ep")
 
     def _take_lock(self) -> None:
-        self._lock = lock(self.root)
+        try:
+            self._lock = lock(self.root)
+        except LockUnsupported as exc:  # NFS: written unguarded, as before locks
+            logger.warning("%s; another process writing this dataset at the same time "
+                           "would not be refused, and readers do not settle a killed "
+                           "writer's leftovers (the next writer does)", exc)
+            self._unlocked = True
+            return
         if self._lock is None:
             raise DatasetError(
                 f"{self.root} is being written by another process (gr00t-dataset, "
@@ -335,6 +344,7 @@ class LeRobotWriter:
             # meta/ is read where it is rewritten: the new one is written beside it and
             # swapped in whole (dataset.swap), so a kill at any point leaves the old or the
             # new. Once committed the episodes are the dataset's: discard() leaves them be.
+            self._fsync_new_episodes()
             replace_meta(self.root, self._write_meta, committed=self._committed)
         else:
             meta = self._dir / "meta"
@@ -377,6 +387,17 @@ class LeRobotWriter:
                                       dtype=np.float32).reshape(length, self.action_dim))
         return np.concatenate(states), np.concatenate(actions)
 
+    def _fsync_new_episodes(self) -> None:
+        """The new episodes' files, and the folders that name them, on disk before meta/
+        lists them (a power cut after the commit must not leave it listing empty files)."""
+        folders = set()
+        for index in range(self._listed, len(self._episodes)):
+            for path in self._episode_files(index, self.cameras):
+                fsync_path(path)
+                folders.update(p for p in path.parents if self.root in p.parents or p == self.root)
+        for folder in sorted(folders, key=lambda p: -len(p.parts)):
+            fsync_path(folder)
+
     def _committed(self) -> None:
         self._finalized = True
 
@@ -399,8 +420,10 @@ class LeRobotWriter:
         """Replace the old dataset by the new one under root/PARTIAL (`swap.swap_in`). A
         failure (an exception) before the last rename puts the old folders back (`discard`);
         a kill, `swap.settle` finishes at the next open."""
-        swap_in(self.root, self._dir)
-        self._dir = self.root  # swapped: discard() leaves it be
+        def swapped() -> None:
+            self._dir = self.root  # discard() leaves it be, whatever follows raises
+        swap_in(self.root, self._dir, committed=swapped)
+        swapped()
 
     def discard(self) -> None:
         """Give up an unfinished write, leaving ``root`` as it was: an overwrite's new
@@ -419,14 +442,7 @@ class LeRobotWriter:
             return
         if self._dir == self.root:  # swapped in: the new dataset is the one there
             return
-        old = self.root / OLD
-        if old.is_dir():  # the swap raised: the old folders go back
-            for sub in SUBDIRS:
-                if (old / sub).exists():
-                    shutil.rmtree(self.root / sub, ignore_errors=True)
-                    (old / sub).rename(self.root / sub)
-            shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        roll_back(self.root, self._dir)  # the swap raised: the old folders go back
         logger.warning("%s: the new episodes were discarded; the dataset there is the one it "
                        "held before", self.root)
 
@@ -445,6 +461,8 @@ class LeRobotWriter:
                 except OSError:  # something else was put in it meanwhile: kept
                     break
             logger.warning("%s: the new dataset was discarded (removed)", self.root)
+            return
+        if (self.root / NEW).is_dir():  # committed after all (an exception at the commit)
             return
         for index in range(self._listed, len(self._episodes)):
             for path in self._episode_files(index, self.cameras):
