@@ -260,3 +260,20 @@ def test_sin_cos_is_a_state_normalization_only_and_widens_the_state(g1):
     g1["action_keys"][1]["normalization"] = "sin_cos"
     (issue,) = _issues(g1)
     assert issue.path == "action_keys[1].normalization" and "state keys only" in issue.message
+
+
+def test_tracking_names_joint_groups_and_a_limit_that_may_be_off(g1):
+    g1["tracking"] = {"max_error": 0.4, "for_s": 0.2, "ignore": ["left_hand", "right_hands"]}
+    issue = next(i for i in _issues(g1) if i.path == "tracking.ignore[1]")
+    assert "not a joint group" in issue.message and "did you mean 'right_hand'?" in issue.fix
+    for bad, path in [({"max_error": 0.0}, "tracking.max_error"),
+                      ({"max_error": float("nan")}, "tracking.max_error"),
+                      ({"for_s": 3.0}, "tracking.for_s"), ({"for_s": -0.1}, "tracking.for_s")]:
+        g1["tracking"] = bad
+        assert [i.path for i in _issues(g1)] == [path], bad
+    g1["tracking"] = {"max_error": float("inf"), "ignore": ["left_hand", "right_hand"]}
+    emb = parse_embodiment(g1, "test")
+    assert emb.tracking.max_error == float("inf") and emb.tracking.for_s == 0.5
+    hands = {j.name for g in ("left_hand", "right_hand") for j in emb.group(g).joints}
+    assert set(emb.tracked_joints) == set(emb.command_joints) - hands
+    assert len(emb.tracked_joints) < len(emb.command_joints)

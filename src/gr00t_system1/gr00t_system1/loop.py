@@ -41,6 +41,7 @@ from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_system1.limiter import CommandLimiter
 from gr00t_system1.safety import (
     ON_STALE_CHOICES, SafetyState, Supervisor, SupervisorInputs)
+from gr00t_system1.tracking import TrackingMonitor
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class CommandLoop:
             chunk's rows (`path`): at least the ticks between two messages of the sparsest
             trajectory decoder, plus one.
         joint_names: the A + H joints' names, for messages (default: their indices).
+        tracking: compares each joint state with the command in force when it was measured
+            (`gr00t_system1.tracking`); default: figures only, never a fault.
 
     `sim_time`: whether the node clock is a simulator's /clock (use_sim_time; the node sets
     it each tick): then its controllers run on it, and stalls are measured on it, not on the
@@ -91,7 +94,8 @@ class CommandLoop:
                  executor: ChunkExecutor, on_stale: str,
                  held_posture: np.ndarray | None = None,
                  path_joints: np.ndarray | None = None, path_ticks: int = 1,
-                 joint_names: list[str] | None = None) -> None:
+                 joint_names: list[str] | None = None,
+                 tracking: TrackingMonitor | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         if isinstance(path_ticks, bool) or not isinstance(path_ticks, int) or path_ticks < 1:
@@ -133,6 +137,11 @@ class CommandLoop:
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
         self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
         self._taken_instruction: int | None = None  # instruction_id of the last plan taken
+        self.tracking = tracking or TrackingMonitor(self.joint_names, max_error=float("inf"),
+                                                    for_s=0.0)
+        self._tracked_seq = 0  # the newest joint state compared with its command
+        # Latched when the robot stopped following (`tracking`), until /gr00t/enable is off.
+        self._tracking_fault: str | None = None
 
     def _fresh_plan(self, plan: Plan | None, tokens: TokenSample | None,
                     mono: float) -> Plan | None:
@@ -179,6 +188,9 @@ class CommandLoop:
         fresh = self._fresh_plan(plan, tokens, mono)
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
+        self._track(enabled, state, previous)
+        if fault is None:
+            fault = self._tracking_fault
         if fault is None and not previous.publishes and state is not None:
             fault = self._cannot_start_at(state.command_positions, now, stall)
         s = self.supervisor.update(SupervisorInputs(
@@ -195,7 +207,10 @@ class CommandLoop:
             self.executor.clear()
             if self.limiter.too_soon(now):
                 return TickResult(s, None, None)
-            return TickResult(s, self.brake(now, mono), None)
+            command = self.brake(now, mono)
+            if command is not None:
+                self.tracking.commanded(now, command)
+            return TickResult(s, command, None)
         self._brake_target = None
         if not previous.publishes:
             if not self._starts_from_measured(now, stall):
@@ -204,6 +219,7 @@ class CommandLoop:
             else:
                 # (Re)armed: start from the measured position so enabling never jumps.
                 start = self.limiter.reset(state.command_positions)
+                self.tracking.reset()
                 self._forget_paths()
                 self._hold_paths_at(start, now)
             self.executor.reset(start[: self._action_dim])
@@ -231,9 +247,12 @@ class CommandLoop:
                 # after tick, onto its stops. A fault always holds the last command: the
                 # measurement may be what is wrong (an implausible state never reaches the
                 # mailbox, so hold_measured only ever uses a plausible one). A fault that
-                # starts during another hold replaces that hold's target too.
-                self._hold_measured = (self.on_stale == "hold_measured" and state is not None
-                                       and s != SafetyState.FAULT)
+                # starts during another hold replaces that hold's target too. Except when
+                # the robot stopped following (`tracking`): then the command returns to where
+                # it is, so that it does not jump there when it follows again.
+                self._hold_measured = state is not None and (
+                    self._tracking_fault is not None
+                    or (self.on_stale == "hold_measured" and s != SafetyState.FAULT))
                 if self._hold_measured:
                     self._hold_target = self.limiter.clamp(state.command_positions)
                 else:
@@ -244,10 +263,25 @@ class CommandLoop:
             return TickResult(s, None, swapped)
         target, passing = self._as_sent(target, now)
         command = self.limiter.apply(target, now, stall, passing)
+        self.tracking.commanded(now, command)
         if s.holds:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    def _track(self, enabled: bool, state: StateSample | None, previous: SafetyState) -> None:
+        """Compare a new joint state with the command in force when it was measured, while
+        publishing; latch the fault `tracking` names. Disabling clears it."""
+        if not enabled:
+            self._tracking_fault = None
+        if state is None or state.seq == self._tracked_seq:
+            return
+        self._tracked_seq = state.seq
+        if not (enabled and previous.publishes):
+            return
+        reason = self.tracking.measured(state.stamp, state.command_positions)
+        if reason is not None and self._tracking_fault is None:
+            self._tracking_fault = reason
 
     def _starts_from_measured(self, now: float, mono: float | None) -> bool:
         """Whether publishing now starts from the measured position (at the first command
@@ -311,6 +345,7 @@ class CommandLoop:
         self._paths = {k: (sent + shift, times, rows, start)
                        for k, (sent, times, rows, start) in self._paths.items()}
         self._clock_back_mono = self._mono if mono is None else mono
+        self.tracking.reset()  # its commands' times are on the old timeline
 
     def brake(self, now: float | None = None, mono: float | None = None) -> np.ndarray | None:
         """One command of braking to rest, given at node-clock time `now`: towards where the

@@ -62,6 +62,7 @@ from gr00t_policy.runtime.worker import InferenceWorker, Mailbox
 from gr00t_system1.inputs import Refusal, StateGate, TokenGate
 from gr00t_system1.limiter import STALL_GAP, CommandLimiter
 from gr00t_system1.safety import SafetyState, Supervisor
+from gr00t_system1.tracking import TrackingMonitor
 from gr00t_common.tokens import TokenDecoder
 
 NODE_NAME = "gr00t_system1"
@@ -320,10 +321,14 @@ class System1Node(ManagedNode):
                 path_joints[d.indices] = True
         # Their paths go point by point through the next commands until the next message.
         sparsest = max((d.ticks_per_message for d in self.decoders if d.wants_path), default=1)
+        tracked = set(emb.tracked_joints)
+        tracking = TrackingMonitor(list(emb.command_joints), max_error=emb.tracking.max_error,
+                                   for_s=emb.tracking.for_s,
+                                   checked=np.array([n in tracked for n in emb.command_joints]))
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
                            held_posture=held, path_joints=path_joints,
                            path_ticks=sparsest + 1,
-                           joint_names=list(emb.command_joints))
+                           joint_names=list(emb.command_joints), tracking=tracking)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -512,6 +517,7 @@ class System1Node(ManagedNode):
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
             "replan_period_ms": f"{self.settings.replan_period_ms:g}",
             "plan_latency_estimate_ms": f"{self.worker.latency.value * 1e3:.3f}",
+            **self.loop.tracking.summary(),
         }
         if self.rtc_link is not None:
             values["rtc_frozen_rows"] = str(self.planner.sampling.last_frozen_rows)

@@ -26,6 +26,7 @@ from gr00t_policy.embodiment.schema import (
     Rates,
     Section,
     Staleness,
+    Tracking,
     null_as,
     yaml_key,
 )
@@ -118,6 +119,9 @@ class EmbodimentConfig(Section):
     plausibility: Annotated[Plausibility, null_as({})] = yaml_key(
         "Limits on what a measurement may be before System 1 faults.",
         default_factory=Plausibility, default_doc="the defaults of its keys")
+    tracking: Annotated[Tracking, null_as({})] = yaml_key(
+        "When the robot is not following System 1's commands (a fault).",
+        default_factory=Tracking, default_doc="the defaults of its keys")
     simulator: SimulatorSpec | None = yaml_key(
         "How gr00t_sim simulates this robot (model file, mounts, rest pose, expert); only the "
         "simulator, the scripted expert and gr00t-collect read it.", default=None,
@@ -254,6 +258,13 @@ class EmbodimentConfig(Section):
         """What System 1 commands each tick: the action joints, then the commanded held
         joints."""
         return (*self.action_joints, *self.commanded_held_joints)
+
+    @property
+    def tracked_joints(self) -> tuple[str, ...]:
+        """The `command_joints` whose tracking error System 1 checks: all but those of the
+        groups in `tracking.ignore`."""
+        ignored = {j.name for g in self.tracking.ignore for j in self.group(g).joints}
+        return tuple(n for n in self.command_joints if n not in ignored)
 
     def command_limits(self) -> dict[str, np.ndarray]:
         """Limits of `command_joints`: {"lower", "upper", "velocity", "acceleration"} (C,)

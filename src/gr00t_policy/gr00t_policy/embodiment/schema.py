@@ -369,6 +369,39 @@ class Plausibility(Section):
         what="the position margin (rad or m)")
 
 
+# How long a tracking error may last before it is a fault, at most: longer, an arm pushing
+# against a person would push for seconds.
+MAX_TRACKING_FOR_S = 2.0
+
+
+class Tracking(Section):
+    """When System 1 decides the robot is not following its commands: a fault."""
+
+    yaml_example: ClassVar[str] = "`tracking: {max_error: 1.0, for_s: 0.5, ignore: [left_hand]}`"
+
+    max_error: Annotated[StrictFloat, Field(allow_inf_nan=True, gt=0)] = yaml_key(
+        "How far (rad or m) a measured position may be from the command in force when it was "
+        "measured, on any commanded joint, for longer than `for_s`, before System 1 faults: "
+        "the robot is not following (blocked, its controller not active, an emergency "
+        "stop). System 1 stops following the policy and brings its command back, within "
+        "the limits, to where the robot was measured, so that nothing jumps when it "
+        "follows again; cycling /gr00t/enable clears it. The error includes the "
+        "controller's lag (a joint at full speed trails its command by its velocity times "
+        "the control delay): System 1's diagnostics give its percentiles "
+        "(`tracking_error_p99`) to set this from. `.inf` switches the check off.",
+        default=1.0, what="the tracking error limit (rad or m)")
+    for_s: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=0,
+                                        le=MAX_TRACKING_FOR_S)] = yaml_key(
+        "How long (s) the error must stay above `max_error` before it is a fault (a "
+        f"moment's contact is not). At most {MAX_TRACKING_FOR_S:g}.", default=0.5,
+        what="the tracking error duration (s)")
+    ignore: tuple[Name, ...] = yaml_key(
+        "Joint groups not checked: hands and grippers, whose fingers are commanded into what "
+        "they hold (the error there is the grip's force, not a robot that stopped "
+        "following). Their figures are left out of the diagnostics too.", default=(),
+        default_doc="none", what="a joint group's name")
+
+
 # Ages beyond these are units mistaken (ms written as s): a state a second old is not where
 # the robot is, and tokens 5 s old describe another scene. System 1's state_staleness_s and
 # token_staleness_s parameters, which override these keys, have the same bounds.

@@ -43,6 +43,7 @@ CHECKS = (
     "A held joint sits only in `holds: true` controllers, which list held joints only, each "
     "with a `velocity` limit.",
     "`staleness.tokens_s` is at least one System 2 period (1 / `rates.system2_hz`).",
+    "`tracking.ignore` names joint groups.",
     "`simulator`: `rest_pose` names action joints, each inside its limits; "
     "`expert.waist_joints` are action joints; `expert.arm_groups` and `expert.noise_groups` "
     "name joint groups; `cameras` has a mount for each camera and no other.",
@@ -400,4 +401,15 @@ def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list
     cameras = (None if None in valid_cameras or not valid_cameras
                else [c.name for c in valid_cameras])
     _simulator(r, data.get("simulator"), groups, action, cameras)
+    _tracking(r, data.get("tracking"), groups)
     return r.issues
+
+
+def _tracking(r: _Report, raw: Any, groups: Mapping[str, list[Joint]]) -> None:
+    """`tracking.ignore` names joint groups."""
+    if "joint_groups" in r.incomplete or not isinstance(raw, Mapping):
+        return
+    for i, group in enumerate(_list(raw.get("ignore"))):
+        if isinstance(group, str) and group not in groups:
+            r.add(f"tracking.ignore[{i}]", f"{group!r} is not a joint group",
+                  f"{did_you_mean(group, groups)}name one of `joint_groups`")
