@@ -137,8 +137,13 @@ class CommandLoop:
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
         self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
         self._taken_instruction: int | None = None  # instruction_id of the last plan taken
-        self.tracking = tracking or TrackingMonitor(self.joint_names, max_error=float("inf"),
-                                                    for_s=0.0)
+        self.tracking = tracking or TrackingMonitor(
+            self.joint_names or [f"joint {j}" for j in range(limiter.dim)],
+            max_error=float("inf"), for_s=0.0)
+        if self.tracking.checked.shape != (limiter.dim,):
+            raise ValueError(f"tracking checks {self.tracking.checked.size} joints, the limiter "
+                             f"has {limiter.dim}")
+        self._tracking_latched = False  # the tracking fault latched this tick
         self._tracked_seq = 0  # the newest joint state compared with its command
         # Latched when the robot stopped following (`tracking`), until /gr00t/enable is off.
         self._tracking_fault: str | None = None
@@ -189,6 +194,7 @@ class CommandLoop:
         exhausted = fresh is None and now > self._plan_until
         previous = self.supervisor.state
         self._track(enabled, state, previous)
+        node_fault = fault
         if fault is None:
             fault = self._tracking_fault
         if fault is None and not previous.publishes and state is not None:
@@ -241,7 +247,13 @@ class CommandLoop:
             target = np.concatenate([self.executor.command(now), self.held_posture])
         else:
             fault_starts = s == SafetyState.FAULT and previous != SafetyState.FAULT
-            if self._hold_target is None or not previous.holds or fault_starts:
+            # The robot stopped following during another fault's hold (the worker died): its
+            # command must come back to it all the same, unless the node distrusts the
+            # measurement.
+            tracking_starts = (self._tracking_latched and node_fault is None
+                               and not self._hold_measured)
+            if (self._hold_target is None or not previous.holds or fault_starts
+                    or tracking_starts):
                 # Fix the hold target when a hold starts: following the live measured
                 # position would let a position-controlled arm sink under gravity, tick
                 # after tick, onto its stops. A fault always holds the last command: the
@@ -255,6 +267,11 @@ class CommandLoop:
                     or (self.on_stale == "hold_measured" and s != SafetyState.FAULT))
                 if self._hold_measured:
                     self._hold_target = self.limiter.clamp(state.command_positions)
+                    if self._tracking_fault is not None:
+                        # Joints left out of the check (hands that grip) are not where the
+                        # robot failed: they stop, as in any fault, and keep their grip.
+                        self._hold_target = np.where(self.tracking.checked, self._hold_target,
+                                                     self.limiter.stopping_point())
                 else:
                     # Stop as the acceleration limits allow, where the arm comes to rest.
                     self._hold_target = self.limiter.stopping_point()
@@ -269,11 +286,25 @@ class CommandLoop:
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
 
+    @property
+    def tracking_fault(self) -> str | None:
+        """Why the loop latched a fault because the robot stopped following; None if not."""
+        return self._tracking_fault
+
+    def clear_tracking_fault(self) -> None:
+        """A person disabled System 1: the tracking fault no longer holds (also done by any
+        tick that sees it disabled)."""
+        self._tracking_fault = None
+        self.tracking.interrupt()
+
     def _track(self, enabled: bool, state: StateSample | None, previous: SafetyState) -> None:
         """Compare a new joint state with the command in force when it was measured, while
         publishing; latch the fault `tracking` names. Disabling clears it."""
+        self._tracking_latched = False
         if not enabled:
-            self._tracking_fault = None
+            self.clear_tracking_fault()
+        elif not previous.publishes:
+            self.tracking.interrupt()  # an excursion must be seen through, not assumed
         if state is None or state.seq == self._tracked_seq:
             return
         self._tracked_seq = state.seq
@@ -282,6 +313,7 @@ class CommandLoop:
         reason = self.tracking.measured(state.stamp, state.command_positions)
         if reason is not None and self._tracking_fault is None:
             self._tracking_fault = reason
+            self._tracking_latched = True
 
     def _starts_from_measured(self, now: float, mono: float | None) -> bool:
         """Whether publishing now starts from the measured position (at the first command
@@ -473,10 +505,16 @@ class CommandLoop:
             gap = float(np.diff(future_t[keep])[-1]) if keep.sum() > 1 else lead_s
             return self._sent(now, *self.limiter.path_to_rest(ahead_t, ahead, t0=0.0,
                                                               gap=gap))
+        ahead_t, ahead = np.zeros(0), np.zeros((0, last.shape[0]))
+        if (self.supervisor.state.holds and self._brake_target is None
+                and self._hold_target is not None and self._hold_measured):
+            # A hold towards a measured position (hold_measured, a tracking fault): the path
+            # goes there as the next commands would, a period apart, then brakes to rest.
+            ahead_t = lead_s * np.arange(1, self.path_ticks + 1)
+            ahead = np.broadcast_to(self._hold_target, (ahead_t.size, last.shape[0]))
         # Nothing ahead: braking from the current command, a point every lead_s; at rest,
         # the current command itself at lead_s.
-        times, rows = self.limiter.path_to_rest(np.zeros(0), np.zeros((0, last.shape[0])),
-                                                t0=0.0, gap=lead_s)
+        times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=lead_s)
         if times.size == 0:
             times, rows = np.array([lead_s]), last[None, :].copy()
         return self._sent(now, times, rows)

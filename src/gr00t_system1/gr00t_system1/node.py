@@ -383,7 +383,8 @@ class System1Node(ManagedNode):
     def _inputs_fresh(self, state: StateSample, tokens: TokenSample) -> bool:
         mono, now = time.monotonic(), self._now()
         sup = self.loop.supervisor
-        return (self.fault is None and state.age(now, mono) <= sup.state_staleness_s
+        return (self.fault is None and self.loop.tracking_fault is None
+                and state.age(now, mono) <= sup.state_staleness_s
                 and tokens.age(now, mono) <= sup.token_staleness_s)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
@@ -392,6 +393,11 @@ class System1Node(ManagedNode):
             # fault again if the measurement is still implausible.
             self.get_logger().info(f"fault cleared by /gr00t/enable: {self.fault}")
             self.fault = None
+        loop = getattr(self, "loop", None)  # made when the node is configured
+        if not request.data and loop is not None and loop.tracking_fault is not None:
+            # Cleared here, not at the next tick: off and on again within one tick is a cycle.
+            self.get_logger().info(f"fault cleared by /gr00t/enable: {loop.tracking_fault}")
+            loop.clear_tracking_fault()
         self.enabled = bool(request.data)
         response.success = True
         response.message = ("enabled: commands start from the measured position" if self.enabled
@@ -509,7 +515,7 @@ class System1Node(ManagedNode):
             "planning_failures": str(self.worker.failures),
             "plans_for_replaced_instruction": str(self.loop.stale_instruction_plans),
             **{key: str(count) for key, count in self.refused.items()},
-            "fault": self.fault or "",
+            "fault": self.fault or self.loop.tracking_fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
             "clock_jumps_back": str(self.loop.limiter.clock_jumps_back),
             "stalls_while_moving": str(self.loop.limiter.stalls),

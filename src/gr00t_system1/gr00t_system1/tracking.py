@@ -18,6 +18,7 @@ policy and brings its command back, within the limits, to where the robot was me
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 
@@ -62,6 +63,10 @@ class TrackingMonitor:
         self._commands.clear()
         self._over_since = None
 
+    def interrupt(self) -> None:
+        """States are not compared for a while (disabled): an excursion starts afresh."""
+        self._over_since = None
+
     def commanded(self, t: float, command: np.ndarray) -> None:
         """Record the command published at node-clock time `t` (A + H,)."""
         if self._times and t < self._times[-1]:
@@ -79,8 +84,7 @@ class TrackingMonitor:
         with a non-finite position (the state gate refuses those), is not compared."""
         if not self._times or stamp < self._times[0]:
             return None
-        i = int(np.searchsorted(np.fromiter(self._times, float, len(self._times)), stamp,
-                                side="right")) - 1
+        i = bisect.bisect_right(self._times, stamp) - 1
         error = np.abs(np.asarray(positions, dtype=np.float64) - self._commands[i])
         error = np.where(self.checked, error, 0.0)
         if not np.isfinite(error).all():

@@ -130,3 +130,142 @@ def test_joints_left_out_are_neither_compared_nor_reported():
     assert mon.measured(0.0, np.array([0.2, 0.0])).startswith("arm is 0.200")
     with pytest.raises(ValueError, match="checked has 1 entries for 2 joints"):
         TrackingMonitor(["arm", "finger"], max_error=0.1, for_s=0.0, checked=np.array([True]))
+
+
+# -- from a review of the first version (each failed there) -------------------------------
+
+def _sim(checked=None, max_error=0.2, for_s=0.1, **kw):
+    """Running towards (0.9, -0.9) from a blocked arm at (-0.5, 0.5)."""
+    sim = Sim(accel=ACCEL, measured=(-0.5, 0.5), **kw)
+    sim.loop.tracking = TrackingMonitor(["shoulder", "elbow"], max_error=max_error,
+                                        for_s=for_s, checked=checked)
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, -0.9])
+    return sim
+
+
+def _step(sim, healthy=True, enabled=True, path=False):
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, -0.9])
+    sim.t += TICK
+    r = sim.loop.tick(sim.t, sim.t + sim.mono_shift, enabled=enabled, state=sim.state,
+                      tokens=sim.tokens, plan=sim.plan, worker_healthy=healthy)
+    if path and r.command is not None:  # what the node does for a trajectory decoder
+        sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(2))
+    return r
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_a_trajectory_controller_is_brought_back_to_the_robot_within_the_limits(every):
+    """Trajectory joints are commanded where their path has them: a hold towards a measured
+    position must be on the path, or the controller stops short of the robot."""
+    from test_loop import jtc_positions
+
+    sim = _sim(path_joints=np.ones(2, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    messages, ticks, states = [], [], []
+    for k in range(300):
+        r = _step(sim)
+        states.append(r.state)
+        ticks.append(sim.t)
+        path = sim.loop.path(sim.t, TICK)
+        if k % every == 0:
+            sim.loop.path_sent(np.arange(2))
+            messages.append((sim.t, *path))
+    assert SafetyState.FAULT in states
+    assert np.allclose(r.command, sim.measured, atol=1e-6)
+    t, pos = jtc_positions(messages, sim.t, step=TICK / 20)  # what the controller runs
+    at = np.stack([np.interp(ticks, t, pos[:, j]) for j in range(2)], axis=1)
+    v = np.diff(at, axis=0) / TICK
+    assert (np.abs(v) <= VEL + 1e-6).all()
+    assert (np.abs(np.diff(v, axis=0))[1:] <= ACCEL * TICK + 1e-6).all()
+    assert np.allclose(pos[-1], sim.measured, atol=1e-6)
+
+
+def test_hold_measured_brings_trajectory_joints_to_the_measurement():
+    sim = Sim(accel=ACCEL, measured=(0.0, 0.0), on_stale="hold_measured",
+              path_joints=np.ones(2, dtype=bool))
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.9])
+    for _ in range(40):
+        sim.feed_state()
+        sim.feed_plan([0.9, 0.9])
+        sim.feed_tokens()
+        sim.tick()
+        sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(2))
+    sim.tokens = sim.tokens.__class__(None, None, sim.t - 1.0, sim.t - 1.0, 1, 99)  # stale
+    for _ in range(240):
+        sim.feed_state()
+        r = sim.tick()
+        sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(2))
+    assert r.state == SafetyState.HOLD_STALE_TOKENS
+    assert np.allclose(r.command, sim.measured, atol=1e-6)
+
+
+def test_a_hand_left_out_keeps_its_grip_when_the_arm_faults():
+    """Joint 1 is a finger closed on an object (commanded into it, measured at 0.5); the
+    arm, joint 0, is blocked. The arm's command returns to it; the finger's stops where it
+    is, as in any fault, and does not open to its measurement."""
+    sim = _sim(checked=np.array([True, False]))
+    results = [_step(sim) for _ in range(240)]
+    assert results[-1].state == SafetyState.FAULT
+    assert results[-1].command[0] == pytest.approx(sim.measured[0])
+    assert abs(results[-1].command[1] - sim.measured[1]) > 0.3
+
+
+def test_a_tracking_fault_during_another_fault_still_brings_the_command_back():
+    sim = _sim()
+    while True:  # the arm blocked: on until the error is 0.12, under the limit
+        r = _step(sim)
+        assert r.state == SafetyState.RUNNING
+        if np.abs(r.command - sim.measured).max() > 0.12:
+            break
+    results = [_step(sim, healthy=False) for _ in range(240)]  # the worker dies: FAULT
+    assert sim.loop._tracking_fault is not None
+    assert np.abs(results[-1].command - sim.measured).max() < 1e-6
+
+
+def test_an_excursion_does_not_span_a_disable():
+    sim = _sim(max_error=0.2, for_s=0.5)
+    over = None
+    for _ in range(120):  # over the limit for 0.48 s of the 0.5
+        r = _step(sim)
+        if over is None and np.abs(r.command - sim.measured).max() > 0.2:
+            over = sim.t
+        if over is not None and sim.t - over > 0.48:
+            break
+    assert r.state == SafetyState.RUNNING
+    for _ in range(3):  # disabled, braking
+        assert _step(sim, enabled=False).command is not None
+    sim.measured = sim.loop.limiter.last + np.array([0.25, 0.0])  # let go, then a push
+    _step(sim)  # re-enabled while braking
+    assert _step(sim).state != SafetyState.FAULT
+
+
+def test_a_loop_without_joint_names_tracks_by_index():
+    sim = Sim(accel=ACCEL, measured=(-0.5, 0.5))  # the default monitor: figures only
+    for _ in range(5):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.feed_plan([0.9, -0.9])
+        assert sim.tick().command is not None
+    assert sim.loop.tracking.worst[1] in ("joint 0", "joint 1")
+
+
+def test_a_disable_between_two_ticks_clears_the_fault():
+    """/gr00t/enable off and on again within one tick (two service calls between ticks)."""
+    sim, results = blocked_sim(max_error=0.2)
+    assert results[-1].state == SafetyState.FAULT and sim.loop.tracking_fault is not None
+    sim.loop.clear_tracking_fault()  # the node does this as the disable arrives
+    assert sim.loop.tracking_fault is None
+    for _ in range(5):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.feed_plan([0.9, -0.9])
+        assert sim.tick().state != SafetyState.FAULT
