@@ -42,7 +42,8 @@ import numpy as np
 import pytest
 
 from gr00t_testing import (AUTOSTART, RELIABLE, CommandRecorder, NodeProcess, RosProbe,
-                           assert_commands_safe, make_checkpoint_for, wait_until)
+                           assert_commands_safe, make_checkpoint_for, static_robot_yaml,
+                           wait_until)
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
@@ -71,9 +72,10 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_system1(checkpoint: Path, log: Path, start_enabled: bool) -> NodeProcess:
+    static = static_robot_yaml(G1_YAML, log.parent)  # these joint states do not follow
     return NodeProcess.python_module("gr00t_system1.node", [
         "--ros-args", "-p", AUTOSTART,
-        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
+        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={static}",
         "-p", f"start_enabled:={str(start_enabled).lower()}",
         "-p", f"state_staleness_s:={STATE_STALE_S}", "-p", f"token_staleness_s:={TOKEN_STALE_S}",
     ], log, env=CHILD_ENV)

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gr00t_testing import (AUTOSTART, CommandRecorder, NodeProcess, RosProbe, assert_commands_safe,
-                           make_checkpoint_for, wait_until)
+                           make_checkpoint_for, static_robot_yaml, wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -74,9 +74,10 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_system1(checkpoint: Path, log: Path) -> NodeProcess:
+    static = static_robot_yaml(G1_YAML, log.parent)  # these joint states do not follow
     return NodeProcess.python_module("gr00t_system1.node", [
         "--ros-args", "-p", AUTOSTART,
-        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
+        "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={static}",
         "-p", "start_enabled:=true", "-p", "state_staleness_s:=0.3",
         "-p", "token_staleness_s:=2.0"], log, env=CHILD_ENV)
 

@@ -32,7 +32,8 @@ import numpy as np
 import pytest
 
 from gr00t_bringup import netns
-from gr00t_testing import AUTOSTART, NodeProcess, make_checkpoint_for, wait_until
+from gr00t_testing import (AUTOSTART, NodeProcess, make_checkpoint_for, static_robot_yaml,
+                           wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -167,7 +168,9 @@ def test_tokens_cross_the_link_cut_holds_and_restore_resumes(ros_domain_id, chec
         start(link.a, [py, __file__, "--role", "listener", "--out", str(listener_out)],
               "listener.log")
         system1 = start(link.b, [py, "-m", "gr00t_system1.node", "--ros-args", "-p", AUTOSTART,
-                                 "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={G1_YAML}",
+                                 "-p", f"checkpoint:={checkpoint}",
+                                 # the robot agent's joint states do not follow
+                                 "-p", f"embodiment:={static_robot_yaml(G1_YAML, tmp_path)}",
                                  "-p", "start_enabled:=true",
                                  "-p", f"state_staleness_s:={STATE_STALE_S}",
                                  "-p", f"token_staleness_s:={TOKEN_STALE_S}"], "system1.log")

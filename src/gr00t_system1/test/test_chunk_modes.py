@@ -24,7 +24,8 @@ import pytest
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
-                           assert_commands_safe, backbone_id, wait_until)
+                           assert_commands_safe, backbone_id, static_robot_yaml,
+                           wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -71,7 +72,8 @@ def test_system1_runs_in_each_chunk_mode_and_every_command_is_safe(
                         .tolist()))
     for h in emb.held_joints:
         measured[h.name] = h.position  # the legs stand where the YAML holds them
-    params = [f"checkpoint:={checkpoint}", f"embodiment:={G1_YAML}", "start_enabled:=true",
+    static = static_robot_yaml(G1_YAML, tmp_path)  # the feeder's joint states do not follow
+    params = [f"checkpoint:={checkpoint}", f"embodiment:={static}", "start_enabled:=true",
               f"cache_dir:={onnx_cache}", f"chunk_mode:={chunk_mode}",
               # A loaded 2-core machine: a feeder hiccup must not read as a stale state.
               "state_staleness_s:=1.0", "token_staleness_s:=2.0", *MODES[mode], AUTOSTART]

@@ -20,7 +20,7 @@ from gr00t_common.stamps import stamp_to_seconds
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
                            assert_commands_safe, backbone_id, change_state, lifecycle_state,
-                           scale_action_decoder, wait_until)
+                           scale_action_decoder, static_robot_yaml, wait_until)
 
 REPO = Path(__file__).resolve().parents[3]
 G1_YAML = REPO / "config" / "unitree_g1.yaml"
@@ -29,12 +29,17 @@ START_TIMEOUT = 120.0  # node start on a loaded 2-core machine (imports + runner
 
 
 def start_node(tmp_path: Path, checkpoint: Path, *params: str, embodiment: Path = G1_YAML,
-               name: str = "system1", autostart: bool = True) -> NodeProcess:
+               name: str = "system1", autostart: bool = True,
+               follows: bool = False) -> NodeProcess:
     """The node as a process; with `autostart` it configures and activates itself, without
     it waits unconfigured for lifecycle requests (test_lifecycle.py drives those). The
     shipped YAMLs start disabled (a person enables a real robot); these tests drive the node
-    as enabled unless they pass start_enabled themselves (the last -p wins)."""
+    as enabled unless they pass start_enabled themselves (the last -p wins). The feeder's
+    joint states do not follow the commands: a shipped YAML runs with its tracking check
+    off (`static_robot_yaml`) unless `follows` says to keep it."""
     params = (*params, AUTOSTART) if autostart else params
+    if embodiment in (G1_YAML, GR1_YAML) and not follows:
+        embodiment = static_robot_yaml(embodiment, tmp_path)
     args = ["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={embodiment}",
             "-p", "start_enabled:=true", *[x for p in params for x in ("-p", p)]]
     return NodeProcess.python_module("gr00t_system1.node", args, tmp_path / f"{name}.log")
@@ -248,6 +253,61 @@ def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
                 hit_limit |= bool(np.isclose(values[-1], lim[:, 0]).any()
                                   or np.isclose(values[-1], lim[:, 1]).any())
             assert hit_limit, "huge actions should drive some joint to its limit"
+    finally:
+        stop_ok(node)
+
+
+def test_a_robot_that_does_not_follow_faults_and_its_command_returns_to_it(
+        checkpoint, ros_domain_id, tmp_path):
+    """The shipped G1 YAML's tracking check (1 rad for 0.5 s, hands left out) against joint
+    states that stand still while huge actions drive the commands to the limits: FAULT,
+    naming a joint, and the commands come back to the measured positions within the limits;
+    a disable clears it."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_srvs.srv import SetBool
+
+    rigged = tmp_path / "rigged"
+    shutil.copytree(checkpoint, rigged)
+    scale_action_decoder(rigged, 1e6)
+    emb = load_embodiment(G1_YAML)
+    assert emb.tracking.max_error == 1.0
+    measured = measured_positions(emb)
+    node = start_node(tmp_path, rigged, "backend:=torch", "state_staleness_s:=1.0",
+                      follows=True)  # the shipped YAML, its check on
+    dt = 1.0 / emb.rates.system1_hz
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            topics = [c.topic for c in emb.controllers]
+            rec = CommandRecorder(probe, topics)
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
+            feeder = InputFeeder(probe, emb.monitored_joints, measured,
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: diags and diag_values(diags)["safety_state"] == "fault",
+                           START_TIMEOUT, "the tracking fault")
+                reason = diag_values(diags)["fault"]
+                assert "from its command" in reason and "tracking.max_error 1" in reason
+                assert "hand" not in reason.split(" is ")[0]  # the hands are left out
+                time.sleep(1.5)  # back to the measured positions, within the limits
+                reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=False))
+                assert reply.success
+                wait_until(lambda: diag_values(diags)["fault"] == "", 5, "the fault cleared")
+            finally:
+                feeder.stop()
+            tracked = set(emb.tracked_joints)
+            for c in emb.controllers:
+                got = rec.snapshot(c.topic)
+                values = np.array([m.data for _, m in got])  # (N, n)
+                lim = np.array([emb.joint(j).position_limits for j in c.joints])
+                step = np.array([emb.joint(j).velocity_limit for j in c.joints]) * dt
+                assert np.isfinite(values).all()
+                assert (values >= lim[:, 0]).all() and (values <= lim[:, 1]).all()
+                assert_per_tick_limit(got, step, dt, c.name)
+                faulted = [m.data for _, m in got if m.layout.dim[0].label == "fault"]
+                assert faulted, c.name
+                for j, name in enumerate(c.joints):
+                    if name in tracked:
+                        assert faulted[-1][j] == pytest.approx(measured[name], abs=1e-6), name
     finally:
         stop_ok(node)
 

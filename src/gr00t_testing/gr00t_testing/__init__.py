@@ -14,6 +14,8 @@
 - `make_checkpoint_for`, `scale_action_decoder`, `backbone_id`: random checkpoints matching
   embodiment YAMLs (gr00t_policy.testing.checkpoints, ROS-free).
 - `imported_modules`, `offenders`: static import scans for the package-boundary tests.
+- `static_robot_yaml`: an embodiment YAML for a stand-in robot whose joint states do not
+  follow the commands (System 1's tracking check off).
 """
 
 from gr00t_common.probe import RECORDING, RELIABLE, RosProbe, wait_until
@@ -24,8 +26,10 @@ from gr00t_testing.feeder import InputFeeder
 from gr00t_testing.lifecycle import AUTOSTART, activate, change_state
 from gr00t_testing.lifecycle import state as lifecycle_state
 from gr00t_testing.processes import NodeProcess, bringup_command, instruct_command
+from gr00t_testing.stand_in import static_robot_yaml
 
 __all__ = ["AUTOSTART", "CommandRecorder", "InputFeeder", "NodeProcess", "RECORDING", "RELIABLE",
            "RosProbe", "activate", "assert_commands_safe", "backbone_id", "bringup_command",
            "change_state", "imported_modules", "instruct_command", "lifecycle_state",
+           "static_robot_yaml",
            "make_checkpoint_for", "offenders", "scale_action_decoder", "wait_until"]
