@@ -23,7 +23,7 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy
 
 from gr00t_testing import (NodeProcess, RosProbe, bringup_command, instruct_command,
-                                   make_checkpoint_for, wait_until)
+                           make_checkpoint_for, static_robot_yaml, wait_until)
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -110,7 +110,9 @@ class FakeRobot:
 
 
 def start_graph(name: str, checkpoint: Path, tmp_path: Path) -> NodeProcess:
-    argv = bringup_command("run", "--embodiment", name, "--checkpoint", str(checkpoint),
+    # FakeRobot's joint states stand still: the shipped YAML with System 1's tracking check off
+    embodiment = static_robot_yaml(CONFIG / f"{name}.yaml", tmp_path)
+    argv = bringup_command("run", "--embodiment", str(embodiment), "--checkpoint", str(checkpoint),
                            "--backend", "onnxruntime", "--duration", "280",
                            "--log-dir", str(tmp_path / "logs"))
     return NodeProcess(argv, tmp_path / "runner.log", env=CHILD_ENV)
