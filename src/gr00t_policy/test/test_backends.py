@@ -135,11 +135,12 @@ def test_export_is_cached_by_content_slot_steps_tokens(head, ort_runner, cache_d
     assert (exports[0] / "denoise.onnx").stat().st_mtime_ns == mtime
 
 
-def test_checkpoint_directory(tmp_path) -> None:
-    ckpt = make_random_checkpoint(tmp_path / "ckpt", "nano", seed=0)
+def torch_and_onnxruntime_on(ckpt: Path, cache: Path) -> tuple[ActionHeadRunner, np.ndarray,
+                                                                 np.ndarray]:
+    """Both runners of a checkpoint directory on the same random inputs: (the torch runner,
+    its actions, onnxruntime's)."""
     t_runner = make_runner("torch", ckpt, embodiment_slot=0, num_steps=4)
-    o_runner = make_runner("onnxruntime", ckpt, embodiment_slot=0, num_steps=4,
-                           cache_dir=tmp_path / "cache")
+    o_runner = make_runner("onnxruntime", ckpt, embodiment_slot=0, num_steps=4, cache_dir=cache)
     assert t_runner.num_tokens == o_runner.num_tokens
     rng = np.random.default_rng(0)
     tokens = rng.standard_normal((t_runner.num_tokens, t_runner.token_dim)).astype(np.float32)
@@ -148,7 +149,13 @@ def test_checkpoint_directory(tmp_path) -> None:
     noise = rng.standard_normal((t_runner.horizon, t_runner.max_action_dim)).astype(np.float32)
     for runner in (t_runner, o_runner):
         runner.set_conditioning(tokens, mask)
-    assert np.abs(t_runner.sample(state, noise) - o_runner.sample(state, noise)).max() < 1e-4
+    return t_runner, t_runner.sample(state, noise), o_runner.sample(state, noise)
+
+
+def test_checkpoint_directory(tmp_path) -> None:
+    ckpt = make_random_checkpoint(tmp_path / "ckpt", "nano", seed=0)
+    _, a_torch, a_ort = torch_and_onnxruntime_on(ckpt, tmp_path / "cache")
+    assert np.abs(a_torch - a_ort).max() < 1e-4
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
@@ -161,20 +168,10 @@ def test_a_half_precision_checkpoint_runs_in_float32_on_every_backend(tmp_path, 
     weights = ckpt / "model.safetensors"
     save_file({k: v.to(dtype) if v.is_floating_point() else v
                for k, v in load_file(str(weights)).items()}, str(weights))
-    t_runner = make_runner("torch", ckpt, embodiment_slot=0, num_steps=4)
-    o_runner = make_runner("onnxruntime", ckpt, embodiment_slot=0, num_steps=4,
-                           cache_dir=tmp_path / "cache")
+    t_runner, a_torch, a_ort = torch_and_onnxruntime_on(ckpt, tmp_path / "cache")
     assert {p.dtype for p in t_runner.head.parameters()} == {torch.float32}
-    rng = np.random.default_rng(0)
-    tokens = rng.standard_normal((t_runner.num_tokens, t_runner.token_dim)).astype(np.float32)
-    mask = np.ones(t_runner.num_tokens, np.bool_)
-    state = rng.standard_normal(t_runner.max_state_dim).astype(np.float32)
-    noise = rng.standard_normal((t_runner.horizon, t_runner.max_action_dim)).astype(np.float32)
-    for runner in (t_runner, o_runner):
-        runner.set_conditioning(tokens, mask)
-    a_torch = t_runner.sample(state, noise)
     assert a_torch.dtype == np.float32 and np.isfinite(a_torch).all()
-    assert np.abs(a_torch - o_runner.sample(state, noise)).max() < 1e-4
+    assert np.abs(a_torch - a_ort).max() < 1e-4
 
 
 def test_checkpoint_hash_is_stable_across_saves_of_the_same_weights(tmp_path) -> None:
