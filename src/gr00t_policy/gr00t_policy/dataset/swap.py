@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -179,18 +180,18 @@ def roll_back(root: Path, partial: Path) -> None:
 
 
 def _legacy_complete(folder: Path) -> bool:
-    """Whether an older writer's .old-meta holds a whole meta/ (not a copy cut short)."""
-    import json
+    """Whether an older writer's .old-meta holds a whole meta/ (not a copy cut short): every
+    file parses, and it lists as many episodes as its info.json counts."""
     try:
         info = json.loads((folder / "info.json").read_text())
         for name in ("modality.json", "stats.json"):
             json.loads((folder / name).read_text())
-        lines = {}
-        for name in ("episodes.jsonl", "tasks.jsonl"):
-            lines[name] = [json.loads(l) for l in (folder / name).read_text().splitlines() if l.strip()]
+        rows = {name: [json.loads(line) for line in (folder / name).read_text().splitlines()
+                       if line.strip()]
+                for name in ("episodes.jsonl", "tasks.jsonl")}
     except (OSError, ValueError):
         return False
-    return len(lines["episodes.jsonl"]) == info.get("total_episodes")
+    return len(rows["episodes.jsonl"]) == info.get("total_episodes")
 
 
 def settle(root: Path, *, locked: bool = False, wait_s: float = 0.0) -> list[str]:
