@@ -158,8 +158,11 @@ class LeRobotWriter:
             unlock(self._lock)
             self._lock = None
 
-    def __del__(self) -> None:
-        self._release()
+    def __del__(self) -> None:  # an abandoned writer (never finalized nor discarded)
+        try:
+            self._release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the fd closes anyway
+            pass
 
     def _load_existing(self) -> None:
         ds = LeRobotDataset(self.root)
