@@ -637,3 +637,22 @@ def test_a_filesystem_without_directory_locks_is_written_unguarded(tmp_path, mon
     _write(root, eps[2:], append=True)  # a writer settles it
     assert "cannot lock" in caplog.text
     _whole(root, eps)
+
+
+def test_a_swap_that_fails_after_the_commit_says_not_to_write_again(tmp_path, monkeypatch):
+    """The append is committed; the error says so (a rerun would add the episodes twice), and
+    the next open finishes the swap."""
+    from gr00t_policy.dataset import swap
+
+    root = tmp_path / "ds"
+    eps = _episodes(3, seed=16)
+    _write(root, eps[:2])
+
+    def no_swap(root):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(swap, "_swap_in_meta", no_swap)
+        with pytest.raises(swap.CommittedButNotSwapped, match="Do not write them again"):
+            _write(root, eps[2:], append=True)
+    _whole(root, eps)

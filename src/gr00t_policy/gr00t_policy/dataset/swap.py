@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Callable
 
 from gr00t_policy.atomic_write import fsync_path
+from gr00t_policy.dataset.layout import DatasetError
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ PARTIAL, OLD = ".partial", ".old"
 LEGACY = ".old-meta"
 UNDO = ".old-undo"  # an overwrite's swap being rolled back (the writer's exception)
 LEFTOVERS = (WRITING, NEW, REPLACED, OLD, LEGACY, UNDO)
+
+
+class CommittedButNotSwapped(DatasetError):
+    """An append's new meta/ is committed but could not be swapped in yet (settle will)."""
 
 
 class LockUnsupported(OSError):
@@ -116,8 +121,16 @@ def replace_meta(root: Path, write: Callable[[Path], None],
         raise
     os.rename(writing, root / NEW)  # the commit
     committed()  # first: an exception (fsync's EIO, a Ctrl-C) must not undo the episodes
-    fsync_path(root)
-    _swap_in_meta(root)
+    try:
+        fsync_path(root)
+        _swap_in_meta(root)
+    except OSError as exc:
+        # Said as such: a caller that reports a failure would have the user run the append
+        # again, and the episodes would be in the dataset twice.
+        raise CommittedButNotSwapped(
+            f"{root}: the new episodes are committed ({NEW}/), but swapping in the new meta/ "
+            f"failed: {exc}. Do not write them again: fix the cause (permissions, disk) and "
+            "open the dataset once (e.g. gr00t-dataset info), which finishes the swap") from exc
 
 
 def _swap_in_meta(root: Path) -> None:
