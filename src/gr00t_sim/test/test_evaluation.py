@@ -268,6 +268,13 @@ def test_report_and_json_lead_with_the_strict_success() -> None:
     assert "chunk_mode rtc; inference delay 80 ms" in text
     assert "largest acceleration at a switch 2.00/s^2" in text
     assert "per phrasing" not in text and "System 2 read" not in text  # no instruction file
+    assert "tracking" not in text  # no System 1 diagnostics received
+    result["rates"]["diagnostics"]["system1"] = {
+        "tracking_error_p50": "0.0120", "tracking_error_p99": "0.3900",
+        "tracking_error_max_all": "0.4871", "tracking_error_max_all_joint": "left_elbow_joint",
+        "tracking_max_error": "1", "tracking_for_s": "0.5"}
+    assert ("p50 0.0120 p99 0.3900 over the last states, largest 0.4871 (left_elbow_joint); "
+            "fault above 1 for 0.5 s") in format_report(result)
 
 
 def test_report_and_json_per_phrasing() -> None:

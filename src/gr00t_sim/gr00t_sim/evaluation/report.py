@@ -73,6 +73,12 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"  System 1 state->command (diagnostics): median "
                      f"{d1.get('state_to_command_median_ms')} p99 "
                      f"{d1.get('state_to_command_p99_ms')}")
+    if "tracking_error_max_all" in d1:
+        lines.append(f"  tracking (each joint state against the command in force, rad; "
+                     f"diagnostics): p50 {d1['tracking_error_p50']} p99 "
+                     f"{d1['tracking_error_p99']} over the last states, largest "
+                     f"{d1['tracking_error_max_all']} ({d1['tracking_error_max_all_joint']}); "
+                     f"fault above {d1['tracking_max_error']} for {d1['tracking_for_s']} s")
     sm = r.get("smoothness")
     if sm:
         a = sm["arms"]
