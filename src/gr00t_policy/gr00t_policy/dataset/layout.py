@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 CODEBASE_VERSION = "v2.0"
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
@@ -50,6 +52,13 @@ def _check_keys(keys: Sequence[tuple[str, Sequence[str]]], what: str) -> list[tu
     if dup:
         raise DatasetError(f"{what}: duplicate keys {sorted(dup)}")
     return out
+
+
+def vector_rows(table: Any, column: str) -> np.ndarray:
+    """A parquet column of one vector per row (``STATE``, ``ACTION``: fixed-size lists) as
+    float32 (T, d), T the table's rows."""
+    flat = np.asarray(table.column(column).combine_chunks().flatten(), dtype=np.float32)
+    return flat.reshape(table.num_rows, -1)
 
 
 def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
-                                         modality_ranges, read_json)
+                                         modality_ranges, read_json, vector_rows)
 from gr00t_policy.dataset.swap import settle
 from gr00t_policy.dataset.video import read_video
 
@@ -261,10 +261,8 @@ class LeRobotDataset:
                 f"{path} has {length} rows of episode {index} but the episode index says "
                 f"{self.episodes[index]['length']}"
             )
-        states = np.asarray(table.column(STATE).combine_chunks().flatten(), dtype=np.float32)
-        actions = np.asarray(table.column(ACTION).combine_chunks().flatten(), dtype=np.float32)
-        states = states.reshape(length, -1)  # (T, S)
-        actions = actions.reshape(length, -1)  # (T, A)
+        states = vector_rows(table, STATE)  # (T, S)
+        actions = vector_rows(table, ACTION)  # (T, A)
         column = self.task_column
         if column not in table.column_names:
             raise DatasetError(

@@ -98,6 +98,13 @@ def unlock(fd: int) -> None:
     os.close(fd)  # closing the descriptor releases its flock
 
 
+def fsync_tree(folder: Path) -> None:
+    """Every file and folder under ``folder`` (and it) flushed to disk."""
+    for path in sorted(folder.rglob("*")):
+        fsync_path(path)
+    fsync_path(folder)
+
+
 def replace_meta(root: Path, write: Callable[[Path], None],
                  committed: Callable[[], None] = lambda: None) -> None:
     """Replace ``root/meta`` by what ``write(folder)`` writes into an empty folder, so that a
@@ -113,9 +120,7 @@ def replace_meta(root: Path, write: Callable[[Path], None],
             for path in (root / META).iterdir():
                 if path.is_file() and not (writing / path.name).exists():
                     shutil.copy2(path, writing / path.name)
-        for path in sorted(writing.rglob("*")):
-            fsync_path(path)
-        fsync_path(writing)
+        fsync_tree(writing)
     except BaseException:
         shutil.rmtree(writing, ignore_errors=True)
         raise
@@ -141,13 +146,6 @@ def _swap_in_meta(root: Path) -> None:
     (root / NEW).rename(meta)
     fsync_path(root)
     shutil.rmtree(replaced, ignore_errors=True)
-
-
-def fsync_tree(folder: Path) -> None:
-    """Every file and folder under ``folder`` (and it) flushed to disk."""
-    for path in sorted(folder.rglob("*")):
-        fsync_path(path)
-    fsync_path(folder)
 
 
 def swap_in(root: Path, partial: Path,

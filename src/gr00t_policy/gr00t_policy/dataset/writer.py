@@ -12,7 +12,7 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
-    DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl)
+    DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl, vector_rows)
 from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.swap import (
     NEW, PARTIAL, LockUnsupported, fsync_path, lock, replace_meta, roll_back, settle, swap_in,
@@ -384,10 +384,8 @@ class LeRobotWriter:
                                    f"meta/episodes.jsonl says {episode['length']}. Fix: the "
                                    "file was changed or cut short; restore it from a copy")
             length = table.num_rows
-            states.append(np.asarray(table.column(STATE).combine_chunks().flatten(),
-                                     dtype=np.float32).reshape(length, self.state_dim))
-            actions.append(np.asarray(table.column(ACTION).combine_chunks().flatten(),
-                                      dtype=np.float32).reshape(length, self.action_dim))
+            states.append(vector_rows(table, STATE).reshape(length, self.state_dim))
+            actions.append(vector_rows(table, ACTION).reshape(length, self.action_dim))
         return np.concatenate(states), np.concatenate(actions)
 
     def _fsync_new_episodes(self) -> None:
