@@ -367,10 +367,7 @@ def _simulator(r: _Report, raw: Any, groups: Mapping[str, list[Joint]], action: 
                  for side in ("left", "right")]
         named += [(f"simulator.expert.noise_groups[{i}]", g)
                   for i, g in enumerate(sim.expert.noise_groups)]
-        for path, group in named:
-            if group not in groups:
-                r.add(path, f"{group!r} is not a joint group",
-                      f"{did_you_mean(group, groups)}name one of `joint_groups`")
+        _name_groups(r, named, groups)
     if camera_names is not None:
         for name in sim.cameras:
             if name not in camera_names:
@@ -406,10 +403,18 @@ def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list
 
 
 def _tracking(r: _Report, raw: Any, groups: Mapping[str, list[Joint]]) -> None:
-    """`tracking.ignore` names joint groups."""
+    """`tracking.ignore` names joint groups (an entry that is no name: the schema says so)."""
     if "joint_groups" in r.incomplete or not isinstance(raw, Mapping):
         return
-    for i, group in enumerate(_list(raw.get("ignore"))):
-        if isinstance(group, str) and group not in groups:
-            r.add(f"tracking.ignore[{i}]", f"{group!r} is not a joint group",
+    _name_groups(r, [(f"tracking.ignore[{i}]", g) for i, g in
+                     enumerate(_list(raw.get("ignore"))) if isinstance(g, str)], groups)
+
+
+def _name_groups(r: _Report, named: list[tuple[str, str]],
+                 groups: Mapping[str, list[Joint]]) -> None:
+    """Each (key path, group name) names a joint group; else an issue at that path with the
+    closest name."""
+    for path, group in named:
+        if group not in groups:
+            r.add(path, f"{group!r} is not a joint group",
                   f"{did_you_mean(group, groups)}name one of `joint_groups`")
