@@ -51,21 +51,35 @@ def test_a_fault_needs_the_error_to_last():
         TrackingMonitor(["a"], max_error=0.0, for_s=0.1)
 
 
-def blocked_sim(max_error):
-    """Running towards (0.9, -0.9) with acceleration limits while the arm stays where it was
-    at (-0.5, 0.5) (blocked, or its motors off): the commands and the states."""
-    sim = Sim(accel=ACCEL, measured=(-0.5, 0.5))
-    sim.loop.tracking = TrackingMonitor(["shoulder", "elbow"], max_error=max_error, for_s=0.1)
+def _sim(checked=None, max_error=0.2, for_s=0.1, **kw):
+    """Running towards (0.9, -0.9) from a blocked arm at (-0.5, 0.5)."""
+    sim = Sim(accel=ACCEL, measured=(-0.5, 0.5), **kw)
+    sim.loop.tracking = TrackingMonitor(["shoulder", "elbow"], max_error=max_error,
+                                        for_s=for_s, checked=checked)
     sim.feed_state()
     sim.feed_tokens()
     sim.feed_plan([0.9, -0.9])
-    results = []
-    for _ in range(240):  # 2 s
-        sim.feed_state()
-        sim.feed_tokens()
-        sim.feed_plan([0.9, -0.9])
-        results.append(sim.tick())
-    return sim, results
+    return sim
+
+
+def _step(sim, healthy=True, enabled=True, path=False):
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, -0.9])
+    sim.t += TICK
+    r = sim.loop.tick(sim.t, sim.t + sim.mono_shift, enabled=enabled, state=sim.state,
+                      tokens=sim.tokens, plan=sim.plan, worker_healthy=healthy)
+    if path and r.command is not None:  # what the node does for a trajectory decoder
+        sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(2))
+    return r
+
+
+def blocked_sim(max_error):
+    """Running towards (0.9, -0.9) with acceleration limits while the arm stays where it was
+    at (-0.5, 0.5) (blocked, or its motors off): the loop and its 240 ticks (2 s)."""
+    sim = _sim(max_error=max_error)
+    return sim, [_step(sim) for _ in range(240)]
 
 
 def test_a_robot_that_stops_following_is_not_commanded_away_and_its_command_returns():
@@ -133,30 +147,6 @@ def test_joints_left_out_are_neither_compared_nor_reported():
 
 
 # -- from a review of the first version (each failed there) -------------------------------
-
-def _sim(checked=None, max_error=0.2, for_s=0.1, **kw):
-    """Running towards (0.9, -0.9) from a blocked arm at (-0.5, 0.5)."""
-    sim = Sim(accel=ACCEL, measured=(-0.5, 0.5), **kw)
-    sim.loop.tracking = TrackingMonitor(["shoulder", "elbow"], max_error=max_error,
-                                        for_s=for_s, checked=checked)
-    sim.feed_state()
-    sim.feed_tokens()
-    sim.feed_plan([0.9, -0.9])
-    return sim
-
-
-def _step(sim, healthy=True, enabled=True, path=False):
-    sim.feed_state()
-    sim.feed_tokens()
-    sim.feed_plan([0.9, -0.9])
-    sim.t += TICK
-    r = sim.loop.tick(sim.t, sim.t + sim.mono_shift, enabled=enabled, state=sim.state,
-                      tokens=sim.tokens, plan=sim.plan, worker_healthy=healthy)
-    if path and r.command is not None:  # what the node does for a trajectory decoder
-        sim.loop.path(sim.t, TICK)
-        sim.loop.path_sent(np.arange(2))
-    return r
-
 
 @pytest.mark.parametrize("every", [1, 3])
 def test_a_trajectory_controller_is_brought_back_to_the_robot_within_the_limits(every):
