@@ -2,7 +2,10 @@
 
 Every test that touches DDS keeps it to itself: discovery is limited to this host
 (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) and each test gets a ROS_DOMAIN_ID of its own,
-so parallel runs (two CI jobs, a developer's shell) never hear each other.
+so parallel runs (two CI jobs, a developer's shell) never hear each other: the id is
+reserved on this host for the test's duration with ROS's own domain_coordinator (it holds
+a local port per id, the way ament's run_test_isolated does), so two concurrent pytest
+sessions never pick the same one.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+from collections.abc import Iterator
 
+import domain_coordinator
 import pytest
 
 # Set before anything in this process creates an rclpy context.
@@ -23,15 +28,20 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 # Domain ids 1..100 are valid with the default port mapping and leave room for
-# the participants of several processes. Start where this pytest process's pid points,
-# so two concurrent sessions are unlikely to start on the same id, and step per test.
+# the participants of several processes. Start where this pytest process's pid points and
+# step per test, so a test does not reuse the id of the one before it (whose processes may
+# still be leaving); domain_coordinator skips ids another session holds.
 _DOMAIN_IDS = itertools.cycle([1 + (os.getpid() + i) % 100 for i in range(100)])
 
 
 @pytest.fixture
-def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> int:
+def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """A ROS_DOMAIN_ID for this test alone; subprocesses inherit it through the environment."""
-    domain_id = next(_DOMAIN_IDS)
+    with domain_coordinator.domain_id(selector=lambda: next(_DOMAIN_IDS)) as domain_id:
+        yield _use_domain(monkeypatch, domain_id)
+
+
+def _use_domain(monkeypatch: pytest.MonkeyPatch, domain_id: int) -> int:
     # Node tests feed joint states and tokens at 125 Hz from threads of this process. By the
     # time they run, the suite has left ~700k objects on the heap, and a full collection walks
     # them all while every thread waits. A suspect (not proven) for the feed pauses of

@@ -115,13 +115,25 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 # -- processes, checkpoints, ROS domains --------------------------------------------------------
 
+_RESERVED_DOMAINS: list[Any] = []
+
+
 def fresh_domain_id() -> int:
-    """A ROS_DOMAIN_ID in 120..219 unlikely to collide with other runs on this host.
+    """A ROS_DOMAIN_ID (1..100) no other run on this host holds, reserved until this
+    process exits.
 
     Set it in os.environ before starting nodes: each graph of a bench run gets its own, so
-    participants of a stopped graph never mix with the next one.
+    participants of a stopped graph never mix with the next one. The reservation is ROS's
+    domain_coordinator's (a bound local port per id), the one the test suite's conftest
+    holds, so a bench run beside a test session or another bench never shares a domain.
     """
-    return 120 + random.SystemRandom().randrange(100)
+    import domain_coordinator
+
+    rng = random.SystemRandom()
+    reservation = domain_coordinator.domain_id(selector=lambda: 1 + rng.randrange(100))
+    domain = reservation.__enter__()
+    _RESERVED_DOMAINS.append(reservation)  # held, not closed, for the process's life
+    return domain
 
 
 def use_domain(domain: int) -> None:
