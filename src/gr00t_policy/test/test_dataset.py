@@ -656,3 +656,56 @@ def test_a_swap_that_fails_after_the_commit_says_not_to_write_again(tmp_path, mo
         with pytest.raises(swap.CommittedButNotSwapped, match="Do not write them again"):
             _write(root, eps[2:], append=True)
     _whole(root, eps)
+
+
+def test_a_reader_never_mixes_the_meta_before_and_after_an_append(tmp_path, monkeypatch):
+    """meta/ is read file by file; an append's swap (a rename) can land between two reads.
+    The reader then reads it again, so what it returns is the old dataset or the new one,
+    never info.json of one with episodes.jsonl of the other."""
+    import shutil
+
+    from gr00t_policy.dataset import formats
+
+    eps = _episodes(3, seed=4)
+    root, grown = tmp_path / "ds", tmp_path / "grown"
+    _write(root, eps[:2])
+    shutil.copytree(root, grown)
+    _write(grown, eps[2:], append=True)
+    for new in ("data/chunk-000/episode_000002.parquet",
+                "videos/chunk-000/observation.images.head/episode_000002.mp4"):
+        shutil.copy(grown / new, root / new)  # an append's episode files go in first
+    read_jsonl, swaps = formats._read_jsonl, []
+
+    def swapped_after_info(path, *args, **kwargs):
+        if not swaps:  # the append commits and swaps its meta/ in between two reads
+            (root / "meta").rename(root / ".meta-replaced")
+            (grown / "meta").rename(root / "meta")
+            shutil.rmtree(root / ".meta-replaced")
+            swaps.append(path)
+        return read_jsonl(path, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "_read_jsonl", swapped_after_info)
+    ds = LeRobotDataset(root)
+    assert swaps, "the swap did not happen during the read"
+    assert ds.info["total_episodes"] == ds.num_episodes == 3
+    np.testing.assert_array_equal(ds.episode(2).states, eps[2]["states"])
+
+
+def test_a_reader_gives_up_on_a_meta_replaced_at_every_read(tmp_path, monkeypatch):
+    import shutil
+
+    from gr00t_policy.dataset import formats
+
+    root = tmp_path / "ds"
+    _write(root, _episodes(2, seed=5))
+    read_jsonl = formats._read_jsonl
+
+    def always_swapped(path, *args, **kwargs):
+        (root / "meta").rename(root / ".meta-replaced")
+        shutil.copytree(root / ".meta-replaced", root / "meta")
+        shutil.rmtree(root / ".meta-replaced")
+        return read_jsonl(path, *args, **kwargs)
+
+    monkeypatch.setattr(formats, "_read_jsonl", always_swapped)
+    with pytest.raises(DatasetError, match="replaced while it was read, 3 times"):
+        LeRobotDataset(root)

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 # A row further than this (in frames) from where its index puts it on the fps grid is a
 # dropped frame or uneven sampling, not float rounding.
 MAX_TIMESTAMP_OFF_FRAMES = 0.25
+# Reads of meta/ that a writer's swap may interrupt before the reader gives up.
+META_READ_ATTEMPTS = 3
 
 
 @dataclass
@@ -65,16 +67,44 @@ class LeRobotDataset:
 
     def __init__(self, root: str | Path, *, embodiment: Any = None) -> None:
         """Read ``root/meta``; raises DatasetError naming a missing or inconsistent file."""
+        self.root = Path(root)
+        for attempt in range(1, META_READ_ATTEMPTS + 1):
+            try:
+                # A killed writer's half-done change to meta/; a live writer's is left be,
+                # but without meta/ (between its two renames) it is waited for.
+                settle(self.root, wait_s=0.0 if (self.root / "meta").is_dir() else 5.0)
+            except OSError as exc:  # a read-only copy: read what is there
+                logger.warning("%s: could not settle a writer's interrupted change: %s",
+                               self.root, exc)
+            # A writer's swap replaces meta/ (or the whole dataset) by a rename, and meta/ is
+            # read one file at a time: read it again when the folder read is no longer the
+            # one there, so no reader takes info from one version and episodes from another.
+            before = _folder_id(self.root / "meta")
+            try:
+                self._read_meta(embodiment)
+            except (DatasetError, OSError):
+                if attempt == META_READ_ATTEMPTS or _folder_id(self.root / "meta") == before:
+                    raise
+                continue
+            if _folder_id(self.root / "meta") == before:
+                break
+        else:
+            raise DatasetError(f"{self.root / 'meta'} was replaced while it was read, "
+                               f"{META_READ_ATTEMPTS} times; is a writer appending in a loop?")
+        self._check_ranges("state", STATE, self._modality_source)
+        self._check_ranges("action", ACTION, self._modality_source)
+        self._check_videos(self._modality_source)
+        relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
+        if relative:
+            raise DatasetError(
+                f"{self._modality_source}: action keys {relative} are relative "
+                "(\"absolute\": false); this policy is trained on and commands absolute joint "
+                "positions. Fix: convert those actions to absolute targets (state + delta) first")
+
+    def _read_meta(self, embodiment: Any) -> None:
+        """Everything the dataset's meta/ says, read file by file."""
         from gr00t_policy.dataset.formats import V2Files, V3Files
 
-        self.root = Path(root)
-        try:
-            # A killed writer's half-done change to meta/; a live writer's is left be, but
-            # without meta/ (between its two renames) it is waited for.
-            settle(self.root, wait_s=0.0 if (self.root / "meta").is_dir() else 5.0)
-        except OSError as exc:  # a read-only copy: read what is there
-            logger.warning("%s: could not settle a writer's interrupted change: %s",
-                           self.root, exc)
         meta = self.root / "meta"
         info_path = meta / "info.json"
         if not info_path.is_file():
@@ -92,10 +122,10 @@ class LeRobotDataset:
         modality_path = meta / "modality.json"
         if modality_path.is_file():
             self.modality: dict[str, Any] = read_json(modality_path)
-            source = str(modality_path)
+            self._modality_source = str(modality_path)
         elif embodiment is not None:
             self.modality = self._modality_from(embodiment)
-            source = f"{self.root}: the key layout of embodiment {embodiment.name!r}"
+            self._modality_source = f"{self.root}: the key layout of embodiment {embodiment.name!r}"
         else:
             raise DatasetError(
                 f"missing {modality_path} (GR00T's state/action key ranges): datasets from "
@@ -105,15 +135,6 @@ class LeRobotDataset:
         self.tasks: dict[int, str] = self._files.tasks
         self.task_column = _task_column(self.modality.get("annotation") or {})
         self.stats: dict[str, Any] = self._files.episode_stats()
-        self._check_ranges("state", STATE, source)
-        self._check_ranges("action", ACTION, source)
-        self._check_videos(source)
-        relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
-        if relative:
-            raise DatasetError(
-                f"{modality_path}: action keys {relative} are relative (\"absolute\": false); "
-                "this policy is trained on and commands absolute joint positions. Fix: convert "
-                "those actions to absolute targets (state + delta) first")
 
     def _modality_from(self, emb: Any) -> dict[str, Any]:
         """modality.json's content from an embodiment config (see the class docstring)."""
@@ -318,6 +339,17 @@ class LeRobotDataset:
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
                                f"expected {expected}")
         return frames
+
+
+def _folder_id(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, change time) of the folder at ``path`` now, None when there is none:
+    a rename of another folder to ``path`` changes it. (The inode alone is not enough: a
+    removed folder's inode number is soon given to a new one.)"""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _check_info(info: dict[str, Any], path: Path) -> None:
