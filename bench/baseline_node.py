@@ -142,8 +142,10 @@ class BaselineNode(Node):
         self.failed = False
         self.thread = threading.Thread(target=self._loop, name="baseline_loop", daemon=True)
         self.thread.start()
+        vlm = self.encoder.backend
+        vlm_threads = 1 if vlm == "onnxruntime" else self.vlm_threads
         self.get_logger().info(
-            f"baseline ready: VLM torch {self.vlm_threads} threads, DiT {runner!r} on "
+            f"baseline ready: VLM on {vlm} ({vlm_threads} threads), DiT {runner!r} on "
             f"{self.backend} ({self.ort_threads} threads), executes {self.execute_steps} of "
             f"{runner.horizon} rows at {self.action_dt} s per chunk")
 

@@ -17,7 +17,8 @@ ROS_DOMAIN_ID, one after the other on this machine:
 4. baseline, reactions: the same against the baseline node.
 
 The DiT runs on the same --backend with the same thread count in both (System 1's
-ort_threads default 1; the VLM on torch's default thread count in both). Definitions of
+ort_threads default 1; the VLM on the backbone's `auto` backend in both, onnxruntime on 1
+thread where it is installed). Definitions of
 every figure: docs/BENCHMARKS.md. Prints the machine and a side-by-side table with the
 ratio dual / baseline; writes graph_vs_baseline.json, graph_vs_baseline_series.json and PNGs
 (command_period.png, state_to_command.png, reaction.png) into --out. Exits 1 if any figure

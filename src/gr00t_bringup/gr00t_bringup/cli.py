@@ -103,11 +103,7 @@ def format_graph(graph: Graph) -> str:
 def check_command(argv: Sequence[str]) -> int:
     """`gr00t-bringup check`: gr00t_policy's checker, searching our config dirs for bare names."""
     from gr00t_policy.embodiment.check import check_main
-    argv = list(argv)
-    if "--config-dir" not in argv and not any(a.startswith("--config-dir=") for a in argv):
-        for d in default_config_dirs():
-            argv += ["--config-dir", str(d)]
-    return check_main(argv)
+    return check_main(argv, default_dirs=default_config_dirs())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,14 @@ def test_check_accepts_the_shipped_configs_by_name_from_anywhere(tmp_path: Path)
     assert done.stdout.count("OK ") == 2
 
 
+def test_check_help_names_the_folders_it_searches(tmp_path: Path) -> None:
+    done = run(bringup_command("check", "--help"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # the repository's config/ (argparse may wrap the path), not ./config
+    assert str(REPO / "config") in "".join(done.stdout.split()), done.stdout
+    assert "./config" not in done.stdout
+
+
 def test_check_rejects_a_broken_config(tmp_path: Path) -> None:
     data = yaml.safe_load((REPO / "config" / "unitree_g1.yaml").read_text())
     data["controllers"][0]["type"] = "forward_comand"

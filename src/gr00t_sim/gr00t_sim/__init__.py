@@ -1,4 +1,4 @@
-"""gr00t_sim: a MuJoCo Unitree G1 tabletop (world.py), a scripted IK expert (expert.py) and
+"""gr00t_sim: a MuJoCo tabletop for the embodiment's robot (G1, Apollo; world.py), a scripted IK expert (expert.py) and
 the ROS node that serves them (node.py). world/expert/meshes import without rclpy."""
 
 import os as _os

@@ -1,11 +1,13 @@
-"""ROS 2 node `gr00t_sim`: the MuJoCo G1 tabletop as a robot on the ROS graph.
+"""ROS 2 node `gr00t_sim`: the MuJoCo tabletop (the embodiment's robot: G1, Apollo) as a
+robot on the ROS graph.
 
 Threads: physics (500 Hz, paced to the wall clock: sleep to each step's deadline; late steps
 are counted as overruns and logged), rendering (head camera at `camera_hz`), and the executor
 (command subscriptions, reset service) in the main thread. One lock guards the MjData.
 
 Publishes
-- /joint_states (sensor_msgs/JointState): the 43 robot joints, names as in the model,
+- /joint_states (sensor_msgs/JointState): every robot joint of the model (G1: 43, Apollo: 32),
+  names as in the model,
   position + velocity, every `joint_state_decimation` physics steps (4 -> 125 Hz);
 - the embodiment's first camera's topic (G1: /camera/head/image_raw; sensor_msgs/Image):
   `simulator.image_size` square rgb8 (224), frame_id "<camera>_camera" ("head_camera");
@@ -118,7 +120,7 @@ class SimNode(Node):
             self.render_thread.start()
         self.create_timer(10.0, self._log_stats)
         self.get_logger().info(
-            f"G1 sim up: {len(self.world.robot_joints)} joints, physics {1 / self.dt:.0f} Hz, "
+            f"{self.embodiment.name} sim up: {len(self.world.robot_joints)} joints, physics {1 / self.dt:.0f} Hz, "
             f"joint states {1 / (self.dt * self.js_decimation):.0f} Hz, camera {p['camera_hz']} Hz,"
             f" controllers {list(self.controllers)}, seed {self.world.seed}")
 

@@ -34,7 +34,7 @@ between its frames and the ticks. Publishing rules:
   - nothing is republished when no camera has a new frame and the instruction is unchanged;
     an instruction change alone recomputes with the same frames.
 Words of an instruction that the checkpoint's tokenizer does not know (the nano one reads
-each as ``[UNK]``) are named once, at INFO, when the instruction is put in force, and in the
+each as ``[UNK]``) are named once, as a warning, when the instruction is put in force, and in the
 SetInstruction reply; the instruction is still accepted.
 """
 

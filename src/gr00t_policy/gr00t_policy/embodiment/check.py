@@ -49,7 +49,7 @@ def plugin_issues(emb) -> list[ConfigIssue]:
     return issues
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(default_dirs: Sequence[Path]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gr00t-bringup check",
         description="Validate embodiment YAML files (joint groups, keys, cameras, controllers "
@@ -60,14 +60,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="a path to an embodiment YAML file, or a bare name (e.g. unitree_g1) "
                         "looked up in the --config-dir directories")
     p.add_argument("--config-dir", action="append", default=None, metavar="DIR",
-                   help="directory searched for bare names; repeatable (default: ./config)")
+                   help="directory searched for bare names; repeatable (default: "
+                        f"{', '.join(str(d) for d in default_dirs)})")
     return p
 
 
-def check_main(argv: Sequence[str] | None = None) -> int:
-    """Validate each config; return 0 when all are valid, 1 otherwise (2 for bad arguments)."""
-    args = _parser().parse_args(argv)
-    search_dirs = [Path(d) for d in (args.config_dir or ["config"])]
+def check_main(argv: Sequence[str] | None = None,
+               default_dirs: Sequence[Path] = (Path("config"),)) -> int:
+    """Validate each config; return 0 when all are valid, 1 otherwise (2 for bad arguments).
+    Bare names are looked up in ``--config-dir``, else in ``default_dirs``."""
+    args = _parser(default_dirs).parse_args(argv)
+    search_dirs = [Path(d) for d in args.config_dir] if args.config_dir else list(default_dirs)
     failed = 0
     clashes = plugin_clashes()
     if clashes:  # an installation problem: System 1 would refuse every file

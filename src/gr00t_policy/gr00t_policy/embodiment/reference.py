@@ -10,6 +10,8 @@ A test compares the committed file with :func:`render`.
 
 from __future__ import annotations
 
+import inspect
+
 import sys
 import types
 from collections import abc
@@ -141,12 +143,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line (a summary may wrap)."""
+    paragraph = inspect.cleandoc(doc).split("\n\n")[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
+
+
 def _tables(model: type[BaseModel], paths: list[str], seen: set[type[BaseModel]]) -> list[str]:
     """This model's table, then (depth first) those of the models its keys lead to."""
     table = _Table()
     if paths:
         title = ", ".join(f"`{p}`" for p in paths)
-        lines = [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
+        lines = [f"## {title}", "", _first_paragraph(model.__doc__ or ""), ""]
         rows = table.rows(model, paths[0] + ".")
     else:
         lines = ["## Top level", ""]

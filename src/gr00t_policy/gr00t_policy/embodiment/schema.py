@@ -365,7 +365,8 @@ class Plausibility(Section):
         "System 1 faults: it stops following the policy, holds its last command, and says "
         "which joint, the value and the limits. Encoders read slightly past soft limits; "
         "much further means a broken sensor or wrong joint names. At most "
-        f"{MAX_POSITION_MARGIN:g} (a wider one switches the check off).", default=0.1,
+        f"{MAX_POSITION_MARGIN:g}; a wider one is refused (it would switch the check off).",
+        default=0.1,
         what="the position margin (rad or m)")
 
 

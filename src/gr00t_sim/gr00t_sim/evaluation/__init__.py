@@ -1,4 +1,4 @@
-"""``gr00t-eval``: closed-loop evaluation of a checkpoint on the MuJoCo G1 through the real graph.
+"""``gr00t-eval``: closed-loop evaluation of a checkpoint on the MuJoCo G1 or Apollo through the real graph.
 
 One module per idea:
 
