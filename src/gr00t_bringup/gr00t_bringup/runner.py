@@ -202,7 +202,8 @@ class GraphRunner:
 
     # -- lifecycle ---------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
-        """Ask the supervision loop to stop every node (safe from a signal handler)."""
+        """Ask the supervision loop to stop every node. From any thread, but not from a
+        signal handler (it takes the stop event's lock; see `_SignalRelay`)."""
         if not self._stop.is_set():
             self.stop_reason = reason
             self._stop.set()
@@ -328,11 +329,10 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
     runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out, resolve=resolve,
                          timeouts=timeouts)
     previous: dict[int, Any] = {}
-    if install_signal_handlers:
-        def on_signal(signum: int, _frame: Any) -> None:
-            runner.request_stop(f"received {signal.Signals(signum).name}")
+    relay = _SignalRelay(runner) if install_signal_handlers else None
+    if relay is not None:
         for s in (signal.SIGINT, signal.SIGTERM):
-            previous[s] = signal.signal(s, on_signal)
+            previous[s] = signal.signal(s, relay.handler)
     try:
         try:
             runner.start()
@@ -352,6 +352,40 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        if relay is not None:
+            relay.close()
+
+
+class _SignalRelay:
+    """SIGINT/SIGTERM -> `GraphRunner.request_stop`, outside the signal handler.
+
+    Python runs a signal handler in the main thread between two bytecodes, which may be
+    inside `threading.Event.wait` with the event's lock held (the supervision loop waits
+    there all the time); `Event.set()` in the handler then waits for that lock forever, and
+    the graph keeps running, System 1 commanding, until killed. So the handler only writes
+    the signal's number to a pipe (no lock), and a thread of its own asks the runner to stop.
+    """
+
+    def __init__(self, runner: GraphRunner) -> None:
+        self._read_fd, self._write_fd = os.pipe()
+        self._thread = threading.Thread(target=self._relay, args=(runner,), daemon=True,
+                                        name="signal-relay")
+        self._thread.start()
+
+    def handler(self, signum: int, _frame: Any) -> None:
+        try:
+            os.write(self._write_fd, bytes([signum]))
+        except OSError:  # closed: run_graph is returning anyway
+            pass
+
+    def _relay(self, runner: GraphRunner) -> None:
+        while data := os.read(self._read_fd, 1):
+            runner.request_stop(f"received {signal.Signals(data[0]).name}")
+
+    def close(self) -> None:
+        os.close(self._write_fd)  # the relay thread reads end-of-file and returns
+        self._thread.join(timeout=2.0)
+        os.close(self._read_fd)
 
 
 __all__ = ["EXIT_MISSING_EXECUTABLE", "EXIT_NODE_FAILED", "EXIT_OK", "ExecutableNotFound",

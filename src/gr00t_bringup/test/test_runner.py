@@ -307,3 +307,52 @@ def test_a_configure_that_takes_too_long_is_a_timeout(ros_domain_id, stub_exe: P
     assert time.monotonic() - t0 < 30.0
     with pytest.raises(ValueError, match="configure_s"):
         Timeouts(configure_s=0.0)
+
+
+# A SIGINT delivered while the supervision loop is inside threading.Event.wait (holding the
+# event's lock): a handler that set the event itself hung there for good.
+_SIGINT_IN_WAIT = r'''
+import os, signal, sys, threading, time
+from pathlib import Path
+from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.runner import run_graph
+
+exe, work = Path(sys.argv[1]), Path(sys.argv[2])
+t0, fired = time.monotonic(), []
+
+def in_wait(frame, event, arg):
+    if event == "line" and not fired:
+        fired.append(True)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, arriving inside Condition.wait
+    return in_wait
+
+def tracer(frame, event, arg):
+    if (event == "call" and frame.f_code is threading.Condition.wait.__code__
+            and time.monotonic() - t0 > 1.0 and not fired):
+        return in_wait
+    return None
+
+sys.settrace(tracer)
+rc = run_graph(Graph(nodes=[NodeSpec(package="p", executable="e", name="sleeper")]),
+               work_dir=work, resolve=lambda spec: exe, out=sys.stdout)
+sys.settrace(None)
+print("returned", rc, "signal fired", bool(fired), flush=True)
+'''
+
+
+def test_a_sigint_inside_the_stop_events_wait_still_stops_the_graph(tmp_path: Path) -> None:
+    import subprocess
+
+    exe = tmp_path / "sleeper"
+    exe.write_text("#!/bin/sh\nexec sleep 1000\n")
+    exe.chmod(0o755)
+    script = tmp_path / "sigint_in_wait.py"
+    script.write_text(_SIGINT_IN_WAIT)
+    try:
+        done = subprocess.run([sys.executable, str(script), str(exe), str(tmp_path / "work")],
+                              capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"run_graph hung after a SIGINT inside Event.wait: {exc.stdout}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "returned 0 signal fired True" in done.stdout, done.stdout
+    assert "stopping all nodes (received SIGINT)" in done.stdout

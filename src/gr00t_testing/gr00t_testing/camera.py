@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -151,15 +150,17 @@ def main(argv: list[str] | None = None) -> int:
 
     width, height = (int(v) for v in args.resolution.split("x"))
     msgs = messages(width, height, args.encoding, args.cache)
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: setting an event from a signal handler can wait
+    # forever for the lock its wait() holds in this same thread (gr00t_bringup's runner).
+    stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
     rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     node = rclpy.create_node("camera_driver_stand_in")
     pub = node.create_publisher(type(msgs[0]), args.topic, qos_profile(args.qos))
     sent = 0
     next_t = next_report = time.monotonic()
-    while not stop.is_set():
+    while not stop:
         msg = msgs[sent % len(msgs)]
         ns = time.time_ns()
         msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sent {time.time():.3f} {sent}", flush=True)
             next_report += 1.0
         next_t += 1.0 / args.hz
-        stop.wait(max(0.0, next_t - time.monotonic()))
+        time.sleep(max(0.0, next_t - time.monotonic()))  # a stop waits one period at most
     print(f"sent {time.time():.3f} {sent}", flush=True)
     finish(None, node, 0)
     return 0
