@@ -20,6 +20,12 @@ joint_trajectory controller whose node is in the graph (the topic's namespace:
 match raise ControllerMismatch, naming both lists and the fix; the trajectory setting is a
 warning. A controller whose node is not in the graph (a simulator, a driver without
 ros2_control) or does not answer is not checked, and the returned lines say so.
+
+Whatever the type, a command topic that nothing subscribes to is a warning (a
+joint_trajectory entry given `.../commands`, a typo in the namespace): the commands would go
+nowhere, the robot would stand still, and the tracking check would not see it (every plan
+starts from where the robot is). Where the controller's node is in the graph, the warning
+lists the topics it does subscribe to.
 """
 
 from __future__ import annotations
@@ -109,10 +115,12 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
                       timeout: float = PARAMETER_TIMEOUT_S) -> list[tuple[bool, str]]:
     """Check each decoder against its running controller (module docstring); returns
     (is_warning, line) for the log. Raises ControllerMismatch (see compare)."""
-    running = {posixpath.join(ns, name) for name, ns in node.get_node_names_and_namespaces()}
+    names = node.get_node_names_and_namespaces()
+    running = {posixpath.join(ns, name) for name, ns in names}
     lines: list[tuple[bool, str]] = []
     absent: list[str] = []
     for d in decoders:
+        lines += _unheard(node, d, names)
         kind = d.type
         if kind not in CHECKED_TYPES:
             continue
@@ -134,6 +142,26 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
                             "without ros2_control, or controllers not started yet): their "
                             "joints are not checked against the YAML"))
     return lines
+
+
+def _unheard(node: Any, decoder: Decoder, names: list[tuple[str, str]]) -> list[tuple[bool, str]]:
+    """A warning when nothing subscribes to the decoder's topic (module docstring)."""
+    topic = node.resolve_topic_name(decoder.topic)
+    if node.count_subscribers(topic) > 0:
+        return []
+    where = controller_node(topic)
+    hint = ""
+    for name, ns in names:
+        if posixpath.join(ns, name) == where:
+            theirs = sorted(t for t, _ in node.get_subscriber_names_and_types_by_node(name, ns)
+                            if t != "/parameter_events")
+            hint = f"; node {where} subscribes to {theirs or 'nothing'}"
+    return [(True, f"controller {decoder.name!r}: nothing subscribes to {topic}{hint}: the "
+                   "commands would go nowhere and the robot would stand still. Fix: set the "
+                   "YAML controller's topic to the one its controller reads "
+                   "(joint_trajectory_controller: <controller>/joint_trajectory; "
+                   "forward_command_controller: <controller>/commands), or start the "
+                   "controller first")]
 
 
 def log_lines(logger, lines: list[tuple[bool, str]]) -> None:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ class FakeController:
     """A node named like a ros2_control controller, with its parameters, spun in its own
     context (what check_controllers reads over the parameter services)."""
 
-    def __init__(self, name: str, **params) -> None:
+    def __init__(self, name: str, topic: str = "", msg_type: Any = None, **params) -> None:
         import threading
 
         import rclpy
@@ -138,6 +139,8 @@ class FakeController:
         self.node = rclpy.create_node(name, context=self.context)
         for key, value in params.items():
             self.node.declare_parameter(key, value)
+        if topic:  # the command topic it reads (~/commands, ~/joint_trajectory)
+            self.node.create_subscription(msg_type, topic, lambda _msg: None, 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -155,15 +158,23 @@ class FakeController:
 def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
     from gr00t_system1.controller_check import ControllerMismatch, check_controllers
 
-    waist = FakeController("waist_controller", joints=["j1", "j0"])  # another order
-    upper = FakeController("upper_controller", joints=["j2", "j0"],
-                           interpolate_from_desired_state=False)
-    partial = FakeController("partial_controller", joints=["j2", "j0"],
-                             allow_partial_joints_goal=True, interpolate_from_desired_state=True)
+    from std_msgs.msg import Float64MultiArray
+    from trajectory_msgs.msg import JointTrajectory
+
+    waist = FakeController("waist_controller", "~/commands", Float64MultiArray,
+                           joints=["j1", "j0"])  # another order
+    upper = FakeController("upper_controller", "~/joint_trajectory", JointTrajectory,
+                           joints=["j2", "j0"], interpolate_from_desired_state=False)
+    partial = FakeController("partial_controller", "~/joint_trajectory", JointTrajectory,
+                             joints=["j2", "j0"], allow_partial_joints_goal=True,
+                             interpolate_from_desired_state=True)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             wait_until(lambda: {"waist_controller", "upper_controller"} <= {
                 n for n, _ in probe.node.get_node_names_and_namespaces()}, 20, "the controllers")
+            wait_until(lambda: all(probe.node.count_subscribers(t) for t in (
+                "/waist_controller/commands", "/upper_controller/joint_trajectory",
+                "/partial_controller/joint_trajectory")), 20, "the controllers' subscriptions")
             fwd = ForwardCommandDecoder(probe.node, spec("forward_command",
                                                          "/waist_controller/commands",
                                                          ["j0", "j1"]), ACTION_JOINTS)
@@ -182,8 +193,20 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
                                                          ["j3"]), ACTION_JOINTS)
             lines = check_controllers(probe.node, [fwd_ok, traj, sim])
             warnings = [line for warn, line in lines if warn]
-            assert len(warnings) == 2 and "interpolate_from_desired_state: true" in warnings[0]
-            assert "no node /sim_arm in the graph" in warnings[1]  # said, not silently skipped
+            assert len(warnings) == 3, warnings
+            # nothing reads /sim_arm/commands here (no simulator): the commands go nowhere
+            assert "interpolate_from_desired_state: true" in warnings[0]
+            assert "nothing subscribes to /sim_arm/commands:" in warnings[1]
+            assert "no node /sim_arm in the graph" in warnings[2]  # said, not silently skipped
+            # A trajectory entry given a forward_command topic: the controller's node is
+            # there, but it reads another topic, which the warning names.
+            misdirected = JointTrajectoryDecoder(
+                probe.node, spec("joint_trajectory", "/upper_controller/commands", ["j0", "j2"]),
+                ACTION_JOINTS)
+            warnings = [line for warn, line in check_controllers(probe.node, [misdirected])
+                        if warn]
+            assert "nothing subscribes to /upper_controller/commands; node /upper_controller " \
+                "subscribes to ['/upper_controller/joint_trajectory']" in warnings[0], warnings
             assert any("waist_controller's joints match" in line for _, line in lines)
             short = JointTrajectoryDecoder(probe.node, spec("joint_trajectory",
                                                             "/upper_controller/joint_trajectory",
