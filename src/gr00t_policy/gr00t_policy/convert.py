@@ -219,17 +219,6 @@ def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any, sourc
                 "only")
 
 
-def _with_views(config: PolicyConfig, views: int) -> PolicyConfig:
-    """``config`` for ``views`` cameras: each extra view adds its image tokens to max_tokens."""
-    b = config.backbone
-    if views == b.num_views:
-        return config
-    extra = (views - b.num_views) * b.image_tokens_per_view
-    backbone = b.from_dict({**b.to_dict(), "num_views": views,
-                            "max_tokens": max(b.max_tokens + extra, b.image_tokens_total)})
-    return PolicyConfig(backbone, config.action_head)
-
-
 # Conversion -----------------------------------------------------------------------------------
 
 
@@ -277,7 +266,7 @@ def convert_official(
                        "rotary base are taken from preset %r, unchecked", base)
     config = policy_config_from_official(official, eagle_cfg, files, base=get_preset(base),
                                          where=str(src / "config.json"))
-    config = _with_views(config, len(embodiment.cameras))
+    config = config.with_views(len(embodiment.cameras))
     skipped = check_official_tensors(files, config, PARTS, str(src), strict=True)
 
     tok_dir = find_tokenizer_dir([d for d in (eagle, src) if d is not None])

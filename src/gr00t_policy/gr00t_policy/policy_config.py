@@ -50,6 +50,18 @@ class PolicyConfig:
                 "(System 2 tokens are the action head's cross-attention input)"
             )
 
+    def with_views(self, views: int) -> "PolicyConfig":
+        """This config for ``views`` cameras: each view more (or fewer) adds (removes) its
+        image tokens to ``max_tokens``. No weight changes shape: each view is encoded alike
+        and the language model's positions are rotary."""
+        b = self.backbone
+        if views == b.num_views:
+            return self
+        extra = (views - b.num_views) * b.image_tokens_per_view
+        tokens = max(b.max_tokens + extra, b.image_tokens_per_view * views)
+        backbone = b.from_dict({**b.to_dict(), "num_views": views, "max_tokens": tokens})
+        return PolicyConfig(backbone, self.action_head)
+
     def to_dict(self) -> dict[str, Any]:
         """{"backbone": {...}, "action_head": {...}}."""
         return {"backbone": self.backbone.to_dict(), "action_head": self.action_head.to_dict()}

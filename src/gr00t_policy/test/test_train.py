@@ -30,10 +30,10 @@ HAND = ["h0"]
 TASKS = ["raise your left hand", "touch the red cube with your right hand"]
 
 
-def tiny_embodiment(cameras=("head",)):
+def tiny_embodiment(cameras=("head",), name="tiny", tag="tiny_bot", slot=1):
     joint = {"position": [-2.0, 2.0], "velocity": 5.0}
     return parse_embodiment({
-        "name": "tiny", "tag": "tiny_bot", "slot": 1, "action_dt": 0.05,
+        "name": name, "tag": tag, "slot": slot, "action_dt": 0.05,
         "joint_groups": {
             "arm": {"joints": [{"name": n, **joint} for n in ARM]},
             "hand": {"joints": [{"name": n, **joint} for n in HAND]},
@@ -62,12 +62,14 @@ def tiny_policy_config() -> PolicyConfig:
     return PolicyConfig(backbone, head)
 
 
-def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False) -> None:
-    """Frames coloured by task; actions = task-dependent ramp + 0.5 * state; with ``goals``
-    each episode's goal_position and object_positions depend on its task."""
+def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False,
+                       cameras: tuple[str, ...] = ("head",)) -> None:
+    """Frames coloured by task (the same on every camera); actions = task-dependent ramp +
+    0.5 * state; with ``goals`` each episode's goal_position and object_positions depend on
+    its task."""
     rng = np.random.default_rng(seed)
     with LeRobotWriter(root, fps=20, state_keys=[("arm", ARM), ("hand", HAND)],
-                       action_keys=[("arm", ARM), ("hand", HAND)], cameras=["head"],
+                       action_keys=[("arm", ARM), ("hand", HAND)], cameras=list(cameras),
                        image_shape=(32, 32)) as w:
         for i in range(episodes):
             task = i % 2
@@ -81,8 +83,8 @@ def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = Fal
             extra = {"goal_position": [0.3, 0.2 if task else -0.2, 0.8 + 0.1 * task],
                      "object_positions": {"red": [0.4, 0.1 if task else -0.1, 0.8],
                                           "blue": [0.5, 0.0, 0.8 - 0.2 * task]}} if goals else {}
-            w.add_episode(states, actions.astype(np.float32), {"head": frames}, TASKS[task],
-                          extra=extra)
+            w.add_episode(states, actions.astype(np.float32), {c: frames for c in cameras},
+                          TASKS[task], extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -710,3 +712,50 @@ def test_cameras_of_different_resolutions_train_as_views_of_the_backbones_size(t
     # each view its own camera's (uniform) frames, scaled to [-1, 1]
     assert torch.allclose(pixels[:, 0], torch.tensor(50 / 127.5 - 1), atol=1e-5)
     assert torch.allclose(pixels[:, 1], torch.tensor(200 / 127.5 - 1), atol=1e-5)
+
+
+def test_a_one_camera_checkpoint_fine_tunes_for_a_robot_with_two(dataset, tmp_path):
+    """A front and a wrist camera from a preset's one view (the nano checkpoint's): the model
+    config grows by the second view's image tokens, every weight carries over, and the
+    checkpoint written reads two images per frame."""
+    from safetensors.torch import load_file
+
+    from gr00t_policy.runtime.bundle import PolicyBundle
+
+    config = tiny_policy_config()
+    base = train(dataset, tmp_path / "base", policy_config=config, embodiment=tiny_embodiment(),
+                 cfg=TrainConfig(steps=3, batch_size=4, seed=1, save_every=0), progress=False)
+    two = tmp_path / "two_cams"
+    write_tiny_dataset(two, cameras=("head", "wrist"))
+    two_cams = tiny_embodiment(cameras=("head", "wrist"))
+    train(two, tmp_path / "tuned", policy_config=config, embodiment=two_cams,
+          cfg=TrainConfig(steps=2, batch_size=4, lr=1e-12, seed=2, save_every=0),
+          progress=False, init_from=base.checkpoint)
+    saved = json.loads((tmp_path / "tuned" / "config.json").read_text())["backbone"]
+    per_view = config.backbone.image_tokens_per_view
+    assert saved["num_views"] == 2
+    assert saved["max_tokens"] == config.backbone.max_tokens + per_view
+    a = load_file(str(tmp_path / "base" / "model.safetensors"))
+    b = load_file(str(tmp_path / "tuned" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-8) for k in a)
+    bundle = PolicyBundle.open(tmp_path / "tuned", two_cams)
+    runner = bundle.backbone_runner()
+    image = np.full((32, 32, 3), 90, np.uint8)
+    tokens, mask = runner.encode([image, image], TASKS[0])
+    assert tokens.shape[0] == saved["max_tokens"] and mask.any()
+    with pytest.raises(ValueError, match=r"cameras.*1 camera\(s\) listed.*reads 2 image"):
+        PolicyBundle.open(tmp_path / "tuned", tiny_embodiment())
+
+
+def test_a_run_over_robots_with_different_camera_counts_is_refused(dataset, tmp_path):
+    from gr00t_policy.train.mixture import MixtureEntry
+
+    two = tmp_path / "two_cams"
+    write_tiny_dataset(two, cameras=("head", "wrist"))
+    other = tiny_embodiment(("head", "wrist"), name="tiny2", tag="tiny2_bot", slot=0)
+    mixture = [(MixtureEntry(str(dataset), "tiny.yaml"), tiny_embodiment()),
+               (MixtureEntry(str(two), "tiny2.yaml"), other)]
+    with pytest.raises(ValueError, match=r"different numbers of cameras .*'tiny': 1.*'tiny2': 2"):
+        train(None, tmp_path / "out", policy_config=tiny_policy_config(), embodiment=None,
+              cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
+              mixture=mixture)

@@ -17,11 +17,13 @@ from gr00t_policy.embodiment.errors import ConfigIssue, EmbodimentConfigError, d
 
 def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                              max_state_dim: int, max_action_dim: int,
-                             embodiments: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                             embodiments: Mapping[str, Mapping[str, Any]] | None = None,
+                             num_views: int | None = None) -> None:
     """Check that ``emb`` fits a checkpoint (its action head sizes and ``config.json`` entry).
 
-    ``embodiments`` is the checkpoint's ``config.json["embodiments"]`` when available. Raises
-    EmbodimentConfigError naming both values on any mismatch.
+    ``embodiments`` is the checkpoint's ``config.json["embodiments"]`` and ``num_views`` its
+    backbone's camera count, when available. Raises EmbodimentConfigError naming both values
+    on any mismatch.
     """
     issues: list[ConfigIssue] = []
 
@@ -38,6 +40,13 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
     if emb.action_dim > max_action_dim:
         add("action_keys", f"the action vector has {emb.action_dim} joints but the checkpoint "
             f"produces at most {max_action_dim}", "drop action keys or use a larger checkpoint")
+    if num_views is not None and len(emb.cameras) != num_views:
+        add("cameras", f"{len(emb.cameras)} camera(s) listed "
+            f"({', '.join(c.name for c in emb.cameras)}) but the checkpoint's backbone reads "
+            f"{num_views} image(s) per frame (backbone.num_views)",
+            f"list the {num_views} camera(s) the checkpoint was trained on, in its order; a "
+            "checkpoint for more cameras is trained on recordings of them (README, \"Training "
+            "your own checkpoint\")")
     if embodiments is not None:
         entry = embodiments.get(emb.tag)
         if entry is None:

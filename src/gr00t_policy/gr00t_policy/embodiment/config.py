@@ -100,8 +100,10 @@ class EmbodimentConfig(Section):
     action_specs: tuple[KeySpec, ...] = yaml_key(
         "The action vector, in order, like `state_keys`. Every action joint must be driven by "
         "exactly one controller.", alias="action_keys", min_length=1)
-    cameras: tuple[Camera, ...] = yaml_key("The cameras, in the order the checkpoint expects.",
-                                           min_length=1)
+    cameras: tuple[Camera, ...] = yaml_key(
+        "The cameras, in the order the checkpoint expects: one image each per frame, as many "
+        "as the checkpoint's views (`gr00t-policy info`; a fine-tune sizes the model for "
+        "them).", min_length=1)
     controllers: tuple[ControllerSpec, ...] = yaml_key(
         "Where actions go: one entry per controller, each fed by a System 1 decoder plugin.",
         min_length=1)

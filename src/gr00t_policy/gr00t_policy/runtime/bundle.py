@@ -49,7 +49,10 @@ def check_fits(config: Mapping[str, Any], emb: EmbodimentConfig,
             embodiments = check_embodiment_entries(embodiments, sizes, complete=False)
         except CheckpointError as exc:
             raise CheckpointError(f"{where}: {exc}") from exc
-    check_against_checkpoint(emb, **sizes, embodiments=embodiments)
+    backbone = config.get("backbone")
+    views = backbone.get("num_views") if isinstance(backbone, Mapping) else None
+    check_against_checkpoint(emb, **sizes, embodiments=embodiments,
+                             num_views=views if isinstance(views, int) and views > 0 else None)
     return True
 
 

@@ -70,9 +70,13 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
         ds_keys = [(k, e - s) for k, s, e in ds.key_ranges(modality)]
         emb_keys = [(k.key, len(k.joints)) for k in keys]
         if ds_keys != emb_keys:
+            robot = ds.info.get("robot_type")
             raise ValueError(
                 f"dataset {ds.root} {modality} keys {ds_keys} differ from embodiment "
-                f"{emb.name!r} keys {emb_keys}; record the dataset with this embodiment"
+                f"{emb.name!r} keys {emb_keys}. Fix: pass the embodiment YAML the dataset was "
+                "recorded with (--embodiment"
+                + (f"; its info.json names robot_type {robot!r}" if robot else "")
+                + "), or record the dataset with this embodiment"
             )
         joints = [j for k in keys for j in k.joints]
         if names and names != joints:
@@ -215,12 +219,17 @@ class TrainingData:
         if len(emb.cameras) != bb.num_views:
             raise ValueError(
                 f"embodiment {emb.name!r} has {len(emb.cameras)} camera(s) but the backbone "
-                f"takes num_views={bb.num_views}"
+                f"takes num_views={bb.num_views}; the model config must be made for the "
+                "robot's cameras (PolicyConfig.with_views, as gr00t-train does)"
             )
         if not 0 <= emb.slot < ah.num_embodiments:
             raise ValueError(
-                f"embodiment slot {emb.slot} out of range [0, {ah.num_embodiments}) "
-                "(ActionHeadConfig.num_embodiments)"
+                f"embodiment {emb.name!r}: slot {emb.slot} is out of range [0, "
+                f"{ah.num_embodiments}) of this model's action head (num_embodiments). Fix: "
+                f"set `slot` in {emb.source} to one in 0.."
+                f"{ah.num_embodiments - 1} that no other robot of the checkpoint uses "
+                "(`gr00t-policy info --checkpoint` lists them); slot 31 is the official "
+                "GR00T-N1-2B's new_embodiment, not the nano presets'"
             )
         chosen = list(range(ds.num_episodes) if episodes is None else episodes)
         self.episode_index = chosen  # loaded episode k is dataset episode chosen[k]

@@ -64,6 +64,22 @@ class TrainResult:
     """The signal's name (``SIGINT``, ``SIGTERM``) on the rank that received it."""
 
 
+def _with_cameras(policy_config: PolicyConfig, robots: list[EmbodimentConfig]) -> PolicyConfig:
+    """The model config for the robots' cameras: the backbone reads one image per camera
+    (a preset's one view becomes a front and a wrist camera's two). Every robot of a run
+    must have as many cameras: the backbone takes one number of views."""
+    counts = {emb.name: len(emb.cameras) for emb in robots}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"the robots of this run have different numbers of cameras ({counts}); "
+                         "the backbone reads one number of images per frame. Fix: list as many "
+                         "cameras in each embodiment YAML (and record them), or train apart")
+    views = next(iter(counts.values()))
+    if views != policy_config.backbone.num_views:
+        logger.info("%d camera(s): the backbone reads %d image(s) per frame (the preset: %d)",
+                    views, views, policy_config.backbone.num_views)
+    return policy_config.with_views(views)
+
+
 def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any],
             resume_from: Path | None, init_from: str | Path | None) -> GR00TPolicy:
     """A random init (torch's global generator), then the interrupted run's weights
@@ -271,6 +287,7 @@ def train(
                              "robot needs a slot of its own (its encoders and decoder)")
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
     policy_config = with_prefix_rows(policy_config, cfg)
+    policy_config = _with_cameras(policy_config, [emb for _, emb in entries])
     group = group or DataParallel.from_environment()
     group.check_batch_size(cfg.batch_size)
     if overwrite and group.is_main and (out / TRAIN_STATE_FILE).exists():

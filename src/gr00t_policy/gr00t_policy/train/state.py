@@ -183,6 +183,8 @@ def _differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 # weights' shapes: a fine-tune (--init-from) may change them (a GR00T N1 conversion made
 # before image_crop existed fine-tunes with the preset's 0.95 crop).
 TRAINING_CHOICES = ("action_head.prefix_rows", "backbone.image_crop")
+# What a camera count changes in the model config (`PolicyConfig.with_views`): no weight.
+VIEW_FIELDS = ("backbone.num_views", "backbone.max_tokens")
 
 
 def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
@@ -197,6 +199,11 @@ def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
     differ = _differences(ours, theirs)
     if option == "--init-from":  # how the weights were trained, not their shapes
         differ = [d for d in differ if d not in TRAINING_CHOICES]
+        if "backbone.num_views" in differ:  # the same weights read another number of images
+            differ = [d for d in differ if d not in VIEW_FIELDS]
+            logger.info("--init-from: %s reads %d camera image(s) per frame, this run %d; the "
+                        "fine-tune learns to read the others", path, ckpt.config.backbone.num_views,
+                        policy.config.backbone.num_views)
         if not differ:
             return ckpt
     if (allow_new_instruction_encoder and differ and policy.config.backbone.has_instruction_encoder
