@@ -14,6 +14,8 @@ the node's last output lines. A stop request (SIGINT to the runner) ends the wai
 from __future__ import annotations
 
 import math
+import os
+import posixpath
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +57,38 @@ class Timeouts:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"Timeouts.{name} must be a finite number of seconds > 0, "
                                  f"got {value!r}")
+
+
+# How long a new participant listens for the nodes already on the domain before deciding
+# that none has one of our names (on one host or a LAN, discovery takes ~0.1-0.3 s).
+DISCOVERY_S = 1.0
+
+
+def refuse_namesakes(full_names: Sequence[str], stop: threading.Event,
+                     wait_s: float = DISCOVERY_S) -> None:
+    """TransitionError when a node named like one of ours is already on the domain: another
+    graph (or nodes a killed gr00t-bringup left behind) would answer our lifecycle requests,
+    and two System 1s would command one robot. Run before our nodes start, so every node of
+    those names is another's; listens for ``wait_s`` (less on a stop request)."""
+    from gr00t_common.probe import RosProbe
+
+    wanted = set(full_names)
+    with RosProbe(name="gr00t_bringup_namesakes") as probe:
+        deadline = time.monotonic() + wait_s
+        while True:
+            there = sorted(wanted & {posixpath.join(ns, name) for name, ns in
+                                     probe.node.get_node_names_and_namespaces()})
+            if there or time.monotonic() >= deadline or stop.is_set():
+                break
+            stop.wait(POLL_S)
+    if there:
+        domain = os.environ.get("ROS_DOMAIN_ID", "0")
+        raise TransitionError(
+            f"{', '.join(there)}: a node of this name is already on ROS_DOMAIN_ID {domain}: "
+            "another graph is running (or its nodes outlived a killed gr00t-bringup; one "
+            "killed in the last ~20 s may also still be listed), and it would answer our "
+            "lifecycle requests. Nothing was started. Fix: stop the other graph, or start "
+            "this one with --namespace NAME or another ROS_DOMAIN_ID")
 
 
 class LifecycleDriver:

@@ -36,7 +36,8 @@ from typing import IO, Any
 import yaml
 
 from gr00t_bringup.graph import Graph, NodeSpec
-from gr00t_bringup.lifecycle import LifecycleDriver, Timeouts, TransitionError
+from gr00t_bringup.lifecycle import (LifecycleDriver, Timeouts, TransitionError,
+                                     refuse_namesakes)
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,9 @@ class GraphRunner:
         configure and activate the lifecycle nodes. Raises ExecutableNotFound (nothing was
         started) or TransitionError (call `stop_all`); returns early on a stop request."""
         executables = [self.resolve(n) for n in self.graph.nodes]
+        managed_names = [n.full_name for n in self.graph.nodes if n.lifecycle]
+        if managed_names:
+            refuse_namesakes(managed_names, self._stop)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)

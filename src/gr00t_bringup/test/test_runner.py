@@ -356,3 +356,29 @@ def test_a_sigint_inside_the_stop_events_wait_still_stops_the_graph(tmp_path: Pa
     assert done.returncode == 0, done.stdout + done.stderr
     assert "returned 0 signal fired True" in done.stdout, done.stdout
     assert "stopping all nodes (received SIGINT)" in done.stdout
+
+
+def test_a_second_graph_on_the_domain_is_refused_before_it_configures_anything(
+        ros_domain_id, stub_exe: Path, lifecycle_exe: Path, tmp_path: Path) -> None:
+    """Its configure request would go to the running graph's node of the same name (which
+    refuses it: already active, and the second graph said its own node failed), and two
+    System 1s would command one robot."""
+    from gr00t_bringup.lifecycle import TransitionError
+
+    graph = Graph(nodes=[managed("first")])
+    first_out, second_out = Output(), Output()
+    first = GraphRunner(graph, work_dir=tmp_path / "a", out=first_out,
+                        resolve=resolver(stub_exe, lifecycle_exe))
+    second = GraphRunner(graph, work_dir=tmp_path / "b", out=second_out,
+                         resolve=resolver(stub_exe, lifecycle_exe))
+    try:
+        first.start()
+        assert "[gr00t-bringup] first is active" in first_out.lines()
+        with pytest.raises(TransitionError, match=r"/bench/first: a node of this name is already "
+                                                  rf"on ROS_DOMAIN_ID {ros_domain_id}: .*--namespace"):
+            second.start()
+        assert second.children == []  # nothing of the second graph was started
+        assert all(c.proc.poll() is None for c in first.children)  # the first graph runs on
+    finally:
+        second.stop_all()
+        first.stop_all()
