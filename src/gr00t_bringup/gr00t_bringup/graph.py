@@ -292,6 +292,11 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         raise GraphError(f"checkpoint directory {ckpt} does not exist; pass --checkpoint DIR "
                          "or create one with `gr00t-policy make-random-checkpoint DIR`")
     _check_checkpoint(ckpt, emb)
+    if sim and emb.simulator is None:  # gr00t_sim would die at start, after the others started
+        raise GraphError(
+            f"--sim: {emb_path} has no `simulator:` section, so gr00t_sim cannot build the "
+            f"robot {emb.name!r}; add one (docs/EMBODIMENT.md; config/unitree_g1.yaml and "
+            "config/apptronik_apollo.yaml are examples), or run without --sim on the robot")
     ns = _normalize_namespace(namespace)
     remaps = [(str(a), str(b)) for a, b in remappings]
     for a, b in remaps:

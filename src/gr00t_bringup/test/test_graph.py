@@ -137,6 +137,24 @@ def test_sim_adds_the_simulator_node_only_when_asked(ckpt: Path) -> None:
     assert clocked.node("gr00t_system2").parameters["use_sim_time"] is True
 
 
+def test_sim_refuses_an_embodiment_without_a_simulator_before_anything_starts(ckpt: Path) -> None:
+    assert load_yaml("fourier_gr1").get("simulator") is None
+    build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])  # fine on a robot
+    with pytest.raises(GraphError, match=r"--sim: .*fourier_gr1.yaml has no `simulator:` section"):
+        build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+
+
+def test_a_camera_count_the_checkpoint_does_not_read_is_refused(tmp_path: Path) -> None:
+    ckpt = write_ckpt_config(tmp_path / "two_views", {
+        "unitree_g1": {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31}})
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "backbone": {"num_views": 2}}))
+    with pytest.raises(EmbodimentConfigError,
+                       match=r"cameras: 1 camera\(s\) listed \(head\) but the checkpoint's "
+                             r"backbone reads 2 image\(s\)"):
+        build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
+
+
 def test_unknown_embodiment_lists_the_known_ones(ckpt: Path) -> None:
     with pytest.raises(EmbodimentConfigError) as err:
         build_graph("unitree_g2", checkpoint=ckpt, config_dirs=[CONFIG])
