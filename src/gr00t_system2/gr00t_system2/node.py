@@ -251,7 +251,9 @@ class System2Node(ManagedNode):
             raise StartupError(
                 f"parameter camera_topics lists {len(p.camera_topics)} camera(s) "
                 f"{list(p.camera_topics)} but the checkpoint expects {encoder.num_views} view(s); "
-                "list exactly one topic per view, in checkpoint order"
+                "list exactly one topic per view, in checkpoint order (gr00t-bringup and the "
+                "launch file take them from the embodiment YAML's `cameras`: list as many "
+                "there, or fine-tune a checkpoint for the robot's cameras)"
             )
         self.get_logger().info(
             f"loaded backbone {encoder.backbone_id} from {p.checkpoint} on {p.device}/{p.dtype} "

@@ -73,7 +73,10 @@ class EmbodimentConfig(Section):
     yaml_example: ClassVar[str] = ("`name: my_robot` / `tag: my_tag` / ... "
                                    "(see config/unitree_g1.yaml)")
 
-    name: Name = yaml_key("Embodiment name; also the file's stem.", what="an embodiment name")
+    name: Name = yaml_key(
+        "Embodiment name (logs, the dataset's robot_type). By convention also the file's stem: "
+        "a bare name on the command line (`--embodiment unitree_g1`) finds the file by its "
+        "stem, not by this key.", what="an embodiment name")
     tag: Name = yaml_key(
         "The checkpoint's embodiment tag: the key of this robot's entry in the checkpoint's "
         "config.json `embodiments` and experiment_cfg/metadata.json.", what="an embodiment tag")
