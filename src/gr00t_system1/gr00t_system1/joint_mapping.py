@@ -13,7 +13,8 @@ joints involved, so the node can drop the message and say why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -25,14 +26,29 @@ class JointStateError(ValueError):
 class MissingJointsError(JointStateError):
     """Joints the embodiment needs are absent from the message."""
 
-    def __init__(self, missing: Sequence[str], present: Sequence[str]) -> None:
+    def __init__(self, missing: Sequence[str], present: Sequence[str],
+                 near: Mapping[str, str] | None = None) -> None:
         self.missing = tuple(missing)
         shown = ", ".join(self.missing[:8]) + (" ..." if len(self.missing) > 8 else "")
+        alike = "; ".join(f"{m!r} is not there but {n!r} is" for m, n in (near or {}).items())
         super().__init__(
             f"joint state lacks {len(self.missing)} joint(s) the embodiment needs: {shown} "
-            f"(the message has {len(present)} joints); publish them on /joint_states or fix "
-            "the joint names in the embodiment YAML"
+            f"(the message has {len(present)} joints{'; ' + alike if alike else ''}); publish "
+            "them on /joint_states or fix the joint names in the embodiment YAML"
         )
+
+
+def near_names(missing: Sequence[str], present: Sequence[str], needed: Sequence[str],
+               shown: int = 8) -> dict[str, str]:
+    """For each of the first `shown` missing joints, the most alike name of the message that
+    the embodiment does not use (a prefix or a number that differs), if any."""
+    spare = [n for n in present if n not in set(needed)]
+    out = {}
+    for name in missing[:shown]:
+        found = difflib.get_close_matches(name, spare, n=1, cutoff=0.6)
+        if found:
+            out[name] = found[0]
+    return out
 
 
 class NonFiniteJointError(JointStateError):
@@ -60,6 +76,8 @@ class JointMapper:
         self.joints = joints
         self._cached_names: tuple[str, ...] | None = None
         self._cached_index: np.ndarray | None = None  # (n,) int64 into the message
+        self._failed_names: tuple[str, ...] | None = None  # the last names lacking joints
+        self._near: dict[str, str] = {}  # their look-alikes (near_names)
 
     def _index_for(self, names: tuple[str, ...]) -> np.ndarray:
         if names == self._cached_names and self._cached_index is not None:
@@ -77,7 +95,10 @@ class JointMapper:
             )
         missing = [j for j in self.joints if j not in where]
         if missing:
-            raise MissingJointsError(missing, names)
+            if self._failed_names != names:  # the look-alikes once per set of names, not at 125 Hz
+                self._failed_names = names
+                self._near = near_names(missing, names, self.joints)
+            raise MissingJointsError(missing, names, self._near)
         index = np.fromiter((where[j] for j in self.joints), dtype=np.int64, count=len(self.joints))
         self._cached_names, self._cached_index = names, index
         return index

@@ -27,6 +27,19 @@ def test_missing_joints_are_named():
     assert "b" in str(info.value) and "c" in str(info.value)
 
 
+def test_a_missing_joint_is_shown_beside_the_alike_name_the_message_has():
+    """A YAML written for another model of the arm (panda_* joints, the robot says fr3_*)."""
+    m = JointMapper(["panda_joint1", "panda_joint2", "gripper"])
+    names = ["fr3_joint1", "fr3_joint2", "gripper", "camera_tilt"]
+    for _ in range(2):  # the second time from what the first computed
+        with pytest.raises(MissingJointsError) as info:
+            m.map(names, [0.0] * 4)
+        text = str(info.value)
+        assert "'panda_joint1' is not there but 'fr3_joint1' is" in text
+        assert "'panda_joint2' is not there but 'fr3_joint2' is" in text
+        assert "camera_tilt" not in text and "is not there but 'gripper'" not in text
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_needed_joint_is_rejected(bad):
     with pytest.raises(NonFiniteJointError) as info:
