@@ -3,19 +3,15 @@
 Every test that touches DDS keeps it to itself: discovery is limited to this host
 (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) and each test gets a ROS_DOMAIN_ID of its own,
 so parallel runs (two CI jobs, a developer's shell) never hear each other: the id is
-reserved on this host for the test's duration with ROS's own domain_coordinator (it holds
-a local port per id, the way ament's run_test_isolated does), so two concurrent pytest
-sessions never pick the same one.
+reserved on this host for the test's duration (`gr00t_testing.domains`).
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 from collections.abc import Iterator
 
-import domain_coordinator
 import pytest
 
 # Set before anything in this process creates an rclpy context.
@@ -27,17 +23,14 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
-# Domain ids 1..100 are valid with the default port mapping and leave room for
-# the participants of several processes. Start where this pytest process's pid points and
-# step per test, so a test does not reuse the id of the one before it (whose processes may
-# still be leaving); domain_coordinator skips ids another session holds.
-_DOMAIN_IDS = itertools.cycle([1 + (os.getpid() + i) % 100 for i in range(100)])
-
 
 @pytest.fixture
 def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """A ROS_DOMAIN_ID for this test alone; subprocesses inherit it through the environment."""
-    with domain_coordinator.domain_id(selector=lambda: next(_DOMAIN_IDS)) as domain_id:
+    """A ROS_DOMAIN_ID for this test alone (`gr00t_testing.domains`: reserved on this host
+    while the test runs); subprocesses inherit it through the environment."""
+    from gr00t_testing.domains import reserved_domain
+
+    with reserved_domain() as domain_id:
         yield _use_domain(monkeypatch, domain_id)
 
 

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import platform
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -115,25 +114,16 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 # -- processes, checkpoints, ROS domains --------------------------------------------------------
 
-_RESERVED_DOMAINS: list[Any] = []
-
-
 def fresh_domain_id() -> int:
-    """A ROS_DOMAIN_ID (1..100) no other run on this host holds, reserved until this
-    process exits.
+    """A ROS_DOMAIN_ID (1..100) no other run on this host holds, reserved until this process
+    exits (`gr00t_testing.domains`, as the test suite's).
 
     Set it in os.environ before starting nodes: each graph of a bench run gets its own, so
-    participants of a stopped graph never mix with the next one. The reservation is ROS's
-    domain_coordinator's (a bound local port per id), the one the test suite's conftest
-    holds, so a bench run beside a test session or another bench never shares a domain.
+    participants of a stopped graph never mix with the next one.
     """
-    import domain_coordinator
+    from gr00t_testing.domains import hold_domain
 
-    rng = random.SystemRandom()
-    reservation = domain_coordinator.domain_id(selector=lambda: 1 + rng.randrange(100))
-    domain = reservation.__enter__()
-    _RESERVED_DOMAINS.append(reservation)  # held, not closed, for the process's life
-    return domain
+    return hold_domain()
 
 
 def use_domain(domain: int) -> None:
