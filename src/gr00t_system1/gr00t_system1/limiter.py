@@ -170,6 +170,27 @@ class CommandLimiter:
         self.last_velocity = np.clip(velocity, -self.velocity, self.velocity)
         self.last_time = self.last_mono = None  # the stall is over: no gap to keep
 
+    def follow(self, joints: np.ndarray, position: np.ndarray,
+               velocity: np.ndarray) -> np.ndarray:
+        """After `apply`: the joints `joints` (A,) bool belong to controllers that run a path
+        they were sent, on their own clock; they are where that path has them now,
+        `position` at `velocity` (A,), whenever this tick came (a late tick, a stall), not
+        one limited step on from the last command. The next path starts from there. Returns
+        the command, those joints replaced."""
+        if self.last is None:
+            raise RuntimeError("CommandLimiter.follow() before reset(measured)")
+        joints = np.asarray(joints, dtype=bool).reshape(-1)  # (A,)
+        position = np.asarray(position, dtype=np.float64).reshape(-1)
+        velocity = np.asarray(velocity, dtype=np.float64).reshape(-1)
+        ok = np.isfinite(position) & np.isfinite(velocity)
+        joints = joints & ok  # a non-finite point (never on a path) leaves the joint as it is
+        # New arrays, not written into: the paths kept keep the command they started from.
+        self.last = np.where(joints, self.clamp(np.where(ok, position, 0.0)), self.last)
+        self.last_velocity = np.where(
+            joints, np.clip(np.where(ok, velocity, 0.0), -self.velocity, self.velocity),
+            self.last_velocity)
+        return self.last.copy()
+
     @property
     def moving(self) -> bool:
         """Whether a joint with an acceleration limit still has velocity: stopping it now, by

@@ -44,6 +44,14 @@ from gr00t_system1.safety import (
 from gr00t_system1.tracking import TrackingMonitor
 
 
+# A sent path whose points still to come lie further than this (rad or m) from where it is
+# now still moves (`_sent_paths_move`): braking must send the controller a path to rest.
+REST_MOVE = 1e-9
+# A time within this of a path point's is that point's (`position_on_path`): a wall clock's
+# seconds since 1970 carry ~0.2 us of rounding.
+ON_POINT_S = 1e-6
+
+
 @dataclass(frozen=True)
 class TickResult:
     """What one tick decided.
@@ -278,8 +286,7 @@ class CommandLoop:
             target = self._hold_target
         if self.limiter.too_soon(now):
             return TickResult(s, None, swapped)
-        target, passing = self._as_sent(target, now)
-        command = self.limiter.apply(target, now, stall, passing)
+        command = self._apply(target, now, stall)
         self.tracking.commanded(now, command)
         if s.holds:
             # Resume from the held command: new plans start from here.
@@ -382,36 +389,65 @@ class CommandLoop:
     def brake(self, now: float | None = None, mono: float | None = None) -> np.ndarray | None:
         """One command of braking to rest, given at node-clock time `now`: towards where the
         last command comes to rest at the acceleration limits (fixed when braking starts),
-        within every limit; None once it is at rest (or before any command). The loop calls
-        it while it does not publish otherwise; the node calls it when it is deactivated,
-        a period apart."""
+        within every limit; None once it is at rest and no path a trajectory controller was
+        sent still moves (`_sent_paths_move`), or before any command. The loop calls it
+        while it does not publish otherwise; the node calls it when it is deactivated, a
+        period apart."""
         stall = self._stall_mono(mono)
         if now is not None:
             if now != self.now:  # the node's call (the loop's comes within its tick)
                 self._advance(now, mono)
             self._catch_up(now, stall)
-        if not self.limiter.moving:
+        if not self.limiter.moving and (now is None or not self._sent_paths_move(now)):
             return None
         if self._brake_target is None:
             self._brake_target = self.limiter.stopping_point()
         if now is None:
             return self.limiter.apply(self._brake_target)
-        target, passing = self._as_sent(self._brake_target, now)
-        return self.limiter.apply(target, now, stall, passing)
+        return self._apply(self._brake_target, now, stall)
 
-    def _as_sent(self, target: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray | None]:
-        """(target, passing) for `CommandLimiter.apply`: the joints of trajectory controllers
-        aim where the path they were last sent has them at `now`, the point the controller
-        is passing (a path's first points are the loop's own next commands, one limited step
-        each, so the limiter lands on them); passing marks them. A plan that came since
+    def _apply(self, target: np.ndarray, now: float, stall: float | None) -> np.ndarray:
+        """The limiter's command towards `target`, the joints of trajectory controllers where
+        the paths they were sent have them now (`_as_sent`, `CommandLimiter.follow`)."""
+        target, passing, velocity = self._as_sent(target, now)
+        command = self.limiter.apply(target, now, stall, passing)
+        if passing is None:
+            return command
+        return self.limiter.follow(passing, target, velocity)
+
+    def _sent_paths_move(self, now: float) -> bool:
+        """Whether a path some trajectory controller was sent still moves after `now`: with
+        the command at rest (the path's first rows stood still), publishing nothing would
+        leave the controller to run the rest of it, the plan, after a disable."""
+        given = np.where(self._path_of > 0, self._path_of, self._newest_path)
+        for serial in np.unique(given[self.path_joints]):
+            if serial not in self._paths:
+                continue
+            sent, times, rows, _ = self._paths[serial]
+            joints = self.path_joints & (given == serial)
+            ahead = rows[sent + times > now][:, joints]  # (M, J) the points still to come
+            here, _ = self._on_path(serial, now)
+            if ahead.size and (np.abs(ahead - here[joints]) > REST_MOVE).any():
+                return True
+        return False
+
+    def _as_sent(self, target: np.ndarray,
+                 now: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(target, passing, velocity) for `CommandLimiter.apply` and `follow`: the joints of
+        trajectory controllers (passing marks them) are where the path they were last sent
+        has them at `now`, at its velocity there: the controller runs it on its own clock,
+        whenever this tick comes, and the next path must start where it is (a command one
+        limited step on from the last lagged a late tick, a stall or a chunk row it ran
+        into, and the next path then jumped the controller back). A plan that came since
         reaches them through the next path, which starts from there: with every_n_ticks > 1
-        the commands in between took the new plan while the controller did not, and the next
-        path started from a command it never followed (a velocity step of several times the
-        acceleration limit in one period). Joints never sent a path are left as they are."""
+        the commands in between took the new plan while the controller did not. Joints
+        never sent a path are left as they are, except after a (re)arm (`_hold_paths_at`):
+        they stay at its start, at rest, until their controller's first message."""
         if not self.path_joints.any():
-            return target, None
+            return target, None, None
         waiting = self.path_joints & (self._path_of > 0)
         out = np.array(target, dtype=np.float64)
+        velocity = np.zeros_like(out)
         if self._rearm is not None:
             start, until = self._rearm
             idle = self.path_joints & (self._path_of == 0)
@@ -421,21 +457,26 @@ class CommandLoop:
             else:
                 self._rearm = None
         if not waiting.any():
-            return target, None
+            return target, None, None
         for serial in np.unique(self._path_of[waiting]):
             if serial not in self._paths:  # never sent one (0), or forgotten by a re-arm
                 continue
-            p, _ = self._on_path(serial, now)
+            # The controller's velocity now: the next path's first step changes it by at
+            # most the acceleration limit times a period (on a point: the segment that
+            # reached it, as a command's velocity is the step that reached it).
+            p, v = self._on_path(serial, now, incoming=True)
             joints = waiting & (self._path_of == serial)
             out[joints] = p[joints]
-        return out, waiting
+            velocity[joints] = v[joints]
+        return out, waiting, velocity
 
-    def _on_path(self, serial: int, t: float) -> tuple[np.ndarray, np.ndarray]:
+    def _on_path(self, serial: int, t: float, *,
+                 incoming: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Where path `serial`, followed from its start command, is at node-clock time `t`,
         and its velocity there (`position_on_path`)."""
         sent, times, rows, start = self._paths[serial]
         return position_on_path(np.concatenate([[sent], sent + times]),
-                                np.vstack([start, rows]), t)
+                                np.vstack([start, rows]), t, incoming=incoming)
 
     def _catch_up(self, now: float, mono: float | None) -> None:
         """After a stall (no command for more than `STALL_GAP` periods), tell the limiter
@@ -449,6 +490,14 @@ class CommandLoop:
             return
         position, velocity = lim.last.copy(), np.zeros(lim.dim)
         given = np.where(self._path_of > 0, self._path_of, self._newest_path)
+        if self._rearm is not None:
+            # Re-armed, and the stall came before some controller's first message: those
+            # joints stand where the re-arm started them (`_as_sent` holds them there), not
+            # on the newest path, which no controller was sent; and they wait for that
+            # message a full window from now, not from before the stall.
+            start, until = self._rearm
+            given = np.where(self._path_of > 0, given, 0)
+            self._rearm = (start, max(until, now + self.path_ticks * lim.dt))
         for serial in np.unique(given[self.path_joints]):
             if serial not in self._paths:
                 continue
@@ -560,17 +609,24 @@ class CommandLoop:
                        now + self.path_ticks * self.limiter.dt)
 
 
-def position_on_path(times: np.ndarray, rows: np.ndarray,
-                     t: float) -> tuple[np.ndarray, np.ndarray]:
+def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
+                     incoming: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Where a path of points (times (N,) increasing, rows (N, A)), followed piecewise
     linearly, is at time `t`, and its velocity there: (position (A,), velocity (A,)). Before
     its start: its first point at rest; past its end: its last point at rest (a path
-    ends at rest)."""
+    ends at rest). On a point itself, the velocity of the segment leaving it, or with
+    `incoming` of the one arriving at it (a command's velocity: the step that reached it);
+    a time within ON_POINT_S of a point's is on it (a tick a period after a path was made
+    lands on its first point up to rounding)."""
+    near = int(np.argmin(np.abs(times - t)))
+    if abs(times[near] - t) <= ON_POINT_S:
+        t = float(times[near])
     if t <= times[0]:
         return rows[0].copy(), np.zeros(rows.shape[1])
-    if t >= times[-1]:
+    if t > times[-1] or (t == times[-1] and not incoming):
         return rows[-1].copy(), np.zeros(rows.shape[1])
-    i = int(np.searchsorted(times, t, side="right")) - 1  # times[i] <= t < times[i + 1]
+    # times[i] <= t < times[i + 1], or with `incoming` times[i] < t <= times[i + 1]
+    i = int(np.searchsorted(times, t, side="left" if incoming else "right")) - 1
     span = times[i + 1] - times[i]
     velocity = (rows[i + 1] - rows[i]) / span
     return rows[i] + velocity * (t - times[i]), velocity

@@ -145,7 +145,8 @@ class System1Node(ManagedNode):
         """Publish the loop's braking commands, one a control period, until the last command
         is at rest (`CommandLoop.brake`; at most the longest velocity / acceleration limit
         ratio, plus a margin): deactivating while the arm moves leaves the controllers a
-        target that stands still, not one that stops dead. Nothing when at rest already."""
+        target that stands still, not one that stops dead. Nothing when at rest already and
+        no trajectory controller's path still moves (`CommandLoop.brake`)."""
         # The trajectory joints keep to the path sent until the next message: up to
         # path_ticks periods before they brake.
         deadline = time.monotonic() + self.loop.limiter.longest_stop_s + \

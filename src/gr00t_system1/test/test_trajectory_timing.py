@@ -1,0 +1,195 @@
+"""Trajectory controllers through timing faults: the path a joint_trajectory_controller is
+sent must start where the controller is, at its velocity, whenever the loop's ticks come.
+
+The controller is modelled as test_loop.jtc_positions does (from where it is at receipt,
+linearly through the points, holding the last), on the controllers' clock (monotonic); the
+check is the loop's own rule: over each control period the controller's velocity changes by
+at most a * dt, and its speed stays within the velocity limit. Found by an adversarial review
+(2026-12-07): a late tick, a stall into the chunk's rows, a re-arm before a sparse decoder's
+first message, a disable while the command rested but the path sent did not.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gr00t_policy.runtime.chunk import Chunk
+from gr00t_policy.runtime.planner import Plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_loop's simulated ticks
+from test_loop import (A, ACCEL, DT, TICK, VEL, Sim, jtc_positions, ramp_sim,  # noqa: E402
+                       turn_round)
+
+
+def worst_accel(messages, t_end, t_from=None):
+    """Largest per-period velocity change of the controller, sampled every period from the
+    first message (and half a period off it); (dv_max, v_max)."""
+    t, pos = jtc_positions(messages, t_end, step=TICK / 40)
+    worst_dv = worst_v = 0.0
+    for off in (0.0, 0.5):
+        grid = np.arange(messages[0][0] + off * TICK, t_end - TICK, TICK)
+        if t_from is not None:
+            grid = grid[grid >= t_from - 3 * TICK]
+        at = np.stack([np.interp(grid, t, pos[:, j]) for j in range(A)], axis=1)
+        v = np.diff(at, axis=0) / TICK
+        worst_v = max(worst_v, np.abs(v).max())
+        worst_dv = max(worst_dv, np.abs(np.diff(v, axis=0))[1:].max())
+    return worst_dv, worst_v
+
+
+def step(sim, messages, every, k, mono=None):
+    sim.feed_state()
+    sim.feed_tokens()
+    mono = sim.t + sim.mono_shift + TICK if mono is None else mono
+    sim.t += TICK
+    r = sim.loop.tick(sim.t, mono, enabled=True, state=sim.state, tokens=sim.tokens,
+                      plan=sim.plan, worker_healthy=True)
+    if r.command is not None:
+        path = sim.loop.path(sim.t, TICK)
+        if k[0] % every == 0:
+            sim.loop.path_sent(np.arange(A))
+            messages.append((mono, *path))  # received on the controllers' clock
+        k[0] += 1
+    return r
+
+
+@pytest.mark.parametrize("event", ["none", "late", "jitter", "clock_back"])
+def test_a_tick_off_the_period_keeps_the_next_path_on_the_controller(event):
+    """every_n_ticks 1, a steady 0.5 rad/s ramp. late: one tick 0.9 period late, the next on
+    phase (0.1 period later: too soon, skipped); jitter: one tick 0.25 period late, the next
+    on phase; clock_back: the node clock steps back 1 s (that tick is skipped). The
+    controller runs on its path in real time; the loop's command moves one limited step a
+    command, and the next path starts from the command, not from the controller."""
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2  # every_n_ticks 1
+    messages, k = [], [0]
+    late = {"late": 0.9, "jitter": 0.25}.get(event, 0.0)
+    for i in range(40):
+        if i == 30:
+            sim.t += late * TICK
+            if event == "clock_back":
+                sim.t -= 1.0
+                sim.mono_shift += 1.0
+        if i == 31:
+            sim.t -= late * TICK  # back on phase
+        step(sim, messages, 1, k)
+    dv, v = worst_accel(messages, sim.t + sim.mono_shift)
+    assert v <= VEL[0] + 1e-6
+    assert dv <= ACCEL[0] * TICK + 1e-6, f"dv {dv:.4f} rad/s per period > {ACCEL[0] * TICK:.4f}"
+
+
+def receipt_dv(messages, t_end, skip=2):
+    """At each message after the first `skip` (jtc_positions starts at the first message's
+    first point, not at the command before it: the second receipt is off by that): the controller's velocity over the period before
+    its receipt and over the period after, and their largest difference (rad/s)."""
+    t, pos = jtc_positions(messages, t_end, step=TICK / 40)
+    worst = 0.0
+    for r, *_ in messages[skip:]:
+        if r + TICK > t[-1]:
+            break
+        at = np.stack([np.interp([r - TICK, r, r + TICK], t, pos[:, j]) for j in range(A)], 1)
+        v = np.diff(at, axis=0) / TICK
+        worst = max(worst, np.abs(v[1] - v[0]).max())
+    return worst
+
+
+@pytest.mark.parametrize("stall", [0, 6])
+def test_after_a_stall_into_the_chunks_rows_the_next_path_starts_on_the_controller(stall):
+    """every_n_ticks 4; the plan turns round, then System 1 stalls 7 periods. The controller
+    runs past the path's point-a-period part into the chunk's rows, whose velocity changes
+    (up to a * action_dt at a row: the per-gap rule) the commands, each one limited step
+    (a * dt) towards where the sent path is, cannot follow: the next message starts 3.1 mrad
+    off the controller."""
+    every = 4
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    messages, k = [], [0]
+    for i in range(60):
+        if i == 26:
+            turn_round(sim, speed)
+        if i == 30:
+            sim.t += stall * TICK  # no tick for stall + 1 periods (GC pause, CPU starvation)
+        step(sim, messages, every, k)
+    assert sim.loop.limiter.stalls == (1 if stall else 0)
+    dv = receipt_dv(messages, sim.t + sim.mono_shift)
+    assert dv <= ACCEL[0] * TICK + 1e-6, f"dv at a receipt {dv:.4f} > {ACCEL[0] * TICK:.4f}"
+
+
+@pytest.mark.parametrize("stall", [0, 4])
+def test_a_stall_before_a_sparse_decoders_first_message_after_a_re_arm(stall):
+    """every_n_ticks 3, re-armed (disabled, braked to rest, enabled) on a tick the decoder
+    does not send on; System 1 stalls 5 periods before the decoder's first message.
+    `_catch_up` takes the joints never sent a path (`_path_of == 0`) along the newest path
+    (made, never sent) instead of where they stand (the re-arm's `_hold_paths_at`); and the
+    re-arm window (`_rearm`, node-clock time) has run out during the stall. The first
+    message then starts the controller from where it never was."""
+    every = 3
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = every + 1
+    messages, k = [], [0]
+
+    def tick(enabled=True):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.t += TICK
+        r = sim.loop.tick(sim.t, sim.t + sim.mono_shift, enabled=enabled, state=sim.state,
+                          tokens=sim.tokens, plan=sim.plan, worker_healthy=True)
+        if r.command is not None:
+            path = sim.loop.path(sim.t, TICK)
+            if k[0] % every == 0:
+                sim.loop.path_sent(np.arange(A))
+                messages.append((sim.t + sim.mono_shift, *path))
+            k[0] += 1
+        return r
+
+    for _ in range(40):
+        tick()
+    while tick(enabled=False).command is not None:
+        pass
+    for _ in range(5):
+        tick(enabled=False)
+    sim.measured = sim.loop.limiter.last.copy()  # at rest where it was braked to
+    sim.feed_state()
+    rows = sim.measured + speed * DT * np.arange(16)[:, None] * np.ones((1, A))
+    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    while k[0] % every != 1:  # the decoder sends its first message 2 ticks after the re-arm
+        k[0] += 1
+    before = len(messages)
+    assert tick().command is not None  # re-armed: no message on this tick
+    assert len(messages) == before
+    sim.t += stall * TICK  # stall: 5 periods
+    for _ in range(20):
+        tick()
+    dv = receipt_dv(messages[before - 2:], sim.t + sim.mono_shift)
+    assert dv <= ACCEL[0] * TICK + 1e-6, f"dv at a receipt {dv:.4f} > {ACCEL[0] * TICK:.4f}"
+
+
+def test_disabled_while_the_command_rests_the_controller_does_not_run_the_plan_on():
+    """Enabled: the first command rests at the measurement (the re-arm holds trajectory
+    joints at the start) but the path sent goes to the plan. Disabled the next tick: the
+    command is at rest (`limiter.moving` is False), so `brake` publishes nothing; the
+    controller runs the whole path it was sent: 0.5 rad after the disable. (With a path
+    that moves within 2.5 periods the stall logic notices late, 3 periods on, and then
+    `test_C`'s jump follows: the fuzz found 1.31 rad/s in a period, a * dt = 0.15.)"""
+    sim = Sim(accel=ACCEL, measured=(0.0, 0.0), path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2
+    sim.feed_state()
+    sim.feed_tokens()
+    rows = np.concatenate([np.zeros((5, A)), np.full((11, A), 0.5)])  # 0.2 s still, then 0.5
+    sim.plan = Plan(Chunk(sim.state.stamp, DT, sim.state.action_positions, rows,
+                          seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+    messages = []
+    assert sim.tick().command is not None
+    messages.append((sim.t, *sim.loop.path(sim.t, TICK)))
+    sim.loop.path_sent(np.arange(A))
+    for _ in range(120):  # 1 s disabled
+        sim.feed_state()
+        sim.feed_tokens()
+        if sim.tick(enabled=False).command is not None:
+            messages.append((sim.t, *sim.loop.path(sim.t, TICK)))
+            sim.loop.path_sent(np.arange(A))
+    t, pos = jtc_positions(messages, sim.t, step=TICK)
+    assert np.abs(pos[-1] - pos[0]).max() < 0.01, f"moved {pos[-1] - pos[0]} after the disable"
