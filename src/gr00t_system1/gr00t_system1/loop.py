@@ -374,15 +374,18 @@ class CommandLoop:
         while every new plan said otherwise. So they are dropped: the executor holds the
         last command until the next plan (none made before now is taken: `_fresh_plan`), and
         the loop holds if none comes. The paths sent go on on the controllers' own clocks:
-        they move onto the new timeline, by the jump less the time that passed."""
+        they move onto the new timeline, by the jump less the time that passed. Under sim
+        time the controllers' clock is this one: it went back for them too, and a path they
+        run is where it was (before its start: at its first point, at rest)."""
         if self.limiter.last is not None:
             self.executor.reset(self.limiter.last[: self._action_dim])
         self._plan_until = now
         passed = (mono - self._mono) if mono is not None and self._mono > float("-inf") \
             else self.limiter.dt
         shift = now - self.now - passed  # < 0
-        self._paths = {k: (sent + shift, times, rows, start)
-                       for k, (sent, times, rows, start) in self._paths.items()}
+        if not self.sim_time:
+            self._paths = {k: (sent + shift, times, rows, start)
+                           for k, (sent, times, rows, start) in self._paths.items()}
         self._clock_back_mono = self._mono if mono is None else mono
         self.tracking.reset()  # its commands' times are on the old timeline
 
