@@ -619,17 +619,25 @@ def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
     its start: its first point at rest; past its end: its last point at rest (a path
     ends at rest). On a point itself, the velocity of the segment leaving it, or with
     `incoming` of the one arriving at it (a command's velocity: the step that reached it);
-    a time within ON_POINT_S of a point's is on it (a tick a period after a path was made
-    lands on its first point up to rounding)."""
-    near = int(np.argmin(np.abs(times - t)))
-    if abs(times[near] - t) <= ON_POINT_S:
-        t = float(times[near])
+    within ON_POINT_S of a point's time counts as on it (a tick a period after a path was
+    made lands on its first point up to rounding)."""
+    n = times.shape[0]
     if t <= times[0]:
         return rows[0].copy(), np.zeros(rows.shape[1])
-    if t > times[-1] or (t == times[-1] and not incoming):
-        return rows[-1].copy(), np.zeros(rows.shape[1])
-    # times[i] <= t < times[i + 1], or with `incoming` times[i] < t <= times[i + 1]
-    i = int(np.searchsorted(times, t, side="left" if incoming else "right")) - 1
-    span = times[i + 1] - times[i]
-    velocity = (rows[i + 1] - rows[i]) / span
-    return rows[i] + velocity * (t - times[i]), velocity
+    i = min(int(np.searchsorted(times, t, side="right")) - 1, n - 1)  # times[i] <= t
+    arriving = None
+    if incoming:  # on point i, or just before point i + 1: the segment that reaches it
+        if i > 0 and t - times[i] <= ON_POINT_S:
+            arriving = i - 1
+        elif i + 1 < n and times[i + 1] - t <= ON_POINT_S:
+            arriving = i
+    if i == n - 1:  # past the end
+        velocity = np.zeros(rows.shape[1])
+        if arriving is not None:
+            velocity = (rows[i] - rows[i - 1]) / (times[i] - times[i - 1])
+        return rows[-1].copy(), velocity
+    segment = (rows[i + 1] - rows[i]) / (times[i + 1] - times[i])
+    position = rows[i] + segment * (t - times[i])
+    if arriving is None or arriving == i:
+        return position, segment
+    return position, (rows[i] - rows[i - 1]) / (times[i] - times[i - 1])

@@ -786,6 +786,18 @@ def test_position_on_a_path_is_piecewise_linear_and_at_rest_outside_it():
     assert p.tolist() == [3.0, 0.0] and v.tolist() == [0.0, 0.0]
     p, v = position_on_path(times, rows, 0.0)
     assert p.tolist() == [0.0, 1.0] and v.tolist() == [0.0, 0.0]
+    # On a point: the segment leaving it, or with `incoming` the one that reached it (a
+    # command's velocity), also a rounding error either side of the point's time; the
+    # position is where the time is, not snapped.
+    p, v = position_on_path(times, rows, 2.0)
+    assert p.tolist() == [1.0, 1.0] and v.tolist() == [1.0, -0.5]
+    for t in (2.0, 2.0 - 1e-9, 2.0 + 1e-9):
+        p, v = position_on_path(times, rows, t, incoming=True)
+        assert v.tolist() == [1.0, 0.0] and p[0] == pytest.approx(1.0 + (t - 2.0))
+    p, v = position_on_path(times, rows, 2.0 + 1e-3, incoming=True)
+    assert v.tolist() == [1.0, -0.5]  # within the next segment
+    p, v = position_on_path(times, rows, 4.0, incoming=True)
+    assert p.tolist() == [3.0, 0.0] and v.tolist() == [1.0, -0.5]  # arriving at the end
 
 
 @pytest.mark.parametrize("stop", ["disable", "stale_tokens"])
