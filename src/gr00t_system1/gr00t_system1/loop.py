@@ -47,9 +47,10 @@ from gr00t_system1.tracking import TrackingMonitor
 # A sent path whose points still to come lie further than this (rad or m) from where it is
 # now still moves (`_sent_paths_move`): braking must send the controller a path to rest.
 REST_MOVE = 1e-9
-# A time within this of a path point's is that point's (`position_on_path`): a wall clock's
-# seconds since 1970 carry ~0.2 us of rounding.
-ON_POINT_S = 1e-6
+# A time within this many float64 steps (at its magnitude) of a path point's is that point's
+# (`position_on_path`): the rounding of a sum of times (a wall clock's seconds since 1970
+# step by ~0.24 us), not a controller that has moved on past the point.
+ON_POINT_ULPS = 16
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,9 @@ class CommandLoop:
         self.joint_names = list(joint_names or [])
         self.sim_time = False
         self._mono = float("-inf")  # monotonic time of the tick in progress
-        # At a (re)arm: (the start, the node-clock time until which trajectory joints not yet
-        # sent a path stay there): `_hold_paths_at`.
-        self._rearm: tuple[np.ndarray, float] | None = None
+        # At a (re)arm: (the start, how many more commands trajectory joints not yet sent a
+        # path stay there): `_hold_paths_at`.
+        self._rearm: tuple[np.ndarray, int] | None = None
         self._clock_back_mono = float("-inf")  # when the node clock last went back
         self.held_posture = (np.zeros(0) if held_posture is None
                              else np.asarray(held_posture, dtype=np.float64).reshape(-1))  # (H,)
@@ -235,7 +236,7 @@ class CommandLoop:
                 start = self.limiter.reset(state.command_positions)
                 self.tracking.reset()
                 self._forget_paths()
-                self._hold_paths_at(start, now)
+                self._hold_paths_at(start)
             self.executor.reset(start[: self._action_dim])
         self._catch_up(now, stall)
         swapped = None
@@ -373,19 +374,15 @@ class CommandLoop:
         row, for as long as the jump: 1 s after a 2-s jump it still commanded the old plan
         while every new plan said otherwise. So they are dropped: the executor holds the
         last command until the next plan (none made before now is taken: `_fresh_plan`), and
-        the loop holds if none comes. The paths sent go on on the controllers' own clocks:
-        they move onto the new timeline, by the jump less the time that passed. Under sim
-        time the controllers' clock is this one: it went back for them too, and a path they
-        run is where it was (before its start: at its first point, at rest)."""
+        the loop holds if none comes. The paths sent stay where they are: a trajectory
+        controller samples its path on ROS time (ros2_control hands its controllers the
+        controller manager's clock: the wall clock, or /clock under sim time), which went
+        back with this one, so it now stands before the path's start, at its first point,
+        at rest (`position_on_path` before a start). Moved onto the new timeline, as for a
+        controller on a monotonic clock, the next path started from where it never was."""
         if self.limiter.last is not None:
             self.executor.reset(self.limiter.last[: self._action_dim])
         self._plan_until = now
-        passed = (mono - self._mono) if mono is not None and self._mono > float("-inf") \
-            else self.limiter.dt
-        shift = now - self.now - passed  # < 0
-        if not self.sim_time:
-            self._paths = {k: (sent + shift, times, rows, start)
-                           for k, (sent, times, rows, start) in self._paths.items()}
         self._clock_back_mono = self._mono if mono is None else mono
         self.tracking.reset()  # its commands' times are on the old timeline
 
@@ -452,11 +449,12 @@ class CommandLoop:
         out = np.array(target, dtype=np.float64)
         velocity = np.zeros_like(out)
         if self._rearm is not None:
-            start, until = self._rearm
+            start, left = self._rearm
             idle = self.path_joints & (self._path_of == 0)
-            if now < until and idle.any():
+            if left > 0 and idle.any():
                 out[idle] = start[idle]
                 waiting = waiting | idle
+                self._rearm = (start, left - 1)
             else:
                 self._rearm = None
         if not waiting.any():
@@ -496,11 +494,8 @@ class CommandLoop:
         if self._rearm is not None:
             # Re-armed, and the stall came before some controller's first message: those
             # joints stand where the re-arm started them (`_as_sent` holds them there), not
-            # on the newest path, which no controller was sent; and they wait for that
-            # message a full window from now, not from before the stall.
-            start, until = self._rearm
+            # on the newest path, which no controller was sent.
             given = np.where(self._path_of > 0, given, 0)
-            self._rearm = (start, max(until, now + self.path_ticks * lim.dt))
         for serial in np.unique(given[self.path_joints]):
             if serial not in self._paths:
                 continue
@@ -602,14 +597,14 @@ class CommandLoop:
         self._paths.clear()
         self._path_of[:] = 0
 
-    def _hold_paths_at(self, start: np.ndarray, now: float) -> None:
+    def _hold_paths_at(self, start: np.ndarray) -> None:
         """At a (re)arm, the trajectory joints stay at `start` until their controller's first
-        message (which a decoder sent every n-th tick may send up to n - 1 ticks later; at
-        most `path_ticks` periods, so a decoder that never reports its messages is not held
-        for good): the message then starts from where they were commanded, at rest, rather
-        than from commands of a plan the controller never got."""
-        self._rearm = (np.asarray(start, dtype=np.float64).copy(),
-                       now + self.path_ticks * self.limiter.dt)
+        message (which a decoder sent every n-th tick may send up to n - 1 commands later;
+        for at most `path_ticks` commands, so a decoder that never reports its messages is
+        not held for good): the message then starts from where they were commanded, at
+        rest, rather than from commands of a plan the controller never got. Counted in
+        commands, not time: a stall or a stepped clock does not end the wait early."""
+        self._rearm = (np.asarray(start, dtype=np.float64).copy(), self.path_ticks)
 
 
 def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
@@ -619,7 +614,7 @@ def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
     its start: its first point at rest; past its end: its last point at rest (a path
     ends at rest). On a point itself, the velocity of the segment leaving it, or with
     `incoming` of the one arriving at it (a command's velocity: the step that reached it);
-    within ON_POINT_S of a point's time counts as on it (a tick a period after a path was
+    within ON_POINT_ULPS of a point's time counts as on it (a tick a period after a path was
     made lands on its first point up to rounding)."""
     n = times.shape[0]
     if t <= times[0]:
@@ -627,9 +622,10 @@ def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
     i = min(int(np.searchsorted(times, t, side="right")) - 1, n - 1)  # times[i] <= t
     arriving = None
     if incoming:  # on point i, or just before point i + 1: the segment that reaches it
-        if i > 0 and t - times[i] <= ON_POINT_S:
+        rounding = ON_POINT_ULPS * float(np.spacing(abs(t)))
+        if i > 0 and t - times[i] <= rounding:
             arriving = i - 1
-        elif i + 1 < n and times[i + 1] - t <= ON_POINT_S:
+        elif i + 1 < n and times[i + 1] - t <= rounding:
             arriving = i
     if i == n - 1:  # past the end
         velocity = np.zeros(rows.shape[1])

@@ -15,7 +15,7 @@ position limits, |dv| <= v*dt and |d2x| <= a*dt^2, from rest after a stall or a 
 trajectory joints, every path (finite, increasing times, within limits, internally limited,
 ending at rest) and every message as joint_trajectory_controller with
 interpolate_from_desired_state runs it (from where it is at receipt, linearly through the
-points, holding the last; on the monotonic clock, on the node clock under sim time): its
+points, holding the last; on ROS time, the node's clock, as ros2_control does): its
 velocity changes at the message by at most a * (the gap to the first point) from the
 controller's velocity there (`velocity_rule="change"`), or from its mean velocity over the
 last period (`"period"`: stricter, a point passed just before the message counts too).
@@ -313,19 +313,26 @@ class World:
                 continue
             self.loop.path_sent(jtc.joints)
             self.check_jtc_message(d, jtc, path)
-            jtc.receive(self.ctrl_time(), path[0], path[1])
+            jtc.receive(self.jtc_time(), path[0], path[1])
         self.fwd_target = command.copy()
 
     def ctrl_time(self):
-        """The controllers' clock: the monotonic one on a robot, the node's under sim time."""
+        """How long a forward-command controller has held its target is measured on the
+        monotonic clock on a robot (the loop's stalls are), on the node's under sim time."""
         return self.t if self.loop.sim_time else self.mono
+
+    def jtc_time(self):
+        """A trajectory controller samples its path on ROS time: ros2_control hands its
+        controllers the controller manager's clock (the wall clock, or /clock under sim
+        time), which steps with the node's."""
+        return self.t
 
     def move_robot(self):
         """The robot follows its controllers (unless blocked)."""
         follow = ~self.blocked
         tgt = self.fwd_target.copy()
         for d, jtc in self.jtcs.items():
-            p, _ = jtc.at(self.ctrl_time())
+            p, _ = jtc.at(self.jtc_time())
             tgt[jtc.joints] = p
         self.robot = np.where(follow, tgt, self.robot)
 
@@ -402,11 +409,11 @@ class World:
     def check_jtc_message(self, d, jtc, path):
         """What the controller executes: from where it is now, at its velocity now."""
         times, rows = path
-        cur, cur_v = jtc.at(self.ctrl_time())
+        cur, cur_v = jtc.at(self.jtc_time())
         # The design's model of a velocity: over the last period (a knot inside it may have
         # changed the velocity by up to a * its gap, which the per-gap rule allows).
         if self.cfg.velocity_rule == "period":
-            before, _ = jtc.at(self.ctrl_time() - TICK)
+            before, _ = jtc.at(self.jtc_time() - TICK)
             cur_v = (cur - before) / TICK
         if self.rearmed is not None:
             # the documented exception: a (re)arm starts from the measurement, at rest
