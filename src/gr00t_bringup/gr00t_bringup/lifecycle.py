@@ -44,28 +44,26 @@ class Timeouts:
             engine build (minutes for a full-size model), the warm-up.
         activate_s: activate (starting threads and timers).
         deactivate_s: deactivate at shutdown; past it the node is stopped anyway.
+        namesakes_s: before starting anything, how long to listen for nodes already on the
+            domain under our lifecycle nodes' names (`refuse_namesakes`; on one host or a
+            LAN discovery takes ~0.1-0.3 s, longer on a loaded machine).
     """
 
     services_s: float = 120.0
     configure_s: float = 900.0
     activate_s: float = 30.0
     deactivate_s: float = 5.0
+    namesakes_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("services_s", "configure_s", "activate_s", "deactivate_s"):
+        for name in ("services_s", "configure_s", "activate_s", "deactivate_s", "namesakes_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"Timeouts.{name} must be a finite number of seconds > 0, "
                                  f"got {value!r}")
 
 
-# How long a new participant listens for the nodes already on the domain before deciding
-# that none has one of our names (on one host or a LAN, discovery takes ~0.1-0.3 s).
-DISCOVERY_S = 1.0
-
-
-def refuse_namesakes(full_names: Sequence[str], stop: threading.Event,
-                     wait_s: float = DISCOVERY_S) -> None:
+def refuse_namesakes(full_names: Sequence[str], stop: threading.Event, wait_s: float) -> None:
     """TransitionError when a node named like one of ours is already on the domain: another
     graph (or nodes a killed gr00t-bringup left behind) would answer our lifecycle requests,
     and two System 1s would command one robot. Run before our nodes start, so every node of
@@ -76,8 +74,12 @@ def refuse_namesakes(full_names: Sequence[str], stop: threading.Event,
     with RosProbe(name="gr00t_bringup_namesakes") as probe:
         deadline = time.monotonic() + wait_s
         while True:
-            there = sorted(wanted & {posixpath.join(ns, name) for name, ns in
-                                     probe.node.get_node_names_and_namespaces()})
+            # By name (ros_discovery_info) or by lifecycle service (endpoint discovery),
+            # whichever this participant hears of first.
+            named = {posixpath.join(ns, name) for name, ns in
+                     probe.node.get_node_names_and_namespaces()}
+            there = sorted(n for n in wanted if n in named
+                           or probe.node.count_services(f"{n}/change_state") > 0)
             if there or time.monotonic() >= deadline or stop.is_set():
                 break
             stop.wait(POLL_S)

@@ -216,7 +216,7 @@ class GraphRunner:
         executables = [self.resolve(n) for n in self.graph.nodes]
         managed_names = [n.full_name for n in self.graph.nodes if n.lifecycle]
         if managed_names:
-            refuse_namesakes(managed_names, self._stop)
+            refuse_namesakes(managed_names, self._stop, self.timeouts.namesakes_s)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.lifecycle import Timeouts
 from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXIT_OK,
                                   scheduling,
                                   GraphRunner, find_executable, run_graph)
@@ -369,8 +370,10 @@ def test_a_second_graph_on_the_domain_is_refused_before_it_configures_anything(
     first_out, second_out = Output(), Output()
     first = GraphRunner(graph, work_dir=tmp_path / "a", out=first_out,
                         resolve=resolver(stub_exe, lifecycle_exe))
+    # A long listen: the suite loads both cores, and discovery then takes longer.
     second = GraphRunner(graph, work_dir=tmp_path / "b", out=second_out,
-                         resolve=resolver(stub_exe, lifecycle_exe))
+                         resolve=resolver(stub_exe, lifecycle_exe),
+                         timeouts=Timeouts(namesakes_s=10.0))
     try:
         first.start()
         assert "[gr00t-bringup] first is active" in first_out.lines()
