@@ -297,6 +297,11 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             f"--sim: {emb_path} has no `simulator:` section, so gr00t_sim cannot build the "
             f"robot {emb.name!r}; add one (docs/EMBODIMENT.md; config/unitree_g1.yaml and "
             "config/apptronik_apollo.yaml are examples), or run without --sim on the robot")
+    if sim and len(emb.cameras) > 1:  # System 2 would wait for frames that never come
+        raise GraphError(
+            f"--sim: {emb_path} lists {len(emb.cameras)} cameras, and gr00t_sim renders one "
+            f"(the first, {emb.cameras[0].name!r}); simulate with a copy of the YAML that "
+            "lists only it, and a checkpoint for one view")
     ns = _normalize_namespace(namespace)
     remaps = [(str(a), str(b)) for a, b in remappings]
     for a, b in remaps:

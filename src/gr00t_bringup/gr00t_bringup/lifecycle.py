@@ -89,8 +89,9 @@ def refuse_namesakes(full_names: Sequence[str], stop: threading.Event, wait_s: f
             f"{', '.join(there)}: a node of this name is already on ROS_DOMAIN_ID {domain}: "
             "another graph is running (or its nodes outlived a killed gr00t-bringup; one "
             "killed in the last ~20 s may also still be listed), and it would answer our "
-            "lifecycle requests. Nothing was started. Fix: stop the other graph, or start "
-            "this one with --namespace NAME or another ROS_DOMAIN_ID")
+            "lifecycle requests. Nothing was started. Fix: stop the other graph, or run this "
+            "one on another ROS_DOMAIN_ID (a --namespace alone moves the nodes, not the "
+            "robot's topics: both System 1s would command one robot)")
 
 
 class LifecycleDriver:

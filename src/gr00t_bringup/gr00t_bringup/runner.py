@@ -217,6 +217,8 @@ class GraphRunner:
         managed_names = [n.full_name for n in self.graph.nodes if n.lifecycle]
         if managed_names:
             refuse_namesakes(managed_names, self._stop, self.timeouts.namesakes_s)
+            if self._stop.is_set():  # asked to stop while listening: start nothing
+                return
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -334,10 +336,10 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
                          timeouts=timeouts)
     previous: dict[int, Any] = {}
     relay = _SignalRelay(runner) if install_signal_handlers else None
-    if relay is not None:
-        for s in (signal.SIGINT, signal.SIGTERM):
-            previous[s] = signal.signal(s, relay.handler)
     try:
+        if relay is not None:  # (off the main thread signal.signal raises: restored below)
+            for s in (signal.SIGINT, signal.SIGTERM):
+                previous[s] = signal.signal(s, relay.handler)
         try:
             runner.start()
         except ExecutableNotFound as exc:

@@ -144,6 +144,18 @@ def test_sim_refuses_an_embodiment_without_a_simulator_before_anything_starts(ck
         build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
 
 
+def test_sim_refuses_more_cameras_than_it_renders(ckpt: Path, tmp_path: Path) -> None:
+    data = load_yaml("unitree_g1")
+    head = data["cameras"][0]
+    data["cameras"].append({**head, "name": "wrist", "topic": "/camera/wrist/image_raw"})
+    data["simulator"]["cameras"]["wrist"] = data["simulator"]["cameras"][head["name"]]
+    two = tmp_path / "unitree_g1.yaml"
+    two.write_text(yaml.safe_dump(data, sort_keys=False))
+    build_graph(str(two), checkpoint=ckpt)  # fine on a robot
+    with pytest.raises(GraphError, match=r"--sim: .* lists 2 cameras, and gr00t_sim renders one"):
+        build_graph(str(two), checkpoint=ckpt, sim=True)
+
+
 def test_a_camera_count_the_checkpoint_does_not_read_is_refused(tmp_path: Path) -> None:
     ckpt = write_ckpt_config(tmp_path / "two_views", {
         "unitree_g1": {"slot": 0, "action_dt": 0.05, "state_dim": 31, "action_dim": 31}})

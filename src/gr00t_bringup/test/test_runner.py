@@ -378,7 +378,7 @@ def test_a_second_graph_on_the_domain_is_refused_before_it_configures_anything(
         first.start()
         assert "[gr00t-bringup] first is active" in first_out.lines()
         with pytest.raises(TransitionError, match=r"/bench/first: a node of this name is already "
-                                                  rf"on ROS_DOMAIN_ID {ros_domain_id}: .*--namespace"):
+                                                  rf"on ROS_DOMAIN_ID {ros_domain_id}: .*another ROS_DOMAIN_ID"):
             second.start()
         assert second.children == []  # nothing of the second graph was started
         assert all(c.proc.poll() is None for c in first.children)  # the first graph runs on

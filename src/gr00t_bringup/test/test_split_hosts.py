@@ -66,9 +66,11 @@ def agent_main(argv: list[str]) -> int:
     from gr00t_common.stamps import stamp_to_seconds
 
     emb = load_embodiment(args.embodiment)
-    stop = threading.Event()
+    # A plain flag: setting a threading.Event in a handler can wait forever for the lock its
+    # wait() holds in this same thread (gr00t_bringup.runner's _SignalRelay).
+    stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
     out = open(args.out, "w", buffering=1)
     lock = threading.Lock()
 
@@ -99,7 +101,8 @@ def agent_main(argv: list[str]) -> int:
         pixels = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
         image = Image(height=48, width=64, encoding="rgb8", step=64 * 3, data=pixels.tobytes())
         i = 0
-        while not stop.wait(0.01):
+        while not stop:
+            time.sleep(0.01)
             stamp = clock.now().to_msg()
             js = JointState(name=names, position=positions)
             js.header.stamp = stamp
@@ -109,7 +112,8 @@ def agent_main(argv: list[str]) -> int:
                 img_pub.publish(image)
             i += 1
     else:
-        stop.wait()
+        while not stop:
+            time.sleep(0.05)
     probe.close()
     out.close()
     return 0

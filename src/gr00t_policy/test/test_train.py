@@ -755,7 +755,7 @@ def test_a_run_over_robots_with_different_camera_counts_is_refused(dataset, tmp_
     other = tiny_embodiment(("head", "wrist"), name="tiny2", tag="tiny2_bot", slot=0)
     mixture = [(MixtureEntry(str(dataset), "tiny.yaml"), tiny_embodiment()),
                (MixtureEntry(str(two), "tiny2.yaml"), other)]
-    with pytest.raises(ValueError, match=r"different numbers of cameras .*'tiny': 1.*'tiny2': 2"):
+    with pytest.raises(ValueError, match=r"different numbers of cameras .*'tiny_bot': 1.*'tiny2_bot': 2"):
         train(None, tmp_path / "out", policy_config=tiny_policy_config(), embodiment=None,
               cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
               mixture=mixture)

@@ -1,6 +1,8 @@
 """Always-on command limits for System 1 (ROS-free): every command a robot receives is finite,
 inside the position limits, within `velocity * dt` of the previous command and, for joints
 with an acceleration limit, changes velocity by at most `acceleration * dt` per tick.
+(Joints of trajectory controllers receive paths, not commands: the loop sets their command to
+where the path sent has them, `follow`, and each path is limited from there, `path_to_rest`.)
 
 Every command counts one control period `dt`, so commands must come about a period apart: a
 timer that runs late fires its next tick close after (rcl keeps its phase), and two full

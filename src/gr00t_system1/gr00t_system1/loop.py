@@ -25,8 +25,9 @@ decisions live here so they are unit tested without DDS:
    its joints go on from that path's position and velocity now.
 6. Disabled (or waiting) after publishing while moving: the loop keeps publishing, towards
    where the last command comes to rest when braking at the acceleration limits, until it
-   is at rest (`brake`), then publishes nothing: a forward-command controller holds its
-   last target, and that target then stands still instead of stopping dead mid-motion.
+   is at rest and no path a trajectory controller runs still moves (`brake`), then
+   publishes nothing: a forward-command controller holds its last target, and that target
+   then stands still instead of stopping dead mid-motion.
    (The node brakes the same way when it is deactivated.)
 """
 
@@ -47,6 +48,9 @@ from gr00t_system1.tracking import TrackingMonitor
 # A sent path whose points still to come lie further than this (rad or m) from where it is
 # now still moves (`_sent_paths_move`): braking must send the controller a path to rest.
 REST_MOVE = 1e-9
+# A node clock that moves this much more (or less) than the monotonic one between two ticks
+# stepped (`CommandLoop._move_paths`); NTP slewing moves it by microseconds a tick.
+CLOCK_STEP_S = 1e-3
 # A time within this many float64 steps (at its magnitude) of a path point's is that point's
 # (`position_on_path`): the rounding of a sum of times (a wall clock's seconds since 1970
 # step by ~0.24 us), not a controller that has moved on past the point.
@@ -360,12 +364,27 @@ class CommandLoop:
         return None if self.sim_time else mono
 
     def _advance(self, now: float, mono: float | None) -> None:
-        """Take the tick's times; a node clock behind the last tick's went back."""
+        """Take the tick's times; a node clock behind the last tick's went back; one that
+        moved further than the monotonic clock on a robot stepped (`_move_paths`)."""
+        if mono is not None and self._mono > float("-inf") and self.now > float("-inf"):
+            self._move_paths((now - self.now) - (mono - self._mono))
         if now < self.now:
             self._clock_went_back(now, mono)
         self.now = now
         if mono is not None:
             self._mono = mono
+
+    def _move_paths(self, step: float) -> None:
+        """The node clock stepped by `step` s against the monotonic one (NTP or PTP stepping
+        a robot's wall clock, either way): the paths sent go on on the controllers' clock,
+        so they move by the step, and are read at the same place on them. On a robot that
+        is a monotonic clock (joint_trajectory_controller counts its trajectory's time from
+        the update periods since ros2_controllers' 2024 releases); under sim time the
+        controllers' clock is this one, and nothing moves."""
+        if self.sim_time or abs(step) <= CLOCK_STEP_S:
+            return
+        self._paths = {k: (sent + step, times, rows, start)
+                       for k, (sent, times, rows, start) in self._paths.items()}
 
     def _clock_went_back(self, now: float, mono: float | None) -> None:
         """The node clock went back (a simulator reset, a bag replayed in a loop, a stepped
@@ -374,12 +393,7 @@ class CommandLoop:
         row, for as long as the jump: 1 s after a 2-s jump it still commanded the old plan
         while every new plan said otherwise. So they are dropped: the executor holds the
         last command until the next plan (none made before now is taken: `_fresh_plan`), and
-        the loop holds if none comes. The paths sent stay where they are: a trajectory
-        controller samples its path on ROS time (ros2_control hands its controllers the
-        controller manager's clock: the wall clock, or /clock under sim time), which went
-        back with this one, so it now stands before the path's start, at its first point,
-        at rest (`position_on_path` before a start). Moved onto the new timeline, as for a
-        controller on a monotonic clock, the next path started from where it never was."""
+        the loop holds if none comes. (The paths sent: `_move_paths`.)"""
         if self.limiter.last is not None:
             self.executor.reset(self.limiter.last[: self._action_dim])
         self._plan_until = now
@@ -623,13 +637,13 @@ def position_on_path(times: np.ndarray, rows: np.ndarray, t: float, *,
     arriving = None
     if incoming:  # on point i, or just before point i + 1: the segment that reaches it
         rounding = ON_POINT_ULPS * float(np.spacing(abs(t)))
-        if i > 0 and t - times[i] <= rounding:
+        if i > 0 and t - times[i] <= rounding and times[i] > times[i - 1]:
             arriving = i - 1
         elif i + 1 < n and times[i + 1] - t <= rounding:
             arriving = i
     if i == n - 1:  # past the end
         velocity = np.zeros(rows.shape[1])
-        if arriving is not None:
+        if arriving is not None and times[i] > times[i - 1]:
             velocity = (rows[i] - rows[i - 1]) / (times[i] - times[i - 1])
         return rows[-1].copy(), velocity
     segment = (rows[i + 1] - rows[i]) / (times[i + 1] - times[i])

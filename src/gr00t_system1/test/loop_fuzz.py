@@ -15,7 +15,7 @@ position limits, |dv| <= v*dt and |d2x| <= a*dt^2, from rest after a stall or a 
 trajectory joints, every path (finite, increasing times, within limits, internally limited,
 ending at rest) and every message as joint_trajectory_controller with
 interpolate_from_desired_state runs it (from where it is at receipt, linearly through the
-points, holding the last; on ROS time, the node's clock, as ros2_control does): its
+points, holding the last; on the monotonic clock, on the node's under sim time): its
 velocity changes at the message by at most a * (the gap to the first point) from the
 controller's velocity there (`velocity_rule="change"`), or from its mean velocity over the
 last period (`"period"`: stricter, a point passed just before the message counts too).
@@ -317,15 +317,12 @@ class World:
         self.fwd_target = command.copy()
 
     def ctrl_time(self):
-        """How long a forward-command controller has held its target is measured on the
-        monotonic clock on a robot (the loop's stalls are), on the node's under sim time."""
+        """The controllers' clock: the monotonic one on a robot (joint_trajectory_controller
+        counts its trajectory's time from update periods), the node's under sim time."""
         return self.t if self.loop.sim_time else self.mono
 
     def jtc_time(self):
-        """A trajectory controller samples its path on ROS time: ros2_control hands its
-        controllers the controller manager's clock (the wall clock, or /clock under sim
-        time), which steps with the node's."""
-        return self.t
+        return self.ctrl_time()
 
     def move_robot(self):
         """The robot follows its controllers (unless blocked)."""

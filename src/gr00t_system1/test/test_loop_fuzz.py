@@ -1,7 +1,7 @@
 """A short campaign of `loop_fuzz` (beside this file; bench/loop_fuzz.py runs long ones): random
-hostile inputs and timing through the command loop, and nothing beyond a limit reaches a
-forward-command controller or a modelled joint_trajectory_controller (which samples its path
-on ROS time, the node's clock, as ros2_control's do).
+hostile inputs and timing, node clock steps both ways included, through the command loop, and
+nothing beyond a limit reaches a forward-command controller or a modelled
+joint_trajectory_controller (on the monotonic clock on a robot, the node's under sim time).
 """
 
 import sys

@@ -2,7 +2,8 @@
 sent must start where the controller is, at its velocity, whenever the loop's ticks come.
 
 The controller is modelled as test_loop.jtc_positions does (from where it is at receipt,
-linearly through the points, holding the last), on the controllers' clock (monotonic); the
+linearly through the points, holding the last), on the controllers' clock (monotonic on a
+robot: joint_trajectory_controller counts its trajectory's time from update periods); the
 check is the loop's own rule: over each control period the controller's velocity changes by
 at most a * dt, and its speed stays within the velocity limit. Found by an adversarial review
 (2026-12-07): a late tick, a stall into the chunk's rows, a re-arm before a sparse decoder's
@@ -55,12 +56,14 @@ def step(sim, messages, every, k, mono=None):
     return r
 
 
-@pytest.mark.parametrize("event", ["none", "late", "jitter"])
+@pytest.mark.parametrize("event", ["none", "late", "jitter", "clock_back", "clock_forward"])
 def test_a_tick_off_the_period_keeps_the_next_path_on_the_controller(event):
     """every_n_ticks 1, a steady 0.5 rad/s ramp. late: one tick 0.9 period late, the next on
     phase (0.1 period later: too soon, skipped); jitter: one tick 0.25 period late, the next
-    on phase. The controller runs on its path in real time; commands one limited step each
-    fell behind it, and the next path moved it back."""
+    on phase; clock_back / clock_forward: the node clock steps 1 s back / 0.3 s forward (NTP
+    on a robot; the controllers' clock, monotonic, goes on). The controller runs on its path
+    in real time; commands one limited step each fell behind it, and the next path moved it
+    back; paths read at the stepped node-clock time were read 0.3 s ahead of it."""
     sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
     sim.loop.path_ticks = 2  # every_n_ticks 1
     messages, k = [], [0]
@@ -68,6 +71,9 @@ def test_a_tick_off_the_period_keeps_the_next_path_on_the_controller(event):
     for i in range(40):
         if i == 30:
             sim.t += late * TICK
+            step_s = {"clock_back": -1.0, "clock_forward": 0.3}.get(event, 0.0)
+            sim.t += step_s
+            sim.mono_shift -= step_s
         if i == 31:
             sim.t -= late * TICK  # back on phase
         step(sim, messages, 1, k)
@@ -191,17 +197,15 @@ def test_disabled_while_the_command_rests_the_controller_does_not_run_the_plan_o
     assert np.abs(pos[-1] - pos[0]).max() < 0.01, f"moved {pos[-1] - pos[0]} after the disable"
 
 
-@pytest.mark.parametrize("sim_time", [True, False])
-def test_a_node_clock_going_back_leaves_the_controller_where_it_was(sim_time):
-    """ros2_control hands its controllers ROS time, the node's clock: when it goes back (a
-    simulator reset; a wall clock stepped back), a trajectory controller is before the start
-    of the path it runs, at its first point, at rest (joint_trajectory_controller samples a
-    trajectory before its start at its start). The next path starts there, at rest; it was
-    moved onto the new timeline as if the controller ran on a monotonic clock, and started
-    from where the controller never was (a fuzz found 1.5 rad/s changed in a period against
-    0.14 allowed)."""
+def test_a_simulators_clock_going_back_leaves_the_controller_where_it_was():
+    """Under sim time the controllers run on the node clock (/clock): when it goes back (a
+    simulator reset), a trajectory controller is before the start of the path it runs, and
+    the loop reads it at the path's first point, at rest. The paths had been moved onto the
+    new timeline as a robot's (on a monotonic clock) would be, and the next one started from
+    where the controller never was (a fuzz found 1.5 rad/s changed in a period against 0.14
+    allowed)."""
     sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
-    sim.loop.sim_time = sim_time
+    sim.loop.sim_time = True
     sim.loop.path_ticks = 2
     messages, k = [], [0]
     for _ in range(30):
@@ -209,7 +213,7 @@ def test_a_node_clock_going_back_leaves_the_controller_where_it_was(sim_time):
     _, times, rows = messages[-1]
     start_of_last = sim.loop.limiter.last.copy()  # the command the last path started from
     before = len(messages)
-    sim.t -= 1.0  # the node clock goes back; the monotonic one goes on
+    sim.t -= 1.0  # the simulator's clock goes back; the monotonic one goes on
     sim.mono_shift += 1.0
     for _ in range(3):
         step(sim, messages, 1, k)

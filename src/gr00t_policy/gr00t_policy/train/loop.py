@@ -68,7 +68,7 @@ def _with_cameras(policy_config: PolicyConfig, robots: list[EmbodimentConfig]) -
     """The model config for the robots' cameras: the backbone reads one image per camera
     (a preset's one view becomes a front and a wrist camera's two). Every robot of a run
     must have as many cameras: the backbone takes one number of views."""
-    counts = {emb.name: len(emb.cameras) for emb in robots}
+    counts = {emb.tag: len(emb.cameras) for emb in robots}
     if len(set(counts.values())) > 1:
         raise ValueError(f"the robots of this run have different numbers of cameras ({counts}); "
                          "the backbone reads one number of images per frame. Fix: list as many "
