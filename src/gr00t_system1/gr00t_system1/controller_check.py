@@ -115,12 +115,11 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
                       timeout: float = PARAMETER_TIMEOUT_S) -> list[tuple[bool, str]]:
     """Check each decoder against its running controller (module docstring); returns
     (is_warning, line) for the log. Raises ControllerMismatch (see compare)."""
-    names = node.get_node_names_and_namespaces()
-    running = {posixpath.join(ns, name) for name, ns in names}
+    running = {posixpath.join(ns, name) for name, ns in node.get_node_names_and_namespaces()}
     lines: list[tuple[bool, str]] = []
     absent: list[str] = []
     for d in decoders:
-        lines += _unheard(node, d, names)
+        lines += _unheard(node, d, running)
         kind = d.type
         if kind not in CHECKED_TYPES:
             continue
@@ -144,18 +143,19 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
     return lines
 
 
-def _unheard(node: Any, decoder: Decoder, names: list[tuple[str, str]]) -> list[tuple[bool, str]]:
-    """A warning when nothing subscribes to the decoder's topic (module docstring)."""
+def _unheard(node: Any, decoder: Decoder, running: set[str]) -> list[tuple[bool, str]]:
+    """A warning when nothing subscribes to the decoder's topic (module docstring);
+    `running`: the graph's nodes' full names."""
     topic = node.resolve_topic_name(decoder.topic)
     if node.count_subscribers(topic) > 0:
         return []
     where = controller_node(topic)
     hint = ""
-    for name, ns in names:
-        if posixpath.join(ns, name) == where:
-            theirs = sorted(t for t, _ in node.get_subscriber_names_and_types_by_node(name, ns)
-                            if t != "/parameter_events")
-            hint = f"; node {where} subscribes to {theirs or 'nothing'}"
+    if where in running:
+        by_node = node.get_subscriber_names_and_types_by_node(
+            posixpath.basename(where), posixpath.dirname(where))
+        theirs = sorted(t for t, _ in by_node if t != "/parameter_events")
+        hint = f"; node {where} subscribes to {theirs or 'nothing'}"
     return [(True, f"controller {decoder.name!r}: nothing subscribes to {topic}{hint}: the "
                    "commands would go nowhere and the robot would stand still. Fix: set the "
                    "YAML controller's topic to the one its controller reads "

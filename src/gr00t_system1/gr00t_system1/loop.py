@@ -433,7 +433,7 @@ class CommandLoop:
         """Whether a path some trajectory controller was sent still moves after `now`: with
         the command at rest (the path's first rows stood still), publishing nothing would
         leave the controller to run the rest of it, the plan, after a disable."""
-        given = np.where(self._path_of > 0, self._path_of, self._newest_path)
+        given = self._paths_given()
         for serial in np.unique(given[self.path_joints]):
             if serial not in self._paths:
                 continue
@@ -485,6 +485,11 @@ class CommandLoop:
             velocity[joints] = v[joints]
         return out, waiting, velocity
 
+    def _paths_given(self) -> np.ndarray:
+        """(A + H,) the serial of the path each joint's controller runs: the one it was last
+        sent (`path_sent`), else the newest (a decoder that does not report its messages)."""
+        return np.where(self._path_of > 0, self._path_of, self._newest_path)
+
     def _on_path(self, serial: int, t: float, *,
                  incoming: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Where path `serial`, followed from its start command, is at node-clock time `t`,
@@ -504,7 +509,7 @@ class CommandLoop:
         if lim.last is None or not lim.stalled(now, mono):
             return
         position, velocity = lim.last.copy(), np.zeros(lim.dim)
-        given = np.where(self._path_of > 0, self._path_of, self._newest_path)
+        given = self._paths_given()
         if self._rearm is not None:
             # Re-armed, and the stall came before some controller's first message: those
             # joints stand where the re-arm started them (`_as_sent` holds them there), not
