@@ -57,8 +57,8 @@ class PolicyConfig:
         b = self.backbone
         if views == b.num_views:
             return self
-        extra = (views - b.num_views) * b.image_tokens_per_view
-        tokens = max(b.max_tokens + extra, b.image_tokens_per_view * views)
+        # max_tokens holds every view's image tokens (BackboneConfig checks), so it still does.
+        tokens = b.max_tokens + (views - b.num_views) * b.image_tokens_per_view
         backbone = b.from_dict({**b.to_dict(), "num_views": views, "max_tokens": tokens})
         return PolicyConfig(backbone, self.action_head)
 
