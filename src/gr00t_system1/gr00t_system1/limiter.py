@@ -38,8 +38,11 @@ each tick picks the velocity closest to the one that would reach the target, sub
 
 2-4 are compatible: a velocity that respected 3 last tick can always slow down by `a * dt`
 and still respect it. The limiter starts at rest at the measured position (`reset`), so
-enabling never jumps. Joints without an acceleration limit are only clamped and rate
-limited. Non-finite targets are replaced by the last safe command.
+enabling never jumps; a joint measured a little beyond a position limit starts from there
+too, and its first command comes within the limit only if one tick from rest reaches it
+(`first_reach`: the caller does not start a joint measured further out). Joints without an
+acceleration limit are only clamped and rate limited. Non-finite targets are replaced by
+the last safe command.
 """
 
 from __future__ import annotations
@@ -121,15 +124,28 @@ class CommandLimiter:
         return np.minimum(np.maximum(x, self.lower), self.upper)
 
     def reset(self, measured: np.ndarray) -> np.ndarray:
-        """Start at rest from the measured position (clamped into the limits); returns it."""
+        """Start at rest from the measured position; returns it clamped into the limits.
+        The next command is one step from the measured position itself, not from the
+        clamp: a joint measured beyond a limit by e and clamped first would move e plus a
+        full step in one tick (twice the velocity limit without an acceleration limit; at
+        any e, an acceleration from rest the limit forbids). The caller starts a joint only
+        where the limit is within `first_reach`."""
         measured = np.asarray(measured, dtype=np.float64).reshape(-1)  # (A,)
         if measured.shape != self.lower.shape or not np.isfinite(measured).all():
             raise ValueError(
                 f"reset needs a finite position vector of {self.dim} joints, got {measured!r}")
-        self.last = self.clamp(measured)
+        self.last = measured.copy()  # beyond a limit the first `apply` clamps, in its step
         self.last_velocity = np.zeros_like(self.last)
         self.last_time = self.last_mono = None
-        return self.last.copy()
+        return self.clamp(measured)
+
+    def first_reach(self) -> np.ndarray:
+        """How far (A,) the first command after a `reset` may be from the measured position:
+        one tick from rest, `acceleration * dt^2` (at most `velocity * dt`), or `velocity *
+        dt` for a joint without an acceleration limit. A joint measured further beyond a
+        position limit than this cannot be brought within it by one command."""
+        reach = self.velocity * self.dt
+        return np.where(self._bounded, np.minimum(reach, self._accel * self.dt ** 2), reach)
 
     def too_soon(self, now: float) -> bool:
         """Whether a command at `now` (the clock `apply` was given) would come less than

@@ -33,6 +33,7 @@ decisions live here so they are unit tested without DDS:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -336,9 +337,11 @@ class CommandLoop:
     def _cannot_start_at(self, measured: np.ndarray, now: float,
                          mono: float | None) -> str | None:
         """Why the loop must not start from `measured` (A + H,), or None. A joint measured
-        beyond a position limit by more than a period's travel at its velocity limit (the
-        plausibility margin lets such a reading in) would be commanded to the limit in one
-        step, a jump the velocity limit forbids: nothing is published until it is within."""
+        beyond a position limit further than one tick from rest reaches (the plausibility
+        margin lets such a reading in; `CommandLimiter.first_reach`: a period's travel at
+        the acceleration limit, or at the velocity limit for a joint without one) would be
+        commanded to the limit in one step, a jump those limits forbid: nothing is
+        published until it is within."""
         if not self._starts_from_measured(now, mono):
             return None
         lim = self.limiter
@@ -346,16 +349,19 @@ class CommandLoop:
         if measured.shape != lim.lower.shape or not np.isfinite(measured).all():
             return None  # the state gate names these; reset refuses them
         excess = np.maximum(lim.lower - measured, measured - lim.upper)  # (A + H,) > 0: beyond
-        over = np.flatnonzero(excess > lim.velocity * lim.dt)
+        reach = lim.first_reach()  # (A + H,)
+        over = np.flatnonzero(excess > reach)
         if not over.size:
             return None
         j = int(over[np.argmax(excess[over])])
         name = self.joint_names[j] if self.joint_names else f"joint {j}"
         side, limit = (("upper", lim.upper[j]) if measured[j] > lim.upper[j]
                        else ("lower", lim.lower[j]))
+        which = "acceleration" if math.isfinite(lim.acceleration[j]) else "velocity"
         return (f"{name} is measured at {measured[j]:.4f}, {excess[j]:.4f} beyond its {side} "
-                f"limit {limit:.4f} ({over.size} joint(s) beyond): the first command would "
-                f"move it to the limit in one step, beyond its velocity limit. Fix: move it "
+                f"limit {limit:.4f} ({over.size} joint(s) beyond; one command from rest "
+                f"moves it {reach[j]:.4f} at most): the first command would move it to the "
+                f"limit in one step, beyond its {which} limit. Fix: move it "
                 "within its limits (or correct the limit in the embodiment YAML); System 1 "
                 "starts once it is")
 

@@ -346,9 +346,9 @@ class World:
         for j in np.flatnonzero((c < self.lower - POS_TOL) | (c > self.upper + POS_TOL)):
             self._viol("pos_limit", j, abs(c[j]), 1.0)
         if self.rearmed is not None:
-            # Documented exception: the first command after a (re)arm is measured from
-            # the measured position (clamped), starting from rest.
-            prev = np.clip(self.rearmed, self.lower, self.upper)
+            # The first command after a (re)arm: from the measured position itself (beyond
+            # a limit too: the loop starts only where one step from rest reaches it), at rest.
+            prev = self.rearmed.copy()
             prev_v = np.zeros(self.n)
         elif self.fwd_prev is None:
             self.fwd_prev = (c.copy(), self.ctrl_time())

@@ -56,6 +56,27 @@ def test_reset_clamps_a_measured_position_outside_the_limits():
         lim.reset(np.array([math.nan, 0.0, 0.0]))
 
 
+@pytest.mark.parametrize("accel", [None, np.array([60.0, 60.0, 60.0])])
+def test_the_first_command_from_beyond_a_limit_is_one_step_from_the_measurement(accel):
+    """A joint measured beyond a limit by up to `first_reach`: the first command is within
+    one step from rest of the measured position, not the clamp plus a full step (twice the
+    velocity limit without an acceleration limit; an acceleration from rest beyond the
+    limit with one)."""
+    lim = CommandLimiter(LOWER, UPPER, VEL, DT, acceleration=accel)
+    reach = lim.first_reach()
+    expected = VEL * DT if accel is None else np.minimum(VEL * DT, accel * DT * DT)
+    np.testing.assert_allclose(reach, expected)
+    measured = np.array([UPPER[0] + reach[0], LOWER[1] - reach[1], UPPER[2] + reach[2]])
+    assert lim.reset(measured).tolist() == [UPPER[0], LOWER[1], UPPER[2]]
+    target = np.array([LOWER[0], UPPER[1], LOWER[2]])  # as far inward as there is
+    cmd = lim.apply(target)
+    assert (cmd >= LOWER).all() and (cmd <= UPPER).all()
+    assert (np.abs(cmd - measured) <= reach + 1e-12).all(), cmd - measured
+    np.testing.assert_allclose(lim.last_velocity, (cmd - measured) / DT)
+    if accel is not None:
+        assert (np.abs(lim.last_velocity) <= accel * DT + 1e-9).all()
+
+
 def test_limit_path_is_safe_and_leaves_last_alone():
     lim = limiter()
     times = np.array([0.1, 0.2, 0.3])

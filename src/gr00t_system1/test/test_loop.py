@@ -763,6 +763,32 @@ def test_a_joint_measured_beyond_its_limit_is_not_started_from():
     assert np.abs(r.command - sim.measured).max() <= VEL[0] * TICK + 1e-12
 
 
+def test_with_an_acceleration_limit_a_joint_starts_only_where_one_step_from_rest_reaches():
+    """With an acceleration limit a, one command from rest moves a joint a * dt^2 at most
+    (here 5 / 120^2 = 0.35 mrad): a joint measured 5 mrad beyond a limit (within the
+    velocity limit's 8.3 mrad a period) was started with a first command 5 mrad away, an
+    acceleration from rest 14 times the limit. It now waits, saying which limit."""
+    sim = Sim(measured=(1.005, 0.0), accel=ACCEL)
+    sim.loop.joint_names = ["left_thumb", "right_thumb"]
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.0])
+    r = sim.tick()
+    assert r.state == SafetyState.WAITING and r.command is None
+    reason = sim.loop.supervisor.reason
+    assert "left_thumb is measured at 1.0050, 0.0050 beyond its upper limit 1.0000" in reason
+    assert "beyond its acceleration limit" in reason
+    reach = ACCEL[0] * TICK * TICK
+    sim.measured = np.array([1.0 + 0.9 * reach, 0.0])
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.0])
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING
+    assert r.command[0] <= 1.0
+    assert abs(r.command[0] - sim.measured[0]) <= reach + 1e-12
+
+
 def test_the_path_is_read_only():
     """Every decoder gets the same path and the loop keeps it for after a stall: a plugin
     converting it in place (to degrees, say) would move where the joints go on from."""
