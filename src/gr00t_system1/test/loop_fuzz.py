@@ -269,6 +269,11 @@ class World:
     def advance(self, periods=1.0, jump_now=0.0):
         self.t += periods * TICK + jump_now
         self.mono += periods * TICK
+        if (self.loop.sim_time and self.fwd_prev is not None
+                and self.t < self.fwd_prev[1]):
+            # A simulator reset: its controllers hold the last command from the reset on,
+            # on its clock, so a gap of more than STALL_GAP periods from there stops them.
+            self.fwd_prev = (self.fwd_prev[0], self.t)
 
     def tick(self):
         self.tick_no += 1
