@@ -151,7 +151,7 @@ class System1Node(ManagedNode):
         # path_ticks periods before they brake.
         deadline = time.monotonic() + self.loop.limiter.longest_stop_s + \
             (10 + self.loop.path_ticks) * self.period
-        braked = 0
+        braked, rested = 0, False
         while time.monotonic() < deadline:
             sent = time.monotonic()
             now = self._command_time()
@@ -162,6 +162,7 @@ class System1Node(ManagedNode):
                 continue
             command = self.loop.brake(now, sent)
             if command is None:
+                rested = True
                 break
             path = self.loop.path(now, self.period) if self._needs_path else None
             try:
@@ -177,7 +178,7 @@ class System1Node(ManagedNode):
             braked += 1
             # A period after this one, never sooner (no catching up after a late one).
             time.sleep(max(0.0, sent + self.period - time.monotonic()))
-        if self.loop.limiter.moving:
+        if not rested:  # the command, or a path a trajectory controller was sent, moves
             self.get_logger().warning(
                 f"stopped braking after {braked} commands with the arm still moving: the node "
                 "clock ran slower than the wall clock (a slow or stopped /clock); the "
