@@ -221,6 +221,29 @@ def test_limits_in_degrees_are_refused_saying_so(g1):
     assert all("degrees" in i.message and "radians" in i.fix for i in issues)
 
 
+def test_velocities_and_accelerations_in_degrees_are_refused_saying_so(g1):
+    # The elbow's 6 rad/s and 60 rad/s^2 written in deg/s and deg/s^2 passed, and System 1
+    # then stepped it 0.24-0.72 rad a tick; 1e300 passed too.
+    elbow = g1["joint_groups"]["left_arm"]["joints"][3]
+    elbow["velocity"], elbow["acceleration"] = 343.8, 3437.7
+    g1["joint_groups"]["waist"]["joints"][0]["velocity"] = 1.0e300
+    g1["held_joints"][0].update(velocity=57.3, acceleration=573.0)  # 1 rad/s, 10 rad/s^2
+    issues = _issues(g1)
+    assert [i.path for i in issues] == [
+        "joint_groups.waist.joints[0].velocity", "joint_groups.left_arm.joints[3].velocity",
+        "joint_groups.left_arm.joints[3].acceleration", "held_joints[0].velocity"]
+    assert "'left_elbow_joint'" in issues[1].message and "deg/s (343.8 deg/s = 6" in \
+        issues[1].message and "rad/s" in issues[1].fix
+    assert "deg/s^2 (3437.7 deg/s^2 = 60" in issues[2].message
+    assert "'left_hip_pitch_joint'" in issues[3].message
+    assert all("looks like deg/s" in i.message and "at most" in i.fix for i in issues)
+    # The bounds themselves are plausible limits: the fastest G1 joint (URDF) and more.
+    elbow["velocity"], elbow["acceleration"] = 50.0, 1000.0
+    g1["joint_groups"]["waist"]["joints"][0]["velocity"] = 37.0
+    g1["held_joints"][0].update(velocity=1.0, acceleration=10.0)
+    parse_embodiment(g1, "test")
+
+
 def test_relative_topics_and_ages_in_milliseconds_are_refused(g1):
     g1["controllers"][0]["topic"] = "waist_controller/commands"  # would follow --namespace
     g1["staleness"]["state_s"] = 50.0

@@ -62,6 +62,16 @@ PATTERN_RULES = {
 # No humanoid joint travels more than a turn (rad), nor a linear one metres: limits beyond
 # this were written in degrees (or mm).
 MAX_POSITION = 2 * math.pi + 0.1
+# Velocity and acceleration limits beyond these were written in degrees too. No humanoid joint
+# moves faster than MAX_VELOCITY (rad/s, or m/s for a linear joint): Unitree's G1 URDF gives
+# its waist and arms at most 37 rad/s, and a linear joint (a gripper, a lift) moves a few m/s
+# at most; while 1 rad/s written in deg/s is already 57.3. MAX_ACCELERATION (rad/s^2 or
+# m/s^2) is ten times the G1 wrists' 100 and six times the fastest change in our
+# demonstrations (154): at the G1's 6 rad/s and 120 Hz, anything above 720 lets the velocity
+# change fully in one tick, a limit in name only (leave the key out for none); while
+# 17.5 rad/s^2 or more written in deg/s^2 lies beyond it.
+MAX_VELOCITY = 50.0
+MAX_ACCELERATION = 1000.0
 
 # Value types. Strict: YAML `slot: "0"` or `velocity: true` is a mistake, not a number.
 Name = Annotated[StrictStr, StringConstraints(min_length=1, pattern=NAME_PATTERN)]
@@ -119,12 +129,14 @@ class Joint(Section):
         what=("the lower position limit", "the upper position limit"),
         example="`position: [min, max]`")
     velocity_limit: Positive = yaml_key(
-        "Velocity limit (rad/s or m/s, > 0): the fastest System 1 may command the joint; use "
-        "an operating speed, not the actuator's maximum.", alias="velocity",
+        f"Velocity limit (rad/s or m/s, > 0, at most {MAX_VELOCITY:g}: a faster one is taken "
+        "for deg/s and refused): the fastest System 1 may command the joint; use an operating "
+        "speed, not the actuator's maximum.", alias="velocity",
         what="the velocity limit (rad/s or m/s)")
     acceleration_limit: Positive | None = yaml_key(
-        "Acceleration limit (rad/s^2 or m/s^2, > 0): System 1 changes the commanded velocity "
-        "by at most this much per second, and starts braking in time to stop at the position "
+        f"Acceleration limit (rad/s^2 or m/s^2, > 0, at most {MAX_ACCELERATION:g}: a larger "
+        "one is taken for deg/s^2 and refused): System 1 changes the commanded velocity by at "
+        "most this much per second, and starts braking in time to stop at the position "
         "limits. Without it, System 1 limits position and velocity only.", alias="acceleration",
         default=None, default_doc="none", what="the acceleration limit (rad/s^2 or m/s^2)")
 
@@ -132,6 +144,11 @@ class Joint(Section):
     @classmethod
     def _min_below_max(cls, limits: tuple[float, float]) -> tuple[float, float]:
         return _position_limits(limits)
+
+    @field_validator("velocity_limit", "acceleration_limit")
+    @classmethod
+    def _rates_in_radians(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _rate_in_radians(value, info)
 
 
 class JointGroup(Section):
@@ -181,11 +198,13 @@ class HeldJoint(Section):
         what=("the lower position limit", "the upper position limit"),
         example="`limits: [min, max]`")
     velocity_limit: Positive | None = yaml_key(
-        "Velocity limit (rad/s or m/s) for moving it to its held position; required when a "
-        "`holds: true` controller commands it.", alias="velocity", default=None,
-        default_doc="none", what="the velocity limit (rad/s or m/s)")
+        f"Velocity limit (rad/s or m/s, at most {MAX_VELOCITY:g}, as a joint's) for moving it "
+        "to its held position; required when a `holds: true` controller commands it.",
+        alias="velocity", default=None, default_doc="none",
+        what="the velocity limit (rad/s or m/s)")
     acceleration_limit: Positive | None = yaml_key(
-        "Acceleration limit (rad/s^2 or m/s^2) for moving it to its held position.",
+        f"Acceleration limit (rad/s^2 or m/s^2, at most {MAX_ACCELERATION:g}, as a joint's) "
+        "for moving it to its held position.",
         alias="acceleration", default=None, default_doc="none",
         what="the acceleration limit (rad/s^2 or m/s^2)")
 
@@ -198,6 +217,11 @@ class HeldJoint(Section):
     @classmethod
     def _held_in_radians(cls, position: float) -> float:
         return _in_radians((position,), "held position")[0]
+
+    @field_validator("velocity_limit", "acceleration_limit")
+    @classmethod
+    def _rates_in_radians(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _rate_in_radians(value, info)
 
 
 def _position_limits(limits: tuple[float, float]) -> tuple[float, float]:
@@ -218,6 +242,25 @@ def _in_radians(values: tuple[float, ...], what: str) -> tuple[float, ...]:
             f"look like degrees ({far[0]:g} deg = {math.radians(far[0]):.4f} rad) or millimetres",
             "write positions in radians (revolute joints) or metres (linear joints)")
     return values
+
+
+def _rate_in_radians(value: float | None, info: ValidationInfo) -> float | None:
+    """A joint's or held joint's velocity or acceleration limit (``info.field_name``) when
+    within MAX_VELOCITY / MAX_ACCELERATION; a rule error that says degrees otherwise."""
+    key = "acceleration" if info.field_name == "acceleration_limit" else "velocity"
+    bound, per, beyond = ((MAX_ACCELERATION, "/s^2", "far above any operating limit")
+                          if key == "acceleration"
+                          else (MAX_VELOCITY, "/s", "faster than any humanoid joint"))
+    if value is None or value <= bound:
+        return value
+    joint = info.data.get("name")  # absent when the name itself was refused
+    of = f" of joint {joint!r}" if isinstance(joint, str) else ""
+    raise rule_error(
+        f"{key} limit {value:g}{of} is above {bound:g} rad{per} (or m{per}), {beyond}: "
+        f"it looks like deg{per} ({value:g} deg{per} = "
+        f"{math.radians(value):.4g} rad{per})",
+        f"write `{key}` in rad{per} (revolute joints) or m{per} (linear joints), at most "
+        f"{bound:g}")
 
 
 class KeySpec(Section):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gr00t_policy.embodiment.schema import MAX_VELOCITY
 from gr00t_policy.pyramid.clips import episode_pairs
 
 KEY = "latent"
@@ -44,7 +45,8 @@ def embodiment_yaml(*, name: str, slot: int, dim: int, camera: str, action_dt: f
     are quoted, so that YAML reads each as the string given (`true`, `3`: not a bool, an int).
     """
     q = json.dumps  # a JSON string is a YAML double-quoted scalar
-    joints = "\n".join(f"      - {{name: {j}, position: [-1.0, 1.0], velocity: 100.0}}"
+    # Nothing commands these joints: the fastest velocity limit the schema takes.
+    joints = "\n".join(f"      - {{name: {j}, position: [-1.0, 1.0], velocity: {MAX_VELOCITY:.1f}}}"
                        for j in joint_names(dim))
     names = ", ".join(joint_names(dim))
     return f"""# The latent actions of {source}: video without robot actions, labelled by
