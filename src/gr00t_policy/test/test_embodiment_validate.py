@@ -143,6 +143,28 @@ def test_a_held_joint_needs_limits_and_its_position_inside_them(g1):
     assert "outside the joint's limits" in issues[1].message
 
 
+def test_a_held_joint_in_a_joint_group_has_the_groups_limits_only(g1):
+    # The held entry's own limits were silently replaced by the group's, and a held position
+    # outside them passed: System 1 would have held the head at 2.0 against [-0.1, 0.1].
+    g1["joint_groups"]["head"] = {"joints": [
+        {"name": "head_joint", "position": [-3.0, 3.0], "velocity": 6.0}]}
+    g1["state_keys"].append({"key": "head", "group": "head", "normalization": "min_max"})
+    g1["held_joints"].append({"name": "head_joint", "position": 2.0, "limits": [-0.1, 0.1],
+                              "velocity": 1.0})
+    g1["controllers"].append({"name": "head_controller", "type": "forward_command",
+                              "topic": "/head_controller/commands", "joints": ["head_joint"],
+                              "holds": True})
+    (issue,) = _issues(copy.deepcopy(g1))
+    assert issue.path == "held_joints[12].limits"
+    assert "[-0.1, 0.1]" in issue.message and "group 'head'" in issue.message and \
+        "[-3.0, 3.0]" in issue.message and "remove `limits`" in issue.fix
+    # Written again as the group's, they are the same limits, and the position is held to them.
+    g1["held_joints"][-1]["limits"] = [-3.0, 3.0]
+    assert parse_embodiment(copy.deepcopy(g1), "test").limits_of("head_joint") == (-3.0, 3.0)
+    g1["held_joints"][-1]["position"] = 3.5
+    assert [i.path for i in _issues(g1)] == ["held_joints[12].position"]
+
+
 def test_a_holds_controller_drives_held_joints_with_velocity_limits_only(g1):
     legs = [h["name"] for h in g1["held_joints"]]
     g1["controllers"].append({"name": "legs", "type": "forward_command",

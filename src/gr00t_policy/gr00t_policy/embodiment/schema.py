@@ -193,7 +193,8 @@ class HeldJoint(Section):
         "as all positions).", what="the held position")
     position_limits: tuple[Number, Number] | None = yaml_key(
         "Position limits `[min, max]` (rad or m) System 1 checks measurements against; "
-        "required unless the joint is also in a joint group, whose limits then apply.",
+        "required unless the joint is also in a joint group, whose limits then apply (given "
+        "here too, they must be the group's).",
         alias="limits", default=None, default_doc="the joint group's, if any",
         what=("the lower position limit", "the upper position limit"),
         example="`limits: [min, max]`")

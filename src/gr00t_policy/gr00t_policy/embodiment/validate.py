@@ -39,7 +39,8 @@ CHECKS = (
     "controller only.",
     "Every action joint is driven by a controller.",
     "A held joint is listed once and is not an action joint; it has limits (its own "
-    "`limits`, or its joint group's) and its held position is inside them.",
+    "`limits`, or its joint group's: a joint in a group gives no others) and its held "
+    "position is inside them.",
     "A held joint sits only in `holds: true` controllers, which list held joints only, each "
     "with a `velocity` limit.",
     "`staleness.tokens_s` is at least one System 2 period (1 / `rates.system2_hz`).",
@@ -325,8 +326,17 @@ def _coverage(r: _Report, groups: Mapping[str, list[Joint]], action: list[KeySpe
                   "(holds: true) but has no velocity limit",
                   "add `velocity: <rad/s>` to the held joint (how fast it may be moved to its "
                   "held position)")
-        limits = (joint_by_name[h.name].position_limits if h.name in joint_by_name
-                  else h.position_limits)
+        # A joint in a group has the group's limits (System 1 reads those, `limits_of`): a
+        # held entry that gives others would be ignored.
+        group_joint = joint_by_name.get(h.name)
+        limits = group_joint.position_limits if group_joint is not None else h.position_limits
+        if group_joint is not None and h.position_limits not in (None, limits) and \
+                h.name not in action_key_of:
+            r.add(f"{path}.limits", f"held joint {h.name!r} has limits "
+                  f"{list(h.position_limits)}, but its joint group {group_of[h.name]!r} gives "
+                  f"{list(limits)}: System 1 would watch and hold it within the group's",
+                  "remove `limits` from the held joint (the group's apply), or give the group "
+                  "the limits the joint has")
         if limits is None:
             if "joint_groups" not in r.incomplete and h.name not in r.tainted_joints:
                 r.add(path, f"held joint {h.name!r} has no position limits",
