@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -592,3 +593,36 @@ def test_values_that_are_units_mistaken_or_switch_a_check_off_are_named(g1_data,
     _set(path, value)(g1_data)
     with pytest.raises(EmbodimentConfigError, match=words):
         parse_embodiment(g1_data, "test")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("system1_hz", 0.01, r"0\.01 is below its smallest allowed value, 1\. Fix: write at least 1$"),
+    ("system1_hz", 0, r"0 is below its smallest allowed value, 1\. Fix: write at least 1$"),
+    ("system1_hz", 1.0e9, r"1e\+09 is above its largest allowed value, 2000\. Fix: write at "
+                          r"most 2000$"),
+    ("system2_hz", 100000.0, r"100000 is above its largest allowed value, 100\. Fix: write at "
+                             r"most 100$"),
+    ("system2_hz", 0.1, r"0\.1 is below its smallest allowed value, 0\.2\. Fix: write at "
+                        r"least 0\.2$"),
+])
+def test_node_rates_are_bounded_as_system1s_rate_parameter_is(g1_data, key, value, words):
+    # rates.system1_hz took anything above 0 (check passed 0.001 and 1e9 Hz; at 0.01 Hz one
+    # command moved the elbow 2 rad), while System 1's control_rate_hz, which overrides it,
+    # takes [1, 2000]; system2_hz took 1e5.
+    g1_data["rates"][key] = value
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(g1_data, "test")
+    (issue,) = info.value.issues
+    assert issue.path == f"rates.{key}"
+    assert re.search(words, issue.format()), issue.format()
+
+
+def test_node_rates_at_their_bounds_are_accepted(g1_data):
+    from gr00t_policy.embodiment.schema import (MAX_SYSTEM1_HZ, MAX_SYSTEM2_HZ, MIN_SYSTEM1_HZ,
+                                                MIN_SYSTEM2_HZ)
+
+    g1_data["staleness"]["tokens_s"] = 1.0 / MIN_SYSTEM2_HZ  # one period of the slowest
+    for rates in ((MIN_SYSTEM1_HZ, MIN_SYSTEM2_HZ), (MAX_SYSTEM1_HZ, MAX_SYSTEM2_HZ)):
+        g1_data["rates"] = dict(zip(("system1_hz", "system2_hz"), rates))
+        emb = parse_embodiment(g1_data, "test")
+        assert (emb.rates.system1_hz, emb.rates.system2_hz) == rates

@@ -49,7 +49,7 @@ def test_reference_shows_types_defaults_and_allowed_values():
     assert "| `start_enabled` | `true` or `false` | optional, default `false` |" in text
     assert "`min_max`, `q99`, `mean_std`, `binary`" in text
     assert "`forward_command`, `joint_trajectory`, `joint_state`, or a name registered" in text
-    assert "| `system1_hz` | number | optional, default `120.0` | > 0; finite |" in text
+    assert "| `system1_hz` | number | optional, default `120.0` | 1.0..2000.0; finite |" in text
     assert "## `state_keys[]`, `action_keys[]`" in text
     assert "## `joint_groups.<name>.joints[]`" in text
 

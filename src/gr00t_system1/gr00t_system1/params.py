@@ -14,7 +14,8 @@ from gr00t_common.params import UNSET, ParameterError, Pattern, Range, Spec
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
 from gr00t_policy.devices import DEVICE_FORMS, DEVICE_PATTERN, device_problem
-from gr00t_policy.embodiment import MAX_STATE_AGE_S, MAX_TOKEN_AGE_S
+from gr00t_policy.embodiment import (MAX_STATE_AGE_S, MAX_SYSTEM1_HZ, MAX_TOKEN_AGE_S,
+                                     MIN_SYSTEM1_HZ)
 from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
                                             DEFAULT_ENSEMBLE_DECAY_PER_S)
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
@@ -41,9 +42,10 @@ SPECS = (
          "4-step chunk and its actions moved by at most 2.5e-4 in normalized units: "
          "docs/BENCHMARKS.md, \"On an NVIDIA H200\"). Other backends ignore it.",
          choices=("highest", "high")),
+    # The range of the YAML key it overrides.
     Spec("control_rate_hz", "double", UNSET,
          "Command rate in Hz. Unset: the YAML's rates.system1_hz.",
-         range=Range(1.0, 2000.0), example="120"),
+         range=Range(MIN_SYSTEM1_HZ, MAX_SYSTEM1_HZ), example="120"),
     Spec("denoising_steps", "integer", 4, "Euler steps K of the flow-matching sampler.",
          range=Range(1, 100)),
     # The bounds of the YAML keys they override: beyond them the unit was mistaken (ms for s)

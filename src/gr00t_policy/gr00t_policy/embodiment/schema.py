@@ -377,8 +377,21 @@ class ControllerSpec(Section):
         return hash((self.name, self.type, self.topic, self.joints))
 
 
+# Ages beyond these are units mistaken (ms written as s): a state a second old is not where
+# the robot is, and tokens 5 s old describe another scene. System 1's state_staleness_s and
+# token_staleness_s parameters, which override these keys, have the same bounds.
+MAX_STATE_AGE_S, MAX_TOKEN_AGE_S = 1.0, 5.0
+
 DEFAULT_SYSTEM1_HZ = 120.0
 DEFAULT_SYSTEM2_HZ = 10.0
+# System 1's command rate, here and in its control_rate_hz parameter (which overrides it).
+# System 1 moves each joint at most a velocity limit's worth a period: at 0.01 Hz one command
+# moved an elbow 2 rad; 1e9 Hz asks for a period no timer keeps.
+MIN_SYSTEM1_HZ, MAX_SYSTEM1_HZ = 1.0, 2000.0
+# System 2 runs a VLM (GR00T N1: 10 Hz). Slower than one token message per MAX_TOKEN_AGE_S,
+# tokens would go stale between messages whatever `staleness.tokens_s`; 100 Hz is ten times
+# GR00T N1's rate.
+MIN_SYSTEM2_HZ, MAX_SYSTEM2_HZ = 1.0 / MAX_TOKEN_AGE_S, 100.0
 
 
 class Rates(Section):
@@ -386,10 +399,16 @@ class Rates(Section):
 
     yaml_example: ClassVar[str] = "`rates: {system1_hz: 120, system2_hz: 10}`"
 
-    system1_hz: Positive = yaml_key("System 1 (action head loop) rate, Hz.",
-                                    default=DEFAULT_SYSTEM1_HZ, what="the System 1 rate (Hz)")
-    system2_hz: Positive = yaml_key("System 2 (VLM) rate, Hz.", default=DEFAULT_SYSTEM2_HZ,
-                                    what="the System 2 rate (Hz)")
+    system1_hz: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=MIN_SYSTEM1_HZ,
+                                             le=MAX_SYSTEM1_HZ)] = yaml_key(
+        f"System 1 (action head loop) rate, Hz: {MIN_SYSTEM1_HZ:g} to {MAX_SYSTEM1_HZ:g}, as "
+        "System 1's `control_rate_hz` parameter, which overrides it.",
+        default=DEFAULT_SYSTEM1_HZ, what="the System 1 rate (Hz)")
+    system2_hz: Annotated[StrictFloat, Field(allow_inf_nan=False, ge=MIN_SYSTEM2_HZ,
+                                             le=MAX_SYSTEM2_HZ)] = yaml_key(
+        f"System 2 (VLM) rate, Hz: {MIN_SYSTEM2_HZ:g} to {MAX_SYSTEM2_HZ:g} (slower, tokens "
+        f"would go stale between messages: `staleness.tokens_s` is at most "
+        f"{MAX_TOKEN_AGE_S:g} s).", default=DEFAULT_SYSTEM2_HZ, what="the System 2 rate (Hz)")
 
 
 # A chunk row interval beyond this is milliseconds written as seconds (GR00T's are 1/20 to
@@ -446,11 +465,6 @@ class Tracking(Section):
         "following). Their figures are left out of the diagnostics too.", default=(),
         default_doc="none", what="a joint group's name")
 
-
-# Ages beyond these are units mistaken (ms written as s): a state a second old is not where
-# the robot is, and tokens 5 s old describe another scene. System 1's state_staleness_s and
-# token_staleness_s parameters, which override these keys, have the same bounds.
-MAX_STATE_AGE_S, MAX_TOKEN_AGE_S = 1.0, 5.0
 
 
 class Staleness(Section):

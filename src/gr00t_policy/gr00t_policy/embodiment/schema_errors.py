@@ -207,7 +207,7 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
                 if path.startswith("staleness.") or path == "action_dt" else "")
         return ConfigIssue(path, f"{what} {value:g} is above its largest allowed value, "
                                  f"{ctx.get('le'):g}", f"write at most {ctx.get('le'):g}{unit}")
-    if kind == "greater_than_equal" and isinstance(value, float):  # a float key's minimum
+    if kind == "greater_than_equal" and where.target is float:  # a number key (or an int given)
         return ConfigIssue(path, f"{what} {value:g} is below its smallest allowed value, "
                                  f"{ctx.get('ge'):g}", f"write at least {ctx.get('ge'):g}")
     if kind in ("greater_than_equal", "less_than_equal"):
