@@ -239,7 +239,7 @@ BROKEN = {
     "decoder_param_out_of_range": (
         lambda d: d["controllers"][0].update(type="joint_trajectory",
                                              params={"every_n_ticks": 0}),
-        "controllers[0].params", "set every_n_ticks to an int >= 1"),
+        "controllers[0].params", "set every_n_ticks to an int in 1..60"),
     "unknown_normalization": (
         _set(["state_keys", 0, "normalization"], "minmax"), "state_keys[0].normalization",
         "did you mean 'min_max'?"),
@@ -411,7 +411,7 @@ def test_check_main_refuses_the_params_system1_refuses(capsys, g1_data, tmp_path
     out, err = capsys.readouterr()
     assert out == "" and f"FAIL {bad}" in err
     assert "controllers[0].params" in err and "unknown params ['bogus']" in err
-    assert "controllers[1].params" in err and "every_n_ticks must be an int >= 1, got 0" in err
+    assert "controllers[1].params" in err and "every_n_ticks must be an int in 1..60, got 0" in err
     g1_data["controllers"][0]["params"] = {}
     g1_data["controllers"][1]["params"] = {"every_n_ticks": 2}
     bad.write_text(yaml.safe_dump(g1_data, sort_keys=False))
@@ -626,3 +626,22 @@ def test_node_rates_at_their_bounds_are_accepted(g1_data):
         g1_data["rates"] = dict(zip(("system1_hz", "system2_hz"), rates))
         emb = parse_embodiment(g1_data, "test")
         assert (emb.rates.system1_hz, emb.rates.system2_hz) == rates
+
+
+def test_every_n_ticks_is_bounded(g1_data):
+    # 100000 passed check, and System 1 then computed a path that many points long each tick
+    # (3.4 s a tick).
+    from gr00t_policy.embodiment.decoder_types import MAX_EVERY_N_TICKS, DecoderParam
+
+    g1_data["controllers"][0].update(type="joint_trajectory", params={"every_n_ticks": 100000})
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(copy.deepcopy(g1_data), "test")
+    (issue,) = info.value.issues
+    assert issue.path == "controllers[0].params"
+    assert f"every_n_ticks must be an int in 1..{MAX_EVERY_N_TICKS}, got 100000" in \
+        issue.message and f"set every_n_ticks to an int in 1..{MAX_EVERY_N_TICKS}" in issue.fix
+    g1_data["controllers"][0]["params"] = {"every_n_ticks": MAX_EVERY_N_TICKS}
+    parse_embodiment(g1_data, "test")
+    for bad in ({"minimum": 2, "maximum": 1}, {"maximum": 0}):
+        with pytest.raises(ValueError):
+            DecoderParam(1, "n", **bad)

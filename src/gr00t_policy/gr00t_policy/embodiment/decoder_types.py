@@ -47,26 +47,35 @@ _KINDS = {bool: "true or false", int: "an int", float: "a number", str: "a strin
 class DecoderParam:
     """One key a decoder takes under its controller's ``params``: the default, what it
     means, and the values allowed: of the default's type (for a float, also an int; a bool
-    is no number; no NaN or infinity) and, for a number, at least ``minimum``."""
+    is no number; no NaN or infinity) and, for a number, at least ``minimum`` and at most
+    ``maximum``."""
 
     default: Any
     description: str
     minimum: float | None = None
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if type(self.default) not in _KINDS:
             raise ValueError(f"DecoderParam default {self.default!r}: use one of "
                              f"{[k.__name__ for k in _KINDS]}")
-        if self.minimum is not None and type(self.default) in (bool, str):
-            raise ValueError("DecoderParam minimum needs a number default")
+        if (self.minimum, self.maximum) != (None, None) and type(self.default) in (bool, str):
+            raise ValueError("DecoderParam minimum and maximum need a number default")
+        if None not in (self.minimum, self.maximum) and self.minimum > self.maximum:
+            raise ValueError(f"DecoderParam minimum {self.minimum} is above its maximum "
+                             f"{self.maximum}")
         if not self.accepts(self.default):
             raise ValueError(f"DecoderParam default {self.default!r} is not {self.allowed}")
 
     @property
     def allowed(self) -> str:
-        """The allowed values in words: ``an int >= 1``."""
+        """The allowed values in words: ``an int >= 1``, ``an int in 1..60``."""
         kind = _KINDS[type(self.default)]
-        return kind if self.minimum is None else f"{kind} >= {self.minimum:g}"
+        if self.minimum is not None and self.maximum is not None:
+            return f"{kind} in {self.minimum:g}..{self.maximum:g}"
+        if self.minimum is not None:
+            return f"{kind} >= {self.minimum:g}"
+        return kind if self.maximum is None else f"{kind} <= {self.maximum:g}"
 
     def accepts(self, value: Any) -> bool:
         kind = type(self.default)
@@ -76,15 +85,24 @@ class DecoderParam:
             ok = isinstance(value, (int, float)) and math.isfinite(value)
         else:
             ok = isinstance(value, kind)
-        return ok and (self.minimum is None or value >= self.minimum)
+        return ok and (self.minimum is None or value >= self.minimum) and \
+            (self.maximum is None or value <= self.maximum)
 
+
+# A joint_trajectory controller sent every n-th tick gets a path that runs point by point
+# through the next n + 1 ticks, computed every tick (`CommandLoop.path_ticks`): its cost grows
+# with n (100000 took seconds a tick). 60 ticks is half a second at the default 120 Hz,
+# within the shortest GR00T chunk (16 rows of 1/30 s); sent less often, a controller would
+# follow each plan for longer than its chunk covers.
+MAX_EVERY_N_TICKS = 60
 
 # The params of each built-in decoder (its class's PARAMS is this mapping), read-only.
 BUILTIN_DECODER_PARAMS: dict[str, Mapping[str, DecoderParam]] = {
     FORWARD_COMMAND: types.MappingProxyType({}),
     JOINT_TRAJECTORY: types.MappingProxyType({
-        "every_n_ticks": DecoderParam(1, "publish every n-th control tick (1: every tick)",
-                                      minimum=1),
+        "every_n_ticks": DecoderParam(
+            1, "publish every n-th control tick (1: every tick, 60: every half second at "
+               "120 Hz)", minimum=1, maximum=MAX_EVERY_N_TICKS),
     }),
     JOINT_STATE: types.MappingProxyType({}),
 }
