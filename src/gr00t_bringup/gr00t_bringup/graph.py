@@ -213,13 +213,38 @@ def system2_env(config_dirs: Sequence[str | Path] | None = None) -> dict[str, st
     return {}
 
 
+# Parameters every node takes from one source of the graph: set for one node alone, that node
+# would work on another robot, model or cameras than the others (and than the checks here).
+# node -> name -> (the source, what would split, the fix)
+_SHARED = {
+    "system1": {
+        "embodiment": ("--embodiment", "System 1 would drive another robot than the simulator "
+                       "and System 2 see, and than the checkpoint was checked against",
+                       "pass --embodiment NAME_OR_YAML (launch: embodiment:=)"),
+        "checkpoint": ("--checkpoint", "System 1 would run another model than System 2's, "
+                       "unchecked against the embodiment",
+                       "pass --checkpoint DIR (launch: checkpoint:=)"),
+    },
+    "system2": {
+        "checkpoint": ("--checkpoint", "System 2 would run another backbone than System 1's "
+                       "model was trained with", "pass --checkpoint DIR (launch: checkpoint:=)"),
+        "camera_topics": ("embodiment (its `cameras`)", "System 2 would watch other cameras "
+                          "than the embodiment lists and the checkpoint was checked against",
+                          "list the cameras in the embodiment YAML, or move a topic for every "
+                          "node with --remap FROM:=TO"),
+    },
+}
+
+
 def _check_parameters(node: str, given: Mapping[str, Any] | None) -> None:
     """Every name in `given` is a parameter of `node` ("system1" or "system2") and its value
     passes the parameter's spec (type, range, choices), checked here as well as by the node
     (`refuse_unknown`, `read`) so that a misspelt name or a value out of range stops the
     command before any process starts; GraphError names the closest known name, or the
-    parameter, what it allows and the fix. What only the node's machine can judge (whether
-    its GPU exists, the checkpoint's fit) is left to the node."""
+    parameter, what it allows and the fix; a parameter every node takes from the graph
+    (`_SHARED`: the embodiment, the checkpoint) is refused, pointing at the graph's own
+    argument. What only the node's machine can judge (whether its GPU exists, the
+    checkpoint's fit) is left to the node."""
     if not given:
         return
     from gr00t_common.params import ParameterError, check_names
@@ -231,6 +256,10 @@ def _check_parameters(node: str, given: Mapping[str, Any] | None) -> None:
         check_names(node, given, [spec.name for spec in SPECS])
     except ParameterError as exc:
         raise GraphError(str(exc)) from None
+    for name, (source, split, fix) in _SHARED[node].items():
+        if name in given:
+            raise GraphError(f"{node}: parameter {name} comes from the graph's {source}, which "
+                             f"every node shares: set for this node alone, {split}; {fix}")
     for spec in SPECS:
         if spec.name in given:
             try:
@@ -271,11 +300,12 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         then the installed share/gr00t_bringup/config.
     remappings: (from, to) topic remappings applied to every node.
     system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
-        inference_delay_ms), overriding the ones derived here; an unknown name or a value
-        its spec refuses is a GraphError here (what depends on the node's machine, such as
+        inference_delay_ms), overriding the ones derived here; an unknown name, a value
+        its spec refuses, or one every node shares (embodiment, checkpoint: the arguments
+        above set those) is a GraphError here (what depends on the node's machine, such as
         a CUDA device, is the node's error at configure).
     system2_parameters: the same for System 2 (gr00t_system2.params, e.g. backend,
-        torch_threads).
+        torch_threads; not checkpoint, nor camera_topics: the embodiment's `cameras`).
 
     Raises EmbodimentConfigError or GraphError (both ValueError) with a message naming the fix.
     """

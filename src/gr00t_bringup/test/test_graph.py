@@ -236,6 +236,22 @@ def test_extra_parameter_values_are_checked_against_their_specs(ckpt: Path) -> N
         build_graph(checkpoint=ckpt, system2_parameters={"dtype": "int8"})
 
 
+@pytest.mark.parametrize("node, name, value, fix", [
+    ("system1", "embodiment", str(CONFIG / "fourier_gr1.yaml"), "--embodiment"),
+    ("system1", "checkpoint", "/other/ckpt", "--checkpoint"),
+    ("system2", "checkpoint", "/other/ckpt", "--checkpoint"),
+    ("system2", "camera_topics", ["/camera/wrist/image_raw"], "--remap"),
+])
+def test_a_parameter_the_whole_graph_shares_is_not_set_for_one_node(ckpt: Path, node, name,
+                                                                    value, fix) -> None:
+    # `--system1-param embodiment:=...` ran System 1 on another robot than the simulator and
+    # System 2 had, and than the checkpoint was checked against, without a word.
+    with pytest.raises(GraphError, match=rf"{node}: parameter {name} comes from the graph's "
+                                         rf".*{fix}"):
+        build_graph("unitree_g1", checkpoint=ckpt, sim=True,
+                    **{f"{node}_parameters": {name: value}})
+
+
 def test_only_system1_asks_for_realtime_scheduling(ckpt: Path) -> None:
     from gr00t_bringup.graph import SYSTEM1_RT_PRIORITY
 
