@@ -282,6 +282,25 @@ def test_yaml_1_1_quirks_are_explained(g1):
     assert "quote" in by_path["on_stale"].fix
 
 
+@pytest.mark.parametrize("written, fix", [
+    ("1.5e2", "1.5e+2"), ("1.0e300", "1.0e+300"), (".5e2", ".5e+2"), ("1e3", "1.0e+3"),
+    ("6e-1", "6.0e-1"),
+])
+def test_an_exponent_that_yaml_reads_as_a_string_is_explained(tmp_path, written, fix):
+    # PyYAML (YAML 1.1) wants a '.' and a signed exponent: 1.5e2 and 1.0e300 are strings too,
+    # and were told "write it as a number, e.g. 0.5".
+    path = tmp_path / "exponent.yaml"
+    path.write_text(G1_YAML.read_text().replace("acceleration: 60.0}",
+                                                f"acceleration: {written}}}", 1))
+    with pytest.raises(EmbodimentConfigError) as info:
+        load_embodiment(path)
+    (issue,) = info.value.issues
+    assert issue.path == "joint_groups.waist.joints[0].acceleration"
+    assert f"got the string {written!r}: YAML reads" in issue.message
+    assert f"write it as {fix}, unquoted" in issue.fix
+    assert isinstance(yaml.safe_load(fix), float)
+
+
 def test_a_file_not_in_utf8_or_nested_without_end_is_named_not_a_traceback(tmp_path):
     latin1 = tmp_path / "latin1.yaml"
     latin1.write_bytes(G1_YAML.read_text().replace("name: unitree_g1", "name: unitree_g1  # °", 1)

@@ -159,8 +159,20 @@ def _key_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
                        f"{did_you_mean(name, known)}known keys here: {known}")
 
 
-# What YAML 1.1 leaves a string though it reads as a number: an exponent without a '.'.
-_YAML11_EXPONENT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+# What YAML 1.1 (PyYAML) leaves a string though it reads as a number: an exponent, unless
+# the mantissa has a '.' and the exponent a sign (1e3, 1.5e2 and 1.0e300 are strings,
+# 1.5e+2 is a number). Groups: mantissa, exponent sign, exponent digits.
+_YAML11_EXPONENT = re.compile(r"^([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))[eE]([-+]?)([0-9]+)$")
+
+
+def _yaml11_number(match: re.Match[str]) -> tuple[str, str]:
+    """(what the text lacks, how to write it) for a `_YAML11_EXPONENT` match: "1e3" ->
+    ("no '.' and no sign after the 'e'", "1.0e+3")."""
+    mantissa, sign, digits = match.groups()
+    lacks = [w for w, missing in (("no '.'", "." not in mantissa),
+                                  ("no sign after the 'e'", not sign)) if missing]
+    written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{sign or '+'}{digits}"
+    return " and ".join(lacks), written
 
 
 def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
@@ -172,7 +184,7 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
     where = _resolve(root, loc[:-2] if loc[-1:] == (_DICT_KEY,) else loc)
     what = _what(where, loc)
     got = f"got {typename(value)} {value!r}"
-    # YAML 1.1 (PyYAML) reads unquoted yes/no/on/off as booleans, and 1e3 (no '.') as a string.
+    # YAML 1.1 (PyYAML) reads unquoted yes/no/on/off as booleans, and 1e3 or 1.5e2 as strings.
     quote = (" (unquoted yes/no/on/off are booleans in YAML: quote the word)"
              if isinstance(value, bool) else "")
     lo, hi = _bounds(where.field)
@@ -214,10 +226,13 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
         return ConfigIssue(path, f"{what} {value} is out of range {lo}..{hi}",
                            f"use an integer in {lo}..{hi}")
     if kind in ("float_type", "float_parsing"):
-        if isinstance(value, str) and _YAML11_EXPONENT.match(value):
+        exponent = _YAML11_EXPONENT.match(value) if isinstance(value, str) else None
+        if exponent:
+            lacks, written = _yaml11_number(exponent)
+            why = (f"YAML reads it as a string ({lacks}; a number with an exponent needs a "
+                   "'.' and a signed exponent)" if lacks else "it is quoted")
             return ConfigIssue(path, f"expected a number ({what}), got the string {value!r}: "
-                                     "YAML reads a number like 1e3 (no '.') as a string",
-                               f"write it with a '.' (e.g. {float(value):.1e}) and unquoted")
+                                     f"{why}", f"write it as {written}, unquoted")
         return ConfigIssue(path, f"expected a number ({what}), {got}",
                            f"write {what} as a number, e.g. 0.5")
     if kind == "finite_number":
