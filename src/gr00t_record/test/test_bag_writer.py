@@ -19,7 +19,7 @@ import pytest
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from gr00t_policy.dataset.bag import read_bag
+from gr00t_policy.dataset.bag import BagError, read_bag
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.msgdefs import MessageDefinitionError, dependencies, message_definition
 
@@ -145,6 +145,64 @@ def test_sigkill_loses_nothing_written(tmp_path):
     assert len(texts) >= confirmed + 1  # every message confirmed before the kill is there
     assert texts == [str(i) for i in range(len(texts))]  # in order, none damaged
     np.testing.assert_array_equal(np.diff([t for t, _ in got.messages["/chatter"]]), 1000)
+
+
+def image_cdr(value: int) -> bytes:
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_JAZZY)
+    T = ts.types
+    header = T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](
+        sec=0, nanosec=0), frame_id="")
+    return bytes(ts.serialize_cdr(T["sensor_msgs/msg/Image"](
+        header=header, height=2, width=2, encoding="rgb8", is_bigendian=0, step=6,
+        data=np.full(12, value, np.uint8)), "sensor_msgs/msg/Image"))
+
+
+def test_a_bag_cut_at_any_byte_reads_up_to_its_last_complete_message(tmp_path):
+    """A full disk or a kill can end the file anywhere, inside a record's header too (where
+    the mcap reader raised struct.error, which passed every except clause): each cut reads
+    as the messages that were whole before it, with the cut-off warning, pixels included."""
+    from mcap.records import Channel, Message
+    from mcap.stream_reader import StreamReader
+
+    w = write_some(tmp_path / "whole", n=12)
+    w.add_topic("/camera", "sensor_msgs/msg/Image")
+    for i in range(6):
+        w.write("/camera", image_cdr(i), 1_800_000_001 * 10**9 + i)
+    w.close()
+    data = (tmp_path / "whole" / "whole_0.mcap").read_bytes()
+    ends, first_channel = [], None  # (offset where each message record ends, its topic)
+    with open(tmp_path / "whole" / "whole_0.mcap", "rb") as f:
+        topics = {}
+        for record in StreamReader(f).records:
+            if isinstance(record, Channel):
+                topics[record.id] = record.topic
+                first_channel = first_channel or f.tell()
+            elif isinstance(record, Message):
+                ends.append((f.tell(), topics[record.channel_id]))
+    bag = tmp_path / "cut"
+    bag.mkdir()
+    failures = []
+    for cut in range(1, ends[-1][0] + 1):
+        (bag / "cut_0.mcap").write_bytes(data[:cut])
+        if cut < first_channel:
+            with pytest.raises(BagError, match="cut off before its first complete message"):
+                read_bag(bag)
+            continue
+        try:
+            got = read_bag(bag, data_later={"/camera"})
+            pixels = [bytes(m.data) for m in got.with_data(
+                "/camera", [m for _, m in got.messages.get("/camera", [])])]
+        except Exception as exc:  # noqa: BLE001 - every failure is collected and shown
+            failures.append(f"cut at {cut}: {type(exc).__name__} {exc}")
+            continue
+        whole = [topic for end, topic in ends if end <= cut]
+        want = {t: whole.count(t) for t in ("/joint_states", "/arm/commands", "/camera")}
+        assert {t: got.counts.get(t, 0) for t in want} == want, cut
+        assert not got.complete and any("cut off" in x for x in got.warnings), cut
+        assert pixels == [bytes([i] * 12) for i in range(want["/camera"])], cut
+    assert not failures, failures[:5]
 
 
 def test_the_file_reaches_the_disk_every_second_and_at_close(tmp_path, monkeypatch):

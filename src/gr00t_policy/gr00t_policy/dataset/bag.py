@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,16 @@ LOST_MESSAGES_KEY = "lost_messages"
 
 class BagError(DatasetError):
     """A bag that cannot be read, or that lacks what a conversion needs."""
+
+
+def _truncated() -> tuple[type[Exception], ...]:
+    """What the ``mcap`` stream reader raises where a file ends inside a record: EndOfFile
+    (an McapError) at a record's first byte, ``struct.error`` inside a record's header or a
+    field (it unpacks what a short read returned), ValueError (a string cut mid-character).
+    Each is the end of a file whose writer was killed, or whose disk filled."""
+    from mcap.exceptions import McapError
+
+    return (McapError, EOFError, ValueError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,6 @@ class Bag:
     def _topic_messages(self, topic: str) -> Iterator[tuple[int, int, Any]]:
         """(file index, ordinal, decoded message) of each message on ``topic``, in file
         order; a cut-off file ends quietly where `read_bag` stopped reading it."""
-        from mcap.exceptions import McapError
         from mcap.records import Channel, Message, Schema
         from mcap.stream_reader import StreamReader
         from mcap_ros2.decoder import DecoderFactory
@@ -142,7 +152,7 @@ class Bag:
                         elif isinstance(record, Message) and record.channel_id in decoders:
                             yield index, ordinal, decoders[record.channel_id](record.data)
                             ordinal += 1
-                except (McapError, EOFError, ValueError):
+                except _truncated():
                     continue
 
     def topics_of_type(self, msgtype: str) -> list[str]:
@@ -228,7 +238,6 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
     Raises BagError for what is not a readable MCAP bag. A file cut off mid-write is not an
     error: its complete messages are kept and ``complete`` is False, with a warning.
     """
-    from mcap.exceptions import McapError
     from mcap.records import Channel, DataEnd, Footer, Message, Metadata, Schema
     from mcap.stream_reader import StreamReader
     from mcap_ros2.decoder import DecoderFactory
@@ -297,7 +306,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                         bag.custom_data.update(record.metadata)
                     elif isinstance(record, (DataEnd, Footer)):
                         ended = True
-            except (McapError, EOFError, ValueError) as exc:
+            except _truncated() as exc:
                 if isinstance(exc, BagError):
                     raise
                 if not channels:
