@@ -280,6 +280,9 @@ class RecorderNode(Node):
                                      "space there or pass another output_dir")
             else:
                 self.episode, self.writer = episode, writer
+                # A discard from now on is about this episode, never the repeat of one
+                # about an episode before it.
+                self._last_discard = None
                 self.frames_checked, self.frame_problems = set(), {}
                 self.losses.reset()
                 for topic in self.types:

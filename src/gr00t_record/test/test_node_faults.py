@@ -178,3 +178,26 @@ def test_messages_lost_in_its_queue_are_counted_named_and_kept_in_the_metadata(r
         node.close_episode()
         node.destroy_node()
         rclpy.shutdown()
+
+
+def discard(node):
+    return node._on_discard(Trigger.Request(), Trigger.Response())
+
+
+def test_a_discard_of_the_retry_is_not_taken_for_a_repeat_of_the_first(node, tmp_path):
+    # A failed try is discarded while it records, the retry fails too and is discarded a
+    # few seconds later: that is a new request, not a client repeating the first one.
+    out = tmp_path / "bags"
+    assert start(node).accepted
+    first = discard(node)
+    assert first.success and "episode_000000" in first.message
+    assert start(node).accepted  # the number is used again
+    second = discard(node)
+    assert second.success, second.message
+    assert node.writer is None
+    assert not list(out.glob("episode_*")), "the failed retry is still in the data"
+    assert sorted(p.name for p in (out / "discarded").iterdir()) == [
+        "episode_000000", "episode_000000.1"]
+    # A client that lost the second reply and asks again gets it, and nothing more moves.
+    again = discard(node)
+    assert again.success and again.message == second.message
