@@ -171,6 +171,17 @@ class BagWriter:
             "ros_distro": self.ros_distro,
         }}
 
+    def abandon(self) -> None:
+        """Let go of the file without finishing it, after :meth:`close` failed (a full
+        disk): what reached it reads up to its last complete message."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._stream.close()  # the descriptor is released even when this flush fails
+        except OSError:  # the failure close() raised already, again: reported there
+            pass
+
     def close(self) -> dict[str, int]:
         """Finish the MCAP file (summary, footer) and write metadata.yaml; returns the counts."""
         if self.closed:

@@ -233,17 +233,28 @@ class RecorderNode(Node):
     def _fail_episode(self, exc: OSError) -> None:
         """Writing failed: close the bag with what it holds and say so on the next stop, so
         the recorder keeps answering and the episode before the failure is kept."""
-        episode, path = self.episode, self.writer.path
-        try:
-            text = self.close_episode()
-        except OSError as again:
-            self.writer = None
-            text = (f"episode {episode}: {path} could not be closed ({again}); readers take "
-                    "it up to its last complete message")
+        episode = self.episode
+        _, text = self._close_or_give_up()
         self._failure = (f"episode {episode} stopped recording: writing failed ({exc}); "
                          f"kept: {text}. Fix: free space under {self.output_dir}, then start "
                          "the next episode")
         self.get_logger().error(self._failure)
+
+    def _close_or_give_up(self) -> tuple[bool, str]:
+        """Close the open bag: (True, what was recorded, in words); where closing fails (the
+        disk filled) (False, why): the bag is left as written, which readers take up to its
+        last complete message, and it is the episode a discard takes next, as a closed one
+        would be."""
+        episode, path = self.episode, self.writer.path
+        try:
+            return True, self.close_episode()
+        except OSError as exc:
+            self.writer.abandon()
+            self.writer = None
+            self._last_closed = path
+            self._last_discard = None
+            return False, (f"episode {episode}: {path} could not be closed ({exc}); readers "
+                           "take it up to its last complete message")
 
     # -- episodes ------------------------------------------------------------------------
     def _on_start(self, request: SetInstruction.Request,

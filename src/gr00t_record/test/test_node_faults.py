@@ -201,3 +201,32 @@ def test_a_discard_of_the_retry_is_not_taken_for_a_repeat_of_the_first(node, tmp
     # A client that lost the second reply and asks again gets it, and nothing more moves.
     again = discard(node)
     assert again.success and again.message == second.message
+
+
+def disk_full(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_discard_after_a_full_disk_takes_that_episode_not_the_good_one_before(node, tmp_path):
+    # Episode 0 is good; the disk fills during episode 1, so far that its bag cannot be
+    # closed either. The operator discards the failed try: episode 1 goes, 0 stays.
+    out = tmp_path / "bags"
+    node.create_publisher(String, "/gr00t/instruction", 1)
+    wait_for_publisher(node, "/gr00t/instruction")
+    data = serialize_message(String(data="raise your left hand"))
+    assert start(node).accepted
+    node._on_message("/gr00t/instruction", data, {})
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+    assert start(node).accepted
+    node._on_message("/gr00t/instruction", data, {})
+    node.writer.write = disk_full
+    node.writer.close = disk_full
+    node._on_message("/gr00t/instruction", data, {})
+    assert node.writer is None
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert not stop.success and "could not be closed" in stop.message
+    gone = discard(node)
+    assert gone.success and "episode_000001" in gone.message, gone.message
+    assert sorted(p.name for p in out.glob("episode_*")) == ["episode_000000"]
+    assert (out / "discarded" / "episode_000001").is_dir()
+
