@@ -349,9 +349,15 @@ class RecorderNode(Node):
             response.success, response.message = False, f"not recording; call {START_SERVICE}"
             self.get_logger().error(f"stop: {response.message}")
             return response
-        response.success, response.message = True, self.close_episode()
-        self._last_stop = (time.monotonic(), "", response.message, True)
-        self.get_logger().info(f"stop: {response.message}")
+        closed, text = self._close_or_give_up()
+        if not closed:  # the disk filled after the last message: answered, still serving
+            text += f". Fix: free space under {self.output_dir}, then start the next episode"
+        response.success, response.message = closed, text
+        self._last_stop = (time.monotonic(), "", text, closed)
+        if closed:  # (rclpy: one severity per logging call site)
+            self.get_logger().info(f"stop: {text}")
+        else:
+            self.get_logger().error(f"stop: {text}")
         return response
 
     def _on_discard(self, request: Trigger.Request,
@@ -360,7 +366,9 @@ class RecorderNode(Node):
             response.success, response.message = self._last_discard[3], self._last_discard[2]
             return response
         if self.writer is not None:
-            self.close_episode()
+            closed, text = self._close_or_give_up()  # moved all the same, as it is
+            if not closed:
+                self.get_logger().error(f"discard: {text}")
         path = self._last_closed
         if path is None or not path.is_dir():
             response.success = False
@@ -405,9 +413,13 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _close_episode(node: RecorderNode) -> None:
-    text = node.close_episode()
-    if text:
+    if node.writer is None:
+        return
+    closed, text = node._close_or_give_up()
+    if closed:
         node.get_logger().info(f"shutdown: closed {text}")
+    else:
+        node.get_logger().error(f"shutdown: {text}")
 
 
 if __name__ == "__main__":

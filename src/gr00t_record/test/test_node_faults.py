@@ -230,3 +230,29 @@ def test_a_discard_after_a_full_disk_takes_that_episode_not_the_good_one_before(
     assert sorted(p.name for p in out.glob("episode_*")) == ["episode_000000"]
     assert (out / "discarded" / "episode_000001").is_dir()
 
+
+@pytest.mark.parametrize("request_", ["stop", "discard"])
+def test_a_disk_full_at_close_is_answered_and_the_recorder_keeps_serving(node, tmp_path,
+                                                                         request_):
+    # The disk fills between the episode's last message and the stop (or discard): closing
+    # the bag fails. It used to raise out of the service callback and end the process.
+    node.create_publisher(String, "/gr00t/instruction", 1)
+    wait_for_publisher(node, "/gr00t/instruction")
+    assert start(node).accepted
+    path = node.writer.path
+    data = serialize_message(String(data="raise your left hand"))
+    node._on_message("/gr00t/instruction", data, {})
+    node._on_message("/gr00t/instruction", data, {})
+    node.writer.close = disk_full
+    if request_ == "stop":
+        reply = node._on_stop(Trigger.Request(), Trigger.Response())
+        assert not reply.success
+        assert "No space left on device" in reply.message and "free space" in reply.message
+        assert len(read_bag(path).messages["/gr00t/instruction"]) == 2  # kept, readable
+    else:
+        reply = discard(node)
+        assert reply.success and "episode_000000" in reply.message, reply.message
+        assert (tmp_path / "bags" / "discarded" / path.name).is_dir()
+    assert node.writer is None
+    assert start(node).accepted  # still serving
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
