@@ -709,3 +709,32 @@ def test_a_reader_gives_up_on_a_meta_replaced_at_every_read(tmp_path, monkeypatc
     monkeypatch.setattr(formats, "_read_jsonl", always_swapped)
     with pytest.raises(DatasetError, match="replaced while it was read, 3 times"):
         LeRobotDataset(root)
+
+
+def _snapshot(root: Path) -> dict:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("version", ["v2.1", "v3.0"])
+def test_an_append_to_another_lerobot_version_is_refused_naming_it(tmp_path, version):
+    """finalize rewrites meta/ as v2.0's: a v2.1 dataset came out relabelled v2.0 with a
+    stale episodes_stats.jsonl, a v3.0 one failed at finalize with a raw FileNotFoundError
+    after every episode was encoded. Both are refused at open, nothing touched."""
+    from gr00t_policy.dataset.writer import gr00t_modality
+    from gr00t_policy.testing.lerobot import write_v21, write_v30
+
+    write = write_v21 if version == "v2.1" else write_v30
+    names = [n for _, joints in STATE_KEYS for n in joints]
+    root = write(tmp_path / version, [(e["states"], e["actions"], e["frames"]["head"], e["task"])
+                                      for e in _episodes(2, seed=15)],
+                 state_names=names, action_names=ACTION_KEYS[0][1], camera="head")
+    # Everything else as this writer writes it: only the version differs.
+    (root / "meta" / "modality.json").write_text(json.dumps(
+        gr00t_modality(STATE_KEYS, ACTION_KEYS, ["head"])))
+    before = _snapshot(root)
+    with pytest.raises(DatasetError, match=rf"cannot append to .*: it is a LeRobot {version} "
+                                           r"dataset \(meta/info.json codebase_version\).*"
+                                           r"v2.0.*Fix: .*another --out.*--mixture"):
+        _write(root, _episodes(1, seed=16), append=True)
+    assert _snapshot(root) == before
+

@@ -408,6 +408,35 @@ def test_task_and_out_are_checked_before_any_bag_is_read(tmp_path, monkeypatch):
     assert sorted(tmp_path.rglob("*")) == before  # no --out directory made
 
 
+def test_an_append_to_a_v30_dataset_is_refused_before_any_bag_is_read(tmp_path, monkeypatch):
+    # It used to fail at finalize, after every bag was encoded, with a FileNotFoundError
+    # for a v2.0 episode path that a v3.0 dataset does not have.
+    import json
+
+    import gr00t_policy.dataset.from_bag as from_bag
+    from gr00t_policy.dataset.writer import gr00t_modality
+    from gr00t_policy.testing.lerobot import write_v30
+
+    emb = embodiment()
+    rng = np.random.default_rng(0)
+    root = write_v30(tmp_path / "v30", [
+        (rng.uniform(-1, 1, (10, 4)).astype(np.float32),
+         rng.uniform(-1, 1, (10, 4)).astype(np.float32), np.zeros((10, 16, 16, 3), np.uint8),
+         TASK) for _ in range(3)], state_names=ARM + HAND, action_names=ARM + HAND)
+    (root / "meta" / "modality.json").write_text(json.dumps(gr00t_modality(
+        [("arm", ARM), ("hand", HAND)], [("arm", ARM), ("hand", HAND)], ["head"])))
+    before = files_of(root)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a bag was read")
+
+    monkeypatch.setattr(from_bag, "read_bag", no_read)
+    with pytest.raises(DatasetError, match=r"cannot append to .*v30: it is a LeRobot v3.0 "
+                                           r"dataset.*Fix: "):
+        convert_bags([tmp_path / "bag"], emb, root, append=True, skip_bad=True)
+    assert files_of(root) == before
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

@@ -25,9 +25,9 @@ import numpy as np
 
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, Bag, BagError, read_bag
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
-from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
-from gr00t_policy.dataset.writer import LeRobotWriter, check_root, check_task
+from gr00t_policy.dataset.writer import (LeRobotWriter, check_appendable, check_root,
+                                         check_task, gr00t_modality)
 from gr00t_policy.embodiment import EmbodimentConfig
 
 logger = logging.getLogger(__name__)
@@ -214,10 +214,13 @@ def _check_shapes(path: Path, shapes: dict[str, tuple[int, int]],
 def _appended_shapes(out: Path, emb: EmbodimentConfig) -> dict[str, tuple[int, int]] | None:
     """camera -> (height, width) of the dataset at ``out`` that an append continues; None
     when there is none, or its cameras are not the embodiment's (the writer refuses it,
-    naming both)."""
+    naming both). DatasetError for a dataset the writer cannot continue (`check_appendable`),
+    before any bag is read."""
     if not (out / "meta" / "info.json").is_file():
         return None
-    ds = LeRobotDataset(out)
+    ds = check_appendable(out, gr00t_modality(
+        [(k.key, list(k.joints)) for k in emb.state_keys],
+        [(k.key, list(k.joints)) for k in emb.action_keys], [c.name for c in emb.cameras]))
     cameras = [c.name for c in emb.cameras]
     return {cam: ds.image_shape(cam) for cam in cameras} if ds.cameras == cameras else None
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from gr00t_policy.dataset.layout import (
     ACTION, CODEBASE_VERSION, DATA_PATH, STATE, TASK_ANNOTATION, VIDEO_PATH, VIDEO_PREFIX,
-    DatasetError, _check_keys, _feature_names, modality_ranges, _write_jsonl, vector_rows)
+    DatasetError, _check_keys, _feature_names, modality_ranges, read_json, _write_jsonl,
+    vector_rows)
 from gr00t_policy.dataset.reader import LeRobotDataset
 from gr00t_policy.dataset.swap import (
     NEW, PARTIAL, LockUnsupported, fsync_path, lock, replace_meta, roll_back, settle, swap_in,
@@ -165,7 +166,7 @@ class LeRobotWriter:
             pass
 
     def _load_existing(self) -> None:
-        ds = LeRobotDataset(self.root)
+        ds = check_appendable(self.root, self._modality())
         if ds.info["fps"] != self.fps or ds.state_names != _feature_names(self.state_keys) or (
             ds.action_names != _feature_names(self.action_keys)
         ) or ds.cameras != self.cameras:
@@ -329,12 +330,7 @@ class LeRobotWriter:
         }
 
     def _modality(self) -> dict[str, Any]:
-        return {
-            "state": modality_ranges(self.state_keys),
-            "action": modality_ranges(self.action_keys),
-            "video": {cam: {"original_key": VIDEO_PREFIX + cam} for cam in self.cameras},
-            "annotation": {"human.action.task_description": {}},
-        }
+        return gr00t_modality(self.state_keys, self.action_keys, self.cameras)
 
     def finalize(self) -> Path:
         """Write meta/ (info, episodes, tasks, modality, stats); returns the dataset root."""
@@ -507,6 +503,37 @@ def check_root(root: Path, *, append: bool, overwrite: bool, locked: bool = Fals
             "overwrite=True to replace it"
         )
     return exists
+
+
+def gr00t_modality(state_keys: Sequence[tuple[str, Sequence[str]]],
+                   action_keys: Sequence[tuple[str, Sequence[str]]],
+                   cameras: Sequence[str]) -> dict[str, Any]:
+    """meta/modality.json as the writer writes it for this layout."""
+    return {
+        "state": modality_ranges(state_keys),
+        "action": modality_ranges(action_keys),
+        "video": {cam: {"original_key": VIDEO_PREFIX + cam} for cam in cameras},
+        "annotation": {TASK_ANNOTATION.removeprefix("annotation."): {}},
+    }
+
+
+def check_appendable(root: Path, modality: Mapping[str, Any]) -> LeRobotDataset:
+    """The dataset at ``root``, opened; DatasetError unless it is in the layout a writer
+    writing ``modality`` (see `gr00t_modality`) continues: finalize rewrites info.json as
+    its own, so another LeRobot version (v2.1: its episodes_stats.jsonl left stale; v3.0:
+    episodes in shared files that the v2.0 paths do not find) would be left broken.
+    Callers that read bags first (gr00t-dataset from-bag) ask before they do."""
+    fix = ("Fix: convert into a new dataset (another --out) and train on both "
+           "(gr00t-train --mixture)")
+    version = str(read_json(root / "meta" / "info.json").get("codebase_version", ""))
+    if version != CODEBASE_VERSION:
+        raise DatasetError(
+            f"cannot append to {root}: it is a LeRobot {version or 'unversioned'} dataset "
+            f"(meta/info.json codebase_version), and episodes are appended in "
+            f"{CODEBASE_VERSION}'s layout only (meta/ would be rewritten as "
+            f"{CODEBASE_VERSION}'s over its own). {fix}")
+    ds = LeRobotDataset(root)
+    return ds
 
 
 def check_task(task: Any, what: str = "task", fix: str = "pass the instruction's words") -> None:
