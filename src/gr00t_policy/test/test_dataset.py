@@ -738,3 +738,22 @@ def test_an_append_to_another_lerobot_version_is_refused_naming_it(tmp_path, ver
         _write(root, _episodes(1, seed=16), append=True)
     assert _snapshot(root) == before
 
+
+def test_an_append_to_a_dataset_with_another_modality_json_is_refused_naming_it(tmp_path):
+    """A GR00T dataset whose instruction annotation is human.task_description (the reader
+    takes it): finalize wrote its own modality.json over it, and the old episodes' task
+    column was no longer the one it names."""
+    root = tmp_path / "ds"
+    _write(root, _episodes(2, seed=17))
+    path = root / "meta" / "modality.json"
+    modality = json.loads(path.read_text())
+    modality["annotation"] = {"human.task_description": {"original_key": "task_index"}}
+    path.write_text(json.dumps(modality))
+    before = _snapshot(root)
+    with pytest.raises(DatasetError, match=r"cannot append to .*: its meta/modality.json is not "
+                                           r"the one this writer writes \(annotation: "
+                                           r"human.task_description there, "
+                                           r"human.action.task_description here\).*Fix: "):
+        _write(root, _episodes(1, seed=18), append=True)
+    assert _snapshot(root) == before
+    assert LeRobotDataset(root).num_episodes == 2

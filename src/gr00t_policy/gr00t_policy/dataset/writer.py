@@ -519,10 +519,11 @@ def gr00t_modality(state_keys: Sequence[tuple[str, Sequence[str]]],
 
 def check_appendable(root: Path, modality: Mapping[str, Any]) -> LeRobotDataset:
     """The dataset at ``root``, opened; DatasetError unless it is in the layout a writer
-    writing ``modality`` (see `gr00t_modality`) continues: finalize rewrites info.json as
-    its own, so another LeRobot version (v2.1: its episodes_stats.jsonl left stale; v3.0:
-    episodes in shared files that the v2.0 paths do not find) would be left broken.
-    Callers that read bags first (gr00t-dataset from-bag) ask before they do."""
+    writing ``modality`` (see `gr00t_modality`) continues: finalize rewrites info.json and
+    modality.json as its own, so another LeRobot version (v2.1: its episodes_stats.jsonl
+    left stale; v3.0: episodes in shared files that the v2.0 paths do not find) or another
+    modality.json (an annotation key the old episodes' instructions are read by) would be
+    left broken. Callers that read bags first (gr00t-dataset from-bag) ask before they do."""
     fix = ("Fix: convert into a new dataset (another --out) and train on both "
            "(gr00t-train --mixture)")
     version = str(read_json(root / "meta" / "info.json").get("codebase_version", ""))
@@ -533,7 +534,26 @@ def check_appendable(root: Path, modality: Mapping[str, Any]) -> LeRobotDataset:
             f"{CODEBASE_VERSION}'s layout only (meta/ would be rewritten as "
             f"{CODEBASE_VERSION}'s over its own). {fix}")
     ds = LeRobotDataset(root)
+    theirs = dict(ds.modality)
+    differ = [key for key in sorted(set(theirs) | set(modality))
+              if theirs.get(key) != modality.get(key)]
+    if differ:
+        shown = "; ".join(f"{key}: {_entry_words(theirs.get(key))} there, "
+                          f"{_entry_words(modality.get(key))} here" for key in differ)
+        raise DatasetError(
+            f"cannot append to {ds.root}: its meta/modality.json is not the one this writer "
+            f"writes ({shown}); it would be replaced, and the old episodes are read by it. "
+            f"{fix}")
     return ds
+
+
+def _entry_words(entry: Any) -> str:
+    """A modality.json entry in a few words: its keys, with their columns where it has them."""
+    if not isinstance(entry, Mapping):
+        return "none" if entry is None else repr(entry)
+    words = [f"{key} [{v['start']}, {v['end']})" if isinstance(v, Mapping) and "start" in v
+             and "end" in v else str(key) for key, v in entry.items()]
+    return ", ".join(words) or "none"
 
 
 def check_task(task: Any, what: str = "task", fix: str = "pass the instruction's words") -> None:
