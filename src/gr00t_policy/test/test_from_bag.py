@@ -437,6 +437,38 @@ def test_an_append_to_a_v30_dataset_is_refused_before_any_bag_is_read(tmp_path, 
     assert files_of(root) == before
 
 
+def test_bags_already_in_the_dataset_are_not_appended_again(tmp_path, capsys, monkeypatch):
+    """The README's `from-bag bags/episode_* --append` run again the next day: the bags
+    converted before are named and left out (they were appended a second time, silently),
+    the new ones appended; a bag moved since is known by its episodes' start times."""
+    emb_yaml = _embodiment_yaml(tmp_path)
+    bags = [write_bag(tmp_path / "bags" / f"episode_{k:06d}", recording(n_cmd=12, seed=k)[0])
+            for k in range(3)]
+    out = tmp_path / "ds"
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed: the same bags all the same
+    assert dataset_main(["from-bag", "bags/episode_000000", "--embodiment", str(emb_yaml),
+                         "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert dataset_main(["from-bag", *map(str, bags[:2]), "--embodiment", str(emb_yaml),
+                         "--out", str(out), "--append"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{bags[0]}: already in the dataset as episode(s) #0: not converted again" in printed
+    assert "wrote 1 episodes (12 steps at 20 fps) from 1 bags" in printed
+    assert "1 bags were in it already" in printed
+    ds = LeRobotDataset(out)
+    assert [e["source_bag"] for e in ds.episodes] == [str(b) for b in bags[:2]]
+    # Nothing new: nothing written, not an error.
+    before = files_of(out)
+    reports = convert_bags(bags[:2], embodiment(), out, append=True)
+    assert [r.already for r in reports] == [[0], [1]] and files_of(out) == before
+    # A bag moved since it was converted, beside a new one.
+    moved = shutil.copytree(bags[1], tmp_path / "elsewhere" / "episode_000001")
+    reports = convert_bags([moved, bags[2]], embodiment(), out, append=True)
+    assert [r.already for r in reports] == [[1], []] and reports[1].episodes == [(2, 12)]
+    assert "already in the dataset as episode(s) #1" in reports[0].lines()[0]
+    assert LeRobotDataset(out).num_episodes == 3
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

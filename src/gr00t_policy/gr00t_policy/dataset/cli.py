@@ -41,8 +41,10 @@ def _from_bag(args: argparse.Namespace) -> int:
     episodes = sum(len(r.episodes) for r in reports)
     steps = sum(r.steps for r in reports)
     left_out = [r for r in reports if r.refused]
+    before = [r for r in reports if r.already and not r.episodes]
     print(f"wrote {episodes} episodes ({steps} steps at {1 / emb.action_dt:g} fps) from "
-          f"{len(reports) - len(left_out)} bags to {args.out}"
+          f"{len(reports) - len(left_out) - len(before)} bags to {args.out}"
+          + (f"; {len(before)} bags were in it already (above)" if before else "")
           + (f"; left out {len(left_out)} bags (above)" if left_out else ""))
     return 1 if left_out else 0
 

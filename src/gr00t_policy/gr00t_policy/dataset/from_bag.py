@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class BagReport:
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     refused: str = ""  # why the bag was left out (convert_bags(..., skip_bad=True))
+    # episodes of the dataset appended to that hold this bag (or a run of it) already: not
+    # written again
+    already: list[int] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -59,8 +62,14 @@ class BagReport:
     def lines(self) -> list[str]:
         if self.refused:
             return [f"{self.path}: left out: {self.refused}"]
+        already = (f"already in the dataset as episode(s) "
+                   f"{', '.join(f'#{i}' for i in self.already)}: not converted again")
+        if self.already and not self.episodes:
+            return [f"{self.path}: {already}"]
         eps = ", ".join(f"#{i} ({n} steps)" for i, n in self.episodes) or "none"
         out = [f"{self.path}: {self.task!r} -> episodes {eps}"]
+        if self.already:
+            out.append(f"  {already}")
         out += [f"  warning: {w}" for w in self.warnings]
         if self.held:
             out.append(f"  repaired: {self.held} steps repeat the previous action (command gap)")
@@ -151,10 +160,13 @@ class DecodedFrames:
 
 def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,
                 cfg: ResampleConfig, task: str | None = None,
-                streams: Streams | None = None) -> BagReport:
+                streams: Streams | None = None,
+                listed: Mapping[int, int] | None = None) -> BagReport:
     """Convert one read bag; ``writer_factory(image_shapes)`` (camera -> (height, width))
     gives the (shared) writer;
-    ``streams``: the bag's `extract`, when the caller has it already."""
+    ``streams``: the bag's `extract`, when the caller has it already; ``listed``: start time
+    (ns) -> episode index of the episodes the dataset appended to holds: a run that starts
+    at one of them is that episode (the same bag, moved), not written again."""
     report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
     if streams is None:
         streams = extract(bag, emb, topics, task)
@@ -178,14 +190,18 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     cameras = [c.name for c in emb.cameras]
     cam_topics = {c.name: c.topic for c in emb.cameras}
     for run in steps.runs:
+        start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
+        if listed and start_ns in listed:
+            report.already.append(listed[start_ns])
+            continue
         states, actions, frames = _episode_arrays(bag, streams, run, update_a, cameras,
                                                   cam_topics)
         shapes = {cam: tuple(int(n) for n in frames[cam].shape[1:3]) for cam in cameras}
         writer = writer_factory(shapes)
         _check_shapes(bag.path, shapes, writer.image_shapes, emb)
-        start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
         index = writer.add_episode(states, actions, frames, streams.task,
-                                   extra={"source_bag": str(bag.path), "start_time_ns": start_ns})
+                                   extra={"source_bag": str(Path(bag.path).resolve()),
+                                          "start_time_ns": start_ns})
         report.episodes.append((index, len(states)))
     if not steps.runs:
         report.warnings.append("no step could be paired: nothing written from this bag")
@@ -211,18 +227,34 @@ def _check_shapes(path: Path, shapes: dict[str, tuple[int, int]],
                    "dataset of its own, or leave it out")
 
 
-def _appended_shapes(out: Path, emb: EmbodimentConfig) -> dict[str, tuple[int, int]] | None:
-    """camera -> (height, width) of the dataset at ``out`` that an append continues; None
-    when there is none, or its cameras are not the embodiment's (the writer refuses it,
-    naming both). DatasetError for a dataset the writer cannot continue (`check_appendable`),
-    before any bag is read."""
+@dataclass
+class _Appended:
+    """What convert_bags needs of the dataset an append continues."""
+
+    shapes: dict[str, tuple[int, int]] | None  # camera -> (height, width); None: not ours
+    by_path: dict[Path, list[int]]  # resolved source_bag -> its episodes
+    by_start: dict[int, int]  # start_time_ns -> episode
+
+
+def _appended(out: Path, emb: EmbodimentConfig) -> _Appended | None:
+    """The dataset at ``out`` that an append continues (None when there is none): its
+    cameras' sizes (None when its cameras are not the embodiment's: the writer refuses it,
+    naming both) and the bags its episodes came from. DatasetError for a dataset the writer
+    cannot continue (`check_appendable`), before any bag is read."""
     if not (out / "meta" / "info.json").is_file():
         return None
     ds = check_appendable(out, gr00t_modality(
         [(k.key, list(k.joints)) for k in emb.state_keys],
         [(k.key, list(k.joints)) for k in emb.action_keys], [c.name for c in emb.cameras]))
     cameras = [c.name for c in emb.cameras]
-    return {cam: ds.image_shape(cam) for cam in cameras} if ds.cameras == cameras else None
+    found = _Appended({cam: ds.image_shape(cam) for cam in cameras}
+                      if ds.cameras == cameras else None, {}, {})
+    for index, episode in enumerate(ds.episodes):
+        if isinstance(episode.get("source_bag"), str):
+            found.by_path.setdefault(Path(episode["source_bag"]).resolve(), []).append(index)
+        if isinstance(episode.get("start_time_ns"), int):
+            found.by_start[episode["start_time_ns"]] = index
+    return found
 
 
 def convert_bags(
@@ -248,6 +280,9 @@ def convert_bags(
     says why) and the others are converted. What fails only while it is written (a damaged
     frame found as it is encoded) raises too, leaving ``out`` as it was. A blank ``task`` or
     an ``out`` where no dataset can be written raise DatasetError before any bag is read.
+    With ``append``, a bag the dataset holds already (an episode's ``source_bag`` is its
+    path, or an episode starts when one of its runs does: the bag moved) is not converted
+    again; its report's ``already`` names those episodes.
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
@@ -269,9 +304,16 @@ def convert_bags(
     # bag's.
     kept = None  # (bag, its streams) of a single bag
     refused: dict[int, str] = {}  # bag index -> why (skip_bad)
-    sizes = _appended_shapes(Path(out), emb) if append else None  # camera -> (h, w)
+    old = _appended(Path(out), emb) if append else None
+    sizes = old.shapes if old else None  # camera -> (h, w)
     appended_to = Path(out) if sizes else None
+    # A bag the dataset holds already (the README's `bags/episode_*` again the next day) is
+    # not converted again: named in its report, not read.
+    already = {k: old.by_path[Path(p).resolve()] for k, p in enumerate(bags)
+               if old and Path(p).resolve() in old.by_path}
     for k, path in enumerate(bags):
+        if k in already:
+            continue
         try:
             bag = read_bag(path, wanted, pixels)
             streams = extract(bag, emb, topics, task)
@@ -304,14 +346,20 @@ def convert_bags(
                 reports.append(BagReport(path=Path(path), refused=refused[k]))
                 logger.warning("%s: left out: %s", path, refused[k])
                 continue
+            if k in already:
+                reports.append(BagReport(path=Path(path), already=already[k]))
+                logger.info("%s", reports[-1].lines()[0])
+                continue
             bag, streams = kept if kept is not None else (read_bag(path, wanted, pixels), None)
             kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task,
-                                 streams=streams)
+                                 streams=streams, listed=old.by_start if old else None)
             del bag, streams  # freed before the next bag is read
             for line in report.lines():
                 logger.info("%s", line)
             reports.append(report)
+        if writer is None and any(r.already for r in reports):
+            return reports  # nothing new: the dataset holds the bags already, untouched
         if writer is None or writer.num_episodes == 0:
             raise BagError("no episode could be made from the bags: " + "; ".join(
                 f"{r.path}: {r.refused or r.dropped}" for r in reports))
