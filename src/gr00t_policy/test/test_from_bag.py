@@ -469,6 +469,30 @@ def test_bags_already_in_the_dataset_are_not_appended_again(tmp_path, capsys, mo
     assert LeRobotDataset(out).num_episodes == 3
 
 
+def test_a_state_topic_recorded_from_two_publishers_is_named(tmp_path):
+    """A joint_state_publisher left running beside the robot's driver: both name the same
+    joints, and the conversion takes the stray one's zeros as states. The bag's metadata
+    lists one offered QoS profile per publisher; the report says so, naming the topic."""
+    import yaml
+
+    bag = write_bag(tmp_path / "bag", recording(n_cmd=12)[0])
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    qos = {"history": "keep_last", "depth": 10, "reliability": "reliable",
+           "durability": "volatile"}
+    for entry in meta["rosbag2_bagfile_information"]["topics_with_message_count"]:
+        if entry["topic_metadata"]["name"] in ("/joint_states", "/arm/commands"):
+            entry["topic_metadata"]["offered_qos_profiles"] = [qos]  # one: nothing to say
+        if entry["topic_metadata"]["name"] == "/joint_states":
+            entry["topic_metadata"]["offered_qos_profiles"] = [qos, qos]
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    assert read_bag(bag).publishers == {"/joint_states": 2, "/arm/commands": 1}
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    [warning] = [w for w in report.warnings if "publishers" in w]
+    assert warning.startswith("/joint_states: recorded from 2 publishers")
+    assert "ros2 topic info -v /joint_states" in warning
+    assert any(line == f"  warning: {warning}" for line in report.lines())
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

@@ -86,6 +86,9 @@ class Bag:
             metadata record (the latter survives a cut-off recording).
         complete: every file ended with its MCAP footer and metadata.yaml was there.
         warnings: what was odd (a cut-off file, a missing metadata.yaml, undecodable types).
+        publishers: topic -> how many publishers the recorder recorded it from (its
+            offered_qos_profiles: one per publisher, in metadata.yaml and the MCAP channel;
+            the most either lists), for the topics that list any.
     """
 
     path: Path
@@ -97,6 +100,7 @@ class Bag:
     custom_data: dict[str, str] = field(default_factory=dict)
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
+    publishers: dict[str, int] = field(default_factory=dict)
 
     def with_data(self, topic: str, msgs: Iterable[Any]) -> Iterator[Any]:
         """Each of ``msgs`` (this bag's messages on ``topic``) with its ``data``: as it is when
@@ -186,6 +190,23 @@ def _copy_with(msg: Any, **fields: Any) -> Any:
     return out
 
 
+def _offered_qos_count(profiles: Any) -> int:
+    """How many profiles an offered_qos_profiles entry lists: a list (metadata.yaml version
+    9), or the YAML text of one (older metadata.yaml, MCAP channel metadata); 0 unreadable."""
+    if isinstance(profiles, str):
+        try:
+            profiles = yaml.safe_load(profiles) if profiles.strip() else []
+        except yaml.YAMLError:
+            return 0
+    return len(profiles) if isinstance(profiles, list) else 0
+
+
+def _count_publishers(bag: Bag, topic: str, profiles: Any) -> None:
+    n = _offered_qos_count(profiles)
+    if n:
+        bag.publishers[topic] = max(n, bag.publishers.get(topic, 0))
+
+
 def _metadata(path: Path) -> dict[str, Any] | None:
     meta = path / "metadata.yaml"
     if not meta.is_file():
@@ -250,6 +271,10 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                             "was it killed?): reading the .mcap file(s) as far as they go")
     else:
         bag.custom_data.update({str(k): str(v) for k, v in (info.get("custom_data") or {}).items()})
+        for entry in info.get("topics_with_message_count") or []:
+            meta = entry.get("topic_metadata") if isinstance(entry, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+                _count_publishers(bag, meta["name"], meta.get("offered_qos_profiles"))
     factory = DecoderFactory()
     read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
     for file_index, file in enumerate(files):
@@ -270,6 +295,8 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                         schema = schemas.get(record.schema_id)
                         bag.topics[record.topic] = schema.name if schema else ""
                         bag.counts.setdefault(record.topic, 0)
+                        _count_publishers(bag, record.topic,
+                                          record.metadata.get("offered_qos_profiles"))
                     elif isinstance(record, Message):
                         channel = channels.get(record.channel_id)
                         if channel is None:

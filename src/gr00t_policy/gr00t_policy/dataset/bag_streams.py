@@ -94,6 +94,7 @@ class Streams:
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     stamp_warnings: list[str] = field(default_factory=list)  # see `stamp_warnings`
     task_warnings: list[str] = field(default_factory=list)  # see `task_changes`
+    publisher_warnings: list[str] = field(default_factory=list)  # see `publisher_warnings`
 
 
 def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
@@ -319,6 +320,19 @@ def stamp_warnings(bag: Bag, topics: list[str]) -> list[str]:
     return out
 
 
+def publisher_warnings(bag: Bag, topics: list[str]) -> list[str]:
+    """A line per topic of the conversion (state, commands, cameras) the bag recorded from
+    several publishers (its offered_qos_profiles, `Bag.publishers`): their messages are one
+    stream to the conversion, so a second sender naming the same joints (a
+    joint_state_publisher a launch file started beside the driver, sending zeros; a second
+    teleoperation node) puts its values in the rows as though they were the robot's."""
+    return [f"{topic}: recorded from {bag.publishers[topic]} publishers, whose messages are "
+            "taken as one stream: where two name the same joints (e.g. a joint_state_publisher "
+            "beside the robot's driver) the rows mix their values. Fix: check with `ros2 topic "
+            f"info -v {topic}`, stop the other publisher and record again, or leave this bag out"
+            for topic in topics if bag.publishers.get(topic, 0) > 1]
+
+
 def _plausible(emb: EmbodimentConfig, topic: str, joints: list[str], times: np.ndarray,
                rows: np.ndarray, implausible: dict) -> tuple[np.ndarray, np.ndarray]:
     """The rows within their joints' limits widened by plausibility.position_margin (what
@@ -402,7 +416,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
         task=the_task, image_shapes=shapes, nan_states=nan_states, bad_commands=bad,
         implausible=implausible, stamp_warnings=stamp_warnings(bag, used),
-        task_warnings=[] if task else task_changes(bag, topics, first_action, the_task))
+        task_warnings=[] if task else task_changes(bag, topics, first_action, the_task),
+        publisher_warnings=publisher_warnings(bag, used))
 
 
 def _implausible_words(implausible: dict[str, tuple[int, str]]) -> str:

@@ -175,7 +175,8 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     report.bad_commands = streams.bad_commands
     report.log_time_topics = streams.log_time_topics
     report.implausible = streams.implausible
-    report.warnings += streams.stamp_warnings + streams.task_warnings
+    report.warnings += (streams.publisher_warnings + streams.stamp_warnings
+                        + streams.task_warnings)
     if bag.custom_data.get(LOST_MESSAGES_KEY):
         report.warnings.append(
             f"the recorder lost messages while recording ({bag.custom_data[LOST_MESSAGES_KEY]}):"
