@@ -124,6 +124,14 @@ class BagWriter:
                                "channel": channel, "count": 0}
         self._stream.flush()
 
+    def offered_qos(self, topic: str) -> list[dict[str, Any]]:
+        return list(self._topics[topic]["qos"])
+
+    def set_offered_qos(self, topic: str, offered_qos: Sequence[Mapping[str, Any]]) -> None:
+        """The topic's publishers changed while recording: metadata.yaml (written at close)
+        lists these; the MCAP channel keeps those it was added with."""
+        self._topics[topic]["qos"] = [dict(q) for q in offered_qos]
+
     def write(self, topic: str, data: bytes, log_time_ns: int,
               publish_time_ns: int | None = None) -> None:
         """Append one CDR-serialized message and hand it to the OS at once."""

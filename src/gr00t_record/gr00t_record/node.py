@@ -26,7 +26,10 @@ that reads up to its last complete message; SIGINT / SIGTERM close the open bag 
 Messages that never reached the recorder (a best-effort link dropped them, or they
 overflowed its `queue_depth` queue) are counted per topic from the publishers' sequence
 numbers (gr00t_record.losses): logged as they happen, named in the stop reply and stored as
-metadata ("lost_messages").
+metadata ("lost_messages"). A state or command topic with several publishers (a stray
+joint_state_publisher beside the driver, whose messages from-bag would take as the robot's)
+is named in the start reply and the log; one that joins mid-episode is logged, and
+metadata.yaml lists every publisher, where from-bag counts them.
 """
 
 from __future__ import annotations
@@ -117,6 +120,11 @@ class RecorderNode(Node):
             self.embodiment, joint_states=p["joint_states_topic"],
             instruction=self.instruction_topic, action_topic=p["action_topic"],
             extra=p["extra_topics"])
+        # The topics a dataset row's state and action come from: a second publisher on one
+        # (a stray joint_state_publisher) would have its messages taken as the robot's.
+        self.paired = {p["joint_states_topic"], *([p["action_topic"]] if p["action_topic"]
+                                                  else [c.topic for c in
+                                                        self.embodiment.controllers])}
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
         self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
@@ -146,7 +154,11 @@ class RecorderNode(Node):
     # -- topics --------------------------------------------------------------------------
     def _discover(self) -> None:
         for topic in self.types:  # lost messages are counted only with a single publisher
-            self.losses.confirm(topic, self.count_publishers(topic))
+            publishers = self.count_publishers(topic)
+            self.losses.confirm(topic, publishers)
+            if self.writer is not None and self.writer.has_topic(topic) and (
+                    publishers > len(self.writer.offered_qos(topic))):
+                self._more_publishers(topic)
         for topic, expected in self.wanted.items():
             if topic in self.types or topic in self.refused:
                 continue
@@ -194,6 +206,22 @@ class RecorderNode(Node):
             self.get_logger().error(
                 f"{topic} ({self.types[topic]}) is not recorded in episode {self.episode}: "
                 f"{exc}. Fix: install the package that defines it where gr00t-record runs")
+
+    def _more_publishers(self, topic: str) -> None:
+        """A publisher joined a recorded topic mid-episode: metadata.yaml lists it (from-bag
+        counts a topic's publishers there), and on a state or command topic the log says so."""
+        infos = self.get_publishers_info_by_topic(topic)
+        self.writer.set_offered_qos(topic, offered_qos(infos))
+        if topic in self.paired:
+            self.get_logger().warning(
+                f"episode {self.episode}: {topic} now has {len(infos)} publishers: "
+                f"{self._several(topic, len(infos))}")
+
+    @staticmethod
+    def _several(topic: str, n: int) -> str:
+        return (f"{n} publishers on {topic}, whose messages from-bag takes as one stream (a "
+                "stray joint_state_publisher's zeros would be states); stop the other one "
+                f"(ros2 topic info -v {topic})")
 
     def _on_message(self, topic: str, data: bytes, info: dict) -> None:
         if topic == self.instruction_topic:
@@ -300,6 +328,10 @@ class RecorderNode(Node):
                     self._add_topic(topic)
                 missing = sorted(set(self.wanted) - set(self.types))
                 note = f"; no publisher yet on {missing}" if missing else ""
+                for topic in sorted(self.paired):
+                    if (n := self.count_publishers(topic)) > 1:
+                        note += f"; WARNING {self._several(topic, n)}"
+                        self.get_logger().warning(f"episode {episode}: {self._several(topic, n)}")
                 response.accepted = True
                 response.instruction_id = self.episode
                 response.message = f"recording episode {self.episode} to {path}{note}"

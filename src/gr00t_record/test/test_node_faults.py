@@ -256,3 +256,42 @@ def test_a_disk_full_at_close_is_answered_and_the_recorder_keeps_serving(node, t
     assert node.writer is None
     assert start(node).accepted  # still serving
     assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+
+
+def wait_for_publishers(node, topic: str, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while node.count_publishers(topic) < n:
+        assert time.monotonic() < deadline, f"{n} publishers never seen on {topic}"
+        time.sleep(0.05)
+
+
+def test_a_second_publisher_on_joint_states_is_named_and_kept_in_the_metadata(node):
+    """A joint_state_publisher left running beside the driver: from-bag would take its
+    messages as the robot's. The start reply says so, and a publisher that joins during the
+    episode is listed in metadata.yaml, where from-bag counts them."""
+    from sensor_msgs.msg import JointState
+
+    node.create_publisher(JointState, "/joint_states", 10)  # the robot's driver
+    stray = node.create_publisher(JointState, "/joint_states", 10)
+    wait_for_publishers(node, "/joint_states", 2)
+    reply = start(node)
+    assert reply.accepted
+    assert "WARNING 2 publishers on /joint_states" in reply.message
+    assert "ros2 topic info -v /joint_states" in reply.message
+    path = node.writer.path
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+    assert read_bag(path).publishers["/joint_states"] == 2
+    # One publisher at the start, a second one joins mid-episode.
+    node.destroy_publisher(stray)
+    deadline = time.monotonic() + 10
+    while node.count_publishers("/joint_states") != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    reply = start(node)
+    assert reply.accepted and "WARNING" not in reply.message
+    path = node.writer.path
+    node.create_publisher(JointState, "/joint_states", 10)
+    wait_for_publishers(node, "/joint_states", 2)
+    node._discover()
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+    assert read_bag(path).publishers["/joint_states"] == 2
