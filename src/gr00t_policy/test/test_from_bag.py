@@ -493,6 +493,29 @@ def test_a_state_topic_recorded_from_two_publishers_is_named(tmp_path):
     assert any(line == f"  warning: {warning}" for line in report.lines())
 
 
+def test_a_clock_set_back_mid_recording_refuses_the_bag_naming_where(tmp_path):
+    """NTP steps the recorder's clock back 1 s, 0.8 s into the episode: sorted by time, the
+    messages after the step fell among those before it (commands dropped, rows pairing a
+    state with a command up to 1 s apart), silently. The file keeps them in the order they
+    came, and the log times going back in it are the step."""
+    rec, *_ = recording(n_cmd=30)
+    rec.clock_step = (0.8, -1.0)
+    bag = write_bag(tmp_path / "bag", rec)
+    with pytest.raises(BagError, match=r"the recorder's clock went back 0.9\d\d s mid-record"
+                                       r"ing, 0.7\d s into it: a message on /\S+ is logged at "
+                                       r"\d+ ns.*Fix: leave this bag out \(--skip-bad\)"):
+        convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+    reports = convert_bags([bag, write_bag(tmp_path / "good", recording(n_cmd=12)[0])],
+                           embodiment(), tmp_path / "ds", skip_bad=True)
+    assert "clock went back" in reports[0].refused and reports[1].steps == 12
+    # A few milliseconds back (a recorder's threads reordering two messages) is not a step.
+    rec.clock_step = (0.8, -0.005)
+    [report] = convert_bags([write_bag(tmp_path / "jitter", rec)], embodiment(),
+                            tmp_path / "ds2")
+    assert report.steps > 0
+
+
 def test_merge_and_align_units():
     t1 = np.array([0.0, 0.05, 0.1])
     times, actions, early = merge_commands(

@@ -41,6 +41,10 @@ EPISODE_METADATA = "gr00t_episode"  # the MCAP metadata record gr00t-record writ
 INSTRUCTION_KEY = "instruction"
 # custom_data gr00t-record adds when messages never reached it: "<topic> <count>, ..."
 LOST_MESSAGES_KEY = "lost_messages"
+# A log time this far before one written ahead of it in the file is the recorder's clock
+# stepped back (NTP / chrony makestep), not the few milliseconds a recorder's threads may
+# reorder messages by.
+CLOCK_BACK_S = 0.1
 
 
 class BagError(DatasetError):
@@ -89,6 +93,9 @@ class Bag:
         publishers: topic -> how many publishers the recorder recorded it from (its
             offered_qos_profiles: one per publisher, in metadata.yaml and the MCAP channel;
             the most either lists), for the topics that list any.
+        clock_back: (topic, log time ns, the latest log time before it ns, the first log
+            time of the bag ns) of the first message logged more than CLOCK_BACK_S before a
+            message ahead of it in the files (the recorder's clock was set back), or None.
     """
 
     path: Path
@@ -101,6 +108,7 @@ class Bag:
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
     publishers: dict[str, int] = field(default_factory=dict)
+    clock_back: tuple[str, int, int, int] | None = None
 
     def with_data(self, topic: str, msgs: Iterable[Any]) -> Iterator[Any]:
         """Each of ``msgs`` (this bag's messages on ``topic``) with its ``data``: as it is when
@@ -277,6 +285,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                 _count_publishers(bag, meta["name"], meta.get("offered_qos_profiles"))
     factory = DecoderFactory()
     read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
+    first = latest = None  # the first and the latest log time so far, in file order
     for file_index, file in enumerate(files):
         schemas: dict[int, Any] = {}
         channels: dict[int, Any] = {}
@@ -304,6 +313,12 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                                            f"{record.channel_id} (the file is corrupt)")
                         bag.counts[channel.topic] += 1
                         last_time = record.log_time
+                        if latest is not None and bag.clock_back is None and (
+                                last_time < latest - CLOCK_BACK_S * 1e9):
+                            bag.clock_back = (channel.topic, int(last_time), int(latest),
+                                              int(first))
+                        first = last_time if first is None else first
+                        latest = last_time if latest is None else max(latest, last_time)
                         if topics is not None and channel.topic not in topics:
                             continue
                         decode = decoders.get(channel.id)

@@ -345,9 +345,27 @@ def _plausible(emb: EmbodimentConfig, topic: str, joints: list[str], times: np.n
     return times[~bad], rows[~bad]
 
 
+def _check_clock(bag: Bag) -> None:
+    """BagError where the recorder's clock went back mid-recording (`Bag.clock_back`): every
+    time after the step is off by it, so sorting by time puts messages out of their order
+    and pairs states and commands up to the step apart, which no later check would see."""
+    if bag.clock_back is None:
+        return
+    topic, at, latest, first = bag.clock_back
+    raise BagError(
+        f"bag {bag.path}: the recorder's clock went back {(latest - at) / 1e9:.3f} s mid-"
+        f"recording, {(latest - first) / 1e9:.2f} s into it: a message on {topic} is logged "
+        f"at {at} ns, after one logged at {latest} ns. Its messages' times no longer put "
+        "them in order (rows would pair a state with a command up to that far apart). Fix: "
+        "leave this bag out (--skip-bad), and keep the robot's clock from stepping while "
+        "recording (chrony: `makestep 1 3` steps it only at boot, then slews)")
+
+
 def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
             task: str | None = None) -> Streams:
-    """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``)."""
+    """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``);
+    BagError for a bag it cannot take them from, naming the topic and the fix."""
+    _check_clock(bag)
     implausible: dict[str, tuple[int, str]] = {}
     yaml_fix = "record it (gr00t-record records every topic the embodiment YAML names)"
     state_msgs = _require(bag, topics.joint_states, f"joint states of embodiment {emb.name!r}",

@@ -31,7 +31,9 @@ class Recording:
     for the yuv422 ones), or "jpeg": sensor_msgs/CompressedImage frames, a horizontal
     gradient plus the frame's value (decoded within a few levels of it); state_split: if > 0, each joint state is published as two
     messages, the first state_split joints and the rest (two drivers on one topic);
-    stamp_offset_s: every header stamp this much later than the message's time.
+    stamp_offset_s: every header stamp this much later than the message's time;
+    clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
+    step): the messages keep their order in the file, their log times from ``at`` on jump.
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -43,6 +45,7 @@ class Recording:
     encoding: str = "rgb8"
     state_split: int = 0
     stamp_offset_s: float = 0.0  # header stamps this far from the messages' times
+    clock_step: tuple[float, float] = (0.0, 0.0)  # (at, by) seconds
     t0_ns: int = 1_700_000_000_000_000_000
 
 
@@ -107,8 +110,11 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
             writer.set_custom_data(key, value)
         conns = {topic: writer.add_connection(topic, msgtype, typestore=ts)
                  for topic, msgtype in types.items()}
+        at, by = (rec.t0_ns + int(round(rec.clock_step[0] * 1e9)),
+                  int(round(rec.clock_step[1] * 1e9)))
         for ns, topic, msg in events:
-            writer.write(conns[topic], ns, ts.serialize_cdr(msg, types[topic]))
+            logged = ns + by if by and ns >= at else ns
+            writer.write(conns[topic], logged, ts.serialize_cdr(msg, types[topic]))
     return path
 
 
