@@ -4,9 +4,11 @@
     source env.sh
     python bench/from_bag_memory.py                        # 60 s, one 640x480 JPEG camera
     python bench/from_bag_memory.py --seconds 120 --cameras 2 --encoding rgb8
+    python bench/from_bag_memory.py --seconds 120 --size 64x48 --state-hz 500 --extra-joints 40
 
-Writes a synthetic bag (joint states at 125 Hz, commands at 20 Hz, each camera at 30 Hz: a
-gradient, JPEG-compressed or raw) under --out, then converts it in a child process
+Writes a synthetic bag (joint states at 125 Hz, or --state-hz, naming the 3 arm joints and
+--extra-joints more that the embodiment does not use, as a G1's 43 are; commands at 20 Hz,
+each camera at 30 Hz: a gradient, JPEG-compressed or raw) under --out, then converts it in a child process
 (`gr00t_policy.dataset.from_bag.convert_bags`, what the CLI runs) and prints that process's
 own peak resident memory (VmHWM: not ru_maxrss, which a child inherits from its parent;
 the ffmpeg encoder processes it runs, one at a time, are not counted: their ru_maxrss holds
@@ -52,15 +54,17 @@ def embodiment_dict(cameras: int) -> dict:
 
 
 def write_recording(path: Path, seconds: float, cameras: int, height: int, width: int,
-                    encoding: str) -> Path:
+                    encoding: str, state_hz: float = 125.0, extra_joints: int = 0) -> Path:
     from gr00t_policy.testing.bags import Recording, write_bag
 
-    t_state = np.arange(0.0, seconds, 0.008)
+    t_state = np.arange(0.0, seconds, 1.0 / state_hz)
     t_cmd = np.arange(0.1, seconds - 0.1, DT)
     cmd = np.stack([np.sin(t_cmd), np.cos(t_cmd), 0.5 * np.sin(0.3 * t_cmd)], axis=1)  # (M, 3)
     pos = np.stack([np.sin(t_state), np.cos(t_state), 0.5 * np.sin(0.3 * t_state)], axis=1)
     frames = {f"/camera/cam{k}/image_raw": np.arange(0.0, seconds, 1 / 30) for k in range(cameras)}
-    rec = Recording(state=(t_state, ARM, pos), commands={"/arm/commands": (t_cmd, cmd)},
+    extra = [f"other_{i}" for i in range(extra_joints)]
+    pos = np.concatenate([pos, np.zeros((len(t_state), extra_joints))], axis=1)
+    rec = Recording(state=(t_state, ARM + extra, pos), commands={"/arm/commands": (t_cmd, cmd)},
                     frames=frames, custom_data={"instruction": "wave"},
                     image_size={t: (height, width) for t in frames}, encoding=encoding)
     return write_bag(path, rec)
@@ -87,6 +91,9 @@ def main() -> int:
     ap.add_argument("--cameras", type=int, default=1)
     ap.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of every camera")
     ap.add_argument("--encoding", default="jpeg", choices=("jpeg", "rgb8"))
+    ap.add_argument("--state-hz", type=float, default=125.0, help="joint states a second")
+    ap.add_argument("--extra-joints", type=int, default=0,
+                    help="joints /joint_states names beside the 3 the embodiment uses")
     ap.add_argument("--out", type=Path, default=None, help="work directory (default: a temp one)")
     args = ap.parse_args()
     width, height = (int(n) for n in args.size.lower().split("x"))
@@ -102,9 +109,11 @@ def main() -> int:
 def run(args: argparse.Namespace, work: Path, width: int, height: int) -> int:
     print(machine_line(machine_info()), flush=True)
     t0 = time.perf_counter()
-    bag = write_recording(work / "bag", args.seconds, args.cameras, height, width, args.encoding)
+    bag = write_recording(work / "bag", args.seconds, args.cameras, height, width, args.encoding,
+                          args.state_hz, args.extra_joints)
     bag_mb = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
-    print(f"bag: {args.seconds:g} s, {args.cameras} x {width}x{height} {args.encoding} at 30 Hz, "
+    print(f"bag: {args.seconds:g} s, joint states of {3 + args.extra_joints} joints at "
+          f"{args.state_hz:g} Hz, {args.cameras} x {width}x{height} {args.encoding} at 30 Hz, "
           f"{bag_mb:.0f} MB on disk (written in {time.perf_counter() - t0:.0f} s)", flush=True)
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(embodiment_dict(args.cameras)),
                            str(bag), str(work / "ds")], capture_output=True, text=True)

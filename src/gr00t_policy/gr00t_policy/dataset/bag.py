@@ -215,6 +215,21 @@ def _count_publishers(bag: Bag, topic: str, profiles: Any) -> None:
         bag.publishers[topic] = max(n, bag.publishers.get(topic, 0))
 
 
+JOINT_STATE = "sensor_msgs/msg/JointState"
+
+
+def _compact_joint_state(msg: Any, names: dict[tuple[str, ...], tuple[str, ...]]) -> Any:
+    """A decoded JointState holding the same values in less memory: its name list as one
+    tuple shared by every message naming the same joints (``names``), its position,
+    velocity and effort as float64 arrays. Decoded, a 43-joint message is ~10 KB of Python
+    strings and floats: 9 GB for a 30-minute 500 Hz episode, all held until it is paired."""
+    key = tuple(msg.name)
+    msg.name = names.setdefault(key, key)
+    for column in ("position", "velocity", "effort"):
+        setattr(msg, column, np.asarray(getattr(msg, column), dtype=np.float64))
+    return msg
+
+
 def _metadata(path: Path) -> dict[str, Any] | None:
     meta = path / "metadata.yaml"
     if not meta.is_file():
@@ -285,6 +300,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                 _count_publishers(bag, meta["name"], meta.get("offered_qos_profiles"))
     factory = DecoderFactory()
     read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
+    joint_names: dict[tuple[str, ...], tuple[str, ...]] = {}  # shared by JointStates
     first = latest = None  # the first and the latest log time so far, in file order
     for file_index, file in enumerate(files):
         schemas: dict[int, Any] = {}
@@ -337,6 +353,8 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                             raise BagError(
                                 f"{file}: a message on {channel.topic} does not decode with "
                                 f"its schema {bag.topics[channel.topic]} ({exc!r})") from None
+                        if bag.topics[channel.topic] == JOINT_STATE:
+                            msg = _compact_joint_state(msg, joint_names)
                         if channel.topic in data_later and isinstance(
                                 getattr(msg, "data", None), (bytes, bytearray, memoryview)):
                             ordinal = ordinals.get(channel.topic, 0)
