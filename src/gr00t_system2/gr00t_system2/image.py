@@ -14,8 +14,12 @@ format, data) holding JPEG or PNG, as image_transport's ``compressed`` plugin pu
 (format "jpeg", "png", "rgb8; jpeg compressed bgr8", ...), with OpenCV. `check_compressed`
 checks the format and the payload's signature bytes without decoding.
 
-`message_to_rgb` / `check_message` pick the one that fits the message. `resize_rgb` brings
-an image to the backbone's square input size the way training did (see its docstring).
+`message_to_rgb` / `check_message` pick the one that fits the message. `message_to_rgb` also
+refuses a blank frame (`check_not_blank`: one colour all over, as a lens cap, a failed
+exposure or a driver sending zeros gives): the backbone would encode it into tokens that
+look like any others, and System 1 would act on a view with nothing in it. `resize_rgb`
+brings an image to the backbone's square input size the way training did (see its
+docstring).
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ REASON_CONVERSION = "conversion"
 REASON_FORMAT = "format"
 REASON_PAYLOAD = "payload"
 REASON_DECODE = "decode"
+REASON_BLANK = "blank"
+
+# A frame is blank when, on a grid of at most BLANK_GRID x BLANK_GRID pixels spread over it,
+# no channel spans more than BLANK_MAX_SPREAD grey levels. Real scenes are far from it: the
+# simulator's head camera spans 245 levels, and the same view dimmed to 1.5% of its
+# brightness (nothing brighter than 4) still spans 4. A real sensor's noise alone spans
+# more than 2 in the dark. Noise frames are not looked for.
+BLANK_MAX_SPREAD = 2
+BLANK_GRID = 64
 
 # CompressedImage payload kinds OpenCV decodes here -> the bytes every such file starts with.
 COMPRESSED_SIGNATURES: dict[str, bytes] = {"jpeg": b"\xff\xd8\xff", "png": b"\x89PNG\r\n\x1a\n"}
@@ -135,6 +148,28 @@ def image_to_rgb(msg: Any, bridge: CvBridge | None = None) -> np.ndarray:
     return rgb
 
 
+def check_not_blank(rgb: np.ndarray) -> None:
+    """Raise ImageError (REASON_BLANK) for a uint8 (H, W, 3) frame of (near-)one colour.
+
+    Cheap: it looks at a grid of at most BLANK_GRID x BLANK_GRID pixels, spaced evenly
+    (not by a fixed stride, which a striped image could fall between).
+    """
+    h, w = rgb.shape[:2]
+    rows = np.linspace(0, h - 1, min(h, BLANK_GRID)).astype(np.intp)
+    cols = np.linspace(0, w - 1, min(w, BLANK_GRID)).astype(np.intp)
+    grid = rgb[np.ix_(rows, cols)].reshape(-1, rgb.shape[2])  # (n, 3)
+    lo, hi = grid.min(axis=0), grid.max(axis=0)  # (3,) each
+    spread = int((hi.astype(np.int16) - lo).max())
+    if spread <= BLANK_MAX_SPREAD:
+        colour = ", ".join(str(int(v)) for v in lo)
+        raise ImageError(
+            REASON_BLANK,
+            f"blank frame: one colour all over (RGB {colour}, no channel spans more than "
+            f"{spread} grey level(s)); likely a lens cap, a failed exposure (all black or all "
+            "white) or a driver sending zeros. The policy would act on a view with nothing "
+            "in it: look at the camera and at its topic (rqt_image_view)")
+
+
 def compressed_kind(fmt: str) -> str:
     """'jpeg' or 'png' from a CompressedImage ``format`` string; ImageError otherwise.
 
@@ -218,8 +253,11 @@ def check_message(msg: Any) -> None:
 
 
 def message_to_rgb(msg: Any, bridge: CvBridge | None = None) -> np.ndarray:
-    """An Image or CompressedImage as uint8 (H, W, 3) RGB; ImageError when it cannot be."""
-    return compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg, bridge)
+    """An Image or CompressedImage as uint8 (H, W, 3) RGB; ImageError when it cannot be or
+    when it is blank (`check_not_blank`)."""
+    rgb = compressed_to_rgb(msg) if is_compressed(msg) else image_to_rgb(msg, bridge)
+    check_not_blank(rgb)
+    return rgb
 
 
 def resize_rgb(rgb: np.ndarray, size: int, crop: float = 1.0) -> np.ndarray:

@@ -246,3 +246,48 @@ def test_prepared_frames_are_not_cropped_twice():
     assert np.abs(twice - direct).max() > 0.1
     with pytest.raises(ValueError, match="prepared images are the backbone's 112x112"):
         preprocess_images([raw], cfg, prepared=True)
+
+
+def uniform(colour, h: int = 48, w: int = 64) -> np.ndarray:
+    return np.tile(np.array(colour, np.uint8), (h, w, 1))  # (H, W, 3)
+
+
+@pytest.mark.parametrize("name,pixels", [
+    ("black", uniform((0, 0, 0))),
+    ("white", uniform((255, 255, 255))),
+    ("grey", uniform((128, 128, 128))),
+    ("red", uniform((255, 0, 0))),
+    # a failed exposure is rarely exact: two grey levels of noise on a dark frame
+    ("near black", np.random.default_rng(0).integers(0, 3, (48, 64, 3), dtype=np.uint8)),
+])
+def test_blank_frames_are_rejected_naming_the_likely_causes(name, pixels):
+    from gr00t_system2.image import REASON_BLANK, message_to_rgb
+
+    for msg in (make_msg(pixels, "rgb8"), make_msg(pixels[..., 0].copy(), "mono8"),
+                compressed(pixels, "png")):
+        with pytest.raises(ImageError) as err:
+            message_to_rgb(msg)
+        assert err.value.reason == REASON_BLANK, name
+        assert "lens cap" in str(err.value) and "exposure" in str(err.value)
+        assert "driver" in str(err.value)
+
+
+def test_dark_and_sparse_scenes_are_not_blank():
+    from gr00t_system2.image import check_not_blank, message_to_rgb
+
+    # A scene dimmed until nothing is brighter than 4 grey levels (the simulator's head
+    # camera view, dimmed the same way, spans 4 levels too).
+    dark = (smooth_rgb().astype(float) * 4 / 255).round().astype(np.uint8)
+    assert dark.max() == 4
+    check_not_blank(dark)
+    # Thin bright stripes every 8th row: an evenly spaced grid of samples must not fall
+    # between them.
+    striped = uniform((200, 30, 30), 480, 640)
+    striped[::8] = 255
+    check_not_blank(striped)
+    # One small object on a plain background.
+    wall = uniform((180, 180, 180), 480, 640)
+    wall[200:230, 300:330] = (20, 90, 200)
+    check_not_blank(wall)
+    # The test fixtures of the node tests (random scenes) go through as before.
+    np.testing.assert_array_equal(message_to_rgb(make_msg(RGB, "rgb8")), RGB)
