@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from cv_bridge import CvBridge, CvBridgeError
 
 from gr00t_policy.image_crop import center_crop
+from gr00t_policy.runtime.stamps import CLOCK_FIX
 
 # encoding -> channels; every accepted encoding has one byte per channel.
 ACCEPTED_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
@@ -48,6 +49,7 @@ REASON_FORMAT = "format"
 REASON_PAYLOAD = "payload"
 REASON_DECODE = "decode"
 REASON_BLANK = "blank"
+REASON_STAMP = "stamp"
 
 # A frame is blank when, on a grid of at most BLANK_GRID x BLANK_GRID pixels spread over it,
 # no channel spans more than BLANK_MAX_SPREAD grey levels. Real scenes are far from it: the
@@ -243,8 +245,22 @@ def is_compressed(msg: Any) -> bool:
     return hasattr(msg, "format") and not hasattr(msg, "encoding")
 
 
+def check_stamp(stamp: Any) -> None:
+    """Raise ImageError (REASON_STAMP) for a negative header stamp (anything with .sec and
+    .nanosec): no clock gives one, and the tokens could not carry it."""
+    if stamp.sec < 0:
+        raise ImageError(
+            REASON_STAMP,
+            f"header stamp is negative (sec={stamp.sec}, nanosec={stamp.nanosec}): a stamp "
+            f"is a time on the ROS clock, or 0 for none. Fix the driver's stamps: {CLOCK_FIX}")
+
+
 def check_message(msg: Any) -> None:
-    """The cheap per-frame checks of an Image or CompressedImage (no conversion)."""
+    """The cheap per-frame checks of an Image or CompressedImage (no conversion): its
+    header stamp, then its layout or its compressed payload's signature."""
+    header = getattr(msg, "header", None)
+    if header is not None:
+        check_stamp(header.stamp)
     if is_compressed(msg):
         check_compressed(msg.format, msg.data)
     else:

@@ -291,3 +291,16 @@ def test_dark_and_sparse_scenes_are_not_blank():
     check_not_blank(wall)
     # The test fixtures of the node tests (random scenes) go through as before.
     np.testing.assert_array_equal(message_to_rgb(make_msg(RGB, "rgb8")), RGB)
+
+
+@pytest.mark.parametrize("compressed_msg", [False, True])
+def test_negative_stamps_are_rejected_naming_the_fix(compressed_msg):
+    from gr00t_system2.image import REASON_STAMP, check_message
+
+    msg = compressed(smooth_rgb(), "png") if compressed_msg else make_msg(RGB, "rgb8")
+    check_message(msg)  # stamp 0: unstamped, accepted
+    msg.header.stamp.sec = -5
+    with pytest.raises(ImageError) as err:
+        check_message(msg)
+    assert err.value.reason == REASON_STAMP
+    assert "sec=-5" in str(err.value) and "ROS clock" in str(err.value)

@@ -276,10 +276,12 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
             truncated = image_msg(left, "rgb8", 11.0, "l")
             truncated.data = bytes(truncated.data)[:-10]
             blank = image_msg(np.zeros_like(left), "rgb8", 11.0, "l")  # a lens cap
+            negative = image_msg(left, "rgb8", 11.0, "l")
+            negative.header.stamp.sec = -5  # the tokens could not carry it
             time.sleep(0.3)
             before = len(rig.tokens)
             for _ in range(8):
-                for bad in (bad_encoding, bad_step, truncated, blank):
+                for bad in (bad_encoding, bad_step, truncated, blank, negative):
                     # The node keeps only the newest frame (depth 1): space them out.
                     rig.cams[LEFT].publish(bad)
                     time.sleep(0.04)
@@ -288,13 +290,14 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
                 st = rig.last_status()
                 return st is not None and all(
                     f"rejected_frames {LEFT} {r}" in values(st)
-                    for r in ("encoding", "step", "data_length", "blank"))
+                    for r in ("encoding", "step", "data_length", "blank", "stamp"))
             wait_until(all_reasons_counted, 10, "rejection counts in diagnostics")
             time.sleep(0.5)
             assert len(rig.tokens) == before
             assert node.alive()
             log = node.output()
-            for needle in ("'16UC1' is not supported", "step=", "data length", "blank frame"):
+            for needle in ("'16UC1' is not supported", "step=", "data length", "blank frame",
+                           "header stamp is negative"):
                 lines = [ln for ln in log.splitlines() if needle in ln]
                 assert lines, f"no log line with {needle!r}:\n{log}"
                 assert LEFT in lines[0]
