@@ -10,7 +10,7 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
          until one is).
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
-received, those a newer frame replaced before a tick used them, the frames DDS reported
+received (rejected ones included), those a newer frame replaced before a tick used them, the frames DDS reported
 lost, its resolution and how often that changed mid-stream.
 """
 
@@ -40,7 +40,7 @@ class System2Health:
     rejected: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, reason) -> n
     errors: dict[str, int] = field(default_factory=dict)  # reason -> n
     subscriptions: dict[str, str] = field(default_factory=dict)  # topic -> type, reliability
-    received: dict[str, int] = field(default_factory=dict)  # topic -> frames received
+    received: dict[str, int] = field(default_factory=dict)  # topic -> frames arrived, rejected too
     unused: dict[str, int] = field(default_factory=dict)  # topic -> replaced before a tick used them
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
     stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock

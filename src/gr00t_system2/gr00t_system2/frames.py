@@ -9,6 +9,10 @@ newest frame was *received* more than ``stale_s`` ago (receipt time on this host
 monotonic clock, so a camera whose clock disagrees with ours is judged by when its frames
 arrive, not by its stamps).
 
+Every message that arrives is counted (`arrived`), before any check, and every one refused
+(`reject`, with its reason): a camera whose frames all arrive and are all refused is then
+missing as "all N frames rejected (<reason>)", not "never received".
+
 Republish rule (`NoveltyGate`): tokens are computed only when at least one camera has a
 frame that was not used for the previous tokens, or the instruction changed since then.
 An instruction change alone recomputes with the same frames: the tokens depend on the
@@ -81,8 +85,31 @@ class FrameStore:
         self._lock = threading.Lock()
         self._frames: list[Frame | None] = [None] * len(self.topics)
         self._pending: list[Pending | None] = [None] * len(self.topics)
-        self._offered = [0] * len(self.topics)
+        self._arrived = [0] * len(self.topics)
         self._replaced = [0] * len(self.topics)
+        self._rejected: dict[tuple[int, str], int] = {}  # (index, reason) -> frames
+        # index -> reason -> frames rejected since its newest accepted frame
+        self._rejected_since: list[dict[str, int]] = [{} for _ in self.topics]
+
+    def arrived(self, index: int) -> None:
+        """Count a message of camera ``index`` as it arrives, before it is checked."""
+        with self._lock:
+            self._arrived[index] += 1
+
+    def reject(self, index: int, reason: str) -> int:
+        """Count a message of camera ``index`` refused for ``reason``; return how many it
+        has had refused for that reason."""
+        with self._lock:
+            key = (index, reason)
+            self._rejected[key] = self._rejected.get(key, 0) + 1
+            since = self._rejected_since[index]
+            since[reason] = since.get(reason, 0) + 1
+            return self._rejected[key]
+
+    def rejections(self) -> dict[tuple[str, str], int]:
+        """(topic, reason) -> messages refused for it."""
+        with self._lock:
+            return {(self.topics[i], r): n for (i, r), n in self._rejected.items()}
 
     def offer(self, index: int, msg: Any, stamp_ns: int, frame_id: str, received: float) -> None:
         """Keep camera ``index``'s newest received message until the next `take_pending`."""
@@ -90,7 +117,6 @@ class FrameStore:
             if self._pending[index] is not None:
                 self._replaced[index] += 1
             self._pending[index] = Pending(msg, int(stamp_ns), frame_id, float(received))
-            self._offered[index] += 1
 
     def has_pending(self) -> bool:
         with self._lock:
@@ -104,9 +130,10 @@ class FrameStore:
         return taken
 
     def counts(self) -> dict[str, tuple[int, int]]:
-        """topic -> (messages offered, of which replaced by a newer one before being used)."""
+        """topic -> (messages arrived, messages offered but replaced by a newer one before
+        being used)."""
         with self._lock:
-            return {t: (self._offered[i], self._replaced[i]) for i, t in enumerate(self.topics)}
+            return {t: (self._arrived[i], self._replaced[i]) for i, t in enumerate(self.topics)}
 
     def put(self, index: int, rgb: np.ndarray, stamp_ns: int, frame_id: str, received: float) -> Frame:
         """Replace camera ``index``'s newest frame; return the stored Frame."""
@@ -114,24 +141,47 @@ class FrameStore:
             prev = self._frames[index]
             frame = Frame(rgb, int(stamp_ns), frame_id, float(received), 1 if prev is None else prev.seq + 1)
             self._frames[index] = frame
+            self._rejected_since[index] = {}
         return frame
 
     def snapshot(self, now: float, stale_s: float) -> Snapshot:
         """Newest frames at monotonic time ``now``; cameras older than ``stale_s`` are missing."""
         with self._lock:
             frames = tuple(self._frames)
+            arrived = list(self._arrived)
+            since = [dict(r) for r in self._rejected_since]
         missing: dict[str, str] = {}
         ages: dict[str, float | None] = {}
-        for topic, frame in zip(self.topics, frames):
+        for topic, frame, n, rejected in zip(self.topics, frames, arrived, since):
+            refused = sum(rejected.values())
             if frame is None:
-                missing[topic] = "never received"
                 ages[topic] = None
+                if n == 0:
+                    missing[topic] = "never received"
+                elif refused == n:
+                    missing[topic] = f"all {n} frames rejected ({_reasons(rejected)})"
+                elif refused:
+                    missing[topic] = (f"none of {n} frames usable yet ({refused} rejected: "
+                                      f"{_reasons(rejected)})")
+                else:
+                    missing[topic] = f"{n} frames received, none converted yet"
                 continue
             age = now - frame.received
             ages[topic] = age
             if age > stale_s:
                 missing[topic] = f"stale: last frame {age:.2f} s ago > stale_image_s={stale_s}"
+                if refused:
+                    missing[topic] = (f"stale: last usable frame {age:.2f} s ago > "
+                                      f"stale_image_s={stale_s}; {refused} frames rejected "
+                                      f"since ({_reasons(rejected)})")
         return Snapshot(frames, missing, ages)
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    """'blank' for one reason; 'blank 3, encoding 2' for several."""
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{r} {n}" for r, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 class NoveltyGate:

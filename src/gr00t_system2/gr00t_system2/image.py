@@ -95,7 +95,10 @@ def check_layout(encoding: str, height: int, width: int, step: int, data_length:
     if encoding not in ACCEPTED_ENCODINGS:
         raise ImageError(
             REASON_ENCODING,
-            f"encoding {encoding!r} is not supported; accepted: {', '.join(ACCEPTED_ENCODINGS)}",
+            f"encoding {encoding!r} is not supported; accepted: {', '.join(ACCEPTED_ENCODINGS)}. "
+            "Fix: set the camera driver to publish rgb8, bgr8 or mono8, or convert its frames "
+            "with image_proc (its debayer node takes bayer_* and yuv422 and publishes "
+            "image_color in bgr8)",
         )
     channels = ACCEPTED_ENCODINGS[encoding]
     if height <= 0 or width <= 0:

@@ -125,7 +125,7 @@ class System2Node(ManagedNode):
         self._stop.clear()
         self._new_frame.clear()
         self._converter = FrameConverter(
-            self.frames, self._to_backbone_rgb, on_reject=self._reject_index,
+            self.frames, self._to_backbone_rgb, on_reject=self._reject,
             on_frame=self._new_frame.set, min_interval_s=self._period / 2)
         self._converter.start()
         self._worker = threading.Thread(target=self._inference_loop, name="gr00t_system2_inference", daemon=True)
@@ -184,7 +184,6 @@ class System2Node(ManagedNode):
         self._latency = RollingWindow(size=200)
         self._throttle = Throttle(LOG_THROTTLE_S)
         self._stats_lock = threading.Lock()
-        self._rejected: dict[tuple[str, str], int] = {}
         self._stamps_off: dict[str, int] = {}  # topic -> frames stamped off the clock (runtime.stamps)
         self._stamp_off_now: set[str] = set()  # cameras whose newest frame is off (WARN)
         self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
@@ -296,10 +295,12 @@ class System2Node(ManagedNode):
     def _on_camera_message(self, index: int, topic: str, msg) -> None:
         """Executor thread, every frame: cheap checks, keep the newest for the next tick."""
         received = time.monotonic()
+        self.frames.arrived(index)  # before any check: a camera whose frames are all
+        # refused has still sent them (diagnostics: frames_received, "all N frames rejected")
         try:
             check_message(msg)
         except ImageError as exc:
-            self._reject(topic, exc, received)
+            self._reject(index, exc, received)
             return
         stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
         off = clock_offset_s(stamp_ns, self.get_clock().now().nanoseconds)
@@ -356,19 +357,15 @@ class System2Node(ManagedNode):
                 "differently from its training. Fix: keep the camera driver at the "
                 "resolution the policy was trained on")
 
-    def _reject_index(self, index: int, exc: ImageError, now: float) -> None:
-        self._reject(self.frames.topics[index], exc, now)
-
     def _camera_problem(self, topic: str, text: str) -> None:
         if self._throttle.allow(("camera", topic), time.monotonic()):
             self.get_logger().error(text)
 
-    def _reject(self, topic: str, exc: ImageError, now: float) -> None:
-        key = (topic, exc.reason)
-        with self._stats_lock:
-            self._rejected[key] = self._rejected.get(key, 0) + 1
-            count = self._rejected[key]
-        if self._throttle.allow(("reject",) + key, now):
+    def _reject(self, index: int, exc: ImageError, now: float) -> None:
+        """A camera message refused (executor thread, or the converter's): counted, named."""
+        topic = self.frames.topics[index]
+        count = self.frames.reject(index, exc.reason)
+        if self._throttle.allow(("reject", topic, exc.reason), now):
             self.get_logger().error(
                 f"camera {topic}: rejected frame: {exc} ({count} rejected for this reason so "
                 f"far; logged at most every {LOG_THROTTLE_S:.0f} s)"
@@ -513,7 +510,7 @@ class System2Node(ManagedNode):
         snapshot = self.frames.snapshot(now, self.params.stale_image_s)
         instruction = self.instructions.current
         with self._stats_lock:
-            rejected, errors, published = dict(self._rejected), dict(self._errors), self._published
+            errors, published = dict(self._errors), self._published
             stamps_off = dict(self._stamps_off)
             stamp_off_now = set(self._stamp_off_now)
             sizes, size_changes = dict(self._sizes), dict(self._size_changes)
@@ -530,7 +527,7 @@ class System2Node(ManagedNode):
             instruction_id=None if instruction is None else instruction.id,
             instruction="" if instruction is None else instruction.text,
             backbone_id=self.encoder.backbone_id,
-            rejected=rejected,
+            rejected=self.frames.rejections(),
             errors=errors,
             subscriptions=self._cameras.describe(),
             received={t: n for t, (n, _) in counts.items()},

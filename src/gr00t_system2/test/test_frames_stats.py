@@ -49,6 +49,8 @@ def test_novelty_gate_new_frame_or_new_instruction():
 def test_offered_messages_wait_unconverted_and_only_the_newest_is_taken():
     store = FrameStore(["/a", "/b"])
     assert store.take_pending() == []
+    for index in (0, 0, 1):
+        store.arrived(index)
     store.offer(0, "msg a1", 1, "a", 0.10)
     store.offer(0, "msg a2", 2, "a", 0.13)  # replaces a1 before any tick used it
     store.offer(1, "msg b1", 3, "b", 0.12)
@@ -58,7 +60,38 @@ def test_offered_messages_wait_unconverted_and_only_the_newest_is_taken():
     assert store.take_pending() == []
     assert store.counts() == {"/a": (2, 1), "/b": (1, 0)}
     # Offering does not make a camera present: only converted frames count.
-    assert store.snapshot(0.2, 1.0).missing == {"/a": "never received", "/b": "never received"}
+    assert store.snapshot(0.2, 1.0).missing == {"/a": "2 frames received, none converted yet",
+                                                "/b": "1 frames received, none converted yet"}
+
+
+def test_a_camera_whose_every_frame_is_rejected_is_not_reported_never_received():
+    store = FrameStore(["/yuv", "/mixed", "/capped", "/quiet"])
+    for _ in range(5):  # a yuv422 driver: every frame arrives and is refused on receipt
+        store.arrived(0)
+        store.reject(0, "encoding")
+    for reason in ("step", "blank", "blank"):
+        store.arrived(1)
+        store.reject(1, reason)
+    store.arrived(1)  # one more, not converted yet
+    store.arrived(2)
+    store.put(2, IMG, 1, "c", received=1.0)
+    for _ in range(3):  # then a lens cap
+        store.arrived(2)
+        assert store.reject(2, "blank") == _ + 1
+    snap = store.snapshot(now=3.0, stale_s=1.0)
+    assert snap.missing == {
+        "/yuv": "all 5 frames rejected (encoding)",
+        "/mixed": "none of 4 frames usable yet (3 rejected: blank 2, step 1)",
+        "/capped": "stale: last usable frame 2.00 s ago > stale_image_s=1.0; 3 frames "
+                   "rejected since (blank)",
+        "/quiet": "never received"}
+    assert store.counts()["/yuv"] == (5, 0) and store.counts()["/capped"] == (4, 0)
+    assert store.rejections() == {("/yuv", "encoding"): 5, ("/mixed", "step"): 1,
+                                  ("/mixed", "blank"): 2, ("/capped", "blank"): 3}
+    store.put(2, IMG, 2, "c", received=2.9)  # the cap comes off
+    assert "/capped" not in store.snapshot(now=3.0, stale_s=1.0).missing
+    store.put(2, IMG, 3, "c", received=2.9)
+    assert store.rejections()[("/capped", "blank")] == 3  # the total stays
 
 
 def good_params(tmp_path, **over):

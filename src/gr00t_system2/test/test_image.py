@@ -80,6 +80,9 @@ def test_unsupported_encodings_are_rejected(encoding):
         image_to_rgb(msg)
     assert err.value.reason == REASON_ENCODING
     assert repr(encoding) in str(err.value) and "rgb8" in str(err.value)
+    # ... and says what to do about it
+    assert "set the camera driver to publish rgb8, bgr8 or mono8" in str(err.value)
+    assert "image_proc" in str(err.value)
 
 
 @pytest.mark.parametrize("height,width", [(0, 7), (5, 0), (0, 0)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -159,16 +160,25 @@ def test_two_cameras_instructions_and_publish_rules(ros_domain_id, ckpt2, tmp_pa
             rig = Rig(probe, node)
             left, right = scene(1), scene(2)
 
-            # Only the left camera: nothing published, diagnostics name the right one.
+            # Only the left camera usable (the right one's driver sends yuv422, every frame
+            # refused): nothing published, diagnostics name the right one and say why.
+            yuv = image_msg(right, "rgb8", 100.5, "right_optical")
+            yuv.encoding, yuv.step = "yuv422", right.shape[1] * 2
+            yuv.data = bytes(right.shape[0] * right.shape[1] * 2)
+
             def right_reported_missing() -> bool:
                 st = rig.last_status()
-                return st is not None and values(st)["missing_cameras"] == RIGHT
-            rig.publish_until({LEFT: image_msg(left, "rgb8", 100.5, "left_optical")},
+                return (st is not None and values(st)["missing_cameras"] == RIGHT
+                        and int(values(st)[f"frames_received {RIGHT}"]) >= 3)
+            rig.publish_until({LEFT: image_msg(left, "rgb8", 100.5, "left_optical"), RIGHT: yuv},
                               right_reported_missing, "diagnostics naming the missing camera", 90)
             st = rig.last_status()
             assert st.level == DiagnosticStatus.ERROR and RIGHT in st.message
             assert values(st)["image_age_ms " + RIGHT] == "n/a"
             assert values(st)["image_age_ms " + LEFT] != "n/a"
+            # (frames_received is read a moment after the reason: it may be one ahead)
+            assert re.fullmatch(r"all \d+ frames rejected \(encoding\)",
+                                values(st)["missing " + RIGHT]), values(st)
             assert not rig.tokens
 
             # Both cameras: tokens with the checkpoint's shape, stamped with the older frame.
