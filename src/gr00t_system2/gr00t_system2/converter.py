@@ -125,6 +125,7 @@ class FrameConverter:
                     REASON_CONVERSION, f"could not convert the frame ({type(exc).__name__}: "
                     f"{exc}); check what the camera driver publishes"), now)
                 continue
-            self._store.put(index, rgb, pending.stamp_ns, pending.frame_id, pending.received)
+            self._store.put(index, rgb, pending.stamp_ns, pending.frame_id, pending.received,
+                            pending.received_ns)
             stored = True
         return stored

@@ -38,6 +38,7 @@ class Frame:
     frame_id: str
     received: float  # time.monotonic() at receipt, seconds
     seq: int  # per-camera counter of accepted frames, starting at 1
+    received_ns: int = 0  # receipt time on the node's (ROS) clock, ns; 0: not known
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Pending:
     stamp_ns: int
     frame_id: str
     received: float  # time.monotonic() at receipt, seconds
+    received_ns: int = 0  # receipt time on the node's (ROS) clock, ns; 0: not known
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,14 @@ class Snapshot:
 
     def oldest_stamp_ns(self) -> int:
         """The oldest header stamp among the frames (the stamp the tokens carry). A camera
-        stamping 0 (unstamped) is left out unless every one does: 0 would make System 1
-        take the tokens as unstamped and lose the stamped cameras' age."""
+        stamping 0 (unstamped) counts with its frame's receipt time on the node clock
+        instead: left out, a frozen unstamped camera's old view went into tokens stamped as
+        fresh as the other cameras' frames, and with every camera unstamped the tokens
+        (stamped 0) looked new to System 1 however old their frames. 0 only when a frame's
+        receipt time is not known either."""
         if not self.complete:
             raise ValueError("oldest_stamp_ns needs every camera's frame; some are missing")
-        stamps = [f.stamp_ns for f in self.frames if f is not None]
+        stamps = [f.stamp_ns or f.received_ns for f in self.frames if f is not None]
         return min((s for s in stamps if s != 0), default=0)
 
     def seqs(self) -> tuple[int, ...]:
@@ -111,12 +116,16 @@ class FrameStore:
         with self._lock:
             return {(self.topics[i], r): n for (i, r), n in self._rejected.items()}
 
-    def offer(self, index: int, msg: Any, stamp_ns: int, frame_id: str, received: float) -> None:
-        """Keep camera ``index``'s newest received message until the next `take_pending`."""
+    def offer(self, index: int, msg: Any, stamp_ns: int, frame_id: str, received: float,
+              received_ns: int = 0) -> None:
+        """Keep camera ``index``'s newest received message until the next `take_pending`
+        (``received``: monotonic s; ``received_ns``: the node clock's ns, for
+        `Snapshot.oldest_stamp_ns`)."""
         with self._lock:
             if self._pending[index] is not None:
                 self._replaced[index] += 1
-            self._pending[index] = Pending(msg, int(stamp_ns), frame_id, float(received))
+            self._pending[index] = Pending(msg, int(stamp_ns), frame_id, float(received),
+                                           int(received_ns))
 
     def has_pending(self) -> bool:
         with self._lock:
@@ -135,11 +144,13 @@ class FrameStore:
         with self._lock:
             return {t: (self._arrived[i], self._replaced[i]) for i, t in enumerate(self.topics)}
 
-    def put(self, index: int, rgb: np.ndarray, stamp_ns: int, frame_id: str, received: float) -> Frame:
+    def put(self, index: int, rgb: np.ndarray, stamp_ns: int, frame_id: str, received: float,
+            received_ns: int = 0) -> Frame:
         """Replace camera ``index``'s newest frame; return the stored Frame."""
         with self._lock:
             prev = self._frames[index]
-            frame = Frame(rgb, int(stamp_ns), frame_id, float(received), 1 if prev is None else prev.seq + 1)
+            frame = Frame(rgb, int(stamp_ns), frame_id, float(received),
+                          1 if prev is None else prev.seq + 1, int(received_ns))
             self._frames[index] = frame
             self._rejected_since[index] = {}
         return frame

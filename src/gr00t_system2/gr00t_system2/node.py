@@ -303,14 +303,15 @@ class System2Node(ManagedNode):
             self._reject(index, exc, received)
             return
         stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
-        off = clock_offset_s(stamp_ns, self.get_clock().now().nanoseconds)
+        now_ns = self.get_clock().now().nanoseconds  # what an unstamped frame's tokens carry
+        off = clock_offset_s(stamp_ns, now_ns)
         if off is not None:
             self._stamp_off(topic, stamp_ns, off, received)
         elif topic in self._stamp_off_now:  # the WARN clears with a good frame (only the
             # camera callbacks, one at a time, change the set: reading it here needs no lock)
             with self._stats_lock:
                 self._stamp_off_now.discard(topic)
-        self.frames.offer(index, msg, stamp_ns, msg.header.frame_id, received)
+        self.frames.offer(index, msg, stamp_ns, msg.header.frame_id, received, now_ns)
         converter = self._converter
         if converter is not None:  # inactive: frames are kept, converted once active
             converter.offered()

@@ -35,8 +35,8 @@ class Rig:
                                    on_frame=self.stored.set, min_interval_s=0.05)
         self.conv.start()
 
-    def offer(self, msg: str, stamp: int = 1) -> None:
-        self.store.offer(0, msg, stamp, "cam", time.monotonic())
+    def offer(self, msg: str, stamp: int = 1, received_ns: int = 0) -> None:
+        self.store.offer(0, msg, stamp, "cam", time.monotonic(), received_ns)
         self.conv.offered()
 
 
@@ -50,10 +50,12 @@ def rig():
 def test_waiting_inference_gets_frames_at_once(rig):
     rig.conv.schedule(None)
     t0 = time.monotonic()
-    rig.offer("m1")
+    rig.offer("m1", stamp=0, received_ns=123)
     assert rig.stored.wait(1.0)
     assert rig.converted[0][0] - t0 < 0.05
-    assert rig.store.snapshot(time.monotonic(), 1.0).complete
+    snap = rig.store.snapshot(time.monotonic(), 1.0)
+    assert snap.complete
+    assert snap.oldest_stamp_ns() == 123  # unstamped: the receipt time comes along
 
 
 def test_scheduled_tick_converts_the_newest_frame_just_before_it_once(rig):

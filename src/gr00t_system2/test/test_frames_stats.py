@@ -25,11 +25,34 @@ def test_snapshot_missing_stale_and_oldest_stamp():
     store.put(1, IMG, stamp_ns=4_000, frame_id="cam_b", received=9.9)
     snap = store.snapshot(now=10.0, stale_s=1.0)
     assert snap.complete and snap.oldest_stamp_ns() == 4_000 and snap.seqs() == (1, 2)
-    # An unstamped camera (0) does not hide the stamped one's age; all unstamped: 0.
+    # An unstamped camera (0) does not hide the stamped one's age; all unstamped and no
+    # receipt time known: 0.
     store.put(1, IMG, stamp_ns=0, frame_id="cam_b", received=9.95)
     assert store.snapshot(now=10.0, stale_s=1.0).oldest_stamp_ns() == 5_000
     store.put(0, IMG, stamp_ns=0, frame_id="cam_a", received=9.96)
     assert store.snapshot(now=10.0, stale_s=1.0).oldest_stamp_ns() == 0
+
+
+def test_an_unstamped_camera_ages_the_tokens_by_its_receipt_time():
+    """A frozen camera stamping 0 must not go into tokens stamped as fresh as the other
+    cameras' frames: its frame counts with its receipt time on the node clock."""
+    store = FrameStore(["/a", "/b"])
+    store.offer(0, "frozen", 0, "a", received=1.0, received_ns=1_000_000_000)
+    (index, pending), = store.take_pending()
+    store.put(index, IMG, pending.stamp_ns, pending.frame_id, pending.received,
+              pending.received_ns)
+    # the other camera goes on, stamped, 0.4 s later
+    store.put(1, IMG, stamp_ns=1_390_000_000, frame_id="b", received=1.4,
+              received_ns=1_400_000_000)
+    snap = store.snapshot(now=1.4, stale_s=1.0)
+    assert snap.oldest_stamp_ns() == 1_000_000_000  # the frozen view's age, not 1.39 s
+    # every camera unstamped: the oldest receipt, not 0 (which System 1 reads as "now")
+    store.put(1, IMG, stamp_ns=0, frame_id="b", received=1.5, received_ns=1_500_000_000)
+    assert store.snapshot(now=1.5, stale_s=1.0).oldest_stamp_ns() == 1_000_000_000
+    # a stamped frame keeps its stamp, whenever it arrived
+    store.put(0, IMG, stamp_ns=1_450_000_000, frame_id="a", received=1.5,
+              received_ns=1_500_000_000)
+    assert store.snapshot(now=1.5, stale_s=1.0).oldest_stamp_ns() == 1_450_000_000
 
 
 def test_novelty_gate_new_frame_or_new_instruction():
