@@ -58,6 +58,15 @@ def test_nodes_and_parameters_come_from_the_yaml(name: str, ckpt: Path) -> None:
     assert s1["state_staleness_s"] == pytest.approx(raw["staleness"]["state_s"])
     assert s1["token_staleness_s"] == pytest.approx(raw["staleness"]["tokens_s"])
     assert s1["start_enabled"] is bool(raw.get("start_enabled", False))
+    # System 2 knows System 1's token limit: it stops using a camera's frame no later
+    # (stale_image_s, derived by System 2 when not given).
+    assert s2["token_staleness_s"] == s1["token_staleness_s"]
+    assert "stale_image_s" not in s2
+    from gr00t_common.params import UNSET
+    from gr00t_system2.params import SPECS, validate
+    values = {spec.name: None if spec.default is UNSET else spec.default for spec in SPECS}
+    values.update((k, v) for k, v in s2.items() if k in values)
+    assert validate(values).stale_image_s <= raw["staleness"]["tokens_s"]
     for n in g.nodes:
         assert n.parameters["use_sim_time"] is False
         assert n.namespace == "" and n.remappings == []

@@ -164,7 +164,8 @@ class Spec:
         read_only: refuse changes after declaration (through the parameter services).
         example: a good value for error messages (`-p name:=example`); needed where the
             default does not make one (required with an empty default, UNSET or callable).
-        shown_default: what docs/PARAMETERS.md prints for a callable default.
+        shown_default: what docs/PARAMETERS.md prints for a callable default, or for an
+            UNSET one that the node derives from another parameter rather than the YAML.
     """
 
     name: str
@@ -242,7 +243,7 @@ class Spec:
     def default_text(self) -> str:
         """The default as docs/PARAMETERS.md shows it."""
         if self.default is UNSET:
-            return "unset: from the embodiment YAML"
+            return self.shown_default or "unset: from the embodiment YAML"
         if callable(self.default):
             return self.shown_default
         if self.default == "":

@@ -3,7 +3,8 @@
 `declare_and_read(node)` declares every parameter with its descriptor and returns a
 validated `System2Params`; a bad value raises `ParameterError` naming the parameter, the
 value and the fix. Beyond the specs, the checkpoint must be a checkpoint directory and the
-camera topics distinct once expanded against the node's namespace.
+camera topics distinct once expanded against the node's namespace, and an unset
+``stale_image_s`` is derived from ``token_staleness_s``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,22 @@ from typing import Any
 from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 
-from gr00t_common.params import ParameterError, Pattern, Range, Spec, check
+from gr00t_common.params import UNSET, ParameterError, Pattern, Range, Spec, check
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import SYSTEM2_BACKENDS
 from gr00t_policy.devices import DEVICE_FORMS, DEVICE_PATTERN
+from gr00t_policy.embodiment import MAX_TOKEN_AGE_S
+from gr00t_policy.runtime.stamps import CLOCK_OFF_S
 from gr00t_system2.cameras import CAMERA_QOS, CAMERA_TRANSPORTS
 
 __all__ = ["SPECS", "ParameterError", "System2Params", "declare_and_read", "validate"]
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 TOKEN_DTYPES = ("float16", "float32")
+# stale_image_s when unset: at most this, and at most token_staleness_s (a frame older than
+# System 1's token limit only makes tokens it refuses; an unstamped camera's tokens carry
+# the frame's receipt time).
+MAX_DEFAULT_STALE_IMAGE_S = 1.0
 
 SPECS = (
     Spec("checkpoint", "string", "",
@@ -69,9 +76,16 @@ SPECS = (
     Spec("max_instruction_length", "integer", 512,
          "Longest accepted instruction in characters, after stripping surrounding whitespace.",
          range=Range.at_least(1)),
-    Spec("stale_image_s", "double", 1.0,
+    Spec("token_staleness_s", "double", CLOCK_OFF_S,
+         "System 1's token_staleness_s (s): it refuses tokens stamped further behind its "
+         "clock than this, and the tokens carry their oldest camera frame's stamp. "
+         "gr00t-bringup and the launch file pass the embodiment YAML's staleness.tokens_s.",
+         range=Range(0.0, MAX_TOKEN_AGE_S, lo_open=True)),
+    Spec("stale_image_s", "double", UNSET,
          "A camera whose newest frame arrived longer ago than this (s) counts as missing; "
-         "nothing is published while a camera is missing.", range=Range.above(0.0)),
+         "nothing is published while a camera is missing. Unset: token_staleness_s, at "
+         f"most {MAX_DEFAULT_STALE_IMAGE_S}.", range=Range.above(0.0), example="0.5",
+         shown_default=f"unset: min(token_staleness_s, {MAX_DEFAULT_STALE_IMAGE_S})"),
     Spec("torch_threads", "integer", 0,
          "Intra-op threads for the backbone, torch's or onnxruntime's (>= 1), or 0 for the "
          "default: torch's own, 1 on onnxruntime.",
@@ -95,6 +109,7 @@ class System2Params:
     dtype: str
     token_dtype: str
     max_instruction_length: int
+    token_staleness_s: float
     stale_image_s: float
     torch_threads: int
 
@@ -135,4 +150,8 @@ def _params(values: dict[str, Any], node_name: str, namespace: str) -> System2Pa
         raise ParameterError(
             f"parameter camera_topics={topics} names a topic twice; list each camera once"
         )
-    return System2Params(**{**values, "checkpoint": ckpt_path, "camera_topics": tuple(topics)})
+    stale = values["stale_image_s"]
+    if stale is None:
+        stale = min(values["token_staleness_s"], MAX_DEFAULT_STALE_IMAGE_S)
+    return System2Params(**{**values, "checkpoint": ckpt_path, "camera_topics": tuple(topics),
+                            "stale_image_s": stale})

@@ -123,8 +123,8 @@ def good_params(tmp_path, **over):
                   camera_transport="auto", rate_hz=10.0,
                   default_instruction="wave", device="cpu", backend="auto", cache_dir="",
                   dtype="float32",
-                  token_dtype="float16", max_instruction_length=512, stale_image_s=1.0,
-                  torch_threads=0)
+                  token_dtype="float16", max_instruction_length=512, token_staleness_s=1.0,
+                  stale_image_s=1.0, torch_threads=0)
     values.update(over)
     return values
 
@@ -140,6 +140,8 @@ def good_params(tmp_path, **over):
     ("rate_hz", 0.0, "rate_hz=0.0"),
     ("rate_hz", math.inf, "rate_hz=inf"),
     ("stale_image_s", -1.0, "stale_image_s"),
+    ("token_staleness_s", 0.0, "token_staleness_s=0.0"),
+    ("token_staleness_s", 500.0, "token_staleness_s=500.0"),
     ("device", "tpu", "device='tpu' is not allowed: it must be cpu, cuda or cuda:N"),
     ("device", "gpu", "device='gpu' is not allowed"),
     ("device", "cuda:", "device='cuda:' is not allowed"),
@@ -161,6 +163,22 @@ def test_onnxruntime_backend_is_for_float32_on_the_cpu(tmp_path):
         with pytest.raises(ParameterError, match="backend='onnxruntime'.*use backend 'torch'"):
             validate(good_params(tmp_path, backend="onnxruntime", **over))
         assert validate(good_params(tmp_path, backend="auto", **over)).backend == "auto"
+
+
+def test_stale_image_s_is_at_most_the_token_staleness_unless_given(tmp_path):
+    """A frame that arrived longer ago than System 1's token limit only makes tokens it
+    refuses (or, from an unstamped camera, tokens as old as that frame)."""
+    # started by hand: both as before (1 s)
+    p = validate(good_params(tmp_path, stale_image_s=None))
+    assert (p.token_staleness_s, p.stale_image_s) == (1.0, 1.0)
+    # gr00t-bringup passes the YAML's tokens_s (the G1: 0.5)
+    assert validate(good_params(tmp_path, stale_image_s=None,
+                                token_staleness_s=0.5)).stale_image_s == 0.5
+    assert validate(good_params(tmp_path, stale_image_s=None,
+                                token_staleness_s=3.0)).stale_image_s == 1.0
+    # given, it stands (the node tests keep frames for 30 s)
+    assert validate(good_params(tmp_path, stale_image_s=30.0,
+                                token_staleness_s=0.5)).stale_image_s == 30.0
 
 
 def test_params_take_any_gpu_by_index(tmp_path):
