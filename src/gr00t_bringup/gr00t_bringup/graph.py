@@ -350,8 +350,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             "checkpoint": str(ckpt),
             "camera_topics": [c.topic for c in emb.cameras],
             "rate_hz": float(emb.rates.system2_hz),
-            # System 1's limit: System 2 (unless stale_image_s is given) stops using a
-            # camera's frame no later.
+            # System 1's limit: System 2 names a camera stamped beyond it, and (unless
+            # stale_image_s is given) stops using a camera's frame no later.
             "token_staleness_s": float(emb.staleness.tokens_s),
             "use_sim_time": sim_time,
             **dict(system2_parameters or {}),

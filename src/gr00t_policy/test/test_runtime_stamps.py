@@ -15,3 +15,12 @@ def test_clock_offset_names_far_stamps_either_way_and_leaves_unstamped_alone():
     assert clock_offset_s(boot, NOW) == (NOW - boot) / NS_PER_S
     ahead = clock_offset_s(NOW + int((CLOCK_OFF_S + 0.5) * NS_PER_S), NOW)
     assert ahead is not None and abs(ahead + CLOCK_OFF_S + 0.5) < 1e-9
+
+
+def test_clock_offset_against_an_input_staleness_limit():
+    # A camera 0.7 s behind: within CLOCK_OFF_S, but past a 0.5 s token_staleness_s.
+    late = NOW - int(0.7 * NS_PER_S)
+    assert clock_offset_s(late, NOW) is None
+    assert abs(clock_offset_s(late, NOW, max_behind_s=0.5) - 0.7) < 1e-9
+    assert clock_offset_s(NOW - int(0.3 * NS_PER_S), NOW, max_behind_s=0.5) is None
+    assert clock_offset_s(0, NOW, max_behind_s=0.5) is None  # unstamped

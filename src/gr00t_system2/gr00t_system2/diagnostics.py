@@ -5,13 +5,15 @@ Levels (the diagnostic_msgs/DiagnosticStatus values):
   WARN   inference does not keep up with the period (more than KEEP_UP_MAX_OVERRUN_SHARE of
          the recent runs took longer than 1 / rate_hz), inference errors occurred, or a
          camera's newest frame is stamped further from this node's clock than System 1
-         accepts (gr00t_policy.runtime.stamps; the count of such frames stays in the values);
+         accepts tokens (token_staleness_s behind, gr00t_policy.runtime.stamps'
+         MAX_FUTURE_STAMP_S ahead; the count of such frames stays in the values);
   OK     otherwise (with no instruction set yet: OK, saying that no tokens are published
          until one is).
 Rejected frames are reported in the message and the key/values at any level. Per camera:
 its subscription (message type and reliability, or why there is none yet), the frames it
-received (rejected ones included), those a newer frame replaced before a tick used them, the frames DDS reported
-lost, its resolution and how often that changed mid-stream.
+received (rejected ones included), how far its newest frame's stamp lay behind this node's
+clock as it arrived (`stamp_lag_ms`), those a newer frame replaced before a tick used them,
+the frames DDS reported lost, its resolution and how often that changed mid-stream.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class System2Health:
     lost: dict[str, int] = field(default_factory=dict)  # topic -> frames lost in DDS
     stamps_off: dict[str, int] = field(default_factory=dict)  # topic -> frames stamped off the clock
     stamp_off_now: set[str] = field(default_factory=set)  # newest frame stamped off the clock
+    # topic -> s its newest frame's stamp lay behind this node's clock on receipt; None: unstamped
+    stamp_lags: dict[str, float | None] = field(default_factory=dict)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> last (width, height)
     size_changes: dict[str, int] = field(default_factory=dict)  # topic -> resolution changes
 
@@ -78,6 +82,8 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     values += [(f"frames_received {t}", str(n)) for t, n in h.received.items()]
     values += [(f"frames_unused {t}", str(n)) for t, n in h.unused.items()]
     values += [(f"frames_lost {t}", str(n)) for t, n in h.lost.items()]
+    values += [(f"stamp_lag_ms {t}", "unstamped" if lag is None else _ms(lag))
+               for t, lag in sorted(h.stamp_lags.items())]
     values += [(f"frames_stamp_off_clock {t}", str(n)) for t, n in sorted(h.stamps_off.items())]
     values += [(f"frame_size {t}", f"{w}x{hh}") for t, (w, hh) in sorted(h.sizes.items())]
     values += [(f"frame_size_changes {t}", str(n)) for t, n in sorted(h.size_changes.items())]
@@ -96,8 +102,9 @@ def summarize(h: System2Health) -> tuple[int, str, list[tuple[str, str]]]:
     elif h.errors:
         level, message = WARN, f"inference errors: {h.errors}"
     elif h.stamp_off_now:
-        level, message = WARN, ("camera stamps off this node's clock (System 1 refuses such "
-                                "tokens): " + ", ".join(sorted(h.stamp_off_now)))
+        level, message = WARN, ("camera stamps too far behind or ahead of this node's clock "
+                                "(System 1 refuses the tokens built on them): "
+                                + ", ".join(sorted(h.stamp_off_now)))
     elif h.instruction_id is None:
         level, message = OK, "no instruction set yet: no tokens until one is"
     else:

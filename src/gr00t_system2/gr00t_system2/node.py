@@ -186,6 +186,8 @@ class System2Node(ManagedNode):
         self._stats_lock = threading.Lock()
         self._stamps_off: dict[str, int] = {}  # topic -> frames stamped off the clock (runtime.stamps)
         self._stamp_off_now: set[str] = set()  # cameras whose newest frame is off (WARN)
+        self._stamp_lags: dict[str, float | None] = {}  # topic -> s its newest frame's stamp
+        # lay behind this node's clock on receipt (None: unstamped)
         self._sizes: dict[str, tuple[int, int]] = {}  # topic -> (width, height) of its last frame
         self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
@@ -304,7 +306,9 @@ class System2Node(ManagedNode):
             return
         stamp_ns = stamp_to_nanoseconds(msg.header.stamp)
         now_ns = self.get_clock().now().nanoseconds  # what an unstamped frame's tokens carry
-        off = clock_offset_s(stamp_ns, now_ns)
+        with self._stats_lock:
+            self._stamp_lags[topic] = (now_ns - stamp_ns) / 1e9 if stamp_ns else None
+        off = clock_offset_s(stamp_ns, now_ns, self.params.token_staleness_s)
         if off is not None:
             self._stamp_off(topic, stamp_ns, off, received)
         elif topic in self._stamp_off_now:  # the WARN clears with a good frame (only the
@@ -317,20 +321,26 @@ class System2Node(ManagedNode):
             converter.offered()
 
     def _stamp_off(self, topic: str, stamp_ns: int, off: float, now: float) -> None:
-        """A frame stamped far from this node's clock is kept (System 1 decides on the
-        tokens), but this is the one place that can say which camera's clock is off: the
-        tokens carry only the oldest frame's stamp."""
+        """A frame stamped further from this node's clock than System 1 takes tokens
+        (token_staleness_s behind, MAX_FUTURE_STAMP_S ahead) is kept (System 1 decides on
+        the tokens), but this is the one place that can say which camera it is: the tokens
+        carry only the oldest frame's stamp."""
         with self._stats_lock:
             self._stamps_off[topic] = self._stamps_off.get(topic, 0) + 1
             self._stamp_off_now.add(topic)
             count = self._stamps_off[topic]
         if self._throttle.allow(("stamp", topic), now):
             where = f"{off:.3f} s behind" if off > 0 else f"{-off:.3f} s ahead of"
+            late = ("if the camera's clock is right, its frames arrive that late (a driver "
+                    "that buffers frames, a slow network link, a loaded host): make them "
+                    "arrive sooner; else " if 0 < off <= CLOCK_OFF_S else "")
             self.get_logger().warning(
                 f"camera {topic}: header stamp {stamp_ns / 1e9:.3f} is {where} this node's "
-                f"clock (more than {CLOCK_OFF_S:g} s behind or {MAX_FUTURE_STAMP_S:g} s ahead; "
-                f"{count} such frames so far): System 1 refuses tokens stamped that far off. "
-                f"Fix: {CLOCK_FIX}")
+                f"clock as it arrives ({count} such frames so far): System 1 refuses tokens "
+                f"stamped more than token_staleness_s={self.params.token_staleness_s:g} s "
+                f"behind its clock or {MAX_FUTURE_STAMP_S:g} s ahead, and the tokens carry "
+                f"the oldest camera's stamp, so it refuses every token built on this frame. "
+                f"Fix: {late}{CLOCK_FIX}")
 
     def _to_backbone_rgb(self, index: int, msg):
         """Converter thread: a camera message as the backbone's (S, S, 3) uint8 RGB input."""
@@ -514,6 +524,7 @@ class System2Node(ManagedNode):
             errors, published = dict(self._errors), self._published
             stamps_off = dict(self._stamps_off)
             stamp_off_now = set(self._stamp_off_now)
+            stamp_lags = dict(self._stamp_lags)
             sizes, size_changes = dict(self._sizes), dict(self._size_changes)
         counts = self.frames.counts()
         level, message, values = summarize(System2Health(
@@ -536,6 +547,7 @@ class System2Node(ManagedNode):
             lost=self._cameras.lost(),
             stamps_off=stamps_off,
             stamp_off_now=stamp_off_now,
+            stamp_lags=stamp_lags,
             sizes=sizes,
             size_changes=size_changes,
         ))

@@ -78,8 +78,10 @@ SPECS = (
          range=Range.at_least(1)),
     Spec("token_staleness_s", "double", CLOCK_OFF_S,
          "System 1's token_staleness_s (s): it refuses tokens stamped further behind its "
-         "clock than this, and the tokens carry their oldest camera frame's stamp. "
-         "gr00t-bringup and the launch file pass the embodiment YAML's staleness.tokens_s.",
+         "clock than this, and the tokens carry their oldest camera frame's stamp, so a "
+         "camera whose frames arrive stamped further behind this node's clock is named in "
+         "a warning and the diagnostics. gr00t-bringup and the launch file pass the "
+         "embodiment YAML's staleness.tokens_s.",
          range=Range(0.0, MAX_TOKEN_AGE_S, lo_open=True)),
     Spec("stale_image_s", "double", UNSET,
          "A camera whose newest frame arrived longer ago than this (s) counts as missing; "

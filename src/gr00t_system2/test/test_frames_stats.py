@@ -234,6 +234,10 @@ def test_diagnostics_levels_and_values():
     level, message, values = summarize(health(stamps_off={"/b": 7}, stamp_off_now={"/b"}))
     assert level == WARN and "/b" in message and "clock" in message
     assert dict(values)["frames_stamp_off_clock /b"] == "7"
+    # Each camera's stamp lag on receipt is reported, whatever the level.
+    level, _, values = summarize(health(stamp_lags={"/a": 0.7123, "/b": None}))
+    assert dict(values)["stamp_lag_ms /a"] == "712.3"
+    assert dict(values)["stamp_lag_ms /b"] == "unstamped"
     # Once its frames are stamped right again, the count stays but the WARN goes.
     level, _, values = summarize(health(stamps_off={"/b": 7}))
     assert level == OK and dict(values)["frames_stamp_off_clock /b"] == "7"

@@ -344,6 +344,40 @@ def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
     assert "Traceback" not in out, out
 
 
+def test_a_camera_later_than_system1_takes_tokens_is_named(ros_domain_id, ckpt2, tmp_path):
+    """The left camera's frames arrive stamped 0.7 s behind the clock: within 1 s, but past
+    the 0.5 s System 1 allows the tokens, which carry the oldest camera's stamp. System 1
+    refuses every token and only System 2 can say which camera is to blame."""
+    node = start_node(ckpt2, tmp_path / "node.log", "-p", "token_staleness_s:=0.5")
+    left, right = scene(11), scene(12)
+
+    def frames() -> dict[str, Image]:
+        now = time.time()
+        return {LEFT: image_msg(left, "rgb8", now - 0.7, "l"),
+                RIGHT: image_msg(right, "rgb8", now, "r")}
+
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rig = Rig(probe, node)
+
+            def named() -> bool:
+                st = rig.last_status()
+                return st is not None and f"frames_stamp_off_clock {LEFT}" in values(st)
+            rig.publish_until(frames, named, "diagnostics naming the late camera", 90, 1 / 30)
+            st = rig.last_status()
+            kv = values(st)
+            assert st.level == DiagnosticStatus.WARN and LEFT in st.message, st.message
+            assert RIGHT not in st.message and f"frames_stamp_off_clock {RIGHT}" not in kv
+            assert 650 < float(kv[f"stamp_lag_ms {LEFT}"]) < 1000, kv
+            assert float(kv[f"stamp_lag_ms {RIGHT}"]) < 300, kv
+            log = node.output()
+            lines = [ln for ln in log.splitlines() if f"camera {LEFT}: header stamp" in ln]
+            assert lines and "token_staleness_s=0.5" in lines[0], log
+    finally:
+        code = node.stop(signal.SIGINT)
+    assert code == 0, node.log_path.read_text(errors="replace")
+
+
 def test_inference_slower_than_period_runs_back_to_back_on_newest_frames(ros_domain_id, ckpt2, tmp_path):
     # A 2 ms period that no backbone run meets: the node must keep publishing from the
     # newest frames (stamps only move forward, no backlog) and diagnostics must say so.

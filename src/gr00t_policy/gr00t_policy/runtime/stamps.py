@@ -18,11 +18,12 @@ CLOCK_FIX = ("synchronise the clocks (PTP / chrony), stamp with the ROS clock (n
              "since boot), or set use_sim_time the same on every node")
 
 
-def clock_offset_s(stamp_ns: int, now_ns: int) -> float | None:
+def clock_offset_s(stamp_ns: int, now_ns: int, max_behind_s: float = CLOCK_OFF_S) -> float | None:
     """Seconds the stamp lies behind `now_ns` (negative: ahead) when System 1 would refuse
-    it whatever its staleness limits (more than CLOCK_OFF_S behind, more than
-    MAX_FUTURE_STAMP_S ahead); None otherwise, and for a stamp of 0 (unstamped)."""
+    it: more than `max_behind_s` behind (default CLOCK_OFF_S, far enough to refuse whatever
+    its staleness limits; pass the input's staleness limit to ask about that input), more
+    than MAX_FUTURE_STAMP_S ahead; None otherwise, and for a stamp of 0 (unstamped)."""
     if stamp_ns == 0:
         return None
     behind = (now_ns - stamp_ns) / NS_PER_S
-    return behind if behind > CLOCK_OFF_S or -behind > MAX_FUTURE_STAMP_S else None
+    return behind if behind > max_behind_s or -behind > MAX_FUTURE_STAMP_S else None
