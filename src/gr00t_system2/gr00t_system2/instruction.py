@@ -6,6 +6,12 @@ is accepted. Every accepted instruction gets the next id (first accepted = 1). A
 instruction leaves the previous one in force (or none) and reports its id (0 for none).
 Text is stripped of surrounding whitespace before it is checked, so the length limit
 applies to the stripped text.
+
+`offer` always starts a new instruction, also with the text in force (the SetInstruction
+service: an explicit restart). `offer_change` (the instruction topic) ignores the text in
+force: a publisher that repeats its message (``ros2 topic pub`` sends it every second) would
+otherwise start a new instruction each time, and System 1 drops the plan in flight and its
+chunk history for each one, as for a new episode.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Decision:
     accepted: bool
     message: str
     instruction: Instruction | None  # the one in force after the offer (None: none yet)
+    repeat: bool = False  # `offer_change` ignored it: the text in force already
 
 
 def validate_instruction(text: object, max_length: int) -> str:
@@ -115,6 +122,15 @@ class InstructionState:
             self._current = Instruction(last_id + 1, stripped)
             current = self._current
         return Decision(True, f"accepted as instruction {current.id}", current)
+
+    def offer_change(self, text: object) -> Decision:
+        """`offer`, except that the text in force (once stripped) is ignored: a Decision
+        with ``repeat`` set, the instruction in force unchanged."""
+        current = self.current
+        if current is not None and isinstance(text, str) and text.strip() == current.text:
+            return Decision(False, f"repeats instruction {current.id}, in force already: "
+                            "ignored", current, repeat=True)
+        return self.offer(text)
 
 
 def _stays(current: Instruction | None) -> str:

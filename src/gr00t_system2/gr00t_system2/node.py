@@ -192,6 +192,7 @@ class System2Node(ManagedNode):
         self._size_changes: dict[str, int] = {}  # topic -> times its resolution changed
         self._errors: dict[str, int] = {}
         self._published = 0
+        self._repeat_noted: int | None = None  # instruction whose repeat on the topic was logged
 
         io_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
@@ -393,12 +394,22 @@ class System2Node(ManagedNode):
         return response
 
     def _on_instruction_topic(self, msg: String) -> None:
-        self._offer_instruction(msg.data, INSTRUCTION_TOPIC)
+        """The text in force is ignored here (a publisher repeating its message would start
+        a new instruction each time); the service restarts it explicitly."""
+        self._offer_instruction(msg.data, INSTRUCTION_TOPIC, self.instructions.offer_change)
 
-    def _offer_instruction(self, text: str, source: str) -> tuple[Decision, str]:
-        """Offer ``text``; returns the decision and the vocabulary note of an accepted one
-        ("" or "; N word(s) not in the tokenizer's vocabulary ...")."""
-        decision = self.instructions.offer(text)
+    def _offer_instruction(self, text: str, source: str, offer=None) -> tuple[Decision, str]:
+        """Offer ``text`` (with ``offer``, default InstructionState.offer); returns the
+        decision and the vocabulary note of an accepted one ("" or "; N word(s) not in the
+        tokenizer's vocabulary ...")."""
+        decision = (offer or self.instructions.offer)(text)
+        if decision.repeat:
+            if self._repeat_noted != decision.instruction.id:  # once per instruction
+                self._repeat_noted = decision.instruction.id
+                self.get_logger().info(
+                    f"instruction from {source} {decision.message} (logged once; to start it "
+                    f"again call {SET_INSTRUCTION_SERVICE})")
+            return decision, ""
         note = ""
         if decision.accepted:
             note = self._vocabulary_note(decision.instruction)

@@ -76,3 +76,22 @@ def test_invisible_only_instructions_are_refused(text):
         validate_instruction(text, 512)
     assert validate_instruction("\u200btouch the red cube\u00a0", 512) == "\u200btouch the red cube"
 
+
+
+def test_the_topic_ignores_the_text_in_force_and_the_service_restarts_it():
+    state = InstructionState("hold your position", max_length=40)
+    # `ros2 topic pub` repeats its message every second: no new instruction each time
+    for text in ("hold your position", "  hold your position\n"):
+        d = state.offer_change(text)
+        assert not d.accepted and d.repeat and d.instruction.id == 0
+        assert "repeats instruction 0" in d.message
+    d = state.offer_change("wave")
+    assert d.accepted and not d.repeat and d.instruction.id == 1
+    assert state.offer_change("wave").repeat and state.current.id == 1
+    d = state.offer_change("hold your position")  # back to an earlier one: a change
+    assert d.accepted and d.instruction.id == 2
+    assert not state.offer_change("x" * 41).repeat  # refused as usual
+    d = state.offer("hold your position")  # the service: an explicit restart
+    assert d.accepted and d.instruction.id == 3
+    none_yet = InstructionState("", max_length=40)
+    assert none_yet.offer_change("wave").instruction.id == 1

@@ -256,15 +256,35 @@ def test_two_cameras_instructions_and_publish_rules(ros_domain_id, ckpt2, tmp_pa
                 rig.publish_until(frames, lambda s=stamp: rig.tokens_with(stamp=s),
                                   f"tokens of frames {k + 3}")
             assert rig.tokens_with(stamp=103.5)[0].instruction_id == 2
+
+            # The same text again on the topic (`ros2 topic pub` repeats it every second) is
+            # no new instruction: System 1 would drop its plan and chunk history each time.
+            for text in ("wave your right hand twice", " wave your right hand twice \n") * 2:
+                rig.instr_pub.publish(String(data=text))
+                time.sleep(0.1)
+            frames = {LEFT: image_msg(left, "rgb8", 104.5, "left_optical"),
+                      RIGHT: image_msg(right, "rgb8", 104.75, "right_optical")}
+            rig.publish_until(frames, lambda: rig.tokens_with(stamp=104.5), "tokens of frames 5")
+            time.sleep(0.5)
+            assert {m.instruction_id for m in rig.tokens_with(stamp=104.5)} == {2}
+            assert not rig.tokens_with(instruction_id=3)
+            # The service restarts it, explicitly.
+            reply = probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction="wave your right hand twice"))
+            assert reply.accepted and reply.instruction_id == 3, reply.message
     finally:
         code = node.stop(signal.SIGINT)
     out = node.log_path.read_text(errors="replace")
     assert code == 0, out
     assert "Traceback" not in out, out
-    # Unknown words are named once per instruction, as a warning, not on every tick.
+    # Unknown words are named once per instruction, as a warning, not on every tick (nor
+    # on the topic's repeats): for instruction 2 and for its restart as 3.
     noted = [line for line in out.splitlines() if "not in the tokenizer's vocabulary" in line]
-    assert len(noted) == 1, out
+    assert len(noted) == 2 and "instruction 2 from" in noted[0], out
+    assert "instruction 3 from service" in noted[1], out
     assert "WARN" in noted[0] and "'twice'" in noted[0] and "[UNK]" in noted[0], noted
+    repeats = [line for line in out.splitlines() if "repeats instruction 2" in line]
+    assert len(repeats) == 1 and "/gr00t/instruction" in repeats[0], out
 
 
 def test_bad_frames_rejected_and_bgr_equals_rgb(ros_domain_id, ckpt2, tmp_path):
