@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from gr00t_policy.checkpoint import (
@@ -135,6 +134,7 @@ def official_slot(tag: str, override: int | None, num_embodiments: int) -> int:
 def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
                         config: PolicyConfig) -> dict[str, Any]:
     """{emb.tag: the official tag's statistics}, checked against the YAML's keys and sizes."""
+    from gr00t_policy.embodiment import check_statistics
     from gr00t_policy.normalization import NormalizationError
     from gr00t_policy.processor import Processor
 
@@ -150,16 +150,13 @@ def embodiment_metadata(metadata: dict[str, Any], official_tag: str, emb: Any,
             out, emb.tag, state_keys=[(k.key, k.mode) for k in emb.state_keys],
             action_keys=[(k.key, k.mode) for k in emb.action_keys],
             max_state_dim=head.max_state_dim, max_action_dim=head.max_action_dim)
+        # as the nodes will check it (PolicyBundle.open): each key as wide as its joints
+        check_statistics(emb, proc.normalizer, whose=f"tag {official_tag!r}'s")
     except (NormalizationError, ValueError) as exc:
         raise CheckpointError(f"official tag {official_tag!r} does not fit {emb.source}: {exc}"
                               ) from exc
-    if (proc.state_dim, proc.action_dim) != (emb.state_dim, emb.action_dim):
-        raise CheckpointError(
-            f"the statistics of tag {official_tag!r} give a {proc.state_dim}-dim state and a "
-            f"{proc.action_dim}-dim action but {emb.source} has {emb.state_dim} and "
-            f"{emb.action_dim}: its keys' joint groups differ from the checkpoint's")
     for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
-        _check_keys(entry, official_tag, modality, keys, emb.source)
+        _check_keys(entry, official_tag, modality, keys)
     _check_rate(entry, official_tag, emb)
     recorded = sorted(((entry.get("modalities") or {}).get("video") or {}))
     mine = [c.name for c in emb.cameras]
@@ -190,21 +187,12 @@ def _check_rate(entry: dict[str, Any], tag: str, emb: Any) -> None:
             f"action_dt: {1.0 / fps:.6g} in the YAML")
 
 
-def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any, source: str) -> None:
-    """Each YAML key against the tag's statistics and modalities: the same width (equal totals
-    can hide two keys of other widths, whose statistics would land on the wrong joints),
-    absolute positions (relative actions would be commanded as positions), no rotation
-    encoding."""
-    stats = entry["statistics"][modality]
+def _check_keys(entry: dict[str, Any], tag: str, modality: str, keys: Any) -> None:
+    """Each YAML key against the tag's modalities: absolute positions (relative actions would
+    be commanded as positions), no rotation encoding. (Their statistics' widths and values:
+    `check_statistics`.)"""
     described = (entry.get("modalities") or {}).get(modality) or {}
     for key in keys:
-        width = len(np.asarray(next(iter(stats[key.key].values()))).reshape(-1))
-        if width != len(key.joints):
-            raise CheckpointError(
-                f"{modality} key {key.key!r}: tag {tag!r}'s statistics are {width} wide but "
-                f"{source} lists {len(key.joints)} joints for it; the keys must be the "
-                "checkpoint's, in its data config's order, each with its joints in the "
-                "columns of the fine-tune's meta/modality.json")
         meta = described.get(key.key) or {}
         if meta.get("absolute") is False:
             raise CheckpointError(

@@ -52,7 +52,10 @@ class NormalizationError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Segment:
+class Segment:
+    """One key of a state or action vector: its raw columns and the statistics its mode
+    reads (`Normalizer.segments`)."""
+
     key: str
     mode: str
     start: int  # raw columns [start, stop)
@@ -128,9 +131,9 @@ def _numbers(value: Any, where: str) -> np.ndarray:
 
 def _segments(
     stats: Mapping[str, Any], tag: str, modality: str, keys: Sequence[tuple[str, str]]
-) -> tuple[list[_Segment], int]:
+) -> tuple[list[Segment], int]:
     """The keys' segments and the raw width (each segment knows its normalized columns)."""
-    segments: list[_Segment] = []
+    segments: list[Segment] = []
     start = out = 0
     for item in keys:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
@@ -172,7 +175,7 @@ def _segments(
             low, high = dims["mean"], dims["std"]
         else:
             low, high = np.zeros(d), np.ones(d)
-        segment = _Segment(key, mode, start, start + d, low, high, out)
+        segment = Segment(key, mode, start, start + d, low, high, out)
         segments.append(segment)
         start += d
         out += segment.width
@@ -183,7 +186,7 @@ def _out_dtype(x: np.ndarray) -> np.dtype:
     return x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
 
 
-def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, width: int,
+def _normalize(x: np.ndarray, segments: list[Segment], dim: int, width: int,
                what: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[-1] != dim:
@@ -214,7 +217,7 @@ def _normalize(x: np.ndarray, segments: list[_Segment], dim: int, width: int,
     return out.astype(_out_dtype(x), copy=False)
 
 
-def _unnormalize(y: np.ndarray, segments: list[_Segment], dim: int, width: int,
+def _unnormalize(y: np.ndarray, segments: list[Segment], dim: int, width: int,
                  what: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 0 or y.shape[-1] != width:
@@ -243,9 +246,9 @@ class Normalizer:
     def __init__(
         self,
         tag: str,
-        state_segments: list[_Segment],
+        state_segments: list[Segment],
         state_dim: int,
-        action_segments: list[_Segment],
+        action_segments: list[Segment],
         action_dim: int,
     ) -> None:
         self.tag = tag
@@ -290,6 +293,13 @@ class Normalizer:
         s_seg, s_dim = _segments(stats["state"], tag, "state", state_keys)
         a_seg, a_dim = _segments(stats["action"], tag, "action", action_keys)
         return cls(tag, s_seg, s_dim, a_seg, a_dim)
+
+    def segments(self, modality: str) -> tuple[Segment, ...]:
+        """The "state" or "action" keys' segments, in vector order: each key's raw columns
+        (as many as its statistics are wide) and the statistics its mode reads."""
+        if modality not in ("state", "action"):
+            raise ValueError(f"modality must be 'state' or 'action', got {modality!r}")
+        return tuple(self._state if modality == "state" else self._action)
 
     def normalize_state(self, x: np.ndarray) -> np.ndarray:
         """Raw state (..., S) -> normalized state (..., state_width)."""

@@ -24,7 +24,7 @@ Modules: ``schema`` (the parts, one pydantic model per YAML mapping), ``config``
 ``checkpoint_check``, ``reference`` (docs/EMBODIMENT.md) and ``check`` (``gr00t-bringup check``).
 """
 
-from gr00t_policy.embodiment.checkpoint_check import check_against_checkpoint
+from gr00t_policy.embodiment.checkpoint_check import check_against_checkpoint, check_statistics
 from gr00t_policy.embodiment.config import (
     ACTION_REPRESENTATIONS,
     MAX_EMBODIMENT_SLOTS,
@@ -89,6 +89,7 @@ __all__ = [
     "Rates",
     "Staleness",
     "check_against_checkpoint",
+    "check_statistics",
     "find_embodiment",
     "known_decoder_types",
     "load_embodiment",

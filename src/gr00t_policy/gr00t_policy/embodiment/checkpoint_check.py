@@ -3,7 +3,8 @@
 A checkpoint records, per embodiment tag, the entry :meth:`EmbodimentConfig.checkpoint_entry`
 gives (slot, action_dt, sizes, key order and normalization, joint order). A YAML edit that
 changes any of them after training would feed the model a vector it was not trained on, so
-start-up refuses it, naming both values.
+start-up refuses it, naming both values. The checkpoint's normalization statistics are checked
+against the embodiment's keys too (`check_statistics`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Mapping
 
 from gr00t_policy.embodiment.config import EmbodimentConfig
 from gr00t_policy.embodiment.errors import ConfigIssue, EmbodimentConfigError, did_you_mean
+from gr00t_policy.normalization import NormalizationError, Normalizer
 
 
 def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
@@ -82,6 +84,28 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                         "layout: restore that order, grouping and normalization, or retrain")
     if issues:
         raise EmbodimentConfigError(emb.source, issues)
+
+
+def check_statistics(emb: EmbodimentConfig, normalizer: Normalizer,
+                     whose: str = "the checkpoint's") -> None:
+    """Check the statistics of ``emb``'s state and action keys (``normalizer``, built from a
+    checkpoint's metadata for those keys) against the keys' joints.
+
+    Each key's statistics must be as wide as the key has joints: equal totals can hide two
+    keys of other widths (waist 4 wide and left_arm 6 where the YAML has 3 and 7), whose
+    statistics would then land on the neighbouring joints. ``whose`` names the statistics in
+    the message. Raises NormalizationError naming the key, both widths and the joints.
+    """
+    for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
+        for key, segment in zip(keys, normalizer.segments(modality)):
+            width = segment.stop - segment.start
+            if width != len(key.joints):
+                raise NormalizationError(
+                    f"{modality} key {key.key!r}: {whose} statistics are {width} wide but "
+                    f"{emb.source} lists {len(key.joints)} joints for it "
+                    f"({', '.join(key.joints)}): each key's statistics would land on other "
+                    "joints. Fix: the keys must be the checkpoint's, in its order, each with "
+                    "the joints it was trained on, in that order")
 
 
 def _first_difference(key: str, mine: Any, theirs: Any) -> str:

@@ -7,9 +7,10 @@
 
 Opening reads the small JSON files only; the weights load when a runner is built. Every
 mismatch between the checkpoint and the embodiment (slot, sizes, vector layout, missing
-statistics) is found by `open`, before anything slow, and raised as a `BundleError` (or the
-embodiment check's `EmbodimentConfigError`, or a `CheckpointError` for a malformed config.json;
-all are ValueErrors) naming what differs.
+statistics, a key's statistics of another width than its joints) is found by `open`, before
+anything slow, and raised as a `BundleError` (or the embodiment check's
+`EmbodimentConfigError`, or a `CheckpointError` for a malformed config.json; all are
+ValueErrors) naming what differs.
 Importing this module does not import torch (`check_fits` serves the launch-time checks).
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Mapping
 
 from gr00t_policy.checkpoint_config import (CONFIG_FILE, CheckpointError,
                                            check_embodiment_entries, head_sizes)
-from gr00t_policy.embodiment import EmbodimentConfig, check_against_checkpoint
+from gr00t_policy.embodiment import EmbodimentConfig, check_against_checkpoint, check_statistics
 from gr00t_policy.normalization import NormalizationError
 from gr00t_policy.policy_config import PolicyConfig
 from gr00t_policy.processor import Processor
@@ -102,15 +103,9 @@ class PolicyBundle:
                 state_keys=[(k.key, k.mode) for k in embodiment.state_keys],
                 action_keys=[(k.key, k.mode) for k in embodiment.action_keys],
                 max_state_dim=head.max_state_dim, max_action_dim=head.max_action_dim)
+            check_statistics(embodiment, processor.normalizer)  # each key as wide as its joints
         except NormalizationError as exc:
             raise BundleError(f"{meta_path}: {exc}") from exc
-        if (processor.state_dim, processor.action_dim) != (embodiment.state_dim,
-                                                           embodiment.action_dim):
-            raise BundleError(
-                f"the checkpoint's statistics give a {processor.state_dim}-dim state and a "
-                f"{processor.action_dim}-dim action for tag {embodiment.tag!r}, but "
-                f"{embodiment.source} has {embodiment.state_dim} and {embodiment.action_dim}: "
-                "the keys' joint groups differ from what the checkpoint was trained on")
         try:
             token_range = TokenRange.from_config(data, tolerance=1.0)
         except ValueError as exc:
