@@ -415,9 +415,18 @@ def load_checkpoint(
     )
 
 
-def _random_stats(rng: np.random.Generator, dim: int) -> dict[str, list[float]]:
-    low = rng.uniform(-2.5, -0.5, dim)
-    high = low + rng.uniform(1.0, 4.0, dim)
+def _random_stats(rng: np.random.Generator, dim: int,
+                  limits: np.ndarray | None = None) -> dict[str, list[float]]:
+    """Plausible statistics of `dim` joints; within `limits` ((dim, 2) lower, upper) if given:
+    at least the middle half of each range, as demonstrations would cover."""
+    if limits is None:
+        low = rng.uniform(-2.5, -0.5, dim)
+        high = low + rng.uniform(1.0, 4.0, dim)
+    else:
+        lower, upper = limits[:, 0], limits[:, 1]
+        width = upper - lower
+        low = lower + rng.uniform(0.0, 0.25, dim) * width
+        high = upper - rng.uniform(0.0, 0.25, dim) * width
     span = high - low
     return {
         "min": low.tolist(),
@@ -427,6 +436,24 @@ def _random_stats(rng: np.random.Generator, dim: int) -> dict[str, list[float]]:
         "q01": (low + 0.01 * span).tolist(),
         "q99": (high - 0.01 * span).tolist(),
     }
+
+
+def _key_limits(entry: Mapping[str, Any], modality: str, tag: str,
+                limits: Mapping[str, tuple[float, float]]) -> list[np.ndarray]:
+    """(d, 2) position limits of each key's joints (the entry's ``<modality>_joints``)."""
+    joints = entry.get(f"{modality}_joints")
+    if not joints:
+        raise CheckpointError(f"embodiment {tag!r}: statistics within limits need the entry's "
+                              f"{modality}_joints")
+    missing = [j for j in joints if j not in limits]
+    if missing:
+        raise CheckpointError(f"embodiment {tag!r}: no limits given for {missing}")
+    rows = np.array([limits[j] for j in joints], dtype=np.float64).reshape(-1, 2)  # (S, 2)
+    out, start = [], 0
+    for _, d in _key_dims(entry, modality):
+        out.append(rows[start:start + d])
+        start += d
+    return out
 
 
 def _key_dims(entry: Mapping[str, Any], modality: str) -> list[tuple[str, int]]:
@@ -459,6 +486,7 @@ def make_random_checkpoint(
     *,
     seed: int = 0,
     embodiments: Mapping[str, Mapping[str, Any]] | None = None,
+    limits: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
 ) -> Path:
     """Write a randomly initialised checkpoint (real model, nano tokenizer, plausible stats).
 
@@ -470,6 +498,10 @@ def make_random_checkpoint(
             "state_keys"/"action_keys": [[key, mode], ...] with "state_key_dims"/
             "action_key_dims": {key: width}}}; default one Unitree G1 upper body
             ("unitree_g1", slot 0, 31 state / 31 action dims, action_dt 0.05).
+        limits: {tag: {joint: (lower, upper)}}: that tag's statistics are drawn within its
+            joints' position limits (its entry must record "state_joints" and
+            "action_joints"), as `PolicyBundle.open` expects of a robot's; other tags get
+            ranges of about -2.5..3.5.
     """
     from gr00t_policy.prompt import build_nano_tokenizer
 
@@ -481,8 +513,13 @@ def make_random_checkpoint(
     rng = np.random.default_rng(seed)
     metadata = {}
     for tag, entry in emb.items():
-        state = {k: _random_stats(rng, d) for k, d in _key_dims(entry, "state")}
-        action = {k: _random_stats(rng, d) for k, d in _key_dims(entry, "action")}
+        stats = {}
+        for modality in ("state", "action"):
+            dims = _key_dims(entry, modality)
+            bounds = (_key_limits(entry, modality, tag, limits[tag])
+                      if limits and tag in limits else [None] * len(dims))
+            stats[modality] = {k: _random_stats(rng, d, b) for (k, d), b in zip(dims, bounds)}
+        state, action = stats["state"], stats["action"]
         metadata[tag] = metadata_entry(tag, state, action)
     return save_checkpoint(
         policy, out_dir, tokenizer=build_nano_tokenizer(config.backbone), metadata=metadata,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,37 @@ def test_statistics_of_other_widths_with_the_same_total_are_refused(g1_checkpoin
                                           r"\(waist_yaw_joint, waist_roll_joint, "
                                           r"waist_pitch_joint\).*Fix:"):
         PolicyBundle.open(bad, g1)
+
+
+@pytest.mark.parametrize("case, edit, words", [
+    # A dataset recorded in degrees: every statistic x 57.3.
+    ("degrees", lambda stats: [stats["action"]["left_arm"].__setitem__(
+        field, [math.degrees(v) for v in values])
+        for field, values in list(stats["action"]["left_arm"].items())],
+     r"action key 'left_arm': the checkpoint's min for joint 'left_shoulder_pitch_joint' is "
+     r"-1\d\d\.?\d*, .* beyond its position limits \[-3\.0892, 2\.6704\].*\(-1\d\d\.?\d* "
+     r"degrees would be -\d\.\d+ rad, within them\).*degrees, the key's joints in another "
+     r"order"),
+    # +-50 rad on one arm: System 1 clamped every action to a limit.
+    ("wide", lambda stats: stats["state"]["left_arm"].update(min=[-50.0] * 7, max=[50.0] * 7),
+     r"state key 'left_arm': the checkpoint's min for joint 'left_shoulder_pitch_joint' is "
+     r"-50, 46\.91 beyond"),
+])
+def test_statistics_far_outside_the_joint_limits_are_refused(g1_checkpoint, tmp_path, case,
+                                                             edit, words):
+    bad = _with_statistics(g1_checkpoint, tmp_path / case, edit)
+    with pytest.raises(BundleError, match=words):
+        PolicyBundle.open(bad, load_embodiment(G1_YAML))
+
+
+def test_the_committed_checkpoints_open_with_every_shipped_yaml_they_were_trained_for():
+    # check_statistics' reach (one range width) holds for what real demonstrations recorded.
+    opened = []
+    for ckpt in sorted((REPO / "checkpoints").iterdir()):
+        tags = json.loads((ckpt / "config.json").read_text())["embodiments"]
+        for yaml in sorted((REPO / "config").glob("*.yaml")):
+            emb = load_embodiment(yaml)
+            if emb.tag in tags:
+                PolicyBundle.open(ckpt, emb)
+                opened.append((ckpt.name, emb.tag))
+    assert ("nano", "unitree_g1") in opened and ("nano", "apptronik_apollo") in opened

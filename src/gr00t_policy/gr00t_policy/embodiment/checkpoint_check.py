@@ -4,17 +4,32 @@ A checkpoint records, per embodiment tag, the entry :meth:`EmbodimentConfig.chec
 gives (slot, action_dt, sizes, key order and normalization, joint order). A YAML edit that
 changes any of them after training would feed the model a vector it was not trained on, so
 start-up refuses it, naming both values. The checkpoint's normalization statistics are checked
-against the embodiment's keys too (`check_statistics`).
+against the embodiment's keys and joint limits too (`check_statistics`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 from gr00t_policy.embodiment.config import EmbodimentConfig
 from gr00t_policy.embodiment.errors import ConfigIssue, EmbodimentConfigError, did_you_mean
+from gr00t_policy.embodiment.schema import MAX_POSITION
 from gr00t_policy.normalization import NormalizationError, Normalizer
+
+# How far a statistic may lie beyond its joint's position limits, in widths of the joint's
+# range [lower, upper]. Demonstrations recorded on the robot stay within about a tenth of that:
+# the committed checkpoints/nano (2026-12) reaches at most 0.121 widths (0.169 rad, the
+# Apollo's l_wrist_yaw state max) with config/apptronik_apollo.yaml and 0.058 widths
+# (0.091 rad) with config/unitree_g1.yaml, so 1.0 leaves 8x headroom. What it refuses:
+# statistics in degrees (x 57.3: a joint that moved 0.1 rad lands 5 rad out), another robot's,
+# or a key's joints in another order (a joint with one-sided limits given its mirror's).
+# A statistic beyond a turn (MAX_POSITION, the YAML's own bound for a limit) is refused
+# whatever the joint's range.
+STATISTICS_REACH = 1.0
+# The statistics a key's mode turns into positions: its range, or its centre.
+_POSITION_STATISTICS = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean",)}
 
 
 def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
@@ -93,8 +108,11 @@ def check_statistics(emb: EmbodimentConfig, normalizer: Normalizer,
 
     Each key's statistics must be as wide as the key has joints: equal totals can hide two
     keys of other widths (waist 4 wide and left_arm 6 where the YAML has 3 and 7), whose
-    statistics would then land on the neighbouring joints. ``whose`` names the statistics in
-    the message. Raises NormalizationError naming the key, both widths and the joints.
+    statistics would then land on the neighbouring joints. And the positions they stand for
+    (min/max, q01/q99 or mean, as the key's mode reads them) must lie near the joint's limits
+    (`STATISTICS_REACH`): the policy's actions span that range. ``whose`` names the
+    statistics in the message. Raises NormalizationError naming the key, the joint, the
+    values and the likely cause.
     """
     for modality, keys in (("state", emb.state_keys), ("action", emb.action_keys)):
         for key, segment in zip(keys, normalizer.segments(modality)):
@@ -106,6 +124,34 @@ def check_statistics(emb: EmbodimentConfig, normalizer: Normalizer,
                     f"({', '.join(key.joints)}): each key's statistics would land on other "
                     "joints. Fix: the keys must be the checkpoint's, in its order, each with "
                     "the joints it was trained on, in that order")
+            _check_reach(emb, modality, key.key, key.mode, key.joints, segment, whose)
+
+
+def _check_reach(emb: EmbodimentConfig, modality: str, key: str, mode: str, joints: Any,
+                 segment: Any, whose: str) -> None:
+    """NormalizationError unless every position statistic of one key lies within
+    STATISTICS_REACH range-widths of its joint's limits and within a turn. binary (not a
+    position) and sin_cos (reads no statistics) keys are not checked."""
+    fields = _POSITION_STATISTICS.get(mode, ())
+    for field, values in zip(fields, (segment.low, segment.high)):
+        for joint, value in zip(joints, values):
+            lower, upper = emb.joint(joint).position_limits
+            width = upper - lower
+            beyond = max(lower - value, value - upper, 0.0)
+            if beyond <= STATISTICS_REACH * width and abs(value) <= MAX_POSITION:
+                continue
+            radians = math.radians(value)
+            degrees = (f" ({value:.4g} degrees would be {radians:.4g} rad, within them)"
+                       if lower <= radians <= upper else "")
+            raise NormalizationError(
+                f"{modality} key {key!r}: {whose} {field} for joint {joint!r} is {value:.4g}, "
+                f"{beyond:.4g} beyond its position limits [{lower:g}, {upper:g}] in "
+                f"{emb.source}{degrees}: more than {STATISTICS_REACH:g} times the range's width "
+                f"({width:.4g}) or beyond a turn, so the policy's actions would be driven to "
+                "the limit. Likely causes: statistics recorded in degrees, the key's joints in "
+                "another order than the checkpoint's, or another robot's statistics (another "
+                "tag). Fix: use the checkpoint trained on this robot with these joints, or "
+                "retrain on data recorded in radians (or metres)")
 
 
 def _first_difference(key: str, mine: Any, theirs: Any) -> str:

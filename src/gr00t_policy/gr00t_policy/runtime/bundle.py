@@ -7,10 +7,10 @@
 
 Opening reads the small JSON files only; the weights load when a runner is built. Every
 mismatch between the checkpoint and the embodiment (slot, sizes, vector layout, missing
-statistics, a key's statistics of another width than its joints) is found by `open`, before
-anything slow, and raised as a `BundleError` (or the embodiment check's
-`EmbodimentConfigError`, or a `CheckpointError` for a malformed config.json; all are
-ValueErrors) naming what differs.
+statistics, a key's statistics of another width than its joints or far outside their
+limits) is found by `open`, before anything slow, and raised as a `BundleError` (or the
+embodiment check's `EmbodimentConfigError`, or a `CheckpointError` for a malformed
+config.json; all are ValueErrors) naming what differs.
 Importing this module does not import torch (`check_fits` serves the launch-time checks).
 """
 

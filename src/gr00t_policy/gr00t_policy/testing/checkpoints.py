@@ -17,13 +17,17 @@ from pathlib import Path
 def make_checkpoint_for(out_dir: str | Path, embodiment_yamls: Sequence[str | Path], *,
                         preset: str = "nano", seed: int = 0) -> Path:
     """A random-init `preset` checkpoint with one embodiment entry per YAML (slot, action_dt,
-    dims and vector layout from the YAML, so it matches exactly)."""
+    dims and vector layout from the YAML, so it matches exactly) and statistics within each
+    YAML's joint limits."""
     from gr00t_policy.checkpoint import make_random_checkpoint
     from gr00t_policy.embodiment import load_embodiment
 
     embs = [load_embodiment(p) for p in embodiment_yamls]
+    limits = {e.tag: {j: e.joint(j).position_limits for j in (*e.state_joints, *e.action_joints)}
+              for e in embs}
     return make_random_checkpoint(out_dir, preset=preset, seed=seed,
-                                  embodiments={e.tag: e.checkpoint_entry() for e in embs})
+                                  embodiments={e.tag: e.checkpoint_entry() for e in embs},
+                                  limits=limits)
 
 
 def scale_action_decoder(ckpt_dir: str | Path, factor: float) -> None:

@@ -101,8 +101,11 @@ def official_config_json(sizes: Mapping[str, int]) -> dict[str, Any]:
 
 
 def _stats(rng: np.random.Generator, dim: int) -> dict[str, list[float]]:
-    low = rng.uniform(-2.0, -0.5, dim)
-    high = low + rng.uniform(1.0, 3.0, dim)
+    # Around 0, within +-0.4 rad: every shipped YAML's joints have 0 within their limits and
+    # ranges wider than 0.4 rad, so PolicyBundle.open finds them near the limits
+    # (`embodiment.check_statistics`) whichever YAML the statistics are converted for.
+    low = rng.uniform(-0.4, -0.05, dim)
+    high = rng.uniform(0.05, 0.4, dim)
     return {"max": high.tolist(), "min": low.tolist(), "mean": ((low + high) / 2).tolist(),
             "std": ((high - low) / 4).tolist(), "q01": (low + 0.01 * (high - low)).tolist(),
             "q99": (high - 0.01 * (high - low)).tolist()}
