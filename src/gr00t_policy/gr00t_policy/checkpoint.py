@@ -253,11 +253,23 @@ def materialize_policy(
     dtype: torch.dtype | None,
     where: str,
 ) -> GR00TPolicy:
-    """Build ``parts`` on the meta device, check shapes, assign the stored tensors."""
+    """Build ``parts`` on the meta device, check shapes and dtypes (floating where the model
+    is), assign the stored tensors."""
     policy = build_policy(config, "meta", parts=parts)
     expected = {k: tuple(v.shape) for k, v in policy.state_dict().items()}
     check_shapes(expected, stored_shapes({k: files[k] for k in expected if k in files}), where)
     tensors = read_tensors(files, expected.keys(), device, dtype)
+    floating = {k: v.is_floating_point() for k, v in policy.state_dict().items()}
+    integral = [(k, t.dtype) for k, t in tensors.items()
+                if floating[k] and not t.is_floating_point()]
+    if integral:
+        key, found = integral[0]
+        raise CheckpointError(
+            f"{where}: tensor {key!r} is stored as {str(found).removeprefix('torch.')} "
+            f"({len(integral)} tensor(s) not floating point), but the model's weights are "
+            "floating point (float32, float16 or bfloat16). Fix: the file is damaged or was "
+            "written by another tool; restore it from a copy, or save the checkpoint again "
+            "with gr00t_ros")
     broken = [k for k, t in tensors.items()
               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if broken:

@@ -192,6 +192,19 @@ def test_weights_holding_nan_are_refused_naming_the_tensor(tmp_path):
         load_checkpoint(bad, parts=("action_head",))
 
 
+def test_weights_of_an_integer_dtype_are_refused_naming_the_tensor(tmp_path):
+    # A torch traceback ("Only Tensors of floating point ... can require gradients"), which
+    # System 1 reported as "configure failed unexpectedly".
+    bad = make_random_checkpoint(tmp_path / "bad", seed=0)
+    tensors = load_file(str(bad / "model.safetensors"))
+    key = next(k for k in tensors if k.startswith("action_head.") and tensors[k].ndim == 2)
+    tensors[key] = tensors[key].to(torch.int32)
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=rf"tensor '{re.escape(key)}' is stored as int32 "
+                                              r"\(1 tensor\(s\) not floating point\).*Fix:"):
+        load_checkpoint(bad, parts=("action_head",))
+
+
 def test_unusable_statistics_are_refused_when_the_bundle_opens(tmp_path):
     # They loaded: NaN made every chunk NaN (blamed on /joint_states), min > max sent the
     # arm rad beyond its range. The error names the file and the entry in it.
