@@ -86,3 +86,19 @@ def test_the_committed_checkpoints_open_with_every_shipped_yaml_they_were_traine
                 PolicyBundle.open(ckpt, emb)
                 opened.append((ckpt.name, emb.tag))
     assert ("nano", "unitree_g1") in opened and ("nano", "apptronik_apollo") in opened
+
+
+def test_a_camera_renamed_after_training_is_refused(g1_checkpoint, tmp_path):
+    # The checkpoint records its cameras' names (before: their count only, which a rename
+    # keeps).
+    renamed = G1_YAML.read_text()
+    for old, new in (("{name: head, topic: /camera/head/image_raw}",
+                      "{name: chest, topic: /camera/chest/image_raw}"),
+                     ("    head: {body: torso_link", "    chest: {body: torso_link")):
+        assert old in renamed
+        renamed = renamed.replace(old, new)
+    path = tmp_path / "unitree_g1.yaml"
+    path.write_text(renamed)
+    with pytest.raises(ValueError, match=r"cameras\[0\] is 'chest' here, 'head' in the "
+                                         r"checkpoint"):
+        PolicyBundle.open(g1_checkpoint, load_embodiment(path))

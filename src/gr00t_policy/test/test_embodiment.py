@@ -504,6 +504,23 @@ def test_check_against_checkpoint_catches_a_reordered_or_renormalized_layout():
                                  embodiments={"unitree_g1": dict(entry, action_joints=joints)})
 
 
+def test_check_against_checkpoint_catches_renamed_or_swapped_cameras():
+    # Only their count was compared: a YAML naming another camera (or two swapped) passed,
+    # and each view got another camera's images.
+    emb = load_embodiment(G1_YAML)
+    entry = emb.checkpoint_entry()
+    assert entry["cameras"] == ["head"]
+    sizes = dict(num_embodiments=2, max_state_dim=64, max_action_dim=32, num_views=1)
+    check_against_checkpoint(emb, **sizes, embodiments={"unitree_g1": entry})
+    with pytest.raises(EmbodimentConfigError, match=r"cameras\[0\] is 'head' here, 'left_wrist' "
+                                                    r"in the checkpoint.*by those names, in "
+                                                    r"that order"):
+        check_against_checkpoint(emb, **sizes,
+                                 embodiments={"unitree_g1": dict(entry, cameras=["left_wrist"])})
+    older = {k: v for k, v in entry.items() if k != "cameras"}  # written before: count only
+    check_against_checkpoint(emb, **sizes, embodiments={"unitree_g1": older})
+
+
 # ----------------------------------------------------------------------------- check CLI
 
 

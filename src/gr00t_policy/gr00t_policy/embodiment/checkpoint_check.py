@@ -1,7 +1,8 @@
 """Does an embodiment fit a checkpoint? Its action head's sizes and its recorded layout.
 
 A checkpoint records, per embodiment tag, the entry :meth:`EmbodimentConfig.checkpoint_entry`
-gives (slot, action_dt, sizes, key order and normalization, joint order). A YAML edit that
+gives (slot, action_dt, sizes, key order and normalization, joint order, camera names; older
+checkpoints lack some: what is absent is not compared). A YAML edit that
 changes any of them after training would feed the model a vector it was not trained on, so
 start-up refuses it, naming both values. The checkpoint's normalization statistics are checked
 against the embodiment's keys and joint limits too (`check_statistics`).
@@ -97,6 +98,16 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                         f"{_first_difference(key, mine_plain, theirs_plain)} (here {mine}; "
                         f"checkpoint {theirs})", "the model was trained on the checkpoint's "
                         "layout: restore that order, grouping and normalization, or retrain")
+            # The cameras, where recorded (before: their count only, num_views): a renamed or
+            # swapped camera would feed each view another camera's images.
+            theirs = entry.get("cameras")
+            mine = mine_entry["cameras"]
+            if theirs is not None and json.loads(json.dumps(theirs)) != mine:
+                add("cameras", f"cameras differ from the checkpoint's for tag {emb.tag!r}: "
+                    f"{_first_difference('cameras', mine, json.loads(json.dumps(theirs)))} "
+                    f"(here {mine}; checkpoint {theirs})",
+                    "list the cameras the checkpoint was trained on, by those names, in that "
+                    "order (each view is the image the model learnt from that camera)")
     if issues:
         raise EmbodimentConfigError(emb.source, issues)
 

@@ -106,7 +106,8 @@ class EmbodimentConfig(Section):
     cameras: tuple[Camera, ...] = yaml_key(
         "The cameras, in the order the checkpoint expects: one image each per frame, as many "
         "as the checkpoint's views (`gr00t-policy info`; a fine-tune sizes the model for "
-        "them).", min_length=1)
+        "them). A checkpoint trained or converted here records their names, and System 1 "
+        "refuses others, or another order.", min_length=1)
     controllers: tuple[ControllerSpec, ...] = yaml_key(
         "Where actions go: one entry per controller, each fed by a System 1 decoder plugin.",
         min_length=1)
@@ -308,9 +309,10 @@ class EmbodimentConfig(Section):
 
     def checkpoint_entry(self) -> dict[str, Any]:
         """The checkpoint ``config.json["embodiments"][tag]`` entry a policy trained on this
-        embodiment records: slot, action_dt, sizes, and the vector layout (keys with their
-        normalization modes and widths, joint order), so that a later YAML edit that
-        reorders or renormalizes the vectors is caught at start-up, not fed to the model."""
+        embodiment records: slot, action_dt, sizes, the vector layout (keys with their
+        normalization modes and widths, joint order) and the camera names in view order, so
+        that a later YAML edit that reorders or renormalizes the vectors, or renames or swaps
+        the cameras, is caught at start-up, not fed to the model."""
         return {
             "slot": self.slot,
             "action_dt": self.action_dt,
@@ -322,6 +324,7 @@ class EmbodimentConfig(Section):
             "action_key_dims": {k.key: len(k.joints) for k in self.action_keys},
             "state_joints": list(self.state_joints),
             "action_joints": list(self.action_joints),
+            "cameras": [c.name for c in self.cameras],
         }
 
     def to_dict(self) -> dict[str, Any]:
