@@ -514,7 +514,8 @@ def make_runner(
         num_tokens: backbone tokens L; default the checkpoint's `backbone.max_tokens`
             (required with an in-memory head).
         cache_dir: where ONNX exports (onnx/<hash>-slot-k-l/) and TensorRT engines go;
-            default ~/.cache/gr00t_ros. Keyed by content hash, slot, steps and tokens.
+            default ~/.cache/gr00t_ros. Keyed by content hash, exporter (code and
+            versions, `export_cache.exporter_id`), slot, steps and tokens.
         device: torch backend device ("cpu", "cuda", "cuda:1"); tensorrt uses "cuda" when
             this is "cpu".
         num_threads: onnxruntime intra-op threads.

@@ -43,6 +43,8 @@ CONDITIONING_OUTPUTS = ("keys", "values", "bias")
 DENOISE_INPUTS = ("state", "noise", "keys", "values", "bias")
 DENOISE_OUTPUTS = ("actions",)
 META_FILE = "export.json"
+# export.json's layout and the graphs' inputs and outputs; part of the export cache's key.
+FORMAT = "gr00t_ros/action_head_onnx/1"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ExportedActionHead:
         """Write `export.json` next to the graphs (config, slot, steps, tokens)."""
         path = Path(out_dir) / META_FILE
         meta = {
-            "format": "gr00t_ros/action_head_onnx/1",
+            "format": FORMAT,
             "config": self.config.to_dict(),
             "slot": self.slot,
             "num_steps": self.num_steps,
@@ -78,12 +80,21 @@ class ExportedActionHead:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "ExportedActionHead":
-        """Read an export directory written by `export_action_head`."""
+        """Read an export directory written by `export_action_head`.
+
+        Raises FileNotFoundError when it has no export.json, ValueError when its format is not
+        `FORMAT` (written by another version of gr00t_ros, or not an action head export)."""
         out_dir = Path(out_dir)
         meta_path = out_dir / META_FILE
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path} missing: not an action head export directory")
         meta = json.loads(meta_path.read_text())
+        found = meta.get("format") if isinstance(meta, dict) else None
+        if found != FORMAT:
+            raise ValueError(f"{meta_path}: format {found!r} is not {FORMAT!r}: written by "
+                             "another version of gr00t_ros, or not an action head export. Fix: "
+                             f"delete {out_dir} (a cached export is made again) or export again "
+                             "with `gr00t-policy export-onnx`")
         return cls(
             conditioning=out_dir / "conditioning.onnx",
             denoise=out_dir / "denoise.onnx",

@@ -31,7 +31,8 @@ import torch
 
 from gr00t_policy.backend_names import SYSTEM2_BACKENDS
 from gr00t_policy.export import OPSET, onnx_program
-from gr00t_policy.export_cache import DEFAULT_CACHE_DIR, export_once, module_content_hash
+from gr00t_policy.export_cache import (DEFAULT_CACHE_DIR, export_once, exporter_id,
+                                       module_content_hash)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ FORMAT = "gr00t_ros/backbone_onnx/1"
 INPUTS = ("input_ids", "attention_mask", "pixel_values")
 INSTRUCTION_INPUT = "instruction_states"
 OUTPUTS = ("tokens", "mask")
+# The modules whose code the graph is traced from (`export_cache.exporter_id`): this one and
+# the backbone's (it takes the backbone as an argument, so does not import it).
+EXPORTERS = ("gr00t_policy.export_backbone", "gr00t_policy.backbone")
 
 # auto leaves larger backbones (the full GR00T N1 VLM, ~1.3 B) to torch: exporting one takes
 # minutes and several times its size in memory, and they belong on a GPU anyway.
@@ -81,14 +85,18 @@ class ExportedBackbone:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "ExportedBackbone":
-        """Raises FileNotFoundError when `out_dir` holds no complete export."""
+        """Raises FileNotFoundError when `out_dir` holds no complete export, ValueError when
+        its format is not `FORMAT` (another version of gr00t_ros wrote it)."""
         out_dir = Path(out_dir)
         meta_path, graph = out_dir / META_FILE, out_dir / GRAPH_FILE
         if not meta_path.is_file() or not graph.is_file():
             raise FileNotFoundError(f"no backbone export in {out_dir}")
         meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT:
-            raise FileNotFoundError(f"{meta_path} is not a {FORMAT} export")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        if found != FORMAT:
+            raise ValueError(f"{meta_path}: format {found!r} is not {FORMAT!r}: written by "
+                             "another version of gr00t_ros, or not a backbone export. Fix: "
+                             f"delete {out_dir} (it is exported again on first use)")
         return cls(graph=graph, num_views=int(meta["num_views"]),
                    image_size=int(meta["image_size"]), max_tokens=int(meta["max_tokens"]),
                    instruction_dim=int(meta["instruction_dim"]))
@@ -156,11 +164,13 @@ def backbone_key(backbone: Any) -> str:
 def cached_backbone_export(backbone: Any, cache_dir: str | Path | None = None
                            ) -> ExportedBackbone:
     """The export of `backbone` under `cache_dir`/onnx (default ~/.cache/gr00t_ros), made on
-    first use; a changed weight or prompt layout gets its own export."""
+    first use; a changed weight or prompt layout gets its own export, and so do other
+    exporting code and exporter versions (`export_cache.exporter_id`)."""
     cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
     cfg = backbone.config
-    out_dir = cache / "onnx" / (f"{backbone_key(backbone)[:16]}-backbone-v{cfg.num_views}"
-                                f"-s{cfg.image_size}-l{cfg.max_tokens}")
+    exporter = exporter_id(FORMAT, EXPORTERS)
+    out_dir = cache / "onnx" / (f"{backbone_key(backbone)[:16]}-x{exporter[:8]}-backbone"
+                                f"-v{cfg.num_views}-s{cfg.image_size}-l{cfg.max_tokens}")
     try:
         return ExportedBackbone.load(out_dir)
     except FileNotFoundError:

@@ -4,23 +4,32 @@ re-exports.
 
     exported = cached_export(head, checkpoint_content_hash(ckpt), cache_dir, slot=0, num_steps=4,
                              num_tokens=64)
+
+An export depends on the code that builds the graph as much as on the weights: a cache
+directory's name holds both the weights' hash and `exporter_id` (the export format, the torch,
+onnx and onnxscript versions, and the source of the modules the graph is traced from), so an
+upgrade of gr00t_ros or of the exporter exports again instead of running a stale graph.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gr00t_policy.action_head import FlowMatchingActionHead
-from gr00t_policy.export import ExportedActionHead, export_action_head
+from gr00t_policy.export import FORMAT, ExportedActionHead, export_action_head
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +102,79 @@ def checkpoint_content_hash(checkpoint_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
+# The modules whose code an action head export traces (with every gr00t_policy module they
+# import: `source_files`): the graphs, the head and its flow-matching loop.
+ACTION_HEAD_EXPORTERS = ("gr00t_policy.export", "gr00t_policy.export_guided",
+                         "gr00t_policy.export_prefix")
+# What else an export depends on: the exporter's packages.
+EXPORTER_PACKAGES = ("torch", "onnx", "onnxscript")
+
+
+def _module_imports(tree: ast.AST) -> list[str]:
+    """What a module's own statements import (not its functions' lazy imports: those wire
+    the runtime together, the graph is traced from the modules' classes and functions)."""
+    names: list[str] = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names.extend(f"{node.module}.{a.name}" for a in node.names)
+        else:
+            names.extend(_module_imports(node))
+    return names
+
+
+def source_files(modules: Iterable[str]) -> list[Path]:
+    """The source files of ``modules`` and of every module of their packages they import at
+    module level, directly or through each other (read without importing them), sorted."""
+    modules = list(modules)
+    roots: dict[str, Path] = {}
+    for package in {m.split(".")[0] for m in modules}:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(f"package {package!r} not found")
+        roots[package] = Path(spec.origin).parent
+    found: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        package, *rest = name.split(".")
+        if name in found or package not in roots:
+            continue
+        base = roots[package].joinpath(*rest)
+        path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()),
+                    None)
+        if path is None:  # `from package.module import name`: a name, not a module
+            continue
+        found[name] = path
+        todo.extend(_module_imports(ast.parse(path.read_bytes(), str(path))))
+    return sorted(found.values())
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def exporter_id(export_format: str, modules: Iterable[str] = ACTION_HEAD_EXPORTERS) -> str:
+    """sha256 hex of what an export depends on besides the weights: ``export_format``, the
+    versions of `EXPORTER_PACKAGES` (torch's as imported) and the bytes of
+    `source_files(modules)`."""
+    digest = hashlib.sha256(json.dumps({
+        "format": export_format, "torch": torch.__version__,
+        **{name: _version(name) for name in EXPORTER_PACKAGES if name != "torch"},
+    }, sort_keys=True).encode())
+    for path in source_files(modules):
+        digest.update(f"\0{path.parent.name}/{path.name}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cached_export(
     head: FlowMatchingActionHead | None,
     key: str,
@@ -103,11 +185,14 @@ def cached_export(
     num_tokens: int,
     load_head: Any = None,
 ) -> ExportedActionHead:
-    """The export for `key` under `cache_dir/onnx/`, exporting it (atomically) if missing.
+    """The export for `key` (the weights' content hash) under `cache_dir/onnx/`, exporting it
+    (atomically) if missing; the directory's name adds `exporter_id`, so other exporting code
+    or exporter versions never reuse it.
 
     `head` may be None when `load_head()` can produce it; it is only called on a cache miss.
     """
-    out_dir = Path(cache_dir) / "onnx" / f"{key[:16]}-slot{slot}-k{num_steps}-l{num_tokens}"
+    out_dir = Path(cache_dir) / "onnx" / (f"{key[:16]}-x{exporter_id(FORMAT)[:8]}-slot{slot}"
+                                          f"-k{num_steps}-l{num_tokens}")
     try:
         return ExportedActionHead.load(out_dir)
     except FileNotFoundError:
