@@ -540,6 +540,10 @@ def make_runner(
         if not (ckpt_dir / "config.json").is_file():
             raise ValueError(f"{ckpt_dir} is not a checkpoint directory (no config.json)")
         cfg = ActionHeadConfig.from_dict(json.loads((ckpt_dir / "config.json").read_text())["action_head"])
+        from gr00t_policy.checkpoint import check_head_record, weight_files  # lazy, as _load_head
+
+        # before a cached export (keyed on config.json too) can be used without loading
+        check_head_record(weight_files(ckpt_dir), cfg, str(ckpt_dir))
         if num_tokens is None:
             num_tokens = _checkpoint_num_tokens(ckpt_dir)
         head = None

@@ -4,7 +4,8 @@ Our format (DESIGN.md "Checkpoint directory")::
 
     CKPT/config.json                   {"format": "gr00t_ros/1", "preset", "backbone",
                                         "action_head", "backbone_id", "embodiments"}
-    CKPT/model.safetensors             keys backbone.* and action_head.*
+    CKPT/model.safetensors             keys backbone.* and action_head.*; its header's metadata
+                                   records the action head config it was saved with
     CKPT/tokenizer.json, tokenizer_config.json, ...
     CKPT/experiment_cfg/metadata.json  Isaac-GR00T statistics per embodiment tag
 
@@ -98,6 +99,17 @@ class LoadedCheckpoint:
     preset: str | None = None
     path: Path | None = None
     skipped_keys: list[str] = field(default_factory=list)
+
+
+# The safetensors metadata entry holding the action head config the weights were saved with
+# (JSON). Several of its fields shape no tensor (num_heads with head_dim at the same product,
+# num_timestep_buckets, action_horizon, prefix_rows): edited in config.json afterwards they
+# would load and silently change the actions, so loading compares them with this record.
+HEAD_RECORD = "action_head_config"
+# Fields config.json may change after training: what the head computes from given inputs does
+# not depend on them (the default number of Euler steps; how training samples t).
+UNRECORDED_HEAD_FIELDS = ("num_inference_steps", "noise_beta_alpha", "noise_beta_beta",
+                          "noise_s")
 
 
 # backbone_id ----------------------------------------------------------------------------------
@@ -211,6 +223,40 @@ def stored_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
             for k in keys:
                 shapes[k] = tuple(handle.get_slice(k).get_shape())
     return shapes
+
+
+def check_head_record(files: Mapping[str, Path], head: Any, where: str) -> None:
+    """CheckpointError naming each field where ``head`` (config.json's ActionHeadConfig)
+    differs from the config recorded with the weights (`HEAD_RECORD`, written by
+    save_checkpoint), `UNRECORDED_HEAD_FIELDS` aside. Weights without the record (saved
+    before it was written, or by another tool) are not compared."""
+    for path in sorted(set(files.values())):
+        with open_safetensors(path) as handle:
+            record = (handle.metadata() or {}).get(HEAD_RECORD)
+        if record is None:
+            continue
+        try:
+            recorded = json.loads(record)
+        except json.JSONDecodeError:
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise CheckpointError(f"{path}: metadata {HEAD_RECORD} is not a JSON object; the "
+                                  "file is damaged: restore it from a copy")
+        current = head.to_dict()
+        compared = [k for k in sorted(recorded)
+                    if k in current and k not in UNRECORDED_HEAD_FIELDS]
+        differ = [f"{k} is {current[k]!r} in config.json but {recorded[k]!r} in the record"
+                  for k in compared if recorded[k] != current[k]]
+        if differ:
+            raise CheckpointError(
+                f"{where}: config.json's action_head is not the one the weights were saved with "
+                f"({path.name} metadata {HEAD_RECORD}): {'; '.join(differ)}. The weights were "
+                "trained with the record's values; a field that shapes no tensor (num_heads "
+                "with head_dim, num_timestep_buckets, action_horizon, prefix_rows) would load "
+                "and change every action. Fix: restore config.json's action_head as training "
+                "wrote it (the record holds it); a head of other settings is trained, not "
+                "edited")
+        return
 
 
 def check_shapes(
@@ -345,7 +391,9 @@ def save_checkpoint(
         "embodiments": emb,
     }
     with staged(out, last=_REPLACE_ORDER) as tmp:
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "gr00t_ros": FORMAT})
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={
+            "format": "pt", "gr00t_ros": FORMAT,
+            HEAD_RECORD: json.dumps(config.action_head.to_dict(), sort_keys=True)})
         tokenizer.save_pretrained(str(tmp))
         (tmp / METADATA_FILE.parent).mkdir()
         (tmp / METADATA_FILE).write_text(json.dumps(dict(metadata), indent=2, sort_keys=True))
@@ -390,7 +438,8 @@ def load_checkpoint(
     """Load a checkpoint in our format, building only ``parts``.
 
     Raises CheckpointError naming the key and both shapes if a tensor does not match the
-    stored config, or naming the key if one is missing or unexpected.
+    stored config, naming the key if one is missing or unexpected, or naming the fields where
+    the action head config differs from the one recorded with the weights.
     """
     ckpt_dir = Path(ckpt_dir)
     parts = check_parts(parts)
@@ -399,6 +448,8 @@ def load_checkpoint(
     files = weight_files(ckpt_dir)
     prefixes = tuple(f"{p}." for p in parts)
     policy = materialize_policy(config, parts, files, device, None, str(ckpt_dir))
+    # after the shapes: an edited size is named by the tensor it misfits
+    check_head_record(files, config.action_head, str(ckpt_dir))
     expected = set(policy.state_dict())
     foreign = tuple(f"{p}." for p in PARTS)
     unexpected = sorted(

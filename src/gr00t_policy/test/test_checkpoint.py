@@ -205,6 +205,51 @@ def test_weights_of_an_integer_dtype_are_refused_naming_the_tensor(tmp_path):
         load_checkpoint(bad, parts=("action_head",))
 
 
+@pytest.mark.parametrize("edit, words", [
+    ({"num_heads": 2, "head_dim": 64}, r"head_dim is 64 in config\.json but 32 in the record; "
+                                       r"num_heads is 2 in config\.json but 4 in the record"),
+    ({"num_timestep_buckets": 10}, r"num_timestep_buckets is 10 in config\.json but 1000"),
+    ({"action_horizon": 8}, r"action_horizon is 8 in config\.json but 16"),
+])
+def test_an_action_head_config_edited_after_saving_is_refused(tmp_path, edit, words):
+    # None of these shapes a tensor: they loaded, and every action changed.
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_policy.runtime.bundle import PolicyBundle
+    from gr00t_policy.testing.checkpoints import make_checkpoint_for
+
+    g1 = load_embodiment(CONFIG / "unitree_g1.yaml")
+    ckpt = make_checkpoint_for(tmp_path / "ckpt", [CONFIG / "unitree_g1.yaml"])
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg["action_head"].update(edit)
+    path.write_text(json.dumps(cfg))
+    for load in (lambda: load_checkpoint(ckpt, parts=("action_head",)),
+                 lambda: PolicyBundle.open(ckpt, g1)):
+        with pytest.raises(CheckpointError, match=r"ckpt: config\.json's action_head is not the "
+                                                  r"one the weights were saved with "
+                                                  r"\(model\.safetensors metadata "
+                                                  r"action_head_config\): " + words + ".*Fix:"):
+            load()
+
+
+def test_an_action_head_config_is_compared_only_where_recorded(tmp_path):
+    # The default step count is the runtime's to change; checkpoints saved before the record
+    # (checkpoints/nano, conversions) load as before.
+    ckpt = make_random_checkpoint(tmp_path / "ckpt", seed=0)
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg["action_head"]["num_inference_steps"] = 8
+    path.write_text(json.dumps(cfg))
+    assert load_checkpoint(ckpt, parts=("action_head",)).config.action_head.num_inference_steps == 8
+    cfg["action_head"].update(num_heads=2, head_dim=64)
+    path.write_text(json.dumps(cfg))
+    weights = ckpt / "model.safetensors"
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "pt"})  # no record
+    load_checkpoint(ckpt, parts=("action_head",))
+    load_checkpoint(Path(__file__).resolve().parents[3] / "checkpoints" / "nano",
+                    parts=("action_head",))
+
+
 def test_unusable_statistics_are_refused_when_the_bundle_opens(tmp_path):
     # They loaded: NaN made every chunk NaN (blamed on /joint_states), min > max sent the
     # arm rad beyond its range. The error names the file and the entry in it.

@@ -14,7 +14,6 @@ sample blended with the previous chunk (onnxruntime, no second graph).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -46,12 +45,12 @@ MODES = {
 
 @pytest.fixture(scope="module")
 def prefix_checkpoint(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test checkpoint, its config saying the head was trained with 4 given rows."""
+    """The test checkpoint, rigged as if its head was trained with 4 given rows."""
+    from gr00t_policy.testing.checkpoints import rig_action_head_config
+
     out = tmp_path_factory.mktemp("prefix_ckpt") / "nano"
     shutil.copytree(checkpoint, out)
-    config = json.loads((out / "config.json").read_text())
-    config["action_head"]["prefix_rows"] = 4
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    rig_action_head_config(out, prefix_rows=4)
     return out
 
 

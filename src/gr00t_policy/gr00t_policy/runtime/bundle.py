@@ -1,14 +1,15 @@
 """A checkpoint opened for one embodiment: what a runtime needs, checked once, in one place.
 
-    bundle = PolicyBundle.open(checkpoint_dir, embodiment)   # config.json + metadata.json only
+    bundle = PolicyBundle.open(checkpoint_dir, embodiment)   # JSON files + weights' headers
     runner = bundle.action_runner("onnxruntime", num_steps=4) # System 1's action head
     planner = bundle.planner(runner, seed=None)               # normalize, pad, sample, unpad
     encoder = bundle.backbone_runner()                        # System 2's encoder
 
-Opening reads the small JSON files only; the weights load when a runner is built. Every
-mismatch between the checkpoint and the embodiment (slot, sizes, vector layout, missing
-statistics, a key's statistics of another width than its joints or far outside their
-limits) is found by `open`, before anything slow, and raised as a `BundleError` (or the
+Opening reads the small JSON files and the weights' headers only; the weights load when a
+runner is built. Every mismatch between the checkpoint and the embodiment (slot, sizes, vector
+layout, cameras, missing statistics, a key's statistics of another width than its joints or
+far outside their limits), and an action head config other than the one recorded with the
+weights, is found by `open`, before anything slow, and raised as a `BundleError` (or the
 embodiment check's `EmbodimentConfigError`, or a `CheckpointError` for a malformed
 config.json; all are ValueErrors) naming what differs.
 Importing this module does not import torch (`check_fits` serves the launch-time checks).
@@ -86,12 +87,15 @@ class PolicyBundle:
     @classmethod
     def open(cls, checkpoint_dir: str | Path, embodiment: EmbodimentConfig) -> "PolicyBundle":
         from gr00t_policy.checkpoint import (  # torch: lazy
-            METADATA_FILE, PROVENANCE_FILE, read_checkpoint_config, read_json_file)
+            METADATA_FILE, PROVENANCE_FILE, check_head_record, read_checkpoint_config,
+            read_json_file, weight_files)
 
         path = Path(checkpoint_dir).expanduser()
         data = read_checkpoint_config(path)  # its structure checked: CheckpointError
         check_fits(data, embodiment, path / CONFIG_FILE)
         config = PolicyConfig.from_dict(data)
+        # the weights' headers only: their action head config, where recorded
+        check_head_record(weight_files(path), config.action_head, str(path))
         meta_path = path / METADATA_FILE
         if not meta_path.is_file():
             raise BundleError(f"{meta_path} is missing: the checkpoint has no normalization "

@@ -4,6 +4,7 @@
   whose `embodiments` entries and statistics follow the given YAMLs, so nodes started with
   those YAMLs accept it.
 - `scale_action_decoder` rigs one to output huge actions (safety tests).
+- `rig_action_head_config` rigs one as if trained with other head settings (prefix_rows).
 - `backbone_id` reads what System 2 would publish with its tokens.
 """
 
@@ -46,6 +47,26 @@ def scale_action_decoder(ckpt_dir: str | Path, factor: float) -> None:
     for k in keys:
         tensors[k] = tensors[k] * factor
     save_file(tensors, str(path), metadata=metadata)
+
+
+def rig_action_head_config(ckpt_dir: str | Path, **fields) -> None:
+    """Set action head config ``fields`` in config.json and in the record saved with the
+    weights (`checkpoint.HEAD_RECORD`), as if the head had been trained with them: loading
+    refuses a config.json edited alone."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from gr00t_policy.checkpoint import HEAD_RECORD
+
+    ckpt_dir = Path(ckpt_dir)
+    config = json.loads((ckpt_dir / "config.json").read_text())
+    config["action_head"].update(fields)
+    path = ckpt_dir / "model.safetensors"
+    with safe_open(str(path), "np") as f:
+        metadata = dict(f.metadata() or {})
+    metadata[HEAD_RECORD] = json.dumps(config["action_head"], sort_keys=True)
+    save_file(load_file(str(path)), str(path), metadata=metadata)
+    (ckpt_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
 def backbone_id(checkpoint: Path) -> str:
