@@ -56,6 +56,16 @@ CLOCK_STEP_S = 1e-3
 # (`position_on_path`): the rounding of a sum of times (a wall clock's seconds since 1970
 # step by ~0.24 us), not a controller that has moved on past the point.
 ON_POINT_ULPS = 16
+# At a re-arm after System 1 commanded (disabled, then enabled), the controllers still hold
+# the last commands: commands go on from them, not from the measured position, where every
+# joint is measured within this (rad or m; at most a tenth of its range) of where it is held
+# (`_robot_at_held`): a position-controlled arm sags under gravity by its steady-state
+# error, and a first command at the measured position moved the target by that sag in one
+# tick (0.037 rad against the 0.004 one command from rest may move a G1 arm): the drives'
+# holding torque let go at once. Further away, something else moved the robot (a teleop
+# through the same controller, a push): the measured position is then where its controller
+# holds it, and commands start there.
+REARM_HELD_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -233,8 +243,9 @@ class CommandLoop:
             return TickResult(s, command, None)
         self._brake_target = None
         if not previous.publishes:
-            if not self._starts_from_measured(now, stall):
-                # Re-enabled while braking: go on from the last command and its velocity.
+            if not self._starts_from_measured(now, stall, state.command_positions):
+                # Re-enabled while braking, or where the controllers hold the robot: go on
+                # from the last command and its velocity (at rest after a stall: _catch_up).
                 start = self.limiter.last.copy()
             else:
                 # (Re)armed: start from the measured position so enabling never jumps.
@@ -328,11 +339,36 @@ class CommandLoop:
             self._tracking_fault = reason
             self._tracking_latched = True
 
-    def _starts_from_measured(self, now: float, mono: float | None) -> bool:
-        """Whether publishing now starts from the measured position (at the first command
-        since a reset, or after a stall) rather than going on from the last command (re-
-        enabled while braking)."""
-        return self.limiter.last_time is None or self.limiter.stalled(now, mono)
+    def _starts_from_measured(self, now: float, mono: float | None,
+                              measured: np.ndarray) -> bool:
+        """Whether publishing now starts from the measured position `measured` (A + H,): at
+        the first command since the loop began, or after a stall (disabled, or a hold that
+        came to rest) where the robot is not where the controllers hold it
+        (`REARM_HELD_TOLERANCE`). Otherwise commands go on from the last one (re-enabled
+        while braking, or from where the controllers hold the joints: `_catch_up`)."""
+        lim = self.limiter
+        if lim.last is None:
+            return True
+        if lim.last_time is not None and not lim.stalled(now, mono):
+            return False
+        return not self._robot_at_held(measured, now)
+
+    def _robot_at_held(self, measured: np.ndarray, now: float) -> bool:
+        """Whether every joint is measured within `REARM_HELD_TOLERANCE` (or a tenth of its
+        range) of where its controller holds it at `now`: the last command, or where the
+        path a trajectory controller was last sent has it."""
+        lim = self.limiter
+        measured = np.asarray(measured, dtype=np.float64).reshape(-1)
+        if measured.shape != lim.lower.shape or not np.isfinite(measured).all():
+            return False
+        held = lim.last.copy()
+        given = self._paths_given()
+        for serial in np.unique(given[self.path_joints]):
+            if serial in self._paths:
+                joints = self.path_joints & (given == serial)
+                held[joints] = self._on_path(serial, now)[0][joints]
+        tolerance = np.minimum(REARM_HELD_TOLERANCE, 0.1 * (lim.upper - lim.lower))
+        return bool((np.abs(measured - held) <= tolerance).all())
 
     def _cannot_start_at(self, measured: np.ndarray, now: float,
                          mono: float | None) -> str | None:
@@ -342,7 +378,7 @@ class CommandLoop:
         the acceleration limit, or at the velocity limit for a joint without one) would be
         commanded to the limit in one step, a jump those limits forbid: nothing is
         published until it is within."""
-        if not self._starts_from_measured(now, mono):
+        if not self._starts_from_measured(now, mono, measured):
             return None
         lim = self.limiter
         measured = np.asarray(measured, dtype=np.float64).reshape(-1)

@@ -196,6 +196,36 @@ def test_disable_publishes_nothing_and_re_enable_restarts_from_measured():
 ACCEL = np.array([5.0, 5.0])  # rad/s^2: from 1 rad/s, 0.2 s (24 ticks) to rest
 
 
+@pytest.mark.parametrize("sag, from_held", [(0.03, True), (0.2, False)])
+def test_re_enabled_the_commands_go_on_from_where_the_controllers_hold_the_arm(sag, from_held):
+    """Disabled and braked to rest, the controllers hold the last command; a position-
+    controlled arm sags below it by its steady-state error. Enabled again, the first
+    command was the measured position, moving the target by the sag in one tick (0.03 rad
+    against a * dt^2 = 0.35 mrad): the drives' holding torque let go at once. Within
+    REARM_HELD_TOLERANCE the commands go on from the held command, at rest; further away
+    (something else moved the arm), from the measured position, as before."""
+    sim, _ = running_sim(accel=ACCEL)
+    for _ in range(30):
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.feed_plan([0.9, 0.9])
+        sim.tick()
+    while sim.tick(enabled=False).command is not None:  # braking to rest
+        pass
+    for _ in range(10):
+        assert sim.tick(enabled=False).command is None
+    held = sim.loop.limiter.last.copy()
+    sim.measured = held - sag
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.9, 0.9])
+    r = sim.tick()
+    assert r.state == SafetyState.RUNNING
+    reach = ACCEL * TICK * TICK
+    start = held if from_held else sim.measured
+    assert (np.abs(r.command - start) <= reach + 1e-12).all(), (r.command, held, sim.measured)
+
+
 def moving_sim(ticks=60):
     """Running with acceleration limits, at full speed towards (0.9, -0.9)."""
     sim = Sim(accel=ACCEL, measured=(-0.9, 0.9))
