@@ -6,7 +6,10 @@ What the controllers do with System 1's messages (ros2_controllers, Jazzy):
   std_msgs/Float64MultiArray carries no joint names; entry i goes to the i-th joint of the
   controller's `joints` parameter. A YAML listing them in another order moves the wrong
   joints, and nothing anywhere reports it; a different count makes the controller's update
-  fail and the controller manager deactivate it.
+  fail and the controller manager deactivate it. The entries go to the command interface
+  named by its `interface_name` parameter: System 1 sends positions, which a controller
+  commanding `velocity` (velocity_controllers/JointGroupVelocityController sets it so) or
+  `effort` would apply as rad/s or N m.
 - joint_trajectory_controller: joints are matched by name, but a message naming a joint it
   does not have is refused, and so is one that leaves some of its `joints` out unless
   `allow_partial_joints_goal` is true. Unless `interpolate_from_desired_state` (newer
@@ -17,9 +20,10 @@ What the controllers do with System 1's messages (ros2_controllers, Jazzy):
 At configure, `check_controllers` reads those parameters from each forward_command /
 joint_trajectory controller whose node is in the graph (the topic's namespace:
 /arm_controller/commands -> /arm_controller), from a node of its own. Joints that do not
-match raise ControllerMismatch, naming both lists and the fix; the trajectory setting is a
-warning. A controller whose node is not in the graph (a simulator, a driver without
-ros2_control) or does not answer is not checked, and the returned lines say so.
+match, or a forward_command controller whose `interface_name` is not `position`, raise
+ControllerMismatch, naming both values and the fix; the trajectory setting is a warning. A
+controller whose node is not in the graph (a simulator, a driver without ros2_control) or
+does not answer is not checked, and the returned lines say so.
 
 Whatever the type, a command topic that nothing subscribes to is a warning (a
 joint_trajectory entry given `.../commands`, a typo in the namespace): the commands would go
@@ -42,9 +46,12 @@ PARAMETER_TIMEOUT_S = 5.0
 RESEND_AFTER_S = 0.5
 # Parameters read per controller type.
 JOINTS = "joints"
+INTERFACE = "interface_name"  # forward_command_controller's command interface
+POSITION = "position"  # the only one System 1's commands are meant for
 INTERPOLATE = ("interpolate_from_desired_state", "open_loop_control")
 PARTIAL = "allow_partial_joints_goal"
-CHECKED_TYPES = {FORWARD_COMMAND: (JOINTS,), JOINT_TRAJECTORY: (JOINTS, PARTIAL, *INTERPOLATE)}
+CHECKED_TYPES = {FORWARD_COMMAND: (JOINTS, INTERFACE),
+                 JOINT_TRAJECTORY: (JOINTS, PARTIAL, *INTERPOLATE)}
 
 
 class ControllerMismatch(DecoderError):
@@ -59,7 +66,17 @@ def controller_node(topic: str) -> str:
 def compare(type_: str, name: str, node: str, ours: Sequence[str],
             params: dict[str, Any]) -> list[str]:
     """Warnings for one controller whose parameters were read (`params`: name -> value, None
-    when not set); raises ControllerMismatch when its joints would not take our command."""
+    when not set); raises ControllerMismatch when its joints would not take our command, or
+    would take it as something other than positions."""
+    interface = params.get(INTERFACE)
+    # Empty: the controller refuses to configure itself, so it applies nothing.
+    if type_ == FORWARD_COMMAND and interface and interface != POSITION:
+        raise ControllerMismatch(
+            f"controller {name!r}: {node} has {INTERFACE} {interface!r}: it would apply System "
+            f"1's joint positions (rad) as {interface} commands. Fix: command these joints "
+            f"through a controller with {INTERFACE}: {POSITION} "
+            "(forward_command_controller/ForwardCommandController with "
+            f"{INTERFACE}: {POSITION}, or position_controllers/JointGroupPositionController)")
     theirs = params.get(JOINTS)
     if theirs is not None:
         theirs = list(theirs)
@@ -100,6 +117,7 @@ def read_parameters(node: str, names: Sequence[str], timeout: float) -> dict[str
     from gr00t_common.service_call import calls_from_own_node
 
     field = {ParameterType.PARAMETER_BOOL: "bool_value",
+             ParameterType.PARAMETER_STRING: "string_value",
              ParameterType.PARAMETER_STRING_ARRAY: "string_array_value"}
     appeared, replies = calls_from_own_node(
         "gr00t_system1_controller_check", GetParameters, f"{node.rstrip('/')}/get_parameters",

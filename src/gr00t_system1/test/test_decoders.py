@@ -232,6 +232,43 @@ def test_controllers_are_checked_against_the_running_ones(ros_domain_id):
         partial.close()
 
 
+def test_a_forward_command_controller_commanding_velocity_or_effort_is_refused(ros_domain_id):
+    """forward_command_controller applies the entries to its `interface_name`: one set to
+    velocity (velocity_controllers/JointGroupVelocityController sets it so) or effort took
+    System 1's positions as rad/s or N m, and configure passed, as only `joints` was read."""
+    from gr00t_system1.controller_check import ControllerMismatch, check_controllers
+
+    from std_msgs.msg import Float64MultiArray
+
+    names = {"velocity": "vel_controller", "effort": "eff_controller",
+             "position": "pos_controller"}
+    fakes = {kind: FakeController(name, "~/commands", Float64MultiArray, joints=["j0", "j1"],
+                                  interface_name=kind) for kind, name in names.items()}
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            wait_until(lambda: set(names.values()) <= {
+                n for n, _ in probe.node.get_node_names_and_namespaces()}, 20, "the controllers")
+            wait_until(lambda: all(probe.node.count_subscribers(f"/{n}/commands")
+                                   for n in names.values()), 20, "their subscriptions")
+
+            def decoder(name):
+                return ForwardCommandDecoder(probe.node, spec(
+                    "forward_command", f"/{name}/commands", ["j0", "j1"]), ACTION_JOINTS)
+
+            for kind in ("velocity", "effort"):
+                with pytest.raises(ControllerMismatch) as refused:
+                    check_controllers(probe.node, [decoder(names[kind])])
+                text = str(refused.value)
+                assert f"/{names[kind]} has interface_name {kind!r}" in text, text
+                assert "interface_name: position" in text, text  # the fix
+            lines = check_controllers(probe.node, [decoder(names["position"])])
+            assert lines == [(False, "controller 'forward_command_ctrl': /pos_controller's "
+                                     "joints match the YAML")], lines
+    finally:
+        for fake in fakes.values():
+            fake.close()
+
+
 def test_mixed_check_lines_are_logged_without_rclpy_refusing_a_severity_change(ros_domain_id):
     """A configure with one controller that matches (info) and one absent (warning): rclpy
     raises 'Logger severity cannot be changed between calls' at a call site whose severity
