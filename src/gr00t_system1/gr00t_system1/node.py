@@ -30,7 +30,9 @@ labelled "disabled", within the acceleration limits); the robot's controllers ke
 target. Enabled again while braking, the commands go on from the braking ones. Enabling starts the rate limiter from the measured position, so the first commands
 move away from where the robot is. The flag is kept across deactivate/activate (set at
 configure from `start_enabled`); it can be set in any state once configured, and commands
-flow only when the node is active AND enabled. Deactivate is the full stop.
+flow only when the node is active AND enabled. Deactivate is the full stop. A latched fault
+clears only when a person cycles the switch, false then true: true while enabled with a
+fault latched is refused (success false), naming the fault and saying so.
 """
 
 from __future__ import annotations
@@ -390,12 +392,22 @@ class System1Node(ManagedNode):
                 and tokens.age(now, mono) <= sup.token_staleness_s)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        loop = getattr(self, "loop", None)  # made when the node is configured
+        latched = self.fault or (loop.tracking_fault if loop is not None else None)
+        if request.data and self.enabled and latched:
+            # Only a change clears a fault (a person acted on it): true again changes nothing,
+            # and a reply saying "enabled" would hide that the robot is still held.
+            response.success = False
+            response.message = (f"not enabled again: a fault is latched ({latched}) and the "
+                                "commands hold; to clear it, call /gr00t/enable with false, "
+                                "then true")
+            self.get_logger().warning(response.message)
+            return response
         if self.fault is not None and (not request.data or not self.enabled):
             # A person acted on it: the next joint state is checked afresh and latches the
             # fault again if the measurement is still implausible.
             self.get_logger().info(f"fault cleared by /gr00t/enable: {self.fault}")
             self.fault = None
-        loop = getattr(self, "loop", None)  # made when the node is configured
         if not request.data and loop is not None and loop.tracking_fault is not None:
             # Cleared here, not at the next tick: off and on again within one tick is a cycle.
             self.get_logger().info(f"fault cleared by /gr00t/enable: {loop.tracking_fault}")

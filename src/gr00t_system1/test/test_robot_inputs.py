@@ -10,7 +10,7 @@ controller topic recorded. In turn:
 3. tokens scaled x100 (finite, well-formed) -> refused as implausible, counted, logged;
 4. the left elbow measured 100 rad past its limit -> a fault naming the joint, the value
    and the fix; the commands hold still (never toward the measurement) until /gr00t/enable
-   is cycled, and then run again on good input;
+   is cycled (true alone is refused, naming the fault), and then run again on good input;
 5. NaN on a held joint (a leg) -> the state is dropped, counted and logged.
 
 Between the cases the inputs are good again and the node returns to running. Throughout,
@@ -142,6 +142,14 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
                 assert max(held) < emb.limits_of("left_elbow_joint")[1] + 1e-9
                 measured["left_elbow_joint"] = good  # the sensor recovers: still latched
                 time.sleep(0.3)
+                assert rec.labels_since(time.monotonic() - 0.1, topic)[-1:] == ["fault"]
+                # true while enabled clears nothing: the reply says so (it said "enabled:
+                # commands start from the measured position" while the robot stayed held).
+                reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=True))
+                assert not reply.success, reply.message
+                assert "fault is latched (implausible joint state: left_elbow_joint" in \
+                    reply.message and "with false, then true" in reply.message, reply.message
+                time.sleep(0.2)
                 assert rec.labels_since(time.monotonic() - 0.1, topic)[-1:] == ["fault"]
                 for enable in (False, True):
                     assert probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=enable)).success
