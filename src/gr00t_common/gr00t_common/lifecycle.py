@@ -15,6 +15,12 @@ ros2_control nodes do, unless it is started with `-p autostart:=true`.
 
 `ManagedNode` maps those transitions onto four methods a node writes (`_configure`,
 `_activate`, `_stop_activity`, `_release`); `run_managed` is the `main` of such a node.
+
+Every parameter of these nodes is read-only, and so, in effect, is rclpy's own
+`use_sim_time` (rclpy lets anyone set it at any time): the timers, stamps and staleness
+checks are set up on the clock the node started with, and switching to simulated time with
+no /clock stopped System 1's timers, leaving the arm stopped dead. A change is refused,
+saying to restart the node with the parameter.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.client import Client
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
@@ -55,6 +62,7 @@ _BAD_TRANSITION = "Failed to trigger lifecycle state machine transition"
 # Where a failed transition leaves the node (an ERROR passes through on_error, which our
 # nodes answer with SUCCESS after releasing everything: unconfigured).
 _STAYS = {"configure": "unconfigured", "activate": "inactive"}
+USE_SIM_TIME = "use_sim_time"
 
 
 def declare_autostart(node: LifecycleNode) -> bool:
@@ -176,8 +184,25 @@ class ManagedNode(LifecycleNode):
 
     def __init__(self, node_name: str, **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
+        # Runs before rclpy's own use_sim_time callback (the newest runs first), which
+        # switches the clock as it is called.
+        self.add_on_set_parameters_callback(self._keep_the_clock)
         self.autostart = declare_autostart(self)
         self._configured = Entities(self)  # what configure creates, cleanup destroys
+
+    def _keep_the_clock(self, parameters: list[Any]) -> SetParametersResult:
+        """Refuse a change of `use_sim_time` (module docstring); the value in force again
+        is accepted."""
+        now = self.get_parameter(USE_SIM_TIME).value
+        for p in parameters:
+            if p.name == USE_SIM_TIME and p.value != now:
+                return SetParametersResult(successful=False, reason=(
+                    f"{USE_SIM_TIME} cannot change while {self.get_name()} runs: its timers "
+                    f"and stamps use the clock it started with ({USE_SIM_TIME} {now}; sim "
+                    "time without /clock would stop them). Restart the node with "
+                    f"-p {USE_SIM_TIME}:={str(p.value).lower()} (gr00t-bringup run "
+                    "--use-sim-time, the launch file's use_sim_time:=true)"))
+        return SetParametersResult(successful=True)
 
     # -- what a subclass writes -------------------------------------------------------------
     def _configure(self) -> None:

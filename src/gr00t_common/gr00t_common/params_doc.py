@@ -58,9 +58,11 @@ they declare `autostart` at start and the others when they configure (so `ros2 p
 shows those once configured). A range `[a, b]` includes both ends, `> 0` excludes 0.
 "unset: from the embodiment YAML" means the parameter is declared without a value
 and the node takes the YAML's; pass it to override. Every node also has rclpy's own
-`use_sim_time`. A parameter a node does not have (a misspelt or retired name) is an error
-naming it and the nearest real one, not silently ignored as rclpy would; so a parameter
-file's `/**:` section may hold only parameters that every node reading it has.
+`use_sim_time`; System 1 and System 2 refuse to change it once started (their timers and
+stamps keep the clock they started with): pass it at start. A parameter a node does not
+have (a misspelt or retired name) is an error naming it and the nearest real one, not
+silently ignored as rclpy would; so a parameter file's `/**:` section may hold only
+parameters that every node reading it has.
 """
 
 

@@ -151,3 +151,33 @@ def test_get_state_times_out_naming_the_node(ros_domain_id):
     with RosProbe(name="lifecycle_client") as probe:
         with pytest.raises(TimeoutError, match="/nobody_here"):
             get_state(probe.node, "/nobody_here", timeout=0.5)
+
+
+def test_use_sim_time_cannot_change_while_the_node_runs(managed):
+    """`ros2 param set /gr00t_system1 use_sim_time true` was accepted while active (every
+    other parameter is read-only): System 1's timers then waited for a /clock that never
+    came and the arm stopped dead. Refused over the parameter service, as ros2 param sends
+    it, with the fix; the value in force is accepted."""
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    node, _ = managed
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def set_sim_time(value: bool):
+        msg = ParameterMsg(name="use_sim_time", value=ParameterValue(
+            type=ParameterType.PARAMETER_BOOL, bool_value=value))
+        with RosProbe(name="param_client") as probe:
+            reply = probe.call(SetParameters, f"{TARGET}/set_parameters",
+                               SetParameters.Request(parameters=[msg]))
+        return reply.results[0]
+
+    result = set_sim_time(True)
+    assert not result.successful
+    assert "use_sim_time cannot change while lifecycle_test runs" in result.reason
+    assert "Restart the node with -p use_sim_time:=true" in result.reason
+    assert node.get_parameter("use_sim_time").value is False
+    assert not node.get_clock().ros_time_is_active  # rclpy's callback never switched it
+    assert set_sim_time(False).successful  # no change
