@@ -32,6 +32,7 @@ from typing import Any
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.client import Client
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import (LifecycleNode, LifecyclePublisher, LifecycleState,
                              TransitionCallbackReturn)
@@ -189,6 +190,19 @@ class ManagedNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._keep_the_clock)
         self.autostart = declare_autostart(self)
         self._configured = Entities(self)  # what configure creates, cleanup destroys
+
+    def timer_clock(self) -> Clock:
+        """The clock for the node's periodic timers: the node clock under `use_sim_time` (a
+        simulator's /clock paces them), else the steady clock.
+
+        rcl moves a timer across a jump of its clock only on ROS time with sim time active;
+        on the system clock a wall clock stepped back (NTP or chrony's makestep) held the
+        timer until the clock caught up: after a 1-s step System 1 sent no command for 1 s,
+        the arm stopped dead. (`use_sim_time` cannot change while the node runs, so the
+        choice made when a timer is created stays right.)"""
+        if self.get_parameter(USE_SIM_TIME).value:
+            return self.get_clock()
+        return Clock(clock_type=ClockType.STEADY_TIME)
 
     def _keep_the_clock(self, parameters: list[Any]) -> SetParametersResult:
         """Refuse a change of `use_sim_time` (module docstring); the value in force again

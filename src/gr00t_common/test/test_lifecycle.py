@@ -181,3 +181,27 @@ def test_use_sim_time_cannot_change_while_the_node_runs(managed):
     assert node.get_parameter("use_sim_time").value is False
     assert not node.get_clock().ros_time_is_active  # rclpy's callback never switched it
     assert set_sim_time(False).successful  # no change
+
+
+@pytest.mark.parametrize("sim_time", [False, True])
+def test_timers_run_on_the_steady_clock_unless_on_sim_time(ros_domain_id, sim_time):
+    """On the system clock a wall clock stepped back held System 1's timers until it caught
+    up (gr00t_system1's test_node.py steps one); under sim time they tick on /clock."""
+    from rclpy.clock import ClockType
+    from rclpy.parameter import Parameter
+
+    context = Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    try:
+        node = ManagedNode("clock_test", context=context, parameter_overrides=[
+            Parameter("use_sim_time", value=sim_time)])
+        clock = node.timer_clock()
+        timer = node.create_timer(1.0, lambda: None, clock=clock)
+        if sim_time:
+            assert clock is node.get_clock() and clock.ros_time_is_active
+            assert timer.clock.clock_type == ClockType.ROS_TIME
+        else:
+            assert timer.clock.clock_type == ClockType.STEADY_TIME
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)

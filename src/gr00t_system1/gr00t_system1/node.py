@@ -8,7 +8,8 @@ safety, chunk, execution, rtc). A managed (lifecycle) node (gr00t_common.lifecyc
   one warm-up inference; the subscriptions, the enable service and the (lifecycle)
   publishers. A failure is logged with its reason and the node stays unconfigured.
 - activate: a fresh control loop, the inference thread and the control and diagnostics
-  timers; chunks and diagnostics are published. Commands follow `/gr00t/enable`.
+  timers (steady clock; the node clock under use_sim_time); chunks and diagnostics are
+  published. Commands follow `/gr00t/enable`.
 - deactivate: commands brake a moving arm to rest within the acceleration limits (label
   "deactivating"), then the timers and the inference thread stop before the transition
   returns: no command after it (the controllers keep their last target, standing still). Activating again starts a new
@@ -124,8 +125,11 @@ class System1Node(ManagedNode):
         self._last_plan_seq_seen = 0
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
         self.worker.start()
-        self.timer = self.create_timer(self.period, self._on_tick)
-        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        # Steady unless on sim time (ManagedNode.timer_clock): a stepped wall clock must not
+        # stop the ticks. The commands' times stay on the node clock (_command_time).
+        clock = self.timer_clock()
+        self.timer = self.create_timer(self.period, self._on_tick, clock=clock)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics, clock=clock)
         self.get_logger().info(
             "activated: " + ("enabled, commands start once the inputs are fresh" if self.enabled
                              else "disabled, no commands until /gr00t/enable true"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ START_TIMEOUT = 120.0  # node start on a loaded 2-core machine (imports + runner
 
 def start_node(tmp_path: Path, checkpoint: Path, *params: str, embodiment: Path = G1_YAML,
                name: str = "system1", autostart: bool = True,
-               follows: bool = False) -> NodeProcess:
+               follows: bool = False, env: dict[str, str] | None = None) -> NodeProcess:
     """The node as a process; with `autostart` it configures and activates itself, without
     it waits unconfigured for lifecycle requests (test_lifecycle.py drives those). The
     shipped YAMLs start disabled (a person enables a real robot); these tests drive the node
@@ -42,7 +43,8 @@ def start_node(tmp_path: Path, checkpoint: Path, *params: str, embodiment: Path 
         embodiment = static_robot_yaml(embodiment, tmp_path)
     args = ["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", f"embodiment:={embodiment}",
             "-p", "start_enabled:=true", *[x for p in params for x in ("-p", p)]]
-    return NodeProcess.python_module("gr00t_system1.node", args, tmp_path / f"{name}.log")
+    return NodeProcess.python_module("gr00t_system1.node", args, tmp_path / f"{name}.log",
+                                     env=env)
 
 
 def measured_positions(emb, seed: int = 3) -> dict[str, float]:
@@ -461,6 +463,56 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         hand_lim = np.array([emb.joint(j).position_limits for j in js_c.joints])
         hand = np.array([s.position for s in states])
         assert (hand >= hand_lim[:, 0]).all() and (hand <= hand_lim[:, 1]).all()
+    finally:
+        stop_ok(node)
+
+
+def test_a_wall_clock_stepped_back_does_not_stop_the_commands(checkpoint, onnx_cache,
+                                                              ros_domain_id, tmp_path):
+    """NTP or chrony stepping the wall clock back (makestep) stopped the control loop for the
+    length of the step: the timers ran on the node clock (system time), and rcl moves a
+    timer across a jump of its clock only under sim time (period_max_ms 1017 after a 1-s
+    step; the commands stopped dead). The step is an LD_PRELOAD shim's on the node's
+    process (wall_clock_step.c); the feeder's stamps take the same step."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) to build the wall-clock shim")
+    shim = tmp_path / "wall_clock_step.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(shim),
+                    str(Path(__file__).with_name("wall_clock_step.c")), "-ldl"],
+                   check=True, capture_output=True)
+    step_file = tmp_path / "wall_clock_step_ns"
+    step_file.write_text("0\n")
+    step_s = 3.0
+    emb = load_embodiment(G1_YAML)
+    topic = emb.controllers[1].topic
+    node = start_node(tmp_path, checkpoint, f"cache_dir:={onnx_cache}", "state_staleness_s:=1.0",
+                      env={"LD_PRELOAD": str(shim), "WALL_CLOCK_STEP_FILE": str(step_file)})
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            rec = CommandRecorder(probe, [topic])
+            diags = CommandRecorder(probe, ["/diagnostics"], DiagnosticArray)
+            feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: len(rec.snapshot(topic)) >= 240, START_TIMEOUT, "commands")
+                t_step = time.monotonic()
+                step_file.write_text(f"{-round(step_s * 1e9)}\n")
+                feeder.state_stamp_offset_s = feeder.token_stamp_offset_s = -step_s
+                wait_until(lambda: any(t > t_step + 2.0 for t, _ in
+                                       diags.snapshot("/diagnostics")), 10,
+                           "diagnostics 2 s after the step")
+            finally:
+                feeder.stop()
+        after = [t for t, _ in rec.snapshot(topic) if t > t_step - 0.1]
+        longest = np.diff(after).max()
+        assert longest < 0.5, f"no command for {longest:.3f} s after the wall clock stepped back"
+        late = [m for t, m in diags.snapshot("/diagnostics") if t > t_step + 2.0][0]
+        values = {kv.key: kv.value for kv in late.status[0].values}
+        assert float(values["period_max_all_ms"]) < 500, values["period_max_all_ms"]
+        assert int(values["clock_jumps_back"]) >= 1  # the step reached the node's clock
     finally:
         stop_ok(node)
 
