@@ -14,7 +14,9 @@ transition (`gr00t-bringup run`, the launch file, `ros2 lifecycle set`), as nav2
 ros2_control nodes do, unless it is started with `-p autostart:=true`.
 
 `ManagedNode` maps those transitions onto four methods a node writes (`_configure`,
-`_activate`, `_stop_activity`, `_release`); `run_managed` is the `main` of such a node.
+`_activate`, `_stop_activity`, `_release`); `run_managed` is the `main` of such a node. A
+SIGINT or SIGTERM while the node is active deactivates it before the process exits (System
+1 brakes to rest; `gr00t_common.stop_signals`); a second one exits at once.
 
 Every parameter of these nodes is read-only, and so, in effect, is rclpy's own
 `use_sim_time` (rclpy lets anyone set it at any time): the timers, stamps and staleness
@@ -25,6 +27,7 @@ saying to restart the node with the parameter.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +46,7 @@ from rclpy.timer import Timer
 
 from gr00t_common.params import ParameterError, Spec, declare, read
 from gr00t_common.startup import EXIT_BAD_ARGUMENTS, EXIT_STARTUP_FAILED, EXPECTED_ERRORS, init
+from gr00t_common.stop_signals import StopSignals
 from gr00t_common.teardown import finish
 
 __all__ = ["AUTOSTART", "EXIT_BAD_ARGUMENTS", "EXIT_STARTUP_FAILED", "SPECS", "Entities",
@@ -104,18 +108,18 @@ def autostart(node: LifecycleNode) -> bool:
     return True
 
 
-def spin(node: LifecycleNode, executor) -> None:
-    """Spin `executor` until SIGINT/SIGTERM shut the context down.
+def spin(node: LifecycleNode, executor, until: Callable[[], bool] = lambda: False) -> None:
+    """Spin `executor` until the context shuts down, KeyboardInterrupt, or `until()` is true
+    after a callback (`StopSignals.requested`: its guard condition's callback sets it).
 
     A lifecycle request by id that the current state does not allow makes rclpy raise out
     of the executor; it is logged and refused (the client gets no reply) instead of taking
     the node down. An exception while the context is shutting down (a callback that was
     publishing) is a clean stop.
     """
-    while True:
+    while node.context.ok() and not until():
         try:
-            executor.spin()
-            return
+            executor.spin_once()  # as executor.spin() does, with our condition
         except (KeyboardInterrupt, ExternalShutdownException):
             return
         except Exception as exc:  # noqa: BLE001 - re-raised unless explained below
@@ -176,7 +180,8 @@ class ManagedNode(LifecycleNode):
 
     configure failing half-way releases; activate failing stops what it started; deactivate
     stops; cleanup releases; shutdown and error do both. `_after_configure()` runs after a
-    successful configure. A subclass creates no publishers, subscriptions, services, timers
+    successful configure. `is_active` is true from a successful activate until the activity
+    has stopped (what a signal decides on: `gr00t_common.stop_signals`). A subclass creates no publishers, subscriptions, services, timers
     or clients in its constructor: cleanup would destroy them.
     """
 
@@ -185,6 +190,9 @@ class ManagedNode(LifecycleNode):
 
     def __init__(self, node_name: str, **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
+        # True from a successful activate until its activity has stopped: a plain attribute,
+        # read by the signal handler (StopSignals), which must take no lock.
+        self.is_active = False
         # Runs before rclpy's own use_sim_time callback (the newest runs first), which
         # switches the clock as it is called.
         self.add_on_set_parameters_callback(self._keep_the_clock)
@@ -248,10 +256,12 @@ class ManagedNode(LifecycleNode):
         if result != TransitionCallbackReturn.SUCCESS:
             self._stop_activity()
             return result
+        self.is_active = True
         return super().on_activate(state)  # enables the lifecycle publishers
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_activity()
+        self.is_active = False
         self.get_logger().info(self.deactivated_message)
         return super().on_deactivate(state)
 
@@ -261,11 +271,13 @@ class ManagedNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_activity()
+        self.is_active = False
         self._release()
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_activity()
+        self.is_active = False
         self._release()
         return super().on_error(state)
 
@@ -273,30 +285,55 @@ class ManagedNode(LifecycleNode):
 def run_managed(make: Callable[[], ManagedNode], name: str,
                 args: list[str] | None = None) -> int:
     """The `main` of a managed node: run it until SIGINT/SIGTERM, then stop its activity
-    (joined) and destroy it. Returns the exit status: 0 after a clean stop,
+    (joined) and destroy it. Returns the exit status: 0 after a stop by a signal,
     `EXIT_STARTUP_FAILED` when it cannot start (a parameter refused in the constructor, or
     with `autostart:=true` a failed configure/activate), `EXIT_BAD_ARGUMENTS` when rcl
     refuses the command line. Without autostart the node waits unconfigured for a lifecycle
-    manager."""
+    manager.
+
+    A signal while the node is active deactivates it with the ROS context still up (System
+    1 brakes to rest), then the process exits; a signal while it is not, or a second one,
+    ends it at once, without braking (`gr00t_common.stop_signals`). Called from the main
+    thread (another cannot take signals: rclpy's handlers then stay, which brake nothing).
+    """
     logger = rclpy.logging.get_logger(name)
-    if not init(args, logger):
+    ours = threading.current_thread() is threading.main_thread()
+    if not init(args, logger, signal_handlers=not ours):
         return EXIT_BAD_ARGUMENTS
+    signals = StopSignals.install() if ours else None
     node: ManagedNode | None = None
     status = 1  # what an exception out of here exits with, if the teardown must cut it short
     try:
         try:
-            node = make()
-        except ParameterError as exc:
-            logger.fatal(f"cannot start: {exc}")
-            status = EXIT_STARTUP_FAILED
-            return status
-        if node.autostart and not autostart(node):
-            status = EXIT_STARTUP_FAILED
-            return status
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        spin(node, executor)
+            try:
+                node = make()
+            except ParameterError as exc:
+                logger.fatal(f"cannot start: {exc}")
+                status = EXIT_STARTUP_FAILED
+                return status
+            if signals is not None:
+                signals.attach(node, lambda n=node: n.is_active)
+            if node.autostart and not autostart(node):
+                status = EXIT_STARTUP_FAILED
+                return status
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            spin(node, executor, until=signals.requested if signals else lambda: False)
+            if signals is not None and signals.requested() and not signals.at_once \
+                    and node.is_active:
+                node.trigger_deactivate()  # publishing, the context up: System 1 brakes
+        except KeyboardInterrupt:
+            pass  # a signal with nothing to brake, or a second one: at once (below)
+        if signals is not None and signals.at_once:
+            signals.close()
+            if node is not None and node.is_active:
+                logger.warning(f"{signals.name()} again: exiting at once, without braking; "
+                               "the controllers keep the last command")
+            # Shut down first: the activity then stops without braking (a person insisted).
+            rclpy.try_shutdown()
         status = 0
         return status
     finally:
+        if signals is not None:
+            signals.close()
         finish(node._stop_activity if node is not None else None, node, status)

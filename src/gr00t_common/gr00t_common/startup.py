@@ -26,13 +26,17 @@ EXIT_BAD_ARGUMENTS = 2  # rcl refused the command line (malformed --ros-args)
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError, KeyError)
 
 
-def init(args: list[str] | None, logger: Any) -> bool:
-    """`rclpy.init(args=args)` (which installs the SIGINT/SIGTERM handlers that stop spin);
-    False, with a fatal line on `logger`, when rcl refuses the command line."""
+def init(args: list[str] | None, logger: Any, signal_handlers: bool = True) -> bool:
+    """`rclpy.init(args=args)`, which installs rclpy's SIGINT/SIGTERM handlers (they shut
+    the context down, which stops spin) unless `signal_handlers` is False (the caller
+    installs its own: `gr00t_common.stop_signals`); False, with a fatal line on `logger`,
+    when rcl refuses the command line."""
     import rclpy
+    from rclpy.signals import SignalHandlerOptions
 
+    options = SignalHandlerOptions.ALL if signal_handlers else SignalHandlerOptions.NO
     try:
-        rclpy.init(args=args)
+        rclpy.init(args=args, signal_handler_options=options)
     except Exception as exc:  # noqa: BLE001 - rcl refuses malformed --ros-args (RCLError)
         logger.fatal(f"cannot start: invalid command-line arguments: {exc}")
         return False

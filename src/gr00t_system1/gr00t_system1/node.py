@@ -176,7 +176,8 @@ class System1Node(ManagedNode):
             except Exception as exc:  # noqa: BLE001 - rclpy raises its own error types
                 if self.context.ok():
                     raise
-                # SIGINT/SIGTERM shut the context down while braking: nothing can be sent.
+                # The context shut down while braking (rclpy's own signal handlers, where
+                # run_managed could not install its own): nothing can be sent.
                 self.get_logger().warning(
                     f"stopped braking after {braked} commands: the ROS context shut down ({exc})")
                 return
@@ -572,8 +573,9 @@ class System1Node(ManagedNode):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM (`gr00t_common.lifecycle.run_managed`: 0 on a clean
-    stop, 1 when it cannot start, 2 on a malformed command line). Without autostart it waits
-    unconfigured for a lifecycle manager."""
+    stop, 1 when it cannot start, 2 on a malformed command line). A signal while active
+    deactivates it first: a moving arm is braked to rest (a second signal exits at once).
+    Without autostart it waits unconfigured for a lifecycle manager."""
     # The inference thread runs Python between onnxruntime calls; a short GIL switch interval
     # bounds how long the control timer can wait for the GIL (default 5 ms).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)

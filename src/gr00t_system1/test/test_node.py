@@ -603,6 +603,94 @@ def test_lifecycle_commands_only_while_active_and_reactivation_starts_at_measure
         stop_ok(node)
 
 
+def assert_paths_brake_to_rest(emb, controller, msgs) -> None:
+    """The last JointTrajectory messages brake: the paths after the last running one (a
+    chunk's, about a second long) come to rest within the velocity and acceleration limits
+    along their points (a period apart), at least one of them moving, and the last one
+    stands still, so the controller is left at rest."""
+    vel = np.array([emb.joint(j).velocity_limit for j in controller.joints])
+    acc = np.array([emb.joint(j).acceleration_limit for j in controller.joints])
+    paths = [(np.array([stamp_to_seconds(p.time_from_start) for p in m.points]),
+              np.array([p.positions for p in m.points])) for m in msgs]  # (P,), (P, n)
+    last_running = max(i for i, (t, _) in enumerate(paths) if t[-1] > 0.5)
+    braking = paths[last_running + 1:]
+    assert braking, "no braking path after the running ones"
+    moved = False
+    for t, pos in braking:
+        if len(t) < 2:
+            continue
+        v = np.diff(pos, axis=0) / np.diff(t)[:, None]  # (P-1, n)
+        assert (np.abs(v) <= vel + 1e-6).all(), (controller.name, np.abs(v).max(axis=0))
+        moved |= bool(np.abs(v).max() > 1e-3)
+        if len(t) > 2:
+            a = np.diff(v, axis=0) / np.diff((t[1:] + t[:-1]) / 2)[:, None]
+            assert (np.abs(a) <= acc + 1e-3).all(), (controller.name, np.abs(a).max(axis=0))
+    assert moved, "the arm was at rest already: nothing was braked"
+    last = paths[-1][1]
+    assert np.ptp(last, axis=0).max() <= 1e-6, (controller.name, last)
+
+
+@pytest.mark.parametrize("sig,embodiment", [(signal.SIGINT, G1_YAML),
+                                             (signal.SIGTERM, GR1_YAML)],
+                         ids=["SIGINT-forward_command", "SIGTERM-joint_trajectory"])
+def test_a_signal_brakes_a_moving_arm_to_rest_before_the_node_exits(
+        checkpoint, ros_domain_id, tmp_path, sig, embodiment):
+    """How a robot's node is stopped: Ctrl-C under ros2 launch (SIGINT), docker stop and
+    systemd (SIGTERM). rclpy's handler shut the context down before the node could brake:
+    a G1 arm's last command moved at 4 rad/s and nothing followed (its controller holds it:
+    a dead stop), a GR-1 trajectory controller ran on along the last plan (1 s of motion).
+    Now the signal deactivates first, as `ros2 lifecycle set ... deactivate` does."""
+    from types import SimpleNamespace
+
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    emb = load_embodiment(embodiment)
+    dt = 1.0 / emb.rates.system1_hz
+    kinds = {"forward_command": None, "joint_trajectory": JointTrajectory,
+             "joint_state": JointState}
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "state_staleness_s:=1.0",
+                      embodiment=embodiment, name=sig.name)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            recs = {c.topic: CommandRecorder(probe, [c.topic], kinds[c.type])
+                    for c in emb.controllers}
+            feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: all(len(r.snapshot(t)) >= 240 for t, r in recs.items()),
+                           START_TIMEOUT, "240 commands on every controller topic")
+                node.proc.send_signal(sig)
+                node.proc.wait(timeout=20)
+                time.sleep(0.3)  # the last messages in flight
+            finally:
+                feeder.stop()
+        out = node.output()
+        assert node.proc.returncode == 0, out[-3000:]
+        # Each controller's commands, as Float64MultiArray data in its joint order (a
+        # trajectory's first point is the next tick's command).
+        commands = {}
+        for c in emb.controllers:
+            got = recs[c.topic].snapshot(c.topic)
+            if c.type == "joint_trajectory":
+                assert_paths_brake_to_rest(emb, c, [m for _, m in got])
+                continue  # its commands are the paths' points (checked there)
+            if c.type == "joint_state":
+                got = [(t, SimpleNamespace(data=list(m.position))) for t, m in got]
+            else:
+                assert got[-1][1].layout.dim[0].label == "deactivating", c.name
+            commands[c.topic] = got
+            last, before = np.array(got[-1][1].data), np.array(got[-2][1].data)
+            assert np.abs(last - before).max() <= 1e-6, (c.name, before, last)  # at rest
+        # Braking included, every command within the velocity and acceleration limits.
+        assert_commands_safe(emb, commands, dt)
+        assert f"received {sig.name}: deactivating before exiting" in out, out[-3000:]
+        assert "braked to rest in" in out and "context shut down" not in out, out[-3000:]
+        assert "deactivated: no commands are published" in out, out[-3000:]
+    finally:
+        stop_ok(node)
+
+
 # Both are reported errors (FAILURE, the reason without a traceback); an unexpected error's
 # ERROR transition is gr00t_common's test_lifecycle.py.
 @pytest.mark.parametrize("damage,reason", [
