@@ -28,8 +28,10 @@ Threads while active:
 or `start_enabled` false at configure) means no commands are published while the node stays
 active, plans and publishes chunks, once a moving arm has been braked to rest (commands
 labelled "disabled", within the acceleration limits); the robot's controllers keep that last
-target. Enabled again while braking, the commands go on from the braking ones. Enabling starts the rate limiter from the measured position, so the first commands
-move away from where the robot is. The flag is kept across deactivate/activate (set at
+target. Enabled again while braking, the commands go on from the braking ones; enabled
+later, from the command the controllers hold where the robot is measured near it (a sag
+under gravity), else from the measured position (`CommandLoop._starts_from_measured`), so
+the first commands move away from where the robot is held. The flag is kept across deactivate/activate (set at
 configure from `start_enabled`); it can be set in any state once configured, and commands
 flow only when the node is active AND enabled. Deactivate is the full stop. A latched fault
 clears only when a person cycles the switch, false then true: true while enabled with a
