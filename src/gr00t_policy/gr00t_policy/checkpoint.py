@@ -5,7 +5,8 @@ Our format (DESIGN.md "Checkpoint directory")::
     CKPT/config.json                   {"format": "gr00t_ros/1", "preset", "backbone",
                                         "action_head", "backbone_id", "embodiments"}
     CKPT/model.safetensors             keys backbone.* and action_head.*; its header's metadata
-                                   records the action head config it was saved with
+                                   records the action head config it was saved with (and,
+                                   from gr00t-train, the run and step of the weights)
     CKPT/tokenizer.json, tokenizer_config.json, ...
     CKPT/experiment_cfg/metadata.json  Isaac-GR00T statistics per embodiment tag
 
@@ -259,6 +260,21 @@ def check_head_record(files: Mapping[str, Path], head: Any, where: str) -> None:
         return
 
 
+def weights_metadata(ckpt_dir: str | Path) -> dict[str, str]:
+    """The safetensors metadata recorded with a checkpoint's weights (`save_checkpoint`'s
+    ``records`` among them); CheckpointError when its shards record different values."""
+    merged: dict[str, str] = {}
+    for path in sorted(set(weight_files(Path(ckpt_dir)).values())):
+        with open_safetensors(path) as handle:
+            for key, value in (handle.metadata() or {}).items():
+                if merged.setdefault(key, value) != value:
+                    raise CheckpointError(
+                        f"{ckpt_dir}: its weight files record different {key!r} ({merged[key]!r}, "
+                        f"{value!r} in {path.name}): shards of several saves; restore them "
+                        "from one save")
+    return merged
+
+
 def check_shapes(
     expected: Mapping[str, tuple[int, ...]], stored: Mapping[str, tuple[int, ...]], where: str
 ) -> None:
@@ -354,6 +370,7 @@ def save_checkpoint(
     metadata: Mapping[str, Any],
     embodiments: Mapping[str, Mapping[str, Any]],
     preset: str | None = None,
+    records: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``policy`` (both parts) in our checkpoint format; returns the directory.
 
@@ -368,6 +385,9 @@ def save_checkpoint(
         metadata: Isaac-GR00T metadata.json dict with an entry for every embodiment tag.
         embodiments: {tag: {"slot", "action_dt", "state_dim", "action_dim", ...}}.
         preset: optional name of the preset the config came from.
+        records: more entries of the weights' safetensors metadata, renamed in with the
+            weights themselves (gr00t-train records which run and step they are of:
+            `gr00t_policy.train.state`); read back with `weights_metadata`.
     """
     from safetensors.torch import save_file
 
@@ -392,7 +412,7 @@ def save_checkpoint(
     }
     with staged(out, last=_REPLACE_ORDER) as tmp:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={
-            "format": "pt", "gr00t_ros": FORMAT,
+            **(records or {}), "format": "pt", "gr00t_ros": FORMAT,
             HEAD_RECORD: json.dumps(config.action_head.to_dict(), sort_keys=True)})
         tokenizer.save_pretrained(str(tmp))
         (tmp / METADATA_FILE.parent).mkdir()

@@ -324,6 +324,114 @@ def test_resume_after_a_cut_gives_the_uninterrupted_run(dataset, tmp_path):
     assert not (tmp_path / "cut" / "train_state.pt").exists()
 
 
+class _Killed(BaseException):
+    """Stands for a SIGKILL in the middle of a save: nothing after it runs (only `finally`
+    blocks, which remove temporary files: what is renamed into --out is what a kill leaves)."""
+
+
+def _train_killed_after_renaming(dataset, out, cfg, name, save):
+    """Run ``train`` and kill it just after its ``save``-th save renamed ``name`` into ``out``."""
+    import os
+
+    original, seen = os.replace, {"n": 0}
+
+    def replace(src, dst, *args, **kwargs):
+        original(src, dst, *args, **kwargs)
+        if os.fspath(dst) == os.fspath(out / name):
+            seen["n"] += 1
+            if seen["n"] == save:
+                raise _Killed(name)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "replace", replace)
+        with pytest.raises(_Killed):
+            train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
+                  cfg=cfg, progress=False)
+
+
+KILL_CFG = TrainConfig(steps=9, batch_size=4, seed=3, save_every=3)
+# A save killed just after it renamed a file into --out (the save at step 6 of 9, or the
+# final one at 9), and what --resume then does: (the step it goes on from, exactly or not),
+# or None: it refuses, the run being finished. The weights record their step; a save writes
+# train_log.json before them and renames train_state.pt in last (`save_run`).
+KILLED_SAVES = {
+    ("train_log.json", 2): (3, True),  # the log ran ahead of the weights: cut back to them
+    ("model.safetensors", 2): (6, False),  # weights and log at 6, train_state.pt at 3
+    ("config.json", 2): (6, False),
+    ("train_log.json", 3): (6, True),
+    ("model.safetensors", 3): None,  # the final weights are in
+    ("config.json", 3): None,
+}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(dataset, tmp_path_factory):
+    return train(dataset, tmp_path_factory.mktemp("whole") / "run", policy_config=tiny_policy_config(),
+                 embodiment=tiny_embodiment(), cfg=KILL_CFG, progress=False)
+
+
+@pytest.mark.parametrize("name, save", list(KILLED_SAVES))
+def test_a_save_killed_midway_resumes_from_the_weights_step_never_mixing_two(
+        dataset, uninterrupted, tmp_path, name, save):
+    """The weights used to record no step: killed after the weights were renamed in but
+    before train_log.json, --resume went on from the log's older step with the newer weights
+    (the final save's: training the finished model further), recorded as exact."""
+    from safetensors.torch import load_file
+
+    emb, config, out = tiny_embodiment(), tiny_policy_config(), tmp_path / "cut"
+    _train_killed_after_renaming(dataset, out, KILL_CFG, name, save)
+    whole = load_file(str(uninterrupted.checkpoint / "model.safetensors"))
+    expected = KILLED_SAVES[(name, save)]
+    if expected is None:
+        with pytest.raises(ValueError, match="at step 9 of 9 .*nothing to resume"):
+            train(dataset, out, policy_config=config, embodiment=emb, cfg=KILL_CFG,
+                  progress=False, resume=True)
+        left = load_file(str(out / "model.safetensors"))
+        assert all(torch.equal(whole[k], left[k]) for k in whole)
+        return
+    step, exact = expected
+    resumed = train(dataset, out, policy_config=config, embodiment=emb, cfg=KILL_CFG,
+                    progress=False, resume=True)
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["resumed"] == [{"step": step, "exact": exact}]
+    assert len(resumed.losses) == 9 and resumed.losses[:step] == uninterrupted.losses[:step]
+    if exact:
+        assert resumed.losses == uninterrupted.losses
+        b = load_file(str(out / "model.safetensors"))
+        assert all(torch.equal(whole[k], b[k]) for k in whole)
+
+
+def test_resume_refuses_weights_ahead_of_the_log_or_of_another_run(dataset, tmp_path):
+    """Weights of a later step than train_log.json (files of two saves mixed), or of another
+    run (an --overwrite run killed between its first log and weights leaves the replaced
+    run's), are refused naming both; where neither records a run (saved before runs were
+    recorded) the log's step is taken, as before."""
+    from safetensors.torch import load_file, save_file
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    path = out / "train_log.json"
+    log = json.loads(path.read_text())
+    assert len(log["run"]) == 32
+    for changed, message in (
+            ({"step": 2, "losses": log["losses"][:2]},
+             r"weights in \S+ are of step 3 but \S+train_log.json of step 2.*--overwrite"),
+            ({"run": "0" * 32}, r"weights in \S+ are not of the run \S+train_log.json records "
+                                r"\(run [0-9a-f]{32} at step 3, the log's run 0{32} at step 3\)")):
+        path.write_text(json.dumps({**log, **changed}))
+        with pytest.raises(ValueError, match=message):
+            train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+                  resume=True)
+    path.write_text(json.dumps({k: v for k, v in log.items() if k != "run"}))
+    weights = out / "model.safetensors"
+    save_file(load_file(str(weights)), str(weights), metadata={"format": "pt"})
+    train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+          resume=True)
+    assert json.loads(path.read_text())["resumed"] == [{"step": 3, "exact": True}]
+
+
 def test_a_signal_saves_the_step_reached_and_resume_goes_on_as_if_never_stopped(
         dataset, tmp_path, monkeypatch, caplog):
     """SIGTERM while step 4 runs (a second signal, SIGINT, while stopping is refused): the

@@ -15,6 +15,7 @@ import functools
 import logging
 import math
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -36,7 +37,7 @@ from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
 from gr00t_policy.train.stop import StopRequest
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, check_out_dir, load_init_weights,
                                       load_resume_weights, read_resume_log,
-                                      restore_train_state, save_run, save_train_state)
+                                      restore_train_state, save_run, train_state_dict)
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,14 @@ def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any
     return policy
 
 
-def _run_info(dataset_dir: str | Path, episodes: int, frames: int, preset: str | None,
+def _run_info(run: str, dataset_dir: str | Path, episodes: int, frames: int, preset: str | None,
               resumed: list[dict[str, Any]], init_from: str | Path | None,
               aux_losses: Mapping[str, list[float]]) -> dict[str, Any]:
-    """What train_log.json records besides the settings and the flow-matching losses. The
-    auxiliary losses are the loop's own lists, so each save writes them as they stand."""
-    info: dict[str, Any] = {"dataset": str(Path(dataset_dir).resolve()), "episodes": episodes,
+    """What train_log.json records besides the settings and the flow-matching losses (``run``:
+    the run's id, also recorded with the weights). The auxiliary losses are the loop's own
+    lists, so each save writes them as they stand."""
+    info: dict[str, Any] = {"run": run, "dataset": str(Path(dataset_dir).resolve()),
+                            "episodes": episodes,
                             "frames": frames, "preset": preset, "threads": torch.get_num_threads()}
     if resumed:
         info["resumed"] = resumed
@@ -344,7 +347,9 @@ def train(
         resumed.append({"step": start, "exact": exact})
     warmup = int(cfg.warmup_ratio * cfg.steps)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s + start, cfg.steps, warmup))
-    info = _run_info(entries[0][0].dataset, sum(len(c) for c, _ in selections),
+    # The run's id: a resume keeps it (one of an older log draws one), a fresh run draws one.
+    run = log.get("run") or uuid.uuid4().hex
+    info = _run_info(run, entries[0][0].dataset, sum(len(c) for c, _ in selections),
                      data.num_frames, preset, resumed, init_from, aux_losses)
     if mixture is not None:
         info["mixture"] = [_mixture_info(e, emb.name, ds, src)
@@ -380,8 +385,8 @@ def train(
             if (stopped_at or (cfg.save_every and (step + 1) % cfg.save_every == 0
                                and step + 1 < cfg.steps)) and group.is_main:
                 policy.eval()
-                save({**info, "step": step + 1})
-                save_train_state(out, optim, rng, generator, heads, step + 1)
+                save({**info, "step": step + 1},
+                     train_state_dict(optim, rng, generator, heads, step + 1))
                 policy.train()
             if stopped_at:
                 break

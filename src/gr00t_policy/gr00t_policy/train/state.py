@@ -11,6 +11,14 @@ before it existed) can be resumed too: its weights and losses carry on, the opti
 start from zero and the generators are re-seeded from (seed, step); ``train_log.json``
 records that in ``resumed``. The final save removes ``train_state.pt``.
 
+A save replaces its files one after the other (`save_run`), so a kill in the middle leaves
+some at the new step and some at the old. The weights record which run and step they are of
+(`RUN_RECORD`, `STEP_RECORD`, in their safetensors metadata) and a resume goes on from
+their step: train_log.json is written before the weights, and one ahead of them is cut back
+to their step (its losses are the same run's); train_state.pt, renamed in last, is used only
+when it is of their step (else the resume is inexact, and says so). Weights ahead of the
+log, or of another run than it, are refused: going on would mix two.
+
 Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint of the same
 model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
 and step count start afresh, and the normalization statistics are the new dataset's (as when
@@ -22,13 +30,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from gr00t_policy.atomic_write import write_atomically, write_text_atomically
+from gr00t_policy.atomic_write import fsync_path, write_text_atomically
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.train.auxiliary import AuxLoss
@@ -38,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 TRAIN_STATE_FILE = "train_state.pt"
 TRAIN_LOG_FILE = "train_log.json"
+# What a save records with the weights (`save_checkpoint`'s records): the training step they
+# are of, and the run, an id drawn when a run starts (train_log.json's "run"; --resume keeps
+# it), so that the old weights of a run --overwrite replaces are not taken for its own.
+STEP_RECORD, RUN_RECORD = "train_step", "train_run"
 
 
 def embodiment_entries(embodiments: Sequence[EmbodimentConfig]) -> dict[str, dict[str, Any]]:
@@ -91,28 +104,45 @@ def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> Non
     plt.close(fig)
 
 
-
 def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any],
              embodiments: Sequence[EmbodimentConfig], preset: str | None, losses: list[float],
-             cfg: TrainConfig,
-             info: dict[str, Any]) -> None:
-    """The checkpoint, loss.png and train_log.json (settings, flow-matching losses, ``info``)."""
+             cfg: TrainConfig, info: dict[str, Any],
+             train_state: dict[str, Any] | None = None) -> None:
+    """The checkpoint of step ``info["step"]`` of run ``info["run"]`` (both recorded with its
+    weights), loss.png, train_log.json (settings, flow-matching losses, ``info``) and, given
+    ``train_state`` (`train_state_dict`), train_state.pt.
+
+    The order makes a save killed anywhere resumable without mixing two steps: the slow
+    writes first (train_state.pt under a temporary name, loss.png), then train_log.json
+    (it may run ahead of the weights, never behind: `read_resume_log` cuts it back), the
+    checkpoint (config.json last), and train_state.pt renamed in last."""
     from gr00t_policy.checkpoint import save_checkpoint
 
-    save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
-                    embodiments=embodiment_entries(embodiments), preset=preset)
-    save_loss_plot(losses, out / "loss.png")
-    log = {"train_config": cfg.to_dict(), "losses": losses, **info}
-    # Replaced whole, like the checkpoint: --resume reads it first.
-    write_text_atomically(out / TRAIN_LOG_FILE, json.dumps(log, indent=1))
+    out.mkdir(parents=True, exist_ok=True)
+    pending = out / f".{TRAIN_STATE_FILE}.next"
+    try:
+        if train_state is not None:
+            torch.save(train_state, pending)
+            fsync_path(pending)
+        save_loss_plot(losses, out / "loss.png")
+        log = {"train_config": cfg.to_dict(), "losses": losses, **info}
+        write_text_atomically(out / TRAIN_LOG_FILE, json.dumps(log, indent=1))
+        save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
+                        embodiments=embodiment_entries(embodiments), preset=preset,
+                        records={STEP_RECORD: str(int(info["step"])), RUN_RECORD: info["run"]})
+        if train_state is not None:
+            os.replace(pending, out / TRAIN_STATE_FILE)
+            fsync_path(out)
+    finally:
+        pending.unlink(missing_ok=True)
 
 
-def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
-                     heads: Mapping[str, torch.nn.Module], step: int) -> None:
+def train_state_dict(optim, rng: np.random.Generator, generator: torch.Generator,
+                     heads: Mapping[str, torch.nn.Module], step: int) -> dict[str, Any]:
     """What an exact resume needs beyond the weights: optimizer moments, generator states
     and the training-only auxiliary heads (the checkpoint does not hold them), for the
-    weights of `step` (a resume checks it against train_log.json's)."""
-    state = {
+    weights of `step` (a resume checks it against the weights')."""
+    return {
         "step": int(step),
         "heads": {k: h.state_dict() for k, h in heads.items()},
         "optimizer": optim.state_dict(),
@@ -120,7 +150,6 @@ def save_train_state(out: Path, optim, rng: np.random.Generator, generator: torc
         "torch_generator": generator.get_state(),
         "torch_global": torch.get_rng_state(),
     }
-    write_atomically(out / TRAIN_STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: torch.Generator,
@@ -136,8 +165,8 @@ def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: t
         return False
     state = torch.load(path, weights_only=True)
     if step is not None and "step" in state and int(state["step"]) != step:
-        logger.warning("--resume: %s was saved at step %d, the weights at step %d (a save cut "
-                       "short); not using it", path, int(state["step"]), step)
+        logger.warning("--resume: %s was saved at step %d, the weights at step %d (a save "
+                       "killed between them); not using it", path, int(state["step"]), step)
         return False
     saved = state.get("heads")
     if saved is None:  # written before heads were saved by name: a head under its old key or none
@@ -156,7 +185,8 @@ def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: t
 
 
 def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
-    """The interrupted run's train_log.json, checked against ``cfg``; raises ValueError."""
+    """The interrupted run's train_log.json at the step of the weights in ``out``, checked
+    against ``cfg``; raises ValueError."""
     path = out / TRAIN_LOG_FILE
     if not path.is_file():
         raise ValueError(f"--resume: {path} not found; resume needs a checkpoint saved by gr00t-train")
@@ -166,10 +196,50 @@ def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
         pairs = ", ".join(f"{k}: saved {then!r} vs now {now!r}" for k, then, now in differ)
         raise ValueError(f"--resume: {path} was trained with other settings ({pairs}); "
                          "pass the same options as the interrupted run")
+    log = _at_weights_step(out, log)
     step = int(log.get("step", 0))
     if not 0 < step < cfg.steps or len(log.get("losses", [])) != step:
         raise ValueError(f"--resume: {path} is at step {step} of {cfg.steps} with "
                          f"{len(log.get('losses', []))} losses; nothing to resume")
+    return log
+
+
+def _at_weights_step(out: Path, log: dict[str, Any]) -> dict[str, Any]:
+    """``log`` cut back to the step recorded with the weights in ``out`` where it is ahead of
+    them (`save_run` writes it first); as it is where neither records a run (both saved
+    before runs were recorded). ValueError naming both when the weights are of another run
+    or ahead of the log."""
+    from gr00t_policy.checkpoint import INDEX_FILE, WEIGHTS_FILE, weights_metadata
+
+    path, step = out / TRAIN_LOG_FILE, int(log.get("step", 0))
+    if not ((out / WEIGHTS_FILE).is_file() or (out / INDEX_FILE).is_file()):
+        raise ValueError(f"--resume: {out} holds {TRAIN_LOG_FILE} but no weights (the run's "
+                         "first save was killed before them): nothing to resume; train again "
+                         "with --overwrite")
+    records = weights_metadata(out)
+    run, weights = records.get(RUN_RECORD), records.get(STEP_RECORD, "")
+    if run is None and log.get("run") is None:
+        return log
+    fix = ("Fix: use the checkpoint as it is (its train_log.json may lack the last losses), "
+           "or train again with --overwrite")
+    if run != log.get("run") or not weights.isdigit():
+        raise ValueError(
+            f"--resume: the weights in {out} are not of the run {path} records (run "
+            f"{run or 'unrecorded'} at step {weights or 'unrecorded'}, the log's run "
+            f"{log.get('run') or 'unrecorded'} at step {step}): a save killed between the two "
+            "left the weights of the run --overwrite replaced, or of a save before runs were "
+            f"recorded; going on would train them as this run's. {fix}")
+    if int(weights) > step:
+        raise ValueError(
+            f"--resume: the weights in {out} are of step {weights} but {path} of step {step} "
+            f"(files of two saves mixed): going on would train the step-{weights} weights as "
+            f"if at step {step}. {fix}")
+    if int(weights) < step:
+        logger.warning("--resume: %s is of step %d, the weights of step %s (a save killed "
+                       "between the two); going on from the weights' step", path, step, weights)
+        log = {k: v[:int(weights)] if k == "losses" or k.endswith("_losses") else v
+               for k, v in log.items() if k != "seconds_per_step"}
+        log["step"] = int(weights)
     return log
 
 
