@@ -495,6 +495,36 @@ def test_resume_refuses_a_train_state_of_another_step(dataset, tmp_path, caplog)
     assert log["resumed"] == [{"step": 3, "exact": False}]
 
 
+def test_resume_refuses_another_embodiment_naming_the_field(dataset, tmp_path):
+    """Resume compared settings, model config, statistics, phrasings and mixture, but not the
+    embodiment: another slot or normalization mode trained on, mixing two setups in one
+    checkpoint. What config.json records of each robot (`checkpoint_entry`) must match."""
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "cut"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
+    renormalized = tiny_embodiment().to_dict()
+    renormalized["action_keys"][1]["normalization"] = "min_max"
+    for emb, message in (
+            (tiny_embodiment(slot=0), r"tiny_bot\.slot: saved 1 vs now 0"),
+            (parse_embodiment(renormalized),
+             r"tiny_bot\.action_keys: saved \[\['arm', 'min_max'\], \['hand', 'q99'\]\] vs "
+             r"now \[\['arm', 'min_max'\], \['hand', 'min_max'\]\]"),
+            (tiny_embodiment(tag="other_bot"), r"robot other_bot: not in the checkpoint.*"
+                                               r"tiny_bot: in the checkpoint, not in this run")):
+        with pytest.raises(ValueError, match=r"--resume: \S+ was trained for another embodiment "
+                                             r"\(" + message + r".*embodiment YAML"):
+            train(dataset, out, policy_config=tiny_policy_config(), embodiment=emb, cfg=cfg,
+                  progress=False, resume=True)
+    # A checkpoint saved before its entries recorded the cameras and joints compares the rest.
+    path = out / "config.json"
+    config = json.loads(path.read_text())
+    for field in ("cameras", "state_joints", "action_joints"):
+        del config["embodiments"]["tiny_bot"][field]
+    path.write_text(json.dumps(config))
+    train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
+          cfg=cfg, progress=False, resume=True)
+
+
 def test_resume_without_train_state_continues_and_says_so(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
     cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)

@@ -82,13 +82,15 @@ def _with_cameras(policy_config: PolicyConfig, robots: list[EmbodimentConfig]) -
 
 
 def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any],
-            resume_from: Path | None, init_from: str | Path | None) -> GR00TPolicy:
+            robots: Mapping[str, Any], resume_from: Path | None,
+            init_from: str | Path | None) -> GR00TPolicy:
     """A random init (torch's global generator), then the interrupted run's weights
-    (``resume_from``) or a trained checkpoint's (``init_from``), if any."""
+    (``resume_from``: its robots must be ``robots``, tag -> checkpoint entry) or a trained
+    checkpoint's (``init_from``), if any."""
     policy = GR00TPolicy(config)
     policy.backbone.bind_prompt(prompt)
     if resume_from is not None:
-        load_resume_weights(policy, resume_from, metadata)
+        load_resume_weights(policy, resume_from, metadata, robots)
     elif init_from is not None:
         load_init_weights(policy, Path(init_from))
     return policy
@@ -329,7 +331,7 @@ def train(
         groups.setdefault(emb.tag, []).append((ds, emb, chosen))
     for (ds, emb, chosen), *rest in groups.values():
         metadata.update(build_metadata(ds, emb, chosen, [(d, c) for d, _, c in rest]))
-    policy = _policy(policy_config, prompt, metadata, out if resume else None, init_from)
+    policy = _policy(policy_config, prompt, metadata, robots, out if resume else None, init_from)
     data = MixtureData([TrainingData(ds, emb, policy_config, prompt, metadata, aux=aux,
                                      phrasings=phrasings, instruction_encoder=encoder,
                                      episodes=chosen, episode_weights=w)

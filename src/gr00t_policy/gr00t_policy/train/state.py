@@ -5,7 +5,8 @@ of a checkpoint's weights for ``--resume`` and ``--init-from``.
 Resuming (``--resume``): every intermediate save also writes ``train_state.pt`` (optimizer
 moments, the random generators' states and the auxiliary heads) beside the weights; a run
 cut off after a save continues from it with the same command plus ``--resume`` and gives the
-same weights as an uninterrupted run. Ctrl-C and SIGTERM make such a save at the step reached
+same weights as an uninterrupted run; other settings, another model config, embodiment (each
+robot's config.json entry) or statistics are refused, naming what differs. Ctrl-C and SIGTERM make such a save at the step reached
 (:mod:`gr00t_policy.train.stop`). A checkpoint without ``train_state.pt`` (one from
 before it existed) can be resumed too: its weights and losses carry on, the optimizer moments
 start from zero and the generators are re-seeded from (seed, step); ``train_log.json``
@@ -286,13 +287,36 @@ def load_matching_checkpoint(policy: GR00TPolicy, path: Path, option: str,
     return ckpt
 
 
-def load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any]) -> None:
-    """Load the interrupted run's weights; its statistics must be this dataset's."""
+def load_resume_weights(policy: GR00TPolicy, out: Path, metadata: dict[str, Any],
+                        robots: Mapping[str, Mapping[str, Any]]) -> None:
+    """Load the interrupted run's weights; its robots (``robots``: tag -> the
+    `EmbodimentConfig.checkpoint_entry` config.json records) and statistics must be this
+    run's."""
     ckpt = load_matching_checkpoint(policy, out, "--resume")
+    differ = _embodiment_differences(ckpt.embodiments, json.loads(json.dumps(dict(robots))))
+    if differ:
+        raise ValueError(f"--resume: {out} was trained for another embodiment ({'; '.join(differ)}); "
+                         "pass the embodiment YAML (or --mixture) the run was started with")
     if json.loads(json.dumps(metadata)) != ckpt.metadata:
         raise ValueError(f"--resume: the normalization statistics in {out} differ from this "
                          "dataset's; resume on the dataset the run was started on")
     policy.load_state_dict(ckpt.policy.state_dict())
+
+
+def _embodiment_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """``tag.field: saved .. vs now ..`` for each field a checkpoint's config.json
+    "embodiments" (``saved``) records otherwise than ``now``, and each robot only one of them
+    has. A field the checkpoint lacks is not compared, nor are robots where it records none
+    (saved before the field, or the entries, were recorded)."""
+    if not saved:
+        return []
+    out = [f"robot {tag}: not in the checkpoint" for tag in now if tag not in saved]
+    out += [f"robot {tag}: in the checkpoint, not in this run" for tag in saved if tag not in now]
+    for tag in (t for t in now if t in saved):
+        then, want = saved[tag], now[tag]
+        out += [f"{tag}.{k}: saved {then[k]!r} vs now {want.get(k)!r}"
+                for k in sorted(then) if then[k] != want.get(k)]
+    return out
 
 
 def load_init_weights(policy: GR00TPolicy, path: Path) -> None:
