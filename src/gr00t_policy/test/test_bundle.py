@@ -102,3 +102,29 @@ def test_a_camera_renamed_after_training_is_refused(g1_checkpoint, tmp_path):
     with pytest.raises(ValueError, match=r"cameras\[0\] is 'chest' here, 'head' in the "
                                          r"checkpoint"):
         PolicyBundle.open(g1_checkpoint, load_embodiment(path))
+
+
+def test_weights_with_nan_open_but_every_runner_that_loads_them_refuses(g1_checkpoint, tmp_path):
+    """open reads the weights' headers only (1.6 ms for nano; checking every value would read
+    the whole file, seconds for the 2B model, backbone included where System 1 loads only
+    the action head), so NaN weights are refused where they load: each runner's."""
+    from safetensors.torch import load_file, save_file
+
+    from gr00t_policy.checkpoint import WEIGHTS_FILE, CheckpointError, weights_metadata
+
+    bad = tmp_path / "nan"
+    bad.mkdir()
+    for path in g1_checkpoint.rglob("*"):
+        if path.is_file() and path.name != WEIGHTS_FILE:
+            (bad / path.relative_to(g1_checkpoint)).parent.mkdir(parents=True, exist_ok=True)
+            (bad / path.relative_to(g1_checkpoint)).symlink_to(path)
+    tensors = load_file(str(g1_checkpoint / WEIGHTS_FILE))
+    for prefix in ("backbone.", "action_head."):
+        tensors[next(k for k in tensors if k.startswith(prefix))][0] = float("nan")
+    save_file(tensors, str(bad / WEIGHTS_FILE), metadata=weights_metadata(g1_checkpoint))
+    bundle = PolicyBundle.open(bad, load_embodiment(G1_YAML))
+    for load in (lambda: bundle.action_runner("torch"),
+                 lambda: bundle.action_runner("onnxruntime", cache_dir=tmp_path / "cache"),
+                 bundle.backbone_runner):
+        with pytest.raises(CheckpointError, match="hold NaN or inf.*training diverged"):
+            load()

@@ -540,6 +540,37 @@ def test_resume_without_train_state_continues_and_says_so(dataset, tmp_path):
     assert log["resumed"] == [{"step": 3, "exact": False}]
 
 
+@pytest.mark.parametrize("diverges_at", [6, 9])  # a save's step, the final save's
+def test_weights_that_diverge_are_not_saved_over_the_last_checkpoint(dataset, tmp_path,
+                                                                      diverges_at):
+    """The finite check looked at the loss before the update: an update that made the weights
+    NaN on a save step was saved over the only good checkpoint (and PolicyBundle.open took
+    it). The weights are checked before every save; the step-3 checkpoint stays."""
+    import gr00t_policy.train.loop as loop
+    from gr00t_policy.checkpoint import weights_metadata
+
+    calls, original = {"n": 0}, loop._update
+
+    def update(loss, optim, sched, params, grad_clip):
+        original(loss, optim, sched, params, grad_clip)
+        calls["n"] += 1
+        if calls["n"] == diverges_at:
+            with torch.no_grad():
+                params[0].fill_(float("nan"))
+
+    out = tmp_path / "run"
+    cfg = TrainConfig(steps=9, batch_size=4, seed=3, save_every=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop, "_update", update)
+        with pytest.raises(FloatingPointError, match=rf"weights became NaN or inf at step "
+                                                     rf"{diverges_at} .*not saved.*lower --lr"):
+            train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
+                  cfg=cfg, progress=False)
+    assert weights_metadata(out)["train_step"] == str(diverges_at - 3)
+    load_checkpoint(out)  # finite: load_checkpoint refuses NaN weights
+    assert json.loads((out / "train_log.json").read_text())["step"] == diverges_at - 3
+
+
 def test_resume_refuses_other_settings_and_finished_runs(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
     cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)

@@ -1,10 +1,12 @@
 """gr00t-train's command line: every setting reachable, the README's flags kept, bad values
-refused naming their flag. No training runs here."""
+refused naming their flag; and how a run through it ends (`main`: tiny runs of
+test_train.py's policy and dataset, a few steps each)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,34 @@ from gr00t_policy.train.config import RunOptions, TrainConfig
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIRED = ["--dataset", "D", "--out", "O"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_train.py's tiny policy and data
+from test_train import tiny_embodiment, tiny_policy_config, write_tiny_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds") / "tiny"
+    write_tiny_dataset(root)
+    return root
+
+
+@pytest.fixture
+def tiny_run(tmp_path, monkeypatch, tiny_dataset):
+    """gr00t-train's arguments for a tiny run (test_train.py's policy as preset "tiny", its
+    embodiment as a YAML file) of `dataset` into `out`, then `extra`."""
+    import yaml
+
+    from gr00t_policy.policy_config import POLICY_PRESETS
+
+    monkeypatch.setitem(POLICY_PRESETS, "tiny", tiny_policy_config())
+    emb = tmp_path / "tiny.yaml"
+    emb.write_text(yaml.safe_dump(tiny_embodiment().to_dict(), sort_keys=False))
+
+    def argv(out, *extra, dataset=tiny_dataset):
+        return ["--dataset", str(dataset), "--embodiment", str(emb), "--preset", "tiny",
+                "--out", str(out), "--batch-size", "4", "--threads", "1", "--no-progress",
+                "--seed", "3", "--token-stats-samples", "0", *extra]
+    return argv
 
 
 def test_cli_rejects_missing_embodiment(tmp_path):
@@ -208,3 +238,27 @@ def test_resume_and_overwrite_exclude_each_other(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "argument --overwrite" in err and "pass one of them" in err
+
+
+def test_weights_that_diverge_end_the_run_in_one_line(tiny_run, tmp_path, monkeypatch):
+    """NaN weights before a save stop the run naming the step and the fix, no traceback;
+    the last checkpoint (step 2) is kept."""
+    import torch
+
+    import gr00t_policy.train.loop as loop
+
+    original = loop._update
+
+    def update(loss, optim, sched, params, grad_clip):
+        original(loss, optim, sched, params, grad_clip)
+        if sched.last_epoch == 4:
+            with torch.no_grad():
+                params[0].fill_(float("nan"))
+
+    monkeypatch.setattr(loop, "_update", update)
+    with pytest.raises(SystemExit) as info:
+        main(tiny_run(tmp_path / "out", "--steps", "6", "--save-every", "2"))
+    message = str(info.value.code)
+    assert message.startswith("weights became NaN or inf at step 4 ") and "\n" not in message
+    assert "lower --lr" in message
+    assert json.loads((tmp_path / "out" / "train_log.json").read_text())["step"] == 2

@@ -6,7 +6,8 @@
     encoder = bundle.backbone_runner()                        # System 2's encoder
 
 Opening reads the small JSON files and the weights' headers only; the weights load when a
-runner is built. Every mismatch between the checkpoint and the embodiment (slot, sizes, vector
+runner is built, which refuses any NaN or inf among them (checking them here would read the
+whole file, the backbone too where System 1 loads only the action head). Every mismatch between the checkpoint and the embodiment (slot, sizes, vector
 layout, cameras, missing statistics, a key's statistics of another width than its joints or
 far outside their limits), and an action head config other than the one recorded with the
 weights, is found by `open`, before anything slow, and raised as a `BundleError` (or the

@@ -12,7 +12,8 @@ Ctrl-C or SIGTERM saves the step reached and exits with 130 / 143; ``--resume`` 
 (:mod:`gr00t_policy.train.stop`). An ``--out`` that already holds a checkpoint or a run is
 refused before anything loads, unless ``--resume`` continues it or ``--overwrite`` replaces it.
 A bad input (the embodiment YAML, the dataset, the mixture file, a checkpoint, ``--out``) ends
-the run with one line naming it and the fix, and exit status 1.
+the run with one line naming it and the fix, and exit status 1; so does a loss or weights that
+became NaN (before they are saved: the last checkpoint stays).
 """
 
 from __future__ import annotations
@@ -104,12 +105,13 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[RunOptions, TrainConf
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status. A bad input exits (SystemExit, status 1) with
     its message: every error the run raises for what it was given (ValueError: the
-    embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read)
-    names the input and the fix; one a library raised comes with its traceback."""
+    embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read;
+    FloatingPointError: training diverged) names the input and the fix; one a library raised
+    comes with its traceback."""
     run, cfg = parse_args(argv)
     try:
         return _main(run, cfg)
-    except (ValueError, OSError) as exc:  # a library's: with its traceback (cli_errors)
+    except (ValueError, OSError, FloatingPointError) as exc:  # a library's: with its traceback
         raise SystemExit(describe(exc)) from exc
 
 

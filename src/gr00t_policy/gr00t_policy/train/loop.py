@@ -201,6 +201,17 @@ def _update(loss: torch.Tensor, optim, sched, params: list[torch.nn.Parameter],
     sched.step()
 
 
+def _check_finite(modules: Sequence[torch.nn.Module], step: int, out: Path) -> None:
+    """FloatingPointError unless every weight is finite, before a save replaces the last
+    checkpoint with them (the loss checked each step is the one before the update)."""
+    broken = [name for module in modules for name, p in module.named_parameters()
+              if not bool(torch.isfinite(p).all())]
+    if broken:
+        raise FloatingPointError(
+            f"weights became NaN or inf at step {step} ({len(broken)} tensor(s), e.g. "
+            f"{broken[:3]}); not saved: {out} keeps its last checkpoint; lower --lr")
+
+
 def _report(bar, sched, losses: list[float], aux_losses: Mapping[str, list[float]], step: int,
             cfg: TrainConfig) -> None:
     """Every log_every steps (and at the end): the mean losses on the bar and in the log."""
@@ -384,12 +395,14 @@ def train(
                 _report(bar, sched, losses, aux_losses, step, cfg)
             if step + 1 < cfg.steps and stop.requested():
                 stopped_at = step + 1
-            if (stopped_at or (cfg.save_every and (step + 1) % cfg.save_every == 0
-                               and step + 1 < cfg.steps)) and group.is_main:
-                policy.eval()
-                save({**info, "step": step + 1},
-                     train_state_dict(optim, rng, generator, heads, step + 1))
-                policy.train()
+            if stopped_at or (cfg.save_every and (step + 1) % cfg.save_every == 0
+                              and step + 1 < cfg.steps):
+                _check_finite([policy, heads], step + 1, out)  # on every rank: all stop
+                if group.is_main:
+                    policy.eval()
+                    save({**info, "step": step + 1},
+                         train_state_dict(optim, rng, generator, heads, step + 1))
+                    policy.train()
             if stopped_at:
                 break
         bar.update((stopped_at or cfg.steps) - bar.n)  # the step saved (tqdm skips the last)
@@ -402,9 +415,11 @@ def train(
                 logger.warning("stopped (%s) at step %d of %d: saved to %s; the same command "
                                "with --resume goes on from there",
                                stop.signal_name or "on another rank", stopped_at, cfg.steps, out)
-        elif group.is_main:
-            save({**info, "step": cfg.steps, "seconds_per_step": sps})
-            (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
+        else:
+            _check_finite([policy, heads], cfg.steps, out)
+            if group.is_main:
+                save({**info, "step": cfg.steps, "seconds_per_step": sps})
+                (out / TRAIN_STATE_FILE).unlink(missing_ok=True)
     group.barrier()  # the checkpoint is complete before any process returns
     return TrainResult(losses=losses, checkpoint=out, seconds_per_step=sps, stopped_at=stopped_at,
                        stopped_by=stop.signal_name if stopped_at else None)
