@@ -163,7 +163,7 @@ def _token_stats(args: argparse.Namespace) -> int:
 
     emb = load_embodiment(args.embodiment)
     stats = record(args.checkpoint, args.dataset, [c.name for c in emb.cameras],
-                   count=args.samples, seed=args.seed)
+                   count=args.samples, seed=args.seed, embodiment=emb)
     print(f"recorded token statistics in {args.checkpoint / 'config.json'} over "
           f"{stats.samples} messages: rms {stats.rms_min:.4g}..{stats.rms_max:.4g}, "
           f"largest |value| {stats.abs_max:.4g}")
@@ -272,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--dataset", required=True, type=Path,
                     help="a LeRobot dataset of the robot (e.g. the training data)")
     ts.add_argument("--embodiment", type=Path, default=Path("config/unitree_g1.yaml"),
-                    help="the robot's YAML: its cameras, in checkpoint order (default "
+                    help="the robot's YAML: its cameras, in checkpoint order, and the key "
+                         "layout of a dataset without meta/modality.json (default "
                          "config/unitree_g1.yaml)")
     ts.add_argument("--samples", type=int, default=200, help="frames to encode (default 200)")
     ts.add_argument("--seed", type=int, default=0, help="which frames (default 0)")

@@ -112,12 +112,15 @@ class TokenRange:
 
 
 def dataset_samples(dataset_dir: str | Path, cameras: Sequence[str], *, count: int,
-                    seed: int = 0) -> Iterator[tuple[list[np.ndarray], str]]:
+                    seed: int = 0, embodiment: Any = None
+                    ) -> Iterator[tuple[list[np.ndarray], str]]:
     """Up to `count` (camera images in checkpoint order, instruction) pairs from a LeRobot
-    dataset, spread evenly over its episodes and frames."""
+    dataset, spread evenly over its episodes and frames. `embodiment` (an EmbodimentConfig)
+    gives the key layout of a dataset without meta/modality.json (one the lerobot library
+    wrote), as training reads it."""
     from gr00t_policy.dataset import LeRobotDataset
 
-    ds = LeRobotDataset(dataset_dir)
+    ds = LeRobotDataset(dataset_dir, embodiment=embodiment)
     missing = [c for c in cameras if c not in ds.cameras]
     if missing:
         raise ValueError(f"dataset {dataset_dir} has no camera(s) {missing} (it has {ds.cameras})")
@@ -144,24 +147,27 @@ def write_stats(checkpoint_dir: str | Path, stats: TokenStats) -> None:
 
 
 def record(checkpoint_dir: str | Path, dataset_dir: str | Path, cameras: Sequence[str], *,
-           count: int = 200, seed: int = 0) -> TokenStats:
+           count: int = 200, seed: int = 0, embodiment: Any = None) -> TokenStats:
     """Run the checkpoint's System 2 encoder (the deployed code path) over `count` frames of
-    a dataset (its `cameras`, in checkpoint order) and record the statistics in the
-    checkpoint's config.json."""
-    return record_sources(checkpoint_dir, [(dataset_dir, cameras)], count=count, seed=seed)
+    a dataset (its `cameras`, in checkpoint order; `embodiment`: see `dataset_samples`) and
+    record the statistics in the checkpoint's config.json."""
+    return record_sources(checkpoint_dir, [(dataset_dir, cameras, embodiment)], count=count,
+                          seed=seed)
 
 
 def record_sources(checkpoint_dir: str | Path,
-                   sources: Sequence[tuple[str | Path, Sequence[str]]], *, count: int = 200,
-                   seed: int = 0) -> TokenStats:
-    """`record` over several datasets, `count` frames of each (dataset, its cameras): the
-    range of a checkpoint that drives several robots covers every robot's images."""
+                   sources: Sequence[tuple[str | Path, Sequence[str], Any]], *,
+                   count: int = 200, seed: int = 0) -> TokenStats:
+    """`record` over several datasets, `count` frames of each (dataset, its cameras, its
+    embodiment or None): the range of a checkpoint that drives several robots covers every
+    robot's images."""
     from gr00t_policy.backbone import BackboneRunner
 
     encoder = BackboneRunner(checkpoint_dir)
     figures = (message_figures(*encoder.encode(images, text))
-               for dataset_dir, cameras in sources
-               for images, text in dataset_samples(dataset_dir, cameras, count=count, seed=seed))
+               for dataset_dir, cameras, emb in sources
+               for images, text in dataset_samples(dataset_dir, cameras, count=count, seed=seed,
+                                                   embodiment=emb))
     stats = measure(figures)
     write_stats(checkpoint_dir, stats)
     return stats

@@ -60,6 +60,33 @@ def test_record_runs_the_deployed_encoder_over_a_dataset(tmp_path, tiny_dataset_
     assert saved and "backbone_id" in json.loads((ckpt / "config.json").read_text())
 
 
+def test_the_command_reads_a_dataset_without_modality_json_through_the_embodiment(
+        tmp_path, tiny_dataset_and_checkpoint, capsys):
+    """`gr00t-policy token-stats CKPT --dataset D --embodiment Y` on a dataset of the lerobot
+    library (no meta/modality.json) said "pass the embodiment YAML (--embodiment)" though it
+    was given: the dataset was opened without it."""
+    import yaml
+
+    from gr00t_policy.cli import main
+
+    dataset, ckpt = tiny_dataset_and_checkpoint
+    (dataset / "meta" / "modality.json").unlink()
+    joint = {"position": [-3.0, 3.0], "velocity": 5.0}
+    emb = tmp_path / "arm.yaml"
+    emb.write_text(yaml.safe_dump({
+        "name": "arm", "tag": "arm", "slot": 1, "action_dt": 0.05,
+        "joint_groups": {"arm": {"joints": [{"name": n, **joint} for n in ("a0", "a1")]}},
+        "state_keys": [{"key": "arm", "normalization": "min_max"}],
+        "action_keys": [{"key": "arm", "normalization": "min_max"}],
+        "cameras": [{"name": "head", "topic": "/camera/head/image_raw"}],
+        "controllers": [{"name": "all", "type": "forward_command", "topic": "/all/commands",
+                         "joints": ["a0", "a1"]}],
+        "staleness": {"state_s": 0.05, "tokens_s": 0.5}, "on_stale": "hold_last_command"}))
+    assert main(["token-stats", str(ckpt), "--dataset", str(dataset), "--embodiment", str(emb),
+                 "--samples", "4"]) == 0, capsys.readouterr().err
+    assert json.loads((ckpt / "config.json").read_text())[STATS_KEY]["samples"] == 4
+
+
 @pytest.fixture
 def tiny_dataset_and_checkpoint(tmp_path):
     from gr00t_policy.checkpoint import make_random_checkpoint

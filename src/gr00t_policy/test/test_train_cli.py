@@ -262,3 +262,20 @@ def test_weights_that_diverge_end_the_run_in_one_line(tiny_run, tmp_path, monkey
     assert message.startswith("weights became NaN or inf at step 4 ") and "\n" not in message
     assert "lower --lr" in message
     assert json.loads((tmp_path / "out" / "train_log.json").read_text())["step"] == 2
+
+
+def test_token_statistics_read_a_dataset_without_modality_json_through_the_embodiment(
+        tiny_run, tiny_dataset, tmp_path):
+    """A dataset written by the lerobot library has no meta/modality.json: training reads
+    its layout from --embodiment, but the token statistics opened it without, and the run
+    ended (after saving) with status 1, "missing meta/modality.json ... pass --embodiment"."""
+    import shutil
+
+    dataset = tmp_path / "lerobot"
+    shutil.copytree(tiny_dataset, dataset)
+    (dataset / "meta" / "modality.json").unlink()
+    argv = tiny_run(tmp_path / "out", "--steps", "1", "--save-every", "0", dataset=dataset)
+    argv[argv.index("--token-stats-samples") + 1] = "3"
+    assert main(argv) == 0
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["token_stats"]["samples"] == 3

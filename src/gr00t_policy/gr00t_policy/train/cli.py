@@ -165,8 +165,10 @@ def _main(run: RunOptions, cfg: TrainConfig) -> int:
         from gr00t_policy.token_stats import record_sources
 
         # every robot's camera images: System 1 refuses tokens outside the recorded range
-        stats = record_sources(result.checkpoint, [(d, [c.name for c in emb.cameras]) for d, emb in sources],
-                       count=run.token_stats_samples, seed=cfg.seed)
+        # with each dataset's embodiment: one without meta/modality.json reads its layout there
+        stats = record_sources(result.checkpoint,
+                               [(d, [c.name for c in emb.cameras], emb) for d, emb in sources],
+                               count=run.token_stats_samples, seed=cfg.seed)
         logger.info("token statistics over %d messages: rms %.4g..%.4g, |value| <= %.4g",
                     stats.samples, stats.rms_min, stats.rms_max, stats.abs_max)
     print(f"checkpoint: {result.checkpoint}  final loss (mean of last {cfg.log_every}): "
