@@ -279,3 +279,40 @@ def test_token_statistics_read_a_dataset_without_modality_json_through_the_embod
     assert main(argv) == 0
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["token_stats"]["samples"] == 3
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "safetensors"])
+def test_a_full_disk_ends_the_run_in_one_line_keeping_the_last_checkpoint(
+        tiny_run, tmp_path, monkeypatch, writer):
+    """A full disk at a save ended the run with a library's traceback (torch.save's
+    "basic_ios::clear: iostream error" says nothing of space): now one line naming the file,
+    the error and the free space; the checkpoint of the save before stays."""
+    import safetensors.torch
+    import torch
+
+    from gr00t_policy.checkpoint import load_checkpoint, weights_metadata
+
+    module, name, error = {
+        "torch.save": (torch, "save", RuntimeError("basic_ios::clear: iostream error")),
+        "safetensors": (safetensors.torch, "save_file", safetensors.SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)")),
+    }[writer]
+    original, calls = getattr(module, name), {"n": 0}
+
+    def full(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first save goes through
+            raise error
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, full)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(tiny_run(out, "--steps", "6", "--save-every", "2"))
+    message = str(info.value.code)
+    path = out / "train_state.pt" if writer == "torch.save" else out
+    assert message.startswith(f"could not write {path}: {error}; free space on /"), message
+    assert message.endswith(" MB (disk full?)") and "\n" not in message, message
+    assert weights_metadata(out)["train_step"] == "2"
+    load_checkpoint(out)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

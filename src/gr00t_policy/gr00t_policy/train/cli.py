@@ -12,8 +12,9 @@ Ctrl-C or SIGTERM saves the step reached and exits with 130 / 143; ``--resume`` 
 (:mod:`gr00t_policy.train.stop`). An ``--out`` that already holds a checkpoint or a run is
 refused before anything loads, unless ``--resume`` continues it or ``--overwrite`` replaces it.
 A bad input (the embodiment YAML, the dataset, the mixture file, a checkpoint, ``--out``) ends
-the run with one line naming it and the fix, and exit status 1; so does a loss or weights that
-became NaN (before they are saved: the last checkpoint stays).
+the run with one line naming it and the fix, and exit status 1; so do a loss or weights that
+became NaN (before they are saved) and a save that cannot write (a full disk: the file, the
+error and the free space); the last checkpoint stays.
 """
 
 from __future__ import annotations
@@ -105,9 +106,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[RunOptions, TrainConf
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status. A bad input exits (SystemExit, status 1) with
     its message: every error the run raises for what it was given (ValueError: the
-    embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read;
-    FloatingPointError: training diverged) names the input and the fix; one a library raised
-    comes with its traceback."""
+    embodiment, dataset, mixture, checkpoint or --out; OSError: a file it cannot read, or
+    `SaveError`: one a save cannot write; FloatingPointError: training diverged) names the
+    input and the fix; one a library raised comes with its traceback."""
     run, cfg = parse_args(argv)
     try:
         return _main(run, cfg)

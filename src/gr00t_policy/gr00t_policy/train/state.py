@@ -29,11 +29,13 @@ Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -105,6 +107,34 @@ def save_loss_plot(losses: Sequence[float], path: Path, window: int = 50) -> Non
     plt.close(fig)
 
 
+class SaveError(OSError):
+    """A save that could not write its files (most often a full disk); the files of the save
+    before are left as they were (each is replaced whole)."""
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not (path.exists() and os.path.ismount(path)) and path != path.parent:
+        path = path.parent
+    return path
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An error while writing ``path`` as one `SaveError` naming it, the error and the space
+    left: the libraries' own say little (torch.save's is "basic_ios::clear: iostream error")
+    and come with a traceback that buries them."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (RuntimeError, SafetensorError, OSError) as exc:
+        mount = _mount_point(path)
+        free = shutil.disk_usage(mount).free // 2**20
+        raise SaveError(f"could not write {path}: {exc}; free space on {mount}: {free} MB "
+                        "(disk full?)") from exc
+
+
 def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any],
              embodiments: Sequence[EmbodimentConfig], preset: str | None, losses: list[float],
              cfg: TrainConfig, info: dict[str, Any],
@@ -116,24 +146,32 @@ def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any]
     The order makes a save killed anywhere resumable without mixing two steps: the slow
     writes first (train_state.pt under a temporary name, loss.png), then train_log.json
     (it may run ahead of the weights, never behind: `read_resume_log` cuts it back), the
-    checkpoint (config.json last), and train_state.pt renamed in last."""
+    checkpoint (config.json last), and train_state.pt renamed in last. Raises `SaveError`
+    when a file cannot be written."""
     from gr00t_policy.checkpoint import save_checkpoint
 
-    out.mkdir(parents=True, exist_ok=True)
+    with _writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     pending = out / f".{TRAIN_STATE_FILE}.next"
     try:
         if train_state is not None:
-            torch.save(train_state, pending)
-            fsync_path(pending)
-        save_loss_plot(losses, out / "loss.png")
+            with _writing(out / TRAIN_STATE_FILE):
+                torch.save(train_state, pending)
+                fsync_path(pending)
+        with _writing(out / "loss.png"):
+            save_loss_plot(losses, out / "loss.png")
         log = {"train_config": cfg.to_dict(), "losses": losses, **info}
-        write_text_atomically(out / TRAIN_LOG_FILE, json.dumps(log, indent=1))
-        save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
-                        embodiments=embodiment_entries(embodiments), preset=preset,
-                        records={STEP_RECORD: str(int(info["step"])), RUN_RECORD: info["run"]})
+        with _writing(out / TRAIN_LOG_FILE):
+            write_text_atomically(out / TRAIN_LOG_FILE, json.dumps(log, indent=1))
+        with _writing(out):
+            save_checkpoint(policy, out, tokenizer=tokenizer, metadata=metadata,
+                            embodiments=embodiment_entries(embodiments), preset=preset,
+                            records={STEP_RECORD: str(int(info["step"])),
+                                     RUN_RECORD: info["run"]})
         if train_state is not None:
-            os.replace(pending, out / TRAIN_STATE_FILE)
-            fsync_path(out)
+            with _writing(out / TRAIN_STATE_FILE):
+                os.replace(pending, out / TRAIN_STATE_FILE)
+                fsync_path(out)
     finally:
         pending.unlink(missing_ok=True)
 
