@@ -656,6 +656,30 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
               init_from=base.checkpoint)
 
 
+def test_resume_keeps_the_init_from_record_and_refuses_another(dataset, tmp_path):
+    """--resume without --init-from dropped the record of the checkpoint the fine-tune
+    started from (train_log.json init_from: None), and one with another recorded that one,
+    falsely: the weights in --out came from the first."""
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    base = train(dataset, tmp_path / "base", policy_config=config, embodiment=emb,
+                 cfg=TrainConfig(steps=1, batch_size=4, seed=1, save_every=0), progress=False)
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    out = tmp_path / "tuned"
+    _train_cut_off_after(dataset, out, cfg, cut_at_step=4, init_from=base.checkpoint)
+    recorded = str(base.checkpoint.resolve())
+    for other, message in ((tmp_path / "elsewhere", f"started from {recorded}"),
+                           (base.checkpoint, "started without --init-from")):
+        where = out if other != base.checkpoint else tmp_path / "fresh"
+        if where != out:
+            _train_cut_off_after(dataset, where, cfg, cut_at_step=4)
+        with pytest.raises(ValueError, match=rf"--resume: \S+ was {message}.*same --init-from"):
+            train(dataset, where, policy_config=config, embodiment=emb, cfg=cfg,
+                  progress=False, resume=True, init_from=other)
+    train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,
+          resume=True)
+    assert json.loads((out / "train_log.json").read_text())["init_from"] == recorded
+
+
 @pytest.fixture(scope="module")
 def goal_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("ds") / "tiny_goals"

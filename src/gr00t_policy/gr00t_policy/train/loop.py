@@ -37,7 +37,8 @@ from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
 from gr00t_policy.train.stop import StopRequest
 from gr00t_policy.train.state import (TRAIN_STATE_FILE, check_out_dir, load_init_weights,
                                       load_resume_weights, read_resume_log,
-                                      restore_train_state, save_run, train_state_dict)
+                                      restore_train_state, resumed_init_from, save_run,
+                                      train_state_dict)
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,8 @@ def train(
             an ``out_dir`` that holds one is refused before any work (`check_out_dir`).
         init_from: a checkpoint (same model config) whose weights replace the random init
             (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
-            already holds the fine-tuned weights.
+            already holds the fine-tuned weights; the run's record of it is kept, and
+            another is refused.
         group: the processes training together under torchrun (default: from the
             environment; one process without torchrun). Each computes its share of every
             global batch of ``cfg.batch_size``; rank 0 alone writes ``out_dir``
@@ -330,6 +332,8 @@ def train(
 
         encoder = load_instruction_encoder(policy_config.backbone)
     log = read_resume_log(out, cfg) if resume else {}  # checked before the slow video decoding
+    if resume:  # the weights in out come from the run's --init-from: it stays recorded
+        init_from = resumed_init_from(out, log, init_from)
     start, losses = int(log.get("step", 0)), list(log.get("losses", []))
     resumed = list(log.get("resumed", []))
     tokenizer = build_nano_tokenizer(policy_config.backbone)

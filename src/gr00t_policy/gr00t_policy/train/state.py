@@ -24,7 +24,7 @@ Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint 
 model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
 and step count start afresh, and the normalization statistics are the new dataset's (as when
 Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
-``init_from``.
+``init_from``; ``--resume`` keeps that record and refuses another ``--init-from``.
 """
 
 from __future__ import annotations
@@ -241,6 +241,19 @@ def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"--resume: {path} is at step {step} of {cfg.steps} with "
                          f"{len(log.get('losses', []))} losses; nothing to resume")
     return log
+
+
+def resumed_init_from(out: Path, log: Mapping[str, Any],
+                      init_from: str | Path | None) -> str | None:
+    """The checkpoint a resumed run was fine-tuned from (its train_log.json's "init_from",
+    None for a run from a random init), which the log goes on recording; ValueError when
+    ``init_from`` is given and is another."""
+    saved = log.get("init_from")
+    if init_from is not None and str(Path(init_from).resolve()) != saved:
+        started = f"started from {saved}" if saved else "started without --init-from"
+        raise ValueError(f"--resume: {out} was {started}; its weights come from there. Pass "
+                         "the same --init-from as the run it continues, or none")
+    return saved
 
 
 def _at_weights_step(out: Path, log: dict[str, Any]) -> dict[str, Any]:
