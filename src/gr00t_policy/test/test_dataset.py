@@ -258,6 +258,27 @@ def test_modality_ranges_checked(tmp_path):
         LeRobotDataset(root)
 
 
+def test_an_episode_without_rows_is_named_with_the_fix(tmp_path):
+    """An episode of 0 rows (a recording stopped at once) failed reading its vectors:
+    "cannot reshape array of size 0", naming neither the episode nor the fix."""
+    root = tmp_path / "ds"
+    _write(root, _episodes(3))
+    path = root / "data/chunk-000/episode_000001.parquet"
+    pq.write_table(pq.read_table(path).slice(0, 0), path)
+    _edit_json_lines(root / "meta/episodes.jsonl", 1, lambda row: row.update(length=0))
+    ds = LeRobotDataset(root)
+    ds.episode(0)
+    with pytest.raises(DatasetError, match=r"episode_000001.parquet: episode 1 has no rows.*"
+                                           r"Fix: .*record it again.*--mixture.*episodes"):
+        ds.episode(1, load_video=False)
+
+
+def _edit_json_lines(path: Path, line: int, edit) -> None:
+    rows = [json.loads(text) for text in path.read_text().splitlines()]
+    edit(rows[line])
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
 def _edit_json(path: Path, edit) -> None:
     obj = json.loads(path.read_text())
     edit(obj)

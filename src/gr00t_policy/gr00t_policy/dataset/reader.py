@@ -282,6 +282,11 @@ class LeRobotDataset:
                 f"{path} has {length} rows of episode {index} but the episode index says "
                 f"{self.episodes[index]['length']}"
             )
+        if length == 0:
+            raise DatasetError(
+                f"{path}: episode {index} has no rows (a recording stopped as it started?); "
+                "there is nothing in it to train on. Fix: record it again, or leave it out "
+                "(train through a --mixture file whose entry lists the other `episodes`)")
         states = vector_rows(table, STATE)  # (T, S)
         actions = vector_rows(table, ACTION)  # (T, A)
         column = self.task_column
