@@ -573,12 +573,17 @@ def test_weights_that_diverge_are_not_saved_over_the_last_checkpoint(dataset, tm
 
 def test_resume_refuses_other_settings_and_finished_runs(dataset, tmp_path):
     emb, config = tiny_embodiment(), tiny_policy_config()
-    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3)
+    cfg = TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, bf16=False)
     out = tmp_path / "cut"
     _train_cut_off_after(dataset, out, cfg, cut_at_step=4)
     with pytest.raises(ValueError, match=r"lr: saved 0\.0003 vs now 0\.001"):
         train(dataset, out, policy_config=config, embodiment=emb, progress=False, resume=True,
               cfg=TrainConfig(steps=6, batch_size=4, seed=3, save_every=3, lr=1e-3))
+    # bf16 is set by --precision: the message names the flag and its values
+    with pytest.raises(ValueError, match=r"\(--precision: saved fp32 vs now bf16 \(auto follows "
+                                         r"the CPU; pass --precision fp32\)\)"):
+        train(dataset, out, policy_config=config, embodiment=emb, progress=False, resume=True,
+              cfg=dataclasses.replace(cfg, bf16=True))
     train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False, resume=True)
     with pytest.raises(ValueError, match="at step 6 of 6 .*nothing to resume"):
         train(dataset, out, policy_config=config, embodiment=emb, cfg=cfg, progress=False,

@@ -232,7 +232,7 @@ def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
     log = json.loads(path.read_text())
     differ = cfg.resume_differences(log.get("train_config", {}))
     if differ:
-        pairs = ", ".join(f"{k}: saved {then!r} vs now {now!r}" for k, then, now in differ)
+        pairs = ", ".join(_setting_difference(*d) for d in differ)
         raise ValueError(f"--resume: {path} was trained with other settings ({pairs}); "
                          "pass the same options as the interrupted run")
     log = _at_weights_step(out, log)
@@ -241,6 +241,16 @@ def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
         raise ValueError(f"--resume: {path} is at step {step} of {cfg.steps} with "
                          f"{len(log.get('losses', []))} losses; nothing to resume")
     return log
+
+
+def _setting_difference(key: str, then: Any, now: Any) -> str:
+    """One setting a resume differs in, as read_resume_log names it: ``bf16`` by the flag
+    that sets it (--precision)."""
+    if key == "bf16":
+        name = {True: "bf16", False: "fp32"}
+        return (f"--precision: saved {name[then]} vs now {name[now]} (auto follows the CPU; "
+                f"pass --precision {name[then]})")
+    return f"{key}: saved {then!r} vs now {now!r}"
 
 
 def resumed_init_from(out: Path, log: Mapping[str, Any],
