@@ -2,7 +2,8 @@
 
 These check the runner's own behaviour (params files that rclpy accepts, name/namespace
 remapping, output prefixing, clean stop, a crashing node, escalation past a node that ignores
-SIGINT, a missing executable) in seconds; test_bringup_system.py runs the real nodes.
+SIGINT, a missing executable) in seconds; test_bringup_system.py runs the real nodes. The
+`stub_exe` and `lifecycle_exe` fixtures are in conftest.py.
 """
 
 from __future__ import annotations
@@ -23,18 +24,6 @@ from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXI
                                   scheduling,
                                   GraphRunner, find_executable, run_graph)
 from gr00t_testing import wait_until
-
-STUB = Path(__file__).with_name("stub_node.py")
-
-
-@pytest.fixture
-def stub_exe(tmp_path: Path) -> Path:
-    """An executable that runs stub_node.py with this interpreter (like a console script)."""
-    exe = tmp_path / "stub_node"
-    exe.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{STUB}' \"$@\"\n")
-    exe.chmod(0o755)
-    return exe
-
 
 def spec(name: str, **params) -> NodeSpec:
     return NodeSpec(package="stub_pkg", executable="stub_node", name=name, namespace="/bench",
@@ -188,17 +177,6 @@ def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> No
 
 
 # -- lifecycle nodes ----------------------------------------------------------------------------
-
-LIFECYCLE_STUB = Path(__file__).with_name("stub_lifecycle_node.py")
-
-
-@pytest.fixture
-def lifecycle_exe(tmp_path: Path) -> Path:
-    exe = tmp_path / "stub_lifecycle_node"
-    exe.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{LIFECYCLE_STUB}' \"$@\"\n")
-    exe.chmod(0o755)
-    return exe
-
 
 def managed(name: str, **params) -> NodeSpec:
     return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
