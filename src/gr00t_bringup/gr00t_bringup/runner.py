@@ -10,9 +10,11 @@ configures and activates them once every process runs (`gr00t_bringup.lifecycle`
 raises `TransitionError` naming the node and its last output when one fails to (the caller
 then stops the graph: `run_graph` exits 1).
 
-Stopping: SIGINT/SIGTERM to the runner (or `duration` elapsing) first deactivates the active
-lifecycle nodes (System 1 stops commanding), then sends SIGINT to every node, waits, then
-escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). A node that exits on its
+Stopping: SIGINT, SIGTERM or SIGHUP to the runner (or `duration` elapsing) first deactivates
+the active lifecycle nodes (System 1 stops commanding), then sends SIGINT to every node,
+waits, then escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). Our console is
+best effort: a closed terminal or a `| tee` ended by the same Ctrl-C leaves the stop and the
+--log-dir files as they were. A node that exits on its
 own is a failure: the runner names it with its exit code and last output lines, stops the
 others and returns non-zero.
 """
@@ -46,6 +48,9 @@ EXIT_NODE_FAILED = 1
 EXIT_MISSING_EXECUTABLE = 3
 TAIL_LINES = 30
 DRAIN_S = 2.0  # the most an error message waits for an exited node's last lines
+# What stops the graph the clean way (deactivate, then signal): Ctrl-C, a kill or a service
+# manager's stop, and the hangup of a closed terminal or a dropped ssh session.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _MISSING_HINTS = {
     "gr00t_sim": "build the simulator package gr00t_sim (./scripts/setup.sh), or run "
@@ -172,6 +177,7 @@ class GraphRunner:
         self.term_timeout = term_timeout
         self.children: list[_Child] = []
         self._out_lock = threading.Lock()
+        self._console_gone = False
         self._stop = threading.Event()
         self.stop_reason = ""
         self.timeouts = timeouts or Timeouts()
@@ -183,9 +189,29 @@ class GraphRunner:
         self._emit("gr00t-bringup", line)
 
     def _emit(self, name: str, line: str) -> None:
+        """Best effort: a console that went away (`| tee` ended by the Ctrl-C that stops us,
+        a closed terminal) must not end the runner before it has deactivated its nodes."""
         with self._out_lock:
-            self.out.write(f"[{name}] {line}\n")
-            self.out.flush()
+            if self._console_gone:
+                return
+            try:
+                self.out.write(f"[{name}] {line}\n")
+                self.out.flush()
+            except OSError:  # BrokenPipeError, EIO: the log files (--log-dir) go on
+                self._console_gone = True
+                self._discard_console()
+
+    def _discard_console(self) -> None:
+        """Point the console's file descriptor at /dev/null: what is left in its buffer, flushed
+        again at exit, would raise again (and make the exit status 120)."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.out.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, AttributeError, ValueError):  # not a file (io.StringIO, ...)
+            pass
 
     def _pump(self, child: _Child) -> None:
         logf = open(self.log_dir / f"{child.spec.name}.log", "w") if self.log_dir else None
@@ -326,7 +352,8 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
               install_signal_handlers: bool = True,
               resolve: Callable[[NodeSpec], Path] | None = None,
               timeouts: Timeouts | None = None) -> int:
-    """Run `graph` until SIGINT/SIGTERM, `duration`, or a node's death. Returns the exit code.
+    """Run `graph` until SIGINT/SIGTERM/SIGHUP, `duration`, or a node's death. Returns the exit
+    code; an exception out of here has stopped the graph first, deactivating as on a stop.
 
     EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own or a
     lifecycle node failed to configure or activate, EXIT_MISSING_EXECUTABLE when a node's
@@ -338,23 +365,26 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
     relay = _SignalRelay(runner) if install_signal_handlers else None
     try:
         if relay is not None:  # (off the main thread signal.signal raises: restored below)
-            for s in (signal.SIGINT, signal.SIGTERM):
+            for s in STOP_SIGNALS:
                 previous[s] = signal.signal(s, relay.handler)
         try:
-            runner.start()
-        except ExecutableNotFound as exc:
-            runner.say(f"error: {exc}")
-            runner.stop_all()
-            return EXIT_MISSING_EXECUTABLE
-        except TransitionError as exc:
-            runner.say(f"error: {exc}")
-            runner.say("stopping the other nodes")
-            runner.stop_all()
-            return EXIT_NODE_FAILED
+            try:
+                runner.start()
+            except ExecutableNotFound as exc:
+                runner.say(f"error: {exc}")
+                runner.stop_all()
+                return EXIT_MISSING_EXECUTABLE
+            except TransitionError as exc:
+                runner.say(f"error: {exc}")
+                runner.say("stopping the other nodes")
+                runner.stop_all()
+                return EXIT_NODE_FAILED
+            return runner.supervise(duration)
         except BaseException:
+            # Whatever broke, the lifecycle nodes are deactivated (System 1 brakes) before
+            # they are signalled; were we to die here, PDEATHSIG would stop them unbraked.
             runner.stop_all()
             raise
-        return runner.supervise(duration)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -363,7 +393,7 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
 
 
 class _SignalRelay:
-    """SIGINT/SIGTERM -> `GraphRunner.request_stop`, outside the signal handler.
+    """STOP_SIGNALS -> `GraphRunner.request_stop`, outside the signal handler.
 
     Python runs a signal handler in the main thread between two bytecodes, which may be
     inside `threading.Event.wait` with the event's lock held (the supervision loop waits

@@ -1,0 +1,127 @@
+"""How a graph stops: whatever ends the runner's run (a signal, a console that went away, an
+error), its lifecycle nodes are deactivated (System 1 brakes) before they are signalled, and
+a stop that did not brake is reported and is no clean exit. Stub nodes (conftest.py) stand in
+for System 1/2; stub_lifecycle_node.py prints `deactivated` when it is deactivated."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.runner import GraphRunner, run_graph
+from gr00t_testing import wait_until
+
+
+class Output(io.StringIO):
+    def lines(self) -> list[str]:
+        return self.getvalue().splitlines()
+
+
+def managed(name: str, **params) -> NodeSpec:
+    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
+                    namespace="/bench", parameters=params, lifecycle=True)
+
+
+def braked(log: Path) -> bool:
+    """The node's log says it was deactivated before it stopped."""
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return ("deactivated" in lines and "stub stopped cleanly" in lines
+            and lines.index("deactivated") < lines.index("stub stopped cleanly"))
+
+
+# `gr00t-bringup run` in a process of its own, its console our pipe: real signals, a real
+# stdout that can break.
+_RUN = r'''
+import sys
+from pathlib import Path
+from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.runner import run_graph
+
+exe, work = Path(sys.argv[1]), Path(sys.argv[2])
+node = NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name="arm",
+                namespace="/bench", lifecycle=True)
+sys.exit(run_graph(Graph(nodes=[node]), work_dir=work, log_dir=work / "logs",
+                   resolve=lambda spec: exe))
+'''
+
+
+class _Run:
+    """run.py as a process, read up to its lifecycle node's activation; killed after
+    `limit_s` whatever happens (a runner that hangs fails the test, not the session)."""
+
+    def __init__(self, tmp_path: Path, lifecycle_exe: Path, limit_s: float = 120.0) -> None:
+        script = tmp_path / "run.py"
+        script.write_text(_RUN)
+        self.log = tmp_path / "w" / "logs" / "arm.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(lifecycle_exe), str(tmp_path / "w")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._watchdog = threading.Timer(limit_s, self.proc.kill)
+        self._watchdog.start()
+        # Read here, not in a thread: closing our end (below) must not wait for a reader.
+        self.lines = []
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("[gr00t-bringup] arm is active"):
+                break
+        else:
+            raise AssertionError("the runner ended before its node was active:\n"
+                                 + "\n".join(self.lines) + self.proc.stderr.read())
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the runner's exit; its exit code and stderr (and the rest of stdout into
+        `lines`, unless closed)."""
+        if not self.proc.stdout.closed:
+            self.lines += self.proc.stdout.read().splitlines()
+        stderr = self.proc.stderr.read()
+        code = self.proc.wait()
+        self._watchdog.cancel()
+        return code, stderr
+
+
+def test_a_hangup_deactivates_before_stopping(ros_domain_id, lifecycle_exe: Path,
+                                              tmp_path: Path) -> None:
+    """The terminal closed or the ssh session dropped: SIGHUP. The runner died of it at once,
+    and its nodes, through PDEATHSIG, got SIGTERM unbraked."""
+    run = _Run(tmp_path, lifecycle_exe)
+    run.proc.send_signal(signal.SIGHUP)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+    assert "[gr00t-bringup] stopping all nodes (received SIGHUP)" in run.lines, run.lines
+    assert braked(run.log)
+
+
+def test_a_console_that_went_away_does_not_stop_the_braking(ros_domain_id, lifecycle_exe: Path,
+                                                            tmp_path: Path) -> None:
+    """`gr00t-bringup run | tee run.log`, then Ctrl-C: tee dies first, and the runner's next
+    line ("stopping all nodes") raised BrokenPipeError, ending it before any deactivation."""
+    run = _Run(tmp_path, lifecycle_exe)
+    run.proc.stdout.close()  # the reader (tee) is gone: the runner's writes get EPIPE
+    run.proc.send_signal(signal.SIGINT)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert braked(run.log)  # the log files are still written
+
+
+def test_the_nodes_are_stopped_whatever_supervision_raises(
+        ros_domain_id, lifecycle_exe: Path, tmp_path: Path, monkeypatch) -> None:
+    def broken(self, duration=None, poll=0.05):
+        raise RuntimeError("supervision broke")
+
+    monkeypatch.setattr(GraphRunner, "supervise", broken)
+    out = Output()
+    with pytest.raises(RuntimeError, match="supervision broke"):
+        run_graph(Graph(nodes=[managed("arm")]), work_dir=tmp_path / "w", out=out,
+                  install_signal_handlers=False, resolve=lambda spec: lifecycle_exe)
+    lines = out.lines()
+    assert "[gr00t-bringup] arm deactivated" in lines, out.getvalue()
+    assert lines.index("[arm] deactivated") < lines.index("[arm] stub stopped cleanly")
+    assert "[gr00t-bringup] arm exited with code 0" in lines
