@@ -214,18 +214,46 @@ class GraphRunner:
             pass
 
     def _pump(self, child: _Child) -> None:
-        logf = open(self.log_dir / f"{child.spec.name}.log", "w") if self.log_dir else None
+        """Copy a node's output to the console and DIR/<node>.log until the node closes it.
+        Nothing may end this loop early: a pipe no longer read fills up, and the node then
+        blocks in its next write, its executor and control loop with it. A log file that
+        fails (a full disk) is closed and reported once; the console copy goes on."""
+        path = self.log_dir / f"{child.spec.name}.log" if self.log_dir else None
+        logf = None
+        if path is not None:
+            try:
+                logf = open(path, "w")
+            except OSError as exc:
+                self._log_lost(child, path, exc)
         try:
             for raw in iter(child.proc.stdout.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 child.tail.append(line)
                 self._emit(child.spec.name, line)
-                if logf:
-                    logf.write(line + "\n")
-                    logf.flush()
+                if logf is not None:
+                    try:
+                        logf.write(line + "\n")
+                        logf.flush()
+                    except OSError as exc:
+                        self._log_lost(child, path, exc, logf)
+                        logf = None
         finally:
-            if logf:
+            if logf is not None:
+                try:
+                    logf.close()
+                except OSError as exc:
+                    self._log_lost(child, path, exc)
+
+    def _log_lost(self, child: _Child, path: Path, exc: OSError,
+                  logf: IO[str] | None = None) -> None:
+        """Say that `child`'s log file failed; close it (what it still buffers is lost)."""
+        if logf is not None:
+            try:
                 logf.close()
+            except OSError:  # flushing the same lines fails the same way: said below
+                pass
+        self.say(f"WARNING: cannot write {path}: {exc.strerror or exc}; {child.spec.name}'s "
+                 "output goes on to this console only")
 
     # -- lifecycle ---------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:

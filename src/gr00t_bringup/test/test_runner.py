@@ -160,6 +160,35 @@ def test_duration_and_log_dir(ros_domain_id, stub_exe: Path, tmp_path: Path) -> 
     assert (tmp_path / "w" / "timed.params.yaml").is_file()
 
 
+def test_a_log_file_that_cannot_be_written_stops_neither_the_console_nor_the_node(
+        tmp_path: Path) -> None:
+    """A full disk (here /dev/full) under --log-dir ended the node's output pump: its pipe was
+    never read again, and once the pipe's 64 KiB filled, the node blocked in its next log
+    call (System 1's executor, control timer and lifecycle services with it)."""
+    chatty = tmp_path / "chatty"  # 400 KB of output, then a last line; no ROS needed
+    chatty.write_text("#!/bin/sh\nline=$(printf '%0200d' 0)\n"
+                      "for i in $(seq 2000); do echo \"$line\"; done\n"
+                      "echo chatter done\nexec sleep 1000\n")
+    chatty.chmod(0o755)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "chatty.log").symlink_to("/dev/full")
+    out = Output()
+    runner = GraphRunner(Graph(nodes=[NodeSpec("p", "e", "chatty")]), work_dir=tmp_path / "w",
+                         log_dir=logs, out=out, resolve=lambda n: chatty)
+    try:
+        runner.start()
+        wait_until(lambda: "[chatty] chatter done" in out.lines(), 60,
+                   "the node's last line (its output is still read)")
+        assert runner.children[0].proc.poll() is None
+    finally:
+        runner.stop_all()
+    warnings = [line for line in out.lines() if "chatty.log" in line]
+    assert len(warnings) == 1, warnings  # said once, not once per line
+    assert warnings[0].startswith(f"[gr00t-bringup] WARNING: cannot write {logs / 'chatty.log'}")
+    assert "chatty's output goes on to this console only" in warnings[0]
+
+
 def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> None:
     for ghost, expected in ((NodeSpec("gr00t_no_such_pkg", "sim_node", "ghost"),
                              "package 'gr00t_no_such_pkg' is not installed"),
