@@ -48,6 +48,8 @@ SYSTEM1_RT_PRIORITY = 50
 SYSTEM2_DDS_PROFILE = "fastdds_system2.xml"
 DDS_PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
 DISCOVERY_RANGE_ENV = "ROS_AUTOMATIC_DISCOVERY_RANGE"
+# System 1's switch (std_srvs/SetBool, gr00t_system1.node); absolute, like its command topics.
+ENABLE_SERVICE = "/gr00t/enable"
 
 
 class GraphError(ValueError):
@@ -87,6 +89,11 @@ class Graph:
     embodiment: EmbodimentConfig | None = None
     embodiment_path: str = ""
     checkpoint: str = ""
+    # What one robot has once: nothing else on the domain may publish these topics (System
+    # 1's controller commands) or serve these services (/gr00t/enable), as System 1's
+    # remappings resolve them. The runner refuses to start beside a graph that does.
+    exclusive_topics: tuple[str, ...] = ()
+    exclusive_services: tuple[str, ...] = ()
 
     def node(self, name: str) -> NodeSpec:
         """The node called `name`; KeyError lists the node names."""
@@ -268,6 +275,22 @@ def _check_parameters(node: str, given: Mapping[str, Any] | None) -> None:
                 raise GraphError(f"{node}: {exc}") from None
 
 
+def remapped(name: str, node: NodeSpec) -> str:
+    """The absolute `name` as `node` ends up using it: the first of its remappings that
+    matches gives the name, rcl's way (FROM and TO are made absolute in the node's namespace;
+    a ``node_name:FROM`` rule applies to that node only)."""
+    def absolute(n: str) -> str:
+        return n if n.startswith("/") else f"{node.namespace.rstrip('/')}/{n}"
+
+    for src, dst in node.remappings:
+        target, sep, rule = src.rpartition(":")
+        if sep and target != node.name:
+            continue
+        if absolute(rule) == name:
+            return absolute(dst)
+    return name
+
+
 def _normalize_namespace(namespace: str) -> str:
     ns = namespace.strip()
     if ns in ("", "/"):
@@ -384,10 +407,13 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                         "use_sim_time": False},
             remappings=list(remaps), env=dict(local)))
     return Graph(nodes=nodes, embodiment=emb, embodiment_path=str(emb_path),
-                 checkpoint=str(ckpt))
+                 checkpoint=str(ckpt),
+                 exclusive_topics=tuple(remapped(c.topic, system1) for c in emb.controllers),
+                 exclusive_services=(remapped(ENABLE_SERVICE, system1),))
 
 
-__all__ = ["BACKENDS", "DDS_PROFILE_ENV", "SYSTEM1_RT_PRIORITY", "SYSTEM2_DDS_PROFILE", "Graph",
+__all__ = ["BACKENDS", "DDS_PROFILE_ENV", "ENABLE_SERVICE", "SYSTEM1_RT_PRIORITY",
+           "SYSTEM2_DDS_PROFILE", "Graph", "remapped",
            "GraphError", "NodeSpec", "system2_env",
            "EmbodimentConfigError", "build_graph", "default_checkpoint", "default_config_dirs",
            "may_use_realtime", "resolve_embodiment"]

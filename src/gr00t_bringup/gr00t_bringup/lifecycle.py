@@ -44,9 +44,10 @@ class Timeouts:
             engine build (minutes for a full-size model), the warm-up.
         activate_s: activate (starting threads and timers).
         deactivate_s: deactivate at shutdown; past it the node is stopped anyway.
-        namesakes_s: before starting anything, how long to listen for nodes already on the
-            domain under our lifecycle nodes' names (`refuse_namesakes`; on one host or a
-            LAN discovery takes ~0.1-0.3 s, longer on a loaded machine).
+        namesakes_s: before starting anything, how long to listen for another graph on the
+            domain: nodes under our lifecycle nodes' names, commanders of our robot
+            (`refuse_namesakes`; on one host or a LAN discovery takes ~0.1-0.3 s, longer on
+            a loaded machine).
     """
 
     services_s: float = 120.0
@@ -63,11 +64,15 @@ class Timeouts:
                                  f"got {value!r}")
 
 
-def refuse_namesakes(full_names: Sequence[str], stop: threading.Event, wait_s: float) -> None:
-    """TransitionError when a node named like one of ours is already on the domain: another
-    graph (or nodes a killed gr00t-bringup left behind) would answer our lifecycle requests,
-    and two System 1s would command one robot. Run before our nodes start, so every node of
-    those names is another's; listens for ``wait_s`` (less on a stop request)."""
+def refuse_namesakes(full_names: Sequence[str], stop: threading.Event, wait_s: float,
+                     topics: Sequence[str] = (), services: Sequence[str] = ()) -> None:
+    """TransitionError when another graph is on the domain: a node named like one of ours
+    (another graph, or nodes a killed gr00t-bringup left behind, would answer our lifecycle
+    requests), or a publisher on one of `topics` or a server of one of `services` (the
+    robot's controller topics and /gr00t/enable, `Graph.exclusive_topics`: absolute, so a
+    second graph under another --namespace has other node names and would command the same
+    robot). Run before our nodes start, so everything found is another's; listens for
+    ``wait_s`` (less on a stop request, or as soon as something is found)."""
     from gr00t_common.probe import RosProbe
 
     wanted = set(full_names)
@@ -80,18 +85,40 @@ def refuse_namesakes(full_names: Sequence[str], stop: threading.Event, wait_s: f
                      probe.node.get_node_names_and_namespaces()}
             there = sorted(n for n in wanted if n in named
                            or probe.node.count_services(f"{n}/change_state") > 0)
-            if there or time.monotonic() >= deadline or stop.is_set():
+            published = {t: probe.node.get_publishers_info_by_topic(t) for t in topics}
+            published = {t: who for t, who in published.items() if who}
+            served = [s for s in services if probe.node.count_services(s) > 0]
+            if (there or published or served or time.monotonic() >= deadline
+                    or stop.is_set()):
                 break
             stop.wait(POLL_S)
+    if not (there or published or served):
+        return
+    domain = os.environ.get("ROS_DOMAIN_ID", "0")
+    found = []
     if there:
-        domain = os.environ.get("ROS_DOMAIN_ID", "0")
-        raise TransitionError(
+        found.append(
             f"{', '.join(there)}: a node of this name is already on ROS_DOMAIN_ID {domain}: "
             "another graph is running (or its nodes outlived a killed gr00t-bringup; one "
             "killed in the last ~20 s may also still be listed), and it would answer our "
-            "lifecycle requests. Nothing was started. Fix: stop the other graph, or run this "
-            "one on another ROS_DOMAIN_ID (a --namespace alone moves the nodes, not the "
-            "robot's topics: both System 1s would command one robot)")
+            "lifecycle requests")
+    found += [f"{t}: already published{_by(who)} on ROS_DOMAIN_ID {domain}: another graph's "
+              "System 1 (or another program) commands this robot, and two would fight over it"
+              for t, who in published.items()]
+    found += [f"{s}: already served on ROS_DOMAIN_ID {domain}: another graph's System 1 is "
+              "there, and one call would switch both on" for s in served]
+    raise TransitionError(
+        "; ".join(found) + ". Nothing was started. Fix: stop the other graph, or run this "
+        "one on another ROS_DOMAIN_ID (a --namespace alone moves the nodes, not the "
+        "robot's topics: both System 1s would command one robot)")
+
+
+def _by(endpoints: Sequence[Any]) -> str:
+    """' by /ns/node, ...' for the publishers whose node is known yet (endpoint discovery
+    can come before the node's name); '' when none is."""
+    names = sorted({posixpath.join(e.node_namespace, e.node_name) for e in endpoints
+                    if not e.node_name.startswith("_NODE_NAME_UNKNOWN")})
+    return f" by {', '.join(names)}" if names else ""
 
 
 class LifecycleDriver:

@@ -269,8 +269,10 @@ class GraphRunner:
         started) or TransitionError (call `stop_all`); returns early on a stop request."""
         executables = [self.resolve(n) for n in self.graph.nodes]
         managed_names = [n.full_name for n in self.graph.nodes if n.lifecycle]
-        if managed_names:
-            refuse_namesakes(managed_names, self._stop, self.timeouts.namesakes_s)
+        if managed_names or self.graph.exclusive_topics or self.graph.exclusive_services:
+            refuse_namesakes(managed_names, self._stop, self.timeouts.namesakes_s,
+                             topics=self.graph.exclusive_topics,
+                             services=self.graph.exclusive_services)
             if self._stop.is_set():  # asked to stop while listening: start nothing
                 return
         self.work_dir.mkdir(parents=True, exist_ok=True)

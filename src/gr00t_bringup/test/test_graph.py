@@ -120,6 +120,26 @@ def test_namespace_remappings_sim_time_and_backend(ckpt: Path) -> None:
                     "-r", "/joint_states:=/g1/joint_states"]
 
 
+def test_the_names_one_robot_has_once_are_system1s_as_it_resolves_them(ckpt: Path) -> None:
+    """What no other graph on the domain may use (the runner refuses to start beside it): the
+    controller command topics and /gr00t/enable, absolute, so a namespace does not move them;
+    a remapping does, rcl's way (FROM and TO made absolute in the node's namespace)."""
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], namespace="b",
+                    remappings=[("/left_arm_controller/commands",
+                                 "/b/left_arm_controller/commands"),
+                                ("left_hand_controller/commands", "/elsewhere"),  # /b/left_hand...
+                                ("/right_hand_controller/commands", "rh"),
+                                ("/gr00t/enable", "/b/gr00t/enable")])
+    moved = {"/left_arm_controller/commands": "/b/left_arm_controller/commands",
+             "/right_hand_controller/commands": "/b/rh"}
+    topics = [c["topic"] for c in load_yaml("unitree_g1")["controllers"]]
+    assert g.exclusive_topics == tuple(moved.get(t, t) for t in topics)
+    assert g.exclusive_services == ("/b/gr00t/enable",)
+    plain = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], namespace="b")
+    assert plain.exclusive_topics == tuple(topics)
+    assert plain.exclusive_services == ("/gr00t/enable",)
+
+
 def test_params_file_round_trips_types(ckpt: Path) -> None:
     g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
     doc = yaml.safe_load(yaml.safe_dump(params_file_content(g.node("gr00t_system2"))))

@@ -1,0 +1,66 @@
+"""gr00t_bringup.lifecycle through the runner: what is refused before anything starts, and what
+a failed transition says. A probe plays what is already on the domain; stub nodes
+(conftest.py) stand in for System 1/2."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.lifecycle import Timeouts, TransitionError
+from gr00t_bringup.runner import GraphRunner
+from gr00t_testing import RosProbe
+
+
+class Output(io.StringIO):
+    def lines(self) -> list[str]:
+        return self.getvalue().splitlines()
+
+
+def managed(name: str, **params) -> NodeSpec:
+    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
+                    namespace="/bench", parameters=params, lifecycle=True)
+
+
+@pytest.mark.parametrize("there", ["publisher", "server", "subscriber"])
+def test_a_graph_beside_one_that_commands_its_robot_is_refused(
+        ros_domain_id, lifecycle_exe: Path, tmp_path: Path, there: str) -> None:
+    """A second graph under --namespace: no node name is taken (the first graph runs at the
+    root), but the controller topics and /gr00t/enable are absolute, so both System 1s would
+    command one robot, and one /gr00t/enable call would switch both on. A probe stands in for
+    the first graph's System 1; a subscriber (the simulator, the controllers) is no commander."""
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    graph = Graph(nodes=[managed("gr00t_system1")], exclusive_topics=("/arm/commands",),
+                  exclusive_services=("/gr00t/enable",))
+    with RosProbe(name="first_system1", domain_id=ros_domain_id) as first:
+        if there == "publisher":
+            first.publisher(Float64MultiArray, "/arm/commands")
+            # (by whom, once discovery has told the node's name too)
+            said = (rf"/arm/commands: already published( by /first_system1)? on "
+                    rf"ROS_DOMAIN_ID {ros_domain_id}: .*another ROS_DOMAIN_ID")
+        elif there == "server":
+            first.node.create_service(SetBool, "/gr00t/enable", lambda request, reply: reply)
+            said = (rf"/gr00t/enable: already served on ROS_DOMAIN_ID {ros_domain_id}: "
+                    r".*another ROS_DOMAIN_ID")
+        else:
+            first.collect(Float64MultiArray, "/arm/commands")
+        # A long listen where something is there to hear: discovery is slow on a loaded machine.
+        listen_s = 2.0 if there == "subscriber" else 10.0
+        runner = GraphRunner(graph, work_dir=tmp_path / "w", out=Output(),
+                             resolve=lambda n: lifecycle_exe,
+                             timeouts=Timeouts(namesakes_s=listen_s))
+        try:
+            if there == "subscriber":
+                runner.start()
+                assert [c.spec.name for c in runner.children] == ["gr00t_system1"]
+            else:
+                with pytest.raises(TransitionError, match=said):
+                    runner.start()
+                assert runner.children == []  # nothing was started
+        finally:
+            runner.stop_all()
