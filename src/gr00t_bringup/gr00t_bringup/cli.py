@@ -6,7 +6,10 @@
                         [--duration S] [--log-dir DIR] [--configure-timeout S]
 
 `run` starts every node as its own process, configures and activates the lifecycle nodes
-(System 2, System 1), supervises them, and deactivates them before stopping them.
+(System 2, System 1), supervises them, and deactivates them before stopping them (Ctrl-C,
+SIGTERM, SIGHUP). Its exit status: 0 after a clean stop; 1 when a node died, failed to
+configure or activate, or did not brake at the stop (exited or refused while deactivating);
+2 on bad arguments; 3 when a node's executable is not installed.
     gr00t-bringup graph [same graph options] [--json]
     gr00t-bringup check CONFIG.yaml|NAME [...] [--config-dir DIR]
 """

@@ -4,7 +4,8 @@ gr00t-eval, the benchmarks), as nav2's lifecycle manager does for its nodes.
 Up, once every process is started: configure every lifecycle node at once (each loads its
 checkpoint, in parallel), then activate them in graph order (System 2 before System 1, so
 tokens are on their way when System 1 starts planning). Down, before the processes are
-signalled: deactivate every node that was activated (System 1 stops commanding at once).
+signalled: deactivate every node that was activated (System 1 brakes, then stops
+commanding); one that exits or refuses meanwhile is named, and the stop is not clean.
 
 Every wait watches the processes too: a node that exits, refuses a transition (its log says
 why) or does not answer in time is a `TransitionError` naming the node, the transition and
@@ -211,29 +212,40 @@ class LifecycleDriver:
         return True
 
     # -- down ----------------------------------------------------------------------------
-    def deactivate(self) -> None:
+    def deactivate(self) -> list[str]:
         """Deactivate every node this driver asked to activate and that still runs (all at
         once), waiting at most `timeouts.deactivate_s`; a node that does not answer is reported
         and left to be stopped by signal. A node is asked even when its activation was not
         confirmed: its change_state service serves requests in order, so the deactivation
-        follows the activation, and is refused only when that failed."""
+        follows the activation, and is refused only when that failed.
+
+        Returns a line per node that may not have braked (it exited while deactivating, it
+        refused, or it did not answer); they are said as warnings too."""
         running = [c for c in self.active if c.proc.poll() is None]
         self.active = []
-        if not running:
-            return
         answers = [(c, self._answer(c, "deactivate")) for c in running]
         deadline = time.monotonic() + self.timeouts.deactivate_s
-        while time.monotonic() < deadline and any(a() is None for _, a in answers):
+        # A node that exits answers no more: stop waiting for it.
+        while time.monotonic() < deadline and any(
+                answer() is None and c.proc.poll() is None for c, answer in answers):
             time.sleep(POLL_S)
+        problems = []
         for c, answer in answers:
-            result = answer()
+            result, name = answer(), c.spec.name
             if result:
-                self.say(f"{c.spec.name} deactivated")
-            elif c.proc.poll() is None:
+                self.say(f"{name} deactivated")
+                continue
+            if c.proc.poll() is not None:
+                problem = (f"{name} exited while deactivating (code {c.proc.returncode}): "
+                           "not braked")
+                self.say(f"WARNING: {problem}")
+            else:
                 why = "refused" if result is False else \
                     f"no answer within {self.timeouts.deactivate_s:g} s"
-                self.say(f"WARNING: {c.spec.name} did not deactivate ({why}); stopping it "
-                         "anyway")
+                problem = f"{name} did not deactivate ({why})"
+                self.say(f"WARNING: {problem}; stopping it anyway")
+            problems.append(problem)
+        return problems
 
     def close(self) -> None:
         for client in self._clients.values():

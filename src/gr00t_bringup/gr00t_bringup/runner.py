@@ -11,12 +11,13 @@ raises `TransitionError` naming the node and its last output when one fails to (
 then stops the graph: `run_graph` exits 1).
 
 Stopping: SIGINT, SIGTERM or SIGHUP to the runner (or `duration` elapsing) first deactivates
-the active lifecycle nodes (System 1 stops commanding), then sends SIGINT to every node,
-waits, then escalates to SIGTERM and SIGKILL; that is a clean stop (exit 0). Our console is
+the active lifecycle nodes (System 1 brakes, then stops commanding), then sends SIGINT to
+every node, waits, then escalates to SIGTERM and SIGKILL. That is a clean stop (exit 0) when
+every lifecycle node deactivated and exited with code 0; one that exits or refuses while
+deactivating (not braked), or exits otherwise, is named and the exit is 1. Our console is
 best effort: a closed terminal or a `| tee` ended by the same Ctrl-C leaves the stop and the
---log-dir files as they were. A node that exits on its
-own is a failure: the runner names it with its exit code and last output lines, stops the
-others and returns non-zero.
+--log-dir files as they were. A node that exits on its own is a failure: the runner names it
+with its exit code and last output lines, stops the others and returns non-zero.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ class _Child:
     proc: subprocess.Popen
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
+    exit_said: bool = False  # its exit code was said (by a `stop_all` before)
 
     def tail_text(self) -> str:
         """The last output lines, indented, for error messages.
@@ -182,6 +184,7 @@ class GraphRunner:
         self.stop_reason = ""
         self.timeouts = timeouts or Timeouts()
         self._lifecycle: LifecycleDriver | None = None
+        self.stop_problems: list[str] = []  # what `stop_all` found unclean
 
     # -- output ------------------------------------------------------------------------
     def say(self, line: str) -> None:
@@ -339,15 +342,22 @@ class GraphRunner:
             self.stop_all()
             return EXIT_NODE_FAILED
         self.say(f"stopping all nodes ({self.stop_reason})")
-        self.stop_all()
-        return EXIT_OK
+        return EXIT_OK if self.stop_all() else EXIT_NODE_FAILED
 
-    def stop_all(self) -> None:
+    def stop_all(self) -> bool:
         """Deactivate the active lifecycle nodes, then SIGINT every running node, wait, then
-        SIGTERM, then SIGKILL whatever is left. Safe to call more than once."""
+        SIGTERM, then SIGKILL whatever is left. Safe to call more than once.
+
+        True when the stop was clean: every lifecycle node that was active deactivated (or
+        was at rest already) and exited with code 0. Otherwise it says what was not, which
+        `stop_problems` keeps."""
+        problems: list[str] = []
+        # A node dead before the stop has been reported as the failure it is; what counts
+        # here is how the running ones stop.
+        stopping = {c.proc.pid for c in self.children if c.proc.poll() is None}
         if self._lifecycle is not None:
             try:
-                self._lifecycle.deactivate()
+                problems += self._lifecycle.deactivate()
             finally:
                 self._lifecycle.close()
                 self._lifecycle = None
@@ -374,7 +384,17 @@ class GraphRunner:
         for c in self.children:
             if c.reader:
                 c.reader.join(timeout=2.0)
+            if c.exit_said:
+                continue
+            c.exit_said = True
             self.say(f"{c.spec.name} exited with code {c.proc.returncode}")
+            if (c.spec.lifecycle and c.proc.pid in stopping and c.proc.returncode != 0
+                    and not any(p.startswith(f"{c.spec.name} ") for p in problems)):
+                problems.append(f"{c.spec.name} exited with code {c.proc.returncode}")
+        if problems:
+            self.stop_problems += problems
+            self.say(f"the stop was not clean: {'; '.join(problems)}")
+        return not self.stop_problems
 
 
 def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
@@ -385,9 +405,10 @@ def run_graph(graph: Graph, *, work_dir: Path, duration: float | None = None,
     """Run `graph` until SIGINT/SIGTERM/SIGHUP, `duration`, or a node's death. Returns the exit
     code; an exception out of here has stopped the graph first, deactivating as on a stop.
 
-    EXIT_OK after a requested stop, EXIT_NODE_FAILED when a node died on its own or a
-    lifecycle node failed to configure or activate, EXIT_MISSING_EXECUTABLE when a node's
-    executable is not installed (nothing was started).
+    EXIT_OK after a clean requested stop, EXIT_NODE_FAILED when a node died on its own, a
+    lifecycle node failed to configure or activate, or did not stop cleanly (`stop_all`: it
+    did not deactivate, or exited with a code other than 0), EXIT_MISSING_EXECUTABLE when a
+    node's executable is not installed (nothing was started).
     """
     runner = GraphRunner(graph, work_dir=work_dir, log_dir=log_dir, out=out, resolve=resolve,
                          timeouts=timeouts)

@@ -4,7 +4,9 @@ It prints one line per transition (`configured`, `activated`, `deactivated`) and
 SIGINT, then exits 0. Parameters: `configure_s` and `activate_s` (seconds configure and
 activate take), `fail_configure`
 (configure fails, logging why), `exit_in_configure` (the process exits with code 7 while
-configuring, as a crash while loading would).
+configuring, as a crash while loading would), `fail_deactivate` (deactivate fails: the node
+stays active) and `exit_in_deactivate` (the process exits with code 9 while deactivating, as
+a crash while braking would).
 """
 
 import os
@@ -25,6 +27,8 @@ class Stub(LifecycleNode):
         self.activate_s = self.declare_parameter("activate_s", 0.0).value
         self.fail = self.declare_parameter("fail_configure", False).value
         self.crash = self.declare_parameter("exit_in_configure", False).value
+        self.fail_deactivate = self.declare_parameter("fail_deactivate", False).value
+        self.crash_deactivating = self.declare_parameter("exit_in_deactivate", False).value
 
     def on_configure(self, state):
         time.sleep(self.configure_s)
@@ -43,6 +47,12 @@ class Stub(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state):
+        if self.crash_deactivating:
+            print("stub crashing while deactivating", flush=True)
+            os._exit(9)
+        if self.fail_deactivate:
+            print("stub cannot deactivate", flush=True)
+            return TransitionCallbackReturn.FAILURE
         print("deactivated", flush=True)
         return super().on_deactivate(state)
 

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from gr00t_bringup.graph import Graph, NodeSpec
-from gr00t_bringup.runner import GraphRunner, run_graph
+from gr00t_bringup.lifecycle import Timeouts
+from gr00t_bringup.runner import EXIT_NODE_FAILED, EXIT_OK, GraphRunner, run_graph
 from gr00t_testing import wait_until
 
 
@@ -125,3 +127,40 @@ def test_the_nodes_are_stopped_whatever_supervision_raises(
     assert "[gr00t-bringup] arm deactivated" in lines, out.getvalue()
     assert lines.index("[arm] deactivated") < lines.index("[arm] stub stopped cleanly")
     assert "[gr00t-bringup] arm exited with code 0" in lines
+
+
+def _run_and_stop(graph: Graph, exe: Path, tmp_path: Path, between=None,
+                  timeouts: Timeouts | None = None) -> tuple[int, Output, float]:
+    """Start `graph`, run `between()`, stop it as Ctrl-C would: (exit code, output, seconds
+    the stop took)."""
+    out = Output()
+    runner = GraphRunner(graph, work_dir=tmp_path / "w", out=out, resolve=lambda spec: exe,
+                         timeouts=timeouts)
+    try:
+        runner.start()
+        if between is not None:
+            between()
+        t0 = time.monotonic()
+        runner.request_stop("test over")
+        code = runner.supervise()
+        return code, out, time.monotonic() - t0
+    finally:
+        runner.stop_all()
+
+
+@pytest.mark.parametrize("fault,says", [
+    ("exit_in_deactivate", "WARNING: arm exited while deactivating (code 9): not braked"),
+    ("fail_deactivate", "WARNING: arm did not deactivate (refused); stopping it anyway"),
+])
+def test_a_node_that_does_not_brake_is_reported_and_the_exit_is_not_clean(
+        ros_domain_id, lifecycle_exe: Path, tmp_path: Path, fault: str, says: str) -> None:
+    """A crash while braking went unreported: the runner waited out the deactivate timeout
+    for the dead node, skipped it without a word, and exited 0."""
+    code, out, took = _run_and_stop(Graph(nodes=[managed("arm", **{fault: True})]),
+                                    lifecycle_exe, tmp_path, timeouts=Timeouts(deactivate_s=20.0))
+    lines = out.lines()
+    assert f"[gr00t-bringup] {says}" in lines, out.getvalue()
+    assert code == EXIT_NODE_FAILED, out.getvalue()
+    assert took < 15.0  # no wait for an answer that cannot come
+    assert lines[-1].startswith("[gr00t-bringup] the stop was not clean: arm"), lines[-1]
+
