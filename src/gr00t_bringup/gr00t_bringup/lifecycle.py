@@ -29,6 +29,8 @@ POLL_S = 0.05
 # A node logs why a transition failed just before it answers; its output reaches the
 # runner through a pipe, the answer through DDS: give the log line this long to arrive.
 OUTPUT_GRACE_S = 0.5
+# How long a node that refused its deactivation may take to say which state it is in.
+STATE_TIMEOUT_S = 2.0
 
 
 class TransitionError(RuntimeError):
@@ -217,10 +219,11 @@ class LifecycleDriver:
         once), waiting at most `timeouts.deactivate_s`; a node that does not answer is reported
         and left to be stopped by signal. A node is asked even when its activation was not
         confirmed: its change_state service serves requests in order, so the deactivation
-        follows the activation, and is refused only when that failed.
+        follows the activation, and is refused only when that failed, or when the node is at
+        rest already (another client deactivated it: said, and no problem).
 
         Returns a line per node that may not have braked (it exited while deactivating, it
-        refused, or it did not answer); they are said as warnings too."""
+        refused while active, or it did not answer); they are said as warnings too."""
         running = [c for c in self.active if c.proc.poll() is None]
         self.active = []
         answers = [(c, self._answer(c, "deactivate")) for c in running]
@@ -239,6 +242,10 @@ class LifecycleDriver:
                 problem = (f"{name} exited while deactivating (code {c.proc.returncode}): "
                            "not braked")
                 self.say(f"WARNING: {problem}")
+            elif result is False and (state := self._state(c)) not in (None, "active"):
+                # `ros2 lifecycle set ... deactivate` mid-run: it braked then, nothing to do.
+                self.say(f"{name} was {state} already (deactivated by another client)")
+                continue
             else:
                 why = "refused" if result is False else \
                     f"no answer within {self.timeouts.deactivate_s:g} s"
@@ -246,6 +253,11 @@ class LifecycleDriver:
                 self.say(f"WARNING: {problem}; stopping it anyway")
             problems.append(problem)
         return problems
+
+    def _state(self, child: Any) -> str | None:
+        """`child`'s lifecycle state label; None when it does not say within a few seconds."""
+        reply = self._clients[child.spec.name].ask_state(STATE_TIMEOUT_S)
+        return None if reply is None else str(reply.current_state.label)
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -18,7 +18,7 @@ import pytest
 from gr00t_bringup.graph import Graph, NodeSpec
 from gr00t_bringup.lifecycle import Timeouts
 from gr00t_bringup.runner import EXIT_NODE_FAILED, EXIT_OK, GraphRunner, run_graph
-from gr00t_testing import wait_until
+from gr00t_testing import RosProbe, change_state, wait_until
 
 
 class Output(io.StringIO):
@@ -164,3 +164,19 @@ def test_a_node_that_does_not_brake_is_reported_and_the_exit_is_not_clean(
     assert took < 15.0  # no wait for an answer that cannot come
     assert lines[-1].startswith("[gr00t-bringup] the stop was not clean: arm"), lines[-1]
 
+
+def test_a_node_deactivated_by_another_client_is_said_to_be_at_rest(
+        ros_domain_id, lifecycle_exe: Path, tmp_path: Path) -> None:
+    """`ros2 lifecycle set /gr00t_system1 deactivate` mid-run: our deactivate is refused at the
+    stop, and the runner said 'did not deactivate (refused); stopping it anyway', as if the
+    arm had been stopped unbraked."""
+    def deactivate_by_hand() -> None:
+        with RosProbe(name="operator", domain_id=ros_domain_id) as probe:
+            assert change_state(probe, "/bench/arm", "deactivate", timeout=30.0)
+
+    code, out, _ = _run_and_stop(Graph(nodes=[managed("arm")]), lifecycle_exe, tmp_path,
+                                 between=deactivate_by_hand)
+    assert code == EXIT_OK, out.getvalue()
+    assert "[gr00t-bringup] arm was inactive already (deactivated by another client)" \
+        in out.lines(), out.getvalue()
+    assert "WARNING" not in out.getvalue()
