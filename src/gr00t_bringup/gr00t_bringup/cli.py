@@ -53,7 +53,8 @@ def _add_graph_options(p: argparse.ArgumentParser) -> None:
                    help="make System 1 and 2 follow the simulator's /clock (default off: the "
                         "simulator stamps with the wall clock, like a robot)")
     p.add_argument("--remap", action="append", type=_remap, default=[], metavar="FROM:=TO",
-                   help="topic remapping applied to every node; repeatable")
+                   help="topic remapping applied to every node; repeatable (not __ns, "
+                        "__node, __name: use --namespace)")
     add_override_options(p, "chunk_mode:=rtc, float32_matmul_precision:=high",
                          "device:=cuda, dtype:=bfloat16 (a GPU for a full-size backbone)")
 

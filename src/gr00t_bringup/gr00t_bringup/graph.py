@@ -321,7 +321,8 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         the simulator's 125 Hz /clock.
     config_dirs: where embodiment names are searched; default: the repository's config/,
         then the installed share/gr00t_bringup/config.
-    remappings: (from, to) topic remappings applied to every node.
+    remappings: (from, to) topic remappings applied to every node; a rule for the nodes'
+        namespace or name (__ns, __node, __name) is refused: use `namespace`.
     system1_parameters: more System 1 parameters (gr00t_system1.params, e.g. chunk_mode,
         inference_delay_ms), overriding the ones derived here; an unknown name, a value
         its spec refuses, or one every node shares (embodiment, checkpoint: the arguments
@@ -360,6 +361,13 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     for a, b in remaps:
         if not a or not b:
             raise GraphError(f"bad remapping {a!r} -> {b!r}: both names must be non-empty")
+        if a.rpartition(":")[2].startswith("__"):  # __ns, __node, __name (maybe node:__ns)
+            raise GraphError(
+                f"--remap {a}:={b} is not a topic: it would move or rename the nodes behind "
+                "the runner's back, which configures and activates them by name "
+                "(/gr00t_system1/change_state) and would wait for services that never come. "
+                "Move every node with --namespace NS (launch: namespace:=); the node names "
+                "are fixed; a second robot takes another ROS_DOMAIN_ID")
     sim_time = bool(use_sim_time)
     # A simulated graph enables itself and commands the embodiment's real controller topics:
     # kept on this host, it cannot reach a robot on the network in the same ROS domain. A

@@ -94,6 +94,18 @@ def test_run_with_bad_arguments_explains_and_exits_2(tmp_path: Path) -> None:
     assert "unitree_g1" in done.stderr and "fourier_gr1" in done.stderr
 
 
+def test_run_refuses_a_namespace_remapping_pointing_to_namespace(ros_domain_id,
+                                                                 tmp_path: Path) -> None:
+    """Before, the nodes started (hence a domain of its own) and the runner waited 120 s for
+    lifecycle services under names the remapping had moved."""
+    ckpt = fake_checkpoint(tmp_path)
+    done = run(bringup_command("run", "--checkpoint", str(ckpt), "--remap", "__ns:=/robot_a"),
+               timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--remap __ns:=/robot_a" in done.stderr and "--namespace" in done.stderr
+    assert "Traceback" not in done.stderr and "started" not in done.stdout
+
+
 @pytest.mark.parametrize("args,says", [
     # rclpy's InvalidServiceNameException traceback, naming no flag, before.
     (["--service", "bad name"], "argument --service: 'bad name' is not a valid ROS service name"),

@@ -140,6 +140,16 @@ def test_the_names_one_robot_has_once_are_system1s_as_it_resolves_them(ckpt: Pat
     assert plain.exclusive_services == ("/gr00t/enable",)
 
 
+@pytest.mark.parametrize("rule", ["__ns:=/robot_a", "__node:=other", "__name:=other",
+                                  "gr00t_system1:__ns:=/robot_a"])
+def test_a_remapping_of_node_names_or_namespaces_is_refused(ckpt: Path, rule: str) -> None:
+    """The runner addresses its lifecycle nodes by name (/gr00t_system1/change_state): renamed
+    or moved behind its back, it waited 120 s for services that never came."""
+    src, _, dst = rule.partition(":=")
+    with pytest.raises(GraphError, match=r"not a topic: .*--namespace NS"):
+        build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], remappings=[(src, dst)])
+
+
 def test_params_file_round_trips_types(ckpt: Path) -> None:
     g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG])
     doc = yaml.safe_load(yaml.safe_dump(params_file_content(g.node("gr00t_system2"))))
