@@ -3,7 +3,8 @@
     gr00t-bringup run   [--embodiment NAME|PATH] [--checkpoint DIR] [--backend B] [--sim]
                         [--namespace NS] [--use-sim-time] [--remap FROM:=TO ...]
                         [--system1-param NAME:=VALUE ...] [--system2-param NAME:=VALUE ...]
-                        [--duration S] [--log-dir DIR] [--configure-timeout S]
+                        [--duration S] [--log-dir DIR] [--services-timeout S]
+                        [--configure-timeout S]
 
 `run` starts every node as its own process, configures and activates the lifecycle nodes
 (System 2, System 1), supervises them, and deactivates them before stopping them (Ctrl-C,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -37,6 +39,17 @@ def _remap(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"bad remapping {text!r}: write FROM:=TO, "
                                          "e.g. /joint_states:=/g1/joint_states")
     return src, dst
+
+
+def _seconds(text: str) -> float:
+    """argparse `type` of a timeout: a finite number of seconds > 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return seconds
 
 
 def _add_graph_options(p: argparse.ArgumentParser) -> None:
@@ -70,7 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-dir", type=Path, default=None,
                      help="also write each node's output to DIR/<node>.log, and keep the "
                           "parameter files there")
-    run.add_argument("--configure-timeout", type=float, default=Timeouts.configure_s,
+    run.add_argument("--services-timeout", type=_seconds, default=Timeouts.services_s,
+                     metavar="S",
+                     help="how long a lifecycle node's process may take from its start until it "
+                          "offers its lifecycle services (imports, CUDA initialisation; default "
+                          f"{Timeouts.services_s:g} s)")
+    run.add_argument("--configure-timeout", type=_seconds, default=Timeouts.configure_s,
                      metavar="S",
                      help="how long a lifecycle node may take to configure (load and warm up "
                           f"its model; default {Timeouts.configure_s:g} s: a TensorRT engine "
@@ -89,6 +107,17 @@ def _build(args: argparse.Namespace) -> Graph:
                        use_sim_time=args.use_sim_time, remappings=args.remap,
                        system1_parameters=dict(args.system1_param),
                        system2_parameters=dict(args.system2_param))
+
+
+# The options of `run` that set a lifecycle timeout (Timeouts field -> option), named in the
+# error when one runs out.
+TIMEOUT_OPTIONS = {"services_s": "--services-timeout", "configure_s": "--configure-timeout"}
+
+
+def run_timeouts(args: argparse.Namespace) -> Timeouts:
+    """The lifecycle timeouts `run`'s options ask for (checked by the parser)."""
+    return Timeouts(services_s=args.services_timeout, configure_s=args.configure_timeout,
+                    options=TIMEOUT_OPTIONS)
 
 
 def format_graph(graph: Graph) -> str:
@@ -126,11 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from gr00t_bringup.runner import run_graph
 
-    try:
-        timeouts = Timeouts(configure_s=args.configure_timeout)
-    except ValueError as exc:
-        print(f"gr00t-bringup: --configure-timeout: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+    timeouts = run_timeouts(args)
     if args.log_dir is not None:
         return run_graph(graph, work_dir=args.log_dir, duration=args.duration,
                          log_dir=args.log_dir, timeouts=timeouts)

@@ -19,8 +19,8 @@ import os
 import posixpath
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["LifecycleDriver", "Timeouts", "TransitionError"]
@@ -51,6 +51,9 @@ class Timeouts:
             domain: nodes under our lifecycle nodes' names, commanders of our robot
             (`refuse_namesakes`; on one host or a LAN discovery takes ~0.1-0.3 s, longer on
             a loaded machine).
+        options: the command-line option that sets a timeout, by field name
+            ({"configure_s": "--configure-timeout"}): the error of a timeout that ran out
+            names it, so that the fix is in the message.
     """
 
     services_s: float = 120.0
@@ -58,6 +61,7 @@ class Timeouts:
     activate_s: float = 30.0
     deactivate_s: float = 5.0
     namesakes_s: float = 2.0
+    options: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("services_s", "configure_s", "activate_s", "deactivate_s", "namesakes_s"):
@@ -157,10 +161,10 @@ class LifecycleDriver:
         t0 = time.monotonic()
         ready = [(c, lambda c=c: True if self._clients[c.spec.name].ready() else None)
                  for c in self.children]
-        if not self._await(ready, "offer its lifecycle services", self.timeouts.services_s):
+        if not self._await(ready, "offer its lifecycle services", "services_s"):
             return False
         configure = [(c, self._answer(c, "configure")) for c in self.children]
-        if not self._await(configure, "configure", self.timeouts.configure_s):
+        if not self._await(configure, "configure", "configure_s"):
             return False
         names = ", ".join(c.spec.name for c in self.children)
         self.say(f"configured {names} in {time.monotonic() - t0:.1f} s")
@@ -170,7 +174,7 @@ class LifecycleDriver:
             self.active.append(c)
             try:
                 if not self._await([(c, self._answer(c, "activate"))], "activate",
-                                   self.timeouts.activate_s):
+                                   "activate_s"):
                     return False
             except TransitionError:
                 self.active.remove(c)  # refused or failed: it stayed inactive (or exited)
@@ -183,9 +187,13 @@ class LifecycleDriver:
         return self._clients[child.spec.name].check(transition)
 
     def _await(self, checks: list[tuple[Any, Callable[[], bool | None]]], what: str,
-               timeout: float) -> bool:
+               limit: str) -> bool:
         """Wait until every (child, check) check is True; False on a stop request;
-        TransitionError when a check is False, its node exits, or `timeout` passes."""
+        TransitionError when a check is False, its node exits, or the timeout named `limit`
+        (a `Timeouts` field) passes."""
+        timeout = getattr(self.timeouts, limit)
+        option = self.timeouts.options.get(limit)
+        longer = f" (a longer limit: {option} S)" if option else ""
         pending = {child.spec.name: (child, check) for child, check in checks}
         deadline = time.monotonic() + timeout
         while pending:
@@ -208,8 +216,8 @@ class LifecycleDriver:
             if pending and time.monotonic() > deadline:
                 late = ", ".join(repr(name) for name in pending)
                 raise TransitionError(
-                    f"node(s) {late} did not {what} within {timeout:g} s; the last output of "
-                    f"each:\n" + "\n".join(c.tail_text() for c, _ in pending.values()))
+                    f"node(s) {late} did not {what} within {timeout:g} s{longer}; the last "
+                    f"output of each:\n" + "\n".join(c.tail_text() for c, _ in pending.values()))
             self.stop.wait(POLL_S)
         return True
 

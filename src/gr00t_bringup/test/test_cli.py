@@ -106,6 +106,18 @@ def test_run_refuses_a_namespace_remapping_pointing_to_namespace(ros_domain_id,
     assert "Traceback" not in done.stderr and "started" not in done.stdout
 
 
+@pytest.mark.parametrize("option", ["--services-timeout", "--configure-timeout"])
+@pytest.mark.parametrize("value", ["0", "nan", "soon"])
+def test_run_refuses_a_timeout_that_is_no_number_of_seconds(capsys, option, value) -> None:
+    from gr00t_bringup.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["run", option, value])
+    assert info.value.code == 2
+    assert f"argument {option}: {value!r} is not a number of seconds > 0" \
+        in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args,says", [
     # rclpy's InvalidServiceNameException traceback, naming no flag, before.
     (["--service", "bad name"], "argument --service: 'bad name' is not a valid ROS service name"),

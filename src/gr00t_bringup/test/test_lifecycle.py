@@ -11,7 +11,7 @@ import pytest
 
 from gr00t_bringup.graph import Graph, NodeSpec
 from gr00t_bringup.lifecycle import Timeouts, TransitionError
-from gr00t_bringup.runner import GraphRunner
+from gr00t_bringup.runner import EXIT_NODE_FAILED, GraphRunner, run_graph
 from gr00t_testing import RosProbe
 
 
@@ -64,3 +64,28 @@ def test_a_graph_beside_one_that_commands_its_robot_is_refused(
                 assert runner.children == []  # nothing was started
         finally:
             runner.stop_all()
+
+
+@pytest.mark.parametrize("option,what", [
+    ("--services-timeout", "offer its lifecycle services"),
+    ("--configure-timeout", "configure"),
+])
+def test_a_timeout_names_the_option_that_sets_it(ros_domain_id, lifecycle_exe: Path,
+                                                 tmp_path: Path, option: str, what: str) -> None:
+    """'did not configure within 3 s' said what, not how to give it longer; and the wait for
+    the lifecycle services (imports, CUDA initialisation) had no option at all."""
+    from gr00t_bringup import cli
+
+    slow_start = tmp_path / "slow_start"  # a process that takes its time to import
+    slow_start.write_text(f"#!/bin/sh\nsleep 30\nexec '{lifecycle_exe}' \"$@\"\n")
+    slow_start.chmod(0o755)
+    exe, params = ((slow_start, {}) if option == "--services-timeout"
+                   else (lifecycle_exe, {"configure_s": 30.0}))
+    args = cli._parser().parse_args(["run", option, "2"])
+    out = Output()
+    code = run_graph(Graph(nodes=[managed("slow", **params)]), work_dir=tmp_path / "w",
+                     out=out, install_signal_handlers=False, resolve=lambda n: exe,
+                     timeouts=cli.run_timeouts(args))
+    assert code == EXIT_NODE_FAILED
+    assert (f"node(s) 'slow' did not {what} within 2 s (a longer limit: {option} S)"
+            in out.getvalue()), out.getvalue()

@@ -233,7 +233,8 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
     vocabulary = unknown_words(graph.checkpoint, phrasings) if phrasings else None
     # The start-up timeout also bounds configuring the lifecycle nodes (runner.start()).
     runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out,
-                         timeouts=Timeouts(configure_s=args.startup_timeout))
+                         timeouts=Timeouts(configure_s=args.startup_timeout,
+                                           options={"configure_s": "--startup-timeout"}))
     probe = video = None
     try:
         runner.start()
