@@ -120,6 +120,19 @@ def run_timeouts(args: argparse.Namespace) -> Timeouts:
                     options=TIMEOUT_OPTIONS)
 
 
+def unwritable(directory: Path) -> str | None:
+    """Why `directory` cannot take the log files (created when missing, then a byte written
+    in a file there, removed again); None when it can."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory) as f:
+            f.write(b"\n")
+            f.flush()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def format_graph(graph: Graph) -> str:
     """Human-readable listing of the graph."""
     lines = [f"embodiment: {graph.embodiment_path}", f"checkpoint: {graph.checkpoint}"]
@@ -157,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     timeouts = run_timeouts(args)
     if args.log_dir is not None:
+        why = unwritable(args.log_dir)
+        if why:  # said now, not as a traceback once the graph is about to start
+            print(f"gr00t-bringup: --log-dir {args.log_dir}: cannot create it or write in it "
+                  f"({why})", file=sys.stderr)
+            return EXIT_BAD_CONFIG
         return run_graph(graph, work_dir=args.log_dir, duration=args.duration,
                          log_dir=args.log_dir, timeouts=timeouts)
     with tempfile.TemporaryDirectory(prefix="gr00t-bringup-") as tmp:

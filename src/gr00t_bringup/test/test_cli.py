@@ -106,6 +106,20 @@ def test_run_refuses_a_namespace_remapping_pointing_to_namespace(ros_domain_id,
     assert "Traceback" not in done.stderr and "started" not in done.stdout
 
 
+def test_run_with_a_log_dir_it_cannot_write_says_so_in_one_line(ros_domain_id,
+                                                                 tmp_path: Path) -> None:
+    """Before, a traceback out of mkdir, after the 2-s listen for another graph."""
+    ckpt = fake_checkpoint(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    bad = tmp_path / "a_file" / "logs"
+    done = run(bringup_command("run", "--checkpoint", str(ckpt), "--log-dir", str(bad)),
+               timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == f"gr00t-bringup: --log-dir {bad}: cannot create it or write " \
+                                  "in it (Not a directory)", done.stderr
+    assert done.stdout == ""
+
+
 @pytest.mark.parametrize("option", ["--services-timeout", "--configure-timeout"])
 @pytest.mark.parametrize("value", ["0", "nan", "soon"])
 def test_run_refuses_a_timeout_that_is_no_number_of_seconds(capsys, option, value) -> None:
