@@ -4,25 +4,17 @@ a failed transition says. A probe plays what is already on the domain; stub node
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
-from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.graph import Graph
 from gr00t_bringup.lifecycle import Timeouts, TransitionError
 from gr00t_bringup.runner import EXIT_NODE_FAILED, GraphRunner, run_graph
 from gr00t_testing import RosProbe
+from gr00t_testing.runner_stubs import Output, managed
 
 
-class Output(io.StringIO):
-    def lines(self) -> list[str]:
-        return self.getvalue().splitlines()
-
-
-def managed(name: str, **params) -> NodeSpec:
-    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
-                    namespace="/bench", parameters=params, lifecycle=True)
 
 
 @pytest.mark.parametrize("there", ["publisher", "server", "subscriber"])

@@ -8,7 +8,6 @@ SIGINT, a missing executable) in seconds; test_bringup_system.py runs the real n
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import sys
@@ -24,18 +23,13 @@ from gr00t_bringup.runner import (EXIT_MISSING_EXECUTABLE, EXIT_NODE_FAILED, EXI
                                   scheduling,
                                   GraphRunner, find_executable, run_graph)
 from gr00t_testing import wait_until
+from gr00t_testing.runner_stubs import Output, managed
 
 def spec(name: str, **params) -> NodeSpec:
     return NodeSpec(package="stub_pkg", executable="stub_node", name=name, namespace="/bench",
                     parameters={"greeting": f"hello from {name}", "numbers": [1.5, 2.5],
                                 **params})
 
-
-class Output(io.StringIO):
-    """Thread-safe enough for our use: the runner serialises writes under its own lock."""
-
-    def lines(self) -> list[str]:
-        return self.getvalue().splitlines()
 
 
 def start_runner(graph: Graph, stub_exe: Path, tmp_path: Path, **kw) -> tuple[GraphRunner, Output]:
@@ -206,10 +200,6 @@ def test_missing_executable_starts_nothing(tmp_path: Path, stub_exe: Path) -> No
 
 
 # -- lifecycle nodes ----------------------------------------------------------------------------
-
-def managed(name: str, **params) -> NodeSpec:
-    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
-                    namespace="/bench", parameters=params, lifecycle=True)
 
 
 def resolver(stub_exe: Path, lifecycle_exe: Path):

@@ -5,7 +5,6 @@ for System 1/2; stub_lifecycle_node.py prints `deactivated` when it is deactivat
 
 from __future__ import annotations
 
-import io
 import signal
 import subprocess
 import sys
@@ -15,20 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from gr00t_bringup.graph import Graph, NodeSpec
+from gr00t_bringup.graph import Graph
 from gr00t_bringup.lifecycle import Timeouts
 from gr00t_bringup.runner import EXIT_NODE_FAILED, EXIT_OK, GraphRunner, run_graph
-from gr00t_testing import RosProbe, change_state, wait_until
+from gr00t_testing import RosProbe, change_state
+from gr00t_testing.runner_stubs import Output, managed
 
 
-class Output(io.StringIO):
-    def lines(self) -> list[str]:
-        return self.getvalue().splitlines()
-
-
-def managed(name: str, **params) -> NodeSpec:
-    return NodeSpec(package="stub_lifecycle", executable="stub_lifecycle_node", name=name,
-                    namespace="/bench", parameters=params, lifecycle=True)
 
 
 def braked(log: Path) -> bool:
