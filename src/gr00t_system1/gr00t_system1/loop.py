@@ -355,18 +355,12 @@ class CommandLoop:
 
     def _robot_at_held(self, measured: np.ndarray, now: float) -> bool:
         """Whether every joint is measured within `REARM_HELD_TOLERANCE` (or a tenth of its
-        range) of where its controller holds it at `now`: the last command, or where the
-        path a trajectory controller was last sent has it."""
+        range) of where its controller holds it at `now` (`_held`)."""
         lim = self.limiter
         measured = np.asarray(measured, dtype=np.float64).reshape(-1)
         if measured.shape != lim.lower.shape or not np.isfinite(measured).all():
             return False
-        held = lim.last.copy()
-        given = self._paths_given()
-        for serial in np.unique(given[self.path_joints]):
-            if serial in self._paths:
-                joints = self.path_joints & (given == serial)
-                held[joints] = self._on_path(serial, now)[0][joints]
+        held, _ = self._held(now)
         tolerance = np.minimum(REARM_HELD_TOLERANCE, 0.1 * (lim.upper - lim.lower))
         return bool((np.abs(measured - held) <= tolerance).all())
 
@@ -378,8 +372,6 @@ class CommandLoop:
         the acceleration limit, or at the velocity limit for a joint without one) would be
         commanded to the limit in one step, a jump those limits forbid: nothing is
         published until it is within."""
-        if not self._starts_from_measured(now, mono, measured):
-            return None
         lim = self.limiter
         measured = np.asarray(measured, dtype=np.float64).reshape(-1)
         if measured.shape != lim.lower.shape or not np.isfinite(measured).all():
@@ -387,7 +379,9 @@ class CommandLoop:
         excess = np.maximum(lim.lower - measured, measured - lim.upper)  # (A + H,) > 0: beyond
         reach = lim.first_reach()  # (A + H,)
         over = np.flatnonzero(excess > reach)
-        if not over.size:
+        # Asked every tick while not publishing: where the controllers hold the joints (a
+        # walk along the paths sent) only once a joint is that far out.
+        if not over.size or not self._starts_from_measured(now, mono, measured):
             return None
         j = int(over[np.argmax(excess[over])])
         name = self.joint_names[j] if self.joint_names else f"joint {j}"
@@ -550,12 +544,26 @@ class CommandLoop:
         lim = self.limiter
         if lim.last is None or not lim.stalled(now, mono):
             return
+        lim.resume(*self._held(now))
+        # A stop fixed before the stall lies ahead of where the joints stopped meanwhile:
+        # stop again from here, rather than start the stopped joints towards it.
+        self._brake_target = None
+        if self._hold_target is not None and not self._hold_measured:
+            self._hold_target = lim.stopping_point()
+
+    def _held(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where the controllers have the joints at `now`, and at what velocity (A + H,
+        each): those that hold their target at the last command, at rest; those that follow
+        a path where the path their controller was last sent has them (`path_sent`; with
+        `every_n_ticks` > 1 an older one than the newest), at its velocity there (at rest
+        past its end)."""
+        lim = self.limiter
         position, velocity = lim.last.copy(), np.zeros(lim.dim)
         given = self._paths_given()
         if self._rearm is not None:
-            # Re-armed, and the stall came before some controller's first message: those
-            # joints stand where the re-arm started them (`_as_sent` holds them there), not
-            # on the newest path, which no controller was sent.
+            # Re-armed, and no message since for some controllers: those joints stand where
+            # the re-arm started them (`_as_sent` holds them there), not on the newest path,
+            # which no controller was sent.
             given = np.where(self._path_of > 0, given, 0)
         for serial in np.unique(given[self.path_joints]):
             if serial not in self._paths:
@@ -567,12 +575,7 @@ class CommandLoop:
             joints = self.path_joints & (given == serial)
             position[joints] = p[joints]
             velocity[joints] = v[joints]
-        lim.resume(position, velocity)
-        # A stop fixed before the stall lies ahead of where the joints stopped meanwhile:
-        # stop again from here, rather than start the stopped joints towards it.
-        self._brake_target = None
-        if self._hold_target is not None and not self._hold_measured:
-            self._hold_target = lim.stopping_point()
+        return position, velocity
 
     @property
     def _action_dim(self) -> int:
