@@ -83,31 +83,28 @@ def check_against_checkpoint(emb: EmbodimentConfig, *, num_embodiments: int,
                     add(path, f"{key} is {mine} here but {theirs} in the checkpoint for tag "
                         f"{emb.tag!r}", f"make {key} match the checkpoint ({theirs})")
             # The vector layout, where the checkpoint records it: same sizes in another order
-            # or normalization would be fed to the model silently.
+            # or normalization would be fed to the model silently. The cameras likewise
+            # (recorded since 2026-12; before, their count only, num_views): a renamed or
+            # swapped camera would feed each view another camera's images.
             mine_entry = emb.checkpoint_entry()
-            for key, path in (("state_keys", "state_keys"), ("action_keys", "action_keys"),
-                              ("state_key_dims", "state_keys"),
-                              ("action_key_dims", "action_keys"),
-                              ("state_joints", "joint_groups"),
-                              ("action_joints", "joint_groups")):
+            layout = ("the model was trained on the checkpoint's layout: restore that order, "
+                      "grouping and normalization, or retrain")
+            views = ("list the cameras the checkpoint was trained on, by those names, in that "
+                     "order (each view is the image the model learnt from that camera)")
+            for key, path, fix in (("state_keys", "state_keys", layout),
+                                   ("action_keys", "action_keys", layout),
+                                   ("state_key_dims", "state_keys", layout),
+                                   ("action_key_dims", "action_keys", layout),
+                                   ("state_joints", "joint_groups", layout),
+                                   ("action_joints", "joint_groups", layout),
+                                   ("cameras", "cameras", views)):
                 theirs = entry.get(key)
                 mine = mine_entry[key]
                 theirs_plain, mine_plain = json.loads(json.dumps(theirs)), json.loads(json.dumps(mine))
                 if theirs is not None and theirs_plain != mine_plain:
                     add(path, f"{key} differ from the checkpoint's for tag {emb.tag!r}: "
                         f"{_first_difference(key, mine_plain, theirs_plain)} (here {mine}; "
-                        f"checkpoint {theirs})", "the model was trained on the checkpoint's "
-                        "layout: restore that order, grouping and normalization, or retrain")
-            # The cameras, where recorded (before: their count only, num_views): a renamed or
-            # swapped camera would feed each view another camera's images.
-            theirs = entry.get("cameras")
-            mine = mine_entry["cameras"]
-            if theirs is not None and json.loads(json.dumps(theirs)) != mine:
-                add("cameras", f"cameras differ from the checkpoint's for tag {emb.tag!r}: "
-                    f"{_first_difference('cameras', mine, json.loads(json.dumps(theirs)))} "
-                    f"(here {mine}; checkpoint {theirs})",
-                    "list the cameras the checkpoint was trained on, by those names, in that "
-                    "order (each view is the image the model learnt from that camera)")
+                        f"checkpoint {theirs})", fix)
     if issues:
         raise EmbodimentConfigError(emb.source, issues)
 
