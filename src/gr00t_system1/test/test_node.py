@@ -478,7 +478,7 @@ def test_a_wall_clock_stepped_back_does_not_stop_the_commands(checkpoint, onnx_c
 
     cc = shutil.which("cc")
     if cc is None:
-        pytest.skip("no C compiler (cc) to build the wall-clock shim")
+        pytest.skip("needs a C compiler (cc) to build the wall-clock shim (wall_clock_step.c)")
     shim = tmp_path / "wall_clock_step.so"
     subprocess.run([cc, "-shared", "-fPIC", "-o", str(shim),
                     str(Path(__file__).with_name("wall_clock_step.c")), "-ldl"],
