@@ -212,6 +212,15 @@ class ManagedNode(LifecycleNode):
             return self.get_clock()
         return Clock(clock_type=ClockType.STEADY_TIME)
 
+    def create_timer(self, timer_period_sec: float, callback: Callable[[], Any] | None,
+                     callback_group: Any = None, clock: Clock | None = None,
+                     **kwargs: Any) -> Timer:
+        """rclpy's `create_timer`, on `timer_clock()` unless a clock is given: every periodic
+        timer of a managed node (System 1's ticks, System 2's diagnostics and camera checks,
+        a decoder plugin's) goes on through a wall-clock step."""
+        return super().create_timer(timer_period_sec, callback, callback_group,
+                                    self.timer_clock() if clock is None else clock, **kwargs)
+
     def _keep_the_clock(self, parameters: list[Any]) -> SetParametersResult:
         """Refuse a change of `use_sim_time` (module docstring); the value in force again
         is accepted."""

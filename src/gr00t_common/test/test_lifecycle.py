@@ -186,8 +186,10 @@ def test_use_sim_time_cannot_change_while_the_node_runs(managed):
 @pytest.mark.parametrize("sim_time", [False, True])
 def test_timers_run_on_the_steady_clock_unless_on_sim_time(ros_domain_id, sim_time):
     """On the system clock a wall clock stepped back held System 1's timers until it caught
-    up (gr00t_system1's test_node.py steps one); under sim time they tick on /clock."""
-    from rclpy.clock import ClockType
+    up (gr00t_system1's test_node.py steps one); under sim time they tick on /clock. Every
+    timer a managed node creates without naming a clock (System 2's diagnostics and camera
+    checks were on the system clock) is on that clock; a clock named is kept."""
+    from rclpy.clock import Clock, ClockType
     from rclpy.parameter import Parameter
 
     context = Context()
@@ -196,12 +198,14 @@ def test_timers_run_on_the_steady_clock_unless_on_sim_time(ros_domain_id, sim_ti
         node = ManagedNode("clock_test", context=context, parameter_overrides=[
             Parameter("use_sim_time", value=sim_time)])
         clock = node.timer_clock()
-        timer = node.create_timer(1.0, lambda: None, clock=clock)
+        timer = node.create_timer(1.0, lambda: None)
         if sim_time:
             assert clock is node.get_clock() and clock.ros_time_is_active
-            assert timer.clock.clock_type == ClockType.ROS_TIME
+            assert timer.clock is node.get_clock()
         else:
             assert timer.clock.clock_type == ClockType.STEADY_TIME
+        system = Clock(clock_type=ClockType.SYSTEM_TIME)
+        assert node.create_timer(1.0, lambda: None, clock=system).clock is system
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)

@@ -127,11 +127,10 @@ class System1Node(ManagedNode):
         self._last_plan_seq_seen = 0
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
         self.worker.start()
-        # Steady unless on sim time (ManagedNode.timer_clock): a stepped wall clock must not
+        # Steady unless on sim time (ManagedNode.create_timer): a stepped wall clock must not
         # stop the ticks. The commands' times stay on the node clock (_command_time).
-        clock = self.timer_clock()
-        self.timer = self.create_timer(self.period, self._on_tick, clock=clock)
-        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics, clock=clock)
+        self.timer = self.create_timer(self.period, self._on_tick)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self.get_logger().info(
             "activated: " + ("enabled, commands start once the inputs are fresh" if self.enabled
                              else "disabled, no commands until /gr00t/enable true"))
