@@ -29,7 +29,9 @@ numbers (gr00t_record.losses): logged as they happen, named in the stop reply an
 metadata ("lost_messages"). A state or command topic with several publishers (a stray
 joint_state_publisher beside the driver, whose messages from-bag would take as the robot's)
 is named in the start reply and the log; one that joins mid-episode is logged, and
-metadata.yaml lists every publisher, where from-bag counts them.
+metadata.yaml lists every publisher, where from-bag counts them. The recorder's clock set
+back mid-episode (a bag from-bag refuses) is logged at the step and named in the stop reply
+(gr00t_record.clock_watch).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
+from gr00t_record.clock_watch import ClockWatch
 from gr00t_record.losses import LossCounter
 from gr00t_record.msgdefs import MessageDefinitionError
 from gr00t_record.params import SPECS
@@ -131,6 +134,7 @@ class RecorderNode(Node):
         self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
         self.refused: set[str] = set()
         self.losses = LossCounter()  # this episode's (and each topic's publisher count)
+        self.clock = ClockWatch()  # this episode's log times: a clock set back mid-episode
         self._loss_log = Throttle(LOSS_LOG_S)
         self._failure = ""  # why the open episode ended early, for the next stop's reply
         self.last_instruction = ""
@@ -234,6 +238,8 @@ class RecorderNode(Node):
         except OSError as exc:  # the disk is full, or gone
             self._fail_episode(exc)
             return
+        if (problem := self.clock.observe(topic, now)) is not None:
+            self.get_logger().error(f"episode {self.episode}: {problem}")
         if self.losses.observe(topic, info.get("publication_sequence_number")):
             if self._loss_log.allow(topic, time.monotonic()):
                 self.get_logger().warning(
@@ -324,6 +330,7 @@ class RecorderNode(Node):
                 self._last_discard = None
                 self.frames_checked, self.frame_problems = set(), {}
                 self.losses.reset()
+                self.clock.reset()
                 for topic in self.types:
                     self._add_topic(topic)
                 missing = sorted(set(self.wanted) - set(self.types))
@@ -357,6 +364,8 @@ class RecorderNode(Node):
             text += f"; nothing on {empty}"
         for problem in self.frame_problems.values():
             text += f"; {problem}"
+        if self.clock.problem:
+            text += f"; {self.clock.problem}"
         if lost:
             text += (f"; LOST {', '.join(f'{n} on {t}' for t, n in lost.items())} ({LOST_FIX})")
         if self.losses.uncounted:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import rclpy
 from rclpy.serialization import serialize_message
+from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -295,3 +296,41 @@ def test_a_second_publisher_on_joint_states_is_named_and_kept_in_the_metadata(no
     node._discover()
     assert node._on_stop(Trigger.Request(), Trigger.Response()).success
     assert read_bag(path).publishers["/joint_states"] == 2
+
+
+class SteppedClock:
+    """The node clock, set by the test: a robot's clock stepped back by NTP or `date -s`."""
+
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+
+    def now(self):
+        return Time(nanoseconds=self.ns)
+
+
+def test_the_recorders_clock_set_back_mid_episode_is_named_at_once_and_at_stop(node):
+    # from-bag refuses such a bag whole (its log times no longer order its messages): the
+    # operator hears it while the demonstration can still be recorded again.
+    node.create_publisher(String, "/gr00t/instruction", 1)
+    wait_for_publisher(node, "/gr00t/instruction")
+    clock = SteppedClock(1_000_000_000_000)
+    node.get_clock = lambda: clock
+    assert start(node).accepted
+    data = serialize_message(String(data="raise your left hand"))
+    for _ in range(3):
+        clock.ns += 10_000_000
+        node._on_message("/gr00t/instruction", data, {})
+    clock.ns -= 50_000_000  # within CLOCK_BACK_S: reordering noise, not a step
+    node._on_message("/gr00t/instruction", data, {})
+    assert node.clock.problem == ""
+    clock.ns -= 1_000_000_000
+    node._on_message("/gr00t/instruction", data, {})
+    assert "clock went back 1.050 s" in node.clock.problem
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert stop.success  # recorded all the same: the bag is the raw record
+    assert "clock went back 1.050 s" in stop.message and "record it again" in stop.message
+    # The next episode starts with a clean slate.
+    assert start(node).accepted
+    clock.ns += 10_000_000
+    node._on_message("/gr00t/instruction", data, {})
+    assert "clock went back" not in node._on_stop(Trigger.Request(), Trigger.Response()).message
