@@ -326,7 +326,8 @@ def test_resume_after_a_cut_gives_the_uninterrupted_run(dataset, tmp_path):
 
 class _Killed(BaseException):
     """Stands for a SIGKILL in the middle of a save: nothing after it runs (only `finally`
-    blocks, which remove temporary files: what is renamed into --out is what a kill leaves)."""
+    blocks; `save_run` cleans up after an Exception only, so its pending train state stays,
+    as a kill leaves it)."""
 
 
 def _train_killed_after_renaming(dataset, out, cfg, name, save):
@@ -353,11 +354,14 @@ KILL_CFG = TrainConfig(steps=9, batch_size=4, seed=3, save_every=3)
 # A save killed just after it renamed a file into --out (the save at step 6 of 9, or the
 # final one at 9), and what --resume then does: (the step it goes on from, exactly or not),
 # or None: it refuses, the run being finished. The weights record their step; a save writes
-# train_log.json before them and renames train_state.pt in last (`save_run`).
+# its train state under a pending name first, train_log.json before the weights, and renames
+# train_state.pt in last (`save_run`).
 KILLED_SAVES = {
     ("train_log.json", 2): (3, True),  # the log ran ahead of the weights: cut back to them
-    ("model.safetensors", 2): (6, False),  # weights and log at 6, train_state.pt at 3
-    ("config.json", 2): (6, False),
+    # Weights and log at 6, train_state.pt at 3: the pending state of 6 is taken (it used to
+    # be removed, and the resume restarted the optimizer moments: inexact).
+    ("model.safetensors", 2): (6, True),
+    ("config.json", 2): (6, True),
     ("train_log.json", 3): (6, True),
     ("model.safetensors", 3): None,  # the final weights are in
     ("config.json", 3): None,
@@ -399,6 +403,21 @@ def test_a_save_killed_midway_resumes_from_the_weights_step_never_mixing_two(
         assert resumed.losses == uninterrupted.losses
         b = load_file(str(out / "model.safetensors"))
         assert all(torch.equal(whole[k], b[k]) for k in whole)
+
+
+def test_a_pending_train_state_cut_off_mid_write_is_not_used(dataset, uninterrupted, tmp_path):
+    """Killed after the weights of step 6, with the pending state of 6 cut short (a disk
+    that lost its tail): the resume goes on from the weights, inexactly, and says so."""
+    from gr00t_policy.train.state import PENDING_TRAIN_STATE_FILE
+
+    out = tmp_path / "cut"
+    _train_killed_after_renaming(dataset, out, KILL_CFG, "config.json", 2)
+    pending = out / PENDING_TRAIN_STATE_FILE
+    pending.write_bytes(pending.read_bytes()[:1000])
+    train(dataset, out, policy_config=tiny_policy_config(), embodiment=tiny_embodiment(),
+          cfg=KILL_CFG, progress=False, resume=True)
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["resumed"] == [{"step": 6, "exact": False}]
 
 
 def test_resume_refuses_weights_ahead_of_the_log_or_of_another_run(dataset, tmp_path):

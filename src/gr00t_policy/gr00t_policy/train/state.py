@@ -17,8 +17,10 @@ some at the new step and some at the old. The weights record which run and step 
 (`RUN_RECORD`, `STEP_RECORD`, in their safetensors metadata) and a resume goes on from
 their step: train_log.json is written before the weights, and one ahead of them is cut back
 to their step (its losses are the same run's); train_state.pt, renamed in last, is used only
-when it is of their step (else the resume is inexact, and says so). Weights ahead of the
-log, or of another run than it, are refused: going on would mix two.
+when it is of their step; a kill between the weights and that rename leaves the new state,
+written and synced before the weights, under its pending name, which the resume takes where
+it is of their step (else the resume is inexact, and says so). Weights ahead of the log, or
+of another run than it, are refused: going on would mix two.
 
 Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint of the same
 model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
@@ -49,6 +51,9 @@ from gr00t_policy.train.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 TRAIN_STATE_FILE = "train_state.pt"
+# train_state.pt of the save under way, written (and synced) before the weights and renamed
+# into TRAIN_STATE_FILE after them: a save killed between the two leaves it for the resume.
+PENDING_TRAIN_STATE_FILE = f".{TRAIN_STATE_FILE}.next"
 TRAIN_LOG_FILE = "train_log.json"
 # What a save records with the weights (`save_checkpoint`'s records): the training step they
 # are of, and the run, an id drawn when a run starts (train_log.json's "run"; --resume keeps
@@ -152,7 +157,7 @@ def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any]
 
     with _writing(out):
         out.mkdir(parents=True, exist_ok=True)
-    pending = out / f".{TRAIN_STATE_FILE}.next"
+    pending = out / PENDING_TRAIN_STATE_FILE
     try:
         if train_state is not None:
             with _writing(out / TRAIN_STATE_FILE):
@@ -172,8 +177,11 @@ def save_run(policy: GR00TPolicy, out: Path, tokenizer, metadata: dict[str, Any]
             with _writing(out / TRAIN_STATE_FILE):
                 os.replace(pending, out / TRAIN_STATE_FILE)
                 fsync_path(out)
-    finally:
+    except Exception:
+        # A failed save (SaveError, ...): no half-written state left behind. A kill leaves
+        # it, complete once the weights are being written (`restore_train_state` takes it).
         pending.unlink(missing_ok=True)
+        raise
 
 
 def train_state_dict(optim, rng: np.random.Generator, generator: torch.Generator,
@@ -195,17 +203,24 @@ def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: t
                         heads: Mapping[str, torch.nn.Module], aux: Sequence[AuxLoss] = (),
                         step: int | None = None) -> bool:
     """Restore optimizer, generators and auxiliary heads (``aux``: their losses, for the
-    keys older files kept heads under) from train_state.pt; False if there is none, or if it
-    was saved at another step than ``step`` (a save cut between the weights and this file:
-    its state belongs to other weights). Files from before the step was recorded are
-    taken as they are."""
-    path = out / TRAIN_STATE_FILE
-    if not path.is_file():
-        return False
-    state = torch.load(path, weights_only=True)
-    if step is not None and "step" in state and int(state["step"]) != step:
-        logger.warning("--resume: %s was saved at step %d, the weights at step %d (a save "
-                       "killed between them); not using it", path, int(state["step"]), step)
+    keys older files kept heads under) from train_state.pt; False if there is none of
+    ``step``. Where train_state.pt is missing or of another step (a save killed between the
+    weights and its rename), the save's pending state is taken when it is of ``step`` (and
+    renamed into place). Files from before the step was recorded are taken as they are."""
+    path, pending = out / TRAIN_STATE_FILE, out / PENDING_TRAIN_STATE_FILE
+    state = torch.load(path, weights_only=True) if path.is_file() else None
+    if step is not None and (state is None or int(state.get("step", step)) != step):
+        waiting = _pending_state(pending, step)
+        if waiting is not None:
+            os.replace(pending, path)  # the files as that save would have left them
+            fsync_path(out)
+            state = waiting
+        elif state is not None:
+            logger.warning("--resume: %s was saved at step %d, the weights at step %d (a "
+                           "save killed between them); not using it", path,
+                           int(state["step"]), step)
+            return False
+    if state is None:
         return False
     saved = state.get("heads")
     if saved is None:  # written before heads were saved by name: a head under its old key or none
@@ -221,6 +236,19 @@ def restore_train_state(out: Path, optim, rng: np.random.Generator, generator: t
     generator.set_state(state["torch_generator"])
     torch.set_rng_state(state["torch_global"])
     return True
+
+
+def _pending_state(path: Path, step: int) -> dict[str, Any] | None:
+    """The pending train state a killed save left at ``path`` when it is complete and of
+    ``step``, else None (none, cut off mid-write, or of another save)."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - cut off while written: the save never got further
+        logger.info("--resume: not using %s (%s)", path, exc)
+        return None
+    return state if isinstance(state, dict) and state.get("step") == step else None
 
 
 def read_resume_log(out: Path, cfg: TrainConfig) -> dict[str, Any]:
