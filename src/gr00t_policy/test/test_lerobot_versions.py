@@ -266,9 +266,7 @@ def test_train_from_v30_and_info_cli(tmp_path, capsys):
     import torch
     import yaml
 
-    from gr00t_policy.action_head_config import ActionHeadConfig
-    from gr00t_policy.backbone_config import BackboneConfig
-    from gr00t_policy.policy_config import PolicyConfig
+    from gr00t_policy.testing.policies import tiny_policy
     from gr00t_policy.train import TrainConfig, train
 
     torch.set_num_threads(1)
@@ -281,16 +279,10 @@ def test_train_from_v30_and_info_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "LeRobot v3.0, 3 episodes, 33 frames at 20 fps, cameras ['front']" in out
     assert "task 1: open the drawer" in out
-    config = PolicyConfig(
-        BackboneConfig(vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
-                       vision_num_heads=2, vision_patch_size=14, image_size=28,
-                       lm_hidden_size=32, lm_intermediate_size=64, lm_num_layers=1,
-                       lm_num_heads=2, lm_num_kv_heads=1, lm_max_position_embeddings=64,
-                       vocab_size=512, select_layer=1, output_dim=32, max_tokens=40),
-        ActionHeadConfig(hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2,
-                         head_dim=16, cross_attention_dim=32, max_state_dim=8,
-                         max_action_dim=6, action_horizon=4, max_seq_len=8, num_embodiments=2,
-                         timestep_channels=32))
+    config = tiny_policy(dict(vision_num_layers=1, image_size=28, lm_hidden_size=32,
+                              lm_intermediate_size=64, lm_num_layers=1,
+                              lm_max_position_embeddings=64, select_layer=1, max_tokens=40),
+                         timestep_channels=32)
     result = train(root, tmp_path / "ckpt", policy_config=config, embodiment=emb,
                    cfg=TrainConfig(steps=2, batch_size=4, seed=0), progress=False)
     assert len(result.losses) == 2 and np.isfinite(result.losses).all()

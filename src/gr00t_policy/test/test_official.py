@@ -14,7 +14,6 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.checkpoint import CheckpointError, compute_backbone_id, load_checkpoint
 from gr00t_policy.official import (
@@ -30,6 +29,7 @@ from gr00t_policy.policy_config import PolicyConfig, get_preset
 from gr00t_policy.prompt import build_nano_tokenizer
 from gr00t_policy.testing.layout import TINY_SIZES, layout_shapes, load_layout, resolve_sizes
 from gr00t_policy.testing.official import eagle_config_json, official_config_json
+from gr00t_policy.testing.policies import tiny_policy
 
 torch.set_num_threads(1)
 
@@ -196,18 +196,7 @@ def test_our_loader_points_an_official_directory_at_the_converter(tmp_path):
 
 
 def tiny_policy_config() -> PolicyConfig:
-    backbone = BackboneConfig(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
-        vision_num_heads=2, image_size=56, lm_hidden_size=64, lm_intermediate_size=128,
-        lm_num_layers=4, lm_num_heads=2, lm_num_kv_heads=1, lm_max_position_embeddings=128,
-        vocab_size=512, select_layer=2, output_dim=32, max_tokens=48,
-    )
-    head = ActionHeadConfig(
-        hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
-        cross_attention_dim=32, timestep_channels=16, max_state_dim=8, max_action_dim=6,
-        action_horizon=4, max_seq_len=8, num_embodiments=2,
-    )
-    return PolicyConfig(backbone, head)
+    return tiny_policy(dict(vision_num_layers=1, lm_num_layers=4, lm_max_position_embeddings=128))
 def _write_fake_official(cfg: PolicyConfig, out, seed: int = 0, shards: int = 2) -> dict:
     """A GR00T-N1-style directory from a tiny model, with the tensors the loader skips."""
     torch.manual_seed(seed)

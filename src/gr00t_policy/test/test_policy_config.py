@@ -8,29 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from gr00t_policy.action_head_config import ActionHeadConfig
-from gr00t_policy.backbone_config import BackboneConfig
 from gr00t_policy.backbone import preprocess_images
 from gr00t_policy.policy import GR00TPolicy, build_policy, count_parameters
 from gr00t_policy.policy_config import POLICY_PRESETS, PolicyConfig, get_preset
 from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+from gr00t_policy.testing.policies import tiny_policy
 
 torch.set_num_threads(1)
 
 
 def tiny_policy_config() -> PolicyConfig:
-    backbone = BackboneConfig(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
-        vision_num_heads=2, image_size=56, lm_hidden_size=64, lm_intermediate_size=128,
-        lm_num_layers=2, lm_num_heads=2, lm_num_kv_heads=2, lm_max_position_embeddings=128,
-        vocab_size=512, select_layer=2, output_dim=32, max_tokens=48,
-    )
-    head = ActionHeadConfig(
-        hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
-        cross_attention_dim=32, timestep_channels=16, max_state_dim=8, max_action_dim=6,
-        action_horizon=4, max_seq_len=8, num_embodiments=2,
-    )
-    return PolicyConfig(backbone, head)
+    return tiny_policy(dict(vision_num_layers=1, lm_num_layers=2, lm_num_kv_heads=2,
+                            lm_max_position_embeddings=128))
 
 
 def tiny_batch(config: PolicyConfig, batch: int = 2) -> dict[str, torch.Tensor]:

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.checkpoint import load_checkpoint
 from gr00t_policy.dataset import LeRobotDataset, LeRobotWriter
 from gr00t_policy.embodiment import parse_embodiment
 from gr00t_policy.policy_config import PolicyConfig
-from gr00t_policy.testing.backbones import tiny_backbone
+from gr00t_policy.testing.policies import tiny_policy
 from gr00t_policy.train import TrainConfig, TrainingData, build_metadata, lr_factor, train
 from gr00t_policy.train.auxiliary import get_aux_loss
 
@@ -51,15 +50,10 @@ def tiny_embodiment(cameras=("head",), name="tiny", tag="tiny_bot", slot=1):
 
 
 def tiny_policy_config() -> PolicyConfig:
-    backbone = tiny_backbone(vision_num_layers=1, image_size=28, lm_hidden_size=32,
-                             lm_intermediate_size=64, lm_num_layers=1,
-                             lm_max_position_embeddings=64, select_layer=1, max_tokens=40)
-    head = ActionHeadConfig(
-        hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
-        cross_attention_dim=32, max_state_dim=8, max_action_dim=6, action_horizon=4,
-        max_seq_len=8, num_embodiments=2, timestep_channels=32,
-    )
-    return PolicyConfig(backbone, head)
+    return tiny_policy(dict(vision_num_layers=1, image_size=28, lm_hidden_size=32,
+                            lm_intermediate_size=64, lm_num_layers=1,
+                            lm_max_position_embeddings=64, select_layer=1, max_tokens=40),
+                       timestep_channels=32)
 
 
 def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False,

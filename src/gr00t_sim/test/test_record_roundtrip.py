@@ -263,18 +263,9 @@ def test_record_convert_train_matches_collect(ros_domain_id, tmp_path):
 
 
 def tiny_g1_config():
-    from gr00t_policy.action_head_config import ActionHeadConfig
-    from gr00t_policy.backbone_config import BackboneConfig
-    from gr00t_policy.policy_config import PolicyConfig
+    from gr00t_policy.testing.policies import tiny_policy
 
-    backbone = BackboneConfig(
-        vision_hidden_size=32, vision_intermediate_size=64, vision_num_layers=1,
-        vision_num_heads=2, vision_patch_size=14, image_size=28, lm_hidden_size=32,
-        lm_intermediate_size=64, lm_num_layers=1, lm_num_heads=2, lm_num_kv_heads=1,
-        lm_max_position_embeddings=128, vocab_size=512, select_layer=1, output_dim=32,
-        max_tokens=48)
-    head = ActionHeadConfig(
-        hidden_size=32, input_embedding_dim=32, num_layers=2, num_heads=2, head_dim=16,
-        cross_attention_dim=32, max_state_dim=32, max_action_dim=32, action_horizon=4,
-        max_seq_len=8, num_embodiments=2, timestep_channels=32)
-    return PolicyConfig(backbone, head)
+    return tiny_policy(dict(vision_num_layers=1, image_size=28, lm_hidden_size=32,
+                            lm_intermediate_size=64, lm_num_layers=1,
+                            lm_max_position_embeddings=128, select_layer=1),
+                       max_state_dim=32, max_action_dim=32, timestep_channels=32)

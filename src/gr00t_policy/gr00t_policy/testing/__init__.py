@@ -8,7 +8,8 @@
   tokenizer directory, for the converter's tests and node tests.
 - `gr00t_policy.testing.checkpoints`: random-init checkpoints matching embodiment YAMLs,
   and a way to rig one to output huge actions.
-- `gr00t_policy.testing.backbones`: a tiny backbone configuration.
+- `gr00t_policy.testing.backbones`: a tiny backbone configuration;
+  `gr00t_policy.testing.policies`: it with a tiny action head, a whole policy's.
 - `gr00t_policy.testing.language`: a tiny Llama saved as a language-model directory, standing
   in for SmolLM2 as an instruction encoder.
 
