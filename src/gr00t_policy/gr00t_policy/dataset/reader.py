@@ -204,6 +204,14 @@ class LeRobotDataset:
                     f"{source}: {modality}.{key} is {r!r}; it must be {{\"start\": int, \"end\": "
                     f"int}}, its columns of {feature}. Fix: give both as whole numbers")
             start, stop = bounds
+            # GR00T reads a key from its "original_key" column (default: `feature`); one
+            # pointing elsewhere would be read here from `feature`'s columns instead.
+            column = r.get("original_key")
+            if column not in (None, feature):
+                raise DatasetError(
+                    f"{source}: {modality}.{key} reads column {column!r} (its \"original_key\"); "
+                    f"every {modality} key is read from {feature!r}. Fix: move those values "
+                    f"into {feature!r} and give the key their range there, or leave the key out")
             if start != end or stop <= start:
                 raise DatasetError(
                     f"{source}: {modality}.{key}: range [{start}, {stop}) must start at {end} "

@@ -1,10 +1,12 @@
-"""LeRobot v2.1 and v3.0 datasets as other tools write them, for reader tests.
+"""LeRobot v2.0 (Isaac-GR00T's), v2.1 and v3.0 datasets as other tools write them, for reader
+tests.
 
 The ``lerobot`` package itself cannot be installed next to our torch (its releases pin
 torch below 2.11), so these writers follow the published format instead: file names,
 info.json fields and parquet columns as lerobot's ``datasets/utils.py`` and
-``lerobot_dataset.py`` (codebase versions v2.1 and v3.0) write them. Neither writes GR00T's
-meta/modality.json: the embodiment YAML gives the key layout when reading.
+``lerobot_dataset.py`` (codebase versions v2.1 and v3.0) write them. Those two write no
+GR00T meta/modality.json: the embodiment YAML gives the key layout when reading.
+``write_gr00t_v20`` writes one as Isaac-GR00T ships its own (modality.json included).
 """
 
 from __future__ import annotations
@@ -160,4 +162,86 @@ def write_v30(root: str | Path, episodes: Sequence[EpisodeData], *, state_names:
             "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
             "features": _features(state_names, action_names, camera, episodes[0][2].shape[1:3], fps)}
     (root / "meta/info.json").write_text(json.dumps(info, indent=4))
+    return root
+
+
+def write_gr00t_v20(root: str | Path, episodes: Sequence[EpisodeData], *,
+                    keys: Sequence[tuple[str, int]], camera: str = "ego_view",
+                    fps: int = 20) -> Path:
+    """A dataset laid out as Isaac-GR00T's own (``demo_data/robot_sim.PickNPlace``, codebase
+    v2.0): float64 list columns named ``motor_<i>``, timestamps from one frame in (0.05 s at
+    20 fps), no frame_index, the instruction in ``annotation.human.action.task_description``
+    and a second annotation ``annotation.human.validity`` pointing at the task "valid",
+    ``video_info`` on the video feature, and meta/modality.json giving ``keys`` (name, width)
+    the same ranges in ``observation.state`` and ``action``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(root)
+    (root / "meta").mkdir(parents=True)
+    texts = list(dict.fromkeys(ep[3] for ep in episodes))
+    tasks = {t: i for i, t in enumerate(texts)}
+    tasks["valid"] = len(tasks)
+    video_key = f"observation.images.{camera}"
+    first, lines = 0, []
+    for i, (states, actions, frames, task) in enumerate(episodes):
+        n = len(states)
+        table = pa.table({
+            "observation.state": pa.array(states.astype(np.float64).tolist(), pa.list_(pa.float64())),
+            "action": pa.array(actions.astype(np.float64).tolist(), pa.list_(pa.float64())),
+            "timestamp": pa.array((np.arange(n) + 1) / fps),
+            "annotation.human.action.task_description": pa.array([tasks[task]] * n, pa.int64()),
+            "task_index": pa.array([tasks[task]] * n, pa.int64()),
+            "annotation.human.validity": pa.array([tasks["valid"]] * n, pa.int64()),
+            "episode_index": pa.array([i] * n, pa.int64()),
+            "index": pa.array(first + np.arange(n), pa.int64()),
+            "next.reward": pa.array(np.zeros(n)),
+            "next.done": pa.array(np.arange(n) == n - 1),
+        })
+        path = root / f"data/chunk-000/episode_{i:06d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        write_video(root / f"videos/chunk-000/{video_key}/episode_{i:06d}.mp4", frames, fps)
+        lines.append({"episode_index": i, "tasks": [task, "valid"], "length": n})
+        first += n
+
+    def vector(width: int) -> dict:
+        return {"dtype": "float64", "shape": [width], "names": [f"motor_{k}" for k in range(width)]}
+
+    h, w = episodes[0][2].shape[1:3]
+    width = sum(n for _, n in keys)
+    scalar = {"dtype": "int64", "shape": [1]}
+    info = {
+        "codebase_version": "v2.0", "robot_type": "GR1ArmsOnly", "total_episodes": len(episodes),
+        "total_frames": first, "total_tasks": len(tasks), "total_videos": len(episodes),
+        "total_chunks": 0, "chunks_size": 1000, "fps": float(fps),
+        "splits": {"train": "0:100"},
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+        "features": {
+            video_key: {"dtype": "video", "shape": [h, w, 3],
+                        "names": ["height", "width", "channel"],
+                        "video_info": {"video.fps": float(fps), "video.codec": "h264",
+                                       "video.pix_fmt": "yuv420p", "video.is_depth_map": False,
+                                       "has_audio": False}},
+            "observation.state": vector(width), "action": vector(width),
+            "timestamp": {"dtype": "float64", "shape": [1]},
+            "annotation.human.action.task_description": scalar, "task_index": scalar,
+            "annotation.human.validity": scalar, "episode_index": scalar, "index": scalar,
+            "next.reward": {"dtype": "float64", "shape": [1]},
+            "next.done": {"dtype": "bool", "shape": [1]},
+        },
+    }
+    (root / "meta/info.json").write_text(json.dumps(info, indent=4))
+    ranges, start = {}, 0
+    for key, n in keys:
+        ranges[key] = {"start": start, "end": start + n}
+        start += n
+    modality = {"state": ranges, "action": json.loads(json.dumps(ranges)),
+                "video": {camera: {"original_key": video_key}},
+                "annotation": {"human.action.task_description": {}, "human.validity": {}}}
+    (root / "meta/modality.json").write_text(json.dumps(modality, indent=4))
+    for name, rows in (("episodes", lines),
+                       ("tasks", [{"task_index": i, "task": t} for t, i in tasks.items()])):
+        (root / f"meta/{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root

@@ -1,0 +1,67 @@
+"""Datasets laid out as Isaac-GR00T ships its own (demo_data/robot_sim.PickNPlace: LeRobot
+v2.0 with meta/modality.json): read as GR00T's loader reads them, or refused naming the field
+and the fix where reading them as we do would train on other values than GR00T's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from gr00t_policy.dataset import DatasetError, LeRobotDataset
+from gr00t_policy.testing.lerobot import write_gr00t_v20
+
+KEYS = [("left_arm", 3), ("left_hand", 2), ("waist", 1)]
+TASKS = ["pick the squash from the counter and place it in the plate",
+         "pick the ketchup from the counter and place it in the plate"]
+
+
+def episodes(n=2, seed=0):
+    """Frames whose pixels say (episode, frame)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        length = 6 + 2 * i
+        frames = np.zeros((length, 16, 16, 3), dtype=np.uint8)
+        frames[..., 0] = 60 * i
+        frames[..., 1] = np.arange(length, dtype=np.uint8)[:, None, None] * 9
+        out.append((rng.normal(size=(length, 6)), rng.normal(size=(length, 6)), frames,
+                    TASKS[i % 2]))
+    return out
+
+
+def _edit(path, edit):
+    obj = json.loads(path.read_text())
+    edit(obj)
+    path.write_text(json.dumps(obj))
+
+
+def test_reads_isaac_gr00ts_own_layout_as_recorded(tmp_path):
+    eps = episodes()
+    ds = LeRobotDataset(write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS))
+    assert ds.key_ranges("state") == [("left_arm", 0, 3), ("left_hand", 3, 5), ("waist", 5, 6)]
+    assert ds.task_column == "annotation.human.action.task_description"
+    for i, (states, actions, frames, task) in enumerate(eps):
+        ep = ds.episode(i)
+        np.testing.assert_allclose(ep.states, states, atol=1e-6)  # float64 read as float32
+        np.testing.assert_allclose(ep.actions, actions, atol=1e-6)
+        np.testing.assert_array_equal(ep.frames["ego_view"], frames)
+        assert ep.task == task  # not the "valid" of the second annotation
+        np.testing.assert_allclose(ep.timestamps, (np.arange(len(states)) + 1) / 20, atol=1e-6)
+
+
+def test_a_key_that_reads_another_column_is_refused_naming_it(tmp_path):
+    """GR00T reads each state / action key from its "original_key" column (default
+    observation.state / action); a key pointing elsewhere was read from observation.state."""
+    root = write_gr00t_v20(tmp_path / "ds", episodes(), keys=KEYS)
+    # The default column, said out loud, is what was read all along.
+    _edit(root / "meta/modality.json",
+          lambda m: m["state"]["left_arm"].update(original_key="observation.state"))
+    LeRobotDataset(root)
+    _edit(root / "meta/modality.json",
+          lambda m: m["state"]["left_arm"].update(original_key="action"))
+    with pytest.raises(DatasetError, match=r"modality.json: state.left_arm reads column 'action' "
+                                           r"\(its \"original_key\"\).*observation.state.*Fix:"):
+        LeRobotDataset(root)
