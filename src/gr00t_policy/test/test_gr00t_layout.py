@@ -65,3 +65,13 @@ def test_a_key_that_reads_another_column_is_refused_naming_it(tmp_path):
     with pytest.raises(DatasetError, match=r"modality.json: state.left_arm reads column 'action' "
                                            r"\(its \"original_key\"\).*observation.state.*Fix:"):
         LeRobotDataset(root)
+
+
+def test_a_depth_camera_flagged_in_v20s_video_info_is_refused(tmp_path):
+    """v2.0 (GR00T's layout) keeps a video's flags under "video_info", v2.1 under "info": a
+    depth map flagged in the first was decoded as a colour camera."""
+    root = write_gr00t_v20(tmp_path / "ds", episodes(), keys=KEYS)
+    _edit(root / "meta/info.json", lambda i: i["features"]["observation.images.ego_view"]
+          ["video_info"].update({"video.is_depth_map": True}))
+    with pytest.raises(DatasetError, match=r"camera 'ego_view' .* is a depth map.*Fix:"):
+        LeRobotDataset(root).frames(0, "ego_view")

@@ -176,7 +176,9 @@ class LeRobotDataset:
                 f"{self.root}: camera {camera!r} ({key}) is stored as {feature.get('dtype')!r}, "
                 "not 'video'; training decodes camera frames from the dataset's video files. "
                 "Fix: re-encode the dataset with its images as videos (LeRobot: video=True)")
-        info = feature.get("info") or {}
+        # LeRobot v2.1 and v3.0 keep a video's flags under "info", v2.0 (GR00T's) under
+        # "video_info".
+        info = {**(feature.get("video_info") or {}), **(feature.get("info") or {})}
         if info.get("is_depth_map") or info.get("video.is_depth_map"):
             raise DatasetError(
                 f"{self.root}: camera {camera!r} ({key}) is a depth map; the backbone reads "
