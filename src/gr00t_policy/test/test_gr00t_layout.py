@@ -75,3 +75,31 @@ def test_a_depth_camera_flagged_in_v20s_video_info_is_refused(tmp_path):
           ["video_info"].update({"video.is_depth_map": True}))
     with pytest.raises(DatasetError, match=r"camera 'ego_view' .* is a depth map.*Fix:"):
         LeRobotDataset(root).frames(0, "ego_view")
+
+
+def _rewrite_rows(path, column, edit):
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    rows = table.column(column).to_pylist()
+    edit(rows)
+    index = table.column_names.index(column)
+    pq.write_table(table.set_column(index, column, pa.array(rows, pa.list_(pa.float64()))), path)
+
+
+@pytest.mark.parametrize("name, edit, match", [
+    # One row a value short and the next one long: flattened and cut in rows of 6, every
+    # value from there on was read into the column before its own.
+    ("ragged", lambda rows: (rows.__setitem__(1, rows[1][:5]), rows[2].append(9.0)),
+     r"observation.state row 1 holds 5 values"),
+    # Every row narrower than info.json's shape: the last key's range ran past the columns.
+    ("narrow", lambda rows: [r.pop() for r in rows], r"observation.state row 0 holds 5 values"),
+])
+def test_a_state_row_of_another_width_than_info_json_is_refused(tmp_path, name, edit, match):
+    root = write_gr00t_v20(tmp_path / "ds", episodes(), keys=KEYS)
+    _rewrite_rows(root / "data/chunk-000/episode_000001.parquet", "observation.state", edit)
+    ds = LeRobotDataset(root)
+    ds.episode(0, load_video=False)
+    with pytest.raises(DatasetError, match=r"episode_000001.parquet: " + match +
+                       r", not the 6 of its shape in meta/info.json.*Fix:"):
+        ds.episode(1, load_video=False)

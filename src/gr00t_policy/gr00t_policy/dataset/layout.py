@@ -54,11 +54,25 @@ def _check_keys(keys: Sequence[tuple[str, Sequence[str]]], what: str) -> list[tu
     return out
 
 
-def vector_rows(table: Any, column: str) -> np.ndarray:
-    """A parquet column of one vector per row (``STATE``, ``ACTION``: fixed-size lists) as
-    float32 (T, d), T the table's rows."""
-    flat = np.asarray(table.column(column).combine_chunks().flatten(), dtype=np.float32)
-    return flat.reshape(table.num_rows, -1)
+def vector_rows(table: Any, column: str, width: int, source: Any) -> np.ndarray:
+    """A parquet column of one vector per row (``STATE``, ``ACTION``: lists) as float32
+    (T, width), T the table's rows; DatasetError naming ``source`` (the file) and the first
+    row that holds another number of values (flattened, it would shift every later row)."""
+    import pyarrow.compute as pc
+
+    values = table.column(column).combine_chunks()
+    lengths = np.asarray(pc.list_value_length(values).fill_null(-1))  # (T,)
+    wrong = np.flatnonzero(lengths != width)
+    if wrong.size:
+        row = int(wrong[0])
+        held = "no value" if lengths[row] < 0 else f"{lengths[row]} values"
+        raise DatasetError(
+            f"{source}: {column} row {row} holds {held}, not the {width} of its shape in "
+            f"meta/info.json ({wrong.size} of {len(lengths)} rows differ). Fix: if every row "
+            "has another width, the dataset's meta/info.json (and modality.json) describe "
+            "another layout: correct them; otherwise the episode is damaged: write it again")
+    flat = np.asarray(values.flatten(), dtype=np.float32)
+    return flat.reshape(table.num_rows, width)
 
 
 def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

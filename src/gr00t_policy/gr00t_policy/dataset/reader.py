@@ -297,8 +297,9 @@ class LeRobotDataset:
                 f"{path}: episode {index} has no rows (a recording stopped as it started?); "
                 "there is nothing in it to train on. Fix: record it again, or leave it out "
                 "(train through a --mixture file whose entry lists the other `episodes`)")
-        states = vector_rows(table, STATE)  # (T, S)
-        actions = vector_rows(table, ACTION)  # (T, A)
+        features = self.info["features"]
+        states = vector_rows(table, STATE, features[STATE]["shape"][0], path)  # (T, S)
+        actions = vector_rows(table, ACTION, features[ACTION]["shape"][0], path)  # (T, A)
         column = self.task_column
         if column not in table.column_names:
             raise DatasetError(

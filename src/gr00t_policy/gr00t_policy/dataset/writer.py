@@ -379,9 +379,8 @@ class LeRobotWriter:
                 raise DatasetError(f"{path} has {table.num_rows} rows of episode {index} but "
                                    f"meta/episodes.jsonl says {episode['length']}. Fix: the "
                                    "file was changed or cut short; restore it from a copy")
-            length = table.num_rows
-            states.append(vector_rows(table, STATE).reshape(length, self.state_dim))
-            actions.append(vector_rows(table, ACTION).reshape(length, self.action_dim))
+            states.append(vector_rows(table, STATE, self.state_dim, path))
+            actions.append(vector_rows(table, ACTION, self.action_dim, path))
         return np.concatenate(states), np.concatenate(actions)
 
     def _fsync_new_episodes(self) -> None:
