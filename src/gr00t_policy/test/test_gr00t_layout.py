@@ -103,3 +103,38 @@ def test_a_state_row_of_another_width_than_info_json_is_refused(tmp_path, name, 
     with pytest.raises(DatasetError, match=r"episode_000001.parquet: " + match +
                        r", not the 6 of its shape in meta/info.json.*Fix:"):
         ds.episode(1, load_video=False)
+
+
+def embodiment(joints):
+    from gr00t_policy.embodiment import parse_embodiment
+
+    joint = {"position": [-5.0, 5.0], "velocity": 5.0}
+    groups = {key: joints[start:start + n] for (key, n), start in zip(KEYS, (0, 3, 5))}
+    keys = [{"key": key, "normalization": "min_max"} for key, _ in KEYS]
+    return parse_embodiment({
+        "name": "gr1_small", "tag": "gr1", "slot": 1, "action_dt": 0.05,
+        "joint_groups": {k: {"joints": [{"name": n, **joint} for n in v]}
+                         for k, v in groups.items()},
+        "state_keys": keys, "action_keys": keys,
+        "cameras": [{"name": "ego_view", "topic": "/camera/ego_view/image_raw"}],
+        "controllers": [{"name": "all", "type": "forward_command", "topic": "/all/commands",
+                         "joints": joints}],
+        "staleness": {"state_s": 0.1, "tokens_s": 0.5}, "on_stale": "hold_last_command",
+    })
+
+
+def test_joint_names_that_are_not_the_yamls_are_named_with_the_fix(tmp_path):
+    """GR00T's datasets name their columns motor_0, motor_1, ...: training refused them
+    saying only "first mismatch at 0"."""
+    from gr00t_policy.train.data import build_metadata
+
+    joints = ["l_sh_pitch", "l_sh_roll", "l_elbow", "l_thumb", "l_index", "waist_yaw"]
+    root = write_gr00t_v20(tmp_path / "ds", episodes(), keys=KEYS)
+    with pytest.raises(ValueError, match=r"observation.state names \['motor_0', .* are not "
+                                         r"embodiment 'gr1_small'.*\(column 0: 'motor_0' where "
+                                         r"the YAML has 'l_sh_pitch'\). Fix:.*meta/info.json"):
+        build_metadata(LeRobotDataset(root), embodiment(joints))
+    # Renamed as the fix says, the dataset trains.
+    _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=joints)
+                                              for f in ("observation.state", "action")])
+    build_metadata(LeRobotDataset(root), embodiment(joints))

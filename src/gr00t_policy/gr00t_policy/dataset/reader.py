@@ -144,14 +144,8 @@ class LeRobotDataset:
             out[modality] = modality_ranges([(key.key, key.joints) for key in keys])
             names = _names(self.info["features"][feature].get("names"))
             joints = [j for k in keys for j in k.joints]
-            if names and len(names) == len(joints) and names != joints:
-                raise DatasetError(
-                    f"{self.root}: {feature} names {names[:8]}... are not embodiment "
-                    f"{emb.name!r}'s {modality} joints {joints[:8]}.... Fix: if the dataset "
-                    "holds other joints or another order, list them so in the YAML's "
-                    "joint_groups; if it names the robot's joints its own way (LeRobot's "
-                    "'<motor>.pos'), rename them in its meta/info.json features' names instead: "
-                    "the YAML's names must stay the ones on the robot's /joint_states")
+            if len(names) == len(joints):
+                check_joint_names(self.root, feature, modality, names, emb.name, joints)
         video = {}
         for cam in emb.cameras:
             key = VIDEO_PREFIX + cam.name
@@ -355,6 +349,26 @@ class LeRobotDataset:
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
                                f"expected {expected}")
         return frames
+
+
+def check_joint_names(source: Any, feature: str, modality: str, names: list[str],
+                      embodiment: str, joints: list[str]) -> None:
+    """A dataset's ``feature`` column names (info.json; [] when it gives none) must be the
+    embodiment's ``modality`` joints in order; DatasetError naming the first that is not
+    and the fix. GR00T's own datasets name theirs ``motor_<i>``."""
+    if not names or names == joints:
+        return
+    col = next((i for i, (a, b) in enumerate(zip(names, joints)) if a != b),
+               min(len(names), len(joints)))
+    named, wanted = (repr(seq[col]) if col < len(seq) else "nothing" for seq in (names, joints))
+    raise DatasetError(
+        f"{source}: {feature} names {names[:8]}... are not embodiment {embodiment!r}'s "
+        f"{modality} joints {joints[:8]}... (column {col}: {named} where the YAML has "
+        f"{wanted}). Fix: if the dataset holds other joints or another order, list "
+        "them so in the YAML's joint_groups; if it names the robot's joints its own way "
+        "(LeRobot's '<motor>.pos', GR00T's 'motor_<i>'), check each column is the YAML's "
+        "joint and rename them in its meta/info.json features' names instead: the YAML's "
+        "names must stay the ones on the robot's /joint_states")
 
 
 def _folder_id(path: Path) -> tuple[int, int, int] | None:

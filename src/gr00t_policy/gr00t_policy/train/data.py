@@ -31,7 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gr00t_policy.dataset import LeRobotDataset
+from gr00t_policy.dataset import ACTION, STATE, LeRobotDataset
+from gr00t_policy.dataset.reader import check_joint_names
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.image_crop import center_crop
@@ -78,12 +79,8 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
                 + (f"; its info.json names robot_type {robot!r}" if robot else "")
                 + "), or record the dataset with this embodiment"
             )
-        joints = [j for k in keys for j in k.joints]
-        if names and names != joints:
-            raise ValueError(
-                f"dataset {ds.root} {modality} joint names differ from embodiment {emb.name!r}: "
-                f"first mismatch at {next(i for i, (a, b) in enumerate(zip(names, joints)) if a != b)}"
-            )
+        check_joint_names(ds.root, STATE if modality == "state" else ACTION, modality, names,
+                          emb.name, [j for k in keys for j in k.joints])
     cams = [c.name for c in emb.cameras]
     missing = [c for c in cams if c not in ds.cameras]
     if missing:
