@@ -138,3 +138,22 @@ def test_joint_names_that_are_not_the_yamls_are_named_with_the_fix(tmp_path):
     _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=joints)
                                               for f in ("observation.state", "action")])
     build_metadata(LeRobotDataset(root), embodiment(joints))
+
+
+def test_a_dataset_with_more_keys_than_the_yaml_says_what_to_write(tmp_path):
+    """Isaac-GR00T's GR-1 data holds legs and neck that its arms+waist data config leaves
+    out; training takes a dataset's keys as they are, and its refusal told a team to "pass
+    the embodiment YAML the dataset was recorded with" (config/fourier_gr1.yaml is that
+    robot's)."""
+    from gr00t_policy.train.data import build_metadata
+
+    joints = ["l_sh_pitch", "l_sh_roll", "l_elbow", "l_thumb", "l_index", "waist_yaw"]
+    eps = [(np.concatenate([s, s[:, :2]], 1), np.concatenate([a, a[:, :2]], 1), f, t)
+           for s, a, f, t in episodes()]
+    root = write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS[:2] + [("left_leg", 2), KEYS[2]])
+    _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=None)
+                                              for f in ("observation.state", "action")])
+    with pytest.raises(ValueError, match=r"state keys .* differ from embodiment 'gr1_small'.*: "
+                                         r"the dataset also holds \['left_leg'\].*does not pick "
+                                         r"keys.*Fix: write a copy of the dataset"):
+        build_metadata(LeRobotDataset(root), embodiment(joints))
