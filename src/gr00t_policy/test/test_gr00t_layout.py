@@ -157,3 +157,25 @@ def test_a_dataset_with_more_keys_than_the_yaml_says_what_to_write(tmp_path):
                                          r"the dataset also holds \['left_leg'\].*does not pick "
                                          r"keys.*Fix: write a copy of the dataset"):
         build_metadata(LeRobotDataset(root), embodiment(joints))
+
+
+def test_a_video_at_another_rate_than_info_json_says_so(tmp_path):
+    """A camera recorded at 30 fps beside 20-fps rows decodes to 1.5 frames per row: the
+    refusal gave the two counts only, not that the rates differ, nor what to do."""
+    from gr00t_policy.dataset import write_video
+
+    eps = episodes()
+    root = write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS)
+    frames = eps[1][2]
+    write_video(root / "videos/chunk-000/observation.images.ego_view/episode_000001.mp4",
+                np.repeat(frames, 3, axis=0)[::2], fps=30)  # 1.5 frames per row
+    ds = LeRobotDataset(root)
+    with pytest.raises(DatasetError, match=r"decodes to 12 frames of episode 1, expected 8.*"
+                                           r"30 fps.*20 fps.*Fix: re-encode"):
+        ds.frames(1, "ego_view")
+    # A video of the dataset's rate but other frames is not called a rate mismatch.
+    write_video(root / "videos/chunk-000/observation.images.ego_view/episode_000001.mp4",
+                frames[:-1], fps=20)
+    with pytest.raises(DatasetError, match=r"decodes to 7 frames .*expected 8[^.]*\. Fix: "
+                                           r"write the video again"):
+        ds.frames(1, "ego_view")

@@ -13,7 +13,7 @@ import numpy as np
 from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
                                          modality_ranges, read_json, vector_rows)
 from gr00t_policy.dataset.swap import settle
-from gr00t_policy.dataset.video import read_video
+from gr00t_policy.dataset.video import read_video, video_fps
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +346,16 @@ class LeRobotDataset:
         else:
             frames = read_video(path, start_s=start_s, num_frames=expected, fps=self.fps)
         if frames.shape[0] != expected:
+            rate = video_fps(path)
+            if rate and abs(rate - self.fps) > 1e-3 * self.fps:
+                why = (f"; its stream runs at {rate:g} fps, the dataset at {self.fps:g} fps "
+                       f"(info.json's fps). Fix: re-encode the video at {self.fps:g} fps, one "
+                       "frame per row of the episode")
+            else:
+                why = (". Fix: write the video again from the episode's frames (one per row), "
+                       "or re-record the episode")
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
-                               f"expected {expected}")
+                               f"expected {expected} (the episode's rows){why}")
         return frames
 
 

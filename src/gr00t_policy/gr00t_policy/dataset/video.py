@@ -123,6 +123,21 @@ def read_video(path: str | Path, *, start_s: float | None = None, num_frames: in
     return np.stack(frames)  # (T, H, W, 3)
 
 
+def video_fps(path: str | Path) -> float | None:
+    """The frame rate a video's stream header gives; None where ffmpeg reads none (for
+    messages about a video already read: its failures are read_video's to report)."""
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(path))
+    try:
+        fps = next(gen).get("fps")
+    except OSError:
+        return None
+    finally:
+        gen.close()
+    return float(fps) if fps else None
+
+
 def _read_failure(e: OSError, timed_out: bool, attempts: int) -> str:
     """Why imageio_ffmpeg could not open a video, and what to do about it."""
     if e.errno is not None:  # raised by Popen: ffmpeg itself did not start
