@@ -198,12 +198,19 @@ class PromptBuilder:
         ids = self.token_ids(instruction, num_images, text_slots)
         max_tokens = self.config.max_tokens
         if len(ids) > max_tokens:
-            fixed = len(self.token_ids("", num_images, text_slots))  # the prompt around it
+            if text_slots is None:
+                fixed = len(self.token_ids("", num_images))  # the prompt around it
+                read_as = ""
+            else:  # the instruction is text_slots slots whatever its words: count them
+                fixed = len(ids) - text_slots
+                read_as = (f" as {self.config.instruction_encoder} reads it (its user turn "
+                           "included)")
             shown = instruction if len(instruction) <= 80 else instruction[:77] + "..."
             raise ValueError(
-                f"the instruction takes {len(ids) - fixed} tokens but this checkpoint's prompt "
-                f"has room for at most {max_tokens - fixed} (max_tokens {max_tokens}, "
-                f"{fixed} of them the prompt's own); shorten the instruction {shown!r}"
+                f"the instruction takes {len(ids) - fixed} tokens{read_as} but this "
+                f"checkpoint's prompt has room for at most {max_tokens - fixed} (max_tokens "
+                f"{max_tokens}, {fixed} of them the prompt's own); shorten the instruction "
+                f"{shown!r}"
             )
         n_ctx = sum(1 for i in ids if i == self.image_context_id)
         expected = num_images * self.config.image_tokens_per_view

@@ -121,6 +121,20 @@ def test_prompt_holds_one_slot_per_encoder_token_and_no_instruction_words(runner
     assert runner.prompt.unknown_words(text) == []  # no word reaches the nano tokenizer
 
 
+def test_a_too_long_instruction_names_its_encoder_tokens_and_the_room(runner):
+    """The refusal counts the encoder's tokens (one slot each): not the 0 tokens and the
+    negative room that measuring the prompt of an empty instruction with the same slots gave."""
+    text = "touch the red cube with your left hand " * 5
+    n = runner.instruction_encoder.states(text).shape[0]
+    fixed = len(runner.prompt.token_ids("", runner.num_views, text_slots=n)) - n
+    assert fixed + n > runner.max_tokens
+    with pytest.raises(ValueError, match=rf"takes {n} tokens as tiny reads it \(its user turn "
+                                         rf"included\) but .* room for at most "
+                                         rf"{runner.max_tokens - fixed} \(max_tokens "
+                                         rf"{runner.max_tokens}, {fixed} of them"):
+        runner.check_instruction(text)
+
+
 def test_tokens_depend_on_the_encoder_states(runner):
     image = [np.full((112, 112, 3), 90, np.uint8)]
     a, mask = runner.encode(image, "raise your left hand")
