@@ -57,10 +57,10 @@ def tiny_policy_config() -> PolicyConfig:
 
 
 def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = False,
-                       cameras: tuple[str, ...] = ("head",)) -> None:
+                       cameras: tuple[str, ...] = ("head",), tasks=TASKS) -> None:
     """Frames coloured by task (the same on every camera); actions = task-dependent ramp +
     0.5 * state; with ``goals`` each episode's goal_position and object_positions depend on
-    its task."""
+    its task. ``tasks``: the two tasks' texts."""
     rng = np.random.default_rng(seed)
     with LeRobotWriter(root, fps=20, state_keys=[("arm", ARM), ("hand", HAND)],
                        action_keys=[("arm", ARM), ("hand", HAND)], cameras=list(cameras),
@@ -78,7 +78,7 @@ def write_tiny_dataset(root, episodes: int = 4, seed: int = 0, goals: bool = Fal
                      "object_positions": {"red": [0.4, 0.1 if task else -0.1, 0.8],
                                           "blue": [0.5, 0.0, 0.8 - 0.2 * task]}} if goals else {}
             w.add_episode(states, actions.astype(np.float32), {c: frames for c in cameras},
-                          TASKS[task], extra=extra)
+                          tasks[task], extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +176,32 @@ def test_start_prob_draws_frames_from_the_episode_starts(dataset):
         TrainConfig(start_prob=1.5)
     with pytest.raises(ValueError, match="start_frames"):
         TrainConfig(start_frames=0)
+
+
+def test_tasks_the_tokenizer_cannot_tell_apart_are_refused_by_name(dataset, tmp_path):
+    """Words outside the nano vocabulary are all one [UNK]: two tasks (or phrasings of two
+    tasks) that differ only in such words are one prompt, and training on them is refused."""
+    from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    builder = PromptBuilder(build_nano_tokenizer(config.backbone), config.backbone)
+    write_tiny_dataset(tmp_path / "fruit", tasks=("pick up the banana", "pick up the apple"))
+    ds = LeRobotDataset(tmp_path / "fruit")
+    with pytest.raises(ValueError, match=r"tasks 'pick up the banana' and 'pick up the apple' "
+                                         r"reach the model as the same prompt: the tokenizer "
+                                         r"reads 'banana', 'apple' as \[UNK\]; .*Fix: "):
+        TrainingData(ds, emb, config, builder, build_metadata(ds, emb))
+    ds = LeRobotDataset(dataset)
+    meta = build_metadata(ds, emb)
+    phrasings = {TASKS[0]: ["lift your left hand", "wiggle the cube"],
+                 TASKS[1]: ["tap the red cube with your right hand", "jiggle the cube"]}
+    with pytest.raises(ValueError, match=r"'wiggle the cube' \(a phrasing of 'raise your left "
+                                         r"hand'\) and 'jiggle the cube' \(a phrasing of "
+                                         r"'touch the red cube with your right hand'\)"):
+        TrainingData(ds, emb, config, builder, meta, phrasings=phrasings)
+    phrasings = {TASKS[0]: ["lift your left hand"], TASKS[1]: ["tap the red cube with your right hand"]}
+    data = TrainingData(ds, emb, config, builder, meta, phrasings=phrasings)
+    assert len(data.texts) == 4  # unknown words ('tap') alone are not refused
 
 
 def test_cut_prompts_give_the_run_time_features(dataset):

@@ -196,6 +196,38 @@ def resize_frames(frames: np.ndarray, size: int, crop: float = 1.0) -> torch.Ten
     return x.round().clamp(0, 255).to(torch.uint8)  # (T, 3, S, S)
 
 
+def refuse_indistinct_tasks(texts: Sequence[str], row_tasks: Sequence[str], ids: np.ndarray,
+                            states: torch.Tensor | None, prompt: PromptBuilder) -> None:
+    """ValueError when two prompt rows of different tasks reach the model as the same input
+    (ids (K, L), with an instruction encoder also its states (K, L, D)).
+
+    The nano tokenizer reads every word outside its small vocabulary as one [UNK], so a
+    dataset's "pick up the banana" and "pick up the apple" are one prompt to it: the policy
+    would be trained to do both on the same input and could do neither. Texts that differ
+    only in case, spacing or final punctuation (`task_key`) say the same and may collide.
+    """
+    first: dict[bytes, int] = {}
+    for row, text in enumerate(texts):
+        key = ids[row].tobytes() + (b"" if states is None else states[row].numpy().tobytes())
+        other = first.setdefault(key, row)
+        if row_tasks[other] == row_tasks[row] or task_key(texts[other]) == task_key(text):
+            continue
+        unknown = list(dict.fromkeys(prompt.unknown_words(texts[other])
+                                     + prompt.unknown_words(text)))
+        why = (f": the tokenizer reads {', '.join(repr(w) for w in unknown)} as "
+               f"{prompt.tokenizer.unk_token}" if unknown else "")
+
+        def said(r: int) -> str:
+            t = texts[r]
+            return repr(t) if t == row_tasks[r] else f"{t!r} (a phrasing of {row_tasks[r]!r})"
+
+        raise ValueError(
+            f"tasks {said(other)} and {said(row)} reach the model as the same prompt{why}; "
+            "the policy could not tell them apart. Fix: phrase them with words the tokenizer "
+            "knows (the nano vocabulary: gr00t_policy.prompt.NANO_WORDS), or train a preset "
+            "whose language model reads every word (--preset nano-smollm2)")
+
+
 class TrainingData:
     """All episodes in memory (images resized to the backbone's size, vectors normalized)."""
 
@@ -214,7 +246,8 @@ class TrainingData:
         episode_weights: Sequence[float] | None = None,
     ) -> None:
         """Load and preprocess the episodes of ``ds`` (``episodes``, default all); raises
-        ValueError on a layout mismatch.
+        ValueError on a layout mismatch, and when two tasks (or their phrasings) reach the
+        model as the same prompt (`refuse_indistinct_tasks`).
 
         ``aux``: auxiliary losses whose per-episode targets to load (before the slow video
         decoding, so a dataset without them fails at once); batches then carry each loss's
@@ -262,6 +295,7 @@ class TrainingData:
                              "pass its InstructionEncoder")
         task_ids = sorted(ds.tasks)
         texts: list[str] = []  # one prompt row per (task, phrasing), a task's rows adjacent
+        row_tasks: list[str] = []  # the task of each row
         first_row, num_rows = [], []
         for i in task_ids:
             said = [ds.tasks[i]] + [p for p in (phrasings or {}).get(ds.tasks[i], ())
@@ -269,6 +303,7 @@ class TrainingData:
             first_row.append(len(texts))
             num_rows.append(len(said))
             texts.extend(said)
+            row_tasks.extend([ds.tasks[i]] * len(said))
         self._task_row = {t: r for r, t in enumerate(task_ids)}
         self._first_row, self._num_rows = np.asarray(first_row), np.asarray(num_rows)
         states = None
@@ -285,6 +320,7 @@ class TrainingData:
             encoded = [prompt.encode(t, num_images=bb.num_views) for t in texts]
         ids = np.stack([e.input_ids for e in encoded])  # (K, max_tokens)
         real = np.stack([e.attention_mask for e in encoded])  # (K, max_tokens)
+        refuse_indistinct_tasks(texts, row_tasks, ids, states, prompt)
         # Prompts are left-padded to max_tokens (64) and ours are <= 40 tokens: drop the
         # columns that are padding in every prompt. The language model's positions count real
         # tokens only (backbone: cumsum of the mask) and the action head masks padding out of
