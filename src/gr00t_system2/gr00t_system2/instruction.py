@@ -121,7 +121,9 @@ class InstructionState:
             last_id = 0 if self._current is None else self._current.id
             self._current = Instruction(last_id + 1, stripped)
             current = self._current
-        return Decision(True, f"accepted as instruction {current.id}", current)
+        # The text in force, not just its id: the client may not have sent what it meant to
+        # (its rclpy cuts a string at an embedded NUL, and this side never sees the rest).
+        return Decision(True, f"accepted as instruction {current.id}: {current.text!r}", current)
 
     def offer_change(self, text: object) -> Decision:
         """`offer`, except that the text in force (once stripped) is ignored: a Decision

@@ -19,6 +19,14 @@ def test_ids_advance_only_on_acceptance():
     assert d.accepted and d.instruction.id == 2
 
 
+def test_an_acceptance_names_the_text_put_in_force():
+    """A ROS string ends at a NUL: the client's rclpy sends 'raise your left hand' for
+    'raise your left hand\\x00 and touch the red cube', and only the reply can tell it."""
+    state = InstructionState("", max_length=100)
+    d = state.offer(" raise your left hand ")
+    assert d.message == "accepted as instruction 1: 'raise your left hand'"
+
+
 def test_refusal_messages_say_why():
     with pytest.raises(InstructionError, match="empty"):
         validate_instruction(" \t ", 10)
