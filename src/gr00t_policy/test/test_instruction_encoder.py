@@ -101,6 +101,27 @@ def test_states_are_cached_per_instruction_and_match_a_batch(ckpt_dir):
     assert encoder.states("raise your left hand") is not first
 
 
+def test_the_encoder_reads_runs_of_whitespace_as_one_space(ckpt_dir):
+    """A double space or a line break is not a word: SmolLM2's byte-level tokenizer would
+    read it (the nano tokenizer of this stand-in would not, so what reaches it is recorded)."""
+    encoder = load_instruction_encoder(_config(), ckpt_dir)
+    tokenizer, seen = encoder.tokenizer, []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def __call__(self, text, **kwargs):
+            seen.append(text)
+            return tokenizer(text, **kwargs)
+
+    state = encoder.states("raise your left hand")
+    encoder.tokenizer = Recording()
+    assert encoder.states(" raise your\tleft  hand\n") is state  # one cache entry
+    encoder.token_ids("raise  your\nleft hand")
+    assert seen == ["<|im_start|>user\nraise your left hand<|im_end|>"]
+
+
 def test_an_encoder_of_another_width_is_refused(ckpt_dir):
     from gr00t_policy.language.store import load_language_model
 

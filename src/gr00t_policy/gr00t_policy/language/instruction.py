@@ -57,6 +57,15 @@ TURN_TEMPLATE = "<|im_start|>user\n{instruction}<|im_end|>"
 SOURCES: dict[str, GGUFSource] = {"SmolLM2-135M-Instruct": SMOLLM2_135M}
 
 
+def spaced(instruction: str) -> str:
+    """``instruction`` with every run of whitespace one space, none at the ends: what the
+    encoder reads. Its byte-level tokenizer reads every space, tab and newline, and SmolLM2's
+    states of "touch the red  cube" (a typo's double space) or of a line break from a
+    multi-line text box differ from those of the single-spaced sentence training read more
+    than a changed colour word does."""
+    return " ".join(instruction.split())
+
+
 def cache_root() -> Path:
     """Where imported language models are kept (``$GR00T_LANGUAGE_MODELS`` or the user cache)."""
     env = os.environ.get(CACHE_ENV)
@@ -178,10 +187,10 @@ class InstructionEncoder:
         self._lock = threading.Lock()
 
     def token_ids(self, instruction: str) -> list[int]:
-        """The encoder's input ids for ``instruction`` (stripped), as one ChatML user turn;
+        """The encoder's input ids for ``instruction`` (`spaced`), as one ChatML user turn;
         ValueError when it holds one of the tokenizer's control tokens."""
         refuse_control_tokens(instruction, self.tokenizer)
-        text = TURN_TEMPLATE.format(instruction=instruction.strip())
+        text = TURN_TEMPLATE.format(instruction=spaced(instruction))
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @torch.inference_mode()
@@ -200,7 +209,7 @@ class InstructionEncoder:
     def states(self, instruction: str) -> torch.Tensor:
         """Hidden states (n, dim) float32 of one instruction, from the cache when seen
         (thread-safe: one caller computes at a time)."""
-        key = instruction.strip()
+        key = spaced(instruction)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
