@@ -700,6 +700,28 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
               init_from=base.checkpoint)
 
 
+def test_init_from_reads_the_prompts_with_the_checkpoints_tokenizer(dataset, tmp_path,
+                                                                     monkeypatch):
+    """The embedding rows of the starting weights are indexed by their own tokenizer's ids
+    (a GR00T N1 conversion's is Eagle-2's; here a nano vocabulary with one word more, which
+    shifts the ids of every later word): a fine-tune reads its prompts with it."""
+    import gr00t_policy.prompt as prompt_module
+    from gr00t_policy.prompt import build_nano_tokenizer, load_tokenizer
+
+    emb, config = tiny_embodiment(), tiny_policy_config()
+    cfg = TrainConfig(steps=1, batch_size=4, save_every=0)
+    with monkeypatch.context() as m:
+        m.setattr(prompt_module, "NANO_WORDS", prompt_module.NANO_WORDS + ("aardvark",))
+        base = train(dataset, tmp_path / "base", policy_config=config, embodiment=emb, cfg=cfg,
+                     progress=False)
+    train(dataset, tmp_path / "tuned", policy_config=config, embodiment=emb, cfg=cfg,
+          progress=False, init_from=base.checkpoint)
+    words = "raise your left hand"
+    ids = [load_tokenizer(tmp_path / d)(words, add_special_tokens=False)["input_ids"]
+           for d in ("base", "tuned")]
+    assert ids[0] == ids[1] != build_nano_tokenizer()(words, add_special_tokens=False)["input_ids"]
+
+
 def test_resume_keeps_the_init_from_record_and_refuses_another(dataset, tmp_path):
     """--resume without --init-from dropped the record of the checkpoint the fine-tune
     started from (train_log.json init_from: None), and one with another recorded that one,

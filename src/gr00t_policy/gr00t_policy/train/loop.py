@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.policy import GR00TPolicy
 from gr00t_policy.policy_config import PolicyConfig
-from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer
+from gr00t_policy.prompt import PromptBuilder, build_nano_tokenizer, load_tokenizer
 from gr00t_policy.train.auxiliary import AuxLoss, active_losses, get_aux_loss
 from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData, build_metadata, open_dataset
@@ -80,6 +80,17 @@ def _with_cameras(policy_config: PolicyConfig, robots: list[EmbodimentConfig]) -
         logger.info("%d camera(s): the backbone reads %d image(s) per frame (the preset: %d)",
                     views, views, policy_config.backbone.num_views)
     return policy_config.with_views(views)
+
+
+def _tokenizer(config: PolicyConfig, weights_from: str | Path | None):
+    """The tokenizer the starting weights read their prompts with: the one saved with them
+    (``weights_from``: the --init-from checkpoint, or the run resumed), or a new nano one for
+    a random init. Their embedding rows are indexed by its ids, so another tokenizer would
+    feed them other words: a GR00T N1 conversion carries Eagle-2's, and a nano checkpoint the
+    nano vocabulary of its day (a word added to NANO_WORDS shifts the ids of later words)."""
+    if weights_from is None:
+        return build_nano_tokenizer(config.backbone)
+    return load_tokenizer(weights_from)
 
 
 def _policy(config: PolicyConfig, prompt: PromptBuilder, metadata: dict[str, Any],
@@ -270,7 +281,7 @@ def train(
         overwrite: replace the checkpoint or run in ``out_dir``; without it (or ``resume``)
             an ``out_dir`` that holds one is refused before any work (`check_out_dir`).
         init_from: a checkpoint (same model config) whose weights replace the random init
-            (fine-tuning). On ``resume`` the weights come from ``out_dir`` instead, which
+            (fine-tuning); its tokenizer is the run's (`_tokenizer`). On ``resume`` the weights come from ``out_dir`` instead, which
             already holds the fine-tuned weights; the run's record of it is kept, and
             another is refused.
         group: the processes training together under torchrun (default: from the
@@ -336,7 +347,7 @@ def train(
         init_from = resumed_init_from(out, log, init_from)
     start, losses = int(log.get("step", 0)), list(log.get("losses", []))
     resumed = list(log.get("resumed", []))
-    tokenizer = build_nano_tokenizer(policy_config.backbone)
+    tokenizer = _tokenizer(policy_config, out if resume else init_from)
     prompt = PromptBuilder(tokenizer, policy_config.backbone)
     metadata: dict[str, Any] = {}
     # One set of statistics per robot, over all of its datasets (a robot's recordings and,
