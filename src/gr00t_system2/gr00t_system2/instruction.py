@@ -11,7 +11,9 @@ applies to the stripped text.
 service: an explicit restart). `offer_change` (the instruction topic) ignores the text in
 force: a publisher that repeats its message (``ros2 topic pub`` sends it every second) would
 otherwise start a new instruction each time, and System 1 drops the plan in flight and its
-chunk history for each one, as for a new episode.
+chunk history for each one, as for a new episode. It also ignores a repeat of the topic's own
+last message after the service replaced it: such a publisher put its old instruction back
+within a second of an operator's service call, overriding the operator.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Decision:
     accepted: bool
     message: str
     instruction: Instruction | None  # the one in force after the offer (None: none yet)
-    repeat: bool = False  # `offer_change` ignored it: the text in force already
+    repeat: bool = False  # `offer_change` ignored it: the text in force, or the topic's last
 
 
 def validate_instruction(text: object, max_length: int) -> str:
@@ -90,6 +92,7 @@ class InstructionState:
         self._check = check
         self._lock = threading.Lock()
         self._current: Instruction | None = None
+        self._last_change: str | None = None  # the last text offered through offer_change
         if default != "":  # "" = none; whitespace alone is refused, as in an offer
             text = validate_instruction(default, max_length)
             if check is not None:
@@ -126,12 +129,22 @@ class InstructionState:
         return Decision(True, f"accepted as instruction {current.id}: {current.text!r}", current)
 
     def offer_change(self, text: object) -> Decision:
-        """`offer`, except that the text in force (once stripped) is ignored: a Decision
-        with ``repeat`` set, the instruction in force unchanged."""
-        current = self.current
+        """`offer`, except that the text in force (once stripped), and the text this was last
+        offered where another has replaced it since, are ignored: a Decision with ``repeat``
+        set, the instruction in force unchanged."""
+        with self._lock:
+            current, last = self._current, self._last_change
+            if isinstance(text, str):
+                self._last_change = text.strip()
         if current is not None and isinstance(text, str) and text.strip() == current.text:
             return Decision(False, f"repeats instruction {current.id}, in force already: "
                             "ignored", current, repeat=True)
+        if current is not None and isinstance(text, str) and text.strip() == last:
+            return Decision(False, f"repeats the topic's last message, since replaced by "
+                            f"instruction {current.id} ({current.text!r}): ignored, so that a "
+                            "publisher repeating its message does not undo the replacement; "
+                            "publish another text first, or call the service", current,
+                            repeat=True)
         return self.offer(text)
 
 

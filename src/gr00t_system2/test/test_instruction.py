@@ -103,3 +103,18 @@ def test_the_topic_ignores_the_text_in_force_and_the_service_restarts_it():
     assert d.accepted and d.instruction.id == 3
     none_yet = InstructionState("", max_length=40)
     assert none_yet.offer_change("wave").instruction.id == 1
+
+
+def test_a_topic_repeating_its_message_does_not_undo_the_services_instruction():
+    # `ros2 topic pub` at 1 Hz put its old instruction back within a second of an operator's
+    # service call, overriding the operator.
+    state = InstructionState("", max_length=40)
+    assert state.offer_change("raise your left hand").instruction.id == 1
+    assert state.offer("touch the red cube").instruction.id == 2  # the operator
+    for text in ("raise your left hand", " raise your left hand\n"):
+        d = state.offer_change(text)
+        assert not d.accepted and d.repeat and state.current.id == 2
+        assert "since replaced by instruction 2" in d.message
+    # Another text on the topic is a change, and so is the old one after it.
+    assert state.offer_change("raise your right hand").instruction.id == 3
+    assert state.offer_change("raise your left hand").instruction.id == 4
