@@ -444,8 +444,10 @@ class BackboneRunner:
             return inputs
 
     def check_instruction(self, instruction: str) -> None:
-        """Raise ValueError when ``instruction`` does not fit the backbone's max_tokens
-        (with an instruction encoder this also computes and caches its states)."""
+        """Raise ValueError when ``instruction`` does not fit the backbone's max_tokens, or
+        when the tokenizer knows none of its words (`PromptBuilder.check_readable`; with an
+        instruction encoder this also computes and caches its states)."""
+        self.prompt.check_readable(instruction)
         self.prompt_inputs(instruction)
 
     def encode(self, images: Sequence[np.ndarray], instruction: str, *,

@@ -170,6 +170,27 @@ class PromptBuilder:
             return []
         return unknown_words(self.tokenizer, instruction)
 
+    def check_readable(self, instruction: str) -> None:
+        """ValueError when the tokenizer knows no word of ``instruction`` (every piece with a
+        letter or digit in it is its unknown token): the model would read the instruction
+        as [UNK] alone, which says nothing of the task, and a nano checkpoint still moved the
+        robot on it (an instruction in Chinese raised a hand). With an instruction encoder,
+        or a tokenizer without an unknown token, every word is read: nothing to check."""
+        unk = self.tokenizer.unk_token_id
+        if self.config.has_instruction_encoder or unk is None:
+            return
+        text = instruction.strip()
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        words = [(i, text[a:b]) for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"])
+                 if any(ch.isalnum() for ch in text[a:b])]
+        if words and all(i == unk for i, _ in words):
+            raise ValueError(
+                f"no word of the instruction is in the checkpoint tokenizer's vocabulary (it "
+                f"would reach the model as {self.tokenizer.unk_token} alone, which says nothing "
+                f"of the task): {', '.join(repr(w) for _, w in words)}. Rephrase it with the "
+                "words the checkpoint was trained on (the nano vocabulary: "
+                "gr00t_policy.prompt.NANO_WORDS)")
+
     def vocabulary_note(self, instruction: str) -> str | None:
         """A sentence for the log when ``instruction`` has words the tokenizer does not know
         (`unknown_words`), else None. Say it once per instruction, not per inference."""

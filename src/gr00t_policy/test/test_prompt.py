@@ -163,6 +163,19 @@ def test_unknown_words_reach_the_model_as_unk_and_are_named(tokenizer, caplog):
                            "[UNK]") and note.endswith("'tap', 'scarlet'")
 
 
+def test_an_instruction_with_no_known_word_is_refused(tokenizer):
+    """A nano checkpoint read "举起右手" (raise the right hand, in Chinese) as one [UNK]
+    and raised a hand all the same: an instruction the model reads as [UNK] alone says
+    nothing of the task. One known word is enough to pass (the vocabulary note names the
+    rest); punctuation is not a word."""
+    builder = PromptBuilder(tokenizer, nano_backbone())
+    for text in ("举起右手", "举起右手!", "crimson azure"):
+        with pytest.raises(ValueError, match="no word of the instruction is in the checkpoint"):
+            builder.check_readable(text)
+    for text in ("poke the scarlet cube", "raise your right hand", "hand!"):
+        builder.check_readable(text)
+
+
 def test_unknown_words_of_a_tokenizer_without_an_unknown_token():
     class ByteLevel:  # a byte-level BPE has no unknown token: every text has ids
         unk_token_id = None
