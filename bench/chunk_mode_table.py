@@ -11,11 +11,13 @@ Each row is `gr00t-eval --episodes N --seed S --chunk-mode M --inference-delay-m
 mode rtc_prefix is rtc with `--system1-param rtc_method:=prefix` (a checkpoint trained with
 gr00t-train --prefix-prob); mode rtc_blend is rtc with `rtc_method:=blend` (any checkpoint).
 A row whose JSON is already in --out is read, not run again, so an interrupted table
-continues where it stopped; --rerun runs every row. Prints a Markdown table: strict success
+continues where it stopped; --rerun runs every row. A stored row made with other arguments
+(episodes, seed, checkpoint, chunk mode, delay, rtc_method) is not read: it counts as failed,
+naming what differs (pass --rerun, or another --out). Prints a Markdown table: strict success
 (held at the episode's end), success at any time, and the arm joints' RMS jerk, largest
 acceleration at chunk switches and direction reversals per second, with System 1's command
 and replan rates. Exit status 1 when a row's gr00t-eval failed (its output is in
-OUT/M_D.log).
+OUT/M_D.log) or a stored row was made with other arguments.
 """
 
 from __future__ import annotations
@@ -39,12 +41,36 @@ MODES = {
 DELAYS_MS = (0, 50, 100, 200, 300)
 
 
+def mismatches(r: dict, mode: str, delay: int, args: argparse.Namespace) -> list[str]:
+    """How a stored gr00t-eval result `r` differs from the row this table asks for (empty:
+    it is that row)."""
+    from gr00t_bringup.graph import checkpoint_path
+
+    m = MODES[mode]
+    method = (m[m.index("--system1-param") + 1].split(":=", 1)[1] if "--system1-param" in m
+              else None)
+    want = {"episodes": args.episodes, "seed": args.seed, "chunk_mode": m[1],
+            "inference_delay_ms": float(delay), "rtc_method": method,
+            "checkpoint": str(checkpoint_path(args.checkpoint))}
+    got = {**{k: r.get(k) for k in want},
+           "rtc_method": (r.get("system1_parameters") or {}).get("rtc_method")}
+    return [f"{k} {got[k]!r} (asked: {want[k]!r})" for k in want if got[k] != want[k]]
+
+
 def run_row(out: Path, mode: str, delay: int, args: argparse.Namespace) -> dict | None:
-    """The row's gr00t-eval JSON, running it first when it is not in `out` (or --rerun)."""
+    """The row's gr00t-eval JSON, running it first when it is not in `out` (or --rerun);
+    None when it failed, or when the stored one was made with other arguments."""
     stem = out / f"{mode}_{delay}"
     path = stem.with_suffix(".json")
     if path.is_file() and not args.rerun:
-        return json.loads(path.read_text())
+        r = json.loads(path.read_text())
+        differ = mismatches(r, mode, delay, args)
+        if differ:
+            print(f"# {mode} {delay} ms: {path} was made with other arguments: "
+                  f"{'; '.join(differ)}; pass --rerun to run the row again, or another --out",
+                  file=sys.stderr, flush=True)
+            return None
+        return r
     cmd = ["gr00t-eval", "--episodes", str(args.episodes), "--seed", str(args.seed),
            *MODES[mode], "--inference-delay-ms", str(delay), "--json-out", str(path)]
     if args.checkpoint:
@@ -99,8 +125,8 @@ def main() -> int:
             r = run_row(out, mode, delay, args)
             if r is None:
                 failed += 1
-                print(f"| {mode} | {delay} | failed: see {out / f'{mode}_{delay}.log'} |||||||",
-                      flush=True)
+                print(f"| {mode} | {delay} | failed: see {out / f'{mode}_{delay}.log'} "
+                      "(or the message above) |||||||", flush=True)
             else:
                 print(row_line(mode, delay, r), flush=True)
     return 1 if failed else 0

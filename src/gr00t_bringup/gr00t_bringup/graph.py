@@ -180,6 +180,12 @@ def default_checkpoint() -> Path:
         "`gr00t-policy make-random-checkpoint DIR`")
 
 
+def checkpoint_path(checkpoint: str | Path | None) -> Path:
+    """The checkpoint directory a graph runs for `checkpoint` (None: `default_checkpoint`),
+    absolute; not checked (build_graph does)."""
+    return Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
+
+
 def resolve_embodiment(embodiment: str, config_dirs: Sequence[str | Path] | None = None
                        ) -> tuple[Path, EmbodimentConfig]:
     """An embodiment name (config/<name>.yaml) or YAML path -> (absolute path, validated config).
@@ -338,7 +344,7 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
     _check_parameters("system1", system1_parameters)
     _check_parameters("system2", system2_parameters)
     emb_path, emb = resolve_embodiment(embodiment, config_dirs)
-    ckpt = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint()
+    ckpt = checkpoint_path(checkpoint)
     if ckpt.is_file():
         raise GraphError(f"checkpoint {ckpt} is a file; pass the directory that holds it "
                          f"(--checkpoint {ckpt.parent})")

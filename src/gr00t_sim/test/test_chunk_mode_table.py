@@ -1,0 +1,62 @@
+"""bench/chunk_mode_table.py reads a row stored in --out only when it was made with the
+arguments the table asks for (no gr00t-eval is run here)."""
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "chunk_mode_table.py"
+
+
+@pytest.fixture
+def table(monkeypatch):
+    spec = importlib.util.spec_from_file_location("chunk_mode_table", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def no_run(*args, **kwargs):
+        raise AssertionError(f"gr00t-eval was run: {args}")
+
+    monkeypatch.setattr(module.subprocess, "call", no_run)
+    return module
+
+
+def stored(out: Path, name: str, **fields) -> None:
+    r = {"episodes": 24, "seed": 100000, "chunk_mode": "rtc", "inference_delay_ms": 200.0,
+         "system1_parameters": {"chunk_mode": "rtc", "rtc_method": "blend"},
+         "checkpoint": str(tmp_ckpt(out))}
+    r.update(fields)
+    (out / f"{name}.json").write_text(json.dumps(r))
+
+
+def tmp_ckpt(out: Path) -> Path:
+    return (out / "ckpt").resolve()
+
+
+def ask(out: Path, **kw) -> argparse.Namespace:
+    return argparse.Namespace(**{"episodes": 24, "seed": 100000, "rerun": False,
+                                 "checkpoint": str(tmp_ckpt(out)), **kw})
+
+
+def test_a_stored_row_of_the_same_arguments_is_read(table, tmp_path: Path) -> None:
+    stored(tmp_path, "rtc_blend_200")
+    r = table.run_row(tmp_path, "rtc_blend", 200, ask(tmp_path))
+    assert r is not None and r["seed"] == 100000
+
+
+@pytest.mark.parametrize("fields, asked, named", [
+    ({"episodes": 8}, {}, "episodes 8 (asked: 24)"),
+    ({"seed": 100048}, {}, "seed 100048"),
+    ({"checkpoint": "/elsewhere/nano"}, {}, "checkpoint '/elsewhere/nano'"),
+    ({}, {"episodes": 96}, "episodes 24 (asked: 96)"),
+    ({"system1_parameters": {"chunk_mode": "rtc"}}, {}, "rtc_method None (asked: 'blend')"),
+])
+def test_a_stored_row_of_other_arguments_is_not_reported_as_this_one(
+        table, tmp_path: Path, capsys, fields, asked, named) -> None:
+    stored(tmp_path, "rtc_blend_200", **fields)
+    assert table.run_row(tmp_path, "rtc_blend", 200, ask(tmp_path, **asked)) is None
+    err = capsys.readouterr().err
+    assert named in err and "--rerun" in err
