@@ -277,6 +277,54 @@ def test_report_and_json_lead_with_the_strict_success() -> None:
             "fault above 1 for 0.5 s") in format_report(result)
 
 
+def test_a_system1_fault_is_recorded_with_its_episode_and_reported() -> None:
+    """A fault System 1 latches while an episode runs (its /diagnostics `fault`) stays with
+    that episode, in the JSON and the report: the evaluator's disable clears it before the
+    next episode, and the miss was a safety stop, not the policy's."""
+    import threading
+
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    from gr00t_sim.evaluation.client import Evaluation, _Window
+    from gr00t_sim.evaluation.report import format_report
+    from gr00t_sim.evaluation.scoring import EpisodeResult, rates
+
+    reason = "waist_pitch_joint is 0.201 from its command (tracking.max_error 0.05) for 0.11 s"
+
+    def diagnostics(fault: str, name: str = "gr00t_system1: control loop") -> DiagnosticArray:
+        status = DiagnosticStatus(name=name, values=[
+            KeyValue(key="safety_state", value="fault" if fault else "running"),
+            KeyValue(key="fault", value=fault)])
+        return DiagnosticArray(status=[status])
+
+    ev = Evaluation.__new__(Evaluation)  # the subscriptions' state only: no graph, no probe
+    ev._lock = threading.Lock()
+    ev.diagnostics = {"system1": {}, "system2": {}}
+    task = "touch the red cube with your left hand"
+    ev.window = _Window(0, 100_000, task, task, Task.parse(task), reset_count=1, enabled=True)
+    for msg in (diagnostics(""), diagnostics(reason), diagnostics(reason),
+                diagnostics("x", name="gr00t_system2: tokens")):
+        ev._on_diagnostics(msg)
+    assert ev.window.system1_faults == [reason]
+    ev.window.enabled = False  # the episode ended: later diagnostics are not its
+    ev._on_diagnostics(diagnostics("another"))
+    assert ev.window.system1_faults == [reason]
+
+    def episode(k, faults):
+        return EpisodeResult(k, 100_000 + k, task, 1, False, False, None, 0.26,
+                             "min_distance_m", 30, 3.0, 3.0, 1.0, 0.5, 0.0,
+                             system1_faults=faults)
+
+    eps = [episode(0, list(ev.window.system1_faults)), episode(1, [])]
+    assert rates(eps)["system1_fault_episodes"] == 1
+    json.dumps(dataclasses.asdict(eps[0]))
+    text = format_report(report_input(eps, [task]))
+    assert "System 1 latched a safety fault in 1 of them" in text
+    assert f"System 1 fault: {reason}" in text
+    assert text.index("System 1 fault") < text.index("  1  100001")  # under episode 0
+    assert "safety fault" not in format_report(report_input(eps[1:], [task]))
+
+
 def test_report_and_json_per_phrasing() -> None:
     """With an instruction file, each episode carries what System 2 read, and the report adds
     the success per phrasing under each task (strict first) with the unknown words."""
@@ -495,6 +543,10 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert isinstance(episode["best"], float)
     # Disabled System 1 + the reset put the arms at rest: nothing moved while settling.
     assert episode["settle_drift_m"] < 0.02, episode
+    # The random checkpoint's commands can drive a wrist into the table: a tracking fault
+    # (seen in 2 of 6 runs) is the episode's, and counted.
+    assert isinstance(episode["system1_faults"], list)
+    assert r["overall"]["system1_fault_episodes"] == int(bool(episode["system1_faults"]))
     assert set(r["per_task"]) == set(all_instructions())
     assert r["per_task"][instruction]["episodes"] == 1
     assert r["per_task"][instruction]["successes"] == int(episode["success"])

@@ -29,7 +29,9 @@ that side's shoulder pitch joint. The simulator evaluates it on every state it p
 (/gr00t_sim/state, gr00t_msgs/SimState, 25 Hz). Two rates, the strict one first: "at end"
 (success_rate_at_end) = the criterion held at the episode's last sample, i.e. the hand is
 still there; "any time" (success_rate_any_time, also under its older name success_rate) =
-it held at ANY sample of the episode.
+it held at ANY sample of the episode. An episode in which System 1 latched a safety fault
+(a tracking fault, say) is scored alike and marked (`system1_faults`, and the count
+`system1_fault_episodes`): the disable before the next episode clears the fault.
 
 System 1's chunk mode and an inference delay (gr00t_system1 parameters chunk_mode,
 inference_delay_ms; docs/DESIGN.md "Chunk execution modes") are set by --chunk-mode and
@@ -252,10 +254,11 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
             result = ev.run_episode(k, args.seed + k)
             said = (f" read as {result.phrasing!r}" if result.phrasing != result.instruction
                     else "")
-            log.info("episode %d (seed %d) %r%s: %s at the end, %s at any time", k,
+            log.info("episode %d (seed %d) %r%s: %s at the end, %s at any time%s", k,
                      result.seed, result.instruction, said,
                      "success" if result.success_at_end else "no success",
-                     "success" if result.success else "no success")
+                     "success" if result.success else "no success",
+                     "".join(f"; System 1 fault: {f}" for f in result.system1_faults))
             episodes.append(result)
         measured = ev.measurements()
     finally:

@@ -11,7 +11,10 @@ policy act for --episode-s simulated seconds.
 
 The simulator judges the task on every /gr00t_sim/state sample (gr00t_msgs/SimState, 25 Hz);
 the samples of this episode's reset taken while System 1 was enabled are scored
-(`scoring.score_episode`).
+(`scoring.score_episode`). A fault System 1 latches meanwhile (its /diagnostics `fault`) is
+recorded with the episode: the disable before the next episode clears it, so without the
+record a safety stop would read as a policy miss. Diagnostics come once a second: a fault
+latched in an episode's last second can go unseen.
 
 Rates and latencies are measured while System 1 is enabled: System 1 commands (messages on the
 first controller topic), replans (/gr00t/action_chunk), System 2 tokens, the inference latencies
@@ -80,6 +83,7 @@ class _Window:
     first_palms: np.ndarray | None = None  # (6,) both palms at the first sample after reset
     last_palms: np.ndarray | None = None  # (6,) both palms at the newest sample
     samples: list[Snapshot] = field(default_factory=list)
+    system1_faults: list[str] = field(default_factory=list)  # distinct, first seen first
 
 
 class Evaluation:
@@ -208,9 +212,14 @@ class Evaluation:
                    "system2" if status.name.startswith("gr00t_system2") else None)
             if key is None:
                 continue
+            values = {kv.key: kv.value for kv in status.values}
             with self._lock:
-                if self.window is not None and self.window.enabled:
-                    self.diagnostics[key] = {kv.key: kv.value for kv in status.values}
+                w = self.window
+                if w is not None and w.enabled:
+                    self.diagnostics[key] = values
+                    fault = values.get("fault", "") if key == "system1" else ""
+                    if fault and fault not in w.system1_faults:
+                        w.system1_faults.append(fault)
 
     def _on_image(self, msg: Any) -> None:
         rgb = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)  # (H, W, 3)
@@ -361,7 +370,7 @@ class Evaluation:
             run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
             wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4),
-            phrasing=said)
+            phrasing=said, system1_faults=list(window.system1_faults))
 
     def measurements(self) -> dict[str, Any]:
         """Rates and latency percentiles over the enabled windows so far."""

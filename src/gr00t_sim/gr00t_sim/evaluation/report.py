@@ -26,7 +26,9 @@ def format_report(r: dict[str, Any]) -> str:
              f"SUCCESS (strict, held at the episode's end): {o['successes_at_end']} of "
              f"{o['episodes']} ({pct(o['success_rate_at_end']).strip()}); at any time during "
              f"the episode: {o['successes_any_time']} of {o['episodes']} "
-             f"({pct(o['success_rate_any_time']).strip()})", "",
+             f"({pct(o['success_rate_any_time']).strip()})"
+             + (f"; System 1 latched a safety fault in {o['system1_fault_episodes']} of them "
+                "(marked below)" if o.get("system1_fault_episodes") else ""), "",
              f"{'ep':>3} {'seed':>7}  {'task':<42} {'at end':>6} {'any time':>8}  best"]
     for e in r["episodes_detail"]:
         best = ("n/a" if e["best"] is None else
@@ -42,6 +44,8 @@ def format_report(r: dict[str, Any]) -> str:
                      f"{'yes' if e['success'] else 'no':>8}  {best}{when}")
         if e.get("phrasing", e["instruction"]) != e["instruction"]:
             lines.append(f"{'':>13}System 2 read: {e['phrasing']!r}")
+        for fault in e.get("system1_faults") or ():
+            lines.append(f"{'':>13}System 1 fault: {fault}")
     lines += ["", f"{'task':<42} {'episodes':>8} {'at end':>9} {'any time':>9}"]
     for t, s in [*r["per_task"].items(), ("overall", o)]:
         lines.append(f"{t:<42} {s['episodes']:>8} {s['successes_at_end']:>3} "

@@ -10,7 +10,7 @@ it held at ANY sample while System 1 acted (`success`, the older figure).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -118,6 +118,9 @@ class EpisodeResult:
     phrasing: str = ""
     final: float | None = None  # the margin (distance or height) at the last sample
     cube_moved: float | None = None  # touch: the named cube's displacement over the episode, m
+    # The faults System 1 latched while it acted (its /diagnostics `fault`, 1 Hz): the episode
+    # scores as the simulator judged it, but its miss was a safety stop, not the policy's.
+    system1_faults: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.phrasing:
@@ -131,14 +134,17 @@ def best_kind(task: Task) -> str:
 
 def rates(episodes: Sequence[EpisodeResult]) -> dict[str, int | float | None]:
     """{episodes, successes_at_end, success_rate_at_end (strict, first), successes_any_time,
-    success_rate_any_time, successes, success_rate} (the last two: the any-time figures under
-    the names results before the strict one used); rates are None without an episode."""
+    success_rate_any_time, successes, success_rate, system1_fault_episodes} (successes and
+    success_rate: the any-time figures under the names results before the strict one used;
+    the last: how many episodes System 1 latched a fault in); rates are None without an
+    episode."""
     n = len(episodes)
     k, k_end = sum(e.success for e in episodes), sum(e.success_at_end for e in episodes)
     return {"episodes": n,
             "successes_at_end": k_end, "success_rate_at_end": k_end / n if n else None,
             "successes_any_time": k, "success_rate_any_time": k / n if n else None,
-            "successes": k, "success_rate": k / n if n else None}
+            "successes": k, "success_rate": k / n if n else None,
+            "system1_fault_episodes": sum(bool(e.system1_faults) for e in episodes)}
 
 
 def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
