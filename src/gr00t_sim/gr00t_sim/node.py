@@ -23,7 +23,11 @@ the same time, for use_sim_time consumers.
 
 Subscribes: /<controller>/commands (std_msgs/Float64MultiArray, reliable) for each
 forward_command controller of the embodiment YAML, values in the controller's joint order.
-A message of the wrong size or with a non-finite value is rejected with a log line.
+A message of the wrong size or with a non-finite value is rejected with a log line. A value
+beyond its joint's position limits in the embodiment YAML (where a real joint stops; System 1
+never sends one) is applied as the model allows (MuJoCo clamps it to the model's range, which
+can be wider: the G1's thumb_1), logged (once a second per controller) and counted in the
+10-second stats line, so a sender that bypasses System 1's limits does not go unnoticed.
 
 Service /gr00t_sim/reset (gr00t_msgs/ResetSim): new cube positions drawn from the request's
 seed (< 0: the previous seed + 1) and the rest pose, and the task to judge from then on (the
@@ -55,6 +59,7 @@ from gr00t_msgs.msg import SimState  # noqa: E402
 from gr00t_msgs.srv import ResetSim  # noqa: E402
 from gr00t_common import plain_node  # noqa: E402
 from gr00t_common.params import declare_and_read  # noqa: E402
+from gr00t_common.stats import Throttle  # noqa: E402
 from gr00t_sim.params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
@@ -97,6 +102,10 @@ class SimNode(Node):
         self.state_pub = self.create_publisher(SimState, "/gr00t_sim/state", reliable)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self.controllers = {}
+        # controller -> (its joints, (n, 2) their position limits in the embodiment YAML)
+        self.limits: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.beyond_limits = 0  # commands with a value beyond its joint's limits
+        self._limit_log = Throttle(1.0)
         for ctrl in self.embodiment.controllers:
             if ctrl.type != "forward_command":
                 self.get_logger().warning(
@@ -105,6 +114,8 @@ class SimNode(Node):
                 continue
             index = self.world.actuator_index(list(ctrl.joints))
             self.controllers[ctrl.name] = index
+            self.limits[ctrl.name] = (list(ctrl.joints), np.array(
+                [self.embodiment.limits_of(j) for j in ctrl.joints]))
             self.create_subscription(
                 Float64MultiArray, ctrl.topic,
                 lambda msg, name=ctrl.name, idx=index: self._on_command(name, idx, msg), reliable)
@@ -235,6 +246,21 @@ class SimNode(Node):
             self.get_logger().error(f"{name}: command has non-finite values {values.tolist()}; "
                                     f"ignored")
             return
+        joints, lim = self.limits[name]  # (n,), (n, 2)
+        beyond = np.flatnonzero((values < lim[:, 0]) | (values > lim[:, 1]))
+        if beyond.size:
+            self.beyond_limits += 1
+            if self._limit_log.allow(name, time.monotonic()):
+                j = int(beyond[0])
+                joint = joints[j]
+                lo, hi = self.world.model.actuator_ctrlrange[index[j]]
+                self.get_logger().error(
+                    f"{name}: command {joint}={values[j]:.4f} is beyond its limits "
+                    f"[{lim[j, 0]:.4f}, {lim[j, 1]:.4f}] ({self.embodiment.source}; "
+                    f"{beyond.size} joint(s) of this command, {self.beyond_limits} command(s) "
+                    f"so far): a real joint stops at its limit, and System 1 never sends past "
+                    f"it, so this sender bypassed System 1's limits; applied within the "
+                    f"model's range [{lo:.4f}, {hi:.4f}]")
         with self.lock:
             self.world.data.ctrl[index] = values
 
@@ -276,7 +302,8 @@ class SimNode(Node):
         self.get_logger().info(
             f"physics: {steps} steps, real-time factor {rtf:.3f}, {self.overruns} steps > 1 "
             f"period late ({100 * self.overruns / steps:.2f}%), {self.resyncs} resyncs, "
-            f"{1e6 * self.step_time_s / steps:.0f} us/step{render_txt}")
+            f"{1e6 * self.step_time_s / steps:.0f} us/step{render_txt}, "
+            f"{self.beyond_limits} command(s) beyond the embodiment's joint limits")
 
     def close(self) -> None:
         self.stop_event.set()

@@ -89,6 +89,17 @@ def test_sim_node_topics_commands_and_reset(sim, ros_domain_id):
         wait_until(lambda: np.abs(positions(states[-1], LEFT_ARM) - target).max() < 0.08, 10,
                    "the left arm at its commanded target")
         assert np.abs(positions(states[-1], LEFT_ARM) - before).max() > 0.25
+        assert "beyond its limits" not in sim.output()
+
+        # A value past a joint's limit in the YAML (thumb_1: Unitree's 0.611 rad, inside the
+        # model's 0.724) is applied as the model allows, and said.
+        hand = probe.publisher(Float64MultiArray, "/right_hand_controller/commands")
+        probe.wait_for_subscribers(hand)
+        hand.publish(Float64MultiArray(data=[0.0, 0.7, 0.0, 0.0, 0.0, 0.0, 0.0]))
+        wait_until(lambda: "beyond its limits" in sim.output(), 10, "the sim to say so")
+        assert ("right_hand_controller: command right_hand_thumb_1_joint=0.7000 is beyond its "
+                "limits [-1.0472, 0.6109]") in sim.output()
+        assert "applied within the model's range [-1.0472, 0.7243]" in sim.output()
 
         # An unknown task is refused and resets nothing.
         reply = probe.call(ResetSim, "/gr00t_sim/reset",
