@@ -83,13 +83,20 @@ def run_row(out: Path, mode: str, delay: int, args: argparse.Namespace) -> dict 
     return json.loads(path.read_text()) if rc == 0 and path.is_file() else None
 
 
+def figure(x: float | None, fmt: str) -> str:
+    """A smoothness figure; "n/a" where gr00t-eval had none (None: no arm command, or no
+    chunk arrived, while System 1 was enabled)."""
+    return "n/a" if x is None else format(x, fmt)
+
+
 def row_line(mode: str, delay: int, r: dict) -> str:
     o, arms, rates = r["overall"], r["smoothness"]["arms"], r["rates"]
     n = o["episodes"]
     return (f"| {mode} | {delay} | **{o['successes_at_end']}/{n}** "
             f"({100 * o['success_rate_at_end']:.0f}%) | {o['successes_any_time']}/{n} "
-            f"({100 * o['success_rate_any_time']:.0f}%) | {arms['rms_jerk']:.0f} | "
-            f"{arms['max_accel_at_switch']:.0f} | {arms['reversals_per_s']:.1f} | "
+            f"({100 * o['success_rate_any_time']:.0f}%) | {figure(arms['rms_jerk'], '.0f')} | "
+            f"{figure(arms['max_accel_at_switch'], '.0f')} | "
+            f"{figure(arms['reversals_per_s'], '.1f')} | "
             f"{rates['system1_command_hz']:.1f} | {rates['system1_replans_hz']:.1f} |")
 
 

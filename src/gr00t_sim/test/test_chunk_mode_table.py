@@ -60,3 +60,15 @@ def test_a_stored_row_of_other_arguments_is_not_reported_as_this_one(
     assert table.run_row(tmp_path, "rtc_blend", 200, ask(tmp_path, **asked)) is None
     err = capsys.readouterr().err
     assert named in err and "--rerun" in err
+
+
+def test_a_row_without_smoothness_figures_is_printed_not_a_crash(table) -> None:
+    """A row in which System 1 never planned has no figure at a chunk switch (None in the
+    JSON): the table says n/a and goes on to the next row."""
+    r = {"overall": {"episodes": 2, "successes_at_end": 0, "success_rate_at_end": 0.0,
+                     "successes_any_time": 0, "success_rate_any_time": 0.0},
+         "smoothness": {"arms": {"rms_jerk": None, "max_accel_at_switch": None,
+                                 "reversals_per_s": 0.0}},
+         "rates": {"system1_command_hz": 119.5, "system1_replans_hz": 0.0}}
+    assert table.row_line("rtc", 300, r) == (
+        "| rtc | 300 | **0/2** (0%) | 0/2 (0%) | n/a | n/a | 0.0 | 119.5 | 0.0 |")
