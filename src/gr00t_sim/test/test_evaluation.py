@@ -220,6 +220,34 @@ def test_smoothness_figures_on_synthetic_command_streams() -> None:
     json.dumps(s)  # JSON-ready
 
 
+def test_smoothness_differences_over_the_control_period_system1_runs_at() -> None:
+    """With --system1-param control_rate_hz:=200 the commands come every 5 ms: the figures
+    difference them over 1/200 s, not over the embodiment's 1/120 s (a cubic 0.5 t^3 has
+    jerk 3 whatever the rate), and the target rate says 200."""
+    import types
+
+    from gr00t_policy.embodiment import load_embodiment
+    from gr00t_sim.evaluation.client import Evaluation
+
+    emb = load_embodiment(CONFIG / "unitree_g1.yaml")
+    params = {"control_rate_hz": 200.0}
+    graph = types.SimpleNamespace(embodiment=emb, node=lambda name: types.SimpleNamespace(
+        parameters=params if name == "gr00t_system1" else {}))
+    t = np.arange(400) / 200.0  # (N,) 2 s at 200 Hz
+    joints = [f"left_arm_{j}" for j in range(7)]
+    ev = Evaluation.__new__(Evaluation)  # the recorded streams only: no graph, no probe
+    ev.graph, ev.chunk_times = graph, []
+    ev.arm_commands = {"/left_arm_controller/commands": (
+        joints, [(float(s), [0.5 * s ** 3] * 7) for s in t])}
+    sm = ev.smoothness()
+    assert sm["joints"][joints[0]]["rms_jerk"] == pytest.approx(3.0, abs=1e-3)
+    from gr00t_sim.evaluation.client import system1_rate_hz
+
+    assert system1_rate_hz(graph) == 200.0  # measurements' system1_target_hz
+    params.clear()  # build_graph always sets it; without it, the embodiment's rate
+    assert system1_rate_hz(graph) == 120.0
+
+
 def report_input(eps: list, tasks: list[str]) -> dict:
     """A result dict as `cli.evaluate` returns it, for `episodes` (EpisodeResult)."""
     from gr00t_sim.evaluation.scoring import per_task, rates

@@ -63,6 +63,15 @@ QUIET_S = 0.2  # no command for this long after disabling: System 1 is quiet
 SETTLE_TOLERANCE_M = 0.02  # palms at rest after a reset move less than this while settling
 
 
+def system1_rate_hz(graph: Any) -> float:
+    """The control rate System 1 runs at in `graph`: its control_rate_hz parameter (what
+    --system1-param control_rate_hz:= sets; build_graph gives it the embodiment's
+    rates.system1_hz otherwise). The smoothness figures difference its commands over its
+    period."""
+    default = float(graph.embodiment.rates.system1_hz)
+    return float(graph.node("gr00t_system1").parameters.get("control_rate_hz", default))
+
+
 class GraphFailed(RuntimeError):
     """The graph did not do what an episode needs (a node died, a service or topic timed out)."""
 
@@ -383,7 +392,7 @@ class Evaluation:
                     "enabled_sim_s": round(self.enabled_sim_s, 3),
                     "sim_real_time_factor": round(self.enabled_sim_s / t, 3),
                     "command_topic": self.command_topic,
-                    "system1_target_hz": float(emb.rates.system1_hz),
+                    "system1_target_hz": system1_rate_hz(self.graph),
                     "system1_command_hz": round(self.n_commands / t, 2),
                     # Commands per simulated second (the world's pace when physics lags):
                     "system1_command_hz_sim": round(self.n_commands
@@ -406,7 +415,7 @@ class Evaluation:
     def smoothness(self) -> dict[str, Any]:
         """Smoothness figures of the arm commands so far (call with the lock held)."""
         emb = self.graph.embodiment
-        period = 1.0 / float(emb.rates.system1_hz)
+        period = 1.0 / system1_rate_hz(self.graph)
         streams = [(names, [t for t, _ in got], np.array([d for _, d in got]))
                    for names, got in self.arm_commands.values()]
         return summarize(streams, self.chunk_times, period=period,
