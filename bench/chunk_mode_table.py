@@ -51,9 +51,11 @@ def mismatches(r: dict, mode: str, delay: int, args: argparse.Namespace) -> list
               else None)
     want = {"episodes": args.episodes, "seed": args.seed, "chunk_mode": m[1],
             "inference_delay_ms": float(delay), "rtc_method": method,
-            "checkpoint": str(checkpoint_path(args.checkpoint))}
+            "checkpoint": str(checkpoint_path(args.checkpoint)), "complete": True}
     got = {**{k: r.get(k) for k in want},
-           "rtc_method": (r.get("system1_parameters") or {}).get("rtc_method")}
+           "rtc_method": (r.get("system1_parameters") or {}).get("rtc_method"),
+           # A run cut short keeps its episodes, marked (gr00t-eval: "complete": false).
+           "complete": r.get("complete", True)}
     return [f"{k} {got[k]!r} (asked: {want[k]!r})" for k in want if got[k] != want[k]]
 
 
@@ -66,7 +68,7 @@ def run_row(out: Path, mode: str, delay: int, args: argparse.Namespace) -> dict 
         r = json.loads(path.read_text())
         differ = mismatches(r, mode, delay, args)
         if differ:
-            print(f"# {mode} {delay} ms: {path} was made with other arguments: "
+            print(f"# {mode} {delay} ms: {path} is not this row: "
                   f"{'; '.join(differ)}; pass --rerun to run the row again, or another --out",
                   file=sys.stderr, flush=True)
             return None

@@ -353,6 +353,69 @@ def test_a_system1_fault_is_recorded_with_its_episode_and_reported() -> None:
     assert "safety fault" not in format_report(report_input(eps[1:], [task]))
 
 
+def test_a_graph_failing_mid_run_keeps_the_episodes_before_it(tmp_path: Path, monkeypatch,
+                                                               capsys) -> None:
+    """A node dying in episode 90 of 96 lost the 89 before it (exit 1, no JSON). They are now
+    written and reported, marked incomplete, and the exit status still says it failed."""
+    import gr00t_sim.evaluation.cli as cli
+    from gr00t_sim.evaluation.client import GraphFailed
+    from gr00t_sim.evaluation.scoring import EpisodeResult
+    from gr00t_testing import make_checkpoint_for
+
+    task = "raise your left hand"
+    measured = {k: v for k, v in report_input([], [task]).items()
+                if k in ("rates", "latency_ms", "smoothness")}
+
+    class Runner:
+        def __init__(self, *args, **kwargs):
+            self.stopped = False
+
+        def start(self):
+            pass
+
+        def stop_all(self):
+            self.stopped = True
+
+    class Probe:
+        def __init__(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    class Ev:
+        def __init__(self, *args, tasks, phrasings, **kwargs):
+            self.tasks, self.phrasings = tasks, {t: [t] for t in tasks}
+
+        def wait_ready(self, timeout):
+            pass
+
+        def run_episode(self, k, seed):
+            if k == 2:
+                raise GraphFailed("gr00t_system1 exited with status -9")
+            return EpisodeResult(k, seed, task, 1, k == 0, True, 1.0, 0.3, "max_height_m",
+                                 30, 3.0, 3.0, 1.0, 0.5, 0.0)
+
+        def measurements(self):
+            return measured
+
+    monkeypatch.setattr(cli, "GraphRunner", Runner)
+    monkeypatch.setattr(cli, "RosProbe", Probe)
+    monkeypatch.setattr(cli, "Evaluation", Ev)
+    ckpt = make_checkpoint_for(tmp_path / "nano", [CONFIG / "unitree_g1.yaml"])
+    out = tmp_path / "eval.json"
+    code = cli.main(["--checkpoint", str(ckpt), "--episodes", "4", "--tasks", "raise",
+                     "--json-out", str(out)])
+    assert code == cli.EXIT_GRAPH_FAILED
+    r = json.loads(out.read_text())
+    assert r["complete"] is False and r["episodes"] == 2 and r["episodes_planned"] == 4
+    assert r["overall"]["successes_at_end"] == 1
+    std = capsys.readouterr()
+    assert "the graph failed: gr00t_system1 exited with status -9" in std.err
+    assert "the 2 episode(s) run before it (of 4) are kept" in std.err
+    assert std.out.startswith("INCOMPLETE: the graph failed or was interrupted after 2 of 4")
+
+
 def test_report_and_json_per_phrasing() -> None:
     """With an instruction file, each episode carries what System 2 read, and the report adds
     the success per phrasing under each task (strict first) with the unknown words."""

@@ -48,7 +48,9 @@ minus the camera stamp of the newest tokens, both in the simulator's time base).
 Seeds: training data uses seeds < 100000 (gr00t_sim.collect), so evaluation starts at 100000.
 Exit status: 0 when the episodes were measured (whatever the success rate), 1 when the graph
 failed (a node died or failed to configure or activate, a service or topic never came), 2 on
-bad arguments or a missing checkpoint, 3 when a node's executable is not installed.
+bad arguments or a missing checkpoint, 3 when a node's executable is not installed. Where
+the graph failed (or Ctrl-C came) after some episodes, those are reported and written to
+--json-out all the same, marked ``"complete": false`` (with ``episodes_planned``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.phrasings import load_phrasings
 from gr00t_sim.evaluation.report import format_report
 from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, coverage_period, task_list
-from gr00t_sim.evaluation.scoring import per_phrasing, per_task, rates, success_definition
+from gr00t_sim.evaluation.scoring import (EpisodeResult, per_phrasing, per_task, rates,
+                                          success_definition)
 from gr00t_sim.evaluation.video import VideoRecorder
 
 log = logging.getLogger(__name__)
@@ -237,7 +240,9 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
     runner = GraphRunner(graph, work_dir=work_dir, log_dir=args.log_dir, out=out,
                          timeouts=Timeouts(configure_s=args.startup_timeout,
                                            options={"configure_s": "--startup-timeout"}))
-    probe = video = None
+    probe = video = ev = None
+    episodes: list[EpisodeResult] = []
+    startup_s = 0.0
     try:
         runner.start()
         probe = RosProbe(name="gr00t_eval")
@@ -249,7 +254,6 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
         ev.wait_ready(args.startup_timeout)
         startup_s = time.monotonic() - t_start
         log.info("graph ready after %.1f s", startup_s)
-        episodes = []
         for k in range(args.episodes):
             result = ev.run_episode(k, args.seed + k)
             said = (f" read as {result.phrasing!r}" if result.phrasing != result.instruction
@@ -261,11 +265,30 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
                      "".join(f"; System 1 fault: {f}" for f in result.system1_faults))
             episodes.append(result)
         measured = ev.measurements()
+    except (GraphFailed, KeyboardInterrupt) as exc:
+        # The episodes run before it are kept (`main` writes them, marked incomplete): a
+        # node dying in episode 90 of 96 used to lose the 89 before it.
+        if episodes:
+            try:
+                exc.partial_result = _result(args, graph, ev, episodes, ev.measurements(),
+                                             startup_s, t_start, None, vocabulary)
+            except Exception as also:  # noqa: BLE001 - the failure itself is what to report
+                log.error("the %d episode(s) before the failure could not be kept: %s",
+                          len(episodes), also)
+        raise
     finally:
         video_info = video.close() if video is not None else None
         if probe is not None:
             probe.close()
         runner.stop_all()
+    return _result(args, graph, ev, episodes, measured, startup_s, t_start, video_info,
+                   vocabulary)
+
+
+def _result(args: argparse.Namespace, graph: Any, ev: Evaluation,
+            episodes: Sequence[EpisodeResult], measured: Mapping[str, Any], startup_s: float,
+            t_start: float, video_info: Any, vocabulary: dict[str, list[str]] | None) -> dict:
+    """The result dict of the episodes run (``complete``: all --episodes of them)."""
     overall = rates(episodes)
     s1 = graph.node("gr00t_system1").parameters
     return {
@@ -277,6 +300,10 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
         "system1_parameters": system1_parameters(args, graph.embodiment),
         "system2_parameters": dict(args.system2_param),
         "episodes": overall["episodes"],
+        # False where the graph failed (or Ctrl-C) after some episodes: these are the ones
+        # before it, not a run of --episodes.
+        "complete": overall["episodes"] == args.episodes,
+        "episodes_planned": args.episodes,
         "seed": args.seed,
         "episode_s": args.episode_s,
         "tasks": ev.tasks,
@@ -335,16 +362,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"gr00t-eval: the graph failed: {exc}\n(the nodes' output: "
                       f"{node_log if args.log_dir else 'pass --log-dir DIR to keep it'})",
                       file=sys.stderr)
+                _report(args, getattr(exc, "partial_result", None))
                 return EXIT_GRAPH_FAILED
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 print("gr00t-eval: interrupted; the nodes were stopped", file=sys.stderr)
+                _report(args, getattr(exc, "partial_result", None))
                 return 130
+    _report(args, result)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, result: dict | None) -> None:
+    """Write ``result`` to --json-out and print it (the report, or --json); a run cut short
+    says so on stderr (its JSON: ``complete`` false)."""
+    if result is None:
+        return
+    if not result["complete"]:
+        print(f"gr00t-eval: the {result['episodes']} episode(s) run before it "
+              f"(of {result['episodes_planned']}) are kept"
+              + (f" in {args.json_out}" if args.json_out is not None else "")
+              + ", marked incomplete (\"complete\": false)", file=sys.stderr)
     text = json.dumps(result, indent=2)
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(text + "\n")
     print(text if args.json else format_report(result))
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ def format_report(r: dict[str, Any]) -> str:
 
     o = r["overall"]
     delay = r.get("inference_delay_ms") or 0.0
-    lines = [f"gr00t-eval: {r['episodes']} episode(s), seeds {r['seed']}..."
+    cut = ([f"INCOMPLETE: the graph failed or was interrupted after {r['episodes']} of "
+            f"{r['episodes_planned']} episodes; the figures are those episodes' only"]
+           if r.get("complete") is False else [])
+    lines = cut + [f"gr00t-eval: {r['episodes']} episode(s), seeds {r['seed']}..."
              f"{r['seed'] + r['episodes'] - 1}, {r['episode_s']:g} s each; checkpoint "
              f"{r['checkpoint']}; embodiment {r['embodiment']}; backend {r['backend']}; "
              f"chunk_mode {r.get('chunk_mode', '?')}"
