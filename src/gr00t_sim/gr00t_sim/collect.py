@@ -54,13 +54,13 @@ import numpy as np  # noqa: E402
 
 from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
+from gr00t_sim.evaluation.schedule import EVAL_SEED_START  # noqa: E402
 from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
 from gr00t_sim.tasks import Task, all_instructions  # noqa: E402
 from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-EVAL_SEED_START = 100_000
 NUDGE_PHASES = ("descent", "hold")
 NUDGE_DRAWS = 32  # directions and lengths tried for a nudge before it is given up
 HOLD_NUDGE_S = (0.2, 1.0)  # a hold nudge comes this long (s) after the first landing

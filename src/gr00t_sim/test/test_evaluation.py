@@ -505,6 +505,19 @@ def test_instructions_file_problems_exit_2_before_any_node_starts(tmp_path: Path
     assert phrasings_for(_parser().parse_args([])) is None
 
 
+def test_seeds_of_the_training_scenes_are_warned_of(caplog) -> None:
+    """--seed 5 evaluated scenes gr00t-collect trains on, without a word."""
+    from gr00t_sim.evaluation.cli import _check_args, _parser
+
+    with caplog.at_level("WARNING"):
+        _check_args(_parser().parse_args(["--seed", "5"]))
+    assert "--seed 5: seeds below 100000 are the training demonstrations' scenes" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        _check_args(_parser().parse_args([]))
+    assert not caplog.records
+
+
 def test_unknown_words_of_the_checkpoints_tokenizer(tmp_path: Path) -> None:
     from gr00t_sim.evaluation.cli import unknown_words
 

@@ -76,7 +76,8 @@ from gr00t_policy.runtime.execution import CHUNK_MODES, DEFAULT_CHUNK_MODE
 from gr00t_sim.evaluation.client import Evaluation, GraphFailed
 from gr00t_sim.evaluation.phrasings import load_phrasings
 from gr00t_sim.evaluation.report import format_report
-from gr00t_sim.evaluation.schedule import DEFAULT_SEED, TASK_SETS, coverage_period, task_list
+from gr00t_sim.evaluation.schedule import (DEFAULT_SEED, EVAL_SEED_START, TASK_SETS,
+                                           coverage_period, task_list)
 from gr00t_sim.evaluation.scoring import (EpisodeResult, per_phrasing, per_task, rates,
                                           success_definition)
 from gr00t_sim.evaluation.video import VideoRecorder
@@ -161,6 +162,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--episodes {args.episodes}: run at least 1 episode")
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed} must be >= 0 (evaluation uses >= 100000)")
+    if args.seed < EVAL_SEED_START:
+        log.warning("--seed %d: seeds below %d are the training demonstrations' scenes "
+                    "(gr00t-collect); a success rate on them is not a held-out figure",
+                    args.seed, EVAL_SEED_START)
     if not (math.isfinite(args.episode_s) and args.episode_s > 0):
         raise ValueError(f"--episode-s {args.episode_s} must be a number > 0")
     if not (math.isfinite(args.settle_s) and args.settle_s >= 0):
