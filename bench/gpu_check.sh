@@ -8,10 +8,10 @@
 # 2. bench/gpu_check.py: full-size (gr00t-n1-2b) action head latency with torch eager, torch
 #    CUDA graph and TensorRT FP16, System 2 latency, TensorRT-vs-torch agreement.
 #
-# Needs an environment with CUDA-enabled torch and the tensorrt package (docker/Dockerfile's
-# image); ./scripts/setup.sh installs CPU torch. With --dry-run the tests are only collected
-# and the Python part runs at nano sizes on the CPU. Exits non-zero if a test or a part failed;
-# the JSON is written either way.
+# Needs CUDA-enabled torch and the tensorrt package (docker/Dockerfile's image); setup.sh
+# installs CPU torch. Where setup.sh never ran, python3 imports src/gr00t_policy directly.
+# With --dry-run the tests are only collected and the Python part runs at nano sizes on the
+# CPU. Exits non-zero if a test or a part failed; the JSON is written either way.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,17 +24,29 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument $1 (use --dry-run, --out FILE)" >&2; exit 2 ;;
   esac
 done
 
-# Enter the project environment unless the caller already did.
-if ! python3 -c "import gr00t_policy" 2>/dev/null && [[ -f env.sh ]]; then
-  set +u
-  # shellcheck disable=SC1091
-  source env.sh
-  set -u
+# Enter the project environment unless the caller already did. Where ./scripts/setup.sh never
+# ran (a GPU image with the repository copied in: its python3 has CUDA torch, but there is no
+# .venv, no ROS and no network to make one), the ROS-free core is imported from the checkout.
+if ! python3 -c "import gr00t_policy" 2>/dev/null; then
+  if [[ -f install/setup.bash ]]; then
+    set +u
+    # shellcheck disable=SC1091
+    source env.sh
+    set -u
+  else
+    export PYTHONPATH="$ROOT/src/gr00t_policy${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  if ! WHY=$(python3 -c "import gr00t_policy.backends, gr00t_policy.backbone" 2>&1); then
+    echo "gpu_check.sh: $(command -v python3) cannot import gr00t_policy's runners:" \
+         "$(echo "$WHY" | tail -n 1). Fix: install the missing package into that python" \
+         "(on a machine without network, carry it as a wheel), or run ./scripts/setup.sh" >&2
+    exit 2
+  fi
 fi
 
 START=$(date +%s)
