@@ -19,9 +19,13 @@ Measures, with random weights (latency does not depend on their values), batch 1
 - agreement: max abs difference of TensorRT's actions vs torch float32 on the same inputs.
 
 Every part records its figures or the error it hit, and parts are skipped (named as such)
-once ``--budget-s`` is spent, so one JSON always comes out. ``--dry-run`` runs the parts a
-CPU can (torch eager, the torch runner on the CPU in place of the CUDA-graph and TensorRT
-runners, System 2 in float32) at nano sizes, to check the script itself.
+once ``--budget-s`` is spent. The JSON is rewritten before and after every part, so one
+always comes out, also when the process is killed (a cold TensorRT build of the full-size
+head can outlast the machine's time): the part it was in says "running". The TensorRT parts
+share one export and engine cache, so the engines they have in common are built once.
+``--dry-run`` runs the parts a CPU can (torch eager, the torch runner on the CPU in place of
+the CUDA-graph and TensorRT runners, System 2 in float32) at nano sizes, to check the script
+itself.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -86,11 +91,13 @@ def pytest_summary(junit: Path | None, rc: int | None, log: Path | None) -> dict
 
 
 class Check:
-    """Runs named parts within a time budget; records figures, errors or skips."""
+    """Runs named parts within a time budget; records figures, errors or skips, and calls
+    `save()` before and after each part."""
 
-    def __init__(self, budget_s: float) -> None:
+    def __init__(self, budget_s: float, save: Callable[[], None] = lambda: None) -> None:
         self.start = time.perf_counter()
         self.budget_s = budget_s
+        self.save = save
         self.results: dict[str, Any] = {}
 
     def part(self, name: str, fn: Callable[[], dict[str, Any]], needs: str | None = None) -> None:
@@ -99,6 +106,9 @@ class Check:
         elif time.perf_counter() - self.start > self.budget_s:
             self.results[name] = {"skipped": f"time budget of {self.budget_s:.0f} s spent"}
         else:
+            self.results[name] = {"running": "started; not finished when this was written "
+                                             "(the process was killed, or is still running)"}
+            self.save()
             t0 = time.perf_counter()
             try:
                 self.results[name] = fn()
@@ -106,6 +116,7 @@ class Check:
                 self.results[name] = {"error": f"{type(exc).__name__}: {exc}",
                                       "traceback": traceback.format_exc()[-1500:]}
             self.results[name]["wall_s"] = round(time.perf_counter() - t0, 2)
+        self.save()
         print(f"{name}: {json.dumps({k: v for k, v in self.results[name].items() if k != 'traceback'})}",
               flush=True)
 
@@ -156,12 +167,24 @@ def main(argv: list[str] | None = None) -> int:
     config = get_preset(preset)
     num_tokens = config.backbone.max_tokens
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    check = Check(args.budget_s)
     no_gpu = None if cuda else "needs an NVIDIA GPU with CUDA"
     report: dict[str, Any] = {"dry_run": args.dry_run, "preset": preset, "device": device,
                               "steps": args.steps, "environment": environment(),
                               "pytest": pytest_summary(args.pytest_junit, args.pytest_rc,
                                                        args.pytest_log)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        report["results"] = check.results
+        report["elapsed_s"] = round(time.perf_counter() - check.start, 1)
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2))
+        tmp.replace(args.out)  # a reader (or a kill) never finds half a file
+
+    check = Check(args.budget_s, save)
+    save()
+    # One cache for every part: the TensorRT parts export the head and build its engines once.
+    cache = tempfile.mkdtemp(prefix="gpu_check-cache-")
     torch.manual_seed(0)
     head = build_policy(config, device, parts=("action_head",)).action_head.eval()
     ex = example_inputs(config.action_head, num_tokens, seed=0)
@@ -180,14 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         return {"what": "head.sample_from_conditioning, synchronized", **percentiles(ms)}
 
     def runner_latency(backend: str, ref: np.ndarray | None = None) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory() as cache:
-            runner = make_runner(backend, head, embodiment_slot=args.slot, num_steps=args.steps,
-                                 num_tokens=num_tokens, cache_dir=cache, device=device)
-            runner.set_conditioning(ex["tokens"][0], ex["mask"][0])
-            ms = time_ms(lambda: runner.sample(ex["state"][0, 0], ex["noise"][0]), runs, warmup,
-                         lambda: None)  # sample returns host numpy: already synchronized
-            ref = head_reference() if ref is None else ref
-            got = runner.sample(ex["state"][0, 0], ex["noise"][0])
+        runner = make_runner(backend, head, embodiment_slot=args.slot, num_steps=args.steps,
+                             num_tokens=num_tokens, cache_dir=cache, device=device)
+        runner.set_conditioning(ex["tokens"][0], ex["mask"][0])
+        ms = time_ms(lambda: runner.sample(ex["state"][0, 0], ex["noise"][0]), runs, warmup,
+                     lambda: None)  # sample returns host numpy: already synchronized
+        ref = head_reference() if ref is None else ref
+        got = runner.sample(ex["state"][0, 0], ex["noise"][0])
         return {"what": f"{type(runner).__name__}.sample (numpy in/out)", **percentiles(ms),
                 "max_abs_diff_vs_torch_fp32": float(np.abs(got - ref).max()),
                 "mean_abs_diff_vs_torch_fp32": float(np.abs(got - ref).mean()),
@@ -231,21 +253,20 @@ def main(argv: list[str] | None = None) -> int:
         # checked against torch's eager prefix sample.
         def run() -> dict[str, Any]:
             rows = 6
-            with tempfile.TemporaryDirectory() as cache:
-                runner = make_runner(backend, head, embodiment_slot=args.slot,
+            runner = make_runner(backend, head, embodiment_slot=args.slot,
+                                 num_steps=args.steps, num_tokens=num_tokens,
+                                 cache_dir=cache, device=device, prefix=True)
+            ref_runner = make_runner("torch", head, embodiment_slot=args.slot,
                                      num_steps=args.steps, num_tokens=num_tokens,
-                                     cache_dir=cache, device=device, prefix=True)
-                ref_runner = make_runner("torch", head, embodiment_slot=args.slot,
-                                         num_steps=args.steps, num_tokens=num_tokens,
-                                         device=device)
-                for r in (runner, ref_runner):
-                    r.set_conditioning(ex["tokens"][0], ex["mask"][0])
-                state, noise = ex["state"][0, 0], ex["noise"][0]
-                prefix = ref_runner.sample(state, noise[::-1].copy())
-                ms = time_ms(lambda: runner.sample_prefix(state, noise, prefix, rows), runs,
-                             warmup, lambda: None)
-                got = runner.sample_prefix(state, noise, prefix, rows)
-                ref = ref_runner.sample_prefix(state, noise, prefix, rows)
+                                     device=device)
+            for r in (runner, ref_runner):
+                r.set_conditioning(ex["tokens"][0], ex["mask"][0])
+            state, noise = ex["state"][0, 0], ex["noise"][0]
+            prefix = ref_runner.sample(state, noise[::-1].copy())
+            ms = time_ms(lambda: runner.sample_prefix(state, noise, prefix, rows), runs,
+                         warmup, lambda: None)
+            got = runner.sample_prefix(state, noise, prefix, rows)
+            ref = ref_runner.sample_prefix(state, noise, prefix, rows)
             return {"what": f"{type(runner).__name__}.sample_prefix, {rows} rows given",
                     **percentiles(ms), "given_rows_exact": bool(np.array_equal(got[:rows],
                                                                                prefix[:rows])),
@@ -273,23 +294,26 @@ def main(argv: list[str] | None = None) -> int:
             return {"what": f"BackboneRunner.encode, {dtype}, 480x640 image", **percentiles(ms)}
         return run
 
-    check.part("action_head_torch_eager", eager)
-    check.part("action_head_torch_cuda_graph", lambda: runner_latency("torch"), needs=no_gpu)
-    check.part("action_head_torch_cuda_graph_tf32", tf32_latency, needs=no_gpu)
-    if args.dry_run:  # the runner, timing and agreement code of the GPU parts, on the CPU
-        check.part("action_head_torch_runner_cpu_stand_in", lambda: runner_latency("torch"))
-    check.part("action_head_rtc_guided", guided_latency)
-    check.part("system2_bfloat16", system2("bfloat16"), needs=no_gpu)
-    check.part("system2_float32", system2("float32"))
-    trt_missing = no_gpu or (None if report["environment"]["tensorrt"] != "not installed"
-                             else "needs the tensorrt Python package")
-    check.part("action_head_tensorrt_fp16", lambda: runner_latency("tensorrt"), needs=trt_missing)
-    check.part("action_head_rtc_prefix_torch", prefix_latency("torch"))
-    check.part("action_head_rtc_prefix_tensorrt", prefix_latency("tensorrt"), needs=trt_missing)
-    report["results"] = check.results
-    report["elapsed_s"] = round(time.perf_counter() - check.start, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    try:
+        check.part("action_head_torch_eager", eager)
+        check.part("action_head_torch_cuda_graph", lambda: runner_latency("torch"),
+                   needs=no_gpu)
+        check.part("action_head_torch_cuda_graph_tf32", tf32_latency, needs=no_gpu)
+        if args.dry_run:  # the runner, timing and agreement code of the GPU parts, on the CPU
+            check.part("action_head_torch_runner_cpu_stand_in", lambda: runner_latency("torch"))
+        check.part("action_head_rtc_guided", guided_latency)
+        check.part("system2_bfloat16", system2("bfloat16"), needs=no_gpu)
+        check.part("system2_float32", system2("float32"))
+        trt_missing = no_gpu or (None if report["environment"]["tensorrt"] != "not installed"
+                                 else "needs the tensorrt Python package")
+        check.part("action_head_tensorrt_fp16", lambda: runner_latency("tensorrt"),
+                   needs=trt_missing)
+        check.part("action_head_rtc_prefix_torch", prefix_latency("torch"))
+        check.part("action_head_rtc_prefix_tensorrt", prefix_latency("tensorrt"),
+                   needs=trt_missing)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    save()
     print(f"wrote {args.out}")
     errors = [k for k, v in check.results.items() if "error" in v]
     return 1 if errors else 0

@@ -73,7 +73,14 @@ PY_ARGS=(--out "$OUT" --pytest-rc "$PYTEST_RC" --pytest-log "$LOG" --budget-s "$
 [[ -s "$JUNIT" ]] && PY_ARGS+=(--pytest-junit "$JUNIT")
 [[ $DRY_RUN -eq 1 ]] && PY_ARGS+=(--dry-run)
 PY_RC=0
-python3 bench/gpu_check.py "${PY_ARGS[@]}" || PY_RC=$?
+# The budget left, plus a grace for the part that is running when it runs out: the whole
+# check ends inside a 10-minute command limit. Killed, gpu_check.py leaves its JSON with the
+# parts it finished and the one it was in marked "running".
+PY_LIMIT_S=$(( (LEFT > 0 ? LEFT : 0) + 90 ))
+timeout --kill-after=10 "$PY_LIMIT_S" python3 bench/gpu_check.py "${PY_ARGS[@]}" || PY_RC=$?
+if [[ $PY_RC -eq 124 || $PY_RC -eq 137 ]]; then
+  echo "gpu_check.py was stopped after $PY_LIMIT_S s; $OUT holds what it finished" >&2
+fi
 
 echo "gpu_check: pytest exit $PYTEST_RC, checks exit $PY_RC, $(( $(date +%s) - START )) s, $OUT"
 # pytest exits 5 when the selection is empty; a dry run collects only.

@@ -78,6 +78,28 @@ def test_gpu_check_runs_where_setup_never_ran(tmp_path):
     assert report["results"]["action_head_torch_eager"]["median_ms"] > 0
 
 
+def test_gpu_check_json_survives_a_kill(tmp_path):
+    # A part can outlast the machine's time (a cold TensorRT build of the full-size head); the
+    # parts finished before it must not be lost with it.
+    out = tmp_path / "gpu_check.json"
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "gpu_check.py"), "--dry-run",
+                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        for line in proc.stdout:
+            if line.startswith("action_head_torch_eager:"):
+                break
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.wait(30)
+        proc.stdout.close()
+    report = json.loads(out.read_text())
+    assert report["results"]["action_head_torch_eager"]["median_ms"] > 0
+    assert report["environment"]["torch"]
+
+
 def test_full_size_forward_runs_at_tiny_sizes(tmp_path):
     out = tmp_path / "forward.json"
     proc = _run([sys.executable, str(REPO / "bench" / "full_size_forward.py"), "--tiny",
