@@ -559,6 +559,12 @@ def make_runner(
             head = _load_head(ckpt_dir, device)
         return TorchRunner(head, embodiment_slot=embodiment_slot, num_steps=steps,
                            num_tokens=num_tokens, device=device)
+    if backend == "tensorrt":
+        from gr00t_policy.tensorrt_runner import tensorrt_problem
+
+        problem = tensorrt_problem()  # before the export: it takes seconds to minutes
+        if problem is not None:
+            raise RuntimeError(problem)
     exported = cached_export(head, key_fn(), cache, slot=embodiment_slot, num_steps=steps,
                              num_tokens=num_tokens, load_head=load_fn)
     guided = cached_guided(exported, head, load_fn) if guidance else None

@@ -7,6 +7,7 @@ built, never at module import. Built by `gr00t_policy.backends.make_runner("tens
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -20,6 +21,21 @@ from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_cache import DEFAULT_CACHE_DIR, tensorrt_engine_path
 
 logger = logging.getLogger(__name__)
+
+
+def tensorrt_problem() -> str | None:
+    """What keeps the tensorrt backend from running here, ending in the fix; None when
+    nothing does. Cheap (imports no TensorRT): `make_runner` asks before it exports the ONNX
+    graphs the engines are built from, which takes seconds to minutes."""
+    if importlib.util.find_spec("tensorrt") is None:
+        why = "the `tensorrt` Python package is not installed"
+    elif not torch.cuda.is_available():
+        why = "torch sees no CUDA device (no NVIDIA GPU or driver, or a CPU build of torch)"
+    else:
+        return None
+    return (f"backend 'tensorrt' needs TensorRT and an NVIDIA GPU, but {why}: pass "
+            "-p backend:=onnxruntime (the CPU) or backend:=torch with device:=cuda, or run "
+            "where TensorRT is installed (docker/Dockerfile's image)")
 
 
 class TensorRTRunner(ActionHeadRunner):
@@ -36,15 +52,10 @@ class TensorRTRunner(ActionHeadRunner):
         guided: Path | None = None,
         prefix: Path | None = None,
     ) -> None:
-        try:
-            import tensorrt as trt
-        except ImportError as exc:
-            raise RuntimeError(
-                "the tensorrt backend needs the `tensorrt` Python package and an NVIDIA GPU; "
-                "use backend 'onnxruntime' on the CPU"
-            ) from exc
-        if not torch.cuda.is_available():
-            raise RuntimeError("the tensorrt backend needs an NVIDIA GPU with CUDA")
+        problem = tensorrt_problem()
+        if problem is not None:
+            raise RuntimeError(problem)
+        import tensorrt as trt
         super().__init__(exported.config, num_tokens=exported.num_tokens,
                          embodiment_slot=exported.slot, num_steps=exported.num_steps)
         self.device = torch.device(device)

@@ -183,6 +183,17 @@ def test_checkpoint_hash_is_stable_across_saves_of_the_same_weights(tmp_path) ->
     assert checkpoint_content_hash(a) != checkpoint_content_hash(c)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None
+                    and torch.cuda.is_available(), reason="this machine runs TensorRT")
+def test_tensorrt_where_it_cannot_run_is_refused_before_the_export(head, tmp_path) -> None:
+    # The export alone takes seconds for nano, minutes with the guided graph or at full size:
+    # a backend that cannot run must say so first, naming the parameter that picks another.
+    with pytest.raises(RuntimeError, match=r"backend 'tensorrt'.*-p backend:=onnxruntime"):
+        make_runner("tensorrt", head, embodiment_slot=1, num_tokens=TOKENS, cache_dir=tmp_path,
+                    guidance=True)
+    assert list(tmp_path.iterdir()) == []  # nothing exported
+
+
 @pytest.mark.gpu
 @needs_cuda
 def test_torch_cuda_graph_runner_matches_cpu(head) -> None:
