@@ -351,6 +351,19 @@ def cpu_session_options(num_threads: int, spin: bool = True) -> Any:
     return opts
 
 
+def cpu_session(path: Path, options: Any) -> Any:
+    """An onnxruntime session of the graph at `path` on the CPU provider. A graph that does not
+    load is named with the directory to delete: a cached export cut short on disk (a crash
+    soon after it was written) is made again on first use."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's own types (Fail, InvalidProtobuf, ...)
+        raise RuntimeError(f"onnxruntime could not load {path} ({exc}). Fix: delete "
+                           f"{path.parent}; a cached export is made again on first use") from exc
+
+
 class OnnxRuntimeRunner(ActionHeadRunner):
     """The exported conditioning + denoise graphs on onnxruntime's CPU provider.
 
@@ -376,9 +389,8 @@ class OnnxRuntimeRunner(ActionHeadRunner):
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.num_threads = num_threads
         opts = cpu_session_options(num_threads)
-        providers = ["CPUExecutionProvider"]
-        self._cond_sess = ort.InferenceSession(str(exported.conditioning), opts, providers=providers)
-        self._den_sess = ort.InferenceSession(str(exported.denoise), opts, providers=providers)
+        self._cond_sess = cpu_session(exported.conditioning, opts)
+        self._den_sess = cpu_session(exported.denoise, opts)
 
         kv_shape = exported.kv_shape
         self._buffers = {
@@ -405,14 +417,14 @@ class OnnxRuntimeRunner(ActionHeadRunner):
         )
         self._guided_binding = None
         if guided is not None:
-            self._guided_sess = ort.InferenceSession(str(guided), opts, providers=providers)
+            self._guided_sess = cpu_session(guided, opts)
             self._guided_binding = self._bind(
                 self._guided_sess, ("state", "noise", "keys", "values", "bias", "target",
                                     "weights", "beta"), ("actions",))
             self.supports_guidance = True
         self._prefix_binding = None
         if prefix is not None:
-            self._prefix_sess = ort.InferenceSession(str(prefix), opts, providers=providers)
+            self._prefix_sess = cpu_session(prefix, opts)
             self._prefix_binding = self._bind(
                 self._prefix_sess, ("state", "noise", "keys", "values", "bias", "prefix",
                                     "given"), ("actions",))

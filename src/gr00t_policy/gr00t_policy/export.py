@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -88,7 +89,7 @@ class ExportedActionHead:
         meta_path = out_dir / META_FILE
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path} missing: not an action head export directory")
-        meta = json.loads(meta_path.read_text())
+        meta = read_export_meta(meta_path)
         found = meta.get("format") if isinstance(meta, dict) else None
         if found != FORMAT:
             raise ValueError(f"{meta_path}: format {found!r} is not {FORMAT!r}: written by "
@@ -103,6 +104,30 @@ class ExportedActionHead:
             num_steps=int(meta["num_steps"]),
             num_tokens=int(meta["num_tokens"]),
         )
+
+
+def read_export_meta(meta_path: Path) -> Any:
+    """An export directory's export.json, parsed. ValueError naming the directory to delete
+    when it does not parse: an export cut short on disk (a crash or power loss soon after it
+    was written) must not fail every later start with a bare JSON error."""
+    try:
+        return json.loads(meta_path.read_text())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{meta_path} is unreadable ({exc}): the export was cut short. Fix: "
+                         f"delete {meta_path.parent}; a cached export is made again on first "
+                         "use") from None
+
+
+def sync_to_disk(*paths: Path) -> None:
+    """fsync files and directories, before a rename publishes them: without it a power cut can
+    keep the rename and lose the contents (ext4 writes data late), leaving a complete-looking
+    export of empty files."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def single_slot_head(head: FlowMatchingActionHead, slot: int) -> FlowMatchingActionHead:
@@ -204,9 +229,11 @@ def save_beside(program: Any, path: Path) -> None:
     try:
         program.save(str(tmp / path.name), external_data=None)
         data = tmp / f"{path.name}.data"
+        sync_to_disk(*(p for p in (data, tmp / path.name) if p.is_file()))
         if data.is_file():
             data.replace(path.with_name(data.name))
         (tmp / path.name).replace(path)
+        sync_to_disk(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

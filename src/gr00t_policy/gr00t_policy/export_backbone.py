@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from gr00t_policy.backend_names import SYSTEM2_BACKENDS
-from gr00t_policy.export import OPSET, onnx_program
+from gr00t_policy.export import OPSET, onnx_program, read_export_meta
 from gr00t_policy.export_cache import (DEFAULT_CACHE_DIR, export_once, exporter_id,
                                        module_content_hash)
 
@@ -91,7 +91,7 @@ class ExportedBackbone:
         meta_path, graph = out_dir / META_FILE, out_dir / GRAPH_FILE
         if not meta_path.is_file() or not graph.is_file():
             raise FileNotFoundError(f"no backbone export in {out_dir}")
-        meta = json.loads(meta_path.read_text())
+        meta = read_export_meta(meta_path)
         found = meta.get("format") if isinstance(meta, dict) else None
         if found != FORMAT:
             raise ValueError(f"{meta_path}: format {found!r} is not {FORMAT!r}: written by "
@@ -188,16 +188,13 @@ class OnnxBackbone:
     """
 
     def __init__(self, exported: ExportedBackbone, num_threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        from gr00t_policy.backends import cpu_session_options
+        from gr00t_policy.backends import cpu_session, cpu_session_options
 
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         opts = cpu_session_options(num_threads, spin=False)
         self.exported = exported
-        self._session = ort.InferenceSession(str(exported.graph), opts,
-                                             providers=["CPUExecutionProvider"])
+        self._session = cpu_session(exported.graph, opts)
         names = [i.name for i in self._session.get_inputs()]
         want = list(INPUTS) + ([INSTRUCTION_INPUT] if exported.instruction_dim else [])
         if names != want:

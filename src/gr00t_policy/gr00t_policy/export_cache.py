@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from gr00t_policy.action_head import FlowMatchingActionHead
-from gr00t_policy.export import FORMAT, ExportedActionHead, export_action_head
+from gr00t_policy.export import FORMAT, ExportedActionHead, export_action_head, sync_to_disk
 
 logger = logging.getLogger(__name__)
 
@@ -215,8 +215,10 @@ def export_once(out_dir: Path, write: Any) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
     try:
         write(tmp)
+        sync_to_disk(*(p for p in tmp.rglob("*") if p.is_file()), tmp)
         try:
             tmp.rename(out_dir)
+            sync_to_disk(out_dir.parent)
         except OSError:  # another process won the race; use its export
             logger.info("export %s appeared concurrently; using it", out_dir)
     finally:

@@ -229,6 +229,21 @@ def test_tensorrt_fp16_engine_matches_torch(head, tmp_path) -> None:
     assert len(engines) == 2  # conditioning + denoise, keyed by GPU, TRT version, ONNX sha256
 
 
+def test_a_graph_cut_short_on_disk_names_the_directory_to_delete(ort_runner, cache_dir,
+                                                                 tmp_path) -> None:
+    # A power cut soon after the first export can leave its graphs empty: onnxruntime's "No
+    # graph was found in the protobuf" then failed every start without saying what to do.
+    import shutil
+
+    from gr00t_policy.export import ExportedActionHead
+
+    source = next(p for p in (cache_dir / "onnx").iterdir() if p.name.endswith("slot2-k4-l64"))
+    copy = shutil.copytree(source, tmp_path / source.name)
+    (copy / "denoise.onnx").write_bytes(b"")
+    with pytest.raises(RuntimeError, match=f"denoise.onnx.*delete {copy}"):
+        OnnxRuntimeRunner(ExportedActionHead.load(copy))
+
+
 def test_a_corrupt_weights_file_is_named_not_a_memory_error(tmp_path):
     from gr00t_policy.export_cache import checkpoint_content_hash
 

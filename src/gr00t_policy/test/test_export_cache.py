@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,34 @@ def test_an_export_is_not_reused_by_another_exporter(exports, tmp_path, monkeypa
     cached_export(None, "a" * 64, tmp_path, **args)
     assert len(exports) == 2
     assert len(list((tmp_path / "onnx").iterdir())) == 2
+
+
+def test_an_export_cut_short_on_disk_names_the_directory_to_delete(exports, tmp_path):
+    # A power cut soon after an export can keep the directory and lose its files' contents:
+    # every later start then failed with a bare "Expecting value: line 1 column 1 (char 0)".
+    args = dict(slot=0, num_steps=4, num_tokens=64, load_head=lambda: None)
+    out_dir = cached_export(None, "a" * 64, tmp_path, **args).denoise.parent
+    (out_dir / "export.json").write_text("")
+    with pytest.raises(ValueError, match=f"unreadable.*delete {re.escape(str(out_dir))}"):
+        cached_export(None, "a" * 64, tmp_path, **args)
+
+
+def test_an_export_is_on_disk_before_it_is_published(exports, tmp_path, monkeypatch):
+    # ... which the rename alone does not ensure: the files and the scratch directory are
+    # flushed before it, the cache directory after it.
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    args = dict(slot=0, num_steps=4, num_tokens=64, load_head=lambda: None)
+    out_dir = cached_export(None, "a" * 64, tmp_path, **args).denoise.parent
+    scratch = [i for i, name in enumerate(synced) if name.startswith(out_dir.name + ".tmp")]
+    assert scratch and synced.index("export.json") < scratch[0]
+    assert synced.index("onnx") > scratch[0]
 
 
 def test_the_exporter_id_covers_the_source_of_the_exported_modules(tmp_path, monkeypatch):
