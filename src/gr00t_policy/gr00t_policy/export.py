@@ -17,14 +17,18 @@ torch (test_export.py checks the parity), and it writes external data for the 2 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,9 @@ DENOISE_OUTPUTS = ("actions",)
 META_FILE = "export.json"
 # export.json's layout and the graphs' inputs and outputs; part of the export cache's key.
 FORMAT = "gr00t_ros/action_head_onnx/1"
+# An unlocked scratch directory older than this was left by an export that was killed (an
+# export locks the directory it creates at once: `scratch_dir`).
+ABANDONED_SCRATCH_AGE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,46 @@ def sync_to_disk(*paths: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path, prefix: str, sweep: str) -> Iterator[Path]:
+    """A new directory `prefix`* in `parent` to write an export into before moving it in
+    place, locked (flock) while this process lives, removed on leaving (what was moved out of
+    it stays). First the directories matching `sweep` that a killed export left in `parent`
+    (unlocked, older than ABANDONED_SCRATCH_AGE_S) are removed: at full size each holds
+    gigabytes, and an operator who stops a slow first start again and again fills the disk."""
+    for old in parent.glob(sweep):
+        _remove_if_abandoned(old)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel however this process ends
+        except OSError as exc:  # a file system without locks (NFS without lockd): export anyway
+            logger.warning("could not lock %s (%s): another process may take it for an "
+                           "abandoned export", tmp, exc)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(fd)
+
+
+def _remove_if_abandoned(path: Path) -> None:
+    try:
+        if not path.is_dir() or time.time() - path.stat().st_mtime < ABANDONED_SCRATCH_AGE_S:
+            return
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # gone meanwhile
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: an export in progress (or no locks here: cannot tell, keep it)
+        return
+    finally:
+        os.close(fd)
+    logger.info("removing %s, left by an export that was killed", path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def single_slot_head(head: FlowMatchingActionHead, slot: int) -> FlowMatchingActionHead:
@@ -225,8 +272,7 @@ def save_beside(program: Any, path: Path) -> None:
     reader that finds the file finds it whole: saved under its final name in a scratch
     directory (an external-data file, for a head over 2 GB, is referenced by that name), then
     moved in, the graph last."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=path.parent))
-    try:
+    with scratch_dir(path.parent, prefix=f".{path.stem}-", sweep=".*-*") as tmp:
         program.save(str(tmp / path.name), external_data=None)
         data = tmp / f"{path.name}.data"
         sync_to_disk(*(p for p in (data, tmp / path.name) if p.is_file()))
@@ -234,8 +280,6 @@ def save_beside(program: Any, path: Path) -> None:
             data.replace(path.with_name(data.name))
         (tmp / path.name).replace(path)
         sync_to_disk(path.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cached_beside(path: Path, export: Any, head: FlowMatchingActionHead | None,

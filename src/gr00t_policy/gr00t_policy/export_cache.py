@@ -20,8 +20,6 @@ import importlib.util
 import json
 import logging
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,8 @@ from typing import Any
 import torch
 
 from gr00t_policy.action_head import FlowMatchingActionHead
-from gr00t_policy.export import FORMAT, ExportedActionHead, export_action_head, sync_to_disk
+from gr00t_policy.export import (FORMAT, ExportedActionHead, export_action_head, scratch_dir,
+                                 sync_to_disk)
 
 logger = logging.getLogger(__name__)
 
@@ -209,11 +208,11 @@ def cached_export(
 def export_once(out_dir: Path, write: Any) -> Path:
     """Make the export directory `out_dir` by `write(tmp)` into a scratch directory beside it,
     then one rename, so a reader never finds half an export; when another process renamed
-    its export in first, that one is kept."""
+    its export in first, that one is kept. Scratch directories left by killed exports are
+    removed (`export.scratch_dir`)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp", dir=out_dir.parent))
-    try:
+    with scratch_dir(out_dir.parent, prefix=out_dir.name + ".tmp", sweep="*.tmp*") as tmp:
         write(tmp)
         sync_to_disk(*(p for p in tmp.rglob("*") if p.is_file()), tmp)
         try:
@@ -221,7 +220,4 @@ def export_once(out_dir: Path, write: Any) -> Path:
             sync_to_disk(out_dir.parent)
         except OSError:  # another process won the race; use its export
             logger.info("export %s appeared concurrently; using it", out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,32 @@ def test_an_export_is_on_disk_before_it_is_published(exports, tmp_path, monkeypa
     scratch = [i for i, name in enumerate(synced) if name.startswith(out_dir.name + ".tmp")]
     assert scratch and synced.index("export.json") < scratch[0]
     assert synced.index("onnx") > scratch[0]
+
+
+def test_scratch_directories_of_killed_exports_are_removed(exports, tmp_path):
+    # A killed export (an operator stopping a slow first start) left its scratch directory for
+    # ever: gigabytes each at full size. One being written (locked by its exporter) stays, and
+    # so does one just made (its exporter locks it the moment after).
+    onnx = tmp_path / "onnx"
+    onnx.mkdir()
+    abandoned, busy, young = (onnx / f"{key}-xdeadbeef-slot0-k4-l64.tmp{key}"
+                              for key in ("0123", "4567", "89ab"))
+    for d in (abandoned, busy, young):
+        d.mkdir()
+        (d / "denoise.onnx").write_bytes(b"half a graph")
+    an_hour_ago = time.time() - 3600
+    for d in (abandoned, busy):
+        os.utime(d, (an_hour_ago, an_hour_ago))
+    fd = os.open(busy, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        cached_export(None, "a" * 64, tmp_path, slot=0, num_steps=4, num_tokens=64,
+                      load_head=lambda: None)
+    finally:
+        os.close(fd)
+    assert not abandoned.exists()
+    assert busy.exists() and young.exists()
+    assert len(exports) == 1 and not exports[0].exists()  # its own scratch renamed in place
 
 
 def test_the_exporter_id_covers_the_source_of_the_exported_modules(tmp_path, monkeypatch):
