@@ -40,6 +40,7 @@ import torch
 from gr00t_policy.action_head import Conditioning, FlowMatchingActionHead
 from gr00t_policy.action_head_config import ActionHeadConfig
 from gr00t_policy.backend_names import BACKENDS
+from gr00t_policy.devices import backend_device_problem
 from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_guided import cached_guided
 from gr00t_policy.export_prefix import cached_prefix
@@ -538,6 +539,9 @@ def make_runner(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown action head backend {backend!r}; known backends: {list(BACKENDS)}")
+    problem = backend_device_problem(backend, device)
+    if problem is not None:
+        raise ValueError(f"device {device!r} {problem}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else DEFAULT_CACHE_DIR
 
     if isinstance(head_or_checkpoint, FlowMatchingActionHead):

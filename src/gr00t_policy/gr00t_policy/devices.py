@@ -38,3 +38,15 @@ def device_problem(device: str) -> str | None:
         names = ", ".join(f"cuda:{i}" for i in range(count))
         return f"names GPU {index}, but torch sees {count} ({names}): pass one of those"
     return None
+
+
+def backend_device_problem(backend: str, device: str) -> str | None:
+    """Why the action head backend `backend` cannot honour `device`, ending in the fix (System
+    1's parameters); None when it can. onnxruntime runs on the CPU only: it would ignore a CUDA
+    device, and a head sized for a GPU (GR00T N1's: ~0.8 s a chunk there) would run far below
+    the control rate without a word. Imports nothing."""
+    if backend == "onnxruntime" and device != "cpu":
+        return ("is not used by backend 'onnxruntime', which runs on the CPU: pass -p "
+                f"backend:=torch (or tensorrt) to run the action head on {device}, or -p "
+                "device:=cpu")
+    return None

@@ -53,6 +53,13 @@ def inputs(seed: int):
     return tokens, mask, state, noise
 
 
+def test_onnxruntime_refuses_a_cuda_device_instead_of_ignoring_it(head) -> None:
+    # It runs on the CPU whatever device says: a full-size head there is ~0.8 s a chunk.
+    with pytest.raises(ValueError, match=r"device 'cuda' is not used by backend 'onnxruntime'"
+                                         r".*-p backend:=torch"):
+        make_runner("onnxruntime", head, embodiment_slot=1, num_tokens=TOKENS, device="cuda")
+
+
 def test_unknown_backend_lists_the_known_ones(head) -> None:
     with pytest.raises(ValueError, match="known backends.*onnxruntime"):
         make_runner("tflite", head, embodiment_slot=0, num_tokens=TOKENS)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from gr00t_common.params import UNSET, ParameterError, Pattern, Range, Spec
 from gr00t_common.params import declare_and_read as _declare_and_read
 from gr00t_policy.backend_names import BACKENDS
-from gr00t_policy.devices import DEVICE_FORMS, DEVICE_PATTERN, device_problem
+from gr00t_policy.devices import (DEVICE_FORMS, DEVICE_PATTERN, backend_device_problem,
+                                  device_problem)
 from gr00t_policy.embodiment import (MAX_STATE_AGE_S, MAX_SYSTEM1_HZ, MAX_TOKEN_AGE_S,
                                      MIN_SYSTEM1_HZ)
 from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
@@ -34,8 +35,9 @@ SPECS = (
     Spec("backend", "string", "onnxruntime", "Action head backend.", choices=BACKENDS),
     Spec("device", "string", "cpu",
          "torch device for the torch backend; tensorrt always uses CUDA (cuda:N picks its "
-         "GPU), onnxruntime the CPU. A CUDA device is refused at configure where torch sees "
-         "none.", pattern=Pattern(DEVICE_PATTERN, DEVICE_FORMS)),
+         "GPU); onnxruntime runs on the CPU and refuses a CUDA device. A CUDA device is "
+         "refused at configure where torch sees none.",
+         pattern=Pattern(DEVICE_PATTERN, DEVICE_FORMS)),
     Spec("float32_matmul_precision", "string", "highest",
          "torch backend on CUDA: highest keeps float32 matrix products strict; high lets "
          "them use TF32 (on an H200 the GR00T-N1-size head took 7.8 instead of 18.2 ms per "
@@ -169,7 +171,8 @@ def declare_and_read(node) -> Settings:
     out-of-range override, one that System 1 does not have, or a device this machine does
     not have, raises ParameterError."""
     settings = Settings(**_declare_and_read(node, SPECS))
-    problem = device_problem(settings.device)
+    problem = (backend_device_problem(settings.backend, settings.device)
+               or device_problem(settings.device))
     if problem:
         raise ParameterError(f"parameter device={settings.device!r} {problem}")
     return settings

@@ -342,6 +342,9 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     # A device torch has no name for: refused by name, not as an unreadable checkpoint.
     ("backend:=torch device:=gpu", "parameter device='gpu' is not allowed: it must be cpu, "
                                    "cuda or cuda:N"),
+    # A GPU asked for with the default backend, which runs on the CPU: it was ignored, and a
+    # full-size head ran at ~1 plan a second there.
+    ("device:=cuda", "parameter device='cuda' is not used by backend 'onnxruntime'"),
     # Staleness limits in ms would all but switch off the holds: the YAML keys' bounds.
     ("state_staleness_s:=100.0", "parameter state_staleness_s=100.0 is out of range: it must "
                                  "be in (0, 1]"),
