@@ -108,10 +108,14 @@ def test_a_state_row_of_another_width_than_info_json_is_refused(tmp_path, name, 
 def embodiment(joints):
     from gr00t_policy.embodiment import parse_embodiment
 
+    return parse_embodiment(embodiment_dict(joints))
+
+
+def embodiment_dict(joints):
     joint = {"position": [-5.0, 5.0], "velocity": 5.0}
     groups = {key: joints[start:start + n] for (key, n), start in zip(KEYS, (0, 3, 5))}
     keys = [{"key": key, "normalization": "min_max"} for key, _ in KEYS]
-    return parse_embodiment({
+    return {
         "name": "gr1_small", "tag": "gr1", "slot": 1, "action_dt": 0.05,
         "joint_groups": {k: {"joints": [{"name": n, **joint} for n in v]}
                          for k, v in groups.items()},
@@ -120,7 +124,7 @@ def embodiment(joints):
         "controllers": [{"name": "all", "type": "forward_command", "topic": "/all/commands",
                          "joints": joints}],
         "staleness": {"state_s": 0.1, "tokens_s": 0.5}, "on_stale": "hold_last_command",
-    })
+    }
 
 
 def test_joint_names_that_are_not_the_yamls_are_named_with_the_fix(tmp_path):
@@ -140,23 +144,132 @@ def test_joint_names_that_are_not_the_yamls_are_named_with_the_fix(tmp_path):
     build_metadata(LeRobotDataset(root), embodiment(joints))
 
 
-def test_a_dataset_with_more_keys_than_the_yaml_says_what_to_write(tmp_path):
+# The dataset's layout: the YAML's keys (KEYS) in another order, between keys it leaves out.
+WIDE = [("waist", 1), ("left_leg", 2), ("left_arm", 3), ("neck", 1), ("left_hand", 2)]
+JOINTS = ["l_sh_pitch", "l_sh_roll", "l_elbow", "l_thumb", "l_index", "waist_yaw"]
+WIDE_NAMES = ["waist_yaw", "l_hip", "l_knee", *JOINTS[:3], "neck_yaw", *JOINTS[3:5]]
+PICK = [3, 4, 5, 7, 8, 0]  # the columns of JOINTS in WIDE's vector
+
+
+def wide_dataset(path, eps):
+    """``eps`` (6-wide, the YAML's order) written in the WIDE layout, the left-out columns
+    far beyond the YAML's limits (+-5)."""
+    def widen(x):
+        out = np.full((len(x), 9), 100.0)
+        out[:, PICK] = x
+        return out
+
+    root = write_gr00t_v20(path, [(widen(s), widen(a), f, t) for s, a, f, t in eps], keys=WIDE)
+    _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=WIDE_NAMES)
+                                              for f in ("observation.state", "action")])
+    return root
+
+
+def test_the_yamls_keys_are_read_by_name_out_of_a_dataset_holding_more(tmp_path, caplog):
     """Isaac-GR00T's GR-1 data holds legs and neck that its arms+waist data config leaves
-    out; training takes a dataset's keys as they are, and its refusal told a team to "pass
-    the embodiment YAML the dataset was recorded with" (config/fourier_gr1.yaml is that
-    robot's)."""
+    out, its keys in another order than config/fourier_gr1.yaml's: training refused it (and
+    told a team to write a copy of the dataset), as Isaac-GR00T picks its keys by name."""
+    import logging
+
     from gr00t_policy.train.data import build_metadata
 
-    joints = ["l_sh_pitch", "l_sh_roll", "l_elbow", "l_thumb", "l_index", "waist_yaw"]
-    eps = [(np.concatenate([s, s[:, :2]], 1), np.concatenate([a, a[:, :2]], 1), f, t)
-           for s, a, f, t in episodes()]
-    root = write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS[:2] + [("left_leg", 2), KEYS[2]])
-    _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=None)
+    eps = episodes()
+    root = wide_dataset(tmp_path / "ds", eps)
+    emb = embodiment(JOINTS)
+    with caplog.at_level(logging.INFO, logger="gr00t_policy.dataset.reader"):
+        ds = LeRobotDataset(root, embodiment=emb)
+    said = [r.getMessage() for r in caplog.records if "leaving out" in r.getMessage()]
+    assert len(said) == 2 and "['left_leg', 'neck']" in said[0]  # state, action: once each
+    assert ds.left_out == {"state": ["left_leg", "neck"], "action": ["left_leg", "neck"]}
+    for modality in ("state", "action"):
+        assert ds.key_ranges(modality) == [("left_arm", 0, 3), ("left_hand", 3, 5),
+                                           ("waist", 5, 6)]
+    assert ds.state_names == JOINTS and ds.action_names == JOINTS
+    for i, (states, actions, _, _) in enumerate(eps):
+        ep = ds.episode(i, load_video=False)
+        np.testing.assert_allclose(ep.states, states, atol=1e-6)
+        np.testing.assert_allclose(ep.actions, actions, atol=1e-6)
+    # Statistics, limits and joint names see the YAML's columns only (the left-out ones lie
+    # beyond its limits and are named otherwise): the same as from a dataset of those only.
+    meta = build_metadata(ds, emb)
+    narrow = write_gr00t_v20(tmp_path / "narrow", eps, keys=KEYS)
+    _edit(narrow / "meta/info.json", lambda i: [i["features"][f].update(names=JOINTS)
+                                                for f in ("observation.state", "action")])
+    expected = build_metadata(LeRobotDataset(narrow, embodiment=emb), emb)["gr1"]["statistics"]
+    for modality, stats in meta["gr1"]["statistics"].items():
+        assert list(stats) == list(expected[modality])
+        for key, values in stats.items():
+            for name, v in values.items():
+                np.testing.assert_allclose(v, expected[modality][key][name], rtol=1e-6)
+    # A mixture's second dataset of the robot (build_metadata's `others`) is read alike.
+    both = build_metadata(LeRobotDataset(narrow, embodiment=emb), emb, others=[(ds, None)])
+    np.testing.assert_allclose(both["gr1"]["statistics"]["state"]["waist"]["max"],
+                               meta["gr1"]["statistics"]["state"]["waist"]["max"])
+    # Without the embodiment the dataset reads as stored, and training says how to open it.
+    whole = LeRobotDataset(root)
+    assert [k for k, _, _ in whole.key_ranges("state")] == [k for k, _ in WIDE]
+    assert whole.episode(0, load_video=False).states.shape == (6, 9)
+    with pytest.raises(ValueError, match=r"state keys .* differ from embodiment 'gr1_small'.*"
+                                         r"Fix: open the dataset with the embodiment"):
+        build_metadata(whole, emb)
+
+
+def test_only_the_keys_read_must_be_absolute_actions(tmp_path):
+    root = wide_dataset(tmp_path / "ds", episodes())
+    _edit(root / "meta/modality.json", lambda m: m["action"]["neck"].update(absolute=False))
+    LeRobotDataset(root, embodiment=embodiment(JOINTS))  # the neck is left out
+    _edit(root / "meta/modality.json", lambda m: m["action"]["waist"].update(absolute=False))
+    with pytest.raises(DatasetError, match=r"action keys \['waist'\] are relative"):
+        LeRobotDataset(root, embodiment=embodiment(JOINTS))
+
+
+def test_dataset_info_shows_the_keys_taken_by_name(tmp_path, capsys):
+    import yaml
+
+    from gr00t_policy.dataset.cli import main as dataset_main
+
+    root = wide_dataset(tmp_path / "ds", episodes())
+    (tmp_path / "gr1_small.yaml").write_text(yaml.safe_dump(embodiment_dict(JOINTS)))
+    dataset_main(["info", str(root)])
+    assert "('waist', 0, 1), ('left_leg', 1, 3)" in capsys.readouterr().out  # as stored
+    dataset_main(["info", str(root), "--embodiment", str(tmp_path / "gr1_small.yaml")])
+    out = capsys.readouterr().out
+    assert "state keys [('left_arm', 0, 3), ('left_hand', 3, 5), ('waist', 5, 6)]" in out
+    assert "left out: state keys ['left_leg', 'neck'], action keys ['left_leg', 'neck']" in out
+
+
+def test_keys_equal_to_the_yamls_read_as_stored(tmp_path):
+    eps = episodes()
+    root = write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS)
+    _edit(root / "meta/info.json", lambda i: [i["features"][f].update(names=JOINTS)
                                               for f in ("observation.state", "action")])
-    with pytest.raises(ValueError, match=r"state keys .* differ from embodiment 'gr1_small'.*: "
-                                         r"the dataset also holds \['left_leg'\].*does not pick "
-                                         r"keys.*Fix: write a copy of the dataset"):
-        build_metadata(LeRobotDataset(root), embodiment(joints))
+    ds, plain = LeRobotDataset(root, embodiment=embodiment(JOINTS)), LeRobotDataset(root)
+    assert ds.left_out == {"state": [], "action": []}
+    assert ds.key_ranges("state") == plain.key_ranges("state")
+    for i in range(len(eps)):
+        a, b = ds.episode(i, load_video=False), plain.episode(i, load_video=False)
+        assert a.states.tobytes() == b.states.tobytes()
+        assert a.actions.tobytes() == b.actions.tobytes()
+
+
+@pytest.mark.parametrize("keys, match", [
+    # The YAML's waist is not in the dataset.
+    ([("left_arm", 3), ("left_leg", 2), ("left_hand", 2)],
+     r"no state key \['waist'\] of embodiment 'gr1_small' \(the dataset's state keys and "
+     r"widths: \[\('left_arm', 3\), \('left_leg', 2\), \('left_hand', 2\)\]\)\. Fix: pass "
+     r"the embodiment YAML the dataset was recorded with \(--embodiment; its info.json names "
+     r"robot_type 'GR1ArmsOnly'\)"),
+    # The dataset's left_hand has 3 columns, the YAML's 2 joints.
+    ([("left_arm", 3), ("left_hand", 3), ("waist", 1)],
+     r"state key 'left_hand' holds 3 columns of the dataset but 2 joints of embodiment "
+     r"'gr1_small'\. Fix: list the key's 3 joints"),
+])
+def test_a_yaml_key_the_dataset_lacks_or_holds_at_another_width_is_named(tmp_path, keys, match):
+    width = sum(n for _, n in keys)
+    eps = [(np.zeros((6, width)), np.zeros((6, width)), f, t) for _, _, f, t in episodes()]
+    root = write_gr00t_v20(tmp_path / "ds", eps, keys=keys)
+    with pytest.raises(DatasetError, match=match):
+        LeRobotDataset(root, embodiment=embodiment(JOINTS))
 
 
 def test_a_video_at_another_rate_than_info_json_says_so(tmp_path):

@@ -58,6 +58,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{ds.root}: LeRobot {ds.version}, {ds.num_episodes} episodes, {ds.num_frames} "
           f"frames at {ds.fps:g} fps, cameras {ds.cameras}")
     print(f"  state keys {ds.key_ranges('state')}, action keys {ds.key_ranges('action')}")
+    if ds.left_out["state"] or ds.left_out["action"]:
+        print(f"  taken by name for embodiment {emb.name!r}; left out: state keys "
+              f"{ds.left_out['state']}, action keys {ds.left_out['action']}")
     for index, task in sorted(ds.tasks.items()):
         print(f"  task {index}: {task}")
     return 0
@@ -108,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = sub.add_parser("info", help="summarise a LeRobot dataset (v2.0, v2.1 or v3.0)")
     info.add_argument("dataset", help="dataset directory")
     info.add_argument("--embodiment", default=None,
-                      help="embodiment YAML giving the key layout when meta/modality.json is absent")
+                      help="embodiment YAML: its state/action keys are taken by name from "
+                      "meta/modality.json's ranges (as training reads them), or give the key "
+                      "layout where that file is absent")
     info.set_defaults(run=_info)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

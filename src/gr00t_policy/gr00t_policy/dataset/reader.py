@@ -58,6 +58,10 @@ class LeRobotDataset:
     datasets written by other tools have none, and then ``embodiment`` (an
     EmbodimentConfig) supplies them: its state and action keys tile ``observation.state`` and
     ``action`` in YAML order, and camera ``name`` is video feature ``observation.images.<name>``.
+    Opened with an embodiment, a dataset with meta/modality.json is read as the embodiment's
+    keys, taken by name from its ranges in the YAML's order, as Isaac-GR00T's data configs
+    take them (`_select_keys`): episodes' states and actions, ``key_ranges``, ``state_names``
+    and ``action_names`` then hold only those columns, and ``left_out`` names the others.
 
     An episode's instruction is the task its ``task_column`` indexes (`_task_column`): the
     column of GR00T's task-description annotation where modality.json lists one (GR00T's
@@ -93,6 +97,15 @@ class LeRobotDataset:
                                f"{META_READ_ATTEMPTS} times; is a writer appending in a loop?")
         self._check_ranges("state", STATE, self._modality_source)
         self._check_ranges("action", ACTION, self._modality_source)
+        # Columns of observation.state / action read (None: all, as stored); what was left
+        # out of each.
+        self._columns: dict[str, np.ndarray | None] = {"state": None, "action": None}
+        self.left_out: dict[str, list[str]] = {"state": [], "action": []}
+        if embodiment is not None and self._modality_read:
+            for modality, keys in (("state", embodiment.state_keys),
+                                   ("action", embodiment.action_keys)):
+                self._select_keys(modality, [(k.key, len(k.joints)) for k in keys],
+                                  embodiment.name)
         self._check_videos(self._modality_source)
         relative = [k for k, r in self.modality["action"].items() if r.get("absolute") is False]
         if relative:
@@ -123,9 +136,11 @@ class LeRobotDataset:
         if modality_path.is_file():
             self.modality: dict[str, Any] = read_json(modality_path)
             self._modality_source = str(modality_path)
+            self._modality_read = True
         elif embodiment is not None:
             self.modality = self._modality_from(embodiment)
             self._modality_source = f"{self.root}: the key layout of embodiment {embodiment.name!r}"
+            self._modality_read = False
         else:
             raise DatasetError(
                 f"missing {modality_path} (GR00T's state/action key ranges): datasets from "
@@ -220,6 +235,50 @@ class LeRobotDataset:
                 f"(its shape in info.json). Fix: make the keys cover all {dim} columns (for an "
                 f"embodiment: its {modality} keys' joints)")
 
+    def _select_keys(self, modality: str, keys: list[tuple[str, int]], embodiment: str) -> None:
+        """Read only the embodiment's ``keys`` ((name, width), in its order) of ``modality``,
+        taken by name from modality.json's ranges, as Isaac-GR00T's data configs take theirs
+        (its GR-1 data holds legs and neck that the arms+waist config leaves out); the others
+        are left out, logged once. A key the dataset lacks, or holds at another width, is a
+        DatasetError naming it and the fix. Keys equal to the dataset's, in its order, read
+        every column as stored."""
+        ranges = {k: (int(r["start"]), int(r["end"])) for k, r in self.modality[modality].items()}
+        held = [(k, e - s) for k, (s, e) in ranges.items()]
+        source = self._modality_source
+        robot = self.info.get("robot_type")
+        missing = [k for k, _ in keys if k not in ranges]
+        if missing:
+            raise DatasetError(
+                f"{source}: no {modality} key {missing} of embodiment {embodiment!r} (the "
+                f"dataset's {modality} keys and widths: {held}). Fix: pass the embodiment YAML "
+                "the dataset was recorded with (--embodiment"
+                + (f"; its info.json names robot_type {robot!r}" if robot else "")
+                + "), or name the YAML's keys as the dataset's modality.json does")
+        wrong = [(k, n, ranges[k][1] - ranges[k][0]) for k, n in keys
+                 if ranges[k][1] - ranges[k][0] != n]
+        if wrong:
+            key, n, width = wrong[0]
+            raise DatasetError(
+                f"{source}: {modality} key {key!r} holds {width} columns of the dataset but "
+                f"{n} joints of embodiment {embodiment!r}"
+                + (f" (also {[k for k, _, _ in wrong[1:]]})" if len(wrong) > 1 else "")
+                + f". Fix: list the key's {width} joints, in the dataset's column order, in the "
+                "YAML's joint_groups, or pass the embodiment YAML the dataset was recorded "
+                "with (--embodiment"
+                + (f"; its info.json names robot_type {robot!r}" if robot else "") + ")")
+        if [k for k, _ in keys] == list(ranges):
+            return
+        self._columns[modality] = np.concatenate(
+            [np.arange(*ranges[k]) for k, _ in keys])  # (n,) dataset columns, in YAML order
+        self.left_out[modality] = [k for k in ranges if k not in dict(keys)]
+        entries = self.modality[modality]  # each key's entry kept ("absolute": false ...)
+        self.modality[modality] = {k: {**entries[k], **r} for k, r in modality_ranges(
+            [(k, range(n)) for k, n in keys]).items()}
+        logger.info("%s: reading embodiment %r's %s keys %s by name%s", self.root, embodiment,
+                    modality, [k for k, _ in keys],
+                    f"; leaving out {self.left_out[modality]}" if self.left_out[modality] else
+                    " (in the YAML's order)")
+
     def _check_videos(self, source: str) -> None:
         """modality.json's "video" entry, where there is one: camera -> {"original_key"}."""
         video = self.modality.get("video", {})
@@ -245,11 +304,22 @@ class LeRobotDataset:
 
     @property
     def state_names(self) -> list[str]:
-        return _names(self.info["features"][STATE].get("names"))
+        """info.json's names of the state columns read (the embodiment's keys)."""
+        return self._selected(_names(self.info["features"][STATE].get("names")), "state")
 
     @property
     def action_names(self) -> list[str]:
-        return _names(self.info["features"][ACTION].get("names"))
+        """info.json's names of the action columns read (the embodiment's keys)."""
+        return self._selected(_names(self.info["features"][ACTION].get("names")), "action")
+
+    def _selected(self, names: list[str], modality: str) -> list[str]:
+        """``names`` of the whole vector cut to the columns read; names of another length
+        than the vector are given as they are, for check_joint_names to name."""
+        cols = self._columns[modality]
+        feature = STATE if modality == "state" else ACTION
+        if cols is None or len(names) != self.info["features"][feature]["shape"][0]:
+            return names
+        return [names[c] for c in cols]
 
     @property
     def cameras(self) -> list[str]:
@@ -257,7 +327,8 @@ class LeRobotDataset:
         return list(self.modality.get("video", {}))
 
     def key_ranges(self, modality: str) -> list[tuple[str, int, int]]:
-        """[(key, start, end)] of "state" or "action", in vector order."""
+        """[(key, start, end)] of "state" or "action", in the order of the vectors read
+        (opened with an embodiment: its keys, in its order)."""
         if modality not in ("state", "action"):
             raise DatasetError(f"modality must be 'state' or 'action', got {modality!r}")
         return [(k, int(r["start"]), int(r["end"])) for k, r in self.modality[modality].items()]
@@ -294,6 +365,10 @@ class LeRobotDataset:
         features = self.info["features"]
         states = vector_rows(table, STATE, features[STATE]["shape"][0], path)  # (T, S)
         actions = vector_rows(table, ACTION, features[ACTION]["shape"][0], path)  # (T, A)
+        if self._columns["state"] is not None:
+            states = states[:, self._columns["state"]]  # (T, S selected)
+        if self._columns["action"] is not None:
+            actions = actions[:, self._columns["action"]]  # (T, A selected)
         column = self.task_column
         if column not in table.column_names:
             raise DatasetError(

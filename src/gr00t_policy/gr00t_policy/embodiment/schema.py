@@ -269,8 +269,10 @@ class KeySpec(Section):
 
     yaml_example: ClassVar[str] = "`{key: left_arm, group: left_arm, normalization: min_max}`"
 
-    key: Name = yaml_key("The key's name (the metadata.json state or action key).",
-                         what="a key name")
+    key: Name = yaml_key("The key's name (the metadata.json state or action key). Training "
+                         "reads it by this name from a dataset's meta/modality.json ranges, "
+                         "leaving out the dataset's other keys, as Isaac-GR00T's data "
+                         "configs do.", what="a key name")
     group: Name = yaml_key(
         "The joint group whose joints this key carries; each group at most once per vector.",
         default=None, default_doc="the value of `key`", what="a joint group name")

@@ -63,7 +63,8 @@ def open_dataset(path: str | Path, emb: EmbodimentConfig) -> LeRobotDataset:
 
 
 def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
-    """The dataset's keys, joints and cameras must be the embodiment's."""
+    """The dataset's keys (as read: opened with the embodiment, its keys taken by name),
+    joints and cameras must be the embodiment's."""
     for modality, keys, names in (
         ("state", emb.state_keys, ds.state_names),
         ("action", emb.action_keys, ds.action_names),
@@ -72,25 +73,11 @@ def _check_layout(ds: LeRobotDataset, emb: EmbodimentConfig) -> None:
         emb_keys = [(k.key, len(k.joints)) for k in keys]
         if ds_keys != emb_keys:
             robot = ds.info.get("robot_type")
-            text = (f"dataset {ds.root} {modality} keys {ds_keys} differ from embodiment "
-                    f"{emb.name!r} keys {emb_keys}")
-            if set(emb_keys) <= set(ds_keys):
-                # Isaac-GR00T's data configs pick keys out of a dataset by name (its GR-1
-                # data holds legs and neck its arms+waist config leaves out); training here
-                # takes the dataset's keys as they are.
-                extra = [k for k, n in ds_keys if (k, n) not in emb_keys]
-                raise ValueError(
-                    f"{text}: the dataset "
-                    + (f"also holds {extra}" if extra else "orders them otherwise")
-                    + f". Training reads every key of the dataset, in its order; it does not "
-                    "pick keys out by name as Isaac-GR00T's data configs do. Fix: write a copy "
-                    f"of the dataset holding only the embodiment's keys, in its order ({STATE} "
-                    f"and {ACTION} columns, meta/info.json's shapes and names, "
-                    "meta/modality.json's ranges), or list every key of the dataset, in its "
-                    "order, in the YAML")
             raise ValueError(
-                f"{text}. Fix: pass the embodiment YAML the dataset was recorded with "
-                "(--embodiment"
+                f"dataset {ds.root} {modality} keys {ds_keys} differ from embodiment "
+                f"{emb.name!r} keys {emb_keys}. Fix: open the dataset with the embodiment "
+                "(open_dataset, or LeRobotDataset(..., embodiment=...)) to read its keys by "
+                "name; pass the embodiment YAML the dataset was recorded with (--embodiment"
                 + (f"; its info.json names robot_type {robot!r}" if robot else "")
                 + "), or record the dataset with this embodiment"
             )
