@@ -47,9 +47,47 @@ def test_reads_isaac_gr00ts_own_layout_as_recorded(tmp_path):
         ep = ds.episode(i)
         np.testing.assert_allclose(ep.states, states, atol=1e-6)  # float64 read as float32
         np.testing.assert_allclose(ep.actions, actions, atol=1e-6)
-        np.testing.assert_array_equal(ep.frames["ego_view"], frames)
         assert ep.task == task  # not the "valid" of the second annotation
         np.testing.assert_allclose(ep.timestamps, (np.arange(len(states)) + 1) / 20, atol=1e-6)
+        # Row r (r + 1 frames in, GR00T's timestamps) shows the frame at its timestamp, as
+        # GR00T's loader decodes it: frame r + 1; the last row the video's last frame.
+        shown = np.minimum(np.arange(len(states)) + 1, len(states) - 1)
+        np.testing.assert_array_equal(ep.frames["ego_view"], frames[shown])
+
+
+def _set_timestamps(path, timestamps):
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    index = table.column_names.index("timestamp")
+    pq.write_table(table.set_column(index, "timestamp", pa.array(timestamps)), path)
+
+
+def test_rows_whose_timestamps_miss_the_video_are_refused_naming_the_row(tmp_path):
+    """Rows were paired with frames by position whatever their timestamps said; paired by
+    timestamp, rows further than GR00T's one frame (+ half a frame) from any frame of the
+    video cannot be given a frame sensibly."""
+    eps = episodes()
+    root = write_gr00t_v20(tmp_path / "ds", eps, keys=KEYS)
+    path = root / "data/chunk-000/episode_000001.parquet"  # 8 rows, frames at 0 .. 0.35 s
+    # From 0 s (frame_index / fps, as our writer and LeRobot's write them): frame r for row r.
+    _set_timestamps(path, np.arange(8) / 20)
+    np.testing.assert_array_equal(LeRobotDataset(root).frames(1, "ego_view"), eps[1][2])
+    # Half a frame late is still the nearest frame's row.
+    _set_timestamps(path, (np.arange(8) + 0.4) / 20)
+    np.testing.assert_array_equal(LeRobotDataset(root).frames(1, "ego_view"), eps[1][2])
+    # Two frames in: row 6 lies 1 frame past the last frame (GR00T's clamp), row 7 two.
+    _set_timestamps(path, (np.arange(8) + 2) / 20)
+    with pytest.raises(DatasetError, match=r"episode_000001.parquet: episode 1's row 7 has "
+                                           r"timestamp 0.4500 s, 2.00 frames from the nearest "
+                                           r"frame of its video .*\(8 frames, 0 to 0.3500 s at "
+                                           r"20 fps\).*Fix: give the rows timestamps from the "
+                                           r"episode's first video frame"):
+        LeRobotDataset(root).frames(1, "ego_view")
+    # A recording's clock (seconds since 1970): refused at its first row.
+    _set_timestamps(path, 1.7e9 + np.arange(8) / 20)
+    with pytest.raises(DatasetError, match=r"episode 1's row 0 has timestamp 1700000000.0000 s"):
+        LeRobotDataset(root).frames(1, "ego_view")
 
 
 def test_a_key_that_reads_another_column_is_refused_naming_it(tmp_path):

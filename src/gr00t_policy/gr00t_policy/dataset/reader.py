@@ -13,13 +13,19 @@ import numpy as np
 from gr00t_policy.dataset.layout import (ACTION, STATE, TASK_ANNOTATION, VIDEO_PREFIX, DatasetError,
                                          modality_ranges, read_json, vector_rows)
 from gr00t_policy.dataset.swap import settle
-from gr00t_policy.dataset.video import read_video, video_fps
+from gr00t_policy.dataset.video import frames_at, read_video, video_fps
 
 logger = logging.getLogger(__name__)
 
 # A row further than this (in frames) from where its index puts it on the fps grid is a
 # dropped frame or uneven sampling, not float rounding.
 MAX_TIMESTAMP_OFF_FRAMES = 0.25
+# A row whose timestamp lies further than this (in frames) from the video frame paired with
+# it (`frames_at`: the nearest, clamped to the video) cannot be paired sensibly: GR00T's own
+# datasets put their last row one frame past the video's last frame (their timestamps
+# start one frame in), and half a frame more is rounding; beyond that the timestamps count
+# from elsewhere (a recording's wall clock, another episode's start) or frames are missing.
+MAX_FRAME_PAIRING_OFF_FRAMES = 1.5
 # Reads of meta/ that a writer's swap may interrupt before the reader gives up.
 META_READ_ATTEMPTS = 3
 
@@ -100,6 +106,7 @@ class LeRobotDataset:
         # Columns of observation.state / action read (None: all, as stored); what was left
         # out of each.
         self._columns: dict[str, np.ndarray | None] = {"state": None, "action": None}
+        self._pairing_said = False  # the rows' frames, when not frame t for row t, logged once
         self.left_out: dict[str, list[str]] = {"state": [], "action": []}
         if embodiment is not None and self._modality_read:
             for modality, keys in (("state", embodiment.state_keys),
@@ -412,7 +419,8 @@ class LeRobotDataset:
         return episode
 
     def frames(self, index: int, camera: str) -> np.ndarray:
-        """Decoded uint8 frames (T, H, W, 3) of one episode and camera."""
+        """Decoded uint8 frames (T, H, W, 3) of one episode and camera, row t's the frame at
+        its timestamp (`frames_at`, as Isaac-GR00T pairs them; `_paired_rows`)."""
         self.check_camera(camera)
         expected = int(self.episodes[index]["length"])
         path, start_s = self._files.video(index, self.video_key(camera))
@@ -431,7 +439,35 @@ class LeRobotDataset:
                        "or re-record the episode")
             raise DatasetError(f"{path} decodes to {frames.shape[0]} frames of episode {index}, "
                                f"expected {expected} (the episode's rows){why}")
-        return frames
+        rows = self._paired_rows(index, path, frames.shape[0])
+        return frames if rows is None else frames[rows]  # (T, H, W, 3)
+
+    def _paired_rows(self, index: int, video: Path, num_frames: int) -> np.ndarray | None:
+        """The video frame of each row of episode ``index`` (`frames_at` its timestamp; the
+        frames counted from the episode's start in the video), None where that is frame t
+        for row t; DatasetError naming the row whose timestamp lies more than
+        MAX_FRAME_PAIRING_OFF_FRAMES from its frame."""
+        table, path = self._files.table(index)
+        timestamps = np.asarray(table.column("timestamp"), dtype=np.float64).reshape(-1)  # (T,)
+        rows = frames_at(timestamps, num_frames, self.fps)  # (T,)
+        off = np.abs(timestamps * self.fps - rows)  # (T,) frames
+        if off.max() > MAX_FRAME_PAIRING_OFF_FRAMES:
+            row = int(np.argmax(off > MAX_FRAME_PAIRING_OFF_FRAMES))
+            raise DatasetError(
+                f"{path}: episode {index}'s row {row} has timestamp {timestamps[row]:.4f} s, "
+                f"{off[row]:.2f} frames from the nearest frame of its video {video} ({num_frames} "
+                f"frames, 0 to {(num_frames - 1) / self.fps:.4f} s at {self.fps:g} fps): rows "
+                "are paired with the frame shown at their timestamp, as Isaac-GR00T pairs "
+                "them. Fix: give the rows timestamps from the episode's first video frame "
+                "(frame_index / fps, 0 s for the first), not a recording clock's")
+        if np.array_equal(rows, np.arange(len(rows))):
+            return None
+        if not self._pairing_said:
+            self._pairing_said = True
+            logger.info("%s: rows are paired with video frames by timestamp, as Isaac-GR00T "
+                        "pairs them: episode %d's row 0 (%.4f s) shows frame %d, its last row "
+                        "frame %d", self.root, index, timestamps[0], rows[0], rows[-1])
+        return rows
 
 
 def check_joint_names(source: Any, feature: str, modality: str, names: list[str],

@@ -123,6 +123,19 @@ def read_video(path: str | Path, *, start_s: float | None = None, num_frames: in
     return np.stack(frames)  # (T, H, W, 3)
 
 
+def frames_at(timestamps: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
+    """The frame shown at each row's timestamp (s; (T,)) in a video of ``num_frames`` frames
+    at ``fps``, frame k at k / fps from the video's start: the nearest one (a tie takes the
+    earlier), clamped to the video's frames, as Isaac-GR00T's LeRobotSingleDataset decodes
+    a row's image (gr00t/utils/video.py ``get_frames_by_timestamps``, its default decord
+    backend: ``argmin |frame start - timestamp|`` over the video's frames). Rows at
+    ``frame_index / fps`` get frames 0, 1, 2, ...; GR00T's own datasets, whose timestamps
+    start one frame in (0.05 s at 20 fps), show row r frame r + 1, the last row the last
+    frame. (T,) int64."""
+    nearest = np.ceil(np.asarray(timestamps, dtype=np.float64) * fps - 0.5)  # (T,)
+    return np.clip(nearest, 0, num_frames - 1).astype(np.int64)
+
+
 def video_fps(path: str | Path) -> float | None:
     """The frame rate a video's stream header gives; None where ffmpeg reads none (for
     messages about a video already read: its failures are read_video's to report)."""
