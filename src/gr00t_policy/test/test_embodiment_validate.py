@@ -341,3 +341,22 @@ def test_tracking_names_joint_groups_and_a_limit_that_may_be_off(g1):
     hands = {j.name for g in ("left_hand", "right_hand") for j in emb.group(g).joints}
     assert set(emb.tracked_joints) == set(emb.command_joints) - hands
     assert len(emb.tracked_joints) < len(emb.command_joints)
+
+
+def test_a_binary_key_needs_0_and_1_within_its_joints_limits(g1):
+    # A gripper measured in metres ([0, 0.04]) or closing to negative angles: binary reads
+    # every position as 0 (x > 0.5 never holds) and commands 0 or 1, which the limits clamp.
+    del g1["simulator"]  # its rest pose would be outside the new limits too
+    g1["joint_groups"]["left_hand"]["joints"][0]["position"] = [0.0, 0.04]
+    g1["state_keys"][3]["normalization"] = "binary"
+    g1["action_keys"][3]["normalization"] = "binary"
+    issues = _issues(g1)
+    assert [i.path for i in issues] == ["state_keys[3].normalization",
+                                        "action_keys[3].normalization"]
+    joint = g1["joint_groups"]["left_hand"]["joints"][0]["name"]
+    assert joint in issues[0].message and "[0, 0.04]" in issues[0].message
+    assert "min_max" in issues[0].fix
+    # Limits that hold both 0 and 1 are what binary needs (a driver that takes 0/1).
+    for j in g1["joint_groups"]["left_hand"]["joints"]:
+        j["position"] = [0.0, 1.0]
+    assert parse_embodiment(g1, "test").state_keys[3].mode == "binary"

@@ -278,7 +278,8 @@ class KeySpec(Section):
         default=None, default_doc="the value of `key`", what="a joint group name")
     normalization: Normalization = yaml_key(
         "How the key's values are normalized for the model: min_max, q99 and mean_std from "
-        "the checkpoint's statistics, binary (> 0.5), or for state keys sin_cos (the sine and "
+        "the checkpoint's statistics, binary (> 0.5 reads 1, else 0; commands 0 or 1: for "
+        "joints whose driver takes 0/1, limits [0, 1]), or for state keys sin_cos (the sine and "
         "the cosine of each joint angle, as Isaac-GR00T's gr1 data configs feed the state; "
         "two values per joint).", what="normalization mode")
 

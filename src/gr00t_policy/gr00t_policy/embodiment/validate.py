@@ -32,7 +32,7 @@ CHECKS = (
     "A joint is listed in at most one joint group, and once in it.",
     "Keys are distinct within `state_keys` and within `action_keys`; each names a joint group "
     "defined under `joint_groups`, and a group appears at most once per vector; `sin_cos` is "
-    "a state normalization only.",
+    "a state normalization only; a `binary` key's joints have limits that hold 0 and 1.",
     "Camera names and camera topics are each used once.",
     "Controller names and command topics are each used once; a controller lists a joint once.",
     "Every controller joint is in a joint group, is carried by an action key, and goes to one "
@@ -163,10 +163,30 @@ def _keys(r: _Report, raw_doc: Mapping[str, Any], section: str,
         if not ok:
             r.incomplete.add(section)
             continue
+        if spec.normalization == "binary":
+            _binary_limits(r, f"{section}[{i}].normalization", groups[spec.group])
         seen_keys[spec.key] = i
         seen_groups[spec.group] = i
         specs.append(spec)
     return specs
+
+
+def _binary_limits(r: _Report, path: str, joints: list[Joint]) -> None:
+    """A binary key reads a position as 1 above 0.5, else 0, and commands 0 or 1: a joint
+    whose limits do not hold both (a gripper in metres, one that closes to negative angles)
+    would always read 0 and be commanded a clamped limit."""
+    outside = [j for j in joints
+               if not j.position_limits[0] <= 0.0 < 1.0 <= j.position_limits[1]]
+    if not outside:
+        return
+    shown = ", ".join(f"{j.name!r} [{j.position_limits[0]:g}, {j.position_limits[1]:g}]"
+                      for j in outside[:4])
+    r.add(path, f"binary reads each position as 0 or 1 (above 0.5) and commands 0 or 1, but "
+          f"{len(outside)} of the key's joints have limits that do not hold both: {shown}"
+          f"{' ...' if len(outside) > 4 else ''}; they would always read 0 and be commanded "
+          "a clamped limit",
+          "use min_max (or q99, mean_std) for a joint measured in its own units; binary is for "
+          "a joint whose driver reads and takes 0 (open) and 1 (closed), with limits [0, 1]")
 
 
 def _held(r: _Report, raw: Any) -> list[tuple[int, HeldJoint]]:
