@@ -39,11 +39,11 @@ def dataset(tmp_path_factory):
     return write_squares(tmp_path_factory.mktemp("pyramid") / "squares")
 
 
-def write_squares(root):
+def write_squares(root, joint="x", fps=20):
     """12 episodes of a square that turns left or right at random every 4 frames, so where
-    it goes next cannot be told from where it is."""
+    it goes next cannot be told from where it is (its one joint named `joint`)."""
     rng = np.random.default_rng(0)
-    with LeRobotWriter(root, fps=20, state_keys=[("x", ["x"])], action_keys=[("x", ["x"])],
+    with LeRobotWriter(root, fps=fps, state_keys=[("x", [joint])], action_keys=[("x", [joint])],
                        cameras=["head"], image_shape=(SIZE, SIZE)) as w:
         for i in range(12):
             x, xs = rng.uniform(0.3, 0.7), []
@@ -136,6 +136,38 @@ def test_label_writes_a_dataset_with_the_models_labels(dataset, tmp_path, capsys
         assert np.allclose(b.actions, actions, atol=1e-6)
         assert new.episodes[k]["seed"] == 1000 + i
         assert new.episodes[k]["pseudo_labels"]["source_episode"] == i
+
+
+@pytest.mark.parametrize("joint, fps, words", [
+    ("left_elbow_joint", 20, "joints ['left_elbow_joint'] here, ['x'] in its training data"),
+    ("x", 30, "30 fps here, 20 in its training data"),
+])
+def test_label_refuses_a_dataset_unlike_the_idms_training_data(dataset, tmp_path, capsys,
+                                                                joint, fps, words):
+    # As wide as the IDM's targets, but another robot's joint (or another frame rate, which
+    # changes the time between the frames of a pair): its labels would be the wrong joint's.
+    other = write_squares(tmp_path / "other", joint=joint, fps=fps)
+    idm_dir = tmp_path / "idm"
+    assert cli.main(["idm", "--dataset", str(dataset), "--out", str(idm_dir), "--steps", "2",
+                     "--batch-size", "4", "--image-size", str(SIZE), "--gap", str(GAP)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pseudo"
+    assert cli.main(["label", "--idm", str(idm_dir), "--dataset", str(other), "--out",
+                     str(out)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "train the model on this robot's" in err
+    assert not out.exists()
+
+
+def test_latent_refuses_video_at_another_frame_rate_than_the_lams(dataset, tmp_path, capsys):
+    lam_dir = tmp_path / "lam"
+    assert cli.main(["lam", "--dataset", str(dataset), "--out", str(lam_dir), "--steps", "2",
+                     "--batch-size", "4", "--image-size", str(SIZE), "--gap", str(GAP)]) == 0
+    capsys.readouterr()
+    other = write_squares(tmp_path / "other", fps=30)
+    assert cli.main(["latent", "--lam", str(lam_dir), "--dataset", str(other), "--out",
+                     str(tmp_path / "latent")]) == 2
+    assert "30 fps here, 20 in its training data" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -99,8 +99,10 @@ def _run(args: argparse.Namespace) -> dict:
         raise ValueError(f"camera {camera!r} is not in {ds.root} (it has {ds.cameras}); pass "
                          "--camera with one of those")
     chosen = _episodes(ds, args.episodes, "--episodes")
+    # What a model trained here reads (label and latent check a dataset against it).
     source = {"dataset": str(Path(args.dataset).resolve()), "camera": camera,
-              "episodes": args.episodes or f"0:{ds.num_episodes}"}
+              "episodes": args.episodes or f"0:{ds.num_episodes}", "fps": ds.fps,
+              "state_names": ds.state_names, "action_names": ds.action_names}
     if args.command == "label":
         return _label(args, ds, camera, chosen, source)
     if args.command == "latent":
@@ -154,6 +156,7 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
         raise ValueError(f"--idm {args.idm} labels {model.cfg.state_dim} state and "
                          f"{model.cfg.action_dim} action dims, {args.dataset} has {dims}; "
                          "train the IDM on a dataset of this robot")
+    _check_like_training(model, ds, f"--idm {args.idm}", joints=True)
 
     def labeller(frames):
         return label_episode(model, resize_frames(frames[camera], model.cfg.image_size))
@@ -162,6 +165,26 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
                   {"model": str(Path(args.idm).resolve()), "kind": "inverse_dynamics"},
                   overwrite=args.overwrite)
     return {"dataset": str(out), "episodes": len(chosen)}
+
+
+def _check_like_training(model, ds, flag: str, joints: bool) -> None:
+    """ValueError unless `ds` has the frame rate (a pair is `gap` frames apart: another rate
+    is another time between them) and, with `joints`, the state and action joints, in order,
+    of the data `model` was trained on: an IDM of as many joints of another robot, or in
+    another order, would write its joints' labels under these names. A model saved before
+    these were recorded is not checked."""
+    trained = getattr(model, "description", {}).get("source", {})
+    here = {"fps": ds.fps, "state_names": ds.state_names, "action_names": ds.action_names}
+    compared = ("fps", "state_names", "action_names") if joints else ("fps",)
+    for key in compared:
+        if key in trained and trained[key] != here[key]:
+            differ = (f"{here[key]:g} fps here, {trained[key]:g}" if key == "fps" else
+                      f"{key.split('_')[0]} joints {here[key]} here, {trained[key]}")
+            raise ValueError(
+                f"{flag} was trained on {trained.get('dataset')}, unlike {ds.root}: {differ} "
+                "in its training data. Fix: train the model on this robot's "
+                "episodes, recorded at this frame rate (gr00t-pyramid idm / lam --dataset), "
+                "or label a dataset like the one it was trained on")
 
 
 # The flag each top-level key of the latent robot's embodiment.yaml comes from (its
@@ -204,6 +227,7 @@ def _latent(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
     from gr00t_policy.train.data import resize_frames
 
     model = load_latent_actions(args.lam)
+    _check_like_training(model, ds, f"--lam {args.lam}", joints=False)
     text = _latent_yaml(args, ds, camera, model.cfg.latent_dim)  # before anything is written
     keys = [(latent.KEY, latent.joint_names(model.cfg.latent_dim))]
 

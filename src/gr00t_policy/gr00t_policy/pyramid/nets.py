@@ -109,8 +109,10 @@ def save_typed(out: str | Path, model: nn.Module, kind: str, extra: dict[str, An
 
 def load_typed(path: str | Path, kind: str, build: Callable[[dict[str, Any]], nn.Module]
                ) -> nn.Module:
-    """A model `save_typed` wrote, rebuilt by `build(config)`, in eval mode."""
+    """A model `save_typed` wrote, rebuilt by `build(config)`, in eval mode; its description
+    (the `extra` it was saved with, e.g. the data it was trained on) as ``model.description``."""
     description, weights = read_model(path, kind)
     model = build(description["config"])
     model.load_state_dict(weights)
+    model.description = description
     return model.eval()
