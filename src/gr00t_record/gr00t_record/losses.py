@@ -15,8 +15,7 @@ number going back (two publishers' numbers keep going back; a restart's do not).
 
 from __future__ import annotations
 
-# rmw's RMW_MESSAGE_INFO_SEQUENCE_NUMBER_UNSUPPORTED: the middleware gives no number.
-UNSUPPORTED = 2**64 - 1
+from gr00t_common.message_info import UNSUPPORTED
 
 
 class LossCounter:

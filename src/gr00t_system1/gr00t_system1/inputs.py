@@ -11,13 +11,16 @@ counter it counts under in diagnostics, how loudly to log it, and whether it lat
 - joint states: every joint System 1 reads (state, action and held joints) present, once,
   finite, and within its limits widened by the embodiment's `plausibility.position_margin`;
   a position beyond that latches a fault (a broken encoder or wrong joint names), so the
-  state is never planned on and never held toward;
+  state is never planned on and never held toward; and from one publisher: complete states
+  from two (another robot's driver, a simulator or a joint_state_publisher on the same
+  domain) are refused while their sequence numbers interleave (`SecondPublisher`);
 - tokens: the System 2 -> System 1 contract (gr00t_common.tokens) and, where the checkpoint
   recorded them, the range of values its System 2 produces.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +85,36 @@ def _split_across_publishers(sets: set[frozenset[str]], needed: frozenset[str]) 
     return len(sets) > 1 and covered >= needed
 
 
+class SecondPublisher:
+    """Whether complete joint states come from more than one publisher, by their publication
+    sequence numbers (gr00t_common.message_info): one publisher's only go up, a restart's go
+    back once, and two publishers' keep going back as their messages interleave.
+
+    Args:
+        window: the complete messages looked at.
+        back: this many numbers going back among them is a second publisher.
+    """
+
+    def __init__(self, window: int = 100, back: int = 2) -> None:
+        self.window, self.back = window, back
+        self._seen = 0  # complete messages with a number
+        self._last: int | None = None
+        self._backs: deque[int] = deque()  # which of them went back
+
+    def observe(self, seq: int | None) -> bool:
+        """One complete message's number (None: the middleware gives none, not judged);
+        True while a second publisher is sending."""
+        if seq is None:
+            return False
+        self._seen += 1
+        if self._last is not None and seq <= self._last:
+            self._backs.append(self._seen)
+        self._last = seq
+        while self._backs and self._backs[0] <= self._seen - self.window:
+            self._backs.popleft()
+        return len(self._backs) >= self.back
+
+
 class StateGate:
     """Joint states -> StateSample, or a Refusal.
 
@@ -111,11 +144,12 @@ class StateGate:
         # sending its own joints (say so, and the fix); one publisher that drops joints
         # sends overlapping sets.
         self._partial_sets: set[frozenset[str]] = set()
+        self.second_publisher = SecondPublisher()
 
     def accept(self, names: Any, positions: Any, stamp_s: float, now: float,
-               arrival: float) -> StateSample | Refusal:
+               arrival: float, seq: int | None = None) -> StateSample | Refusal:
         """One /joint_states message: names, positions, header stamp (s), node-clock now,
-        monotonic arrival time."""
+        monotonic arrival time, its publication sequence number (None: not given)."""
         try:
             pos = self.mapper.map(names, positions)  # (n,) monitored-joint order
         except MissingJointsError as exc:
@@ -138,6 +172,15 @@ class StateGate:
         problem = self.check.problem(pos)
         if problem is not None:
             return Refusal("implausible_joint_states", problem, fault=problem)
+        if self.second_publisher.observe(seq):
+            return Refusal("dropped_joint_states_two_publishers", (
+                "dropped: complete joint states come from more than one publisher on "
+                "/joint_states (their sequence numbers interleave): another robot's driver, a "
+                "simulator or a joint_state_publisher on this ROS_DOMAIN_ID, and System 1 "
+                "would plan from both robots' positions in turn. Fix: stop the other "
+                "publisher, or run this robot on a ROS_DOMAIN_ID of its own (or remap System "
+                "1's /joint_states to this robot's); states are taken again once one "
+                "publisher is left"))
         stamp = checked_stamp(stamp_s, now, self.max_future_stamp_s, "joint_states",
                               self.max_age_s, "state_staleness_s")
         if isinstance(stamp, Refusal):

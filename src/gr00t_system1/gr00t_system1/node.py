@@ -53,6 +53,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
 from gr00t_common.lifecycle import ManagedNode, run_managed
+from gr00t_common.message_info import sequence_number
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
@@ -85,7 +86,8 @@ STALLS_WARN_PER_S = 3
 # Every diagnostics counter of refused inputs (published from the start, at 0).
 REFUSAL_COUNTERS = (
     "dropped_joint_states_missing", "dropped_joint_states_non_finite",
-    "dropped_joint_states_invalid", "implausible_joint_states", "refused_future_stamp_joint_states",
+    "dropped_joint_states_invalid", "dropped_joint_states_two_publishers",
+    "implausible_joint_states", "refused_future_stamp_joint_states",
     "refused_old_stamp_joint_states", "refused_tokens", "refused_tokens_implausible",
     "refused_future_stamp_tokens", "refused_old_stamp_tokens")
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -366,10 +368,10 @@ class System1Node(ManagedNode):
         if refusal.fault is not None and self.fault is None:
             self.fault = refusal.fault
 
-    def _on_joint_state(self, msg: JointState) -> None:
+    def _on_joint_state(self, msg: JointState, info: dict) -> None:
         arrival = time.monotonic()
         got = self.state_gate.accept(msg.name, msg.position, stamp_to_seconds(msg.header.stamp),
-                                     self._now(), arrival)
+                                     self._now(), arrival, seq=sequence_number(info))
         if isinstance(got, Refusal):
             self._refuse(got)
         else:

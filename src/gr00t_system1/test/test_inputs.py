@@ -54,3 +54,31 @@ def test_joint_states_split_across_publishers_are_named_with_the_fix():
         kept = [n for n in names if n != dropped]
         out = flaky.accept(kept, [mid[n] for n in kept], NOW, NOW, arrival=5.0)
         assert isinstance(out, Refusal) and "split across publishers" not in out.message
+
+
+def test_complete_joint_states_from_two_publishers_are_refused_naming_the_fix():
+    # A second robot's driver, a simulator or a joint_state_publisher left running on the
+    # domain: each message has every joint, so only their sequence numbers (per publisher)
+    # tell the two streams apart. Planning on both would alternate between two robots.
+    gate = StateGate(G1, max_future_stamp_s=0.1)
+    names = list(G1.monitored_joints)
+    mid = [sum(G1.limits_of(n)) / 2 for n in names]
+
+    def state(seq):
+        return gate.accept(names, mid, NOW, NOW, arrival=5.0, seq=seq)
+
+    assert not isinstance(state(500), Refusal)
+    assert not isinstance(state(1), Refusal)  # one number back: a restart, most likely
+    got = [state(seq) for seq in (501, 2, 502, 3)]  # two publishers, interleaved
+    refused = [g for g in got if isinstance(g, Refusal)]
+    assert refused and refused[-1].counter == "dropped_joint_states_two_publishers"
+    assert "more than one publisher" in refused[-1].message
+    assert "ROS_DOMAIN_ID" in refused[-1].message and refused[-1].error
+    assert isinstance(got[-1], Refusal)
+    # Once the second one stops, one publisher's states are taken again.
+    after = [state(seq) for seq in range(4, 4 + 200)]
+    assert not isinstance(after[-1], Refusal)
+    # A middleware without numbers (None) is not checked; one publisher restarting is fine.
+    plain = StateGate(G1, max_future_stamp_s=0.1)
+    for seq in (None, None, 7, 8, 1, 2, 3):
+        assert not isinstance(plain.accept(names, mid, NOW, NOW, arrival=5.0, seq=seq), Refusal)

@@ -160,6 +160,24 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
                 logged("non-finite positions for ['left_knee_joint']")
                 measured["left_knee_joint"] = 0.0
                 running_again("NaN on a held joint")
+
+                # 6. A second robot on the domain publishes complete joint states too: not
+                # planned on (it would alternate between two robots' positions), a hold.
+                with RosProbe(domain_id=ros_domain_id, name="second_robot") as other:
+                    elsewhere = {n: lo + 0.3 * (hi - lo) for n in emb.monitored_joints
+                                 for lo, hi in [emb.limits_of(n)]}
+                    second = InputFeeder(other, emb.monitored_joints, elsewhere, seed=1,
+                                         backbone_id=backbone_id(checkpoint))
+                    second.send_tokens.clear()
+                    t0 = time.monotonic()
+                    second.start()
+                    try:
+                        wait_until(lambda: "hold_stale_state" in rec.labels_since(t0, topic),
+                                   5, "hold on joint states from two publishers")
+                        logged("complete joint states come from more than one publisher")
+                    finally:
+                        second.stop()
+                running_again("the second publisher stopped")
             finally:
                 feeder.stop()
             counts = assert_commands_safe(emb, rec.snapshot(), period)
@@ -168,6 +186,7 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
             wait_until(lambda: counter("dropped_joint_states_non_finite") > 0, 5,
                        "the non-finite counter")
             assert counter("implausible_joint_states") > 0
+            assert counter("dropped_joint_states_two_publishers") > 0
         out = node.output()
         assert "Traceback" not in out, out[-3000:]
     finally:
