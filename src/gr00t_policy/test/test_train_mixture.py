@@ -341,3 +341,29 @@ def test_the_pyramid_mixtures_take_80_of_the_800_demonstrations():
         assert top.dataset == "artifacts/data/g1_holds" and top.episodes == "0:80"
         assert top.select(800)[0] == list(range(80))
         assert (repo / top.embodiment).is_file()
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("{dataset: data/g1, embodiment: config/unitree_g1.yaml}",
+     "datasets[0].embodiment: config/unitree_g1.yaml is not a file"),
+    ("{dataset: data/g1, embodiment: unitree_g1}",  # a bare name is not looked up here
+     "datasets[0].embodiment: unitree_g1 is not a file"),
+    ("{dataset: data/nowhere, embodiment: EMB}", "datasets[0].dataset: data/nowhere is not a "
+                                                 "directory"),
+])
+def test_a_path_the_mixture_names_but_that_is_not_there_names_the_entry_and_the_directory(
+        tmp_path, monkeypatch, entry, words):
+    # Run from another directory than the one the committed mixtures' paths are relative to.
+    from gr00t_policy.train.cli import main
+
+    repo = Path(__file__).resolve().parents[3]
+    (tmp_path / "data" / "g1").mkdir(parents=True)
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("datasets:\n  - " + entry.replace("EMB", str(repo / "config" /
+                                                                  "unitree_g1.yaml")) + "\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["--mixture", str(mix), "--out", str(tmp_path / "out"), "--steps", "1"])
+    text = str(info.value.code)
+    assert f"--mixture {mix}: {words}" in text, text
+    assert f"read from the current directory ({tmp_path})" in text, text

@@ -136,9 +136,10 @@ def _main(run: RunOptions, cfg: TrainConfig) -> int:
     logger.info("forward pass in %s (--precision %s)", "bfloat16" if cfg.bf16 else "float32",
                 run.precision)
     if run.mixture is not None:
-        from gr00t_policy.train.mixture import read_mixture
+        from gr00t_policy.train.mixture import check_paths, read_mixture
 
         entries = read_mixture(run.mixture)
+        check_paths(entries, run.mixture)
         mixture = [(e, load_embodiment(e.embodiment)) for e in entries]
         sources = [(e.dataset, emb) for e, emb in mixture]
         dataset, embodiment = None, None

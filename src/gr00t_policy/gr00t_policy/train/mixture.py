@@ -115,6 +115,23 @@ def read_mixture(path: str | Path) -> list[MixtureEntry]:
     return out
 
 
+def check_paths(entries: Sequence[MixtureEntry], path: str | Path) -> None:
+    """ValueError naming the entry, the key and the directory relative paths are read from,
+    for the first dataset directory or embodiment file of mixture file `path` that is not
+    there (before anything is loaded: the loaders' own messages name neither)."""
+    for i, entry in enumerate(entries):
+        for key, value, kind, there in (
+                ("embodiment", entry.embodiment, "file", Path(entry.embodiment).is_file()),
+                ("dataset", entry.dataset, "directory", Path(entry.dataset).is_dir())):
+            if not there:
+                raise ValueError(
+                    f"--mixture {path}: datasets[{i}].{key}: {value} is not a {kind}. Relative "
+                    f"paths are read from the current directory ({Path.cwd()}), not from the "
+                    "mixture file's, and an embodiment is a YAML path, not a bare name. Fix: "
+                    "run from the directory the paths are written for (the committed mixtures': "
+                    "the repository), or write them from there or absolute")
+
+
 def choose_episodes(spec: str | Sequence[int] | None, num_episodes: int, where: str
                     ) -> list[int]:
     """The episode indices `spec` names (a "start:stop[:step]" slice, a list, or None for
