@@ -39,12 +39,12 @@ def dataset(tmp_path_factory):
     return write_squares(tmp_path_factory.mktemp("pyramid") / "squares")
 
 
-def write_squares(root, joint="x", fps=20):
+def write_squares(root, joint="x", fps=20, cameras=("head",)):
     """12 episodes of a square that turns left or right at random every 4 frames, so where
     it goes next cannot be told from where it is (its one joint named `joint`)."""
     rng = np.random.default_rng(0)
     with LeRobotWriter(root, fps=fps, state_keys=[("x", [joint])], action_keys=[("x", [joint])],
-                       cameras=["head"], image_shape=(SIZE, SIZE)) as w:
+                       cameras=list(cameras), image_shape=(SIZE, SIZE)) as w:
         for i in range(12):
             x, xs = rng.uniform(0.3, 0.7), []
             for t in range(24):
@@ -57,7 +57,7 @@ def write_squares(root, joint="x", fps=20):
             xs = np.asarray(xs)
             states = xs[:, None].astype(np.float32)
             actions = np.concatenate([xs[1:], xs[-1:]])[:, None].astype(np.float32)
-            w.add_episode(states, actions, {"head": square_video(xs)}, TASKS[i % 2],
+            w.add_episode(states, actions, {c: square_video(xs) for c in cameras}, TASKS[i % 2],
                           extra={"seed": 1000 + i})
     return root
 
@@ -157,6 +157,21 @@ def test_label_refuses_a_dataset_unlike_the_idms_training_data(dataset, tmp_path
     err = capsys.readouterr().err
     assert words in err and "train the model on this robot's" in err
     assert not out.exists()
+
+
+def test_label_reads_the_camera_the_idm_was_trained_on(dataset, tmp_path, capsys):
+    # The dataset's first camera is the default: here a wrist view the IDM never saw.
+    other = write_squares(tmp_path / "other", cameras=("wrist", "head"))
+    idm_dir = tmp_path / "idm"
+    assert cli.main(["idm", "--dataset", str(dataset), "--out", str(idm_dir), "--steps", "2",
+                     "--batch-size", "4", "--image-size", str(SIZE), "--gap", str(GAP)]) == 0
+    capsys.readouterr()
+    argv = ["label", "--idm", str(idm_dir), "--dataset", str(other), "--out",
+            str(tmp_path / "pseudo")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "camera 'wrist' here, 'head' in its training data" in err and "--camera head" in err
+    assert cli.main([*argv, "--camera", "head"]) == 0
 
 
 def test_latent_refuses_video_at_another_frame_rate_than_the_lams(dataset, tmp_path, capsys):

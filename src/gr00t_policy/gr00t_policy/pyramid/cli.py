@@ -156,7 +156,7 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
         raise ValueError(f"--idm {args.idm} labels {model.cfg.state_dim} state and "
                          f"{model.cfg.action_dim} action dims, {args.dataset} has {dims}; "
                          "train the IDM on a dataset of this robot")
-    _check_like_training(model, ds, f"--idm {args.idm}", joints=True)
+    _check_like_training(model, ds, camera, f"--idm {args.idm}", joints=True)
 
     def labeller(frames):
         return label_episode(model, resize_frames(frames[camera], model.cfg.image_size))
@@ -167,13 +167,21 @@ def _label(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
     return {"dataset": str(out), "episodes": len(chosen)}
 
 
-def _check_like_training(model, ds, flag: str, joints: bool) -> None:
-    """ValueError unless `ds` has the frame rate (a pair is `gap` frames apart: another rate
-    is another time between them) and, with `joints`, the state and action joints, in order,
-    of the data `model` was trained on: an IDM of as many joints of another robot, or in
-    another order, would write its joints' labels under these names. A model saved before
-    these were recorded is not checked."""
+def _check_like_training(model, ds, camera: str, flag: str, joints: bool) -> None:
+    """ValueError unless `camera` is the one `model` was trained on (the dataset's first
+    camera is the default: another view would be labelled as if it were that one), and `ds`
+    has the frame rate (a pair is `gap` frames apart: another rate is another time between
+    them) and, with `joints`, the state and action joints, in order, of the data it was
+    trained on: an IDM of as many joints of another robot, or in another order, would write
+    its joints' labels under these names. A model saved before these were recorded is not
+    checked."""
     trained = getattr(model, "description", {}).get("source", {})
+    if trained.get("camera", camera) != camera:
+        raise ValueError(
+            f"{flag} was trained on camera {trained['camera']!r}: camera {camera!r} here, "
+            f"{trained['camera']!r} in its training data. Fix: pass --camera "
+            f"{trained['camera']} (the dataset's first camera is the default), or train the "
+            "model on this camera's video")
     here = {"fps": ds.fps, "state_names": ds.state_names, "action_names": ds.action_names}
     compared = ("fps", "state_names", "action_names") if joints else ("fps",)
     for key in compared:
@@ -227,7 +235,7 @@ def _latent(args, ds, camera: str, chosen: list[int], source: dict) -> dict:
     from gr00t_policy.train.data import resize_frames
 
     model = load_latent_actions(args.lam)
-    _check_like_training(model, ds, f"--lam {args.lam}", joints=False)
+    _check_like_training(model, ds, camera, f"--lam {args.lam}", joints=False)
     text = _latent_yaml(args, ds, camera, model.cfg.latent_dim)  # before anything is written
     keys = [(latent.KEY, latent.joint_names(model.cfg.latent_dim))]
 
