@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -698,6 +699,37 @@ def test_init_from_starts_at_the_checkpoint_and_refuses_another_config(dataset, 
         train(dataset, tmp_path / "bad", policy_config=other, embodiment=emb,
               cfg=TrainConfig(steps=1, batch_size=4, save_every=0), progress=False,
               init_from=base.checkpoint)
+
+
+def test_init_from_refuses_a_slot_the_checkpoint_gives_another_robot(dataset, tmp_path):
+    """A fine-tune whose robot took the slot the starting checkpoint gives another robot
+    trained over that robot's encoders and decoder and wrote a checkpoint that no longer
+    listed it, silently. It is refused before training, naming both robots, the slot and
+    the free slots; --overwrite-slot naming the robot replaces it, with a warning and a
+    record in train_log.json."""
+    config, cfg = tiny_policy_config(), TrainConfig(steps=1, batch_size=4, save_every=0)
+    base = train(dataset, tmp_path / "a", policy_config=config, cfg=cfg, progress=False,
+                 embodiment=tiny_embodiment(tag="robot_a", slot=0))
+    robot_c = tiny_embodiment(tag="robot_c", slot=0)
+    free = list(range(1, config.action_head.num_embodiments))
+    with pytest.raises(ValueError, match=(
+            rf"robot 'robot_c' takes embodiment slot 0, which \S+ gives to robot 'robot_a'.*"
+            rf"free: {re.escape(str(free))}\), or pass --overwrite-slot robot_a")):
+        train(dataset, tmp_path / "c", policy_config=config, embodiment=robot_c, cfg=cfg,
+              progress=False, init_from=base.checkpoint)
+    assert not (tmp_path / "c").exists()  # refused before any training
+    with pytest.raises(ValueError, match=r"--overwrite-slot robot_b: .* no such robot"):
+        train(dataset, tmp_path / "c", policy_config=config, embodiment=robot_c, cfg=cfg,
+              progress=False, init_from=base.checkpoint, overwrite_slot=("robot_b",))
+    # The same robot fine-tuned in its own slot, or a new one in a free slot: no question.
+    for tag, slot in (("robot_a", 0), ("robot_c", 1)):
+        train(dataset, tmp_path / f"{tag}{slot}", policy_config=config, cfg=cfg,
+              progress=False, init_from=base.checkpoint,
+              embodiment=tiny_embodiment(tag=tag, slot=slot))
+    train(dataset, tmp_path / "c", policy_config=config, embodiment=robot_c, cfg=cfg,
+          progress=False, init_from=base.checkpoint, overwrite_slot=("robot_a",))
+    log = json.loads((tmp_path / "c" / "train_log.json").read_text())
+    assert log["overwrite_slot"] == {"robot_a": 0}
 
 
 def test_init_from_reads_the_prompts_with_the_checkpoints_tokenizer(dataset, tmp_path,

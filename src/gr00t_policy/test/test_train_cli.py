@@ -114,7 +114,8 @@ EVERY_FIELD = {
     "embodiment": ["--embodiment", "e.yaml"], "threads": ["--threads", "2"],
     "precision": [], "progress": ["--no-progress"], "resume": ["--resume"],
     "overwrite": [],  # excludes --resume: test_an_out_that_holds_a_run_is_refused_...
-    "init_from": ["--init-from", "C"], "token_stats_samples": ["--token-stats-samples", "0"],
+    "init_from": ["--init-from", "C"], "overwrite_slot": ["--overwrite-slot", "robot_a"],
+    "token_stats_samples": ["--token-stats-samples", "0"],
     "instructions": ["--instructions", "P.yaml"],
 }
 
@@ -177,6 +178,7 @@ def test_readme_command_and_defaults():
     (["--threads", "0"], "--threads"),
     (["--precision", "fp16"], "--precision"),
     (["--steps", "many"], "--steps"),
+    (["--overwrite-slot", "robot_a"], "--overwrite-slot"),  # without --init-from
 ])
 def test_a_bad_value_names_its_flag(argv, flag, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -154,6 +154,7 @@ def _main(run: RunOptions, cfg: TrainConfig) -> int:
         embodiment=embodiment, cfg=cfg, preset=run.preset,
         progress=run.progress, resume=run.resume, init_from=run.init_from, group=group,
         instructions=run.instructions, mixture=mixture, overwrite=run.overwrite,
+        overwrite_slot=run.overwrite_slot or (),
     )
     group.close()
     if not group.is_main:

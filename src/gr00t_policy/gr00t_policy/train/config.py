@@ -193,6 +193,10 @@ class RunOptions:
     init_from: str | None = _doc(
         "fine-tune: start from this checkpoint's weights (same --preset); optimizer and "
         "schedule start afresh, statistics are --dataset's", None, metavar="CKPT")
+    overwrite_slot: tuple[str, ...] | None = _doc(
+        "with --init-from: the checkpoint's robots (tags) this run's robots replace in their "
+        "embodiment slots; without it, a slot the checkpoint gives another robot is refused",
+        None, metavar="TAG")
     instructions: str | None = _doc(
         "YAML/JSON file of other phrasings per task of --dataset (gr00t_policy.phrasings, e.g. "
         "config/instructions/training_phrasings.yaml); each sample reads its episode's "
@@ -211,6 +215,9 @@ class RunOptions:
         if self.resume and self.overwrite:
             raise FieldError("overwrite", "--resume continues the run in --out and --overwrite "
                              "replaces it: pass one of them")
+        if self.overwrite_slot and self.init_from is None:
+            raise FieldError("overwrite_slot", "--overwrite-slot replaces robots of the "
+                             "--init-from checkpoint: pass --init-from CKPT, or drop it")
         if self.threads is not None and self.threads < 1:
             raise FieldError("threads", f"RunOptions.threads must be >= 1, got {self.threads}")
         if self.token_stats_samples < 0:

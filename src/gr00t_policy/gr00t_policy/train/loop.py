@@ -35,7 +35,8 @@ from gr00t_policy.train.distributed import DataParallel
 from gr00t_policy.train.mixture import MixtureData, MixtureEntry
 from gr00t_policy.train.prefix import add_prefix_rows, with_prefix_rows
 from gr00t_policy.train.stop import StopRequest
-from gr00t_policy.train.state import (TRAIN_STATE_FILE, check_out_dir, load_init_weights,
+from gr00t_policy.train.state import (TRAIN_STATE_FILE, check_init_slots, check_out_dir,
+                                      load_init_weights,
                                       load_resume_weights, read_resume_log,
                                       restore_train_state, resumed_init_from, save_run,
                                       train_state_dict)
@@ -265,6 +266,7 @@ def train(
     instructions: str | Path | None = None,
     mixture: Sequence[tuple[MixtureEntry, EmbodimentConfig]] | None = None,
     overwrite: bool = False,
+    overwrite_slot: Sequence[str] = (),
 ) -> TrainResult:
     """Train a randomly initialised policy on a dataset and save it as a checkpoint.
 
@@ -283,7 +285,10 @@ def train(
         init_from: a checkpoint (same model config) whose weights replace the random init
             (fine-tuning); its tokenizer is the run's (`_tokenizer`). On ``resume`` the weights come from ``out_dir`` instead, which
             already holds the fine-tuned weights; the run's record of it is kept, and
-            another is refused.
+            another is refused. A robot of this run may not take the embodiment slot the
+            checkpoint gives another robot (`check_init_slots`) unless ``overwrite_slot``
+            names that robot (recorded in train_log.json's ``overwrite_slot``).
+        overwrite_slot: tags of ``init_from``'s robots this run's robots replace in their slots.
         group: the processes training together under torchrun (default: from the
             environment; one process without torchrun). Each computes its share of every
             global batch of ``cfg.batch_size``; rank 0 alone writes ``out_dir``
@@ -314,6 +319,10 @@ def train(
             raise ValueError(f"--mixture: {e.dataset}'s robot {emb.tag!r} and "
                              f"{slots[emb.slot]!r} both take embodiment slot {emb.slot}; each "
                              "robot needs a slot of its own (its encoders and decoder)")
+    replaced: dict[str, int] = {}  # the robots of init_from this run replaces, tag -> slot
+    if init_from is not None and not resume:  # a resume's weights are already the fine-tune's
+        replaced = check_init_slots(Path(init_from),
+                                    {tag: slot for slot, tag in slots.items()}, overwrite_slot)
     weights = {a.name: w for a, w in active_losses(cfg)}  # unknown names fail here, early
     policy_config = with_prefix_rows(policy_config, cfg)
     policy_config = _with_cameras(policy_config, [emb for _, emb in entries])
@@ -379,6 +388,9 @@ def train(
     run = log.get("run") or uuid.uuid4().hex
     info = _run_info(run, entries[0][0].dataset, sum(len(c) for c, _ in selections),
                      data.num_frames, preset, resumed, init_from, aux_losses)
+    replaced = log.get("overwrite_slot", {}) if resume else replaced
+    if replaced:
+        info["overwrite_slot"] = replaced
     if mixture is not None:
         info["mixture"] = [_mixture_info(e, emb.name, ds, src)
                            for (e, emb), ds, src in zip(entries, datasets, data.sources)]

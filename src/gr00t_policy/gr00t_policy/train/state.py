@@ -26,7 +26,9 @@ Fine-tuning (``--init-from CKPT``): the weights start from a trained checkpoint 
 model config instead of a random init; the optimizer, learning-rate schedule (warmup, cosine)
 and step count start afresh, and the normalization statistics are the new dataset's (as when
 Isaac-GR00T fine-tunes on a dataset). ``train_log.json`` names the checkpoint in
-``init_from``; ``--resume`` keeps that record and refuses another ``--init-from``.
+``init_from``; ``--resume`` keeps that record and refuses another ``--init-from``. A robot of
+the run may not take the slot the checkpoint gives another robot (`check_init_slots`) unless
+``--overwrite-slot`` names that robot; ``train_log.json`` then records it in ``overwrite_slot``.
 """
 
 from __future__ import annotations
@@ -406,6 +408,48 @@ def _embodiment_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) ->
         out += [f"{tag}.{k}: saved {then[k]!r} vs now {want.get(k)!r}"
                 for k in sorted(then) if then[k] != want.get(k)]
     return out
+
+
+def check_init_slots(path: Path, slots: Mapping[str, int],
+                     overwrite: Sequence[str] = ()) -> dict[str, int]:
+    """The robots of the ``--init-from`` checkpoint at ``path`` that this run's robots
+    (``slots``: tag -> embodiment slot) replace, tag -> slot: those named in ``overwrite``
+    (``--overwrite-slot``). Another robot's slot taken unasked raises ValueError naming both
+    robots, the slot and the free slots: the fine-tune would train over that robot's encoders
+    and decoder, and the checkpoint written would no longer list it. A checkpoint that records
+    no robots (saved before config.json did) is not checked."""
+    from gr00t_policy.checkpoint import read_checkpoint_config
+
+    config = read_checkpoint_config(path)
+    held = {int(e["slot"]): tag for tag, e in config.get("embodiments", {}).items()}
+    taken = {slot: (tag, held[slot]) for tag, slot in slots.items()
+             if slot in held and held[slot] != tag}
+    named = {other for _, other in taken.values()}
+    unknown = [t for t in overwrite if t not in named]
+    if unknown:
+        robots = {tag: slot for slot, tag in sorted(held.items())}
+        raise ValueError(f"--overwrite-slot {' '.join(unknown)}: {path} has no such robot in a "
+                         f"slot this run takes (its robots, tag: slot: {robots}); pass only "
+                         "the robots this run's embodiment slots replace")
+    refused = {slot: pair for slot, pair in taken.items() if pair[1] not in overwrite}
+    if refused:
+        count = config["action_head"]["num_embodiments"]
+        free = [s for s in range(count) if s not in held and s not in slots.values()]
+        clashes = "; ".join(f"this run's robot {tag!r} takes embodiment slot {slot}, which "
+                            f"{path} gives to robot {other!r}"
+                            for slot, (tag, other) in sorted(refused.items()))
+        others = " ".join(sorted({other for _, other in refused.values()}))
+        raise ValueError(f"--init-from: {clashes}: the fine-tune would train over that robot's "
+                         "encoders and decoder, and the checkpoint written would no longer "
+                         f"list it. Fix: give the robot a free slot (`slot:` in its embodiment "
+                         f"YAML; free: {free or 'none'}), or pass --overwrite-slot {others} "
+                         "to replace it")
+    replaced = {other: slot for slot, (tag, other) in sorted(taken.items())}
+    for other, slot in replaced.items():
+        logger.warning("--overwrite-slot: robot %r of %s (embodiment slot %d) is replaced by "
+                       "this run's %r; the checkpoint written no longer lists it", other, path,
+                       slot, taken[slot][0])
+    return replaced
 
 
 def load_init_weights(policy: GR00TPolicy, path: Path) -> None:
