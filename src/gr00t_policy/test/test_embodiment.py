@@ -376,6 +376,28 @@ def test_state_only_group_joint_in_controller_is_an_error(g1_data):
     assert "not driven by any action key" in issue.message
 
 
+def test_a_joint_group_nothing_uses_is_an_error(g1_data):
+    """A group no key carries and no controller or held joint lists was accepted and read by
+    nothing: System 1 never watched its joints against its limits, and a group meant for a
+    key (a key deleted, a misspelt `group`) went unnoticed."""
+    g1_data["joint_groups"]["head"] = {"joints": [
+        {"name": "head_joint", "position": [-1.0, 1.0], "velocity": 1.0}]}
+    with pytest.raises(EmbodimentConfigError) as info:
+        parse_embodiment(copy.deepcopy(g1_data), "head")
+    (issue,) = info.value.issues
+    assert issue.path == "joint_groups.head"
+    assert "joint group 'head' is used by no state or action key" in issue.message
+    assert "group: head}" in issue.fix and "held_joints" in issue.fix and "delete" in issue.fix
+    # Held, its joints are used (System 1 watches them against the group's limits).
+    g1_data["held_joints"] = [*g1_data.get("held_joints", []),
+                              {"name": "head_joint", "position": 0.0}]
+    parse_embodiment(copy.deepcopy(g1_data), "held")
+    # A state key carries it.
+    g1_data["held_joints"].pop()
+    g1_data["state_keys"].append({"key": "head", "normalization": "min_max"})
+    parse_embodiment(g1_data, "observed")
+
+
 # ----------------------------------------------------------------------------- decoder plugins
 
 

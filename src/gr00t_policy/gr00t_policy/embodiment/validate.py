@@ -29,7 +29,8 @@ from gr00t_policy.normalization import STATE_ONLY_MODES
 
 # Listed in docs/EMBODIMENT.md; keep in step with the functions below.
 CHECKS = (
-    "A joint is listed in at most one joint group, and once in it.",
+    "A joint is listed in at most one joint group, and once in it; every joint group is "
+    "used: named by a state or action key, or holding a held or controller joint.",
     "Keys are distinct within `state_keys` and within `action_keys`; each names a joint group "
     "defined under `joint_groups`, and a group appears at most once per vector; `sin_cos` is "
     "a state normalization only; a `binary` key's joints have limits that hold 0 and 1.",
@@ -187,6 +188,27 @@ def _binary_limits(r: _Report, path: str, joints: list[Joint]) -> None:
           "a clamped limit",
           "use min_max (or q99, mean_std) for a joint measured in its own units; binary is for "
           "a joint whose driver reads and takes 0 (open) and 1 (closed), with limits [0, 1]")
+
+
+def _unused_groups(r: _Report, raw_doc: Mapping[str, Any], groups: Mapping[str, list[Joint]],
+                   keys: list[KeySpec]) -> None:
+    """A joint group no state or action key carries, and none of whose joints is held or in
+    a controller, is read by nothing: its limits are never checked, and a group meant for a
+    key (a typo in the key's `group`, a key deleted) would go unnoticed."""
+    if "state_keys" in r.incomplete or "action_keys" in r.incomplete:
+        return  # a broken key entry may be the one that names it
+    used = {k.group for k in keys}
+    # Written names, valid or not: a broken entry that names a joint has its own issue.
+    named = {e.get("name") for e in _list(raw_doc.get("held_joints")) if isinstance(e, Mapping)}
+    named |= {j for e in _list(raw_doc.get("controllers")) if isinstance(e, Mapping)
+              for j in _list(e.get("joints")) if isinstance(j, str)}
+    for gname, joints in groups.items():
+        if gname not in used and not any(j.name in named for j in joints):
+            r.add(f"joint_groups.{gname}", f"joint group {gname!r} is used by no state or "
+                  "action key, controller or held joint: nothing reads it, and System 1 never "
+                  "watches its joints against its limits",
+                  "carry it in a state or action key (`{key: ..., group: "
+                  f"{gname}}}`), hold its joints (held_joints), or delete it")
 
 
 def _held(r: _Report, raw: Any) -> list[tuple[int, HeldJoint]]:
@@ -415,9 +437,10 @@ def relation_issues(data: Any, context: Mapping[str, Any] | None = None) -> list
         return []
     r = _Report()
     groups = _joint_groups(r, data.get("joint_groups"))
-    _keys(r, data, "state_keys", groups)
+    state = _keys(r, data, "state_keys", groups)
     action = _keys(r, data, "action_keys", groups)
     held = _held(r, data.get("held_joints"))
+    _unused_groups(r, data, groups, state + action)
     _cameras(r, data.get("cameras"))
     controllers = _controllers(r, data.get("controllers"), context)
     _token_staleness(r, data)
