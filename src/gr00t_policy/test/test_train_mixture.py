@@ -176,6 +176,12 @@ def test_one_tag_for_two_robots_is_refused(datasets, tmp_path):
     ("datasets: []", "expected `datasets:`"),
     ("datasets: [{dataset: d}]", "datasets[0].embodiment: missing"),
     ("datasets: [{dataset: d, embodiment: e, weight: -1}]", "datasets[0].weight"),
+    # YAML 1.1 reads an exponent without a '.' and a sign as a string: said as the
+    # embodiment loader says it (`yaml_string_number`).
+    ("datasets: [{dataset: d, embodiment: e, weight: 1e3}]",
+     "weight: '1e3' is not a positive number: YAML reads it as a string (no '.' and no sign "
+     "after the 'e'; a number with an exponent needs a '.' and a signed exponent). Fix: "
+     "write it as 1.0e+3, unquoted"),
     ("datasets: [{dataset: d, embodiment: e, wieght: 2}]", "unknown keys ['wieght']"),
     ("datasets: [{dataset: d, embodiment: e}, 3]", "datasets[1]: expected a mapping"),
     ("datasets: [", "cannot read it"),
@@ -250,6 +256,8 @@ def test_episode_keys_are_read_from_the_file(tmp_path):
     ("episodes: [1, 1]", "repeats an episode"),
     ("episodes: 3", "neither a list of episode indices"),
     ("episode_weights: {1: -2}", "episode 1: weight -2 is not a number >= 0"),
+    ("episode_weights: {1: 2e2}", "weight '2e2' is not a number >= 0: YAML reads it as a "
+                                  "string (no '.' and no sign after the 'e'"),
     ("episode_weights: {x: 1}", "key 'x' is not an episode index"),
     ("episode_weights: {1.5: 1}", "key 1.5 is not an episode index"),
     ("episodes: []", "an empty list chooses no episode"),

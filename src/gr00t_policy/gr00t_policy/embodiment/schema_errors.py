@@ -165,14 +165,20 @@ def _key_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
 _YAML11_EXPONENT = re.compile(r"^([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))[eE]([-+]?)([0-9]+)$")
 
 
-def _yaml11_number(match: re.Match[str]) -> tuple[str, str]:
-    """(what the text lacks, how to write it) for a `_YAML11_EXPONENT` match: "1e3" ->
-    ("no '.' and no sign after the 'e'", "1.0e+3")."""
+def yaml_string_number(value: Any) -> tuple[str, str] | None:
+    """For a string that reads as a number with an exponent ("1e3", YAML 1.1's quirk, or
+    a quoted number): (why YAML left it a string, how to write it as a number), e.g.
+    ("YAML reads it as a string (no '.' and no sign after the 'e'; ...)", "1.0e+3"); None
+    for any other value. Every YAML file this package reads explains the quirk so."""
+    match = _YAML11_EXPONENT.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
     mantissa, sign, digits = match.groups()
-    lacks = [w for w, missing in (("no '.'", "." not in mantissa),
-                                  ("no sign after the 'e'", not sign)) if missing]
-    written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{sign or '+'}{digits}"
-    return " and ".join(lacks), written
+    lacks = " and ".join(w for w, missing in (("no '.'", "." not in mantissa),
+                                              ("no sign after the 'e'", not sign)) if missing)
+    why = (f"YAML reads it as a string ({lacks}; a number with an exponent needs a '.' and a "
+           "signed exponent)" if lacks else "it is quoted")
+    return why, f"{mantissa if '.' in mantissa else mantissa + '.0'}e{sign or '+'}{digits}"
 
 
 def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
@@ -226,11 +232,9 @@ def _value_issue(root: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
         return ConfigIssue(path, f"{what} {value} is out of range {lo}..{hi}",
                            f"use an integer in {lo}..{hi}")
     if kind in ("float_type", "float_parsing"):
-        exponent = _YAML11_EXPONENT.match(value) if isinstance(value, str) else None
-        if exponent:
-            lacks, written = _yaml11_number(exponent)
-            why = (f"YAML reads it as a string ({lacks}; a number with an exponent needs a "
-                   "'.' and a signed exponent)" if lacks else "it is quoted")
+        string_number = yaml_string_number(value)
+        if string_number:
+            why, written = string_number
             return ConfigIssue(path, f"expected a number ({what}), got the string {value!r}: "
                                      f"{why}", f"write it as {written}, unquoted")
         return ConfigIssue(path, f"expected a number ({what}), {got}",

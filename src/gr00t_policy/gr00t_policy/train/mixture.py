@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import yaml
 
+from gr00t_policy.embodiment.schema_errors import yaml_string_number
 from gr00t_policy.train.config import TrainConfig
 from gr00t_policy.train.data import TrainingData
 
@@ -106,7 +107,8 @@ def read_mixture(path: str | Path) -> list[MixtureEntry]:
         weight = entry.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
                 np.isfinite(weight) and weight > 0):
-            raise ValueError(f"{where}.weight: {weight!r} is not a positive number")
+            raise ValueError(f"{where}.weight: {weight!r} is not a positive number"
+                             f"{_string_number(weight)}")
         episodes = _episodes(entry.get("episodes"), f"{where}.episodes")
         episode_weights = _episode_weights(entry.get("episode_weights"),
                                            f"{where}.episode_weights")
@@ -184,6 +186,16 @@ def _episodes(value: Any, where: str) -> str | tuple[int, ...] | None:
                      "\"start:stop[:step]\" slice")
 
 
+def _string_number(value: Any) -> str:
+    """Why a weight written as a number with an exponent is a string, and how to write it
+    (`yaml_string_number`: "1e3" is a string in YAML 1.1); "" for any other value."""
+    string_number = yaml_string_number(value)
+    if string_number is None:
+        return ""
+    why, written = string_number
+    return f": {why}. Fix: write it as {written}, unquoted"
+
+
 def _episode_weights(value: Any, where: str) -> dict[int, float] | None:
     if value is None:
         return None
@@ -206,7 +218,8 @@ def _episode_weights(value: Any, where: str) -> dict[int, float] | None:
             raise ValueError(f"{where}: key {k!r} is not an episode index")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not (
                 np.isfinite(w) and w >= 0):
-            raise ValueError(f"{where}: episode {index}: weight {w!r} is not a number >= 0")
+            raise ValueError(f"{where}: episode {index}: weight {w!r} is not a number >= 0"
+                             f"{_string_number(w)}")
         out[index] = float(w)
     return out
 
