@@ -60,6 +60,22 @@ def test_onnxruntime_refuses_a_cuda_device_instead_of_ignoring_it(head) -> None:
         make_runner("onnxruntime", head, embodiment_slot=1, num_tokens=TOKENS, device="cuda")
 
 
+def test_an_export_cache_that_cannot_be_written_is_named_before_the_export(head, tmp_path):
+    """A cache directory that cannot be created (under /proc, or under a file) failed deep
+    in the export with a bare "[Errno 2] ... '/proc/gr00t_cache'" naming no setting."""
+    from gr00t_policy.export_cache import CacheDirError
+
+    (tmp_path / "file").write_text("")
+    for bad in (Path("/proc/gr00t_cache"), tmp_path / "file" / "cache"):
+        with pytest.raises(CacheDirError, match=rf"export cache directory {bad} cannot be "
+                                                r"created or written \(\w+Error: .*\)\. Fix: "
+                                                r".*-p cache_dir:=DIR.*free space"):
+            make_runner("onnxruntime", head, embodiment_slot=0, num_tokens=TOKENS,
+                        cache_dir=bad)
+    # The torch backend exports nothing: the cache is not its business.
+    make_runner("torch", head, embodiment_slot=0, num_tokens=TOKENS, cache_dir=bad)
+
+
 def test_unknown_backend_lists_the_known_ones(head) -> None:
     with pytest.raises(ValueError, match="known backends.*onnxruntime"):
         make_runner("tflite", head, embodiment_slot=0, num_tokens=TOKENS)

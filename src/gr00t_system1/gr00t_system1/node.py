@@ -53,6 +53,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
 from gr00t_common.lifecycle import ManagedNode, run_managed
+from gr00t_common.params import ParameterError
 from gr00t_common.message_info import sequence_number
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
@@ -210,6 +211,7 @@ class System1Node(ManagedNode):
     def _configure(self) -> None:
         from gr00t_policy.embodiment import load_embodiment
         from gr00t_policy.embodiment.check import unbraked_warning
+        from gr00t_policy.export_cache import CacheDirError
         from gr00t_policy.runtime.bundle import PolicyBundle
 
         s = params.declare_and_read(self)
@@ -272,10 +274,14 @@ class System1Node(ManagedNode):
         prefix_rows = bundle.config.action_head.prefix_rows
         sampling = (RtcSampling(RtcLink(), bundle.processor, s.rtc_guidance_clip,
                                 method=s.rtc_method, prefix_rows=prefix_rows) if rtc else None)
-        runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps, device=s.device,
-                                      cache_dir=s.cache_dir or None, num_threads=s.ort_threads,
-                                      guidance=rtc and s.rtc_method == "guidance",
-                                      prefix=rtc and s.rtc_method == "prefix")
+        try:
+            runner = bundle.action_runner(s.backend, num_steps=s.denoising_steps,
+                                          device=s.device, cache_dir=s.cache_dir or None,
+                                          num_threads=s.ort_threads,
+                                          guidance=rtc and s.rtc_method == "guidance",
+                                          prefix=rtc and s.rtc_method == "prefix")
+        except CacheDirError as exc:  # onnxruntime and tensorrt export into it
+            raise ParameterError(f"parameter cache_dir={s.cache_dir!r}: {exc}") from exc
         self.get_logger().info(
             f"{runner!r} on {s.backend} ready in {time.monotonic() - t0:.1f} s; embodiment "
             f"{emb.name} ({emb.action_dim} joints, {len(self.decoders)} controllers), "

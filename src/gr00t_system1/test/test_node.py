@@ -352,6 +352,9 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
                                  "be in (0, 5]"),
     # Prefix conditioning on a head never trained with given rows: refused, saying how.
     ("chunk_mode:=rtc rtc_method:=prefix", "gr00t-train --init-from CHECKPOINT --prefix-prob"),
+    # An export cache that cannot be created: a bare "[Errno 2] ... '/proc/gr00t_cache'".
+    ("cache_dir:=/proc/gr00t_cache", "parameter cache_dir='/proc/gr00t_cache': the export "
+                                     "cache directory /proc/gr00t_cache cannot be created"),
 ])
 def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
     node = start_node(tmp_path, checkpoint, *param.split())

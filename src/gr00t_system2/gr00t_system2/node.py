@@ -233,6 +233,7 @@ class System2Node(ManagedNode):
 
         from gr00t_policy.backbone import BackboneRunner
         from gr00t_policy.devices import device_problem
+        from gr00t_policy.export_cache import CacheDirError
 
         problem = device_problem(p.device)
         if problem:
@@ -244,6 +245,8 @@ class System2Node(ManagedNode):
             encoder = BackboneRunner(p.checkpoint, device=p.device, dtype=p.dtype,
                                      backend=p.backend, cache_dir=p.cache_dir or None,
                                      num_threads=p.torch_threads)
+        except CacheDirError as exc:  # onnxruntime exports the backbone into it
+            raise StartupError(f"parameter cache_dir={p.cache_dir!r}: {exc}") from exc
         except Exception as exc:
             raise StartupError(
                 f"could not load the backbone from parameter checkpoint={str(p.checkpoint)!r}: "

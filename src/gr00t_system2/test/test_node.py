@@ -455,6 +455,12 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter(ros_domain_id, ckpt2, 
         cases.append((["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
                        "-p", "device:=cuda:0", "-p", "backend:=torch"],
                       "parameter device='cuda:0' asks for CUDA, but"))
+    # The backbone's export cache (auto: onnxruntime for this nano backbone) that cannot be
+    # created: a bare "[Errno 2] ... '/proc/gr00t_cache'" under parameter checkpoint's name.
+    cases.append((["-p", f"checkpoint:={ckpt2}", "-p", f"camera_topics:=[{LEFT},{RIGHT}]",
+                   "-p", "cache_dir:=/proc/gr00t_cache"],
+                  "parameter cache_dir='/proc/gr00t_cache': the export cache directory "
+                  "/proc/gr00t_cache cannot be created"))
     cases = [(args, needle, 1) for args, needle in cases]
     # rcl itself refuses a parameter value it cannot parse: exit 2, no traceback.
     cases.append((["-p", "default_instruction:=wave\u0007"], "invalid command-line arguments", 2))
