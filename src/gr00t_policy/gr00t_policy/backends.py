@@ -45,7 +45,7 @@ from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_guided import cached_guided
 from gr00t_policy.export_prefix import cached_prefix
 from gr00t_policy.export_cache import (
-    cached_export, checkpoint_content_hash, head_content_hash, writable_cache_dir)
+    cached_export, checkpoint_content_hash, head_content_hash, cache_root)
 
 logger = logging.getLogger(__name__)
 
@@ -580,7 +580,7 @@ def make_runner(
         problem = tensorrt_problem()  # before the export: it takes seconds to minutes
         if problem is not None:
             raise RuntimeError(problem)
-    cache = writable_cache_dir(cache_dir)  # before the export: CacheDirError names it
+    cache = cache_root(cache_dir)  # before the export: CacheDirError names it
     exported = cached_export(head, key_fn(), cache, slot=embodiment_slot, num_steps=steps,
                              num_tokens=num_tokens, load_head=load_fn)
     guided = cached_guided(exported, head, load_fn) if guidance else None

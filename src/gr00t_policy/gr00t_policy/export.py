@@ -137,6 +137,20 @@ def sync_to_disk(*paths: Path) -> None:
             os.close(fd)
 
 
+class CacheDirError(OSError):
+    """The export cache directory cannot be created or written; the message names the
+    directory, the OS error and the fix (the nodes add their `cache_dir` parameter)."""
+
+
+def cache_dir_error(path: Path, what: str, exc: OSError) -> CacheDirError:
+    """The CacheDirError of a cache directory `path` that could not be `what` ("created",
+    "written")."""
+    return CacheDirError(
+        f"the export cache directory {path} cannot be {what} ({type(exc).__name__}: {exc}). "
+        "Fix: name a directory this user can create and write (the nodes' -p cache_dir:=DIR), "
+        "or free space on its disk / fix its permissions")
+
+
 @contextlib.contextmanager
 def scratch_dir(parent: Path, prefix: str, sweep: str) -> Iterator[Path]:
     """A new directory `prefix`* in `parent` to write an export into before moving it in
@@ -146,7 +160,10 @@ def scratch_dir(parent: Path, prefix: str, sweep: str) -> Iterator[Path]:
     gigabytes, and an operator who stops a slow first start again and again fills the disk."""
     for old in parent.glob(sweep):
         _remove_if_abandoned(old)
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    except OSError as exc:  # read-only, full, no permission: the first write an export makes
+        raise cache_dir_error(parent, "written", exc) from exc
     fd = os.open(tmp, os.O_RDONLY)
     try:
         try:

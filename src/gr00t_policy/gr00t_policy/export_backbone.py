@@ -32,7 +32,7 @@ import torch
 from gr00t_policy.backend_names import SYSTEM2_BACKENDS
 from gr00t_policy.export import OPSET, onnx_program, read_export_meta
 from gr00t_policy.export_cache import (export_once, exporter_id, module_content_hash,
-                                       writable_cache_dir)
+                                       cache_root)
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def cached_backbone_export(backbone: Any, cache_dir: str | Path | None = None
     """The export of `backbone` under `cache_dir`/onnx (default ~/.cache/gr00t_ros), made on
     first use; a changed weight or prompt layout gets its own export, and so do other
     exporting code and exporter versions (`export_cache.exporter_id`)."""
-    cache = writable_cache_dir(cache_dir)  # before the export: CacheDirError names it
+    cache = cache_root(cache_dir)  # before the export: CacheDirError names it
     cfg = backbone.config
     exporter = exporter_id(FORMAT, EXPORTERS)
     out_dir = cache / "onnx" / (f"{backbone_key(backbone)[:16]}-x{exporter[:8]}-backbone"

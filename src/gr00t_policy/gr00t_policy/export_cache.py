@@ -20,7 +20,6 @@ import importlib.util
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,36 +27,27 @@ from typing import Any
 import torch
 
 from gr00t_policy.action_head import FlowMatchingActionHead
-from gr00t_policy.export import (FORMAT, ExportedActionHead, export_action_head, scratch_dir,
-                                 sync_to_disk)
+from gr00t_policy.export import (FORMAT, ExportedActionHead, cache_dir_error,
+                                 export_action_head, scratch_dir, sync_to_disk)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path("~/.cache/gr00t_ros").expanduser()
 
 
-class CacheDirError(OSError):
-    """The export cache directory cannot be created or written; the message names the
-    directory, the OS error and the fix (the nodes add their `cache_dir` parameter)."""
-
-
-def writable_cache_dir(cache_dir: str | Path | None) -> Path:
-    """The export cache directory `cache_dir` (None: DEFAULT_CACHE_DIR; `~` expanded),
-    created if missing, once a file can be created in it; else CacheDirError. Checked before
-    a runner that exports into it is built: a directory that cannot be written otherwise
-    fails deep inside the export with a bare OS error that names no setting
-    ("[Errno 2] No such file or directory: '/proc/gr00t_cache'")."""
+def cache_root(cache_dir: str | Path | None) -> Path:
+    """The export cache directory `cache_dir` (None: DEFAULT_CACHE_DIR; `~` expanded), created
+    if missing; CacheDirError where it cannot be (under /proc, under a file, no permission).
+    Asked before a runner that exports into it is built: such a directory otherwise failed
+    deep inside the export with a bare OS error naming no setting ("[Errno 2] No such file or
+    directory: '/proc/gr00t_cache'"). Whether it can be written is found where an export is
+    written (`export.scratch_dir`): a read-only cache, or a full disk, that already holds the
+    exports a node needs still serves them."""
     path = Path(cache_dir).expanduser() if cache_dir is not None else DEFAULT_CACHE_DIR
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
     except OSError as exc:
-        raise CacheDirError(
-            f"the export cache directory {path} cannot be created or written "
-            f"({type(exc).__name__}: {exc}). Fix: name a directory this user can create and "
-            "write (the nodes' -p cache_dir:=DIR), or free space on its disk / fix its "
-            "permissions") from exc
+        raise cache_dir_error(path, "created", exc) from exc
     return path
 
 

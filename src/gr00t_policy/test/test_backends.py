@@ -63,17 +63,38 @@ def test_onnxruntime_refuses_a_cuda_device_instead_of_ignoring_it(head) -> None:
 def test_an_export_cache_that_cannot_be_written_is_named_before_the_export(head, tmp_path):
     """A cache directory that cannot be created (under /proc, or under a file) failed deep
     in the export with a bare "[Errno 2] ... '/proc/gr00t_cache'" naming no setting."""
-    from gr00t_policy.export_cache import CacheDirError
+    from gr00t_policy.export import CacheDirError
 
     (tmp_path / "file").write_text("")
     for bad in (Path("/proc/gr00t_cache"), tmp_path / "file" / "cache"):
         with pytest.raises(CacheDirError, match=rf"export cache directory {bad} cannot be "
-                                                r"created or written \(\w+Error: .*\)\. Fix: "
+                                                r"created \(\w+Error: .*\)\. Fix: "
                                                 r".*-p cache_dir:=DIR.*free space"):
             make_runner("onnxruntime", head, embodiment_slot=0, num_tokens=TOKENS,
                         cache_dir=bad)
     # The torch backend exports nothing: the cache is not its business.
     make_runner("torch", head, embodiment_slot=0, num_tokens=TOKENS, cache_dir=bad)
+
+
+def test_a_read_only_export_cache_serves_the_exports_it_holds(head, tmp_path, monkeypatch):
+    """A cache that cannot be written (mounted read-only, a full disk) still serves the
+    exports already in it; one it lacks is named with the directory and the fix."""
+    import errno
+    import tempfile
+
+    from gr00t_policy.export import CacheDirError
+
+    cache = tmp_path / "cache"
+    make_runner("onnxruntime", head, embodiment_slot=0, num_tokens=TOKENS, cache_dir=cache)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    make_runner("onnxruntime", head, embodiment_slot=0, num_tokens=TOKENS, cache_dir=cache)
+    with pytest.raises(CacheDirError, match=r"cannot be written \(OSError: .*Read-only file "
+                                            r"system\)\. Fix: .*-p cache_dir:=DIR"):
+        make_runner("onnxruntime", head, embodiment_slot=1, num_tokens=TOKENS, cache_dir=cache)
 
 
 def test_unknown_backend_lists_the_known_ones(head) -> None:

@@ -211,7 +211,7 @@ class System1Node(ManagedNode):
     def _configure(self) -> None:
         from gr00t_policy.embodiment import load_embodiment
         from gr00t_policy.embodiment.check import unbraked_warning
-        from gr00t_policy.export_cache import CacheDirError
+        from gr00t_policy.export import CacheDirError
         from gr00t_policy.runtime.bundle import PolicyBundle
 
         s = params.declare_and_read(self)

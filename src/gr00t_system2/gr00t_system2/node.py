@@ -233,7 +233,7 @@ class System2Node(ManagedNode):
 
         from gr00t_policy.backbone import BackboneRunner
         from gr00t_policy.devices import device_problem
-        from gr00t_policy.export_cache import CacheDirError
+        from gr00t_policy.export import CacheDirError
 
         problem = device_problem(p.device)
         if problem:
