@@ -271,6 +271,67 @@ def test_every_builtin_controller_type_has_a_bag_reader():
     assert set(CONTROLLER_MESSAGES) == set(BUILTIN_DECODER_TYPES)
 
 
+HZ = 120.0  # System 1's control rate
+
+
+def path_of(t):
+    """The commanded path (N, 4): j2 and h0 are linear in time, so a row tells its time."""
+    t = np.asarray(t)[..., None]
+    return np.concatenate([np.sin(2 * t), np.cos(2 * t), 0.5 * t, -0.3 * t], axis=-1)
+
+
+def trajectory_recording(every, hand_forward, reverse):
+    """System 1's JointTrajectoryDecoder for the arm (every ``every``-th tick at HZ, the next
+    ticks' commands a period apart, the first a period ahead; joint names reversed if
+    ``reverse``), the hand's commands at every tick (forward_command) or as a trajectory."""
+    ticks = 0.5 + np.arange(int(3.0 * HZ)) / HZ
+    sent = ticks[::every]
+    due = np.arange(1, every + 14) / HZ  # (P,) up to the next message and beyond
+    points = path_of(sent[:, None] + due[None, :])  # (M, P, 4)
+    names, arm = (ARM[::-1], points[..., 2::-1]) if reverse else (ARM, points[..., :3])
+    trajectories = {"/arm/joint_trajectory": (sent, names, due, np.ascontiguousarray(arm))}
+    commands = {}
+    if hand_forward:
+        commands["/hand/commands"] = (ticks + 0.0002, path_of(ticks)[:, 3:])
+    else:
+        trajectories["/hand/joint_trajectory"] = (sent + 0.0002, HAND, due, points[..., 3:])
+    t_state = np.arange(0.0, ticks[-1] + 0.2, 0.008)
+    rec = Recording(state=(t_state, ARM + HAND, path_of(t_state)), commands=commands,
+                    trajectories=trajectories, frames={CAMERA: np.arange(0.0, ticks[-1], 1 / 30)},
+                    custom_data={"instruction": TASK})
+    hand = ({"type": "forward_command", "topic": "/hand/commands"} if hand_forward else
+            {"type": "joint_trajectory", "topic": "/hand/joint_trajectory",
+             "params": {"every_n_ticks": every}})
+    emb = embodiment(controllers=[
+        {"name": "arm_controller", "type": "joint_trajectory", "topic": "/arm/joint_trajectory",
+         "joints": ARM, "params": {"every_n_ticks": every}},
+        {"name": "hand_controller", "joints": HAND, **hand}])
+    return rec, emb
+
+
+@pytest.mark.parametrize("every, hand_forward, reverse",
+                         [(12, False, False), (60, False, False), (30, True, True)])
+def test_trajectory_commands_are_the_path_the_controller_ran(tmp_path, every, hand_forward,
+                                                            reverse):
+    # Sent every 12th tick (10 Hz), System 1's trajectory covers the rows between its
+    # messages: each row's action is the path at the row's time, not the last message's
+    # first point held (a staircase, or an arm command 0.25 s older than the hand's beside
+    # it); at every 60th tick the recording is not cut into gaps.
+    rec, emb = trajectory_recording(every, hand_forward, reverse)
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+    ep = LeRobotDataset(tmp_path / "ds").episode(0)
+    assert report.held == 0 and len(report.episodes) == 1 and ep.length > 50, report.lines()
+    arm_t, hand_t = ep.actions[:, 2] / 0.5, ep.actions[:, 3] / -0.3  # (T,) each
+    np.testing.assert_allclose(ep.actions[:, :3], path_of(arm_t)[:, :3], atol=1e-5)  # joint order
+    # (the grid's first window ends where the updates' mean phase puts it: rows 0 and 1 may
+    # lie less than a step apart, as with forward commands at 120 Hz)
+    assert np.abs(np.diff(arm_t[1:]) - DT).max() <= 1 / HZ + 1e-4, np.diff(arm_t).round(3)
+    # (past the hand's last command the arm's controller runs its last path to its end and
+    # the hand holds: the robot's own motion)
+    both = arm_t <= hand_t.max() + 1 / HZ  # (T,)
+    assert np.abs(hand_t - arm_t)[both].max() <= 1 / HZ + 1e-4, (hand_t - arm_t).round(3)
+
+
 def test_bag_without_camera_names_topic_and_fix(tmp_path):
     rec, *_ = recording(n_cmd=10)
     rec.frames = {"/camera/wrist/image_raw": rec.frames[CAMERA]}

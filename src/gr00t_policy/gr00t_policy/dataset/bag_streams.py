@@ -4,7 +4,8 @@ Which topics stand for what comes from the embodiment YAML: the state joints fro
 ``sensor_msgs/JointState`` topic (``/joint_states``), one camera topic per ``cameras`` entry
 (``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage``), and the actions from the
 ``controllers`` (forward_command: ``std_msgs/Float64MultiArray`` in the controller's joint
-order; joint_trajectory: the first point of a ``trajectory_msgs/JointTrajectory``;
+order; joint_trajectory: each point of a ``trajectory_msgs/JointTrajectory`` at its time,
+until the next message replaces the rest, `_trajectory_series`;
 joint_state: ``sensor_msgs/JointState``) or, for teleoperation, one ``sensor_msgs/JointState``
 command topic naming every action joint (``action_topic``). Every error names the topic, what
 is missing and how to fix it.
@@ -224,7 +225,49 @@ def _unusable_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: 
         "state), or record the topic that carries them")
 
 
-def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> tuple:
+def _trajectory_series(msgs: list, joints: list[str],
+                       end_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A joint_trajectory controller's commands, one per point: point i of a message sent at
+    t is the command at t + (its time_from_start - the first point's), the first point at
+    the sending as a forward command's. The controller runs through the points until the
+    next message replaces the rest, so a message's points due at or after the next one's
+    sending are left out, and the last one's after ``end_ns`` (the last joint state: no
+    state to pair them with). System 1's decoder sends the next ticks' commands a period
+    apart every ``every_n_ticks`` ticks: the first point alone would be its command only on
+    the ticks it sends on, held for the ticks between (rows of a stale, stepped command).
+    Messages without the joints, without points, with a point of another size or a
+    non-finite position, or with times from start that do not increase are skipped and
+    counted. Returns (times ns (n,), positions (n, len(joints)), messages skipped)."""
+    kept, bad = [], 0
+    for t, msg in msgs:
+        names = list(msg.joint_names)
+        idx = _names_columns(names, joints)
+        points = list(msg.points)
+        if (idx is None or not points
+                or any(len(p.positions) != len(names) for p in points)):
+            bad += 1
+            continue
+        due = np.array([p.time_from_start.sec * 10**9 + p.time_from_start.nanosec
+                        for p in points], dtype=np.int64)  # (P,)
+        values = np.array([np.asarray(p.positions, dtype=np.float64)[idx]
+                           for p in points])  # (P, j)
+        if not np.isfinite(values).all() or (np.diff(due) <= 0).any():
+            bad += 1
+            continue
+        kept.append((t + due - due[0], values))
+    times, rows = [], []
+    for k, (at, values) in enumerate(kept):
+        until = kept[k + 1][0][0] if k + 1 < len(kept) else end_ns + 1
+        n = max(1, int(np.searchsorted(at, until, side="left")))  # the first point always
+        times.append(at[:n])
+        rows.append(values[:n])
+    if not times:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(joints))), bad
+    return np.concatenate(times), np.concatenate(rows), bad
+
+
+def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
+                       end_ns: int) -> tuple:
     joints = list(ctrl.joints)
     cols = np.array([emb.action_joints.index(j) for j in joints])
     what = f"commands of controller {ctrl.name} ({ctrl.type})"
@@ -244,19 +287,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str) -> 
             rows.append(values)
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
     if ctrl.type == decoder_types.JOINT_TRAJECTORY:
-        times, rows, bad = [], [], 0
-        for t, msg in msgs:
-            idx = _names_columns(list(msg.joint_names), joints)
-            if idx is None or not msg.points:
-                bad += 1
-                continue
-            values = np.asarray(msg.points[0].positions, dtype=np.float64)[idx]
-            if not np.isfinite(values).all():
-                bad += 1
-                continue
-            times.append(t)
-            rows.append(values)
-        return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
+        times, rows, bad = _trajectory_series(msgs, joints, end_ns)
+        return times, rows, cols, bad
     times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)  # joint_state
     return times, rows, cols, bad
 
@@ -398,7 +430,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         fix = (f"{yaml_fix}, or pass --action-topic TOPIC (a sensor_msgs/JointState topic "
                "with the commanded positions, e.g. a teleoperation leader arm)")
         for ctrl in emb.controllers:
-            times, rows, cols, n = _controller_series(bag, emb, ctrl, fix)
+            times, rows, cols, n = _controller_series(bag, emb, ctrl, fix, int(state_t.max()))
             times, rows = _plausible(emb, ctrl.topic, list(ctrl.joints), times, rows, implausible)
             commands.append((times, rows, cols))
             bad[ctrl.topic] = n

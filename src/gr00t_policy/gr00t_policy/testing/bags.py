@@ -31,6 +31,8 @@ class Recording:
     for the yuv422 ones), or "jpeg": sensor_msgs/CompressedImage frames, a horizontal
     gradient plus the frame's value (decoded within a few levels of it); state_split: if > 0, each joint state is published as two
     messages, the first state_split joints and the rest (two drivers on one topic);
+    trajectories: topic -> (times (M,), joint names (j,), times from start (P,), positions
+    (M, P, j)): trajectory_msgs/JointTrajectory messages of P points each;
     stamp_offset_s: every header stamp this much later than the message's time;
     clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
     step): the messages keep their order in the file, their log times from ``at`` on jump.
@@ -39,6 +41,8 @@ class Recording:
     state: tuple[np.ndarray, list[str], np.ndarray]
     commands: dict[str, tuple[np.ndarray, np.ndarray]]
     frames: dict[str, np.ndarray]
+    trajectories: dict[str, tuple[np.ndarray, list[str], np.ndarray, np.ndarray]] = field(
+        default_factory=dict)
     instruction: list[tuple[float, str]] = field(default_factory=list)
     custom_data: dict[str, str] = field(default_factory=dict)
     image_size: int | dict[str, tuple[int, int]] = 16  # all frames, or topic -> (height, width)
@@ -82,6 +86,18 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         for t, row in zip(ctimes, values):
             events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                 "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
+    Point, Duration = T["trajectory_msgs/msg/JointTrajectoryPoint"], T[
+        "builtin_interfaces/msg/Duration"]
+    empty = np.zeros(0)
+    for topic, (ttimes, joints, from_start, points) in rec.trajectories.items():
+        for t, rows in zip(ttimes, points):
+            ns = rec.t0_ns + int(round(t * 1e9))
+            events.append((ns, topic, T["trajectory_msgs/msg/JointTrajectory"](
+                header=Header(stamp=Time(sec=0, nanosec=0), frame_id=""), joint_names=list(joints), points=[
+                    Point(positions=np.asarray(row, np.float64), velocities=empty,
+                          accelerations=empty, effort=empty,
+                          time_from_start=Duration(sec=int(s // 10**9), nanosec=int(s % 10**9)))
+                    for row, s in zip(rows, np.round(np.asarray(from_start) * 1e9).astype(int))])))
     pixel = CHANNELS.get(rec.encoding, 2)  # bytes a pixel; 2: the yuv422 encodings
     for topic, ftimes in rec.frames.items():
         height, width = ((rec.image_size, rec.image_size) if isinstance(rec.image_size, int)
@@ -103,6 +119,7 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
                   else "sensor_msgs/msg/Image")
     types = {"/joint_states": "sensor_msgs/msg/JointState", "/gr00t/instruction": "std_msgs/msg/String",
              **{t: "std_msgs/msg/Float64MultiArray" for t in rec.commands},
+             **{t: "trajectory_msgs/msg/JointTrajectory" for t in rec.trajectories},
              **{t: image_type for t in rec.frames}}
     path = Path(path)
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
