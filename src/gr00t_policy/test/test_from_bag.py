@@ -332,6 +332,22 @@ def test_trajectory_commands_are_the_path_the_controller_ran(tmp_path, every, ha
     assert np.abs(hand_t - arm_t)[both].max() <= 1 / HZ + 1e-4, (hand_t - arm_t).round(3)
 
 
+def test_a_controller_topic_of_another_type_names_the_yaml_type_to_set(tmp_path):
+    # The bag's topic is there (recorded): the YAML names another controller type than the
+    # robot runs, so "record it" would send the team to record it again, to the same end.
+    rec, *_ = recording(n_cmd=10)
+    emb = embodiment(controllers=[
+        {"name": "arm_controller", "type": "joint_trajectory", "topic": "/arm/commands",
+         "joints": ARM},
+        {"name": "hand_controller", "type": "forward_command", "topic": "/hand/commands",
+         "joints": HAND}])
+    with pytest.raises(BagError, match=r"/arm/commands .*has type std_msgs/msg/Float64Multi"
+                                       r"Array.*Fix: .*controllers\[arm_controller\]\.type "
+                                       r"to 'forward_command'") as err:
+        convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+    assert "record it" not in str(err.value)
+
+
 def test_bag_without_camera_names_topic_and_fix(tmp_path):
     rec, *_ = recording(n_cmd=10)
     rec.frames = {"/camera/wrist/image_raw": rec.frames[CAMERA]}

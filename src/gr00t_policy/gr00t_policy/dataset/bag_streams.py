@@ -125,7 +125,10 @@ def _fix_hint(bag: Bag, msgtype: str) -> str:
     return f"the bag's {msgtype} topics: {found}" if found else f"the bag has no {msgtype} topic"
 
 
-def _require(bag: Bag, topic: str, what: str, fix: str, msgtypes: tuple[str, ...]) -> list:
+def _require(bag: Bag, topic: str, what: str, fix: str, msgtypes: tuple[str, ...],
+             type_fix: str | None = None) -> list:
+    """The topic's timed messages; BagError where it has none (``fix``) or carries another
+    type (``type_fix``, else ``fix``)."""
     msgs = timed_messages(bag, topic)
     if not msgs:
         hint = "; ".join(_fix_hint(bag, t) for t in msgtypes)
@@ -133,8 +136,19 @@ def _require(bag: Bag, topic: str, what: str, fix: str, msgtypes: tuple[str, ...
     msgtype = bag.topics.get(topic, "")
     if msgtype not in msgtypes:
         raise BagError(f"bag {bag.path}: {topic} ({what}) has type {msgtype}, expected one of "
-                       f"{list(msgtypes)}. Fix: {fix}")
+                       f"{list(msgtypes)}. Fix: {type_fix or fix}")
     return msgs
+
+
+def _controller_type_fix(ctrl: Any, found: str, fix: str) -> str:
+    """What to do about a controller topic the bag recorded with another message type: the
+    YAML's `type` names another controller than the robot runs (the recorded one is right)."""
+    reads = [t for t, m in CONTROLLER_MESSAGES.items() if m == found]
+    if not reads:
+        return fix
+    return (f"the robot's controller on it sends {found}: set controllers[{ctrl.name}].type "
+            f"to {reads[0]!r} in the embodiment YAML (the controller type the robot runs), "
+            "then convert again")
 
 
 def _names_columns(names: list[str], wanted: list[str]) -> np.ndarray | None:
@@ -275,7 +289,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
         raise BagError(f"controller {ctrl.name}: type {ctrl.type!r} has no bag reader (known: "
                        f"{', '.join(CONTROLLER_MESSAGES)}); pass --action-topic with a "
                        "sensor_msgs/JointState command topic instead")
-    msgs = _require(bag, ctrl.topic, what, fix, (CONTROLLER_MESSAGES[ctrl.type],))
+    msgs = _require(bag, ctrl.topic, what, fix, (CONTROLLER_MESSAGES[ctrl.type],),
+                    _controller_type_fix(ctrl, bag.topics.get(ctrl.topic, ""), fix))
     if ctrl.type == decoder_types.FORWARD_COMMAND:
         times, rows, bad = [], [], 0
         for t, msg in msgs:
