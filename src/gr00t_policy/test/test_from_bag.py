@@ -332,6 +332,26 @@ def test_trajectory_commands_are_the_path_the_controller_ran(tmp_path, every, ha
     assert np.abs(hand_t - arm_t)[both].max() <= 1 / HZ + 1e-4, (hand_t - arm_t).round(3)
 
 
+@pytest.mark.parametrize("split, match", [
+    (False, r"/arm/joint_trajectory: its messages never name \['j2'\] of controller "
+            r"arm_controller's joints"),
+    (True, r"/arm/joint_trajectory: no message names all 3 joints of controller "
+           r"arm_controller at once \(partial goals")])
+def test_trajectories_without_every_controller_joint_are_named(tmp_path, split, match):
+    # joint_trajectory_controller takes goals naming some of its joints
+    # (allow_partial_joints_goal): the refusal names the topic and the joints.
+    rec, emb = trajectory_recording(6, True, False)
+    sent, names, due, points = rec.trajectories["/arm/joint_trajectory"]
+    rec.trajectories["/arm/joint_trajectory"] = (sent, names[:2], due,
+                                                 np.ascontiguousarray(points[..., :2]))
+    if split:  # j2 in messages of its own, between
+        rec.trajectories["/arm/joint_trajectory"] = [
+            rec.trajectories["/arm/joint_trajectory"],
+            (sent + DT / 2, names[2:], due, np.ascontiguousarray(points[..., 2:]))]
+    with pytest.raises(BagError, match=match + r".*Fix: set controllers\[\]\.joints"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+
+
 def test_a_controller_topic_of_another_type_names_the_yaml_type_to_set(tmp_path):
     # The bag's topic is there (recorded): the YAML names another controller type than the
     # robot runs, so "record it" would send the team to record it again, to the same end.

@@ -280,6 +280,27 @@ def _trajectory_series(msgs: list, joints: list[str],
     return np.concatenate(times), np.concatenate(rows), bad
 
 
+def _no_trajectory(bag: Bag, ctrl: Any, msgs: list) -> None:
+    """BagError where no trajectory message names every joint of the controller: each
+    names some (a controller taking partial goals) or others (another robot's names)."""
+    named = [set(m.joint_names) for _, m in msgs]
+    missing = [j for j in ctrl.joints if not any(j in n for n in named)]
+    partial = not missing and not any(set(ctrl.joints) <= n for n in named)
+    if not (missing or partial):
+        return  # they name the joints: the count of skipped messages says why
+    seen = sorted(set().union(*named))
+    what = (f"no message names all {len(ctrl.joints)} joints of controller {ctrl.name} at "
+            f"once (partial goals: each names some of them, e.g. {sorted(named[0])[:6]})"
+            if partial else f"its messages never name {missing[:8]} of controller "
+            f"{ctrl.name}'s joints (they name {seen[:8]}{' ...' if len(seen) > 8 else ''})")
+    raise BagError(
+        f"bag {bag.path}: {ctrl.topic}: {what}, so no row has a command for every action "
+        "joint. Fix: set controllers[].joints in the embodiment YAML to the names the "
+        "controller is sent; a sender of partial goals must name every joint of the "
+        "controller in each message, or record its commanded positions as one "
+        "sensor_msgs/JointState topic and pass it with --action-topic")
+
+
 def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
                        end_ns: int) -> tuple:
     joints = list(ctrl.joints)
@@ -303,6 +324,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
     if ctrl.type == decoder_types.JOINT_TRAJECTORY:
         times, rows, bad = _trajectory_series(msgs, joints, end_ns)
+        if not len(times):
+            _no_trajectory(bag, ctrl, msgs)
         return times, rows, cols, bad
     times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)  # joint_state
     return times, rows, cols, bad

@@ -76,7 +76,8 @@ class BagReport:
         if self.nan_states:
             out.append(f"  repaired: skipped {self.nan_states} joint states with NaN or "
                        "without the state joints (the step takes the one before)")
-        out += [f"  skipped {n} commands on {t} (NaN or wrong size)"
+        out += [f"  skipped {n} commands on {t} (NaN, wrong size, or not naming every "
+                "joint of the controller)"
                 for t, n in self.bad_commands.items() if n]
         out += [f"  skipped {n} messages on {t} with a position beyond its joint's limits by "
                 f"more than plausibility.position_margin (e.g. {what}): check the encoders "

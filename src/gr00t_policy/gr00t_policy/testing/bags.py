@@ -32,7 +32,8 @@ class Recording:
     gradient plus the frame's value (decoded within a few levels of it); state_split: if > 0, each joint state is published as two
     messages, the first state_split joints and the rest (two drivers on one topic);
     trajectories: topic -> (times (M,), joint names (j,), times from start (P,), positions
-    (M, P, j)): trajectory_msgs/JointTrajectory messages of P points each;
+    (M, P, j)): trajectory_msgs/JointTrajectory messages of P points each (a list of such:
+    senders naming other joints on one topic);
     stamp_offset_s: every header stamp this much later than the message's time;
     clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
     step): the messages keep their order in the file, their log times from ``at`` on jump.
@@ -41,7 +42,7 @@ class Recording:
     state: tuple[np.ndarray, list[str], np.ndarray]
     commands: dict[str, tuple[np.ndarray, np.ndarray]]
     frames: dict[str, np.ndarray]
-    trajectories: dict[str, tuple[np.ndarray, list[str], np.ndarray, np.ndarray]] = field(
+    trajectories: dict[str, tuple | list[tuple]] = field(
         default_factory=dict)
     instruction: list[tuple[float, str]] = field(default_factory=list)
     custom_data: dict[str, str] = field(default_factory=dict)
@@ -86,18 +87,20 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         for t, row in zip(ctimes, values):
             events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                 "std_msgs/msg/Float64MultiArray"](layout=layout, data=np.asarray(row, np.float64))))
-    Point, Duration = T["trajectory_msgs/msg/JointTrajectoryPoint"], T[
-        "builtin_interfaces/msg/Duration"]
-    empty = np.zeros(0)
-    for topic, (ttimes, joints, from_start, points) in rec.trajectories.items():
-        for t, rows in zip(ttimes, points):
-            ns = rec.t0_ns + int(round(t * 1e9))
-            events.append((ns, topic, T["trajectory_msgs/msg/JointTrajectory"](
-                header=Header(stamp=Time(sec=0, nanosec=0), frame_id=""), joint_names=list(joints), points=[
-                    Point(positions=np.asarray(row, np.float64), velocities=empty,
-                          accelerations=empty, effort=empty,
-                          time_from_start=Duration(sec=int(s // 10**9), nanosec=int(s % 10**9)))
-                    for row, s in zip(rows, np.round(np.asarray(from_start) * 1e9).astype(int))])))
+    Point, Duration = (T["trajectory_msgs/msg/JointTrajectoryPoint"],
+                       T["builtin_interfaces/msg/Duration"])
+    unstamped, empty = Header(stamp=Time(sec=0, nanosec=0), frame_id=""), np.zeros(0)
+    for topic, specs in rec.trajectories.items():
+        for ttimes, joints, from_start, points in (specs if isinstance(specs, list) else [specs]):
+            due = np.round(np.asarray(from_start) * 1e9).astype(int)  # (P,) ns
+            for t, rows in zip(ttimes, points):
+                events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
+                    "trajectory_msgs/msg/JointTrajectory"](
+                        header=unstamped, joint_names=list(joints), points=[Point(
+                            positions=np.asarray(row, np.float64), velocities=empty,
+                            accelerations=empty, effort=empty,
+                            time_from_start=Duration(sec=int(d // 10**9), nanosec=int(d % 10**9)))
+                            for row, d in zip(rows, due)])))
     pixel = CHANNELS.get(rec.encoding, 2)  # bytes a pixel; 2: the yuv422 encodings
     for topic, ftimes in rec.frames.items():
         height, width = ((rec.image_size, rec.image_size) if isinstance(rec.image_size, int)
