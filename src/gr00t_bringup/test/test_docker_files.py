@@ -1,0 +1,70 @@
+"""docker/: the images install what scripts/setup.sh installs, at the versions it pins.
+
+No Docker engine runs here, so the Dockerfiles are read, not built: their `pip install`
+commands are parsed and held against requirements.txt, the core's pyproject.toml and
+setup.sh's data packages. What only a build can show (base images, CUDA and driver versions)
+is not checked.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+DOCKER = REPO / "docker"
+
+
+def pip_installs(dockerfile: Path) -> list[list[str]]:
+    """The arguments after `pip install` of every pip command in the file's RUN lines."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    installs = []
+    for line in text.splitlines():
+        if not line.startswith("RUN "):
+            continue
+        for command in re.split(r"&&|;|\|\|", line[4:]):
+            words = shlex.split(command)
+            if "pip" in words and words[words.index("pip") + 1:][:1] == ["install"]:
+                installs.append(words[words.index("pip") + 2:])
+    return installs
+
+
+def package_name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def requirements_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            pins[package_name(line)] = line
+    return pins
+
+
+def test_the_parser_reads_continued_run_lines(tmp_path: Path) -> None:
+    probe = tmp_path / "Dockerfile"
+    probe.write_text("FROM x\nRUN apt-get update \\\n && python3 -m pip install -c c.txt a b==1 \\\n"
+                     " && python3 -m pip install --no-deps c\nCOPY . /ws\n")
+    assert pip_installs(probe) == [["-c", "c.txt", "a", "b==1"], ["--no-deps", "c"]]
+
+
+def test_x86_image_installs_at_requirements_txt_versions() -> None:
+    installs = pip_installs(DOCKER / "Dockerfile")
+    core = [args for args in installs if "/ws/src/gr00t_policy" in args]
+    assert core, "docker/Dockerfile does not pip-install /ws/src/gr00t_policy"
+    for args in core:
+        assert "-c" in args, (f"docker/Dockerfile installs gr00t_policy without constraints "
+                              f"({args}): pyproject.toml's lower bounds would pick whatever is "
+                              f"newest at build time, not requirements.txt's tested versions")
+    text = (DOCKER / "Dockerfile").read_text()
+    assert "COPY requirements.txt" in text and "requirements.txt > /tmp/constraints.txt" in text
+
+
+def test_x86_image_installs_opencv_from_pypi() -> None:
+    # System 2 imports cv2; Ubuntu's python3-opencv (ros-jazzy-cv-bridge's dependency) is built
+    # against NumPy 1 and does not import beside pip's NumPy 2.
+    assert "opencv-python-headless" in requirements_pins()
+    names = {package_name(a) for args in pip_installs(DOCKER / "Dockerfile") for a in args}
+    assert "opencv-python-headless" in names
