@@ -105,3 +105,18 @@ def test_jetson_image_installs_every_core_dependency_but_torch() -> None:
     assert not missing, (f"docker/Dockerfile.jetson installs gr00t_policy with --no-deps but "
                          f"does not install its dependencies {missing}: add them to its pip "
                          f"install line")
+
+
+def test_compose_keeps_the_nodes_cache_across_containers() -> None:
+    # The nodes build ONNX exports and TensorRT engines into cache_dir (default
+    # ~/.cache/gr00t_ros; the image runs as root); a container's own filesystem is gone with
+    # it, so without a volume every start rebuilds them.
+    import yaml
+    from gr00t_policy.export_cache import DEFAULT_CACHE_DIR
+    assert DEFAULT_CACHE_DIR.parts[-2:] == (".cache", "gr00t_ros")
+    in_container = "/root/" + "/".join(DEFAULT_CACHE_DIR.parts[-2:])
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    mounts = compose["services"]["gr00t"]["volumes"]
+    named = [m for m in mounts if m.split(":")[1] == in_container]
+    assert named, f"docker/compose.yaml mounts nothing at {in_container}: {mounts}"
+    assert named[0].split(":")[0] in compose.get("volumes", {})
