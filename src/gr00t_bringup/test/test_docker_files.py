@@ -23,10 +23,16 @@ def pip_installs(dockerfile: Path) -> list[list[str]]:
     for line in text.splitlines():
         if not line.startswith("RUN "):
             continue
-        for command in re.split(r"&&|;|\|\|", line[4:]):
-            words = shlex.split(command)
-            if "pip" in words and words[words.index("pip") + 1:][:1] == ["install"]:
-                installs.append(words[words.index("pip") + 2:])
+        lexer = shlex.shlex(line[4:], posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        command: list[str] = []
+        for word in [*lexer, ";"]:
+            if word not in (";", "&&", "||"):
+                command.append(word)
+                continue
+            if "pip" in command and command[command.index("pip") + 1:][:1] == ["install"]:
+                installs.append(command[command.index("pip") + 2:])
+            command = []
     return installs
 
 
@@ -46,8 +52,9 @@ def requirements_pins() -> dict[str, str]:
 def test_the_parser_reads_continued_run_lines(tmp_path: Path) -> None:
     probe = tmp_path / "Dockerfile"
     probe.write_text("FROM x\nRUN apt-get update \\\n && python3 -m pip install -c c.txt a b==1 \\\n"
-                     " && python3 -m pip install --no-deps c\nCOPY . /ws\n")
-    assert pip_installs(probe) == [["-c", "c.txt", "a", "b==1"], ["--no-deps", "c"]]
+                     " && python3 -c 'import a; print(1)' && python3 -m pip install --no-deps c"
+                     "; pip install 'd<3'\nCOPY . /ws\n")
+    assert pip_installs(probe) == [["-c", "c.txt", "a", "b==1"], ["--no-deps", "c"], ["d<3"]]
 
 
 def test_x86_image_installs_at_requirements_txt_versions() -> None:
@@ -120,3 +127,17 @@ def test_compose_keeps_the_nodes_cache_across_containers() -> None:
     named = [m for m in mounts if m.split(":")[1] == in_container]
     assert named, f"docker/compose.yaml mounts nothing at {in_container}: {mounts}"
     assert named[0].split(":")[0] in compose.get("volumes", {})
+
+
+def test_jetson_image_takes_torch_from_the_jetson_index_alone() -> None:
+    # With --extra-index-url pip takes the highest version across PyPI and the Jetson index:
+    # PyPI's newer, CPU-only aarch64 torch. --index-url makes the Jetson index the only one.
+    installs = pip_installs(DOCKER / "Dockerfile.jetson")
+    torch_installs = [args for args in installs if "torch" in args]
+    assert torch_installs, "docker/Dockerfile.jetson does not install torch"
+    for args in torch_installs:
+        assert "--extra-index-url" not in args and "--index-url" in args, args
+    text = (DOCKER / "Dockerfile.jetson").read_text()
+    default = re.search(r"^ARG TORCH_INDEX=(\S+)", text, re.M).group(1)
+    assert "jetson-ai-lab.dev" not in default, f"{default}: the .dev host is gone (2025)"
+    assert "torch.version.cuda" in text, "the build does not check that torch is a CUDA build"
