@@ -76,6 +76,8 @@ def _info(args: argparse.Namespace) -> int:
     for key in ("checkpoint", "preset", "backbone_id"):
         if report.get(key) is not None:
             print(f"{key}: {report[key]}")
+    # A new robot's YAML needs a slot below this count and free of the robots listed next.
+    print(f"embodiment slots: {report['action_head']['num_embodiments']}")
     for tag, e in report.get("embodiments", {}).items():
         print(f"embodiment {tag}: " + ", ".join(f"{k}={v}" for k, v in e.items()))
     t = report["tokens"]

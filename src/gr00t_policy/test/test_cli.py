@@ -67,6 +67,16 @@ def test_random_checkpoint_then_info(capsys, tmp_path):
                                 "num_views": 1}
 
 
+def test_info_prints_the_slot_count(capsys, tmp_path):
+    # README: a fine-tune's slot must be below the checkpoint's slot count, read from `info`.
+    code, _, _ = _run(capsys, "make-random-checkpoint", str(tmp_path / "ck"), "--seed", "3")
+    assert code == 0
+    stored = json.loads((tmp_path / "ck" / "config.json").read_text())
+    code, out, _ = _run(capsys, "info", "--checkpoint", str(tmp_path / "ck"))
+    assert code == 0
+    assert f"embodiment slots: {stored['action_head']['num_embodiments']}\n" in out
+
+
 def test_info_not_a_checkpoint(capsys, tmp_path):
     code, _, err = _run(capsys, "info", "--checkpoint", str(tmp_path))
     assert code == 2 and "no config.json" in err
