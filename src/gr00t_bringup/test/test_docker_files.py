@@ -141,3 +141,15 @@ def test_jetson_image_takes_torch_from_the_jetson_index_alone() -> None:
     default = re.search(r"^ARG TORCH_INDEX=(\S+)", text, re.M).group(1)
     assert "jetson-ai-lab.dev" not in default, f"{default}: the .dev host is gone (2025)"
     assert "torch.version.cuda" in text, "the build does not check that torch is a CUDA build"
+
+
+def test_x86_image_takes_cv_bridge_from_pypi_not_ubuntu() -> None:
+    # System 2 converts every frame with cv_bridge.imgmsg_to_cv2(desired_encoding="rgb8"),
+    # which calls cvtColor2. Ubuntu's ros-jazzy-cv-bridge compiles it against NumPy 1; pip's
+    # NumPy in the image is 2.x, under which it fails to import. requirements.txt's cv-bridge
+    # (what our tests run) is pure Python.
+    assert "cv-bridge" in requirements_pins()
+    text = (DOCKER / "Dockerfile").read_text()
+    assert "ros-jazzy-cv-bridge" not in re.sub(r"#.*", "", text)
+    names = {package_name(a) for args in pip_installs(DOCKER / "Dockerfile") for a in args}
+    assert "cv-bridge" in names
