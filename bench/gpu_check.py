@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
             ms = time_ms(lambda: encoder.encode([image] * config.backbone.num_views, INSTRUCTION),
                          max(runs // 2, 3), warmup, lambda: None)
-            del encoder, policy
+            encoder = policy = None  # free the GPU memory before the next part
             if cuda:
                 torch.cuda.empty_cache()
             return {"what": f"BackboneRunner.encode, {dtype}, 480x640 image", **percentiles(ms)}
