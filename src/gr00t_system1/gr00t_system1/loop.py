@@ -158,6 +158,10 @@ class CommandLoop:
         self._hold_measured = False  # the hold target is a measured position, not a stop
         self.now = float("-inf")  # node-clock time of the tick in progress
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
+        self.stale_state_plans = 0  # plans refused: their state was stale when they came
+        self._stale_state_seq = 0  # the newest of them (counted once)
+        # Why the newest plan that came was refused as too old (None once one is taken).
+        self._plans_refused: str | None = None
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
         self._brake_target: np.ndarray | None = None  # fixed when braking to rest starts
         self._taken_instruction: int | None = None  # instruction_id of the last plan taken
@@ -177,7 +181,23 @@ class CommandLoop:
         if plan is None or plan.seq <= self._used_seq:
             return None
         if plan.state.age(self.now, mono) > self.supervisor.state_staleness_s:
-            return None  # planned from a state that is stale by now
+            # Planned from a state that is stale by now. One already stale when it was handed
+            # over (`latency`): an action head slower than the staleness limit (an N1-size
+            # head on a Jetson) has every plan refused, and the loop waits or holds; it says
+            # why, not "waiting for the first plan".
+            latency = plan.done - plan.state.arrival
+            limit = self.supervisor.state_staleness_s
+            if latency > limit and plan.seq != self._stale_state_seq:
+                self._stale_state_seq = plan.seq
+                self.stale_state_plans += 1
+                self._plans_refused = (
+                    f"plan {plan.seq} came {latency:.3f} s after the joint state it was planned "
+                    f"from, more than state_staleness_s {limit:g} "
+                    f"({self.stale_state_plans} plan(s) refused so far): inference (with any "
+                    "inference_delay_ms) is slower than the staleness limit; raise "
+                    "state_staleness_s above the plan latency (-p state_staleness_s:=...) or "
+                    "run a faster action head")
+            return None
         if plan.state.arrival < self._clock_back_mono:
             return None  # planned before the node clock went back: its times are ahead
         if tokens is not None and plan.instruction_id != tokens.instruction_id:
@@ -232,6 +252,7 @@ class CommandLoop:
             worker_alive=worker_healthy,
             worker_problem=worker_problem,
             fault=fault,
+            plans_refused=self._plans_refused,
         ))
         if not s.publishes:
             self.executor.clear()
@@ -265,6 +286,7 @@ class CommandLoop:
                     # length, ~0.2 s of the old task); on from what was last commanded.
                     self.executor.reset(self.limiter.last[: self._action_dim])
                 self.executor.push(fresh, now)
+                self._plans_refused = None
                 self._taken_instruction = fresh.instruction_id
                 self._used_seq = fresh.seq
                 self._plan_until = fresh.chunk.end_time
@@ -309,6 +331,12 @@ class CommandLoop:
             # Resume from the held command: new plans start from here.
             self.executor.reset(command[: self._action_dim])
         return TickResult(s, command, swapped)
+
+    @property
+    def plans_refused(self) -> str | None:
+        """Why the newest plan that came was refused as planned from a state already stale
+        when it came (inference slower than state_staleness_s); None once a plan is taken."""
+        return self._plans_refused
 
     @property
     def tracking_fault(self) -> str | None:

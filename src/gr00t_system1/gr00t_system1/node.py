@@ -129,6 +129,7 @@ class System1Node(ManagedNode):
         self._last_tick = None
         self._last_plan_seq_seen = 0
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
+        self._stale_plans_reported = 0  # the loop's stale-state plan count at the last ones
         self.worker.start()
         # Steady unless on sim time (ManagedNode.create_timer): a stepped wall clock must not
         # stop the ticks. The commands' times stay on the node clock (_command_time).
@@ -511,6 +512,13 @@ class System1Node(ManagedNode):
                 "moving joints started again from rest (an overloaded machine; with "
                 f"use_sim_time, a /clock published slower than "
                 f"{self.rate_hz / STALL_GAP:.0f} Hz: the timer ticks on it)")
+        stale_plans = self.loop.stale_state_plans - self._stale_plans_reported
+        self._stale_plans_reported = self.loop.stale_state_plans
+        if stale_plans and self.loop.plans_refused is not None:
+            # The state does not change while every plan is refused (waiting, or holding):
+            # the transition log alone said "waiting for the first plan".
+            self.get_logger().warning(f"{stale_plans} plan(s) refused in the last second: "
+                                      f"{self.loop.plans_refused}")
         p50, p99 = self.period_stats.percentiles_ms(50, 99)
         e50, e90, e99 = self.period_stats.percentiles_ms(50, 90, 99, around=self.period)
         l50, l99 = self.latency_stats.percentiles_ms(50, 99)
@@ -542,6 +550,7 @@ class System1Node(ManagedNode):
             "deadline_misses": str(self.deadline_misses),
             "planning_failures": str(self.worker.failures),
             "plans_for_replaced_instruction": str(self.loop.stale_instruction_plans),
+            "plans_from_stale_state": str(self.loop.stale_state_plans),
             **{key: str(count) for key, count in self.refused.items()},
             "fault": self.fault or self.loop.tracking_fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),

@@ -57,6 +57,9 @@ class SupervisorInputs:
     worker_problem: str = "inference thread stopped"
     # A fault the node latched (e.g. an implausible measured position): hold, do not plan.
     fault: str | None = None
+    # Why the plans that came were not followed (e.g. each planned from a state that was
+    # stale by the time it arrived): named while waiting for a plan or holding without one.
+    plans_refused: str | None = None
 
 
 class Supervisor:
@@ -108,6 +111,8 @@ class Supervisor:
             if not i.worker_alive:
                 return SafetyState.WAITING, f"no plans: {i.worker_problem}"
             if not i.fresh_plan:
+                if i.plans_refused is not None:
+                    return SafetyState.WAITING, f"no plan to follow: {i.plans_refused}"
                 return SafetyState.WAITING, "waiting for the first plan"
             return SafetyState.RUNNING, "first plan from fresh inputs"
         if not i.worker_alive:
@@ -124,6 +129,9 @@ class Supervisor:
                 # Inputs just came back: the plan in hand was made before the hold, so wait
                 # in the same hold for one from the fresh inputs rather than blame inference.
                 return self.state, "inputs are fresh again; waiting for a plan from them"
+            if i.plans_refused is not None:
+                return SafetyState.HOLD_NO_PLAN, (f"the newest plan has run out: "
+                                                  f"{i.plans_refused}")
             return SafetyState.HOLD_NO_PLAN, ("the newest plan has run out and no newer one "
                                               "came (inference slower than the chunk?)")
         return SafetyState.RUNNING, "fresh inputs"

@@ -375,6 +375,56 @@ def test_a_plan_for_a_replaced_instruction_is_never_taken():
     assert sim.loop.stale_instruction_plans == 2
 
 
+def slow_plan(sim, target, latency):
+    """A plan from the newest state that is handed over `latency` s later (a slow head),
+    while fresh states go on arriving every tick; returns the last tick's result."""
+    planned_from = sim.state
+    r = None
+    for _ in range(round(latency / TICK)):
+        r = sim.tick()
+        sim.feed_state()
+    rows = np.tile(np.asarray(target, dtype=float), (16, 1))
+    sim.plan = Plan(Chunk(planned_from.stamp, DT, planned_from.action_positions, rows,
+                          seq=planned_from.seq), planned_from, 1, latency,
+                    sim.t + sim.mono_shift)
+    return r
+
+
+def test_plans_slower_than_the_state_staleness_limit_are_named_not_waited_for():
+    # An action head slower than state_staleness_s (a 150-ms N1-size head on a Jetson, the
+    # G1's 0.1 s): every plan is refused as stale. The loop said "waiting for the first
+    # plan" for ever while plans kept coming; it must say why they are refused and what to
+    # change, and count them.
+    sim = Sim()
+    sim.feed_state()
+    sim.feed_tokens()
+    slow_plan(sim, [0.9, 0.9], latency=3 * STATE_S)
+    r = sim.tick()
+    assert r.command is None and r.state == SafetyState.WAITING
+    reason = sim.loop.supervisor.reason
+    assert "state_staleness_s 0.05" in reason and "came 0.150 s after" in reason, reason
+    assert sim.loop.stale_state_plans == 1
+    assert sim.tick().state == SafetyState.WAITING and sim.loop.stale_state_plans == 1
+    # Running, then the head slows down: the hold when the chunk runs out names it too.
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.2, -0.2])
+    assert sim.tick().state == SafetyState.RUNNING
+    assert "from fresh inputs" in sim.loop.supervisor.reason
+    for _ in range(5):
+        sim.feed_tokens()
+        r = slow_plan(sim, [0.9, 0.9], latency=0.4)
+    assert r.state == SafetyState.HOLD_NO_PLAN
+    assert "state_staleness_s" in sim.loop.supervisor.reason
+    assert sim.loop.stale_state_plans > 1
+    # A plan that keeps up is taken again, and the hold's reason goes with it.
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.2, -0.2])
+    sim.tick()
+    assert sim.loop.supervisor.state == SafetyState.RUNNING
+
+
 def test_a_new_instruction_s_first_plan_replaces_the_old_instruction_s_chunks():
     """The default mode averages every live chunk: the old instruction's must not steer the
     arm once a plan for the new one is taken (they did for up to a chunk's length)."""

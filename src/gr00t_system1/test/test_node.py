@@ -259,6 +259,34 @@ def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
         stop_ok(node)
 
 
+def test_plans_slower_than_the_state_staleness_are_named_in_diagnostics_and_log(
+        checkpoint, ros_domain_id, tmp_path):
+    """An action head slower than state_staleness_s (here the G1's 0.1 s, with a 95-ms
+    inference delay the check at configure lets through plus the head's own time): every
+    plan is refused. The node said "waiting for the first plan" while plans kept coming."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "inference_delay_ms:=95.0")
+    emb = load_embodiment(G1_YAML)
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
+            feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint)).start()
+            try:
+                wait_until(lambda: diags and int(diag_values(diags)["replans_total"]) > 3
+                           and int(diag_values(diags)["plans_from_stale_state"]) > 3,
+                           START_TIMEOUT, "plans refused as stale")
+            finally:
+                feeder.stop()
+            values = diag_values(diags)
+            assert values["safety_state"] == "waiting"
+            assert "more than state_staleness_s 0.1" in values["reason"], values["reason"]
+        assert "refused in the last second" in node.output()
+    finally:
+        stop_ok(node)
+
+
 def test_a_robot_that_does_not_follow_faults_and_its_command_returns_to_it(
         checkpoint, ros_domain_id, tmp_path):
     """The shipped G1 YAML's tracking check (1 rad for 0.5 s, hands left out) against joint
