@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import threading
 import time
 
 import numpy as np
@@ -174,6 +175,45 @@ def test_inference_delay_holds_every_plan_back_and_the_worker_measures_it():
         worker.stop()
     with pytest.raises(ValueError, match="delay_s"):
         InferenceWorker(planner, box, is_fresh=lambda s, t: True, delay_s=-1.0)
+
+
+class HangingPlanner(RecordingPlanner):
+    """A planner whose plans do not return until `release` is set (a hung runner)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def plan(self, state, latency_s=0.0):
+        self.release.wait()
+        return super().plan(state, latency_s)
+
+
+def test_a_plan_that_never_returns_is_measured_while_it_hangs():
+    """A hung runner leaves the thread alive and failing nothing (healthy): how long the plan
+    in progress has taken is what names the stall to System 1."""
+    planner, box = HangingPlanner(), Mailbox()
+    worker = InferenceWorker(planner, box, is_fresh=lambda s, t: True)
+    assert worker.in_progress_s(time.monotonic()) is None
+    worker.start()
+    try:
+        state, tokens = samples(seq=1)
+        box.put_tokens(tokens)
+        box.put_state(state)
+        deadline = time.monotonic() + 10
+        while worker.in_progress_s(time.monotonic()) is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first = worker.in_progress_s(time.monotonic())
+        assert first is not None and worker.healthy and worker.latest is None
+        time.sleep(0.05)
+        assert worker.in_progress_s(time.monotonic()) >= first + 0.05
+        planner.release.set()
+        while worker.latest is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert worker.latest is not None and worker.in_progress_s(time.monotonic()) is None
+    finally:
+        planner.release.set()
+        worker.stop()
 
 
 def test_min_period_spaces_plans_and_each_plans_on_the_newest_state():

@@ -214,7 +214,7 @@ class CommandLoop:
     def tick(self, now: float, mono: float, *, enabled: bool, state: StateSample | None,
              tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool,
              worker_problem: str = "inference thread stopped",
-             fault: str | None = None) -> TickResult:
+             fault: str | None = None, planning_s: float | None = None) -> TickResult:
         """Decide this tick's command.
 
         Args:
@@ -227,6 +227,9 @@ class CommandLoop:
             worker_problem: why it is not (the fault's reason).
             fault: a fault the node latched (e.g. an implausible measurement): hold the last
                 command, whatever `on_stale` says, until it is cleared.
+            planning_s: how long the plan in progress has taken so far
+                (`InferenceWorker.in_progress_s`; None: none is): named while waiting for
+                a plan or holding without one.
 
         The joints of trajectory controllers are commanded where the path they were sent
         has them (`_as_sent`): that is where the controller is, whatever plan came since,
@@ -253,6 +256,7 @@ class CommandLoop:
             worker_problem=worker_problem,
             fault=fault,
             plans_refused=self._plans_refused,
+            planning_s=planning_s,
         ))
         if not s.publishes:
             self.executor.clear()

@@ -130,6 +130,7 @@ class System1Node(ManagedNode):
         self._last_plan_seq_seen = 0
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
         self._stale_plans_reported = 0  # the loop's stale-state plan count at the last ones
+        self._hang_warned: tuple[int, int] | None = None  # the plan in progress warned about
         self.worker.start()
         # Steady unless on sim time (ManagedNode.create_timer): a stepped wall clock must not
         # stop the ticks. The commands' times stay on the node clock (_command_time).
@@ -234,7 +235,7 @@ class System1Node(ManagedNode):
                 f"{state_stale:g} s: every plan would come from a stale state and System 1 "
                 "would only hold; raise state_staleness_s above the delay plus the plan "
                 "latency (-p state_staleness_s:=...)")
-        span = (bundle.config.action_head.action_horizon - 1) * emb.action_dt
+        self._chunk_span_s = span = (bundle.config.action_head.action_horizon - 1) * emb.action_dt
         if (s.replan_period_ms + s.inference_delay_ms) / 1e3 >= span:
             raise ValueError(
                 f"replan_period_ms {s.replan_period_ms:g} plus inference_delay_ms "
@@ -463,7 +464,8 @@ class System1Node(ManagedNode):
         r = self.loop.tick(now, mono, enabled=self.enabled, state=self.mailbox.state,
                            tokens=self.mailbox.tokens, plan=plan,
                            worker_healthy=self.worker.healthy,
-                           worker_problem=self.worker.problem, fault=self.fault)
+                           worker_problem=self.worker.problem, fault=self.fault,
+                           planning_s=self.worker.in_progress_s(mono))
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             self._publish(r.command, path, seconds_to_stamp(now), r.state.value)
@@ -519,6 +521,15 @@ class System1Node(ManagedNode):
             # the transition log alone said "waiting for the first plan".
             self.get_logger().warning(f"{stale_plans} plan(s) refused in the last second: "
                                       f"{self.loop.plans_refused}")
+        busy = self.worker.in_progress_s(time.monotonic())
+        ended = (self.worker.plans, self.worker.failures)  # changes when a plan ends
+        if busy is not None and busy > self._chunk_span_s and self._hang_warned != ended:
+            self._hang_warned = ended
+            self.get_logger().warning(
+                f"a plan has been in progress for {busy:.3f} s, longer than the "
+                f"{self._chunk_span_s:g} s a chunk covers: inference is stalled (a hung runner "
+                "or GPU driver) or far too slow; System 1 holds until a plan comes "
+                "(diagnostics plan_in_progress_ms)")
         p50, p99 = self.period_stats.percentiles_ms(50, 99)
         e50, e90, e99 = self.period_stats.percentiles_ms(50, 90, 99, around=self.period)
         l50, l99 = self.latency_stats.percentiles_ms(50, 99)
@@ -560,6 +571,7 @@ class System1Node(ManagedNode):
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
             "replan_period_ms": f"{self.settings.replan_period_ms:g}",
             "plan_latency_estimate_ms": f"{self.worker.latency.value * 1e3:.3f}",
+            "plan_in_progress_ms": "" if busy is None else f"{busy * 1e3:.3f}",
             **self.loop.tracking.summary(),
         }
         if self.rtc_link is not None:

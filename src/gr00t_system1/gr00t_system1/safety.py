@@ -60,6 +60,9 @@ class SupervisorInputs:
     # Why the plans that came were not followed (e.g. each planned from a state that was
     # stale by the time it arrived): named while waiting for a plan or holding without one.
     plans_refused: str | None = None
+    # Seconds the inference thread has spent on the plan in progress (None: none is): a plan
+    # that never returns leaves it alive and failing nothing, so this is what names a stall.
+    planning_s: float | None = None
 
 
 class Supervisor:
@@ -113,6 +116,9 @@ class Supervisor:
             if not i.fresh_plan:
                 if i.plans_refused is not None:
                     return SafetyState.WAITING, f"no plan to follow: {i.plans_refused}"
+                if i.planning_s is not None:
+                    return SafetyState.WAITING, (f"waiting for the first plan: it has been in "
+                                                 f"progress for {i.planning_s:.3f} s")
                 return SafetyState.WAITING, "waiting for the first plan"
             return SafetyState.RUNNING, "first plan from fresh inputs"
         if not i.worker_alive:
@@ -132,6 +138,10 @@ class Supervisor:
             if i.plans_refused is not None:
                 return SafetyState.HOLD_NO_PLAN, (f"the newest plan has run out: "
                                                   f"{i.plans_refused}")
+            if i.planning_s is not None:
+                return SafetyState.HOLD_NO_PLAN, (
+                    f"the newest plan has run out and the next has been in progress for "
+                    f"{i.planning_s:.3f} s (inference slower than the chunk, or stalled)")
             return SafetyState.HOLD_NO_PLAN, ("the newest plan has run out and no newer one "
                                               "came (inference slower than the chunk?)")
         return SafetyState.RUNNING, "fresh inputs"

@@ -425,6 +425,30 @@ def test_plans_slower_than_the_state_staleness_limit_are_named_not_waited_for():
     assert sim.loop.supervisor.state == SafetyState.RUNNING
 
 
+def test_a_plan_in_progress_for_long_is_named_while_waiting_and_holding():
+    # A hung runner (a plan that never returns) leaves the worker healthy: the loop held
+    # saying "inference slower than the chunk?" for ever, and waited for "the first plan"
+    # without a word of the plan in progress since.
+    sim = Sim()
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.t += TICK
+    r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                      plan=None, worker_healthy=True, planning_s=2.5)
+    assert r.state == SafetyState.WAITING
+    assert "in progress for 2.500 s" in sim.loop.supervisor.reason
+    sim, _ = running_sim()
+    for _ in range(round(1.0 / TICK)):  # the chunk (0.75 s) runs out
+        sim.feed_state()
+        sim.feed_tokens()
+        sim.t += TICK
+        r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                          plan=sim.plan, worker_healthy=True, planning_s=12.0)
+    assert r.state == SafetyState.HOLD_NO_PLAN
+    assert "in progress for 12.000 s" in sim.loop.supervisor.reason
+    assert "stalled" in sim.loop.supervisor.reason
+
+
 def test_a_new_instruction_s_first_plan_replaces_the_old_instruction_s_chunks():
     """The default mode averages every live chunk: the old instruction's must not steer the
     arm once a plan for the new one is taken (they did for up to a chunk's length)."""

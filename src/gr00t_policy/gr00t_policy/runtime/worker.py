@@ -138,6 +138,9 @@ class InferenceWorker:
         self.consecutive_failures = 0
         self._last_failure_log = -float("inf")
         self.last_error = ""
+        # time.monotonic() when the plan in progress started (through its hand-over, any
+        # delay_s included); None while none is.
+        self._planning_since: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gr00t_system1_inference", daemon=True)
 
@@ -154,6 +157,13 @@ class InferenceWorker:
             return (f"planning failed {self.consecutive_failures} times in a row: "
                     f"{self.last_error}")
         return ""
+
+    def in_progress_s(self, mono: float) -> float | None:
+        """Seconds the plan in progress has taken so far at time.monotonic() `mono` (None:
+        none is in progress). One that never returns (a hung runner or driver) keeps the
+        thread alive and failing nothing: this is how long it has hung."""
+        since = self._planning_since
+        return None if since is None else max(0.0, mono - since)
 
     def start(self) -> None:
         self._thread.start()
@@ -191,11 +201,13 @@ class InferenceWorker:
             if not self.is_fresh(state, tokens):
                 continue
             started = time.monotonic()
+            self._planning_since = started
             try:
                 if tokens.seq != self.planner.tokens_seq:
                     self.planner.set_tokens(tokens)
                 plan = self.planner.plan(state, latency_s=self.latency.value)
             except Exception as exc:  # noqa: BLE001 - reported, counted, and the loop holds
+                self._planning_since = None
                 self.failures += 1
                 self.consecutive_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -218,6 +230,7 @@ class InferenceWorker:
                     break  # stopping: this plan is never handed over
                 plan = dataclasses.replace(plan, latency_s=plan.latency_s + self.delay_s,
                                            done=time.monotonic())
+            self._planning_since = None
             self.latency.add(plan.done - state.arrival)
             self.consecutive_failures = 0
             self.plans += 1
