@@ -58,6 +58,7 @@ from gr00t_common.message_info import sequence_number
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
+from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_system1 import params
 from gr00t_system1.controller_check import check_controllers, log_lines
 from gr00t_system1.decoders import make_decoders
@@ -246,6 +247,9 @@ class System1Node(ManagedNode):
         # Decoders first: an unknown type or bad joints fails before the slow runner build.
         # They command the action joints, then any held joints driven to their held position.
         self.action_joints = emb.action_joints
+        # Plans asking for positions beyond the limits by more than the plausibility margin
+        # (`_check_plan`): the limiter clamps them, so only this names them.
+        self.action_check = PositionCheck.of(emb, emb.action_joints)
         self.decoders = make_decoders(self, emb.controllers, emb.command_joints)
         # The running ros2_control controllers take these joints in this order (raises if not).
         log_lines(self.get_logger(), check_controllers(self, self.decoders))
@@ -305,6 +309,8 @@ class System1Node(ManagedNode):
 
         # Counters and statistics (executor thread only, except the worker's own counters).
         self.refused = dict.fromkeys(REFUSAL_COUNTERS, 0)
+        self.plans_beyond_limits = 0  # plans with a row beyond the widened limits
+        self.beyond_limits: str | None = None  # what the newest plan asked for, if so
         self._log_throttle = Throttle(LOG_THROTTLE_S)
         self.ticks = self.commands = self.deadline_misses = 0
         self.period_stats = RollingWindow(size=1200, late_threshold=2.0 * self.period)
@@ -482,7 +488,29 @@ class System1Node(ManagedNode):
 
     # -- outputs from the inference thread -------------------------------------------------
 
+    def _check_plan(self, plan: Plan) -> None:
+        """Name a plan that asks for positions beyond the limits by more than the plausibility
+        margin (inference thread): the limiter clamps every command, so a damaged checkpoint
+        (actions of 1e5 rad) drove each joint to its limit at the velocity limit while the
+        node reported "running", level OK. The commands stay as they are: this only names
+        it (diagnostics, a throttled warning)."""
+        bad = self.action_check.implausible(plan.chunk.rows)  # (H,)
+        if not bad.any():
+            self.beyond_limits = None
+            return
+        self.plans_beyond_limits += 1
+        row = plan.chunk.rows[int(np.argmax(bad))]  # (A,) the first such row
+        self.beyond_limits = (
+            f"plan {plan.seq} asks for {self.action_check.describe(row)}, beyond the limits by "
+            f"more than plausibility.position_margin {self.action_check.margin:g}: the commands "
+            "are clamped, so the joints run to their limits. A damaged checkpoint, or "
+            "normalization statistics of another robot? Check the checkpoint against the "
+            "embodiment YAML, and disable System 1 (/gr00t/enable false) until it is fixed")
+        if self._log_throttle.allow("plans_beyond_limits", time.monotonic()):
+            self.get_logger().warn(self.beyond_limits)
+
     def _publish_chunk(self, plan: Plan) -> None:
+        self._check_plan(plan)
         self._replans.add()
         if not self.context.ok():
             return  # shutting down: the inference thread is about to be stopped
@@ -562,6 +590,8 @@ class System1Node(ManagedNode):
             "planning_failures": str(self.worker.failures),
             "plans_for_replaced_instruction": str(self.loop.stale_instruction_plans),
             "plans_from_stale_state": str(self.loop.stale_state_plans),
+            "plans_beyond_limits": str(self.plans_beyond_limits),
+            "plan_beyond_limits": self.beyond_limits or "",
             **{key: str(count) for key, count in self.refused.items()},
             "fault": self.fault or self.loop.tracking_fault or "",
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
@@ -582,11 +612,13 @@ class System1Node(ManagedNode):
         status.hardware_id = self.embodiment.name
         if state == SafetyState.FAULT:
             status.level = DiagnosticStatus.ERROR
-        elif state.holds or state == SafetyState.WAITING:
+        elif state.holds or state == SafetyState.WAITING or self.beyond_limits is not None:
             status.level = DiagnosticStatus.WARN
         else:
             status.level = DiagnosticStatus.OK
         status.message = f"{state.value}: {sup.reason}"
+        if self.beyond_limits is not None:
+            status.message += f"; {self.beyond_limits}"
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -222,6 +222,7 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
 
 def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
         checkpoint, ros_domain_id, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from gr00t_msgs.msg import ActionChunk
 
     rigged = tmp_path / "rigged"
@@ -236,14 +237,25 @@ def test_rigged_checkpoint_huge_actions_stay_inside_limits_and_velocity(
             topics = [c.topic for c in emb.controllers]
             rec = CommandRecorder(probe, topics)
             chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id=backbone_id(checkpoint)).start()
             try:
                 wait_until(lambda: all(len(rec.snapshot(t)) >= 240 for t in topics),
                            START_TIMEOUT, "240 commands per controller")
+                # Named, not only clamped: running, the node said level OK.
+                wait_until(lambda: diags and diag_values(diags)["safety_state"] == "running"
+                           and diags[-1].status[0].level == DiagnosticStatus.WARN,
+                           10, "diagnostics at WARN while running")
+                status = diags[-1].status[0]
             finally:
                 feeder.stop()
             assert np.abs(np.array(chunks[-1].positions)).max() > 1e3, "rigging had no effect"
+            values = {kv.key: kv.value for kv in status.values}
+            assert int(values["plans_beyond_limits"]) > 0
+            assert "plausibility.position_margin" in values["plan_beyond_limits"]
+            assert "beyond the limits" in status.message
+            assert "beyond the limits" in node.output()
             hit_limit = False
             for c in emb.controllers:
                 values = np.array([m.data for _, m in rec.snapshot(c.topic)])  # (N, n)
