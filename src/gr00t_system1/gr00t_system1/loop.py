@@ -160,6 +160,7 @@ class CommandLoop:
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self.stale_state_plans = 0  # plans refused: their state was stale when they came
         self._stale_state_seq = 0  # the newest of them (counted once)
+        self.run_out_plans = 0  # plans refused: their chunk had run out when they came
         # Why the newest plan that came was refused as too old (None once one is taken).
         self._plans_refused: str | None = None
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
@@ -200,6 +201,23 @@ class CommandLoop:
             return None
         if plan.state.arrival < self._clock_back_mono:
             return None  # planned before the node clock went back: its times are ahead
+        if self.now > plan.chunk.end_time:
+            # Its chunk ran out before it came (inference slower than the chunk, with a
+            # staleness limit raised to let it in): taken, it set the target to its last row,
+            # where the policy wanted the arm a latency ago, for one tick of RUNNING before
+            # the hold: a start towards it, braked at once, at every plan.
+            if plan.seq != self._stale_state_seq:
+                self._stale_state_seq = plan.seq
+                self.run_out_plans += 1
+                span = plan.chunk.end_time - plan.chunk.stamp
+                self._plans_refused = (
+                    f"plan {plan.seq} came {plan.done - plan.state.arrival:.3f} s after the "
+                    f"joint state it was planned from, longer than the {span:g} s its chunk "
+                    f"covers ({self.run_out_plans} plan(s) run out on arrival so far): "
+                    "inference (with any inference_delay_ms) is slower "
+                    "than the chunk; no staleness limit makes it follow. Run a faster action "
+                    "head, or lower inference_delay_ms")
+            return None
         if tokens is not None and plan.instruction_id != tokens.instruction_id:
             # Planned for an instruction that has since been replaced: with a slow head the
             # plan in flight when a new instruction's tokens arrive still carries the old
@@ -338,8 +356,9 @@ class CommandLoop:
 
     @property
     def plans_refused(self) -> str | None:
-        """Why the newest plan that came was refused as planned from a state already stale
-        when it came (inference slower than state_staleness_s); None once a plan is taken."""
+        """Why the newest plan that came was refused as too late: planned from a state already
+        stale when it came (inference slower than state_staleness_s), or its chunk already
+        run out (slower than the chunk); None once a plan is taken."""
         return self._plans_refused
 
     @property

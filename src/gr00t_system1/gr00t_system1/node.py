@@ -130,7 +130,7 @@ class System1Node(ManagedNode):
         self._last_tick = None
         self._last_plan_seq_seen = 0
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
-        self._stale_plans_reported = 0  # the loop's stale-state plan count at the last ones
+        self._stale_plans_reported = 0  # the loop's refused plans (stale, run out) at the last
         self._hang_warned: tuple[int, int] | None = None  # the plan in progress warned about
         self.worker.start()
         # Steady unless on sim time (ManagedNode.create_timer): a stepped wall clock must not
@@ -542,8 +542,9 @@ class System1Node(ManagedNode):
                 "moving joints started again from rest (an overloaded machine; with "
                 f"use_sim_time, a /clock published slower than "
                 f"{self.rate_hz / STALL_GAP:.0f} Hz: the timer ticks on it)")
-        stale_plans = self.loop.stale_state_plans - self._stale_plans_reported
-        self._stale_plans_reported = self.loop.stale_state_plans
+        refused = self.loop.stale_state_plans + self.loop.run_out_plans
+        stale_plans = refused - self._stale_plans_reported
+        self._stale_plans_reported = refused
         if stale_plans and self.loop.plans_refused is not None:
             # The state does not change while every plan is refused (waiting, or holding):
             # the transition log alone said "waiting for the first plan".
@@ -590,6 +591,7 @@ class System1Node(ManagedNode):
             "planning_failures": str(self.worker.failures),
             "plans_for_replaced_instruction": str(self.loop.stale_instruction_plans),
             "plans_from_stale_state": str(self.loop.stale_state_plans),
+            "plans_run_out_on_arrival": str(self.loop.run_out_plans),
             "plans_beyond_limits": str(self.plans_beyond_limits),
             "plan_beyond_limits": self.beyond_limits or "",
             **{key: str(count) for key, count in self.refused.items()},

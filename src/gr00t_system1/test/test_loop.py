@@ -425,6 +425,29 @@ def test_plans_slower_than_the_state_staleness_limit_are_named_not_waited_for():
     assert sim.loop.supervisor.state == SafetyState.RUNNING
 
 
+def test_a_plan_whose_chunk_ran_out_before_it_came_is_refused_and_named():
+    # Inference slower than the chunk, with state_staleness_s raised to let its plans in:
+    # each was taken for one tick of RUNNING towards its last row (where the policy wanted
+    # the arm a latency ago), then held: a start and a brake at every plan, and a hold whose
+    # reason asked whether inference was slower than the chunk.
+    sim = Sim()
+    sim.loop.supervisor = Supervisor(2.0, 2.0)
+    sim.feed_state()
+    sim.feed_tokens()
+    sim.feed_plan([0.3, -0.3])  # the measured position: at rest
+    assert sim.tick().state == SafetyState.RUNNING
+    sim.feed_state()
+    r = slow_plan(sim, [0.9, 0.9], latency=1.0)  # its chunk covers 0.75 s
+    assert r.state == SafetyState.HOLD_NO_PLAN
+    before = sim.loop.limiter.last.copy()
+    r = sim.tick()
+    assert r.state == SafetyState.HOLD_NO_PLAN and r.new_plan is None
+    assert np.allclose(r.command, before)  # no start towards the old plan's last row
+    reason = sim.loop.supervisor.reason
+    assert "longer than the 0.75 s its chunk covers" in reason, reason
+    assert sim.loop.run_out_plans == 1 and sim.loop.stale_state_plans == 0
+
+
 def test_a_plan_in_progress_for_long_is_named_while_waiting_and_holding():
     # A hung runner (a plan that never returns) leaves the worker healthy: the loop held
     # saying "inference slower than the chunk?" for ever, and waited for "the first plan"
