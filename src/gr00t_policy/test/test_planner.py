@@ -117,6 +117,23 @@ def test_absurd_finite_state_is_a_planning_error_not_a_nan_chunk(planner):
     assert np.isfinite(planner.plan(state).chunk.rows).all()  # a good state plans again
 
 
+def test_non_finite_actions_from_a_plausible_state_name_the_checkpoint(planner, monkeypatch):
+    # A damaged checkpoint (System 1 refuses implausible states before planning): the error
+    # sent the operator to /joint_states.
+    state, tokens = samples(seq=4)
+    planner.set_tokens(tokens)
+    monkeypatch.setattr(planner.runner, "sample",
+                        lambda s, noise: np.full_like(noise, np.inf))
+    with pytest.raises(NonFiniteActionsError, match="checkpoint") as err:
+        planner.plan(state)
+    assert "/joint_states" not in str(err.value)
+    monkeypatch.undo()
+    huge = StateSample(np.full(31, 1e308), state.action_positions, state.stamp, state.arrival, 5)
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(NonFiniteActionsError, match="/joint_states"):
+            planner.plan(huge)
+
+
 def test_processor_of_another_width_is_refused(planner):
     from gr00t_policy.processor import Processor
 

@@ -205,14 +205,25 @@ class Planner:
         latency = time.monotonic() - t0
         rows = self.processor.unpad_actions(actions)  # (H, A)
         if not np.isfinite(rows).all():
-            # E.g. a finite but absurd joint position (1e308) overflows normalization. A NaN
-            # chunk must not be published as a plan: the control loop would hold silently
-            # while reporting "running", and /gr00t/action_chunk readers would get NaN.
+            # E.g. a finite but absurd joint position (1e308) overflows normalization, or a
+            # damaged checkpoint's head overflows on a plausible state. A NaN chunk must not
+            # be published as a plan: the control loop would hold silently while reporting
+            # "running", and /gr00t/action_chunk readers would get NaN. The message names
+            # which: System 1 refuses implausible joint states before planning, so pointing
+            # at /joint_states sent an operator with a broken checkpoint to the encoders.
+            if np.isfinite(self._state).all():
+                cause = ("the state normalizes to finite values, so the action head itself "
+                         "overflows: a damaged checkpoint (NaN/inf or huge weights) or "
+                         "normalization statistics that do not fit it; check the checkpoint "
+                         "against the embodiment YAML")
+            else:
+                cause = ("the state overflows normalization; check /joint_states for "
+                         "implausible positions")
             raise NonFiniteActionsError(
                 f"the action head produced non-finite actions ({int((~np.isfinite(rows)).sum())} "
                 f"of {rows.size} values) from a state with max |position| "
-                f"{float(np.max(np.abs(state.state))):.3g}; check /joint_states for implausible "
-                "positions (the loop holds until a plan is finite again)")
+                f"{float(np.max(np.abs(state.state))):.3g}: {cause} (the loop holds until a "
+                "plan is finite again)")
         self._seq += 1
         chunk = Chunk(stamp=state.stamp, action_dt=self.action_dt,
                       start=state.action_positions, rows=rows, seq=self._seq)
