@@ -42,6 +42,14 @@ HOLD_STATES = frozenset(
 
 ON_STALE_CHOICES = ("hold_last_command", "hold_measured")
 
+# Where an operator looks when an input is missing or stale: the reasons below say it, since
+# the reason is what /diagnostics, the console and `gr00t-instruct --wait` show.
+NO_TOKENS_WHY = ("System 2 publishes none until an instruction is set (gr00t-instruct '...') "
+                 "and while a camera has no frames; System 2's /diagnostics say which")
+STALE_TOKENS_WHY = ("System 2 stopped publishing: its /diagnostics say why (a camera "
+                    "missing or stale), or it is not running")
+NO_STATE_WHY = "no joint states from the robot's driver or the simulator (is it running?)"
+
 
 @dataclass(frozen=True)
 class SupervisorInputs:
@@ -102,15 +110,15 @@ class Supervisor:
             return (SafetyState.FAULT if self.armed else SafetyState.WAITING), i.fault
         if not self.armed:
             if i.state_age is None:
-                return SafetyState.WAITING, "no joint state received yet"
+                return SafetyState.WAITING, f"no joint state received yet: {NO_STATE_WHY}"
             if i.tokens_age is None:
-                return SafetyState.WAITING, ("no embedding tokens received yet (System 2 "
-                                             "publishes none until an instruction is set: "
-                                             "gr00t-instruct '...')")
+                return SafetyState.WAITING, f"no embedding tokens received yet ({NO_TOKENS_WHY})"
             if state_stale:
-                return SafetyState.WAITING, f"joint state is {i.state_age:.3f} s old"
+                return SafetyState.WAITING, (f"joint state is {i.state_age:.3f} s old: "
+                                             f"{NO_STATE_WHY}")
             if tokens_stale:
-                return SafetyState.WAITING, f"tokens are {i.tokens_age:.3f} s old"
+                return SafetyState.WAITING, (f"tokens are {i.tokens_age:.3f} s old: "
+                                             f"{STALE_TOKENS_WHY}")
             if not i.worker_alive:
                 return SafetyState.WAITING, f"no plans: {i.worker_problem}"
             if not i.fresh_plan:
@@ -126,10 +134,11 @@ class Supervisor:
         if state_stale:
             return SafetyState.HOLD_STALE_STATE, (
                 f"joint state {i.state_age:.3f} s old > state_staleness_s "
-                f"{self.state_staleness_s}")
+                f"{self.state_staleness_s}: {NO_STATE_WHY}")
         if tokens_stale:
             return SafetyState.HOLD_STALE_TOKENS, (
-                f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}")
+                f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}: "
+                f"{STALE_TOKENS_WHY}")
         if i.plan_exhausted:
             if self.state.holds and self.state != SafetyState.HOLD_NO_PLAN:
                 # Inputs just came back: the plan in hand was made before the hold, so wait

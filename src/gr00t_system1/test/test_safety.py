@@ -59,3 +59,28 @@ def test_stale_state_wins_over_stale_tokens_and_names_the_age():
     sup.update(inputs())
     state, reason = sup.decide(inputs(state_age=0.2, tokens_age=0.9))
     assert state == SafetyState.HOLD_STALE_STATE and "0.200" in reason
+
+
+def test_no_or_stale_tokens_say_where_to_look_not_only_the_instruction():
+    # An instruction set but a camera missing on System 2 (no tokens at all), or System 2
+    # stopped mid-run (tokens stale): the reason must send the operator to System 2's
+    # /diagnostics, not only to gr00t-instruct, which changes nothing then.
+    sup = Supervisor(0.05, 0.5)
+    _, never = sup.decide(inputs(tokens_age=None))
+    assert "gr00t-instruct" in never and "camera" in never and "System 2's /diagnostics" in never
+    _, waiting = sup.decide(inputs(tokens_age=0.6))
+    assert "System 2 stopped publishing: its /diagnostics say why" in waiting
+    sup.update(inputs())
+    _, stale = sup.decide(inputs(tokens_age=0.6))
+    assert stale.startswith("tokens 0.600 s old > token_staleness_s 0.5")
+    assert "System 2 stopped publishing: its /diagnostics say why" in stale
+
+
+def test_stale_joint_states_say_who_publishes_them():
+    sup = Supervisor(0.05, 0.5)
+    _, waiting = sup.decide(inputs(state_age=None))
+    assert "robot's driver or the simulator" in waiting
+    sup.update(inputs())
+    _, stale = sup.decide(inputs(state_age=0.06))
+    assert stale.startswith("joint state 0.060 s old > state_staleness_s 0.05")
+    assert "robot's driver or the simulator" in stale
