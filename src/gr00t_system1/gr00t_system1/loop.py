@@ -232,7 +232,8 @@ class CommandLoop:
     def tick(self, now: float, mono: float, *, enabled: bool, state: StateSample | None,
              tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool,
              worker_problem: str = "inference thread stopped",
-             fault: str | None = None, planning_s: float | None = None) -> TickResult:
+             fault: str | None = None, planning_s: float | None = None,
+             tokens_refused: str | None = None) -> TickResult:
         """Decide this tick's command.
 
         Args:
@@ -248,6 +249,8 @@ class CommandLoop:
             planning_s: how long the plan in progress has taken so far
                 (`InferenceWorker.in_progress_s`; None: none is): named while waiting for
                 a plan or holding without one.
+            tokens_refused: why the newest tokens were refused (None: accepted, or none
+                came); only said in the safety state's reason.
 
         The joints of trajectory controllers are commanded where the path they were sent
         has them (`_as_sent`): that is where the controller is, whatever plan came since,
@@ -275,6 +278,7 @@ class CommandLoop:
             fault=fault,
             plans_refused=self._plans_refused,
             planning_s=planning_s,
+            tokens_refused=tokens_refused,
         ))
         if not s.publishes:
             self.executor.clear()

@@ -311,6 +311,7 @@ class System1Node(ManagedNode):
         self.refused = dict.fromkeys(REFUSAL_COUNTERS, 0)
         self.plans_beyond_limits = 0  # plans with a row beyond the widened limits
         self.beyond_limits: str | None = None  # what the newest plan asked for, if so
+        self.tokens_refused: str | None = None  # why the newest tokens were refused, if so
         self._log_throttle = Throttle(LOG_THROTTLE_S)
         self.ticks = self.commands = self.deadline_misses = 0
         self.period_stats = RollingWindow(size=1200, late_threshold=2.0 * self.period)
@@ -397,6 +398,7 @@ class System1Node(ManagedNode):
                                      arrival)
         if isinstance(got, Refusal):
             self._refuse(got)
+            self.tokens_refused = got.message
             if self.mailbox.withdraw_tokens(msg.instruction_id):
                 self.get_logger().warn(
                     f"holding: the tokens of instruction {msg.instruction_id} "
@@ -404,6 +406,7 @@ class System1Node(ManagedNode):
                     f"{self.mailbox.tokens.instruction_id} is replaced: no plan until its "
                     "tokens are accepted")
         else:
+            self.tokens_refused = None
             self.mailbox.put_tokens(got)
 
     def _inputs_fresh(self, state: StateSample, tokens: TokenSample) -> bool:
@@ -471,7 +474,8 @@ class System1Node(ManagedNode):
                            tokens=self.mailbox.tokens, plan=plan,
                            worker_healthy=self.worker.healthy,
                            worker_problem=self.worker.problem, fault=self.fault,
-                           planning_s=self.worker.in_progress_s(mono))
+                           planning_s=self.worker.in_progress_s(mono),
+                           tokens_refused=self.tokens_refused)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             self._publish(r.command, path, seconds_to_stamp(now), r.state.value)

@@ -71,6 +71,9 @@ class SupervisorInputs:
     # Seconds the inference thread has spent on the plan in progress (None: none is): a plan
     # that never returns leaves it alive and failing nothing, so this is what names a stall.
     planning_s: float | None = None
+    # Why the newest tokens that came were refused (None: they were accepted, or none came):
+    # a backbone_id from another checkpoint must not read as "no tokens".
+    tokens_refused: str | None = None
 
 
 class Supervisor:
@@ -100,6 +103,12 @@ class Supervisor:
     def _stale(self, age: float | None, limit: float) -> bool:
         return age is None or age > limit
 
+    @staticmethod
+    def _stale_tokens_why(i: SupervisorInputs) -> str:
+        if i.tokens_refused is not None:
+            return f"the newest were refused: {i.tokens_refused}"
+        return STALE_TOKENS_WHY
+
     def decide(self, i: SupervisorInputs) -> tuple[SafetyState, str]:
         """The state for these inputs (pure: does not change the supervisor)."""
         state_stale = self._stale(i.state_age, self.state_staleness_s)
@@ -112,13 +121,16 @@ class Supervisor:
             if i.state_age is None:
                 return SafetyState.WAITING, f"no joint state received yet: {NO_STATE_WHY}"
             if i.tokens_age is None:
+                if i.tokens_refused is not None:
+                    return SafetyState.WAITING, ("no embedding tokens accepted yet: "
+                                                 f"{i.tokens_refused}")
                 return SafetyState.WAITING, f"no embedding tokens received yet ({NO_TOKENS_WHY})"
             if state_stale:
                 return SafetyState.WAITING, (f"joint state is {i.state_age:.3f} s old: "
                                              f"{NO_STATE_WHY}")
             if tokens_stale:
                 return SafetyState.WAITING, (f"tokens are {i.tokens_age:.3f} s old: "
-                                             f"{STALE_TOKENS_WHY}")
+                                             f"{self._stale_tokens_why(i)}")
             if not i.worker_alive:
                 return SafetyState.WAITING, f"no plans: {i.worker_problem}"
             if not i.fresh_plan:
@@ -138,7 +150,7 @@ class Supervisor:
         if tokens_stale:
             return SafetyState.HOLD_STALE_TOKENS, (
                 f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}: "
-                f"{STALE_TOKENS_WHY}")
+                f"{self._stale_tokens_why(i)}")
         if i.plan_exhausted:
             if self.state.holds and self.state != SafetyState.HOLD_NO_PLAN:
                 # Inputs just came back: the plan in hand was made before the hold, so wait

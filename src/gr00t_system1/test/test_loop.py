@@ -971,3 +971,14 @@ def test_a_stall_while_stopping_does_not_start_the_stopped_joints_again(stop):
         after.append(sim.tick(enabled=stop != "disable").command)
     moved = [c for c in after if c is not None]
     assert all(np.allclose(c, first, atol=1e-12) for c in moved), (first, moved)
+
+
+
+def test_a_token_refusal_reaches_the_safety_reason():
+    sim = Sim()
+    sim.feed_state()
+    sim.t += TICK
+    sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=None, plan=None,
+                  worker_healthy=True, tokens_refused="tokens refused: backbone_id 'aa'")
+    assert sim.loop.supervisor.reason == ("no embedding tokens accepted yet: tokens refused: "
+                                          "backbone_id 'aa'")

@@ -84,3 +84,16 @@ def test_stale_joint_states_say_who_publishes_them():
     _, stale = sup.decide(inputs(state_age=0.06))
     assert stale.startswith("joint state 0.060 s old > state_staleness_s 0.05")
     assert "robot's driver or the simulator" in stale
+
+
+def test_refused_tokens_are_the_reason_not_a_missing_instruction():
+    # Scenario: System 2 runs another checkpoint (another backbone_id). Its tokens arrive and
+    # are refused; the reason must say so, not that no tokens came.
+    refusal = "tokens refused: backbone_id 'aa' from System 2 but the checkpoint expects 'bb'"
+    sup = Supervisor(0.05, 0.5)
+    _, never = sup.decide(inputs(tokens_age=None, tokens_refused=refusal))
+    assert never == f"no embedding tokens accepted yet: {refusal}"
+    sup.update(inputs())
+    _, stale = sup.decide(inputs(tokens_age=0.6, tokens_refused=refusal))
+    assert stale.endswith(f"the newest were refused: {refusal}")
+    assert "stopped publishing" not in stale
