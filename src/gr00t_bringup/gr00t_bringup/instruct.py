@@ -8,8 +8,8 @@ instruction_id) and prints how long after the reply it came and System 1's safet
 Exit status: 0 accepted (with --wait: and System 1 plans on it), 1 refused, 2 the service did
 not answer within --timeout (or a bad argument: a --timeout not > 0, a --service that is not
 a service name), 3 (--wait) accepted but System 1 published no plan for it within
---timeout (System 1 not running, its inputs stale, or the new tokens refused: see its
-/diagnostics).
+--timeout (System 1 not running, its inputs stale, or the new tokens refused; System 2 with
+a camera missing: it then prints both nodes' /diagnostics messages).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ DEFAULT_SERVICE = "/gr00t/set_instruction"
 CHUNK_TOPIC = "/gr00t/action_chunk"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 SYSTEM1_STATUS = "gr00t_system1: control loop"  # System 1's DiagnosticStatus name
+SYSTEM2_STATUS = "gr00t_system2"  # System 2's DiagnosticStatus name
 # After the first plan, how long to listen for System 1's diagnostics (published at 1 Hz).
 STATUS_WAIT_S = 1.5
 EXIT_ACCEPTED = 0
@@ -61,8 +62,9 @@ def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: f
     with own_node("gr00t_instruct") as (node, pump):
         planned: dict[int, float] = {}  # instruction_id -> monotonic time of its first chunk
         status: list[str] = []  # System 1's diagnostics messages, newest last
+        system2: list[str] = []  # System 2's, newest last
         if wait:  # subscribed before the call, so that no early plan is missed
-            _listen(node, planned, status)
+            _listen(node, planned, status, system2)
         client = node.create_client(SetInstruction, service)
         if not client.wait_for_service(timeout_sec=timeout):
             domain = os.environ.get("ROS_DOMAIN_ID", "0")
@@ -85,10 +87,13 @@ def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: f
             pump(0.05)
         if iid not in planned:
             seen = status[-1] if status else "no System 1 diagnostics either: is it running?"
+            # System 1 disabled says only "disabled"; whether tokens come at all (a camera
+            # missing) is System 2's to say.
+            seen2 = system2[-1] if system2 else "no System 2 diagnostics"
             return EXIT_NOT_PLANNED, (
                 f"{text}\nbut System 1 published no plan for instruction {iid} within "
-                f"{timeout:g} s (System 1: {seen}); its /diagnostics say why (stale inputs, "
-                "refused tokens)")
+                f"{timeout:g} s (System 1: {seen}; System 2: {seen2}); their /diagnostics say "
+                "why (stale inputs, refused tokens, a camera missing)")
         after = max(0.0, planned[iid] - t_reply)
         heard = len(status)
         deadline = time.monotonic() + STATUS_WAIT_S
@@ -99,9 +104,9 @@ def set_instruction(instruction: str, service: str = DEFAULT_SERVICE, timeout: f
                                f"{after:.2f} s after the reply); System 1: {state}")
 
 
-def _listen(node, planned: dict[int, float], status: list[str]) -> None:
+def _listen(node, planned: dict[int, float], status: list[str], system2: list[str]) -> None:
     """Subscribe `node` to System 1's plans (first arrival per instruction_id into `planned`)
-    and its diagnostics messages (into `status`)."""
+    and its diagnostics messages (into `status`), and System 2's (into `system2`)."""
     from diagnostic_msgs.msg import DiagnosticArray
     from gr00t_msgs.msg import ActionChunk
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -111,6 +116,7 @@ def _listen(node, planned: dict[int, float], status: list[str]) -> None:
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         status.extend(s.message for s in msg.status if s.name == SYSTEM1_STATUS)
+        system2.extend(s.message for s in msg.status if s.name == SYSTEM2_STATUS)
 
     # Best effort matches System 1's reliable publisher too, and never holds it up.
     qos = QoSProfile(depth=20, reliability=ReliabilityPolicy.BEST_EFFORT)

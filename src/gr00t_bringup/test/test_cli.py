@@ -207,3 +207,34 @@ def test_instruct_wait_says_when_system1_plans_on_it_and_exits_3_when_it_does_no
                       done.stdout)
         assert m and float(m.group(1)) >= 0.4, done.stdout  # not instruction 1's plans
         assert "System 1: disabled: /gr00t/enable is false" in done.stdout, done.stdout
+
+
+def test_instruct_wait_without_a_plan_says_what_system2_reports(ros_domain_id) -> None:
+    """An instruction set while System 2 has no camera frames (a camera topic renamed) and
+    System 1 is disabled: System 1's reason alone ('disabled') hides that no tokens come, so
+    the reply names System 2's status too."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from gr00t_msgs.srv import SetInstruction
+    from gr00t_testing import RosProbe
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        def serve(request, response):
+            response.accepted, response.instruction_id = True, 1
+            response.message = "accepted as instruction 1"
+            return response
+
+        probe.node.create_service(SetInstruction, "/gr00t/set_instruction", serve)
+        diags = probe.publisher(DiagnosticArray, "/diagnostics")
+        missing = ("camera(s) missing, no tokens: /camera/head/image_raw (no publisher yet "
+                   "(camera_transport=auto waits for one))")
+        timer = probe.node.create_timer(0.2, lambda: diags.publish(DiagnosticArray(status=[
+            DiagnosticStatus(name="gr00t_system2", level=DiagnosticStatus.ERROR,
+                             message=missing),
+            DiagnosticStatus(name="gr00t_system1: control loop", level=DiagnosticStatus.OK,
+                             message="disabled: disabled through /gr00t/enable")])))
+        try:
+            done = run(instruct_command("wave", "--wait", "--timeout", "2"), timeout=60)
+        finally:
+            timer.cancel()
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert f"System 2: {missing}" in done.stdout, done.stdout
