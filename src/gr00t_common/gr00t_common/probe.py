@@ -50,7 +50,9 @@ class RosProbe:
         if domain_id is None:
             domain_id = int(os.environ.get("ROS_DOMAIN_ID", "0"))
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
+        # args=[]: the caller's command line (gr00t-bringup's --system1-param a:=b) is not
+        # this node's, and rcl would read its a:=b as deprecated remap rules.
+        rclpy.init(context=self.context, args=[], domain_id=domain_id)
         self.node: Node = rclpy.create_node(name, context=self.context)
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
