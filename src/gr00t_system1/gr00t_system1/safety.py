@@ -48,6 +48,9 @@ NO_TOKENS_WHY = ("System 2 publishes none until an instruction is set (gr00t-ins
                  "and while a camera has no frames; System 2's /diagnostics say which")
 STALE_TOKENS_WHY = ("System 2 stopped publishing: its /diagnostics say why (a camera "
                     "missing or stale), or it is not running")
+DISABLED_WHY = ("start_enabled false or /gr00t/enable set false; it plans but commands nothing "
+                "until /gr00t/enable is set true (ros2 service call /gr00t/enable "
+                "std_srvs/srv/SetBool '{data: true}')")
 NO_STATE_WHY = "no joint states from the robot's driver or the simulator (is it running?)"
 
 
@@ -114,7 +117,7 @@ class Supervisor:
         state_stale = self._stale(i.state_age, self.state_staleness_s)
         tokens_stale = self._stale(i.tokens_age, self.token_staleness_s)
         if not i.enabled:
-            return SafetyState.DISABLED, "disabled through /gr00t/enable"
+            return SafetyState.DISABLED, DISABLED_WHY
         if i.fault is not None:
             return (SafetyState.FAULT if self.armed else SafetyState.WAITING), i.fault
         if not self.armed:

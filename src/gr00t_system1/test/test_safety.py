@@ -97,3 +97,12 @@ def test_refused_tokens_are_the_reason_not_a_missing_instruction():
     _, stale = sup.decide(inputs(tokens_age=0.6, tokens_refused=refusal))
     assert stale.endswith(f"the newest were refused: {refusal}")
     assert "stopped publishing" not in stale
+
+
+def test_disabled_says_how_it_came_and_how_to_enable():
+    # A robot YAML starts disabled (start_enabled: false): nobody called /gr00t/enable, and
+    # the reason is what gr00t-instruct --wait and /diagnostics show the operator.
+    state, why = Supervisor(0.05, 0.5).decide(inputs(enabled=False))
+    assert state == SafetyState.DISABLED
+    assert "start_enabled" in why and "/gr00t/enable" in why
+    assert "std_srvs/srv/SetBool" in why and "data: true" in why
