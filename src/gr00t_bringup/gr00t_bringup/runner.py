@@ -59,6 +59,22 @@ _MISSING_HINTS = {
 }
 
 
+def exit_text(returncode: int | None) -> str:
+    """'code 7', or for a signal 'code -9 (killed by SIGKILL ...)': a negative code is a
+    signal, and SIGKILL is also how the kernel's out-of-memory killer ends a process."""
+    text = f"code {returncode}"
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            return text
+        text += f" (killed by {name}"
+        if name == "SIGKILL":
+            text += "; the kernel's out-of-memory killer sends it too: see `dmesg`"
+        text += ")"
+    return text
+
+
 class ExecutableNotFound(RuntimeError):
     """A node's package or executable is not installed."""
 
@@ -336,8 +352,8 @@ class GraphRunner:
             if failed.reader:
                 failed.reader.join(timeout=2.0)
             self.say(f"node {failed.spec.name!r} ({failed.spec.package}/"
-                     f"{failed.spec.executable}) exited unexpectedly with code "
-                     f"{failed.proc.returncode}; its last output:\n{failed.tail_text()}")
+                     f"{failed.spec.executable}) exited unexpectedly with "
+                     f"{exit_text(failed.proc.returncode)}; its last output:\n{failed.tail_text()}")
             self.say("stopping the other nodes")
             self.stop_all()
             return EXIT_NODE_FAILED

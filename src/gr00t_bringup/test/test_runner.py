@@ -122,6 +122,8 @@ def test_killed_node_is_reported(ros_domain_id, stub_exe: Path, tmp_path: Path) 
     assert code == EXIT_NODE_FAILED
     assert f"node 'two' (stub_pkg/stub_node) exited unexpectedly with code {-signal.SIGKILL}" \
         in out.getvalue()
+    # -9 alone does not say a signal ended it, nor that the OOM killer sends that one.
+    assert "(killed by SIGKILL" in out.getvalue() and "dmesg" in out.getvalue()
     assert runner.children[0].proc.returncode == 0
 
 
