@@ -106,3 +106,26 @@ def test_disabled_says_how_it_came_and_how_to_enable():
     assert state == SafetyState.DISABLED
     assert "start_enabled" in why and "/gr00t/enable" in why
     assert "std_srvs/srv/SetBool" in why and "data: true" in why
+
+
+def test_the_readme_table_quotes_the_reasons_the_supervisor_gives():
+    # README "Why is the robot not moving?" quotes the start of each message: keep them true.
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    sup = Supervisor(0.05, 0.5)
+    refusal = "tokens refused: backbone_id 'aa'"
+    quoted = {
+        "disabled: start_enabled false or /gr00t/enable set false": inputs(enabled=False),
+        "waiting: no embedding tokens received yet": inputs(tokens_age=None),
+        "waiting: no embedding tokens accepted yet: tokens refused: ": inputs(
+            tokens_age=None, tokens_refused=refusal),
+        "waiting: no joint state": inputs(state_age=None),
+    }
+    for quote, given in quoted.items():
+        state, why = sup.decide(given)
+        assert f"{state.value}: {why}".startswith(quote), (quote, why)
+        assert f"`{quote}" in readme, quote
+    sup.update(inputs())
+    state, why = sup.decide(inputs(tokens_age=0.6))
+    assert state.value == "hold_stale_tokens" and "System 2 stopped publishing" in why
