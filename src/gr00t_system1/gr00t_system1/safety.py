@@ -117,7 +117,9 @@ class Supervisor:
         state_stale = self._stale(i.state_age, self.state_staleness_s)
         tokens_stale = self._stale(i.tokens_age, self.token_staleness_s)
         if not i.enabled:
-            return SafetyState.DISABLED, DISABLED_WHY
+            # A fault latched meanwhile holds the robot as soon as it is enabled: say it now.
+            latched = f"; a fault is latched: {i.fault}" if i.fault is not None else ""
+            return SafetyState.DISABLED, DISABLED_WHY + latched
         if i.fault is not None:
             return (SafetyState.FAULT if self.armed else SafetyState.WAITING), i.fault
         if not self.armed:

@@ -129,3 +129,12 @@ def test_the_readme_table_quotes_the_reasons_the_supervisor_gives():
     sup.update(inputs())
     state, why = sup.decide(inputs(tokens_age=0.6))
     assert state.value == "hold_stale_tokens" and "System 2 stopped publishing" in why
+
+
+def test_disabled_with_a_latched_fault_names_the_fault():
+    # An implausible joint state latched while disabled: /diagnostics said only "disabled",
+    # and the operator who enables is surprised by a hold.
+    fault = "implausible joint state: left_hand_index_0_joint = 9 (limits [-1.571, 0])"
+    state, why = Supervisor(0.05, 0.5).decide(inputs(enabled=False, fault=fault))
+    assert state == SafetyState.DISABLED
+    assert why.endswith(f"; a fault is latched: {fault}")
