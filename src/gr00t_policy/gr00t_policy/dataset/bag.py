@@ -47,6 +47,29 @@ LOST_MESSAGES_KEY = "lost_messages"
 CLOCK_BACK_S = 0.1
 
 
+class ClockBackWatch:
+    """Log times in the order they are written, and the first one more than CLOCK_BACK_S
+    before a time written ahead of it: `read_bag` over a bag's files (`Bag.clock_back`), the
+    recorder over the episode it records (gr00t_record.clock_watch)."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None  # the first log time
+        self.latest: int | None = None  # the latest so far
+        # (topic, log time ns, the latest before it ns, the first ns) of the first step back
+        self.back: tuple[str, int, int, int] | None = None
+
+    def observe(self, topic: str, t: int) -> bool:
+        """Note a message on ``topic`` logged at ``t`` (ns); True the first time one lies
+        more than CLOCK_BACK_S before the latest so far."""
+        found = (self.back is None and self.latest is not None
+                 and t < self.latest - CLOCK_BACK_S * 1e9)
+        if found:
+            self.back = (topic, int(t), int(self.latest), int(self.first))
+        self.first = t if self.first is None else self.first
+        self.latest = t if self.latest is None else max(self.latest, t)
+        return found
+
+
 class BagError(DatasetError):
     """A bag that cannot be read, or that lacks what a conversion needs."""
 
@@ -301,7 +324,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
     factory = DecoderFactory()
     read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
     joint_names: dict[tuple[str, ...], tuple[str, ...]] = {}  # shared by JointStates
-    first = latest = None  # the first and the latest log time so far, in file order
+    clock = ClockBackWatch()  # the log times in file order
     for file_index, file in enumerate(files):
         schemas: dict[int, Any] = {}
         channels: dict[int, Any] = {}
@@ -329,12 +352,8 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                                            f"{record.channel_id} (the file is corrupt)")
                         bag.counts[channel.topic] += 1
                         last_time = record.log_time
-                        if latest is not None and bag.clock_back is None and (
-                                last_time < latest - CLOCK_BACK_S * 1e9):
-                            bag.clock_back = (channel.topic, int(last_time), int(latest),
-                                              int(first))
-                        first = last_time if first is None else first
-                        latest = last_time if latest is None else max(latest, last_time)
+                        if clock.observe(channel.topic, last_time):
+                            bag.clock_back = clock.back
                         if topics is not None and channel.topic not in topics:
                             continue
                         decode = decoders.get(channel.id)
