@@ -75,14 +75,18 @@ def unknown_words(tokenizer, instruction: str) -> list[str]:
     unk = tokenizer.unk_token_id
     if unk is None:
         return []
-    text = instruction.strip()
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     words: list[str] = []
-    for token_id, (start, end) in zip(enc["input_ids"], enc["offset_mapping"]):
-        word = text[start:end]
+    for token_id, word in pieces(tokenizer, instruction):
         if token_id == unk and word.casefold() not in {w.casefold() for w in words}:
             words.append(word)
     return words
+
+
+def pieces(tokenizer, instruction: str) -> list[tuple[int, str]]:
+    """(token id, the text it stands for) of each token of ``instruction`` (stripped)."""
+    text = instruction.strip()
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return [(i, text[a:b]) for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"])]
 
 
 def chat_prompt(instruction: str, num_images: int, config: BackboneConfig,
@@ -179,10 +183,8 @@ class PromptBuilder:
         unk = self.tokenizer.unk_token_id
         if self.config.has_instruction_encoder or unk is None:
             return
-        text = instruction.strip()
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        words = [(i, text[a:b]) for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"])
-                 if any(ch.isalnum() for ch in text[a:b])]
+        words = [(i, w) for i, w in pieces(self.tokenizer, instruction)
+                 if any(ch.isalnum() for ch in w)]
         if words and all(i == unk for i, _ in words):
             raise ValueError(
                 f"no word of the instruction is in the checkpoint tokenizer's vocabulary (it "
