@@ -39,6 +39,7 @@ from torch import nn
 
 from gr00t_policy.action_head import CategorySpecificLinear, Conditioning, FlowMatchingActionHead
 from gr00t_policy.action_head_config import ActionHeadConfig
+from gr00t_policy.atomic_write import fsync_path
 
 logger = logging.getLogger(__name__)
 
@@ -123,18 +124,6 @@ def read_export_meta(meta_path: Path) -> Any:
         raise ValueError(f"{meta_path} is unreadable ({exc}): the export was cut short. Fix: "
                          f"delete {meta_path.parent}; a cached export is made again on first "
                          "use") from None
-
-
-def sync_to_disk(*paths: Path) -> None:
-    """fsync files and directories, before a rename publishes them: without it a power cut can
-    keep the rename and lose the contents (ext4 writes data late), leaving a complete-looking
-    export of empty files."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class CacheDirError(OSError):
@@ -292,11 +281,15 @@ def save_beside(program: Any, path: Path) -> None:
     with scratch_dir(path.parent, prefix=f".{path.stem}-", sweep=".*-*") as tmp:
         program.save(str(tmp / path.name), external_data=None)
         data = tmp / f"{path.name}.data"
-        sync_to_disk(*(p for p in (data, tmp / path.name) if p.is_file()))
+        # Synced before the renames publish them: a power cut can keep a rename and lose
+        # the contents (ext4 writes data late), leaving a complete-looking empty export.
+        for written in (data, tmp / path.name):
+            if written.is_file():
+                fsync_path(written)
         if data.is_file():
             data.replace(path.with_name(data.name))
         (tmp / path.name).replace(path)
-        sync_to_disk(path.parent)
+        fsync_path(path.parent)
 
 
 def cached_beside(path: Path, export: Any, head: FlowMatchingActionHead | None,

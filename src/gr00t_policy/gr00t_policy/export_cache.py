@@ -27,8 +27,9 @@ from typing import Any
 import torch
 
 from gr00t_policy.action_head import FlowMatchingActionHead
+from gr00t_policy.atomic_write import fsync_path
 from gr00t_policy.export import (FORMAT, ExportedActionHead, cache_dir_error,
-                                 export_action_head, scratch_dir, sync_to_disk)
+                                 export_action_head, scratch_dir)
 
 logger = logging.getLogger(__name__)
 
@@ -230,10 +231,11 @@ def export_once(out_dir: Path, write: Any) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with scratch_dir(out_dir.parent, prefix=out_dir.name + ".tmp", sweep="*.tmp*") as tmp:
         write(tmp)
-        sync_to_disk(*(p for p in tmp.rglob("*") if p.is_file()), tmp)
+        for written in [*(p for p in tmp.rglob("*") if p.is_file()), tmp]:
+            fsync_path(written)  # before the rename publishes them (export.save_beside)
         try:
             tmp.rename(out_dir)
-            sync_to_disk(out_dir.parent)
+            fsync_path(out_dir.parent)
         except OSError:  # another process won the race; use its export
             logger.info("export %s appeared concurrently; using it", out_dir)
     return out_dir

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from gr00t_policy.backends import ActionHeadRunner
-from gr00t_policy.export import ExportedActionHead, sync_to_disk
+from gr00t_policy.atomic_write import fsync_path
+from gr00t_policy.export import ExportedActionHead
 from gr00t_policy.export_cache import DEFAULT_CACHE_DIR, tensorrt_engine_path
 
 logger = logging.getLogger(__name__)
@@ -113,9 +114,9 @@ class TensorRTRunner(ActionHeadRunner):
         engine_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = engine_path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(bytes(serialized))
-        sync_to_disk(tmp)
+        fsync_path(tmp)
         tmp.replace(engine_path)
-        sync_to_disk(engine_path.parent)
+        fsync_path(engine_path.parent)
 
     def _execute(self, context: Any) -> None:
         if not context.execute_async_v3(self._stream.cuda_stream):
