@@ -159,8 +159,10 @@ class CommandLoop:
         self.now = float("-inf")  # node-clock time of the tick in progress
         self.stale_instruction_plans = 0  # plans refused: made for a replaced instruction
         self.stale_state_plans = 0  # plans refused: their state was stale when they came
-        self._stale_state_seq = 0  # the newest of them (counted once)
         self.run_out_plans = 0  # plans refused: their chunk had run out when they came
+        # The newest plan refused as too late (either of those): offered every tick, counted
+        # once.
+        self._late_seq = 0
         # Why the newest plan that came was refused as too old (None once one is taken).
         self._plans_refused: str | None = None
         self._refused_seq = 0  # the newest of them (it stays `plan` for ticks: counted once)
@@ -188,8 +190,8 @@ class CommandLoop:
             # why, not "waiting for the first plan".
             latency = plan.done - plan.state.arrival
             limit = self.supervisor.state_staleness_s
-            if latency > limit and plan.seq != self._stale_state_seq:
-                self._stale_state_seq = plan.seq
+            if latency > limit and plan.seq != self._late_seq:
+                self._late_seq = plan.seq
                 self.stale_state_plans += 1
                 self._plans_refused = (
                     f"plan {plan.seq} came {latency:.3f} s after the joint state it was planned "
@@ -206,8 +208,8 @@ class CommandLoop:
             # staleness limit raised to let it in): taken, it set the target to its last row,
             # where the policy wanted the arm a latency ago, for one tick of RUNNING before
             # the hold: a start towards it, braked at once, at every plan.
-            if plan.seq != self._stale_state_seq:
-                self._stale_state_seq = plan.seq
+            if plan.seq != self._late_seq:
+                self._late_seq = plan.seq
                 self.run_out_plans += 1
                 span = plan.chunk.end_time - plan.chunk.stamp
                 self._plans_refused = (
