@@ -428,20 +428,24 @@ class System1Node(ManagedNode):
                                 "then true")
             self.get_logger().warning(response.message)
             return response
+        cleared = []  # the caller is told what it cleared, not only the log
         if self.fault is not None and (not request.data or not self.enabled):
             # A person acted on it: the next joint state is checked afresh and latches the
             # fault again if the measurement is still implausible.
-            self.get_logger().info(f"fault cleared by /gr00t/enable: {self.fault}")
+            cleared.append(self.fault)
             self.fault = None
         if not request.data and loop is not None and loop.tracking_fault is not None:
             # Cleared here, not at the next tick: off and on again within one tick is a cycle.
-            self.get_logger().info(f"fault cleared by /gr00t/enable: {loop.tracking_fault}")
+            cleared.append(loop.tracking_fault)
             loop.clear_tracking_fault()
         self.enabled = bool(request.data)
         response.success = True
         response.message = ("enabled: commands start from the measured position" if self.enabled
                             else "disabled: no commands are published; controllers keep their "
                                  "last target")
+        for fault in cleared:
+            response.message += (f"; cleared the latched fault ({fault}): it latches again if "
+                                 "its cause is still there")
         if self.timer is None:
             response.message += " (the node is inactive: nothing is published until activated)"
         self.get_logger().info(response.message)

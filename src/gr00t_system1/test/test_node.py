@@ -333,6 +333,8 @@ def test_a_robot_that_does_not_follow_faults_and_its_command_returns_to_it(
                 time.sleep(1.5)  # back to the measured positions, within the limits
                 reply = probe.call(SetBool, "/gr00t/enable", SetBool.Request(data=False))
                 assert reply.success
+                assert "cleared the latched fault" in reply.message, reply.message
+                assert "from its command" in reply.message, reply.message
                 wait_until(lambda: diag_values(diags)["fault"] == "", 5, "the fault cleared")
             finally:
                 feeder.stop()
