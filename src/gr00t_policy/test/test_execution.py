@@ -101,31 +101,6 @@ def test_ensemble_weights_never_overflow_with_many_chunks() -> None:
         EnsembleExecutor(math.inf)
 
 
-def test_ensemble_inpaint_takes_a_late_chunk_in_with_a_small_step() -> None:
-    """A chunk arriving 0.1 s after its stamp: plain ensembling steps to include it; with
-    inpaint the step is the soft mask's (1 - W) at the first row after the past ones, and
-    rows beyond the live chunks' cover are the new chunk's own."""
-    steps = {}
-    for inpaint in (False, True):
-        ex = EnsembleExecutor(3.0, inpaint=inpaint)
-        ex.reset(np.zeros(A))
-        ex.push(plan(0.0, 0.0), 0.0)
-        before = ex.command(0.2)
-        ex.push(plan(0.1, 1.0, seq=2), 0.2)  # planned at 0.1, taken into use at 0.2
-        steps[inpaint] = float(np.abs(ex.command(0.2) - before).max())
-        newest = ex._chunks[-1]
-        beyond = newest.stamp + DT * np.arange(H) > ex._chunks[0].end_time  # (H,)
-        assert beyond.any() and not beyond.all()
-        if inpaint:
-            np.testing.assert_allclose(newest.rows[beyond], 1.0)
-            assert (newest.rows[~beyond] < 1.0).all()  # pulled towards the first chunk's 0
-            np.testing.assert_allclose(newest.rows[:2], 0.0)  # the rows already past
-        else:
-            np.testing.assert_allclose(newest.rows, 1.0)
-    assert steps[False] > 0.5
-    assert 0.0 < steps[True] < 0.25 * steps[False], steps
-
-
 def test_rtc_executes_the_frozen_prefix_from_the_previous_chunk_then_the_new_one() -> None:
     link = RtcLink()
     ex = RtcExecutor(link)

@@ -340,8 +340,7 @@ class System1Node(ManagedNode):
         held = np.array([emb.held(n).position for n in emb.commanded_held_joints])
         s = self.settings
         executor = make_executor(s.chunk_mode, blend_s=s.blend_s,
-                                 ensemble_decay_per_s=s.ensemble_decay_per_s,
-                                 ensemble_inpaint=s.ensemble_inpaint, link=self.rtc_link)
+                                 ensemble_decay_per_s=s.ensemble_decay_per_s, link=self.rtc_link)
         # Joints of trajectory controllers: they run on along the last path in a stall.
         path_joints = np.zeros(limiter.dim, dtype=bool)
         for d in self.decoders:

@@ -90,11 +90,6 @@ SPECS = (
          "convention). Per second, not per chunk, so the average spans the same time at any "
          "replanning rate (it replaced ensemble_decay, per chunk, in December 2026).",
          range=Range(-100.0, 1000.0)),
-    Spec("ensemble_inpaint", "bool", False,
-         "chunk_mode ensemble: before a new chunk joins the average, its rows are mixed with "
-         "what the average commands then by RTC's soft mask (1 on the rows already past, "
-         "decaying over the overlap), so it enters without a step (an experiment, issue 21).",
-         example="true"),
     Spec("rtc_guidance_clip", "double", DEFAULT_GUIDANCE_CLIP,
          "chunk_mode rtc, rtc_method guidance: beta, the largest guidance weight per denoising "
          "step (0 = no guidance: only the frozen rows keep to the previous chunk).",
@@ -159,7 +154,6 @@ class Settings:
     chunk_mode: str
     blend_s: float
     ensemble_decay_per_s: float
-    ensemble_inpaint: bool
     rtc_guidance_clip: float
     rtc_method: str
     inference_delay_ms: float

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_policy.runtime.chunk import Chunk, ChunkBlender, CommandSource, ConstantSource
-from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource, frozen_rows, soft_mask
+from gr00t_policy.runtime.rtc import Executed, RtcLink, SplicedSource
 
 CHUNK_MODES = ("crossfade", "latest", "ensemble", "rtc")
 # System 1's default: the smoothest mode, and the one that kept its success best under an
@@ -153,24 +153,18 @@ class EnsembleExecutor(ChunkExecutor):
             Age is the difference of the chunks' stamps (their states' times), so the weights
             do not depend on how often plans come.
         capacity: at most this many chunks are kept (the oldest go first).
-        inpaint: mix each new chunk's rows with what the average commands at their times
-            before it joins, by RTC's soft mask (`runtime.rtc.soft_mask`: 1 on the rows that
-            lie in the past when it arrives, decaying over the rows the live chunks cover, 0
-            beyond them), W Y + (1 - W) A: real-time chunking's inpainting applied to the
-            output, with the average as what executes (an experiment, issue 21).
     """
 
     name = "ensemble"
 
     def __init__(self, decay_per_s: float = DEFAULT_ENSEMBLE_DECAY_PER_S,
-                 capacity: int = 512, inpaint: bool = False) -> None:
+                 capacity: int = 512) -> None:
         if not math.isfinite(decay_per_s):
             raise ValueError(f"ensemble decay_per_s must be finite, got {decay_per_s}")
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.decay_per_s = float(decay_per_s)
         self.capacity = int(capacity)
-        self.inpaint = bool(inpaint)
         self._chunks: list[Chunk] = []  # push order, oldest first
         self._start: np.ndarray | None = None  # (A,) what a reset left, before any chunk
 
@@ -187,23 +181,8 @@ class EnsembleExecutor(ChunkExecutor):
         if self._chunks and chunk.rows.shape != self._chunks[-1].rows.shape:
             raise ValueError(f"chunk rows {chunk.rows.shape} differ from the live chunks' "
                              f"{self._chunks[-1].rows.shape}")
-        if self.inpaint and self._chunks:
-            chunk = self._inpainted(chunk, t)
         self._chunks.append(chunk)
         del self._chunks[:-self.capacity]
-
-    def _inpainted(self, chunk: Chunk, t: float) -> Chunk:
-        """`chunk` pulled towards what the live chunks command at its rows' times, taken
-        into use at t (the class docstring's `inpaint`)."""
-        horizon = chunk.horizon
-        times = chunk.stamp + chunk.action_dt * np.arange(horizon)  # (H,)
-        y = self.preview(t, times - t)  # (H, A) the average without the new chunk
-        d = frozen_rows(max(t - chunk.stamp, 0.0), chunk.action_dt, horizon)
-        covered = max(c.end_time for c in self._chunks)
-        s = horizon - int(np.count_nonzero(times <= covered))
-        w = soft_mask(d, s, horizon)[:, None]  # (H, 1)
-        return Chunk(chunk.stamp, chunk.action_dt, chunk.start, w * y + (1.0 - w) * chunk.rows,
-                     seq=chunk.seq)
 
     def _average(self, t: float, chunks: list[Chunk]) -> np.ndarray:
         stamps = np.array([c.stamp for c in chunks])  # (N,)
@@ -302,7 +281,6 @@ class RtcExecutor(ChunkExecutor):
 
 def make_executor(mode: str, *, blend_s: float = 0.1,
                   ensemble_decay_per_s: float = DEFAULT_ENSEMBLE_DECAY_PER_S,
-                  ensemble_inpaint: bool = False,
                   link: RtcLink | None = None) -> ChunkExecutor:
     """The executor of chunk mode `mode` (one of CHUNK_MODES); `link` is required for rtc
     (the planner's `RtcSampling` must share it)."""
@@ -311,7 +289,7 @@ def make_executor(mode: str, *, blend_s: float = 0.1,
     if mode == "latest":
         return LatestExecutor()
     if mode == "ensemble":
-        return EnsembleExecutor(ensemble_decay_per_s, inpaint=ensemble_inpaint)
+        return EnsembleExecutor(ensemble_decay_per_s)
     if mode == "rtc":
         if link is None:
             raise ValueError("chunk_mode rtc needs the RtcLink its planner's RtcSampling uses")
