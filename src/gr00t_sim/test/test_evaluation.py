@@ -678,3 +678,21 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     print(f"gr00t-eval, 1 episode of 3 s: {wall:.0f} s wall, start-up {r['startup_s']} s; "
           f"rates {rates['system1_command_hz']} / {rates['system1_replans_hz']} / "
           f"{rates['system2_hz']} Hz")
+
+
+def test_a_fault_named_by_the_closing_disable_is_recorded() -> None:
+    """Diagnostics come once a second: a fault latched in an episode's last second is known
+    only from the reply of the disable that ends the episode (it clears the fault)."""
+    from types import SimpleNamespace
+
+    from gr00t_common.enable_reply import with_cleared
+    from gr00t_sim.evaluation.client import Evaluation
+
+    reason = "left_elbow_joint is 1.2 from its command (tracking.max_error 1) for 0.5 s"
+    ev = Evaluation.__new__(Evaluation)  # no graph: the service call answered here
+    replies = {False: with_cleared("disabled: no commands are published", [reason]),
+               True: "enabled: commands start from the measured position"}
+    ev.call = lambda name, request, what: SimpleNamespace(success=True,
+                                                          message=replies[request.data])
+    assert ev.set_enabled(False) == [reason]
+    assert ev.set_enabled(True) == []

@@ -52,6 +52,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
+from gr00t_common.enable_reply import with_cleared
 from gr00t_common.lifecycle import ManagedNode, run_managed
 from gr00t_common.params import ParameterError
 from gr00t_common.message_info import sequence_number
@@ -443,11 +444,10 @@ class System1Node(ManagedNode):
         response.message = ("enabled: commands start from the measured position" if self.enabled
                             else "disabled: no commands are published; controllers keep their "
                                  "last target")
-        for fault in cleared:
-            response.message += (f"; cleared the latched fault ({fault}): it latches again if "
-                                 "its cause is still there")
         if self.timer is None:
             response.message += " (the node is inactive: nothing is published until activated)"
+        # A cleared fault latches again if its cause is still there (README).
+        response.message = with_cleared(response.message, cleared)
         self.get_logger().info(response.message)
         return response
 

@@ -13,8 +13,8 @@ The simulator judges the task on every /gr00t_sim/state sample (gr00t_msgs/SimSt
 the samples of this episode's reset taken while System 1 was enabled are scored
 (`scoring.score_episode`). A fault System 1 latches meanwhile (its /diagnostics `fault`) is
 recorded with the episode: the disable before the next episode clears it, so without the
-record a safety stop would read as a policy miss. Diagnostics come once a second: a fault
-latched in an episode's last second can go unseen.
+record a safety stop would read as a policy miss. Diagnostics come once a second; a fault
+latched in an episode's last second is named by the reply of the disable that ends it.
 
 Rates and latencies are measured while System 1 is enabled: System 1 commands (messages on the
 first controller topic), replans (/gr00t/action_chunk), System 2 tokens, the inference latencies
@@ -41,6 +41,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from gr00t_common.enable_reply import cleared_faults
 from gr00t_common.probe import RECORDING
 from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
@@ -292,10 +293,12 @@ class Evaluation:
             self.wait(client.service_is_ready, startup_timeout, f"service {client.srv_name}")
         self.startup_timeout_s = startup_timeout  # also for the first tokens (run_episode)
 
-    def set_enabled(self, enabled: bool) -> None:
+    def set_enabled(self, enabled: bool) -> list[str]:
+        """Set System 1's switch; returns the latched faults the call cleared."""
         reply = self.call("enable", SetBool.Request(data=enabled), f"enable {enabled}")
         if not reply.success:
             raise GraphFailed(f"/gr00t/enable {enabled} was refused: {reply.message}")
+        return cleared_faults(reply.message)
 
     def reset_sim(self, seed: int, instruction: str) -> Any:
         """Reset the scene with `seed` and have the simulator judge `instruction`; returns
@@ -362,7 +365,9 @@ class Evaluation:
             sim_s = window.sim_t - sim_start
             self.enabled_s += run_s
             self.enabled_sim_s += sim_s
-        self.set_enabled(False)
+        for fault in self.set_enabled(False):  # latched since the last diagnostics, too
+            if fault not in window.system1_faults:
+                window.system1_faults.append(fault)
         try:
             score = score_episode(instruction, window.samples, seed, window.reset_count)
         except ValueError as exc:
