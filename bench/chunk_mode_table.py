@@ -98,6 +98,8 @@ def row_line(mode: str, delay: int, r: dict) -> str:
             f"({100 * o['success_rate_at_end']:.0f}%) | {o['successes_any_time']}/{n} "
             f"({100 * o['success_rate_any_time']:.0f}%) | {figure(arms['rms_jerk'], '.0f')} | "
             f"{figure(arms['max_accel_at_switch'], '.0f')} | "
+            f"{figure(arms.get('p95_accel_at_switch'), '.1f')} / "
+            f"{figure(arms.get('p95_accel_elsewhere'), '.1f')} | "
             f"{figure(arms['reversals_per_s'], '.1f')} | "
             f"{rates['system1_command_hz']:.1f} | {rates['system1_replans_hz']:.1f} |")
 
@@ -126,8 +128,9 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print("| chunk_mode | delay ms | strict (held at end) | any time | arms RMS jerk rad/s^3 | "
-          "max accel at switch rad/s^2 | reversals /s | S1 commands Hz | replans /s |\n"
-          "|---|---|---|---|---|---|---|---|---|", flush=True)
+          "max accel at switch rad/s^2 | p95 accel at switch / elsewhere rad/s^2 | "
+          "reversals /s | S1 commands Hz | replans /s |\n"
+          "|---|---|---|---|---|---|---|---|---|---|", flush=True)
     failed = 0
     for mode in modes:
         for delay in delays:

@@ -72,4 +72,7 @@ def test_a_row_without_smoothness_figures_is_printed_not_a_crash(table) -> None:
                                  "reversals_per_s": 0.0}},
          "rates": {"system1_command_hz": 119.5, "system1_replans_hz": 0.0}}
     assert table.row_line("rtc", 300, r) == (
-        "| rtc | 300 | **0/2** (0%) | 0/2 (0%) | n/a | n/a | 0.0 | 119.5 | 0.0 |")
+        "| rtc | 300 | **0/2** (0%) | 0/2 (0%) | n/a | n/a | n/a / n/a | 0.0 | 119.5 | 0.0 |")
+    # a stored row of before the 95th percentiles reads as n/a there too; figures print
+    r["smoothness"]["arms"].update(p95_accel_at_switch=12.34, p95_accel_elsewhere=5.0)
+    assert "| n/a | 12.3 / 5.0 | 0.0 |" in table.row_line("rtc", 300, r)

@@ -205,6 +205,10 @@ def test_smoothness_figures_on_synthetic_command_streams() -> None:
     x = np.concatenate([np.zeros(100), 0.6 * dt * np.arange(1, 141)])
     f = joint_figures(t, x[:, None], [t[100] - 0.001], period=dt, switch_window_s=0.06)
     assert f["max_accel_at_switch"][0] == pytest.approx(0.6 / dt, rel=1e-9)
+    # The 95th percentiles: the window's 8 commands hold the step's one (0.6 / dt) and 7
+    # zeros, so at the 95th percentile it is 7/10 of the way from 0 to it; none elsewhere.
+    assert f["p95_accel_at_switch"][0] == pytest.approx(0.65 * 0.6 / dt, rel=1e-9)
+    assert f["p95_accel_elsewhere"][0] == pytest.approx(0.0, abs=1e-9)
     f = joint_figures(t, x[:, None], [t[10]], period=dt, switch_window_s=0.06)
     assert f["max_accel_at_switch"][0] == pytest.approx(0.0, abs=1e-9)  # not near the step
     # A gap of a second splits the stream: the jump across it is not a jerk.
@@ -217,6 +221,9 @@ def test_smoothness_figures_on_synthetic_command_streams() -> None:
     assert s["joints"]["a"]["rms_jerk"] == pytest.approx(3.0, abs=1e-3)
     assert s["arms"]["rms_jerk"] == pytest.approx(math.sqrt(4.5), abs=1e-3)
     assert s["arms"]["max_accel_at_switch"] is None and s["chunk_switches"] == 0
+    assert s["arms"]["p95_accel_at_switch"] is None  # no switch: no command after one
+    assert s["arms"]["p95_accel_elsewhere"] == pytest.approx(
+        np.mean([3 * np.percentile(t[1:-1], 95), 0.0]), rel=1e-3)  # x'' = 3 t; a ramp 0
     json.dumps(s)  # JSON-ready
 
 

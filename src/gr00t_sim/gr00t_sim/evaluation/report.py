@@ -93,8 +93,10 @@ def format_report(r: dict[str, Any]) -> str:
                       f"{sm['definition']}):",
                   f"  arms: rms jerk {num(a['rms_jerk'], '{:.1f}').strip()}/s^3, largest "
                   f"acceleration at a switch {num(a['max_accel_at_switch'], '{:.2f}').strip()}"
-                  f"/s^2, {num(a['reversals_per_s'], '{:.2f}').strip()} direction reversals "
-                  "per s (mean per joint)",
+                  f"/s^2 (95th percentile {num(a.get('p95_accel_at_switch'), '{:.2f}').strip()}"
+                  f" at switches, {num(a.get('p95_accel_elsewhere'), '{:.2f}').strip()} "
+                  f"elsewhere), {num(a['reversals_per_s'], '{:.2f}').strip()} direction "
+                  "reversals per s (mean per joint)",
                   f"  {'joint':<28} {'rms jerk':>10} {'accel@switch':>13} {'reversals/s':>12}"]
         for name, j in sm["joints"].items():
             lines.append(f"  {name:<28} {num(j['rms_jerk'], '{:10.1f}')} "

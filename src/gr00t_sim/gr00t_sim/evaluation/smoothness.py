@@ -14,7 +14,13 @@ With x_k the k-th command of a run:
 - `max_accel_at_switch` (units/s^2): the largest |x_k - 2 x_{k-1} + x_{k-2}| / dt^2 over the
   commands received within `switch_window_s` after an /gr00t/action_chunk message (System
   1 takes a chunk into use at its next tick; in chunk_mode rtc at the end of the chunk's
-  frozen rows, at most about one action_dt later); None without a switch;
+  frozen rows, at most about one action_dt later); None without a switch. System 1's
+  limiter caps every command's acceleration, so on a policy that asks for more anywhere this
+  is the cap; what tells modes apart is how often a switch comes near it:
+- `p95_accel_at_switch`, `p95_accel_elsewhere` (units/s^2): the 95th percentile of the same
+  |second difference| / dt^2 over the commands within `switch_window_s` after a switch, and
+  over all the others (None where there are none): a chunk mode whose switches step has the
+  first well above the second;
 - `reversals_per_s`: how often the command velocity x_k - x_{k-1} changes sign, counting
   only velocities above `deadband` (units/s) in magnitude, per second of commands.
 """
@@ -35,7 +41,9 @@ def definition(switch_window_s: float, deadband: float = DEADBAND) -> str:
     return (f"per arm joint over runs of consecutive commands, differences over the nominal "
             f"control period: rms_jerk = RMS of the third difference / dt^3; "
             f"max_accel_at_switch = largest |second difference| / dt^2 among the commands "
-            f"received within {switch_window_s:.3f} s after an /gr00t/action_chunk message; "
+            f"received within {switch_window_s:.3f} s after an /gr00t/action_chunk message "
+            f"(p95_accel_at_switch, p95_accel_elsewhere: the 95th percentile of the same "
+            f"among them and among the other commands; arms: the mean over joints); "
             f"reversals_per_s = sign changes of the command velocity (|v| > {deadband:g}/s) "
             "per second of commands")
 
@@ -62,6 +70,7 @@ def joint_figures(times: Sequence[float], values: Any, switches: Sequence[float]
     """Figures per column of `values` (N, J) received at `times` (N,), increasing.
 
     Returns {"rms_jerk": (J,), "max_accel_at_switch": (J,) (nan: no switch),
+    "p95_accel_at_switch": (J,), "p95_accel_elsewhere": (J,) (nan: no such command),
     "reversals": (J,) counts, "seconds": seconds of commands, "jerk_samples": count}.
     """
     t = np.asarray(times, dtype=np.float64)  # (N,)
@@ -70,6 +79,7 @@ def joint_figures(times: Sequence[float], values: Any, switches: Sequence[float]
     cols = x.shape[1]
     jerk_sq, jerk_n = np.zeros(cols), 0
     accel_max = np.full(cols, np.nan)
+    near_abs, far_abs = [], []  # |acceleration| (n, J) per run, at switches and elsewhere
     reversals = np.zeros(cols, dtype=np.int64)
     seconds = 0.0
     for run in _runs(t, period):
@@ -86,13 +96,23 @@ def joint_figures(times: Sequence[float], values: Any, switches: Sequence[float]
             if near.any():
                 peak = np.abs(accel[near]).max(axis=0)  # (J,)
                 accel_max = np.where(np.isnan(accel_max), peak, np.maximum(accel_max, peak))
+            near_abs.append(np.abs(accel[near]))
+            far_abs.append(np.abs(accel[~near]))
         if len(tr) >= 4:
             jerk = np.diff(xr, n=3, axis=0) / period ** 3  # (n-3, J)
             jerk_sq += (jerk ** 2).sum(axis=0)
             jerk_n += jerk.shape[0]
     rms = np.sqrt(jerk_sq / jerk_n) if jerk_n else np.full(cols, np.nan)
-    return {"rms_jerk": rms, "max_accel_at_switch": accel_max, "reversals": reversals,
+    return {"rms_jerk": rms, "max_accel_at_switch": accel_max,
+            "p95_accel_at_switch": _p95(near_abs, cols),
+            "p95_accel_elsewhere": _p95(far_abs, cols), "reversals": reversals,
             "seconds": seconds, "jerk_samples": jerk_n}
+
+
+def _p95(parts: list[np.ndarray], cols: int) -> np.ndarray:
+    """The 95th percentile per column of the stacked (n_i, J) parts; nan where empty."""
+    stacked = np.concatenate(parts) if parts else np.zeros((0, cols))  # (n, J)
+    return np.percentile(stacked, 95, axis=0) if len(stacked) else np.full(cols, np.nan)
 
 
 def _num(x: float) -> float | None:
@@ -118,6 +138,8 @@ def summarize(streams: Sequence[tuple[Sequence[str], Sequence[float], Any]],
         for j, name in enumerate(names):
             joints[name] = {"rms_jerk": _num(f["rms_jerk"][j]),
                             "max_accel_at_switch": _num(f["max_accel_at_switch"][j]),
+                            "p95_accel_at_switch": _num(f["p95_accel_at_switch"][j]),
+                            "p95_accel_elsewhere": _num(f["p95_accel_elsewhere"][j]),
                             "reversals_per_s": _num(f["reversals"][j] / secs)}
 
     def over(key: str, how) -> float | None:
@@ -129,6 +151,8 @@ def summarize(streams: Sequence[tuple[Sequence[str], Sequence[float], Any]],
         "chunk_switches": len(switches),
         "arms": {"rms_jerk": over("rms_jerk", lambda a: np.sqrt(np.mean(a ** 2))),
                  "max_accel_at_switch": over("max_accel_at_switch", np.max),
+                 "p95_accel_at_switch": over("p95_accel_at_switch", np.mean),
+                 "p95_accel_elsewhere": over("p95_accel_elsewhere", np.mean),
                  "reversals_per_s": over("reversals_per_s", np.mean)},
         "joints": joints,
     }
