@@ -21,7 +21,8 @@ Modules: ``schema`` (the parts, one pydantic model per YAML mapping), ``config``
 ``schema_errors`` (pydantic errors as issues), ``errors`` (``ConfigIssue``,
 ``EmbodimentConfigError``), ``yaml_lines`` (reading a file with the line of each key),
 ``decoder_types`` (the built-in decoder names), ``load`` (load/parse/find),
-``checkpoint_check``, ``reference`` (docs/EMBODIMENT.md) and ``check`` (``gr00t-bringup check``).
+``checkpoint_check``, ``reference`` (docs/EMBODIMENT.md), ``check`` (``gr00t-bringup check``)
+and ``joint_prefix`` (a robot's joint-name prefix, put on at the ROS boundary).
 """
 
 from gr00t_policy.embodiment.checkpoint_check import check_against_checkpoint, check_statistics
