@@ -21,7 +21,9 @@ At configure, `check_controllers` reads those parameters from each forward_comma
 joint_trajectory controller whose node is in the graph (the topic's namespace:
 /arm_controller/commands -> /arm_controller), from a node of its own. Joints that do not
 match, or a forward_command controller whose `interface_name` is not `position`, raise
-ControllerMismatch, naming both values and the fix; the trajectory setting is a warning. A
+ControllerMismatch, naming both values and the fix (the joint_prefix to set where the
+controller's joints are the YAML's with another prefix); our joints are System 1's
+`joint_prefix` + the YAML's names, as the controller is configured with them; the trajectory setting is a warning. A
 controller whose node is not in the graph (a simulator, a driver without ros2_control) or
 does not answer is not checked, and the returned lines say so.
 
@@ -39,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gr00t_policy.embodiment import FORWARD_COMMAND, JOINT_TRAJECTORY
+from gr00t_policy.embodiment.joint_prefix import prefix_fix, prefixed
 from gr00t_system1.decoders import Decoder, DecoderError
 
 PARAMETER_TIMEOUT_S = 5.0
@@ -64,10 +67,11 @@ def controller_node(topic: str) -> str:
 
 
 def compare(type_: str, name: str, node: str, ours: Sequence[str],
-            params: dict[str, Any]) -> list[str]:
+            params: dict[str, Any], prefix: str = "") -> list[str]:
     """Warnings for one controller whose parameters were read (`params`: name -> value, None
     when not set); raises ControllerMismatch when its joints would not take our command, or
-    would take it as something other than positions."""
+    would take it as something other than positions. `ours`: the YAML's joint names, which
+    the controller knows as `prefix` + name (System 1's joint_prefix)."""
     interface = params.get(INTERFACE)
     # Empty: the controller refuses to configure itself, so it applies nothing.
     if type_ == FORWARD_COMMAND and interface and interface != POSITION:
@@ -80,20 +84,25 @@ def compare(type_: str, name: str, node: str, ours: Sequence[str],
     theirs = params.get(JOINTS)
     if theirs is not None:
         theirs = list(theirs)
-        if type_ == FORWARD_COMMAND and theirs != list(ours):
+        wire = list(prefixed(prefix, ours))
+        spelt = f" (with joint_prefix {prefix!r})" if prefix else ""
+        fix = prefix_fix(ours, theirs, prefix, "joint_prefix:={}")
+        if type_ == FORWARD_COMMAND and theirs != wire:
             raise ControllerMismatch(
                 f"controller {name!r}: {node} applies a {FORWARD_COMMAND} command to its joints "
-                f"in the order {theirs}, but the embodiment YAML lists {list(ours)}: entry i of "
-                "every command would move the controller's i-th joint. Fix: list the "
-                f"controller's joints in the YAML in the controller's order (or the other way "
-                "round in the controller's configuration)")
-        extra, missing = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+                f"in the order {theirs}, but the embodiment YAML lists{spelt} {wire}: entry i "
+                "of every command would move the controller's i-th joint. Fix: "
+                + (f"{fix}" if fix else "list the controller's joints in the YAML in the "
+                   "controller's order (or the other way round in the controller's "
+                   "configuration)"))
+        extra, missing = sorted(set(wire) - set(theirs)), sorted(set(theirs) - set(wire))
         if type_ == JOINT_TRAJECTORY and (extra or (missing and not params.get(PARTIAL))):
             raise ControllerMismatch(
                 f"controller {name!r}: {node} refuses a trajectory naming joints it does not "
-                f"have or (without {PARTIAL}) leaving some of its joints out: the YAML also "
-                f"sends {extra or 'none'} and leaves out {missing or 'none'}. Fix: the YAML "
-                "controller's joints must be the controller's `joints` parameter (any order)")
+                f"have or (without {PARTIAL}) leaving some of its joints out: the YAML"
+                f"{spelt} also sends {extra or 'none'} and leaves out {missing or 'none'}. Fix: "
+                + (f"{fix}" if fix else "the YAML controller's joints must be the controller's "
+                   "`joints` parameter (any order)"))
     if type_ == JOINT_TRAJECTORY and not any(params.get(p) for p in INTERPOLATE):
         set_here = [p for p in INTERPOLATE if params.get(p) is not None]
         return [
@@ -150,7 +159,7 @@ def check_controllers(node: Any, decoders: Sequence[Decoder],
             lines.append((True, f"controller {d.name!r}: {where} did not answer a parameter "
                                 f"request within {timeout:g} s; its joint order is not checked"))
             continue
-        warnings = compare(kind, d.name, where, d.joints, params)
+        warnings = compare(kind, d.name, where, d.joints, params, d.joint_prefix)
         lines += [(True, w) for w in warnings]
         if params.get(JOINTS) is not None and not warnings:
             lines.append((False, f"controller {d.name!r}: {where}'s joints match the YAML"))

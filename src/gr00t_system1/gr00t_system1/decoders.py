@@ -23,7 +23,8 @@ Built in:
 - `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
 
 Every decoder receives the same safe command; it never changes values, only selects and
-orders its joints.
+orders its joints. A message that names joints names them as the robot does: `ros_joints`,
+System 1's `joint_prefix` + the YAML's names (`joints`).
 
 A decoder lists the `params` keys it takes in `PARAMS`; `decoder_params`
 (gr00t_policy.embodiment.decoder_types, where the built-ins' PARAMS live) checks a controller's
@@ -55,6 +56,7 @@ from gr00t_policy.embodiment import (
 from gr00t_policy.embodiment.decoder_types import (BUILTIN_DECODER_PARAMS, DecoderParam,
                                                    DecoderSpecError, clash_message,
                                                    decoder_params, plugin_clashes)
+from gr00t_policy.embodiment.joint_prefix import prefixed
 
 ENTRY_POINT_GROUP = DECODER_ENTRY_POINT_GROUP
 
@@ -78,6 +80,11 @@ class Decoder(abc.ABC):
         node: the System 1 node (publishers are created on it).
         spec: the controller entry of the embodiment YAML (name, type, topic, joints, params).
         action_joints: the column order of the command vectors passed to `publish`.
+        joint_prefix: the robot's joint-name prefix (System 1's parameter).
+
+    `joints` are the YAML's names (for the command's columns and messages about the YAML);
+    `ros_joints` the same joints as the robot names them (joint_prefix + name): a message
+    that names joints uses these.
 
     Subclasses set `wants_path` if they need the future path, implement `_create_publisher`
     and `publish`, and list the `params` keys they accept in `PARAMS`: name -> `DecoderParam`
@@ -94,11 +101,14 @@ class Decoder(abc.ABC):
         least that far point by point: `CommandLoop.path_ticks`)."""
         return 1
 
-    def __init__(self, node: Node, spec: Any, action_joints: Sequence[str]) -> None:
+    def __init__(self, node: Node, spec: Any, action_joints: Sequence[str], *,
+                 joint_prefix: str = "") -> None:
         self.name = spec.name
         self.type = spec.type
         self.topic = spec.topic
         self.joints = tuple(spec.joints)
+        self.joint_prefix = joint_prefix
+        self.ros_joints = prefixed(joint_prefix, self.joints)
         where = {n: i for i, n in enumerate(action_joints)}
         missing = [j for j in self.joints if j not in where]
         if missing:
@@ -200,7 +210,7 @@ class JointTrajectoryDecoder(Decoder):
             raise ValueError("JointTrajectoryDecoder.publish needs the path (wants_path is True)")
         times, rows = path  # (N,), (N, A)
         msg = JointTrajectory()
-        msg.joint_names = list(self.joints)  # header stamp 0: the controller starts on receipt
+        msg.joint_names = list(self.ros_joints)  # header stamp 0: the controller starts on receipt
         points = []
         for t, row in zip(times, rows[:, self.indices]):
             p = JointTrajectoryPoint()
@@ -219,7 +229,7 @@ class JointStateDecoder(Decoder):
 
     def _create_publisher(self, node: Node) -> Any:
         self._msg = JointState()
-        self._msg.name = list(self.joints)
+        self._msg.name = list(self.ros_joints)
         return node.create_publisher(JointState, self.topic, COMMAND_QOS)
 
     def publish(self, command: np.ndarray, path: tuple[np.ndarray, np.ndarray] | None,
@@ -267,6 +277,9 @@ def load_decoder_class(name: str) -> type[Decoder]:
     return cls
 
 
-def make_decoders(node: Node, controllers: Sequence[Any], action_joints: Sequence[str]) -> list[Decoder]:
-    """One decoder per controller entry, in YAML order."""
-    return [load_decoder_class(spec.type)(node, spec, action_joints) for spec in controllers]
+def make_decoders(node: Node, controllers: Sequence[Any], action_joints: Sequence[str],
+                  joint_prefix: str = "") -> list[Decoder]:
+    """One decoder per controller entry, in YAML order; their messages name the joints with
+    `joint_prefix`."""
+    return [load_decoder_class(spec.type)(node, spec, action_joints, joint_prefix=joint_prefix)
+            for spec in controllers]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from gr00t_common.tokens import TokenDecoder, TokenError
+from gr00t_policy.embodiment.joint_prefix import prefixed
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.planner import StateSample, TokenSample
 from gr00t_policy.runtime.stamps import CLOCK_FIX, CLOCK_OFF_S
@@ -123,13 +124,15 @@ class StateGate:
         max_future_stamp_s: how far ahead of the node clock a stamp may be.
         max_age_s: how far behind it a stamp may be on arrival (state_staleness_s); None:
             not checked.
+        joint_prefix: the robot's joint-name prefix: the messages name each joint
+            joint_prefix + its YAML name.
     """
 
     def __init__(self, embodiment: Any, max_future_stamp_s: float,
-                 max_age_s: float | None = None) -> None:
+                 max_age_s: float | None = None, joint_prefix: str = "") -> None:
         emb = embodiment
         joints = emb.monitored_joints
-        self.mapper = JointMapper(joints)
+        self.mapper = JointMapper(joints, joint_prefix)
         where = {n: i for i, n in enumerate(joints)}
         self._state_idx = np.array([where[n] for n in emb.state_joints], dtype=np.int64)
         self._action_idx = np.array([where[n] for n in emb.action_joints], dtype=np.int64)
@@ -138,7 +141,7 @@ class StateGate:
         self.max_future_stamp_s = float(max_future_stamp_s)
         self.max_age_s = max_age_s
         self.seq = 0
-        self._needed = frozenset(joints)
+        self._needed = frozenset(prefixed(joint_prefix, joints))  # as the messages name them
         # The distinct sets of needed joints that incomplete messages named since the last
         # complete one: sets that do not overlap and add up to all are publishers each
         # sending its own joints (say so, and the fix); one publisher that drops joints

@@ -3,10 +3,11 @@
 `/joint_states` carries joints in whatever order the driver likes, often with joints the
 policy does not use (legs, a head, grippers of another arm). System 1 maps them BY NAME:
 
-    mapper = JointMapper(["waist_yaw_joint", "left_elbow_joint", ...])
+    mapper = JointMapper(["waist_yaw_joint", "left_elbow_joint", ...], prefix="g1/")
     positions = mapper.map(msg.name, msg.position)   # np.float64 (n,), embodiment order
 
-Extra joints are ignored. A missing joint, a duplicate name, a names/positions length
+The message names each joint as the robot spells it: `prefix` (System 1's `joint_prefix`,
+gr00t_policy.embodiment.joint_prefix) + the YAML's name. Extra joints are ignored. A missing joint, a duplicate name, a names/positions length
 mismatch or a non-finite position raises a `JointStateError` subclass that names the
 joints involved, so the node can drop the message and say why.
 """
@@ -14,9 +15,11 @@ joints involved, so the node can drop the message and say why.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from gr00t_policy.embodiment.joint_prefix import prefix_fix, prefixed
 
 
 class JointStateError(ValueError):
@@ -26,29 +29,38 @@ class JointStateError(ValueError):
 class MissingJointsError(JointStateError):
     """Joints the embodiment needs are absent from the message."""
 
-    def __init__(self, missing: Sequence[str], present: Sequence[str],
-                 near: Mapping[str, str] | None = None) -> None:
-        self.missing = tuple(missing)
-        shown = ", ".join(self.missing[:8]) + (" ..." if len(self.missing) > 8 else "")
-        alike = "; ".join(f"{m!r} is not there but {n!r} is" for m, n in (near or {}).items())
+    def __init__(self, missing: Sequence[str], present: Sequence[str], near: str = "",
+                 prefix: str = "") -> None:
+        self.missing = tuple(missing)  # the YAML's names
+        shown = ", ".join(prefix + m for m in self.missing[:8]) + (
+            " ..." if len(self.missing) > 8 else "")
+        spelt = f" (joint_prefix {prefix!r} + the YAML's names)" if prefix else ""
         super().__init__(
-            f"joint state lacks {len(self.missing)} joint(s) the embodiment needs: {shown} "
-            f"(the message has {len(present)} joints{'; ' + alike if alike else ''}); publish "
-            "them on /joint_states or fix the joint names in the embodiment YAML"
+            f"joint state lacks {len(self.missing)} joint(s) the embodiment needs: {shown}"
+            f"{spelt} (the message has {len(present)} joints{'; ' + near if near else ''}); "
+            "publish them on /joint_states or fix the joint names in the embodiment YAML"
+            + (" or joint_prefix" if prefix else "")
         )
 
 
 def near_names(missing: Sequence[str], present: Sequence[str], needed: Sequence[str],
-               shown: int = 8) -> dict[str, str]:
-    """For each of the first `shown` missing joints, the most alike name of the message that
-    the embodiment does not use (a prefix or a number that differs), if any."""
-    spare = [n for n in present if n not in set(needed)]
-    out = {}
-    for name in missing[:shown]:
+               shown: int = 8, prefix: str = "") -> str:
+    """Why the `missing` joints (the YAML's names of the `needed` ones) may be missing from
+    a message naming `present`, in words ("" when nothing explains it): the joint_prefix
+    under which every needed joint is there (`prefix_fix`: the driver's ros2_control prefix,
+    or a wrong one set), else for each of the first `shown`, the most alike name of the
+    message that the embodiment does not use (a prefix or a number that differs)."""
+    fix = prefix_fix(needed, present, prefix, "joint_prefix:={}")
+    if fix is not None:
+        return fix
+    wanted = set(prefixed(prefix, needed))
+    spare = [n for n in present if n not in wanted]
+    alike = []
+    for name in prefixed(prefix, missing[:shown]):
         found = difflib.get_close_matches(name, spare, n=1, cutoff=0.6)
         if found:
-            out[name] = found[0]
-    return out
+            alike.append(f"{name!r} is not there but {found[0]!r} is")
+    return "; ".join(alike)
 
 
 class NonFiniteJointError(JointStateError):
@@ -66,18 +78,20 @@ class JointMapper:
     in the same order every time, so the per-message cost is one comparison and one take.
     """
 
-    def __init__(self, joints: Sequence[str]) -> None:
+    def __init__(self, joints: Sequence[str], prefix: str = "") -> None:
         joints = tuple(joints)
         if not joints:
             raise ValueError("JointMapper needs at least one joint name")
         if len(set(joints)) != len(joints):
             dups = sorted({j for j in joints if joints.count(j) > 1})
             raise ValueError(f"JointMapper joint names must be unique; duplicated: {dups}")
-        self.joints = joints
+        self.joints = joints  # the YAML's names, in the order `map` returns
+        self.prefix = prefix
+        self._wire = prefixed(prefix, joints)  # as the messages name them
         self._cached_names: tuple[str, ...] | None = None
         self._cached_index: np.ndarray | None = None  # (n,) int64 into the message
         self._failed_names: tuple[str, ...] | None = None  # the last names lacking joints
-        self._near: dict[str, str] = {}  # their look-alikes (near_names)
+        self._near = ""  # what near_names made of them
 
     def _index_for(self, names: tuple[str, ...]) -> np.ndarray:
         if names == self._cached_names and self._cached_index is not None:
@@ -93,13 +107,13 @@ class JointMapper:
                 f"joint state names joints more than once: {sorted(set(dups))}; each joint "
                 "must appear exactly once"
             )
-        missing = [j for j in self.joints if j not in where]
+        missing = [j for j, w in zip(self.joints, self._wire) if w not in where]
         if missing:
             if self._failed_names != names:  # the look-alikes once per set of names, not at 125 Hz
                 self._failed_names = names
-                self._near = near_names(missing, names, self.joints)
-            raise MissingJointsError(missing, names, self._near)
-        index = np.fromiter((where[j] for j in self.joints), dtype=np.int64, count=len(self.joints))
+                self._near = near_names(missing, names, self.joints, prefix=self.prefix)
+            raise MissingJointsError(missing, names, self._near, self.prefix)
+        index = np.fromiter((where[w] for w in self._wire), dtype=np.int64, count=len(self._wire))
         self._cached_names, self._cached_index = names, index
         return index
 

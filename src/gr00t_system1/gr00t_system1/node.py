@@ -251,7 +251,7 @@ class System1Node(ManagedNode):
         # Plans asking for positions beyond the limits by more than the plausibility margin
         # (`_check_plan`): the limiter clamps them, so only this names them.
         self.action_check = PositionCheck.of(emb, emb.action_joints)
-        self.decoders = make_decoders(self, emb.controllers, emb.command_joints)
+        self.decoders = make_decoders(self, emb.controllers, emb.command_joints, s.joint_prefix)
         # The running ros2_control controllers take these joints in this order (raises if not).
         log_lines(self.get_logger(), check_controllers(self, self.decoders))
         self._needs_path = any(d.wants_path for d in self.decoders)
@@ -265,7 +265,8 @@ class System1Node(ManagedNode):
         self.token_gate = TokenGate(
             TokenDecoder(bundle.backbone_id, bundle.num_tokens, bundle.token_dim), token_range,
             s.max_future_stamp_s, self._token_stale)
-        self.state_gate = StateGate(emb, s.max_future_stamp_s, self._state_stale)
+        self.state_gate = StateGate(emb, s.max_future_stamp_s, self._state_stale,
+                                    joint_prefix=s.joint_prefix)
         t0 = time.monotonic()
         if s.backend == "torch":
             import torch
@@ -296,7 +297,8 @@ class System1Node(ManagedNode):
             f"on_stale {emb.on_stale}, {'enabled' if self.enabled else 'disabled'}; "
             f"chunk_mode {s.chunk_mode}" + (f" ({s.rtc_method})" if rtc else "")
             + (f", inference_delay_ms {s.inference_delay_ms:g}" if s.inference_delay_ms else "")
-            + (f", replan_period_ms {s.replan_period_ms:g}" if s.replan_period_ms else ""))
+            + (f", replan_period_ms {s.replan_period_ms:g}" if s.replan_period_ms else "")
+            + (f", joint_prefix {s.joint_prefix!r}" if s.joint_prefix else ""))
         self.rtc_link = sampling.link if sampling is not None else None
 
         self.fault: str | None = None  # latched until /gr00t/enable is cycled
@@ -524,6 +526,8 @@ class System1Node(ManagedNode):
             return  # shutting down: the inference thread is about to be stopped
         msg = ActionChunk()
         msg.header.stamp = seconds_to_stamp(plan.state.stamp)
+        # The YAML's names, without joint_prefix: the chunk is the policy's output (before
+        # the limits), read by our tools against the YAML, not by the robot's controllers.
         msg.joint_names = list(self.action_joints)
         msg.horizon = plan.chunk.horizon
         msg.action_dt = plan.chunk.action_dt

@@ -17,6 +17,7 @@ from gr00t_policy.devices import (DEVICE_FORMS, DEVICE_PATTERN, backend_device_p
                                   device_problem)
 from gr00t_policy.embodiment import (MAX_STATE_AGE_S, MAX_SYSTEM1_HZ, MAX_TOKEN_AGE_S,
                                      MIN_SYSTEM1_HZ)
+from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_FORMS, JOINT_PREFIX_PATTERN
 from gr00t_policy.runtime.execution import (CHUNK_MODES, DEFAULT_CHUNK_MODE,
                                             DEFAULT_ENSEMBLE_DECAY_PER_S)
 from gr00t_policy.runtime.rtc import DEFAULT_GUIDANCE_CLIP, RTC_METHODS
@@ -32,6 +33,14 @@ SPECS = (
     Spec("embodiment", "string", "",
          "Embodiment YAML path (e.g. config/unitree_g1.yaml). Required.",
          required=True, example="config/unitree_g1.yaml"),
+    Spec("joint_prefix", "string", "",
+         "The robot's joint-name prefix (a ros2_control description's prefix / tf_prefix "
+         "argument, e.g. g1/ or robot1_): /joint_states is read by joint_prefix + the YAML's "
+         "joint names, and the commands that name joints (joint_trajectory, joint_state) "
+         "and the controllers' joints checked at configure carry it too. Limits, the "
+         "checkpoint and messages about the YAML keep the YAML's names. Empty: none. Not "
+         "with the simulator, whose names have none.",
+         pattern=Pattern(JOINT_PREFIX_PATTERN, JOINT_PREFIX_FORMS), example="g1/"),
     Spec("backend", "string", "onnxruntime", "Action head backend.", choices=BACKENDS),
     Spec("device", "string", "cpu",
          "torch device for the torch backend; tensorrt always uses CUDA (cuda:N picks its "
@@ -142,6 +151,7 @@ class Settings:
 
     checkpoint: str
     embodiment: str
+    joint_prefix: str
     backend: str
     device: str
     float32_matmul_precision: str

@@ -82,6 +82,52 @@ def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):
         assert list(got_js[0].name) == ["j1"] and list(got_js[0].position) == [1.0]
 
 
+def test_messages_name_the_joints_with_the_joint_prefix(ros_domain_id):
+    """A driver whose ros2_control description has prefix g1/ knows the YAML's j2 as g1/j2:
+    the messages that name joints carry it; the columns stay the YAML's."""
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        traj = JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/p/traj",
+                                                       ["j2", "j0"]), ACTION_JOINTS,
+                                      joint_prefix="g1/")
+        js = JointStateDecoder(probe.node, spec("joint_state", "/p/js", ["j1"]), ACTION_JOINTS,
+                               joint_prefix="g1/")
+        assert traj.joints == ("j2", "j0") and traj.ros_joints == ("g1/j2", "g1/j0")
+        got_traj = probe.collect(JointTrajectory, "/p/traj")
+        got_js = probe.collect(JointState, "/p/js")
+        for pub in (traj.publisher, js.publisher):
+            probe.wait_for_subscribers(pub)
+        command = np.array([0.0, 1.0, 2.0, 3.0])
+        path = (np.array([0.01]), np.array([command]))
+        stamp = probe.node.get_clock().now().to_msg()
+
+        def deliver():
+            for d in (traj, js):
+                d.publish(command, path, stamp, "running")
+            return got_traj and got_js
+
+        wait_until(deliver, 10, "decoded commands")
+        assert list(got_traj[0].joint_names) == ["g1/j2", "g1/j0"]
+        assert list(got_traj[0].points[0].positions) == [2.0, 0.0]
+        assert list(got_js[0].name) == ["g1/j1"] and list(got_js[0].position) == [1.0]
+
+
+@pytest.mark.parametrize("kind", ["forward_command", "joint_trajectory"])
+def test_controller_joints_are_compared_with_the_joint_prefix(kind):
+    """The controller is configured with the prefixed names: they match with joint_prefix
+    set, and without it the refusal names the joint_prefix to set."""
+    from gr00t_system1.controller_check import ControllerMismatch, compare
+
+    theirs = {"joints": ["g1/j1", "g1/j0"], "interpolate_from_desired_state": True}
+    assert compare(kind, "arm", "/arm_controller", ["j1", "j0"], theirs, "g1/") == []
+    with pytest.raises(ControllerMismatch, match=r"set joint_prefix:=g1/$"):
+        compare(kind, "arm", "/arm_controller", ["j1", "j0"], theirs)
+    with pytest.raises(ControllerMismatch, match=r"with joint_prefix 'g2/'.*set joint_prefix:=g1/"):
+        compare(kind, "arm", "/arm_controller", ["j1", "j0"], theirs, "g2/")
+
+
 def test_the_loop_hears_which_ticks_a_trajectory_controller_was_sent_a_path(ros_domain_id):
     """System 1 tells its loop which joints got this tick's path (after a stall they go on
     from it): a decoder sent every 2nd tick on the ticks it publishes, never another one."""

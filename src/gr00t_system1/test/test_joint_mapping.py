@@ -60,3 +60,30 @@ def test_duplicates_and_length_mismatch_are_rejected():
         m.map(["a", "b", "c"], [0.0, 1.0])
     with pytest.raises(ValueError, match="unique"):
         JointMapper(["a", "a"])
+
+
+def test_a_prefix_maps_the_robots_names_to_the_yamls():
+    """A ros2_control driver with a `prefix` publishes g1/a for the YAML's a."""
+    m = JointMapper(JOINTS, prefix="g1/")
+    assert m.joints == ("a", "b", "c")  # the YAML's names inside
+    out = m.map(["g1/c", "x", "g1/a", "g1/b", "a"], [3.0, 9.0, 1.0, 2.0, 7.0])
+    assert out.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_joints_there_under_a_prefix_name_the_joint_prefix_to_set():
+    with pytest.raises(MissingJointsError) as info:
+        JointMapper(JOINTS).map(["g1/a", "g1/b", "g1/c", "g1/d"], [0.0] * 4)
+    assert info.value.missing == ("a", "b", "c")
+    assert "set joint_prefix:=g1/" in str(info.value)
+
+
+def test_a_wrong_prefix_names_the_prefix_the_joints_arrive_with():
+    m = JointMapper(JOINTS, prefix="robot2_")
+    with pytest.raises(MissingJointsError) as info:
+        m.map(["robot1_a", "robot1_b", "robot1_c"], [0.0] * 3)
+    text = str(info.value)
+    assert info.value.missing == ("a", "b", "c")  # the YAML's names
+    assert "robot2_a" in text and "joint_prefix 'robot2_'" in text  # what was looked for
+    assert "set joint_prefix:=robot1_" in text
+    with pytest.raises(MissingJointsError, match=r"set joint_prefix:=''"):
+        m.map(["a", "b", "c"], [0.0] * 3)  # the robot has no prefix

@@ -398,6 +398,9 @@ def test_unknown_decoder_fails_at_start_listing_known_ones(checkpoint, ros_domai
     # An export cache that cannot be created: a bare "[Errno 2] ... '/proc/gr00t_cache'".
     ("cache_dir:=/proc/gr00t_cache", "parameter cache_dir='/proc/gr00t_cache': the export "
                                      "cache directory /proc/gr00t_cache cannot be created"),
+    # Not a joint-name fragment (a launch file's "g1-" or "g1:"): refused, saying the forms.
+    ("joint_prefix:=g1-", "parameter joint_prefix='g1-' is not allowed: it must be letters, "
+                          "digits, _ and / only"),
 ])
 def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, param, needle):
     node = start_node(tmp_path, checkpoint, *param.split())
@@ -405,6 +408,18 @@ def test_bad_parameter_fails_naming_it(checkpoint, ros_domain_id, tmp_path, para
     out = node.output()
     node.stop()
     assert rc != 0 and needle in out, out[-2000:]
+
+
+@pytest.mark.parametrize("bad", ["g1 /", "g1/\n", " g1/", "g1\t"])
+def test_a_joint_prefix_with_whitespace_is_refused_naming_the_fix(bad):
+    from gr00t_common.params import ParameterError
+    from gr00t_system1.params import SPECS
+
+    spec = next(s for s in SPECS if s.name == "joint_prefix")
+    assert spec.check("g1/") == "g1/" and spec.check("") == ""
+    with pytest.raises(ParameterError, match=r"parameter joint_prefix=.* is not allowed: .*"
+                                             r"-p joint_prefix:=g1/"):
+        spec.check(bad)
 
 
 def test_staleness_parameters_have_the_bounds_of_the_yaml_keys_they_override():
@@ -512,6 +527,56 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         hand_lim = np.array([emb.joint(j).position_limits for j in js_c.joints])
         hand = np.array([s.position for s in states])
         assert (hand >= hand_lim[:, 0]).all() and (hand <= hand_lim[:, 1]).all()
+    finally:
+        stop_ok(node)
+
+
+def test_a_prefixed_robot_is_read_and_commanded_by_its_own_names(checkpoint, ros_domain_id,
+                                                                  tmp_path):
+    """A driver whose ros2_control description has a prefix publishes gr1/<YAML name>:
+    with joint_prefix:=gr1/ its states are read and the commands that name joints carry the
+    prefix; joints under another prefix are refused, the log naming the prefix to set."""
+    from gr00t_msgs.msg import ActionChunk
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    emb = load_embodiment(GR1_YAML)
+    traj_c = next(c for c in emb.controllers if c.type == "joint_trajectory")
+    js_c = next(c for c in emb.controllers if c.type == "joint_state")
+    measured = measured_positions(emb)
+
+    def feeder(probe, prefix):
+        return InputFeeder(probe, [prefix + j for j in emb.monitored_joints],
+                           {prefix + j: v for j, v in measured.items()},
+                           backbone_id=backbone_id(checkpoint)).start()
+
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "state_staleness_s:=0.2",
+                      "joint_prefix:=gr1/", embodiment=GR1_YAML, name="gr1_prefixed")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            trajs = probe.collect(JointTrajectory, traj_c.topic)
+            states = probe.collect(JointState, js_c.topic)
+            chunks = probe.collect(ActionChunk, "/gr00t/action_chunk")
+            wrong = feeder(probe, "robot1_")
+            try:
+                wait_until(lambda: "set joint_prefix:=robot1_" in node.output(), START_TIMEOUT,
+                           "the refusal naming the prefix the joints arrive with")
+            finally:
+                wrong.stop()
+            assert not trajs and not states, "commanded from joints it could not read"
+            right = feeder(probe, "gr1/")
+            try:
+                wait_until(lambda: len(trajs) >= 20 and len(states) >= 20 and chunks, 60,
+                           "trajectory and joint_state commands")
+            finally:
+                right.stop()
+        assert list(trajs[-1].joint_names) == ["gr1/" + j for j in traj_c.joints]
+        assert list(states[-1].name) == ["gr1/" + j for j in js_c.joints]
+        # Started from the positions measured under the prefixed names, in the YAML's order.
+        want = np.array([measured[j] for j in js_c.joints])
+        step = np.array([emb.joint(j).velocity_limit for j in js_c.joints]) / emb.rates.system1_hz
+        assert (np.abs(np.array(states[0].position) - want) <= step + 1e-9).all()
+        assert list(chunks[-1].joint_names) == list(emb.action_joints)  # ours: the YAML's
     finally:
         stop_ok(node)
 
