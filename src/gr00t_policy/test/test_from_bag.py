@@ -1012,3 +1012,60 @@ def test_a_bag_changed_under_the_conversion_is_named(tmp_path):
     mcap.write_bytes(next((tmp_path / "bag2").glob("*.mcap")).read_bytes())
     with pytest.raises(BagError, match="now holds 192 bytes, not 768; was the bag changed"):
         list(lean.with_data(CAMERA, msgs))
+
+
+def prefixed_recording(prefix):
+    """trajectory_recording's bag from a driver whose joint names carry ``prefix`` (a
+    ros2_control description's prefix argument): joint states and trajectories alike."""
+    rec, emb = trajectory_recording(12, True, False)
+    t, names, pos = rec.state
+    rec.state = (t, [prefix + n for n in names] + ["other"], np.c_[pos, np.zeros(len(t))])
+    sent, names, due, points = rec.trajectories["/arm/joint_trajectory"]
+    rec.trajectories["/arm/joint_trajectory"] = (sent, [prefix + n for n in names], due, points)
+    return rec, emb
+
+
+def test_a_prefixed_robots_bag_converts_under_the_yamls_names(tmp_path):
+    plain, emb = prefixed_recording("")
+    convert_bags([write_bag(tmp_path / "plain", plain)], emb, tmp_path / "ds_plain")
+    want = LeRobotDataset(tmp_path / "ds_plain", embodiment=emb).episode(0)
+    rec, _ = prefixed_recording("g1/")
+    bag = write_bag(tmp_path / "bag", rec)
+    # Without the prefix: refused, naming the flag and the prefix every joint is there with.
+    with pytest.raises(BagError, match=r"/joint_states lacks 4 of the 4 state joints: .*"
+                                       r"Fix: no joint prefix is set, but every joint .*"
+                                       r"'g1/j0'.*--joint-prefix g1/$"):
+        convert_bags([bag], emb, tmp_path / "ds")
+    convert_bags([bag], emb, tmp_path / "ds", topics=BagTopics(joint_prefix="g1/"))
+    got = LeRobotDataset(tmp_path / "ds", embodiment=emb).episode(0)  # read by the YAML's names
+    np.testing.assert_array_equal(got.states, want.states)
+    np.testing.assert_array_equal(got.actions, want.actions)
+    # gr00t-record keeps its joint_prefix in the bag: taken without the flag.
+    rec.custom_data["joint_prefix"] = "g1/"
+    convert_bags([write_bag(tmp_path / "kept", rec)], emb, tmp_path / "ds_kept")
+    got = LeRobotDataset(tmp_path / "ds_kept", embodiment=emb).episode(0)
+    np.testing.assert_array_equal(got.actions, want.actions)
+
+
+def test_a_trajectory_topic_without_the_prefix_names_the_flag(tmp_path):
+    # The states carry the prefix given, the trajectories another one.
+    rec, emb = prefixed_recording("g1/")
+    sent, names, due, points = rec.trajectories["/arm/joint_trajectory"]
+    rec.trajectories["/arm/joint_trajectory"] = (sent, ["g2/" + n[3:] for n in names], due,
+                                                 points)
+    with pytest.raises(BagError, match=r"/arm/joint_trajectory: its messages never name "
+                                       r"\['g1/j0', 'g1/j1', 'g1/j2'\] .*--joint-prefix 'g1/'.*"
+                                       r"Fix: the joint prefix is 'g1/', but .* with the prefix "
+                                       r"'g2/' .*--joint-prefix g2/$"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds",
+                     topics=BagTopics(joint_prefix="g1/"))
+
+
+@pytest.mark.parametrize("bad", ["g1 /", "g1-"])
+def test_a_bad_joint_prefix_flag_is_refused_naming_it(tmp_path, capsys, bad):
+    with pytest.raises(SystemExit) as exit_:
+        dataset_main(["from-bag", str(tmp_path / "bag"), "--embodiment",
+                      str(_embodiment_yaml(tmp_path)), "--out", str(tmp_path / "ds"),
+                      "--joint-prefix", bad])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--joint-prefix" in err and "letters, digits" in err, err

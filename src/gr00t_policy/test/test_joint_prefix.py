@@ -36,7 +36,7 @@ def test_the_prefix_every_needed_joint_is_there_under_is_named():
 
 def test_a_wrong_prefix_is_named_with_the_right_one():
     assert prefix_fix(NEEDED, ["robot1_" + n for n in NEEDED], "robot2_",
-                      "joint_prefix:={}").startswith("joint_prefix is 'robot2_', but")
+                      "joint_prefix:={}").startswith("the joint prefix is 'robot2_', but")
     fix = prefix_fix(NEEDED, NEEDED, "g1/", "joint_prefix:={}")  # the robot has none
     assert "with no prefix" in fix and fix.endswith("set joint_prefix:=''")
 

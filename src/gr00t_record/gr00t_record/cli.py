@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from gr00t_common.ros_names import topic_arg
 from gr00t_common.service_call import timeout_arg
+from gr00t_policy.embodiment.joint_prefix import joint_prefix_arg
 from gr00t_record.node import DISCARD_SERVICE, START_SERVICE, STOP_SERVICE
 
 EXIT_DONE, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2
@@ -42,6 +43,8 @@ def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
         params += ["-p", f"action_topic:={args.action_topic}"]
     if args.extra_topic:
         params += ["-p", f"extra_topics:=[{','.join(args.extra_topic)}]"]
+    if args.joint_prefix:
+        params += ["-p", f"joint_prefix:={args.joint_prefix}"]
     return node_main(["gr00t_record", "--ros-args", *params, *ros_args])
 
 
@@ -81,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--action-topic", default=None, type=topic_arg,
                      help="a sensor_msgs/JointState topic with commanded positions (teleop) "
                      "instead of the YAML's controller topics")
+    run.add_argument("--joint-prefix", default="", type=joint_prefix_arg,
+                     help="the robot's joint-name prefix (e.g. g1/), kept in each bag for "
+                     "gr00t-dataset from-bag")
     run.add_argument("--extra-topic", action="append", default=[], type=topic_arg,
                      help="another topic to record (repeatable)")
     start = sub.add_parser("start", help="begin an episode")

@@ -17,6 +17,8 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
   data: the episode being recorded (closed first), else the last one closed, is moved to
   `<output_dir>/discarded/` (which `episode_*` does not match; nothing is deleted), and its
   number is used again by the next episode.
+The recorder's `joint_prefix` (a driver that names
+the YAML's joints g1/<name>) is kept as metadata ("joint_prefix"), where from-bag reads it.
 Between episodes nothing is written. Each camera's first frame in an episode is read with
 the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
@@ -52,6 +54,7 @@ from gr00t_common.stats import Throttle
 from gr00t_common.params import declare_and_read
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
+from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_KEY
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.clock_watch import ClockWatch
@@ -119,6 +122,7 @@ class RecorderNode(Node):
         self.output_dir = Path(p["output_dir"])
         self.instruction_topic = p["instruction_topic"]
         self.depth = p["queue_depth"]
+        self.joint_prefix = p["joint_prefix"]
         self.wanted = embodiment_topics(
             self.embodiment, joint_states=p["joint_states_topic"],
             instruction=self.instruction_topic, action_topic=p["action_topic"],
@@ -153,7 +157,8 @@ class RecorderNode(Node):
         self._discover()
         self.get_logger().info(
             f"recording {self.embodiment.name!r} topics {sorted(self.wanted)} into "
-            f"{self.output_dir}/episode_NNNNNN on {START_SERVICE} ... {STOP_SERVICE}")
+            f"{self.output_dir}/episode_NNNNNN on {START_SERVICE} ... {STOP_SERVICE}"
+            + (f"; joint names prefixed {self.joint_prefix!r}" if self.joint_prefix else ""))
 
     # -- topics --------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -318,7 +323,9 @@ class RecorderNode(Node):
                 path = self.output_dir / EPISODE_DIR.format(episode)
                 writer = BagWriter(path, {"instruction": instruction,
                                           "episode_index": str(episode),
-                                          "embodiment": self.embodiment.name})
+                                          "embodiment": self.embodiment.name,
+                                          **({JOINT_PREFIX_KEY: self.joint_prefix}
+                                             if self.joint_prefix else {})})
             except OSError as exc:  # a full or read-only disk: say so, keep answering
                 response.accepted = False
                 response.message = (f"cannot open a bag under {self.output_dir}: {exc}; free "

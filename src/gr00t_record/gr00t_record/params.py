@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gr00t_common.params import Range, Spec
+from gr00t_common.params import Pattern, Range, Spec
+from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_FORMS, JOINT_PREFIX_PATTERN
 
 __all__ = ["SPECS"]
 
@@ -25,6 +26,12 @@ SPECS = (
          example="/leader/joint_states"),
     Spec("extra_topics", "string_array", [], "More topics to record (any type; e.g. "
          "/gr00t_sim/state).", topic=True, example="[/gr00t_sim/state]"),
+    Spec("joint_prefix", "string", "",
+         "The robot's joint-name prefix (as System 1's joint_prefix: its driver names the "
+         "YAML's joints with it, e.g. g1/). Kept in each bag's metadata, where gr00t-dataset "
+         "from-bag takes it, so the dataset gets the YAML's names; the messages are recorded "
+         "as they are. Empty: none.",
+         pattern=Pattern(JOINT_PREFIX_PATTERN, JOINT_PREFIX_FORMS), example="g1/"),
     Spec("queue_depth", "integer", 100, "Subscription queue depth per topic (messages).",
          range=Range(1, 10000)),
 )

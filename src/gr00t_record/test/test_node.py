@@ -56,9 +56,10 @@ def embodiment_dict():
 
 class Robot:
     """Publishes the tiny robot's topics from a thread (one loop at 250 Hz, each topic at
-    its own rate); counts what it sent."""
+    its own rate), its joints named `prefix` + the YAML's names; counts what it sent."""
 
-    def __init__(self, probe: RosProbe) -> None:
+    def __init__(self, probe: RosProbe, prefix: str = "") -> None:
+        self.names = [prefix + n for n in ARM + HAND + ["other"]]
         self.pubs = {
             "/joint_states": probe.publisher(JointState, "/joint_states"),
             "/camera/head/image_raw": probe.publisher(Image, "/camera/head/image_raw"),
@@ -84,7 +85,7 @@ class Robot:
                     continue
                 due[topic] += p
                 x = np.sin(now)
-                msg = {"/joint_states": lambda: JointState(name=ARM + HAND + ["other"],
+                msg = {"/joint_states": lambda: JointState(name=self.names,
                                                            position=[x, -x, 0.1, 0.2, 0.0]),
                        "/camera/head/image_raw": lambda: image,
                        "/arm/commands": lambda: Float64MultiArray(data=[x, x, x]),
@@ -202,6 +203,41 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
     assert LeRobotDataset(tmp_path / "ds1").episode(0).task == "raise your left hand"
 
 
+def test_a_prefixed_robots_episode_converts_under_the_yamls_names(ros_domain_id, tmp_path):
+    """The robot's driver names the YAML's joints g1/<name>: the recorder keeps its
+    joint_prefix in the bag, and from-bag takes it from there without being told."""
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    out = tmp_path / "bags"
+    recorder = NodeProcess(
+        [sys.executable, "-m", "gr00t_record.cli", "run", "--embodiment", str(emb_yaml),
+         "--out", str(out), "--joint-prefix", "g1/"], tmp_path / "rec.log")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            robot = Robot(probe, prefix="g1/")
+            try:
+                for topic, pub in robot.pubs.items():
+                    if topic != "/extra":  # not recorded here
+                        probe.wait_for_subscribers(pub, timeout=60)
+                reply = probe.call(SetInstruction, "/gr00t_record/start",
+                                   SetInstruction.Request(instruction="wave"))
+                assert reply.accepted, reply.message
+                time.sleep(1.5)
+                assert probe.call(Trigger, "/gr00t_record/stop", Trigger.Request()).success
+            finally:
+                robot.close()
+    finally:
+        recorder.stop()
+    bag = out / "episode_000000"
+    got = read_bag(bag)
+    assert got.custom_data["joint_prefix"] == "g1/"
+    assert list(got.messages["/joint_states"][0][1].name)[:2] == ["g1/j0", "g1/j1"]  # as sent
+    emb = parse_embodiment(embodiment_dict())
+    [report] = convert_bags([bag], emb, tmp_path / "ds")
+    assert report.steps >= 20, report.lines()
+    assert LeRobotDataset(tmp_path / "ds", embodiment=emb).episode(0).length == report.steps
+
+
 def _bad_position(emb: dict) -> None:
     emb["joint_groups"]["arm"]["joints"][0]["position"] = [1, 2, 3]
 
@@ -213,7 +249,9 @@ def _bad_position(emb: dict) -> None:
      "parameter queue_depth is out of range"),
     (None, ["--ros-args", "-p", "extra_topics:=[/a, b c]"],
      "parameter extra_topics holds 'b c', not a valid topic name"),
-], ids=["embodiment", "queue_depth", "extra_topics"])
+    (None, ["--ros-args", "-p", "joint_prefix:=g1-"],
+     "parameter joint_prefix='g1-' is not allowed: it must be letters, digits, _ and /"),
+], ids=["embodiment", "queue_depth", "extra_topics", "joint_prefix"])
 def test_run_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, tmp_path, capfd,
                                                                 spoil, args, says):
     # These used to end in a 24-36 line traceback (and exit status 0 from gr00t-record run).
@@ -232,6 +270,7 @@ def test_run_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, t
 @pytest.mark.parametrize("argv,flag", [
     (["run", "--embodiment", "x.yaml", "--extra-topic", "not a topic"], "--extra-topic"),
     (["run", "--embodiment", "x.yaml", "--action-topic", "/a//b"], "--action-topic"),
+    (["run", "--embodiment", "x.yaml", "--joint-prefix", "g1 /"], "--joint-prefix"),
     (["stop", "--timeout", "nan"], "--timeout"),
     (["start", "wave", "--timeout", "0"], "--timeout"),
     (["discard", "--timeout", "-1"], "--timeout"),

@@ -8,7 +8,10 @@ order; joint_trajectory: each point of a ``trajectory_msgs/JointTrajectory`` at 
 until the next message replaces the rest, `_trajectory_series`;
 joint_state: ``sensor_msgs/JointState``) or, for teleoperation, one ``sensor_msgs/JointState``
 command topic naming every action joint (``action_topic``). Every error names the topic, what
-is missing and how to fix it.
+is missing and how to fix it. A robot whose driver prefixes its joint names (ros2_control's
+``prefix``: ``g1/left_elbow_joint``) is read with ``BagTopics.joint_prefix`` (the bag's own,
+kept by gr00t-record, unless given): every joint name in the bag is that prefix + the YAML's
+name, and the dataset gets the YAML's names.
 
 A message's time is when it was sent (its publish time) when the topic's publish times are on
 the recorder's clock (none after its reception, and its quickest within ``MAX_MIN_TRANSIT_S``
@@ -31,6 +34,8 @@ import numpy as np
 from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment import decoder_types
+from gr00t_policy.embodiment.joint_prefix import (JOINT_PREFIX_KEY, prefix_fix, prefix_problem,
+                                                  prefixed)
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.stamps import CLOCK_FIX, CLOCK_OFF_S, MAX_FUTURE_STAMP_S
 
@@ -54,11 +59,25 @@ MAX_MIN_TRANSIT_S = 0.01
 
 @dataclass(frozen=True)
 class BagTopics:
-    """Where a bag keeps each signal (None: the embodiment YAML decides)."""
+    """Where a bag keeps each signal (None: the embodiment YAML decides), and how it names
+    the joints: `joint_prefix` + the YAML's names (None: the bag's own, `bag_joint_prefix`)."""
 
     joint_states: str = DEFAULT_JOINT_STATES
     instruction: str = DEFAULT_INSTRUCTION
     action_topic: str | None = None  # a JointState command topic instead of the controllers
+    joint_prefix: str | None = None
+
+    def prefix_for(self, bag: Bag) -> str:
+        """The joint-name prefix of ``bag``'s messages: ours if given, else the one
+        gr00t-record kept in its metadata (its ``joint_prefix`` parameter), else none."""
+        if self.joint_prefix is not None:
+            return self.joint_prefix
+        prefix = bag.custom_data.get(JOINT_PREFIX_KEY, "")
+        problem = prefix_problem(prefix)
+        if problem:
+            raise BagError(f"bag {bag.path}: its metadata's {JOINT_PREFIX_KEY} {problem}. Fix: "
+                           "pass the robot's prefix with --joint-prefix")
+        return prefix
 
     def all(self, emb: EmbodimentConfig) -> set[str]:
         topics = {self.joint_states, self.instruction, *(c.topic for c in emb.cameras)}
@@ -159,19 +178,28 @@ def _names_columns(names: list[str], wanted: list[str]) -> np.ndarray | None:
     return np.array([index[w] for w in wanted])
 
 
-def _missing_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str,
-                    fix: str) -> BagError:
+def _prefix_words(prefix: str) -> str:
+    return f" (--joint-prefix {prefix!r} + the YAML's names)" if prefix else ""
+
+
+def _missing_joints(bag: Bag, topic: str, msgs: list, yaml_names: list[str], prefix: str,
+                    what: str, fix: str) -> BagError:
     seen = sorted({n for _, m in msgs for n in m.name})
+    wanted = prefixed(prefix, yaml_names)
     missing = [j for j in wanted if j not in seen]
     shown = missing[:12] + ([f"... {len(missing) - 12} more"] if len(missing) > 12 else [])
+    fix = prefix_fix(yaml_names, seen, prefix, "--joint-prefix {}") or fix
     return BagError(
         f"bag {bag.path}: {topic} lacks {len(missing)} of the {len(wanted)} {what} "
-        f"joints: {shown}; it names {seen[:12]}{' ...' if len(seen) > 12 else ''}. Fix: {fix}")
+        f"joints{_prefix_words(prefix)}: {shown}; it names {seen[:12]}"
+        f"{' ...' if len(seen) > 12 else ''}. Fix: {fix}")
 
 
-def _joint_series(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str,
-                  fix: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """(log times ns (n,), positions (n, len(wanted)), messages dropped for NaN / no joints)."""
+def _joint_series(bag: Bag, topic: str, msgs: list, yaml_names: list[str], what: str,
+                  fix: str, prefix: str = "") -> tuple[np.ndarray, np.ndarray, int]:
+    """(log times ns (n,), positions (n, len(yaml_names)), messages dropped for NaN / no
+    joints) of the joints the messages name ``prefix`` + each of ``yaml_names``."""
+    wanted = list(prefixed(prefix, yaml_names))
     cache: dict[tuple[str, ...], np.ndarray | None] = {}
     times, rows, dropped = [], [], 0
     for t, msg in msgs:
@@ -193,7 +221,7 @@ def _joint_series(bag: Bag, topic: str, msgs: list, wanted: list[str], what: str
         named = {n for key in cache for n in key}
         if all(w in named for w in wanted):
             raise _split_joints(bag, topic, cache, wanted, what)
-        raise _missing_joints(bag, topic, msgs, wanted, what, fix)
+        raise _missing_joints(bag, topic, msgs, yaml_names, prefix, what, fix)
     if not rows:
         raise _unusable_joints(bag, topic, msgs, wanted, what)
     return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(wanted)), dropped
@@ -280,29 +308,34 @@ def _trajectory_series(msgs: list, joints: list[str],
     return np.concatenate(times), np.concatenate(rows), bad
 
 
-def _no_trajectory(bag: Bag, ctrl: Any, msgs: list) -> None:
-    """BagError where no trajectory message names every joint of the controller: each
-    names some (a controller taking partial goals) or others (another robot's names)."""
+def _no_trajectory(bag: Bag, ctrl: Any, msgs: list, prefix: str) -> None:
+    """BagError where no trajectory message names every joint of the controller (as
+    ``prefix`` + its YAML name): each names some (a controller taking partial goals) or
+    others (another robot's names, or another prefix)."""
     named = [set(m.joint_names) for _, m in msgs]
-    missing = [j for j in ctrl.joints if not any(j in n for n in named)]
-    partial = not missing and not any(set(ctrl.joints) <= n for n in named)
+    joints = prefixed(prefix, ctrl.joints)
+    missing = [j for j in joints if not any(j in n for n in named)]
+    partial = not missing and not any(set(joints) <= n for n in named)
     if not (missing or partial):
         return  # they name the joints: the count of skipped messages says why
     seen = sorted(set().union(*named))
-    what = (f"no message names all {len(ctrl.joints)} joints of controller {ctrl.name} at "
+    what = (f"no message names all {len(joints)} joints of controller {ctrl.name} at "
             f"once (partial goals: each names some of them, e.g. {sorted(named[0])[:6]})"
             if partial else f"its messages never name {missing[:8]} of controller "
-            f"{ctrl.name}'s joints (they name {seen[:8]}{' ...' if len(seen) > 8 else ''})")
-    raise BagError(
-        f"bag {bag.path}: {ctrl.topic}: {what}, so no row has a command for every action "
-        "joint. Fix: set controllers[].joints in the embodiment YAML to the names the "
+            f"{ctrl.name}'s joints{_prefix_words(prefix)} (they name {seen[:8]}"
+            f"{' ...' if len(seen) > 8 else ''})")
+    fix = prefix_fix(list(ctrl.joints), seen, prefix, "--joint-prefix {}") or (
+        "set controllers[].joints in the embodiment YAML to the names the "
         "controller is sent; a sender of partial goals must name every joint of the "
         "controller in each message, or record its commanded positions as one "
         "sensor_msgs/JointState topic and pass it with --action-topic")
+    raise BagError(
+        f"bag {bag.path}: {ctrl.topic}: {what}, so no row has a command for every action "
+        f"joint. Fix: {fix}")
 
 
 def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
-                       end_ns: int) -> tuple:
+                       end_ns: int, prefix: str) -> tuple:
     joints = list(ctrl.joints)
     cols = np.array([emb.action_joints.index(j) for j in joints])
     what = f"commands of controller {ctrl.name} ({ctrl.type})"
@@ -323,11 +356,12 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
             rows.append(values)
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
     if ctrl.type == decoder_types.JOINT_TRAJECTORY:
-        times, rows, bad = _trajectory_series(msgs, joints, end_ns)
+        times, rows, bad = _trajectory_series(msgs, list(prefixed(prefix, joints)), end_ns)
         if not len(times):
-            _no_trajectory(bag, ctrl, msgs)
+            _no_trajectory(bag, ctrl, msgs, prefix)
         return times, rows, cols, bad
-    times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix)  # joint_state
+    times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix,  # joint_state
+                                     prefix)
     return times, rows, cols, bad
 
 
@@ -436,6 +470,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
     """The embodiment's signals out of ``bag`` (read with at least ``topics.all(emb)``);
     BagError for a bag it cannot take them from, naming the topic and the fix."""
     _check_clock(bag)
+    prefix = topics.prefix_for(bag)
     implausible: dict[str, tuple[int, str]] = {}
     yaml_fix = "record it (gr00t-record records every topic the embodiment YAML names)"
     state_msgs = _require(bag, topics.joint_states, f"joint states of embodiment {emb.name!r}",
@@ -443,7 +478,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
     state_t, state, nan_states = _joint_series(
         bag, topics.joint_states, state_msgs, list(emb.state_joints), "state",
         "correct the joint names in the embodiment YAML's joint_groups (they must be the names "
-        "the robot publishes), or record the topic that carries these joints")
+        "the robot publishes, less --joint-prefix), or record the topic that carries these "
+        "joints", prefix)
     state_t, state = _plausible(emb, topics.joint_states, list(emb.state_joints), state_t,
                                 state, implausible)
     if not len(state_t):
@@ -459,7 +495,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         msgs = _require(bag, topics.action_topic, "commanded joint positions", fix, (JOINT_STATE,))
         times, rows, n = _joint_series(bag, topics.action_topic, msgs, list(emb.action_joints),
                                        "action", "correct the embodiment YAML's joint names, "
-                                       "or pass the command topic that names these joints")
+                                       "or pass the command topic that names these joints",
+                                       prefix)
         times, rows = _plausible(emb, topics.action_topic, list(emb.action_joints), times, rows,
                                  implausible)
         commands.append((times, rows, np.arange(len(emb.action_joints))))
@@ -468,7 +505,8 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         fix = (f"{yaml_fix}, or pass --action-topic TOPIC (a sensor_msgs/JointState topic "
                "with the commanded positions, e.g. a teleoperation leader arm)")
         for ctrl in emb.controllers:
-            times, rows, cols, n = _controller_series(bag, emb, ctrl, fix, int(state_t.max()))
+            times, rows, cols, n = _controller_series(bag, emb, ctrl, fix, int(state_t.max()),
+                                                      prefix)
             times, rows = _plausible(emb, ctrl.topic, list(ctrl.joints), times, rows, implausible)
             commands.append((times, rows, cols))
             bad[ctrl.topic] = n

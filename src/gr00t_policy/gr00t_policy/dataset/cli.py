@@ -14,6 +14,7 @@ from gr00t_policy import dataclass_cli
 from gr00t_policy.cli_errors import describe
 from gr00t_policy.dataset.bag_streams import DEFAULT_INSTRUCTION, DEFAULT_JOINT_STATES, BagTopics
 from gr00t_policy.dataset.layout import DatasetError
+from gr00t_policy.embodiment.joint_prefix import joint_prefix_arg
 from gr00t_policy.dataset.resample import ResampleConfig
 
 
@@ -32,7 +33,7 @@ def _from_bag(args: argparse.Namespace) -> int:
         {("max_state_age", None): "--max-state-age"},
         dt=emb.action_dt, max_state_age=state_age)
     topics = BagTopics(joint_states=args.joint_states_topic, instruction=args.instruction_topic,
-                       action_topic=args.action_topic)
+                       action_topic=args.action_topic, joint_prefix=args.joint_prefix)
     reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
                            codec=args.codec, overwrite=args.overwrite, append=args.append,
                            skip_bad=args.skip_bad)
@@ -90,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     fb.add_argument("--action-topic", default=None,
                     help="a sensor_msgs/JointState topic with commanded positions (e.g. a "
                     "teleoperation leader) instead of the YAML's controller topics")
+    fb.add_argument("--joint-prefix", default=None, type=joint_prefix_arg,
+                    help="the robot's joint-name prefix (ros2_control's prefix, e.g. g1/): "
+                    "every joint name in the bags is it + the YAML's name, and the dataset gets "
+                    "the YAML's names (default: each bag's own, as gr00t-record's joint_prefix "
+                    "kept it, else none; '' for none)")
     fb.add_argument("--max-state-age", type=float, default=None,
                     help="s, > 0; oldest joint state a step may take (default: the YAML's "
                     "staleness.state_s)")

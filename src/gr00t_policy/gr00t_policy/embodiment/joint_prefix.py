@@ -35,6 +35,16 @@ def prefix_problem(prefix: str) -> str | None:
     return f"{prefix!r} is not a joint-name prefix: it may hold {JOINT_PREFIX_FORMS}"
 
 
+def joint_prefix_arg(text: str) -> str:
+    """`prefix_problem` as an argparse type (``--joint-prefix``; argparse names the flag)."""
+    import argparse
+
+    problem = prefix_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def prefixed(prefix: str, names: Iterable[str]) -> tuple[str, ...]:
     """The YAML's `names` as the robot spells them."""
     return tuple(prefix + n for n in names)
@@ -66,6 +76,6 @@ def prefix_fix(needed: Sequence[str], present: Iterable[str], prefix: str,
     # Of several (a message with "g1/a" and "a"), the longest: the robot's own, most likely.
     best = max(fits, key=len)
     example = best + needed[0]
-    now = f"joint_prefix is {prefix!r}" if prefix else "no joint_prefix is set"
+    now = f"the joint prefix is {prefix!r}" if prefix else "no joint prefix is set"
     return (f"{now}, but every joint the embodiment needs is there with {_said(best)} "
             f"(e.g. {example!r}): set {setting.format(shlex.quote(best))}")
