@@ -357,6 +357,13 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
             f"--sim: {emb_path} has no `simulator:` section, so gr00t_sim cannot build the "
             f"robot {emb.name!r}; add one (docs/EMBODIMENT.md; config/unitree_g1.yaml and "
             "config/apptronik_apollo.yaml are examples), or run without --sim on the robot")
+    if sim and (system1_parameters or {}).get("joint_prefix"):
+        # The simulator names the joints as the YAML does: System 1 would find none of them.
+        raise GraphError(
+            f"--sim with system1 parameter joint_prefix={system1_parameters['joint_prefix']!r}: "
+            "gr00t_sim publishes the YAML's joint names without a prefix, so System 1 would "
+            "read no joint state; joint_prefix is for a robot whose driver prefixes them. "
+            "Drop it for the simulator")
     if sim and len(emb.cameras) > 1:  # System 2 would wait for frames that never come
         raise GraphError(
             f"--sim: {emb_path} lists {len(emb.cameras)} cameras, and gr00t_sim renders one "

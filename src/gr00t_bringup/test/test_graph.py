@@ -275,6 +275,22 @@ def test_extra_parameter_values_are_checked_against_their_specs(ckpt: Path) -> N
         build_graph(checkpoint=ckpt, system2_parameters={"dtype": "int8"})
 
 
+def test_joint_prefix_is_set_like_any_system1_parameter_but_not_with_the_simulator(
+        ckpt: Path) -> None:
+    # A robot whose ros2_control description prefixes its joints (g1/left_elbow_joint).
+    graph = build_graph("unitree_g1", checkpoint=ckpt, system1_parameters={"joint_prefix": "g1/"})
+    assert graph.node("gr00t_system1").parameters["joint_prefix"] == "g1/"
+    with pytest.raises(GraphError, match=r"system1: parameter joint_prefix='g1 /' is not "
+                                         r"allowed: .*-p joint_prefix:=g1/"):
+        build_graph("unitree_g1", checkpoint=ckpt, system1_parameters={"joint_prefix": "g1 /"})
+    # gr00t_sim names the joints as the YAML does: System 1 would wait for every one.
+    with pytest.raises(GraphError, match=r"--sim with system1 parameter joint_prefix='g1/'.*"
+                                         r"Drop it for the simulator"):
+        build_graph("unitree_g1", checkpoint=ckpt, sim=True,
+                    system1_parameters={"joint_prefix": "g1/"})
+    build_graph("unitree_g1", checkpoint=ckpt, sim=True, system1_parameters={"joint_prefix": ""})
+
+
 @pytest.mark.parametrize("node, name, value, fix", [
     ("system1", "embodiment", str(CONFIG / "fourier_gr1.yaml"), "--embodiment"),
     ("system1", "checkpoint", "/other/ckpt", "--checkpoint"),
