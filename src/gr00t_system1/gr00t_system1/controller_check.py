@@ -22,10 +22,10 @@ joint_trajectory controller whose node is in the graph (the topic's namespace:
 /arm_controller/commands -> /arm_controller), from a node of its own. Joints that do not
 match, or a forward_command controller whose `interface_name` is not `position`, raise
 ControllerMismatch, naming both values and the fix (the joint_prefix to set where the
-controller's joints are the YAML's with another prefix); our joints are System 1's
-`joint_prefix` + the YAML's names, as the controller is configured with them; the trajectory setting is a warning. A
-controller whose node is not in the graph (a simulator, a driver without ros2_control) or
-does not answer is not checked, and the returned lines say so.
+controller's joints are the YAML's with another prefix: our joints are System 1's
+`joint_prefix` + the YAML's names, as the controller is configured with them); the
+trajectory setting is a warning. A controller whose node is not in the graph (a simulator, a
+driver without ros2_control) or does not answer is not checked, and the returned lines say so.
 
 Whatever the type, a command topic that nothing subscribes to is a warning (a
 joint_trajectory entry given `.../commands`, a typo in the namespace): the commands would go
@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gr00t_policy.embodiment import FORWARD_COMMAND, JOINT_TRAJECTORY
-from gr00t_policy.embodiment.joint_prefix import prefix_fix, prefixed
+from gr00t_policy.embodiment.joint_prefix import fitting_prefixes, prefix_fix, prefixed
 from gr00t_system1.decoders import Decoder, DecoderError
 
 PARAMETER_TIMEOUT_S = 5.0
@@ -88,13 +88,16 @@ def compare(type_: str, name: str, node: str, ours: Sequence[str],
         spelt = f" (with joint_prefix {prefix!r})" if prefix else ""
         fix = prefix_fix(ours, theirs, prefix, "joint_prefix:={}")
         if type_ == FORWARD_COMMAND and theirs != wire:
+            reorder = ("list the controller's joints in the YAML in the controller's order (or "
+                       "the other way round in the controller's configuration)")
+            # Under the fitting prefix the order may still differ: then both are the fix.
+            in_order = any(theirs == list(prefixed(p, ours))
+                           for p in fitting_prefixes(ours, theirs))
             raise ControllerMismatch(
                 f"controller {name!r}: {node} applies a {FORWARD_COMMAND} command to its joints "
                 f"in the order {theirs}, but the embodiment YAML lists{spelt} {wire}: entry i "
                 "of every command would move the controller's i-th joint. Fix: "
-                + (f"{fix}" if fix else "list the controller's joints in the YAML in the "
-                   "controller's order (or the other way round in the controller's "
-                   "configuration)"))
+                + (reorder if not fix else fix if in_order else f"{fix}, and {reorder}"))
         extra, missing = sorted(set(wire) - set(theirs)), sorted(set(theirs) - set(wire))
         if type_ == JOINT_TRAJECTORY and (extra or (missing and not params.get(PARTIAL))):
             raise ControllerMismatch(

@@ -7,9 +7,10 @@ policy does not use (legs, a head, grippers of another arm). System 1 maps them 
     positions = mapper.map(msg.name, msg.position)   # np.float64 (n,), embodiment order
 
 The message names each joint as the robot spells it: `prefix` (System 1's `joint_prefix`,
-gr00t_policy.embodiment.joint_prefix) + the YAML's name. Extra joints are ignored. A missing joint, a duplicate name, a names/positions length
-mismatch or a non-finite position raises a `JointStateError` subclass that names the
-joints involved, so the node can drop the message and say why.
+gr00t_policy.embodiment.joint_prefix) + the YAML's name. Extra joints are ignored. A missing
+joint, a duplicate name, a names/positions length mismatch or a non-finite position raises a
+`JointStateError` subclass that names the joints involved, so the node can drop the message
+and say why.
 """
 
 from __future__ import annotations

@@ -126,6 +126,11 @@ def test_controller_joints_are_compared_with_the_joint_prefix(kind):
         compare(kind, "arm", "/arm_controller", ["j1", "j0"], theirs)
     with pytest.raises(ControllerMismatch, match=r"with joint_prefix 'g2/'.*set joint_prefix:=g1/"):
         compare(kind, "arm", "/arm_controller", ["j1", "j0"], theirs, "g2/")
+    if kind == "forward_command":  # the prefix and the order are both wrong: both are named
+        with pytest.raises(ControllerMismatch, match=r"set joint_prefix:=g1/, and list the "
+                                                     r"controller's joints in the YAML in the "
+                                                     r"controller's order"):
+            compare(kind, "arm", "/arm_controller", ["j0", "j1"], theirs)
 
 
 def test_the_loop_hears_which_ticks_a_trajectory_controller_was_sent_a_path(ros_domain_id):

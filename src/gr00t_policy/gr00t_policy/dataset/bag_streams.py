@@ -60,7 +60,7 @@ MAX_MIN_TRANSIT_S = 0.01
 @dataclass(frozen=True)
 class BagTopics:
     """Where a bag keeps each signal (None: the embodiment YAML decides), and how it names
-    the joints: `joint_prefix` + the YAML's names (None: the bag's own, `bag_joint_prefix`)."""
+    the joints: `joint_prefix` + the YAML's names (None: the bag's own, `prefix_for`)."""
 
     joint_states: str = DEFAULT_JOINT_STATES
     instruction: str = DEFAULT_INSTRUCTION

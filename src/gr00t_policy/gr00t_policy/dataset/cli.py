@@ -14,8 +14,8 @@ from gr00t_policy import dataclass_cli
 from gr00t_policy.cli_errors import describe
 from gr00t_policy.dataset.bag_streams import DEFAULT_INSTRUCTION, DEFAULT_JOINT_STATES, BagTopics
 from gr00t_policy.dataset.layout import DatasetError
-from gr00t_policy.embodiment.joint_prefix import joint_prefix_arg
 from gr00t_policy.dataset.resample import ResampleConfig
+from gr00t_policy.embodiment.joint_prefix import joint_prefix_arg
 
 
 def _from_bag(args: argparse.Namespace) -> int:
