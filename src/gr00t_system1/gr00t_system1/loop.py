@@ -235,7 +235,8 @@ class CommandLoop:
              tokens: TokenSample | None, plan: Plan | None, worker_healthy: bool,
              worker_problem: str = "inference thread stopped",
              fault: str | None = None, planning_s: float | None = None,
-             tokens_refused: str | None = None) -> TickResult:
+             tokens_refused: str | None = None,
+             state_refused: str | None = None) -> TickResult:
         """Decide this tick's command.
 
         Args:
@@ -253,6 +254,8 @@ class CommandLoop:
                 a plan or holding without one.
             tokens_refused: why the newest tokens were refused (None: accepted, or none
                 came); only said in the safety state's reason.
+            state_refused: why the newest joint state was refused (None: accepted, or
+                none came); only said in the safety state's reason.
 
         The joints of trajectory controllers are commanded where the path they were sent
         has them (`_as_sent`): that is where the controller is, whatever plan came since,
@@ -281,6 +284,7 @@ class CommandLoop:
             plans_refused=self._plans_refused,
             planning_s=planning_s,
             tokens_refused=tokens_refused,
+            state_refused=state_refused,
         ))
         if not s.publishes:
             self.executor.clear()

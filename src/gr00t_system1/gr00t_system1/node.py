@@ -315,6 +315,7 @@ class System1Node(ManagedNode):
         self.plans_beyond_limits = 0  # plans with a row beyond the widened limits
         self.beyond_limits: str | None = None  # what the newest plan asked for, if so
         self.tokens_refused: str | None = None  # why the newest tokens were refused, if so
+        self.state_refused: str | None = None  # why the newest joint state was refused, if so
         self._log_throttle = Throttle(LOG_THROTTLE_S)
         self.ticks = self.commands = self.deadline_misses = 0
         self.period_stats = RollingWindow(size=1200, late_threshold=2.0 * self.period)
@@ -392,7 +393,9 @@ class System1Node(ManagedNode):
                                      self._now(), arrival, seq=sequence_number(info))
         if isinstance(got, Refusal):
             self._refuse(got)
+            self.state_refused = got.message
         else:
+            self.state_refused = None
             self.mailbox.put_state(got)
 
     def _on_tokens(self, msg: EmbeddingTokens) -> None:
@@ -481,7 +484,8 @@ class System1Node(ManagedNode):
                            worker_healthy=self.worker.healthy,
                            worker_problem=self.worker.problem, fault=self.fault,
                            planning_s=self.worker.in_progress_s(mono),
-                           tokens_refused=self.tokens_refused)
+                           tokens_refused=self.tokens_refused,
+                           state_refused=self.state_refused)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             self._publish(r.command, path, seconds_to_stamp(now), r.state.value)

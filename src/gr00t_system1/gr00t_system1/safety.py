@@ -77,6 +77,10 @@ class SupervisorInputs:
     # Why the newest tokens that came were refused (None: they were accepted, or none came):
     # a backbone_id from another checkpoint must not read as "no tokens".
     tokens_refused: str | None = None
+    # Why the newest joint state that came was refused (None: accepted, or none came): a
+    # driver whose every message lacks a joint (or is split across publishers) must not
+    # read as "no joint states from the robot's driver (is it running?)".
+    state_refused: str | None = None
 
 
 class Supervisor:
@@ -107,6 +111,12 @@ class Supervisor:
         return age is None or age > limit
 
     @staticmethod
+    def _stale_state_why(i: SupervisorInputs) -> str:
+        if i.state_refused is not None:
+            return f"the newest were refused: {i.state_refused}"
+        return NO_STATE_WHY
+
+    @staticmethod
     def _stale_tokens_why(i: SupervisorInputs) -> str:
         if i.tokens_refused is not None:
             return f"the newest were refused: {i.tokens_refused}"
@@ -124,6 +134,9 @@ class Supervisor:
             return (SafetyState.FAULT if self.armed else SafetyState.WAITING), i.fault
         if not self.armed:
             if i.state_age is None:
+                if i.state_refused is not None:
+                    return SafetyState.WAITING, ("no joint state accepted yet: "
+                                                 f"{i.state_refused}")
                 return SafetyState.WAITING, f"no joint state received yet: {NO_STATE_WHY}"
             if i.tokens_age is None:
                 if i.tokens_refused is not None:
@@ -132,7 +145,7 @@ class Supervisor:
                 return SafetyState.WAITING, f"no embedding tokens received yet ({NO_TOKENS_WHY})"
             if state_stale:
                 return SafetyState.WAITING, (f"joint state is {i.state_age:.3f} s old: "
-                                             f"{NO_STATE_WHY}")
+                                             f"{self._stale_state_why(i)}")
             if tokens_stale:
                 return SafetyState.WAITING, (f"tokens are {i.tokens_age:.3f} s old: "
                                              f"{self._stale_tokens_why(i)}")
@@ -151,7 +164,7 @@ class Supervisor:
         if state_stale:
             return SafetyState.HOLD_STALE_STATE, (
                 f"joint state {i.state_age:.3f} s old > state_staleness_s "
-                f"{self.state_staleness_s}: {NO_STATE_WHY}")
+                f"{self.state_staleness_s}: {self._stale_state_why(i)}")
         if tokens_stale:
             return SafetyState.HOLD_STALE_TOKENS, (
                 f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}: "

@@ -175,6 +175,12 @@ def test_system1_refuses_what_a_robot_must_not_act_on(checkpoint, embodiment_yam
                         wait_until(lambda: "hold_stale_state" in rec.labels_since(t0, topic),
                                    5, "hold on joint states from two publishers")
                         logged("complete joint states come from more than one publisher")
+                        # The operator's reason names the refusal, not a driver that is down.
+                        wait_until(lambda: diags and "the newest were refused: dropped: "
+                                   "complete joint states come from more than one publisher"
+                                   in diags[-1].status[0].message, 5,
+                                   "a hold reason naming the second publisher")
+                        assert "is it running?" not in diags[-1].status[0].message
                     finally:
                         second.stop()
                 running_again("the second publisher stopped")

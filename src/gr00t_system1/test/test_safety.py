@@ -99,6 +99,24 @@ def test_refused_tokens_are_the_reason_not_a_missing_instruction():
     assert "stopped publishing" not in stale
 
 
+def test_refused_joint_states_are_the_reason_not_a_driver_that_is_down():
+    # Scenario: a new robot whose gripper driver publishes its own /joint_states beside the
+    # arm's. Every message arrives and is refused (each lacks the other's joints); the reason
+    # (/diagnostics, gr00t-instruct --wait) said "no joint states from the robot's driver (is
+    # it running?)" while the driver ran at 100 Hz.
+    refusal = "joint state lacks 7 joint(s) the embodiment needs: fr3_joint1, ..."
+    sup = Supervisor(0.05, 0.5)
+    _, never = sup.decide(inputs(state_age=None, state_refused=refusal))
+    assert never == f"no joint state accepted yet: {refusal}"
+    _, waiting = sup.decide(inputs(state_age=0.06, state_refused=refusal))
+    assert waiting.endswith(f"the newest were refused: {refusal}")
+    sup.update(inputs())
+    _, stale = sup.decide(inputs(state_age=0.06, state_refused=refusal))
+    assert stale.startswith("joint state 0.060 s old > state_staleness_s 0.05")
+    assert stale.endswith(f"the newest were refused: {refusal}")
+    assert "is it running?" not in never + waiting + stale
+
+
 def test_disabled_says_how_it_came_and_how_to_enable():
     # A robot YAML starts disabled (start_enabled: false): nobody called /gr00t/enable, and
     # the reason is what gr00t-instruct --wait and /diagnostics show the operator.
