@@ -15,6 +15,7 @@ and say why.
 
 from __future__ import annotations
 
+import collections
 import difflib
 from collections.abc import Sequence
 
@@ -50,18 +51,21 @@ def near_names(missing: Sequence[str], present: Sequence[str], needed: Sequence[
     a message naming `present`, in words ("" when nothing explains it): the joint_prefix
     under which every needed joint is there (`prefix_fix`: the driver's ros2_control prefix,
     or a wrong one set), else for each of the first `shown`, the most alike name of the
-    message that the embodiment does not use (a prefix or a number that differs)."""
+    message that the embodiment does not use (a prefix or a number that differs), and only
+    where no other missing joint finds the same name: one name offered for several joints
+    (a gripper driver's message, whose 'finger_joint2' looks like every arm joint) is no
+    renaming, and would send the reader to fix names that are right."""
     fix = prefix_fix(needed, present, prefix, "joint_prefix:={}")
     if fix is not None:
         return fix
     wanted = set(prefixed(prefix, needed))
     spare = [n for n in present if n not in wanted]
-    alike = []
-    for name in prefixed(prefix, missing[:shown]):
-        found = difflib.get_close_matches(name, spare, n=1, cutoff=0.6)
-        if found:
-            alike.append(f"{name!r} is not there but {found[0]!r} is")
-    return "; ".join(alike)
+    wire = prefixed(prefix, missing)
+    found = {name: match[0] for name in wire
+             for match in [difflib.get_close_matches(name, spare, n=1, cutoff=0.6)] if match}
+    claims = collections.Counter(found.values())
+    return "; ".join(f"{name!r} is not there but {found[name]!r} is" for name in wire[:shown]
+                     if name in found and claims[found[name]] == 1)
 
 
 class NonFiniteJointError(JointStateError):

@@ -40,6 +40,19 @@ def test_a_missing_joint_is_shown_beside_the_alike_name_the_message_has():
         assert "camera_tilt" not in text and "is not there but 'gripper'" not in text
 
 
+def test_one_alike_name_for_several_missing_joints_is_not_offered():
+    """A gripper driver publishing its own /joint_states beside the arm's: its message lacks
+    every arm joint, and 'fr3_finger_joint2' is the closest name to each of them. Offering it
+    seven times ("'fr3_joint1' is not there but 'fr3_finger_joint2' is", ...) reads as a
+    renaming to do, where the names are right and the message is another driver's."""
+    arm = [f"fr3_joint{i}" for i in range(1, 8)]
+    m = JointMapper(arm + ["fr3_finger_joint1"])
+    with pytest.raises(MissingJointsError) as info:
+        m.map(["fr3_finger_joint1", "fr3_finger_joint2"], [0.02, 0.02])
+    assert info.value.missing == tuple(arm)
+    assert "is not there but" not in str(info.value), str(info.value)
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_needed_joint_is_rejected(bad):
     with pytest.raises(NonFiniteJointError) as info:
