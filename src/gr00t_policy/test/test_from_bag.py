@@ -352,6 +352,23 @@ def test_trajectories_without_every_controller_joint_are_named(tmp_path, split, 
         convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
 
 
+def test_partial_goals_between_whole_ones_are_refused_not_turned_into_stale_rows(tmp_path):
+    # A teleoperation that leaves j2 out of every other message (allow_partial_joints_goal):
+    # those messages were skipped, "skipped N commands" in the report, and every other row
+    # repeated the arm's previous command: actions that step and lag the robot's motion.
+    rec, emb = trajectory_recording(6, True, False)
+    sent, names, due, points = rec.trajectories["/arm/joint_trajectory"]
+    rec.trajectories["/arm/joint_trajectory"] = [
+        (sent, names, due, points),
+        (sent + DT / 2, names[:2], due, np.ascontiguousarray(points[..., :2]))]
+    with pytest.raises(BagError, match=r"/arm/joint_trajectory: \d+ of \d+ messages name only "
+                                       r"some of controller arm_controller's 3 joints \(partial "
+                                       r"goals, e\.g\. \['j0', 'j1'\]\).*Fix: a sender of "
+                                       r"partial goals must name every joint"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+
+
 def test_a_controller_topic_of_another_type_names_the_yaml_type_to_set(tmp_path):
     # The bag's topic is there (recorded): the YAML names another controller type than the
     # robot runs, so "record it" would send the team to record it again, to the same end.

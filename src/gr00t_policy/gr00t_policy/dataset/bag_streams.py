@@ -326,12 +326,33 @@ def _no_trajectory(bag: Bag, ctrl: Any, msgs: list, prefix: str) -> None:
             f"{' ...' if len(seen) > 8 else ''})")
     fix = prefix_fix(list(ctrl.joints), seen, prefix, "--joint-prefix {}") or (
         "set controllers[].joints in the embodiment YAML to the names the "
-        "controller is sent; a sender of partial goals must name every joint of the "
-        "controller in each message, or record its commanded positions as one "
-        "sensor_msgs/JointState topic and pass it with --action-topic")
+        f"controller is sent; {PARTIAL_GOALS_FIX}")
     raise BagError(
         f"bag {bag.path}: {ctrl.topic}: {what}, so no row has a command for every action "
         f"joint. Fix: {fix}")
+
+
+PARTIAL_GOALS_FIX = ("a sender of partial goals must name every joint of the controller in "
+                     "each message, or record its commanded positions as one "
+                     "sensor_msgs/JointState topic and pass it with --action-topic")
+
+
+def _partial_goals(bag: Bag, ctrl: Any, msgs: list, prefix: str) -> None:
+    """BagError where some trajectory messages name only some of the controller's joints
+    (as ``prefix`` + its YAML names) beside messages naming all: each is skipped, so the
+    rows it commanded would take every joint's previous command, a stepped action that lags
+    the robot's motion."""
+    wanted = set(prefixed(prefix, ctrl.joints))
+    partial = [named for _, m in msgs for named in [set(m.joint_names)]
+               if named & wanted and not wanted <= named]
+    if not partial:
+        return
+    raise BagError(
+        f"bag {bag.path}: {ctrl.topic}: {len(partial)} of {len(msgs)} messages name only some "
+        f"of controller {ctrl.name}'s {len(wanted)} joints (partial goals, e.g. "
+        f"{sorted(partial[0])[:6]}); they cannot be rows, and the rows they commanded would "
+        "repeat the previous command of every joint (a stepped action behind the robot's "
+        f"motion). Fix: {PARTIAL_GOALS_FIX}")
 
 
 def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
@@ -359,6 +380,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
         times, rows, bad = _trajectory_series(msgs, list(prefixed(prefix, joints)), end_ns)
         if not len(times):
             _no_trajectory(bag, ctrl, msgs, prefix)
+        elif bad:
+            _partial_goals(bag, ctrl, msgs, prefix)
         return times, rows, cols, bad
     times, rows, bad = _joint_series(bag, ctrl.topic, msgs, joints, what, fix,  # joint_state
                                      prefix)
