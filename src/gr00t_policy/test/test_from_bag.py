@@ -369,6 +369,19 @@ def test_partial_goals_between_whole_ones_are_refused_not_turned_into_stale_rows
     assert not (tmp_path / "ds").exists()
 
 
+def test_forward_commands_of_another_size_name_the_topic_and_the_sizes(tmp_path):
+    # A gripper teleoperation sending both fingers' positions to a controller the YAML lists
+    # one finger of: every command was skipped and the refusal said only "no usable joint
+    # state or command (all were NaN, of the wrong size, ...)", naming no topic.
+    rec, t_cmd, cmd, *_ = recording(n_cmd=10)
+    rec.commands["/hand/commands"] = (t_cmd + 0.0002, np.c_[cmd[:, 3:], cmd[:, 3:]])
+    with pytest.raises(BagError, match=r"/hand/commands: none of its 10 messages is a command "
+                                       r"for controller hand_controller's 1 joints \['h0'\] "
+                                       r"\(10 with 2 values\)\. Fix: list in "
+                                       r"controllers\[\]\.joints exactly"):
+        convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+
+
 def test_a_controller_topic_of_another_type_names_the_yaml_type_to_set(tmp_path):
     # The bag's topic is there (recorded): the YAML names another controller type than the
     # robot runs, so "record it" would send the team to record it again, to the same end.

@@ -24,6 +24,7 @@ the log time.
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -355,6 +356,22 @@ def _partial_goals(bag: Bag, ctrl: Any, msgs: list, prefix: str) -> None:
         f"motion). Fix: {PARTIAL_GOALS_FIX}")
 
 
+def _no_forward_command(bag: Bag, ctrl: Any, msgs: list) -> None:
+    """BagError where no message of a forward_command topic is a command for the
+    controller's joints: its values number another count (a gripper command carrying both
+    fingers, a controller the YAML lists other joints of), or are not finite."""
+    sizes = collections.Counter(len(m.data) for _, m in msgs)
+    other = {n: k for n, k in sizes.items() if n != len(ctrl.joints)}
+    what = (", ".join(f"{k} with {n} values" for n, k in sorted(other.items())) if other
+            else "every one has a non-finite value")
+    raise BagError(
+        f"bag {bag.path}: {ctrl.topic}: none of its {len(msgs)} messages is a command for "
+        f"controller {ctrl.name}'s {len(ctrl.joints)} joints {list(ctrl.joints)[:8]} "
+        f"({what}). Fix: list in controllers[].joints exactly the joints the controller "
+        "takes, in its order (its `joints` parameter), or record the topic its commands "
+        "are sent on")
+
+
 def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
                        end_ns: int, prefix: str) -> tuple:
     joints = list(ctrl.joints)
@@ -375,6 +392,8 @@ def _controller_series(bag: Bag, emb: EmbodimentConfig, ctrl: Any, fix: str,
                 continue
             times.append(t)
             rows.append(values)
+        if not times:
+            _no_forward_command(bag, ctrl, msgs)
         return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(joints)), cols, bad
     if ctrl.type == decoder_types.JOINT_TRAJECTORY:
         times, rows, bad = _trajectory_series(msgs, list(prefixed(prefix, joints)), end_ns)
