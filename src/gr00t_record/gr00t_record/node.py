@@ -17,8 +17,8 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
   data: the episode being recorded (closed first), else the last one closed, is moved to
   `<output_dir>/discarded/` (which `episode_*` does not match; nothing is deleted), and its
   number is used again by the next episode.
-The recorder's `joint_prefix` (a driver that names
-the YAML's joints g1/<name>) is kept as metadata ("joint_prefix"), where from-bag reads it.
+The recorder's `joint_prefix` (a driver that names the YAML's joints g1/<name>) is kept as
+metadata ("joint_prefix"), where from-bag reads it.
 Between episodes nothing is written. Each camera's first frame in an episode is read with
 the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
 refuse is still recorded, but the log says so at once and the stop reply names it, so a day
