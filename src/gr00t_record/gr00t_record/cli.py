@@ -45,6 +45,9 @@ def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
         params += ["-p", f"extra_topics:=[{','.join(args.extra_topic)}]"]
     if args.joint_prefix:
         params += ["-p", f"joint_prefix:={args.joint_prefix}"]
+    for name in ("joint_states_topic", "instruction_topic"):
+        if getattr(args, name):
+            params += ["-p", f"{name}:={getattr(args, name)}"]
     return node_main(["gr00t_record", "--ros-args", *params, *ros_args])
 
 
@@ -89,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "gr00t-dataset from-bag")
     run.add_argument("--extra-topic", action="append", default=[], type=topic_arg,
                      help="another topic to record (repeatable)")
+    # The same names as gr00t-dataset from-bag's, which reads these topics back.
+    run.add_argument("--joint-states-topic", default=None, type=topic_arg,
+                     help="the robot's sensor_msgs/JointState topic (default /joint_states)")
+    run.add_argument("--instruction-topic", default=None, type=topic_arg,
+                     help="the std_msgs/String instruction topic (default /gr00t/instruction)")
     start = sub.add_parser("start", help="begin an episode")
     start.add_argument("instruction", nargs="?", default="",
                        help="the episode's instruction (default: the last one published on "

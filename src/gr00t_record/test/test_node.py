@@ -271,6 +271,7 @@ def test_run_that_cannot_start_says_why_in_one_line_and_exits_1(ros_domain_id, t
     (["run", "--embodiment", "x.yaml", "--extra-topic", "not a topic"], "--extra-topic"),
     (["run", "--embodiment", "x.yaml", "--action-topic", "/a//b"], "--action-topic"),
     (["run", "--embodiment", "x.yaml", "--joint-prefix", "g1 /"], "--joint-prefix"),
+    (["run", "--embodiment", "x.yaml", "--joint-states-topic", "/a b"], "--joint-states-topic"),
     (["stop", "--timeout", "nan"], "--timeout"),
     (["start", "wave", "--timeout", "0"], "--timeout"),
     (["discard", "--timeout", "-1"], "--timeout"),
@@ -282,3 +283,20 @@ def test_a_bad_flag_is_refused_at_parsing_naming_it(capsys, argv, flag):
         record_cli.main(argv)
     assert info.value.code == 2
     assert f"error: argument {flag}: " in capsys.readouterr().err
+
+
+def test_run_passes_the_topics_it_is_given_to_the_node(monkeypatch):
+    """The recorder's joint_states_topic and instruction_topic were settable only with
+    --ros-args -p (not in gr00t-record --help); the flags are from-bag's names for them."""
+    import gr00t_record.node
+
+    got = []
+    monkeypatch.setattr(gr00t_record.node, "main", lambda argv: got.append(argv) or 0)
+    assert record_cli.main(["run", "--embodiment", "x.yaml", "--joint-states-topic",
+                            "/robot/joint_states", "--instruction-topic", "/say"]) == 0
+    argv = got[0]
+    assert "joint_states_topic:=/robot/joint_states" in argv
+    assert "instruction_topic:=/say" in argv
+    got.clear()
+    record_cli.main(["run", "--embodiment", "x.yaml"])
+    assert not any("_topic:=" in a for a in got[0])  # the node's defaults
