@@ -111,16 +111,9 @@ class Supervisor:
         return age is None or age > limit
 
     @staticmethod
-    def _stale_state_why(i: SupervisorInputs) -> str:
-        if i.state_refused is not None:
-            return f"the newest were refused: {i.state_refused}"
-        return NO_STATE_WHY
-
-    @staticmethod
-    def _stale_tokens_why(i: SupervisorInputs) -> str:
-        if i.tokens_refused is not None:
-            return f"the newest were refused: {i.tokens_refused}"
-        return STALE_TOKENS_WHY
+    def _stale_why(refused: str | None, otherwise: str) -> str:
+        """Why an input is stale: its newest messages' refusal, if they were refused."""
+        return f"the newest were refused: {refused}" if refused is not None else otherwise
 
     def decide(self, i: SupervisorInputs) -> tuple[SafetyState, str]:
         """The state for these inputs (pure: does not change the supervisor)."""
@@ -145,10 +138,10 @@ class Supervisor:
                 return SafetyState.WAITING, f"no embedding tokens received yet ({NO_TOKENS_WHY})"
             if state_stale:
                 return SafetyState.WAITING, (f"joint state is {i.state_age:.3f} s old: "
-                                             f"{self._stale_state_why(i)}")
+                                             f"{self._stale_why(i.state_refused, NO_STATE_WHY)}")
             if tokens_stale:
-                return SafetyState.WAITING, (f"tokens are {i.tokens_age:.3f} s old: "
-                                             f"{self._stale_tokens_why(i)}")
+                why = self._stale_why(i.tokens_refused, STALE_TOKENS_WHY)
+                return SafetyState.WAITING, f"tokens are {i.tokens_age:.3f} s old: {why}"
             if not i.worker_alive:
                 return SafetyState.WAITING, f"no plans: {i.worker_problem}"
             if not i.fresh_plan:
@@ -164,11 +157,11 @@ class Supervisor:
         if state_stale:
             return SafetyState.HOLD_STALE_STATE, (
                 f"joint state {i.state_age:.3f} s old > state_staleness_s "
-                f"{self.state_staleness_s}: {self._stale_state_why(i)}")
+                f"{self.state_staleness_s}: {self._stale_why(i.state_refused, NO_STATE_WHY)}")
         if tokens_stale:
             return SafetyState.HOLD_STALE_TOKENS, (
                 f"tokens {i.tokens_age:.3f} s old > token_staleness_s {self.token_staleness_s}: "
-                f"{self._stale_tokens_why(i)}")
+                f"{self._stale_why(i.tokens_refused, STALE_TOKENS_WHY)}")
         if i.plan_exhausted:
             if self.state.holds and self.state != SafetyState.HOLD_NO_PLAN:
                 # Inputs just came back: the plan in hand was made before the hold, so wait
