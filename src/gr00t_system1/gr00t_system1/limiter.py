@@ -291,15 +291,17 @@ class CommandLimiter:
         """
         return self._walk(times, rows, t0)[0]
 
-    def path_to_rest(self, times: np.ndarray, rows: np.ndarray, t0: float,
-                     gap: float) -> tuple[np.ndarray, np.ndarray]:
+    def path_to_rest(self, times: np.ndarray, rows: np.ndarray, t0: float, gap: float,
+                     passing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """`limit_path`, then points `gap` apart that brake it to rest at the acceleration
         limits: (times (N + R,), rows (N + R, A)). A trajectory controller that gets no newer
         message runs the path to its end and stops there; ending at rest, it stops within
-        the limits instead of dead from full speed. N may be 0 (a path from `last` alone)."""
+        the limits instead of dead from full speed. N may be 0 (a path from `last` alone).
+        `passing` (N, A) bool: points to pass through at speed (`apply`'s `passing`), such
+        as those of a path already sent that the new one keeps; None: none."""
         if not (math.isfinite(gap) and gap > 0):
             raise ValueError(f"gap must be finite and > 0, got {gap}")
-        out, prev, vel, prev_t = self._walk(times, rows, t0)
+        out, prev, vel, prev_t = self._walk(times, rows, t0, passing)
         target = self._rest_point(prev, vel)  # (A,) where braking at once comes to rest
         most = int(math.ceil(self.longest_stop_s / gap)) + 8  # bound: the soft landing's ticks
         tail_t, tail = [], []
@@ -313,10 +315,11 @@ class CommandLimiter:
         return (np.concatenate([np.asarray(times, dtype=np.float64), tail_t]),
                 np.vstack([out, np.array(tail)]))
 
-    def _walk(self, times: np.ndarray, rows: np.ndarray,
-              t0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def _walk(self, times: np.ndarray, rows: np.ndarray, t0: float,
+              passing: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """The safe path (N, A) from `last` and its velocity, and where it ends: (rows, end
-        position, end velocity, end time)."""
+        position, end velocity, end time). `passing`: as `path_to_rest`'s."""
         if self.last is None:
             raise RuntimeError("CommandLimiter.limit_path() before reset(measured)")
         rows = np.asarray(rows, dtype=np.float64).reshape(len(times), self.dim)  # (N, A)
@@ -327,7 +330,8 @@ class CommandLimiter:
             gap = t - prev_t
             target = self.clamp(np.where(np.isfinite(rows[k]), rows[k], prev))
             if gap > 0:
-                prev, vel = self._step(prev, vel, target, gap)
+                prev, vel = self._step(prev, vel, target, gap,
+                                       None if passing is None else passing[k])
             out[k] = prev
             prev_t = t
         return out, prev, vel, prev_t

@@ -56,6 +56,11 @@ CLOCK_STEP_S = 1e-3
 # (`position_on_path`): the rounding of a sum of times (a wall clock's seconds since 1970
 # step by ~0.24 us), not a controller that has moved on past the point.
 ON_POINT_ULPS = 16
+# A path's first kept knot is at least this many control periods after the tick
+# (`_kept_knots`): a controller that takes the message up after that knot would step from the
+# path sent to the new one there (transport delay plus up to one controller update, a
+# millisecond or two, against 4.2 ms at 120 Hz).
+MIN_FIRST_KNOT = 0.5
 # At a re-arm after System 1 commanded (disabled, then enabled), the controllers still hold
 # the last commands: commands go on from them, not from the measured position, where every
 # joint is measured within this (rad or m; at most a tenth of its range) of where it is held
@@ -105,6 +110,10 @@ class CommandLoop:
         path_ticks: how many control periods a path covers point by point before the
             chunk's rows (`path`): at least the ticks between two messages of the sparsest
             trajectory decoder, plus one.
+        path_grid: whether the trajectory controllers run each path on the node clock from
+            its tick (decoders that stamp their messages, `Decoder.stamped_paths`): then a
+            path keeps the knots of the one sent up to the next knot off a steady grid
+            (`_kept_knots`), so tick jitter cannot bunch two velocity changes together.
         joint_names: the A + H joints' names, for messages (default: their indices).
         tracking: compares each joint state with the command in force when it was measured
             (`gr00t_system1.tracking`); default: figures only, never a fault.
@@ -118,13 +127,14 @@ class CommandLoop:
                  executor: ChunkExecutor, on_stale: str,
                  held_posture: np.ndarray | None = None,
                  path_joints: np.ndarray | None = None, path_ticks: int = 1,
-                 joint_names: list[str] | None = None,
+                 path_grid: bool = False, joint_names: list[str] | None = None,
                  tracking: TrackingMonitor | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         if isinstance(path_ticks, bool) or not isinstance(path_ticks, int) or path_ticks < 1:
             raise ValueError(f"path_ticks must be an int >= 1, got {path_ticks!r}")
         self.path_ticks = path_ticks
+        self.path_grid = bool(path_grid)
         self.joint_names = list(joint_names or [])
         self.sim_time = False
         self._mono = float("-inf")  # monotonic time of the tick in progress
@@ -659,37 +669,106 @@ class CommandLoop:
         (`brake`) or before the first chunk, it brakes from the current command, a point
         every `lead_s` (at rest: the current command at `lead_s`). Either way it ends with
         the points that brake it to rest (`CommandLimiter.path_to_rest`), so a trajectory
-        controller left without newer messages stops within the limits.
+        controller left without newer messages stops within the limits. With `path_grid`
+        the points a period apart lie on the grid of the paths sent, the first one or two
+        kept from the path each controller runs (`_kept_knots`) when the tick came off it.
         """
         last = self.limiter.last
         if last is None:
             raise RuntimeError("CommandLoop.path() before the first published command")
+        kept_t, kept, keep = self._kept_knots(now, lead_s)  # (K,), (K, A + H), (A + H,)
+        n = kept_t.size
+        # The points a period apart: the kept knots, then more on the same grid, covering at
+        # least `path_ticks` periods.
+        start = float(kept_t[-1]) if n else 0.0
+        more = max(int(math.ceil(self.path_ticks - start / lead_s - 1e-9)), 1)
+        grid_t = np.concatenate([kept_t, start + lead_s * np.arange(1, more + 1)])  # (G,)
+        passing = np.zeros((grid_t.size, last.shape[0]), dtype=bool)
+        passing[:n] = keep
+
+        def on_grid(targets: np.ndarray) -> np.ndarray:
+            """`targets` (G, A + H) with the kept knots in place."""
+            out = np.array(targets, dtype=np.float64)
+            out[:n] = np.where(keep, kept, out[:n])
+            return out
+
         running = self.supervisor.state == SafetyState.RUNNING and self._brake_target is None
         future = self.executor.future(now) if running else None
         if future is not None:
             future_t, future_rows = future
-            ticks_t = lead_s * np.arange(1, self.path_ticks + 1)  # (K,)
-            keep = future_t > ticks_t[-1] + 1e-9
-            ahead_t = np.concatenate([ticks_t, future_t[keep]])  # (N,)
-            targets = np.vstack([self.executor.preview(now, ticks_t), future_rows[keep]])
+            keep_rows = future_t > grid_t[-1] + 1e-9
+            ahead_t = np.concatenate([grid_t, future_t[keep_rows]])  # (N,)
+            targets = np.vstack([self.executor.preview(now, grid_t), future_rows[keep_rows]])
             held = np.broadcast_to(self.held_posture, (ahead_t.size, self.held_posture.size))
             ahead = np.hstack([targets, held])  # (N, A + H)
-            gap = float(np.diff(future_t[keep])[-1]) if keep.sum() > 1 else lead_s
+            ahead[:grid_t.size] = on_grid(ahead[:grid_t.size])
+            passing = np.vstack([passing, np.zeros((ahead_t.size - grid_t.size, last.shape[0]),
+                                                   dtype=bool)])
+            gap = float(np.diff(future_t[keep_rows])[-1]) if keep_rows.sum() > 1 else lead_s
             return self._sent(now, *self.limiter.path_to_rest(ahead_t, ahead, t0=0.0,
-                                                              gap=gap))
-        ahead_t, ahead = np.zeros(0), np.zeros((0, last.shape[0]))
+                                                              gap=gap, passing=passing))
+        ahead_t, ahead = kept_t, on_grid(np.broadcast_to(self.limiter.stopping_point(),
+                                                         (n, last.shape[0])))
+        passing = passing[:n]
         if (self.supervisor.state.holds and self._brake_target is None
                 and self._hold_target is not None and self._hold_measured):
             # A hold towards a measured position (hold_measured, a tracking fault): the path
             # goes there as the next commands would, a period apart, then brakes to rest.
-            ahead_t = lead_s * np.arange(1, self.path_ticks + 1)
-            ahead = np.broadcast_to(self._hold_target, (ahead_t.size, last.shape[0]))
-        # Nothing ahead: braking from the current command, a point every lead_s; at rest,
-        # the current command itself at lead_s.
-        times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=lead_s)
+            ahead_t, passing = grid_t, np.pad(passing, ((0, grid_t.size - n), (0, 0)))
+            ahead = on_grid(np.broadcast_to(self._hold_target, (grid_t.size, last.shape[0])))
+        # Nothing ahead: braking from the current command (past the kept knots), a point
+        # every lead_s; at rest, the current command itself at lead_s.
+        times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=lead_s,
+                                                passing=passing)
         if times.size == 0:
             times, rows = np.array([lead_s]), last[None, :].copy()
         return self._sent(now, times, rows)
+
+    def _kept_knots(self, now: float,
+                    lead_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The knots of the paths sent that the next path keeps: (times (K,) from `now`,
+        positions (K, A + H), joints (A + H,) bool), K in 0..2.
+
+        A trajectory controller's velocity changes only at a path's points. The paths'
+        points after the first lie a period apart, on one grid that each path inherits from
+        the one before; a tick that comes off that grid (scheduling jitter: early, late)
+        and sent a path whose first step changed the velocity at once gave the controller
+        two velocity changes within less than a period, each up to the acceleration limit
+        times a period: 2.3 times the limit at ticks 0.3 ms late (bench/trajectory_jitter.py).
+        So off the grid the next path keeps the path each joint's controller runs up to its
+        next knot (up to the one after, when that is nearer than `MIN_FIRST_KNOT` periods:
+        the controller must take the message up before the path changes) and changes course
+        only there. On a knot (a steady tick), for joints never sent a path, or without
+        `path_grid` (a controller that times a path from when it takes it up: keeping knots
+        shortens the first segment, which magnifies that delay), nothing is kept."""
+        empty = (np.zeros(0), np.zeros((0, self.limiter.dim)), np.zeros(self.limiter.dim, bool))
+        if (not self.path_grid or self._newest_path not in self._paths
+                or not self.path_joints.any()):
+            return empty
+        sent, times, _, _ = self._paths[self._newest_path]
+        if now < sent:  # the node clock went back: the grid is on the old timeline
+            return empty
+        first = sent + float(times[0])  # a knot of the grid
+        place = (now - first) / lead_s
+        # On a knot up to rounding, as `position_on_path` reads it (the limiter's velocity is
+        # then the one arriving there, and the new path may change it at once); a tolerance
+        # wider than rounding let a tick just past a knot change the velocity again there.
+        if abs(place - round(place)) * lead_s <= ON_POINT_ULPS * float(np.spacing(abs(now))):
+            return empty
+        knot = first + math.ceil(place) * lead_s
+        knots = [knot] if knot - now >= MIN_FIRST_KNOT * lead_s else [knot, knot + lead_s]
+        keep = self.path_joints & (self._path_of > 0)
+        positions = np.zeros((len(knots), self.limiter.dim))
+        for serial in np.unique(self._path_of[keep]):
+            joints = keep & (self._path_of == serial)
+            if serial not in self._paths:
+                keep = keep & ~joints
+                continue
+            for i, t in enumerate(knots):
+                positions[i, joints] = self._on_path(serial, t)[0][joints]
+        if not keep.any():
+            return empty
+        return np.array(knots) - now, positions, keep
 
     def _sent(self, now: float, times: np.ndarray,
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

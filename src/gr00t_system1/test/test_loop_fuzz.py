@@ -25,13 +25,16 @@ def test_nothing_beyond_a_limit_reaches_a_controller(seed):
     world = run(cfg, TICKS)
     assert not world.violations, (
         f"seed {seed} ({cfg.mode}, controllers {cfg.decoder_of} every {cfg.every}, sim time "
-        f"{cfg.sim_time}): " + "; ".join(str(v) for v in world.violations[:3]))
+        f"{cfg.sim_time}, path grid {cfg.path_grid}): " + "; ".join(str(v) for v in world.violations[:3]))
 
 
 def test_the_campaign_reaches_trajectory_controllers_and_timing_faults():
     """The seeds above are not all forward-only, quiet runs (what would pass trivially)."""
     configs = [random_config(seed) for seed in SEEDS]
     assert sum(any(c.decoder_of) for c in configs) >= 15
+    # trajectory controllers sent stamped paths (the loop's knot grid) and unstamped ones
+    assert sum(any(c.decoder_of) and c.path_grid for c in configs) >= 6
+    assert sum(any(c.decoder_of) and not c.path_grid for c in configs) >= 6
     assert sum(c.p["stall"] > 0 or c.p["late"] > 0 or c.jitter > 0 for c in configs) >= 20
     assert sum(c.p["jump_back"] > 0 for c in configs) >= 5
     assert sum(c.p["jump_fwd"] > 0 for c in configs) >= 5

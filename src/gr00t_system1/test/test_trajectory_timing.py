@@ -20,6 +20,7 @@ from gr00t_policy.runtime.chunk import Chunk
 from gr00t_policy.runtime.planner import Plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_loop's simulated ticks
+from jtc_model import accel_per_period, run_controller  # noqa: E402
 from test_loop import (A, ACCEL, DT, TICK, VEL, Sim, jtc_positions, ramp_sim,  # noqa: E402
                        turn_round)
 
@@ -222,3 +223,68 @@ def test_a_simulators_clock_going_back_leaves_the_controller_where_it_was():
     # It starts at rest where the controller stands: the last path's start.
     v0 = (rows_after[0] - start_of_last) / times_after[0]
     assert np.abs(v0).max() <= ACCEL[0] * TICK + 1e-6, (v0, rows_after[0], start_of_last)
+
+
+@pytest.mark.parametrize("lateness_ms", [0.3, 1.0])
+def test_late_ticks_leave_a_stamped_trajectory_controller_within_its_acceleration_limit(
+        lateness_ms):
+    """Each tick comes |N(0, lateness)| late (an rcl timer keeps its phase and wakes late)
+    with a new plan (a 1-Hz sway the limits cut); each path goes out stamped with its tick,
+    the command first at 0 (header_stamp tick), and a model of the Jazzy
+    joint_trajectory_controller at 500 Hz (jtc_model) plays it on that clock. Each path
+    changed the velocity from its tick on, so two changes of up to a * dt each could come
+    within less than a period: 2.3 times the limit over a period. The loop now keeps the
+    knots of the path sent on one grid (path_grid) and changes course only there."""
+    rng = np.random.default_rng(7)
+    sim = Sim(accel=ACCEL, measured=(0.0, 0.0), path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2
+    sim.loop.path_grid = True
+    t0, messages, kept = sim.t, [], 0
+    for k in range(300):
+        sim.t = t0 + k * TICK + abs(rng.normal(0.0, lateness_ms / 1000))
+        sim.feed_state()
+        sim.feed_tokens()
+        ahead = sim.t + DT * np.arange(16)
+        rows = 0.4 * np.sin(2 * np.pi * (ahead - t0))[:, None] * np.ones((1, A))
+        sim.plan = Plan(Chunk(sim.t, DT, sim.state.action_positions, rows,
+                              seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                          plan=sim.plan, worker_healthy=True)
+        if r.command is None:
+            continue
+        kept += sim.loop._kept_knots(sim.t, TICK)[0].size > 0
+        times, rows = sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(A))
+        messages.append((sim.t + 1e-4, sim.t, np.concatenate([[0.0], times]),
+                         np.vstack([r.command, rows])))
+        sim.measured = r.command.copy()
+    assert kept > 100  # the ticks came off the grid, and paths kept its knots
+    t, x, refused = run_controller(messages, messages[0][3][0], 0.002, t0 + 7e-4, sim.t)
+    assert refused == 0
+    after = t > t0 + 0.3
+    worst = accel_per_period(t[after], x[after], TICK).max()
+    assert worst <= 1.1 * ACCEL[0], f"{worst:.2f} rad/s^2 over a period, limit {ACCEL[0]}"
+
+
+def test_steady_ticks_send_the_same_paths_with_the_grid_as_without():
+    """On steady ticks every tick lands on a knot of the grid, so keeping knots changes
+    nothing: a new plan reaches a stamped controller no later than before."""
+    sims = []
+    for grid in (False, True):
+        sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+        sim.loop.path_ticks = 2
+        sim.loop.path_grid = grid
+        sims.append((sim, speed))
+    paths = [[], []]
+    for k in range(60):
+        for i, (sim, speed) in enumerate(sims):
+            if k == 30:
+                turn_round(sim, speed)
+            sim.feed_state()
+            sim.feed_tokens()
+            assert sim.tick().command is not None
+            paths[i].append(sim.loop.path(sim.t, TICK))
+            sim.loop.path_sent(np.arange(A))
+    for (t0, r0), (t1, r1) in zip(*paths):
+        np.testing.assert_array_equal(t0, t1)
+        np.testing.assert_array_equal(r0, r1)
