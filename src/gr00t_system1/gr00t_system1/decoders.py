@@ -17,9 +17,11 @@ Built in:
   `~/joint_trajectory` topic: the commands of the next control ticks, a point a period,
   then the newest chunk's rows on the chunk's own times, then points braking to rest
   (`CommandLoop.path`), every point clamped and velocity- and acceleration-limited from the
-  current command. The header stamp is zero
-  ("start on receipt") so the controller's clock need not match ours. The controller must
-  have `interpolate_from_desired_state: true` (controller_check warns when it does not).
+  current command. By default (`header_stamp: tick`) the message is stamped with the tick's
+  time and starts with the current command at 0, so the controller runs it on the shared
+  clock however late it takes it up; `header_stamp: receipt` stamps it 0 ("start on
+  receipt") for a controller on another clock. The controller must have
+  `interpolate_from_desired_state: true` (controller_check warns when it does not).
 - `joint_state`: sensor_msgs/JointState (name, position) as many humanoid drivers take.
 
 Every decoder receives the same safe command; it never changes values, only selects and
@@ -93,6 +95,10 @@ class Decoder(abc.ABC):
     """
 
     wants_path: bool = False
+    # A path decoder whose messages are timed on the node clock (stamped with the tick),
+    # not from when the controller takes them up: the loop then keeps the knots of the path
+    # sent on one grid (`CommandLoop(path_grid=True)`), which helps only such controllers.
+    stamped_paths: bool = False
     PARAMS: Mapping[str, DecoderParam | Any] = {}
 
     @property
@@ -186,7 +192,12 @@ class JointTrajectoryDecoder(Decoder):
 
     Params (BUILTIN_DECODER_PARAMS): every_n_ticks, publish every n-th control tick. A new
     plan reaches the controller with the next message; until then System 1's commands for
-    these joints stay on the path sent (`CommandLoop._as_sent`).
+    these joints stay on the path sent (`CommandLoop._as_sent`). header_stamp: tick (the
+    default) stamps each message with the tick's time and puts the current command first,
+    at 0: joint_trajectory_controller (Jazzy) then plays the path on its clock from that
+    stamp, whenever it takes the message up; with a stamp of 0 (receipt) it times the path
+    from the update that takes it up and starts it from its last command, which it tags
+    one update early, so each message changes the joints' speed at once.
     """
 
     wants_path = True
@@ -194,6 +205,7 @@ class JointTrajectoryDecoder(Decoder):
 
     def _create_publisher(self, node: Node) -> Any:
         self._every = self.params["every_n_ticks"]
+        self.stamped_paths = self.params["header_stamp"] == "tick"
         self._tick = 0
         return node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
 
@@ -210,8 +222,15 @@ class JointTrajectoryDecoder(Decoder):
             raise ValueError("JointTrajectoryDecoder.publish needs the path (wants_path is True)")
         times, rows = path  # (N,), (N, A)
         msg = JointTrajectory()
-        msg.joint_names = list(self.ros_joints)  # header stamp 0: the controller starts on receipt
+        msg.joint_names = list(self.ros_joints)
         points = []
+        if self.stamped_paths:  # the path from now on the node clock, from where it is now
+            msg.header.stamp = stamp
+            first = JointTrajectoryPoint()
+            first.positions = _float64_array(command[self.indices])
+            first.time_from_start = _duration(0.0)
+            points.append(first)
+        # (else header stamp 0: the controller times the points from when it takes it up)
         for t, row in zip(times, rows[:, self.indices]):
             p = JointTrajectoryPoint()
             p.positions = _float64_array(row)

@@ -359,6 +359,8 @@ class System1Node(ManagedNode):
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
                            held_posture=held, path_joints=path_joints,
                            path_ticks=sparsest + 1,
+                           path_grid=any(path_joints) and all(
+                               d.stamped_paths for d in self.decoders if d.wants_path),
                            joint_names=list(emb.command_joints), tracking=tracking)
 
     # -- inputs --------------------------------------------------------------------------

@@ -77,9 +77,41 @@ def test_decoders_publish_their_joints_in_controller_order(ros_domain_id):
         assert got_fwd[0].layout.dim[0].label == "running"
         t = got_traj[0]
         assert list(t.joint_names) == ["j2", "j0"]
-        assert [list(p.positions) for p in t.points] == [[2.0, 0.0], [3.0, 1.0], [4.0, 2.0]]
-        assert t.points[1].time_from_start.nanosec == 50_000_000
+        # header_stamp tick (the default): stamped with the tick, the command first, at 0
+        assert (t.header.stamp.sec, t.header.stamp.nanosec) == (stamp.sec, stamp.nanosec)
+        assert [list(p.positions) for p in t.points] == [[2.0, 0.0], [2.0, 0.0], [3.0, 1.0],
+                                                         [4.0, 2.0]]
+        assert [p.time_from_start.nanosec for p in t.points] == [0, 10_000_000, 50_000_000,
+                                                                 100_000_000]
         assert list(got_js[0].name) == ["j1"] and list(got_js[0].position) == [1.0]
+
+
+def test_a_trajectory_decoder_stamped_on_receipt_sends_the_path_alone(ros_domain_id):
+    """header_stamp: receipt, for a controller on another clock: stamp 0 and no point at 0
+    (the controller times the points from when it takes the message up; a point at 0 would
+    step it back to where the joints were when the message was sent)."""
+    from trajectory_msgs.msg import JointTrajectory
+
+    with RosProbe(domain_id=ros_domain_id) as probe:
+        traj = JointTrajectoryDecoder(
+            probe.node, spec("joint_trajectory", "/r/traj", ["j2", "j0"],
+                             header_stamp="receipt"), ACTION_JOINTS)
+        assert not traj.stamped_paths
+        got = probe.collect(JointTrajectory, "/r/traj")
+        probe.wait_for_subscribers(traj.publisher)
+        command = np.array([0.0, 1.0, 2.0, 3.0])
+        path = (np.array([0.01, 0.05]), np.array([command + 1, command + 2]))
+        stamp = probe.node.get_clock().now().to_msg()
+
+        def deliver():
+            traj.publish(command, path, stamp, "running")
+            return got
+
+        wait_until(deliver, 10, "a trajectory message")
+        t = got[0]
+        assert (t.header.stamp.sec, t.header.stamp.nanosec) == (0, 0)
+        assert [list(p.positions) for p in t.points] == [[3.0, 1.0], [4.0, 2.0]]
+        assert [p.time_from_start.nanosec for p in t.points] == [10_000_000, 50_000_000]
 
 
 def test_messages_name_the_joints_with_the_joint_prefix(ros_domain_id):
@@ -170,8 +202,13 @@ def test_bad_controller_entries_are_refused(ros_domain_id):
         with pytest.raises(DecoderError, match="did you mean 'every_n_ticks'"):
             JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/d", ["j0"],
                                                     every_n_tick=2), ACTION_JOINTS)
+        with pytest.raises(DecoderError, match=r"header_stamp must be one of 'tick', "
+                                               r"'receipt', got 'now'"):
+            JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/f", ["j0"],
+                                                    header_stamp="now"), ACTION_JOINTS)
         assert JointTrajectoryDecoder(probe.node, spec("joint_trajectory", "/t/e", ["j0"]),
-                                      ACTION_JOINTS).params == {"every_n_ticks": 1}
+                                      ACTION_JOINTS).params == {"every_n_ticks": 1,
+                                                                "header_stamp": "tick"}
 
 
 class FakeController:

@@ -518,8 +518,10 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         assert long_ones, "trajectories should carry the chunk's future rows"
         for traj in long_ones[-5:]:
             times = [stamp_to_seconds(p.time_from_start) for p in traj.points]
-            # At least one period ahead, on the chunk's row times (50 ms apart).
-            assert 1 / 120 - 1e-6 <= times[0] <= 1 / 120 + emb.action_dt + 1e-6
+            # header_stamp tick: stamped with the tick, the command first at 0, then the next
+            # knot of the paths' grid (up to one and a half periods ahead).
+            assert stamp_to_seconds(traj.header.stamp) > 0 and times[0] == 0.0
+            assert 0.0 < times[1] <= 1.5 / 120 + 1e-6
             assert all(b > a for a, b in zip(times, times[1:]))
             pos = np.array([p.positions for p in traj.points])  # (N, n)
             assert pos.shape[1] == len(traj_c.joints)

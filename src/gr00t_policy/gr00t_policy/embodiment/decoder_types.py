@@ -48,12 +48,13 @@ class DecoderParam:
     """One key a decoder takes under its controller's ``params``: the default, what it
     means, and the values allowed: of the default's type (for a float, also an int; a bool
     is no number; no NaN or infinity) and, for a number, at least ``minimum`` and at most
-    ``maximum``."""
+    ``maximum``; for a string, one of ``choices`` where given."""
 
     default: Any
     description: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if type(self.default) not in _KINDS:
@@ -61,6 +62,8 @@ class DecoderParam:
                              f"{[k.__name__ for k in _KINDS]}")
         if (self.minimum, self.maximum) != (None, None) and type(self.default) in (bool, str):
             raise ValueError("DecoderParam minimum and maximum need a number default")
+        if self.choices is not None and type(self.default) is not str:
+            raise ValueError("DecoderParam choices need a string default")
         if None not in (self.minimum, self.maximum) and self.minimum > self.maximum:
             raise ValueError(f"DecoderParam minimum {self.minimum} is above its maximum "
                              f"{self.maximum}")
@@ -71,6 +74,8 @@ class DecoderParam:
     def allowed(self) -> str:
         """The allowed values in words: ``an int >= 1``, ``an int in 1..60``."""
         kind = _KINDS[type(self.default)]
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.minimum is not None and self.maximum is not None:
             return f"{kind} in {self.minimum:g}..{self.maximum:g}"
         if self.minimum is not None:
@@ -85,6 +90,8 @@ class DecoderParam:
             ok = isinstance(value, (int, float)) and math.isfinite(value)
         else:
             ok = isinstance(value, kind)
+        if ok and self.choices is not None:
+            return value in self.choices
         return ok and (self.minimum is None or value >= self.minimum) and \
             (self.maximum is None or value <= self.maximum)
 
@@ -96,6 +103,9 @@ class DecoderParam:
 # follow each plan for longer than its chunk covers.
 MAX_EVERY_N_TICKS = 60
 
+# How a joint_trajectory message is stamped (its `header_stamp` param); the first the default.
+HEADER_STAMPS = ("tick", "receipt")
+
 # The params of each built-in decoder (its class's PARAMS is this mapping), read-only.
 BUILTIN_DECODER_PARAMS: dict[str, Mapping[str, DecoderParam]] = {
     FORWARD_COMMAND: types.MappingProxyType({}),
@@ -103,6 +113,15 @@ BUILTIN_DECODER_PARAMS: dict[str, Mapping[str, DecoderParam]] = {
         "every_n_ticks": DecoderParam(
             1, "publish every n-th control tick (1: every tick, 60: every half second at "
                "120 Hz)", minimum=1, maximum=MAX_EVERY_N_TICKS),
+        "header_stamp": DecoderParam(
+            HEADER_STAMPS[0], "tick: each message is stamped with its control tick's time "
+            "and starts with a point at 0, so the controller runs it on that clock whenever "
+            "it takes it up (System 1 and the controller manager on one clock: one machine, "
+            "both on /clock, or clocks synchronized to a millisecond or two); receipt: stamp "
+            "0, the controller times each message from the update that takes it up (clocks "
+            "need not agree, but every message then changes the joints' speed by several "
+            "times the acceleration limit: docs/BENCHMARKS.md, \"Trajectory controllers "
+            "under jitter\")", choices=HEADER_STAMPS),
     }),
     JOINT_STATE: types.MappingProxyType({}),
 }
