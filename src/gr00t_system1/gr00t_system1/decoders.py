@@ -26,7 +26,9 @@ Built in:
 
 Every decoder receives the same safe command; it never changes values, only selects and
 orders its joints. A message that names joints names them as the robot does: `ros_joints`,
-System 1's `joint_prefix` + the YAML's names (`joints`).
+System 1's `joint_prefix` + the YAML's names (`joints`). A plugin whose `__init__` predates
+`joint_prefix` (it takes no such keyword) still runs where the prefix is empty, and is refused,
+naming the fix, where one is set (`make_decoders`).
 
 A decoder lists the `params` keys it takes in `PARAMS`; `decoder_params`
 (gr00t_policy.embodiment.decoder_types, where the built-ins' PARAMS live) checks a controller's
@@ -38,6 +40,7 @@ from __future__ import annotations
 import abc
 import array
 import importlib.metadata
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -296,9 +299,37 @@ def load_decoder_class(name: str) -> type[Decoder]:
     return cls
 
 
+def _takes_joint_prefix(cls: type[Decoder]) -> bool:
+    """Whether `cls(...)` takes the `joint_prefix` keyword (its own, or through **kwargs)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return any(p.kind is p.VAR_KEYWORD
+               or (p.name == "joint_prefix" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in params)
+
+
+def _make_decoder(cls: type[Decoder], node: Node, spec: Any, action_joints: Sequence[str],
+                  joint_prefix: str) -> Decoder:
+    plugin = (f"decoder {cls.__module__}.{cls.__qualname__} (controller {spec.name!r}, type "
+              f"{spec.type!r})")
+    fix = ("Fix: give its __init__ a keyword `joint_prefix: str = \"\"` and pass it on: "
+           "super().__init__(node, spec, action_joints, joint_prefix=joint_prefix)")
+    if _takes_joint_prefix(cls):
+        decoder = cls(node, spec, action_joints, joint_prefix=joint_prefix)
+    elif not joint_prefix:
+        # Written before joint_prefix: with none set, its names are the robot's already.
+        decoder = cls(node, spec, action_joints)
+    else:
+        raise DecoderError(f"{plugin} takes no joint_prefix, so its messages would name the "
+                           f"joints without the robot's prefix {joint_prefix!r}. {fix}")
+    if decoder.ros_joints != prefixed(joint_prefix, decoder.joints):
+        raise DecoderError(f"{plugin} takes joint_prefix={joint_prefix!r} but names its joints "
+                           f"{list(decoder.ros_joints)}: it did not pass the prefix on. {fix}")
+    return decoder
+
+
 def make_decoders(node: Node, controllers: Sequence[Any], action_joints: Sequence[str],
                   joint_prefix: str = "") -> list[Decoder]:
     """One decoder per controller entry, in YAML order; their messages name the joints with
     `joint_prefix`."""
-    return [load_decoder_class(spec.type)(node, spec, action_joints, joint_prefix=joint_prefix)
+    return [_make_decoder(load_decoder_class(spec.type), node, spec, action_joints, joint_prefix)
             for spec in controllers]

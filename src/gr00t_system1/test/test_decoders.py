@@ -10,7 +10,7 @@ import pytest
 from gr00t_testing import RosProbe, wait_until
 from gr00t_policy.embodiment import BUILTIN_DECODER_TYPES, known_decoder_types
 from gr00t_system1.decoders import (
-    BUILTIN_DECODERS, DecoderError, ForwardCommandDecoder, JointStateDecoder,
+    BUILTIN_DECODERS, Decoder, DecoderError, ForwardCommandDecoder, JointStateDecoder,
     JointTrajectoryDecoder, installed_decoders, load_decoder_class)
 
 ACTION_JOINTS = ["j0", "j1", "j2", "j3"]
@@ -427,6 +427,50 @@ def test_check_refuses_the_plugin_params_the_plugin_refuses(capsys, tmp_path, mo
             cls(None, spec("impedance", "/t/imp", ["j0"], **params), ACTION_JOINTS)
         assert needle in str(info.value)
     assert "did you mean 'stiffness'?" in check({"stifness": 50})
+
+
+class _Quiet(Decoder):
+    def _create_publisher(self, node):
+        return None
+
+    def publish(self, command, path, stamp, state_label):
+        pass
+
+
+class OldPlugin(_Quiet):
+    """A plugin written before joint_prefix: its __init__ takes the three arguments."""
+
+    def __init__(self, node, spec, action_joints):
+        super().__init__(node, spec, action_joints)
+
+
+class DroppingPlugin(_Quiet):
+    """A plugin that takes joint_prefix but does not pass it on."""
+
+    def __init__(self, node, spec, action_joints, joint_prefix=""):
+        super().__init__(node, spec, action_joints)
+
+
+def test_a_plugin_without_joint_prefix_runs_unprefixed_and_is_refused_with_one(monkeypatch):
+    import gr00t_system1.decoders as decoders
+
+    plugins = {"old": OldPlugin, "dropping": DroppingPlugin, "forward_command": _Quiet}
+    monkeypatch.setattr(decoders, "load_decoder_class", plugins.__getitem__)
+    old, new = spec("old", "/t/old", ["j1"]), spec("forward_command", "/t/fwd", ["j0"])
+    # No prefix set: the plugin written before joint_prefix works as it did.
+    [d] = decoders.make_decoders(None, [old], ACTION_JOINTS)
+    assert d.ros_joints == ("j1",)
+    # A prefix set: refused naming the class and the fix, not a bare TypeError.
+    with pytest.raises(DecoderError, match=r"test_decoders\.OldPlugin \(controller 'old_ctrl', "
+                                           r"type 'old'\) takes no joint_prefix.*'g1/'.*"
+                                           r"Fix: give its __init__ a keyword `joint_prefix"):
+        decoders.make_decoders(None, [new, old], ACTION_JOINTS, joint_prefix="g1/")
+    with pytest.raises(DecoderError, match=r"DroppingPlugin .* names its joints \['j1'\]: it did "
+                                           r"not pass the prefix on"):
+        decoders.make_decoders(None, [spec("dropping", "/t/d", ["j1"])], ACTION_JOINTS,
+                               joint_prefix="g1/")
+    [d] = decoders.make_decoders(None, [new], ACTION_JOINTS, joint_prefix="g1/")
+    assert d.ros_joints == ("g1/j0",)
 
 
 def test_the_check_knows_the_decoder_base_by_name():
