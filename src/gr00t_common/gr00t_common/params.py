@@ -9,9 +9,11 @@
 
 A spec says everything about its parameter in one place: name, type, default, range or
 choices (or that it holds topic names), description and whether it is read-only. A
-parameter whose default is `UNSET` is declared without a value (dynamically typed, so
-`-p control_rate_hz:=120` is accepted for a double) and reads as None: the node then takes
-the embodiment YAML's value.
+parameter whose default is `UNSET` is declared without a value (dynamically typed) and reads
+as None: the node then takes the embodiment YAML's value. Every double takes an integer
+(`-p replan_period_ms:=50` is 50.0). A string given a value that ROS reads as a number or a
+bool (`-p joint_prefix:=007` is the integer 7) is refused naming the quotes that keep it a
+string (`-p joint_prefix:="'007'"`).
 
 Ranges, choices and patterns are written once, in the spec. `declare` puts a closed range on
 the descriptor (`floating_point_range` / `integer_range`, which rclpy enforces whenever the
@@ -61,6 +63,9 @@ _TYPES: dict[str, tuple[int, str]] = {
     "string_array": (ParameterType.PARAMETER_STRING_ARRAY, "a list of strings"),
 }
 TYPES = tuple(_TYPES)
+# What ROS reads a -p value's text as where it is not a string (YAML: 7, 0.5, true).
+_READ_AS = {Parameter.Type.INTEGER: "an integer", Parameter.Type.DOUBLE: "a number",
+            Parameter.Type.BOOL: "a bool"}
 
 
 def _number_text(x: float) -> str:
@@ -274,6 +279,17 @@ class Spec:
             f"parameter {self.name} has the wrong type ({detail}); it takes "
             f"{_TYPES[self.type][1]} ({self.description}): {self._pass()}")
 
+    def _unquoted(self, given: Parameter) -> ParameterError:
+        """This string parameter was `given` a text that ROS read as a number or a bool:
+        YAML quotes, inside the shell's, keep it a string."""
+        text = literal(given.value)
+        return ParameterError(
+            f"parameter {self.name} takes a string ({self.description}), but ROS read the "
+            f"value given as {_READ_AS[given.type_]} ({text}): a value that reads as a number "
+            "or true/false stays a string only in quotes. Pass it quoted, as you meant it "
+            f"(leading zeros too): -p {self.name}:=\"'{text}'\" (in a --params-file: "
+            f"{self.name}: '{text}')")
+
     def check(self, value: Any) -> Any:
         """The validated value (doubles as float, string arrays as tuples; None when UNSET
         and not passed); raises ParameterError naming the parameter, the value and the fix."""
@@ -351,9 +367,17 @@ def declare(node: Any, specs: Iterable[Spec]) -> None:
             # rclpy takes an empty list for a byte array: declare the type instead (`read`
             # gives the empty default while nothing is passed).
             default = Parameter.Type.STRING_ARRAY
+        given = _overrides(node).get(spec.name)
+        if (spec.type == "double" and spec.default is not UNSET and given is not None
+                and given.type_ is Parameter.Type.INTEGER):
+            # rclpy refuses an integer for a double (an UNSET one, dynamically typed, takes it
+            # and `read` makes it a float); `-p replan_period_ms:=50` means 50.0.
+            _overrides(node)[spec.name] = Parameter(spec.name, value=float(given.value))
         try:
             node.declare_parameter(spec.name, default, spec.descriptor())
         except InvalidParameterTypeException as exc:
+            if spec.type == "string" and given is not None and given.type_ in _READ_AS:
+                raise spec._unquoted(given) from exc
             raise spec._wrong_type(str(exc)) from exc
         except InvalidParameterValueException as exc:
             raise ParameterError(
@@ -393,13 +417,18 @@ _FRAMEWORK_PREFIXES = ("qos_overrides.",)
 FRAMEWORK_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
 
+def _overrides(node: Any) -> dict[str, Parameter]:
+    """The values `node` was given (`-p`, `--params-file`): {name: Parameter}. rclpy has no
+    public getter; it reads a parameter's value from here when it is declared."""
+    return getattr(node, "_parameter_overrides", None) or {}
+
+
 def refuse_unknown(node: Any) -> None:
     """Raise ParameterError when `node` was given a parameter (`-p`, `--params-file`) that it
     has not declared. rclpy ignores such overrides without a word, so a misspelt or renamed
     parameter would leave its default in force on the robot. Call it once every parameter
     of the node is declared."""
-    given = getattr(node, "_parameter_overrides", None) or {}  # rclpy has no public getter
-    check_names(f"node {node.get_name()}", given, node.list_parameters([], 0).names)
+    check_names(f"node {node.get_name()}", _overrides(node), node.list_parameters([], 0).names)
 
 
 def check_names(owner: str, given: Iterable[str], known: Iterable[str]) -> None:

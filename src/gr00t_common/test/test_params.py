@@ -87,6 +87,26 @@ def test_unset_numbers_take_ints_and_overrides_are_read(make_node):
     assert values["topics"] == ("/a", "/b")
 
 
+def test_every_double_takes_an_int(make_node):
+    # `-p rate_hz:=10` (rclpy reads 10 as an integer, which a double refuses) means 10.0.
+    values = declare_and_read(make_node(GOOD, "rate_hz:=10", "blend_s:=2"), SPECS)
+    assert values["rate_hz"] == 10.0 and isinstance(values["rate_hz"], float)
+    assert values["blend_s"] == 2.0 and isinstance(values["blend_s"], float)
+
+
+@pytest.mark.parametrize("given, read_as", [("007", "an integer"), ("1.5", "a number"),
+                                            ("true", "a bool")])
+def test_a_string_given_a_number_names_the_quotes_that_keep_it_one(make_node, given, read_as):
+    shown = {"007": "7"}.get(given, given)
+    with pytest.raises(ParameterError, match=(
+            rf"parameter checkpoint takes a string \(Checkpoint directory. Required.\), but ROS "
+            rf"read the value given as {read_as} \({shown}\): .* only in quotes. .*"
+            rf"-p checkpoint:=\"'{shown}'\" \(in a --params-file: checkpoint: '{shown}'\)$")):
+        declare_and_read(make_node(f"checkpoint:={given}"), SPECS)
+    # The quotes it names (argv as a shell leaves `-p checkpoint:="'007'"`) keep the text.
+    assert declare_and_read(make_node(f"checkpoint:='{given}'"), SPECS)["checkpoint"] == given
+
+
 def test_a_parameter_the_node_does_not_have_is_refused_with_the_nearest_name(make_node):
     node = make_node(GOOD, "blend_sec:=0.2", "qos_overrides./tokens.subscription.depth:=5")
     with pytest.raises(ParameterError, match=r"no parameter blend_sec \(did you mean blend_s\?\)"):
@@ -126,8 +146,9 @@ def test_empty_string_array_default_reads_empty_and_takes_strings(make_node):
                       r".*-p blend_s:=0\.1"),
     ("steps:=0", r"parameter steps is out of range \(.*\); it must be in \[1, 100\]"),
     ("control_rate_hz:=0.5", r"parameter control_rate_hz is out of range .*in \[1, 2000\]"),
-    ("rate_hz:=10", r"parameter rate_hz has the wrong type \(.*\); it takes a floating-point "
-                    r"number \(Token rate \(Hz\).\): pass e\.g\. -p rate_hz:=10\.0"),
+    ("rate_hz:=true", r"parameter rate_hz has the wrong type \(.*\); it takes a floating-point "
+                      r"number \(Token rate \(Hz\).\): pass e\.g\. -p rate_hz:=10\.0"),
+    ("blend_s:=20", r"parameter blend_s is out of range \(.*20\.0.*\); it must be in \[0, 10\]"),
 ])
 def test_bad_values_name_the_parameter_the_value_and_the_fix(make_node, override, pattern):
     node = make_node(GOOD, override)
