@@ -20,9 +20,11 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
 The recorder's `joint_prefix` (a driver that names the YAML's joints g1/<name>) is kept as
 metadata ("joint_prefix"), where from-bag reads it.
 Between episodes nothing is written. Each camera's first frame in an episode is read with
-the checks `gr00t-dataset from-bag` makes (encoding, size, byte count): a stream it would
-refuse is still recorded, but the log says so at once and the stop reply names it, so a day
-of episodes is not found unreadable at conversion. A bag is written through to the OS
+the checks `gr00t-dataset from-bag` makes (encoding, size, byte count), and the joint states'
+(and `action_topic`'s) first message's names against the YAML's joints with `joint_prefix`
+(gr00t_record.joint_names): a stream it would refuse is still recorded, but the log says so
+at once and the stop reply names it, so a day of episodes is not found unreadable (or in
+need of another --joint-prefix) at conversion. A bag is written through to the OS
 message by message (gr00t_record.bag_writer), so a recorder killed mid-episode leaves a bag
 that reads up to its last complete message; SIGINT / SIGTERM close the open bag properly.
 Messages that never reached the recorder (a best-effort link dropped them, or they
@@ -46,6 +48,7 @@ from pathlib import Path
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -58,6 +61,7 @@ from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_KEY
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.clock_watch import ClockWatch
+from gr00t_record.joint_names import names_problem
 from gr00t_record.losses import LossCounter
 from gr00t_record.msgdefs import MessageDefinitionError
 from gr00t_record.params import SPECS
@@ -134,8 +138,15 @@ class RecorderNode(Node):
                                                         self.embodiment.controllers])}
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
-        self.frames_checked: set[str] = set()  # camera topics whose first frame this episode was read
-        self.frame_problems: dict[str, str] = {}  # camera topic -> why from-bag would refuse it
+        # JointState topic -> (the YAML joints it must name, what they are for)
+        self.joint_topics = {p["joint_states_topic"]: (self.embodiment.state_joints, "state")}
+        if p["action_topic"] == p["joint_states_topic"]:
+            self.joint_topics[p["action_topic"]] = (tuple(dict.fromkeys(
+                self.embodiment.state_joints + self.embodiment.action_joints)), "state and action")
+        elif p["action_topic"]:
+            self.joint_topics[p["action_topic"]] = (self.embodiment.action_joints, "action")
+        self.first_checked: set[str] = set()  # topics whose first message this episode was read
+        self.problems: dict[str, str] = {}  # camera / joint topic -> why from-bag would refuse it
         self.refused: set[str] = set()
         self.losses = LossCounter()  # this episode's (and each topic's publisher count)
         self.clock = ClockWatch()  # this episode's log times: a clock set back mid-episode
@@ -250,13 +261,27 @@ class RecorderNode(Node):
                 self.get_logger().warning(
                     f"episode {self.episode}: {self.losses.lost[topic]} message(s) on {topic} "
                     f"lost so far ({LOST_FIX})")
-        if topic in self.cameras and topic not in self.frames_checked:
+        if topic in self.cameras and topic not in self.first_checked:
             self._check_first_frame(topic, data)
+        if topic in self.joint_topics and topic not in self.first_checked:
+            self._check_joint_names(topic, data)
+
+    def _check_joint_names(self, topic: str, data: bytes) -> None:
+        """Read an episode's first message on a JointState topic for the YAML's joints, as
+        from-bag will name them (joint_prefix + the YAML's names); it is recorded all the
+        same, and a problem named at once."""
+        self.first_checked.add(topic)
+        needed, what = self.joint_topics[topic]
+        names = deserialize_message(data, JointState).name
+        problem = names_problem(topic, names, needed, self.joint_prefix, what)
+        if problem is not None:
+            self.problems[topic] = problem
+            self.get_logger().error(f"episode {self.episode}: {problem}")
 
     def _check_first_frame(self, topic: str, data: bytes) -> None:
         """Read an episode's first frame of a camera as from-bag will; a frame it would
         refuse is recorded all the same (the bag is the raw record) and named at once."""
-        self.frames_checked.add(topic)
+        self.first_checked.add(topic)
         try:
             check_frames([deserialize_message(data, _message_class(self.types[topic]))], topic)
         except BagError as exc:
@@ -266,7 +291,7 @@ class RecorderNode(Node):
                        "from-bag will refuse this camera. Fix the camera driver's output")
         else:
             return
-        self.frame_problems[topic] = problem
+        self.problems[topic] = problem
         self.get_logger().error(f"episode {self.episode}: {problem}")
 
     def _fail_episode(self, exc: OSError) -> None:
@@ -335,7 +360,7 @@ class RecorderNode(Node):
                 # A discard from now on is about this episode, never the repeat of one
                 # about an episode before it.
                 self._last_discard = None
-                self.frames_checked, self.frame_problems = set(), {}
+                self.first_checked, self.problems = set(), {}
                 self.losses.reset()
                 self.clock.reset()
                 for topic in self.types:
@@ -369,7 +394,7 @@ class RecorderNode(Node):
         empty = sorted(set(self.wanted) - {t for t, n in counts.items() if n})
         if empty:
             text += f"; nothing on {empty}"
-        for problem in self.frame_problems.values():
+        for problem in self.problems.values():
             text += f"; {problem}"
         if self.clock.problem:
             text += f"; {self.clock.problem}"

@@ -135,6 +135,35 @@ def test_a_camera_stream_from_bag_would_refuse_is_recorded_and_named(node):
     assert stop.success and "refuse" not in stop.message
 
 
+def test_joint_states_without_the_yamls_names_are_recorded_and_named(node):
+    # A driver whose names carry a prefix the recorder was not given: every message is
+    # recorded, but the operator hears now, not at conversion, which joint_prefix to set.
+    from sensor_msgs.msg import JointState
+
+    joints = node.embodiment.state_joints
+    node.create_publisher(JointState, "/joint_states", 1)
+    wait_for_publisher(node, "/joint_states")
+    node._discover()
+    assert start(node).accepted
+    path = node.writer.path
+    prefixed = serialize_message(JointState(name=["g1/" + n for n in joints],
+                                            position=[0.0] * len(joints)))
+    for _ in range(3):
+        node._on_message("/joint_states", prefixed, {})
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert stop.success
+    assert (f"/joint_states: the episode's first message lacks {len(joints)} of the "
+            f"{len(joints)} state joints") in stop.message
+    assert "set joint_prefix:=g1/" in stop.message and "--joint-prefix g1/" in stop.message
+    assert len(read_bag(path).messages["/joint_states"]) == 3
+    # The next episode starts clean: names the YAML has are not reported.
+    assert start(node).accepted
+    node._on_message("/joint_states", serialize_message(
+        JointState(name=list(joints), position=[0.0] * len(joints))), {})
+    stop = node._on_stop(Trigger.Request(), Trigger.Response())
+    assert stop.success and "lacks" not in stop.message
+
+
 def test_messages_lost_in_its_queue_are_counted_named_and_kept_in_the_metadata(ros_domain_id,
                                                                                tmp_path):
     """The recorder stalls while a publisher sends 40 messages into a queue of 5: 35 never
