@@ -15,6 +15,7 @@ start (a bad embodiment YAML or parameter: one line says which, and the fix).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -35,19 +36,28 @@ def call(srv_type, service: str, request, timeout: float):
     return call_from_own_node("gr00t_record_cli", srv_type, service, request, timeout)[1]
 
 
+def _param(name: str, value: str | list[str]) -> list[str]:
+    """``-p name:=value`` with each string quoted (YAML, as JSON writes it): ROS reads an
+    unquoted value as YAML, so ``--out 1207`` or ``--joint-prefix 007`` would reach the node
+    as an integer, which a string parameter refuses."""
+    text = (f"[{','.join(json.dumps(v) for v in value)}]" if isinstance(value, list)
+            else json.dumps(value))
+    return ["-p", f"{name}:={text}"]
+
+
 def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
     from gr00t_record.node import main as node_main
 
-    params = ["-p", f"embodiment:={args.embodiment}", "-p", f"output_dir:={args.out}"]
+    params = [*_param("embodiment", args.embodiment), *_param("output_dir", args.out)]
     if args.action_topic:
-        params += ["-p", f"action_topic:={args.action_topic}"]
+        params += _param("action_topic", args.action_topic)
     if args.extra_topic:
-        params += ["-p", f"extra_topics:=[{','.join(args.extra_topic)}]"]
+        params += _param("extra_topics", args.extra_topic)
     if args.joint_prefix:
-        params += ["-p", f"joint_prefix:={args.joint_prefix}"]
+        params += _param("joint_prefix", args.joint_prefix)
     for name in ("joint_states_topic", "instruction_topic"):
         if getattr(args, name):
-            params += ["-p", f"{name}:={getattr(args, name)}"]
+            params += _param(name, getattr(args, name))
     return node_main(["gr00t_record", "--ros-args", *params, *ros_args])
 
 

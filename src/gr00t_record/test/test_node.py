@@ -14,9 +14,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import rclpy
 import yaml
 
 from gr00t_msgs.srv import SetInstruction
@@ -295,8 +297,36 @@ def test_run_passes_the_topics_it_is_given_to_the_node(monkeypatch):
     assert record_cli.main(["run", "--embodiment", "x.yaml", "--joint-states-topic",
                             "/robot/joint_states", "--instruction-topic", "/say"]) == 0
     argv = got[0]
-    assert "joint_states_topic:=/robot/joint_states" in argv
-    assert "instruction_topic:=/say" in argv
+    assert 'joint_states_topic:="/robot/joint_states"' in argv
+    assert 'instruction_topic:="/say"' in argv
     got.clear()
     record_cli.main(["run", "--embodiment", "x.yaml"])
     assert not any("_topic:=" in a for a in got[0])  # the node's defaults
+
+
+def test_run_passes_values_that_look_like_numbers_as_strings(ros_domain_id, tmp_path,
+                                                              monkeypatch):
+    """`--out 1207` or `--joint-prefix 007` reached the node unquoted, which ROS reads as an
+    integer: the recorder refused to start, naming a -p the user never typed."""
+    import gr00t_record.node
+
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    monkeypatch.chdir(tmp_path)
+    got = {}
+
+    def build_and_stop(argv):
+        rclpy.init(args=argv)
+        try:
+            node = gr00t_record.node.RecorderNode()
+            got.update(out=node.output_dir, prefix=node.joint_prefix,
+                       extra=node.get_parameter("extra_topics").value)
+            node.destroy_node()
+        finally:
+            rclpy.shutdown()
+        return 0
+
+    monkeypatch.setattr(gr00t_record.node, "main", build_and_stop)
+    assert record_cli.main(["run", "--embodiment", str(emb_yaml), "--out", "1207",
+                            "--joint-prefix", "007", "--extra-topic", "/a"]) == 0
+    assert got == {"out": Path("1207"), "prefix": "007", "extra": ["/a"]}
