@@ -1,5 +1,7 @@
 """Node parameters given on a command line as NAME:=VALUE, typed as a ROS parameter file
-types them (true/false, integers, decimals, a [list], else a string).
+types them (true/false, integers, decimals, a [list], a quoted string, else a string).
+A value that would read as a number or true/false stays a string in YAML quotes, as in
+`ros2 run`'s `-p`: `--system1-param joint_prefix:="'007'"`.
 
 `gr00t-bringup run|graph` and `gr00t-eval` take them one per ``--system1-param`` /
 ``--system2-param``; the launch file takes a whitespace-separated list in its
@@ -24,9 +26,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     """"chunk_mode:=rtc" -> ("chunk_mode", "rtc"); "ensemble_decay_per_s:=6.0" -> (..., 6.0)."""
     name, sep, value = text.partition(":=")
     if not sep or not name.strip():
-        raise OverrideError(f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay_per_s:=13.0 "
-                            "(a double needs its decimal point)")
+        raise OverrideError(f"{text!r}: write NAME:=VALUE, e.g. ensemble_decay_per_s:=13.0")
     value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        try:  # YAML's quotes, escapes included (the node's error names them for a string)
+            quoted = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise OverrideError(f"{text!r}: the quoted value does not parse ({exc})") from None
+        return name.strip(), str(quoted)
     if value.lower() in ("true", "false"):
         return name.strip(), value.lower() == "true"
     if value.startswith("["):
@@ -69,5 +76,5 @@ def add_override_options(parser: argparse.ArgumentParser, system1_example: str,
         parser.add_argument(
             f"--system{node}-param", action="append", type=override_arg, default=[],
             metavar="NAME:=VALUE",
-            help=f"a System {node} parameter (docs/PARAMETERS.md), e.g. {example} (write "
-                 "doubles with a decimal point); repeatable")
+            help=f"a System {node} parameter (docs/PARAMETERS.md), e.g. {example} (quote "
+                 "a string that reads as a number: NAME:=\"'007'\"); repeatable")

@@ -19,6 +19,16 @@ def test_values_are_typed_like_a_parameter_file() -> None:
     assert parse_override("default_instruction:=a:=b") == ("default_instruction", "a:=b")
 
 
+def test_a_quoted_value_stays_a_string() -> None:
+    # What the nodes' error asks for a string that reads as a number (`-p x:="'007'"`): the
+    # shell leaves the inner quotes, which were kept as part of the value.
+    assert parse_override("joint_prefix:='007'") == ("joint_prefix", "007")
+    assert parse_override('default_instruction:="true"') == ("default_instruction", "true")
+    assert parse_override("default_instruction:='it''s'") == ("default_instruction", "it's")
+    assert parse_overrides("""joint_prefix:="'007'" seed:=3""") == {"joint_prefix": "007",
+                                                                     "seed": 3}
+
+
 def test_a_launch_argument_holds_several() -> None:
     assert parse_overrides("device:=cuda  dtype:=bfloat16") == {"device": "cuda",
                                                                 "dtype": "bfloat16"}
