@@ -302,8 +302,8 @@ def load_decoder_class(name: str) -> type[Decoder]:
 def _takes_joint_prefix(cls: type[Decoder]) -> bool:
     """Whether `cls(...)` takes the `joint_prefix` keyword (its own, or through **kwargs)."""
     params = inspect.signature(cls.__init__).parameters.values()
-    return any(p.kind is p.VAR_KEYWORD
-               or (p.name == "joint_prefix" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return any(p.kind is p.VAR_KEYWORD or (p.name == "joint_prefix" and p.kind in named)
                for p in params)
 
 
