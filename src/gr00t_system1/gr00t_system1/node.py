@@ -61,6 +61,7 @@ from gr00t_common.stats import RateCounter, RollingWindow, Throttle
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_system1 import params
+from gr00t_system1.clock_check import ClockCheck
 from gr00t_system1.controller_check import check_controllers, log_lines
 from gr00t_system1.decoders import make_decoders
 from gr00t_system1.loop import CommandLoop
@@ -255,6 +256,9 @@ class System1Node(ManagedNode):
         # The running ros2_control controllers take these joints in this order (raises if not).
         log_lines(self.get_logger(), check_controllers(self, self.decoders))
         self._needs_path = any(d.wants_path for d in self.decoders)
+        # Paths stamped with our ticks are played on the controller manager's clock.
+        self.clock_check = (ClockCheck() if any(d.stamped_paths for d in self.decoders)
+                            else None)
 
         token_range = bundle.token_range(s.token_range_tolerance)
         if token_range is None:
@@ -391,14 +395,19 @@ class System1Node(ManagedNode):
 
     def _on_joint_state(self, msg: JointState, info: dict) -> None:
         arrival = time.monotonic()
-        got = self.state_gate.accept(msg.name, msg.position, stamp_to_seconds(msg.header.stamp),
-                                     self._now(), arrival, seq=sequence_number(info))
+        stamp, now = stamp_to_seconds(msg.header.stamp), self._now()
+        got = self.state_gate.accept(msg.name, msg.position, stamp, now, arrival,
+                                     seq=sequence_number(info))
         if isinstance(got, Refusal):
             self._refuse(got)
             self.state_refused = got.message
         else:
             self.state_refused = None
             self.mailbox.put_state(got)
+        if (self.clock_check is not None and stamp != 0.0
+                and self.clock_check.add(now - stamp, arrival)
+                and self._log_throttle.allow("clock_check", arrival)):
+            self.get_logger().warn(self.clock_check.problem)
 
     def _on_tokens(self, msg: EmbeddingTokens) -> None:
         arrival = time.monotonic()
@@ -617,6 +626,9 @@ class System1Node(ManagedNode):
             "nonfinite_targets_replaced": str(self.loop.limiter.nonfinite_replaced),
             "clock_jumps_back": str(self.loop.limiter.clock_jumps_back),
             "stalls_while_moving": str(self.loop.limiter.stalls),
+            **({} if self.clock_check is None else {
+                "joint_state_min_lag_ms": f"{self.clock_check.min_lag_s * 1e3:.3f}",
+                "clock_problem": self.clock_check.problem or ""}),
             "chunk_mode": self.settings.chunk_mode,
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
             "replan_period_ms": f"{self.settings.replan_period_ms:g}",
@@ -627,18 +639,22 @@ class System1Node(ManagedNode):
         if self.rtc_link is not None:
             values["rtc_frozen_rows"] = str(self.planner.sampling.last_frozen_rows)
             values["rtc_method"] = self.settings.rtc_method
+        clock_problem = None if self.clock_check is None else self.clock_check.problem
         status = DiagnosticStatus()
         status.name = f"{NODE_NAME}: control loop"
         status.hardware_id = self.embodiment.name
         if state == SafetyState.FAULT:
             status.level = DiagnosticStatus.ERROR
-        elif state.holds or state == SafetyState.WAITING or self.beyond_limits is not None:
+        elif (state.holds or state == SafetyState.WAITING or self.beyond_limits is not None
+              or clock_problem):
             status.level = DiagnosticStatus.WARN
         else:
             status.level = DiagnosticStatus.OK
         status.message = f"{state.value}: {sup.reason}"
         if self.beyond_limits is not None:
             status.message += f"; {self.beyond_limits}"
+        if clock_problem:
+            status.message += f"; {clock_problem}"
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -533,6 +533,37 @@ def test_fourier_gr1_trajectory_and_joint_state_decoders(checkpoint, ros_domain_
         stop_ok(node)
 
 
+def test_stamped_paths_warn_when_the_joint_states_clock_is_not_ours(checkpoint, ros_domain_id,
+                                                                      tmp_path):
+    """fourier_gr1's arms take paths stamped with System 1's ticks (header_stamp tick), which
+    the controller manager plays on its clock. Joint states stamped 20 ms behind System 1's
+    clock say its clock is behind (or they travel that long): a warning with the fix, and in
+    /diagnostics."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    emb = load_embodiment(GR1_YAML)
+    node = start_node(tmp_path, checkpoint, "backend:=torch", "state_staleness_s:=0.2",
+                      embodiment=GR1_YAML, name="gr1_clock")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            diags = probe.collect(DiagnosticArray, "/diagnostics")
+            feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
+                                 backbone_id=backbone_id(checkpoint))
+            feeder.state_stamp_offset_s = -0.020
+            feeder.start()
+            try:
+                wait_until(lambda: "the joint states arrive at least" in node.output(),
+                           START_TIMEOUT, "the clock warning")
+                wait_until(lambda: diag_values(diags).get("clock_problem"), 10,
+                           "clock_problem in /diagnostics")
+            finally:
+                feeder.stop()
+        assert "header_stamp: receipt" in diag_values(diags)["clock_problem"]
+        assert float(diag_values(diags)["joint_state_min_lag_ms"]) >= 19.0
+    finally:
+        stop_ok(node)
+
+
 def test_a_prefixed_robot_is_read_and_commanded_by_its_own_names(checkpoint, ros_domain_id,
                                                                   tmp_path):
     """A driver whose ros2_control description has a prefix publishes gr1/<YAML name>:
