@@ -56,11 +56,15 @@ CLOCK_STEP_S = 1e-3
 # (`position_on_path`): the rounding of a sum of times (a wall clock's seconds since 1970
 # step by ~0.24 us), not a controller that has moved on past the point.
 ON_POINT_ULPS = 16
-# A path's first kept knot is at least this many control periods after the tick
-# (`_kept_knots`): a controller that takes the message up after that knot would step from the
-# path sent to the new one there (transport delay plus up to one controller update, a
-# millisecond or two, against 4.2 ms at 120 Hz).
-MIN_FIRST_KNOT = 0.5
+# A path keeps the path sent up to a knot at least this many control periods after its tick
+# (`_kept_knots`), on a knot or off it: the controller takes the message up later than the
+# tick (System 1 itself sent it 2.8-3.3 ms after its tick, p50-p99, on fourier_gr1 and the
+# 2-vCPU dev machine; then transport, 0.2-0.7 ms, and the wait for the controller's next
+# update, up to 2 ms at 500 Hz: bench/trajectory_stream.py), and where the new path had
+# parted from the old before then, the controller stepped from one to the other.
+MIN_FIRST_KNOT = 1.0
+# A tick this close to a knot of the paths' grid (s) is on it (`_kept_knots`).
+ON_KNOT_S = 1e-6
 # At a re-arm after System 1 commanded (disabled, then enabled), the controllers still hold
 # the last commands: commands go on from them, not from the measured position, where every
 # joint is measured within this (rad or m; at most a tenth of its range) of where it is held
@@ -679,9 +683,12 @@ class CommandLoop:
         kept_t, kept, keep = self._kept_knots(now, lead_s)  # (K,), (K, A + H), (A + H,)
         n = kept_t.size
         # The points a period apart: the kept knots, then more on the same grid, covering at
-        # least `path_ticks` periods.
+        # least `path_ticks` periods, and with `path_grid` the knots the next path will keep
+        # (up to `MIN_FIRST_KNOT` periods after a tick up to a period late) besides: beyond
+        # them come the chunk's rows, whose gaps allow larger steps than a period's.
+        cover = self.path_ticks + (math.ceil(MIN_FIRST_KNOT) if self.path_grid else 0)
         start = float(kept_t[-1]) if n else 0.0
-        more = max(int(math.ceil(self.path_ticks - start / lead_s - 1e-9)), 1)
+        more = max(int(math.ceil(cover - start / lead_s - 1e-9)), 1)
         grid_t = np.concatenate([kept_t, start + lead_s * np.arange(1, more + 1)])  # (G,)
         passing = np.zeros((grid_t.size, last.shape[0]), dtype=bool)
         passing[:n] = keep
@@ -727,7 +734,7 @@ class CommandLoop:
     def _kept_knots(self, now: float,
                     lead_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The knots of the paths sent that the next path keeps: (times (K,) from `now`,
-        positions (K, A + H), joints (A + H,) bool), K in 0..2.
+        positions (K, A + H), joints (A + H,) bool), K in 0..2 (at MIN_FIRST_KNOT 1).
 
         A trajectory controller's velocity changes only at a path's points. The paths'
         points after the first lie a period apart, on one grid that each path inherits from
@@ -735,12 +742,14 @@ class CommandLoop:
         and sent a path whose first step changed the velocity at once gave the controller
         two velocity changes within less than a period, each up to the acceleration limit
         times a period: 2.3 times the limit at ticks 0.3 ms late (bench/trajectory_jitter.py).
-        So off the grid the next path keeps the path each joint's controller runs up to its
-        next knot (up to the one after, when that is nearer than `MIN_FIRST_KNOT` periods:
-        the controller must take the message up before the path changes) and changes course
-        only there. On a knot (a steady tick), for joints never sent a path, or without
-        `path_grid` (a controller that times a path from when it takes it up: keeping knots
-        shortens the first segment, which magnifies that delay), nothing is kept."""
+        So the next path keeps the path each joint's controller runs up to a knot at least
+        `MIN_FIRST_KNOT` periods after the tick, and changes course only there: the
+        controller takes the message up milliseconds after the tick, and a path that parted
+        from the one it ran before then stepped it across (a tick on a knot that changed
+        course at once: 2.3 times the limit from a real node, bench/trajectory_stream.py).
+        For joints never sent a path, or without `path_grid` (a controller that times a
+        path from when it takes it up: keeping knots shortens the first segment, which
+        magnifies that delay), nothing is kept."""
         empty = (np.zeros(0), np.zeros((0, self.limiter.dim)), np.zeros(self.limiter.dim, bool))
         if (not self.path_grid or self._newest_path not in self._paths
                 or not self.path_joints.any()):
@@ -750,13 +759,14 @@ class CommandLoop:
             return empty
         first = sent + float(times[0])  # a knot of the grid
         place = (now - first) / lead_s
-        # On a knot up to rounding, as `position_on_path` reads it (the limiter's velocity is
-        # then the one arriving there, and the new path may change it at once); a tolerance
-        # wider than rounding let a tick just past a knot change the velocity again there.
-        if abs(place - round(place)) * lead_s <= ON_POINT_ULPS * float(np.spacing(abs(now))):
-            return empty
-        knot = first + math.ceil(place) * lead_s
-        knots = [knot] if knot - now >= MIN_FIRST_KNOT * lead_s else [knot, knot + lead_s]
+        # The knots after now, from a period on (`MIN_FIRST_KNOT`). A tick within `ON_KNOT_S`
+        # of a knot (or rounding, at a wall clock's seconds since 1970) is on it: a first
+        # segment of 1e-14 s made the limiter's step from it divide rounding by that.
+        tolerance = max(ON_POINT_ULPS * float(np.spacing(abs(now))), ON_KNOT_S)
+        on_knot = abs(place - round(place)) * lead_s <= tolerance
+        knots = [first + (round(place) + 1 if on_knot else math.ceil(place)) * lead_s]
+        while knots[-1] - now < MIN_FIRST_KNOT * lead_s - tolerance:
+            knots.append(knots[-1] + lead_s)
         keep = self.path_joints & (self._path_of > 0)
         positions = np.zeros((len(knots), self.limiter.dim))
         for serial in np.unique(self._path_of[keep]):
