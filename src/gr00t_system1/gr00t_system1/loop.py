@@ -746,7 +746,7 @@ class CommandLoop:
         `MIN_FIRST_KNOT` periods after the tick, and changes course only there: the
         controller takes the message up milliseconds after the tick, and a path that parted
         from the one it ran before then stepped it across (a tick on a knot that changed
-        course at once: 2.3 times the limit from a real node, bench/trajectory_stream.py).
+        course at once: 2.3-3.1 times the limit from a real node, bench/trajectory_stream.py).
         For joints never sent a path, or without `path_grid` (a controller that times a
         path from when it takes it up: keeping knots shortens the first segment, which
         magnifies that delay), nothing is kept."""
