@@ -1077,6 +1077,34 @@ def test_a_prefixed_robots_bag_converts_under_the_yamls_names(tmp_path):
     np.testing.assert_array_equal(got.actions, want.actions)
 
 
+def test_a_leader_arm_under_its_own_prefix_converts_with_the_action_joint_prefix(tmp_path):
+    """The robot's driver names its joints g1/<name>, the teleoperation leader's own driver
+    none: one prefix for both topics could not read both (the refusal offered
+    --joint-prefix '', which would then lose the states). The action topic's prefix is its
+    own: --action-joint-prefix, or gr00t-record's action_joint_prefix in the metadata."""
+    rec, t_cmd, cmd, *_ = recording(n_cmd=12)
+    t, names, pos = rec.state
+    rec.state = (t, ["g1/" + n for n in names], pos)
+    leader_t = t_cmd
+    rec.joint_topics = {"/leader/joint_states": (leader_t, ARM + HAND, cmd)}
+    bag = write_bag(tmp_path / "bag", rec)
+    topics = dict(action_topic="/leader/joint_states", joint_prefix="g1/")
+    with pytest.raises(BagError, match=r"/leader/joint_states lacks 4 of the 4 action joints.*"
+                                       r"--action-joint-prefix ''$"):
+        convert_bags([bag], embodiment(), tmp_path / "ds0", topics=BagTopics(**topics))
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds",
+                            topics=BagTopics(**topics, action_joint_prefix=""))
+    got = LeRobotDataset(tmp_path / "ds", embodiment=embodiment()).episode(0)
+    assert report.steps >= 10
+    # every action row is a leader command (the leader's positions, not the robot's states)
+    assert all(np.isclose(cmd, row).all(axis=1).any() for row in got.actions)
+    # gr00t-record kept both prefixes: no flag needed
+    rec.custom_data.update({"joint_prefix": "g1/", "action_joint_prefix": ""})
+    [kept] = convert_bags([write_bag(tmp_path / "kept", rec)], embodiment(), tmp_path / "ds2",
+                          topics=BagTopics(action_topic="/leader/joint_states"))
+    assert kept.steps == report.steps
+
+
 def test_a_trajectory_topic_without_the_prefix_names_the_flag(tmp_path):
     # The states carry the prefix given, the trajectories another one.
     rec, emb = prefixed_recording("g1/")

@@ -55,6 +55,8 @@ def _run(args: argparse.Namespace, ros_args: list[str]) -> int:
         params += _param("extra_topics", args.extra_topic)
     if args.joint_prefix:
         params += _param("joint_prefix", args.joint_prefix)
+    if args.action_joint_prefix is not None:
+        params += _param("action_joint_prefix", args.action_joint_prefix)
     for name in ("joint_states_topic", "instruction_topic"):
         if getattr(args, name):
             params += _param(name, getattr(args, name))
@@ -100,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--joint-prefix", default="", type=joint_prefix_arg,
                      help="the robot's joint-name prefix (e.g. g1/), kept in each bag for "
                      "gr00t-dataset from-bag")
+    run.add_argument("--action-joint-prefix", default=None, type=joint_prefix_arg,
+                     help="the --action-topic's joint-name prefix where it is not the robot's "
+                     "(a leader arm on its own driver; '' for none), kept in each bag")
     run.add_argument("--extra-topic", action="append", default=[], type=topic_arg,
                      help="another topic to record (repeatable)")
     # The same names as gr00t-dataset from-bag's, which reads these topics back.

@@ -18,7 +18,8 @@ Episodes (one bag each, `<output_dir>/episode_NNNNNN/`):
   `<output_dir>/discarded/` (which `episode_*` does not match; nothing is deleted), and its
   number is used again by the next episode.
 The recorder's `joint_prefix` (a driver that names the YAML's joints g1/<name>) is kept as
-metadata ("joint_prefix"), where from-bag reads it.
+metadata ("joint_prefix"), where from-bag reads it, and so is `action_joint_prefix` where set
+("action_joint_prefix": a leader arm's own driver's, for the action topic).
 Between episodes nothing is written. Each camera's first frame in an episode is read with
 the checks `gr00t-dataset from-bag` makes (encoding, size, byte count), and the joint states'
 (and `action_topic`'s) first message's names against the YAML's joints with `joint_prefix`
@@ -57,7 +58,7 @@ from gr00t_common.stats import Throttle
 from gr00t_common.params import declare_and_read
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
-from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_KEY
+from gr00t_policy.embodiment.joint_prefix import ACTION_JOINT_PREFIX_KEY, JOINT_PREFIX_KEY
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.clock_watch import ClockWatch
@@ -127,6 +128,8 @@ class RecorderNode(Node):
         self.instruction_topic = p["instruction_topic"]
         self.depth = p["queue_depth"]
         self.joint_prefix = p["joint_prefix"]
+        # The action topic's (a leader arm's own driver); None: the robot's.
+        self.action_joint_prefix = p["action_joint_prefix"]
         self.wanted = embodiment_topics(
             self.embodiment, joint_states=p["joint_states_topic"],
             instruction=self.instruction_topic, action_topic=p["action_topic"],
@@ -138,13 +141,18 @@ class RecorderNode(Node):
                                                         self.embodiment.controllers])}
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
-        # JointState topic -> (the YAML joints it must name, what they are for)
-        self.joint_topics = {p["joint_states_topic"]: (self.embodiment.state_joints, "state")}
+        # JointState topic -> (the YAML joints it must name, what they are for, their prefix)
+        self.joint_topics = {p["joint_states_topic"]: (self.embodiment.state_joints, "state",
+                                                       self.joint_prefix)}
         if p["action_topic"] == p["joint_states_topic"]:
             self.joint_topics[p["action_topic"]] = (tuple(dict.fromkeys(
-                self.embodiment.state_joints + self.embodiment.action_joints)), "state and action")
+                self.embodiment.state_joints + self.embodiment.action_joints)), "state and action",
+                self.joint_prefix)
         elif p["action_topic"]:
-            self.joint_topics[p["action_topic"]] = (self.embodiment.action_joints, "action")
+            self.joint_topics[p["action_topic"]] = (
+                self.embodiment.action_joints, "action",
+                self.joint_prefix if self.action_joint_prefix is None
+                else self.action_joint_prefix)
         self.first_checked: set[str] = set()  # topics whose first message this episode was read
         self.problems: dict[str, str] = {}  # camera / joint topic -> why from-bag would refuse it
         self.refused: set[str] = set()
@@ -271,9 +279,10 @@ class RecorderNode(Node):
         from-bag will name them (joint_prefix + the YAML's names); it is recorded all the
         same, and a problem named at once."""
         self.first_checked.add(topic)
-        needed, what = self.joint_topics[topic]
+        needed, what, prefix = self.joint_topics[topic]
         names = deserialize_message(data, JointState).name
-        problem = names_problem(topic, names, needed, self.joint_prefix, what)
+        problem = names_problem(topic, names, needed, prefix, what,
+                                "action_joint_prefix" if what == "action" else "joint_prefix")
         if problem is not None:
             self.problems[topic] = problem
             self.get_logger().error(f"episode {self.episode}: {problem}")
@@ -350,7 +359,9 @@ class RecorderNode(Node):
                                           "episode_index": str(episode),
                                           "embodiment": self.embodiment.name,
                                           **({JOINT_PREFIX_KEY: self.joint_prefix}
-                                             if self.joint_prefix else {})})
+                                             if self.joint_prefix else {}),
+                                          **({ACTION_JOINT_PREFIX_KEY: self.action_joint_prefix}
+                                             if self.action_joint_prefix is not None else {})})
             except OSError as exc:  # a full or read-only disk: say so, keep answering
                 response.accepted = False
                 response.message = (f"cannot open a bag under {self.output_dir}: {exc}; free "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gr00t_common.params import Pattern, Range, Spec
+from gr00t_common.params import UNSET, Pattern, Range, Spec
 from gr00t_policy.embodiment.joint_prefix import JOINT_PREFIX_FORMS, JOINT_PREFIX_PATTERN
 
 __all__ = ["SPECS"]
@@ -32,6 +32,11 @@ SPECS = (
          "from-bag takes it, so the dataset gets the YAML's names; the messages are recorded "
          "as they are. Empty: none.",
          pattern=Pattern(JOINT_PREFIX_PATTERN, JOINT_PREFIX_FORMS), example="g1/"),
+    Spec("action_joint_prefix", "string", UNSET,
+         "The action_topic's joint-name prefix where it is not the robot's (a leader arm on "
+         "its own driver: e.g. leader_, or empty for none). Kept in each bag's metadata for "
+         "gr00t-dataset from-bag. Unset: joint_prefix.",
+         pattern=Pattern(JOINT_PREFIX_PATTERN, JOINT_PREFIX_FORMS), example="leader_"),
     Spec("queue_depth", "integer", 100, "Subscription queue depth per topic (messages).",
          range=Range(1, 10000)),
 )

@@ -164,6 +164,41 @@ def test_joint_states_without_the_yamls_names_are_recorded_and_named(node):
     assert stop.success and "lacks" not in stop.message
 
 
+def test_a_leader_arms_own_prefix_is_checked_and_kept_in_the_bag(ros_domain_id, tmp_path):
+    """A g1/ robot teleoperated by a leader arm whose own driver has no prefix: the leader's
+    first message is read with action_joint_prefix (not the robot's), and the bag keeps both
+    prefixes for from-bag."""
+    from sensor_msgs.msg import JointState
+
+    rclpy.init(args=["recorder_leader", "--ros-args", "-p", f"embodiment:={G1}",
+                     "-p", f"output_dir:={tmp_path / 'bags'}", "-p", "joint_prefix:=g1/",
+                     "-p", "action_topic:=/leader/joint_states",
+                     "-p", "action_joint_prefix:=''"])
+    node = recorder.RecorderNode()
+    try:
+        emb = node.embodiment
+        node.create_publisher(JointState, "/joint_states", 1)
+        node.create_publisher(JointState, "/leader/joint_states", 1)
+        for topic in ("/joint_states", "/leader/joint_states"):
+            wait_for_publisher(node, topic)
+        node._discover()
+        assert start(node).accepted
+        path = node.writer.path
+        node._on_message("/joint_states", serialize_message(JointState(
+            name=["g1/" + n for n in emb.state_joints],
+            position=[0.0] * len(emb.state_joints))), {})
+        node._on_message("/leader/joint_states", serialize_message(JointState(
+            name=list(emb.action_joints), position=[0.0] * len(emb.action_joints))), {})
+        stop = node._on_stop(Trigger.Request(), Trigger.Response())
+        assert stop.success and "lacks" not in stop.message, stop.message
+        meta = read_bag(path).custom_data
+        assert meta["joint_prefix"] == "g1/" and meta["action_joint_prefix"] == ""
+    finally:
+        node.close_episode()
+        node.destroy_node()
+        rclpy.shutdown()
+
+
 def test_messages_lost_in_its_queue_are_counted_named_and_kept_in_the_metadata(ros_domain_id,
                                                                                tmp_path):
     """The recorder stalls while a publisher sends 40 messages into a queue of 5: 35 never

@@ -35,7 +35,8 @@ import numpy as np
 from gr00t_policy.dataset.bag import INSTRUCTION_KEY, Bag, BagError
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.embodiment import decoder_types
-from gr00t_policy.embodiment.joint_prefix import (JOINT_PREFIX_KEY, prefix_fix, prefix_problem,
+from gr00t_policy.embodiment.joint_prefix import (ACTION_JOINT_PREFIX_KEY, JOINT_PREFIX_KEY,
+                                                  prefix_fix, prefix_problem,
                                                   prefixed)
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_policy.runtime.stamps import CLOCK_FIX, CLOCK_OFF_S, MAX_FUTURE_STAMP_S
@@ -67,18 +68,23 @@ class BagTopics:
     instruction: str = DEFAULT_INSTRUCTION
     action_topic: str | None = None  # a JointState command topic instead of the controllers
     joint_prefix: str | None = None
+    action_joint_prefix: str | None = None  # the action topic's, where it differs
 
     def prefix_for(self, bag: Bag) -> str:
         """The joint-name prefix of ``bag``'s messages: ours if given, else the one
         gr00t-record kept in its metadata (its ``joint_prefix`` parameter), else none."""
         if self.joint_prefix is not None:
             return self.joint_prefix
-        prefix = bag.custom_data.get(JOINT_PREFIX_KEY, "")
-        problem = prefix_problem(prefix)
-        if problem:
-            raise BagError(f"bag {bag.path}: its metadata's {JOINT_PREFIX_KEY} {problem}. Fix: "
-                           "pass the robot's prefix with --joint-prefix")
-        return prefix
+        return _kept_prefix(bag, JOINT_PREFIX_KEY, "--joint-prefix") or ""
+
+    def action_prefix_for(self, bag: Bag) -> str:
+        """The joint-name prefix of ``action_topic``'s messages (a leader arm's driver may
+        have its own): ours if given, else the recorder's ``action_joint_prefix`` from the
+        metadata, else the robot's (`prefix_for`)."""
+        if self.action_joint_prefix is not None:
+            return self.action_joint_prefix
+        kept = _kept_prefix(bag, ACTION_JOINT_PREFIX_KEY, "--action-joint-prefix")
+        return self.prefix_for(bag) if kept is None else kept
 
     def all(self, emb: EmbodimentConfig) -> set[str]:
         topics = {self.joint_states, self.instruction, *(c.topic for c in emb.cameras)}
@@ -87,6 +93,18 @@ class BagTopics:
         else:
             topics.update(c.topic for c in emb.controllers)
         return topics
+
+
+def _kept_prefix(bag: Bag, key: str, flag: str) -> str | None:
+    """The prefix gr00t-record kept under ``key`` in ``bag``'s metadata; None if none."""
+    prefix = bag.custom_data.get(key)
+    if prefix is None:
+        return None
+    problem = prefix_problem(prefix)
+    if problem:
+        raise BagError(f"bag {bag.path}: its metadata's {key} {problem}. Fix: pass the "
+                       f"prefix with {flag}")
+    return prefix
 
 
 @dataclass
@@ -184,12 +202,12 @@ def _prefix_words(prefix: str) -> str:
 
 
 def _missing_joints(bag: Bag, topic: str, msgs: list, yaml_names: list[str], prefix: str,
-                    what: str, fix: str) -> BagError:
+                    what: str, fix: str, flag: str = "--joint-prefix") -> BagError:
     seen = sorted({n for _, m in msgs for n in m.name})
     wanted = prefixed(prefix, yaml_names)
     missing = [j for j in wanted if j not in seen]
     shown = missing[:12] + ([f"... {len(missing) - 12} more"] if len(missing) > 12 else [])
-    fix = prefix_fix(yaml_names, seen, prefix, "--joint-prefix {}") or fix
+    fix = prefix_fix(yaml_names, seen, prefix, flag + " {}") or fix
     return BagError(
         f"bag {bag.path}: {topic} lacks {len(missing)} of the {len(wanted)} {what} "
         f"joints{_prefix_words(prefix)}: {shown}; it names {seen[:12]}"
@@ -197,9 +215,11 @@ def _missing_joints(bag: Bag, topic: str, msgs: list, yaml_names: list[str], pre
 
 
 def _joint_series(bag: Bag, topic: str, msgs: list, yaml_names: list[str], what: str,
-                  fix: str, prefix: str = "") -> tuple[np.ndarray, np.ndarray, int]:
+                  fix: str, prefix: str = "",
+                  flag: str = "--joint-prefix") -> tuple[np.ndarray, np.ndarray, int]:
     """(log times ns (n,), positions (n, len(yaml_names)), messages dropped for NaN / no
-    joints) of the joints the messages name ``prefix`` + each of ``yaml_names``."""
+    joints) of the joints the messages name ``prefix`` + each of ``yaml_names``; ``flag``:
+    the option that sets ``prefix``, for the fix."""
     wanted = list(prefixed(prefix, yaml_names))
     cache: dict[tuple[str, ...], np.ndarray | None] = {}
     times, rows, dropped = [], [], 0
@@ -222,7 +242,7 @@ def _joint_series(bag: Bag, topic: str, msgs: list, yaml_names: list[str], what:
         named = {n for key in cache for n in key}
         if all(w in named for w in wanted):
             raise _split_joints(bag, topic, cache, wanted, what)
-        raise _missing_joints(bag, topic, msgs, yaml_names, prefix, what, fix)
+        raise _missing_joints(bag, topic, msgs, yaml_names, prefix, what, fix, flag)
     if not rows:
         raise _unusable_joints(bag, topic, msgs, wanted, what)
     return np.array(times, dtype=np.int64), np.array(rows).reshape(-1, len(wanted)), dropped
@@ -538,7 +558,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         times, rows, n = _joint_series(bag, topics.action_topic, msgs, list(emb.action_joints),
                                        "action", "correct the embodiment YAML's joint names, "
                                        "or pass the command topic that names these joints",
-                                       prefix)
+                                       topics.action_prefix_for(bag), "--action-joint-prefix")
         times, rows = _plausible(emb, topics.action_topic, list(emb.action_joints), times, rows,
                                  implausible)
         commands.append((times, rows, np.arange(len(emb.action_joints))))

@@ -33,7 +33,8 @@ def _from_bag(args: argparse.Namespace) -> int:
         {("max_state_age", None): "--max-state-age"},
         dt=emb.action_dt, max_state_age=state_age)
     topics = BagTopics(joint_states=args.joint_states_topic, instruction=args.instruction_topic,
-                       action_topic=args.action_topic, joint_prefix=args.joint_prefix)
+                       action_topic=args.action_topic, joint_prefix=args.joint_prefix,
+                       action_joint_prefix=args.action_joint_prefix)
     reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
                            codec=args.codec, overwrite=args.overwrite, append=args.append,
                            skip_bad=args.skip_bad)
@@ -96,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "every joint name in the bags is it + the YAML's name, and the dataset gets "
                     "the YAML's names (default: each bag's own, as gr00t-record's joint_prefix "
                     "kept it, else none; '' for none)")
+    fb.add_argument("--action-joint-prefix", default=None, type=joint_prefix_arg,
+                    help="the --action-topic's joint-name prefix where it is not the robot's "
+                    "(a leader arm on its own driver, e.g. leader_ or '' for none; default: "
+                    "each bag's own, as gr00t-record's action_joint_prefix kept it, else the "
+                    "robot's)")
     fb.add_argument("--max-state-age", type=float, default=None,
                     help="s, > 0; oldest joint state a step may take (default: the YAML's "
                     "staleness.state_s)")

@@ -11,7 +11,9 @@ checkpoints, datasets, messages about the YAML) keeps the YAML's names.
 
 System 1 (parameter `joint_prefix`), gr00t-record (the same parameter, kept in the bag's
 metadata) and `gr00t-dataset from-bag` (`--joint-prefix`) take it, checked with
-`prefix_problem`.
+`prefix_problem`. A teleoperation leader arm recorded beside the robot (its own driver, so
+maybe its own prefix, or none) takes `action_joint_prefix` / `--action-joint-prefix` for the
+action topic (`ACTION_JOINT_PREFIX_KEY` in the metadata); unset, the robot's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ JOINT_PREFIX_PATTERN = r"[A-Za-z0-9_/]*"
 JOINT_PREFIX_FORMS = "letters, digits, _ and / only (e.g. g1/ or robot1_), or empty for none"
 # Bag metadata (custom_data) gr00t-record writes when its joint_prefix is set.
 JOINT_PREFIX_KEY = "joint_prefix"
+# ... and its action_joint_prefix, when set (the action topic's, e.g. a leader arm's).
+ACTION_JOINT_PREFIX_KEY = "action_joint_prefix"
 
 
 def prefix_problem(prefix: str) -> str | None:

@@ -37,6 +37,8 @@ class Recording:
     stamp_offset_s: every header stamp this much later than the message's time;
     clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
     step): the messages keep their order in the file, their log times from ``at`` on jump.
+    joint_topics: topic -> (times (K,), names, positions (K, j)): more sensor_msgs/JointState
+    topics (a teleoperation leader arm).
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -52,6 +54,8 @@ class Recording:
     stamp_offset_s: float = 0.0  # header stamps this far from the messages' times
     clock_step: tuple[float, float] = (0.0, 0.0)  # (at, by) seconds
     t0_ns: int = 1_700_000_000_000_000_000
+    joint_topics: dict[str, tuple[np.ndarray, list[str], np.ndarray]] = field(
+        default_factory=dict)
 
 
 def frame_value(i: int) -> int:
@@ -82,6 +86,12 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
                 header=header(ns), name=list(names)[part],
                 position=np.asarray(row, np.float64)[part], velocity=np.zeros(0),
                 effort=np.zeros(0))))
+    for topic, (jtimes, jnames, jpos) in rec.joint_topics.items():
+        for t, row in zip(jtimes, jpos):
+            ns = rec.t0_ns + int(round(t * 1e9))
+            events.append((ns, topic, T["sensor_msgs/msg/JointState"](
+                header=header(ns), name=list(jnames), position=np.asarray(row, np.float64),
+                velocity=np.zeros(0), effort=np.zeros(0))))
     layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
     for topic, (ctimes, values) in rec.commands.items():
         for t, row in zip(ctimes, values):
@@ -121,6 +131,7 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
     image_type = ("sensor_msgs/msg/CompressedImage" if rec.encoding == "jpeg"
                   else "sensor_msgs/msg/Image")
     types = {"/joint_states": "sensor_msgs/msg/JointState", "/gr00t/instruction": "std_msgs/msg/String",
+             **{t: "sensor_msgs/msg/JointState" for t in rec.joint_topics},
              **{t: "std_msgs/msg/Float64MultiArray" for t in rec.commands},
              **{t: "trajectory_msgs/msg/JointTrajectory" for t in rec.trajectories},
              **{t: image_type for t in rec.frames}}
