@@ -40,7 +40,7 @@ import numpy as np
 
 from gr00t_policy.runtime.execution import ChunkExecutor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
-from gr00t_system1.limiter import CommandLimiter
+from gr00t_system1.limiter import REST_SPEED, CommandLimiter
 from gr00t_system1.safety import (
     ON_STALE_CHOICES, SafetyState, Supervisor, SupervisorInputs)
 from gr00t_system1.tracking import TrackingMonitor
@@ -747,16 +747,31 @@ class CommandLoop:
         controller takes the message up milliseconds after the tick, and a path that parted
         from the one it ran before then stepped it across (a tick on a knot that changed
         course at once: 2.3-3.1 times the limit from a real node, bench/trajectory_stream.py).
-        For joints never sent a path, or without `path_grid` (a controller that times a
-        path from when it takes it up: keeping knots shortens the first segment, which
-        magnifies that delay), nothing is kept."""
+        With no path to keep (a start, a re-arm, a node clock that went back), the
+        trajectory joints whose command is at rest keep it up to a knot a period on, the
+        first of a fresh grid; moving ones keep nothing. Otherwise joints never sent a
+        path keep nothing, and without `path_grid` (a controller that times a path from
+        when it takes it up: keeping knots shortens the first segment, which magnifies that
+        delay) nothing is kept."""
         empty = (np.zeros(0), np.zeros((0, self.limiter.dim)), np.zeros(self.limiter.dim, bool))
-        if (not self.path_grid or self._newest_path not in self._paths
-                or not self.path_joints.any()):
+        if not self.path_grid or not self.path_joints.any():
             return empty
+        fresh = self._newest_path not in self._paths
+        if not fresh and now < self._paths[self._newest_path][0]:
+            fresh = True  # the node clock went back: the grid is on the old timeline
+        if fresh:
+            # No path to keep (a start, a re-arm, a clock that went back): at rest, the
+            # controllers hold the command, and the path keeps it for a period all the same
+            # (a fresh grid), as they take the message up milliseconds after the tick; one
+            # that left it at once stepped them 1.6-2.1 times the acceleration limit.
+            velocity = self.limiter.last_velocity
+            resting = self.path_joints & (True if velocity is None
+                                          else np.abs(velocity) <= REST_SPEED)
+            if not resting.any():
+                return empty
+            return (np.array([MIN_FIRST_KNOT * lead_s]), self.limiter.last[None, :].copy(),
+                    resting)
         sent, times, _, _ = self._paths[self._newest_path]
-        if now < sent:  # the node clock went back: the grid is on the old timeline
-            return empty
         first = sent + float(times[0])  # a knot of the grid
         place = (now - first) / lead_s
         # The knots after now, from a period on (`MIN_FIRST_KNOT`). A tick within `ON_KNOT_S`

@@ -298,3 +298,37 @@ def test_a_path_keeps_the_path_sent_for_a_period_after_its_tick(lateness_ms):
                 checked += 1
         sent = new
     assert checked > 500
+
+
+@pytest.mark.parametrize("delay_ms", [2.0, 4.0])
+def test_a_start_from_rest_keeps_a_stamped_controller_within_its_acceleration_limit(delay_ms):
+    """The first stamped path after a start (activation, a re-arm; also a node clock that
+    went back) has no path sent to keep: it left the start at its tick, and the controller,
+    at rest there, took it up `delay_ms` later (System 1's send, transport, its next update)
+    and stepped onto it: about 1.6 and 2.1 times the acceleration limit over a period.
+    At rest, the path keeps the command for a period, on a fresh grid."""
+    sim = Sim(accel=ACCEL, measured=(0.0, 0.0), path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2
+    sim.loop.path_grid = True
+    t0, messages = sim.t, []
+    for k in range(12):
+        sim.t = t0 + k * TICK
+        sim.feed_state()
+        sim.feed_tokens()
+        ahead = sim.t + DT * np.arange(16)
+        rows = 0.5 * (ahead - t0)[:, None] * np.ones((1, A))  # a 0.5 rad/s ramp from rest
+        sim.plan = Plan(Chunk(sim.t, DT, sim.state.action_positions, rows,
+                              seq=sim.state.seq), sim.state, 1, 0.001, sim.t)
+        r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                          plan=sim.plan, worker_healthy=True)
+        assert r.command is not None
+        times, path = sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(A))
+        messages.append((sim.t + delay_ms / 1000, sim.t, np.concatenate([[0.0], times]),
+                         np.vstack([r.command, path])))
+        sim.measured = r.command.copy()
+    t, x, refused = run_controller(messages, messages[0][3][0], 0.002, t0 - 0.02 + 7e-4, sim.t)
+    assert refused == 0
+    assert x[-1, 0] > x[0, 0] + 0.01  # it started
+    worst = accel_per_period(t, x, TICK).max()
+    assert worst <= 1.1 * ACCEL[0], f"{worst:.2f} rad/s^2 over a period, limit {ACCEL[0]}"
