@@ -100,7 +100,8 @@ class Decoder(abc.ABC):
     wants_path: bool = False
     # A path decoder whose messages are timed on the node clock (stamped with the tick),
     # not from when the controller takes them up: the loop then keeps the knots of the path
-    # sent on one grid (`CommandLoop(path_grid=True)`), which helps only such controllers.
+    # sent on one grid (`CommandLoop(path_grid=...)`, for this decoder's joints), which helps
+    # only such controllers.
     stamped_paths: bool = False
     PARAMS: Mapping[str, DecoderParam | Any] = {}
 

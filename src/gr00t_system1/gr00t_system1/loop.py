@@ -114,10 +114,11 @@ class CommandLoop:
         path_ticks: how many control periods a path covers point by point before the
             chunk's rows (`path`): at least the ticks between two messages of the sparsest
             trajectory decoder, plus one.
-        path_grid: whether the trajectory controllers run each path on the node clock from
-            its tick (decoders that stamp their messages, `Decoder.stamped_paths`): then a
-            path keeps the knots of the one sent up to the next knot off a steady grid
-            (`_kept_knots`), so tick jitter cannot bunch two velocity changes together.
+        path_grid: which trajectory controllers run each path on the node clock from its
+            tick (decoders that stamp their messages, `Decoder.stamped_paths`): np.bool_
+            (A + H,) their joints, or True / False for every path joint. Their paths keep
+            the knots of the path sent on one steady grid (`_kept_knots`), so neither tick
+            jitter nor the controller's pick-up delay bunches two velocity changes together.
         joint_names: the A + H joints' names, for messages (default: their indices).
         tracking: compares each joint state with the command in force when it was measured
             (`gr00t_system1.tracking`); default: figures only, never a fault.
@@ -131,14 +132,15 @@ class CommandLoop:
                  executor: ChunkExecutor, on_stale: str,
                  held_posture: np.ndarray | None = None,
                  path_joints: np.ndarray | None = None, path_ticks: int = 1,
-                 path_grid: bool = False, joint_names: list[str] | None = None,
+                 path_grid: bool | np.ndarray = False,
+                 joint_names: list[str] | None = None,
                  tracking: TrackingMonitor | None = None) -> None:
         if on_stale not in ON_STALE_CHOICES:
             raise ValueError(f"on_stale must be one of {list(ON_STALE_CHOICES)}, got {on_stale!r}")
         if isinstance(path_ticks, bool) or not isinstance(path_ticks, int) or path_ticks < 1:
             raise ValueError(f"path_ticks must be an int >= 1, got {path_ticks!r}")
         self.path_ticks = path_ticks
-        self.path_grid = bool(path_grid)
+        self.path_grid = path_grid  # `_grid_joints` reads it
         self.joint_names = list(joint_names or [])
         self.sim_time = False
         self._mono = float("-inf")  # monotonic time of the tick in progress
@@ -686,7 +688,8 @@ class CommandLoop:
         # least `path_ticks` periods, and with `path_grid` the knots the next path will keep
         # (up to `MIN_FIRST_KNOT` periods after a tick up to a period late) besides: beyond
         # them come the chunk's rows, whose gaps allow larger steps than a period's.
-        cover = self.path_ticks + (math.ceil(MIN_FIRST_KNOT) if self.path_grid else 0)
+        cover = self.path_ticks + (math.ceil(MIN_FIRST_KNOT) if self._grid_joints().any()
+                                   else 0)
         start = float(kept_t[-1]) if n else 0.0
         more = max(int(math.ceil(cover - start / lead_s - 1e-9)), 1)
         grid_t = np.concatenate([kept_t, start + lead_s * np.arange(1, more + 1)])  # (G,)
@@ -754,7 +757,8 @@ class CommandLoop:
         when it takes it up: keeping knots shortens the first segment, which magnifies that
         delay) nothing is kept."""
         empty = (np.zeros(0), np.zeros((0, self.limiter.dim)), np.zeros(self.limiter.dim, bool))
-        if not self.path_grid or not self.path_joints.any():
+        grid = self._grid_joints()
+        if not grid.any():
             return empty
         fresh = self._newest_path not in self._paths
         if not fresh and now < self._paths[self._newest_path][0]:
@@ -765,8 +769,7 @@ class CommandLoop:
             # (a fresh grid), as they take the message up milliseconds after the tick; one
             # that left it at once stepped them 1.6-2.1 times the acceleration limit.
             velocity = self.limiter.last_velocity
-            resting = self.path_joints & (True if velocity is None
-                                          else np.abs(velocity) <= REST_SPEED)
+            resting = grid & (True if velocity is None else np.abs(velocity) <= REST_SPEED)
             if not resting.any():
                 return empty
             return (np.array([MIN_FIRST_KNOT * lead_s]), self.limiter.last[None, :].copy(),
@@ -782,7 +785,7 @@ class CommandLoop:
         knots = [first + (round(place) + 1 if on_knot else math.ceil(place)) * lead_s]
         while knots[-1] - now < MIN_FIRST_KNOT * lead_s - tolerance:
             knots.append(knots[-1] + lead_s)
-        keep = self.path_joints & (self._path_of > 0)
+        keep = grid & (self._path_of > 0)
         positions = np.zeros((len(knots), self.limiter.dim))
         for serial in np.unique(self._path_of[keep]):
             joints = keep & (self._path_of == serial)
@@ -794,6 +797,12 @@ class CommandLoop:
         if not keep.any():
             return empty
         return np.array(knots) - now, positions, keep
+
+    def _grid_joints(self) -> np.ndarray:
+        """(A + H,) the path joints on the knot grid (`path_grid`)."""
+        if isinstance(self.path_grid, (bool, np.bool_)):
+            return self.path_joints & bool(self.path_grid)
+        return self.path_joints & np.asarray(self.path_grid, dtype=bool).reshape(-1)
 
     def _sent(self, now: float, times: np.ndarray,
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -332,3 +332,36 @@ def test_a_start_from_rest_keeps_a_stamped_controller_within_its_acceleration_li
     assert x[-1, 0] > x[0, 0] + 0.01  # it started
     worst = accel_per_period(t, x, TICK).max()
     assert worst <= 1.1 * ACCEL[0], f"{worst:.2f} rad/s^2 over a period, limit {ACCEL[0]}"
+
+
+def test_only_the_joints_of_stamped_controllers_keep_the_grid():
+    """Two trajectory controllers, one stamped with the tick (joint 0), one stamped 0 (joint
+    1): the stamped one keeps its grid (before, the node turned the grid off for both, and
+    the stamped controller went 2.75-3.19 times past its acceleration limit), the other's
+    path starts its step at the tick, as a controller timing it from receipt needs."""
+    rng = np.random.default_rng(5)
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2
+    sim.loop.path_grid = np.array([True, False])
+    t0, sent, kept = sim.t, None, 0
+    for k in range(40):
+        if k == 20:
+            turn_round(sim, speed)
+        sim.t = t0 + (k + 1) * TICK + abs(rng.normal(0.0, 0.0005))
+        sim.feed_state()
+        sim.feed_tokens()
+        r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                          plan=sim.plan, worker_healthy=True)
+        kept_t, _, joints = sim.loop._kept_knots(sim.t, TICK)
+        if kept_t.size:
+            assert list(joints) == [True, False]
+            kept += 1
+        times, rows = sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(A))
+        new = (sim.t + np.concatenate([[0.0], times]), np.vstack([r.command, rows]))
+        if sent is not None:  # joint 0 runs as the path sent for a period after the tick
+            for s in sim.t + TICK * np.linspace(0.0, 1.0, 5):
+                assert np.interp(s, new[0], new[1][:, 0]) == pytest.approx(
+                    np.interp(s, sent[0], sent[1][:, 0]), abs=1e-12)
+        sent = new
+    assert kept > 30
