@@ -64,7 +64,7 @@ from gr00t_system1 import params
 from gr00t_system1.clock_check import ClockCheck
 from gr00t_system1.controller_check import check_controllers, log_lines
 from gr00t_system1.decoders import make_decoders
-from gr00t_system1.loop import CommandLoop
+from gr00t_system1.loop import MIN_FIRST_KNOT, CommandLoop
 from gr00t_policy.runtime.execution import make_executor
 from gr00t_policy.runtime.planner import Plan, StateSample, TokenSample
 from gr00t_policy.runtime.rtc import RtcLink, RtcSampling
@@ -257,8 +257,8 @@ class System1Node(ManagedNode):
         log_lines(self.get_logger(), check_controllers(self, self.decoders))
         self._needs_path = any(d.wants_path for d in self.decoders)
         # Paths stamped with our ticks are played on the controller manager's clock.
-        self.clock_check = (ClockCheck() if any(d.stamped_paths for d in self.decoders)
-                            else None)
+        self.clock_check = (ClockCheck(MIN_FIRST_KNOT * self.period)
+                            if any(d.stamped_paths for d in self.decoders) else None)
 
         token_range = bundle.token_range(s.token_range_tolerance)
         if token_range is None:
@@ -349,11 +349,14 @@ class System1Node(ManagedNode):
         s = self.settings
         executor = make_executor(s.chunk_mode, blend_s=s.blend_s,
                                  ensemble_decay_per_s=s.ensemble_decay_per_s, link=self.rtc_link)
-        # Joints of trajectory controllers: they run on along the last path in a stall.
+        # Joints of trajectory controllers: they run on along the last path in a stall; those
+        # whose messages are stamped with the tick keep their paths on one grid.
         path_joints = np.zeros(limiter.dim, dtype=bool)
+        grid_joints = np.zeros(limiter.dim, dtype=bool)
         for d in self.decoders:
             if d.wants_path:
                 path_joints[d.indices] = True
+                grid_joints[d.indices] = d.stamped_paths
         # Their paths go point by point through the next commands until the next message.
         sparsest = max((d.ticks_per_message for d in self.decoders if d.wants_path), default=1)
         tracked = set(emb.tracked_joints)
@@ -363,8 +366,7 @@ class System1Node(ManagedNode):
         return CommandLoop(limiter, supervisor, executor=executor, on_stale=emb.on_stale,
                            held_posture=held, path_joints=path_joints,
                            path_ticks=sparsest + 1,
-                           path_grid=any(path_joints) and all(
-                               d.stamped_paths for d in self.decoders if d.wants_path),
+                           path_grid=grid_joints,
                            joint_names=list(emb.command_joints), tracking=tracking)
 
     # -- inputs --------------------------------------------------------------------------
@@ -404,7 +406,7 @@ class System1Node(ManagedNode):
         else:
             self.state_refused = None
             self.mailbox.put_state(got)
-        if (self.clock_check is not None and stamp != 0.0
+        if (self.clock_check is not None and stamp != 0.0 and now > 0.0  # (sim: no /clock yet)
                 and self.clock_check.add(now - stamp, arrival)
                 and self._log_throttle.allow("clock_check", arrival)):
             self.get_logger().warn(self.clock_check.problem)
@@ -500,6 +502,8 @@ class System1Node(ManagedNode):
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             self._publish(r.command, path, seconds_to_stamp(now), r.state.value)
+            if self.clock_check is not None:
+                self.clock_check.add_send(self._now() - now)
             self.commands += 1
         if r.state == SafetyState.RUNNING:
             seq = plan.seq if plan is not None else 0
@@ -627,7 +631,8 @@ class System1Node(ManagedNode):
             "clock_jumps_back": str(self.loop.limiter.clock_jumps_back),
             "stalls_while_moving": str(self.loop.limiter.stalls),
             **({} if self.clock_check is None else {
-                "joint_state_min_lag_ms": f"{self.clock_check.min_lag_s * 1e3:.3f}",
+                "controller_clock_offset_ms": f"{self.clock_check.offset_s * 1e3:.3f}",
+                "path_send_delay_p99_ms": f"{self.clock_check.send_p99_s * 1e3:.3f}",
                 "clock_problem": self.clock_check.problem or ""}),
             "chunk_mode": self.settings.chunk_mode,
             "inference_delay_ms": f"{self.settings.inference_delay_ms:g}",
