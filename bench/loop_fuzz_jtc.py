@@ -9,8 +9,8 @@ joint's speed or acceleration limit, and the messages it refuses.
         [--window N] [--verbose]
 
 Odd seeds (`--first 1 --step 2`, the default) run the loop's knot grid (`path_grid`), as the
-node does when every trajectory decoder stamps; even seeds run without it (one decoder with
-`header_stamp: receipt` beside a stamped one turns the grid off for both). `--delay-ms`:
+node does for the joints of stamped decoders; even seeds run without it (what a stamped
+controller got before the grid, or beside a `header_stamp: receipt` one until 1253195). `--delay-ms`:
 from the tick to the message's arrival, U(lo, hi) (System 1's send, ~3 ms, plus transport);
 `--calm`: no stalls, clock steps, measurement jumps, blocked joints or deactivation.
 
