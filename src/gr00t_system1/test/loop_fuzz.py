@@ -321,9 +321,13 @@ class World:
             if (self.dec_tick[d] - 1) % self.cfg.every[d - 1]:
                 continue
             self.loop.path_sent(jtc.joints)
-            self.check_jtc_message(d, jtc, path)
-            jtc.receive(self.jtc_time(), path[0], path[1])
+            self.message_sent(d, jtc, path, command)
         self.fwd_target = command.copy()
+
+    def message_sent(self, d, jtc, path, command):
+        """Decoder `d` sent `path` to its controller `jtc` this tick (`command`: the tick's)."""
+        self.check_jtc_message(d, jtc, path)
+        jtc.receive(self.jtc_time(), path[0], path[1])
 
     def ctrl_time(self):
         """The controllers' clock: the monotonic one on a robot (joint_trajectory_controller
