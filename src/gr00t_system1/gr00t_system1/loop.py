@@ -58,7 +58,7 @@ CLOCK_STEP_S = 1e-3
 ON_POINT_ULPS = 16
 # A path keeps the path sent up to a knot at least this many control periods after its tick
 # (`_kept_knots`), on a knot or off it: the controller takes the message up later than the
-# tick (System 1 itself sent it 2.8-3.3 ms after its tick, p50-p99, on fourier_gr1 and the
+# tick (System 1 itself sent it 2.9-5.0 ms after its tick, p50-p99, on fourier_gr1 and the
 # 2-vCPU dev machine; then transport, 0.2-0.7 ms, and the wait for the controller's next
 # update, up to 2 ms at 500 Hz: bench/trajectory_stream.py), and where the new path had
 # parted from the old before then, the controller stepped from one to the other.
