@@ -35,9 +35,10 @@ class JtcModel:
         self.last_time: float | None = None
         self.pending: list[tuple[float, float, np.ndarray, np.ndarray]] = []
         self.refused = 0
-        self._origin = 0.0
+        self._message: tuple[float, np.ndarray, np.ndarray] | None = None  # (stamp, times, rows)
         self._knots_t = np.zeros(0)
         self._knots = np.zeros((0, self.last_command.size))
+        self._first = math.inf
         self._sampled = True
         self._traj_time = 0.0
 
@@ -56,18 +57,18 @@ class JtcModel:
         taken = [m for m in self.pending if m[0] <= time]
         if taken:
             self.pending = [m for m in self.pending if m[0] > time]
-            _, stamp, times, rows = taken[-1]  # the realtime buffer keeps the newest
-            self._stamp, self._times, self._rows = stamp, times, rows
+            self._message = taken[-1][1:]  # the realtime buffer keeps the newest
             self._sampled = False
-        if not hasattr(self, "_rows"):
+        if self._message is None:
             self.last_time = time
             return self.last_command.copy()
         if not self._sampled:
+            stamp, times, rows = self._message
             before_t = time if self.last_time is None else self.last_time
-            origin = time if self._stamp == 0.0 else self._stamp
-            self._knots_t = np.concatenate([[before_t], origin + self._times])
-            self._knots = np.vstack([self.last_command, self._rows])
-            self._first = origin + self._times[0]
+            origin = time if stamp == 0.0 else stamp
+            self._knots_t = np.concatenate([[before_t], origin + times])
+            self._knots = np.vstack([self.last_command, rows])
+            self._first = origin + times[0]
             self._traj_time = time
             self._sampled = True
         else:
