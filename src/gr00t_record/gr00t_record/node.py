@@ -141,18 +141,19 @@ class RecorderNode(Node):
                                                         self.embodiment.controllers])}
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
-        # JointState topic -> (the YAML joints it must name, what they are for, their prefix)
+        # JointState topic -> (the YAML joints it must name, what they are for, their prefix,
+        # the recorder parameter that sets it)
         self.joint_topics = {p["joint_states_topic"]: (self.embodiment.state_joints, "state",
-                                                       self.joint_prefix)}
+                                                       self.joint_prefix, "joint_prefix")}
         if p["action_topic"] == p["joint_states_topic"]:
             self.joint_topics[p["action_topic"]] = (tuple(dict.fromkeys(
                 self.embodiment.state_joints + self.embodiment.action_joints)), "state and action",
-                self.joint_prefix)
+                self.joint_prefix, "joint_prefix")
         elif p["action_topic"]:
             self.joint_topics[p["action_topic"]] = (
                 self.embodiment.action_joints, "action",
                 self.joint_prefix if self.action_joint_prefix is None
-                else self.action_joint_prefix)
+                else self.action_joint_prefix, "action_joint_prefix")
         self.first_checked: set[str] = set()  # topics whose first message this episode was read
         self.problems: dict[str, str] = {}  # camera / joint topic -> why from-bag would refuse it
         self.refused: set[str] = set()
@@ -279,10 +280,9 @@ class RecorderNode(Node):
         from-bag will name them (joint_prefix + the YAML's names); it is recorded all the
         same, and a problem named at once."""
         self.first_checked.add(topic)
-        needed, what, prefix = self.joint_topics[topic]
+        needed, what, prefix, param = self.joint_topics[topic]
         names = deserialize_message(data, JointState).name
-        problem = names_problem(topic, names, needed, prefix, what,
-                                "action_joint_prefix" if what == "action" else "joint_prefix")
+        problem = names_problem(topic, names, needed, prefix, what, param)
         if problem is not None:
             self.problems[topic] = problem
             self.get_logger().error(f"episode {self.episode}: {problem}")
