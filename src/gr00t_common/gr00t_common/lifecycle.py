@@ -312,6 +312,7 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
     signals = StopSignals.install() if ours else None
     node: ManagedNode | None = None
     status = 1  # what an exception out of here exits with, if the teardown must cut it short
+    deactivate = False  # stopped by a signal while active: the transition is still owed
     try:
         try:
             try:
@@ -330,7 +331,12 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
             spin(node, executor, until=signals.requested if signals else lambda: False)
             if signals is not None and signals.requested() and not signals.at_once \
                     and node.is_active:
-                node.trigger_deactivate()  # publishing, the context up: System 1 brakes
+                # The node's own stop, publishing, the context up: System 1 brakes to rest
+                # (a second signal interrupts it). The lifecycle transition that follows is
+                # rclpy's and goes under the teardown's deadline (`finish`): once in CI the
+                # process never exited after logging "deactivated".
+                node._stop_activity()
+                deactivate = True
         except KeyboardInterrupt:
             pass  # a signal with nothing to brake, or a second one: at once (below)
         if signals is not None and signals.at_once:
@@ -345,4 +351,5 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
     finally:
         if signals is not None:
             signals.close()
-        finish(node._stop_activity if node is not None else None, node, status)
+        finish(node._stop_activity if node is not None else None, node, status,
+               wind_down=node.trigger_deactivate if deactivate and node is not None else None)

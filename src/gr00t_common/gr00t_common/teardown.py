@@ -22,6 +22,11 @@ one second after the deadline (its header is "Timeout (...)!"), and an `ExitTime
 process with `status` one second after that. Where POSIX timers are missing (not Linux),
 faulthandler's watchdog exits instead, with status 1.
 
+A managed node stopped by a signal owes rclpy one more step, its deactivate transition (the
+state change published): that step goes under the deadline too. In one CI run System 1 had
+braked to rest and logged "deactivated", and then never exited until SIGKILL 10 s later,
+with no watchdog armed yet.
+
 `finish(stop, node, status)` is the end of every node's `main`: the node's own stop, then the
 teardown under that deadline, even when the stop raised (then with status 1).
 """
@@ -113,11 +118,14 @@ def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
 
 
 def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
-           executor: Any | None = None, deadline_s: float = TEARDOWN_DEADLINE_S) -> None:
-    """End a node's `main`: run `stop()` (the node's own stop, no deadline), then destroy
-    `node`, shut `executor` and rclpy's context down under `bounded_teardown`. The teardown
-    runs even when `stop` raised (no half-alive node at exit); the exception then propagates
-    and a hung teardown exits with status 1 instead of `status`."""
+           executor: Any | None = None, deadline_s: float = TEARDOWN_DEADLINE_S,
+           wind_down: Callable[[], None] | None = None) -> None:
+    """End a node's `main`: run `stop()` (the node's own stop, no deadline), then, under
+    `bounded_teardown`, `wind_down()` (what rclpy still does for the stopped node: a managed
+    node's deactivate transition, its event published), destroy `node`, shut `executor` and
+    rclpy's context down. The teardown runs even when `stop` raised (no half-alive node at
+    exit); the exception then propagates and a hung teardown exits with status 1 instead of
+    `status`."""
     import rclpy  # here, not at the top: bounded_teardown itself needs no ROS
 
     try:
@@ -128,8 +136,12 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
         raise
     finally:
         with bounded_teardown(status, deadline_s):
-            if node is not None:
-                node.destroy_node()
-            if executor is not None:
-                executor.shutdown()
-            rclpy.try_shutdown()
+            try:
+                if wind_down is not None:
+                    wind_down()
+            finally:
+                if node is not None:
+                    node.destroy_node()
+                if executor is not None:
+                    executor.shutdown()
+                rclpy.try_shutdown()

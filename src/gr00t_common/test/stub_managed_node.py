@@ -4,7 +4,8 @@ managed node's process, without a checkpoint.
 Active, it publishes "tick" on /stub_managed/out at 50 Hz. Stopping its activity stands for
 System 1's braking: with the ROS context up it publishes "braking" every 20 ms for
 `stop_s` seconds (parameter, default 0.3), then "stopped"; with the context down it can
-publish nothing and prints so.
+publish nothing and prints so. With `hang_deactivate_s` > 0 its deactivate transition sleeps
+that long after the stop, as rclpy's step after a node's own stop once never returned.
 """
 
 import sys
@@ -19,6 +20,7 @@ class Stub(ManagedNode):
     def __init__(self) -> None:
         super().__init__("stub_managed")
         self.stop_s = self.declare_parameter("stop_s", 0.3).value
+        self.hang_deactivate_s = self.declare_parameter("hang_deactivate_s", 0.0).value
         self.timer = None
 
     def _say(self, text: str) -> None:
@@ -29,6 +31,11 @@ class Stub(ManagedNode):
 
     def _activate(self) -> None:
         self.timer = self.create_timer(0.02, lambda: self._say("tick"))
+
+    def on_deactivate(self, state):
+        result = super().on_deactivate(state)
+        time.sleep(self.hang_deactivate_s)
+        return result
 
     def _stop_activity(self) -> None:
         if self.timer is None:

@@ -55,6 +55,26 @@ def test_a_signal_deactivates_an_active_node_with_the_context_up(ros_domain_id, 
         node.stop()
 
 
+def test_a_transition_hung_after_the_stop_still_exits_with_status_0(ros_domain_id, tmp_path):
+    """In one CI run System 1 braked to rest, logged "deactivated" and then never exited: the
+    lifecycle transition after a node's own stop had no deadline (SIGKILL 10 s later)."""
+    node = start_stub(tmp_path, AUTOSTART, "hang_deactivate_s:=60.0")
+    try:
+        with RosProbe(domain_id=ros_domain_id) as probe:
+            got = probe.collect(String, TOPIC)
+            wait_until(lambda: any(m.data == "tick" for m in got), 60, "ticks")
+            node.proc.send_signal(signal.SIGTERM)
+            assert exit_code(node, 20) == 0, node.output()[-3000:]
+            time.sleep(0.3)  # the last messages in flight
+            said = [m.data for m in got]
+        out = node.output()
+        assert said[-1] == "stopped", (said[-5:], out[-3000:])  # the stop ran whole first
+        assert "rclpy teardown still running after 5 s: exiting with status 0" in out, out[-3000:]
+        assert "on_deactivate" in out  # the stack names where it hung
+    finally:
+        node.stop()
+
+
 def test_a_second_signal_exits_at_once_without_finishing_the_stop(ros_domain_id, tmp_path):
     node = start_stub(tmp_path, AUTOSTART, "stop_s:=60.0")
     try:

@@ -152,6 +152,40 @@ def test_finish_stops_then_tears_down_in_order(calls) -> None:
     assert calls == ["stop", "destroy", "executor shutdown", "context shutdown"]
 
 
+def test_finish_winds_down_after_the_stop_and_before_the_destroy(calls) -> None:
+    from gr00t_common.teardown import finish
+
+    finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls),
+           wind_down=lambda: calls.append("deactivate"))
+    assert calls == ["stop", "deactivate", "destroy", "executor shutdown", "context shutdown"]
+
+
+def test_finish_tears_down_when_the_wind_down_raises(calls) -> None:
+    from gr00t_common.teardown import finish
+
+    def wind_down() -> None:
+        raise RuntimeError("transition refused")
+
+    with pytest.raises(RuntimeError, match="transition refused"):
+        finish(None, _Node(calls), 0, wind_down=wind_down)
+    assert calls == ["destroy", "context shutdown"]
+
+
+def test_a_hung_wind_down_exits_with_the_status_given() -> None:
+    # A managed node's deactivate transition after a signal: in one CI run System 1 logged
+    # "deactivated" and then never exited (no watchdog was armed there yet).
+    done, took = _child("""
+        from gr00t_common.teardown import finish
+        def transition_never_returns():
+            time.sleep(60)
+        finish(lambda: None, None, 0, deadline_s=0.3, wind_down=transition_never_returns)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "exiting with status 0" in done.stderr
+    assert "transition_never_returns" in done.stderr  # the stack names the hung call
+    assert took < 20
+
+
 def test_finish_without_a_node_still_shuts_the_context_down(calls) -> None:
     from gr00t_common.teardown import finish
 
