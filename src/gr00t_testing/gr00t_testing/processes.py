@@ -22,7 +22,9 @@ class NodeProcess:
             self.argv,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            # faulthandler: a process that must be killed first gets SIGABRT (stop), and a
+            # Python one then prints every thread's stack to the log: where it hung.
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
             start_new_session=True,
         )
 
@@ -32,14 +34,17 @@ class NodeProcess:
         return cls([sys.executable, "-m", module, *args], log_path, env)
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # closed by stop()
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
-        """Signal the process group and wait; kill it if it does not exit in time."""
+        """Signal the process group and wait; when it has not exited in time, SIGABRT (a
+        Python process prints its threads' stacks to the log, PYTHONFAULTHANDLER), then
+        SIGKILL. The exit status is the process's: -6 or -9 after those."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, sig)
@@ -48,8 +53,16 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5.0)
+                for last, wait_s in ((signal.SIGABRT, 3.0), (signal.SIGKILL, 5.0)):
+                    try:
+                        os.killpg(self.proc.pid, last)
+                    except ProcessLookupError:
+                        break
+                    try:
+                        self.proc.wait(timeout=wait_s)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
         self._log.close()
         return self.proc.returncode
 
