@@ -673,7 +673,7 @@ class CommandLoop:
         that gap within one period. The chunk's own timing after them keeps a controller
         sent only every n-th path going at the plan's speed. In a hold, while braking
         (`brake`) or before the first chunk, it brakes from the current command, a point
-        every `lead_s` (at rest: the current command at `lead_s`). Either way it ends with
+        every `lead_s`, and stays at rest to the end of those periods. Either way it ends with
         the points that brake it to rest (`CommandLimiter.path_to_rest`), so a trajectory
         controller left without newer messages stops within the limits. With `path_grid`
         the points a period apart lie on the grid of the paths sent, the first one or two
@@ -727,11 +727,17 @@ class CommandLoop:
             ahead_t, passing = grid_t, np.pad(passing, ((0, grid_t.size - n), (0, 0)))
             ahead = on_grid(np.broadcast_to(self._hold_target, (grid_t.size, last.shape[0])))
         # Nothing ahead: braking from the current command (past the kept knots), a point
-        # every lead_s; at rest, the current command itself at lead_s.
+        # every lead_s, then at rest to the end of the grid: a path covers the same periods
+        # as a running one. One that ended a period after its tick (at rest, the command at
+        # lead_s) was refused by a stamped controller taking it up later than that ("ends in
+        # the past", every message of a hold).
         times, rows = self.limiter.path_to_rest(ahead_t, ahead, t0=0.0, gap=lead_s,
                                                 passing=passing)
-        if times.size == 0:
-            times, rows = np.array([lead_s]), last[None, :].copy()
+        rest = last if times.size == 0 else rows[-1]
+        tail = grid_t[grid_t > (times[-1] if times.size else 0.0) + ON_KNOT_S]
+        times = np.concatenate([times, tail])
+        rows = np.vstack([rows.reshape(-1, last.shape[0]),
+                          np.broadcast_to(rest, (tail.size, last.shape[0]))])
         return self._sent(now, times, rows)
 
     def _kept_knots(self, now: float,

@@ -18,6 +18,7 @@ import pytest
 
 from gr00t_policy.runtime.chunk import Chunk
 from gr00t_policy.runtime.planner import Plan
+from gr00t_system1.safety import SafetyState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_loop's simulated ticks
 from jtc_model import accel_per_period, run_controller  # noqa: E402
@@ -365,3 +366,34 @@ def test_only_the_joints_of_stamped_controllers_keep_the_grid():
                     np.interp(s, sent[0], sent[1][:, 0]), abs=1e-12)
         sent = new
     assert kept > 30
+
+
+@pytest.mark.parametrize("path_grid", [True, False])
+def test_a_hold_at_rest_is_not_refused_by_a_controller_taking_paths_up_late(path_grid):
+    """A stamped controller that takes messages up 12 ms after their tick (more than a
+    period: the clock check warns, the protection of the grid has ended). Running, the paths
+    reach far into the chunk; in a hold at rest the path was the command one period on, so
+    it ended before the controller received it: "ends in the past", every message refused
+    (an ERROR at 120 Hz on the controller's side; it kept its last path). A path covers the
+    same periods at rest as running."""
+    sim, speed = ramp_sim(accel=ACCEL, path_joints=np.ones(A, dtype=bool))
+    sim.loop.path_ticks = 2
+    sim.loop.path_grid = path_grid
+    messages, states, delay = [], set(), 0.012
+    for k in range(80):
+        if k < 20:  # then no state: a hold, braking, then at rest
+            sim.feed_state()
+            sim.feed_tokens()
+        sim.t += TICK
+        r = sim.loop.tick(sim.t, sim.t, enabled=True, state=sim.state, tokens=sim.tokens,
+                          plan=sim.plan, worker_healthy=True)
+        states.add(r.state)
+        assert r.command is not None
+        times, rows = sim.loop.path(sim.t, TICK)
+        sim.loop.path_sent(np.arange(A))
+        messages.append((sim.t + delay, sim.t, np.concatenate([[0.0], times]),
+                         np.vstack([r.command, rows])))
+    assert SafetyState.HOLD_STALE_STATE in states and not sim.loop.limiter.moving
+    t, x, refused = run_controller(messages, messages[0][3][0], 0.002, messages[0][0], sim.t)
+    assert refused == 0
+    assert x[-1] == pytest.approx(sim.loop.limiter.last, abs=1e-12)
