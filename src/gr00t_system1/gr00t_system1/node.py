@@ -24,6 +24,12 @@ Threads while active:
 - the inference thread (`InferenceWorker`) replans on every new joint state (at most every
   replan_period_ms) with the newest tokens and publishes each chunk on /gr00t/action_chunk.
 
+The safety state goes out on /gr00t/safety_state (gr00t_msgs/SafetyState) whenever it
+changes, before that tick's commands, and as "deactivating" before the braking of a
+deactivation: what tells the policy's commands from System 1's own holding and braking in a
+recording (gr00t-dataset from-bag) or an evaluation. Transient local: a subscriber that joins
+later gets the state in force.
+
 `/gr00t/enable` is the fast switch inside the active state: disabled (`/gr00t/enable` false,
 or `start_enabled` false at configure) means no commands are published while the node stays
 active, plans and publishes chunks, once a moving arm has been braked to rest (commands
@@ -56,9 +62,10 @@ from gr00t_common.enable_reply import with_cleared
 from gr00t_common.lifecycle import ManagedNode, run_managed
 from gr00t_common.params import ParameterError
 from gr00t_common.message_info import sequence_number
+from gr00t_common.safety_topic import SAFETY_STATE_QOS, SAFETY_STATE_TOPIC
 from gr00t_common.stamps import seconds_to_stamp, stamp_to_seconds
 from gr00t_common.stats import RateCounter, RollingWindow, Throttle
-from gr00t_msgs.msg import ActionChunk, EmbeddingTokens
+from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SafetyState as SafetyStateMsg
 from gr00t_policy.embodiment.plausibility import PositionCheck
 from gr00t_system1 import params
 from gr00t_system1.clock_check import ClockCheck
@@ -84,6 +91,7 @@ STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+DEACTIVATING = "deactivating"  # the state (and the commands' label) while a deactivation brakes
 LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this often
 # This many stalls in a second (limiter.STALL_GAP) or more are named in the log.
 STALLS_WARN_PER_S = 3
@@ -131,6 +139,7 @@ class System1Node(ManagedNode):
                                       min_period_s=self.settings.replan_period_ms / 1e3)
         self._last_tick = None
         self._last_plan_seq_seen = 0
+        self._state_sent: tuple[str, int] | None = None  # (state, transitions) last published
         self._stalls_reported = 0  # the limiter's stall count at the last diagnostics
         self._stale_plans_reported = 0  # the loop's refused plans (stale, run out) at the last
         self._hang_warned: tuple[int, int] | None = None  # the plan in progress warned about
@@ -167,6 +176,8 @@ class System1Node(ManagedNode):
         deadline = time.monotonic() + self.loop.limiter.longest_stop_s + \
             (10 + self.loop.path_ticks) * self.period
         braked, rested = 0, False
+        self._send_state(DEACTIVATING, "deactivating: braking to rest, then no commands",
+                         self._command_time())
         while time.monotonic() < deadline:
             sent = time.monotonic()
             now = self._command_time()
@@ -181,7 +192,7 @@ class System1Node(ManagedNode):
                 break
             path = self.loop.path(now, self.period) if self._needs_path else None
             try:
-                self._publish(command, path, seconds_to_stamp(now), "deactivating")
+                self._publish(command, path, seconds_to_stamp(now), DEACTIVATING)
             except Exception as exc:  # noqa: BLE001 - rclpy raises its own error types
                 if self.context.ok():
                     raise
@@ -207,7 +218,7 @@ class System1Node(ManagedNode):
         models; the node is unconfigured again."""
         super()._release()
         for name in ("decoders", "planner", "mailbox", "loop", "token_gate", "state_gate",
-                     "chunk_pub", "diag_pub", "rtc_link"):
+                     "chunk_pub", "diag_pub", "state_pub", "rtc_link"):
             self.__dict__.pop(name, None)
         gc.unfreeze()
 
@@ -333,6 +344,8 @@ class System1Node(ManagedNode):
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "/gr00t/action_chunk",
                                                          CHUNK_QOS)
         self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.state_pub = self.create_lifecycle_publisher(SafetyStateMsg, SAFETY_STATE_TOPIC,
+                                                         SAFETY_STATE_QOS)
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, STATE_QOS)
         self.create_subscription(EmbeddingTokens, "/gr00t/embedding_tokens", self._on_tokens,
                                  TOKENS_QOS)
@@ -499,6 +512,9 @@ class System1Node(ManagedNode):
                            planning_s=self.worker.in_progress_s(mono),
                            tokens_refused=self.tokens_refused,
                            state_refused=self.state_refused)
+        supervisor = self.loop.supervisor
+        if self._state_sent != (r.state.value, supervisor.transitions):
+            self._send_state(r.state.value, supervisor.reason, now, supervisor.transitions)
         if r.command is not None:
             path = self.loop.path(now, self.period) if self._needs_path else None
             self._publish(r.command, path, seconds_to_stamp(now), r.state.value)
@@ -665,6 +681,16 @@ class System1Node(ManagedNode):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [status]
         self.diag_pub.publish(msg)
+
+    def _send_state(self, state: str, reason: str, now: float, transitions: int = -1) -> None:
+        """Publish the safety state (`SAFETY_STATE_TOPIC`), stamped `now` (the tick's time)."""
+        msg = SafetyStateMsg()
+        msg.header.stamp = seconds_to_stamp(now)
+        msg.state = state
+        msg.previous = self._state_sent[0] if self._state_sent is not None else ""
+        msg.reason = reason
+        self.state_pub.publish(msg)
+        self._state_sent = (state, transitions)
 
     def _log_transition(self, old: SafetyState, new: SafetyState, reason: str) -> None:
         text = f"safety state {old.value} -> {new.value}: {reason}"

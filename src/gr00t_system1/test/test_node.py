@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from gr00t_common.enable_reply import cleared_faults
+from gr00t_common.safety_topic import SAFETY_STATE_QOS
 from gr00t_common.stamps import stamp_to_seconds
+from gr00t_msgs.msg import SafetyState
 from gr00t_policy.embodiment import load_embodiment
 from gr00t_testing import (AUTOSTART, CommandRecorder, InputFeeder, NodeProcess, RosProbe,
                            assert_commands_safe, backbone_id, change_state, lifecycle_state,
@@ -174,6 +176,9 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
             try:
                 wait_until(lambda: first_labelled(rec, topic, "running", 0) is not None,
                            START_TIMEOUT, "running commands")
+                # Joining after the start, a subscriber still gets the state in force.
+                states = probe.collect(SafetyState, "/gr00t/safety_state", SAFETY_STATE_QOS)
+                wait_until(lambda: states, 5, "the safety state in force")
                 time.sleep(1.0)
                 for pause, label, limit in ((feeder.send_tokens, "hold_stale_tokens", tokens_s),
                                             (feeder.send_states, "hold_stale_state", state_s)):
@@ -216,6 +221,14 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
                 feeder.stop()
         out = node.output()
         assert "running -> hold_stale_tokens" in out and "running -> hold_stale_state" in out
+        # /gr00t/safety_state: each change once, as the commands are labelled, with why.
+        seen = [(m.previous, m.state) for m in states]
+        assert seen[:5] == [("waiting", "running"), ("running", "hold_stale_tokens"),
+                            ("hold_stale_tokens", "running"), ("running", "hold_stale_state"),
+                            ("hold_stale_state", "running")], seen
+        assert "token_staleness_s" in states[1].reason, states[1].reason
+        stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in states]
+        assert stamps == sorted(stamps) and stamps[0] > 0, stamps
         assert "the tokens of instruction 2 ('wave') were refused" in out
     finally:
         stop_ok(node, signal.SIGINT)
@@ -809,6 +822,7 @@ def test_a_signal_brakes_a_moving_arm_to_rest_before_the_node_exits(
                     for c in emb.controllers}
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id=backbone_id(checkpoint)).start()
+            states = probe.collect(SafetyState, "/gr00t/safety_state", SAFETY_STATE_QOS)
             try:
                 wait_until(lambda: all(len(r.snapshot(t)) >= 240 for t, r in recs.items()),
                            START_TIMEOUT, "240 commands on every controller topic")
@@ -838,6 +852,8 @@ def test_a_signal_brakes_a_moving_arm_to_rest_before_the_node_exits(
         assert_commands_safe(emb, commands, dt)
         assert f"received {sig.name}: deactivating before exiting" in out, out[-3000:]
         assert "braked to rest in" in out and "context shut down" not in out, out[-3000:]
+        # The braking is announced as System 1's own, not the policy's.
+        assert [(m.previous, m.state) for m in states][-1] == ("running", "deactivating")
         assert "deactivated: no commands are published" in out, out[-3000:]
     finally:
         stop_ok(node)

@@ -156,3 +156,14 @@ def test_disabled_with_a_latched_fault_names_the_fault():
     state, why = Supervisor(0.05, 0.5).decide(inputs(enabled=False, fault=fault))
     assert state == SafetyState.DISABLED
     assert why.endswith(f"; a fault is latched: {fault}")
+
+
+def test_the_safety_state_message_names_every_state():
+    """gr00t_msgs/SafetyState's STATE_ constants are the states' values (what a recording or
+    an evaluation compares with), and the deactivation's braking besides."""
+    from gr00t_msgs.msg import SafetyState as Msg
+
+    from gr00t_system1.node import DEACTIVATING
+
+    constants = {getattr(Msg, name) for name in dir(Msg) if name.startswith("STATE_")}
+    assert constants == {s.value for s in SafetyState} | {DEACTIVATING}
