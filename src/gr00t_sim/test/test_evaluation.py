@@ -360,6 +360,52 @@ def test_a_system1_fault_is_recorded_with_its_episode_and_reported() -> None:
     assert "safety fault" not in format_report(report_input(eps[1:], [task]))
 
 
+def test_system1_holds_are_timed_with_their_episode_and_reported() -> None:
+    """A hold (stale tokens, say) stops the arm whatever the policy planned: the seconds
+    System 1 spent in each hold state while the episode ran (/gr00t/safety_state) stay with
+    the episode, in the JSON and the report. Diagnostics (1 Hz) could miss a short one."""
+    import threading
+
+    from gr00t_msgs.msg import SafetyState
+
+    from gr00t_sim.evaluation.client import Evaluation, _Window
+    from gr00t_sim.evaluation.holds import held_seconds
+    from gr00t_sim.evaluation.report import format_report
+    from gr00t_sim.evaluation.scoring import EpisodeResult, rates
+
+    changes = [(10.0, "disabled"), (10.1, "waiting"), (10.3, "running"),
+               (11.0, "hold_stale_tokens"), (11.25, "running"), (12.0, "hold_no_plan"),
+               (12.1, "fault"), (12.2, "hold_no_plan")]
+    assert held_seconds(changes, end=12.5) == {"hold_stale_tokens": 0.25, "hold_no_plan": 0.4,
+                                               "fault": 0.1}
+    assert held_seconds([(10.0, "running")], end=16.0) == {}
+
+    ev = Evaluation.__new__(Evaluation)  # the subscriptions' state only: no graph, no probe
+    ev._lock = threading.Lock()
+    ev.system1_state = ""
+    task = "touch the red cube with your left hand"
+    ev.window = _Window(0, 100_000, task, task, Task.parse(task), reset_count=1, enabled=False)
+    ev._on_safety_state(SafetyState(state="disabled"))  # before the enable: not the episode's
+    assert ev.window.system1_states == [] and ev.system1_state == "disabled"
+    ev.window.enabled = True
+    ev._on_safety_state(SafetyState(state="hold_stale_state"))
+    assert [s for _, s in ev.window.system1_states] == ["hold_stale_state"]
+
+    def episode(k, held):
+        return EpisodeResult(k, 100_000 + k, task, 1, False, False, None, 0.26,
+                             "min_distance_m", 30, 3.0, 3.0, 1.0, 0.5, 0.0,
+                             system1_held_s=held)
+
+    eps = [episode(0, {"hold_stale_tokens": 0.25}), episode(1, {})]
+    assert rates(eps)["system1_hold_episodes"] == 1
+    json.dumps(dataclasses.asdict(eps[0]))
+    text = format_report(report_input(eps, [task]))
+    assert "System 1 held (a stale input, no plan in time, a fault) in 1 of them" in text
+    assert "System 1 held: hold_stale_tokens 0.25 s" in text
+    assert text.index("System 1 held:") < text.index("  1  100001")  # under episode 0
+    assert "System 1 held" not in format_report(report_input(eps[1:], [task]))
+
+
 def test_a_graph_failing_mid_run_keeps_the_episodes_before_it(tmp_path: Path, monkeypatch,
                                                                capsys) -> None:
     """A node dying in episode 90 of 96 lost the 89 before it (exit 1, no JSON). They are now
@@ -658,6 +704,8 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     # (seen in 2 of 6 runs) is the episode's, and counted.
     assert isinstance(episode["system1_faults"], list)
     assert r["overall"]["system1_fault_episodes"] == int(bool(episode["system1_faults"]))
+    assert isinstance(episode["system1_held_s"], dict)  # a hold is the episode's too
+    assert r["overall"]["system1_hold_episodes"] == int(bool(episode["system1_held_s"]))
     assert set(r["per_task"]) == set(all_instructions())
     assert r["per_task"][instruction]["episodes"] == 1
     assert r["per_task"][instruction]["successes"] == int(episode["success"])

@@ -31,7 +31,9 @@ that side's shoulder pitch joint. The simulator evaluates it on every state it p
 still there; "any time" (success_rate_any_time, also under its older name success_rate) =
 it held at ANY sample of the episode. An episode in which System 1 latched a safety fault
 (a tracking fault, say) is scored alike and marked (`system1_faults`, and the count
-`system1_fault_episodes`): the disable before the next episode clears the fault.
+`system1_fault_episodes`): the disable before the next episode clears the fault. So is one in
+which System 1 held (a stale input, no plan in time; /gr00t/safety_state): `system1_held_s`,
+seconds per hold state, and the count `system1_hold_episodes`.
 
 System 1's chunk mode and an inference delay (gr00t_system1 parameters chunk_mode,
 inference_delay_ms; docs/DESIGN.md "Chunk execution modes") are set by --chunk-mode and
@@ -267,7 +269,9 @@ def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,
                      result.seed, result.instruction, said,
                      "success" if result.success_at_end else "no success",
                      "success" if result.success else "no success",
-                     "".join(f"; System 1 fault: {f}" for f in result.system1_faults))
+                     "".join(f"; System 1 fault: {f}" for f in result.system1_faults)
+                     + "".join(f"; System 1 held {s:.2f} s ({state})"
+                               for state, s in result.system1_held_s.items()))
             episodes.append(result)
         measured = ev.measurements()
     except (GraphFailed, KeyboardInterrupt) as exc:

@@ -43,10 +43,12 @@ from std_srvs.srv import SetBool
 
 from gr00t_common.enable_reply import cleared_faults
 from gr00t_common.probe import RECORDING
+from gr00t_common.safety_topic import SAFETY_STATE_QOS, SAFETY_STATE_TOPIC
 from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
-from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SimState
+from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SafetyState, SimState
 from gr00t_msgs.srv import ResetSim, SetInstruction
+from gr00t_sim.evaluation.holds import held_seconds
 from gr00t_sim.evaluation.schedule import phrasing_for_seed, task_for_seed
 from gr00t_sim.evaluation.scoring import (EpisodeResult, best_kind, percentiles_ms,
                                           score_episode)
@@ -94,6 +96,9 @@ class _Window:
     last_palms: np.ndarray | None = None  # (6,) both palms at the newest sample
     samples: list[Snapshot] = field(default_factory=list)
     system1_faults: list[str] = field(default_factory=list)  # distinct, first seen first
+    # System 1's safety states while enabled: [(monotonic receipt, state entered)], the first
+    # the state in force at the enable (`holds.held_seconds`)
+    system1_states: list[tuple[float, str]] = field(default_factory=list)
 
 
 class Evaluation:
@@ -130,6 +135,7 @@ class Evaluation:
         self.tokens_seen = 0
         self.last_tokens: tuple[int, float] | None = None  # (instruction_id, camera stamp s)
         self.diagnostics: dict[str, dict[str, str]] = {"system1": {}, "system2": {}}
+        self.system1_state = ""  # the newest /gr00t/safety_state
 
         emb = graph.embodiment
         node = probe.node
@@ -158,6 +164,8 @@ class Evaluation:
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
         node.create_subscription(SimState, "/gr00t_sim/state", self._on_state, reliable)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        node.create_subscription(SafetyState, SAFETY_STATE_TOPIC, self._on_safety_state,
+                                 SAFETY_STATE_QOS)
         if video is not None:
             node.create_subscription(Image, "/camera/head/image_raw", self._on_image,
                                      QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
@@ -230,6 +238,14 @@ class Evaluation:
                     fault = values.get("fault", "") if key == "system1" else ""
                     if fault and fault not in w.system1_faults:
                         w.system1_faults.append(fault)
+
+    def _on_safety_state(self, msg: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.system1_state = msg.state
+            w = self.window
+            if w is not None and w.enabled:
+                w.system1_states.append((now, msg.state))
 
     def _on_image(self, msg: Any) -> None:
         rgb = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)  # (H, W, 3)
@@ -354,6 +370,7 @@ class Evaluation:
         with self._lock:
             window.enabled, self.phase = True, "running"
             sim_start = window.sim_t
+            window.system1_states.append((start, self.system1_state))
         # The episode lasts episode_s of simulated time (the simulator may run slower than
         # the wall clock on a loaded machine).
         self.wait(lambda: window.sim_t - sim_start >= self.episode_s,
@@ -361,7 +378,9 @@ class Evaluation:
         with self._lock:
             window.enabled = False
             self.phase = "done"
-            run_s = time.monotonic() - start
+            end = time.monotonic()
+            run_s = end - start
+            held = held_seconds(window.system1_states, end)
             sim_s = window.sim_t - sim_start
             self.enabled_s += run_s
             self.enabled_sim_s += sim_s
@@ -384,7 +403,7 @@ class Evaluation:
             run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
             wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4),
-            phrasing=said, system1_faults=list(window.system1_faults))
+            phrasing=said, system1_faults=list(window.system1_faults), system1_held_s=held)
 
     def measurements(self) -> dict[str, Any]:
         """Rates and latency percentiles over the enabled windows so far."""

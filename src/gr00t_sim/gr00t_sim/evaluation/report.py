@@ -31,7 +31,10 @@ def format_report(r: dict[str, Any]) -> str:
              f"the episode: {o['successes_any_time']} of {o['episodes']} "
              f"({pct(o['success_rate_any_time']).strip()})"
              + (f"; System 1 latched a safety fault in {o['system1_fault_episodes']} of them "
-                "(marked below)" if o.get("system1_fault_episodes") else ""), "",
+                "(marked below)" if o.get("system1_fault_episodes") else "")
+             + (f"; System 1 held (a stale input, no plan in time, a fault) in "
+                f"{o['system1_hold_episodes']} of them (marked below)"
+                if o.get("system1_hold_episodes") else ""), "",
              f"{'ep':>3} {'seed':>7}  {'task':<42} {'at end':>6} {'any time':>8}  best"]
     for e in r["episodes_detail"]:
         best = ("n/a" if e["best"] is None else
@@ -49,6 +52,9 @@ def format_report(r: dict[str, Any]) -> str:
             lines.append(f"{'':>13}System 2 read: {e['phrasing']!r}")
         for fault in e.get("system1_faults") or ():
             lines.append(f"{'':>13}System 1 fault: {fault}")
+        if e.get("system1_held_s"):
+            lines.append(f"{'':>13}System 1 held: " + ", ".join(
+                f"{state} {s:.2f} s" for state, s in e["system1_held_s"].items()))
     lines += ["", f"{'task':<42} {'episodes':>8} {'at end':>9} {'any time':>9}"]
     for t, s in [*r["per_task"].items(), ("overall", o)]:
         lines.append(f"{t:<42} {s['episodes']:>8} {s['successes_at_end']:>3} "

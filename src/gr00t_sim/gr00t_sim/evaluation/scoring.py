@@ -121,6 +121,9 @@ class EpisodeResult:
     # The faults System 1 latched while it acted (its /diagnostics `fault`, 1 Hz): the episode
     # scores as the simulator judged it, but its miss was a safety stop, not the policy's.
     system1_faults: list[str] = field(default_factory=list)
+    # Seconds System 1 held in each hold state while it acted (/gr00t/safety_state; a stale
+    # input, no plan in time, a fault): the arm stood still whatever the policy planned.
+    system1_held_s: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.phrasing:
@@ -134,17 +137,18 @@ def best_kind(task: Task) -> str:
 
 def rates(episodes: Sequence[EpisodeResult]) -> dict[str, int | float | None]:
     """{episodes, successes_at_end, success_rate_at_end (strict, first), successes_any_time,
-    success_rate_any_time, successes, success_rate, system1_fault_episodes} (successes and
-    success_rate: the any-time figures under the names results before the strict one used;
-    the last: how many episodes System 1 latched a fault in); rates are None without an
-    episode."""
+    success_rate_any_time, successes, success_rate, system1_fault_episodes,
+    system1_hold_episodes} (successes and success_rate: the any-time figures under the names
+    results before the strict one used; the last two: how many episodes System 1 latched a
+    fault in, and held in); rates are None without an episode."""
     n = len(episodes)
     k, k_end = sum(e.success for e in episodes), sum(e.success_at_end for e in episodes)
     return {"episodes": n,
             "successes_at_end": k_end, "success_rate_at_end": k_end / n if n else None,
             "successes_any_time": k, "success_rate_any_time": k / n if n else None,
             "successes": k, "success_rate": k / n if n else None,
-            "system1_fault_episodes": sum(bool(e.system1_faults) for e in episodes)}
+            "system1_fault_episodes": sum(bool(e.system1_faults) for e in episodes),
+            "system1_hold_episodes": sum(bool(e.system1_held_s) for e in episodes)}
 
 
 def per_task(episodes: Sequence[EpisodeResult], tasks: Sequence[str]) -> dict[str, dict]:
