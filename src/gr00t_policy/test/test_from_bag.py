@@ -7,13 +7,15 @@ joint state at or before that command, its frame the newest frame at or before i
 
 from __future__ import annotations
 
+import functools
+import re
 import shutil
 
 import numpy as np
 import pytest
 
 from gr00t_policy.dataset import LeRobotDataset
-from gr00t_policy.dataset.bag import BagError, read_bag
+from gr00t_policy.dataset.bag import BagError, ClockBackWatch, read_bag
 from gr00t_policy.dataset.layout import DatasetError
 from gr00t_policy.dataset.bag_streams import CONTROLLER_MESSAGES, BagTopics, check_frames
 from gr00t_policy.dataset.cli import main as dataset_main
@@ -620,27 +622,147 @@ def test_a_state_topic_recorded_from_two_publishers_is_named(tmp_path):
     assert any(line == f"  warning: {warning}" for line in report.lines())
 
 
-def test_a_clock_set_back_mid_recording_refuses_the_bag_naming_where(tmp_path):
-    """NTP steps the recorder's clock back 1 s, 0.8 s into the episode: sorted by time, the
-    messages after the step fell among those before it (commands dropped, rows pairing a
-    state with a command up to 1 s apart), silently. The file keeps them in the order they
-    came, and the log times going back in it are the step."""
-    rec, *_ = recording(n_cmd=30)
-    rec.clock_step = (0.8, -1.0)
+def expected_in_parts(t_cmd, t_state, t_frames, cuts):
+    """`expected` where the recording is cut at the instants ``cuts`` (s, on the unstepped
+    clock): a command's state and frame are the newest at or before it in its own part."""
+    part = functools.partial(np.searchsorted, cuts, side="right")
+    states, frames = [], []
+    for t in t_cmd:
+        s = [i for i in range(len(t_state)) if t_state[i] <= t and part(t_state[i]) == part(t)]
+        f = [i for i in range(len(t_frames)) if t_frames[i] <= t and part(t_frames[i]) == part(t)]
+        states.append(t_state[s[-1]])
+        frames.append(f[-1])
+    return state_of(np.array(states)), np.array(frames)
+
+
+def test_a_clock_set_back_mid_recording_is_cut_there_into_two_episodes(tmp_path, capsys):
+    """NTP steps the recorder's clock back 1 s, 1.0 s into the episode (a robot without a
+    real-time clock, at boot). Sorted by time, the messages after the step would fall among
+    those before it (rows pairing a state with a command up to 1 s apart); the bag was
+    refused whole, and the episode lost. The file keeps the messages in the order they
+    came: the part written before the step and the part after it are each on one timeline,
+    and become an episode each, every command once, paired within its own part."""
+    rec, t_cmd, cmd, t_state, t_frames = recording(n_cmd=30)
+    rec.clock_step = (1.0, -1.0)
+    bag = write_bag(tmp_path / "bags" / "episode_000000", rec)
+    read = read_bag(bag)
+    [step] = read.clock_steps
+    assert abs(step.back_s - 1.0) < 0.01 and abs(step.into_s - 1.0) < 0.01
+    assert [len(p.messages["/arm/commands"]) for p in read.parts()] == [10, 20]
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert report.episodes == [(0, 10), (1, 20)] and not report.refused
+    assert report.held == 0 and not any(report.dropped.values())
+    lines = report.lines()
+    assert any(re.fullmatch(r"  cut: the recorder's clock went back 0\.9\d\d s, 0\.99 s into "
+                            r"the recording \(at a message on /\S+\): cut there, the messages "
+                            r"written before the step and those after it converted as "
+                            r"separate episodes, .*makestep.*", line) for line in lines), lines
+    assert "  part 1 of 2: episodes #0" in lines and "  part 2 of 2: episodes #1" in lines
+    ds = LeRobotDataset(tmp_path / "ds")
+    want_state, want_frame = expected_in_parts(t_cmd, t_state, t_frames, [1.0])
+    eps = [ds.episode(0), ds.episode(1)]
+    np.testing.assert_allclose(np.concatenate([e.actions for e in eps]), cmd, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([e.states for e in eps]), want_state, atol=1e-6)
+    assert list(np.concatenate([e.frames["head"][:, 0, 0, 0] for e in eps])) == [
+        frame_value(i) for i in want_frame]
+    assert [e.task for e in eps] == [TASK, TASK]
+    # Each part's episodes name the bag, and which part of it they are.
+    assert [(e["source_bag"], e["source_part"], e["source_parts"]) for e in ds.episodes] == [
+        (str(bag), 1, 2), (str(bag), 2, 2)]
+    # The same bags again with --append (the next day's run): nothing is added; nor when
+    # the bag was moved (known by its parts' start times).
+    before = files_of(tmp_path / "ds")
+    assert dataset_main(["from-bag", str(bag), "--embodiment", str(_embodiment_yaml(tmp_path)),
+                         "--out", str(tmp_path / "ds"), "--append"]) == 0
+    assert "already in the dataset as episode(s) #0, #1" in capsys.readouterr().out
+    moved = shutil.copytree(bag, tmp_path / "elsewhere" / "episode_000000")
+    [again] = convert_bags([moved], embodiment(), tmp_path / "ds", append=True)
+    assert again.already == [0, 1] and not again.episodes
+    assert files_of(tmp_path / "ds") == before
+    # A few milliseconds back (a recorder's threads reordering two messages) is not a step.
+    rec.clock_step = (1.0, -0.005)
+    jitter = write_bag(tmp_path / "jitter", rec)
+    assert not read_bag(jitter).clock_steps
+    [report] = convert_bags([jitter], embodiment(), tmp_path / "ds2")
+    assert len(report.episodes) == 1 and not report.cuts
+
+
+def test_a_clock_set_back_twice_is_cut_at_each_step(tmp_path):
+    rec, t_cmd, cmd, t_state, t_frames = recording(n_cmd=40)
+    rec.clock_step = [(1.0, -1.0), (1.6, -0.5)]
     bag = write_bag(tmp_path / "bag", rec)
-    with pytest.raises(BagError, match=r"the recorder's clock went back 0.9\d\d s mid-record"
-                                       r"ing, 0.7\d s into it: a message on /\S+ is logged at "
-                                       r"\d+ ns.*Fix: leave this bag out \(--skip-bad\)"):
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert [n for _, n in report.episodes] == [10, 12, 18]
+    assert re.match(r"the recorder's clock went back 0\.9\d\d s, 0\.99 s into the recording "
+                    r".*cut there \(one of 2 cuts\)", report.cuts[0])
+    assert re.match(r"the recorder's clock went back 0\.[45]\d\d s, 1\.[56]\d s into the "
+                    r"recording", report.cuts[1])  # the time recorded, not the clock's
+    ds = LeRobotDataset(tmp_path / "ds")
+    want_state, _ = expected_in_parts(t_cmd, t_state, t_frames, [1.0, 1.6])
+    np.testing.assert_allclose(np.concatenate([ds.episode(i).actions for i in range(3)]), cmd,
+                               atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([ds.episode(i).states for i in range(3)]),
+                               want_state, atol=1e-6)
+    assert [e["source_part"] for e in ds.episodes] == [1, 2, 3]
+
+
+def test_a_part_too_short_to_be_an_episode_is_dropped_and_named(tmp_path):
+    """The clock steps back 0.3 s into the recording, before the first command (0.5 s): the
+    part before it has joint states and frames, no command. It is dropped, saying so; the
+    part after it is the episode. Its instruction, published before the step (a bag from
+    `ros2 bag record`, no metadata), is still its own."""
+    rec, t_cmd, cmd, *_ = recording(n_cmd=20)
+    rec.custom_data = {}
+    rec.instruction = [(0.1, TASK)]
+    rec.clock_step = (0.3, -2.0)
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    assert report.episodes == [(0, 20)] and report.task == TASK
+    assert any(line.startswith("  part 1 of 2: nothing to convert (no message on "
+                               "/arm/commands, /hand/commands in its 0.30 s): dropped") for line in
+               report.lines()), report.lines()
+    assert LeRobotDataset(tmp_path / "ds").episode(0).task == TASK
+
+
+def test_a_part_that_fails_its_own_checks_is_named_as_such(tmp_path, capsys):
+    """After the step the joint states read 10 rad (beyond the joints' limits: a driver
+    restarted in degrees, say): that part is refused as a bag would be, naming the part;
+    --skip-bad leaves out that part alone and converts the other."""
+    rec, *_ = recording(n_cmd=30)
+    t, names, pos = rec.state
+    pos = pos.copy()
+    pos[t >= 1.0, :4] = 10.0
+    rec.state = (t, names, pos)
+    rec.clock_step = (1.0, -1.0)
+    bag = write_bag(tmp_path / "bag", rec)
+    with pytest.raises(BagError, match=r"every joint state on /joint_states is beyond its "
+                                       r"joints' limits.*\(in part 2 of 2 of the bag, which "
+                                       r"was cut where the recorder's clock went back "
+                                       r"0\.9\d\d s; --skip-bad leaves out this part alone\)"):
         convert_bags([bag], embodiment(), tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
-    reports = convert_bags([bag, write_bag(tmp_path / "good", recording(n_cmd=12)[0])],
-                           embodiment(), tmp_path / "ds", skip_bad=True)
-    assert "clock went back" in reports[0].refused and reports[1].steps == 12
-    # A few milliseconds back (a recorder's threads reordering two messages) is not a step.
-    rec.clock_step = (0.8, -0.005)
-    [report] = convert_bags([write_bag(tmp_path / "jitter", rec)], embodiment(),
-                            tmp_path / "ds2")
-    assert report.steps > 0
+    assert dataset_main(["from-bag", str(bag), "--embodiment", str(_embodiment_yaml(tmp_path)),
+                         "--out", str(tmp_path / "ds"), "--skip-bad"]) == 1
+    printed = capsys.readouterr().out
+    assert "  part 1 of 2: episodes #0" in printed
+    assert "  part 2 of 2: left out: bag " in printed and "every joint state" in printed
+    assert "left out 1 parts of bags cut where the clock went back" in printed
+    assert LeRobotDataset(tmp_path / "ds").num_episodes == 1
+
+
+def test_the_clock_watch_cuts_at_each_step_and_keeps_a_late_written_message_in_its_part():
+    """Log times in file order, in ms; CLOCK_BACK_S is 100 ms."""
+    watch = ClockBackWatch()
+    ms = 1_000_000
+    seen = [watch.observe("/a", t * ms) for t in (0, 100, 200, 150, 300)]  # 150: reordered
+    assert seen == [0] * 5 and not watch.steps
+    assert watch.observe("/b", 50 * ms) == 1  # written after 300 ms, logged 250 ms before
+    assert watch.observe("/a", 301 * ms) == 0  # taken before the step, written after it
+    assert [watch.observe("/a", t * ms) for t in (80, 120)] == [1, 1]
+    assert watch.observe("/a", 500 * ms) == 1  # far ahead of both timelines: a gap
+    [step] = watch.steps
+    assert (step.topic, step.at, step.latest, step.into_ns) == ("/b", 50 * ms, 300 * ms, 300 * ms)
+    assert watch.observe("/a", 350 * ms) == 2  # back again
+    assert watch.steps[1].into_ns == (300 + 450) * ms  # recorded time: each part's span
 
 
 def test_joint_states_are_held_in_little_memory(tmp_path):

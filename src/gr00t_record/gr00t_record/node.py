@@ -35,8 +35,8 @@ metadata ("lost_messages"). A state or command topic with several publishers (a 
 joint_state_publisher beside the driver, whose messages from-bag would take as the robot's)
 is named in the start reply and the log; one that joins mid-episode is logged, and
 metadata.yaml lists every publisher, where from-bag counts them. The recorder's clock set
-back mid-episode (a bag from-bag refuses) is logged at the step and named in the stop reply
-(gr00t_record.clock_watch).
+back mid-episode (a bag from-bag cuts there, into two episodes) is logged at the step and
+named in the stop reply (gr00t_record.clock_watch).
 """
 
 from __future__ import annotations

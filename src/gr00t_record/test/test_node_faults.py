@@ -373,8 +373,9 @@ class SteppedClock:
 
 
 def test_the_recorders_clock_set_back_mid_episode_is_named_at_once_and_at_stop(node):
-    # from-bag refuses such a bag whole (its log times no longer order its messages): the
-    # operator hears it while the demonstration can still be recorded again.
+    # from-bag cuts such a bag at the step into two episodes (its log times no longer order
+    # its messages across it): the operator hears it while the demonstration can still be
+    # recorded again whole.
     node.create_publisher(String, "/gr00t/instruction", 1)
     wait_for_publisher(node, "/gr00t/instruction")
     clock = SteppedClock(1_000_000_000_000)
@@ -393,6 +394,7 @@ def test_the_recorders_clock_set_back_mid_episode_is_named_at_once_and_at_stop(n
     stop = node._on_stop(Trigger.Request(), Trigger.Response())
     assert stop.success  # recorded all the same: the bag is the raw record
     assert "clock went back 1.050 s" in stop.message and "record it again" in stop.message
+    assert "will cut this bag there into two episodes" in stop.message
     # The next episode starts with a clean slate.
     assert start(node).accepted
     clock.ns += 10_000_000

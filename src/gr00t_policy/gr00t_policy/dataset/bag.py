@@ -17,6 +17,11 @@ Each message keeps both of its MCAP times, in nanoseconds: the log time (when th
 received it) and the publish time (when it was sent, where the recorder stored that:
 gr00t-record stores the DDS source timestamp; a recorder that does not repeats the log time).
 Which one the converter pairs on is :mod:`.bag_streams`' choice.
+
+A recorder whose clock was set back mid-recording (NTP or chrony stepping it: a robot
+without a real-time clock, at boot) wrote log times that go back in the file: read in file
+order, each such step is found (:class:`ClockBackWatch`, `Bag.clock_steps`), and the messages
+are in log-time order within each part between steps (:meth:`Bag.parts`), not across them.
 """
 
 from __future__ import annotations
@@ -47,27 +52,67 @@ LOST_MESSAGES_KEY = "lost_messages"
 CLOCK_BACK_S = 0.1
 
 
+@dataclass(frozen=True)
+class ClockStep:
+    """The recorder's clock set back mid-recording: the first message written after the step
+    (on ``topic``) is logged at ``at`` ns, after one logged at ``latest`` ns; ``into_ns`` of
+    recording came before it (the parts before summed, each on its own timeline)."""
+
+    topic: str
+    at: int
+    latest: int
+    into_ns: int
+
+    @property
+    def back_s(self) -> float:
+        return (self.latest - self.at) / 1e9
+
+    @property
+    def into_s(self) -> float:
+        return self.into_ns / 1e9
+
+
 class ClockBackWatch:
-    """Log times in the order they are written, and the first one more than CLOCK_BACK_S
-    before a time written ahead of it: `read_bag` over a bag's files (`Bag.clock_back`), the
-    recorder over the episode it records (gr00t_record.clock_watch)."""
+    """Log times in the order they are written, cut where one lies more than CLOCK_BACK_S
+    before the latest of its part (the recorder's clock went back): `read_bag` over a bag's
+    files (`Bag.clock_steps`, `Bag.parts`), the recorder over the episode it records
+    (gr00t_record.clock_watch).
+
+    Each part is on one timeline. A message written just after a step but logged just before
+    it (one of the recorder's threads took its time before the step and wrote it after:
+    within CLOCK_BACK_S of the part before's latest, more than CLOCK_BACK_S ahead of the new
+    part, while that is under CLOCK_BACK_S old) belongs to the part before."""
 
     def __init__(self) -> None:
-        self.first: int | None = None  # the first log time
-        self.latest: int | None = None  # the latest so far
-        # (topic, log time ns, the latest before it ns, the first ns) of the first step back
-        self.back: tuple[str, int, int, int] | None = None
+        self.steps: list[ClockStep] = []
+        self._first: int | None = None  # the current part's first log time
+        self._latest: int | None = None  # the current part's latest so far
+        self._before_ns = 0  # how long the parts before the current one lasted
+        self._previous: int | None = None  # the latest of the part before
 
-    def observe(self, topic: str, t: int) -> bool:
-        """Note a message on ``topic`` logged at ``t`` (ns); True the first time one lies
-        more than CLOCK_BACK_S before the latest so far."""
-        found = (self.back is None and self.latest is not None
-                 and t < self.latest - CLOCK_BACK_S * 1e9)
-        if found:
-            self.back = (topic, int(t), int(self.latest), int(self.first))
-        self.first = t if self.first is None else self.first
-        self.latest = t if self.latest is None else max(self.latest, t)
-        return found
+    @property
+    def part(self) -> int:
+        """The index of the current part (the steps found so far)."""
+        return len(self.steps)
+
+    def observe(self, topic: str, t: int) -> int:
+        """Note a message on ``topic`` logged at ``t`` (ns), the next in file order; the index
+        of the part it belongs to."""
+        t = int(t)
+        if self._latest is None or self._first is None:
+            self._first = self._latest = t
+            return 0
+        tolerance = int(CLOCK_BACK_S * 1e9)
+        if t < self._latest - tolerance:
+            self._before_ns += self._latest - self._first
+            self.steps.append(ClockStep(topic, t, self._latest, self._before_ns))
+            self._previous, self._first, self._latest = self._latest, t, t
+            return self.part
+        if (self._previous is not None and abs(t - self._previous) <= tolerance
+                and t > self._latest + tolerance and self._latest - self._first < tolerance):
+            return self.part - 1  # taken before the step, written after it
+        self._latest = max(self._latest, t)
+        return self.part
 
 
 class BagError(DatasetError):
@@ -107,7 +152,7 @@ class Bag:
         topics: topic -> message type (``pkg/msg/Type``), every channel of every file.
         counts: topic -> messages read (complete ones).
         messages: topic -> [(log_time_ns, decoded message)] for the topics asked for, in
-            log-time order.
+            log-time order (within each part, the parts in turn, where `clock_steps`).
         publish_times: topic -> the publish time (ns) of each message in ``messages``.
         custom_data: metadata.yaml ``custom_data`` merged with the ``gr00t_episode`` MCAP
             metadata record (the latter survives a cut-off recording).
@@ -116,9 +161,12 @@ class Bag:
         publishers: topic -> how many publishers the recorder recorded it from (its
             offered_qos_profiles: one per publisher, in metadata.yaml and the MCAP channel;
             the most either lists), for the topics that list any.
-        clock_back: (topic, log time ns, the latest log time before it ns, the first log
-            time of the bag ns) of the first message logged more than CLOCK_BACK_S before a
-            message ahead of it in the files (the recorder's clock was set back), or None.
+        clock_steps: where the recorder's clock went back (a message logged more than
+            CLOCK_BACK_S before one ahead of it in the files: NTP or chrony stepping it), in
+            file order; :meth:`parts` cuts the bag there.
+        message_parts: topic -> the part (index into :meth:`parts`) of each message in
+            ``messages``, for a bag with ``clock_steps``.
+        part: (index, count) of a part of a bag cut at its clock steps; (0, 1) for a bag.
     """
 
     path: Path
@@ -131,7 +179,31 @@ class Bag:
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
     publishers: dict[str, int] = field(default_factory=dict)
-    clock_back: tuple[str, int, int, int] | None = None
+    clock_steps: list[ClockStep] = field(default_factory=list)
+    message_parts: dict[str, list[int]] = field(default_factory=dict)
+    part: tuple[int, int] = (0, 1)
+
+    def parts(self) -> list[Bag]:
+        """The bag cut where the recorder's clock went back (`clock_steps`): part k holds the
+        messages written after the k-th step and before the next, in log-time order on that
+        part's own timeline; ``[self]`` for a bag whose clock never went back. Sorted by log
+        time whole, the messages after a step would fall among those before it (pairing a
+        state with a command up to the step apart); each part alone is in order."""
+        if not self.clock_steps:
+            return [self]
+        count = len(self.clock_steps) + 1
+        parts = [Bag(path=self.path, files=self.files, topics=dict(self.topics),
+                     counts=dict(self.counts), custom_data=dict(self.custom_data),
+                     complete=self.complete, publishers=dict(self.publishers),
+                     part=(k, count)) for k in range(count)]
+        for topic, msgs in self.messages.items():
+            which = self.message_parts[topic]
+            for part in parts:
+                k = part.part[0]
+                part.messages[topic] = [m for m, p in zip(msgs, which) if p == k]
+                part.publish_times[topic] = [
+                    t for t, p in zip(self.publish_times[topic], which) if p == k]
+        return parts
 
     def with_data(self, topic: str, msgs: Iterable[Any]) -> Iterator[Any]:
         """Each of ``msgs`` (this bag's messages on ``topic``) with its ``data``: as it is when
@@ -322,9 +394,10 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
             if isinstance(meta, dict) and isinstance(meta.get("name"), str):
                 _count_publishers(bag, meta["name"], meta.get("offered_qos_profiles"))
     factory = DecoderFactory()
-    read: dict[str, list[tuple[int, int, Any]]] = {}  # topic -> (log time, publish time, message)
+    # topic -> (part, log time, publish time, message)
+    read: dict[str, list[tuple[int, int, int, Any]]] = {}
     joint_names: dict[tuple[str, ...], tuple[str, ...]] = {}  # shared by JointStates
-    clock = ClockBackWatch()  # the log times in file order
+    clock = ClockBackWatch()  # the log times in file order: where the clock went back
     for file_index, file in enumerate(files):
         schemas: dict[int, Any] = {}
         channels: dict[int, Any] = {}
@@ -352,8 +425,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                                            f"{record.channel_id} (the file is corrupt)")
                         bag.counts[channel.topic] += 1
                         last_time = record.log_time
-                        if clock.observe(channel.topic, last_time):
-                            bag.clock_back = clock.back
+                        part = clock.observe(channel.topic, last_time)
                         if topics is not None and channel.topic not in topics:
                             continue
                         decode = decoders.get(channel.id)
@@ -380,7 +452,7 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
                             ordinals[channel.topic] = ordinal + 1
                             msg.data = PayloadRef(file_index, ordinal, len(msg.data))
                         read.setdefault(channel.topic, []).append(
-                            (int(record.log_time), int(record.publish_time), msg))
+                            (part, int(record.log_time), int(record.publish_time), msg))
                     elif isinstance(record, Metadata) and record.name == EPISODE_METADATA:
                         bag.custom_data.update(record.metadata)
                     elif isinstance(record, (DataEnd, Footer)):
@@ -399,8 +471,11 @@ def read_bag(path: str | Path, topics: Collection[str] | None = None,
             bag.warnings.append(
                 f"{file}: cut off mid-write (no MCAP footer): kept its "
                 f"{sum(bag.counts.values()) - before} complete messages{at}")
+    bag.clock_steps = clock.steps
     for topic, items in read.items():
-        items.sort(key=lambda item: item[0])
-        bag.messages[topic] = [(log, msg) for log, _, msg in items]
-        bag.publish_times[topic] = [pub for _, pub, _ in items]
+        items.sort(key=lambda item: item[:2])  # each part in log-time order, the parts in turn
+        bag.messages[topic] = [(log, msg) for _, log, _, msg in items]
+        bag.publish_times[topic] = [pub for _, _, pub, _ in items]
+        if bag.clock_steps:
+            bag.message_parts[topic] = [part for part, _, _, _ in items]
     return bag

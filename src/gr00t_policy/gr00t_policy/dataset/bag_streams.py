@@ -512,19 +512,14 @@ def _plausible(emb: EmbodimentConfig, topic: str, joints: list[str], times: np.n
 
 
 def _check_clock(bag: Bag) -> None:
-    """BagError where the recorder's clock went back mid-recording (`Bag.clock_back`): every
-    time after the step is off by it, so sorting by time puts messages out of their order
-    and pairs states and commands up to the step apart, which no later check would see."""
-    if bag.clock_back is None:
-        return
-    topic, at, latest, first = bag.clock_back
-    raise BagError(
-        f"bag {bag.path}: the recorder's clock went back {(latest - at) / 1e9:.3f} s mid-"
-        f"recording, {(latest - first) / 1e9:.2f} s into it: a message on {topic} is logged "
-        f"at {at} ns, after one logged at {latest} ns. Its messages' times no longer put "
-        "them in order (rows would pair a state with a command up to that far apart). Fix: "
-        "leave this bag out (--skip-bad), and keep the robot's clock from stepping while "
-        "recording (chrony: `makestep 1 3` steps it only at boot, then slews)")
+    """ValueError for a bag whose recorder's clock went back mid-recording (`Bag.clock_steps`)
+    given whole: after the step every time is off by it, so sorting by time would put the
+    messages out of their order and pair states and commands up to the step apart, which no
+    later check would see. Its parts (`Bag.parts`, as `convert_bags` takes them) are each
+    on one timeline."""
+    if bag.clock_steps:
+        raise ValueError(f"bag {bag.path}: its recorder's clock went back mid-recording: "
+                         "extract takes each of its parts (Bag.parts()), not the whole bag")
 
 
 def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,

@@ -44,11 +44,14 @@ def _from_bag(args: argparse.Namespace) -> int:
     steps = sum(r.steps for r in reports)
     left_out = [r for r in reports if r.refused]
     before = [r for r in reports if r.already and not r.episodes]
+    parts_out = sum(len(r.parts_left_out) for r in reports)
     print(f"wrote {episodes} episodes ({steps} steps at {1 / emb.action_dt:g} fps) from "
           f"{len(reports) - len(left_out) - len(before)} bags to {args.out}"
           + (f"; {len(before)} bags were in it already (above)" if before else "")
-          + (f"; left out {len(left_out)} bags (above)" if left_out else ""))
-    return 1 if left_out else 0
+          + (f"; left out {len(left_out)} bags (above)" if left_out else "")
+          + (f"; left out {parts_out} parts of bags cut where the clock went back (above)"
+             if parts_out else ""))
+    return 1 if left_out or parts_out else 0
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -7,6 +7,13 @@ gr00t-collect writes (state observed at ``t``, the targets commanded right after
 newest camera frame at or before it). Runs of valid steps become episodes, written through
 :class:`LeRobotWriter` (parquet, mp4, info, episodes, tasks, modality.json, stats.json).
 
+A bag whose recorder's clock went back mid-recording (NTP / chrony stepping it) is cut at
+each step (`Bag.parts`: the messages written before it and those after it, each part on its
+own timeline), and each part converted as a bag of its own would be: its runs are episodes
+whose metadata names the bag and the part (``source_part`` of ``source_parts``), a part that
+fails its own checks is refused (``--skip-bad``: left out alone), one too short to hold every
+stream is dropped; the report says where the bag was cut and why.
+
 The returned :class:`BagReport` per bag says what was kept, repaired (actions repeated over
 short gaps, joint states with NaN or beyond the joints' limits skipped) and dropped (steps before the first camera frame,
 stale inputs, long gaps, a cut-off file), and why.
@@ -23,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, Bag, BagError, read_bag
+from gr00t_policy.dataset.bag import (INSTRUCTION_KEY, LOST_MESSAGES_KEY, Bag, BagError,
+                                      ClockStep, read_bag)
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
 from gr00t_policy.dataset.resample import ResampleConfig, align, merge_commands
 from gr00t_policy.dataset.writer import (LeRobotWriter, check_appendable, check_root,
@@ -54,6 +62,11 @@ class BagReport:
     # episodes of the dataset appended to that hold this bag (or a run of it) already: not
     # written again
     already: list[int] = field(default_factory=list)
+    # A bag whose recorder's clock went back mid-recording is cut there (`Bag.parts`): where
+    # and why, in words, and what became of each part
+    cuts: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    parts_left_out: list[str] = field(default_factory=list)  # why, per part (skip_bad)
 
     @property
     def steps(self) -> int:
@@ -70,6 +83,8 @@ class BagReport:
         out = [f"{self.path}: {self.task!r} -> episodes {eps}"]
         if self.already:
             out.append(f"  {already}")
+        out += [f"  cut: {c}" for c in self.cuts]
+        out += [f"  {p}" for p in self.parts]
         out += [f"  warning: {w}" for w in self.warnings]
         if self.held:
             out.append(f"  repaired: {self.held} steps repeat the previous action (command gap)")
@@ -159,38 +174,174 @@ class DecodedFrames:
         return out if dtype is None else out.astype(dtype)
 
 
+@dataclass
+class Part:
+    """One timeline of a bag (`Bag.parts`: the whole bag unless its recorder's clock went
+    back) and what it gave: its signals, or why it gives none."""
+
+    bag: Bag
+    streams: Streams | None = None
+    failed: str = ""  # its own checks failed (the BagError's words)
+    empty: str = ""  # it lacks a stream the others carry: too short to be an episode
+
+    @property
+    def name(self) -> str:
+        k, n = self.bag.part
+        return f"part {k + 1} of {n}"
+
+
+def cut_words(step: ClockStep, count: int) -> str:
+    """Where and why a bag was cut, for the report (``count``: its parts)."""
+    cuts = f" (one of {count - 1} cuts)" if count > 2 else ""
+    return (f"the recorder's clock went back {step.back_s:.3f} s, {step.into_s:.2f} s into "
+            f"the recording (at a message on {step.topic}): cut there{cuts}, the messages "
+            "written before the step and those after it converted as separate episodes, each "
+            "on its own timeline (keep the robot's clock from stepping while recording: "
+            "chrony's `makestep 1 3` steps it only at boot, then slews)")
+
+
+def _needed(emb: EmbodimentConfig, topics: BagTopics) -> list[str]:
+    """The topics every episode needs a message on: joint states, commands, cameras."""
+    commands = [topics.action_topic] if topics.action_topic else [c.topic for c in emb.controllers]
+    return [topics.joint_states, *commands, *(c.topic for c in emb.cameras)]
+
+
+def _said(bag: Bag, topic: str) -> list[str]:
+    return [m.data.strip() for _, m in bag.messages.get(topic, []) if m.data.strip()]
+
+
+def extract_parts(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
+                  task: str | None = None) -> list[Part]:
+    """Each of ``bag``'s parts (`Bag.parts`) with its signals (`extract`). A bag in one part
+    raises BagError as `extract` does. A part of a cut bag that fails its own checks keeps
+    the error's words (``failed``); one without a message on a stream the bag carries (a
+    few milliseconds before or after the step) is ``empty``; BagError where no part has
+    signals. A part without an instruction of its own (no metadata, none published in it)
+    takes the one published last before it, else the first after it."""
+    parts = bag.parts()
+    if len(parts) == 1:
+        return [Part(bag, extract(bag, emb, topics, task))]
+    out = []
+    said = [_said(part, topics.instruction) for part in parts]
+    needed = _needed(emb, topics)
+    for k, part in enumerate(parts):
+        missing = [t for t in needed if not part.messages.get(t) and bag.messages.get(t)]
+        if missing:
+            times = [t for msgs in part.messages.values() for t, _ in msgs]
+            span = (max(times) - min(times)) / 1e9 if times else 0.0
+            out.append(Part(part, empty=f"no message on {', '.join(missing)} in its "
+                                        f"{span:.2f} s"))
+            continue
+        if not task and not part.custom_data.get(INSTRUCTION_KEY, "").strip() and not said[k]:
+            before = [text for words in said[:k] for text in words]
+            after = [text for words in said[k + 1:] for text in words]
+            if before or after:
+                part.custom_data[INSTRUCTION_KEY] = before[-1] if before else after[0]
+        try:
+            out.append(Part(part, extract(part, emb, topics, task)))
+        except BagError as exc:
+            out.append(Part(part, failed=str(exc)))
+    if not any(p.streams for p in out):
+        raise BagError(f"bag {bag.path}: cut into {len(parts)} parts where the recorder's clock "
+                       "went back, none converts: " + "; ".join(
+                           f"{p.name}: {p.failed or p.empty}" for p in out))
+    return out
+
+
+def _part_error(bag: Bag, part: Part) -> BagError:
+    """The BagError of a part of a cut bag that fails its own checks."""
+    step = bag.clock_steps[max(0, part.bag.part[0] - 1)]
+    return BagError(f"{part.failed} (in {part.name} of the bag, which was cut where the "
+                    f"recorder's clock went back {step.back_s:.3f} s; --skip-bad leaves out "
+                    "this part alone)")
+
+
+def _check_parts(bag: Bag, parts: list[Part], sizes: dict[str, tuple[int, int]] | None,
+                 emb: EmbodimentConfig, appended_to: Path | None,
+                 skip_bad: bool) -> dict[str, tuple[int, int]] | None:
+    """BagError for a part that fails its checks (unless ``skip_bad``), or whose cameras'
+    sizes are not ``sizes`` (the dataset's); returns the sizes, the first part's if none."""
+    for part in parts:
+        if part.failed and not skip_bad:
+            raise _part_error(bag, part)
+        if part.streams is not None:
+            sizes = sizes or part.streams.image_shapes
+            _check_shapes(bag.path, part.streams.image_shapes, sizes, emb, appended_to)
+    return sizes
+
+
 def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagTopics,
                 cfg: ResampleConfig, task: str | None = None,
-                streams: Streams | None = None,
-                listed: Mapping[int, int] | None = None) -> BagReport:
+                parts: list[Part] | None = None,
+                listed: Mapping[int, int] | None = None,
+                skip_bad: bool = False) -> BagReport:
     """Convert one read bag; ``writer_factory(image_shapes)`` (camera -> (height, width))
     gives the (shared) writer;
-    ``streams``: the bag's `extract`, when the caller has it already; ``listed``: start time
-    (ns) -> episode index of the episodes the dataset appended to holds: a run that starts
-    at one of them is that episode (the same bag, moved), not written again."""
+    ``parts``: the bag's `extract_parts`, when the caller has them already; ``listed``:
+    start time (ns) -> episode index of the episodes the dataset appended to holds: a run
+    that starts at one of them is that episode (the same bag, moved), not written again.
+
+    A bag whose recorder's clock went back mid-recording is converted part by part, each
+    part's runs episodes of their own, whose metadata names the bag (``source_bag``) and
+    the part (``source_part``, 1-based, of ``source_parts``); a part that fails its own
+    checks raises BagError, or with ``skip_bad`` is left out and named in the report."""
     report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
-    if streams is None:
-        streams = extract(bag, emb, topics, task)
-    report.task = streams.task
-    report.nan_states = streams.nan_states
-    report.bad_commands = streams.bad_commands
-    report.log_time_topics = streams.log_time_topics
-    report.implausible = streams.implausible
-    report.warnings += (streams.publisher_warnings + streams.stamp_warnings
-                        + streams.task_warnings)
+    if parts is None:
+        parts = extract_parts(bag, emb, topics, task)
+    report.cuts = [cut_words(step, len(parts)) for step in bag.clock_steps]
     if bag.custom_data.get(LOST_MESSAGES_KEY):
         report.warnings.append(
             f"the recorder lost messages while recording ({bag.custom_data[LOST_MESSAGES_KEY]}):"
             " a lost command's step repeats the action before it (counted as repaired, up to "
             "a gap where the recording is split), a lost joint state or frame is stood in for "
             "by the one before it")
-    update_t, update_a, report.early_commands = merge_commands(
+    for part in parts:
+        if part.failed:
+            error = _part_error(bag, part)
+            if not skip_bad:
+                raise error
+            report.parts_left_out.append(f"{part.name}: {error}")
+            report.parts.append(f"{part.name}: left out: {part.failed}")
+            continue
+        if part.empty:
+            report.parts.append(f"{part.name}: nothing to convert ({part.empty}): dropped")
+            continue
+        first = len(report.episodes)
+        _convert_part(report, part, emb, writer_factory, cfg, listed)
+        if len(parts) > 1:
+            eps = ", ".join(f"#{i}" for i, _ in report.episodes[first:]) or "none"
+            report.parts.append(f"{part.name}: episodes {eps}")
+    return report
+
+
+def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_factory,
+                  cfg: ResampleConfig, listed: Mapping[int, int] | None) -> None:
+    """One timeline's runs into episodes, its counts added to ``report``."""
+    bag, streams = part.bag, part.streams
+    report.task = report.task or streams.task
+    report.nan_states += streams.nan_states
+    for topic, n in streams.bad_commands.items():
+        report.bad_commands[topic] = report.bad_commands.get(topic, 0) + n
+    report.log_time_topics += [t for t in streams.log_time_topics
+                               if t not in report.log_time_topics]
+    for topic, (n, what) in streams.implausible.items():
+        had = report.implausible.get(topic)
+        report.implausible[topic] = (n + had[0], had[1]) if had else (n, what)
+    cut = bag.part[1] > 1
+    in_part = f"{part.name}: " if cut else ""
+    report.warnings += [in_part + w for w in (streams.publisher_warnings
+                                              + streams.stamp_warnings + streams.task_warnings)]
+    update_t, update_a, early = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
+    report.early_commands += early
     steps = align(update_t, streams.state_t,
                   {cam: t for cam, (t, _) in streams.frames.items()}, cfg)
-    report.dropped, report.held = steps.dropped, steps.held
+    for why, n in steps.dropped.items():
+        report.dropped[why] = report.dropped.get(why, 0) + n
+    report.held += steps.held
     cameras = [c.name for c in emb.cameras]
     cam_topics = {c.name: c.topic for c in emb.cameras}
+    where = {"source_part": bag.part[0] + 1, "source_parts": bag.part[1]} if cut else {}
     for run in steps.runs:
         start_ns = streams.t0_ns + int(round(run["tau"][0] * 1e9))
         if listed and start_ns in listed:
@@ -203,11 +354,11 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
         _check_shapes(bag.path, shapes, writer.image_shapes, emb)
         index = writer.add_episode(states, actions, frames, streams.task,
                                    extra={"source_bag": str(Path(bag.path).resolve()),
-                                          "start_time_ns": start_ns})
+                                          "start_time_ns": start_ns, **where})
         report.episodes.append((index, len(states)))
     if not steps.runs:
-        report.warnings.append("no step could be paired: nothing written from this bag")
-    return report
+        report.warnings.append(f"{in_part}no step could be paired: nothing written from this "
+                               + ("part" if cut else "bag"))
 
 
 def _check_shapes(path: Path, shapes: dict[str, tuple[int, int]],
@@ -318,16 +469,15 @@ def convert_bags(
             continue
         try:
             bag = read_bag(path, wanted, pixels)
-            streams = extract(bag, emb, topics, task)
-            sizes = sizes or streams.image_shapes
-            _check_shapes(bag.path, streams.image_shapes, sizes, emb, appended_to)
+            parts = extract_parts(bag, emb, topics, task)
+            sizes = _check_parts(bag, parts, sizes, emb, appended_to, skip_bad)
         except BagError as exc:
             if not skip_bad:
                 raise
             refused[k] = str(exc)
             continue
-        kept = (bag, streams) if len(bags) == 1 else None
-        del bag, streams
+        kept = (bag, parts) if len(bags) == 1 else None
+        del bag, parts
     writer: LeRobotWriter | None = None
 
     def factory(shapes) -> LeRobotWriter:
@@ -352,11 +502,12 @@ def convert_bags(
                 reports.append(BagReport(path=Path(path), already=already[k]))
                 logger.info("%s", reports[-1].lines()[0])
                 continue
-            bag, streams = kept if kept is not None else (read_bag(path, wanted, pixels), None)
+            bag, parts = kept if kept is not None else (read_bag(path, wanted, pixels), None)
             kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task,
-                                 streams=streams, listed=old.by_start if old else None)
-            del bag, streams  # freed before the next bag is read
+                                 parts=parts, listed=old.by_start if old else None,
+                                 skip_bad=skip_bad)
+            del bag, parts  # freed before the next bag is read
             for line in report.lines():
                 logger.info("%s", line)
             reports.append(report)

@@ -36,7 +36,8 @@ class Recording:
     senders naming other joints on one topic);
     stamp_offset_s: every header stamp this much later than the message's time;
     clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
-    step): the messages keep their order in the file, their log times from ``at`` on jump.
+    step): the messages keep their order in the file, their log times from ``at`` on jump
+    (a list of such: each step in turn, their ``by`` added up).
     joint_topics: topic -> (times (K,), names, positions (K, j)): more sensor_msgs/JointState
     topics (a teleoperation leader arm).
     """
@@ -52,7 +53,7 @@ class Recording:
     encoding: str = "rgb8"
     state_split: int = 0
     stamp_offset_s: float = 0.0  # header stamps this far from the messages' times
-    clock_step: tuple[float, float] = (0.0, 0.0)  # (at, by) seconds
+    clock_step: tuple[float, float] | list[tuple[float, float]] = (0.0, 0.0)  # (at, by) s
     t0_ns: int = 1_700_000_000_000_000_000
     joint_topics: dict[str, tuple[np.ndarray, list[str], np.ndarray]] = field(
         default_factory=dict)
@@ -141,10 +142,10 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
             writer.set_custom_data(key, value)
         conns = {topic: writer.add_connection(topic, msgtype, typestore=ts)
                  for topic, msgtype in types.items()}
-        at, by = (rec.t0_ns + int(round(rec.clock_step[0] * 1e9)),
-                  int(round(rec.clock_step[1] * 1e9)))
+        steps = [(rec.t0_ns + int(round(at * 1e9)), int(round(by * 1e9))) for at, by in (
+            rec.clock_step if isinstance(rec.clock_step, list) else [rec.clock_step])]
         for ns, topic, msg in events:
-            logged = ns + by if by and ns >= at else ns
+            logged = ns + sum(by for at, by in steps if ns >= at)
             writer.write(conns[topic], logged, ts.serialize_cdr(msg, types[topic]))
     return path
 
