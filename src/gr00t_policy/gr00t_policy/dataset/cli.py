@@ -81,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fb.add_argument("bags", nargs="+", help="bag directories (or .mcap files)")
     fb.add_argument("--skip-bad", action="store_true",
                     help="leave out a bag that cannot be converted (named, with why) and convert "
-                    "the others; exit status 1 if any was left out (default: refuse them all "
-                    "before writing anything)")
+                    "the others; of a bag cut where its recorder's clock went back, only the "
+                    "part that cannot; exit status 1 if any was left out (default: refuse "
+                    "them all before writing anything)")
     fb.add_argument("--embodiment", required=True, help="embodiment YAML (e.g. config/unitree_g1.yaml)")
     fb.add_argument("--out", required=True, help="dataset directory to write")
     fb.add_argument("--task", default=None, help="instruction for every bag (default: each "
