@@ -24,7 +24,8 @@ from gr00t_policy.dataset.resample import (ACTION_GAP, NO_FRAME, ResampleConfig,
                                            merge_commands)
 from gr00t_policy.embodiment import parse_embodiment
 from gr00t_policy.embodiment.decoder_types import BUILTIN_DECODER_TYPES
-from gr00t_policy.testing.bags import Recording, delay_reception, frame_value, write_bag
+from gr00t_policy.testing.bags import (Recording, delay_reception, frame_value,
+                                         step_host_clock, write_bag)
 
 ARM = ["j0", "j1", "j2"]
 HAND = ["h0"]
@@ -747,6 +748,54 @@ def test_a_part_that_fails_its_own_checks_is_named_as_such(tmp_path, capsys):
     assert "  part 2 of 2: left out: bag " in printed and "every joint state" in printed
     assert "left out 1 parts of bags cut where the clock went back" in printed
     assert LeRobotDataset(tmp_path / "ds").num_episodes == 1
+
+
+def test_a_clock_stepped_forward_on_one_host_pairs_no_row_across_the_step(tmp_path):
+    """The recorder's host clock steps 0.3 s forward 1.0 s in, while the joint states come
+    from the robot's own computer, whose clock did not step. Their publish times (the
+    conversion's times) stayed on the old timeline while the commands and frames, sent on
+    the recorder's host, moved on: 19 of the 29 rows paired a command with the state sent
+    0.3 s after it, silently. The joint states' transit moved by 0.3 s: every topic is now
+    timed by its reception, on the recorder's clock alone, and the step is a gap there."""
+    rec, t_cmd, cmd, t_state, t_frames = recording(n_cmd=30)
+    bag = write_bag(tmp_path / "bag", rec)
+    step_host_clock(bag, 1.0, 0.3, remote={"/joint_states"})
+    assert list(read_bag(bag).transit_moved) == ["/joint_states"]
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert report.episodes == [(0, 10), (1, 20)]  # the 0.3 s gap ends the first
+    [warning] = [w for w in report.warnings if "stepped apart" in w]
+    assert warning.startswith("/joint_states: from 1.00 s into the recording its messages "
+                              "reached the recorder 0.300 s later than before")
+    assert set(report.log_time_topics) == {"/joint_states", CAMERA, "/arm/commands",
+                                           "/hand/commands"}
+    ds = LeRobotDataset(tmp_path / "ds")
+    want_state, want_frame = expected(t_cmd, t_state, t_frames)
+    eps = [ds.episode(0), ds.episode(1)]
+    np.testing.assert_allclose(np.concatenate([e.actions for e in eps]), cmd, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([e.states for e in eps]), want_state, atol=1e-6)
+    assert list(np.concatenate([e.frames["head"][:, 0, 0, 0] for e in eps])) == [
+        frame_value(i) for i in want_frame]
+    # Every topic on the recorder's host: their publish times moved together, and are kept.
+    rec.clock_step = (1.0, 0.3)
+    [report] = convert_bags([write_bag(tmp_path / "one_host", rec)], embodiment(),
+                            tmp_path / "ds2")
+    assert report.episodes == [(0, 10), (1, 20)] and not report.log_time_topics
+    assert not [w for w in report.warnings if "stepped apart" in w]
+    ds = LeRobotDataset(tmp_path / "ds2")
+    np.testing.assert_allclose(np.concatenate([ds.episode(0).states, ds.episode(1).states]),
+                               want_state, atol=1e-6)
+
+
+def test_a_recorder_kept_waiting_is_not_a_clock_step(tmp_path):
+    """What was sent while the recorder waited (0.6 s) came late; what was sent after the
+    wait came quickly again: the transit did not move, the publish times are kept."""
+    rec, *_ = recording(n_cmd=45)
+    bag = write_bag(tmp_path / "bag", rec)
+    delay_reception(bag, lambda topic, t: 1.6 - t if 1.0 <= t < 1.6 else 0.0005)
+    read = read_bag(bag)
+    assert not read.transit_moved
+    [report] = convert_bags([bag], embodiment(), tmp_path / "ds")
+    assert not report.log_time_topics and report.steps == 45
 
 
 def test_the_clock_watch_cuts_at_each_step_and_keeps_a_late_written_message_in_its_part():

@@ -50,6 +50,12 @@ LOST_MESSAGES_KEY = "lost_messages"
 # stepped back (NTP / chrony makestep), not the few milliseconds a recorder's threads may
 # reorder messages by.
 CLOCK_BACK_S = 0.1
+# A topic whose every message sent over TRANSIT_MOVED_WINDOW_S came more than
+# TRANSIT_MOVED_S slower than its quickest is on another clock from there on
+# (`Bag.transit_moved`): a row would pair a state sent that much later with its command. A
+# recorder kept waiting delays only what was sent while it waited, not a whole second of it.
+TRANSIT_MOVED_S = 0.02
+TRANSIT_MOVED_WINDOW_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,35 @@ class Bag:
 
     def topics_of_type(self, msgtype: str) -> list[str]:
         return sorted(t for t, ty in self.topics.items() if ty == msgtype)
+
+    @functools.cached_property
+    def transit_moved(self) -> dict[str, tuple[int, int]]:
+        """topic -> (publish time ns, by ns) where its log time - publish time moved: every
+        message it sent over at least TRANSIT_MOVED_WINDOW_S came more than TRANSIT_MOVED_S
+        slower than its quickest, from that publish time on (its sender's clock and the
+        recorder's stepped apart: the recorder's forward, or the sender's back), for each
+        topic whose every message has a publish time. A recorder kept waiting delays what
+        was sent while it waited; the next message sent after the wait comes quickly again."""
+        out = {}
+        for topic, msgs in self.messages.items():
+            sent = np.asarray(self.publish_times.get(topic, []), np.int64)  # (n,)
+            if len(sent) < 2 or len(sent) != len(msgs) or sent.min() <= 0:
+                continue
+            order = np.argsort(sent, kind="stable")
+            transit = (np.array([t for t, _ in msgs], np.int64) - sent)[order]  # (n,)
+            sent = sent[order]
+            half = int(TRANSIT_MOVED_WINDOW_S * 1e9 / 2)
+            bins = (sent - sent[0]) // half  # (n,) half-windows
+            starts = np.flatnonzero(np.r_[True, np.diff(bins) > 0])
+            lows = np.minimum.reduceat(transit, starts)  # each half-window's quickest
+            which = bins[starts]
+            # The last half-window may be cut short by the end of the recording.
+            raised = (lows > transit.min() + TRANSIT_MOVED_S * 1e9) & (which < bins[-1])
+            both = np.flatnonzero(raised[1:] & raised[:-1] & (np.diff(which) == 1))
+            if len(both):
+                k = int(both[0])
+                out[topic] = (int(sent[starts[k]]), int(lows[k] - transit.min()))
+        return out
 
     @functools.cached_property
     def quickest_transit_ns(self) -> dict[str, int]:

@@ -132,14 +132,23 @@ class Streams:
     # plausibility.position_margin, the first such message's joints in words)
     implausible: dict[str, tuple[int, str]] = field(default_factory=dict)
     stamp_warnings: list[str] = field(default_factory=list)  # see `stamp_warnings`
+    clock_warnings: list[str] = field(default_factory=list)  # see `clock_warnings`
     task_warnings: list[str] = field(default_factory=list)  # see `task_changes`
     publisher_warnings: list[str] = field(default_factory=list)  # see `publisher_warnings`
 
 
 def sent_on_recorder_clock(bag: Bag, topic: str) -> bool:
     """Whether the topic's publish times are its messages' times (see the module docstring):
-    none after its reception, and its quickest message within MAX_MIN_TRANSIT_S of the
-    quickest of any topic in the bag (a recorder behind all episode delays every topic)."""
+    none after its reception, its quickest message within MAX_MIN_TRANSIT_S of the
+    quickest of any topic in the bag (a recorder behind all episode delays every topic),
+    and no topic's transit moved (`Bag.transit_moved`: a clock stepped mid-recording, the
+    recorder's forward or a sender's back). After such a step a topic whose publish times
+    were kept would stay on the old timeline while the others' (sent on the recorder's
+    host, whose publish times stepped with it) moved: rows would pair a command with a
+    state sent the step later. The log times are all the recorder's, so every topic takes
+    them (`clock_warnings` says so)."""
+    if bag.transit_moved:
+        return False
     transits = bag.quickest_transit_ns
     quickest = transits.get(topic)
     if quickest is None or quickest < 0:
@@ -455,6 +464,21 @@ def _task(bag: Bag, topics: BagTopics, first_action_ns: int, override: str | Non
                    "--task TEXT, or record the instruction topic")
 
 
+def clock_warnings(bag: Bag) -> list[str]:
+    """A line where a topic's transit moved (`Bag.transit_moved`): every topic is timed by
+    its reception."""
+    if not bag.transit_moved:
+        return []
+    topic, (at, by) = next(iter(sorted(bag.transit_moved.items(), key=lambda kv: kv[1][0])))
+    first = min(t for msgs in bag.messages.values() for t, _ in msgs[:1])
+    return [f"{topic}: from {max(0.0, (at - first) / 1e9):.2f} s into the recording its "
+            f"messages reached the recorder {by / 1e9:.3f} s later than before (its sender's "
+            "clock and the recorder's stepped apart: NTP or chrony moving one of them): every "
+            "topic is timed by its reception (log) time, which is on the recorder's clock "
+            "alone. Fix: keep the clocks from stepping while recording (chrony: `makestep 1 "
+            "3` steps only at boot, then slews)"]
+
+
 # Header stamps this far ahead of their reception, or behind it, would be refused by System 1
 # on the robot (its max_future_stamp_s default; an age no staleness limit allows).
 STAMP_AHEAD_S, STAMP_BEHIND_S = MAX_FUTURE_STAMP_S, CLOCK_OFF_S
@@ -599,6 +623,7 @@ def extract(bag: Bag, emb: EmbodimentConfig, topics: BagTopics,
         frames={cam: ((t - t0) / 1e9, m) for cam, (t, m) in frames.items()},
         task=the_task, image_shapes=shapes, nan_states=nan_states, bad_commands=bad,
         implausible=implausible, stamp_warnings=stamp_warnings(bag, used),
+        clock_warnings=clock_warnings(bag),
         task_warnings=[] if task else task_changes(bag, topics, first_action, the_task),
         publisher_warnings=publisher_warnings(bag, used))
 

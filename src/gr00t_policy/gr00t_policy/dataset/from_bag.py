@@ -329,8 +329,9 @@ def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_f
         report.implausible[topic] = (n + had[0], had[1]) if had else (n, what)
     cut = bag.part[1] > 1
     in_part = f"{part.name}: " if cut else ""
-    report.warnings += [in_part + w for w in (streams.publisher_warnings
-                                              + streams.stamp_warnings + streams.task_warnings)]
+    report.warnings += [in_part + w for w in (
+        streams.publisher_warnings + streams.clock_warnings + streams.stamp_warnings
+        + streams.task_warnings)]
     update_t, update_a, early = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     report.early_commands += early

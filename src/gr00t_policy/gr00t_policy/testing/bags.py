@@ -6,14 +6,15 @@ that the converter reads rosbag2 bags from another writer (chunked, with metadat
 A :class:`Recording` is a robot's streams on one clock: joint states, forward_command
 messages, camera frames whose pixels encode their index (so a test can tell which frame a
 step took), and the instruction. :func:`delay_reception` turns a written bag into one whose
-recorder received late (log times after the publish times).
+recorder received late (log times after the publish times), :func:`step_host_clock` into
+one whose recorder's host clock stepped while another computer's did not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -175,6 +176,33 @@ def delay_reception(bag: str | Path, delay: Callable[[str, float], float]) -> No
     """Rewrite the bag's .mcap files as a recorder that received late would have written them:
     each message keeps its time as the publish time, and its log time becomes that plus
     ``delay(topic, seconds since the first message)`` seconds."""
+
+    def retime(topic: str, publish_ns: int, t0: int) -> tuple[int, int]:
+        return publish_ns + int(round(delay(topic, (publish_ns - t0) / 1e9) * 1e9)), publish_ns
+
+    _rewrite(bag, retime, by_log_time=True)
+
+
+def step_host_clock(bag: str | Path, at: float, by: float, remote: Collection[str]) -> None:
+    """Rewrite the bag's .mcap files as if the recorder's host clock had been stepped by ``by``
+    seconds ``at`` seconds after the first message (NTP, chrony) while the senders of the
+    ``remote`` topics, on another computer, kept theirs: from ``at`` on every log time moves,
+    and the publish times of the topics sent on the recorder's host; the messages keep their
+    order in the file."""
+    step = int(round(by * 1e9))
+
+    def retime(topic: str, publish_ns: int, t0: int) -> tuple[int, int]:
+        moved = publish_ns + (step if publish_ns - t0 >= at * 1e9 else 0)
+        return moved, publish_ns if topic in remote else moved
+
+    _rewrite(bag, retime, by_log_time=False)
+
+
+def _rewrite(bag: str | Path, retime: Callable[[str, int, int], tuple[int, int]],
+             by_log_time: bool) -> None:
+    """Rewrite each .mcap file of ``bag`` with each message's (log time, publish time) from
+    ``retime(topic, its publish time ns, the first one's ns)``; the messages in their new
+    log-time order (``by_log_time``: a recorder writes as it receives), else in their order."""
     from mcap.reader import make_reader
     from mcap.writer import CompressionType, Writer
 
@@ -186,9 +214,9 @@ def delay_reception(bag: str | Path, delay: Callable[[str, float], float]) -> No
             metadata = [(m.name, dict(m.metadata)) for m in reader.iter_metadata()]
             messages = [(ch.topic, ch.id, m) for _, ch, m in reader.iter_messages()]
         t0 = min(m.publish_time for _, _, m in messages)
-        logged = sorted(
-            (m.publish_time + int(round(delay(topic, (m.publish_time - t0) / 1e9) * 1e9)), cid, m)
-            for topic, cid, m in messages)
+        timed = [(*retime(topic, m.publish_time, t0), cid, m) for topic, cid, m in messages]
+        if by_log_time:
+            timed.sort(key=lambda item: item[0])
         tmp = path.with_suffix(".rewrite")
         with open(tmp, "wb") as f:
             writer = Writer(f, compression=CompressionType.NONE)
@@ -199,8 +227,8 @@ def delay_reception(bag: str | Path, delay: Callable[[str, float], float]) -> No
                                                         schema_ids.get(c.schema_id, 0),
                                                         dict(c.metadata))
                            for cid, c in summary.channels.items()}
-            for log_time, cid, m in logged:
-                writer.add_message(channel_ids[cid], log_time, m.data, m.publish_time,
+            for log_time, publish_time, cid, m in timed:
+                writer.add_message(channel_ids[cid], log_time, m.data, publish_time,
                                    m.sequence)
             for name, data in metadata:
                 writer.add_metadata(name, data)
