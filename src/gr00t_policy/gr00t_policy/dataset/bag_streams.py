@@ -19,7 +19,8 @@ of the quickest of any topic: a clock behind the recorder's by more would pass i
 off as sent that much earlier): a recorder kept waiting by a busy CPU receives messages late and
 in bunches, and its reception times (log times) would show gaps and bursts the robot never
 saw. Otherwise (a publisher on another host's clock, or a recorder that stored no send time)
-the log time.
+the log time; and every topic's log time where some topic's clock and the recorder's stepped
+apart mid-recording (`Bag.transit_moved`), since the log times alone are on one clock.
 """
 
 from __future__ import annotations

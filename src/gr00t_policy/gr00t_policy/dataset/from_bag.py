@@ -430,10 +430,12 @@ def convert_bags(
     ``task`` overrides every bag's instruction. Raises BagError (naming the bag, the topic,
     what is missing and the fix) before anything is written when a bag cannot be converted
     (its cameras' sizes not those of the first good bag, or of the dataset appended to,
-    included); with ``skip_bad`` such a bag is left out instead (its report's ``refused``
-    says why) and the others are converted. What fails only while it is written (a damaged
-    frame found as it is encoded) raises too, leaving ``out`` as it was. A blank ``task`` or
-    an ``out`` where no dataset can be written raise DatasetError before any bag is read.
+    included; of a bag cut where its recorder's clock went back, a part that fails its own
+    checks); with ``skip_bad`` such a bag (or part) is left out instead (its report's
+    ``refused``, or ``parts_left_out``, says why) and the others are converted. What fails
+    only while it is written (a damaged frame found as it is encoded) raises too, leaving
+    ``out`` as it was. A blank ``task`` or an ``out`` where no dataset can be written raise
+    DatasetError before any bag is read.
     With ``append``, a bag the dataset holds already (an episode's ``source_bag`` is its
     path, or an episode starts when one of its runs does: the bag moved) is not converted
     again; its report's ``already`` names those episodes.
