@@ -203,12 +203,11 @@ class Bag:
                      complete=self.complete, publishers=dict(self.publishers),
                      part=(k, count)) for k in range(count)]
         for topic, msgs in self.messages.items():
-            which = self.message_parts[topic]
-            for part in parts:
-                k = part.part[0]
-                part.messages[topic] = [m for m, p in zip(msgs, which) if p == k]
-                part.publish_times[topic] = [
-                    t for t, p in zip(self.publish_times[topic], which) if p == k]
+            # read_bag sorted each topic by (part, log time): a part is one slice of it.
+            ends = np.searchsorted(np.asarray(self.message_parts[topic]), np.arange(count + 1))
+            for k, part in enumerate(parts):
+                part.messages[topic] = msgs[ends[k]:ends[k + 1]]
+                part.publish_times[topic] = self.publish_times[topic][ends[k]:ends[k + 1]]
         return parts
 
     def with_data(self, topic: str, msgs: Iterable[Any]) -> Iterator[Any]:
