@@ -22,7 +22,10 @@ and camera frames, each at its own rate. Output: steps ``k`` at the dataset rate
 - a step whose state is older than ``max_state_age`` (the runtime's staleness.state_s) or
   whose frame is older than ``max_frame_age`` is invalid; runs of valid steps become
   episodes (runs shorter than ``min_steps`` are dropped), so invalid steps at the start (no
-  camera frame yet) are dropped and a dropout in the middle splits the recording.
+  camera frame yet) are dropped and a dropout in the middle splits the recording;
+- a step whose action is an update ``withheld`` names (System 1 holding or braking,
+  :mod:`.system1_holds`) is invalid in the same way, whatever else it lacks, and counted
+  by that name.
 """
 
 from __future__ import annotations
@@ -105,12 +108,14 @@ class Steps:
     ``runs[i]`` holds, for episode i: ``tau`` (T,) step instants, ``state`` (T,) indices
     into the state series, ``action`` (T,) into the updates, ``frames`` {camera: (T,)}.
     ``dropped`` counts steps not kept, by reason; ``held`` the steps that repeat the
-    previous action.
+    previous action; ``withheld`` the steps not kept for their action's label (`align`'s
+    ``withheld``), by label.
     """
 
     runs: list[dict] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     held: int = 0
+    withheld: dict[str, int] = field(default_factory=dict)
 
 
 def merge_commands(
@@ -194,8 +199,10 @@ def align(
     state_t: np.ndarray,
     frame_t: dict[str, np.ndarray],
     cfg: ResampleConfig,
+    withheld: np.ndarray | None = None,
 ) -> Steps:
-    """Pair updates, states and frames step by step; see the module docstring."""
+    """Pair updates, states and frames step by step; see the module docstring.
+    ``withheld``: (M,) per update, why it is no action to learn ("" where it is one)."""
     out = Steps()
     if len(update_t) == 0:
         return out
@@ -255,9 +262,14 @@ def align(
         reasons[valid & (reasons == "") & none] = NO_FRAME
         reasons[valid & (reasons == "") & old] = STALE_FRAME
         f_idx[cam] = idx
-    ok = valid & (reasons == "")
-    for reason in reasons[valid & ~ok]:
+    label = np.full(len(tau), "", dtype=object)
+    if withheld is not None:
+        label[valid] = np.asarray(withheld, dtype=object)[np.array(picks)[valid]]
+    ok = valid & (reasons == "") & (label == "")
+    for reason in reasons[valid & ~ok & (label == "")]:
         out.dropped[reason] = out.dropped.get(reason, 0) + 1
+    for name in label[label != ""]:
+        out.withheld[name] = out.withheld.get(name, 0) + 1
     # Runs of valid steps -> episodes.
     k = 0
     while k < len(tau):
