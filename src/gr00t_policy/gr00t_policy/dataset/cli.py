@@ -37,7 +37,7 @@ def _from_bag(args: argparse.Namespace) -> int:
                        action_joint_prefix=args.action_joint_prefix)
     reports = convert_bags(args.bags, emb, args.out, topics=topics, cfg=cfg, task=args.task,
                            codec=args.codec, overwrite=args.overwrite, append=args.append,
-                           skip_bad=args.skip_bad)
+                           skip_bad=args.skip_bad, keep_system1_holds=args.keep_system1_holds)
     for report in reports:
         print("\n".join(report.lines()))
     episodes = sum(len(r.episodes) for r in reports)
@@ -84,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "the others; of a bag cut where its recorder's clock went back, only the "
                     "part that cannot; exit status 1 if any was left out (default: refuse "
                     "them all before writing anything)")
+    fb.add_argument("--keep-system1-holds", action="store_true",
+                    help="keep the steps System 1 commanded while not running (holding on "
+                    "stale inputs or no plan, a fault, disabled, deactivating: its "
+                    "/gr00t/safety_state in the bag) as though the policy had chosen them "
+                    "(default: leave them out and split the recording there)")
     fb.add_argument("--embodiment", required=True, help="embodiment YAML (e.g. config/unitree_g1.yaml)")
     fb.add_argument("--out", required=True, help="dataset directory to write")
     fb.add_argument("--task", default=None, help="instruction for every bag (default: each "

@@ -16,7 +16,8 @@ stream is dropped; the report says where the bag was cut and why.
 
 The returned :class:`BagReport` per bag says what was kept, repaired (actions repeated over
 short gaps, joint states with NaN or beyond the joints' limits skipped) and dropped (steps before the first camera frame,
-stale inputs, long gaps, a cut-off file), and why.
+stale inputs, long gaps, a cut-off file, and, in a recording of System 1's own runs, the steps
+it commanded while holding or braking: :mod:`.system1_holds`), and why.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gr00t_policy.dataset import system1_holds
 from gr00t_policy.dataset.bag import (INSTRUCTION_KEY, LOST_MESSAGES_KEY, Bag, BagError,
                                       ClockStep, read_bag)
 from gr00t_policy.dataset.bag_streams import BagTopics, Streams, extract, image_rgb
@@ -67,6 +69,10 @@ class BagReport:
     cuts: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
     parts_left_out: list[str] = field(default_factory=list)  # why, per part (skip_bad)
+    # System 1 state -> steps it commanded while not running (system1_holds): left out,
+    # or kept where `holds_kept`
+    system1_holds: dict[str, int] = field(default_factory=dict)
+    holds_kept: bool = False
 
     @property
     def steps(self) -> int:
@@ -104,6 +110,8 @@ class BagReport:
             out.append(f"  skipped {self.early_commands} command updates before every "
                        "controller had spoken")
         out += [f"  dropped {n} steps: {why}" for why, n in self.dropped.items() if n]
+        if self.system1_holds:
+            out.append("  " + system1_holds.report_line(self.system1_holds, self.holds_kept))
         return out
 
 
@@ -274,7 +282,8 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
                 cfg: ResampleConfig, task: str | None = None,
                 parts: list[Part] | None = None,
                 listed: Mapping[int, int] | None = None,
-                skip_bad: bool = False) -> BagReport:
+                skip_bad: bool = False,
+                keep_system1_holds: bool = False) -> BagReport:
     """Convert one read bag; ``writer_factory(image_shapes)`` (camera -> (height, width))
     gives the (shared) writer;
     ``parts``: the bag's `extract_parts`, when the caller has them already; ``listed``:
@@ -284,7 +293,9 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     A bag whose recorder's clock went back mid-recording is converted part by part, each
     part's runs episodes of their own, whose metadata names the bag (``source_bag``) and
     the part (``source_part``, 1-based, of ``source_parts``); a part that fails its own
-    checks raises BagError, or with ``skip_bad`` is left out and named in the report."""
+    checks raises BagError, or with ``skip_bad`` is left out and named in the report.
+    ``keep_system1_holds``: keep the steps System 1 commanded while not running
+    (:mod:`.system1_holds`; left out by default)."""
     report = BagReport(path=bag.path, complete=bag.complete, warnings=list(bag.warnings))
     if parts is None:
         parts = extract_parts(bag, emb, topics, task)
@@ -307,7 +318,8 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
             report.parts.append(f"{part.name}: nothing to convert ({part.empty}): dropped")
             continue
         first = len(report.episodes)
-        _convert_part(report, part, emb, writer_factory, cfg, listed)
+        _convert_part(report, part, emb, writer_factory, cfg, listed, topics,
+                      keep_system1_holds)
         if len(parts) > 1:
             eps = ", ".join(f"#{i}" for i, _ in report.episodes[first:]) or "none"
             report.parts.append(f"{part.name}: episodes {eps}")
@@ -315,8 +327,10 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
 
 
 def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_factory,
-                  cfg: ResampleConfig, listed: Mapping[int, int] | None) -> None:
-    """One timeline's runs into episodes, its counts added to ``report``."""
+                  cfg: ResampleConfig, listed: Mapping[int, int] | None, topics: BagTopics,
+                  keep_system1_holds: bool) -> None:
+    """One timeline's runs into episodes, its counts added to ``report``; the steps System 1
+    commanded while not running left out unless ``keep_system1_holds``."""
     bag, streams = part.bag, part.streams
     report.task = report.task or streams.task
     report.nan_states += streams.nan_states
@@ -335,11 +349,19 @@ def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_f
     update_t, update_a, early = merge_commands(
         streams.commands, len(emb.action_joints), cfg.group)
     report.early_commands += early
+    holds = system1_holds.for_updates(bag, emb, topics, streams.t0_ns, update_t,
+                                      report.warnings)
     steps = align(update_t, streams.state_t,
-                  {cam: t for cam, (t, _) in streams.frames.items()}, cfg)
+                  {cam: t for cam, (t, _) in streams.frames.items()}, cfg,
+                  withheld=None if keep_system1_holds else holds)
     for why, n in steps.dropped.items():
         report.dropped[why] = report.dropped.get(why, 0) + n
     report.held += steps.held
+    report.holds_kept = keep_system1_holds
+    counted = (system1_holds.in_runs(holds, steps.runs)
+               if keep_system1_holds and holds is not None else steps.withheld)
+    for state, n in counted.items():
+        report.system1_holds[state] = report.system1_holds.get(state, 0) + n
     cameras = [c.name for c in emb.cameras]
     cam_topics = {c.name: c.topic for c in emb.cameras}
     where = {"source_part": bag.part[0] + 1, "source_parts": bag.part[1]} if cut else {}
@@ -423,6 +445,7 @@ def convert_bags(
     overwrite: bool = False,
     append: bool = False,
     skip_bad: bool = False,
+    keep_system1_holds: bool = False,
 ) -> list[BagReport]:
     """Convert ``bags`` (each a rosbag2 MCAP directory or .mcap file) into one dataset at ``out``.
 
@@ -438,7 +461,9 @@ def convert_bags(
     DatasetError before any bag is read.
     With ``append``, a bag the dataset holds already (an episode's ``source_bag`` is its
     path, or an episode starts when one of its runs does: the bag moved) is not converted
-    again; its report's ``already`` names those episodes.
+    again; its report's ``already`` names those episodes. The steps System 1 commanded
+    while holding or braking (a bag with its safety state) are left out unless
+    ``keep_system1_holds`` (:mod:`.system1_holds`).
     """
     if not bags:
         raise BagError("no bag given; pass one or more bag directories")
@@ -451,7 +476,7 @@ def convert_bags(
     if abs(cfg.dt - emb.action_dt) > 1e-9:
         raise BagError(f"ResampleConfig.dt={cfg.dt} must be the embodiment's action_dt "
                        f"{emb.action_dt}")
-    wanted = topics.all(emb)
+    wanted = topics.all(emb) | {system1_holds.SAFETY_STATE_TOPIC}
     pixels = {c.topic for c in emb.cameras}  # left in the file until encoded (Bag.with_data)
     # Every bag is checked before anything is written, then read again to be converted: one
     # bag's messages (without their pixels) in memory at a time (a day of recordings does
@@ -509,7 +534,7 @@ def convert_bags(
             kept = None
             report = convert_bag(bag, emb, factory, topics=topics, cfg=cfg, task=task,
                                  parts=parts, listed=old.by_start if old else None,
-                                 skip_bad=skip_bad)
+                                 skip_bad=skip_bad, keep_system1_holds=keep_system1_holds)
             del bag, parts  # freed before the next bag is read
             for line in report.lines():
                 logger.info("%s", line)
@@ -518,7 +543,9 @@ def convert_bags(
             return reports  # nothing new: the dataset holds the bags already, untouched
         if writer is None or writer.num_episodes == 0:
             raise BagError("no episode could be made from the bags: " + "; ".join(
-                f"{r.path}: {r.refused or r.dropped}" for r in reports))
+                f"{r.path}: {r.refused or r.dropped}"
+                + (f" ({system1_holds.report_line(r.system1_holds, r.holds_kept)})"
+                   if r.system1_holds else "") for r in reports))
         writer.finalize()
     except BaseException:
         if writer is not None:

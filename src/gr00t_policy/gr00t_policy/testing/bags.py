@@ -19,6 +19,7 @@ from typing import Callable, Collection
 import numpy as np
 
 from gr00t_policy.dataset.bag_streams import CHANNELS
+from gr00t_policy.runtime.safety_state import SAFETY_STATE_TOPIC, SAFETY_STATE_TYPE
 
 
 @dataclass
@@ -41,6 +42,9 @@ class Recording:
     (a list of such: each step in turn, their ``by`` added up).
     joint_topics: topic -> (times (K,), names, positions (K, j)): more sensor_msgs/JointState
     topics (a teleoperation leader arm).
+    safety_states: System 1's gr00t_msgs/SafetyState messages on /gr00t/safety_state, each
+    (time, state) or (time, state, stamp time): logged at ``time``, stamped at the stamp time
+    (default ``time``), ``previous`` the state before it ("" for the first).
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -58,6 +62,11 @@ class Recording:
     t0_ns: int = 1_700_000_000_000_000_000
     joint_topics: dict[str, tuple[np.ndarray, list[str], np.ndarray]] = field(
         default_factory=dict)
+    safety_states: list[tuple] = field(default_factory=list)
+
+
+# The message's definition, as System 1 publishes it (read where the tests run: the source tree).
+SAFETY_STATE_MSG = Path(__file__).resolve().parents[3] / "gr00t_msgs" / "msg" / "SafetyState.msg"
 
 
 def frame_value(i: int) -> int:
@@ -70,6 +79,10 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
     from rosbags.typesys import Stores, get_typestore
 
     ts = get_typestore(Stores.ROS2_JAZZY)
+    if rec.safety_states:
+        from rosbags.typesys import get_types_from_msg
+
+        ts.register(get_types_from_msg(SAFETY_STATE_MSG.read_text(), SAFETY_STATE_TYPE))
     T = ts.types
     Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]
 
@@ -129,6 +142,14 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
     for t, text in rec.instruction:
         events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
                        T["std_msgs/msg/String"](data=text)))
+    previous = ""
+    for t, state, *stamp in rec.safety_states:
+        stamped = rec.t0_ns + int(round((stamp[0] if stamp else t) * 1e9))
+        events.append((rec.t0_ns + int(round(t * 1e9)), SAFETY_STATE_TOPIC,
+                       T[SAFETY_STATE_TYPE](header=Header(stamp=Time(
+                           sec=stamped // 10**9, nanosec=stamped % 10**9), frame_id=""),
+                           state=state, previous=previous, reason=f"test: {state}")))
+        previous = state
     events.sort(key=lambda e: e[0])
     image_type = ("sensor_msgs/msg/CompressedImage" if rec.encoding == "jpeg"
                   else "sensor_msgs/msg/Image")
@@ -136,7 +157,8 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
              **{t: "sensor_msgs/msg/JointState" for t in rec.joint_topics},
              **{t: "std_msgs/msg/Float64MultiArray" for t in rec.commands},
              **{t: "trajectory_msgs/msg/JointTrajectory" for t in rec.trajectories},
-             **{t: image_type for t in rec.frames}}
+             **{t: image_type for t in rec.frames},
+             **({SAFETY_STATE_TOPIC: SAFETY_STATE_TYPE} if rec.safety_states else {})}
     path = Path(path)
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         for key, value in rec.custom_data.items():
