@@ -37,6 +37,15 @@ is named in the start reply and the log; one that joins mid-episode is logged, a
 metadata.yaml lists every publisher, where from-bag counts them. The recorder's clock set
 back mid-episode (a bag from-bag cuts there, into two episodes) is logged at the step and
 named in the stop reply (gr00t_record.clock_watch).
+System 1's safety state (/gr00t/safety_state, gr00t_msgs/SafetyState: running, holding,
+braking) is recorded too where a publisher of it exists, so that from-bag can leave out the
+commands System 1 sent while holding or braking in a recording of its own runs; without one
+(a teleoperation recording) nothing changes: it is named in no reply. System 1 publishes it
+only at a change, reliable and transient local, so the recorder subscribes transient local
+where System 1 offers it (the state in force reaches it however long ago it was published),
+keeps the newest, and writes it first into each episode's bag while its publisher exists,
+logged when the episode starts, its publish time when System 1 sent it and its header stamp
+the tick the state began at (gr00t_record.in_force); then every change during the episode.
 """
 
 from __future__ import annotations
@@ -54,14 +63,17 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from gr00t_common import plain_node
+from gr00t_common.safety_topic import SAFETY_STATE_TOPIC
 from gr00t_common.stats import Throttle
 from gr00t_common.params import declare_and_read
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
 from gr00t_policy.embodiment.joint_prefix import ACTION_JOINT_PREFIX_KEY, JOINT_PREFIX_KEY
+from gr00t_policy.runtime.safety_state import SAFETY_STATE_TYPE
 from gr00t_msgs.srv import SetInstruction
 from gr00t_record.bag_writer import BagWriter, qos_to_dict
 from gr00t_record.clock_watch import ClockWatch
+from gr00t_record.in_force import InForce
 from gr00t_record.joint_names import names_problem
 from gr00t_record.losses import LossCounter
 from gr00t_record.msgdefs import MessageDefinitionError
@@ -139,6 +151,12 @@ class RecorderNode(Node):
         self.paired = {p["joint_states_topic"], *([p["action_topic"]] if p["action_topic"]
                                                   else [c.topic for c in
                                                         self.embodiment.controllers])}
+        # Recorded where a publisher exists, named in no reply where none does: System 1's
+        # safety state (a teleoperation recording has no System 1).
+        self.optional = {SAFETY_STATE_TOPIC: (SAFETY_STATE_TYPE,)}
+        # Published at a change only: subscribed transient local, the newest carried into
+        # each episode.
+        self.in_force = InForce(SAFETY_STATE_TOPIC)
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
         # JointState topic -> (the YAML joints it must name, what they are for, their prefix,
@@ -188,7 +206,7 @@ class RecorderNode(Node):
             if self.writer is not None and self.writer.has_topic(topic) and (
                     publishers > len(self.writer.offered_qos(topic))):
                 self._more_publishers(topic)
-        for topic, expected in self.wanted.items():
+        for topic, expected in {**self.optional, **self.wanted}.items():
             if topic in self.types or topic in self.refused:
                 continue
             infos = self.get_publishers_info_by_topic(topic)
@@ -212,7 +230,11 @@ class RecorderNode(Node):
                 continue
             best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
                               for i in infos)
-            qos = QoSProfile(depth=self.depth, durability=DurabilityPolicy.VOLATILE,
+            # Transient local where every publisher offers it (a volatile one would not match).
+            latched = topic == self.in_force.topic and all(
+                i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
+            qos = QoSProfile(depth=self.depth, durability=DurabilityPolicy.TRANSIENT_LOCAL
+                             if latched else DurabilityPolicy.VOLATILE,
                              reliability=ReliabilityPolicy.BEST_EFFORT if best_effort
                              else ReliabilityPolicy.RELIABLE)
             self.create_subscription(
@@ -255,6 +277,8 @@ class RecorderNode(Node):
     def _on_message(self, topic: str, data: bytes, info: dict) -> None:
         if topic == self.instruction_topic:
             self.last_instruction = deserialize_message(data, String).data
+        if topic == self.in_force.topic:
+            self.in_force.keep(data, info.get("source_timestamp"))
         if self.writer is None or not self.writer.has_topic(topic):
             return
         now = self.get_clock().now().nanoseconds
@@ -376,6 +400,12 @@ class RecorderNode(Node):
                 self.clock.reset()
                 for topic in self.types:
                     self._add_topic(topic)
+                try:  # the state in force at the start, however long ago it was published;
+                    # none once its publisher is gone (System 1 stopped: a teleoperation next)
+                    if self.count_publishers(self.in_force.topic):
+                        self.in_force.carry_into(writer, self.get_clock().now().nanoseconds)
+                except OSError as exc:  # the disk is full: as for any message
+                    self._fail_episode(exc)
                 missing = sorted(set(self.wanted) - set(self.types))
                 note = f"; no publisher yet on {missing}" if missing else ""
                 for topic in sorted(self.paired):
