@@ -101,3 +101,26 @@ def test_a_teleoperation_action_topic_is_not_system1s(tmp_path):
                             topics=BagTopics(action_topic="/joint_states"))
     assert report.steps > 20 and not report.system1_holds
     assert any("--action-topic" in w and "/gr00t/safety_state" in w for w in report.warnings)
+
+
+def test_before_the_first_state_message_its_previous_is_in_force():
+    # A recorder that heard only the changes (no transient local): the first one's `previous`
+    # was in force until it; "" (System 1 just activated) says nothing about what came before.
+    from types import SimpleNamespace as NS
+
+    from gr00t_policy.dataset.bag import Bag
+    from gr00t_policy.dataset.system1_holds import SAFETY_STATE_TOPIC, commanded_states
+
+    def change(ns, state, previous):
+        stamp = NS(sec=ns // 10**9, nanosec=ns % 10**9)
+        return NS(header=NS(stamp=stamp), state=state, previous=previous)
+
+    sent = [10**9 + k * 50_000_000 for k in range(4)]  # Float64MultiArray: no header
+    for previous, before in (("hold_no_plan", "hold_no_plan"), ("", "")):
+        bag = Bag(path=Path("bag"), files=[],
+                  messages={"/c": [(t, NS(data=[0.0])) for t in sent],
+                            SAFETY_STATE_TOPIC: [(sent[2] - 1000, change(
+                                sent[2] - 1000, "running", previous))]},
+                  publish_times={"/c": sent, SAFETY_STATE_TOPIC: [sent[2] - 1000]})
+        states = commanded_states(bag, ["/c"], sent[0], (np.array(sent) - sent[0]) / 1e9)
+        assert list(states) == [before, before, "running", "running"]
