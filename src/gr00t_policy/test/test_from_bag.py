@@ -335,6 +335,26 @@ def test_trajectory_commands_are_the_path_the_controller_ran(tmp_path, every, ha
     assert np.abs(hand_t - arm_t)[both].max() <= 1 / HZ + 1e-4, (hand_t - arm_t).round(3)
 
 
+def test_stamped_trajectories_are_timed_by_their_stamp_not_their_sending(tmp_path):
+    # System 1's default (header_stamp: tick): each message stamped with its tick, the
+    # tick's command at 0, sent some milliseconds later. Timed from the sending, every point
+    # came that much late, and a row between a tick and the message's sending took the
+    # point of the tick before: the arm's action a period behind the hand's beside it.
+    rec, emb = trajectory_recording(1, True, False)
+    sent, names, due, points = rec.trajectories["/arm/joint_trajectory"]
+    ticks = sent.copy()
+    rec.trajectories["/arm/joint_trajectory"] = (
+        ticks + 0.004, names, np.r_[0.0, due], np.concatenate(
+            [path_of(ticks)[:, None, :3], points], axis=1), ticks)
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], emb, tmp_path / "ds")
+    ep = LeRobotDataset(tmp_path / "ds").episode(0)
+    assert len(report.episodes) == 1 and ep.length > 50, report.lines()
+    assert not [w for w in report.warnings if "header stamps" in w], report.lines()
+    arm_t, hand_t = ep.actions[:, 2] / 0.5, ep.actions[:, 3] / -0.3  # (T,) each
+    both = arm_t <= hand_t.max()
+    assert np.abs(hand_t - arm_t)[both].max() <= 1e-3, (hand_t - arm_t).round(4)
+
+
 @pytest.mark.parametrize("split, match", [
     (False, r"/arm/joint_trajectory: its messages never name \['j2'\] of controller "
             r"arm_controller's joints"),

@@ -300,9 +300,13 @@ def _unusable_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: 
 
 def _trajectory_series(msgs: list, joints: list[str],
                        end_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """A joint_trajectory controller's commands, one per point: point i of a message sent at
-    t is the command at t + (its time_from_start - the first point's), the first point at
-    the sending as a forward command's. The controller runs through the points until the
+    """A joint_trajectory controller's commands, one per point: point i of a message with a
+    header stamp is the command at the stamp + its time_from_start, as the controller runs
+    it (System 1's `header_stamp: tick`: the command of its tick at 0), where the stamp is
+    on the message times' clock (within STAMP_AHEAD_S / STAMP_BEHIND_S of its sending, as
+    `stamp_warnings` checks); of one stamped 0 (or on another clock), sent at t, the
+    command at t + (its time_from_start - the first point's), the first point at the
+    sending as a forward command's. The controller runs through the points until the
     next message replaces the rest, so a message's points due at or after the next one's
     sending are left out, and the last one's after ``end_ns`` (the last joint state: no
     state to pair them with). System 1's decoder sends the next ticks' commands a period
@@ -327,7 +331,10 @@ def _trajectory_series(msgs: list, joints: list[str],
         if not np.isfinite(values).all() or (np.diff(due) <= 0).any():
             bad += 1
             continue
-        kept.append((t + due - due[0], values))
+        st = msg.header.stamp
+        stamp = st.sec * 10**9 + st.nanosec
+        on_clock = stamp and -STAMP_BEHIND_S * 1e9 <= stamp - t <= STAMP_AHEAD_S * 1e9
+        kept.append(((stamp + due) if on_clock else (t + due - due[0]), values))
     times, rows = [], []
     for k, (at, values) in enumerate(kept):
         until = kept[k + 1][0][0] if k + 1 < len(kept) else end_ns + 1
@@ -506,8 +513,9 @@ def stamp_warnings(bag: Bag, topics: list[str]) -> list[str]:
                 f"{topic}: {ahead + behind} of {lag.size} header stamps are more than "
                 f"{STAMP_AHEAD_S:g} s ahead of or {STAMP_BEHIND_S:g} s behind when the message "
                 f"was sent (worst {abs(worst):.3f} s {'behind' if worst > 0 else 'ahead'}); "
-                "this conversion does not use them, but System 1 refuses such inputs on the "
-                f"robot: {CLOCK_FIX}")
+                "this conversion does not use them (a trajectory's points are timed from its "
+                "sending then), but System 1 refuses such inputs on the robot: "
+                f"{CLOCK_FIX}")
     return out
 
 

@@ -34,8 +34,9 @@ class Recording:
     gradient plus the frame's value (decoded within a few levels of it); state_split: if > 0, each joint state is published as two
     messages, the first state_split joints and the rest (two drivers on one topic);
     trajectories: topic -> (times (M,), joint names (j,), times from start (P,), positions
-    (M, P, j)): trajectory_msgs/JointTrajectory messages of P points each (a list of such:
-    senders naming other joints on one topic);
+    (M, P, j)[, header stamps (M,)]): trajectory_msgs/JointTrajectory messages of P points
+    each, stamped 0 unless stamps are given (a list of such: senders naming other joints on
+    one topic);
     stamp_offset_s: every header stamp this much later than the message's time;
     clock_step: (at, by): the recorder's clock is set by ``by`` seconds at ``at`` (an NTP
     step): the messages keep their order in the file, their log times from ``at`` on jump
@@ -116,12 +117,16 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
                        T["builtin_interfaces/msg/Duration"])
     unstamped, empty = Header(stamp=Time(sec=0, nanosec=0), frame_id=""), np.zeros(0)
     for topic, specs in rec.trajectories.items():
-        for ttimes, joints, from_start, points in (specs if isinstance(specs, list) else [specs]):
+        for ttimes, joints, from_start, points, *stamped in (
+                specs if isinstance(specs, list) else [specs]):
             due = np.round(np.asarray(from_start) * 1e9).astype(int)  # (P,) ns
-            for t, rows in zip(ttimes, points):
+            stamps = stamped[0] if stamped else [None] * len(ttimes)
+            for t, rows, st in zip(ttimes, points, stamps):
                 events.append((rec.t0_ns + int(round(t * 1e9)), topic, T[
                     "trajectory_msgs/msg/JointTrajectory"](
-                        header=unstamped, joint_names=list(joints), points=[Point(
+                        header=unstamped if st is None else header(
+                            rec.t0_ns + int(round(st * 1e9))),
+                        joint_names=list(joints), points=[Point(
                             positions=np.asarray(row, np.float64), velocities=empty,
                             accelerations=empty, effort=empty,
                             time_from_start=Duration(sec=int(d // 10**9), nanosec=int(d % 10**9)))
