@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from gr00t_common.enable_reply import cleared_faults
-from gr00t_common.safety_topic import SAFETY_STATE_QOS
+from gr00t_common.safety_topic import SAFETY_STATE_READER_QOS
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import SafetyState
 from gr00t_policy.embodiment import load_embodiment
@@ -177,7 +177,8 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
                 wait_until(lambda: first_labelled(rec, topic, "running", 0) is not None,
                            START_TIMEOUT, "running commands")
                 # Joining after the start, a subscriber still gets the state in force.
-                states = probe.collect(SafetyState, "/gr00t/safety_state", SAFETY_STATE_QOS)
+                states = probe.collect(SafetyState, "/gr00t/safety_state",
+                                       SAFETY_STATE_READER_QOS)
                 wait_until(lambda: states, 5, "the safety state in force")
                 time.sleep(1.0)
                 for pause, label, limit in ((feeder.send_tokens, "hold_stale_tokens", tokens_s),
@@ -822,7 +823,7 @@ def test_a_signal_brakes_a_moving_arm_to_rest_before_the_node_exits(
                     for c in emb.controllers}
             feeder = InputFeeder(probe, emb.monitored_joints, measured_positions(emb),
                                  backbone_id=backbone_id(checkpoint)).start()
-            states = probe.collect(SafetyState, "/gr00t/safety_state", SAFETY_STATE_QOS)
+            states = probe.collect(SafetyState, "/gr00t/safety_state", SAFETY_STATE_READER_QOS)
             try:
                 wait_until(lambda: all(len(r.snapshot(t)) >= 240 for t, r in recs.items()),
                            START_TIMEOUT, "240 commands on every controller topic")

@@ -43,7 +43,7 @@ from std_srvs.srv import SetBool
 
 from gr00t_common.enable_reply import cleared_faults
 from gr00t_common.probe import RECORDING
-from gr00t_common.safety_topic import SAFETY_STATE_QOS, SAFETY_STATE_TOPIC
+from gr00t_common.safety_topic import SAFETY_STATE_READER_QOS, SAFETY_STATE_TOPIC
 from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SafetyState, SimState
@@ -165,7 +165,7 @@ class Evaluation:
         node.create_subscription(SimState, "/gr00t_sim/state", self._on_state, reliable)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         node.create_subscription(SafetyState, SAFETY_STATE_TOPIC, self._on_safety_state,
-                                 SAFETY_STATE_QOS)
+                                 SAFETY_STATE_READER_QOS)
         if video is not None:
             node.create_subscription(Image, "/camera/head/image_raw", self._on_image,
                                      QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
