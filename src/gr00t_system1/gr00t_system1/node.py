@@ -175,9 +175,8 @@ class System1Node(ManagedNode):
         # path_ticks periods before they brake.
         deadline = time.monotonic() + self.loop.limiter.longest_stop_s + \
             (10 + self.loop.path_ticks) * self.period
-        braked, rested = 0, False
-        self._send_state(DEACTIVATING, "deactivating: braking to rest, then no commands",
-                         self._command_time())
+        braked, rested, announced = 0, False, False
+        why = "deactivating: braking to rest, then no commands"
         while time.monotonic() < deadline:
             sent = time.monotonic()
             now = self._command_time()
@@ -186,6 +185,11 @@ class System1Node(ManagedNode):
                 # simulator's /clock may run slower than the wall clock).
                 time.sleep(self.period / 4)
                 continue
+            if not announced:
+                # Stamped as the first braking command, which follows it (SafetyState.msg);
+                # stamped before the wait above it preceded that command by up to a period.
+                self._send_state(DEACTIVATING, why, now)
+                announced = True
             command = self.loop.brake(now, sent)
             if command is None:
                 rested = True
@@ -205,6 +209,8 @@ class System1Node(ManagedNode):
             braked += 1
             # A period after this one, never sooner (no catching up after a late one).
             time.sleep(max(0.0, sent + self.period - time.monotonic()))
+        if not announced:  # the node clock never left the last command's period
+            self._send_state(DEACTIVATING, why, self._command_time())
         if not rested:  # the command, or a path a trajectory controller was sent, moves
             self.get_logger().warning(
                 f"stopped braking after {braked} commands with the arm still moving: the node "
