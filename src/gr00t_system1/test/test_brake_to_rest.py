@@ -44,7 +44,7 @@ def _node(moving_commands):
     logger = _Logger()
     node = SimpleNamespace(
         loop=_Loop(moving_commands), period=0.002, _needs_path=False, commands=0,
-        _command_time=time.monotonic, _publish=lambda *a: None,
+        _command_time=time.monotonic, _publish=lambda *a: None, _send_state=lambda *a: None,
         context=SimpleNamespace(ok=lambda: True), get_logger=lambda: logger)
     return node, logger
 
