@@ -53,16 +53,13 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                for last, wait_s in ((signal.SIGABRT, 3.0), (signal.SIGKILL, 5.0)):
-                    try:
-                        os.killpg(self.proc.pid, last)
-                    except ProcessLookupError:
-                        break
-                    try:
-                        self.proc.wait(timeout=wait_s)
-                        break
-                    except subprocess.TimeoutExpired:
-                        continue
+                try:
+                    os.killpg(self.proc.pid, signal.SIGABRT)
+                    self.proc.wait(timeout=3.0)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    if self.proc.poll() is None:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                        self.proc.wait(timeout=5.0)
         self._log.close()
         return self.proc.returncode
 
