@@ -17,7 +17,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 # The name's home is the ROS-free core, where gr00t-dataset from-bag reads the topic too.
 from gr00t_policy.runtime.safety_state import SAFETY_STATE_TOPIC
 
-__all__ = ["SAFETY_STATE_QOS", "SAFETY_STATE_TOPIC"]
+__all__ = ["SAFETY_STATE_QOS", "SAFETY_STATE_READER_QOS", "SAFETY_STATE_TOPIC"]
 
 SAFETY_STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                               history=HistoryPolicy.KEEP_LAST,
