@@ -298,6 +298,14 @@ def _unusable_joints(bag: Bag, topic: str, msgs: list, wanted: list[str], what: 
         "state), or record the topic that carries them")
 
 
+def header_stamp_ns(msg: Any) -> int:
+    """A message's header stamp in ns; 0 where it has no header (or a stamp of 0)."""
+    header = getattr(msg, "header", None)
+    if header is None:
+        return 0
+    return int(header.stamp.sec) * 10**9 + int(header.stamp.nanosec)
+
+
 def _trajectory_series(msgs: list, joints: list[str],
                        end_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
     """A joint_trajectory controller's commands, one per point: point i of a message with a
@@ -331,8 +339,7 @@ def _trajectory_series(msgs: list, joints: list[str],
         if not np.isfinite(values).all() or (np.diff(due) <= 0).any():
             bad += 1
             continue
-        st = msg.header.stamp
-        stamp = st.sec * 10**9 + st.nanosec
+        stamp = header_stamp_ns(msg)
         on_clock = stamp and -STAMP_BEHIND_S * 1e9 <= stamp - t <= STAMP_AHEAD_S * 1e9
         kept.append(((stamp + due) if on_clock else (t + due - due[0]), values))
     times, rows = [], []

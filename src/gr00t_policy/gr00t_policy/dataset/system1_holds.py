@@ -39,19 +39,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from gr00t_policy.dataset.bag import Bag
-from gr00t_policy.dataset.bag_streams import BagTopics, sent_on_recorder_clock, timed_messages
+from gr00t_policy.dataset.bag_streams import (BagTopics, header_stamp_ns,
+                                              sent_on_recorder_clock, timed_messages)
 from gr00t_policy.embodiment import EmbodimentConfig
 from gr00t_policy.runtime.safety_state import RUNNING, SAFETY_STATE_TOPIC
 
 KEEP_FLAG = "--keep-system1-holds"
-
-
-def _stamp_ns(msg) -> int:
-    """A message's header stamp in ns; 0 where it has none (or a stamp of 0)."""
-    header = getattr(msg, "header", None)
-    if header is None:
-        return 0
-    return int(header.stamp.sec) * 10**9 + int(header.stamp.nanosec)
 
 
 NEVER = np.iinfo(np.int64).max  # a change no command of a topic follows
@@ -63,12 +56,12 @@ def _begins_on_topic(bag: Bag, topic: str, changes: list, sent_ns: list[int],
     ``topic``'s commands (NEVER where no command follows it); see the module docstring.
     Kept in integer ns: a float64 of ns since 1970 is off by up to 128 ns."""
     msgs = timed_messages(bag, topic)
-    stamped = [(stamp, t) for t, m in msgs if (stamp := _stamp_ns(m))]
+    stamped = [(stamp, t) for t, m in msgs if (stamp := header_stamp_ns(m))]
     if stamped and len(stamped) == len(msgs):
         stamps = np.array([s for s, _ in stamped], dtype=np.int64)  # (n,)
         times = np.array([t for _, t in stamped] + [NEVER], dtype=np.int64)  # (n + 1,)
         order = np.argsort(stamps, kind="stable")
-        first = np.searchsorted(stamps[order], [_stamp_ns(m) for m in changes], side="left")
+        first = np.searchsorted(stamps[order], [header_stamp_ns(m) for m in changes], side="left")
         return times[np.append(order, len(stamps))[first]]
     on_sent = sent_on_recorder_clock(bag, topic)
     return np.array([s if on_sent and s > 0 else g for s, g in zip(sent_ns, log_ns)],
@@ -84,7 +77,7 @@ def commanded_states(bag: Bag, command_topics: Sequence[str], t0_ns: int,
     if not msgs:
         return None
     # In the order System 1 stamped them (a recorder may log them out of it).
-    order = sorted(range(len(msgs)), key=lambda i: (_stamp_ns(msgs[i][1]), msgs[i][0]))
+    order = sorted(range(len(msgs)), key=lambda i: (header_stamp_ns(msgs[i][1]), msgs[i][0]))
     changes = [msgs[i][1] for i in order]
     log_ns = [msgs[i][0] for i in order]
     published = bag.publish_times.get(SAFETY_STATE_TOPIC) or [0] * len(msgs)
