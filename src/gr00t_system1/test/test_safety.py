@@ -167,3 +167,13 @@ def test_the_safety_state_message_names_every_state():
 
     constants = {getattr(Msg, name) for name in dir(Msg) if name.startswith("STATE_")}
     assert constants == {s.value for s in SafetyState} | {DEACTIVATING}
+
+
+def test_the_readers_hold_names_are_the_supervisors_holds():
+    """gr00t-eval and from-bag read holds off the wire by name (the ROS-free core's HOLDS)."""
+    from gr00t_policy.runtime.safety_state import HOLDS, RUNNING
+
+    from gr00t_system1.safety import HOLD_STATES
+
+    assert HOLDS == {s.value for s in HOLD_STATES}
+    assert RUNNING == SafetyState.RUNNING.value

@@ -10,3 +10,7 @@ SAFETY_STATE_TYPE = "gr00t_msgs/msg/SafetyState"
 # SafetyState.STATE_RUNNING: following the policy's plan. In any other state (a hold, a
 # fault, disabled, waiting, deactivating) System 1's commands are its own holding or braking.
 RUNNING = "running"
+# The holds (SafetyState.STATE_HOLD_* and STATE_FAULT): System 1 stops the arm whatever the
+# policy planned (a stale input, no plan in time, a latched fault). gr00t_system1.safety's
+# HOLD_STATES, by name (test_safety checks they agree).
+HOLDS = frozenset({"hold_stale_state", "hold_stale_tokens", "hold_no_plan", "fault"})

@@ -3,19 +3,18 @@
 A hold (a stale joint state or tokens, no plan in time, a latched fault) stops the arm
 whatever the policy planned: an episode missed during one is System 1's safety stop, not
 the policy's miss. The states come from `gr00t_msgs/SafetyState` (`state`); the holds are
-the `hold_*` states and `fault`.
+`gr00t_policy.runtime.safety_state.HOLDS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-FAULT = "fault"
-HOLD_PREFIX = "hold_"
+from gr00t_policy.runtime.safety_state import HOLDS
 
 
 def is_hold(state: str) -> bool:
-    return state.startswith(HOLD_PREFIX) or state == FAULT
+    return state in HOLDS
 
 
 def held_seconds(changes: Sequence[tuple[float, str]], end: float) -> dict[str, float]:
