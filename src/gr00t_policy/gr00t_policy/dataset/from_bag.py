@@ -300,6 +300,7 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     if parts is None:
         parts = extract_parts(bag, emb, topics, task)
     report.cuts = [cut_words(step, len(parts)) for step in bag.clock_steps]
+    report.holds_kept = keep_system1_holds
     if bag.custom_data.get(LOST_MESSAGES_KEY):
         report.warnings.append(
             f"the recorder lost messages while recording ({bag.custom_data[LOST_MESSAGES_KEY]}):"
@@ -326,6 +327,12 @@ def convert_bag(bag: Bag, emb: EmbodimentConfig, writer_factory, *, topics: BagT
     return report
 
 
+def _add_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    """Add ``counts`` (a part's, by key) into ``into`` (the bag's)."""
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
 def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_factory,
                   cfg: ResampleConfig, listed: Mapping[int, int] | None, topics: BagTopics,
                   keep_system1_holds: bool) -> None:
@@ -334,8 +341,7 @@ def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_f
     bag, streams = part.bag, part.streams
     report.task = report.task or streams.task
     report.nan_states += streams.nan_states
-    for topic, n in streams.bad_commands.items():
-        report.bad_commands[topic] = report.bad_commands.get(topic, 0) + n
+    _add_counts(report.bad_commands, streams.bad_commands)
     report.log_time_topics += [t for t in streams.log_time_topics
                                if t not in report.log_time_topics]
     for topic, (n, what) in streams.implausible.items():
@@ -354,14 +360,10 @@ def _convert_part(report: BagReport, part: Part, emb: EmbodimentConfig, writer_f
     steps = align(update_t, streams.state_t,
                   {cam: t for cam, (t, _) in streams.frames.items()}, cfg,
                   withheld=None if keep_system1_holds else holds)
-    for why, n in steps.dropped.items():
-        report.dropped[why] = report.dropped.get(why, 0) + n
+    _add_counts(report.dropped, steps.dropped)
     report.held += steps.held
-    report.holds_kept = keep_system1_holds
-    counted = (system1_holds.in_runs(holds, steps.runs)
-               if keep_system1_holds and holds is not None else steps.withheld)
-    for state, n in counted.items():
-        report.system1_holds[state] = report.system1_holds.get(state, 0) + n
+    _add_counts(report.system1_holds, system1_holds.in_runs(holds, steps.runs)
+                if keep_system1_holds and holds is not None else steps.withheld)
     cameras = [c.name for c in emb.cameras]
     cam_topics = {c.name: c.topic for c in emb.cameras}
     where = {"source_part": bag.part[0] + 1, "source_parts": bag.part[1]} if cut else {}
