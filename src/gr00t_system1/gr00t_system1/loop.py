@@ -736,8 +736,7 @@ class CommandLoop:
         rest = last if times.size == 0 else rows[-1]
         tail = grid_t[grid_t > (times[-1] if times.size else 0.0) + ON_KNOT_S]
         times = np.concatenate([times, tail])
-        rows = np.vstack([rows.reshape(-1, last.shape[0]),
-                          np.broadcast_to(rest, (tail.size, last.shape[0]))])
+        rows = np.vstack([rows, np.broadcast_to(rest, (tail.size, last.shape[0]))])
         return self._sent(now, times, rows)
 
     def _kept_knots(self, now: float,
