@@ -223,10 +223,13 @@ def test_stale_tokens_and_stale_state_hold_within_one_period_and_recover(
         out = node.output()
         assert "running -> hold_stale_tokens" in out and "running -> hold_stale_state" in out
         # /gr00t/safety_state: each change once, as the commands are labelled, with why.
+        # The first is the state in force when the probe joined: running, entered from
+        # waiting, or from nothing sent yet where the first tick already had a plan (its
+        # inputs and first plan came before the timer's first tick, on a loaded machine).
         seen = [(m.previous, m.state) for m in states]
-        assert seen[:5] == [("waiting", "running"), ("running", "hold_stale_tokens"),
-                            ("hold_stale_tokens", "running"), ("running", "hold_stale_state"),
-                            ("hold_stale_state", "running")], seen
+        assert seen[0] in (("waiting", "running"), ("", "running")), seen
+        assert seen[1:5] == [("running", "hold_stale_tokens"), ("hold_stale_tokens", "running"),
+                             ("running", "hold_stale_state"), ("hold_stale_state", "running")], seen
         assert "token_staleness_s" in states[1].reason, states[1].reason
         stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in states]
         assert stamps == sorted(stamps) and stamps[0] > 0, stamps
