@@ -42,9 +42,11 @@ class NodeProcess:
         return self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
-        """Signal the process group and wait; when it has not exited in time, SIGABRT (a
-        Python process prints its threads' stacks to the log, PYTHONFAULTHANDLER), then
-        SIGKILL. The exit status is the process's: -6 or -9 after those."""
+        """Signal the process group and wait; when it has not exited in time, its threads'
+        native stacks go to the log (`native_stacks`, where gdb is installed), then SIGABRT
+        (a Python process prints its threads' Python stacks to the log, PYTHONFAULTHANDLER,
+        unless it hung after the interpreter's finalization), then SIGKILL. The exit status
+        is the process's: -6 or -9 after those."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, sig)
@@ -53,6 +55,8 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self._log.write(native_stacks(self.proc.pid).encode(errors="replace"))
+                self._log.flush()
                 try:
                     os.killpg(self.proc.pid, signal.SIGABRT)
                     self.proc.wait(timeout=3.0)
@@ -62,6 +66,23 @@ class NodeProcess:
                         self.proc.wait(timeout=5.0)
         self._log.close()
         return self.proc.returncode
+
+
+def native_stacks(pid: int, timeout_s: float = 60.0) -> str:
+    """Every thread's native stack of process `pid` (gdb's `thread apply all bt`), or a line
+    saying why there is none. faulthandler shows Python frames only, and none at all once the
+    interpreter has finalized: a hang in a C++ static destructor at exit (a DDS library's)
+    printed nothing in CI, so the test that stopped such a node gets the C frames this way."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "\n[native stacks: gdb is not installed]\n"
+    try:
+        done = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid), "-ex", "thread apply all bt"],
+                              capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"\n[native stacks: gdb took more than {timeout_s:g} s]\n"
+    return f"\n[native stacks of pid {pid}, gdb exit {done.returncode}]\n{done.stdout}\n" \
+        f"{done.stderr[-2000:]}\n"
 
 
 def bringup_command(*args: str) -> list[str]:
