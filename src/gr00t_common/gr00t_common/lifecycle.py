@@ -235,6 +235,16 @@ class ManagedNode(LifecycleNode):
                     "--use-sim-time, the launch file's use_sim_time:=true)"))
         return SetParametersResult(successful=True)
 
+    def destroy_node(self) -> None:
+        """rclpy's, and then the lifecycle state machine, which rclpy (Jazzy) leaves alive: it
+        holds the node's handle, so the ROS context was never finalized and the process's DDS
+        participant lived on until the C library's exit handlers. Deleted there, by Fast DDS's
+        static destructor, it hung System 1's exit in CI (joining its shared-memory receive
+        thread) after the node had stopped, with no watchdog left to report it. Now it is
+        deleted in the teardown, under its deadline (`gr00t_common.teardown`)."""
+        super().destroy_node()
+        self._state_machine.destroy_when_not_in_use()
+
     # -- what a subclass writes -------------------------------------------------------------
     def _configure(self) -> None:
         raise NotImplementedError
@@ -311,6 +321,7 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
         return EXIT_BAD_ARGUMENTS
     signals = StopSignals.install() if ours else None
     node: ManagedNode | None = None
+    executor: SingleThreadedExecutor | None = None
     status = 1  # what an exception out of here exits with, if the teardown must cut it short
     deactivate = False  # stopped by a signal while active: the transition is still owed
     try:
@@ -351,5 +362,5 @@ def run_managed(make: Callable[[], ManagedNode], name: str,
     finally:
         if signals is not None:
             signals.close()
-        finish(node._stop_activity if node is not None else None, node, status,
+        finish(node._stop_activity if node is not None else None, node, status, executor,
                wind_down=node.trigger_deactivate if deactivate and node is not None else None)

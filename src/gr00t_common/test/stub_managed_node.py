@@ -5,11 +5,14 @@ Active, it publishes "tick" on /stub_managed/out at 50 Hz. Stopping its activity
 System 1's braking: with the ROS context up it publishes "braking" every 20 ms for
 `stop_s` seconds (parameter, default 0.3), then "stopped"; with the context down it can
 publish nothing and prints so. With `hang_deactivate_s` > 0 its deactivate transition sleeps
-that long after the stop, as rclpy's step after a node's own stop once never returned.
+that long after the stop, as rclpy's step after a node's own stop once never returned. After
+the teardown it prints the DDS threads still alive (Linux: /proc/self/task).
 """
 
+import os
 import sys
 import time
+from pathlib import Path
 
 from std_msgs.msg import String
 
@@ -52,5 +55,16 @@ class Stub(ManagedNode):
         self.timer = None
 
 
+def dds_participant_threads() -> list[str]:
+    """The names of this process's DDS threads that belong to a participant (Fast DDS names
+    them dds.*; its shared-memory watchdog, dds.shm.wdog, is one per process)."""
+    names = [Path(f"/proc/self/task/{t}/comm").read_text().strip()
+             for t in os.listdir("/proc/self/task")]
+    return sorted(n for n in names if n.startswith("dds.") and n != "dds.shm.wdog")
+
+
 if __name__ == "__main__":
-    sys.exit(run_managed(Stub, "stub_managed"))
+    status = run_managed(Stub, "stub_managed")
+    print(f"stub: dds participant threads after the teardown: {dds_participant_threads()}",
+          flush=True)
+    sys.exit(status)
