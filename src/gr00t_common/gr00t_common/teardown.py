@@ -27,8 +27,17 @@ state change published): that step goes under the deadline too. In one CI run Sy
 braked to rest and logged "deactivated", and then never exited until SIGKILL 10 s later,
 with no watchdog armed yet.
 
+The process's exit after that has a deadline too (`bound_the_exit`): the interpreter's
+finalization and the C libraries' exit handlers, which include the DDS library's static
+destructors. Twice in CI System 1 logged "deactivated", finished its teardown in time, and
+then never exited: a DDS participant left alive by rclpy's LifecycleNode (now destroyed in the
+teardown, `gr00t_common.lifecycle.ManagedNode.destroy_node`) was deleted in Fast DDS's static
+destructor, which hung joining a receive thread. Past the interpreter there is no Python to
+run a watchdog or print a stack: only a timer that needs none can end the process there.
+
 `finish(stop, node, status)` is the end of every node's `main`: the node's own stop, then the
-teardown under that deadline, even when the stop raised (then with status 1).
+teardown under that deadline, even when the stop raised (then with status 1), then the exit
+bounded.
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ TEARDOWN_DEADLINE_S = 5.0
 """Seconds rclpy's teardown may take after a node's own stop; it takes well under one
 normally. Below bringup's 10-s wait after SIGINT, so a hung teardown still ends as a clean
 exit there."""
+
+EXIT_DEADLINE_S = 3.0
+"""Seconds the process's exit may take once the teardown is done; a fraction of one normally.
+Teardown and exit together stay under bringup's 10-s wait after SIGINT."""
 
 _DUMP_AFTER_S = 1.0
 """After the deadline, when the Python watchdog has not ended the process: faulthandler's
@@ -117,6 +130,21 @@ def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
             hard_exit.cancel()
 
 
+def bound_the_exit(status: int, deadline_s: float = EXIT_DEADLINE_S) -> None:
+    """End the process with `status` if it still runs `deadline_s` from now: for the last
+    step of a node's `main`, whose process is about to exit (nothing cancels it). An
+    `ExitTimer`, as the exit has no Python to run a watchdog or print a stack once the
+    interpreter has finalized; where there are no POSIX timers, faulthandler's watchdog,
+    which exits with status 1 and only until the interpreter finalizes."""
+    _flush_std_streams()  # the exit without Python cannot flush them
+    try:
+        armed = ExitTimer.arm(deadline_s, status)
+    except OSError:
+        armed = None
+    if armed is None:
+        faulthandler.dump_traceback_later(deadline_s, exit=True, file=_stderr_fd())
+
+
 def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
            executor: Any | None = None, deadline_s: float = TEARDOWN_DEADLINE_S,
            wind_down: Callable[[], None] | None = None) -> None:
@@ -125,7 +153,8 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
     node's deactivate transition, its event published), destroy `node`, shut `executor` and
     rclpy's context down. The teardown runs even when `stop` raised (no half-alive node at
     exit); the exception then propagates and a hung teardown exits with status 1 instead of
-    `status`."""
+    `status`. Last, the process's exit is bounded (`bound_the_exit`; status 1 after an
+    error): `finish` is for a node's `main` only."""
     import rclpy  # here, not at the top: bounded_teardown itself needs no ROS
 
     try:
@@ -135,13 +164,18 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
         status = 1
         raise
     finally:
-        with bounded_teardown(status, deadline_s):
-            try:
-                if wind_down is not None:
-                    wind_down()
-            finally:
-                if node is not None:
-                    node.destroy_node()
-                if executor is not None:
-                    executor.shutdown()
-                rclpy.try_shutdown()
+        torn_down = False
+        try:
+            with bounded_teardown(status, deadline_s):
+                try:
+                    if wind_down is not None:
+                        wind_down()
+                finally:
+                    if node is not None:
+                        node.destroy_node()
+                    if executor is not None:
+                        executor.shutdown()
+                    rclpy.try_shutdown()
+            torn_down = True
+        finally:
+            bound_the_exit(status if torn_down else 1)

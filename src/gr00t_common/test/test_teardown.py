@@ -140,8 +140,12 @@ def calls(monkeypatch) -> list[str]:
     """What finish did, in order; rclpy's context shutdown recorded, not run."""
     import rclpy
 
+    from gr00t_common import teardown
+
     done: list[str] = []
     monkeypatch.setattr(rclpy, "try_shutdown", lambda: done.append("context shutdown"))
+    # not armed here: it would end pytest's process a few seconds later
+    monkeypatch.setattr(teardown, "bound_the_exit", lambda status: done.append(f"exit {status}"))
     return done
 
 
@@ -149,7 +153,7 @@ def test_finish_stops_then_tears_down_in_order(calls) -> None:
     from gr00t_common.teardown import finish
 
     finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls))
-    assert calls == ["stop", "destroy", "executor shutdown", "context shutdown"]
+    assert calls == ["stop", "destroy", "executor shutdown", "context shutdown", "exit 0"]
 
 
 def test_finish_winds_down_after_the_stop_and_before_the_destroy(calls) -> None:
@@ -157,7 +161,8 @@ def test_finish_winds_down_after_the_stop_and_before_the_destroy(calls) -> None:
 
     finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls),
            wind_down=lambda: calls.append("deactivate"))
-    assert calls == ["stop", "deactivate", "destroy", "executor shutdown", "context shutdown"]
+    assert calls == ["stop", "deactivate", "destroy", "executor shutdown", "context shutdown",
+                     "exit 0"]
 
 
 def test_finish_tears_down_when_the_wind_down_raises(calls) -> None:
@@ -168,7 +173,7 @@ def test_finish_tears_down_when_the_wind_down_raises(calls) -> None:
 
     with pytest.raises(RuntimeError, match="transition refused"):
         finish(None, _Node(calls), 0, wind_down=wind_down)
-    assert calls == ["destroy", "context shutdown"]
+    assert calls == ["destroy", "context shutdown", "exit 1"]
 
 
 def test_a_hung_wind_down_exits_with_the_status_given() -> None:
@@ -190,7 +195,7 @@ def test_finish_without_a_node_still_shuts_the_context_down(calls) -> None:
     from gr00t_common.teardown import finish
 
     finish(None, None, 1)  # the node's constructor failed
-    assert calls == ["context shutdown"]
+    assert calls == ["context shutdown", "exit 1"]
 
 
 def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates(calls) -> None:
@@ -201,7 +206,7 @@ def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates(calls) 
 
     with pytest.raises(RuntimeError, match="loop did not join"):
         finish(stop, _Node(calls), 0)
-    assert calls == ["destroy", "context shutdown"]  # no half-alive node at exit
+    assert calls == ["destroy", "context shutdown", "exit 1"]  # no half-alive node at exit
 
 
 def test_finish_after_a_failed_stop_exits_1_when_the_teardown_hangs() -> None:
@@ -229,3 +234,40 @@ def test_finish_after_a_clean_stop_exits_with_the_status_given_when_the_teardown
     """)
     assert done.returncode == 3, done.stderr
     assert "exiting with status 3" in done.stderr
+
+
+@pytest.mark.parametrize("hang", ["c_exit_handler", "python_atexit"])
+def test_an_exit_hung_after_the_teardown_ends_with_the_status_given(hang) -> None:
+    # Twice in CI System 1 finished its teardown and then never exited; SIGABRT printed no
+    # Python stack, so it hung past the interpreter's finalization: in a C library's exit
+    # handler (a DDS static destructor), simulated by one that waits forever (pause).
+    hangs = {
+        "c_exit_handler": """
+            import ctypes
+            libc = ctypes.CDLL(None)
+            libc.__cxa_atexit(ctypes.cast(libc.pause, ctypes.c_void_p), None, None)
+        """,
+        "python_atexit": """
+            import atexit
+            atexit.register(time.sleep, 60)
+        """,
+    }
+    done, took = _child(textwrap.dedent(hangs[hang]) + textwrap.dedent("""
+        from gr00t_common.teardown import finish
+        finish(lambda: None, None, 4)
+        print("finished", flush=True)
+    """))
+    assert done.returncode == 4, done.stderr
+    assert done.stdout.split() == ["finished"]
+    assert took < 20
+
+
+def test_an_exit_in_time_keeps_its_own_status() -> None:
+    done, _ = _child("""
+        import sys
+        from gr00t_common.teardown import finish
+        finish(lambda: None, None, 4)
+        sys.exit(0)  # at once: long before the exit's deadline, whose status would be 4
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
