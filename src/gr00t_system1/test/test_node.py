@@ -639,7 +639,8 @@ def test_a_wall_clock_stepped_back_does_not_stop_the_commands(checkpoint, onnx_c
     length of the step: the timers ran on the node clock (system time), and rcl moves a
     timer across a jump of its clock only under sim time (period_max_ms 1017 after a 1-s
     step; the commands stopped dead). The step is an LD_PRELOAD shim's on the node's
-    process (wall_clock_step.c); the feeder's stamps take the same step."""
+    process (wall_clock_step.c, which moves the process's wall-clock deadlines with it); the
+    feeder's stamps take the same step."""
     from diagnostic_msgs.msg import DiagnosticArray
 
     cc = shutil.which("cc")
