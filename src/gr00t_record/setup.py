@@ -24,7 +24,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "recorder_node = gr00t_record.node:main",
+            "recorder_node = gr00t_record.node:run",
         ],
     },
 )

@@ -27,8 +27,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "sim_node = gr00t_sim.node:main",
-            "expert_node = gr00t_sim.expert_node:main",
+            "sim_node = gr00t_sim.node:run",
+            "expert_node = gr00t_sim.expert_node:run",
         ],
     },
 )

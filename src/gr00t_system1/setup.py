@@ -19,7 +19,7 @@ setup(
     extras_require={"test": ["pytest", "hypothesis"]},
     entry_points={
         "console_scripts": [
-            "system1_node = gr00t_system1.node:main",
+            "system1_node = gr00t_system1.node:run",
         ],
         # Decoder plugins: name -> class. Third parties add their own under this group; the
         # built-ins are not repeated here (their names live in gr00t_policy.embodiment, their

@@ -19,7 +19,7 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "system2_node = gr00t_system2.node:main",
+            "system2_node = gr00t_system2.node:run",
         ],
     },
 )

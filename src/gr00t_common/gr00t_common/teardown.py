@@ -27,17 +27,19 @@ state change published): that step goes under the deadline too. In one CI run Sy
 braked to rest and logged "deactivated", and then never exited until SIGKILL 10 s later,
 with no watchdog armed yet.
 
-The process's exit after that has a deadline too (`bound_the_exit`): the interpreter's
-finalization and the C libraries' exit handlers, which include the DDS library's static
-destructors. Twice in CI System 1 logged "deactivated", finished its teardown in time, and
+The process's exit after that has a deadline too (`run_process`, the entry point of every
+node's process, arms `bound_the_exit`): the interpreter's finalization and the C libraries'
+exit handlers, which include the DDS library's static destructors. Twice in CI System 1 logged "deactivated", finished its teardown in time, and
 then never exited: a DDS participant left alive by rclpy's LifecycleNode (now destroyed in the
 teardown, `gr00t_common.lifecycle.ManagedNode.destroy_node`) was deleted in Fast DDS's static
 destructor, which hung joining a receive thread. Past the interpreter there is no Python to
 run a watchdog or print a stack: only a timer that needs none can end the process there.
 
 `finish(stop, node, status)` is the end of every node's `main`: the node's own stop, then the
-teardown under that deadline, even when the stop raised (then with status 1), then the exit
-bounded.
+teardown under that deadline, even when the stop raised (then with status 1). `main` returns
+its status; `run_process(main)` exits with it, the exit bounded. A main called in-process (a
+test) returns and arms nothing: once `finish` armed the exit, and the suite's pytest process
+ended 3 s after a test ran the recorder's main in-process.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from gr00t_common.exit_timer import ExitTimer
 
@@ -130,9 +132,21 @@ def bounded_teardown(status: int = 0, deadline_s: float = TEARDOWN_DEADLINE_S,
             hard_exit.cancel()
 
 
+def run_process(main: Callable[[], int]) -> NoReturn:
+    """The entry point of a node's process (its console script, `python -m`): run `main()`
+    and exit with its status, the exit bounded (`bound_the_exit`; status 1 when `main`
+    raised, and the exception propagates)."""
+    status = 1
+    try:
+        status = main()
+    finally:
+        bound_the_exit(status)
+    sys.exit(status)
+
+
 def bound_the_exit(status: int, deadline_s: float = EXIT_DEADLINE_S) -> None:
-    """End the process with `status` if it still runs `deadline_s` from now: for the last
-    step of a node's `main`, whose process is about to exit (nothing cancels it). An
+    """End the process with `status` if it still runs `deadline_s` from now: for a process
+    about to exit (`run_process`; nothing cancels it). An
     `ExitTimer`, as the exit has no Python to run a watchdog or print a stack once the
     interpreter has finalized; where there are no POSIX timers, faulthandler's watchdog,
     which exits with status 1 and only until the interpreter finalizes."""
@@ -153,8 +167,7 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
     node's deactivate transition, its event published), destroy `node`, shut `executor` and
     rclpy's context down. The teardown runs even when `stop` raised (no half-alive node at
     exit); the exception then propagates and a hung teardown exits with status 1 instead of
-    `status`. Last, the process's exit is bounded (`bound_the_exit`; status 1 after an
-    error): `finish` is for a node's `main` only."""
+    `status`."""
     import rclpy  # here, not at the top: bounded_teardown itself needs no ROS
 
     try:
@@ -164,18 +177,13 @@ def finish(stop: Callable[[], None] | None, node: Any | None, status: int,
         status = 1
         raise
     finally:
-        torn_down = False
-        try:
-            with bounded_teardown(status, deadline_s):
-                try:
-                    if wind_down is not None:
-                        wind_down()
-                finally:
-                    if node is not None:
-                        node.destroy_node()
-                    if executor is not None:
-                        executor.shutdown()
-                    rclpy.try_shutdown()
-            torn_down = True
-        finally:
-            bound_the_exit(status if torn_down else 1)
+        with bounded_teardown(status, deadline_s):
+            try:
+                if wind_down is not None:
+                    wind_down()
+            finally:
+                if node is not None:
+                    node.destroy_node()
+                if executor is not None:
+                    executor.shutdown()
+                rclpy.try_shutdown()

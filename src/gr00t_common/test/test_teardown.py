@@ -140,12 +140,8 @@ def calls(monkeypatch) -> list[str]:
     """What finish did, in order; rclpy's context shutdown recorded, not run."""
     import rclpy
 
-    from gr00t_common import teardown
-
     done: list[str] = []
     monkeypatch.setattr(rclpy, "try_shutdown", lambda: done.append("context shutdown"))
-    # not armed here: it would end pytest's process a few seconds later
-    monkeypatch.setattr(teardown, "bound_the_exit", lambda status: done.append(f"exit {status}"))
     return done
 
 
@@ -153,7 +149,7 @@ def test_finish_stops_then_tears_down_in_order(calls) -> None:
     from gr00t_common.teardown import finish
 
     finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls))
-    assert calls == ["stop", "destroy", "executor shutdown", "context shutdown", "exit 0"]
+    assert calls == ["stop", "destroy", "executor shutdown", "context shutdown"]
 
 
 def test_finish_winds_down_after_the_stop_and_before_the_destroy(calls) -> None:
@@ -161,8 +157,7 @@ def test_finish_winds_down_after_the_stop_and_before_the_destroy(calls) -> None:
 
     finish(lambda: calls.append("stop"), _Node(calls), 0, _Executor(calls),
            wind_down=lambda: calls.append("deactivate"))
-    assert calls == ["stop", "deactivate", "destroy", "executor shutdown", "context shutdown",
-                     "exit 0"]
+    assert calls == ["stop", "deactivate", "destroy", "executor shutdown", "context shutdown"]
 
 
 def test_finish_tears_down_when_the_wind_down_raises(calls) -> None:
@@ -173,7 +168,7 @@ def test_finish_tears_down_when_the_wind_down_raises(calls) -> None:
 
     with pytest.raises(RuntimeError, match="transition refused"):
         finish(None, _Node(calls), 0, wind_down=wind_down)
-    assert calls == ["destroy", "context shutdown", "exit 1"]
+    assert calls == ["destroy", "context shutdown"]
 
 
 def test_a_hung_wind_down_exits_with_the_status_given() -> None:
@@ -195,7 +190,7 @@ def test_finish_without_a_node_still_shuts_the_context_down(calls) -> None:
     from gr00t_common.teardown import finish
 
     finish(None, None, 1)  # the node's constructor failed
-    assert calls == ["context shutdown", "exit 1"]
+    assert calls == ["context shutdown"]
 
 
 def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates(calls) -> None:
@@ -206,7 +201,7 @@ def test_finish_tears_down_when_the_stop_raises_and_the_error_propagates(calls) 
 
     with pytest.raises(RuntimeError, match="loop did not join"):
         finish(stop, _Node(calls), 0)
-    assert calls == ["destroy", "context shutdown", "exit 1"]  # no half-alive node at exit
+    assert calls == ["destroy", "context shutdown"]  # no half-alive node at exit
 
 
 def test_finish_after_a_failed_stop_exits_1_when_the_teardown_hangs() -> None:
@@ -253,21 +248,41 @@ def test_an_exit_hung_after_the_teardown_ends_with_the_status_given(hang) -> Non
         """,
     }
     done, took = _child(textwrap.dedent(hangs[hang]) + textwrap.dedent("""
-        from gr00t_common.teardown import finish
-        finish(lambda: None, None, 4)
-        print("finished", flush=True)
+        from gr00t_common.teardown import finish, run_process
+        def main():
+            finish(lambda: None, None, 4)
+            print("finished", flush=True)
+            return 4
+        run_process(main)
     """))
     assert done.returncode == 4, done.stderr
     assert done.stdout.split() == ["finished"]
     assert took < 20
 
 
-def test_an_exit_in_time_keeps_its_own_status() -> None:
+def test_a_main_that_raised_exits_1_and_its_exit_is_bounded_too() -> None:
+    done, took = _child("""
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.__cxa_atexit(ctypes.cast(libc.pause, ctypes.c_void_p), None, None)
+        from gr00t_common.teardown import run_process
+        def main():
+            raise RuntimeError("close failed")
+        run_process(main)
+    """)
+    assert done.returncode == 1, done.stderr
+    assert "RuntimeError: close failed" in done.stderr
+    assert took < 20
+
+
+def test_a_main_called_in_process_arms_nothing() -> None:
+    # As a test calling a node's main does: once finish armed the exit, and 3 s later the
+    # suite's pytest process ended with the recorder's startup status.
     done, _ = _child("""
-        import sys
-        from gr00t_common.teardown import finish
+        from gr00t_common.teardown import EXIT_DEADLINE_S, finish
         finish(lambda: None, None, 4)
-        sys.exit(0)  # at once: long before the exit's deadline, whose status would be 4
+        time.sleep(EXIT_DEADLINE_S + 1.0)
+        print("went on", flush=True)
     """)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert done.stdout.strip() == "went on"

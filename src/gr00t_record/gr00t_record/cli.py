@@ -129,4 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from gr00t_common.teardown import run_process
+
+    run_process(main)

@@ -66,6 +66,7 @@ from gr00t_common import plain_node
 from gr00t_common.safety_topic import SAFETY_STATE_TOPIC
 from gr00t_common.stats import Throttle
 from gr00t_common.params import declare_and_read
+from gr00t_common.teardown import run_process
 from gr00t_policy.dataset.bag import LOST_MESSAGES_KEY, BagError
 from gr00t_policy.dataset.bag_streams import check_frames
 from gr00t_policy.embodiment.joint_prefix import ACTION_JOINT_PREFIX_KEY, JOINT_PREFIX_KEY
@@ -536,5 +537,11 @@ def _close_episode(node: RecorderNode) -> None:
         node.get_logger().error(f"shutdown: {text}")
 
 
+def run() -> None:
+    """The process's entry point (`recorder_node`, `python -m`): `main`, then the exit with its
+    status, bounded (`gr00t_common.teardown.run_process`)."""
+    run_process(main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -44,6 +44,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from gr00t_common import plain_node  # noqa: E402
 from gr00t_common.params import declare_and_read  # noqa: E402
+from gr00t_common.teardown import run_process
 from gr00t_msgs.srv import ResetSim  # noqa: E402
 from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
 from gr00t_sim.expert_params import SPECS  # noqa: E402
@@ -151,5 +152,11 @@ def main(args: list[str] | None = None) -> int:
     return plain_node.run(ExpertNode, args=args, name="gr00t_expert")
 
 
+def run() -> None:
+    """The process's entry point (`expert_node`, `python -m`): `main`, then the exit with its
+    status, bounded (`gr00t_common.teardown.run_process`)."""
+    run_process(main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -60,6 +60,7 @@ from gr00t_msgs.srv import ResetSim  # noqa: E402
 from gr00t_common import plain_node  # noqa: E402
 from gr00t_common.params import declare_and_read  # noqa: E402
 from gr00t_common.stats import Throttle  # noqa: E402
+from gr00t_common.teardown import run_process
 from gr00t_sim.params import SPECS  # noqa: E402
 from gr00t_sim.snapshot import Snapshot, to_msg  # noqa: E402
 from gr00t_sim.tasks import CUBE_COLORS, Task  # noqa: E402
@@ -319,5 +320,11 @@ def main(args: list[str] | None = None) -> int:
     return plain_node.run(SimNode, close=SimNode.close, args=args, name="gr00t_sim")
 
 
+def run() -> None:
+    """The process's entry point (`sim_node`, `python -m`): `main`, then the exit with its
+    status, bounded (`gr00t_common.teardown.run_process`)."""
+    run_process(main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

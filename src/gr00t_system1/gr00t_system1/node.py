@@ -81,6 +81,7 @@ from gr00t_system1.limiter import STALL_GAP, CommandLimiter
 from gr00t_system1.safety import SafetyState, Supervisor
 from gr00t_system1.tracking import TrackingMonitor
 from gr00t_common.tokens import TokenDecoder
+from gr00t_common.teardown import run_process
 
 NODE_NAME = "gr00t_system1"
 TOKENS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -717,5 +718,11 @@ def main(args: list[str] | None = None) -> int:
     return run_managed(System1Node, NODE_NAME, args)
 
 
+def run() -> None:
+    """The process's entry point (`system1_node`, `python -m`): `main`, then the exit with its
+    status, bounded (`gr00t_common.teardown.run_process`)."""
+    run_process(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

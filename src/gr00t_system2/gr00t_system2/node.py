@@ -40,7 +40,6 @@ SetInstruction reply; the instruction is still accepted.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from pathlib import Path
@@ -66,6 +65,7 @@ from gr00t_system2.image import ImageError, check_message, message_to_rgb, resiz
 from gr00t_system2.instruction import Decision, InstructionState
 from gr00t_system2.params import System2Params, declare_and_read
 from gr00t_common.tokens import TokenError, pack_tokens
+from gr00t_common.teardown import run_process
 
 NODE_NAME = "gr00t_system2"
 TOKENS_TOPIC = "/gr00t/embedding_tokens"
@@ -591,5 +591,11 @@ def main(args: list[str] | None = None) -> int:
     return run_managed(System2Node, NODE_NAME, args)
 
 
+def run() -> None:
+    """The process's entry point (`system2_node`, `python -m`): `main`, then the exit with its
+    status, bounded (`gr00t_common.teardown.run_process`)."""
+    run_process(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
