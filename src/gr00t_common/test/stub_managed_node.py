@@ -58,8 +58,12 @@ class Stub(ManagedNode):
 def dds_participant_threads() -> list[str]:
     """The names of this process's DDS threads that belong to a participant (Fast DDS names
     them dds.*; its shared-memory watchdog, dds.shm.wdog, is one per process)."""
-    names = [Path(f"/proc/self/task/{t}/comm").read_text().strip()
-             for t in os.listdir("/proc/self/task")]
+    names = []
+    for t in os.listdir("/proc/self/task"):
+        try:
+            names.append(Path(f"/proc/self/task/{t}/comm").read_text().strip())
+        except OSError:  # a thread that ended meanwhile (the teardown's watchdogs)
+            continue
     return sorted(n for n in names if n.startswith("dds.") and n != "dds.shm.wdog")
 
 
