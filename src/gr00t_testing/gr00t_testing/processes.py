@@ -77,10 +77,14 @@ def native_stacks(pid: int, timeout_s: float = 60.0) -> str:
     if gdb is None:
         return "\n[native stacks: gdb is not installed]\n"
     try:
-        done = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid), "-ex", "thread apply all bt"],
-                              capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid),
+                               "-ex", "set debuginfod enabled off", "-ex", "thread apply all bt"],
+                              capture_output=True, text=True, encoding="utf-8",
+                              errors="replace", timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return f"\n[native stacks: gdb took more than {timeout_s:g} s]\n"
+    except OSError as exc:  # the stop must go on to SIGABRT and SIGKILL whatever gdb did
+        return f"\n[native stacks: gdb did not run: {exc}]\n"
     return f"\n[native stacks of pid {pid}, gdb exit {done.returncode}]\n{done.stdout}\n" \
         f"{done.stderr[-2000:]}\n"
 
