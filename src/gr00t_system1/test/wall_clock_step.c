@@ -14,6 +14,7 @@
 //   cc -shared -fPIC -o wall_clock_step.so wall_clock_step.c -ldl
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -41,7 +42,10 @@ static void load_offset(void) {
 }
 
 static struct timespec shifted(const struct timespec *ts, long long by_ns) {
-  long long t = ts->tv_sec * 1000000000LL + ts->tv_nsec + by_ns;
+  long long t = ts->tv_sec * 1000000000LL + ts->tv_nsec;
+  if ((by_ns > 0 && t > LLONG_MAX - by_ns) || (by_ns < 0 && t < LLONG_MIN - by_ns))
+    return *ts;  // a deadline at the end of time stays there
+  t += by_ns;
   struct timespec out = {t / 1000000000LL, t % 1000000000LL};
   return out;
 }
@@ -78,7 +82,9 @@ static int cond_on_realtime(pthread_cond_t *cond) {
 int pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
                            const struct timespec *abstime) {
   static int (*real)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+  // x86_64 has an older version too (GLIBC_2.2.5, the old condvar); aarch64 has one only.
   if (!real) real = dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
+  if (!real) real = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
   struct timespec buf;
   return real(cond, mutex, cond_on_realtime(cond) ? on_kernel_clock(abstime, &buf) : abstime);
 }
