@@ -241,7 +241,9 @@ class ManagedNode(LifecycleNode):
         participant lived on until the C library's exit handlers. Deleted there, by Fast DDS's
         static destructor, it hung System 1's exit in CI (joining its shared-memory receive
         thread) after the node had stopped, with no watchdog left to report it. Now it is
-        deleted in the teardown, under its deadline (`gr00t_common.teardown`)."""
+        deleted in the teardown, under its deadline (`gr00t_common.teardown`). Nothing may
+        touch the node's lifecycle state after this (rclpy then dereferences the destroyed
+        state machine)."""
         super().destroy_node()
         self._state_machine.destroy_when_not_in_use()
 

@@ -61,7 +61,8 @@ exit there."""
 
 EXIT_DEADLINE_S = 3.0
 """Seconds the process's exit may take once the teardown is done; a fraction of one normally.
-Teardown and exit together stay under bringup's 10-s wait after SIGINT."""
+A teardown just inside its 5 s and then a hung exit: 8 s, under bringup's 10-s wait after
+SIGINT (a hung teardown exits within it and never reaches the exit)."""
 
 _DUMP_AFTER_S = 1.0
 """After the deadline, when the Python watchdog has not ended the process: faulthandler's
