@@ -373,12 +373,19 @@ def test_system1_holds_are_timed_with_their_episode_and_reported() -> None:
     from gr00t_sim.evaluation.report import format_report
     from gr00t_sim.evaluation.scoring import EpisodeResult, rates
 
-    changes = [(10.0, "disabled"), (10.1, "waiting"), (10.3, "running"),
-               (11.0, "hold_stale_tokens"), (11.25, "running"), (12.0, "hold_no_plan"),
-               (12.1, "fault"), (12.2, "hold_no_plan")]
+    changes = [(10.0, None, "disabled"), (10.1, 0.1, "waiting"), (10.3, 0.3, "running"),
+               (11.0, 1.0, "hold_stale_tokens"), (11.25, 1.25, "running"),
+               (12.0, 2.0, "hold_no_plan"), (12.1, 2.1, "fault"), (12.2, 2.2, "hold_no_plan")]
     assert held_seconds(changes, end=12.5) == {"hold_stale_tokens": 0.25, "hold_no_plan": 0.4,
                                                "fault": 0.1}
-    assert held_seconds([(10.0, "running")], end=16.0) == {}
+    assert held_seconds([(10.0, None, "running")], end=16.0) == {}
+    # The evaluator's executor stalled: a hold's message and the next came up together. The
+    # hold lasted what System 1's stamps say (by receipt: 0.00 s).
+    stalled = [(10.0, None, "running"), (11.4, 1.0, "hold_no_plan"), (11.4, 1.1, "running")]
+    assert held_seconds(stalled, end=12.0) == {"hold_no_plan": 0.1}
+    # In force at the enable (no stamp) or at the end: timed by receipt.
+    assert held_seconds([(10.0, None, "hold_stale_state"), (10.5, 0.7, "running")],
+                        end=12.0) == {"hold_stale_state": 0.5}
 
     ev = Evaluation.__new__(Evaluation)  # the subscriptions' state only: no graph, no probe
     ev._lock = threading.Lock()
@@ -388,8 +395,11 @@ def test_system1_holds_are_timed_with_their_episode_and_reported() -> None:
     ev._on_safety_state(SafetyState(state="disabled"))  # before the enable: not the episode's
     assert ev.window.system1_states == [] and ev.system1_state == "disabled"
     ev.window.enabled = True
-    ev._on_safety_state(SafetyState(state="hold_stale_state"))
-    assert [s for _, s in ev.window.system1_states] == ["hold_stale_state"]
+    hold = SafetyState(state="hold_stale_state")
+    hold.header.stamp.sec, hold.header.stamp.nanosec = 7, 250_000_000
+    ev._on_safety_state(hold)
+    assert [(stamp, s) for _, stamp, s in ev.window.system1_states] == [(7.25,
+                                                                         "hold_stale_state")]
 
     def episode(k, held):
         return EpisodeResult(k, 100_000 + k, task, 1, False, False, None, 0.26,

@@ -96,9 +96,9 @@ class _Window:
     last_palms: np.ndarray | None = None  # (6,) both palms at the newest sample
     samples: list[Snapshot] = field(default_factory=list)
     system1_faults: list[str] = field(default_factory=list)  # distinct, first seen first
-    # System 1's safety states while enabled: [(monotonic receipt, state entered)], the first
-    # the state in force at the enable (`holds.held_seconds`)
-    system1_states: list[tuple[float, str]] = field(default_factory=list)
+    # System 1's safety states while enabled: [(monotonic receipt, header stamp s, state
+    # entered)], the first the state in force at the enable, no stamp (`holds.held_seconds`)
+    system1_states: list[tuple[float, float | None, str]] = field(default_factory=list)
 
 
 class Evaluation:
@@ -245,7 +245,8 @@ class Evaluation:
             self.system1_state = msg.state
             w = self.window
             if w is not None and w.enabled:
-                w.system1_states.append((now, msg.state))
+                stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+                w.system1_states.append((now, stamp or None, msg.state))
 
     def _on_image(self, msg: Any) -> None:
         rgb = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)  # (H, W, 3)
@@ -370,7 +371,7 @@ class Evaluation:
         with self._lock:
             window.enabled, self.phase = True, "running"
             sim_start = window.sim_t
-            window.system1_states.append((start, self.system1_state))
+            window.system1_states.append((start, None, self.system1_state))
         # The episode lasts episode_s of simulated time (the simulator may run slower than
         # the wall clock on a loaded machine).
         self.wait(lambda: window.sim_t - sim_start >= self.episode_s,

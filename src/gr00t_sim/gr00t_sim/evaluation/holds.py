@@ -17,12 +17,26 @@ def is_hold(state: str) -> bool:
     return state in HOLDS
 
 
-def held_seconds(changes: Sequence[tuple[float, str]], end: float) -> dict[str, float]:
-    """{hold state: seconds in it} from `changes` [(time, state entered)], in time order, the
-    first the state in force when the episode began, up to `end`. Times on one clock (the
-    evaluator's receipt times: a message's delivery delay shifts both ends alike)."""
+def held_seconds(changes: Sequence[tuple[float, float | None, str]],
+                 end: float) -> dict[str, float]:
+    """{hold state: seconds in it} from `changes` [(receipt time, stamp or None, state
+    entered)], in order, the first the state in force when the episode began (no stamp), up
+    to `end` (a receipt time).
+
+    A hold between two of System 1's messages lasts the difference of their stamps: both on
+    System 1's clock (the simulated one under sim time), untouched by the evaluator's
+    delivery. By receipt, a 0.1-s hold whose two messages the evaluator's executor took up
+    together after a stall read 0.00 s. The episode's edges have only receipt times (the
+    enable, `end`), and so does a message without a stamp."""
     held: dict[str, float] = {}
-    for (t, state), (t_next, _) in zip(changes, [*changes[1:], (end, "")]):
-        if is_hold(state) and t_next > t:
-            held[state] = held.get(state, 0.0) + min(t_next, end) - t
+    for (t, stamp, state), (t_next, stamp_next, _) in zip(changes,
+                                                         [*changes[1:], (end, None, "")]):
+        if not is_hold(state):
+            continue
+        if stamp and stamp_next and stamp_next >= stamp:
+            seconds = stamp_next - stamp
+        else:
+            seconds = min(t_next, end) - t
+        if seconds > 0:
+            held[state] = held.get(state, 0.0) + seconds
     return {k: round(v, 3) for k, v in held.items()}
