@@ -29,9 +29,10 @@ with no watchdog armed yet.
 
 The process's exit after that has a deadline too (`run_process`, the entry point of every
 node's process, arms `bound_the_exit`): the interpreter's finalization and the C libraries'
-exit handlers, which include the DDS library's static destructors. Twice in CI System 1 logged "deactivated", finished its teardown in time, and
-then never exited: a DDS participant left alive by rclpy's LifecycleNode (now destroyed in the
-teardown, `gr00t_common.lifecycle.ManagedNode.destroy_node`) was deleted in Fast DDS's static
+exit handlers, which include the DDS library's static destructors. Twice in CI System 1
+logged "deactivated", finished its teardown in time, and then never exited: a DDS
+participant left alive by rclpy's LifecycleNode (now destroyed in the teardown,
+`gr00t_common.lifecycle.ManagedNode.destroy_node`) was deleted in Fast DDS's static
 destructor, which hung joining a receive thread. Past the interpreter there is no Python to
 run a watchdog or print a stack: only a timer that needs none can end the process there.
 
@@ -147,10 +148,10 @@ def run_process(main: Callable[[], int]) -> NoReturn:
 
 def bound_the_exit(status: int, deadline_s: float = EXIT_DEADLINE_S) -> None:
     """End the process with `status` if it still runs `deadline_s` from now: for a process
-    about to exit (`run_process`; nothing cancels it). An
-    `ExitTimer`, as the exit has no Python to run a watchdog or print a stack once the
-    interpreter has finalized; where there are no POSIX timers, faulthandler's watchdog,
-    which exits with status 1 and only until the interpreter finalizes."""
+    about to exit (`run_process`; nothing cancels it). An `ExitTimer`, as the exit has no
+    Python to run a watchdog or print a stack once the interpreter has finalized; where
+    there are no POSIX timers, faulthandler's watchdog, which exits with status 1 and only
+    until the interpreter finalizes."""
     _flush_std_streams()  # the exit without Python cannot flush them
     try:
         armed = ExitTimer.arm(deadline_s, status)
