@@ -92,7 +92,8 @@ STATE_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 CHUNK_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
-DEACTIVATING = "deactivating"  # the state (and the commands' label) while a deactivation brakes
+# The state (and the commands' label) while a deactivation brakes.
+DEACTIVATING = SafetyStateMsg.STATE_DEACTIVATING
 LOG_THROTTLE_S = 2.0  # at most one log line per kind of refused input this often
 # This many stalls in a second (limiter.STALL_GAP) or more are named in the log.
 STALLS_WARN_PER_S = 3

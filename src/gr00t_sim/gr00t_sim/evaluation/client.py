@@ -245,7 +245,7 @@ class Evaluation:
             self.system1_state = msg.state
             w = self.window
             if w is not None and w.enabled:
-                stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+                stamp = stamp_to_seconds(msg.header.stamp)
                 w.system1_states.append((now, stamp or None, msg.state))
 
     def _on_image(self, msg: Any) -> None:
