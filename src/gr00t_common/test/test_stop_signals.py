@@ -26,6 +26,13 @@ def start_stub(tmp_path: Path, *params: str) -> NodeProcess:
     return NodeProcess([sys.executable, str(STUB), *args], tmp_path / "stub.log")
 
 
+def ticking(probe: RosProbe) -> list:
+    """The stub's messages from now on, once it is ticking (active)."""
+    got = probe.collect(String, TOPIC)
+    wait_until(lambda: any(m.data == "tick" for m in got), 60, "ticks")
+    return got
+
+
 def exit_code(node: NodeProcess, timeout: float) -> int:
     try:
         return node.proc.wait(timeout=timeout)
@@ -41,8 +48,7 @@ def test_a_signal_deactivates_an_active_node_with_the_context_up(ros_domain_id, 
     node = start_stub(tmp_path, AUTOSTART)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            got = probe.collect(String, TOPIC)
-            wait_until(lambda: any(m.data == "tick" for m in got), 60, "ticks")
+            got = ticking(probe)
             node.proc.send_signal(sig)
             assert exit_code(node, 20) == 0, node.output()[-3000:]
             time.sleep(0.3)  # the last messages in flight
@@ -65,8 +71,7 @@ def test_a_transition_hung_after_the_stop_still_exits_with_status_0(ros_domain_i
     node = start_stub(tmp_path, AUTOSTART, "hang_deactivate_s:=60.0")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            got = probe.collect(String, TOPIC)
-            wait_until(lambda: any(m.data == "tick" for m in got), 60, "ticks")
+            got = ticking(probe)
             node.proc.send_signal(signal.SIGTERM)
             assert exit_code(node, 20) == 0, node.output()[-3000:]
             time.sleep(0.3)  # the last messages in flight
@@ -83,8 +88,7 @@ def test_a_second_signal_exits_at_once_without_finishing_the_stop(ros_domain_id,
     node = start_stub(tmp_path, AUTOSTART, "stop_s:=60.0")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
-            got = probe.collect(String, TOPIC)
-            wait_until(lambda: any(m.data == "tick" for m in got), 60, "ticks")
+            got = ticking(probe)
             node.proc.send_signal(signal.SIGINT)
             wait_until(lambda: any(m.data == "braking" for m in got), 10, "braking")
             t0 = time.monotonic()

@@ -56,6 +56,24 @@ def embodiment_dict():
     }
 
 
+def tiny_embodiment_yaml(tmp_path: Path) -> Path:
+    """`embodiment_dict` written as tmp_path/tiny.yaml."""
+    emb_yaml = tmp_path / "tiny.yaml"
+    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    return emb_yaml
+
+
+def start_recorder(tmp_path: Path, *params: str) -> tuple[NodeProcess, Path]:
+    """The recorder node for the tiny embodiment, writing to tmp_path/bags (returned), with
+    more `-p` params; its log tmp_path/rec.log."""
+    out = tmp_path / "bags"
+    recorder = NodeProcess(
+        [sys.executable, "-m", "gr00t_record.node", "--ros-args",
+         "-p", f"embodiment:={tiny_embodiment_yaml(tmp_path)}", "-p", f"output_dir:={out}",
+         *[x for p in params for x in ("-p", p)]], tmp_path / "rec.log")
+    return recorder, out
+
+
 class Robot:
     """Publishes the tiny robot's topics from a thread (one loop at 250 Hz, each topic at
     its own rate), its joints named `prefix` + the YAML's names; counts what it sent."""
@@ -105,12 +123,7 @@ class Robot:
 def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_path):
     from rosbags.rosbag2 import Reader
 
-    emb_yaml = tmp_path / "tiny.yaml"
-    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
-    out = tmp_path / "bags"
-    recorder = NodeProcess(
-        [sys.executable, "-m", "gr00t_record.node", "--ros-args", "-p", f"embodiment:={emb_yaml}",
-         "-p", f"output_dir:={out}", "-p", "extra_topics:=[/extra]"], tmp_path / "rec.log")
+    recorder, out = start_recorder(tmp_path, "extra_topics:=[/extra]")
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             robot = Robot(probe)
@@ -208,8 +221,7 @@ def test_recorder_episodes_independent_reader_and_sigkill(ros_domain_id, tmp_pat
 def test_a_prefixed_robots_episode_converts_under_the_yamls_names(ros_domain_id, tmp_path):
     """The robot's driver names the YAML's joints g1/<name>: the recorder keeps its
     joint_prefix in the bag, and from-bag takes it from there without being told."""
-    emb_yaml = tmp_path / "tiny.yaml"
-    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    emb_yaml = tiny_embodiment_yaml(tmp_path)
     out = tmp_path / "bags"
     recorder = NodeProcess(
         [sys.executable, "-m", "gr00t_record.cli", "run", "--embodiment", str(emb_yaml),
@@ -310,8 +322,7 @@ def test_run_passes_values_that_look_like_numbers_as_strings(ros_domain_id, tmp_
     integer: the recorder refused to start, naming a -p the user never typed."""
     import gr00t_record.node
 
-    emb_yaml = tmp_path / "tiny.yaml"
-    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
+    emb_yaml = tiny_embodiment_yaml(tmp_path)
     monkeypatch.chdir(tmp_path)
     got = {}
 

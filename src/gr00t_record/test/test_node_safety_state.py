@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from gr00t_common.safety_topic import SAFETY_STATE_QOS, SAFETY_STATE_TOPIC
 from gr00t_msgs.msg import SafetyState
 from gr00t_msgs.srv import SetInstruction
@@ -18,11 +16,11 @@ from gr00t_policy.runtime import safety_state
 from gr00t_policy.dataset.bag import read_bag
 from gr00t_policy.dataset.from_bag import convert_bags
 from gr00t_policy.embodiment import parse_embodiment
-from gr00t_testing import NodeProcess, RosProbe
+from gr00t_testing import RosProbe
 from std_srvs.srv import Trigger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_node.py's tiny robot
-from test_node import Robot, embodiment_dict  # noqa: E402
+from test_node import Robot, embodiment_dict, start_recorder  # noqa: E402
 
 
 def state(name: str, previous: str, stamp_ns: int) -> SafetyState:
@@ -37,12 +35,7 @@ def test_the_core_reads_system1s_names():
 
 
 def test_each_episode_starts_with_the_state_in_force_then_every_change(ros_domain_id, tmp_path):
-    emb_yaml = tmp_path / "tiny.yaml"
-    emb_yaml.write_text(yaml.safe_dump(embodiment_dict()))
-    out = tmp_path / "bags"
-    recorder = NodeProcess(
-        [sys.executable, "-m", "gr00t_record.node", "--ros-args", "-p", f"embodiment:={emb_yaml}",
-         "-p", f"output_dir:={out}"], tmp_path / "rec.log")
+    recorder, out = start_recorder(tmp_path)
     try:
         with RosProbe(domain_id=ros_domain_id) as probe:
             def call(name, request):
