@@ -3,6 +3,7 @@
 
     source env.sh
     python bench/soak.py --minutes 60
+    python bench/soak.py --minutes 60 --instruction-every 20   # the arm moving, as on a robot
     python bench/soak.py --minutes 1 --warmup-s 10 --window-s 20      # a smoke run
 
 Starts the graph with gr00t_bringup's GraphRunner (`build_graph(sim=True)`, one OS process
@@ -79,6 +80,50 @@ class CommandMinutes:
                 self._close_minute()
 
 
+class InstructionCycle:
+    """Sets the simulator's tasks in turn through /gr00t/set_instruction; each call first
+    checks that System 1 planned on the instruction set before (an ActionChunk with its id)."""
+
+    def __init__(self, probe: Any) -> None:
+        from gr00t_msgs.msg import ActionChunk
+        from gr00t_sim.tasks import all_instructions
+        from gr00t_testing import RELIABLE
+
+        self.probe = probe
+        self.instructions = all_instructions()
+        self.count = 0
+        self.pending: tuple[int, str] | None = None  # (id, instruction) not yet planned on
+        self.planned: set[int] = set()
+        self.lock = threading.Lock()
+        probe.node.create_subscription(ActionChunk, "/gr00t/action_chunk", self._on_chunk,
+                                       RELIABLE)
+
+    def _on_chunk(self, msg: Any) -> None:
+        with self.lock:
+            if self.pending is not None and int(msg.instruction_id) == self.pending[0]:
+                self.pending = None
+
+    def next(self) -> None:
+        """Raises MeasurementError where System 1 never planned on the last instruction or
+        System 2 refused this one."""
+        from gr00t_msgs.srv import SetInstruction
+
+        with self.lock:
+            if self.pending is not None:
+                iid, text = self.pending
+                raise MeasurementError(f"System 1 planned nothing on instruction {iid} "
+                                       f"({text!r}) before the next was due")
+        text = self.instructions[self.count % len(self.instructions)]
+        resp = self.probe.call(SetInstruction, "/gr00t/set_instruction",
+                               SetInstruction.Request(instruction=text), timeout=20.0)
+        if resp is None or not resp.accepted:
+            raise MeasurementError(f"/gr00t/set_instruction refused {text!r}: "
+                                   f"{getattr(resp, 'message', 'no reply in 20 s')}")
+        with self.lock:
+            self.pending = (int(resp.instruction_id), text)
+        self.count += 1
+
+
 def growth_pct(t: np.ndarray, kib: np.ndarray, warmup_s: float, window_s: float, end: float
                ) -> tuple[float | None, float | None, float | None]:
     """(mean KiB after warm-up, mean KiB in the last window, growth %)."""
@@ -110,9 +155,16 @@ def main() -> int:
     ap.add_argument("--sim-time", action="store_true",
                     help="nodes follow the simulator's /clock (gr00t-bringup's default with "
                          "--sim); default: the wall clock, as on a robot")
+    ap.add_argument("--instruction-every", type=float, default=0.0, metavar="S",
+                    help="set the next of the simulator's tasks every S seconds (0: keep "
+                         "'hold your position' the whole time)")
     ap.add_argument("--out", type=Path, default=REPO / "artifacts" / "bench")
     args = ap.parse_args()
     total = args.minutes * 60.0
+    if args.instruction_every < 0 or 0 < args.instruction_every < 5:
+        print(f"--instruction-every {args.instruction_every:g}: give 0 (off) or at least 5 s "
+              "(System 1 must plan on each instruction before the next)", file=sys.stderr)
+        return 2
     if args.sample_s <= 0 or args.window_s <= 0 or total < args.warmup_s + 2 * args.window_s:
         print(f"--minutes {args.minutes:g} is too short: it must cover --warmup-s "
               f"{args.warmup_s:g} + 2 x --window-s {args.window_s:g} (or shrink those)",
@@ -163,6 +215,7 @@ def main() -> int:
         probe.node.create_subscription(Float64MultiArray, emb.controllers[0].topic,
                                        cmds.on_command, RECORDING)
         probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, RELIABLE)
+        cycle = InstructionCycle(probe) if args.instruction_every > 0 else None
         print(f"soak: starting the graph (ROS_DOMAIN_ID {domain})...", flush=True)
         wait_for(lambda: cmds.count >= 20, args.startup_timeout, "System 1's first commands",
                  runner)
@@ -170,8 +223,12 @@ def main() -> int:
         cmds.t0, cmds.t_end = t0, t0 + total
         print(f"soak: running {args.minutes:g} min (warm-up {args.warmup_s:g} s)", flush=True)
         next_sample = t0
+        next_instruction = t0
         while (now := time.monotonic()) < t0 + total:
             check_alive(runner)
+            if cycle is not None and now >= next_instruction:
+                cycle.next()
+                next_instruction += args.instruction_every
             if diag_first is None and now >= t0 + args.warmup_s and diags:
                 diag_first = diags[-1][1]
             if now >= next_sample:
@@ -211,6 +268,8 @@ def main() -> int:
         "command_period_median_ms_per_minute": cmds.medians_ms,
         "command_gaps_over_2_periods_per_minute": cmds.late_per_minute,
         "system1_ticks_late_2x_period_after_warmup": late,
+        "instruction_every_s": args.instruction_every or None,
+        "instructions_set": cycle.count if cycle is not None else None,
         "system1_ticks_total": diag_float(diag_last, "ticks") if diag_last else None,
         "system1_period_max_all_ms": diag_float(diag_last, "period_max_all_ms")
         if diag_last else None,
@@ -253,6 +312,9 @@ def main() -> int:
           + " ".join(f"{m:.3f}" for m in cmds.medians_ms))
     print("probe gaps > 2 periods per minute: " + " ".join(map(str, cmds.late_per_minute)))
     print(f"System 1 ticks later than two periods after the warm-up: {late}")
+    if cycle is not None:
+        print(f"instructions set: {cycle.count} (every {args.instruction_every:g} s), each "
+              "planned on before the next")
     print(f"wrote {args.out / 'soak.json'}, {png}")
     if failures:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
