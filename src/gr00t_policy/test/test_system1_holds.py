@@ -124,3 +124,25 @@ def test_before_the_first_state_message_its_previous_is_in_force():
                   publish_times={"/c": sent, SAFETY_STATE_TOPIC: [sent[2] - 1000]})
         states = commanded_states(bag, ["/c"], sent[0], (np.array(sent) - sent[0]) / 1e9)
         assert list(states) == [before, before, "running", "running"]
+
+
+def test_a_second_system1s_states_are_named_in_the_report(tmp_path):
+    # Another System 1 on the domain (a second graph, a node left running) says "running"
+    # in the middle of this one's hold: its message follows none of this one's, so the
+    # steps left out for the hold may be the wrong ones; the report says so and why.
+    rec, t_cmd, cmd = system1_run()
+    rec.safety_states.insert(2, (t_cmd[25] - 5e-4, "running", None, "disabled"))
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    text = "\n".join(report.lines())
+    assert ("1 of System 1's state messages on /gr00t/safety_state do not follow the one "
+            "before them") in text, text
+    assert "record with one System 1 on the domain" in text
+
+
+def test_one_system1_reactivated_is_one_chain(tmp_path):
+    # Deactivated and activated again: the first state after an activation follows nothing
+    # ("" previous); no warning.
+    rec, t_cmd, cmd = system1_run()
+    rec.safety_states.append((t_cmd[45] - 5e-4, "running", None, ""))
+    [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
+    assert "do not follow" not in "\n".join(report.lines())

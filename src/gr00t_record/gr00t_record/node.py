@@ -158,6 +158,9 @@ class RecorderNode(Node):
         # Published at a change only: subscribed transient local, the newest carried into
         # each episode.
         self.in_force = InForce(SAFETY_STATE_TOPIC)
+        # Topics whose second publisher is news at once: the rows' state and action, and
+        # System 1's state (two System 1s' states would mix into which steps were holds).
+        self.single = self.paired | {SAFETY_STATE_TOPIC}
         self.types: dict[str, str] = {}  # subscribed topic -> type
         self.cameras = {cam.topic for cam in self.embodiment.cameras}
         # JointState topic -> (the YAML joints it must name, what they are for, their prefix,
@@ -264,13 +267,18 @@ class RecorderNode(Node):
         counts a topic's publishers there), and on a state or command topic the log says so."""
         infos = self.get_publishers_info_by_topic(topic)
         self.writer.set_offered_qos(topic, offered_qos(infos))
-        if topic in self.paired:
+        if topic in self.single:
             self.get_logger().warning(
                 f"episode {self.episode}: {topic} now has {len(infos)} publishers: "
                 f"{self._several(topic, len(infos))}")
 
     @staticmethod
     def _several(topic: str, n: int) -> str:
+        if topic == SAFETY_STATE_TOPIC:
+            return (f"{n} publishers on {topic}: two System 1 nodes on this ROS domain (another "
+                    "graph, a node left running), whose states from-bag cannot tell apart when "
+                    "it leaves out System 1's holds; stop the other one (ros2 topic info -v "
+                    f"{topic})")
         return (f"{n} publishers on {topic}, whose messages from-bag takes as one stream (a "
                 "stray joint_state_publisher's zeros would be states); stop the other one "
                 f"(ros2 topic info -v {topic})")
@@ -409,7 +417,7 @@ class RecorderNode(Node):
                     self._fail_episode(exc)
                 missing = sorted(set(self.wanted) - set(self.types))
                 note = f"; no publisher yet on {missing}" if missing else ""
-                for topic in sorted(self.paired):
+                for topic in sorted(self.single):
                     if (n := self.count_publishers(topic)) > 1:
                         note += f"; WARNING {self._several(topic, n)}"
                         self.get_logger().warning(f"episode {episode}: {self._several(topic, n)}")

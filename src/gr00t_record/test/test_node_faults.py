@@ -400,3 +400,21 @@ def test_the_recorders_clock_set_back_mid_episode_is_named_at_once_and_at_stop(n
     clock.ns += 10_000_000
     node._on_message("/gr00t/instruction", data, {})
     assert "clock went back" not in node._on_stop(Trigger.Request(), Trigger.Response()).message
+
+
+def test_a_second_system1_state_publisher_is_named_at_start(node):
+    """Two System 1 nodes on the domain (another graph, a node left running): their states
+    would mix in from-bag's choice of which steps were holds; the start reply says so."""
+    from gr00t_common.safety_topic import SAFETY_STATE_QOS, SAFETY_STATE_TOPIC
+    from gr00t_msgs.msg import SafetyState
+
+    node.create_publisher(SafetyState, SAFETY_STATE_TOPIC, SAFETY_STATE_QOS)
+    reply = start(node)
+    assert reply.accepted and SAFETY_STATE_TOPIC not in reply.message, reply.message
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success
+    node.create_publisher(SafetyState, SAFETY_STATE_TOPIC, SAFETY_STATE_QOS)
+    wait_for_publishers(node, SAFETY_STATE_TOPIC, 2)
+    reply = start(node)
+    assert reply.accepted
+    assert f"WARNING 2 publishers on {SAFETY_STATE_TOPIC}: two System 1 nodes" in reply.message
+    assert node._on_stop(Trigger.Request(), Trigger.Response()).success

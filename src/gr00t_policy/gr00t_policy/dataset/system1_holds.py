@@ -22,6 +22,11 @@ The state a command was sent in:
   command may reach the recorder in either order (separate topics), so the row at a change
   may take the state on either side of it.
 
+Each message names the state before it (``previous``; "" once activated), so in stamp order
+each follows the one before. Where one does not (`chain_breaks`), a second System 1 on the
+domain published there too (another graph, a node left running), or the recorder lost a
+change: the report says so, since the steps left out around there may be the wrong ones.
+
 Before the first state message the state in force is that message's ``previous`` (a recorder
 hears every change from when it subscribed, so the first one it heard ended ``previous``);
 "" (System 1 had just been activated: the commands before are not its) leaves them as they
@@ -68,6 +73,31 @@ def _begins_on_topic(bag: Bag, topic: str, changes: list, sent_ns: list[int],
                     dtype=np.int64)
 
 
+def _in_stamp_order(msgs: list) -> list:
+    """The state messages in the order System 1 stamped them (a recorder may log them out of
+    it): each (log time ns, message, index in ``msgs``)."""
+    order = sorted(range(len(msgs)), key=lambda i: (header_stamp_ns(msgs[i][1]), msgs[i][0]))
+    return [(msgs[i][0], msgs[i][1], i) for i in order]
+
+
+def chain_breaks(bag: Bag) -> int:
+    """How many of the bag's state messages, in stamp order, do not follow the one before:
+    their ``previous`` is neither that one's state nor "" (an activation)."""
+    msgs = [m for _, m, _ in _in_stamp_order(bag.messages.get(SAFETY_STATE_TOPIC) or [])]
+    return sum(1 for a, b in zip(msgs, msgs[1:]) if str(b.previous) not in ("", str(a.state)))
+
+
+def chain_note(breaks: int, publishers: int) -> str:
+    """The report's warning for `chain_breaks` (``publishers``: how many the bag lists)."""
+    who = (f"the bag lists {publishers} publishers there: two System 1 nodes published"
+           if publishers > 1 else "two System 1 nodes published there (another graph on "
+           "the same ROS domain, a node left running) or the recorder lost changes")
+    return (f"{breaks} of System 1's state messages on {SAFETY_STATE_TOPIC} do not follow the "
+            f"one before them (their `previous` is another state): {who}, so the steps left "
+            "out as System 1's holds may be the wrong ones. Fix: record with one System 1 on "
+            "the domain (`ros2 topic info -v /gr00t/safety_state`), or leave this bag out")
+
+
 def commanded_states(bag: Bag, command_topics: Sequence[str], t0_ns: int,
                      update_t: np.ndarray) -> np.ndarray | None:
     """(M,) the System 1 state each update (``update_t``: s since ``t0_ns``, as
@@ -76,12 +106,11 @@ def commanded_states(bag: Bag, command_topics: Sequence[str], t0_ns: int,
     msgs = bag.messages.get(SAFETY_STATE_TOPIC) or []
     if not msgs:
         return None
-    # In the order System 1 stamped them (a recorder may log them out of it).
-    order = sorted(range(len(msgs)), key=lambda i: (header_stamp_ns(msgs[i][1]), msgs[i][0]))
-    changes = [msgs[i][1] for i in order]
-    log_ns = [msgs[i][0] for i in order]
+    ordered = _in_stamp_order(msgs)
+    changes = [m for _, m, _ in ordered]
+    log_ns = [t for t, _, _ in ordered]
     published = bag.publish_times.get(SAFETY_STATE_TOPIC) or [0] * len(msgs)
-    sent_ns = [published[i] for i in order]
+    sent_ns = [published[i] for _, _, i in ordered]
     begins = np.full(len(changes), NEVER, dtype=np.int64)
     for topic in command_topics:
         begins = np.minimum(begins, _begins_on_topic(bag, topic, changes, sent_ns, log_ns))
@@ -104,6 +133,8 @@ def for_updates(bag: Bag, emb: EmbodimentConfig, topics: BagTopics, t0_ns: int,
     if topics.action_topic:
         warnings.append(action_topic_note(topics.action_topic))
         return None
+    if breaks := chain_breaks(bag):
+        warnings.append(chain_note(breaks, bag.publishers.get(SAFETY_STATE_TOPIC, 0)))
     states = commanded_states(bag, [c.topic for c in emb.controllers], t0_ns, update_t)
     return np.where((states == RUNNING) | (states == ""), "", states).astype(object)
 

@@ -44,8 +44,9 @@ class Recording:
     joint_topics: topic -> (times (K,), names, positions (K, j)): more sensor_msgs/JointState
     topics (a teleoperation leader arm).
     safety_states: System 1's gr00t_msgs/SafetyState messages on /gr00t/safety_state, each
-    (time, state) or (time, state, stamp time): logged at ``time``, stamped at the stamp time
-    (default ``time``), ``previous`` the state before it ("" for the first).
+    (time, state), (time, state, stamp time) or (time, state, stamp time, previous): logged
+    at ``time``, stamped at the stamp time (default, or None: ``time``), ``previous`` the
+    given one (default: the state of the entry before, "" for the first).
     """
 
     state: tuple[np.ndarray, list[str], np.ndarray]
@@ -148,12 +149,14 @@ def write_bag(path: str | Path, rec: Recording) -> Path:
         events.append((rec.t0_ns + int(round(t * 1e9)), "/gr00t/instruction",
                        T["std_msgs/msg/String"](data=text)))
     previous = ""
-    for t, state, *stamp in rec.safety_states:
-        stamped = rec.t0_ns + int(round((stamp[0] if stamp else t) * 1e9))
+    for t, state, *more in rec.safety_states:
+        stamp = more[0] if more and more[0] is not None else t
+        stamped = rec.t0_ns + int(round(stamp * 1e9))
         events.append((rec.t0_ns + int(round(t * 1e9)), SAFETY_STATE_TOPIC,
                        T[SAFETY_STATE_TYPE](header=Header(stamp=Time(
                            sec=stamped // 10**9, nanosec=stamped % 10**9), frame_id=""),
-                           state=state, previous=previous, reason=f"test: {state}")))
+                           state=state, previous=more[1] if len(more) > 1 else previous,
+                           reason=f"test: {state}")))
         previous = state
     events.sort(key=lambda e: e[0])
     image_type = ("sensor_msgs/msg/CompressedImage" if rec.encoding == "jpeg"
