@@ -146,3 +146,27 @@ def test_one_system1_reactivated_is_one_chain(tmp_path):
     rec.safety_states.append((t_cmd[45] - 5e-4, "running", None, ""))
     [report] = convert_bags([write_bag(tmp_path / "bag", rec)], embodiment(), tmp_path / "ds")
     assert "do not follow" not in "\n".join(report.lines())
+
+
+def test_a_hold_of_a_tick_or_two_at_120_hz_does_not_split_the_recording():
+    # System 1 commands at 120 Hz, the dataset takes one command per 50-ms step: a hold of
+    # one or two ticks on a loaded robot computer used to leave out the step whose command
+    # it was and split the episode there. The window's next running command is the step's.
+    from gr00t_policy.dataset.resample import ResampleConfig, align
+
+    u = 1.0 + np.arange(240) / 120.0  # (240,) 2 s of ticks
+    states, frames = np.arange(0.9, 3.3, 0.008), {"c": np.arange(0.9, 3.3, 0.03)}
+    cfg = ResampleConfig(dt=DT)
+    picked = align(u, states, frames, cfg).runs[0]["action"]
+    withheld = np.full(len(u), "", dtype=object)
+    withheld[picked[10]] = HOLD  # one tick
+    withheld[picked[20]:picked[20] + 2] = HOLD  # two
+    steps = align(u, states, frames, cfg, withheld)
+    [run] = steps.runs
+    assert len(run["action"]) == len(picked) and not steps.withheld
+    assert run["action"][10] == picked[10] + 1 and run["action"][20] == picked[20] + 2
+    assert not withheld[run["action"]].any()
+    # A hold over a whole window still leaves that step out, and splits there.
+    withheld[picked[30]:picked[31]] = HOLD
+    steps = align(u, states, frames, cfg, withheld)
+    assert len(steps.runs) == 2 and steps.withheld == {HOLD: 1}

@@ -25,7 +25,9 @@ and camera frames, each at its own rate. Output: steps ``k`` at the dataset rate
   camera frame yet) are dropped and a dropout in the middle splits the recording;
 - a step whose action is an update ``withheld`` names (System 1 holding or braking,
   :mod:`.system1_holds`) is invalid in the same way, whatever else it lacks, and counted
-  by that name.
+  by that name; where its window holds a later update that is not withheld (a command
+  stream faster than the dataset rate: System 1 at 120 Hz held for a tick or two), that
+  one is the step's action instead, and the recording is not split.
 """
 
 from __future__ import annotations
@@ -194,6 +196,17 @@ def _grid_start(update_t: np.ndarray, dt: float, at_rate: bool) -> float:
     return start
 
 
+def _kept_in_window(update_t: np.ndarray, withheld: np.ndarray, j: int, end: float) -> int:
+    """The first update from ``j`` on, before ``end`` (the window's end), that ``withheld``
+    does not name; ``j`` where there is none."""
+    k = j + 1
+    while k < len(update_t) and update_t[k] < end:
+        if not withheld[k]:
+            return k
+        k += 1
+    return j
+
+
 def align(
     update_t: np.ndarray,
     state_t: np.ndarray,
@@ -222,6 +235,8 @@ def align(
         # j + 1, j is a tick that ran late (its successor came on time): step k's.
         late_tick = at_rate and j + 1 < len(update_t) and update_t[j + 1] < t + 2 * dt
         if update_t[j] < t + dt * (1 + LATE) or late_tick:
+            if withheld is not None and withheld[j]:
+                j = _kept_in_window(update_t, withheld, j, t + dt)
             taus.append(float(update_t[j]))
             picks.append(j)
             gap_reason.append(None)

@@ -34,7 +34,9 @@ are. A bag without the topic has no holds here: a teleoperation recording conver
 
 The conversion (`from_bag`) leaves out the steps whose action is such an update and splits
 the recording there (`resample.align`'s ``withheld``), as it does at a long command gap:
-a dataset's rows stay evenly spaced in time.
+a dataset's rows stay evenly spaced in time. A step whose window holds a later update
+that is no hold's takes that one instead (System 1 at 120 Hz held for a tick or two inside
+a 50-ms step), and nothing is split.
 """
 
 from __future__ import annotations
