@@ -56,12 +56,14 @@ from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
 from gr00t_sim.evaluation.schedule import EVAL_SEED_START  # noqa: E402
 from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
-from gr00t_sim.tasks import Task, all_instructions  # noqa: E402
+from gr00t_sim.tasks import (EITHER, SIDES, Task, all_instructions,  # noqa: E402
+                             either_instructions)
 from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 NUDGE_PHASES = ("descent", "hold")
+COLLECT_TASKS = ("all", "either")  # CollectConfig.tasks
 NUDGE_DRAWS = 32  # directions and lengths tried for a nudge before it is given up
 HOLD_NUDGE_S = (0.2, 1.0)  # a hold nudge comes this long (s) after the first landing
 HOLD_RETARGET_S = 1.5  # up, across and down again after a cube is moved from under the palm
@@ -110,6 +112,10 @@ class CollectConfig:
             refused when the recorder builds its expert. The G1's thumb hangs below the palm
             and pushes the cube ~2 cm at the default touch height (bench/expert_hold.py); the
             committed checkpoint's first-stage data was recorded with palm_roll_deg 0.
+        tasks: "all" (the eight, by seed: `task_for_seed`) or "either" (the three touches
+            naming no hand, `gr00t_sim.tasks.either_instructions`): the expert does each with
+            a hand drawn 50/50 with the scene seed, so the same instruction and scenes come
+            with both ways of doing it (a task with two modes, docs/plans/rtc_two_modes.md).
     """
 
     hold_s: float = 0.5
@@ -121,8 +127,11 @@ class CollectConfig:
     nudge_cm: float = 3.0
     nudge_phase: str = "descent"
     expert: dict[str, Any] = field(default_factory=dict)
+    tasks: str = "all"
 
     def __post_init__(self) -> None:
+        if self.tasks not in COLLECT_TASKS:
+            raise ValueError(f"CollectConfig: tasks={self.tasks!r}; use one of {COLLECT_TASKS}")
         if self.hold_s < 0 or not self.max_s > 0:
             raise ValueError(f"CollectConfig: need hold_s >= 0 and max_s > 0, got "
                              f"hold_s={self.hold_s}, max_s={self.max_s}")
@@ -162,10 +171,18 @@ class Demo:
     info: dict = field(default_factory=dict)
 
 
-def task_for_seed(seed: int) -> str:
-    """The instruction of the episode with scene seed ``seed`` (uniform over the eight)."""
-    tasks = all_instructions()
+def task_for_seed(seed: int, which: str = "all") -> str:
+    """The instruction of the episode with scene seed ``seed``: uniform over the eight, or
+    over the three that name no hand (``which`` "either")."""
+    tasks = either_instructions() if which == "either" else all_instructions()
     return tasks[int(np.random.default_rng([seed, 0x7A5C]).integers(len(tasks)))]
+
+
+def side_for_seed(seed: int, task: Task) -> Task:
+    """``task`` with a hand: the named one, or for EITHER one drawn 50/50 with the seed."""
+    if task.side != EITHER:
+        return task
+    return task.with_side(SIDES[int(np.random.default_rng([seed, 0x51DE]).integers(2))])
 
 
 class DemoRecorder:
@@ -205,8 +222,9 @@ class DemoRecorder:
 
     def record(self, seed: int, task: str | None = None) -> Demo:
         """Run the expert on scene ``seed`` for ``task`` (default: :func:`task_for_seed`)."""
-        task = task or task_for_seed(seed)
-        parsed = Task.parse(task)
+        task = task or task_for_seed(seed, self.cfg.tasks)
+        said = Task.parse(task)  # the instruction recorded
+        parsed = side_for_seed(seed, said)  # what the expert does: with one hand
         w, dt = self.world, self.emb.action_dt
         w.reset(seed)
         objects = {name: [float(x) for x in pos] for name, pos in w.cube_positions().items()}
@@ -253,7 +271,7 @@ class DemoRecorder:
                 break
         success = first_success is not None and w.success(parsed)
         return Demo(
-            seed=int(seed), task=parsed.instruction, success=bool(success),
+            seed=int(seed), task=said.instruction, success=bool(success),
             states=np.asarray(states, dtype=np.float32),
             actions=np.asarray(actions, dtype=np.float32),
             frames=np.stack(frames),
@@ -510,6 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"deg; the expert's palm roll for touches, thumb side up, 0 flat ({robots})")
     p.add_argument("--waist-ik-scale", type=float, default=None,
                    help=f"how freely the expert's IK moves the waist, 1 like an arm joint ({robots})")
+    p.add_argument("--tasks", default="all", choices=COLLECT_TASKS,
+                   help="the eight tasks (default), or the three touches naming no hand "
+                   "('touch the red cube'), each done with a hand drawn with the seed")
     p.add_argument("--max-attempts", type=int, default=None,
                    help="seeds to try before giving up (default: 2 * episodes + 10)")
     p.add_argument("--workers", type=int, default=1,
@@ -527,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg=CollectConfig(hold_s=args.hold_s, max_s=args.max_s, noise_std=args.noise_std,
                           noise_fade_s=args.noise_fade_s, nudge_prob=args.nudge_prob,
                           nudge_cm=args.nudge_cm, nudge_phase=args.nudge_phase,
-                          expert=_expert_flags(args)),
+                          expert=_expert_flags(args), tasks=args.tasks),
         codec=args.codec, max_attempts=args.max_attempts,
         overwrite=args.overwrite, progress=not args.no_progress, workers=args.workers,
     )

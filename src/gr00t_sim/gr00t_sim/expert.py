@@ -43,7 +43,7 @@ import mujoco
 import numpy as np
 
 from gr00t_sim.section import settings_from
-from gr00t_sim.tasks import Task
+from gr00t_sim.tasks import EITHER, Task
 from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim.world import SimWorld
 
@@ -153,8 +153,15 @@ class ScriptedExpert:
 
     # -- episode -----------------------------------------------------------------------
     def reset(self, task: Task | str) -> None:
-        """Plan a task from the world's current state (call after world.reset)."""
-        self.task = Task.parse(task) if isinstance(task, str) else task
+        """Plan a task from the world's current state (call after world.reset). A task that
+        names no hand (EITHER) is done with the palm nearer the cube; a caller that wants
+        the hand drawn gives `task.with_side(...)`."""
+        task = Task.parse(task) if isinstance(task, str) else task
+        if task.side == EITHER:
+            cube = self.world.cube_position(task.color)
+            task = task.with_side(min(task.sides, key=lambda s: float(
+                np.linalg.norm(self.world.palm_position(s) - cube))))
+        self.task = task
         w, side = self.world, self.task.side
         self._data.qpos[:] = w.data.qpos
         mujoco.mj_kinematics(w.model, self._data)

@@ -6,7 +6,11 @@ scripted expert, the data recorder and the evaluator all read tasks from here.
 - ``touch the {red,green,blue} cube with your {left,right} hand``: success when that palm
   site is within `TOUCH_RADIUS` (0.05 m) of that cube's centre;
 - ``raise your {left,right} hand``: success when that palm site is at least `RAISE_HEIGHT`
-  (0.20 m) above the same side's shoulder pitch joint (world z).
+  (0.20 m) above the same side's shoulder pitch joint (world z);
+- ``touch the {red,green,blue} cube`` (no hand named: side `EITHER`): success when either
+  palm site is within `TOUCH_RADIUS` of that cube's centre. Not among the eight (the
+  committed checkpoint was not trained on them): `either_instructions()`, a task with two
+  ways to do it (docs/plans/rtc_two_modes.md).
 
 The criterion is a function of positions only (`judge`); the world supplies them.
 """
@@ -21,6 +25,7 @@ import numpy as np
 
 CUBE_COLORS: tuple[str, ...] = ("red", "green", "blue")
 SIDES: tuple[str, ...] = ("left", "right")
+EITHER = "either"  # a touch whose instruction names no hand: either palm counts
 TOUCH_RADIUS = 0.05  # m, palm site to cube centre
 RAISE_HEIGHT = 0.20  # m, palm site above the shoulder pitch joint
 KINDS: tuple[str, ...] = ("touch", "raise")
@@ -28,7 +33,8 @@ KINDS: tuple[str, ...] = ("touch", "raise")
 
 @dataclass(frozen=True)
 class Task:
-    """One of the eight scripted tasks: kind 'touch' (with a cube colour) or 'raise'."""
+    """A scripted task: kind 'touch' (with a cube colour) or 'raise'; side 'left', 'right',
+    or EITHER (a touch naming no hand)."""
 
     kind: str
     side: str
@@ -36,6 +42,7 @@ class Task:
 
     _TOUCH = re.compile(r"^touch the (red|green|blue) cube with your (left|right) hand$")
     _RAISE = re.compile(r"^raise your (left|right) hand$")
+    _TOUCH_EITHER = re.compile(r"^touch the (red|green|blue) cube$")
 
     @classmethod
     def parse(cls, instruction: str) -> "Task":
@@ -45,13 +52,30 @@ class Task:
             return cls("touch", m.group(2), m.group(1))
         if m := cls._RAISE.match(text):
             return cls("raise", m.group(1))
-        raise ValueError(f"unknown task {instruction!r}; known: {', '.join(all_instructions())}")
+        if m := cls._TOUCH_EITHER.match(text):
+            return cls("touch", EITHER, m.group(1))
+        raise ValueError(f"unknown task {instruction!r}; known: "
+                         f"{', '.join(all_instructions() + either_instructions())}")
 
     @property
     def instruction(self) -> str:
+        if self.kind == "touch" and self.side == EITHER:
+            return f"touch the {self.color} cube"
         if self.kind == "touch":
             return f"touch the {self.color} cube with your {self.side} hand"
         return f"raise your {self.side} hand"
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The hands whose palm may do the task: both for EITHER, else the named one."""
+        return SIDES if self.side == EITHER else (self.side,)
+
+    def with_side(self, side: str) -> "Task":
+        """The same task done with hand `side` (how an expert does an EITHER task)."""
+        if side not in self.sides:
+            raise ValueError(f"side {side!r} cannot do {self.instruction!r}; use one of "
+                             f"{list(self.sides)}")
+        return Task(self.kind, side, self.color)
 
     @property
     def threshold(self) -> float:
@@ -63,6 +87,11 @@ def all_instructions() -> list[str]:
     """The eight task instructions, touch tasks first."""
     touch = [f"touch the {c} cube with your {s} hand" for c in CUBE_COLORS for s in SIDES]
     return touch + [f"raise your {s} hand" for s in SIDES]
+
+
+def either_instructions() -> list[str]:
+    """The three touch instructions that name no hand (either palm counts)."""
+    return [f"touch the {c} cube" for c in CUBE_COLORS]
 
 
 @dataclass(frozen=True)

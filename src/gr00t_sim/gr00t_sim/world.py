@@ -45,7 +45,7 @@ from gr00t_policy.embodiment.simulator import SimulatorSpec
 from gr00t_sim import meshes
 from gr00t_sim.params import default_embodiment_path
 from gr00t_sim.section import settings_from
-from gr00t_sim.tasks import CUBE_COLORS, SIDES, Task, Verdict, judge
+from gr00t_sim.tasks import CUBE_COLORS, EITHER, SIDES, Task, Verdict, judge
 
 _LOG = logging.getLogger(__name__)
 
@@ -512,6 +512,9 @@ class SimWorld:
     def verdict(self, task: Task | str) -> Verdict:
         """The task's success criterion (gr00t_sim.tasks.judge) on the current state."""
         task = Task.parse(task) if isinstance(task, str) else task
+        if task.side == EITHER:  # the nearer palm (a touch: the smaller margin)
+            return min((self.verdict(task.with_side(s)) for s in task.sides),
+                       key=lambda v: v.margin)
         target = (self.cube_position(task.color) if task.kind == "touch"
                   else self.shoulder_position(task.side))
         return judge(task, self.palm_position(task.side), target)

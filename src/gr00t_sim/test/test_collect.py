@@ -35,6 +35,35 @@ def test_task_for_seed_is_deterministic_and_covers_all_tasks():
     assert set(tasks) == set(all_instructions())
 
 
+def test_touches_naming_no_hand_are_done_with_either_hand_drawn_by_seed(emb):
+    # Two ways to do one instruction in the same scenes (docs/plans/rtc_two_modes.md).
+    from gr00t_sim.collect import side_for_seed
+    from gr00t_sim.tasks import either_instructions
+
+    tasks = [task_for_seed(s, "either") for s in range(60)]
+    assert set(tasks) == set(either_instructions())
+    sides = [side_for_seed(s, Task.parse(t)).side for s, t in enumerate(tasks)]
+    assert 20 <= sides.count("left") <= 40 and sides.count("left") + sides.count("right") == 60
+    assert side_for_seed(5, Task.parse("raise your left hand")).side == "left"
+    rec = DemoRecorder(emb, CollectConfig(tasks="either"))
+    try:
+        demos = {side_for_seed(s, Task.parse(task_for_seed(s, "either"))).side: rec.record(s)
+                 for s in range(6)}
+    finally:
+        rec.close()
+    assert set(demos) == {"left", "right"}
+    for side, demo in demos.items():
+        assert demo.success and demo.task in either_instructions()
+        arm = [j for j, n in enumerate(emb.action_joints) if n.startswith(f"{side}_shoulder")]
+        other = [j for j, n in enumerate(emb.action_joints)
+                 if n.startswith(("left_shoulder", "right_shoulder")) and j not in arm]
+        # The drawn hand's shoulder moves, the other's stays near rest.
+        moved = np.ptp(demo.actions, axis=0)  # (A,) each joint's range over the episode
+        assert moved[arm].max() > 0.2 and moved[other].max() < 0.05, (side, moved)
+    with pytest.raises(ValueError, match="tasks"):
+        CollectConfig(tasks="some")
+
+
 def test_collect_writes_successful_episodes(emb, tmp_path):
     out = tmp_path / "demos"
     rc = main(["--episodes", "2", "--seed", "3", "--out", str(out), "--embodiment",

@@ -180,3 +180,17 @@ def test_retarget_from_a_hold_lifts_straight_up_before_crossing(setup):
     assert len(low) > 2 and np.abs(low[:, :2] - rest[:2]).max() < 0.01
     assert world.success(Task.parse(task))
     assert np.linalg.norm(palms[-1][:2] - rest[:2] - shove[:2]) < 0.01  # landed where it went
+
+
+def test_a_touch_naming_no_hand_is_done_with_the_nearer_palm(setup):
+    from gr00t_sim.tasks import either_instructions
+
+    emb, world, expert = setup
+    for seed in SEEDS[:3]:
+        for instruction in either_instructions():
+            world.reset(seed)
+            cube = world.cube_position(Task.parse(instruction).color)
+            nearer = min(("left", "right"), key=lambda s: float(
+                np.linalg.norm(world.palm_position(s) - cube)))
+            ok, _ = run_episode(emb, world, expert, seed, instruction)
+            assert ok and expert.task.side == nearer, (seed, instruction)

@@ -75,6 +75,20 @@ def test_tasks_parse_and_success_geometry(world):
     assert not world.success("touch the red cube with your left hand")
 
 
+def test_a_touch_naming_no_hand_counts_either_palm(world):
+    from gr00t_sim.tasks import EITHER, either_instructions
+
+    assert either_instructions() == [f"touch the {c} cube" for c in CUBE_COLORS]
+    task = Task.parse("Touch the blue cube.")
+    assert task == Task("touch", EITHER, "blue") and task.instruction == "touch the blue cube"
+    assert task.with_side("right") == Task("touch", "right", "blue")
+    world.reset(0)
+    # Either palm's margin: the verdict is the nearer one's, whichever that is.
+    left, right = (world.verdict(task.with_side(s)) for s in ("left", "right"))
+    assert world.verdict(task).margin == min(left.margin, right.margin)
+    assert left.margin != right.margin
+
+
 def test_head_camera_sees_three_coloured_cubes(world):
     """The camera is framed on the cubes' region: each cube, wherever it was put, is in view
     and large (a 4.5 cm cube is ~20 px wide at 224 px: 320-390 pixels over seeds 0-7)."""

@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--settle-s", type=float, default=0.5,
                    help="seconds between the reset and the instruction (default 0.5)")
     p.add_argument("--tasks", default="all", choices=TASK_SETS,
-                   help="which tasks to cycle through (default all eight)")
+                   help="which tasks to cycle through (default all eight; either: the three "
+                        "touches that name no hand)")
     p.add_argument("--instructions", type=Path, default=None, metavar="FILE",
                    help="YAML (or .json) mapping each evaluated task's instruction to one or "
                         "more phrasings System 2 reads instead (success is still judged on "

@@ -9,19 +9,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from gr00t_sim.tasks import all_instructions
+from gr00t_sim.tasks import all_instructions, either_instructions
 
 # Training demonstrations use scene seeds below it (gr00t-collect refuses others), evaluation
 # seeds from it on: no evaluated scene is trained on.
 EVAL_SEED_START = 100_000
 DEFAULT_SEED = EVAL_SEED_START
-TASK_SETS = ("all", "touch", "raise")
+TASK_SETS = ("all", "touch", "raise", "either")
 
 
 def task_list(which: str = "all") -> list[str]:
-    """The instructions evaluated: all eight, the six touch tasks, or the two raise tasks."""
+    """The instructions evaluated: all eight, the six touch tasks, the two raise tasks, or
+    the three touches that name no hand (either palm counts; not among the eight)."""
     if which not in TASK_SETS:
         raise ValueError(f"--tasks {which!r} is unknown; use one of {list(TASK_SETS)}")
+    if which == "either":
+        return either_instructions()
     tasks = all_instructions()
     if which == "all":
         return tasks
