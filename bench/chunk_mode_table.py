@@ -45,17 +45,20 @@ def mismatches(r: dict, mode: str, delay: int, args: argparse.Namespace) -> list
     """How a stored gr00t-eval result `r` differs from the row this table asks for (empty:
     it is that row)."""
     from gr00t_bringup.graph import checkpoint_path
+    from gr00t_sim.evaluation.schedule import task_list
 
     m = MODES[mode]
     method = (m[m.index("--system1-param") + 1].split(":=", 1)[1] if "--system1-param" in m
               else None)
     want = {"episodes": args.episodes, "seed": args.seed, "chunk_mode": m[1],
             "inference_delay_ms": float(delay), "rtc_method": method,
-            "checkpoint": str(checkpoint_path(args.checkpoint)), "complete": True}
+            "checkpoint": str(checkpoint_path(args.checkpoint)), "complete": True,
+            "tasks": task_list(getattr(args, "tasks", "all"))}
     got = {**{k: r.get(k) for k in want},
            "rtc_method": (r.get("system1_parameters") or {}).get("rtc_method"),
            # A run cut short keeps its episodes, marked (gr00t-eval: "complete": false).
-           "complete": r.get("complete", True)}
+           "complete": r.get("complete", True),
+           "tasks": r.get("tasks", task_list("all"))}
     return [f"{k} {got[k]!r} (asked: {want[k]!r})" for k in want if got[k] != want[k]]
 
 
@@ -77,6 +80,8 @@ def run_row(out: Path, mode: str, delay: int, args: argparse.Namespace) -> dict 
            *MODES[mode], "--inference-delay-ms", str(delay), "--json-out", str(path)]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
+    if getattr(args, "tasks", "all") != "all":
+        cmd += ["--tasks", args.tasks]
     t0 = time.monotonic()
     with open(stem.with_suffix(".log"), "w") as log:
         rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -113,6 +118,8 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--seed", type=int, default=100000)
     ap.add_argument("--checkpoint", default=None, help="default: gr00t-eval's (checkpoints/nano)")
+    ap.add_argument("--tasks", default="all", choices=("all", "touch", "raise", "either"),
+                    help="gr00t-eval's --tasks (default all eight)")
     ap.add_argument("--rerun", action="store_true", help="run rows whose JSON exists again")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]

@@ -54,6 +54,7 @@ def test_a_stored_row_of_the_same_arguments_is_read(table, tmp_path: Path) -> No
     ({}, {"episodes": 96}, "episodes 24 (asked: 96)"),
     ({"system1_parameters": {"chunk_mode": "rtc"}}, {}, "rtc_method None (asked: 'blend')"),
     ({"complete": False}, {}, "complete False (asked: True)"),  # a run cut short
+    ({}, {"tasks": "either"}, "asked: ['touch the red cube'"),
 ])
 def test_a_stored_row_of_other_arguments_is_not_reported_as_this_one(
         table, tmp_path: Path, capsys, fields, asked, named) -> None:
