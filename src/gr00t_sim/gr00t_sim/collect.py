@@ -115,7 +115,8 @@ class CollectConfig:
         tasks: "all" (the eight, by seed: `task_for_seed`) or "either" (the three touches
             naming no hand, `gr00t_sim.tasks.either_instructions`): the expert does each with
             a hand drawn 50/50 with the scene seed, so the same instruction and scenes come
-            with both ways of doing it (a task with two modes, docs/plans/rtc_two_modes.md).
+            with both ways of doing it (a task with two modes, docs/plans/rtc_two_modes.md);
+            a drawn hand that cannot reach the cube fails and is dropped like any failure.
     """
 
     hold_s: float = 0.5
