@@ -3,7 +3,7 @@
 
     source env.sh
     python bench/soak.py --minutes 60
-    python bench/soak.py --minutes 60 --instruction-every 20   # the arm moving, as on a robot
+    python bench/soak.py --minutes 60 --instruction-every 20   # episodes, the arms moving
     python bench/soak.py --minutes 1 --warmup-s 10 --window-s 20      # a smoke run
 
 Starts the graph with gr00t_bringup's GraphRunner (`build_graph(sim=True)`, one OS process
@@ -14,7 +14,15 @@ per node, a ROS_DOMAIN_ID of its own) and, from the first command on, for --minu
   - records System 1's command receive times on the first controller topic (a probe here)
     and reports the median command period of each minute and the gaps > 2 periods;
   - reads System 1's /diagnostics: ticks later than two periods (its timer start times)
-    counted after the warm-up.
+    counted after the warm-up;
+  - with --instruction-every S, runs an episode every S seconds as gr00t-eval does:
+    /gr00t/enable false, the scene reset with the next seed, the next of the simulator's tasks
+    (touch a cube with a hand, raise a hand) through /gr00t/set_instruction, /gr00t/enable
+    true; so the arms move, System 2 and System 1 change instruction and System 1 is
+    disabled and enabled all along (default: one instruction, "hold your position", the
+    whole time, no reset). Each call must be accepted and System 1 must plan on each
+    instruction before the next episode, else the soak fails naming it; a fault the policy
+    latched (a blocked arm) is cleared by the next enable and listed.
 Writes soak.json and soak.png into --out. Exit status: 0 when every node's RSS growth is
 <= --max-rss-growth-pct and at most --max-late-ticks ticks were later than two periods
 after the warm-up; 1 when a threshold was exceeded or something could not be measured (a
@@ -81,8 +89,12 @@ class CommandMinutes:
 
 
 class InstructionCycle:
-    """Sets the simulator's tasks in turn through /gr00t/set_instruction; each call first
-    checks that System 1 planned on the instruction set before (an ActionChunk with its id)."""
+    """An episode every --instruction-every seconds, as gr00t-eval runs them and an operator
+    would: /gr00t/enable false, the scene reset (/gr00t_sim/reset: a new seed, the arms at
+    rest), the next of the simulator's tasks through /gr00t/set_instruction, /gr00t/enable
+    true. Each one first checks that System 1 planned on the instruction set before (an
+    ActionChunk with its id); the latched faults the enable clears are counted (a blocked
+    arm is the policy's, not the runtime's: the soak goes on)."""
 
     def __init__(self, probe: Any) -> None:
         from gr00t_msgs.msg import ActionChunk
@@ -92,8 +104,8 @@ class InstructionCycle:
         self.probe = probe
         self.instructions = all_instructions()
         self.count = 0
+        self.faults: list[str] = []  # the latched faults each enable cleared
         self.pending: tuple[int, str] | None = None  # (id, instruction) not yet planned on
-        self.planned: set[int] = set()
         self.lock = threading.Lock()
         probe.node.create_subscription(ActionChunk, "/gr00t/action_chunk", self._on_chunk,
                                        RELIABLE)
@@ -103,10 +115,19 @@ class InstructionCycle:
             if self.pending is not None and int(msg.instruction_id) == self.pending[0]:
                 self.pending = None
 
+    def _call(self, srv: Any, name: str, request: Any) -> Any:
+        resp = self.probe.call(srv, name, request, timeout=20.0)
+        ok = resp.accepted if hasattr(resp, "accepted") else resp.success
+        if not ok:
+            raise MeasurementError(f"{name} refused {request}: {resp.message}")
+        return resp
+
     def next(self) -> None:
-        """Raises MeasurementError where System 1 never planned on the last instruction or
-        System 2 refused this one."""
-        from gr00t_msgs.srv import SetInstruction
+        """Raises MeasurementError where System 1 never planned on the last instruction or a
+        call was refused."""
+        from gr00t_common.enable_reply import cleared_faults
+        from gr00t_msgs.srv import ResetSim, SetInstruction
+        from std_srvs.srv import SetBool
 
         with self.lock:
             if self.pending is not None:
@@ -114,13 +135,16 @@ class InstructionCycle:
                 raise MeasurementError(f"System 1 planned nothing on instruction {iid} "
                                        f"({text!r}) before the next was due")
         text = self.instructions[self.count % len(self.instructions)]
-        resp = self.probe.call(SetInstruction, "/gr00t/set_instruction",
-                               SetInstruction.Request(instruction=text), timeout=20.0)
-        if resp is None or not resp.accepted:
-            raise MeasurementError(f"/gr00t/set_instruction refused {text!r}: "
-                                   f"{getattr(resp, 'message', 'no reply in 20 s')}")
+        self._call(SetBool, "/gr00t/enable", SetBool.Request(data=False))
+        time.sleep(0.3)  # System 1 brakes to rest (~0.12 s at most), then goes quiet
+        self._call(ResetSim, "/gr00t_sim/reset",
+                   ResetSim.Request(seed=SOAK_SEED + self.count, instruction=text))
+        resp = self._call(SetInstruction, "/gr00t/set_instruction",
+                          SetInstruction.Request(instruction=text))
         with self.lock:
             self.pending = (int(resp.instruction_id), text)
+        enabled = self._call(SetBool, "/gr00t/enable", SetBool.Request(data=True))
+        self.faults += cleared_faults(enabled.message)
         self.count += 1
 
 
@@ -133,6 +157,9 @@ def growth_pct(t: np.ndarray, kib: np.ndarray, warmup_s: float, window_s: float,
         return None, None, None
     a, b = float(first.mean()), float(last.mean())
     return round(a), round(b), round(100.0 * (b - a) / a, 3)
+
+
+SOAK_SEED = 100_000  # the scenes of the episodes (gr00t-eval's held-out seeds)
 
 
 def main() -> int:
@@ -156,8 +183,8 @@ def main() -> int:
                     help="nodes follow the simulator's /clock (gr00t-bringup's default with "
                          "--sim); default: the wall clock, as on a robot")
     ap.add_argument("--instruction-every", type=float, default=0.0, metavar="S",
-                    help="set the next of the simulator's tasks every S seconds (0: keep "
-                         "'hold your position' the whole time)")
+                    help="an episode every S seconds: disable, reset the scene, the next of "
+                         "the simulator's tasks, enable (0: 'hold your position' throughout)")
     ap.add_argument("--out", type=Path, default=REPO / "artifacts" / "bench")
     args = ap.parse_args()
     total = args.minutes * 60.0
@@ -269,7 +296,8 @@ def main() -> int:
         "command_gaps_over_2_periods_per_minute": cmds.late_per_minute,
         "system1_ticks_late_2x_period_after_warmup": late,
         "instruction_every_s": args.instruction_every or None,
-        "instructions_set": cycle.count if cycle is not None else None,
+        "episodes": cycle.count if cycle is not None else None,
+        "system1_faults_cleared": cycle.faults if cycle is not None else None,
         "system1_ticks_total": diag_float(diag_last, "ticks") if diag_last else None,
         "system1_period_max_all_ms": diag_float(diag_last, "period_max_all_ms")
         if diag_last else None,
@@ -313,8 +341,9 @@ def main() -> int:
     print("probe gaps > 2 periods per minute: " + " ".join(map(str, cmds.late_per_minute)))
     print(f"System 1 ticks later than two periods after the warm-up: {late}")
     if cycle is not None:
-        print(f"instructions set: {cycle.count} (every {args.instruction_every:g} s), each "
-              "planned on before the next")
+        print(f"episodes: {cycle.count} (every {args.instruction_every:g} s; each planned on "
+              f"before the next); System 1 faults cleared by their enable: {len(cycle.faults)}"
+              + "".join(f"\n  {f}" for f in cycle.faults))
     print(f"wrote {args.out / 'soak.json'}, {png}")
     if failures:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
