@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,9 @@ def test_ctrl_c_keeps_the_episodes_written_unless_overwriting(emb, tmp_path, mon
 
     monkeypatch.setattr(DemoRecorder, "record", record)
     out = tmp_path / "demos"
+    # Python's handler, or SIG_IGN where the suite runs as a background job (`cmd &` in a
+    # shell without job control ignores SIGINT, and Python keeps that).
+    before = signal.getsignal(signal.SIGINT)
     try:
         rc = main(["--episodes", "3", "--seed", "3", "--out", str(out), "--embodiment",
                    str(G1_YAML), "--no-progress"])
@@ -154,9 +158,7 @@ def test_ctrl_c_keeps_the_episodes_written_unless_overwriting(emb, tmp_path, mon
     assert LeRobotDataset(out).num_episodes == 1
     summary = json.loads((out / "meta/collect.json").read_text())
     assert summary["interrupted"] is True and summary["episodes"] == 1
-    import signal
-
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    assert signal.getsignal(signal.SIGINT) is before  # given back
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
         collect(out, 3, 20, emb, overwrite=True, progress=False)
