@@ -110,6 +110,8 @@ def row_line(mode: str, delay: int, r: dict) -> str:
 
 
 def main() -> int:
+    from gr00t_sim.evaluation.schedule import TASK_SETS
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="artifacts/chunk_modes", help="one JSON and log per row")
     ap.add_argument("--modes", default="crossfade,latest,ensemble,rtc",
@@ -118,7 +120,7 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=24)
     ap.add_argument("--seed", type=int, default=100000)
     ap.add_argument("--checkpoint", default=None, help="default: gr00t-eval's (checkpoints/nano)")
-    ap.add_argument("--tasks", default="all", choices=("all", "touch", "raise", "either"),
+    ap.add_argument("--tasks", default="all", choices=TASK_SETS,
                     help="gr00t-eval's --tasks (default all eight)")
     ap.add_argument("--rerun", action="store_true", help="run rows whose JSON exists again")
     args = ap.parse_args()

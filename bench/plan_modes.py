@@ -34,10 +34,11 @@ def arm_of(rows: np.ndarray, start: np.ndarray, left: np.ndarray, right: np.ndar
 
 def main() -> int:
     from common import add_policy_args
+    from gr00t_sim.evaluation.schedule import TASK_SETS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_policy_args(ap, count="--scenes", default_count=12)
-    ap.add_argument("--tasks", default="either", choices=("all", "touch", "raise", "either"))
+    ap.add_argument("--tasks", default="either", choices=TASK_SETS)
     ap.add_argument("--plans", type=int, default=32, help="chunks sampled per scene")
     ap.add_argument("--min-share", type=float, default=0.1,
                     help="a scene has two ways when each arm has at least this share of plans")

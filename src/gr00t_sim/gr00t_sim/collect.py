@@ -54,10 +54,9 @@ import numpy as np  # noqa: E402
 
 from gr00t_policy.dataset import LeRobotWriter  # noqa: E402
 from gr00t_policy.embodiment import EmbodimentConfig, load_embodiment, parse_embodiment  # noqa: E402
-from gr00t_sim.evaluation.schedule import EVAL_SEED_START  # noqa: E402
+from gr00t_sim.evaluation.schedule import EVAL_SEED_START, task_list  # noqa: E402
 from gr00t_sim.expert import ScriptedExpert, expert_config  # noqa: E402
-from gr00t_sim.tasks import (EITHER, SIDES, Task, all_instructions,  # noqa: E402
-                             either_instructions)
+from gr00t_sim.tasks import EITHER, SIDES, Task  # noqa: E402
 from gr00t_sim.world import SimWorld, HeadCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -175,7 +174,7 @@ class Demo:
 def task_for_seed(seed: int, which: str = "all") -> str:
     """The instruction of the episode with scene seed ``seed``: uniform over the eight, or
     over the three that name no hand (``which`` "either")."""
-    tasks = either_instructions() if which == "either" else all_instructions()
+    tasks = task_list(which)
     return tasks[int(np.random.default_rng([seed, 0x7A5C]).integers(len(tasks)))]
 
 
