@@ -35,6 +35,7 @@ DEFAULT_CHECKPOINT = Path("checkpoints") / "nano"
 SYSTEM2 = ("gr00t_system2", "system2_node")
 SYSTEM1 = ("gr00t_system1", "system1_node")
 SIM = ("gr00t_sim", "sim_node")
+RECORDER = ("gr00t_record", "recorder_node")
 # System 1's process asks for SCHED_FIFO at this priority (ros2_control's controller_manager
 # uses 50 for its loop). Without it, on our 2-core machines, the simulator and the VLM delay
 # its 120 Hz timer past two periods many times a minute, with it never (docs/BENCHMARKS.md).
@@ -311,7 +312,9 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
                 use_sim_time: bool = False, config_dirs: Sequence[str | Path] | None = None,
                 remappings: Iterable[tuple[str, str]] = (),
                 system1_parameters: Mapping[str, Any] | None = None,
-                system2_parameters: Mapping[str, Any] | None = None) -> Graph:
+                system2_parameters: Mapping[str, Any] | None = None,
+                record_dir: str | Path | None = None,
+                record_topics: Sequence[str] = ()) -> Graph:
     """Resolve and validate everything, and describe the nodes to start.
 
     embodiment: a name (config/<name>.yaml in `config_dirs`) or a path to a YAML file.
@@ -336,6 +339,11 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         a CUDA device, is the node's error at configure).
     system2_parameters: the same for System 2 (gr00t_system2.params, e.g. backend,
         torch_threads; not checkpoint, nor camera_topics: the embodiment's `cameras`).
+    record_dir: add the recorder (gr00t_record: one rosbag2 MCAP bag per episode of the
+        topics the embodiment names, plus System 1's safety state) writing under this
+        directory; episodes begin and end through its /gr00t_record/start and stop services.
+        None: no recorder.
+    record_topics: more topics it records (its extra_topics), e.g. /gr00t/action_chunk.
 
     Raises EmbodimentConfigError or GraphError (both ValueError) with a message naming the fix.
     """
@@ -419,6 +427,18 @@ def build_graph(embodiment: str = DEFAULT_EMBODIMENT, checkpoint: str | Path | N
         remappings=list(remaps), realtime_priority=SYSTEM1_RT_PRIORITY, lifecycle=True,
         env=dict(local))
     nodes = [system2, system1]
+    if record_dir is not None:
+        if not str(record_dir).strip():
+            raise GraphError("record_dir is empty: name the directory for the episode bags")
+        nodes.append(NodeSpec(
+            package=RECORDER[0], executable=RECORDER[1], name="gr00t_record", namespace=ns,
+            parameters={"embodiment": str(emb_path),
+                        "output_dir": str(Path(record_dir).expanduser().resolve()),
+                        "use_sim_time": sim_time,
+                        # (an empty list has no type in a parameter file: left out)
+                        **({"extra_topics": [str(t) for t in record_topics]}
+                           if record_topics else {})},
+            remappings=list(remaps), env=dict(local)))
     if sim:
         nodes.insert(0, NodeSpec(
             package=SIM[0], executable=SIM[1], name="gr00t_sim", namespace=ns,

@@ -176,6 +176,30 @@ def test_sim_adds_the_simulator_node_only_when_asked(ckpt: Path) -> None:
     assert clocked.node("gr00t_system2").parameters["use_sim_time"] is True
 
 
+def test_record_dir_adds_the_recorder_with_parameters_it_knows(ckpt: Path, tmp_path: Path
+                                                              ) -> None:
+    from gr00t_record.params import SPECS
+
+    plain = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True)
+    assert "gr00t_record" not in [n.name for n in plain.nodes]
+    g = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], sim=True,
+                    namespace="b", record_dir=tmp_path / "bags",
+                    record_topics=["/gr00t/action_chunk", "/gr00t_sim/state"])
+    rec = g.node("gr00t_record")
+    assert (rec.package, rec.executable, rec.namespace, rec.lifecycle) == (
+        "gr00t_record", "recorder_node", g.node("gr00t_system1").namespace, False)
+    assert rec.parameters["output_dir"] == str((tmp_path / "bags").resolve())
+    assert rec.parameters["embodiment"] == g.embodiment_path
+    assert rec.parameters["extra_topics"] == ["/gr00t/action_chunk", "/gr00t_sim/state"]
+    assert set(rec.parameters) - {"use_sim_time"} <= {s.name for s in SPECS}
+    # No extra topics: no empty list in the parameter file (it would have no type).
+    bare = build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG],
+                       record_dir=tmp_path / "bags").node("gr00t_record")
+    assert "extra_topics" not in params_file_content(bare)["/**"]["ros__parameters"]
+    with pytest.raises(GraphError, match="record_dir is empty"):
+        build_graph("unitree_g1", checkpoint=ckpt, config_dirs=[CONFIG], record_dir=" ")
+
+
 def test_sim_refuses_an_embodiment_without_a_simulator_before_anything_starts(ckpt: Path) -> None:
     assert load_yaml("fourier_gr1").get("simulator") is None
     build_graph("fourier_gr1", checkpoint=ckpt, config_dirs=[CONFIG])  # fine on a robot

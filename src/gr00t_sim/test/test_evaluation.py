@@ -304,6 +304,9 @@ def test_report_and_json_lead_with_the_strict_success() -> None:
     assert "largest acceleration at a switch 2.00/s^2" in text
     assert "per phrasing" not in text and "System 2 read" not in text  # no instruction file
     assert "tracking" not in text  # no System 1 diagnostics received
+    assert "recorded:" not in text  # no --record
+    result["episodes_detail"][1]["bag"] = "/bags/episode_000001"
+    assert "recorded: /bags/episode_000001" in format_report(result)
     result["rates"]["diagnostics"]["system1"] = {
         "tracking_error_p50": "0.0120", "tracking_error_p99": "0.3900",
         "tracking_error_max_all": "0.4871", "tracking_error_max_all_joint": "left_elbow_joint",
@@ -682,7 +685,8 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     done = subprocess.run(
         eval_command("--episodes", "1", "--episode-s", "3", "--seed", "100000", "--checkpoint",
                      str(ckpt), "--json", "--video", str(video), "--log-dir",
-                     str(tmp_path / "logs"), "--instructions", str(phrasings)),
+                     str(tmp_path / "logs"), "--instructions", str(phrasings),
+                     "--record", str(tmp_path / "bags")),
         capture_output=True, text=True, timeout=280,
         env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     wall = time.monotonic() - t0
@@ -740,6 +744,30 @@ def test_gr00t_eval_one_closed_loop_episode(ros_domain_id, tmp_path: Path) -> No
     assert sm["arms"]["max_accel_at_switch"] is not None
     assert r["video"]["frames"] > 30 and video.stat().st_size > 10_000
     assert r["video"]["error"] is None
+    # --record: the episode's bag, from the enable to the disable, with the plans, the
+    # judged states and System 1's safety state beside the robot's topics.
+    from gr00t_policy.dataset.bag import read_bag
+    from gr00t_sim.evaluation.cli import RECORD_TOPICS
+
+    assert episode["bag"] == str((tmp_path / "bags" / "episode_000000").resolve())
+    assert "episode 0:" in episode["recording"] and "LOST" not in episode["recording"]
+    bag = read_bag(episode["bag"], topics=["/gr00t_sim/state"])
+    assert bag.complete and bag.custom_data["instruction"] == said, bag.warnings
+    for topic in ("/joint_states", "/camera/head/image_raw", "/gr00t/safety_state",
+                  *RECORD_TOPICS):
+        assert bag.counts.get(topic, 0) > 0, (topic, bag.counts)
+    # The simulator's judged states while System 1 acted: this episode's scene only.
+    assert bag.counts["/gr00t_sim/state"] >= 25
+    assert {m.seed for _, m in bag.messages["/gr00t_sim/state"]} == {100_000}
+    # ... which bench/episode_arms.py reads into a time line, a row per 0.5 s.
+    bench = Path(__file__).resolve().parents[3] / "bench" / "episode_arms.py"
+    arms = subprocess.run([sys.executable, str(bench), episode["bag"], "--step-s", "0.5",
+                           "--joint", "left_wrist_yaw_joint"],
+                          capture_output=True, text=True, timeout=120)
+    assert arms.returncode == 0, arms.stderr[-3000:]
+    rows = [line for line in arms.stdout.splitlines() if " running " in line]
+    assert len(rows) >= 5, arms.stdout[-3000:]
+    assert "plans moving each arm most: " in arms.stdout
     print(f"gr00t-eval, 1 episode of 3 s: {wall:.0f} s wall, start-up {r['startup_s']} s; "
           f"rates {rates['system1_command_hz']} / {rates['system1_replans_hz']} / "
           f"{rates['system2_hz']} Hz")

@@ -3,7 +3,7 @@ Apollo, `--embodiment`) through the real graph.
 
     gr00t-eval --episodes 8 --seed 100000 [--checkpoint DIR] [--embodiment unitree_g1]
                [--episode-s 6] [--tasks all|touch|raise] [--instructions FILE]
-               [--json] [--video out.mp4]
+               [--json] [--video out.mp4] [--record DIR]
                [--chunk-mode crossfade|latest|ensemble|rtc] [--inference-delay-ms D]
                [--system1-param NAME:=VALUE ...] [--system2-param NAME:=VALUE ...]
 
@@ -46,6 +46,15 @@ Rates and latencies are measured while System 1 is enabled: System 1 commands (m
 first controller topic), replans (/gr00t/action_chunk), System 2 tokens, the inference latencies
 both nodes put in their messages, and the token age at planning (the chunk's joint-state stamp
 minus the camera stamp of the newest tokens, both in the simulator's time base).
+
+--record DIR keeps each episode as a rosbag2 MCAP bag (DIR/episode_NNNNNN/, numbered on from
+the bags already there; the result names each episode's): the graph gains the recorder
+(gr00t-record's node), which records what it records on a robot (the joint states, the
+controller commands, the camera, the instruction, System 1's safety state) and
+`RECORD_TOPICS` (System 1's chunks, the simulator's judged state, the diagnostics), from
+System 1's enable to the disable that ends the episode: what a failure did, joint by joint,
+for `bench/episode_arms.py` or `gr00t-dataset from-bag`. About 30 MB per 6-s episode, most of
+it the camera.
 
 Seeds: training data uses seeds < 100000 (gr00t_sim.collect), so evaluation starts at 100000.
 Exit status: 0 when the episodes were measured (whatever the success rate), 1 when the graph
@@ -90,6 +99,9 @@ EXIT_OK = 0
 EXIT_GRAPH_FAILED = 1
 EXIT_BAD_ARGS = 2
 EXIT_MISSING_EXECUTABLE = 3
+# What --record keeps beside the recorder's own topics: each plan, the simulator's judged
+# state (palms, cubes, success; 25 Hz) and the nodes' diagnostics (System 1's faults).
+RECORD_TOPICS = ("/gr00t/action_chunk", "/gr00t_sim/state", "/diagnostics")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="also write the JSON object to PATH")
     p.add_argument("--video", type=Path, default=None, metavar="PATH",
                    help="save the head camera with the instruction overlaid as an mp4")
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="keep each episode as a rosbag2 MCAP bag under DIR (the recorder's "
+                        "topics plus System 1's chunks, the simulator's state and the "
+                        "diagnostics; ~30 MB per 6-s episode)")
     p.add_argument("--log-dir", type=Path, default=None,
                    help="keep the nodes' output and parameter files in DIR (default: a "
                         "temporary directory, removed afterwards)")
@@ -222,14 +238,18 @@ def unknown_words(checkpoint: str, phrasings: Mapping[str, Sequence[str]]
 def build_eval_graph(args: argparse.Namespace) -> Any:
     """build_graph(sim=True) with the System 1 and System 2 parameters the arguments set;
     GraphError (a bad checkpoint, embodiment or parameter name) says what to change."""
+    record = ({} if args.record is None else
+              {"record_dir": args.record, "record_topics": RECORD_TOPICS})
     graph = build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
-                        backend=args.backend, sim=True, use_sim_time=args.use_sim_time)
+                        backend=args.backend, sim=True, use_sim_time=args.use_sim_time,
+                        **record)
     extra = system1_parameters(args, graph.embodiment)
     if not extra and not args.system2_param:
         return graph
     return build_graph(embodiment=args.embodiment, checkpoint=args.checkpoint,
                        backend=args.backend, sim=True, use_sim_time=args.use_sim_time,
-                       system1_parameters=extra, system2_parameters=dict(args.system2_param))
+                       system1_parameters=extra, system2_parameters=dict(args.system2_param),
+                       **record)
 
 
 def evaluate(args: argparse.Namespace, graph: Any, work_dir: Path, out: TextIO,

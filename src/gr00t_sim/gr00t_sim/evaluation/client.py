@@ -23,6 +23,11 @@ minus the camera stamp of the newest tokens, both in the simulator's time base).
 
 It also records every arm command (the forward_command controllers whose name has "arm" in
 it) and when each chunk arrived, for the smoothness figures (`smoothness.summarize`).
+
+Where the graph has the recorder (gr00t-eval --record DIR: build_graph's record_dir), each
+episode is also kept as a rosbag2 MCAP bag: /gr00t_record/start (with what System 2 reads)
+right before System 1 is enabled, /gr00t_record/stop right after the disable that ends the
+episode; the result names the bag and the recorder's account of it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +45,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
-from std_srvs.srv import SetBool
+from std_srvs.srv import SetBool, Trigger
 
 from gr00t_common.enable_reply import cleared_faults
 from gr00t_common.probe import RECORDING
@@ -48,6 +54,7 @@ from gr00t_common.service_call import call_resending
 from gr00t_common.stamps import stamp_to_seconds
 from gr00t_msgs.msg import ActionChunk, EmbeddingTokens, SafetyState, SimState
 from gr00t_msgs.srv import ResetSim, SetInstruction
+from gr00t_record.node import EPISODE_DIR, START_SERVICE, STOP_SERVICE
 from gr00t_sim.evaluation.holds import held_seconds
 from gr00t_sim.evaluation.schedule import phrasing_for_seed, task_for_seed
 from gr00t_sim.evaluation.scoring import (EpisodeResult, best_kind, percentiles_ms,
@@ -174,6 +181,12 @@ class Evaluation:
             "enable": node.create_client(SetBool, "/gr00t/enable"),
             "instruction": node.create_client(SetInstruction, "/gr00t/set_instruction"),
         }
+        # The recorder, where the graph has one: its bags' directory.
+        recorders = [n for n in graph.nodes if n.package == "gr00t_record"]
+        self.record_dir = recorders[0].parameters["output_dir"] if recorders else None
+        if recorders:
+            self.clients["record_start"] = node.create_client(SetInstruction, START_SERVICE)
+            self.clients["record_stop"] = node.create_client(Trigger, STOP_SERVICE)
 
     # -- subscriptions (probe thread) --------------------------------------------------------
     def _on_command(self, msg: Any) -> None:
@@ -366,6 +379,7 @@ class Evaluation:
                   f"tokens with instruction_id {iid}"
                   + (" (the first tokens: System 2 needs the head camera)" if first else ""))
         wait_tokens = time.monotonic() - t0
+        bag = self._start_recording(said) if self.record_dir is not None else None
         self.set_enabled(True)
         start = time.monotonic()
         with self._lock:
@@ -388,6 +402,7 @@ class Evaluation:
         for fault in self.set_enabled(False):  # latched since the last diagnostics, too
             if fault not in window.system1_faults:
                 window.system1_faults.append(fault)
+        recording = self._stop_recording() if bag is not None else None
         try:
             score = score_episode(instruction, window.samples, seed, window.reset_count)
         except ValueError as exc:
@@ -404,7 +419,23 @@ class Evaluation:
             run_s=round(run_s, 3), sim_s=round(sim_s, 3),
             real_time_factor=round(sim_s / max(run_s, 1e-9), 3),
             wait_tokens_s=round(wait_tokens, 3), settle_drift_m=round(drift, 4),
-            phrasing=said, system1_faults=list(window.system1_faults), system1_held_s=held)
+            phrasing=said, system1_faults=list(window.system1_faults), system1_held_s=held,
+            bag=bag, recording=recording)
+
+    def _start_recording(self, said: str) -> str:
+        """Open the episode's bag; returns its path."""
+        reply = self.call("record_start", SetInstruction.Request(instruction=said),
+                          "start recording")
+        if not reply.accepted:
+            raise GraphFailed(f"{START_SERVICE} refused: {reply.message}")
+        return str(Path(self.record_dir) / EPISODE_DIR.format(int(reply.instruction_id)))
+
+    def _stop_recording(self) -> str:
+        """Close the episode's bag; returns the recorder's account of it."""
+        reply = self.call("record_stop", Trigger.Request(), "stop recording")
+        if not reply.success:
+            raise GraphFailed(f"{STOP_SERVICE} failed: {reply.message}")
+        return reply.message
 
     def measurements(self) -> dict[str, Any]:
         """Rates and latency percentiles over the enabled windows so far."""

@@ -55,6 +55,8 @@ def format_report(r: dict[str, Any]) -> str:
         if e.get("system1_held_s"):
             lines.append(f"{'':>13}System 1 held: " + ", ".join(
                 f"{state} {s:.2f} s" for state, s in e["system1_held_s"].items()))
+        if e.get("bag"):
+            lines.append(f"{'':>13}recorded: {e['bag']}")
     lines += ["", f"{'task':<42} {'episodes':>8} {'at end':>9} {'any time':>9}"]
     for t, s in [*r["per_task"].items(), ("overall", o)]:
         lines.append(f"{t:<42} {s['episodes']:>8} {s['successes_at_end']:>3} "

@@ -124,6 +124,10 @@ class EpisodeResult:
     # Seconds System 1 held in each hold state while it acted (/gr00t/safety_state; a stale
     # input, no plan in time, a fault): the arm stood still whatever the policy planned.
     system1_held_s: dict[str, float] = field(default_factory=dict)
+    # gr00t-eval --record: the episode's bag and what the recorder said of it at the stop
+    # (messages per topic, losses); None without --record.
+    bag: str | None = None
+    recording: str | None = None
 
     def __post_init__(self) -> None:
         if not self.phrasing:
