@@ -556,6 +556,24 @@ def test_position_check_counts_nan_as_implausible():
     assert check.describe(rows[1]) == "b = nan (limits [-1, 1])"
 
 
+def test_far_beyond_is_more_than_the_joints_range_beyond_its_limits():
+    from gr00t_policy.embodiment.plausibility import PositionCheck
+
+    # Range 2 ([-1, 1]): a plan overshooting a limit by 0.3 is implausible but not far; one
+    # 2.5 beyond (or a NaN, an inf) asks for what no policy trained on this range would.
+    check = PositionCheck(["a", "b"], np.array([-1.0, -1.0]), np.array([1.0, 1.0]), 0.1)
+    rows = np.array([[0.0, 0.0], [-1.3, 0.0], [0.0, 3.5], [np.nan, 0.0], [0.0, -np.inf]])
+    assert check.implausible(rows).tolist() == [False, True, True, True, True]
+    assert check.far_beyond(rows).tolist() == [False, False, True, True, True]
+    assert check.plan_problem(rows[:1], "plan 1") is None
+    near = check.plan_problem(rows[:2], "plan 2")
+    assert near.startswith("plan 2 asks for a = -1.3 (limits [-1, 1]), beyond the limits by "
+                           "more than plausibility.position_margin 0.1")
+    assert "clamped at the limit" in near and "damaged" not in near
+    far = check.plan_problem(rows[:3], "plan 3")  # names the far row, not the first bad one
+    assert "b = 3.5" in far and "damaged checkpoint" in far
+
+
 def test_check_main_good_files(capsys):
     rc = check_main([str(G1_YAML), str(GR1_YAML)])
     out, err = capsys.readouterr()

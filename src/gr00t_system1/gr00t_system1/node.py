@@ -547,18 +547,10 @@ class System1Node(ManagedNode):
         (actions of 1e5 rad) drove each joint to its limit at the velocity limit while the
         node reported "running", level OK. The commands stay as they are: this only names
         it (diagnostics, a throttled warning)."""
-        bad = self.action_check.implausible(plan.chunk.rows)  # (H,)
-        if not bad.any():
-            self.beyond_limits = None
+        self.beyond_limits = self.action_check.plan_problem(plan.chunk.rows, f"plan {plan.seq}")
+        if self.beyond_limits is None:
             return
         self.plans_beyond_limits += 1
-        row = plan.chunk.rows[int(np.argmax(bad))]  # (A,) the first such row
-        self.beyond_limits = (
-            f"plan {plan.seq} asks for {self.action_check.describe(row)}, beyond the limits by "
-            f"more than plausibility.position_margin {self.action_check.margin:g}: the commands "
-            "are clamped, so the joints run to their limits. A damaged checkpoint, or "
-            "normalization statistics of another robot? Check the checkpoint against the "
-            "embodiment YAML, and disable System 1 (/gr00t/enable false) until it is fixed")
         if self._log_throttle.allow("plans_beyond_limits", time.monotonic()):
             self.get_logger().warn(self.beyond_limits)
 
