@@ -12,8 +12,9 @@ where they started (the largest joint, rad); the joint furthest from its command
 how much (the tracking error System 1 faults on); --joint's command, measurement and
 velocity; and the newest plan (/gr00t/action_chunk): the arm it moves further over its rows
 (its largest joint change, as bench/plan_modes.py labels plans) and how old its state was
-when it arrived. Then the plans per arm and System 1's faults (/diagnostics). Needs a bag
-with the recorder's topics and gr00t-eval's RECORD_TOPICS; exits 1 if one is missing.
+when it arrived. Then the plans per arm, how much plans --apart-s apart disagree
+(`agreement`), and System 1's faults (/diagnostics). Needs a bag with the recorder's topics
+and gr00t-eval's RECORD_TOPICS; exits 1 if one is missing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,41 @@ def chunk_arm(msg, arms: dict[str, list[str]]) -> tuple[str, float]:
     return arm, float(per_arm[arm])
 
 
-def timeline(path: Path, emb, step_s: float, joint: str | None) -> int:
+def agreement(chunks: list, arm_joints: list[str], apart_s: float) -> dict[str, float] | None:
+    """How much two plans about `apart_s` apart disagree where they overlap: each plan against
+    the newest one planned at least `apart_s` before it (by their state stamps), the older
+    interpolated to the newer's row instants; the arm joints' largest |difference| over the
+    shared rows, and at the first shared row. Medians and 90th percentiles over the pairs
+    (rad); None without a pair."""
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in chunks]
+    largest, first = [], []
+    for k, (_, new) in enumerate(chunks):
+        older = [i for i in range(k) if stamps[k] - stamps[i] >= apart_s]
+        if not older:
+            continue
+        old = chunks[older[-1]][1]
+        names = list(new.joint_names)
+        cols = [names.index(j) for j in arm_joints if j in names]
+        a = np.asarray(old.positions).reshape(int(old.horizon), len(names))[:, cols]
+        b = np.asarray(new.positions).reshape(int(new.horizon), len(names))[:, cols]
+        at = (stamps[k] - stamps[older[-1]] + np.arange(len(b)) * new.action_dt) / old.action_dt
+        shared = at <= len(a) - 1  # (H,) rows of the new plan the old one still covers
+        if not shared.any():
+            continue
+        lo = np.floor(at[shared]).astype(int)
+        hi = np.minimum(lo + 1, len(a) - 1)
+        f = (at[shared] - lo)[:, None]
+        diff = np.abs(b[shared] - (a[lo] * (1 - f) + a[hi] * f)).max(axis=1)  # (S,)
+        largest.append(diff.max())
+        first.append(diff[0])
+    if not largest:
+        return None
+    return {"pairs": len(largest), "largest_p50": float(np.median(largest)),
+            "largest_p90": float(np.percentile(largest, 90)),
+            "first_p50": float(np.median(first)), "first_p90": float(np.percentile(first, 90))}
+
+
+def timeline(path: Path, emb, step_s: float, joint: str | None, apart_s: float) -> int:
     from gr00t_policy.dataset.bag import read_bag
     from gr00t_sim.tasks import Task
 
@@ -140,6 +175,12 @@ def timeline(path: Path, emb, step_s: float, joint: str | None) -> int:
         arm = chunk_arm(msg, arms)[0]
         counts[arm] = counts.get(arm, 0) + 1
     print("plans moving each arm most: " + ", ".join(f"{a} {n}" for a, n in counts.items()))
+    agree = agreement(chunks, [j for joints in arms.values() for j in joints], apart_s)
+    if agree is not None:
+        print(f"plans {apart_s:g} s apart ({agree['pairs']} pairs), arm joints' largest "
+              f"difference where they overlap: median {agree['largest_p50']:.3f} rad, p90 "
+              f"{agree['largest_p90']:.3f}; at the first shared row: median "
+              f"{agree['first_p50']:.3f}, p90 {agree['first_p90']:.3f}")
     faults = []
     for _, msg in bag.messages.get("/diagnostics", []):
         for status in msg.status:
@@ -160,11 +201,13 @@ def main() -> int:
     ap.add_argument("--step-s", type=float, default=0.1, help="seconds between rows")
     ap.add_argument("--joint", default=None, help="also show this joint's command, "
                     "measurement and velocity")
+    ap.add_argument("--apart-s", type=float, default=0.2,
+                    help="compare plans made this far apart (s; default 0.2)")
     args = ap.parse_args()
     emb = load_embodiment(args.embodiment)
     status = 0
     for path in args.bags:
-        status |= timeline(path, emb, args.step_s, args.joint)
+        status |= timeline(path, emb, args.step_s, args.joint, args.apart_s)
         print()
     return status
 
