@@ -89,7 +89,8 @@ def timeline(path: Path, emb, step_s: float, joint: str | None, apart_s: float) 
     from gr00t_policy.dataset.bag import read_bag
     from gr00t_sim.tasks import Task
 
-    bag = read_bag(path, topics=None, data_later=[t for t in ("/camera/head/image_raw",)])
+    # The camera frames are not needed: left in the file.
+    bag = read_bag(path, topics=None, data_later=[c.topic for c in emb.cameras])
     arm_ctrls = [c for c in emb.controllers if c.type == "forward_command" and "arm" in c.name]
     needed = [JOINT_STATES, SIM_STATE, CHUNKS, SAFETY, *(c.topic for c in arm_ctrls)]
     missing = [t for t in needed if not bag.messages.get(t)]
@@ -101,6 +102,10 @@ def timeline(path: Path, emb, step_s: float, joint: str | None, apart_s: float) 
     js = bag.messages[JOINT_STATES]
     names = list(js[0][1].name)
     col = {n: i for i, n in enumerate(names)}
+    if joint and joint not in col:
+        print(f"{path}: --joint {joint} is not on {JOINT_STATES}; its joints: {names}",
+              file=sys.stderr)
+        return 1
     t0 = js[0][0]
     js_t = [t for t, _ in js]
     cmd = {c.topic: ([t for t, _ in bag.messages[c.topic]], bag.messages[c.topic], list(c.joints))
