@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from common import DEFAULT_EMBODIMENT
+from gr00t_common.stamps import stamp_to_nanoseconds, stamp_to_seconds
 
 SIM_STATE = "/gr00t_sim/state"
 CHUNKS = "/gr00t/action_chunk"
@@ -40,9 +41,14 @@ def latest(times: list[int], t: int) -> int | None:
     return i if i >= 0 else None
 
 
+def rows_of(msg) -> np.ndarray:
+    """(H, A) an ActionChunk's positions, a row per action_dt, a column per joint_names."""
+    return np.asarray(msg.positions).reshape(int(msg.horizon), len(msg.joint_names))
+
+
 def chunk_arm(msg, arms: dict[str, list[str]]) -> tuple[str, float]:
     """(arm, rad): the arm whose joints change most over the chunk's rows, and by how much."""
-    rows = np.asarray(msg.positions).reshape(int(msg.horizon), len(msg.joint_names))
+    rows = rows_of(msg)
     moved = np.abs(rows - rows[0]).max(axis=0)  # (A,)
     index = {n: i for i, n in enumerate(msg.joint_names)}
     per_arm = {arm: max(moved[index[j]] for j in joints if j in index)
@@ -57,18 +63,18 @@ def agreement(chunks: list, arm_joints: list[str], apart_s: float) -> dict[str, 
     interpolated to the newer's row instants; the arm joints' largest |difference| over the
     shared rows, and at the first shared row. Medians and 90th percentiles over the pairs
     (rad); None without a pair."""
-    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in chunks]
+    stamps = [stamp_to_seconds(m.header.stamp) for _, m in chunks]  # in planning order
     largest, first = [], []
     for k, (_, new) in enumerate(chunks):
-        older = [i for i in range(k) if stamps[k] - stamps[i] >= apart_s]
-        if not older:
+        i = latest(stamps, stamps[k] - apart_s)  # the newest plan >= apart_s before it
+        if i is None:
             continue
-        old = chunks[older[-1]][1]
+        old = chunks[i][1]
         names = list(new.joint_names)
         cols = [names.index(j) for j in arm_joints if j in names]
-        a = np.asarray(old.positions).reshape(int(old.horizon), len(names))[:, cols]
-        b = np.asarray(new.positions).reshape(int(new.horizon), len(names))[:, cols]
-        at = (stamps[k] - stamps[older[-1]] + np.arange(len(b)) * new.action_dt) / old.action_dt
+        a = rows_of(old)[:, cols]
+        b = rows_of(new)[:, cols]
+        at = (stamps[k] - stamps[i] + np.arange(len(b)) * new.action_dt) / old.action_dt
         shared = at <= len(a) - 1  # (H,) rows of the new plan the old one still covers
         if not shared.any():
             continue
@@ -167,8 +173,7 @@ def timeline(path: Path, emb, step_s: float, joint: str | None, apart_s: float) 
         if q is not None:
             arm, rad = chunk_arm(chunks[q][1], arms)
             plan = f"{arm[:1].upper()} {rad:.2f}"
-            stamp = chunks[q][1].header.stamp
-            age = f"{(chunk_t[q] - (stamp.sec * 10**9 + stamp.nanosec)) / 1e6:6.0f}"
+            age = f"{(chunk_t[q] - stamp_to_nanoseconds(chunks[q][1].header.stamp)) / 1e6:6.0f}"
         row = (f"{(t - t0) / 1e9:5.2f} {state:<8} {palms}  {'  '.join(per_arm)}  "
                f"{worst_s:<34} {plan:<11} {age:>6}")
         if joint:

@@ -47,6 +47,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
+from gr00t_bringup.graph import RECORDER
 from gr00t_common.enable_reply import cleared_faults
 from gr00t_common.probe import RECORDING
 from gr00t_common.safety_topic import SAFETY_STATE_READER_QOS, SAFETY_STATE_TOPIC
@@ -182,7 +183,7 @@ class Evaluation:
             "instruction": node.create_client(SetInstruction, "/gr00t/set_instruction"),
         }
         # The recorder, where the graph has one: its bags' directory.
-        recorders = [n for n in graph.nodes if n.package == "gr00t_record"]
+        recorders = [n for n in graph.nodes if n.package == RECORDER[0]]
         self.record_dir = recorders[0].parameters["output_dir"] if recorders else None
         if recorders:
             self.clients["record_start"] = node.create_client(SetInstruction, START_SERVICE)
